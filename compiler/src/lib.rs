@@ -1,0 +1,1 @@
+//! The Hash compiler (hashc). Filled in by the compiler work.

@@ -1,0 +1,1 @@
+//! The interactive REPL. Filled in by the REPL work.

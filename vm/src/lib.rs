@@ -1,0 +1,1 @@
+//! placeholder until the VM lands in this commit series
