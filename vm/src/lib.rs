@@ -1,1 +1,60 @@
-//! placeholder until the VM lands in this commit series
+//! The hashvm virtual machine: loader, interpreter, copying GC, builtin types and IO.
+//!
+//! - [`value`]: the 16-byte value layout shared with the JIT.
+//! - [`heap`]: object layouts and the Cheney copying collector.
+//! - [`vm`]: machine state, frames, allocation, errors.
+//! - [`interp`]: the dispatch loop and the calling convention.
+//! - [`loader`]: turning a verified module into running state.
+//! - [`display`]: printing, equality and ordering of values.
+
+#![warn(missing_docs)]
+
+pub mod display;
+pub mod heap;
+pub mod interp;
+pub mod loader;
+mod ops;
+pub mod value;
+pub mod vm;
+
+pub use value::{Tag, Value};
+pub use vm::{Config, HotHook, RuntimeError, Trap, Vm};
+
+use hashvm_format::Module;
+
+/// How a program run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `main` returned; the exit status (its i64 result, or 0).
+    Exit(i32),
+    /// A runtime error, already flushed output; print it and exit 1.
+    Error(RuntimeError),
+}
+
+/// Loads an executable module (already verified) and runs its initialisers and entry
+/// point. Standard output is flushed before returning.
+pub fn run_program(vm: &mut Vm, m: &Module) -> Outcome {
+    let r = (|| -> Result<i32, Trap> {
+        vm.load(m)?;
+        for &f in &m.inits {
+            vm.call(Value::func(f), &[])?;
+        }
+        match m.entry {
+            Some(e) => {
+                let v = vm.call(Value::func(e), &[])?;
+                Ok(if v.tag == Tag::I64 {
+                    v.bits as i64 as i32
+                } else {
+                    0
+                })
+            }
+            None => Ok(0),
+        }
+    })();
+    vm.flush();
+    match r {
+        Ok(code) => Outcome::Exit(code),
+        Err(Trap::Exit(code)) => Outcome::Exit(code as i32),
+        Err(Trap::Error(e)) => Outcome::Error(e),
+    }
+}

@@ -1,0 +1,294 @@
+//! Structural printing, equality and ordering over every value kind. All three walk
+//! values with an explicit work list, never Rust recursion, so a list of millions of
+//! elements (or a deeply nested tree) cannot overflow the Rust stack.
+
+use crate::heap::{self, Kind};
+use crate::value::{Tag, Value};
+use crate::vm::{Trap, Vm};
+use hashvm_format::builtin;
+use std::cmp::Ordering;
+use std::fmt::Write;
+
+enum Item {
+    Val(Value, bool),
+    Lit(&'static str),
+}
+
+impl Vm {
+    /// The printed form of a value (`to_str`): strings and chars bare at the top level,
+    /// quoted with escapes inside containers.
+    pub fn display(&self, v: Value) -> String {
+        let mut out = String::new();
+        let mut work = vec![Item::Val(v, false)];
+        while let Some(it) = work.pop() {
+            let (v, nested) = match it {
+                Item::Lit(s) => {
+                    out.push_str(s);
+                    continue;
+                }
+                Item::Val(v, n) => (v, n),
+            };
+            match v.tag {
+                Tag::UNIT => out.push_str("()"),
+                Tag::BOOL => out.push_str(if v.bits != 0 { "true" } else { "false" }),
+                Tag::I64 => {
+                    let _ = write!(out, "{}", v.bits as i64);
+                }
+                Tag::U64 => {
+                    let _ = write!(out, "{}", v.bits);
+                }
+                Tag::F64 => {
+                    let _ = write!(out, "{:?}", f64::from_bits(v.bits));
+                }
+                Tag::CHAR => {
+                    let c = char::from_u32(v.bits as u32).unwrap_or('\u{fffd}');
+                    if nested {
+                        let _ = write!(out, "{c:?}");
+                    } else {
+                        out.push(c);
+                    }
+                }
+                Tag::CTOR0 => {
+                    if v.aux == builtin::LIST {
+                        out.push_str("[]");
+                    } else {
+                        out.push_str(self.ctor_name(v.aux, v.bits as u16));
+                    }
+                }
+                Tag::FUNC => {
+                    let _ = write!(out, "<fn {}>", self.func_name(v.bits as u32));
+                }
+                Tag::OBJ => {
+                    let h = v.ptr();
+                    // SAFETY: OBJ values point at live objects; nothing allocates here.
+                    unsafe {
+                        match (*h).kind {
+                            Kind::STR => {
+                                if nested {
+                                    let _ = write!(out, "{:?}", heap::str(h));
+                                } else {
+                                    out.push_str(heap::str(h));
+                                }
+                            }
+                            Kind::BIG => {
+                                let _ = write!(out, "{}", heap::big(h));
+                            }
+                            Kind::RAT => {
+                                let r = heap::rat(h);
+                                let _ = write!(out, "{}/{}", r.numer(), r.denom());
+                            }
+                            Kind::BYTES => {
+                                let _ = write!(out, "{:?}", heap::bytes(h));
+                            }
+                            Kind::DATA if (*h).meta == builtin::LIST => {
+                                // Collect the elements iteratively.
+                                let mut elems = Vec::new();
+                                let mut c = v;
+                                while c.tag == Tag::OBJ
+                                    && (*c.ptr()).kind == Kind::DATA
+                                    && (*c.ptr()).meta == builtin::LIST
+                                {
+                                    elems.push(*heap::fields(c.ptr()));
+                                    c = *heap::fields(c.ptr()).add(1);
+                                }
+                                work.push(Item::Lit("]"));
+                                for (i, e) in elems.iter().enumerate().rev() {
+                                    work.push(Item::Val(*e, true));
+                                    if i > 0 {
+                                        work.push(Item::Lit(", "));
+                                    }
+                                }
+                                out.push('[');
+                            }
+                            Kind::DATA | Kind::ARRAY => {
+                                let n = (*h).len as usize;
+                                let (open, close) = if (*h).kind == Kind::ARRAY {
+                                    ("#[", "]")
+                                } else if (*h).meta == builtin::TUPLE {
+                                    ("(", if n == 1 { ",)" } else { ")" })
+                                } else {
+                                    out.push_str(self.ctor_name((*h).meta, (*h).tag));
+                                    ("(", ")")
+                                };
+                                out.push_str(open);
+                                work.push(Item::Lit(close));
+                                for i in (0..n).rev() {
+                                    work.push(Item::Val(*heap::fields(h).add(i), true));
+                                    if i > 0 {
+                                        work.push(Item::Lit(", "));
+                                    }
+                                }
+                            }
+                            Kind::CLOSURE => {
+                                let _ = write!(out, "<fn {}>", self.func_name((*h).meta));
+                            }
+                            Kind::PAP => {
+                                work.push(Item::Val(*heap::fields(h), nested));
+                            }
+                            Kind::REF => {
+                                out.push_str("ref(");
+                                work.push(Item::Lit(")"));
+                                work.push(Item::Val(*heap::fields(h), true));
+                            }
+                            Kind::THUNK => {
+                                if (*h).tag == heap::THUNK_DONE {
+                                    work.push(Item::Val(*heap::fields(h), nested));
+                                } else {
+                                    out.push_str("<thunk>");
+                                }
+                            }
+                            _ => out.push_str("<object>"),
+                        }
+                    }
+                }
+                _ => out.push_str("<invalid>"),
+            }
+        }
+        out
+    }
+
+    fn ctor_name(&self, ty: u32, tag: u16) -> &str {
+        self.types
+            .get(ty as usize)
+            .and_then(|t| t.ctors.get(tag as usize))
+            .map(|c| c.name.as_str())
+            .unwrap_or("?")
+    }
+
+    fn func_name(&self, f: u32) -> &str {
+        self.funcs
+            .get(f as usize)
+            .map(|f| f.name.as_str())
+            .unwrap_or("?")
+    }
+
+    /// Structural equality. Functions cannot be compared (a runtime error).
+    pub fn equal(&self, a: Value, b: Value) -> Result<bool, Trap> {
+        Ok(self.walk(a, b, true)? == Some(Ordering::Equal))
+    }
+
+    /// Structural ordering; `None` when a NaN makes the values unordered.
+    pub fn compare(&self, a: Value, b: Value) -> Result<Option<Ordering>, Trap> {
+        self.walk(a, b, false)
+    }
+
+    /// Compares two values depth-first, left to right. With `eq_only`, values of
+    /// different shapes are simply unequal (reported as `Less`).
+    fn walk(&self, a: Value, b: Value, eq_only: bool) -> Result<Option<Ordering>, Trap> {
+        let mut work = vec![(a, b)];
+        while let Some((a, b)) = work.pop() {
+            let o = self.cmp_one(a, b, eq_only, &mut work)?;
+            match o {
+                Some(Ordering::Equal) => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(Some(Ordering::Equal))
+    }
+
+    /// Compares the heads of two values; pushes their children (in reverse order) when
+    /// the heads are equal.
+    fn cmp_one(
+        &self,
+        a: Value,
+        b: Value,
+        eq_only: bool,
+        work: &mut Vec<(Value, Value)>,
+    ) -> Result<Option<Ordering>, Trap> {
+        let is_fn = |v: Value| {
+            v.tag == Tag::FUNC
+                || (v.tag == Tag::OBJ
+                    && unsafe { matches!((*v.ptr()).kind, Kind::CLOSURE | Kind::PAP) })
+        };
+        if is_fn(a) || is_fn(b) {
+            return Err(self.error_plain("cannot compare functions"));
+        }
+        // Constructor values (immediate or boxed) compare by constructor index first.
+        let ctor = |v: Value| -> Option<(u32, u16)> {
+            if v.tag == Tag::CTOR0 {
+                Some((v.aux, v.bits as u16))
+            } else if v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::DATA } {
+                unsafe { Some(((*v.ptr()).meta, (*v.ptr()).tag)) }
+            } else {
+                None
+            }
+        };
+        if let (Some((_, ta)), Some((_, tb))) = (ctor(a), ctor(b)) {
+            if ta != tb {
+                return Ok(Some(ta.cmp(&tb)));
+            }
+            if a.tag == Tag::CTOR0 || b.tag == Tag::CTOR0 {
+                return Ok(Some(Ordering::Equal));
+            }
+            // SAFETY: both are live DATA objects.
+            unsafe {
+                let (ha, hb) = (a.ptr(), b.ptr());
+                let (na, nb) = ((*ha).len as usize, (*hb).len as usize);
+                if na != nb {
+                    // Tuples of different arity: compare common prefix, then length.
+                    let n = na.min(nb);
+                    work.push((Value::i64(na as i64), Value::i64(nb as i64)));
+                    for i in (0..n).rev() {
+                        work.push((*heap::fields(ha).add(i), *heap::fields(hb).add(i)));
+                    }
+                    return Ok(Some(Ordering::Equal));
+                }
+                for i in (0..na).rev() {
+                    work.push((*heap::fields(ha).add(i), *heap::fields(hb).add(i)));
+                }
+            }
+            return Ok(Some(Ordering::Equal));
+        }
+        if a.tag != b.tag {
+            if eq_only {
+                return Ok(Some(Ordering::Less));
+            }
+            return Err(self.error_plain(format!(
+                "cannot compare {} with {}",
+                self.type_name(a),
+                self.type_name(b)
+            )));
+        }
+        Ok(match a.tag {
+            Tag::UNIT => Some(Ordering::Equal),
+            Tag::BOOL | Tag::U64 | Tag::CHAR => Some(a.bits.cmp(&b.bits)),
+            Tag::I64 => Some((a.bits as i64).cmp(&(b.bits as i64))),
+            Tag::F64 => f64::from_bits(a.bits).partial_cmp(&f64::from_bits(b.bits)),
+            Tag::OBJ => {
+                let (ha, hb) = (a.ptr(), b.ptr());
+                // SAFETY: live objects; nothing allocates during comparison.
+                unsafe {
+                    if (*ha).kind != (*hb).kind {
+                        if eq_only {
+                            return Ok(Some(Ordering::Less));
+                        }
+                        return Err(self.error_plain(format!(
+                            "cannot compare {} with {}",
+                            self.type_name(a),
+                            self.type_name(b)
+                        )));
+                    }
+                    match (*ha).kind {
+                        Kind::STR | Kind::BYTES => Some(heap::bytes(ha).cmp(heap::bytes(hb))),
+                        Kind::BIG => Some(heap::big(ha).cmp(heap::big(hb))),
+                        Kind::RAT => Some(heap::rat(ha).cmp(heap::rat(hb))),
+                        Kind::ARRAY => {
+                            let (na, nb) = ((*ha).len as usize, (*hb).len as usize);
+                            work.push((Value::i64(na as i64), Value::i64(nb as i64)));
+                            for i in (0..na.min(nb)).rev() {
+                                work.push((*heap::fields(ha).add(i), *heap::fields(hb).add(i)));
+                            }
+                            Some(Ordering::Equal)
+                        }
+                        Kind::REF | Kind::THUNK => {
+                            work.push((*heap::fields(ha), *heap::fields(hb)));
+                            Some(Ordering::Equal)
+                        }
+                        _ => Some((ha as usize).cmp(&(hb as usize))),
+                    }
+                }
+            }
+            _ => Some(a.bits.cmp(&b.bits)),
+        })
+    }
+}

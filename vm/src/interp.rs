@@ -1,0 +1,1324 @@
+//! The interpreter: one loop dispatching on the opcode byte (a `match`, which compiles
+//! to a jump table), frames pushed on the VM's own stacks, never the Rust stack.
+//!
+//! The hot state — code pointer, instruction pointer, frame base — lives in locals. It is
+//! reloaded from the top [`Frame`] after anything that pushes or pops frames, and `base`
+//! is recomputed after anything that can grow the value stack. Every operand index was
+//! checked by the verifier at load time, which is what makes the unchecked slot accesses
+//! below sound.
+
+use crate::heap::{self, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
+use crate::value::{Tag, Value};
+use crate::vm::{Frame, FrameKind, Trap, Vm, HOT_LOOP_SLOTS, HOT_THRESHOLD};
+use hashvm_format::builtin;
+use hashvm_format::opcode::{ext_num, ext_sys, prim, EXT_NUM, EXT_SYS};
+
+/// The result of setting up a call.
+pub(crate) enum Called {
+    /// A frame was pushed: continue in it.
+    Pushed,
+    /// The result is already known (a partial application was built).
+    Value(Value),
+}
+
+impl Vm {
+    /// Makes the value stack at least `n` slots long. Invalidates raw pointers into it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn grow_stack(&mut self, n: usize) -> Result<(), Trap> {
+        let limit = self.config.max_frames.saturating_mul(8).max(1 << 20);
+        if n > limit {
+            return Err(self.error_plain("stack overflow"));
+        }
+        let mut len = self.stack.len().max(1024);
+        while len < n {
+            len *= 2;
+        }
+        self.stack.resize(len, Value::UNIT);
+        Ok(())
+    }
+
+    /// Pushes a NORMAL frame for `func` at absolute stack index `base`, with `n`
+    /// arguments already in place.
+    #[inline]
+    pub(crate) fn push_frame(
+        &mut self,
+        func: u32,
+        base: usize,
+        n: usize,
+        ret: u16,
+        closure: Value,
+    ) -> Result<(), Trap> {
+        let nslots = self.funcs[func as usize].nslots as usize;
+        if base + nslots > self.stack.len() {
+            self.grow_stack(base + nslots)?;
+        }
+        if self.frames.len() >= self.config.max_frames {
+            return Err(self.error_plain(format!(
+                "stack overflow: more than {} nested calls",
+                self.config.max_frames
+            )));
+        }
+        for v in &mut self.stack[base + n..base + nslots] {
+            *v = Value::UNIT;
+        }
+        self.frames.push(Frame {
+            func,
+            ip: 0,
+            base: base as u32,
+            ret,
+            kind: FrameKind::NORMAL,
+            pad: 0,
+            closure,
+        });
+        let c = &mut self.hot_calls[func as usize];
+        *c -= 1;
+        if *c == 0 {
+            *c = HOT_THRESHOLD;
+            if let Some(h) = self.hook.as_mut() {
+                h.hot_call(func);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the function value `f` to the `n` arguments at absolute stack index `p`
+    /// (exact, partial or over-application); the result goes to slot `ret` of the frame
+    /// below (the current top frame).
+    pub(crate) fn apply(
+        &mut self,
+        mut f: Value,
+        p: usize,
+        mut n: usize,
+        ret: u16,
+    ) -> Result<Called, Trap> {
+        loop {
+            let (func, closure) = match f.tag {
+                Tag::FUNC => (f.bits as u32, f),
+                Tag::OBJ => {
+                    let h = f.ptr();
+                    // SAFETY: OBJ values always point at live objects.
+                    let kind = unsafe { (*h).kind };
+                    match kind {
+                        Kind::CLOSURE => (unsafe { (*h).meta }, f),
+                        Kind::PAP => {
+                            // Prepend the stored arguments.
+                            let k = unsafe { (*h).len } as usize - 1;
+                            if p + k + n > self.stack.len() {
+                                self.grow_stack(p + k + n)?;
+                            }
+                            self.stack.copy_within(p..p + n, p + k);
+                            // SAFETY: a PAP has 1 + k values.
+                            unsafe {
+                                let fs = heap::fields(h);
+                                for i in 0..k {
+                                    self.stack[p + i] = *fs.add(1 + i);
+                                }
+                                f = *fs;
+                            }
+                            n += k;
+                            self.scratch_top = self.scratch_top.max(p + n);
+                            continue;
+                        }
+                        _ => {
+                            return Err(self.error_plain(format!(
+                                "cannot call a value of type {}",
+                                self.type_name(f)
+                            )))
+                        }
+                    }
+                }
+                _ => {
+                    return Err(self
+                        .error_plain(format!("cannot call a value of type {}", self.type_name(f))))
+                }
+            };
+            let arity = self.funcs[func as usize].arity as usize;
+            if n == arity {
+                self.push_frame(func, p, n, ret, closure)?;
+                self.scratch_top = 0;
+                return Ok(Called::Pushed);
+            }
+            self.scratch_top = self.scratch_top.max(p + n);
+            if n < arity {
+                let mut vals = Vec::with_capacity(n + 1);
+                vals.push(closure);
+                vals.extend_from_slice(&self.stack[p..p + n]);
+                let v = self.new_values(Kind::PAP, 0, 0, &vals)?;
+                self.scratch_top = 0;
+                return Ok(Called::Value(v));
+            }
+            // Over-application: call with `arity` arguments, keep the rest for later.
+            self.roots.push(closure);
+            let extra: Vec<Value> = self.stack[p + arity..p + n].to_vec();
+            let rest = self.new_values(Kind::DATA, 0, builtin::TUPLE, &extra);
+            let closure = self.roots.pop().unwrap_or(closure);
+            let rest = rest?;
+            self.frames.push(Frame {
+                func: 0,
+                ip: 0,
+                base: p as u32,
+                ret,
+                kind: FrameKind::APPLY_REST,
+                pad: 0,
+                closure: rest,
+            });
+            self.push_frame(func, p, arity, 0, closure)?;
+            self.scratch_top = 0;
+            return Ok(Called::Pushed);
+        }
+    }
+
+    /// Delivers `v` to the frame on top (the caller). Returns `Some(v)` when that is the
+    /// host boundary, i.e. the interpreter must return `v` to Rust.
+    pub(crate) fn deliver(&mut self, mut ret: u16, mut v: Value) -> Result<Option<Value>, Trap> {
+        loop {
+            let Some(top) = self.frames.last().copied() else {
+                return Ok(Some(v));
+            };
+            match top.kind {
+                FrameKind::NORMAL => {
+                    self.stack[top.base as usize + ret as usize] = v;
+                    return Ok(None);
+                }
+                FrameKind::HOST => {
+                    self.frames.pop();
+                    return Ok(Some(v));
+                }
+                FrameKind::APPLY_REST => {
+                    self.frames.pop();
+                    let p = top.base as usize;
+                    let h = top.closure.ptr();
+                    // SAFETY: APPLY_REST frames hold a tuple object.
+                    let m = unsafe { (*h).len } as usize;
+                    if p + m > self.stack.len() {
+                        self.grow_stack(p + m)?;
+                    }
+                    for i in 0..m {
+                        // SAFETY: i < len of the tuple.
+                        self.stack[p + i] = unsafe { *heap::fields(h).add(i) };
+                    }
+                    self.scratch_top = p + m;
+                    match self.apply(v, p, m, top.ret)? {
+                        Called::Pushed => return Ok(None),
+                        Called::Value(r) => {
+                            v = r;
+                            ret = top.ret;
+                        }
+                    }
+                }
+                FrameKind::FORCE => {
+                    self.frames.pop();
+                    let h = top.closure.ptr();
+                    // SAFETY: FORCE frames hold a thunk object.
+                    unsafe {
+                        (*h).tag = THUNK_DONE;
+                        *heap::fields(h) = v;
+                    }
+                    ret = top.ret;
+                }
+                _ => return Err(self.error_plain("corrupt frame stack")),
+            }
+        }
+    }
+
+    /// Calls the function value `f` with `args` and runs it to completion: the entry
+    /// point for Rust callers (program start, `#run`, the REPL).
+    pub fn call(&mut self, f: Value, args: &[Value]) -> Result<Value, Trap> {
+        let p = self.live_top();
+        if p + args.len() + 1 > self.stack.len() {
+            self.grow_stack(p + args.len() + 1)?;
+        }
+        self.frames.push(Frame {
+            func: 0,
+            ip: 0,
+            base: p as u32,
+            ret: 0,
+            kind: FrameKind::HOST,
+            pad: 0,
+            closure: Value::UNIT,
+        });
+        let depth = self.frames.len();
+        self.stack[p..p + args.len()].copy_from_slice(args);
+        self.scratch_top = p + args.len();
+        let r = match self.apply(f, p, args.len(), 0) {
+            Ok(Called::Value(v)) => {
+                self.frames.pop();
+                Ok(v)
+            }
+            Ok(Called::Pushed) => self.execute(),
+            Err(e) => Err(e),
+        };
+        if r.is_err() {
+            // Unwind everything above (and including) our host frame.
+            self.frames.truncate(depth - 1);
+        }
+        self.scratch_top = 0;
+        r
+    }
+
+    /// Runs from the top frame until a value reaches a HOST frame.
+    #[allow(unused_assignments)]
+    fn execute(&mut self) -> Result<Value, Trap> {
+        let funcs = self.funcs.as_ptr();
+        let mut cur_base: usize;
+        let mut base: *mut Value;
+        let mut code: *const u8;
+        let mut ip: *const u8;
+
+        macro_rules! reload {
+            () => {{
+                let fr = *self.frames.last().unwrap();
+                cur_base = fr.base as usize;
+                base = (self.stack.as_mut_ptr().add(cur_base));
+                code = ((*funcs.add(fr.func as usize)).code.as_ptr());
+                ip = (code.add(fr.ip as usize));
+            }};
+        }
+        // SAFETY: there is a NORMAL frame on top (the caller pushed one) whose function
+        // index and base are valid.
+        unsafe { reload!() };
+
+        macro_rules! u16at {
+            ($o:expr) => {
+                u16::from_le_bytes((*(ip.add($o) as *const [u8; 2]))) as usize
+            };
+        }
+        macro_rules! u32at {
+            ($o:expr) => {
+                u32::from_le_bytes((*(ip.add($o) as *const [u8; 4])))
+            };
+        }
+        macro_rules! i32at {
+            ($o:expr) => {
+                i32::from_le_bytes((*(ip.add($o) as *const [u8; 4])))
+            };
+        }
+        macro_rules! i64at {
+            ($o:expr) => {
+                i64::from_le_bytes((*(ip.add($o) as *const [u8; 8])))
+            };
+        }
+        // SAFETY (for every use): the verifier checked that each slot operand is below
+        // the frame size, and the frame's slots exist in the stack from `base`.
+        macro_rules! slot {
+            ($i:expr) => {
+                (*base.add($i))
+            };
+        }
+        macro_rules! set {
+            ($i:expr, $v:expr) => {{
+                let v = $v;
+                (*base.add($i) = v)
+            }};
+        }
+        macro_rules! save_ip {
+            () => {{
+                let off = (ip.offset_from(code)) as u32;
+                if let Some(f) = self.frames.last_mut() {
+                    f.ip = off;
+                }
+            }};
+        }
+        macro_rules! fault {
+            ($($msg:tt)*) => {{
+                save_ip!();
+                return Err(self.error_plain(format!($($msg)*)));
+            }};
+        }
+        macro_rules! tri {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(e) => return Err(e),
+                }
+            };
+        }
+        // Runs a fallible VM operation with the ip saved (for traces) and the frame
+        // base refreshed afterwards (the stack may have grown).
+        macro_rules! vmop {
+            ($e:expr) => {{
+                save_ip!();
+                let r = $e;
+                base = (self.stack.as_mut_ptr().add(cur_base));
+                tri!(r)
+            }};
+        }
+        // A call: the caller's saved ip is the resume point (after the instruction); on
+        // failure the trace is rebuilt with the ip of the call itself.
+        macro_rules! callop {
+            ($len:expr, $e:expr) => {{
+                let start = ip;
+                next!($len);
+                save_ip!();
+                let r = $e;
+                base = (self.stack.as_mut_ptr().add(cur_base));
+                match r {
+                    Ok(v) => v,
+                    Err(e) => {
+                        ip = start;
+                        save_ip!();
+                        return Err(self.retrace(e));
+                    }
+                }
+            }};
+        }
+        macro_rules! jump {
+            ($off:expr) => {
+                ip = (ip.offset($off as isize))
+            };
+        }
+        macro_rules! next {
+            ($n:expr) => {
+                ip = (ip.add($n))
+            };
+        }
+        macro_rules! typed2 {
+            ($tag:expr, $name:literal) => {{
+                let a = slot!(u16at!(3));
+                let b = slot!(u16at!(5));
+                if a.tag != $tag || b.tag != $tag {
+                    fault!(
+                        "{} expects two {} operands, got {} and {}",
+                        $name,
+                        tyname($tag),
+                        self.type_name(a),
+                        self.type_name(b)
+                    );
+                }
+                (a.bits, b.bits)
+            }};
+        }
+        macro_rules! arith {
+            ($tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
+                let ($a, $b) = typed2!($tag, $name);
+                set!(
+                    u16at!(1),
+                    Value {
+                        bits: $e,
+                        tag: $tag,
+                        aux: 0
+                    }
+                );
+                next!(7);
+            }};
+        }
+        macro_rules! cmpop {
+            ($tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
+                let ($a, $b) = typed2!($tag, $name);
+                set!(u16at!(1), Value::bool($e));
+                next!(7);
+            }};
+        }
+        macro_rules! unop {
+            ($tag:expr, $name:literal, |$a:ident| $e:expr) => {{
+                let v = slot!(u16at!(3));
+                if v.tag != $tag {
+                    fault!(
+                        "{} expects a {} operand, got {}",
+                        $name,
+                        tyname($tag),
+                        self.type_name(v)
+                    );
+                }
+                let $a = v.bits;
+                set!(
+                    u16at!(1),
+                    Value {
+                        bits: $e,
+                        tag: $tag,
+                        aux: 0
+                    }
+                );
+                next!(5);
+            }};
+        }
+        macro_rules! jcmp {
+            ($tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
+                let a = slot!(u16at!(1));
+                let b = slot!(u16at!(3));
+                if a.tag != $tag || b.tag != $tag {
+                    fault!(
+                        "{} expects two {} operands, got {} and {}",
+                        $name,
+                        tyname($tag),
+                        self.type_name(a),
+                        self.type_name(b)
+                    );
+                }
+                let ($a, $b) = (a.bits, b.bits);
+                if $e {
+                    jump!(i32at!(5));
+                } else {
+                    next!(9);
+                }
+            }};
+        }
+        macro_rules! jcmpi {
+            (|$a:ident, $b:ident| $e:expr) => {{
+                let a = slot!(u16at!(1));
+                if a.tag != Tag::I64 {
+                    fault!(
+                        "integer comparison expects an i64, got {}",
+                        self.type_name(a)
+                    );
+                }
+                let $a = a.bits as i64;
+                let $b = i32at!(3) as i64;
+                if $e {
+                    jump!(i32at!(7));
+                } else {
+                    next!(11);
+                }
+            }};
+        }
+        macro_rules! ret_value {
+            ($v:expr) => {{
+                let v = $v;
+                let fr = self.frames.pop().unwrap();
+                let top = self.frames.last().unwrap();
+                if top.kind == FrameKind::NORMAL {
+                    cur_base = top.base as usize;
+                    base = (self.stack.as_mut_ptr().add(cur_base));
+                    (*base.add(fr.ret as usize) = v);
+                    code = ((*funcs.add(top.func as usize)).code.as_ptr());
+                    ip = (code.add(top.ip as usize));
+                } else {
+                    match tri!(self.deliver(fr.ret, v)) {
+                        Some(v) => return Ok(v),
+                        None => reload!(),
+                    }
+                }
+            }};
+        }
+
+        // SAFETY: the whole dispatch loop works on raw pointers whose validity rests on
+        // three invariants: (1) the verifier checked every operand of the loaded code
+        // (slots below the frame size, indices in range, jumps on instruction starts,
+        // no fall-through off a function's end), so `ip` stays inside `code` and
+        // `base.add(slot)` inside the frame; (2) `push_frame` makes the value stack hold
+        // every slot of a frame before it runs, and `base` is recomputed after anything
+        // that can grow the stack; (3) OBJ values always point at live heap objects
+        // (the collector updates every root), and no heap pointer is held in a local
+        // across an allocation: operands are re-read from slots afterwards.
+        unsafe {
+            loop {
+                let op = *ip;
+                match op {
+                    prim::NOP => next!(1),
+                    prim::MOV => {
+                        set!(u16at!(1), slot!(u16at!(3)));
+                        next!(5);
+                    }
+                    prim::LOADI => {
+                        set!(u16at!(1), Value::i64(i32at!(3) as i64));
+                        next!(7);
+                    }
+                    prim::LOADI64 => {
+                        set!(u16at!(1), Value::i64(i64at!(3)));
+                        next!(11);
+                    }
+                    prim::LOADU64 => {
+                        set!(u16at!(1), Value::u64(i64at!(3) as u64));
+                        next!(11);
+                    }
+                    prim::LOADF => {
+                        set!(
+                            u16at!(1),
+                            Value {
+                                bits: i64at!(3) as u64,
+                                tag: Tag::F64,
+                                aux: 0
+                            }
+                        );
+                        next!(11);
+                    }
+                    prim::LOADUNIT => {
+                        set!(u16at!(1), Value::UNIT);
+                        next!(3);
+                    }
+                    prim::LOADTRUE => {
+                        set!(u16at!(1), Value::bool(true));
+                        next!(3);
+                    }
+                    prim::LOADFALSE => {
+                        set!(u16at!(1), Value::bool(false));
+                        next!(3);
+                    }
+                    prim::LOADCHAR => {
+                        set!(
+                            u16at!(1),
+                            Value {
+                                bits: i32at!(3) as u32 as u64,
+                                tag: Tag::CHAR,
+                                aux: 0
+                            }
+                        );
+                        next!(7);
+                    }
+                    prim::LOADG => {
+                        // SAFETY: the verifier checked the global index.
+                        let g = *self.globals.get_unchecked(u32at!(3) as usize);
+                        set!(u16at!(1), g);
+                        next!(7);
+                    }
+                    prim::STOREG => {
+                        let v = slot!(u16at!(5));
+                        // SAFETY: the verifier checked the global index.
+                        (*self.globals.get_unchecked_mut(u32at!(1) as usize) = v);
+                        next!(7);
+                    }
+                    prim::LOADFN => {
+                        set!(u16at!(1), Value::func(u32at!(3)));
+                        next!(7);
+                    }
+                    prim::LOADNIL => {
+                        set!(u16at!(1), Value::NIL);
+                        next!(3);
+                    }
+                    prim::JMP => jump!(i32at!(1)),
+                    prim::JT | prim::JF => {
+                        let v = slot!(u16at!(1));
+                        if v.tag != Tag::BOOL {
+                            fault!("condition is not a bool but {}", self.type_name(v));
+                        }
+                        if (v.bits != 0) == (op == prim::JT) {
+                            jump!(i32at!(3));
+                        } else {
+                            next!(7);
+                        }
+                    }
+                    prim::LOOP => {
+                        let off = (ip.offset_from(code)) as usize;
+                        let c = &mut self.hot_loops[(off >> 1) & (HOT_LOOP_SLOTS - 1)];
+                        *c -= 1;
+                        if *c == 0 {
+                            *c = HOT_THRESHOLD;
+                            if let Some(h) = self.hook.as_mut() {
+                                let func = self.frames.last().map(|f| f.func).unwrap_or(0);
+                                h.hot_loop(func, off as u32);
+                            }
+                        }
+                        jump!(i32at!(1));
+                    }
+                    prim::SWITCH => {
+                        let v = slot!(u16at!(1));
+                        let t = match ctor_index(v) {
+                            Some(t) => t,
+                            None => fault!(
+                                "switch on a value that is not a constructor: {}",
+                                self.type_name(v)
+                            ),
+                        };
+                        let n = u16at!(3);
+                        if t < n {
+                            jump!(i32at!(9 + 4 * t));
+                        } else {
+                            jump!(i32at!(5));
+                        }
+                    }
+                    prim::SWITCHI => {
+                        let v = slot!(u16at!(1));
+                        if v.tag != Tag::I64 {
+                            fault!("integer switch on a {}", self.type_name(v));
+                        }
+                        let lo = i32at!(3) as i64;
+                        let n = u16at!(7) as i64;
+                        let i = (v.bits as i64).wrapping_sub(lo);
+                        if i >= 0 && i < n {
+                            jump!(i32at!(13 + 4 * i as usize));
+                        } else {
+                            jump!(i32at!(9));
+                        }
+                    }
+                    prim::JNTAG => {
+                        let v = slot!(u16at!(1));
+                        let t = match ctor_index(v) {
+                            Some(t) => t,
+                            None => fault!("constructor test on a {}", self.type_name(v)),
+                        };
+                        if t != u16at!(3) {
+                            jump!(i32at!(5));
+                        } else {
+                            next!(9);
+                        }
+                    }
+                    prim::JNIL | prim::JCONS => {
+                        let v = slot!(u16at!(1));
+                        let is_nil = if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
+                            true
+                        } else if v.tag == Tag::OBJ
+                            && ((*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST)
+                        {
+                            false
+                        } else {
+                            fault!("list test on a {}", self.type_name(v))
+                        };
+                        if is_nil == (op == prim::JNIL) {
+                            jump!(i32at!(3));
+                        } else {
+                            next!(7);
+                        }
+                    }
+                    prim::RET => ret_value!(slot!(u16at!(1))),
+                    prim::RETU => ret_value!(Value::UNIT),
+                    prim::PANIC => {
+                        let v = slot!(u16at!(1));
+                        let msg = self.display(v);
+                        fault!("panic: {msg}");
+                    }
+                    prim::MATCHFAIL => fault!("no pattern matched the value"),
+                    prim::JEQ | prim::JNE => {
+                        let a = slot!(u16at!(1));
+                        let b = slot!(u16at!(3));
+                        save_ip!();
+                        let eq = tri!(self.equal(a, b));
+                        if eq == (op == prim::JEQ) {
+                            jump!(i32at!(5));
+                        } else {
+                            next!(9);
+                        }
+                    }
+
+                    // ---------------------------------------------------- calls
+                    prim::CALLK => {
+                        let d = u16at!(1) as u16;
+                        let f = u32at!(3);
+                        let a0 = u16at!(7);
+                        let n = u16at!(9);
+                        callop!(11, self.push_frame(f, cur_base + a0, n, d, Value::func(f)));
+                        reload!();
+                    }
+                    prim::CALLSELF => {
+                        let d = u16at!(1) as u16;
+                        let a0 = u16at!(3);
+                        let n = u16at!(5);
+                        let fr = *self.frames.last().unwrap();
+                        callop!(7, self.push_frame(fr.func, cur_base + a0, n, d, fr.closure));
+                        reload!();
+                    }
+                    prim::CALL => {
+                        let d = u16at!(1) as u16;
+                        let f = slot!(u16at!(3));
+                        let a0 = u16at!(5);
+                        let n = u16at!(7);
+                        match callop!(9, self.apply(f, cur_base + a0, n, d)) {
+                            Called::Pushed => reload!(),
+                            Called::Value(v) => set!(d as usize, v),
+                        }
+                    }
+                    prim::TCALLK | prim::TCALL | prim::TCALLSELF => {
+                        let (target, a0, n) = match op {
+                            prim::TCALLK => (Value::func(u32at!(1)), u16at!(5), u16at!(7)),
+                            prim::TCALL => (slot!(u16at!(1)), u16at!(3), u16at!(5)),
+                            _ => {
+                                let fr = self.frames.last().unwrap();
+                                (fr.closure, u16at!(1), u16at!(3))
+                            }
+                        };
+                        if op == prim::TCALLSELF {
+                            // Self tail call: move the arguments down and restart in place.
+                            (std::ptr::copy(base.add(a0), base, n));
+                            let off = (ip.offset_from(code)) as usize;
+                            let c = &mut self.hot_loops[(off >> 1) & (HOT_LOOP_SLOTS - 1)];
+                            *c -= 1;
+                            if *c == 0 {
+                                *c = HOT_THRESHOLD;
+                                if let Some(h) = self.hook.as_mut() {
+                                    let func = self.frames.last().map(|f| f.func).unwrap_or(0);
+                                    h.hot_loop(func, off as u32);
+                                }
+                            }
+                            ip = code;
+                            continue;
+                        }
+                        save_ip!();
+                        (std::ptr::copy(base.add(a0), base, n));
+                        let fr = self.frames.pop().unwrap();
+                        self.scratch_top = cur_base + n;
+                        let r = match op {
+                            prim::TCALLK => {
+                                let f = target.bits as u32;
+                                self.push_frame(f, cur_base, n, fr.ret, target)
+                                    .map(|_| Called::Pushed)
+                            }
+                            _ => self.apply(target, cur_base, n, fr.ret),
+                        };
+                        self.scratch_top = 0;
+                        match r {
+                            Ok(Called::Pushed) => reload!(),
+                            Ok(Called::Value(v)) => match tri!(self.deliver(fr.ret, v)) {
+                                Some(v) => return Ok(v),
+                                None => reload!(),
+                            },
+                            Err(e) => {
+                                // Put the frame back so the trace names the caller.
+                                self.frames.push(fr);
+                                return Err(e);
+                            }
+                        }
+                    }
+                    prim::CLOSURE => {
+                        let d = u16at!(1);
+                        let f = u32at!(3);
+                        let a0 = u16at!(7);
+                        let n = u16at!(9);
+                        let p = vmop!(self.alloc(n * 16, Kind::CLOSURE, 0, f, n as u64));
+                        (std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n));
+                        set!(d, Value::obj(p));
+                        next!(11);
+                    }
+                    prim::GETENV => {
+                        let c = self.frames.last().unwrap().closure;
+                        // SAFETY: the verifier checked the index against the function's
+                        // capture count, and only closures of that function run it.
+                        let v = *heap::fields(c.ptr()).add(u16at!(3));
+                        set!(u16at!(1), v);
+                        next!(5);
+                    }
+                    prim::SETENV => {
+                        let c = self.frames.last().unwrap().closure;
+                        let v = slot!(u16at!(3));
+                        // SAFETY: as for GETENV.
+                        (*heap::fields(c.ptr()).add(u16at!(1)) = v);
+                        next!(5);
+                    }
+
+                    // ---------------------------------------------------- data
+                    prim::CON => {
+                        let d = u16at!(1);
+                        let ty = u32at!(3);
+                        let tag = u16at!(7) as u16;
+                        let a0 = u16at!(9);
+                        let n = u16at!(11);
+                        if n == 0 && ty != builtin::TUPLE {
+                            set!(d, Value::ctor0(ty, tag));
+                        } else {
+                            let p = vmop!(self.alloc(n * 16, Kind::DATA, tag, ty, n as u64));
+                            (std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n));
+                            set!(d, Value::obj(p));
+                        }
+                        next!(13);
+                    }
+                    prim::TUPLE | prim::ALIT => {
+                        let d = u16at!(1);
+                        let a0 = u16at!(3);
+                        let n = u16at!(5);
+                        let (kind, meta) = if op == prim::TUPLE {
+                            (Kind::DATA, builtin::TUPLE)
+                        } else {
+                            (Kind::ARRAY, 0)
+                        };
+                        let p = vmop!(self.alloc(n * 16, kind, 0, meta, n as u64));
+                        (std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n));
+                        set!(d, Value::obj(p));
+                        next!(7);
+                    }
+                    prim::FIELD => {
+                        let v = slot!(u16at!(3));
+                        let i = u16at!(5);
+                        if !(v.tag == Tag::OBJ
+                            && ((*v.ptr()).kind == Kind::DATA && i < (*v.ptr()).len as usize))
+                        {
+                            fault!("field {i} of a value that has none: {}", self.type_name(v));
+                        }
+                        set!(u16at!(1), *heap::fields(v.ptr()).add(i));
+                        next!(7);
+                    }
+                    prim::SETFIELD => {
+                        let v = slot!(u16at!(1));
+                        let i = u16at!(3);
+                        if !(v.tag == Tag::OBJ
+                            && ((*v.ptr()).kind == Kind::DATA && i < (*v.ptr()).len as usize))
+                        {
+                            fault!("field {i} of a value that has none: {}", self.type_name(v));
+                        }
+                        (*heap::fields(v.ptr()).add(i) = slot!(u16at!(5)));
+                        next!(7);
+                    }
+                    prim::GETTAG => {
+                        let v = slot!(u16at!(3));
+                        match ctor_index(v) {
+                            Some(t) => set!(u16at!(1), Value::i64(t as i64)),
+                            None => fault!("constructor index of a {}", self.type_name(v)),
+                        }
+                        next!(5);
+                    }
+                    prim::CONS => {
+                        let t = slot!(u16at!(5));
+                        if !is_list(t) {
+                            fault!("cons onto a {}, not a list", self.type_name(t));
+                        }
+                        let p = vmop!(self.alloc(32, Kind::DATA, 1, builtin::LIST, 2));
+                        {
+                            *heap::fields(p) = slot!(u16at!(3));
+                            *heap::fields(p).add(1) = slot!(u16at!(5));
+                        }
+                        set!(u16at!(1), Value::obj(p));
+                        next!(7);
+                    }
+                    prim::HEAD | prim::TAIL => {
+                        let v = slot!(u16at!(3));
+                        if !(v.tag == Tag::OBJ
+                            && ((*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST))
+                        {
+                            if is_list(v) {
+                                fault!(
+                                    "{} of an empty list",
+                                    if op == prim::HEAD { "head" } else { "tail" }
+                                );
+                            }
+                            fault!("head/tail of a {}", self.type_name(v));
+                        }
+                        let i = (op == prim::TAIL) as usize;
+                        set!(u16at!(1), *heap::fields(v.ptr()).add(i));
+                        next!(5);
+                    }
+                    prim::ANEW => {
+                        let d = u16at!(1);
+                        let n = slot!(u16at!(3));
+                        if n.tag != Tag::I64 {
+                            fault!("array length must be an i64, not {}", self.type_name(n));
+                        }
+                        let n = n.bits as i64;
+                        if n < 0 {
+                            fault!("negative array length {n}");
+                        }
+                        if n as u64 > (1 << 40) {
+                            fault!("out of memory: array of {n} elements");
+                        }
+                        let n = n as usize;
+                        let p = vmop!(self.alloc(n * 16, Kind::ARRAY, 0, 0, n as u64));
+                        let v = slot!(u16at!(5));
+                        let f = heap::fields(p);
+                        for i in 0..n {
+                            (*f.add(i) = v);
+                        }
+                        set!(d, Value::obj(p));
+                        next!(7);
+                    }
+                    prim::AGET => {
+                        let a = slot!(u16at!(3));
+                        let i = slot!(u16at!(5));
+                        if !(a.tag == Tag::OBJ && ((*a.ptr()).kind == Kind::ARRAY))
+                            || i.tag != Tag::I64
+                        {
+                            fault!(
+                                "array indexing needs an array and an i64, got {} and {}",
+                                self.type_name(a),
+                                self.type_name(i)
+                            );
+                        }
+                        let len = (*a.ptr()).len;
+                        if i.bits >= len {
+                            fault!(
+                                "index out of range: the index is {} but the length is {len}",
+                                i.bits as i64
+                            );
+                        }
+                        set!(u16at!(1), *heap::fields(a.ptr()).add(i.bits as usize));
+                        next!(7);
+                    }
+                    prim::ASET => {
+                        let a = slot!(u16at!(1));
+                        let i = slot!(u16at!(3));
+                        if !(a.tag == Tag::OBJ && ((*a.ptr()).kind == Kind::ARRAY))
+                            || i.tag != Tag::I64
+                        {
+                            fault!(
+                                "array indexing needs an array and an i64, got {} and {}",
+                                self.type_name(a),
+                                self.type_name(i)
+                            );
+                        }
+                        let len = (*a.ptr()).len;
+                        if i.bits >= len {
+                            fault!(
+                                "index out of range: the index is {} but the length is {len}",
+                                i.bits as i64
+                            );
+                        }
+                        (*heap::fields(a.ptr()).add(i.bits as usize) = slot!(u16at!(5)));
+                        next!(7);
+                    }
+                    prim::ALEN => {
+                        let a = slot!(u16at!(3));
+                        if !(a.tag == Tag::OBJ && ((*a.ptr()).kind == Kind::ARRAY)) {
+                            fault!("length of a {}, not an array", self.type_name(a));
+                        }
+                        set!(u16at!(1), Value::i64(((*a.ptr()).len) as i64));
+                        next!(5);
+                    }
+                    prim::REFNEW | prim::DELAY => {
+                        let (kind, tag) = if op == prim::REFNEW {
+                            (Kind::REF, 0)
+                        } else {
+                            (Kind::THUNK, THUNK_PENDING)
+                        };
+                        let p = vmop!(self.alloc(16, kind, tag, 0, 1));
+                        (*heap::fields(p) = slot!(u16at!(3)));
+                        set!(u16at!(1), Value::obj(p));
+                        next!(5);
+                    }
+                    prim::REFGET => {
+                        let r = slot!(u16at!(3));
+                        if !(r.tag == Tag::OBJ && ((*r.ptr()).kind == Kind::REF)) {
+                            fault!("refget of a {}", self.type_name(r));
+                        }
+                        set!(u16at!(1), *heap::fields(r.ptr()));
+                        next!(5);
+                    }
+                    prim::REFSET => {
+                        let r = slot!(u16at!(1));
+                        if !(r.tag == Tag::OBJ && ((*r.ptr()).kind == Kind::REF)) {
+                            fault!("refset of a {}", self.type_name(r));
+                        }
+                        (*heap::fields(r.ptr()) = slot!(u16at!(3)));
+                        next!(5);
+                    }
+                    prim::FORCE => {
+                        let d = u16at!(1);
+                        let v = slot!(u16at!(3));
+                        next!(5);
+                        if !(v.tag == Tag::OBJ && ((*v.ptr()).kind == Kind::THUNK)) {
+                            set!(d, v);
+                            continue;
+                        }
+                        let h = v.ptr();
+                        match (*h).tag {
+                            THUNK_DONE => set!(d, *heap::fields(h)),
+                            THUNK_RUNNING => {
+                                fault!("thunk forced while it is being computed (infinite loop)")
+                            }
+                            _ => {
+                                save_ip!();
+                                ((*h).tag = THUNK_RUNNING);
+                                let f = *heap::fields(h);
+                                let fr = *self.frames.last().unwrap();
+                                let p = cur_base + ((*funcs.add(fr.func as usize)).nslots) as usize;
+                                self.frames.push(Frame {
+                                    func: 0,
+                                    ip: 0,
+                                    base: p as u32,
+                                    ret: d as u16,
+                                    kind: FrameKind::FORCE,
+                                    pad: 0,
+                                    closure: v,
+                                });
+                                match self.apply(f, p, 0, 0) {
+                                    Ok(Called::Pushed) => reload!(),
+                                    Ok(Called::Value(r)) => {
+                                        if let Some(v) = tri!(self.deliver(0, r)) {
+                                            return Ok(v);
+                                        }
+                                        reload!();
+                                    }
+                                    Err(e) => {
+                                        self.frames.pop();
+                                        return Err(e);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    prim::EQ | prim::NE | prim::LT | prim::LE | prim::CMP => {
+                        let a = slot!(u16at!(3));
+                        let b = slot!(u16at!(5));
+                        save_ip!();
+                        let r = match op {
+                            prim::EQ => Value::bool(tri!(self.equal(a, b))),
+                            prim::NE => Value::bool(!tri!(self.equal(a, b))),
+                            _ => {
+                                let c = tri!(self.compare(a, b));
+                                match op {
+                                    prim::LT => Value::bool(c == Some(std::cmp::Ordering::Less)),
+                                    prim::LE => Value::bool(matches!(
+                                        c,
+                                        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+                                    )),
+                                    _ => Value::i64(match c {
+                                        Some(std::cmp::Ordering::Less) => -1,
+                                        Some(std::cmp::Ordering::Equal) => 0,
+                                        Some(std::cmp::Ordering::Greater) => 1,
+                                        None => fault!("cannot order NaN"),
+                                    }),
+                                }
+                            }
+                        };
+                        set!(u16at!(1), r);
+                        next!(7);
+                    }
+                    prim::NOT => {
+                        let v = slot!(u16at!(3));
+                        if v.tag != Tag::BOOL {
+                            fault!("not of a {}", self.type_name(v));
+                        }
+                        set!(u16at!(1), Value::bool(v.bits == 0));
+                        next!(5);
+                    }
+                    prim::TOSTR => {
+                        let v = slot!(u16at!(3));
+                        let s = self.display(v);
+                        let r = vmop!(self.new_str(&s));
+                        set!(u16at!(1), r);
+                        next!(5);
+                    }
+                    prim::SCAT => {
+                        let a = slot!(u16at!(3));
+                        let b = slot!(u16at!(5));
+                        if !(is_str(a) && is_str(b)) {
+                            fault!(
+                                "string concatenation of {} and {}",
+                                self.type_name(a),
+                                self.type_name(b)
+                            );
+                        }
+                        let (la, lb) = ((*a.ptr()).len as usize, (*b.ptr()).len as usize);
+                        let p = vmop!(self.alloc(la + lb, Kind::STR, 0, 0, (la + lb) as u64));
+                        // Re-read the operands: the allocation may have moved them.
+                        let a = slot!(u16at!(3));
+                        let b = slot!(u16at!(5));
+                        {
+                            let dst = (p as *mut u8).add(16);
+                            std::ptr::copy_nonoverlapping((a.ptr() as *const u8).add(16), dst, la);
+                            std::ptr::copy_nonoverlapping(
+                                (b.ptr() as *const u8).add(16),
+                                dst.add(la),
+                                lb,
+                            );
+                        }
+                        set!(u16at!(1), Value::obj(p));
+                        next!(7);
+                    }
+                    prim::PRINT => {
+                        let v = slot!(u16at!(1));
+                        if !is_str(v) {
+                            fault!("print of a {}, not a str", self.type_name(v));
+                        }
+                        use std::io::Write;
+                        let _ = self.out.write_all(heap::bytes(v.ptr()));
+                        next!(3);
+                    }
+                    prim::JEQCHAR | prim::JNECHAR => {
+                        let v = slot!(u16at!(1));
+                        if v.tag != Tag::CHAR {
+                            fault!("char comparison on a {}", self.type_name(v));
+                        }
+                        if (v.bits == i32at!(3) as u32 as u64) == (op == prim::JEQCHAR) {
+                            jump!(i32at!(7));
+                        } else {
+                            next!(11);
+                        }
+                    }
+
+                    // ---------------------------------------------------- i64
+                    prim::ADD_I64 => arith!(Tag::I64, "add.i64", |a, b| a.wrapping_add(b)),
+                    prim::SUB_I64 => arith!(Tag::I64, "sub.i64", |a, b| a.wrapping_sub(b)),
+                    prim::MUL_I64 => arith!(Tag::I64, "mul.i64", |a, b| (a as i64)
+                        .wrapping_mul(b as i64)
+                        as u64),
+                    prim::DIV_I64 | prim::REM_I64 => {
+                        let (a, b) = typed2!(Tag::I64, "div.i64");
+                        if b == 0 {
+                            fault!("division by zero");
+                        }
+                        let r = if op == prim::DIV_I64 {
+                            (a as i64).wrapping_div(b as i64)
+                        } else {
+                            (a as i64).wrapping_rem(b as i64)
+                        };
+                        set!(u16at!(1), Value::i64(r));
+                        next!(7);
+                    }
+                    prim::NEG_I64 => {
+                        unop!(Tag::I64, "neg.i64", |a| (a as i64).wrapping_neg() as u64)
+                    }
+                    prim::AND_I64 => arith!(Tag::I64, "and.i64", |a, b| a & b),
+                    prim::OR_I64 => arith!(Tag::I64, "or.i64", |a, b| a | b),
+                    prim::XOR_I64 => arith!(Tag::I64, "xor.i64", |a, b| a ^ b),
+                    prim::SHL_I64 => arith!(Tag::I64, "shl.i64", |a, b| a << (b & 63)),
+                    prim::SHR_I64 => {
+                        arith!(Tag::I64, "shr.i64", |a, b| ((a as i64) >> (b & 63)) as u64)
+                    }
+                    prim::BNOT_I64 => unop!(Tag::I64, "bnot.i64", |a| !a),
+                    prim::ADDI_I64 | prim::SUBI_I64 | prim::MULI_I64 => {
+                        let a = slot!(u16at!(3));
+                        if a.tag != Tag::I64 {
+                            fault!("integer arithmetic on a {}", self.type_name(a));
+                        }
+                        let k = i32at!(5) as i64;
+                        let a = a.bits as i64;
+                        let r = match op {
+                            prim::ADDI_I64 => a.wrapping_add(k),
+                            prim::SUBI_I64 => a.wrapping_sub(k),
+                            _ => a.wrapping_mul(k),
+                        };
+                        set!(u16at!(1), Value::i64(r));
+                        next!(9);
+                    }
+                    prim::EQ_I64 => cmpop!(Tag::I64, "eq.i64", |a, b| a == b),
+                    prim::NE_I64 => cmpop!(Tag::I64, "ne.i64", |a, b| a != b),
+                    prim::LT_I64 => cmpop!(Tag::I64, "lt.i64", |a, b| (a as i64) < (b as i64)),
+                    prim::LE_I64 => cmpop!(Tag::I64, "le.i64", |a, b| (a as i64) <= (b as i64)),
+                    prim::JLT_I64 => jcmp!(Tag::I64, "jlt.i64", |a, b| (a as i64) < (b as i64)),
+                    prim::JLE_I64 => jcmp!(Tag::I64, "jle.i64", |a, b| (a as i64) <= (b as i64)),
+                    prim::JGT_I64 => jcmp!(Tag::I64, "jgt.i64", |a, b| (a as i64) > (b as i64)),
+                    prim::JGE_I64 => jcmp!(Tag::I64, "jge.i64", |a, b| (a as i64) >= (b as i64)),
+                    prim::JEQ_I64 => jcmp!(Tag::I64, "jeq.i64", |a, b| a == b),
+                    prim::JNE_I64 => jcmp!(Tag::I64, "jne.i64", |a, b| a != b),
+                    prim::JLTI_I64 => jcmpi!(|a, b| a < b),
+                    prim::JLEI_I64 => jcmpi!(|a, b| a <= b),
+                    prim::JGTI_I64 => jcmpi!(|a, b| a > b),
+                    prim::JGEI_I64 => jcmpi!(|a, b| a >= b),
+                    prim::JEQI_I64 => jcmpi!(|a, b| a == b),
+                    prim::JNEI_I64 => jcmpi!(|a, b| a != b),
+
+                    // ---------------------------------------------------- u64
+                    prim::ADD_U64 => arith!(Tag::U64, "add.u64", |a, b| a.wrapping_add(b)),
+                    prim::SUB_U64 => arith!(Tag::U64, "sub.u64", |a, b| a.wrapping_sub(b)),
+                    prim::MUL_U64 => arith!(Tag::U64, "mul.u64", |a, b| a.wrapping_mul(b)),
+                    prim::DIV_U64 | prim::REM_U64 => {
+                        let (a, b) = typed2!(Tag::U64, "div.u64");
+                        if b == 0 {
+                            fault!("division by zero");
+                        }
+                        set!(
+                            u16at!(1),
+                            Value::u64(if op == prim::DIV_U64 { a / b } else { a % b })
+                        );
+                        next!(7);
+                    }
+                    prim::NEG_U64 => unop!(Tag::U64, "neg.u64", |a| a.wrapping_neg()),
+                    prim::AND_U64 => arith!(Tag::U64, "and.u64", |a, b| a & b),
+                    prim::OR_U64 => arith!(Tag::U64, "or.u64", |a, b| a | b),
+                    prim::XOR_U64 => arith!(Tag::U64, "xor.u64", |a, b| a ^ b),
+                    prim::SHL_U64 => arith!(Tag::U64, "shl.u64", |a, b| a << (b & 63)),
+                    prim::SHR_U64 => arith!(Tag::U64, "shr.u64", |a, b| a >> (b & 63)),
+                    prim::BNOT_U64 => unop!(Tag::U64, "bnot.u64", |a| !a),
+                    prim::EQ_U64 => cmpop!(Tag::U64, "eq.u64", |a, b| a == b),
+                    prim::NE_U64 => cmpop!(Tag::U64, "ne.u64", |a, b| a != b),
+                    prim::LT_U64 => cmpop!(Tag::U64, "lt.u64", |a, b| a < b),
+                    prim::LE_U64 => cmpop!(Tag::U64, "le.u64", |a, b| a <= b),
+                    prim::JLT_U64 => jcmp!(Tag::U64, "jlt.u64", |a, b| a < b),
+                    prim::JLE_U64 => jcmp!(Tag::U64, "jle.u64", |a, b| a <= b),
+                    prim::JGT_U64 => jcmp!(Tag::U64, "jgt.u64", |a, b| a > b),
+                    prim::JGE_U64 => jcmp!(Tag::U64, "jge.u64", |a, b| a >= b),
+
+                    // ---------------------------------------------------- f64
+                    prim::ADD_F64 => arith!(Tag::F64, "add.f64", |a, b| (f64::from_bits(a)
+                        + f64::from_bits(b))
+                    .to_bits()),
+                    prim::SUB_F64 => arith!(Tag::F64, "sub.f64", |a, b| (f64::from_bits(a)
+                        - f64::from_bits(b))
+                    .to_bits()),
+                    prim::MUL_F64 => arith!(Tag::F64, "mul.f64", |a, b| (f64::from_bits(a)
+                        * f64::from_bits(b))
+                    .to_bits()),
+                    prim::DIV_F64 => arith!(Tag::F64, "div.f64", |a, b| (f64::from_bits(a)
+                        / f64::from_bits(b))
+                    .to_bits()),
+                    prim::REM_F64 => arith!(Tag::F64, "rem.f64", |a, b| (f64::from_bits(a)
+                        % f64::from_bits(b))
+                    .to_bits()),
+                    prim::NEG_F64 => unop!(Tag::F64, "neg.f64", |a| (-f64::from_bits(a)).to_bits()),
+                    prim::EQ_F64 => cmpop!(Tag::F64, "eq.f64", |a, b| f64::from_bits(a)
+                        == f64::from_bits(b)),
+                    prim::NE_F64 => cmpop!(Tag::F64, "ne.f64", |a, b| f64::from_bits(a)
+                        != f64::from_bits(b)),
+                    prim::LT_F64 => cmpop!(Tag::F64, "lt.f64", |a, b| f64::from_bits(a)
+                        < f64::from_bits(b)),
+                    prim::LE_F64 => cmpop!(Tag::F64, "le.f64", |a, b| f64::from_bits(a)
+                        <= f64::from_bits(b)),
+                    prim::JLT_F64 => jcmp!(Tag::F64, "jlt.f64", |a, b| f64::from_bits(a)
+                        < f64::from_bits(b)),
+                    prim::JLE_F64 => jcmp!(Tag::F64, "jle.f64", |a, b| f64::from_bits(a)
+                        <= f64::from_bits(b)),
+                    prim::JNLT_F64 => jcmp!(Tag::F64, "jnlt.f64", |a, b| !(f64::from_bits(a)
+                        < f64::from_bits(b))),
+                    prim::JNLE_F64 => jcmp!(Tag::F64, "jnle.f64", |a, b| !(f64::from_bits(a)
+                        <= f64::from_bits(b))),
+                    prim::JEQ_F64 => jcmp!(Tag::F64, "jeq.f64", |a, b| f64::from_bits(a)
+                        == f64::from_bits(b)),
+                    prim::JNE_F64 => jcmp!(Tag::F64, "jne.f64", |a, b| f64::from_bits(a)
+                        != f64::from_bits(b)),
+
+                    // ---------------------------------------------------- extensions
+                    EXT_NUM | EXT_SYS => {
+                        let sub = *ip.add(1);
+                        let nops = crate::ops::ext_arity(op, sub);
+                        let mut o = [0usize; 4];
+                        for (i, slot) in o.iter_mut().enumerate().take(nops) {
+                            *slot = u16at!(2 + 2 * i);
+                        }
+                        save_ip!();
+                        let r = if op == EXT_NUM {
+                            self.ext_num(sub, cur_base, &o)
+                        } else {
+                            self.ext_sys(sub, cur_base, &o)
+                        };
+                        base = self.stack.as_mut_ptr().add(cur_base);
+                        tri!(r);
+                        next!(2 + 2 * nops);
+                    }
+                    _ => fault!("invalid opcode 0x{op:02x}"),
+                }
+            }
+        }
+    }
+}
+
+impl Vm {
+    /// Rebuilds an error's stack trace from the current (corrected) frame ips.
+    #[cold]
+    fn retrace(&self, t: Trap) -> Trap {
+        match t {
+            Trap::Error(mut e) => {
+                e.trace = self.trace();
+                Trap::Error(e)
+            }
+            other => other,
+        }
+    }
+}
+
+/// The constructor index of a sum, tuple or list value.
+#[inline(always)]
+fn ctor_index(v: Value) -> Option<usize> {
+    if v.tag == Tag::CTOR0 {
+        Some(v.bits as usize)
+    } else if v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::DATA } {
+        Some(unsafe { (*v.ptr()).tag } as usize)
+    } else {
+        None
+    }
+}
+
+#[inline(always)]
+fn is_list(v: Value) -> bool {
+    (v.tag == Tag::CTOR0 && v.aux == builtin::LIST)
+        || (v.tag == Tag::OBJ
+            && unsafe { (*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST })
+}
+
+#[inline(always)]
+pub(crate) fn is_str(v: Value) -> bool {
+    v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::STR }
+}
+
+/// The name of an immediate tag, for fault messages.
+pub(crate) fn tyname(tag: u32) -> &'static str {
+    match tag {
+        Tag::UNIT => "()",
+        Tag::BOOL => "bool",
+        Tag::I64 => "i64",
+        Tag::U64 => "u64",
+        Tag::F64 => "f64",
+        Tag::CHAR => "char",
+        Tag::CTOR0 => "constructor",
+        Tag::FUNC => "function",
+        _ => "object",
+    }
+}
+
+#[allow(unused_imports)]
+use {ext_num as _, ext_sys as _};

@@ -1,0 +1,857 @@
+//! The extended instructions (`0xFE` numeric, `0xFF` system): conversions, float maths,
+//! big integers and rationals, strings, chars, lists and IO. They are out of the
+//! interpreter's hot loop; each reads its operand slots, computes a result without
+//! allocating, then allocates it (so no heap pointer is held across a collection).
+
+use crate::heap::{self, Kind};
+use crate::value::{Tag, Value};
+use crate::vm::{Trap, Vm};
+use hashvm_format::builtin;
+use hashvm_format::opcode::{ext_num as n, ext_sys as s, Op, EXT_NUM};
+use rug::ops::Pow;
+use rug::{Integer, Rational};
+use std::io::{BufRead, Read, Write};
+
+/// Number of slot operands of an extended instruction (all its operands are slots).
+pub(crate) fn ext_arity(prefix: u8, sub: u8) -> usize {
+    static T: std::sync::OnceLock<[[u8; 256]; 2]> = std::sync::OnceLock::new();
+    let t = T.get_or_init(|| {
+        let mut t = [[0u8; 256]; 2];
+        for &op in Op::ALL {
+            let v = op as u16;
+            let p = (v >> 8) as u8;
+            if p != 0 {
+                t[(p != EXT_NUM) as usize][(v & 0xff) as usize] = op.operands().len() as u8;
+            }
+        }
+        t
+    });
+    t[(prefix != EXT_NUM) as usize][sub as usize] as usize
+}
+
+impl Vm {
+    #[inline]
+    fn arg(&self, b: usize, o: usize) -> Value {
+        self.stack[b + o]
+    }
+
+    fn want(&self, v: Value, tag: u32, what: &str) -> Result<u64, Trap> {
+        if v.tag != tag {
+            return Err(self.error_plain(format!(
+                "{what} expects {}, got {}",
+                crate::interp::tyname(tag),
+                self.type_name(v)
+            )));
+        }
+        Ok(v.bits)
+    }
+
+    fn want_kind(&self, v: Value, kind: u8, what: &str) -> Result<*mut heap::Header, Trap> {
+        // SAFETY: OBJ values point at live objects.
+        if v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind } == kind {
+            return Ok(v.ptr());
+        }
+        let k = match kind {
+            Kind::STR => "str",
+            Kind::BIG => "ibig",
+            Kind::RAT => "ratio",
+            Kind::ARRAY => "array",
+            _ => "object",
+        };
+        Err(self.error_plain(format!("{what} expects {k}, got {}", self.type_name(v))))
+    }
+
+    fn want_str(&self, v: Value, what: &str) -> Result<String, Trap> {
+        let p = self.want_kind(v, Kind::STR, what)?;
+        // SAFETY: p is a live STR object; the copy is taken before any allocation.
+        Ok(unsafe { heap::str(p) }.to_string())
+    }
+
+    fn want_big(&self, v: Value, what: &str) -> Result<Integer, Trap> {
+        let p = self.want_kind(v, Kind::BIG, what)?;
+        // SAFETY: p is a live BIG object.
+        Ok(unsafe { heap::big(p) }.clone())
+    }
+
+    fn want_rat(&self, v: Value, what: &str) -> Result<Rational, Trap> {
+        let p = self.want_kind(v, Kind::RAT, what)?;
+        // SAFETY: p is a live RAT object.
+        Ok(unsafe { heap::rat(p) }.clone())
+    }
+
+    fn set(&mut self, b: usize, o: usize, v: Value) {
+        self.stack[b + o] = v;
+    }
+
+    fn list_items(&self, mut v: Value, what: &str) -> Result<Vec<Value>, Trap> {
+        let mut out = Vec::new();
+        loop {
+            if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
+                return Ok(out);
+            }
+            // SAFETY: OBJ values point at live objects; cons cells have two fields.
+            if v.tag == Tag::OBJ
+                && unsafe { (*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST }
+            {
+                unsafe {
+                    out.push(*heap::fields(v.ptr()));
+                    v = *heap::fields(v.ptr()).add(1);
+                }
+            } else {
+                return Err(
+                    self.error_plain(format!("{what} expects a list, got {}", self.type_name(v)))
+                );
+            }
+        }
+    }
+
+    /// Executes a `0xFE` instruction whose slot operands are `o`, in the frame at `b`.
+    pub(crate) fn ext_num(&mut self, sub: u8, b: usize, o: &[usize; 4]) -> Result<(), Trap> {
+        let a = self.arg(b, o[1]);
+        let f64op = |vm: &Vm, g: fn(f64) -> f64| -> Result<Value, Trap> {
+            Ok(Value::f64(g(f64::from_bits(vm.want(
+                a,
+                Tag::F64,
+                "float operation",
+            )?))))
+        };
+        let r = match sub {
+            n::I64_TO_F64 => Value::f64(self.want(a, Tag::I64, "i64.to_f64")? as i64 as f64),
+            n::F64_TO_I64 => {
+                Value::i64(f64::from_bits(self.want(a, Tag::F64, "f64.to_i64")?) as i64)
+            }
+            n::I64_TO_U64 => Value::u64(self.want(a, Tag::I64, "i64.to_u64")?),
+            n::U64_TO_I64 => Value::i64(self.want(a, Tag::U64, "u64.to_i64")? as i64),
+            n::U64_TO_F64 => Value::f64(self.want(a, Tag::U64, "u64.to_f64")? as f64),
+            n::F64_TO_U64 => {
+                Value::u64(f64::from_bits(self.want(a, Tag::F64, "f64.to_u64")?) as u64)
+            }
+            n::I64_TO_BIG => {
+                let v = self.want(a, Tag::I64, "i64.to_ibig")? as i64;
+                self.new_big(Integer::from(v))?
+            }
+            n::U64_TO_BIG => {
+                let v = self.want(a, Tag::U64, "u64.to_ibig")?;
+                self.new_big(Integer::from(v))?
+            }
+            n::BIG_TO_I64 => match self.want_big(a, "ibig.to_i64")?.to_i64() {
+                Some(v) => self.some(Value::i64(v))?,
+                None => Value::NONE,
+            },
+            n::BIG_TO_U64 => match self.want_big(a, "ibig.to_u64")?.to_u64() {
+                Some(v) => self.some(Value::u64(v))?,
+                None => Value::NONE,
+            },
+            n::BIG_TO_F64 => Value::f64(self.want_big(a, "ibig.to_f64")?.to_f64()),
+            n::CHAR_TO_I64 => Value::i64(self.want(a, Tag::CHAR, "char.code")? as i64),
+            n::I64_TO_CHAR => {
+                let v = self.want(a, Tag::I64, "char.from_code")? as i64;
+                match u32::try_from(v).ok().and_then(char::from_u32) {
+                    Some(c) => self.some(Value::char(c))?,
+                    None => Value::NONE,
+                }
+            }
+            n::F64_TO_BIG => {
+                let x = f64::from_bits(self.want(a, Tag::F64, "f64.to_ibig")?);
+                match Integer::from_f64(x.trunc()) {
+                    Some(i) => self.new_big(i)?,
+                    None => return Err(self.error_plain(format!("cannot convert {x:?} to ibig"))),
+                }
+            }
+            n::F64_SQRT => f64op(self, f64::sqrt)?,
+            n::F64_EXP => f64op(self, f64::exp)?,
+            n::F64_LOG => f64op(self, f64::ln)?,
+            n::F64_SIN => f64op(self, f64::sin)?,
+            n::F64_COS => f64op(self, f64::cos)?,
+            n::F64_TAN => f64op(self, f64::tan)?,
+            n::F64_ASIN => f64op(self, f64::asin)?,
+            n::F64_ACOS => f64op(self, f64::acos)?,
+            n::F64_ATAN => f64op(self, f64::atan)?,
+            n::F64_FLOOR => f64op(self, f64::floor)?,
+            n::F64_CEIL => f64op(self, f64::ceil)?,
+            n::F64_ROUND => f64op(self, f64::round)?,
+            n::F64_TRUNC => f64op(self, f64::trunc)?,
+            n::F64_ABS => f64op(self, f64::abs)?,
+            n::F64_ISNAN => {
+                Value::bool(f64::from_bits(self.want(a, Tag::F64, "f64.is_nan")?).is_nan())
+            }
+            n::F64_ATAN2 | n::F64_POW => {
+                let x = f64::from_bits(self.want(a, Tag::F64, "float operation")?);
+                let y =
+                    f64::from_bits(self.want(self.arg(b, o[2]), Tag::F64, "float operation")?);
+                Value::f64(if sub == n::F64_POW {
+                    x.powf(y)
+                } else {
+                    x.atan2(y)
+                })
+            }
+            n::F64_FMT => {
+                let x = f64::from_bits(self.want(a, Tag::F64, "f64.fmt")?);
+                let d = self.want(self.arg(b, o[2]), Tag::I64, "f64.fmt")? as i64;
+                if !(0..=1000).contains(&d) {
+                    return Err(self.error_plain(format!("f64.fmt: {d} digits is out of range")));
+                }
+                let s = format!("{:.*}", d as usize, x);
+                self.new_str(&s)?
+            }
+            n::I64_POW => {
+                let x = self.want(a, Tag::I64, "i64.pow")? as i64;
+                let e = self.want(self.arg(b, o[2]), Tag::I64, "i64.pow")? as i64;
+                if e < 0 {
+                    return Err(self.error_plain(format!("negative exponent {e}")));
+                }
+                let mut r: i64 = 1;
+                let mut base = x;
+                let mut e = e as u64;
+                while e > 0 {
+                    if e & 1 == 1 {
+                        r = r.wrapping_mul(base);
+                    }
+                    base = base.wrapping_mul(base);
+                    e >>= 1;
+                }
+                Value::i64(r)
+            }
+            n::BIG_ADD..=n::BIG_SHR => return self.big_op(sub, b, o),
+            n::RAT_NEW..=n::RAT_NE => return self.rat_op(sub, b, o),
+            _ => return Err(self.error_plain(format!("invalid extended opcode 0xfe 0x{sub:02x}"))),
+        };
+        self.set(b, o[0], r);
+        Ok(())
+    }
+
+    fn big_op(&mut self, sub: u8, b: usize, o: &[usize; 4]) -> Result<(), Trap> {
+        let x = self.want_big(self.arg(b, o[1]), "ibig arithmetic")?;
+        let unary = matches!(sub, n::BIG_NEG | n::BIG_ABS | n::BIG_ISQRT);
+        let second = self.arg(b, o[2]);
+        let r = if unary {
+            match sub {
+                n::BIG_NEG => self.new_big(-x)?,
+                n::BIG_ABS => self.new_big(x.abs())?,
+                _ => {
+                    if x < 0 {
+                        return Err(self.error_plain("square root of a negative ibig"));
+                    }
+                    self.new_big(x.sqrt())?
+                }
+            }
+        } else if matches!(sub, n::BIG_POW | n::BIG_SHL | n::BIG_SHR) {
+            let e = self.want(second, Tag::I64, "ibig exponent or shift")? as i64;
+            if e < 0 || e > u32::MAX as i64 {
+                return Err(self.error_plain(format!("exponent or shift {e} out of range")));
+            }
+            let e = e as u32;
+            let v = match sub {
+                n::BIG_POW => x.pow(e),
+                n::BIG_SHL => x << e,
+                _ => x >> e,
+            };
+            self.new_big(v)?
+        } else {
+            let y = self.want_big(second, "ibig arithmetic")?;
+            match sub {
+                n::BIG_ADD => self.new_big(x + y)?,
+                n::BIG_SUB => self.new_big(x - y)?,
+                n::BIG_MUL => self.new_big(x * y)?,
+                n::BIG_DIV | n::BIG_REM | n::BIG_DIVMOD => {
+                    if y == 0 {
+                        return Err(self.error_plain("division by zero"));
+                    }
+                    let (q, r) = x.div_rem(y);
+                    match sub {
+                        n::BIG_DIV => self.new_big(q)?,
+                        n::BIG_REM => self.new_big(r)?,
+                        _ => {
+                            let qv = self.new_big(q)?;
+                            self.roots.push(qv);
+                            let rv = self.new_big(r);
+                            let qv = self.roots.pop().unwrap_or(qv);
+                            let rv = rv?;
+                            self.new_data(builtin::TUPLE, 0, &[qv, rv])?
+                        }
+                    }
+                }
+                n::BIG_EQ => Value::bool(x == y),
+                n::BIG_NE => Value::bool(x != y),
+                n::BIG_LT => Value::bool(x < y),
+                n::BIG_LE => Value::bool(x <= y),
+                n::BIG_GCD => self.new_big(x.gcd(&y))?,
+                n::BIG_AND => self.new_big(x & y)?,
+                n::BIG_OR => self.new_big(x | y)?,
+                n::BIG_XOR => self.new_big(x ^ y)?,
+                _ => {
+                    return Err(
+                        self.error_plain(format!("invalid extended opcode 0xfe 0x{sub:02x}"))
+                    )
+                }
+            }
+        };
+        self.set(b, o[0], r);
+        Ok(())
+    }
+
+    fn rat_op(&mut self, sub: u8, b: usize, o: &[usize; 4]) -> Result<(), Trap> {
+        let a = self.arg(b, o[1]);
+        let r = match sub {
+            n::RAT_NEW => {
+                let num = self.want_big(a, "ratio.new")?;
+                let den = self.want_big(self.arg(b, o[2]), "ratio.new")?;
+                if den == 0 {
+                    return Err(self.error_plain("ratio with a zero denominator"));
+                }
+                self.new_rat(Rational::from((num, den)))?
+            }
+            n::RAT_NEG => {
+                let x = self.want_rat(a, "ratio arithmetic")?;
+                self.new_rat(-x)?
+            }
+            n::RAT_NUM => {
+                let x = self.want_rat(a, "ratio.num")?;
+                self.new_big(x.numer().clone())?
+            }
+            n::RAT_DEN => {
+                let x = self.want_rat(a, "ratio.den")?;
+                self.new_big(x.denom().clone())?
+            }
+            n::RAT_TO_F64 => Value::f64(self.want_rat(a, "ratio.to_f64")?.to_f64()),
+            _ => {
+                let x = self.want_rat(a, "ratio arithmetic")?;
+                let y = self.want_rat(self.arg(b, o[2]), "ratio arithmetic")?;
+                match sub {
+                    n::RAT_ADD => self.new_rat(x + y)?,
+                    n::RAT_SUB => self.new_rat(x - y)?,
+                    n::RAT_MUL => self.new_rat(x * y)?,
+                    n::RAT_DIV | n::RAT_REM => {
+                        if y == 0 {
+                            return Err(self.error_plain("division by zero"));
+                        }
+                        if sub == n::RAT_DIV {
+                            self.new_rat(x / y)?
+                        } else {
+                            let q = Rational::from(&x / &y).trunc();
+                            self.new_rat(x - y * q)?
+                        }
+                    }
+                    n::RAT_EQ => Value::bool(x == y),
+                    n::RAT_NE => Value::bool(x != y),
+                    n::RAT_LT => Value::bool(x < y),
+                    n::RAT_LE => Value::bool(x <= y),
+                    _ => {
+                        return Err(
+                            self.error_plain(format!("invalid extended opcode 0xfe 0x{sub:02x}"))
+                        )
+                    }
+                }
+            }
+        };
+        self.set(b, o[0], r);
+        Ok(())
+    }
+
+    /// Executes a `0xFF` instruction whose slot operands are `o`, in the frame at `b`.
+    pub(crate) fn ext_sys(&mut self, sub: u8, b: usize, o: &[usize; 4]) -> Result<(), Trap> {
+        // Instructions with no destination first.
+        match sub {
+            s::EPRINT => {
+                let t = self.want_str(self.arg(b, o[0]), "eprint")?;
+                self.flush();
+                let mut e = std::io::stderr();
+                let _ = e.write_all(t.as_bytes());
+                let _ = e.flush();
+                return Ok(());
+            }
+            s::EXIT => {
+                let code = self.want(self.arg(b, o[0]), Tag::I64, "io.exit")? as i64;
+                return Err(Trap::Exit(code));
+            }
+            s::FLUSH => {
+                self.flush();
+                return Ok(());
+            }
+            s::ARRAY_FILL => {
+                let p = self.want_kind(self.arg(b, o[0]), Kind::ARRAY, "array.fill")?;
+                let v = self.arg(b, o[1]);
+                // SAFETY: p is a live array of `len` values.
+                unsafe {
+                    for i in 0..(*p).len as usize {
+                        *heap::fields(p).add(i) = v;
+                    }
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let a = self.arg(b, o[1]);
+        let r = match sub {
+            s::STR_LEN => {
+                let p = self.want_kind(a, Kind::STR, "str.len")?;
+                // SAFETY: live STR object.
+                Value::i64(unsafe { (*p).len } as i64)
+            }
+            s::STR_CHAR_COUNT => {
+                Value::i64(self.want_str(a, "str.char_count")?.chars().count() as i64)
+            }
+            s::STR_BYTE => {
+                let t = self.want_str(a, "str.byte")?;
+                let i = self.want(self.arg(b, o[2]), Tag::I64, "str.byte")? as i64;
+                match usize::try_from(i).ok().and_then(|i| t.as_bytes().get(i)) {
+                    Some(&c) => Value::i64(c as i64),
+                    None => {
+                        return Err(self.error_plain(format!(
+                            "byte index {i} out of range for a str of length {}",
+                            t.len()
+                        )))
+                    }
+                }
+            }
+            s::STR_SLICE => {
+                let t = self.want_str(a, "str.slice")?;
+                let i = self.want(self.arg(b, o[2]), Tag::I64, "str.slice")? as i64;
+                let j = self.want(self.arg(b, o[3]), Tag::I64, "str.slice")? as i64;
+                if i < 0 || j < i || j as usize > t.len() {
+                    return Err(self.error_plain(format!(
+                        "str.slice: range {i}..{j} out of bounds for a str of length {}",
+                        t.len()
+                    )));
+                }
+                match t.get(i as usize..j as usize) {
+                    Some(piece) => self.new_str(piece)?,
+                    None => {
+                        return Err(self.error_plain(format!(
+                            "str.slice: {i}..{j} does not fall on char boundaries"
+                        )))
+                    }
+                }
+            }
+            s::STR_CHARS => {
+                let t = self.want_str(a, "str.chars")?;
+                let cs: Vec<Value> = t.chars().map(Value::char).collect();
+                self.new_list(&cs)?
+            }
+            s::STR_FROM_CHARS => {
+                let items = self.list_items(a, "str.from_chars")?;
+                let mut out = String::new();
+                for c in items {
+                    let c = self.want(c, Tag::CHAR, "str.from_chars")?;
+                    out.push(char::from_u32(c as u32).unwrap_or('\u{fffd}'));
+                }
+                self.new_str(&out)?
+            }
+            s::STR_FROM_CHAR => {
+                let c = self.want(a, Tag::CHAR, "str.from_char")?;
+                let c = char::from_u32(c as u32).unwrap_or('\u{fffd}');
+                self.new_str(c.encode_utf8(&mut [0; 4]))?
+            }
+            s::STR_FIND
+            | s::STR_CONTAINS
+            | s::STR_STARTS_WITH
+            | s::STR_ENDS_WITH
+            | s::STR_SPLIT
+            | s::STR_JOIN
+            | s::STR_CMP
+            | s::STR_EQ => {
+                if sub == s::STR_JOIN {
+                    let items = self.list_items(a, "str.join")?;
+                    let sep = self.want_str(self.arg(b, o[2]), "str.join")?;
+                    let mut parts = Vec::with_capacity(items.len());
+                    for it in items {
+                        parts.push(self.want_str(it, "str.join")?);
+                    }
+                    let j = parts.join(&sep);
+                    self.new_str(&j)?
+                } else {
+                    let t = self.want_str(a, "string operation")?;
+                    let p = self.want_str(self.arg(b, o[2]), "string operation")?;
+                    match sub {
+                        s::STR_FIND => match t.find(&p) {
+                            Some(i) => self.some(Value::i64(i as i64))?,
+                            None => Value::NONE,
+                        },
+                        s::STR_CONTAINS => Value::bool(t.contains(&p)),
+                        s::STR_STARTS_WITH => Value::bool(t.starts_with(&p)),
+                        s::STR_ENDS_WITH => Value::bool(t.ends_with(&p)),
+                        s::STR_CMP => Value::i64(t.cmp(&p) as i64),
+                        s::STR_EQ => Value::bool(t == p),
+                        _ => {
+                            let parts: Vec<&str> = t.split(p.as_str()).collect();
+                            self.new_str_list(&parts)?
+                        }
+                    }
+                }
+            }
+            s::STR_REPLACE => {
+                let t = self.want_str(a, "str.replace")?;
+                let from = self.want_str(self.arg(b, o[2]), "str.replace")?;
+                let to = self.want_str(self.arg(b, o[3]), "str.replace")?;
+                let r = if from.is_empty() {
+                    t.clone()
+                } else {
+                    t.replace(&from, &to)
+                };
+                self.new_str(&r)?
+            }
+            s::STR_LINES => {
+                let t = self.want_str(a, "str.lines")?;
+                let parts: Vec<&str> = t.lines().collect();
+                self.new_str_list(&parts)?
+            }
+            s::STR_TRIM
+            | s::STR_TRIM_START
+            | s::STR_TRIM_END
+            | s::STR_UPPER
+            | s::STR_LOWER
+            | s::STR_REVERSE
+            | s::STR_TAIL => {
+                let t = self.want_str(a, "string operation")?;
+                let r = match sub {
+                    s::STR_TRIM => t.trim().to_string(),
+                    s::STR_TRIM_START => t.trim_start().to_string(),
+                    s::STR_TRIM_END => t.trim_end().to_string(),
+                    s::STR_UPPER => t.to_uppercase(),
+                    s::STR_LOWER => t.to_lowercase(),
+                    s::STR_REVERSE => t.chars().rev().collect(),
+                    _ => {
+                        let mut cs = t.chars();
+                        cs.next();
+                        cs.as_str().to_string()
+                    }
+                };
+                self.new_str(&r)?
+            }
+            s::STR_REPEAT => {
+                let t = self.want_str(a, "str.repeat")?;
+                let k = self.want(self.arg(b, o[2]), Tag::I64, "str.repeat")? as i64;
+                if k < 0 {
+                    return Err(self.error_plain(format!("str.repeat: negative count {k}")));
+                }
+                if (t.len() as u128) * (k as u128) > self.heap.limit as u128 {
+                    return Err(self.error_plain("out of memory"));
+                }
+                self.new_str(&t.repeat(k as usize))?
+            }
+            s::STR_HEAD => {
+                let t = self.want_str(a, "str.head")?;
+                match t.chars().next() {
+                    Some(c) => self.some(Value::char(c))?,
+                    None => Value::NONE,
+                }
+            }
+            s::STR_CONS => {
+                let c = self.want(a, Tag::CHAR, "str.cons")?;
+                let t = self.want_str(self.arg(b, o[2]), "str.cons")?;
+                let mut r = String::new();
+                r.push(char::from_u32(c as u32).unwrap_or('\u{fffd}'));
+                r.push_str(&t);
+                self.new_str(&r)?
+            }
+            s::STR_CHAR_AT => {
+                let t = self.want_str(a, "str.char_at")?;
+                let i = self.want(self.arg(b, o[2]), Tag::I64, "str.char_at")? as i64;
+                match usize::try_from(i)
+                    .ok()
+                    .and_then(|i| t.get(i..))
+                    .and_then(|r| r.chars().next())
+                {
+                    Some(c) => self.some(Value::char(c))?,
+                    None => Value::NONE,
+                }
+            }
+            s::PARSE_I64 => match self.want_str(a, "i64.parse")?.parse::<i64>() {
+                Ok(v) => self.some(Value::i64(v))?,
+                Err(_) => Value::NONE,
+            },
+            s::PARSE_U64 => match self.want_str(a, "u64.parse")?.parse::<u64>() {
+                Ok(v) => self.some(Value::u64(v))?,
+                Err(_) => Value::NONE,
+            },
+            s::PARSE_F64 => match self.want_str(a, "f64.parse")?.parse::<f64>() {
+                Ok(v) => self.some(Value::f64(v))?,
+                Err(_) => Value::NONE,
+            },
+            s::PARSE_BIG => {
+                let t = self.want_str(a, "ibig.parse")?;
+                let ok = !t.is_empty()
+                    && t.strip_prefix(['-', '+'])
+                        .unwrap_or(&t)
+                        .bytes()
+                        .all(|c| c.is_ascii_digit())
+                    && t.len() > usize::from(t.starts_with(['-', '+']));
+                match ok.then(|| Integer::from_str_radix(&t, 10).ok()).flatten() {
+                    Some(v) => {
+                        let bv = self.new_big(v)?;
+                        self.some(bv)?
+                    }
+                    None => Value::NONE,
+                }
+            }
+            s::CHAR_IS_DIGIT..=s::CHAR_TO_LOWER => {
+                let c = self.want(a, Tag::CHAR, "char operation")?;
+                let c = char::from_u32(c as u32).unwrap_or('\u{fffd}');
+                match sub {
+                    s::CHAR_IS_DIGIT => Value::bool(c.is_ascii_digit()),
+                    s::CHAR_IS_ALPHA => Value::bool(c.is_alphabetic()),
+                    s::CHAR_IS_SPACE => Value::bool(c.is_whitespace()),
+                    s::CHAR_IS_UPPER => Value::bool(c.is_uppercase()),
+                    s::CHAR_IS_LOWER => Value::bool(c.is_lowercase()),
+                    s::CHAR_TO_UPPER => {
+                        let mut u = c.to_uppercase();
+                        Value::char(if u.len() == 1 {
+                            u.next().unwrap_or(c)
+                        } else {
+                            c
+                        })
+                    }
+                    _ => {
+                        let mut l = c.to_lowercase();
+                        Value::char(if l.len() == 1 {
+                            l.next().unwrap_or(c)
+                        } else {
+                            c
+                        })
+                    }
+                }
+            }
+            s::READ_LINE => {
+                self.flush();
+                let stdin = self
+                    .stdin
+                    .get_or_insert_with(|| std::io::BufReader::new(std::io::stdin()));
+                let mut line = String::new();
+                match stdin.read_line(&mut line) {
+                    Ok(0) | Err(_) => Value::NONE,
+                    Ok(_) => {
+                        if line.ends_with('\n') {
+                            line.pop();
+                            if line.ends_with('\r') {
+                                line.pop();
+                            }
+                        }
+                        let v = self.new_str(&line)?;
+                        self.some(v)?
+                    }
+                }
+            }
+            s::READ_ALL => {
+                self.flush();
+                let stdin = self
+                    .stdin
+                    .get_or_insert_with(|| std::io::BufReader::new(std::io::stdin()));
+                let mut buf = Vec::new();
+                let _ = stdin.read_to_end(&mut buf);
+                let t = String::from_utf8_lossy(&buf).into_owned();
+                self.new_str(&t)?
+            }
+            s::READ_FILE => {
+                let path = self.want_str(a, "io.read_file")?;
+                match std::fs::read(&path) {
+                    Ok(bytes) => match String::from_utf8(bytes) {
+                        Ok(t) => {
+                            let v = self.new_str(&t)?;
+                            self.result(true, v)?
+                        }
+                        Err(_) => {
+                            let v = self.new_str(&format!("{path}: not valid UTF-8"))?;
+                            self.result(false, v)?
+                        }
+                    },
+                    Err(e) => {
+                        let v = self.new_str(&format!("{path}: {e}"))?;
+                        self.result(false, v)?
+                    }
+                }
+            }
+            s::WRITE_FILE | s::APPEND_FILE => {
+                let path = self.want_str(a, "io.write_file")?;
+                let text = self.want_str(self.arg(b, o[2]), "io.write_file")?;
+                let res = if sub == s::WRITE_FILE {
+                    std::fs::write(&path, text.as_bytes())
+                } else {
+                    std::fs::OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(&path)
+                        .and_then(|mut f| f.write_all(text.as_bytes()))
+                };
+                match res {
+                    Ok(()) => self.result(true, Value::UNIT)?,
+                    Err(e) => {
+                        let v = self.new_str(&format!("{path}: {e}"))?;
+                        self.result(false, v)?
+                    }
+                }
+            }
+            s::FILE_EXISTS => {
+                Value::bool(std::path::Path::new(&self.want_str(a, "io.file_exists")?).exists())
+            }
+            s::REMOVE_FILE => {
+                let path = self.want_str(a, "io.remove_file")?;
+                match std::fs::remove_file(&path) {
+                    Ok(()) => self.result(true, Value::UNIT)?,
+                    Err(e) => {
+                        let v = self.new_str(&format!("{path}: {e}"))?;
+                        self.result(false, v)?
+                    }
+                }
+            }
+            s::LIST_DIR => {
+                let path = self.want_str(a, "io.list_dir")?;
+                match std::fs::read_dir(&path) {
+                    Ok(rd) => {
+                        let mut names: Vec<String> = rd
+                            .filter_map(|e| e.ok())
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .collect();
+                        names.sort();
+                        let l = self.new_str_list(&names)?;
+                        self.result(true, l)?
+                    }
+                    Err(e) => {
+                        let v = self.new_str(&format!("{path}: {e}"))?;
+                        self.result(false, v)?
+                    }
+                }
+            }
+            s::ARGS => {
+                let args = self.args.clone();
+                self.new_str_list(&args)?
+            }
+            s::ENV => {
+                let name = self.want_str(a, "io.env")?;
+                match std::env::var(&name) {
+                    Ok(v) => {
+                        let sv = self.new_str(&v)?;
+                        self.some(sv)?
+                    }
+                    Err(_) => Value::NONE,
+                }
+            }
+            s::CLOCK => Value::f64(self.clock0.elapsed().as_secs_f64()),
+            s::TIME => Value::i64(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0),
+            ),
+            s::LIST_LEN => Value::i64(self.list_items(a, "list.len")?.len() as i64),
+            s::LIST_REV => {
+                let mut items = self.list_items(a, "list.reverse")?;
+                items.reverse();
+                self.new_list(&items)?
+            }
+            s::LIST_APPEND => {
+                let items = self.list_items(a, "list.append")?;
+                let tail = self.arg(b, o[2]);
+                self.list_items(tail, "list.append")?;
+                // Build onto `tail` (shared).
+                self.roots.push(tail);
+                let mark = self.roots.len();
+                self.roots.extend_from_slice(&items);
+                let mut acc = self.roots[mark - 1];
+                for i in (0..items.len()).rev() {
+                    self.roots.push(acc);
+                    let p = match self.alloc(32, Kind::DATA, 1, builtin::LIST, 2) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            self.roots.truncate(mark - 1);
+                            return Err(e);
+                        }
+                    };
+                    acc = self.roots.pop().unwrap_or(acc);
+                    // SAFETY: fresh cons cell with two slots.
+                    unsafe {
+                        *heap::fields(p) = self.roots[mark + i];
+                        *heap::fields(p).add(1) = acc;
+                    }
+                    acc = Value::obj(p);
+                }
+                self.roots.truncate(mark - 1);
+                acc
+            }
+            s::LIST_TO_ARRAY => {
+                let items = self.list_items(a, "list.to_array")?;
+                self.new_values(Kind::ARRAY, 0, 0, &items)?
+            }
+            s::ARRAY_TO_LIST | s::ARRAY_COPY => {
+                let p = self.want_kind(a, Kind::ARRAY, "array operation")?;
+                // SAFETY: live array of `len` values; copied out before allocating.
+                let items: Vec<Value> =
+                    unsafe { std::slice::from_raw_parts(heap::fields(p), (*p).len as usize) }
+                        .to_vec();
+                if sub == s::ARRAY_COPY {
+                    self.new_values(Kind::ARRAY, 0, 0, &items)?
+                } else {
+                    self.new_list(&items)?
+                }
+            }
+            s::LIST_NTH => {
+                let i = self.want(self.arg(b, o[2]), Tag::I64, "list.nth")? as i64;
+                let mut v = a;
+                let mut k = i;
+                loop {
+                    if k < 0 {
+                        break Value::NONE;
+                    }
+                    if v.tag == Tag::OBJ
+                        && unsafe {
+                            (*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST
+                        }
+                    {
+                        if k == 0 {
+                            let h = unsafe { *heap::fields(v.ptr()) };
+                            break self.some(h)?;
+                        }
+                        v = unsafe { *heap::fields(v.ptr()).add(1) };
+                        k -= 1;
+                    } else if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
+                        break Value::NONE;
+                    } else {
+                        return Err(self.error_plain(format!(
+                            "list.nth expects a list, got {}",
+                            self.type_name(v)
+                        )));
+                    }
+                }
+            }
+            s::TYPE_NAME => {
+                let t = self.type_name(a);
+                self.new_str(&t)?
+            }
+            _ => return Err(self.error_plain(format!("invalid extended opcode 0xff 0x{sub:02x}"))),
+        };
+        self.set(b, o[0], r);
+        Ok(())
+    }
+
+    /// The name of a value's type, for messages and `typename`.
+    pub fn type_name(&self, v: Value) -> String {
+        match v.tag {
+            Tag::OBJ => {
+                let h = v.ptr();
+                // SAFETY: OBJ values point at live objects.
+                let (kind, meta) = unsafe { ((*h).kind, (*h).meta) };
+                match kind {
+                    Kind::DATA => self
+                        .types
+                        .get(meta as usize)
+                        .map(|t| t.name.clone())
+                        .unwrap_or_else(|| "data".into()),
+                    Kind::ARRAY => "Array".into(),
+                    Kind::CLOSURE | Kind::PAP => "function".into(),
+                    Kind::REF => "ref".into(),
+                    Kind::THUNK => "thunk".into(),
+                    Kind::STR => "str".into(),
+                    Kind::BYTES => "bytes".into(),
+                    Kind::BIG => "ibig".into(),
+                    Kind::RAT => "ratio".into(),
+                    _ => "object".into(),
+                }
+            }
+            Tag::CTOR0 => self
+                .types
+                .get(v.aux as usize)
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| "data".into()),
+            t => crate::interp::tyname(t).into(),
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! The machine state: the VM stack and its frames, globals, the heap, loaded code, and
+//! the allocation and collection entry points every instruction goes through.
+
+use crate::heap::{self, Header, Heap, Kind};
+use crate::value::{Tag, Value};
+use hashvm_format::{builtin, Module, FIRST_USER_TYPE};
+use rug::{Integer, Rational};
+use std::io::Write;
+
+/// A loaded function, as the interpreter reads it.
+pub struct FuncInfo {
+    /// Name for stack traces.
+    pub name: String,
+    /// The bytecode (verified).
+    pub code: Box<[u8]>,
+    /// Parameters.
+    pub arity: u16,
+    /// Captured values its closures carry.
+    pub ncaptures: u16,
+    /// Frame size.
+    pub nslots: u16,
+}
+
+/// Printing metadata of one constructor.
+#[derive(Clone, Debug)]
+pub struct CtorInfo {
+    /// Its name.
+    pub name: String,
+    /// Its arity (`u16::MAX` for the variadic tuple constructor).
+    pub arity: u16,
+}
+
+/// Printing metadata of one type.
+#[derive(Clone, Debug, Default)]
+pub struct TypeInfo {
+    /// Its name.
+    pub name: String,
+    /// Its constructors in tag order.
+    pub ctors: Vec<CtorInfo>,
+}
+
+/// Frame kinds (see SPEC.md, "Calling convention").
+pub struct FrameKind;
+
+impl FrameKind {
+    /// An ordinary bytecode frame.
+    pub const NORMAL: u8 = 0;
+    /// The boundary where a Rust caller entered the interpreter: returning into it
+    /// leaves the interpreter with the value.
+    pub const HOST: u8 = 1;
+    /// Over-application: when the callee above returns, apply its result to the extra
+    /// arguments held in `closure` (a tuple).
+    pub const APPLY_REST: u8 = 2;
+    /// Forcing a thunk (in `closure`): when the callee returns, memoise the result.
+    pub const FORCE: u8 = 3;
+}
+
+/// One activation record. Frames live in one contiguous `Vec` beside the value stack,
+/// never on the Rust stack, so recursion depth is bounded only by the configured limit.
+/// `#[repr(C)]` so that JIT code can read and write it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    /// The running function (NORMAL frames).
+    pub func: u32,
+    /// Byte offset in the function's code where execution resumes when a callee returns.
+    pub ip: u32,
+    /// Index in the value stack of slot 0.
+    pub base: u32,
+    /// The slot of the frame below (the caller) that receives this frame's result.
+    pub ret: u16,
+    /// See [`FrameKind`].
+    pub kind: u8,
+    /// Padding, zero.
+    pub pad: u8,
+    /// The running closure (its captures are read by `getenv`), or a FUNC value; for
+    /// APPLY_REST the pending arguments, for FORCE the thunk.
+    pub closure: Value,
+}
+
+/// Why execution stopped early.
+#[derive(Debug)]
+pub enum Trap {
+    /// A runtime error: message and stack trace.
+    Error(RuntimeError),
+    /// `io.exit(status)`.
+    Exit(i64),
+}
+
+/// A runtime error as printed: `error: <message>`, then one line per frame.
+#[derive(Debug, Clone)]
+pub struct RuntimeError {
+    /// What went wrong.
+    pub message: String,
+    /// Innermost first: function name and source location if known.
+    pub trace: Vec<TraceLine>,
+}
+
+/// One line of a stack trace.
+#[derive(Debug, Clone)]
+pub struct TraceLine {
+    /// The function's name.
+    pub func: String,
+    /// `file:line` (or `file:line:col`), when the debug info knows it.
+    pub location: Option<String>,
+}
+
+impl std::fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let loc = self
+            .trace
+            .first()
+            .and_then(|t| t.location.clone())
+            .map(|l| format!("{l}: "))
+            .unwrap_or_default();
+        writeln!(f, "error: {loc}{}", self.message)?;
+        writeln!(f, "stack trace (innermost first):")?;
+        for t in &self.trace {
+            match &t.location {
+                Some(l) => writeln!(f, "  at {} ({l})", t.func)?,
+                None => writeln!(f, "  at {}", t.func)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tunable limits and modes, from command-line flags or the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Maximum live heap bytes (`--heap-limit`).
+    pub heap_limit: usize,
+    /// Initial semispace size.
+    pub heap_initial: usize,
+    /// Maximum frames (`--stack-limit`): past it, "stack overflow".
+    pub max_frames: usize,
+    /// Collect at every allocation (`HASHVM_GC_STRESS=1`).
+    pub gc_stress: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            heap_limit: 16 << 30,
+            heap_initial: heap::DEFAULT_INITIAL,
+            max_frames: 10_000_000,
+            gc_stress: std::env::var_os("HASHVM_GC_STRESS").is_some_and(|v| v != "0"),
+        }
+    }
+}
+
+/// What a JIT attaches to the interpreter: called when a loop back-edge or a function
+/// entry becomes hot. The interpreter keeps running as usual afterwards; a recorder
+/// may inspect the VM state (frames, stack) it is given.
+pub trait HotHook {
+    /// A `loop` instruction at `ip` of `func` crossed the hotness threshold.
+    fn hot_loop(&mut self, func: u32, ip: u32);
+    /// Function `func` was entered often enough to be hot.
+    fn hot_call(&mut self, func: u32);
+}
+
+/// Calls or loop iterations before a counter fires.
+pub const HOT_THRESHOLD: u16 = 1000;
+/// Size of the PC-hashed loop counter table.
+pub const HOT_LOOP_SLOTS: usize = 64;
+
+/// The virtual machine.
+pub struct Vm {
+    /// The value stack: frames' slots, contiguous. Always fully initialised (len ==
+    /// the usable size); grown by doubling.
+    pub stack: Vec<Value>,
+    /// Activation records, innermost last.
+    pub frames: Vec<Frame>,
+    /// Global values.
+    pub globals: Vec<Value>,
+    /// Loaded functions.
+    pub funcs: Vec<FuncInfo>,
+    /// Type metadata indexed by type id.
+    pub types: Vec<TypeInfo>,
+    /// The heap.
+    pub heap: Heap,
+    /// Extra roots held by Rust code across allocations.
+    pub roots: Vec<Value>,
+    /// While a call is being set up, arguments may sit above the current frame's
+    /// slots; the collector treats the stack up to here as live too.
+    pub scratch_top: usize,
+    /// Limits.
+    pub config: Config,
+    /// Buffered standard output.
+    pub out: std::io::BufWriter<Box<dyn Write>>,
+    /// Program arguments (`io.args()`).
+    pub args: Vec<String>,
+    /// Debug information of the loaded program, for stack traces.
+    pub debug: Module,
+    /// Function-entry counters (count down from [`HOT_THRESHOLD`]).
+    pub hot_calls: Vec<u16>,
+    /// Loop back-edge counters, hashed by code offset.
+    pub hot_loops: [u16; HOT_LOOP_SLOTS],
+    /// The JIT's hook, if one is attached.
+    pub hook: Option<Box<dyn HotHook>>,
+    /// Start of the monotonic clock.
+    pub clock0: std::time::Instant,
+    /// Standard input, buffered, for `io.read_line`.
+    pub stdin: Option<std::io::BufReader<std::io::Stdin>>,
+}
+
+impl Vm {
+    /// An empty machine (no program loaded).
+    pub fn new(config: Config) -> Vm {
+        let mut heap = Heap::new(config.heap_initial, config.heap_limit);
+        heap.stress = config.gc_stress;
+        let mut types: Vec<TypeInfo> = builtin::TYPES
+            .iter()
+            .map(|(n, cs)| TypeInfo {
+                name: n.to_string(),
+                ctors: cs
+                    .iter()
+                    .map(|(c, a)| CtorInfo {
+                        name: c.to_string(),
+                        arity: *a,
+                    })
+                    .collect(),
+            })
+            .collect();
+        types.resize(FIRST_USER_TYPE as usize, TypeInfo::default());
+        Vm {
+            stack: vec![Value::UNIT; 1024],
+            frames: Vec::with_capacity(256),
+            globals: Vec::new(),
+            funcs: Vec::new(),
+            types,
+            heap,
+            roots: Vec::new(),
+            scratch_top: 0,
+            config,
+            out: std::io::BufWriter::with_capacity(1 << 16, Box::new(std::io::stdout())),
+            args: Vec::new(),
+            debug: Module::default(),
+            hot_calls: Vec::new(),
+            hot_loops: [HOT_THRESHOLD; HOT_LOOP_SLOTS],
+            hook: None,
+            clock0: std::time::Instant::now(),
+            stdin: None,
+        }
+    }
+
+    /// Sends the program's standard output to `w` instead (tests, the REPL).
+    pub fn set_output(&mut self, w: Box<dyn Write>) {
+        self.flush();
+        self.out = std::io::BufWriter::with_capacity(1 << 16, w);
+    }
+
+    // ------------------------------------------------------------ collection
+
+    /// The first stack index above every live slot.
+    pub fn live_top(&self) -> usize {
+        let mut top = self.scratch_top;
+        for f in self.frames.iter().rev() {
+            if f.kind == FrameKind::NORMAL {
+                let n = self.funcs[f.func as usize].nslots as usize;
+                top = top.max(f.base as usize + n);
+                break;
+            }
+            top = top.max(f.base as usize);
+        }
+        top.min(self.stack.len())
+    }
+
+    /// Runs a collection that leaves room for `needed` bytes; fails with "out of
+    /// memory" when live data would pass the heap limit.
+    #[cold]
+    #[inline(never)]
+    pub fn collect(&mut self, needed: usize) -> Result<(), Trap> {
+        let t0 = std::time::Instant::now();
+        let top = self.live_top();
+        self.heap.begin(needed);
+        let heap = &mut self.heap;
+        for v in self.stack[..top].iter_mut() {
+            heap.forward(v);
+        }
+        // Slots above the live top are dead; clear them so no stale pointer survives
+        // into the next cycle.
+        for v in self.stack[top..].iter_mut() {
+            if v.tag == Tag::OBJ {
+                *v = Value::UNIT;
+            }
+        }
+        for f in self.frames.iter_mut() {
+            heap.forward(&mut f.closure);
+        }
+        for g in self.globals.iter_mut() {
+            heap.forward(g);
+        }
+        for r in self.roots.iter_mut() {
+            heap.forward(r);
+        }
+        let live = heap.finish(needed);
+        heap.stats.time += t0.elapsed();
+        if live + needed > self.heap.limit {
+            return Err(self.error_plain("out of memory"));
+        }
+        Ok(())
+    }
+
+    /// Allocates an object, collecting first if needed. Every pointer held in a Rust
+    /// local is invalid afterwards: re-read values from slots or `roots`.
+    #[inline]
+    pub fn alloc(
+        &mut self,
+        payload: usize,
+        kind: u8,
+        tag: u16,
+        meta: u32,
+        len: u64,
+    ) -> Result<*mut Header, Trap> {
+        let size = Heap::object_size(payload);
+        if let Some(p) = self.heap.try_alloc(size, kind, tag, meta, len) {
+            return Ok(p);
+        }
+        self.alloc_slow(size, kind, tag, meta, len)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(
+        &mut self,
+        size: usize,
+        kind: u8,
+        tag: u16,
+        meta: u32,
+        len: u64,
+    ) -> Result<*mut Header, Trap> {
+        if size > self.heap.limit {
+            return Err(self.error_plain("out of memory"));
+        }
+        self.collect(size)?;
+        let stress = std::mem::replace(&mut self.heap.stress, false);
+        let r = self.heap.try_alloc(size, kind, tag, meta, len);
+        self.heap.stress = stress;
+        r.ok_or_else(|| self.error_plain("out of memory"))
+    }
+
+    // ------------------------------------------------------------ constructors
+
+    /// A new string object.
+    pub fn new_str(&mut self, s: &str) -> Result<Value, Trap> {
+        let p = self.alloc(s.len(), Kind::STR, 0, 0, s.len() as u64)?;
+        // SAFETY: the object has room for `s.len()` bytes after its header.
+        unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), (p as *mut u8).add(16), s.len()) };
+        Ok(Value::obj(p))
+    }
+
+    /// A new byte array.
+    pub fn new_bytes(&mut self, b: &[u8]) -> Result<Value, Trap> {
+        let p = self.alloc(b.len(), Kind::BYTES, 0, 0, b.len() as u64)?;
+        // SAFETY: room for `b.len()` bytes after the header.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), (p as *mut u8).add(16), b.len()) };
+        Ok(Value::obj(p))
+    }
+
+    /// A new big integer.
+    pub fn new_big(&mut self, v: Integer) -> Result<Value, Trap> {
+        let p = self.alloc(std::mem::size_of::<Integer>(), Kind::BIG, 0, 0, 0)?;
+        // SAFETY: the payload has room for an Integer; the heap drops it when it dies.
+        unsafe { ((p as *mut u8).add(16) as *mut Integer).write(v) };
+        Ok(Value::obj(p))
+    }
+
+    /// A new rational.
+    pub fn new_rat(&mut self, v: Rational) -> Result<Value, Trap> {
+        let p = self.alloc(std::mem::size_of::<Rational>(), Kind::RAT, 0, 0, 0)?;
+        // SAFETY: the payload has room for a Rational; the heap drops it when it dies.
+        unsafe { ((p as *mut u8).add(16) as *mut Rational).write(v) };
+        Ok(Value::obj(p))
+    }
+
+    /// An object with `vals.len()` value fields. `vals` must not hold heap pointers
+    /// that a collection could invalidate (they are rooted here for the allocation).
+    pub fn new_values(
+        &mut self,
+        kind: u8,
+        tag: u16,
+        meta: u32,
+        vals: &[Value],
+    ) -> Result<Value, Trap> {
+        let mark = self.roots.len();
+        self.roots.extend_from_slice(vals);
+        let r = self.alloc(vals.len() * 16, kind, tag, meta, vals.len() as u64);
+        let p = match r {
+            Ok(p) => p,
+            Err(e) => {
+                self.roots.truncate(mark);
+                return Err(e);
+            }
+        };
+        // SAFETY: the object has `vals.len()` value slots; the rooted copies are
+        // up to date after any collection.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.roots.as_ptr().add(mark),
+                heap::fields(p),
+                vals.len(),
+            );
+        }
+        self.roots.truncate(mark);
+        Ok(Value::obj(p))
+    }
+
+    /// A constructor value: an immediate when it has no fields.
+    pub fn new_data(&mut self, ty: u32, tag: u16, vals: &[Value]) -> Result<Value, Trap> {
+        if vals.is_empty() && ty != builtin::TUPLE {
+            return Ok(Value::ctor0(ty, tag));
+        }
+        self.new_values(Kind::DATA, tag, ty, vals)
+    }
+
+    /// `Some(v)`.
+    pub fn some(&mut self, v: Value) -> Result<Value, Trap> {
+        self.new_data(builtin::OPTION, 1, &[v])
+    }
+
+    /// `Ok(v)` or `Err(v)`.
+    pub fn result(&mut self, ok: bool, v: Value) -> Result<Value, Trap> {
+        self.new_data(builtin::RESULT, if ok { 0 } else { 1 }, &[v])
+    }
+
+    /// Builds a list from values (rooted while building).
+    pub fn new_list(&mut self, vals: &[Value]) -> Result<Value, Trap> {
+        let mark = self.roots.len();
+        self.roots.extend_from_slice(vals);
+        self.roots.push(Value::NIL);
+        let acc = self.roots.len() - 1;
+        for i in (0..vals.len()).rev() {
+            let p = match self.alloc(32, Kind::DATA, 1, builtin::LIST, 2) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.roots.truncate(mark);
+                    return Err(e);
+                }
+            };
+            // SAFETY: a fresh cons cell has two value slots.
+            unsafe {
+                *heap::fields(p) = self.roots[mark + i];
+                *heap::fields(p).add(1) = self.roots[acc];
+            }
+            self.roots[acc] = Value::obj(p);
+        }
+        let r = self.roots[acc];
+        self.roots.truncate(mark);
+        Ok(r)
+    }
+
+    /// Builds a list of strings.
+    pub fn new_str_list<S: AsRef<str>>(&mut self, items: &[S]) -> Result<Value, Trap> {
+        let mark = self.roots.len();
+        for s in items {
+            match self.new_str(s.as_ref()) {
+                Ok(v) => self.roots.push(v),
+                Err(e) => {
+                    self.roots.truncate(mark);
+                    return Err(e);
+                }
+            }
+        }
+        let vals: Vec<Value> = self.roots[mark..].to_vec();
+        self.roots.truncate(mark);
+        self.new_list(&vals)
+    }
+
+    // ------------------------------------------------------------ errors
+
+    /// A runtime error with the current stack trace.
+    #[cold]
+    pub fn error_plain(&self, msg: impl Into<String>) -> Trap {
+        Trap::Error(RuntimeError {
+            message: msg.into(),
+            trace: self.trace(),
+        })
+    }
+
+    /// The stack trace of the current frames, innermost first.
+    pub fn trace(&self) -> Vec<TraceLine> {
+        let mut out = Vec::new();
+        for f in self.frames.iter().rev() {
+            if f.kind != FrameKind::NORMAL {
+                continue;
+            }
+            let Some(func) = self.funcs.get(f.func as usize) else {
+                continue;
+            };
+            // The innermost frame's ip is the faulting instruction; callers' ips are
+            // return addresses, just past their call instruction.
+            let ip = if out.is_empty() {
+                f.ip
+            } else {
+                f.ip.saturating_sub(1)
+            };
+            let location = self
+                .debug
+                .location(f.func, ip)
+                .map(|(file, line, _col)| format!("{file}:{line}"));
+            out.push(TraceLine {
+                func: func.name.clone(),
+                location,
+            });
+            if out.len() >= 64 {
+                let skipped = self.frames.len().saturating_sub(64);
+                if skipped > 0 {
+                    out.push(TraceLine {
+                        func: format!("... {skipped} more frames"),
+                        location: None,
+                    });
+                }
+                break;
+            }
+        }
+        out
+    }
+
+    /// Flushes standard output (before exit or an error message).
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+}

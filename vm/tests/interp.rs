@@ -1,0 +1,171 @@
+//! Interpreter tests built with the Rust builder API.
+
+mod common;
+use common::*;
+use hashvm_format::*;
+
+fn fib_module(n: i32) -> Module {
+    let mut mb = ModuleBuilder::new();
+    let nl = mb.add_global("nl", GlobalInit::Const(Const::Str("\n".into())));
+    let fib = mb.declare_function("fib");
+    let mut f = FunctionBuilder::new("fib", 1, 0);
+    let big = f.new_label();
+    f.emit(Op::JGeIImm, [a(s(0)), a(imm(2)), l(big)]);
+    f.op(Op::Ret, [s(0)]);
+    f.bind(big);
+    f.op(Op::SubIImm, [s(1), s(0), imm(1)]);
+    f.op(Op::CallSelf, [s(1), s(1), cnt(1)]);
+    f.op(Op::SubIImm, [s(2), s(0), imm(2)]);
+    f.op(Op::CallSelf, [s(2), s(2), cnt(1)]);
+    f.op(Op::AddI64, [s(1), s(1), s(2)]);
+    f.op(Op::Ret, [s(1)]);
+    mb.define_function(fib, f).unwrap();
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    m.op(Op::LoadI, [s(0), imm(n)]);
+    m.op(Op::CallK, [s(0), Operand::Func(fib), s(0), cnt(1)]);
+    m.op(Op::ToStr, [s(0), s(0)]);
+    m.op(Op::Print, [s(0)]);
+    m.op(Op::LoadG, [s(0), Operand::Global(nl)]);
+    m.op(Op::Print, [s(0)]);
+    m.op(Op::RetU, []);
+    let main = mb.add_function(m).unwrap();
+    mb.set_entry(main);
+    mb.set_executable(true);
+    mb.finish().unwrap()
+}
+
+#[test]
+fn fib_runs() {
+    let (out, r) = run(&fib_module(20));
+    assert_eq!(r, Ok(0));
+    assert_eq!(out, "6765\n");
+}
+
+#[test]
+fn fib_under_gc_stress() {
+    let (out, r) = run_with(&fib_module(10), stress());
+    assert_eq!(r, Ok(0));
+    assert_eq!(out, "55\n");
+}
+
+/// Builds a list 0..n with cons in a loop, prints it, reverses it, prints the length.
+fn list_module(n: i32) -> Module {
+    let mut mb = ModuleBuilder::new();
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    let top = m.new_label();
+    let done = m.new_label();
+    m.op(Op::LoadNil, [s(0)]);
+    m.op(Op::LoadI, [s(1), imm(n)]);
+    m.bind(top);
+    m.emit(Op::JLeIImm, [a(s(1)), a(imm(0)), l(done)]);
+    m.op(Op::SubIImm, [s(1), s(1), imm(1)]);
+    m.op(Op::Cons, [s(0), s(1), s(0)]);
+    m.emit(Op::Loop, [l(top)]);
+    m.bind(done);
+    m.op(Op::ToStr, [s(2), s(0)]);
+    m.op(Op::Print, [s(2)]);
+    m.op(Op::ListRev, [s(0), s(0)]);
+    m.op(Op::ListLen, [s(2), s(0)]);
+    m.op(Op::Ret, [s(2)]);
+    let main = mb.add_function(m).unwrap();
+    mb.set_entry(main);
+    mb.set_executable(true);
+    mb.finish().unwrap()
+}
+
+#[test]
+fn lists_and_exit_status() {
+    let (out, r) = run(&list_module(5));
+    assert_eq!(out, "[0, 1, 2, 3, 4]");
+    assert_eq!(r, Ok(5));
+    let (out, r) = run_with(&list_module(50), stress());
+    assert!(out.starts_with("[0, 1, 2"));
+    assert_eq!(r, Ok(50));
+}
+
+#[test]
+fn division_by_zero_faults_with_trace() {
+    let mut mb = ModuleBuilder::new();
+    let file = mb.file("t.hash");
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    m.set_location(file, 3, 1);
+    m.op(Op::LoadI, [s(0), imm(1)]);
+    m.op(Op::LoadI, [s(1), imm(0)]);
+    m.set_location(file, 4, 5);
+    m.op(Op::DivI64, [s(0), s(0), s(1)]);
+    m.op(Op::Ret, [s(0)]);
+    let main = mb.add_function(m).unwrap();
+    mb.set_entry(main);
+    mb.set_executable(true);
+    let (_, r) = run(&mb.finish().unwrap());
+    let e = r.unwrap_err();
+    assert!(e.contains("error: t.hash:4: division by zero"), "{e}");
+    assert!(e.contains("at main (t.hash:4)"), "{e}");
+}
+
+/// add3(a, b, c) = a + b + c applied partially, then over-applied through a function
+/// returning a function.
+#[test]
+fn partial_and_over_application() {
+    let mut mb = ModuleBuilder::new();
+    let mut add3 = FunctionBuilder::new("add3", 3, 0);
+    add3.op(Op::AddI64, [s(0), s(0), s(1)]);
+    add3.op(Op::AddI64, [s(0), s(0), s(2)]);
+    add3.op(Op::Ret, [s(0)]);
+    let add3 = mb.add_function(add3).unwrap();
+    // mk(x) returns the partial application add3(x)
+    let mut mk = FunctionBuilder::new("mk", 1, 0);
+    mk.op(Op::LoadFn, [s(1), Operand::Func(add3)]);
+    mk.op(Op::Mov, [s(2), s(0)]);
+    mk.op(Op::Call, [s(0), s(1), s(2), cnt(1)]);
+    mk.op(Op::Ret, [s(0)]);
+    let mk = mb.add_function(mk).unwrap();
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    // p = add3(1) ; q = p(2) ; r = q(3) -> 6
+    m.op(Op::LoadFn, [s(0), Operand::Func(add3)]);
+    m.op(Op::LoadI, [s(1), imm(1)]);
+    m.op(Op::Call, [s(2), s(0), s(1), cnt(1)]);
+    m.op(Op::LoadI, [s(3), imm(2)]);
+    m.op(Op::Call, [s(3), s(2), s(3), cnt(1)]);
+    m.op(Op::LoadI, [s(4), imm(3)]);
+    m.op(Op::Call, [s(4), s(3), s(4), cnt(1)]);
+    // over-application: mk(10, 20, 30) -> add3(10)(20, 30) = 60
+    m.op(Op::LoadFn, [s(5), Operand::Func(mk)]);
+    m.op(Op::LoadI, [s(6), imm(10)]);
+    m.op(Op::LoadI, [s(7), imm(20)]);
+    m.op(Op::LoadI, [s(8), imm(30)]);
+    m.op(Op::Call, [s(6), s(5), s(6), cnt(3)]);
+    m.op(Op::AddI64, [s(0), s(4), s(6)]);
+    m.op(Op::Ret, [s(0)]);
+    let main = mb.add_function(m).unwrap();
+    mb.set_entry(main);
+    mb.set_executable(true);
+    let md = mb.finish().unwrap();
+    assert_eq!(run(&md).1, Ok(66));
+    assert_eq!(run_with(&md, stress()).1, Ok(66));
+}
+
+/// A million nested non-tail calls: depth(n) = if n == 0 { 0 } else { 1 + depth(n-1) }.
+#[test]
+fn deep_recursion() {
+    let mut mb = ModuleBuilder::new();
+    let mut f = FunctionBuilder::new("depth", 1, 0);
+    let rec = f.new_label();
+    f.emit(Op::JNeIImm, [a(s(0)), a(imm(0)), l(rec)]);
+    f.op(Op::Ret, [s(0)]);
+    f.bind(rec);
+    f.op(Op::SubIImm, [s(1), s(0), imm(1)]);
+    f.op(Op::CallSelf, [s(1), s(1), cnt(1)]);
+    f.op(Op::AddIImm, [s(1), s(1), imm(1)]);
+    f.op(Op::Ret, [s(1)]);
+    let d = mb.add_function(f).unwrap();
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    m.op(Op::LoadI, [s(0), imm(1_000_000)]);
+    m.op(Op::CallK, [s(0), Operand::Func(d), s(0), cnt(1)]);
+    m.op(Op::SubIImm, [s(0), s(0), imm(1_000_000 - 7)]);
+    m.op(Op::Ret, [s(0)]);
+    let main = mb.add_function(m).unwrap();
+    mb.set_entry(main);
+    mb.set_executable(true);
+    assert_eq!(run(&mb.finish().unwrap()).1, Ok(7));
+}
