@@ -4,7 +4,7 @@
 -- file carries a small signed bignum (sign and magnitude, little-endian limbs of
 -- base 10^7 so that every product stays exact in a double for LuaJIT). Every
 -- operation makes a new number, like Hash's immutable ibig values.
--- Size: n digits (default 2000). Check size 27 against pidigits/27_out.
+-- Size: n digits (default 1500). Check size 27 against pidigits/27_out.
 local floor = math.floor
 local BASE = 10000000
 
@@ -183,7 +183,7 @@ local function div_small_quotient(a, b)
     return q
 end
 
-local n = tonumber(arg and arg[1]) or 2000
+local n = tonumber(arg and arg[1]) or 1500
 local acc, num, den = big(0), big(1), big(1)
 
 local function next_term(k)
