@@ -347,13 +347,19 @@ impl<'a> R<'a> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Res<u16> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap_or([0; 2])))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().unwrap_or([0; 2]),
+        ))
     }
     fn u32(&mut self) -> Res<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or([0; 4])))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or([0; 4]),
+        ))
     }
     fn u64(&mut self) -> Res<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or([0; 8])))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().unwrap_or([0; 8]),
+        ))
     }
     /// A count of items each at least `min_size` bytes long: bounded by what is left, so
     /// a lying count cannot make us allocate.
@@ -631,7 +637,9 @@ pub fn read(bytes: &[u8]) -> Result<Module, FormatError> {
         ));
     }
     if minor != VERSION_MINOR {
-        return h.err(format!("format version {major}.{minor} is newer than this reader"));
+        return h.err(format!(
+            "format version {major}.{minor} is newer than this reader"
+        ));
     }
     let flags = h.u32()?;
     if flags & !FLAG_EXECUTABLE != 0 {
@@ -639,7 +647,10 @@ pub fn read(bytes: &[u8]) -> Result<Module, FormatError> {
     }
     let nsec = h.u32()? as usize;
     if nsec != SECTIONS.len() {
-        return h.err(format!("expected {} sections, found {nsec}", SECTIONS.len()));
+        return h.err(format!(
+            "expected {} sections, found {nsec}",
+            SECTIONS.len()
+        ));
     }
     if h.take(12)?.iter().any(|&b| b != 0) {
         h.p -= 12;
@@ -688,7 +699,8 @@ pub fn read(bytes: &[u8]) -> Result<Module, FormatError> {
             message: format!("{} bytes after the last section", bytes.len() - expect),
         });
     }
-    let readers: [(&'static str, fn(&mut R, &mut Module) -> Res<()>); 5] = [
+    type SectionReader = fn(&mut R, &mut Module) -> Res<()>;
+    let readers: [(&'static str, SectionReader); 5] = [
         ("TYPE", read_type),
         ("CODE", read_code),
         ("GLOB", read_glob),

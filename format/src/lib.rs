@@ -6,17 +6,24 @@
 //! - [`module`]: the in-memory form of a file.
 //! - [`binary`]: the byte encoding (`read`, `write`).
 //! - [`builder`]: the Rust API a front end emits code through.
+//! - [`verify`]: the static checks run on every load.
+//! - [`hasm`]: the `.hasm` text form (assembler and disassembler).
+//! - [`link`]: the linker core, which merges objects and libraries into one module.
 
 #![warn(missing_docs)]
 
 pub mod binary;
 pub mod builder;
+pub mod hasm;
 pub mod insn;
+pub mod link;
 pub mod module;
 pub mod opcode;
+pub mod verify;
 
 pub use binary::{read, write, FormatError};
 pub use builder::{Arg, BuildError, FunctionBuilder, Label, ModuleBuilder};
 pub use insn::{DecodeError, Insn, Operand};
 pub use module::*;
 pub use opcode::{Op, OperandKind};
+pub use verify::{verify, VerifyError};

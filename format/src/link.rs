@@ -1,0 +1,1 @@
+//! The linker core (in progress).
