@@ -55,8 +55,17 @@ impl std::fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 enum Fixup {
-    Jump { at: usize, insn: usize, label: Label },
-    Table { at: usize, insn: usize, def: Label, cases: Vec<Label> },
+    Jump {
+        at: usize,
+        insn: usize,
+        label: Label,
+    },
+    Table {
+        at: usize,
+        insn: usize,
+        def: Label,
+        cases: Vec<Label>,
+    },
 }
 
 /// Builds the body of one function.
@@ -206,9 +215,12 @@ impl FunctionBuilder {
                 .get_or_insert(BuildError::BadOperands(self.name.clone(), op.mnemonic()));
             return;
         }
-        if let Some(Operand::Table(_, v)) = insn.args.iter().find(|a| matches!(a, Operand::Table(..))) {
+        if let Some(Operand::Table(_, v)) =
+            insn.args.iter().find(|a| matches!(a, Operand::Table(..)))
+        {
             if v.len() > u16::MAX as usize {
-                self.error.get_or_insert(BuildError::TooLarge(self.name.clone()));
+                self.error
+                    .get_or_insert(BuildError::TooLarge(self.name.clone()));
                 return;
             }
         }
@@ -227,8 +239,10 @@ impl FunctionBuilder {
             return Err(e);
         }
         let resolve = |labels: &Vec<Option<usize>>, l: Label, insn: usize, name: &str| {
-            let target = labels[l.0 as usize].ok_or_else(|| BuildError::UnboundLabel(name.into()))?;
-            i32::try_from(target as i64 - insn as i64).map_err(|_| BuildError::TooLarge(name.into()))
+            let target =
+                labels[l.0 as usize].ok_or_else(|| BuildError::UnboundLabel(name.into()))?;
+            i32::try_from(target as i64 - insn as i64)
+                .map_err(|_| BuildError::TooLarge(name.into()))
         };
         for f in std::mem::take(&mut self.fixups) {
             match f {
@@ -252,7 +266,8 @@ impl FunctionBuilder {
                 }
             }
         }
-        let nslots = u16::try_from(self.nslots.max(1)).map_err(|_| BuildError::TooLarge(self.name.clone()))?;
+        let nslots = u16::try_from(self.nslots.max(1))
+            .map_err(|_| BuildError::TooLarge(self.name.clone()))?;
         Ok((
             Function {
                 name: self.name,

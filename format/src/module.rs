@@ -253,6 +253,10 @@ impl Module {
             Err(i) => i - 1,
         };
         let e = fl.entries[idx];
-        Some((self.debug.files.get(e.file as usize)?.as_str(), e.line, e.col))
+        Some((
+            self.debug.files.get(e.file as usize)?.as_str(),
+            e.line,
+            e.col,
+        ))
     }
 }
