@@ -40,27 +40,20 @@ impl Vm {
 
     /// Pushes a NORMAL frame for `func` at absolute stack index `base`, with `n`
     /// arguments already in place.
-    #[inline]
-    pub(crate) fn push_frame(
-        &mut self,
-        func: u32,
-        base: usize,
-        n: usize,
-        ret: u16,
-        closure: Value,
-    ) -> Result<(), Trap> {
-        let nslots = self.funcs[func as usize].nslots as usize;
-        if base + nslots > self.stack.len() {
-            self.grow_stack(base + nslots)?;
+    #[inline(always)]
+    pub(crate) fn push_frame(&mut self, func: u32, base: usize, n: usize, ret: u16, closure: Value) -> Result<(), Trap> {
+        // SAFETY: function indices reaching here were checked by the verifier (or come
+        // from closure objects built from checked indices).
+        let nslots = unsafe { self.funcs.get_unchecked(func as usize) }.nslots as usize;
+        if base + nslots > self.stack.len() || self.frames.len() >= self.config.max_frames {
+            return self.push_frame_slow(func, base, n, ret, closure);
         }
-        if self.frames.len() >= self.config.max_frames {
-            return Err(self.error_plain(format!(
-                "stack overflow: more than {} nested calls",
-                self.config.max_frames
-            )));
-        }
-        for v in &mut self.stack[base + n..base + nslots] {
-            *v = Value::UNIT;
+        // SAFETY: `base + nslots <= stack.len()` was just checked.
+        unsafe {
+            let p = self.stack.as_mut_ptr().add(base);
+            for i in n..nslots {
+                (*p.add(i)).tag = Tag::UNIT;
+            }
         }
         self.frames.push(Frame {
             func,
@@ -71,15 +64,36 @@ impl Vm {
             pad: 0,
             closure,
         });
-        let c = &mut self.hot_calls[func as usize];
+        // SAFETY: `hot_calls` has one counter per function.
+        let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
         *c -= 1;
         if *c == 0 {
-            *c = HOT_THRESHOLD;
-            if let Some(h) = self.hook.as_mut() {
-                h.hot_call(func);
-            }
+            self.fire_hot_call(func);
         }
         Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fire_hot_call(&mut self, func: u32) {
+        self.hot_calls[func as usize] = HOT_THRESHOLD;
+        if let Some(h) = self.hook.as_mut() {
+            h.hot_call(func);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_frame_slow(&mut self, func: u32, base: usize, n: usize, ret: u16, closure: Value) -> Result<(), Trap> {
+        if self.frames.len() >= self.config.max_frames {
+            return Err(self.error_plain(format!(
+                "stack overflow: more than {} nested calls",
+                self.config.max_frames
+            )));
+        }
+        let nslots = self.funcs[func as usize].nslots as usize;
+        self.grow_stack(base + nslots)?;
+        self.push_frame(func, base, n, ret, closure)
     }
 
     /// Applies the function value `f` to the `n` arguments at absolute stack index `p`
