@@ -271,6 +271,7 @@ primary {
     Closure CLOSURE "closure" 0x26 [Dst, Func, Base, Count] "d := a closure of F capturing the n slots from base (n = F's capture count).";
     GetEnv GETENV "getenv" 0x27 [Dst, Index] "d := capture i of the running closure.";
     SetEnv SETENV "setenv" 0x28 [Index, Src] "Capture i of the running closure := s (for recursive closures that capture themselves).";
+    LoadSelf LOADSELF "loadself" 0x29 [Dst] "d := the running closure itself (a local recursive function referring to itself as a value).";
 
     Con CON "con" 0x30 [Dst, Type, Tag, Base, Count] "d := constructor tag of type T with the n slots from base as fields (n = its arity).";
     Tuple TUPLE "tuple" 0x31 [Dst, Base, Count] "d := a tuple of the n slots from base.";

@@ -790,7 +790,12 @@ impl Vm {
                         set!(u16at!(1), v);
                         next!(5);
                     }
-                    prim::SETENV => {
+                    prim::LOADSELF => {
+                    let c = self.frames.last().unwrap().closure;
+                    set!(u16at!(1), c);
+                    next!(3);
+                }
+                prim::SETENV => {
                         let c = self.frames.last().unwrap().closure;
                         let v = slot!(u16at!(3));
                         // SAFETY: as for GETENV.

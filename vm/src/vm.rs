@@ -278,13 +278,9 @@ impl Vm {
         for v in self.stack[..top].iter_mut() {
             heap.forward(v);
         }
-        // Slots above the live top are dead; clear them so no stale pointer survives
-        // into the next cycle.
-        for v in self.stack[top..].iter_mut() {
-            if v.tag == Tag::OBJ {
-                *v = Value::UNIT;
-            }
-        }
+        // Slots above the live top are dead and are not touched: they may hold stale
+        // pointers, but no slot is ever read before it is written, because a new frame
+        // clears every slot its arguments do not fill (see `push_frame`).
         for f in self.frames.iter_mut() {
             heap.forward(&mut f.closure);
         }
