@@ -1,1 +1,694 @@
-//! The linker core (in progress).
+//! The linker core: merges objects, and the libraries they need, into one module.
+//!
+//! It exists so that each source file can be compiled on its own into a linkable
+//! object, and a program assembled from objects and libraries found on a search path.
+//! `hashld` and the VM's load-time linking are thin layers over [`link`]; finding
+//! library files is the caller's business (the `resolve` callback), so this module does
+//! no IO.
+//!
+//! What it does, in order (SPEC.md, "Linking and symbol resolution", is the reference):
+//!
+//! 1. **Units.** Each object's needed libraries are loaded through `resolve`,
+//!    recursively, each library once, depth first, and placed *before* the first unit
+//!    that needs them, so that a library's initialisers run before its users'. A cycle
+//!    among libraries is an error that names it.
+//! 2. **Symbols.** Every export of every unit goes into one table; a name exported twice
+//!    is an error naming both files.
+//! 3. **Numbering.** Functions are concatenated. Globals and types *defined* by the units
+//!    are concatenated in unit order; imported globals and types are **dropped** and
+//!    every reference to one is rewritten to the exported global or type it resolves to
+//!    (following re-exports). The output therefore has no dead slots and, when complete,
+//!    no imports at all.
+//! 4. **Relocation.** Every global, function and type index in code (decoded and
+//!    re-encoded in place: operand widths are fixed, so offsets do not move), in
+//!    constants, initialisers, the entry, exports and debug tables is rewritten. Debug
+//!    file tables are merged (equal names share one entry).
+//!
+//! The output's entry is the one entry point among the units (two are an error). When
+//! there is an entry every import must resolve, and the output is an executable. With no
+//! entry the link is *partial*: symbols no unit exports stay imports (one global or type
+//! per symbol, placed after the defined ones) and the output is a linkable object.
+//!
+//! Inputs should have passed [`crate::verify::verify`]; the linker never panics on one
+//! that has not, but reports the first bad index it meets as [`LinkError::BadObject`].
+
+use crate::binary::MAX_CONST_DEPTH;
+use crate::insn::{decode_all, Insn, Operand};
+use crate::module::*;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Why objects could not be linked. Every variant names the files involved, so a user
+/// can tell which object to fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkError {
+    /// Two units export the same name.
+    DuplicateSymbol {
+        /// The symbol.
+        symbol: String,
+        /// The unit that exported it first.
+        first: String,
+        /// The unit that exported it again.
+        second: String,
+    },
+    /// An import no unit exports, in a link that must be complete (it has an entry).
+    UndefinedSymbol {
+        /// The symbol.
+        symbol: String,
+        /// The unit importing it.
+        wanted_by: String,
+    },
+    /// An import of a global resolved to a type, or the other way round.
+    KindMismatch {
+        /// The symbol.
+        symbol: String,
+        /// The unit exporting it.
+        defined_in: String,
+        /// What it exports: `"global"` or `"type"`.
+        defined_as: &'static str,
+        /// The unit importing it.
+        wanted_by: String,
+    },
+    /// Following re-exports of a symbol leads back to where it started.
+    ImportCycle {
+        /// The symbol.
+        symbol: String,
+        /// The unit importing it.
+        wanted_by: String,
+    },
+    /// `resolve` found no library of this name.
+    LibraryNotFound {
+        /// The library name.
+        library: String,
+        /// The unit that needs it.
+        wanted_by: String,
+    },
+    /// `resolve` failed (unreadable or invalid file).
+    Library {
+        /// The library name.
+        library: String,
+        /// What went wrong, as `resolve` put it.
+        message: String,
+    },
+    /// Libraries that need each other, in order, the first repeated at the end.
+    LibraryCycle(Vec<String>),
+    /// Two units have an entry point.
+    TwoEntries {
+        /// The unit with the first entry.
+        first: String,
+        /// The unit with the second.
+        second: String,
+    },
+    /// An input holds an index out of range or undecodable code: it was not verified.
+    BadObject {
+        /// The unit.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::DuplicateSymbol {
+                symbol,
+                first,
+                second,
+            } => write!(
+                f,
+                "duplicate symbol `{symbol}`: defined in {first} and {second}"
+            ),
+            LinkError::UndefinedSymbol { symbol, wanted_by } => {
+                write!(f, "undefined symbol `{symbol}` wanted by {wanted_by}")
+            }
+            LinkError::KindMismatch {
+                symbol,
+                defined_in,
+                defined_as,
+                wanted_by,
+            } => {
+                let wanted = if *defined_as == "type" {
+                    "global"
+                } else {
+                    "type"
+                };
+                write!(
+                    f,
+                    "symbol `{symbol}` is a {defined_as} in {defined_in} but {wanted_by} imports it as a {wanted}"
+                )
+            }
+            LinkError::ImportCycle { symbol, wanted_by } => write!(
+                f,
+                "symbol `{symbol}` wanted by {wanted_by} is only ever re-exported: its imports form a cycle"
+            ),
+            LinkError::LibraryNotFound { library, wanted_by } => {
+                write!(f, "library `{library}` not found (needed by {wanted_by})")
+            }
+            LinkError::Library { library, message } => write!(f, "library `{library}`: {message}"),
+            LinkError::LibraryCycle(names) => {
+                write!(f, "libraries need each other: {}", names.join(" -> "))
+            }
+            LinkError::TwoEntries { first, second } => write!(
+                f,
+                "two entry points: one in {first} and one in {second}"
+            ),
+            LinkError::BadObject { file, message } => write!(f, "{file}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
+
+/// What `resolve` hands back for a library name: `Some((display name, module))`, the
+/// display name (usually the path) being what error messages call the library; `None`
+/// when no library has that name.
+pub type Resolved = Option<(String, Module)>;
+
+/// Orders the units: each object after the libraries it needs (recursively, each once).
+fn order_units(
+    objects: &[(String, Module)],
+    libs: &mut Vec<(String, Module)>,
+    resolve: &mut dyn FnMut(&str) -> Result<Resolved, String>,
+    errors: &mut Vec<LinkError>,
+) -> Vec<(bool, usize)> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Visiting,
+        Done,
+        Failed,
+    }
+    let mut state: HashMap<String, State> = HashMap::new();
+    let mut units = Vec::new();
+    for (oi, (oname, obj)) in objects.iter().enumerate() {
+        for need in &obj.libraries {
+            // Iterative depth-first search: (library name, index into libs, next child).
+            let mut stack: Vec<(String, usize, usize)> = Vec::new();
+            let mut want = Some((need.clone(), oname.clone()));
+            loop {
+                if let Some((name, wanted_by)) = want.take() {
+                    match state.get(&name) {
+                        Some(State::Done) | Some(State::Failed) => {}
+                        Some(State::Visiting) => {
+                            let from = stack.iter().position(|s| s.0 == name).unwrap_or(0);
+                            let mut cycle: Vec<String> =
+                                stack[from..].iter().map(|s| s.0.clone()).collect();
+                            cycle.push(name.clone());
+                            errors.push(LinkError::LibraryCycle(cycle));
+                        }
+                        None => match resolve(&name) {
+                            Ok(Some((disp, m))) => {
+                                state.insert(name.clone(), State::Visiting);
+                                libs.push((disp, m));
+                                stack.push((name, libs.len() - 1, 0));
+                            }
+                            Ok(None) => {
+                                state.insert(name.clone(), State::Failed);
+                                errors.push(LinkError::LibraryNotFound {
+                                    library: name,
+                                    wanted_by,
+                                });
+                            }
+                            Err(message) => {
+                                state.insert(name.clone(), State::Failed);
+                                errors.push(LinkError::Library {
+                                    library: name,
+                                    message,
+                                });
+                            }
+                        },
+                    }
+                }
+                let Some(top) = stack.last_mut() else { break };
+                let (disp, lib) = &libs[top.1];
+                if let Some(child) = lib.libraries.get(top.2) {
+                    top.2 += 1;
+                    want = Some((child.clone(), disp.clone()));
+                } else {
+                    let (name, li, _) = top.clone();
+                    stack.pop();
+                    state.insert(name, State::Done);
+                    units.push((true, li));
+                }
+            }
+        }
+        units.push((false, oi));
+    }
+    units
+}
+
+/// Per-unit renumbering tables, filled before any relocation.
+struct Maps {
+    func_base: Vec<u32>,
+    /// Output global index of each global of each unit (imports included, once
+    /// resolved); `u32::MAX` until known.
+    global: Vec<Vec<u32>>,
+    /// Output type-table index of each type-table entry of each unit.
+    types: Vec<Vec<u32>>,
+}
+
+struct Linker<'a> {
+    units: Vec<(&'a str, &'a Module)>,
+    maps: Maps,
+    file_map: Vec<Vec<u32>>,
+}
+
+const UNSET: u32 = u32::MAX;
+
+impl Linker<'_> {
+    fn bad(&self, u: usize, message: String) -> LinkError {
+        LinkError::BadObject {
+            file: self.units.get(u).map_or("?", |x| x.0).to_string(),
+            message,
+        }
+    }
+
+    fn func(&self, u: usize, f: u32) -> Result<u32, LinkError> {
+        let n = self.units[u].1.functions.len();
+        if f as usize >= n {
+            return Err(self.bad(u, format!("function {f} out of range ({n} functions)")));
+        }
+        Ok(self.maps.func_base[u] + f)
+    }
+
+    fn global(&self, u: usize, g: u32) -> Result<u32, LinkError> {
+        match self.maps.global[u].get(g as usize) {
+            Some(&o) if o != UNSET => Ok(o),
+            _ => Err(self.bad(u, format!("global {g} out of range"))),
+        }
+    }
+
+    fn type_index(&self, u: usize, t: u32) -> Result<u32, LinkError> {
+        match self.maps.types[u].get(t as usize) {
+            Some(&o) if o != UNSET => Ok(o),
+            _ => Err(self.bad(u, format!("type table index {t} out of range"))),
+        }
+    }
+
+    fn type_id(&self, u: usize, id: u32) -> Result<u32, LinkError> {
+        if id < FIRST_USER_TYPE {
+            return Ok(id);
+        }
+        Ok(self.type_index(u, id - FIRST_USER_TYPE)? + FIRST_USER_TYPE)
+    }
+
+    fn konst(&self, u: usize, c: &Const, depth: usize) -> Result<Const, LinkError> {
+        if depth > MAX_CONST_DEPTH {
+            return Err(self.bad(u, format!("constant nested deeper than {MAX_CONST_DEPTH}")));
+        }
+        let list = |v: &[Const]| -> Result<Vec<Const>, LinkError> {
+            v.iter().map(|c| self.konst(u, c, depth + 1)).collect()
+        };
+        Ok(match c {
+            Const::Data { ty, tag, fields } => Const::Data {
+                ty: self.type_id(u, *ty)?,
+                tag: *tag,
+                fields: list(fields)?,
+            },
+            Const::Tuple(v) => Const::Tuple(list(v)?),
+            Const::List(v) => Const::List(list(v)?),
+            Const::Array(v) => Const::Array(list(v)?),
+            Const::Closure { func, captures } => Const::Closure {
+                func: self.func(u, *func)?,
+                captures: list(captures)?,
+            },
+            Const::Func(f) => Const::Func(self.func(u, *f)?),
+            Const::Ref(c) => Const::Ref(Box::new(self.konst(u, c, depth + 1)?)),
+            Const::Global(g) => Const::Global(self.global(u, *g)?),
+            c => c.clone(),
+        })
+    }
+
+    fn code(&self, u: usize, fi: usize, code: &[u8]) -> Result<Vec<u8>, LinkError> {
+        let insns = decode_all(code)
+            .map_err(|(at, e)| self.bad(u, format!("function {fi}: offset {at}: {e}")))?;
+        let mut out = Vec::with_capacity(code.len());
+        for (_, insn) in insns {
+            let mut args = insn.args.clone();
+            for a in args.iter_mut() {
+                match a {
+                    Operand::Global(g) => *g = self.global(u, *g)?,
+                    Operand::Func(f) => *f = self.func(u, *f)?,
+                    Operand::Type(t) => *t = self.type_id(u, *t)?,
+                    _ => {}
+                }
+            }
+            Insn { op: insn.op, args }.encode(&mut out);
+        }
+        Ok(out)
+    }
+}
+
+/// Links `objects` (each with a display name for messages, usually its path) and the
+/// libraries they need into one module. `resolve(name)` finds a library by name:
+/// `Ok(Some((display name, module)))`, `Ok(None)` when there is none, `Err(message)`
+/// when it exists but cannot be used. Returns every error found.
+pub fn link(
+    objects: &[(String, Module)],
+    resolve: &mut dyn FnMut(&str) -> Result<Resolved, String>,
+) -> Result<Module, Vec<LinkError>> {
+    let mut errors = Vec::new();
+    let mut libs = Vec::new();
+    let order = order_units(objects, &mut libs, resolve, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let units: Vec<(&str, &Module)> = order
+        .iter()
+        .map(|&(is_lib, i)| {
+            let (n, m) = if is_lib { &libs[i] } else { &objects[i] };
+            (n.as_str(), m)
+        })
+        .collect();
+
+    // Symbols.
+    let mut symbols: HashMap<&str, (usize, ExportTarget)> = HashMap::new();
+    for (u, (uname, m)) in units.iter().enumerate() {
+        for e in &m.exports {
+            if let Some((first, _)) = symbols.get(e.name.as_str()) {
+                errors.push(LinkError::DuplicateSymbol {
+                    symbol: e.name.clone(),
+                    first: units[*first].0.to_string(),
+                    second: uname.to_string(),
+                });
+            } else {
+                symbols.insert(&e.name, (u, e.target));
+            }
+        }
+    }
+
+    // Entry.
+    let mut entry: Option<(usize, u32)> = None;
+    for (u, (uname, m)) in units.iter().enumerate() {
+        if let Some(e) = m.entry {
+            if let Some((first, _)) = entry {
+                errors.push(LinkError::TwoEntries {
+                    first: units[first].0.to_string(),
+                    second: uname.to_string(),
+                });
+            } else {
+                entry = Some((u, e));
+            }
+        }
+    }
+    let complete = entry.is_some();
+
+    // Numbering of definitions.
+    let mut maps = Maps {
+        func_base: Vec::new(),
+        global: Vec::new(),
+        types: Vec::new(),
+    };
+    let (mut nf, mut ng, mut nt) = (0u64, 0u32, 0u32);
+    for (_, m) in &units {
+        maps.func_base.push(nf as u32);
+        nf += m.functions.len() as u64;
+        maps.global.push(
+            m.globals
+                .iter()
+                .map(|g| match g.init {
+                    GlobalInit::Import(_) => UNSET,
+                    _ => {
+                        ng += 1;
+                        ng - 1
+                    }
+                })
+                .collect(),
+        );
+        maps.types.push(
+            m.types
+                .iter()
+                .map(|t| match t {
+                    TypeDef::Import { .. } => UNSET,
+                    _ => {
+                        nt += 1;
+                        nt - 1
+                    }
+                })
+                .collect(),
+        );
+    }
+    if nf > u32::MAX as u64 {
+        errors.push(LinkError::BadObject {
+            file: "(output)".into(),
+            message: "more than 2^32 functions".into(),
+        });
+        return Err(errors);
+    }
+
+    // Import resolution: follow re-exports until a definition.
+    let mut kept_globals: Vec<(String, String)> = Vec::new(); // (symbol, name) of unresolved
+    let mut kept_types: Vec<String> = Vec::new();
+    let mut kept_global_ix: HashMap<String, u32> = HashMap::new();
+    let mut kept_type_ix: HashMap<String, u32> = HashMap::new();
+    let total_globals: usize = units.iter().map(|u| u.1.globals.len()).sum();
+    let total_types: usize = units.iter().map(|u| u.1.types.len()).sum();
+    for u in 0..units.len() {
+        for (g, gl) in units[u].1.globals.iter().enumerate() {
+            let GlobalInit::Import(sym) = &gl.init else {
+                continue;
+            };
+            let (mut cu, mut cg) = (u, g);
+            let mut steps = 0;
+            let resolved = loop {
+                let cur = match units[cu].1.globals.get(cg) {
+                    Some(x) => x,
+                    None => {
+                        errors.push(LinkError::BadObject {
+                            file: units[cu].0.to_string(),
+                            message: format!("export of global {cg}, which is out of range"),
+                        });
+                        break None;
+                    }
+                };
+                let GlobalInit::Import(s) = &cur.init else {
+                    break Some(maps.global[cu][cg]);
+                };
+                steps += 1;
+                if steps > total_globals {
+                    errors.push(LinkError::ImportCycle {
+                        symbol: sym.clone(),
+                        wanted_by: units[u].0.to_string(),
+                    });
+                    break None;
+                }
+                match symbols.get(s.as_str()) {
+                    Some(&(eu, ExportTarget::Global(eg))) => (cu, cg) = (eu, eg as usize),
+                    Some(&(eu, ExportTarget::Type(_))) => {
+                        errors.push(LinkError::KindMismatch {
+                            symbol: s.clone(),
+                            defined_in: units[eu].0.to_string(),
+                            defined_as: "type",
+                            wanted_by: units[cu].0.to_string(),
+                        });
+                        break None;
+                    }
+                    None if complete => {
+                        errors.push(LinkError::UndefinedSymbol {
+                            symbol: s.clone(),
+                            wanted_by: units[cu].0.to_string(),
+                        });
+                        break None;
+                    }
+                    None => {
+                        let next = ng + kept_globals.len() as u32;
+                        let ix = *kept_global_ix.entry(s.clone()).or_insert_with(|| {
+                            kept_globals.push((s.clone(), cur.name.clone()));
+                            next
+                        });
+                        break Some(ix);
+                    }
+                }
+            };
+            if let Some(ix) = resolved {
+                maps.global[u][g] = ix;
+            }
+        }
+        for (t, td) in units[u].1.types.iter().enumerate() {
+            let TypeDef::Import { symbol: sym } = td else {
+                continue;
+            };
+            let (mut cu, mut ct) = (u, t);
+            let mut steps = 0;
+            let resolved = loop {
+                let cur = match units[cu].1.types.get(ct) {
+                    Some(x) => x,
+                    None => {
+                        errors.push(LinkError::BadObject {
+                            file: units[cu].0.to_string(),
+                            message: format!(
+                                "export of type table index {ct}, which is out of range"
+                            ),
+                        });
+                        break None;
+                    }
+                };
+                let TypeDef::Import { symbol: s } = cur else {
+                    break Some(maps.types[cu][ct]);
+                };
+                steps += 1;
+                if steps > total_types {
+                    errors.push(LinkError::ImportCycle {
+                        symbol: sym.clone(),
+                        wanted_by: units[u].0.to_string(),
+                    });
+                    break None;
+                }
+                match symbols.get(s.as_str()) {
+                    Some(&(eu, ExportTarget::Type(et))) => (cu, ct) = (eu, et as usize),
+                    Some(&(eu, ExportTarget::Global(_))) => {
+                        errors.push(LinkError::KindMismatch {
+                            symbol: s.clone(),
+                            defined_in: units[eu].0.to_string(),
+                            defined_as: "global",
+                            wanted_by: units[cu].0.to_string(),
+                        });
+                        break None;
+                    }
+                    None if complete => {
+                        errors.push(LinkError::UndefinedSymbol {
+                            symbol: s.clone(),
+                            wanted_by: units[cu].0.to_string(),
+                        });
+                        break None;
+                    }
+                    None => {
+                        let next = nt + kept_types.len() as u32;
+                        let ix = *kept_type_ix.entry(s.clone()).or_insert_with(|| {
+                            kept_types.push(s.clone());
+                            next
+                        });
+                        break Some(ix);
+                    }
+                }
+            };
+            if let Some(ix) = resolved {
+                maps.types[u][t] = ix;
+            }
+        }
+    }
+    if !errors.is_empty() {
+        errors.dedup();
+        return Err(errors);
+    }
+
+    // Debug file tables, merged by name.
+    let mut files: Vec<String> = Vec::new();
+    let mut file_ix: HashMap<&str, u32> = HashMap::new();
+    let mut file_map = Vec::new();
+    for (_, m) in &units {
+        file_map.push(
+            m.debug
+                .files
+                .iter()
+                .map(|f| {
+                    *file_ix.entry(f).or_insert_with(|| {
+                        files.push(f.clone());
+                        files.len() as u32 - 1
+                    })
+                })
+                .collect::<Vec<u32>>(),
+        );
+    }
+
+    let l = Linker {
+        units,
+        maps,
+        file_map,
+    };
+    match l.assemble(entry, files, kept_globals, kept_types) {
+        Ok(m) => Ok(m),
+        Err(e) => Err(vec![e]),
+    }
+}
+
+impl Linker<'_> {
+    /// Builds the output once every index is known.
+    fn assemble(
+        &self,
+        entry: Option<(usize, u32)>,
+        files: Vec<String>,
+        kept_globals: Vec<(String, String)>,
+        kept_types: Vec<String>,
+    ) -> Result<Module, LinkError> {
+        let mut out = Module::default();
+        for (u, (_, m)) in self.units.iter().enumerate() {
+            for t in &m.types {
+                if let TypeDef::Defined { .. } = t {
+                    out.types.push(t.clone());
+                }
+            }
+            for (fi, f) in m.functions.iter().enumerate() {
+                out.functions.push(Function {
+                    code: self.code(u, fi, &f.code)?,
+                    ..f.clone()
+                });
+            }
+            for g in &m.globals {
+                let init = match &g.init {
+                    GlobalInit::Import(_) => continue,
+                    GlobalInit::Uninit => GlobalInit::Uninit,
+                    GlobalInit::Const(c) => GlobalInit::Const(self.konst(u, c, 0)?),
+                };
+                out.globals.push(Global {
+                    name: g.name.clone(),
+                    init,
+                });
+            }
+            for e in &m.exports {
+                let target = match e.target {
+                    ExportTarget::Global(g) => ExportTarget::Global(self.global(u, g)?),
+                    ExportTarget::Type(t) => ExportTarget::Type(self.type_index(u, t)?),
+                };
+                out.exports.push(Export {
+                    name: e.name.clone(),
+                    target,
+                });
+            }
+            for &f in &m.inits {
+                out.inits.push(self.func(u, f)?);
+            }
+            for fl in &m.debug.lines {
+                let mut entries = Vec::with_capacity(fl.entries.len());
+                for e in &fl.entries {
+                    let file = match self.file_map[u].get(e.file as usize) {
+                        Some(&f) => f,
+                        None => {
+                            return Err(self.bad(u, format!("debug file {} out of range", e.file)))
+                        }
+                    };
+                    entries.push(LineEntry { file, ..*e });
+                }
+                out.debug.lines.push(FuncLines {
+                    func: self.func(u, fl.func)?,
+                    entries,
+                });
+            }
+        }
+        for (symbol, name) in kept_globals {
+            out.globals.push(Global {
+                name,
+                init: GlobalInit::Import(symbol),
+            });
+        }
+        for symbol in kept_types {
+            out.types.push(TypeDef::Import { symbol });
+        }
+        out.debug.files = files;
+        if let Some((u, e)) = entry {
+            out.entry = Some(self.func(u, e)?);
+        }
+        let has_imports = out
+            .globals
+            .iter()
+            .any(|g| matches!(g.init, GlobalInit::Import(_)))
+            || out
+                .types
+                .iter()
+                .any(|t| matches!(t, TypeDef::Import { .. }));
+        if out.entry.is_some() && !has_imports {
+            out.flags = FLAG_EXECUTABLE;
+        }
+        Ok(out)
+    }
+}

@@ -1,4 +1,186 @@
-fn main() {
-    eprintln!("error: hashld is being built");
-    std::process::exit(1);
+//! `hashld OBJ.hbc... -o OUT.hbc [-L DIR]...`: links linkable objects, and the libraries
+//! they need, into one executable `.hbc` file.
+//!
+//! It exists so that separately compiled objects can become a program without the
+//! compiler: it is a thin shell over `hashvm_format::link`, adding the library search
+//! path (each `-L` directory in order, then each directory of `HASH_PATH`, then the
+//! standard library bundled into the tools) and verification of every input and of the
+//! output. Exit status: 0 on success, 1 on a link error (messages on stderr, each
+//! containing `error:`), 2 on bad usage.
+
+use hashvm_format::link::{link, Resolved};
+use hashvm_format::{read, verify, write, Module};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: hashld OBJ.hbc... -o OUT.hbc [-L DIR]...
+
+Links linkable objects, and the libraries they need, into an executable.
+A library NAME is looked for as NAME.hbc in each -L directory (in order),
+then in each directory of $HASH_PATH (colon-separated), then in the bundled
+standard library.
+
+options:
+  -o FILE     write the executable to FILE (required)
+  -L DIR      add DIR to the library search path (repeatable; also -LDIR)
+  -h, --help  print this help
+";
+
+/// The standard library compiled into the tools, looked up last on the search path.
+///
+/// This is the hook through which the stdlib crate will supply its bundled `.hbc`
+/// libraries (the bytes of the library called `name`); until it does, nothing is
+/// bundled and every library must be found on disk.
+fn bundled_library(name: &str) -> Option<Vec<u8>> {
+    let _ = name;
+    None
+}
+
+/// The parsed command line.
+struct Args {
+    objects: Vec<String>,
+    output: String,
+    lib_dirs: Vec<PathBuf>,
+}
+
+/// What the command line asks for: to link, or to print the help.
+enum Command {
+    Link(Args),
+    Help,
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut objects = Vec::new();
+    let mut output = None;
+    let mut lib_dirs = Vec::new();
+    let mut args = args.peekable();
+    let mut only_files = false;
+    while let Some(a) = args.next() {
+        if only_files || !a.starts_with('-') || a == "-" {
+            objects.push(a);
+            continue;
+        }
+        match a.as_str() {
+            "--" => only_files = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            "-o" => {
+                let v = args.next().ok_or("-o needs a file name")?;
+                if output.replace(v).is_some() {
+                    return Err("-o given twice".into());
+                }
+            }
+            "-L" => lib_dirs.push(PathBuf::from(args.next().ok_or("-L needs a directory")?)),
+            _ if a.starts_with("-L") => lib_dirs.push(PathBuf::from(&a[2..])),
+            _ if a.starts_with("-o") => {
+                if output.replace(a[2..].to_string()).is_some() {
+                    return Err("-o given twice".into());
+                }
+            }
+            _ => return Err(format!("unknown option {a}")),
+        }
+    }
+    let output = output.ok_or("no output file (-o OUT.hbc)")?;
+    if objects.is_empty() {
+        return Err("no input objects".into());
+    }
+    Ok(Command::Link(Args {
+        objects,
+        output,
+        lib_dirs,
+    }))
+}
+
+/// Decodes and verifies one file's bytes; the error names the file.
+fn load(display: &str, bytes: &[u8]) -> Result<Module, String> {
+    let m = read(bytes).map_err(|e| format!("{display}: {e}"))?;
+    verify(&m).map_err(|e| format!("{display}: {e}"))?;
+    Ok(m)
+}
+
+/// Finds library `name` on the search path: the `-L` directories, then `HASH_PATH`,
+/// then the bundled standard library.
+fn find_library(name: &str, dirs: &[PathBuf]) -> Result<Resolved, String> {
+    let rel = Path::new(name);
+    if name.is_empty()
+        || rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!("`{name}` is not a valid library name"));
+    }
+    for dir in dirs {
+        let path = dir.join(format!("{name}.hbc"));
+        if path.is_file() {
+            let display = path.display().to_string();
+            let bytes = std::fs::read(&path).map_err(|e| format!("{display}: {e}"))?;
+            return load(&display, &bytes).map(|m| Some((display, m)));
+        }
+    }
+    match bundled_library(name) {
+        Some(bytes) => {
+            let display = format!("<bundled {name}>");
+            load(&display, &bytes).map(|m| Some((display, m)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn run(args: Args) -> Result<(), Vec<String>> {
+    let mut objects = Vec::new();
+    let mut errors = Vec::new();
+    for path in &args.objects {
+        match std::fs::read(path) {
+            Err(e) => errors.push(format!("{path}: {e}")),
+            Ok(bytes) => match load(path, &bytes) {
+                Ok(m) => objects.push((path.clone(), m)),
+                Err(e) => errors.push(e),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut dirs = args.lib_dirs.clone();
+    if let Some(p) = std::env::var_os("HASH_PATH") {
+        dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
+    }
+    let mut resolve = |name: &str| find_library(name, &dirs);
+    let out = link(&objects, &mut resolve)
+        .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    if out.entry.is_none() {
+        return Err(vec![
+            "no entry point: none of the objects or libraries defines one".into(),
+        ]);
+    }
+    verify(&out).map_err(|e| {
+        vec![format!(
+            "{}: the linked program fails verification (a linker bug): {e}",
+            args.output
+        )]
+    })?;
+    std::fs::write(&args.output, write(&out)).map_err(|e| vec![format!("{}: {e}", args.output)])
+}
+
+fn main() -> ExitCode {
+    match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Ok(Command::Link(args)) => match run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("error: {e}");
+                }
+                ExitCode::from(1)
+            }
+        },
+    }
 }
