@@ -14,6 +14,7 @@ pub mod heap;
 pub mod interp;
 pub mod loader;
 mod ops;
+pub mod reify;
 pub mod value;
 pub mod vm;
 

@@ -1,0 +1,237 @@
+//! Turning a runtime value back into an encoded constant, so that a compiler's
+//! compile-time evaluation (`#run`) can store whatever it computed — closures, data,
+//! lists, arrays, big numbers — in the output file's globals.
+//!
+//! Objects reached more than once (shared, or on a cycle) become globals of their own,
+//! referred to with `Const::Global`, so sharing and cycles survive the round trip.
+
+use crate::heap::{self, Kind, THUNK_DONE};
+use crate::value::{Tag, Value};
+use crate::vm::Vm;
+use hashvm_format::{binary::MAX_CONST_DEPTH, builtin, Const, FIRST_USER_TYPE};
+use std::collections::HashMap;
+
+/// A reified value: the constant for the value itself, plus the constants of the shared
+/// objects it refers to, which the caller must append as globals numbered from the
+/// `global_base` it passed (in order).
+#[derive(Debug, Clone)]
+pub struct Reified {
+    /// The value.
+    pub root: Const,
+    /// Shared objects, to become globals `global_base..`.
+    pub shared: Vec<Const>,
+}
+
+/// How runtime indices map back to the indices of the object being written.
+pub struct ReifyMap<'a> {
+    /// Function index in the running program → function index in the output, or
+    /// `None` if the function cannot be named there.
+    pub func: &'a dyn Fn(u32) -> Option<u32>,
+    /// User type id in the running program → type id in the output.
+    pub ty: &'a dyn Fn(u32) -> Option<u32>,
+    /// The index the first shared object's global will have.
+    pub global_base: u32,
+}
+
+struct Reifier<'a, 'm> {
+    vm: &'a Vm,
+    map: &'a ReifyMap<'m>,
+    counts: HashMap<u64, u32>,
+    shared: HashMap<u64, u32>,
+    out: Vec<Option<Const>>,
+}
+
+impl Vm {
+    /// Reifies `v` (see the module documentation).
+    pub fn reify(&self, v: Value, map: &ReifyMap) -> Result<Reified, String> {
+        let mut r = Reifier {
+            vm: self,
+            map,
+            counts: HashMap::new(),
+            shared: HashMap::new(),
+            out: Vec::new(),
+        };
+        r.count(v);
+        // Objects referenced more than once become shared globals.
+        let mut many: Vec<u64> = r
+            .counts
+            .iter()
+            .filter(|(_, &c)| c > 1)
+            .map(|(&p, _)| p)
+            .collect();
+        many.sort_unstable();
+        for p in many {
+            let i = r.out.len() as u32;
+            r.shared.insert(p, i);
+            r.out.push(None);
+        }
+        let mut order: Vec<(u64, u32)> = r.shared.iter().map(|(&p, &i)| (p, i)).collect();
+        order.sort_by_key(|&(_, i)| i);
+        for (p, i) in order {
+            let c = r.object(Value::obj(p as *mut heap::Header), 0)?;
+            r.out[i as usize] = Some(c);
+        }
+        let root = r.value(v, 0)?;
+        Ok(Reified {
+            root,
+            shared: r
+                .out
+                .into_iter()
+                .map(|c| c.unwrap_or(Const::Unit))
+                .collect(),
+        })
+    }
+}
+
+fn children(v: Value) -> Vec<Value> {
+    if v.tag != Tag::OBJ {
+        return Vec::new();
+    }
+    let h = v.ptr();
+    // SAFETY: OBJ values point at live objects; nothing allocates while reifying.
+    unsafe {
+        match (*h).kind {
+            Kind::DATA | Kind::ARRAY | Kind::CLOSURE | Kind::PAP => {
+                std::slice::from_raw_parts(heap::fields(h), (*h).len as usize).to_vec()
+            }
+            Kind::REF | Kind::THUNK => vec![*heap::fields(h)],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Reifier<'_, '_> {
+    fn count(&mut self, v: Value) {
+        let mut work = vec![v];
+        while let Some(v) = work.pop() {
+            if v.tag != Tag::OBJ {
+                continue;
+            }
+            let c = self.counts.entry(v.bits).or_insert(0);
+            *c += 1;
+            if *c == 1 {
+                work.extend(children(v));
+            }
+        }
+    }
+
+    fn value(&mut self, v: Value, depth: usize) -> Result<Const, String> {
+        if depth > MAX_CONST_DEPTH {
+            return Err(format!(
+                "value nested deeper than {MAX_CONST_DEPTH} levels cannot be stored"
+            ));
+        }
+        Ok(match v.tag {
+            Tag::UNIT => Const::Unit,
+            Tag::BOOL => Const::Bool(v.bits != 0),
+            Tag::I64 => Const::I64(v.bits as i64),
+            Tag::U64 => Const::U64(v.bits),
+            Tag::F64 => Const::F64(v.bits),
+            Tag::CHAR => Const::Char(v.bits as u32),
+            Tag::CTOR0 => Const::Data {
+                ty: self.ty(v.aux)?,
+                tag: v.bits as u16,
+                fields: Vec::new(),
+            },
+            Tag::FUNC => Const::Func(self.func(v.bits as u32)?),
+            Tag::OBJ => match self.shared.get(&v.bits) {
+                Some(&i) => Const::Global(self.map.global_base + i),
+                None => self.object(v, depth)?,
+            },
+            t => return Err(format!("cannot store a value with tag {t}")),
+        })
+    }
+
+    fn values(&mut self, vs: &[Value], depth: usize) -> Result<Vec<Const>, String> {
+        vs.iter().map(|&v| self.value(v, depth + 1)).collect()
+    }
+
+    fn object(&mut self, v: Value, depth: usize) -> Result<Const, String> {
+        let h = v.ptr();
+        // SAFETY: OBJ values point at live objects; nothing allocates while reifying.
+        let (kind, tag, meta) = unsafe { ((*h).kind, (*h).tag, (*h).meta) };
+        let kids = children(v);
+        Ok(match kind {
+            Kind::STR => Const::Str(unsafe { heap::str(h) }.to_string()),
+            Kind::BYTES => Const::Bytes(unsafe { heap::bytes(h) }.to_vec()),
+            Kind::BIG => Const::Big(unsafe { heap::big(h) }.clone()),
+            Kind::RAT => Const::Ratio(unsafe { heap::rat(h) }.clone()),
+            Kind::DATA if meta == builtin::LIST => {
+                // Flatten the spine while its cells are not shared.
+                let mut items = vec![kids[0]];
+                let mut rest = kids[1];
+                loop {
+                    let is_cons = rest.tag == Tag::OBJ
+                        && !self.shared.contains_key(&rest.bits)
+                        && unsafe {
+                            (*rest.ptr()).kind == Kind::DATA && (*rest.ptr()).meta == builtin::LIST
+                        };
+                    if !is_cons {
+                        break;
+                    }
+                    let k = children(rest);
+                    items.push(k[0]);
+                    rest = k[1];
+                }
+                let items = self.values(&items, depth)?;
+                if rest.tag == Tag::CTOR0 {
+                    Const::List(items)
+                } else {
+                    // A shared tail: rebuild as nested cons constants.
+                    let mut acc = self.value(rest, depth + 1)?;
+                    for it in items.into_iter().rev() {
+                        acc = Const::Data {
+                            ty: builtin::LIST,
+                            tag: 1,
+                            fields: vec![it, acc],
+                        };
+                    }
+                    acc
+                }
+            }
+            Kind::DATA if meta == builtin::TUPLE => Const::Tuple(self.values(&kids, depth)?),
+            Kind::DATA => Const::Data {
+                ty: self.ty(meta)?,
+                tag,
+                fields: self.values(&kids, depth)?,
+            },
+            Kind::ARRAY => Const::Array(self.values(&kids, depth)?),
+            Kind::CLOSURE => Const::Closure {
+                func: self.func(meta)?,
+                captures: self.values(&kids, depth)?,
+            },
+            Kind::REF => Const::Ref(Box::new(self.value(kids[0], depth + 1)?)),
+            Kind::THUNK if tag == THUNK_DONE => self.value(kids[0], depth + 1)?,
+            Kind::THUNK => return Err("cannot store an unevaluated thunk".into()),
+            Kind::PAP => return Err("cannot store a partial application".into()),
+            k => return Err(format!("cannot store an object of kind {k}")),
+        })
+    }
+
+    fn ty(&self, t: u32) -> Result<u32, String> {
+        if t < FIRST_USER_TYPE {
+            return Ok(t);
+        }
+        (self.map.ty)(t).ok_or_else(|| {
+            let name = self
+                .vm
+                .types
+                .get(t as usize)
+                .map(|t| t.name.as_str())
+                .unwrap_or("?");
+            format!("cannot store a value of type {name}, which this module cannot name")
+        })
+    }
+
+    fn func(&self, f: u32) -> Result<u32, String> {
+        (self.map.func)(f).ok_or_else(|| {
+            let name = self
+                .vm
+                .funcs
+                .get(f as usize)
+                .map(|f| f.name.as_str())
+                .unwrap_or("?");
+            format!("cannot store function {name}, which belongs to another module")
+        })
+    }
+}
