@@ -510,6 +510,9 @@ ext_sys {
     ArrayToList ARRAY_TO_LIST "array.to_list" 0x64 [Dst, Src] "d := the list of the elements of a.";
     ArrayCopy ARRAY_COPY "array.copy" 0x65 [Dst, Src] "d := a shallow copy of a.";
     ArrayFill ARRAY_FILL "array.fill" 0x66 [Src, Src] "Every element of a := v.";
+    ListMap LIST_MAP "list.map" 0x67 [Dst, Src, Src] "d := the list of f(x) for each x of the list s, in order; f is called through the interpreter (no Rust recursion).";
+    ListFilter LIST_FILTER "list.filter" 0x68 [Dst, Src, Src] "d := the elements x of s for which f(x) is true, in order.";
+    ListFoldr LIST_FOLDR "list.foldr" 0x69 [Dst, Src, Src, Src] "d := f(x1, f(x2, ... f(xn, init))) for the list s, init and f, in constant frame depth.";
     ListNth LIST_NTH "list.nth" 0x6A [Dst, Src, Src] "d := Some(element i) or None.";
     TypeName TYPE_NAME "typename" 0x6B [Dst, Src] "d := the name of the value's type as a str (for diagnostics and printing).";
 }

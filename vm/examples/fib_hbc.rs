@@ -2,7 +2,10 @@
 use hashvm_format::*;
 
 fn main() {
-    let n: i32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(35);
+    let n: i32 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(35);
     let out = std::env::args().nth(2).unwrap_or_else(|| "fib.hbc".into());
     let s = Operand::Slot;
     let mut mb = ModuleBuilder::new();
@@ -10,7 +13,10 @@ fn main() {
     let fib = mb.declare_function("fib");
     let mut f = FunctionBuilder::new("fib", 1, 0);
     let big = f.new_label();
-    f.emit(Op::JGeIImm, [Arg::Op(s(0)), Arg::Op(Operand::Imm32(2)), Arg::Label(big)]);
+    f.emit(
+        Op::JGeIImm,
+        [Arg::Op(s(0)), Arg::Op(Operand::Imm32(2)), Arg::Label(big)],
+    );
     f.op(Op::Ret, [s(0)]);
     f.bind(big);
     f.op(Op::SubIImm, [s(1), s(0), Operand::Imm32(1)]);

@@ -83,28 +83,6 @@ impl Vm {
         self.stack[b + o] = v;
     }
 
-    fn list_items(&self, mut v: Value, what: &str) -> Result<Vec<Value>, Trap> {
-        let mut out = Vec::new();
-        loop {
-            if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
-                return Ok(out);
-            }
-            // SAFETY: OBJ values point at live objects; cons cells have two fields.
-            if v.tag == Tag::OBJ
-                && unsafe { (*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST }
-            {
-                unsafe {
-                    out.push(*heap::fields(v.ptr()));
-                    v = *heap::fields(v.ptr()).add(1);
-                }
-            } else {
-                return Err(
-                    self.error_plain(format!("{what} expects a list, got {}", self.type_name(v)))
-                );
-            }
-        }
-    }
-
     /// Executes a `0xFE` instruction whose slot operands are `o`, in the frame at `b`.
     pub(crate) fn ext_num(&mut self, sub: u8, b: usize, o: &[usize; 4]) -> Result<(), Trap> {
         let a = self.arg(b, o[1]);
@@ -429,7 +407,7 @@ impl Vm {
                 self.new_list(&cs)?
             }
             s::STR_FROM_CHARS => {
-                let items = self.list_items(a, "str.from_chars")?;
+                let items = self.list_values(a, "str.from_chars")?;
                 let mut out = String::new();
                 for c in items {
                     let c = self.want(c, Tag::CHAR, "str.from_chars")?;
@@ -451,7 +429,7 @@ impl Vm {
             | s::STR_CMP
             | s::STR_EQ => {
                 if sub == s::STR_JOIN {
-                    let items = self.list_items(a, "str.join")?;
+                    let items = self.list_values(a, "str.join")?;
                     let sep = self.want_str(self.arg(b, o[2]), "str.join")?;
                     let mut parts = Vec::with_capacity(items.len());
                     for it in items {
@@ -732,16 +710,16 @@ impl Vm {
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0),
             ),
-            s::LIST_LEN => Value::i64(self.list_items(a, "list.len")?.len() as i64),
+            s::LIST_LEN => Value::i64(self.list_values(a, "list.len")?.len() as i64),
             s::LIST_REV => {
-                let mut items = self.list_items(a, "list.reverse")?;
+                let mut items = self.list_values(a, "list.reverse")?;
                 items.reverse();
                 self.new_list(&items)?
             }
             s::LIST_APPEND => {
-                let items = self.list_items(a, "list.append")?;
+                let items = self.list_values(a, "list.append")?;
                 let tail = self.arg(b, o[2]);
-                self.list_items(tail, "list.append")?;
+                self.list_values(tail, "list.append")?;
                 // Build onto `tail` (shared).
                 self.roots.push(tail);
                 let mark = self.roots.len();
@@ -768,7 +746,7 @@ impl Vm {
                 acc
             }
             s::LIST_TO_ARRAY => {
-                let items = self.list_items(a, "list.to_array")?;
+                let items = self.list_values(a, "list.to_array")?;
                 self.new_values(Kind::ARRAY, 0, 0, &items)?
             }
             s::ARRAY_TO_LIST | s::ARRAY_COPY => {

@@ -2,7 +2,7 @@
 //! the allocation and collection entry points every instruction goes through.
 
 use crate::heap::{self, Header, Heap, Kind};
-use crate::value::{Tag, Value};
+use crate::value::Value;
 use hashvm_format::{builtin, Module, FIRST_USER_TYPE};
 use rug::{Integer, Rational};
 use std::io::Write;
@@ -53,7 +53,20 @@ impl FrameKind {
     pub const APPLY_REST: u8 = 2;
     /// Forcing a thunk (in `closure`): when the callee returns, memoise the result.
     pub const FORCE: u8 = 3;
+    /// `list.map` in progress: scratch slots hold f, the rest of the list and the
+    /// reversed results.
+    pub const MAP: u8 = 4;
+    /// `list.filter` in progress: scratch slots hold f, the rest, the reversed results
+    /// and the element being tested.
+    pub const FILTER: u8 = 5;
+    /// `list.foldr` in progress: scratch slots hold f, the reversed rest and the
+    /// accumulator.
+    pub const FOLDR: u8 = 6;
 }
+
+/// Slots a continuation frame (MAP, FILTER, FOLDR, FORCE, APPLY_REST) owns from its base;
+/// the callee it starts runs above them.
+pub const SCRATCH_SLOTS: usize = 4;
 
 /// One activation record. Frames live in one contiguous `Vec` beside the value stack,
 /// never on the Rust stack, so recursion depth is bounded only by the configured limit.
@@ -261,7 +274,7 @@ impl Vm {
                 top = top.max(f.base as usize + n);
                 break;
             }
-            top = top.max(f.base as usize);
+            top = top.max(f.base as usize + SCRATCH_SLOTS);
         }
         top.min(self.stack.len())
     }

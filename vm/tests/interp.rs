@@ -169,3 +169,63 @@ fn deep_recursion() {
     mb.set_executable(true);
     assert_eq!(run(&mb.finish().unwrap()).1, Ok(7));
 }
+
+/// list.map, list.filter and list.foldr call bytecode closures without Rust recursion.
+fn list_ops_module(n: i32, print: bool) -> Module {
+    let mut mb = ModuleBuilder::new();
+    let mut dbl = FunctionBuilder::new("dbl", 1, 0);
+    dbl.op(Op::AddI64, [s(0), s(0), s(0)]);
+    dbl.op(Op::Ret, [s(0)]);
+    let dbl = mb.add_function(dbl).unwrap();
+    let mut big = FunctionBuilder::new("big", 1, 0);
+    big.op(Op::LoadI, [s(1), imm(2)]);
+    big.op(Op::LtI64, [s(0), s(1), s(0)]);
+    big.op(Op::Ret, [s(0)]);
+    let big = mb.add_function(big).unwrap();
+    let mut sub = FunctionBuilder::new("sub", 2, 0);
+    sub.op(Op::SubI64, [s(0), s(0), s(1)]);
+    sub.op(Op::Ret, [s(0)]);
+    let sub = mb.add_function(sub).unwrap();
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    let top = m.new_label();
+    let done = m.new_label();
+    m.op(Op::LoadNil, [s(0)]);
+    m.op(Op::LoadI, [s(1), imm(n)]);
+    m.bind(top);
+    m.emit(Op::JLeIImm, [a(s(1)), a(imm(0)), l(done)]);
+    m.op(Op::Cons, [s(0), s(1), s(0)]);
+    m.op(Op::SubIImm, [s(1), s(1), imm(1)]);
+    m.emit(Op::Loop, [l(top)]);
+    m.bind(done);
+    m.op(Op::LoadFn, [s(2), Operand::Func(dbl)]);
+    m.op(Op::ListMap, [s(3), s(0), s(2)]);
+    m.op(Op::LoadFn, [s(2), Operand::Func(big)]);
+    m.op(Op::ListFilter, [s(4), s(0), s(2)]);
+    m.op(Op::LoadFn, [s(2), Operand::Func(sub)]);
+    m.op(Op::LoadI, [s(5), imm(0)]);
+    m.op(Op::ListFoldr, [s(5), s(0), s(5), s(2)]);
+    if print {
+        m.op(Op::Tuple, [s(6), s(3), cnt(3)]);
+        m.op(Op::ToStr, [s(6), s(6)]);
+        m.op(Op::Print, [s(6)]);
+    }
+    m.op(Op::ListLen, [s(7), s(4)]);
+    m.op(Op::Ret, [s(7)]);
+    let main = mb.add_function(m).unwrap();
+    mb.set_entry(main);
+    mb.set_executable(true);
+    mb.finish().unwrap()
+}
+
+#[test]
+fn native_list_functions() {
+    let (out, r) = run(&list_ops_module(3, true));
+    assert_eq!(out, "([2, 4, 6], [3], 2)");
+    assert_eq!(r, Ok(1));
+    let (out, r) = run_with(&list_ops_module(6, true), stress());
+    assert_eq!(out, "([2, 4, 6, 8, 10, 12], [3, 4, 5, 6], -3)");
+    assert_eq!(r, Ok(4));
+    // A million elements: no stack growth, filter keeps n - 2.
+    let (_, r) = run(&list_ops_module(1_000_000, false));
+    assert_eq!(r, Ok(1_000_000 - 2));
+}
