@@ -230,6 +230,7 @@ fn lex_line(no: usize, text: &str, errors: &mut Vec<(usize, usize, String)>) -> 
             let mut closed = false;
             while let Some(&d) = chars.get(i) {
                 i += 1;
+                let escape_col = i;
                 match d {
                     '"' => {
                         closed = true;
@@ -248,7 +249,7 @@ fn lex_line(no: usize, text: &str, errors: &mut Vec<(usize, usize, String)>) -> 
                             }
                         }
                         Err(e) => {
-                            errors.push((no, i, e));
+                            errors.push((no, escape_col, e));
                             bad = true;
                             break;
                         }
@@ -278,9 +279,11 @@ fn lex_line(no: usize, text: &str, errors: &mut Vec<(usize, usize, String)>) -> 
             }
         } else if c == '\'' {
             i += 1;
+            let mut err_col = col;
             let v = match chars.get(i) {
                 Some('\\') => {
                     i += 1;
+                    err_col = i;
                     lex_escape(&chars, &mut i, false)
                 }
                 Some('\'') | None => Err("empty char literal".into()),
@@ -300,7 +303,7 @@ fn lex_line(no: usize, text: &str, errors: &mut Vec<(usize, usize, String)>) -> 
                     break;
                 }
                 Err(e) => {
-                    errors.push((no, col, e));
+                    errors.push((no, err_col, e));
                     bad = true;
                     break;
                 }
