@@ -1,0 +1,1215 @@
+#!/usr/bin/env python3
+"""Benchmark hashvm side by side with Lua 5.4, LuaJIT and OCaml.
+
+    python3 benches/run.py            # standard sizes, 3 timed runs per program and system
+    python3 benches/run.py --quick    # small sizes (the oracle sizes), 1 run: a smoke test
+
+Builds hashvm in release mode (cargo build --release -p hashvm-cli), compiles every
+benches/programs/X.hash with target/release/hashc and runs it with
+`target/release/hashvm run X.hbc SIZE`; runs the peers of benches/peers/ with every
+installed peer system (lua5.4, luajit -joff, luajit, ocamlrun of ocamlc output,
+ocamlopt native code); measures CPU time (user + sys of the child, from wait4) and
+peak RSS; checks every output against the Benchmarks Game oracles, the Are We Fast
+Yet? verification values or known results, and against each other; and writes
+benches/RESULTS.md and benches/ratios.svg. Standard library only. It installs nothing.
+See benches/README.md for the options.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from functools import lru_cache
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+PROGRAMS_DIR = os.path.join(BENCH_DIR, "programs")
+PEERS_DIR = os.path.join(BENCH_DIR, "peers")
+
+
+def find_oracle_dir():
+    """The Benchmarks Game oracles live in the shared folder beside the repository."""
+    env = os.environ.get("HASH_ORACLES")
+    candidates = [env] if env else []
+    candidates += [
+        os.path.join(os.path.dirname(REPO), "shared", "oracles", "benchmarksgame"),
+        os.path.join(REPO, "shared", "oracles", "benchmarksgame"),
+        "/work/shared/oracles/benchmarksgame",
+    ]
+    for c in candidates:
+        if c and os.path.isdir(c):
+            return c
+    return None
+
+
+ORACLE_DIR = find_oracle_dir()
+
+# ---------------------------------------------------------------------------------------
+# The benchmarks
+# ---------------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, name, group, size_doc, standard, quick, oracle=None, note=""):
+        self.name = name
+        self.group = group          # "classic", "bg" (Benchmarks Game) or "awfy"
+        self.size_doc = size_doc    # what the arguments mean
+        self.standard = standard    # arguments of the timed runs
+        self.quick = quick          # arguments of the --quick runs and of the check pass
+        self.oracle = oracle        # (file under the oracle dir, arguments it is for)
+        self.note = note
+
+
+BENCHES = [
+    Bench("fib", "classic", "n: fib(n)", ["35"], ["25"]),
+    Bench("tak", "classic", "n: tak(3n, 2n, n)", ["10"], ["6"]),
+    Bench("ackermann", "classic", "n: ack(3, n)", ["10"], ["5"]),
+    Bench("nqueens", "classic", "n: board size (lists)", ["12"], ["8"]),
+    Bench("sieve", "classic", "n: primes below n, 10 runs", ["1000000"], ["10000"]),
+    Bench("binarytrees", "bg", "max depth", ["16"], ["10"], ("binarytrees/10_out", ["10"])),
+    Bench("nbody", "bg", "steps", ["1000000"], ["1000"], ("nbody/1000_out", ["1000"])),
+    Bench("spectralnorm", "bg", "matrix order", ["1000"], ["100"], ("spectralnorm/100_out", ["100"])),
+    Bench("fannkuchredux", "bg", "permutation length", ["10"], ["7"], ("fannkuchredux/7_out", ["7"])),
+    Bench("mandelbrot", "bg", "image width = height", ["2000"], ["200"], ("mandelbrot/200_out", ["200"]),
+          note="PBM printed as hex text (see programs/mandelbrot.hash)"),
+    Bench("fasta", "bg", "n (2n + 3n + 5n bases)", ["1000000"], ["1000"], ("fasta/1000_out", ["1000"])),
+    Bench("pidigits", "bg", "digits", ["1500"], ["27"], ("pidigits/27_out", ["27"]),
+          note="library-bound: Hash uses GMP (ibig), the peers a bignum written in Lua/OCaml"),
+    Bench("awfy_bounce", "awfy", "inner iterations, outer iterations", ["1500", "2"], ["10", "1"]),
+    Bench("awfy_list", "awfy", "inner iterations, outer iterations", ["1500", "2"], ["10", "1"]),
+    Bench("awfy_mandelbrot", "awfy", "image size (500/750/1), outer iterations", ["750", "3"], ["1", "1"]),
+    Bench("awfy_nbody", "awfy", "steps (250000/1), outer iterations", ["250000", "3"], ["1", "1"]),
+    Bench("awfy_permute", "awfy", "inner iterations, outer iterations", ["1000", "2"], ["10", "1"]),
+    Bench("awfy_queens", "awfy", "inner iterations, outer iterations", ["1000", "2"], ["10", "1"]),
+    Bench("awfy_sieve", "awfy", "inner iterations, outer iterations", ["3000", "2"], ["10", "1"]),
+    Bench("awfy_storage", "awfy", "inner iterations, outer iterations", ["1000", "1"], ["10", "1"]),
+    Bench("awfy_towers", "awfy", "inner iterations, outer iterations", ["600", "2"], ["10", "1"]),
+]
+
+# Programs whose time is mostly spent in a library rather than in the VM: shown, but left
+# out of the headline geometric mean.
+LIBRARY_BOUND = {"pidigits"}
+
+AWFY_TITLES = {
+    "awfy_bounce": "Bounce", "awfy_list": "List", "awfy_mandelbrot": "Mandelbrot",
+    "awfy_nbody": "NBody", "awfy_permute": "Permute", "awfy_queens": "Queens",
+    "awfy_sieve": "Sieve", "awfy_storage": "Storage", "awfy_towers": "Towers",
+}
+AWFY_ONLY_SIZES = {"awfy_mandelbrot": {500, 750, 1}, "awfy_nbody": {250000, 1}}
+NQUEENS = [1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712, 365596, 2279184]
+
+
+def mandelbrot_pbm_to_text(data):
+    """The binary PBM oracle in the text form the programs print (see mandelbrot.hash)."""
+    m = re.match(rb"P4\s+(\d+)\s+(\d+)\s", data)
+    w, h = int(m.group(1)), int(m.group(2))
+    body = data[m.end():]
+    row = (w + 7) // 8
+    lines = ["P4", "%d %d" % (w, h)]
+    lines += [body[i * row:(i + 1) * row].hex() for i in range(h)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@lru_cache(maxsize=None)
+def _tak(x, y, z):
+    return _tak(_tak(x - 1, y, z), _tak(y - 1, z, x), _tak(z - 1, x, y)) if y < x else z
+
+
+def _primes_below(n):
+    if n < 3:
+        return 0
+    flags = bytearray([1]) * n
+    flags[0] = flags[1] = 0
+    for i in range(2, int(n ** 0.5) + 1):
+        if flags[i]:
+            flags[i * i::i] = bytearray(len(range(i * i, n, i)))
+    return sum(flags)
+
+
+def expected_output(bench, args):
+    """(expected stdout as bytes, where it comes from) for these arguments, or None."""
+    try:
+        ints = [int(a) for a in args]
+    except ValueError:
+        return None
+    name = bench.name
+    if bench.oracle and ORACLE_DIR and list(args) == bench.oracle[1]:
+        path = os.path.join(ORACLE_DIR, bench.oracle[0])
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                data = f.read()
+            if name == "mandelbrot":
+                data = mandelbrot_pbm_to_text(data)
+            return data, "oracle " + bench.oracle[0]
+    if name in AWFY_TITLES:
+        inner = ints[0] if ints else None
+        outer = ints[1] if len(ints) > 1 else 1
+        if inner is None or (name in AWFY_ONLY_SIZES and inner not in AWFY_ONLY_SIZES[name]):
+            return None
+        return ("%s: %d x %d iterations verified\n" % (AWFY_TITLES[name], outer, inner)).encode(), \
+            "AWFY verification value"
+    if not ints:
+        return None
+    n = ints[0]
+    if name == "fib" and 0 <= n <= 90:
+        a, b = 0, 1
+        for _ in range(n):
+            a, b = b, a + b
+        return ("fib(%d) = %d\n" % (n, a)).encode(), "known value"
+    if name == "tak" and 0 <= n <= 12:
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 100000))
+        return ("tak(%d, %d, %d) = %d\n" % (3 * n, 2 * n, n, _tak(3 * n, 2 * n, n))).encode(), "known value"
+    if name == "ackermann" and 0 <= n <= 60:
+        return ("ack(3, %d) = %d\n" % (n, 2 ** (n + 3) - 3)).encode(), "known value"
+    if name == "nqueens" and 0 <= n < len(NQUEENS):
+        return ("N-queens(%d) = %d\n" % (n, NQUEENS[n])).encode(), "known value"
+    if name == "sieve" and 0 <= n <= 50_000_000:
+        return ("primes below %d: %d\n" % (n, _primes_below(n))).encode(), "known value"
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Running a command and measuring it
+# ---------------------------------------------------------------------------------------
+
+
+class RunResult:
+    def __init__(self):
+        self.cpu = None       # user + sys seconds of the child
+        self.wall = None
+        self.maxrss_kb = None
+        self.rc = None
+        self.timed_out = False
+        self.error = None     # could not start
+        self.digest = None
+        self.size = 0
+        self.head = b""
+        self.stderr_tail = ""
+
+    def ok(self):
+        return self.error is None and not self.timed_out and self.rc == 0
+
+    def failure(self):
+        if self.error:
+            return self.error
+        if self.timed_out:
+            return "timed out"
+        if self.rc != 0:
+            tail = self.stderr_tail.strip().splitlines()
+            msg = "exit status %s" % self.rc
+            if tail:
+                msg += ": " + tail[-1][:200]
+            return msg
+        return None
+
+    def as_dict(self):
+        return {
+            "cpu": self.cpu, "wall": self.wall, "maxrss_kb": self.maxrss_kb, "rc": self.rc,
+            "timed_out": self.timed_out, "error": self.error, "digest": self.digest,
+            "output_bytes": self.size, "stderr_tail": self.stderr_tail[-2000:],
+        }
+
+
+def find_gnu_time():
+    """GNU time reports the peak RSS of its child exactly (see run_measured)."""
+    for path in ("/usr/bin/time", shutil.which("gtime") or ""):
+        if path and os.path.exists(path):
+            try:
+                p = subprocess.run([path, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if b"GNU" in p.stdout:
+                return path
+    return None
+
+
+GNU_TIME = find_gnu_time()
+RSS_FLOOR_KB = None    # without GNU time: what wait4 reports for /bin/true (see measure_floor)
+
+
+def run_measured(cmd, cwd, timeout, use_time=True):
+    """Runs cmd with stdout and stderr to temporary files and measures it.
+
+    CPU time is user + sys of the child from wait4. The peak RSS that wait4 reports
+    for a child of this (large) Python process is at least Python's own peak, because
+    Linux carries the pre-exec high-water mark of a forked process over exec; so, when
+    GNU time is installed, the command runs under `time -f %M`, whose child is forked
+    from a small process, and the peak RSS is the one it reports. (GNU time's own CPU
+    time, a fraction of a millisecond, is then included in the CPU time.)
+    """
+    res = RunResult()
+    rss_file = None
+    if use_time and GNU_TIME:
+        fd, rss_file = tempfile.mkstemp(prefix="bench-rss-")
+        os.close(fd)
+        cmd = [GNU_TIME, "-f", "%M", "-o", rss_file] + list(cmd)
+    try:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            t0 = time.perf_counter()
+            try:
+                proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd,
+                                        start_new_session=True)
+            except OSError as e:
+                res.error = "cannot start %s: %s" % (cmd[0], e)
+                return res
+
+            def kill():
+                res.timed_out = True
+                try:
+                    os.killpg(proc.pid, 9)
+                except OSError:
+                    pass
+
+            timer = threading.Timer(timeout, kill)
+            timer.start()
+            try:
+                while True:
+                    try:
+                        _, status, ru = os.wait4(proc.pid, 0)
+                        break
+                    except InterruptedError:
+                        continue
+            finally:
+                timer.cancel()
+            res.wall = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            res.rc = proc.returncode
+            res.cpu = ru.ru_utime + ru.ru_stime
+            res.maxrss_kb = ru.ru_maxrss
+            if rss_file:
+                try:
+                    with open(rss_file) as f:
+                        lines = [l.strip() for l in f if l.strip()]
+                    res.maxrss_kb = int(lines[-1])
+                    # GNU time exits with 128 + n when its child is killed by signal n.
+                    if any(l.startswith("Command terminated by signal") for l in lines):
+                        res.rc = -int(lines[0].rsplit(" ", 1)[-1])
+                except (OSError, ValueError, IndexError):
+                    pass
+            out.seek(0)
+            h = hashlib.sha256()
+            first = True
+            while True:
+                chunk = out.read(1 << 20)
+                if not chunk:
+                    break
+                if first:
+                    res.head = chunk[:4096]
+                    first = False
+                h.update(chunk)
+                res.size += len(chunk)
+            res.digest = h.hexdigest()
+            err.seek(0)
+            res.stderr_tail = err.read()[-4000:].decode("utf-8", "replace")
+    finally:
+        if rss_file:
+            try:
+                os.remove(rss_file)
+            except OSError:
+                pass
+    return res
+
+
+def measure_floor(cwd):
+    """Without GNU time, the peak RSS wait4 reports for `true`: below it nothing is known."""
+    global RSS_FLOOR_KB
+    if GNU_TIME is None and shutil.which("true"):
+        r = run_measured([shutil.which("true")], cwd, 30, use_time=False)
+        RSS_FLOOR_KB = r.maxrss_kb
+
+
+def digest_of(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def first_difference(got_head, expected):
+    """A short description of where the output first differs from the expected one."""
+    n = min(len(got_head), len(expected))
+    i = 0
+    while i < n and got_head[i] == expected[i]:
+        i += 1
+    line = expected[:i].count(b"\n") + 1
+    exp_line = expected.split(b"\n")[line - 1] if line - 1 < len(expected.split(b"\n")) else b""
+    got_line = got_head[:].split(b"\n")[line - 1] if line - 1 < len(got_head.split(b"\n")) else b""
+    return "line %d: expected %r, got %r" % (line, exp_line[:80].decode("utf-8", "replace"),
+                                              got_line[:80].decode("utf-8", "replace"))
+
+
+# ---------------------------------------------------------------------------------------
+# The systems
+# ---------------------------------------------------------------------------------------
+
+
+def tool_version(cmd):
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+        return p.stdout.decode("utf-8", "replace").strip().splitlines()[0]
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        return None
+
+
+class System:
+    name = ""
+    install = ""
+    is_hashvm = False
+
+    def available(self):
+        """None when usable, else why not."""
+        return None
+
+    def version(self):
+        return None
+
+    def prepare(self, bench, build_dir):
+        """Compiles what needs compiling; returns None or an error message."""
+        return None
+
+    def command(self, bench, args):
+        raise NotImplementedError
+
+
+class LuaSystem(System):
+    def __init__(self, name, exe, flags):
+        self.name = name
+        self.exe = exe
+        self.flags = flags
+        self.install = "apt-get install " + ("lua5.4" if exe == "lua5.4" else "luajit")
+
+    def available(self):
+        return None if shutil.which(self.exe) else "%s not found" % self.exe
+
+    def version(self):
+        v = tool_version([self.exe, "-v"])
+        return re.split(r"\s{2,}| -- ", v)[0] if v else None
+
+    def prepare(self, bench, build_dir):
+        src = os.path.join(PEERS_DIR, bench.name + ".lua")
+        return None if os.path.exists(src) else "no peers/%s.lua" % bench.name
+
+    def command(self, bench, args):
+        return [self.exe] + self.flags + [os.path.join(PEERS_DIR, bench.name + ".lua")] + list(args)
+
+
+class OCamlSystem(System):
+    def __init__(self, native):
+        self.native = native
+        self.name = "ocamlopt" if native else "ocamlrun"
+        self.compiler = "ocamlopt" if native else "ocamlc"
+        self.install = "apt-get install ocaml-nox"
+        self.exes = {}
+
+    def available(self):
+        need = [self.compiler] + ([] if self.native else ["ocamlrun"])
+        missing = [t for t in need if not shutil.which(t)]
+        return None if not missing else "%s not found" % ", ".join(missing)
+
+    def version(self):
+        v = tool_version([self.compiler, "-version"])
+        return ("OCaml %s (%s)" % (v, self.compiler)) if v else None
+
+    def prepare(self, bench, build_dir):
+        src = os.path.join(PEERS_DIR, bench.name + ".ml")
+        if not os.path.exists(src):
+            return "no peers/%s.ml" % bench.name
+        d = os.path.join(build_dir, "ocaml-native" if self.native else "ocaml-byte")
+        os.makedirs(d, exist_ok=True)
+        ml = os.path.join(d, bench.name + ".ml")
+        shutil.copyfile(src, ml)
+        exe = os.path.join(d, bench.name + (".native" if self.native else ".byte"))
+        cmd = [self.compiler, "-o", exe, ml]
+        try:
+            p = subprocess.run(cmd, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return "%s failed: %s" % (self.compiler, e)
+        if p.returncode != 0:
+            return "%s failed: %s" % (self.compiler, p.stdout.decode("utf-8", "replace").strip()[-500:])
+        self.exes[bench.name] = exe
+        return None
+
+    def command(self, bench, args):
+        exe = self.exes[bench.name]
+        return ([exe] if self.native else ["ocamlrun", exe]) + list(args)
+
+
+class HashSystem(System):
+    name = "hashvm"
+    is_hashvm = True
+    install = "cargo build --release -p hashvm-cli (done by this script)"
+
+    def __init__(self, target_dir):
+        self.target_dir = target_dir
+        self.hashc = os.path.join(target_dir, "release", "hashc")
+        self.hashvm = os.path.join(target_dir, "release", "hashvm")
+        self.build_error = None
+        self.hbc = {}
+
+    def build(self, log_path, timeout):
+        """cargo build --release -p hashvm-cli; sets build_error on failure."""
+        if not shutil.which("cargo"):
+            self.build_error = "cargo not found (install Rust to build hashvm)"
+            return
+        cmd = ["cargo", "build", "--release", "-p", "hashvm-cli"]
+        progress("building hashvm: %s (log: %s)" % (" ".join(cmd), os.path.relpath(log_path, REPO)))
+        t0 = time.perf_counter()
+        try:
+            with open(log_path, "wb") as log:
+                p = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+        except OSError as e:
+            self.build_error = "cannot run cargo: %s" % e
+            return
+        progress("  cargo finished in %.0f s with status %s" % (time.perf_counter() - t0, rc))
+        if rc != 0:
+            with open(log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            errors = [l for l in lines if l.startswith("error")]
+            detail = errors[0] if errors else (lines[-1] if lines else "")
+            self.build_error = "cargo build --release -p hashvm-cli failed (%s): %s" % (rc, detail[:300])
+
+    def available(self):
+        if self.build_error:
+            return self.build_error
+        for exe in (self.hashc, self.hashvm):
+            if not os.path.exists(exe):
+                return "%s is missing (build hashvm first)" % os.path.relpath(exe, REPO)
+        return None
+
+    def version(self):
+        v = tool_version(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
+        return ("hashvm at commit %s" % v) if v else "hashvm"
+
+    def prepare(self, bench, build_dir):
+        src = os.path.join(PROGRAMS_DIR, bench.name + ".hash")
+        if not os.path.exists(src):
+            return "no programs/%s.hash" % bench.name
+        d = os.path.join(build_dir, "hash")
+        os.makedirs(d, exist_ok=True)
+        out = os.path.join(d, bench.name + ".hbc")
+        if os.path.exists(out):
+            os.remove(out)
+        cmd = [self.hashc, src, "-o", out]
+        try:
+            p = subprocess.run(cmd, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return "hashc failed: %s" % e
+        if p.returncode != 0 or not os.path.exists(out):
+            msg = (p.stderr or p.stdout).decode("utf-8", "replace").strip()
+            lines = [l for l in msg.splitlines() if "error" in l] or msg.splitlines() or [""]
+            return "hashc failed (status %d): %s" % (p.returncode, lines[0][:300])
+        self.hbc[bench.name] = out
+        return None
+
+    def command(self, bench, args):
+        return [self.hashvm, "run", self.hbc[bench.name]] + list(args)
+
+
+# ---------------------------------------------------------------------------------------
+# Machine description
+# ---------------------------------------------------------------------------------------
+
+
+def machine_info():
+    info = {}
+    cpu = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info["cpu"] = cpu or platform.processor() or "unknown"
+    info["logical_cpus"] = os.cpu_count()
+    try:
+        info["usable_cpus"] = len(os.sched_getaffinity(0))
+    except AttributeError:
+        info["usable_cpus"] = os.cpu_count()
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    mem = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    info["memory_bytes"] = mem
+    info["os"] = "%s %s" % (platform.system(), platform.release())
+    info["python"] = platform.python_version()
+    info["rustc"] = tool_version(["rustc", "--version"])
+    return info
+
+
+# ---------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------
+
+QUIET = False
+
+
+def progress(msg):
+    if not QUIET:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    if not xs:
+        return None
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+def fmt_secs(x):
+    if x is None:
+        return "–"
+    if x >= 100:
+        return "%.0f" % x
+    if x >= 10:
+        return "%.1f" % x
+    if x >= 1:
+        return "%.2f" % x
+    return "%.3f" % x
+
+
+def fmt_ratio(x):
+    if x is None:
+        return "–"
+    if x >= 100:
+        return "%.0f×" % x
+    if x >= 10:
+        return "%.1f×" % x
+    return "%.2f×" % x
+
+
+def md_escape(s):
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+PEER_COLORS = {
+    "lua5.4": "#1f77b4", "luajit -joff": "#17becf", "luajit": "#2ca02c",
+    "ocamlrun": "#ff7f0e", "ocamlopt": "#d62728", "hashvm": "#9467bd",
+}
+
+
+def svg_chart(rows, series, title, subtitle, value_label, missing_label="no result"):
+    """A horizontal grouped bar chart on a log scale.
+
+    rows: program names; series: list of (name, {program: value}); values > 0. A row
+    with no value at all gets missing_label instead of bars.
+    """
+    values = [v for _, d in series for v in d.values() if v and v > 0]
+    n_series = max(1, len(series))
+    bar_h = 9
+    group_h = n_series * bar_h + 10
+    left, right, top = 150, 30, 70
+    plot_w = 620
+    legend_h = 24
+    height = top + max(1, len(rows)) * group_h + 40 + legend_h
+    width = left + plot_w + right
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+           'font-family="sans-serif" font-size="11">' % (width, height, width, height),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>' % (left - 140, xml(title)),
+           '<text x="%d" y="40" fill="#444">%s</text>' % (left - 140, xml(subtitle))]
+    if not values:
+        out.append('<text x="%d" y="%d" fill="#a00">no data</text>' % (left, top + 20))
+        out.append("</svg>")
+        return "\n".join(out) + "\n"
+    lo = 10 ** math.floor(math.log10(min(min(values), 1.0)))
+    hi = 10 ** math.ceil(math.log10(max(max(values), 1.0)))
+    if hi <= lo:
+        hi = lo * 10
+    llo, lhi = math.log10(lo), math.log10(hi)
+
+    def xpos(v):
+        return left + (math.log10(v) - llo) / (lhi - llo) * plot_w
+
+    plot_bottom = top + len(rows) * group_h
+    # grid: powers of ten, and 2 and 5 between them
+    decade = int(llo)
+    while decade <= lhi:
+        for m in (1, 2, 5):
+            v = m * 10 ** decade
+            if lo <= v <= hi:
+                x = xpos(v)
+                strong = m == 1
+                out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="1"/>'
+                           % (x, top - 5, x, plot_bottom, "#bbb" if strong else "#eee"))
+                if strong or (lhi - llo) <= 2:
+                    label = ("%g" % v)
+                    out.append('<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s×</text>'
+                               % (x, plot_bottom + 14, label))
+        decade += 1
+    x1 = xpos(1.0)
+    out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-width="1.5"/>'
+               % (x1, top - 8, x1, plot_bottom))
+    out.append('<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>'
+               % (left + plot_w / 2, plot_bottom + 30, xml(value_label)))
+    for i, row in enumerate(rows):
+        gy = top + i * group_h
+        out.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>'
+                   % (left - 8, gy + group_h / 2, xml(row)))
+        if i % 2 == 1:
+            out.insert(2, '<rect x="%d" y="%d" width="%d" height="%d" fill="#f7f7f7"/>'
+                       % (left, gy, plot_w, group_h))
+        if all(not d.get(row) for _, d in series):
+            out.append('<text x="%.1f" y="%.1f" fill="#999" font-style="italic">%s</text>'
+                       % (x1 + 6, gy + group_h / 2, xml(missing_label)))
+        for j, (sname, data) in enumerate(series):
+            v = data.get(row)
+            y = gy + 5 + j * bar_h
+            color = PEER_COLORS.get(sname, "#888")
+            if v is None or v <= 0:
+                continue
+            xa, xb = sorted((x1, xpos(v)))
+            out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s">'
+                       '<title>%s: %s</title></rect>'
+                       % (xa, y, max(xb - xa, 1.0), bar_h - 1, color, xml(sname), fmt_ratio(v)))
+    lx = left
+    ly = height - legend_h + 4
+    for sname, _ in series:
+        out.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>'
+                   % (lx, ly, PEER_COLORS.get(sname, "#888")))
+        out.append('<text x="%d" y="%d">%s</text>' % (lx + 14, ly + 9, xml(sname)))
+        lx += 24 + 7 * len(sname) + 10
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def xml(s):
+    return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+# ---------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        description="Benchmark hashvm against Lua 5.4, LuaJIT and OCaml (see benches/README.md).")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes (the oracle sizes) and 1 run unless --runs is given: a smoke test")
+    p.add_argument("--runs", type=int, default=None, help="timed runs per program and system (default 3)")
+    p.add_argument("--only", default=None,
+                   help="comma-separated programs or groups (classic, bg, awfy) to run")
+    p.add_argument("--systems", default=None,
+                   help="comma-separated systems: hashvm, lua5.4, luajit-joff, luajit, ocamlrun, ocamlopt")
+    p.add_argument("--no-build", action="store_true",
+                   help="do not run cargo; use the hashc and hashvm already in target/release")
+    p.add_argument("--no-hashvm", action="store_true", help="leave hashvm out (peers only)")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip the separate check pass at the small sizes (full runs only)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds allowed per run (default 300)")
+    p.add_argument("--build-timeout", type=float, default=3600.0,
+                   help="seconds allowed for the cargo build (default 3600)")
+    p.add_argument("--results", default=os.path.join(BENCH_DIR, "RESULTS.md"),
+                   help="where to write the report (default benches/RESULTS.md)")
+    p.add_argument("--svg", default=None,
+                   help="where to write the chart (default ratios.svg beside the report)")
+    p.add_argument("--json", default=None,
+                   help="where to write the raw data (default target/bench/results.json)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit with status 1 when hashvm fails too, not only when a peer fails")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
+    return p.parse_args(argv)
+
+
+SYSTEM_ALIASES = {"luajit-joff": "luajit -joff", "luajit_joff": "luajit -joff", "joff": "luajit -joff"}
+
+
+def select_benches(only):
+    if not only:
+        return list(BENCHES)
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    chosen = []
+    for w in wanted:
+        matches = [b for b in BENCHES if b.name == w or b.group == w] or \
+            [b for b in BENCHES if b.name == "awfy_" + w]
+        if not matches:
+            sys.exit("run.py: unknown program or group %r (known: %s)"
+                     % (w, ", ".join(b.name for b in BENCHES)))
+        for m in matches:
+            if m not in chosen:
+                chosen.append(m)
+    return [b for b in BENCHES if b in chosen]
+
+
+def main(argv=None):
+    global QUIET
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    QUIET = opts.quiet
+    runs = opts.runs if opts.runs is not None else (1 if opts.quick else 3)
+    if runs < 1:
+        sys.exit("run.py: --runs must be at least 1")
+    benches = select_benches(opts.only)
+    target_dir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+    if not os.path.isabs(target_dir):
+        target_dir = os.path.join(REPO, target_dir)
+    build_dir = os.path.join(target_dir, "bench")
+    os.makedirs(build_dir, exist_ok=True)
+    scratch = os.path.join(build_dir, "scratch")
+    os.makedirs(scratch, exist_ok=True)
+    measure_floor(scratch)
+    svg_path = opts.svg or os.path.join(os.path.dirname(os.path.abspath(opts.results)), "ratios.svg")
+    json_path = opts.json or os.path.join(build_dir, "results.json")
+    started = datetime.datetime.now(datetime.timezone.utc)
+
+    hashsys = HashSystem(target_dir)
+    all_systems = [hashsys, LuaSystem("lua5.4", "lua5.4", []), LuaSystem("luajit -joff", "luajit", ["-joff"]),
+                   LuaSystem("luajit", "luajit", []), OCamlSystem(native=False), OCamlSystem(native=True)]
+    if opts.systems:
+        names = [SYSTEM_ALIASES.get(s.strip(), s.strip()) for s in opts.systems.split(",") if s.strip()]
+        unknown = [n for n in names if n not in [s.name for s in all_systems]]
+        if unknown:
+            sys.exit("run.py: unknown system(s) %s" % ", ".join(unknown))
+        all_systems = [s for s in all_systems if s.name in names]
+    if opts.no_hashvm:
+        all_systems = [s for s in all_systems if not s.is_hashvm]
+
+    machine = machine_info()
+    progress("machine: %s, %s logical CPUs, %.1f GiB" % (
+        machine["cpu"], machine["logical_cpus"], (machine["memory_bytes"] or 0) / 2 ** 30))
+    if ORACLE_DIR is None:
+        progress("warning: Benchmarks Game oracles not found (set HASH_ORACLES); only cross-checks")
+
+    # Which systems can run at all.
+    unavailable = {}
+    if hashsys in all_systems and not opts.no_build:
+        hashsys.build(os.path.join(build_dir, "cargo-build.log"), opts.build_timeout)
+    for s in all_systems:
+        why = s.available()
+        if why:
+            unavailable[s.name] = why
+            if s.is_hashvm:
+                progress("hashvm unavailable: %s" % why)
+            else:
+                progress("peer %s unavailable: %s; install with: %s" % (s.name, why, s.install))
+    systems = [s for s in all_systems if s.name not in unavailable]
+    versions = {s.name: s.version() for s in systems}
+
+    # Compile.
+    prep_error = {}    # (system, bench) -> message
+    for b in benches:
+        for s in systems:
+            err = s.prepare(b, build_dir)
+            if err:
+                prep_error[(s.name, b.name)] = err
+                progress("[%s] %s: %s" % (b.name, s.name, err))
+
+    # Check pass at the small sizes (the oracle sizes), one run each.
+    checks = {}        # (system, bench) -> dict(status, detail, source)
+
+    def check_result(b, s, args, res, expected):
+        if not res.ok():
+            return {"status": "fail", "detail": res.failure()}
+        if expected is None:
+            return {"status": "ran", "detail": ""}
+        exp, source = expected
+        if res.digest == digest_of(exp):
+            return {"status": "ok", "detail": source}
+        return {"status": "mismatch", "detail": "%s: %s" % (source, first_difference(res.head, exp))}
+
+    if not opts.quick and not opts.no_check:
+        progress("check pass at the small sizes")
+        for b in benches:
+            expected = expected_output(b, b.quick)
+            for s in systems:
+                if (s.name, b.name) in prep_error:
+                    continue
+                res = run_measured(s.command(b, b.quick), scratch, opts.timeout)
+                c = check_result(b, s, b.quick, res, expected)
+                c["args"] = list(b.quick)
+                c["digest"] = res.digest
+                checks[(s.name, b.name)] = c
+                progress("[%s %s] %s: %s %s" % (b.name, " ".join(b.quick), s.name, c["status"], c["detail"]))
+
+    # Timed runs.
+    timed = {}         # (system, bench) -> [RunResult]
+    for b in benches:
+        args = b.quick if opts.quick else b.standard
+        for r in range(runs):
+            for s in systems:
+                if (s.name, b.name) in prep_error:
+                    continue
+                prev = timed.setdefault((s.name, b.name), [])
+                if prev and not prev[-1].ok():
+                    continue      # a failed program is not run again
+                res = run_measured(s.command(b, args), scratch, opts.timeout)
+                prev.append(res)
+                status = "%.3f s CPU, %.1f MiB" % (res.cpu, res.maxrss_kb / 1024) if res.ok() else res.failure()
+                progress("[%s %s] %s run %d/%d: %s" % (b.name, " ".join(args), s.name, r + 1, runs, status))
+
+    # Per (system, bench) outcome of the timed runs, and agreement of the outputs.
+    outcome = {}       # (system, bench) -> dict(status, detail, median, rss)
+    for b in benches:
+        args = b.quick if opts.quick else b.standard
+        expected = expected_output(b, args)
+        digests = {}
+        for s in systems:
+            key = (s.name, b.name)
+            if key in prep_error:
+                outcome[key] = {"status": "fail", "detail": prep_error[key]}
+                continue
+            rs = timed.get(key, [])
+            bad = [r for r in rs if not r.ok()]
+            if not rs or bad:
+                outcome[key] = {"status": "fail", "detail": (bad[0].failure() if bad else "not run")}
+                continue
+            ds = {r.digest for r in rs}
+            o = {"median": statistics.median(r.cpu for r in rs),
+                 "wall": statistics.median(r.wall for r in rs),
+                 "rss_kb": max(r.maxrss_kb for r in rs), "runs": len(rs)}
+            if len(ds) > 1:
+                o.update(status="mismatch", detail="output differs between runs")
+            elif expected is not None:
+                exp, source = expected
+                if rs[0].digest == digest_of(exp):
+                    o.update(status="ok", detail=source)
+                else:
+                    o.update(status="mismatch", detail="%s: %s" % (source, first_difference(rs[0].head, exp)))
+            else:
+                o.update(status="ran", detail="")
+                digests[s.name] = rs[0].digest
+            outcome[key] = o
+        # With no expected output, the systems must agree with each other: the reference
+        # is the output most peers printed (lua5.4's on a tie).
+        if digests:
+            peer_digests = [d for n, d in digests.items() if n != "hashvm"] or list(digests.values())
+            counts = {}
+            for d in peer_digests:
+                counts[d] = counts.get(d, 0) + 1
+            best = max(counts.values())
+            ref = digests.get("lua5.4") if counts.get(digests.get("lua5.4")) == best else \
+                [d for d, c in counts.items() if c == best][0]
+            agree = sorted(n for n, d in digests.items() if d == ref)
+            for n, d in digests.items():
+                o = outcome[(n, b.name)]
+                if d == ref:
+                    o.update(status="ok", detail="agrees with %s" % ", ".join(x for x in agree if x != n)
+                             if len(agree) > 1 else "no other system to compare with")
+                else:
+                    o.update(status="mismatch", detail="output differs from %s" % ", ".join(agree))
+
+    # Ratios hashvm / peer.
+    def good(sname, bname):
+        o = outcome.get((sname, bname))
+        return o and o["status"] == "ok" and o.get("median") is not None
+
+    peer_names = [s.name for s in systems if not s.is_hashvm]
+    hash_ok = [b.name for b in benches if good("hashvm", b.name)]
+    ratios = {p: {} for p in peer_names}
+    for p in peer_names:
+        for b in benches:
+            if good("hashvm", b.name) and good(p, b.name):
+                ratios[p][b.name] = max(outcome[("hashvm", b.name)]["median"], 1e-4) / \
+                    max(outcome[(p, b.name)]["median"], 1e-4)
+    geo = {}
+    for p in peer_names:
+        core = [v for k, v in ratios[p].items() if k not in LIBRARY_BOUND]
+        geo[p] = {"core": geomean(core), "core_n": len(core),
+                  "all": geomean(list(ratios[p].values())), "all_n": len(ratios[p])}
+
+    # Peer-only fallback data for the chart: peer time relative to lua5.4.
+    rel_lua = {p: {} for p in peer_names if p != "lua5.4"}
+    for p in rel_lua:
+        for b in benches:
+            if good(p, b.name) and good("lua5.4", b.name):
+                rel_lua[p][b.name] = max(outcome[(p, b.name)]["median"], 1e-4) / \
+                    max(outcome[("lua5.4", b.name)]["median"], 1e-4)
+
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    all_names = [s.name for s in all_systems]
+    cmdline = "python3 benches/run.py" + ("" if argv is None and len(sys.argv) == 1 else
+                                          " " + " ".join(sys.argv[1:] if argv is None else argv))
+
+    # ---- the chart
+    rows = [b.name for b in benches] + ["geomean"]
+    if hash_ok and peer_names:
+        series = [(p, dict(ratios[p], geomean=geo[p]["core"])) for p in peer_names]
+        chart = svg_chart(rows, series,
+                          "hashvm CPU time / peer CPU time",
+                          "median of %d run%s%s; below 1× hashvm is faster, above 1× slower (log scale)"
+                          % (runs, "s" if runs > 1 else "", ", quick sizes" if opts.quick else ""),
+                          "hashvm / peer (geomean without %s)" % ", ".join(sorted(LIBRARY_BOUND)),
+                          "no hashvm result")
+    else:
+        series = [(p, dict(rel_lua[p], geomean=geomean(list(rel_lua[p].values())))) for p in rel_lua]
+        chart = svg_chart(rows, series,
+                          "hashvm results pending: peers' CPU time / lua5.4's",
+                          "no hashvm numbers yet (%s); the bars compare the peers with lua5.4"
+                          % (unavailable.get("hashvm") or "every Hash program failed")[:90],
+                          "peer / lua5.4", "no result")
+    os.makedirs(os.path.dirname(os.path.abspath(svg_path)), exist_ok=True)
+    with open(svg_path, "w") as f:
+        f.write(chart)
+
+    # ---- the report
+    L = []
+    L.append("# hashvm benchmarks: hashvm against Lua 5.4, LuaJIT and OCaml")
+    L.append("")
+    L.append("Written by `%s` on %s (%.0f s)."
+             % (cmdline, started.strftime("%Y-%m-%d %H:%M UTC"), (finished - started).total_seconds()))
+    L.append("")
+    if "hashvm" not in all_names:
+        L.append("**hashvm was left out of this run** (`--no-hashvm` or `--systems`): "
+                 "the tables hold peer numbers only.")
+    elif "hashvm" in unavailable:
+        L.append("**hashvm results pending: hashvm could not be run.** %s. "
+                 "The peers were run anyway; the tables below hold peer numbers only, "
+                 "and the ratio columns stay empty until hashvm runs."
+                 % md_escape(unavailable["hashvm"]))
+    elif not hash_ok:
+        L.append("**hashvm results pending: no Hash program ran correctly** (see *Failures*). "
+                 "The tables below hold peer numbers only.")
+    else:
+        failed = [b.name for b in benches if b.name not in hash_ok]
+        L.append("hashvm ran %d of %d programs correctly%s."
+                 % (len(hash_ok), len(benches),
+                    (" (failed or wrong output: %s, see *Failures*)" % ", ".join(failed)) if failed else ""))
+    if opts.quick:
+        L.append("")
+        L.append("*Quick mode*: the small check sizes, where start-up time dominates; "
+                 "these numbers say little about speed.")
+    L.append("")
+    L.append("## Machine")
+    L.append("")
+    L.append("- CPU: %s; %s logical CPUs (%s usable by this process)"
+             % (machine["cpu"], machine["logical_cpus"], machine["usable_cpus"]))
+    if machine["memory_bytes"]:
+        L.append("- Memory: %.1f GiB" % (machine["memory_bytes"] / 2 ** 30))
+    L.append("- OS: %s; Python %s%s" % (machine["os"], machine["python"],
+                                        ("; " + machine["rustc"]) if machine["rustc"] else ""))
+    for s in all_systems:
+        if s.name in unavailable:
+            L.append("- %s: **not available**: %s%s" % (
+                s.name, md_escape(unavailable[s.name]),
+                "" if s.is_hashvm else " (install with `%s`)" % s.install))
+        else:
+            L.append("- %s: %s" % (s.name, versions.get(s.name) or "?"))
+    L.append("")
+    L.append("## Method")
+    L.append("")
+    L.append("Each program is run %d time%s per system at the sizes below%s; the time is the child's "
+             "user + system CPU time (from `wait4`), the median of the runs; memory is the largest "
+             "peak resident set size of the runs. A system's entry counts only when all its runs "
+             "exited with status 0 and printed the expected output: the Benchmarks Game oracle, the "
+             "Are We Fast Yet? verification or a known value where there is one, otherwise the "
+             "output the peers agree on. hashvm runs `hashvm run X.hbc ARGS` on the output of "
+             "`hashc X.hash -o X.hbc`; lua5.4 and luajit run `peers/X.lua`, `luajit -joff` with its "
+             "JIT compiler off; ocamlrun runs the bytecode of `ocamlc`, ocamlopt is native code "
+             "(default flags). Ratios are hashvm's time divided by the peer's (below 1 hashvm is "
+             "faster). %s"
+             % (runs, "s" if runs > 1 else "", " (quick mode)" if opts.quick else "",
+                "Before the timed runs every system ran every program once at the small size "
+                "(the oracle size) to check it (*Checks at the small sizes*)."
+                if checks else ""))
+    L.append("")
+    L.append("## Summary: geometric mean of hashvm / peer")
+    L.append("")
+    if hash_ok:
+        L.append("| peer | geomean (without %s) | programs | geomean (all) | programs |"
+                 % ", ".join(sorted(LIBRARY_BOUND)))
+        L.append("|---|---:|---:|---:|---:|")
+        for p in peer_names:
+            g = geo[p]
+            L.append("| %s | %s | %d | %s | %d |" % (p, fmt_ratio(g["core"]), g["core_n"],
+                                                     fmt_ratio(g["all"]), g["all_n"]))
+        L.append("")
+        L.append("pidigits is left out of the first mean: hashvm does its arithmetic in GMP "
+                 "(`ibig`), the peers in a bignum written in Lua or OCaml.")
+    else:
+        L.append("Pending: no hashvm results yet.")
+    L.append("")
+    L.append("![hashvm / peer CPU time ratios](%s)" % os.path.relpath(
+        svg_path, os.path.dirname(os.path.abspath(opts.results))))
+    L.append("")
+
+    def cell_time(sname, bname):
+        if sname in unavailable:
+            return "n/a"
+        o = outcome.get((sname, bname))
+        if not o:
+            return "–"
+        if o["status"] == "fail":
+            return "FAIL"
+        t = fmt_secs(o["median"])
+        return t if o["status"] == "ok" else t + " (wrong output)"
+
+    L.append("## CPU time (median seconds)")
+    L.append("")
+    L.append("| program | arguments | " + " | ".join(all_names) + " |")
+    L.append("|---|---|" + "---:|" * len(all_names))
+    for b in benches:
+        args = b.quick if opts.quick else b.standard
+        L.append("| %s | %s | %s |" % (b.name, " ".join(args),
+                                        " | ".join(cell_time(n, b.name) for n in all_names)))
+    L.append("")
+    L.append("## Ratio hashvm / peer")
+    L.append("")
+    if hash_ok:
+        L.append("| program | " + " | ".join(peer_names) + " |")
+        L.append("|---|" + "---:|" * len(peer_names))
+        for b in benches:
+            L.append("| %s | %s |" % (b.name, " | ".join(fmt_ratio(ratios[p].get(b.name))
+                                                          for p in peer_names)))
+        L.append("| **geomean** (without %s) | %s |" % (
+            ", ".join(sorted(LIBRARY_BOUND)), " | ".join(fmt_ratio(geo[p]["core"]) for p in peer_names)))
+    else:
+        L.append("Pending: no hashvm results yet.")
+    L.append("")
+    L.append("## Peak memory (MiB, largest resident set of the runs)")
+    L.append("")
+    if GNU_TIME:
+        L.append("Measured by GNU time (`%s -f %%M`), which runs each program as its own child." % GNU_TIME)
+    else:
+        L.append("GNU time was not found (`apt-get install time`), so these are the peak RSS that "
+                 "`wait4` reports, which Linux never puts below the launcher's own peak: %s MiB "
+                 "here (what `true` reports). Values at that floor mean \"at most that much\"."
+                 % ("%.1f" % (RSS_FLOOR_KB / 1024) if RSS_FLOOR_KB else "?"))
+    L.append("")
+    L.append("| program | " + " | ".join(all_names) + " |")
+    L.append("|---|" + "---:|" * len(all_names))
+    for b in benches:
+        cells = []
+        for n in all_names:
+            o = outcome.get((n, b.name))
+            if n in unavailable:
+                cells.append("n/a")
+            elif not o or o.get("rss_kb") is None:
+                cells.append("–")
+            else:
+                cells.append("%.1f" % (o["rss_kb"] / 1024))
+        L.append("| %s | %s |" % (b.name, " | ".join(cells)))
+    L.append("")
+    L.append("## Output checks of the timed runs")
+    L.append("")
+    L.append("*ok*: the output is the expected one (column *expected* says where that comes "
+             "from); *agrees*: no expected output is known at this size, and the output is the one "
+             "the peers agree on; *FAIL*: compile error, run-time error, non-zero status or time-out; "
+             "*MISMATCH*: wrong output (details under *Failures*).")
+    L.append("")
+    L.append("| program | expected | " + " | ".join(all_names) + " |")
+    L.append("|---|---|" + "---|" * len(all_names))
+    for b in benches:
+        args = b.quick if opts.quick else b.standard
+        e = expected_output(b, args)
+        cells = []
+        for n in all_names:
+            o = outcome.get((n, b.name))
+            if n in unavailable:
+                cells.append("n/a")
+            elif not o:
+                cells.append("–")
+            elif o["status"] == "ok":
+                cells.append("ok" if e else "agrees")
+            else:
+                cells.append("**%s**" % o["status"].upper())
+        L.append("| %s | %s | %s |" % (b.name, e[1] if e else "peers agree", " | ".join(cells)))
+    L.append("")
+    if checks:
+        L.append("## Checks at the small sizes")
+        L.append("")
+        L.append("| program | arguments | expected | " + " | ".join(all_names) + " |")
+        L.append("|---|---|---|" + "---|" * len(all_names))
+        for b in benches:
+            e = expected_output(b, b.quick)
+            cells = []
+            for n in all_names:
+                c = checks.get((n, b.name))
+                if n in unavailable:
+                    cells.append("n/a")
+                elif (n, b.name) in prep_error:
+                    cells.append("**FAIL**")
+                elif not c:
+                    cells.append("–")
+                elif c["status"] in ("ok", "ran"):
+                    cells.append(c["status"])
+                else:
+                    cells.append("**%s**" % c["status"].upper())
+            L.append("| %s | %s | %s | %s |" % (b.name, " ".join(b.quick), e[1] if e else "–",
+                                                 " | ".join(cells)))
+        L.append("")
+    # Failures.
+    fails = []
+    for b in benches:
+        for n in all_names:
+            if n in unavailable:
+                continue
+            o = outcome.get((n, b.name))
+            if o and o["status"] not in ("ok",):
+                fails.append("- %s, %s (timed runs): %s: %s" % (b.name, n, o["status"], md_escape(o["detail"] or "")))
+            c = checks.get((n, b.name))
+            if c and c["status"] not in ("ok", "ran"):
+                fails.append("- %s, %s (check at %s): %s: %s" % (b.name, n, " ".join(c["args"]), c["status"],
+                                                                   md_escape(c["detail"] or "")))
+    L.append("## Failures")
+    L.append("")
+    if unavailable:
+        for n, why in unavailable.items():
+            L.append("- %s not available: %s" % (n, md_escape(why)))
+    L.extend(fails if fails else ([] if unavailable else ["None."]))
+    L.append("")
+    L.append("## Programs and sizes")
+    L.append("")
+    L.append("| program | suite | arguments mean | standard | quick / check | note |")
+    L.append("|---|---|---|---|---|---|")
+    for b in benches:
+        suite = {"classic": "classic", "bg": "Benchmarks Game", "awfy": "Are We Fast Yet?"}[b.group]
+        L.append("| %s | %s | %s | %s | %s | %s |" % (b.name, suite, b.size_doc, " ".join(b.standard),
+                                                       " ".join(b.quick), b.note))
+    L.append("")
+    L.append("Raw data: `%s`." % os.path.relpath(json_path, REPO))
+    L.append("")
+    os.makedirs(os.path.dirname(os.path.abspath(opts.results)), exist_ok=True)
+    with open(opts.results, "w") as f:
+        f.write("\n".join(L))
+
+    raw = {
+        "started": started.isoformat(), "finished": finished.isoformat(), "command": cmdline,
+        "machine": machine, "runs": runs, "quick": opts.quick, "versions": versions,
+        "unavailable": unavailable,
+        "programs": {b.name: {"args": b.quick if opts.quick else b.standard} for b in benches},
+        "outcome": {"%s|%s" % k: v for k, v in outcome.items()},
+        "checks": {"%s|%s" % k: v for k, v in checks.items()},
+        "timed": {"%s|%s" % k: [r.as_dict() for r in v] for k, v in timed.items()},
+        "ratios": ratios, "geomean": geo,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+    with open(json_path, "w") as f:
+        json.dump(raw, f, indent=1)
+
+    progress("wrote %s, %s and %s" % (os.path.relpath(opts.results), os.path.relpath(svg_path),
+                                      os.path.relpath(json_path)))
+    peer_fail = any(o["status"] != "ok" for (n, _), o in outcome.items() if n != "hashvm") or \
+        any(c["status"] not in ("ok", "ran") for (n, _), c in checks.items() if n != "hashvm")
+    hash_fail = "hashvm" in all_names and (
+        "hashvm" in unavailable or
+        any(o["status"] != "ok" for (n, _), o in outcome.items() if n == "hashvm"))
+    if peer_fail:
+        progress("some peer failed its checks: see %s" % os.path.relpath(opts.results))
+        return 1
+    if hash_fail:
+        progress("hashvm failed or is pending: see %s" % os.path.relpath(opts.results))
+        return 1 if opts.strict else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
