@@ -356,9 +356,67 @@ impl Rng {
     }
 }
 
-/// Derives a new input from `seeds`: truncation, bit flips, byte overwrites, splices of
-/// two seeds, duplicated or deleted ranges, and plain random bytes.
+/// Splits a well-framed file into its flags and section bodies.
+pub fn sections(b: &[u8]) -> Option<(u32, Vec<Vec<u8>>)> {
+    use hashvm_format::binary::{HEADER_SIZE, SECTIONS, SECTION_ENTRY_SIZE};
+    let flags = u32::from_le_bytes(b.get(12..16)?.try_into().ok()?);
+    let mut out = Vec::new();
+    for i in 0..SECTIONS.len() {
+        let e = HEADER_SIZE + SECTION_ENTRY_SIZE * i;
+        let off = u32::from_le_bytes(b.get(e + 4..e + 8)?.try_into().ok()?) as usize;
+        let size = u32::from_le_bytes(b.get(e + 8..e + 12)?.try_into().ok()?) as usize;
+        out.push(b.get(off..off.checked_add(size)?)?.to_vec());
+    }
+    Some((flags, out))
+}
+
+/// Frames section bodies as a file, with a correct header and section table.
+pub fn frame(flags: u32, bodies: &[Vec<u8>]) -> Vec<u8> {
+    use hashvm_format::binary::*;
+    let mut b = MAGIC.to_vec();
+    b.extend(VERSION_MAJOR.to_le_bytes());
+    b.extend(VERSION_MINOR.to_le_bytes());
+    b.extend(flags.to_le_bytes());
+    b.extend((SECTIONS.len() as u32).to_le_bytes());
+    b.extend([0; 12]);
+    let mut off = HEADER_SIZE + SECTION_ENTRY_SIZE * SECTIONS.len();
+    for (id, body) in SECTIONS.iter().zip(bodies) {
+        b.extend(id);
+        b.extend((off as u32).to_le_bytes());
+        b.extend((body.len() as u32).to_le_bytes());
+        b.extend([0; 4]);
+        off += body.len();
+    }
+    for body in bodies {
+        b.extend(body);
+    }
+    b
+}
+
+/// Derives a new input from `seeds`. Half the time one section's body is mutated and the
+/// file re-framed, so that the input gets past the header into the section readers;
+/// otherwise the whole file is mutated.
 pub fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+    let seed = &seeds[rng.below(seeds.len())];
+    if rng.below(2) == 0 {
+        if let Some((flags, mut bodies)) = sections(seed) {
+            let k = rng.below(bodies.len());
+            let donors: Vec<Vec<u8>> = seeds
+                .iter()
+                .filter_map(|s| sections(s).and_then(|(_, b)| b.get(k).cloned()))
+                .collect();
+            let mut pool = vec![bodies[k].clone()];
+            pool.extend(donors);
+            bodies[k] = mutate_bytes(rng, &pool);
+            return frame(flags & 1, &bodies);
+        }
+    }
+    mutate_bytes(rng, seeds)
+}
+
+/// Byte-level mutations of one of `seeds`: truncation, bit flips, byte overwrites,
+/// splices of two seeds, duplicated or deleted ranges, and random bytes.
+pub fn mutate_bytes(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     let mut b = seeds[rng.below(seeds.len())].clone();
     let rounds = 1 + rng.below(4);
     for _ in 0..rounds {
