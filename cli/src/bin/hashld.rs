@@ -98,6 +98,17 @@ fn load(display: &str, bytes: &[u8]) -> Result<Module, String> {
     Ok(m)
 }
 
+/// The directories searched for libraries, in order: the `-L` directories, then those
+/// of `HASH_PATH` (the platform's path-list syntax: colon-separated on Unix; empty
+/// entries skipped).
+fn search_dirs(lib_dirs: &[PathBuf], hash_path: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
+    let mut dirs = lib_dirs.to_vec();
+    if let Some(p) = hash_path {
+        dirs.extend(std::env::split_paths(p).filter(|d| !d.as_os_str().is_empty()));
+    }
+    dirs
+}
+
 /// Finds library `name` on the search path: the `-L` directories, then `HASH_PATH`,
 /// then the bundled standard library.
 fn find_library(name: &str, dirs: &[PathBuf]) -> Result<Resolved, String> {
@@ -142,10 +153,7 @@ fn run(args: Args) -> Result<(), Vec<String>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut dirs = args.lib_dirs.clone();
-    if let Some(p) = std::env::var_os("HASH_PATH") {
-        dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
-    }
+    let dirs = search_dirs(&args.lib_dirs, std::env::var_os("HASH_PATH").as_deref());
     let mut resolve = |name: &str| find_library(name, &dirs);
     let out = link(&objects, &mut resolve)
         .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
@@ -182,5 +190,150 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hashvm_format::hasm::assemble;
+
+    fn args(v: &[&str]) -> Result<Command, String> {
+        parse_args(v.iter().map(|s| s.to_string()))
+    }
+
+    /// A fresh scratch directory for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("hashld-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn put(path: &Path, src: &str) {
+        let m = assemble(src, "test.hasm").unwrap();
+        std::fs::write(path, write(&m)).unwrap();
+    }
+
+    #[test]
+    fn command_line() {
+        let Ok(Command::Link(a)) = args(&["a.hbc", "-o", "out.hbc", "-L", "x", "-Ly", "b.hbc"])
+        else {
+            panic!()
+        };
+        assert_eq!(a.objects, ["a.hbc", "b.hbc"]);
+        assert_eq!(a.output, "out.hbc");
+        assert_eq!(a.lib_dirs, [PathBuf::from("x"), PathBuf::from("y")]);
+        assert!(matches!(args(&["--help"]), Ok(Command::Help)));
+        assert!(matches!(args(&["a.hbc", "-h"]), Ok(Command::Help)));
+        assert_eq!(
+            args(&["a.hbc"]).err().unwrap(),
+            "no output file (-o OUT.hbc)"
+        );
+        assert_eq!(args(&["-o", "x"]).err().unwrap(), "no input objects");
+        assert_eq!(args(&["a", "-o"]).err().unwrap(), "-o needs a file name");
+        assert_eq!(args(&["a", "-q"]).err().unwrap(), "unknown option -q");
+        assert_eq!(
+            args(&["a", "-o", "x", "-ox"]).err().unwrap(),
+            "-o given twice"
+        );
+        let Ok(Command::Link(a)) = args(&["-o", "o", "--", "-weird.hbc"]) else {
+            panic!()
+        };
+        assert_eq!(a.objects, ["-weird.hbc"]);
+    }
+
+    #[test]
+    fn search_order_is_l_dirs_then_hash_path() {
+        let dirs = search_dirs(
+            &[PathBuf::from("l1"), PathBuf::from("l2")],
+            Some(std::ffi::OsStr::new("h1::h2")),
+        );
+        assert_eq!(dirs, ["l1", "l2", "h1", "h2"].map(PathBuf::from));
+        assert_eq!(search_dirs(&[], None), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn first_directory_holding_the_library_wins() {
+        let root = scratch("order");
+        let (a, b, c) = (root.join("a"), root.join("b"), root.join("c"));
+        for d in [&a, &b, &c] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        put(
+            &b.join("m.hbc"),
+            ".global which = 2\n.export which global which",
+        );
+        put(
+            &c.join("m.hbc"),
+            ".global which = 3\n.export which global which",
+        );
+        let found = find_library("m", &[a.clone(), b.clone(), c.clone()])
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.0, b.join("m.hbc").display().to_string());
+        let found = find_library("m", &[c.clone(), b]).unwrap().unwrap();
+        assert_eq!(found.0, c.join("m.hbc").display().to_string());
+        assert!(find_library("m", &[a.clone()]).unwrap().is_none());
+        assert!(find_library("../m", &[a.clone()]).is_err());
+        assert!(find_library("/m", &[a.clone()]).is_err());
+        // An unreadable library is an error naming the file, not "not found".
+        std::fs::write(a.join("bad.hbc"), b"junk").unwrap();
+        let e = find_library("bad", &[a.clone()]).unwrap_err();
+        assert!(
+            e.starts_with(&a.join("bad.hbc").display().to_string()),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn links_objects_and_libraries_into_an_executable() {
+        let root = scratch("link");
+        let lib = root.join("lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        put(
+            &lib.join("answer.hbc"),
+            ".global v = 42\n.export answer global v",
+        );
+        put(
+            &root.join("main.hbc"),
+            ".library answer\n.global a import answer\n.func main/0\n    loadg r0, a\n    ret r0\n.end\n.entry main",
+        );
+        let out = root.join("out.hbc");
+        run(Args {
+            objects: vec![root.join("main.hbc").display().to_string()],
+            output: out.display().to_string(),
+            lib_dirs: vec![lib],
+        })
+        .unwrap();
+        let m = read(&std::fs::read(&out).unwrap()).unwrap();
+        verify(&m).unwrap();
+        assert!(m.is_executable());
+        assert_eq!(m.globals.len(), 1);
+
+        // Errors name the files.
+        let e = run(Args {
+            objects: vec![root.join("main.hbc").display().to_string()],
+            output: out.display().to_string(),
+            lib_dirs: vec![],
+        })
+        .unwrap_err();
+        assert_eq!(
+            e,
+            [format!(
+                "library `answer` not found (needed by {})",
+                root.join("main.hbc").display()
+            )]
+        );
+        let missing = root.join("nope.hbc").display().to_string();
+        let e = run(Args {
+            objects: vec![missing.clone()],
+            output: out.display().to_string(),
+            lib_dirs: vec![],
+        })
+        .unwrap_err();
+        assert!(e[0].starts_with(&format!("{missing}: ")), "{e:?}");
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
