@@ -268,18 +268,18 @@ mod tests {
             &c.join("m.hbc"),
             ".global which = 3\n.export which global which",
         );
-        let found = find_library("m", &[a.clone(), b.clone(), c.clone()])
-            .unwrap()
-            .unwrap();
+        let abc = [a.clone(), b.clone(), c.clone()];
+        let found = find_library("m", &abc).unwrap().unwrap();
         assert_eq!(found.0, b.join("m.hbc").display().to_string());
         let found = find_library("m", &[c.clone(), b]).unwrap().unwrap();
         assert_eq!(found.0, c.join("m.hbc").display().to_string());
-        assert!(find_library("m", &[a.clone()]).unwrap().is_none());
-        assert!(find_library("../m", &[a.clone()]).is_err());
-        assert!(find_library("/m", &[a.clone()]).is_err());
+        let only_a = std::slice::from_ref(&a);
+        assert!(find_library("m", only_a).unwrap().is_none());
+        assert!(find_library("../m", only_a).is_err());
+        assert!(find_library("/m", only_a).is_err());
         // An unreadable library is an error naming the file, not "not found".
         std::fs::write(a.join("bad.hbc"), b"junk").unwrap();
-        let e = find_library("bad", &[a.clone()]).unwrap_err();
+        let e = find_library("bad", only_a).unwrap_err();
         assert!(
             e.starts_with(&a.join("bad.hbc").display().to_string()),
             "{e}"
