@@ -11,7 +11,9 @@
 //!
 //! SPEC.md ("Assembly language (.hasm)") is the reference for the syntax; in brief:
 //!
-//! ```text
+//! ```
+//! use hashvm_format::hasm::{assemble, disassemble};
+//! let src = r#"
 //! ; comments run from `;` to the end of the line
 //! .module executable
 //! .type Shape
@@ -37,6 +39,11 @@
 //!     ret r2
 //! .end
 //! .entry main
+//! "#;
+//! let m = assemble(src, "area.hasm").expect("assembles");
+//! hashvm_format::verify(&m).expect("verifies");
+//! let again = assemble(&disassemble(&m), "dis.hasm").expect("reassembles");
+//! assert_eq!(hashvm_format::write(&again), hashvm_format::write(&m));
 //! ```
 
 use crate::binary::MAX_CONST_DEPTH;
