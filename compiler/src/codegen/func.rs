@@ -1089,13 +1089,8 @@ impl<'a, 'p> FnCx<'a, 'p> {
     /// A `#run` site. With known values it loads its constant; otherwise the expression
     /// is lifted into a function the driver evaluates at compile time.
     pub(crate) fn run_site(&mut self, inner: &'p TExpr, span: Span, dst: u16, item: Option<u32>) -> R<()> {
-        if let Some(rv) = self.og.run_values {
-            if let Some(c) = rv.values.get(&span) {
-                let g = self.og.mb.add_global("#run", hashvm_format::GlobalInit::Const(c.clone()));
-                self.fb.op(Op::LoadG, [s(dst), Operand::Global(g)]);
-                return Ok(());
-            }
-        }
+        // The lifted function exists in both phases (so that function numbering does
+        // not change between them); with a known value it is simply never called.
         let f = self.og.mb.declare_function("#run");
         let mut cx = FnCx {
             og: &mut *self.og,
@@ -1108,6 +1103,13 @@ impl<'a, 'p> FnCx<'a, 'p> {
         cx.loc(span);
         let r = cx.tail(inner).and_then(|_| cx.finish());
         self.og.define(f, r);
+        if let Some(rv) = self.og.run_values {
+            if let Some(c) = rv.values.get(&span) {
+                let g = self.og.mb.add_global("#run", hashvm_format::GlobalInit::Const(c.clone()));
+                self.fb.op(Op::LoadG, [s(dst), Operand::Global(g)]);
+                return Ok(());
+            }
+        }
         self.og.runs.push(RunSite { span, func: f, item });
         let base = self.next;
         self.fb.op(Op::CallK, [s(dst), Operand::Func(f), s(base), cnt(0)]);

@@ -154,15 +154,8 @@ pub fn compile_module(
                 let g = og.mb.add_global(item.name.clone(), GlobalInit::Const(Const::Func(f)));
                 og.item_globals.insert(i as u32, g);
             }
-            TItemKind::Value { expr, .. } => {
-                let init = match (&expr.kind, run_values) {
-                    (TExprKind::Run(_), Some(rv)) => match rv.values.get(&expr.span) {
-                        Some(c) => GlobalInit::Const(c.clone()),
-                        None => GlobalInit::Uninit,
-                    },
-                    _ => GlobalInit::Uninit,
-                };
-                let g = og.mb.add_global(item.name.clone(), init);
+            TItemKind::Value { .. } => {
+                let g = og.mb.add_global(item.name.clone(), GlobalInit::Uninit);
                 og.item_globals.insert(i as u32, g);
             }
             _ => {}
@@ -180,21 +173,12 @@ pub fn compile_module(
             og.compile_lambda(f, lambda, true);
         }
     }
-    // The initialiser: top-level values in source order.
-    let needs_init: Vec<u32> = m
-        .init_order
-        .iter()
-        .copied()
-        .filter(|&i| match &m.items[i as usize].kind {
-            TItemKind::Value { expr, .. } => {
-                !(matches!(expr.kind, TExprKind::Run(_)) && run_values.is_some_and(|rv| rv.values.contains_key(&expr.span)))
-            }
-            _ => false,
-        })
-        .collect();
-    if !needs_init.is_empty() {
+    // The initialiser: top-level values in source order (a `#run` value loads its
+    // constant). It exists whenever there are values, in both `#run` phases, so that
+    // function numbering is the same in both.
+    if !m.init_order.is_empty() {
         let f = og.mb.declare_function(og.fn_name("<init>"));
-        let body = func::compile_init(&mut og, &needs_init);
+        let body = func::compile_init(&mut og, &m.init_order);
         og.define(f, body);
         og.mb.add_init(f);
     }

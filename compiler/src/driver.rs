@@ -1,0 +1,294 @@
+//! The compiler driver: check a program, evaluate its `#run` expressions on the
+//! embedded VM, generate one object per module, and link them.
+//!
+//! `#run` works in two phases. First every module is compiled with each `#run`
+//! expression lifted into a function; those objects are linked into an evaluation
+//! program, its initialisers run (top-level `#run` values are computed there, in source
+//! order), then every other `#run` function is called. Each value is reified into an
+//! encoded constant. Then the modules are compiled again, with each `#run` site loading
+//! its constant; function numbering is identical in both phases (the lifted functions
+//! stay, unused), so reified closures name the right functions.
+
+use crate::codegen::{self, module_key, RunSite, RunValues};
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use crate::tast::{ModuleId, TypedProgram};
+use hashvm_format::{link, ExportTarget, Module};
+use hashvm_vm::reify::ReifyMap;
+use hashvm_vm::{Config, Trap, Value, Vm};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Options of one compilation.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `-L` directories (searched before `HASH_PATH` and the bundled library).
+    pub search: Vec<PathBuf>,
+}
+
+/// A successful compilation.
+pub struct Compiled {
+    /// The output: an executable (whole program) or a linkable object (`-c`).
+    pub module: Module,
+    /// Warnings to show.
+    pub warnings: Vec<Diagnostic>,
+    /// The checked program (for the REPL and tools).
+    pub program: TypedProgram,
+}
+
+/// A failed compilation: diagnostics, and the source map to render them with.
+pub struct Failure {
+    /// The errors (and any warnings found before them).
+    pub diagnostics: Vec<Diagnostic>,
+    /// Rendered text, ready for standard error.
+    pub rendered: String,
+}
+
+fn fail(prog: Option<&TypedProgram>, diagnostics: Vec<Diagnostic>) -> Failure {
+    let rendered = crate::render_diagnostics(prog.map(|p| &p.sources), &diagnostics);
+    Failure { diagnostics, rendered }
+}
+
+fn error_at(span: Span, msg: String) -> Diagnostic {
+    Diagnostic::error(span, msg)
+}
+
+/// The objects of every module of `prog`, keyed by [`module_key`], with `#run` values
+/// computed.
+pub fn compile_objects(prog: &TypedProgram) -> Result<HashMap<String, (ModuleId, Module)>, Vec<Diagnostic>> {
+    let cg_err = |es: Vec<codegen::CodegenError>| -> Vec<Diagnostic> {
+        es.into_iter().map(|e| error_at(e.span, e.message)).collect()
+    };
+    // Phase 1.
+    let mut objects = HashMap::new();
+    let mut sites: HashMap<ModuleId, Vec<RunSite>> = HashMap::new();
+    for &m in &prog.modules {
+        let (obj, runs) = codegen::compile_module(prog, m, None).map_err(cg_err)?;
+        if !runs.is_empty() {
+            sites.insert(m, runs);
+        }
+        objects.insert(module_key(prog.module(m)), (m, obj));
+    }
+    if sites.is_empty() {
+        return Ok(objects);
+    }
+    // Phase 2: evaluate.
+    let values = evaluate_runs(prog, &objects, &sites)?;
+    // Phase 3: final objects.
+    let mut out = HashMap::new();
+    for &m in &prog.modules {
+        let rv = values.get(&m);
+        let (obj, _) = codegen::compile_module(prog, m, rv).map_err(cg_err)?;
+        out.insert(module_key(prog.module(m)), (m, obj));
+    }
+    Ok(out)
+}
+
+/// Links the root's object with the objects it needs (found among `objects`).
+fn link_objects(prog: &TypedProgram, objects: &HashMap<String, (ModuleId, Module)>) -> Result<Module, Vec<Diagnostic>> {
+    let root_key = module_key(prog.module(prog.root));
+    let root = objects[&root_key].1.clone();
+    let mut resolve = |name: &str| -> Result<Option<(String, Module)>, String> {
+        Ok(objects.get(name).map(|(_, m)| (name.to_string(), m.clone())))
+    };
+    link::link(&[(root_key.clone(), root)], &mut resolve).map_err(|errs| {
+        errs.into_iter()
+            .map(|e| error_at(prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default(), format!("link: {e}")))
+            .collect()
+    })
+}
+
+fn evaluate_runs(
+    prog: &TypedProgram,
+    objects: &HashMap<String, (ModuleId, Module)>,
+    sites: &HashMap<ModuleId, Vec<RunSite>>,
+) -> Result<HashMap<ModuleId, RunValues>, Vec<Diagnostic>> {
+    // Mark, in each object, the globals and functions we need to find after linking:
+    // exports survive linking with their renumbered targets.
+    let mut marked = HashMap::new();
+    for (key, (m, obj)) in objects {
+        let mut obj = obj.clone();
+        if !obj.functions.is_empty() {
+            let g = obj.globals.len() as u32;
+            obj.globals.push(hashvm_format::Global {
+                name: String::new(),
+                init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(0)),
+            });
+            obj.exports.push(hashvm_format::Export { name: format!("#fn0::{key}"), target: ExportTarget::Global(g) });
+        }
+        if !obj.types.is_empty() {
+            obj.exports.push(hashvm_format::Export { name: format!("#ty0::{key}"), target: ExportTarget::Type(0) });
+        }
+        for (k, site) in sites.get(m).map(|v| v.as_slice()).unwrap_or(&[]).iter().enumerate() {
+            let g = obj.globals.len() as u32;
+            obj.globals.push(hashvm_format::Global {
+                name: String::new(),
+                init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(site.func)),
+            });
+            obj.exports.push(hashvm_format::Export { name: format!("#run{k}::{key}"), target: ExportTarget::Global(g) });
+            if let Some(item) = site.item {
+                let ig = item_global(&obj, prog, *m, item);
+                if let Some(ig) = ig {
+                    obj.exports.push(hashvm_format::Export { name: format!("#item{k}::{key}"), target: ExportTarget::Global(ig) });
+                }
+            }
+        }
+        obj.entry = None;
+        marked.insert(key.clone(), (*m, obj));
+    }
+    let linked = link_objects(prog, &marked)?;
+    let exports: HashMap<&str, ExportTarget> = linked.exports.iter().map(|e| (e.name.as_str(), e.target)).collect();
+    let mut vm = Vm::new(Config::default());
+    vm.load(&linked).map_err(|t| vec![trap_diag(prog, prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default(), t)])?;
+    // Initialisers (top-level values, top-level #run included), in link order.
+    let root_span = prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default();
+    for &f in &linked.inits {
+        if let Err(t) = vm.call(Value::func(f), &[]) {
+            // Attribute the failure to the innermost #run site of the trace if we can.
+            let span = sites
+                .values()
+                .flatten()
+                .find(|s| s.item.is_some())
+                .map(|s| s.span)
+                .unwrap_or(root_span);
+            vm.flush();
+            return Err(vec![trap_diag(prog, span, t)]);
+        }
+    }
+    let mut out: HashMap<ModuleId, RunValues> = HashMap::new();
+    let mut errors = Vec::new();
+    let mut sorted: Vec<(&ModuleId, &Vec<RunSite>)> = sites.iter().collect();
+    sorted.sort_by_key(|(m, _)| prog.modules.iter().position(|x| x == *m));
+    for (m, list) in sorted {
+        let key = module_key(prog.module(*m));
+        let fn_base = match exports.get(format!("#fn0::{key}").as_str()) {
+            Some(ExportTarget::Global(g)) => vm.globals[*g as usize].bits as u32,
+            _ => 0,
+        };
+        let nfuncs = objects[&key].1.functions.len() as u32;
+        let ty_base = match exports.get(format!("#ty0::{key}").as_str()) {
+            Some(ExportTarget::Type(t)) => *t,
+            _ => 0,
+        };
+        let ntypes = objects[&key].1.types.len() as u32;
+        let mut rv = RunValues::default();
+        for (k, site) in list.iter().enumerate() {
+            let value = match site.item.and_then(|_| exports.get(format!("#item{k}::{key}").as_str())) {
+                Some(ExportTarget::Global(g)) => Ok(vm.globals[*g as usize]),
+                _ => match exports.get(format!("#run{k}::{key}").as_str()) {
+                    Some(ExportTarget::Global(g)) => {
+                        let f = vm.globals[*g as usize];
+                        vm.call(f, &[])
+                    }
+                    _ => {
+                        errors.push(error_at(site.span, "internal error: lost a #run site".into()));
+                        continue;
+                    }
+                },
+            };
+            let value = match value {
+                Ok(v) => v,
+                Err(t) => {
+                    vm.flush();
+                    errors.push(trap_diag(prog, site.span, t));
+                    continue;
+                }
+            };
+            let func_map = |f: u32| (f >= fn_base && f < fn_base + nfuncs).then(|| f - fn_base);
+            let ty_map = |t: u32| {
+                let first = hashvm_format::FIRST_USER_TYPE + ty_base;
+                (t >= first && t < first + ntypes).then(|| t - ty_base)
+            };
+            let map = ReifyMap {
+                func: &func_map,
+                ty: &ty_map,
+                global_base: rv.shared.len() as u32,
+            };
+            match vm.reify(value, &map) {
+                Ok(r) => {
+                    rv.shared.extend(r.shared);
+                    rv.values.insert(site.span, r.root);
+                }
+                Err(e) => errors.push(error_at(site.span, format!("the value of this #run cannot be stored: {e}"))),
+            }
+        }
+        out.insert(*m, rv);
+    }
+    vm.flush();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(out)
+}
+
+/// The global of item `item` of module `m` in its object (found by name: the code
+/// generator names item globals after their items).
+fn item_global(obj: &Module, prog: &TypedProgram, m: ModuleId, item: u32) -> Option<u32> {
+    let name = &prog.module(m).items.get(item as usize)?.name;
+    obj.globals.iter().position(|g| &g.name == name).map(|i| i as u32)
+}
+
+fn trap_diag(_prog: &TypedProgram, span: Span, t: Trap) -> Diagnostic {
+    match t {
+        Trap::Error(e) => error_at(span, format!("#run failed: {}", e.message)),
+        Trap::Exit(c) => error_at(span, format!("#run called io.exit({c})")),
+    }
+}
+
+/// Compiles the program rooted at `root` into an executable.
+pub fn compile_program(root: &Path, opts: &Options) -> Result<Compiled, Failure> {
+    let (prog, warnings) = crate::check_path(root, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
+    let objects = compile_objects(&prog).map_err(|d| fail(Some(&prog), d))?;
+    if prog.main.is_none() {
+        let span = prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default();
+        return Err(fail(Some(&prog), vec![error_at(span, "the program has no `main` function".into())]));
+    }
+    let module = link_objects(&prog, &objects).map_err(|d| fail(Some(&prog), d))?;
+    if let Err(e) = hashvm_format::verify::verify(&module) {
+        let span = prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default();
+        return Err(fail(Some(&prog), vec![error_at(span, format!("internal error: generated code fails verification: {e}"))]));
+    }
+    Ok(Compiled { module, warnings, program: prog })
+}
+
+/// Compiles only the root module into a linkable object (`hashc -c`).
+pub fn compile_object(root: &Path, opts: &Options) -> Result<Compiled, Failure> {
+    let (prog, warnings) = crate::check_path(root, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
+    let mut objects = compile_objects(&prog).map_err(|d| fail(Some(&prog), d))?;
+    let key = module_key(prog.module(prog.root));
+    let module = objects.remove(&key).map(|(_, m)| m).unwrap_or_default();
+    Ok(Compiled { module, warnings, program: prog })
+}
+
+/// The object of a bundled standard-library module by its library name
+/// (`std.list`, `std.prelude`, ...), compiled from the embedded sources on first use.
+pub fn stdlib_object(name: &str) -> Option<Module> {
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<Option<HashMap<String, Module>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(None));
+    let mut guard = cache.lock().ok()?;
+    if guard.is_none() {
+        *guard = Some(build_stdlib().unwrap_or_default());
+    }
+    guard.as_ref()?.get(name).cloned()
+}
+
+/// Compiles every bundled module (through a synthetic root that imports them all).
+fn build_stdlib() -> Option<HashMap<String, Module>> {
+    let mut src = String::new();
+    for m in hashvm_stdlib::MODULES {
+        if *m != "prelude" {
+            src.push_str(&format!("_m_{m} := import(\"{m}\");\n"));
+        }
+    }
+    src.push_str("main := () => {};\n");
+    let prog = crate::check_source("<stdlib>.hash", &src).ok()?;
+    let objects = compile_objects(&prog).ok()?;
+    Some(
+        objects
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("std."))
+            .map(|(k, (_, m))| (k, m))
+            .collect(),
+    )
+}
