@@ -710,19 +710,7 @@ impl Asm<'_> {
 
     /// The constructor index named `name` in type `ty`.
     fn ctor_by_name(&self, ty: u32, name: &str) -> Result<u16, String> {
-        let names: Vec<&str> = if ty < FIRST_USER_TYPE {
-            builtin::TYPES
-                .get(ty as usize)
-                .map(|(_, cs)| cs.iter().map(|c| c.0).collect())
-                .unwrap_or_default()
-        } else {
-            match self.m.types.get((ty - FIRST_USER_TYPE) as usize) {
-                Some(TypeDef::Defined { ctors, .. }) => {
-                    ctors.iter().map(|c| c.name.as_str()).collect()
-                }
-                _ => Vec::new(),
-            }
-        };
+        let names = ctor_names(&self.m, ty);
         let mut hits = names.iter().enumerate().filter(|(_, n)| **n == name);
         match (hits.next(), hits.next()) {
             (Some((i, _)), None) => u16::try_from(i).map_err(|_| "too many constructors".into()),
@@ -962,10 +950,6 @@ impl Asm<'_> {
         Ok(())
     }
 
-    fn file_ref(&self, c: &mut Cur) -> P<u32> {
-        self.reference(c, Ns::File)
-    }
-
     /// `.lines FUNC` then rows `OFFSET FILE LINE COL` up to `.end`: a line table given
     /// verbatim. Returns the index of the first line after the block.
     fn lines_block(&mut self, lines: &[Line], at: usize) -> usize {
@@ -1006,7 +990,7 @@ impl Asm<'_> {
             }
             let row = (|| -> P<LineEntry> {
                 let offset = c.uint("a code offset", u32::MAX as u128)?;
-                let file = self.file_ref(&mut c)?;
+                let file = self.reference(&mut c, Ns::File)?;
                 let line = c.uint("a line number", u32::MAX as u128)?;
                 let col = c.uint("a column number", u32::MAX as u128)?;
                 c.done()?;
@@ -1155,7 +1139,7 @@ impl Asm<'_> {
             None => Ok(()),
             Some(Tok::P('|')) => Ok(()), // reported by pass 1
             Some(Tok::Dir(d)) if d == "loc" => {
-                let file = self.file_ref(c)?;
+                let file = self.reference(c, Ns::File)?;
                 let ln = c.uint("a line number", u32::MAX as u128)?;
                 let col = if c.peek().is_some() {
                     c.uint("a column number", u32::MAX as u128)?
@@ -1524,6 +1508,22 @@ impl Asm<'_> {
     }
 }
 
+/// The constructor names of type `ty` (builtin or defined; none for anything else), by
+/// tag: what constructor names in `con` operands and data constants refer to.
+fn ctor_names(m: &Module, ty: u32) -> Vec<&str> {
+    if ty < FIRST_USER_TYPE {
+        builtin::TYPES
+            .get(ty as usize)
+            .map(|(_, cs)| cs.iter().map(|c| c.0).collect())
+            .unwrap_or_default()
+    } else {
+        match m.types.get((ty - FIRST_USER_TYPE) as usize) {
+            Some(TypeDef::Defined { ctors, .. }) => ctors.iter().map(|c| c.name.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 fn first_col(line: &Line) -> usize {
     line.toks.first().map_or(1, |t| t.col)
 }
@@ -1742,19 +1742,7 @@ impl Dis<'_> {
         }
     }
     fn ctor_ref(&self, ty: u32, tag: u16) -> String {
-        let names: Vec<&str> = if ty < FIRST_USER_TYPE {
-            builtin::TYPES
-                .get(ty as usize)
-                .map(|(_, cs)| cs.iter().map(|c| c.0).collect())
-                .unwrap_or_default()
-        } else {
-            match self.m.types.get((ty - FIRST_USER_TYPE) as usize) {
-                Some(TypeDef::Defined { ctors, .. }) => {
-                    ctors.iter().map(|c| c.name.as_str()).collect()
-                }
-                _ => Vec::new(),
-            }
-        };
+        let names = ctor_names(self.m, ty);
         match names.get(tag as usize) {
             Some(n) if !n.is_empty() && names.iter().filter(|x| *x == n).count() == 1 => name(n),
             _ => tag.to_string(),

@@ -98,3 +98,18 @@ fn fuzz_for_a_while() {
     let (n, accepted) = run(seed, Duration::from_secs(secs), u64::MAX);
     eprintln!("{n} inputs ({accepted} accepted by the reader), no failure");
 }
+
+/// Writes the seed files into `$HASHVM_FUZZ_CORPUS` (e.g. `fuzz/corpus/read_verify`),
+/// to start cargo-fuzz from good inputs.
+#[test]
+#[ignore = "writes files; run explicitly to seed a cargo-fuzz corpus"]
+fn write_fuzz_corpus() {
+    let Some(dir) = std::env::var_os("HASHVM_FUZZ_CORPUS") else {
+        panic!("set HASHVM_FUZZ_CORPUS to the corpus directory");
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, s) in seeds().iter().enumerate() {
+        std::fs::write(dir.join(format!("seed{i:03}.hbc")), s).unwrap();
+    }
+}

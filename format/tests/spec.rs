@@ -34,22 +34,17 @@ fn render() -> String {
     let mut out = String::new();
     out.push_str(BEGIN);
     out.push('\n');
-    let groups: [(&str, fn(Op) -> bool); 3] = [
-        ("Primary instructions (one opcode byte)", |o| {
-            (o as u16) >> 8 == 0
-        }),
-        ("Numeric extension (prefix `0xFE`)", |o| {
-            (o as u16) >> 8 == EXT_NUM as u16
-        }),
-        ("System extension (prefix `0xFF`)", |o| {
-            (o as u16) >> 8 == EXT_SYS as u16
-        }),
+    // Each group with the prefix byte of its opcodes (0 for the one-byte ones).
+    let groups = [
+        ("Primary instructions (one opcode byte)", 0u16),
+        ("Numeric extension (prefix `0xFE`)", EXT_NUM as u16),
+        ("System extension (prefix `0xFF`)", EXT_SYS as u16),
     ];
-    for (title, member) in groups {
+    for (title, prefix) in groups {
         out.push_str(&format!("\n### {title}\n\n"));
         out.push_str("| Bytes | Mnemonic | Operands | Length | Semantics |\n");
         out.push_str("|---|---|---|---|---|\n");
-        for &op in Op::ALL.iter().filter(|o| member(**o)) {
+        for &op in Op::ALL.iter().filter(|o| (**o as u16) >> 8 == prefix) {
             let operands: Vec<&str> = op.operands().iter().map(|k| k.name()).collect();
             let operands = if operands.is_empty() {
                 "–".to_string()
