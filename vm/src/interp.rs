@@ -75,18 +75,31 @@ impl Vm {
         let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
         *c -= 1;
         if *c == 0 {
-            self.fire_hot_call(func);
+            return self.fire_hot_call(func);
         }
         Ok(())
     }
 
     #[cold]
     #[inline(never)]
-    fn fire_hot_call(&mut self, func: u32) {
+    fn fire_hot_call(&mut self, func: u32) -> Result<(), Trap> {
         self.hot_calls[func as usize] = HOT_THRESHOLD;
         if let Some(h) = self.hook.as_mut() {
             h.hot_call(func);
         }
+        self.check_interrupt()
+    }
+
+    /// A loop back-edge counter reached zero: call the JIT hook, check for interrupts.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn fire_hot_loop(&mut self, slot: usize, off: u32) -> Result<(), Trap> {
+        self.hot_loops[slot] = HOT_THRESHOLD;
+        let func = self.frames.last().map(|f| f.func).unwrap_or(0);
+        if let Some(h) = self.hook.as_mut() {
+            h.hot_loop(func, off);
+        }
+        self.check_interrupt()
     }
 
     #[cold]
@@ -774,14 +787,12 @@ impl Vm {
                     }
                     prim::LOOP => {
                         let off = (ip.offset_from(code)) as usize;
-                        let c = &mut self.hot_loops[(off >> 1) & (HOT_LOOP_SLOTS - 1)];
+                        let slot = (off >> 1) & (HOT_LOOP_SLOTS - 1);
+                        let c = self.hot_loops.get_unchecked_mut(slot);
                         *c -= 1;
                         if *c == 0 {
-                            *c = HOT_THRESHOLD;
-                            if let Some(h) = self.hook.as_mut() {
-                                let func = self.frames.last().map(|f| f.func).unwrap_or(0);
-                                h.hot_loop(func, off as u32);
-                            }
+                            save_ip!();
+                            tri!(self.fire_hot_loop(slot, off as u32));
                         }
                         jump!(i32at!(1));
                     }
@@ -904,14 +915,12 @@ impl Vm {
                             // Self tail call: move the arguments down and restart in place.
                             (std::ptr::copy(base.add(a0), base, n));
                             let off = (ip.offset_from(code)) as usize;
-                            let c = &mut self.hot_loops[(off >> 1) & (HOT_LOOP_SLOTS - 1)];
+                            let slot = (off >> 1) & (HOT_LOOP_SLOTS - 1);
+                            let c = self.hot_loops.get_unchecked_mut(slot);
                             *c -= 1;
                             if *c == 0 {
-                                *c = HOT_THRESHOLD;
-                                if let Some(h) = self.hook.as_mut() {
-                                    let func = self.frames.last().map(|f| f.func).unwrap_or(0);
-                                    h.hot_loop(func, off as u32);
-                                }
+                                save_ip!();
+                                tri!(self.fire_hot_loop(slot, off as u32));
                             }
                             ip = code;
                             continue;

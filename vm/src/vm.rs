@@ -215,6 +215,10 @@ pub struct Vm {
     pub clock0: std::time::Instant,
     /// Standard input, buffered, for `io.read_line`.
     pub stdin: Option<std::io::BufReader<std::io::Stdin>>,
+    /// Set from another thread (a Ctrl-C handler) to stop the running program with
+    /// "interrupted". Checked when a hot counter fires (every thousand calls or loop
+    /// iterations), so it costs nothing on the fast path.
+    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Vm {
@@ -254,6 +258,7 @@ impl Vm {
             hook: None,
             clock0: std::time::Instant::now(),
             stdin: None,
+            interrupt: None,
         }
     }
 
@@ -524,6 +529,17 @@ impl Vm {
             }
         }
         out
+    }
+
+    /// Fails with "interrupted" (and clears the flag) if an interrupt was requested.
+    #[cold]
+    pub fn check_interrupt(&mut self) -> Result<(), Trap> {
+        if let Some(flag) = &self.interrupt {
+            if flag.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                return Err(self.error_plain("interrupted"));
+            }
+        }
+        Ok(())
     }
 
     /// Flushes standard output (before exit or an error message).

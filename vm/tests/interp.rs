@@ -229,3 +229,30 @@ fn native_list_functions() {
     let (_, r) = run(&list_ops_module(1_000_000, false));
     assert_eq!(r, Ok(1_000_000 - 2));
 }
+
+/// An interrupt flag set before running stops an infinite loop with "interrupted".
+#[test]
+fn interrupt_stops_an_infinite_loop() {
+    let mut mb = ModuleBuilder::new();
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    let top = m.new_label();
+    m.bind(top);
+    m.emit(Op::Loop, [l(top)]);
+    let main = mb.add_function(m).unwrap();
+    mb.set_entry(main);
+    mb.set_executable(true);
+    let md = mb.finish().unwrap();
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut vm = hashvm_vm::Vm::new(hashvm_vm::Config::default());
+    vm.interrupt = Some(flag.clone());
+    let f2 = flag.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        f2.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    match hashvm_vm::run_program(&mut vm, &md) {
+        hashvm_vm::Outcome::Error(e) => assert!(e.message.contains("interrupted")),
+        other => panic!("{other:?}"),
+    }
+    t.join().unwrap();
+}
