@@ -247,6 +247,114 @@ struct Maps {
     types: Vec<Vec<u32>>,
 }
 
+impl Maps {
+    fn get(&mut self, kind: Kind) -> &mut Vec<Vec<u32>> {
+        match kind {
+            Kind::Global => &mut self.global,
+            Kind::Type => &mut self.types,
+        }
+    }
+}
+
+/// The two kinds of importable item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Global = 0,
+    Type = 1,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Global => "global",
+            Kind::Type => "type",
+        }
+    }
+    fn count(self, m: &Module) -> usize {
+        match self {
+            Kind::Global => m.globals.len(),
+            Kind::Type => m.types.len(),
+        }
+    }
+    /// `None` if item `i` does not exist, `Some(None)` for a definition, `Some(Some(s))`
+    /// for an import of symbol `s`.
+    fn import_of(self, m: &Module, i: usize) -> Option<Option<&str>> {
+        match self {
+            Kind::Global => m.globals.get(i).map(|g| match &g.init {
+                GlobalInit::Import(s) => Some(s.as_str()),
+                _ => None,
+            }),
+            Kind::Type => m.types.get(i).map(|t| match t {
+                TypeDef::Import { symbol } => Some(symbol.as_str()),
+                TypeDef::Defined { .. } => None,
+            }),
+        }
+    }
+}
+
+/// Where an import leads.
+enum Bound {
+    /// To item `.1` of unit `.0`, a definition.
+    Def(usize, usize),
+    /// To a symbol no unit exports (partial links only).
+    Unresolved(String),
+}
+
+/// Follows the import `start` (unit, item) through exports and re-exports, at most
+/// `limit` steps (more means a cycle).
+fn follow(
+    units: &[(&str, &Module)],
+    symbols: &HashMap<&str, (usize, ExportTarget)>,
+    kind: Kind,
+    start: (usize, usize),
+    limit: usize,
+    complete: bool,
+) -> Result<Bound, LinkError> {
+    let (mut u, mut i) = start;
+    let mut first = None;
+    for _ in 0..=limit {
+        let Some(import) = kind.import_of(units[u].1, i) else {
+            return Err(LinkError::BadObject {
+                file: units[u].0.to_string(),
+                message: format!("exports {} {i}, which does not exist", kind.name()),
+            });
+        };
+        let Some(sym) = import else {
+            return Ok(Bound::Def(u, i));
+        };
+        first.get_or_insert(sym);
+        match symbols.get(sym) {
+            Some(&(eu, target)) => match (kind, target) {
+                (Kind::Global, ExportTarget::Global(x)) | (Kind::Type, ExportTarget::Type(x)) => {
+                    (u, i) = (eu, x as usize)
+                }
+                _ => {
+                    return Err(LinkError::KindMismatch {
+                        symbol: sym.to_string(),
+                        defined_in: units[eu].0.to_string(),
+                        defined_as: match kind {
+                            Kind::Global => Kind::Type.name(),
+                            Kind::Type => Kind::Global.name(),
+                        },
+                        wanted_by: units[u].0.to_string(),
+                    })
+                }
+            },
+            None if complete => {
+                return Err(LinkError::UndefinedSymbol {
+                    symbol: sym.to_string(),
+                    wanted_by: units[u].0.to_string(),
+                })
+            }
+            None => return Ok(Bound::Unresolved(sym.to_string())),
+        }
+    }
+    Err(LinkError::ImportCycle {
+        symbol: first.unwrap_or_default().to_string(),
+        wanted_by: units[start.0].0.to_string(),
+    })
+}
+
 struct Linker<'a> {
     units: Vec<(&'a str, &'a Module)>,
     maps: Maps,
@@ -436,137 +544,42 @@ pub fn link(
         return Err(errors);
     }
 
-    // Import resolution: follow re-exports until a definition.
-    let mut kept_globals: Vec<(String, String)> = Vec::new(); // (symbol, name) of unresolved
-    let mut kept_types: Vec<String> = Vec::new();
-    let mut kept_global_ix: HashMap<String, u32> = HashMap::new();
-    let mut kept_type_ix: HashMap<String, u32> = HashMap::new();
-    let total_globals: usize = units.iter().map(|u| u.1.globals.len()).sum();
-    let total_types: usize = units.iter().map(|u| u.1.types.len()).sum();
-    for u in 0..units.len() {
-        for (g, gl) in units[u].1.globals.iter().enumerate() {
-            let GlobalInit::Import(sym) = &gl.init else {
-                continue;
-            };
-            let (mut cu, mut cg) = (u, g);
-            let mut steps = 0;
-            let resolved = loop {
-                let cur = match units[cu].1.globals.get(cg) {
-                    Some(x) => x,
-                    None => {
-                        errors.push(LinkError::BadObject {
-                            file: units[cu].0.to_string(),
-                            message: format!("export of global {cg}, which is out of range"),
-                        });
-                        break None;
-                    }
-                };
-                let GlobalInit::Import(s) = &cur.init else {
-                    break Some(maps.global[cu][cg]);
-                };
-                steps += 1;
-                if steps > total_globals {
-                    errors.push(LinkError::ImportCycle {
-                        symbol: sym.clone(),
-                        wanted_by: units[u].0.to_string(),
-                    });
-                    break None;
+    // Import resolution: follow re-exports until a definition. Unresolved imports of a
+    // partial link are kept, one per symbol, after the definitions.
+    let mut kept: [Vec<(String, String)>; 2] = [Vec::new(), Vec::new()];
+    let mut kept_ix: [HashMap<String, u32>; 2] = [HashMap::new(), HashMap::new()];
+    for kind in [Kind::Global, Kind::Type] {
+        let k = kind as usize;
+        let defined = [ng, nt][k];
+        let limit: usize = units.iter().map(|u| kind.count(u.1)).sum();
+        for u in 0..units.len() {
+            for i in 0..kind.count(units[u].1) {
+                if !matches!(kind.import_of(units[u].1, i), Some(Some(_))) {
+                    continue;
                 }
-                match symbols.get(s.as_str()) {
-                    Some(&(eu, ExportTarget::Global(eg))) => (cu, cg) = (eu, eg as usize),
-                    Some(&(eu, ExportTarget::Type(_))) => {
-                        errors.push(LinkError::KindMismatch {
-                            symbol: s.clone(),
-                            defined_in: units[eu].0.to_string(),
-                            defined_as: "type",
-                            wanted_by: units[cu].0.to_string(),
-                        });
-                        break None;
-                    }
-                    None if complete => {
-                        errors.push(LinkError::UndefinedSymbol {
-                            symbol: s.clone(),
-                            wanted_by: units[cu].0.to_string(),
-                        });
-                        break None;
-                    }
-                    None => {
-                        let next = ng + kept_globals.len() as u32;
-                        let ix = *kept_global_ix.entry(s.clone()).or_insert_with(|| {
-                            kept_globals.push((s.clone(), cur.name.clone()));
+                let ix = match follow(&units, &symbols, kind, (u, i), limit, complete) {
+                    Ok(Bound::Def(du, di)) => maps.get(kind)[du][di],
+                    Ok(Bound::Unresolved(sym)) => {
+                        let next = defined + kept[k].len() as u32;
+                        *kept_ix[k].entry(sym.clone()).or_insert_with(|| {
+                            let name = match kind {
+                                Kind::Global => units[u].1.globals[i].name.clone(),
+                                Kind::Type => String::new(),
+                            };
+                            kept[k].push((sym, name));
                             next
-                        });
-                        break Some(ix);
+                        })
                     }
-                }
-            };
-            if let Some(ix) = resolved {
-                maps.global[u][g] = ix;
-            }
-        }
-        for (t, td) in units[u].1.types.iter().enumerate() {
-            let TypeDef::Import { symbol: sym } = td else {
-                continue;
-            };
-            let (mut cu, mut ct) = (u, t);
-            let mut steps = 0;
-            let resolved = loop {
-                let cur = match units[cu].1.types.get(ct) {
-                    Some(x) => x,
-                    None => {
-                        errors.push(LinkError::BadObject {
-                            file: units[cu].0.to_string(),
-                            message: format!(
-                                "export of type table index {ct}, which is out of range"
-                            ),
-                        });
-                        break None;
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
                     }
                 };
-                let TypeDef::Import { symbol: s } = cur else {
-                    break Some(maps.types[cu][ct]);
-                };
-                steps += 1;
-                if steps > total_types {
-                    errors.push(LinkError::ImportCycle {
-                        symbol: sym.clone(),
-                        wanted_by: units[u].0.to_string(),
-                    });
-                    break None;
-                }
-                match symbols.get(s.as_str()) {
-                    Some(&(eu, ExportTarget::Type(et))) => (cu, ct) = (eu, et as usize),
-                    Some(&(eu, ExportTarget::Global(_))) => {
-                        errors.push(LinkError::KindMismatch {
-                            symbol: s.clone(),
-                            defined_in: units[eu].0.to_string(),
-                            defined_as: "global",
-                            wanted_by: units[cu].0.to_string(),
-                        });
-                        break None;
-                    }
-                    None if complete => {
-                        errors.push(LinkError::UndefinedSymbol {
-                            symbol: s.clone(),
-                            wanted_by: units[cu].0.to_string(),
-                        });
-                        break None;
-                    }
-                    None => {
-                        let next = nt + kept_types.len() as u32;
-                        let ix = *kept_type_ix.entry(s.clone()).or_insert_with(|| {
-                            kept_types.push(s.clone());
-                            next
-                        });
-                        break Some(ix);
-                    }
-                }
-            };
-            if let Some(ix) = resolved {
-                maps.types[u][t] = ix;
+                maps.get(kind)[u][i] = ix;
             }
         }
     }
+    let [kept_globals, kept_types] = kept;
     if !errors.is_empty() {
         errors.dedup();
         return Err(errors);
@@ -609,7 +622,7 @@ impl Linker<'_> {
         entry: Option<(usize, u32)>,
         files: Vec<String>,
         kept_globals: Vec<(String, String)>,
-        kept_types: Vec<String>,
+        kept_types: Vec<(String, String)>,
     ) -> Result<Module, LinkError> {
         let mut out = Module::default();
         for (u, (_, m)) in self.units.iter().enumerate() {
@@ -671,7 +684,7 @@ impl Linker<'_> {
                 init: GlobalInit::Import(symbol),
             });
         }
-        for symbol in kept_types {
+        for (symbol, _) in kept_types {
             out.types.push(TypeDef::Import { symbol });
         }
         out.debug.files = files;
