@@ -292,3 +292,31 @@ fn build_stdlib() -> Option<HashMap<String, Module>> {
             .collect(),
     )
 }
+
+/// Renders diagnostics (warnings, usually) of a checked program for standard error.
+pub fn render(prog: &TypedProgram, diags: &[Diagnostic]) -> String {
+    crate::render_diagnostics(Some(&prog.sources), diags)
+}
+
+/// Compiles an in-memory program (the REPL, tests): `name` is the file name used in
+/// messages and the module key (`repl.hash` exports `repl::NAME`); imports resolve
+/// relative to the current directory, then the search path.
+pub fn compile_source(name: &str, text: &str, opts: &Options) -> Result<Compiled, Failure> {
+    let (prog, warnings) = crate::check_source_with(name, text, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
+    let objects = compile_objects(&prog).map_err(|d| fail(Some(&prog), d))?;
+    let module = link_objects(&prog, &objects).map_err(|d| fail(Some(&prog), d))?;
+    Ok(Compiled { module, warnings, program: prog })
+}
+
+/// The type of the root module's top-level item `name`, written in Hash syntax
+/// (`i64`, `(i64) -> List<str>`), for the REPL's `:t` and `42 : i64` echo.
+pub fn item_type(prog: &TypedProgram, name: &str) -> Option<String> {
+    let m = prog.module(prog.root);
+    let item = m.items.iter().find(|i| i.name == name)?;
+    match &item.kind {
+        crate::tast::TItemKind::Function { scheme, .. } | crate::tast::TItemKind::Value { scheme, .. } => {
+            Some(crate::show_type(prog, &scheme.ty))
+        }
+        _ => None,
+    }
+}
