@@ -6,7 +6,7 @@
 //! - [`module`]: the in-memory form of a file.
 //! - [`binary`]: the byte encoding (`read`, `write`).
 //! - [`builder`]: the Rust API a front end emits code through.
-//! - [`verify`]: the static checks run on every load.
+//! - [`mod@verify`]: the static checks run on every load.
 //! - [`hasm`]: the `.hasm` text form (assembler and disassembler).
 //! - [`link`]: the linker core, which merges objects and libraries into one module.
 
