@@ -629,6 +629,7 @@ pub fn assemble(src: &str, file_name: &str) -> Result<Module, Vec<AsmError>> {
         entry_seen: false,
     };
     let mut lex_errors = Vec::new();
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     let lines: Vec<Line> = src
         .split('\n')
         .enumerate()

@@ -443,6 +443,12 @@ fn error_display_format() {
 }
 
 #[test]
+fn crlf_line_ends_and_a_byte_order_mark_are_accepted() {
+    let m = asm("\u{feff}.func f/0\r\n    retu\r\n.end\r\n");
+    assert_eq!(m.functions[0].code, [0x1a]);
+}
+
+#[test]
 fn error_count_is_capped() {
     let src = "nop\n".repeat(500);
     let errs = assemble(&src, "t").unwrap_err();
