@@ -1,0 +1,453 @@
+//! The bytecode-level test suite: every `.hasm` program under `vm/tests/hasm/` is
+//! assembled, verified and run, in the normal mode and again under GC stress (a
+//! collection at every allocation, `heap_initial` 4096), and its output is compared with
+//! the expectations written in its comments.
+//!
+//! # Header convention
+//!
+//! Directives are comment lines of the form `; KEY: VALUE` (or `; KEY` for flags) and
+//! may appear anywhere in the file; writing them next to the code that produces the
+//! output is encouraged. Expected standard output is built from the `expect-stdout`
+//! lines in file order.
+//!
+//! | Directive | Meaning |
+//! |---|---|
+//! | `; expect-stdout: TEXT` | TEXT followed by a newline is the next piece of standard output |
+//! | `; expect-stdout-noeol: TEXT` | TEXT without a newline is the next piece |
+//! | `; expect-exit: N` | the program ends with status N (default 0 when no error is expected) |
+//! | `; expect-error: FRAGMENT` | the program ends with a runtime error whose printed form (`error: FILE:LINE: MESSAGE`, then the stack trace `at FUNC (FILE:LINE)`) contains FRAGMENT; may be repeated, all must occur |
+//! | `; args: A B ...` | program arguments (whitespace separated); `{tmp}` stands for a fresh empty temporary directory, made for each run and removed after |
+//! | `; config: KEY=N ...` | `Config` overrides: `max_frames`, `heap_limit`, `heap_initial`; a `heap_limit` implies `no-stress` |
+//! | `; no-stress` | skip the GC stress run (memory-limit tests, long loops) |
+//! | `; stdin: TEXT` | a line (TEXT and a newline) of standard input; such programs run in a child process of this test binary with the text piped in (`; stdin-noeol: TEXT` adds no newline) |
+//! | `; bug: EXPLANATION` | a known VM bug: the suite skips the file, and an `#[ignore = "BUG: ..."]` test below runs it |
+//!
+//! Standard output must match exactly (an empty expectation means no output). In TEXT
+//! and FRAGMENT, `\n`, `\t`, `\\` and `\s` (a space, for significant trailing blanks)
+//! are escapes. A directive whose key starts with `expect` but is not one of the above
+//! is an error, so a typo cannot silently drop an expectation.
+//!
+//! Besides running the programs, the suite checks that every opcode of `Op::ALL` occurs
+//! in at least one program (a new instruction needs a test), that every program survives
+//! a disassembly/assembly round trip byte for byte, that a loop making millions of
+//! short-lived big integers runs in a bounded heap, and (on Linux) that their GMP limbs
+//! are freed. Set `HASM_FILTER=SUBSTRING` to run only the programs whose file name
+//! contains SUBSTRING.
+
+mod common;
+
+use common::Sink;
+use hashvm_format::hasm::{assemble, disassemble};
+use hashvm_format::{insn, verify, write, Module, Op};
+use hashvm_vm::{run_program, Config, Outcome, Vm};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// What a program expects, from its header comments.
+#[derive(Debug, Default, Clone)]
+struct Spec {
+    stdout: String,
+    exit: Option<i32>,
+    errors: Vec<String>,
+    args: Vec<String>,
+    max_frames: Option<usize>,
+    heap_limit: Option<usize>,
+    heap_initial: Option<usize>,
+    no_stress: bool,
+    stdin: Option<String>,
+    bug: Option<String>,
+}
+
+fn unescape(s: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('s') => out.push(' '),
+            Some('\\') => out.push('\\'),
+            other => return Err(format!("bad escape `\\{}`", other.unwrap_or(' '))),
+        }
+    }
+    Ok(out)
+}
+
+fn parse_spec(src: &str) -> Result<Spec, String> {
+    let mut spec = Spec::default();
+    for (no, line) in src.lines().enumerate() {
+        let err = |m: String| format!("line {}: {m}", no + 1);
+        let Some(rest) = line.trim_start().strip_prefix(';') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let (key, value) = match rest.split_once(':') {
+            Some((k, v)) if !k.contains(char::is_whitespace) => {
+                (k, v.strip_prefix(' ').unwrap_or(v))
+            }
+            _ => (rest.trim_end(), ""),
+        };
+        match key {
+            "expect-stdout" => {
+                spec.stdout += &unescape(value).map_err(err)?;
+                spec.stdout.push('\n');
+            }
+            "expect-stdout-noeol" => spec.stdout += &unescape(value).map_err(err)?,
+            "expect-exit" => {
+                spec.exit = Some(value.trim().parse().map_err(|e| err(format!("{e}")))?)
+            }
+            "expect-error" => spec.errors.push(unescape(value).map_err(err)?),
+            "args" => spec.args = value.split_whitespace().map(String::from).collect(),
+            "config" => {
+                for kv in value.split_whitespace() {
+                    let (k, v) = kv
+                        .split_once('=')
+                        .ok_or_else(|| err(format!("bad config `{kv}`")))?;
+                    let v: usize = v
+                        .replace('_', "")
+                        .parse()
+                        .map_err(|e| err(format!("{kv}: {e}")))?;
+                    match k {
+                        "max_frames" => spec.max_frames = Some(v),
+                        "heap_limit" => spec.heap_limit = Some(v),
+                        "heap_initial" => spec.heap_initial = Some(v),
+                        _ => return Err(err(format!("unknown config key `{k}`"))),
+                    }
+                }
+            }
+            "no-stress" => spec.no_stress = true,
+            "stdin" | "stdin-noeol" => {
+                let s = spec.stdin.get_or_insert_with(String::new);
+                *s += &unescape(value).map_err(err)?;
+                if key == "stdin" {
+                    s.push('\n');
+                }
+            }
+            "bug" => spec.bug = Some(value.to_string()),
+            k if k.starts_with("expect") => {
+                return Err(err(format!("unknown directive `{k}`")));
+            }
+            _ => {}
+        }
+    }
+    if spec.exit.is_some() && !spec.errors.is_empty() {
+        return Err("both expect-exit and expect-error".into());
+    }
+    if spec.heap_limit.is_some() {
+        spec.no_stress = true;
+    }
+    Ok(spec)
+}
+
+fn hasm_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hasm")
+}
+
+/// Every test program, sorted by name.
+fn programs() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(hasm_dir())
+        .expect("vm/tests/hasm exists")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hasm"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no .hasm programs found");
+    v
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Reads, assembles and verifies one program.
+fn load(path: &Path) -> Result<(Module, Spec), String> {
+    let name = file_name(path);
+    let src = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+    let spec = parse_spec(&src).map_err(|e| format!("{name}: {e}"))?;
+    let m = assemble(&src, &name).map_err(|es| {
+        es.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    verify(&m).map_err(|e| format!("{name}: verify: {e}"))?;
+    Ok((m, spec))
+}
+
+/// A fresh temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "hasm_suite-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// How a run ended, as compared with a [`Spec`].
+struct Run {
+    stdout: String,
+    result: Result<i32, String>,
+}
+
+/// Runs a loaded program once in this process.
+fn run_once(m: &Module, spec: &Spec, stress: bool) -> Run {
+    let tmp = TempDir::new();
+    let mut config = Config {
+        gc_stress: stress,
+        ..Config::default()
+    };
+    if stress {
+        config.heap_initial = 4096;
+    }
+    if let Some(v) = spec.max_frames {
+        config.max_frames = v;
+    }
+    if let Some(v) = spec.heap_limit {
+        config.heap_limit = v;
+    }
+    if let Some(v) = spec.heap_initial {
+        config.heap_initial = v;
+    }
+    let sink = Sink::default();
+    let mut vm = Vm::new(config);
+    vm.set_output(Box::new(sink.clone()));
+    let t = tmp.0.to_string_lossy().into_owned();
+    vm.args = spec.args.iter().map(|a| a.replace("{tmp}", &t)).collect();
+    let result = match run_program(&mut vm, m) {
+        Outcome::Exit(c) => Ok(c),
+        Outcome::Error(e) => Err(e.to_string()),
+    };
+    // The heap must be consistent after the run, whatever happened.
+    if let Err(e) = vm.heap.check() {
+        return Run {
+            stdout: String::new(),
+            result: Err(format!("heap check failed after the run: {e}")),
+        };
+    }
+    let stdout = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+    Run { stdout, result }
+}
+
+/// Compares a run with the expectations; `None` when it matches.
+fn mismatch(spec: &Spec, run: &Run) -> Option<String> {
+    let mut why = Vec::new();
+    if run.stdout != spec.stdout {
+        why.push(format!(
+            "stdout differs\n--- expected\n{}\n--- actual\n{}\n---",
+            spec.stdout, run.stdout
+        ));
+    }
+    match (&run.result, spec.errors.is_empty()) {
+        (Ok(c), true) => {
+            if *c != spec.exit.unwrap_or(0) {
+                why.push(format!(
+                    "exit status {c}, expected {}",
+                    spec.exit.unwrap_or(0)
+                ));
+            }
+        }
+        (Ok(c), false) => why.push(format!(
+            "exited with {c}, expected an error containing {:?}",
+            spec.errors
+        )),
+        (Err(e), true) => why.push(format!("unexpected runtime error:\n{e}")),
+        (Err(e), false) => {
+            for f in &spec.errors {
+                if !e.contains(f.as_str()) {
+                    why.push(format!("error does not contain {f:?}:\n{e}"));
+                }
+            }
+        }
+    }
+    (!why.is_empty()).then(|| why.join("\n"))
+}
+
+/// Runs a program in the ways its spec asks for; returns the failures.
+fn check_program(path: &Path) -> Vec<String> {
+    let name = file_name(path);
+    let (m, spec) = match load(path) {
+        Ok(x) => x,
+        Err(e) => return vec![e],
+    };
+    let mut fails = Vec::new();
+    let modes: &[bool] = if spec.no_stress {
+        &[false]
+    } else {
+        &[false, true]
+    };
+    for &stress in modes {
+        let mode = if stress { "gc stress" } else { "normal" };
+        if spec.stdin.is_some() {
+            if let Err(e) = run_in_child(path, stress) {
+                fails.push(format!("{name} ({mode}, child process): {e}"));
+            }
+            continue;
+        }
+        let run = run_once(&m, &spec, stress);
+        if let Some(w) = mismatch(&spec, &run) {
+            fails.push(format!("{name} ({mode}): {w}"));
+        }
+    }
+    fails
+}
+
+/// Runs `path` in a child process of this test binary (the `stdin_child` test) with
+/// the program's stdin text piped to it.
+fn run_in_child(path: &Path, stress: bool) -> Result<(), String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let src = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let spec = parse_spec(&src)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .args(["--exact", "stdin_child", "--nocapture", "--test-threads=1"])
+        .env("HASM_SUITE_CHILD", path)
+        .env("HASM_SUITE_CHILD_STRESS", if stress { "1" } else { "0" })
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    {
+        let mut i = child.stdin.take().expect("piped stdin");
+        let _ = i.write_all(spec.stdin.unwrap_or_default().as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || !text.contains("HASM-CHILD-OK") {
+        return Err(format!(
+            "child failed ({})\n{}\n{}",
+            out.status,
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// The child side of [`run_in_child`]: does nothing unless `HASM_SUITE_CHILD` is set.
+#[test]
+fn stdin_child() {
+    let Some(path) = std::env::var_os("HASM_SUITE_CHILD") else {
+        return;
+    };
+    let stress = std::env::var("HASM_SUITE_CHILD_STRESS").is_ok_and(|v| v == "1");
+    let path = PathBuf::from(path);
+    let (m, spec) = load(&path).unwrap();
+    let run = run_once(&m, &spec, stress);
+    if let Some(w) = mismatch(&spec, &run) {
+        panic!("{w}");
+    }
+    println!("HASM-CHILD-OK");
+}
+
+fn filtered(all: Vec<PathBuf>) -> Vec<PathBuf> {
+    match std::env::var("HASM_FILTER") {
+        Ok(f) => all.into_iter().filter(|p| file_name(p).contains(&f)).collect(),
+        Err(_) => all,
+    }
+}
+
+/// Every program (except known bugs) runs as its header says, normally and under GC
+/// stress. All failures are reported together.
+#[test]
+fn hasm_programs() {
+    let progs: Vec<PathBuf> = filtered(programs())
+        .into_iter()
+        .filter(|p| {
+            let src = std::fs::read_to_string(p).unwrap();
+            parse_spec(&src).map(|s| s.bug.is_none()).unwrap_or(true)
+        })
+        .collect();
+    // Two workers: the machine is shared.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let fails = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(p) = progs.get(i) else { break };
+                let f = check_program(p);
+                fails.lock().unwrap().extend(f);
+            });
+        }
+    });
+    let fails = fails.into_inner().unwrap();
+    assert!(
+        fails.is_empty(),
+        "{} failure(s):\n\n{}",
+        fails.len(),
+        fails.join("\n\n")
+    );
+}
+
+/// Runs one program that documents a known bug (its header has `; bug:`).
+fn run_bug(name: &str) {
+    let p = hasm_dir().join(name);
+    let fails = check_program(&p);
+    assert!(fails.is_empty(), "{}", fails.join("\n\n"));
+}
+
+/// Every instruction of the machine occurs in at least one test program.
+#[test]
+fn every_opcode_is_tested() {
+    let mut seen = BTreeSet::new();
+    for p in programs() {
+        let (m, _) = load(&p).unwrap_or_else(|e| panic!("{e}"));
+        for f in &m.functions {
+            let code = insn::decode_all(&f.code)
+                .unwrap_or_else(|e| panic!("{}: {}: {e:?}", file_name(&p), f.name));
+            seen.extend(code.into_iter().map(|(_, i)| i.op));
+        }
+    }
+    let missing: Vec<&str> = Op::ALL
+        .iter()
+        .filter(|o| !seen.contains(*o))
+        .map(|o| o.mnemonic())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "opcodes without a .hasm test: {}",
+        missing.join(", ")
+    );
+}
+
+/// `disassemble` then `assemble` gives back the identical bytes for every program.
+#[test]
+fn disassembly_round_trips() {
+    for p in programs() {
+        let (m, _) = load(&p).unwrap_or_else(|e| panic!("{e}"));
+        let text = disassemble(&m);
+        let again = assemble(&text, "dis.hasm").unwrap_or_else(|es| {
+            panic!(
+                "{}: the disassembly does not assemble:\n{}\n{text}",
+                file_name(&p),
+                es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+            )
+        });
+        assert!(
+            write(&again) == write(&m),
+            "{}: round trip changed the bytes\n{text}",
+            file_name(&p)
+        );
+    }
+}
