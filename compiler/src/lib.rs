@@ -1,11 +1,218 @@
 //! hashc's front end: the Hash language compiler from source text to a typed, resolved
-//! program that the code generator lowers to bytecode.
+//! program ([`tast::TypedProgram`]) that the code generator lowers to bytecode.
+//!
+//! The pipeline:
+//!
+//! 1. [`modgraph::load`] reads the root file through a [`SourceLoader`], lexes
+//!    ([`lexer`]) and parses ([`parser`]) it, then everything it imports and the
+//!    standard-library modules it names (from the `hashvm-stdlib` crate), reporting
+//!    import cycles.
+//! 2. [`check`] resolves names and infers types (Hindley–Milner with
+//!    let-polymorphism), module by module in dependency order.
+//! 3. [`exhaust`] checks matches for exhaustiveness and unreachable arms.
+//!
+//! Entry point: [`check_program`]. Diagnostics render with [`render_diagnostics`] or
+//! [`diag::Diagnostic::render`].
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod ast;
+pub mod check;
+pub mod codegen;
 pub mod diag;
+pub mod driver;
+pub mod exhaust;
 pub mod lexer;
+pub mod loader;
+pub mod modgraph;
 pub mod parser;
 pub mod span;
+pub mod tast;
+pub mod types;
+
+pub use diag::{Diagnostic, Severity};
+pub use loader::{FsLoader, MemLoader, SourceLoader};
+pub use span::{SourceMap, Span};
+pub use tast::TypedProgram;
+
+use std::path::{Path, PathBuf};
+
+/// Why a program was rejected: every diagnostic (errors and warnings, in the order
+/// found) and the sources to render them against.
+#[derive(Clone, Debug)]
+pub struct Rejected {
+    /// The diagnostics; at least one is an error.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files that were read (possibly none).
+    pub sources: SourceMap,
+}
+
+impl Rejected {
+    /// All diagnostics rendered for a terminal (`file:line:col: error: ...`).
+    pub fn render(&self) -> String {
+        render_diagnostics(Some(&self.sources), &self.diagnostics)
+    }
+}
+
+/// Renders diagnostics against the source files they point into (without sources,
+/// only the `error: message` lines can be shown).
+pub fn render_diagnostics(sources: Option<&SourceMap>, diags: &[Diagnostic]) -> String {
+    match sources {
+        Some(s) => diag::render_all(diags, s),
+        None => diag::render_all(diags, &SourceMap::new()),
+    }
+}
+
+/// Prints a type in Hash syntax (`List<i64>`, `(i64, str) -> bool`), naming type
+/// variables `a`, `b`, ...
+pub fn show_type(prog: &TypedProgram, ty: &types::Type) -> String {
+    types::TypePrinter::new().print(ty, &prog.adts)
+}
+
+/// A failed check in the shape the driver uses: a program value that carries only the
+/// sources (no modules), so that the diagnostics can be rendered, and the diagnostics.
+pub type CheckFailure = (Option<TypedProgram>, Vec<Diagnostic>);
+
+fn to_failure(r: Rejected) -> CheckFailure {
+    (Some(TypedProgram::sources_only(r.sources)), r.diagnostics)
+}
+
+/// [`check_program`] through the file system ([`FsLoader`]), with `search` as the `-L`
+/// directories (then `HASH_PATH`). On failure the returned program, if any, only
+/// carries the sources for rendering (see [`TypedProgram::sources_only`]).
+pub fn check_path(
+    root: &Path,
+    search: &[PathBuf],
+) -> Result<(TypedProgram, Vec<Diagnostic>), CheckFailure> {
+    check_program(root, &FsLoader, search).map_err(to_failure)
+}
+
+/// Checks the in-memory text `text` as the file `name`, imports resolving relative to
+/// `name` on the file system, then in `search`, `HASH_PATH` and the standard library.
+pub fn check_source_with(
+    name: &str,
+    text: &str,
+    search: &[PathBuf],
+) -> Result<(TypedProgram, Vec<Diagnostic>), CheckFailure> {
+    let ov = Overlay {
+        name: loader::normalize(Path::new(name)),
+        text,
+    };
+    check_program(Path::new(name), &ov, search).map_err(to_failure)
+}
+
+/// A loader that serves one in-memory file and reads the others from disk.
+struct Overlay<'a> {
+    name: PathBuf,
+    text: &'a str,
+}
+
+impl SourceLoader for Overlay<'_> {
+    fn load(&self, path: &Path) -> Result<Option<String>, String> {
+        if loader::normalize(path) == self.name {
+            return Ok(Some(self.text.to_string()));
+        }
+        FsLoader.load(path)
+    }
+}
+
+/// Stack size of the thread the front end runs on: deeply nested programs recurse
+/// deeply (nesting is bounded by [`parser::MAX_DEPTH`], so this is ample).
+const STACK_SIZE: usize = 256 << 20;
+
+/// Checks the program whose main file is `root`.
+///
+/// Imports are resolved relative to the importing file, then in each directory of
+/// `search` (the `-L` directories), then in each directory of the `HASH_PATH`
+/// environment variable, then in the bundled standard library (LANGUAGE.md §5). Use
+/// [`check_program_with_paths`] to leave `HASH_PATH` out.
+///
+/// On success returns the typed program and the warnings (render them with
+/// [`render_diagnostics`] against `program.sources`); on failure every diagnostic,
+/// with the sources to render them.
+pub fn check_program(
+    root: &Path,
+    loader: &dyn SourceLoader,
+    search: &[PathBuf],
+) -> Result<(TypedProgram, Vec<Diagnostic>), Rejected> {
+    let mut dirs = search.to_vec();
+    dirs.extend(loader::hash_path_from_env());
+    check_program_with_paths(root, loader, &dirs)
+}
+
+/// [`check_program`] with exactly the search directories given (no `HASH_PATH`).
+pub fn check_program_with_paths(
+    root: &Path,
+    loader: &dyn SourceLoader,
+    search: &[PathBuf],
+) -> Result<(TypedProgram, Vec<Diagnostic>), Rejected> {
+    let run = || check_inline(root, loader, search);
+    // Run on a thread with a large stack; fall back to this thread if that fails.
+    let result = std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("hashc-front".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(s, run)
+        {
+            Ok(h) => Some(h.join()),
+            Err(_) => None,
+        }
+    });
+    match result {
+        Some(Ok(r)) => r,
+        // The front end panicked: a bug, reported as an internal error rather than
+        // crashing the caller.
+        Some(Err(_)) => Err(Rejected {
+            diagnostics: vec![Diagnostic::error_nowhere(
+                "internal compiler error in the front end (please report it)",
+            )],
+            sources: SourceMap::new(),
+        }),
+        None => check_inline(root, loader, search),
+    }
+}
+
+/// Checks one source text given in memory as the file `name` (imports are looked up
+/// next to `name` through the file system, then in the standard library; `HASH_PATH`
+/// is not used). Returns the program; warnings are dropped (use
+/// [`check_source_with`] to get them).
+pub fn check_source(name: &str, text: &str) -> Result<TypedProgram, Rejected> {
+    let ov = Overlay {
+        name: loader::normalize(Path::new(name)),
+        text,
+    };
+    check_program_with_paths(Path::new(name), &ov, &[]).map(|(p, _)| p)
+}
+
+fn check_inline(
+    root: &Path,
+    loader: &dyn SourceLoader,
+    search: &[PathBuf],
+) -> Result<(TypedProgram, Vec<Diagnostic>), Rejected> {
+    let mut sources = SourceMap::new();
+    let mut diags = Vec::new();
+    let graph = modgraph::load(root, loader, search, &mut sources, &mut diags);
+    let Some(graph) = graph else {
+        return Err(Rejected {
+            diagnostics: diags,
+            sources,
+        });
+    };
+    let (prog, cdiags) = check::check(&graph, &sources);
+    diags.extend(cdiags);
+    match prog {
+        Some(p) if !diags.iter().any(|d| d.is_error()) => Ok((p, diags)),
+        _ => {
+            if !diags.iter().any(|d| d.is_error()) {
+                diags.push(Diagnostic::error_nowhere(
+                    "the program could not be checked",
+                ));
+            }
+            Err(Rejected {
+                diagnostics: diags,
+                sources,
+            })
+        }
+    }
+}

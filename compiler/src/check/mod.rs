@@ -1,0 +1,991 @@
+//! Name resolution and Hindley–Milner type inference: from the parsed modules of a
+//! [`Graph`] to the [`TypedProgram`] of [`crate::tast`].
+//!
+//! - Modules are checked in dependency order, so the schemes of imported items are
+//!   final when a module uses them.
+//! - Within a module, top-level value bindings are inferred in dependency order, one
+//!   strongly connected component at a time (mutually recursive functions together,
+//!   monomorphically), then generalised (LANGUAGE.md §2–§3).
+//! - Let-polymorphism: local immutable bindings whose value is a syntactic value are
+//!   generalised; `mut` locals never are (the value restriction, as in OCaml).
+//! - Operators put numeric classes on type variables; a class variable still open when
+//!   its binding is generalised, or at the end of its top-level group, becomes `i64`.
+//! - Field accesses on a value whose type is not yet known are deferred until the end
+//!   of the group (or resolved at once when only one struct has that field).
+//! - Every expression gets its type; a final pass ([`zonk`]) substitutes the solution
+//!   everywhere and fills in deferred field indices; then [`crate::exhaust`] checks
+//!   matches.
+
+mod deps;
+mod expr;
+mod pat;
+pub mod unify;
+mod zonk;
+
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::modgraph::{Graph, ImportTarget};
+use crate::span::{SourceMap, Span};
+use crate::tast::*;
+use crate::types::{AdtDecl, AdtId, CtorDecl, Prim, Scheme, TyVar, Type};
+use std::collections::HashMap;
+use unify::VarState;
+
+/// What a top-level name of a module denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TopName {
+    /// An item (value, function, type or import) by index.
+    Item(u32),
+}
+
+/// What a name or path resolves to in an expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Res {
+    Local(LocalId),
+    Item(ModuleId, u32),
+    Module(ModuleId),
+    /// A module that failed to load (errors already reported).
+    BrokenModule,
+    Type(AdtId),
+    Ctor(AdtId, u16),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum ItemKindState {
+    Value { is_fn: bool },
+    Type(AdtId),
+    Import(ImportTarget),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ItemState {
+    pub name: String,
+    pub span: Span,
+    pub exported: bool,
+    pub kind: ItemKindState,
+    /// The monomorphic type while its group is being inferred.
+    pub mono: Option<Type>,
+    /// The generalised type once its group is done.
+    pub scheme: Option<Scheme>,
+    /// The checked value (before the final substitution).
+    pub texpr: Option<TExpr>,
+}
+
+pub(crate) struct ModState {
+    pub names: HashMap<String, TopName>,
+    pub items: Vec<ItemState>,
+    pub adts: Vec<AdtId>,
+    pub checked: bool,
+}
+
+pub(crate) struct LocalState {
+    pub name: String,
+    pub span: Span,
+    pub mutable: bool,
+    pub captured: bool,
+    pub scheme: Scheme,
+    /// Index into `fn_stack` of the function that binds it.
+    pub fn_depth: usize,
+}
+
+/// Per-lambda (or per-top-level-item) context.
+pub(crate) struct FnCtx {
+    pub captures: Vec<LocalId>,
+    /// The return type (`None` at the top level of an item: `return` is an error).
+    pub ret: Option<Type>,
+    /// One entry per enclosing loop of this function: whether it contains a `break`.
+    pub loops: Vec<bool>,
+}
+
+/// A constraint that needs a type that is not known yet.
+#[derive(Clone, Debug)]
+pub(crate) enum Deferred {
+    Field {
+        slot: u32,
+        base: Type,
+        name: String,
+        result: Type,
+        span: Span,
+    },
+    Iter {
+        container: Type,
+        elem: Type,
+        span: Span,
+    },
+}
+
+impl Deferred {
+    pub fn types(&self) -> Vec<Type> {
+        match self {
+            Deferred::Field { base, result, .. } => vec![base.clone(), result.clone()],
+            Deferred::Iter {
+                container, elem, ..
+            } => vec![container.clone(), elem.clone()],
+        }
+    }
+}
+
+/// The checker's state for a whole program.
+pub struct Checker<'g> {
+    pub(crate) graph: &'g Graph,
+    pub(crate) sources: &'g SourceMap,
+    pub(crate) diags: Vec<Diagnostic>,
+    pub(crate) vars: Vec<VarState>,
+    pub(crate) level: u32,
+    pub(crate) adts: Vec<AdtDecl>,
+    pub(crate) mods: Vec<ModState>,
+    pub(crate) locals: Vec<LocalState>,
+    pub(crate) scopes: Vec<(String, LocalId)>,
+    pub(crate) fn_stack: Vec<FnCtx>,
+    pub(crate) cur: ModuleId,
+    pub(crate) deferred: Vec<Deferred>,
+    /// Field index per field-access slot (filled when the base type is known).
+    pub(crate) field_slots: Vec<Option<u32>>,
+    /// Type parameters in scope in annotations.
+    pub(crate) tparams: Vec<(String, Type)>,
+    /// Errors already reported at these spans (to avoid duplicates).
+    reported: std::collections::HashSet<(u32, u32, u32)>,
+    /// An ambiguity found by the last constructor lookup, reported by the caller that
+    /// knows the span.
+    pub(crate) pending_ambiguity: Option<String>,
+}
+
+/// Checks every module of `graph`; returns the typed program (when there is no error)
+/// and all diagnostics.
+pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<Diagnostic>) {
+    let mut c = Checker {
+        graph,
+        sources,
+        diags: Vec::new(),
+        vars: Vec::new(),
+        level: 0,
+        adts: Vec::new(),
+        mods: Vec::new(),
+        locals: Vec::new(),
+        scopes: Vec::new(),
+        fn_stack: Vec::new(),
+        cur: graph.root,
+        deferred: Vec::new(),
+        field_slots: Vec::new(),
+        tparams: Vec::new(),
+        reported: Default::default(),
+        pending_ambiguity: None,
+    };
+    let t = c.generic_var();
+    let _e = c.generic_var();
+    c.adts = AdtDecl::builtins(t.0);
+    for m in &graph.modules {
+        c.mods.push(ModState {
+            names: HashMap::new(),
+            items: Vec::new(),
+            adts: Vec::new(),
+            checked: false,
+        });
+        let _ = m;
+    }
+    // Declare every module's names and types first, so that types of other modules
+    // are known whatever the order.
+    for &m in &graph.order {
+        c.cur = m;
+        c.declare_module(m);
+    }
+    for &m in &graph.order {
+        c.cur = m;
+        c.define_types(m);
+    }
+    for &m in &graph.order {
+        c.cur = m;
+        c.check_module(m);
+        c.mods[m.0 as usize].checked = true;
+    }
+    c.cur = graph.root;
+    let (main, main_i64) = c.check_main();
+    let has_errors = c.diags.iter().any(|d| d.is_error());
+    if has_errors {
+        return (None, c.diags);
+    }
+    let prog = c.finish(main, main_i64);
+    let mut diags = c.diags;
+    let prog = prog.map(|p| {
+        diags.extend(crate::exhaust::check_program(&p));
+        p
+    });
+    if diags.iter().any(|d| d.is_error()) {
+        return (None, diags);
+    }
+    (prog, diags)
+}
+
+impl<'g> Checker<'g> {
+    pub(crate) fn report(&mut self, d: Diagnostic) {
+        if d.is_error() {
+            if let Some(s) = d.span {
+                if !self.reported.insert((s.file.0, s.lo, s.hi)) {
+                    return;
+                }
+            }
+        }
+        self.diags.push(d);
+    }
+
+    pub(crate) fn error(&mut self, span: Span, msg: impl Into<String>) {
+        self.report(Diagnostic::error(span, msg));
+    }
+
+    fn module_name(&self, m: ModuleId) -> &str {
+        &self.graph.modules[m.0 as usize].name
+    }
+
+    // ----- declarations -------------------------------------------------------------
+
+    fn declare_module(&mut self, m: ModuleId) {
+        let pm = &self.graph.modules[m.0 as usize];
+        let mut items = Vec::new();
+        let mut names: HashMap<String, TopName> = HashMap::new();
+        let mut adts = Vec::new();
+        for (i, it) in pm.ast.items.iter().enumerate() {
+            let name = it.name.name.clone();
+            let exported = !name.starts_with('_');
+            let kind = match &it.kind {
+                ast::ItemKind::Value { expr, .. } => ItemKindState::Value {
+                    is_fn: matches!(expr.kind, ast::ExprKind::Lambda(_)),
+                },
+                ast::ItemKind::Import { .. } => ItemKindState::Import(
+                    pm.imports.get(&i).copied().unwrap_or(ImportTarget::Broken),
+                ),
+                ast::ItemKind::Type { params, body } => {
+                    let id = AdtId(self.adts.len() as u32);
+                    let pvars: Vec<TyVar> = params.iter().map(|_| self.generic_var()).collect();
+                    let is_struct = matches!(body, ast::TypeBody::Struct(_));
+                    let ctors = match body {
+                        ast::TypeBody::Struct(fs) => vec![CtorDecl {
+                            name: name.clone(),
+                            fields: Vec::new(),
+                            field_names: fs.iter().map(|(f, _)| f.name.clone()).collect(),
+                        }],
+                        ast::TypeBody::Enum(vs) => vs
+                            .iter()
+                            .map(|v| CtorDecl {
+                                name: v.name.name.clone(),
+                                fields: Vec::new(),
+                                field_names: Vec::new(),
+                            })
+                            .collect(),
+                    };
+                    self.adts.push(AdtDecl {
+                        name: name.clone(),
+                        module: Some(m),
+                        span: it.name.span,
+                        params: pvars,
+                        param_names: params.iter().map(|p| p.name.clone()).collect(),
+                        is_struct,
+                        ctors,
+                        builtin_type_id: None,
+                        exported,
+                    });
+                    adts.push(id);
+                    ItemKindState::Type(id)
+                }
+            };
+            if let Some(TopName::Item(prev)) = names.get(&name) {
+                let prev_span: Span = items
+                    .get(*prev as usize)
+                    .map(|p: &ItemState| p.span)
+                    .unwrap_or(it.name.span);
+                self.report(
+                    Diagnostic::error(
+                        it.name.span,
+                        format!("`{name}` is declared twice in this file"),
+                    )
+                    .with_note(Some(prev_span), "first declared here")
+                    .with_help("top-level names must be unique; rename one of them"),
+                );
+            } else {
+                names.insert(name.clone(), TopName::Item(i as u32));
+            }
+            items.push(ItemState {
+                name,
+                span: it.name.span,
+                exported,
+                kind,
+                mono: None,
+                scheme: None,
+                texpr: None,
+            });
+        }
+        let st = &mut self.mods[m.0 as usize];
+        st.names = names;
+        st.items = items;
+        st.adts = adts;
+    }
+
+    fn define_types(&mut self, m: ModuleId) {
+        let pm = &self.graph.modules[m.0 as usize];
+        for (i, it) in pm.ast.items.iter().enumerate() {
+            let ast::ItemKind::Type { params, body } = &it.kind else {
+                continue;
+            };
+            let ItemKindState::Type(id) = self.mods[m.0 as usize].items[i].kind else {
+                continue;
+            };
+            let pvars = self.adts[id.0 as usize].params.clone();
+            let mark = self.tparams.len();
+            for (p, v) in params.iter().zip(pvars.iter()) {
+                if self.tparams[mark..].iter().any(|(n, _)| *n == p.name) {
+                    self.error(
+                        p.span,
+                        format!("the type parameter `{}` is declared twice", p.name),
+                    );
+                }
+                self.tparams.push((p.name.clone(), Type::Var(*v)));
+            }
+            match body {
+                ast::TypeBody::Struct(fs) => {
+                    let mut seen: Vec<&str> = Vec::new();
+                    let mut tys = Vec::new();
+                    for (f, t) in fs {
+                        if seen.contains(&f.name.as_str()) {
+                            self.error(f.span, format!("the field `{}` is declared twice", f.name));
+                        }
+                        seen.push(&f.name);
+                        tys.push(self.resolve_type(t, false));
+                    }
+                    self.adts[id.0 as usize].ctors[0].fields = tys;
+                }
+                ast::TypeBody::Enum(vs) => {
+                    let mut seen: Vec<&str> = Vec::new();
+                    for (ci, v) in vs.iter().enumerate() {
+                        if seen.contains(&v.name.name.as_str()) {
+                            self.error(
+                                v.name.span,
+                                format!("the constructor `{}` is declared twice", v.name.name),
+                            );
+                        }
+                        seen.push(&v.name.name);
+                        let tys: Vec<Type> = v
+                            .fields
+                            .iter()
+                            .map(|t| self.resolve_type(t, false))
+                            .collect();
+                        self.adts[id.0 as usize].ctors[ci].fields = tys;
+                    }
+                    if vs.len() > u16::MAX as usize {
+                        self.error(it.name.span, "too many constructors");
+                    }
+                }
+            }
+            self.tparams.truncate(mark);
+        }
+    }
+
+    // ----- type annotations ---------------------------------------------------------
+
+    /// Converts a written type. `allow_infer`: whether `_` is allowed (annotations yes,
+    /// declarations no).
+    pub(crate) fn resolve_type(&mut self, t: &ast::TypeExpr, allow_infer: bool) -> Type {
+        match &t.kind {
+            ast::TypeExprKind::Error => self.fresh(),
+            ast::TypeExprKind::Infer => {
+                if !allow_infer {
+                    self.error(
+                        t.span,
+                        "`_` is not allowed in a type declaration; name the type",
+                    );
+                }
+                self.fresh()
+            }
+            ast::TypeExprKind::Tuple(ts) => Type::Tuple(
+                ts.iter()
+                    .map(|t| self.resolve_type(t, allow_infer))
+                    .collect(),
+            ),
+            ast::TypeExprKind::Fn(ps, r) => Type::Fn(
+                ps.iter()
+                    .map(|t| self.resolve_type(t, allow_infer))
+                    .collect(),
+                Box::new(self.resolve_type(r, allow_infer)),
+            ),
+            ast::TypeExprKind::Named(path, args) => {
+                let args: Vec<Type> = args
+                    .iter()
+                    .map(|t| self.resolve_type(t, allow_infer))
+                    .collect();
+                self.resolve_named_type(path, args, t.span)
+            }
+        }
+    }
+
+    fn resolve_named_type(&mut self, path: &[ast::Ident], args: Vec<Type>, span: Span) -> Type {
+        let Some(last) = path.last() else {
+            return self.fresh();
+        };
+        let adt = if path.len() == 1 {
+            let name = last.name.as_str();
+            if let Some((_, t)) = self.tparams.iter().rev().find(|(n, _)| n == name) {
+                let t = t.clone();
+                if !args.is_empty() {
+                    self.error(
+                        span,
+                        format!("the type parameter `{name}` takes no type arguments"),
+                    );
+                }
+                return t;
+            }
+            if let Some(p) = Prim::from_name(name) {
+                if !args.is_empty() {
+                    self.error(span, format!("`{name}` takes no type arguments"));
+                }
+                return Type::Prim(p);
+            }
+            if name == "Array" {
+                return match <[Type; 1]>::try_from(args) {
+                    Ok([a]) => Type::Array(Box::new(a)),
+                    Err(_) => {
+                        self.error(span, "`Array` takes one type argument: `Array<T>`");
+                        Type::Array(Box::new(self.fresh()))
+                    }
+                };
+            }
+            match self.lookup_type_name(name) {
+                Some(a) => a,
+                None => {
+                    let d = Diagnostic::error(last.span, format!("cannot find the type `{name}`"))
+                        .with_label("not a type in scope")
+                        .with_help(
+                            "types are `i64 u64 f64 ibig ratio bool char str`, `List<T> Option<T> Result<T, E> Array<T> Map<K, V>`, tuples, functions and the types declared in this file or a module (`m.Type`)",
+                        );
+                    self.report(d);
+                    return self.fresh();
+                }
+            }
+        } else {
+            // m.Type (or m.sub.Type)
+            let mut res = match self.lookup_value(&path[0].name) {
+                Some(Res::Module(m)) => Res::Module(m),
+                Some(Res::BrokenModule) => return self.fresh(),
+                _ => {
+                    self.error(path[0].span, format!("`{}` is not a module", path[0].name));
+                    return self.fresh();
+                }
+            };
+            for seg in &path[1..] {
+                res = match res {
+                    Res::Module(m) => match self.member(m, &seg.name, seg.span) {
+                        Some(r) => r,
+                        None => return self.fresh(),
+                    },
+                    Res::BrokenModule => return self.fresh(),
+                    _ => {
+                        self.error(seg.span, "expected a module before `.` in a type");
+                        return self.fresh();
+                    }
+                };
+            }
+            match res {
+                Res::Type(a) => a,
+                Res::BrokenModule => return self.fresh(),
+                _ => {
+                    self.error(last.span, format!("`{}` is not a type", last.name));
+                    return self.fresh();
+                }
+            }
+        };
+        let decl = &self.adts[adt.0 as usize];
+        let want = decl.params.len();
+        if args.len() != want {
+            let name = decl.name.clone();
+            let msg = if want == 0 {
+                format!("`{name}` takes no type arguments")
+            } else {
+                format!(
+                    "`{name}` takes {want} type argument(s), but {} were given",
+                    args.len()
+                )
+            };
+            self.error(span, msg);
+            let args = (0..want).map(|_| self.fresh()).collect();
+            return Type::Adt(adt, args);
+        }
+        Type::Adt(adt, args)
+    }
+
+    /// A data type visible by its bare name in the current module.
+    fn lookup_type_name(&mut self, name: &str) -> Option<AdtId> {
+        let st = &self.mods[self.cur.0 as usize];
+        if let Some(TopName::Item(i)) = st.names.get(name) {
+            if let ItemKindState::Type(a) = st.items[*i as usize].kind {
+                return Some(a);
+            }
+        }
+        match name {
+            "List" => return Some(AdtId::LIST),
+            "Option" => return Some(AdtId::OPTION),
+            "Result" => return Some(AdtId::RESULT),
+            _ => {}
+        }
+        if name == "Map" {
+            if let Some(&mm) = self.graph.stdlib.get("map") {
+                if mm != self.cur {
+                    if let Some(TopName::Item(i)) = self.mods[mm.0 as usize].names.get("Map") {
+                        if let ItemKindState::Type(a) =
+                            self.mods[mm.0 as usize].items[*i as usize].kind
+                        {
+                            return Some(a);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    // ----- names --------------------------------------------------------------------
+
+    /// Resolves a bare name in an expression: locals, this module's top-level names,
+    /// the prelude, the standard modules, then unambiguous constructors.
+    pub(crate) fn lookup_value(&mut self, name: &str) -> Option<Res> {
+        if let Some((_, id)) = self.scopes.iter().rev().find(|(n, _)| n == name) {
+            return Some(Res::Local(*id));
+        }
+        let cur = self.cur;
+        if let Some(r) = self.top_name_res(cur, name) {
+            return Some(r);
+        }
+        let prelude = self.graph.prelude;
+        if prelude != cur && !name.starts_with('_') {
+            if let Some(r) = self.top_name_res(prelude, name) {
+                return Some(r);
+            }
+        }
+        let pm = &self.graph.modules[cur.0 as usize];
+        if let Some((_, m)) = pm.implicit.iter().find(|(n, _)| n == name) {
+            return Some(Res::Module(*m));
+        }
+        if name == "Map" {
+            if let Some(a) = self.lookup_type_name(name) {
+                return Some(Res::Type(a));
+            }
+        }
+        match name {
+            "List" => return Some(Res::Type(AdtId::LIST)),
+            "Option" => return Some(Res::Type(AdtId::OPTION)),
+            "Result" => return Some(Res::Type(AdtId::RESULT)),
+            _ => {}
+        }
+        self.lookup_ctor_unqualified(name)
+    }
+
+    fn top_name_res(&self, m: ModuleId, name: &str) -> Option<Res> {
+        let st = &self.mods[m.0 as usize];
+        let TopName::Item(i) = *st.names.get(name)?;
+        Some(match &st.items[i as usize].kind {
+            ItemKindState::Value { .. } => Res::Item(m, i),
+            ItemKindState::Type(a) => Res::Type(*a),
+            ItemKindState::Import(ImportTarget::Module(t)) => Res::Module(*t),
+            ItemKindState::Import(ImportTarget::Broken) => Res::BrokenModule,
+        })
+    }
+
+    /// A constructor by its bare name: this module's types first, then the builtins.
+    /// Reports an ambiguity (and returns the first) when two of this module's types
+    /// have a constructor of that name.
+    pub(crate) fn lookup_ctor_unqualified(&mut self, name: &str) -> Option<Res> {
+        let mut found: Vec<(AdtId, u16)> = Vec::new();
+        for &a in &self.mods[self.cur.0 as usize].adts {
+            let d = &self.adts[a.0 as usize];
+            if d.is_struct {
+                continue;
+            }
+            if let Some(t) = d.ctors.iter().position(|c| c.name == name) {
+                found.push((a, t as u16));
+            }
+        }
+        if found.is_empty() {
+            for a in [AdtId::LIST, AdtId::OPTION, AdtId::RESULT] {
+                if let Some(t) = self.adts[a.0 as usize]
+                    .ctors
+                    .iter()
+                    .position(|c| c.name == name)
+                {
+                    found.push((a, t as u16));
+                }
+            }
+        }
+        match found.as_slice() {
+            [] => None,
+            [(a, t)] => Some(Res::Ctor(*a, *t)),
+            [(a, t), ..] => {
+                // Reported by the caller's span? We have none here: report at the
+                // declaration of the second type so the user sees both.
+                let names: Vec<String> = found
+                    .iter()
+                    .map(|(a, _)| self.adts[a.0 as usize].name.clone())
+                    .collect();
+                self.pending_ambiguity = Some(format!(
+                    "the constructor `{name}` is ambiguous: it belongs to {}; qualify it, e.g. `{}.{name}`",
+                    names.join(" and "),
+                    names[0]
+                ));
+                Some(Res::Ctor(*a, *t))
+            }
+        }
+    }
+
+    /// A member `name` of module `m` (`m.name`), checking privacy.
+    pub(crate) fn member(&mut self, m: ModuleId, name: &str, span: Span) -> Option<Res> {
+        if !self.mods[m.0 as usize].names.contains_key(name) {
+            let mname = self.module_name(m).to_string();
+            let mut d =
+                Diagnostic::error(span, format!("the module `{mname}` has no member `{name}`"))
+                    .with_label("not declared there");
+            if let Some(s) = self.similar(
+                self.mods[m.0 as usize]
+                    .names
+                    .keys()
+                    .filter(|k| !k.starts_with('_')),
+                name,
+            ) {
+                d = d.with_help(format!("a member with a similar name exists: `{s}`"));
+            }
+            self.report(d);
+            return None;
+        }
+        if name.starts_with('_') && m != self.cur {
+            let mname = self.module_name(m).to_string();
+            let TopName::Item(i) = self.mods[m.0 as usize].names[name];
+            let decl = self.mods[m.0 as usize].items[i as usize].span;
+            self.report(
+                Diagnostic::error(span, format!("`{name}` is private to `{mname}`"))
+                    .with_label("private member")
+                    .with_note(Some(decl), "declared here")
+                    .with_help("names that start with `_` can only be used in their own file"),
+            );
+            return None;
+        }
+        self.top_name_res(m, name)
+    }
+
+    /// The closest of `cands` to `name` by edit distance, if close enough.
+    pub(crate) fn similar<'a>(
+        &self,
+        cands: impl Iterator<Item = &'a String>,
+        name: &str,
+    ) -> Option<String> {
+        let mut best: Option<(usize, &String)> = None;
+        for c in cands {
+            let d = edit_distance(c, name);
+            let limit = (name.len().max(c.len()) / 3).max(1);
+            if d <= limit && best.map(|(bd, _)| d < bd).unwrap_or(true) {
+                best = Some((d, c));
+            }
+        }
+        best.map(|(_, c)| c.clone())
+    }
+
+    /// Every name visible at this point (for suggestions).
+    pub(crate) fn visible_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.scopes.iter().map(|(n, _)| n.clone()).collect();
+        v.extend(self.mods[self.cur.0 as usize].names.keys().cloned());
+        v.extend(
+            self.mods[self.graph.prelude.0 as usize]
+                .names
+                .keys()
+                .filter(|k| !k.starts_with('_'))
+                .cloned(),
+        );
+        v.extend(
+            self.graph.modules[self.cur.0 as usize]
+                .implicit
+                .iter()
+                .map(|(n, _)| n.clone()),
+        );
+        v
+    }
+
+    // ----- locals -------------------------------------------------------------------
+
+    pub(crate) fn new_local(&mut self, name: &str, span: Span, mutable: bool, ty: Type) -> LocalId {
+        let id = LocalId(self.locals.len() as u32);
+        self.locals.push(LocalState {
+            name: name.to_string(),
+            span,
+            mutable,
+            captured: false,
+            scheme: Scheme::mono(ty),
+            fn_depth: self.fn_stack.len().saturating_sub(1),
+        });
+        id
+    }
+
+    pub(crate) fn bind_local(&mut self, name: &str, id: LocalId) {
+        if name != "_" {
+            self.scopes.push((name.to_string(), id));
+        }
+    }
+
+    /// Records a use of local `id` from the current function, adding it to the
+    /// captures of every lambda between its binder and here.
+    pub(crate) fn use_local(&mut self, id: LocalId) {
+        let depth = self.locals[id.0 as usize].fn_depth;
+        let top = self.fn_stack.len().saturating_sub(1);
+        if depth < top {
+            self.locals[id.0 as usize].captured = true;
+            for d in depth + 1..=top {
+                let caps = &mut self.fn_stack[d].captures;
+                if !caps.contains(&id) {
+                    caps.push(id);
+                }
+            }
+        }
+    }
+
+    // ----- modules and items --------------------------------------------------------
+
+    fn check_module(&mut self, m: ModuleId) {
+        let pm = &self.graph.modules[m.0 as usize];
+        // Value items and their dependencies within the module.
+        let values: Vec<usize> = pm
+            .ast
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, it)| matches!(it.kind, ast::ItemKind::Value { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        let pos_of: HashMap<usize, usize> =
+            values.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); values.len()];
+        for (p, &i) in values.iter().enumerate() {
+            let ast::ItemKind::Value { expr, .. } = &pm.ast.items[i].kind else {
+                continue;
+            };
+            let is_fn = matches!(expr.kind, ast::ExprKind::Lambda(_));
+            for u in deps::free_names(expr) {
+                let Some(TopName::Item(j)) = self.mods[m.0 as usize].names.get(&u.name).copied()
+                else {
+                    continue;
+                };
+                let j = j as usize;
+                if let Some(&q) = pos_of.get(&j) {
+                    if !succ[p].contains(&q) {
+                        succ[p].push(q);
+                    }
+                    // A value initialised in source order may not use a later value.
+                    let j_is_fn = matches!(
+                        self.mods[m.0 as usize].items[j].kind,
+                        ItemKindState::Value { is_fn: true }
+                    );
+                    if !is_fn && u.direct && !j_is_fn && j >= i {
+                        let name = u.name.clone();
+                        let d = if j == i {
+                            Diagnostic::error(u.span, format!("`{name}` is used in its own initialiser"))
+                                .with_help("a top-level value cannot refer to itself; only functions can be recursive")
+                        } else {
+                            Diagnostic::error(u.span, format!("`{name}` is used before it is initialised"))
+                                .with_note(Some(self.mods[m.0 as usize].items[j].span), "declared later here")
+                                .with_help("top-level values are initialised in source order; move this declaration after it")
+                        };
+                        self.report(d);
+                    }
+                }
+            }
+        }
+        let groups = deps::sccs(values.len(), &succ);
+        for g in groups {
+            let idxs: Vec<usize> = g.iter().map(|&p| values[p]).collect();
+            self.check_group(m, &idxs);
+        }
+    }
+
+    /// Infers one group of mutually dependent top-level values.
+    fn check_group(&mut self, m: ModuleId, idxs: &[usize]) {
+        let pm = &self.graph.modules[m.0 as usize];
+        let var_start = self.vars.len();
+        self.level = 1;
+        // Monomorphic types for the group.
+        for &i in idxs {
+            let ast::ItemKind::Value { ty, .. } = &pm.ast.items[i].kind else {
+                continue;
+            };
+            let t = match ty {
+                Some(te) => self.resolve_type(te, true),
+                None => self.fresh(),
+            };
+            self.mods[m.0 as usize].items[i].mono = Some(t);
+        }
+        for &i in idxs {
+            let it = &pm.ast.items[i];
+            let ast::ItemKind::Value { expr, .. } = &it.kind else {
+                continue;
+            };
+            let mono = self.mods[m.0 as usize].items[i]
+                .mono
+                .clone()
+                .unwrap_or_else(|| self.fresh());
+            self.fn_stack.push(FnCtx {
+                captures: Vec::new(),
+                ret: None,
+                loops: Vec::new(),
+            });
+            let te = self.check_expr_named(expr, &mono, Some(it.name.name.clone()), None);
+            self.fn_stack.pop();
+            self.mods[m.0 as usize].items[i].texpr = Some(te);
+        }
+        self.process_deferred(true);
+        self.default_numeric_since(var_start);
+        self.level = 0;
+        for &i in idxs {
+            let mono = self.mods[m.0 as usize].items[i]
+                .mono
+                .clone()
+                .unwrap_or_else(Type::unit);
+            let value_like = self.mods[m.0 as usize].items[i]
+                .texpr
+                .as_ref()
+                .map(is_syntactic_value)
+                .unwrap_or(false);
+            let scheme = if value_like {
+                self.generalize(&mono)
+            } else {
+                self.weaken(&mono);
+                Scheme::mono(self.resolve(&mono))
+            };
+            self.mods[m.0 as usize].items[i].scheme = Some(scheme);
+        }
+    }
+
+    fn check_main(&mut self) -> (Option<ItemRef>, bool) {
+        let root = self.graph.root;
+        let Some(TopName::Item(i)) = self.mods[root.0 as usize].names.get("main").copied() else {
+            return (None, false);
+        };
+        let it = self.mods[root.0 as usize].items[i as usize].clone();
+        let span = it.span;
+        match it.kind {
+            ItemKindState::Value { is_fn: true } => {}
+            _ => {
+                self.report(
+                    Diagnostic::error(span, "`main` must be a function")
+                        .with_help("declare it as `main := () => { ... };`"),
+                );
+                return (None, false);
+            }
+        }
+        let Some(scheme) = it.scheme else {
+            return (None, false);
+        };
+        let t = self.resolve(&scheme.ty);
+        let Type::Fn(ps, ret) = t else {
+            return (None, false);
+        };
+        if !ps.is_empty() {
+            self.report(
+                Diagnostic::error(
+                    span,
+                    format!("`main` must take no arguments, but it takes {}", ps.len()),
+                )
+                .with_help("use `io.args()` for the command-line arguments"),
+            );
+        }
+        let ret = self.shallow(&ret);
+        let returns_i64 = match ret {
+            Type::Var(v) => {
+                // Never returns normally (e.g. ends in a loop): treat as `()`.
+                self.vars[v.0 as usize] = VarState::Bound(Type::unit());
+                false
+            }
+            Type::Prim(Prim::I64) => true,
+            t if t.is_unit() => false,
+            t => {
+                let shown = self.show(&t);
+                self.report(
+                    Diagnostic::error(
+                        span,
+                        format!("`main` must return `()` or `i64`, but it returns `{shown}`"),
+                    )
+                    .with_help(
+                        "an `i64` result is the exit status; end the body with `;` to return `()`",
+                    ),
+                );
+                false
+            }
+        };
+        (
+            Some(ItemRef {
+                module: root,
+                index: i,
+            }),
+            returns_i64,
+        )
+    }
+
+    /// Resolves deferred constraints whose types became known; with `last`, reports
+    /// those that remain.
+    pub(crate) fn process_deferred(&mut self, last: bool) {
+        loop {
+            let mut progress = false;
+            let pending = std::mem::take(&mut self.deferred);
+            let mut keep = Vec::new();
+            for d in pending {
+                if self.try_deferred(&d, false) {
+                    progress = true;
+                } else {
+                    keep.push(d);
+                }
+            }
+            self.deferred.extend(keep);
+            if !progress {
+                break;
+            }
+        }
+        if last {
+            let pending = std::mem::take(&mut self.deferred);
+            for d in pending {
+                self.try_deferred(&d, true);
+            }
+        }
+    }
+
+    fn finish(&mut self, main: Option<ItemRef>, main_returns_i64: bool) -> Option<TypedProgram> {
+        zonk::finish(self, main, main_returns_i64)
+    }
+}
+
+/// Whether a checked expression is a syntactic value (may be generalised).
+pub(crate) fn is_syntactic_value(e: &TExpr) -> bool {
+    match &e.kind {
+        TExprKind::Lit(_) | TExprKind::Var(_) | TExprKind::Lambda(_) | TExprKind::CtorFn(_) => true,
+        TExprKind::Tuple(es) | TExprKind::List(es) => es.iter().all(is_syntactic_value),
+        TExprKind::Ctor { ctor, args, .. } => {
+            // Struct values are mutable: never generalise them.
+            ctor.adt.0 < AdtId::FIRST_USER
+                || args.is_empty()
+                || args.iter().all(is_syntactic_value) && !is_struct_ctor(e)
+        }
+        _ => false,
+    }
+}
+
+fn is_struct_ctor(e: &TExpr) -> bool {
+    // Structs have field names; we cannot see the declaration here, so a constructor
+    // with a user type is conservatively treated as a value only when it is an enum.
+    // (The checker stores struct-ness in the type; treat every user constructor with
+    // arguments as expansive to stay sound.)
+    matches!(&e.kind, TExprKind::Ctor { ctor, .. } if ctor.adt.0 >= AdtId::FIRST_USER)
+}
+
+/// Levenshtein distance (for "did you mean" suggestions).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = if a[i - 1] == b[j - 1] { 0 } else { 1 };
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
