@@ -848,6 +848,8 @@ def main(argv=None):
             for s in systems:
                 if (s.name, b.name) in prep_error:
                     continue
+                if checks.get((s.name, b.name), {}).get("status") == "fail":
+                    continue      # it already failed at the small size: not run at the big one
                 prev = timed.setdefault((s.name, b.name), [])
                 if prev and not prev[-1].ok():
                     continue      # a failed program is not run again
@@ -869,6 +871,10 @@ def main(argv=None):
                 continue
             rs = timed.get(key, [])
             bad = [r for r in rs if not r.ok()]
+            if not rs and checks.get(key, {}).get("status") == "fail":
+                outcome[key] = {"status": "fail", "detail": "not timed: failed at the small size: "
+                                + (checks[key]["detail"] or "")}
+                continue
             if not rs or bad:
                 outcome[key] = {"status": "fail", "detail": (bad[0].failure() if bad else "not run")}
                 continue
@@ -976,8 +982,13 @@ def main(argv=None):
                  "and the ratio columns stay empty until hashvm runs."
                  % md_escape(unavailable["hashvm"]))
     elif not hash_ok:
-        L.append("**hashvm results pending: no Hash program ran correctly** (see *Failures*). "
-                 "The tables below hold peer numbers only.")
+        reasons = sorted({outcome[("hashvm", b.name)]["detail"] for b in benches
+                          if ("hashvm", b.name) in outcome})
+        common = (" Every program failed the same way: %s." % md_escape(reasons[0])
+                  if len(reasons) == 1 else "")
+        L.append("**hashvm results pending: no Hash program ran correctly** (see *Failures*).%s "
+                 "The peers were run anyway; the tables below hold peer numbers only, and the "
+                 "ratio columns stay empty until hashvm runs." % common)
     else:
         failed = [b.name for b in benches if b.name not in hash_ok]
         L.append("hashvm ran %d of %d programs correctly%s."
@@ -1048,7 +1059,7 @@ def main(argv=None):
         if not o:
             return "–"
         if o["status"] == "fail":
-            return "FAIL"
+            return "FAIL (compile)" if (sname, bname) in prep_error else "FAIL"
         t = fmt_secs(o["median"])
         return t if o["status"] == "ok" else t + " (wrong output)"
 
