@@ -47,3 +47,17 @@ pub fn parse_size(s: &str) -> Option<usize> {
 pub fn report(msg: &str) {
     eprintln!("error: {msg}");
 }
+
+/// Finds a library by name for load-time and `hashld` linking: `NAME.hbc` in each
+/// search directory (`-L`, then `HASH_PATH`), then the bundled standard library.
+pub fn resolve_library(name: &str, search: &[PathBuf]) -> Result<Option<(String, Module)>, String> {
+    for dir in search {
+        let p = dir.join(format!("{name}.hbc"));
+        if p.is_file() {
+            let m = read_hbc(&p)?;
+            verify(&p.display().to_string(), &m)?;
+            return Ok(Some((p.display().to_string(), m)));
+        }
+    }
+    Ok(hashvm_compiler::driver::stdlib_object(name).map(|m| (format!("<stdlib>/{name}"), m)))
+}

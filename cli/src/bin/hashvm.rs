@@ -123,32 +123,93 @@ fn run(args: &[String]) -> i32 {
     }
 }
 
-/// Loads `file` as an executable module: decode, link what it needs, verify.
+/// Loads `file` as an executable module: compile a `.hash` source in memory, or
+/// decode a `.hbc` file, link what a linkable object needs, and verify.
 fn load_program(file: &str, dash_l: &[PathBuf]) -> Result<hashvm_format::Module, String> {
     let path = PathBuf::from(file);
+    let search = search_path(dash_l);
     if path.extension().is_some_and(|e| e == "hash") {
-        return Err(format!("{file}: running .hash sources needs the compiler, which is not wired in yet"));
+        let opts = hashvm_compiler::driver::Options { search };
+        return match hashvm_compiler::driver::compile_program(&path, &opts) {
+            Ok(c) => {
+                if !c.warnings.is_empty() {
+                    eprint!("{}", hashvm_compiler::driver::render(&c.program, &c.warnings));
+                }
+                Ok(c.module)
+            }
+            Err(f) => {
+                eprint!("{}", f.rendered);
+                Err(format!("{file}: compilation failed"))
+            }
+        };
     }
     let m = read_hbc(&path)?;
     verify(file, &m)?;
-    if !m.is_executable() {
-        let _ = search_path(dash_l);
-        return Err(format!("{file}: is a linkable object; link it with hashld first"));
+    if m.is_executable() {
+        return Ok(m);
     }
-    Ok(m)
+    // A linkable object: link it with the libraries it needs now.
+    let mut resolve = |name: &str| resolve_library(name, &search);
+    let linked = hashvm_format::link::link(&[(file.to_string(), m)], &mut resolve).map_err(|errs| {
+        errs.iter().map(|e| format!("{file}: {e}")).collect::<Vec<_>>().join("\nerror: ")
+    })?;
+    verify(file, &linked)?;
+    if linked.entry.is_none() {
+        return Err(format!("{file}: has no entry point (no `main`)"));
+    }
+    Ok(linked)
 }
 
-fn dis(_args: &[String]) -> i32 {
-    report("dis is not wired in yet");
-    EXIT_ERROR
+fn dis(args: &[String]) -> i32 {
+    let [file] = args else {
+        return usage_error("dis needs exactly one .hbc file");
+    };
+    match read_hbc(std::path::Path::new(file)) {
+        Ok(m) => {
+            print!("{}", hashvm_format::hasm::disassemble(&m));
+            0
+        }
+        Err(e) => {
+            report(&e);
+            EXIT_ERROR
+        }
+    }
 }
 
-fn asm(_args: &[String]) -> i32 {
-    report("asm is not wired in yet");
-    EXIT_ERROR
+fn asm(args: &[String]) -> i32 {
+    let (input, out) = match args {
+        [i, o, out] if o == "-o" => (i, out.clone()),
+        [i] => (i, std::path::Path::new(i).with_extension("hbc").to_string_lossy().into_owned()),
+        _ => return usage_error("usage: hashvm asm FILE.hasm -o FILE.hbc"),
+    };
+    let src = match std::fs::read_to_string(input) {
+        Ok(s) => s,
+        Err(e) => {
+            report(&format!("{input}: {e}"));
+            return EXIT_ERROR;
+        }
+    };
+    match hashvm_format::hasm::assemble(&src, input) {
+        Ok(m) => {
+            if let Err(e) = verify(input, &m) {
+                report(&e);
+                return EXIT_ERROR;
+            }
+            if let Err(e) = std::fs::write(&out, hashvm_format::write(&m)) {
+                report(&format!("{out}: {e}"));
+                return EXIT_ERROR;
+            }
+            0
+        }
+        Err(errs) => {
+            for e in errs {
+                eprintln!("{e}");
+            }
+            EXIT_ERROR
+        }
+    }
 }
 
 fn repl() -> i32 {
-    report("the REPL is not wired in yet");
-    EXIT_ERROR
+    hashvm_repl::main()
 }
