@@ -101,7 +101,6 @@ fn check(c: &Case) -> Result<(), String> {
 }
 
 #[test]
-#[ignore = "enabled once hashc compiles programs"]
 fn conformance_examples() {
     let cases = cases();
     assert!(cases.len() > 50, "conformance examples not found");

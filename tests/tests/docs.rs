@@ -44,7 +44,6 @@ fn examples(text: &str) -> Vec<(usize, String, String)> {
 }
 
 #[test]
-#[ignore = "enabled once hashc compiles programs"]
 fn language_tour_examples_run() {
     let text = std::fs::read_to_string(root().join("docs/LANGUAGE.md")).expect("docs/LANGUAGE.md");
     let ex = examples(&text);
