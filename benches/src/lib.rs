@@ -31,7 +31,10 @@ pub fn arith_loop(n: i32) -> Module {
     m.op(Op::LoadI, [s(0), imm(0)]);
     m.op(Op::LoadI, [s(1), imm(0)]);
     m.bind(top);
-    m.emit(Op::JGeIImm, [Arg::Op(s(1)), Arg::Op(imm(n)), Arg::Label(done)]);
+    m.emit(
+        Op::JGeIImm,
+        [Arg::Op(s(1)), Arg::Op(imm(n)), Arg::Label(done)],
+    );
     m.op(Op::MulIImm, [s(2), s(1), imm(3)]);
     m.op(Op::AddI64, [s(0), s(0), s(2)]);
     m.op(Op::AddIImm, [s(1), s(1), imm(1)]);
@@ -48,7 +51,10 @@ pub fn fib(n: i32) -> Module {
     let mut mb = ModuleBuilder::new();
     let mut f = FunctionBuilder::new("fib", 1, 0);
     let big = f.new_label();
-    f.emit(Op::JGeIImm, [Arg::Op(s(0)), Arg::Op(imm(2)), Arg::Label(big)]);
+    f.emit(
+        Op::JGeIImm,
+        [Arg::Op(s(0)), Arg::Op(imm(2)), Arg::Label(big)],
+    );
     f.op(Op::Ret, [s(0)]);
     f.bind(big);
     f.op(Op::SubIImm, [s(1), s(0), imm(1)]);
@@ -78,11 +84,17 @@ pub fn alloc_lists(rounds: i32, len: i32) -> Module {
     let done = m.new_label();
     m.op(Op::LoadI, [s(0), imm(0)]); // round
     m.bind(outer);
-    m.emit(Op::JGeIImm, [Arg::Op(s(0)), Arg::Op(imm(rounds)), Arg::Label(done)]);
+    m.emit(
+        Op::JGeIImm,
+        [Arg::Op(s(0)), Arg::Op(imm(rounds)), Arg::Label(done)],
+    );
     m.op(Op::LoadNil, [s(1)]);
     m.op(Op::LoadI, [s(2), imm(0)]);
     m.bind(inner);
-    m.emit(Op::JGeIImm, [Arg::Op(s(2)), Arg::Op(imm(len)), Arg::Label(inner_done)]);
+    m.emit(
+        Op::JGeIImm,
+        [Arg::Op(s(2)), Arg::Op(imm(len)), Arg::Label(inner_done)],
+    );
     m.op(Op::Cons, [s(1), s(2), s(1)]);
     m.op(Op::AddIImm, [s(2), s(2), imm(1)]);
     m.emit(Op::Loop, [Arg::Label(inner)]);
@@ -108,7 +120,10 @@ pub fn big_mul(n: i32) -> Module {
     m.op(Op::I64ToBig, [s(1), s(1)]);
     m.op(Op::LoadI, [s(2), imm(0)]);
     m.bind(top);
-    m.emit(Op::JGeIImm, [Arg::Op(s(2)), Arg::Op(imm(n)), Arg::Label(done)]);
+    m.emit(
+        Op::JGeIImm,
+        [Arg::Op(s(2)), Arg::Op(imm(n)), Arg::Label(done)],
+    );
     m.op(Op::MulBig, [s(0), s(0), s(1)]);
     m.op(Op::AddIImm, [s(2), s(2), imm(1)]);
     m.emit(Op::Loop, [Arg::Label(top)]);

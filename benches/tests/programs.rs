@@ -2,8 +2,8 @@
 //! real work), also under the GC stress mode.
 
 use hashvm_benches::*;
-use rug::Complete;
 use hashvm_vm::{run_program, Config, Outcome, Vm};
+use rug::Complete;
 
 fn run(m: &hashvm_format::Module, stress: bool) -> i32 {
     let mut vm = Vm::new(Config {

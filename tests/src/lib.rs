@@ -8,16 +8,24 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The shared contract directory beside the checkout (`../shared`).
 pub fn shared() -> PathBuf {
-    root().parent().expect("checkout has a parent").join("shared")
+    root()
+        .parent()
+        .expect("checkout has a parent")
+        .join("shared")
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// The path of a binary of the `hashvm-cli` package (`hashvm`, `hashc`, `hashld`) in
@@ -25,10 +33,15 @@ fn target_dir() -> PathBuf {
 /// `cargo test -p hashvm-tests` works on its own too.
 pub fn bin(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     BUILD.call_once(|| {
         let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        c.current_dir(root()).args(["build", "--quiet", "-p", "hashvm-cli", "--bins"]);
+        c.current_dir(root())
+            .args(["build", "--quiet", "-p", "hashvm-cli", "--bins"]);
         if profile == "release" {
             c.arg("--release");
         }
@@ -68,7 +81,11 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Run {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let Output { status, stdout, stderr } = child.wait_with_output().expect("wait");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("wait");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -20,7 +20,11 @@ fn cases() -> Vec<Case> {
         let p = e.expect("entry").path();
         if p.extension().is_some_and(|x| x == "hash") {
             let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            v.push(Case { name, source: p, dir: dir.clone() });
+            v.push(Case {
+                name,
+                source: p,
+                dir: dir.clone(),
+            });
         }
     }
     v.push(Case {
@@ -41,22 +45,38 @@ fn check(c: &Case) -> Result<(), String> {
     let stem = c.name.rsplit('/').next().unwrap();
     let file = |ext: &str| c.dir.join(format!("{stem}.{ext}"));
     let out_expected = read(&file("out"));
-    let code_expected: i32 = read(&file("code")).map(|s| s.trim().parse().unwrap_or(1)).unwrap_or(0);
+    let code_expected: i32 = read(&file("code"))
+        .map(|s| s.trim().parse().unwrap_or(1))
+        .unwrap_or(0);
     let err_lines: Vec<String> = read(&file("err"))
-        .map(|s| s.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect())
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default();
     let scratch = Scratch::new("conf");
     let hbc = scratch.0.join("out.hbc");
     let compile = run(
-        Command::new(bin("hashc")).arg(&c.source).arg("-o").arg(&hbc),
+        Command::new(bin("hashc"))
+            .arg(&c.source)
+            .arg("-o")
+            .arg(&hbc),
         Duration::from_secs(60),
     );
     if compile.code != 0 {
         if out_expected.is_some() || code_expected == 0 {
-            return Err(format!("hashc failed ({}):\n{}", compile.code, compile.stderr));
+            return Err(format!(
+                "hashc failed ({}):\n{}",
+                compile.code, compile.stderr
+            ));
         }
         if compile.code != code_expected {
-            return Err(format!("hashc exit {} != {code_expected}:\n{}", compile.code, compile.stderr));
+            return Err(format!(
+                "hashc exit {} != {code_expected}:\n{}",
+                compile.code, compile.stderr
+            ));
         }
         for l in &err_lines {
             if !compile.stderr.contains(l.as_str()) {
@@ -79,7 +99,11 @@ fn check(c: &Case) -> Result<(), String> {
         })
         .unwrap_or_default();
     let r = run(
-        Command::new(bin("hashvm")).arg("run").arg(&hbc).args(&args).current_dir(&work.0),
+        Command::new(bin("hashvm"))
+            .arg("run")
+            .arg(&hbc)
+            .args(&args)
+            .current_dir(&work.0),
         Duration::from_secs(120),
     );
     let out_expected = out_expected.unwrap_or_default();
@@ -90,7 +114,10 @@ fn check(c: &Case) -> Result<(), String> {
         ));
     }
     if r.code != code_expected {
-        return Err(format!("exit {} != {code_expected}; stderr:\n{}", r.code, r.stderr));
+        return Err(format!(
+            "exit {} != {code_expected}; stderr:\n{}",
+            r.code, r.stderr
+        ));
     }
     for l in &err_lines {
         if !r.stderr.contains(l.as_str()) {

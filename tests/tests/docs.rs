@@ -47,13 +47,20 @@ fn examples(text: &str) -> Vec<(usize, String, String)> {
 fn language_tour_examples_run() {
     let text = std::fs::read_to_string(root().join("docs/LANGUAGE.md")).expect("docs/LANGUAGE.md");
     let ex = examples(&text);
-    assert!(ex.len() >= 10, "expected the tour's examples, found {}", ex.len());
+    assert!(
+        ex.len() >= 10,
+        "expected the tour's examples, found {}",
+        ex.len()
+    );
     let mut failures = Vec::new();
     for (line, prog, expected) in ex {
         let dir = Scratch::new("doc");
         let src = dir.0.join("example.hash");
         std::fs::write(&src, prog).expect("write example");
-        let r = run(Command::new(bin("hashvm")).arg("run").arg(&src), Duration::from_secs(60));
+        let r = run(
+            Command::new(bin("hashvm")).arg("run").arg(&src),
+            Duration::from_secs(60),
+        );
         if r.code != 0 || r.stdout != expected {
             failures.push(format!(
                 "docs/LANGUAGE.md:{line}: exit {}\n--- expected\n{expected}--- got\n{}--- stderr\n{}",

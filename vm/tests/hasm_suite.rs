@@ -345,6 +345,9 @@ fn run_in_child(path: &Path, stress: bool) -> Result<(), String> {
 }
 
 /// The child side of [`run_in_child`]: does nothing unless `HASM_SUITE_CHILD` is set.
+/// Also a debugging aid: `HASM_SUITE_CHILD=FILE HASM_SUITE_CHILD_SHOW=1 cargo test -p
+/// hashvm-vm --test hasm_suite stdin_child -- --nocapture` runs one file and prints
+/// what it did.
 #[test]
 fn stdin_child() {
     let Some(path) = std::env::var_os("HASM_SUITE_CHILD") else {
@@ -354,6 +357,9 @@ fn stdin_child() {
     let path = PathBuf::from(path);
     let (m, spec) = load(&path).unwrap();
     let run = run_once(&m, &spec, stress);
+    if std::env::var_os("HASM_SUITE_CHILD_SHOW").is_some() {
+        println!("stdout:\n{}\nresult: {:?}", run.stdout, run.result);
+    }
     if let Some(w) = mismatch(&spec, &run) {
         panic!("{w}");
     }
@@ -362,7 +368,10 @@ fn stdin_child() {
 
 fn filtered(all: Vec<PathBuf>) -> Vec<PathBuf> {
     match std::env::var("HASM_FILTER") {
-        Ok(f) => all.into_iter().filter(|p| file_name(p).contains(&f)).collect(),
+        Ok(f) => all
+            .into_iter()
+            .filter(|p| file_name(p).contains(&f))
+            .collect(),
         Err(_) => all,
     }
 }
@@ -441,7 +450,10 @@ fn disassembly_round_trips() {
             panic!(
                 "{}: the disassembly does not assemble:\n{}\n{text}",
                 file_name(&p),
-                es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+                es.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
             )
         });
         assert!(

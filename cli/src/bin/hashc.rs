@@ -53,7 +53,9 @@ fn real_main() -> i32 {
                 dash_l.push(PathBuf::from(d));
                 i += 1;
             }
-            s if s.starts_with('-') && s.len() > 1 => return usage_error(&format!("unknown option `{s}`")),
+            s if s.starts_with('-') && s.len() > 1 => {
+                return usage_error(&format!("unknown option `{s}`"))
+            }
             s => {
                 if input.is_some() {
                     return usage_error("more than one input file");

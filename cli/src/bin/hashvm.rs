@@ -63,7 +63,11 @@ fn run(args: &[String]) -> i32 {
                 i += 2;
             }
             "--stack-limit" => {
-                let Some(v) = args.get(i + 1).and_then(|s| s.parse::<usize>().ok()).filter(|&v| v > 0) else {
+                let Some(v) = args
+                    .get(i + 1)
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .filter(|&v| v > 0)
+                else {
                     return usage_error("--stack-limit needs a positive number of frames");
                 };
                 config.max_frames = v;
@@ -84,7 +88,9 @@ fn run(args: &[String]) -> i32 {
                 println!("{USAGE}");
                 return 0;
             }
-            s if s.starts_with('-') && s.len() > 1 => return usage_error(&format!("unknown option `{s}`")),
+            s if s.starts_with('-') && s.len() > 1 => {
+                return usage_error(&format!("unknown option `{s}`"))
+            }
             _ => break,
         }
     }
@@ -133,7 +139,10 @@ fn load_program(file: &str, dash_l: &[PathBuf]) -> Result<hashvm_format::Module,
         return match hashvm_compiler::driver::compile_program(&path, &opts) {
             Ok(c) => {
                 if !c.warnings.is_empty() {
-                    eprint!("{}", hashvm_compiler::driver::render(&c.program, &c.warnings));
+                    eprint!(
+                        "{}",
+                        hashvm_compiler::driver::render(&c.program, &c.warnings)
+                    );
                 }
                 Ok(c.module)
             }
@@ -150,9 +159,13 @@ fn load_program(file: &str, dash_l: &[PathBuf]) -> Result<hashvm_format::Module,
     }
     // A linkable object: link it with the libraries it needs now.
     let mut resolve = |name: &str| resolve_library(name, &search);
-    let linked = hashvm_format::link::link(&[(file.to_string(), m)], &mut resolve).map_err(|errs| {
-        errs.iter().map(|e| format!("{file}: {e}")).collect::<Vec<_>>().join("\nerror: ")
-    })?;
+    let linked =
+        hashvm_format::link::link(&[(file.to_string(), m)], &mut resolve).map_err(|errs| {
+            errs.iter()
+                .map(|e| format!("{file}: {e}"))
+                .collect::<Vec<_>>()
+                .join("\nerror: ")
+        })?;
     verify(file, &linked)?;
     if linked.entry.is_none() {
         return Err(format!("{file}: has no entry point (no `main`)"));
@@ -179,7 +192,13 @@ fn dis(args: &[String]) -> i32 {
 fn asm(args: &[String]) -> i32 {
     let (input, out) = match args {
         [i, o, out] if o == "-o" => (i, out.clone()),
-        [i] => (i, std::path::Path::new(i).with_extension("hbc").to_string_lossy().into_owned()),
+        [i] => (
+            i,
+            std::path::Path::new(i)
+                .with_extension("hbc")
+                .to_string_lossy()
+                .into_owned(),
+        ),
         _ => return usage_error("usage: hashvm asm FILE.hasm -o FILE.hbc"),
     };
     let src = match std::fs::read_to_string(input) {
