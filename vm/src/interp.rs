@@ -456,6 +456,8 @@ impl Vm {
 
     /// Runs from the top frame until a value reaches a HOST frame.
     #[allow(unused_assignments)]
+    // `!(a < b)` is not `a >= b` when either is NaN: the f64 jumps rely on that.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn execute(&mut self) -> Result<Value, Trap> {
         let funcs = self.funcs.as_ptr();
         let mut cur_base: usize;
@@ -478,22 +480,22 @@ impl Vm {
 
         macro_rules! u16at {
             ($o:expr) => {
-                u16::from_le_bytes((*(ip.add($o) as *const [u8; 2]))) as usize
+                u16::from_le_bytes(*(ip.add($o) as *const [u8; 2])) as usize
             };
         }
         macro_rules! u32at {
             ($o:expr) => {
-                u32::from_le_bytes((*(ip.add($o) as *const [u8; 4])))
+                u32::from_le_bytes(*(ip.add($o) as *const [u8; 4]))
             };
         }
         macro_rules! i32at {
             ($o:expr) => {
-                i32::from_le_bytes((*(ip.add($o) as *const [u8; 4])))
+                i32::from_le_bytes(*(ip.add($o) as *const [u8; 4]))
             };
         }
         macro_rules! i64at {
             ($o:expr) => {
-                i64::from_le_bytes((*(ip.add($o) as *const [u8; 8])))
+                i64::from_le_bytes(*(ip.add($o) as *const [u8; 8]))
             };
         }
         // SAFETY (for every use): the verifier checked that each slot operand is below
@@ -677,7 +679,7 @@ impl Vm {
                 if top.kind == FrameKind::NORMAL {
                     cur_base = top.base as usize;
                     base = (self.stack.as_mut_ptr().add(cur_base));
-                    (*base.add(fr.ret as usize) = v);
+                    *base.add(fr.ret as usize) = v;
                     code = ((*funcs.add(top.func as usize)).code.as_ptr());
                     ip = (code.add(top.ip as usize));
                 } else {
@@ -762,7 +764,7 @@ impl Vm {
                     prim::STOREG => {
                         let v = slot!(u16at!(5));
                         // SAFETY: the verifier checked the global index.
-                        (*self.globals.get_unchecked_mut(u32at!(1) as usize) = v);
+                        *self.globals.get_unchecked_mut(u32at!(1) as usize) = v;
                         next!(7);
                     }
                     prim::LOADFN => {
@@ -913,7 +915,7 @@ impl Vm {
                         };
                         if op == prim::TCALLSELF {
                             // Self tail call: move the arguments down and restart in place.
-                            (std::ptr::copy(base.add(a0), base, n));
+                            std::ptr::copy(base.add(a0), base, n);
                             let off = (ip.offset_from(code)) as usize;
                             let slot = (off >> 1) & (HOT_LOOP_SLOTS - 1);
                             let c = self.hot_loops.get_unchecked_mut(slot);
@@ -926,7 +928,7 @@ impl Vm {
                             continue;
                         }
                         save_ip!();
-                        (std::ptr::copy(base.add(a0), base, n));
+                        std::ptr::copy(base.add(a0), base, n);
                         let fr = self.frames.pop().unwrap();
                         self.scratch_top = cur_base + n;
                         let r = match op {
@@ -957,7 +959,7 @@ impl Vm {
                         let a0 = u16at!(7);
                         let n = u16at!(9);
                         let p = vmop!(self.alloc(n * 16, Kind::CLOSURE, 0, f, n as u64));
-                        (std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n));
+                        std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n);
                         set!(d, Value::obj(p));
                         next!(11);
                     }
@@ -978,7 +980,7 @@ impl Vm {
                         let c = self.frames.last().unwrap().closure;
                         let v = slot!(u16at!(3));
                         // SAFETY: as for GETENV.
-                        (*heap::fields(c.ptr()).add(u16at!(1)) = v);
+                        *heap::fields(c.ptr()).add(u16at!(1)) = v;
                         next!(5);
                     }
 
@@ -993,7 +995,7 @@ impl Vm {
                             set!(d, Value::ctor0(ty, tag));
                         } else {
                             let p = vmop!(self.alloc(n * 16, Kind::DATA, tag, ty, n as u64));
-                            (std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n));
+                            std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n);
                             set!(d, Value::obj(p));
                         }
                         next!(13);
@@ -1008,7 +1010,7 @@ impl Vm {
                             (Kind::ARRAY, 0)
                         };
                         let p = vmop!(self.alloc(n * 16, kind, 0, meta, n as u64));
-                        (std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n));
+                        std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n);
                         set!(d, Value::obj(p));
                         next!(7);
                     }
@@ -1031,7 +1033,7 @@ impl Vm {
                         {
                             fault!("field {i} of a value that has none: {}", self.type_name(v));
                         }
-                        (*heap::fields(v.ptr()).add(i) = slot!(u16at!(5)));
+                        *heap::fields(v.ptr()).add(i) = slot!(u16at!(5));
                         next!(7);
                     }
                     prim::GETTAG => {
@@ -1090,7 +1092,7 @@ impl Vm {
                         let v = slot!(u16at!(5));
                         let f = heap::fields(p);
                         for i in 0..n {
-                            (*f.add(i) = v);
+                            *f.add(i) = v;
                         }
                         set!(d, Value::obj(p));
                         next!(7);
@@ -1136,7 +1138,7 @@ impl Vm {
                                 i.bits as i64
                             );
                         }
-                        (*heap::fields(a.ptr()).add(i.bits as usize) = slot!(u16at!(5)));
+                        *heap::fields(a.ptr()).add(i.bits as usize) = slot!(u16at!(5));
                         next!(7);
                     }
                     prim::ALEN => {
@@ -1154,7 +1156,7 @@ impl Vm {
                             (Kind::THUNK, THUNK_PENDING)
                         };
                         let p = vmop!(self.alloc(16, kind, tag, 0, 1));
-                        (*heap::fields(p) = slot!(u16at!(3)));
+                        *heap::fields(p) = slot!(u16at!(3));
                         set!(u16at!(1), Value::obj(p));
                         next!(5);
                     }
@@ -1171,7 +1173,7 @@ impl Vm {
                         if !(r.tag == Tag::OBJ && ((*r.ptr()).kind == Kind::REF)) {
                             fault!("refset of a {}", self.type_name(r));
                         }
-                        (*heap::fields(r.ptr()) = slot!(u16at!(3)));
+                        *heap::fields(r.ptr()) = slot!(u16at!(3));
                         next!(5);
                     }
                     prim::FORCE => {
@@ -1190,7 +1192,7 @@ impl Vm {
                             }
                             _ => {
                                 save_ip!();
-                                ((*h).tag = THUNK_RUNNING);
+                                (*h).tag = THUNK_RUNNING;
                                 let f = *heap::fields(h);
                                 let fr = *self.frames.last().unwrap();
                                 let p = cur_base + ((*funcs.add(fr.func as usize)).nslots) as usize;

@@ -153,7 +153,8 @@ impl Vm {
             Const::Global(g) => self.globals[*g as usize],
             Const::Data { ty, tag, fields } => {
                 let vals = self.build_all(fields)?;
-                let r = self.new_data(*ty, *tag, &self.roots[vals..].to_vec());
+                let items: Vec<Value> = self.roots[vals..].to_vec();
+                let r = self.new_data(*ty, *tag, &items);
                 self.roots.truncate(vals);
                 r?
             }
