@@ -81,6 +81,7 @@ fn to_failure(r: Rejected) -> CheckFailure {
 /// [`check_program`] through the file system ([`FsLoader`]), with `search` as the `-L`
 /// directories (then `HASH_PATH`). On failure the returned program, if any, only
 /// carries the sources for rendering (see [`TypedProgram::sources_only`]).
+#[allow(clippy::result_large_err)]
 pub fn check_path(
     root: &Path,
     search: &[PathBuf],
@@ -90,6 +91,7 @@ pub fn check_path(
 
 /// Checks the in-memory text `text` as the file `name`, imports resolving relative to
 /// `name` on the file system, then in `search`, `HASH_PATH` and the standard library.
+#[allow(clippy::result_large_err)]
 pub fn check_source_with(
     name: &str,
     text: &str,

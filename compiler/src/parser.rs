@@ -13,9 +13,14 @@ use crate::diag::Diagnostic;
 use crate::lexer::{Kw, NumSuffix, Tok, Token, P};
 use crate::span::{FileId, Span};
 
-/// How deeply expressions, blocks, patterns and types may nest (each operator of a
-/// left-associative chain, and each postfix call/field/index, counts as one level).
+/// How deeply expressions, blocks, patterns and types may nest (the parser recurses
+/// once per level).
 pub const MAX_DEPTH: u32 = 256;
+
+/// How long a chain of binary operators or postfix operations (`a + b + c`,
+/// `f(x)(y).z[0]`) may be: the parser handles chains in a loop, but the tree they
+/// build is as deep as the chain is long, and later passes recurse over it.
+pub const MAX_CHAIN: u32 = 4096;
 
 /// Raised to abandon the current construct; the error has already been recorded.
 #[derive(Debug)]
@@ -46,6 +51,7 @@ struct Parser {
     pos: usize,
     diags: Vec<Diagnostic>,
     depth: u32,
+    chain: u32,
     last_err: Option<usize>,
     too_deep: bool,
 }
@@ -105,6 +111,7 @@ impl Parser {
             pos: 0,
             diags: Vec::new(),
             depth: 0,
+            chain: 0,
             last_err: None,
             too_deep: false,
         }
@@ -270,6 +277,23 @@ impl Parser {
                 self.diags
                     .push(Diagnostic::error(sp, "nesting too deep").with_help(format!(
                     "expressions, blocks, patterns and types may nest at most {MAX_DEPTH} levels"
+                )));
+            }
+            return Err(Bail);
+        }
+        Ok(())
+    }
+
+    /// Counts one more link of an operator chain.
+    fn link(&mut self) -> PResult<()> {
+        self.chain += 1;
+        if self.chain > MAX_CHAIN {
+            self.chain -= 1;
+            if !self.too_deep {
+                self.too_deep = true;
+                let sp = self.span();
+                self.diags.push(Diagnostic::error(sp, "nesting too deep").with_help(format!(
+                    "a chain of operators, calls, fields or indexing may have at most {MAX_CHAIN} links; split it with `:=`"
                 )));
             }
             return Err(Bail);
@@ -645,9 +669,9 @@ impl Parser {
 
     fn binary(&mut self, min_prec: u8) -> PResult<Expr> {
         let mut lhs = self.unary()?;
-        let saved = self.depth;
+        let saved = self.chain;
         let r = self.binary_loop(&mut lhs, min_prec);
-        self.depth = saved;
+        self.chain = saved;
         r.map(|_| lhs)
     }
 
@@ -663,7 +687,7 @@ impl Parser {
                 return Ok(());
             }
             let op_span = self.bump().span;
-            self.enter()?;
+            self.link()?;
             let rhs = self.binary(prec + 1)?;
             let span = lhs.span.to(rhs.span);
             let old = std::mem::replace(
@@ -751,9 +775,9 @@ impl Parser {
 
     fn postfix(&mut self) -> PResult<Expr> {
         let mut e = self.primary()?;
-        let saved = self.depth;
+        let saved = self.chain;
         let r = self.postfix_loop(&mut e);
-        self.depth = saved;
+        self.chain = saved;
         r.map(|_| e)
     }
 
@@ -775,14 +799,14 @@ impl Parser {
         loop {
             match self.peek().clone() {
                 Tok::P(P::LParen) => {
-                    self.enter()?;
+                    self.link()?;
                     self.bump();
                     let args = self.call_args()?;
                     let span = e.span.to(self.prev_span());
                     Self::wrap(e, span, |b| ExprKind::Call(b, args));
                 }
                 Tok::P(P::LBracket) => {
-                    self.enter()?;
+                    self.link()?;
                     self.bump();
                     let idx = self.expr()?;
                     self.expect(P::RBracket, "to close the index")?;
@@ -790,7 +814,7 @@ impl Parser {
                     Self::wrap(e, span, |b| ExprKind::Index(b, Box::new(idx)));
                 }
                 Tok::P(P::Dot) => {
-                    self.enter()?;
+                    self.link()?;
                     self.bump();
                     let t = self.cur().clone();
                     let names: Vec<Ident> = match &t.tok {

@@ -669,3 +669,63 @@ fn refutable_bindings_are_errors() {
     );
     ok("P := struct(a: i64, b: str);\nmain := () => { P(a, b) := P(1, \"x\"); ((c, d), e) := ((1, 2), 3); };");
 }
+
+#[test]
+fn long_chains_are_fine() {
+    let sum = format!("main := () => {{ x := 1{}; s := \"a\"{}; }};", " + 1".repeat(3000), " + \"b\"".repeat(3000));
+    ok(&sum);
+    let nested = format!("main := () => {{ x := {}1{}; }};", "(".repeat(200), ")".repeat(200));
+    ok(&nested);
+}
+
+#[test]
+fn every_stdlib_module_checks_cleanly() {
+    let mut src = String::new();
+    for m in hashvm_stdlib::MODULES {
+        src.push_str(&format!("_m_{m} := import(\"{m}\");\n"));
+    }
+    src.push_str("main := () => {};\n");
+    let p = ok(&src);
+    // Every bundled module was loaded, and each has a documented item per function.
+    for m in hashvm_stdlib::MODULES {
+        let text = hashvm_stdlib::source(m).unwrap_or_default();
+        let module = p
+            .modules_by_id
+            .iter()
+            .find(|md| md.name == format!("<stdlib>/{m}.hash"))
+            .unwrap_or_else(|| panic!("module {m} not loaded"));
+        for it in &module.items {
+            if it.exported {
+                let decl = format!("\n{} :=", it.name);
+                let pos = text.find(&decl).unwrap_or_else(|| panic!("{m}.{} not found", it.name));
+                let before = &text[..pos];
+                let last_line = before.lines().last().unwrap_or("");
+                assert!(last_line.trim_start().starts_with("///"), "{m}.{} has no doc comment", it.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn stdlib_covers_the_contract() {
+    let want: &[(&str, &str)] = &[
+        ("prelude", "print println eprintln to_str panic assert"),
+        ("i64", "to_f64 to_u64 to_ibig to_str parse abs min max pow MAX MIN"),
+        ("u64", "to_i64 to_f64 to_str parse MAX"),
+        ("f64", "to_i64 sqrt floor ceil round abs exp log sin cos tan asin acos atan atan2 pow is_nan parse PI INFINITY NAN fmt"),
+        ("ibig", "from_i64 to_i64 pow gcd abs divmod isqrt to_str parse"),
+        ("ratio", "new num den to_f64 to_str"),
+        ("char", "code from_code is_digit is_alpha is_space is_upper is_lower to_upper to_lower"),
+        ("str", "len char_count chars from_chars from_char slice concat join split lines trim contains starts_with ends_with find replace repeat to_upper to_lower reverse"),
+        ("list", "len map filter foldl foldr iter reverse append concat range nth head tail take drop zip any all find sum sort sort_by to_array"),
+        ("array", "make init len copy fill map fold to_list from_list sort swap"),
+        ("map", "empty insert get remove contains len to_list fold keys values"),
+        ("io", "read_line read_all read_file write_file append_file file_exists remove_file list_dir args env exit clock time flush"),
+    ];
+    for (m, names) in want {
+        let text = hashvm_stdlib::source(m).unwrap_or_default();
+        for n in names.split_whitespace() {
+            assert!(text.contains(&format!("\n{n} :=")), "{m}.{n} is missing");
+        }
+    }
+}

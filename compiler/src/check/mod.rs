@@ -206,10 +206,9 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
     }
     let prog = c.finish(main, main_i64);
     let mut diags = c.diags;
-    let prog = prog.map(|p| {
-        diags.extend(crate::exhaust::check_program(&p));
-        p
-    });
+    if let Some(p) = &prog {
+        diags.extend(crate::exhaust::check_program(p));
+    }
     if diags.iter().any(|d| d.is_error()) {
         return (None, diags);
     }
