@@ -1,0 +1,652 @@
+//! The REPL's state and evaluation: the declarations kept so far, and how an input is
+//! compiled and run against them.
+//!
+//! The session is a Hash file that grows: its text is the declarations the user has
+//! made, in order (a declaration of a name already declared replaces the earlier one in
+//! place). An expression `e` is evaluated by compiling `<declarations> it := e;` as
+//! `repl.hash` (so `it` is exported as `repl::it`), loading the linked program into a
+//! fresh VM, running its initialisers (which compute every top-level value, `it` last)
+//! and reading `it`'s global. So every top-level value is recomputed on each input,
+//! and a top-level value's side effects (a `println` in its initialiser) happen again
+//! each time; functions cost nothing. A new declaration is checked the same way (the
+//! session compiled with it, its initialisers run) before it is kept, so an input with
+//! an error leaves the session unchanged.
+
+use crate::command::Command;
+use crate::scan::{self, Piece};
+use hashvm_compiler::driver::{self, Compiled, Options};
+use hashvm_compiler::tast::TItemKind;
+use hashvm_compiler::Severity;
+use hashvm_format::{ExportTarget, Module};
+use hashvm_vm::{Config, Trap, Value, Vm};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The file name the session compiles under: its module key `repl` is the prefix of
+/// its exports (`repl::it`), and messages point into `repl.hash`.
+pub const FILE: &str = "repl.hash";
+
+/// One kept declaration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Def {
+    /// The declared name.
+    pub name: String,
+    /// Its source text, without the final `;`.
+    pub text: String,
+}
+
+/// Something for the user to read, in the order it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// A result (`42 : i64`, `f : (i64) -> i64`): standard output.
+    Out(String),
+    /// An error or a warning, already rendered: standard error.
+    Err(String),
+}
+
+/// What the REPL should do after an input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Read the next input.
+    Continue,
+    /// Leave with this exit status (`:quit`, or the program called `io.exit`).
+    Exit(i32),
+}
+
+/// A `Write` into a shared buffer: lets tests capture what programs print.
+#[derive(Clone, Default)]
+pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    /// Takes what was written so far.
+    pub fn take(&self) -> String {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&std::mem::take(&mut *g)).into_owned()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The REPL session: declarations, search path and the interrupt flag.
+pub struct Session {
+    defs: Vec<Def>,
+    /// Directories of `:load`ed files (their imports resolve there), then `HASH_PATH`.
+    search: Vec<PathBuf>,
+    base_search: Vec<PathBuf>,
+    /// Set by the Ctrl-C handler while a program runs.
+    pub interrupt: Arc<AtomicBool>,
+    /// Where programs' standard output goes; `None` is the process's stdout.
+    pub output: Option<SharedBuf>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
+/// The outcome of compiling and running the session with some extra text.
+struct Run {
+    compiled: Compiled,
+    vm: Vm,
+}
+
+enum Failed {
+    /// Messages already rendered.
+    Msgs(Vec<Msg>),
+    /// The program called `io.exit(code)`.
+    Exit(i32),
+}
+
+impl Session {
+    /// An empty session; imports resolve relative to the current directory, then in
+    /// `HASH_PATH`, then in the bundled standard library.
+    pub fn new() -> Session {
+        let mut base = Vec::new();
+        if let Some(p) = std::env::var_os("HASH_PATH") {
+            base.extend(std::env::split_paths(&p).filter(|p| !p.as_os_str().is_empty()));
+        }
+        Session {
+            defs: Vec::new(),
+            search: base.clone(),
+            base_search: base,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            output: None,
+        }
+    }
+
+    /// The declarations kept so far, in order.
+    pub fn defs(&self) -> &[Def] {
+        &self.defs
+    }
+
+    /// The names the session declares (for completion).
+    pub fn names(&self) -> Vec<String> {
+        self.defs.iter().map(|d| d.name.clone()).collect()
+    }
+
+    /// Runs one complete input (a `:` command or Hash source).
+    pub fn run(&mut self, input: &str) -> (Vec<Msg>, Next) {
+        // The compiler and the VM are not ours to vouch for: a panic in either must not
+        // end the session (each evaluation uses a fresh VM, so nothing is left broken).
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_inner(input)));
+        match r {
+            Ok(x) => x,
+            Err(p) => {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                (
+                    vec![Msg::Err(format!(
+                        "error: internal error (a panic: {what}); the session goes on\n"
+                    ))],
+                    Next::Continue,
+                )
+            }
+        }
+    }
+
+    fn run_inner(&mut self, input: &str) -> (Vec<Msg>, Next) {
+        let mut msgs = Vec::new();
+        let next = match crate::command::parse(input) {
+            Command::Empty => Next::Continue,
+            Command::Quit => Next::Exit(0),
+            Command::Help => {
+                msgs.push(Msg::Out(format!("{}\n", crate::command::HELP)));
+                Next::Continue
+            }
+            Command::Bad(m) => {
+                msgs.push(Msg::Err(format!("error: {m}\n")));
+                Next::Continue
+            }
+            Command::Reset => {
+                self.defs.clear();
+                self.search = self.base_search.clone();
+                msgs.push(Msg::Out("session cleared\n".into()));
+                Next::Continue
+            }
+            Command::Defs => {
+                let mut s = String::new();
+                for d in &self.defs {
+                    s.push_str(&d.text);
+                    s.push_str(";\n");
+                }
+                msgs.push(Msg::Out(s));
+                Next::Continue
+            }
+            Command::Type(e) => {
+                self.type_of(&e, &mut msgs);
+                Next::Continue
+            }
+            Command::Dis(name) => {
+                self.dis(&name, &mut msgs);
+                Next::Continue
+            }
+            Command::Load(file) => self.load(&file, &mut msgs),
+            Command::Source(src) => self.source(&src, &mut msgs),
+        };
+        (msgs, next)
+    }
+
+    /// A name for the expression's item that no declaration uses.
+    fn it_name(&self, avoid: &[Def]) -> String {
+        let mut n = "it".to_string();
+        while self.defs.iter().chain(avoid).any(|d| d.name == n) {
+            n.push('_');
+        }
+        n
+    }
+
+    /// The session's text with `new` declarations merged in (replacing same-named
+    /// ones in place, appending the others), then `extra` lines, then a `main` if none
+    /// is declared. Returns the text, the merged declarations, and the byte offset
+    /// where the new material (the first new declaration, or `extra`) starts.
+    fn text_with(&self, new: &[Def], extra: &str) -> (String, Vec<Def>, usize) {
+        let mut defs = self.defs.clone();
+        let mut is_new = vec![false; defs.len()];
+        for d in new {
+            match defs.iter().position(|x| x.name == d.name) {
+                Some(k) => {
+                    defs[k] = d.clone();
+                    is_new[k] = true;
+                }
+                None => {
+                    defs.push(d.clone());
+                    is_new.push(true);
+                }
+            }
+        }
+        let mut text = String::new();
+        let mut from = None;
+        for (d, fresh) in defs.iter().zip(&is_new) {
+            if *fresh && from.is_none() {
+                from = Some(text.len());
+            }
+            text.push_str(&terminated(&d.text));
+        }
+        let from = from.unwrap_or(text.len());
+        text.push_str(extra);
+        if !defs.iter().any(|d| d.name == "main") {
+            text.push_str("main := () => {};\n");
+        }
+        (text, defs, from)
+    }
+
+    fn compile(&self, text: &str) -> Result<Compiled, Vec<Msg>> {
+        let opts = Options {
+            search: self.search.clone(),
+        };
+        driver::compile_source(FILE, text, &opts).map_err(|f| vec![Msg::Err(f.rendered)])
+    }
+
+    /// Warnings about the text from byte `from` on (the new input), rendered.
+    fn warnings(&self, c: &Compiled, from: usize) -> Vec<Msg> {
+        let root_file = c.program.module(c.program.root).file;
+        let ws: Vec<_> = c
+            .warnings
+            .iter()
+            .filter(|w| w.severity == Severity::Warning)
+            .filter(|w| {
+                w.span
+                    .is_some_and(|s| s.file == root_file && s.lo as usize >= from)
+            })
+            .cloned()
+            .collect();
+        if ws.is_empty() {
+            Vec::new()
+        } else {
+            vec![Msg::Err(driver::render(&c.program, &ws))]
+        }
+    }
+
+    /// Loads the compiled program into a fresh VM and runs its initialisers.
+    fn execute(&self, compiled: Compiled) -> Result<Run, Failed> {
+        let mut vm = Vm::new(Config::default());
+        if let Some(out) = &self.output {
+            vm.set_output(Box::new(out.clone()));
+        }
+        self.interrupt.store(false, Ordering::SeqCst);
+        vm.interrupt = Some(self.interrupt.clone());
+        let m: &Module = &compiled.module;
+        let r = (|| -> Result<(), Trap> {
+            vm.load(m)?;
+            for &f in &m.inits {
+                vm.call(Value::func(f), &[])?;
+            }
+            Ok(())
+        })();
+        vm.flush();
+        self.interrupt.store(false, Ordering::SeqCst);
+        match r {
+            Ok(()) => Ok(Run { compiled, vm }),
+            Err(Trap::Exit(code)) => Err(Failed::Exit(code as i32)),
+            Err(Trap::Error(e)) => Err(Failed::Msgs(vec![Msg::Err(e.to_string())])),
+        }
+    }
+
+    /// The value of the exported global `repl::NAME` after a run.
+    fn global(run: &Run, name: &str) -> Option<Value> {
+        let key = format!("repl::{name}");
+        let e = run.compiled.module.exports.iter().find(|e| e.name == key)?;
+        match e.target {
+            ExportTarget::Global(g) => run.vm.globals.get(g as usize).copied(),
+            ExportTarget::Type(_) => None,
+        }
+    }
+
+    /// Hash source: each piece in turn, declarations kept, expressions evaluated. The
+    /// first error stops the input (later pieces are not run).
+    fn source(&mut self, src: &str, msgs: &mut Vec<Msg>) -> Next {
+        for piece in scan::split(src) {
+            let step = match piece {
+                Piece::Def(name, text) => self.define(vec![Def { name, text }], msgs),
+                Piece::Expr(e) => self.eval(&e, msgs),
+            };
+            match step {
+                Ok(()) => {}
+                Err(None) => break,
+                Err(Some(code)) => return Next::Exit(code),
+            }
+        }
+        Next::Continue
+    }
+
+    /// Checks and keeps declarations; prints `name : type` for each value or function.
+    /// `Err(None)`: an error (reported); `Err(Some(c))`: the program exited.
+    fn define(&mut self, new: Vec<Def>, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
+        let (text, defs, from) = self.text_with(&new, "");
+        let compiled = match self.compile(&text) {
+            Ok(c) => c,
+            Err(m) => {
+                msgs.extend(m);
+                return Err(None);
+            }
+        };
+        msgs.extend(self.warnings(&compiled, from));
+        let run = match self.execute(compiled) {
+            Ok(r) => r,
+            Err(Failed::Msgs(m)) => {
+                msgs.extend(m);
+                return Err(None);
+            }
+            Err(Failed::Exit(c)) => return Err(Some(c)),
+        };
+        self.defs = defs;
+        let prog = &run.compiled.program;
+        let root = prog.module(prog.root);
+        for d in &new {
+            let Some(item) = root.items.iter().find(|i| i.name == d.name) else {
+                continue;
+            };
+            let line = match &item.kind {
+                TItemKind::Type(_) => format!("{} : type", d.name),
+                TItemKind::Import(_) => format!("{} : module", d.name),
+                TItemKind::Function { .. } => {
+                    let t = driver::item_type(prog, &d.name).unwrap_or_else(|| "?".into());
+                    format!("{} : {t}", d.name)
+                }
+                TItemKind::Value { .. } => {
+                    let t = driver::item_type(prog, &d.name).unwrap_or_else(|| "?".into());
+                    match Self::global(&run, &d.name) {
+                        Some(v) => format!("{} : {t} = {}", d.name, shown(&run.vm, v, &t)),
+                        None => format!("{} : {t}", d.name),
+                    }
+                }
+            };
+            msgs.push(Msg::Out(format!("{line}\n")));
+        }
+        Ok(())
+    }
+
+    /// Evaluates an expression and prints `value : type` (nothing for `()`).
+    fn eval(&mut self, expr: &str, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
+        let it = self.it_name(&[]);
+        let (text, _, from) = self.text_with(&[], &terminated(&format!("{it} := {expr}")));
+        let compiled = match self.compile(&text) {
+            Ok(c) => c,
+            Err(m) => {
+                msgs.extend(m);
+                return Err(None);
+            }
+        };
+        msgs.extend(self.warnings(&compiled, from));
+        let ty = driver::item_type(&compiled.program, &it);
+        let run = match self.execute(compiled) {
+            Ok(r) => r,
+            Err(Failed::Msgs(m)) => {
+                msgs.extend(m);
+                return Err(None);
+            }
+            Err(Failed::Exit(c)) => return Err(Some(c)),
+        };
+        let ty = ty.unwrap_or_else(|| "?".into());
+        if ty == "()" {
+            return Ok(());
+        }
+        let shown = match Self::global(&run, &it) {
+            Some(v) => shown(&run.vm, v, &ty),
+            None => "<no value>".into(),
+        };
+        msgs.push(Msg::Out(format!("{shown} : {ty}\n")));
+        Ok(())
+    }
+
+    /// `:t EXPR`.
+    fn type_of(&self, expr: &str, msgs: &mut Vec<Msg>) {
+        let it = self.it_name(&[]);
+        let (text, _, _) = self.text_with(&[], &terminated(&format!("{it} := {expr}")));
+        match self.compile(&text) {
+            Ok(c) => {
+                let ty = driver::item_type(&c.program, &it).unwrap_or_else(|| "?".into());
+                let shown = if expr.contains('\n') {
+                    ty
+                } else {
+                    format!("{} : {ty}", expr.trim())
+                };
+                msgs.push(Msg::Out(format!("{shown}\n")));
+            }
+            Err(m) => msgs.extend(m),
+        }
+    }
+
+    /// `:dis NAME`: the bytecode of the functions named `NAME` (and of the closures
+    /// inside them), from the disassembly of the linked session.
+    fn dis(&self, name: &str, msgs: &mut Vec<Msg>) {
+        let it = self.it_name(&[]);
+        // Mention the name so that a standard-library function is linked in too.
+        let (text, _, _) = self.text_with(&[], &terminated(&format!("{it} := {name}")));
+        let compiled = match self.compile(&text) {
+            Ok(c) => c,
+            Err(m) => {
+                msgs.extend(m);
+                return;
+            }
+        };
+        let listing = hashvm_format::hasm::disassemble(&compiled.module);
+        let short = name.rsplit('.').next().unwrap_or(name);
+        let blocks = function_blocks(&listing, name, short);
+        if blocks.is_empty() {
+            msgs.push(Msg::Err(format!(
+                "error: no function named `{name}` in the compiled session\n"
+            )));
+        } else {
+            msgs.push(Msg::Out(blocks.join("\n")));
+        }
+    }
+
+    /// `:load FILE`: adds the file's declarations (replacing same-named ones).
+    fn load(&mut self, file: &str, msgs: &mut Vec<Msg>) -> Next {
+        let path = Path::new(file);
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                msgs.push(Msg::Err(format!("error: {file}: {e}\n")));
+                return Next::Continue;
+            }
+        };
+        let mut new = Vec::new();
+        for p in scan::split(&text) {
+            match p {
+                Piece::Def(name, text) => {
+                    new.retain(|d: &Def| d.name != name);
+                    new.push(Def { name, text });
+                }
+                Piece::Expr(e) => {
+                    let first = e.lines().next().unwrap_or("");
+                    msgs.push(Msg::Err(format!(
+                        "error: {file}: not a declaration: `{first}` (a file holds only `NAME := ...;` declarations)\n"
+                    )));
+                    return Next::Continue;
+                }
+            }
+        }
+        // Imports in the file resolve relative to it.
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let old_search = self.search.clone();
+        if !self.search.contains(&dir) {
+            self.search.insert(0, dir);
+        }
+        let n = new.len();
+        match self.define_quiet(new, msgs) {
+            Ok(()) => {
+                msgs.push(Msg::Out(format!(
+                    "loaded {n} declaration{} from {file}\n",
+                    if n == 1 { "" } else { "s" }
+                )));
+                Next::Continue
+            }
+            Err(code) => {
+                self.search = old_search;
+                match code {
+                    Some(c) => Next::Exit(c),
+                    None => Next::Continue,
+                }
+            }
+        }
+    }
+
+    /// [`Session::define`] without the `name : type` lines (for `:load`).
+    fn define_quiet(&mut self, new: Vec<Def>, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
+        let mut m = Vec::new();
+        let r = self.define(new, &mut m);
+        msgs.extend(m.into_iter().filter(|x| matches!(x, Msg::Err(_))));
+        r
+    }
+}
+
+/// How a result is shown: as `to_str` shows it, but a `str` or `char` quoted with
+/// escapes (as inside a container), so that `"1"` is told from `1`.
+fn shown(vm: &Vm, v: Value, ty: &str) -> String {
+    let s = vm.display(v);
+    match ty {
+        "str" => format!("{s:?}"),
+        "char" => {
+            let mut cs = s.chars();
+            match (cs.next(), cs.next()) {
+                (Some(c), None) => format!("{c:?}"),
+                _ => s,
+            }
+        }
+        _ => s,
+    }
+}
+
+/// `text` followed by `;` and a newline (on a line of its own if the last line has a
+/// `//`, which could be a comment that would swallow the `;`).
+fn terminated(text: &str) -> String {
+    if text.lines().last().is_some_and(|l| l.contains("//")) {
+        format!("{text}\n;\n")
+    } else {
+        format!("{text};\n")
+    }
+}
+
+/// The `.func` ... `.end` blocks of a disassembly whose function is named `name`, or
+/// ends in `.short` / `::short` / `/short`, or is a closure inside one of those
+/// (`name.<something>` or `name$...`). Falls back to an exact `short` match.
+pub fn function_blocks(listing: &str, name: &str, short: &str) -> Vec<String> {
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut cur: Option<(String, String)> = None;
+    for line in listing.lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix(".func ") {
+            let fname = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .rsplit_once('/')
+                .map(|(n, _)| n)
+                .unwrap_or("")
+                .trim_matches('"')
+                .to_string();
+            cur = Some((fname, String::new()));
+        }
+        if let Some((_, body)) = cur.as_mut() {
+            body.push_str(line);
+            body.push('\n');
+            if t == ".end" || t.starts_with(".end ") || t.starts_with(".end;") {
+                if let Some(b) = cur.take() {
+                    blocks.push(b);
+                }
+            }
+        }
+    }
+    let matches = |f: &str, n: &str| {
+        f == n
+            || f.strip_prefix(n)
+                .is_some_and(|r| r.starts_with('.') || r.starts_with('$') || r.starts_with('#'))
+            || f.ends_with(&format!(".{n}"))
+            || f.ends_with(&format!("::{n}"))
+    };
+    let mut out: Vec<String> = blocks
+        .iter()
+        .filter(|(f, _)| matches(f, name))
+        .map(|(_, b)| b.clone())
+        .collect();
+    if out.is_empty() && short != name {
+        out = blocks
+            .iter()
+            .filter(|(f, _)| matches(f, short))
+            .map(|(_, b)| b.clone())
+            .collect();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session whose programs print into a buffer.
+    fn session() -> (Session, SharedBuf) {
+        let mut s = Session::new();
+        let buf = SharedBuf::default();
+        s.output = Some(buf.clone());
+        (s, buf)
+    }
+
+    fn out(msgs: &[Msg]) -> String {
+        msgs.iter()
+            .filter_map(|m| match m {
+                Msg::Out(s) => Some(s.as_str()),
+                Msg::Err(_) => None,
+            })
+            .collect()
+    }
+
+    fn err(msgs: &[Msg]) -> String {
+        msgs.iter()
+            .filter_map(|m| match m {
+                Msg::Err(s) => Some(s.as_str()),
+                Msg::Out(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn explore() {
+        let (mut s, buf) = session();
+        for input in [
+            "x := 1;",
+            "y := x + 1;",
+            "x := 5;",
+            "y",
+            "z := 3;",
+            "x := z + 1;",
+            "y",
+            "x",
+            "g := () => 7;",
+            "w := g()",
+            "f := (x) => x; f(1); f(\"a\")",
+            "s := \"a;b\" // c",
+            "s",
+        ] {
+            let (m, n) = s.run(input);
+            eprintln!(
+                "=== {input}\n{}--out\n{}--err\n{}--{n:?}",
+                buf.take(),
+                out(&m),
+                err(&m)
+            );
+        }
+    }
+}
