@@ -1,9 +1,8 @@
 //! Inference for expressions, statements and lambdas.
 
-use super::{Checker, Deferred, FnCtx, ItemKindState, Res};
+use super::{Checker, Deferred, FnCtx, Res};
 use crate::ast::{self, BinOp, ExprKind, UnOp};
 use crate::diag::Diagnostic;
-use crate::modgraph::ImportTarget;
 use crate::span::Span;
 use crate::tast::*;
 use crate::types::{AdtId, NumClass, Prim, Type};
@@ -914,14 +913,8 @@ impl Checker<'_> {
                     let _ = self.unify(container, &Type::list(elem.clone()));
                     true
                 }
-                Type::Adt(AdtId::LIST, args) | Type::Adt(AdtId::OPTION, args)
-                    if !args.is_empty() =>
-                {
-                    if matches!(self.shallow(container), Type::Adt(AdtId::OPTION, _)) {
-                        self.iter_error(container, *span);
-                    } else {
-                        let _ = self.unify(elem, &args[0]);
-                    }
+                Type::Adt(AdtId::LIST, args) if !args.is_empty() => {
+                    let _ = self.unify(elem, &args[0]);
                     true
                 }
                 Type::Array(t) => {
@@ -1522,20 +1515,5 @@ impl Checker<'_> {
             }
             _ => false,
         }
-    }
-
-    /// Whether the import target is broken (used by the module resolver).
-    #[allow(dead_code)]
-    pub(crate) fn import_broken(&self, t: ImportTarget) -> bool {
-        t == ImportTarget::Broken
-    }
-
-    /// Whether item `i` of module `m` is a function.
-    #[allow(dead_code)]
-    pub(crate) fn item_is_fn(&self, m: ModuleId, i: u32) -> bool {
-        matches!(
-            self.mods[m.0 as usize].items[i as usize].kind,
-            ItemKindState::Value { is_fn: true }
-        )
     }
 }

@@ -841,7 +841,7 @@ impl<'g> Checker<'g> {
             let value_like = self.mods[m.0 as usize].items[i]
                 .texpr
                 .as_ref()
-                .map(is_syntactic_value)
+                .map(|e| self.is_value(e))
                 .unwrap_or(false);
             let scheme = if value_like {
                 self.generalize(&mono)
@@ -948,29 +948,6 @@ impl<'g> Checker<'g> {
     fn finish(&mut self, main: Option<ItemRef>, main_returns_i64: bool) -> Option<TypedProgram> {
         zonk::finish(self, main, main_returns_i64)
     }
-}
-
-/// Whether a checked expression is a syntactic value (may be generalised).
-pub(crate) fn is_syntactic_value(e: &TExpr) -> bool {
-    match &e.kind {
-        TExprKind::Lit(_) | TExprKind::Var(_) | TExprKind::Lambda(_) | TExprKind::CtorFn(_) => true,
-        TExprKind::Tuple(es) | TExprKind::List(es) => es.iter().all(is_syntactic_value),
-        TExprKind::Ctor { ctor, args, .. } => {
-            // Struct values are mutable: never generalise them.
-            ctor.adt.0 < AdtId::FIRST_USER
-                || args.is_empty()
-                || args.iter().all(is_syntactic_value) && !is_struct_ctor(e)
-        }
-        _ => false,
-    }
-}
-
-fn is_struct_ctor(e: &TExpr) -> bool {
-    // Structs have field names; we cannot see the declaration here, so a constructor
-    // with a user type is conservatively treated as a value only when it is an enum.
-    // (The checker stores struct-ness in the type; treat every user constructor with
-    // arguments as expansive to stay sound.)
-    matches!(&e.kind, TExprKind::Ctor { ctor, .. } if ctor.adt.0 >= AdtId::FIRST_USER)
 }
 
 /// Levenshtein distance (for "did you mean" suggestions).
