@@ -729,3 +729,10 @@ fn stdlib_covers_the_contract() {
         }
     }
 }
+
+#[test]
+fn run_cannot_use_locals() {
+    ok("f := (n: i64) -> i64 => n * 2;\nN := #run f(3);\nmain := () => { x := #run { y := 2; f(y) }; };");
+    let e = err("main := () => {\n    x := 5;\n    y := #run (x + 1);\n};");
+    assert!(e.contains("main.hash:3:16: error: `#run` cannot use the local variable `x`"), "{e}");
+}

@@ -337,7 +337,10 @@ impl Checker<'_> {
             }
             ExprKind::Match(s, arms) => self.match_expr(s, arms, span),
             ExprKind::Run(x) => {
+                // Locals bound outside the `#run` do not exist at compile time.
+                let saved = self.run_boundary.replace(self.locals.len() as u32);
                 let t = self.infer(x);
+                self.run_boundary = saved;
                 let ty = t.ty.clone();
                 mk(TExprKind::Run(Box::new(t)), ty, span)
             }
@@ -419,6 +422,7 @@ impl Checker<'_> {
     fn res_expr(&mut self, r: Res, span: Span, name: &str) -> TExpr {
         match r {
             Res::Local(id) => {
+                self.check_run_local(id, span);
                 self.use_local(id);
                 let s = self.locals[id.0 as usize].scheme.clone();
                 let t = self.instantiate(&s);
@@ -1027,6 +1031,7 @@ impl Checker<'_> {
         let (place, place_ty) = match &target.kind {
             ExprKind::Var(n) => match self.lookup_value(n) {
                 Some(Res::Local(id)) => {
+                    self.check_run_local(id, target.span);
                     let info = &self.locals[id.0 as usize];
                     if !info.mutable {
                         let decl = info.span;
@@ -1514,6 +1519,20 @@ impl Checker<'_> {
                 !self.adts[ctor.adt.0 as usize].is_struct && args.iter().all(|e| self.is_value(e))
             }
             _ => false,
+        }
+    }
+
+    /// Reports a use, inside `#run`, of a local bound outside it.
+    pub(crate) fn check_run_local(&mut self, id: LocalId, span: Span) {
+        if let Some(b) = self.run_boundary {
+            if id.0 < b {
+                let name = self.locals[id.0 as usize].name.clone();
+                self.report(
+                    Diagnostic::error(span, format!("`#run` cannot use the local variable `{name}`"))
+                        .with_label("bound outside the `#run` expression")
+                        .with_help("`#run` is evaluated while compiling, before any local exists; use top-level items and literals"),
+                );
+            }
         }
     }
 }

@@ -148,6 +148,9 @@ pub struct Checker<'g> {
     /// An ambiguity found by the last constructor lookup, reported by the caller that
     /// knows the span.
     pub(crate) pending_ambiguity: Option<String>,
+    /// Inside `#run`: the first local id bound inside it (locals below it are not
+    /// available at compile time).
+    pub(crate) run_boundary: Option<u32>,
 }
 
 /// Checks every module of `graph`; returns the typed program (when there is no error)
@@ -170,6 +173,7 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         tparams: Vec::new(),
         reported: Default::default(),
         pending_ambiguity: None,
+        run_boundary: None,
     };
     let t = c.generic_var();
     let _e = c.generic_var();
