@@ -708,7 +708,8 @@ impl Checker<'_> {
             let Some(n) = &a.name else { continue };
             match field_names.iter().position(|f| *f == n.name) {
                 Some(i) => {
-                    let te = self.check(&a.value, &fields[i], "mismatched types");
+                    let ft = fields.get(i).cloned().unwrap_or_else(|| self.fresh());
+                    let te = self.check(&a.value, &ft, "mismatched types");
                     if slots[i].is_some() {
                         self.error(n.span, format!("the field `{}` is given twice", n.name));
                         ok = false;
@@ -732,7 +733,12 @@ impl Checker<'_> {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.is_none())
-            .map(|(i, _)| format!("`{}`", field_names[i]))
+            .map(|(i, _)| {
+                format!(
+                    "`{}`",
+                    field_names.get(i).map(String::as_str).unwrap_or("?")
+                )
+            })
             .collect();
         if ok && !missing.is_empty() {
             self.error(
@@ -853,9 +859,11 @@ impl Checker<'_> {
                         let decl = &self.adts[adt.0 as usize];
                         match decl.ctors[0].field_names.iter().position(|f| f == name) {
                             Some(i) => {
-                                let ft = decl.ctor_fields(0, &args)[i].clone();
+                                let ft = decl.ctor_fields(0, &args).get(i).cloned();
                                 self.field_slots[*slot as usize] = Some(i as u32);
-                                let _ = self.unify(result, &ft);
+                                if let Some(ft) = ft {
+                                    let _ = self.unify(result, &ft);
+                                }
                             }
                             None => {
                                 let tname = decl.name.clone();

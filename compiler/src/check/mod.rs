@@ -187,17 +187,24 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         });
         let _ = m;
     }
+    // Every module, in dependency order (any module the order misses, last).
+    let mut order = graph.order.clone();
+    for pm in &graph.modules {
+        if !order.contains(&pm.id) {
+            order.push(pm.id);
+        }
+    }
     // Declare every module's names and types first, so that types of other modules
     // are known whatever the order.
-    for &m in &graph.order {
+    for &m in &order {
         c.cur = m;
         c.declare_module(m);
     }
-    for &m in &graph.order {
+    for &m in &order {
         c.cur = m;
         c.define_types(m);
     }
-    for &m in &graph.order {
+    for &m in &order {
         c.cur = m;
         c.check_module(m);
         c.mods[m.0 as usize].checked = true;
