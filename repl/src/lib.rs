@@ -138,7 +138,8 @@ pub fn main() -> i32 {
         .auto_add_history(false)
         .max_history_size(10_000)
         .and_then(|b| b.history_ignore_dups(true))
-        .map(|b| b.build())
+        // Tab completes the common prefix, a second Tab lists the candidates (as bash).
+        .map(|b| b.completion_type(rustyline::CompletionType::List).build())
         .unwrap_or_default();
     let mut rl: Editor<ReplHelper, FileHistory> = match Editor::with_config(config) {
         Ok(rl) => rl,

@@ -217,6 +217,13 @@ impl Session {
     /// is declared. Returns the text, the merged declarations, and the byte offset
     /// where the new material (the first new declaration, or `extra`) starts.
     fn text_with(&self, new: &[Def], extra: &str) -> (String, Vec<Def>, usize) {
+        self.text_placed(new, extra, true)
+    }
+
+    /// [`Session::text_with`], with a redeclared name either kept at its old place
+    /// (`in_place`) or with every declaration put after those it names (see
+    /// [`dependency_order`]).
+    fn text_placed(&self, new: &[Def], extra: &str, in_place: bool) -> (String, Vec<Def>, usize) {
         let mut defs = self.defs.clone();
         let mut is_new = vec![false; defs.len()];
         for d in new {
@@ -230,6 +237,11 @@ impl Session {
                     is_new.push(true);
                 }
             }
+        }
+        if !in_place {
+            let order = dependency_order(&defs);
+            defs = order.iter().map(|&k| defs[k].clone()).collect();
+            is_new = order.iter().map(|&k| is_new[k]).collect();
         }
         let mut text = String::new();
         let mut from = None;
@@ -328,10 +340,27 @@ impl Session {
 
     /// Checks and keeps declarations; prints `name : type` for each value or function.
     /// `Err(None)`: an error (reported); `Err(Some(c))`: the program exited.
+    ///
+    /// A redeclaration keeps the old one's place, so that the values declared after it
+    /// that use it still come after it; if that does not compile (the new text uses a
+    /// value declared later: "used before it is initialised"), the declarations are
+    /// reordered so that each comes after the ones it names.
     fn define(&mut self, new: Vec<Def>, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
         let (text, defs, from) = self.text_with(&new, "");
         let compiled = match self.compile(&text) {
-            Ok(c) => c,
+            Ok(c) => Ok((c, defs, from)),
+            Err(m)
+                if new
+                    .iter()
+                    .any(|d| self.defs.iter().any(|x| x.name == d.name)) =>
+            {
+                let (text, defs, from) = self.text_placed(&new, "", false);
+                self.compile(&text).map(|c| (c, defs, from)).map_err(|_| m)
+            }
+            Err(m) => Err(m),
+        };
+        let (compiled, defs, from) = match compiled {
+            Ok(x) => x,
             Err(m) => {
                 msgs.extend(m);
                 return Err(None);
@@ -513,6 +542,83 @@ impl Session {
     }
 }
 
+/// An order of `defs` (indices) in which each declaration comes after the
+/// declarations whose names it mentions (outside strings and comments, not after a
+/// `.`), moving as little as it can. A parameter or local that shadows a declared name
+/// counts as a mention too, which may move a function needlessly; functions may stand
+/// anywhere, so that is harmless.
+pub fn dependency_order(defs: &[Def]) -> Vec<usize> {
+    let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    let deps: Vec<Vec<usize>> = defs
+        .iter()
+        .enumerate()
+        .map(|(k, d)| {
+            let mut v: Vec<usize> = mentioned(&d.text)
+                .iter()
+                .filter_map(|w| names.iter().position(|n| n == w))
+                .filter(|&j| j != k)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    // Depth first in the given order: each declaration after the ones it names (a
+    // name met again while it is being placed, in a cycle, is not waited for).
+    let mut state = vec![0u8; defs.len()]; // 0 new, 1 in progress, 2 placed
+    let mut out = Vec::with_capacity(defs.len());
+    for first in 0..defs.len() {
+        if state[first] != 0 {
+            continue;
+        }
+        state[first] = 1;
+        let mut stack: Vec<(usize, usize)> = vec![(first, 0)];
+        while let Some(top) = stack.last_mut() {
+            let (k, next) = *top;
+            if let Some(&j) = deps[k].get(next) {
+                top.1 += 1;
+                if state[j] == 0 {
+                    state[j] = 1;
+                    stack.push((j, 0));
+                }
+            } else {
+                state[k] = 2;
+                out.push(k);
+                stack.pop();
+            }
+        }
+    }
+    out
+}
+
+/// The identifiers in `text` outside literals and comments, except those right after
+/// a `.` (members of modules and fields).
+fn mentioned(text: &str) -> Vec<String> {
+    let m = scan::scan(text).masked;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < m.len() {
+        if m[i].is_ascii_alphabetic() || m[i] == b'_' {
+            let start = i;
+            while i < m.len() && (m[i].is_ascii_alphanumeric() || m[i] == b'_') {
+                i += 1;
+            }
+            let after_dot = start > 0 && m[start - 1] == b'.';
+            if !after_dot {
+                out.push(String::from_utf8_lossy(&m[start..i]).into_owned());
+            }
+        } else if m[i].is_ascii_digit() {
+            // A number (with any suffix, `1u64`): not a name.
+            while i < m.len() && (m[i].is_ascii_alphanumeric() || m[i] == b'_') {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 /// How a result is shown: as `to_str` shows it, but a `str` or `char` quoted with
 /// escapes (as inside a container), so that `"1"` is told from `1`.
 fn shown(vm: &Vm, v: Value, ty: &str) -> String {
@@ -622,31 +728,280 @@ mod tests {
             .collect()
     }
 
+    /// Runs `input`; returns (results, errors, program output).
+    fn run(s: &mut Session, buf: &SharedBuf, input: &str) -> (String, String, String) {
+        let (m, next) = s.run(input);
+        assert_eq!(next, Next::Continue, "{input}");
+        (out(&m), err(&m), buf.take())
+    }
+
     #[test]
-    fn explore() {
-        let (mut s, buf) = session();
+    fn expressions_print_value_and_type() {
+        let (mut s, b) = session();
+        assert_eq!(run(&mut s, &b, "42").0, "42 : i64\n");
+        assert_eq!(run(&mut s, &b, "[1, 2]").0, "[1, 2] : List<i64>\n");
+        assert_eq!(run(&mut s, &b, "\"hi\\n\"").0, "\"hi\\n\" : str\n");
+        assert_eq!(run(&mut s, &b, "'c'").0, "'c' : char\n");
+        assert_eq!(run(&mut s, &b, "[\"a\"]").0, "[\"a\"] : List<str>\n");
+        assert_eq!(
+            run(&mut s, &b, "(1, 2.5, true)").0,
+            "(1, 2.5, true) : (i64, f64, bool)\n"
+        );
+        assert_eq!(run(&mut s, &b, "Some(3u64)").0, "Some(3) : Option<u64>\n");
+        assert_eq!(run(&mut s, &b, "1 + 2; // sum").0, "3 : i64\n");
+        // Unit results print nothing; program output goes to the program's stdout.
+        assert_eq!(
+            run(&mut s, &b, "println(\"x\")"),
+            ("".into(), "".into(), "x\n".into())
+        );
+        assert_eq!(run(&mut s, &b, "()"), ("".into(), "".into(), "".into()));
+    }
+
+    #[test]
+    fn declarations_persist_and_are_replaced() {
+        let (mut s, b) = session();
+        let (o, e, _) = run(&mut s, &b, "f := (x: i64) -> i64 => {\n  x * 2\n};");
+        assert_eq!((o.as_str(), e.as_str()), ("f : (i64) -> i64\n", ""));
+        assert_eq!(run(&mut s, &b, "f(21)").0, "42 : i64\n");
+        assert_eq!(
+            run(&mut s, &b, "x := 1; y := x + 1; y").0,
+            "x : i64 = 1\ny : i64 = 2\n2 : i64\n"
+        );
+        // Replaced in place: `y` sees the new `x`.
+        assert_eq!(run(&mut s, &b, "x := 5").0, "x : i64 = 5\n");
+        assert_eq!(run(&mut s, &b, "y").0, "6 : i64\n");
+        // A redeclaration using a later value is reordered after it.
+        run(&mut s, &b, "z := 10;");
+        assert_eq!(run(&mut s, &b, "x := z + 1;").0, "x : i64 = 11\n");
+        assert_eq!(run(&mut s, &b, "y").0, "12 : i64\n");
+        let names = s.names();
+        let at = |n: &str| names.iter().position(|x| x == n);
+        assert!(at("z") < at("x") && at("x") < at("y"), "{names:?}");
+        // Types and imports.
+        assert_eq!(
+            run(&mut s, &b, "Point := struct(x: f64, y: f64);").0,
+            "Point : type\n"
+        );
+        assert_eq!(
+            run(&mut s, &b, "Point(1.0, 2.0)").0,
+            "Point(1.0, 2.0) : Point\n"
+        );
+        assert_eq!(run(&mut s, &b, "l := import(\"list\")").0, "l : module\n");
+        assert_eq!(run(&mut s, &b, "l.len([1, 2])").0, "2 : i64\n");
+        // Generic functions stay generic.
+        assert_eq!(
+            run(&mut s, &b, "id := (v) => v; id(1); id(\"a\")").0,
+            "id : (a) -> a\n1 : i64\n\"a\" : str\n"
+        );
+        // A line comment at the end of a declaration does not swallow its `;`.
+        assert_eq!(run(&mut s, &b, "c := 3 // three").0, "c : i64 = 3\n");
+        assert_eq!(run(&mut s, &b, "c").0, "3 : i64\n");
+    }
+
+    #[test]
+    fn errors_leave_the_session_unchanged() {
+        let (mut s, b) = session();
+        run(&mut s, &b, "x := 1;");
+        let (o, e, _) = run(&mut s, &b, "1 + \"a\"");
+        assert_eq!(o, "");
+        assert!(e.contains("error") && e.contains("mismatched types"), "{e}");
+        // A bad declaration is not kept, nor is the rest of its input run.
+        let (o, e, _) = run(&mut s, &b, "x := \"one\" + 1; x");
+        assert_eq!(o, "");
+        assert!(e.contains("error"), "{e}");
+        assert_eq!(run(&mut s, &b, "x").0, "1 : i64\n");
+        // A declaration whose initialiser fails at run time is not kept either.
+        let (o, e, _) = run(&mut s, &b, "bad := 1 / 0;");
+        assert_eq!(o, "");
+        assert!(e.contains("division by zero"), "{e}");
+        assert_eq!(s.names(), vec!["x"]);
+        // Runtime errors in expressions.
+        let (_, e, _) = run(&mut s, &b, "[1, 2, 3].nope");
+        assert!(e.contains("error"), "{e}");
+        let (_, e, _) = run(&mut s, &b, "panic(\"boom\")");
+        assert!(e.contains("boom"), "{e}");
+        assert_eq!(run(&mut s, &b, "x + 1").0, "2 : i64\n");
+    }
+
+    #[test]
+    fn output_before_an_error_is_shown() {
+        let (mut s, b) = session();
+        let (_, e, printed) = run(&mut s, &b, "{ println(\"before\"); 1 / 0 }");
+        assert_eq!(printed, "before\n");
+        assert!(e.contains("division by zero"), "{e}");
+    }
+
+    #[test]
+    fn it_is_an_ordinary_name() {
+        let (mut s, b) = session();
+        assert_eq!(run(&mut s, &b, "it := 3").0, "it : i64 = 3\n");
+        assert_eq!(run(&mut s, &b, "it + 1").0, "4 : i64\n");
+        assert_eq!(run(&mut s, &b, ":t it").0, "it : i64\n");
+    }
+
+    #[test]
+    fn type_command() {
+        let (mut s, b) = session();
+        let (o, _, printed) = run(&mut s, &b, ":t println(\"no\")");
+        assert_eq!(
+            (o.as_str(), printed.as_str()),
+            ("println(\"no\") : ()\n", "")
+        );
+        assert_eq!(
+            run(&mut s, &b, ":t list.map").0,
+            "list.map : (List<a>, (a) -> b) -> List<b>\n"
+        );
+        let (o, e, _) = run(&mut s, &b, ":t nope");
+        assert!(o.is_empty() && e.contains("error"), "{e}");
+    }
+
+    #[test]
+    fn dis_command() {
+        let (mut s, b) = session();
+        run(&mut s, &b, "double := (x: i64) -> i64 => x * 2;");
+        let (o, e, _) = run(&mut s, &b, ":dis double");
+        assert!(
+            o.starts_with(".func double/1") && o.contains(".end"),
+            "{o}{e}"
+        );
+        assert_eq!(o.matches(".func").count(), 1, "{o}");
+        let (o, _, _) = run(&mut s, &b, ":dis list.map");
+        assert!(o.contains(".func list.map/2"), "{o}");
+        let (o, e, _) = run(&mut s, &b, ":dis nothing_here");
+        assert!(o.is_empty() && e.contains("error"), "{e}");
+    }
+
+    #[test]
+    fn load_reset_defs() {
+        let dir = std::env::temp_dir().join(format!("hashvm-repl-unit-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        std::fs::write(
+            dir.join("dep.hash"),
+            "triple := (x: i64) -> i64 => 3 * x;\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("top.hash"),
+            "d := import(\"dep\");\n// nine times\nnine := (x: i64) -> i64 => d.triple(d.triple(x));\nmain := () => { println(\"main\"); };\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("bad.hash"), "1 + 2;\n").unwrap();
+        let (mut s, b) = session();
+        let top = dir.join("top.hash").display().to_string();
+        let (o, e, _) = run(&mut s, &b, &format!(":load {top}"));
+        assert_eq!(o, format!("loaded 3 declarations from {top}\n"), "{e}");
+        assert_eq!(run(&mut s, &b, "nine(2)").0, "18 : i64\n");
+        // `main` is kept but not run by evaluations.
+        assert_eq!(run(&mut s, &b, "1").2, "");
+        let (o, _, _) = run(&mut s, &b, ":defs");
+        assert!(o.contains("nine :=") && o.contains("d := import"), "{o}");
+        let (o, e, _) = run(
+            &mut s,
+            &b,
+            &format!(":load {}", dir.join("bad.hash").display()),
+        );
+        assert!(o.is_empty() && e.contains("not a declaration"), "{e}");
+        let (_, e, _) = run(&mut s, &b, ":load /no/such/file.hash");
+        assert!(e.contains("error"), "{e}");
+        assert_eq!(run(&mut s, &b, ":reset").0, "session cleared\n");
+        assert!(s.defs().is_empty());
+        assert!(run(&mut s, &b, "nine(2)").1.contains("error"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn exit_and_quit() {
+        let (mut s, _) = session();
+        assert_eq!(s.run("io.exit(3)").1, Next::Exit(3));
+        assert_eq!(s.run(":quit").1, Next::Exit(0));
+        assert_eq!(s.run(":q").1, Next::Exit(0));
+        assert_eq!(s.run("").1, Next::Continue);
+    }
+
+    #[test]
+    fn interrupt_stops_a_running_program() {
+        let (mut s, b) = session();
+        run(&mut s, &b, "spin := () => { while true {} };");
+        let flag = s.interrupt.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            flag.store(true, Ordering::SeqCst);
+        });
+        let (_, e, _) = run(&mut s, &b, "spin()");
+        t.join().unwrap();
+        assert!(e.contains("interrupted"), "{e}");
+        // A stale flag does not stop the next evaluation.
+        s.interrupt.store(true, Ordering::SeqCst);
+        assert_eq!(run(&mut s, &b, "1 + 1").0, "2 : i64\n");
+    }
+
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        let (mut s, _) = session();
         for input in [
-            "x := 1;",
-            "y := x + 1;",
-            "x := 5;",
-            "y",
-            "z := 3;",
-            "x := z + 1;",
-            "y",
-            "x",
-            "g := () => 7;",
-            "w := g()",
-            "f := (x) => x; f(1); f(\"a\")",
-            "s := \"a;b\" // c",
-            "s",
+            ")",
+            "(",
+            "\"",
+            "'",
+            "/*",
+            ":",
+            ":t )",
+            ":dis )",
+            ":dis",
+            ";",
+            ";;",
+            "x :=",
+            ":= 1",
+            "main := 5",
+            "main",
+            "it := it",
+            "#run 1",
+            "é",
+            "\u{0}",
+            "x := 1; )",
+            "{",
+            "}",
+            "import(\"nowhere\")",
+            "q := import(\"nowhere\")",
         ] {
-            let (m, n) = s.run(input);
-            eprintln!(
-                "=== {input}\n{}--out\n{}--err\n{}--{n:?}",
-                buf.take(),
-                out(&m),
-                err(&m)
-            );
+            let _ = s.run(input);
         }
+    }
+
+    #[test]
+    fn order_follows_dependencies() {
+        let d = |n: &str, t: &str| Def {
+            name: n.into(),
+            text: t.into(),
+        };
+        let defs = [d("x", "x := z + 1"), d("y", "y := x + 1"), d("z", "z := 3")];
+        assert_eq!(dependency_order(&defs), vec![2, 0, 1]);
+        let defs = [d("a", "a := 1"), d("b", "b := a"), d("c", "c := 2")];
+        assert_eq!(dependency_order(&defs), vec![0, 1, 2]);
+        // Cycles (mutual recursion) are broken; strings and members don't count.
+        let defs = [
+            d(
+                "even",
+                "even := (n) => if n == 0 { true } else { odd(n - 1) }",
+            ),
+            d(
+                "odd",
+                "odd := (n) => if n == 0 { false } else { even(n - 1) }",
+            ),
+            d("s", "s := \"even odd\""),
+            d("m", "m := list.s"),
+        ];
+        assert_eq!(dependency_order(&defs), vec![1, 0, 2, 3]);
+        assert_eq!(mentioned("a.b + c1 + 1u64 /* d */ \"e\""), vec!["a", "c1"]);
+    }
+
+    #[test]
+    fn function_blocks_match_names() {
+        let listing = ".module executable\n.func f/1 slots=2 ; function 0\n    ret r0\n.end\n.func f.lambda1/0 slots=1\n    ret r0\n.end\n.func ff/0 slots=1\n    ret r0\n.end\n.func list.map/2 slots=5\n    ret r0\n.end\n";
+        assert_eq!(function_blocks(listing, "f", "f").len(), 2);
+        assert_eq!(function_blocks(listing, "ff", "ff").len(), 1);
+        assert_eq!(function_blocks(listing, "list.map", "map").len(), 1);
+        assert_eq!(function_blocks(listing, "map", "map").len(), 1);
+        assert!(function_blocks(listing, "g", "g").is_empty());
     }
 }
