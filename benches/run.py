@@ -17,6 +17,7 @@ See benches/README.md for the options.
 
 import argparse
 import datetime
+import fcntl
 import hashlib
 import json
 import math
@@ -490,7 +491,17 @@ class HashSystem(System):
 
     def version(self):
         v = tool_version(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
-        return ("hashvm at commit %s" % v) if v else "hashvm"
+        if not v:
+            return "hashvm"
+        try:
+            p = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=20)
+            dirty = any(line[3:].strip() and not line[3:].startswith("benches/")
+                        for line in p.stdout.decode("utf-8", "replace").splitlines())
+        except (OSError, subprocess.TimeoutExpired):
+            dirty = False
+        return "hashvm built from commit %s%s" % (v, " plus uncommitted changes in the work tree"
+                                                   if dirty else "")
 
     def prepare(self, bench, build_dir):
         src = os.path.join(PROGRAMS_DIR, bench.name + ".hash")
@@ -719,8 +730,10 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=300.0, help="seconds allowed per run (default 300)")
     p.add_argument("--build-timeout", type=float, default=3600.0,
                    help="seconds allowed for the cargo build (default 3600)")
-    p.add_argument("--results", default=os.path.join(BENCH_DIR, "RESULTS.md"),
-                   help="where to write the report (default benches/RESULTS.md)")
+    p.add_argument("--results", default=None,
+                   help="where to write the report (default benches/RESULTS.md for a full run, "
+                        "target/bench/RESULTS.md when --quick, --only, --systems or --no-hashvm "
+                        "narrow it)")
     p.add_argument("--svg", default=None,
                    help="where to write the chart (default ratios.svg beside the report)")
     p.add_argument("--json", default=None,
@@ -767,6 +780,16 @@ def main(argv=None):
     scratch = os.path.join(build_dir, "scratch")
     os.makedirs(scratch, exist_ok=True)
     measure_floor(scratch)
+    if opts.results is None:
+        partial = opts.quick or opts.only or opts.systems or opts.no_hashvm
+        opts.results = os.path.join(build_dir if partial else BENCH_DIR, "RESULTS.md")
+    # One run at a time: runs side by side would slow each other down and share build_dir.
+    lock = open(os.path.join(build_dir, "run.lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        progress("another run.py is running; waiting for it to finish")
+        fcntl.flock(lock, fcntl.LOCK_EX)
     svg_path = opts.svg or os.path.join(os.path.dirname(os.path.abspath(opts.results)), "ratios.svg")
     json_path = opts.json or os.path.join(build_dir, "results.json")
     started = datetime.datetime.now(datetime.timezone.utc)
