@@ -1362,6 +1362,19 @@ impl Parser {
                 span: start.to(self.prev_span()),
             }));
         }
+        // Hash has no `let`/`var`: say so instead of a puzzling parse error.
+        if let Tok::Ident(kw) = self.peek().clone() {
+            if matches!(kw.as_str(), "let" | "var" | "const")
+                && matches!(self.peek_at(1), Tok::Ident(_) | Tok::Kw(Kw::Mut))
+            {
+                let sp = self.span();
+                self.report(
+                    Diagnostic::error(sp, format!("Hash has no `{kw}`"))
+                        .with_help("bind with `name := value;` (or `mut name := value;` for a variable you will assign)"),
+                );
+                return Err(Bail);
+            }
+        }
         // x := e, x: T := e
         if let Tok::Ident(name) = self.peek().clone() {
             if matches!(self.peek_at(1), Tok::P(P::ColonEq) | Tok::P(P::Colon)) {

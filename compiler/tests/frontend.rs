@@ -672,9 +672,17 @@ fn refutable_bindings_are_errors() {
 
 #[test]
 fn long_chains_are_fine() {
-    let sum = format!("main := () => {{ x := 1{}; s := \"a\"{}; }};", " + 1".repeat(3000), " + \"b\"".repeat(3000));
+    let sum = format!(
+        "main := () => {{ x := 1{}; s := \"a\"{}; }};",
+        " + 1".repeat(3000),
+        " + \"b\"".repeat(3000)
+    );
     ok(&sum);
-    let nested = format!("main := () => {{ x := {}1{}; }};", "(".repeat(200), ")".repeat(200));
+    let nested = format!(
+        "main := () => {{ x := {}1{}; }};",
+        "(".repeat(200),
+        ")".repeat(200)
+    );
     ok(&nested);
 }
 
@@ -697,10 +705,16 @@ fn every_stdlib_module_checks_cleanly() {
         for it in &module.items {
             if it.exported {
                 let decl = format!("\n{} :=", it.name);
-                let pos = text.find(&decl).unwrap_or_else(|| panic!("{m}.{} not found", it.name));
+                let pos = text
+                    .find(&decl)
+                    .unwrap_or_else(|| panic!("{m}.{} not found", it.name));
                 let before = &text[..pos];
                 let last_line = before.lines().last().unwrap_or("");
-                assert!(last_line.trim_start().starts_with("///"), "{m}.{} has no doc comment", it.name);
+                assert!(
+                    last_line.trim_start().starts_with("///"),
+                    "{m}.{} has no doc comment",
+                    it.name
+                );
             }
         }
     }
@@ -734,5 +748,20 @@ fn stdlib_covers_the_contract() {
 fn run_cannot_use_locals() {
     ok("f := (n: i64) -> i64 => n * 2;\nN := #run f(3);\nmain := () => { x := #run { y := 2; f(y) }; };");
     let e = err("main := () => {\n    x := 5;\n    y := #run (x + 1);\n};");
-    assert!(e.contains("main.hash:3:16: error: `#run` cannot use the local variable `x`"), "{e}");
+    assert!(
+        e.contains("main.hash:3:16: error: `#run` cannot use the local variable `x`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn helpful_messages_for_common_slips() {
+    let e = err("main := () => {\n    total = 5;\n};");
+    assert!(
+        e.contains("main.hash:2:5: error: cannot find `total`") && e.contains("total := ..."),
+        "{e}"
+    );
+    let e = err("main := () => {\n    let x = 5;\n    y := 1;\n    y = 2;\n};");
+    assert!(e.contains("main.hash:2:5: error: Hash has no `let`"), "{e}");
+    assert!(e.contains("main.hash:4:5:"), "recovery continues: {e}");
 }

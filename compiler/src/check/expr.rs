@@ -1070,7 +1070,15 @@ impl Checker<'_> {
                     (None, self.fresh())
                 }
                 None => {
-                    self.unbound(n, target.span);
+                    if op.is_none() {
+                        self.report(
+                            Diagnostic::error(target.span, format!("cannot find `{n}` in this scope"))
+                                .with_label("not declared")
+                                .with_help(format!("to declare a new variable, write `{n} := ...` (or `mut {n} := ...`)")),
+                        );
+                    } else {
+                        self.unbound(n, target.span);
+                    }
                     (None, self.fresh())
                 }
             },
