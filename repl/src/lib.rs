@@ -177,6 +177,9 @@ pub fn main() -> i32 {
             }
         }
         let (msgs, next) = session.run(&input);
+        if session.take_open_line() {
+            println!();
+        }
         print_msgs(&msgs);
         if let Some(h) = rl.helper_mut() {
             h.names = session.names();

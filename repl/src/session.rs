@@ -80,6 +80,25 @@ impl Write for SharedBuf {
     }
 }
 
+/// The process's stdout, noting whether what was written last ends a line.
+struct LineEnd {
+    inner: std::io::Stdout,
+    open: Arc<AtomicBool>,
+}
+
+impl Write for LineEnd {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(&last) = buf[..n].last() {
+            self.open.store(last != b'\n', Ordering::SeqCst);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// The REPL session: declarations, search path and the interrupt flag.
 pub struct Session {
     defs: Vec<Def>,
@@ -90,6 +109,8 @@ pub struct Session {
     pub interrupt: Arc<AtomicBool>,
     /// Where programs' standard output goes; `None` is the process's stdout.
     pub output: Option<SharedBuf>,
+    /// Whether the program's output on stdout so far ends in the middle of a line.
+    open_line: Arc<AtomicBool>,
 }
 
 impl Default for Session {
@@ -125,7 +146,15 @@ impl Session {
             base_search: base,
             interrupt: Arc::new(AtomicBool::new(false)),
             output: None,
+            open_line: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether the last program left its output in the middle of a line (`print("a")`),
+    /// and forgets it: the REPL then ends that line, or the prompt's redraw (which
+    /// starts by clearing the line) would erase it.
+    pub fn take_open_line(&self) -> bool {
+        self.open_line.swap(false, Ordering::SeqCst)
     }
 
     /// The declarations kept so far, in order.
@@ -289,8 +318,12 @@ impl Session {
     /// Loads the compiled program into a fresh VM and runs its initialisers.
     fn execute(&self, compiled: Compiled) -> Result<Run, Failed> {
         let mut vm = Vm::new(Config::default());
-        if let Some(out) = &self.output {
-            vm.set_output(Box::new(out.clone()));
+        match &self.output {
+            Some(out) => vm.set_output(Box::new(out.clone())),
+            None => vm.set_output(Box::new(LineEnd {
+                inner: std::io::stdout(),
+                open: self.open_line.clone(),
+            })),
         }
         self.interrupt.store(false, Ordering::SeqCst);
         vm.interrupt = Some(self.interrupt.clone());
@@ -405,7 +438,7 @@ impl Session {
     /// Evaluates an expression and prints `value : type` (nothing for `()`).
     fn eval(&mut self, expr: &str, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
         let it = self.it_name(&[]);
-        let (text, _, from) = self.text_with(&[], &terminated(&format!("{it} := {expr}")));
+        let (text, _, from) = self.text_with(&[], &terminated(&format!("{it} :=\n{expr}")));
         let compiled = match self.compile(&text) {
             Ok(c) => c,
             Err(m) => {
@@ -438,7 +471,7 @@ impl Session {
     /// `:t EXPR`.
     fn type_of(&self, expr: &str, msgs: &mut Vec<Msg>) {
         let it = self.it_name(&[]);
-        let (text, _, _) = self.text_with(&[], &terminated(&format!("{it} := {expr}")));
+        let (text, _, _) = self.text_with(&[], &terminated(&format!("{it} :=\n{expr}")));
         match self.compile(&text) {
             Ok(c) => {
                 let ty = driver::item_type(&c.program, &it).unwrap_or_else(|| "?".into());
@@ -458,7 +491,7 @@ impl Session {
     fn dis(&self, name: &str, msgs: &mut Vec<Msg>) {
         let it = self.it_name(&[]);
         // Mention the name so that a standard-library function is linked in too.
-        let (text, _, _) = self.text_with(&[], &terminated(&format!("{it} := {name}")));
+        let (text, _, _) = self.text_with(&[], &terminated(&format!("{it} :=\n{name}")));
         let compiled = match self.compile(&text) {
             Ok(c) => c,
             Err(m) => {
@@ -829,6 +862,23 @@ mod tests {
         let (_, e, printed) = run(&mut s, &b, "{ println(\"before\"); 1 / 0 }");
         assert_eq!(printed, "before\n");
         assert!(e.contains("division by zero"), "{e}");
+    }
+
+    #[test]
+    fn warnings_are_shown_once() {
+        let (mut s, b) = session();
+        let (o, e, _) = run(
+            &mut s,
+            &b,
+            "w := (n: i64) -> i64 => match n { _ => 1, 2 => 3 };",
+        );
+        assert_eq!(o, "w : (i64) -> i64\n");
+        assert!(e.contains("warning") && e.contains("unreachable"), "{e}");
+        // Not again for later inputs.
+        let (o, e, _) = run(&mut s, &b, "w(2)");
+        assert_eq!((o.as_str(), e.as_str()), ("1 : i64\n", ""));
+        let (_, e, _) = run(&mut s, &b, "match 1 { _ => 1, 2 => 3 }");
+        assert!(e.contains("unreachable"), "{e}");
     }
 
     #[test]

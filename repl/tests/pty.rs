@@ -219,3 +219,14 @@ fn piped_input_works_without_a_terminal() {
     );
     assert!(stderr.contains("error"), "{stderr}");
 }
+
+#[test]
+fn output_without_a_final_newline_is_not_erased_by_the_prompt() {
+    let mut r = Repl::start();
+    r.prompt();
+    r.line("print(\"no newline\")");
+    r.expect("no newline\n");
+    r.prompt();
+    r.line(":quit");
+    assert_eq!(r.wait_exit(), 0);
+}
