@@ -13,6 +13,41 @@
 //!
 //! Entry point: [`check_program`]. Diagnostics render with [`render_diagnostics`] or
 //! [`diag::Diagnostic::render`].
+//!
+//! # Choices where the language contract is silent
+//!
+//! - **Generic function annotations** (extension): `id := <T> => (x: T) -> T => x;`
+//!   names type variables for the annotations of one lambda. They are ordinary
+//!   inference variables (as `'a` in OCaml annotations), not rigid ones; `_` in an
+//!   annotation is a fresh variable too. The standard library uses both to type
+//!   `#op(...)` results.
+//! - **Let-polymorphism uses the value restriction**: a binding is generalised only if
+//!   it is immutable and its value is a syntactic value (a literal, a name, a lambda, a
+//!   tuple/list/enum constructor of values). `cell := array.make(1, [])` stays
+//!   monomorphic, as in OCaml. Numeric operators on a variable that is still open
+//!   when its binding is generalised make it `i64`.
+//! - **Recursion**: every top-level name is visible in the whole file; a local is
+//!   visible in its own value only when that value is a lambda (`fact := (n) => ...
+//!   fact(n - 1)`), otherwise `x := x + 1` refers to the previous `x`.
+//! - **Initialisation order**: a top-level value may not use (outside a lambda) a
+//!   value declared later in the file, or itself; functions may be used anywhere.
+//! - **Name lookup** in expressions: locals, then the file's top-level names, then the
+//!   prelude, then the standard modules by name, then constructors. A constructor may
+//!   be written unqualified when exactly one type of the file has it (the file's types
+//!   win over `Option`/`Result`/`List`); otherwise it must be qualified.
+//! - **Field access** `p.x` needs the type of `p` to be known by then, or only one
+//!   struct to have a field `x`; tuple fields `t.0` need the tuple type known. Struct
+//!   (and tuple) fields can be assigned; enum fields cannot.
+//! - **`if` without `else`** has type `()`, so its block must too; a `loop` that no
+//!   `break` leaves has any type (it never produces a value), like `return`, `break`,
+//!   `continue`, `panic(...)` and `io.exit(...)`.
+//! - **Statements**: an expression statement that ends with a block (`if`, `match`,
+//!   `while`, `for`, `loop`, `{}`) needs no `;`, as in Rust. `(x,)` is a one-element
+//!   tuple. Compound assignment also exists for `&= |= ^= <<= >>=`.
+//! - **`#run e`** binds like a prefix operator (`#run f(x) + 1` is `(#run f(x)) + 1`)
+//!   and may not use locals bound outside it.
+//! - **Nesting** is limited ([`parser::MAX_DEPTH`] levels, [`parser::MAX_CHAIN`]
+//!   links in an operator chain); deeper input is an error, not a crash.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
