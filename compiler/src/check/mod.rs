@@ -12,7 +12,7 @@
 //!   its binding is generalised, or at the end of its top-level group, becomes `i64`.
 //! - Field accesses on a value whose type is not yet known are deferred until the end
 //!   of the group (or resolved at once when only one struct has that field).
-//! - Every expression gets its type; a final pass ([`zonk`]) substitutes the solution
+//! - Every expression gets its type; a final pass (`zonk`) substitutes the solution
 //!   everywhere and fills in deferred field indices; then [`crate::exhaust`] checks
 //!   matches.
 
