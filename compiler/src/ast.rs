@@ -133,25 +133,42 @@ pub enum UnOp {
 
 /// Binary operators (`&&` and `||` included; they short-circuit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
 pub enum BinOp {
+    /// `+`: addition (or `str` concatenation).
     Add,
+    /// `-`: subtraction.
     Sub,
+    /// `*`: multiplication.
     Mul,
+    /// `/`: division (truncating on integers).
     Div,
+    /// `%`: remainder (sign of the dividend).
     Rem,
+    /// `<<`: shift left (count modulo 64).
     Shl,
+    /// `>>`: shift right (arithmetic on i64, logical on u64).
     Shr,
+    /// `&`: bitwise and.
     BitAnd,
+    /// `^`: bitwise exclusive or.
     BitXor,
+    /// `|`: bitwise or.
     BitOr,
+    /// `==`: structural equality.
     Eq,
+    /// `!=`: structural inequality.
     Ne,
+    /// `<`: structural less-than.
     Lt,
+    /// `<=`: structural less-or-equal.
     Le,
+    /// `>`: structural greater-than.
     Gt,
+    /// `>=`: structural greater-or-equal.
     Ge,
+    /// `&&`: short-circuit and.
     And,
+    /// `||`: short-circuit or.
     Or,
 }
 

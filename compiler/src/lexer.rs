@@ -61,23 +61,38 @@ pub enum Tok {
 
 /// Keywords (LANGUAGE.md §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum Kw {
+    /// The keyword `mut`.
     Mut,
+    /// The keyword `if`.
     If,
+    /// The keyword `else`.
     Else,
+    /// The keyword `match`.
     Match,
+    /// The keyword `loop`.
     Loop,
+    /// The keyword `while`.
     While,
+    /// The keyword `for`.
     For,
+    /// The keyword `in`.
     In,
+    /// The keyword `break`.
     Break,
+    /// The keyword `continue`.
     Continue,
+    /// The keyword `return`.
     Return,
+    /// The keyword `import`.
     Import,
+    /// The keyword `enum`.
     Enum,
+    /// The keyword `struct`.
     Struct,
+    /// The keyword `true`.
     True,
+    /// The keyword `false`.
     False,
 }
 
@@ -129,54 +144,100 @@ impl Kw {
 
 /// Punctuation and operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum P {
+    /// `(`.
     LParen,
+    /// `)`.
     RParen,
+    /// `{`.
     LBrace,
+    /// `}`.
     RBrace,
+    /// `[`.
     LBracket,
+    /// `]`.
     RBracket,
+    /// `,`.
     Comma,
+    /// `;`.
     Semi,
+    /// `:`.
     Colon,
+    /// `:=`.
     ColonEq,
+    /// `=`.
     Eq,
+    /// `==`.
     EqEq,
+    /// `!=`.
     Ne,
+    /// `<`.
     Lt,
+    /// `<=`.
     Le,
+    /// `>`.
     Gt,
+    /// `>=`.
     Ge,
+    /// `+`.
     Plus,
+    /// `-`.
     Minus,
+    /// `*`.
     Star,
+    /// `/`.
     Slash,
+    /// `%`.
     Percent,
+    /// `+=`.
     PlusEq,
+    /// `-=`.
     MinusEq,
+    /// `*=`.
     StarEq,
+    /// `/=`.
     SlashEq,
+    /// `%=`.
     PercentEq,
+    /// `&=`.
     AmpEq,
+    /// `|=`.
     PipeEq,
+    /// `^=`.
     CaretEq,
+    /// `<<=`.
     ShlEq,
+    /// `>>=`.
     ShrEq,
+    /// `&`.
     Amp,
+    /// `|`.
     Pipe,
+    /// `^`.
     Caret,
+    /// `~`.
     Tilde,
+    /// `!`.
     Bang,
+    /// `&&`.
     AndAnd,
+    /// `||`.
     OrOr,
+    /// `<<`.
     Shl,
+    /// `>>`.
     Shr,
+    /// `->`.
     Arrow,
+    /// `=>`.
     FatArrow,
+    /// `.`.
     Dot,
+    /// `..`.
     DotDot,
+    /// `..=`.
     DotDotEq,
+    /// `_`.
     Underscore,
 }
 
