@@ -325,6 +325,10 @@ impl Session {
                 open: self.open_line.clone(),
             })),
         }
+        // Programs read standard input through the process-wide buffer of `Stdin`
+        // (one byte at a time into the VM's own reader) so that they take only what
+        // they ask for: the rest stays for the REPL's next inputs (piped input).
+        vm.stdin = Some(std::io::BufReader::with_capacity(1, std::io::stdin()));
         self.interrupt.store(false, Ordering::SeqCst);
         vm.interrupt = Some(self.interrupt.clone());
         let m: &Module = &compiled.module;

@@ -230,3 +230,31 @@ fn output_without_a_final_newline_is_not_erased_by_the_prompt() {
     r.line(":quit");
     assert_eq!(r.wait_exit(), 0);
 }
+
+/// A program reading standard input takes one line; the following lines are still
+/// REPL inputs.
+#[test]
+fn programs_read_only_the_input_they_ask_for() {
+    let mut child = Command::new(common::hashvm())
+        .arg("repl")
+        .env("HASH_HISTORY", "")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hashvm repl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"io.read_line()\nhello there\n:t io.read_line\n1 + 1\n")
+        .expect("write input");
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        "Some(\"hello there\") : Option<str>\nio.read_line : () -> Option<str>\n2 : i64\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
