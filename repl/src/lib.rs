@@ -21,6 +21,7 @@
 //! reads it line by line without prompts (scripts, pipes).
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod command;
 pub mod complete;
@@ -99,7 +100,7 @@ enum Read {
     /// Ctrl-C: the input was dropped.
     Cancelled,
     /// End of input (Ctrl-D on an empty line), with whatever unfinished input was
-    /// pending (run it, so that a script's last error is shown).
+    /// pending.
     End(String),
 }
 
@@ -168,6 +169,9 @@ pub fn main() -> i32 {
         let (input, last) = match read {
             Read::Input(s) => (s, false),
             Read::Cancelled => continue,
+            // Ctrl-D on an empty continuation line drops the unfinished input (a second
+            // Ctrl-D leaves); at the end of piped input it is run, to show its error.
+            Read::End(s) if interactive && !s.trim().is_empty() => continue,
             Read::End(s) => (s, true),
         };
         if !input.trim().is_empty() {

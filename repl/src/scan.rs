@@ -364,6 +364,35 @@ mod tests {
         }
     }
 
+    /// Every string of up to four characters over an alphabet of the characters the
+    /// scanner treats specially (multi-byte ones included): no panic, and the masked
+    /// text keeps the input's length.
+    #[test]
+    fn exhaustive_short_inputs() {
+        let alphabet = [
+            '\'', '"', '\\', 'u', '{', '}', '/', '*', 'é', '\n', '(', ':', '=', 'x', ';', ')',
+        ];
+        let mut inputs = vec![String::new()];
+        for _ in 0..4 {
+            let mut longer = Vec::new();
+            for s in &inputs {
+                for c in alphabet {
+                    let mut t = s.clone();
+                    t.push(c);
+                    longer.push(t);
+                }
+            }
+            for t in &longer {
+                let s = scan(t);
+                assert_eq!(s.masked.len(), t.len(), "{t:?}");
+                let _ = split(t);
+                let _ = crate::complete::candidates(t, t.len(), &[]);
+                let _ = crate::command::parse(t);
+            }
+            inputs = longer;
+        }
+    }
+
     #[test]
     fn masked_keeps_offsets() {
         let t = "a \"x;y\" 'é' // c;\nb /* ; */ c";

@@ -258,3 +258,18 @@ fn programs_read_only_the_input_they_ask_for() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn ctrl_d_in_a_continuation_drops_the_input_then_leaves() {
+    let mut r = Repl::start();
+    r.prompt();
+    r.line("[1,");
+    r.expect("...> ");
+    r.send("\x04");
+    r.prompt();
+    r.line("3");
+    r.expect("3 : i64");
+    r.prompt();
+    r.send("\x04");
+    assert_eq!(r.wait_exit(), 0);
+}
