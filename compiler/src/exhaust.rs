@@ -414,6 +414,7 @@ impl<'p> Ctx<'p> {
         let mut rows: Vec<Vec<Pat>> = Vec::new();
         for a in arms {
             let p = self.lower(&a.pat);
+            self.budget = BUDGET;
             let reachable = self.useful(&rows, std::slice::from_ref(&p), &tys).is_some();
             if !reachable && !self.gave_up {
                 out.push(
@@ -426,6 +427,8 @@ impl<'p> Ctx<'p> {
                 rows.push(vec![p]);
             }
         }
+        self.budget = BUDGET;
+        self.gave_up = false;
         if let Some(w) = self.useful(&rows, &[Pat::Wild], &tys) {
             let shown = self.show(w.first().unwrap_or(&W::Wild), ty);
             out.push(

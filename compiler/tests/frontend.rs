@@ -765,3 +765,20 @@ fn helpful_messages_for_common_slips() {
     assert!(e.contains("main.hash:2:5: error: Hash has no `let`"), "{e}");
     assert!(e.contains("main.hash:4:5:"), "recovery continues: {e}");
 }
+
+#[test]
+fn big_matches_are_checked() {
+    let arms: String = (0..600).map(|i| format!("\"w{i}\" => {i}, ")).collect();
+    let e = err(&format!(
+        "f := (s: str) -> i64 => match s {{ {arms} }};\nmain := () => {{}};"
+    ));
+    assert!(e.contains("the pattern `_` is not covered"), "{e}");
+    let (_, w) = check_files(&format!("f := (s: str) -> i64 => match s {{ {arms} \"w7\" => 0, _ => -1 }};\nmain := () => {{}};"), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(w.matches("warning: unreachable pattern").count(), 1, "{w}");
+    let ints: String = (0..600).map(|i| format!("{i} => {i}, ")).collect();
+    let e = err(&format!(
+        "f := (n: i64) -> i64 => match n {{ {ints} }};\nmain := () => {{}};"
+    ));
+    assert!(e.contains("-9223372036854775808..=-1"), "{e}");
+}
