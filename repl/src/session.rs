@@ -683,16 +683,21 @@ fn terminated(text: &str) -> String {
     }
 }
 
-/// The `.func` ... `.end` blocks of a disassembly whose function is named `name`, or
-/// ends in `.short` / `::short` / `/short`, or is a closure inside one of those
-/// (`name.<something>` or `name$...`). Falls back to an exact `short` match.
-pub fn function_blocks(listing: &str, name: &str, short: &str) -> Vec<String> {
-    let mut blocks: Vec<(String, String)> = Vec::new();
-    let mut cur: Option<(String, String)> = None;
+/// One `.func` ... `.end` block of a disassembly.
+struct Block {
+    name: String,
+    /// From the `; function N` comment of its `.func` line.
+    index: Option<usize>,
+    text: String,
+}
+
+fn blocks_of(listing: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut cur: Option<Block> = None;
     for line in listing.lines() {
         let t = line.trim_start();
         if let Some(rest) = t.strip_prefix(".func ") {
-            let fname = rest
+            let name = rest
                 .split_whitespace()
                 .next()
                 .unwrap_or("")
@@ -701,11 +706,18 @@ pub fn function_blocks(listing: &str, name: &str, short: &str) -> Vec<String> {
                 .unwrap_or("")
                 .trim_matches('"')
                 .to_string();
-            cur = Some((fname, String::new()));
+            let index = rest
+                .rsplit_once("; function ")
+                .and_then(|(_, n)| n.trim().parse().ok());
+            cur = Some(Block {
+                name,
+                index,
+                text: String::new(),
+            });
         }
-        if let Some((_, body)) = cur.as_mut() {
-            body.push_str(line);
-            body.push('\n');
+        if let Some(b) = cur.as_mut() {
+            b.text.push_str(line);
+            b.text.push('\n');
             if t == ".end" || t.starts_with(".end ") || t.starts_with(".end;") {
                 if let Some(b) = cur.take() {
                     blocks.push(b);
@@ -713,26 +725,55 @@ pub fn function_blocks(listing: &str, name: &str, short: &str) -> Vec<String> {
             }
         }
     }
+    blocks
+}
+
+/// The functions a block makes closures of: the second operand of each `closure`
+/// instruction (a function name, or its index where names are not unique).
+fn closure_targets(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("closure "))
+        .filter_map(|rest| {
+            let code = rest.split(';').next().unwrap_or("");
+            code.split(',')
+                .nth(1)
+                .map(|s| s.trim().trim_matches('"').to_string())
+        })
+        .collect()
+}
+
+/// The `.func` ... `.end` blocks of a disassembly for function `name`: those named
+/// `name` or ending in `.name` / `::name` (else the same for `short`, the part after
+/// the last `.`), followed by the blocks of the closures they create (transitively).
+pub fn function_blocks(listing: &str, name: &str, short: &str) -> Vec<String> {
+    let blocks = blocks_of(listing);
     let matches = |f: &str, n: &str| {
-        f == n
-            || f.strip_prefix(n)
-                .is_some_and(|r| r.starts_with('.') || r.starts_with('$') || r.starts_with('#'))
-            || f.ends_with(&format!(".{n}"))
-            || f.ends_with(&format!("::{n}"))
+        f == n || f.ends_with(&format!(".{n}")) || f.ends_with(&format!("::{n}"))
     };
-    let mut out: Vec<String> = blocks
-        .iter()
-        .filter(|(f, _)| matches(f, name))
-        .map(|(_, b)| b.clone())
+    let mut chosen: Vec<usize> = (0..blocks.len())
+        .filter(|&k| matches(&blocks[k].name, name))
         .collect();
-    if out.is_empty() && short != name {
-        out = blocks
-            .iter()
-            .filter(|(f, _)| matches(f, short))
-            .map(|(_, b)| b.clone())
+    if chosen.is_empty() && short != name {
+        chosen = (0..blocks.len())
+            .filter(|&k| matches(&blocks[k].name, short))
             .collect();
     }
-    out
+    let mut k = 0;
+    while k < chosen.len() {
+        for target in closure_targets(&blocks[chosen[k]].text) {
+            let found = match target.parse::<usize>() {
+                Ok(ix) => blocks.iter().position(|b| b.index == Some(ix)),
+                Err(_) => blocks.iter().position(|b| b.name == target),
+            };
+            if let Some(f) = found {
+                if !chosen.contains(&f) {
+                    chosen.push(f);
+                }
+            }
+        }
+        k += 1;
+    }
+    chosen.into_iter().map(|k| blocks[k].text.clone()).collect()
 }
 
 #[cfg(test)]
@@ -1051,9 +1092,14 @@ mod tests {
 
     #[test]
     fn function_blocks_match_names() {
-        let listing = ".module executable\n.func f/1 slots=2 ; function 0\n    ret r0\n.end\n.func f.lambda1/0 slots=1\n    ret r0\n.end\n.func ff/0 slots=1\n    ret r0\n.end\n.func list.map/2 slots=5\n    ret r0\n.end\n";
-        assert_eq!(function_blocks(listing, "f", "f").len(), 2);
-        assert_eq!(function_blocks(listing, "ff", "ff").len(), 1);
+        let listing = ".module executable\n.func f/1 slots=2 ; function 0\n    closure r1, 3, r0, 1 ; 0\n    ret r1\n.end\n.func ff/0 slots=1 ; function 1\n    closure r1, \"<lambda>\", r0, 1 ; 0\n    ret r0\n.end\n.func list.map/2 slots=5 ; function 2\n    ret r0\n.end\n.func <lambda>/1 slots=1 ; function 3\n    ret r0\n.end\n";
+        let f = function_blocks(listing, "f", "f");
+        assert_eq!(f.len(), 2);
+        assert!(
+            f[0].starts_with(".func f/1") && f[1].starts_with(".func <lambda>/1"),
+            "{f:?}"
+        );
+        assert_eq!(function_blocks(listing, "ff", "ff").len(), 2);
         assert_eq!(function_blocks(listing, "list.map", "map").len(), 1);
         assert_eq!(function_blocks(listing, "map", "map").len(), 1);
         assert!(function_blocks(listing, "g", "g").is_empty());
