@@ -238,6 +238,9 @@ fn check_inline(
     };
     let (prog, cdiags) = check::check(&graph, &sources);
     diags.extend(cdiags);
+    // Report in source order (files in load order), whatever order the passes found
+    // things in; a stable sort keeps related messages at one place together.
+    diags.sort_by_key(|d| d.span.map(|s| (s.file.0, s.lo)).unwrap_or((u32::MAX, 0)));
     match prog {
         Some(p) if !diags.iter().any(|d| d.is_error()) => Ok((p, diags)),
         _ => {
