@@ -103,11 +103,15 @@ fn quit_exits_with_status_zero() {
 fn ctrl_c_interrupts_a_running_program() {
     let mut r = Repl::start();
     r.prompt();
-    r.line("spin := () => { mut i := 0; while true { i += 1; } };");
+    r.line(
+        "spin := () => { println(\"spinning\"); io.flush(); mut i := 0; while true { i += 1; } };",
+    );
     r.expect("spin : () -> ()");
     r.prompt();
     r.line("spin()");
-    std::thread::sleep(Duration::from_millis(500));
+    // Once it runs (not while it compiles), Ctrl-C.
+    r.expect("spinning");
+    std::thread::sleep(Duration::from_millis(100));
     r.send("\x03");
     r.expect("interrupted");
     r.prompt();
