@@ -470,12 +470,28 @@ impl Parser {
                 span: start.to(self.prev_span()),
             });
         }
-        let expr = if !generics.is_empty() {
-            self.lambda_after_generics(generics, gen_start)?
+        let value_start = self.span();
+        let parsed = if !generics.is_empty() {
+            self.lambda_after_generics(generics, gen_start)
         } else {
-            self.expr()?
+            self.expr()
         };
-        self.expect_semi_top()?;
+        // A value that fails to parse still declares the name (see `let_value`).
+        let expr = match parsed {
+            Ok(e) => {
+                if self.expect_semi_top().is_err() {
+                    self.recover_top();
+                }
+                e
+            }
+            Err(Bail) => {
+                self.recover_top();
+                Expr {
+                    kind: ExprKind::Error,
+                    span: value_start,
+                }
+            }
+        };
         Ok(Item {
             name,
             kind: ItemKind::Value { ty, expr },
@@ -1348,8 +1364,7 @@ impl Parser {
                 None
             };
             self.expect(P::ColonEq, "in a `mut` binding")?;
-            let value = self.expr()?;
-            self.expect_stmt_semi()?;
+            let value = self.let_value();
             let pat = Pat {
                 kind: PatKind::Name(name.name),
                 span: name.span,
@@ -1385,8 +1400,7 @@ impl Parser {
                     None
                 };
                 self.expect(P::ColonEq, "after the annotated name")?;
-                let value = self.expr()?;
-                self.expect_stmt_semi()?;
+                let value = self.let_value();
                 let pat = Pat {
                     kind: PatKind::Name(name),
                     span: sp,
@@ -1426,8 +1440,7 @@ impl Parser {
         if self.is(P::ColonEq) {
             self.bump();
             let pat = self.expr_to_pat(e)?;
-            let value = self.expr()?;
-            self.expect_stmt_semi()?;
+            let value = self.let_value();
             return Ok(StmtOrTail::Stmt(Stmt::Let {
                 pat,
                 mutable: false,
@@ -1447,6 +1460,28 @@ impl Parser {
         }
         self.missing("`;` or `}` after the expression", "statements end with `;`")?;
         Err(Bail)
+    }
+
+    /// The value of a binding and its `;`. A value that fails to parse still binds the
+    /// name (to an error expression), so that later uses of the name are not reported
+    /// as undeclared.
+    fn let_value(&mut self) -> Expr {
+        let start = self.span();
+        match self.expr() {
+            Ok(v) => {
+                if self.expect_stmt_semi().is_err() {
+                    self.recover_stmt();
+                }
+                v
+            }
+            Err(Bail) => {
+                self.recover_stmt();
+                Expr {
+                    kind: ExprKind::Error,
+                    span: start,
+                }
+            }
+        }
     }
 
     fn expect_stmt_semi(&mut self) -> PResult<()> {

@@ -782,3 +782,10 @@ fn big_matches_are_checked() {
     ));
     assert!(e.contains("-9223372036854775808..=-1"), "{e}");
 }
+
+#[test]
+fn syntax_errors_do_not_cascade_into_unbound_names() {
+    let e = err("A := (1 + ;\nmain := () => {\n    x := [1, 2;\n    y := x;\n    z := A;\n};");
+    assert!(!e.contains("cannot find"), "{e}");
+    assert_eq!(e.matches("error:").count(), 2, "{e}");
+}
