@@ -20,11 +20,12 @@
 //! | `; config: KEY=N ...` | `Config` overrides: `max_frames`, `heap_limit`, `heap_initial`; a `heap_limit` implies `no-stress` |
 //! | `; no-stress` | skip the GC stress run (memory-limit tests, long loops) |
 //! | `; stdin: TEXT` | a line (TEXT and a newline) of standard input; such programs run in a child process of this test binary with the text piped in (`; stdin-noeol: TEXT` adds no newline) |
+//! | `; env: NAME=VALUE` | an environment variable for the program; such programs run in a child process (the environment of this one is shared by parallel tests) |
 //! | `; bug: EXPLANATION` | a known VM bug: the suite skips the file, and an `#[ignore = "BUG: ..."]` test below runs it |
 //!
-//! Standard output must match exactly (an empty expectation means no output). In TEXT
-//! and FRAGMENT, `\n`, `\t`, `\\` and `\s` (a space, for significant trailing blanks)
-//! are escapes. A directive whose key starts with `expect` but is not one of the above
+//! Standard output must match exactly (an empty expectation means no output). In TEXT,
+//! FRAGMENT and VALUE, `\n`, `\t`, `\r`, `\\` and `\s` (a space, for significant
+//! trailing blanks) are escapes. A directive whose key starts with `expect` but is not one of the above
 //! is an error, so a typo cannot silently drop an expectation.
 //!
 //! Besides running the programs, the suite checks that every opcode of `Op::ALL` occurs
@@ -56,6 +57,7 @@ struct Spec {
     heap_initial: Option<usize>,
     no_stress: bool,
     stdin: Option<String>,
+    env: Vec<(String, String)>,
     bug: Option<String>,
 }
 
@@ -70,6 +72,7 @@ fn unescape(s: &str) -> Result<String, String> {
         match it.next() {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
             Some('s') => out.push(' '),
             Some('\\') => out.push('\\'),
             other => return Err(format!("bad escape `\\{}`", other.unwrap_or(' '))),
@@ -127,6 +130,12 @@ fn parse_spec(src: &str) -> Result<Spec, String> {
                 if key == "stdin" {
                     s.push('\n');
                 }
+            }
+            "env" => {
+                let (k, v) = value
+                    .split_once('=')
+                    .ok_or_else(|| err(format!("bad env `{value}`")))?;
+                spec.env.push((k.to_string(), unescape(v).map_err(err)?));
             }
             "bug" => spec.bug = Some(value.to_string()),
             k if k.starts_with("expect") => {
@@ -328,7 +337,7 @@ fn check_program(path: &Path) -> Vec<String> {
     for &stress in modes {
         let mode = if stress { "gc stress" } else { "normal" };
         // Known bugs may crash the process: they always run in a child.
-        if spec.stdin.is_some() || spec.bug.is_some() {
+        if spec.stdin.is_some() || spec.bug.is_some() || !spec.env.is_empty() {
             if let Err(e) = run_in_child(path, stress) {
                 fails.push(format!("{name} ({mode}, child process): {e}"));
             }
@@ -354,6 +363,7 @@ fn run_in_child(path: &Path, stress: bool) -> Result<(), String> {
         .args(["--exact", "stdin_child", "--nocapture", "--test-threads=1"])
         .env("HASM_SUITE_CHILD", path)
         .env("HASM_SUITE_CHILD_STRESS", if stress { "1" } else { "0" })
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
