@@ -341,6 +341,10 @@ pub fn lex(file: FileId, src: &str) -> (Vec<Token>, Vec<Diagnostic>) {
         toks: Vec::new(),
         diags: Vec::new(),
     };
+    // A leading byte-order mark is not part of the program.
+    if src.starts_with('\u{FEFF}') {
+        lx.pos = '\u{FEFF}'.len_utf8();
+    }
     lx.run();
     let end = src.len() as u32;
     lx.toks.push(Token {
@@ -890,6 +894,11 @@ mod tests {
             ]
         );
         assert_eq!(toks("#run x")[0], Tok::Directive("run".into()));
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        assert_eq!(toks("\u{FEFF}x"), vec![Tok::Ident("x".into()), Tok::Eof]);
     }
 
     #[test]
