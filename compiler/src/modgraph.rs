@@ -197,14 +197,17 @@ impl<'a> Loader<'a> {
         // Standard-library modules named in the file: `name.` and the type `Map`.
         let mut names: Vec<String> = Vec::new();
         for w in toks.windows(2) {
-            if let Tok::Ident(n) = &w[0].tok {
-                let is_module_use =
-                    matches!(w[1].tok, Tok::P(P::Dot)) && implicit_module_names().any(|m| m == n);
-                let n = if n == "Map" { "map" } else { n.as_str() };
-                if (is_module_use || n == "map" && matches!(&w[0].tok, Tok::Ident(x) if x == "Map"))
-                    && !names.iter().any(|x| x == n)
-                {
-                    names.push(n.to_string());
+            let Tok::Ident(n) = &w[0].tok else { continue };
+            let wanted = if n == "Map" {
+                Some("map")
+            } else if matches!(w[1].tok, Tok::P(P::Dot)) {
+                implicit_module_names().find(|m| m == n)
+            } else {
+                None
+            };
+            if let Some(m) = wanted {
+                if !names.iter().any(|x| x == m) {
+                    names.push(m.to_string());
                 }
             }
         }
