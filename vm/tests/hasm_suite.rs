@@ -511,3 +511,15 @@ fn disassembly_round_trips() {
 fn bug_gc_stale_slot_above_call() {
     run_bug("bug_gc_stale_slot_above_call.hasm");
 }
+
+#[test]
+#[ignore = "BUG: a fault raised by a tail call's apply has an empty stack trace"]
+fn bug_fault_tcall_not_function() {
+    run_bug("bug_fault_tcall_not_function.hasm");
+}
+
+#[test]
+#[ignore = "BUG: a fault when list.map first applies its function is reported at the next line"]
+fn bug_fault_list_map_not_function() {
+    run_bug("bug_fault_list_map_not_function.hasm");
+}
