@@ -737,7 +737,8 @@ def parse_args(argv):
     p.add_argument("--svg", default=None,
                    help="where to write the chart (default ratios.svg beside the report)")
     p.add_argument("--json", default=None,
-                   help="where to write the raw data (default target/bench/results.json)")
+                   help="where to write the raw data (default target/bench/results-full.json for "
+                        "a full run, target/bench/results.json for a narrowed one)")
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 when hashvm fails too, not only when a peer fails")
     p.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
@@ -780,8 +781,8 @@ def main(argv=None):
     scratch = os.path.join(build_dir, "scratch")
     os.makedirs(scratch, exist_ok=True)
     measure_floor(scratch)
+    partial = opts.quick or opts.only or opts.systems or opts.no_hashvm
     if opts.results is None:
-        partial = opts.quick or opts.only or opts.systems or opts.no_hashvm
         opts.results = os.path.join(build_dir if partial else BENCH_DIR, "RESULTS.md")
     # One run at a time: runs side by side would slow each other down and share build_dir.
     lock = open(os.path.join(build_dir, "run.lock"), "w")
@@ -791,7 +792,7 @@ def main(argv=None):
         progress("another run.py is running; waiting for it to finish")
         fcntl.flock(lock, fcntl.LOCK_EX)
     svg_path = opts.svg or os.path.join(os.path.dirname(os.path.abspath(opts.results)), "ratios.svg")
-    json_path = opts.json or os.path.join(build_dir, "results.json")
+    json_path = opts.json or os.path.join(build_dir, "results.json" if partial else "results-full.json")
     started = datetime.datetime.now(datetime.timezone.utc)
 
     hashsys = HashSystem(target_dir)
