@@ -547,3 +547,182 @@ fn bug_fault_overapply_result_location() {
 fn bug_heap_limit_below_initial() {
     run_bug("bug_heap_limit_below_initial.hasm");
 }
+
+/// `n` iterations, each making three short-lived big integers (a conversion, a square
+/// and a running sum); prints the sum of the squares below `n`.
+fn bigint_loop(n: i64) -> Module {
+    let src = format!(
+        r#"
+.module executable
+.global nl = "\n"
+.func main/0 slots=6
+    loadi r0, 0
+    i64.to_ibig r2, r0
+    loadi64 r3, {n}
+top:
+    jge.i64 r0, r3, done
+    i64.to_ibig r4, r0
+    mul.ibig r4, r4, r4
+    add.ibig r2, r2, r4
+    addi.i64 r0, r0, 1
+    loop top
+done:
+    tostr r2, r2
+    print r2
+    loadg r2, nl
+    print r2
+    retu
+.end
+.entry main
+"#
+    );
+    let m = assemble(&src, "bigloop.hasm").unwrap_or_else(|e| panic!("{e:?}"));
+    verify(&m).unwrap();
+    m
+}
+
+/// Runs `m` with `config`; returns (stdout, exit status, the VM's heap statistics).
+fn run_with_stats(m: &Module, config: Config) -> (String, i32, hashvm_vm::heap::GcStats) {
+    let sink = Sink::default();
+    let mut vm = Vm::new(config);
+    vm.set_output(Box::new(sink.clone()));
+    let code = match run_program(&mut vm, m) {
+        Outcome::Exit(c) => c,
+        Outcome::Error(e) => panic!("{e}"),
+    };
+    let out = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+    (out, code, vm.heap.stats.clone())
+}
+
+/// Millions of short-lived big integers run in a small, bounded heap.
+#[test]
+fn bigint_loop_heap_is_bounded() {
+    let n: i64 = 2_000_000;
+    let t = std::time::Instant::now();
+    let (out, code, stats) = run_with_stats(&bigint_loop(n), Config::default());
+    let expect = (n - 1) as i128 * n as i128 * (2 * n - 1) as i128 / 6;
+    assert_eq!((out, code), (format!("{expect}\n"), 0));
+    eprintln!("bigint loop: {:?}, {stats:?}", t.elapsed());
+    assert!(stats.collections > 10, "{stats:?}");
+    assert!(stats.allocated > 50 << 20, "{stats:?}");
+    assert!(stats.max_space < 64 << 20, "{stats:?}");
+}
+
+/// `n` iterations each making two big integers of `bits` bits (their limbs live
+/// outside the heap, in GMP's allocations).
+fn bigint_limb_loop(n: i64, bits: i64) -> Module {
+    let src = format!(
+        r#"
+.module executable
+.func main/0 slots=8
+    loadi r0, 0
+    loadi r5, 1
+    i64.to_ibig r5, r5
+    loadi64 r6, {bits}
+    loadi64 r3, {n}
+top:
+    jge.i64 r0, r3, done
+    shl.ibig r4, r5, r6
+    add.ibig r4, r4, r5
+    addi.i64 r0, r0, 1
+    loop top
+done:
+    retu
+.end
+.entry main
+"#
+    );
+    let m = assemble(&src, "limbs.hasm").unwrap_or_else(|e| panic!("{e:?}"));
+    verify(&m).unwrap();
+    m
+}
+
+/// The peak resident set size of this process in KiB (Linux only).
+fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The child side of [`limb_rss_growth`]: runs the limb loop (60,000 iterations of
+/// 16,384-bit numbers: 240 MB of limbs if none were freed) and prints the growth of
+/// the peak RSS. Does nothing unless `HASM_SUITE_RSS` is set.
+#[test]
+fn rss_child() {
+    let Ok(mode) = std::env::var("HASM_SUITE_RSS") else {
+        return;
+    };
+    let mut config = Config {
+        gc_stress: false,
+        ..Config::default()
+    };
+    if mode == "small" {
+        config.heap_initial = 64 << 10;
+    }
+    let m = bigint_limb_loop(60_000, 16_384);
+    let before = peak_rss_kib().expect("VmHWM");
+    let (_, code, stats) = run_with_stats(&m, config);
+    let after = peak_rss_kib().expect("VmHWM");
+    assert_eq!(code, 0);
+    println!("HASM-RSS {} {stats:?}", after.saturating_sub(before));
+}
+
+/// Runs [`rss_child`] in a child process; returns the peak RSS growth in KiB, or
+/// `None` where /proc is not available.
+fn limb_rss_growth(mode: &str) -> Option<u64> {
+    peak_rss_kib()?;
+    let out = std::process::Command::new(std::env::current_exe().ok()?)
+        .args(["--exact", "rss_child", "--nocapture", "--test-threads=1"])
+        .env("HASM_SUITE_RSS", mode)
+        .output()
+        .expect("run the child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let line = text
+        .lines()
+        .find_map(|l| l.split_once("HASM-RSS ").map(|x| x.1))
+        .unwrap_or_else(|| panic!("no report from the child:\n{text}"));
+    eprintln!("limb loop ({mode} heap): peak RSS grew by {line}");
+    line.split_whitespace().next()?.parse().ok()
+}
+
+/// The GMP limbs of dead big integers are freed: the peak RSS stays far below the
+/// 240 MB that leaking them would take (with a 64 KiB semispace, so that collections,
+/// and hence finalisation, happen often).
+#[test]
+fn bigint_limbs_are_freed() {
+    if let Some(kib) = limb_rss_growth("small") {
+        assert!(kib < 64 << 10, "peak RSS grew by {kib} KiB");
+    }
+}
+
+/// Limb memory is invisible to the collector: with the default 4 MiB semispace a
+/// collection comes only every ~130,000 big integers however large they are, so the
+/// same loop peaks at ~240 MB (and larger numbers exhaust memory) although almost
+/// nothing is live.
+#[test]
+#[ignore = "BUG: GMP memory does not count toward collection pressure (RSS far above live data)"]
+fn bug_bigint_limbs_not_counted_by_gc() {
+    if let Some(kib) = limb_rss_growth("default") {
+        assert!(kib < 64 << 10, "peak RSS grew by {kib} KiB");
+    }
+}
+
+/// The semispace should grow only when live data plus the request exceed half of it
+/// (docs/spec-vm.md), but `Heap::begin` sizes each new to-space as `from.top + needed`,
+/// and `from.top` is the whole space when a collection is forced by a full space: every
+/// such collection allocates (and zeroes) a fresh, slightly larger space and the spare
+/// is never reused. With a 16 KiB first space and ~100 bytes live, this loop ends with
+/// a semispace of ~110 KiB.
+#[test]
+#[ignore = "BUG: the semispace grows by the request size at every collection, however little is live"]
+fn bug_semispace_grows_every_collection() {
+    let config = Config {
+        gc_stress: false,
+        heap_initial: 16 << 10,
+        ..Config::default()
+    };
+    let (_, code, stats) = run_with_stats(&bigint_loop(2_000_000), config);
+    assert_eq!(code, 0);
+    assert!(stats.max_space <= 32 << 10, "{stats:?}");
+}
