@@ -287,13 +287,26 @@ fn run_once_inner(m: &Module, spec: &Spec, stress: bool) -> Run {
     Run { stdout, result }
 }
 
+/// At most `n` bytes of `s` (on a char boundary), noting how much was left out.
+fn clip(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_string();
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} more bytes)", &s[..end], s.len() - end)
+}
+
 /// Compares a run with the expectations; `None` when it matches.
 fn mismatch(spec: &Spec, run: &Run) -> Option<String> {
     let mut why = Vec::new();
     if run.stdout != spec.stdout {
         why.push(format!(
             "stdout differs\n--- expected\n{}\n--- actual\n{}\n---",
-            spec.stdout, run.stdout
+            clip(&spec.stdout, 4000),
+            clip(&run.stdout, 4000)
         ));
     }
     match (&run.result, spec.errors.is_empty()) {
