@@ -242,7 +242,11 @@ fn install_crash_note() {
 /// Runs a loaded program once in this process.
 fn run_once(m: &Module, spec: &Spec, stress: bool) -> Run {
     install_crash_note();
-    let label = format!("{} ({})", spec.name, if stress { "gc stress" } else { "normal" });
+    let label = format!(
+        "{} ({})",
+        spec.name,
+        if stress { "gc stress" } else { "normal" }
+    );
     IN_FLIGHT.lock().unwrap().push(label.clone());
     let run = run_once_inner(m, spec, stress);
     IN_FLIGHT.lock().unwrap().retain(|l| *l != label);
@@ -690,7 +694,11 @@ fn limb_rss_growth(mode: &str) -> Option<u64> {
         .output()
         .expect("run the child");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line = text
         .lines()
         .find_map(|l| l.split_once("HASM-RSS ").map(|x| x.1))
