@@ -25,15 +25,31 @@
 //!
 //! Standard output must match exactly (an empty expectation means no output). In TEXT,
 //! FRAGMENT and VALUE, `\n`, `\t`, `\r`, `\\` and `\s` (a space, for significant
-//! trailing blanks) are escapes. A directive whose key starts with `expect` but is not one of the above
-//! is an error, so a typo cannot silently drop an expectation.
+//! trailing blanks) are escapes. A directive whose key starts with `expect` but is not
+//! one of the above is an error, so a typo cannot silently drop an expectation. After
+//! every run the heap is walked with `Heap::check` (no dangling pointers).
+//!
+//! # Writing programs
+//!
+//! Follow the calling convention of docs/spec-vm.md: a call clobbers every slot from its
+//! window up, so keep live values below call windows. Also keep each callee's frame
+//! reaching the top of the caller's (put windows at the top of the frame, as the
+//! `callk rN, show, rN, 1` idiom with `rN` the last slot does): the collector does not
+//! scan caller slots above a callee's frame (bug_gc_stale_slot_above_call.hasm).
+//!
+//! # Other checks
 //!
 //! Besides running the programs, the suite checks that every opcode of `Op::ALL` occurs
 //! in at least one program (a new instruction needs a test), that every program survives
-//! a disassembly/assembly round trip byte for byte, that a loop making millions of
-//! short-lived big integers runs in a bounded heap, and (on Linux) that their GMP limbs
-//! are freed. Set `HASM_FILTER=SUBSTRING` to run only the programs whose file name
-//! contains SUBSTRING.
+//! a disassembly/assembly round trip byte for byte, that every `bug:` program has its
+//! ignored test, that a loop making millions of short-lived big integers runs in a
+//! bounded heap, and (on Linux) that their GMP limbs are freed.
+//!
+//! Known bugs are `#[ignore]`d tests named `bug_*`: run them with
+//! `cargo test -p hashvm-vm --test hasm_suite -- --ignored`. Set `HASM_FILTER=SUBSTRING`
+//! to run only the programs whose file name contains SUBSTRING; to see what one program
+//! does, `HASM_SUITE_CHILD=PATH HASM_SUITE_CHILD_SHOW=1 cargo test -p hashvm-vm --test
+//! hasm_suite stdin_child -- --nocapture` (add `HASM_SUITE_CHILD_STRESS=1` for GC stress).
 
 mod common;
 
@@ -473,6 +489,20 @@ fn run_bug(name: &str) {
     let p = hasm_dir().join(name);
     let fails = check_program(&p);
     assert!(fails.is_empty(), "{}", fails.join("\n\n"));
+}
+
+/// Every program marked `; bug:` has an ignored test here that runs it (otherwise the
+/// suite would skip it silently).
+#[test]
+fn every_bug_program_has_a_test() {
+    let me = include_str!("hasm_suite.rs");
+    for p in programs() {
+        let src = std::fs::read_to_string(&p).unwrap();
+        if parse_spec(&src).unwrap().bug.is_some() {
+            let call = format!("run_bug(\"{}\")", file_name(&p));
+            assert!(me.contains(&call), "no test calls {call}");
+        }
+    }
 }
 
 /// Every instruction of the machine occurs in at least one test program.
