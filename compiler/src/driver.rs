@@ -46,7 +46,10 @@ pub struct Failure {
 
 fn fail(prog: Option<&TypedProgram>, diagnostics: Vec<Diagnostic>) -> Failure {
     let rendered = crate::render_diagnostics(prog.map(|p| &p.sources), &diagnostics);
-    Failure { diagnostics, rendered }
+    Failure {
+        diagnostics,
+        rendered,
+    }
 }
 
 fn error_at(span: Span, msg: String) -> Diagnostic {
@@ -55,9 +58,13 @@ fn error_at(span: Span, msg: String) -> Diagnostic {
 
 /// The objects of every module of `prog`, keyed by [`module_key`], with `#run` values
 /// computed.
-pub fn compile_objects(prog: &TypedProgram) -> Result<HashMap<String, (ModuleId, Module)>, Vec<Diagnostic>> {
+pub fn compile_objects(
+    prog: &TypedProgram,
+) -> Result<HashMap<String, (ModuleId, Module)>, Vec<Diagnostic>> {
     let cg_err = |es: Vec<codegen::CodegenError>| -> Vec<Diagnostic> {
-        es.into_iter().map(|e| error_at(e.span, e.message)).collect()
+        es.into_iter()
+            .map(|e| error_at(e.span, e.message))
+            .collect()
     };
     // Phase 1.
     let mut objects = HashMap::new();
@@ -85,15 +92,29 @@ pub fn compile_objects(prog: &TypedProgram) -> Result<HashMap<String, (ModuleId,
 }
 
 /// Links the root's object with the objects it needs (found among `objects`).
-fn link_objects(prog: &TypedProgram, objects: &HashMap<String, (ModuleId, Module)>) -> Result<Module, Vec<Diagnostic>> {
+fn link_objects(
+    prog: &TypedProgram,
+    objects: &HashMap<String, (ModuleId, Module)>,
+) -> Result<Module, Vec<Diagnostic>> {
     let root_key = module_key(prog.module(prog.root));
     let root = objects[&root_key].1.clone();
     let mut resolve = |name: &str| -> Result<Option<(String, Module)>, String> {
-        Ok(objects.get(name).map(|(_, m)| (name.to_string(), m.clone())))
+        Ok(objects
+            .get(name)
+            .map(|(_, m)| (name.to_string(), m.clone())))
     };
     link::link(&[(root_key.clone(), root)], &mut resolve).map_err(|errs| {
         errs.into_iter()
-            .map(|e| error_at(prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default(), format!("link: {e}")))
+            .map(|e| {
+                error_at(
+                    prog.module(prog.root)
+                        .items
+                        .first()
+                        .map(|i| i.span)
+                        .unwrap_or_default(),
+                    format!("link: {e}"),
+                )
+            })
             .collect()
     })
 }
@@ -114,22 +135,40 @@ fn evaluate_runs(
                 name: String::new(),
                 init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(0)),
             });
-            obj.exports.push(hashvm_format::Export { name: format!("#fn0::{key}"), target: ExportTarget::Global(g) });
+            obj.exports.push(hashvm_format::Export {
+                name: format!("#fn0::{key}"),
+                target: ExportTarget::Global(g),
+            });
         }
         if !obj.types.is_empty() {
-            obj.exports.push(hashvm_format::Export { name: format!("#ty0::{key}"), target: ExportTarget::Type(0) });
+            obj.exports.push(hashvm_format::Export {
+                name: format!("#ty0::{key}"),
+                target: ExportTarget::Type(0),
+            });
         }
-        for (k, site) in sites.get(m).map(|v| v.as_slice()).unwrap_or(&[]).iter().enumerate() {
+        for (k, site) in sites
+            .get(m)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
             let g = obj.globals.len() as u32;
             obj.globals.push(hashvm_format::Global {
                 name: String::new(),
                 init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(site.func)),
             });
-            obj.exports.push(hashvm_format::Export { name: format!("#run{k}::{key}"), target: ExportTarget::Global(g) });
+            obj.exports.push(hashvm_format::Export {
+                name: format!("#run{k}::{key}"),
+                target: ExportTarget::Global(g),
+            });
             if let Some(item) = site.item {
                 let ig = item_global(&obj, prog, *m, item);
                 if let Some(ig) = ig {
-                    obj.exports.push(hashvm_format::Export { name: format!("#item{k}::{key}"), target: ExportTarget::Global(ig) });
+                    obj.exports.push(hashvm_format::Export {
+                        name: format!("#item{k}::{key}"),
+                        target: ExportTarget::Global(ig),
+                    });
                 }
             }
         }
@@ -137,11 +176,30 @@ fn evaluate_runs(
         marked.insert(key.clone(), (*m, obj));
     }
     let linked = link_objects(prog, &marked)?;
-    let exports: HashMap<&str, ExportTarget> = linked.exports.iter().map(|e| (e.name.as_str(), e.target)).collect();
+    let exports: HashMap<&str, ExportTarget> = linked
+        .exports
+        .iter()
+        .map(|e| (e.name.as_str(), e.target))
+        .collect();
     let mut vm = Vm::new(Config::default());
-    vm.load(&linked).map_err(|t| vec![trap_diag(prog, prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default(), t)])?;
+    vm.load(&linked).map_err(|t| {
+        vec![trap_diag(
+            prog,
+            prog.module(prog.root)
+                .items
+                .first()
+                .map(|i| i.span)
+                .unwrap_or_default(),
+            t,
+        )]
+    })?;
     // Initialisers (top-level values, top-level #run included), in link order.
-    let root_span = prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default();
+    let root_span = prog
+        .module(prog.root)
+        .items
+        .first()
+        .map(|i| i.span)
+        .unwrap_or_default();
     for &f in &linked.inits {
         if let Err(t) = vm.call(Value::func(f), &[]) {
             // Attribute the failure to the innermost #run site of the trace if we can.
@@ -173,7 +231,10 @@ fn evaluate_runs(
         let ntypes = objects[&key].1.types.len() as u32;
         let mut rv = RunValues::default();
         for (k, site) in list.iter().enumerate() {
-            let value = match site.item.and_then(|_| exports.get(format!("#item{k}::{key}").as_str())) {
+            let value = match site
+                .item
+                .and_then(|_| exports.get(format!("#item{k}::{key}").as_str()))
+            {
                 Some(ExportTarget::Global(g)) => Ok(vm.globals[*g as usize]),
                 _ => match exports.get(format!("#run{k}::{key}").as_str()) {
                     Some(ExportTarget::Global(g)) => {
@@ -181,7 +242,10 @@ fn evaluate_runs(
                         vm.call(f, &[])
                     }
                     _ => {
-                        errors.push(error_at(site.span, "internal error: lost a #run site".into()));
+                        errors.push(error_at(
+                            site.span,
+                            "internal error: lost a #run site".into(),
+                        ));
                         continue;
                     }
                 },
@@ -209,7 +273,10 @@ fn evaluate_runs(
                     rv.shared.extend(r.shared);
                     rv.values.insert(site.span, r.root);
                 }
-                Err(e) => errors.push(error_at(site.span, format!("the value of this #run cannot be stored: {e}"))),
+                Err(e) => errors.push(error_at(
+                    site.span,
+                    format!("the value of this #run cannot be stored: {e}"),
+                )),
             }
         }
         out.insert(*m, rv);
@@ -225,7 +292,10 @@ fn evaluate_runs(
 /// generator names item globals after their items).
 fn item_global(obj: &Module, prog: &TypedProgram, m: ModuleId, item: u32) -> Option<u32> {
     let name = &prog.module(m).items.get(item as usize)?.name;
-    obj.globals.iter().position(|g| &g.name == name).map(|i| i as u32)
+    obj.globals
+        .iter()
+        .position(|g| &g.name == name)
+        .map(|i| i as u32)
 }
 
 fn trap_diag(_prog: &TypedProgram, span: Span, t: Trap) -> Diagnostic {
@@ -237,27 +307,56 @@ fn trap_diag(_prog: &TypedProgram, span: Span, t: Trap) -> Diagnostic {
 
 /// Compiles the program rooted at `root` into an executable.
 pub fn compile_program(root: &Path, opts: &Options) -> Result<Compiled, Failure> {
-    let (prog, warnings) = crate::check_path(root, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
+    let (prog, warnings) =
+        crate::check_path(root, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
     let objects = compile_objects(&prog).map_err(|d| fail(Some(&prog), d))?;
     if prog.main.is_none() {
-        let span = prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default();
-        return Err(fail(Some(&prog), vec![error_at(span, "the program has no `main` function".into())]));
+        let span = prog
+            .module(prog.root)
+            .items
+            .first()
+            .map(|i| i.span)
+            .unwrap_or_default();
+        return Err(fail(
+            Some(&prog),
+            vec![error_at(span, "the program has no `main` function".into())],
+        ));
     }
     let module = link_objects(&prog, &objects).map_err(|d| fail(Some(&prog), d))?;
     if let Err(e) = hashvm_format::verify::verify(&module) {
-        let span = prog.module(prog.root).items.first().map(|i| i.span).unwrap_or_default();
-        return Err(fail(Some(&prog), vec![error_at(span, format!("internal error: generated code fails verification: {e}"))]));
+        let span = prog
+            .module(prog.root)
+            .items
+            .first()
+            .map(|i| i.span)
+            .unwrap_or_default();
+        return Err(fail(
+            Some(&prog),
+            vec![error_at(
+                span,
+                format!("internal error: generated code fails verification: {e}"),
+            )],
+        ));
     }
-    Ok(Compiled { module, warnings, program: prog })
+    Ok(Compiled {
+        module,
+        warnings,
+        program: prog,
+    })
 }
 
 /// Compiles only the root module into a linkable object (`hashc -c`).
 pub fn compile_object(root: &Path, opts: &Options) -> Result<Compiled, Failure> {
-    let (prog, warnings) = crate::check_path(root, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
+    let (prog, warnings) =
+        crate::check_path(root, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
     let mut objects = compile_objects(&prog).map_err(|d| fail(Some(&prog), d))?;
     let key = module_key(prog.module(prog.root));
     let module = objects.remove(&key).map(|(_, m)| m).unwrap_or_default();
-    Ok(Compiled { module, warnings, program: prog })
+    Ok(Compiled {
+        module,
+        warnings,
+        program: prog,
+    })
 }
 
 /// The object of a bundled standard-library module by its library name
@@ -302,10 +401,15 @@ pub fn render(prog: &TypedProgram, diags: &[Diagnostic]) -> String {
 /// messages and the module key (`repl.hash` exports `repl::NAME`); imports resolve
 /// relative to the current directory, then the search path.
 pub fn compile_source(name: &str, text: &str, opts: &Options) -> Result<Compiled, Failure> {
-    let (prog, warnings) = crate::check_source_with(name, text, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
+    let (prog, warnings) =
+        crate::check_source_with(name, text, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
     let objects = compile_objects(&prog).map_err(|d| fail(Some(&prog), d))?;
     let module = link_objects(&prog, &objects).map_err(|d| fail(Some(&prog), d))?;
-    Ok(Compiled { module, warnings, program: prog })
+    Ok(Compiled {
+        module,
+        warnings,
+        program: prog,
+    })
 }
 
 /// The type of the root module's top-level item `name`, written in Hash syntax
@@ -314,9 +418,8 @@ pub fn item_type(prog: &TypedProgram, name: &str) -> Option<String> {
     let m = prog.module(prog.root);
     let item = m.items.iter().find(|i| i.name == name)?;
     match &item.kind {
-        crate::tast::TItemKind::Function { scheme, .. } | crate::tast::TItemKind::Value { scheme, .. } => {
-            Some(crate::show_type(prog, &scheme.ty))
-        }
+        crate::tast::TItemKind::Function { scheme, .. }
+        | crate::tast::TItemKind::Value { scheme, .. } => Some(crate::show_type(prog, &scheme.ty)),
         _ => None,
     }
 }

@@ -72,7 +72,11 @@ fn cnt(n: u16) -> Operand {
 }
 
 /// Compiles a top-level function or a lifted lambda.
-pub(crate) fn compile_function<'p>(og: &mut ObjectGen<'p>, l: &'p TLambda, top: bool) -> R<FunctionBuilder> {
+pub(crate) fn compile_function<'p>(
+    og: &mut ObjectGen<'p>,
+    l: &'p TLambda,
+    top: bool,
+) -> R<FunctionBuilder> {
     let name = l.name.clone().unwrap_or_else(|| "<lambda>".into());
     let name = if top { og.fn_name(&name) } else { name };
     let ncap = if top { 0 } else { l.captures.len() as u16 };
@@ -134,7 +138,9 @@ pub(crate) fn compile_init<'p>(og: &mut ObjectGen<'p>, items: &[u32]) -> R<Funct
             cx.loc(expr.span);
             let site_item = matches!(expr.kind, TExprKind::Run(_)).then_some(i);
             match (&expr.kind, site_item) {
-                (TExprKind::Run(inner), Some(item)) => cx.run_site(inner, expr.span, 0, Some(item))?,
+                (TExprKind::Run(inner), Some(item)) => {
+                    cx.run_site(inner, expr.span, 0, Some(item))?
+                }
                 _ => cx.expr(expr, 0)?,
             }
             let g = cx.og.item_globals[&i];
@@ -209,7 +215,13 @@ impl<'a, 'p> FnCx<'a, 'p> {
     fn local_loc(&self, l: LocalId, span: Span) -> R<Loc> {
         match self.locs.get(&l) {
             Some(&loc) => Ok(loc),
-            None => self.err(span, format!("internal error: local `{}` has no location", self.og.prog.local(l).name)),
+            None => self.err(
+                span,
+                format!(
+                    "internal error: local `{}` has no location",
+                    self.og.prog.local(l).name
+                ),
+            ),
         }
     }
 
@@ -256,7 +268,9 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.fb.op(Op::GetEnv, [s(t), cnt(j)]);
                 self.fb.op(Op::RefSet, [s(t), s(src)]);
             }
-            Loc::Env(_) | Loc::SelfFn => return self.err(span, "internal error: assignment to a captured immutable"),
+            Loc::Env(_) | Loc::SelfFn => {
+                return self.err(span, "internal error: assignment to a captured immutable")
+            }
         }
         Ok(())
     }
@@ -264,9 +278,17 @@ impl<'a, 'p> FnCx<'a, 'p> {
     /// Compiles `e` and returns a slot holding its value: the local's own slot for an
     /// immutable local, else a fresh temporary.
     pub(crate) fn expr_any(&mut self, e: &'p TExpr) -> R<u16> {
+        self.operand(e, &[])
+    }
+
+    /// Compiles an operand whose value must survive the evaluation of `later`
+    /// operands: a local in a slot is used in place unless it is `mut` and one of the
+    /// later operands may assign to something (only an assignment can change a local
+    /// that lives in a slot: closures see captured `mut` locals through cells).
+    pub(crate) fn operand(&mut self, e: &'p TExpr, later: &[&'p TExpr]) -> R<u16> {
         if let TExprKind::Var(VarRef::Local(l)) = &e.kind {
             if let Some(Loc::Slot(t)) = self.locs.get(l) {
-                if !self.og.prog.local(*l).mutable {
+                if !self.og.prog.local(*l).mutable || !later.iter().any(|x| may_assign(x)) {
                     return Ok(*t);
                 }
             }
@@ -361,7 +383,11 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 let g = self.og.item_global(*r);
                 self.fb.op(Op::LoadG, [s(dst), Operand::Global(g)]);
             }
-            TExprKind::Ctor { ctor, args, eval_order } => self.ctor(*ctor, args, eval_order, dst)?,
+            TExprKind::Ctor {
+                ctor,
+                args,
+                eval_order,
+            } => self.ctor(*ctor, args, eval_order, dst)?,
             TExprKind::CtorFn(c) => {
                 let f = self.og.ctor_fn(*c);
                 self.fb.op(Op::LoadFn, [s(dst), Operand::Func(f)]);
@@ -371,7 +397,8 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 for (i, x) in es.iter().enumerate() {
                     self.expr(x, base + i as u16)?;
                 }
-                self.fb.op(Op::Tuple, [s(dst), s(base), cnt(es.len() as u16)]);
+                self.fb
+                    .op(Op::Tuple, [s(dst), s(base), cnt(es.len() as u16)]);
             }
             TExprKind::List(es) => {
                 let base = self.window(es.len() as u16);
@@ -392,7 +419,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.fb.op(Op::Field, [s(dst), s(b), cnt(*index as u16)]);
             }
             TExprKind::Index { base, index } => {
-                let b = self.expr_any(base)?;
+                let b = self.operand(base, &[index])?;
                 let i = self.expr_any(index)?;
                 self.fb.op(Op::AGet, [s(dst), s(b), s(i)]);
             }
@@ -411,7 +438,12 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 };
                 self.fb.op(o, [s(dst), s(v)]);
             }
-            TExprKind::Binary { op, operand_ty, lhs, rhs } => self.binary(*op, operand_ty, lhs, rhs, dst, e.span)?,
+            TExprKind::Binary {
+                op,
+                operand_ty,
+                lhs,
+                rhs,
+            } => self.binary(*op, operand_ty, lhs, rhs, dst, e.span)?,
             TExprKind::And(x, y) | TExprKind::Or(x, y) => {
                 let is_and = matches!(e.kind, TExprKind::And(..));
                 let end = self.fb.new_label();
@@ -421,7 +453,12 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.expr(y, dst)?;
                 self.fb.bind(end);
             }
-            TExprKind::Assign { place, op, operand_ty, value } => {
+            TExprKind::Assign {
+                place,
+                op,
+                operand_ty,
+                value,
+            } => {
                 self.assign(place, *op, operand_ty, value, e.span)?;
                 self.fb.op(Op::LoadUnit, [s(dst)]);
             }
@@ -482,14 +519,20 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 let Some(&(cont, brk)) = self.loops.last() else {
                     return self.err(e.span, "`break` or `continue` outside a loop");
                 };
-                let target = if matches!(e.kind, TExprKind::Break) { brk } else { cont };
+                let target = if matches!(e.kind, TExprKind::Break) {
+                    brk
+                } else {
+                    cont
+                };
                 self.fb.emit(Op::Jmp, [Arg::Label(target)]);
             }
             TExprKind::Return(v) => match v {
                 Some(v) => self.tail(v)?,
                 None => self.fb.op(Op::RetU, []),
             },
-            TExprKind::Match { scrutinee, arms } => self.compile_match(scrutinee, arms, Dest::Slot(dst), e.span)?,
+            TExprKind::Match { scrutinee, arms } => {
+                self.compile_match(scrutinee, arms, Dest::Slot(dst), e.span)?
+            }
             TExprKind::Run(inner) => self.run_site(inner, e.span, dst, None)?,
             TExprKind::Op { op, args } => {
                 let base = self.window(args.len() as u16);
@@ -509,7 +552,12 @@ impl<'a, 'p> FnCx<'a, 'p> {
                             ops.push(s(next_arg));
                             next_arg += 1;
                         }
-                        _ => return self.err(e.span, format!("#op(\"{}\") takes non-slot operands", op.mnemonic())),
+                        _ => {
+                            return self.err(
+                                e.span,
+                                format!("#op(\"{}\") takes non-slot operands", op.mnemonic()),
+                            )
+                        }
                     }
                 }
                 self.fb.op(*op, ops);
@@ -535,7 +583,9 @@ impl<'a, 'p> FnCx<'a, 'p> {
             }
             Lit::Bool(true) => self.fb.op(Op::LoadTrue, [s(dst)]),
             Lit::Bool(false) => self.fb.op(Op::LoadFalse, [s(dst)]),
-            Lit::Char(c) => self.fb.op(Op::LoadChar, [s(dst), Operand::Imm32(*c as i32)]),
+            Lit::Char(c) => self
+                .fb
+                .op(Op::LoadChar, [s(dst), Operand::Imm32(*c as i32)]),
             Lit::Str(t) => {
                 let g = self.og.string(t);
                 self.fb.op(Op::LoadG, [s(dst), Operand::Global(g)]);
@@ -564,12 +614,18 @@ impl<'a, 'p> FnCx<'a, 'p> {
             return Ok(());
         }
         let ty = self.og.type_id(c.adt);
-        self.fb.op(Op::Con, [s(dst), Operand::Type(ty), cnt(c.tag), s(base), cnt(n)]);
+        self.fb.op(
+            Op::Con,
+            [s(dst), Operand::Type(ty), cnt(c.tag), s(base), cnt(n)],
+        );
         Ok(())
     }
 
     fn lambda(&mut self, l: &'p TLambda, dst: u16) -> R<()> {
-        let f = self.og.mb.declare_function(l.name.clone().unwrap_or_else(|| "<lambda>".into()));
+        let f = self
+            .og
+            .mb
+            .declare_function(l.name.clone().unwrap_or_else(|| "<lambda>".into()));
         self.og.pending.push((f, l));
         if l.captures.is_empty() {
             self.fb.op(Op::LoadFn, [s(dst), Operand::Func(f)]);
@@ -584,12 +640,20 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.capture_value(c, base + j as u16, l.span)?;
             }
         }
-        self.fb.op(Op::Closure, [s(dst), Operand::Func(f), s(base), cnt(n)]);
+        self.fb
+            .op(Op::Closure, [s(dst), Operand::Func(f), s(base), cnt(n)]);
         Ok(())
     }
 
     /// Compiles a call; in tail position it becomes a tail call (and `dst` is unused).
-    fn call(&mut self, callee: &'p TExpr, args: &'p [TExpr], dst: u16, tail: bool, span: Span) -> R<()> {
+    fn call(
+        &mut self,
+        callee: &'p TExpr,
+        args: &'p [TExpr],
+        dst: u16,
+        tail: bool,
+        span: Span,
+    ) -> R<()> {
         let mark = self.next;
         let n = args.len() as u16;
         enum Target {
@@ -597,11 +661,48 @@ impl<'a, 'p> FnCx<'a, 'p> {
             SelfCall,
             Value(u16),
         }
+        // A call of a function whose whole body is one instruction on its parameters
+        // (the standard library's wrappers over VM primitives) is that instruction.
+        if let Some(op) = self.prim_wrapper(callee, args.len()) {
+            let base = self.window(n);
+            for (i, x) in args.iter().enumerate() {
+                self.expr(x, base + i as u16)?;
+            }
+            self.loc(span);
+            let out = if tail { self.temp() } else { dst };
+            let mut ops = Vec::new();
+            let mut next_arg = base;
+            let mut has_dst = false;
+            for k in op.operands() {
+                if *k == hashvm_format::OperandKind::Dst {
+                    has_dst = true;
+                    ops.push(s(out));
+                } else {
+                    ops.push(s(next_arg));
+                    next_arg += 1;
+                }
+            }
+            self.fb.op(op, ops);
+            if !op.is_terminator() {
+                if !has_dst {
+                    self.fb.op(Op::LoadUnit, [s(out)]);
+                }
+                if tail {
+                    self.fb.op(Op::Ret, [s(out)]);
+                }
+            }
+            self.next = mark;
+            return Ok(());
+        }
         let target = match &callee.kind {
-            TExprKind::Var(VarRef::Item(r)) if r.module == self.og.module && self.og.item_funcs.contains_key(&r.index) => {
+            TExprKind::Var(VarRef::Item(r))
+                if r.module == self.og.module && self.og.item_funcs.contains_key(&r.index) =>
+            {
                 Target::Known(self.og.item_funcs[&r.index])
             }
-            TExprKind::Var(VarRef::Local(l)) if matches!(self.locs.get(l), Some(Loc::SelfFn)) => Target::SelfCall,
+            TExprKind::Var(VarRef::Local(l)) if matches!(self.locs.get(l), Some(Loc::SelfFn)) => {
+                Target::SelfCall
+            }
             TExprKind::CtorFn(c) => {
                 let order: Vec<u32> = (0..args.len() as u32).collect();
                 if tail {
@@ -626,7 +727,9 @@ impl<'a, 'p> FnCx<'a, 'p> {
         }
         self.loc(span);
         match (target, tail) {
-            (Target::Known(f), false) => self.fb.op(Op::CallK, [s(dst), Operand::Func(f), s(base), cnt(n)]),
+            (Target::Known(f), false) => self
+                .fb
+                .op(Op::CallK, [s(dst), Operand::Func(f), s(base), cnt(n)]),
             (Target::Known(f), true) => self.fb.op(Op::TCallK, [Operand::Func(f), s(base), cnt(n)]),
             (Target::SelfCall, false) => self.fb.op(Op::CallSelf, [s(dst), s(base), cnt(n)]),
             (Target::SelfCall, true) => self.fb.op(Op::TCallSelf, [s(base), cnt(n)]),
@@ -637,7 +740,51 @@ impl<'a, 'p> FnCx<'a, 'p> {
         Ok(())
     }
 
-    fn binary(&mut self, op: BinOp, ty: &Type, lhs: &'p TExpr, rhs: &'p TExpr, dst: u16, span: Span) -> R<()> {
+    /// The instruction a function item consists of, when its body is exactly
+    /// `#op("m", p1, ..., pn)` over its own parameters in order and the op has only
+    /// slot operands.
+    fn prim_wrapper(&self, callee: &TExpr, nargs: usize) -> Option<Op> {
+        let TExprKind::Var(VarRef::Item(r)) = &callee.kind else {
+            return None;
+        };
+        let TItemKind::Function { lambda, .. } = &self.og.prog.item(*r).kind else {
+            return None;
+        };
+        let mut body = &*lambda.body;
+        while let TExprKind::Block(b) = &body.kind {
+            match (&b.stmts[..], &b.tail) {
+                ([], Some(t)) => body = t,
+                _ => return None,
+            }
+        }
+        let TExprKind::Op { op, args } = &body.kind else {
+            return None;
+        };
+        if args.len() != nargs || lambda.params.len() != nargs {
+            return None;
+        }
+        for (a, p) in args.iter().zip(&lambda.params) {
+            if !matches!(a.kind, TExprKind::Var(VarRef::Local(l)) if l == *p) {
+                return None;
+            }
+        }
+        let kinds = op.operands();
+        let slots_only = kinds
+            .iter()
+            .all(|k| matches!(k, hashvm_format::OperandKind::Dst | hashvm_format::OperandKind::Src));
+        let srcs = kinds.iter().filter(|k| **k == hashvm_format::OperandKind::Src).count();
+        (slots_only && srcs == nargs).then_some(*op)
+    }
+
+    fn binary(
+        &mut self,
+        op: BinOp,
+        ty: &Type,
+        lhs: &'p TExpr,
+        rhs: &'p TExpr,
+        dst: u16,
+        span: Span,
+    ) -> R<()> {
         let p = prim(ty);
         // `x + k`, `x - k`, `x * k` with a small i64 literal: immediate forms.
         if p == Some(Prim::I64) && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) {
@@ -652,7 +799,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 return Ok(());
             }
         }
-        let l = self.expr_any(lhs)?;
+        let l = self.operand(lhs, &[rhs])?;
         let r = self.expr_any(rhs)?;
         self.loc(span);
         self.binop(op, p, l, r, dst);
@@ -767,7 +914,10 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 }
                 return Ok(());
             }
-            TExprKind::Unary { op: UnOp::Not, operand } => return self.cond(operand, !when, target),
+            TExprKind::Unary {
+                op: UnOp::Not,
+                operand,
+            } => return self.cond(operand, !when, target),
             TExprKind::And(x, y) => {
                 if !when {
                     self.cond(x, false, target)?;
@@ -790,7 +940,12 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.fb.bind(skip);
                 return Ok(());
             }
-            TExprKind::Binary { op, operand_ty, lhs, rhs } if op.is_comparison() => {
+            TExprKind::Binary {
+                op,
+                operand_ty,
+                lhs,
+                rhs,
+            } if op.is_comparison() => {
                 let p = prim(operand_ty);
                 // Normalise to "jump if (l OP r)" with OP possibly negated.
                 let op = if when { *op } else { negate(*op) };
@@ -806,10 +961,11 @@ impl<'a, 'p> FnCx<'a, 'p> {
                                 BinOp::Eq => Op::JEqIImm,
                                 _ => Op::JNeIImm,
                             };
-                            self.fb.emit(o, [a(s(l)), a(Operand::Imm32(k)), Arg::Label(target)]);
+                            self.fb
+                                .emit(o, [a(s(l)), a(Operand::Imm32(k)), Arg::Label(target)]);
                             return Ok(());
                         }
-                        let l = self.expr_any(lhs)?;
+                        let l = self.operand(lhs, &[rhs])?;
                         let r = self.expr_any(rhs)?;
                         let o = match op {
                             BinOp::Lt => Op::JLtI64,
@@ -823,7 +979,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                         return Ok(());
                     }
                     Some(Prim::U64) if !matches!(op, BinOp::Eq | BinOp::Ne) => {
-                        let l = self.expr_any(lhs)?;
+                        let l = self.operand(lhs, &[rhs])?;
                         let r = self.expr_any(rhs)?;
                         let o = match op {
                             BinOp::Lt => Op::JLtU64,
@@ -837,7 +993,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                     Some(Prim::F64) => {
                         // NaN makes every ordered comparison false, so negations are
                         // the "jump unless" forms, not the opposite comparison.
-                        let l = self.expr_any(lhs)?;
+                        let l = self.operand(lhs, &[rhs])?;
                         let r = self.expr_any(rhs)?;
                         let orig = if when { op } else { negate(op) };
                         let (o, x, y) = match (orig, when) {
@@ -858,15 +1014,22 @@ impl<'a, 'p> FnCx<'a, 'p> {
                     Some(Prim::Char) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                         if let TExprKind::Lit(Lit::Char(c)) = rhs.kind {
                             let l = self.expr_any(lhs)?;
-                            let o = if op == BinOp::Eq { Op::JEqChar } else { Op::JNeChar };
-                            self.fb.emit(o, [a(s(l)), a(Operand::Imm32(c as i32)), Arg::Label(target)]);
+                            let o = if op == BinOp::Eq {
+                                Op::JEqChar
+                            } else {
+                                Op::JNeChar
+                            };
+                            self.fb.emit(
+                                o,
+                                [a(s(l)), a(Operand::Imm32(c as i32)), Arg::Label(target)],
+                            );
                             return Ok(());
                         }
                     }
                     _ => {}
                 }
                 if matches!(op, BinOp::Eq | BinOp::Ne) {
-                    let l = self.expr_any(lhs)?;
+                    let l = self.operand(lhs, &[rhs])?;
                     let r = self.expr_any(rhs)?;
                     let o = if op == BinOp::Eq { Op::JEq } else { Op::JNe };
                     self.fb.emit(o, [a(s(l)), a(s(r)), Arg::Label(target)]);
@@ -881,7 +1044,14 @@ impl<'a, 'p> FnCx<'a, 'p> {
         Ok(())
     }
 
-    fn assign(&mut self, place: &'p TPlace, op: Option<BinOp>, ty: &Type, value: &'p TExpr, span: Span) -> R<()> {
+    fn assign(
+        &mut self,
+        place: &'p TPlace,
+        op: Option<BinOp>,
+        ty: &Type,
+        value: &'p TExpr,
+        span: Span,
+    ) -> R<()> {
         let p = prim(ty);
         match place {
             TPlace::Local(l) => {
@@ -892,7 +1062,11 @@ impl<'a, 'p> FnCx<'a, 'p> {
                         let v = self.expr_any(value)?;
                         self.store_local(*l, v, span)?;
                     }
-                    (Some(o), Loc::Slot(t)) if p == Some(Prim::I64) && matches!(o, BinOp::Add | BinOp::Sub | BinOp::Mul) && small_i64(value).is_some() => {
+                    (Some(o), Loc::Slot(t))
+                        if p == Some(Prim::I64)
+                            && matches!(o, BinOp::Add | BinOp::Sub | BinOp::Mul)
+                            && small_i64(value).is_some() =>
+                    {
                         let k = small_i64(value).unwrap_or(0);
                         let oo = match o {
                             BinOp::Add => Op::AddIImm,
@@ -911,7 +1085,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 }
             }
             TPlace::Field { base, index } => {
-                let b = self.expr_any(base)?;
+                let b = self.operand(base, &[value])?;
                 let i = cnt(*index as u16);
                 match op {
                     None => {
@@ -928,8 +1102,8 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 }
             }
             TPlace::Index { base, index } => {
-                let b = self.expr_any(base)?;
-                let i = self.expr_any(index)?;
+                let b = self.operand(base, &[index, value])?;
+                let i = self.operand(index, &[value])?;
                 match op {
                     None => {
                         let v = self.expr_any(value)?;
@@ -1008,7 +1182,11 @@ impl<'a, 'p> FnCx<'a, 'p> {
         let step = self.fb.new_label();
         let exit = self.fb.new_label();
         match iter {
-            TForIter::Range { start, end, inclusive } => {
+            TForIter::Range {
+                start,
+                end,
+                inclusive,
+            } => {
                 let i = self.temp();
                 self.expr(start, i)?;
                 let n = self.temp();
@@ -1017,8 +1195,17 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 let o = if *inclusive { Op::JGtI64 } else { Op::JGeI64 };
                 self.fb.emit(o, [a(s(i)), a(s(n)), Arg::Label(exit)]);
                 let mark = self.next;
-                let v = self.temp();
-                self.fb.op(Op::Mov, [s(v), s(i)]);
+                // The loop variable is immutable and the counter only changes after
+                // the body, so the variable can live in the counter's slot unless a
+                // closure captures it.
+                let v = match pat.kind {
+                    TPatKind::Bind(l) if !self.og.prog.local(l).captured => i,
+                    _ => {
+                        let v = self.temp();
+                        self.fb.op(Op::Mov, [s(v), s(i)]);
+                        v
+                    }
+                };
                 self.bind_loop_var(pat, v)?;
                 self.loop_body(body, step, exit)?;
                 self.next = mark;
@@ -1053,7 +1240,8 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 let n = self.temp();
                 self.fb.bind(top);
                 self.fb.op(Op::ALen, [s(n), s(ar)]);
-                self.fb.emit(Op::JGeI64, [a(s(i)), a(s(n)), Arg::Label(exit)]);
+                self.fb
+                    .emit(Op::JGeI64, [a(s(i)), a(s(n)), Arg::Label(exit)]);
                 let mark = self.next;
                 let v = self.temp();
                 self.fb.op(Op::AGet, [s(v), s(ar), s(i)]);
@@ -1088,7 +1276,13 @@ impl<'a, 'p> FnCx<'a, 'p> {
 
     /// A `#run` site. With known values it loads its constant; otherwise the expression
     /// is lifted into a function the driver evaluates at compile time.
-    pub(crate) fn run_site(&mut self, inner: &'p TExpr, span: Span, dst: u16, item: Option<u32>) -> R<()> {
+    pub(crate) fn run_site(
+        &mut self,
+        inner: &'p TExpr,
+        span: Span,
+        dst: u16,
+        item: Option<u32>,
+    ) -> R<()> {
         // The lifted function exists in both phases (so that function numbering does
         // not change between them); with a known value it is simply never called.
         let f = self.og.mb.declare_function("#run");
@@ -1105,14 +1299,22 @@ impl<'a, 'p> FnCx<'a, 'p> {
         self.og.define(f, r);
         if let Some(rv) = self.og.run_values {
             if let Some(c) = rv.values.get(&span) {
-                let g = self.og.mb.add_global("#run", hashvm_format::GlobalInit::Const(c.clone()));
+                let g = self
+                    .og
+                    .mb
+                    .add_global("#run", hashvm_format::GlobalInit::Const(c.clone()));
                 self.fb.op(Op::LoadG, [s(dst), Operand::Global(g)]);
                 return Ok(());
             }
         }
-        self.og.runs.push(RunSite { span, func: f, item });
+        self.og.runs.push(RunSite {
+            span,
+            func: f,
+            item,
+        });
         let base = self.next;
-        self.fb.op(Op::CallK, [s(dst), Operand::Func(f), s(base), cnt(0)]);
+        self.fb
+            .op(Op::CallK, [s(dst), Operand::Func(f), s(base), cnt(0)]);
         Ok(())
     }
 }
@@ -1122,6 +1324,24 @@ pub(crate) fn prim(t: &Type) -> Option<Prim> {
     match t {
         Type::Prim(p) => Some(*p),
         _ => None,
+    }
+}
+
+/// Whether evaluating `e` may assign to a local (conservatively: it contains an
+/// assignment anywhere, or a loop/block that could).
+pub(crate) fn may_assign(e: &TExpr) -> bool {
+    use TExprKind as K;
+    match &e.kind {
+        K::Lit(_) | K::Var(_) | K::CtorFn(_) | K::Break | K::Continue | K::Lambda(_) => false,
+        K::Assign { .. } => true,
+        K::Ctor { args, .. } | K::Tuple(args) | K::List(args) | K::Op { args, .. } => args.iter().any(may_assign),
+        K::Call { callee, args } => may_assign(callee) || args.iter().any(may_assign),
+        K::Field { base, .. } => may_assign(base),
+        K::Index { base, index } => may_assign(base) || may_assign(index),
+        K::Unary { operand, .. } => may_assign(operand),
+        K::Binary { lhs, rhs, .. } | K::And(lhs, rhs) | K::Or(lhs, rhs) => may_assign(lhs) || may_assign(rhs),
+        K::Run(_) => false,
+        _ => true,
     }
 }
 

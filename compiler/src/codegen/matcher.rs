@@ -39,9 +39,16 @@ fn s(i: u16) -> Operand {
 
 impl<'a, 'p> FnCx<'a, 'p> {
     /// Compiles `match scrutinee { arms }` with its value going to `dest`.
-    pub(crate) fn compile_match(&mut self, scrutinee: &'p TExpr, arms: &'p [TArm], dest: Dest, _span: Span) -> R<()> {
+    pub(crate) fn compile_match(
+        &mut self,
+        scrutinee: &'p TExpr,
+        arms: &'p [TArm],
+        dest: Dest,
+        _span: Span,
+    ) -> R<()> {
         let mark = self.next;
-        let v = self.expr_any(scrutinee)?;
+        let guards: Vec<&'p TExpr> = arms.iter().filter_map(|a| a.guard.as_ref()).collect();
+        let v = self.operand(scrutinee, &guards)?;
         // Every arm's variables get a slot before the tree is built.
         for arm in arms {
             let mut b = Vec::new();
@@ -79,7 +86,13 @@ impl<'a, 'p> FnCx<'a, 'p> {
         Ok(())
     }
 
-    fn tree<'t>(&mut self, rows: Vec<Row<'t>>, cols: Vec<u16>, arms: &'p [TArm], bodies: &[Label]) -> R<()>
+    fn tree<'t>(
+        &mut self,
+        rows: Vec<Row<'t>>,
+        cols: Vec<u16>,
+        arms: &'p [TArm],
+        bodies: &[Label],
+    ) -> R<()>
     where
         'p: 't,
     {
@@ -89,7 +102,13 @@ impl<'a, 'p> FnCx<'a, 'p> {
         r
     }
 
-    fn tree_inner<'t>(&mut self, rows: Vec<Row<'t>>, cols: Vec<u16>, arms: &'p [TArm], bodies: &[Label]) -> R<()>
+    fn tree_inner<'t>(
+        &mut self,
+        rows: Vec<Row<'t>>,
+        cols: Vec<u16>,
+        arms: &'p [TArm],
+        bodies: &[Label],
+    ) -> R<()>
     where
         'p: 't,
     {
@@ -98,7 +117,11 @@ impl<'a, 'p> FnCx<'a, 'p> {
         let mut norm: Vec<Row<'t>> = Vec::new();
         let mut work: Vec<Row<'t>> = rows.into_iter().rev().collect();
         while let Some(mut row) = work.pop() {
-            if let Some(j) = row.pats.iter().position(|p| matches!(p.kind, TPatKind::Or(_))) {
+            if let Some(j) = row
+                .pats
+                .iter()
+                .position(|p| matches!(p.kind, TPatKind::Or(_)))
+            {
                 if let TPatKind::Or(alts) = &row.pats[j].kind {
                     for alt in alts.iter().rev() {
                         let mut r2 = row.clone();
@@ -174,17 +197,35 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 let labels: Vec<Label> = (0..nctors).map(|_| self.fb.new_label()).collect();
                 let default = self.fb.new_label();
                 if nctors == 2 {
-                    self.fb.emit(Op::JNTag, [Arg::Op(s(col)), Arg::Op(Operand::U16(0)), Arg::Label(labels[1])]);
+                    self.fb.emit(
+                        Op::JNTag,
+                        [
+                            Arg::Op(s(col)),
+                            Arg::Op(Operand::U16(0)),
+                            Arg::Label(labels[1]),
+                        ],
+                    );
                     self.fb.emit(Op::Jmp, [Arg::Label(labels[0])]);
                 } else {
-                    self.fb.emit(Op::Switch, [Arg::Op(s(col)), Arg::Table(default, labels.clone())]);
+                    self.fb.emit(
+                        Op::Switch,
+                        [Arg::Op(s(col)), Arg::Table(default, labels.clone())],
+                    );
                 }
                 let mut default_needed = nctors != 2;
                 for (tag, &label) in labels.iter().enumerate() {
                     self.fb.bind(label);
                     if present.contains(&(tag as u16)) {
                         let arity = self.og.prog.adt(adt).ctors[tag].fields.len();
-                        self.expand(rows.clone(), cols.clone(), j, arity, Some(tag as u16), arms, bodies)?;
+                        self.expand(
+                            rows.clone(),
+                            cols.clone(),
+                            j,
+                            arity,
+                            Some(tag as u16),
+                            arms,
+                            bodies,
+                        )?;
                     } else {
                         self.fb.emit(Op::Jmp, [Arg::Label(default)]);
                         default_needed = true;
@@ -192,10 +233,15 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 }
                 self.fb.bind(default);
                 if default_needed {
-                    let rest: Vec<Row> = rows.iter().filter(|r| is_wild(r.pats[j])).cloned().map(|mut r| {
-                        r.pats.remove(j);
-                        r
-                    }).collect();
+                    let rest: Vec<Row> = rows
+                        .iter()
+                        .filter(|r| is_wild(r.pats[j]))
+                        .cloned()
+                        .map(|mut r| {
+                            r.pats.remove(j);
+                            r
+                        })
+                        .collect();
                     let mut c2 = cols.clone();
                     c2.remove(j);
                     self.tree(rest, c2, arms, bodies)?;
@@ -283,7 +329,9 @@ impl<'a, 'p> FnCx<'a, 'p> {
                         match &p.kind {
                             _ if same(p) => r.pats[j] = &WILD,
                             TPatKind::Lit(l) if !in_range(l, &lo, &hi) => return None,
-                            TPatKind::Range { lo: a, hi: b } if !overlaps(a, b, &lo, &hi) => return None,
+                            TPatKind::Range { lo: a, hi: b } if !overlaps(a, b, &lo, &hi) => {
+                                return None
+                            }
                             _ => {}
                         }
                         Some(r)
@@ -331,7 +379,8 @@ impl<'a, 'p> FnCx<'a, 'p> {
         let mut subs = Vec::with_capacity(n);
         for i in 0..n {
             let t = self.temp();
-            self.fb.op(Op::Field, [s(t), s(col), Operand::U16(i as u16)]);
+            self.fb
+                .op(Op::Field, [s(t), s(col), Operand::U16(i as u16)]);
             subs.push(t);
         }
         let mut out = Vec::new();
@@ -361,23 +410,35 @@ impl<'a, 'p> FnCx<'a, 'p> {
     fn local_slot(&self, l: LocalId) -> R<u16> {
         match self.locs.get(&l) {
             Some(super::func::Loc::Slot(t)) => Ok(*t),
-            _ => self.err(Span::default(), "internal error: pattern variable without a slot"),
+            _ => self.err(
+                Span::default(),
+                "internal error: pattern variable without a slot",
+            ),
         }
     }
 
     fn jump_unless_eq(&mut self, col: u16, lit: &Lit, _ty: &Type, no: Label) -> R<()> {
         match lit {
             Lit::I64(v) => match i32::try_from(*v) {
-                Ok(k) => self.fb.emit(Op::JNeIImm, [Arg::Op(s(col)), Arg::Op(Operand::Imm32(k)), Arg::Label(no)]),
+                Ok(k) => self.fb.emit(
+                    Op::JNeIImm,
+                    [Arg::Op(s(col)), Arg::Op(Operand::Imm32(k)), Arg::Label(no)],
+                ),
                 Err(_) => {
                     let t = self.temp();
                     self.fb.op(Op::LoadI64, [s(t), Operand::Imm64(*v)]);
-                    self.fb.emit(Op::JNeI64, [Arg::Op(s(col)), Arg::Op(s(t)), Arg::Label(no)]);
+                    self.fb
+                        .emit(Op::JNeI64, [Arg::Op(s(col)), Arg::Op(s(t)), Arg::Label(no)]);
                 }
             },
-            Lit::Char(c) => {
-                self.fb.emit(Op::JNeChar, [Arg::Op(s(col)), Arg::Op(Operand::Imm32(*c as i32)), Arg::Label(no)])
-            }
+            Lit::Char(c) => self.fb.emit(
+                Op::JNeChar,
+                [
+                    Arg::Op(s(col)),
+                    Arg::Op(Operand::Imm32(*c as i32)),
+                    Arg::Label(no),
+                ],
+            ),
             other => {
                 let t = self.temp();
                 match other {
@@ -392,10 +453,13 @@ impl<'a, 'p> FnCx<'a, 'p> {
                     }
                     Lit::F64(v) => self.fb.op(Op::LoadF, [s(t), Operand::F64(v.to_bits())]),
                     Lit::Unit => self.fb.op(Op::LoadUnit, [s(t)]),
-                    Lit::Bool(b) => self.fb.op(if *b { Op::LoadTrue } else { Op::LoadFalse }, [s(t)]),
+                    Lit::Bool(b) => self
+                        .fb
+                        .op(if *b { Op::LoadTrue } else { Op::LoadFalse }, [s(t)]),
                     Lit::I64(_) | Lit::Char(_) => {}
                 }
-                self.fb.emit(Op::JNe, [Arg::Op(s(col)), Arg::Op(s(t)), Arg::Label(no)]);
+                self.fb
+                    .emit(Op::JNe, [Arg::Op(s(col)), Arg::Op(s(t)), Arg::Label(no)]);
             }
         }
         Ok(())
@@ -409,15 +473,26 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.fb.op(Op::CharToI64, [s(t), s(col)]);
                 (t, *a as i64, *b as i64)
             }
-            _ => return self.err(Span::default(), "internal error: range pattern of an unsupported type"),
+            _ => {
+                return self.err(
+                    Span::default(),
+                    "internal error: range pattern of an unsupported type",
+                )
+            }
         };
-        for (bound, imm_op, reg_op) in [(lo, Op::JLtIImm, Op::JLtI64), (hi, Op::JGtIImm, Op::JGtI64)] {
+        for (bound, imm_op, reg_op) in
+            [(lo, Op::JLtIImm, Op::JLtI64), (hi, Op::JGtIImm, Op::JGtI64)]
+        {
             match i32::try_from(bound) {
-                Ok(k) => self.fb.emit(imm_op, [Arg::Op(s(v)), Arg::Op(Operand::Imm32(k)), Arg::Label(no)]),
+                Ok(k) => self.fb.emit(
+                    imm_op,
+                    [Arg::Op(s(v)), Arg::Op(Operand::Imm32(k)), Arg::Label(no)],
+                ),
                 Err(_) => {
                     let t = self.temp();
                     self.fb.op(Op::LoadI64, [s(t), Operand::Imm64(bound)]);
-                    self.fb.emit(reg_op, [Arg::Op(s(v)), Arg::Op(s(t)), Arg::Label(no)]);
+                    self.fb
+                        .emit(reg_op, [Arg::Op(s(v)), Arg::Op(s(t)), Arg::Label(no)]);
                 }
             }
         }

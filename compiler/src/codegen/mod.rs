@@ -19,8 +19,8 @@ mod matcher;
 
 use crate::tast::*;
 use hashvm_format::{
-    builtin, Const, Ctor, ExportTarget, FunctionBuilder, GlobalInit, Module, ModuleBuilder, Op, Operand, TypeDef,
-    FIRST_USER_TYPE,
+    builtin, Const, Ctor, ExportTarget, FunctionBuilder, GlobalInit, Module, ModuleBuilder, Op,
+    Operand, TypeDef, FIRST_USER_TYPE,
 };
 use std::collections::HashMap;
 
@@ -131,17 +131,26 @@ pub fn compile_module(
                 .map(|c| Ctor {
                     name: c.name.clone(),
                     arity: c.fields.len() as u16,
-                    fields: if c.field_names.len() == c.fields.len() { c.field_names.clone() } else { Vec::new() },
+                    fields: if c.field_names.len() == c.fields.len() {
+                        c.field_names.clone()
+                    } else {
+                        Vec::new()
+                    },
                 })
                 .collect(),
         });
         og.type_ids.insert(adt, id);
-        og.mb.export(format!("{}::{}", og.key, d.name), ExportTarget::Type(id - FIRST_USER_TYPE));
+        og.mb.export(
+            format!("{}::{}", og.key, d.name),
+            ExportTarget::Type(id - FIRST_USER_TYPE),
+        );
     }
     // Shared #run objects must have fixed global numbers: they come first.
     if let Some(rv) = run_values {
         for (i, c) in rv.shared.iter().enumerate() {
-            let g = og.mb.add_global(format!("run.shared.{i}"), GlobalInit::Const(c.clone()));
+            let g = og
+                .mb
+                .add_global(format!("run.shared.{i}"), GlobalInit::Const(c.clone()));
             debug_assert_eq!(g, rv.global_base + i as u32);
         }
     }
@@ -151,7 +160,9 @@ pub fn compile_module(
             TItemKind::Function { .. } => {
                 let f = og.mb.declare_function(og.fn_name(&item.name));
                 og.item_funcs.insert(i as u32, f);
-                let g = og.mb.add_global(item.name.clone(), GlobalInit::Const(Const::Func(f)));
+                let g = og
+                    .mb
+                    .add_global(item.name.clone(), GlobalInit::Const(Const::Func(f)));
                 og.item_globals.insert(i as u32, g);
             }
             TItemKind::Value { .. } => {
@@ -162,7 +173,10 @@ pub fn compile_module(
         }
         if item.exported {
             if let Some(&g) = og.item_globals.get(&(i as u32)) {
-                og.mb.export(format!("{}::{}", og.key, item.name), ExportTarget::Global(g));
+                og.mb.export(
+                    format!("{}::{}", og.key, item.name),
+                    ExportTarget::Global(g),
+                );
             }
         }
     }
@@ -293,7 +307,9 @@ impl<'p> ObjectGen<'p> {
         if let Some(&g) = self.strings.get(s) {
             return g;
         }
-        let g = self.mb.add_global("", GlobalInit::Const(Const::Str(s.to_string())));
+        let g = self
+            .mb
+            .add_global("", GlobalInit::Const(Const::Str(s.to_string())));
         self.strings.insert(s.to_string(), g);
         g
     }
@@ -304,7 +320,9 @@ impl<'p> ObjectGen<'p> {
         if let Some(&g) = self.bigs.get(&key) {
             return g;
         }
-        let g = self.mb.add_global("", GlobalInit::Const(Const::Big(v.clone())));
+        let g = self
+            .mb
+            .add_global("", GlobalInit::Const(Const::Big(v.clone())));
         self.bigs.insert(key, g);
         g
     }
@@ -321,11 +339,20 @@ impl<'p> ObjectGen<'p> {
         let ty = self.type_id(c.adt);
         let mut fb = FunctionBuilder::new(name, n, 0);
         if c.adt == AdtId::LIST && c.tag == 1 {
-            fb.op(Op::Cons, [Operand::Slot(0), Operand::Slot(0), Operand::Slot(1)]);
+            fb.op(
+                Op::Cons,
+                [Operand::Slot(0), Operand::Slot(0), Operand::Slot(1)],
+            );
         } else {
             fb.op(
                 Op::Con,
-                [Operand::Slot(0), Operand::Type(ty), Operand::U16(c.tag), Operand::Slot(0), Operand::U16(n)],
+                [
+                    Operand::Slot(0),
+                    Operand::Type(ty),
+                    Operand::U16(c.tag),
+                    Operand::Slot(0),
+                    Operand::U16(n),
+                ],
             );
         }
         fb.op(Op::Ret, [Operand::Slot(0)]);
