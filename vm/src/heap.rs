@@ -208,6 +208,11 @@ pub struct Heap {
     pub stress: bool,
     finalize: Vec<*mut Header>,
     finalize_next: Vec<*mut Header>,
+    /// Bytes GMP allocated for numbers since the last collection (outside the heap,
+    /// but freed only when their objects die).
+    external: usize,
+    /// Collect at the next allocation (set when `external` outgrows the space).
+    force: bool,
     /// Statistics.
     pub stats: GcStats,
 }
@@ -219,7 +224,7 @@ impl Heap {
     /// A heap whose first semispace is `initial` bytes and whose live data may not
     /// exceed `limit` bytes.
     pub fn new(initial: usize, limit: usize) -> Heap {
-        let initial = initial.max(1024);
+        let initial = initial.min(limit).max(1024);
         Heap {
             from: Space::new(initial),
             to: None,
@@ -230,6 +235,8 @@ impl Heap {
             stress: false,
             finalize: Vec::new(),
             finalize_next: Vec::new(),
+            external: 0,
+            force: false,
             stats: GcStats {
                 max_space: initial,
                 ..GcStats::default()
@@ -254,7 +261,7 @@ impl Heap {
         meta: u32,
         len: u64,
     ) -> Option<*mut Header> {
-        if self.stress || size > self.from.cap() - self.from.top {
+        if self.stress || self.force || size > self.from.cap() - self.from.top {
             return None;
         }
         // SAFETY: `top + size <= cap`, so the block is inside the buffer, and it is
@@ -278,9 +285,21 @@ impl Heap {
         Some(p)
     }
 
-    /// Starts a collection that must leave room for `needed` more bytes.
-    pub fn begin(&mut self, needed: usize) {
-        let want = self.cap.max(self.from.top + needed);
+    /// Records memory GMP allocated outside the heap for a new number. When it
+    /// outgrows the semispace, the next allocation collects, so that loops making big
+    /// numbers free their limbs as promptly as they free heap memory.
+    pub fn note_external(&mut self, bytes: usize) {
+        self.external += bytes;
+        if self.external > self.from.cap() {
+            self.force = true;
+        }
+    }
+
+    /// Starts a collection. The new space holds at least everything the old one does
+    /// (all of it may be live); when that leaves no room for the pending request, the
+    /// VM collects again into the bigger space the growth policy then asks for.
+    pub fn begin(&mut self, _needed: usize) {
+        let want = self.cap.max(self.from.top);
         let to = match self.spare.take() {
             Some(mut s) if s.cap() >= want && s.cap() <= 2 * want => {
                 s.top = 0;
@@ -373,6 +392,8 @@ impl Heap {
         let old = std::mem::replace(&mut self.from, to);
         self.spare = Some(old);
         let live = self.from.top;
+        self.external = 0;
+        self.force = false;
         self.stats.collections += 1;
         self.stats.copied += live as u64;
         self.stats.live = live;

@@ -511,7 +511,19 @@ impl Vm {
                 (*base.add($i) = v)
             }};
         }
+        // Records the running instruction for a stack trace: the frame's ip is set one
+        // byte into it (traces look up `ip - 1`, which for a return address is inside
+        // the call instruction, and here inside the faulting one).
         macro_rules! save_ip {
+            () => {{
+                let off = (ip.offset_from(code)) as u32 + 1;
+                if let Some(f) = self.frames.last_mut() {
+                    f.ip = off;
+                }
+            }};
+        }
+        // Records the exact point where execution resumes when a callee returns.
+        macro_rules! save_resume {
             () => {{
                 let off = (ip.offset_from(code)) as u32;
                 if let Some(f) = self.frames.last_mut() {
@@ -543,23 +555,15 @@ impl Vm {
                 tri!(r)
             }};
         }
-        // A call: the caller's saved ip is the resume point (after the instruction); on
-        // failure the trace is rebuilt with the ip of the call itself.
+        // A call: the caller's saved ip is the resume point, just after the call
+        // instruction (a trace looks up the byte before it: the call itself).
         macro_rules! callop {
             ($len:expr, $e:expr) => {{
-                let start = ip;
                 next!($len);
-                save_ip!();
+                save_resume!();
                 let r = $e;
                 base = (self.stack.as_mut_ptr().add(cur_base));
-                match r {
-                    Ok(v) => v,
-                    Err(e) => {
-                        ip = start;
-                        save_ip!();
-                        return Err(self.retrace(e));
-                    }
-                }
+                tri!(r)
             }};
         }
         macro_rules! jump {
@@ -949,7 +953,7 @@ impl Vm {
                             Err(e) => {
                                 // Put the frame back so the trace names the caller.
                                 self.frames.push(fr);
-                                return Err(e);
+                                return Err(self.retrace(e));
                             }
                         }
                     }
@@ -1179,19 +1183,23 @@ impl Vm {
                     prim::FORCE => {
                         let d = u16at!(1);
                         let v = slot!(u16at!(3));
-                        next!(5);
                         if !(v.tag == Tag::OBJ && ((*v.ptr()).kind == Kind::THUNK)) {
                             set!(d, v);
+                            next!(5);
                             continue;
                         }
                         let h = v.ptr();
                         match (*h).tag {
-                            THUNK_DONE => set!(d, *heap::fields(h)),
+                            THUNK_DONE => {
+                                set!(d, *heap::fields(h));
+                                next!(5);
+                            }
                             THUNK_RUNNING => {
                                 fault!("thunk forced while it is being computed (infinite loop)")
                             }
                             _ => {
-                                save_ip!();
+                                next!(5);
+                                save_resume!();
                                 (*h).tag = THUNK_RUNNING;
                                 let f = *heap::fields(h);
                                 let fr = *self.frames.last().unwrap();

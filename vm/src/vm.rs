@@ -271,15 +271,20 @@ impl Vm {
     // ------------------------------------------------------------ collection
 
     /// The first stack index above every live slot.
+    ///
+    /// Every frame counts, not only the innermost: a callee's frame may end below its
+    /// caller's, and the caller's higher slots (dead temporaries, by convention) must
+    /// still be forwarded, or they would dangle when the caller's frame is scanned
+    /// again after the callee returns.
     pub fn live_top(&self) -> usize {
         let mut top = self.scratch_top;
-        for f in self.frames.iter().rev() {
-            if f.kind == FrameKind::NORMAL {
-                let n = self.funcs[f.func as usize].nslots as usize;
-                top = top.max(f.base as usize + n);
-                break;
-            }
-            top = top.max(f.base as usize + SCRATCH_SLOTS);
+        for f in self.frames.iter() {
+            let n = if f.kind == FrameKind::NORMAL {
+                self.funcs[f.func as usize].nslots as usize
+            } else {
+                SCRATCH_SLOTS
+            };
+            top = top.max(f.base as usize + n);
         }
         top.min(self.stack.len())
     }
@@ -348,6 +353,10 @@ impl Vm {
             return Err(self.error_plain("out of memory"));
         }
         self.collect(size)?;
+        if !self.heap.fits(size) {
+            // The growth policy has made the next space big enough: collect into it.
+            self.collect(size)?;
+        }
         let stress = std::mem::replace(&mut self.heap.stress, false);
         let r = self.heap.try_alloc(size, kind, tag, meta, len);
         self.heap.stress = stress;
@@ -374,6 +383,7 @@ impl Vm {
 
     /// A new big integer.
     pub fn new_big(&mut self, v: Integer) -> Result<Value, Trap> {
+        self.heap.note_external(v.significant_bits() as usize / 8);
         let p = self.alloc(std::mem::size_of::<Integer>(), Kind::BIG, 0, 0, 0)?;
         // SAFETY: the payload has room for an Integer; the heap drops it when it dies.
         unsafe { ((p as *mut u8).add(16) as *mut Integer).write(v) };
@@ -382,6 +392,8 @@ impl Vm {
 
     /// A new rational.
     pub fn new_rat(&mut self, v: Rational) -> Result<Value, Trap> {
+        let bits = v.numer().significant_bits() + v.denom().significant_bits();
+        self.heap.note_external(bits as usize / 8);
         let p = self.alloc(std::mem::size_of::<Rational>(), Kind::RAT, 0, 0, 0)?;
         // SAFETY: the payload has room for a Rational; the heap drops it when it dies.
         unsafe { ((p as *mut u8).add(16) as *mut Rational).write(v) };
@@ -502,13 +514,10 @@ impl Vm {
             let Some(func) = self.funcs.get(f.func as usize) else {
                 continue;
             };
-            // The innermost frame's ip is the faulting instruction; callers' ips are
-            // return addresses, just past their call instruction.
-            let ip = if out.is_empty() {
-                f.ip
-            } else {
-                f.ip.saturating_sub(1)
-            };
+            // A frame's ip is either a return address (just past its call instruction)
+            // or one byte into the faulting instruction: the byte before it is always
+            // inside the instruction to report.
+            let ip = f.ip.saturating_sub(1);
             let location = self
                 .debug
                 .location(f.func, ip)

@@ -45,7 +45,8 @@
 //! ignored test, that a loop making millions of short-lived big integers runs in a
 //! bounded heap, and (on Linux) that their GMP limbs are freed.
 //!
-//! Known bugs are `#[ignore]`d tests named `bug_*`: run them with
+//! Known bugs get `#[ignore]`d tests named `bug_*` (none are open now: the bugs this suite
+//! found are fixed and their programs run as `regress_*`); run them with
 //! `cargo test -p hashvm-vm --test hasm_suite -- --ignored`. Set `HASM_FILTER=SUBSTRING`
 //! to run only the programs whose file name contains SUBSTRING; to see what one program
 //! does, `HASM_SUITE_CHILD=PATH HASM_SUITE_CHILD_SHOW=1 cargo test -p hashvm-vm --test
@@ -553,48 +554,6 @@ fn disassembly_round_trips() {
     }
 }
 
-#[test]
-#[ignore = "BUG: GC scans only the innermost frame; caller slots above a call window dangle"]
-fn bug_gc_stale_slot_above_call() {
-    run_bug("bug_gc_stale_slot_above_call.hasm");
-}
-
-#[test]
-#[ignore = "BUG: a fault raised by a tail call's apply has an empty stack trace"]
-fn bug_fault_tcall_not_function() {
-    run_bug("bug_fault_tcall_not_function.hasm");
-}
-
-#[test]
-#[ignore = "BUG: a fault when list.map first applies its function is reported at the next line"]
-fn bug_fault_list_map_not_function() {
-    run_bug("bug_fault_list_map_not_function.hasm");
-}
-
-#[test]
-#[ignore = "BUG: list.filter's non-bool predicate fault is reported at the next line"]
-fn bug_fault_filter_not_bool_location() {
-    run_bug("bug_fault_filter_not_bool_location.hasm");
-}
-
-#[test]
-#[ignore = "BUG: the thunk re-entrancy fault is reported at the line after the force"]
-fn bug_fault_thunk_reentry_location() {
-    run_bug("bug_fault_thunk_reentry_location.hasm");
-}
-
-#[test]
-#[ignore = "BUG: a non-function result of an over-application is reported at the next line"]
-fn bug_fault_overapply_result_location() {
-    run_bug("bug_fault_overapply_result_location.hasm");
-}
-
-#[test]
-#[ignore = "BUG: heap_limit is not enforced for allocations that fit the initial semispace"]
-fn bug_heap_limit_below_initial() {
-    run_bug("bug_heap_limit_below_initial.hasm");
-}
-
 /// `n` iterations, each making three short-lived big integers (a conversion, a square
 /// and a running sum); prints the sum of the squares below `n`.
 fn bigint_loop(n: i64) -> Module {
@@ -752,8 +711,8 @@ fn bigint_limbs_are_freed() {
 /// same loop peaks at ~240 MB (and larger numbers exhaust memory) although almost
 /// nothing is live.
 #[test]
-#[ignore = "BUG: GMP memory does not count toward collection pressure (RSS far above live data)"]
-fn bug_bigint_limbs_not_counted_by_gc() {
+// Regression (fixed): GMP memory does not count toward collection pressure (RSS far above live data).
+fn regress_bigint_limbs_not_counted_by_gc() {
     if let Some(kib) = limb_rss_growth("default") {
         assert!(kib < 64 << 10, "peak RSS grew by {kib} KiB");
     }
@@ -766,8 +725,8 @@ fn bug_bigint_limbs_not_counted_by_gc() {
 /// is never reused. With a 16 KiB first space and ~100 bytes live, this loop ends with
 /// a semispace of ~110 KiB.
 #[test]
-#[ignore = "BUG: the semispace grows by the request size at every collection, however little is live"]
-fn bug_semispace_grows_every_collection() {
+// Regression (fixed): the semispace grows by the request size at every collection, however little is live.
+fn regress_semispace_grows_every_collection() {
     let config = Config {
         gc_stress: false,
         heap_initial: 16 << 10,
