@@ -27,14 +27,11 @@ options:
   -h, --help  print this help
 ";
 
-/// The standard library compiled into the tools, looked up last on the search path.
-///
-/// This is the hook through which the stdlib crate will supply its bundled `.hbc`
-/// libraries (the bytes of the library called `name`); until it does, nothing is
-/// bundled and every library must be found on disk.
+/// The standard library compiled into the tools, looked up last on the search path:
+/// the bundled Hash sources (`std.list`, `std.prelude`, ...) compiled on first use, so
+/// programs link from any directory with no install step.
 fn bundled_library(name: &str) -> Option<Vec<u8>> {
-    let _ = name;
-    None
+    hashvm_compiler::driver::stdlib_object(name).map(|m| hashvm_format::write(&m))
 }
 
 /// The parsed command line.
