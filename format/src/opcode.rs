@@ -372,6 +372,12 @@ primary {
     JNLeF64 JNLE_F64 "jnle.f64" 0x95 [Src, Src, Jump] "Jump unless a <= b (taken when either is NaN).";
     JEqF64 JEQ_F64 "jeq.f64" 0x96 [Src, Src, Jump] "Jump if a == b (IEEE).";
     JNeF64 JNE_F64 "jne.f64" 0x97 [Src, Src, Jump] "Jump if a != b (IEEE).";
+    AddKF64 ADDK_F64 "addk.f64" 0x98 [Dst, Src, F64] "d := a + k for the f64 immediate k.";
+    SubKF64 SUBK_F64 "subk.f64" 0x99 [Dst, Src, F64] "d := a - k.";
+    MulKF64 MULK_F64 "mulk.f64" 0x9A [Dst, Src, F64] "d := a * k.";
+    DivKF64 DIVK_F64 "divk.f64" 0x9B [Dst, Src, F64] "d := a / k.";
+    RSubKF64 RSUBK_F64 "rsubk.f64" 0x9C [Dst, Src, F64] "d := k - a.";
+    RDivKF64 RDIVK_F64 "rdivk.f64" 0x9D [Dst, Src, F64] "d := k / a.";
 }
 ext_num {
     I64ToF64 I64_TO_F64 "i64.to_f64" 0x01 [Dst, Src] "d := s as the nearest f64.";

@@ -1450,6 +1450,30 @@ impl Vm {
                     prim::JNE_F64 => jcmp!(Tag::F64, "jne.f64", |a, b| f64::from_bits(a)
                         != f64::from_bits(b)),
 
+                    prim::ADDK_F64
+                    | prim::SUBK_F64
+                    | prim::MULK_F64
+                    | prim::DIVK_F64
+                    | prim::RSUBK_F64
+                    | prim::RDIVK_F64 => {
+                        let a = slot!(u16at!(3));
+                        if a.tag != Tag::F64 {
+                            fault!("float arithmetic expects an f64, got {}", self.type_name(a));
+                        }
+                        let x = f64::from_bits(a.bits);
+                        let k = f64::from_bits(i64at!(5) as u64);
+                        let r = match op {
+                            prim::ADDK_F64 => x + k,
+                            prim::SUBK_F64 => x - k,
+                            prim::MULK_F64 => x * k,
+                            prim::DIVK_F64 => x / k,
+                            prim::RSUBK_F64 => k - x,
+                            _ => k / x,
+                        };
+                        set!(u16at!(1), Value::f64(r));
+                        next!(13);
+                    }
+
                     // ---------------------------------------------------- extensions
                     EXT_NUM | EXT_SYS => {
                         let sub = *ip.add(1);

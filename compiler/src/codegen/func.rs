@@ -484,35 +484,8 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 }
                 self.fb.bind(l_end);
             }
-            TExprKind::While { cond, body } => {
-                let top = self.fb.new_label();
-                let exit = self.fb.new_label();
-                self.fb.bind(top);
-                self.cond(cond, false, exit)?;
-                self.loops.push((top, exit));
-                let t = self.temp();
-                let r = self.expr(body, t);
-                self.loops.pop();
-                r?;
-                self.fb.emit(Op::Loop, [Arg::Label(top)]);
-                self.fb.bind(exit);
-                self.fb.op(Op::LoadUnit, [s(dst)]);
-            }
-            TExprKind::Loop { body } => {
-                let top = self.fb.new_label();
-                let exit = self.fb.new_label();
-                self.fb.bind(top);
-                self.loops.push((top, exit));
-                let t = self.temp();
-                let r = self.expr(body, t);
-                self.loops.pop();
-                r?;
-                self.fb.emit(Op::Loop, [Arg::Label(top)]);
-                self.fb.bind(exit);
-                self.fb.op(Op::LoadUnit, [s(dst)]);
-            }
-            TExprKind::For { pat, iter, body } => {
-                self.for_loop(pat, iter, body)?;
+            TExprKind::While { .. } | TExprKind::Loop { .. } | TExprKind::For { .. } => {
+                self.loop_expr(e)?;
                 self.fb.op(Op::LoadUnit, [s(dst)]);
             }
             TExprKind::Break | TExprKind::Continue => {
@@ -799,6 +772,27 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 return Ok(());
             }
         }
+        if p == Some(Prim::F64) && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div) {
+            // A literal operand becomes an immediate (a literal has no effects, so
+            // the evaluation order is kept).
+            let form = match (f64_lit(lhs), f64_lit(rhs), op) {
+                (_, Some(k), BinOp::Add) => Some((Op::AddKF64, lhs, k)),
+                (_, Some(k), BinOp::Sub) => Some((Op::SubKF64, lhs, k)),
+                (_, Some(k), BinOp::Mul) => Some((Op::MulKF64, lhs, k)),
+                (_, Some(k), BinOp::Div) => Some((Op::DivKF64, lhs, k)),
+                (Some(k), _, BinOp::Add) => Some((Op::AddKF64, rhs, k)),
+                (Some(k), _, BinOp::Mul) => Some((Op::MulKF64, rhs, k)),
+                (Some(k), _, BinOp::Sub) => Some((Op::RSubKF64, rhs, k)),
+                (Some(k), _, BinOp::Div) => Some((Op::RDivKF64, rhs, k)),
+                _ => None,
+            };
+            if let Some((o, x, k)) = form {
+                let v = self.expr_any(x)?;
+                self.loc(span);
+                self.fb.op(o, [s(dst), s(v), Operand::F64(k.to_bits())]);
+                return Ok(());
+            }
+        }
         let l = self.operand(lhs, &[rhs])?;
         let r = self.expr_any(rhs)?;
         self.loc(span);
@@ -1075,6 +1069,10 @@ impl<'a, 'p> FnCx<'a, 'p> {
                         };
                         self.fb.op(oo, [s(t), s(t), Operand::Imm32(k)]);
                     }
+                    (Some(o), Loc::Slot(t)) if !may_assign(value) => {
+                        let v = self.expr_any(value)?;
+                        self.binop(o, p, t, v, t);
+                    }
                     (Some(o), _) => {
                         let cur = self.temp();
                         self.load_local(*l, cur, span)?;
@@ -1126,13 +1124,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
     /// scope ends.
     pub(crate) fn stmt(&mut self, st: &'p TStmt) -> R<()> {
         match st {
-            TStmt::Expr(e) => {
-                let t = self.next;
-                self.temp();
-                let r = self.expr(e, t);
-                self.next = t;
-                r
-            }
+            TStmt::Expr(e) => self.effect(e),
             TStmt::Let { pat, value } => {
                 if let TPatKind::Bind(l) = pat.kind {
                     let slot = self.declare(l);
@@ -1189,8 +1181,9 @@ impl<'a, 'p> FnCx<'a, 'p> {
             } => {
                 let i = self.temp();
                 self.expr(start, i)?;
-                let n = self.temp();
-                self.expr(end, n)?;
+                // The end is evaluated once; a local that nothing in the loop
+                // assigns is used in place.
+                let n = self.operand(end, &[body])?;
                 self.fb.bind(top);
                 let o = if *inclusive { Op::JGtI64 } else { Op::JGeI64 };
                 self.fb.emit(o, [a(s(i)), a(s(n)), Arg::Label(exit)]);
@@ -1268,10 +1261,83 @@ impl<'a, 'p> FnCx<'a, 'p> {
 
     fn loop_body(&mut self, body: &'p TExpr, cont: Label, exit: Label) -> R<()> {
         self.loops.push((cont, exit));
-        let t = self.temp();
-        let r = self.expr(body, t);
+        let r = self.effect(body);
         self.loops.pop();
         r
+    }
+
+    /// Compiles `e` for its effects only: a statement, a loop body. Values of type `()`
+    /// are never materialised and pure leaves are skipped.
+    pub(crate) fn effect(&mut self, e: &'p TExpr) -> R<()> {
+        let mark = self.next;
+        self.loc(e.span);
+        let r = match &e.kind {
+            TExprKind::Lit(_) | TExprKind::Var(_) | TExprKind::CtorFn(_) => Ok(()),
+            TExprKind::Assign { place, op, operand_ty, value } => self.assign(place, *op, operand_ty, value, e.span),
+            TExprKind::Block(b) => {
+                let mut r = Ok(());
+                for st in &b.stmts {
+                    r = self.stmt(st);
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                match (&b.tail, r) {
+                    (Some(t), Ok(())) => self.effect(t),
+                    (_, r) => r,
+                }
+            }
+            TExprKind::If { cond, then, els } => (|| {
+                let l_else = self.fb.new_label();
+                self.cond(cond, false, l_else)?;
+                self.effect(then)?;
+                match els {
+                    Some(x) => {
+                        let l_end = self.fb.new_label();
+                        self.fb.emit(Op::Jmp, [Arg::Label(l_end)]);
+                        self.fb.bind(l_else);
+                        self.effect(x)?;
+                        self.fb.bind(l_end);
+                    }
+                    None => self.fb.bind(l_else),
+                }
+                Ok(())
+            })(),
+            TExprKind::While { .. } | TExprKind::Loop { .. } | TExprKind::For { .. } => self.loop_expr(e),
+            _ => {
+                let t = self.temp();
+                self.expr(e, t)
+            }
+        };
+        self.next = mark;
+        r
+    }
+
+    /// A `while`, `loop` or `for`, whose value is always `()`.
+    fn loop_expr(&mut self, e: &'p TExpr) -> R<()> {
+        match &e.kind {
+            TExprKind::While { cond, body } => {
+                let top = self.fb.new_label();
+                let exit = self.fb.new_label();
+                self.fb.bind(top);
+                self.cond(cond, false, exit)?;
+                self.loop_body(body, top, exit)?;
+                self.fb.emit(Op::Loop, [Arg::Label(top)]);
+                self.fb.bind(exit);
+                Ok(())
+            }
+            TExprKind::Loop { body } => {
+                let top = self.fb.new_label();
+                let exit = self.fb.new_label();
+                self.fb.bind(top);
+                self.loop_body(body, top, exit)?;
+                self.fb.emit(Op::Loop, [Arg::Label(top)]);
+                self.fb.bind(exit);
+                Ok(())
+            }
+            TExprKind::For { pat, iter, body } => self.for_loop(pat, iter, body),
+            _ => Ok(()),
+        }
     }
 
     /// A `#run` site. With known values it loads its constant; otherwise the expression
@@ -1342,6 +1408,14 @@ pub(crate) fn may_assign(e: &TExpr) -> bool {
         K::Binary { lhs, rhs, .. } | K::And(lhs, rhs) | K::Or(lhs, rhs) => may_assign(lhs) || may_assign(rhs),
         K::Run(_) => false,
         _ => true,
+    }
+}
+
+/// An f64 literal's value.
+fn f64_lit(e: &TExpr) -> Option<f64> {
+    match e.kind {
+        TExprKind::Lit(Lit::F64(v)) => Some(v),
+        _ => None,
     }
 }
 
