@@ -576,80 +576,66 @@ impl Vm {
                 ip = (ip.add($n))
             };
         }
+        // Operands are read field by field from their slots (never copied whole to a
+        // temporary), and results written as two 8-byte stores.
+        macro_rules! tag_of {
+            ($i:expr) => {
+                (*base.add($i)).tag
+            };
+        }
+        macro_rules! bits_of {
+            ($i:expr) => {
+                (*base.add($i)).bits
+            };
+        }
+        macro_rules! put {
+            ($i:expr, $bits:expr, $tag:expr) => {{
+                let bits = $bits;
+                let p = base.add($i) as *mut u64;
+                *p = bits;
+                // tag in the low half of the second word, aux (0) in the high half.
+                *p.add(1) = $tag as u64;
+            }};
+        }
         macro_rules! typed2 {
-            ($tag:expr, $name:literal) => {{
-                let a = slot!(u16at!(3));
-                let b = slot!(u16at!(5));
-                if a.tag != $tag || b.tag != $tag {
-                    fault!(
-                        "{} expects two {} operands, got {} and {}",
-                        $name,
-                        tyname($tag),
-                        self.type_name(a),
-                        self.type_name(b)
-                    );
+            ($tag:expr, $name:literal, $ia:expr, $ib:expr) => {{
+                let (ia, ib) = ($ia, $ib);
+                if tag_of!(ia) != $tag || tag_of!(ib) != $tag {
+                    save_ip!();
+                    return Err(self.operand_fault($name, $tag, slot!(ia), Some(slot!(ib))));
                 }
-                (a.bits, b.bits)
+                (bits_of!(ia), bits_of!(ib))
             }};
         }
         macro_rules! arith {
             ($tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
-                let ($a, $b) = typed2!($tag, $name);
-                set!(
-                    u16at!(1),
-                    Value {
-                        bits: $e,
-                        tag: $tag,
-                        aux: 0
-                    }
-                );
+                let ($a, $b) = typed2!($tag, $name, u16at!(3), u16at!(5));
+                put!(u16at!(1), $e, $tag);
                 next!(7);
             }};
         }
         macro_rules! cmpop {
             ($tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
-                let ($a, $b) = typed2!($tag, $name);
-                set!(u16at!(1), Value::bool($e));
+                let ($a, $b) = typed2!($tag, $name, u16at!(3), u16at!(5));
+                put!(u16at!(1), ($e) as u64, Tag::BOOL);
                 next!(7);
             }};
         }
         macro_rules! unop {
             ($tag:expr, $name:literal, |$a:ident| $e:expr) => {{
-                let v = slot!(u16at!(3));
-                if v.tag != $tag {
-                    fault!(
-                        "{} expects a {} operand, got {}",
-                        $name,
-                        tyname($tag),
-                        self.type_name(v)
-                    );
+                let ia = u16at!(3);
+                if tag_of!(ia) != $tag {
+                    save_ip!();
+                    return Err(self.operand_fault($name, $tag, slot!(ia), None));
                 }
-                let $a = v.bits;
-                set!(
-                    u16at!(1),
-                    Value {
-                        bits: $e,
-                        tag: $tag,
-                        aux: 0
-                    }
-                );
+                let $a = bits_of!(ia);
+                put!(u16at!(1), $e, $tag);
                 next!(5);
             }};
         }
         macro_rules! jcmp {
             ($tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
-                let a = slot!(u16at!(1));
-                let b = slot!(u16at!(3));
-                if a.tag != $tag || b.tag != $tag {
-                    fault!(
-                        "{} expects two {} operands, got {} and {}",
-                        $name,
-                        tyname($tag),
-                        self.type_name(a),
-                        self.type_name(b)
-                    );
-                }
-                let ($a, $b) = (a.bits, b.bits);
+                let ($a, $b) = typed2!($tag, $name, u16at!(1), u16at!(3));
                 if $e {
                     jump!(i32at!(5));
                 } else {
@@ -659,14 +645,17 @@ impl Vm {
         }
         macro_rules! jcmpi {
             (|$a:ident, $b:ident| $e:expr) => {{
-                let a = slot!(u16at!(1));
-                if a.tag != Tag::I64 {
-                    fault!(
-                        "integer comparison expects an i64, got {}",
-                        self.type_name(a)
-                    );
+                let ia = u16at!(1);
+                if tag_of!(ia) != Tag::I64 {
+                    save_ip!();
+                    return Err(self.operand_fault(
+                        "integer comparison",
+                        Tag::I64,
+                        slot!(ia),
+                        None,
+                    ));
                 }
-                let $a = a.bits as i64;
+                let $a = bits_of!(ia) as i64;
                 let $b = i32at!(3) as i64;
                 if $e {
                     jump!(i32at!(7));
@@ -781,11 +770,11 @@ impl Vm {
                     }
                     prim::JMP => jump!(i32at!(1)),
                     prim::JT | prim::JF => {
-                        let v = slot!(u16at!(1));
-                        if v.tag != Tag::BOOL {
-                            fault!("condition is not a bool but {}", self.type_name(v));
+                        let iv = u16at!(1);
+                        if tag_of!(iv) != Tag::BOOL {
+                            fault!("condition is not a bool but {}", self.type_name(slot!(iv)));
                         }
-                        if (v.bits != 0) == (op == prim::JT) {
+                        if (bits_of!(iv) != 0) == (op == prim::JT) {
                             jump!(i32at!(3));
                         } else {
                             next!(7);
@@ -1102,47 +1091,49 @@ impl Vm {
                         next!(7);
                     }
                     prim::AGET => {
-                        let a = slot!(u16at!(3));
-                        let i = slot!(u16at!(5));
-                        if !(a.tag == Tag::OBJ && ((*a.ptr()).kind == Kind::ARRAY))
-                            || i.tag != Tag::I64
+                        let (ia, ii) = (u16at!(3), u16at!(5));
+                        let arr = bits_of!(ia) as *mut heap::Header;
+                        if !(tag_of!(ia) == Tag::OBJ && (*arr).kind == Kind::ARRAY)
+                            || tag_of!(ii) != Tag::I64
                         {
                             fault!(
                                 "array indexing needs an array and an i64, got {} and {}",
-                                self.type_name(a),
-                                self.type_name(i)
+                                self.type_name(slot!(ia)),
+                                self.type_name(slot!(ii))
                             );
                         }
-                        let len = (*a.ptr()).len;
-                        if i.bits >= len {
+                        let i = bits_of!(ii);
+                        let len = (*arr).len;
+                        if i >= len {
                             fault!(
                                 "index out of range: the index is {} but the length is {len}",
-                                i.bits as i64
+                                i as i64
                             );
                         }
-                        set!(u16at!(1), *heap::fields(a.ptr()).add(i.bits as usize));
+                        set!(u16at!(1), *heap::fields(arr).add(i as usize));
                         next!(7);
                     }
                     prim::ASET => {
-                        let a = slot!(u16at!(1));
-                        let i = slot!(u16at!(3));
-                        if !(a.tag == Tag::OBJ && ((*a.ptr()).kind == Kind::ARRAY))
-                            || i.tag != Tag::I64
+                        let (ia, ii) = (u16at!(1), u16at!(3));
+                        let arr = bits_of!(ia) as *mut heap::Header;
+                        if !(tag_of!(ia) == Tag::OBJ && (*arr).kind == Kind::ARRAY)
+                            || tag_of!(ii) != Tag::I64
                         {
                             fault!(
                                 "array indexing needs an array and an i64, got {} and {}",
-                                self.type_name(a),
-                                self.type_name(i)
+                                self.type_name(slot!(ia)),
+                                self.type_name(slot!(ii))
                             );
                         }
-                        let len = (*a.ptr()).len;
-                        if i.bits >= len {
+                        let i = bits_of!(ii);
+                        let len = (*arr).len;
+                        if i >= len {
                             fault!(
                                 "index out of range: the index is {} but the length is {len}",
-                                i.bits as i64
+                                i as i64
                             );
                         }
-                        *heap::fields(a.ptr()).add(i.bits as usize) = slot!(u16at!(5));
+                        *heap::fields(arr).add(i as usize) = slot!(u16at!(5));
                         next!(7);
                     }
                     prim::ALEN => {
@@ -1326,7 +1317,7 @@ impl Vm {
                         .wrapping_mul(b as i64)
                         as u64),
                     prim::DIV_I64 | prim::REM_I64 => {
-                        let (a, b) = typed2!(Tag::I64, "div.i64");
+                        let (a, b) = typed2!(Tag::I64, "div.i64", u16at!(3), u16at!(5));
                         if b == 0 {
                             fault!("division by zero");
                         }
@@ -1350,18 +1341,24 @@ impl Vm {
                     }
                     prim::BNOT_I64 => unop!(Tag::I64, "bnot.i64", |a| !a),
                     prim::ADDI_I64 | prim::SUBI_I64 | prim::MULI_I64 => {
-                        let a = slot!(u16at!(3));
-                        if a.tag != Tag::I64 {
-                            fault!("integer arithmetic on a {}", self.type_name(a));
+                        let ia = u16at!(3);
+                        if tag_of!(ia) != Tag::I64 {
+                            save_ip!();
+                            return Err(self.operand_fault(
+                                "integer arithmetic",
+                                Tag::I64,
+                                slot!(ia),
+                                None,
+                            ));
                         }
                         let k = i32at!(5) as i64;
-                        let a = a.bits as i64;
+                        let a = bits_of!(ia) as i64;
                         let r = match op {
                             prim::ADDI_I64 => a.wrapping_add(k),
                             prim::SUBI_I64 => a.wrapping_sub(k),
                             _ => a.wrapping_mul(k),
                         };
-                        set!(u16at!(1), Value::i64(r));
+                        put!(u16at!(1), r as u64, Tag::I64);
                         next!(9);
                     }
                     prim::EQ_I64 => cmpop!(Tag::I64, "eq.i64", |a, b| a == b),
@@ -1386,7 +1383,7 @@ impl Vm {
                     prim::SUB_U64 => arith!(Tag::U64, "sub.u64", |a, b| a.wrapping_sub(b)),
                     prim::MUL_U64 => arith!(Tag::U64, "mul.u64", |a, b| a.wrapping_mul(b)),
                     prim::DIV_U64 | prim::REM_U64 => {
-                        let (a, b) = typed2!(Tag::U64, "div.u64");
+                        let (a, b) = typed2!(Tag::U64, "div.u64", u16at!(3), u16at!(5));
                         if b == 0 {
                             fault!("division by zero");
                         }
@@ -1456,11 +1453,17 @@ impl Vm {
                     | prim::DIVK_F64
                     | prim::RSUBK_F64
                     | prim::RDIVK_F64 => {
-                        let a = slot!(u16at!(3));
-                        if a.tag != Tag::F64 {
-                            fault!("float arithmetic expects an f64, got {}", self.type_name(a));
+                        let ia = u16at!(3);
+                        if tag_of!(ia) != Tag::F64 {
+                            save_ip!();
+                            return Err(self.operand_fault(
+                                "float arithmetic",
+                                Tag::F64,
+                                slot!(ia),
+                                None,
+                            ));
                         }
-                        let x = f64::from_bits(a.bits);
+                        let x = f64::from_bits(bits_of!(ia));
                         let k = f64::from_bits(i64at!(5) as u64);
                         let r = match op {
                             prim::ADDK_F64 => x + k,
@@ -1470,7 +1473,7 @@ impl Vm {
                             prim::RSUBK_F64 => k - x,
                             _ => k / x,
                         };
-                        set!(u16at!(1), Value::f64(r));
+                        put!(u16at!(1), r.to_bits(), Tag::F64);
                         next!(13);
                     }
 
@@ -1512,6 +1515,31 @@ impl Vm {
 }
 
 impl Vm {
+    /// The fault of a typed instruction given operands of the wrong type (cold, so the
+    /// message formatting stays out of the dispatch loop).
+    #[cold]
+    #[inline(never)]
+    fn operand_fault(&self, name: &str, tag: u32, a: Value, b: Option<Value>) -> Trap {
+        let t = tyname(tag);
+        let msg = match b {
+            Some(b) => format!(
+                "{name} expects two {t} operands, got {} and {}",
+                self.type_name(a),
+                self.type_name(b)
+            ),
+            None if name.contains(' ') => {
+                let art = if t.starts_with(['a', 'e', 'f', 'i', 'o']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                format!("{name} expects {art} {t}, got {}", self.type_name(a))
+            }
+            None => format!("{name} expects a {t} operand, got {}", self.type_name(a)),
+        };
+        self.error_plain(msg)
+    }
+
     /// Rebuilds an error's stack trace from the current (corrected) frame ips.
     #[cold]
     fn retrace(&self, t: Trap) -> Trap {
