@@ -1480,6 +1480,33 @@ impl Vm {
                     // ---------------------------------------------------- extensions
                     EXT_NUM | EXT_SYS => {
                         let sub = *ip.add(1);
+                        // Inline fast paths for the conversions and the square root that
+                        // numeric loops use; everything else goes through `ops`.
+                        if op == EXT_NUM {
+                            let (id, is) = (u16at!(2), u16at!(4));
+                            match sub {
+                                ext_num::I64_TO_F64 if tag_of!(is) == Tag::I64 => {
+                                    put!(id, (bits_of!(is) as i64 as f64).to_bits(), Tag::F64);
+                                    next!(6);
+                                    continue;
+                                }
+                                ext_num::F64_TO_I64 if tag_of!(is) == Tag::F64 => {
+                                    put!(id, f64::from_bits(bits_of!(is)) as i64 as u64, Tag::I64);
+                                    next!(6);
+                                    continue;
+                                }
+                                ext_num::F64_SQRT if tag_of!(is) == Tag::F64 => {
+                                    put!(
+                                        id,
+                                        f64::from_bits(bits_of!(is)).sqrt().to_bits(),
+                                        Tag::F64
+                                    );
+                                    next!(6);
+                                    continue;
+                                }
+                                _ => {}
+                            }
+                        }
                         let nops = crate::ops::ext_arity(op, sub);
                         let mut o = [0usize; 4];
                         for (i, slot) in o.iter_mut().enumerate().take(nops) {

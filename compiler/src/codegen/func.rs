@@ -350,6 +350,19 @@ impl<'a, 'p> FnCx<'a, 'p> {
                     Ok(())
                 }
             },
+            TExprKind::And(x, y) | TExprKind::Or(x, y) => {
+                // The right operand is in tail position: `p(x) && rec(rest)` loops.
+                let is_and = matches!(e.kind, TExprKind::And(..));
+                let short = self.fb.new_label();
+                self.cond(x, !is_and, short)?;
+                self.tail(y)?;
+                self.fb.bind(short);
+                let t = self.temp();
+                self.fb
+                    .op(if is_and { Op::LoadFalse } else { Op::LoadTrue }, [s(t)]);
+                self.fb.op(Op::Ret, [s(t)]);
+                Ok(())
+            }
             _ => {
                 let mark = self.next;
                 let t = self.expr_any(e)?;
@@ -445,12 +458,17 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 rhs,
             } => self.binary(*op, operand_ty, lhs, rhs, dst, e.span)?,
             TExprKind::And(x, y) | TExprKind::Or(x, y) => {
+                // `x && y`: if x is false the value is false, else it is y's (so x is
+                // a condition and can use a fused compare-and-branch).
                 let is_and = matches!(e.kind, TExprKind::And(..));
+                let short = self.fb.new_label();
                 let end = self.fb.new_label();
-                self.expr(x, dst)?;
-                let j = if is_and { Op::Jf } else { Op::Jt };
-                self.fb.emit(j, [a(s(dst)), Arg::Label(end)]);
+                self.cond(x, !is_and, short)?;
                 self.expr(y, dst)?;
+                self.fb.emit(Op::Jmp, [Arg::Label(end)]);
+                self.fb.bind(short);
+                self.fb
+                    .op(if is_and { Op::LoadFalse } else { Op::LoadTrue }, [s(dst)]);
                 self.fb.bind(end);
             }
             TExprKind::Assign {
@@ -742,10 +760,16 @@ impl<'a, 'p> FnCx<'a, 'p> {
             }
         }
         let kinds = op.operands();
-        let slots_only = kinds
+        let slots_only = kinds.iter().all(|k| {
+            matches!(
+                k,
+                hashvm_format::OperandKind::Dst | hashvm_format::OperandKind::Src
+            )
+        });
+        let srcs = kinds
             .iter()
-            .all(|k| matches!(k, hashvm_format::OperandKind::Dst | hashvm_format::OperandKind::Src));
-        let srcs = kinds.iter().filter(|k| **k == hashvm_format::OperandKind::Src).count();
+            .filter(|k| **k == hashvm_format::OperandKind::Src)
+            .count();
         (slots_only && srcs == nargs).then_some(*op)
     }
 
@@ -1273,7 +1297,12 @@ impl<'a, 'p> FnCx<'a, 'p> {
         self.loc(e.span);
         let r = match &e.kind {
             TExprKind::Lit(_) | TExprKind::Var(_) | TExprKind::CtorFn(_) => Ok(()),
-            TExprKind::Assign { place, op, operand_ty, value } => self.assign(place, *op, operand_ty, value, e.span),
+            TExprKind::Assign {
+                place,
+                op,
+                operand_ty,
+                value,
+            } => self.assign(place, *op, operand_ty, value, e.span),
             TExprKind::Block(b) => {
                 let mut r = Ok(());
                 for st in &b.stmts {
@@ -1303,7 +1332,9 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 }
                 Ok(())
             })(),
-            TExprKind::While { .. } | TExprKind::Loop { .. } | TExprKind::For { .. } => self.loop_expr(e),
+            TExprKind::While { .. } | TExprKind::Loop { .. } | TExprKind::For { .. } => {
+                self.loop_expr(e)
+            }
             _ => {
                 let t = self.temp();
                 self.expr(e, t)
@@ -1400,12 +1431,16 @@ pub(crate) fn may_assign(e: &TExpr) -> bool {
     match &e.kind {
         K::Lit(_) | K::Var(_) | K::CtorFn(_) | K::Break | K::Continue | K::Lambda(_) => false,
         K::Assign { .. } => true,
-        K::Ctor { args, .. } | K::Tuple(args) | K::List(args) | K::Op { args, .. } => args.iter().any(may_assign),
+        K::Ctor { args, .. } | K::Tuple(args) | K::List(args) | K::Op { args, .. } => {
+            args.iter().any(may_assign)
+        }
         K::Call { callee, args } => may_assign(callee) || args.iter().any(may_assign),
         K::Field { base, .. } => may_assign(base),
         K::Index { base, index } => may_assign(base) || may_assign(index),
         K::Unary { operand, .. } => may_assign(operand),
-        K::Binary { lhs, rhs, .. } | K::And(lhs, rhs) | K::Or(lhs, rhs) => may_assign(lhs) || may_assign(rhs),
+        K::Binary { lhs, rhs, .. } | K::And(lhs, rhs) | K::Or(lhs, rhs) => {
+            may_assign(lhs) || may_assign(rhs)
+        }
         K::Run(_) => false,
         _ => true,
     }

@@ -205,7 +205,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                             Arg::Label(labels[1]),
                         ],
                     );
-                    self.fb.emit(Op::Jmp, [Arg::Label(labels[0])]);
+                    // Falls through to constructor 0, bound next.
                 } else {
                     self.fb.emit(
                         Op::Switch,
@@ -376,9 +376,47 @@ impl<'a, 'p> FnCx<'a, 'p> {
     {
         let mark = self.next;
         let col = cols[j];
+        // The rows that survive this expansion, with their patterns for the fields.
+        let sub_pats = |r: &Row<'t>| -> Option<Vec<&'t TPat>> {
+            match &r.pats[j].kind {
+                TPatKind::Tuple(ps) => Some(ps.iter().collect()),
+                TPatKind::Ctor { ctor, args } if tag.is_none_or(|t| t == ctor.tag) => {
+                    Some(args.iter().collect())
+                }
+                TPatKind::Ctor { .. } => None,
+                _ => Some(vec![&WILD; n]),
+            }
+        };
+        let live: Vec<(&Row<'t>, Vec<&'t TPat>)> = rows
+            .iter()
+            .filter_map(|r| sub_pats(r).map(|p| (r, p)))
+            .collect();
         let mut subs = Vec::with_capacity(n);
         for i in 0..n {
-            let t = self.temp();
+            // A field no surviving row looks at is not extracted at all.
+            if live
+                .iter()
+                .all(|(_, ps)| matches!(ps[i].kind, TPatKind::Wild))
+            {
+                subs.push(col);
+                continue;
+            }
+            // When the first surviving row binds the field to a variable of an arm with
+            // no guard and no or-pattern, the field goes straight into the variable's
+            // slot (no leaf can overwrite it before the arm's body runs).
+            let direct = live.first().and_then(|(r, ps)| match ps[i].kind {
+                TPatKind::Bind(l) if arms[r.arm].guard.is_none() && !has_or(&arms[r.arm].pat) => {
+                    match self.locs.get(&l) {
+                        Some(super::func::Loc::Slot(t)) => Some(*t),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            });
+            let t = match direct {
+                Some(t) => t,
+                None => self.temp(),
+            };
             self.fb
                 .op(Op::Field, [s(t), s(col), Operand::U16(i as u16)]);
             subs.push(t);
@@ -497,6 +535,14 @@ impl<'a, 'p> FnCx<'a, 'p> {
             }
         }
         Ok(())
+    }
+}
+
+fn has_or(p: &TPat) -> bool {
+    match &p.kind {
+        TPatKind::Or(_) => true,
+        TPatKind::Tuple(ps) | TPatKind::Ctor { args: ps, .. } => ps.iter().any(has_or),
+        _ => false,
     }
 }
 
