@@ -1212,6 +1212,13 @@ def main(argv=None):
     L.append("")
     L.append("Raw data: `%s`." % os.path.relpath(json_path, REPO))
     L.append("")
+    # Hand-written performance notes (what was slow and what fixed it) travel with
+    # every report.
+    notes = os.path.join(BENCH_DIR, "NOTES.md")
+    if os.path.exists(notes):
+        with open(notes) as nf:
+            L.append(nf.read().rstrip("\n"))
+        L.append("")
     os.makedirs(os.path.dirname(os.path.abspath(opts.results)), exist_ok=True)
     with open(opts.results, "w") as f:
         f.write("\n".join(L))
