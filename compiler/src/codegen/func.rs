@@ -57,6 +57,9 @@ pub(crate) struct FnCx<'a, 'p> {
     /// (continue target, break target) of the enclosing loops.
     pub loops: Vec<(Label, Label)>,
     pub error: Option<CodegenError>,
+    /// The index of the function being compiled, when it is a top-level function (its
+    /// calls to itself in tail position restart it in place).
+    pub self_func: Option<u32>,
 }
 
 pub(crate) type R<T> = Result<T, CodegenError>;
@@ -74,6 +77,7 @@ fn cnt(n: u16) -> Operand {
 /// Compiles a top-level function or a lifted lambda.
 pub(crate) fn compile_function<'p>(
     og: &mut ObjectGen<'p>,
+    index: u32,
     l: &'p TLambda,
     top: bool,
 ) -> R<FunctionBuilder> {
@@ -88,7 +92,11 @@ pub(crate) fn compile_function<'p>(
         next: l.params.len() as u16,
         loops: Vec::new(),
         error: None,
+        self_func: None,
     };
+    if top {
+        cx.self_func = Some(index);
+    }
     cx.loc(l.span);
     for (i, &p) in l.params.iter().enumerate() {
         let i = i as u16;
@@ -131,6 +139,7 @@ pub(crate) fn compile_init<'p>(og: &mut ObjectGen<'p>, items: &[u32]) -> R<Funct
         next: 0,
         loops: Vec::new(),
         error: None,
+        self_func: None,
     };
     for &i in items {
         let item = &prog.module(module).items[i as usize];
@@ -436,6 +445,11 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 let i = self.expr_any(index)?;
                 self.fb.op(Op::AGet, [s(dst), s(b), s(i)]);
             }
+            TExprKind::Unary { .. } | TExprKind::Binary { .. } if fold(e).is_some() => {
+                if let Some(l) = fold(e) {
+                    self.lit(&l, dst);
+                }
+            }
             TExprKind::Unary { op, operand } => {
                 let v = self.expr_any(operand)?;
                 let o = match (op, prim(&operand.ty)) {
@@ -721,6 +735,9 @@ impl<'a, 'p> FnCx<'a, 'p> {
             (Target::Known(f), false) => self
                 .fb
                 .op(Op::CallK, [s(dst), Operand::Func(f), s(base), cnt(n)]),
+            (Target::Known(f), true) if Some(f) == self.self_func => {
+                self.fb.op(Op::TCallSelf, [s(base), cnt(n)])
+            }
             (Target::Known(f), true) => self.fb.op(Op::TCallK, [Operand::Func(f), s(base), cnt(n)]),
             (Target::SelfCall, false) => self.fb.op(Op::CallSelf, [s(dst), s(base), cnt(n)]),
             (Target::SelfCall, true) => self.fb.op(Op::TCallSelf, [s(base), cnt(n)]),
@@ -925,6 +942,12 @@ impl<'a, 'p> FnCx<'a, 'p> {
     }
 
     fn cond_inner(&mut self, e: &'p TExpr, when: bool, target: Label) -> R<()> {
+        if let Some(Lit::Bool(b)) = fold(e) {
+            if b == when {
+                self.fb.emit(Op::Jmp, [Arg::Label(target)]);
+            }
+            return Ok(());
+        }
         match &e.kind {
             TExprKind::Lit(Lit::Bool(b)) => {
                 if *b == when {
@@ -1390,6 +1413,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             next: 0,
             loops: Vec::new(),
             error: None,
+            self_func: None,
         };
         cx.loc(span);
         let r = cx.tail(inner).and_then(|_| cx.finish());
@@ -1446,18 +1470,104 @@ pub(crate) fn may_assign(e: &TExpr) -> bool {
     }
 }
 
-/// An f64 literal's value.
+/// Constant folding: the value of an expression made only of literals and operators on
+/// `i64`, `u64`, `f64` and `bool`, computed as the VM would (wrapping integer
+/// arithmetic, IEEE floats). Division or remainder by zero is left to run time, so the
+/// program still reports the fault where it happens.
+pub(crate) fn fold(e: &TExpr) -> Option<Lit> {
+    use BinOp::*;
+    match &e.kind {
+        TExprKind::Lit(l @ (Lit::I64(_) | Lit::U64(_) | Lit::F64(_) | Lit::Bool(_))) => {
+            Some(l.clone())
+        }
+        TExprKind::Unary { op, operand } => Some(match (op, fold(operand)?) {
+            (UnOp::Neg, Lit::I64(v)) => Lit::I64(v.wrapping_neg()),
+            (UnOp::Neg, Lit::U64(v)) => Lit::U64(v.wrapping_neg()),
+            (UnOp::Neg, Lit::F64(v)) => Lit::F64(-v),
+            (UnOp::Not, Lit::Bool(b)) => Lit::Bool(!b),
+            (UnOp::BitNot, Lit::I64(v)) => Lit::I64(!v),
+            (UnOp::BitNot, Lit::U64(v)) => Lit::U64(!v),
+            _ => return None,
+        }),
+        TExprKind::Binary { op, lhs, rhs, .. } => {
+            let (a, b) = (fold(lhs)?, fold(rhs)?);
+            Some(match (a, b) {
+                (Lit::I64(x), Lit::I64(y)) => match op {
+                    Add => Lit::I64(x.wrapping_add(y)),
+                    Sub => Lit::I64(x.wrapping_sub(y)),
+                    Mul => Lit::I64(x.wrapping_mul(y)),
+                    Div if y != 0 => Lit::I64(x.wrapping_div(y)),
+                    Rem if y != 0 => Lit::I64(x.wrapping_rem(y)),
+                    BitAnd => Lit::I64(x & y),
+                    BitOr => Lit::I64(x | y),
+                    BitXor => Lit::I64(x ^ y),
+                    Shl => Lit::I64(x.wrapping_shl((y & 63) as u32)),
+                    Shr => Lit::I64(x.wrapping_shr((y & 63) as u32)),
+                    Eq => Lit::Bool(x == y),
+                    Ne => Lit::Bool(x != y),
+                    Lt => Lit::Bool(x < y),
+                    Le => Lit::Bool(x <= y),
+                    Gt => Lit::Bool(x > y),
+                    Ge => Lit::Bool(x >= y),
+                    _ => return None,
+                },
+                (Lit::U64(x), Lit::U64(y)) => match op {
+                    Add => Lit::U64(x.wrapping_add(y)),
+                    Sub => Lit::U64(x.wrapping_sub(y)),
+                    Mul => Lit::U64(x.wrapping_mul(y)),
+                    Div if y != 0 => Lit::U64(x / y),
+                    Rem if y != 0 => Lit::U64(x % y),
+                    BitAnd => Lit::U64(x & y),
+                    BitOr => Lit::U64(x | y),
+                    BitXor => Lit::U64(x ^ y),
+                    Shl => Lit::U64(x.wrapping_shl((y & 63) as u32)),
+                    Shr => Lit::U64(x.wrapping_shr((y & 63) as u32)),
+                    Eq => Lit::Bool(x == y),
+                    Ne => Lit::Bool(x != y),
+                    Lt => Lit::Bool(x < y),
+                    Le => Lit::Bool(x <= y),
+                    Gt => Lit::Bool(x > y),
+                    Ge => Lit::Bool(x >= y),
+                    _ => return None,
+                },
+                (Lit::F64(x), Lit::F64(y)) => match op {
+                    Add => Lit::F64(x + y),
+                    Sub => Lit::F64(x - y),
+                    Mul => Lit::F64(x * y),
+                    Div => Lit::F64(x / y),
+                    Rem => Lit::F64(x % y),
+                    Eq => Lit::Bool(x == y),
+                    Ne => Lit::Bool(x != y),
+                    Lt => Lit::Bool(x < y),
+                    Le => Lit::Bool(x <= y),
+                    Gt => Lit::Bool(x > y),
+                    Ge => Lit::Bool(x >= y),
+                    _ => return None,
+                },
+                (Lit::Bool(x), Lit::Bool(y)) => match op {
+                    Eq => Lit::Bool(x == y),
+                    Ne => Lit::Bool(x != y),
+                    _ => return None,
+                },
+                _ => return None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// An f64 literal's value (folded constants included).
 fn f64_lit(e: &TExpr) -> Option<f64> {
-    match e.kind {
-        TExprKind::Lit(Lit::F64(v)) => Some(v),
+    match fold(e) {
+        Some(Lit::F64(v)) => Some(v),
         _ => None,
     }
 }
 
 /// An i64 literal that fits an `i32` immediate.
 fn small_i64(e: &TExpr) -> Option<i32> {
-    match e.kind {
-        TExprKind::Lit(Lit::I64(v)) => i32::try_from(v).ok(),
+    match fold(e) {
+        Some(Lit::I64(v)) => i32::try_from(v).ok(),
         _ => None,
     }
 }

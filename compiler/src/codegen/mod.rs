@@ -255,14 +255,14 @@ impl<'p> ObjectGen<'p> {
     }
 
     fn compile_lambda(&mut self, f: u32, lambda: &'p TLambda, top: bool) {
-        let body = func::compile_function(self, lambda, top);
+        let body = func::compile_function(self, f, lambda, top);
         self.define(f, body);
         self.drain_pending();
     }
 
     fn drain_pending(&mut self) {
         while let Some((f, l)) = self.pending.pop() {
-            let body = func::compile_function(self, l, false);
+            let body = func::compile_function(self, f, l, false);
             self.define(f, body);
         }
     }
