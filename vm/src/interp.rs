@@ -597,6 +597,32 @@ impl Vm {
                 *p.add(1) = $tag as u64;
             }};
         }
+        // The array and element index of `aget`/`aset`, faulting on a non-array, a
+        // non-i64 index or an index out of range.
+        macro_rules! checked_index {
+            ($ia:expr, $ii:expr) => {{
+                let (ia, ii) = ($ia, $ii);
+                let arr = bits_of!(ia) as *mut heap::Header;
+                if !(tag_of!(ia) == Tag::OBJ && (*arr).kind == Kind::ARRAY)
+                    || tag_of!(ii) != Tag::I64
+                {
+                    fault!(
+                        "array indexing needs an array and an i64, got {} and {}",
+                        self.type_name(slot!(ia)),
+                        self.type_name(slot!(ii))
+                    );
+                }
+                let i = bits_of!(ii);
+                let len = (*arr).len;
+                if i >= len {
+                    fault!(
+                        "index out of range: the index is {} but the length is {len}",
+                        i as i64
+                    );
+                }
+                (arr, i)
+            }};
+        }
         macro_rules! typed2 {
             ($tag:expr, $name:literal, $ia:expr, $ib:expr) => {{
                 let (ia, ib) = ($ia, $ib);
@@ -1092,47 +1118,13 @@ impl Vm {
                     }
                     prim::AGET => {
                         let (ia, ii) = (u16at!(3), u16at!(5));
-                        let arr = bits_of!(ia) as *mut heap::Header;
-                        if !(tag_of!(ia) == Tag::OBJ && (*arr).kind == Kind::ARRAY)
-                            || tag_of!(ii) != Tag::I64
-                        {
-                            fault!(
-                                "array indexing needs an array and an i64, got {} and {}",
-                                self.type_name(slot!(ia)),
-                                self.type_name(slot!(ii))
-                            );
-                        }
-                        let i = bits_of!(ii);
-                        let len = (*arr).len;
-                        if i >= len {
-                            fault!(
-                                "index out of range: the index is {} but the length is {len}",
-                                i as i64
-                            );
-                        }
+                        let (arr, i) = checked_index!(ia, ii);
                         set!(u16at!(1), *heap::fields(arr).add(i as usize));
                         next!(7);
                     }
                     prim::ASET => {
                         let (ia, ii) = (u16at!(1), u16at!(3));
-                        let arr = bits_of!(ia) as *mut heap::Header;
-                        if !(tag_of!(ia) == Tag::OBJ && (*arr).kind == Kind::ARRAY)
-                            || tag_of!(ii) != Tag::I64
-                        {
-                            fault!(
-                                "array indexing needs an array and an i64, got {} and {}",
-                                self.type_name(slot!(ia)),
-                                self.type_name(slot!(ii))
-                            );
-                        }
-                        let i = bits_of!(ii);
-                        let len = (*arr).len;
-                        if i >= len {
-                            fault!(
-                                "index out of range: the index is {} but the length is {len}",
-                                i as i64
-                            );
-                        }
+                        let (arr, i) = checked_index!(ia, ii);
                         *heap::fields(arr).add(i as usize) = slot!(u16at!(5));
                         next!(7);
                     }
