@@ -218,7 +218,7 @@ pub struct Heap {
 }
 
 /// Default initial semispace size.
-pub const DEFAULT_INITIAL: usize = 4 << 20;
+pub const DEFAULT_INITIAL: usize = 1 << 20;
 
 impl Heap {
     /// A heap whose first semispace is `initial` bytes and whose live data may not
