@@ -300,8 +300,8 @@ primary {
     ToStr TOSTR "tostr" 0x48 [Dst, Src] "d := the printed form of any value (strings and chars unquoted at top level).";
     SCat SCAT "scat" 0x49 [Dst, Src, Src] "d := the concatenation of the strs a and b.";
     Print PRINT "print" 0x4A [Src] "Write the str s to standard output (buffered).";
-    JEqChar JEQCHAR "jeq.char" 0x4B [Src, Imm32, Jump] "Jump if the char s has code point imm.";
-    JNeChar JNECHAR "jne.char" 0x4C [Src, Imm32, Jump] "Jump if s is not the char with code point imm.";
+    JEqChar JEQCHAR "jeq.char" 0x4B [Src, Imm32, Jump] "Jump if the char s has code point imm (s must be a char: anything else faults).";
+    JNeChar JNECHAR "jne.char" 0x4C [Src, Imm32, Jump] "Jump if the char s does not have code point imm (s must be a char: anything else faults).";
 
     AddI64 ADD_I64 "add.i64" 0x50 [Dst, Src, Src] "d := a + b, wrapping.";
     SubI64 SUB_I64 "sub.i64" 0x51 [Dst, Src, Src] "d := a - b, wrapping.";
@@ -411,7 +411,7 @@ ext_num {
     Round F64_ROUND "f64.round" 0x1D [Dst, Src] "d := s rounded half away from zero.";
     AbsF64 F64_ABS "f64.abs" 0x1E [Dst, Src] "d := |s|.";
     IsNan F64_ISNAN "f64.is_nan" 0x1F [Dst, Src] "d := whether s is NaN.";
-    FmtF64 F64_FMT "f64.fmt" 0x20 [Dst, Src, Src] "d := x in fixed point with n (i64) digits after the point, like C's %.Nf.";
+    FmtF64 F64_FMT "f64.fmt" 0x20 [Dst, Src, Src] "d := x in fixed point with n (i64, 0..=1000) digits after the point, like C's %.Nf (`nan`, `inf`, `-inf` for the special values).";
     PowI64 I64_POW "i64.pow" 0x21 [Dst, Src, Src] "d := a^b wrapping; a negative exponent faults.";
     Trunc F64_TRUNC "f64.trunc" 0x22 [Dst, Src] "d := s truncated toward zero, as an f64.";
 

@@ -213,7 +213,12 @@ impl Vm {
                 None
             }
         };
-        if let (Some((_, ta)), Some((_, tb))) = (ctor(a), ctor(b)) {
+        if let (Some((ya, ta)), Some((yb, tb))) = (ctor(a), ctor(b)) {
+            // Values of different types are never equal (a typed front end never
+            // compares them; for ordering, the type id decides first).
+            if ya != yb {
+                return Ok(Some(ya.cmp(&yb)));
+            }
             if ta != tb {
                 return Ok(Some(ta.cmp(&tb)));
             }

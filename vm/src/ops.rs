@@ -169,7 +169,14 @@ impl Vm {
                 if !(0..=1000).contains(&d) {
                     return Err(self.error_plain(format!("f64.fmt: {d} digits is out of range")));
                 }
-                let s = format!("{:.*}", d as usize, x);
+                // C's %.Nf spells the special values in lower case.
+                let s = if x.is_nan() {
+                    "nan".to_string()
+                } else if x.is_infinite() {
+                    (if x > 0.0 { "inf" } else { "-inf" }).to_string()
+                } else {
+                    format!("{:.*}", d as usize, x)
+                };
                 self.new_str(&s)?
             }
             n::I64_POW => {
