@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 pub struct Options {
     /// `-L` directories (searched before `HASH_PATH` and the bundled library).
     pub search: Vec<PathBuf>,
+    /// Raised from another thread (the REPL's Ctrl-C handler) to stop `#run` evaluation
+    /// with "interrupted".
+    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A successful compilation.
@@ -61,6 +64,14 @@ fn error_at(span: Span, msg: String) -> Diagnostic {
 pub fn compile_objects(
     prog: &TypedProgram,
 ) -> Result<HashMap<String, (ModuleId, Module)>, Vec<Diagnostic>> {
+    compile_objects_with(prog, &Options::default())
+}
+
+/// [`compile_objects`] with options (the interrupt flag for `#run`).
+pub fn compile_objects_with(
+    prog: &TypedProgram,
+    opts: &Options,
+) -> Result<HashMap<String, (ModuleId, Module)>, Vec<Diagnostic>> {
     let cg_err = |es: Vec<codegen::CodegenError>| -> Vec<Diagnostic> {
         es.into_iter()
             .map(|e| error_at(e.span, e.message))
@@ -80,7 +91,7 @@ pub fn compile_objects(
         return Ok(objects);
     }
     // Phase 2: evaluate.
-    let values = evaluate_runs(prog, &objects, &sites)?;
+    let values = evaluate_runs(prog, &objects, &sites, opts)?;
     // Phase 3: final objects.
     let mut out = HashMap::new();
     for &m in &prog.modules {
@@ -123,6 +134,7 @@ fn evaluate_runs(
     prog: &TypedProgram,
     objects: &HashMap<String, (ModuleId, Module)>,
     sites: &HashMap<ModuleId, Vec<RunSite>>,
+    opts: &Options,
 ) -> Result<HashMap<ModuleId, RunValues>, Vec<Diagnostic>> {
     // Mark, in each object, the globals and functions we need to find after linking:
     // exports survive linking with their renumbered targets.
@@ -182,6 +194,7 @@ fn evaluate_runs(
         .map(|e| (e.name.as_str(), e.target))
         .collect();
     let mut vm = Vm::new(Config::default());
+    vm.interrupt = opts.interrupt.clone();
     vm.load(&linked).map_err(|t| {
         vec![trap_diag(
             prog,
@@ -309,7 +322,7 @@ fn trap_diag(_prog: &TypedProgram, span: Span, t: Trap) -> Diagnostic {
 pub fn compile_program(root: &Path, opts: &Options) -> Result<Compiled, Failure> {
     let (prog, warnings) =
         crate::check_path(root, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
-    let objects = compile_objects(&prog).map_err(|d| fail(Some(&prog), d))?;
+    let objects = compile_objects_with(&prog, opts).map_err(|d| fail(Some(&prog), d))?;
     if prog.main.is_none() {
         let span = prog
             .module(prog.root)
@@ -349,7 +362,7 @@ pub fn compile_program(root: &Path, opts: &Options) -> Result<Compiled, Failure>
 pub fn compile_object(root: &Path, opts: &Options) -> Result<Compiled, Failure> {
     let (prog, warnings) =
         crate::check_path(root, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
-    let mut objects = compile_objects(&prog).map_err(|d| fail(Some(&prog), d))?;
+    let mut objects = compile_objects_with(&prog, opts).map_err(|d| fail(Some(&prog), d))?;
     let key = module_key(prog.module(prog.root));
     let module = objects.remove(&key).map(|(_, m)| m).unwrap_or_default();
     Ok(Compiled {
@@ -403,7 +416,7 @@ pub fn render(prog: &TypedProgram, diags: &[Diagnostic]) -> String {
 pub fn compile_source(name: &str, text: &str, opts: &Options) -> Result<Compiled, Failure> {
     let (prog, warnings) =
         crate::check_source_with(name, text, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
-    let objects = compile_objects(&prog).map_err(|d| fail(Some(&prog), d))?;
+    let objects = compile_objects_with(&prog, opts).map_err(|d| fail(Some(&prog), d))?;
     let module = link_objects(&prog, &objects).map_err(|d| fail(Some(&prog), d))?;
     Ok(Compiled {
         module,

@@ -289,8 +289,11 @@ impl Session {
     }
 
     fn compile(&self, text: &str) -> Result<Compiled, Vec<Msg>> {
+        // Ctrl-C during compilation stops `#run` evaluation too.
+        self.interrupt.store(false, Ordering::SeqCst);
         let opts = Options {
             search: self.search.clone(),
+            interrupt: Some(self.interrupt.clone()),
         };
         driver::compile_source(FILE, text, &opts).map_err(|f| vec![Msg::Err(f.rendered)])
     }
@@ -1028,6 +1031,21 @@ mod tests {
         // A stale flag does not stop the next evaluation.
         s.interrupt.store(true, Ordering::SeqCst);
         assert_eq!(run(&mut s, &b, "1 + 1").0, "2 : i64\n");
+    }
+
+    #[test]
+    fn interrupt_stops_compile_time_evaluation() {
+        let (mut s, b) = session();
+        run(&mut s, &b, "spin := () -> i64 => { while true {} 0 };");
+        let flag = s.interrupt.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            flag.store(true, Ordering::SeqCst);
+        });
+        let (_, e, _) = run(&mut s, &b, "#run spin()");
+        t.join().unwrap();
+        assert!(e.contains("interrupted"), "{e}");
+        assert_eq!(run(&mut s, &b, "2 + 2").0, "4 : i64\n");
     }
 
     #[test]

@@ -71,6 +71,7 @@ fn real_main() -> i32 {
     let out = out.unwrap_or_else(|| input.with_extension("hbc"));
     let opts = Options {
         search: search_path(&dash_l),
+        ..Default::default()
     };
     let result = if object {
         driver::compile_object(&input, &opts)

@@ -135,7 +135,10 @@ fn load_program(file: &str, dash_l: &[PathBuf]) -> Result<hashvm_format::Module,
     let path = PathBuf::from(file);
     let search = search_path(dash_l);
     if path.extension().is_some_and(|e| e == "hash") {
-        let opts = hashvm_compiler::driver::Options { search };
+        let opts = hashvm_compiler::driver::Options {
+            search,
+            ..Default::default()
+        };
         return match hashvm_compiler::driver::compile_program(&path, &opts) {
             Ok(c) => {
                 if !c.warnings.is_empty() {
