@@ -690,19 +690,22 @@ impl Vm {
                 }
             }};
         }
+        // Returns the value at `*$src` (a slot of the returning frame, which stays in
+        // place while the frame is popped) to the caller's result slot.
         macro_rules! ret_value {
-            ($v:expr) => {{
-                let v = $v;
-                let fr = self.frames.pop().unwrap();
-                let top = self.frames.last().unwrap();
+            ($src:expr) => {{
+                let src: *const Value = $src;
+                // There is always a frame below a NORMAL frame (at least the host's).
+                let fr = self.frames.pop().unwrap_unchecked();
+                let top = self.frames.last().unwrap_unchecked();
                 if top.kind == FrameKind::NORMAL {
                     cur_base = top.base as usize;
-                    base = (self.stack.as_mut_ptr().add(cur_base));
-                    *base.add(fr.ret as usize) = v;
-                    code = ((*funcs.add(top.func as usize)).code.as_ptr());
-                    ip = (code.add(top.ip as usize));
+                    base = self.stack.as_mut_ptr().add(cur_base);
+                    *base.add(fr.ret as usize) = *src;
+                    code = (*funcs.add(top.func as usize)).code.as_ptr();
+                    ip = code.add(top.ip as usize);
                 } else {
-                    match tri!(self.deliver(fr.ret, v)) {
+                    match tri!(self.deliver(fr.ret, *src)) {
                         Some(v) => return Ok(v),
                         None => reload!(),
                     }
@@ -876,8 +879,8 @@ impl Vm {
                             next!(7);
                         }
                     }
-                    prim::RET => ret_value!(slot!(u16at!(1))),
-                    prim::RETU => ret_value!(Value::UNIT),
+                    prim::RET => ret_value!(base.add(u16at!(1))),
+                    prim::RETU => ret_value!(&Value::UNIT),
                     prim::PANIC => {
                         let v = slot!(u16at!(1));
                         let msg = self.display(v);
