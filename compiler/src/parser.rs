@@ -310,6 +310,12 @@ impl Parser {
     /// Skips to just after the next `;`, or to the `}` closing the current block (not
     /// consumed), at bracket depth 0.
     fn recover_stmt(&mut self) {
+        self.recover_to(P::Semi)
+    }
+
+    /// Skips to just after the next `sep` at bracket depth 0, or to the `}` closing the
+    /// enclosing block or match (not consumed).
+    fn recover_to(&mut self, sep: P) {
         let mut depth = 0u32;
         loop {
             match self.peek() {
@@ -322,7 +328,7 @@ impl Parser {
                     }
                     depth -= 1;
                 }
-                Tok::P(P::Semi) if depth == 0 => {
+                Tok::P(p) if *p == sep && depth == 0 => {
                     self.bump();
                     return;
                 }
@@ -358,26 +364,7 @@ impl Parser {
 
     /// Skips to just after the next `,`, or to the closing `}` of a match, at depth 0.
     fn recover_arm(&mut self) {
-        let mut depth = 0u32;
-        loop {
-            match self.peek() {
-                Tok::Eof => return,
-                Tok::P(P::LParen) | Tok::P(P::LBracket) | Tok::P(P::LBrace) => depth += 1,
-                Tok::P(P::RParen) | Tok::P(P::RBracket) => depth = depth.saturating_sub(1),
-                Tok::P(P::RBrace) => {
-                    if depth == 0 {
-                        return;
-                    }
-                    depth -= 1;
-                }
-                Tok::P(P::Comma) if depth == 0 => {
-                    self.bump();
-                    return;
-                }
-                _ => {}
-            }
-            self.bump();
-        }
+        self.recover_to(P::Comma)
     }
 
     // ----- top level ----------------------------------------------------------------

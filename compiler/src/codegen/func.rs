@@ -1474,6 +1474,34 @@ pub(crate) fn may_assign(e: &TExpr) -> bool {
 /// `i64`, `u64`, `f64` and `bool`, computed as the VM would (wrapping integer
 /// arithmetic, IEEE floats). Division or remainder by zero is left to run time, so the
 /// program still reports the fault where it happens.
+/// Folds a binary operator on two integer literals of one type (wrapping, shifts mod
+/// 64, division by zero left to run time); `None` when it cannot be folded.
+macro_rules! fold_int {
+    ($op:expr, $x:expr, $y:expr, $lit:path) => {{
+        use BinOp::*;
+        let (x, y) = ($x, $y);
+        match $op {
+            Add => Some($lit(x.wrapping_add(y))),
+            Sub => Some($lit(x.wrapping_sub(y))),
+            Mul => Some($lit(x.wrapping_mul(y))),
+            Div if y != 0 => Some($lit(x.wrapping_div(y))),
+            Rem if y != 0 => Some($lit(x.wrapping_rem(y))),
+            BitAnd => Some($lit(x & y)),
+            BitOr => Some($lit(x | y)),
+            BitXor => Some($lit(x ^ y)),
+            Shl => Some($lit(x.wrapping_shl((y & 63) as u32))),
+            Shr => Some($lit(x.wrapping_shr((y & 63) as u32))),
+            Eq => Some(Lit::Bool(x == y)),
+            Ne => Some(Lit::Bool(x != y)),
+            Lt => Some(Lit::Bool(x < y)),
+            Le => Some(Lit::Bool(x <= y)),
+            Gt => Some(Lit::Bool(x > y)),
+            Ge => Some(Lit::Bool(x >= y)),
+            _ => None,
+        }
+    }};
+}
+
 pub(crate) fn fold(e: &TExpr) -> Option<Lit> {
     use BinOp::*;
     match &e.kind {
@@ -1492,44 +1520,8 @@ pub(crate) fn fold(e: &TExpr) -> Option<Lit> {
         TExprKind::Binary { op, lhs, rhs, .. } => {
             let (a, b) = (fold(lhs)?, fold(rhs)?);
             Some(match (a, b) {
-                (Lit::I64(x), Lit::I64(y)) => match op {
-                    Add => Lit::I64(x.wrapping_add(y)),
-                    Sub => Lit::I64(x.wrapping_sub(y)),
-                    Mul => Lit::I64(x.wrapping_mul(y)),
-                    Div if y != 0 => Lit::I64(x.wrapping_div(y)),
-                    Rem if y != 0 => Lit::I64(x.wrapping_rem(y)),
-                    BitAnd => Lit::I64(x & y),
-                    BitOr => Lit::I64(x | y),
-                    BitXor => Lit::I64(x ^ y),
-                    Shl => Lit::I64(x.wrapping_shl((y & 63) as u32)),
-                    Shr => Lit::I64(x.wrapping_shr((y & 63) as u32)),
-                    Eq => Lit::Bool(x == y),
-                    Ne => Lit::Bool(x != y),
-                    Lt => Lit::Bool(x < y),
-                    Le => Lit::Bool(x <= y),
-                    Gt => Lit::Bool(x > y),
-                    Ge => Lit::Bool(x >= y),
-                    _ => return None,
-                },
-                (Lit::U64(x), Lit::U64(y)) => match op {
-                    Add => Lit::U64(x.wrapping_add(y)),
-                    Sub => Lit::U64(x.wrapping_sub(y)),
-                    Mul => Lit::U64(x.wrapping_mul(y)),
-                    Div if y != 0 => Lit::U64(x / y),
-                    Rem if y != 0 => Lit::U64(x % y),
-                    BitAnd => Lit::U64(x & y),
-                    BitOr => Lit::U64(x | y),
-                    BitXor => Lit::U64(x ^ y),
-                    Shl => Lit::U64(x.wrapping_shl((y & 63) as u32)),
-                    Shr => Lit::U64(x.wrapping_shr((y & 63) as u32)),
-                    Eq => Lit::Bool(x == y),
-                    Ne => Lit::Bool(x != y),
-                    Lt => Lit::Bool(x < y),
-                    Le => Lit::Bool(x <= y),
-                    Gt => Lit::Bool(x > y),
-                    Ge => Lit::Bool(x >= y),
-                    _ => return None,
-                },
+                (Lit::I64(x), Lit::I64(y)) => fold_int!(op, x, y, Lit::I64)?,
+                (Lit::U64(x), Lit::U64(y)) => fold_int!(op, x, y, Lit::U64)?,
                 (Lit::F64(x), Lit::F64(y)) => match op {
                     Add => Lit::F64(x + y),
                     Sub => Lit::F64(x - y),
