@@ -195,10 +195,8 @@ fn load_adds_a_files_declarations() {
     assert_eq!(r.wait_exit(), 0);
 }
 
-/// Without a terminal the REPL reads standard input line by line (no prompts), so it
-/// can be scripted.
-#[test]
-fn piped_input_works_without_a_terminal() {
+/// Runs `hashvm repl` with `input` piped to its standard input (no terminal).
+fn piped(input: &[u8]) -> std::process::Output {
     let mut child = Command::new(common::hashvm())
         .arg("repl")
         .env("HASH_HISTORY", "")
@@ -211,9 +209,16 @@ fn piped_input_works_without_a_terminal() {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(b"sq := (n) => n * n;\nsq(\n  12)\n1 + true\nsq(3)\n")
+        .write_all(input)
         .expect("write input");
-    let out = child.wait_with_output().expect("wait");
+    child.wait_with_output().expect("wait")
+}
+
+/// Without a terminal the REPL reads standard input line by line (no prompts), so it
+/// can be scripted.
+#[test]
+fn piped_input_works_without_a_terminal() {
+    let out = piped(b"sq := (n) => n * n;\nsq(\n  12)\n1 + true\nsq(3)\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -239,21 +244,7 @@ fn output_without_a_final_newline_is_not_erased_by_the_prompt() {
 /// REPL inputs.
 #[test]
 fn programs_read_only_the_input_they_ask_for() {
-    let mut child = Command::new(common::hashvm())
-        .arg("repl")
-        .env("HASH_HISTORY", "")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hashvm repl");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"io.read_line()\nhello there\n:t io.read_line\n1 + 1\n")
-        .expect("write input");
-    let out = child.wait_with_output().expect("wait");
+    let out = piped(b"io.read_line()\nhello there\n:t io.read_line\n1 + 1\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         stdout,
