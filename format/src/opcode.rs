@@ -282,8 +282,8 @@ primary {
     Head HEAD "head" 0x36 [Dst, Src] "d := the head of the non-empty list s.";
     Tail TAIL "tail" 0x37 [Dst, Src] "d := the tail of the non-empty list s.";
     ANew ANEW "anew" 0x38 [Dst, Src, Src] "d := a new array of n (i64) copies of v. Negative n faults.";
-    AGet AGET "aget" 0x39 [Dst, Src, Src] "d := a[i]; i out of range faults.";
-    ASet ASET "aset" 0x3A [Src, Src, Src] "a[i] := v; i out of range faults.";
+    AGet AGET "aget" 0x39 [Dst, Src, Src] "d := element i of the array a; i out of range faults.";
+    ASet ASET "aset" 0x3A [Src, Src, Src] "Element i of the array a := v; i out of range faults.";
     ALen ALEN "alen" 0x3B [Dst, Src] "d := the length of the array a, as i64.";
     ALit ALIT "alit" 0x3C [Dst, Base, Count] "d := a new array of the n slots from base.";
     RefNew REFNEW "refnew" 0x3D [Dst, Src] "d := a new mutable cell holding s.";
