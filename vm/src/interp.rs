@@ -597,6 +597,30 @@ impl Vm {
                 *p.add(1) = $tag as u64;
             }};
         }
+        // A new object of `n` values copied from the slots `a0..a0+n`, into slot `d`.
+        macro_rules! alloc_window {
+            ($d:expr, $kind:expr, $tag:expr, $meta:expr, $a0:expr, $n:expr) => {{
+                let (a0, n) = ($a0, $n);
+                let p = vmop!(self.alloc(n * 16, $kind, $tag, $meta, n as u64));
+                std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n);
+                set!($d, Value::obj(p));
+            }};
+        }
+        // The address of field `i` of the data value in slot `iv` (a constructor value,
+        // tuple or cons cell), faulting if it has no such field.
+        macro_rules! checked_field {
+            ($iv:expr, $i:expr) => {{
+                let (iv, i) = ($iv, $i);
+                let h = bits_of!(iv) as *mut heap::Header;
+                if !(tag_of!(iv) == Tag::OBJ && (*h).kind == Kind::DATA && i < (*h).len as usize) {
+                    fault!(
+                        "field {i} of a value that has none: {}",
+                        self.type_name(slot!(iv))
+                    );
+                }
+                heap::fields(h).add(i)
+            }};
+        }
         // The array and element index of `aget`/`aset`, faulting on a non-array, a
         // non-i64 index or an index out of range.
         macro_rules! checked_index {
@@ -980,9 +1004,7 @@ impl Vm {
                         let f = u32at!(3);
                         let a0 = u16at!(7);
                         let n = u16at!(9);
-                        let p = vmop!(self.alloc(n * 16, Kind::CLOSURE, 0, f, n as u64));
-                        std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n);
-                        set!(d, Value::obj(p));
+                        alloc_window!(d, Kind::CLOSURE, 0, f, a0, n);
                         next!(11);
                     }
                     prim::GETENV => {
@@ -1016,9 +1038,7 @@ impl Vm {
                         if n == 0 && ty != builtin::TUPLE {
                             set!(d, Value::ctor0(ty, tag));
                         } else {
-                            let p = vmop!(self.alloc(n * 16, Kind::DATA, tag, ty, n as u64));
-                            std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n);
-                            set!(d, Value::obj(p));
+                            alloc_window!(d, Kind::DATA, tag, ty, a0, n);
                         }
                         next!(13);
                     }
@@ -1031,31 +1051,17 @@ impl Vm {
                         } else {
                             (Kind::ARRAY, 0)
                         };
-                        let p = vmop!(self.alloc(n * 16, kind, 0, meta, n as u64));
-                        std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n);
-                        set!(d, Value::obj(p));
+                        alloc_window!(d, kind, 0, meta, a0, n);
                         next!(7);
                     }
                     prim::FIELD => {
-                        let v = slot!(u16at!(3));
-                        let i = u16at!(5);
-                        if !(v.tag == Tag::OBJ
-                            && ((*v.ptr()).kind == Kind::DATA && i < (*v.ptr()).len as usize))
-                        {
-                            fault!("field {i} of a value that has none: {}", self.type_name(v));
-                        }
-                        set!(u16at!(1), *heap::fields(v.ptr()).add(i));
+                        let f = checked_field!(u16at!(3), u16at!(5));
+                        set!(u16at!(1), *f);
                         next!(7);
                     }
                     prim::SETFIELD => {
-                        let v = slot!(u16at!(1));
-                        let i = u16at!(3);
-                        if !(v.tag == Tag::OBJ
-                            && ((*v.ptr()).kind == Kind::DATA && i < (*v.ptr()).len as usize))
-                        {
-                            fault!("field {i} of a value that has none: {}", self.type_name(v));
-                        }
-                        *heap::fields(v.ptr()).add(i) = slot!(u16at!(5));
+                        let f = checked_field!(u16at!(1), u16at!(3));
+                        *f = slot!(u16at!(5));
                         next!(7);
                     }
                     prim::GETTAG => {
