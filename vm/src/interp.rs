@@ -347,16 +347,8 @@ impl Vm {
                         } else {
                             self.stack[p + 3]
                         };
-                        self.roots.push(x);
-                        let cell = self.alloc(32, Kind::DATA, 1, builtin::LIST, 2);
-                        let x = self.roots.pop().unwrap_or(x);
-                        let cell = cell?;
-                        // SAFETY: a fresh cons cell has two value slots.
-                        unsafe {
-                            *heap::fields(cell) = x;
-                            *heap::fields(cell).add(1) = self.stack[p + 2];
-                        }
-                        self.stack[p + 2] = Value::obj(cell);
+                        let acc = self.stack[p + 2];
+                        self.stack[p + 2] = self.new_list_onto(&[x], acc)?;
                     }
                 }
             }

@@ -727,30 +727,7 @@ impl Vm {
                 let items = self.list_values(a, "list.append")?;
                 let tail = self.arg(b, o[2]);
                 self.list_values(tail, "list.append")?;
-                // Build onto `tail` (shared).
-                self.roots.push(tail);
-                let mark = self.roots.len();
-                self.roots.extend_from_slice(&items);
-                let mut acc = self.roots[mark - 1];
-                for i in (0..items.len()).rev() {
-                    self.roots.push(acc);
-                    let p = match self.alloc(32, Kind::DATA, 1, builtin::LIST, 2) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            self.roots.truncate(mark - 1);
-                            return Err(e);
-                        }
-                    };
-                    acc = self.roots.pop().unwrap_or(acc);
-                    // SAFETY: fresh cons cell with two slots.
-                    unsafe {
-                        *heap::fields(p) = self.roots[mark + i];
-                        *heap::fields(p).add(1) = acc;
-                    }
-                    acc = Value::obj(p);
-                }
-                self.roots.truncate(mark - 1);
-                acc
+                self.new_list_onto(&items, tail)?
             }
             s::LIST_TO_ARRAY => {
                 let items = self.list_values(a, "list.to_array")?;

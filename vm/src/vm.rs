@@ -452,9 +452,15 @@ impl Vm {
 
     /// Builds a list from values (rooted while building).
     pub fn new_list(&mut self, vals: &[Value]) -> Result<Value, Trap> {
+        self.new_list_onto(vals, Value::NIL)
+    }
+
+    /// Builds the list `vals` followed by the existing list `tail`, which is shared, not
+    /// copied (`list.append`). Everything is rooted while the cells are allocated.
+    pub fn new_list_onto(&mut self, vals: &[Value], tail: Value) -> Result<Value, Trap> {
         let mark = self.roots.len();
         self.roots.extend_from_slice(vals);
-        self.roots.push(Value::NIL);
+        self.roots.push(tail);
         let acc = self.roots.len() - 1;
         for i in (0..vals.len()).rev() {
             let p = match self.alloc(32, Kind::DATA, 1, builtin::LIST, 2) {
