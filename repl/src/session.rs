@@ -1016,15 +1016,20 @@ mod tests {
         assert_eq!(s.run("").1, Next::Continue);
     }
 
+    /// Raises the session's interrupt flag after `ms` milliseconds, as Ctrl-C would.
+    fn interrupt_after(s: &Session, ms: u64) -> std::thread::JoinHandle<()> {
+        let flag = s.interrupt.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            flag.store(true, Ordering::SeqCst);
+        })
+    }
+
     #[test]
     fn interrupt_stops_a_running_program() {
         let (mut s, b) = session();
         run(&mut s, &b, "spin := () => { while true {} };");
-        let flag = s.interrupt.clone();
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            flag.store(true, Ordering::SeqCst);
-        });
+        let t = interrupt_after(&s, 200);
         let (_, e, _) = run(&mut s, &b, "spin()");
         t.join().unwrap();
         assert!(e.contains("interrupted"), "{e}");
@@ -1037,11 +1042,7 @@ mod tests {
     fn interrupt_stops_compile_time_evaluation() {
         let (mut s, b) = session();
         run(&mut s, &b, "spin := () -> i64 => { while true {} 0 };");
-        let flag = s.interrupt.clone();
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            flag.store(true, Ordering::SeqCst);
-        });
+        let t = interrupt_after(&s, 300);
         let (_, e, _) = run(&mut s, &b, "#run spin()");
         t.join().unwrap();
         assert!(e.contains("interrupted"), "{e}");
