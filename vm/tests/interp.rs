@@ -28,10 +28,7 @@ fn fib_module(n: i32) -> Module {
     m.op(Op::LoadG, [s(0), Operand::Global(nl)]);
     m.op(Op::Print, [s(0)]);
     m.op(Op::RetU, []);
-    let main = mb.add_function(m).unwrap();
-    mb.set_entry(main);
-    mb.set_executable(true);
-    mb.finish().unwrap()
+    executable(mb, m)
 }
 
 #[test]
@@ -67,10 +64,7 @@ fn list_module(n: i32) -> Module {
     m.op(Op::ListRev, [s(0), s(0)]);
     m.op(Op::ListLen, [s(2), s(0)]);
     m.op(Op::Ret, [s(2)]);
-    let main = mb.add_function(m).unwrap();
-    mb.set_entry(main);
-    mb.set_executable(true);
-    mb.finish().unwrap()
+    executable(mb, m)
 }
 
 #[test]
@@ -94,10 +88,7 @@ fn division_by_zero_faults_with_trace() {
     m.set_location(file, 4, 5);
     m.op(Op::DivI64, [s(0), s(0), s(1)]);
     m.op(Op::Ret, [s(0)]);
-    let main = mb.add_function(m).unwrap();
-    mb.set_entry(main);
-    mb.set_executable(true);
-    let (_, r) = run(&mb.finish().unwrap());
+    let (_, r) = run(&executable(mb, m));
     let e = r.unwrap_err();
     assert!(e.contains("error: t.hash:4: division by zero"), "{e}");
     assert!(e.contains("at main (t.hash:4)"), "{e}");
@@ -137,10 +128,7 @@ fn partial_and_over_application() {
     m.op(Op::Call, [s(6), s(5), s(6), cnt(3)]);
     m.op(Op::AddI64, [s(0), s(4), s(6)]);
     m.op(Op::Ret, [s(0)]);
-    let main = mb.add_function(m).unwrap();
-    mb.set_entry(main);
-    mb.set_executable(true);
-    let md = mb.finish().unwrap();
+    let md = executable(mb, m);
     assert_eq!(run(&md).1, Ok(66));
     assert_eq!(run_with(&md, stress()).1, Ok(66));
 }
@@ -164,10 +152,7 @@ fn deep_recursion() {
     m.op(Op::CallK, [s(0), Operand::Func(d), s(0), cnt(1)]);
     m.op(Op::SubIImm, [s(0), s(0), imm(1_000_000 - 7)]);
     m.op(Op::Ret, [s(0)]);
-    let main = mb.add_function(m).unwrap();
-    mb.set_entry(main);
-    mb.set_executable(true);
-    assert_eq!(run(&mb.finish().unwrap()).1, Ok(7));
+    assert_eq!(run(&executable(mb, m)).1, Ok(7));
 }
 
 /// list.map, list.filter and list.foldr call bytecode closures without Rust recursion.
@@ -211,10 +196,7 @@ fn list_ops_module(n: i32, print: bool) -> Module {
     }
     m.op(Op::ListLen, [s(7), s(4)]);
     m.op(Op::Ret, [s(7)]);
-    let main = mb.add_function(m).unwrap();
-    mb.set_entry(main);
-    mb.set_executable(true);
-    mb.finish().unwrap()
+    executable(mb, m)
 }
 
 #[test]
@@ -238,10 +220,7 @@ fn interrupt_stops_an_infinite_loop() {
     let top = m.new_label();
     m.bind(top);
     m.emit(Op::Loop, [l(top)]);
-    let main = mb.add_function(m).unwrap();
-    mb.set_entry(main);
-    mb.set_executable(true);
-    let md = mb.finish().unwrap();
+    let md = executable(mb, m);
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut vm = hashvm_vm::Vm::new(hashvm_vm::Config::default());
     vm.interrupt = Some(flag.clone());

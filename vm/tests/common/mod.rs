@@ -59,3 +59,11 @@ pub fn l(x: Label) -> Arg {
 pub fn a(o: Operand) -> Arg {
     Arg::Op(o)
 }
+
+/// Finishes a test module whose entry point is `main`.
+pub fn executable(mut mb: ModuleBuilder, main: FunctionBuilder) -> Module {
+    let main = mb.add_function(main).unwrap();
+    mb.set_entry(main);
+    mb.set_executable(true);
+    mb.finish().unwrap()
+}
