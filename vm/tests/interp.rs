@@ -47,7 +47,7 @@ fn fib_under_gc_stress() {
 
 /// Builds a list 0..n with cons in a loop, prints it, reverses it, prints the length.
 fn list_module(n: i32) -> Module {
-    let mut mb = ModuleBuilder::new();
+    let mb = ModuleBuilder::new();
     let mut m = FunctionBuilder::new("main", 0, 0);
     let top = m.new_label();
     let done = m.new_label();
@@ -215,7 +215,7 @@ fn native_list_functions() {
 /// An interrupt flag set before running stops an infinite loop with "interrupted".
 #[test]
 fn interrupt_stops_an_infinite_loop() {
-    let mut mb = ModuleBuilder::new();
+    let mb = ModuleBuilder::new();
     let mut m = FunctionBuilder::new("main", 0, 0);
     let top = m.new_label();
     m.bind(top);
