@@ -539,37 +539,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.compile_match(scrutinee, arms, Dest::Slot(dst), e.span)?
             }
             TExprKind::Run(inner) => self.run_site(inner, e.span, dst, None)?,
-            TExprKind::Op { op, args } => {
-                let base = self.window(args.len() as u16);
-                for (i, x) in args.iter().enumerate() {
-                    self.expr(x, base + i as u16)?;
-                }
-                let mut next_arg = base;
-                let mut has_dst = false;
-                let mut ops = Vec::new();
-                for k in op.operands() {
-                    match k {
-                        hashvm_format::OperandKind::Dst => {
-                            has_dst = true;
-                            ops.push(s(dst));
-                        }
-                        hashvm_format::OperandKind::Src => {
-                            ops.push(s(next_arg));
-                            next_arg += 1;
-                        }
-                        _ => {
-                            return self.err(
-                                e.span,
-                                format!("#op(\"{}\") takes non-slot operands", op.mnemonic()),
-                            )
-                        }
-                    }
-                }
-                self.fb.op(*op, ops);
-                if !has_dst && !op.is_terminator() {
-                    self.fb.op(Op::LoadUnit, [s(dst)]);
-                }
-            }
+            TExprKind::Op { op, args } => self.prim_op(*op, args, dst, e.span)?,
         }
         Ok(())
     }
@@ -669,32 +639,11 @@ impl<'a, 'p> FnCx<'a, 'p> {
         // A call of a function whose whole body is one instruction on its parameters
         // (the standard library's wrappers over VM primitives) is that instruction.
         if let Some(op) = self.prim_wrapper(callee, args.len()) {
-            let base = self.window(n);
-            for (i, x) in args.iter().enumerate() {
-                self.expr(x, base + i as u16)?;
-            }
             self.loc(span);
             let out = if tail { self.temp() } else { dst };
-            let mut ops = Vec::new();
-            let mut next_arg = base;
-            let mut has_dst = false;
-            for k in op.operands() {
-                if *k == hashvm_format::OperandKind::Dst {
-                    has_dst = true;
-                    ops.push(s(out));
-                } else {
-                    ops.push(s(next_arg));
-                    next_arg += 1;
-                }
-            }
-            self.fb.op(op, ops);
-            if !op.is_terminator() {
-                if !has_dst {
-                    self.fb.op(Op::LoadUnit, [s(out)]);
-                }
-                if tail {
-                    self.fb.op(Op::Ret, [s(out)]);
-                }
+            self.prim_op(op, args, out, span)?;
+            if tail && !op.is_terminator() {
+                self.fb.op(Op::Ret, [s(out)]);
             }
             self.next = mark;
             return Ok(());
@@ -745,6 +694,42 @@ impl<'a, 'p> FnCx<'a, 'p> {
             (Target::Value(t), true) => self.fb.op(Op::TCall, [s(t), s(base), cnt(n)]),
         }
         self.next = mark;
+        Ok(())
+    }
+
+    /// Emits instruction `op` with `args` (evaluated left to right into a window) as its
+    /// `Src` operands and `dst` as its `Dst`; an instruction without a result leaves
+    /// `()` in `dst`. Used by `#op(...)` and by calls of one-instruction functions.
+    fn prim_op(&mut self, op: Op, args: &'p [TExpr], dst: u16, span: Span) -> R<()> {
+        let base = self.window(args.len() as u16);
+        for (i, x) in args.iter().enumerate() {
+            self.expr(x, base + i as u16)?;
+        }
+        let mut next_arg = base;
+        let mut has_dst = false;
+        let mut ops = Vec::new();
+        for k in op.operands() {
+            match k {
+                hashvm_format::OperandKind::Dst => {
+                    has_dst = true;
+                    ops.push(s(dst));
+                }
+                hashvm_format::OperandKind::Src => {
+                    ops.push(s(next_arg));
+                    next_arg += 1;
+                }
+                _ => {
+                    return self.err(
+                        span,
+                        format!("#op(\"{}\") takes non-slot operands", op.mnemonic()),
+                    )
+                }
+            }
+        }
+        self.fb.op(op, ops);
+        if !has_dst && !op.is_terminator() {
+            self.fb.op(Op::LoadUnit, [s(dst)]);
+        }
         Ok(())
     }
 
