@@ -1354,29 +1354,22 @@ impl<'a, 'p> FnCx<'a, 'p> {
 
     /// A `while`, `loop` or `for`, whose value is always `()`.
     fn loop_expr(&mut self, e: &'p TExpr) -> R<()> {
-        match &e.kind {
-            TExprKind::While { cond, body } => {
-                let top = self.fb.new_label();
-                let exit = self.fb.new_label();
-                self.fb.bind(top);
-                self.cond(cond, false, exit)?;
-                self.loop_body(body, top, exit)?;
-                self.fb.emit(Op::Loop, [Arg::Label(top)]);
-                self.fb.bind(exit);
-                Ok(())
-            }
-            TExprKind::Loop { body } => {
-                let top = self.fb.new_label();
-                let exit = self.fb.new_label();
-                self.fb.bind(top);
-                self.loop_body(body, top, exit)?;
-                self.fb.emit(Op::Loop, [Arg::Label(top)]);
-                self.fb.bind(exit);
-                Ok(())
-            }
-            TExprKind::For { pat, iter, body } => self.for_loop(pat, iter, body),
-            _ => Ok(()),
+        let (cond, body) = match &e.kind {
+            TExprKind::While { cond, body } => (Some(&**cond), body),
+            TExprKind::Loop { body } => (None, body),
+            TExprKind::For { pat, iter, body } => return self.for_loop(pat, iter, body),
+            _ => return Ok(()),
+        };
+        let top = self.fb.new_label();
+        let exit = self.fb.new_label();
+        self.fb.bind(top);
+        if let Some(c) = cond {
+            self.cond(c, false, exit)?;
         }
+        self.loop_body(body, top, exit)?;
+        self.fb.emit(Op::Loop, [Arg::Label(top)]);
+        self.fb.bind(exit);
+        Ok(())
     }
 
     /// A `#run` site. With known values it loads its constant; otherwise the expression
