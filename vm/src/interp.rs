@@ -589,6 +589,20 @@ impl Vm {
                 *p.add(1) = $tag as u64;
             }};
         }
+        // A loop back-edge (`loop`, `tcallself`): count it in the PC-hashed table; when
+        // the counter expires, call the JIT hook and check for an interrupt.
+        macro_rules! count_back_edge {
+            () => {{
+                let off = ip.offset_from(code) as usize;
+                let slot = (off >> 1) & (HOT_LOOP_SLOTS - 1);
+                let c = self.hot_loops.get_unchecked_mut(slot);
+                *c -= 1;
+                if *c == 0 {
+                    save_ip!();
+                    tri!(self.fire_hot_loop(slot, off as u32));
+                }
+            }};
+        }
         // A new object of `n` values copied from the slots `a0..a0+n`, into slot `d`.
         macro_rules! alloc_window {
             ($d:expr, $kind:expr, $tag:expr, $meta:expr, $a0:expr, $n:expr) => {{
@@ -826,14 +840,7 @@ impl Vm {
                         }
                     }
                     prim::LOOP => {
-                        let off = (ip.offset_from(code)) as usize;
-                        let slot = (off >> 1) & (HOT_LOOP_SLOTS - 1);
-                        let c = self.hot_loops.get_unchecked_mut(slot);
-                        *c -= 1;
-                        if *c == 0 {
-                            save_ip!();
-                            tri!(self.fire_hot_loop(slot, off as u32));
-                        }
+                        count_back_edge!();
                         jump!(i32at!(1));
                     }
                     prim::SWITCH => {
@@ -954,14 +961,7 @@ impl Vm {
                         if op == prim::TCALLSELF {
                             // Self tail call: move the arguments down and restart in place.
                             std::ptr::copy(base.add(a0), base, n);
-                            let off = (ip.offset_from(code)) as usize;
-                            let slot = (off >> 1) & (HOT_LOOP_SLOTS - 1);
-                            let c = self.hot_loops.get_unchecked_mut(slot);
-                            *c -= 1;
-                            if *c == 0 {
-                                save_ip!();
-                                tri!(self.fire_hot_loop(slot, off as u32));
-                            }
+                            count_back_edge!();
                             ip = code;
                             continue;
                         }
