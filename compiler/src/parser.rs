@@ -54,6 +54,11 @@ struct Parser {
     chain: u32,
     last_err: Option<usize>,
     too_deep: bool,
+    /// Parsing a match guard at its own level (not inside brackets): the guard ends at
+    /// the arm's `=>`, so a parenthesised operand that ends the guard (`n if n > (5) =>`)
+    /// is not taken for a lambda's parameter list (Rust restricts struct literals in
+    /// `if` conditions the same way).
+    guard: bool,
 }
 
 fn prec_of(p: P) -> Option<(u8, BinOp)> {
@@ -114,6 +119,7 @@ impl Parser {
             chain: 0,
             last_err: None,
             too_deep: false,
+            guard: false,
         }
     }
 
@@ -650,6 +656,25 @@ impl Parser {
         r
     }
 
+    /// Parses with [`Parser::guard`] set to `guard`, restoring it afterwards (also when
+    /// the construct is abandoned, so recovery continues in the right mode).
+    fn with_guard<T>(
+        &mut self,
+        guard: bool,
+        f: impl FnOnce(&mut Self) -> PResult<T>,
+    ) -> PResult<T> {
+        let saved = std::mem::replace(&mut self.guard, guard);
+        let r = f(self);
+        self.guard = saved;
+        r
+    }
+
+    /// An expression inside brackets (parentheses, `[]`, `{}`, call arguments): the
+    /// delimiter ends any enclosing guard, so `(params) =>` is a lambda again.
+    fn nested_expr(&mut self) -> PResult<Expr> {
+        self.with_guard(false, |p| p.expr())
+    }
+
     fn assign_expr(&mut self) -> PResult<Expr> {
         let lhs = self.binary(0)?;
         if let Tok::P(p) = self.peek() {
@@ -811,7 +836,7 @@ impl Parser {
                 Tok::P(P::LBracket) => {
                     self.link()?;
                     self.bump();
-                    let idx = self.expr()?;
+                    let idx = self.nested_expr()?;
                     self.expect(P::RBracket, "to close the index")?;
                     let span = e.span.to(self.prev_span());
                     Self::wrap(e, span, |b| ExprKind::Index(b, Box::new(idx)));
@@ -884,7 +909,7 @@ impl Parser {
             } else {
                 None
             };
-            let value = self.expr()?;
+            let value = self.nested_expr()?;
             args.push(Arg { name, value });
             if !self.eat(P::Comma) {
                 break;
@@ -1012,7 +1037,9 @@ impl Parser {
                 })
             }
             Tok::P(P::LParen) => {
-                if self.paren_starts_lambda() {
+                // In a guard, `(…) =>` at the guard's own level is a parenthesised
+                // operand followed by the arm's `=>`, never a lambda.
+                if !self.guard && self.paren_starts_lambda() {
                     return self.lambda(Vec::new(), start);
                 }
                 self.bump();
@@ -1022,7 +1049,7 @@ impl Parser {
                         span: start.to(self.prev_span()),
                     });
                 }
-                let first = self.expr()?;
+                let first = self.nested_expr()?;
                 if self.eat(P::RParen) {
                     // Parentheses only group.
                     return Ok(Expr {
@@ -1035,7 +1062,7 @@ impl Parser {
                     if self.is(P::RParen) {
                         break;
                     }
-                    elems.push(self.expr()?);
+                    elems.push(self.nested_expr()?);
                 }
                 self.expect(P::RParen, "to close the tuple")?;
                 Ok(Expr {
@@ -1047,7 +1074,7 @@ impl Parser {
                 self.bump();
                 let mut elems = Vec::new();
                 while !self.is(P::RBracket) {
-                    elems.push(self.expr()?);
+                    elems.push(self.nested_expr()?);
                     if !self.eat(P::Comma) {
                         break;
                     }
@@ -1177,7 +1204,7 @@ impl Parser {
                     if self.is(P::RParen) {
                         break;
                     }
-                    args.push(self.expr()?);
+                    args.push(self.nested_expr()?);
                 }
                 self.expect(P::RParen, "to close `#op(...)`")?;
                 Ok(Expr {
@@ -1267,9 +1294,14 @@ impl Parser {
 
     /// One arm; the flag says whether a comma is required after it (not after a block).
     fn arm(&mut self) -> PResult<(Arm, bool)> {
+        self.with_guard(false, |p| p.arm_inner())
+    }
+
+    fn arm_inner(&mut self) -> PResult<(Arm, bool)> {
         let pat = self.pattern()?;
         let guard = if self.eat_kw(Kw::If) {
-            Some(self.expr()?)
+            // The guard ends at the arm's `=>`: see [`Parser::guard`].
+            Some(self.with_guard(true, |p| p.expr())?)
         } else {
             None
         };
@@ -1300,7 +1332,7 @@ impl Parser {
 
     fn block(&mut self) -> PResult<Block> {
         self.enter()?;
-        let r = self.block_inner();
+        let r = self.with_guard(false, |p| p.block_inner());
         self.leave();
         r
     }
