@@ -95,6 +95,20 @@ impl NumClass {
     /// `& | ^ << >> ~`: `i64 u64`.
     pub const BITS: NumClass = NumClass(1 | 2);
 
+    /// The class of operand types an arithmetic or bitwise operator accepts (`None`
+    /// for comparisons, which take any type, and for `&&`/`||`, which take `bool`).
+    /// The checker enforces it and the code generator's instruction table is tested
+    /// against it.
+    pub fn of_binop(op: crate::ast::BinOp) -> Option<NumClass> {
+        use crate::ast::BinOp::*;
+        match op {
+            Add => Some(NumClass::NUM_OR_STR),
+            Sub | Mul | Div | Rem => Some(NumClass::NUM),
+            BitAnd | BitOr | BitXor | Shl | Shr => Some(NumClass::BITS),
+            Eq | Ne | Lt | Le | Gt | Ge | And | Or => None,
+        }
+    }
+
     /// Whether `p` is in the class.
     pub fn allows(self, p: Prim) -> bool {
         self.0 & p.class_bit() != 0

@@ -4,7 +4,7 @@
 
 use crate::insn::{Insn, Operand};
 use crate::module::*;
-use crate::opcode::{Op, OperandKind};
+use crate::opcode::{jump_table, Op};
 use std::collections::HashMap;
 
 /// A jump target inside one function, bound to an offset with [`FunctionBuilder::bind`].
@@ -167,7 +167,6 @@ impl FunctionBuilder {
         let mut ops = Vec::with_capacity(args.len());
         let mut pending = Vec::new();
         let mut pos = start + op.opcode_len();
-        let mut last_base = None;
         for (k, a) in kinds.iter().zip(args) {
             let operand = match a {
                 Arg::Op(o) => o,
@@ -190,21 +189,9 @@ impl FunctionBuilder {
                     Operand::Table(0, vec![0; n])
                 }
             };
-            match (k, &operand) {
-                (OperandKind::Dst | OperandKind::Src, Operand::Slot(s)) => {
-                    self.nslots = self.nslots.max(*s as u32 + 1)
-                }
-                (OperandKind::Base, Operand::Slot(s)) => last_base = Some(*s as u32),
-                (OperandKind::Count, Operand::U16(n)) => {
-                    if let Some(b) = last_base.take() {
-                        self.nslots = self.nslots.max(b + *n as u32);
-                    }
-                }
-                _ => {}
-            }
             pos += match (k.width(), &operand) {
                 (Some(w), _) => w,
-                (None, Operand::Table(_, v)) => 6 + 4 * v.len(),
+                (None, Operand::Table(_, v)) => jump_table::len(v.len()),
                 _ => 0,
             };
             ops.push(operand);
@@ -214,6 +201,9 @@ impl FunctionBuilder {
             self.error
                 .get_or_insert(BuildError::BadOperands(self.name.clone(), op.mnemonic()));
             return;
+        }
+        for run in insn.slot_runs() {
+            self.nslots = self.nslots.max(run.end());
         }
         if let Some(Operand::Table(_, v)) =
             insn.args.iter().find(|a| matches!(a, Operand::Table(..)))
@@ -257,10 +247,11 @@ impl FunctionBuilder {
                     cases,
                 } => {
                     let d = resolve(&self.labels, def, insn, &self.name)?;
-                    self.code[at + 2..at + 6].copy_from_slice(&d.to_le_bytes());
+                    let p = at + jump_table::DEFAULT;
+                    self.code[p..p + 4].copy_from_slice(&d.to_le_bytes());
                     for (i, c) in cases.iter().enumerate() {
                         let d = resolve(&self.labels, *c, insn, &self.name)?;
-                        let p = at + 6 + 4 * i;
+                        let p = at + jump_table::case(i);
                         self.code[p..p + 4].copy_from_slice(&d.to_le_bytes());
                     }
                 }

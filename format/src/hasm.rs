@@ -49,7 +49,7 @@
 use crate::binary::MAX_CONST_DEPTH;
 use crate::insn::{DecodeError, Insn, Operand};
 use crate::module::*;
-use crate::opcode::{Op, OperandKind};
+use crate::opcode::{jump_table, Op, OperandKind};
 use rug::{Integer, Rational};
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -1207,8 +1207,6 @@ impl Asm<'_> {
         let mut args = Vec::with_capacity(op.operands().len());
         let mut fix: Vec<(usize, String, usize)> = Vec::new();
         let mut last_type = None;
-        let mut last_base = None;
-        let mut used = 0u32;
         for (n, &k) in op.operands().iter().enumerate() {
             if n > 0 {
                 c.eat(',');
@@ -1231,14 +1229,9 @@ impl Asm<'_> {
                         ));
                     };
                     c.p += 1;
-                    if k == OperandKind::Base {
-                        last_base = Some(s as u32);
-                    } else {
-                        used = used.max(s as u32 + 1);
-                    }
                     Operand::Slot(s)
                 }
-                OperandKind::Imm32 => match c.peek() {
+                OperandKind::Imm32 | OperandKind::Char => match c.peek() {
                     Some(Tok::Char(ch)) => {
                         c.p += 1;
                         Operand::Imm32(*ch as i32)
@@ -1273,13 +1266,7 @@ impl Asm<'_> {
                     }
                     _ => Operand::U16(c.uint("a constructor index", u16::MAX as u128)?),
                 },
-                OperandKind::Count => {
-                    let v: u16 = c.uint("a count", u16::MAX as u128)?;
-                    if let Some(b) = last_base.take() {
-                        used = used.max(b + v as u32);
-                    }
-                    Operand::U16(v)
-                }
+                OperandKind::Count => Operand::U16(c.uint("a count", u16::MAX as u128)?),
                 OperandKind::Index => Operand::U16(c.uint("an index", u16::MAX as u128)?),
                 OperandKind::Jump => Operand::Jump(self.target(c, &mut fix, pos)?),
                 OperandKind::Table => {
@@ -1287,7 +1274,7 @@ impl Asm<'_> {
                     let mut cases = Vec::new();
                     let mut case_fix = Vec::new();
                     while !c.eat(']') {
-                        let at = pos + 6 + 4 * cases.len();
+                        let at = pos + jump_table::case(cases.len());
                         cases.push(self.target(c, &mut case_fix, at)?);
                         if !c.eat(',') {
                             c.expect(']')?;
@@ -1300,20 +1287,22 @@ impl Asm<'_> {
                     if !c.eat_kw("else") {
                         return c.err("expected `else DEFAULT` after the jump table");
                     }
-                    let def = self.target(c, &mut fix, pos + 2)?;
+                    let def = self.target(c, &mut fix, pos + jump_table::DEFAULT)?;
                     fix.extend(case_fix);
                     Operand::Table(def, cases)
                 }
             };
             pos += match (k.width(), &a) {
                 (Some(w), _) => w,
-                (None, Operand::Table(_, v)) => 6 + 4 * v.len(),
+                (None, Operand::Table(_, v)) => jump_table::len(v.len()),
                 (None, _) => 0,
             };
             args.push(a);
         }
         c.done()?;
-        Insn::new(op, args).encode(&mut body.code);
+        let insn = Insn::new(op, args);
+        let used = insn.slot_runs().iter().map(|r| r.end()).max().unwrap_or(0);
+        insn.encode(&mut body.code);
         body.used_slots = body.used_slots.max(used);
         body.fixups
             .extend(fix.into_iter().map(|(at, label, col)| Fixup {
@@ -2027,8 +2016,8 @@ impl Dis<'_> {
         for (k, a) in insn.op.operands().iter().zip(insn.args.iter()) {
             ops.push(match (k, a) {
                 (_, Operand::Slot(s)) => format!("r{s}"),
-                (_, Operand::Imm32(v)) => {
-                    let as_char = matches!(insn.op, Op::LoadChar | Op::JEqChar | Op::JNeChar);
+                (k, Operand::Imm32(v)) => {
+                    let as_char = *k == OperandKind::Char;
                     match char_lit(*v as u32).filter(|_| as_char) {
                         Some(s) => s,
                         None => v.to_string(),

@@ -1,7 +1,7 @@
 //! Decoded instructions: the form the verifier, the disassembler, the assembler and the
 //! linker work on. The interpreter never builds these; it reads the bytes directly.
 
-use crate::opcode::{Op, OperandKind};
+use crate::opcode::{jump_table, Op, OperandKind};
 use smallvec::SmallVec;
 
 /// One decoded operand. The variant follows the [`OperandKind`] of its position.
@@ -99,7 +99,9 @@ impl Insn {
                 OperandKind::Tag | OperandKind::Count | OperandKind::Index => {
                     Operand::U16(u16::from_le_bytes(rd(code, p)?))
                 }
-                OperandKind::Imm32 => Operand::Imm32(i32::from_le_bytes(rd(code, p)?)),
+                OperandKind::Imm32 | OperandKind::Char => {
+                    Operand::Imm32(i32::from_le_bytes(rd(code, p)?))
+                }
                 OperandKind::Imm64 => Operand::Imm64(i64::from_le_bytes(rd(code, p)?)),
                 OperandKind::F64 => Operand::F64(u64::from_le_bytes(rd(code, p)?)),
                 OperandKind::Global => Operand::Global(u32::from_le_bytes(rd(code, p)?)),
@@ -107,15 +109,13 @@ impl Insn {
                 OperandKind::Type => Operand::Type(u32::from_le_bytes(rd(code, p)?)),
                 OperandKind::Jump => Operand::Jump(i32::from_le_bytes(rd(code, p)?)),
                 OperandKind::Table => {
-                    let n = u16::from_le_bytes(rd(code, p)?) as usize;
-                    p += 2;
-                    let def = i32::from_le_bytes(rd(code, p)?);
-                    p += 4;
+                    let n = u16::from_le_bytes(rd(code, p + jump_table::COUNT)?) as usize;
+                    let def = i32::from_le_bytes(rd(code, p + jump_table::DEFAULT)?);
                     let mut v = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        v.push(i32::from_le_bytes(rd(code, p)?));
-                        p += 4;
+                    for i in 0..n {
+                        v.push(i32::from_le_bytes(rd(code, p + jump_table::case(i))?));
                     }
+                    p += jump_table::len(n);
                     args.push(Operand::Table(def, v));
                     continue;
                 }
@@ -126,8 +126,9 @@ impl Insn {
         Ok((Insn { op, args }, p - at))
     }
 
-    /// Appends the encoding to `out`. Panics only on a programming error: an operand
-    /// whose variant does not fit its kind (the builder and assembler never make one).
+    /// Appends the encoding to `out`, writing each operand as its variant says. The
+    /// caller keeps the variants in step with `op.operands()` ([`Insn::is_well_formed`];
+    /// the builder and assembler check it before encoding): nothing is checked here.
     pub fn encode(&self, out: &mut Vec<u8>) {
         self.op.encode_opcode(out);
         for (k, a) in self.op.operands().iter().zip(self.args.iter()) {
@@ -156,7 +157,7 @@ impl Insn {
         for (k, a) in self.op.operands().iter().zip(self.args.iter()) {
             n += match (k.width(), a) {
                 (Some(w), _) => w,
-                (None, Operand::Table(_, v)) => 6 + 4 * v.len(),
+                (None, Operand::Table(_, v)) => jump_table::len(v.len()),
                 (None, _) => 0,
             };
         }
@@ -181,7 +182,7 @@ impl Insn {
                     ) | (
                         OperandKind::Tag | OperandKind::Count | OperandKind::Index,
                         Operand::U16(_)
-                    ) | (OperandKind::Imm32, Operand::Imm32(_))
+                    ) | (OperandKind::Imm32 | OperandKind::Char, Operand::Imm32(_))
                         | (OperandKind::Imm64, Operand::Imm64(_))
                         | (OperandKind::F64, Operand::F64(_))
                         | (OperandKind::Global, Operand::Global(_))
@@ -191,6 +192,59 @@ impl Insn {
                         | (OperandKind::Table, Operand::Table(..))
                 )
             })
+    }
+}
+
+/// A run of consecutive frame slots that an instruction names: one slot for a `Dst`
+/// or `Src` operand, or a `Base` operand with the following `Count` (a call's argument
+/// window, a constructor's fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotRun {
+    /// The first slot.
+    pub first: u32,
+    /// How many slots (0 for an empty window).
+    pub len: u32,
+    /// Whether this is a `Base`/`Count` window rather than a single slot.
+    pub window: bool,
+}
+
+impl SlotRun {
+    /// One past the last slot: the frame must have at least this many slots.
+    pub fn end(&self) -> u32 {
+        self.first + self.len
+    }
+}
+
+impl Insn {
+    /// The slot runs this instruction names. This is the one frame-size rule: a frame
+    /// must hold every run of every instruction of its function (the builder sizes
+    /// frames by it, the verifier checks it). A call's callee frame starts at its
+    /// window's base and may extend past the caller's frame; the VM grows the stack
+    /// for that at the call, so it is not part of this rule.
+    pub fn slot_runs(&self) -> SmallVec<[SlotRun; 4]> {
+        let mut runs = SmallVec::new();
+        let mut base = None;
+        for (k, a) in self.op.operands().iter().zip(self.args.iter()) {
+            match (k, a) {
+                (OperandKind::Dst | OperandKind::Src, Operand::Slot(s)) => runs.push(SlotRun {
+                    first: *s as u32,
+                    len: 1,
+                    window: false,
+                }),
+                (OperandKind::Base, Operand::Slot(s)) => base = Some(*s as u32),
+                (OperandKind::Count, Operand::U16(n)) => {
+                    if let Some(b) = base.take() {
+                        runs.push(SlotRun {
+                            first: b,
+                            len: *n as u32,
+                            window: true,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        runs
     }
 }
 
@@ -205,4 +259,77 @@ pub fn decode_all(code: &[u8]) -> Result<Vec<(usize, Insn)>, (usize, DecodeError
         at += n;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::opcode::jump_table;
+
+    /// An operand of kind `k` whose encoding is distinct per position `i`.
+    fn sample(k: OperandKind, i: usize) -> Operand {
+        let v = 0x1111 * (i as u32 + 1);
+        match k {
+            OperandKind::Dst | OperandKind::Src | OperandKind::Base => Operand::Slot(v as u16),
+            OperandKind::Tag | OperandKind::Count | OperandKind::Index => Operand::U16(v as u16),
+            OperandKind::Imm32 | OperandKind::Char => Operand::Imm32(v as i32),
+            OperandKind::Imm64 => Operand::Imm64(v as i64),
+            OperandKind::F64 => Operand::F64(v as u64),
+            OperandKind::Global => Operand::Global(v),
+            OperandKind::Func => Operand::Func(v),
+            OperandKind::Type => Operand::Type(v),
+            OperandKind::Jump => Operand::Jump(v as i32),
+            OperandKind::Table => Operand::Table(-7, vec![3, 5, 9]),
+        }
+    }
+
+    /// The offsets and lengths the interpreter reads at (`Op::operand_offset`,
+    /// `Op::encoded_len`, `jump_table`) are where the encoder writes, for every opcode.
+    #[test]
+    fn table_offsets_match_the_encoding() {
+        for &op in Op::ALL {
+            let kinds = op.operands();
+            let insn = Insn::new(op, kinds.iter().enumerate().map(|(i, k)| sample(*k, i)));
+            assert!(insn.is_well_formed(), "{op:?}");
+            let mut bytes = Vec::new();
+            insn.encode(&mut bytes);
+            assert_eq!(bytes.len(), insn.len(), "{op:?}");
+            match op.fixed_len() {
+                Some(n) => assert_eq!(n, bytes.len(), "{op:?}"),
+                None => assert_eq!(*kinds.last().unwrap(), OperandKind::Table, "{op:?}"),
+            }
+            for (i, (k, a)) in kinds.iter().zip(insn.args.iter()).enumerate() {
+                let at = op.operand_offset(i);
+                match (k.width(), a) {
+                    (Some(w), _) => {
+                        let mut want = Vec::new();
+                        match a {
+                            Operand::Slot(v) | Operand::U16(v) => want.extend(v.to_le_bytes()),
+                            Operand::Imm32(v) | Operand::Jump(v) => want.extend(v.to_le_bytes()),
+                            Operand::Imm64(v) => want.extend(v.to_le_bytes()),
+                            Operand::F64(v) => want.extend(v.to_le_bytes()),
+                            Operand::Global(v) | Operand::Func(v) | Operand::Type(v) => {
+                                want.extend(v.to_le_bytes())
+                            }
+                            Operand::Table(..) => unreachable!(),
+                        }
+                        assert_eq!(want.len(), w, "{op:?} operand {i}");
+                        assert_eq!(&bytes[at..at + w], &want[..], "{op:?} operand {i}");
+                    }
+                    (None, Operand::Table(def, cases)) => {
+                        let rd16 = |p: usize| u16::from_le_bytes([bytes[p], bytes[p + 1]]);
+                        let rd32 =
+                            |p: usize| i32::from_le_bytes(bytes[p..p + 4].try_into().unwrap());
+                        assert_eq!(rd16(at + jump_table::COUNT) as usize, cases.len());
+                        assert_eq!(rd32(at + jump_table::DEFAULT), *def);
+                        for (c, j) in cases.iter().enumerate() {
+                            assert_eq!(rd32(at + jump_table::case(c)), *j, "{op:?} case {c}");
+                        }
+                        assert_eq!(bytes.len(), at + jump_table::len(cases.len()));
+                    }
+                    _ => unreachable!(),
+                }
+            }
+        }
+    }
 }

@@ -32,6 +32,9 @@ pub enum OperandKind {
     Base,
     /// A signed 32-bit immediate.
     Imm32,
+    /// A character immediate: a 32-bit Unicode scalar value (verified), written as a
+    /// char literal by the disassembler.
+    Char,
     /// A signed 64-bit immediate.
     Imm64,
     /// An `f64` immediate, stored as its IEEE-754 bits.
@@ -66,6 +69,7 @@ impl OperandKind {
             | OperandKind::Count
             | OperandKind::Index => Some(2),
             OperandKind::Imm32
+            | OperandKind::Char
             | OperandKind::Global
             | OperandKind::Func
             | OperandKind::Type
@@ -82,6 +86,7 @@ impl OperandKind {
             OperandKind::Src => "src",
             OperandKind::Base => "base",
             OperandKind::Imm32 => "i32",
+            OperandKind::Char => "char",
             OperandKind::Imm64 => "i64",
             OperandKind::F64 => "f64",
             OperandKind::Global => "global",
@@ -167,12 +172,84 @@ impl Op {
     }
 
     /// Number of opcode bytes: 1 for primary instructions, 2 for extended ones.
-    pub fn opcode_len(self) -> usize {
+    pub const fn opcode_len(self) -> usize {
         if (self as u16) >> PREFIX_SHIFT != 0 {
             2
         } else {
             1
         }
+    }
+
+    /// Byte offset of operand `i` from the instruction's first byte. Every operand
+    /// before `i` has a fixed width (the jump table, when there is one, comes last).
+    /// The interpreter evaluates this at compile time for each operand it reads, so
+    /// offsets are never written by hand.
+    pub const fn operand_offset(self, i: usize) -> usize {
+        let ops = self.operands();
+        let mut off = self.opcode_len();
+        let mut j = 0;
+        while j < i {
+            off += match ops[j].width() {
+                Some(w) => w,
+                None => panic!("an operand follows the jump table"),
+            };
+            j += 1;
+        }
+        off
+    }
+
+    /// [`Op::operand_offset`] of operand `i`, checked to be `width` bytes wide: a
+    /// reader that uses the wrong width fails to compile when this is evaluated in a
+    /// `const` block.
+    pub const fn operand_at(self, i: usize, width: usize) -> usize {
+        let ops = self.operands();
+        assert!(i < ops.len(), "no such operand");
+        match ops[i].width() {
+            Some(w) if w == width => self.operand_offset(i),
+            _ => panic!("operand read with the wrong width"),
+        }
+    }
+
+    /// The encoded length of an instruction without a jump table; `None` for the
+    /// table instructions, whose length depends on their case count.
+    pub const fn fixed_len(self) -> Option<usize> {
+        let ops = self.operands();
+        let mut n = self.opcode_len();
+        let mut j = 0;
+        while j < ops.len() {
+            match ops[j].width() {
+                Some(w) => n += w,
+                None => return None,
+            }
+            j += 1;
+        }
+        Some(n)
+    }
+
+    /// The encoded length of an instruction without a jump table (a compile-time error
+    /// in `const` context for a table instruction).
+    pub const fn encoded_len(self) -> usize {
+        match self.fixed_len() {
+            Some(n) => n,
+            None => panic!("a jump-table instruction has no fixed length"),
+        }
+    }
+
+    /// Whether `self` and `other` have the same operand layout, so that one handler can
+    /// decode both.
+    pub const fn same_layout(self, other: Op) -> bool {
+        let (a, b) = (self.operands(), other.operands());
+        if a.len() != b.len() || self.opcode_len() != other.opcode_len() {
+            return false;
+        }
+        let mut j = 0;
+        while j < a.len() {
+            if a[j] as u8 != b[j] as u8 {
+                return false;
+            }
+            j += 1;
+        }
+        true
     }
 
     /// Looks an opcode up by mnemonic (the assembler's entry point).
@@ -240,7 +317,7 @@ primary {
     LoadUnit LOADUNIT "loadunit" 0x06 [Dst] "d := ().";
     LoadTrue LOADTRUE "loadtrue" 0x07 [Dst] "d := true.";
     LoadFalse LOADFALSE "loadfalse" 0x08 [Dst] "d := false.";
-    LoadChar LOADCHAR "loadchar" 0x09 [Dst, Imm32] "d := the char with code point imm (verified to be a Unicode scalar).";
+    LoadChar LOADCHAR "loadchar" 0x09 [Dst, Char] "d := the char with code point imm (verified to be a Unicode scalar).";
     LoadG LOADG "loadg" 0x0A [Dst, Global] "d := global g.";
     StoreG STOREG "storeg" 0x0B [Global, Src] "global g := s.";
     LoadFn LOADFN "loadfn" 0x0C [Dst, Func] "d := function f as a value (f must capture nothing).";
@@ -300,8 +377,8 @@ primary {
     ToStr TOSTR "tostr" 0x48 [Dst, Src] "d := the printed form of any value (strings and chars unquoted at top level).";
     SCat SCAT "scat" 0x49 [Dst, Src, Src] "d := the concatenation of the strs a and b.";
     Print PRINT "print" 0x4A [Src] "Write the str s to standard output (buffered).";
-    JEqChar JEQCHAR "jeq.char" 0x4B [Src, Imm32, Jump] "Jump if the char s has code point imm (s must be a char: anything else faults).";
-    JNeChar JNECHAR "jne.char" 0x4C [Src, Imm32, Jump] "Jump if the char s does not have code point imm (s must be a char: anything else faults).";
+    JEqChar JEQCHAR "jeq.char" 0x4B [Src, Char, Jump] "Jump if the char s has code point imm (s must be a char: anything else faults).";
+    JNeChar JNECHAR "jne.char" 0x4C [Src, Char, Jump] "Jump if the char s does not have code point imm (s must be a char: anything else faults).";
 
     AddI64 ADD_I64 "add.i64" 0x50 [Dst, Src, Src] "d := a + b, wrapping.";
     SubI64 SUB_I64 "sub.i64" 0x51 [Dst, Src, Src] "d := a - b, wrapping.";
@@ -524,5 +601,30 @@ ext_sys {
 }
 }
 
-/// Mask of the numeric prefix in an [`Op`] discriminant.
+/// Shift that brings an extended [`Op`] discriminant's prefix byte down to the low
+/// byte (`op as u16 >> PREFIX_SHIFT` is 0 for primary instructions).
 pub const PREFIX_SHIFT: u16 = 8;
+
+/// The layout of a jump table operand ([`OperandKind::Table`]), relative to the
+/// operand's first byte: a `u16` case count `n`, the `i32` default offset, then `n`
+/// `i32` case offsets. Every reader and writer of tables uses these.
+pub mod jump_table {
+    /// Offset of the `u16` case count.
+    pub const COUNT: usize = 0;
+    /// Offset of the `i32` default jump.
+    pub const DEFAULT: usize = 2;
+    /// Offset of the first case's `i32` jump.
+    pub const CASES: usize = 6;
+    /// Width of one case entry.
+    pub const ENTRY: usize = 4;
+
+    /// Encoded size of a table with `n` cases.
+    pub const fn len(n: usize) -> usize {
+        CASES + ENTRY * n
+    }
+
+    /// Offset of case `i`'s jump.
+    pub const fn case(i: usize) -> usize {
+        CASES + ENTRY * i
+    }
+}

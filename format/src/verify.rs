@@ -475,26 +475,24 @@ fn check_insn(
     targets: &mut Vec<(u32, i64)>,
 ) -> Result<(), String> {
     let kinds = insn.op.operands();
-    let mut base: Option<u32> = None;
     let mut ty: Option<u32> = None;
     let mut tag: Option<u16> = None;
     let mut func: Option<u32> = None;
+    for run in insn.slot_runs() {
+        if run.end() > nslots {
+            return Err(if run.window {
+                format!(
+                    "slots r{}..r{} run past the frame of {nslots} slots",
+                    run.first,
+                    run.end()
+                )
+            } else {
+                format!("slot r{} is outside the frame of {nslots} slots", run.first)
+            });
+        }
+    }
     for (k, a) in kinds.iter().zip(insn.args.iter()) {
         match (k, a) {
-            (OperandKind::Dst | OperandKind::Src, Operand::Slot(s)) if *s as u32 >= nslots => {
-                return Err(format!("slot r{s} is outside the frame of {nslots} slots"));
-            }
-            (OperandKind::Base, Operand::Slot(s)) => base = Some(*s as u32),
-            (OperandKind::Count, Operand::U16(n)) => {
-                if let Some(b) = base.take() {
-                    if b + *n as u32 > nslots {
-                        return Err(format!(
-                            "slots r{b}..r{} run past the frame of {nslots} slots",
-                            b + *n as u32
-                        ));
-                    }
-                }
-            }
             (OperandKind::Global, Operand::Global(g)) if *g as usize >= m.globals.len() => {
                 return Err(format!(
                     "global {g} does not exist (there are {})",
@@ -515,6 +513,12 @@ fn check_insn(
                 ty = Some(*t);
             }
             (OperandKind::Tag, Operand::U16(t)) => tag = Some(*t),
+            (OperandKind::Char, Operand::Imm32(c)) if char::from_u32(*c as u32).is_none() => {
+                return Err(format!(
+                    "char immediate 0x{:x} is not a Unicode scalar value",
+                    *c as u32
+                ));
+            }
             (OperandKind::Jump, Operand::Jump(j)) => targets.push((pc, pc as i64 + *j as i64)),
             (OperandKind::Table, Operand::Table(def, cases)) => {
                 targets.push((pc, pc as i64 + *def as i64));
@@ -600,16 +604,6 @@ fn check_insn(
                 count(),
                 f.arity
             ));
-        }
-        Op::LoadChar | Op::JEqChar | Op::JNeChar => {
-            if let Some(Operand::Imm32(c)) = insn.args.get(1) {
-                if char::from_u32(*c as u32).is_none() {
-                    return Err(format!(
-                        "char immediate 0x{:x} is not a Unicode scalar value",
-                        *c as u32
-                    ));
-                }
-            }
         }
         _ => {}
     }

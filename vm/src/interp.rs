@@ -11,7 +11,7 @@ use crate::heap::{self, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
 use crate::value::{Tag, Value};
 use crate::vm::{Frame, FrameKind, Trap, Vm, HOT_LOOP_SLOTS, HOT_THRESHOLD, SCRATCH_SLOTS};
 use hashvm_format::builtin;
-use hashvm_format::opcode::{ext_num, ext_sys, prim, EXT_NUM, EXT_SYS};
+use hashvm_format::opcode::{ext_num, ext_sys, jump_table, prim, Op, EXT_NUM, EXT_SYS};
 
 /// The result of setting up a call.
 pub(crate) enum Called {
@@ -490,6 +490,36 @@ impl Vm {
                 i64::from_le_bytes(*(ip.add($o) as *const [u8; 8]))
             };
         }
+        // Operand `i` of the running instruction, whose opcode is the `Op` constant `op`:
+        // the offset comes from the opcode table at compile time, and reading an operand
+        // with the wrong width is a compile error (`Op::operand_at`). No handler writes
+        // an offset or a length by hand.
+        macro_rules! a16 {
+            ($op:expr, $i:expr) => {
+                u16at!((const { $op.operand_at($i, 2) }))
+            };
+        }
+        macro_rules! a32 {
+            ($op:expr, $i:expr) => {
+                u32at!((const { $op.operand_at($i, 4) }))
+            };
+        }
+        macro_rules! ai32 {
+            ($op:expr, $i:expr) => {
+                i32at!((const { $op.operand_at($i, 4) }))
+            };
+        }
+        macro_rules! ai64 {
+            ($op:expr, $i:expr) => {
+                i64at!((const { $op.operand_at($i, 8) }))
+            };
+        }
+        // One handler for several opcodes decodes them alike: checked at compile time.
+        macro_rules! same_layout {
+            ($op:expr, $($other:expr),+) => {
+                const { $(assert!($op.same_layout($other));)+ }
+            };
+        }
         // SAFETY (for every use): the verifier checked that each slot operand is below
         // the frame size, and the frame's slots exist in the stack from `base`.
         macro_rules! slot {
@@ -550,8 +580,8 @@ impl Vm {
         // A call: the caller's saved ip is the resume point, just after the call
         // instruction (a trace looks up the byte before it: the call itself).
         macro_rules! callop {
-            ($len:expr, $e:expr) => {{
-                next!($len);
+            ($op:expr, $e:expr) => {{
+                next!($op);
                 save_resume!();
                 let r = $e;
                 base = (self.stack.as_mut_ptr().add(cur_base));
@@ -563,9 +593,11 @@ impl Vm {
                 ip = (ip.offset($off as isize))
             };
         }
+        // Steps over the running instruction `op` (an `Op` constant; its length comes
+        // from the opcode table).
         macro_rules! next {
-            ($n:expr) => {
-                ip = (ip.add($n))
+            ($op:expr) => {
+                ip = ip.add(const { $op.encoded_len() })
             };
         }
         // Operands are read field by field from their slots (never copied whole to a
@@ -663,45 +695,46 @@ impl Vm {
                 (bits_of!(ia), bits_of!(ib))
             }};
         }
+        // `d := a op b` on two operands of one immediate type.
         macro_rules! arith {
-            ($tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
-                let ($a, $b) = typed2!($tag, $name, u16at!(3), u16at!(5));
-                put!(u16at!(1), $e, $tag);
-                next!(7);
+            ($op:expr, $tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
+                let ($a, $b) = typed2!($tag, $name, a16!($op, 1), a16!($op, 2));
+                put!(a16!($op, 0), $e, $tag);
+                next!($op);
             }};
         }
         macro_rules! cmpop {
-            ($tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
-                let ($a, $b) = typed2!($tag, $name, u16at!(3), u16at!(5));
-                put!(u16at!(1), ($e) as u64, Tag::BOOL);
-                next!(7);
+            ($op:expr, $tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
+                let ($a, $b) = typed2!($tag, $name, a16!($op, 1), a16!($op, 2));
+                put!(a16!($op, 0), ($e) as u64, Tag::BOOL);
+                next!($op);
             }};
         }
         macro_rules! unop {
-            ($tag:expr, $name:literal, |$a:ident| $e:expr) => {{
-                let ia = u16at!(3);
+            ($op:expr, $tag:expr, $name:literal, |$a:ident| $e:expr) => {{
+                let ia = a16!($op, 1);
                 if tag_of!(ia) != $tag {
                     save_ip!();
                     return Err(self.operand_fault($name, $tag, slot!(ia), None));
                 }
                 let $a = bits_of!(ia);
-                put!(u16at!(1), $e, $tag);
-                next!(5);
+                put!(a16!($op, 0), $e, $tag);
+                next!($op);
             }};
         }
         macro_rules! jcmp {
-            ($tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
-                let ($a, $b) = typed2!($tag, $name, u16at!(1), u16at!(3));
+            ($op:expr, $tag:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {{
+                let ($a, $b) = typed2!($tag, $name, a16!($op, 0), a16!($op, 1));
                 if $e {
-                    jump!(i32at!(5));
+                    jump!(ai32!($op, 2));
                 } else {
-                    next!(9);
+                    next!($op);
                 }
             }};
         }
         macro_rules! jcmpi {
-            (|$a:ident, $b:ident| $e:expr) => {{
-                let ia = u16at!(1);
+            ($op:expr, |$a:ident, $b:ident| $e:expr) => {{
+                let ia = a16!($op, 0);
                 if tag_of!(ia) != Tag::I64 {
                     save_ip!();
                     return Err(self.operand_fault(
@@ -712,11 +745,11 @@ impl Vm {
                     ));
                 }
                 let $a = bits_of!(ia) as i64;
-                let $b = i32at!(3) as i64;
+                let $b = ai32!($op, 1) as i64;
                 if $e {
-                    jump!(i32at!(7));
+                    jump!(ai32!($op, 2));
                 } else {
-                    next!(11);
+                    next!($op);
                 }
             }};
         }
@@ -756,95 +789,99 @@ impl Vm {
             loop {
                 let op = *ip;
                 match op {
-                    prim::NOP => next!(1),
+                    prim::NOP => next!(Op::Nop),
                     prim::MOV => {
-                        set!(u16at!(1), slot!(u16at!(3)));
-                        next!(5);
+                        set!(a16!(Op::Mov, 0), slot!(a16!(Op::Mov, 1)));
+                        next!(Op::Mov);
                     }
                     prim::LOADI => {
-                        set!(u16at!(1), Value::i64(i32at!(3) as i64));
-                        next!(7);
+                        set!(a16!(Op::LoadI, 0), Value::i64(ai32!(Op::LoadI, 1) as i64));
+                        next!(Op::LoadI);
                     }
                     prim::LOADI64 => {
-                        set!(u16at!(1), Value::i64(i64at!(3)));
-                        next!(11);
+                        set!(a16!(Op::LoadI64, 0), Value::i64(ai64!(Op::LoadI64, 1)));
+                        next!(Op::LoadI64);
                     }
                     prim::LOADU64 => {
-                        set!(u16at!(1), Value::u64(i64at!(3) as u64));
-                        next!(11);
+                        set!(
+                            a16!(Op::LoadU64, 0),
+                            Value::u64(ai64!(Op::LoadU64, 1) as u64)
+                        );
+                        next!(Op::LoadU64);
                     }
                     prim::LOADF => {
                         set!(
-                            u16at!(1),
+                            a16!(Op::LoadF, 0),
                             Value {
-                                bits: i64at!(3) as u64,
+                                bits: ai64!(Op::LoadF, 1) as u64,
                                 tag: Tag::F64,
                                 aux: 0
                             }
                         );
-                        next!(11);
+                        next!(Op::LoadF);
                     }
                     prim::LOADUNIT => {
-                        set!(u16at!(1), Value::UNIT);
-                        next!(3);
+                        set!(a16!(Op::LoadUnit, 0), Value::UNIT);
+                        next!(Op::LoadUnit);
                     }
                     prim::LOADTRUE => {
-                        set!(u16at!(1), Value::bool(true));
-                        next!(3);
+                        set!(a16!(Op::LoadTrue, 0), Value::bool(true));
+                        next!(Op::LoadTrue);
                     }
                     prim::LOADFALSE => {
-                        set!(u16at!(1), Value::bool(false));
-                        next!(3);
+                        set!(a16!(Op::LoadFalse, 0), Value::bool(false));
+                        next!(Op::LoadFalse);
                     }
                     prim::LOADCHAR => {
                         set!(
-                            u16at!(1),
+                            a16!(Op::LoadChar, 0),
                             Value {
-                                bits: i32at!(3) as u32 as u64,
+                                bits: ai32!(Op::LoadChar, 1) as u32 as u64,
                                 tag: Tag::CHAR,
                                 aux: 0
                             }
                         );
-                        next!(7);
+                        next!(Op::LoadChar);
                     }
                     prim::LOADG => {
                         // SAFETY: the verifier checked the global index.
-                        let g = *self.globals.get_unchecked(u32at!(3) as usize);
-                        set!(u16at!(1), g);
-                        next!(7);
+                        let g = *self.globals.get_unchecked(a32!(Op::LoadG, 1) as usize);
+                        set!(a16!(Op::LoadG, 0), g);
+                        next!(Op::LoadG);
                     }
                     prim::STOREG => {
-                        let v = slot!(u16at!(5));
+                        let v = slot!(a16!(Op::StoreG, 1));
                         // SAFETY: the verifier checked the global index.
-                        *self.globals.get_unchecked_mut(u32at!(1) as usize) = v;
-                        next!(7);
+                        *self.globals.get_unchecked_mut(a32!(Op::StoreG, 0) as usize) = v;
+                        next!(Op::StoreG);
                     }
                     prim::LOADFN => {
-                        set!(u16at!(1), Value::func(u32at!(3)));
-                        next!(7);
+                        set!(a16!(Op::LoadFn, 0), Value::func(a32!(Op::LoadFn, 1)));
+                        next!(Op::LoadFn);
                     }
                     prim::LOADNIL => {
-                        set!(u16at!(1), Value::NIL);
-                        next!(3);
+                        set!(a16!(Op::LoadNil, 0), Value::NIL);
+                        next!(Op::LoadNil);
                     }
-                    prim::JMP => jump!(i32at!(1)),
+                    prim::JMP => jump!(ai32!(Op::Jmp, 0)),
                     prim::JT | prim::JF => {
-                        let iv = u16at!(1);
+                        same_layout!(Op::Jt, Op::Jf);
+                        let iv = a16!(Op::Jt, 0);
                         if tag_of!(iv) != Tag::BOOL {
                             fault!("condition is not a bool but {}", self.type_name(slot!(iv)));
                         }
                         if (bits_of!(iv) != 0) == (op == prim::JT) {
-                            jump!(i32at!(3));
+                            jump!(ai32!(Op::Jt, 1));
                         } else {
-                            next!(7);
+                            next!(Op::Jt);
                         }
                     }
                     prim::LOOP => {
                         count_back_edge!();
-                        jump!(i32at!(1));
+                        jump!(ai32!(Op::Loop, 0));
                     }
                     prim::SWITCH => {
-                        let v = slot!(u16at!(1));
+                        let v = slot!(a16!(Op::Switch, 0));
                         let t = match ctor_index(v) {
                             Some(t) => t,
                             None => fault!(
@@ -852,41 +889,44 @@ impl Vm {
                                 self.type_name(v)
                             ),
                         };
-                        let n = u16at!(3);
+                        let tbl: usize = const { Op::Switch.operand_offset(1) };
+                        let n = u16at!(tbl + jump_table::COUNT);
                         if t < n {
-                            jump!(i32at!(9 + 4 * t));
+                            jump!(i32at!(tbl + jump_table::case(t)));
                         } else {
-                            jump!(i32at!(5));
+                            jump!(i32at!(tbl + jump_table::DEFAULT));
                         }
                     }
                     prim::SWITCHI => {
-                        let v = slot!(u16at!(1));
+                        let v = slot!(a16!(Op::SwitchI, 0));
                         if v.tag != Tag::I64 {
                             fault!("integer switch on a {}", self.type_name(v));
                         }
-                        let lo = i32at!(3) as i64;
-                        let n = u16at!(7) as i64;
+                        let lo = ai32!(Op::SwitchI, 1) as i64;
+                        let tbl: usize = const { Op::SwitchI.operand_offset(2) };
+                        let n = u16at!(tbl + jump_table::COUNT) as i64;
                         let i = (v.bits as i64).wrapping_sub(lo);
                         if i >= 0 && i < n {
-                            jump!(i32at!(13 + 4 * i as usize));
+                            jump!(i32at!(tbl + jump_table::case(i as usize)));
                         } else {
-                            jump!(i32at!(9));
+                            jump!(i32at!(tbl + jump_table::DEFAULT));
                         }
                     }
                     prim::JNTAG => {
-                        let v = slot!(u16at!(1));
+                        let v = slot!(a16!(Op::JNTag, 0));
                         let t = match ctor_index(v) {
                             Some(t) => t,
                             None => fault!("constructor test on a {}", self.type_name(v)),
                         };
-                        if t != u16at!(3) {
-                            jump!(i32at!(5));
+                        if t != a16!(Op::JNTag, 1) {
+                            jump!(ai32!(Op::JNTag, 2));
                         } else {
-                            next!(9);
+                            next!(Op::JNTag);
                         }
                     }
                     prim::JNIL | prim::JCONS => {
-                        let v = slot!(u16at!(1));
+                        same_layout!(Op::JNil, Op::JCons);
+                        let v = slot!(a16!(Op::JNil, 0));
                         let is_nil = if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
                             true
                         } else if v.tag == Tag::OBJ
@@ -897,65 +937,80 @@ impl Vm {
                             fault!("list test on a {}", self.type_name(v))
                         };
                         if is_nil == (op == prim::JNIL) {
-                            jump!(i32at!(3));
+                            jump!(ai32!(Op::JNil, 1));
                         } else {
-                            next!(7);
+                            next!(Op::JNil);
                         }
                     }
-                    prim::RET => ret_value!(base.add(u16at!(1))),
+                    prim::RET => ret_value!(base.add(a16!(Op::Ret, 0))),
                     prim::RETU => ret_value!(&Value::UNIT),
                     prim::PANIC => {
-                        let v = slot!(u16at!(1));
+                        let v = slot!(a16!(Op::Panic, 0));
                         let msg = self.display(v);
                         fault!("panic: {msg}");
                     }
                     prim::MATCHFAIL => fault!("no pattern matched the value"),
                     prim::JEQ | prim::JNE => {
-                        let a = slot!(u16at!(1));
-                        let b = slot!(u16at!(3));
+                        same_layout!(Op::JEq, Op::JNe);
+                        let a = slot!(a16!(Op::JEq, 0));
+                        let b = slot!(a16!(Op::JEq, 1));
                         save_ip!();
                         let eq = tri!(self.equal(a, b));
                         if eq == (op == prim::JEQ) {
-                            jump!(i32at!(5));
+                            jump!(ai32!(Op::JEq, 2));
                         } else {
-                            next!(9);
+                            next!(Op::JEq);
                         }
                     }
 
                     // ---------------------------------------------------- calls
                     prim::CALLK => {
-                        let d = u16at!(1) as u16;
-                        let f = u32at!(3);
-                        let a0 = u16at!(7);
-                        let n = u16at!(9);
-                        callop!(11, self.push_frame(f, cur_base + a0, n, d, Value::func(f)));
+                        let d = a16!(Op::CallK, 0) as u16;
+                        let f = a32!(Op::CallK, 1);
+                        let a0 = a16!(Op::CallK, 2);
+                        let n = a16!(Op::CallK, 3);
+                        callop!(
+                            Op::CallK,
+                            self.push_frame(f, cur_base + a0, n, d, Value::func(f))
+                        );
                         reload!();
                     }
                     prim::CALLSELF => {
-                        let d = u16at!(1) as u16;
-                        let a0 = u16at!(3);
-                        let n = u16at!(5);
+                        let d = a16!(Op::CallSelf, 0) as u16;
+                        let a0 = a16!(Op::CallSelf, 1);
+                        let n = a16!(Op::CallSelf, 2);
                         let fr = *self.frames.last().unwrap();
-                        callop!(7, self.push_frame(fr.func, cur_base + a0, n, d, fr.closure));
+                        callop!(
+                            Op::CallSelf,
+                            self.push_frame(fr.func, cur_base + a0, n, d, fr.closure)
+                        );
                         reload!();
                     }
                     prim::CALL => {
-                        let d = u16at!(1) as u16;
-                        let f = slot!(u16at!(3));
-                        let a0 = u16at!(5);
-                        let n = u16at!(7);
-                        match callop!(9, self.apply(f, cur_base + a0, n, d)) {
+                        let d = a16!(Op::Call, 0) as u16;
+                        let f = slot!(a16!(Op::Call, 1));
+                        let a0 = a16!(Op::Call, 2);
+                        let n = a16!(Op::Call, 3);
+                        match callop!(Op::Call, self.apply(f, cur_base + a0, n, d)) {
                             Called::Pushed => reload!(),
                             Called::Value(v) => set!(d as usize, v),
                         }
                     }
                     prim::TCALLK | prim::TCALL | prim::TCALLSELF => {
                         let (target, a0, n) = match op {
-                            prim::TCALLK => (Value::func(u32at!(1)), u16at!(5), u16at!(7)),
-                            prim::TCALL => (slot!(u16at!(1)), u16at!(3), u16at!(5)),
+                            prim::TCALLK => (
+                                Value::func(a32!(Op::TCallK, 0)),
+                                a16!(Op::TCallK, 1),
+                                a16!(Op::TCallK, 2),
+                            ),
+                            prim::TCALL => (
+                                slot!(a16!(Op::TCall, 0)),
+                                a16!(Op::TCall, 1),
+                                a16!(Op::TCall, 2),
+                            ),
                             _ => {
                                 let fr = self.frames.last().unwrap();
-                                (fr.closure, u16at!(1), u16at!(3))
+                                (fr.closure, a16!(Op::TCallSelf, 0), a16!(Op::TCallSelf, 1))
                             }
                         };
                         if op == prim::TCALLSELF {
@@ -992,93 +1047,95 @@ impl Vm {
                         }
                     }
                     prim::CLOSURE => {
-                        let d = u16at!(1);
-                        let f = u32at!(3);
-                        let a0 = u16at!(7);
-                        let n = u16at!(9);
+                        let d = a16!(Op::Closure, 0);
+                        let f = a32!(Op::Closure, 1);
+                        let a0 = a16!(Op::Closure, 2);
+                        let n = a16!(Op::Closure, 3);
                         alloc_window!(d, Kind::CLOSURE, 0, f, a0, n);
-                        next!(11);
+                        next!(Op::Closure);
                     }
                     prim::GETENV => {
                         let c = self.frames.last().unwrap().closure;
                         // SAFETY: the verifier checked the index against the function's
                         // capture count, and only closures of that function run it.
-                        let v = *heap::fields(c.ptr()).add(u16at!(3));
-                        set!(u16at!(1), v);
-                        next!(5);
+                        let v = *heap::fields(c.ptr()).add(a16!(Op::GetEnv, 1));
+                        set!(a16!(Op::GetEnv, 0), v);
+                        next!(Op::GetEnv);
                     }
                     prim::LOADSELF => {
                         let c = self.frames.last().unwrap().closure;
-                        set!(u16at!(1), c);
-                        next!(3);
+                        set!(a16!(Op::LoadSelf, 0), c);
+                        next!(Op::LoadSelf);
                     }
                     prim::SETENV => {
                         let c = self.frames.last().unwrap().closure;
-                        let v = slot!(u16at!(3));
+                        let v = slot!(a16!(Op::SetEnv, 1));
                         // SAFETY: as for GETENV.
-                        *heap::fields(c.ptr()).add(u16at!(1)) = v;
-                        next!(5);
+                        *heap::fields(c.ptr()).add(a16!(Op::SetEnv, 0)) = v;
+                        next!(Op::SetEnv);
                     }
 
                     // ---------------------------------------------------- data
                     prim::CON => {
-                        let d = u16at!(1);
-                        let ty = u32at!(3);
-                        let tag = u16at!(7) as u16;
-                        let a0 = u16at!(9);
-                        let n = u16at!(11);
+                        let d = a16!(Op::Con, 0);
+                        let ty = a32!(Op::Con, 1);
+                        let tag = a16!(Op::Con, 2) as u16;
+                        let a0 = a16!(Op::Con, 3);
+                        let n = a16!(Op::Con, 4);
                         if n == 0 && ty != builtin::TUPLE {
                             set!(d, Value::ctor0(ty, tag));
                         } else {
                             alloc_window!(d, Kind::DATA, tag, ty, a0, n);
                         }
-                        next!(13);
+                        next!(Op::Con);
                     }
                     prim::TUPLE | prim::ALIT => {
-                        let d = u16at!(1);
-                        let a0 = u16at!(3);
-                        let n = u16at!(5);
+                        same_layout!(Op::Tuple, Op::ALit);
+                        let d = a16!(Op::Tuple, 0);
+                        let a0 = a16!(Op::Tuple, 1);
+                        let n = a16!(Op::Tuple, 2);
                         let (kind, meta) = if op == prim::TUPLE {
                             (Kind::DATA, builtin::TUPLE)
                         } else {
                             (Kind::ARRAY, 0)
                         };
                         alloc_window!(d, kind, 0, meta, a0, n);
-                        next!(7);
+                        next!(Op::Tuple);
                     }
                     prim::FIELD => {
-                        let f = checked_field!(u16at!(3), u16at!(5));
-                        set!(u16at!(1), *f);
-                        next!(7);
+                        let f = checked_field!(a16!(Op::Field, 1), a16!(Op::Field, 2));
+                        set!(a16!(Op::Field, 0), *f);
+                        next!(Op::Field);
                     }
                     prim::SETFIELD => {
-                        let f = checked_field!(u16at!(1), u16at!(3));
-                        *f = slot!(u16at!(5));
-                        next!(7);
+                        let f = checked_field!(a16!(Op::SetField, 0), a16!(Op::SetField, 1));
+                        *f = slot!(a16!(Op::SetField, 2));
+                        next!(Op::SetField);
                     }
                     prim::GETTAG => {
-                        let v = slot!(u16at!(3));
+                        let v = slot!(a16!(Op::GetTag, 1));
                         match ctor_index(v) {
-                            Some(t) => set!(u16at!(1), Value::i64(t as i64)),
+                            Some(t) => set!(a16!(Op::GetTag, 0), Value::i64(t as i64)),
                             None => fault!("constructor index of a {}", self.type_name(v)),
                         }
-                        next!(5);
+                        next!(Op::GetTag);
                     }
                     prim::CONS => {
-                        let t = slot!(u16at!(5));
+                        let t = slot!(a16!(Op::Cons, 2));
                         if !is_list(t) {
                             fault!("cons onto a {}, not a list", self.type_name(t));
                         }
                         let p = vmop!(self.alloc(32, Kind::DATA, 1, builtin::LIST, 2));
                         {
-                            *heap::fields(p) = slot!(u16at!(3));
-                            *heap::fields(p).add(1) = slot!(u16at!(5));
+                            *heap::fields(p) = slot!(a16!(Op::Cons, 1));
+                            *heap::fields(p).add(1) = slot!(a16!(Op::Cons, 2));
                         }
-                        set!(u16at!(1), Value::obj(p));
-                        next!(7);
+                        set!(a16!(Op::Cons, 0), Value::obj(p));
+                        next!(Op::Cons);
                     }
                     prim::HEAD | prim::TAIL => {
-                        let v = slot!(u16at!(3));
+                        same_layout!(Op::Head, Op::Tail);
+                        let v = slot!(a16!(Op::Head, 1));
                         if !(v.tag == Tag::OBJ
                             && ((*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST))
                         {
@@ -1091,12 +1148,12 @@ impl Vm {
                             fault!("head/tail of a {}", self.type_name(v));
                         }
                         let i = (op == prim::TAIL) as usize;
-                        set!(u16at!(1), *heap::fields(v.ptr()).add(i));
-                        next!(5);
+                        set!(a16!(Op::Head, 0), *heap::fields(v.ptr()).add(i));
+                        next!(Op::Head);
                     }
                     prim::ANEW => {
-                        let d = u16at!(1);
-                        let n = slot!(u16at!(3));
+                        let d = a16!(Op::ANew, 0);
+                        let n = slot!(a16!(Op::ANew, 1));
                         if n.tag != Tag::I64 {
                             fault!("array length must be an i64, not {}", self.type_name(n));
                         }
@@ -1109,80 +1166,81 @@ impl Vm {
                         }
                         let n = n as usize;
                         let p = vmop!(self.alloc(n * 16, Kind::ARRAY, 0, 0, n as u64));
-                        let v = slot!(u16at!(5));
+                        let v = slot!(a16!(Op::ANew, 2));
                         let f = heap::fields(p);
                         for i in 0..n {
                             *f.add(i) = v;
                         }
                         set!(d, Value::obj(p));
-                        next!(7);
+                        next!(Op::ANew);
                     }
                     prim::AGET => {
-                        let (ia, ii) = (u16at!(3), u16at!(5));
+                        let (ia, ii) = (a16!(Op::AGet, 1), a16!(Op::AGet, 2));
                         let (arr, i) = checked_index!(ia, ii);
-                        set!(u16at!(1), *heap::fields(arr).add(i as usize));
-                        next!(7);
+                        set!(a16!(Op::AGet, 0), *heap::fields(arr).add(i as usize));
+                        next!(Op::AGet);
                     }
                     prim::ASET => {
-                        let (ia, ii) = (u16at!(1), u16at!(3));
+                        let (ia, ii) = (a16!(Op::ASet, 0), a16!(Op::ASet, 1));
                         let (arr, i) = checked_index!(ia, ii);
-                        *heap::fields(arr).add(i as usize) = slot!(u16at!(5));
-                        next!(7);
+                        *heap::fields(arr).add(i as usize) = slot!(a16!(Op::ASet, 2));
+                        next!(Op::ASet);
                     }
                     prim::ALEN => {
-                        let a = slot!(u16at!(3));
+                        let a = slot!(a16!(Op::ALen, 1));
                         if !(a.tag == Tag::OBJ && ((*a.ptr()).kind == Kind::ARRAY)) {
                             fault!("length of a {}, not an array", self.type_name(a));
                         }
-                        set!(u16at!(1), Value::i64(((*a.ptr()).len) as i64));
-                        next!(5);
+                        set!(a16!(Op::ALen, 0), Value::i64(((*a.ptr()).len) as i64));
+                        next!(Op::ALen);
                     }
                     prim::REFNEW | prim::DELAY => {
+                        same_layout!(Op::RefNew, Op::Delay);
                         let (kind, tag) = if op == prim::REFNEW {
                             (Kind::REF, 0)
                         } else {
                             (Kind::THUNK, THUNK_PENDING)
                         };
                         let p = vmop!(self.alloc(16, kind, tag, 0, 1));
-                        *heap::fields(p) = slot!(u16at!(3));
-                        set!(u16at!(1), Value::obj(p));
-                        next!(5);
+                        *heap::fields(p) = slot!(a16!(Op::RefNew, 1));
+                        set!(a16!(Op::RefNew, 0), Value::obj(p));
+                        next!(Op::RefNew);
                     }
                     prim::REFGET => {
-                        let r = slot!(u16at!(3));
+                        let r = slot!(a16!(Op::RefGet, 1));
                         if !(r.tag == Tag::OBJ && ((*r.ptr()).kind == Kind::REF)) {
                             fault!("refget of a {}", self.type_name(r));
                         }
-                        set!(u16at!(1), *heap::fields(r.ptr()));
-                        next!(5);
+                        set!(a16!(Op::RefGet, 0), *heap::fields(r.ptr()));
+                        next!(Op::RefGet);
                     }
                     prim::REFSET => {
-                        let r = slot!(u16at!(1));
+                        let r = slot!(a16!(Op::RefSet, 0));
                         if !(r.tag == Tag::OBJ && ((*r.ptr()).kind == Kind::REF)) {
                             fault!("refset of a {}", self.type_name(r));
                         }
-                        *heap::fields(r.ptr()) = slot!(u16at!(3));
-                        next!(5);
+                        *heap::fields(r.ptr()) = slot!(a16!(Op::RefSet, 1));
+                        next!(Op::RefSet);
                     }
                     prim::FORCE => {
-                        let d = u16at!(1);
-                        let v = slot!(u16at!(3));
+                        let d = a16!(Op::Force, 0);
+                        let v = slot!(a16!(Op::Force, 1));
                         if !(v.tag == Tag::OBJ && ((*v.ptr()).kind == Kind::THUNK)) {
                             set!(d, v);
-                            next!(5);
+                            next!(Op::Force);
                             continue;
                         }
                         let h = v.ptr();
                         match (*h).tag {
                             THUNK_DONE => {
                                 set!(d, *heap::fields(h));
-                                next!(5);
+                                next!(Op::Force);
                             }
                             THUNK_RUNNING => {
                                 fault!("thunk forced while it is being computed (infinite loop)")
                             }
                             _ => {
-                                next!(5);
+                                next!(Op::Force);
                                 save_resume!();
                                 (*h).tag = THUNK_RUNNING;
                                 let f = *heap::fields(h);
@@ -1214,8 +1272,9 @@ impl Vm {
                         }
                     }
                     prim::EQ | prim::NE | prim::LT | prim::LE | prim::CMP => {
-                        let a = slot!(u16at!(3));
-                        let b = slot!(u16at!(5));
+                        same_layout!(Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Cmp);
+                        let a = slot!(a16!(Op::Eq, 1));
+                        let b = slot!(a16!(Op::Eq, 2));
                         save_ip!();
                         let r = match op {
                             prim::EQ => Value::bool(tri!(self.equal(a, b))),
@@ -1237,27 +1296,27 @@ impl Vm {
                                 }
                             }
                         };
-                        set!(u16at!(1), r);
-                        next!(7);
+                        set!(a16!(Op::Eq, 0), r);
+                        next!(Op::Eq);
                     }
                     prim::NOT => {
-                        let v = slot!(u16at!(3));
+                        let v = slot!(a16!(Op::Not, 1));
                         if v.tag != Tag::BOOL {
                             fault!("not of a {}", self.type_name(v));
                         }
-                        set!(u16at!(1), Value::bool(v.bits == 0));
-                        next!(5);
+                        set!(a16!(Op::Not, 0), Value::bool(v.bits == 0));
+                        next!(Op::Not);
                     }
                     prim::TOSTR => {
-                        let v = slot!(u16at!(3));
+                        let v = slot!(a16!(Op::ToStr, 1));
                         let s = self.display(v);
                         let r = vmop!(self.new_str(&s));
-                        set!(u16at!(1), r);
-                        next!(5);
+                        set!(a16!(Op::ToStr, 0), r);
+                        next!(Op::ToStr);
                     }
                     prim::SCAT => {
-                        let a = slot!(u16at!(3));
-                        let b = slot!(u16at!(5));
+                        let a = slot!(a16!(Op::SCat, 1));
+                        let b = slot!(a16!(Op::SCat, 2));
                         if !(is_str(a) && is_str(b)) {
                             fault!(
                                 "string concatenation of {} and {}",
@@ -1268,8 +1327,8 @@ impl Vm {
                         let (la, lb) = ((*a.ptr()).len as usize, (*b.ptr()).len as usize);
                         let p = vmop!(self.alloc(la + lb, Kind::STR, 0, 0, (la + lb) as u64));
                         // Re-read the operands: the allocation may have moved them.
-                        let a = slot!(u16at!(3));
-                        let b = slot!(u16at!(5));
+                        let a = slot!(a16!(Op::SCat, 1));
+                        let b = slot!(a16!(Op::SCat, 2));
                         {
                             let dst = (p as *mut u8).add(16);
                             std::ptr::copy_nonoverlapping((a.ptr() as *const u8).add(16), dst, la);
@@ -1279,38 +1338,50 @@ impl Vm {
                                 lb,
                             );
                         }
-                        set!(u16at!(1), Value::obj(p));
-                        next!(7);
+                        set!(a16!(Op::SCat, 0), Value::obj(p));
+                        next!(Op::SCat);
                     }
                     prim::PRINT => {
-                        let v = slot!(u16at!(1));
+                        let v = slot!(a16!(Op::Print, 0));
                         if !is_str(v) {
                             fault!("print of a {}, not a str", self.type_name(v));
                         }
                         use std::io::Write;
                         let _ = self.out.write_all(heap::bytes(v.ptr()));
-                        next!(3);
+                        next!(Op::Print);
                     }
                     prim::JEQCHAR | prim::JNECHAR => {
-                        let v = slot!(u16at!(1));
+                        same_layout!(Op::JEqChar, Op::JNeChar);
+                        let v = slot!(a16!(Op::JEqChar, 0));
                         if v.tag != Tag::CHAR {
                             fault!("char comparison on a {}", self.type_name(v));
                         }
-                        if (v.bits == i32at!(3) as u32 as u64) == (op == prim::JEQCHAR) {
-                            jump!(i32at!(7));
+                        if (v.bits == ai32!(Op::JEqChar, 1) as u32 as u64) == (op == prim::JEQCHAR)
+                        {
+                            jump!(ai32!(Op::JEqChar, 2));
                         } else {
-                            next!(11);
+                            next!(Op::JEqChar);
                         }
                     }
 
                     // ---------------------------------------------------- i64
-                    prim::ADD_I64 => arith!(Tag::I64, "add.i64", |a, b| a.wrapping_add(b)),
-                    prim::SUB_I64 => arith!(Tag::I64, "sub.i64", |a, b| a.wrapping_sub(b)),
-                    prim::MUL_I64 => arith!(Tag::I64, "mul.i64", |a, b| (a as i64)
+                    prim::ADD_I64 => {
+                        arith!(Op::AddI64, Tag::I64, "add.i64", |a, b| a.wrapping_add(b))
+                    }
+                    prim::SUB_I64 => {
+                        arith!(Op::SubI64, Tag::I64, "sub.i64", |a, b| a.wrapping_sub(b))
+                    }
+                    prim::MUL_I64 => arith!(Op::MulI64, Tag::I64, "mul.i64", |a, b| (a as i64)
                         .wrapping_mul(b as i64)
                         as u64),
                     prim::DIV_I64 | prim::REM_I64 => {
-                        let (a, b) = typed2!(Tag::I64, "div.i64", u16at!(3), u16at!(5));
+                        same_layout!(Op::DivI64, Op::RemI64);
+                        let (a, b) = typed2!(
+                            Tag::I64,
+                            "div.i64",
+                            a16!(Op::DivI64, 1),
+                            a16!(Op::DivI64, 2)
+                        );
                         if b == 0 {
                             fault!("division by zero");
                         }
@@ -1319,22 +1390,33 @@ impl Vm {
                         } else {
                             (a as i64).wrapping_rem(b as i64)
                         };
-                        set!(u16at!(1), Value::i64(r));
-                        next!(7);
+                        set!(a16!(Op::DivI64, 0), Value::i64(r));
+                        next!(Op::DivI64);
                     }
                     prim::NEG_I64 => {
-                        unop!(Tag::I64, "neg.i64", |a| (a as i64).wrapping_neg() as u64)
+                        unop!(
+                            Op::NegI64,
+                            Tag::I64,
+                            "neg.i64",
+                            |a| (a as i64).wrapping_neg() as u64
+                        )
                     }
-                    prim::AND_I64 => arith!(Tag::I64, "and.i64", |a, b| a & b),
-                    prim::OR_I64 => arith!(Tag::I64, "or.i64", |a, b| a | b),
-                    prim::XOR_I64 => arith!(Tag::I64, "xor.i64", |a, b| a ^ b),
-                    prim::SHL_I64 => arith!(Tag::I64, "shl.i64", |a, b| a << (b & 63)),
+                    prim::AND_I64 => arith!(Op::AndI64, Tag::I64, "and.i64", |a, b| a & b),
+                    prim::OR_I64 => arith!(Op::OrI64, Tag::I64, "or.i64", |a, b| a | b),
+                    prim::XOR_I64 => arith!(Op::XorI64, Tag::I64, "xor.i64", |a, b| a ^ b),
+                    prim::SHL_I64 => arith!(Op::ShlI64, Tag::I64, "shl.i64", |a, b| a << (b & 63)),
                     prim::SHR_I64 => {
-                        arith!(Tag::I64, "shr.i64", |a, b| ((a as i64) >> (b & 63)) as u64)
+                        arith!(
+                            Op::ShrI64,
+                            Tag::I64,
+                            "shr.i64",
+                            |a, b| ((a as i64) >> (b & 63)) as u64
+                        )
                     }
-                    prim::BNOT_I64 => unop!(Tag::I64, "bnot.i64", |a| !a),
+                    prim::BNOT_I64 => unop!(Op::BNotI64, Tag::I64, "bnot.i64", |a| !a),
                     prim::ADDI_I64 | prim::SUBI_I64 | prim::MULI_I64 => {
-                        let ia = u16at!(3);
+                        same_layout!(Op::AddIImm, Op::SubIImm, Op::MulIImm);
+                        let ia = a16!(Op::AddIImm, 1);
                         if tag_of!(ia) != Tag::I64 {
                             save_ip!();
                             return Err(self.operand_fault(
@@ -1344,101 +1426,148 @@ impl Vm {
                                 None,
                             ));
                         }
-                        let k = i32at!(5) as i64;
+                        let k = ai32!(Op::AddIImm, 2) as i64;
                         let a = bits_of!(ia) as i64;
                         let r = match op {
                             prim::ADDI_I64 => a.wrapping_add(k),
                             prim::SUBI_I64 => a.wrapping_sub(k),
                             _ => a.wrapping_mul(k),
                         };
-                        put!(u16at!(1), r as u64, Tag::I64);
-                        next!(9);
+                        put!(a16!(Op::AddIImm, 0), r as u64, Tag::I64);
+                        next!(Op::AddIImm);
                     }
-                    prim::EQ_I64 => cmpop!(Tag::I64, "eq.i64", |a, b| a == b),
-                    prim::NE_I64 => cmpop!(Tag::I64, "ne.i64", |a, b| a != b),
-                    prim::LT_I64 => cmpop!(Tag::I64, "lt.i64", |a, b| (a as i64) < (b as i64)),
-                    prim::LE_I64 => cmpop!(Tag::I64, "le.i64", |a, b| (a as i64) <= (b as i64)),
-                    prim::JLT_I64 => jcmp!(Tag::I64, "jlt.i64", |a, b| (a as i64) < (b as i64)),
-                    prim::JLE_I64 => jcmp!(Tag::I64, "jle.i64", |a, b| (a as i64) <= (b as i64)),
-                    prim::JGT_I64 => jcmp!(Tag::I64, "jgt.i64", |a, b| (a as i64) > (b as i64)),
-                    prim::JGE_I64 => jcmp!(Tag::I64, "jge.i64", |a, b| (a as i64) >= (b as i64)),
-                    prim::JEQ_I64 => jcmp!(Tag::I64, "jeq.i64", |a, b| a == b),
-                    prim::JNE_I64 => jcmp!(Tag::I64, "jne.i64", |a, b| a != b),
-                    prim::JLTI_I64 => jcmpi!(|a, b| a < b),
-                    prim::JLEI_I64 => jcmpi!(|a, b| a <= b),
-                    prim::JGTI_I64 => jcmpi!(|a, b| a > b),
-                    prim::JGEI_I64 => jcmpi!(|a, b| a >= b),
-                    prim::JEQI_I64 => jcmpi!(|a, b| a == b),
-                    prim::JNEI_I64 => jcmpi!(|a, b| a != b),
+                    prim::EQ_I64 => cmpop!(Op::EqI64, Tag::I64, "eq.i64", |a, b| a == b),
+                    prim::NE_I64 => cmpop!(Op::NeI64, Tag::I64, "ne.i64", |a, b| a != b),
+                    prim::LT_I64 => cmpop!(Op::LtI64, Tag::I64, "lt.i64", |a, b| (a as i64)
+                        < (b as i64)),
+                    prim::LE_I64 => cmpop!(Op::LeI64, Tag::I64, "le.i64", |a, b| (a as i64)
+                        <= (b as i64)),
+                    prim::JLT_I64 => jcmp!(Op::JLtI64, Tag::I64, "jlt.i64", |a, b| (a as i64)
+                        < (b as i64)),
+                    prim::JLE_I64 => jcmp!(Op::JLeI64, Tag::I64, "jle.i64", |a, b| (a as i64)
+                        <= (b as i64)),
+                    prim::JGT_I64 => jcmp!(Op::JGtI64, Tag::I64, "jgt.i64", |a, b| (a as i64)
+                        > (b as i64)),
+                    prim::JGE_I64 => jcmp!(Op::JGeI64, Tag::I64, "jge.i64", |a, b| (a as i64)
+                        >= (b as i64)),
+                    prim::JEQ_I64 => jcmp!(Op::JEqI64, Tag::I64, "jeq.i64", |a, b| a == b),
+                    prim::JNE_I64 => jcmp!(Op::JNeI64, Tag::I64, "jne.i64", |a, b| a != b),
+                    prim::JLTI_I64 => jcmpi!(Op::JLtIImm, |a, b| a < b),
+                    prim::JLEI_I64 => jcmpi!(Op::JLeIImm, |a, b| a <= b),
+                    prim::JGTI_I64 => jcmpi!(Op::JGtIImm, |a, b| a > b),
+                    prim::JGEI_I64 => jcmpi!(Op::JGeIImm, |a, b| a >= b),
+                    prim::JEQI_I64 => jcmpi!(Op::JEqIImm, |a, b| a == b),
+                    prim::JNEI_I64 => jcmpi!(Op::JNeIImm, |a, b| a != b),
 
                     // ---------------------------------------------------- u64
-                    prim::ADD_U64 => arith!(Tag::U64, "add.u64", |a, b| a.wrapping_add(b)),
-                    prim::SUB_U64 => arith!(Tag::U64, "sub.u64", |a, b| a.wrapping_sub(b)),
-                    prim::MUL_U64 => arith!(Tag::U64, "mul.u64", |a, b| a.wrapping_mul(b)),
+                    prim::ADD_U64 => {
+                        arith!(Op::AddU64, Tag::U64, "add.u64", |a, b| a.wrapping_add(b))
+                    }
+                    prim::SUB_U64 => {
+                        arith!(Op::SubU64, Tag::U64, "sub.u64", |a, b| a.wrapping_sub(b))
+                    }
+                    prim::MUL_U64 => {
+                        arith!(Op::MulU64, Tag::U64, "mul.u64", |a, b| a.wrapping_mul(b))
+                    }
                     prim::DIV_U64 | prim::REM_U64 => {
-                        let (a, b) = typed2!(Tag::U64, "div.u64", u16at!(3), u16at!(5));
+                        same_layout!(Op::DivU64, Op::RemU64);
+                        let (a, b) = typed2!(
+                            Tag::U64,
+                            "div.u64",
+                            a16!(Op::DivU64, 1),
+                            a16!(Op::DivU64, 2)
+                        );
                         if b == 0 {
                             fault!("division by zero");
                         }
                         set!(
-                            u16at!(1),
+                            a16!(Op::DivU64, 0),
                             Value::u64(if op == prim::DIV_U64 { a / b } else { a % b })
                         );
-                        next!(7);
+                        next!(Op::DivU64);
                     }
-                    prim::NEG_U64 => unop!(Tag::U64, "neg.u64", |a| a.wrapping_neg()),
-                    prim::AND_U64 => arith!(Tag::U64, "and.u64", |a, b| a & b),
-                    prim::OR_U64 => arith!(Tag::U64, "or.u64", |a, b| a | b),
-                    prim::XOR_U64 => arith!(Tag::U64, "xor.u64", |a, b| a ^ b),
-                    prim::SHL_U64 => arith!(Tag::U64, "shl.u64", |a, b| a << (b & 63)),
-                    prim::SHR_U64 => arith!(Tag::U64, "shr.u64", |a, b| a >> (b & 63)),
-                    prim::BNOT_U64 => unop!(Tag::U64, "bnot.u64", |a| !a),
-                    prim::EQ_U64 => cmpop!(Tag::U64, "eq.u64", |a, b| a == b),
-                    prim::NE_U64 => cmpop!(Tag::U64, "ne.u64", |a, b| a != b),
-                    prim::LT_U64 => cmpop!(Tag::U64, "lt.u64", |a, b| a < b),
-                    prim::LE_U64 => cmpop!(Tag::U64, "le.u64", |a, b| a <= b),
-                    prim::JLT_U64 => jcmp!(Tag::U64, "jlt.u64", |a, b| a < b),
-                    prim::JLE_U64 => jcmp!(Tag::U64, "jle.u64", |a, b| a <= b),
-                    prim::JGT_U64 => jcmp!(Tag::U64, "jgt.u64", |a, b| a > b),
-                    prim::JGE_U64 => jcmp!(Tag::U64, "jge.u64", |a, b| a >= b),
+                    prim::NEG_U64 => unop!(Op::NegU64, Tag::U64, "neg.u64", |a| a.wrapping_neg()),
+                    prim::AND_U64 => arith!(Op::AndU64, Tag::U64, "and.u64", |a, b| a & b),
+                    prim::OR_U64 => arith!(Op::OrU64, Tag::U64, "or.u64", |a, b| a | b),
+                    prim::XOR_U64 => arith!(Op::XorU64, Tag::U64, "xor.u64", |a, b| a ^ b),
+                    prim::SHL_U64 => arith!(Op::ShlU64, Tag::U64, "shl.u64", |a, b| a << (b & 63)),
+                    prim::SHR_U64 => arith!(Op::ShrU64, Tag::U64, "shr.u64", |a, b| a >> (b & 63)),
+                    prim::BNOT_U64 => unop!(Op::BNotU64, Tag::U64, "bnot.u64", |a| !a),
+                    prim::EQ_U64 => cmpop!(Op::EqU64, Tag::U64, "eq.u64", |a, b| a == b),
+                    prim::NE_U64 => cmpop!(Op::NeU64, Tag::U64, "ne.u64", |a, b| a != b),
+                    prim::LT_U64 => cmpop!(Op::LtU64, Tag::U64, "lt.u64", |a, b| a < b),
+                    prim::LE_U64 => cmpop!(Op::LeU64, Tag::U64, "le.u64", |a, b| a <= b),
+                    prim::JLT_U64 => jcmp!(Op::JLtU64, Tag::U64, "jlt.u64", |a, b| a < b),
+                    prim::JLE_U64 => jcmp!(Op::JLeU64, Tag::U64, "jle.u64", |a, b| a <= b),
+                    prim::JGT_U64 => jcmp!(Op::JGtU64, Tag::U64, "jgt.u64", |a, b| a > b),
+                    prim::JGE_U64 => jcmp!(Op::JGeU64, Tag::U64, "jge.u64", |a, b| a >= b),
 
                     // ---------------------------------------------------- f64
-                    prim::ADD_F64 => arith!(Tag::F64, "add.f64", |a, b| (f64::from_bits(a)
-                        + f64::from_bits(b))
-                    .to_bits()),
-                    prim::SUB_F64 => arith!(Tag::F64, "sub.f64", |a, b| (f64::from_bits(a)
-                        - f64::from_bits(b))
-                    .to_bits()),
-                    prim::MUL_F64 => arith!(Tag::F64, "mul.f64", |a, b| (f64::from_bits(a)
-                        * f64::from_bits(b))
-                    .to_bits()),
-                    prim::DIV_F64 => arith!(Tag::F64, "div.f64", |a, b| (f64::from_bits(a)
-                        / f64::from_bits(b))
-                    .to_bits()),
-                    prim::REM_F64 => arith!(Tag::F64, "rem.f64", |a, b| (f64::from_bits(a)
-                        % f64::from_bits(b))
-                    .to_bits()),
-                    prim::NEG_F64 => unop!(Tag::F64, "neg.f64", |a| (-f64::from_bits(a)).to_bits()),
-                    prim::EQ_F64 => cmpop!(Tag::F64, "eq.f64", |a, b| f64::from_bits(a)
+                    prim::ADD_F64 => {
+                        arith!(Op::AddF64, Tag::F64, "add.f64", |a, b| (f64::from_bits(a)
+                            + f64::from_bits(b))
+                        .to_bits())
+                    }
+                    prim::SUB_F64 => {
+                        arith!(Op::SubF64, Tag::F64, "sub.f64", |a, b| (f64::from_bits(a)
+                            - f64::from_bits(b))
+                        .to_bits())
+                    }
+                    prim::MUL_F64 => {
+                        arith!(Op::MulF64, Tag::F64, "mul.f64", |a, b| (f64::from_bits(a)
+                            * f64::from_bits(b))
+                        .to_bits())
+                    }
+                    prim::DIV_F64 => {
+                        arith!(Op::DivF64, Tag::F64, "div.f64", |a, b| (f64::from_bits(a)
+                            / f64::from_bits(b))
+                        .to_bits())
+                    }
+                    prim::REM_F64 => {
+                        arith!(Op::RemF64, Tag::F64, "rem.f64", |a, b| (f64::from_bits(a)
+                            % f64::from_bits(b))
+                        .to_bits())
+                    }
+                    prim::NEG_F64 => {
+                        unop!(Op::NegF64, Tag::F64, "neg.f64", |a| (-f64::from_bits(a))
+                            .to_bits())
+                    }
+                    prim::EQ_F64 => cmpop!(Op::EqF64, Tag::F64, "eq.f64", |a, b| f64::from_bits(a)
                         == f64::from_bits(b)),
-                    prim::NE_F64 => cmpop!(Tag::F64, "ne.f64", |a, b| f64::from_bits(a)
+                    prim::NE_F64 => cmpop!(Op::NeF64, Tag::F64, "ne.f64", |a, b| f64::from_bits(a)
                         != f64::from_bits(b)),
-                    prim::LT_F64 => cmpop!(Tag::F64, "lt.f64", |a, b| f64::from_bits(a)
+                    prim::LT_F64 => cmpop!(Op::LtF64, Tag::F64, "lt.f64", |a, b| f64::from_bits(a)
                         < f64::from_bits(b)),
-                    prim::LE_F64 => cmpop!(Tag::F64, "le.f64", |a, b| f64::from_bits(a)
+                    prim::LE_F64 => cmpop!(Op::LeF64, Tag::F64, "le.f64", |a, b| f64::from_bits(a)
                         <= f64::from_bits(b)),
-                    prim::JLT_F64 => jcmp!(Tag::F64, "jlt.f64", |a, b| f64::from_bits(a)
-                        < f64::from_bits(b)),
-                    prim::JLE_F64 => jcmp!(Tag::F64, "jle.f64", |a, b| f64::from_bits(a)
-                        <= f64::from_bits(b)),
-                    prim::JNLT_F64 => jcmp!(Tag::F64, "jnlt.f64", |a, b| !(f64::from_bits(a)
-                        < f64::from_bits(b))),
-                    prim::JNLE_F64 => jcmp!(Tag::F64, "jnle.f64", |a, b| !(f64::from_bits(a)
-                        <= f64::from_bits(b))),
-                    prim::JEQ_F64 => jcmp!(Tag::F64, "jeq.f64", |a, b| f64::from_bits(a)
-                        == f64::from_bits(b)),
-                    prim::JNE_F64 => jcmp!(Tag::F64, "jne.f64", |a, b| f64::from_bits(a)
-                        != f64::from_bits(b)),
+                    prim::JLT_F64 => {
+                        jcmp!(Op::JLtF64, Tag::F64, "jlt.f64", |a, b| f64::from_bits(a)
+                            < f64::from_bits(b))
+                    }
+                    prim::JLE_F64 => {
+                        jcmp!(Op::JLeF64, Tag::F64, "jle.f64", |a, b| f64::from_bits(a)
+                            <= f64::from_bits(b))
+                    }
+                    prim::JNLT_F64 => {
+                        jcmp!(Op::JNLtF64, Tag::F64, "jnlt.f64", |a, b| !(f64::from_bits(
+                            a
+                        )
+                            < f64::from_bits(b)))
+                    }
+                    prim::JNLE_F64 => {
+                        jcmp!(Op::JNLeF64, Tag::F64, "jnle.f64", |a, b| !(f64::from_bits(
+                            a
+                        )
+                            <= f64::from_bits(b)))
+                    }
+                    prim::JEQ_F64 => {
+                        jcmp!(Op::JEqF64, Tag::F64, "jeq.f64", |a, b| f64::from_bits(a)
+                            == f64::from_bits(b))
+                    }
+                    prim::JNE_F64 => {
+                        jcmp!(Op::JNeF64, Tag::F64, "jne.f64", |a, b| f64::from_bits(a)
+                            != f64::from_bits(b))
+                    }
 
                     prim::ADDK_F64
                     | prim::SUBK_F64
@@ -1446,7 +1575,15 @@ impl Vm {
                     | prim::DIVK_F64
                     | prim::RSUBK_F64
                     | prim::RDIVK_F64 => {
-                        let ia = u16at!(3);
+                        same_layout!(
+                            Op::AddKF64,
+                            Op::SubKF64,
+                            Op::MulKF64,
+                            Op::DivKF64,
+                            Op::RSubKF64,
+                            Op::RDivKF64
+                        );
+                        let ia = a16!(Op::AddKF64, 1);
                         if tag_of!(ia) != Tag::F64 {
                             save_ip!();
                             return Err(self.operand_fault(
@@ -1457,7 +1594,7 @@ impl Vm {
                             ));
                         }
                         let x = f64::from_bits(bits_of!(ia));
-                        let k = f64::from_bits(i64at!(5) as u64);
+                        let k = f64::from_bits(ai64!(Op::AddKF64, 2) as u64);
                         let r = match op {
                             prim::ADDK_F64 => x + k,
                             prim::SUBK_F64 => x - k,
@@ -1466,8 +1603,8 @@ impl Vm {
                             prim::RSUBK_F64 => k - x,
                             _ => k / x,
                         };
-                        put!(u16at!(1), r.to_bits(), Tag::F64);
-                        next!(13);
+                        put!(a16!(Op::AddKF64, 0), r.to_bits(), Tag::F64);
+                        next!(Op::AddKF64);
                     }
 
                     // ---------------------------------------------------- extensions
@@ -1476,16 +1613,17 @@ impl Vm {
                         // Inline fast paths for the conversions and the square root that
                         // numeric loops use; everything else goes through `ops`.
                         if op == EXT_NUM {
-                            let (id, is) = (u16at!(2), u16at!(4));
+                            same_layout!(Op::I64ToF64, Op::F64ToI64, Op::Sqrt);
+                            let (id, is) = (a16!(Op::I64ToF64, 0), a16!(Op::I64ToF64, 1));
                             match sub {
                                 ext_num::I64_TO_F64 if tag_of!(is) == Tag::I64 => {
                                     put!(id, (bits_of!(is) as i64 as f64).to_bits(), Tag::F64);
-                                    next!(6);
+                                    next!(Op::I64ToF64);
                                     continue;
                                 }
                                 ext_num::F64_TO_I64 if tag_of!(is) == Tag::F64 => {
                                     put!(id, f64::from_bits(bits_of!(is)) as i64 as u64, Tag::I64);
-                                    next!(6);
+                                    next!(Op::F64ToI64);
                                     continue;
                                 }
                                 ext_num::F64_SQRT if tag_of!(is) == Tag::F64 => {
@@ -1494,7 +1632,7 @@ impl Vm {
                                         f64::from_bits(bits_of!(is)).sqrt().to_bits(),
                                         Tag::F64
                                     );
-                                    next!(6);
+                                    next!(Op::Sqrt);
                                     continue;
                                 }
                                 _ => {}
@@ -1503,7 +1641,7 @@ impl Vm {
                         let nops = crate::ops::ext_arity(op, sub);
                         let mut o = [0usize; 4];
                         for (i, slot) in o.iter_mut().enumerate().take(nops) {
-                            *slot = u16at!(2 + 2 * i);
+                            *slot = u16at!(crate::ops::ext_slot_offset(i));
                         }
                         if op == EXT_SYS
                             && matches!(
@@ -1511,7 +1649,11 @@ impl Vm {
                                 ext_sys::LIST_MAP | ext_sys::LIST_FILTER | ext_sys::LIST_FOLDR
                             )
                         {
-                            match callop!(2 + 2 * nops, self.list_op(sub, cur_base, &o)) {
+                            ip = ip.add(crate::ops::ext_slot_offset(nops));
+                            save_resume!();
+                            let r = self.list_op(sub, cur_base, &o);
+                            base = self.stack.as_mut_ptr().add(cur_base);
+                            match tri!(r) {
                                 Called::Pushed => reload!(),
                                 Called::Value(v) => set!(o[0], v),
                             }
@@ -1525,7 +1667,7 @@ impl Vm {
                         };
                         base = self.stack.as_mut_ptr().add(cur_base);
                         tri!(r);
-                        next!(2 + 2 * nops);
+                        ip = ip.add(crate::ops::ext_slot_offset(nops));
                     }
                     _ => fault!("invalid opcode 0x{op:02x}"),
                 }

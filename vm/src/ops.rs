@@ -7,10 +7,45 @@ use crate::heap::{self, Kind};
 use crate::value::{Tag, Value};
 use crate::vm::{Trap, Vm};
 use hashvm_format::builtin;
-use hashvm_format::opcode::{ext_num as n, ext_sys as s, Op, EXT_NUM};
+use hashvm_format::opcode::{ext_num as n, ext_sys as s, Op, OperandKind, EXT_NUM};
 use rug::ops::Pow;
 use rug::{Integer, Rational};
 use std::io::{BufRead, Read, Write};
+
+/// Offset of slot operand `i` of an extended instruction (and, for `i` = its operand
+/// count, the instruction's length): every extended instruction is two opcode bytes
+/// followed only by `u16` slots, which [`EXT_LAYOUT_CHECKED`] proves from the opcode
+/// table at compile time.
+pub(crate) const fn ext_slot_offset(i: usize) -> usize {
+    EXT_FIRST + SLOT_WIDTH * i
+}
+
+const EXT_FIRST: usize = Op::I64ToF64.operand_offset(0);
+const SLOT_WIDTH: usize = match OperandKind::Src.width() {
+    Some(w) => w,
+    None => panic!("slots have a fixed width"),
+};
+
+/// Compile-time proof that [`ext_slot_offset`] matches every extended instruction.
+const EXT_LAYOUT_CHECKED: () = {
+    let mut k = 0;
+    while k < Op::ALL.len() {
+        let op = Op::ALL[k];
+        if op.opcode_len() == 2 {
+            let ks = op.operands();
+            let mut i = 0;
+            while i < ks.len() {
+                assert!(matches!(ks[i], OperandKind::Dst | OperandKind::Src));
+                assert!(op.operand_offset(i) == ext_slot_offset(i));
+                i += 1;
+            }
+            assert!(op.encoded_len() == ext_slot_offset(ks.len()));
+        }
+        k += 1;
+    }
+};
+#[allow(clippy::let_unit_value)]
+const _: () = EXT_LAYOUT_CHECKED;
 
 /// Number of slot operands of an extended instruction (all its operands are slots).
 pub(crate) fn ext_arity(prefix: u8, sub: u8) -> usize {

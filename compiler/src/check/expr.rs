@@ -991,12 +991,7 @@ impl Checker<'_> {
             } else if let super::unify::UnifyError::Class(..) = err {
             }
             self.report(d);
-        } else if !op.is_comparison() {
-            let class = match op {
-                BinOp::Add => NumClass::NUM_OR_STR,
-                BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => NumClass::NUM,
-                _ => NumClass::BITS,
-            };
+        } else if let Some(class) = NumClass::of_binop(op) {
             if self.constrain(&a.ty, class).is_err() {
                 let shown = self.show(&a.ty);
                 self.report(

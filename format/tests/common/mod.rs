@@ -178,7 +178,7 @@ fn arb_insn_bytes() -> impl Strategy<Value = Vec<u8>> {
                         OperandKind::Dst | OperandKind::Src | OperandKind::Base => {
                             Operand::Slot((v % 6) as u16)
                         }
-                        OperandKind::Imm32 => Operand::Imm32(if v % 2 == 0 { (v % 0x11_0000) as i32 } else { v as i32 }),
+                        OperandKind::Imm32 | OperandKind::Char => Operand::Imm32(if v % 2 == 0 { (v % 0x11_0000) as i32 } else { v as i32 }),
                         OperandKind::Imm64 => Operand::Imm64((v as i64).wrapping_mul(0x1_0001_0001)),
                         OperandKind::F64 => Operand::F64((v as u64) << 32 | v as u64),
                         OperandKind::Global => Operand::Global(v % 5),
