@@ -5,9 +5,8 @@
 //! `write(read(bytes)) == bytes` for every file it accepts. It never panics and never
 //! allocates more than a small multiple of the input size, whatever the input.
 
+use crate::bignum::{BigInt, BigRatio};
 use crate::module::*;
-use rug::integer::Order;
-use rug::{Integer, Rational};
 
 /// The eight bytes every `.hbc` file starts with. The `\r\n` and `\x1a` catch text-mode
 /// transfers, as PNG's signature does.
@@ -74,11 +73,10 @@ impl W {
         self.len(s.len());
         self.b.extend(s.as_bytes())
     }
-    fn big(&mut self, v: &Integer) {
-        self.u8(u8::from(v.cmp0() == std::cmp::Ordering::Less));
-        let digits = v.to_digits::<u8>(Order::Lsf);
-        self.len(digits.len());
-        self.b.extend(digits);
+    fn big(&mut self, v: &BigInt) {
+        self.u8(u8::from(v.is_negative()));
+        self.len(v.magnitude().len());
+        self.b.extend(v.magnitude());
     }
     fn konst(&mut self, c: &Const) {
         match c {
@@ -383,7 +381,7 @@ impl<'a> R<'a> {
             }),
         }
     }
-    fn big(&mut self) -> Res<Integer> {
+    fn big(&mut self) -> Res<BigInt> {
         let sign = self.u8()?;
         let n = self.count(1)?;
         let digits = self.take(n)?;
@@ -396,11 +394,7 @@ impl<'a> R<'a> {
         if digits.is_empty() && sign == 1 {
             return self.err("negative zero integer (not canonical)");
         }
-        let mut v = Integer::from_digits(digits, Order::Lsf);
-        if sign == 1 {
-            v = -v;
-        }
-        Ok(v)
+        Ok(BigInt::from_sign_magnitude(sign == 1, digits.to_vec()))
     }
     fn konst(&mut self, depth: usize) -> Res<Const> {
         if depth > MAX_CONST_DEPTH {
@@ -434,13 +428,16 @@ impl<'a> R<'a> {
             9 => {
                 let n = self.big()?;
                 let d = self.big()?;
-                if d.cmp0() != std::cmp::Ordering::Greater {
+                if d.is_negative() || d.is_zero() {
                     return self.err("ratio denominator must be positive");
                 }
-                if n.clone().gcd(&d) != 1 {
+                if !BigRatio::is_canonical(&n, &d) {
                     return self.err("ratio is not in lowest terms");
                 }
-                Const::Ratio(Rational::from((n, d)))
+                match BigRatio::new(n, d) {
+                    Some(r) => Const::Ratio(r),
+                    None => return self.err("ratio denominator must be positive"),
+                }
             }
             10 => {
                 let ty = self.u32()?;

@@ -46,11 +46,11 @@
 //! assert_eq!(hashvm_format::write(&again), hashvm_format::write(&m));
 //! ```
 
+use crate::bignum::{BigInt, BigRatio};
 use crate::binary::MAX_CONST_DEPTH;
 use crate::insn::{DecodeError, Insn, Operand};
 use crate::module::*;
 use crate::opcode::{jump_table, Op, OperandKind};
-use rug::{Integer, Rational};
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
@@ -401,10 +401,9 @@ fn parse_int(s: &str) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
-fn parse_big(s: &str) -> Option<Integer> {
+fn parse_big(s: &str) -> Option<BigInt> {
     let (neg, radix, digits) = split_int(s)?;
-    let v = Integer::from_str_radix(&digits, radix as i32).ok()?;
-    Some(if neg { -v } else { v })
+    BigInt::parse_digits(&digits, radix, neg)
 }
 
 fn is_float_text(s: &str) -> bool {
@@ -1465,10 +1464,10 @@ impl Asm<'_> {
                     let Some(d) = d else {
                         return c.err_prev("expected a denominator");
                     };
-                    if d.cmp0() == std::cmp::Ordering::Equal {
-                        return c.err_prev("a ratio's denominator must not be zero");
+                    match BigRatio::new(n, d) {
+                        Some(r) => Const::Ratio(r),
+                        None => return c.err_prev("a ratio's denominator must not be zero"),
                     }
-                    Const::Ratio(Rational::from((n, d)))
                 }
                 "closure" => {
                     let func = self.reference(c, Ns::Func)?;

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bignum;
 pub mod binary;
 pub mod builder;
 pub mod hasm;
@@ -21,6 +22,7 @@ pub mod module;
 pub mod opcode;
 pub mod verify;
 
+pub use bignum::{BigInt, BigRatio};
 pub use binary::{read, write, FormatError};
 pub use builder::{Arg, BuildError, FunctionBuilder, Label, ModuleBuilder};
 pub use insn::{DecodeError, Insn, Operand};

@@ -1,7 +1,7 @@
 //! The in-memory form of a `.hbc` file: what the reader produces, the writer consumes,
 //! the builder API fills in, the assembler and disassembler print, and the linker merges.
 
-use rug::{Integer, Rational};
+use crate::bignum::{BigInt, BigRatio};
 
 /// Type ids below this are the machine's builtin types (see [`builtin`]); the `i`-th
 /// entry of a module's type table has id `FIRST_USER_TYPE + i`.
@@ -141,9 +141,9 @@ pub enum Const {
     /// A byte array.
     Bytes(Vec<u8>),
     /// An arbitrary-precision integer.
-    Big(Integer),
+    Big(BigInt),
     /// An exact rational in lowest terms with a positive denominator.
-    Ratio(Rational),
+    Ratio(BigRatio),
     /// A constructor value of a user or builtin type.
     Data {
         /// The type id.

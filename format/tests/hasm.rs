@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use hashvm_format::hasm::{assemble, disassemble};
 use hashvm_format::*;
+use hashvm_format::{BigInt, BigRatio};
 use proptest::prelude::*;
-use rug::{Integer, Rational};
 
 #[test]
 fn sample_covers_every_module_part() {
@@ -104,10 +104,13 @@ fn every_constant_kind() {
         Const::Char(0x10ffff),
         Const::Str("s\"\\".into()),
         Const::Bytes(vec![1, 2]),
-        Const::Big(Integer::new()),
-        Const::Big(-(Integer::from(1) << 128u32) - 1),
-        Const::Ratio(Rational::from((1, 2))),
-        Const::Ratio(Rational::from((-1, 3))),
+        Const::Big(BigInt::default()),
+        // -(2^128) - 1
+        Const::Big(
+            BigInt::parse_digits("340282366920938463463374607431768211457", 10, true).unwrap(),
+        ),
+        Const::Ratio(BigRatio::new(BigInt::from(1i64), BigInt::from(2i64)).unwrap()),
+        Const::Ratio(BigRatio::new(BigInt::from(-1i64), BigInt::from(3i64)).unwrap()),
         Const::Data {
             ty: 16,
             tag: 1,

@@ -147,8 +147,8 @@ impl Vm {
             Const::Char(c) => Value::char(char::from_u32(*c).unwrap_or('\u{fffd}')),
             Const::Str(s) => self.new_str(s)?,
             Const::Bytes(b) => self.new_bytes(b)?,
-            Const::Big(v) => self.new_big(v.clone())?,
-            Const::Ratio(r) => self.new_rat(r.clone())?,
+            Const::Big(v) => self.new_big(crate::reify::integer_of(v))?,
+            Const::Ratio(r) => self.new_rat(crate::reify::rational_of(r))?,
             Const::Func(f) => Value::func(*f),
             Const::Global(g) => self.globals[*g as usize],
             Const::Data { ty, tag, fields } => {

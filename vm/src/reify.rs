@@ -8,8 +8,39 @@
 use crate::heap::{self, Kind, THUNK_DONE};
 use crate::value::{Tag, Value};
 use crate::vm::Vm;
-use hashvm_format::{binary::MAX_CONST_DEPTH, builtin, Const, FIRST_USER_TYPE};
+use hashvm_format::{binary::MAX_CONST_DEPTH, builtin, BigInt, BigRatio, Const, FIRST_USER_TYPE};
+use rug::integer::Order;
+use rug::{Integer, Rational};
 use std::collections::HashMap;
+
+/// The GMP integer of a file's integer constant.
+pub fn integer_of(b: &BigInt) -> Integer {
+    let v = Integer::from_digits(b.magnitude(), Order::Lsf);
+    if b.is_negative() {
+        -v
+    } else {
+        v
+    }
+}
+
+/// The file constant of a GMP integer.
+pub fn big_const(v: &Integer) -> BigInt {
+    BigInt::from_sign_magnitude(
+        v.cmp0() == std::cmp::Ordering::Less,
+        v.to_digits::<u8>(Order::Lsf),
+    )
+}
+
+/// The GMP rational of a file's ratio constant.
+pub fn rational_of(r: &BigRatio) -> Rational {
+    Rational::from((integer_of(r.numer()), integer_of(r.denom())))
+}
+
+/// The file constant of a GMP rational (whose denominator GMP keeps positive).
+pub fn ratio_const(r: &Rational) -> BigRatio {
+    BigRatio::new(big_const(r.numer()), big_const(r.denom()))
+        .unwrap_or_else(|| BigRatio::from_integer(BigInt::default()))
+}
 
 /// A reified value: the constant for the value itself, plus the constants of the shared
 /// objects it refers to, which the caller must append as globals numbered from the
@@ -154,8 +185,8 @@ impl Reifier<'_, '_> {
         Ok(match kind {
             Kind::STR => Const::Str(unsafe { heap::str(h) }.to_string()),
             Kind::BYTES => Const::Bytes(unsafe { heap::bytes(h) }.to_vec()),
-            Kind::BIG => Const::Big(unsafe { heap::big(h) }.clone()),
-            Kind::RAT => Const::Ratio(unsafe { heap::rat(h) }.clone()),
+            Kind::BIG => Const::Big(big_const(unsafe { heap::big(h) })),
+            Kind::RAT => Const::Ratio(ratio_const(unsafe { heap::rat(h) })),
             Kind::DATA if meta == builtin::LIST => {
                 // Flatten the spine while its cells are not shared.
                 let mut items = vec![kids[0]];

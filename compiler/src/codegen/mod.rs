@@ -320,9 +320,10 @@ impl<'p> ObjectGen<'p> {
         if let Some(&g) = self.bigs.get(&key) {
             return g;
         }
-        let g = self
-            .mb
-            .add_global("", GlobalInit::Const(Const::Big(v.clone())));
+        let g = self.mb.add_global(
+            "",
+            GlobalInit::Const(Const::Big(hashvm_vm::reify::big_const(v))),
+        );
         self.bigs.insert(key, g);
         g
     }

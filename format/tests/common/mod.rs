@@ -4,9 +4,9 @@
 
 use hashvm_format::hasm::{assemble, disassemble};
 use hashvm_format::*;
+use hashvm_format::{BigInt, BigRatio};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use rug::{Integer, Rational};
 
 /// A proptest configuration with `cases` cases that writes no regression files.
 pub fn config(cases: u32) -> ProptestConfig {
@@ -79,11 +79,12 @@ pub fn arb_name() -> impl Strategy<Value = String> {
     ]
 }
 
-fn arb_big() -> impl Strategy<Value = Integer> {
+fn arb_big() -> impl Strategy<Value = BigInt> {
     prop_oneof![
-        any::<i64>().prop_map(Integer::from),
-        ("-?[1-9][0-9]{0,60}").prop_map(|s| s.parse::<Integer>().unwrap_or_default()),
-        Just(Integer::new()),
+        any::<i64>().prop_map(BigInt::from),
+        (any::<bool>(), "[1-9][0-9]{0,60}")
+            .prop_map(|(neg, s)| BigInt::parse_digits(&s, 10, neg).unwrap_or_default()),
+        Just(BigInt::default()),
     ]
 }
 
@@ -120,9 +121,8 @@ pub fn arb_const() -> impl Strategy<Value = Const> {
         vec(any::<u8>(), 0..6).prop_map(Const::Bytes),
         arb_big().prop_map(Const::Big),
         (arb_big(), arb_big())
-            .prop_filter("non-zero denominator", |(_, d)| d.cmp0()
-                != std::cmp::Ordering::Equal)
-            .prop_map(|(n, d)| Const::Ratio(Rational::from((n, d)))),
+            .prop_filter_map("non-zero denominator", |(n, d)| BigRatio::new(n, d))
+            .prop_map(Const::Ratio),
         arb_index().prop_map(Const::Func),
         arb_index().prop_map(Const::Global),
     ];
