@@ -1,485 +1,48 @@
-//! The `.hasm` text form of a module: an assembler ([`assemble`]) and a disassembler
-//! ([`disassemble`]).
-//!
-//! It exists so that people can read what a compiler produced, write test programs and
-//! runtime pieces by hand, and so that tests can state bytecode legibly. The text
-//! expresses *everything* a `.hbc` file can hold, including files the verifier would
-//! reject, so that `write(assemble(disassemble(m))) == write(m)` for every module that
-//! decodes: where a label or a name cannot say something (a jump into the middle of an
-//! instruction, an undecodable byte, a name shared by two functions), the disassembler
-//! falls back to numbers, `$+N` offsets and `.bytes` escapes.
-//!
-//! SPEC.md ("Assembly language (.hasm)") is the reference for the syntax; in brief:
-//!
-//! ```
-//! use hashvm_format::hasm::{assemble, disassemble};
-//! let src = r#"
-//! ; comments run from `;` to the end of the line
-//! .module executable
-//! .type Shape
-//!   | Circle(radius)
-//!   | Rect/2
-//! .global origin = (0.0, 0.0)
-//! .func area/1 slots=3
-//!     jntag r0, 0, rect          ; not a Circle?
-//!     field r1, r0, 0
-//!     mul.f64 r1, r1, r1
-//!     ret r1
-//! rect:
-//!     field r1, r0, 0
-//!     field r2, r0, 1
-//!     mul.f64 r1, r1, r2
-//!     ret r1
-//! .end
-//! .func main/0
-//!     loadf r0, 2.0
-//!     con r1, Shape, Circle, r0, 1
-//!     callk r2, area, r1, 1
-//!     f64.to_i64 r2, r2
-//!     ret r2
-//! .end
-//! .entry main
-//! "#;
-//! let m = assemble(src, "area.hasm").expect("assembles");
-//! hashvm_format::verify(&m).expect("verifies");
-//! let again = assemble(&disassemble(&m), "dis.hasm").expect("reassembles");
-//! assert_eq!(hashvm_format::write(&again), hashvm_format::write(&m));
-//! ```
+//! The assembler: a token cursor, the name tables, and [`assemble`], which turns
+//! `.hasm` text into a [`Module`], reporting every error it can find in one run.
 
-use crate::bignum::{BigInt, BigRatio};
-use crate::binary::MAX_CONST_DEPTH;
-use crate::insn::{DecodeError, Insn, Operand};
-use crate::module::*;
-use crate::opcode::{jump_table, Op, OperandKind};
-use std::collections::HashMap;
-use std::fmt::{self, Write as _};
-
-/// One assembly error, with the position it was found at. `assemble` returns all the
-/// errors it could find in one run (up to a limit), sorted by position.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AsmError {
-    /// The file name given to [`assemble`], for display.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column, in characters.
-    pub col: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for AsmError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: error: {}",
-            self.file, self.line, self.col, self.message
-        )
-    }
-}
-
-impl std::error::Error for AsmError {}
-
-/// At most this many errors are reported by one run.
-const MAX_ERRORS: usize = 100;
-
-/// The bits of the canonical NaN, written `nan` (other NaNs are written `bits 0x...`).
-const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
-
-/// Words that have a meaning of their own where a name may stand; the disassembler
-/// quotes names equal to one of them.
-const KEYWORDS: &[&str] = &[
-    "import",
-    "uninit",
-    "true",
-    "false",
-    "i64",
-    "u64",
-    "f64",
-    "big",
-    "ratio",
-    "bits",
-    "inf",
-    "nan",
-    "NaN",
-    "infinity",
-    "closure",
-    "fn",
-    "ref",
-    "global",
-    "type",
-    "type_index",
-    "else",
-    "executable",
-    "linkable",
-];
-
-// ------------------------------------------------------------------------ lexer
-
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Ident(String),
-    Str(String),
-    Bytes(Vec<u8>),
-    Char(u32),
-    /// A word starting with a digit or a sign: an integer or a float, read in context.
-    Num(String),
-    /// `.name`, without the dot.
-    Dir(String),
-    P(char),
-}
-
-#[derive(Clone, Debug)]
-struct Token {
-    tok: Tok,
-    col: usize,
-}
-
-struct Line {
-    no: usize,
-    toks: Vec<Token>,
-    /// The column just past the last character, for "expected ... at end of line".
-    end: usize,
-    /// The lexer already reported an error here: further errors are noise.
-    bad: bool,
-}
-
-fn is_ident_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_'
-}
-
-fn is_ident_cont(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '\'' | '?' | '!')
-}
-
-fn describe(t: Option<&Tok>) -> String {
-    match t {
-        None => "the end of the line".into(),
-        Some(Tok::Ident(s)) => format!("`{s}`"),
-        Some(Tok::Str(_)) => "a string".into(),
-        Some(Tok::Bytes(_)) => "a byte string".into(),
-        Some(Tok::Char(_)) => "a char literal".into(),
-        Some(Tok::Num(s)) => format!("`{s}`"),
-        Some(Tok::Dir(s)) => format!("`.{s}`"),
-        Some(Tok::P(c)) => format!("`{c}`"),
-    }
-}
-
-/// Reads the escape after a backslash at `chars[*i]`; `bytes` allows `\xNN`. Returns
-/// the code point (or byte value).
-fn lex_escape(chars: &[char], i: &mut usize, bytes: bool) -> Result<u32, String> {
-    let Some(&c) = chars.get(*i) else {
-        return Err("unfinished escape".into());
-    };
-    *i += 1;
-    Ok(match c {
-        'n' => 10,
-        't' => 9,
-        'r' => 13,
-        '0' => 0,
-        '\\' | '"' | '\'' => c as u32,
-        'x' if bytes => {
-            let h: String = chars.iter().skip(*i).take(2).collect();
-            *i += 2;
-            if h.len() != 2 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err("`\\x` needs two hex digits".into());
-            }
-            u32::from_str_radix(&h, 16).map_err(|e| e.to_string())?
-        }
-        'x' => return Err("`\\xNN` is only for byte strings; write `\\u{NN}`".into()),
-        'u' => {
-            if chars.get(*i) != Some(&'{') {
-                return Err("`\\u` needs `{hex digits}`".into());
-            }
-            *i += 1;
-            let mut h = String::new();
-            while let Some(&d) = chars.get(*i) {
-                *i += 1;
-                if d == '}' {
-                    break;
-                }
-                h.push(d);
-                if h.len() > 6 {
-                    return Err("too many digits in `\\u{...}`".into());
-                }
-            }
-            let v = u32::from_str_radix(&h, 16).map_err(|_| format!("bad `\\u{{{h}}}` escape"))?;
-            if char::from_u32(v).is_none() {
-                return Err(format!("`\\u{{{h}}}` is not a Unicode scalar value"));
-            }
-            v
-        }
-        c => return Err(format!("unknown escape `\\{c}`")),
-    })
-}
-
-fn lex_line(no: usize, text: &str, errors: &mut Vec<(usize, usize, String)>) -> Line {
-    let chars: Vec<char> = text.chars().collect();
-    let mut toks = Vec::new();
-    let mut i = 0;
-    let mut bad = false;
-    while i < chars.len() {
-        let c = chars[i];
-        let col = i + 1;
-        if c.is_whitespace() {
-            i += 1;
-            continue;
-        }
-        if c == ';' {
-            break;
-        }
-        let next = chars.get(i + 1).copied();
-        let tok = if c == '"' || (c == 'b' && next == Some('"')) {
-            let is_bytes = c == 'b';
-            i += if is_bytes { 2 } else { 1 };
-            let mut s = String::new();
-            let mut b = Vec::new();
-            let mut closed = false;
-            while let Some(&d) = chars.get(i) {
-                i += 1;
-                let escape_col = i;
-                match d {
-                    '"' => {
-                        closed = true;
-                        break;
-                    }
-                    '\\' => match lex_escape(&chars, &mut i, is_bytes) {
-                        Ok(v) => {
-                            if is_bytes {
-                                if v < 0x100 {
-                                    b.push(v as u8)
-                                } else if let Some(ch) = char::from_u32(v) {
-                                    b.extend(ch.to_string().as_bytes())
-                                }
-                            } else if let Some(ch) = char::from_u32(v) {
-                                s.push(ch)
-                            }
-                        }
-                        Err(e) => {
-                            errors.push((no, escape_col, e));
-                            bad = true;
-                            break;
-                        }
-                    },
-                    d => {
-                        if is_bytes {
-                            let mut buf = [0; 4];
-                            b.extend(d.encode_utf8(&mut buf).as_bytes())
-                        } else {
-                            s.push(d)
-                        }
-                    }
-                }
-            }
-            if bad {
-                break;
-            }
-            if !closed {
-                errors.push((no, col, "string is not closed on this line".into()));
-                bad = true;
-                break;
-            }
-            if is_bytes {
-                Tok::Bytes(b)
-            } else {
-                Tok::Str(s)
-            }
-        } else if c == '\'' {
-            i += 1;
-            let mut err_col = col;
-            let v = match chars.get(i) {
-                Some('\\') => {
-                    i += 1;
-                    err_col = i;
-                    lex_escape(&chars, &mut i, false)
-                }
-                Some('\'') | None => Err("empty char literal".into()),
-                Some(&d) => {
-                    i += 1;
-                    Ok(d as u32)
-                }
-            };
-            match v {
-                Ok(v) if chars.get(i) == Some(&'\'') => {
-                    i += 1;
-                    Tok::Char(v)
-                }
-                Ok(_) => {
-                    errors.push((no, col, "char literal is not closed".into()));
-                    bad = true;
-                    break;
-                }
-                Err(e) => {
-                    errors.push((no, err_col, e));
-                    bad = true;
-                    break;
-                }
-            }
-        } else if c == '.' && next.is_some_and(is_ident_start) {
-            i += 1;
-            let start = i;
-            while chars.get(i).is_some_and(|&d| is_ident_cont(d) && d != '.') {
-                i += 1;
-            }
-            Tok::Dir(chars[start..i].iter().collect())
-        } else if c.is_ascii_digit()
-            || ((c == '-' || c == '+') && next.is_some_and(|d| d.is_ascii_alphanumeric()))
-        {
-            let start = i;
-            i += 1;
-            let unsigned_start = if c.is_ascii_digit() { start } else { start + 1 };
-            let hex = matches!(
-                (chars.get(unsigned_start), chars.get(unsigned_start + 1)),
-                (Some('0'), Some('x' | 'X'))
-            );
-            while let Some(&d) = chars.get(i) {
-                let prev = chars[i - 1];
-                if d.is_ascii_alphanumeric()
-                    || d == '_'
-                    || d == '.'
-                    || ((d == '+' || d == '-') && !hex && matches!(prev, 'e' | 'E'))
-                {
-                    i += 1;
-                } else {
-                    break;
-                }
-            }
-            Tok::Num(chars[start..i].iter().collect())
-        } else if is_ident_start(c) {
-            let start = i;
-            while chars.get(i).is_some_and(|&d| is_ident_cont(d)) {
-                i += 1;
-            }
-            Tok::Ident(chars[start..i].iter().collect())
-        } else if matches!(
-            c,
-            ',' | ':' | '(' | ')' | '[' | ']' | '|' | '/' | '=' | '#' | '$'
-        ) {
-            i += 1;
-            Tok::P(c)
-        } else {
-            errors.push((no, col, format!("unexpected character {c:?}")));
-            bad = true;
-            break;
-        };
-        toks.push(Token { tok, col });
-    }
-    Line {
-        no,
-        toks,
-        end: chars.len() + 1,
-        bad,
-    }
-}
-
-// ------------------------------------------------------------------------ numbers
-
-fn split_int(s: &str) -> Option<(bool, u32, String)> {
-    let (neg, rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let rest = rest.replace('_', "");
-    let (radix, digits) = if let Some(d) = rest.strip_prefix("0x").or(rest.strip_prefix("0X")) {
-        (16, d)
-    } else if let Some(d) = rest.strip_prefix("0b") {
-        (2, d)
-    } else if let Some(d) = rest.strip_prefix("0o") {
-        (8, d)
-    } else {
-        (10, rest.as_str())
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    Some((neg, radix, digits.to_string()))
-}
-
-fn parse_int(s: &str) -> Option<i128> {
-    let (neg, radix, digits) = split_int(s)?;
-    let v = i128::try_from(u128::from_str_radix(&digits, radix).ok()?).ok()?;
-    Some(if neg { -v } else { v })
-}
-
-fn parse_big(s: &str) -> Option<BigInt> {
-    let (neg, radix, digits) = split_int(s)?;
-    BigInt::parse_digits(&digits, radix, neg)
-}
-
-fn is_float_text(s: &str) -> bool {
-    let u = s.trim_start_matches(['+', '-']);
-    if u.starts_with("0x") || u.starts_with("0X") || u.starts_with("0b") || u.starts_with("0o") {
-        return false;
-    }
-    u.contains(['.', 'e', 'E']) || matches!(u, "inf" | "infinity" | "nan" | "NaN")
-}
-
-fn parse_float(s: &str) -> Option<u64> {
-    if s.contains('_') {
-        return None;
-    }
-    let v: f64 = s.parse().ok()?;
-    Some(if v.is_nan() {
-        CANONICAL_NAN
-    } else {
-        v.to_bits()
-    })
-}
-
-/// Prints an `f64` so that it reads back to the same bits.
-fn fmt_f64(bits: u64) -> String {
-    let v = f64::from_bits(bits);
-    if v.is_nan() {
-        if bits == CANONICAL_NAN {
-            "nan".into()
-        } else {
-            format!("bits 0x{bits:016x}")
-        }
-    } else {
-        format!("{v:?}")
-    }
-}
+use super::*;
 
 // ------------------------------------------------------------------------ cursor
 
-type PErr = (usize, String);
-type P<T> = Result<T, PErr>;
+pub(super) type PErr = (usize, String);
+pub(super) type P<T> = Result<T, PErr>;
 
-struct Cur<'a> {
-    t: &'a [Token],
-    p: usize,
-    end: usize,
+pub(super) struct Cur<'a> {
+    pub(super) t: &'a [Token],
+    pub(super) p: usize,
+    pub(super) end: usize,
 }
 
 impl<'a> Cur<'a> {
-    fn new(line: &'a Line) -> Cur<'a> {
+    pub(super) fn new(line: &'a Line) -> Cur<'a> {
         Cur {
             t: &line.toks,
             p: 0,
             end: line.end,
         }
     }
-    fn peek(&self) -> Option<&'a Tok> {
+    pub(super) fn peek(&self) -> Option<&'a Tok> {
         self.t.get(self.p).map(|t| &t.tok)
     }
-    fn peek_at(&self, k: usize) -> Option<&'a Tok> {
+    pub(super) fn peek_at(&self, k: usize) -> Option<&'a Tok> {
         self.t.get(self.p + k).map(|t| &t.tok)
     }
-    fn col(&self) -> usize {
+    pub(super) fn col(&self) -> usize {
         self.t.get(self.p).map_or(self.end, |t| t.col)
     }
-    fn next(&mut self) -> Option<&'a Tok> {
+    pub(super) fn next(&mut self) -> Option<&'a Tok> {
         let t = self.t.get(self.p).map(|t| &t.tok);
         if t.is_some() {
             self.p += 1;
         }
         t
     }
-    fn err<T>(&self, msg: impl Into<String>) -> P<T> {
+    pub(super) fn err<T>(&self, msg: impl Into<String>) -> P<T> {
         Err((self.col(), msg.into()))
     }
     /// An error about the token just consumed.
-    fn err_prev<T>(&self, msg: impl Into<String>) -> P<T> {
+    pub(super) fn err_prev<T>(&self, msg: impl Into<String>) -> P<T> {
         let col = self
             .p
             .checked_sub(1)
@@ -487,34 +50,34 @@ impl<'a> Cur<'a> {
             .map_or(self.end, |t| t.col);
         Err((col, msg.into()))
     }
-    fn is_p(&self, c: char) -> bool {
+    pub(super) fn is_p(&self, c: char) -> bool {
         matches!(self.peek(), Some(Tok::P(x)) if *x == c)
     }
-    fn eat(&mut self, c: char) -> bool {
+    pub(super) fn eat(&mut self, c: char) -> bool {
         let yes = self.is_p(c);
         if yes {
             self.p += 1;
         }
         yes
     }
-    fn expect(&mut self, c: char) -> P<()> {
+    pub(super) fn expect(&mut self, c: char) -> P<()> {
         if self.eat(c) {
             Ok(())
         } else {
             self.err(format!("expected `{c}`, found {}", describe(self.peek())))
         }
     }
-    fn is_kw(&self, kw: &str) -> bool {
+    pub(super) fn is_kw(&self, kw: &str) -> bool {
         matches!(self.peek(), Some(Tok::Ident(s)) if s == kw)
     }
-    fn eat_kw(&mut self, kw: &str) -> bool {
+    pub(super) fn eat_kw(&mut self, kw: &str) -> bool {
         let yes = self.is_kw(kw);
         if yes {
             self.p += 1;
         }
         yes
     }
-    fn done(&self) -> P<()> {
+    pub(super) fn done(&self) -> P<()> {
         if self.p < self.t.len() {
             self.err(format!(
                 "unexpected {} at the end of the line",
@@ -524,7 +87,7 @@ impl<'a> Cur<'a> {
             Ok(())
         }
     }
-    fn name(&mut self, what: &str) -> P<String> {
+    pub(super) fn name(&mut self, what: &str) -> P<String> {
         match self.peek() {
             Some(Tok::Ident(s)) | Some(Tok::Str(s)) => {
                 self.p += 1;
@@ -533,7 +96,7 @@ impl<'a> Cur<'a> {
             t => self.err(format!("expected {what}, found {}", describe(t))),
         }
     }
-    fn int(&mut self, what: &str) -> P<i128> {
+    pub(super) fn int(&mut self, what: &str) -> P<i128> {
         match self.peek() {
             Some(Tok::Num(s)) => {
                 self.p += 1;
@@ -542,7 +105,7 @@ impl<'a> Cur<'a> {
             t => self.err(format!("expected {what}, found {}", describe(t))),
         }
     }
-    fn uint<T: TryFrom<i128>>(&mut self, what: &str, max: u128) -> P<T> {
+    pub(super) fn uint<T: TryFrom<i128>>(&mut self, what: &str, max: u128) -> P<T> {
         let v = self.int(what)?;
         T::try_from(v).or_else(|_| self.err_prev(format!("{what} must be in 0..={max}, not {v}")))
     }
@@ -552,10 +115,10 @@ impl<'a> Cur<'a> {
 
 /// A namespace: each name maps to its first index and, if it has one, a second.
 #[derive(Default)]
-struct Names(HashMap<String, (u32, Option<u32>)>);
+pub(super) struct Names(HashMap<String, (u32, Option<u32>)>);
 
 impl Names {
-    fn add(&mut self, name: &str, i: u32) {
+    pub(super) fn add(&mut self, name: &str, i: u32) {
         self.0
             .entry(name.to_string())
             .and_modify(|e| {
@@ -566,7 +129,7 @@ impl Names {
 }
 
 #[derive(Clone, Copy)]
-enum Ns {
+pub(super) enum Ns {
     Func,
     Global,
     Type,
@@ -574,7 +137,7 @@ enum Ns {
 }
 
 impl Ns {
-    fn what(self) -> &'static str {
+    pub(super) fn what(self) -> &'static str {
         match self {
             Ns::Func => "function",
             Ns::Global => "global",
@@ -586,32 +149,32 @@ impl Ns {
 
 // ------------------------------------------------------------------------ assembler
 
-struct Fixup {
-    at: usize,
-    insn: usize,
-    label: String,
-    line: usize,
-    col: usize,
+pub(super) struct Fixup {
+    pub(super) at: usize,
+    pub(super) insn: usize,
+    pub(super) label: String,
+    pub(super) line: usize,
+    pub(super) col: usize,
 }
 
 #[derive(Default)]
-struct Body {
-    code: Vec<u8>,
-    labels: HashMap<String, usize>,
-    fixups: Vec<Fixup>,
-    lines: Vec<LineEntry>,
-    used_slots: u32,
+pub(super) struct Body {
+    pub(super) code: Vec<u8>,
+    pub(super) labels: HashMap<String, usize>,
+    pub(super) fixups: Vec<Fixup>,
+    pub(super) lines: Vec<LineEntry>,
+    pub(super) used_slots: u32,
 }
 
-struct Asm<'a> {
-    file: &'a str,
-    errors: Vec<(usize, usize, String)>,
-    m: Module,
-    funcs: Names,
-    globals: Names,
-    types: Names,
-    files: Names,
-    entry_seen: bool,
+pub(super) struct Asm<'a> {
+    pub(super) file: &'a str,
+    pub(super) errors: Vec<(usize, usize, String)>,
+    pub(super) m: Module,
+    pub(super) funcs: Names,
+    pub(super) globals: Names,
+    pub(super) types: Names,
+    pub(super) files: Names,
+    pub(super) entry_seen: bool,
 }
 
 /// Assembles `.hasm` text into a module. `file_name` is used in error messages only.
@@ -667,13 +230,13 @@ pub fn assemble(src: &str, file_name: &str) -> Result<Module, Vec<AsmError>> {
 }
 
 impl Asm<'_> {
-    fn report(&mut self, line: &Line, e: PErr) {
+    pub(super) fn report(&mut self, line: &Line, e: PErr) {
         if !line.bad {
             self.errors.push((line.no, e.0, e.1));
         }
     }
 
-    fn lookup(&self, ns: Ns, name: &str) -> Result<u32, String> {
+    pub(super) fn lookup(&self, ns: Ns, name: &str) -> Result<u32, String> {
         let table = match ns {
             Ns::Func => &self.funcs,
             Ns::Global => &self.globals,
@@ -692,7 +255,7 @@ impl Asm<'_> {
 
     /// A reference: a number (any `u32`, not range-checked: that is the verifier's job)
     /// or a unique name.
-    fn reference(&self, c: &mut Cur, ns: Ns) -> P<u32> {
+    pub(super) fn reference(&self, c: &mut Cur, ns: Ns) -> P<u32> {
         match c.peek() {
             Some(Tok::Num(_)) => c.uint(&format!("a {} index", ns.what()), u32::MAX as u128),
             Some(Tok::Ident(s)) | Some(Tok::Str(s)) => {
@@ -709,7 +272,7 @@ impl Asm<'_> {
     }
 
     /// The constructor index named `name` in type `ty`.
-    fn ctor_by_name(&self, ty: u32, name: &str) -> Result<u16, String> {
+    pub(super) fn ctor_by_name(&self, ty: u32, name: &str) -> Result<u16, String> {
         let names = ctor_names(&self.m, ty);
         let mut hits = names.iter().enumerate().filter(|(_, n)| **n == name);
         match (hits.next(), hits.next()) {
@@ -725,7 +288,7 @@ impl Asm<'_> {
 
     /// Pass 1: numbers every function, global and type and reads the type and file
     /// declarations, so that pass 2 can resolve forward references.
-    fn declare(&mut self, lines: &[Line]) {
+    pub(super) fn declare(&mut self, lines: &[Line]) {
         for (i, b) in builtin::TYPES.iter().enumerate() {
             self.types.add(b.0, i as u32);
         }
@@ -780,7 +343,7 @@ impl Asm<'_> {
         }
     }
 
-    fn type_decl(&mut self, c: &mut Cur) -> P<()> {
+    pub(super) fn type_decl(&mut self, c: &mut Cur) -> P<()> {
         let id = FIRST_USER_TYPE as u64 + self.m.types.len() as u64;
         let id = u32::try_from(id).or_else(|_| c.err("too many types"))?;
         if c.eat_kw("import") {
@@ -800,7 +363,7 @@ impl Asm<'_> {
     }
 
     /// Reads `| Ctor | Ctor(field, ...) | Ctor/arity` into the last type.
-    fn ctors(&mut self, c: &mut Cur) -> P<()> {
+    pub(super) fn ctors(&mut self, c: &mut Cur) -> P<()> {
         if c.is_p('|') && !matches!(self.m.types.last(), Some(TypeDef::Defined { .. })) {
             return c.err("an imported type has no constructors here");
         }
@@ -835,7 +398,7 @@ impl Asm<'_> {
 
     // ---------------------------------------------------------------- pass 2
 
-    fn define(&mut self, lines: &[Line]) {
+    pub(super) fn define(&mut self, lines: &[Line]) {
         let mut i = 0;
         while i < lines.len() {
             let line = &lines[i];
@@ -895,7 +458,7 @@ impl Asm<'_> {
         }
     }
 
-    fn module_kind(&mut self, c: &mut Cur) -> P<()> {
+    pub(super) fn module_kind(&mut self, c: &mut Cur) -> P<()> {
         if c.eat_kw("executable") {
             self.m.flags |= FLAG_EXECUTABLE;
         } else if c.eat_kw("linkable") {
@@ -906,7 +469,7 @@ impl Asm<'_> {
         c.done()
     }
 
-    fn entry(&mut self, c: &mut Cur) -> P<()> {
+    pub(super) fn entry(&mut self, c: &mut Cur) -> P<()> {
         let f = self.reference(c, Ns::Func)?;
         if std::mem::replace(&mut self.entry_seen, true) {
             return c.err_prev("the entry point is already set");
@@ -915,7 +478,7 @@ impl Asm<'_> {
         c.done()
     }
 
-    fn global(&mut self, c: &mut Cur) -> P<()> {
+    pub(super) fn global(&mut self, c: &mut Cur) -> P<()> {
         let name = c.name("a global name")?;
         let init = if c.eat('=') {
             GlobalInit::Const(self.konst(c, 0)?)
@@ -930,7 +493,7 @@ impl Asm<'_> {
         Ok(())
     }
 
-    fn export(&mut self, c: &mut Cur) -> P<()> {
+    pub(super) fn export(&mut self, c: &mut Cur) -> P<()> {
         let name = c.name("the exported symbol")?;
         let target = if c.eat_kw("global") {
             ExportTarget::Global(self.reference(c, Ns::Global)?)
@@ -952,7 +515,7 @@ impl Asm<'_> {
 
     /// `.lines FUNC` then rows `OFFSET FILE LINE COL` up to `.end`: a line table given
     /// verbatim. Returns the index of the first line after the block.
-    fn lines_block(&mut self, lines: &[Line], at: usize) -> usize {
+    pub(super) fn lines_block(&mut self, lines: &[Line], at: usize) -> usize {
         let Some(head) = lines.get(at) else {
             return at + 1;
         };
@@ -1014,7 +577,7 @@ impl Asm<'_> {
 
     /// Reads a `.func` header and body up to `.end`. Returns the index of the first line
     /// after it.
-    fn function(&mut self, lines: &[Line], at: usize) -> usize {
+    pub(super) fn function(&mut self, lines: &[Line], at: usize) -> usize {
         let Some(head) = lines.get(at) else {
             return at + 1;
         };
@@ -1128,7 +691,7 @@ impl Asm<'_> {
         i
     }
 
-    fn body_line(&mut self, c: &mut Cur, body: &mut Body, line: usize) -> P<()> {
+    pub(super) fn body_line(&mut self, c: &mut Cur, body: &mut Body, line: usize) -> P<()> {
         while let (Some(Tok::Ident(l)), Some(Tok::P(':'))) = (c.peek(), c.peek_at(1)) {
             if body.labels.insert(l.clone(), body.code.len()).is_some() {
                 return c.err(format!("label `{l}` is defined twice"));
@@ -1182,7 +745,12 @@ impl Asm<'_> {
         }
     }
 
-    fn target(&self, c: &mut Cur, fix: &mut Vec<(usize, String, usize)>, at: usize) -> P<i32> {
+    pub(super) fn target(
+        &self,
+        c: &mut Cur,
+        fix: &mut Vec<(usize, String, usize)>,
+        at: usize,
+    ) -> P<i32> {
         if c.eat('$') {
             let v = c.int("an offset like `+8`")?;
             return i32::try_from(v).or_else(|_| c.err_prev("offset out of the i32 range"));
@@ -1200,7 +768,13 @@ impl Asm<'_> {
         }
     }
 
-    fn instruction(&mut self, c: &mut Cur, op: Op, body: &mut Body, line: usize) -> P<()> {
+    pub(super) fn instruction(
+        &mut self,
+        c: &mut Cur,
+        op: Op,
+        body: &mut Body,
+        line: usize,
+    ) -> P<()> {
         let start = body.code.len();
         let mut pos = start + op.opcode_len();
         let mut args = Vec::with_capacity(op.operands().len());
@@ -1315,7 +889,7 @@ impl Asm<'_> {
     }
 
     /// A float: a decimal literal, `inf`, `nan`, or `bits 0xHEX` for exact bits.
-    fn float(&self, c: &mut Cur) -> P<u64> {
+    pub(super) fn float(&self, c: &mut Cur) -> P<u64> {
         if c.eat_kw("bits") {
             let v = c.int("the f64 bits")?;
             return u64::try_from(v).or_else(|_| c.err_prev("bits must fit 64 bits"));
@@ -1329,7 +903,7 @@ impl Asm<'_> {
         }
     }
 
-    fn const_list(&self, c: &mut Cur, close: char, depth: usize) -> P<Vec<Const>> {
+    pub(super) fn const_list(&self, c: &mut Cur, close: char, depth: usize) -> P<Vec<Const>> {
         let mut v = Vec::new();
         while !c.eat(close) {
             v.push(self.konst(c, depth + 1)?);
@@ -1341,7 +915,7 @@ impl Asm<'_> {
         Ok(v)
     }
 
-    fn data(&self, c: &mut Cur, ty: u32, depth: usize) -> P<Const> {
+    pub(super) fn data(&self, c: &mut Cur, ty: u32, depth: usize) -> P<Const> {
         c.expect(':')?;
         let tag = match c.peek() {
             Some(Tok::Ident(s) | Tok::Str(s)) => {
@@ -1359,7 +933,7 @@ impl Asm<'_> {
         Ok(Const::Data { ty, tag, fields })
     }
 
-    fn konst(&self, c: &mut Cur, depth: usize) -> P<Const> {
+    pub(super) fn konst(&self, c: &mut Cur, depth: usize) -> P<Const> {
         if depth > MAX_CONST_DEPTH {
             return c.err(format!("constant nested deeper than {MAX_CONST_DEPTH}"));
         }
@@ -1499,7 +1073,7 @@ impl Asm<'_> {
 
 /// The constructor names of type `ty` (builtin or defined; none for anything else), by
 /// tag: what constructor names in `con` operands and data constants refer to.
-fn ctor_names(m: &Module, ty: u32) -> Vec<&str> {
+pub(super) fn ctor_names(m: &Module, ty: u32) -> Vec<&str> {
     if ty < FIRST_USER_TYPE {
         builtin::TYPES
             .get(ty as usize)
@@ -1513,545 +1087,6 @@ fn ctor_names(m: &Module, ty: u32) -> Vec<&str> {
     }
 }
 
-fn first_col(line: &Line) -> usize {
+pub(super) fn first_col(line: &Line) -> usize {
     line.toks.first().map_or(1, |t| t.col)
-}
-
-// ------------------------------------------------------------------------ disassembler
-
-/// Whether `s` can be written without quotes wherever a name stands.
-fn is_bare(s: &str) -> bool {
-    let mut cs = s.chars();
-    let Some(first) = cs.next() else {
-        return false;
-    };
-    is_ident_start(first)
-        && cs.all(is_ident_cont)
-        && !KEYWORDS.contains(&s)
-        && !(s.len() > 1 && s.starts_with('r') && s[1..].chars().all(|c| c.is_ascii_digit()))
-}
-
-fn escape_char(out: &mut String, c: char, quote: char) {
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\t' => out.push_str("\\t"),
-        '\r' => out.push_str("\\r"),
-        '\0' => out.push_str("\\0"),
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c)
-        }
-        c if c.is_control() => {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        }
-        c => out.push(c),
-    }
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        escape_char(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
-/// A name as it must be written: bare when possible, else quoted.
-fn name(s: &str) -> String {
-    if is_bare(s) {
-        s.to_string()
-    } else {
-        quote(s)
-    }
-}
-
-fn char_lit(c: u32) -> Option<String> {
-    let ch = char::from_u32(c)?;
-    let mut out = String::from("'");
-    escape_char(&mut out, ch, '\'');
-    out.push('\'');
-    Some(out)
-}
-
-fn bytes_lit(b: &[u8]) -> String {
-    let mut out = String::from("b\"");
-    for &x in b {
-        match x {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(x as char),
-            _ => {
-                let _ = write!(out, "\\x{x:02x}");
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-enum Item {
-    Insn(Insn),
-    Raw(Vec<u8>),
-}
-
-/// One function split into printable items, with the offsets a label or `.loc` may
-/// stand at (item starts and the end of the code).
-struct Split {
-    items: Vec<(usize, Item)>,
-    boundary: Vec<bool>,
-}
-
-fn split(code: &[u8]) -> Split {
-    let mut items: Vec<(usize, Item)> = Vec::new();
-    let mut boundary = vec![false; code.len() + 1];
-    let mut p = 0;
-    let mut raw_at = 0;
-    let mut raw: Vec<u8> = Vec::new();
-    let flush = |items: &mut Vec<(usize, Item)>, raw: &mut Vec<u8>, raw_at: usize| {
-        if !raw.is_empty() {
-            items.push((raw_at, Item::Raw(std::mem::take(raw))));
-        }
-    };
-    while p < code.len() {
-        match Insn::decode(code, p) {
-            Ok((insn, n)) => {
-                flush(&mut items, &mut raw, raw_at);
-                items.push((p, Item::Insn(insn)));
-                p += n;
-            }
-            Err(e) => {
-                let n = match e {
-                    DecodeError::BadOpcode(..) => 1,
-                    DecodeError::Truncated => code.len() - p,
-                };
-                for &b in code.get(p..p + n).unwrap_or_default() {
-                    if raw.len() == 16 {
-                        flush(&mut items, &mut raw, raw_at);
-                    }
-                    if raw.is_empty() {
-                        raw_at = p;
-                    }
-                    raw.push(b);
-                    p += 1;
-                }
-            }
-        }
-    }
-    flush(&mut items, &mut raw, raw_at);
-    for (off, _) in &items {
-        if let Some(b) = boundary.get_mut(*off) {
-            *b = true;
-        }
-    }
-    if let Some(b) = boundary.last_mut() {
-        *b = true;
-    }
-    Split { items, boundary }
-}
-
-struct Dis<'a> {
-    m: &'a Module,
-    out: String,
-    funcs: HashMap<&'a str, u32>,
-    globals: HashMap<&'a str, u32>,
-    types: HashMap<&'a str, u32>,
-    files: HashMap<&'a str, u32>,
-}
-
-fn count<'a>(it: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u32> {
-    let mut h = HashMap::new();
-    for s in it {
-        *h.entry(s).or_insert(0) += 1;
-    }
-    h
-}
-
-fn type_label(t: &TypeDef) -> &str {
-    match t {
-        TypeDef::Defined { name, .. } => name,
-        TypeDef::Import { symbol } => symbol,
-    }
-}
-
-/// Prints a module as `.hasm` text that [`assemble`] turns back into the same bytes.
-/// Names are used where they are unique, numbers elsewhere; comments give each item's
-/// index and each instruction's offset.
-pub fn disassemble(m: &Module) -> String {
-    let mut d = Dis {
-        m,
-        out: String::new(),
-        funcs: count(m.functions.iter().map(|f| f.name.as_str())),
-        globals: count(m.globals.iter().map(|g| g.name.as_str())),
-        types: count(
-            builtin::TYPES
-                .iter()
-                .map(|t| t.0)
-                .chain(m.types.iter().map(type_label)),
-        ),
-        files: count(m.debug.files.iter().map(|f| f.as_str())),
-    };
-    d.module();
-    d.out
-}
-
-impl Dis<'_> {
-    fn fref(&self, i: u32) -> String {
-        match self.m.functions.get(i as usize) {
-            Some(f) if self.funcs.get(f.name.as_str()) == Some(&1) => name(&f.name),
-            _ => i.to_string(),
-        }
-    }
-    fn gref(&self, i: u32) -> String {
-        match self.m.globals.get(i as usize) {
-            Some(g) if self.globals.get(g.name.as_str()) == Some(&1) => name(&g.name),
-            _ => i.to_string(),
-        }
-    }
-    fn tref(&self, id: u32) -> String {
-        let label = if id < FIRST_USER_TYPE {
-            builtin::TYPES.get(id as usize).map(|t| t.0)
-        } else {
-            self.m
-                .types
-                .get((id - FIRST_USER_TYPE) as usize)
-                .map(type_label)
-        };
-        match label {
-            Some(l) if self.types.get(l) == Some(&1) => name(l),
-            _ => id.to_string(),
-        }
-    }
-    fn file_ref(&self, i: u32) -> String {
-        match self.m.debug.files.get(i as usize) {
-            Some(f) if self.files.get(f.as_str()) == Some(&1) => quote(f),
-            _ => i.to_string(),
-        }
-    }
-    fn ctor_ref(&self, ty: u32, tag: u16) -> String {
-        let names = ctor_names(self.m, ty);
-        match names.get(tag as usize) {
-            Some(n) if !n.is_empty() && names.iter().filter(|x| *x == n).count() == 1 => name(n),
-            _ => tag.to_string(),
-        }
-    }
-
-    fn konst(&self, out: &mut String, c: &Const) {
-        let list = |out: &mut String, v: &[Const], open: &str, close: &str| {
-            out.push_str(open);
-            for (i, x) in v.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                self.konst(out, x);
-            }
-            out.push_str(close);
-        };
-        match c {
-            Const::Unit => out.push_str("()"),
-            Const::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Const::I64(v) => {
-                let _ = write!(out, "{v}");
-            }
-            Const::U64(v) => {
-                let _ = write!(out, "u64 {v}");
-            }
-            Const::F64(b) => out.push_str(&fmt_f64(*b)),
-            Const::Char(v) => match char_lit(*v) {
-                Some(s) => out.push_str(&s),
-                // Not a scalar: the reader rejects it, so no decoded module has one;
-                // print something the assembler will point at.
-                None => {
-                    let _ = write!(out, "'\\u{{{v:x}}}'");
-                }
-            },
-            Const::Str(s) => out.push_str(&quote(s)),
-            Const::Bytes(b) => out.push_str(&bytes_lit(b)),
-            Const::Big(v) => {
-                let _ = write!(out, "big {v}");
-            }
-            Const::Ratio(r) => {
-                let _ = write!(out, "ratio {}/{}", r.numer(), r.denom());
-            }
-            Const::Data { ty, tag, fields } => {
-                let _ = write!(out, "{}:{}", self.tref(*ty), self.ctor_ref(*ty, *tag));
-                if !fields.is_empty() {
-                    list(out, fields, "(", ")");
-                }
-            }
-            Const::Tuple(v) => match v.len() {
-                0 => out.push_str("(,)"),
-                1 => list(out, v, "(", ",)"),
-                _ => list(out, v, "(", ")"),
-            },
-            Const::List(v) => list(out, v, "[", "]"),
-            Const::Array(v) => list(out, v, "#[", "]"),
-            Const::Closure { func, captures } => {
-                let _ = write!(out, "closure {}", self.fref(*func));
-                list(out, captures, "(", ")");
-            }
-            Const::Func(f) => {
-                let _ = write!(out, "fn {}", self.fref(*f));
-            }
-            Const::Ref(c) => {
-                out.push_str("ref ");
-                self.konst(out, c);
-            }
-            Const::Global(g) => {
-                let _ = write!(out, "global {}", self.gref(*g));
-            }
-        }
-    }
-
-    fn line(&mut self, text: &str, comment: &str) {
-        self.out.push_str(text);
-        if !comment.is_empty() {
-            let width = text.chars().count();
-            let pad = 40usize.saturating_sub(width).max(1);
-            self.out.push_str(&" ".repeat(pad));
-            self.out.push_str("; ");
-            self.out.push_str(comment);
-        }
-        self.out.push('\n');
-    }
-
-    fn module(&mut self) {
-        let m = self.m;
-        self.out
-            .push_str("; hashvm assembly, as printed by the disassembler\n");
-        if m.flags & !FLAG_EXECUTABLE != 0 {
-            self.line(&format!(".flags 0x{:x}", m.flags), "");
-        } else if m.is_executable() {
-            self.line(".module executable", "");
-        } else {
-            self.line(".module linkable", "");
-        }
-        for l in &m.libraries {
-            self.line(&format!(".library {}", name(l)), "");
-        }
-        for (i, f) in m.debug.files.iter().enumerate() {
-            self.line(&format!(".file {}", quote(f)), &format!("file {i}"));
-        }
-        for (i, t) in m.types.iter().enumerate() {
-            let id = FIRST_USER_TYPE as u64 + i as u64;
-            match t {
-                TypeDef::Import { symbol } => self.line(
-                    &format!(".type import {}", name(symbol)),
-                    &format!("type {id}"),
-                ),
-                TypeDef::Defined { name: n, ctors } => {
-                    self.line(&format!(".type {}", name(n)), &format!("type {id}"));
-                    for (k, c) in ctors.iter().enumerate() {
-                        let mut s = format!("  | {}", name(&c.name));
-                        if !c.fields.is_empty() {
-                            let fs: Vec<String> = c.fields.iter().map(|f| name(f)).collect();
-                            let _ = write!(s, "({})", fs.join(", "));
-                        } else if c.arity != 0 {
-                            let _ = write!(s, "/{}", c.arity);
-                        }
-                        self.line(&s, &format!("tag {k}"));
-                    }
-                }
-            }
-        }
-        for (i, g) in m.globals.iter().enumerate() {
-            let mut s = format!(".global {}", name(&g.name));
-            match &g.init {
-                GlobalInit::Uninit => s.push_str(" uninit"),
-                GlobalInit::Import(sym) => {
-                    let _ = write!(s, " import {}", name(sym));
-                }
-                GlobalInit::Const(c) => {
-                    s.push_str(" = ");
-                    self.konst(&mut s, c);
-                }
-            }
-            self.line(&s, &format!("global {i}"));
-        }
-        let splits: Vec<Split> = m.functions.iter().map(|f| split(&f.code)).collect();
-        let inline = self.lines_inline(&splits);
-        for (i, (f, sp)) in m.functions.iter().zip(&splits).enumerate() {
-            let entries = if inline {
-                m.debug
-                    .lines
-                    .iter()
-                    .find(|t| t.func as usize == i)
-                    .map(|t| t.entries.as_slice())
-            } else {
-                None
-            };
-            self.function(i, f, sp, entries.unwrap_or(&[]));
-        }
-        for e in &m.exports {
-            let target = match e.target {
-                ExportTarget::Global(g) => format!("global {}", self.gref(g)),
-                ExportTarget::Type(t) => match m.types.get(t as usize).map(type_label) {
-                    Some(l) if self.types.get(l) == Some(&1) => format!("type {}", name(l)),
-                    _ => format!("type_index {t}"),
-                },
-            };
-            self.line(&format!(".export {} {target}", name(&e.name)), "");
-        }
-        for &f in &m.inits {
-            self.line(&format!(".init {}", self.fref(f)), "");
-        }
-        if let Some(e) = m.entry {
-            self.line(&format!(".entry {}", self.fref(e)), "");
-        }
-        if !inline {
-            for t in &m.debug.lines {
-                self.line(&format!(".lines {}", self.fref(t.func)), "");
-                for e in &t.entries {
-                    let s = format!(
-                        "    {} {} {} {}",
-                        e.offset,
-                        self.file_ref(e.file),
-                        e.line,
-                        e.col
-                    );
-                    self.line(&s, "");
-                }
-                self.line(".end", "");
-            }
-        }
-    }
-
-    /// Whether the line tables can be printed as `.loc` lines inside function bodies
-    /// and still reassemble to the same bytes: one non-empty table per function, in
-    /// function order, with increasing offsets at places a `.loc` can stand.
-    fn lines_inline(&self, splits: &[Split]) -> bool {
-        let mut prev: Option<u32> = None;
-        for t in &self.m.debug.lines {
-            if prev.is_some_and(|p| t.func <= p) || t.entries.is_empty() {
-                return false;
-            }
-            prev = Some(t.func);
-            let Some(sp) = splits.get(t.func as usize) else {
-                return false;
-            };
-            let mut last: Option<u32> = None;
-            for e in &t.entries {
-                if last.is_some_and(|l| e.offset <= l)
-                    || !sp.boundary.get(e.offset as usize).copied().unwrap_or(false)
-                {
-                    return false;
-                }
-                last = Some(e.offset);
-            }
-        }
-        true
-    }
-
-    fn function(&mut self, index: usize, f: &Function, sp: &Split, lines: &[LineEntry]) {
-        let mut head = format!(".func {}/{}", name(&f.name), f.arity);
-        if f.ncaptures != 0 {
-            let _ = write!(head, " captures={}", f.ncaptures);
-        }
-        let _ = write!(head, " slots={}", f.nslots);
-        self.line(&head, &format!("function {index}"));
-        let len = f.code.len() as i64;
-        let at_boundary = |t: i64| t >= 0 && t <= len && sp.boundary.get(t as usize) == Some(&true);
-        let mut targets: Vec<usize> = Vec::new();
-        for (off, item) in &sp.items {
-            if let Item::Insn(insn) = item {
-                for a in &insn.args {
-                    let rels: Vec<i32> = match a {
-                        Operand::Jump(j) => vec![*j],
-                        Operand::Table(d, v) => {
-                            std::iter::once(*d).chain(v.iter().copied()).collect()
-                        }
-                        _ => continue,
-                    };
-                    for r in rels {
-                        let t = *off as i64 + r as i64;
-                        if at_boundary(t) {
-                            targets.push(t as usize);
-                        }
-                    }
-                }
-            }
-        }
-        targets.sort_unstable();
-        targets.dedup();
-        let label = |t: usize| targets.binary_search(&t).ok().map(|k| format!("L{k}"));
-        let target_text = |off: usize, rel: i32| {
-            let t = off as i64 + rel as i64;
-            match (at_boundary(t), label(t as usize)) {
-                (true, Some(l)) => l,
-                _ => format!("${}{rel}", if rel >= 0 { "+" } else { "" }),
-            }
-        };
-        let mut li = 0;
-        let mut marks = |d: &mut Self, off: usize| {
-            if let Some(l) = label(off) {
-                d.line(&format!("{l}:"), "");
-            }
-            while let Some(e) = lines.get(li).filter(|e| e.offset as usize == off) {
-                let s = format!("    .loc {} {} {}", d.file_ref(e.file), e.line, e.col);
-                d.line(&s, "");
-                li += 1;
-            }
-        };
-        for (off, item) in &sp.items {
-            marks(self, *off);
-            let text = match item {
-                Item::Raw(b) => {
-                    let bs: Vec<String> = b.iter().map(|x| format!("0x{x:02x}")).collect();
-                    format!("    .bytes {}", bs.join(", "))
-                }
-                Item::Insn(insn) => self.insn_text(insn, *off, &target_text),
-            };
-            self.line(&text, &off.to_string());
-        }
-        marks(self, f.code.len());
-        self.line(".end", "");
-    }
-
-    fn insn_text(&self, insn: &Insn, off: usize, target: &dyn Fn(usize, i32) -> String) -> String {
-        let mut ops = Vec::with_capacity(insn.args.len());
-        let mut last_type = None;
-        for (k, a) in insn.op.operands().iter().zip(insn.args.iter()) {
-            ops.push(match (k, a) {
-                (_, Operand::Slot(s)) => format!("r{s}"),
-                (k, Operand::Imm32(v)) => {
-                    let as_char = *k == OperandKind::Char;
-                    match char_lit(*v as u32).filter(|_| as_char) {
-                        Some(s) => s,
-                        None => v.to_string(),
-                    }
-                }
-                (_, Operand::Imm64(v)) => {
-                    if insn.op == Op::LoadU64 {
-                        (*v as u64).to_string()
-                    } else {
-                        v.to_string()
-                    }
-                }
-                (_, Operand::F64(b)) => fmt_f64(*b),
-                (_, Operand::Global(g)) => self.gref(*g),
-                (_, Operand::Func(f)) => self.fref(*f),
-                (_, Operand::Type(t)) => {
-                    last_type = Some(*t);
-                    self.tref(*t)
-                }
-                (OperandKind::Tag, Operand::U16(t)) => match last_type {
-                    Some(ty) => self.ctor_ref(ty, *t),
-                    None => t.to_string(),
-                },
-                (_, Operand::U16(v)) => v.to_string(),
-                (_, Operand::Jump(j)) => target(off, *j),
-                (_, Operand::Table(d, v)) => {
-                    let cs: Vec<String> = v.iter().map(|j| target(off, *j)).collect();
-                    format!("[{}] else {}", cs.join(", "), target(off, *d))
-                }
-            });
-        }
-        if ops.is_empty() {
-            format!("    {}", insn.op.mnemonic())
-        } else {
-            format!("    {:<10} {}", insn.op.mnemonic(), ops.join(", "))
-        }
-    }
 }
