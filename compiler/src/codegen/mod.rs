@@ -14,8 +14,14 @@
 //!   a `mut` local that a closure captures lives in a `ref` cell;
 //! - references to other modules' items and types are imports.
 
+mod assign;
+mod binop;
+mod cond;
+mod expr;
 mod func;
+mod loops;
 mod matcher;
+mod run;
 
 use crate::tast::*;
 use hashvm_format::{
@@ -24,7 +30,7 @@ use hashvm_format::{
 };
 use std::collections::HashMap;
 
-pub use func::RunSite;
+pub use run::RunSite;
 
 /// The name under which a module's symbols are exported and by which other objects ask
 /// for it as a library: the file stem for user modules (`geometry` for
