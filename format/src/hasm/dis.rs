@@ -165,21 +165,58 @@ pub(super) fn type_label(t: &TypeDef) -> &str {
 /// Names are used where they are unique, numbers elsewhere; comments give each item's
 /// index and each instruction's offset.
 pub fn disassemble(m: &Module) -> String {
-    let mut d = Dis {
-        m,
-        out: String::new(),
-        funcs: count(m.functions.iter().map(|f| f.name.as_str())),
-        globals: count(m.globals.iter().map(|g| g.name.as_str())),
-        types: count(
-            builtin::TYPES
-                .iter()
-                .map(|t| t.0)
-                .chain(m.types.iter().map(type_label)),
-        ),
-        files: count(m.debug.files.iter().map(|f| f.as_str())),
-    };
+    let mut d = Dis::new(m);
     d.module();
     d.out
+}
+
+/// The `.func … .end` text of function `index` of `m`, as [`disassemble`] writes it
+/// (names of other functions, globals and types as in the whole listing, `.loc` lines
+/// for its line table), for tools that show one function: the REPL's `:dis`, tests.
+/// `None` when there is no such function.
+pub fn disassemble_function(m: &Module, index: u32) -> Option<String> {
+    let f = m.functions.get(index as usize)?;
+    let mut d = Dis::new(m);
+    let sp = split(&f.code);
+    let lines = m
+        .debug
+        .lines
+        .iter()
+        .find(|t| t.func == index)
+        .map(|t| t.entries.as_slice())
+        .unwrap_or(&[]);
+    // Line entries that do not fall on instruction boundaries cannot be `.loc` lines.
+    let inline = lines
+        .iter()
+        .all(|e| sp.boundary.get(e.offset as usize).copied().unwrap_or(false));
+    d.function(index as usize, f, &sp, if inline { lines } else { &[] });
+    Some(d.out)
+}
+
+/// The index of the function called `name` in `m` (the first, if several share it).
+pub fn function_index(m: &Module, name: &str) -> Option<u32> {
+    m.functions
+        .iter()
+        .position(|f| f.name == name)
+        .map(|i| i as u32)
+}
+
+impl<'a> Dis<'a> {
+    fn new(m: &'a Module) -> Dis<'a> {
+        Dis {
+            m,
+            out: String::new(),
+            funcs: count(m.functions.iter().map(|f| f.name.as_str())),
+            globals: count(m.globals.iter().map(|g| g.name.as_str())),
+            types: count(
+                builtin::TYPES
+                    .iter()
+                    .map(|t| t.0)
+                    .chain(m.types.iter().map(type_label)),
+            ),
+            files: count(m.debug.files.iter().map(|f| f.as_str())),
+        }
+    }
 }
 
 impl Dis<'_> {

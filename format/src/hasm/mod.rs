@@ -61,7 +61,7 @@ mod number;
 
 pub use asm::assemble;
 use asm::*;
-pub use dis::disassemble;
+pub use dis::{disassemble, disassemble_function, function_index};
 use lexer::*;
 use number::*;
 
