@@ -7,6 +7,7 @@
 //! checked by the verifier at load time, which is what makes the unchecked slot accesses
 //! below sound.
 
+use crate::frames::PushFailed;
 use crate::heap::{self, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
 use crate::value::{Tag, Value};
 use crate::vm::{Frame, FrameKind, Trap, Vm, HOT_LOOP_SLOTS, HOT_THRESHOLD, SCRATCH_SLOTS};
@@ -38,8 +39,50 @@ impl Vm {
         Ok(())
     }
 
+    /// Pushes any frame, `filled` of whose slots the caller has already written (see
+    /// [`crate::frames`]: every other slot the collector will scan is cleared); grows
+    /// the value stack if needed, fails with "stack overflow" past the frame limit.
+    #[inline(always)]
+    pub(crate) fn enter(&mut self, fr: Frame, filled: usize) -> Result<(), Trap> {
+        match self.frames.push(
+            &mut self.stack,
+            &self.funcs,
+            self.config.max_frames,
+            fr,
+            filled,
+        ) {
+            Ok(()) => Ok(()),
+            Err(why) => self.enter_slow(fr, filled, why),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn enter_slow(&mut self, fr: Frame, filled: usize, why: PushFailed) -> Result<(), Trap> {
+        if let PushFailed::Stack(n) = why {
+            self.grow_stack(n)?;
+            if self
+                .frames
+                .push(
+                    &mut self.stack,
+                    &self.funcs,
+                    self.config.max_frames,
+                    fr,
+                    filled,
+                )
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        Err(self.error_plain(format!(
+            "stack overflow: more than {} nested calls",
+            self.config.max_frames
+        )))
+    }
+
     /// Pushes a NORMAL frame for `func` at absolute stack index `base`, with `n`
-    /// arguments already in place.
+    /// arguments already in place, and counts the call for the JIT hook.
     #[inline(always)]
     pub(crate) fn push_frame(
         &mut self,
@@ -49,29 +92,20 @@ impl Vm {
         ret: u16,
         closure: Value,
     ) -> Result<(), Trap> {
-        // SAFETY: function indices reaching here were checked by the verifier (or come
-        // from closure objects built from checked indices).
-        let nslots = unsafe { self.funcs.get_unchecked(func as usize) }.nslots as usize;
-        if base + nslots > self.stack.len() || self.frames.len() >= self.config.max_frames {
-            return self.push_frame_slow(func, base, n, ret, closure);
-        }
-        // SAFETY: `base + nslots <= stack.len()` was just checked.
-        unsafe {
-            let p = self.stack.as_mut_ptr().add(base);
-            for i in n..nslots {
-                (*p.add(i)).tag = Tag::UNIT;
-            }
-        }
-        self.frames.push(Frame {
-            func,
-            ip: 0,
-            base: base as u32,
-            ret,
-            kind: FrameKind::NORMAL,
-            pad: 0,
-            closure,
-        });
-        // SAFETY: `hot_calls` has one counter per function.
+        self.enter(
+            Frame {
+                func,
+                ip: 0,
+                base: base as u32,
+                ret,
+                kind: FrameKind::NORMAL,
+                pad: 0,
+                closure,
+            },
+            n,
+        )?;
+        // SAFETY: `hot_calls` has one counter per function, and `enter` has just read
+        // `func`'s frame size (the index is valid).
         let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
         *c -= 1;
         if *c == 0 {
@@ -100,27 +134,6 @@ impl Vm {
             h.hot_loop(func, off);
         }
         self.check_interrupt()
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn push_frame_slow(
-        &mut self,
-        func: u32,
-        base: usize,
-        n: usize,
-        ret: u16,
-        closure: Value,
-    ) -> Result<(), Trap> {
-        if self.frames.len() >= self.config.max_frames {
-            return Err(self.error_plain(format!(
-                "stack overflow: more than {} nested calls",
-                self.config.max_frames
-            )));
-        }
-        let nslots = self.funcs[func as usize].nslots as usize;
-        self.grow_stack(base + nslots)?;
-        self.push_frame(func, base, n, ret, closure)
     }
 
     /// Applies the function value `f` to the `n` arguments at absolute stack index `p`
@@ -195,15 +208,20 @@ impl Vm {
             let rest = self.new_values(Kind::DATA, 0, builtin::TUPLE, &extra);
             let closure = self.roots.pop().unwrap_or(closure);
             let rest = rest?;
-            self.frames.push(Frame {
-                func: 0,
-                ip: 0,
-                base: p as u32,
-                ret,
-                kind: FrameKind::APPLY_REST,
-                pad: 0,
-                closure: rest,
-            });
+            // The arguments fill the window from `p`: the call's own `arity` and the
+            // `n - arity` extra (now also in `rest`).
+            self.enter(
+                Frame {
+                    func: 0,
+                    ip: 0,
+                    base: p as u32,
+                    ret,
+                    kind: FrameKind::APPLY_REST,
+                    pad: 0,
+                    closure: rest,
+                },
+                n,
+            )?;
             self.push_frame(func, p, arity, 0, closure)?;
             self.scratch_top = 0;
             return Ok(Called::Pushed);
@@ -306,15 +324,18 @@ impl Vm {
             self.stack[p + 2] = Value::NIL;
         }
         self.stack[p + 3] = Value::UNIT;
-        self.frames.push(Frame {
-            func: 0,
-            ip: 0,
-            base: p as u32,
-            ret: o[0] as u16,
-            kind,
-            pad: 0,
-            closure: Value::UNIT,
-        });
+        self.enter(
+            Frame {
+                func: 0,
+                ip: 0,
+                base: p as u32,
+                ret: o[0] as u16,
+                kind,
+                pad: 0,
+                closure: Value::UNIT,
+            },
+            SCRATCH_SLOTS,
+        )?;
         Ok(match self.list_cont(None)? {
             None => Called::Pushed,
             Some(v) => Called::Value(v),
@@ -418,15 +439,18 @@ impl Vm {
         if p + args.len() + 1 > self.stack.len() {
             self.grow_stack(p + args.len() + 1)?;
         }
-        self.frames.push(Frame {
-            func: 0,
-            ip: 0,
-            base: p as u32,
-            ret: 0,
-            kind: FrameKind::HOST,
-            pad: 0,
-            closure: Value::UNIT,
-        });
+        self.enter(
+            Frame {
+                func: 0,
+                ip: 0,
+                base: p as u32,
+                ret: 0,
+                kind: FrameKind::HOST,
+                pad: 0,
+                closure: Value::UNIT,
+            },
+            0,
+        )?;
         let depth = self.frames.len();
         self.stack[p..p + args.len()].copy_from_slice(args);
         self.scratch_top = p + args.len();
@@ -509,18 +533,14 @@ impl Vm {
         macro_rules! save_ip {
             () => {{
                 let off = (ip.offset_from(code)) as u32 + 1;
-                if let Some(f) = self.frames.last_mut() {
-                    f.ip = off;
-                }
+                self.frames.set_ip(off);
             }};
         }
         // Records the exact point where execution resumes when a callee returns.
         macro_rules! save_resume {
             () => {{
                 let off = (ip.offset_from(code)) as u32;
-                if let Some(f) = self.frames.last_mut() {
-                    f.ip = off;
-                }
+                self.frames.set_ip(off);
             }};
         }
         macro_rules! fault {
@@ -986,7 +1006,9 @@ impl Vm {
                             },
                             Err(e) => {
                                 // Put the frame back so the trace names the caller.
-                                self.frames.push(fr);
+                                // Its slots are dead (and may have gone stale while
+                                // it was off the stack): it is pushed cleared.
+                                let _ = self.enter(fr, 0);
                                 return Err(self.retrace(e));
                             }
                         }
@@ -1188,15 +1210,22 @@ impl Vm {
                                 let f = *heap::fields(h);
                                 let fr = *self.frames.last().unwrap();
                                 let p = cur_base + ((*funcs.add(fr.func as usize)).nslots) as usize;
-                                self.frames.push(Frame {
-                                    func: 0,
-                                    ip: 0,
-                                    base: p as u32,
-                                    ret: d as u16,
-                                    kind: FrameKind::FORCE,
-                                    pad: 0,
-                                    closure: v,
-                                });
+                                let r = self.enter(
+                                    Frame {
+                                        func: 0,
+                                        ip: 0,
+                                        base: p as u32,
+                                        ret: d as u16,
+                                        kind: FrameKind::FORCE,
+                                        pad: 0,
+                                        closure: v,
+                                    },
+                                    0,
+                                );
+                                if let Err(e) = r {
+                                    (*h).tag = THUNK_PENDING;
+                                    return Err(e);
+                                }
                                 match self.apply(f, p, 0, 0) {
                                     Ok(Called::Pushed) => reload!(),
                                     Ok(Called::Value(r)) => {

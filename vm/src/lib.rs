@@ -3,6 +3,7 @@
 //! - [`value`]: the 16-byte value layout shared with the JIT.
 //! - [`heap`]: object layouts and the Cheney copying collector.
 //! - [`vm`]: machine state, frames, allocation, errors.
+//! - [`frames`]: the frame stack and the one function that pushes a frame.
 //! - [`interp`]: the dispatch loop and the calling convention.
 //! - [`loader`]: turning a verified module into running state.
 //! - [`display`]: printing, equality and ordering of values.
@@ -10,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod display;
+pub mod frames;
 pub mod heap;
 pub mod interp;
 pub mod loader;

@@ -1,6 +1,7 @@
 //! The machine state: the VM stack and its frames, globals, the heap, loaded code, and
 //! the allocation and collection entry points every instruction goes through.
 
+use crate::frames::Frames;
 use crate::heap::{self, Header, Heap, Kind};
 use crate::value::Value;
 use hashvm_format::{builtin, Module, FIRST_USER_TYPE};
@@ -183,7 +184,7 @@ pub struct Vm {
     /// the usable size); grown by doubling.
     pub stack: Vec<Value>,
     /// Activation records, innermost last.
-    pub frames: Vec<Frame>,
+    pub frames: Frames,
     /// Global values.
     pub globals: Vec<Value>,
     /// Loaded functions.
@@ -242,7 +243,7 @@ impl Vm {
         types.resize(FIRST_USER_TYPE as usize, TypeInfo::default());
         Vm {
             stack: vec![Value::UNIT; 1024],
-            frames: Vec::with_capacity(256),
+            frames: Frames::with_capacity(256),
             globals: Vec::new(),
             funcs: Vec::new(),
             types,
@@ -278,13 +279,8 @@ impl Vm {
     /// again after the callee returns.
     pub fn live_top(&self) -> usize {
         let mut top = self.scratch_top;
-        for f in self.frames.iter() {
-            let n = if f.kind == FrameKind::NORMAL {
-                self.funcs[f.func as usize].nslots as usize
-            } else {
-                SCRATCH_SLOTS
-            };
-            top = top.max(f.base as usize + n);
+        for f in self.frames.as_slice() {
+            top = top.max(f.base as usize + crate::frames::extent(&self.funcs, f));
         }
         top.min(self.stack.len())
     }
@@ -303,9 +299,9 @@ impl Vm {
         }
         // Slots above the live top are dead and are not touched: they may hold stale
         // pointers, but no slot is ever read before it is written, because a new frame
-        // clears every slot its arguments do not fill (see `push_frame`).
-        for f in self.frames.iter_mut() {
-            heap.forward(&mut f.closure);
+        // clears every slot its arguments do not fill (see `crate::frames`).
+        for c in self.frames.closures_mut() {
+            heap.forward(c);
         }
         for g in self.globals.iter_mut() {
             heap.forward(g);
@@ -513,7 +509,7 @@ impl Vm {
     /// The stack trace of the current frames, innermost first.
     pub fn trace(&self) -> Vec<TraceLine> {
         let mut out = Vec::new();
-        for f in self.frames.iter().rev() {
+        for f in self.frames.as_slice().iter().rev() {
             if f.kind != FrameKind::NORMAL {
                 continue;
             }

@@ -32,10 +32,8 @@
 //! # Writing programs
 //!
 //! Follow the calling convention of docs/spec-vm.md: a call clobbers every slot from its
-//! window up, so keep live values below call windows. Also keep each callee's frame
-//! reaching the top of the caller's (put windows at the top of the frame, as the
-//! `callk rN, show, rN, 1` idiom with `rN` the last slot does): the collector does not
-//! scan caller slots above a callee's frame (bug_gc_stale_slot_above_call.hasm).
+//! window up, so keep live values below call windows. (A caller's slots above its
+//! callee's frame are scanned too: regress_gc_stale_slot_above_call.hasm.)
 //!
 //! # Other checks
 //!

@@ -235,3 +235,40 @@ fn interrupt_stops_an_infinite_loop() {
     }
     t.join().unwrap();
 }
+
+/// Regression (issue 11): a host call pushed its HOST frame without initialising the
+/// frame's scratch slots, which the collector scans. The first call leaves tuples in
+/// slots 1..3 above the host frame's base; a collection while no code runs (here
+/// `new_str`) leaves them dangling; the second call's host frame covered them, and
+/// its 1-slot function's allocation made the collector read them (a panic on a
+/// dangling root in stress mode, garbage otherwise).
+#[test]
+fn regress_gc_host_frame_scratch() {
+    let src = "
+.module executable
+.func dirty/0 slots=4
+    loadi r0, 1
+    tuple r1, r0, 1
+    tuple r2, r0, 1
+    tuple r3, r0, 1
+    retu
+.end
+.func fresh/0 slots=1
+    loadi r0, 5
+    tuple r0, r0, 1
+    ret r0
+.end
+.entry dirty
+";
+    let m = hashvm_format::hasm::assemble(src, "host.hasm").expect("assembles");
+    verify(&m).expect("verifies");
+    for config in [hashvm_vm::Config::default(), stress()] {
+        let mut vm = hashvm_vm::Vm::new(config);
+        vm.load(&m).expect("loads");
+        vm.call(hashvm_vm::Value::func(0), &[]).expect("dirty runs");
+        vm.new_str("a collection with no frame live")
+            .expect("allocates");
+        let v = vm.call(hashvm_vm::Value::func(1), &[]).expect("fresh runs");
+        assert_eq!(vm.display(v), "(5,)");
+    }
+}
