@@ -1086,6 +1086,10 @@ impl Vm {
                         }
                         next!(5);
                     }
+                    prim::KINDOF => {
+                        set!(u16at!(1), Value::i64(kind_code(slot!(u16at!(3)))));
+                        next!(5);
+                    }
                     prim::CONS => {
                         let t = slot!(u16at!(5));
                         if !is_list(t) {
@@ -1611,6 +1615,39 @@ fn ctor_index(v: Value) -> Option<usize> {
         Some(unsafe { (*v.ptr()).tag } as usize)
     } else {
         None
+    }
+}
+
+/// The `kindof` code of a value (`hashvm_format::opcode::kind`).
+#[inline]
+pub(crate) fn kind_code(v: Value) -> i64 {
+    use hashvm_format::opcode::kind;
+    match v.tag {
+        Tag::UNIT => kind::UNIT,
+        Tag::BOOL => kind::BOOL,
+        Tag::I64 => kind::I64,
+        Tag::U64 => kind::U64,
+        Tag::F64 => kind::F64,
+        Tag::CHAR => kind::CHAR,
+        Tag::CTOR0 => kind::DATA + v.aux as i64,
+        Tag::FUNC => kind::FUNCTION,
+        _ => {
+            // SAFETY: every other tag is OBJ, and OBJ values point at live objects.
+            let (k, meta) = unsafe { ((*v.ptr()).kind, (*v.ptr()).meta) };
+            match k {
+                Kind::DATA => kind::DATA + meta as i64,
+                Kind::ARRAY => kind::ARRAY,
+                Kind::CLOSURE | Kind::PAP => kind::FUNCTION,
+                Kind::REF => kind::REF,
+                Kind::THUNK => kind::THUNK,
+                Kind::STR => kind::STR,
+                Kind::BYTES => kind::BYTES,
+                Kind::BIG => kind::IBIG,
+                Kind::RAT => kind::RATIO,
+                // No live value has another kind.
+                _ => -1,
+            }
+        }
     }
 }
 
