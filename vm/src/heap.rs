@@ -432,11 +432,6 @@ impl Heap {
         needed <= self.from.cap() - self.from.top
     }
 
-    /// Bytes in use in the current space.
-    pub fn used(&self) -> usize {
-        self.from.top
-    }
-
     /// Whether `p` points into the current space (for debug checks).
     pub fn contains(&self, p: *const Header) -> bool {
         self.from.contains(p as *const u8)

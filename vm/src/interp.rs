@@ -154,9 +154,11 @@ impl Vm {
                     // SAFETY: OBJ values always point at live objects.
                     let kind = unsafe { (*h).kind };
                     match kind {
+                        // SAFETY: a CLOSURE object's meta is its function index (read from a live object).
                         Kind::CLOSURE => (unsafe { (*h).meta }, f),
                         Kind::PAP => {
                             // Prepend the stored arguments.
+                            // SAFETY: a PAP holds its function and at least one argument, so len >= 1.
                             let k = unsafe { (*h).len } as usize - 1;
                             if p + k + n > self.stack.len() {
                                 self.grow_stack(p + k + n)?;
@@ -432,9 +434,33 @@ impl Vm {
         }
     }
 
+    /// Whether a value handed in by Rust code can belong to this machine: a function
+    /// index in range, an object in the current heap space. (A defence at the API's
+    /// edge, not a proof: see [`Vm::call`].)
+    pub(crate) fn is_valid(&self, v: Value) -> bool {
+        match v.tag {
+            Tag::FUNC => v.bits < self.funcs.len() as u64,
+            Tag::OBJ => self.heap.contains(v.ptr()),
+            t => t < Tag::OBJ,
+        }
+    }
+
     /// Calls the function value `f` with `args` and runs it to completion: the entry
     /// point for Rust callers (program start, `#run`, the REPL).
+    ///
+    /// `f` and `args` come from this machine: values it returned, its globals, or
+    /// values built by its constructors. A function index out of range is an error;
+    /// so is an object outside the current heap space, which catches most values held
+    /// in Rust across an allocation (a collection moves objects: re-read such values,
+    /// e.g. from a global, after any call that can allocate).
     pub fn call(&mut self, f: Value, args: &[Value]) -> Result<Value, Trap> {
+        for &v in std::iter::once(&f).chain(args) {
+            if !self.is_valid(v) {
+                return Err(self.error_plain(format!(
+                    "a value passed to Vm::call is not valid in this machine: {v:?}"
+                )));
+            }
+        }
         let p = self.live_top();
         if p + args.len() + 1 > self.stack.len() {
             self.grow_stack(p + args.len() + 1)?;
@@ -1611,7 +1637,9 @@ impl Vm {
 fn ctor_index(v: Value) -> Option<usize> {
     if v.tag == Tag::CTOR0 {
         Some(v.bits as usize)
+    // SAFETY: the tag is OBJ, and OBJ values point at live objects.
     } else if v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::DATA } {
+        // SAFETY: as above; a DATA object's tag is its constructor index.
         Some(unsafe { (*v.ptr()).tag } as usize)
     } else {
         None
@@ -1655,11 +1683,13 @@ pub(crate) fn kind_code(v: Value) -> i64 {
 fn is_list(v: Value) -> bool {
     (v.tag == Tag::CTOR0 && v.aux == builtin::LIST)
         || (v.tag == Tag::OBJ
+            // SAFETY: the tag is OBJ, and OBJ values point at live objects.
             && unsafe { (*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST })
 }
 
 #[inline(always)]
 pub(crate) fn is_str(v: Value) -> bool {
+    // SAFETY: the tag is OBJ, and OBJ values point at live objects.
     v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::STR }
 }
 

@@ -178,48 +178,56 @@ pub const HOT_THRESHOLD: u16 = 1000;
 /// Size of the PC-hashed loop counter table.
 pub const HOT_LOOP_SLOTS: usize = 64;
 
-/// The virtual machine.
+/// The virtual machine. Its state is private: a program enters it only through
+/// [`Vm::load`], which takes a [`hashvm_format::Verified`] module, and values enter
+/// it only through its constructors, so safe code cannot break the invariants the
+/// interpreter relies on (in-range indices, values of kind OBJ pointing at objects).
+///
+/// ```compile_fail,E0616
+/// let mut vm = hashvm_vm::Vm::new(hashvm_vm::Config::default());
+/// vm.globals.push(hashvm_vm::Value::UNIT);
+/// ```
 pub struct Vm {
     /// The value stack: frames' slots, contiguous. Always fully initialised (len ==
     /// the usable size); grown by doubling.
-    pub stack: Vec<Value>,
+    pub(crate) stack: Vec<Value>,
     /// Activation records, innermost last.
-    pub frames: Frames,
+    pub(crate) frames: Frames,
     /// Global values.
-    pub globals: Vec<Value>,
+    pub(crate) globals: Vec<Value>,
     /// Loaded functions.
-    pub funcs: Vec<FuncInfo>,
+    pub(crate) funcs: Vec<FuncInfo>,
     /// Type metadata indexed by type id.
-    pub types: Vec<TypeInfo>,
+    pub(crate) types: Vec<TypeInfo>,
     /// The heap.
-    pub heap: Heap,
+    pub(crate) heap: Heap,
     /// Extra roots held by Rust code across allocations.
-    pub roots: Vec<Value>,
+    pub(crate) roots: Vec<Value>,
     /// While a call is being set up, arguments may sit above the current frame's
     /// slots; the collector treats the stack up to here as live too.
-    pub scratch_top: usize,
+    pub(crate) scratch_top: usize,
     /// Limits.
-    pub config: Config,
+    pub(crate) config: Config,
     /// Buffered standard output.
-    pub out: std::io::BufWriter<Box<dyn Write>>,
+    pub(crate) out: std::io::BufWriter<Box<dyn Write>>,
     /// Program arguments (`io.args()`).
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// Debug information of the loaded program, for stack traces.
-    pub debug: Module,
+    pub(crate) debug: Module,
     /// Function-entry counters (count down from [`HOT_THRESHOLD`]).
-    pub hot_calls: Vec<u16>,
+    pub(crate) hot_calls: Vec<u16>,
     /// Loop back-edge counters, hashed by code offset.
-    pub hot_loops: [u16; HOT_LOOP_SLOTS],
+    pub(crate) hot_loops: [u16; HOT_LOOP_SLOTS],
     /// The JIT's hook, if one is attached.
-    pub hook: Option<Box<dyn HotHook>>,
+    pub(crate) hook: Option<Box<dyn HotHook>>,
     /// Start of the monotonic clock.
-    pub clock0: std::time::Instant,
+    pub(crate) clock0: std::time::Instant,
     /// Standard input, buffered, for `io.read_line`.
-    pub stdin: Option<std::io::BufReader<std::io::Stdin>>,
+    pub(crate) stdin: Option<std::io::BufReader<std::io::Stdin>>,
     /// Set from another thread (a Ctrl-C handler) to stop the running program with
     /// "interrupted". Checked when a hot counter fires (every thousand calls or loop
     /// iterations), so it costs nothing on the fast path.
-    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    pub(crate) interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Vm {
@@ -263,6 +271,59 @@ impl Vm {
         }
     }
 
+    /// Sets the program's arguments (`io.args()`).
+    pub fn set_args(&mut self, args: Vec<String>) {
+        self.args = args;
+    }
+
+    /// Makes `io.read_line` read standard input through `r` (the REPL passes a
+    /// one-byte buffer, so that a program takes only the lines it asks for).
+    pub fn set_stdin(&mut self, r: std::io::BufReader<std::io::Stdin>) {
+        self.stdin = Some(r);
+    }
+
+    /// Sets the flag that another thread (a Ctrl-C handler) raises to stop the running
+    /// program with "interrupted".
+    pub fn set_interrupt(&mut self, flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
+        self.interrupt = flag;
+    }
+
+    /// Attaches (or detaches) the JIT's hook.
+    pub fn set_hook(&mut self, hook: Option<Box<dyn HotHook>>) {
+        self.hook = hook;
+    }
+
+    /// The limits and modes the machine runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The value of global `i` of the loaded program, if there is such a global.
+    pub fn global(&self, i: u32) -> Option<Value> {
+        self.globals.get(i as usize).copied()
+    }
+
+    /// The live frames, outermost first (for a JIT recorder or a debugger).
+    pub fn frames(&self) -> &[Frame] {
+        self.frames.as_slice()
+    }
+
+    /// Collector statistics (`--gc-stats`).
+    pub fn gc_stats(&self) -> &heap::GcStats {
+        &self.heap.stats
+    }
+
+    /// Walks the heap and checks every object and pointer (tests: no dangling
+    /// pointer after a run).
+    pub fn check_heap(&mut self) -> Result<(), String> {
+        self.heap.check()
+    }
+
+    /// A new tuple of `vals` (rooted while it is allocated).
+    pub fn new_tuple(&mut self, vals: &[Value]) -> Result<Value, Trap> {
+        self.new_values(Kind::DATA, 0, builtin::TUPLE, vals)
+    }
+
     /// Sends the program's standard output to `w` instead (tests, the REPL).
     pub fn set_output(&mut self, w: Box<dyn Write>) {
         self.flush();
@@ -277,7 +338,7 @@ impl Vm {
     /// caller's, and the caller's higher slots (dead temporaries, by convention) must
     /// still be forwarded, or they would dangle when the caller's frame is scanned
     /// again after the callee returns.
-    pub fn live_top(&self) -> usize {
+    pub(crate) fn live_top(&self) -> usize {
         let mut top = self.scratch_top;
         for f in self.frames.as_slice() {
             top = top.max(f.base as usize + crate::frames::extent(&self.funcs, f));
@@ -289,7 +350,7 @@ impl Vm {
     /// memory" when live data would pass the heap limit.
     #[cold]
     #[inline(never)]
-    pub fn collect(&mut self, needed: usize) -> Result<(), Trap> {
+    pub(crate) fn collect(&mut self, needed: usize) -> Result<(), Trap> {
         let t0 = std::time::Instant::now();
         let top = self.live_top();
         self.heap.begin(needed);
@@ -320,7 +381,7 @@ impl Vm {
     /// Allocates an object, collecting first if needed. Every pointer held in a Rust
     /// local is invalid afterwards: re-read values from slots or `roots`.
     #[inline]
-    pub fn alloc(
+    pub(crate) fn alloc(
         &mut self,
         payload: usize,
         kind: u8,
@@ -398,7 +459,7 @@ impl Vm {
 
     /// An object with `vals.len()` value fields. `vals` must not hold heap pointers
     /// that a collection could invalidate (they are rooted here for the allocation).
-    pub fn new_values(
+    pub(crate) fn new_values(
         &mut self,
         kind: u8,
         tag: u16,
@@ -429,7 +490,7 @@ impl Vm {
     }
 
     /// A constructor value: an immediate when it has no fields.
-    pub fn new_data(&mut self, ty: u32, tag: u16, vals: &[Value]) -> Result<Value, Trap> {
+    pub(crate) fn new_data(&mut self, ty: u32, tag: u16, vals: &[Value]) -> Result<Value, Trap> {
         if vals.is_empty() && ty != builtin::TUPLE {
             return Ok(Value::ctor0(ty, tag));
         }

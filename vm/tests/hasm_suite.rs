@@ -290,13 +290,14 @@ fn run_once_inner(m: &Module, spec: &Spec, stress: bool) -> Run {
     let mut vm = Vm::new(config);
     vm.set_output(Box::new(sink.clone()));
     let t = tmp.0.to_string_lossy().into_owned();
-    vm.args = spec.args.iter().map(|a| a.replace("{tmp}", &t)).collect();
+    vm.set_args(spec.args.iter().map(|a| a.replace("{tmp}", &t)).collect());
+    let m = verify(m).expect("verified when the program was read");
     let result = match run_program(&mut vm, m) {
         Outcome::Exit(c) => Ok(c),
         Outcome::Error(e) => Err(e.to_string()),
     };
     // The heap must be consistent after the run, whatever happened.
-    if let Err(e) = vm.heap.check() {
+    if let Err(e) = vm.check_heap() {
         return Run {
             stdout: String::new(),
             result: Err(format!("heap check failed after the run: {e}")),
@@ -588,16 +589,16 @@ done:
 }
 
 /// Runs `m` with `config`; returns (stdout, exit status, the VM's heap statistics).
-fn run_with_stats(m: &Module, config: Config) -> (String, i32, hashvm_vm::heap::GcStats) {
+fn run_with_stats(m: &Module, config: Config) -> (String, i32, hashvm_vm::GcStats) {
     let sink = Sink::default();
     let mut vm = Vm::new(config);
     vm.set_output(Box::new(sink.clone()));
-    let code = match run_program(&mut vm, m) {
+    let code = match run_program(&mut vm, verify(m).expect("verifies")) {
         Outcome::Exit(c) => c,
         Outcome::Error(e) => panic!("{e}"),
     };
     let out = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
-    (out, code, vm.heap.stats.clone())
+    (out, code, vm.gc_stats().clone())
 }
 
 /// Millions of short-lived big integers run in a small, bounded heap.

@@ -105,11 +105,19 @@ fn run(args: &[String]) -> i32 {
             return EXIT_ERROR;
         }
     };
+    // Everything that runs goes through the verifier (`run_program` takes its proof).
+    let verified = match hashvm_format::verify::verify(&module) {
+        Ok(v) => v,
+        Err(e) => {
+            report(&format!("{file}: {e}"));
+            return EXIT_ERROR;
+        }
+    };
     let mut vm = Vm::new(config);
-    vm.args = prog_args;
-    let outcome = run_program(&mut vm, &module);
+    vm.set_args(prog_args);
+    let outcome = run_program(&mut vm, verified);
     if gc_stats {
-        let s = &vm.heap.stats;
+        let s = vm.gc_stats();
         eprintln!(
             "gc: {} collections, {} bytes allocated, {} bytes copied, {} live, largest semispace {} bytes, {:.3} ms collecting",
             s.collections,
