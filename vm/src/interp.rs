@@ -189,7 +189,14 @@ impl Vm {
                         .error_plain(format!("cannot call a value of type {}", self.type_name(f))))
                 }
             };
-            let arity = self.funcs[func as usize].arity as usize;
+            // A FUNC value made outside the machine may name no function (`Vm::call`
+            // checks its own arguments, not values inside objects).
+            let Some(info) = self.funcs.get(func as usize) else {
+                return Err(
+                    self.error_plain(format!("call of a function {func} that does not exist"))
+                );
+            };
+            let arity = info.arity as usize;
             if n == arity {
                 self.push_frame(func, p, n, ret, closure)?;
                 self.scratch_top = 0;

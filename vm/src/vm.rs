@@ -319,11 +319,6 @@ impl Vm {
         self.heap.check()
     }
 
-    /// A new tuple of `vals` (rooted while it is allocated).
-    pub fn new_tuple(&mut self, vals: &[Value]) -> Result<Value, Trap> {
-        self.new_values(Kind::DATA, 0, builtin::TUPLE, vals)
-    }
-
     /// Sends the program's standard output to `w` instead (tests, the REPL).
     pub fn set_output(&mut self, w: Box<dyn Write>) {
         self.flush();
@@ -498,23 +493,23 @@ impl Vm {
     }
 
     /// `Some(v)`.
-    pub fn some(&mut self, v: Value) -> Result<Value, Trap> {
+    pub(crate) fn some(&mut self, v: Value) -> Result<Value, Trap> {
         self.new_data(builtin::OPTION, 1, &[v])
     }
 
     /// `Ok(v)` or `Err(v)`.
-    pub fn result(&mut self, ok: bool, v: Value) -> Result<Value, Trap> {
+    pub(crate) fn result(&mut self, ok: bool, v: Value) -> Result<Value, Trap> {
         self.new_data(builtin::RESULT, if ok { 0 } else { 1 }, &[v])
     }
 
     /// Builds a list from values (rooted while building).
-    pub fn new_list(&mut self, vals: &[Value]) -> Result<Value, Trap> {
+    pub(crate) fn new_list(&mut self, vals: &[Value]) -> Result<Value, Trap> {
         self.new_list_onto(vals, Value::NIL)
     }
 
     /// Builds the list `vals` followed by the existing list `tail`, which is shared, not
     /// copied (`list.append`). Everything is rooted while the cells are allocated.
-    pub fn new_list_onto(&mut self, vals: &[Value], tail: Value) -> Result<Value, Trap> {
+    pub(crate) fn new_list_onto(&mut self, vals: &[Value], tail: Value) -> Result<Value, Trap> {
         let mark = self.roots.len();
         self.roots.extend_from_slice(vals);
         self.roots.push(tail);
