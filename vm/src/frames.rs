@@ -6,8 +6,8 @@
 //! collection, so it may hold a pointer into a space that no longer exists; if a frame
 //! is then pushed over it without clearing it, the next collection reads that dangling
 //! pointer as a root. (Issue 11: `force`, over-application and host calls made that
-//! mistake.) [`Frames::push`] is therefore the only way to push a frame: it computes
-//! the extent with the same function the collector uses ([`extent`]) and clears every
+//! mistake.) `Frames::push` is therefore the only way to push a frame: it computes
+//! the extent with the same function the collector uses (`extent`) and clears every
 //! slot of it that the caller did not fill. The vector of frames is private to this
 //! module, so no other code can push one.
 
@@ -15,7 +15,7 @@ use crate::value::{Tag, Value};
 use crate::vm::{Frame, FrameKind, FuncInfo, SCRATCH_SLOTS};
 
 /// The activation records, innermost last. Read through [`Frames::as_slice`] and the
-/// other accessors; pushed only by [`Frames::push`].
+/// other accessors; pushed only by `Frames::push`.
 #[derive(Default)]
 pub struct Frames {
     v: Vec<Frame>,
@@ -123,5 +123,82 @@ impl Frames {
     /// All frames, outermost first.
     pub fn as_slice(&self) -> &[Frame] {
         &self.v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slot that looks like a stale object pointer (never dereferenced here).
+    const STALE: Value = Value {
+        bits: 0xdead_0000,
+        tag: Tag::OBJ,
+        aux: 0,
+    };
+
+    fn frame(kind: u8, func: u32, base: u32) -> Frame {
+        Frame {
+            func,
+            ip: 0,
+            base,
+            ret: 0,
+            kind,
+            pad: 0,
+            closure: Value::UNIT,
+        }
+    }
+
+    /// Every kind of frame leaves no slot of its extent holding what was there before,
+    /// except the `filled` ones; slots outside the extent are not touched.
+    #[test]
+    fn push_clears_the_whole_extent_of_every_kind() {
+        let funcs = vec![FuncInfo {
+            name: "f".into(),
+            code: Box::new([]),
+            arity: 1,
+            ncaptures: 0,
+            nslots: 6,
+        }];
+        for kind in [
+            FrameKind::NORMAL,
+            FrameKind::HOST,
+            FrameKind::APPLY_REST,
+            FrameKind::FORCE,
+            FrameKind::MAP,
+            FrameKind::FILTER,
+            FrameKind::FOLDR,
+        ] {
+            let mut stack = vec![STALE; 16];
+            let mut frames = Frames::default();
+            let fr = frame(kind, 0, 2);
+            let end = 2 + extent(&funcs, &fr);
+            assert!(frames.push(&mut stack, &funcs, 10, fr, 1).is_ok());
+            for (i, v) in stack.iter().enumerate() {
+                let cleared = (3..end).contains(&i);
+                assert_eq!(v.tag == Tag::UNIT, cleared, "kind {kind}, slot {i}");
+            }
+            assert_eq!(frames.len(), 1);
+        }
+    }
+
+    /// A push that does not fit pushes nothing and says why.
+    #[test]
+    fn push_refuses_without_room() {
+        let funcs: Vec<FuncInfo> = Vec::new();
+        let mut stack = vec![STALE; 4];
+        let mut frames = Frames::default();
+        let fr = frame(FrameKind::FORCE, 0, 2);
+        assert!(matches!(
+            frames.push(&mut stack, &funcs, 10, fr, 0),
+            Err(PushFailed::Stack(6))
+        ));
+        let fr = frame(FrameKind::FORCE, 0, 0);
+        assert!(matches!(
+            frames.push(&mut stack, &funcs, 0, fr, 0),
+            Err(PushFailed::Depth)
+        ));
+        assert!(frames.is_empty());
+        assert!(stack.iter().all(|v| v.tag == Tag::OBJ));
     }
 }

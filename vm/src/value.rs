@@ -5,7 +5,7 @@
 //!   a global, or a field of a heap object.
 //! - **immediate**: a value whose `bits` hold all of it (unit, bool, i64, u64, f64, char,
 //!   a field-less constructor, a function with no captures).
-//! - **object**: a heap block starting with a 16-byte [`crate::heap::Header`]; a value
+//! - **object**: a heap block starting with a 16-byte header (`heap::Header`); a value
 //!   with tag [`Tag::OBJ`] points at it.
 //!
 //! Tags live beside the payload, not inside it, so `i64`/`u64` keep their full range and
