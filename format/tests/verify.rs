@@ -318,6 +318,20 @@ fn src_slot_outside_the_frame() {
     );
 }
 
+/// `kindof` checks both slots like any other instruction.
+#[test]
+fn kindof_slots_are_checked() {
+    accepts(&in_fn("    kindof r3, r0\n    ret r3"));
+    assert_eq!(
+        rejects(&in_fn("    kindof r4, r0\n    retu")),
+        "CODE function 0 'f' offset 0: slot r4 is outside the frame of 4 slots"
+    );
+    assert_eq!(
+        rejects(&in_fn("    kindof r0, r7\n    retu")),
+        "CODE function 0 'f' offset 0: slot r7 is outside the frame of 4 slots"
+    );
+}
+
 #[test]
 fn slot_run_outside_the_frame() {
     assert_eq!(
