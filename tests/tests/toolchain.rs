@@ -212,3 +212,37 @@ fn asm_no_verify_writes_what_the_verifier_rejects() {
         r.stderr
     );
 }
+
+/// Issue 11's GC hole, exactly as reported: the program of
+/// vm/tests/hasm/regress_gc_force_frame_scratch.hasm, assembled and run by the binaries
+/// with `HASHVM_GC_STRESS=1`, printed `(5,)object<object>`.
+#[test]
+fn force_frame_gc_hole_under_stress_env() {
+    let dir = Scratch::new("forcegc");
+    let src = root().join("vm/tests/hasm/regress_gc_force_frame_scratch.hasm");
+    let out = dir.0.join("p.hbc");
+    let r = run(
+        Command::new(bin("hashvm"))
+            .arg("asm")
+            .arg(&src)
+            .arg("-o")
+            .arg(&out),
+        T,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for stress in ["0", "1"] {
+        let r = run(
+            Command::new(bin("hashvm"))
+                .arg("run")
+                .arg(&out)
+                .env("HASHVM_GC_STRESS", stress),
+            T,
+        );
+        assert_eq!(
+            (r.code, r.stdout.as_str()),
+            (0, "(5,)thunk(5,)"),
+            "HASHVM_GC_STRESS={stress}: {}",
+            r.stderr
+        );
+    }
+}
