@@ -223,6 +223,8 @@ pub struct Heap {
 
 /// How many poisoned old spaces stress mode keeps (see `Heap::retired`).
 const RETIRED_SPACES: usize = 8;
+/// The most bytes they may take together (beyond the newest one).
+const RETIRED_BYTES: usize = 64 << 20;
 
 /// Default initial semispace size.
 pub const DEFAULT_INITIAL: usize = 1 << 20;
@@ -407,10 +409,15 @@ impl Heap {
         if self.stress {
             let mut old = old;
             old.buf.fill(u128::MAX);
-            if self.retired.len() >= RETIRED_SPACES {
+            self.retired.push_back(old);
+            // At most RETIRED_SPACES of them, and (past the newest) RETIRED_BYTES in all,
+            // so that a big heap under stress does not hold many copies of itself.
+            while self.retired.len() > RETIRED_SPACES
+                || (self.retired.len() > 1
+                    && self.retired.iter().map(Space::cap).sum::<usize>() > RETIRED_BYTES)
+            {
                 self.retired.pop_front();
             }
-            self.retired.push_back(old);
         } else {
             self.spare = Some(old);
         }
