@@ -272,43 +272,51 @@ impl Vm {
     }
 
     /// Sets the program's arguments (`io.args()`).
+    #[inline]
     pub fn set_args(&mut self, args: Vec<String>) {
         self.args = args;
     }
 
     /// Makes `io.read_line` read standard input through `r` (the REPL passes a
     /// one-byte buffer, so that a program takes only the lines it asks for).
+    #[inline]
     pub fn set_stdin(&mut self, r: std::io::BufReader<std::io::Stdin>) {
         self.stdin = Some(r);
     }
 
     /// Sets the flag that another thread (a Ctrl-C handler) raises to stop the running
     /// program with "interrupted".
+    #[inline]
     pub fn set_interrupt(&mut self, flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
         self.interrupt = flag;
     }
 
     /// Attaches (or detaches) the JIT's hook.
+    #[inline]
     pub fn set_hook(&mut self, hook: Option<Box<dyn HotHook>>) {
         self.hook = hook;
     }
 
     /// The limits and modes the machine runs with.
+    #[inline]
     pub fn config(&self) -> &Config {
         &self.config
     }
 
     /// The value of global `i` of the loaded program, if there is such a global.
+    #[inline]
     pub fn global(&self, i: u32) -> Option<Value> {
         self.globals.get(i as usize).copied()
     }
 
     /// The live frames, outermost first (for a JIT recorder or a debugger).
+    #[inline]
     pub fn frames(&self) -> &[Frame] {
         self.frames.as_slice()
     }
 
     /// Collector statistics (`--gc-stats`).
+    #[inline]
     pub fn gc_stats(&self) -> &heap::GcStats {
         &self.heap.stats
     }
