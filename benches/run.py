@@ -40,18 +40,12 @@ PEERS_DIR = os.path.join(BENCH_DIR, "peers")
 
 
 def find_oracle_dir():
-    """The Benchmarks Game oracles live in the shared folder beside the repository."""
+    """The Benchmarks Game oracles: ../shared/oracles/benchmarksgame beside the
+    repository (the workspace root's parent), or $HASH_ORACLES. None when missing: the
+    run then fails (main), as checking outputs against nothing would be no check."""
     env = os.environ.get("HASH_ORACLES")
-    candidates = [env] if env else []
-    candidates += [
-        os.path.join(os.path.dirname(REPO), "shared", "oracles", "benchmarksgame"),
-        os.path.join(REPO, "shared", "oracles", "benchmarksgame"),
-        "/work/shared/oracles/benchmarksgame",
-    ]
-    for c in candidates:
-        if c and os.path.isdir(c):
-            return c
-    return None
+    c = env or os.path.join(os.path.dirname(REPO), "shared", "oracles", "benchmarksgame")
+    return c if os.path.isdir(c) else None
 
 
 ORACLE_DIR = find_oracle_dir()
@@ -811,7 +805,9 @@ def main(argv=None):
     progress("machine: %s, %s logical CPUs, %.1f GiB" % (
         machine["cpu"], machine["logical_cpus"], (machine["memory_bytes"] or 0) / 2 ** 30))
     if ORACLE_DIR is None:
-        progress("warning: Benchmarks Game oracles not found (set HASH_ORACLES); only cross-checks")
+        sys.exit("run.py: the Benchmarks Game oracles are missing: expected %s (the shared "
+                 "folder beside the repository) or $HASH_ORACLES" % os.path.join(
+                     os.path.dirname(REPO), "shared", "oracles", "benchmarksgame"))
 
     # Which systems can run at all.
     unavailable = {}

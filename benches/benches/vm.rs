@@ -4,7 +4,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use hashvm_benches::*;
 use hashvm_vm::{run_program, Config, Outcome, Vm};
 
-fn run(m: &hashvm_format::Module) -> i32 {
+fn run(m: hashvm_format::Verified<'_>) -> i32 {
     let mut vm = Vm::new(Config::default());
     match run_program(&mut vm, m) {
         Outcome::Exit(c) => c,
@@ -14,13 +14,17 @@ fn run(m: &hashvm_format::Module) -> i32 {
 
 fn benches(c: &mut Criterion) {
     let m = arith_loop(1_000_000);
-    c.bench_function("dispatch/arith_loop_1M", |b| b.iter(|| run(&m)));
+    let m = hashvm_format::verify(&m).expect("verifies");
+    c.bench_function("dispatch/arith_loop_1M", |b| b.iter(|| run(m)));
     let m = fib(25);
-    c.bench_function("calls/fib_25", |b| b.iter(|| run(&m)));
+    let m = hashvm_format::verify(&m).expect("verifies");
+    c.bench_function("calls/fib_25", |b| b.iter(|| run(m)));
     let m = alloc_lists(100, 10_000);
-    c.bench_function("alloc/lists_100x10k", |b| b.iter(|| run(&m)));
+    let m = hashvm_format::verify(&m).expect("verifies");
+    c.bench_function("alloc/lists_100x10k", |b| b.iter(|| run(m)));
     let m = big_mul(2_000);
-    c.bench_function("bigint/mul3_2000", |b| b.iter(|| run(&m)));
+    let m = hashvm_format::verify(&m).expect("verifies");
+    c.bench_function("bigint/mul3_2000", |b| b.iter(|| run(m)));
 }
 
 criterion_group! {

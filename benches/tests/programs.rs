@@ -11,7 +11,7 @@ fn run(m: &hashvm_format::Module, stress: bool) -> i32 {
         heap_initial: 4096,
         ..Config::default()
     });
-    match run_program(&mut vm, m) {
+    match run_program(&mut vm, hashvm_format::verify(m).expect("verifies")) {
         Outcome::Exit(c) => c,
         Outcome::Error(e) => panic!("{e}"),
     }

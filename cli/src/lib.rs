@@ -28,7 +28,9 @@ pub fn read_hbc(path: &Path) -> Result<Module, String> {
 
 /// Verifies a module; errors are `FILE: location: what is wrong`.
 pub fn verify(path: &str, m: &Module) -> Result<(), String> {
-    hashvm_format::verify::verify(m).map_err(|e| format!("{path}: {e}"))
+    hashvm_format::verify::verify(m)
+        .map(|_| ())
+        .map_err(|e| format!("{path}: {e}"))
 }
 
 /// Parses a size such as `512M`, `2G`, `65536` or `64k`.

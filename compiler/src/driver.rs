@@ -193,9 +193,22 @@ fn evaluate_runs(
         .iter()
         .map(|e| (e.name.as_str(), e.target))
         .collect();
+    let root_span = prog
+        .module(prog.root)
+        .items
+        .first()
+        .map(|i| i.span)
+        .unwrap_or_default();
+    // `#run` code is verified like any other before it runs.
+    let verified = hashvm_format::verify::verify(&linked).map_err(|e| {
+        vec![error_at(
+            root_span,
+            format!("internal error: #run code fails verification: {e}"),
+        )]
+    })?;
     let mut vm = Vm::new(Config::default());
-    vm.interrupt = opts.interrupt.clone();
-    vm.load(&linked).map_err(|t| {
+    vm.set_interrupt(opts.interrupt.clone());
+    vm.load(verified).map_err(|t| {
         vec![trap_diag(
             prog,
             prog.module(prog.root)
@@ -207,12 +220,6 @@ fn evaluate_runs(
         )]
     })?;
     // Initialisers (top-level values, top-level #run included), in link order.
-    let root_span = prog
-        .module(prog.root)
-        .items
-        .first()
-        .map(|i| i.span)
-        .unwrap_or_default();
     for &f in &linked.inits {
         if let Err(t) = vm.call(Value::func(f), &[]) {
             // Attribute the failure to the innermost #run site of the trace if we can.
@@ -233,7 +240,7 @@ fn evaluate_runs(
     for (m, list) in sorted {
         let key = module_key(prog.module(*m));
         let fn_base = match exports.get(format!("#fn0::{key}").as_str()) {
-            Some(ExportTarget::Global(g)) => vm.globals[*g as usize].bits as u32,
+            Some(ExportTarget::Global(g)) => vm.global(*g).map_or(0, |v| v.bits() as u32),
             _ => 0,
         };
         let nfuncs = objects[&key].1.functions.len() as u32;
@@ -248,10 +255,10 @@ fn evaluate_runs(
                 .item
                 .and_then(|_| exports.get(format!("#item{k}::{key}").as_str()))
             {
-                Some(ExportTarget::Global(g)) => Ok(vm.globals[*g as usize]),
+                Some(ExportTarget::Global(g)) => Ok(vm.global(*g).unwrap_or(Value::UNIT)),
                 _ => match exports.get(format!("#run{k}::{key}").as_str()) {
                     Some(ExportTarget::Global(g)) => {
-                        let f = vm.globals[*g as usize];
+                        let f = vm.global(*g).unwrap_or(Value::UNIT);
                         vm.call(f, &[])
                     }
                     _ => {

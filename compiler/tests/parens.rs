@@ -450,11 +450,11 @@ impl Write for Sink {
 /// Compiles and runs `src`: its standard output, or the compile/runtime error.
 fn run(src: &str) -> Result<String, String> {
     let c = compile_source("main.hash", src, &Options::default()).map_err(|f| f.rendered)?;
-    hashvm_format::verify::verify(&c.module).map_err(|e| format!("verify: {e:?}"))?;
+    let verified = hashvm_format::verify(&c.module).map_err(|e| format!("verify: {e:?}"))?;
     let mut vm = Vm::new(Config::default());
     let sink = Sink::default();
     vm.set_output(Box::new(sink.clone()));
-    match run_program(&mut vm, &c.module) {
+    match run_program(&mut vm, verified) {
         Outcome::Exit(0) => Ok(String::from_utf8_lossy(&sink.0.borrow()).into_owned()),
         Outcome::Exit(n) => Err(format!("exit status {n}")),
         Outcome::Error(e) => Err(format!("runtime error: {e}")),

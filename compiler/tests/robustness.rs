@@ -11,33 +11,38 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn conformance_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [
-        std::env::var_os("HASH_CONFORMANCE_DIR").map(PathBuf::from),
-        Some(manifest.join("../../shared/conformance")),
-        Some(PathBuf::from("/work/shared/conformance")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.join("README.md").is_file())
+/// `../shared/conformance` beside the workspace root (`CARGO_MANIFEST_DIR/..`); missing
+/// is a failure, not fewer seeds.
+fn conformance_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
+    assert!(
+        dir.join("README.md").is_file(),
+        "the conformance examples are missing: no {}/README.md (the shared folder must be \
+         ../shared relative to the workspace root)",
+        dir.display()
+    );
+    dir
 }
 
-/// The seed programs: the conformance files (if present), the standard library, and
-/// a few hand-written ones that exercise every construct.
+/// The seed programs: the conformance files, the standard library, and a few
+/// hand-written ones that exercise every construct.
 fn seeds() -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
-    if let Some(dir) = conformance_dir() {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        paths.retain(|p| p.extension().is_some_and(|e| e == "hash"));
-        paths.sort();
-        for p in paths {
-            if let Ok(t) = std::fs::read_to_string(&p) {
-                v.push(t);
-            }
-        }
+    let dir = conformance_dir();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    paths.retain(|p| p.extension().is_some_and(|e| e == "hash"));
+    paths.sort();
+    assert!(
+        paths.len() >= 30,
+        "only {} conformance programs in {}",
+        paths.len(),
+        dir.display()
+    );
+    for p in paths {
+        v.push(std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
     }
     for m in hashvm_stdlib::MODULES {
         if let Some(s) = hashvm_stdlib::source(m) {

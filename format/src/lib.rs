@@ -28,4 +28,4 @@ pub use builder::{Arg, BuildError, FunctionBuilder, Label, ModuleBuilder};
 pub use insn::{DecodeError, Insn, Operand};
 pub use module::*;
 pub use opcode::{Op, OperandKind};
-pub use verify::{verify, VerifyError};
+pub use verify::{verify, Verified, VerifyError};

@@ -379,6 +379,7 @@ primary {
     Print PRINT "print" 0x4A [Src] "Write the str s to standard output (buffered).";
     JEqChar JEQCHAR "jeq.char" 0x4B [Src, Char, Jump] "Jump if the char s has code point imm (s must be a char: anything else faults).";
     JNeChar JNECHAR "jne.char" 0x4C [Src, Char, Jump] "Jump if the char s does not have code point imm (s must be a char: anything else faults).";
+    KindOf KINDOF "kindof" 0x4D [Dst, Src] "d := the kind code of s as an i64 (§3.2: 0 unit, 1 bool, 2 i64, 3 u64, 4 f64, 5 char, 6 str, 7 bytes, 8 ibig, 9 ratio, 10 array, 11 ref, 12 thunk, 13 function; a constructor value of type T gives 16 + T). Never faults.";
 
     AddI64 ADD_I64 "add.i64" 0x50 [Dst, Src, Src] "d := a + b, wrapping.";
     SubI64 SUB_I64 "sub.i64" 0x51 [Dst, Src, Src] "d := a - b, wrapping.";
@@ -627,4 +628,40 @@ pub mod jump_table {
     pub const fn case(i: usize) -> usize {
         CASES + ENTRY * i
     }
+}
+
+/// The codes `kindof` gives: what an untyped front end tests before an instruction that
+/// would fault on the wrong kind (SPEC.md §3, "Testing a value's kind").
+pub mod kind {
+    /// `()`.
+    pub const UNIT: i64 = 0;
+    /// A bool.
+    pub const BOOL: i64 = 1;
+    /// An i64.
+    pub const I64: i64 = 2;
+    /// A u64.
+    pub const U64: i64 = 3;
+    /// An f64.
+    pub const F64: i64 = 4;
+    /// A char.
+    pub const CHAR: i64 = 5;
+    /// A str.
+    pub const STR: i64 = 6;
+    /// A byte array.
+    pub const BYTES: i64 = 7;
+    /// A big integer.
+    pub const IBIG: i64 = 8;
+    /// A rational.
+    pub const RATIO: i64 = 9;
+    /// An array.
+    pub const ARRAY: i64 = 10;
+    /// A mutable cell.
+    pub const REF: i64 = 11;
+    /// A thunk, forced or not.
+    pub const THUNK: i64 = 12;
+    /// A function value: a function, a closure or a partial application.
+    pub const FUNCTION: i64 = 13;
+    /// A constructor value (sum value, tuple, list, option, result; with or without
+    /// fields) of type id `T` has the code `DATA + T`.
+    pub const DATA: i64 = 16;
 }

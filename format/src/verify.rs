@@ -281,9 +281,69 @@ fn check_nullary(m: &Module, func: u32, what: Location) -> Res {
     Ok(())
 }
 
+/// A module the verifier has passed: the only thing the machine loads.
+///
+/// It borrows the module, so the module cannot change after it was checked, and only
+/// [`verify`] makes one; code that must run a module without checking it (a loader
+/// test, say) has to say so with the `unsafe` [`Verified::new_unchecked`].
+///
+/// ```compile_fail,E0451
+/// // A `Verified` cannot be built by hand: its field is private.
+/// let m = hashvm_format::Module::default();
+/// let v = hashvm_format::verify::Verified { module: &m };
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Verified<'a> {
+    module: &'a Module,
+}
+
+impl<'a> Verified<'a> {
+    /// Vouches for `m` without checking it.
+    ///
+    /// # Safety
+    /// `m` must pass [`verify`] (or be a module for which every guarantee of SPEC.md
+    /// §8 holds); the machine indexes frames, globals, functions and types without
+    /// bounds checks on that promise, so a module that breaks it is undefined behaviour.
+    pub unsafe fn new_unchecked(m: &'a Module) -> Verified<'a> {
+        Verified { module: m }
+    }
+
+    /// The module.
+    pub fn module(self) -> &'a Module {
+        self.module
+    }
+
+    /// Whether the module imports nothing (no imported type or global), as a linked
+    /// program must before it runs.
+    pub fn is_linked(self) -> bool {
+        !self
+            .module
+            .types
+            .iter()
+            .any(|t| matches!(t, TypeDef::Import { .. }))
+            && !self
+                .module
+                .globals
+                .iter()
+                .any(|g| matches!(g.init, GlobalInit::Import(_)))
+    }
+}
+
+impl std::ops::Deref for Verified<'_> {
+    type Target = Module;
+    fn deref(&self) -> &Module {
+        self.module
+    }
+}
+
 /// Checks the whole module; see the module documentation and SPEC.md for what passing
-/// guarantees.
-pub fn verify(m: &Module) -> Result<(), VerifyError> {
+/// guarantees. The [`Verified`] it returns is what `hashvm_vm::Vm::load` takes.
+pub fn verify(m: &Module) -> Result<Verified<'_>, VerifyError> {
+    check(m)?;
+    Ok(Verified { module: m })
+}
+
+fn check(m: &Module) -> Res {
     if m.flags & !FLAG_EXECUTABLE != 0 {
         return err(
             Location::Header,

@@ -9,7 +9,7 @@ use hashvm_format::*;
 /// The verifier's message for the module `src` assembles to.
 fn rejects(src: &str) -> String {
     match verify(&asm(src)) {
-        Ok(()) => panic!("the verifier accepted:\n{src}"),
+        Ok(_) => panic!("the verifier accepted:\n{src}"),
         Err(e) => e.to_string(),
     }
 }
@@ -315,6 +315,20 @@ fn src_slot_outside_the_frame() {
     assert_eq!(
         rejects(&in_fn("    nop\n    ret r9")),
         "CODE function 0 'f' offset 1: slot r9 is outside the frame of 4 slots"
+    );
+}
+
+/// `kindof` checks both slots like any other instruction.
+#[test]
+fn kindof_slots_are_checked() {
+    accepts(&in_fn("    kindof r3, r0\n    ret r3"));
+    assert_eq!(
+        rejects(&in_fn("    kindof r4, r0\n    retu")),
+        "CODE function 0 'f' offset 0: slot r4 is outside the frame of 4 slots"
+    );
+    assert_eq!(
+        rejects(&in_fn("    kindof r0, r7\n    retu")),
+        "CODE function 0 'f' offset 0: slot r7 is outside the frame of 4 slots"
     );
 }
 

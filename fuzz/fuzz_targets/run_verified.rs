@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(m) = hashvm_format::read(data) else { return };
-    if hashvm_format::verify::verify(&m).is_err() || !m.is_executable() {
+    let Ok(verified) = hashvm_format::verify::verify(&m) else { return };
+    if !m.is_executable() {
         return;
     }
     let mut vm = Vm::new(Config {
@@ -21,11 +22,11 @@ fuzz_target!(|data: &[u8]| {
     });
     vm.set_output(Box::new(std::io::sink()));
     let flag = Arc::new(AtomicBool::new(false));
-    vm.interrupt = Some(flag.clone());
+    vm.set_interrupt(Some(flag.clone()));
     let timer = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(200));
         flag.store(true, Ordering::SeqCst);
     });
-    let _ = run_program(&mut vm, &m);
+    let _ = run_program(&mut vm, verified);
     let _ = timer.join();
 });

@@ -331,12 +331,21 @@ impl Session {
         // Programs read standard input through the process-wide buffer of `Stdin`
         // (one byte at a time into the VM's own reader) so that they take only what
         // they ask for: the rest stays for the REPL's next inputs (piped input).
-        vm.stdin = Some(std::io::BufReader::with_capacity(1, std::io::stdin()));
+        vm.set_stdin(std::io::BufReader::with_capacity(1, std::io::stdin()));
         self.interrupt.store(false, Ordering::SeqCst);
-        vm.interrupt = Some(self.interrupt.clone());
+        vm.set_interrupt(Some(self.interrupt.clone()));
         let m: &Module = &compiled.module;
+        // The REPL's code is verified like any other before it runs.
+        let verified = match hashvm_format::verify::verify(m) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(Failed::Msgs(vec![Msg::Err(format!(
+                    "error: internal error: the compiled input fails verification: {e}\n"
+                ))]))
+            }
+        };
         let r = (|| -> Result<(), Trap> {
-            vm.load(m)?;
+            vm.load(verified)?;
             for &f in &m.inits {
                 vm.call(Value::func(f), &[])?;
             }
@@ -356,7 +365,7 @@ impl Session {
         let key = format!("repl::{name}");
         let e = run.compiled.module.exports.iter().find(|e| e.name == key)?;
         match e.target {
-            ExportTarget::Global(g) => run.vm.globals.get(g as usize).copied(),
+            ExportTarget::Global(g) => run.vm.global(g),
             ExportTarget::Type(_) => None,
         }
     }

@@ -165,3 +165,84 @@ fn runtime_limits_and_gc_stats() {
     );
     assert!(r.stderr.contains("gc:"), "{}", r.stderr);
 }
+
+/// `hashvm asm` refuses what the verifier rejects, unless `--no-verify` (issue 11): the
+/// file is written, disassembles, assembles back to the same bytes (SPEC.md §6.7), and
+/// `hashvm run` refuses it with an error instead of running it.
+#[test]
+fn asm_no_verify_writes_what_the_verifier_rejects() {
+    let dir = Scratch::new("noverify");
+    std::fs::write(
+        dir.0.join("bad.hasm"),
+        ".module executable\n.func main/0 slots=1\n    loadg r0, 100000\n    ret r0\n.end\n.entry main\n",
+    )
+    .unwrap();
+    let hashvm = |args: &[&str]| {
+        run(
+            Command::new(bin("hashvm")).args(args).current_dir(&dir.0),
+            T,
+        )
+    };
+    let r = hashvm(&["asm", "bad.hasm", "-o", "bad.hbc"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error:") && r.stderr.contains("global"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.0.join("bad.hbc").exists());
+
+    let r = hashvm(&["asm", "--no-verify", "bad.hasm", "-o", "bad.hbc"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bytes = std::fs::read(dir.0.join("bad.hbc")).expect("written");
+
+    let r = hashvm(&["dis", "bad.hbc"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("100000"), "{}", r.stdout);
+    std::fs::write(dir.0.join("again.hasm"), &r.stdout).unwrap();
+    let r = hashvm(&["asm", "again.hasm", "-o", "again.hbc", "--no-verify"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read(dir.0.join("again.hbc")).unwrap(), bytes);
+
+    let r = hashvm(&["run", "bad.hbc"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error:") && r.stderr.contains("global"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Issue 11's GC hole, exactly as reported: the program of
+/// vm/tests/hasm/regress_gc_force_frame_scratch.hasm, assembled and run by the binaries
+/// with `HASHVM_GC_STRESS=1`, printed `(5,)object<object>`.
+#[test]
+fn force_frame_gc_hole_under_stress_env() {
+    let dir = Scratch::new("forcegc");
+    let src = root().join("vm/tests/hasm/regress_gc_force_frame_scratch.hasm");
+    let out = dir.0.join("p.hbc");
+    let r = run(
+        Command::new(bin("hashvm"))
+            .arg("asm")
+            .arg(&src)
+            .arg("-o")
+            .arg(&out),
+        T,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for stress in ["0", "1"] {
+        let r = run(
+            Command::new(bin("hashvm"))
+                .arg("run")
+                .arg(&out)
+                .env("HASHVM_GC_STRESS", stress),
+            T,
+        );
+        assert_eq!(
+            (r.code, r.stdout.as_str()),
+            (0, "(5,)thunk(5,)"),
+            "HASHVM_GC_STRESS={stress}: {}",
+            r.stderr
+        );
+    }
+}

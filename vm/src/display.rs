@@ -18,6 +18,9 @@ impl Vm {
     /// The printed form of a value (`to_str`): strings and chars bare at the top level,
     /// quoted with escapes inside containers.
     pub fn display(&self, v: Value) -> String {
+        if !self.is_valid(v) {
+            return "<invalid value>".into();
+        }
         let mut out = String::new();
         let mut work = vec![Item::Val(v, false)];
         while let Some(it) = work.pop() {
@@ -175,6 +178,9 @@ impl Vm {
     /// Compares two values depth-first, left to right. With `eq_only`, values of
     /// different shapes are simply unequal (reported as `Less`).
     fn walk(&self, a: Value, b: Value, eq_only: bool) -> Result<Option<Ordering>, Trap> {
+        if !self.is_valid(a) || !self.is_valid(b) {
+            return Err(self.error_plain("comparison of a value that is not valid in this machine"));
+        }
         let mut work = vec![(a, b)];
         while let Some((a, b)) = work.pop() {
             let o = self.cmp_one(a, b, eq_only, &mut work)?;
@@ -198,6 +204,7 @@ impl Vm {
         let is_fn = |v: Value| {
             v.tag == Tag::FUNC
                 || (v.tag == Tag::OBJ
+                    // SAFETY: the tag is OBJ, and OBJ values point at live objects.
                     && unsafe { matches!((*v.ptr()).kind, Kind::CLOSURE | Kind::PAP) })
         };
         if is_fn(a) || is_fn(b) {
@@ -207,7 +214,9 @@ impl Vm {
         let ctor = |v: Value| -> Option<(u32, u16)> {
             if v.tag == Tag::CTOR0 {
                 Some((v.aux, v.bits as u16))
+            // SAFETY: the tag is OBJ, and OBJ values point at live objects.
             } else if v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::DATA } {
+                // SAFETY: as above: a live DATA object's header.
                 unsafe { Some(((*v.ptr()).meta, (*v.ptr()).tag)) }
             } else {
                 None

@@ -199,6 +199,10 @@ pub struct Heap {
     from: Space,
     to: Option<Space>,
     spare: Option<Space>,
+    /// Under stress, the last few from-spaces, poisoned and kept out of reuse so that a
+    /// dangling root (a slot the collector skipped once and scans later) points
+    /// outside the current space and is caught by the check in `copy`.
+    retired: std::collections::VecDeque<Space>,
     scan: usize,
     /// Target size of the next semispace.
     cap: usize,
@@ -217,6 +221,11 @@ pub struct Heap {
     pub stats: GcStats,
 }
 
+/// How many poisoned old spaces stress mode keeps (see `Heap::retired`).
+const RETIRED_SPACES: usize = 8;
+/// The most bytes they may take together (beyond the newest one).
+const RETIRED_BYTES: usize = 64 << 20;
+
 /// Default initial semispace size.
 pub const DEFAULT_INITIAL: usize = 1 << 20;
 
@@ -229,6 +238,7 @@ impl Heap {
             from: Space::new(initial),
             to: None,
             spare: None,
+            retired: std::collections::VecDeque::new(),
             scan: 0,
             cap: initial,
             limit,
@@ -321,6 +331,12 @@ impl Heap {
     }
 
     fn copy(&mut self, p: *mut Header) -> *mut Header {
+        // A root outside the current space is a VM bug (a slot the collector skipped
+        // once and scans later): stop at it in tests and under stress, instead of
+        // copying garbage. Release builds rely on the invariant, as the interpreter does.
+        if (cfg!(debug_assertions) || self.stress) && !self.from.contains(p as *const u8) {
+            panic!("the collector met a dangling root: {p:p} is outside the current space");
+        }
         // SAFETY: roots and traced fields only ever hold addresses of objects in the
         // current from-space (the VM's invariant), which are readable headers.
         unsafe {
@@ -390,7 +406,21 @@ impl Heap {
         self.finalize = std::mem::replace(&mut self.finalize_next, list);
         let to = self.to.take().expect("finish outside a collection");
         let old = std::mem::replace(&mut self.from, to);
-        self.spare = Some(old);
+        if self.stress {
+            let mut old = old;
+            old.buf.fill(u128::MAX);
+            self.retired.push_back(old);
+            // At most RETIRED_SPACES of them, and (past the newest) RETIRED_BYTES in all,
+            // so that a big heap under stress does not hold many copies of itself.
+            while self.retired.len() > RETIRED_SPACES
+                || (self.retired.len() > 1
+                    && self.retired.iter().map(Space::cap).sum::<usize>() > RETIRED_BYTES)
+            {
+                self.retired.pop_front();
+            }
+        } else {
+            self.spare = Some(old);
+        }
         let live = self.from.top;
         self.external = 0;
         self.force = false;
@@ -407,11 +437,6 @@ impl Heap {
     /// Whether `needed` more bytes fit in the current space.
     pub fn fits(&self, needed: usize) -> bool {
         needed <= self.from.cap() - self.from.top
-    }
-
-    /// Bytes in use in the current space.
-    pub fn used(&self) -> usize {
-        self.from.top
     }
 
     /// Whether `p` points into the current space (for debug checks).

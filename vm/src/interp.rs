@@ -7,6 +7,7 @@
 //! checked by the verifier at load time, which is what makes the unchecked slot accesses
 //! below sound.
 
+use crate::frames::PushFailed;
 use crate::heap::{self, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
 use crate::value::{Tag, Value};
 use crate::vm::{Frame, FrameKind, Trap, Vm, HOT_LOOP_SLOTS, HOT_THRESHOLD, SCRATCH_SLOTS};
@@ -38,8 +39,50 @@ impl Vm {
         Ok(())
     }
 
+    /// Pushes any frame, `filled` of whose slots the caller has already written (see
+    /// [`crate::frames`]: every other slot the collector will scan is cleared); grows
+    /// the value stack if needed, fails with "stack overflow" past the frame limit.
+    #[inline(always)]
+    pub(crate) fn enter(&mut self, fr: Frame, filled: usize) -> Result<(), Trap> {
+        match self.frames.push(
+            &mut self.stack,
+            &self.funcs,
+            self.config.max_frames,
+            fr,
+            filled,
+        ) {
+            Ok(()) => Ok(()),
+            Err(why) => self.enter_slow(fr, filled, why),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn enter_slow(&mut self, fr: Frame, filled: usize, why: PushFailed) -> Result<(), Trap> {
+        if let PushFailed::Stack(n) = why {
+            self.grow_stack(n)?;
+            if self
+                .frames
+                .push(
+                    &mut self.stack,
+                    &self.funcs,
+                    self.config.max_frames,
+                    fr,
+                    filled,
+                )
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        Err(self.error_plain(format!(
+            "stack overflow: more than {} nested calls",
+            self.config.max_frames
+        )))
+    }
+
     /// Pushes a NORMAL frame for `func` at absolute stack index `base`, with `n`
-    /// arguments already in place.
+    /// arguments already in place, and counts the call for the JIT hook.
     #[inline(always)]
     pub(crate) fn push_frame(
         &mut self,
@@ -49,29 +92,20 @@ impl Vm {
         ret: u16,
         closure: Value,
     ) -> Result<(), Trap> {
-        // SAFETY: function indices reaching here were checked by the verifier (or come
-        // from closure objects built from checked indices).
-        let nslots = unsafe { self.funcs.get_unchecked(func as usize) }.nslots as usize;
-        if base + nslots > self.stack.len() || self.frames.len() >= self.config.max_frames {
-            return self.push_frame_slow(func, base, n, ret, closure);
-        }
-        // SAFETY: `base + nslots <= stack.len()` was just checked.
-        unsafe {
-            let p = self.stack.as_mut_ptr().add(base);
-            for i in n..nslots {
-                (*p.add(i)).tag = Tag::UNIT;
-            }
-        }
-        self.frames.push(Frame {
-            func,
-            ip: 0,
-            base: base as u32,
-            ret,
-            kind: FrameKind::NORMAL,
-            pad: 0,
-            closure,
-        });
-        // SAFETY: `hot_calls` has one counter per function.
+        self.enter(
+            Frame {
+                func,
+                ip: 0,
+                base: base as u32,
+                ret,
+                kind: FrameKind::NORMAL,
+                pad: 0,
+                closure,
+            },
+            n,
+        )?;
+        // SAFETY: `hot_calls` has one counter per function, and `enter` has just read
+        // `func`'s frame size (the index is valid).
         let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
         *c -= 1;
         if *c == 0 {
@@ -102,27 +136,6 @@ impl Vm {
         self.check_interrupt()
     }
 
-    #[cold]
-    #[inline(never)]
-    fn push_frame_slow(
-        &mut self,
-        func: u32,
-        base: usize,
-        n: usize,
-        ret: u16,
-        closure: Value,
-    ) -> Result<(), Trap> {
-        if self.frames.len() >= self.config.max_frames {
-            return Err(self.error_plain(format!(
-                "stack overflow: more than {} nested calls",
-                self.config.max_frames
-            )));
-        }
-        let nslots = self.funcs[func as usize].nslots as usize;
-        self.grow_stack(base + nslots)?;
-        self.push_frame(func, base, n, ret, closure)
-    }
-
     /// Applies the function value `f` to the `n` arguments at absolute stack index `p`
     /// (exact, partial or over-application); the result goes to slot `ret` of the frame
     /// below (the current top frame).
@@ -141,9 +154,11 @@ impl Vm {
                     // SAFETY: OBJ values always point at live objects.
                     let kind = unsafe { (*h).kind };
                     match kind {
+                        // SAFETY: a CLOSURE object's meta is its function index (read from a live object).
                         Kind::CLOSURE => (unsafe { (*h).meta }, f),
                         Kind::PAP => {
                             // Prepend the stored arguments.
+                            // SAFETY: a PAP holds its function and at least one argument, so len >= 1.
                             let k = unsafe { (*h).len } as usize - 1;
                             if p + k + n > self.stack.len() {
                                 self.grow_stack(p + k + n)?;
@@ -174,7 +189,14 @@ impl Vm {
                         .error_plain(format!("cannot call a value of type {}", self.type_name(f))))
                 }
             };
-            let arity = self.funcs[func as usize].arity as usize;
+            // A FUNC value made outside the machine may name no function (`Vm::call`
+            // checks its own arguments, not values inside objects).
+            let Some(info) = self.funcs.get(func as usize) else {
+                return Err(
+                    self.error_plain(format!("call of a function {func} that does not exist"))
+                );
+            };
+            let arity = info.arity as usize;
             if n == arity {
                 self.push_frame(func, p, n, ret, closure)?;
                 self.scratch_top = 0;
@@ -195,15 +217,20 @@ impl Vm {
             let rest = self.new_values(Kind::DATA, 0, builtin::TUPLE, &extra);
             let closure = self.roots.pop().unwrap_or(closure);
             let rest = rest?;
-            self.frames.push(Frame {
-                func: 0,
-                ip: 0,
-                base: p as u32,
-                ret,
-                kind: FrameKind::APPLY_REST,
-                pad: 0,
-                closure: rest,
-            });
+            // The arguments fill the window from `p`: the call's own `arity` and the
+            // `n - arity` extra (now also in `rest`).
+            self.enter(
+                Frame {
+                    func: 0,
+                    ip: 0,
+                    base: p as u32,
+                    ret,
+                    kind: FrameKind::APPLY_REST,
+                    pad: 0,
+                    closure: rest,
+                },
+                n,
+            )?;
             self.push_frame(func, p, arity, 0, closure)?;
             self.scratch_top = 0;
             return Ok(Called::Pushed);
@@ -306,15 +333,18 @@ impl Vm {
             self.stack[p + 2] = Value::NIL;
         }
         self.stack[p + 3] = Value::UNIT;
-        self.frames.push(Frame {
-            func: 0,
-            ip: 0,
-            base: p as u32,
-            ret: o[0] as u16,
-            kind,
-            pad: 0,
-            closure: Value::UNIT,
-        });
+        self.enter(
+            Frame {
+                func: 0,
+                ip: 0,
+                base: p as u32,
+                ret: o[0] as u16,
+                kind,
+                pad: 0,
+                closure: Value::UNIT,
+            },
+            SCRATCH_SLOTS,
+        )?;
         Ok(match self.list_cont(None)? {
             None => Called::Pushed,
             Some(v) => Called::Value(v),
@@ -411,22 +441,49 @@ impl Vm {
         }
     }
 
+    /// Whether a value handed in by Rust code can belong to this machine: a function
+    /// index in range, an object in the current heap space. (A defence at the API's
+    /// edge, not a proof: see [`Vm::call`].)
+    pub(crate) fn is_valid(&self, v: Value) -> bool {
+        match v.tag {
+            Tag::FUNC => v.bits < self.funcs.len() as u64,
+            Tag::OBJ => self.heap.contains(v.ptr()),
+            t => t < Tag::OBJ,
+        }
+    }
+
     /// Calls the function value `f` with `args` and runs it to completion: the entry
     /// point for Rust callers (program start, `#run`, the REPL).
+    ///
+    /// `f` and `args` come from this machine: values it returned, its globals, or
+    /// values built by its constructors. A function index out of range is an error;
+    /// so is an object outside the current heap space, which catches most values held
+    /// in Rust across an allocation (a collection moves objects: re-read such values,
+    /// e.g. from a global, after any call that can allocate).
     pub fn call(&mut self, f: Value, args: &[Value]) -> Result<Value, Trap> {
+        for &v in std::iter::once(&f).chain(args) {
+            if !self.is_valid(v) {
+                return Err(self.error_plain(format!(
+                    "a value passed to Vm::call is not valid in this machine: {v:?}"
+                )));
+            }
+        }
         let p = self.live_top();
         if p + args.len() + 1 > self.stack.len() {
             self.grow_stack(p + args.len() + 1)?;
         }
-        self.frames.push(Frame {
-            func: 0,
-            ip: 0,
-            base: p as u32,
-            ret: 0,
-            kind: FrameKind::HOST,
-            pad: 0,
-            closure: Value::UNIT,
-        });
+        self.enter(
+            Frame {
+                func: 0,
+                ip: 0,
+                base: p as u32,
+                ret: 0,
+                kind: FrameKind::HOST,
+                pad: 0,
+                closure: Value::UNIT,
+            },
+            0,
+        )?;
         let depth = self.frames.len();
         self.stack[p..p + args.len()].copy_from_slice(args);
         self.scratch_top = p + args.len();
@@ -539,18 +596,14 @@ impl Vm {
         macro_rules! save_ip {
             () => {{
                 let off = (ip.offset_from(code)) as u32 + 1;
-                if let Some(f) = self.frames.last_mut() {
-                    f.ip = off;
-                }
+                self.frames.set_ip(off);
             }};
         }
         // Records the exact point where execution resumes when a callee returns.
         macro_rules! save_resume {
             () => {{
                 let off = (ip.offset_from(code)) as u32;
-                if let Some(f) = self.frames.last_mut() {
-                    f.ip = off;
-                }
+                self.frames.set_ip(off);
             }};
         }
         macro_rules! fault {
@@ -1041,7 +1094,9 @@ impl Vm {
                             },
                             Err(e) => {
                                 // Put the frame back so the trace names the caller.
-                                self.frames.push(fr);
+                                // Its slots are dead (and may have gone stale while
+                                // it was off the stack): it is pushed cleared.
+                                let _ = self.enter(fr, 0);
                                 return Err(self.retrace(e));
                             }
                         }
@@ -1119,6 +1174,13 @@ impl Vm {
                             None => fault!("constructor index of a {}", self.type_name(v)),
                         }
                         next!(Op::GetTag);
+                    }
+                    prim::KINDOF => {
+                        set!(
+                            a16!(Op::KindOf, 0),
+                            Value::i64(kind_code(slot!(a16!(Op::KindOf, 1))))
+                        );
+                        next!(Op::KindOf);
                     }
                     prim::CONS => {
                         let t = slot!(a16!(Op::Cons, 2));
@@ -1246,15 +1308,22 @@ impl Vm {
                                 let f = *heap::fields(h);
                                 let fr = *self.frames.last().unwrap();
                                 let p = cur_base + ((*funcs.add(fr.func as usize)).nslots) as usize;
-                                self.frames.push(Frame {
-                                    func: 0,
-                                    ip: 0,
-                                    base: p as u32,
-                                    ret: d as u16,
-                                    kind: FrameKind::FORCE,
-                                    pad: 0,
-                                    closure: v,
-                                });
+                                let r = self.enter(
+                                    Frame {
+                                        func: 0,
+                                        ip: 0,
+                                        base: p as u32,
+                                        ret: d as u16,
+                                        kind: FrameKind::FORCE,
+                                        pad: 0,
+                                        closure: v,
+                                    },
+                                    0,
+                                );
+                                if let Err(e) = r {
+                                    (*h).tag = THUNK_PENDING;
+                                    return Err(e);
+                                }
                                 match self.apply(f, p, 0, 0) {
                                     Ok(Called::Pushed) => reload!(),
                                     Ok(Called::Value(r)) => {
@@ -1720,10 +1789,45 @@ impl Vm {
 fn ctor_index(v: Value) -> Option<usize> {
     if v.tag == Tag::CTOR0 {
         Some(v.bits as usize)
+    // SAFETY: the tag is OBJ, and OBJ values point at live objects.
     } else if v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::DATA } {
+        // SAFETY: as above; a DATA object's tag is its constructor index.
         Some(unsafe { (*v.ptr()).tag } as usize)
     } else {
         None
+    }
+}
+
+/// The `kindof` code of a value (`hashvm_format::opcode::kind`).
+#[inline]
+pub(crate) fn kind_code(v: Value) -> i64 {
+    use hashvm_format::opcode::kind;
+    match v.tag {
+        Tag::UNIT => kind::UNIT,
+        Tag::BOOL => kind::BOOL,
+        Tag::I64 => kind::I64,
+        Tag::U64 => kind::U64,
+        Tag::F64 => kind::F64,
+        Tag::CHAR => kind::CHAR,
+        Tag::CTOR0 => kind::DATA + v.aux as i64,
+        Tag::FUNC => kind::FUNCTION,
+        _ => {
+            // SAFETY: every other tag is OBJ, and OBJ values point at live objects.
+            let (k, meta) = unsafe { ((*v.ptr()).kind, (*v.ptr()).meta) };
+            match k {
+                Kind::DATA => kind::DATA + meta as i64,
+                Kind::ARRAY => kind::ARRAY,
+                Kind::CLOSURE | Kind::PAP => kind::FUNCTION,
+                Kind::REF => kind::REF,
+                Kind::THUNK => kind::THUNK,
+                Kind::STR => kind::STR,
+                Kind::BYTES => kind::BYTES,
+                Kind::BIG => kind::IBIG,
+                Kind::RAT => kind::RATIO,
+                // No live value has another kind.
+                _ => -1,
+            }
+        }
     }
 }
 
@@ -1731,11 +1835,13 @@ fn ctor_index(v: Value) -> Option<usize> {
 fn is_list(v: Value) -> bool {
     (v.tag == Tag::CTOR0 && v.aux == builtin::LIST)
         || (v.tag == Tag::OBJ
+            // SAFETY: the tag is OBJ, and OBJ values point at live objects.
             && unsafe { (*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST })
 }
 
 #[inline(always)]
 pub(crate) fn is_str(v: Value) -> bool {
+    // SAFETY: the tag is OBJ, and OBJ values point at live objects.
     v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::STR }
 }
 

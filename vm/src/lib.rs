@@ -1,8 +1,9 @@
 //! The hashvm virtual machine: loader, interpreter, copying GC, builtin types and IO.
 //!
 //! - [`value`]: the 16-byte value layout shared with the JIT.
-//! - [`heap`]: object layouts and the Cheney copying collector.
+//! - `heap`: object layouts and the Cheney copying collector.
 //! - [`vm`]: machine state, frames, allocation, errors.
+//! - [`frames`]: the frame stack and the one function that pushes a frame.
 //! - [`interp`]: the dispatch loop and the calling convention.
 //! - [`loader`]: turning a verified module into running state.
 //! - [`display`]: printing, equality and ordering of values.
@@ -10,7 +11,8 @@
 #![warn(missing_docs)]
 
 pub mod display;
-pub mod heap;
+pub mod frames;
+mod heap;
 pub mod interp;
 pub mod loader;
 mod ops;
@@ -18,10 +20,11 @@ pub mod reify;
 pub mod value;
 pub mod vm;
 
+pub use heap::GcStats;
 pub use value::{Tag, Value};
 pub use vm::{Config, HotHook, RuntimeError, Trap, Vm};
 
-use hashvm_format::Module;
+use hashvm_format::Verified;
 
 /// How a program run ended.
 #[derive(Debug)]
@@ -32,9 +35,9 @@ pub enum Outcome {
     Error(RuntimeError),
 }
 
-/// Loads an executable module (already verified) and runs its initialisers and entry
-/// point. Standard output is flushed before returning.
-pub fn run_program(vm: &mut Vm, m: &Module) -> Outcome {
+/// Loads a verified program and runs its initialisers and entry point. Standard output
+/// is flushed before returning.
+pub fn run_program(vm: &mut Vm, m: Verified<'_>) -> Outcome {
     let r = (|| -> Result<i32, Trap> {
         vm.load(m)?;
         for &f in &m.inits {

@@ -9,12 +9,26 @@
 use crate::heap::{self, Kind};
 use crate::value::Value;
 use crate::vm::{CtorInfo, FuncInfo, Trap, TypeInfo, Vm, HOT_THRESHOLD};
-use hashvm_format::{builtin, Const, GlobalInit, Module, TypeDef, FIRST_USER_TYPE};
+use hashvm_format::{builtin, Const, GlobalInit, Module, TypeDef, Verified, FIRST_USER_TYPE};
 
 impl Vm {
-    /// Installs `m` (verified and linked: no imports) and returns its entry point and
-    /// initialisers. Replaces any program loaded before.
-    pub fn load(&mut self, m: &Module) -> Result<(), Trap> {
+    /// Installs `m` (verified, and linked: it must import nothing) and builds its
+    /// globals. Replaces any program loaded before. Running code that was not verified
+    /// takes an explicit `unsafe` [`Verified::new_unchecked`].
+    ///
+    /// ```compile_fail,E0308
+    /// // An unverified module does not load: `load` takes a `Verified`.
+    /// let m = hashvm_format::Module::default();
+    /// hashvm_vm::Vm::new(hashvm_vm::Config::default()).load(&m);
+    /// ```
+    pub fn load(&mut self, m: Verified<'_>) -> Result<(), Trap> {
+        if !m.is_linked() {
+            return Err(
+                self.error_plain("cannot load a module with unresolved imports: link it first")
+            );
+        }
+        let m: &Module = m.module();
+        self.frames.truncate(0);
         self.funcs = m
             .functions
             .iter()
@@ -137,7 +151,7 @@ impl Vm {
     }
 
     /// Builds a constant completely. Its parts are rooted while it is built.
-    pub fn build(&mut self, c: &Const) -> Result<Value, Trap> {
+    pub(crate) fn build(&mut self, c: &Const) -> Result<Value, Trap> {
         Ok(match c {
             Const::Unit => Value::UNIT,
             Const::Bool(b) => Value::bool(*b),

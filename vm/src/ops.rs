@@ -789,14 +789,17 @@ impl Vm {
                         break Value::NONE;
                     }
                     if v.tag == Tag::OBJ
+                        // SAFETY: the tag is OBJ, and OBJ values point at live objects.
                         && unsafe {
                             (*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST
                         }
                     {
                         if k == 0 {
+                            // SAFETY: a cons cell (checked above) has two value fields.
                             let h = unsafe { *heap::fields(v.ptr()) };
                             break self.some(h)?;
                         }
+                        // SAFETY: as above: field 1 of a cons cell is its tail.
                         v = unsafe { *heap::fields(v.ptr()).add(1) };
                         k -= 1;
                     } else if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {

@@ -75,6 +75,9 @@ struct Reifier<'a, 'm> {
 impl Vm {
     /// Reifies `v` (see the module documentation).
     pub fn reify(&self, v: Value, map: &ReifyMap) -> Result<Reified, String> {
+        if !self.is_valid(v) {
+            return Err(format!("{v:?} is not a valid value of this machine"));
+        }
         let mut r = Reifier {
             vm: self,
             map,
@@ -183,9 +186,13 @@ impl Reifier<'_, '_> {
         let (kind, tag, meta) = unsafe { ((*h).kind, (*h).tag, (*h).meta) };
         let kids = children(v);
         Ok(match kind {
+            // SAFETY: a live STR object (kind checked by the match).
             Kind::STR => Const::Str(unsafe { heap::str(h) }.to_string()),
+            // SAFETY: a live BYTES object (kind checked by the match).
             Kind::BYTES => Const::Bytes(unsafe { heap::bytes(h) }.to_vec()),
+            // SAFETY: a live BIG object (kind checked by the match).
             Kind::BIG => Const::Big(big_const(unsafe { heap::big(h) })),
+            // SAFETY: a live RAT object (kind checked by the match).
             Kind::RAT => Const::Ratio(ratio_const(unsafe { heap::rat(h) })),
             Kind::DATA if meta == builtin::LIST => {
                 // Flatten the spine while its cells are not shared.
@@ -194,6 +201,7 @@ impl Reifier<'_, '_> {
                 loop {
                     let is_cons = rest.tag == Tag::OBJ
                         && !self.shared.contains_key(&rest.bits)
+                        // SAFETY: the tag is OBJ, and OBJ values point at live objects.
                         && unsafe {
                             (*rest.ptr()).kind == Kind::DATA && (*rest.ptr()).meta == builtin::LIST
                         };
@@ -264,5 +272,87 @@ impl Reifier<'_, '_> {
                 .unwrap_or("?");
             format!("cannot store function {name}, which belongs to another module")
         })
+    }
+}
+
+/// Values survive reify → encode → load, sharing and cycles included.
+#[cfg(test)]
+mod tests {
+    use super::ReifyMap;
+    use crate::heap::{self, Kind};
+    use crate::{Config, Value, Vm};
+    use hashvm_format::*;
+
+    fn roundtrip(vm: &Vm, v: Value) -> String {
+        let id = |x: u32| Some(x);
+        let map = ReifyMap {
+            func: &id,
+            ty: &id,
+            global_base: 1,
+        };
+        let r = vm.reify(v, &map).expect("reify");
+        let mut m = Module::default();
+        m.globals.push(Global {
+            name: "root".into(),
+            init: GlobalInit::Const(r.root),
+        });
+        for c in r.shared {
+            m.globals.push(Global {
+                name: String::new(),
+                init: GlobalInit::Const(c),
+            });
+        }
+        let mut vm2 = Vm::new(Config::default());
+        vm2.load(verify(&m).expect("verifies"))
+            .map_err(|e| format!("{e:?}"))
+            .expect("load");
+        vm2.display(vm2.globals[0])
+    }
+
+    #[test]
+    fn nested_values_roundtrip() {
+        let mut vm = Vm::new(Config::default());
+        let s = vm.new_str("hi").unwrap();
+        let b = vm
+            .new_big(rug::Integer::from(rug::Integer::u_pow_u(10, 30)))
+            .unwrap();
+        let some = vm.some(s).unwrap();
+        let l = vm.new_list(&[Value::i64(1), some, b]).unwrap();
+        vm.globals.push(l);
+        let t = vm
+            .new_data(
+                builtin::TUPLE,
+                0,
+                &[vm.globals[0], Value::f64(2.5), Value::char('x')],
+            )
+            .unwrap();
+        let shown = vm.display(t);
+        assert_eq!(
+            shown,
+            "([1, Some(\"hi\"), 1000000000000000000000000000000], 2.5, 'x')"
+        );
+        assert_eq!(roundtrip(&vm, t), shown);
+    }
+
+    #[test]
+    fn shared_and_cyclic_values_roundtrip() {
+        let mut vm = Vm::new(Config::default());
+        let inner = vm.new_list(&[Value::i64(7)]).unwrap();
+        vm.globals.push(inner);
+        let t = vm.new_data(builtin::TUPLE, 0, &[inner, inner]).unwrap();
+        assert_eq!(roundtrip(&vm, t), "([7], [7])");
+        // A ref cell that contains itself.
+        let r = vm.new_values(Kind::REF, 0, 0, &[Value::UNIT]).unwrap();
+        // SAFETY: a REF object has one value field.
+        unsafe { *heap::fields(r.ptr()) = r };
+        let id = |x: u32| Some(x);
+        let map = ReifyMap {
+            func: &id,
+            ty: &id,
+            global_base: 1,
+        };
+        let out = vm.reify(r, &map).unwrap();
+        assert_eq!(out.shared.len(), 1);
+        assert_eq!(out.root, Const::Global(1));
     }
 }

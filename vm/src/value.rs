@@ -5,7 +5,7 @@
 //!   a global, or a field of a heap object.
 //! - **immediate**: a value whose `bits` hold all of it (unit, bool, i64, u64, f64, char,
 //!   a field-less constructor, a function with no captures).
-//! - **object**: a heap block starting with a 16-byte [`crate::heap::Header`]; a value
+//! - **object**: a heap block starting with a 16-byte header (`heap::Header`); a value
 //!   with tag [`Tag::OBJ`] points at it.
 //!
 //! Tags live beside the payload, not inside it, so `i64`/`u64` keep their full range and
@@ -41,15 +41,23 @@ impl Tag {
 
 /// One machine value. `#[repr(C)]` and 16 bytes: JIT code reads `bits` at offset 0,
 /// `tag` at 8 and `aux` at 12.
+///
+/// The fields are private to the machine: a value of kind [`Tag::OBJ`] is a heap
+/// address, and safe code outside the VM can only obtain one from the VM (never
+/// make one from an integer, which would let it read any memory):
+///
+/// ```compile_fail,E0451
+/// let v = hashvm_vm::Value { bits: 16, tag: hashvm_vm::Tag::OBJ, aux: 0 };
+/// ```
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Value {
     /// The payload (see [`Tag`]).
-    pub bits: u64,
+    pub(crate) bits: u64,
     /// What the payload is.
-    pub tag: u32,
+    pub(crate) tag: u32,
     /// Extra payload: the type id of a [`Tag::CTOR0`] value; 0 otherwise.
-    pub aux: u32,
+    pub(crate) aux: u32,
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
@@ -137,9 +145,9 @@ impl Value {
             aux: 0,
         }
     }
-    /// A heap object.
+    /// A heap object (only the machine makes these, from live objects).
     #[inline(always)]
-    pub fn obj(p: *mut crate::heap::Header) -> Value {
+    pub(crate) fn obj(p: *mut crate::heap::Header) -> Value {
         Value {
             bits: p as u64,
             tag: Tag::OBJ,
@@ -147,6 +155,21 @@ impl Value {
         }
     }
 
+    /// The payload (see [`Tag`]).
+    #[inline(always)]
+    pub fn bits(self) -> u64 {
+        self.bits
+    }
+    /// What the payload is: one of the [`Tag`] constants.
+    #[inline(always)]
+    pub fn tag(self) -> u32 {
+        self.tag
+    }
+    /// The type id of a [`Tag::CTOR0`] value; 0 otherwise.
+    #[inline(always)]
+    pub fn aux(self) -> u32 {
+        self.aux
+    }
     /// The f64 payload (meaningful when `tag == F64`).
     #[inline(always)]
     pub fn as_f64(self) -> f64 {
@@ -164,7 +187,7 @@ impl Value {
     }
     /// The object header address (meaningful when `is_obj()`).
     #[inline(always)]
-    pub fn ptr(self) -> *mut crate::heap::Header {
+    pub(crate) fn ptr(self) -> *mut crate::heap::Header {
         self.bits as *mut crate::heap::Header
     }
 }

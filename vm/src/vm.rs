@@ -1,6 +1,7 @@
 //! The machine state: the VM stack and its frames, globals, the heap, loaded code, and
 //! the allocation and collection entry points every instruction goes through.
 
+use crate::frames::Frames;
 use crate::heap::{self, Header, Heap, Kind};
 use crate::value::Value;
 use hashvm_format::{builtin, Module, FIRST_USER_TYPE};
@@ -177,48 +178,56 @@ pub const HOT_THRESHOLD: u16 = 1000;
 /// Size of the PC-hashed loop counter table.
 pub const HOT_LOOP_SLOTS: usize = 64;
 
-/// The virtual machine.
+/// The virtual machine. Its state is private: a program enters it only through
+/// [`Vm::load`], which takes a [`hashvm_format::Verified`] module, and values enter
+/// it only through its constructors, so safe code cannot break the invariants the
+/// interpreter relies on (in-range indices, values of kind OBJ pointing at objects).
+///
+/// ```compile_fail,E0616
+/// let mut vm = hashvm_vm::Vm::new(hashvm_vm::Config::default());
+/// vm.globals.push(hashvm_vm::Value::UNIT);
+/// ```
 pub struct Vm {
     /// The value stack: frames' slots, contiguous. Always fully initialised (len ==
     /// the usable size); grown by doubling.
-    pub stack: Vec<Value>,
+    pub(crate) stack: Vec<Value>,
     /// Activation records, innermost last.
-    pub frames: Vec<Frame>,
+    pub(crate) frames: Frames,
     /// Global values.
-    pub globals: Vec<Value>,
+    pub(crate) globals: Vec<Value>,
     /// Loaded functions.
-    pub funcs: Vec<FuncInfo>,
+    pub(crate) funcs: Vec<FuncInfo>,
     /// Type metadata indexed by type id.
-    pub types: Vec<TypeInfo>,
+    pub(crate) types: Vec<TypeInfo>,
     /// The heap.
-    pub heap: Heap,
+    pub(crate) heap: Heap,
     /// Extra roots held by Rust code across allocations.
-    pub roots: Vec<Value>,
+    pub(crate) roots: Vec<Value>,
     /// While a call is being set up, arguments may sit above the current frame's
     /// slots; the collector treats the stack up to here as live too.
-    pub scratch_top: usize,
+    pub(crate) scratch_top: usize,
     /// Limits.
-    pub config: Config,
+    pub(crate) config: Config,
     /// Buffered standard output.
-    pub out: std::io::BufWriter<Box<dyn Write>>,
+    pub(crate) out: std::io::BufWriter<Box<dyn Write>>,
     /// Program arguments (`io.args()`).
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// Debug information of the loaded program, for stack traces.
-    pub debug: Module,
+    pub(crate) debug: Module,
     /// Function-entry counters (count down from [`HOT_THRESHOLD`]).
-    pub hot_calls: Vec<u16>,
+    pub(crate) hot_calls: Vec<u16>,
     /// Loop back-edge counters, hashed by code offset.
-    pub hot_loops: [u16; HOT_LOOP_SLOTS],
+    pub(crate) hot_loops: [u16; HOT_LOOP_SLOTS],
     /// The JIT's hook, if one is attached.
-    pub hook: Option<Box<dyn HotHook>>,
+    pub(crate) hook: Option<Box<dyn HotHook>>,
     /// Start of the monotonic clock.
-    pub clock0: std::time::Instant,
+    pub(crate) clock0: std::time::Instant,
     /// Standard input, buffered, for `io.read_line`.
-    pub stdin: Option<std::io::BufReader<std::io::Stdin>>,
+    pub(crate) stdin: Option<std::io::BufReader<std::io::Stdin>>,
     /// Set from another thread (a Ctrl-C handler) to stop the running program with
     /// "interrupted". Checked when a hot counter fires (every thousand calls or loop
     /// iterations), so it costs nothing on the fast path.
-    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    pub(crate) interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Vm {
@@ -242,7 +251,7 @@ impl Vm {
         types.resize(FIRST_USER_TYPE as usize, TypeInfo::default());
         Vm {
             stack: vec![Value::UNIT; 1024],
-            frames: Vec::with_capacity(256),
+            frames: Frames::with_capacity(256),
             globals: Vec::new(),
             funcs: Vec::new(),
             types,
@@ -262,6 +271,62 @@ impl Vm {
         }
     }
 
+    /// Sets the program's arguments (`io.args()`).
+    #[inline]
+    pub fn set_args(&mut self, args: Vec<String>) {
+        self.args = args;
+    }
+
+    /// Makes `io.read_line` read standard input through `r` (the REPL passes a
+    /// one-byte buffer, so that a program takes only the lines it asks for).
+    #[inline]
+    pub fn set_stdin(&mut self, r: std::io::BufReader<std::io::Stdin>) {
+        self.stdin = Some(r);
+    }
+
+    /// Sets the flag that another thread (a Ctrl-C handler) raises to stop the running
+    /// program with "interrupted".
+    #[inline]
+    pub fn set_interrupt(&mut self, flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
+        self.interrupt = flag;
+    }
+
+    /// Attaches (or detaches) the JIT's hook.
+    #[inline]
+    pub fn set_hook(&mut self, hook: Option<Box<dyn HotHook>>) {
+        self.hook = hook;
+    }
+
+    /// The limits and modes the machine runs with.
+    #[inline]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The value of global `i` of the loaded program, if there is such a global.
+    #[inline]
+    pub fn global(&self, i: u32) -> Option<Value> {
+        self.globals.get(i as usize).copied()
+    }
+
+    /// The live frames, outermost first (for a JIT recorder or a debugger).
+    #[inline]
+    pub fn frames(&self) -> &[Frame] {
+        self.frames.as_slice()
+    }
+
+    /// Collector statistics (`--gc-stats`).
+    #[inline]
+    pub fn gc_stats(&self) -> &heap::GcStats {
+        &self.heap.stats
+    }
+
+    /// Walks the heap and checks every object and pointer (tests: no dangling
+    /// pointer after a run).
+    pub fn check_heap(&mut self) -> Result<(), String> {
+        self.heap.check()
+    }
+
     /// Sends the program's standard output to `w` instead (tests, the REPL).
     pub fn set_output(&mut self, w: Box<dyn Write>) {
         self.flush();
@@ -276,15 +341,10 @@ impl Vm {
     /// caller's, and the caller's higher slots (dead temporaries, by convention) must
     /// still be forwarded, or they would dangle when the caller's frame is scanned
     /// again after the callee returns.
-    pub fn live_top(&self) -> usize {
+    pub(crate) fn live_top(&self) -> usize {
         let mut top = self.scratch_top;
-        for f in self.frames.iter() {
-            let n = if f.kind == FrameKind::NORMAL {
-                self.funcs[f.func as usize].nslots as usize
-            } else {
-                SCRATCH_SLOTS
-            };
-            top = top.max(f.base as usize + n);
+        for f in self.frames.as_slice() {
+            top = top.max(f.base as usize + crate::frames::extent(&self.funcs, f));
         }
         top.min(self.stack.len())
     }
@@ -293,7 +353,7 @@ impl Vm {
     /// memory" when live data would pass the heap limit.
     #[cold]
     #[inline(never)]
-    pub fn collect(&mut self, needed: usize) -> Result<(), Trap> {
+    pub(crate) fn collect(&mut self, needed: usize) -> Result<(), Trap> {
         let t0 = std::time::Instant::now();
         let top = self.live_top();
         self.heap.begin(needed);
@@ -303,9 +363,9 @@ impl Vm {
         }
         // Slots above the live top are dead and are not touched: they may hold stale
         // pointers, but no slot is ever read before it is written, because a new frame
-        // clears every slot its arguments do not fill (see `push_frame`).
-        for f in self.frames.iter_mut() {
-            heap.forward(&mut f.closure);
+        // clears every slot its arguments do not fill (see `crate::frames`).
+        for c in self.frames.closures_mut() {
+            heap.forward(c);
         }
         for g in self.globals.iter_mut() {
             heap.forward(g);
@@ -324,7 +384,7 @@ impl Vm {
     /// Allocates an object, collecting first if needed. Every pointer held in a Rust
     /// local is invalid afterwards: re-read values from slots or `roots`.
     #[inline]
-    pub fn alloc(
+    pub(crate) fn alloc(
         &mut self,
         payload: usize,
         kind: u8,
@@ -402,7 +462,7 @@ impl Vm {
 
     /// An object with `vals.len()` value fields. `vals` must not hold heap pointers
     /// that a collection could invalidate (they are rooted here for the allocation).
-    pub fn new_values(
+    pub(crate) fn new_values(
         &mut self,
         kind: u8,
         tag: u16,
@@ -433,7 +493,7 @@ impl Vm {
     }
 
     /// A constructor value: an immediate when it has no fields.
-    pub fn new_data(&mut self, ty: u32, tag: u16, vals: &[Value]) -> Result<Value, Trap> {
+    pub(crate) fn new_data(&mut self, ty: u32, tag: u16, vals: &[Value]) -> Result<Value, Trap> {
         if vals.is_empty() && ty != builtin::TUPLE {
             return Ok(Value::ctor0(ty, tag));
         }
@@ -441,23 +501,23 @@ impl Vm {
     }
 
     /// `Some(v)`.
-    pub fn some(&mut self, v: Value) -> Result<Value, Trap> {
+    pub(crate) fn some(&mut self, v: Value) -> Result<Value, Trap> {
         self.new_data(builtin::OPTION, 1, &[v])
     }
 
     /// `Ok(v)` or `Err(v)`.
-    pub fn result(&mut self, ok: bool, v: Value) -> Result<Value, Trap> {
+    pub(crate) fn result(&mut self, ok: bool, v: Value) -> Result<Value, Trap> {
         self.new_data(builtin::RESULT, if ok { 0 } else { 1 }, &[v])
     }
 
     /// Builds a list from values (rooted while building).
-    pub fn new_list(&mut self, vals: &[Value]) -> Result<Value, Trap> {
+    pub(crate) fn new_list(&mut self, vals: &[Value]) -> Result<Value, Trap> {
         self.new_list_onto(vals, Value::NIL)
     }
 
     /// Builds the list `vals` followed by the existing list `tail`, which is shared, not
     /// copied (`list.append`). Everything is rooted while the cells are allocated.
-    pub fn new_list_onto(&mut self, vals: &[Value], tail: Value) -> Result<Value, Trap> {
+    pub(crate) fn new_list_onto(&mut self, vals: &[Value], tail: Value) -> Result<Value, Trap> {
         let mark = self.roots.len();
         self.roots.extend_from_slice(vals);
         self.roots.push(tail);
@@ -513,7 +573,7 @@ impl Vm {
     /// The stack trace of the current frames, innermost first.
     pub fn trace(&self) -> Vec<TraceLine> {
         let mut out = Vec::new();
-        for f in self.frames.iter().rev() {
+        for f in self.frames.as_slice().iter().rev() {
             if f.kind != FrameKind::NORMAL {
                 continue;
             }

@@ -32,10 +32,8 @@
 //! # Writing programs
 //!
 //! Follow the calling convention of docs/spec-vm.md: a call clobbers every slot from its
-//! window up, so keep live values below call windows. Also keep each callee's frame
-//! reaching the top of the caller's (put windows at the top of the frame, as the
-//! `callk rN, show, rN, 1` idiom with `rN` the last slot does): the collector does not
-//! scan caller slots above a callee's frame (bug_gc_stale_slot_above_call.hasm).
+//! window up, so keep live values below call windows. (A caller's slots above its
+//! callee's frame are scanned too: regress_gc_stale_slot_above_call.hasm.)
 //!
 //! # Other checks
 //!
@@ -47,10 +45,11 @@
 //!
 //! Known bugs get `#[ignore]`d tests named `bug_*` (none are open now: the bugs this suite
 //! found are fixed and their programs run as `regress_*`); run them with
-//! `cargo test -p hashvm-vm --test hasm_suite -- --ignored`. Set `HASM_FILTER=SUBSTRING`
+//! `cargo test -p hashvm-vm --test hasm_suite -- --ignored bug_` (the other ignored tests,
+//! `stdin_child` and `rss_child`, are the child sides of tests that spawn them). Set `HASM_FILTER=SUBSTRING`
 //! to run only the programs whose file name contains SUBSTRING; to see what one program
 //! does, `HASM_SUITE_CHILD=PATH HASM_SUITE_CHILD_SHOW=1 cargo test -p hashvm-vm --test
-//! hasm_suite stdin_child -- --nocapture` (add `HASM_SUITE_CHILD_STRESS=1` for GC stress).
+//! hasm_suite stdin_child -- --ignored --nocapture` (add `HASM_SUITE_CHILD_STRESS=1` for GC stress).
 
 mod common;
 
@@ -292,13 +291,14 @@ fn run_once_inner(m: &Module, spec: &Spec, stress: bool) -> Run {
     let mut vm = Vm::new(config);
     vm.set_output(Box::new(sink.clone()));
     let t = tmp.0.to_string_lossy().into_owned();
-    vm.args = spec.args.iter().map(|a| a.replace("{tmp}", &t)).collect();
+    vm.set_args(spec.args.iter().map(|a| a.replace("{tmp}", &t)).collect());
+    let m = verify(m).expect("verified when the program was read");
     let result = match run_program(&mut vm, m) {
         Outcome::Exit(c) => Ok(c),
         Outcome::Error(e) => Err(e.to_string()),
     };
     // The heap must be consistent after the run, whatever happened.
-    if let Err(e) = vm.heap.check() {
+    if let Err(e) = vm.check_heap() {
         return Run {
             stdout: String::new(),
             result: Err(format!("heap check failed after the run: {e}")),
@@ -394,7 +394,13 @@ fn run_in_child(path: &Path, stress: bool) -> Result<(), String> {
     let spec = parse_spec(&src)?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = Command::new(exe)
-        .args(["--exact", "stdin_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "stdin_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("HASM_SUITE_CHILD", path)
         .env("HASM_SUITE_CHILD_STRESS", if stress { "1" } else { "0" })
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -420,15 +426,15 @@ fn run_in_child(path: &Path, stress: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// The child side of [`run_in_child`]: does nothing unless `HASM_SUITE_CHILD` is set.
-/// Also a debugging aid: `HASM_SUITE_CHILD=FILE HASM_SUITE_CHILD_SHOW=1 cargo test -p
-/// hashvm-vm --test hasm_suite stdin_child -- --nocapture` runs one file and prints
-/// what it did.
+/// The child side of [`run_in_child`], which runs it (ignored otherwise: alone it has
+/// nothing to run, and it fails without `HASM_SUITE_CHILD`). Also a debugging aid:
+/// `HASM_SUITE_CHILD=FILE HASM_SUITE_CHILD_SHOW=1 cargo test -p hashvm-vm --test
+/// hasm_suite stdin_child -- --ignored --nocapture` runs one file and prints what it did.
 #[test]
+#[ignore = "the child side of run_in_child, which runs it with HASM_SUITE_CHILD set"]
 fn stdin_child() {
-    let Some(path) = std::env::var_os("HASM_SUITE_CHILD") else {
-        return;
-    };
+    let path = std::env::var_os("HASM_SUITE_CHILD")
+        .expect("HASM_SUITE_CHILD names the .hasm file to run (see run_in_child)");
     let stress = std::env::var("HASM_SUITE_CHILD_STRESS").is_ok_and(|v| v == "1");
     let path = PathBuf::from(path);
     let (m, spec) = load(&path).unwrap();
@@ -590,16 +596,16 @@ done:
 }
 
 /// Runs `m` with `config`; returns (stdout, exit status, the VM's heap statistics).
-fn run_with_stats(m: &Module, config: Config) -> (String, i32, hashvm_vm::heap::GcStats) {
+fn run_with_stats(m: &Module, config: Config) -> (String, i32, hashvm_vm::GcStats) {
     let sink = Sink::default();
     let mut vm = Vm::new(config);
     vm.set_output(Box::new(sink.clone()));
-    let code = match run_program(&mut vm, m) {
+    let code = match run_program(&mut vm, verify(m).expect("verifies")) {
         Outcome::Exit(c) => c,
         Outcome::Error(e) => panic!("{e}"),
     };
     let out = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
-    (out, code, vm.heap.stats.clone())
+    (out, code, vm.gc_stats().clone())
 }
 
 /// Millions of short-lived big integers run in a small, bounded heap.
@@ -652,14 +658,14 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The child side of [`limb_rss_growth`]: runs the limb loop (60,000 iterations of
-/// 16,384-bit numbers: 240 MB of limbs if none were freed) and prints the growth of
-/// the peak RSS. Does nothing unless `HASM_SUITE_RSS` is set.
+/// The child side of [`limb_rss_growth`], which runs it: runs the limb loop (60,000
+/// iterations of 16,384-bit numbers: 240 MB of limbs if none were freed) and prints the
+/// growth of the peak RSS. Ignored otherwise (it needs `HASM_SUITE_RSS`).
 #[test]
+#[ignore = "the child side of limb_rss_growth, which runs it with HASM_SUITE_RSS set"]
 fn rss_child() {
-    let Ok(mode) = std::env::var("HASM_SUITE_RSS") else {
-        return;
-    };
+    let mode = std::env::var("HASM_SUITE_RSS")
+        .expect("HASM_SUITE_RSS is `small` or `default` (see limb_rss_growth)");
     let mut config = Config {
         gc_stress: false,
         ..Config::default()
@@ -675,12 +681,21 @@ fn rss_child() {
     println!("HASM-RSS {} {stats:?}", after.saturating_sub(before));
 }
 
-/// Runs [`rss_child`] in a child process; returns the peak RSS growth in KiB, or
-/// `None` where /proc is not available.
-fn limb_rss_growth(mode: &str) -> Option<u64> {
-    peak_rss_kib()?;
-    let out = std::process::Command::new(std::env::current_exe().ok()?)
-        .args(["--exact", "rss_child", "--nocapture", "--test-threads=1"])
+/// Runs [`rss_child`] in a child process; returns the peak RSS growth in KiB. Needs
+/// /proc (Linux): its callers are ignored elsewhere, and fail on Linux without it.
+fn limb_rss_growth(mode: &str) -> u64 {
+    assert!(
+        peak_rss_kib().is_some(),
+        "/proc/self/status has no VmHWM line: cannot measure the peak RSS"
+    );
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            "rss_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("HASM_SUITE_RSS", mode)
         .output()
         .expect("run the child");
@@ -695,17 +710,23 @@ fn limb_rss_growth(mode: &str) -> Option<u64> {
         .find_map(|l| l.split_once("HASM-RSS ").map(|x| x.1))
         .unwrap_or_else(|| panic!("no report from the child:\n{text}"));
     eprintln!("limb loop ({mode} heap): peak RSS grew by {line}");
-    line.split_whitespace().next()?.parse().ok()
+    line.split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("bad report from the child: {line}"))
 }
 
 /// The GMP limbs of dead big integers are freed: the peak RSS stays far below the
 /// 240 MB that leaking them would take (with a 64 KiB semispace, so that collections,
 /// and hence finalisation, happen often).
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "measures the peak RSS through /proc"
+)]
 fn bigint_limbs_are_freed() {
-    if let Some(kib) = limb_rss_growth("small") {
-        assert!(kib < 64 << 10, "peak RSS grew by {kib} KiB");
-    }
+    let kib = limb_rss_growth("small");
+    assert!(kib < 64 << 10, "peak RSS grew by {kib} KiB");
 }
 
 /// Limb memory is invisible to the collector: with the default 4 MiB semispace a
@@ -713,11 +734,14 @@ fn bigint_limbs_are_freed() {
 /// same loop peaks at ~240 MB (and larger numbers exhaust memory) although almost
 /// nothing is live.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "measures the peak RSS through /proc"
+)]
 // Regression (fixed): GMP memory does not count toward collection pressure (RSS far above live data).
 fn regress_bigint_limbs_not_counted_by_gc() {
-    if let Some(kib) = limb_rss_growth("default") {
-        assert!(kib < 64 << 10, "peak RSS grew by {kib} KiB");
-    }
+    let kib = limb_rss_growth("default");
+    assert!(kib < 64 << 10, "peak RSS grew by {kib} KiB");
 }
 
 /// The semispace should grow only when live data plus the request exceed half of it

@@ -223,15 +223,120 @@ fn interrupt_stops_an_infinite_loop() {
     let md = executable(mb, m);
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut vm = hashvm_vm::Vm::new(hashvm_vm::Config::default());
-    vm.interrupt = Some(flag.clone());
+    vm.set_interrupt(Some(flag.clone()));
     let f2 = flag.clone();
     let t = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(50));
         f2.store(true, std::sync::atomic::Ordering::SeqCst);
     });
-    match hashvm_vm::run_program(&mut vm, &md) {
+    match hashvm_vm::run_program(&mut vm, verify(&md).expect("verifies")) {
         hashvm_vm::Outcome::Error(e) => assert!(e.message.contains("interrupted")),
         other => panic!("{other:?}"),
     }
     t.join().unwrap();
+}
+
+/// Regression (issue 11): a host call pushed its HOST frame without initialising the
+/// frame's scratch slots, which the collector scans. The first call leaves tuples in
+/// slots 1..3 above the host frame's base; a collection while no code runs (here
+/// `new_str`) leaves them dangling; the second call's host frame covered them, and
+/// its 1-slot function's allocation made the collector read them (a panic on a
+/// dangling root in stress mode, garbage otherwise).
+#[test]
+fn regress_gc_host_frame_scratch() {
+    let src = "
+.module executable
+.func dirty/0 slots=4
+    loadi r0, 1
+    tuple r1, r0, 1
+    tuple r2, r0, 1
+    tuple r3, r0, 1
+    retu
+.end
+.func fresh/0 slots=1
+    loadi r0, 5
+    tuple r0, r0, 1
+    ret r0
+.end
+.entry dirty
+";
+    let m = hashvm_format::hasm::assemble(src, "host.hasm").expect("assembles");
+    let m = verify(&m).expect("verifies");
+    for config in [hashvm_vm::Config::default(), stress()] {
+        let mut vm = hashvm_vm::Vm::new(config);
+        vm.load(m).expect("loads");
+        vm.call(hashvm_vm::Value::func(0), &[]).expect("dirty runs");
+        vm.new_str("a collection with no frame live")
+            .expect("allocates");
+        let v = vm.call(hashvm_vm::Value::func(1), &[]).expect("fresh runs");
+        assert_eq!(vm.display(v), "(5,)");
+    }
+}
+
+/// Regression (issue 11): a builder module reading global 100000 used to load and
+/// reach an unchecked slice access. Loading now takes a `Verified` module (the
+/// compile_fail doc tests of `Vm::load` and `Verified` show that nothing else
+/// loads), and the verifier rejects this one.
+#[test]
+fn unverified_module_cannot_be_loaded() {
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    m.op(Op::LoadG, [s(0), Operand::Global(100_000)]);
+    m.op(Op::Ret, [s(0)]);
+    let md = executable(ModuleBuilder::new(), m);
+    let e = verify(&md).expect_err("an out-of-range global must not verify");
+    assert!(e.to_string().contains("global"), "{e}");
+}
+
+/// A verified object that still imports something does not load: the verifier skips
+/// checks on imported types (their constructors are unknown until linked).
+#[test]
+fn unlinked_object_does_not_load() {
+    let src = r#"
+.module linkable
+.type import "lib::T"
+.global g import "lib::g"
+.func f/0 slots=1
+    retu
+.end
+"#;
+    let m = hashvm_format::hasm::assemble(src, "obj.hasm").expect("assembles");
+    let mut vm = hashvm_vm::Vm::new(hashvm_vm::Config::default());
+    match vm.load(verify(&m).expect("verifies")) {
+        Err(hashvm_vm::Trap::Error(e)) => assert!(e.message.contains("unresolved imports")),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `Vm::call` refuses values that cannot belong to the machine: a function index out
+/// of range, an object not in the current heap space.
+#[test]
+fn call_refuses_foreign_values() {
+    let src = "
+.module executable
+.func main/0 slots=1
+    retu
+.end
+.entry main
+";
+    let m = hashvm_format::hasm::assemble(src, "main.hasm").expect("assembles");
+    let m = verify(&m).expect("verifies");
+    let mut other = hashvm_vm::Vm::new(hashvm_vm::Config::default());
+    let foreign = other.new_str("from another machine").unwrap();
+    let mut vm = hashvm_vm::Vm::new(hashvm_vm::Config::default());
+    vm.load(m).expect("loads");
+    for (f, args) in [
+        (hashvm_vm::Value::func(7), vec![]),
+        (hashvm_vm::Value::func(0), vec![foreign]),
+        (foreign, vec![]),
+    ] {
+        match vm.call(f, &args) {
+            Err(hashvm_vm::Trap::Error(e)) => assert!(e.message.contains("not valid"), "{e:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(vm.display(foreign), "<invalid value>");
+    assert_eq!(
+        vm.call(hashvm_vm::Value::func(0), &[]).ok(),
+        Some(hashvm_vm::Value::UNIT)
+    );
 }

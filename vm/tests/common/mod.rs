@@ -24,7 +24,7 @@ pub fn run_with(m: &Module, config: Config) -> (String, Result<i32, String>) {
     let sink = Sink::default();
     let mut vm = Vm::new(config);
     vm.set_output(Box::new(sink.clone()));
-    let r = match run_program(&mut vm, m) {
+    let r = match run_program(&mut vm, verify(m).expect("test modules verify")) {
         Outcome::Exit(c) => Ok(c),
         Outcome::Error(e) => Err(e.to_string()),
     };

@@ -1,0 +1,204 @@
+//! The frame stack, and the one way to push a frame.
+//!
+//! The collector scans, for every frame, the stack slots the frame owns from its base
+//! (its *extent*: the function's frame size for a NORMAL frame, [`SCRATCH_SLOTS`] for
+//! a continuation frame). A slot above every frame is dead and is not forwarded by a
+//! collection, so it may hold a pointer into a space that no longer exists; if a frame
+//! is then pushed over it without clearing it, the next collection reads that dangling
+//! pointer as a root. (Issue 11: `force`, over-application and host calls made that
+//! mistake.) `Frames::push` is therefore the only way to push a frame: it computes
+//! the extent with the same function the collector uses (`extent`) and clears every
+//! slot of it that the caller did not fill. The vector of frames is private to this
+//! module, so no other code can push one.
+
+use crate::value::{Tag, Value};
+use crate::vm::{Frame, FrameKind, FuncInfo, SCRATCH_SLOTS};
+
+/// The activation records, innermost last. Read through [`Frames::as_slice`] and the
+/// other accessors; pushed only by `Frames::push`.
+#[derive(Default)]
+pub struct Frames {
+    v: Vec<Frame>,
+}
+
+/// The stack slots frame `f` owns from its base: what the collector scans and what
+/// [`Frames::push`] initialises.
+#[inline(always)]
+pub(crate) fn extent(funcs: &[FuncInfo], f: &Frame) -> usize {
+    if f.kind == FrameKind::NORMAL {
+        // SAFETY: a NORMAL frame's function index was checked before the frame was
+        // pushed (verified code, or a closure built from a verified index).
+        unsafe { funcs.get_unchecked(f.func as usize) }.nslots as usize
+    } else {
+        SCRATCH_SLOTS
+    }
+}
+
+/// Why [`Frames::push`] did not push.
+pub(crate) enum PushFailed {
+    /// The value stack must first grow to at least this many slots.
+    Stack(usize),
+    /// The configured frame limit is reached.
+    Depth,
+}
+
+impl Frames {
+    /// Room for `n` frames before reallocating.
+    pub(crate) fn with_capacity(n: usize) -> Frames {
+        Frames {
+            v: Vec::with_capacity(n),
+        }
+    }
+
+    /// Pushes `fr`, whose first `filled` slots (from its base) the caller has already
+    /// written, and sets every other slot of its extent to unit, so that every slot the
+    /// collector scans for it holds a live value. Pushes nothing when the value stack is
+    /// too short or `max` frames are already live.
+    #[inline(always)]
+    pub(crate) fn push(
+        &mut self,
+        stack: &mut [Value],
+        funcs: &[FuncInfo],
+        max: usize,
+        fr: Frame,
+        filled: usize,
+    ) -> Result<(), PushFailed> {
+        let base = fr.base as usize;
+        let end = base + extent(funcs, &fr);
+        if end > stack.len() {
+            return Err(PushFailed::Stack(end));
+        }
+        if self.v.len() >= max {
+            return Err(PushFailed::Depth);
+        }
+        // Only the tag matters to the collector (and no slot is read before written).
+        for v in &mut stack[(base + filled).min(end)..end] {
+            v.tag = Tag::UNIT;
+        }
+        self.v.push(fr);
+        Ok(())
+    }
+
+    /// Removes and returns the innermost frame.
+    #[inline(always)]
+    pub(crate) fn pop(&mut self) -> Option<Frame> {
+        self.v.pop()
+    }
+
+    /// Pops frames until `n` are left.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        self.v.truncate(n);
+    }
+
+    /// Records where the innermost frame resumes (or which instruction faulted).
+    #[inline(always)]
+    pub(crate) fn set_ip(&mut self, ip: u32) {
+        if let Some(f) = self.v.last_mut() {
+            f.ip = ip;
+        }
+    }
+
+    /// The closures of every frame, for the collector to forward.
+    pub(crate) fn closures_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.v.iter_mut().map(|f| &mut f.closure)
+    }
+
+    /// The innermost frame.
+    #[inline(always)]
+    pub fn last(&self) -> Option<&Frame> {
+        self.v.last()
+    }
+
+    /// The number of live frames.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    /// Whether no frame is live (no code is running).
+    pub fn is_empty(&self) -> bool {
+        self.v.is_empty()
+    }
+
+    /// All frames, outermost first.
+    pub fn as_slice(&self) -> &[Frame] {
+        &self.v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slot that looks like a stale object pointer (never dereferenced here).
+    const STALE: Value = Value {
+        bits: 0xdead_0000,
+        tag: Tag::OBJ,
+        aux: 0,
+    };
+
+    fn frame(kind: u8, func: u32, base: u32) -> Frame {
+        Frame {
+            func,
+            ip: 0,
+            base,
+            ret: 0,
+            kind,
+            pad: 0,
+            closure: Value::UNIT,
+        }
+    }
+
+    /// Every kind of frame leaves no slot of its extent holding what was there before,
+    /// except the `filled` ones; slots outside the extent are not touched.
+    #[test]
+    fn push_clears_the_whole_extent_of_every_kind() {
+        let funcs = vec![FuncInfo {
+            name: "f".into(),
+            code: Box::new([]),
+            arity: 1,
+            ncaptures: 0,
+            nslots: 6,
+        }];
+        for kind in [
+            FrameKind::NORMAL,
+            FrameKind::HOST,
+            FrameKind::APPLY_REST,
+            FrameKind::FORCE,
+            FrameKind::MAP,
+            FrameKind::FILTER,
+            FrameKind::FOLDR,
+        ] {
+            let mut stack = vec![STALE; 16];
+            let mut frames = Frames::default();
+            let fr = frame(kind, 0, 2);
+            let end = 2 + extent(&funcs, &fr);
+            assert!(frames.push(&mut stack, &funcs, 10, fr, 1).is_ok());
+            for (i, v) in stack.iter().enumerate() {
+                let cleared = (3..end).contains(&i);
+                assert_eq!(v.tag == Tag::UNIT, cleared, "kind {kind}, slot {i}");
+            }
+            assert_eq!(frames.len(), 1);
+        }
+    }
+
+    /// A push that does not fit pushes nothing and says why.
+    #[test]
+    fn push_refuses_without_room() {
+        let funcs: Vec<FuncInfo> = Vec::new();
+        let mut stack = vec![STALE; 4];
+        let mut frames = Frames::default();
+        let fr = frame(FrameKind::FORCE, 0, 2);
+        assert!(matches!(
+            frames.push(&mut stack, &funcs, 10, fr, 0),
+            Err(PushFailed::Stack(6))
+        ));
+        let fr = frame(FrameKind::FORCE, 0, 0);
+        assert!(matches!(
+            frames.push(&mut stack, &funcs, 0, fr, 0),
+            Err(PushFailed::Depth)
+        ));
+        assert!(frames.is_empty());
+        assert!(stack.iter().all(|v| v.tag == Tag::OBJ));
+    }
+}
