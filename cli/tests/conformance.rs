@@ -2,7 +2,8 @@
 //! compile with `hashc`, compare diagnostics or run with `hashvm run` from a scratch
 //! directory, and compare standard output, exit status and error fragments.
 
-use hashvm_tests::*;
+mod common;
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -127,17 +128,29 @@ fn check(c: &Case) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn conformance_examples() {
+/// Every example is its own test, named after it (`conformance::s3_closures`), so a
+/// failure names the case and `cargo test --test conformance NAME` runs one. The
+/// folder must hold the examples: a missing or nearly empty folder fails the run.
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
     let cases = cases();
-    assert!(cases.len() > 50, "conformance examples not found");
-    let mut failures = Vec::new();
-    for c in &cases {
-        if let Err(e) = check(c) {
-            failures.push(format!("=== {}: {e}", c.name));
-        }
-    }
-    let passed = cases.len() - failures.len();
-    eprintln!("conformance: {passed} passed, {} failed", failures.len());
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let mut trials: Vec<libtest_mimic::Trial> = cases
+        .into_iter()
+        .map(|c| {
+            let name = c.name.clone();
+            libtest_mimic::Trial::test(name, move || check(&c).map_err(Into::into))
+        })
+        .collect();
+    let found = trials.len();
+    trials.push(libtest_mimic::Trial::test(
+        "examples_are_present",
+        move || {
+            if found > 50 {
+                Ok(())
+            } else {
+                Err(format!("only {found} conformance examples in ../shared/conformance").into())
+            }
+        },
+    ));
+    libtest_mimic::run(&args, trials).exit();
 }

@@ -1,16 +1,17 @@
-//! Helpers shared by the end-to-end tests: locating (and if needed building) the
-//! command-line binaries, running them with a timeout, and scratch directories.
+//! Helpers shared by the end-to-end tests of the binaries: their paths, running them
+//! with a timeout, scratch directories, and the repository and shared folders.
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("tests/ has a parent")
+        .expect("cli/ has a parent")
         .to_path_buf()
 }
 
@@ -22,33 +23,15 @@ pub fn shared() -> PathBuf {
         .join("shared")
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
-}
-
-/// The path of a binary of the `hashvm-cli` package (`hashvm`, `hashc`, `hashld`) in
-/// the same profile as the tests, building the package once per test process so that
-/// `cargo test -p hashvm-tests` works on its own too.
+/// The path of a binary of this package (`hashvm`, `hashc`, `hashld`), as Cargo built
+/// it for these tests (`CARGO_BIN_EXE_*`): no test builds anything itself.
 pub fn bin(name: &str) -> PathBuf {
-    static BUILD: Once = Once::new();
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    BUILD.call_once(|| {
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        c.current_dir(root())
-            .args(["build", "--quiet", "-p", "hashvm-cli", "--bins"]);
-        if profile == "release" {
-            c.arg("--release");
-        }
-        let st = c.status().expect("run cargo build");
-        assert!(st.success(), "building the binaries failed");
-    });
-    target_dir().join(profile).join(name)
+    PathBuf::from(match name {
+        "hashvm" => env!("CARGO_BIN_EXE_hashvm"),
+        "hashc" => env!("CARGO_BIN_EXE_hashc"),
+        "hashld" => env!("CARGO_BIN_EXE_hashld"),
+        other => panic!("no binary named {other}"),
+    })
 }
 
 /// The result of running a command.

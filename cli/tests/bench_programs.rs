@@ -3,7 +3,8 @@
 //! Yet? programs verify themselves (exit status 1 on a wrong result), and the classic
 //! ones print values computed here independently.
 
-use hashvm_tests::*;
+mod common;
+use common::*;
 use std::process::Command;
 use std::time::Duration;
 

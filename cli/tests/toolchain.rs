@@ -1,7 +1,8 @@
 //! The command-line tools end to end: separate compilation and linking, load-time
 //! linking, exit statuses, bad usage and bad input.
 
-use hashvm_tests::*;
+mod common;
+use common::*;
 use std::process::Command;
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
 //! Every example of docs/LANGUAGE.md runs and prints exactly the output block that
 //! follows it, so the language tour cannot drift from the implementation.
 
-use hashvm_tests::*;
+mod common;
+use common::*;
 use std::process::Command;
 use std::time::Duration;
 
