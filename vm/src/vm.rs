@@ -127,6 +127,9 @@ impl std::fmt::Display for RuntimeError {
             .map(|l| format!("{l}: "))
             .unwrap_or_default();
         writeln!(f, "error: {loc}{}", self.message)?;
+        if self.trace.is_empty() {
+            return Ok(());
+        }
         writeln!(f, "stack trace (innermost first):")?;
         for t in &self.trace {
             match &t.location {
@@ -560,5 +563,19 @@ impl Vm {
     /// Flushes standard output (before exit or an error message).
     pub fn flush(&mut self) {
         let _ = self.out.flush();
+    }
+
+    /// Flushes standard output, saying whether it worked (at program exit, where a
+    /// full disk must not go unnoticed).
+    pub fn try_flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    /// A runtime error found after the program ended: no frames, so no trace.
+    pub fn error_at_exit(&self, msg: String) -> RuntimeError {
+        RuntimeError {
+            message: msg,
+            trace: Vec::new(),
+        }
     }
 }
