@@ -351,3 +351,57 @@ fn unreadable_inputs_are_errors() {
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     }
 }
+
+/// Runtime errors: a failed `assert` is reported at the caller's line (with a column),
+/// a top-level value's failure shows no internal frame name, and a deep recursion is
+/// one folded line, not 64 copies.
+#[test]
+fn runtime_error_locations_and_traces() {
+    let s = Scratch::new("trace");
+    s.put(
+        "as.hash",
+        "f := (n: i64) => {\n  assert(n > 0, \"positive\");\n};\nmain := () => {\n    f(1);\n    f(0);\n};\n",
+    );
+    let r = go(hashvm().args(["run", "as.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .starts_with("error: as.hash:2:3: panic: positive\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("  at f (as.hash:2:3)\n  at main (as.hash:6:5)\n"),
+        "{}",
+        r.stderr
+    );
+    s.put(
+        "init.hash",
+        "X := 1 / 0;\nmain := () => { println(to_str(X)); };\n",
+    );
+    let r = go(hashvm().args(["run", "init.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .starts_with("error: init.hash:1:6: division by zero"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("  at top level (init.hash:1:6)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains('<'), "{}", r.stderr);
+    s.put(
+        "deep.hash",
+        "d := (n: i64) -> i64 => if n == 0 { 1 / n } else { 1 + d(n - 1) };\nmain := () => { println(to_str(d(100))); };\n",
+    );
+    let r = go(hashvm().args(["run", "deep.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr,
+        "error: deep.hash:1:37: division by zero\nstack trace (innermost first):\n  at d (deep.hash:1:37)\n  at d (deep.hash:1:56)\n  … 99 more frames of `d`\n  at main (deep.hash:2:32)\n"
+    );
+}

@@ -211,7 +211,15 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-        let (ast, parse_diags) = parser::parse_file(file, toks);
+        let (ast, mut parse_diags) = parser::parse_file(file, toks);
+        if let Some(cut) = lex_diags
+            .iter()
+            .filter(|d| crate::lexer::swallows_rest_of_file(d))
+            .filter_map(|d| d.span.map(|s| s.lo))
+            .min()
+        {
+            parse_diags.retain(|d| d.span.is_none_or(|s| s.lo < cut));
+        }
         self.diags.extend(lex_diags);
         self.diags.extend(parse_diags);
         self.modules.push(ParsedModule {

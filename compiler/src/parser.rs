@@ -1332,6 +1332,16 @@ impl Parser {
                 }
             }
         }
+        if self.at_eof() {
+            // Point at what is unclosed, as rustc does: the end of the file says nothing.
+            let eof = self.span();
+            self.report(
+                Diagnostic::error(start, "this `{` is never closed")
+                    .with_label("the block starting here has no `}`")
+                    .with_note(Some(eof), "the file ends here"),
+            );
+            return Err(Bail);
+        }
         self.expect(P::RBrace, "to close the block")?;
         Ok(Block {
             stmts,

@@ -871,6 +871,18 @@ impl<'g> Checker<'g> {
         };
         let it = self.mods[root.0 as usize].items[i as usize].clone();
         let span = it.span;
+        // A `main` whose definition did not parse has had its error reported; saying
+        // that it "must be a function" as well would mislead.
+        if let Some(ast::ItemKind::Value { expr, .. }) = self.graph.modules[root.0 as usize]
+            .ast
+            .items
+            .get(i as usize)
+            .map(|a| &a.kind)
+        {
+            if matches!(expr.kind, ast::ExprKind::Error) {
+                return (None, false);
+            }
+        }
         match it.kind {
             ItemKindState::Value { is_fn: true } => {}
             _ => {
