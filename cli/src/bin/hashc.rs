@@ -18,7 +18,8 @@ options:
   -V, --version  print the version
 
 Imports are looked up relative to the importing file, then in each -L directory, then in
-each directory of HASH_PATH, then in the bundled standard library.";
+each directory of HASH_PATH, then in the bundled standard library. Diagnostics are
+coloured on a terminal unless NO_COLOR is set.";
 
 /// The parsed command line.
 #[derive(Debug)]
