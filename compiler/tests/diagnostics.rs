@@ -85,3 +85,44 @@ fn a_syntax_error_does_not_cascade_into_unknown_names() {
     assert!(!e.contains("cannot find"), "{e}");
     assert_eq!(count(&e), 2, "{e}");
 }
+
+/// Warnings (the program still compiles): the rendered warnings of `src` as `main.hash`.
+fn warnings(src: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("hashc-warn-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("util.hash"), "double := (x: i64) -> i64 => x * 2;\n").unwrap();
+    let path = dir.join("main.hash");
+    std::fs::write(&path, src).unwrap();
+    let r = compile_program(&path, &Options::default());
+    let _ = std::fs::remove_dir_all(&dir);
+    match r {
+        Ok(c) => hashvm_compiler::driver::render(&c.program, &c.warnings)
+            .replace(&format!("{}/", dir.display()), ""),
+        Err(f) => panic!("did not compile:\n{}", f.rendered),
+    }
+}
+
+#[test]
+fn unused_variables_imports_and_needless_mut_are_warned() {
+    let w = warnings(
+        "u := import(\"util\");\nv := import(\"util\");\nmain := () => {\n    x := 1;\n    mut y := 2;\n    mut z := 0;\n    z = 3;\n    mut w := 0;\n    w += 1;\n    _quiet := 5;\n    f := (a: i64, b: i64) => a;\n    for i in 0..2 { }\n    println(to_str(y + f(1, 2) + z + u.double(2)));\n};\n",
+    );
+    let lines: Vec<&str> = w.lines().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(
+        lines,
+        [
+            "main.hash:2:1: warning: the import `v` is never used",
+            "main.hash:4:5: warning: the variable `x` is never used",
+            "main.hash:5:9: warning: `y` is declared `mut` but never assigned",
+            "main.hash:8:9: warning: the variable `w` is assigned to, but never read",
+        ],
+        "{w}"
+    );
+    assert!(w.contains("= help: if that is intended, name it `_x`"), "{w}");
+    // An import used through a member is used.
+    let w = warnings(
+        "u := import(\"util\");\nmain := () => {\n    g: (i64) -> i64 := u.double;\n    println(to_str(g(1)));\n};\n",
+    );
+    assert_eq!(w, "");
+}

@@ -424,6 +424,7 @@ impl Checker<'_> {
             Res::Local(id) => {
                 self.check_run_local(id, span);
                 self.use_local(id);
+                self.locals[id.0 as usize].read = true;
                 let s = self.locals[id.0 as usize].scheme.clone();
                 let t = self.instantiate(&s);
                 mk(TExprKind::Var(VarRef::Local(id)), t, span)
@@ -1055,6 +1056,7 @@ impl Checker<'_> {
                         );
                     }
                     self.use_local(id);
+                    self.locals[id.0 as usize].assigned = true;
                     let t = self.locals[id.0 as usize].scheme.ty.clone();
                     (Some(TPlace::Local(id)), t)
                 }
@@ -1476,6 +1478,7 @@ impl Checker<'_> {
         let rec_local = match (&simple, &value.kind, mutable) {
             (Some(n), ExprKind::Lambda(_), false) => {
                 let id = self.new_local(n, pat.span, false, expected.clone());
+                self.locals[id.0 as usize].let_bound = true;
                 self.bind_local(n, id);
                 Some(id)
             }
@@ -1506,6 +1509,7 @@ impl Checker<'_> {
             (Some(n), None) => {
                 let id = self.new_local(&n, pat.span, mutable, expected.clone());
                 self.locals[id.0 as usize].scheme = scheme;
+                self.locals[id.0 as usize].let_bound = true;
                 self.bind_local(&n, id);
                 let tp = TPat {
                     kind: TPatKind::Bind(id),

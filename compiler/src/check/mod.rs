@@ -83,6 +83,12 @@ pub(crate) struct LocalState {
     pub span: Span,
     pub mutable: bool,
     pub captured: bool,
+    /// Read somewhere (for the "unused variable" warning).
+    pub read: bool,
+    /// Assigned to somewhere (for the "does not need to be mutable" warning).
+    pub assigned: bool,
+    /// Bound by a `x := ...` statement (only those get unused-variable warnings).
+    pub let_bound: bool,
     pub scheme: Scheme,
     /// Index into `fn_stack` of the function that binds it.
     pub fn_depth: usize,
@@ -151,6 +157,9 @@ pub struct Checker<'g> {
     /// Inside `#run`: the first local id bound inside it (locals below it are not
     /// available at compile time).
     pub(crate) run_boundary: Option<u32>,
+    /// Import items `(module, item)` that some name resolved through (for the
+    /// "unused import" warning).
+    pub(crate) used_imports: std::collections::HashSet<(u32, u32)>,
 }
 
 /// Checks every module of `graph`; returns the typed program (when there is no error)
@@ -174,6 +183,7 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         reported: Default::default(),
         pending_ambiguity: None,
         run_boundary: None,
+        used_imports: Default::default(),
     };
     let t = c.generic_var();
     let _e = c.generic_var();
@@ -215,6 +225,7 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
     if has_errors {
         return (None, c.diags);
     }
+    c.unused_warnings();
     let prog = c.finish(main, main_i64);
     let mut diags = c.diags;
     if let Some(p) = &prog {
@@ -559,6 +570,11 @@ impl<'g> Checker<'g> {
         }
         let cur = self.cur;
         if let Some(r) = self.top_name_res(cur, name) {
+            if let (Res::Module(_) | Res::BrokenModule, Some(TopName::Item(i))) =
+                (&r, self.mods[cur.0 as usize].names.get(name))
+            {
+                self.used_imports.insert((cur.0, *i));
+            }
             return Some(r);
         }
         let prelude = self.graph.prelude;
@@ -721,6 +737,9 @@ impl<'g> Checker<'g> {
             span,
             mutable,
             captured: false,
+            read: false,
+            assigned: false,
+            let_bound: false,
             scheme: Scheme::mono(ty),
             fn_depth: self.fn_stack.len().saturating_sub(1),
         });
@@ -747,6 +766,72 @@ impl<'g> Checker<'g> {
                 }
             }
         }
+    }
+
+    /// Warnings for the user's files (never the standard library's): variables never
+    /// read, `mut` variables never assigned, and imports never used. A name starting
+    /// with `_` is exempt (`_x`, `_ := ...`), as in Rust. Only names bound by
+    /// `x := ...` count as variables here: a match arm's, a `for` loop's or a lambda's
+    /// names often say what a position holds without being used (`[verb, ..args]`,
+    /// `(x, acc) => acc + 1`), as ../shared's own examples do.
+    fn unused_warnings(&mut self) {
+        let user_files: std::collections::HashSet<crate::span::FileId> = self
+            .graph
+            .modules
+            .iter()
+            .filter(|m| matches!(m.kind, crate::tast::ModuleKind::User))
+            .map(|m| m.file)
+            .collect();
+        let exempt =
+            |name: &str| name.starts_with('_') || !name.starts_with(|c: char| c.is_alphabetic());
+        let mut warnings = Vec::new();
+        for l in &self.locals {
+            if !l.let_bound || !user_files.contains(&l.span.file) || exempt(&l.name) {
+                continue;
+            }
+            if !l.read {
+                let what = if l.assigned {
+                    "is assigned to, but never read"
+                } else {
+                    "is never used"
+                };
+                warnings.push(
+                    Diagnostic::warning(l.span, format!("the variable `{}` {what}", l.name))
+                        .with_help(format!(
+                            "if that is intended, name it `_{}` (or `_`)",
+                            l.name
+                        )),
+                );
+            } else if l.mutable && !l.assigned {
+                warnings.push(
+                    Diagnostic::warning(
+                        l.span,
+                        format!("`{}` is declared `mut` but never assigned", l.name),
+                    )
+                    .with_help("remove the `mut`"),
+                );
+            }
+        }
+        for pm in &self.graph.modules {
+            if !matches!(pm.kind, crate::tast::ModuleKind::User) {
+                continue;
+            }
+            for (i, it) in pm.ast.items.iter().enumerate() {
+                if matches!(it.kind, ast::ItemKind::Import { .. })
+                    && !exempt(&it.name.name)
+                    && !self.used_imports.contains(&(pm.id.0, i as u32))
+                {
+                    warnings.push(
+                        Diagnostic::warning(
+                            it.span,
+                            format!("the import `{}` is never used", it.name.name),
+                        )
+                        .with_help("remove it"),
+                    );
+                }
+            }
+        }
+        self.diags.extend(warnings);
     }
 
     // ----- modules and items --------------------------------------------------------
