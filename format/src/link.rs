@@ -10,8 +10,11 @@
 //!
 //! 1. **Units.** Each object's needed libraries are loaded through `resolve`,
 //!    recursively, each library once, depth first, and placed *before* the first unit
-//!    that needs them, so that a library's initialisers run before its users'. A cycle
-//!    among libraries is an error that names it.
+//!    that needs them, so that a library's initialisers run before its users'. A library
+//!    that one of the `objects` defines ([`defined_library`]) is taken from there, not
+//!    resolved, and moved to that place: an object given to the linker satisfies its
+//!    library whatever its file is called. A cycle among libraries is an error that
+//!    names it.
 //! 2. **Symbols.** Every export of every unit goes into one table; a name exported twice
 //!    is an error naming both files.
 //! 3. **Numbering.** Functions are concatenated. Globals and types *defined* by the units
