@@ -341,6 +341,14 @@ impl Libraries {
     /// no place has it; `Err` when a file exists but cannot be used (that is not "not
     /// found": the message names the file).
     pub fn find(&self, name: &str) -> Result<Resolved, String> {
+        self.find_except(name, &[])
+    }
+
+    /// [`Libraries::find`], refusing a file that is one of `given` (canonical paths
+    /// of the objects being linked): such a file is already a unit, and loading it
+    /// again would define its symbols twice. (It reaches here only when it does not
+    /// define library `name`, or the linker would have used it.)
+    fn find_except(&self, name: &str, given: &[PathBuf]) -> Result<Resolved, String> {
         let rel = Path::new(name);
         if name.is_empty()
             || rel.is_absolute()
@@ -354,6 +362,11 @@ impl Libraries {
             let path = place.dir.join(format!("{name}.hbc"));
             if path.is_file() {
                 let display = path.display().to_string();
+                if std::fs::canonicalize(&path).is_ok_and(|c| given.contains(&c)) {
+                    return Err(format!(
+                        "{display} is named on the command line, but it does not define library `{name}` (its exports are not `{name}::...`)"
+                    ));
+                }
                 let m = read_hbc(&path)?;
                 verify(&display, &m)?;
                 return Ok(Some((display, m)));
@@ -383,7 +396,11 @@ impl Libraries {
     /// Links `objects` with the libraries they need. Errors are the link errors, each
     /// "not found" followed by where the library was looked for.
     pub fn link(&self, objects: &[(String, Module)]) -> Result<Module, Vec<String>> {
-        let mut resolve = |name: &str| self.find(name);
+        let given: Vec<PathBuf> = objects
+            .iter()
+            .filter_map(|(display, _)| std::fs::canonicalize(display).ok())
+            .collect();
+        let mut resolve = |name: &str| self.find_except(name, &given);
         hashvm_format::link::link(objects, &mut resolve).map_err(|errs| {
             errs.iter()
                 .map(|e| match e {

@@ -91,7 +91,11 @@ fn warnings(src: &str) -> String {
     let dir = std::env::temp_dir().join(format!("hashc-warn-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("util.hash"), "double := (x: i64) -> i64 => x * 2;\n").unwrap();
+    std::fs::write(
+        dir.join("util.hash"),
+        "double := (x: i64) -> i64 => x * 2;\n",
+    )
+    .unwrap();
     let path = dir.join("main.hash");
     std::fs::write(&path, src).unwrap();
     let r = compile_program(&path, &Options::default());
@@ -119,7 +123,10 @@ fn unused_variables_imports_and_needless_mut_are_warned() {
         ],
         "{w}"
     );
-    assert!(w.contains("= help: if that is intended, name it `_x`"), "{w}");
+    assert!(
+        w.contains("= help: if that is intended, name it `_x`"),
+        "{w}"
+    );
     // An import used through a member is used.
     let w = warnings(
         "u := import(\"util\");\nmain := () => {\n    g: (i64) -> i64 := u.double;\n    println(to_str(g(1)));\n};\n",

@@ -202,6 +202,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
     }
 
+    /// A file named on the command line and found again by the search for a library
+    /// it does not define is an error, not a second copy (duplicate symbols).
+    #[test]
+    fn a_given_object_is_never_loaded_twice() {
+        let root = scratch("twice");
+        put(
+            &root.join("app.hbc"),
+            ".library util\n.global k import \"other::k\"\n.func main/0\n    loadg r0, k\n    ret r0\n.end\n.entry main",
+        );
+        put(
+            &root.join("util.hbc"),
+            ".global k = 7\n.export \"other::k\" global k",
+        );
+        let e = run(Args {
+            objects: vec![root.join("app.hbc"), root.join("util.hbc")],
+            output: root.join("out.hbc"),
+            lib_dirs: vec![root.clone()],
+        })
+        .unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("is named on the command line, but it does not define library `util`"),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn links_objects_and_libraries_into_an_executable() {
         let root = scratch("link");
