@@ -153,6 +153,18 @@ fn run_looks_beside_the_file_and_says_where_it_looked() {
     let r = go(hashvm().args(["run", "util.hbc"]), &s.0.join("other"));
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("without an entry point"), "{}", r.stderr);
+    // A function called `main` without `.entry` is not an entry point, and the error
+    // says why.
+    s.put("m.hasm", ".func main/0\n    retu\n.end\n");
+    ok(&go(hashvm().args(["asm", "m.hasm"]), &s.0), "asm");
+    let r = go(hashvm().args(["run", "m.hbc"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("it has a function `main`, but a program starts at its entry point"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -218,10 +218,18 @@ fn load_program(path: &Path, dash_l: &[PathBuf]) -> Result<hashvm_format::Module
     let objects = [(file.clone(), m)];
     let linked = libs.link(&objects).map_err(|errs| errs.join("\nerror: "))?;
     if linked.entry.is_none() {
+        // The entry is the SYMB section's, never a function found by name: say so when
+        // a `main` exists, since that is what a user expects to run.
+        let hint = if linked.functions.iter().any(|f| f.name == "main") {
+            "; it has a function `main`, but a program starts at its entry point (`.entry \
+             main` in .hasm), not at a function found by name (SPEC.md §4.5)"
+        } else {
+            " (`hashc` gives the object of a file that defines `main` an entry; `hashvm dis` \
+             shows a file's `.entry`)"
+        };
         return Err(format!(
             "{file}: nothing to run: it is a linkable object without an entry point, and none \
-             of the libraries it needs has one (`hashc` gives the object of a file that \
-             defines `main` an entry; `hashvm dis` shows a file's `.entry`)"
+             of the libraries it needs has one{hint}"
         ));
     }
     verify(&file, &linked)?;
