@@ -417,3 +417,77 @@ fn runtime_error_locations_and_traces() {
         "error: deep.hash:1:37: division by zero\nstack trace (innermost first):\n  at d (deep.hash:1:37)\n  at d (deep.hash:1:56)\n  … 99 more frames of `d`\n  at main (deep.hash:2:32)\n"
     );
 }
+
+/// Runs `hashvm ARGS` in `dir` with standard error on a pseudo-terminal (and `NO_COLOR`
+/// set to `no_color`, or unset); what it wrote there.
+#[cfg(unix)]
+fn stderr_on_a_terminal(args: &[&str], dir: &Path, no_color: Option<&str>) -> String {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors into the given ints; the other arguments
+    // may be null.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0, "openpty failed");
+    // SAFETY: both descriptors were just opened and are owned by nothing else.
+    let (master, slave) = unsafe {
+        for fd in [master, slave] {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let mut cmd = hashvm();
+    cmd.args(args)
+        .current_dir(dir)
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(slave);
+    match no_color {
+        Some(v) => cmd.env("NO_COLOR", v),
+        None => cmd.env_remove("NO_COLOR"),
+    };
+    let status = cmd.status().expect("spawn");
+    drop(cmd); // closes our copy of the slave, so reading the master ends
+    assert_eq!(status.code(), Some(1));
+    let mut out = Vec::new();
+    let mut master = master;
+    let mut buf = [0u8; 4096];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break, // EIO once the slave side is closed
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Diagnostics are coloured on a terminal, and not with `NO_COLOR` set (nor on a pipe:
+/// every other test reads plain text).
+#[cfg(unix)]
+#[test]
+fn colour_on_a_terminal_unless_no_color() {
+    let s = Scratch::new("colour");
+    s.put("bad.hash", "main := () => {\n");
+    let coloured = stderr_on_a_terminal(&["run", "bad.hash"], &s.0, None);
+    assert!(coloured.contains("\x1b[1;31merror:\x1b[0m"), "{coloured:?}");
+    let plain = stderr_on_a_terminal(&["run", "bad.hash"], &s.0, Some("1"));
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(
+        plain.contains("error: this `{` is never closed"),
+        "{plain:?}"
+    );
+    // An empty NO_COLOR is unset (no-color.org).
+    let empty = stderr_on_a_terminal(&["run", "bad.hash"], &s.0, Some(""));
+    assert!(empty.contains('\x1b'), "{empty:?}");
+}
