@@ -371,15 +371,22 @@ impl Parser {
 
     fn file(&mut self) -> File {
         let mut items = Vec::new();
+        let mut broken = Vec::new();
         loop {
             while self.eat(P::Semi) {}
             if self.at_eof() {
                 break;
             }
             let before = self.pos;
+            // `NAME :=` or `NAME :`: the name this item declares, if it fails to parse.
+            let name = match (self.peek(), self.peek_at(1)) {
+                (Tok::Ident(n), Tok::P(P::ColonEq | P::Colon)) => Some(n.clone()),
+                _ => None,
+            };
             match self.item() {
                 Ok(it) => items.push(it),
                 Err(Bail) => {
+                    broken.extend(name);
                     self.recover_top();
                     if self.pos == before {
                         self.bump();
@@ -387,7 +394,7 @@ impl Parser {
                 }
             }
         }
-        File { items }
+        File { items, broken }
     }
 
     fn item(&mut self) -> PResult<Item> {

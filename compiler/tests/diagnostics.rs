@@ -84,6 +84,35 @@ fn a_syntax_error_does_not_cascade_into_unknown_names() {
     );
     assert!(!e.contains("cannot find"), "{e}");
     assert_eq!(count(&e), 2, "{e}");
+    // Declarations of every kind that do not parse: each is one error, and its uses
+    // (as a value, a type, a constructor, a pattern, a module, a field's base) are
+    // not reported again.
+    for (name, src, at) in [
+        (
+            "struct.hash",
+            "Point := struct(x: i64, y: );\nmain := () => {\n    p := Point(1, 2);\n    q: Point := p;\n    println(to_str(q.x));\n};\n",
+            "struct.hash:1:28: error: expected a type",
+        ),
+        (
+            "enum.hash",
+            "Shape := enum(Circle(f64), Rect(f64 f64));\nf := (s: Shape) -> f64 => match s { Shape.Circle(r) => r, Shape.Rect(w, h) => w * h };\nmain := () => { println(to_str(f(Shape.Circle(1.0)))); };\n",
+            "enum.hash:1:37: error: expected `)` to close the constructor's fields",
+        ),
+        (
+            "import.hash",
+            "u := import(\"util\")\nmain := () => { println(to_str(u.double(1))); };\n",
+            "import.hash:1:20: error: expected `;` after the declaration",
+        ),
+        (
+            "tuple.hash",
+            "main := () => {\n    (a, b) := (1,;\n    println(to_str(a + b));\n};\n",
+            "tuple.hash:2:18: error: expected an expression",
+        ),
+    ] {
+        let e = errors(name, src);
+        assert!(e.starts_with(at), "{e}");
+        assert_eq!(count(&e), 1, "{e}");
+    }
 }
 
 /// Warnings (the program still compiles): the rendered warnings of `src` as `main.hash`.

@@ -850,10 +850,14 @@ impl Checker<'_> {
                                 return self.try_deferred(d, true);
                             }
                         }
-                        self.report(
-                            Diagnostic::error(*span, format!("cannot infer the type of the value whose field `{name}` is used"))
-                                .with_help("add a type annotation, e.g. on the parameter: `(p: Point) => p.x`"),
-                        );
+                        // In a file with a syntax error the value is most likely one
+                        // whose expression did not parse: an echo, not news.
+                        if !self.has_syntax_errors(span.file) {
+                            self.report(
+                                Diagnostic::error(*span, format!("cannot infer the type of the value whose field `{name}` is used"))
+                                    .with_help("add a type annotation, e.g. on the parameter: `(p: Point) => p.x`"),
+                            );
+                        }
                         true
                     }
                     Type::Adt(adt, args) if self.adts[adt.0 as usize].is_struct => {
@@ -1488,7 +1492,9 @@ impl Checker<'_> {
         self.process_deferred(false);
         let _ = var_start;
         self.level -= 1;
-        let generalise = !mutable && self.is_value(&tv);
+        // A value that did not parse stays an unknown to be inferred from its uses (as
+        // generic it would clash with them: "expected `a`, found `(b, c)`").
+        let generalise = !mutable && self.is_value(&tv) && !matches!(value.kind, ExprKind::Error);
         let scheme = if generalise {
             self.generalize(&expected)
         } else {

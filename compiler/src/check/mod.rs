@@ -76,6 +76,9 @@ pub(crate) struct ModState {
     pub items: Vec<ItemState>,
     pub adts: Vec<AdtId>,
     pub checked: bool,
+    /// Names of declarations that did not parse (`ast::File::broken`) and are not
+    /// declared otherwise: uses resolve to "already reported", not "cannot find".
+    pub broken: std::collections::HashSet<String>,
 }
 
 pub(crate) struct LocalState {
@@ -194,8 +197,8 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
             items: Vec::new(),
             adts: Vec::new(),
             checked: false,
+            broken: m.ast.broken.iter().cloned().collect(),
         });
-        let _ = m;
     }
     // Every module, in dependency order (any module the order misses, last).
     let mut order = graph.order.clone();
@@ -247,6 +250,14 @@ impl<'g> Checker<'g> {
             }
         }
         self.diags.push(d);
+    }
+
+    /// Whether the lexer or parser reported an error in `file`.
+    pub(crate) fn has_syntax_errors(&self, file: crate::span::FileId) -> bool {
+        self.graph
+            .modules
+            .iter()
+            .any(|m| m.file == file && m.syntax_errors)
     }
 
     pub(crate) fn error(&mut self, span: Span, msg: impl Into<String>) {
@@ -469,6 +480,9 @@ impl<'g> Checker<'g> {
             }
             match self.lookup_type_name(name) {
                 Some(a) => a,
+                None if self.mods[self.cur.0 as usize].broken.contains(name) => {
+                    return self.fresh();
+                }
                 None => {
                     let d = Diagnostic::error(last.span, format!("cannot find the type `{name}`"))
                         .with_label("not a type in scope")
@@ -577,6 +591,10 @@ impl<'g> Checker<'g> {
             }
             return Some(r);
         }
+        if self.mods[cur.0 as usize].broken.contains(name) {
+            // Its declaration did not parse; that error is the one to fix.
+            return Some(Res::BrokenModule);
+        }
         let prelude = self.graph.prelude;
         if prelude != cur && !name.starts_with('_') {
             if let Some(r) = self.top_name_res(prelude, name) {
@@ -659,6 +677,11 @@ impl<'g> Checker<'g> {
 
     /// A member `name` of module `m` (`m.name`), checking privacy.
     pub(crate) fn member(&mut self, m: ModuleId, name: &str, span: Span) -> Option<Res> {
+        if !self.mods[m.0 as usize].names.contains_key(name)
+            && self.mods[m.0 as usize].broken.contains(name)
+        {
+            return None; // its declaration did not parse: reported there
+        }
         if !self.mods[m.0 as usize].names.contains_key(name) {
             let mname = self.module_name(m).to_string();
             let mut d =
