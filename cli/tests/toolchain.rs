@@ -247,3 +247,29 @@ fn force_frame_gc_hole_under_stress_env() {
         );
     }
 }
+
+/// `scripts/test` ends with one line summing the results of every test binary.
+#[test]
+fn scripts_test_ends_with_a_summary_line() {
+    let r = run(
+        Command::new("bash")
+            .args([
+                "scripts/test",
+                "-p",
+                "hashvm-cli",
+                "--lib",
+                "--",
+                "--exact",
+                "tests::sizes",
+            ])
+            .current_dir(root()),
+        Duration::from_secs(600),
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stdout.lines().last(),
+        Some("1 passed, 0 failed, 0 skipped"),
+        "{}",
+        r.stdout
+    );
+}

@@ -17,6 +17,10 @@ pub struct Ident {
 pub struct File {
     /// Its top-level declarations, in source order.
     pub items: Vec<Item>,
+    /// Names of top-level declarations that did not parse (their error is reported):
+    /// the checker treats their uses as already reported, so that one syntax error does
+    /// not cascade into "cannot find" errors.
+    pub broken: Vec<String>,
 }
 
 /// A top-level declaration `name := ...;`.

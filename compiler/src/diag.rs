@@ -242,6 +242,102 @@ impl Diags {
     }
 }
 
+// ----- colour ----------------------------------------------------------------------
+
+/// Whether diagnostics written to standard error should be coloured now:
+/// [`colour_wanted`] for this process's standard error and environment.
+pub fn colour_stderr() -> bool {
+    colour_wanted(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+    )
+}
+
+/// Whether to colour diagnostics: only on a terminal, and not when `NO_COLOR` is set to
+/// anything non-empty (<https://no-color.org>) or `TERM` is `dumb`.
+pub fn colour_wanted(
+    terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
+}
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+const CYAN: &str = "\x1b[1;36m";
+const BLUE: &str = "\x1b[1;34m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// Colours rendered diagnostics with ANSI escapes, as rustc does: the `error`,
+/// `warning`, `note` and `help` keywords, the message after them in bold, the `|`
+/// gutter and line numbers in blue, and the carets under the source in the colour of
+/// the diagnostic. Text is otherwise unchanged, so stripping the escapes gives back
+/// the input.
+pub fn paint(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut colour = RED;
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        // `PREFIX KEYWORD: MESSAGE`, where PREFIX is empty or a location `FILE:L:C: `.
+        let keyword = ["error", "warning", "note"].iter().find_map(|k| {
+            let at = if body.starts_with(&format!("{k}:")) {
+                Some(0)
+            } else {
+                body.find(&format!(": {k}: ")).map(|i| i + 2)
+            }?;
+            Some((at, *k))
+        });
+        if let Some((at, k)) = keyword {
+            let c = match k {
+                "error" => RED,
+                "warning" => YELLOW,
+                _ => CYAN,
+            };
+            if k != "note" {
+                colour = c;
+            }
+            let end = at + k.len() + 1;
+            out += &format!(
+                "{}{c}{k}:{RESET}{BOLD}{}{RESET}{nl}",
+                &body[..at],
+                &body[end..]
+            );
+            continue;
+        }
+        // Gutter lines: `  |`, `12 | source`, `  | ^^^ label`, `  = help: ...`.
+        let trimmed = body.trim_start();
+        let indent = &body[..body.len() - trimmed.len()];
+        let digits = trimmed.len()
+            - trimmed
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .len();
+        let after_digits = &trimmed[digits..];
+        if let Some(rest) = after_digits
+            .strip_prefix(" |")
+            .or_else(|| after_digits.strip_prefix('|').filter(|_| digits == 0))
+        {
+            let bar = &trimmed[..trimmed.len() - rest.len()];
+            let rest_painted = if digits == 0 && rest.trim_start().starts_with(['^', '-']) {
+                format!("{colour}{rest}{RESET}")
+            } else {
+                rest.to_string()
+            };
+            out += &format!("{indent}{BLUE}{bar}{RESET}{rest_painted}{nl}");
+        } else if let Some(rest) = trimmed.strip_prefix("= help:") {
+            out += &format!("{indent}{BLUE}={RESET} {CYAN}help:{RESET}{rest}{nl}");
+        } else {
+            out += line;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +361,51 @@ mod tests {
         assert!(s.contains("2 | y := helpr(2);"), "{s}");
         assert!(s.contains("  |      ^^^^^ not found"), "{s}");
         assert!(s.contains("= help: a name that exists"), "{s}");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour_wanted(true, None, Some(OsStr::new("xterm"))));
+        assert!(colour_wanted(true, Some(OsStr::new("")), None));
+        assert!(!colour_wanted(false, None, None));
+        assert!(!colour_wanted(true, Some(OsStr::new("1")), None));
+        assert!(!colour_wanted(true, None, Some(OsStr::new("dumb"))));
+    }
+
+    /// Removes ANSI escapes.
+    fn strip(s: &str) -> String {
+        let mut out = String::new();
+        let mut it = s.chars();
+        while let Some(c) = it.next() {
+            if c == '\x1b' {
+                for d in it.by_ref() {
+                    if d == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn paint_colours_keywords_gutters_and_carets_only() {
+        let text = "x.hash:3:13: error: this `{` is never closed\n  |\n3 |     if true {\n  |             ^ here\nnote: x.hash:6:1: the file ends here\n  = help: close it\nwarning: unused\nerror: x.hash: compilation failed\nplain line";
+        let p = paint(text);
+        assert_eq!(strip(&p), text);
+        assert!(p.starts_with(&format!("x.hash:3:13: {RED}error:{RESET}{BOLD} this")));
+        assert!(p.contains(&format!("{BLUE}3 |{RESET}     if true {{")));
+        assert!(p.contains(&format!("\n  {BLUE}|{RESET}\n")));
+        assert!(p.contains(&format!("{RED}             ^ here{RESET}")));
+        assert!(p.contains(&format!("{CYAN}note:{RESET}")));
+        assert!(p.contains(&format!("{CYAN}help:{RESET}")));
+        assert!(p.contains(&format!("{YELLOW}warning:{RESET}")));
+        assert!(p.ends_with("plain line"));
+        // A runtime error and its trace.
+        let rt = "error: p.hash:1:5: division by zero\nstack trace (innermost first):\n  at main (p.hash:1:5)\n";
+        assert_eq!(strip(&paint(rt)), rt);
     }
 }

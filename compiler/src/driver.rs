@@ -325,35 +325,37 @@ fn trap_diag(_prog: &TypedProgram, span: Span, t: Trap) -> Diagnostic {
     }
 }
 
+/// The start of the root file: where a whole-program error points. Not the span of
+/// the first item, which an empty file does not have (`Span::default()` is in the
+/// prelude, the first file loaded).
+fn root_start(prog: &TypedProgram) -> Span {
+    let file = prog.module(prog.root).file;
+    Span::new(file, 0, 0)
+}
+
 /// Compiles the program rooted at `root` into an executable.
 pub fn compile_program(root: &Path, opts: &Options) -> Result<Compiled, Failure> {
     let (prog, warnings) =
         crate::check_path(root, &opts.search).map_err(|(p, d)| fail(p.as_ref(), d))?;
     let objects = compile_objects_with(&prog, opts).map_err(|d| fail(Some(&prog), d))?;
     if prog.main.is_none() {
-        let span = prog
-            .module(prog.root)
-            .items
-            .first()
-            .map(|i| i.span)
-            .unwrap_or_default();
         return Err(fail(
             Some(&prog),
-            vec![error_at(span, "the program has no `main` function".into())],
+            vec![error_at(
+                root_start(&prog),
+                "the program has no `main` function".into(),
+            )
+            .with_help(
+                "a program starts at `main := () => { ... };` in the file given to the compiler",
+            )],
         ));
     }
     let module = link_objects(&prog, &objects).map_err(|d| fail(Some(&prog), d))?;
     if let Err(e) = hashvm_format::verify::verify(&module) {
-        let span = prog
-            .module(prog.root)
-            .items
-            .first()
-            .map(|i| i.span)
-            .unwrap_or_default();
         return Err(fail(
             Some(&prog),
             vec![error_at(
-                span,
+                root_start(&prog),
                 format!("internal error: generated code fails verification: {e}"),
             )],
         ));

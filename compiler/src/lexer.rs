@@ -331,6 +331,18 @@ struct Lexer<'a> {
     diags: Vec<Diagnostic>,
 }
 
+/// The error for a string literal that runs to the end of the file.
+pub const UNTERMINATED_STRING: &str = "unterminated string literal";
+/// The error for a block comment that runs to the end of the file.
+pub const UNTERMINATED_COMMENT: &str = "unterminated block comment";
+
+/// Whether `d` is a lexer error that swallowed the rest of the file (an unterminated
+/// string or block comment): the parser's complaints after its start are only echoes of
+/// it ("expected `}`, found end of file") and are not shown.
+pub fn swallows_rest_of_file(d: &Diagnostic) -> bool {
+    d.message == UNTERMINATED_STRING || d.message == UNTERMINATED_COMMENT
+}
+
 /// Lexes `src` (the text of `file`). Always ends the token list with [`Tok::Eof`].
 pub fn lex(file: FileId, src: &str) -> (Vec<Token>, Vec<Diagnostic>) {
     let mut lx = Lexer {
@@ -450,7 +462,7 @@ impl<'a> Lexer<'a> {
                 self.pos += 1;
             }
         }
-        self.error(lo, lo + 2, "unterminated block comment");
+        self.error(lo, lo + 2, UNTERMINATED_COMMENT);
     }
 
     fn punct(&mut self) {
@@ -771,7 +783,7 @@ impl<'a> Lexer<'a> {
         let mut s = String::new();
         loop {
             if self.pos >= self.bytes.len() {
-                self.error(lo, lo + 1, "unterminated string literal");
+                self.error(lo, lo + 1, UNTERMINATED_STRING);
                 self.push(Tok::Str(s), lo);
                 return;
             }

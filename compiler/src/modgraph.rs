@@ -59,6 +59,10 @@ pub struct ParsedModule {
     pub implicit: Vec<(String, ModuleId)>,
     /// Every module this one depends on (imports, implicit modules, prelude).
     pub deps: Vec<ModuleId>,
+    /// The lexer or the parser reported an error in this file: the checker then leaves
+    /// out errors that are only echoes of one (a field of a value whose type is unknown
+    /// because its expression did not parse).
+    pub syntax_errors: bool,
 }
 
 /// All modules of a program.
@@ -211,7 +215,16 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-        let (ast, parse_diags) = parser::parse_file(file, toks);
+        let (ast, mut parse_diags) = parser::parse_file(file, toks);
+        if let Some(cut) = lex_diags
+            .iter()
+            .filter(|d| crate::lexer::swallows_rest_of_file(d))
+            .filter_map(|d| d.span.map(|s| s.lo))
+            .min()
+        {
+            parse_diags.retain(|d| d.span.is_none_or(|s| s.lo < cut));
+        }
+        let syntax_errors = lex_diags.iter().chain(&parse_diags).any(|d| d.is_error());
         self.diags.extend(lex_diags);
         self.diags.extend(parse_diags);
         self.modules.push(ParsedModule {
@@ -224,6 +237,7 @@ impl<'a> Loader<'a> {
             imports: HashMap::new(),
             implicit: Vec::new(),
             deps: Vec::new(),
+            syntax_errors,
         });
         self.pending.push((id, names));
         id

@@ -377,15 +377,22 @@ impl Parser {
 
     fn file(&mut self) -> File {
         let mut items = Vec::new();
+        let mut broken = Vec::new();
         loop {
             while self.eat(P::Semi) {}
             if self.at_eof() {
                 break;
             }
             let before = self.pos;
+            // `NAME :=` or `NAME :`: the name this item declares, if it fails to parse.
+            let name = match (self.peek(), self.peek_at(1)) {
+                (Tok::Ident(n), Tok::P(P::ColonEq | P::Colon)) => Some(n.clone()),
+                _ => None,
+            };
             match self.item() {
                 Ok(it) => items.push(it),
                 Err(Bail) => {
+                    broken.extend(name);
                     self.recover_top();
                     if self.pos == before {
                         self.bump();
@@ -393,7 +400,7 @@ impl Parser {
                 }
             }
         }
-        File { items }
+        File { items, broken }
     }
 
     fn item(&mut self) -> PResult<Item> {
@@ -1363,6 +1370,16 @@ impl Parser {
                     }
                 }
             }
+        }
+        if self.at_eof() {
+            // Point at what is unclosed, as rustc does: the end of the file says nothing.
+            let eof = self.span();
+            self.report(
+                Diagnostic::error(start, "this `{` is never closed")
+                    .with_label("the block starting here has no `}`")
+                    .with_note(Some(eof), "the file ends here"),
+            );
+            return Err(Bail);
         }
         self.expect(P::RBrace, "to close the block")?;
         Ok(Block {

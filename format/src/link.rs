@@ -10,8 +10,11 @@
 //!
 //! 1. **Units.** Each object's needed libraries are loaded through `resolve`,
 //!    recursively, each library once, depth first, and placed *before* the first unit
-//!    that needs them, so that a library's initialisers run before its users'. A cycle
-//!    among libraries is an error that names it.
+//!    that needs them, so that a library's initialisers run before its users'. A library
+//!    that one of the `objects` defines ([`defined_library`]) is taken from there, not
+//!    resolved, and moved to that place: an object given to the linker satisfies its
+//!    library whatever its file is called. A cycle among libraries is an error that
+//!    names it.
 //! 2. **Symbols.** Every export of every unit goes into one table; a name exported twice
 //!    is an error naming both files.
 //! 3. **Numbering.** Functions are concatenated. Globals and types *defined* by the units
@@ -165,42 +168,106 @@ impl std::error::Error for LinkError {}
 /// when no library has that name.
 pub type Resolved = Option<(String, Module)>;
 
-/// Orders the units: each object after the libraries it needs (recursively, each once).
+/// The library an object on the command line defines, so that it satisfies a
+/// `.library` need of another unit without a search (as `ld` and `ocamlc` use the
+/// objects they are given, whatever their files are called):
+///
+/// - the common prefix `NAME` of its exports when every export is `NAME::symbol` (the
+///   names `hashc` gives: `util.hash` exports `util::scale`, the bundled
+///   `std/list.hash` exports `std.list::map`);
+/// - otherwise, the file name of `display` without its `.hbc` extension (the file a
+///   search for `NAME` would find).
+pub fn defined_library(display: &str, m: &Module) -> Option<String> {
+    let mut prefix: Option<&str> = None;
+    let by_exports = !m.exports.is_empty()
+        && m.exports.iter().all(|e| match e.name.split_once("::") {
+            Some((p, _)) if !p.is_empty() => *prefix.get_or_insert(p) == p,
+            _ => false,
+        });
+    if by_exports {
+        return prefix.map(str::to_string);
+    }
+    let file = display.rsplit(['/', '\\']).next()?;
+    file.strip_suffix(".hbc")
+        .filter(|stem| !stem.is_empty())
+        .map(str::to_string)
+}
+
+/// Where a unit comes from: a library `resolve` found, or an object of the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Lib(usize),
+    Obj(usize),
+}
+
+/// Orders the units: each unit after the libraries it needs (recursively, each once).
+/// A library that an object of the command line defines ([`defined_library`]) is that
+/// object, moved before its first user, and is not looked up.
 fn order_units(
     objects: &[(String, Module)],
     libs: &mut Vec<(String, Module)>,
     resolve: &mut dyn FnMut(&str) -> Result<Resolved, String>,
     errors: &mut Vec<LinkError>,
-) -> Vec<(bool, usize)> {
+) -> Vec<Source> {
     #[derive(Clone, Copy, PartialEq)]
     enum State {
         Visiting,
         Done,
         Failed,
     }
-    let mut state: HashMap<String, State> = HashMap::new();
-    let mut units = Vec::new();
+    // The first object defining each library name satisfies it.
+    let mut defined: HashMap<String, usize> = HashMap::new();
     for (oi, (oname, obj)) in objects.iter().enumerate() {
-        for need in &obj.libraries {
-            // Iterative depth-first search: (library name, index into libs, next child).
-            let mut stack: Vec<(String, usize, usize)> = Vec::new();
-            let mut want = Some((need.clone(), oname.clone()));
-            loop {
-                if let Some((name, wanted_by)) = want.take() {
-                    match state.get(&name) {
-                        Some(State::Done) | Some(State::Failed) => {}
-                        Some(State::Visiting) => {
-                            let from = stack.iter().position(|s| s.0 == name).unwrap_or(0);
-                            let mut cycle: Vec<String> =
-                                stack[from..].iter().map(|s| s.0.clone()).collect();
-                            cycle.push(name.clone());
-                            errors.push(LinkError::LibraryCycle(cycle));
+        if let Some(name) = defined_library(oname, obj) {
+            defined.entry(name).or_insert(oi);
+        }
+    }
+    let unit = |src: Source, libs: &[(String, Module)]| -> (String, Vec<String>) {
+        let (disp, m) = match src {
+            Source::Lib(i) => &libs[i],
+            Source::Obj(i) => &objects[i],
+        };
+        (disp.clone(), m.libraries.clone())
+    };
+    let mut state: HashMap<String, State> = HashMap::new();
+    let mut placed = vec![false; objects.len()];
+    let mut units = Vec::new();
+    for oi in 0..objects.len() {
+        if placed[oi] {
+            continue;
+        }
+        // The object being placed is a library in the making: a library that needs
+        // it back is a cycle.
+        let own =
+            defined_library(&objects[oi].0, &objects[oi].1).filter(|n| defined.get(n) == Some(&oi));
+        // Iterative depth-first search: (library name, unit, next child).
+        let mut stack: Vec<(String, Source, usize)> =
+            vec![(own.clone().unwrap_or_default(), Source::Obj(oi), 0)];
+        if let Some(n) = &own {
+            state.insert(n.clone(), State::Visiting);
+        }
+        let mut want: Option<(String, String)> = None;
+        loop {
+            if let Some((name, wanted_by)) = want.take() {
+                match state.get(&name) {
+                    Some(State::Done) | Some(State::Failed) => {}
+                    Some(State::Visiting) => {
+                        let from = stack.iter().position(|s| s.0 == name).unwrap_or(0);
+                        let mut cycle: Vec<String> =
+                            stack[from..].iter().map(|s| s.0.clone()).collect();
+                        cycle.push(name.clone());
+                        errors.push(LinkError::LibraryCycle(cycle));
+                    }
+                    None => match defined.get(&name) {
+                        Some(&di) => {
+                            state.insert(name.clone(), State::Visiting);
+                            stack.push((name, Source::Obj(di), 0));
                         }
                         None => match resolve(&name) {
                             Ok(Some((disp, m))) => {
                                 state.insert(name.clone(), State::Visiting);
                                 libs.push((disp, m));
-                                stack.push((name, libs.len() - 1, 0));
+                                stack.push((name, Source::Lib(libs.len() - 1), 0));
                             }
                             Ok(None) => {
                                 state.insert(name.clone(), State::Failed);
@@ -217,22 +284,26 @@ fn order_units(
                                 });
                             }
                         },
-                    }
-                }
-                let Some(top) = stack.last_mut() else { break };
-                let (disp, lib) = &libs[top.1];
-                if let Some(child) = lib.libraries.get(top.2) {
-                    top.2 += 1;
-                    want = Some((child.clone(), disp.clone()));
-                } else {
-                    let (name, li, _) = top.clone();
-                    stack.pop();
-                    state.insert(name, State::Done);
-                    units.push((true, li));
+                    },
                 }
             }
+            let Some(top) = stack.last_mut() else { break };
+            let (disp, needs) = unit(top.1, libs);
+            if let Some(child) = needs.get(top.2) {
+                top.2 += 1;
+                want = Some((child.clone(), disp));
+            } else {
+                let (name, src, _) = top.clone();
+                stack.pop();
+                if !name.is_empty() {
+                    state.insert(name, State::Done);
+                }
+                if let Source::Obj(i) = src {
+                    placed[i] = true;
+                }
+                units.push(src);
+            }
         }
-        units.push((false, oi));
     }
     units
 }
@@ -463,8 +534,11 @@ pub fn link(
     }
     let units: Vec<(&str, &Module)> = order
         .iter()
-        .map(|&(is_lib, i)| {
-            let (n, m) = if is_lib { &libs[i] } else { &objects[i] };
+        .map(|&src| {
+            let (n, m) = match src {
+                Source::Lib(i) => &libs[i],
+                Source::Obj(i) => &objects[i],
+            };
             (n.as_str(), m)
         })
         .collect();

@@ -383,3 +383,56 @@ fn unverified_input_is_an_error_not_a_panic() {
         "{e:?}"
     );
 }
+
+/// An object named on the command line satisfies the library it defines, whatever its
+/// file is called, and is placed before its first user as a library found by search
+/// would be: `resolve` is never asked for it.
+#[test]
+fn objects_satisfy_the_libraries_they_define() {
+    let app = obj(
+        "app.hbc",
+        ".library util\n.global k import \"util::k\"\n.func main/0\n    loadg r0, k\n    ret r0\n.end\n.entry main",
+    );
+    let util = obj(
+        "build/util.o.hbc",
+        ".func init_util/0\n    retu\n.end\n.init init_util\n.global k = 7\n.export \"util::k\" global k",
+    );
+    assert_eq!(
+        link::defined_library("build/util.o.hbc", &util.1).as_deref(),
+        Some("util")
+    );
+    let out = link(&[app.clone(), util.clone()], &mut no_libs).unwrap();
+    verify(&out).unwrap();
+    // The same bytes as when the library is found by search.
+    let mut resolve = |name: &str| -> Result<Resolved, String> {
+        assert_eq!(name, "util");
+        Ok(Some(util.clone()))
+    };
+    let searched = link(std::slice::from_ref(&app), &mut resolve).unwrap();
+    assert_eq!(write(&out), write(&searched));
+    assert_eq!(out.inits.len(), 1);
+
+    // Without `::` exports, the file name says which library an object is.
+    let answer = obj("lib/answer.hbc", ".global v = 42\n.export answer global v");
+    assert_eq!(
+        link::defined_library("lib/answer.hbc", &answer.1).as_deref(),
+        Some("answer")
+    );
+    assert_eq!(link::defined_library("answer.o", &answer.1), None);
+    let user = obj(
+        "main.o",
+        ".library answer\n.global a import answer\n.func main/0\n    loadg r0, a\n    ret r0\n.end\n.entry main",
+    );
+    assert!(link(&[user, answer], &mut no_libs).is_ok());
+
+    // An object that needs the library it defines is a cycle, not a hang.
+    let selfish = obj(
+        "s.hbc",
+        ".library s\n.global v = 1\n.export \"s::v\" global v",
+    );
+    let e = link(&[selfish], &mut no_libs).unwrap_err();
+    assert_eq!(
+        e,
+        vec![LinkError::LibraryCycle(vec!["s".into(), "s".into()])]
+    );
+}

@@ -81,6 +81,15 @@ pub fn print_msgs(msgs: &[Msg]) {
             }
             Msg::Err(s) => {
                 let _ = out.flush();
+                // Coloured as the command-line tools colour them (on a terminal,
+                // unless NO_COLOR is set).
+                let painted;
+                let s = if hashvm_compiler::diag::colour_stderr() {
+                    painted = hashvm_compiler::diag::paint(s);
+                    &painted
+                } else {
+                    s
+                };
                 let mut err = std::io::stderr().lock();
                 let _ = err.write_all(s.as_bytes());
                 if !s.ends_with('\n') {

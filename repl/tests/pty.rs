@@ -268,3 +268,17 @@ fn ctrl_d_in_a_continuation_drops_the_input_then_leaves() {
     r.send("\x04");
     assert_eq!(r.wait_exit(), 0);
 }
+
+/// Errors are coloured on the terminal, as the command-line tools colour them.
+#[test]
+fn errors_are_coloured() {
+    let mut r = Repl::start();
+    r.prompt();
+    r.line("1 + \"a\"");
+    r.expect("error");
+    r.prompt();
+    let raw = r.raw_screen();
+    assert!(raw.contains("\x1b[1;31merror:\x1b[0m"), "{raw:?}");
+    r.line(":q");
+    assert_eq!(r.wait_exit(), 0);
+}

@@ -1416,7 +1416,16 @@ impl Vm {
                             fault!("print of a {}, not a str", self.type_name(v));
                         }
                         use std::io::Write;
-                        let _ = self.out.write_all(heap::bytes(v.ptr()));
+                        if let Err(e) = self.out.write_all(heap::bytes(v.ptr())) {
+                            // A reader that went away (`prog | head -1`) ends the program
+                            // quietly, as SIGPIPE ends a C program; a program printing
+                            // in a loop would otherwise never stop.
+                            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                                save_ip!();
+                                return Err(Trap::Exit(0));
+                            }
+                            fault!("cannot write to standard output: {e}");
+                        }
                         next!(Op::Print);
                     }
                     prim::JEQCHAR | prim::JNECHAR => {

@@ -55,7 +55,15 @@ pub fn run_program(vm: &mut Vm, m: Verified<'_>) -> Outcome {
             None => Ok(0),
         }
     })();
-    vm.flush();
+    // What the program wrote must reach its file: a full disk is an error, not a
+    // silent loss (a closed pipe is not: its reader wanted no more).
+    if let Err(e) = vm.try_flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe && !matches!(r, Err(Trap::Error(_))) {
+            return Outcome::Error(
+                vm.error_at_exit(format!("cannot write to standard output: {e}")),
+            );
+        }
+    }
     match r {
         Ok(code) => Outcome::Exit(code),
         Err(Trap::Exit(code)) => Outcome::Exit(code as i32),

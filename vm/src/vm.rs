@@ -115,24 +115,47 @@ pub struct RuntimeError {
 pub struct TraceLine {
     /// The function's name.
     pub func: String,
-    /// `file:line` (or `file:line:col`), when the debug info knows it.
+    /// `file:line:col` (`file:line` when the column is unknown), when the debug info
+    /// knows it.
     pub location: Option<String>,
+    /// How many more frames just outside this one are the same function at the same
+    /// place (a deep recursion), folded into this line.
+    pub repeats: usize,
+}
+
+/// How many distinct lines a stack trace shows; frames past them are counted.
+pub const TRACE_LINES: usize = 64;
+
+impl RuntimeError {
+    /// Where the error is reported: the innermost frame in the user's code. Frames in
+    /// files whose names start with `<` (the bundled standard library, `<stdlib>/...`)
+    /// are skipped, so that a failed `assert` or a `list.nth` misuse points at the line
+    /// that called it, not into the library; the trace still shows them.
+    pub fn location(&self) -> Option<&str> {
+        let mut locs = self.trace.iter().filter_map(|t| t.location.as_deref());
+        let first = locs.clone().next();
+        locs.find(|l| !l.starts_with('<')).or(first)
+    }
 }
 
 impl std::fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let loc = self
-            .trace
-            .first()
-            .and_then(|t| t.location.clone())
-            .map(|l| format!("{l}: "))
-            .unwrap_or_default();
-        writeln!(f, "error: {loc}{}", self.message)?;
+        match self.location() {
+            Some(l) => writeln!(f, "error: {l}: {}", self.message)?,
+            None => writeln!(f, "error: {}", self.message)?,
+        }
+        if self.trace.is_empty() {
+            return Ok(());
+        }
         writeln!(f, "stack trace (innermost first):")?;
         for t in &self.trace {
             match &t.location {
                 Some(l) => writeln!(f, "  at {} ({l})", t.func)?,
-                None => writeln!(f, "  at {}", t.func)?,
+                None => writeln!(f, "  {}", t.func)?,
+            }
+            if t.repeats > 0 {
+                let s = if t.repeats == 1 { "" } else { "s" };
+                writeln!(f, "  … {} more frame{s} of `{}`", t.repeats, t.func)?;
             }
         }
         Ok(())
@@ -570,13 +593,18 @@ impl Vm {
         })
     }
 
-    /// The stack trace of the current frames, innermost first.
+    /// The stack trace of the current frames, innermost first: consecutive frames of
+    /// the same function at the same place (a deep recursion) fold into one line, and
+    /// past [`TRACE_LINES`] lines the remaining frames are only counted.
     pub fn trace(&self) -> Vec<TraceLine> {
-        let mut out = Vec::new();
-        for f in self.frames.as_slice().iter().rev() {
-            if f.kind != FrameKind::NORMAL {
-                continue;
-            }
+        let mut out: Vec<TraceLine> = Vec::new();
+        let mut frames = self
+            .frames
+            .as_slice()
+            .iter()
+            .rev()
+            .filter(|f| f.kind == FrameKind::NORMAL);
+        for f in frames.by_ref() {
             let Some(func) = self.funcs.get(f.func as usize) else {
                 continue;
             };
@@ -587,21 +615,31 @@ impl Vm {
             let location = self
                 .debug
                 .location(f.func, ip)
-                .map(|(file, line, _col)| format!("{file}:{line}"));
+                .map(|(file, line, col)| match col {
+                    0 => format!("{file}:{line}"),
+                    _ => format!("{file}:{line}:{col}"),
+                });
+            if let Some(last) = out.last_mut() {
+                if last.func == func.name && last.location == location {
+                    last.repeats += 1;
+                    continue;
+                }
+            }
+            if out.len() == TRACE_LINES {
+                let rest = 1 + frames.count();
+                let s = if rest == 1 { "" } else { "s" };
+                out.push(TraceLine {
+                    func: format!("… {rest} more frame{s}"),
+                    location: None,
+                    repeats: 0,
+                });
+                break;
+            }
             out.push(TraceLine {
                 func: func.name.clone(),
                 location,
+                repeats: 0,
             });
-            if out.len() >= 64 {
-                let skipped = self.frames.len().saturating_sub(64);
-                if skipped > 0 {
-                    out.push(TraceLine {
-                        func: format!("... {skipped} more frames"),
-                        location: None,
-                    });
-                }
-                break;
-            }
         }
         out
     }
@@ -620,5 +658,19 @@ impl Vm {
     /// Flushes standard output (before exit or an error message).
     pub fn flush(&mut self) {
         let _ = self.out.flush();
+    }
+
+    /// Flushes standard output, saying whether it worked (at program exit, where a
+    /// full disk must not go unnoticed).
+    pub fn try_flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    /// A runtime error found after the program ended: no frames, so no trace.
+    pub fn error_at_exit(&self, msg: String) -> RuntimeError {
+        RuntimeError {
+            message: msg,
+            trace: Vec::new(),
+        }
     }
 }

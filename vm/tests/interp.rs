@@ -90,8 +90,8 @@ fn division_by_zero_faults_with_trace() {
     m.op(Op::Ret, [s(0)]);
     let (_, r) = run(&executable(mb, m));
     let e = r.unwrap_err();
-    assert!(e.contains("error: t.hash:4: division by zero"), "{e}");
-    assert!(e.contains("at main (t.hash:4)"), "{e}");
+    assert!(e.contains("error: t.hash:4:5: division by zero"), "{e}");
+    assert!(e.contains("at main (t.hash:4:5)"), "{e}");
 }
 
 /// add3(a, b, c) = a + b + c applied partially, then over-applied through a function

@@ -6,93 +6,135 @@ use std::path::PathBuf;
 
 const USAGE: &str = "\
 usage: hashc FILE.hash [-o OUT.hbc] [-L DIR]...      compile and link an executable
+                                                    (default output: FILE.hbc)
        hashc -c FILE.hash -o OBJ.hbc [-L DIR]...     compile one linkable object
        hashc --help | --version
 
+options:
+  -c             compile FILE alone into a linkable object (-o is then required)
+  -o FILE        where to write the output
+  -L DIR         add DIR to the import search path (repeatable; also -LDIR)
+  -h, --help     print this help
+  -V, --version  print the version
+
 Imports are looked up relative to the importing file, then in each -L directory, then in
-each directory of HASH_PATH, then in the bundled standard library.";
+each directory of HASH_PATH, then in the bundled standard library. Diagnostics are
+coloured on a terminal unless NO_COLOR is set.";
 
-fn main() {
-    std::process::exit(real_main());
+/// The parsed command line.
+#[derive(Debug)]
+struct Args {
+    object: bool,
+    input: PathBuf,
+    out: PathBuf,
+    dash_l: Vec<PathBuf>,
 }
 
-fn usage_error(msg: &str) -> i32 {
-    eprintln!("error: {msg}\n\n{USAGE}");
-    EXIT_USAGE
-}
-
-fn real_main() -> i32 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
+    use lexopt::Arg::*;
     let mut object = false;
-    let mut out: Option<PathBuf> = None;
+    let mut out = None;
     let mut input: Option<PathBuf> = None;
     let mut dash_l = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return 0;
-            }
-            "--version" | "-V" => {
-                println!("hashc {}", env!("CARGO_PKG_VERSION"));
-                return 0;
-            }
-            "-c" => object = true,
-            "-o" => {
-                let Some(o) = args.get(i + 1) else {
-                    return usage_error("-o needs a file name");
-                };
-                out = Some(PathBuf::from(o));
-                i += 1;
-            }
-            "-L" => {
-                let Some(d) = args.get(i + 1) else {
-                    return usage_error("-L needs a directory");
-                };
-                dash_l.push(PathBuf::from(d));
-                i += 1;
-            }
-            s if s.starts_with('-') && s.len() > 1 => {
-                return usage_error(&format!("unknown option `{s}`"))
-            }
-            s => {
-                if input.is_some() {
-                    return usage_error("more than one input file");
-                }
-                input = Some(PathBuf::from(s));
-            }
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Parsed::Help),
+            Short('V') | Long("version") => return Ok(Parsed::Version),
+            Short('c') => object = true,
+            Short('o') => output_value(p, &mut out)?,
+            Short('L') => dash_l.push(path_value(p)?),
+            Value(v) if input.is_none() => input = Some(PathBuf::from(v)),
+            Value(_) => return Err("more than one input file".into()),
+            _ => return Err(arg.unexpected()),
         }
-        i += 1;
     }
-    let Some(input) = input else {
-        return usage_error("no input file");
+    let input = input.ok_or("no input file")?;
+    let out = match out {
+        Some(o) => o,
+        None if object => return Err("-c needs an output file (-o OBJ.hbc)".into()),
+        None => input.with_extension("hbc"),
     };
-    let out = out.unwrap_or_else(|| input.with_extension("hbc"));
+    if out == input {
+        return Err(format!("the output file {} is the input file", out.display()).into());
+    }
+    Ok(Parsed::Go(Args {
+        object,
+        input,
+        out,
+        dash_l,
+    }))
+}
+
+fn compile(args: Args) -> i32 {
     let opts = Options {
-        search: search_path(&dash_l),
+        search: search_path(&args.dash_l),
         ..Default::default()
     };
-    let result = if object {
-        driver::compile_object(&input, &opts)
+    let result = if args.object {
+        driver::compile_object(&args.input, &opts)
     } else {
-        driver::compile_program(&input, &opts)
+        driver::compile_program(&args.input, &opts)
     };
     match result {
         Ok(c) => {
             if !c.warnings.is_empty() {
-                eprint!("{}", driver::render(&c.program, &c.warnings));
+                ewrite(&driver::render(&c.program, &c.warnings));
             }
-            let bytes = hashvm_format::write(&c.module);
-            if let Err(e) = std::fs::write(&out, bytes) {
-                report(&format!("{}: {e}", out.display()));
-                return EXIT_ERROR;
+            match write_file(&args.out, &hashvm_format::write(&c.module)) {
+                Ok(()) => 0,
+                Err(e) => {
+                    report(&e);
+                    EXIT_ERROR
+                }
             }
-            0
         }
         Err(f) => {
-            eprint!("{}", f.rendered);
+            ewrite(&f.rendered);
             EXIT_ERROR
         }
+    }
+}
+
+fn main() {
+    std::process::exit(main_with("hashc", USAGE, parse_args, compile));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Result<Args, String> {
+        match parse_args(&mut lexopt::Parser::from_args(v.iter().copied())) {
+            Ok(Parsed::Go(a)) => Ok(a),
+            Ok(_) => Err("help or version".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn output_rules() {
+        let a = args(&["x.hash"]).unwrap();
+        assert_eq!((a.object, a.out), (false, PathBuf::from("x.hbc")));
+        let a = args(&["-c", "x.hash", "-o", "x.o", "-L", "d", "-Le"]).unwrap();
+        assert_eq!((a.object, a.out), (true, PathBuf::from("x.o")));
+        assert_eq!(a.dash_l, [PathBuf::from("d"), PathBuf::from("e")]);
+        assert_eq!(
+            args(&["-c", "x.hash"]).unwrap_err(),
+            "-c needs an output file (-o OBJ.hbc)"
+        );
+        assert_eq!(args(&[]).unwrap_err(), "no input file");
+        assert_eq!(
+            args(&["a.hash", "b.hash"]).unwrap_err(),
+            "more than one input file"
+        );
+        assert_eq!(
+            args(&["x.hbc"]).unwrap_err(),
+            "the output file x.hbc is the input file"
+        );
+        assert_eq!(args(&["--bogus"]).unwrap_err(), "invalid option '--bogus'");
+        assert_eq!(
+            args(&["x.hash", "-o", "a", "-o", "b"]).unwrap_err(),
+            "-o given twice"
+        );
     }
 }

@@ -2,201 +2,112 @@
 //! they need, into one executable `.hbc` file.
 //!
 //! It exists so that separately compiled objects can become a program without the
-//! compiler: it is a thin shell over `hashvm_format::link`, adding the library search
-//! path (each `-L` directory in order, then each directory of `HASH_PATH`, then the
+//! compiler: it is a thin shell over `hashvm_format::link`, adding the library lookup
+//! shared with `hashvm run` ([`Libraries`]: objects named on the command line first,
+//! then each `-L` directory in order, then each directory of `HASH_PATH`, then the
 //! standard library bundled into the tools) and verification of every input and of the
 //! output. Exit status: 0 on success, 1 on a link error (messages on stderr, each
-//! containing `error:`), 2 on bad usage.
+//! starting with `error:`), 2 on bad usage.
 
-use hashvm_format::link::{link, Resolved};
-use hashvm_format::{read, verify, write, Module};
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use hashvm_cli::*;
+use std::path::PathBuf;
 
 const USAGE: &str = "\
 usage: hashld OBJ.hbc... -o OUT.hbc [-L DIR]...
+       hashld --help | --version
 
 Links linkable objects, and the libraries they need, into an executable.
-A library NAME is looked for as NAME.hbc in each -L directory (in order),
-then in each directory of $HASH_PATH (colon-separated), then in the bundled
-standard library.
+An object named here satisfies the library it defines, whatever its file is
+called (the same file named twice is read once). Any other library NAME is
+looked for as NAME.hbc in each -L directory (in order), then in each directory
+of $HASH_PATH (colon-separated), then in the bundled standard library.
 
 options:
-  -o FILE     write the executable to FILE (required)
-  -L DIR      add DIR to the library search path (repeatable; also -LDIR)
-  -h, --help  print this help
+  -o FILE        write the executable to FILE (required)
+  -L DIR         add DIR to the library search path (repeatable; also -LDIR)
+  -h, --help     print this help
+  -V, --version  print the version
 ";
 
-/// The standard library compiled into the tools, looked up last on the search path:
-/// the bundled Hash sources (`std.list`, `std.prelude`, ...) compiled on first use, so
-/// programs link from any directory with no install step.
-fn bundled_library(name: &str) -> Option<Vec<u8>> {
-    hashvm_compiler::driver::stdlib_object(name).map(|m| hashvm_format::write(&m))
-}
-
 /// The parsed command line.
+#[derive(Debug)]
 struct Args {
-    objects: Vec<String>,
-    output: String,
+    objects: Vec<PathBuf>,
+    output: PathBuf,
     lib_dirs: Vec<PathBuf>,
 }
 
-/// What the command line asks for: to link, or to print the help.
-enum Command {
-    Link(Args),
-    Help,
-}
-
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
+fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
+    use lexopt::Arg::*;
     let mut objects = Vec::new();
     let mut output = None;
     let mut lib_dirs = Vec::new();
-    let mut args = args.peekable();
-    let mut only_files = false;
-    while let Some(a) = args.next() {
-        if only_files || !a.starts_with('-') || a == "-" {
-            objects.push(a);
-            continue;
-        }
-        match a.as_str() {
-            "--" => only_files = true,
-            "-h" | "--help" => return Ok(Command::Help),
-            "-o" => {
-                let v = args.next().ok_or("-o needs a file name")?;
-                if output.replace(v).is_some() {
-                    return Err("-o given twice".into());
-                }
-            }
-            "-L" => lib_dirs.push(PathBuf::from(args.next().ok_or("-L needs a directory")?)),
-            _ if a.starts_with("-L") => lib_dirs.push(PathBuf::from(&a[2..])),
-            _ if a.starts_with("-o") => {
-                if output.replace(a[2..].to_string()).is_some() {
-                    return Err("-o given twice".into());
-                }
-            }
-            _ => return Err(format!("unknown option {a}")),
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Parsed::Help),
+            Short('V') | Long("version") => return Ok(Parsed::Version),
+            Short('o') => output_value(p, &mut output)?,
+            Short('L') => lib_dirs.push(path_value(p)?),
+            Value(v) => objects.push(PathBuf::from(v)),
+            _ => return Err(arg.unexpected()),
         }
     }
     let output = output.ok_or("no output file (-o OUT.hbc)")?;
     if objects.is_empty() {
         return Err("no input objects".into());
     }
-    Ok(Command::Link(Args {
+    Ok(Parsed::Go(Args {
         objects,
         output,
         lib_dirs,
     }))
 }
 
-/// Decodes and verifies one file's bytes; the error names the file.
-fn load(display: &str, bytes: &[u8]) -> Result<Module, String> {
-    let m = read(bytes).map_err(|e| format!("{display}: {e}"))?;
-    verify(&m).map_err(|e| format!("{display}: {e}"))?;
-    Ok(m)
-}
-
-/// The directories searched for libraries, in order: the `-L` directories, then those
-/// of `HASH_PATH` (the platform's path-list syntax: colon-separated on Unix; empty
-/// entries skipped).
-fn search_dirs(lib_dirs: &[PathBuf], hash_path: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
-    let mut dirs = lib_dirs.to_vec();
-    if let Some(p) = hash_path {
-        dirs.extend(std::env::split_paths(p).filter(|d| !d.as_os_str().is_empty()));
-    }
-    dirs
-}
-
-/// Finds library `name` on the search path: the `-L` directories, then `HASH_PATH`,
-/// then the bundled standard library.
-fn find_library(name: &str, dirs: &[PathBuf]) -> Result<Resolved, String> {
-    let rel = Path::new(name);
-    if name.is_empty()
-        || rel.is_absolute()
-        || rel
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-    {
-        return Err(format!("`{name}` is not a valid library name"));
-    }
-    for dir in dirs {
-        let path = dir.join(format!("{name}.hbc"));
-        if path.is_file() {
-            let display = path.display().to_string();
-            let bytes = std::fs::read(&path).map_err(|e| format!("{display}: {e}"))?;
-            return load(&display, &bytes).map(|m| Some((display, m)));
-        }
-    }
-    match bundled_library(name) {
-        Some(bytes) => {
-            let display = format!("<bundled {name}>");
-            load(&display, &bytes).map(|m| Some((display, m)))
-        }
-        None => Ok(None),
-    }
-}
-
 fn run(args: Args) -> Result<(), Vec<String>> {
-    let mut objects = Vec::new();
-    let mut errors = Vec::new();
-    for path in &args.objects {
-        match std::fs::read(path) {
-            Err(e) => errors.push(format!("{path}: {e}")),
-            Ok(bytes) => match load(path, &bytes) {
-                Ok(m) => objects.push((path.clone(), m)),
-                Err(e) => errors.push(e),
-            },
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let dirs = search_dirs(&args.lib_dirs, std::env::var_os("HASH_PATH").as_deref());
-    let mut resolve = |name: &str| find_library(name, &dirs);
-    let out = link(&objects, &mut resolve)
-        .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let objects = read_objects(&args.objects)?;
+    let libs = Libraries::new(
+        &args.lib_dirs,
+        None,
+        std::env::var_os("HASH_PATH").as_deref(),
+    );
+    let out = libs.link(&objects)?;
+    let display = args.output.display().to_string();
     if out.entry.is_none() {
         return Err(vec![
-            "no entry point: none of the objects or libraries defines one".into(),
+            "no entry point: none of the objects or libraries defines one (an executable needs exactly one object with an entry, as `hashc` makes for a file with `main`)".into(),
         ]);
     }
-    verify(&out).map_err(|e| {
+    verify(&display, &out).map_err(|e| {
         vec![format!(
-            "{}: the linked program fails verification (a linker bug): {e}",
-            args.output
+            "the linked program fails verification (a linker bug): {e}"
         )]
     })?;
-    std::fs::write(&args.output, write(&out)).map_err(|e| vec![format!("{}: {e}", args.output)])
+    write_file(&args.output, &hashvm_format::write(&out)).map_err(|e| vec![e])
 }
 
-fn main() -> ExitCode {
-    match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Help) => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n{USAGE}");
-            ExitCode::from(2)
-        }
-        Ok(Command::Link(args)) => match run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(errors) => {
-                for e in errors {
-                    eprintln!("error: {e}");
-                }
-                ExitCode::from(1)
+fn main() {
+    let code = main_with("hashld", USAGE, parse_args, |args| match run(args) {
+        Ok(()) => 0,
+        Err(errors) => {
+            for e in errors {
+                report(&e);
             }
-        },
-    }
+            EXIT_ERROR
+        }
+    });
+    std::process::exit(code);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use hashvm_format::hasm::assemble;
+    use hashvm_format::{read, write};
+    use std::path::Path;
 
-    fn args(v: &[&str]) -> Result<Command, String> {
-        parse_args(v.iter().map(|s| s.to_string()))
+    fn args(v: &[&str]) -> Result<Parsed<Args>, String> {
+        let mut p = lexopt::Parser::from_args(v.iter().copied());
+        parse_args(&mut p).map_err(|e| e.to_string())
     }
 
     /// A fresh scratch directory for one test.
@@ -214,40 +125,46 @@ mod tests {
 
     #[test]
     fn command_line() {
-        let Ok(Command::Link(a)) = args(&["a.hbc", "-o", "out.hbc", "-L", "x", "-Ly", "b.hbc"])
-        else {
+        let Ok(Parsed::Go(a)) = args(&["a.hbc", "-o", "out.hbc", "-L", "x", "-Ly", "b.hbc"]) else {
             panic!()
         };
-        assert_eq!(a.objects, ["a.hbc", "b.hbc"]);
-        assert_eq!(a.output, "out.hbc");
+        assert_eq!(a.objects, ["a.hbc", "b.hbc"].map(PathBuf::from));
+        assert_eq!(a.output, PathBuf::from("out.hbc"));
         assert_eq!(a.lib_dirs, [PathBuf::from("x"), PathBuf::from("y")]);
-        assert!(matches!(args(&["--help"]), Ok(Command::Help)));
-        assert!(matches!(args(&["a.hbc", "-h"]), Ok(Command::Help)));
+        assert!(matches!(args(&["--help"]), Ok(Parsed::Help)));
+        assert!(matches!(args(&["a.hbc", "-h"]), Ok(Parsed::Help)));
+        assert!(matches!(args(&["--version"]), Ok(Parsed::Version)));
         assert_eq!(
             args(&["a.hbc"]).err().unwrap(),
             "no output file (-o OUT.hbc)"
         );
         assert_eq!(args(&["-o", "x"]).err().unwrap(), "no input objects");
-        assert_eq!(args(&["a", "-o"]).err().unwrap(), "-o needs a file name");
-        assert_eq!(args(&["a", "-q"]).err().unwrap(), "unknown option -q");
+        assert_eq!(
+            args(&["a", "-o"]).err().unwrap(),
+            "missing argument for option '-o'"
+        );
+        assert_eq!(args(&["a", "-q"]).err().unwrap(), "invalid option '-q'");
         assert_eq!(
             args(&["a", "-o", "x", "-ox"]).err().unwrap(),
             "-o given twice"
         );
-        let Ok(Command::Link(a)) = args(&["-o", "o", "--", "-weird.hbc"]) else {
+        let Ok(Parsed::Go(a)) = args(&["-o", "o", "--", "-weird.hbc"]) else {
             panic!()
         };
-        assert_eq!(a.objects, ["-weird.hbc"]);
+        assert_eq!(a.objects, [PathBuf::from("-weird.hbc")]);
     }
 
+    #[cfg(unix)]
     #[test]
-    fn search_order_is_l_dirs_then_hash_path() {
-        let dirs = search_dirs(
-            &[PathBuf::from("l1"), PathBuf::from("l2")],
-            Some(std::ffi::OsStr::new("h1::h2")),
-        );
-        assert_eq!(dirs, ["l1", "l2", "h1", "h2"].map(PathBuf::from));
-        assert_eq!(search_dirs(&[], None), Vec::<PathBuf>::new());
+    fn file_names_need_not_be_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = std::ffi::OsStr::from_bytes(b"caf\xe9.hbc");
+        let mut p = lexopt::Parser::from_args([bad, "-o".as_ref(), bad]);
+        let Ok(Parsed::Go(a)) = parse_args(&mut p) else {
+            panic!()
+        };
+        assert_eq!(a.objects, [PathBuf::from(bad)]);
+        assert_eq!(a.output, PathBuf::from(bad));
     }
 
     #[test]
@@ -265,21 +182,49 @@ mod tests {
             &c.join("m.hbc"),
             ".global which = 3\n.export which global which",
         );
-        let abc = [a.clone(), b.clone(), c.clone()];
-        let found = find_library("m", &abc).unwrap().unwrap();
+        let libs = |dirs: &[PathBuf]| Libraries::new(dirs, None, None);
+        let found = libs(&[a.clone(), b.clone(), c.clone()])
+            .find("m")
+            .unwrap()
+            .unwrap();
         assert_eq!(found.0, b.join("m.hbc").display().to_string());
-        let found = find_library("m", &[c.clone(), b]).unwrap().unwrap();
+        let found = libs(&[c.clone(), b]).find("m").unwrap().unwrap();
         assert_eq!(found.0, c.join("m.hbc").display().to_string());
-        let only_a = std::slice::from_ref(&a);
-        assert!(find_library("m", only_a).unwrap().is_none());
-        assert!(find_library("../m", only_a).is_err());
-        assert!(find_library("/m", only_a).is_err());
+        let only_a = libs(std::slice::from_ref(&a));
+        assert!(only_a.find("m").unwrap().is_none());
         // An unreadable library is an error naming the file, not "not found".
         std::fs::write(a.join("bad.hbc"), b"junk").unwrap();
-        let e = find_library("bad", only_a).unwrap_err();
+        let e = only_a.find("bad").unwrap_err();
         assert!(
             e.starts_with(&a.join("bad.hbc").display().to_string()),
             "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A file named on the command line and found again by the search for a library
+    /// it does not define is an error, not a second copy (duplicate symbols).
+    #[test]
+    fn a_given_object_is_never_loaded_twice() {
+        let root = scratch("twice");
+        put(
+            &root.join("app.hbc"),
+            ".library util\n.global k import \"other::k\"\n.func main/0\n    loadg r0, k\n    ret r0\n.end\n.entry main",
+        );
+        put(
+            &root.join("util.hbc"),
+            ".global k = 7\n.export \"other::k\" global k",
+        );
+        let e = run(Args {
+            objects: vec![root.join("app.hbc"), root.join("util.hbc")],
+            output: root.join("out.hbc"),
+            lib_dirs: vec![root.clone()],
+        })
+        .unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("is named on the command line, but it does not define library `util`"),
+            "{e:?}"
         );
         let _ = std::fs::remove_dir_all(&root);
     }
@@ -299,38 +244,55 @@ mod tests {
         );
         let out = root.join("out.hbc");
         run(Args {
-            objects: vec![root.join("main.hbc").display().to_string()],
-            output: out.display().to_string(),
-            lib_dirs: vec![lib],
+            objects: vec![root.join("main.hbc")],
+            output: out.clone(),
+            lib_dirs: vec![lib.clone()],
         })
         .unwrap();
         let m = read(&std::fs::read(&out).unwrap()).unwrap();
-        verify(&m).unwrap();
+        hashvm_format::verify(&m).unwrap();
         assert!(m.is_executable());
         assert_eq!(m.globals.len(), 1);
 
-        // Errors name the files.
+        // Named on the command line, by two paths, the library is one file.
+        run(Args {
+            objects: vec![
+                root.join("main.hbc"),
+                lib.join("answer.hbc"),
+                lib.join("../lib/answer.hbc"),
+            ],
+            output: out.clone(),
+            lib_dirs: vec![lib.clone()],
+        })
+        .unwrap();
+        assert_eq!(read(&std::fs::read(&out).unwrap()).unwrap(), m);
+
+        // Errors name the files, and say where libraries were looked for.
         let e = run(Args {
-            objects: vec![root.join("main.hbc").display().to_string()],
-            output: out.display().to_string(),
+            objects: vec![root.join("main.hbc")],
+            output: out.clone(),
             lib_dirs: vec![],
         })
         .unwrap_err();
-        assert_eq!(
-            e,
-            [format!(
-                "library `answer` not found (needed by {})",
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].starts_with(&format!(
+                "library `answer` not found (needed by {})\n  looked for answer.hbc in: ",
                 root.join("main.hbc").display()
-            )]
+            )),
+            "{e:?}"
         );
-        let missing = root.join("nope.hbc").display().to_string();
+        let missing = root.join("nope.hbc");
         let e = run(Args {
             objects: vec![missing.clone()],
-            output: out.display().to_string(),
+            output: out,
             lib_dirs: vec![],
         })
         .unwrap_err();
-        assert!(e[0].starts_with(&format!("{missing}: ")), "{e:?}");
+        assert!(
+            e[0].starts_with(&format!("{}: ", missing.display())),
+            "{e:?}"
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -2,105 +2,161 @@
 
 use hashvm_cli::*;
 use hashvm_vm::{run_program, Config, Outcome, Vm};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const USAGE: &str = "\
 usage: hashvm run [OPTIONS] FILE [ARGS...]   run a .hbc (executable or linkable) or .hash program
-       hashvm dis FILE.hbc                    print a .hbc file as .hasm
-       hashvm asm [--no-verify] FILE.hasm -o FILE.hbc
-                                              assemble (--no-verify: write even what the
-                                              verifier rejects, e.g. to test loaders)
+       hashvm dis FILE                        print a .hbc file (or a compiled .hash) as .hasm
+       hashvm asm [--no-verify] FILE.hasm [-o FILE.hbc]
+                                              assemble (default output: FILE.hbc;
+                                              --no-verify: write even what the verifier
+                                              rejects, e.g. to test loaders)
        hashvm repl                            the interactive REPL (also: hashvm with no arguments)
        hashvm --help | --version
 
-run options:
+run options (before FILE; everything after FILE goes to the program):
   --heap-limit SIZE    most live heap data (e.g. 512M, 4G; default 16G); past it: out of memory
   --stack-limit N      most nested calls (default 10000000); past it: stack overflow
   --gc-stats           print collector statistics to standard error at exit
-  -L DIR               look for libraries in DIR (before HASH_PATH and the bundled library)
+  -L DIR               look for libraries in DIR (before the directory of FILE, HASH_PATH
+                       and the bundled library)
 
 environment: HASH_PATH (library directories, colon-separated), HASHVM_GC_STRESS=1
-(collect at every allocation, for testing).";
+(collect at every allocation, for testing), NO_COLOR (no colour in diagnostics).";
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let code = match args.first().map(String::as_str) {
-        None | Some("repl") => repl(),
-        Some("--help" | "-h" | "help") => {
-            println!("{USAGE}");
-            0
-        }
-        Some("--version" | "-V") => {
-            println!("hashvm {}", env!("CARGO_PKG_VERSION"));
-            0
-        }
-        Some("run") => run(&args[1..]),
-        Some("dis") => dis(&args[1..]),
-        Some("asm") => asm(&args[1..]),
-        Some(other) => {
-            eprintln!("error: unknown command `{other}`\n\n{USAGE}");
-            EXIT_USAGE
-        }
+/// What the command line asks for.
+enum Cmd {
+    Repl,
+    Run(RunArgs),
+    Dis(PathBuf),
+    Asm(AsmArgs),
+}
+
+struct RunArgs {
+    config: Config,
+    gc_stats: bool,
+    dash_l: Vec<PathBuf>,
+    file: PathBuf,
+    args: Vec<String>,
+}
+
+struct AsmArgs {
+    input: PathBuf,
+    out: PathBuf,
+    /// Write the file even if the verifier rejects it: `.hasm` expresses every decodable
+    /// module (SPEC.md §6.7), and loaders need such files for their tests. Nothing runs
+    /// it unverified: `hashvm run` verifies what it loads.
+    no_verify: bool,
+}
+
+fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
+    use lexopt::Arg::*;
+    let cmd = match p.next()? {
+        None => return Ok(Parsed::Go(Cmd::Repl)),
+        Some(Short('h') | Long("help")) => return Ok(Parsed::Help),
+        Some(Short('V') | Long("version")) => return Ok(Parsed::Version),
+        Some(Value(v)) => text(v)?,
+        Some(arg) => return Err(arg.unexpected()),
     };
-    std::process::exit(code);
+    match cmd.as_str() {
+        "help" => Ok(Parsed::Help),
+        "repl" => match p.next()? {
+            None => Ok(Parsed::Go(Cmd::Repl)),
+            Some(Short('h') | Long("help")) => Ok(Parsed::Help),
+            Some(arg) => Err(arg.unexpected()),
+        },
+        "run" => parse_run(p),
+        "dis" => {
+            let mut file = None;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Short('h') | Long("help") => return Ok(Parsed::Help),
+                    Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
+                    Value(_) => return Err("dis takes one file".into()),
+                    _ => return Err(arg.unexpected()),
+                }
+            }
+            Ok(Parsed::Go(Cmd::Dis(file.ok_or("dis needs a file")?)))
+        }
+        "asm" => {
+            let (mut input, mut out, mut no_verify) = (None, None, false);
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Short('h') | Long("help") => return Ok(Parsed::Help),
+                    Short('o') => output_value(p, &mut out)?,
+                    Long("no-verify") => no_verify = true,
+                    Value(v) if input.is_none() => input = Some(PathBuf::from(v)),
+                    Value(_) => return Err("asm takes one .hasm file".into()),
+                    _ => return Err(arg.unexpected()),
+                }
+            }
+            let input: PathBuf = input.ok_or("asm needs a .hasm file")?;
+            let out = out.unwrap_or_else(|| input.with_extension("hbc"));
+            if out == input {
+                return Err(format!("the output file {} is the input file", out.display()).into());
+            }
+            Ok(Parsed::Go(Cmd::Asm(AsmArgs {
+                input,
+                out,
+                no_verify,
+            })))
+        }
+        other => Err(format!("unknown command `{other}`").into()),
+    }
 }
 
-fn usage_error(msg: &str) -> i32 {
-    eprintln!("error: {msg}\n\n{USAGE}");
-    EXIT_USAGE
-}
-
-fn run(args: &[String]) -> i32 {
+fn parse_run(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
+    use lexopt::Arg::*;
     let mut config = Config::default();
     let mut gc_stats = false;
     let mut dash_l = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--heap-limit" => {
-                let Some(v) = args.get(i + 1).and_then(|s| parse_size(s)) else {
-                    return usage_error("--heap-limit needs a size such as 512M");
-                };
-                config.heap_limit = v;
-                i += 2;
+    let file = loop {
+        match p.next()? {
+            None => return Err("run needs a program file".into()),
+            Some(Short('h') | Long("help")) => return Ok(Parsed::Help),
+            Some(Long("heap-limit")) => {
+                config.heap_limit = p
+                    .value()?
+                    .to_str()
+                    .and_then(parse_size)
+                    .ok_or("--heap-limit needs a size such as 512M")?;
             }
-            "--stack-limit" => {
-                let Some(v) = args
-                    .get(i + 1)
+            Some(Long("stack-limit")) => {
+                config.max_frames = p
+                    .value()?
+                    .to_str()
                     .and_then(|s| s.parse::<usize>().ok())
                     .filter(|&v| v > 0)
-                else {
-                    return usage_error("--stack-limit needs a positive number of frames");
-                };
-                config.max_frames = v;
-                i += 2;
+                    .ok_or("--stack-limit needs a positive number of frames")?;
             }
-            "--gc-stats" => {
-                gc_stats = true;
-                i += 1;
-            }
-            "-L" => {
-                let Some(d) = args.get(i + 1) else {
-                    return usage_error("-L needs a directory");
-                };
-                dash_l.push(PathBuf::from(d));
-                i += 2;
-            }
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return 0;
-            }
-            s if s.starts_with('-') && s.len() > 1 => {
-                return usage_error(&format!("unknown option `{s}`"))
-            }
-            _ => break,
+            Some(Long("gc-stats")) => gc_stats = true,
+            Some(Short('L')) => dash_l.push(path_value(p)?),
+            Some(Value(v)) => break PathBuf::from(v),
+            Some(arg) => return Err(arg.unexpected()),
         }
-    }
-    let Some(file) = args.get(i) else {
-        return usage_error("run needs a program file");
     };
-    let prog_args = args[i + 1..].to_vec();
-    let module = match load_program(file, &dash_l) {
+    let args = p.raw_args()?.map(program_arg).collect();
+    Ok(Parsed::Go(Cmd::Run(RunArgs {
+        config,
+        gc_stats,
+        dash_l,
+        file,
+        args,
+    })))
+}
+
+fn main() {
+    let code = main_with("hashvm", USAGE, parse_args, |cmd| match cmd {
+        Cmd::Repl => hashvm_repl::main(),
+        Cmd::Run(r) => run(r),
+        Cmd::Dis(f) => dis(&f),
+        Cmd::Asm(a) => asm(a),
+    });
+    std::process::exit(code);
+}
+
+fn run(r: RunArgs) -> i32 {
+    let module = match load_program(&r.file, &r.dash_l) {
         Ok(m) => m,
         Err(e) => {
             report(&e);
@@ -111,90 +167,103 @@ fn run(args: &[String]) -> i32 {
     let verified = match hashvm_format::verify::verify(&module) {
         Ok(v) => v,
         Err(e) => {
-            report(&format!("{file}: {e}"));
+            report(&format!("{}: {e}", r.file.display()));
             return EXIT_ERROR;
         }
     };
-    let mut vm = Vm::new(config);
-    vm.set_args(prog_args);
+    let mut vm = Vm::new(r.config);
+    vm.set_args(r.args);
     let outcome = run_program(&mut vm, verified);
-    if gc_stats {
+    if r.gc_stats {
         let s = vm.gc_stats();
-        eprintln!(
-            "gc: {} collections, {} bytes allocated, {} bytes copied, {} live, largest semispace {} bytes, {:.3} ms collecting",
+        ewrite(&format!(
+            "gc: {} collections, {} bytes allocated, {} bytes copied, {} live, largest semispace {} bytes, {:.3} ms collecting\n",
             s.collections,
             s.allocated,
             s.copied,
             s.live,
             s.max_space,
             s.time.as_secs_f64() * 1e3
-        );
+        ));
     }
     match outcome {
         Outcome::Exit(c) => c,
         Outcome::Error(e) => {
-            eprint!("{e}");
+            ewrite(&e.to_string());
             EXIT_ERROR
         }
     }
 }
 
-/// Loads `file` as an executable module: compile a `.hash` source in memory, or
-/// decode a `.hbc` file, link what a linkable object needs, and verify.
-fn load_program(file: &str, dash_l: &[PathBuf]) -> Result<hashvm_format::Module, String> {
-    let path = PathBuf::from(file);
-    let search = search_path(dash_l);
-    if path.extension().is_some_and(|e| e == "hash") {
-        let opts = hashvm_compiler::driver::Options {
-            search,
-            ..Default::default()
-        };
-        return match hashvm_compiler::driver::compile_program(&path, &opts) {
-            Ok(c) => {
-                if !c.warnings.is_empty() {
-                    eprint!(
-                        "{}",
-                        hashvm_compiler::driver::render(&c.program, &c.warnings)
-                    );
-                }
-                Ok(c.module)
+/// Compiles a `.hash` source in memory, printing its warnings; the error has been
+/// printed when it fails.
+fn compile_source(path: &Path, dash_l: &[PathBuf]) -> Result<hashvm_format::Module, String> {
+    let opts = hashvm_compiler::driver::Options {
+        search: search_path(dash_l),
+        ..Default::default()
+    };
+    match hashvm_compiler::driver::compile_program(path, &opts) {
+        Ok(c) => {
+            if !c.warnings.is_empty() {
+                ewrite(&hashvm_compiler::driver::render(&c.program, &c.warnings));
             }
-            Err(f) => {
-                eprint!("{}", f.rendered);
-                Err(format!("{file}: compilation failed"))
-            }
-        };
+            Ok(c.module)
+        }
+        Err(f) => {
+            ewrite(&f.rendered);
+            Err(format!("{}: compilation failed", path.display()))
+        }
     }
-    let m = read_hbc(&path)?;
-    verify(file, &m)?;
+}
+
+fn is_source(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "hash")
+}
+
+/// Loads `file` as an executable module: compile a `.hash` source in memory, or
+/// decode a `.hbc` file, link what a linkable object needs (libraries from `-L`, then
+/// beside the file, then `HASH_PATH`, then the bundled library), and verify.
+fn load_program(path: &Path, dash_l: &[PathBuf]) -> Result<hashvm_format::Module, String> {
+    if is_source(path) {
+        return compile_source(path, dash_l);
+    }
+    let file = path.display().to_string();
+    let m = read_hbc(path)?;
+    verify(&file, &m)?;
     if m.is_executable() {
         return Ok(m);
     }
     // A linkable object: link it with the libraries it needs now.
-    let mut resolve = |name: &str| resolve_library(name, &search);
-    let linked =
-        hashvm_format::link::link(&[(file.to_string(), m)], &mut resolve).map_err(|errs| {
-            errs.iter()
-                .map(|e| format!("{file}: {e}"))
-                .collect::<Vec<_>>()
-                .join("\nerror: ")
-        })?;
-    verify(file, &linked)?;
+    let libs = Libraries::new(dash_l, Some(path), std::env::var_os("HASH_PATH").as_deref());
+    let objects = [(file.clone(), m)];
+    let linked = libs.link(&objects).map_err(|errs| errs.join("\nerror: "))?;
     if linked.entry.is_none() {
-        return Err(format!("{file}: has no entry point (no `main`)"));
+        // The entry is the SYMB section's, never a function found by name: say so when
+        // a `main` exists, since that is what a user expects to run.
+        let hint = if linked.functions.iter().any(|f| f.name == "main") {
+            "; it has a function `main`, but a program starts at its entry point (`.entry \
+             main` in .hasm), not at a function found by name (SPEC.md §4.5)"
+        } else {
+            " (`hashc` gives the object of a file that defines `main` an entry; `hashvm dis` \
+             shows a file's `.entry`)"
+        };
+        return Err(format!(
+            "{file}: nothing to run: it is a linkable object without an entry point, and none \
+             of the libraries it needs has one{hint}"
+        ));
     }
+    verify(&file, &linked)?;
     Ok(linked)
 }
 
-fn dis(args: &[String]) -> i32 {
-    let [file] = args else {
-        return usage_error("dis needs exactly one .hbc file");
+fn dis(path: &Path) -> i32 {
+    let m = if is_source(path) {
+        compile_source(path, &[])
+    } else {
+        read_hbc(path)
     };
-    match read_hbc(std::path::Path::new(file)) {
-        Ok(m) => {
-            print!("{}", hashvm_format::hasm::disassemble(&m));
-            0
-        }
+    match m {
+        Ok(m) => out_raw(hashvm_format::hasm::disassemble(&m).as_bytes()),
         Err(e) => {
             report(&e);
             EXIT_ERROR
@@ -202,57 +271,39 @@ fn dis(args: &[String]) -> i32 {
     }
 }
 
-fn asm(args: &[String]) -> i32 {
-    // `--no-verify` (anywhere) writes the file even if the verifier rejects it: `.hasm`
-    // expresses every decodable module (SPEC.md §6.7), and loaders need such files for
-    // their tests. Nothing runs it unverified: `hashvm run` verifies what it loads.
-    let no_verify = args.iter().any(|a| a == "--no-verify");
-    let args: Vec<String> = args
-        .iter()
-        .filter(|a| *a != "--no-verify")
-        .cloned()
-        .collect();
-    let (input, out) = match args.as_slice() {
-        [i, o, out] if o == "-o" => (i, out.clone()),
-        [i] => (
-            i,
-            std::path::Path::new(i)
-                .with_extension("hbc")
-                .to_string_lossy()
-                .into_owned(),
-        ),
-        _ => return usage_error("usage: hashvm asm [--no-verify] FILE.hasm -o FILE.hbc"),
-    };
-    let src = match std::fs::read_to_string(input) {
-        Ok(s) => s,
+fn asm(a: AsmArgs) -> i32 {
+    let input = a.input.display().to_string();
+    let src = match std::fs::read(&a.input) {
+        Ok(b) => match String::from_utf8(b) {
+            Ok(s) => s,
+            Err(e) => {
+                report(&format!("{input}: not UTF-8 text: {e}"));
+                return EXIT_ERROR;
+            }
+        },
         Err(e) => {
             report(&format!("{input}: {e}"));
             return EXIT_ERROR;
         }
     };
-    match hashvm_format::hasm::assemble(&src, input) {
+    match hashvm_format::hasm::assemble(&src, &input) {
         Ok(m) => {
-            if !no_verify {
-                if let Err(e) = verify(input, &m) {
-                    report(&e);
-                    return EXIT_ERROR;
-                }
-            }
-            if let Err(e) = std::fs::write(&out, hashvm_format::write(&m)) {
-                report(&format!("{out}: {e}"));
+            let checked = if a.no_verify {
+                Ok(())
+            } else {
+                verify(&input, &m)
+            };
+            if let Err(e) = checked.and_then(|()| write_file(&a.out, &hashvm_format::write(&m))) {
+                report(&e);
                 return EXIT_ERROR;
             }
             0
         }
         Err(errs) => {
             for e in errs {
-                eprintln!("{e}");
+                ewrite(&format!("{e}\n"));
             }
             EXIT_ERROR
         }
     }
-}
-
-fn repl() -> i32 {
-    hashvm_repl::main()
 }

@@ -424,6 +424,7 @@ impl Checker<'_> {
             Res::Local(id) => {
                 self.check_run_local(id, span);
                 self.use_local(id);
+                self.locals[id.0 as usize].read = true;
                 let s = self.locals[id.0 as usize].scheme.clone();
                 let t = self.instantiate(&s);
                 mk(TExprKind::Var(VarRef::Local(id)), t, span)
@@ -849,10 +850,14 @@ impl Checker<'_> {
                                 return self.try_deferred(d, true);
                             }
                         }
-                        self.report(
-                            Diagnostic::error(*span, format!("cannot infer the type of the value whose field `{name}` is used"))
-                                .with_help("add a type annotation, e.g. on the parameter: `(p: Point) => p.x`"),
-                        );
+                        // In a file with a syntax error the value is most likely one
+                        // whose expression did not parse: an echo, not news.
+                        if !self.has_syntax_errors(span.file) {
+                            self.report(
+                                Diagnostic::error(*span, format!("cannot infer the type of the value whose field `{name}` is used"))
+                                    .with_help("add a type annotation, e.g. on the parameter: `(p: Point) => p.x`"),
+                            );
+                        }
                         true
                     }
                     Type::Adt(adt, args) if self.adts[adt.0 as usize].is_struct => {
@@ -1050,6 +1055,7 @@ impl Checker<'_> {
                         );
                     }
                     self.use_local(id);
+                    self.locals[id.0 as usize].assigned = true;
                     let t = self.locals[id.0 as usize].scheme.ty.clone();
                     (Some(TPlace::Local(id)), t)
                 }
@@ -1471,6 +1477,7 @@ impl Checker<'_> {
         let rec_local = match (&simple, &value.kind, mutable) {
             (Some(n), ExprKind::Lambda(_), false) => {
                 let id = self.new_local(n, pat.span, false, expected.clone());
+                self.locals[id.0 as usize].let_bound = true;
                 self.bind_local(n, id);
                 Some(id)
             }
@@ -1480,7 +1487,9 @@ impl Checker<'_> {
         self.process_deferred(false);
         let _ = var_start;
         self.level -= 1;
-        let generalise = !mutable && self.is_value(&tv);
+        // A value that did not parse stays an unknown to be inferred from its uses (as
+        // generic it would clash with them: "expected `a`, found `(b, c)`").
+        let generalise = !mutable && self.is_value(&tv) && !matches!(value.kind, ExprKind::Error);
         let scheme = if generalise {
             self.generalize(&expected)
         } else {
@@ -1501,6 +1510,7 @@ impl Checker<'_> {
             (Some(n), None) => {
                 let id = self.new_local(&n, pat.span, mutable, expected.clone());
                 self.locals[id.0 as usize].scheme = scheme;
+                self.locals[id.0 as usize].let_bound = true;
                 self.bind_local(&n, id);
                 let tp = TPat {
                     kind: TPatKind::Bind(id),

@@ -76,6 +76,9 @@ pub(crate) struct ModState {
     pub items: Vec<ItemState>,
     pub adts: Vec<AdtId>,
     pub checked: bool,
+    /// Names of declarations that did not parse (`ast::File::broken`) and are not
+    /// declared otherwise: uses resolve to "already reported", not "cannot find".
+    pub broken: std::collections::HashSet<String>,
 }
 
 pub(crate) struct LocalState {
@@ -83,6 +86,12 @@ pub(crate) struct LocalState {
     pub span: Span,
     pub mutable: bool,
     pub captured: bool,
+    /// Read somewhere (for the "unused variable" warning).
+    pub read: bool,
+    /// Assigned to somewhere (for the "does not need to be mutable" warning).
+    pub assigned: bool,
+    /// Bound by a `x := ...` statement (only those get unused-variable warnings).
+    pub let_bound: bool,
     pub scheme: Scheme,
     /// Index into `fn_stack` of the function that binds it.
     pub fn_depth: usize,
@@ -151,6 +160,9 @@ pub struct Checker<'g> {
     /// Inside `#run`: the first local id bound inside it (locals below it are not
     /// available at compile time).
     pub(crate) run_boundary: Option<u32>,
+    /// Import items `(module, item)` that some name resolved through (for the
+    /// "unused import" warning).
+    pub(crate) used_imports: std::collections::HashSet<(u32, u32)>,
 }
 
 /// Checks every module of `graph`; returns the typed program (when there is no error)
@@ -174,6 +186,7 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         reported: Default::default(),
         pending_ambiguity: None,
         run_boundary: None,
+        used_imports: Default::default(),
     };
     let t = c.generic_var();
     let _e = c.generic_var();
@@ -184,8 +197,8 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
             items: Vec::new(),
             adts: Vec::new(),
             checked: false,
+            broken: m.ast.broken.iter().cloned().collect(),
         });
-        let _ = m;
     }
     // Every module, in dependency order (any module the order misses, last).
     let mut order = graph.order.clone();
@@ -215,6 +228,7 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
     if has_errors {
         return (None, c.diags);
     }
+    c.unused_warnings();
     let prog = c.finish(main, main_i64);
     let mut diags = c.diags;
     if let Some(p) = &prog {
@@ -236,6 +250,14 @@ impl<'g> Checker<'g> {
             }
         }
         self.diags.push(d);
+    }
+
+    /// Whether the lexer or parser reported an error in `file`.
+    pub(crate) fn has_syntax_errors(&self, file: crate::span::FileId) -> bool {
+        self.graph
+            .modules
+            .iter()
+            .any(|m| m.file == file && m.syntax_errors)
     }
 
     pub(crate) fn error(&mut self, span: Span, msg: impl Into<String>) {
@@ -458,6 +480,9 @@ impl<'g> Checker<'g> {
             }
             match self.lookup_type_name(name) {
                 Some(a) => a,
+                None if self.mods[self.cur.0 as usize].broken.contains(name) => {
+                    return self.fresh();
+                }
                 None => {
                     let d = Diagnostic::error(last.span, format!("cannot find the type `{name}`"))
                         .with_label("not a type in scope")
@@ -559,7 +584,16 @@ impl<'g> Checker<'g> {
         }
         let cur = self.cur;
         if let Some(r) = self.top_name_res(cur, name) {
+            if let (Res::Module(_) | Res::BrokenModule, Some(TopName::Item(i))) =
+                (&r, self.mods[cur.0 as usize].names.get(name))
+            {
+                self.used_imports.insert((cur.0, *i));
+            }
             return Some(r);
+        }
+        if self.mods[cur.0 as usize].broken.contains(name) {
+            // Its declaration did not parse; that error is the one to fix.
+            return Some(Res::BrokenModule);
         }
         let prelude = self.graph.prelude;
         if prelude != cur && !name.starts_with('_') {
@@ -643,6 +677,11 @@ impl<'g> Checker<'g> {
 
     /// A member `name` of module `m` (`m.name`), checking privacy.
     pub(crate) fn member(&mut self, m: ModuleId, name: &str, span: Span) -> Option<Res> {
+        if !self.mods[m.0 as usize].names.contains_key(name)
+            && self.mods[m.0 as usize].broken.contains(name)
+        {
+            return None; // its declaration did not parse: reported there
+        }
         if !self.mods[m.0 as usize].names.contains_key(name) {
             let mname = self.module_name(m).to_string();
             let mut d =
@@ -721,6 +760,9 @@ impl<'g> Checker<'g> {
             span,
             mutable,
             captured: false,
+            read: false,
+            assigned: false,
+            let_bound: false,
             scheme: Scheme::mono(ty),
             fn_depth: self.fn_stack.len().saturating_sub(1),
         });
@@ -747,6 +789,72 @@ impl<'g> Checker<'g> {
                 }
             }
         }
+    }
+
+    /// Warnings for the user's files (never the standard library's): variables never
+    /// read, `mut` variables never assigned, and imports never used. A name starting
+    /// with `_` is exempt (`_x`, `_ := ...`), as in Rust. Only names bound by
+    /// `x := ...` count as variables here: a match arm's, a `for` loop's or a lambda's
+    /// names often say what a position holds without being used (`[verb, ..args]`,
+    /// `(x, acc) => acc + 1`), as ../shared's own examples do.
+    fn unused_warnings(&mut self) {
+        let user_files: std::collections::HashSet<crate::span::FileId> = self
+            .graph
+            .modules
+            .iter()
+            .filter(|m| matches!(m.kind, crate::tast::ModuleKind::User))
+            .map(|m| m.file)
+            .collect();
+        let exempt =
+            |name: &str| name.starts_with('_') || !name.starts_with(|c: char| c.is_alphabetic());
+        let mut warnings = Vec::new();
+        for l in &self.locals {
+            if !l.let_bound || !user_files.contains(&l.span.file) || exempt(&l.name) {
+                continue;
+            }
+            if !l.read {
+                let what = if l.assigned {
+                    "is assigned to, but never read"
+                } else {
+                    "is never used"
+                };
+                warnings.push(
+                    Diagnostic::warning(l.span, format!("the variable `{}` {what}", l.name))
+                        .with_help(format!(
+                            "if that is intended, name it `_{}` (or `_`)",
+                            l.name
+                        )),
+                );
+            } else if l.mutable && !l.assigned {
+                warnings.push(
+                    Diagnostic::warning(
+                        l.span,
+                        format!("`{}` is declared `mut` but never assigned", l.name),
+                    )
+                    .with_help("remove the `mut`"),
+                );
+            }
+        }
+        for pm in &self.graph.modules {
+            if !matches!(pm.kind, crate::tast::ModuleKind::User) {
+                continue;
+            }
+            for (i, it) in pm.ast.items.iter().enumerate() {
+                if matches!(it.kind, ast::ItemKind::Import { .. })
+                    && !exempt(&it.name.name)
+                    && !self.used_imports.contains(&(pm.id.0, i as u32))
+                {
+                    warnings.push(
+                        Diagnostic::warning(
+                            it.span,
+                            format!("the import `{}` is never used", it.name.name),
+                        )
+                        .with_help("remove it"),
+                    );
+                }
+            }
+        }
+        self.diags.extend(warnings);
     }
 
     // ----- modules and items --------------------------------------------------------
@@ -871,6 +979,18 @@ impl<'g> Checker<'g> {
         };
         let it = self.mods[root.0 as usize].items[i as usize].clone();
         let span = it.span;
+        // A `main` whose definition did not parse has had its error reported; saying
+        // that it "must be a function" as well would mislead.
+        if let Some(ast::ItemKind::Value { expr, .. }) = self.graph.modules[root.0 as usize]
+            .ast
+            .items
+            .get(i as usize)
+            .map(|a| &a.kind)
+        {
+            if matches!(expr.kind, ast::ExprKind::Error) {
+                return (None, false);
+            }
+        }
         match it.kind {
             ItemKindState::Value { is_fn: true } => {}
             _ => {

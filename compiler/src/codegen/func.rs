@@ -116,10 +116,15 @@ pub(crate) fn compile_function<'p>(
     cx.finish()
 }
 
+/// The name of a module's initialiser, as stack traces show it: a runtime error while
+/// computing a top-level value reads `at top level (prog.hash:3:9)`, not an internal
+/// name.
+pub(crate) const INIT_NAME: &str = "top level";
+
 /// Compiles the module initialiser: each value item's initialiser, stored in its
 /// global, in order.
 pub(crate) fn compile_init<'p>(og: &mut ObjectGen<'p>, items: &[u32]) -> R<FunctionBuilder> {
-    let name = og.fn_name("<init>");
+    let name = og.fn_name(INIT_NAME);
     let prog = og.prog;
     let module = og.module;
     let mut cx = FnCx {

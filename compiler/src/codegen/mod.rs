@@ -197,7 +197,7 @@ pub fn compile_module(
     // constant). It exists whenever there are values, in both `#run` phases, so that
     // function numbering is the same in both.
     if !m.init_order.is_empty() {
-        let f = og.mb.declare_function(og.fn_name("<init>"));
+        let f = og.mb.declare_function(og.fn_name(func::INIT_NAME));
         let body = func::compile_init(&mut og, &m.init_order);
         og.define(f, body);
         og.mb.add_init(f);

@@ -130,6 +130,7 @@ impl Repl {
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .env("TERM", "xterm")
+            .env_remove("NO_COLOR") // as a user's terminal: errors coloured
             .env("HASH_HISTORY", scratch.0.join("history"))
             .env_remove("HASH_PATH")
             .stdin(Stdio::from(slave.try_clone().expect("dup slave")))
@@ -195,6 +196,16 @@ impl Repl {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         clean(&String::from_utf8_lossy(&raw))
+    }
+
+    /// Everything shown so far, escape sequences included.
+    pub fn raw_screen(&self) -> String {
+        let raw = self
+            .screen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        String::from_utf8_lossy(&raw).into_owned()
     }
 
     /// Types `text` (use `\r` for Enter, `\x03` for Ctrl-C, `\x04` for Ctrl-D).
