@@ -21,7 +21,7 @@
 //! | `; no-stress` | skip the GC stress run (memory-limit tests, long loops) |
 //! | `; stdin: TEXT` | a line (TEXT and a newline) of standard input; such programs run in a child process of this test binary with the text piped in (`; stdin-noeol: TEXT` adds no newline) |
 //! | `; env: NAME=VALUE` | an environment variable for the program; such programs run in a child process (the environment of this one is shared by parallel tests) |
-//! | `; bug: EXPLANATION` | a known VM bug: the suite skips the file, and an `#[ignore = "BUG: ..."]` test below runs it |
+//! | `; bug: EXPLANATION` | a known VM bug: the program's test is ignored (it runs with `-- --ignored`, always in a child process) |
 //!
 //! Standard output must match exactly (an empty expectation means no output). In TEXT,
 //! FRAGMENT and VALUE, `\n`, `\t`, `\r`, `\\` and `\s` (a space, for significant
@@ -31,7 +31,7 @@
 //!
 //! # Writing programs
 //!
-//! Follow the calling convention of docs/spec-vm.md: a call clobbers every slot from its
+//! Follow the calling convention of SPEC.md (§4): a call clobbers every slot from its
 //! window up, so keep live values below call windows. (A caller's slots above its
 //! callee's frame are scanned too: regress_gc_stale_slot_above_call.hasm.)
 //!
@@ -39,17 +39,16 @@
 //!
 //! Besides running the programs, the suite checks that every opcode of `Op::ALL` occurs
 //! in at least one program (a new instruction needs a test), that every program survives
-//! a disassembly/assembly round trip byte for byte, that every `bug:` program has its
-//! ignored test, that a loop making millions of short-lived big integers runs in a
+//! a disassembly/assembly round trip byte for byte, that a loop making millions of short-lived big integers runs in a
 //! bounded heap, and (on Linux) that their GMP limbs are freed.
 //!
-//! Known bugs get `#[ignore]`d tests named `bug_*` (none are open now: the bugs this suite
-//! found are fixed and their programs run as `regress_*`); run them with
-//! `cargo test -p hashvm-vm --test hasm_suite -- --ignored bug_` (the other ignored tests,
-//! `stdin_child` and `rss_child`, are the child sides of tests that spawn them). Set `HASM_FILTER=SUBSTRING`
-//! to run only the programs whose file name contains SUBSTRING; to see what one program
-//! does, `HASM_SUITE_CHILD=PATH HASM_SUITE_CHILD_SHOW=1 cargo test -p hashvm-vm --test
-//! hasm_suite stdin_child -- --ignored --nocapture` (add `HASM_SUITE_CHILD_STRESS=1` for GC stress).
+//! The suite has its own harness (`main` at the end, libtest-mimic): every program is a
+//! test named `program::FILE` (`cargo test -p hashvm-vm --test hasm_suite arrays` runs
+//! the programs whose name contains `arrays`), and the other checks are named tests too.
+//! Known bugs (`; bug:` programs) are ignored trials: run them with `-- --ignored`. To
+//! see what one program does, `HASM_SUITE_CHILD=PATH HASM_SUITE_CHILD_SHOW=1 cargo test
+//! -p hashvm-vm --test hasm_suite` runs just that file in this binary's child mode and
+//! prints its output (add `HASM_SUITE_CHILD_STRESS=1` for GC stress).
 
 mod common;
 
@@ -57,6 +56,7 @@ use common::Sink;
 use hashvm_format::hasm::{assemble, disassemble};
 use hashvm_format::{insn, verify, write, Module, Op};
 use hashvm_vm::{run_program, Config, Outcome, Vm};
+use libtest_mimic::{Failed, Trial};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -394,13 +394,6 @@ fn run_in_child(path: &Path, stress: bool) -> Result<(), String> {
     let spec = parse_spec(&src)?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "stdin_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
         .env("HASM_SUITE_CHILD", path)
         .env("HASM_SUITE_CHILD_STRESS", if stress { "1" } else { "0" })
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -426,12 +419,10 @@ fn run_in_child(path: &Path, stress: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// The child side of [`run_in_child`], which runs it (ignored otherwise: alone it has
-/// nothing to run, and it fails without `HASM_SUITE_CHILD`). Also a debugging aid:
-/// `HASM_SUITE_CHILD=FILE HASM_SUITE_CHILD_SHOW=1 cargo test -p hashvm-vm --test
-/// hasm_suite stdin_child -- --ignored --nocapture` runs one file and prints what it did.
-#[test]
-#[ignore = "the child side of run_in_child, which runs it with HASM_SUITE_CHILD set"]
+/// The child side of [`run_in_child`]: `main` runs it instead of the tests when
+/// `HASM_SUITE_CHILD` names a file. Also a debugging aid: `HASM_SUITE_CHILD=FILE
+/// HASM_SUITE_CHILD_SHOW=1 cargo test -p hashvm-vm --test hasm_suite` runs one file and
+/// prints what it did.
 fn stdin_child() {
     let path = std::env::var_os("HASM_SUITE_CHILD")
         .expect("HASM_SUITE_CHILD names the .hasm file to run (see run_in_child)");
@@ -448,74 +439,7 @@ fn stdin_child() {
     println!("HASM-CHILD-OK");
 }
 
-fn filtered(all: Vec<PathBuf>) -> Vec<PathBuf> {
-    match std::env::var("HASM_FILTER") {
-        Ok(f) => all
-            .into_iter()
-            .filter(|p| file_name(p).contains(&f))
-            .collect(),
-        Err(_) => all,
-    }
-}
-
-/// Every program (except known bugs) runs as its header says, normally and under GC
-/// stress. All failures are reported together.
-#[test]
-fn hasm_programs() {
-    let progs: Vec<PathBuf> = filtered(programs())
-        .into_iter()
-        .filter(|p| {
-            let src = std::fs::read_to_string(p).unwrap();
-            parse_spec(&src).map(|s| s.bug.is_none()).unwrap_or(true)
-        })
-        .collect();
-    // Two workers: the machine is shared.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let fails = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(p) = progs.get(i) else { break };
-                let f = check_program(p);
-                fails.lock().unwrap().extend(f);
-            });
-        }
-    });
-    let fails = fails.into_inner().unwrap();
-    assert!(
-        fails.is_empty(),
-        "{} failure(s):\n\n{}",
-        fails.len(),
-        fails.join("\n\n")
-    );
-}
-
-/// Runs one program that documents a known bug (its header has `; bug:`). Unused while
-/// no bug is open.
-#[allow(dead_code)]
-fn run_bug(name: &str) {
-    let p = hasm_dir().join(name);
-    let fails = check_program(&p);
-    assert!(fails.is_empty(), "{}", fails.join("\n\n"));
-}
-
-/// Every program marked `; bug:` has an ignored test here that runs it (otherwise the
-/// suite would skip it silently).
-#[test]
-fn every_bug_program_has_a_test() {
-    let me = include_str!("hasm_suite.rs");
-    for p in programs() {
-        let src = std::fs::read_to_string(&p).unwrap();
-        if parse_spec(&src).unwrap().bug.is_some() {
-            let call = format!("run_bug(\"{}\")", file_name(&p));
-            assert!(me.contains(&call), "no test calls {call}");
-        }
-    }
-}
-
 /// Every instruction of the machine occurs in at least one test program.
-#[test]
 fn every_opcode_is_tested() {
     let mut seen = BTreeSet::new();
     for p in programs() {
@@ -539,7 +463,6 @@ fn every_opcode_is_tested() {
 }
 
 /// `disassemble` then `assemble` gives back the identical bytes for every program.
-#[test]
 fn disassembly_round_trips() {
     for p in programs() {
         let (m, _) = load(&p).unwrap_or_else(|e| panic!("{e}"));
@@ -609,7 +532,6 @@ fn run_with_stats(m: &Module, config: Config) -> (String, i32, hashvm_vm::GcStat
 }
 
 /// Millions of short-lived big integers run in a small, bounded heap.
-#[test]
 fn bigint_loop_heap_is_bounded() {
     let n: i64 = 2_000_000;
     let t = std::time::Instant::now();
@@ -658,11 +580,10 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The child side of [`limb_rss_growth`], which runs it: runs the limb loop (60,000
+/// The child side of [`limb_rss_growth`] (`main` runs it when `HASM_SUITE_RSS` is set):
+/// runs the limb loop (60,000
 /// iterations of 16,384-bit numbers: 240 MB of limbs if none were freed) and prints the
 /// growth of the peak RSS. Ignored otherwise (it needs `HASM_SUITE_RSS`).
-#[test]
-#[ignore = "the child side of limb_rss_growth, which runs it with HASM_SUITE_RSS set"]
 fn rss_child() {
     let mode = std::env::var("HASM_SUITE_RSS")
         .expect("HASM_SUITE_RSS is `small` or `default` (see limb_rss_growth)");
@@ -689,13 +610,6 @@ fn limb_rss_growth(mode: &str) -> u64 {
         "/proc/self/status has no VmHWM line: cannot measure the peak RSS"
     );
     let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
-        .args([
-            "--exact",
-            "rss_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
         .env("HASM_SUITE_RSS", mode)
         .output()
         .expect("run the child");
@@ -719,11 +633,6 @@ fn limb_rss_growth(mode: &str) -> u64 {
 /// The GMP limbs of dead big integers are freed: the peak RSS stays far below the
 /// 240 MB that leaking them would take (with a 64 KiB semispace, so that collections,
 /// and hence finalisation, happen often).
-#[test]
-#[cfg_attr(
-    not(target_os = "linux"),
-    ignore = "measures the peak RSS through /proc"
-)]
 fn bigint_limbs_are_freed() {
     let kib = limb_rss_growth("small");
     assert!(kib < 64 << 10, "peak RSS grew by {kib} KiB");
@@ -733,11 +642,6 @@ fn bigint_limbs_are_freed() {
 /// collection comes only every ~130,000 big integers however large they are, so the
 /// same loop peaks at ~240 MB (and larger numbers exhaust memory) although almost
 /// nothing is live.
-#[test]
-#[cfg_attr(
-    not(target_os = "linux"),
-    ignore = "measures the peak RSS through /proc"
-)]
 // Regression (fixed): GMP memory does not count toward collection pressure (RSS far above live data).
 fn regress_bigint_limbs_not_counted_by_gc() {
     let kib = limb_rss_growth("default");
@@ -745,12 +649,11 @@ fn regress_bigint_limbs_not_counted_by_gc() {
 }
 
 /// The semispace should grow only when live data plus the request exceed half of it
-/// (docs/spec-vm.md), but `Heap::begin` sizes each new to-space as `from.top + needed`,
+/// (SPEC.md §1.4), but `Heap::begin` sizes each new to-space as `from.top + needed`,
 /// and `from.top` is the whole space when a collection is forced by a full space: every
 /// such collection allocates (and zeroes) a fresh, slightly larger space and the spare
 /// is never reused. With a 16 KiB first space and ~100 bytes live, this loop ends with
 /// a semispace of ~110 KiB.
-#[test]
 // Regression (fixed): the semispace grows by the request size at every collection, however little is live.
 fn regress_semispace_grows_every_collection() {
     let config = Config {
@@ -761,4 +664,81 @@ fn regress_semispace_grows_every_collection() {
     let (_, code, stats) = run_with_stats(&bigint_loop(2_000_000), config);
     assert_eq!(code, 0);
     assert!(stats.max_space <= 32 << 10, "{stats:?}");
+}
+
+/// A test body that fails by panicking, as a trial.
+fn trial(name: &str, f: fn()) -> Trial {
+    Trial::test(name, move || {
+        std::panic::catch_unwind(f).map_err(|e| {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panicked".into());
+            Failed::from(msg)
+        })
+    })
+}
+
+/// The suite's own harness (libtest-mimic): every program is a test of its own named
+/// after its file (`cargo test -p hashvm-vm --test hasm_suite arrays` runs one), run
+/// normally and under GC stress; the suite's other checks follow. A child process of
+/// this binary (the stdin/env programs, the RSS measurements) runs its one job instead.
+fn main() {
+    if std::env::var_os("HASM_SUITE_CHILD").is_some() {
+        stdin_child();
+        return;
+    }
+    if std::env::var_os("HASM_SUITE_RSS").is_some() {
+        rss_child();
+        return;
+    }
+    let args = libtest_mimic::Arguments::from_args();
+    let mut trials: Vec<Trial> = programs()
+        .into_iter()
+        .map(|p| {
+            let name = file_name(&p).trim_end_matches(".hasm").to_string();
+            let bug = std::fs::read_to_string(&p)
+                .ok()
+                .and_then(|src| parse_spec(&src).ok())
+                .and_then(|s| s.bug);
+            Trial::test(format!("program::{name}"), move || {
+                let fails = check_program(&p);
+                if fails.is_empty() {
+                    Ok(())
+                } else {
+                    Err(fails.join("\n\n").into())
+                }
+            })
+            // A known bug runs only when asked for (`-- --ignored`).
+            .with_ignored_flag(bug.is_some())
+        })
+        .collect();
+    let linux = cfg!(target_os = "linux");
+    trials.extend([
+        trial("every_opcode_is_tested", every_opcode_is_tested),
+        trial("disassembly_round_trips", disassembly_round_trips),
+        trial("bigint_loop_heap_is_bounded", bigint_loop_heap_is_bounded),
+        // These measure the peak RSS through /proc.
+        trial("bigint_limbs_are_freed", bigint_limbs_are_freed).with_ignored_flag(!linux),
+        trial(
+            "regress_bigint_limbs_not_counted_by_gc",
+            regress_bigint_limbs_not_counted_by_gc,
+        )
+        .with_ignored_flag(!linux),
+        trial(
+            "regress_semispace_grows_every_collection",
+            regress_semispace_grows_every_collection,
+        ),
+        trial("no_test_attribute_is_silently_skipped", || {
+            // This file has its own harness: a test attribute here would never run.
+            let me = include_str!("hasm_suite.rs");
+            let attr = concat!("#[", "test]");
+            assert!(
+                !me.contains(attr),
+                "hasm_suite.rs uses its own harness: add a trial in main() instead of {attr}"
+            );
+        }),
+    ]);
+    libtest_mimic::run(&args, trials).exit();
 }
