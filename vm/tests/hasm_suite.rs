@@ -583,7 +583,7 @@ fn peak_rss_kib() -> Option<u64> {
 /// The child side of [`limb_rss_growth`] (`main` runs it when `HASM_SUITE_RSS` is set):
 /// runs the limb loop (60,000
 /// iterations of 16,384-bit numbers: 240 MB of limbs if none were freed) and prints the
-/// growth of the peak RSS. Ignored otherwise (it needs `HASM_SUITE_RSS`).
+/// growth of the peak RSS.
 fn rss_child() {
     let mode = std::env::var("HASM_SUITE_RSS")
         .expect("HASM_SUITE_RSS is `small` or `default` (see limb_rss_growth)");
