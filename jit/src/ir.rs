@@ -1,0 +1,510 @@
+//! The trace IR: a typed SSA instruction list in recording order, with guards that
+//! name a snapshot of the interpreter state to restore when they fail.
+//!
+//! Every IR fact (mnemonic, operand count, result type, flags, semantics) is declared
+//! once, in [`define_ir!`]'s table, and everything else (the builder's folding, the
+//! backend, the dumper) reads it from there, as the opcode table does for bytecode.
+//!
+//! A trace is built by a [`TraceBuilder`], which folds constants, applies algebraic
+//! identities and eliminates common subexpressions *as instructions are emitted*
+//! (LuaJIT's FOLD/CSE pipeline): the backend only ever sees the simplified trace.
+//!
+//! The current trace shape is one loop: the whole instruction list is the loop body,
+//! re-executed from the top; slots are read with `sload` at the top of each iteration
+//! and the loop-carried updates are written back at the back-edge ([`Trace::tail`]).
+//! Keeping loop-carried values in registers (LuaJIT's loop peeling with PHIs) is the
+//! next step and changes only the backend's treatment of `sload` and the tail.
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// The result type of an IR instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IrType {
+    /// A 64-bit integer (the payload of an `i64` value), in a general register.
+    I64,
+    /// An IEEE double, in an XMM register.
+    F64,
+    /// No value (guards).
+    None,
+}
+
+/// Instruction flags.
+pub mod flag {
+    /// Exits the trace (through its snapshot) when its condition is false.
+    pub const GUARD: u8 = 1;
+    /// `a op b == b op a`: the builder orders operands for CSE.
+    pub const COMM: u8 = 2;
+    /// Reads VM memory (a frame slot).
+    pub const LOAD: u8 = 4;
+}
+
+macro_rules! define_ir {
+    ( $( $name:ident $mnem:literal $nargs:literal $ty:ident [$($flag:ident)|*] $doc:literal; )* ) => {
+        /// An IR operation.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum IrOp {
+            $( #[doc = $doc] $name, )*
+        }
+
+        impl IrOp {
+            /// Every operation, in table order.
+            pub const ALL: &'static [IrOp] = &[ $(IrOp::$name,)* ];
+
+            /// The name used in dumps.
+            pub const fn mnemonic(self) -> &'static str {
+                match self { $(IrOp::$name => $mnem,)* }
+            }
+
+            /// How many of `a`, `b` are operands.
+            pub const fn nargs(self) -> usize {
+                match self { $(IrOp::$name => $nargs,)* }
+            }
+
+            /// The result type.
+            pub const fn result(self) -> IrType {
+                match self { $(IrOp::$name => IrType::$ty,)* }
+            }
+
+            /// The [`flag`]s.
+            pub const fn flags(self) -> u8 {
+                match self { $(IrOp::$name => 0 $(| flag::$flag)*,)* }
+            }
+
+            /// The one-line semantics.
+            pub const fn doc(self) -> &'static str {
+                match self { $(IrOp::$name => $doc,)* }
+            }
+        }
+    };
+}
+
+define_ir! {
+    KInt "kint" 0 I64 [] "An i64 constant: `k`.";
+    KF64 "kf64" 0 F64 [] "An f64 constant: the bits `k`.";
+    SLoadI "sload.i64" 0 I64 [GUARD | LOAD] "The payload of frame slot `k`, guarded to be an i64.";
+    SLoadF "sload.f64" 0 F64 [GUARD | LOAD] "The payload of frame slot `k`, guarded to be an f64.";
+    AddI "add.i64" 2 I64 [COMM] "a + b, wrapping.";
+    SubI "sub.i64" 2 I64 [] "a - b, wrapping.";
+    MulI "mul.i64" 2 I64 [COMM] "a * b, wrapping.";
+    AndI "and.i64" 2 I64 [COMM] "a & b.";
+    OrI "or.i64" 2 I64 [COMM] "a | b.";
+    XorI "xor.i64" 2 I64 [COMM] "a ^ b.";
+    AddF "add.f64" 2 F64 [COMM] "a + b.";
+    SubF "sub.f64" 2 F64 [] "a - b.";
+    MulF "mul.f64" 2 F64 [COMM] "a * b.";
+    DivF "div.f64" 2 F64 [] "a / b (IEEE).";
+    LtI "lt.i64" 2 None [GUARD] "Guard a < b.";
+    LeI "le.i64" 2 None [GUARD] "Guard a <= b.";
+    GtI "gt.i64" 2 None [GUARD] "Guard a > b.";
+    GeI "ge.i64" 2 None [GUARD] "Guard a >= b.";
+    EqI "eq.i64" 2 None [GUARD | COMM] "Guard a == b.";
+    NeI "ne.i64" 2 None [GUARD | COMM] "Guard a != b.";
+    LtF "lt.f64" 2 None [GUARD] "Guard a < b (false when either is NaN).";
+    LeF "le.f64" 2 None [GUARD] "Guard a <= b (false when either is NaN).";
+    NLtF "nlt.f64" 2 None [GUARD] "Guard !(a < b) (true when either is NaN).";
+    NLeF "nle.f64" 2 None [GUARD] "Guard !(a <= b) (true when either is NaN).";
+}
+
+/// A reference to an instruction's result (its index in [`Trace::ins`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ref(pub u32);
+
+impl fmt::Display for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+/// One instruction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ins {
+    /// The operation.
+    pub op: IrOp,
+    /// First operand (if `op.nargs() >= 1`).
+    pub a: Ref,
+    /// Second operand (if `op.nargs() == 2`).
+    pub b: Ref,
+    /// A constant's bits or a slot number.
+    pub k: u64,
+    /// For a guard: the snapshot its exit restores.
+    pub snap: u32,
+}
+
+/// The interpreter state a guard's exit restores: the instruction to resume at and
+/// the frame slots whose values live in the trace (every other slot is already in
+/// memory). One frame for now; inlined frames add a frame list here.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// Byte offset, in the trace's function, of the instruction the interpreter
+    /// resumes at (it re-executes the instruction whose guard failed).
+    pub resume_ip: u32,
+    /// `(slot, value)` pairs written back before resuming.
+    pub entries: Vec<(u16, Ref)>,
+}
+
+/// A recorded, simplified loop trace.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    /// The loop body, in execution order.
+    pub ins: Vec<Ins>,
+    /// The snapshots guards refer to. Snapshot 0 is the loop header's state (the
+    /// anchor), where an interrupt exit resumes.
+    pub snaps: Vec<Snapshot>,
+    /// Slots the back-edge writes before the next iteration: `(slot, value)`.
+    pub tail: Vec<(u16, Ref)>,
+}
+
+impl Trace {
+    /// The type of a reference's value.
+    pub fn ty(&self, r: Ref) -> IrType {
+        self.ins[r.0 as usize].op.result()
+    }
+}
+
+impl fmt::Display for Trace {
+    /// The dump `--jit-dump` prints: one instruction per line, guards with their
+    /// snapshot, then the snapshots and the loop's write-back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, ins) in self.ins.iter().enumerate() {
+            write!(f, "{:>4} {:<10}", Ref(i as u32), ins.op.mnemonic())?;
+            match ins.op {
+                IrOp::KInt => write!(f, " {}", ins.k as i64)?,
+                IrOp::KF64 => write!(f, " {}", f64::from_bits(ins.k))?,
+                IrOp::SLoadI | IrOp::SLoadF => write!(f, " r{}", ins.k)?,
+                _ => {
+                    if ins.op.nargs() >= 1 {
+                        write!(f, " {}", ins.a)?;
+                    }
+                    if ins.op.nargs() == 2 {
+                        write!(f, ", {}", ins.b)?;
+                    }
+                }
+            }
+            if ins.op.flags() & flag::GUARD != 0 {
+                write!(f, "  -> snap {}", ins.snap)?;
+            }
+            writeln!(f)?;
+        }
+        for (i, s) in self.snaps.iter().enumerate() {
+            write!(f, "snap {i} @{}:", s.resume_ip)?;
+            for (slot, r) in &s.entries {
+                write!(f, " r{slot}={r}")?;
+            }
+            writeln!(f)?;
+        }
+        write!(f, "loop:")?;
+        for (slot, r) in &self.tail {
+            write!(f, " r{slot}={r}")?;
+        }
+        writeln!(f)
+    }
+}
+
+/// Why a trace cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// A guard folded to false: the trace would always exit there.
+    AlwaysExits(u32),
+    /// An operand of the wrong type (a recorder bug, reported instead of miscompiled).
+    TypeMismatch(IrOp),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::AlwaysExits(s) => write!(f, "a guard always fails (snapshot {s})"),
+            BuildError::TypeMismatch(op) => {
+                write!(f, "operand types do not fit `{}`", op.mnemonic())
+            }
+        }
+    }
+}
+
+/// Emits a trace, folding and deduplicating as it goes.
+#[derive(Default)]
+pub struct TraceBuilder {
+    trace: Trace,
+    /// (op, a, b, k) → the instruction that already computes it.
+    cse: HashMap<(IrOp, Ref, Ref, u64), Ref>,
+}
+
+const NONE: Ref = Ref(u32::MAX);
+
+impl TraceBuilder {
+    /// An empty trace whose snapshot 0 resumes at the loop header `anchor_ip`.
+    pub fn new(anchor_ip: u32) -> TraceBuilder {
+        let mut b = TraceBuilder::default();
+        b.trace.snaps.push(Snapshot {
+            resume_ip: anchor_ip,
+            entries: Vec::new(),
+        });
+        b
+    }
+
+    fn emit(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, snap: u32) -> Ref {
+        // Loads of one slot return one value (nothing in a trace stores to a slot
+        // before the back-edge); pure operations are shared likewise. Guards are
+        // deduplicated too: a second identical guard can never fail.
+        let key = (op, a, b, k);
+        if let Some(&r) = self.cse.get(&key) {
+            return r;
+        }
+        let r = Ref(self.trace.ins.len() as u32);
+        self.trace.ins.push(Ins { op, a, b, k, snap });
+        self.cse.insert(key, r);
+        r
+    }
+
+    fn konst(&self, r: Ref) -> Option<u64> {
+        let i = self.trace.ins.get(r.0 as usize)?;
+        matches!(i.op, IrOp::KInt | IrOp::KF64).then_some(i.k)
+    }
+
+    /// An i64 constant.
+    pub fn kint(&mut self, v: i64) -> Ref {
+        self.emit(IrOp::KInt, NONE, NONE, v as u64, 0)
+    }
+
+    /// An f64 constant.
+    pub fn kf64(&mut self, v: f64) -> Ref {
+        self.emit(IrOp::KF64, NONE, NONE, v.to_bits(), 0)
+    }
+
+    /// Records a snapshot and returns its number, for the guards that follow.
+    pub fn snapshot(&mut self, resume_ip: u32, entries: Vec<(u16, Ref)>) -> u32 {
+        if let Some(last) = self.trace.snaps.last() {
+            if last.resume_ip == resume_ip && last.entries == entries {
+                return self.trace.snaps.len() as u32 - 1;
+            }
+        }
+        self.trace.snaps.push(Snapshot { resume_ip, entries });
+        self.trace.snaps.len() as u32 - 1
+    }
+
+    /// Slot `slot`'s payload, guarded (through `snap`) to have type `ty`.
+    pub fn sload(&mut self, slot: u16, ty: IrType, snap: u32) -> Ref {
+        let op = match ty {
+            IrType::F64 => IrOp::SLoadF,
+            _ => IrOp::SLoadI,
+        };
+        self.emit(op, NONE, NONE, slot as u64, snap)
+    }
+
+    /// `a op b` for an arithmetic `op`, folded when both are constants and simplified
+    /// by the identities that hold exactly (`x + 0`, `x * 1`, `x * 0` on integers;
+    /// nothing on floats, where `x + 0.0` is not `x` for `x = -0.0`).
+    pub fn arith(&mut self, op: IrOp, a: Ref, b: Ref) -> Result<Ref, BuildError> {
+        let ty = op.result();
+        if op.flags() & flag::GUARD != 0
+            || op.nargs() != 2
+            || self.trace.ty(a) != ty
+            || self.trace.ty(b) != ty
+        {
+            return Err(BuildError::TypeMismatch(op));
+        }
+        let (a, b) = if op.flags() & flag::COMM != 0 && b < a {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        match (self.konst(a), self.konst(b)) {
+            (Some(x), Some(y)) => {
+                return Ok(match ty {
+                    IrType::I64 => {
+                        let v = fold_i64(op, x as i64, y as i64);
+                        self.kint(v)
+                    }
+                    _ => {
+                        let v = fold_f64(op, f64::from_bits(x), f64::from_bits(y));
+                        self.kf64(v)
+                    }
+                })
+            }
+            (ka, kb) if ty == IrType::I64 => {
+                // Constants sort first for commutative operations (they have lower refs
+                // when emitted first; otherwise check both sides).
+                let (kv, other) = match (ka, kb) {
+                    (Some(k), _) => (Some(k as i64), b),
+                    (_, Some(k)) => (Some(k as i64), a),
+                    _ => (None, a),
+                };
+                match (op, kv, kb.is_some()) {
+                    (IrOp::AddI | IrOp::OrI | IrOp::XorI, Some(0), _) => return Ok(other),
+                    (IrOp::SubI, Some(0), true) => return Ok(a),
+                    (IrOp::MulI, Some(1), _) => return Ok(other),
+                    (IrOp::MulI | IrOp::AndI, Some(0), _) => return Ok(self.kint(0)),
+                    (IrOp::AndI, Some(-1), _) => return Ok(other),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        if op == IrOp::SubI && a == b {
+            return Ok(self.kint(0));
+        }
+        Ok(self.emit(op, a, b, 0, 0))
+    }
+
+    /// Guards `a op b` through `snap`. A guard on two constants is decided now: one
+    /// that always holds emits nothing, one that never holds is an error.
+    pub fn guard(&mut self, op: IrOp, a: Ref, b: Ref, snap: u32) -> Result<(), BuildError> {
+        if op.flags() & flag::GUARD == 0 || op.nargs() != 2 {
+            return Err(BuildError::TypeMismatch(op));
+        }
+        let float = matches!(op, IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF);
+        let want = if float { IrType::F64 } else { IrType::I64 };
+        if self.trace.ty(a) != want || self.trace.ty(b) != want {
+            return Err(BuildError::TypeMismatch(op));
+        }
+        if let (Some(x), Some(y)) = (self.konst(a), self.konst(b)) {
+            return if guard_holds(op, x, y) {
+                Ok(())
+            } else {
+                Err(BuildError::AlwaysExits(snap))
+            };
+        }
+        self.emit(op, a, b, 0, snap);
+        Ok(())
+    }
+
+    /// Ends the loop body: `tail` gives the slots the back-edge writes.
+    pub fn finish(mut self, tail: Vec<(u16, Ref)>) -> Trace {
+        self.trace.tail = tail;
+        self.trace
+    }
+}
+
+/// The value of an integer operation on constants (the same wrapping semantics as the
+/// interpreter's instructions).
+pub fn fold_i64(op: IrOp, a: i64, b: i64) -> i64 {
+    match op {
+        IrOp::AddI => a.wrapping_add(b),
+        IrOp::SubI => a.wrapping_sub(b),
+        IrOp::MulI => a.wrapping_mul(b),
+        IrOp::AndI => a & b,
+        IrOp::OrI => a | b,
+        IrOp::XorI => a ^ b,
+        _ => 0,
+    }
+}
+
+/// The value of a float operation on constants.
+pub fn fold_f64(op: IrOp, a: f64, b: f64) -> f64 {
+    match op {
+        IrOp::AddF => a + b,
+        IrOp::SubF => a - b,
+        IrOp::MulF => a * b,
+        IrOp::DivF => a / b,
+        _ => 0.0,
+    }
+}
+
+/// Whether guard `op` holds for the constants with bits `x`, `y`.
+// `!(a < b)` is not `a >= b` when either is NaN: the negated float guards rely on that.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+pub fn guard_holds(op: IrOp, x: u64, y: u64) -> bool {
+    let (a, b) = (x as i64, y as i64);
+    let (f, g) = (f64::from_bits(x), f64::from_bits(y));
+    match op {
+        IrOp::LtI => a < b,
+        IrOp::LeI => a <= b,
+        IrOp::GtI => a > b,
+        IrOp::GeI => a >= b,
+        IrOp::EqI => a == b,
+        IrOp::NeI => a != b,
+        IrOp::LtF => f < g,
+        IrOp::LeF => f <= g,
+        IrOp::NLtF => !(f < g),
+        IrOp::NLeF => !(f <= g),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_fold_and_identities_simplify() {
+        let mut b = TraceBuilder::new(0);
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        let two = b.kint(2);
+        let three = b.kint(3);
+        let five = b.arith(IrOp::AddI, two, three).unwrap();
+        assert_eq!(b.konst(five), Some(5));
+        let zero = b.kint(0);
+        assert_eq!(b.arith(IrOp::AddI, x, zero).unwrap(), x);
+        assert_eq!(b.arith(IrOp::AddI, zero, x).unwrap(), x);
+        assert_eq!(b.arith(IrOp::SubI, x, zero).unwrap(), x);
+        assert_ne!(b.arith(IrOp::SubI, zero, x).unwrap(), x);
+        let one = b.kint(1);
+        assert_eq!(b.arith(IrOp::MulI, one, x).unwrap(), x);
+        let d = b.arith(IrOp::SubI, x, x).unwrap();
+        assert_eq!(b.konst(d), Some(0));
+        let max = b.kint(i64::MAX);
+        let w = b.arith(IrOp::AddI, max, one).unwrap();
+        assert_eq!(b.konst(w), Some(i64::MIN as u64));
+    }
+
+    #[test]
+    fn common_subexpressions_are_shared() {
+        let mut b = TraceBuilder::new(0);
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        let y = b.sload(1, IrType::I64, s);
+        assert_eq!(b.sload(0, IrType::I64, s), x);
+        let p = b.arith(IrOp::AddI, x, y).unwrap();
+        let q = b.arith(IrOp::AddI, y, x).unwrap();
+        assert_eq!(p, q, "commutative operands are ordered");
+        let d1 = b.arith(IrOp::SubI, x, y).unwrap();
+        let d2 = b.arith(IrOp::SubI, y, x).unwrap();
+        assert_ne!(d1, d2);
+        let n = b.finish(vec![]).ins.len();
+        assert_eq!(n, 5);
+    }
+
+    #[test]
+    fn constant_guards_are_decided_at_build_time() {
+        let mut b = TraceBuilder::new(0);
+        let s = b.snapshot(4, vec![]);
+        let (one, two) = (b.kint(1), b.kint(2));
+        assert_eq!(b.guard(IrOp::LtI, one, two, s), Ok(()));
+        assert_eq!(
+            b.guard(IrOp::GtI, one, two, s),
+            Err(BuildError::AlwaysExits(s))
+        );
+        let nan = b.kf64(f64::NAN);
+        let z = b.kf64(0.0);
+        assert_eq!(b.guard(IrOp::NLtF, nan, z, s), Ok(()));
+        assert!(b.guard(IrOp::LtF, nan, z, s).is_err());
+        assert_eq!(
+            b.guard(IrOp::LtI, one, z, s),
+            Err(BuildError::TypeMismatch(IrOp::LtI))
+        );
+        let t = b.finish(vec![]);
+        assert!(t.ins.iter().all(|i| i.op.flags() & flag::GUARD == 0));
+    }
+
+    #[test]
+    fn float_identities_are_not_applied() {
+        let mut b = TraceBuilder::new(0);
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::F64, s);
+        let z = b.kf64(0.0);
+        // -0.0 + 0.0 is 0.0: x + 0.0 is not x.
+        assert_ne!(b.arith(IrOp::AddF, x, z).unwrap(), x);
+    }
+
+    #[test]
+    fn the_table_is_consistent() {
+        for &op in IrOp::ALL {
+            if op.flags() & flag::GUARD != 0 && op.flags() & flag::LOAD == 0 {
+                assert_eq!(op.result(), IrType::None, "{op:?}");
+                assert_eq!(op.nargs(), 2, "{op:?}");
+            }
+            assert!(!op.mnemonic().is_empty() && !op.doc().is_empty());
+        }
+    }
+}

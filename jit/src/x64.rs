@@ -1,0 +1,462 @@
+//! The x86-64 backend: register allocation and machine code for a [`Trace`], with
+//! dynasm.
+//!
+//! # Calling convention of compiled code
+//!
+//! `extern "sysv64" fn(slots: *mut Value, interrupt: *const u8) -> u32`: `slots` is
+//! the running frame's slot 0 (the VM's 16-byte value layout: payload at +0, tag at
+//! +8, aux at +12), `interrupt` the VM's interrupt flag (non-zero: stop). The code runs
+//! the loop until a guard fails or the flag is set, writes the failing guard's
+//! snapshot to the slots, and returns the snapshot's number; the VM then resumes the
+//! interpreter at that snapshot's instruction. Nothing else is touched: no heap
+//! address is held across anything (the code neither allocates nor calls).
+//!
+//! `rdi` (slots) and `rsi` (interrupt) stay fixed and `r11` is scratch; values live in
+//! the six other caller-saved general registers and in `xmm0`–`xmm15`. A trace needing more live
+//! values than that is refused ([`CompileError::TooManyLiveValues`]) and keeps
+//! running in the interpreter; spilling comes with longer traces.
+
+// dynasm!'s expansion converts dynamic register numbers with `.into()`.
+#![allow(clippy::useless_conversion)]
+
+use crate::ir::{flag, IrOp, IrType, Ref, Trace};
+use dynasmrt::x64::Assembler;
+use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer};
+use hashvm_vm::{Tag, Value};
+use std::fmt;
+
+/// General registers values may use (`rdi` and `rsi` hold the arguments, `r11` is
+/// the emitter's scratch register).
+const GPRS: [u8; 6] = [
+    0, /* rax */
+    1, /* rcx */
+    2, /* rdx */
+    8, 9, 10,
+];
+/// Scratch for materialising float constants.
+const SCRATCH: u8 = 11;
+/// Float registers (all caller-saved in the System V ABI).
+const XMMS: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+/// The slots base register (`rdi`).
+const BASE: u8 = 7;
+/// The interrupt flag register (`rsi`).
+const INTR: u8 = 6;
+
+/// Why a trace was not compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompileError {
+    /// More values are live at once than there are registers.
+    TooManyLiveValues,
+    /// A slot number too large to address with a 32-bit displacement.
+    SlotOutOfRange(u64),
+    /// The assembler could not allocate or finalise executable memory.
+    Memory(String),
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::TooManyLiveValues => {
+                f.write_str("too many live values for the registers")
+            }
+            CompileError::SlotOutOfRange(s) => write!(f, "slot {s} out of range"),
+            CompileError::Memory(e) => write!(f, "executable memory: {e}"),
+        }
+    }
+}
+
+/// A compiled trace: executable code and its entry point.
+pub struct CompiledTrace {
+    code: ExecutableBuffer,
+    entry: AssemblyOffset,
+}
+
+impl CompiledTrace {
+    /// Runs the trace on a frame's slots until it exits; returns the exit's snapshot.
+    ///
+    /// # Safety
+    /// `slots` must point at a frame with every slot the trace names (its loads,
+    /// snapshots and tail), valid for reads and writes, and `interrupt` at a readable
+    /// byte; nothing else may access them while the trace runs.
+    pub unsafe fn run(&self, slots: *mut Value, interrupt: *const u8) -> u32 {
+        // SAFETY: `entry` is the start of a function the assembler finished, with the
+        // signature below; the caller vouches for the pointers.
+        let f: extern "sysv64" fn(*mut Value, *const u8) -> u32 =
+            unsafe { std::mem::transmute(self.code.ptr(self.entry)) };
+        f(slots, interrupt)
+    }
+
+    /// The machine code (for `--jit-dump`'s disassembly).
+    pub fn code(&self) -> &[u8] {
+        &self.code
+    }
+}
+
+/// Where each value lives: a register number in its class.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Loc {
+    None,
+    Gpr(u8),
+    Xmm(u8),
+}
+
+/// Register assignment: one forward pass over the body, freeing a register after its
+/// value's last use (uses by guards' snapshots and by the loop tail count).
+fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
+    let n = t.ins.len();
+    let mut last = vec![0usize; n];
+    let end = n; // the tail is "after" every instruction
+    for (i, ins) in t.ins.iter().enumerate() {
+        last[i] = last[i].max(i);
+        if ins.op.nargs() >= 1 {
+            last[ins.a.0 as usize] = last[ins.a.0 as usize].max(i);
+        }
+        if ins.op.nargs() == 2 {
+            last[ins.b.0 as usize] = last[ins.b.0 as usize].max(i);
+        }
+        if ins.op.flags() & flag::GUARD != 0 {
+            for (_, r) in &t.snaps[ins.snap as usize].entries {
+                last[r.0 as usize] = last[r.0 as usize].max(i);
+            }
+        }
+    }
+    for (_, r) in &t.tail {
+        last[r.0 as usize] = end;
+    }
+    let mut loc = vec![Loc::None; n];
+    let mut free_g: Vec<u8> = GPRS.iter().rev().copied().collect();
+    let mut free_x: Vec<u8> = XMMS.iter().rev().copied().collect();
+    // Values whose last use is instruction i, released after i is allocated (so a
+    // result never shares a register with its own operands).
+    let mut dying: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
+    for (i, ins) in t.ins.iter().enumerate() {
+        loc[i] = match ins.op.result() {
+            IrType::I64 => Loc::Gpr(free_g.pop().ok_or(CompileError::TooManyLiveValues)?),
+            IrType::F64 => Loc::Xmm(free_x.pop().ok_or(CompileError::TooManyLiveValues)?),
+            IrType::None => Loc::None,
+        };
+        dying[last[i].min(n)].push(i);
+        for &v in &dying[i] {
+            match loc[v] {
+                Loc::Gpr(r) => free_g.push(r),
+                Loc::Xmm(r) => free_x.push(r),
+                Loc::None => {}
+            }
+        }
+    }
+    Ok(loc)
+}
+
+fn disp(slot: u64) -> Result<i32, CompileError> {
+    i32::try_from(slot * 16)
+        .ok()
+        .filter(|d| *d <= i32::MAX - 12)
+        .ok_or(CompileError::SlotOutOfRange(slot))
+}
+
+/// Compiles a trace.
+pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
+    let loc = allocate(t)?;
+    let mut a = Assembler::new().map_err(|e| CompileError::Memory(e.to_string()))?;
+    let exits: Vec<DynamicLabel> = t.snaps.iter().map(|_| a.new_dynamic_label()).collect();
+    let entry = a.offset();
+    let top = a.new_dynamic_label();
+    dynasm!(a ; .arch x64 ; =>top);
+    let g = |r: Ref| match loc[r.0 as usize] {
+        Loc::Gpr(x) => x,
+        _ => 0,
+    };
+    let x = |r: Ref| match loc[r.0 as usize] {
+        Loc::Xmm(x) => x,
+        _ => 0,
+    };
+    for (i, ins) in t.ins.iter().enumerate() {
+        let d = loc[i];
+        let exit = exits[ins.snap as usize];
+        match ins.op {
+            IrOp::KInt => {
+                if let Loc::Gpr(r) = d {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
+                }
+            }
+            IrOp::KF64 => {
+                if let Loc::Xmm(r) = d {
+                    dynasm!(a ; .arch x64
+                        ; mov Rq(SCRATCH), QWORD ins.k as i64
+                        ; movq Rx(r), Rq(SCRATCH));
+                }
+            }
+            IrOp::SLoadI | IrOp::SLoadF => {
+                let off = disp(ins.k)?;
+                let tag = if ins.op == IrOp::SLoadI {
+                    Tag::I64
+                } else {
+                    Tag::F64
+                } as i32;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], tag
+                    ; jne =>exit);
+                match d {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
+                    Loc::None => {}
+                }
+            }
+            IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
+                match ins.op {
+                    IrOp::AddI => dynasm!(a ; .arch x64 ; add Rq(r), Rq(q)),
+                    IrOp::SubI => dynasm!(a ; .arch x64 ; sub Rq(r), Rq(q)),
+                    IrOp::MulI => dynasm!(a ; .arch x64 ; imul Rq(r), Rq(q)),
+                    IrOp::AndI => dynasm!(a ; .arch x64 ; and Rq(r), Rq(q)),
+                    IrOp::OrI => dynasm!(a ; .arch x64 ; or Rq(r), Rq(q)),
+                    _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
+                }
+            }
+            IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
+                let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                match ins.op {
+                    IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), Rx(q)),
+                    IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), Rx(q)),
+                    IrOp::MulF => dynasm!(a ; .arch x64 ; mulsd Rx(r), Rx(q)),
+                    _ => dynasm!(a ; .arch x64 ; divsd Rx(r), Rx(q)),
+                }
+            }
+            IrOp::LtI | IrOp::LeI | IrOp::GtI | IrOp::GeI | IrOp::EqI | IrOp::NeI => {
+                let (p, q) = (g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                // Exit when the guarded condition is false.
+                match ins.op {
+                    IrOp::LtI => dynasm!(a ; .arch x64 ; jge =>exit),
+                    IrOp::LeI => dynasm!(a ; .arch x64 ; jg =>exit),
+                    IrOp::GtI => dynasm!(a ; .arch x64 ; jle =>exit),
+                    IrOp::GeI => dynasm!(a ; .arch x64 ; jl =>exit),
+                    IrOp::EqI => dynasm!(a ; .arch x64 ; jne =>exit),
+                    _ => dynasm!(a ; .arch x64 ; je =>exit),
+                }
+            }
+            IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
+                // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
+                // an unordered result sets ZF, PF and CF.
+                let (p, q) = (x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; ucomisd Rx(q), Rx(p));
+                match ins.op {
+                    IrOp::LtF => dynasm!(a ; .arch x64 ; jbe =>exit),
+                    IrOp::LeF => dynasm!(a ; .arch x64 ; jb =>exit ; jp =>exit),
+                    IrOp::NLtF => dynasm!(a ; .arch x64 ; ja =>exit),
+                    _ => {
+                        // !(a <= b): exit when a <= b, ordered: CF=0 and PF=0.
+                        let keep = a.new_dynamic_label();
+                        dynasm!(a ; .arch x64 ; jp =>keep ; jae =>exit ; =>keep);
+                    }
+                }
+            }
+        }
+    }
+    // The back-edge: write the loop-carried slots, then poll the interrupt flag; the
+    // slots are now exactly the loop header's state (snapshot 0).
+    for &(slot, r) in &t.tail {
+        store(&mut a, slot, loc[r.0 as usize], t.ty(r))?;
+    }
+    let exit0 = exits[0];
+    dynasm!(a ; .arch x64
+        ; cmp BYTE [Rq(INTR)], 0
+        ; jne =>exit0
+        ; jmp =>top);
+    for (k, s) in t.snaps.iter().enumerate() {
+        dynasm!(a ; .arch x64 ; =>exits[k]);
+        for &(slot, r) in &s.entries {
+            store(&mut a, slot, loc[r.0 as usize], t.ty(r))?;
+        }
+        dynasm!(a ; .arch x64 ; mov eax, k as i32 ; ret);
+    }
+    let code = a
+        .finalize()
+        .map_err(|_| CompileError::Memory("finalize failed".into()))?;
+    Ok(CompiledTrace { code, entry })
+}
+
+/// Writes a value to a slot as the interpreter would: payload, tag, aux 0.
+fn store(a: &mut Assembler, slot: u16, l: Loc, ty: IrType) -> Result<(), CompileError> {
+    let off = disp(slot as u64)?;
+    let tag = match ty {
+        IrType::F64 => Tag::F64,
+        _ => Tag::I64,
+    } as i32;
+    match l {
+        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], Rq(r)),
+        Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(BASE) + off], Rx(r)),
+        Loc::None => return Ok(()),
+    }
+    dynasm!(a ; .arch x64
+        ; mov DWORD [Rq(BASE) + off + 8], tag
+        ; mov DWORD [Rq(BASE) + off + 12], 0);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{IrType, TraceBuilder};
+
+    fn run(t: &Trace, slots: &mut [Value], interrupt: bool) -> u32 {
+        let c = compile(t).expect("compiles");
+        let flag = interrupt as u8;
+        // SAFETY: the slots cover every slot the test traces name; the flag is a byte.
+        unsafe { c.run(slots.as_mut_ptr(), &flag) }
+    }
+
+    /// `while i < n { s += i * k; i += 1 }` with s, i, n, k in slots 0..4: the loop
+    /// guard exits through a snapshot resuming at the loop's exit instruction.
+    fn sum_loop() -> Trace {
+        let mut b = TraceBuilder::new(10);
+        let s0 = 0u32;
+        let i = b.sload(1, IrType::I64, s0);
+        let n = b.sload(2, IrType::I64, s0);
+        let exit = b.snapshot(40, vec![]);
+        b.guard(IrOp::LtI, i, n, exit).unwrap();
+        let s = b.sload(0, IrType::I64, s0);
+        let k = b.sload(3, IrType::I64, s0);
+        let ik = b.arith(IrOp::MulI, i, k).unwrap();
+        let s2 = b.arith(IrOp::AddI, s, ik).unwrap();
+        let one = b.kint(1);
+        let i2 = b.arith(IrOp::AddI, i, one).unwrap();
+        b.finish(vec![(0, s2), (1, i2)])
+    }
+
+    #[test]
+    fn an_integer_loop_runs_to_its_exit() {
+        let t = sum_loop();
+        let mut slots = [
+            Value::i64(0),
+            Value::i64(0),
+            Value::i64(1000),
+            Value::i64(3),
+        ];
+        assert_eq!(run(&t, &mut slots, false), 1);
+        assert_eq!(slots[0].as_i64(), 3 * (999 * 1000 / 2));
+        assert_eq!(slots[1].as_i64(), 1000);
+        assert_eq!(slots[1].tag(), Tag::I64);
+        assert_eq!(t.snaps[1].resume_ip, 40);
+    }
+
+    #[test]
+    fn arithmetic_wraps_like_the_interpreter() {
+        let t = sum_loop();
+        let mut slots = [
+            Value::i64(i64::MAX),
+            Value::i64(1),
+            Value::i64(2),
+            Value::i64(1),
+        ];
+        run(&t, &mut slots, false);
+        assert_eq!(slots[0].as_i64(), i64::MIN);
+    }
+
+    #[test]
+    fn a_type_guard_exits_before_anything_is_written() {
+        let t = sum_loop();
+        let mut slots = [
+            Value::i64(5),
+            Value::f64(0.5),
+            Value::i64(10),
+            Value::i64(1),
+        ];
+        assert_eq!(run(&t, &mut slots, false), 0);
+        assert_eq!(slots[0].as_i64(), 5);
+        assert_eq!(slots[1].tag(), Tag::F64);
+    }
+
+    #[test]
+    fn the_interrupt_flag_stops_the_loop_at_its_header() {
+        let t = sum_loop();
+        let mut slots = [
+            Value::i64(0),
+            Value::i64(0),
+            Value::i64(1 << 40),
+            Value::i64(1),
+        ];
+        // One iteration, then the back-edge sees the flag and exits at the header.
+        assert_eq!(run(&t, &mut slots, true), 0);
+        assert_eq!(slots[1].as_i64(), 1);
+        assert_eq!(slots[0].as_i64(), 0);
+    }
+
+    /// A float loop whose exit snapshot carries a value computed in the iteration:
+    /// `x = x * 0.5 + c; if !(x < lim) exit with y = x + 1`.
+    #[test]
+    fn float_guards_and_snapshots_write_back_computed_values() {
+        let mut b = TraceBuilder::new(0);
+        let x = b.sload(0, IrType::F64, 0);
+        let c = b.sload(1, IrType::F64, 0);
+        let half = b.kf64(0.5);
+        let xh = b.arith(IrOp::MulF, x, half).unwrap();
+        let x2 = b.arith(IrOp::AddF, xh, c).unwrap();
+        let lim = b.sload(2, IrType::F64, 0);
+        let one = b.kf64(1.0);
+        let y = b.arith(IrOp::AddF, x2, one).unwrap();
+        let snap = b.snapshot(99, vec![(0, x2), (3, y)]);
+        b.guard(IrOp::LtF, x2, lim, snap).unwrap();
+        let t = b.finish(vec![(0, x2)]);
+        let mut slots = [
+            Value::f64(0.0),
+            Value::f64(3.0),
+            Value::f64(5.9),
+            Value::UNIT,
+        ];
+        assert_eq!(run(&t, &mut slots, false), snap);
+        // x converges to 6 from below: the first x >= 5.9, and y = x + 1 beside it.
+        let mut xr = 0.0f64;
+        loop {
+            xr = xr * 0.5 + 3.0;
+            if xr >= 5.9 {
+                break;
+            }
+        }
+        assert_eq!(slots[0].as_f64(), xr);
+        assert_eq!(slots[3].as_f64(), xr + 1.0);
+        assert_eq!(slots[3].tag(), Tag::F64);
+    }
+
+    #[test]
+    fn nan_fails_ordered_guards_and_passes_negated_ones() {
+        for (op, expect_exit) in [
+            (IrOp::LtF, true),
+            (IrOp::LeF, true),
+            (IrOp::NLtF, false),
+            (IrOp::NLeF, false),
+        ] {
+            let mut b = TraceBuilder::new(0);
+            let a = b.sload(0, IrType::F64, 0);
+            let z = b.sload(1, IrType::F64, 0);
+            let snap = b.snapshot(7, vec![]);
+            b.guard(op, a, z, snap).unwrap();
+            // Count iterations in slot 2 so a passing guard still terminates.
+            let n = b.sload(2, IrType::I64, 0);
+            let lim = b.kint(3);
+            let done = b.snapshot(8, vec![]);
+            b.guard(IrOp::LtI, n, lim, done).unwrap();
+            let one = b.kint(1);
+            let n2 = b.arith(IrOp::AddI, n, one).unwrap();
+            let t = b.finish(vec![(2, n2)]);
+            let mut slots = [Value::f64(f64::NAN), Value::f64(0.0), Value::i64(0)];
+            let exit = run(&t, &mut slots, false);
+            assert_eq!(exit == snap, expect_exit, "{op:?}");
+        }
+    }
+
+    #[test]
+    fn too_many_live_values_is_refused_not_miscompiled() {
+        let mut b = TraceBuilder::new(0);
+        let vals: Vec<Ref> = (0..10).map(|s| b.sload(s, IrType::I64, 0)).collect();
+        let t = b.finish(
+            vals.iter()
+                .enumerate()
+                .map(|(s, r)| (s as u16, *r))
+                .collect(),
+        );
+        assert_eq!(compile(&t).err(), Some(CompileError::TooManyLiveValues));
+    }
+}
