@@ -261,6 +261,11 @@ impl TraceBuilder {
         matches!(i.op, IrOp::KInt | IrOp::KF64).then_some(i.k)
     }
 
+    /// The type of a value already emitted.
+    pub fn ty(&self, r: Ref) -> IrType {
+        self.trace.ty(r)
+    }
+
     /// An i64 constant.
     pub fn kint(&mut self, v: i64) -> Ref {
         self.emit(IrOp::KInt, NONE, NONE, v as u64, 0)

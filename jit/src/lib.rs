@@ -12,5 +12,6 @@
 //! semantics; the VM does not call it yet.
 
 pub mod ir;
+pub mod record;
 #[cfg(target_arch = "x86_64")]
 pub mod x64;
