@@ -436,3 +436,74 @@ pub fn item_type(prog: &TypedProgram, name: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// One input of a live session compiled against the earlier ones
+/// ([`compile_session_input`]).
+pub struct SessionInput {
+    /// The input's object, named by its module key, then the objects of the modules
+    /// it needs that the session has not loaded yet (in any order: they are libraries
+    /// to the linker), each named by its module key.
+    pub objects: Vec<(String, Module)>,
+    /// Warnings about the input (and any module loaded for it).
+    pub warnings: Vec<Diagnostic>,
+    /// The checked session, the input its root module.
+    pub program: TypedProgram,
+}
+
+/// Compiles the last of `files` (the new input of a live session) against the others:
+/// earlier inputs, already loaded into the session's VM, whose names, types and
+/// globals the input refers to by symbol (`KEY::name`). Only modules for which
+/// `loaded(key)` is false are generated, so nothing the VM holds is compiled again;
+/// link the result into the VM with `Vm::link_in`.
+///
+/// A `#run` in the new code is evaluated on a separate VM holding the whole session
+/// (the earlier inputs' values recomputed there), as `hashc` does for a program.
+pub fn compile_session_input(
+    files: &[crate::modgraph::SessionFile],
+    loaded: &dyn Fn(&str) -> bool,
+    opts: &Options,
+) -> Result<SessionInput, Failure> {
+    let (prog, warnings) =
+        crate::check_session(files, &opts.search).map_err(|r| fail(Some(&TypedProgram::sources_only(r.sources)), r.diagnostics))?;
+    let cg_err = |es: Vec<codegen::CodegenError>| -> Vec<Diagnostic> {
+        es.into_iter()
+            .map(|e| error_at(e.span, e.message))
+            .collect()
+    };
+    let root_key = module_key(prog.module(prog.root));
+    let wanted: Vec<ModuleId> = prog
+        .modules
+        .iter()
+        .copied()
+        .filter(|&m| {
+            let k = module_key(prog.module(m));
+            k == root_key || !loaded(&k)
+        })
+        .collect();
+    let mut objects: Vec<(String, Module)> = Vec::new();
+    let mut has_runs = false;
+    for &m in &wanted {
+        let (obj, runs) = codegen::compile_module(&prog, m, None)
+            .map_err(|e| fail(Some(&prog), cg_err(e)))?;
+        has_runs |= !runs.is_empty();
+        objects.push((module_key(prog.module(m)), obj));
+    }
+    if has_runs {
+        let mut all = compile_objects_with(&prog, opts).map_err(|d| fail(Some(&prog), d))?;
+        for (k, obj) in objects.iter_mut() {
+            if let Some((_, m)) = all.remove(k.as_str()) {
+                *obj = m;
+            }
+        }
+    }
+    // The root first.
+    if let Some(k) = objects.iter().position(|(k, _)| *k == root_key) {
+        let root = objects.remove(k);
+        objects.insert(0, root);
+    }
+    Ok(SessionInput {
+        objects,
+        warnings,
+        program: prog,
+    })
+}

@@ -219,6 +219,10 @@ pub struct Vm {
     /// "interrupted". Checked when a hot counter fires (every thousand calls or loop
     /// iterations), so it costs nothing on the fast path.
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// What is loaded, as the linker sees it (exported symbols, linked library
+    /// names), so that more code can be linked into the running program
+    /// ([`Vm::link_in`]).
+    pub(crate) image: crate::loader::Image,
 }
 
 impl Vm {
@@ -259,6 +263,7 @@ impl Vm {
             clock0: std::time::Instant::now(),
             stdin: None,
             interrupt: None,
+            image: Default::default(),
         }
     }
 

@@ -253,9 +253,11 @@ impl<'g> Checker<'g> {
         let mut items = Vec::new();
         let mut names: HashMap<String, TopName> = HashMap::new();
         let mut adts = Vec::new();
+        // A session module exports every name: later inputs see even `_x`.
+        let session = matches!(pm.kind, crate::tast::ModuleKind::Session(_));
         for (i, it) in pm.ast.items.iter().enumerate() {
             let name = it.name.name.clone();
-            let exported = !name.starts_with('_');
+            let exported = !name.starts_with('_') || session;
             let kind = match &it.kind {
                 ast::ItemKind::Value { expr, .. } => ItemKindState::Value {
                     is_fn: matches!(expr.kind, ast::ExprKind::Lambda(_)),
@@ -527,6 +529,14 @@ impl<'g> Checker<'g> {
                 return Some(a);
             }
         }
+        for &o in self.graph.modules[self.cur.0 as usize].opens.iter().rev() {
+            let st = &self.mods[o.0 as usize];
+            if let Some(TopName::Item(i)) = st.names.get(name) {
+                if let ItemKindState::Type(a) = st.items[*i as usize].kind {
+                    return Some(a);
+                }
+            }
+        }
         match name {
             "List" => return Some(AdtId::LIST),
             "Option" => return Some(AdtId::OPTION),
@@ -560,6 +570,12 @@ impl<'g> Checker<'g> {
         let cur = self.cur;
         if let Some(r) = self.top_name_res(cur, name) {
             return Some(r);
+        }
+        // Earlier session modules, the newest first (a redefinition shadows).
+        for &o in self.graph.modules[cur.0 as usize].opens.iter().rev() {
+            if let Some(r) = self.top_name_res(o, name) {
+                return Some(r);
+            }
         }
         let prelude = self.graph.prelude;
         if prelude != cur && !name.starts_with('_') {
@@ -608,6 +624,21 @@ impl<'g> Checker<'g> {
             }
             if let Some(t) = d.ctors.iter().position(|c| c.name == name) {
                 found.push((a, t as u16));
+            }
+        }
+        // Then the types of earlier session modules, the newest that has one first.
+        for &o in self.graph.modules[self.cur.0 as usize].opens.iter().rev() {
+            if !found.is_empty() {
+                break;
+            }
+            for &a in &self.mods[o.0 as usize].adts {
+                let d = &self.adts[a.0 as usize];
+                if d.is_struct {
+                    continue;
+                }
+                if let Some(t) = d.ctors.iter().position(|c| c.name == name) {
+                    found.push((a, t as u16));
+                }
             }
         }
         if found.is_empty() {
@@ -696,6 +727,9 @@ impl<'g> Checker<'g> {
     pub(crate) fn visible_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.scopes.iter().map(|(n, _)| n.clone()).collect();
         v.extend(self.mods[self.cur.0 as usize].names.keys().cloned());
+        for &o in &self.graph.modules[self.cur.0 as usize].opens {
+            v.extend(self.mods[o.0 as usize].names.keys().cloned());
+        }
         v.extend(
             self.mods[self.graph.prelude.0 as usize]
                 .names
