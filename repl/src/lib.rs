@@ -25,6 +25,8 @@
 
 pub mod command;
 pub mod complete;
+pub mod cputime;
+pub mod info;
 pub mod scan;
 pub mod session;
 

@@ -206,6 +206,14 @@ impl Vm {
         })
     }
 
+    /// The loaded code as a module (for disassembly): functions, types and exported
+    /// symbols; the globals are there by number only (no values).
+    pub fn loaded_module(&self) -> Module {
+        let mut m = self.image_object();
+        m.debug = self.debug.debug.clone();
+        m
+    }
+
     /// The loaded program as a linkable object: its functions (with their code, so
     /// that the linked whole verifies), its globals (values are not needed: the
     /// linker only numbers them), its types and its exported symbols.
