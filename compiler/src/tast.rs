@@ -368,6 +368,8 @@ pub enum TForIter {
 pub enum TPlace {
     /// A `mut` local.
     Local(LocalId),
+    /// A `mut` top-level value (a REPL session variable).
+    Item(ItemRef),
     /// Field `index` of a struct (or tuple) value.
     Field {
         /// The struct or tuple.

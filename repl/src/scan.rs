@@ -234,11 +234,17 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// The declared name if the masked piece is `NAME := ...` or `NAME: T := ...` (with the
-/// `:=` outside brackets).
+/// `:=` outside brackets), or either after `mut` (a mutable session variable).
 fn def_name(masked: &[u8]) -> Option<String> {
     let mut i = 0;
     while i < masked.len() && masked[i].is_ascii_whitespace() {
         i += 1;
+    }
+    if masked[i..].starts_with(b"mut") && masked.get(i + 3).is_some_and(u8::is_ascii_whitespace) {
+        i += 3;
+        while i < masked.len() && masked[i].is_ascii_whitespace() {
+            i += 1;
+        }
     }
     let start = i;
     if i < masked.len() && (masked[i].is_ascii_alphabetic() || masked[i] == b'_') {
@@ -413,6 +419,8 @@ mod tests {
     fn split_and_classify() {
         assert_eq!(split("x := 1;"), vec![def("x", "x := 1")]);
         assert_eq!(split("x := 1"), vec![def("x", "x := 1")]);
+        assert_eq!(split("mut n := 0;"), vec![def("n", "mut n := 0")]);
+        assert_eq!(split("mutant := 0;"), vec![def("mutant", "mutant := 0")]);
         assert_eq!(split("  x: i64 := 1 ; "), vec![def("x", "x: i64 := 1")]);
         assert_eq!(
             split("m: Map<str, i64> := map.empty();"),

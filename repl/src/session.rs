@@ -902,16 +902,34 @@ mod tests {
             run(&mut s, &b, "x := 1; y := x + 1; y").0,
             "x : i64 = 1\ny : i64 = 2\n2 : i64\n"
         );
-        // Replaced in place: `y` sees the new `x`.
+        // A new binding: `y` keeps the `x` it was computed from (as in ghci).
         assert_eq!(run(&mut s, &b, "x := 5").0, "x : i64 = 5\n");
-        assert_eq!(run(&mut s, &b, "y").0, "6 : i64\n");
-        // A redeclaration using a later value is reordered after it.
-        run(&mut s, &b, "z := 10;");
-        assert_eq!(run(&mut s, &b, "x := z + 1;").0, "x : i64 = 11\n");
-        assert_eq!(run(&mut s, &b, "y").0, "12 : i64\n");
-        let names = s.names();
-        let at = |n: &str| names.iter().position(|x| x == n);
-        assert!(at("z") < at("x") && at("x") < at("y"), "{names:?}");
+        assert_eq!(run(&mut s, &b, "y").0, "2 : i64\n");
+        assert_eq!(run(&mut s, &b, "x").0, "5 : i64\n");
+        // A function keeps calling the definition it was checked against, even when
+        // the new one has another type.
+        run(&mut s, &b, "g := (x: i64) -> i64 => x + 1;");
+        run(&mut s, &b, "h := (x: i64) -> i64 => g(x) * 2;");
+        assert_eq!(
+            run(&mut s, &b, "g := (s: str) -> str => s + \"!\";").0,
+            "g : (str) -> str\n"
+        );
+        assert_eq!(run(&mut s, &b, "h(1)").0, "4 : i64\n");
+        assert_eq!(run(&mut s, &b, "g(\"a\")").0, "\"a!\" : str\n");
+        // Declarations of one input see each other (mutual recursion).
+        assert_eq!(
+            run(
+                &mut s,
+                &b,
+                "ev := (n: i64) -> bool => if n == 0 { true } else { od(n - 1) }; od := (n: i64) -> bool => if n == 0 { false } else { ev(n - 1) }; ev(10)"
+            )
+            .0,
+            "ev : (i64) -> bool\nod : (i64) -> bool\ntrue : bool\n"
+        );
+        // :defs lists each name in scope once, with its newest type.
+        let (o, _, _) = run(&mut s, &b, ":defs");
+        assert_eq!(o.matches("g : ").count(), 1, "{o}");
+        assert!(o.contains("g : (str) -> str\n") && o.contains("x : i64\n"), "{o}");
         // Types and imports.
         assert_eq!(
             run(&mut s, &b, "Point := struct(x: f64, y: f64);").0,
@@ -1037,7 +1055,7 @@ mod tests {
             "d := import(\"dep\");\n// nine times\nnine := (x: i64) -> i64 => d.triple(d.triple(x));\nmain := () => { println(\"main\"); };\n",
         )
         .unwrap();
-        std::fs::write(dir.join("bad.hash"), "1 + 2;\n").unwrap();
+        std::fs::write(dir.join("bad.hash"), "ok := 1;\n\nno := ok + \"a\";\n").unwrap();
         let (mut s, b) = session();
         let top = dir.join("top.hash").display().to_string();
         let (o, e, _) = run(&mut s, &b, &format!(":load {top}"));
@@ -1046,13 +1064,24 @@ mod tests {
         // `main` is kept but not run by evaluations.
         assert_eq!(run(&mut s, &b, "1").2, "");
         let (o, _, _) = run(&mut s, &b, ":defs");
-        assert!(o.contains("nine :=") && o.contains("d := import"), "{o}");
+        assert!(
+            o.contains("nine : (i64) -> i64\n") && o.contains("d : module\n"),
+            "{o}"
+        );
         let (o, e, _) = run(
             &mut s,
             &b,
             &format!(":load {}", dir.join("bad.hash").display()),
         );
-        assert!(o.is_empty() && e.contains("not a declaration"), "{e}");
+        // Reported against the file's own line, and nothing of it kept.
+        assert!(o.is_empty() && e.contains("bad.hash:3:"), "{e}");
+        assert!(!s.names().contains(&"ok".to_string()));
+        // :reload loads the last file again: fixed on disk, it now loads, and its
+        // definitions shadow the earlier ones.
+        std::fs::write(dir.join("bad.hash"), "ok := 1;\n\nno := ok + 2;\n").unwrap();
+        let (o, e, _) = run(&mut s, &b, ":reload");
+        assert!(o.starts_with("loaded 2 declarations"), "{o}{e}");
+        assert_eq!(run(&mut s, &b, "no").0, "3 : i64\n");
         let (_, e, _) = run(&mut s, &b, ":load /no/such/file.hash");
         assert!(e.contains("error"), "{e}");
         assert_eq!(run(&mut s, &b, ":reset").0, "session cleared\n");

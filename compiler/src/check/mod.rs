@@ -69,6 +69,8 @@ pub(crate) struct ItemState {
     pub scheme: Option<Scheme>,
     /// The checked value (before the final substitution).
     pub texpr: Option<TExpr>,
+    /// Declared `mut` (a session variable): assignable, never generalised.
+    pub mutable: bool,
 }
 
 pub(crate) struct ModState {
@@ -258,6 +260,22 @@ impl<'g> Checker<'g> {
         for (i, it) in pm.ast.items.iter().enumerate() {
             let name = it.name.name.clone();
             let exported = !name.starts_with('_') || session;
+            let mutable = matches!(it.kind, ast::ItemKind::Value { mutable: true, .. });
+            if mutable && !session {
+                self.report(
+                    Diagnostic::error(
+                        it.name.span,
+                        "top-level bindings cannot be `mut`; use a local inside a function, or an array",
+                    ),
+                );
+            } else if mutable
+                && matches!(&it.kind, ast::ItemKind::Value { expr, .. } if matches!(expr.kind, ast::ExprKind::Lambda(_)))
+            {
+                self.report(
+                    Diagnostic::error(it.name.span, "a top-level function cannot be `mut`")
+                        .with_help("declare it again to replace it for later inputs"),
+                );
+            }
             let kind = match &it.kind {
                 ast::ItemKind::Value { expr, .. } => ItemKindState::Value {
                     is_fn: matches!(expr.kind, ast::ExprKind::Lambda(_)),
@@ -323,6 +341,7 @@ impl<'g> Checker<'g> {
                 mono: None,
                 scheme: None,
                 texpr: None,
+                mutable,
             });
         }
         let st = &mut self.mods[m.0 as usize];
@@ -839,6 +858,22 @@ impl<'g> Checker<'g> {
             let idxs: Vec<usize> = g.iter().map(|&p| values[p]).collect();
             self.check_group(m, &idxs);
         }
+        // A session variable's type must be settled by its own input: a later input,
+        // checked on its own, could otherwise settle it differently each time.
+        for i in 0..self.mods[m.0 as usize].items.len() {
+            let it = &self.mods[m.0 as usize].items[i];
+            if !it.mutable {
+                continue;
+            }
+            let (span, name) = (it.span, it.name.clone());
+            let ty = it.scheme.as_ref().map(|s| s.ty.clone());
+            if ty.is_some_and(|t| !self.free_vars(&t).is_empty()) {
+                self.report(
+                    Diagnostic::error(span, format!("the type of `{name}` is not fully known"))
+                        .with_help(format!("a `mut` session variable needs a complete type: annotate it, e.g. `mut {name}: List<i64> := ...`")),
+                );
+            }
+        }
     }
 
     /// Infers one group of mutually dependent top-level values.
@@ -883,11 +918,12 @@ impl<'g> Checker<'g> {
                 .mono
                 .clone()
                 .unwrap_or_else(Type::unit);
-            let value_like = self.mods[m.0 as usize].items[i]
-                .texpr
-                .as_ref()
-                .map(|e| self.is_value(e))
-                .unwrap_or(false);
+            let value_like = !self.mods[m.0 as usize].items[i].mutable
+                && self.mods[m.0 as usize].items[i]
+                    .texpr
+                    .as_ref()
+                    .map(|e| self.is_value(e))
+                    .unwrap_or(false);
             let scheme = if value_like {
                 self.generalize(&mono)
             } else {
