@@ -463,8 +463,12 @@ pub fn compile_session_input(
     loaded: &dyn Fn(&str) -> bool,
     opts: &Options,
 ) -> Result<SessionInput, Failure> {
-    let (prog, warnings) =
-        crate::check_session(files, &opts.search).map_err(|r| fail(Some(&TypedProgram::sources_only(r.sources)), r.diagnostics))?;
+    let session_fail = |sources: &crate::SourceMap, diagnostics: Vec<Diagnostic>| Failure {
+        rendered: render_session(sources, files, &diagnostics),
+        diagnostics,
+    };
+    let (prog, warnings) = crate::check_session(files, &opts.search)
+        .map_err(|r| session_fail(&r.sources, r.diagnostics))?;
     let cg_err = |es: Vec<codegen::CodegenError>| -> Vec<Diagnostic> {
         es.into_iter()
             .map(|e| error_at(e.span, e.message))
@@ -484,12 +488,13 @@ pub fn compile_session_input(
     let mut has_runs = false;
     for &m in &wanted {
         let (obj, runs) = codegen::compile_module(&prog, m, None)
-            .map_err(|e| fail(Some(&prog), cg_err(e)))?;
+            .map_err(|e| session_fail(&prog.sources, cg_err(e)))?;
         has_runs |= !runs.is_empty();
         objects.push((module_key(prog.module(m)), obj));
     }
     if has_runs {
-        let mut all = compile_objects_with(&prog, opts).map_err(|d| fail(Some(&prog), d))?;
+        let mut all =
+            compile_objects_with(&prog, opts).map_err(|d| session_fail(&prog.sources, d))?;
         for (k, obj) in objects.iter_mut() {
             if let Some((_, m)) = all.remove(k.as_str()) {
                 *obj = m;
@@ -506,4 +511,50 @@ pub fn compile_session_input(
         warnings,
         program: prog,
     })
+}
+
+/// Renders diagnostics of a session compilation ([`compile_session_input`],
+/// [`crate::check_session`]): those about the root piece (the last of `files`) are
+/// shown against its text without its [`SessionFile::prefix`], so that lines,
+/// columns and the quoted source are as the user typed them. The root's file is the
+/// last one read from its path (pieces are read in order, before any import).
+///
+/// [`SessionFile::prefix`]: crate::modgraph::SessionFile::prefix
+pub fn render_session(
+    sources: &crate::SourceMap,
+    files: &[crate::modgraph::SessionFile],
+    diags: &[Diagnostic],
+) -> String {
+    let Some(root) = files.last().filter(|f| f.prefix > 0 && f.prefix <= f.text.len()) else {
+        return crate::render_diagnostics(Some(sources), diags);
+    };
+    let path = crate::loader::normalize(&root.path);
+    let Some(k) = sources.files.iter().rposition(|f| f.path == path) else {
+        return crate::render_diagnostics(Some(sources), diags);
+    };
+    let mut map = sources.clone();
+    let f = &sources.files[k];
+    map.files[k] = crate::span::SourceFile::new(
+        f.name.clone(),
+        f.path.clone(),
+        root.text[root.prefix..].to_string(),
+    );
+    let id = crate::span::FileId(k as u32);
+    let cut = root.prefix as u32;
+    let shift = |s: &mut Option<Span>| {
+        if let Some(sp) = s.as_mut() {
+            if sp.file == id {
+                sp.lo = sp.lo.saturating_sub(cut);
+                sp.hi = sp.hi.saturating_sub(cut);
+            }
+        }
+    };
+    let mut diags = diags.to_vec();
+    for d in &mut diags {
+        shift(&mut d.span);
+        for n in &mut d.notes {
+            shift(&mut n.span);
+        }
+    }
+    crate::render_diagnostics(Some(&map), &diags)
 }

@@ -77,6 +77,10 @@ pub struct SessionFile {
     pub key: String,
     /// Its text (as it was when given; a `:load`ed file may have changed since).
     pub text: String,
+    /// How many bytes at the start of `text` are a wrapper the user did not type
+    /// (`it :=\n` around an expression): [`crate::driver::render_session`] shows
+    /// messages about the root piece against the rest, with lines and columns as typed.
+    pub prefix: usize,
 }
 
 /// All modules of a program.

@@ -55,8 +55,9 @@ pub fn history_path() -> Option<PathBuf> {
     }
 }
 
-/// Whether a (partial) input needs more lines: Hash source or `:t EXPR` with an open
-/// bracket, literal or comment. Other commands are always one line.
+/// Whether a (partial) input needs more lines: Hash source or `:t`/`:time EXPR` with
+/// an open bracket, literal or comment, or whose last line ends in an operator (`1 +`,
+/// `x :=`, `(a) =>`). Other commands are always one line.
 pub fn needs_more(input: &str) -> bool {
     let t = input.trim_start();
     let checked = match t.strip_prefix(':') {
@@ -64,12 +65,23 @@ pub fn needs_more(input: &str) -> bool {
         Some(rest) => {
             let (name, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             match name {
-                "t" | "type" => arg,
+                "t" | "type" | "time" => arg,
                 _ => return false,
             }
         }
     };
-    !scan::is_complete(checked)
+    !scan::is_complete(checked) || ends_in_operator(checked)
+}
+
+/// Whether the input's last token, outside comments and literals, is a binary or
+/// prefix operator, `:=`, `=>`, `->` or `,`: an expression cannot end there.
+fn ends_in_operator(input: &str) -> bool {
+    let masked = scan::scan(input).masked;
+    let text = String::from_utf8_lossy(&masked);
+    let t = text.trim_end();
+    // `..`/`..=` (a range) and `.` (a member) are not waited on: `x.` is an error
+    // best reported at once.
+    t.ends_with(|c: char| "+-*/%=<>!&|^,:".contains(c))
 }
 
 /// Prints the session's messages: results on standard output, errors on standard
@@ -218,5 +230,16 @@ mod tests {
         assert!(!needs_more(":dis ("));
         assert!(!needs_more(":help"));
         assert!(!needs_more(""));
+        // An operator at the end of the line: the expression goes on.
+        assert!(needs_more("1 +"));
+        assert!(needs_more("x :=  "));
+        assert!(needs_more("f := (x) =>"));
+        assert!(needs_more("a &&\n  b ||"));
+        assert!(needs_more(":t 1 *"));
+        assert!(!needs_more("1 +\n 2"));
+        assert!(!needs_more("\"a +\""));
+        assert!(!needs_more("1 // +"));
+        assert!(!needs_more("x := 1;"));
+        assert!(!needs_more(":load a+"));
     }
 }

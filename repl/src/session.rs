@@ -380,7 +380,7 @@ impl Session {
     }
 
     /// Warnings about the root module of a compiled piece, rendered.
-    fn warnings(c: &SessionInput) -> Vec<Msg> {
+    fn warnings(c: &SessionInput, files: &[SessionFile]) -> Vec<Msg> {
         let root_file = c.program.module(c.program.root).file;
         let ws: Vec<_> = c
             .warnings
@@ -392,7 +392,7 @@ impl Session {
         if ws.is_empty() {
             Vec::new()
         } else {
-            vec![Msg::Err(driver::render(&c.program, &ws))]
+            vec![Msg::Err(driver::render_session(&c.program.sources, files, &ws))]
         }
     }
 
@@ -400,8 +400,10 @@ impl Session {
     /// the piece may be kept (by the caller); its warnings are in `msgs`.
     fn execute(&mut self, piece: SessionFile, msgs: &mut Vec<Msg>) -> Result<Ran, Failed> {
         let key = piece.key.clone();
+        let mut files = self.files.clone();
+        files.push(piece.clone());
         let compiled = self.compile(piece).map_err(Failed::Msgs)?;
-        msgs.extend(Self::warnings(&compiled));
+        msgs.extend(Self::warnings(&compiled, &files));
         let SessionInput {
             objects, program, ..
         } = compiled;
@@ -488,6 +490,7 @@ impl Session {
             path: PathBuf::from(FILE),
             key,
             text,
+            prefix: 0,
         };
         let lines = self.keep(piece, msgs)?;
         for (name, _) in &new {
@@ -550,7 +553,8 @@ impl Session {
         let piece = SessionFile {
             path: PathBuf::from(FILE),
             key,
-            text: terminated(&format!("{it} :=\n{expr}")),
+            text: wrapped(&it, expr),
+            prefix: prefix_len(&it),
         };
         let ran = match self.execute(piece, msgs) {
             Ok(r) => r,
@@ -579,11 +583,16 @@ impl Session {
         files.push(SessionFile {
             path: PathBuf::from(FILE),
             key: format!("repl-{}", self.count + 1),
-            text: terminated(&format!("{it} :=\n{expr}")),
+            text: wrapped(&it, expr),
+            prefix: prefix_len(&it),
         });
         match hashvm_compiler::check_session(&files, &self.search) {
             Ok((p, _)) => Ok((p, it)),
-            Err(r) => Err(vec![Msg::Err(r.render())]),
+            Err(r) => Err(vec![Msg::Err(driver::render_session(
+                &r.sources,
+                &files,
+                &r.diagnostics,
+            ))]),
         }
     }
 
@@ -630,7 +639,8 @@ impl Session {
         let piece = SessionFile {
             path: PathBuf::from(FILE),
             key,
-            text: terminated(&format!("{it} :=\n{name}")),
+            text: wrapped(&it, name),
+            prefix: prefix_len(&it),
         };
         let mut m = Vec::new();
         if let Err(f) = self.execute(piece, &mut m) {
@@ -682,6 +692,7 @@ impl Session {
             path: path.to_path_buf(),
             key,
             text,
+            prefix: 0,
         };
         let mut m = Vec::new();
         let r = self.keep(piece, &mut m);
@@ -730,14 +741,23 @@ fn shown(vm: &Vm, v: Value, ty: &str) -> String {
     }
 }
 
-/// `text` followed by `;` and a newline (on a line of its own if the last line has a
-/// `//`, which could be a comment that would swallow the `;`).
+/// `text` followed by a `;` on a line of its own: a message quoting the text's lines
+/// shows them as typed (no `;` the user did not type), and a `//` comment at its end
+/// cannot swallow the `;`.
 fn terminated(text: &str) -> String {
-    if text.lines().last().is_some_and(|l| l.contains("//")) {
-        format!("{text}\n;\n")
-    } else {
-        format!("{text};\n")
-    }
+    format!("{text}\n;\n")
+}
+
+/// The piece that evaluates expression `expr` as item `it`: `it := EXPR` with the
+/// expression on the first line, so that runtime errors name the lines as typed
+/// (compile-time messages leave the `it := ` out: [`prefix_len`]).
+fn wrapped(it: &str, expr: &str) -> String {
+    terminated(&format!("{it} := {expr}"))
+}
+
+/// The length of the `it := ` wrapper [`wrapped`] puts before an expression.
+fn prefix_len(it: &str) -> usize {
+    it.len() + 4
 }
 
 /// One `.func` ... `.end` block of a disassembly.

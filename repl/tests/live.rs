@@ -169,3 +169,26 @@ fn ctrl_c_stops_a_loop_and_the_session_lives_on() {
     r.line(":quit");
     assert_eq!(r.wait_exit(), 0);
 }
+
+#[test]
+fn an_incomplete_line_continues_and_errors_quote_the_input_as_typed() {
+    let mut r = Repl::start();
+    r.prompt();
+    r.line("1 +");
+    r.expect("...> ");
+    r.line("2");
+    r.expect("3 : i64");
+    r.prompt();
+    r.line("x := 1 + \"a\"");
+    let shown = r.expect("`i64` + `str`");
+    // Line 1, the column as typed, and the line quoted without an added `;`.
+    assert!(shown.contains("repl.hash:1:6:"), "{shown}");
+    assert!(shown.contains("| x := 1 + \"a\"\n"), "{shown}");
+    r.prompt();
+    r.line("[1, 2] + 3");
+    let shown = r.expect("error");
+    let shown = shown + &r.prompt();
+    assert!(shown.contains("repl.hash:1:1:") && !shown.contains(";\n"), "{shown}");
+    r.line(":quit");
+    assert_eq!(r.wait_exit(), 0);
+}
