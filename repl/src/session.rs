@@ -184,9 +184,8 @@ impl Session {
     /// A VM for the session, its output on the process's stdout (until
     /// [`Session::output`] redirects it) and reading the process's stdin.
     fn new_vm(interrupt: &Arc<AtomicBool>, open_line: &Arc<AtomicBool>) -> Vm {
-        let mut config = Config::default();
-        config.gc_stress |= std::env::var_os("HASHVM_GC_STRESS").is_some_and(|v| v == "1");
-        let mut vm = Vm::new(config);
+        // `HASHVM_GC_STRESS=1` applies here too (through `Config::default`).
+        let mut vm = Vm::new(Config::default());
         vm.set_output(Box::new(LineEnd {
             inner: std::io::stdout(),
             open: open_line.clone(),
@@ -1108,6 +1107,33 @@ mod tests {
         assert!(s.defs().is_empty());
         assert!(run(&mut s, &b, "nine(2)").1.contains("error"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Session values live in VM globals across inputs: they must survive collections
+    /// (here one at every allocation) and code linked in later. (Regression: a
+    /// collection while linking in new constants, between calls, left stale pointers
+    /// in the host frame's scratch slots, which the next call's collections followed:
+    /// `[1, <invalid>, 3]`.)
+    #[test]
+    fn values_survive_collections_across_inputs() {
+        let (mut s, b) = session();
+        s.vm.heap.stress = true;
+        run(&mut s, &b, "P := struct(name: str, xs: List<i64>);");
+        run(&mut s, &b, "p := P(\"pt\", [1, 2, 3]);");
+        run(&mut s, &b, "mk := (k: i64) -> (i64) -> i64 => (x) => x + k;");
+        run(&mut s, &b, "add5 := mk(5);");
+        run(&mut s, &b, "arr := array.make(3, \"\");");
+        for k in 0..3 {
+            let (_, e, _) = run(&mut s, &b, &format!("arr[{k}] = \"v\" + to_str({k})"));
+            assert_eq!(e, "");
+            // Allocate plenty in between.
+            run(&mut s, &b, "list.map(list.range(0, 200), (i) => [i, i])");
+        }
+        run(&mut s, &b, "m := import(\"map\");");
+        assert_eq!(
+            run(&mut s, &b, "(p, add5(1), arr)").0,
+            "(P(\"pt\", [1, 2, 3]), 6, #[\"v0\", \"v1\", \"v2\"]) : (P, i64, Array<str>)\n"
+        );
     }
 
     #[test]
