@@ -525,7 +525,10 @@ pub fn render_session(
     files: &[crate::modgraph::SessionFile],
     diags: &[Diagnostic],
 ) -> String {
-    let Some(root) = files.last().filter(|f| f.prefix > 0 && f.prefix <= f.text.len()) else {
+    let Some(root) = files
+        .last()
+        .filter(|f| f.prefix > 0 && f.prefix <= f.text.len())
+    else {
         return crate::render_diagnostics(Some(sources), diags);
     };
     let path = crate::loader::normalize(&root.path);

@@ -188,23 +188,23 @@ impl<'a> Loader<'a> {
         let l = self;
         let loader = l.loader;
         let root_path = normalize(root);
-    let text = match loader.load(&root_path) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            l.diags.push(Diagnostic::error_nowhere(format!(
-                "cannot find the file `{}`",
-                root.display()
-            )));
-            return None;
-        }
-        Err(e) => {
-            l.diags.push(Diagnostic::error_nowhere(format!(
-                "cannot read `{}`: {e}",
-                root.display()
-            )));
-            return None;
-        }
-    };
+        let text = match loader.load(&root_path) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                l.diags.push(Diagnostic::error_nowhere(format!(
+                    "cannot find the file `{}`",
+                    root.display()
+                )));
+                return None;
+            }
+            Err(e) => {
+                l.diags.push(Diagnostic::error_nowhere(format!(
+                    "cannot read `{}`: {e}",
+                    root.display()
+                )));
+                return None;
+            }
+        };
         Some(l.add(
             Key::File(root_path.clone()),
             root.display().to_string(),

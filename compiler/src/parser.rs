@@ -458,7 +458,10 @@ impl Parser {
                 ));
             }
             if mutable {
-                self.push_diag(Diagnostic::error(start, "a type declaration cannot be `mut`"));
+                self.push_diag(Diagnostic::error(
+                    start,
+                    "a type declaration cannot be `mut`",
+                ));
             }
             return Ok(Item {
                 name,

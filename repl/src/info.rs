@@ -14,9 +14,11 @@ pub fn describe(prog: &TypedProgram, name: &str, files: &[SessionFile]) -> Optio
     let name = name.trim();
     let (module, item) = match name.split_once('.') {
         Some((m, x)) => {
-            let target = prog.modules.iter().copied().find(|&id| {
-                matches!(&prog.module(id).kind, ModuleKind::Stdlib(n) if n == m)
-            });
+            let target = prog
+                .modules
+                .iter()
+                .copied()
+                .find(|&id| matches!(&prog.module(id).kind, ModuleKind::Stdlib(n) if n == m));
             // `l.len` after `l := import("list")`: the imported module.
             let target = target.or_else(|| {
                 session_items(prog, files).find_map(|it| match it.kind {

@@ -317,7 +317,9 @@ impl Session {
             Command::Reload => match self.last_load.clone() {
                 Some(f) => self.load(&f, &mut msgs),
                 None => {
-                    msgs.push(Msg::Err("error: nothing to reload (use :load FILE first)\n".into()));
+                    msgs.push(Msg::Err(
+                        "error: nothing to reload (use :load FILE first)\n".into(),
+                    ));
                     Next::Continue
                 }
             },
@@ -391,7 +393,11 @@ impl Session {
         if ws.is_empty() {
             Vec::new()
         } else {
-            vec![Msg::Err(driver::render_session(&c.program.sources, files, &ws))]
+            vec![Msg::Err(driver::render_session(
+                &c.program.sources,
+                files,
+                &ws,
+            ))]
         }
     }
 
@@ -407,7 +413,9 @@ impl Session {
             objects, program, ..
         } = compiled;
         let (root, libs) = objects.split_first().ok_or_else(|| {
-            Failed::Msgs(vec![Msg::Err("error: internal error: nothing compiled\n".into())])
+            Failed::Msgs(vec![Msg::Err(
+                "error: internal error: nothing compiled\n".into(),
+            )])
         })?;
         let libs: HashMap<String, hashvm_format::Module> = libs.iter().cloned().collect();
         let mut resolve = |name: &str| -> Result<Option<(String, hashvm_format::Module)>, String> {
@@ -416,7 +424,9 @@ impl Session {
         let linked = self
             .vm
             .link_in(std::slice::from_ref(root), &mut resolve)
-            .map_err(|e| Failed::Msgs(vec![Msg::Err(format!("error: loading the input: {e}\n"))]))?;
+            .map_err(|e| {
+                Failed::Msgs(vec![Msg::Err(format!("error: loading the input: {e}\n"))])
+            })?;
         // Remember the user modules now loaded, to notice if they change.
         for &m in &program.modules {
             let tm = program.module(m);
@@ -482,7 +492,11 @@ impl Session {
     /// Compiles, links and runs declarations as one new piece of the session and
     /// keeps it; prints `name : type` (and `= value` for values) for each.
     /// `Err(None)`: an error (reported); `Err(Some(c))`: the program exited.
-    fn define(&mut self, new: Vec<(String, String)>, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
+    fn define(
+        &mut self,
+        new: Vec<(String, String)>,
+        msgs: &mut Vec<Msg>,
+    ) -> Result<(), Option<i32>> {
         let text: String = new.iter().map(|(_, t)| terminated(t)).collect();
         let key = self.next_key("repl");
         let piece = SessionFile {
@@ -502,7 +516,11 @@ impl Session {
 
     /// Runs `piece` and, if it succeeds, keeps it: its names come into scope. Returns
     /// a line `name : type [= value]` for each of its items.
-    fn keep(&mut self, piece: SessionFile, msgs: &mut Vec<Msg>) -> Result<Vec<(String, String)>, Option<i32>> {
+    fn keep(
+        &mut self,
+        piece: SessionFile,
+        msgs: &mut Vec<Msg>,
+    ) -> Result<Vec<(String, String)>, Option<i32>> {
         let kept = piece.clone();
         let ran = match self.execute(piece, msgs) {
             Ok(r) => r,
@@ -521,9 +539,10 @@ impl Session {
             let (ty, value) = match &item.kind {
                 TItemKind::Type(_) => ("type".to_string(), None),
                 TItemKind::Import(_) => ("module".to_string(), None),
-                TItemKind::Function { .. } => {
-                    (driver::item_type(prog, &name).unwrap_or_else(|| "?".into()), None)
-                }
+                TItemKind::Function { .. } => (
+                    driver::item_type(prog, &name).unwrap_or_else(|| "?".into()),
+                    None,
+                ),
                 TItemKind::Value { .. } => {
                     let t = driver::item_type(prog, &name).unwrap_or_else(|| "?".into());
                     let v = self.global(&ran.key, &name).map(|v| shown(&self.vm, v, &t));
@@ -948,7 +967,10 @@ mod tests {
         // :defs lists each name in scope once, with its newest type.
         let (o, _, _) = run(&mut s, &b, ":defs");
         assert_eq!(o.matches("g : ").count(), 1, "{o}");
-        assert!(o.contains("g : (str) -> str\n") && o.contains("x : i64\n"), "{o}");
+        assert!(
+            o.contains("g : (str) -> str\n") && o.contains("x : i64\n"),
+            "{o}"
+        );
         // Types and imports.
         assert_eq!(
             run(&mut s, &b, "Point := struct(x: f64, y: f64);").0,
@@ -1120,7 +1142,11 @@ mod tests {
         s.vm.heap.stress = true;
         run(&mut s, &b, "P := struct(name: str, xs: List<i64>);");
         run(&mut s, &b, "p := P(\"pt\", [1, 2, 3]);");
-        run(&mut s, &b, "mk := (k: i64) -> (i64) -> i64 => (x) => x + k;");
+        run(
+            &mut s,
+            &b,
+            "mk := (k: i64) -> (i64) -> i64 => (x) => x + k;",
+        );
         run(&mut s, &b, "add5 := mk(5);");
         run(&mut s, &b, "arr := array.make(3, \"\");");
         for k in 0..3 {

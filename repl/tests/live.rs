@@ -130,7 +130,9 @@ fn a_trivial_input_answers_quickly_after_a_slow_binding() {
     let mut r = Repl::start();
     r.prompt();
     // Spins for two seconds of the VM's clock, whatever the machine's speed.
-    r.line("slow := { t0 := io.clock(); mut n := 0; while io.clock() - t0 < 2.0 { n += 1; } n > 0 };");
+    r.line(
+        "slow := { t0 := io.clock(); mut n := 0; while io.clock() - t0 < 2.0 { n += 1; } n > 0 };",
+    );
     r.expect("slow : bool = true");
     r.prompt();
     let t = Instant::now();
@@ -188,7 +190,10 @@ fn an_incomplete_line_continues_and_errors_quote_the_input_as_typed() {
     r.line("[1, 2] + 3");
     let shown = r.expect("error");
     let shown = shown + &r.prompt();
-    assert!(shown.contains("repl.hash:1:1:") && !shown.contains(";\n"), "{shown}");
+    assert!(
+        shown.contains("repl.hash:1:1:") && !shown.contains(";\n"),
+        "{shown}"
+    );
     r.line(":quit");
     assert_eq!(r.wait_exit(), 0);
 }

@@ -69,7 +69,11 @@ impl Vm {
             ..Module::default()
         };
         self.image = Image {
-            symbols: m.exports.iter().map(|e| (e.name.clone(), e.target)).collect(),
+            symbols: m
+                .exports
+                .iter()
+                .map(|e| (e.name.clone(), e.target))
+                .collect(),
             libraries: HashSet::new(),
         };
         Ok(())
