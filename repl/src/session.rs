@@ -351,14 +351,15 @@ impl Session {
     }
 
     /// Compiles `piece` against the session's pieces (without keeping it).
-    fn compile(&self, piece: SessionFile) -> Result<SessionInput, Vec<Msg>> {
+    fn compile(&mut self, piece: SessionFile) -> Result<SessionInput, Vec<Msg>> {
         // Ctrl-C during compilation stops `#run` evaluation too.
         self.interrupt.store(false, Ordering::SeqCst);
         let mut files = self.files.clone();
         files.push(piece);
-        let vm = &self.vm;
-        let r = driver::compile_session_input(&files, &|k| vm.has_library(k), &self.options())
-            .map_err(|f| vec![Msg::Err(f.rendered)])?;
+        let opts = self.options();
+        let r = driver::compile_session_input(&files, &mut self.vm, &opts);
+        self.vm.flush();
+        let r = r.map_err(|f| vec![Msg::Err(f.rendered)])?;
         // A user module loaded before must not have changed since: the loaded code
         // is what later code links against.
         let prog = &r.program;
@@ -1191,6 +1192,37 @@ mod tests {
         // A stale flag does not stop the next evaluation.
         s.interrupt.store(true, Ordering::SeqCst);
         assert_eq!(run(&mut s, &b, "1 + 1").0, "2 : i64\n");
+    }
+
+    /// `#run` is evaluated in the session's VM: it sees the live values of earlier
+    /// inputs, and does not compute them again.
+    #[test]
+    fn run_uses_the_live_session() {
+        let (mut s, b) = session();
+        let (_, _, printed) = run(&mut s, &b, "noisy := { println(\"computing\"); 42 };");
+        assert_eq!(printed, "computing\n");
+        run(&mut s, &b, "cell := array.make(1, 1);");
+        run(&mut s, &b, "cell[0] = 7");
+        let (o, e, printed) = run(&mut s, &b, "k := #run noisy + cell[0];");
+        assert_eq!(
+            (o.as_str(), e.as_str(), printed.as_str()),
+            ("k : i64 = 49\n", "", "")
+        );
+        // The constant was stored: later mutations do not change `k`.
+        run(&mut s, &b, "cell[0] = 0");
+        assert_eq!(run(&mut s, &b, "k").0, "49 : i64\n");
+        // A #run in the same input as the value it uses.
+        assert_eq!(
+            run(&mut s, &b, "a := 5; c := #run a * 2; c").0,
+            "a : i64 = 5\nc : i64 = 10\n10 : i64\n"
+        );
+        // A failing #run is an error located at it; the session goes on.
+        let (_, e, _) = run(&mut s, &b, "#run noisy / 0");
+        assert!(
+            e.contains("division by zero") && e.contains("repl.hash:1:"),
+            "{e}"
+        );
+        assert_eq!(run(&mut s, &b, "noisy").0, "42 : i64\n");
     }
 
     #[test]
