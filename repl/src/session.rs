@@ -467,19 +467,28 @@ impl Session {
 
     /// Hash source: each run of declarations as one piece, each expression on its
     /// own, in order. The first error stops the input (later pieces are not run).
+    /// Each piece is compiled with the input before it blanked out, so that messages
+    /// give lines and columns as typed.
     fn source(&mut self, src: &str, msgs: &mut Vec<Msg>) -> Next {
-        let mut pending: Vec<(String, String)> = Vec::new();
-        let mut pieces = scan::split(src).into_iter().peekable();
-        while let Some(piece) = pieces.next() {
+        let mut pending: Vec<String> = Vec::new();
+        let mut run_start = None;
+        let mut pieces = scan::split_spans(src).into_iter().peekable();
+        while let Some((piece, range)) = pieces.next() {
             let step = match piece {
-                Piece::Def(name, text) => {
-                    pending.push((name, text));
-                    if matches!(pieces.peek(), Some(Piece::Def(..))) {
+                Piece::Def(name, _) => {
+                    pending.push(name);
+                    let from = *run_start.get_or_insert(range.start);
+                    if matches!(pieces.peek(), Some((Piece::Def(..), _))) {
                         continue;
                     }
-                    self.define(std::mem::take(&mut pending), msgs)
+                    run_start = None;
+                    let text = format!("{}{}", scan::blanked(&src[..from]), &src[from..range.end]);
+                    self.define(std::mem::take(&mut pending), terminated(&text), msgs)
                 }
-                Piece::Expr(e) => self.eval(&e, msgs),
+                Piece::Expr(_) => {
+                    let text = format!("{}{}", scan::blanked(&src[..range.start]), &src[range]);
+                    self.eval(&text, msgs)
+                }
             };
             match step {
                 Ok(()) => {}
@@ -490,15 +499,16 @@ impl Session {
         Next::Continue
     }
 
-    /// Compiles, links and runs declarations as one new piece of the session and
-    /// keeps it; prints `name : type` (and `= value` for values) for each.
-    /// `Err(None)`: an error (reported); `Err(Some(c))`: the program exited.
+    /// Compiles, links and runs declarations (`text`, declaring `names`) as one new
+    /// piece of the session and keeps it; prints `name : type` (and `= value` for
+    /// values) for each. `Err(None)`: an error (reported); `Err(Some(c))`: the program
+    /// exited.
     fn define(
         &mut self,
-        new: Vec<(String, String)>,
+        names: Vec<String>,
+        text: String,
         msgs: &mut Vec<Msg>,
     ) -> Result<(), Option<i32>> {
-        let text: String = new.iter().map(|(_, t)| terminated(t)).collect();
         let key = self.next_key("repl");
         let piece = SessionFile {
             path: PathBuf::from(FILE),
@@ -507,7 +517,7 @@ impl Session {
             prefix: 0,
         };
         let lines = self.keep(piece, msgs)?;
-        for (name, _) in &new {
+        for name in &names {
             if let Some(l) = lines.iter().find(|(n, _)| n == name) {
                 msgs.push(Msg::Out(format!("{}\n", l.1)));
             }
@@ -1005,6 +1015,11 @@ mod tests {
         assert_eq!(o, "");
         assert!(e.contains("error"), "{e}");
         assert_eq!(run(&mut s, &b, "x").0, "1 : i64\n");
+        // Messages give lines and columns as typed, for any piece of an input.
+        let (_, e, _) = run(&mut s, &b, "1 + 1; z := \"a\" + 1");
+        assert!(e.contains("repl.hash:1:13:"), "{e}");
+        let (_, e, _) = run(&mut s, &b, "x;\n  x + \"a\"");
+        assert!(e.contains("repl.hash:2:3:"), "{e}");
         // A declaration whose initialiser fails at run time is not kept either.
         let (o, e, _) = run(&mut s, &b, "bad := 1 / 0;");
         assert_eq!(o, "");
