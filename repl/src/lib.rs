@@ -2,15 +2,18 @@
 //!
 //! Type an expression to see its value and type (`42 : i64`; `()` results print
 //! nothing), or a top-level declaration (`f := (x: i64) -> i64 => x * 2;`) to add it to
-//! the session. See [`session`] for how evaluation works (the session is a growing Hash
-//! file, recompiled and its top-level values recomputed on each input) and
-//! [`command::HELP`] for the `:` commands.
+//! the session. See [`session`] for how evaluation works (one live VM per session: each
+//! input is compiled against the earlier ones, linked into the running VM and run once)
+//! and [`command::HELP`] for the `:` commands.
 //!
 //! - [`scan`]: when an input is finished, and splitting it into declarations and
 //!   expressions.
 //! - [`command`]: the `:` commands.
 //! - [`complete`]: tab completion.
-//! - [`session`]: the declarations kept so far; compiling and running inputs.
+//! - [`session`]: the live VM and the pieces compiled into it; compiling and running
+//!   inputs.
+//! - [`info`]: `:info` / `:doc`.
+//! - [`cputime`]: the CPU clock `:time` reads.
 //!
 //! Terminal behaviour: line editing and history by rustyline (history in
 //! `$HASH_HISTORY`, else `~/.hash_history`; an unreadable or unwritable history file is
@@ -41,7 +44,8 @@ use std::sync::atomic::Ordering;
 
 /// The prompt for a new input.
 pub const PROMPT: &str = "hash> ";
-/// The prompt while an input continues (an open bracket, string, char or comment).
+/// The prompt while an input continues (an open bracket, string, char or comment, or a
+/// line ending in an operator).
 pub const CONTINUE: &str = "...> ";
 
 /// Where history is kept: `$HASH_HISTORY` (empty: nowhere), else `~/.hash_history`.
