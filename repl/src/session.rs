@@ -680,8 +680,15 @@ impl Session {
         }
         let listing = hashvm_format::hasm::disassemble(&self.vm.loaded_module());
         let short = name.rsplit('.').next().unwrap_or(name);
-        // Every definition of the name, the oldest first (shadowed ones included).
-        let blocks = function_blocks(&listing, name, short);
+        // A session name: its newest definition only.
+        let only = self
+            .defs
+            .iter()
+            .find(|d| d.name == name)
+            .and_then(|d| self.global(&d.key, name))
+            .filter(|v| v.tag == hashvm_vm::Tag::FUNC)
+            .map(|v| v.bits as usize);
+        let blocks = function_blocks(&listing, name, short, only);
         if blocks.is_empty() {
             msgs.push(Msg::Err(format!(
                 "error: no function named `{name}` in the session\n"
@@ -851,7 +858,10 @@ fn closure_targets(text: &str) -> Vec<String> {
 /// The `.func` ... `.end` blocks of a disassembly for function `name`: those named
 /// `name` or ending in `.name` / `::name` (else the same for `short`, the part after
 /// the last `.`), followed by the blocks of the closures they create (transitively).
-pub fn function_blocks(listing: &str, name: &str, short: &str) -> Vec<String> {
+///
+/// With `only`, just the block of that function index (a session name's newest
+/// definition: older, shadowed ones have the same name), if the listing has it.
+pub fn function_blocks(listing: &str, name: &str, short: &str, only: Option<usize>) -> Vec<String> {
     let blocks = blocks_of(listing);
     let matches = |f: &str, n: &str| {
         f == n || f.ends_with(&format!(".{n}")) || f.ends_with(&format!("::{n}"))
@@ -859,6 +869,11 @@ pub fn function_blocks(listing: &str, name: &str, short: &str) -> Vec<String> {
     let mut chosen: Vec<usize> = (0..blocks.len())
         .filter(|&k| matches(&blocks[k].name, name))
         .collect();
+    if let Some(ix) = only {
+        if let Some(k) = blocks.iter().position(|b| b.index == Some(ix)) {
+            chosen = vec![k];
+        }
+    }
     if chosen.is_empty() && short != name {
         chosen = (0..blocks.len())
             .filter(|&k| matches(&blocks[k].name, short))
@@ -1092,6 +1107,11 @@ mod tests {
             "{o}{e}"
         );
         assert_eq!(o.matches(".func").count(), 1, "{o}");
+        // Redefined: the newest definition only.
+        run(&mut s, &b, "double := (x: i64) -> i64 => x + x;");
+        let (o, _, _) = run(&mut s, &b, ":dis double");
+        assert_eq!(o.matches(".func").count(), 1, "{o}");
+        assert!(o.contains("add") && !o.contains("mul"), "{o}");
         let (o, _, _) = run(&mut s, &b, ":dis list.map");
         assert!(o.contains(".func list.map/2"), "{o}");
         let (o, e, _) = run(&mut s, &b, ":dis nothing_here");
@@ -1287,15 +1307,15 @@ mod tests {
     #[test]
     fn function_blocks_match_names() {
         let listing = ".module executable\n.func f/1 slots=2 ; function 0\n    closure r1, 3, r0, 1 ; 0\n    ret r1\n.end\n.func ff/0 slots=1 ; function 1\n    closure r1, \"<lambda>\", r0, 1 ; 0\n    ret r0\n.end\n.func list.map/2 slots=5 ; function 2\n    ret r0\n.end\n.func <lambda>/1 slots=1 ; function 3\n    ret r0\n.end\n";
-        let f = function_blocks(listing, "f", "f");
+        let f = function_blocks(listing, "f", "f", None);
         assert_eq!(f.len(), 2);
         assert!(
             f[0].starts_with(".func f/1") && f[1].starts_with(".func <lambda>/1"),
             "{f:?}"
         );
-        assert_eq!(function_blocks(listing, "ff", "ff").len(), 2);
-        assert_eq!(function_blocks(listing, "list.map", "map").len(), 1);
-        assert_eq!(function_blocks(listing, "map", "map").len(), 1);
-        assert!(function_blocks(listing, "g", "g").is_empty());
+        assert_eq!(function_blocks(listing, "ff", "ff", None).len(), 2);
+        assert_eq!(function_blocks(listing, "list.map", "map", None).len(), 1);
+        assert_eq!(function_blocks(listing, "map", "map", None).len(), 1);
+        assert!(function_blocks(listing, "g", "g", None).is_empty());
     }
 }
