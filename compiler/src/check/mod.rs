@@ -153,6 +153,12 @@ pub struct Checker<'g> {
     /// Inside `#run`: the first local id bound inside it (locals below it are not
     /// available at compile time).
     pub(crate) run_boundary: Option<u32>,
+    /// Session modules by the top-level names they declare, and by the constructors
+    /// of their enums: (position in the session, module), oldest first. A lookup from
+    /// the session module at position `k` takes the newest entry before `k`, in
+    /// logarithmic time however long the session.
+    session_names: HashMap<String, Vec<(usize, ModuleId)>>,
+    session_ctors: HashMap<String, Vec<(usize, ModuleId)>>,
 }
 
 /// Checks every module of `graph`; returns the typed program (when there is no error)
@@ -176,6 +182,8 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         reported: Default::default(),
         pending_ambiguity: None,
         run_boundary: None,
+        session_names: HashMap::new(),
+        session_ctors: HashMap::new(),
     };
     let t = c.generic_var();
     let _e = c.generic_var();
@@ -202,6 +210,7 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         c.cur = m;
         c.declare_module(m);
     }
+    c.index_session();
     for &m in &order {
         c.cur = m;
         c.define_types(m);
@@ -548,7 +557,7 @@ impl<'g> Checker<'g> {
                 return Some(a);
             }
         }
-        for &o in self.graph.modules[self.cur.0 as usize].opens.iter().rev() {
+        for o in self.session_modules(&self.session_names, name) {
             let st = &self.mods[o.0 as usize];
             if let Some(TopName::Item(i)) = st.names.get(name) {
                 if let ItemKindState::Type(a) = st.items[*i as usize].kind {
@@ -591,7 +600,7 @@ impl<'g> Checker<'g> {
             return Some(r);
         }
         // Earlier session modules, the newest first (a redefinition shadows).
-        for &o in self.graph.modules[cur.0 as usize].opens.iter().rev() {
+        if let Some(o) = self.session_modules(&self.session_names, name).next() {
             if let Some(r) = self.top_name_res(o, name) {
                 return Some(r);
             }
@@ -620,6 +629,60 @@ impl<'g> Checker<'g> {
         self.lookup_ctor_unqualified(name)
     }
 
+    /// Fills the session indexes (after every module is declared).
+    fn index_session(&mut self) {
+        for pm in &self.graph.modules {
+            if !matches!(pm.kind, ModuleKind::Session(_)) {
+                continue;
+            }
+            let pos = pm.opens.len();
+            let st = &self.mods[pm.id.0 as usize];
+            for n in st.names.keys() {
+                self.session_names
+                    .entry(n.clone())
+                    .or_default()
+                    .push((pos, pm.id));
+            }
+            for &a in &st.adts {
+                let d = &self.adts[a.0 as usize];
+                if d.is_struct {
+                    continue;
+                }
+                for c in &d.ctors {
+                    let v = self.session_ctors.entry(c.name.clone()).or_default();
+                    if v.last() != Some(&(pos, pm.id)) {
+                        v.push((pos, pm.id));
+                    }
+                }
+            }
+        }
+        for v in self
+            .session_names
+            .values_mut()
+            .chain(self.session_ctors.values_mut())
+        {
+            v.sort_unstable_by_key(|e| e.0);
+        }
+    }
+
+    /// The earlier session modules (before the current one) that `index` lists for
+    /// `name`, the newest first. None outside a session module.
+    fn session_modules<'a>(
+        &self,
+        index: &'a HashMap<String, Vec<(usize, ModuleId)>>,
+        name: &str,
+    ) -> impl Iterator<Item = ModuleId> + 'a {
+        let pm = &self.graph.modules[self.cur.0 as usize];
+        let pos = if matches!(pm.kind, ModuleKind::Session(_)) {
+            pm.opens.len()
+        } else {
+            0
+        };
+        let list: &[(usize, ModuleId)] = index.get(name).map(|v| v.as_slice()).unwrap_or(&[]);
+        let end = list.partition_point(|e| e.0 < pos);
+        list[..end].iter().rev().map(|e| e.1)
+    }
+
     fn top_name_res(&self, m: ModuleId, name: &str) -> Option<Res> {
         let st = &self.mods[m.0 as usize];
         let TopName::Item(i) = *st.names.get(name)?;
@@ -646,7 +709,8 @@ impl<'g> Checker<'g> {
             }
         }
         // Then the types of earlier session modules, the newest that has one first.
-        for &o in self.graph.modules[self.cur.0 as usize].opens.iter().rev() {
+        let candidates: Vec<ModuleId> = self.session_modules(&self.session_ctors, name).collect();
+        for o in candidates {
             if !found.is_empty() {
                 break;
             }
