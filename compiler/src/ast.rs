@@ -43,6 +43,9 @@ pub enum ItemKind {
         ty: Option<TypeExpr>,
         /// The value.
         expr: Expr,
+        /// Declared `mut name := ...`: allowed only in a REPL session (a mutable
+        /// session variable); the checker rejects it elsewhere.
+        mutable: bool,
     },
     /// `Name := [<T, U> =>] struct(...)` or `enum(...)`.
     Type {

@@ -130,6 +130,59 @@ fn link_objects(
     })
 }
 
+/// A copy of module `m`'s object `obj` (key `key`) marked for evaluating its `#run`
+/// `sites`: exports that survive linking with renumbered targets name its first
+/// function (`#fn0::KEY`, a global holding it) and type (`#ty0::KEY`), each site's
+/// function (`#runK::KEY`) and, for a site that is a whole top-level initialiser, that
+/// item's global (`#itemK::KEY`). Its entry is dropped.
+fn mark_for_eval(
+    prog: &TypedProgram,
+    m: ModuleId,
+    key: &str,
+    obj: &Module,
+    sites: &[RunSite],
+) -> Module {
+    let mut obj = obj.clone();
+    if !obj.functions.is_empty() {
+        let g = obj.globals.len() as u32;
+        obj.globals.push(hashvm_format::Global {
+            name: String::new(),
+            init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(0)),
+        });
+        obj.exports.push(hashvm_format::Export {
+            name: format!("#fn0::{key}"),
+            target: ExportTarget::Global(g),
+        });
+    }
+    if !obj.types.is_empty() {
+        obj.exports.push(hashvm_format::Export {
+            name: format!("#ty0::{key}"),
+            target: ExportTarget::Type(0),
+        });
+    }
+    for (k, site) in sites.iter().enumerate() {
+        let g = obj.globals.len() as u32;
+        obj.globals.push(hashvm_format::Global {
+            name: String::new(),
+            init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(site.func)),
+        });
+        obj.exports.push(hashvm_format::Export {
+            name: format!("#run{k}::{key}"),
+            target: ExportTarget::Global(g),
+        });
+        if let Some(item) = site.item {
+            if let Some(ig) = item_global(&obj, prog, m, item) {
+                obj.exports.push(hashvm_format::Export {
+                    name: format!("#item{k}::{key}"),
+                    target: ExportTarget::Global(ig),
+                });
+            }
+        }
+    }
+    obj.entry = None;
+    obj
+}
+
 fn evaluate_runs(
     prog: &TypedProgram,
     objects: &HashMap<String, (ModuleId, Module)>,
@@ -140,51 +193,8 @@ fn evaluate_runs(
     // exports survive linking with their renumbered targets.
     let mut marked = HashMap::new();
     for (key, (m, obj)) in objects {
-        let mut obj = obj.clone();
-        if !obj.functions.is_empty() {
-            let g = obj.globals.len() as u32;
-            obj.globals.push(hashvm_format::Global {
-                name: String::new(),
-                init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(0)),
-            });
-            obj.exports.push(hashvm_format::Export {
-                name: format!("#fn0::{key}"),
-                target: ExportTarget::Global(g),
-            });
-        }
-        if !obj.types.is_empty() {
-            obj.exports.push(hashvm_format::Export {
-                name: format!("#ty0::{key}"),
-                target: ExportTarget::Type(0),
-            });
-        }
-        for (k, site) in sites
-            .get(m)
-            .map(|v| v.as_slice())
-            .unwrap_or(&[])
-            .iter()
-            .enumerate()
-        {
-            let g = obj.globals.len() as u32;
-            obj.globals.push(hashvm_format::Global {
-                name: String::new(),
-                init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(site.func)),
-            });
-            obj.exports.push(hashvm_format::Export {
-                name: format!("#run{k}::{key}"),
-                target: ExportTarget::Global(g),
-            });
-            if let Some(item) = site.item {
-                let ig = item_global(&obj, prog, *m, item);
-                if let Some(ig) = ig {
-                    obj.exports.push(hashvm_format::Export {
-                        name: format!("#item{k}::{key}"),
-                        target: ExportTarget::Global(ig),
-                    });
-                }
-            }
-        }
-        obj.entry = None;
+        let empty = Vec::new();
+        let obj = mark_for_eval(prog, *m, key, obj, sites.get(m).unwrap_or(&empty));
         marked.insert(key.clone(), (*m, obj));
     }
     let linked = link_objects(prog, &marked)?;
@@ -210,7 +220,6 @@ fn evaluate_runs(
     vm.set_interrupt(opts.interrupt.clone());
     vm.load(verified).map_err(|t| {
         vec![trap_diag(
-            prog,
             prog.module(prog.root)
                 .items
                 .first()
@@ -230,7 +239,7 @@ fn evaluate_runs(
                 .map(|s| s.span)
                 .unwrap_or(root_span);
             vm.flush();
-            return Err(vec![trap_diag(prog, span, t)]);
+            return Err(vec![trap_diag(span, t)]);
         }
     }
     let mut out: HashMap<ModuleId, RunValues> = HashMap::new();
@@ -239,66 +248,8 @@ fn evaluate_runs(
     sorted.sort_by_key(|(m, _)| prog.modules.iter().position(|x| x == *m));
     for (m, list) in sorted {
         let key = module_key(prog.module(*m));
-        let fn_base = match exports.get(format!("#fn0::{key}").as_str()) {
-            Some(ExportTarget::Global(g)) => vm.global(*g).map_or(0, |v| v.bits() as u32),
-            _ => 0,
-        };
-        let nfuncs = objects[&key].1.functions.len() as u32;
-        let ty_base = match exports.get(format!("#ty0::{key}").as_str()) {
-            Some(ExportTarget::Type(t)) => *t,
-            _ => 0,
-        };
-        let ntypes = objects[&key].1.types.len() as u32;
-        let mut rv = RunValues::default();
-        for (k, site) in list.iter().enumerate() {
-            let value = match site
-                .item
-                .and_then(|_| exports.get(format!("#item{k}::{key}").as_str()))
-            {
-                Some(ExportTarget::Global(g)) => Ok(vm.global(*g).unwrap_or(Value::UNIT)),
-                _ => match exports.get(format!("#run{k}::{key}").as_str()) {
-                    Some(ExportTarget::Global(g)) => {
-                        let f = vm.global(*g).unwrap_or(Value::UNIT);
-                        vm.call(f, &[])
-                    }
-                    _ => {
-                        errors.push(error_at(
-                            site.span,
-                            "internal error: lost a #run site".into(),
-                        ));
-                        continue;
-                    }
-                },
-            };
-            let value = match value {
-                Ok(v) => v,
-                Err(t) => {
-                    vm.flush();
-                    errors.push(trap_diag(prog, site.span, t));
-                    continue;
-                }
-            };
-            let func_map = |f: u32| (f >= fn_base && f < fn_base + nfuncs).then(|| f - fn_base);
-            let ty_map = |t: u32| {
-                let first = hashvm_format::FIRST_USER_TYPE + ty_base;
-                (t >= first && t < first + ntypes).then(|| t - ty_base)
-            };
-            let map = ReifyMap {
-                func: &func_map,
-                ty: &ty_map,
-                global_base: rv.shared.len() as u32,
-            };
-            match vm.reify(value, &map) {
-                Ok(r) => {
-                    rv.shared.extend(r.shared);
-                    rv.values.insert(site.span, r.root);
-                }
-                Err(e) => errors.push(error_at(
-                    site.span,
-                    format!("the value of this #run cannot be stored: {e}"),
-                )),
-            }
-        }
+        let lookup = |name: &str| exports.get(name).copied();
+        let rv = reify_sites(&mut vm, &objects[&key].1, &key, list, &lookup, &mut errors);
         out.insert(*m, rv);
     }
     vm.flush();
@@ -306,6 +257,77 @@ fn evaluate_runs(
         return Err(errors);
     }
     Ok(out)
+}
+
+/// Computes and reifies the values of module `key`'s `#run` `sites` on `vm`, where the
+/// module's marked object ([`mark_for_eval`]; unmarked: `obj`) is loaded and its
+/// initialisers have run; `lookup` finds its marking exports. Errors go to `errors`.
+fn reify_sites(
+    vm: &mut Vm,
+    obj: &Module,
+    key: &str,
+    list: &[RunSite],
+    lookup: &dyn Fn(&str) -> Option<ExportTarget>,
+    errors: &mut Vec<Diagnostic>,
+) -> RunValues {
+    let fn_base = match lookup(&format!("#fn0::{key}")) {
+        Some(ExportTarget::Global(g)) => vm.global(g).map_or(0, |v| v.bits() as u32),
+        _ => 0,
+    };
+    let nfuncs = obj.functions.len() as u32;
+    let ty_base = match lookup(&format!("#ty0::{key}")) {
+        Some(ExportTarget::Type(t)) => t,
+        _ => 0,
+    };
+    let ntypes = obj.types.len() as u32;
+    let mut rv = RunValues::default();
+    for (k, site) in list.iter().enumerate() {
+        let value = match site.item.and_then(|_| lookup(&format!("#item{k}::{key}"))) {
+            Some(ExportTarget::Global(g)) => Ok(vm.global(g).unwrap_or(Value::UNIT)),
+            _ => match lookup(&format!("#run{k}::{key}")) {
+                Some(ExportTarget::Global(g)) => {
+                    let f = vm.global(g).unwrap_or(Value::UNIT);
+                    vm.call(f, &[])
+                }
+                _ => {
+                    errors.push(error_at(
+                        site.span,
+                        "internal error: lost a #run site".into(),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let value = match value {
+            Ok(v) => v,
+            Err(t) => {
+                vm.flush();
+                errors.push(trap_diag(site.span, t));
+                continue;
+            }
+        };
+        let func_map = |f: u32| (f >= fn_base && f < fn_base + nfuncs).then(|| f - fn_base);
+        let ty_map = |t: u32| {
+            let first = hashvm_format::FIRST_USER_TYPE + ty_base;
+            (t >= first && t < first + ntypes).then(|| t - ty_base)
+        };
+        let map = ReifyMap {
+            func: &func_map,
+            ty: &ty_map,
+            global_base: rv.shared.len() as u32,
+        };
+        match vm.reify(value, &map) {
+            Ok(r) => {
+                rv.shared.extend(r.shared);
+                rv.values.insert(site.span, r.root);
+            }
+            Err(e) => errors.push(error_at(
+                site.span,
+                format!("the value of this #run cannot be stored: {e}"),
+            )),
+        }
+    }
+    rv
 }
 
 /// The global of item `item` of module `m` in its object (found by name: the code
@@ -318,7 +340,7 @@ fn item_global(obj: &Module, prog: &TypedProgram, m: ModuleId, item: u32) -> Opt
         .map(|i| i as u32)
 }
 
-fn trap_diag(_prog: &TypedProgram, span: Span, t: Trap) -> Diagnostic {
+fn trap_diag(span: Span, t: Trap) -> Diagnostic {
     match t {
         Trap::Error(e) => error_at(span, format!("#run failed: {}", e.message)),
         Trap::Exit(c) => error_at(span, format!("#run called io.exit({c})")),
@@ -444,4 +466,220 @@ pub fn item_type(prog: &TypedProgram, name: &str) -> Option<String> {
         | crate::tast::TItemKind::Value { scheme, .. } => Some(crate::show_type(prog, &scheme.ty)),
         _ => None,
     }
+}
+
+/// One input of a live session compiled against the earlier ones
+/// ([`compile_session_input`]).
+pub struct SessionInput {
+    /// The input's object, named by its module key, then the objects of the modules
+    /// it needs that the session has not loaded yet (in any order: they are libraries
+    /// to the linker), each named by its module key.
+    pub objects: Vec<(String, Module)>,
+    /// Warnings about the input (and any module loaded for it).
+    pub warnings: Vec<Diagnostic>,
+    /// The checked session, the input its root module.
+    pub program: TypedProgram,
+}
+
+/// Compiles the last of `files` (the new input of a live session) against the others:
+/// earlier inputs, already loaded into the session's VM `vm`, whose names, types and
+/// globals the input refers to by symbol (`KEY::name`). Only modules `vm` has not
+/// loaded are generated, so nothing it holds is compiled again; link the result into
+/// it with [`Vm::link_in`].
+///
+/// A `#run` in the input is evaluated in `vm` itself, against the live session: the
+/// input's first-phase object is linked in under the key `#eval::KEY` (its symbols
+/// renamed so), its initialisers run (as `hashc` runs a program's at compile time) and
+/// each `#run` function called; the values are reified into the final object. (When
+/// another new module, a user file the input imports, has `#run`s too, the whole
+/// session is evaluated on a separate VM instead, as `hashc` would.)
+pub fn compile_session_input(
+    files: &[crate::modgraph::SessionFile],
+    vm: &mut Vm,
+    opts: &Options,
+) -> Result<SessionInput, Failure> {
+    let session_fail = |sources: &crate::SourceMap, diagnostics: Vec<Diagnostic>| Failure {
+        rendered: render_session(sources, files, &diagnostics),
+        diagnostics,
+    };
+    let (prog, warnings) = crate::check_session(files, &opts.search)
+        .map_err(|r| session_fail(&r.sources, r.diagnostics))?;
+    let cg_err = |es: Vec<codegen::CodegenError>| -> Vec<Diagnostic> {
+        es.into_iter()
+            .map(|e| error_at(e.span, e.message))
+            .collect()
+    };
+    let root_key = module_key(prog.module(prog.root));
+    let wanted: Vec<ModuleId> = prog
+        .modules
+        .iter()
+        .copied()
+        .filter(|&m| {
+            let k = module_key(prog.module(m));
+            k == root_key || !vm.has_library(&k)
+        })
+        .collect();
+    let mut objects: Vec<(String, Module)> = Vec::new();
+    let mut sites: Vec<(ModuleId, Vec<RunSite>)> = Vec::new();
+    for &m in &wanted {
+        let (obj, runs) = codegen::compile_module(&prog, m, None)
+            .map_err(|e| session_fail(&prog.sources, cg_err(e)))?;
+        if !runs.is_empty() {
+            sites.push((m, runs));
+        }
+        objects.push((module_key(prog.module(m)), obj));
+    }
+    match sites.as_slice() {
+        [] => {}
+        [(m, runs)] if *m == prog.root => {
+            let rv = evaluate_runs_live(&prog, &root_key, &objects, runs, vm)
+                .map_err(|d| session_fail(&prog.sources, d))?;
+            let (obj, _) = codegen::compile_module(&prog, prog.root, Some(&rv))
+                .map_err(|e| session_fail(&prog.sources, cg_err(e)))?;
+            if let Some(o) = objects.iter_mut().find(|(k, _)| *k == root_key) {
+                o.1 = obj;
+            }
+        }
+        _ => {
+            let mut all =
+                compile_objects_with(&prog, opts).map_err(|d| session_fail(&prog.sources, d))?;
+            for (k, obj) in objects.iter_mut() {
+                if let Some((_, m)) = all.remove(k.as_str()) {
+                    *obj = m;
+                }
+            }
+        }
+    }
+    // The root first.
+    if let Some(k) = objects.iter().position(|(k, _)| *k == root_key) {
+        let root = objects.remove(k);
+        objects.insert(0, root);
+    }
+    Ok(SessionInput {
+        objects,
+        warnings,
+        program: prog,
+    })
+}
+
+/// Evaluates the `#run` sites `runs` of a session input (module key `key`, first-phase
+/// objects `objects`: the input's and those of the new modules it needs) in the
+/// session's VM. See [`compile_session_input`].
+fn evaluate_runs_live(
+    prog: &TypedProgram,
+    key: &str,
+    objects: &[(String, Module)],
+    runs: &[RunSite],
+    vm: &mut Vm,
+) -> Result<RunValues, Vec<Diagnostic>> {
+    const PREFIX: &str = "#eval::";
+    let root_span = prog
+        .module(prog.root)
+        .items
+        .first()
+        .map(|i| i.span)
+        .unwrap_or_default();
+    let Some((_, obj)) = objects.iter().find(|(k, _)| k == key) else {
+        return Err(vec![error_at(
+            root_span,
+            "internal error: lost the input's object".into(),
+        )]);
+    };
+    let mut marked = mark_for_eval(prog, prog.root, key, obj, runs);
+    let names: Vec<String> = marked.exports.iter().map(|e| e.name.clone()).collect();
+    for e in &mut marked.exports {
+        e.name = format!("{PREFIX}{}", e.name);
+    }
+    let libs: HashMap<&str, &Module> = objects
+        .iter()
+        .filter(|(k, _)| k != key)
+        .map(|(k, m)| (k.as_str(), m))
+        .collect();
+    let mut resolve = |name: &str| -> Result<Option<(String, Module)>, String> {
+        Ok(libs.get(name).map(|m| (name.to_string(), (*m).clone())))
+    };
+    let linked = vm
+        .link_in(&[(format!("{PREFIX}{key}"), marked)], &mut resolve)
+        .map_err(|e| {
+            vec![error_at(
+                root_span,
+                format!("internal error: loading the code of #run: {e}"),
+            )]
+        })?;
+    for &f in &linked.inits {
+        if let Err(t) = vm.call(Value::func(f), &[]) {
+            vm.flush();
+            let span = runs
+                .iter()
+                .find(|s| s.item.is_some())
+                .map(|s| s.span)
+                .unwrap_or(root_span);
+            return Err(vec![trap_diag(span, t)]);
+        }
+    }
+    let symbols: HashMap<String, ExportTarget> = names
+        .into_iter()
+        .filter_map(|n| {
+            let t = vm.symbol(&format!("{PREFIX}{n}"))?;
+            Some((n, t))
+        })
+        .collect();
+    let lookup = |name: &str| symbols.get(name).copied();
+    let mut errors = Vec::new();
+    let rv = reify_sites(vm, obj, key, runs, &lookup, &mut errors);
+    vm.flush();
+    if errors.is_empty() {
+        Ok(rv)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Renders diagnostics of a session compilation ([`compile_session_input`],
+/// [`crate::check_session`]): those about the root piece (the last of `files`) are
+/// shown against its text without its [`SessionFile::prefix`], so that lines,
+/// columns and the quoted source are as the user typed them. The root's file is the
+/// last one read from its path (pieces are read in order, before any import).
+///
+/// [`SessionFile::prefix`]: crate::modgraph::SessionFile::prefix
+pub fn render_session(
+    sources: &crate::SourceMap,
+    files: &[crate::modgraph::SessionFile],
+    diags: &[Diagnostic],
+) -> String {
+    let Some(root) = files
+        .last()
+        .filter(|f| f.prefix > 0 && f.prefix <= f.text.len())
+    else {
+        return crate::render_diagnostics(Some(sources), diags);
+    };
+    let path = crate::loader::normalize(&root.path);
+    let Some(k) = sources.files.iter().rposition(|f| f.path == path) else {
+        return crate::render_diagnostics(Some(sources), diags);
+    };
+    let mut map = sources.clone();
+    let f = &sources.files[k];
+    map.files[k] = crate::span::SourceFile::new(
+        f.name.clone(),
+        f.path.clone(),
+        root.text[root.prefix..].to_string(),
+    );
+    let id = crate::span::FileId(k as u32);
+    let cut = root.prefix as u32;
+    let shift = |s: &mut Option<Span>| {
+        if let Some(sp) = s.as_mut() {
+            if sp.file == id {
+                sp.lo = sp.lo.saturating_sub(cut);
+                sp.hi = sp.hi.saturating_sub(cut);
+            }
+        }
+    };
+    let mut diags = diags.to_vec();
+    for d in &mut diags {
+        shift(&mut d.span);
+        for n in &mut d.notes {
+            shift(&mut n.span);
+        }
+    }
+    crate::render_diagnostics(Some(&map), &diags)
 }

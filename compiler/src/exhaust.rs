@@ -338,7 +338,7 @@ impl<'p> Ctx<'p> {
             }
             TExprKind::Assign { place, value, .. } => {
                 match place {
-                    TPlace::Local(_) => {}
+                    TPlace::Local(_) | TPlace::Item(_) => {}
                     TPlace::Field { base, .. } => self.expr(base, out),
                     TPlace::Index { base, index } => {
                         self.expr(base, out);

@@ -222,14 +222,57 @@ pub fn check_source(name: &str, text: &str) -> Result<TypedProgram, Rejected> {
     check_program_with_paths(Path::new(name), &ov, &[]).map(|(p, _)| p)
 }
 
+/// Checks a live session's pieces (see [`modgraph::SessionFile`]): the last is the
+/// input being compiled, the others earlier inputs whose names it sees. Imports resolve
+/// on the file system, then in `search`, `HASH_PATH` and the standard library.
+pub fn check_session(
+    files: &[modgraph::SessionFile],
+    search: &[PathBuf],
+) -> Result<(TypedProgram, Vec<Diagnostic>), Rejected> {
+    let mut dirs = search.to_vec();
+    dirs.extend(loader::hash_path_from_env());
+    let run = || {
+        check_graph(|sources, diags| {
+            modgraph::load_session(files, &FsLoader, &dirs, sources, diags)
+        })
+    };
+    let result = std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("hashc-front".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(s, run)
+        {
+            Ok(h) => Some(h.join()),
+            Err(_) => None,
+        }
+    });
+    match result {
+        Some(Ok(r)) => r,
+        Some(Err(_)) => Err(Rejected {
+            diagnostics: vec![Diagnostic::error_nowhere(
+                "internal compiler error in the front end (please report it)",
+            )],
+            sources: SourceMap::new(),
+        }),
+        None => run(),
+    }
+}
+
 fn check_inline(
     root: &Path,
     loader: &dyn SourceLoader,
     search: &[PathBuf],
 ) -> Result<(TypedProgram, Vec<Diagnostic>), Rejected> {
+    check_graph(|sources, diags| modgraph::load(root, loader, search, sources, diags))
+}
+
+/// Loads the modules with `load`, then checks them.
+fn check_graph(
+    load: impl FnOnce(&mut SourceMap, &mut Vec<Diagnostic>) -> Option<modgraph::Graph>,
+) -> Result<(TypedProgram, Vec<Diagnostic>), Rejected> {
     let mut sources = SourceMap::new();
     let mut diags = Vec::new();
-    let graph = modgraph::load(root, loader, search, &mut sources, &mut diags);
+    let graph = load(&mut sources, &mut diags);
     let Some(graph) = graph else {
         return Err(Rejected {
             diagnostics: diags,

@@ -57,12 +57,34 @@ pub struct ParsedModule {
     pub imports: HashMap<usize, ImportTarget>,
     /// Standard-library modules named in the file (`list` in `list.map`), by name.
     pub implicit: Vec<(String, ModuleId)>,
-    /// Every module this one depends on (imports, implicit modules, prelude).
+    /// Every module this one depends on (imports, implicit modules, prelude, opened
+    /// session modules).
     pub deps: Vec<ModuleId>,
     /// The lexer or the parser reported an error in this file: the checker then leaves
     /// out errors that are only echoes of one (a field of a value whose type is unknown
     /// because its expression did not parse).
     pub syntax_errors: bool,
+    /// The earlier session modules whose top-level names this one sees unqualified,
+    /// oldest first (a name is looked up newest first). Empty outside a session.
+    pub opens: Vec<ModuleId>,
+}
+
+/// One piece of a live session (the REPL), given to [`load_session`] in order: the
+/// earlier inputs and `:load`ed files, then the input being compiled (the root). Each
+/// is a module of kind [`ModuleKind::Session`] that sees the top-level names of the
+/// pieces before it, the later shadowing the earlier.
+#[derive(Clone, Debug)]
+pub struct SessionFile {
+    /// Its path: imports in it resolve relative to its directory; messages name it.
+    pub path: PathBuf,
+    /// Its module key, unique in the session (symbols are `KEY::name`).
+    pub key: String,
+    /// Its text (as it was when given; a `:load`ed file may have changed since).
+    pub text: String,
+    /// How many bytes at the start of `text` are a wrapper the user did not type
+    /// (`it :=\n` around an expression): [`crate::driver::render_session`] shows
+    /// messages about the root piece against the rest, with lines and columns as typed.
+    pub prefix: usize,
 }
 
 /// All modules of a program.
@@ -122,47 +144,98 @@ pub fn load(
         pending: Vec::new(),
     };
     let prelude = l.load_stdlib(hashvm_stdlib::PRELUDE)?;
-    let root_path = normalize(root);
-    let text = match loader.load(&root_path) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            l.diags.push(Diagnostic::error_nowhere(format!(
-                "cannot find the file `{}`",
-                root.display()
-            )));
-            return None;
-        }
-        Err(e) => {
-            l.diags.push(Diagnostic::error_nowhere(format!(
-                "cannot read `{}`: {e}",
-                root.display()
-            )));
-            return None;
-        }
+    let root_id = l.load_root(root)?;
+    Some(l.finish(root_id, prelude))
+}
+
+/// Loads a session: every piece of `files` as a module (see [`SessionFile`]), the last
+/// one the root, with what they import. `None` when `files` is empty.
+pub fn load_session(
+    files: &[SessionFile],
+    loader: &dyn SourceLoader,
+    search: &[PathBuf],
+    sources: &mut SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Graph> {
+    let mut l = Loader {
+        loader,
+        search,
+        sources,
+        diags,
+        modules: Vec::new(),
+        by_key: HashMap::new(),
+        stdlib: HashMap::new(),
+        edges: Vec::new(),
+        pending: Vec::new(),
     };
-    let root_id = l.add(
-        Key::File(root_path.clone()),
-        root.display().to_string(),
-        root_path,
-        text,
-        ModuleKind::User,
-    );
-    while let Some((id, names)) = l.pending.pop() {
-        l.resolve(id, names, prelude);
+    let prelude = l.load_stdlib(hashvm_stdlib::PRELUDE)?;
+    let mut ids: Vec<ModuleId> = Vec::new();
+    for f in files {
+        let path = normalize(&f.path);
+        let id = l.add(
+            Key::File(path.clone()),
+            f.path.display().to_string(),
+            path,
+            f.text.clone(),
+            ModuleKind::Session(f.key.clone()),
+        );
+        l.modules[id.0 as usize].opens = ids.clone();
+        ids.push(id);
     }
-    l.break_cycles();
-    let order = l.order(root_id);
-    let stdlib = l.stdlib.clone();
-    Some(Graph {
-        modules: l.modules,
-        order,
-        root: root_id,
-        prelude,
-        stdlib,
-    })
+    let root_id = *ids.last()?;
+    Some(l.finish(root_id, prelude))
 }
 
 impl<'a> Loader<'a> {
+    /// Reads and adds the root file.
+    fn load_root(&mut self, root: &Path) -> Option<ModuleId> {
+        let l = self;
+        let loader = l.loader;
+        let root_path = normalize(root);
+        let text = match loader.load(&root_path) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                l.diags.push(Diagnostic::error_nowhere(format!(
+                    "cannot find the file `{}`",
+                    root.display()
+                )));
+                return None;
+            }
+            Err(e) => {
+                l.diags.push(Diagnostic::error_nowhere(format!(
+                    "cannot read `{}`: {e}",
+                    root.display()
+                )));
+                return None;
+            }
+        };
+        Some(l.add(
+            Key::File(root_path.clone()),
+            root.display().to_string(),
+            root_path,
+            text,
+            ModuleKind::User,
+        ))
+    }
+
+    /// Resolves what the modules added so far import, and orders them.
+    fn finish(mut self, root_id: ModuleId, prelude: ModuleId) -> Graph {
+        let l = &mut self;
+        while let Some((id, names)) = l.pending.pop() {
+            l.resolve(id, names, prelude);
+        }
+        l.break_cycles();
+        let order = l.order(root_id);
+        let stdlib = l.stdlib.clone();
+        Graph {
+            modules: self.modules,
+            order,
+            root: root_id,
+            prelude,
+            stdlib,
+        }
+    }
+
     fn load_stdlib(&mut self, name: &str) -> Option<ModuleId> {
         if let Some(id) = self.stdlib.get(name) {
             return Some(*id);
@@ -238,6 +311,7 @@ impl<'a> Loader<'a> {
             implicit: Vec::new(),
             deps: Vec::new(),
             syntax_errors,
+            opens: Vec::new(),
         });
         self.pending.push((id, names));
         id
@@ -249,7 +323,7 @@ impl<'a> Loader<'a> {
         let m = &self.modules[id.0 as usize];
         let kind = m.kind.clone();
         let dir = m.path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let is_stdlib = !matches!(kind, ModuleKind::User);
+        let is_stdlib = !matches!(kind, ModuleKind::User | ModuleKind::Session(_));
         let imports: Vec<(usize, String, Span)> = m
             .ast
             .items
@@ -293,6 +367,14 @@ impl<'a> Loader<'a> {
             }
         }
         let m = &mut self.modules[id.0 as usize];
+        // The previous session piece only: it depends on the one before, and so on, so
+        // the order is the same as with every opened module as a dependency, with
+        // linearly many edges instead of quadratically many.
+        if let Some(&o) = m.opens.last() {
+            if !deps.contains(&o) {
+                deps.push(o);
+            }
+        }
         m.implicit = implicit;
         m.deps = deps;
     }

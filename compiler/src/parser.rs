@@ -404,10 +404,10 @@ impl Parser {
     }
 
     fn item(&mut self) -> PResult<Item> {
-        if self.is_kw(Kw::Mut) {
-            return self.fail(
-                "top-level bindings cannot be `mut`; use a local inside a function, or an array",
-            );
+        // `mut` is parsed here and judged by the checker (a REPL session allows it).
+        let mutable = self.is_kw(Kw::Mut);
+        if mutable {
+            self.bump();
         }
         let name = match self.peek().clone() {
             Tok::Ident(_) => self.ident("a name")?,
@@ -440,6 +440,9 @@ impl Parser {
             };
             self.expect(P::RParen, "after the module path")?;
             self.expect_semi_top()?;
+            if mutable {
+                self.push_diag(Diagnostic::error(start, "an import cannot be `mut`"));
+            }
             return Ok(Item {
                 name,
                 kind: ItemKind::Import { path, path_span },
@@ -459,6 +462,12 @@ impl Parser {
                 self.push_diag(Diagnostic::error(
                     start,
                     "a type declaration cannot have a type annotation",
+                ));
+            }
+            if mutable {
+                self.push_diag(Diagnostic::error(
+                    start,
+                    "a type declaration cannot be `mut`",
                 ));
             }
             return Ok(Item {
@@ -494,7 +503,7 @@ impl Parser {
         };
         Ok(Item {
             name,
-            kind: ItemKind::Value { ty, expr },
+            kind: ItemKind::Value { ty, expr, mutable },
             span: start.to(self.prev_span()),
         })
     }

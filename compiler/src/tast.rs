@@ -164,6 +164,10 @@ pub enum ModuleKind {
     Stdlib(String),
     /// The bundled prelude.
     Prelude,
+    /// One input (or `:load`ed file) of a live REPL session, with its module key: its
+    /// top-level names are visible unqualified in later session modules, the newest
+    /// first (see [`crate::modgraph::SessionFile`]).
+    Session(String),
 }
 
 /// One module (source file).
@@ -364,6 +368,8 @@ pub enum TForIter {
 pub enum TPlace {
     /// A `mut` local.
     Local(LocalId),
+    /// A `mut` top-level value (a REPL session variable).
+    Item(ItemRef),
     /// Field `index` of a struct (or tuple) value.
     Field {
         /// The struct or tuple.

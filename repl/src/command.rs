@@ -11,6 +11,12 @@ pub enum Command {
     Dis(String),
     /// `:load FILE`: add a file's declarations to the session.
     Load(String),
+    /// `:reload`: load the last `:load`ed file again.
+    Reload,
+    /// `:info NAME` / `:doc NAME`: the type and doc comment of a name.
+    Info(String),
+    /// `:time EXPR`: evaluate and report the CPU time taken.
+    Time(String),
     /// `:reset`: forget every definition.
     Reset,
     /// `:defs`: list the session's definitions.
@@ -28,24 +34,29 @@ pub enum Command {
 /// The command names, for completion and `:help` (the long names; `:q`, `:h` and
 /// `:type` are accepted too).
 pub const NAMES: &[&str] = &[
-    ":t", ":type", ":dis", ":load", ":reset", ":defs", ":help", ":quit", ":q",
+    ":t", ":type", ":dis", ":load", ":reload", ":info", ":doc", ":time", ":reset", ":defs",
+    ":help", ":quit", ":q",
 ];
 
 /// The text `:help` prints.
 pub const HELP: &str = "\
 Type a Hash expression to evaluate it and see its value and type (`42 : i64`), or a
-top-level declaration (`x := 1;`, `f := (x: i64) -> i64 => x * 2;`,
-`Point := struct(x: f64, y: f64);`, `m := import(\"path\");`) to add it to the session;
-declaring a name again replaces the earlier declaration. Several pieces may be given at
-once, separated by `;`. Input continues on the next line (`...> `) while a bracket,
-string, char or block comment is open. Unit results (`()`) are not printed.
-Every top-level value of the session is recomputed on each input.
+top-level declaration (`x := 1;`, `mut n := 0;`, `f := (x: i64) -> i64 => x * 2;`,
+`Point := struct(x: f64, y: f64);`, `m := import(\"path\");`) to add it to the session.
+A value is computed once and lives on (mutations too). Declaring a name again makes a
+new binding that later inputs see; earlier definitions keep the one they used.
+Several pieces may be given at once, separated by `;`. Input continues on the next line
+(`...> `) while a bracket, string, char or block comment is open or the line ends in an
+operator. Unit results (`()`) are not printed.
 
 Commands:
   :t EXPR      show the type of EXPR without evaluating it (also :type)
   :dis NAME    show the bytecode of function NAME (a session function, or MODULE.NAME)
   :load FILE   add the declarations of a .hash file to the session
-  :defs        list the session's declarations
+  :reload      load the last :load'ed file again (its new definitions shadow the old)
+  :info NAME   the type and doc comment of a session or library name (also :doc)
+  :time EXPR   evaluate EXPR and report the CPU time it took
+  :defs        list the names in scope with their types
   :reset       forget every declaration
   :help        this text (also :h, :?)
   :quit        leave (also :q, or Ctrl-D)
@@ -84,6 +95,9 @@ pub fn parse(input: &str) -> Command {
         "t" | "type" => need("an expression", Command::Type),
         "dis" | "disasm" => need("a function name", Command::Dis),
         "load" | "l" => need("a file name", |f| Command::Load(unquote(&f))),
+        "reload" | "r" => none(Command::Reload),
+        "info" | "i" | "doc" => need("a name", Command::Info),
+        "time" => need("an expression", Command::Time),
         "reset" => none(Command::Reset),
         "defs" => none(Command::Defs),
         "help" | "h" | "?" => Command::Help,

@@ -2,15 +2,18 @@
 //!
 //! Type an expression to see its value and type (`42 : i64`; `()` results print
 //! nothing), or a top-level declaration (`f := (x: i64) -> i64 => x * 2;`) to add it to
-//! the session. See [`session`] for how evaluation works (the session is a growing Hash
-//! file, recompiled and its top-level values recomputed on each input) and
-//! [`command::HELP`] for the `:` commands.
+//! the session. See [`session`] for how evaluation works (one live VM per session: each
+//! input is compiled against the earlier ones, linked into the running VM and run once)
+//! and [`command::HELP`] for the `:` commands.
 //!
 //! - [`scan`]: when an input is finished, and splitting it into declarations and
 //!   expressions.
 //! - [`command`]: the `:` commands.
 //! - [`complete`]: tab completion.
-//! - [`session`]: the declarations kept so far; compiling and running inputs.
+//! - [`session`]: the live VM and the pieces compiled into it; compiling and running
+//!   inputs.
+//! - [`info`]: `:info` / `:doc`.
+//! - [`cputime`]: the CPU clock `:time` reads.
 //!
 //! Terminal behaviour: line editing and history by rustyline (history in
 //! `$HASH_HISTORY`, else `~/.hash_history`; an unreadable or unwritable history file is
@@ -25,6 +28,8 @@
 
 pub mod command;
 pub mod complete;
+pub mod cputime;
+pub mod info;
 pub mod scan;
 pub mod session;
 
@@ -39,7 +44,8 @@ use std::sync::atomic::Ordering;
 
 /// The prompt for a new input.
 pub const PROMPT: &str = "hash> ";
-/// The prompt while an input continues (an open bracket, string, char or comment).
+/// The prompt while an input continues (an open bracket, string, char or comment, or a
+/// line ending in an operator).
 pub const CONTINUE: &str = "...> ";
 
 /// Where history is kept: `$HASH_HISTORY` (empty: nowhere), else `~/.hash_history`.
@@ -53,8 +59,9 @@ pub fn history_path() -> Option<PathBuf> {
     }
 }
 
-/// Whether a (partial) input needs more lines: Hash source or `:t EXPR` with an open
-/// bracket, literal or comment. Other commands are always one line.
+/// Whether a (partial) input needs more lines: Hash source or `:t`/`:time EXPR` with
+/// an open bracket, literal or comment, or whose last line ends in an operator (`1 +`,
+/// `x :=`, `(a) =>`). Other commands are always one line.
 pub fn needs_more(input: &str) -> bool {
     let t = input.trim_start();
     let checked = match t.strip_prefix(':') {
@@ -62,12 +69,23 @@ pub fn needs_more(input: &str) -> bool {
         Some(rest) => {
             let (name, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             match name {
-                "t" | "type" => arg,
+                "t" | "type" | "time" => arg,
                 _ => return false,
             }
         }
     };
-    !scan::is_complete(checked)
+    !scan::is_complete(checked) || ends_in_operator(checked)
+}
+
+/// Whether the input's last token, outside comments and literals, is a binary or
+/// prefix operator, `:=`, `=>`, `->` or `,`: an expression cannot end there.
+fn ends_in_operator(input: &str) -> bool {
+    let masked = scan::scan(input).masked;
+    let text = String::from_utf8_lossy(&masked);
+    let t = text.trim_end();
+    // `..`/`..=` (a range) and `.` (a member) are not waited on: `x.` is an error
+    // best reported at once.
+    t.ends_with(|c: char| "+-*/%=<>!&|^,:".contains(c))
 }
 
 /// Prints the session's messages: results on standard output, errors on standard
@@ -225,5 +243,16 @@ mod tests {
         assert!(!needs_more(":dis ("));
         assert!(!needs_more(":help"));
         assert!(!needs_more(""));
+        // An operator at the end of the line: the expression goes on.
+        assert!(needs_more("1 +"));
+        assert!(needs_more("x :=  "));
+        assert!(needs_more("f := (x) =>"));
+        assert!(needs_more("a &&\n  b ||"));
+        assert!(needs_more(":t 1 *"));
+        assert!(!needs_more("1 +\n 2"));
+        assert!(!needs_more("\"a +\""));
+        assert!(!needs_more("1 // +"));
+        assert!(!needs_more("x := 1;"));
+        assert!(!needs_more(":load a+"));
     }
 }

@@ -196,21 +196,28 @@ pub enum Piece {
 /// Splits `text` at the `;`s that are outside brackets, literals and comments, and
 /// classifies each non-blank piece. Comments before a piece stay with it.
 pub fn split(text: &str) -> Vec<Piece> {
+    split_spans(text).into_iter().map(|(p, _)| p).collect()
+}
+
+/// [`split`], with where each piece is in `text` (the byte range of its trimmed text).
+pub fn split_spans(text: &str) -> Vec<(Piece, std::ops::Range<usize>)> {
     let s = scan(text);
     let m = &s.masked;
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut start = 0;
-    let push = |from: usize, to: usize, out: &mut Vec<Piece>| {
+    let push = |from: usize, to: usize, out: &mut Vec<(Piece, std::ops::Range<usize>)>| {
         let piece = &text[from..to];
         let masked = &m[from..to];
         if masked.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
-        let piece = piece.trim();
+        let lead = piece.len() - piece.trim_start().len();
+        let trimmed = piece.trim();
+        let range = from + lead..from + lead + trimmed.len();
         match def_name(masked) {
-            Some(name) => out.push(Piece::Def(name, piece.to_string())),
-            None => out.push(Piece::Expr(piece.to_string())),
+            Some(name) => out.push((Piece::Def(name, trimmed.to_string()), range)),
+            None => out.push((Piece::Expr(trimmed.to_string()), range)),
         }
     };
     for (i, &b) in m.iter().enumerate() {
@@ -228,17 +235,31 @@ pub fn split(text: &str) -> Vec<Piece> {
     out
 }
 
+/// `text` with every character but newlines replaced by a space: put before a piece of
+/// an input, it keeps the piece's lines and columns as typed.
+pub fn blanked(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '\n' { '\n' } else { ' ' })
+        .collect()
+}
+
 const KEYWORDS: &[&str] = &[
     "mut", "if", "else", "match", "loop", "while", "for", "in", "break", "continue", "return",
     "import", "enum", "struct", "true", "false",
 ];
 
 /// The declared name if the masked piece is `NAME := ...` or `NAME: T := ...` (with the
-/// `:=` outside brackets).
+/// `:=` outside brackets), or either after `mut` (a mutable session variable).
 fn def_name(masked: &[u8]) -> Option<String> {
     let mut i = 0;
     while i < masked.len() && masked[i].is_ascii_whitespace() {
         i += 1;
+    }
+    if masked[i..].starts_with(b"mut") && masked.get(i + 3).is_some_and(u8::is_ascii_whitespace) {
+        i += 3;
+        while i < masked.len() && masked[i].is_ascii_whitespace() {
+            i += 1;
+        }
     }
     let start = i;
     if i < masked.len() && (masked[i].is_ascii_alphabetic() || masked[i] == b'_') {
@@ -413,6 +434,14 @@ mod tests {
     fn split_and_classify() {
         assert_eq!(split("x := 1;"), vec![def("x", "x := 1")]);
         assert_eq!(split("x := 1"), vec![def("x", "x := 1")]);
+        assert_eq!(split("mut n := 0;"), vec![def("n", "mut n := 0")]);
+        let spans: Vec<_> = split_spans(" x := 1;\n  y ;")
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(spans, vec![1..7, 11..12]);
+        assert_eq!(blanked("ab\né;"), "  \n  ");
+        assert_eq!(split("mutant := 0;"), vec![def("mutant", "mutant := 0")]);
         assert_eq!(split("  x: i64 := 1 ; "), vec![def("x", "x: i64 := 1")]);
         assert_eq!(
             split("m: Map<str, i64> := map.empty();"),

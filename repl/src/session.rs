@@ -1,40 +1,54 @@
-//! The REPL's state and evaluation: the declarations kept so far, and how an input is
-//! compiled and run against them.
+//! The REPL's state and evaluation: one live VM per session, and the pieces of source
+//! compiled into it so far.
 //!
-//! The session is a Hash file that grows: its text is the declarations the user has
-//! made, in order (a declaration of a name already declared replaces the earlier one in
-//! place). An expression `e` is evaluated by compiling `<declarations> it := e;` as
-//! `repl.hash` (so `it` is exported as `repl::it`), loading the linked program into a
-//! fresh VM, running its initialisers (which compute every top-level value, `it` last)
-//! and reading `it`'s global. So every top-level value is recomputed on each input,
-//! and a top-level value's side effects (a `println` in its initialiser) happen again
-//! each time; functions cost nothing. A new declaration is checked the same way (the
-//! session compiled with it, its initialisers run) before it is kept, so an input with
-//! an error leaves the session unchanged.
+//! Each input is compiled on its own, as a module of the session
+//! ([`hashvm_compiler::modgraph::SessionFile`], key `repl-N`), against the earlier
+//! ones: it sees their top-level names (the newest of a name first), types and
+//! globals, and refers to them by symbol. Its object (and those of standard or user
+//! modules it needs that are not loaded yet) is linked into the running VM
+//! ([`Vm::link_in`], which verifies it) and its initialiser run once. So a top-level
+//! value is computed once and lives on: later inputs see its value, mutations of it,
+//! open files, the random state.
+//!
+//! - Consecutive declarations of one input form one module (they may refer to each
+//!   other: mutual recursion); `:load FILE` makes the file one module, so that its
+//!   errors point at its own lines.
+//! - A declaration of a name already declared is a new binding that shadows the old
+//!   one for later inputs; earlier definitions keep referring to the old one (as in
+//!   ghci).
+//! - An expression `e` is compiled as a module `it := e;`, run, and `it`'s global read
+//!   and shown; the module is not kept in scope.
+//! - An input with an error (at compile time, or a runtime error in its initialiser)
+//!   is not kept: its names never come into scope. (Code it loaded stays in the VM,
+//!   unreachable; a standard module it loaded stays loaded.)
 
 use crate::command::Command;
 use crate::scan::{self, Piece};
-use hashvm_compiler::driver::{self, Compiled, Options};
-use hashvm_compiler::tast::TItemKind;
+use hashvm_compiler::driver::{self, Options, SessionInput};
+use hashvm_compiler::modgraph::SessionFile;
+use hashvm_compiler::tast::{ModuleKind, TItemKind, TypedProgram};
 use hashvm_compiler::Severity;
-use hashvm_format::{ExportTarget, Module};
+use hashvm_format::ExportTarget;
 use hashvm_vm::{Config, Trap, Value, Vm};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The file name the session compiles under: its module key `repl` is the prefix of
-/// its exports (`repl::it`), and messages point into `repl.hash`.
+/// The file name messages give an input (`repl.hash:1:5: error: ...`); its module key
+/// is `repl-N`, unique in the session.
 pub const FILE: &str = "repl.hash";
 
-/// One kept declaration.
+/// One name in scope: the newest declaration of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Def {
     /// The declared name.
     pub name: String,
-    /// Its source text, without the final `;`.
-    pub text: String,
+    /// What it is, as `:defs` shows it: a type (`(i64) -> i64`), `type` or `module`.
+    pub ty: String,
+    /// The module key of the session piece that declared it (`repl-3`).
+    pub key: String,
 }
 
 /// Something for the user to read, in the order it happened.
@@ -99,9 +113,19 @@ impl Write for LineEnd {
     }
 }
 
-/// The REPL session: declarations, search path and the interrupt flag.
+/// The REPL session: the live VM, the pieces compiled into it, the names in scope.
 pub struct Session {
+    vm: Vm,
+    /// The pieces kept so far (declarations and loaded files), oldest first.
+    files: Vec<SessionFile>,
+    /// The names in scope, in the order they were (last) declared.
     defs: Vec<Def>,
+    /// Inputs compiled so far (numbers module keys).
+    count: usize,
+    /// Texts of the user files (imports) loaded into the VM, by module key.
+    user_modules: HashMap<String, String>,
+    /// The file of the last `:load`, for `:reload`.
+    last_load: Option<String>,
     /// Directories of `:load`ed files (their imports resolve there), then `HASH_PATH`.
     search: Vec<PathBuf>,
     base_search: Vec<PathBuf>,
@@ -119,17 +143,17 @@ impl Default for Session {
     }
 }
 
-/// The outcome of compiling and running the session with some extra text.
-struct Run {
-    compiled: Compiled,
-    vm: Vm,
-}
-
 enum Failed {
     /// Messages already rendered.
     Msgs(Vec<Msg>),
     /// The program called `io.exit(code)`.
     Exit(i32),
+}
+
+/// A piece compiled, linked and run: its checked program (for types).
+struct Ran {
+    program: TypedProgram,
+    key: String,
 }
 
 impl Session {
@@ -140,14 +164,38 @@ impl Session {
         if let Some(p) = std::env::var_os("HASH_PATH") {
             base.extend(std::env::split_paths(&p).filter(|p| !p.as_os_str().is_empty()));
         }
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let open_line = Arc::new(AtomicBool::new(false));
         Session {
+            vm: Self::new_vm(&interrupt, &open_line),
+            files: Vec::new(),
             defs: Vec::new(),
+            count: 0,
+            user_modules: HashMap::new(),
+            last_load: None,
             search: base.clone(),
             base_search: base,
-            interrupt: Arc::new(AtomicBool::new(false)),
+            interrupt,
             output: None,
-            open_line: Arc::new(AtomicBool::new(false)),
+            open_line,
         }
+    }
+
+    /// A VM for the session, its output on the process's stdout (until
+    /// [`Session::output`] redirects it) and reading the process's stdin.
+    fn new_vm(interrupt: &Arc<AtomicBool>, open_line: &Arc<AtomicBool>) -> Vm {
+        // `HASHVM_GC_STRESS=1` applies here too (through `Config::default`).
+        let mut vm = Vm::new(Config::default());
+        vm.set_output(Box::new(LineEnd {
+            inner: std::io::stdout(),
+            open: open_line.clone(),
+        }));
+        // Programs read standard input through the process-wide buffer of `Stdin`
+        // (one byte at a time into the VM's own reader) so that they take only what
+        // they ask for: the rest stays for the REPL's next inputs (piped input).
+        vm.set_stdin(std::io::BufReader::with_capacity(1, std::io::stdin()));
+        vm.set_interrupt(Some(interrupt.clone()));
+        vm
     }
 
     /// Whether the last program left its output in the middle of a line (`print("a")`),
@@ -157,12 +205,12 @@ impl Session {
         self.open_line.swap(false, Ordering::SeqCst)
     }
 
-    /// The declarations kept so far, in order.
+    /// The names in scope, in the order they were declared.
     pub fn defs(&self) -> &[Def] {
         &self.defs
     }
 
-    /// The names the session declares (for completion).
+    /// The names in scope (for completion).
     pub fn names(&self) -> Vec<String> {
         self.defs.iter().map(|d| d.name.clone()).collect()
     }
@@ -170,7 +218,8 @@ impl Session {
     /// Runs one complete input (a `:` command or Hash source).
     pub fn run(&mut self, input: &str) -> (Vec<Msg>, Next) {
         // The compiler and the VM are not ours to vouch for: a panic in either must not
-        // end the session (each evaluation uses a fresh VM, so nothing is left broken).
+        // end the session. The VM may be left mid-call by one: it is replaced (the
+        // session's values are lost then; the message says so).
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_inner(input)));
         match r {
             Ok(x) => x,
@@ -180,9 +229,10 @@ impl Session {
                     .map(|s| s.to_string())
                     .or_else(|| p.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
+                self.reset();
                 (
                     vec![Msg::Err(format!(
-                        "error: internal error (a panic: {what}); the session goes on\n"
+                        "error: internal error (a panic: {what}); the session was reset\n"
                     ))],
                     Next::Continue,
                 )
@@ -190,7 +240,24 @@ impl Session {
         }
     }
 
+    fn reset(&mut self) {
+        self.vm = Self::new_vm(&self.interrupt, &self.open_line);
+        if let Some(out) = &self.output {
+            self.vm.set_output(Box::new(out.clone()));
+        }
+        self.files.clear();
+        self.defs.clear();
+        self.user_modules.clear();
+        self.last_load = None;
+        self.search = self.base_search.clone();
+    }
+
     fn run_inner(&mut self, input: &str) -> (Vec<Msg>, Next) {
+        if let Some(out) = self.output.take() {
+            // Tests redirect output after creating the session.
+            self.vm.set_output(Box::new(out.clone()));
+            self.output = Some(out);
+        }
         let mut msgs = Vec::new();
         let next = match crate::command::parse(input) {
             Command::Empty => Next::Continue,
@@ -204,16 +271,14 @@ impl Session {
                 Next::Continue
             }
             Command::Reset => {
-                self.defs.clear();
-                self.search = self.base_search.clone();
+                self.reset();
                 msgs.push(Msg::Out("session cleared\n".into()));
                 Next::Continue
             }
             Command::Defs => {
                 let mut s = String::new();
                 for d in &self.defs {
-                    s.push_str(&d.text);
-                    s.push_str(";\n");
+                    s.push_str(&format!("{} : {}\n", d.name, d.ty));
                 }
                 msgs.push(Msg::Out(s));
                 Next::Continue
@@ -222,161 +287,208 @@ impl Session {
                 self.type_of(&e, &mut msgs);
                 Next::Continue
             }
+            Command::Info(name) => {
+                self.info(&name, &mut msgs);
+                Next::Continue
+            }
+            Command::Time(e) => {
+                let t0 = crate::cputime::now();
+                let w0 = std::time::Instant::now();
+                let r = self.eval(&e, &mut msgs);
+                let wall = w0.elapsed().as_secs_f64();
+                let line = match (t0, crate::cputime::now()) {
+                    (Some(a), Some(b)) => format!(
+                        "time: {:.3} s CPU, {wall:.3} s elapsed\n",
+                        b.saturating_sub(a).as_secs_f64()
+                    ),
+                    _ => format!("time: {wall:.3} s elapsed (CPU time unknown here)\n"),
+                };
+                msgs.push(Msg::Out(line));
+                match r {
+                    Err(Some(code)) => Next::Exit(code),
+                    _ => Next::Continue,
+                }
+            }
             Command::Dis(name) => {
                 self.dis(&name, &mut msgs);
                 Next::Continue
             }
             Command::Load(file) => self.load(&file, &mut msgs),
+            Command::Reload => match self.last_load.clone() {
+                Some(f) => self.load(&f, &mut msgs),
+                None => {
+                    msgs.push(Msg::Err(
+                        "error: nothing to reload (use :load FILE first)\n".into(),
+                    ));
+                    Next::Continue
+                }
+            },
             Command::Source(src) => self.source(&src, &mut msgs),
         };
         (msgs, next)
     }
 
-    /// A name for the expression's item that no declaration uses.
-    fn it_name(&self, avoid: &[Def]) -> String {
+    /// A name for an expression's item that no name in scope uses.
+    fn it_name(&self) -> String {
         let mut n = "it".to_string();
-        while self.defs.iter().chain(avoid).any(|d| d.name == n) {
+        while self.defs.iter().any(|d| d.name == n) {
             n.push('_');
         }
         n
     }
 
-    /// The session's text with `new` declarations merged in (replacing same-named
-    /// ones in place, appending the others), then `extra` lines, then a `main` if none
-    /// is declared. Returns the text, the merged declarations, and the byte offset
-    /// where the new material (the first new declaration, or `extra`) starts.
-    fn text_with(&self, new: &[Def], extra: &str) -> (String, Vec<Def>, usize) {
-        self.text_placed(new, extra, true)
+    /// The next module key for a piece named after `stem`.
+    fn next_key(&mut self, stem: &str) -> String {
+        self.count += 1;
+        format!("{stem}-{}", self.count)
     }
 
-    /// [`Session::text_with`], with a redeclared name either kept at its old place
-    /// (`in_place`) or with every declaration put after those it names (see
-    /// [`dependency_order`]).
-    fn text_placed(&self, new: &[Def], extra: &str, in_place: bool) -> (String, Vec<Def>, usize) {
-        let mut defs = self.defs.clone();
-        let mut is_new = vec![false; defs.len()];
-        for d in new {
-            match defs.iter().position(|x| x.name == d.name) {
-                Some(k) => {
-                    defs[k] = d.clone();
-                    is_new[k] = true;
-                }
-                None => {
-                    defs.push(d.clone());
-                    is_new.push(true);
-                }
-            }
-        }
-        if !in_place {
-            let order = dependency_order(&defs);
-            defs = order.iter().map(|&k| defs[k].clone()).collect();
-            is_new = order.iter().map(|&k| is_new[k]).collect();
-        }
-        let mut text = String::new();
-        let mut from = None;
-        for (d, fresh) in defs.iter().zip(&is_new) {
-            if *fresh && from.is_none() {
-                from = Some(text.len());
-            }
-            text.push_str(&terminated(&d.text));
-        }
-        let from = from.unwrap_or(text.len());
-        text.push_str(extra);
-        if !defs.iter().any(|d| d.name == "main") {
-            text.push_str("main := () => {};\n");
-        }
-        (text, defs, from)
-    }
-
-    fn compile(&self, text: &str) -> Result<Compiled, Vec<Msg>> {
-        // Ctrl-C during compilation stops `#run` evaluation too.
-        self.interrupt.store(false, Ordering::SeqCst);
-        let opts = Options {
+    fn options(&self) -> Options {
+        Options {
             search: self.search.clone(),
             interrupt: Some(self.interrupt.clone()),
-        };
-        driver::compile_source(FILE, text, &opts).map_err(|f| vec![Msg::Err(f.rendered)])
+        }
     }
 
-    /// Warnings about the text from byte `from` on (the new input), rendered.
-    fn warnings(&self, c: &Compiled, from: usize) -> Vec<Msg> {
+    /// Compiles `piece` against the session's pieces (without keeping it).
+    fn compile(&mut self, piece: SessionFile) -> Result<SessionInput, Vec<Msg>> {
+        // Ctrl-C during compilation stops `#run` evaluation too.
+        self.interrupt.store(false, Ordering::SeqCst);
+        let mut files = self.files.clone();
+        files.push(piece);
+        let opts = self.options();
+        let r = driver::compile_session_input(&files, &mut self.vm, &opts);
+        self.vm.flush();
+        let r = r.map_err(|f| vec![Msg::Err(f.rendered)])?;
+        // A user module loaded before must not have changed since: the loaded code
+        // is what later code links against.
+        let prog = &r.program;
+        for &m in &prog.modules {
+            let tm = prog.module(m);
+            if tm.kind != ModuleKind::User {
+                continue;
+            }
+            let key = driver_key(prog, m);
+            if let Some(old) = self.user_modules.get(&key) {
+                if *old != prog.sources.file(tm.file).text {
+                    return Err(vec![Msg::Err(format!(
+                        "error: `{}` has changed since it was loaded into the session; :reset to load the new version\n",
+                        tm.name
+                    ))]);
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    /// Warnings about the root module of a compiled piece, rendered.
+    fn warnings(c: &SessionInput, files: &[SessionFile]) -> Vec<Msg> {
         let root_file = c.program.module(c.program.root).file;
         let ws: Vec<_> = c
             .warnings
             .iter()
             .filter(|w| w.severity == Severity::Warning)
-            .filter(|w| {
-                w.span
-                    .is_some_and(|s| s.file == root_file && s.lo as usize >= from)
-            })
+            .filter(|w| w.span.is_some_and(|s| s.file == root_file))
             .cloned()
             .collect();
         if ws.is_empty() {
             Vec::new()
         } else {
-            vec![Msg::Err(driver::render(&c.program, &ws))]
+            vec![Msg::Err(driver::render_session(
+                &c.program.sources,
+                files,
+                &ws,
+            ))]
         }
     }
 
-    /// Loads the compiled program into a fresh VM and runs its initialisers.
-    fn execute(&self, compiled: Compiled) -> Result<Run, Failed> {
-        let mut vm = Vm::new(Config::default());
-        match &self.output {
-            Some(out) => vm.set_output(Box::new(out.clone())),
-            None => vm.set_output(Box::new(LineEnd {
-                inner: std::io::stdout(),
-                open: self.open_line.clone(),
-            })),
-        }
-        // Programs read standard input through the process-wide buffer of `Stdin`
-        // (one byte at a time into the VM's own reader) so that they take only what
-        // they ask for: the rest stays for the REPL's next inputs (piped input).
-        vm.set_stdin(std::io::BufReader::with_capacity(1, std::io::stdin()));
-        self.interrupt.store(false, Ordering::SeqCst);
-        vm.set_interrupt(Some(self.interrupt.clone()));
-        let m: &Module = &compiled.module;
-        // The REPL's code is verified like any other before it runs.
-        let verified = match hashvm_format::verify::verify(m) {
-            Ok(v) => v,
-            Err(e) => {
-                return Err(Failed::Msgs(vec![Msg::Err(format!(
-                    "error: internal error: the compiled input fails verification: {e}\n"
-                ))]))
-            }
+    /// Compiles `piece`, links it into the VM and runs its initialisers. On success
+    /// the piece may be kept (by the caller); its warnings are in `msgs`.
+    fn execute(&mut self, piece: SessionFile, msgs: &mut Vec<Msg>) -> Result<Ran, Failed> {
+        let key = piece.key.clone();
+        let mut files = self.files.clone();
+        files.push(piece.clone());
+        let compiled = self.compile(piece).map_err(Failed::Msgs)?;
+        msgs.extend(Self::warnings(&compiled, &files));
+        let SessionInput {
+            objects, program, ..
+        } = compiled;
+        let (root, libs) = objects.split_first().ok_or_else(|| {
+            Failed::Msgs(vec![Msg::Err(
+                "error: internal error: nothing compiled\n".into(),
+            )])
+        })?;
+        let libs: HashMap<String, hashvm_format::Module> = libs.iter().cloned().collect();
+        let mut resolve = |name: &str| -> Result<Option<(String, hashvm_format::Module)>, String> {
+            Ok(libs.get(name).map(|m| (name.to_string(), m.clone())))
         };
-        let r = (|| -> Result<(), Trap> {
-            vm.load(verified)?;
-            for &f in &m.inits {
-                vm.call(Value::func(f), &[])?;
+        let linked = self
+            .vm
+            .link_in(std::slice::from_ref(root), &mut resolve)
+            .map_err(|e| {
+                Failed::Msgs(vec![Msg::Err(format!("error: loading the input: {e}\n"))])
+            })?;
+        // Remember the user modules now loaded, to notice if they change.
+        for &m in &program.modules {
+            let tm = program.module(m);
+            if tm.kind == ModuleKind::User {
+                let k = driver_key(&program, m);
+                if self.vm.has_library(&k) {
+                    self.user_modules
+                        .entry(k)
+                        .or_insert_with(|| program.sources.file(tm.file).text.clone());
+                }
             }
-            Ok(())
-        })();
-        vm.flush();
+        }
+        self.interrupt.store(false, Ordering::SeqCst);
+        let mut r = Ok(());
+        for &f in &linked.inits {
+            r = self.vm.call(Value::func(f), &[]).map(|_| ());
+            if r.is_err() {
+                break;
+            }
+        }
+        self.vm.flush();
         self.interrupt.store(false, Ordering::SeqCst);
         match r {
-            Ok(()) => Ok(Run { compiled, vm }),
+            Ok(()) => Ok(Ran { program, key }),
             Err(Trap::Exit(code)) => Err(Failed::Exit(code as i32)),
             Err(Trap::Error(e)) => Err(Failed::Msgs(vec![Msg::Err(e.to_string())])),
         }
     }
 
-    /// The value of the exported global `repl::NAME` after a run.
-    fn global(run: &Run, name: &str) -> Option<Value> {
-        let key = format!("repl::{name}");
-        let e = run.compiled.module.exports.iter().find(|e| e.name == key)?;
-        match e.target {
-            ExportTarget::Global(g) => run.vm.global(g),
+    /// The value of global `KEY::NAME` in the VM.
+    fn global(&self, key: &str, name: &str) -> Option<Value> {
+        match self.vm.symbol(&format!("{key}::{name}"))? {
+            ExportTarget::Global(g) => self.vm.global(g),
             ExportTarget::Type(_) => None,
         }
     }
 
-    /// Hash source: each piece in turn, declarations kept, expressions evaluated. The
-    /// first error stops the input (later pieces are not run).
+    /// Hash source: each run of declarations as one piece, each expression on its
+    /// own, in order. The first error stops the input (later pieces are not run).
+    /// Each piece is compiled with the input before it blanked out, so that messages
+    /// give lines and columns as typed.
     fn source(&mut self, src: &str, msgs: &mut Vec<Msg>) -> Next {
-        for piece in scan::split(src) {
+        let mut pending: Vec<String> = Vec::new();
+        let mut run_start = None;
+        let mut pieces = scan::split_spans(src).into_iter().peekable();
+        while let Some((piece, range)) = pieces.next() {
             let step = match piece {
-                Piece::Def(name, text) => self.define(vec![Def { name, text }], msgs),
-                Piece::Expr(e) => self.eval(&e, msgs),
+                Piece::Def(name, _) => {
+                    pending.push(name);
+                    let from = *run_start.get_or_insert(range.start);
+                    if matches!(pieces.peek(), Some((Piece::Def(..), _))) {
+                        continue;
+                    }
+                    run_start = None;
+                    let text = format!("{}{}", scan::blanked(&src[..from]), &src[from..range.end]);
+                    self.define(std::mem::take(&mut pending), terminated(&text), msgs)
+                }
+                Piece::Expr(_) => {
+                    let text = format!("{}{}", scan::blanked(&src[..range.start]), &src[range]);
+                    self.eval(&text, msgs)
+                }
             };
             match step {
                 Ok(()) => {}
@@ -387,84 +499,41 @@ impl Session {
         Next::Continue
     }
 
-    /// Checks and keeps declarations; prints `name : type` for each value or function.
-    /// `Err(None)`: an error (reported); `Err(Some(c))`: the program exited.
-    ///
-    /// A redeclaration keeps the old one's place, so that the values declared after it
-    /// that use it still come after it; if that does not compile (the new text uses a
-    /// value declared later: "used before it is initialised"), the declarations are
-    /// reordered so that each comes after the ones it names.
-    fn define(&mut self, new: Vec<Def>, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
-        let (text, defs, from) = self.text_with(&new, "");
-        let compiled = match self.compile(&text) {
-            Ok(c) => Ok((c, defs, from)),
-            Err(m)
-                if new
-                    .iter()
-                    .any(|d| self.defs.iter().any(|x| x.name == d.name)) =>
-            {
-                let (text, defs, from) = self.text_placed(&new, "", false);
-                self.compile(&text).map(|c| (c, defs, from)).map_err(|_| m)
-            }
-            Err(m) => Err(m),
+    /// Compiles, links and runs declarations (`text`, declaring `names`) as one new
+    /// piece of the session and keeps it; prints `name : type` (and `= value` for
+    /// values) for each. `Err(None)`: an error (reported); `Err(Some(c))`: the program
+    /// exited.
+    fn define(
+        &mut self,
+        names: Vec<String>,
+        text: String,
+        msgs: &mut Vec<Msg>,
+    ) -> Result<(), Option<i32>> {
+        let key = self.next_key("repl");
+        let piece = SessionFile {
+            path: PathBuf::from(FILE),
+            key,
+            text,
+            prefix: 0,
         };
-        let (compiled, defs, from) = match compiled {
-            Ok(x) => x,
-            Err(m) => {
-                msgs.extend(m);
-                return Err(None);
+        let lines = self.keep(piece, msgs)?;
+        for name in &names {
+            if let Some(l) = lines.iter().find(|(n, _)| n == name) {
+                msgs.push(Msg::Out(format!("{}\n", l.1)));
             }
-        };
-        msgs.extend(self.warnings(&compiled, from));
-        let run = match self.execute(compiled) {
-            Ok(r) => r,
-            Err(Failed::Msgs(m)) => {
-                msgs.extend(m);
-                return Err(None);
-            }
-            Err(Failed::Exit(c)) => return Err(Some(c)),
-        };
-        self.defs = defs;
-        let prog = &run.compiled.program;
-        let root = prog.module(prog.root);
-        for d in &new {
-            let Some(item) = root.items.iter().find(|i| i.name == d.name) else {
-                continue;
-            };
-            let line = match &item.kind {
-                TItemKind::Type(_) => format!("{} : type", d.name),
-                TItemKind::Import(_) => format!("{} : module", d.name),
-                TItemKind::Function { .. } => {
-                    let t = driver::item_type(prog, &d.name).unwrap_or_else(|| "?".into());
-                    format!("{} : {t}", d.name)
-                }
-                TItemKind::Value { .. } => {
-                    let t = driver::item_type(prog, &d.name).unwrap_or_else(|| "?".into());
-                    match Self::global(&run, &d.name) {
-                        Some(v) => format!("{} : {t} = {}", d.name, shown(&run.vm, v, &t)),
-                        None => format!("{} : {t}", d.name),
-                    }
-                }
-            };
-            msgs.push(Msg::Out(format!("{line}\n")));
         }
         Ok(())
     }
 
-    /// Evaluates an expression and prints `value : type` (nothing for `()`).
-    fn eval(&mut self, expr: &str, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
-        let it = self.it_name(&[]);
-        let (text, _, from) = self.text_with(&[], &terminated(&format!("{it} :=\n{expr}")));
-        let compiled = match self.compile(&text) {
-            Ok(c) => c,
-            Err(m) => {
-                msgs.extend(m);
-                return Err(None);
-            }
-        };
-        msgs.extend(self.warnings(&compiled, from));
-        let ty = driver::item_type(&compiled.program, &it);
-        let run = match self.execute(compiled) {
+    /// Runs `piece` and, if it succeeds, keeps it: its names come into scope. Returns
+    /// a line `name : type [= value]` for each of its items.
+    fn keep(
+        &mut self,
+        piece: SessionFile,
+        msgs: &mut Vec<Msg>,
+    ) -> Result<Vec<(String, String)>, Option<i32>> {
+        let kept = piece.clone();
+        let ran = match self.execute(piece, msgs) {
             Ok(r) => r,
             Err(Failed::Msgs(m)) => {
                 msgs.extend(m);
@@ -472,25 +541,95 @@ impl Session {
             }
             Err(Failed::Exit(c)) => return Err(Some(c)),
         };
-        let ty = ty.unwrap_or_else(|| "?".into());
+        self.files.push(kept);
+        let prog = &ran.program;
+        let root = prog.module(prog.root);
+        let mut lines = Vec::new();
+        for item in &root.items {
+            let name = item.name.clone();
+            let (ty, value) = match &item.kind {
+                TItemKind::Type(_) => ("type".to_string(), None),
+                TItemKind::Import(_) => ("module".to_string(), None),
+                TItemKind::Function { .. } => (
+                    driver::item_type(prog, &name).unwrap_or_else(|| "?".into()),
+                    None,
+                ),
+                TItemKind::Value { .. } => {
+                    let t = driver::item_type(prog, &name).unwrap_or_else(|| "?".into());
+                    let v = self.global(&ran.key, &name).map(|v| shown(&self.vm, v, &t));
+                    (t, v)
+                }
+            };
+            let line = match value {
+                Some(v) => format!("{name} : {ty} = {v}"),
+                None => format!("{name} : {ty}"),
+            };
+            lines.push((name.clone(), line));
+            self.defs.retain(|d| d.name != name);
+            self.defs.push(Def {
+                name,
+                ty,
+                key: ran.key.clone(),
+            });
+        }
+        Ok(lines)
+    }
+
+    /// Evaluates an expression and prints `value : type` (nothing for `()`).
+    fn eval(&mut self, expr: &str, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
+        let it = self.it_name();
+        let key = self.next_key("repl");
+        let piece = SessionFile {
+            path: PathBuf::from(FILE),
+            key,
+            text: wrapped(&it, expr),
+            prefix: prefix_len(&it),
+        };
+        let ran = match self.execute(piece, msgs) {
+            Ok(r) => r,
+            Err(Failed::Msgs(m)) => {
+                msgs.extend(m);
+                return Err(None);
+            }
+            Err(Failed::Exit(c)) => return Err(Some(c)),
+        };
+        let ty = driver::item_type(&ran.program, &it).unwrap_or_else(|| "?".into());
         if ty == "()" {
             return Ok(());
         }
-        let shown = match Self::global(&run, &it) {
-            Some(v) => shown(&run.vm, v, &ty),
+        let shown = match self.global(&ran.key, &it) {
+            Some(v) => shown(&self.vm, v, &ty),
             None => "<no value>".into(),
         };
         msgs.push(Msg::Out(format!("{shown} : {ty}\n")));
         Ok(())
     }
 
+    /// Checks `it := EXPR` against the session (nothing is compiled or run).
+    fn check_expr(&self, expr: &str) -> Result<(TypedProgram, String), Vec<Msg>> {
+        let it = self.it_name();
+        let mut files = self.files.clone();
+        files.push(SessionFile {
+            path: PathBuf::from(FILE),
+            key: format!("repl-{}", self.count + 1),
+            text: wrapped(&it, expr),
+            prefix: prefix_len(&it),
+        });
+        match hashvm_compiler::check_session(&files, &self.search) {
+            Ok((p, _)) => Ok((p, it)),
+            Err(r) => Err(vec![Msg::Err(driver::render_session(
+                &r.sources,
+                &files,
+                &r.diagnostics,
+            ))]),
+        }
+    }
+
     /// `:t EXPR`.
     fn type_of(&self, expr: &str, msgs: &mut Vec<Msg>) {
-        let it = self.it_name(&[]);
-        let (text, _, _) = self.text_with(&[], &terminated(&format!("{it} :=\n{expr}")));
-        match self.compile(&text) {
-            Ok(c) => {
-                let ty = driver::item_type(&c.program, &it).unwrap_or_else(|| "?".into());
+        match self.check_expr(expr) {
+            Ok((p, it)) => {
+                let ty = driver::item_type(&p, &it).unwrap_or_else(|| "?".into());
                 let shown = if expr.contains('\n') {
                     ty
                 } else {
@@ -502,32 +641,65 @@ impl Session {
         }
     }
 
-    /// `:dis NAME`: the bytecode of the functions named `NAME` (and of the closures
-    /// inside them), from the disassembly of the linked session.
-    fn dis(&self, name: &str, msgs: &mut Vec<Msg>) {
-        let it = self.it_name(&[]);
-        // Mention the name so that a standard-library function is linked in too.
-        let (text, _, _) = self.text_with(&[], &terminated(&format!("{it} :=\n{name}")));
-        let compiled = match self.compile(&text) {
-            Ok(c) => c,
+    /// `:info NAME` / `:doc NAME`: the type of a session or standard-library name and
+    /// the comment written just above its declaration.
+    fn info(&self, name: &str, msgs: &mut Vec<Msg>) {
+        let (prog, _) = match self.check_expr(name) {
+            Ok(x) => x,
             Err(m) => {
                 msgs.extend(m);
                 return;
             }
         };
-        let listing = hashvm_format::hasm::disassemble(&compiled.module);
+        match crate::info::describe(&prog, name, &self.files) {
+            Some(text) => msgs.push(Msg::Out(text)),
+            None => msgs.push(Msg::Err(format!(
+                "error: `{name}` is not a declaration of the session or of a standard module\n"
+            ))),
+        }
+    }
+
+    /// `:dis NAME`: the bytecode of the functions named `NAME` (and of the closures
+    /// inside them), from the VM's loaded code (the newest definition of the name).
+    fn dis(&mut self, name: &str, msgs: &mut Vec<Msg>) {
+        // Evaluate the name, so that a standard-library function is loaded too.
+        let it = self.it_name();
+        let key = self.next_key("repl");
+        let piece = SessionFile {
+            path: PathBuf::from(FILE),
+            key,
+            text: wrapped(&it, name),
+            prefix: prefix_len(&it),
+        };
+        let mut m = Vec::new();
+        if let Err(f) = self.execute(piece, &mut m) {
+            if let Failed::Msgs(e) = f {
+                msgs.extend(e);
+            }
+            return;
+        }
+        let listing = hashvm_format::hasm::disassemble(&self.vm.loaded_module());
         let short = name.rsplit('.').next().unwrap_or(name);
-        let blocks = function_blocks(&listing, name, short);
+        // A session name: its newest definition only.
+        let only = self
+            .defs
+            .iter()
+            .find(|d| d.name == name)
+            .and_then(|d| self.global(&d.key, name))
+            .filter(|v| v.tag() == hashvm_vm::Tag::FUNC)
+            .map(|v| v.bits() as usize);
+        let blocks = function_blocks(&listing, name, short, only);
         if blocks.is_empty() {
             msgs.push(Msg::Err(format!(
-                "error: no function named `{name}` in the compiled session\n"
+                "error: no function named `{name}` in the session\n"
             )));
         } else {
             msgs.push(Msg::Out(blocks.join("\n")));
         }
     }
 
-    /// `:load FILE`: adds the file's declarations (replacing same-named ones).
+    /// `:load FILE`: the file's declarations as one piece (so its errors point at
+    /// its lines); they shadow earlier ones of the same names.
     fn load(&mut self, file: &str, msgs: &mut Vec<Msg>) -> Next {
         let path = Path::new(file);
         let text = match std::fs::read_to_string(path) {
@@ -537,23 +709,7 @@ impl Session {
                 return Next::Continue;
             }
         };
-        let mut new = Vec::new();
-        for p in scan::split(&text) {
-            match p {
-                Piece::Def(name, text) => {
-                    new.retain(|d: &Def| d.name != name);
-                    new.push(Def { name, text });
-                }
-                Piece::Expr(e) => {
-                    let first = e.lines().next().unwrap_or("");
-                    msgs.push(Msg::Err(format!(
-                        "error: {file}: not a declaration: `{first}` (a file holds only `NAME := ...;` declarations)\n"
-                    )));
-                    return Next::Continue;
-                }
-            }
-        }
-        // Imports in the file resolve relative to it.
+        // Imports in later inputs resolve next to the file too.
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -563,9 +719,24 @@ impl Session {
         if !self.search.contains(&dir) {
             self.search.insert(0, dir);
         }
-        let n = new.len();
-        match self.define_quiet(new, msgs) {
-            Ok(()) => {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        let key = self.next_key(&stem);
+        let piece = SessionFile {
+            path: path.to_path_buf(),
+            key,
+            text,
+            prefix: 0,
+        };
+        let mut m = Vec::new();
+        let r = self.keep(piece, &mut m);
+        msgs.extend(m.into_iter().filter(|x| matches!(x, Msg::Err(_))));
+        match r {
+            Ok(lines) => {
+                self.last_load = Some(file.to_string());
+                let n = lines.len();
                 msgs.push(Msg::Out(format!(
                     "loaded {n} declaration{} from {file}\n",
                     if n == 1 { "" } else { "s" }
@@ -574,6 +745,7 @@ impl Session {
             }
             Err(code) => {
                 self.search = old_search;
+                self.last_load = Some(file.to_string());
                 match code {
                     Some(c) => Next::Exit(c),
                     None => Next::Continue,
@@ -581,91 +753,11 @@ impl Session {
             }
         }
     }
-
-    /// [`Session::define`] without the `name : type` lines (for `:load`).
-    fn define_quiet(&mut self, new: Vec<Def>, msgs: &mut Vec<Msg>) -> Result<(), Option<i32>> {
-        let mut m = Vec::new();
-        let r = self.define(new, &mut m);
-        msgs.extend(m.into_iter().filter(|x| matches!(x, Msg::Err(_))));
-        r
-    }
 }
 
-/// An order of `defs` (indices) in which each declaration comes after the
-/// declarations whose names it mentions (outside strings and comments, not after a
-/// `.`), moving as little as it can. A parameter or local that shadows a declared name
-/// counts as a mention too, which may move a function needlessly; functions may stand
-/// anywhere, so that is harmless.
-pub fn dependency_order(defs: &[Def]) -> Vec<usize> {
-    let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
-    let deps: Vec<Vec<usize>> = defs
-        .iter()
-        .enumerate()
-        .map(|(k, d)| {
-            let mut v: Vec<usize> = mentioned(&d.text)
-                .iter()
-                .filter_map(|w| names.iter().position(|n| n == w))
-                .filter(|&j| j != k)
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        })
-        .collect();
-    // Depth first in the given order: each declaration after the ones it names (a
-    // name met again while it is being placed, in a cycle, is not waited for).
-    let mut state = vec![0u8; defs.len()]; // 0 new, 1 in progress, 2 placed
-    let mut out = Vec::with_capacity(defs.len());
-    for first in 0..defs.len() {
-        if state[first] != 0 {
-            continue;
-        }
-        state[first] = 1;
-        let mut stack: Vec<(usize, usize)> = vec![(first, 0)];
-        while let Some(top) = stack.last_mut() {
-            let (k, next) = *top;
-            if let Some(&j) = deps[k].get(next) {
-                top.1 += 1;
-                if state[j] == 0 {
-                    state[j] = 1;
-                    stack.push((j, 0));
-                }
-            } else {
-                state[k] = 2;
-                out.push(k);
-                stack.pop();
-            }
-        }
-    }
-    out
-}
-
-/// The identifiers in `text` outside literals and comments, except those right after
-/// a `.` (members of modules and fields).
-fn mentioned(text: &str) -> Vec<String> {
-    let m = scan::scan(text).masked;
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < m.len() {
-        if m[i].is_ascii_alphabetic() || m[i] == b'_' {
-            let start = i;
-            while i < m.len() && (m[i].is_ascii_alphanumeric() || m[i] == b'_') {
-                i += 1;
-            }
-            let after_dot = start > 0 && m[start - 1] == b'.';
-            if !after_dot {
-                out.push(String::from_utf8_lossy(&m[start..i]).into_owned());
-            }
-        } else if m[i].is_ascii_digit() {
-            // A number (with any suffix, `1u64`): not a name.
-            while i < m.len() && (m[i].is_ascii_alphanumeric() || m[i] == b'_') {
-                i += 1;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    out
+/// The module key of module `m` (as the code generator names its symbols).
+fn driver_key(prog: &TypedProgram, m: hashvm_compiler::tast::ModuleId) -> String {
+    hashvm_compiler::codegen::module_key(prog.module(m))
 }
 
 /// How a result is shown: as `to_str` shows it, but a `str` or `char` quoted with
@@ -685,14 +777,23 @@ fn shown(vm: &Vm, v: Value, ty: &str) -> String {
     }
 }
 
-/// `text` followed by `;` and a newline (on a line of its own if the last line has a
-/// `//`, which could be a comment that would swallow the `;`).
+/// `text` followed by a `;` on a line of its own: a message quoting the text's lines
+/// shows them as typed (no `;` the user did not type), and a `//` comment at its end
+/// cannot swallow the `;`.
 fn terminated(text: &str) -> String {
-    if text.lines().last().is_some_and(|l| l.contains("//")) {
-        format!("{text}\n;\n")
-    } else {
-        format!("{text};\n")
-    }
+    format!("{text}\n;\n")
+}
+
+/// The piece that evaluates expression `expr` as item `it`: `it := EXPR` with the
+/// expression on the first line, so that runtime errors name the lines as typed
+/// (compile-time messages leave the `it := ` out: [`prefix_len`]).
+fn wrapped(it: &str, expr: &str) -> String {
+    terminated(&format!("{it} := {expr}"))
+}
+
+/// The length of the `it := ` wrapper [`wrapped`] puts before an expression.
+fn prefix_len(it: &str) -> usize {
+    it.len() + 4
 }
 
 /// One `.func` ... `.end` block of a disassembly.
@@ -757,7 +858,10 @@ fn closure_targets(text: &str) -> Vec<String> {
 /// The `.func` ... `.end` blocks of a disassembly for function `name`: those named
 /// `name` or ending in `.name` / `::name` (else the same for `short`, the part after
 /// the last `.`), followed by the blocks of the closures they create (transitively).
-pub fn function_blocks(listing: &str, name: &str, short: &str) -> Vec<String> {
+///
+/// With `only`, just the block of that function index (a session name's newest
+/// definition: older, shadowed ones have the same name), if the listing has it.
+pub fn function_blocks(listing: &str, name: &str, short: &str, only: Option<usize>) -> Vec<String> {
     let blocks = blocks_of(listing);
     let matches = |f: &str, n: &str| {
         f == n || f.ends_with(&format!(".{n}")) || f.ends_with(&format!("::{n}"))
@@ -765,6 +869,11 @@ pub fn function_blocks(listing: &str, name: &str, short: &str) -> Vec<String> {
     let mut chosen: Vec<usize> = (0..blocks.len())
         .filter(|&k| matches(&blocks[k].name, name))
         .collect();
+    if let Some(ix) = only {
+        if let Some(k) = blocks.iter().position(|b| b.index == Some(ix)) {
+            chosen = vec![k];
+        }
+    }
     if chosen.is_empty() && short != name {
         chosen = (0..blocks.len())
             .filter(|&k| matches(&blocks[k].name, short))
@@ -857,16 +966,37 @@ mod tests {
             run(&mut s, &b, "x := 1; y := x + 1; y").0,
             "x : i64 = 1\ny : i64 = 2\n2 : i64\n"
         );
-        // Replaced in place: `y` sees the new `x`.
+        // A new binding: `y` keeps the `x` it was computed from (as in ghci).
         assert_eq!(run(&mut s, &b, "x := 5").0, "x : i64 = 5\n");
-        assert_eq!(run(&mut s, &b, "y").0, "6 : i64\n");
-        // A redeclaration using a later value is reordered after it.
-        run(&mut s, &b, "z := 10;");
-        assert_eq!(run(&mut s, &b, "x := z + 1;").0, "x : i64 = 11\n");
-        assert_eq!(run(&mut s, &b, "y").0, "12 : i64\n");
-        let names = s.names();
-        let at = |n: &str| names.iter().position(|x| x == n);
-        assert!(at("z") < at("x") && at("x") < at("y"), "{names:?}");
+        assert_eq!(run(&mut s, &b, "y").0, "2 : i64\n");
+        assert_eq!(run(&mut s, &b, "x").0, "5 : i64\n");
+        // A function keeps calling the definition it was checked against, even when
+        // the new one has another type.
+        run(&mut s, &b, "g := (x: i64) -> i64 => x + 1;");
+        run(&mut s, &b, "h := (x: i64) -> i64 => g(x) * 2;");
+        assert_eq!(
+            run(&mut s, &b, "g := (s: str) -> str => s + \"!\";").0,
+            "g : (str) -> str\n"
+        );
+        assert_eq!(run(&mut s, &b, "h(1)").0, "4 : i64\n");
+        assert_eq!(run(&mut s, &b, "g(\"a\")").0, "\"a!\" : str\n");
+        // Declarations of one input see each other (mutual recursion).
+        assert_eq!(
+            run(
+                &mut s,
+                &b,
+                "ev := (n: i64) -> bool => if n == 0 { true } else { od(n - 1) }; od := (n: i64) -> bool => if n == 0 { false } else { ev(n - 1) }; ev(10)"
+            )
+            .0,
+            "ev : (i64) -> bool\nod : (i64) -> bool\ntrue : bool\n"
+        );
+        // :defs lists each name in scope once, with its newest type.
+        let (o, _, _) = run(&mut s, &b, ":defs");
+        assert_eq!(o.matches("g : ").count(), 1, "{o}");
+        assert!(
+            o.contains("g : (str) -> str\n") && o.contains("x : i64\n"),
+            "{o}"
+        );
         // Types and imports.
         assert_eq!(
             run(&mut s, &b, "Point := struct(x: f64, y: f64);").0,
@@ -900,6 +1030,11 @@ mod tests {
         assert_eq!(o, "");
         assert!(e.contains("error"), "{e}");
         assert_eq!(run(&mut s, &b, "x").0, "1 : i64\n");
+        // Messages give lines and columns as typed, for any piece of an input.
+        let (_, e, _) = run(&mut s, &b, "1 + 1; z := \"a\" + 1");
+        assert!(e.contains("repl.hash:1:13:"), "{e}");
+        let (_, e, _) = run(&mut s, &b, "x;\n  x + \"a\"");
+        assert!(e.contains("repl.hash:2:3:"), "{e}");
         // A declaration whose initialiser fails at run time is not kept either.
         let (o, e, _) = run(&mut s, &b, "bad := 1 / 0;");
         assert_eq!(o, "");
@@ -972,6 +1107,11 @@ mod tests {
             "{o}{e}"
         );
         assert_eq!(o.matches(".func").count(), 1, "{o}");
+        // Redefined: the newest definition only.
+        run(&mut s, &b, "double := (x: i64) -> i64 => x + x;");
+        let (o, _, _) = run(&mut s, &b, ":dis double");
+        assert_eq!(o.matches(".func").count(), 1, "{o}");
+        assert!(o.contains("add") && !o.contains("mul"), "{o}");
         let (o, _, _) = run(&mut s, &b, ":dis list.map");
         assert!(o.contains(".func list.map/2"), "{o}");
         let (o, e, _) = run(&mut s, &b, ":dis nothing_here");
@@ -992,7 +1132,7 @@ mod tests {
             "d := import(\"dep\");\n// nine times\nnine := (x: i64) -> i64 => d.triple(d.triple(x));\nmain := () => { println(\"main\"); };\n",
         )
         .unwrap();
-        std::fs::write(dir.join("bad.hash"), "1 + 2;\n").unwrap();
+        std::fs::write(dir.join("bad.hash"), "ok := 1;\n\nno := ok + \"a\";\n").unwrap();
         let (mut s, b) = session();
         let top = dir.join("top.hash").display().to_string();
         let (o, e, _) = run(&mut s, &b, &format!(":load {top}"));
@@ -1001,19 +1141,61 @@ mod tests {
         // `main` is kept but not run by evaluations.
         assert_eq!(run(&mut s, &b, "1").2, "");
         let (o, _, _) = run(&mut s, &b, ":defs");
-        assert!(o.contains("nine :=") && o.contains("d := import"), "{o}");
+        assert!(
+            o.contains("nine : (i64) -> i64\n") && o.contains("d : module\n"),
+            "{o}"
+        );
         let (o, e, _) = run(
             &mut s,
             &b,
             &format!(":load {}", dir.join("bad.hash").display()),
         );
-        assert!(o.is_empty() && e.contains("not a declaration"), "{e}");
+        // Reported against the file's own line, and nothing of it kept.
+        assert!(o.is_empty() && e.contains("bad.hash:3:"), "{e}");
+        assert!(!s.names().contains(&"ok".to_string()));
+        // :reload loads the last file again: fixed on disk, it now loads, and its
+        // definitions shadow the earlier ones.
+        std::fs::write(dir.join("bad.hash"), "ok := 1;\n\nno := ok + 2;\n").unwrap();
+        let (o, e, _) = run(&mut s, &b, ":reload");
+        assert!(o.starts_with("loaded 2 declarations"), "{o}{e}");
+        assert_eq!(run(&mut s, &b, "no").0, "3 : i64\n");
         let (_, e, _) = run(&mut s, &b, ":load /no/such/file.hash");
         assert!(e.contains("error"), "{e}");
         assert_eq!(run(&mut s, &b, ":reset").0, "session cleared\n");
         assert!(s.defs().is_empty());
         assert!(run(&mut s, &b, "nine(2)").1.contains("error"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Session values live in VM globals across inputs: they must survive collections
+    /// (here one at every allocation) and code linked in later. (Regression: a
+    /// collection while linking in new constants, between calls, left stale pointers
+    /// in the host frame's scratch slots, which the next call's collections followed:
+    /// `[1, <invalid>, 3]`.)
+    #[test]
+    fn values_survive_collections_across_inputs() {
+        let (mut s, b) = session();
+        s.vm.set_gc_stress(true);
+        run(&mut s, &b, "P := struct(name: str, xs: List<i64>);");
+        run(&mut s, &b, "p := P(\"pt\", [1, 2, 3]);");
+        run(
+            &mut s,
+            &b,
+            "mk := (k: i64) -> (i64) -> i64 => (x) => x + k;",
+        );
+        run(&mut s, &b, "add5 := mk(5);");
+        run(&mut s, &b, "arr := array.make(3, \"\");");
+        for k in 0..3 {
+            let (_, e, _) = run(&mut s, &b, &format!("arr[{k}] = \"v\" + to_str({k})"));
+            assert_eq!(e, "");
+            // Allocate plenty in between.
+            run(&mut s, &b, "list.map(list.range(0, 200), (i) => [i, i])");
+        }
+        run(&mut s, &b, "m := import(\"map\");");
+        assert_eq!(
+            run(&mut s, &b, "(p, add5(1), arr)").0,
+            "(P(\"pt\", [1, 2, 3]), 6, #[\"v0\", \"v1\", \"v2\"]) : (P, i64, Array<str>)\n"
+        );
     }
 
     #[test]
@@ -1045,6 +1227,37 @@ mod tests {
         // A stale flag does not stop the next evaluation.
         s.interrupt.store(true, Ordering::SeqCst);
         assert_eq!(run(&mut s, &b, "1 + 1").0, "2 : i64\n");
+    }
+
+    /// `#run` is evaluated in the session's VM: it sees the live values of earlier
+    /// inputs, and does not compute them again.
+    #[test]
+    fn run_uses_the_live_session() {
+        let (mut s, b) = session();
+        let (_, _, printed) = run(&mut s, &b, "noisy := { println(\"computing\"); 42 };");
+        assert_eq!(printed, "computing\n");
+        run(&mut s, &b, "cell := array.make(1, 1);");
+        run(&mut s, &b, "cell[0] = 7");
+        let (o, e, printed) = run(&mut s, &b, "k := #run noisy + cell[0];");
+        assert_eq!(
+            (o.as_str(), e.as_str(), printed.as_str()),
+            ("k : i64 = 49\n", "", "")
+        );
+        // The constant was stored: later mutations do not change `k`.
+        run(&mut s, &b, "cell[0] = 0");
+        assert_eq!(run(&mut s, &b, "k").0, "49 : i64\n");
+        // A #run in the same input as the value it uses.
+        assert_eq!(
+            run(&mut s, &b, "a := 5; c := #run a * 2; c").0,
+            "a : i64 = 5\nc : i64 = 10\n10 : i64\n"
+        );
+        // A failing #run is an error located at it; the session goes on.
+        let (_, e, _) = run(&mut s, &b, "#run noisy / 0");
+        assert!(
+            e.contains("division by zero") && e.contains("repl.hash:1:"),
+            "{e}"
+        );
+        assert_eq!(run(&mut s, &b, "noisy").0, "42 : i64\n");
     }
 
     #[test]
@@ -1092,44 +1305,17 @@ mod tests {
     }
 
     #[test]
-    fn order_follows_dependencies() {
-        let d = |n: &str, t: &str| Def {
-            name: n.into(),
-            text: t.into(),
-        };
-        let defs = [d("x", "x := z + 1"), d("y", "y := x + 1"), d("z", "z := 3")];
-        assert_eq!(dependency_order(&defs), vec![2, 0, 1]);
-        let defs = [d("a", "a := 1"), d("b", "b := a"), d("c", "c := 2")];
-        assert_eq!(dependency_order(&defs), vec![0, 1, 2]);
-        // Cycles (mutual recursion) are broken; strings and members don't count.
-        let defs = [
-            d(
-                "even",
-                "even := (n) => if n == 0 { true } else { odd(n - 1) }",
-            ),
-            d(
-                "odd",
-                "odd := (n) => if n == 0 { false } else { even(n - 1) }",
-            ),
-            d("s", "s := \"even odd\""),
-            d("m", "m := list.s"),
-        ];
-        assert_eq!(dependency_order(&defs), vec![1, 0, 2, 3]);
-        assert_eq!(mentioned("a.b + c1 + 1u64 /* d */ \"e\""), vec!["a", "c1"]);
-    }
-
-    #[test]
     fn function_blocks_match_names() {
         let listing = ".module executable\n.func f/1 slots=2 ; function 0\n    closure r1, 3, r0, 1 ; 0\n    ret r1\n.end\n.func ff/0 slots=1 ; function 1\n    closure r1, \"<lambda>\", r0, 1 ; 0\n    ret r0\n.end\n.func list.map/2 slots=5 ; function 2\n    ret r0\n.end\n.func <lambda>/1 slots=1 ; function 3\n    ret r0\n.end\n";
-        let f = function_blocks(listing, "f", "f");
+        let f = function_blocks(listing, "f", "f", None);
         assert_eq!(f.len(), 2);
         assert!(
             f[0].starts_with(".func f/1") && f[1].starts_with(".func <lambda>/1"),
             "{f:?}"
         );
-        assert_eq!(function_blocks(listing, "ff", "ff").len(), 2);
-        assert_eq!(function_blocks(listing, "list.map", "map").len(), 1);
-        assert_eq!(function_blocks(listing, "map", "map").len(), 1);
-        assert!(function_blocks(listing, "g", "g").is_empty());
+        assert_eq!(function_blocks(listing, "ff", "ff", None).len(), 2);
+        assert_eq!(function_blocks(listing, "list.map", "map", None).len(), 1);
+        assert_eq!(function_blocks(listing, "map", "map", None).len(), 1);
+        assert!(function_blocks(listing, "g", "g", None).is_empty());
     }
 }

@@ -469,8 +469,18 @@ impl Vm {
             }
         }
         let p = self.live_top();
-        if p + args.len() + 1 > self.stack.len() {
-            self.grow_stack(p + args.len() + 1)?;
+        let need = p + args.len().max(SCRATCH_SLOTS) + 1;
+        if need > self.stack.len() {
+            self.grow_stack(need)?;
+        }
+        // The host frame's scratch slots count as live for the collector
+        // (`live_top`): clear those the arguments do not fill, as `push_frame` does for
+        // a frame's slots. Left over from an earlier call, they may point at objects
+        // that died in a collection run while no frame covered them (the REPL builds
+        // new constants between calls, `Vm::link_in`), and the collector would follow
+        // them.
+        for v in &mut self.stack[p + args.len()..p + SCRATCH_SLOTS.max(args.len())] {
+            *v = Value::UNIT;
         }
         self.enter(
             Frame {

@@ -14,6 +14,8 @@ pub mod display;
 pub mod frames;
 mod heap;
 pub mod interp;
+#[cfg(test)]
+mod link_in_tests;
 pub mod loader;
 mod ops;
 pub mod reify;

@@ -9,7 +9,37 @@
 use crate::heap::{self, Kind};
 use crate::value::Value;
 use crate::vm::{CtorInfo, FuncInfo, Trap, TypeInfo, Vm, HOT_THRESHOLD};
-use hashvm_format::{builtin, Const, GlobalInit, Module, TypeDef, Verified, FIRST_USER_TYPE};
+use hashvm_format::link::{self, Resolved};
+use hashvm_format::{
+    builtin, Const, Ctor, Export, ExportTarget, Function, Global, GlobalInit, Module, TypeDef,
+    Verified, FIRST_USER_TYPE,
+};
+use std::collections::{HashMap, HashSet};
+
+/// What a running VM has loaded, as the linker sees it: the symbols its code exports
+/// (in the VM's numbering) and the names of the libraries linked in by
+/// [`Vm::link_in`]. [`Vm::load`] starts it afresh.
+#[derive(Clone, Debug, Default)]
+pub struct Image {
+    /// Exported symbols: global index or type-table index (type id minus
+    /// [`FIRST_USER_TYPE`]).
+    symbols: HashMap<String, ExportTarget>,
+    /// Names of the objects and libraries linked in, so they are not linked twice.
+    libraries: HashSet<String>,
+}
+
+/// The result of [`Vm::link_in`]: the new initialisers to run (in order) and the entry
+/// point, if the new code has one, in the VM's numbering.
+#[derive(Clone, Debug, Default)]
+pub struct LinkedIn {
+    /// Initialisers of the new code, in link order (libraries first).
+    pub inits: Vec<u32>,
+    /// The new code's entry point.
+    pub entry: Option<u32>,
+    /// The first function index of the new code (functions before it were loaded
+    /// already).
+    pub first_function: u32,
+}
 
 impl Vm {
     /// Installs `m` (verified, and linked: it must import nothing) and builds its
@@ -43,26 +73,222 @@ impl Vm {
         self.hot_calls = vec![HOT_THRESHOLD; self.funcs.len()];
         self.types.truncate(FIRST_USER_TYPE as usize);
         for t in &m.types {
-            self.types.push(match t {
-                TypeDef::Defined { name, ctors } => TypeInfo {
-                    name: name.clone(),
-                    ctors: ctors
-                        .iter()
-                        .map(|c| CtorInfo {
-                            name: c.name.clone(),
-                            arity: c.arity,
-                        })
-                        .collect(),
-                },
-                TypeDef::Import { symbol } => TypeInfo {
-                    name: symbol.clone(),
-                    ctors: Vec::new(),
-                },
-            });
+            self.types.push(type_info(t));
         }
         self.globals = vec![Value::UNIT; m.globals.len()];
+        self.init_globals(m, 0)?;
+        self.debug = Module {
+            functions: Vec::new(),
+            debug: m.debug.clone(),
+            ..Module::default()
+        };
+        self.image = Image {
+            symbols: m
+                .exports
+                .iter()
+                .map(|e| (e.name.clone(), e.target))
+                .collect(),
+            libraries: HashSet::new(),
+        };
+        Ok(())
+    }
+
+    /// The global or type that the loaded code exports as `symbol` (`repl-3::x`).
+    pub fn symbol(&self, symbol: &str) -> Option<ExportTarget> {
+        self.image.symbols.get(symbol).copied()
+    }
+
+    /// Whether an object or library of this name has been linked in by
+    /// [`Vm::link_in`].
+    pub fn has_library(&self, name: &str) -> bool {
+        self.image.libraries.contains(name)
+    }
+
+    /// Links more code into the running program: `objects` (display name = the name
+    /// other objects ask for it by, e.g. its module key) and the libraries they need
+    /// that are not loaded yet (found through `resolve`, as for [`link::link`]).
+    /// Their imports may name any symbol already loaded. Functions, globals and types
+    /// are appended; everything loaded before keeps its index and every global its
+    /// value. The new code is verified in the context of the loaded code before
+    /// anything is installed, so a link or verification error leaves the VM unchanged
+    /// (only running out of memory while building the new constants, after
+    /// installing, leaves new code that nothing refers to).
+    ///
+    /// How: the loaded program is presented to the linker as a first object that
+    /// defines exactly the loaded functions, globals and types and exports the loaded
+    /// symbols; linked first, it keeps its numbering, so the new code comes out
+    /// numbered after it and referring to it. The whole result is verified, then its
+    /// tail installed. The initialisers of the new code are returned, not run.
+    pub fn link_in(
+        &mut self,
+        objects: &[(String, Module)],
+        resolve: &mut dyn FnMut(&str) -> Result<Resolved, String>,
+    ) -> Result<LinkedIn, String> {
+        let loaded = self.image.libraries.clone();
+        let strip = |m: &mut Module| m.libraries.retain(|l| !loaded.contains(l));
+        let mut units: Vec<(String, Module)> = vec![("<loaded>".into(), self.image_object())];
+        for (n, m) in objects {
+            let mut m = m.clone();
+            strip(&mut m);
+            units.push((n.clone(), m));
+        }
+        let mut linked_libs: Vec<String> = Vec::new();
+        let mut wrapped = |name: &str| -> Result<Resolved, String> {
+            Ok(match resolve(name)? {
+                Some((d, mut m)) => {
+                    strip(&mut m);
+                    linked_libs.push(name.to_string());
+                    Some((d, m))
+                }
+                None => None,
+            })
+        };
+        let m = link::link(&units, &mut wrapped).map_err(|errs| {
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let (nf, ng, nt) = (
+            self.funcs.len(),
+            self.globals.len(),
+            self.types.len() - FIRST_USER_TYPE as usize,
+        );
+        if let Some(g) = m.globals.iter().find_map(|g| match &g.init {
+            GlobalInit::Import(s) => Some(s.clone()),
+            _ => None,
+        }) {
+            return Err(format!("unresolved symbol `{g}`"));
+        }
+        if let Some(TypeDef::Import { symbol }) =
+            m.types.iter().find(|t| matches!(t, TypeDef::Import { .. }))
+        {
+            return Err(format!("unresolved type `{symbol}`"));
+        }
+        if m.functions.len() < nf || m.globals.len() < ng || m.types.len() < nt {
+            return Err("internal error: the linked code lost part of the loaded program".into());
+        }
+        hashvm_format::verify::verify(&m).map_err(|e| format!("verification failed: {e}"))?;
+        // Install the tail: functions, types, then globals (whose constants may name
+        // any of them).
+        for f in &m.functions[nf..] {
+            self.funcs.push(FuncInfo {
+                name: f.name.clone(),
+                code: f.code.clone().into_boxed_slice(),
+                arity: f.arity,
+                ncaptures: f.ncaptures,
+                nslots: f.nslots,
+            });
+        }
+        self.hot_calls.resize(self.funcs.len(), HOT_THRESHOLD);
+        for t in &m.types[nt..] {
+            self.types.push(type_info(t));
+        }
+        self.globals.resize(m.globals.len(), Value::UNIT);
+        if let Err(t) = self.init_globals(&m, ng) {
+            return Err(match t {
+                Trap::Error(e) => e.message,
+                Trap::Exit(c) => format!("exit({c}) while building constants"),
+            });
+        }
+        // Debug tables of the new functions, their file indices renumbered.
+        let mut file_map = Vec::new();
+        for name in &m.debug.files {
+            let files = &mut self.debug.debug.files;
+            let k = match files.iter().position(|f| f == name) {
+                Some(k) => k,
+                None => {
+                    files.push(name.clone());
+                    files.len() - 1
+                }
+            };
+            file_map.push(k as u32);
+        }
+        for fl in m.debug.lines.iter().filter(|fl| fl.func as usize >= nf) {
+            let mut fl = fl.clone();
+            for e in &mut fl.entries {
+                e.file = file_map.get(e.file as usize).copied().unwrap_or(e.file);
+            }
+            self.debug.debug.lines.push(fl);
+        }
+        for e in &m.exports {
+            self.image.symbols.insert(e.name.clone(), e.target);
+        }
+        self.image
+            .libraries
+            .extend(objects.iter().map(|(n, _)| n.clone()).chain(linked_libs));
+        Ok(LinkedIn {
+            inits: m.inits.clone(),
+            entry: m.entry,
+            first_function: nf as u32,
+        })
+    }
+
+    /// The loaded code as a module (for disassembly): functions, types and exported
+    /// symbols; the globals are there by number only (no values).
+    pub fn loaded_module(&self) -> Module {
+        let mut m = self.image_object();
+        m.debug = self.debug.debug.clone();
+        m
+    }
+
+    /// The loaded program as a linkable object: its functions (with their code, so
+    /// that the linked whole verifies), its globals (values are not needed: the
+    /// linker only numbers them), its types and its exported symbols.
+    fn image_object(&self) -> Module {
+        let mut exports: Vec<Export> = self
+            .image
+            .symbols
+            .iter()
+            .map(|(n, t)| Export {
+                name: n.clone(),
+                target: *t,
+            })
+            .collect();
+        exports.sort_by(|a, b| a.name.cmp(&b.name));
+        Module {
+            types: self.types[FIRST_USER_TYPE as usize..]
+                .iter()
+                .map(|t| TypeDef::Defined {
+                    name: t.name.clone(),
+                    ctors: t
+                        .ctors
+                        .iter()
+                        .map(|c| Ctor {
+                            name: c.name.clone(),
+                            arity: c.arity,
+                            fields: Vec::new(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            functions: self
+                .funcs
+                .iter()
+                .map(|f| Function {
+                    name: f.name.clone(),
+                    arity: f.arity,
+                    ncaptures: f.ncaptures,
+                    nslots: f.nslots,
+                    code: f.code.to_vec(),
+                })
+                .collect(),
+            globals: (0..self.globals.len())
+                .map(|_| Global {
+                    name: String::new(),
+                    init: GlobalInit::Uninit,
+                })
+                .collect(),
+            exports,
+            ..Module::default()
+        }
+    }
+
+    /// Builds the globals `from..` of `m` from their constants (the others exist
+    /// already and keep their values).
+    fn init_globals(&mut self, m: &Module, from: usize) -> Result<(), Trap> {
         // Pass 1: shells and leaves.
-        for (i, g) in m.globals.iter().enumerate() {
+        for (i, g) in m.globals.iter().enumerate().skip(from) {
             if let GlobalInit::Const(c) = &g.init {
                 let v = match c {
                     Const::Global(_) => Value::UNIT,
@@ -72,7 +298,7 @@ impl Vm {
             }
         }
         // Pass 2: aliases (`Const::Global` at the top), followed to their end.
-        for (i, g) in m.globals.iter().enumerate() {
+        for (i, g) in m.globals.iter().enumerate().skip(from) {
             if let GlobalInit::Const(Const::Global(mut j)) = &g.init {
                 let mut steps = 0;
                 while let Some(GlobalInit::Const(Const::Global(k))) =
@@ -88,16 +314,11 @@ impl Vm {
             }
         }
         // Pass 3: fill the shells.
-        for (i, g) in m.globals.iter().enumerate() {
+        for (i, g) in m.globals.iter().enumerate().skip(from) {
             if let GlobalInit::Const(c) = &g.init {
                 self.fill(i, c)?;
             }
         }
-        self.debug = Module {
-            functions: Vec::new(),
-            debug: m.debug.clone(),
-            ..Module::default()
-        };
         Ok(())
     }
 
@@ -210,5 +431,25 @@ impl Vm {
             }
         }
         Ok(mark)
+    }
+}
+
+/// The VM's metadata of a type of a module's type table.
+fn type_info(t: &TypeDef) -> TypeInfo {
+    match t {
+        TypeDef::Defined { name, ctors } => TypeInfo {
+            name: name.clone(),
+            ctors: ctors
+                .iter()
+                .map(|c| CtorInfo {
+                    name: c.name.clone(),
+                    arity: c.arity,
+                })
+                .collect(),
+        },
+        TypeDef::Import { symbol } => TypeInfo {
+            name: symbol.clone(),
+            ctors: Vec::new(),
+        },
     }
 }

@@ -251,6 +251,10 @@ pub struct Vm {
     /// "interrupted". Checked when a hot counter fires (every thousand calls or loop
     /// iterations), so it costs nothing on the fast path.
     pub(crate) interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// What is loaded, as the linker sees it (exported symbols, linked library
+    /// names), so that more code can be linked into the running program
+    /// ([`Vm::link_in`]).
+    pub(crate) image: crate::loader::Image,
 }
 
 impl Vm {
@@ -291,6 +295,7 @@ impl Vm {
             clock0: std::time::Instant::now(),
             stdin: None,
             interrupt: None,
+            image: Default::default(),
         }
     }
 
@@ -312,6 +317,12 @@ impl Vm {
     #[inline]
     pub fn set_interrupt(&mut self, flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
         self.interrupt = flag;
+    }
+
+    /// Turns collection at every allocation on or off (what `HASHVM_GC_STRESS=1` sets
+    /// at start-up), for tests that stress one part of a longer run.
+    pub fn set_gc_stress(&mut self, on: bool) {
+        self.heap.stress = on;
     }
 
     /// Attaches (or detaches) the JIT's hook.

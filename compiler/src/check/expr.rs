@@ -1059,6 +1059,16 @@ impl Checker<'_> {
                     let t = self.locals[id.0 as usize].scheme.ty.clone();
                     (Some(TPlace::Local(id)), t)
                 }
+                Some(Res::Item(m, i)) if self.mods[m.0 as usize].items[i as usize].mutable => {
+                    let te = self.infer(target);
+                    (
+                        Some(TPlace::Item(ItemRef {
+                            module: m,
+                            index: i,
+                        })),
+                        te.ty,
+                    )
+                }
                 Some(Res::Item(..)) => {
                     self.report(
                         Diagnostic::error(target.span, format!("cannot assign to the top-level binding `{n}`"))

@@ -69,6 +69,8 @@ pub(crate) struct ItemState {
     pub scheme: Option<Scheme>,
     /// The checked value (before the final substitution).
     pub texpr: Option<TExpr>,
+    /// Declared `mut` (a session variable): assignable, never generalised.
+    pub mutable: bool,
 }
 
 pub(crate) struct ModState {
@@ -163,6 +165,12 @@ pub struct Checker<'g> {
     /// Import items `(module, item)` that some name resolved through (for the
     /// "unused import" warning).
     pub(crate) used_imports: std::collections::HashSet<(u32, u32)>,
+    /// Session modules by the top-level names they declare, and by the constructors
+    /// of their enums: (position in the session, module), oldest first. A lookup from
+    /// the session module at position `k` takes the newest entry before `k`, in
+    /// logarithmic time however long the session.
+    session_names: HashMap<String, Vec<(usize, ModuleId)>>,
+    session_ctors: HashMap<String, Vec<(usize, ModuleId)>>,
 }
 
 /// Checks every module of `graph`; returns the typed program (when there is no error)
@@ -187,6 +195,8 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         pending_ambiguity: None,
         run_boundary: None,
         used_imports: Default::default(),
+        session_names: HashMap::new(),
+        session_ctors: HashMap::new(),
     };
     let t = c.generic_var();
     let _e = c.generic_var();
@@ -213,6 +223,7 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         c.cur = m;
         c.declare_module(m);
     }
+    c.index_session();
     for &m in &order {
         c.cur = m;
         c.define_types(m);
@@ -275,9 +286,27 @@ impl<'g> Checker<'g> {
         let mut items = Vec::new();
         let mut names: HashMap<String, TopName> = HashMap::new();
         let mut adts = Vec::new();
+        // A session module exports every name: later inputs see even `_x`.
+        let session = matches!(pm.kind, crate::tast::ModuleKind::Session(_));
         for (i, it) in pm.ast.items.iter().enumerate() {
             let name = it.name.name.clone();
-            let exported = !name.starts_with('_');
+            let exported = !name.starts_with('_') || session;
+            let mutable = matches!(it.kind, ast::ItemKind::Value { mutable: true, .. });
+            if mutable && !session {
+                self.report(
+                    Diagnostic::error(
+                        it.name.span,
+                        "top-level bindings cannot be `mut`; use a local inside a function, or an array",
+                    ),
+                );
+            } else if mutable
+                && matches!(&it.kind, ast::ItemKind::Value { expr, .. } if matches!(expr.kind, ast::ExprKind::Lambda(_)))
+            {
+                self.report(
+                    Diagnostic::error(it.name.span, "a top-level function cannot be `mut`")
+                        .with_help("declare it again to replace it for later inputs"),
+                );
+            }
             let kind = match &it.kind {
                 ast::ItemKind::Value { expr, .. } => ItemKindState::Value {
                     is_fn: matches!(expr.kind, ast::ExprKind::Lambda(_)),
@@ -343,6 +372,7 @@ impl<'g> Checker<'g> {
                 mono: None,
                 scheme: None,
                 texpr: None,
+                mutable,
             });
         }
         let st = &mut self.mods[m.0 as usize];
@@ -552,6 +582,14 @@ impl<'g> Checker<'g> {
                 return Some(a);
             }
         }
+        for o in self.session_modules(&self.session_names, name) {
+            let st = &self.mods[o.0 as usize];
+            if let Some(TopName::Item(i)) = st.names.get(name) {
+                if let ItemKindState::Type(a) = st.items[*i as usize].kind {
+                    return Some(a);
+                }
+            }
+        }
         match name {
             "List" => return Some(AdtId::LIST),
             "Option" => return Some(AdtId::OPTION),
@@ -595,6 +633,12 @@ impl<'g> Checker<'g> {
             // Its declaration did not parse; that error is the one to fix.
             return Some(Res::BrokenModule);
         }
+        // Earlier session modules, the newest first (a redefinition shadows).
+        if let Some(o) = self.session_modules(&self.session_names, name).next() {
+            if let Some(r) = self.top_name_res(o, name) {
+                return Some(r);
+            }
+        }
         let prelude = self.graph.prelude;
         if prelude != cur && !name.starts_with('_') {
             if let Some(r) = self.top_name_res(prelude, name) {
@@ -617,6 +661,60 @@ impl<'g> Checker<'g> {
             _ => {}
         }
         self.lookup_ctor_unqualified(name)
+    }
+
+    /// Fills the session indexes (after every module is declared).
+    fn index_session(&mut self) {
+        for pm in &self.graph.modules {
+            if !matches!(pm.kind, ModuleKind::Session(_)) {
+                continue;
+            }
+            let pos = pm.opens.len();
+            let st = &self.mods[pm.id.0 as usize];
+            for n in st.names.keys() {
+                self.session_names
+                    .entry(n.clone())
+                    .or_default()
+                    .push((pos, pm.id));
+            }
+            for &a in &st.adts {
+                let d = &self.adts[a.0 as usize];
+                if d.is_struct {
+                    continue;
+                }
+                for c in &d.ctors {
+                    let v = self.session_ctors.entry(c.name.clone()).or_default();
+                    if v.last() != Some(&(pos, pm.id)) {
+                        v.push((pos, pm.id));
+                    }
+                }
+            }
+        }
+        for v in self
+            .session_names
+            .values_mut()
+            .chain(self.session_ctors.values_mut())
+        {
+            v.sort_unstable_by_key(|e| e.0);
+        }
+    }
+
+    /// The earlier session modules (before the current one) that `index` lists for
+    /// `name`, the newest first. None outside a session module.
+    fn session_modules<'a>(
+        &self,
+        index: &'a HashMap<String, Vec<(usize, ModuleId)>>,
+        name: &str,
+    ) -> impl Iterator<Item = ModuleId> + 'a {
+        let pm = &self.graph.modules[self.cur.0 as usize];
+        let pos = if matches!(pm.kind, ModuleKind::Session(_)) {
+            pm.opens.len()
+        } else {
+            0
+        };
+        let list: &[(usize, ModuleId)] = index.get(name).map(|v| v.as_slice()).unwrap_or(&[]);
+        let end = list.partition_point(|e| e.0 < pos);
+        list[..end].iter().rev().map(|e| e.1)
     }
 
     fn top_name_res(&self, m: ModuleId, name: &str) -> Option<Res> {
@@ -642,6 +740,22 @@ impl<'g> Checker<'g> {
             }
             if let Some(t) = d.ctors.iter().position(|c| c.name == name) {
                 found.push((a, t as u16));
+            }
+        }
+        // Then the types of earlier session modules, the newest that has one first.
+        let candidates: Vec<ModuleId> = self.session_modules(&self.session_ctors, name).collect();
+        for o in candidates {
+            if !found.is_empty() {
+                break;
+            }
+            for &a in &self.mods[o.0 as usize].adts {
+                let d = &self.adts[a.0 as usize];
+                if d.is_struct {
+                    continue;
+                }
+                if let Some(t) = d.ctors.iter().position(|c| c.name == name) {
+                    found.push((a, t as u16));
+                }
             }
         }
         if found.is_empty() {
@@ -735,6 +849,9 @@ impl<'g> Checker<'g> {
     pub(crate) fn visible_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.scopes.iter().map(|(n, _)| n.clone()).collect();
         v.extend(self.mods[self.cur.0 as usize].names.keys().cloned());
+        for &o in &self.graph.modules[self.cur.0 as usize].opens {
+            v.extend(self.mods[o.0 as usize].names.keys().cloned());
+        }
         v.extend(
             self.mods[self.graph.prelude.0 as usize]
                 .names
@@ -913,6 +1030,22 @@ impl<'g> Checker<'g> {
             let idxs: Vec<usize> = g.iter().map(|&p| values[p]).collect();
             self.check_group(m, &idxs);
         }
+        // A session variable's type must be settled by its own input: a later input,
+        // checked on its own, could otherwise settle it differently each time.
+        for i in 0..self.mods[m.0 as usize].items.len() {
+            let it = &self.mods[m.0 as usize].items[i];
+            if !it.mutable {
+                continue;
+            }
+            let (span, name) = (it.span, it.name.clone());
+            let ty = it.scheme.as_ref().map(|s| s.ty.clone());
+            if ty.is_some_and(|t| !self.free_vars(&t).is_empty()) {
+                self.report(
+                    Diagnostic::error(span, format!("the type of `{name}` is not fully known"))
+                        .with_help(format!("a `mut` session variable needs a complete type: annotate it, e.g. `mut {name}: List<i64> := ...`")),
+                );
+            }
+        }
     }
 
     /// Infers one group of mutually dependent top-level values.
@@ -957,11 +1090,12 @@ impl<'g> Checker<'g> {
                 .mono
                 .clone()
                 .unwrap_or_else(Type::unit);
-            let value_like = self.mods[m.0 as usize].items[i]
-                .texpr
-                .as_ref()
-                .map(|e| self.is_value(e))
-                .unwrap_or(false);
+            let value_like = !self.mods[m.0 as usize].items[i].mutable
+                && self.mods[m.0 as usize].items[i]
+                    .texpr
+                    .as_ref()
+                    .map(|e| self.is_value(e))
+                    .unwrap_or(false);
             let scheme = if value_like {
                 self.generalize(&mono)
             } else {

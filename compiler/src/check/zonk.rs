@@ -175,7 +175,7 @@ fn zonk_expr(c: &Checker<'_>, e: &mut TExpr) {
         } => {
             *operand_ty = c.resolve(operand_ty);
             match place {
-                TPlace::Local(_) => {}
+                TPlace::Local(_) | TPlace::Item(_) => {}
                 TPlace::Field { base, index } => {
                     zonk_expr(c, base);
                     *index = field_index(c, *index);

@@ -51,6 +51,22 @@ impl<'a, 'p> FnCx<'a, 'p> {
                     }
                 }
             }
+            TPlace::Item(r) => {
+                let g = self.og.item_global(*r);
+                match op {
+                    None => {
+                        let v = self.expr_any(value)?;
+                        self.fb.op(Op::StoreG, [Operand::Global(g), s(v)]);
+                    }
+                    Some(o) => {
+                        let cur = self.temp();
+                        self.fb.op(Op::LoadG, [s(cur), Operand::Global(g)]);
+                        let v = self.expr_any(value)?;
+                        self.binop(o, p, cur, v, cur, span)?;
+                        self.fb.op(Op::StoreG, [Operand::Global(g), s(cur)]);
+                    }
+                }
+            }
             TPlace::Field { base, index } => {
                 let b = self.operand(base, &[value])?;
                 let i = cnt(*index as u16);

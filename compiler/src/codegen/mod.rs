@@ -44,6 +44,7 @@ pub fn module_key(m: &TModule) -> String {
             .unwrap_or_else(|| m.name.clone()),
         ModuleKind::Stdlib(n) => format!("std.{n}"),
         ModuleKind::Prelude => "std.prelude".into(),
+        ModuleKind::Session(key) => key.clone(),
     }
 }
 
@@ -235,7 +236,7 @@ pub fn compile_module(
 impl<'p> ObjectGen<'p> {
     fn fn_name(&self, name: &str) -> String {
         match &self.prog.module(self.module).kind {
-            ModuleKind::User => name.to_string(),
+            ModuleKind::User | ModuleKind::Session(_) => name.to_string(),
             _ => format!("{}.{name}", self.key.trim_start_matches("std.")),
         }
     }
