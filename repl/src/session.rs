@@ -678,7 +678,7 @@ impl Session {
             }
             return;
         }
-        let listing = hashvm_format::hasm::disassemble(&self.vm.loaded_module());
+        let module = self.vm.loaded_module();
         let short = name.rsplit('.').next().unwrap_or(name);
         // A session name: its newest definition only.
         let only = self
@@ -688,7 +688,10 @@ impl Session {
             .and_then(|d| self.global(&d.key, name))
             .filter(|v| v.tag() == hashvm_vm::Tag::FUNC)
             .map(|v| v.bits() as usize);
-        let blocks = function_blocks(&listing, name, short, only);
+        let blocks: Vec<String> = dis_functions(&module, name, short, only)
+            .into_iter()
+            .filter_map(|f| hashvm_format::hasm::disassemble_function(&module, f))
+            .collect();
         if blocks.is_empty() {
             msgs.push(Msg::Err(format!(
                 "error: no function named `{name}` in the session\n"
@@ -796,105 +799,51 @@ fn prefix_len(it: &str) -> usize {
     it.len() + 4
 }
 
-/// One `.func` ... `.end` block of a disassembly.
-struct Block {
-    name: String,
-    /// From the `; function N` comment of its `.func` line.
-    index: Option<usize>,
-    text: String,
-}
-
-fn blocks_of(listing: &str) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    let mut cur: Option<Block> = None;
-    for line in listing.lines() {
-        let t = line.trim_start();
-        if let Some(rest) = t.strip_prefix(".func ") {
-            let name = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .rsplit_once('/')
-                .map(|(n, _)| n)
-                .unwrap_or("")
-                .trim_matches('"')
-                .to_string();
-            let index = rest
-                .rsplit_once("; function ")
-                .and_then(|(_, n)| n.trim().parse().ok());
-            cur = Some(Block {
-                name,
-                index,
-                text: String::new(),
-            });
-        }
-        if let Some(b) = cur.as_mut() {
-            b.text.push_str(line);
-            b.text.push('\n');
-            if t == ".end" || t.starts_with(".end ") || t.starts_with(".end;") {
-                if let Some(b) = cur.take() {
-                    blocks.push(b);
-                }
-            }
-        }
-    }
-    blocks
-}
-
-/// The functions a block makes closures of: the second operand of each `closure`
-/// instruction (a function name, or its index where names are not unique).
-fn closure_targets(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.trim_start().strip_prefix("closure "))
-        .filter_map(|rest| {
-            let code = rest.split(';').next().unwrap_or("");
-            code.split(',')
-                .nth(1)
-                .map(|s| s.trim().trim_matches('"').to_string())
-        })
-        .collect()
-}
-
-/// The `.func` ... `.end` blocks of a disassembly for function `name`: those named
-/// `name` or ending in `.name` / `::name` (else the same for `short`, the part after
-/// the last `.`), followed by the blocks of the closures they create (transitively).
-///
-/// With `only`, just the block of that function index (a session name's newest
-/// definition: older, shadowed ones have the same name), if the listing has it.
-pub fn function_blocks(listing: &str, name: &str, short: &str, only: Option<usize>) -> Vec<String> {
-    let blocks = blocks_of(listing);
+/// The functions `:dis NAME` shows: those named `name` (qualified names match on
+/// their last parts, `list.map` or `map`), or only function `only` when the name is a
+/// session binding; then, transitively, the functions their `closure` instructions
+/// make. Read from the loaded module's functions and decoded code, not from a listing.
+pub fn dis_functions(
+    m: &hashvm_format::Module,
+    name: &str,
+    short: &str,
+    only: Option<usize>,
+) -> Vec<u32> {
     let matches = |f: &str, n: &str| {
         f == n || f.ends_with(&format!(".{n}")) || f.ends_with(&format!("::{n}"))
     };
-    let mut chosen: Vec<usize> = (0..blocks.len())
-        .filter(|&k| matches(&blocks[k].name, name))
-        .collect();
-    if let Some(ix) = only {
-        if let Some(k) = blocks.iter().position(|b| b.index == Some(ix)) {
-            chosen = vec![k];
-        }
+    let named = |n: &str| -> Vec<u32> {
+        (0..m.functions.len() as u32)
+            .filter(|&i| matches(&m.functions[i as usize].name, n))
+            .collect()
+    };
+    let mut chosen = named(name);
+    if let Some(ix) = only.filter(|&ix| ix < m.functions.len()) {
+        chosen = vec![ix as u32];
     }
     if chosen.is_empty() && short != name {
-        chosen = (0..blocks.len())
-            .filter(|&k| matches(&blocks[k].name, short))
-            .collect();
+        chosen = named(short);
     }
     let mut k = 0;
     while k < chosen.len() {
-        for target in closure_targets(&blocks[chosen[k]].text) {
-            let found = match target.parse::<usize>() {
-                Ok(ix) => blocks.iter().position(|b| b.index == Some(ix)),
-                Err(_) => blocks.iter().position(|b| b.name == target),
-            };
-            if let Some(f) = found {
-                if !chosen.contains(&f) {
-                    chosen.push(f);
+        let code = &m.functions[chosen[k] as usize].code;
+        if let Ok(insns) = hashvm_format::insn::decode_all(code) {
+            for (_, insn) in insns {
+                if insn.op != hashvm_format::Op::Closure {
+                    continue;
+                }
+                for a in &insn.args {
+                    if let hashvm_format::Operand::Func(f) = a {
+                        if (*f as usize) < m.functions.len() && !chosen.contains(f) {
+                            chosen.push(*f);
+                        }
+                    }
                 }
             }
         }
         k += 1;
     }
-    chosen.into_iter().map(|k| blocks[k].text.clone()).collect()
+    chosen
 }
 
 #[cfg(test)]
@@ -1305,17 +1254,16 @@ mod tests {
     }
 
     #[test]
-    fn function_blocks_match_names() {
-        let listing = ".module executable\n.func f/1 slots=2 ; function 0\n    closure r1, 3, r0, 1 ; 0\n    ret r1\n.end\n.func ff/0 slots=1 ; function 1\n    closure r1, \"<lambda>\", r0, 1 ; 0\n    ret r0\n.end\n.func list.map/2 slots=5 ; function 2\n    ret r0\n.end\n.func <lambda>/1 slots=1 ; function 3\n    ret r0\n.end\n";
-        let f = function_blocks(listing, "f", "f", None);
-        assert_eq!(f.len(), 2);
-        assert!(
-            f[0].starts_with(".func f/1") && f[1].starts_with(".func <lambda>/1"),
-            "{f:?}"
-        );
-        assert_eq!(function_blocks(listing, "ff", "ff", None).len(), 2);
-        assert_eq!(function_blocks(listing, "list.map", "map", None).len(), 1);
-        assert_eq!(function_blocks(listing, "map", "map", None).len(), 1);
-        assert!(function_blocks(listing, "g", "g", None).is_empty());
+    fn dis_functions_match_names_and_follow_closures() {
+        let src = ".module executable\n.func f/1 slots=2\n    closure r1, 3, r0, 1\n    ret r1\n.end\n.func ff/0 slots=1\n    ret r0\n.end\n.func list.map/2 slots=5\n    ret r0\n.end\n.func \"<lambda>\"/1 captures=1 slots=1\n    ret r0\n.end\n.entry ff\n";
+        let m = hashvm_format::hasm::assemble(src, "t.hasm").expect("assembles");
+        assert_eq!(dis_functions(&m, "f", "f", None), vec![0, 3]);
+        assert_eq!(dis_functions(&m, "ff", "ff", None), vec![1]);
+        assert_eq!(dis_functions(&m, "list.map", "map", None), vec![2]);
+        assert_eq!(dis_functions(&m, "map", "map", None), vec![2]);
+        assert!(dis_functions(&m, "g", "g", None).is_empty());
+        assert_eq!(dis_functions(&m, "f", "f", Some(1)), vec![1]);
+        let text = hashvm_format::hasm::disassemble_function(&m, 0).unwrap_or_default();
+        assert!(text.starts_with(".func f/1"), "{text}");
     }
 }

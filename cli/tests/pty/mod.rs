@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long one expectation may wait (generous: two shared cores, debug build).
@@ -19,32 +19,13 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("repl/ has a parent")
+        .expect("cli/ has a parent")
         .to_path_buf()
 }
 
-/// The `hashvm` binary, built once per test process (as `tests/src/lib.rs` does).
+/// The `hashvm` binary Cargo built for these tests.
 pub fn hashvm() -> PathBuf {
-    static BUILD: Once = Once::new();
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    BUILD.call_once(|| {
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        c.current_dir(root())
-            .args(["build", "--quiet", "-p", "hashvm-cli", "--bin", "hashvm"]);
-        if profile == "release" {
-            c.arg("--release");
-        }
-        let st = c.status().expect("run cargo build");
-        assert!(st.success(), "building hashvm failed");
-    });
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    target.join(profile).join("hashvm")
+    PathBuf::from(env!("CARGO_BIN_EXE_hashvm"))
 }
 
 /// A fresh scratch directory, removed on drop.

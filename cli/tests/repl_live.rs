@@ -2,6 +2,7 @@
 //! mutations kept, shadowing, `:load` errors at the file's lines, and an input's
 //! latency not growing with the cost of earlier bindings.
 
+#[path = "pty/mod.rs"]
 mod common;
 
 use common::Repl;

@@ -1,6 +1,7 @@
 //! The REPL as a person uses it: the real `hashvm` binary on a pseudo-terminal, typed
 //! into, its screen read back.
 
+#[path = "pty/mod.rs"]
 mod common;
 
 use common::Repl;
