@@ -16,9 +16,11 @@
 //!   everywhere and fills in deferred field indices; then [`crate::exhaust`] checks
 //!   matches.
 
+mod call;
 mod deps;
 mod expr;
 mod pat;
+mod stmt;
 pub mod unify;
 mod zonk;
 
