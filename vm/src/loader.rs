@@ -8,7 +8,7 @@
 
 use crate::heap::{self, Kind};
 use crate::value::Value;
-use crate::vm::{CtorInfo, FuncInfo, Trap, TypeInfo, Vm, HOT_THRESHOLD};
+use crate::vm::{CtorInfo, FuncInfo, Trap, TypeInfo, Vm};
 use hashvm_format::{builtin, Const, GlobalInit, Module, TypeDef, Verified, FIRST_USER_TYPE};
 
 impl Vm {
@@ -29,6 +29,7 @@ impl Vm {
         }
         let m: &Module = m.module();
         self.frames.truncate(0);
+        let mut nedges = 0u32;
         self.funcs = m
             .functions
             .iter()
@@ -38,9 +39,10 @@ impl Vm {
                 arity: f.arity,
                 ncaptures: f.ncaptures,
                 nslots: f.nslots,
+                edges: crate::jit::edge_table(&f.code, &mut nedges),
             })
             .collect();
-        self.hot_calls = vec![HOT_THRESHOLD; self.funcs.len()];
+        self.reset_jit(nedges as usize);
         self.types.truncate(FIRST_USER_TYPE as usize);
         for t in &m.types {
             self.types.push(match t {
@@ -98,6 +100,7 @@ impl Vm {
             debug: m.debug.clone(),
             ..Module::default()
         };
+        self.sync_jit_state();
         Ok(())
     }
 
