@@ -458,7 +458,8 @@ impl Heap {
     pub fn set_bump(&mut self, ptr: *mut u8) -> bool {
         let base = self.from.base() as usize;
         let p = ptr as usize;
-        if p < base + self.from.top || p > base + self.from.cap() || (p - base) % 16 != 0 {
+        if p < base + self.from.top || p > base + self.from.cap() || !(p - base).is_multiple_of(16)
+        {
             return false;
         }
         let top = p - base;

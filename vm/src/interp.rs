@@ -9,8 +9,8 @@
 
 use crate::frames::PushFailed;
 use crate::heap::{self, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
-use crate::value::{Tag, Value};
 use crate::jit::{Go, BACKEDGE_MIN_LEN};
+use crate::value::{Tag, Value};
 use crate::vm::{Frame, FrameKind, Trap, Vm, SCRATCH_SLOTS};
 use hashvm_format::builtin;
 use hashvm_format::opcode::{ext_num, ext_sys, jump_table, prim, Op, EXT_NUM, EXT_SYS};

@@ -383,7 +383,10 @@ impl Vm {
         let room = fcap.min(self.config.max_frames.max(flen));
         let checks: [(&str, bool); 12] = [
             ("stack_base", sb == self.stack.as_mut_ptr()),
-            ("stack_limit", sl as usize == sb as usize + 16 * self.stack.len()),
+            (
+                "stack_limit",
+                sl as usize == sb as usize + 16 * self.stack.len(),
+            ),
             ("frame_base", fb == rfb),
             ("frame_top", ft as usize == rfb as usize + 32 * flen),
             ("frame_limit", fl as usize == rfb as usize + 32 * room),
@@ -668,5 +671,151 @@ impl Vm {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::{Config, FrameKind};
+    use hashvm_format::{FunctionBuilder, Module, ModuleBuilder};
+
+    fn module() -> Module {
+        let mut mb = ModuleBuilder::new();
+        mb.add_global(
+            "g",
+            hashvm_format::GlobalInit::Const(hashvm_format::Const::Str("x".into())),
+        );
+        let mut m = FunctionBuilder::new("main", 0, 0);
+        m.op(Op::RetU, []);
+        let main = mb.add_function(m).unwrap();
+        mb.set_entry(main);
+        mb.set_executable(true);
+        mb.finish().unwrap()
+    }
+
+    fn loaded() -> Vm {
+        let mut vm = Vm::new(Config::default());
+        let m = module();
+        vm.load(hashvm_format::verify(&m).unwrap()).unwrap();
+        vm
+    }
+
+    /// Loading syncs the block (globals, frames, heap).
+    #[test]
+    fn load_syncs_the_block() {
+        let mut vm = Vm::new(Config::default());
+        assert!(vm.jit_state.globals.is_null() || vm.globals.is_empty());
+        let m = module();
+        vm.load(hashvm_format::verify(&m).unwrap()).unwrap();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        assert_eq!(vm.jit_state.nglobals, 1);
+        assert!(!vm.jit_state.globals.is_null());
+    }
+
+    /// Growing the value stack moves it; the block follows.
+    #[test]
+    fn stack_growth_syncs_the_block() {
+        let mut vm = loaded();
+        let n = vm.stack.len() * 4;
+        vm.grow_stack(n).unwrap();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        assert_eq!(
+            vm.jit_state.stack_limit as usize - vm.jit_state.stack_base as usize,
+            16 * vm.stack.len()
+        );
+        assert!(vm.stack.len() >= n);
+    }
+
+    /// Pushing frames past the frame vector's room grows it on the slow path, which
+    /// syncs; `frame_top` is exact after a sync.
+    #[test]
+    fn frame_growth_syncs_the_block() {
+        let mut vm = loaded();
+        let room = vm.frames.raw_parts().2;
+        for i in 0..room + 5 {
+            let fr = Frame {
+                func: 0,
+                ip: 0,
+                base: i as u32,
+                ret: 0,
+                kind: FrameKind::NORMAL,
+                pad: 0,
+                closure: Value::UNIT,
+            };
+            vm.enter(fr, 0).unwrap();
+        }
+        assert!(vm.frames.raw_parts().2 > room, "the frame vector grew");
+        // The count moved since the growth: sync, as at trace entry, then check.
+        vm.jit_state();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        assert_eq!(
+            vm.jit_state.frame_top as usize - vm.jit_state.frame_base as usize,
+            32 * (room + 5)
+        );
+    }
+
+    /// A collection moves objects: the block's heap window and the trace constants
+    /// follow, and a constant still holds the (moved) string.
+    #[test]
+    fn collection_syncs_the_block_and_forwards_constants() {
+        let mut vm = loaded();
+        let s = vm.new_str("constant").unwrap();
+        let k = vm.push_trace_const(s).unwrap();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        let old = vm.trace_const(k).unwrap();
+        vm.collect(0).unwrap();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        let new = vm.trace_const(k).unwrap();
+        assert_ne!(old.bits(), new.bits(), "the constant was moved");
+        assert_eq!(vm.display(new), "constant");
+        // SAFETY: the block is synced; `consts` points at `nconsts` values.
+        let via_block = unsafe { *vm.jit_state.consts.add(k as usize) };
+        assert_eq!(via_block.bits(), new.bits());
+        // A value from nowhere is refused.
+        assert_eq!(vm.push_trace_const(Value::func(99)), None);
+    }
+
+    /// Interpreter allocations move the bump pointer without a sync; `jit_state()`
+    /// resyncs, and a commit adopts what generated code allocated (and refuses a
+    /// pointer outside the space).
+    #[test]
+    fn commit_adopts_the_bump_pointer() {
+        let mut vm = loaded();
+        vm.jit_state();
+        vm.new_str("moves the bump pointer").unwrap();
+        assert!(vm.check_jit_state().is_err());
+        let st = vm.jit_state();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        // SAFETY: the test writes no object: it moves the pointer by zero, then by an
+        // impossible amount (refused).
+        unsafe {
+            assert_eq!(vm.jit_state_commit(), Ok(()));
+            (*st).heap_ptr = (*st).heap_ptr.sub(16);
+            assert!(vm.jit_state_commit().is_err());
+        }
+        assert_eq!(std::mem::size_of::<VmState>(), 88);
+    }
+
+    /// The edge table maps each back-edge to its own slot.
+    #[test]
+    fn edge_tables_number_back_edges() {
+        let mut f = FunctionBuilder::new("f", 0, 0);
+        let top = f.new_label();
+        f.bind(top);
+        f.emit(Op::Loop, [hashvm_format::Arg::Label(top)]);
+        f.emit(Op::Loop, [hashvm_format::Arg::Label(top)]);
+        let mut mb = ModuleBuilder::new();
+        let fi = mb.add_function(f).unwrap();
+        mb.set_entry(fi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        let mut next = 10;
+        let t = edge_table(&m.functions[0].code, &mut next);
+        assert_eq!(next, 12);
+        let l = Op::Loop.encoded_len();
+        assert_eq!(t[0], 10);
+        assert_eq!(t[l / BACKEDGE_MIN_LEN], 11);
+        assert_eq!(t.iter().filter(|&&e| e != NO_EDGE).count(), 2);
     }
 }

@@ -23,8 +23,8 @@ pub mod value;
 pub mod vm;
 
 pub use heap::GcStats;
-pub use value::{Tag, Value};
 pub use jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId, VmState};
+pub use value::{Tag, Value};
 pub use vm::{Config, RuntimeError, Trap, Vm};
 
 use hashvm_format::Verified;
