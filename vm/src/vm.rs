@@ -231,8 +231,9 @@ pub struct Vm {
     /// Standard input, buffered, for `io.read_line`.
     pub(crate) stdin: Option<std::io::BufReader<std::io::Stdin>>,
     /// Set from another thread (a Ctrl-C handler) to stop the running program with
-    /// "interrupted". Checked when a hot counter fires (every thousand calls or loop
-    /// iterations), so it costs nothing on the fast path.
+    /// "interrupted". Checked when a hot counter fires (every `Config::jit_hot` calls
+    /// or loop iterations, blacklisted anchors included), so it costs nothing on the
+    /// fast path. Generated code reads it through `VmState::interrupt`.
     pub(crate) interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
