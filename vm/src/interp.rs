@@ -523,8 +523,13 @@ impl Vm {
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn run<const RECORD: bool>(&mut self) -> Result<Option<Value>, Trap> {
         let funcs = self.funcs.as_ptr();
+        // The loop slots: the table is not resized while code runs (only `load`
+        // replaces it, and `load` refuses to run from inside the hook).
+        let hot = self.hot_loops.as_mut_ptr();
         let mut cur_base: usize;
         let mut cur_func: u32;
+        // The running function's edge table (see `crate::jit`).
+        let mut edges: *const u32;
         let mut base: *mut Value;
         let mut code: *const u8;
         let mut ip: *const u8;
@@ -536,6 +541,7 @@ impl Vm {
                 cur_func = fr.func;
                 base = (self.stack.as_mut_ptr().add(cur_base));
                 code = ((*funcs.add(fr.func as usize)).code.as_ptr());
+                edges = ((*funcs.add(fr.func as usize)).edges.as_ptr());
                 ip = (code.add(fr.ip as usize));
             }};
         }
@@ -546,9 +552,10 @@ impl Vm {
             () => {{
                 reload_plain!();
                 if self.jit_request.is_some() {
+                    // The hook may have run code (`Vm::call`) that grew the stack:
+                    // reload in every case.
                     match self.take_jit_request() {
-                        Ok(Go::On) => {}
-                        Ok(Go::Reload) => reload_plain!(),
+                        Ok(Go::On | Go::Reload) => reload_plain!(),
                         Ok(Go::Switch) => return Ok(None),
                         Err(e) => return Err(e),
                     }
@@ -714,11 +721,10 @@ impl Vm {
         macro_rules! count_back_edge {
             () => {{
                 let off = ip.offset_from(code) as usize;
-                // SAFETY: the loader gave every back-edge of the function an entry.
-                let edges: &[u32] = &(*funcs.add(cur_func as usize)).edges;
-                let idx = *edges.get_unchecked(off / BACKEDGE_MIN_LEN);
-                // SAFETY: the loader sized `hot_loops` to the edges it numbered.
-                let c = self.hot_loops.get_unchecked_mut(idx as usize);
+                // SAFETY: the loader gave every back-edge of the function an entry, and
+                // sized the loop-slot table to the edges it numbered.
+                let idx = *edges.add(off / BACKEDGE_MIN_LEN);
+                let c = &mut *hot.add(idx as usize);
                 let fire = if !RECORD && c.trace != 0 {
                     true
                 } else {
@@ -728,7 +734,8 @@ impl Vm {
                 if fire {
                     save_ip!();
                     match tri!(self.fire_hot_loop(cur_func, off as u32, idx)) {
-                        Go::On => {}
+                        // The hook may have grown the stack (`Vm::call`).
+                        Go::On => base = self.stack.as_mut_ptr().add(cur_base),
                         Go::Reload => {
                             reload!();
                             continue;
@@ -870,6 +877,7 @@ impl Vm {
                     base = self.stack.as_mut_ptr().add(cur_base);
                     *base.add(fr.ret as usize) = *src;
                     code = (*funcs.add(top.func as usize)).code.as_ptr();
+                    edges = (*funcs.add(top.func as usize)).edges.as_ptr();
                     ip = code.add(top.ip as usize);
                 } else {
                     match tri!(self.deliver(fr.ret, *src)) {

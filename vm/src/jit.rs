@@ -482,7 +482,9 @@ impl Vm {
     /// Runs `f` with the hook detached (so it may take `&mut Vm`); `None` without one.
     fn with_hook<R>(&mut self, f: impl FnOnce(&mut dyn JitHook, &mut Vm) -> R) -> Option<R> {
         let mut h = self.hook.take()?;
+        let was = std::mem::replace(&mut self.in_hook, true);
         let r = f(&mut *h, self);
+        self.in_hook = was;
         if self.hook.is_none() {
             self.hook = Some(h);
         }
@@ -648,7 +650,9 @@ impl Vm {
             slots: &self.stack[base..end],
             anchor,
         };
+        self.in_hook = true;
         let r = h.record(self, &point);
+        self.in_hook = false;
         if self.hook.is_none() {
             self.hook = Some(h);
         }

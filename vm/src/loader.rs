@@ -22,6 +22,9 @@ impl Vm {
     /// hashvm_vm::Vm::new(hashvm_vm::Config::default()).load(&m);
     /// ```
     pub fn load(&mut self, m: Verified<'_>) -> Result<(), Trap> {
+        if self.in_hook {
+            return Err(self.error_plain("cannot load a program from inside the JIT hook"));
+        }
         if !m.is_linked() {
             return Err(
                 self.error_plain("cannot load a module with unresolved imports: link it first")

@@ -226,6 +226,9 @@ pub struct Vm {
     pub(crate) jit_state: Box<VmState>,
     /// Constants traces refer to (roots the collector updates).
     pub(crate) trace_consts: Vec<Value>,
+    /// Whether a hook method is running: `load` is refused meanwhile (the interpreter
+    /// below holds pointers into the loaded code).
+    pub(crate) in_hook: bool,
     /// Start of the monotonic clock.
     pub(crate) clock0: std::time::Instant,
     /// Standard input, buffered, for `io.read_line`.
@@ -276,6 +279,7 @@ impl Vm {
             jit_request: None,
             jit_state: Box::default(),
             trace_consts: Vec::new(),
+            in_hook: false,
             clock0: std::time::Instant::now(),
             stdin: None,
             interrupt: None,

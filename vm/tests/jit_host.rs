@@ -481,3 +481,38 @@ fn vm_state_offsets_match_spec() {
     }
     assert_eq!(documented, real.to_vec());
 }
+
+/// The hook may not load a program while the interpreter below it runs (it holds
+/// pointers into the loaded code): `load` fails and the run goes on unharmed.
+#[test]
+fn load_from_inside_the_hook_is_refused() {
+    struct Loader(Rc<RefCell<Vec<String>>>);
+    impl JitHook for Loader {
+        fn hot(&mut self, vm: &mut Vm, _at: Anchor) -> HotAction {
+            let m = sum_module(1);
+            if let Err(hashvm_vm::Trap::Error(e)) = vm.load(verify(&m).unwrap()) {
+                self.0.borrow_mut().push(e.message);
+            }
+            HotAction::Continue
+        }
+        fn record(&mut self, _vm: &Vm, _at: &RecordPoint<'_>) -> Recording {
+            Recording::Abort
+        }
+        fn enter(&mut self, _: &mut Vm, _: TraceId, _: Anchor) -> Result<(), hashvm_vm::Trap> {
+            unreachable!()
+        }
+    }
+    let errs = Rc::new(RefCell::new(Vec::new()));
+    let mut vm = Vm::new(hot(4));
+    vm.set_jit(Some(Box::new(Loader(errs.clone()))));
+    match run_program(&mut vm, verify(&sum_module(10)).unwrap()) {
+        Outcome::Exit(c) => assert_eq!(c, 55),
+        Outcome::Error(e) => panic!("{e}"),
+    }
+    let errs = errs.borrow();
+    assert!(!errs.is_empty());
+    assert!(
+        errs.iter().all(|e| e.contains("inside the JIT hook")),
+        "{errs:?}"
+    );
+}
