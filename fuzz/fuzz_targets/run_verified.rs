@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         heap_initial: 1 << 16,
         max_frames: 10_000,
         gc_stress: data.len() % 2 == 0,
+        jit_hot: 1,
     });
     vm.set_output(Box::new(std::io::sink()));
     let flag = Arc::new(AtomicBool::new(false));

@@ -40,6 +40,9 @@ pub(crate) enum PushFailed {
     Stack(usize),
     /// The configured frame limit is reached.
     Depth,
+    /// The frame vector is full: it must grow first (`Frames::grow`), which moves it,
+    /// so the VM re-syncs the JIT's register block afterwards.
+    Frames,
 }
 
 impl Frames {
@@ -71,12 +74,39 @@ impl Frames {
         if self.v.len() >= max {
             return Err(PushFailed::Depth);
         }
+        if self.v.len() == self.v.capacity() {
+            return Err(PushFailed::Frames);
+        }
         // Only the tag matters to the collector (and no slot is read before written).
         for v in &mut stack[(base + filled).min(end)..end] {
             v.tag = Tag::UNIT;
         }
         self.v.push(fr);
         Ok(())
+    }
+
+    /// Doubles the room for frames (moving them).
+    #[cold]
+    pub(crate) fn grow(&mut self) {
+        self.v.reserve(self.v.capacity().max(16));
+    }
+
+    /// The frame records' storage: first record, live count and room, for the JIT's
+    /// register block.
+    pub(crate) fn raw_parts(&mut self) -> (*mut Frame, usize, usize) {
+        (self.v.as_mut_ptr(), self.v.len(), self.v.capacity())
+    }
+
+    /// Adopts a frame count that generated code changed by writing records directly.
+    ///
+    /// # Safety
+    /// `n` is at most the capacity, and every record below `n` was written as a valid
+    /// frame (function index in range, base and extent inside the value stack, every
+    /// slot of its extent holding a live value).
+    pub(crate) unsafe fn set_len(&mut self, n: usize) {
+        debug_assert!(n <= self.v.capacity());
+        // SAFETY: the caller's contract.
+        unsafe { self.v.set_len(n) }
     }
 
     /// Removes and returns the innermost frame.
@@ -159,6 +189,7 @@ mod tests {
             arity: 1,
             ncaptures: 0,
             nslots: 6,
+            edges: Box::new([]),
         }];
         for kind in [
             FrameKind::NORMAL,
@@ -170,7 +201,7 @@ mod tests {
             FrameKind::FOLDR,
         ] {
             let mut stack = vec![STALE; 16];
-            let mut frames = Frames::default();
+            let mut frames = Frames::with_capacity(4);
             let fr = frame(kind, 0, 2);
             let end = 2 + extent(&funcs, &fr);
             assert!(frames.push(&mut stack, &funcs, 10, fr, 1).is_ok());
@@ -187,7 +218,7 @@ mod tests {
     fn push_refuses_without_room() {
         let funcs: Vec<FuncInfo> = Vec::new();
         let mut stack = vec![STALE; 4];
-        let mut frames = Frames::default();
+        let mut frames = Frames::with_capacity(4);
         let fr = frame(FrameKind::FORCE, 0, 2);
         assert!(matches!(
             frames.push(&mut stack, &funcs, 10, fr, 0),

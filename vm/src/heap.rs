@@ -439,6 +439,35 @@ impl Heap {
         needed <= self.from.cap() - self.from.top
     }
 
+    /// The bump pointer and the end of what may be bump-allocated without the slow
+    /// path (equal to the pointer when the next allocation must collect: stress mode,
+    /// or a collection forced by external memory), for the JIT's register block.
+    pub fn bump_window(&mut self) -> (*mut u8, *mut u8) {
+        let base = self.from.base();
+        // SAFETY: `top <= cap`: both are offsets inside (or one past) the buffer.
+        let ptr = unsafe { base.add(self.from.top) };
+        if self.stress || self.force {
+            return (ptr, ptr);
+        }
+        // SAFETY: as above.
+        (ptr, unsafe { base.add(self.from.cap()) })
+    }
+
+    /// Adopts a bump pointer that generated code advanced; `false` (and nothing
+    /// changed) if it is not 16-byte aligned between the current pointer and the end.
+    pub fn set_bump(&mut self, ptr: *mut u8) -> bool {
+        let base = self.from.base() as usize;
+        let p = ptr as usize;
+        if p < base + self.from.top || p > base + self.from.cap() || !(p - base).is_multiple_of(16)
+        {
+            return false;
+        }
+        let top = p - base;
+        self.stats.allocated += (top - self.from.top) as u64;
+        self.from.top = top;
+        true
+    }
+
     /// Whether `p` points into the current space (for debug checks).
     pub fn contains(&self, p: *const Header) -> bool {
         self.from.contains(p as *const u8)

@@ -9,8 +9,9 @@
 
 use crate::frames::PushFailed;
 use crate::heap::{self, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
+use crate::jit::{Go, BACKEDGE_MIN_LEN};
 use crate::value::{Tag, Value};
-use crate::vm::{Frame, FrameKind, Trap, Vm, HOT_LOOP_SLOTS, HOT_THRESHOLD, SCRATCH_SLOTS};
+use crate::vm::{Frame, FrameKind, Trap, Vm, SCRATCH_SLOTS};
 use hashvm_format::builtin;
 use hashvm_format::opcode::{ext_num, ext_sys, jump_table, prim, Op, EXT_NUM, EXT_SYS};
 
@@ -36,6 +37,7 @@ impl Vm {
             len *= 2;
         }
         self.stack.resize(len, Value::UNIT);
+        self.sync_jit_state();
         Ok(())
     }
 
@@ -58,21 +60,26 @@ impl Vm {
 
     #[cold]
     #[inline(never)]
-    fn enter_slow(&mut self, fr: Frame, filled: usize, why: PushFailed) -> Result<(), Trap> {
-        if let PushFailed::Stack(n) = why {
-            self.grow_stack(n)?;
-            if self
-                .frames
-                .push(
-                    &mut self.stack,
-                    &self.funcs,
-                    self.config.max_frames,
-                    fr,
-                    filled,
-                )
-                .is_ok()
-            {
-                return Ok(());
+    fn enter_slow(&mut self, fr: Frame, filled: usize, mut why: PushFailed) -> Result<(), Trap> {
+        // At most one growth of each kind, then the push fits or the limit is reached.
+        for _ in 0..3 {
+            match why {
+                PushFailed::Frames => {
+                    self.frames.grow();
+                    self.sync_jit_state();
+                }
+                PushFailed::Stack(n) => self.grow_stack(n)?,
+                PushFailed::Depth => break,
+            }
+            match self.frames.push(
+                &mut self.stack,
+                &self.funcs,
+                self.config.max_frames,
+                fr,
+                filled,
+            ) {
+                Ok(()) => return Ok(()),
+                Err(w) => why = w,
             }
         }
         Err(self.error_plain(format!(
@@ -104,36 +111,17 @@ impl Vm {
             },
             n,
         )?;
-        // SAFETY: `hot_calls` has one counter per function, and `enter` has just read
+        // SAFETY: `hot_calls` has one slot per function, and `enter` has just read
         // `func`'s frame size (the index is valid).
         let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
-        *c -= 1;
-        if *c == 0 {
+        if c.trace != 0 {
+            return self.fire_hot_call(func);
+        }
+        c.count -= 1;
+        if c.count == 0 {
             return self.fire_hot_call(func);
         }
         Ok(())
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn fire_hot_call(&mut self, func: u32) -> Result<(), Trap> {
-        self.hot_calls[func as usize] = HOT_THRESHOLD;
-        if let Some(h) = self.hook.as_mut() {
-            h.hot_call(func);
-        }
-        self.check_interrupt()
-    }
-
-    /// A loop back-edge counter reached zero: call the JIT hook, check for interrupts.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn fire_hot_loop(&mut self, slot: usize, off: u32) -> Result<(), Trap> {
-        self.hot_loops[slot] = HOT_THRESHOLD;
-        let func = self.frames.last().map(|f| f.func).unwrap_or(0);
-        if let Some(h) = self.hook.as_mut() {
-            h.hot_loop(func, off);
-        }
-        self.check_interrupt()
     }
 
     /// Applies the function value `f` to the `n` arguments at absolute stack index `p`
@@ -513,24 +501,75 @@ impl Vm {
         r
     }
 
-    /// Runs from the top frame until a value reaches a HOST frame.
+    /// Runs from the top frame until a value reaches a HOST frame, switching between
+    /// the normal and the recording instance of the interpreter as the JIT asks.
+    fn execute(&mut self) -> Result<Value, Trap> {
+        loop {
+            let r = if self.recording.is_some() {
+                self.run::<true>()
+            } else {
+                self.run::<false>()
+            };
+            match r {
+                Ok(Some(v)) => {
+                    self.cancel_recording();
+                    return Ok(v);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.cancel_recording();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// The dispatch loop. `RECORD` selects the recording instance, which calls the
+    /// recorder before every instruction; the normal instance (`RECORD == false`)
+    /// contains no trace of it, by monomorphisation. Returns `Ok(None)` to switch
+    /// instance, with the innermost frame's ip at the exact instruction to resume at.
     #[allow(unused_assignments)]
     // `!(a < b)` is not `a >= b` when either is NaN: the f64 jumps rely on that.
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    fn execute(&mut self) -> Result<Value, Trap> {
+    fn run<const RECORD: bool>(&mut self) -> Result<Option<Value>, Trap> {
         let funcs = self.funcs.as_ptr();
+        // The loop slots: the table is not resized while code runs (only `load`
+        // replaces it, and `load` refuses to run from inside the hook).
+        let hot = self.hot_loops.as_mut_ptr();
         let mut cur_base: usize;
+        let mut cur_func: u32;
+        // The running function's edge table (see `crate::jit`).
+        let mut edges: *const u32;
         let mut base: *mut Value;
         let mut code: *const u8;
         let mut ip: *const u8;
 
-        macro_rules! reload {
+        macro_rules! reload_plain {
             () => {{
                 let fr = *self.frames.last().unwrap();
                 cur_base = fr.base as usize;
+                cur_func = fr.func;
                 base = (self.stack.as_mut_ptr().add(cur_base));
                 code = ((*funcs.add(fr.func as usize)).code.as_ptr());
+                edges = ((*funcs.add(fr.func as usize)).edges.as_ptr());
                 ip = (code.add(fr.ip as usize));
+            }};
+        }
+        // Reloads the locals from the innermost frame, then acts on a function-entry
+        // request `push_frame` may have queued for the JIT (cold: one test of an
+        // `Option` otherwise).
+        macro_rules! reload {
+            () => {{
+                reload_plain!();
+                if self.jit_request.is_some() {
+                    // The hook may have run code (`Vm::call`) that grew the stack:
+                    // reload in every case.
+                    match self.take_jit_request() {
+                        Ok(Go::On | Go::Reload) => reload_plain!(),
+                        Ok(Go::Switch) => return Ok(None),
+                        Err(e) => return Err(e),
+                    }
+                }
             }};
         }
         // SAFETY: there is a NORMAL frame on top (the caller pushed one) whose function
@@ -684,17 +723,35 @@ impl Vm {
                 *p.add(1) = $tag as u64;
             }};
         }
-        // A loop back-edge (`loop`, `tcallself`): count it in the PC-hashed table; when
-        // the counter expires, call the JIT hook and check for an interrupt.
+        // A loop back-edge (`loop`, `tcallself`), before it has any effect: its loop
+        // slot comes from the function's edge table (one division by a constant, two
+        // loads); if a trace is installed, enter it, else count down and, when the
+        // counter expires, ask the JIT hook and poll interrupts. While recording, only
+        // the counter runs (to poll interrupts): the recorder sees the back-edge.
         macro_rules! count_back_edge {
             () => {{
                 let off = ip.offset_from(code) as usize;
-                let slot = (off >> 1) & (HOT_LOOP_SLOTS - 1);
-                let c = self.hot_loops.get_unchecked_mut(slot);
-                *c -= 1;
-                if *c == 0 {
+                // SAFETY: the loader gave every back-edge of the function an entry, and
+                // sized the loop-slot table to the edges it numbered.
+                let idx = *edges.add(off / BACKEDGE_MIN_LEN);
+                let c = &mut *hot.add(idx as usize);
+                let fire = if !RECORD && c.trace != 0 {
+                    true
+                } else {
+                    c.count -= 1;
+                    c.count == 0
+                };
+                if fire {
                     save_ip!();
-                    tri!(self.fire_hot_loop(slot, off as u32));
+                    match tri!(self.fire_hot_loop(cur_func, off as u32, idx)) {
+                        // The hook may have grown the stack (`Vm::call`).
+                        Go::On => base = self.stack.as_mut_ptr().add(cur_base),
+                        Go::Reload => {
+                            reload!();
+                            continue;
+                        }
+                        Go::Switch => return Ok(None),
+                    }
                 }
             }};
         }
@@ -826,13 +883,15 @@ impl Vm {
                 let top = self.frames.last().unwrap_unchecked();
                 if top.kind == FrameKind::NORMAL {
                     cur_base = top.base as usize;
+                    cur_func = top.func;
                     base = self.stack.as_mut_ptr().add(cur_base);
                     *base.add(fr.ret as usize) = *src;
                     code = (*funcs.add(top.func as usize)).code.as_ptr();
+                    edges = (*funcs.add(top.func as usize)).edges.as_ptr();
                     ip = code.add(top.ip as usize);
                 } else {
                     match tri!(self.deliver(fr.ret, *src)) {
-                        Some(v) => return Ok(v),
+                        Some(v) => return Ok(Some(v)),
                         None => reload!(),
                     }
                 }
@@ -850,6 +909,13 @@ impl Vm {
         // across an allocation: operands are re-read from slots afterwards.
         unsafe {
             loop {
+                if RECORD {
+                    let off = ip.offset_from(code) as u32;
+                    if self.record_step(cur_func, off, cur_base) {
+                        self.frames.set_ip(off);
+                        return Ok(None);
+                    }
+                }
                 let op = *ip;
                 match op {
                     prim::NOP => next!(Op::Nop),
@@ -1077,9 +1143,10 @@ impl Vm {
                             }
                         };
                         if op == prim::TCALLSELF {
-                            // Self tail call: move the arguments down and restart in place.
-                            std::ptr::copy(base.add(a0), base, n);
+                            // Self tail call: move the arguments down and restart in place
+                            // (counted first, so that the JIT sees it before any effect).
                             count_back_edge!();
+                            std::ptr::copy(base.add(a0), base, n);
                             ip = code;
                             continue;
                         }
@@ -1099,7 +1166,7 @@ impl Vm {
                         match r {
                             Ok(Called::Pushed) => reload!(),
                             Ok(Called::Value(v)) => match tri!(self.deliver(fr.ret, v)) {
-                                Some(v) => return Ok(v),
+                                Some(v) => return Ok(Some(v)),
                                 None => reload!(),
                             },
                             Err(e) => {
@@ -1338,7 +1405,7 @@ impl Vm {
                                     Ok(Called::Pushed) => reload!(),
                                     Ok(Called::Value(r)) => {
                                         if let Some(v) = tri!(self.deliver(0, r)) {
-                                            return Ok(v);
+                                            return Ok(Some(v));
                                         }
                                         reload!();
                                     }

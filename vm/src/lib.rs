@@ -5,6 +5,7 @@
 //! - [`vm`]: machine state, frames, allocation, errors.
 //! - [`frames`]: the frame stack and the one function that pushes a frame.
 //! - [`interp`]: the dispatch loop and the calling convention.
+//! - [`jit`]: the host interface for a tracing JIT (hook, counters, register block).
 //! - [`loader`]: turning a verified module into running state.
 //! - [`display`]: printing, equality and ordering of values.
 
@@ -14,6 +15,7 @@ pub mod display;
 pub mod frames;
 mod heap;
 pub mod interp;
+pub mod jit;
 #[cfg(test)]
 mod link_in_tests;
 pub mod loader;
@@ -23,8 +25,9 @@ pub mod value;
 pub mod vm;
 
 pub use heap::GcStats;
+pub use jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId, VmState};
 pub use value::{Tag, Value};
-pub use vm::{Config, HotHook, RuntimeError, Trap, Vm};
+pub use vm::{Config, RuntimeError, Trap, Vm};
 
 use hashvm_format::Verified;
 

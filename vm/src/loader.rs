@@ -8,7 +8,7 @@
 
 use crate::heap::{self, Kind};
 use crate::value::Value;
-use crate::vm::{CtorInfo, FuncInfo, Trap, TypeInfo, Vm, HOT_THRESHOLD};
+use crate::vm::{CtorInfo, FuncInfo, Trap, TypeInfo, Vm};
 use hashvm_format::link::{self, Resolved};
 use hashvm_format::{
     builtin, Const, Ctor, Export, ExportTarget, Function, Global, GlobalInit, Module, TypeDef,
@@ -52,6 +52,9 @@ impl Vm {
     /// hashvm_vm::Vm::new(hashvm_vm::Config::default()).load(&m);
     /// ```
     pub fn load(&mut self, m: Verified<'_>) -> Result<(), Trap> {
+        if self.in_hook {
+            return Err(self.error_plain("cannot load a program from inside the JIT hook"));
+        }
         if !m.is_linked() {
             return Err(
                 self.error_plain("cannot load a module with unresolved imports: link it first")
@@ -59,6 +62,7 @@ impl Vm {
         }
         let m: &Module = m.module();
         self.frames.truncate(0);
+        let mut nedges = 0u32;
         self.funcs = m
             .functions
             .iter()
@@ -68,9 +72,10 @@ impl Vm {
                 arity: f.arity,
                 ncaptures: f.ncaptures,
                 nslots: f.nslots,
+                edges: crate::jit::edge_table(&f.code, &mut nedges),
             })
             .collect();
-        self.hot_calls = vec![HOT_THRESHOLD; self.funcs.len()];
+        self.reset_jit(nedges as usize);
         self.types.truncate(FIRST_USER_TYPE as usize);
         for t in &m.types {
             self.types.push(type_info(t));
@@ -90,6 +95,7 @@ impl Vm {
                 .collect(),
             libraries: HashSet::new(),
         };
+        self.sync_jit_state();
         Ok(())
     }
 
@@ -171,6 +177,9 @@ impl Vm {
         hashvm_format::verify::verify(&m).map_err(|e| format!("verification failed: {e}"))?;
         // Install the tail: functions, types, then globals (whose constants may name
         // any of them).
+        // New functions get their own back-edge numbers and counters after the loaded
+        // ones (traces of the loaded code stay valid: nothing they use moved).
+        let mut nedges = self.hot_loops.len() as u32;
         for f in &m.functions[nf..] {
             self.funcs.push(FuncInfo {
                 name: f.name.clone(),
@@ -178,9 +187,10 @@ impl Vm {
                 arity: f.arity,
                 ncaptures: f.ncaptures,
                 nslots: f.nslots,
+                edges: crate::jit::edge_table(&f.code, &mut nedges),
             });
         }
-        self.hot_calls.resize(self.funcs.len(), HOT_THRESHOLD);
+        self.grow_jit(nedges as usize);
         for t in &m.types[nt..] {
             self.types.push(type_info(t));
         }

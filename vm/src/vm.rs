@@ -3,6 +3,7 @@
 
 use crate::frames::Frames;
 use crate::heap::{self, Header, Heap, Kind};
+use crate::jit::{Anchor, HotSlot, JitHook, VmState};
 use crate::value::Value;
 use hashvm_format::{builtin, Module, FIRST_USER_TYPE};
 use rug::{Integer, Rational};
@@ -20,6 +21,9 @@ pub struct FuncInfo {
     pub ncaptures: u16,
     /// Frame size.
     pub nslots: u16,
+    /// Loop-slot index of each back-edge, at entry `offset / BACKEDGE_MIN_LEN`
+    /// (see [`crate::jit`]); empty when the function has no back-edge.
+    pub edges: Box<[u32]>,
 }
 
 /// Printing metadata of one constructor.
@@ -173,6 +177,9 @@ pub struct Config {
     pub max_frames: usize,
     /// Collect at every allocation (`HASHVM_GC_STRESS=1`).
     pub gc_stress: bool,
+    /// Passes over a loop back-edge, or calls of a function, before the JIT hook hears
+    /// of it (`--jit-hot N`; tests use 1). Also how often interrupts are polled.
+    pub jit_hot: u16,
 }
 
 impl Default for Config {
@@ -182,24 +189,13 @@ impl Default for Config {
             heap_initial: heap::DEFAULT_INITIAL,
             max_frames: 10_000_000,
             gc_stress: std::env::var_os("HASHVM_GC_STRESS").is_some_and(|v| v != "0"),
+            jit_hot: HOT_THRESHOLD,
         }
     }
 }
 
-/// What a JIT attaches to the interpreter: called when a loop back-edge or a function
-/// entry becomes hot. The interpreter keeps running as usual afterwards; a recorder
-/// may inspect the VM state (frames, stack) it is given.
-pub trait HotHook {
-    /// A `loop` instruction at `ip` of `func` crossed the hotness threshold.
-    fn hot_loop(&mut self, func: u32, ip: u32);
-    /// Function `func` was entered often enough to be hot.
-    fn hot_call(&mut self, func: u32);
-}
-
-/// Calls or loop iterations before a counter fires.
+/// The default hotness threshold ([`Config::jit_hot`]).
 pub const HOT_THRESHOLD: u16 = 1000;
-/// Size of the PC-hashed loop counter table.
-pub const HOT_LOOP_SLOTS: usize = 64;
 
 /// The virtual machine. Its state is private: a program enters it only through
 /// [`Vm::load`], which takes a [`hashvm_format::Verified`] module, and values enter
@@ -237,19 +233,33 @@ pub struct Vm {
     pub(crate) args: Vec<String>,
     /// Debug information of the loaded program, for stack traces.
     pub(crate) debug: Module,
-    /// Function-entry counters (count down from [`HOT_THRESHOLD`]).
-    pub(crate) hot_calls: Vec<u16>,
-    /// Loop back-edge counters, hashed by code offset.
-    pub(crate) hot_loops: [u16; HOT_LOOP_SLOTS],
+    /// Function-entry counters and trace slots, by function index.
+    pub(crate) hot_calls: Vec<HotSlot>,
+    /// Loop back-edge counters and trace slots, by loop-slot index (see
+    /// [`crate::jit`]: each function's edge table maps a back-edge to its index).
+    pub(crate) hot_loops: Vec<HotSlot>,
     /// The JIT's hook, if one is attached.
-    pub(crate) hook: Option<Box<dyn HotHook>>,
+    pub(crate) hook: Option<Box<dyn JitHook>>,
+    /// The anchor being recorded, if the recording instance of the interpreter is on.
+    pub(crate) recording: Option<Anchor>,
+    /// A function-entry request raised in `push_frame` for the interpreter to act on
+    /// (record, or enter a trace) when it next reloads its frame.
+    pub(crate) jit_request: Option<(Anchor, usize)>,
+    /// The register block for generated code (boxed: its address never changes).
+    pub(crate) jit_state: Box<VmState>,
+    /// Constants traces refer to (roots the collector updates).
+    pub(crate) trace_consts: Vec<Value>,
+    /// Whether a hook method is running: `load` is refused meanwhile (the interpreter
+    /// below holds pointers into the loaded code).
+    pub(crate) in_hook: bool,
     /// Start of the monotonic clock.
     pub(crate) clock0: std::time::Instant,
     /// Standard input, buffered, for `io.read_line`.
     pub(crate) stdin: Option<std::io::BufReader<std::io::Stdin>>,
     /// Set from another thread (a Ctrl-C handler) to stop the running program with
-    /// "interrupted". Checked when a hot counter fires (every thousand calls or loop
-    /// iterations), so it costs nothing on the fast path.
+    /// "interrupted". Checked when a hot counter fires (every `Config::jit_hot` calls
+    /// or loop iterations, blacklisted anchors included), so it costs nothing on the
+    /// fast path. Generated code reads it through `VmState::interrupt`.
     pub(crate) interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// What is loaded, as the linker sees it (exported symbols, linked library
     /// names), so that more code can be linked into the running program
@@ -290,8 +300,13 @@ impl Vm {
             args: Vec::new(),
             debug: Module::default(),
             hot_calls: Vec::new(),
-            hot_loops: [HOT_THRESHOLD; HOT_LOOP_SLOTS],
+            hot_loops: Vec::new(),
             hook: None,
+            recording: None,
+            jit_request: None,
+            jit_state: Box::default(),
+            trace_consts: Vec::new(),
+            in_hook: false,
             clock0: std::time::Instant::now(),
             stdin: None,
             interrupt: None,
@@ -317,6 +332,7 @@ impl Vm {
     #[inline]
     pub fn set_interrupt(&mut self, flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
         self.interrupt = flag;
+        self.sync_jit_state();
     }
 
     /// Turns collection at every allocation on or off (what `HASHVM_GC_STRESS=1` sets
@@ -327,7 +343,7 @@ impl Vm {
 
     /// Attaches (or detaches) the JIT's hook.
     #[inline]
-    pub fn set_hook(&mut self, hook: Option<Box<dyn HotHook>>) {
+    pub fn set_jit(&mut self, hook: Option<Box<dyn JitHook>>) {
         self.hook = hook;
     }
 
@@ -407,8 +423,12 @@ impl Vm {
         for r in self.roots.iter_mut() {
             heap.forward(r);
         }
+        for r in self.trace_consts.iter_mut() {
+            heap.forward(r);
+        }
         let live = heap.finish(needed);
         heap.stats.time += t0.elapsed();
+        self.sync_jit_state();
         if live + needed > self.heap.limit {
             return Err(self.error_plain("out of memory"));
         }

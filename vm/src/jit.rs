@@ -1,0 +1,834 @@
+//! The host interface a tracing JIT builds on (SPEC.md §4.6, "The JIT host interface").
+//!
+//! The VM knows nothing about traces beyond a number per *anchor*: every loop back-edge
+//! (`loop`, `tcallself`) and every function entry has a [`HotSlot`] holding a countdown
+//! counter, an abort count and a trace slot. The interpreter's hot path checks the
+//! trace slot (one load and compare) and decrements the counter; everything else —
+//! asking the hook what to do, re-arming, backoff and blacklisting — runs in cold code
+//! when a counter expires. The hook ([`JitHook`]) is what a JIT crate implements: it is
+//! told when an anchor is hot and answers [`HotAction`]; while recording it is called
+//! before every instruction ([`JitHook::record`]); and it runs compiled traces
+//! ([`JitHook::enter`]) against the `#[repr(C)]` [`VmState`] block.
+//!
+//! Back-edges are found by the loader: a function's back-edge at byte offset `off` owns
+//! entry `off / BACKEDGE_MIN_LEN` of the function's edge table, which holds the edge's
+//! index in the VM-wide table of loop slots. Back-edge instructions never overlap and
+//! are at least [`BACKEDGE_MIN_LEN`] bytes long, so two of them never share an entry:
+//! the hot path finds its slot with one division by a constant and two loads, never a
+//! hash or a search.
+
+use crate::value::Value;
+use crate::vm::{Frame, Trap, Vm};
+use hashvm_format::opcode::Op;
+use std::sync::atomic::AtomicBool;
+
+/// A compiled trace, as numbered by the JIT. Never zero: zero in a trace slot means
+/// "no trace".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TraceId(pub std::num::NonZeroU32);
+
+/// Where a counter fired or a trace is anchored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Anchor {
+    /// The back-edge instruction (`loop` or `tcallself`) at byte offset `ip` of function
+    /// `func`; `index` is its loop slot (see [`Vm::loop_slot`]).
+    Loop {
+        /// The function holding the back-edge.
+        func: u32,
+        /// Byte offset of the back-edge instruction.
+        ip: u32,
+        /// Its index in the VM's table of loop slots.
+        index: u32,
+    },
+    /// Entry of function `func` (its frame has just been pushed, ip 0).
+    Call {
+        /// The function entered.
+        func: u32,
+    },
+}
+
+/// What the hook answers when an anchor becomes hot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HotAction {
+    /// Keep interpreting; the counter is re-armed with the configured threshold.
+    Continue,
+    /// Switch the interpreter to its recording instance, starting with the instruction
+    /// at the anchor: [`JitHook::record`] is called before every instruction until it
+    /// answers [`Recording::Done`] or [`Recording::Abort`].
+    Record,
+    /// Install trace `T` in the anchor's trace slot and enter it now.
+    Enter(TraceId),
+}
+
+/// What the recorder answers before each instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recording {
+    /// Execute this instruction in recording mode, and call again before the next.
+    Continue,
+    /// The trace is complete: install it in the anchor's slot. The interpreter returns
+    /// to its normal instance before this instruction (it is not executed twice); the
+    /// trace is entered the next time the anchor is reached.
+    Done(TraceId),
+    /// The recording failed: the anchor backs off (its counter is re-armed with a
+    /// threshold doubled for each abort so far) and is blacklisted after
+    /// [`BLACKLIST_AFTER`] aborts. The interpreter returns to its normal instance.
+    Abort,
+}
+
+/// One instruction about to run in recording mode: what the recorder reads.
+pub struct RecordPoint<'a> {
+    /// The function running.
+    pub func: u32,
+    /// Byte offset of the instruction in the function's code.
+    pub ip: u32,
+    /// The function's bytecode (decode with `hashvm_format::insn::Insn::decode`).
+    pub code: &'a [u8],
+    /// The running frame's slots, read-only (the frame's full extent).
+    pub slots: &'a [Value],
+    /// The anchor the recording started at.
+    pub anchor: Anchor,
+}
+
+/// What a JIT attaches to the interpreter with [`Vm::set_jit`]. While a method runs,
+/// the hook is detached from the VM it is given (so `vm.set_jit` inside it affects
+/// nothing and the VM never calls it re-entrantly).
+pub trait JitHook {
+    /// Anchor `at` became hot (its counter expired; not called for blacklisted
+    /// anchors). The VM is at the anchor: for a loop, before its back-edge instruction;
+    /// for a call, with the callee's frame pushed at ip 0.
+    fn hot(&mut self, vm: &mut Vm, at: Anchor) -> HotAction;
+
+    /// Called before each instruction while recording (only from the recording
+    /// instance of the interpreter, so it costs nothing otherwise).
+    fn record(&mut self, vm: &Vm, at: &RecordPoint<'_>) -> Recording;
+
+    /// Recording was cut short by the VM, not by the recorder: the program returned
+    /// to the host, faulted, or another program was loaded. Counts as an abort.
+    fn cancel(&mut self, _vm: &Vm, _at: Anchor) {}
+
+    /// Runs trace `trace`, anchored at `at`, reached in the state the anchor describes.
+    /// On `Ok`, the innermost frame must be a NORMAL frame whose `ip` is the exact
+    /// instruction to resume at (the snapshot of the exit taken); the interpreter
+    /// reloads it. On `Err`, the trap propagates as if the interpreter had raised it.
+    /// Use [`Vm::jit_state`] to get the register block the code runs against, and
+    /// [`Vm::jit_state_commit`] before returning.
+    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: Anchor) -> Result<(), Trap>;
+
+    /// Every trace was invalidated (a program was loaded): drop them all.
+    fn flush(&mut self) {}
+}
+
+/// Aborted recordings after which an anchor is blacklisted: its hook is never called
+/// again (the counter still runs, to poll interrupts).
+pub const BLACKLIST_AFTER: u8 = 6;
+
+/// The shortest back-edge instruction: the divisor that maps a back-edge's offset to
+/// its entry in the function's edge table (see the module documentation).
+pub const BACKEDGE_MIN_LEN: usize = {
+    let a = Op::Loop.encoded_len();
+    let b = Op::TCallSelf.encoded_len();
+    if a < b {
+        a
+    } else {
+        b
+    }
+};
+
+/// No back-edge at this edge-table entry.
+pub(crate) const NO_EDGE: u32 = u32::MAX;
+
+/// The counter, backoff state and trace slot of one anchor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct HotSlot {
+    /// The installed trace (0: none). Checked on every pass over the anchor.
+    pub trace: u32,
+    /// Passes left before the counter fires.
+    pub count: u16,
+    /// Recordings of this anchor that aborted.
+    pub aborts: u8,
+    /// Whether the hook is no longer told about this anchor.
+    pub blacklisted: bool,
+}
+
+impl HotSlot {
+    /// A fresh slot counting down from `threshold` (at least 1).
+    pub(crate) fn new(threshold: u16) -> HotSlot {
+        HotSlot {
+            trace: 0,
+            count: threshold.max(1),
+            aborts: 0,
+            blacklisted: false,
+        }
+    }
+
+    /// Records an aborted recording: backs off exponentially, blacklists after
+    /// [`BLACKLIST_AFTER`] aborts.
+    pub(crate) fn abort(&mut self, threshold: u16) {
+        self.aborts = self.aborts.saturating_add(1);
+        if self.aborts >= BLACKLIST_AFTER {
+            self.blacklisted = true;
+            self.count = u16::MAX;
+        } else {
+            let t = (threshold.max(1) as u32) << self.aborts;
+            self.count = t.min(u16::MAX as u32) as u16;
+        }
+    }
+}
+
+/// The block generated code addresses through one fixed register. `#[repr(C)]`: the
+/// offsets are part of the JIT contract and listed in SPEC.md §4.6 (a test checks them
+/// against `offset_of!`). Every pointer is derived from public APIs of the containers
+/// (`as_mut_ptr`, `len`, `capacity`), never from a `Vec`'s private layout.
+///
+/// The VM rewrites the block at every *sync point*: value-stack growth, frame-stack
+/// growth, collection, loading, a change of the trace constants, and
+/// [`Vm::jit_state`]. The heap bump pointer moves with every interpreter allocation,
+/// so `heap_ptr` is exact at sync points and while a trace runs; a trace that
+/// allocates inline hands it back with [`Vm::jit_state_commit`].
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmState {
+    /// Slot 0 of the value stack.
+    pub stack_base: *mut Value,
+    /// One past the last slot of the value stack.
+    pub stack_limit: *mut Value,
+    /// The outermost frame record.
+    pub frame_base: *mut Frame,
+    /// One past the innermost live frame (`frame_base + frame count`).
+    pub frame_top: *mut Frame,
+    /// One past the last frame the frame vector has room for without reallocating
+    /// (and never past the configured frame limit): a trace that pushes inlined frames
+    /// exits before reaching it.
+    pub frame_limit: *mut Frame,
+    /// The heap's bump pointer: the next object goes here.
+    pub heap_ptr: *mut u8,
+    /// The end of the allocatable space; equal to `heap_ptr` when the next allocation
+    /// must take the slow path (stress mode, or a collection is due).
+    pub heap_limit: *mut u8,
+    /// Global 0.
+    pub globals: *mut Value,
+    /// The interrupt flag, read as one byte (non-zero: stop with "interrupted"). Points
+    /// at a flag that is never raised when none was set with `Vm::set_interrupt`.
+    pub interrupt: *const AtomicBool,
+    /// The trace constants (a root set the collector updates): see
+    /// [`Vm::push_trace_const`].
+    pub consts: *mut Value,
+    /// The number of globals.
+    pub nglobals: u32,
+    /// The number of trace constants.
+    pub nconsts: u32,
+}
+
+/// The byte offsets of [`VmState`]'s fields, as documented in SPEC.md §4.6.
+pub const VM_STATE_OFFSETS: [(&str, usize); 12] = [
+    ("stack_base", 0),
+    ("stack_limit", 8),
+    ("frame_base", 16),
+    ("frame_top", 24),
+    ("frame_limit", 32),
+    ("heap_ptr", 40),
+    ("heap_limit", 48),
+    ("globals", 56),
+    ("interrupt", 64),
+    ("consts", 72),
+    ("nglobals", 80),
+    ("nconsts", 84),
+];
+
+/// An interrupt flag that is never raised, for [`VmState::interrupt`] when none is set.
+pub(crate) static NEVER_INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+impl Default for VmState {
+    fn default() -> VmState {
+        VmState {
+            stack_base: std::ptr::null_mut(),
+            stack_limit: std::ptr::null_mut(),
+            frame_base: std::ptr::null_mut(),
+            frame_top: std::ptr::null_mut(),
+            frame_limit: std::ptr::null_mut(),
+            heap_ptr: std::ptr::null_mut(),
+            heap_limit: std::ptr::null_mut(),
+            globals: std::ptr::null_mut(),
+            interrupt: &NEVER_INTERRUPTED,
+            consts: std::ptr::null_mut(),
+            nglobals: 0,
+            nconsts: 0,
+        }
+    }
+}
+
+/// Builds the edge table of one function: entry `off / BACKEDGE_MIN_LEN` of each
+/// back-edge (`loop`, `tcallself`) gets the next loop-slot index, from `next`. Returns
+/// an empty table for a function without back-edges. `code` is verified.
+pub(crate) fn edge_table(code: &[u8], next: &mut u32) -> Box<[u32]> {
+    let mut edges: Vec<u32> = Vec::new();
+    let mut off = 0;
+    while off < code.len() {
+        let Ok((insn, len)) = hashvm_format::insn::Insn::decode(code, off) else {
+            break;
+        };
+        if matches!(insn.op, Op::Loop | Op::TCallSelf) {
+            if edges.is_empty() {
+                edges = vec![NO_EDGE; code.len() / BACKEDGE_MIN_LEN + 1];
+            }
+            edges[off / BACKEDGE_MIN_LEN] = *next;
+            *next += 1;
+        }
+        off += len.max(1);
+    }
+    edges.into_boxed_slice()
+}
+
+/// What the interpreter does after a cold JIT event (crate-internal).
+pub(crate) enum Go {
+    /// Carry on with the instruction at hand, locals unchanged.
+    On,
+    /// A trace ran: reload the interpreter's locals from the innermost frame.
+    Reload,
+    /// Switch interpreter instance (recording on or off): the innermost frame's ip is
+    /// the exact instruction to resume at.
+    Switch,
+}
+
+impl Vm {
+    /// Rewrites the register block from the machine's real state (a sync point).
+    pub(crate) fn sync_jit_state(&mut self) {
+        let (fb, flen, fcap) = self.frames.raw_parts();
+        let room = fcap.min(self.config.max_frames.max(flen));
+        let (hp, hl) = self.heap.bump_window();
+        let st = &mut *self.jit_state;
+        let sb = self.stack.as_mut_ptr();
+        st.stack_base = sb;
+        // SAFETY: one past the end of the stack's initialised slots.
+        st.stack_limit = unsafe { sb.add(self.stack.len()) };
+        st.frame_base = fb;
+        // SAFETY: `flen <= room <= fcap`: inside or one past the frame vector's buffer.
+        st.frame_top = unsafe { fb.add(flen) };
+        // SAFETY: as above.
+        st.frame_limit = unsafe { fb.add(room) };
+        st.heap_ptr = hp;
+        st.heap_limit = hl;
+        st.globals = self.globals.as_mut_ptr();
+        st.nglobals = self.globals.len() as u32;
+        st.interrupt = match &self.interrupt {
+            Some(f) => std::sync::Arc::as_ptr(f),
+            None => &NEVER_INTERRUPTED,
+        };
+        st.consts = self.trace_consts.as_mut_ptr();
+        st.nconsts = self.trace_consts.len() as u32;
+    }
+
+    /// The register block, synced now: its address is stable for the machine's life.
+    /// Generated code runs against it inside [`JitHook::enter`].
+    pub fn jit_state(&mut self) -> *mut VmState {
+        self.sync_jit_state();
+        &mut *self.jit_state
+    }
+
+    /// Adopts what generated code changed in the register block: the heap bump pointer
+    /// and the frame count. Fails (changing nothing) if either is out of range.
+    ///
+    /// # Safety
+    /// Every frame record between the count at the last sync and `frame_top` was
+    /// written as a valid frame (function index in range, base and extent inside the
+    /// value stack, every slot of its extent holding a live value), and every object
+    /// between the old and new bump pointer is a valid, fully initialised object.
+    pub unsafe fn jit_state_commit(&mut self) -> Result<(), String> {
+        let st = &*self.jit_state;
+        let (fb, _, fcap) = self.frames.raw_parts();
+        let (top, hp) = (st.frame_top, st.heap_ptr);
+        if st.frame_base != fb || top < fb {
+            return Err("frame pointer outside the frame stack".into());
+        }
+        // SAFETY: both point into (or one past) the same allocation, checked above.
+        let n = unsafe { top.offset_from(fb) } as usize;
+        if n > fcap.min(self.config.max_frames) {
+            return Err("frame count past the frame stack".into());
+        }
+        if !self.heap.set_bump(hp) {
+            return Err("heap pointer outside the allocatable space".into());
+        }
+        // SAFETY: `n <= capacity`, and the caller's contract covers the records.
+        unsafe { self.frames.set_len(n) };
+        self.sync_jit_state();
+        Ok(())
+    }
+
+    /// Checks the register block against the machine's real state: `Err` names the
+    /// first field that disagrees. The heap pointer is compared too, so call it at a
+    /// sync point (after growth, collection, loading, or [`Vm::jit_state`]).
+    pub fn check_jit_state(&mut self) -> Result<(), String> {
+        let st: &VmState = &self.jit_state;
+        let (sb, sl, fb, ft, fl, hp, hl, g, ng, i, c, nc) = (
+            st.stack_base,
+            st.stack_limit,
+            st.frame_base,
+            st.frame_top,
+            st.frame_limit,
+            st.heap_ptr,
+            st.heap_limit,
+            st.globals,
+            st.nglobals,
+            st.interrupt,
+            st.consts,
+            st.nconsts,
+        );
+        let (rfb, flen, fcap) = self.frames.raw_parts();
+        let (rhp, rhl) = self.heap.bump_window();
+        let want_int: *const AtomicBool = match &self.interrupt {
+            Some(f) => std::sync::Arc::as_ptr(f),
+            None => &NEVER_INTERRUPTED,
+        };
+        let room = fcap.min(self.config.max_frames.max(flen));
+        let checks: [(&str, bool); 12] = [
+            ("stack_base", sb == self.stack.as_mut_ptr()),
+            (
+                "stack_limit",
+                sl as usize == sb as usize + 16 * self.stack.len(),
+            ),
+            ("frame_base", fb == rfb),
+            ("frame_top", ft as usize == rfb as usize + 32 * flen),
+            ("frame_limit", fl as usize == rfb as usize + 32 * room),
+            ("heap_ptr", hp == rhp),
+            ("heap_limit", hl == rhl),
+            ("globals", g == self.globals.as_mut_ptr()),
+            ("nglobals", ng as usize == self.globals.len()),
+            ("interrupt", i == want_int),
+            ("consts", c == self.trace_consts.as_mut_ptr()),
+            ("nconsts", nc as usize == self.trace_consts.len()),
+        ];
+        match checks.iter().find(|(_, ok)| !ok) {
+            Some((name, _)) => Err(format!("VmState.{name} is out of sync")),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds a constant for traces (a root the collector keeps up to date; generated
+    /// code reads it through [`VmState::consts`]) and returns its index; `None` if the
+    /// value does not belong to this machine.
+    pub fn push_trace_const(&mut self, v: Value) -> Option<u32> {
+        if !self.is_valid(v) {
+            return None;
+        }
+        self.trace_consts.push(v);
+        self.sync_jit_state();
+        Some(self.trace_consts.len() as u32 - 1)
+    }
+
+    /// Trace constant `i`, as the last collection left it.
+    pub fn trace_const(&self, i: u32) -> Option<Value> {
+        self.trace_consts.get(i as usize).copied()
+    }
+
+    /// The loop slot of the back-edge at byte offset `ip` of function `func`, if there
+    /// is a back-edge there.
+    pub fn loop_slot(&self, func: u32, ip: u32) -> Option<u32> {
+        let f = self.funcs.get(func as usize)?;
+        let code = f.code.get(ip as usize..)?;
+        let op = hashvm_format::insn::Insn::decode(code, 0).ok()?.0.op;
+        if !matches!(op, Op::Loop | Op::TCallSelf) {
+            return None;
+        }
+        f.edges
+            .get(ip as usize / BACKEDGE_MIN_LEN)
+            .copied()
+            .filter(|&e| e != NO_EDGE)
+    }
+
+    /// The counter state of an anchor (tests, `--jit-stats`).
+    pub fn hot_slot(&self, at: Anchor) -> Option<HotSlot> {
+        match at {
+            Anchor::Loop { index, .. } => self.hot_loops.get(index as usize).copied(),
+            Anchor::Call { func } => self.hot_calls.get(func as usize).copied(),
+        }
+    }
+
+    /// The anchor being recorded, if the recording instance is running.
+    pub fn recording(&self) -> Option<Anchor> {
+        self.recording
+    }
+
+    /// Removes the trace installed at `at` (after the JIT invalidated it); its counter
+    /// restarts from the threshold.
+    pub fn uninstall_trace(&mut self, at: Anchor) {
+        let t = self.config.jit_hot;
+        if let Some(s) = self.slot_mut(at) {
+            s.trace = 0;
+            s.count = t.max(1);
+        }
+    }
+
+    fn slot_mut(&mut self, at: Anchor) -> Option<&mut HotSlot> {
+        match at {
+            Anchor::Loop { index, .. } => self.hot_loops.get_mut(index as usize),
+            Anchor::Call { func } => self.hot_calls.get_mut(func as usize),
+        }
+    }
+
+    /// Counters for functions and back-edges added to the running program
+    /// ([`Vm::link_in`]): the existing ones, and their traces, are kept.
+    pub(crate) fn grow_jit(&mut self, nedges: usize) {
+        let t = self.config.jit_hot;
+        self.hot_calls.resize(self.funcs.len(), HotSlot::new(t));
+        self.hot_loops.resize(nedges, HotSlot::new(t));
+        self.sync_jit_state();
+    }
+
+    /// New counters for a newly loaded program; every trace is flushed.
+    pub(crate) fn reset_jit(&mut self, nedges: usize) {
+        let t = self.config.jit_hot;
+        self.hot_calls = vec![HotSlot::new(t); self.funcs.len()];
+        self.hot_loops = vec![HotSlot::new(t); nedges];
+        self.jit_request = None;
+        if let Some(at) = self.recording.take() {
+            self.with_hook(|h, vm| h.cancel(vm, at));
+        }
+        self.trace_consts.clear();
+        self.with_hook(|h, _| h.flush());
+    }
+
+    /// Runs `f` with the hook detached (so it may take `&mut Vm`); `None` without one.
+    fn with_hook<R>(&mut self, f: impl FnOnce(&mut dyn JitHook, &mut Vm) -> R) -> Option<R> {
+        let mut h = self.hook.take()?;
+        let was = std::mem::replace(&mut self.in_hook, true);
+        let r = f(&mut *h, self);
+        self.in_hook = was;
+        if self.hook.is_none() {
+            self.hook = Some(h);
+        }
+        Some(r)
+    }
+
+    /// A recording ended without the recorder's say (host return, fault): counts as
+    /// an abort.
+    pub(crate) fn cancel_recording(&mut self) {
+        if let Some(at) = self.recording.take() {
+            self.with_hook(|h, vm| h.cancel(vm, at));
+            let t = self.config.jit_hot;
+            if let Some(s) = self.slot_mut(at) {
+                s.abort(t);
+            }
+        }
+    }
+
+    /// A function's entry counter expired or it has a trace: queue the request for the
+    /// interpreter (acted on in [`Vm::take_jit_request`] when it reloads the frame),
+    /// and poll interrupts.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn fire_hot_call(&mut self, func: u32) -> Result<(), Trap> {
+        let t = self.config.jit_hot;
+        let s = &mut self.hot_calls[func as usize];
+        if s.count == 0 {
+            s.count = if s.blacklisted { u16::MAX } else { t.max(1) };
+        }
+        let wanted = s.trace != 0 || (!s.blacklisted && self.hook.is_some());
+        if wanted && self.recording.is_none() {
+            self.jit_request = Some((Anchor::Call { func }, self.frames.len()));
+        }
+        self.check_interrupt()
+    }
+
+    /// Acts on a queued function-entry request if the innermost frame is still the
+    /// entry it was raised for (otherwise the request is dropped).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn take_jit_request(&mut self) -> Result<Go, Trap> {
+        let Some((at, depth)) = self.jit_request.take() else {
+            return Ok(Go::On);
+        };
+        let Anchor::Call { func } = at else {
+            return Ok(Go::On);
+        };
+        match self.frames.last() {
+            Some(f)
+                if self.frames.len() == depth
+                    && f.kind == crate::vm::FrameKind::NORMAL
+                    && f.func == func
+                    && f.ip == 0 => {}
+            _ => return Ok(Go::On),
+        }
+        self.act(at, 0)
+    }
+
+    /// A back-edge counter expired or its loop has a trace. The innermost frame's ip
+    /// is `off + 1` (inside the back-edge, for an "interrupted" trace).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn fire_hot_loop(&mut self, func: u32, off: u32, index: u32) -> Result<Go, Trap> {
+        let t = self.config.jit_hot;
+        let s = &mut self.hot_loops[index as usize];
+        if s.count == 0 {
+            s.count = if s.blacklisted { u16::MAX } else { t.max(1) };
+        }
+        self.check_interrupt()?;
+        let s = self.hot_loops[index as usize];
+        if self.recording.is_some() || (s.trace == 0 && (s.blacklisted || self.hook.is_none())) {
+            return Ok(Go::On);
+        }
+        self.frames.set_ip(off);
+        let r = self.act(
+            Anchor::Loop {
+                func,
+                ip: off,
+                index,
+            },
+            off,
+        );
+        if let Ok(Go::On) = r {
+            self.frames.set_ip(off + 1);
+        }
+        r
+    }
+
+    /// Enters the anchor's trace, or asks the hook what to do. The innermost frame's
+    /// ip is `off`, the anchor's exact position.
+    fn act(&mut self, at: Anchor, off: u32) -> Result<Go, Trap> {
+        let Some(s) = self.hot_slot(at) else {
+            return Ok(Go::On);
+        };
+        let action = match std::num::NonZeroU32::new(s.trace) {
+            Some(t) => HotAction::Enter(TraceId(t)),
+            None => match self.with_hook(|h, vm| h.hot(vm, at)) {
+                Some(a) => a,
+                None => return Ok(Go::On),
+            },
+        };
+        match action {
+            HotAction::Continue => Ok(Go::On),
+            HotAction::Record => {
+                self.recording = Some(at);
+                Ok(Go::Switch)
+            }
+            HotAction::Enter(t) => {
+                if let Some(s) = self.slot_mut(at) {
+                    s.trace = t.0.get();
+                }
+                self.run_trace(at, t, off)
+            }
+        }
+    }
+
+    /// Runs trace `t` through the hook and checks where it left the machine.
+    fn run_trace(&mut self, at: Anchor, t: TraceId, off: u32) -> Result<Go, Trap> {
+        let depth = self.frames.len();
+        let func = self.frames.last().map(|f| f.func);
+        let r = self.with_hook(|h, vm| h.enter(vm, t, at));
+        match r {
+            None => {
+                // No JIT to run it: forget the trace.
+                self.uninstall_trace(at);
+                return Ok(Go::On);
+            }
+            Some(Err(e)) => return Err(e),
+            Some(Ok(())) => {}
+        }
+        match self.frames.last() {
+            Some(f) if f.kind == crate::vm::FrameKind::NORMAL => {
+                if self.frames.len() == depth && Some(f.func) == func && f.ip == off {
+                    // The trace made no progress: entering it again would never end.
+                    // Uninstall it and interpret the anchor.
+                    self.uninstall_trace(at);
+                }
+                Ok(Go::Reload)
+            }
+            _ => Err(self.error_plain("JIT trace exit left no bytecode frame to resume")),
+        }
+    }
+
+    /// Before one instruction in recording mode: asks the recorder, and ends the
+    /// recording when it says so (installing the trace, or backing off on abort).
+    /// Returns whether to switch back to the normal instance before the instruction.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn record_step(&mut self, func: u32, ip: u32, base: usize) -> bool {
+        let Some(anchor) = self.recording else {
+            return true;
+        };
+        let Some(mut h) = self.hook.take() else {
+            self.recording = None;
+            return true;
+        };
+        let f = &self.funcs[func as usize];
+        let end = (base + f.nslots as usize).min(self.stack.len());
+        let point = RecordPoint {
+            func,
+            ip,
+            code: &f.code,
+            slots: &self.stack[base..end],
+            anchor,
+        };
+        self.in_hook = true;
+        let r = h.record(self, &point);
+        self.in_hook = false;
+        if self.hook.is_none() {
+            self.hook = Some(h);
+        }
+        let t = self.config.jit_hot;
+        match r {
+            Recording::Continue => false,
+            Recording::Done(id) => {
+                self.recording = None;
+                if let Some(s) = self.slot_mut(anchor) {
+                    s.trace = id.0.get();
+                    s.aborts = 0;
+                }
+                true
+            }
+            Recording::Abort => {
+                self.recording = None;
+                if let Some(s) = self.slot_mut(anchor) {
+                    s.abort(t);
+                }
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::{Config, FrameKind};
+    use hashvm_format::{FunctionBuilder, Module, ModuleBuilder};
+
+    fn module() -> Module {
+        let mut mb = ModuleBuilder::new();
+        mb.add_global(
+            "g",
+            hashvm_format::GlobalInit::Const(hashvm_format::Const::Str("x".into())),
+        );
+        let mut m = FunctionBuilder::new("main", 0, 0);
+        m.op(Op::RetU, []);
+        let main = mb.add_function(m).unwrap();
+        mb.set_entry(main);
+        mb.set_executable(true);
+        mb.finish().unwrap()
+    }
+
+    fn loaded() -> Vm {
+        let mut vm = Vm::new(Config::default());
+        let m = module();
+        vm.load(hashvm_format::verify(&m).unwrap()).unwrap();
+        vm
+    }
+
+    /// Loading syncs the block (globals, frames, heap).
+    #[test]
+    fn load_syncs_the_block() {
+        let mut vm = Vm::new(Config::default());
+        assert!(vm.jit_state.globals.is_null() || vm.globals.is_empty());
+        let m = module();
+        vm.load(hashvm_format::verify(&m).unwrap()).unwrap();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        assert_eq!(vm.jit_state.nglobals, 1);
+        assert!(!vm.jit_state.globals.is_null());
+    }
+
+    /// Growing the value stack moves it; the block follows.
+    #[test]
+    fn stack_growth_syncs_the_block() {
+        let mut vm = loaded();
+        let n = vm.stack.len() * 4;
+        vm.grow_stack(n).unwrap();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        assert_eq!(
+            vm.jit_state.stack_limit as usize - vm.jit_state.stack_base as usize,
+            16 * vm.stack.len()
+        );
+        assert!(vm.stack.len() >= n);
+    }
+
+    /// Pushing frames past the frame vector's room grows it on the slow path, which
+    /// syncs; `frame_top` is exact after a sync.
+    #[test]
+    fn frame_growth_syncs_the_block() {
+        let mut vm = loaded();
+        let room = vm.frames.raw_parts().2;
+        for i in 0..room + 5 {
+            let fr = Frame {
+                func: 0,
+                ip: 0,
+                base: i as u32,
+                ret: 0,
+                kind: FrameKind::NORMAL,
+                pad: 0,
+                closure: Value::UNIT,
+            };
+            vm.enter(fr, 0).unwrap();
+        }
+        assert!(vm.frames.raw_parts().2 > room, "the frame vector grew");
+        // The count moved since the growth: sync, as at trace entry, then check.
+        vm.jit_state();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        assert_eq!(
+            vm.jit_state.frame_top as usize - vm.jit_state.frame_base as usize,
+            32 * (room + 5)
+        );
+    }
+
+    /// A collection moves objects: the block's heap window and the trace constants
+    /// follow, and a constant still holds the (moved) string.
+    #[test]
+    fn collection_syncs_the_block_and_forwards_constants() {
+        let mut vm = loaded();
+        let s = vm.new_str("constant").unwrap();
+        let k = vm.push_trace_const(s).unwrap();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        let old = vm.trace_const(k).unwrap();
+        vm.collect(0).unwrap();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        let new = vm.trace_const(k).unwrap();
+        assert_ne!(old.bits(), new.bits(), "the constant was moved");
+        assert_eq!(vm.display(new), "constant");
+        // SAFETY: the block is synced; `consts` points at `nconsts` values.
+        let via_block = unsafe { *vm.jit_state.consts.add(k as usize) };
+        assert_eq!(via_block.bits(), new.bits());
+        // A value from nowhere is refused.
+        assert_eq!(vm.push_trace_const(Value::func(99)), None);
+    }
+
+    /// Interpreter allocations move the bump pointer without a sync; `jit_state()`
+    /// resyncs, and a commit adopts what generated code allocated (and refuses a
+    /// pointer outside the space).
+    #[test]
+    fn commit_adopts_the_bump_pointer() {
+        let mut vm = loaded();
+        vm.jit_state();
+        vm.new_str("moves the bump pointer").unwrap();
+        assert!(vm.check_jit_state().is_err());
+        let st = vm.jit_state();
+        assert_eq!(vm.check_jit_state(), Ok(()));
+        // SAFETY: the test writes no object: it moves the pointer by zero, then by an
+        // impossible amount (refused).
+        unsafe {
+            assert_eq!(vm.jit_state_commit(), Ok(()));
+            (*st).heap_ptr = (*st).heap_ptr.sub(16);
+            assert!(vm.jit_state_commit().is_err());
+        }
+        assert_eq!(std::mem::size_of::<VmState>(), 88);
+    }
+
+    /// The edge table maps each back-edge to its own slot.
+    #[test]
+    fn edge_tables_number_back_edges() {
+        let mut f = FunctionBuilder::new("f", 0, 0);
+        let top = f.new_label();
+        f.bind(top);
+        f.emit(Op::Loop, [hashvm_format::Arg::Label(top)]);
+        f.emit(Op::Loop, [hashvm_format::Arg::Label(top)]);
+        let mut mb = ModuleBuilder::new();
+        let fi = mb.add_function(f).unwrap();
+        mb.set_entry(fi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        let mut next = 10;
+        let t = edge_table(&m.functions[0].code, &mut next);
+        assert_eq!(next, 12);
+        let l = Op::Loop.encoded_len();
+        assert_eq!(t[0], 10);
+        assert_eq!(t[l / BACKEDGE_MIN_LEN], 11);
+        assert_eq!(t.iter().filter(|&&e| e != NO_EDGE).count(), 2);
+    }
+}
