@@ -4,14 +4,23 @@
 //! traces and the optimisations (loop peeling with loop-carried values in registers,
 //! allocation sinking).
 //!
-//! What exists now: the IR (declared once in one table), its builder, and a backend
-//! that compiles single-frame loop traces over i64 and f64 values to machine code that
-//! runs on a frame's slots, exits through snapshots that write the interpreter's
-//! state back, and polls the interrupt flag at every back-edge. It is tested by
-//! compiling hand-built traces and comparing their effect with the interpreter's
-//! semantics; the VM does not call it yet.
+//! What exists now: the IR (declared once in one table), its builder, the recorder
+//! (single-frame loops over i64 and f64 values: moves, constants, typed arithmetic,
+//! compare-and-jumps), a backend that compiles such traces to machine code running
+//! on the frame's slots, with an exit per guard through a snapshot that writes the
+//! slots the trace changed and resumes the interpreter at the guarded instruction,
+//! and the [`Jit`] hook that ties them to the VM (`hashvm run --jit=on`, the default
+//! on x86-64). Everything else a loop does (calls, heap access, allocation, IO)
+//! aborts its recording, and the loop stays interpreted. `cli/tests/jit_differential`
+//! runs the conformance examples and benchmark programs with the JIT off, on, at
+//! hotness 1 and under GC stress, and requires identical output.
 
+#[cfg(target_arch = "x86_64")]
+pub mod hook;
 pub mod ir;
 pub mod record;
 #[cfg(target_arch = "x86_64")]
 pub mod x64;
+
+#[cfg(target_arch = "x86_64")]
+pub use hook::{Jit, JitStats};

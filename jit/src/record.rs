@@ -7,13 +7,13 @@
 //! the slot; branch directions come from the values the interpreter is about to
 //! compare, and become guards of the direction taken.
 //!
-//! While the trace shape is a single-frame loop whose only effects are the slot
-//! writes at its back-edge, every guard exits to snapshot 0: the loop header's state,
-//! which memory still holds until the back-edge writes it. The interpreter then
-//! re-runs the iteration from the anchor and takes the other path itself, so no guard
-//! needs a snapshot of its own yet. Anything the recorder cannot translate (calls,
-//! heap access, allocation, IO, inner loops) aborts the recording with the reason;
-//! the VM backs the anchor off and keeps interpreting.
+//! Each guard has a snapshot taken at the instruction it guards: the slots the trace
+//! has written so far in the iteration (memory still holds the rest, as the
+//! iteration's writes reach memory only at the back-edge) and that instruction's
+//! offset, so an exit writes those slots and the interpreter resumes exactly there,
+//! taking the other path itself. Anything the recorder cannot translate (calls, heap
+//! access, allocation, IO, inner loops) aborts the recording with the reason; the VM
+//! backs the anchor off and keeps interpreting.
 
 use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
 use hashvm_format::insn::{Insn, Operand};
@@ -121,15 +121,31 @@ impl Recorder {
         }
     }
 
-    /// The IR value of slot `s`, loading (and guarding) it on first use.
-    fn get(&mut self, s: usize, slots: &[Value]) -> Result<(Ref, IrType), String> {
+    /// A snapshot of the state before the instruction at `ip`: the slots written so far.
+    fn snap(&mut self, ip: u32) -> u32 {
+        let entries: Vec<(u16, Ref)> = self
+            .map
+            .iter()
+            .enumerate()
+            .filter_map(|(s, e)| match e {
+                Some((r, true)) => Some((s as u16, *r)),
+                _ => None,
+            })
+            .collect();
+        self.b.snapshot(ip, entries)
+    }
+
+    /// The IR value of slot `s`, loading (and guarding) it on first use; a failed type
+    /// guard resumes at the instruction at `ip`.
+    fn get(&mut self, s: usize, ip: u32, slots: &[Value]) -> Result<(Ref, IrType), String> {
         if let Some(Some((r, _))) = self.map.get(s) {
             let r = *r;
             return Ok((r, self.b.ty(r)));
         }
         let v = *slots.get(s).ok_or("slot outside the frame")?;
         let ty = ir_type_of(v).ok_or("a slot that is not an i64 or f64")?;
-        let r = self.b.sload(s as u16, ty, 0);
+        let snap = self.snap(ip);
+        let r = self.b.sload(s as u16, ty, snap);
         self.set_loaded(s, r);
         Ok((r, ty))
     }
@@ -150,8 +166,8 @@ impl Recorder {
         self.map[s] = Some((r, true));
     }
 
-    fn operand(&mut self, s: usize, want: IrType, slots: &[Value]) -> Result<Ref, String> {
-        let (r, ty) = self.get(s, slots)?;
+    fn operand(&mut self, s: usize, want: IrType, ip: u32, slots: &[Value]) -> Result<Ref, String> {
+        let (r, ty) = self.get(s, ip, slots)?;
         if ty != want {
             // The instruction would fault in the interpreter: not a trace.
             return Err("an operand of the wrong type".into());
@@ -208,7 +224,7 @@ impl Recorder {
         match insn.op {
             Op::Nop | Op::Jmp => {}
             Op::Mov => {
-                let (r, _) = self.get(slot_of(&a[1]), slots)?;
+                let (r, _) = self.get(slot_of(&a[1]), ip, slots)?;
                 self.put(slot_of(&a[0]), r);
             }
             Op::LoadI | Op::LoadI64 => {
@@ -220,7 +236,7 @@ impl Recorder {
                 self.put(slot_of(&a[0]), r);
             }
             Op::AddIImm | Op::SubIImm | Op::MulIImm => {
-                let x = self.operand(slot_of(&a[1]), IrType::I64, slots)?;
+                let x = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
                 let k = self.b.kint(imm_of(&a[2]));
                 let op = match insn.op {
                     Op::AddIImm => IrOp::AddI,
@@ -231,7 +247,7 @@ impl Recorder {
                 self.put(slot_of(&a[0]), r);
             }
             Op::AddKF64 | Op::SubKF64 | Op::MulKF64 | Op::DivKF64 | Op::RSubKF64 | Op::RDivKF64 => {
-                let x = self.operand(slot_of(&a[1]), IrType::F64, slots)?;
+                let x = self.operand(slot_of(&a[1]), IrType::F64, ip, slots)?;
                 let k = self.b.kf64(f64::from_bits(imm_of(&a[2]) as u64));
                 let r = match insn.op {
                     Op::AddKF64 => self.b.arith(IrOp::AddF, x, k),
@@ -246,18 +262,18 @@ impl Recorder {
             }
             op if arith_of(op).is_some() => {
                 let (irop, ty) = arith_of(op).unwrap_or((IrOp::AddI, IrType::I64));
-                let x = self.operand(slot_of(&a[1]), ty, slots)?;
-                let y = self.operand(slot_of(&a[2]), ty, slots)?;
+                let x = self.operand(slot_of(&a[1]), ty, ip, slots)?;
+                let y = self.operand(slot_of(&a[2]), ty, ip, slots)?;
                 let r = self.b.arith(irop, x, y).map_err(err)?;
                 self.put(slot_of(&a[0]), r);
             }
             op if branch_of(op).is_some() => {
                 let (taken_op, not_op, ty) =
                     branch_of(op).unwrap_or((IrOp::LtI, IrOp::GeI, IrType::I64));
-                let x = self.operand(slot_of(&a[0]), ty, slots)?;
+                let x = self.operand(slot_of(&a[0]), ty, ip, slots)?;
                 let y = match &a[1] {
                     Operand::Imm32(k) => self.b.kint(*k as i64),
-                    s => self.operand(slot_of(s), ty, slots)?,
+                    s => self.operand(slot_of(s), ty, ip, slots)?,
                 };
                 // The direction the interpreter is about to take, from the real values.
                 let xv = slots
@@ -271,7 +287,8 @@ impl Recorder {
                 };
                 let taken = crate::ir::guard_holds(taken_op, xv, yv);
                 let g = if taken { taken_op } else { not_op };
-                self.b.guard(g, x, y, 0).map_err(err)?;
+                let snap = self.snap(ip);
+                self.b.guard(g, x, y, snap).map_err(err)?;
             }
             Op::Loop => return Err("an inner loop".into()),
             other => return Err(format!("`{}` is not recorded yet", other.mnemonic())),
@@ -359,6 +376,7 @@ mod tests {
         let mut ip = 0;
         let mut rec: Option<Recorder> = None;
         let mut compiled: Option<(usize, x64::CompiledTrace)> = None;
+        let mut traces = Trace::default();
         let mut ran = false;
         for _ in 0..1_000_000 {
             if let Some((anchor, t)) = &compiled {
@@ -367,9 +385,10 @@ mod tests {
                     // SAFETY: the slot array covers every slot the trace names.
                     let exit = unsafe { t.run(sl.as_mut_ptr(), &flag) };
                     ran = true;
-                    assert_eq!(exit, 0, "every guard exits to the loop header");
-                    // Resume at the anchor: the interpreter re-runs the iteration and
-                    // takes the other path itself.
+                    // Resume at the guarded instruction: the interpreter takes the
+                    // other path itself.
+                    ip = traces.snaps[exit as usize].resume_ip as usize;
+                    assert_ne!(ip, *anchor, "an exit resumes where its guard failed");
                     compiled = None;
                 }
             }
@@ -378,6 +397,7 @@ mod tests {
                     Step::Continue => {}
                     Step::Done(t) => {
                         compiled = Some((ip, x64::compile(&t).expect("compiles")));
+                        traces = t;
                         rec = None;
                         continue;
                     }

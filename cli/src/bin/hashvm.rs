@@ -18,6 +18,13 @@ run options (before FILE; everything after FILE goes to the program):
   --heap-limit SIZE    most live heap data (e.g. 512M, 4G; default 16G); past it: out of memory
   --stack-limit N      most nested calls (default 10000000); past it: stack overflow
   --gc-stats           print collector statistics to standard error at exit
+  --jit=on|off         the tracing JIT (default: on on x86-64; it compiles hot numeric
+                       loops and is otherwise invisible)
+  --jit-hot N          loop iterations before a loop is recorded (default 1000)
+  --jit-log            trace events (recorded, aborted with the reason, compiled,
+                       exited) on standard error
+  --jit-dump           each compiled trace's IR with its snapshots, on standard error
+  --jit-stats          JIT statistics on standard error at exit
   -L DIR               look for libraries in DIR (before the directory of FILE, HASH_PATH
                        and the bundled library)
 
@@ -35,6 +42,7 @@ enum Cmd {
 struct RunArgs {
     config: Config,
     gc_stats: bool,
+    jit: JitArgs,
     dash_l: Vec<PathBuf>,
     file: PathBuf,
     args: Vec<String>,
@@ -105,10 +113,20 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
     }
 }
 
+/// The JIT options of `hashvm run`.
+#[derive(Default)]
+struct JitArgs {
+    off: bool,
+    log: bool,
+    dump: bool,
+    stats: bool,
+}
+
 fn parse_run(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
     use lexopt::Arg::*;
     let mut config = Config::default();
     let mut gc_stats = false;
+    let mut jit = JitArgs::default();
     let mut dash_l = Vec::new();
     let file = loop {
         match p.next()? {
@@ -130,6 +148,24 @@ fn parse_run(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
                     .ok_or("--stack-limit needs a positive number of frames")?;
             }
             Some(Long("gc-stats")) => gc_stats = true,
+            Some(Long("jit")) => {
+                jit.off = match p.value()?.to_str() {
+                    Some("on") => false,
+                    Some("off") => true,
+                    _ => return Err("--jit takes on or off".into()),
+                }
+            }
+            Some(Long("jit-hot")) => {
+                config.jit_hot = p
+                    .value()?
+                    .to_str()
+                    .and_then(|s| s.parse::<u16>().ok())
+                    .filter(|&v| v > 0)
+                    .ok_or("--jit-hot needs a number from 1 to 65535")?;
+            }
+            Some(Long("jit-log")) => jit.log = true,
+            Some(Long("jit-dump")) => jit.dump = true,
+            Some(Long("jit-stats")) => jit.stats = true,
             Some(Short('L')) => dash_l.push(path_value(p)?),
             Some(Value(v)) => break PathBuf::from(v),
             Some(arg) => return Err(arg.unexpected()),
@@ -139,6 +175,7 @@ fn parse_run(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
     Ok(Parsed::Go(Cmd::Run(RunArgs {
         config,
         gc_stats,
+        jit,
         dash_l,
         file,
         args,
@@ -173,7 +210,11 @@ fn run(r: RunArgs) -> i32 {
     };
     let mut vm = Vm::new(r.config);
     vm.set_args(r.args);
+    let jit_stats = attach_jit(&mut vm, &r.jit);
     let outcome = run_program(&mut vm, verified);
+    if r.jit.stats {
+        report_jit_stats(jit_stats);
+    }
     if r.gc_stats {
         let s = vm.gc_stats();
         ewrite(&format!(
@@ -193,6 +234,56 @@ fn run(r: RunArgs) -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// The statistics of the JIT attached to a run, if one is.
+#[cfg(target_arch = "x86_64")]
+type JitStatsCell = Option<std::rc::Rc<std::cell::RefCell<hashvm_jit::JitStats>>>;
+#[cfg(not(target_arch = "x86_64"))]
+type JitStatsCell = Option<()>;
+
+/// Attaches the tracing JIT unless `--jit=off` (or the machine is not x86-64, where the
+/// interpreter runs alone).
+#[cfg(target_arch = "x86_64")]
+fn attach_jit(vm: &mut Vm, a: &JitArgs) -> JitStatsCell {
+    if a.off {
+        return None;
+    }
+    let mut jit = hashvm_jit::Jit::new();
+    jit.log = a.log;
+    jit.dump = a.dump;
+    let stats = jit.stats.clone();
+    vm.set_jit(Some(Box::new(jit)));
+    Some(stats)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn attach_jit(_vm: &mut Vm, _a: &JitArgs) -> JitStatsCell {
+    None
+}
+
+fn report_jit_stats(s: JitStatsCell) {
+    #[cfg(target_arch = "x86_64")]
+    let line = match s {
+        Some(s) => {
+            let s = s.borrow();
+            format!(
+                "jit: {} recordings, {} aborted, {} traces, {} trace entries, {:.3} ms recording and compiling\n",
+                s.recordings,
+                s.aborts,
+                s.traces,
+                s.entries,
+                s.compile_seconds * 1e3
+            )
+        }
+        None => "jit: off\n".to_string(),
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let line = {
+        let _ = s;
+        "jit: not available on this architecture\n".to_string()
+    };
+    ewrite(&line);
 }
 
 /// Compiles a `.hash` source in memory, printing its warnings; the error has been

@@ -1,0 +1,163 @@
+//! The JIT is invisible except in speed: every program gives the same standard
+//! output, standard error (messages and stack traces) and exit status with the JIT
+//! off, on, and on at hotness 1 (every loop recorded at its first back-edge), and on
+//! at hotness 1 under GC stress against the interpreter under GC stress. The corpus:
+//! every conformance example that runs, and every benchmark program at its small
+//! size. One named test per program and mode.
+
+mod common;
+use common::*;
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(300);
+
+/// Examples whose GC-stress runs take from seconds to minutes (a collection at every
+/// allocation of a million-element list): compared without stress only, to keep the
+/// suite within its time budget. The interpreter's own stress suite covers them.
+const HEAVY_UNDER_STRESS: &[&str] = &["s7_list_big", "s4_tail_calls_deep", "s7_map_module"];
+
+struct Program {
+    name: String,
+    file: PathBuf,
+    dir: PathBuf,
+    args: Vec<String>,
+}
+
+fn conformance() -> Vec<Program> {
+    let dir = shared().join("conformance");
+    let mut v = Vec::new();
+    let entries = std::fs::read_dir(&dir).expect("../shared/conformance exists");
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "hash") || !p.with_extension("out").is_file() {
+            continue;
+        }
+        let args: Vec<String> = std::fs::read_to_string(p.with_extension("args"))
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        // Arguments naming a scratch directory would differ between the two runs.
+        if args.iter().any(|a| a.contains("@TMP@")) {
+            continue;
+        }
+        let name = p
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        v.push(Program {
+            name: format!("conformance::{name}"),
+            file: p,
+            dir: dir.clone(),
+            args,
+        });
+    }
+    v.push(Program {
+        name: "conformance::s5_modules".into(),
+        file: dir.join("s5_modules/main.hash"),
+        dir: dir.join("s5_modules"),
+        args: Vec::new(),
+    });
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+fn benchmarks() -> Vec<Program> {
+    let dir = root().join("benches/programs");
+    let cases: &[(&str, &[&str])] = &[
+        ("fib", &["25"]),
+        ("tak", &["6"]),
+        ("ackermann", &["5"]),
+        ("nqueens", &["8"]),
+        ("sieve", &["10000"]),
+        ("binarytrees", &["10"]),
+        ("nbody", &["1000"]),
+        ("spectralnorm", &["100"]),
+        ("fannkuchredux", &["7"]),
+        ("mandelbrot", &["200"]),
+        ("fasta", &["1000"]),
+        ("pidigits", &["27"]),
+        ("awfy_bounce", &["10", "1"]),
+        ("awfy_list", &["10", "1"]),
+        ("awfy_mandelbrot", &["1", "1"]),
+        ("awfy_nbody", &["1", "1"]),
+        ("awfy_permute", &["10", "1"]),
+        ("awfy_queens", &["10", "1"]),
+        ("awfy_sieve", &["10", "1"]),
+        ("awfy_storage", &["10", "1"]),
+        ("awfy_towers", &["10", "1"]),
+    ];
+    cases
+        .iter()
+        .map(|(n, a)| Program {
+            name: format!("bench::{n}"),
+            file: dir.join(format!("{n}.hash")),
+            dir: dir.clone(),
+            args: a.iter().map(|s| s.to_string()).collect(),
+        })
+        .collect()
+}
+
+/// One run: (exit status, stdout, stderr).
+fn run_with(p: &Program, jit: &[&str], stress: bool) -> (i32, String, String) {
+    let mut c = Command::new(bin("hashvm"));
+    c.arg("run")
+        .args(jit)
+        .arg(&p.file)
+        .args(&p.args)
+        .current_dir(&p.dir)
+        .env("HASHVM_GC_STRESS", if stress { "1" } else { "0" });
+    let r = run(&mut c, T);
+    (r.code, r.stdout, r.stderr)
+}
+
+fn compare(p: &Program, mode: &[&str], stress: bool) -> Result<(), Failed> {
+    let want = run_with(p, &["--jit=off"], stress);
+    let got = run_with(p, mode, stress);
+    if want == got {
+        return Ok(());
+    }
+    Err(format!(
+        "{} with {mode:?} (GC stress {stress}) differs from --jit=off:\n--- exit {} vs {}\n--- stdout (off)\n{}\n--- stdout (on)\n{}\n--- stderr (off)\n{}\n--- stderr (on)\n{}",
+        p.name, want.0, got.0, want.1, got.1, want.2, got.2
+    )
+    .into())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    let conf = conformance();
+    assert!(conf.len() > 40, "conformance examples not found");
+    for (programs, stress_too) in [(conf, true), (benchmarks(), false)] {
+        for p in programs {
+            let p = std::sync::Arc::new(p);
+            let modes: Vec<(&str, Vec<&'static str>, bool)> = {
+                let mut m = vec![
+                    ("jit_on", vec!["--jit=on"], false),
+                    ("jit_hot_1", vec!["--jit=on", "--jit-hot", "1"], false),
+                ];
+                let heavy = HEAVY_UNDER_STRESS
+                    .iter()
+                    .any(|h| p.name == format!("conformance::{h}"));
+                if stress_too && !heavy {
+                    m.push((
+                        "jit_hot_1_gc_stress",
+                        vec!["--jit=on", "--jit-hot", "1"],
+                        true,
+                    ));
+                }
+                m
+            };
+            for (label, mode, stress) in modes {
+                let p = p.clone();
+                trials.push(Trial::test(format!("{}::{label}", p.name), move || {
+                    compare(&p, &mode, stress)
+                }));
+            }
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
