@@ -113,10 +113,8 @@ impl Vm {
         )?;
         // SAFETY: `hot_calls` has one slot per function, and `enter` has just read
         // `func`'s frame size (the index is valid).
+        // An anchor with a trace keeps its counter at 1, so this one test covers both.
         let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
-        if c.trace != 0 {
-            return self.fire_hot_call(func);
-        }
         c.count -= 1;
         if c.count == 0 {
             return self.fire_hot_call(func);
@@ -725,9 +723,10 @@ impl Vm {
         }
         // A loop back-edge (`loop`, `tcallself`), before it has any effect: its loop
         // slot comes from the function's edge table (one division by a constant, two
-        // loads); if a trace is installed, enter it, else count down and, when the
-        // counter expires, ask the JIT hook and poll interrupts. While recording, only
-        // the counter runs (to poll interrupts): the recorder sees the back-edge.
+        // loads) and its counter is decremented; at zero (at every pass when a trace is
+        // installed), the cold path enters the trace or asks the JIT hook, and polls
+        // interrupts. While recording, only the polling happens: the recorder sees the
+        // back-edge.
         macro_rules! count_back_edge {
             () => {{
                 let off = ip.offset_from(code) as usize;
@@ -735,13 +734,9 @@ impl Vm {
                 // sized the loop-slot table to the edges it numbered.
                 let idx = *edges.add(off / BACKEDGE_MIN_LEN);
                 let c = &mut *hot.add(idx as usize);
-                let fire = if !RECORD && c.trace != 0 {
-                    true
-                } else {
-                    c.count -= 1;
-                    c.count == 0
-                };
-                if fire {
+                // An anchor with a trace keeps its counter at 1: one test covers both.
+                c.count -= 1;
+                if c.count == 0 {
                     save_ip!();
                     match tri!(self.fire_hot_loop(cur_func, off as u32, idx)) {
                         // The hook may have grown the stack (`Vm::call`).

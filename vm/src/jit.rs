@@ -2,10 +2,11 @@
 //!
 //! The VM knows nothing about traces beyond a number per *anchor*: every loop back-edge
 //! (`loop`, `tcallself`) and every function entry has a [`HotSlot`] holding a countdown
-//! counter, an abort count and a trace slot. The interpreter's hot path checks the
-//! trace slot (one load and compare) and decrements the counter; everything else —
-//! asking the hook what to do, re-arming, backoff and blacklisting — runs in cold code
-//! when a counter expires. The hook ([`JitHook`]) is what a JIT crate implements: it is
+//! counter, an abort count and a trace slot. The interpreter's hot path only
+//! decrements the counter and tests it for zero; an anchor with a trace keeps its
+//! counter at 1, so it reaches the cold path at every pass, which enters the trace.
+//! Everything else — asking the hook what to do, re-arming, backoff and blacklisting —
+//! runs in cold code when a counter expires. The hook ([`JitHook`]) is what a JIT crate implements: it is
 //! told when an anchor is hot and answers [`HotAction`]; while recording it is called
 //! before every instruction ([`JitHook::record`]); and it runs compiled traces
 //! ([`JitHook::enter`]) against the `#[repr(C)]` [`VmState`] block.
@@ -152,6 +153,25 @@ pub struct HotSlot {
 }
 
 impl HotSlot {
+    /// Re-arms an expired counter: at 1 while a trace is installed (so that every pass
+    /// reaches the cold path, which enters it, and the hot path needs no second test),
+    /// at the threshold otherwise, at the maximum once blacklisted.
+    pub(crate) fn rearm(&mut self, threshold: u16) {
+        self.count = if self.trace != 0 {
+            1
+        } else if self.blacklisted {
+            u16::MAX
+        } else {
+            threshold.max(1)
+        };
+    }
+
+    /// Installs trace `t` (see [`HotSlot::rearm`]).
+    pub(crate) fn install(&mut self, t: TraceId) {
+        self.trace = t.0.get();
+        self.count = 1;
+    }
+
     /// A fresh slot counting down from `threshold` (at least 1).
     pub(crate) fn new(threshold: u16) -> HotSlot {
         HotSlot {
@@ -520,9 +540,7 @@ impl Vm {
     pub(crate) fn fire_hot_call(&mut self, func: u32) -> Result<(), Trap> {
         let t = self.config.jit_hot;
         let s = &mut self.hot_calls[func as usize];
-        if s.count == 0 {
-            s.count = if s.blacklisted { u16::MAX } else { t.max(1) };
-        }
+        s.rearm(t);
         let wanted = s.trace != 0 || (!s.blacklisted && self.hook.is_some());
         if wanted && self.recording.is_none() {
             self.jit_request = Some((Anchor::Call { func }, self.frames.len()));
@@ -558,10 +576,7 @@ impl Vm {
     #[inline(never)]
     pub(crate) fn fire_hot_loop(&mut self, func: u32, off: u32, index: u32) -> Result<Go, Trap> {
         let t = self.config.jit_hot;
-        let s = &mut self.hot_loops[index as usize];
-        if s.count == 0 {
-            s.count = if s.blacklisted { u16::MAX } else { t.max(1) };
-        }
+        self.hot_loops[index as usize].rearm(t);
         self.check_interrupt()?;
         let s = self.hot_loops[index as usize];
         if self.recording.is_some() || (s.trace == 0 && (s.blacklisted || self.hook.is_none())) {
@@ -603,7 +618,7 @@ impl Vm {
             }
             HotAction::Enter(t) => {
                 if let Some(s) = self.slot_mut(at) {
-                    s.trace = t.0.get();
+                    s.install(t);
                 }
                 self.run_trace(at, t, off)
             }
@@ -671,7 +686,7 @@ impl Vm {
             Recording::Done(id) => {
                 self.recording = None;
                 if let Some(s) = self.slot_mut(anchor) {
-                    s.trace = id.0.get();
+                    s.install(id);
                     s.aborts = 0;
                 }
                 true
