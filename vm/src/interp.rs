@@ -34,7 +34,38 @@ impl Vm {
         while len < n {
             len *= 2;
         }
+        // Reserve fallibly first: when the system refuses the memory, the program ends
+        // with "out of memory" rather than Rust's abort on allocation failure. Settle
+        // for exactly `n` slots when doubling is refused.
+        let cur = self.stack.len();
+        if self.stack.try_reserve_exact(len - cur).is_err() {
+            len = n;
+            if self.stack.try_reserve_exact(len - cur).is_err() {
+                return Err(self.error_plain("out of memory (the value stack)"));
+            }
+        }
         self.stack.resize(len, Value::UNIT);
+        Ok(())
+    }
+
+    /// Makes room for one more frame without the infallible growth of `Vec::push`
+    /// (which aborts the process when the system refuses memory): called before every
+    /// push that does not go through [`Vm::push_frame`]'s checked fast path.
+    #[inline(always)]
+    pub(crate) fn reserve_frame(&mut self) -> Result<(), Trap> {
+        if self.frames.len() == self.frames.capacity() {
+            return self.grow_frames();
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_frames(&mut self) -> Result<(), Trap> {
+        let n = self.frames.len().max(64);
+        if self.frames.try_reserve(n).is_err() && self.frames.try_reserve(1).is_err() {
+            return Err(self.error_plain("out of memory (the frame stack)"));
+        }
         Ok(())
     }
 
@@ -52,7 +83,10 @@ impl Vm {
         // SAFETY: function indices reaching here were checked by the verifier (or come
         // from closure objects built from checked indices).
         let nslots = unsafe { self.funcs.get_unchecked(func as usize) }.nslots as usize;
-        if base + nslots > self.stack.len() || self.frames.len() >= self.config.max_frames {
+        if base + nslots > self.stack.len()
+            || self.frames.len() >= self.config.max_frames
+            || self.frames.len() == self.frames.capacity()
+        {
             return self.push_frame_slow(func, base, n, ret, closure);
         }
         // SAFETY: `base + nslots <= stack.len()` was just checked.
@@ -119,7 +153,10 @@ impl Vm {
             )));
         }
         let nslots = self.funcs[func as usize].nslots as usize;
-        self.grow_stack(base + nslots)?;
+        if base + nslots > self.stack.len() {
+            self.grow_stack(base + nslots)?;
+        }
+        self.reserve_frame()?;
         self.push_frame(func, base, n, ret, closure)
     }
 
@@ -195,6 +232,7 @@ impl Vm {
             let rest = self.new_values(Kind::DATA, 0, builtin::TUPLE, &extra);
             let closure = self.roots.pop().unwrap_or(closure);
             let rest = rest?;
+            self.reserve_frame()?;
             self.frames.push(Frame {
                 func: 0,
                 ip: 0,
@@ -306,6 +344,7 @@ impl Vm {
             self.stack[p + 2] = Value::NIL;
         }
         self.stack[p + 3] = Value::UNIT;
+        self.reserve_frame()?;
         self.frames.push(Frame {
             func: 0,
             ip: 0,
@@ -418,6 +457,7 @@ impl Vm {
         if p + args.len() + 1 > self.stack.len() {
             self.grow_stack(p + args.len() + 1)?;
         }
+        self.reserve_frame()?;
         self.frames.push(Frame {
             func: 0,
             ip: 0,
@@ -1188,6 +1228,7 @@ impl Vm {
                                 let f = *heap::fields(h);
                                 let fr = *self.frames.last().unwrap();
                                 let p = cur_base + ((*funcs.add(fr.func as usize)).nslots) as usize;
+                                tri!(self.reserve_frame());
                                 self.frames.push(Frame {
                                     func: 0,
                                     ip: 0,
@@ -1250,7 +1291,7 @@ impl Vm {
                     }
                     prim::TOSTR => {
                         let v = slot!(u16at!(3));
-                        let s = self.display(v);
+                        let s = vmop!(self.display_checked(v));
                         let r = vmop!(self.new_str(&s));
                         set!(u16at!(1), r);
                         next!(5);
