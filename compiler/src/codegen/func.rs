@@ -64,6 +64,10 @@ pub(crate) struct FnCx<'a, 'p> {
 
 pub(crate) type R<T> = Result<T, CodegenError>;
 
+/// List literals longer than this are built element by element (see `TExprKind::List`
+/// in [`FnCx::expr`]) rather than in one window of slots.
+const LIST_WINDOW: usize = 64;
+
 fn s(i: u16) -> Operand {
     Operand::Slot(i)
 }
@@ -190,18 +194,27 @@ impl<'a, 'p> FnCx<'a, 'p> {
 
     /// A fresh temporary slot.
     pub(crate) fn temp(&mut self) -> u16 {
-        let t = self.next;
-        self.next += 1;
-        self.fb.reserve_slots(self.next as u32);
-        t
+        self.window(1)
     }
 
     /// Reserves `n` consecutive slots and returns the first.
-    pub(crate) fn window(&mut self, n: u16) -> u16 {
+    ///
+    /// A frame has at most 65 535 slots. Past that, the slots are still reserved (so
+    /// that the function builder rejects the function: "too large", a clean compile
+    /// error) but slot 0 is returned and nothing advances, so that the code generated
+    /// meanwhile, which is thrown away, never overflows a `u16` slot number.
+    pub(crate) fn window(&mut self, n: usize) -> u16 {
         let b = self.next;
-        self.next += n;
-        self.fb.reserve_slots(self.next as u32);
-        b
+        let end = b as usize + n;
+        self.fb
+            .reserve_slots(u32::try_from(end).unwrap_or(u32::MAX));
+        match u16::try_from(end) {
+            Ok(e) => {
+                self.next = e;
+                b
+            }
+            Err(_) => 0,
+        }
     }
 
     /// Binds a new local to a fresh slot, boxing it if a closure captures it mutably.
@@ -415,15 +428,28 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.fb.op(Op::LoadFn, [s(dst), Operand::Func(f)]);
             }
             TExprKind::Tuple(es) => {
-                let base = self.window(es.len() as u16);
+                let base = self.window(es.len());
                 for (i, x) in es.iter().enumerate() {
                     self.expr(x, base + i as u16)?;
                 }
                 self.fb
                     .op(Op::Tuple, [s(dst), s(base), cnt(es.len() as u16)]);
             }
+            TExprKind::List(es) if es.len() > LIST_WINDOW => {
+                // A long literal is built without a slot per element (a frame has at
+                // most 65 535 slots): elements are evaluated left to right, each consed
+                // onto a reversed accumulator, and the result reversed once.
+                let acc = self.temp();
+                self.fb.op(Op::LoadNil, [s(acc)]);
+                let t = self.temp();
+                for x in es {
+                    self.expr(x, t)?;
+                    self.fb.op(Op::Cons, [s(acc), s(t), s(acc)]);
+                }
+                self.fb.op(Op::ListRev, [s(dst), s(acc)]);
+            }
             TExprKind::List(es) => {
-                let base = self.window(es.len() as u16);
+                let base = self.window(es.len());
                 for (i, x) in es.iter().enumerate() {
                     self.expr(x, base + i as u16)?;
                 }
@@ -571,7 +597,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
 
     fn ctor(&mut self, c: CtorRef, args: &'p [TExpr], order: &[u32], dst: u16) -> R<()> {
         let n = args.len() as u16;
-        let base = self.window(n);
+        let base = self.window(args.len());
         let order: Vec<usize> = if order.len() == args.len() {
             order.iter().map(|&i| i as usize).collect()
         } else {
@@ -607,7 +633,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             return Ok(());
         }
         let n = l.captures.len() as u16;
-        let base = self.window(n);
+        let base = self.window(l.captures.len());
         for (j, &c) in l.captures.iter().enumerate() {
             if Some(c) == l.self_local {
                 self.fb.op(Op::LoadUnit, [s(base + j as u16)]);
@@ -675,7 +701,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 Target::Value(t)
             }
         };
-        let base = self.window(n);
+        let base = self.window(args.len());
         for (i, x) in args.iter().enumerate() {
             self.expr(x, base + i as u16)?;
         }
@@ -701,7 +727,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
     /// `Src` operands and `dst` as its `Dst`; an instruction without a result leaves
     /// `()` in `dst`. Used by `#op(...)` and by calls of one-instruction functions.
     fn prim_op(&mut self, op: Op, args: &'p [TExpr], dst: u16, span: Span) -> R<()> {
-        let base = self.window(args.len() as u16);
+        let base = self.window(args.len());
         for (i, x) in args.iter().enumerate() {
             self.expr(x, base + i as u16)?;
         }
