@@ -232,3 +232,36 @@ fn deep_structures_printed_compared_and_collected_at_run_time() {
     // 200000 * "[0]" and the separators.
     assert_eq!(lines[2], (200_000 * 3 + 199_999 * 2 + 2).to_string());
 }
+
+#[test]
+fn deepest_storable_constant_loads_prints_and_compares_on_a_small_stack() {
+    use hashvm_format::{Const, Global, GlobalInit, Module};
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let mut c = Const::I64(1);
+            for _ in 0..1000 {
+                c = Const::List(vec![c]);
+            }
+            let m = Module {
+                globals: vec![Global {
+                    name: "deep".into(),
+                    init: GlobalInit::Const(c),
+                }],
+                ..Module::default()
+            };
+            let m = hashvm_format::read(&hashvm_format::write(&m)).expect("read back");
+            hashvm_format::verify(&m).expect("verifies");
+            let mut vm = Vm::new(Config::default());
+            vm.load(&m).expect("loads");
+            let v = vm.globals[0];
+            assert_eq!(
+                vm.display(v),
+                format!("{}1{}", "[".repeat(1000), "]".repeat(1000))
+            );
+            assert!(vm.equal(v, v).expect("comparable"));
+        })
+        .expect("spawn")
+        .join()
+        .expect("no panic");
+}

@@ -439,6 +439,11 @@ impl Vm {
                     && (*v.ptr()).kind == Kind::DATA
                     && (*v.ptr()).meta == builtin::LIST
                 {
+                    // Grown fallibly: a list may be a large part of the heap, and this
+                    // copy must not end the process when the system refuses memory.
+                    if out.len() == out.capacity() && out.try_reserve(out.len().max(16)).is_err() {
+                        return Err(self.error_plain("out of memory"));
+                    }
                     out.push(*heap::fields(v.ptr()));
                     v = *heap::fields(v.ptr()).add(1);
                     continue;

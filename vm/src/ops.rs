@@ -64,7 +64,14 @@ impl Vm {
     fn want_str(&self, v: Value, what: &str) -> Result<String, Trap> {
         let p = self.want_kind(v, Kind::STR, what)?;
         // SAFETY: p is a live STR object; the copy is taken before any allocation.
-        Ok(unsafe { heap::str(p) }.to_string())
+        let src = unsafe { heap::str(p) };
+        // Copied fallibly: the string may be a large part of the heap.
+        let mut out = String::new();
+        if out.try_reserve_exact(src.len()).is_err() {
+            return Err(self.error_plain("out of memory"));
+        }
+        out.push_str(src);
+        Ok(out)
     }
 
     fn want_big(&self, v: Value, what: &str) -> Result<Integer, Trap> {

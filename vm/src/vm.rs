@@ -476,6 +476,9 @@ impl Vm {
         vals: &[Value],
     ) -> Result<Value, Trap> {
         let mark = self.roots.len();
+        if self.roots.try_reserve(vals.len()).is_err() {
+            return Err(self.error_plain("out of memory"));
+        }
         self.roots.extend_from_slice(vals);
         let r = self.alloc(vals.len() * 16, kind, tag, meta, vals.len() as u64);
         let p = match r {
@@ -525,6 +528,9 @@ impl Vm {
     /// copied (`list.append`). Everything is rooted while the cells are allocated.
     pub fn new_list_onto(&mut self, vals: &[Value], tail: Value) -> Result<Value, Trap> {
         let mark = self.roots.len();
+        if self.roots.try_reserve(vals.len() + 1).is_err() {
+            return Err(self.error_plain("out of memory"));
+        }
         self.roots.extend_from_slice(vals);
         self.roots.push(tail);
         let acc = self.roots.len() - 1;
