@@ -127,3 +127,53 @@ fn repeating_the_empty_string_a_huge_number_of_times_is_immediate() {
     );
     assert_eq!((r.code, r.stdout.as_str()), (0, "0\n"), "{}", r.stderr);
 }
+
+#[test]
+fn semispaces_never_grow_past_the_heap_limit() {
+    // Before, the growth policy doubled the space past the limit (up to twice it),
+    // memory the live data could never use and the machine might not have.
+    let r = hashvm(
+        "main := () => {\n    mut xs: List<i64> := [];\n    loop { xs = Cons(1, xs); }\n};\n",
+        &["--heap-limit", "24M", "--gc-stats"],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error: ") && r.stderr.contains("out of memory"),
+        "{}",
+        r.stderr
+    );
+    let largest: usize = r
+        .stderr
+        .split("largest semispace ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no gc stats: {}", r.stderr));
+    assert!(largest <= 24 << 20, "largest semispace {largest}");
+    assert!(largest > 12 << 20, "the space should still grow: {largest}");
+}
+
+#[test]
+fn the_default_heap_limit_follows_the_memory_the_process_may_use() {
+    use hashvm_vm::vm::{default_heap_limit, heap_limit_for, machine_memory};
+    assert_eq!(
+        heap_limit_for(2_048_000_000),
+        (2_048_000_000 - (128 << 20)) / 3
+    );
+    assert_eq!(heap_limit_for(0), 16 << 20, "a floor of 16 MiB");
+    let m = machine_memory();
+    assert!(m > 0);
+    assert_eq!(default_heap_limit(), heap_limit_for(m));
+    // Under an address-space limit, the child's default is a third of it: a program
+    // whose live data outgrows that (but not the address space) is stopped by the VM.
+    // 900 MB of address space: the limit is about 257 MB; the program asks for a
+    // 300 MB array, which two semispaces of 600 MB (what a fixed default let the
+    // growth policy ask for) could not hold in 900 MB beside everything else.
+    let r = hashvm(
+        "main := () => {\n    println(\"start\");\n    xs := array.make(18750000, 0);\n    println(\"made\");\n};\n",
+        &[],
+        Some(900_000),
+    );
+    assert_oom(&r, "start\n");
+}
