@@ -203,7 +203,10 @@ pub fn machine_memory() -> u64 {
         };
         // SAFETY: getrlimit writes one `rlimit` through the valid pointer it is given.
         if unsafe { libc::getrlimit(res, &mut rl) } == 0 && rl.rlim_cur != libc::RLIM_INFINITY {
-            budget = budget.min(rl.rlim_cur as u64);
+            // `rlim_t` is `u64` here but not on every platform.
+            #[allow(clippy::unnecessary_cast)]
+            let cur = rl.rlim_cur as u64;
+            budget = budget.min(cur);
         }
     }
     // A container's memory limit (cgroup v2, then v1): "max" or a huge number when
