@@ -265,3 +265,19 @@ fn deepest_storable_constant_loads_prints_and_compares_on_a_small_stack() {
         .join()
         .expect("no panic");
 }
+
+#[test]
+fn exponentially_growing_item_types_are_a_clean_error() {
+    // Each line doubles the type; forty lines used to keep the checker busy for hours.
+    let mut src: String = "a0 := (0, 0);\n".into();
+    for i in 1..40 {
+        src += &format!("a{i} := (a{}, a{});\n", i - 1, i - 1);
+    }
+    src += "main := () => { println(\"ok\"); };\n";
+    err(src, "is too large");
+    // A big but reasonable type is fine.
+    ok(
+        "a0 := (0, 0);\na1 := (a0, a0);\na2 := (a1, a1);\na3 := (a2, a2);\nmain := () => { println(to_str(a3)); };\n".into(),
+        "((((0, 0), (0, 0)), ((0, 0), (0, 0))), (((0, 0), (0, 0)), ((0, 0), (0, 0))))\n",
+    );
+}

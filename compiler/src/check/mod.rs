@@ -57,6 +57,31 @@ pub(crate) enum ItemKindState {
     Import(ImportTarget),
 }
 
+/// The most parts (type constructors and variables) an item's type may have.
+pub const MAX_TYPE_SIZE: usize = 10_000;
+
+/// Whether `t` has more than `max` parts (counted without recursion, stopping early).
+fn type_size_exceeds(t: &Type, max: usize) -> bool {
+    let mut work = vec![t];
+    let mut n = 0;
+    while let Some(t) = work.pop() {
+        n += 1;
+        if n > max {
+            return true;
+        }
+        match t {
+            Type::Tuple(ts) | Type::Adt(_, ts) => work.extend(ts),
+            Type::Fn(ps, r) => {
+                work.extend(ps);
+                work.push(r);
+            }
+            Type::Array(e) => work.push(e),
+            Type::Var(_) | Type::Prim(_) => {}
+        }
+    }
+    false
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct ItemState {
     pub name: String,
@@ -854,12 +879,28 @@ impl<'g> Checker<'g> {
                 .as_ref()
                 .map(|e| self.is_value(e))
                 .unwrap_or(false);
-            let scheme = if value_like {
+            let mut scheme = if value_like {
                 self.generalize(&mono)
             } else {
                 self.weaken(&mono);
                 Scheme::mono(self.resolve(&mono))
             };
+            if type_size_exceeds(&scheme.ty, MAX_TYPE_SIZE) {
+                // Types are trees: `a1 := (a0, a0); a2 := (a1, a1); ...` doubles the
+                // type with every line, and each use copies it, so forty such lines
+                // would take the checker hours and more memory than the machine has.
+                let (span, name) = {
+                    let it = &self.mods[m.0 as usize].items[i];
+                    (it.span, it.name.clone())
+                };
+                self.report(
+                    Diagnostic::error(span, format!("the type of `{name}` is too large"))
+                        .with_help(format!(
+                            "a type may have at most {MAX_TYPE_SIZE} parts; annotate or restructure the value"
+                        )),
+                );
+                scheme = Scheme::mono(Type::unit());
+            }
             self.mods[m.0 as usize].items[i].scheme = Some(scheme);
         }
     }
