@@ -82,18 +82,31 @@ impl Checker<'_> {
         }
     }
 
+    /// Follows bound variables at the top of `t`, without copying anything: the
+    /// copying [`Checker::shallow`] made resolving a type of depth d copy it d times
+    /// (a chain of a few hundred `x2 := Some(x1)` took minutes to check).
+    pub(crate) fn shallow_ref<'t>(&'t self, mut t: &'t Type) -> &'t Type {
+        while let Type::Var(v) = t {
+            match self.vars.get(v.0 as usize) {
+                Some(VarState::Bound(b)) => t = b,
+                _ => break,
+            }
+        }
+        t
+    }
+
     /// Substitutes every bound variable in `t`.
     pub fn resolve(&self, t: &Type) -> Type {
-        match self.shallow(t) {
-            Type::Var(v) => Type::Var(v),
-            Type::Prim(p) => Type::Prim(p),
+        match self.shallow_ref(t) {
+            Type::Var(v) => Type::Var(*v),
+            Type::Prim(p) => Type::Prim(*p),
             Type::Tuple(ts) => Type::Tuple(ts.iter().map(|t| self.resolve(t)).collect()),
             Type::Fn(ps, r) => Type::Fn(
                 ps.iter().map(|t| self.resolve(t)).collect(),
-                Box::new(self.resolve(&r)),
+                Box::new(self.resolve(r)),
             ),
-            Type::Array(t) => Type::Array(Box::new(self.resolve(&t))),
-            Type::Adt(a, ts) => Type::Adt(a, ts.iter().map(|t| self.resolve(t)).collect()),
+            Type::Array(t) => Type::Array(Box::new(self.resolve(t))),
+            Type::Adt(a, ts) => Type::Adt(*a, ts.iter().map(|t| self.resolve(t)).collect()),
         }
     }
 
@@ -188,30 +201,39 @@ impl Checker<'_> {
 
     /// Whether `x` occurs in `t`; lowers the levels of `t`'s variables to `level`.
     fn occurs_and_adjust(&mut self, x: TyVar, level: u32, t: &Type) -> bool {
-        match self.shallow(t) {
-            Type::Var(y) => {
-                if y == x {
-                    return true;
-                }
-                if let Some(VarState::Unbound { level: ly, class }) =
-                    self.vars.get(y.0 as usize).cloned()
-                {
-                    if ly != GENERIC && ly > level {
-                        self.vars[y.0 as usize] = VarState::Unbound { level, class };
+        // Walks `t` without copying it (see `shallow_ref`), collecting the variables
+        // whose level must drop to `level`.
+        let mut lower = Vec::new();
+        let mut work = vec![t];
+        let mut found = false;
+        while let Some(t) = work.pop() {
+            match self.shallow_ref(t) {
+                Type::Var(y) => {
+                    if *y == x {
+                        found = true;
+                        break;
                     }
+                    lower.push(*y);
                 }
-                false
+                Type::Prim(_) => {}
+                Type::Tuple(ts) | Type::Adt(_, ts) => work.extend(ts.iter().rev()),
+                Type::Fn(ps, r) => {
+                    work.push(r);
+                    work.extend(ps.iter().rev());
+                }
+                Type::Array(t) => work.push(t),
             }
-            Type::Prim(_) => false,
-            Type::Tuple(ts) | Type::Adt(_, ts) => {
-                ts.iter().any(|t| self.occurs_and_adjust(x, level, t))
-            }
-            Type::Fn(ps, r) => {
-                ps.iter().any(|t| self.occurs_and_adjust(x, level, t))
-                    || self.occurs_and_adjust(x, level, &r)
-            }
-            Type::Array(t) => self.occurs_and_adjust(x, level, &t),
         }
+        for y in lower {
+            if let Some(VarState::Unbound { level: ly, class }) =
+                self.vars.get(y.0 as usize).cloned()
+            {
+                if ly != GENERIC && ly > level {
+                    self.vars[y.0 as usize] = VarState::Unbound { level, class };
+                }
+            }
+        }
+        found
     }
 
     /// Restricts `t` to the primitives of `class` (an operator's operand).
