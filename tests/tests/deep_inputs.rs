@@ -275,6 +275,23 @@ fn exponentially_growing_item_types_are_a_clean_error() {
     }
     src += "main := () => { println(\"ok\"); };\n";
     err(src, "is too large");
+    // The same within one expression: nested calls of a generic function.
+    err(
+        format!(
+            "f := <T> => (x: T) -> (T, T) => (x, x);\nmain := () => {{ x := {}1{}; println(\"ok\"); }};\n",
+            "f(".repeat(40),
+            ")".repeat(40)
+        ),
+        "is too large",
+    );
+    ok(
+        format!(
+            "f := <T> => (x: T) -> (T, T) => (x, x);\nmain := () => {{ x := {}1{}; println(to_str(x)); }};\n",
+            "f(".repeat(2),
+            ")".repeat(2)
+        ),
+        "((1, 1), (1, 1))\n",
+    );
     // A big but reasonable type is fine.
     ok(
         "a0 := (0, 0);\na1 := (a0, a0);\na2 := (a1, a1);\na3 := (a2, a2);\nmain := () => { println(to_str(a3)); };\n".into(),

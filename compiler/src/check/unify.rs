@@ -95,6 +95,30 @@ impl Checker<'_> {
         t
     }
 
+    /// Whether `t`, with its bound variables substituted, has more than `max` parts.
+    /// Counts through the bindings without copying and stops early, so it costs at
+    /// most `max` steps however large the type is.
+    pub(crate) fn type_larger_than(&self, t: &Type, max: usize) -> bool {
+        let mut work = vec![t];
+        let mut n = 0;
+        while let Some(t) = work.pop() {
+            n += 1;
+            if n > max {
+                return true;
+            }
+            match self.shallow_ref(t) {
+                Type::Var(_) | Type::Prim(_) => {}
+                Type::Tuple(ts) | Type::Adt(_, ts) => work.extend(ts),
+                Type::Fn(ps, r) => {
+                    work.extend(ps);
+                    work.push(r);
+                }
+                Type::Array(t) => work.push(t),
+            }
+        }
+        false
+    }
+
     /// Substitutes every bound variable in `t`.
     pub fn resolve(&self, t: &Type) -> Type {
         match self.shallow_ref(t) {
