@@ -33,7 +33,7 @@ impl Vm {
     /// The printed form, or `None` once it would pass `max` bytes or memory for it is
     /// refused. Before each piece, room for the most text that piece can print is
     /// reserved fallibly, so that writing it never grows the string infallibly.
-    fn display_bounded(&self, v: Value, max: usize) -> Option<String> {
+    pub fn display_bounded(&self, v: Value, max: usize) -> Option<String> {
         let mut out = String::new();
         let mut work = vec![Item::Val(v, false)];
         while let Some(it) = work.pop() {
