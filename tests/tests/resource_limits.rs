@@ -177,3 +177,29 @@ fn the_default_heap_limit_follows_the_memory_the_process_may_use() {
     );
     assert_oom(&r, "start\n");
 }
+
+#[test]
+fn unbounded_compile_time_evaluation_under_an_address_space_limit() {
+    // `#run` evaluates on the VM embedded in hashc: the same clean error, as a compile
+    // error at the `#run`.
+    let dir = Scratch::new("limits-run");
+    std::fs::write(
+        dir.0.join("prog.hash"),
+        "XS := #run list.range(0, i64.MAX);\nmain := () => { println(to_str(list.len(XS))); };\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -v 2000000 && exec \"$0\" \"$@\"")
+        .arg(bin("hashc"))
+        .args(["prog.hash", "-o", "prog.hbc"])
+        .current_dir(&dir.0);
+    let r = run(&mut cmd, T);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("prog.hash:1:") && r.stderr.contains("#run failed: out of memory"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
