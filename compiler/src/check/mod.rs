@@ -57,30 +57,14 @@ pub(crate) enum ItemKindState {
     Import(ImportTarget),
 }
 
+/// The most type parts the typed program may hold in all. Every node of the typed
+/// program carries its own copy of its type (types are trees), so a chain of values
+/// each nesting the one before (`x2 := Some(x1)`, thousands of times) needs space
+/// quadratic in its length: past this, a clean error rather than gigabytes.
+pub const MAX_PROGRAM_TYPE_PARTS: usize = 8_000_000;
+
 /// The most parts (type constructors and variables) an item's type may have.
 pub const MAX_TYPE_SIZE: usize = 10_000;
-
-/// Whether `t` has more than `max` parts (counted without recursion, stopping early).
-fn type_size_exceeds(t: &Type, max: usize) -> bool {
-    let mut work = vec![t];
-    let mut n = 0;
-    while let Some(t) = work.pop() {
-        n += 1;
-        if n > max {
-            return true;
-        }
-        match t {
-            Type::Tuple(ts) | Type::Adt(_, ts) => work.extend(ts),
-            Type::Fn(ps, r) => {
-                work.extend(ps);
-                work.push(r);
-            }
-            Type::Array(e) => work.push(e),
-            Type::Var(_) | Type::Prim(_) => {}
-        }
-    }
-    false
-}
 
 #[derive(Clone, Debug)]
 pub(crate) struct ItemState {
@@ -152,6 +136,9 @@ impl Deferred {
 
 /// The checker's state for a whole program.
 pub struct Checker<'g> {
+    /// Type parts the final substitution may still produce (see
+    /// [`MAX_PROGRAM_TYPE_PARTS`]); 0 once exhausted.
+    pub(crate) zonk_budget: std::cell::Cell<usize>,
     pub(crate) graph: &'g Graph,
     pub(crate) sources: &'g SourceMap,
     pub(crate) diags: Vec<Diagnostic>,
@@ -199,6 +186,7 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         reported: Default::default(),
         pending_ambiguity: None,
         run_boundary: None,
+        zonk_budget: std::cell::Cell::new(MAX_PROGRAM_TYPE_PARTS),
     };
     let t = c.generic_var();
     let _e = c.generic_var();
@@ -241,6 +229,13 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         return (None, c.diags);
     }
     let prog = c.finish(main, main_i64);
+    if c.zonk_budget.get() == 0 {
+        c.diags.push(Diagnostic::error_nowhere(format!(
+            "the program's types are too large: more than {MAX_PROGRAM_TYPE_PARTS} parts in all \
+             (a long chain of values each nesting the one before?)"
+        )));
+        return (None, c.diags);
+    }
     let mut diags = c.diags;
     if let Some(p) = &prog {
         diags.extend(crate::exhaust::check_program(p));
@@ -885,7 +880,7 @@ impl<'g> Checker<'g> {
                 self.weaken(&mono);
                 Scheme::mono(self.resolve(&mono))
             };
-            if type_size_exceeds(&scheme.ty, MAX_TYPE_SIZE) {
+            if self.type_larger_than(&scheme.ty, MAX_TYPE_SIZE) {
                 // Types are trees: `a1 := (a0, a0); a2 := (a1, a1); ...` doubles the
                 // type with every line, and each use copies it, so forty such lines
                 // would take the checker hours and more memory than the machine has.

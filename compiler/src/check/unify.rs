@@ -99,12 +99,18 @@ impl Checker<'_> {
     /// Counts through the bindings without copying and stops early, so it costs at
     /// most `max` steps however large the type is.
     pub(crate) fn type_larger_than(&self, t: &Type, max: usize) -> bool {
+        self.type_parts_upto(t, max + 1) > max
+    }
+
+    /// The number of parts of `t` with its bound variables substituted, counting no
+    /// further than `max` (so it costs at most `max` steps).
+    pub(crate) fn type_parts_upto(&self, t: &Type, max: usize) -> usize {
         let mut work = vec![t];
         let mut n = 0;
         while let Some(t) = work.pop() {
             n += 1;
-            if n > max {
-                return true;
+            if n >= max {
+                return n;
             }
             match self.shallow_ref(t) {
                 Type::Var(_) | Type::Prim(_) => {}
@@ -116,7 +122,7 @@ impl Checker<'_> {
                 Type::Array(t) => work.push(t),
             }
         }
-        false
+        n
     }
 
     /// Substitutes every bound variable in `t`.
@@ -399,8 +405,25 @@ impl Checker<'_> {
 
     /// The unbound variables of `t` (resolved), in order.
     pub fn free_vars(&self, t: &Type) -> Vec<TyVar> {
+        // Walked through the bindings, without resolving `t` into a copy first.
         let mut out = Vec::new();
-        self.resolve(t).free_vars(&mut out);
+        let mut work = vec![t];
+        while let Some(t) = work.pop() {
+            match self.shallow_ref(t) {
+                Type::Var(v) => {
+                    if !out.contains(v) {
+                        out.push(*v)
+                    }
+                }
+                Type::Prim(_) => {}
+                Type::Tuple(ts) | Type::Adt(_, ts) => work.extend(ts.iter().rev()),
+                Type::Fn(ps, r) => {
+                    work.push(r);
+                    work.extend(ps.iter().rev());
+                }
+                Type::Array(t) => work.push(t),
+            }
+        }
         out
     }
 
@@ -425,10 +448,15 @@ impl Checker<'_> {
                 }
             }
         }
-        Scheme {
-            vars,
-            ty: self.resolve(t),
-        }
+        // A scheme that quantifies nothing keeps `t` as it is (its variables are
+        // bound in the substitution): resolving it would store a full copy of the
+        // type for every such binding, quadratic space for a chain of nested values.
+        let ty = if vars.is_empty() {
+            t.clone()
+        } else {
+            self.resolve(t)
+        };
+        Scheme { vars, ty }
     }
 
     /// Lowers the levels of `t`'s variables to the current level: a binding that is
