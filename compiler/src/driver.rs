@@ -72,6 +72,22 @@ pub fn compile_objects_with(
     prog: &TypedProgram,
     opts: &Options,
 ) -> Result<HashMap<String, (ModuleId, Module)>, Vec<Diagnostic>> {
+    // Code generation recurses over expressions as the type checker does (nesting is
+    // bounded by the parser's limits), so it runs on a thread with the front end's
+    // large stack too, whatever the caller's stack (a 2 MiB test thread, an embedder).
+    match crate::on_big_stack(|| compile_objects_inline(prog, opts)) {
+        Some(Ok(r)) => r,
+        Some(Err(_)) => Err(vec![Diagnostic::error_nowhere(
+            "internal compiler error in code generation (please report it)",
+        )]),
+        None => compile_objects_inline(prog, opts),
+    }
+}
+
+fn compile_objects_inline(
+    prog: &TypedProgram,
+    opts: &Options,
+) -> Result<HashMap<String, (ModuleId, Module)>, Vec<Diagnostic>> {
     let cg_err = |es: Vec<codegen::CodegenError>| -> Vec<Diagnostic> {
         es.into_iter()
             .map(|e| error_at(e.span, e.message))

@@ -158,6 +158,22 @@ impl SourceLoader for Overlay<'_> {
 /// deeply (nesting is bounded by [`parser::MAX_DEPTH`], so this is ample).
 const STACK_SIZE: usize = 256 << 20;
 
+/// Runs `f` on a scoped thread with a [`STACK_SIZE`] stack: `None` when the thread
+/// cannot be started (the caller then runs `f` itself), `Some(Err(_))` when `f`
+/// panicked.
+pub(crate) fn on_big_stack<R: Send>(
+    f: impl FnOnce() -> R + Send,
+) -> Option<std::thread::Result<R>> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("hashc-big-stack".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(s, f)
+            .ok()
+            .map(|h| h.join())
+    })
+}
+
 /// Checks the program whose main file is `root`.
 ///
 /// Imports are resolved relative to the importing file, then in each directory of

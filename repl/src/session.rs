@@ -763,10 +763,17 @@ fn driver_key(prog: &TypedProgram, m: hashvm_compiler::tast::ModuleId) -> String
     hashvm_compiler::codegen::module_key(prog.module(m))
 }
 
+/// The most text the REPL prints for one result.
+const SHOW_LIMIT: usize = 16 << 20;
+
 /// How a result is shown: as `to_str` shows it, but a `str` or `char` quoted with
 /// escapes (as inside a container), so that `"1"` is told from `1`.
 fn shown(vm: &Vm, v: Value, ty: &str) -> String {
-    let s = vm.display(v);
+    // Bounded: a value can print far larger than it is (a list holding one big
+    // string many times), and nobody reads more than this at a prompt.
+    let Some(s) = vm.display_bounded(v, SHOW_LIMIT) else {
+        return format!("<more than {} MiB of text; not shown>", SHOW_LIMIT >> 20);
+    };
     match ty {
         "str" => format!("{s:?}"),
         "char" => {
@@ -995,6 +1002,21 @@ mod tests {
         let (_, e, _) = run(&mut s, &b, "panic(\"boom\")");
         assert!(e.contains("boom"), "{e}");
         assert_eq!(run(&mut s, &b, "x + 1").0, "2 : i64\n");
+    }
+
+    #[test]
+    fn a_result_too_large_to_print_is_not_built() {
+        let (mut s, b) = session();
+        // A hundred thousand references to one megabyte: 100 GB of text.
+        let (o, e, _) = run(
+            &mut s,
+            &b,
+            "{ s := str.repeat(\"x\", 1000000); list.map(list.range(0, 100000), (i) => s) }",
+        );
+        assert_eq!(
+            o, "<more than 16 MiB of text; not shown> : List<str>\n",
+            "{e}"
+        );
     }
 
     #[test]

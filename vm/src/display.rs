@@ -21,9 +21,31 @@ impl Vm {
         if !self.is_valid(v) {
             return "<invalid value>".into();
         }
+        self.display_bounded(v, usize::MAX).unwrap_or_default()
+    }
+
+    /// [`Vm::display`] for the running program: fails with "out of memory" when the
+    /// text would pass the heap limit or the system refuses memory for it. Printed
+    /// text can be far larger than the value (a list holding one big string a million
+    /// times), so its growth is checked rather than left to Rust's abort.
+    pub fn display_checked(&self, v: Value) -> Result<String, Trap> {
+        self.display_bounded(v, self.heap.limit)
+            .ok_or_else(|| self.error_plain("out of memory (to_str result too large)"))
+    }
+
+    /// The printed form, or `None` once it would pass `max` bytes or memory for it is
+    /// refused. Before each piece, room for the most text that piece can print is
+    /// reserved fallibly, so that writing it never grows the string infallibly.
+    pub fn display_bounded(&self, v: Value, max: usize) -> Option<String> {
+        if !self.is_valid(v) {
+            return Some("<invalid value>".into());
+        }
         let mut out = String::new();
         let mut work = vec![Item::Val(v, false)];
         while let Some(it) = work.pop() {
+            if out.len() > max {
+                return None;
+            }
             let (v, nested) = match it {
                 Item::Lit(s) => {
                     out.push_str(s);
@@ -31,6 +53,34 @@ impl Vm {
                 }
                 Item::Val(v, n) => (v, n),
             };
+            // An upper bound of what this value prints before its children (`{:?}`
+            // of a str prints at most 10 bytes per byte: `\u{10ffff}`).
+            let need = if v.tag == Tag::OBJ {
+                // SAFETY: OBJ values point at live objects.
+                unsafe {
+                    let h = v.ptr();
+                    match (*h).kind {
+                        Kind::STR if !nested => (*h).len as usize,
+                        Kind::STR | Kind::BYTES => ((*h).len as usize).saturating_mul(10),
+                        Kind::BIG => heap::big(h).significant_bits() as usize / 3,
+                        Kind::RAT => {
+                            let r = heap::rat(h);
+                            (r.numer().significant_bits() + r.denom().significant_bits()) as usize
+                                / 3
+                        }
+                        _ => 0,
+                    }
+                }
+            } else {
+                0
+            };
+            if out.len().saturating_add(need) > max {
+                return None;
+            }
+            out.try_reserve(need.saturating_add(256)).ok()?;
+            if work.capacity() == work.len() {
+                work.try_reserve(work.len().max(16)).ok()?;
+            }
             match v.tag {
                 Tag::UNIT => out.push_str("()"),
                 Tag::BOOL => out.push_str(if v.bits != 0 { "true" } else { "false" }),
@@ -91,9 +141,13 @@ impl Vm {
                                     && (*c.ptr()).kind == Kind::DATA
                                     && (*c.ptr()).meta == builtin::LIST
                                 {
+                                    if elems.len() == elems.capacity() {
+                                        elems.try_reserve(elems.len().max(16)).ok()?;
+                                    }
                                     elems.push(*heap::fields(c.ptr()));
                                     c = *heap::fields(c.ptr()).add(1);
                                 }
+                                work.try_reserve(2 * elems.len() + 1).ok()?;
                                 work.push(Item::Lit("]"));
                                 for (i, e) in elems.iter().enumerate().rev() {
                                     work.push(Item::Val(*e, true));
@@ -114,6 +168,7 @@ impl Vm {
                                     ("(", ")")
                                 };
                                 out.push_str(open);
+                                work.try_reserve(2 * n + 1).ok()?;
                                 work.push(Item::Lit(close));
                                 for i in (0..n).rev() {
                                     work.push(Item::Val(*heap::fields(h).add(i), true));
@@ -147,7 +202,7 @@ impl Vm {
                 _ => out.push_str("<invalid>"),
             }
         }
-        out
+        (out.len() <= max).then_some(out)
     }
 
     fn ctor_name(&self, ty: u32, tag: u16) -> &str {

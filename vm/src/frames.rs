@@ -85,10 +85,12 @@ impl Frames {
         Ok(())
     }
 
-    /// Doubles the room for frames (moving them).
+    /// Doubles the room for frames (moving them), or adds room for one when doubling is
+    /// refused; `false` when the system refuses even that (fallible: `Vec::reserve`
+    /// would abort the process instead of letting the VM report "out of memory").
     #[cold]
-    pub(crate) fn grow(&mut self) {
-        self.v.reserve(self.v.capacity().max(16));
+    pub(crate) fn grow(&mut self) -> bool {
+        self.v.try_reserve(self.v.capacity().max(16)).is_ok() || self.v.try_reserve(1).is_ok()
     }
 
     /// The frame records' storage: first record, live count and room, for the JIT's

@@ -152,28 +152,68 @@ pub unsafe fn rat<'a>(h: *mut Header) -> &'a Rational {
 }
 
 /// One semispace: a 16-byte aligned buffer and a bump pointer.
+///
+/// The buffer comes from the global allocator directly (zeroed, so that a large one is
+/// mapped lazily by the C library), never through `Vec`: when the system refuses the
+/// memory, [`Space::new`] returns `None` and the VM reports "out of memory" instead of
+/// Rust's abort on allocation failure.
 struct Space {
-    buf: Vec<u128>,
+    ptr: std::ptr::NonNull<u8>,
+    cap: usize,
     top: usize,
 }
 
 impl Space {
-    fn new(bytes: usize) -> Space {
+    /// A space of at least `bytes` bytes (a multiple of 16), or `None` if the system
+    /// has no memory for it.
+    fn new(bytes: usize) -> Option<Space> {
+        let cap = bytes.checked_add(15)? & !15;
+        let cap = cap.max(16);
+        let layout = std::alloc::Layout::from_size_align(cap, 16).ok()?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = std::ptr::NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })?;
+        Some(Space { ptr, cap, top: 0 })
+    }
+    /// A space of no bytes, owning no memory (every allocation in it fails).
+    fn empty() -> Space {
         Space {
-            buf: vec![0u128; bytes.div_ceil(16).max(1)],
+            ptr: std::ptr::NonNull::dangling(),
+            cap: 0,
             top: 0,
         }
     }
     fn cap(&self) -> usize {
-        self.buf.len() * 16
+        self.cap
+    }
+    /// Overwrites the whole space with 0xFF bytes, so that a stale pointer into it
+    /// (a GC bug) reads an impossible header instead of plausible old data.
+    fn poison(&mut self) {
+        // SAFETY: the space owns `cap` writable bytes from `ptr` (none when `cap` is 0).
+        unsafe { std::ptr::write_bytes(self.ptr.as_ptr(), 0xFF, self.cap) }
     }
     fn base(&mut self) -> *mut u8 {
-        self.buf.as_mut_ptr() as *mut u8
+        self.ptr.as_ptr()
     }
     fn contains(&self, p: *const u8) -> bool {
-        let b = self.buf.as_ptr() as usize;
+        let b = self.ptr.as_ptr() as usize;
         let p = p as usize;
         p >= b && p < b + self.top
+    }
+}
+
+impl Drop for Space {
+    fn drop(&mut self) {
+        if self.cap == 0 {
+            return;
+        }
+        // SAFETY: a space with a non-zero `cap` got `ptr` from `new`, allocated with
+        // exactly this layout (which was valid then), and frees it once.
+        unsafe {
+            std::alloc::dealloc(
+                self.ptr.as_ptr(),
+                std::alloc::Layout::from_size_align_unchecked(self.cap, 16),
+            )
+        }
     }
 }
 
@@ -232,10 +272,13 @@ pub const DEFAULT_INITIAL: usize = 1 << 20;
 impl Heap {
     /// A heap whose first semispace is `initial` bytes and whose live data may not
     /// exceed `limit` bytes.
+    ///
+    /// When the system refuses even the first semispace, the heap starts empty and the
+    /// first allocation reports "out of memory" (a collection asks for a space again).
     pub fn new(initial: usize, limit: usize) -> Heap {
         let initial = initial.min(limit).max(1024);
         Heap {
-            from: Space::new(initial),
+            from: Space::new(initial).unwrap_or_else(Space::empty),
             to: None,
             spare: None,
             retired: std::collections::VecDeque::new(),
@@ -308,17 +351,32 @@ impl Heap {
     /// Starts a collection. The new space holds at least everything the old one does
     /// (all of it may be live); when that leaves no room for the pending request, the
     /// VM collects again into the bigger space the growth policy then asks for.
-    pub fn begin(&mut self, _needed: usize) {
-        let want = self.cap.max(self.from.top);
+    ///
+    /// Returns `false`, with nothing changed, when the system refuses the memory for
+    /// the new space even at the smallest size that can hold the old one's contents:
+    /// the VM then reports "out of memory".
+    #[must_use]
+    pub fn begin(&mut self, _needed: usize) -> bool {
+        let min = self.from.top.max(1024);
+        let want = self.cap.max(min);
         let to = match self.spare.take() {
             Some(mut s) if s.cap() >= want && s.cap() <= 2 * want => {
                 s.top = 0;
-                s
+                Some(s)
             }
-            _ => Space::new(want),
+            // Free the unsuitable spare before asking for a new space, so that the
+            // two are never held at once; then settle for less than the growth policy
+            // wants rather than fail while the old contents would still fit.
+            _ => Space::new(want).or_else(|| Space::new(min)),
         };
-        self.to = Some(to);
-        self.scan = 0;
+        match to {
+            Some(to) => {
+                self.to = Some(to);
+                self.scan = 0;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Copies the object a root points to (if not yet copied) and updates the root.
@@ -408,7 +466,7 @@ impl Heap {
         let old = std::mem::replace(&mut self.from, to);
         if self.stress {
             let mut old = old;
-            old.buf.fill(u128::MAX);
+            old.poison();
             self.retired.push_back(old);
             // At most RETIRED_SPACES of them, and (past the newest) RETIRED_BYTES in all,
             // so that a big heap under stress does not hold many copies of itself.
@@ -427,8 +485,15 @@ impl Heap {
         self.stats.collections += 1;
         self.stats.copied += live as u64;
         self.stats.live = live;
-        if (live + needed) * 2 > self.cap {
-            self.cap = ((live + needed) * 2).max(self.cap * 2);
+        let want = live.saturating_add(needed);
+        if want.saturating_mul(2) > self.cap {
+            // Grow, but never past what the limit lets live data reach: a space
+            // bigger than the limit (plus the pending request) could never be filled
+            // with live data and would only waste memory the machine may not have.
+            self.cap = want
+                .saturating_mul(2)
+                .max(self.cap.saturating_mul(2))
+                .min(self.limit.max(want));
         }
         self.stats.max_space = self.stats.max_space.max(self.from.cap());
         live

@@ -36,6 +36,16 @@ impl Vm {
         while len < n {
             len *= 2;
         }
+        // Reserve fallibly first: when the system refuses the memory, the program ends
+        // with "out of memory" rather than Rust's abort on allocation failure. Settle
+        // for exactly `n` slots when doubling is refused.
+        let cur = self.stack.len();
+        if self.stack.try_reserve_exact(len - cur).is_err() {
+            len = n;
+            if self.stack.try_reserve_exact(len - cur).is_err() {
+                return Err(self.error_plain("out of memory (the value stack)"));
+            }
+        }
         self.stack.resize(len, Value::UNIT);
         self.sync_jit_state();
         Ok(())
@@ -65,7 +75,9 @@ impl Vm {
         for _ in 0..3 {
             match why {
                 PushFailed::Frames => {
-                    self.frames.grow();
+                    if !self.frames.grow() {
+                        return Err(self.error_plain("out of memory (the frame stack)"));
+                    }
                     self.sync_jit_state();
                 }
                 PushFailed::Stack(n) => self.grow_stack(n)?,
@@ -416,6 +428,11 @@ impl Vm {
                     && (*v.ptr()).kind == Kind::DATA
                     && (*v.ptr()).meta == builtin::LIST
                 {
+                    // Grown fallibly: a list may be a large part of the heap, and this
+                    // copy must not end the process when the system refuses memory.
+                    if out.len() == out.capacity() && out.try_reserve(out.len().max(16)).is_err() {
+                        return Err(self.error_plain("out of memory"));
+                    }
                     out.push(*heap::fields(v.ptr()));
                     v = *heap::fields(v.ptr()).add(1);
                     continue;
@@ -1450,7 +1467,7 @@ impl Vm {
                     }
                     prim::TOSTR => {
                         let v = slot!(a16!(Op::ToStr, 1));
-                        let s = self.display(v);
+                        let s = vmop!(self.display_checked(v));
                         let r = vmop!(self.new_str(&s));
                         set!(a16!(Op::ToStr, 0), r);
                         next!(Op::ToStr);

@@ -362,22 +362,33 @@ impl Vm {
             _ => return Ok(()),
         };
         let is_list = matches!(c, Const::List(_));
+        // A list's shell is filled cell by cell through a cursor kept in `roots`
+        // (building an item may move the cells), so that a list of a million items
+        // loads in linear time, not by walking the spine again for every item.
+        let cursor = self.roots.len();
+        self.roots.push(self.globals[i]);
         for (k, item) in items.iter().enumerate() {
-            let v = self.build(item)?;
+            let v = match self.build(item) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.roots.truncate(cursor);
+                    return Err(e);
+                }
+            };
             // Re-read the shell: building may have moved it.
-            let mut obj = self.globals[i];
-            // SAFETY: the shell was built with exactly `items.len()` slots (or cells).
+            // SAFETY: the shell was built with exactly `items.len()` slots (or cells),
+            // and the cursor is the list's cell `k` while `k < items.len()`.
             unsafe {
                 if is_list {
-                    for _ in 0..k {
-                        obj = *heap::fields(obj.ptr()).add(1);
-                    }
-                    *heap::fields(obj.ptr()) = v;
+                    let cell = self.roots[cursor];
+                    *heap::fields(cell.ptr()) = v;
+                    self.roots[cursor] = *heap::fields(cell.ptr()).add(1);
                 } else {
-                    *heap::fields(obj.ptr()).add(k) = v;
+                    *heap::fields(self.globals[i].ptr()).add(k) = v;
                 }
             }
         }
+        self.roots.truncate(cursor);
         Ok(())
     }
 

@@ -99,7 +99,14 @@ impl Vm {
     fn want_str(&self, v: Value, what: &str) -> Result<String, Trap> {
         let p = self.want_kind(v, Kind::STR, what)?;
         // SAFETY: p is a live STR object; the copy is taken before any allocation.
-        Ok(unsafe { heap::str(p) }.to_string())
+        let src = unsafe { heap::str(p) };
+        // Copied fallibly: the string may be a large part of the heap.
+        let mut out = String::new();
+        if out.try_reserve_exact(src.len()).is_err() {
+            return Err(self.error_plain("out of memory"));
+        }
+        out.push_str(src);
+        Ok(out)
     }
 
     fn want_big(&self, v: Value, what: &str) -> Result<Integer, Trap> {
@@ -240,10 +247,33 @@ impl Vm {
         Ok(())
     }
 
+    /// Fails with "out of memory" when a GMP result of about `bits` bits could not
+    /// be held within the heap limit. GMP allocates its limbs itself and aborts the
+    /// process when the system refuses memory, so every operation whose result can be
+    /// much larger than its operands is sized here, beforehand, from the operands'
+    /// sizes (an upper bound, within a limb).
+    fn check_gmp_bits(&self, bits: u64) -> Result<(), Trap> {
+        if bits / 8 > self.heap.limit as u64 {
+            return Err(self.error_plain("out of memory (ibig result too large)"));
+        }
+        Ok(())
+    }
+
+    /// Fails with "out of memory" when a string result of `bytes` bytes, built in
+    /// Rust before it is copied to the heap, could not be held within the heap limit
+    /// (so that building it can never reach Rust's abort on allocation failure).
+    fn check_text(&self, bytes: u128) -> Result<(), Trap> {
+        if bytes > self.heap.limit as u128 {
+            return Err(self.error_plain("out of memory (string result too large)"));
+        }
+        Ok(())
+    }
+
     fn big_op(&mut self, sub: u8, b: usize, o: &[usize; 4]) -> Result<(), Trap> {
         let x = self.want_big(self.arg(b, o[1]), "ibig arithmetic")?;
         let unary = matches!(sub, n::BIG_NEG | n::BIG_ABS | n::BIG_ISQRT);
         let second = self.arg(b, o[2]);
+        let bx = u64::from(x.significant_bits());
         let r = if unary {
             match sub {
                 n::BIG_NEG => self.new_big(-x)?,
@@ -260,6 +290,14 @@ impl Vm {
             if e < 0 || e > u32::MAX as i64 {
                 return Err(self.error_plain(format!("exponent or shift {e} out of range")));
             }
+            let bits = match sub {
+                // 0, 1 and -1 stay that small at any power.
+                n::BIG_POW if x.significant_bits() <= 1 => 1,
+                n::BIG_POW => bx.saturating_mul(e as u64),
+                n::BIG_SHL => bx.saturating_add(e as u64),
+                _ => bx,
+            };
+            self.check_gmp_bits(bits)?;
             let e = e as u32;
             let v = match sub {
                 n::BIG_POW => x.pow(e),
@@ -269,6 +307,12 @@ impl Vm {
             self.new_big(v)?
         } else {
             let y = self.want_big(second, "ibig arithmetic")?;
+            let by = u64::from(y.significant_bits());
+            self.check_gmp_bits(if sub == n::BIG_MUL {
+                bx + by
+            } else {
+                bx.max(by) + 1
+            })?;
             match sub {
                 n::BIG_ADD => self.new_big(x + y)?,
                 n::BIG_SUB => self.new_big(x - y)?,
@@ -337,6 +381,13 @@ impl Vm {
             _ => {
                 let x = self.want_rat(a, "ratio arithmetic")?;
                 let y = self.want_rat(self.arg(b, o[2]), "ratio arithmetic")?;
+                // A sum or product of a/b and c/d is formed from ad, bc and bd before
+                // it is reduced.
+                let bits = |r: &Rational| {
+                    u64::from(r.numer().significant_bits())
+                        + u64::from(r.denom().significant_bits())
+                };
+                self.check_gmp_bits(2 * (bits(&x) + bits(&y)))?;
                 match sub {
                     n::RAT_ADD => self.new_rat(x + y)?,
                     n::RAT_SUB => self.new_rat(x - y)?,
@@ -474,7 +525,12 @@ impl Vm {
                     let items = self.list_values(a, "str.join")?;
                     let sep = self.want_str(self.arg(b, o[2]), "str.join")?;
                     let mut parts = Vec::with_capacity(items.len());
+                    let mut total = sep.len() as u128 * items.len().saturating_sub(1) as u128;
                     for it in items {
+                        let p = self.want_kind(it, Kind::STR, "str.join")?;
+                        // SAFETY: p is a live STR object.
+                        total += unsafe { (*p).len } as u128;
+                        self.check_text(total)?;
                         parts.push(self.want_str(it, "str.join")?);
                     }
                     let j = parts.join(&sep);
@@ -506,6 +562,10 @@ impl Vm {
                 let r = if from.is_empty() {
                     t.clone()
                 } else {
+                    let k = t.matches(from.as_str()).count() as u128;
+                    self.check_text(
+                        t.len() as u128 - k * from.len() as u128 + k * to.len() as u128,
+                    )?;
                     t.replace(&from, &to)
                 };
                 self.new_str(&r)?
@@ -523,6 +583,8 @@ impl Vm {
             | s::STR_REVERSE
             | s::STR_TAIL => {
                 let t = self.want_str(a, "string operation")?;
+                // Case mapping can make a string up to three times longer.
+                self.check_text(3 * t.len() as u128)?;
                 let r = match sub {
                     s::STR_TRIM => t.trim().to_string(),
                     s::STR_TRIM_START => t.trim_start().to_string(),
@@ -544,10 +606,23 @@ impl Vm {
                 if k < 0 {
                     return Err(self.error_plain(format!("str.repeat: negative count {k}")));
                 }
-                if (t.len() as u128) * (k as u128) > self.heap.limit as u128 {
+                let total = (t.len() as u128) * (k as u128);
+                if total > self.heap.limit as u128 {
                     return Err(self.error_plain("out of memory"));
                 }
-                self.new_str(&t.repeat(k as usize))?
+                // Built in place in the heap: no Rust-side copy of the result.
+                let n = total as usize;
+                let p = self.alloc(n, Kind::STR, 0, 0, n as u64)?;
+                // SAFETY: the new object has room for `n` = `k * t.len()` bytes after
+                // its header, and `t` is a Rust copy (the allocation cannot move it).
+                // (An empty `t` copies nothing: no loop of up to `i64.MAX` rounds.)
+                unsafe {
+                    let dst = (p as *mut u8).add(16);
+                    for i in 0..if t.is_empty() { 0 } else { k as usize } {
+                        std::ptr::copy_nonoverlapping(t.as_ptr(), dst.add(i * t.len()), t.len());
+                    }
+                }
+                Value::obj(p)
             }
             s::STR_HEAD => {
                 let t = self.want_str(a, "str.head")?;

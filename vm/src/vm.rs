@@ -185,13 +185,80 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            heap_limit: 16 << 30,
+            heap_limit: default_heap_limit(),
             heap_initial: heap::DEFAULT_INITIAL,
             max_frames: 10_000_000,
             gc_stress: std::env::var_os("HASHVM_GC_STRESS").is_some_and(|v| v != "0"),
             jit_hot: HOT_THRESHOLD,
         }
     }
+}
+
+/// The default `--heap-limit`: a third of what the machine can give the process (the
+/// smallest of its physical memory, its address-space and data-segment limits and its
+/// container's memory limit),
+/// after a margin of 128 MiB for the code, thread stacks and the C library.
+///
+/// A third, because a copying collection holds two semispaces at once (each up to the
+/// limit), and the rest (the VM's value and frame stacks, GMP limbs, text built by
+/// `to_str`) needs room too: a runaway program is then stopped by the VM with "out of
+/// memory" before the system refuses memory or the kernel's OOM killer steps in.
+pub fn default_heap_limit() -> usize {
+    heap_limit_for(machine_memory())
+}
+
+/// [`default_heap_limit`] for a process that may use `budget` bytes: at least 16 MiB.
+pub fn heap_limit_for(budget: u64) -> usize {
+    let limit = budget.saturating_sub(128 << 20) / 3;
+    usize::try_from(limit).unwrap_or(usize::MAX).max(16 << 20)
+}
+
+/// The most memory this process can use: physical memory, lowered by `RLIMIT_AS` and
+/// `RLIMIT_DATA` (`ulimit -v`, `ulimit -d`) and by a container's cgroup memory limit
+/// when they are set.
+pub fn machine_memory() -> u64 {
+    let mut budget = u64::MAX;
+    // SAFETY: sysconf only reads system configuration.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages > 0 && page > 0 {
+        budget = (pages as u64).saturating_mul(page as u64);
+    }
+    for res in [libc::RLIMIT_AS, libc::RLIMIT_DATA] {
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one `rlimit` through the valid pointer it is given.
+        if unsafe { libc::getrlimit(res, &mut rl) } == 0 && rl.rlim_cur != libc::RLIM_INFINITY {
+            // `rlim_t` is `u64` here but not on every platform.
+            #[allow(clippy::unnecessary_cast)]
+            let cur = rl.rlim_cur as u64;
+            budget = budget.min(cur);
+        }
+    }
+    // A container's memory limit (cgroup v2, then v1): "max" or a huge number when
+    // there is none.
+    for path in [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ] {
+        if let Some(n) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+        {
+            budget = budget.min(n);
+        }
+    }
+    if budget == u64::MAX {
+        // Nothing known (no sysconf): the old fixed default, 48 GiB / 3 = 16 GiB.
+        budget = 48 << 30;
+    }
+    budget
 }
 
 /// The default hotness threshold ([`Config::jit_hot`]).
@@ -406,7 +473,9 @@ impl Vm {
     pub(crate) fn collect(&mut self, needed: usize) -> Result<(), Trap> {
         let t0 = std::time::Instant::now();
         let top = self.live_top();
-        self.heap.begin(needed);
+        if !self.heap.begin(needed) {
+            return Err(self.error_plain("out of memory"));
+        }
         let heap = &mut self.heap;
         for v in self.stack[..top].iter_mut() {
             heap.forward(v);
@@ -524,6 +593,9 @@ impl Vm {
         vals: &[Value],
     ) -> Result<Value, Trap> {
         let mark = self.roots.len();
+        if self.roots.try_reserve(vals.len()).is_err() {
+            return Err(self.error_plain("out of memory"));
+        }
         self.roots.extend_from_slice(vals);
         let r = self.alloc(vals.len() * 16, kind, tag, meta, vals.len() as u64);
         let p = match r {
@@ -573,6 +645,9 @@ impl Vm {
     /// copied (`list.append`). Everything is rooted while the cells are allocated.
     pub(crate) fn new_list_onto(&mut self, vals: &[Value], tail: Value) -> Result<Value, Trap> {
         let mark = self.roots.len();
+        if self.roots.try_reserve(vals.len() + 1).is_err() {
+            return Err(self.error_plain("out of memory"));
+        }
         self.roots.extend_from_slice(vals);
         self.roots.push(tail);
         let acc = self.roots.len() - 1;

@@ -15,7 +15,7 @@ usage: hashvm run [OPTIONS] FILE [ARGS...]   run a .hbc (executable or linkable)
        hashvm --help | --version
 
 run options (before FILE; everything after FILE goes to the program):
-  --heap-limit SIZE    most live heap data (e.g. 512M, 4G; default 16G); past it: out of memory
+  --heap-limit SIZE    most live heap data (e.g. 512M, 4G; default a third of the memory the process may use); past it: out of memory
   --stack-limit N      most nested calls (default 10000000); past it: stack overflow
   --gc-stats           print collector statistics to standard error at exit
   --jit=on|off         the tracing JIT (default: on on x86-64; it compiles hot numeric

@@ -122,7 +122,23 @@ impl Checker<'_> {
                 mk(TExprKind::List(ts), Type::list(elem), span)
             }
             ExprKind::Lambda(l) => self.lambda(l, span, None, None, None),
-            ExprKind::Call(callee, args) => self.call(callee, args, span),
+            ExprKind::Call(callee, args) => {
+                let t = self.call(callee, args, span);
+                // Nested calls of a generic function can double a type each time
+                // (`f(f(f(...)))` with `f := (x) => (x, x)`); the type is shared
+                // while inferred but copied in full later, so stop it here.
+                if self.type_larger_than(&t.ty, crate::check::MAX_TYPE_SIZE) {
+                    self.error(
+                        span,
+                        format!(
+                            "the type of this call is too large (more than {} parts)",
+                            crate::check::MAX_TYPE_SIZE
+                        ),
+                    );
+                    return self.error_expr(span);
+                }
+                t
+            }
             ExprKind::Index(base, idx) => {
                 let b = self.infer(base);
                 let elem = self.fresh();

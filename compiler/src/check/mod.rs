@@ -59,6 +59,15 @@ pub(crate) enum ItemKindState {
     Import(ImportTarget),
 }
 
+/// The most type parts the typed program may hold in all. Every node of the typed
+/// program carries its own copy of its type (types are trees), so a chain of values
+/// each nesting the one before (`x2 := Some(x1)`, thousands of times) needs space
+/// quadratic in its length: past this, a clean error rather than gigabytes.
+pub const MAX_PROGRAM_TYPE_PARTS: usize = 8_000_000;
+
+/// The most parts (type constructors and variables) an item's type may have.
+pub const MAX_TYPE_SIZE: usize = 10_000;
+
 #[derive(Clone, Debug)]
 pub(crate) struct ItemState {
     pub name: String,
@@ -140,6 +149,9 @@ impl Deferred {
 
 /// The checker's state for a whole program.
 pub struct Checker<'g> {
+    /// Type parts the final substitution may still produce (see
+    /// [`MAX_PROGRAM_TYPE_PARTS`]); 0 once exhausted.
+    pub(crate) zonk_budget: std::cell::Cell<usize>,
     pub(crate) graph: &'g Graph,
     pub(crate) sources: &'g SourceMap,
     pub(crate) diags: Vec<Diagnostic>,
@@ -199,6 +211,7 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
         used_imports: Default::default(),
         session_names: HashMap::new(),
         session_ctors: HashMap::new(),
+        zonk_budget: std::cell::Cell::new(MAX_PROGRAM_TYPE_PARTS),
     };
     let t = c.generic_var();
     let _e = c.generic_var();
@@ -243,6 +256,13 @@ pub fn check(graph: &Graph, sources: &SourceMap) -> (Option<TypedProgram>, Vec<D
     }
     c.unused_warnings();
     let prog = c.finish(main, main_i64);
+    if c.zonk_budget.get() == 0 {
+        c.diags.push(Diagnostic::error_nowhere(format!(
+            "the program's types are too large: more than {MAX_PROGRAM_TYPE_PARTS} parts in all \
+             (a long chain of values each nesting the one before?)"
+        )));
+        return (None, c.diags);
+    }
     let mut diags = c.diags;
     if let Some(p) = &prog {
         diags.extend(crate::exhaust::check_program(p));
@@ -1098,12 +1118,28 @@ impl<'g> Checker<'g> {
                     .as_ref()
                     .map(|e| self.is_value(e))
                     .unwrap_or(false);
-            let scheme = if value_like {
+            let mut scheme = if value_like {
                 self.generalize(&mono)
             } else {
                 self.weaken(&mono);
                 Scheme::mono(self.resolve(&mono))
             };
+            if self.type_larger_than(&scheme.ty, MAX_TYPE_SIZE) {
+                // Types are trees: `a1 := (a0, a0); a2 := (a1, a1); ...` doubles the
+                // type with every line, and each use copies it, so forty such lines
+                // would take the checker hours and more memory than the machine has.
+                let (span, name) = {
+                    let it = &self.mods[m.0 as usize].items[i];
+                    (it.span, it.name.clone())
+                };
+                self.report(
+                    Diagnostic::error(span, format!("the type of `{name}` is too large"))
+                        .with_help(format!(
+                            "a type may have at most {MAX_TYPE_SIZE} parts; annotate or restructure the value"
+                        )),
+                );
+                scheme = Scheme::mono(Type::unit());
+            }
             self.mods[m.0 as usize].items[i].scheme = Some(scheme);
         }
     }

@@ -82,18 +82,61 @@ impl Checker<'_> {
         }
     }
 
+    /// Follows bound variables at the top of `t`, without copying anything: the
+    /// copying [`Checker::shallow`] made resolving a type of depth d copy it d times
+    /// (a chain of a few hundred `x2 := Some(x1)` took minutes to check).
+    pub(crate) fn shallow_ref<'t>(&'t self, mut t: &'t Type) -> &'t Type {
+        while let Type::Var(v) = t {
+            match self.vars.get(v.0 as usize) {
+                Some(VarState::Bound(b)) => t = b,
+                _ => break,
+            }
+        }
+        t
+    }
+
+    /// Whether `t`, with its bound variables substituted, has more than `max` parts.
+    /// Counts through the bindings without copying and stops early, so it costs at
+    /// most `max` steps however large the type is.
+    pub(crate) fn type_larger_than(&self, t: &Type, max: usize) -> bool {
+        self.type_parts_upto(t, max + 1) > max
+    }
+
+    /// The number of parts of `t` with its bound variables substituted, counting no
+    /// further than `max` (so it costs at most `max` steps).
+    pub(crate) fn type_parts_upto(&self, t: &Type, max: usize) -> usize {
+        let mut work = vec![t];
+        let mut n = 0;
+        while let Some(t) = work.pop() {
+            n += 1;
+            if n >= max {
+                return n;
+            }
+            match self.shallow_ref(t) {
+                Type::Var(_) | Type::Prim(_) => {}
+                Type::Tuple(ts) | Type::Adt(_, ts) => work.extend(ts),
+                Type::Fn(ps, r) => {
+                    work.extend(ps);
+                    work.push(r);
+                }
+                Type::Array(t) => work.push(t),
+            }
+        }
+        n
+    }
+
     /// Substitutes every bound variable in `t`.
     pub fn resolve(&self, t: &Type) -> Type {
-        match self.shallow(t) {
-            Type::Var(v) => Type::Var(v),
-            Type::Prim(p) => Type::Prim(p),
+        match self.shallow_ref(t) {
+            Type::Var(v) => Type::Var(*v),
+            Type::Prim(p) => Type::Prim(*p),
             Type::Tuple(ts) => Type::Tuple(ts.iter().map(|t| self.resolve(t)).collect()),
             Type::Fn(ps, r) => Type::Fn(
                 ps.iter().map(|t| self.resolve(t)).collect(),
-                Box::new(self.resolve(&r)),
+                Box::new(self.resolve(r)),
             ),
-            Type::Array(t) => Type::Array(Box::new(self.resolve(&t))),
-            Type::Adt(a, ts) => Type::Adt(a, ts.iter().map(|t| self.resolve(t)).collect()),
+            Type::Array(t) => Type::Array(Box::new(self.resolve(t))),
+            Type::Adt(a, ts) => Type::Adt(*a, ts.iter().map(|t| self.resolve(t)).collect()),
         }
     }
 
@@ -188,30 +231,39 @@ impl Checker<'_> {
 
     /// Whether `x` occurs in `t`; lowers the levels of `t`'s variables to `level`.
     fn occurs_and_adjust(&mut self, x: TyVar, level: u32, t: &Type) -> bool {
-        match self.shallow(t) {
-            Type::Var(y) => {
-                if y == x {
-                    return true;
-                }
-                if let Some(VarState::Unbound { level: ly, class }) =
-                    self.vars.get(y.0 as usize).cloned()
-                {
-                    if ly != GENERIC && ly > level {
-                        self.vars[y.0 as usize] = VarState::Unbound { level, class };
+        // Walks `t` without copying it (see `shallow_ref`), collecting the variables
+        // whose level must drop to `level`.
+        let mut lower = Vec::new();
+        let mut work = vec![t];
+        let mut found = false;
+        while let Some(t) = work.pop() {
+            match self.shallow_ref(t) {
+                Type::Var(y) => {
+                    if *y == x {
+                        found = true;
+                        break;
                     }
+                    lower.push(*y);
                 }
-                false
+                Type::Prim(_) => {}
+                Type::Tuple(ts) | Type::Adt(_, ts) => work.extend(ts.iter().rev()),
+                Type::Fn(ps, r) => {
+                    work.push(r);
+                    work.extend(ps.iter().rev());
+                }
+                Type::Array(t) => work.push(t),
             }
-            Type::Prim(_) => false,
-            Type::Tuple(ts) | Type::Adt(_, ts) => {
-                ts.iter().any(|t| self.occurs_and_adjust(x, level, t))
-            }
-            Type::Fn(ps, r) => {
-                ps.iter().any(|t| self.occurs_and_adjust(x, level, t))
-                    || self.occurs_and_adjust(x, level, &r)
-            }
-            Type::Array(t) => self.occurs_and_adjust(x, level, &t),
         }
+        for y in lower {
+            if let Some(VarState::Unbound { level: ly, class }) =
+                self.vars.get(y.0 as usize).cloned()
+            {
+                if ly != GENERIC && ly > level {
+                    self.vars[y.0 as usize] = VarState::Unbound { level, class };
+                }
+            }
+        }
+        found
     }
 
     /// Restricts `t` to the primitives of `class` (an operator's operand).
@@ -353,8 +405,25 @@ impl Checker<'_> {
 
     /// The unbound variables of `t` (resolved), in order.
     pub fn free_vars(&self, t: &Type) -> Vec<TyVar> {
+        // Walked through the bindings, without resolving `t` into a copy first.
         let mut out = Vec::new();
-        self.resolve(t).free_vars(&mut out);
+        let mut work = vec![t];
+        while let Some(t) = work.pop() {
+            match self.shallow_ref(t) {
+                Type::Var(v) => {
+                    if !out.contains(v) {
+                        out.push(*v)
+                    }
+                }
+                Type::Prim(_) => {}
+                Type::Tuple(ts) | Type::Adt(_, ts) => work.extend(ts.iter().rev()),
+                Type::Fn(ps, r) => {
+                    work.push(r);
+                    work.extend(ps.iter().rev());
+                }
+                Type::Array(t) => work.push(t),
+            }
+        }
         out
     }
 
@@ -379,10 +448,15 @@ impl Checker<'_> {
                 }
             }
         }
-        Scheme {
-            vars,
-            ty: self.resolve(t),
-        }
+        // A scheme that quantifies nothing keeps `t` as it is (its variables are
+        // bound in the substitution): resolving it would store a full copy of the
+        // type for every such binding, quadratic space for a chain of nested values.
+        let ty = if vars.is_empty() {
+            t.clone()
+        } else {
+            self.resolve(t)
+        };
+        Scheme { vars, ty }
     }
 
     /// Lowers the levels of `t`'s variables to the current level: a binding that is

@@ -75,7 +75,7 @@ pub(super) fn finish(
                 span: l.span,
                 mutable: l.mutable,
                 captured: l.captured,
-                ty: c.resolve(&l.scheme.ty),
+                ty: zonk_ty(c, &l.scheme.ty),
             }
         })
         .collect();
@@ -94,7 +94,7 @@ pub(super) fn finish(
 }
 
 fn zonk_scheme(c: &Checker<'_>, s: &Scheme) -> Scheme {
-    let ty = c.resolve(&s.ty);
+    let ty = zonk_ty(c, &s.ty);
     let mut fv = Vec::new();
     ty.free_vars(&mut fv);
     let vars = s.vars.iter().copied().filter(|v| fv.contains(v)).collect();
@@ -110,7 +110,7 @@ fn field_index(c: &Checker<'_>, slot: u32) -> u32 {
 }
 
 fn zonk_pat(c: &Checker<'_>, p: &mut TPat) {
-    p.ty = c.resolve(&p.ty);
+    p.ty = zonk_ty(c, &p.ty);
     match &mut p.kind {
         TPatKind::Tuple(ps) | TPatKind::Ctor { args: ps, .. } | TPatKind::Or(ps) => {
             ps.iter_mut().for_each(|p| zonk_pat(c, p))
@@ -121,14 +121,14 @@ fn zonk_pat(c: &Checker<'_>, p: &mut TPat) {
 
 fn zonk_lambda(c: &Checker<'_>, l: &mut TLambda) {
     for t in l.param_tys.iter_mut() {
-        *t = c.resolve(t);
+        *t = zonk_ty(c, t);
     }
-    l.ret_ty = c.resolve(&l.ret_ty);
+    l.ret_ty = zonk_ty(c, &l.ret_ty);
     zonk_expr(c, &mut l.body);
 }
 
 fn zonk_expr(c: &Checker<'_>, e: &mut TExpr) {
-    e.ty = c.resolve(&e.ty);
+    e.ty = zonk_ty(c, &e.ty);
     match &mut e.kind {
         TExprKind::Lit(_)
         | TExprKind::Var(_)
@@ -159,7 +159,7 @@ fn zonk_expr(c: &Checker<'_>, e: &mut TExpr) {
             rhs,
             ..
         } => {
-            *operand_ty = c.resolve(operand_ty);
+            *operand_ty = zonk_ty(c, operand_ty);
             zonk_expr(c, lhs);
             zonk_expr(c, rhs);
         }
@@ -173,7 +173,7 @@ fn zonk_expr(c: &Checker<'_>, e: &mut TExpr) {
             value,
             ..
         } => {
-            *operand_ty = c.resolve(operand_ty);
+            *operand_ty = zonk_ty(c, operand_ty);
             match place {
                 TPlace::Local(_) | TPlace::Item(_) => {}
                 TPlace::Field { base, index } => {
@@ -257,4 +257,20 @@ fn zonk_expr(c: &Checker<'_>, e: &mut TExpr) {
         }
         TExprKind::Run(x) => zonk_expr(c, x),
     }
+}
+
+/// `t` with its variables substituted, charged to the program's type budget; once the
+/// budget is spent, `()` (checking then fails with "types are too large").
+fn zonk_ty(c: &Checker<'_>, t: &Type) -> Type {
+    let left = c.zonk_budget.get();
+    if left == 0 {
+        return Type::unit();
+    }
+    let parts = c.type_parts_upto(t, left);
+    if parts >= left {
+        c.zonk_budget.set(0);
+        return Type::unit();
+    }
+    c.zonk_budget.set(left - parts);
+    c.resolve(t)
 }

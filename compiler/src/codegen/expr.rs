@@ -138,15 +138,28 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.fb.op(Op::LoadFn, [s(dst), Operand::Func(f)]);
             }
             TExprKind::Tuple(es) => {
-                let base = self.window(es.len() as u16);
+                let base = self.window(es.len());
                 for (i, x) in es.iter().enumerate() {
                     self.expr(x, base + i as u16)?;
                 }
                 self.fb
                     .op(Op::Tuple, [s(dst), s(base), cnt(es.len() as u16)]);
             }
+            TExprKind::List(es) if es.len() > LIST_WINDOW => {
+                // A long literal is built without a slot per element (a frame has at
+                // most 65 535 slots): elements are evaluated left to right, each consed
+                // onto a reversed accumulator, and the result reversed once.
+                let acc = self.temp();
+                self.fb.op(Op::LoadNil, [s(acc)]);
+                let t = self.temp();
+                for x in es {
+                    self.expr(x, t)?;
+                    self.fb.op(Op::Cons, [s(acc), s(t), s(acc)]);
+                }
+                self.fb.op(Op::ListRev, [s(dst), s(acc)]);
+            }
             TExprKind::List(es) => {
-                let base = self.window(es.len() as u16);
+                let base = self.window(es.len());
                 for (i, x) in es.iter().enumerate() {
                     self.expr(x, base + i as u16)?;
                 }
@@ -294,7 +307,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
 
     pub(super) fn ctor(&mut self, c: CtorRef, args: &'p [TExpr], order: &[u32], dst: u16) -> R<()> {
         let n = args.len() as u16;
-        let base = self.window(n);
+        let base = self.window(args.len());
         let order: Vec<usize> = if order.len() == args.len() {
             order.iter().map(|&i| i as usize).collect()
         } else {
@@ -330,7 +343,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             return Ok(());
         }
         let n = l.captures.len() as u16;
-        let base = self.window(n);
+        let base = self.window(l.captures.len());
         for (j, &c) in l.captures.iter().enumerate() {
             if Some(c) == l.self_local {
                 self.fb.op(Op::LoadUnit, [s(base + j as u16)]);
@@ -398,7 +411,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 Target::Value(t)
             }
         };
-        let base = self.window(n);
+        let base = self.window(args.len());
         for (i, x) in args.iter().enumerate() {
             self.expr(x, base + i as u16)?;
         }
@@ -424,7 +437,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
     /// `Src` operands and `dst` as its `Dst`; an instruction without a result leaves
     /// `()` in `dst`. Used by `#op(...)` and by calls of one-instruction functions.
     pub(super) fn prim_op(&mut self, op: Op, args: &'p [TExpr], dst: u16, span: Span) -> R<()> {
-        let base = self.window(args.len() as u16);
+        let base = self.window(args.len());
         for (i, x) in args.iter().enumerate() {
             self.expr(x, base + i as u16)?;
         }

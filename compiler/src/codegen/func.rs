@@ -54,6 +54,10 @@ pub(crate) struct FnCx<'a, 'p> {
 
 pub(crate) type R<T> = Result<T, CodegenError>;
 
+/// List literals longer than this are built element by element (see `TExprKind::List`
+/// in [`FnCx::expr`]) rather than in one window of slots.
+pub(super) const LIST_WINDOW: usize = 64;
+
 pub(super) fn s(i: u16) -> Operand {
     Operand::Slot(i)
 }
@@ -185,18 +189,27 @@ impl<'a, 'p> FnCx<'a, 'p> {
 
     /// A fresh temporary slot.
     pub(crate) fn temp(&mut self) -> u16 {
-        let t = self.next;
-        self.next += 1;
-        self.fb.reserve_slots(self.next as u32);
-        t
+        self.window(1)
     }
 
     /// Reserves `n` consecutive slots and returns the first.
-    pub(crate) fn window(&mut self, n: u16) -> u16 {
+    ///
+    /// A frame has at most 65 535 slots. Past that, the slots are still reserved (so
+    /// that the function builder rejects the function: "too large", a clean compile
+    /// error) but slot 0 is returned and nothing advances, so that the code generated
+    /// meanwhile, which is thrown away, never overflows a `u16` slot number.
+    pub(crate) fn window(&mut self, n: usize) -> u16 {
         let b = self.next;
-        self.next += n;
-        self.fb.reserve_slots(self.next as u32);
-        b
+        let end = b as usize + n;
+        self.fb
+            .reserve_slots(u32::try_from(end).unwrap_or(u32::MAX));
+        match u16::try_from(end) {
+            Ok(e) => {
+                self.next = e;
+                b
+            }
+            Err(_) => 0,
+        }
     }
 
     /// Binds a new local to a fresh slot, boxing it if a closure captures it mutably.
