@@ -1,0 +1,358 @@
+//! Calls and returns outside the dispatch loop: growing the value stack, pushing
+//! frames (the one place that does), applying a function value to arguments (exact,
+//! partial and over-application), delivering a result to a continuation frame, and
+//! [`Vm::call`], the host's way in.
+
+use super::*;
+
+impl Vm {
+    /// Makes the value stack at least `n` slots long. Invalidates raw pointers into it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn grow_stack(&mut self, n: usize) -> Result<(), Trap> {
+        let limit = self.config.max_frames.saturating_mul(8).max(1 << 20);
+        if n > limit {
+            return Err(self.error_plain("stack overflow"));
+        }
+        let mut len = self.stack.len().max(1024);
+        while len < n {
+            len *= 2;
+        }
+        // Reserve fallibly first: when the system refuses the memory, the program ends
+        // with "out of memory" rather than Rust's abort on allocation failure. Settle
+        // for exactly `n` slots when doubling is refused.
+        let cur = self.stack.len();
+        if self.stack.try_reserve_exact(len - cur).is_err() {
+            len = n;
+            if self.stack.try_reserve_exact(len - cur).is_err() {
+                return Err(self.error_plain("out of memory (the value stack)"));
+            }
+        }
+        self.stack.resize(len, Value::UNIT);
+        self.sync_jit_state();
+        Ok(())
+    }
+
+    /// Pushes any frame, `filled` of whose slots the caller has already written (see
+    /// [`crate::frames`]: every other slot the collector will scan is cleared); grows
+    /// the value stack if needed, fails with "stack overflow" past the frame limit.
+    #[inline(always)]
+    pub(crate) fn enter(&mut self, fr: Frame, filled: usize) -> Result<(), Trap> {
+        match self.frames.push(
+            &mut self.stack,
+            &self.funcs,
+            self.config.max_frames,
+            fr,
+            filled,
+        ) {
+            Ok(()) => Ok(()),
+            Err(why) => self.enter_slow(fr, filled, why),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn enter_slow(
+        &mut self,
+        fr: Frame,
+        filled: usize,
+        mut why: PushFailed,
+    ) -> Result<(), Trap> {
+        // At most one growth of each kind, then the push fits or the limit is reached.
+        for _ in 0..3 {
+            match why {
+                PushFailed::Frames => {
+                    if !self.frames.grow() {
+                        return Err(self.error_plain("out of memory (the frame stack)"));
+                    }
+                    self.sync_jit_state();
+                }
+                PushFailed::Stack(n) => self.grow_stack(n)?,
+                PushFailed::Depth => break,
+            }
+            match self.frames.push(
+                &mut self.stack,
+                &self.funcs,
+                self.config.max_frames,
+                fr,
+                filled,
+            ) {
+                Ok(()) => return Ok(()),
+                Err(w) => why = w,
+            }
+        }
+        Err(self.error_plain(format!(
+            "stack overflow: more than {} nested calls",
+            self.config.max_frames
+        )))
+    }
+
+    /// Pushes a NORMAL frame for `func` at absolute stack index `base`, with `n`
+    /// arguments already in place, and counts the call for the JIT hook.
+    #[inline(always)]
+    pub(crate) fn push_frame(
+        &mut self,
+        func: u32,
+        base: usize,
+        n: usize,
+        ret: u16,
+        closure: Value,
+    ) -> Result<(), Trap> {
+        self.enter(
+            Frame {
+                func,
+                ip: 0,
+                base: base as u32,
+                ret,
+                kind: FrameKind::NORMAL,
+                pad: 0,
+                closure,
+            },
+            n,
+        )?;
+        // SAFETY: `hot_calls` has one slot per function, and `enter` has just read
+        // `func`'s frame size (the index is valid).
+        // An anchor with a trace keeps its counter at 1, so this one test covers both.
+        let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
+        c.count -= 1;
+        if c.count == 0 {
+            return self.fire_hot_call(func);
+        }
+        Ok(())
+    }
+
+    /// Applies the function value `f` to the `n` arguments at absolute stack index `p`
+    /// (exact, partial or over-application); the result goes to slot `ret` of the frame
+    /// below (the current top frame).
+    pub(crate) fn apply(
+        &mut self,
+        mut f: Value,
+        p: usize,
+        mut n: usize,
+        ret: u16,
+    ) -> Result<Called, Trap> {
+        loop {
+            let (func, closure) = match f.tag {
+                Tag::FUNC => (f.bits as u32, f),
+                Tag::OBJ => {
+                    let h = f.ptr();
+                    // SAFETY: OBJ values always point at live objects.
+                    let kind = unsafe { (*h).kind };
+                    match kind {
+                        // SAFETY: a CLOSURE object's meta is its function index (read from a live object).
+                        Kind::CLOSURE => (unsafe { (*h).meta }, f),
+                        Kind::PAP => {
+                            // Prepend the stored arguments.
+                            // SAFETY: a PAP holds its function and at least one argument, so len >= 1.
+                            let k = unsafe { (*h).len } as usize - 1;
+                            if p + k + n > self.stack.len() {
+                                self.grow_stack(p + k + n)?;
+                            }
+                            self.stack.copy_within(p..p + n, p + k);
+                            // SAFETY: a PAP has 1 + k values.
+                            unsafe {
+                                let fs = heap::fields(h);
+                                for i in 0..k {
+                                    self.stack[p + i] = *fs.add(1 + i);
+                                }
+                                f = *fs;
+                            }
+                            n += k;
+                            self.scratch_top = self.scratch_top.max(p + n);
+                            continue;
+                        }
+                        _ => {
+                            return Err(self.error_plain(format!(
+                                "cannot call a value of type {}",
+                                self.type_name(f)
+                            )))
+                        }
+                    }
+                }
+                _ => {
+                    return Err(self
+                        .error_plain(format!("cannot call a value of type {}", self.type_name(f))))
+                }
+            };
+            // A FUNC value made outside the machine may name no function (`Vm::call`
+            // checks its own arguments, not values inside objects).
+            let Some(info) = self.funcs.get(func as usize) else {
+                return Err(
+                    self.error_plain(format!("call of a function {func} that does not exist"))
+                );
+            };
+            let arity = info.arity as usize;
+            if n == arity {
+                self.push_frame(func, p, n, ret, closure)?;
+                self.scratch_top = 0;
+                return Ok(Called::Pushed);
+            }
+            self.scratch_top = self.scratch_top.max(p + n);
+            if n < arity {
+                let mut vals = Vec::with_capacity(n + 1);
+                vals.push(closure);
+                vals.extend_from_slice(&self.stack[p..p + n]);
+                let v = self.new_values(Kind::PAP, 0, 0, &vals)?;
+                self.scratch_top = 0;
+                return Ok(Called::Value(v));
+            }
+            // Over-application: call with `arity` arguments, keep the rest for later.
+            self.roots.push(closure);
+            let extra: Vec<Value> = self.stack[p + arity..p + n].to_vec();
+            let rest = self.new_values(Kind::DATA, 0, builtin::TUPLE, &extra);
+            let closure = self.roots.pop().unwrap_or(closure);
+            let rest = rest?;
+            // The arguments fill the window from `p`: the call's own `arity` and the
+            // `n - arity` extra (now also in `rest`).
+            self.enter(
+                Frame {
+                    func: 0,
+                    ip: 0,
+                    base: p as u32,
+                    ret,
+                    kind: FrameKind::APPLY_REST,
+                    pad: 0,
+                    closure: rest,
+                },
+                n,
+            )?;
+            self.push_frame(func, p, arity, 0, closure)?;
+            self.scratch_top = 0;
+            return Ok(Called::Pushed);
+        }
+    }
+
+    /// Delivers `v` to the frame on top (the caller). Returns `Some(v)` when that is the
+    /// host boundary, i.e. the interpreter must return `v` to Rust.
+    pub(crate) fn deliver(&mut self, mut ret: u16, mut v: Value) -> Result<Option<Value>, Trap> {
+        loop {
+            let Some(top) = self.frames.last().copied() else {
+                return Ok(Some(v));
+            };
+            match top.kind {
+                FrameKind::NORMAL => {
+                    self.stack[top.base as usize + ret as usize] = v;
+                    return Ok(None);
+                }
+                FrameKind::HOST => {
+                    self.frames.pop();
+                    return Ok(Some(v));
+                }
+                FrameKind::APPLY_REST => {
+                    self.frames.pop();
+                    let p = top.base as usize;
+                    let h = top.closure.ptr();
+                    // SAFETY: APPLY_REST frames hold a tuple object.
+                    let m = unsafe { (*h).len } as usize;
+                    if p + m > self.stack.len() {
+                        self.grow_stack(p + m)?;
+                    }
+                    for i in 0..m {
+                        // SAFETY: i < len of the tuple.
+                        self.stack[p + i] = unsafe { *heap::fields(h).add(i) };
+                    }
+                    self.scratch_top = p + m;
+                    match self.apply(v, p, m, top.ret)? {
+                        Called::Pushed => return Ok(None),
+                        Called::Value(r) => {
+                            v = r;
+                            ret = top.ret;
+                        }
+                    }
+                }
+                FrameKind::FORCE => {
+                    self.frames.pop();
+                    let h = top.closure.ptr();
+                    // SAFETY: FORCE frames hold a thunk object.
+                    unsafe {
+                        (*h).tag = THUNK_DONE;
+                        *heap::fields(h) = v;
+                    }
+                    ret = top.ret;
+                }
+                FrameKind::MAP | FrameKind::FILTER | FrameKind::FOLDR => {
+                    match self.list_cont(Some(v))? {
+                        None => return Ok(None),
+                        Some(r) => {
+                            v = r;
+                            ret = top.ret;
+                        }
+                    }
+                }
+                _ => return Err(self.error_plain("corrupt frame stack")),
+            }
+        }
+    }
+
+    /// Whether a value handed in by Rust code can belong to this machine: a function
+    /// index in range, an object in the current heap space. (A defence at the API's
+    /// edge, not a proof: see [`Vm::call`].)
+    pub(crate) fn is_valid(&self, v: Value) -> bool {
+        match v.tag {
+            Tag::FUNC => v.bits < self.funcs.len() as u64,
+            Tag::OBJ => self.heap.contains(v.ptr()),
+            t => t < Tag::OBJ,
+        }
+    }
+
+    /// Calls the function value `f` with `args` and runs it to completion: the entry
+    /// point for Rust callers (program start, `#run`, the REPL).
+    ///
+    /// `f` and `args` come from this machine: values it returned, its globals, or
+    /// values built by its constructors. A function index out of range is an error;
+    /// so is an object outside the current heap space, which catches most values held
+    /// in Rust across an allocation (a collection moves objects: re-read such values,
+    /// e.g. from a global, after any call that can allocate).
+    pub fn call(&mut self, f: Value, args: &[Value]) -> Result<Value, Trap> {
+        for &v in std::iter::once(&f).chain(args) {
+            if !self.is_valid(v) {
+                return Err(self.error_plain(format!(
+                    "a value passed to Vm::call is not valid in this machine: {v:?}"
+                )));
+            }
+        }
+        let p = self.live_top();
+        let need = p + args.len().max(SCRATCH_SLOTS) + 1;
+        if need > self.stack.len() {
+            self.grow_stack(need)?;
+        }
+        // The host frame's scratch slots count as live for the collector
+        // (`live_top`): clear those the arguments do not fill, as `push_frame` does for
+        // a frame's slots. Left over from an earlier call, they may point at objects
+        // that died in a collection run while no frame covered them (the REPL builds
+        // new constants between calls, `Vm::link_in`), and the collector would follow
+        // them.
+        for v in &mut self.stack[p + args.len()..p + SCRATCH_SLOTS.max(args.len())] {
+            *v = Value::UNIT;
+        }
+        self.enter(
+            Frame {
+                func: 0,
+                ip: 0,
+                base: p as u32,
+                ret: 0,
+                kind: FrameKind::HOST,
+                pad: 0,
+                closure: Value::UNIT,
+            },
+            0,
+        )?;
+        let depth = self.frames.len();
+        self.stack[p..p + args.len()].copy_from_slice(args);
+        self.scratch_top = p + args.len();
+        let r = match self.apply(f, p, args.len(), 0) {
+            Ok(Called::Value(v)) => {
+                self.frames.pop();
+                Ok(v)
+            }
+            Ok(Called::Pushed) => self.execute(),
+            Err(e) => Err(e),
+        };
+        if r.is_err() {
+            // Unwind everything above (and including) our host frame.
+            self.frames.truncate(depth - 1);
+        }
+        self.scratch_top = 0;
+        r
+    }
+}

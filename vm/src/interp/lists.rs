@@ -1,0 +1,154 @@
+//! The native list instructions (`list.map`, `list.filter`, `list.foldr`) and their
+//! continuation frames, which call the function argument through the interpreter in
+//! constant frame depth, and reading a list's elements.
+
+use super::*;
+
+impl Vm {
+    /// Starts `list.map`, `list.filter` or `list.foldr` (operand slots `o` of the frame
+    /// at `b`): pushes a continuation frame whose scratch slots hold the loop state, and
+    /// calls the function for the first element. The interpreter stays flat: each call
+    /// returns into the continuation frame, which starts the next.
+    pub(crate) fn list_op(&mut self, sub: u8, b: usize, o: &[usize; 4]) -> Result<Called, Trap> {
+        let fr = *self
+            .frames
+            .last()
+            .ok_or_else(|| self.error_plain("no frame"))?;
+        let p = b + self.funcs[fr.func as usize].nslots as usize;
+        if p + SCRATCH_SLOTS + 2 > self.stack.len() {
+            self.grow_stack(p + SCRATCH_SLOTS + 2)?;
+        }
+        let xs = self.stack[b + o[1]];
+        let items = self.list_values(xs, "list function")?;
+        let kind = match sub {
+            ext_sys::LIST_MAP => FrameKind::MAP,
+            ext_sys::LIST_FILTER => FrameKind::FILTER,
+            _ => FrameKind::FOLDR,
+        };
+        if kind == FrameKind::FOLDR {
+            // Walk a reversed copy, so that the last element is combined first.
+            let mut rev = items;
+            rev.reverse();
+            let l = self.new_list(&rev)?;
+            self.stack[p + 1] = l;
+            self.stack[p] = self.stack[b + o[3]];
+            self.stack[p + 2] = self.stack[b + o[2]];
+        } else {
+            self.stack[p + 1] = xs;
+            self.stack[p] = self.stack[b + o[2]];
+            self.stack[p + 2] = Value::NIL;
+        }
+        self.stack[p + 3] = Value::UNIT;
+        self.enter(
+            Frame {
+                func: 0,
+                ip: 0,
+                base: p as u32,
+                ret: o[0] as u16,
+                kind,
+                pad: 0,
+                closure: Value::UNIT,
+            },
+            SCRATCH_SLOTS,
+        )?;
+        Ok(match self.list_cont(None)? {
+            None => Called::Pushed,
+            Some(v) => Called::Value(v),
+        })
+    }
+
+    /// Advances the list continuation frame on top: absorbs the last call's result (if
+    /// any), then calls the function on the next element (`None`: a frame was pushed),
+    /// or finishes, pops the frame and returns the final result.
+    pub(super) fn list_cont(&mut self, mut result: Option<Value>) -> Result<Option<Value>, Trap> {
+        let top = *self
+            .frames
+            .last()
+            .ok_or_else(|| self.error_plain("no frame"))?;
+        let p = top.base as usize;
+        loop {
+            if let Some(v) = result.take() {
+                match top.kind {
+                    FrameKind::FOLDR => self.stack[p + 2] = v,
+                    FrameKind::FILTER if v.tag != Tag::BOOL => {
+                        return Err(self.error_plain(format!(
+                            "list.filter: the predicate returned {}, not a bool",
+                            self.type_name(v)
+                        )))
+                    }
+                    FrameKind::FILTER if v.bits == 0 => {}
+                    _ => {
+                        let x = if top.kind == FrameKind::MAP {
+                            v
+                        } else {
+                            self.stack[p + 3]
+                        };
+                        let acc = self.stack[p + 2];
+                        self.stack[p + 2] = self.new_list_onto(&[x], acc)?;
+                    }
+                }
+            }
+            let rest = self.stack[p + 1];
+            // SAFETY: OBJ values point at live objects.
+            if !(rest.tag == Tag::OBJ && unsafe { (*rest.ptr()).kind == Kind::DATA }) {
+                let acc = self.stack[p + 2];
+                let r = if top.kind == FrameKind::FOLDR {
+                    acc
+                } else {
+                    let mut items = self.list_values(acc, "list function")?;
+                    items.reverse();
+                    self.new_list(&items)?
+                };
+                self.frames.pop();
+                return Ok(Some(r));
+            }
+            // SAFETY: `rest` is a cons cell (checked above).
+            let (x, tail) =
+                unsafe { (*heap::fields(rest.ptr()), *heap::fields(rest.ptr()).add(1)) };
+            self.stack[p + 1] = tail;
+            self.stack[p + 3] = x;
+            self.stack[p + 4] = x;
+            let n = if top.kind == FrameKind::FOLDR {
+                self.stack[p + 5] = self.stack[p + 2];
+                2
+            } else {
+                1
+            };
+            self.scratch_top = p + 4 + n;
+            let f = self.stack[p];
+            match self.apply(f, p + 4, n, 0)? {
+                Called::Pushed => return Ok(None),
+                Called::Value(v) => result = Some(v),
+            }
+        }
+    }
+
+    /// The elements of a list value.
+    pub(crate) fn list_values(&self, mut v: Value, what: &str) -> Result<Vec<Value>, Trap> {
+        let mut out = Vec::new();
+        loop {
+            if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
+                return Ok(out);
+            }
+            // SAFETY: OBJ values point at live objects; cons cells have two fields.
+            unsafe {
+                if v.tag == Tag::OBJ
+                    && (*v.ptr()).kind == Kind::DATA
+                    && (*v.ptr()).meta == builtin::LIST
+                {
+                    // Grown fallibly: a list may be a large part of the heap, and this
+                    // copy must not end the process when the system refuses memory.
+                    if out.len() == out.capacity() && out.try_reserve(out.len().max(16)).is_err() {
+                        return Err(self.error_plain("out of memory"));
+                    }
+                    out.push(*heap::fields(v.ptr()));
+                    v = *heap::fields(v.ptr()).add(1);
+                    continue;
+                }
+            }
+            return Err(
+                self.error_plain(format!("{what} expects a list, got {}", self.type_name(v)))
+            );
+        }
+    }
+}
