@@ -443,8 +443,10 @@ class HashSystem(System):
     is_hashvm = True
     install = "cargo build --release -p hashvm-cli (done by this script)"
 
-    def __init__(self, target_dir):
+    def __init__(self, target_dir, jit=False):
         self.target_dir = target_dir
+        # The interpreter alone unless asked: the JIT is on by default in `hashvm run`.
+        self.jit = jit
         self.hashc = os.path.join(target_dir, "release", "hashc")
         self.hashvm = os.path.join(target_dir, "release", "hashvm")
         self.build_error = None
@@ -519,7 +521,8 @@ class HashSystem(System):
         return None
 
     def command(self, bench, args):
-        return [self.hashvm, "run", self.hbc[bench.name]] + list(args)
+        mode = "--jit=on" if self.jit else "--jit=off"
+        return [self.hashvm, "run", mode, self.hbc[bench.name]] + list(args)
 
 
 # ---------------------------------------------------------------------------------------
@@ -719,6 +722,8 @@ def parse_args(argv):
     p.add_argument("--no-build", action="store_true",
                    help="do not run cargo; use the hashc and hashvm already in target/release")
     p.add_argument("--no-hashvm", action="store_true", help="leave hashvm out (peers only)")
+    p.add_argument("--jit", action="store_true",
+                   help="run hashvm with its tracing JIT on (default: the interpreter alone, --jit=off)")
     p.add_argument("--no-check", action="store_true",
                    help="skip the separate check pass at the small sizes (full runs only)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds allowed per run (default 300)")
@@ -775,7 +780,7 @@ def main(argv=None):
     scratch = os.path.join(build_dir, "scratch")
     os.makedirs(scratch, exist_ok=True)
     measure_floor(scratch)
-    partial = opts.quick or opts.only or opts.systems or opts.no_hashvm
+    partial = opts.quick or opts.only or opts.systems or opts.no_hashvm or opts.jit
     if opts.results is None:
         opts.results = os.path.join(build_dir if partial else BENCH_DIR, "RESULTS.md")
     # One run at a time: runs side by side would slow each other down and share build_dir.
@@ -789,7 +794,7 @@ def main(argv=None):
     json_path = opts.json or os.path.join(build_dir, "results.json" if partial else "results-full.json")
     started = datetime.datetime.now(datetime.timezone.utc)
 
-    hashsys = HashSystem(target_dir)
+    hashsys = HashSystem(target_dir, jit=opts.jit)
     all_systems = [hashsys, LuaSystem("lua5.4", "lua5.4", []), LuaSystem("luajit -joff", "luajit", ["-joff"]),
                    LuaSystem("luajit", "luajit", []), OCamlSystem(native=False), OCamlSystem(native=True)]
     if opts.systems:
