@@ -121,17 +121,22 @@ impl Recorder {
         }
     }
 
-    /// A snapshot of the state before the instruction at `ip`: the slots written so far.
-    fn snap(&mut self, ip: u32) -> u32 {
-        let entries: Vec<(u16, Ref)> = self
-            .map
+    /// The slots the trace has written in this iteration, with their values: what a
+    /// snapshot restores and what the back-edge stores.
+    fn written(&self) -> Vec<(u16, Ref)> {
+        self.map
             .iter()
             .enumerate()
             .filter_map(|(s, e)| match e {
                 Some((r, true)) => Some((s as u16, *r)),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// A snapshot of the state before the instruction at `ip`: the slots written so far.
+    fn snap(&mut self, ip: u32) -> u32 {
+        let entries = self.written();
         self.b.snapshot(ip, entries)
     }
 
@@ -204,15 +209,7 @@ impl Recorder {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
             if self.started {
-                let tail: Vec<(u16, Ref)> = self
-                    .map
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(s, e)| match e {
-                        Some((r, true)) => Some((s as u16, *r)),
-                        _ => None,
-                    })
-                    .collect();
+                let tail = self.written();
                 let b = std::mem::take(&mut self.b);
                 return Ok(Some(b.finish(tail)));
             }

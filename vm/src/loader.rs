@@ -41,6 +41,19 @@ pub struct LinkedIn {
     pub first_function: u32,
 }
 
+/// What the interpreter keeps of a loaded function; its back-edges take loop-slot
+/// numbers from `nedges` on.
+fn func_info(f: &Function, nedges: &mut u32) -> FuncInfo {
+    FuncInfo {
+        name: f.name.clone(),
+        code: f.code.clone().into_boxed_slice(),
+        arity: f.arity,
+        ncaptures: f.ncaptures,
+        nslots: f.nslots,
+        edges: crate::jit::edge_table(&f.code, nedges),
+    }
+}
+
 impl Vm {
     /// Installs `m` (verified, and linked: it must import nothing) and builds its
     /// globals. Replaces any program loaded before. Running code that was not verified
@@ -66,14 +79,7 @@ impl Vm {
         self.funcs = m
             .functions
             .iter()
-            .map(|f| FuncInfo {
-                name: f.name.clone(),
-                code: f.code.clone().into_boxed_slice(),
-                arity: f.arity,
-                ncaptures: f.ncaptures,
-                nslots: f.nslots,
-                edges: crate::jit::edge_table(&f.code, &mut nedges),
-            })
+            .map(|f| func_info(f, &mut nedges))
             .collect();
         self.reset_jit(nedges as usize);
         self.types.truncate(FIRST_USER_TYPE as usize);
@@ -181,14 +187,7 @@ impl Vm {
         // ones (traces of the loaded code stay valid: nothing they use moved).
         let mut nedges = self.hot_loops.len() as u32;
         for f in &m.functions[nf..] {
-            self.funcs.push(FuncInfo {
-                name: f.name.clone(),
-                code: f.code.clone().into_boxed_slice(),
-                arity: f.arity,
-                ncaptures: f.ncaptures,
-                nslots: f.nslots,
-                edges: crate::jit::edge_table(&f.code, &mut nedges),
-            });
+            self.funcs.push(func_info(f, &mut nedges));
         }
         self.grow_jit(nedges as usize);
         for t in &m.types[nt..] {

@@ -38,16 +38,22 @@ impl Vm {
     /// the value stack if needed, fails with "stack overflow" past the frame limit.
     #[inline(always)]
     pub(crate) fn enter(&mut self, fr: Frame, filled: usize) -> Result<(), Trap> {
-        match self.frames.push(
+        match self.try_push(fr, filled) {
+            Ok(()) => Ok(()),
+            Err(why) => self.enter_slow(fr, filled, why),
+        }
+    }
+
+    /// One attempt at the push, without growing anything.
+    #[inline(always)]
+    fn try_push(&mut self, fr: Frame, filled: usize) -> Result<(), PushFailed> {
+        self.frames.push(
             &mut self.stack,
             &self.funcs,
             self.config.max_frames,
             fr,
             filled,
-        ) {
-            Ok(()) => Ok(()),
-            Err(why) => self.enter_slow(fr, filled, why),
-        }
+        )
     }
 
     #[cold]
@@ -70,13 +76,7 @@ impl Vm {
                 PushFailed::Stack(n) => self.grow_stack(n)?,
                 PushFailed::Depth => break,
             }
-            match self.frames.push(
-                &mut self.stack,
-                &self.funcs,
-                self.config.max_frames,
-                fr,
-                filled,
-            ) {
+            match self.try_push(fr, filled) {
                 Ok(()) => return Ok(()),
                 Err(w) => why = w,
             }
