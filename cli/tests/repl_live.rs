@@ -173,6 +173,26 @@ fn ctrl_c_stops_a_loop_and_the_session_lives_on() {
     assert_eq!(r.wait_exit(), 0);
 }
 
+/// A loop of the shape the tracing JIT compiles (integer arithmetic and a compare-and-
+/// jump: `hashvm run --jit-log` shows it compiled) runs as machine code in the
+/// session's VM; Ctrl-C still stops it, through the interrupt poll at its back-edge.
+#[test]
+fn ctrl_c_stops_a_compiled_loop() {
+    let mut r = Repl::start();
+    r.prompt();
+    r.line("{ println(\"counting\"); io.flush(); mut i := 0; mut s := 0; while i >= 0 { s += i * 3; i += 1; } s }");
+    r.expect("counting");
+    std::thread::sleep(Duration::from_millis(300));
+    r.send("\x03");
+    r.expect("interrupted");
+    r.prompt();
+    r.line("2 * 21");
+    r.expect("42 : i64");
+    r.prompt();
+    r.line(":quit");
+    assert_eq!(r.wait_exit(), 0);
+}
+
 #[test]
 fn an_incomplete_line_continues_and_errors_quote_the_input_as_typed() {
     let mut r = Repl::start();

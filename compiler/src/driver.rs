@@ -27,7 +27,13 @@ pub struct Options {
     /// Raised from another thread (the REPL's Ctrl-C handler) to stop `#run` evaluation
     /// with "interrupted".
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Makes the JIT that `#run` evaluation runs with (the binaries attach the tracing
+    /// JIT, as `hashvm run` does; the compiler itself does not depend on it).
+    pub jit: Option<JitFactory>,
 }
+
+/// Makes a JIT for a new VM.
+pub type JitFactory = fn() -> Box<dyn hashvm_vm::jit::JitHook>;
 
 /// A successful compilation.
 pub struct Compiled {
@@ -234,6 +240,9 @@ fn evaluate_runs(
     })?;
     let mut vm = Vm::new(Config::default());
     vm.set_interrupt(opts.interrupt.clone());
+    if let Some(make) = opts.jit {
+        vm.set_jit(Some(make()));
+    }
     vm.load(verified).map_err(|t| {
         vec![trap_diag(
             prog.module(prog.root)

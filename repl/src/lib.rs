@@ -155,7 +155,13 @@ fn read_input(rl: &mut Editor<ReplHelper, FileHistory>) -> Result<Read, Readline
 /// Runs the REPL on the terminal; returns the exit status (0 after `:quit` or Ctrl-D,
 /// the program's status if it calls `io.exit`, 1 if the terminal cannot be used).
 pub fn main() -> i32 {
-    let mut session = Session::new();
+    main_with_jit(None)
+}
+
+/// [`main`], with the session's VM and `#run` running with the JIT `jit` makes (the
+/// `hashvm` binary attaches the tracing JIT; this crate does not depend on it).
+pub fn main_with_jit(jit: Option<hashvm_compiler::driver::JitFactory>) -> i32 {
+    let mut session = Session::with_jit(jit);
     // Ctrl-C while a program runs: raise the VM's interrupt flag. (At the prompt the
     // terminal is in raw mode and rustyline sees Ctrl-C as a key instead.)
     let flag = session.interrupt.clone();

@@ -135,6 +135,8 @@ pub struct Session {
     pub output: Option<SharedBuf>,
     /// Whether the program's output on stdout so far ends in the middle of a line.
     open_line: Arc<AtomicBool>,
+    /// Makes the JIT the session's VM and `#run` run with (attached by the binary).
+    jit: Option<hashvm_compiler::driver::JitFactory>,
 }
 
 impl Default for Session {
@@ -160,14 +162,24 @@ impl Session {
     /// An empty session; imports resolve relative to the current directory, then in
     /// `HASH_PATH`, then in the bundled standard library.
     pub fn new() -> Session {
+        Session::with_jit(None)
+    }
+
+    /// An empty session whose VM (and `#run` evaluation) runs with the JIT `jit` makes.
+    pub fn with_jit(jit: Option<hashvm_compiler::driver::JitFactory>) -> Session {
         let mut base = Vec::new();
         if let Some(p) = std::env::var_os("HASH_PATH") {
             base.extend(std::env::split_paths(&p).filter(|p| !p.as_os_str().is_empty()));
         }
         let interrupt = Arc::new(AtomicBool::new(false));
         let open_line = Arc::new(AtomicBool::new(false));
+        let mut vm = Self::new_vm(&interrupt, &open_line);
+        if let Some(make) = jit {
+            vm.set_jit(Some(make()));
+        }
         Session {
-            vm: Self::new_vm(&interrupt, &open_line),
+            vm,
+            jit,
             files: Vec::new(),
             defs: Vec::new(),
             count: 0,
@@ -242,6 +254,9 @@ impl Session {
 
     fn reset(&mut self) {
         self.vm = Self::new_vm(&self.interrupt, &self.open_line);
+        if let Some(make) = self.jit {
+            self.vm.set_jit(Some(make()));
+        }
         if let Some(out) = &self.output {
             self.vm.set_output(Box::new(out.clone()));
         }
@@ -347,6 +362,7 @@ impl Session {
         Options {
             search: self.search.clone(),
             interrupt: Some(self.interrupt.clone()),
+            jit: self.jit,
         }
     }
 

@@ -68,6 +68,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
 fn compile(args: Args) -> i32 {
     let opts = Options {
         search: search_path(&args.dash_l),
+        jit: jit_factory(),
         ..Default::default()
     };
     let result = if args.object {

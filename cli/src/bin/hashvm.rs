@@ -184,7 +184,7 @@ fn parse_run(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
 
 fn main() {
     let code = main_with("hashvm", USAGE, parse_args, |cmd| match cmd {
-        Cmd::Repl => hashvm_repl::main(),
+        Cmd::Repl => hashvm_repl::main_with_jit(jit_factory()),
         Cmd::Run(r) => run(r),
         Cmd::Dis(f) => dis(&f),
         Cmd::Asm(a) => asm(a),
@@ -291,6 +291,7 @@ fn report_jit_stats(s: JitStatsCell) {
 fn compile_source(path: &Path, dash_l: &[PathBuf]) -> Result<hashvm_format::Module, String> {
     let opts = hashvm_compiler::driver::Options {
         search: search_path(dash_l),
+        jit: jit_factory(),
         ..Default::default()
     };
     match hashvm_compiler::driver::compile_program(path, &opts) {
