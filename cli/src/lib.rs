@@ -340,6 +340,22 @@ pub fn parse_size(s: &str) -> Option<usize> {
     num.parse::<usize>().ok()?.checked_mul(mul)
 }
 
+/// The tracing JIT for VMs the binaries make (`#run`, the REPL), or `None` where there
+/// is none (not x86-64). `hashvm run` attaches its own, with its options.
+pub fn jit_factory() -> Option<hashvm_compiler::driver::JitFactory> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        fn make() -> Box<dyn hashvm_vm::jit::JitHook> {
+            Box::new(hashvm_jit::Jit::new())
+        }
+        Some(make)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,21 +394,5 @@ mod tests {
         assert_eq!(parse_size("2G"), Some(2 << 30));
         assert_eq!(parse_size("x"), None);
         assert_eq!(parse_size("99999999999999999999G"), None);
-    }
-}
-
-/// The tracing JIT for VMs the binaries make (`#run`, the REPL), or `None` where there
-/// is none (not x86-64). `hashvm run` attaches its own, with its options.
-pub fn jit_factory() -> Option<hashvm_compiler::driver::JitFactory> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        fn make() -> Box<dyn hashvm_vm::jit::JitHook> {
-            Box::new(hashvm_jit::Jit::new())
-        }
-        Some(make)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        None
     }
 }
