@@ -103,6 +103,7 @@ fn ir_type_of(v: Value) -> Option<IrType> {
     match v.tag() {
         Tag::I64 => Some(IrType::I64),
         Tag::F64 => Some(IrType::F64),
+        Tag::BOOL => Some(IrType::Bool),
         _ => None,
     }
 }
@@ -227,6 +228,44 @@ impl Recorder {
             Op::LoadI | Op::LoadI64 => {
                 let r = self.b.kint(imm_of(&a[1]));
                 self.put(slot_of(&a[0]), r);
+            }
+            Op::LoadTrue | Op::LoadFalse => {
+                let r = self.b.kbool(insn.op == Op::LoadTrue);
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::EqI64 | Op::NeI64 | Op::LtI64 | Op::LeI64 => {
+                let x = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
+                let y = self.operand(slot_of(&a[2]), IrType::I64, ip, slots)?;
+                let op = match insn.op {
+                    Op::EqI64 => IrOp::CmpEqI,
+                    Op::NeI64 => IrOp::CmpNeI,
+                    Op::LtI64 => IrOp::CmpLtI,
+                    _ => IrOp::CmpLeI,
+                };
+                let r = self.b.compare(op, x, y).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::Not => {
+                let x = self.operand(slot_of(&a[1]), IrType::Bool, ip, slots)?;
+                let r = self.b.unary(IrOp::NotB, x).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::I64ToF64 => {
+                let x = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
+                let r = self.b.unary(IrOp::ItoF, x).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::Jt | Op::Jf => {
+                let x = self.operand(slot_of(&a[0]), IrType::Bool, ip, slots)?;
+                let v = slots
+                    .get(slot_of(&a[0]))
+                    .copied()
+                    .unwrap_or(Value::UNIT)
+                    .bits()
+                    != 0;
+                let snap = self.snap(ip);
+                let g = if v { IrOp::IsTrue } else { IrOp::IsFalse };
+                self.b.guard_bool(g, x, snap).map_err(err)?;
             }
             Op::LoadF => {
                 let r = self.b.kf64(f64::from_bits(imm_of(&a[1]) as u64));

@@ -131,7 +131,9 @@ fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     let mut dying: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
     for (i, ins) in t.ins.iter().enumerate() {
         loc[i] = match ins.op.result() {
-            IrType::I64 => Loc::Gpr(free_g.pop().ok_or(CompileError::TooManyLiveValues)?),
+            IrType::I64 | IrType::Bool => {
+                Loc::Gpr(free_g.pop().ok_or(CompileError::TooManyLiveValues)?)
+            }
             IrType::F64 => Loc::Xmm(free_x.pop().ok_or(CompileError::TooManyLiveValues)?),
             IrType::None => Loc::None,
         };
@@ -186,12 +188,45 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
                         ; movq Rx(r), Rq(SCRATCH));
                 }
             }
-            IrOp::SLoadI | IrOp::SLoadF => {
-                let off = disp(ins.k)?;
-                let tag = if ins.op == IrOp::SLoadI {
-                    Tag::I64
+            IrOp::KBool => {
+                if let Loc::Gpr(r) = d {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), ins.k as i32);
+                }
+            }
+            IrOp::CmpEqI | IrOp::CmpNeI | IrOp::CmpLtI | IrOp::CmpLeI => {
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                match ins.op {
+                    IrOp::CmpEqI => dynasm!(a ; .arch x64 ; sete Rb(r)),
+                    IrOp::CmpNeI => dynasm!(a ; .arch x64 ; setne Rb(r)),
+                    IrOp::CmpLtI => dynasm!(a ; .arch x64 ; setl Rb(r)),
+                    _ => dynasm!(a ; .arch x64 ; setle Rb(r)),
+                }
+                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
+            }
+            IrOp::NotB => {
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; xor Rq(r), 1);
+            }
+            IrOp::IsTrue | IrOp::IsFalse => {
+                let p = g(ins.a);
+                dynasm!(a ; .arch x64 ; test Rq(p), Rq(p));
+                if ins.op == IrOp::IsTrue {
+                    dynasm!(a ; .arch x64 ; jz =>exit);
                 } else {
-                    Tag::F64
+                    dynasm!(a ; .arch x64 ; jnz =>exit);
+                }
+            }
+            IrOp::ItoF => {
+                let (r, p) = (x(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
+            }
+            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
+                let off = disp(ins.k)?;
+                let tag = match ins.op {
+                    IrOp::SLoadI => Tag::I64,
+                    IrOp::SLoadF => Tag::F64,
+                    _ => Tag::BOOL,
                 } as i32;
                 dynasm!(a ; .arch x64
                     ; cmp DWORD [Rq(BASE) + off + 8], tag
@@ -283,6 +318,7 @@ fn store(a: &mut Assembler, slot: u16, l: Loc, ty: IrType) -> Result<(), Compile
     let off = disp(slot as u64)?;
     let tag = match ty {
         IrType::F64 => Tag::F64,
+        IrType::Bool => Tag::BOOL,
         _ => Tag::I64,
     } as i32;
     match l {
@@ -445,6 +481,47 @@ mod tests {
             let exit = run(&t, &mut slots, false);
             assert_eq!(exit == snap, expect_exit, "{op:?}");
         }
+    }
+
+    /// Booleans: a comparison kept as a bool value, guarded with `istrue`, negated,
+    /// and written back with the bool tag; and an i64 converted to f64 each iteration.
+    #[test]
+    fn bools_and_conversions() {
+        let mut b = TraceBuilder::new(0);
+        let i = b.sload(0, IrType::I64, 0);
+        let n = b.sload(1, IrType::I64, 0);
+        let c = b.compare(IrOp::CmpLtI, i, n).unwrap();
+        let nc = b.unary(IrOp::NotB, c).unwrap();
+        let exit = b.snapshot(12, vec![(3, c), (4, nc)]);
+        b.guard_bool(IrOp::IsTrue, c, exit).unwrap();
+        let acc = b.sload(2, IrType::F64, 0);
+        let fi = b.unary(IrOp::ItoF, i).unwrap();
+        let acc2 = b.arith(IrOp::AddF, acc, fi).unwrap();
+        let one = b.kint(1);
+        let i2 = b.arith(IrOp::AddI, i, one).unwrap();
+        let t = b.finish(vec![(0, i2), (2, acc2), (3, c)]);
+        let mut slots = [
+            Value::i64(0),
+            Value::i64(100),
+            Value::f64(0.5),
+            Value::bool(true),
+            Value::UNIT,
+        ];
+        assert_eq!(run(&t, &mut slots, false), exit);
+        assert_eq!(slots[0].as_i64(), 100);
+        assert_eq!(slots[2].as_f64(), 0.5 + 4950.0);
+        assert_eq!((slots[3].tag(), slots[3].bits()), (Tag::BOOL, 0));
+        assert_eq!((slots[4].tag(), slots[4].bits()), (Tag::BOOL, 1));
+        // A bool slot loads with its own tag guard.
+        let mut b = TraceBuilder::new(0);
+        let f = b.sload(0, IrType::Bool, 0);
+        let snap = b.snapshot(5, vec![]);
+        b.guard_bool(IrOp::IsFalse, f, snap).unwrap();
+        let t = b.finish(vec![]);
+        let mut slots = [Value::bool(true)];
+        assert_eq!(run(&t, &mut slots, false), snap);
+        let mut slots = [Value::i64(0)];
+        assert_eq!(run(&t, &mut slots, false), 0, "the tag guard exits first");
     }
 
     #[test]
