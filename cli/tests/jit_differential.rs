@@ -159,5 +159,41 @@ fn main() {
             }
         }
     }
+    trials.push(Trial::test(
+        "jit_compiles_loops_and_self_tail_calls",
+        || the_jit_compiles_what_it_should(),
+    ));
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// The comparisons above would pass vacuously if the JIT compiled nothing: a program
+/// with a numeric loop and a self tail call must give two traces (`--jit-stats`) and
+/// the interpreter's output.
+fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(());
+    }
+    let dir = Scratch::new("jit");
+    std::fs::write(
+        dir.0.join("p.hash"),
+        "count := (n: i64, acc: i64) -> i64 => if n <= 0 { acc } else { count(n - 1, acc + 2) };\n\
+         main := () => {\n    mut s := 0.0;\n    mut i := 0;\n    while i < 5000 { s += i64.to_f64(i) * 0.5; i += 1; }\n    \
+         println(to_str(s));\n    println(to_str(count(5000, 0)));\n};\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let p = Program {
+        name: "p".into(),
+        file: dir.0.join("p.hash"),
+        dir: dir.0.clone(),
+        args: Vec::new(),
+    };
+    let off = run_with(&p, &["--jit=off"], false);
+    let on = run_with(&p, &["--jit=on", "--jit-stats"], false);
+    if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
+        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
+    }
+    if !on.2.contains("2 traces") {
+        return Err(format!("expected 2 compiled traces: {}", on.2).into());
+    }
+    Ok(())
 }

@@ -206,7 +206,7 @@ impl Recorder {
         }
         let (insn, _) = Insn::decode(code, ip as usize).map_err(|e| e.to_string())?;
         if ip == self.anchor_ip {
-            if insn.op != Op::Loop {
+            if !matches!(insn.op, Op::Loop | Op::TCallSelf) {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
             if self.started {
@@ -215,6 +215,23 @@ impl Recorder {
                 return Ok(Some(b.finish(tail)));
             }
             self.started = true;
+            if insn.op == Op::TCallSelf {
+                // A self tail call is the loop's back-edge: its arguments move down to
+                // slots 0.. and the function restarts. The moves are the first thing an
+                // iteration does (the trace is entered at this instruction).
+                let base = slot_of(&insn.args[0]);
+                let n = match insn.args.get(1) {
+                    Some(Operand::U16(n)) => *n as usize,
+                    _ => 0,
+                };
+                let mut moved = Vec::with_capacity(n);
+                for i in 0..n {
+                    moved.push(self.get(base + i, ip, slots)?.0);
+                }
+                for (i, r) in moved.into_iter().enumerate() {
+                    self.put(i, r);
+                }
+            }
             return Ok(None);
         }
         let a = &insn.args;
