@@ -161,7 +161,7 @@ fn main() {
     }
     trials.push(Trial::test(
         "jit_compiles_loops_and_self_tail_calls",
-        || the_jit_compiles_what_it_should(),
+        the_jit_compiles_what_it_should,
     ));
     libtest_mimic::run(&args, trials).exit();
 }
