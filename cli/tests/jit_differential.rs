@@ -167,8 +167,8 @@ fn main() {
 }
 
 /// The comparisons above would pass vacuously if the JIT compiled nothing: a program
-/// with a numeric loop and a self tail call must give two traces (`--jit-stats`) and
-/// the interpreter's output.
+/// with a numeric loop, a self tail call and an array loop must give three traces
+/// (`--jit-stats`) and the interpreter's output.
 fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
     if !cfg!(target_arch = "x86_64") {
         return Ok(());
@@ -178,7 +178,9 @@ fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
         dir.0.join("p.hash"),
         "count := (n: i64, acc: i64) -> i64 => if n <= 0 { acc } else { count(n - 1, acc + 2) };\n\
          main := () => {\n    mut s := 0.0;\n    mut i := 0;\n    while i < 5000 { s += i64.to_f64(i) * 0.5; i += 1; }\n    \
-         println(to_str(s));\n    println(to_str(count(5000, 0)));\n};\n",
+         println(to_str(s));\n    println(to_str(count(5000, 0)));\n    \
+         xs := array.make(5000, 1);\n    mut k := 1;\n    while k < 5000 { xs[k] = xs[k - 1] * 3 + k; k += 1; }\n    \
+         println(to_str(xs[4999]));\n};\n",
     )
     .map_err(|e| e.to_string())?;
     let p = Program {
@@ -192,8 +194,8 @@ fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
     if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
         return Err(format!("outputs differ: {off:?} vs {on:?}").into());
     }
-    if !on.2.contains("2 traces") {
-        return Err(format!("expected 2 compiled traces: {}", on.2).into());
+    if !on.2.contains("3 traces") {
+        return Err(format!("expected 3 compiled traces: {}", on.2).into());
     }
     Ok(())
 }

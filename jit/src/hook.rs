@@ -74,12 +74,13 @@ impl JitHook for Jit {
         }
     }
 
-    fn record(&mut self, _vm: &Vm, at: &RecordPoint<'_>) -> Recording {
+    fn record(&mut self, vm: &Vm, at: &RecordPoint<'_>) -> Recording {
         let start = Instant::now();
         let Some(r) = self.recorder.as_mut() else {
             return Recording::Abort;
         };
-        let answer = match r.step(at.func, at.ip, at.code, at.slots) {
+        let elem = |a, i| vm.array_element(a, i);
+        let answer = match r.step(at.func, at.ip, at.code, at.slots, &elem) {
             Step::Continue => Recording::Continue,
             Step::Done(trace) => {
                 self.recorder = None;

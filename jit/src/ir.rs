@@ -27,6 +27,9 @@ pub enum IrType {
     F64,
     /// A bool (0 or 1), in a general register.
     Bool,
+    /// The address of a heap object (an array), in a general register. Traces neither
+    /// allocate nor call, so no collection can move it while the trace runs.
+    Ptr,
     /// No value (guards).
     None,
 }
@@ -37,8 +40,10 @@ pub mod flag {
     pub const GUARD: u8 = 1;
     /// `a op b == b op a`: the builder orders operands for CSE.
     pub const COMM: u8 = 2;
-    /// Reads VM memory (a frame slot).
+    /// Reads VM memory (a frame slot or a heap object).
     pub const LOAD: u8 = 4;
+    /// Writes a heap object: later loads of the heap are not shared across it.
+    pub const STORE: u8 = 8;
 }
 
 macro_rules! define_ir {
@@ -96,6 +101,13 @@ define_ir! {
     IsTrue "istrue" 1 None [GUARD] "Guard the bool a is true.";
     IsFalse "isfalse" 1 None [GUARD] "Guard the bool a is false.";
     ItoF "i64.to_f64" 1 F64 [] "The i64 a as the nearest f64.";
+    SLoadA "sload.array" 0 Ptr [GUARD | LOAD] "The array in frame slot `k`, guarded to be an array.";
+    ALen "alen" 1 I64 [LOAD] "The length of the array a.";
+    AGetI "aget.i64" 2 I64 [GUARD | LOAD] "Element b of the array a, guarded to be in range and an i64.";
+    AGetF "aget.f64" 2 F64 [GUARD | LOAD] "Element b of the array a, guarded to be in range and an f64.";
+    AGetB "aget.bool" 2 Bool [GUARD | LOAD] "Element b of the array a, guarded to be in range and a bool.";
+    SStore "sstore" 1 None [STORE] "Frame slot `k` := a (its payload, and the tag of a's type).";
+    ASet "aset" 2 None [GUARD | STORE] "Element b of the array a := the value `Ref(k)`, b guarded to be in range (the one heap store: where a write barrier goes).";
     AddI "add.i64" 2 I64 [COMM] "a + b, wrapping.";
     SubI "sub.i64" 2 I64 [] "a - b, wrapping.";
     MulI "mul.i64" 2 I64 [COMM] "a * b, wrapping.";
@@ -184,13 +196,19 @@ impl fmt::Display for Trace {
                 IrOp::KInt => write!(f, " {}", ins.k as i64)?,
                 IrOp::KF64 => write!(f, " {}", f64::from_bits(ins.k))?,
                 IrOp::KBool => write!(f, " {}", ins.k != 0)?,
-                IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => write!(f, " r{}", ins.k)?,
+                IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB | IrOp::SLoadA => {
+                    write!(f, " r{}", ins.k)?
+                }
+                IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
                 _ => {
                     if ins.op.nargs() >= 1 {
                         write!(f, " {}", ins.a)?;
                     }
                     if ins.op.nargs() == 2 {
                         write!(f, ", {}", ins.b)?;
+                    }
+                    if ins.op == IrOp::ASet {
+                        write!(f, " := {}", Ref(ins.k as u32))?;
                     }
                 }
             }
@@ -259,13 +277,22 @@ impl TraceBuilder {
         // Loads of one slot return one value (nothing in a trace stores to a slot
         // before the back-edge); pure operations are shared likewise. Guards are
         // deduplicated too: a second identical guard can never fail.
+        // Element loads can see stores, and stores must all happen: neither is shared.
+        let shared = !matches!(
+            op,
+            IrOp::AGetI | IrOp::AGetF | IrOp::AGetB | IrOp::ASet | IrOp::SStore
+        );
         let key = (op, a, b, k);
-        if let Some(&r) = self.cse.get(&key) {
-            return r;
+        if shared {
+            if let Some(&r) = self.cse.get(&key) {
+                return r;
+            }
         }
         let r = Ref(self.trace.ins.len() as u32);
         self.trace.ins.push(Ins { op, a, b, k, snap });
-        self.cse.insert(key, r);
+        if shared {
+            self.cse.insert(key, r);
+        }
         r
     }
 
@@ -310,6 +337,7 @@ impl TraceBuilder {
         let op = match ty {
             IrType::F64 => IrOp::SLoadF,
             IrType::Bool => IrOp::SLoadB,
+            IrType::Ptr => IrOp::SLoadA,
             _ => IrOp::SLoadI,
         };
         self.emit(op, NONE, NONE, slot as u64, snap)
@@ -369,6 +397,48 @@ impl TraceBuilder {
             }
         }
         Ok(self.emit(op, a, NONE, 0, 0))
+    }
+
+    /// Frame slot `slot` := `v`, as the interpreter would write it.
+    pub fn sstore(&mut self, slot: u16, v: Ref) {
+        self.emit(IrOp::SStore, v, NONE, slot as u64, 0);
+    }
+
+    /// The length of the array `a`.
+    pub fn alen(&mut self, a: Ref) -> Result<Ref, BuildError> {
+        if self.trace.ty(a) != IrType::Ptr {
+            return Err(BuildError::TypeMismatch(IrOp::ALen));
+        }
+        Ok(self.emit(IrOp::ALen, a, NONE, 0, 0))
+    }
+
+    /// Element `i` of the array `a`, guarded (through `snap`) to be in range and of
+    /// type `ty`.
+    pub fn aget(&mut self, a: Ref, i: Ref, ty: IrType, snap: u32) -> Result<Ref, BuildError> {
+        let op = match ty {
+            IrType::I64 => IrOp::AGetI,
+            IrType::F64 => IrOp::AGetF,
+            IrType::Bool => IrOp::AGetB,
+            _ => return Err(BuildError::TypeMismatch(IrOp::AGetI)),
+        };
+        if self.trace.ty(a) != IrType::Ptr || self.trace.ty(i) != IrType::I64 {
+            return Err(BuildError::TypeMismatch(op));
+        }
+        Ok(self.emit(op, a, i, 0, snap))
+    }
+
+    /// Element `i` of the array `a` := `v` (an i64, f64 or bool), `i` guarded (through
+    /// `snap`) to be in range.
+    pub fn aset(&mut self, a: Ref, i: Ref, v: Ref, snap: u32) -> Result<(), BuildError> {
+        let vt = self.trace.ty(v);
+        if self.trace.ty(a) != IrType::Ptr
+            || self.trace.ty(i) != IrType::I64
+            || !matches!(vt, IrType::I64 | IrType::F64 | IrType::Bool)
+        {
+            return Err(BuildError::TypeMismatch(IrOp::ASet));
+        }
+        self.emit(IrOp::ASet, a, i, v.0 as u64, snap);
+        Ok(())
     }
 
     /// Guards that the bool `a` is true (`IsTrue`) or false (`IsFalse`) through `snap`;

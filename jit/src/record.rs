@@ -7,11 +7,11 @@
 //! the slot; branch directions come from the values the interpreter is about to
 //! compare, and become guards of the direction taken.
 //!
-//! Each guard has a snapshot taken at the instruction it guards: the slots the trace
-//! has written so far in the iteration (memory still holds the rest, as the
-//! iteration's writes reach memory only at the back-edge) and that instruction's
-//! offset, so an exit writes those slots and the interpreter resumes exactly there,
-//! taking the other path itself. Anything the recorder cannot translate (calls, heap
+//! The trace writes a slot when the interpreter would (`sstore`), so memory always
+//! holds the interpreter's state for the instruction being run; each guard's snapshot
+//! is the instruction it guards, where the interpreter resumes on an exit and takes
+//! the other path itself. (Sinking the stores into the exits, LuaJIT-style, is the
+//! next optimisation; it needs snapshots that carry values again.) Anything the recorder cannot translate (calls, heap
 //! access, allocation, IO, inner loops) aborts the recording with the reason; the VM
 //! backs the anchor off and keeps interpreting.
 
@@ -45,6 +45,9 @@ pub struct Recorder {
     map: Vec<Option<(Ref, bool)>>,
     started: bool,
     steps: usize,
+    /// For the instruction being recorded: which slots hold non-empty arrays (an
+    /// object slot is loaded as an array only then).
+    arrays: Vec<bool>,
 }
 
 fn slot_of(a: &Operand) -> usize {
@@ -104,6 +107,9 @@ fn ir_type_of(v: Value) -> Option<IrType> {
         Tag::I64 => Some(IrType::I64),
         Tag::F64 => Some(IrType::F64),
         Tag::BOOL => Some(IrType::Bool),
+        // An object slot is loaded as an array (its load guards the kind); the
+        // instructions that use it decide whether that is right.
+        Tag::OBJ => Some(IrType::Ptr),
         _ => None,
     }
 }
@@ -119,26 +125,14 @@ impl Recorder {
             map: Vec::new(),
             started: false,
             steps: 0,
+            arrays: Vec::new(),
         }
     }
 
-    /// The slots the trace has written in this iteration, with their values: what a
-    /// snapshot restores and what the back-edge stores.
-    fn written(&self) -> Vec<(u16, Ref)> {
-        self.map
-            .iter()
-            .enumerate()
-            .filter_map(|(s, e)| match e {
-                Some((r, true)) => Some((s as u16, *r)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// A snapshot of the state before the instruction at `ip`: the slots written so far.
+    /// A snapshot of the state before the instruction at `ip`. The slots the trace
+    /// wrote are in memory already (see [`Recorder::put`]): only the resume point.
     fn snap(&mut self, ip: u32) -> u32 {
-        let entries = self.written();
-        self.b.snapshot(ip, entries)
+        self.b.snapshot(ip, Vec::new())
     }
 
     /// The IR value of slot `s`, loading (and guarding) it on first use; a failed type
@@ -149,7 +143,10 @@ impl Recorder {
             return Ok((r, self.b.ty(r)));
         }
         let v = *slots.get(s).ok_or("slot outside the frame")?;
-        let ty = ir_type_of(v).ok_or("a slot that is not an i64 or f64")?;
+        let ty = ir_type_of(v).ok_or("a slot that is not an i64, f64, bool or array")?;
+        if ty == IrType::Ptr && !self.arrays.get(s).copied().unwrap_or(false) {
+            return Err("an object slot that is not a non-empty array".into());
+        }
         let snap = self.snap(ip);
         let r = self.b.sload(s as u16, ty, snap);
         self.set_loaded(s, r);
@@ -167,9 +164,13 @@ impl Recorder {
         self.map[s] = Some((r, false));
     }
 
+    /// The trace writes slot `s` as the interpreter does, when it does: memory then
+    /// holds the interpreter's exact state at every instruction, so an exit needs to
+    /// write nothing, and no value stays in a register only to be written back.
     fn put(&mut self, s: usize, r: Ref) {
         self.ensure(s);
         self.map[s] = Some((r, true));
+        self.b.sstore(s as u16, r);
     }
 
     fn operand(&mut self, s: usize, want: IrType, ip: u32, slots: &[Value]) -> Result<Ref, String> {
@@ -181,9 +182,18 @@ impl Recorder {
         Ok(r)
     }
 
-    /// Called before the instruction at `ip` of `func` runs, with the frame's slots.
-    pub fn step(&mut self, func: u32, ip: u32, code: &[u8], slots: &[Value]) -> Step {
-        match self.step_inner(func, ip, code, slots) {
+    /// Called before the instruction at `ip` of `func` runs, with the frame's slots and
+    /// a way to read an array's element (`Vm::array_element`), which decides the type
+    /// an `aget` is guarded to.
+    pub fn step(
+        &mut self,
+        func: u32,
+        ip: u32,
+        code: &[u8],
+        slots: &[Value],
+        elem: &dyn Fn(Value, i64) -> Option<Value>,
+    ) -> Step {
+        match self.step_inner(func, ip, code, slots, elem) {
             Ok(Some(t)) => Step::Done(t),
             Ok(None) => Step::Continue,
             Err(why) => Step::Abort(why),
@@ -196,10 +206,14 @@ impl Recorder {
         ip: u32,
         code: &[u8],
         slots: &[Value],
+        elem: &dyn Fn(Value, i64) -> Option<Value>,
     ) -> Result<Option<Trace>, String> {
         if func != self.func {
             return Err("left the function (calls are not recorded yet)".into());
         }
+        self.arrays.clear();
+        self.arrays
+            .extend(slots.iter().map(|v| v.is_obj() && elem(*v, 0).is_some()));
         self.steps += 1;
         if self.steps > MAX_TRACE_INSNS {
             return Err(format!("longer than {MAX_TRACE_INSNS} instructions"));
@@ -210,8 +224,8 @@ impl Recorder {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
             if self.started {
-                let tail = self.written();
                 let b = std::mem::take(&mut self.b);
+                let tail = Vec::new();
                 return Ok(Some(b.finish(tail)));
             }
             self.started = true;
@@ -343,6 +357,49 @@ impl Recorder {
                 let snap = self.snap(ip);
                 self.b.guard(g, x, y, snap).map_err(err)?;
             }
+            Op::ALen => {
+                let arr = self.operand(slot_of(&a[1]), IrType::Ptr, ip, slots)?;
+                let v = slots.get(slot_of(&a[1])).copied().unwrap_or(Value::UNIT);
+                if elem(v, 0).is_none() && v.is_obj() {
+                    // Not an array (or empty, which cannot be told apart here).
+                    return Err("alen of an empty array or a non-array".into());
+                }
+                let r = self.b.alen(arr).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::AGet => {
+                let av = slots.get(slot_of(&a[1])).copied().unwrap_or(Value::UNIT);
+                let iv = slots.get(slot_of(&a[2])).copied().unwrap_or(Value::UNIT);
+                let e = elem(av, iv.bits() as i64)
+                    .filter(|_| iv.tag() == Tag::I64)
+                    .ok_or("aget that faults, or not on an array")?;
+                let ty = match e.tag() {
+                    Tag::I64 => IrType::I64,
+                    Tag::F64 => IrType::F64,
+                    Tag::BOOL => IrType::Bool,
+                    _ => return Err("an array element that is not an i64, f64 or bool".into()),
+                };
+                let arr = self.operand(slot_of(&a[1]), IrType::Ptr, ip, slots)?;
+                let i = self.operand(slot_of(&a[2]), IrType::I64, ip, slots)?;
+                let snap = self.snap(ip);
+                let r = self.b.aget(arr, i, ty, snap).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::ASet => {
+                let av = slots.get(slot_of(&a[0])).copied().unwrap_or(Value::UNIT);
+                let iv = slots.get(slot_of(&a[1])).copied().unwrap_or(Value::UNIT);
+                if iv.tag() != Tag::I64 || elem(av, iv.bits() as i64).is_none() {
+                    return Err("aset that faults, or not on an array".into());
+                }
+                let arr = self.operand(slot_of(&a[0]), IrType::Ptr, ip, slots)?;
+                let i = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
+                let (v, vt) = self.get(slot_of(&a[2]), ip, slots)?;
+                if !matches!(vt, IrType::I64 | IrType::F64 | IrType::Bool) {
+                    return Err("storing a value that is not an i64, f64 or bool".into());
+                }
+                let snap = self.snap(ip);
+                self.b.aset(arr, i, v, snap).map_err(err)?;
+            }
             Op::Loop => return Err("an inner loop".into()),
             other => return Err(format!("`{}` is not recorded yet", other.mnemonic())),
         }
@@ -446,7 +503,7 @@ mod tests {
                 }
             }
             if let Some(r) = rec.as_mut() {
-                match r.step(0, ip as u32, code, &sl) {
+                match r.step(0, ip as u32, code, &sl, &|_, _| None) {
                     Step::Continue => {}
                     Step::Done(t) => {
                         compiled = Some((ip, x64::compile(&t).expect("compiles")));
@@ -460,7 +517,10 @@ mod tests {
                 if let Ok((i, _)) = Insn::decode(code, ip) {
                     if i.op == Op::Loop {
                         let mut r = Recorder::new(0, ip as u32);
-                        assert!(matches!(r.step(0, ip as u32, code, &sl), Step::Continue));
+                        assert!(matches!(
+                            r.step(0, ip as u32, code, &sl, &|_, _| None),
+                            Step::Continue
+                        ));
                         rec = Some(r);
                     }
                 }
@@ -548,8 +608,11 @@ mod tests {
         let code = assemble(f);
         let mut r = Recorder::new(0, 3);
         let slots = [Value::UNIT];
-        assert!(matches!(r.step(0, 3, &code, &slots), Step::Continue));
-        match r.step(0, 0, &code, &slots) {
+        assert!(matches!(
+            r.step(0, 3, &code, &slots, &|_, _| None),
+            Step::Continue
+        ));
+        match r.step(0, 0, &code, &slots, &|_, _| None) {
             Step::Abort(why) => assert!(why.contains("print"), "{why}"),
             other => panic!("{other:?}"),
         }
@@ -563,7 +626,13 @@ mod tests {
         let anchor = Op::AddIImm.encoded_len() as u32;
         let mut r = Recorder::new(0, anchor);
         let slots = [Value::bool(true)];
-        assert!(matches!(r.step(0, anchor, &code, &slots), Step::Continue));
-        assert!(matches!(r.step(0, 0, &code, &slots), Step::Abort(_)));
+        assert!(matches!(
+            r.step(0, anchor, &code, &slots, &|_, _| None),
+            Step::Continue
+        ));
+        assert!(matches!(
+            r.step(0, 0, &code, &slots, &|_, _| None),
+            Step::Abort(_)
+        ));
     }
 }

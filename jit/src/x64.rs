@@ -22,6 +22,7 @@
 use crate::ir::{flag, IrOp, IrType, Ref, Trace};
 use dynasmrt::x64::Assembler;
 use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer};
+use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value};
 use std::fmt;
 
@@ -114,6 +115,9 @@ fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
         if ins.op.nargs() == 2 {
             last[ins.b.0 as usize] = last[ins.b.0 as usize].max(i);
         }
+        if ins.op == IrOp::ASet {
+            last[ins.k as usize] = last[ins.k as usize].max(i);
+        }
         if ins.op.flags() & flag::GUARD != 0 {
             for (_, r) in &t.snaps[ins.snap as usize].entries {
                 last[r.0 as usize] = last[r.0 as usize].max(i);
@@ -131,7 +135,7 @@ fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     let mut dying: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
     for (i, ins) in t.ins.iter().enumerate() {
         loc[i] = match ins.op.result() {
-            IrType::I64 | IrType::Bool => {
+            IrType::I64 | IrType::Bool | IrType::Ptr => {
                 Loc::Gpr(free_g.pop().ok_or(CompileError::TooManyLiveValues)?)
             }
             IrType::F64 => Loc::Xmm(free_x.pop().ok_or(CompileError::TooManyLiveValues)?),
@@ -220,6 +224,76 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
             IrOp::ItoF => {
                 let (r, p) = (x(Ref(i as u32)), g(ins.a));
                 dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
+            }
+            IrOp::SStore => {
+                store(&mut a, ins.k as u16, loc[ins.a.0 as usize], t.ty(ins.a))?;
+            }
+            IrOp::SLoadA => {
+                let off = disp(ins.k)?;
+                let r = g(Ref(i as u32));
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(r), QWORD [Rq(BASE) + off]
+                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_ARRAY as i8
+                    ; jne =>exit);
+            }
+            IrOp::ALen => {
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + layout::LEN as i32]);
+            }
+            IrOp::AGetI | IrOp::AGetF | IrOp::AGetB | IrOp::ASet => {
+                // Bounds (unsigned: a negative index is huge), then the element's address
+                // in the scratch register: array + FIELDS + 16 * index.
+                let (p, q) = (g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                    ; jae =>exit
+                    ; mov Rq(SCRATCH), Rq(q)
+                    ; shl Rq(SCRATCH), 4
+                    ; add Rq(SCRATCH), Rq(p));
+                let f = layout::FIELDS as i32;
+                match ins.op {
+                    IrOp::AGetI | IrOp::AGetB => {
+                        let tag = if ins.op == IrOp::AGetI {
+                            Tag::I64
+                        } else {
+                            Tag::BOOL
+                        } as i32;
+                        let r = g(Ref(i as u32));
+                        dynasm!(a ; .arch x64
+                            ; cmp DWORD [Rq(SCRATCH) + f + 8], tag
+                            ; jne =>exit
+                            ; mov Rq(r), QWORD [Rq(SCRATCH) + f]);
+                    }
+                    IrOp::AGetF => {
+                        let r = x(Ref(i as u32));
+                        dynasm!(a ; .arch x64
+                            ; cmp DWORD [Rq(SCRATCH) + f + 8], Tag::F64 as i32
+                            ; jne =>exit
+                            ; movsd Rx(r), QWORD [Rq(SCRATCH) + f]);
+                    }
+                    _ => {
+                        let v = Ref(ins.k as u32);
+                        let tag = match t.ty(v) {
+                            IrType::F64 => Tag::F64,
+                            IrType::Bool => Tag::BOOL,
+                            _ => Tag::I64,
+                        } as i32;
+                        match loc[v.0 as usize] {
+                            Loc::Xmm(r) => {
+                                dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + f], Rx(r))
+                            }
+                            Loc::Gpr(r) => {
+                                dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f], Rq(r))
+                            }
+                            Loc::None => {}
+                        }
+                        dynasm!(a ; .arch x64
+                            ; mov DWORD [Rq(SCRATCH) + f + 8], tag
+                            ; mov DWORD [Rq(SCRATCH) + f + 12], 0);
+                    }
+                }
             }
             IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
                 let off = disp(ins.k)?;
@@ -319,6 +393,7 @@ fn store(a: &mut Assembler, slot: u16, l: Loc, ty: IrType) -> Result<(), Compile
     let tag = match ty {
         IrType::F64 => Tag::F64,
         IrType::Bool => Tag::BOOL,
+        IrType::Ptr => Tag::OBJ,
         _ => Tag::I64,
     } as i32;
     match l {

@@ -119,6 +119,21 @@ pub trait JitHook {
     fn flush(&mut self) {}
 }
 
+/// The heap object layout generated code reads (SPEC.md §1.4): a 16-byte header, then
+/// the payload. Derived from the collector's own definitions, never written twice.
+pub mod layout {
+    use crate::heap::{Header, Kind};
+
+    /// Offset of the header's kind byte.
+    pub const KIND: usize = std::mem::offset_of!(Header, kind);
+    /// Offset of the header's `u64` length (values for an array).
+    pub const LEN: usize = std::mem::offset_of!(Header, len);
+    /// Offset of the first payload value (16-byte values follow the header).
+    pub const FIELDS: usize = std::mem::size_of::<Header>();
+    /// The kind byte of an array.
+    pub const KIND_ARRAY: u8 = Kind::ARRAY;
+}
+
 /// Aborted recordings after which an anchor is blacklisted: its hook is never called
 /// again (the counter still runs, to poll interrupts).
 pub const BLACKLIST_AFTER: u8 = 6;

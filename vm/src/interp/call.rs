@@ -287,6 +287,25 @@ impl Vm {
     /// Whether a value handed in by Rust code can belong to this machine: a function
     /// index in range, an object in the current heap space. (A defence at the API's
     /// edge, not a proof: see [`Vm::call`].)
+    /// Element `i` of the array `a` (for a recorder deciding the type of what `aget`
+    /// reads); `None` when `a` is not a live array of this machine or `i` is out of
+    /// range.
+    pub fn array_element(&self, a: Value, i: i64) -> Option<Value> {
+        if a.tag != Tag::OBJ || !self.is_valid(a) {
+            return None;
+        }
+        let h = a.ptr();
+        // SAFETY: `is_valid` checked that `h` is inside the current heap space, where
+        // every object starts with a header; the kind and length are checked before
+        // the element is read.
+        unsafe {
+            if (*h).kind != Kind::ARRAY || i < 0 || i as u64 >= (*h).len {
+                return None;
+            }
+            Some(*heap::fields(h).add(i as usize))
+        }
+    }
+
     pub(crate) fn is_valid(&self, v: Value) -> bool {
         match v.tag {
             Tag::FUNC => v.bits < self.funcs.len() as u64,
