@@ -143,12 +143,16 @@ impl JitHook for Jit {
             exit
         };
         self.stats.borrow_mut().exits += 1;
-        self.note(format_args!("exit {exit} of trace {}", trace.0));
-        // SAFETY: the trace pushed no frame and allocated nothing: the frame count and
-        // the bump pointer are as synced.
-        unsafe { vm.jit_state_commit() }.map_err(|e| vm.error_plain(e))?;
-        // The interrupt exit resumes at the loop header: stop there.
-        vm.check_interrupt()
+        if self.log {
+            self.note(format_args!("exit {exit} of trace {}", trace.0));
+        }
+        // The trace pushed no frame and allocated nothing, so there is nothing to
+        // commit back (`Vm::jit_state_commit` is for traces that do). Only exit 0 (the
+        // loop header) can be the interrupt exit: stop there if the flag is up.
+        if exit == 0 {
+            vm.check_interrupt()?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) {
