@@ -2,18 +2,19 @@
 //! name a snapshot of the interpreter state to restore when they fail.
 //!
 //! Every IR fact (mnemonic, operand count, result type, flags, semantics) is declared
-//! once, in [`define_ir!`]'s table, and everything else (the builder's folding, the
+//! once, in `define_ir!`'s table, and everything else (the builder's folding, the
 //! backend, the dumper) reads it from there, as the opcode table does for bytecode.
 //!
 //! A trace is built by a [`TraceBuilder`], which folds constants, applies algebraic
 //! identities and eliminates common subexpressions *as instructions are emitted*
 //! (LuaJIT's FOLD/CSE pipeline): the backend only ever sees the simplified trace.
 //!
-//! The current trace shape is one loop: the whole instruction list is the loop body,
-//! re-executed from the top; slots are read with `sload` at the top of each iteration
-//! and the loop-carried updates are written back at the back-edge ([`Trace::tail`]).
-//! Keeping loop-carried values in registers (LuaJIT's loop peeling with PHIs) is the
-//! next step and changes only the backend's treatment of `sload` and the tail.
+//! The trace shape is one loop: the whole instruction list is the loop body,
+//! re-executed from the top; slots are read with `sload` on first use in an iteration
+//! and written with `sstore` where the interpreter writes them ([`Trace::tail`], the
+//! back-edge's write-back, is for traces whose stores have been sunk). Keeping
+//! loop-carried values in registers (LuaJIT's loop peeling with PHIs) is the next
+//! step.
 
 use std::collections::HashMap;
 use std::fmt;
