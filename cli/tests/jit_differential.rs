@@ -2,8 +2,10 @@
 //! output, standard error (messages and stack traces) and exit status with the JIT
 //! off, on, and on at hotness 1 (every loop recorded at its first back-edge), and on
 //! at hotness 1 under GC stress against the interpreter under GC stress. The corpus:
-//! every conformance example that runs, and every benchmark program at its small
-//! size. One named test per program and mode.
+//! every conformance example that runs, every benchmark program at its small size,
+//! and every `.hasm` program of the VM's suite that needs no input, environment or
+//! special configuration (assembled once, run as `.hbc`). One named test per program
+//! and mode.
 
 mod common;
 use common::*;
@@ -61,6 +63,56 @@ fn conformance() -> Vec<Program> {
         args: Vec::new(),
     });
     v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+/// The `.hasm` programs of vm/tests/hasm, assembled into `dir`, with the arguments
+/// their `; args:` line gives. Programs that read standard input, set environment
+/// variables, change the VM's configuration, name a scratch directory or document a
+/// known bug are left out (their harness is the hasm suite's).
+fn hasm_programs(dir: &std::path::Path) -> Vec<Program> {
+    let src_dir = root().join("vm/tests/hasm");
+    let mut v = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&src_dir)
+        .expect("vm/tests/hasm exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hasm"))
+        .collect();
+    files.sort();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let special = ["; stdin", "; env:", "; config:", "; bug:", "{tmp}"];
+        if special.iter().any(|d| text.contains(d)) {
+            continue;
+        }
+        let args: Vec<String> = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("; args:"))
+            .map(|a| a.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        let stem = f
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let hbc = dir.join(format!("{stem}.hbc"));
+        let r = run(
+            Command::new(bin("hashvm"))
+                .arg("asm")
+                .arg(&f)
+                .arg("-o")
+                .arg(&hbc),
+            T,
+        );
+        assert_eq!(r.code, 0, "{stem}.hasm does not assemble: {}", r.stderr);
+        v.push(Program {
+            name: format!("hasm::{stem}"),
+            file: hbc,
+            dir: dir.to_path_buf(),
+            args,
+        });
+    }
     v
 }
 
@@ -131,7 +183,11 @@ fn main() {
     let mut trials = Vec::new();
     let conf = conformance();
     assert!(conf.len() > 40, "conformance examples not found");
-    for (programs, stress_too) in [(conf, true), (benchmarks(), false)] {
+    // The assembled programs live in a scratch folder removed after the run.
+    let scratch = Scratch::new("jit-hasm");
+    let hasm = hasm_programs(&scratch.0);
+    assert!(hasm.len() > 100, "the .hasm programs were not found");
+    for (programs, stress_too) in [(conf, true), (benchmarks(), false), (hasm, false)] {
         for p in programs {
             let p = std::sync::Arc::new(p);
             let modes: Vec<(&str, Vec<&'static str>, bool)> = {
@@ -163,7 +219,9 @@ fn main() {
         "jit_compiles_loops_and_self_tail_calls",
         the_jit_compiles_what_it_should,
     ));
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(scratch);
+    conclusion.exit();
 }
 
 /// The comparisons above would pass vacuously if the JIT compiled nothing: a program
