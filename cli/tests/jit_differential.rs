@@ -2,8 +2,8 @@
 //! output, standard error (messages and stack traces) and exit status with the JIT
 //! off, on, and on at hotness 1 (every loop recorded at its first back-edge), and on
 //! at hotness 1 under GC stress against the interpreter under GC stress. The corpus:
-//! every conformance example that runs, every benchmark program at its small size,
-//! and every `.hasm` program of the VM's suite that needs no input, environment or
+//! every conformance example that runs, every example of docs/LANGUAGE.md, every
+//! benchmark program at its small size, and every `.hasm` program of the VM's suite that needs no input, environment or
 //! special configuration (assembled once, run as `.hbc`). One named test per program
 //! and mode.
 
@@ -116,6 +116,42 @@ fn hasm_programs(dir: &std::path::Path) -> Vec<Program> {
     v
 }
 
+/// Every example of docs/LANGUAGE.md that has an expected output, written to `dir`.
+fn doc_examples(dir: &std::path::Path) -> Vec<Program> {
+    let text = std::fs::read_to_string(root().join("docs/LANGUAGE.md")).expect("docs/LANGUAGE.md");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim_end() != "```hash" {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < lines.len() && lines[j].trim_end() != "```" {
+            j += 1;
+        }
+        let body = lines[start..j.min(lines.len())].join("\n") + "\n";
+        let mut k = j + 1;
+        while k < lines.len() && lines[k].trim().is_empty() {
+            k += 1;
+        }
+        if k < lines.len() && lines[k].trim_end() == "```output" {
+            let file = dir.join(format!("doc_line{}.hash", start));
+            std::fs::write(&file, body).expect("write a docs example");
+            v.push(Program {
+                name: format!("docs::line{start}"),
+                file,
+                dir: dir.to_path_buf(),
+                args: Vec::new(),
+            });
+        }
+        i = j + 1;
+    }
+    v
+}
+
 fn benchmarks() -> Vec<Program> {
     let dir = root().join("benches/programs");
     let cases: &[(&str, &[&str])] = &[
@@ -187,7 +223,17 @@ fn main() {
     let scratch = Scratch::new("jit-hasm");
     let hasm = hasm_programs(&scratch.0);
     assert!(hasm.len() > 100, "the .hasm programs were not found");
-    for (programs, stress_too) in [(conf, true), (benchmarks(), false), (hasm, false)] {
+    let docs = doc_examples(&scratch.0);
+    assert!(
+        docs.len() > 10,
+        "the docs/LANGUAGE.md examples were not found"
+    );
+    for (programs, stress_too) in [
+        (conf, true),
+        (benchmarks(), false),
+        (hasm, false),
+        (docs, true),
+    ] {
         for p in programs {
             let p = std::sync::Arc::new(p);
             let modes: Vec<(&str, Vec<&'static str>, bool)> = {
