@@ -200,13 +200,21 @@ pub fn check_program_with_paths(
     loader: &dyn SourceLoader,
     search: &[PathBuf],
 ) -> Result<(TypedProgram, Vec<Diagnostic>), Rejected> {
-    let run = || check_inline(root, loader, search);
-    // Run on a thread with a large stack; fall back to this thread if that fails.
+    on_front_end_stack(|| check_inline(root, loader, search))
+}
+
+/// Runs a front-end pass on a thread with a large stack (falling back to this thread
+/// if one cannot be made); a panic in it, a compiler bug, becomes an internal error
+/// instead of crashing the caller.
+fn on_front_end_stack<F>(run: F) -> Result<(TypedProgram, Vec<Diagnostic>), Rejected>
+where
+    F: Fn() -> Result<(TypedProgram, Vec<Diagnostic>), Rejected> + Send + Sync,
+{
     let result = std::thread::scope(|s| {
         match std::thread::Builder::new()
             .name("hashc-front".into())
             .stack_size(STACK_SIZE)
-            .spawn_scoped(s, run)
+            .spawn_scoped(s, &run)
         {
             Ok(h) => Some(h.join()),
             Err(_) => None,
@@ -214,15 +222,13 @@ pub fn check_program_with_paths(
     });
     match result {
         Some(Ok(r)) => r,
-        // The front end panicked: a bug, reported as an internal error rather than
-        // crashing the caller.
         Some(Err(_)) => Err(Rejected {
             diagnostics: vec![Diagnostic::error_nowhere(
                 "internal compiler error in the front end (please report it)",
             )],
             sources: SourceMap::new(),
         }),
-        None => check_inline(root, loader, search),
+        None => run(),
     }
 }
 
@@ -247,31 +253,11 @@ pub fn check_session(
 ) -> Result<(TypedProgram, Vec<Diagnostic>), Rejected> {
     let mut dirs = search.to_vec();
     dirs.extend(loader::hash_path_from_env());
-    let run = || {
+    on_front_end_stack(|| {
         check_graph(|sources, diags| {
             modgraph::load_session(files, &FsLoader, &dirs, sources, diags)
         })
-    };
-    let result = std::thread::scope(|s| {
-        match std::thread::Builder::new()
-            .name("hashc-front".into())
-            .stack_size(STACK_SIZE)
-            .spawn_scoped(s, run)
-        {
-            Ok(h) => Some(h.join()),
-            Err(_) => None,
-        }
-    });
-    match result {
-        Some(Ok(r)) => r,
-        Some(Err(_)) => Err(Rejected {
-            diagnostics: vec![Diagnostic::error_nowhere(
-                "internal compiler error in the front end (please report it)",
-            )],
-            sources: SourceMap::new(),
-        }),
-        None => run(),
-    }
+    })
 }
 
 fn check_inline(

@@ -122,6 +122,28 @@ struct Loader<'a> {
     pending: Vec<(ModuleId, Vec<String>)>,
 }
 
+impl<'a> Loader<'a> {
+    /// A loader with nothing loaded yet.
+    fn new(
+        loader: &'a dyn SourceLoader,
+        search: &'a [PathBuf],
+        sources: &'a mut SourceMap,
+        diags: &'a mut Vec<Diagnostic>,
+    ) -> Loader<'a> {
+        Loader {
+            loader,
+            search,
+            sources,
+            diags,
+            modules: Vec::new(),
+            by_key: HashMap::new(),
+            stdlib: HashMap::new(),
+            edges: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+}
+
 /// Loads the program rooted at `root`. Errors (unreadable files, unknown imports,
 /// cycles, syntax errors) go to `diags`; the graph is returned whenever the root
 /// could be read.
@@ -132,17 +154,7 @@ pub fn load(
     sources: &mut SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Graph> {
-    let mut l = Loader {
-        loader,
-        search,
-        sources,
-        diags,
-        modules: Vec::new(),
-        by_key: HashMap::new(),
-        stdlib: HashMap::new(),
-        edges: Vec::new(),
-        pending: Vec::new(),
-    };
+    let mut l = Loader::new(loader, search, sources, diags);
     let prelude = l.load_stdlib(hashvm_stdlib::PRELUDE)?;
     let root_id = l.load_root(root)?;
     Some(l.finish(root_id, prelude))
@@ -157,17 +169,7 @@ pub fn load_session(
     sources: &mut SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Graph> {
-    let mut l = Loader {
-        loader,
-        search,
-        sources,
-        diags,
-        modules: Vec::new(),
-        by_key: HashMap::new(),
-        stdlib: HashMap::new(),
-        edges: Vec::new(),
-        pending: Vec::new(),
-    };
+    let mut l = Loader::new(loader, search, sources, diags);
     let prelude = l.load_stdlib(hashvm_stdlib::PRELUDE)?;
     let mut ids: Vec<ModuleId> = Vec::new();
     for f in files {
