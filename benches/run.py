@@ -1047,13 +1047,14 @@ def main(argv=None):
              "peak resident set size of the runs. A system's entry counts only when all its runs "
              "exited with status 0 and printed the expected output: the Benchmarks Game oracle, the "
              "Are We Fast Yet? verification or a known value where there is one, otherwise the "
-             "output the peers agree on. hashvm runs `hashvm run %s X.hbc ARGS` on the output of "
+             "output the peers agree on. hashvm runs `hashvm run %s X.hbc ARGS` (%s) on the output of "
              "`hashc X.hash -o X.hbc`; lua5.4 and luajit run `peers/X.lua`, `luajit -joff` with its "
              "JIT compiler off; ocamlrun runs the bytecode of `ocamlc`, ocamlopt is native code "
              "(default flags). Ratios are hashvm's time divided by the peer's (below 1 hashvm is "
              "faster). %s"
              % (runs, "s" if runs > 1 else "", " (quick mode)" if opts.quick else "",
-                "--jit=on (its tracing JIT)" if opts.jit else "--jit=off (the interpreter alone)",
+                "--jit=on" if opts.jit else "--jit=off",
+                "its tracing JIT" if opts.jit else "the interpreter alone",
                 "Before the timed runs every system ran every program once at the small size "
                 "(the oracle size) to check it (*Checks at the small sizes*)."
                 if checks else ""))
