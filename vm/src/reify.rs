@@ -312,18 +312,26 @@ mod tests {
     #[test]
     fn nested_values_roundtrip() {
         let mut vm = Vm::new(Config::default());
+        // Every object is kept in a global (a root) and read back from it after the
+        // next allocation: under HASHVM_GC_STRESS=1 each allocation collects and moves
+        // every object, so a Rust local would go stale.
         let s = vm.new_str("hi").unwrap();
+        vm.globals.push(s);
         let b = vm
             .new_big(rug::Integer::from(rug::Integer::u_pow_u(10, 30)))
             .unwrap();
-        let some = vm.some(s).unwrap();
-        let l = vm.new_list(&[Value::i64(1), some, b]).unwrap();
+        vm.globals.push(b);
+        let some = vm.some(vm.globals[0]).unwrap();
+        vm.globals.push(some);
+        let l = vm
+            .new_list(&[Value::i64(1), vm.globals[2], vm.globals[1]])
+            .unwrap();
         vm.globals.push(l);
         let t = vm
             .new_data(
                 builtin::TUPLE,
                 0,
-                &[vm.globals[0], Value::f64(2.5), Value::char('x')],
+                &[vm.globals[3], Value::f64(2.5), Value::char('x')],
             )
             .unwrap();
         let shown = vm.display(t);
