@@ -5,24 +5,10 @@
 //! end, code generation, `#run`, verification and the VM. A case either works or ends
 //! with a clean error; a stack overflow would abort the whole test process.
 
+mod common;
+use common::Buf;
 use hashvm_compiler::driver::{compile_source, Options};
 use hashvm_vm::{run_program, Config, Outcome, Vm};
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
-
-#[derive(Clone, Default)]
-struct Buf(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Compiles and runs `src` on a thread with a 2 MiB stack: the program's output, or
 /// the compile or runtime error text.

@@ -8,15 +8,14 @@
 //! its message), or, for counts between "small enough to build" and "certainly past
 //! the limit", either a line or "out of memory".
 
+mod common;
+use common::Buf;
 use hashvm_compiler::driver::{compile_source, Options};
 use hashvm_format::Module;
 use hashvm_vm::{run_program, Config, Outcome, Vm};
 use proptest::prelude::*;
 use rug::ops::Pow;
 use rug::Integer;
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
 use std::sync::OnceLock;
 
 const SRC: &str = r#"
@@ -71,19 +70,6 @@ fn module() -> &'static Module {
             .unwrap_or_else(|f| panic!("{}", f.rendered))
             .module
     })
-}
-
-#[derive(Clone, Default)]
-struct Buf(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// What the program printed (without the newline), or the runtime error's message.

@@ -3,22 +3,10 @@
 //! fail at compile time must produce diagnostics containing every line of their
 //! `.err` file.
 
+mod common;
+use common::conformance_dir;
 use hashvm_compiler::{check_program_with_paths, render_diagnostics, FsLoader, Severity};
 use std::path::{Path, PathBuf};
-
-/// Where the conformance files are: `../shared/conformance`, the shared folder beside
-/// the workspace root (`CARGO_MANIFEST_DIR/..`). A missing folder fails the tests: they
-/// must not pass by testing nothing.
-fn conformance_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
-    assert!(
-        dir.join("README.md").is_file(),
-        "the conformance examples are missing: no {}/README.md (the shared folder must be \
-         ../shared relative to the workspace root)",
-        dir.display()
-    );
-    dir
-}
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()

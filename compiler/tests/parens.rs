@@ -8,11 +8,10 @@
 //!
 //! The test runs a few hundred programs; `HASH_PARENS_CASES=N` runs more (outside CI).
 
+mod common;
+use common::Sink;
 use hashvm_compiler::driver::{compile_source, Options};
 use hashvm_vm::{run_program, Config, Outcome, Vm};
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
 
 // ----- a tiny typed expression language ----------------------------------------------
 
@@ -432,20 +431,6 @@ fn show(v: &V) -> String {
 }
 
 // ----- compiling and running ----------------------------------------------------------
-
-/// Standard output captured from the VM.
-#[derive(Clone, Default)]
-struct Sink(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Compiles and runs `src`: its standard output, or the compile/runtime error.
 fn run(src: &str) -> Result<String, String> {

@@ -3,6 +3,8 @@
 //! inserted) go through the whole front end, which must never panic and must always
 //! finish. Kept to a few seconds.
 
+mod common;
+use common::conformance_dir;
 use hashvm_compiler::lexer::{lex, Tok};
 use hashvm_compiler::span::FileId;
 use hashvm_compiler::{check_program_with_paths, MemLoader};
@@ -10,19 +12,6 @@ use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
-
-/// `../shared/conformance` beside the workspace root (`CARGO_MANIFEST_DIR/..`); missing
-/// is a failure, not fewer seeds.
-fn conformance_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
-    assert!(
-        dir.join("README.md").is_file(),
-        "the conformance examples are missing: no {}/README.md (the shared folder must be \
-         ../shared relative to the workspace root)",
-        dir.display()
-    );
-    dir
-}
 
 /// The seed programs: the conformance files, the standard library, and a few
 /// hand-written ones that exercise every construct.
