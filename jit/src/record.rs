@@ -41,8 +41,8 @@ pub struct Recorder {
     func: u32,
     anchor_ip: u32,
     b: TraceBuilder,
-    /// Per slot: the IR value the trace holds for it, and whether the trace wrote it.
-    map: Vec<Option<(Ref, bool)>>,
+    /// Per slot: the IR value the trace holds for it (loaded or written).
+    map: Vec<Option<Ref>>,
     started: bool,
     steps: usize,
     /// For the instruction being recorded: which slots hold non-empty arrays (an
@@ -138,7 +138,7 @@ impl Recorder {
     /// The IR value of slot `s`, loading (and guarding) it on first use; a failed type
     /// guard resumes at the instruction at `ip`.
     fn get(&mut self, s: usize, ip: u32, slots: &[Value]) -> Result<(Ref, IrType), String> {
-        if let Some(Some((r, _))) = self.map.get(s) {
+        if let Some(Some(r)) = self.map.get(s) {
             let r = *r;
             return Ok((r, self.b.ty(r)));
         }
@@ -149,7 +149,7 @@ impl Recorder {
         }
         let snap = self.snap(ip);
         let r = self.b.sload(s as u16, ty, snap);
-        self.set_loaded(s, r);
+        self.remember(s, r);
         Ok((r, ty))
     }
 
@@ -159,17 +159,16 @@ impl Recorder {
         }
     }
 
-    fn set_loaded(&mut self, s: usize, r: Ref) {
+    fn remember(&mut self, s: usize, r: Ref) {
         self.ensure(s);
-        self.map[s] = Some((r, false));
+        self.map[s] = Some(r);
     }
 
     /// The trace writes slot `s` as the interpreter does, when it does: memory then
     /// holds the interpreter's exact state at every instruction, so an exit needs to
     /// write nothing, and no value stays in a register only to be written back.
     fn put(&mut self, s: usize, r: Ref) {
-        self.ensure(s);
-        self.map[s] = Some((r, true));
+        self.remember(s, r);
         self.b.sstore(s as u16, r);
     }
 
