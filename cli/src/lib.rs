@@ -4,6 +4,8 @@
 //! error-reporting conventions (`error:` lines, exit status 1 for failures and 2 for bad
 //! usage).
 
+pub mod native;
+
 use hashvm_format::link::Resolved;
 use hashvm_format::Module;
 use std::ffi::OsString;

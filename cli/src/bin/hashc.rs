@@ -7,11 +7,17 @@ use std::path::PathBuf;
 const USAGE: &str = "\
 usage: hashc FILE.hash [-o OUT.hbc] [-L DIR]...      compile and link an executable
                                                     (default output: FILE.hbc)
+       hashc --native FILE.hash [-o OUT] [-L DIR]... compile into a native executable
+                                                    (default output: FILE)
        hashc -c FILE.hash -o OBJ.hbc [-L DIR]...     compile one linkable object
        hashc --help | --version
 
 options:
   -c             compile FILE alone into a linkable object (-o is then required)
+  --native       write an x86-64 Linux executable: the runtime hashvm-rt (found beside
+                 hashc, or at $HASHVM_RT) with the program attached (SPEC.md §11)
+  --native-stats with --native: say how many functions were compiled ahead of time
+                 and how many the interpreter runs (on standard error)
   -o FILE        where to write the output
   -L DIR         add DIR to the import search path (repeatable; also -LDIR)
   -h, --help     print this help
@@ -25,6 +31,8 @@ coloured on a terminal unless NO_COLOR is set.";
 #[derive(Debug)]
 struct Args {
     object: bool,
+    native: bool,
+    native_stats: bool,
     input: PathBuf,
     out: PathBuf,
     dash_l: Vec<PathBuf>,
@@ -33,6 +41,7 @@ struct Args {
 fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
     use lexopt::Arg::*;
     let mut object = false;
+    let (mut native, mut native_stats) = (false, false);
     let mut out = None;
     let mut input: Option<PathBuf> = None;
     let mut dash_l = Vec::new();
@@ -41,6 +50,8 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
             Short('h') | Long("help") => return Ok(Parsed::Help),
             Short('V') | Long("version") => return Ok(Parsed::Version),
             Short('c') => object = true,
+            Long("native") => native = true,
+            Long("native-stats") => native_stats = true,
             Short('o') => output_value(p, &mut out)?,
             Short('L') => dash_l.push(path_value(p)?),
             Value(v) if input.is_none() => input = Some(PathBuf::from(v)),
@@ -49,9 +60,16 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
         }
     }
     let input = input.ok_or("no input file")?;
+    if native && object {
+        return Err("--native makes an executable; -c makes a linkable object".into());
+    }
+    if native_stats && !native {
+        return Err("--native-stats needs --native".into());
+    }
     let out = match out {
         Some(o) => o,
         None if object => return Err("-c needs an output file (-o OBJ.hbc)".into()),
+        None if native => input.with_extension(""),
         None => input.with_extension("hbc"),
     };
     if out == input {
@@ -59,6 +77,8 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
     }
     Ok(Parsed::Go(Args {
         object,
+        native,
+        native_stats,
         input,
         out,
         dash_l,
@@ -81,7 +101,15 @@ fn compile(args: Args) -> i32 {
             if !c.warnings.is_empty() {
                 ewrite(&driver::render(&c.program, &c.warnings));
             }
-            match write_file(&args.out, &hashvm_format::write(&c.module)) {
+            if args.native_stats {
+                ewrite(&hashvm_cli::native::stats(&c.module));
+            }
+            let written = if args.native {
+                hashvm_cli::native::write_executable(&c.module, &args.out)
+            } else {
+                write_file(&args.out, &hashvm_format::write(&c.module))
+            };
+            match written {
                 Ok(()) => 0,
                 Err(e) => {
                     report(&e);
@@ -133,6 +161,20 @@ mod tests {
             "the output file x.hbc is the input file"
         );
         assert_eq!(args(&["--bogus"]).unwrap_err(), "invalid option '--bogus'");
+        let a = args(&["--native", "d/x.hash"]).unwrap();
+        assert_eq!((a.native, a.out), (true, PathBuf::from("d/x")));
+        assert_eq!(
+            args(&["--native", "x"]).unwrap_err(),
+            "the output file x is the input file"
+        );
+        assert_eq!(
+            args(&["--native", "-c", "x.hash", "-o", "x"]).unwrap_err(),
+            "--native makes an executable; -c makes a linkable object"
+        );
+        assert_eq!(
+            args(&["--native-stats", "x.hash"]).unwrap_err(),
+            "--native-stats needs --native"
+        );
         assert_eq!(
             args(&["x.hash", "-o", "a", "-o", "b"]).unwrap_err(),
             "-o given twice"

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 const USAGE: &str = "\
 usage: hashld OBJ.hbc... -o OUT.hbc [-L DIR]...
+       hashld --native OBJ.hbc... -o OUT [-L DIR]...
        hashld --help | --version
 
 Links linkable objects, and the libraries they need, into an executable.
@@ -24,6 +25,10 @@ of $HASH_PATH (colon-separated), then in the bundled standard library.
 
 options:
   -o FILE        write the executable to FILE (required)
+  --native       write an x86-64 Linux executable: the runtime hashvm-rt (found beside
+                 hashld, or at $HASHVM_RT) with the linked program attached (SPEC.md §11)
+  --native-stats with --native: say how many functions were compiled ahead of time
+                 and how many the interpreter runs (on standard error)
   -L DIR         add DIR to the library search path (repeatable; also -LDIR)
   -h, --help     print this help
   -V, --version  print the version
@@ -33,6 +38,8 @@ options:
 #[derive(Debug)]
 struct Args {
     objects: Vec<PathBuf>,
+    native: bool,
+    native_stats: bool,
     output: PathBuf,
     lib_dirs: Vec<PathBuf>,
 }
@@ -42,12 +49,15 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
     let mut objects = Vec::new();
     let mut output = None;
     let mut lib_dirs = Vec::new();
+    let (mut native, mut native_stats) = (false, false);
     while let Some(arg) = p.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Parsed::Help),
             Short('V') | Long("version") => return Ok(Parsed::Version),
             Short('o') => output_value(p, &mut output)?,
             Short('L') => lib_dirs.push(path_value(p)?),
+            Long("native") => native = true,
+            Long("native-stats") => native_stats = true,
             Value(v) => objects.push(PathBuf::from(v)),
             _ => return Err(arg.unexpected()),
         }
@@ -56,8 +66,13 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
     if objects.is_empty() {
         return Err("no input objects".into());
     }
+    if native_stats && !native {
+        return Err("--native-stats needs --native".into());
+    }
     Ok(Parsed::Go(Args {
         objects,
+        native,
+        native_stats,
         output,
         lib_dirs,
     }))
@@ -82,7 +97,14 @@ fn run(args: Args) -> Result<(), Vec<String>> {
             "the linked program fails verification (a linker bug): {e}"
         )]
     })?;
-    write_file(&args.output, &hashvm_format::write(&out)).map_err(|e| vec![e])
+    if args.native_stats {
+        ewrite(&native::stats(&out));
+    }
+    if args.native {
+        native::write_executable(&out, &args.output).map_err(|e| vec![e])
+    } else {
+        write_file(&args.output, &hashvm_format::write(&out)).map_err(|e| vec![e])
+    }
 }
 
 fn main() {
@@ -216,6 +238,8 @@ mod tests {
             ".global k = 7\n.export \"other::k\" global k",
         );
         let e = run(Args {
+            native: false,
+            native_stats: false,
             objects: vec![root.join("app.hbc"), root.join("util.hbc")],
             output: root.join("out.hbc"),
             lib_dirs: vec![root.clone()],
@@ -244,6 +268,8 @@ mod tests {
         );
         let out = root.join("out.hbc");
         run(Args {
+            native: false,
+            native_stats: false,
             objects: vec![root.join("main.hbc")],
             output: out.clone(),
             lib_dirs: vec![lib.clone()],
@@ -256,6 +282,8 @@ mod tests {
 
         // Named on the command line, by two paths, the library is one file.
         run(Args {
+            native: false,
+            native_stats: false,
             objects: vec![
                 root.join("main.hbc"),
                 lib.join("answer.hbc"),
@@ -269,6 +297,8 @@ mod tests {
 
         // Errors name the files, and say where libraries were looked for.
         let e = run(Args {
+            native: false,
+            native_stats: false,
             objects: vec![root.join("main.hbc")],
             output: out.clone(),
             lib_dirs: vec![],
@@ -284,6 +314,8 @@ mod tests {
         );
         let missing = root.join("nope.hbc");
         let e = run(Args {
+            native: false,
+            native_stats: false,
             objects: vec![missing.clone()],
             output: out,
             lib_dirs: vec![],

@@ -23,13 +23,14 @@ pub fn shared() -> PathBuf {
         .join("shared")
 }
 
-/// The path of a binary of this package (`hashvm`, `hashc`, `hashld`), as Cargo built
+/// The path of a binary of this package (`hashvm`, `hashc`, `hashld`, `hashvm-rt`), as Cargo built
 /// it for these tests (`CARGO_BIN_EXE_*`): no test builds anything itself.
 pub fn bin(name: &str) -> PathBuf {
     PathBuf::from(match name {
         "hashvm" => env!("CARGO_BIN_EXE_hashvm"),
         "hashc" => env!("CARGO_BIN_EXE_hashc"),
         "hashld" => env!("CARGO_BIN_EXE_hashld"),
+        "hashvm-rt" => env!("CARGO_BIN_EXE_hashvm-rt"),
         other => panic!("no binary named {other}"),
     })
 }

@@ -1,0 +1,180 @@
+//! `hashvm-rt`: the runtime of native executables (SPEC.md §11). `hashc --native` and
+//! `hashld --native` copy this binary's loadable image and attach the linked program
+//! after it; at start the copy finds the program through the trailer at the end of
+//! `/proc/self/exe`, maps it, checks and verifies it, and runs it exactly as `hashvm
+//! run` runs a `.hbc` file. Its command line belongs to the program: the runtime's
+//! settings come from the environment (`HASHVM_HEAP_LIMIT`, `HASHVM_STACK_LIMIT`,
+//! `HASHVM_JIT`, `HASHVM_JIT_HOT`, `HASHVM_GC_STRESS`).
+
+use hashvm_cli::native;
+use hashvm_cli::{ewrite, parse_size, program_arg, report, EXIT_ERROR, EXIT_USAGE};
+use hashvm_vm::{run_program, Config, Outcome, Vm};
+use std::os::unix::fs::FileExt;
+
+/// The identity the tools look for in a runtime before copying it (see
+/// `native::runtime_mark`, which must equal it: a test checks).
+static RUNTIME_MARK: [u8; 29] = *b"\0hashvm-rt payload 1 hbc 1.0\0";
+
+fn main() {
+    // The mark must stay in the binary: read it once so the linker keeps it.
+    std::hint::black_box(&RUNTIME_MARK);
+    std::process::exit(run());
+}
+
+/// How the runtime calls itself in messages: the name it was started by.
+fn me() -> String {
+    std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| native::RT_NAME.into())
+}
+
+fn run() -> i32 {
+    let module = match load() {
+        Ok(m) => m,
+        Err((msg, code)) => {
+            report(&msg);
+            return code;
+        }
+    };
+    // The program was verified when it was built; it is verified again here because
+    // the file may have been edited since, and the verifier is the safety boundary.
+    let verified = match hashvm_format::verify::verify(&module) {
+        Ok(v) => v,
+        Err(e) => {
+            report(&format!(
+                "{}: the attached program fails verification: {e}",
+                me()
+            ));
+            return EXIT_ERROR;
+        }
+    };
+    let (config, jit_off) = match config() {
+        Ok(c) => c,
+        Err(e) => {
+            report(&e);
+            return EXIT_USAGE;
+        }
+    };
+    let mut vm = Vm::new(config);
+    vm.set_args(std::env::args_os().skip(1).map(program_arg).collect());
+    if !jit_off {
+        if let Some(make) = hashvm_cli::jit_factory() {
+            vm.set_jit(Some(make()));
+        }
+    }
+    match run_program(&mut vm, verified) {
+        Outcome::Exit(c) => c,
+        Outcome::Error(e) => {
+            ewrite(&e.to_string());
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Finds, maps, checks and decodes the attached program. Errors carry their exit
+/// status: 2 for a runtime started with no program (a usage error), 1 otherwise.
+fn load() -> Result<hashvm_format::Module, (String, i32)> {
+    const SELF: &str = "/proc/self/exe";
+    let fail = |m: String| (m, EXIT_ERROR);
+    let file = std::fs::File::open(SELF).map_err(|e| {
+        fail(format!(
+            "{}: cannot open {SELF} to read the program: {e}",
+            me()
+        ))
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|e| fail(format!("{}: {SELF}: {e}", me())))?
+        .len();
+    let mut trailer = [0u8; native::TRAILER_SIZE];
+    let located = if len >= native::TRAILER_SIZE as u64 {
+        file.read_exact_at(&mut trailer, len - native::TRAILER_SIZE as u64)
+            .map_err(|e| fail(format!("{}: {SELF}: {e}", me())))?;
+        native::locate(len, &trailer)
+            .map_err(|e| fail(format!("{}: the attached program is damaged: {e}", me())))?
+    } else {
+        None
+    };
+    let Some((off, plen, sum)) = located else {
+        return Err((
+            format!(
+                "{}: no program is attached: {} is the runtime that `hashc --native` and \
+                 `hashld --native` copy into native executables; to run a .hbc or .hash \
+                 file, use `hashvm run`",
+                me(),
+                native::RT_NAME
+            ),
+            EXIT_USAGE,
+        ));
+    };
+    let plen = usize::try_from(plen)
+        .map_err(|_| fail(format!("{}: the attached program is too large", me())))?;
+    // SAFETY: the mapping is of this process's own executable, read-only. Linux refuses
+    // to open a running executable for writing (ETXTBSY), so its bytes cannot change
+    // under the mapping; even if they did, they are only read as data and every read
+    // below is bounds-checked (the checksum, the section table, the `.hbc` reader) and
+    // the program is verified before it runs.
+    let map = unsafe { memmap2::MmapOptions::new().offset(off).len(plen).map(&file) }
+        .map_err(|e| fail(format!("{}: cannot map the attached program: {e}", me())))?;
+    let damaged = |e: String| fail(format!("{}: the attached program is damaged: {e}", me()));
+    let sections = native::sections(&map, sum).map_err(damaged)?;
+    let hbc = sections
+        .iter()
+        .find(|(k, _)| *k == native::SECTION_HBC)
+        .map(|(_, b)| *b)
+        .ok_or_else(|| damaged("it has no HBC section".into()))?;
+    hashvm_format::read(hbc).map_err(|e| damaged(e.to_string()))
+}
+
+/// The VM's configuration from the environment, and whether the JIT is off. The
+/// program's own arguments are its own, so the runtime's options are variables.
+fn config() -> Result<(Config, bool), String> {
+    let mut c = Config::default();
+    let var = |name: &str| -> Result<Option<String>, String> {
+        match std::env::var_os(name) {
+            None => Ok(None),
+            Some(v) => v
+                .into_string()
+                .map(Some)
+                .map_err(|_| format!("{name}: the value is not text")),
+        }
+    };
+    if let Some(v) = var("HASHVM_HEAP_LIMIT")? {
+        c.heap_limit = parse_size(&v)
+            .ok_or_else(|| format!("HASHVM_HEAP_LIMIT={v}: needs a size such as 512M"))?;
+    }
+    if let Some(v) = var("HASHVM_STACK_LIMIT")? {
+        c.max_frames = v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("HASHVM_STACK_LIMIT={v}: needs a positive number of frames"))?;
+    }
+    if let Some(v) = var("HASHVM_JIT_HOT")? {
+        c.jit_hot = v
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("HASHVM_JIT_HOT={v}: needs a number from 1 to 65535"))?;
+    }
+    let jit_off = match var("HASHVM_JIT")?.as_deref() {
+        None | Some("on") => false,
+        Some("off") => true,
+        Some(v) => return Err(format!("HASHVM_JIT={v}: takes on or off")),
+    };
+    Ok((c, jit_off))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_mark_is_the_one_the_tools_look_for() {
+        assert_eq!(
+            super::RUNTIME_MARK.as_slice(),
+            hashvm_cli::native::runtime_mark()
+        );
+    }
+}

@@ -1,0 +1,612 @@
+//! Native executables (`hashc --native`, `hashld --native`, the runtime `hashvm-rt`,
+//! SPEC.md §11) behave exactly as `hashvm run` on the same program: the same standard
+//! output, standard error (messages, stack traces) and exit status, for every
+//! conformance example, every example of docs/LANGUAGE.md and every benchmark program
+//! at its small size; the conformance and docs examples also under GC stress with the
+//! JIT recording at hotness 1 (`HASHVM_JIT_HOT=1`) against the interpreter under
+//! stress. Examples that do not compile must fail the same way with `--native`. Then:
+//! an executable moved to an empty directory with an empty environment still runs; a
+//! damaged or edited payload gives a clean `error:`; builds are reproducible; the
+//! runtime's settings come from the environment; a missing runtime is reported.
+//! One named test per program.
+
+mod common;
+use common::*;
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(300);
+
+/// Conformance examples whose GC-stress runs take from seconds to minutes: compared
+/// without stress only (as in jit_differential.rs).
+const HEAVY_UNDER_STRESS: &[&str] = &["s7_list_big", "s4_tail_calls_deep", "s7_map_module"];
+
+struct Program {
+    name: String,
+    file: PathBuf,
+    dir: PathBuf,
+    args: Vec<String>,
+    stress_too: bool,
+}
+
+/// Every conformance example (those that fail to compile too), except those whose
+/// arguments name a scratch directory (the two runs would differ in it).
+fn conformance() -> Vec<Program> {
+    let dir = shared().join("conformance");
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(&dir)
+        .expect("../shared/conformance exists")
+        .flatten()
+    {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "hash") {
+            continue;
+        }
+        let args: Vec<String> = std::fs::read_to_string(p.with_extension("args"))
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        if args.iter().any(|a| a.contains("@TMP@")) {
+            continue;
+        }
+        let name = p
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        v.push(Program {
+            stress_too: !HEAVY_UNDER_STRESS.contains(&name.as_str()),
+            name: format!("conformance::{name}"),
+            file: p,
+            dir: dir.clone(),
+            args,
+        });
+    }
+    v.push(Program {
+        name: "conformance::s5_modules".into(),
+        file: dir.join("s5_modules/main.hash"),
+        dir: dir.join("s5_modules"),
+        args: Vec::new(),
+        stress_too: true,
+    });
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+/// Every example of docs/LANGUAGE.md that has an expected output, written to `dir`.
+fn doc_examples(dir: &Path) -> Vec<Program> {
+    let text = std::fs::read_to_string(root().join("docs/LANGUAGE.md")).expect("docs/LANGUAGE.md");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim_end() != "```hash" {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < lines.len() && lines[j].trim_end() != "```" {
+            j += 1;
+        }
+        let mut k = j + 1;
+        while k < lines.len() && lines[k].trim().is_empty() {
+            k += 1;
+        }
+        if k < lines.len() && lines[k].trim_end() == "```output" {
+            let file = dir.join(format!("doc_line{start}.hash"));
+            let body = lines[start..j.min(lines.len())].join("\n") + "\n";
+            std::fs::write(&file, body).expect("write a docs example");
+            v.push(Program {
+                name: format!("docs::line{start}"),
+                file,
+                dir: dir.to_path_buf(),
+                args: Vec::new(),
+                stress_too: true,
+            });
+        }
+        i = j + 1;
+    }
+    v
+}
+
+/// The benchmark programs at their small sizes.
+fn benchmarks() -> Vec<Program> {
+    let dir = root().join("benches/programs");
+    let cases: &[(&str, &[&str])] = &[
+        ("fib", &["25"]),
+        ("tak", &["6"]),
+        ("ackermann", &["5"]),
+        ("nqueens", &["8"]),
+        ("sieve", &["10000"]),
+        ("binarytrees", &["10"]),
+        ("nbody", &["1000"]),
+        ("spectralnorm", &["100"]),
+        ("fannkuchredux", &["7"]),
+        ("mandelbrot", &["200"]),
+        ("fasta", &["1000"]),
+        ("pidigits", &["27"]),
+        ("awfy_bounce", &["10", "1"]),
+        ("awfy_list", &["10", "1"]),
+        ("awfy_mandelbrot", &["1", "1"]),
+        ("awfy_nbody", &["1", "1"]),
+        ("awfy_permute", &["10", "1"]),
+        ("awfy_queens", &["10", "1"]),
+        ("awfy_sieve", &["10", "1"]),
+        ("awfy_storage", &["10", "1"]),
+        ("awfy_towers", &["10", "1"]),
+    ];
+    cases
+        .iter()
+        .map(|(n, a)| Program {
+            name: format!("bench::{n}"),
+            file: dir.join(format!("{n}.hash")),
+            dir: dir.clone(),
+            args: a.iter().map(|s| s.to_string()).collect(),
+            stress_too: false,
+        })
+        .collect()
+}
+
+type Outcome = (i32, String, String);
+
+fn outcome(r: Run) -> Outcome {
+    (r.code, r.stdout, r.stderr)
+}
+
+fn differ(what: &str, want: &Outcome, got: &Outcome) -> Failed {
+    format!(
+        "{what}:\n--- exit {} (reference) vs {} (native)\n--- stdout (reference)\n{}\n--- stdout (native)\n{}\n--- stderr (reference)\n{}\n--- stderr (native)\n{}",
+        want.0, got.0, want.1, got.1, want.2, got.2
+    )
+    .into()
+}
+
+/// Builds `p` as a `.hbc` and natively, compares the builds, then runs both (with the
+/// JIT as `hashvm run` has it by default, and under GC stress where asked) and compares
+/// the runs.
+fn compare(p: &Program) -> Result<(), Failed> {
+    let d = Scratch::new("native");
+    let (hbc, exe) = (d.0.join("p.hbc"), d.0.join("p"));
+    let build = |extra: &[&str], out: &Path| {
+        outcome(run(
+            Command::new(bin("hashc"))
+                .args(extra)
+                .arg(&p.file)
+                .arg("-o")
+                .arg(out)
+                .current_dir(&p.dir),
+            T,
+        ))
+    };
+    let want = build(&[], &hbc);
+    let got = build(&["--native"], &exe);
+    if want != got {
+        return Err(differ("hashc and hashc --native differ", &want, &got));
+    }
+    if want.0 != 0 {
+        return if exe.exists() {
+            Err("a failed native build left an output file".into())
+        } else {
+            Ok(())
+        };
+    }
+    let reference = |jit: &str, stress: &str| {
+        outcome(run(
+            Command::new(bin("hashvm"))
+                .arg("run")
+                .arg(jit)
+                .arg(&hbc)
+                .args(&p.args)
+                .current_dir(&p.dir)
+                .env("HASHVM_GC_STRESS", stress),
+            T,
+        ))
+    };
+    let native = |hot: &str, stress: &str| {
+        outcome(run(
+            Command::new(&exe)
+                .args(&p.args)
+                .current_dir(&p.dir)
+                .env("HASHVM_JIT_HOT", hot)
+                .env("HASHVM_GC_STRESS", stress),
+            T,
+        ))
+    };
+    let (want, got) = (reference("--jit=on", "0"), native("1000", "0"));
+    if want != got {
+        return Err(differ(
+            "hashvm run and the native executable differ",
+            &want,
+            &got,
+        ));
+    }
+    if p.stress_too {
+        let (want, got) = (reference("--jit=off", "1"), native("1", "1"));
+        if want != got {
+            return Err(differ(
+                "under GC stress, hashvm run --jit=off and the native executable at JIT hotness 1 differ",
+                &want,
+                &got,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Compiles `src` natively into `dir/name`; panics with hashc's message on failure.
+fn build_native(dir: &Path, name: &str, src: &str) -> PathBuf {
+    let source = dir.join(format!("{name}.hash"));
+    std::fs::write(&source, src).expect("write source");
+    let exe = dir.join(name);
+    let r = run(
+        Command::new(bin("hashc"))
+            .arg("--native")
+            .arg(&source)
+            .arg("-o")
+            .arg(&exe),
+        T,
+    );
+    assert_eq!(r.code, 0, "hashc --native failed: {}", r.stderr);
+    exe
+}
+
+const ECHO: &str = "main := () => {\n    println(to_str(io.args()));\n    match io.read_line() {\n        Some(l) => println(\"read \" + l),\n        None => println(\"no input\"),\n    };\n    println(io.read_all());\n    3\n};\n";
+
+/// Runs `exe` with `args`, `input` on standard input and a cleared environment but for
+/// `env`, from `cwd`.
+fn run_with_input(
+    exe: &Path,
+    args: &[&str],
+    input: &str,
+    env: &[(&str, &str)],
+    cwd: &Path,
+) -> Outcome {
+    use std::io::Write;
+    let mut child = Command::new(exe)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let o = child.wait_with_output().expect("wait");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The executable needs neither the tools, nor the source, nor the runtime binary: moved
+/// to a fresh directory and run with an empty environment (no PATH, no HASH_PATH) after
+/// the build directory is gone, it reads its arguments and standard input and returns
+/// its status.
+fn runs_alone() -> Result<(), Failed> {
+    let exe = {
+        let build = Scratch::new("native-build");
+        let exe = build_native(&build.0, "echo", ECHO);
+        let alone =
+            std::env::temp_dir().join(format!("hashvm-native-alone-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&alone);
+        std::fs::create_dir_all(&alone).map_err(|e| e.to_string())?;
+        let moved = alone.join("echo");
+        std::fs::copy(&exe, &moved).map_err(|e| e.to_string())?;
+        moved
+    };
+    let dir = exe.parent().expect("a directory").to_path_buf();
+    let got = run_with_input(&exe, &["a b", "c"], "line one\nrest\n", &[], &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let want = (
+        3,
+        "[\"a b\", \"c\"]\nread line one\nrest\n\n".to_string(),
+        String::new(),
+    );
+    if got != want {
+        return Err(format!("got {got:?}, want {want:?}").into());
+    }
+    Ok(())
+}
+
+/// The same source gives the same bytes, whatever the output is called, with `hashc`
+/// and with `hashld` (twice each); `hashld --native` over the program's object gives a
+/// working executable too.
+fn reproducible() -> Result<(), Failed> {
+    let d = Scratch::new("native-repro");
+    let a = build_native(&d.0, "one", ECHO);
+    let b = d.0.join("two");
+    let r = run(
+        Command::new(bin("hashc"))
+            .arg("--native")
+            .arg(d.0.join("one.hash"))
+            .arg("-o")
+            .arg(&b),
+        T,
+    );
+    if r.code != 0 {
+        return Err(r.stderr.into());
+    }
+    let (ab, bb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    if ab != bb {
+        return Err("two builds of the same source differ".into());
+    }
+    let obj = d.0.join("one.hbc");
+    let r = run(
+        Command::new(bin("hashc"))
+            .arg("-c")
+            .arg(d.0.join("one.hash"))
+            .arg("-o")
+            .arg(&obj),
+        T,
+    );
+    if r.code != 0 {
+        return Err(r.stderr.into());
+    }
+    let linked = d.0.join("linked");
+    let mut builds = Vec::new();
+    for _ in 0..2 {
+        let r = run(
+            Command::new(bin("hashld"))
+                .arg("--native")
+                .arg(&obj)
+                .arg("-o")
+                .arg(&linked),
+            T,
+        );
+        if r.code != 0 {
+            return Err(r.stderr.into());
+        }
+        builds.push(std::fs::read(&linked).unwrap());
+    }
+    if builds[0] != builds[1] {
+        return Err("two links of the same object differ".into());
+    }
+    let got = run_with_input(&linked, &["x"], "", &[], &d.0);
+    if got != (3, "[\"x\"]\nno input\n\n".into(), String::new()) {
+        return Err(format!("hashld --native: {got:?}").into());
+    }
+    Ok(())
+}
+
+/// Damage: a flipped byte anywhere in the payload is caught by the checksum; a payload
+/// edited with its checksum recomputed is still decoded and verified before it runs (an
+/// undecodable `.hbc`, a `.hbc` the verifier rejects); a runtime with no program and a
+/// file cut short say so. Always `error:` and status 1 (2 for no program), never a
+/// crash.
+fn damaged_payloads() -> Result<(), Failed> {
+    use hashvm_cli::native;
+    let d = Scratch::new("native-damage");
+    let exe = build_native(&d.0, "ok", "main := () => { println(\"fine\"); };\n");
+    let bytes = std::fs::read(&exe).unwrap();
+    let check = |name: &str, bytes: &[u8], code: i32, needle: &str| -> Result<(), Failed> {
+        let p = d.0.join(name);
+        std::fs::write(&p, bytes).map_err(|e| e.to_string())?;
+        let mut perm = std::fs::metadata(&p).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&p, perm).unwrap();
+        let r = run(&mut Command::new(&p), T);
+        if r.code != code || !r.stderr.starts_with("error: ") || !r.stderr.contains(needle) {
+            return Err(format!(
+                "{name}: exit {}, stderr {:?}, want {code} and {needle:?}",
+                r.code, r.stderr
+            )
+            .into());
+        }
+        Ok(())
+    };
+    let r = run(&mut Command::new(&exe), T);
+    if (r.code, r.stdout.as_str(), r.stderr.as_str()) != (0, "fine\n", "") {
+        return Err(format!("the undamaged executable: {r:?}").into());
+    }
+    let t = &bytes[bytes.len() - native::TRAILER_SIZE..];
+    let (off, len, _) = native::locate(bytes.len() as u64, t).unwrap().unwrap();
+    let (off, len) = (off as usize, len as usize);
+    for at in [off + 3, off + len / 2, off + len - 1] {
+        let mut b = bytes.clone();
+        b[at] ^= 0x21;
+        check(
+            "flipped",
+            &b,
+            1,
+            "the attached program is damaged: its checksum does not match",
+        )?;
+    }
+    let image = &bytes[..off];
+    // Edited with a valid checksum: the bytes are not a .hbc file.
+    check(
+        "not_hbc",
+        &native::build(image, &[(native::SECTION_HBC, b"not a program")]),
+        1,
+        "the attached program is damaged",
+    )?;
+    check(
+        "no_hbc_section",
+        &native::build(image, &[(*b"ELSE", b"")]),
+        1,
+        "it has no HBC section",
+    )?;
+    // Edited with a valid checksum: a well-formed .hbc the verifier rejects (a
+    // constant of a type the file does not have).
+    let bad = hashvm_format::hasm::assemble(
+        ".global x = 16:0\n.func main/0\n    retu\n.end\n.entry main",
+        "bad.hasm",
+    )
+    .map_err(|e| format!("{e:?}"))?;
+    if hashvm_format::verify::verify(&bad).is_ok() {
+        return Err("the unverifiable program verifies".into());
+    }
+    check(
+        "unverified",
+        &native::build(image, &[(native::SECTION_HBC, &hashvm_format::write(&bad))]),
+        1,
+        "the attached program fails verification",
+    )?;
+    // Cut short: the trailer no longer matches (or is gone).
+    check(
+        "cut",
+        &bytes[..bytes.len() - 5],
+        2,
+        "no program is attached",
+    )?;
+    let mut wrong = bytes.clone();
+    let n = wrong.len();
+    wrong[n - native::TRAILER_SIZE] ^= 1;
+    check(
+        "bad_trailer",
+        &wrong,
+        1,
+        "the trailer does not describe this file",
+    )?;
+    // The runtime alone.
+    let r = run(&mut Command::new(bin("hashvm-rt")), T);
+    if r.code != 2 || !r.stderr.contains("no program is attached") {
+        return Err(format!("hashvm-rt alone: {r:?}").into());
+    }
+    Ok(())
+}
+
+/// The runtime's settings are environment variables, with `hashvm run`'s effect; a bad
+/// value is a usage error naming the variable.
+fn settings_from_the_environment() -> Result<(), Failed> {
+    let d = Scratch::new("native-env");
+    let deep = "deep := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + deep(n - 1) };\n\
+                main := () => { println(to_str(deep(100000))); };\n";
+    let alloc = "main := () => {\n    println(\"before\");\n    mut xs: List<i64> := [];\n    \
+                 loop { xs = Cons(1, xs); }\n};\n";
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        ("deep", deep, "HASHVM_STACK_LIMIT", "--stack-limit", "1000"),
+        ("alloc", alloc, "HASHVM_HEAP_LIMIT", "--heap-limit", "1M"),
+    ];
+    for (name, src, var, flag, value) in cases {
+        let exe = build_native(&d.0, name, src);
+        let hbc = d.0.join(format!("{name}.hbc"));
+        let r = run(
+            Command::new(bin("hashc"))
+                .arg(d.0.join(format!("{name}.hash")))
+                .arg("-o")
+                .arg(&hbc),
+            T,
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let want = outcome(run(
+            Command::new(bin("hashvm"))
+                .arg("run")
+                .arg(flag)
+                .arg(value)
+                .arg(&hbc)
+                .current_dir(&d.0),
+            T,
+        ));
+        let got = outcome(run(Command::new(&exe).env(var, value).current_dir(&d.0), T));
+        if want != got || want.0 != 1 {
+            return Err(differ(
+                &format!("{var}={value} vs {flag} {value}"),
+                &want,
+                &got,
+            ));
+        }
+    }
+    let exe = d.0.join("deep");
+    let off = outcome(run(Command::new(&exe).env("HASHVM_JIT", "off"), T));
+    if off != (0, "100000\n".into(), String::new()) {
+        return Err(format!("HASHVM_JIT=off: {off:?}").into());
+    }
+    for (var, value) in [
+        ("HASHVM_STACK_LIMIT", "0"),
+        ("HASHVM_HEAP_LIMIT", "lots"),
+        ("HASHVM_JIT", "maybe"),
+        ("HASHVM_JIT_HOT", "0"),
+    ] {
+        let r = run(Command::new(&exe).env(var, value), T);
+        if r.code != 2 || !r.stderr.starts_with(&format!("error: {var}={value}: ")) {
+            return Err(format!("{var}={value}: {r:?}").into());
+        }
+    }
+    Ok(())
+}
+
+/// The tools find the runtime beside themselves or at `$HASHVM_RT`, and say what is
+/// wrong when it is missing or is not a runtime; `--native-stats` reports the counts.
+fn finding_the_runtime() -> Result<(), Failed> {
+    let d = Scratch::new("native-rt");
+    let src = d.0.join("hello.hash");
+    std::fs::write(&src, "main := () => { println(\"hi\"); };\n").unwrap();
+    let hashc = |env: Option<&Path>, extra: &[&str]| {
+        let mut c = Command::new(bin("hashc"));
+        c.arg("--native")
+            .args(extra)
+            .arg(&src)
+            .arg("-o")
+            .arg(d.0.join("hello"));
+        if let Some(e) = env {
+            c.env("HASHVM_RT", e);
+        }
+        run(&mut c, T)
+    };
+    let r = hashc(Some(&d.0.join("missing")), &[]);
+    if r.code != 1 || !r.stderr.contains("from HASHVM_RT) is not a file") {
+        return Err(format!("missing runtime: {r:?}").into());
+    }
+    let r = hashc(Some(&bin("hashc")), &[]);
+    if r.code != 1 || !r.stderr.contains("is not a hashvm-rt runtime") {
+        return Err(format!("hashc as the runtime: {r:?}").into());
+    }
+    let r = hashc(Some(&bin("hashvm-rt")), &["--native-stats"]);
+    let stats = "native: 7 functions: 0 compiled ahead of time, 7 interpreted";
+    if r.code != 0 || !r.stderr.starts_with(stats) {
+        return Err(format!("--native-stats: {r:?}").into());
+    }
+    // A copy of hashc with no runtime beside it.
+    let lonely = d.0.join("hashc");
+    std::fs::copy(bin("hashc"), &lonely).map_err(|e| e.to_string())?;
+    let mut c = Command::new(&lonely);
+    c.arg("--native").arg(&src).env_remove("HASHVM_RT");
+    let r = run(&mut c, T);
+    let want = format!(
+        "the native runtime hashvm-rt is not installed: looked for {}",
+        d.0.join("hashvm-rt").display()
+    );
+    if r.code != 1 || !r.stderr.contains(&want) {
+        return Err(format!("no runtime beside hashc: {r:?}").into());
+    }
+    Ok(())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let scratch = Scratch::new("native-docs");
+    let conf = conformance();
+    assert!(conf.len() > 50, "conformance examples not found");
+    let docs = doc_examples(&scratch.0);
+    assert!(
+        docs.len() > 10,
+        "the docs/LANGUAGE.md examples were not found"
+    );
+    let mut trials: Vec<Trial> = conf
+        .into_iter()
+        .chain(docs)
+        .chain(benchmarks())
+        .map(|p| Trial::test(p.name.clone(), move || compare(&p)))
+        .collect();
+    trials.push(Trial::test("runs_alone", runs_alone));
+    trials.push(Trial::test("reproducible", reproducible));
+    trials.push(Trial::test("damaged_payloads", damaged_payloads));
+    trials.push(Trial::test(
+        "settings_from_the_environment",
+        settings_from_the_environment,
+    ));
+    trials.push(Trial::test("finding_the_runtime", finding_the_runtime));
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(scratch);
+    conclusion.exit();
+}
