@@ -307,7 +307,7 @@ fn write_exe_file(out: &Path, bytes: &[u8]) -> Result<(), String> {
         .truncate(true)
         .mode(0o755)
         .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|mut f| f.write_all(bytes))
         .and_then(|()| std::fs::rename(&tmp, out));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);

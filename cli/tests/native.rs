@@ -1,8 +1,10 @@
 //! Native executables (`hashc --native`, `hashld --native`, the runtime `hashvm-rt`,
 //! SPEC.md §11) behave exactly as `hashvm run` on the same program: the same standard
 //! output, standard error (messages, stack traces) and exit status, for every
-//! conformance example, every example of docs/LANGUAGE.md and every benchmark program
-//! at its small size; the conformance and docs examples also under GC stress with the
+//! conformance example, every example of docs/LANGUAGE.md, every benchmark program at
+//! its small size (built with `hashc --native`) and every `.hasm` program of the VM's
+//! suite that needs no input or special setting (assembled, then made native with
+//! `hashld --native`); the conformance and docs examples also under GC stress with the
 //! JIT recording at hotness 1 (`HASHVM_JIT_HOT=1`) against the interpreter under
 //! stress. Examples that do not compile must fail the same way with `--native`. Then:
 //! an executable moved to an empty directory with an empty environment still runs; a
@@ -25,14 +27,24 @@ const HEAVY_UNDER_STRESS: &[&str] = &["s7_list_big", "s4_tail_calls_deep", "s7_m
 
 struct Program {
     name: String,
+    /// A `.hash` source (built with `hashc`), or an assembled executable `.hbc` (run as
+    /// it is by `hashvm run`, made native by `hashld --native`).
     file: PathBuf,
     dir: PathBuf,
+    /// `@TMP@` stands for a fresh scratch directory, a different one for each run (and
+    /// the runs then take place in it); the outputs are compared with it written back
+    /// as `@TMP@`.
     args: Vec<String>,
     stress_too: bool,
 }
 
-/// Every conformance example (those that fail to compile too), except those whose
-/// arguments name a scratch directory (the two runs would differ in it).
+impl Program {
+    fn is_hbc(&self) -> bool {
+        self.file.extension().is_some_and(|e| e == "hbc")
+    }
+}
+
+/// Every conformance example (those that fail to compile too).
 fn conformance() -> Vec<Program> {
     let dir = shared().join("conformance");
     let mut v = Vec::new();
@@ -47,9 +59,6 @@ fn conformance() -> Vec<Program> {
         let args: Vec<String> = std::fs::read_to_string(p.with_extension("args"))
             .map(|s| s.split_whitespace().map(String::from).collect())
             .unwrap_or_default();
-        if args.iter().any(|a| a.contains("@TMP@")) {
-            continue;
-        }
         let name = p
             .file_stem()
             .unwrap_or_default()
@@ -111,6 +120,56 @@ fn doc_examples(dir: &Path) -> Vec<Program> {
     v
 }
 
+/// The `.hasm` programs of vm/tests/hasm, assembled into `dir`, with the arguments
+/// their `; args:` line gives, except those that read standard input, set environment
+/// variables, change the VM's configuration, name a scratch directory or document a
+/// known bug (as in jit_differential.rs).
+fn hasm_programs(dir: &Path) -> Vec<Program> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("vm/tests/hasm"))
+        .expect("vm/tests/hasm exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hasm"))
+        .collect();
+    files.sort();
+    let mut v = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let special = ["; stdin", "; env:", "; config:", "; bug:", "{tmp}"];
+        if special.iter().any(|d| text.contains(d)) {
+            continue;
+        }
+        let args: Vec<String> = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("; args:"))
+            .map(|a| a.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        let stem = f
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let hbc = dir.join(format!("{stem}.hbc"));
+        let r = run(
+            Command::new(bin("hashvm"))
+                .arg("asm")
+                .arg(&f)
+                .arg("-o")
+                .arg(&hbc),
+            T,
+        );
+        assert_eq!(r.code, 0, "{stem}.hasm does not assemble: {}", r.stderr);
+        v.push(Program {
+            name: format!("hasm::{stem}"),
+            file: hbc,
+            dir: dir.to_path_buf(),
+            args,
+            stress_too: false,
+        });
+    }
+    v
+}
+
 /// The benchmark programs at their small sizes.
 fn benchmarks() -> Vec<Program> {
     let dir = root().join("benches/programs");
@@ -168,51 +227,70 @@ fn differ(what: &str, want: &Outcome, got: &Outcome) -> Failed {
 /// the runs.
 fn compare(p: &Program) -> Result<(), Failed> {
     let d = Scratch::new("native");
-    let (hbc, exe) = (d.0.join("p.hbc"), d.0.join("p"));
-    let build = |extra: &[&str], out: &Path| {
-        outcome(run(
-            Command::new(bin("hashc"))
-                .args(extra)
+    let exe = d.0.join("p");
+    let hbc = if p.is_hbc() {
+        let r = outcome(run(
+            Command::new(bin("hashld"))
+                .arg("--native")
                 .arg(&p.file)
                 .arg("-o")
-                .arg(out)
-                .current_dir(&p.dir),
+                .arg(&exe),
             T,
-        ))
-    };
-    let want = build(&[], &hbc);
-    let got = build(&["--native"], &exe);
-    if want != got {
-        return Err(differ("hashc and hashc --native differ", &want, &got));
-    }
-    if want.0 != 0 {
-        return if exe.exists() {
-            Err("a failed native build left an output file".into())
-        } else {
-            Ok(())
+        ));
+        if r.0 != 0 {
+            return Err(format!("hashld --native failed: {r:?}").into());
+        }
+        p.file.clone()
+    } else {
+        let hbc = d.0.join("p.hbc");
+        let build = |extra: &[&str], out: &Path| {
+            outcome(run(
+                Command::new(bin("hashc"))
+                    .args(extra)
+                    .arg(&p.file)
+                    .arg("-o")
+                    .arg(out)
+                    .current_dir(&p.dir),
+                T,
+            ))
         };
-    }
+        let want = build(&[], &hbc);
+        let got = build(&["--native"], &exe);
+        if want != got {
+            return Err(differ("hashc and hashc --native differ", &want, &got));
+        }
+        if want.0 != 0 {
+            return if exe.exists() {
+                Err("a failed native build left an output file".into())
+            } else {
+                Ok(())
+            };
+        }
+        hbc
+    };
+    // One run of `cmd` with the program's arguments, in a fresh scratch directory when
+    // they name one.
+    let go = |cmd: &mut Command| -> Outcome {
+        if !p.args.iter().any(|a| a.contains("@TMP@")) {
+            return outcome(run(cmd.args(&p.args).current_dir(&p.dir), T));
+        }
+        let work = Scratch::new("native-work");
+        let w = work.0.to_string_lossy().into_owned();
+        let args = p.args.iter().map(|a| a.replace("@TMP@", &w));
+        let (code, out, err) = outcome(run(cmd.args(args).current_dir(&work.0), T));
+        (code, out.replace(&w, "@TMP@"), err.replace(&w, "@TMP@"))
+    };
     let reference = |jit: &str, stress: &str| {
-        outcome(run(
-            Command::new(bin("hashvm"))
-                .arg("run")
-                .arg(jit)
-                .arg(&hbc)
-                .args(&p.args)
-                .current_dir(&p.dir)
-                .env("HASHVM_GC_STRESS", stress),
-            T,
-        ))
+        go(Command::new(bin("hashvm"))
+            .arg("run")
+            .arg(jit)
+            .arg(&hbc)
+            .env("HASHVM_GC_STRESS", stress))
     };
     let native = |hot: &str, stress: &str| {
-        outcome(run(
-            Command::new(&exe)
-                .args(&p.args)
-                .current_dir(&p.dir)
-                .env("HASHVM_JIT_HOT", hot)
-                .env("HASHVM_GC_STRESS", stress),
-            T,
-        ))
+        go(Command::new(&exe)
+            .env("HASHVM_JIT_HOT", hot)
+            .env("HASHVM_GC_STRESS", stress))
     };
     let (want, got) = (reference("--jit=on", "0"), native("1000", "0"));
     if want != got {
@@ -592,10 +670,13 @@ fn main() {
         docs.len() > 10,
         "the docs/LANGUAGE.md examples were not found"
     );
+    let hasm = hasm_programs(&scratch.0);
+    assert!(hasm.len() > 100, "the .hasm programs were not found");
     let mut trials: Vec<Trial> = conf
         .into_iter()
         .chain(docs)
         .chain(benchmarks())
+        .chain(hasm)
         .map(|p| Trial::test(p.name.clone(), move || compare(&p)))
         .collect();
     trials.push(Trial::test("runs_alone", runs_alone));
