@@ -71,10 +71,14 @@ fn conformance() -> Vec<Program> {
 /// variables, change the VM's configuration, name a scratch directory or document a
 /// known bug are left out (their harness is the hasm suite's).
 fn hasm_programs(dir: &std::path::Path) -> Vec<Program> {
-    let src_dir = root().join("vm/tests/hasm");
+    assembled(&root().join("vm/tests/hasm"), "hasm", dir)
+}
+
+/// The `.hasm` programs of `src_dir`, assembled into `dir`, named `prefix::stem`.
+fn assembled(src_dir: &std::path::Path, prefix: &str, dir: &std::path::Path) -> Vec<Program> {
     let mut v = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&src_dir)
-        .expect("vm/tests/hasm exists")
+    let mut files: Vec<PathBuf> = std::fs::read_dir(src_dir)
+        .expect("the .hasm folder exists")
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "hasm"))
@@ -96,7 +100,7 @@ fn hasm_programs(dir: &std::path::Path) -> Vec<Program> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let hbc = dir.join(format!("{stem}.hbc"));
+        let hbc = dir.join(format!("{prefix}_{stem}.hbc"));
         let r = run(
             Command::new(bin("hashvm"))
                 .arg("asm")
@@ -107,10 +111,38 @@ fn hasm_programs(dir: &std::path::Path) -> Vec<Program> {
         );
         assert_eq!(r.code, 0, "{stem}.hasm does not assemble: {}", r.stderr);
         v.push(Program {
-            name: format!("hasm::{stem}"),
+            name: format!("{prefix}::{stem}"),
             file: hbc,
             dir: dir.to_path_buf(),
             args,
+        });
+    }
+    v
+}
+
+/// The JIT's own programs (cli/tests/jit): loops whose guards fail mid-run, one kind
+/// of guard or exit after another, in Hash and in assembly.
+fn jit_programs(dir: &std::path::Path) -> Vec<Program> {
+    let src = root().join("cli/tests/jit");
+    let mut v = assembled(&src, "jit", dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
+        .expect("cli/tests/jit exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hash"))
+        .collect();
+    files.sort();
+    for f in files {
+        let stem = f
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        v.push(Program {
+            name: format!("jit::{stem}_hash"),
+            file: f,
+            dir: src.clone(),
+            args: Vec::new(),
         });
     }
     v
@@ -228,7 +260,10 @@ fn main() {
         docs.len() > 10,
         "the docs/LANGUAGE.md examples were not found"
     );
+    let own = jit_programs(&scratch.0);
+    assert!(own.len() >= 3, "the JIT's own programs were not found");
     for (programs, stress_too) in [
+        (own, true),
         (conf, true),
         (benchmarks(), false),
         (hasm, false),
@@ -265,6 +300,7 @@ fn main() {
         "jit_compiles_loops_and_self_tail_calls",
         the_jit_compiles_what_it_should,
     ));
+    trials.push(Trial::test("jit_inlines_calls", the_jit_inlines_calls));
     let conclusion = libtest_mimic::run(&args, trials);
     drop(scratch);
     conclusion.exit();
@@ -300,6 +336,29 @@ fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
     }
     if !on.2.contains("3 traces") {
         return Err(format!("expected 3 compiled traces: {}", on.2).into());
+    }
+    Ok(())
+}
+
+/// Loops that call (`callk`, `call` of a function value and of a closure, `callself`
+/// recursion, `retu`) compile: cli/tests/jit/calls.hasm's four loops give four traces
+/// and no abort, with the interpreter's output.
+fn the_jit_inlines_calls() -> Result<(), Failed> {
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(());
+    }
+    let dir = Scratch::new("jit-calls");
+    let p = assembled(&root().join("cli/tests/jit"), "jit", &dir.0)
+        .into_iter()
+        .find(|p| p.name == "jit::calls")
+        .ok_or("cli/tests/jit/calls.hasm is missing")?;
+    let off = run_with(&p, &["--jit=off"], false);
+    let on = run_with(&p, &["--jit=on", "--jit-stats"], false);
+    if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
+        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
+    }
+    if !on.2.contains("4 recordings, 0 aborted, 4 traces") {
+        return Err(format!("expected 4 traces and no abort: {}", on.2).into());
     }
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! The JIT as the VM sees it: a [`JitHook`] that records a hot loop, compiles the
 //! trace, and runs it whenever the loop's back-edge is reached again.
 
-use crate::ir::Trace;
-use crate::record::{Recorder, Step};
+use crate::ir::{ClosureSrc, Trace};
+use crate::record::{Point, Probe, Recorder, Step};
 use crate::x64::{self, CompiledTrace};
 use hashvm_vm::jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId};
-use hashvm_vm::{Trap, Vm};
+use hashvm_vm::{Trap, Value, Vm};
 use std::cell::RefCell;
 use std::num::NonZeroU32;
 use std::rc::Rc;
@@ -31,6 +31,21 @@ pub struct JitStats {
 struct Installed {
     trace: Trace,
     code: CompiledTrace,
+}
+
+/// The recorder's view of the VM.
+struct VmProbe<'a>(&'a Vm);
+
+impl Probe for VmProbe<'_> {
+    fn elem(&self, a: Value, i: i64) -> Option<Value> {
+        self.0.array_element(a, i)
+    }
+    fn shape(&self, f: u32) -> Option<(u16, u16)> {
+        self.0.func_shape(f)
+    }
+    fn callee(&self, v: Value) -> Option<u32> {
+        self.0.callee_of(v)
+    }
 }
 
 /// The tracing JIT, attached to a VM with [`Vm::set_jit`].
@@ -79,8 +94,15 @@ impl JitHook for Jit {
         let Some(r) = self.recorder.as_mut() else {
             return Recording::Abort;
         };
-        let elem = |a, i| vm.array_element(a, i);
-        let answer = match r.step(at.func, at.ip, at.code, at.slots, &elem) {
+        let point = Point {
+            func: at.func,
+            ip: at.ip,
+            code: at.code,
+            slots: at.slots,
+            base: at.base,
+            depth: at.depth,
+        };
+        let answer = match r.step(&point, &VmProbe(vm)) {
             Step::Continue => Recording::Continue,
             Step::Done(trace) => {
                 self.recorder = None;
@@ -124,31 +146,61 @@ impl JitHook for Jit {
         let Some(t) = self.traces.get(trace.0.get() as usize - 1) else {
             return Err(vm.error_plain("JIT: no such trace"));
         };
+        let Some(top) = vm.jit_top_frame() else {
+            return Err(vm.error_plain("JIT: a trace entered without a frame"));
+        };
+        // An exit may push as many frames as the trace inlines: if the frame limit is
+        // that close, leave the anchor to the interpreter (which reports the overflow
+        // where it happens). The VM uninstalls a trace that makes no progress.
+        if (t.trace.depth as usize) > vm.jit_frame_room() {
+            return Ok(());
+        }
+        // The slots of the inlined frames are written where the interpreter would put
+        // them: the value stack must hold them (growing it moves it, so before the
+        // block is synced).
+        vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
         self.stats.borrow_mut().entries += 1;
         let st = vm.jit_state();
         // SAFETY: `jit_state` just synced the block: `frame_top - 1` is the innermost
         // frame, the NORMAL frame of the function the trace was recorded in, at its
-        // anchor; its slots start at `stack_base + base` and extend over the function's
-        // frame size inside the value stack, which covers every slot the trace names
-        // (the recorder only names slots the verified instructions name). `interrupt`
-        // points at a live flag. Nothing else touches the slots while the code runs.
+        // anchor; its slots start at `stack_base + base`, and the value stack holds
+        // `extent` slots from there (reserved above), which covers every slot the trace
+        // names: the frame's own (the recorder only names slots the verified
+        // instructions name) and those of the frames it inlines. `interrupt` points at
+        // a live flag. Nothing else touches the slots while the code runs.
         let exit = unsafe {
-            let frame = (*st).frame_top.sub(1);
-            let slots = (*st).stack_base.add((*frame).base as usize);
-            let exit = t.code.run(slots, (*st).interrupt as *const u8);
-            match t.trace.snaps.get(exit as usize) {
-                Some(s) => (*frame).ip = s.resume_ip,
-                None => return Err(vm.error_plain("JIT: a trace exit without a snapshot")),
-            }
-            exit
+            let slots = (*st).stack_base.add(top.base as usize);
+            t.code.run(slots, (*st).interrupt as *const u8)
         };
+        let Some(s) = t.trace.snaps.get(exit as usize) else {
+            return Err(vm.error_plain("JIT: a trace exit without a snapshot"));
+        };
+        // Materialise the inlined frames live at the exit, as the interpreter's calls
+        // would have pushed them: each caller resumes after its call, the innermost
+        // frame at the guarded instruction. Their slots are in memory already (the
+        // trace wrote the arguments, cleared the rest at the call, and stores where
+        // the interpreter writes).
+        match s.frames.first() {
+            None => vm.jit_set_ip(s.resume_ip),
+            Some(f) => vm.jit_set_ip(f.resume),
+        }
+        for (i, f) in s.frames.iter().enumerate() {
+            let ip = s.frames.get(i + 1).map_or(s.resume_ip, |g| g.resume);
+            let closure = match f.closure {
+                ClosureSrc::Func(g) => Value::func(g),
+                ClosureSrc::Base => top.closure,
+                ClosureSrc::Slot(k) => vm.jit_slot(top.base as usize + k as usize),
+            };
+            vm.jit_push_frame(f.func, ip, top.base + f.base, f.ret, closure)?;
+        }
         self.stats.borrow_mut().exits += 1;
         if self.log {
             self.note(format_args!("exit {exit} of trace {}", trace.0));
         }
-        // The trace pushed no frame and allocated nothing, so there is nothing to
-        // commit back (`Vm::jit_state_commit` is for traces that do). Only exit 0 (the
-        // loop header) can be the interrupt exit: stop there if the flag is up.
+        // The trace allocated nothing, so there is nothing to commit back
+        // (`Vm::jit_state_commit` is for traces that write frame records or allocate).
+        // Only exit 0 (the loop header) can be the interrupt exit: stop there if the
+        // flag is up.
         if exit == 0 {
             vm.check_interrupt()?;
         }

@@ -129,6 +129,10 @@ define_ir! {
     LeF "le.f64" 2 None [GUARD] "Guard a <= b (false when either is NaN).";
     NLtF "nlt.f64" 2 None [GUARD] "Guard !(a < b) (true when either is NaN).";
     NLeF "nle.f64" 2 None [GUARD] "Guard !(a <= b) (true when either is NaN).";
+    SClear "sclear" 0 None [STORE] "Frame slot `k`'s tag := unit: a slot of an inlined callee's frame its arguments do not fill, cleared as the interpreter's frame push clears it.";
+    SUnit "sunit" 0 None [STORE] "Frame slot `k` := unit (the result of a `retu`).";
+    GFunc "guard.func" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds the FUNC value of function `k >> 32` (a `call` inlined).";
+    GClosure "guard.closure" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds a closure of function `k >> 32` (guarded on the function index, never the closure's address).";
 }
 
 /// A reference to an instruction's result (its index in [`Trace::ins`]).
@@ -156,16 +160,48 @@ pub struct Ins {
     pub snap: u32,
 }
 
-/// The interpreter state a guard's exit restores: the instruction to resume at and
+/// Where the closure of an inlined frame comes from when an exit materialises it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClosureSrc {
+    /// The FUNC value of this function (`callk`, or `call` of a FUNC value).
+    Func(u32),
+    /// The value in this slot (relative to the trace's frame) when the exit is taken:
+    /// the closure a `call` named, in a caller's slot the callee cannot write.
+    Slot(u32),
+    /// The closure of the frame the trace runs in (`callself` there).
+    Base,
+}
+
+/// One frame a trace inlined, as a snapshot describes it: an exit pushes it on the
+/// VM's frame stack exactly as the interpreter's call would have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapFrame {
+    /// The callee.
+    pub func: u32,
+    /// Its slot 0, relative to the slot 0 of the trace's frame.
+    pub base: u32,
+    /// The caller's slot that receives the result.
+    pub ret: u16,
+    /// Where the caller resumes when the callee returns (just after the call).
+    pub resume: u32,
+    /// The frame's closure.
+    pub closure: ClosureSrc,
+}
+
+/// The interpreter state a guard's exit restores: the frames the trace inlined at
+/// that point (outermost first), the instruction to resume at in the innermost, and
 /// the frame slots whose values live in the trace (every other slot is already in
-/// memory). One frame for now; inlined frames add a frame list here.
+/// memory).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
-    /// Byte offset, in the trace's function, of the instruction the interpreter
-    /// resumes at (it re-executes the instruction whose guard failed).
+    /// Byte offset, in the innermost frame's function (the trace's function when
+    /// `frames` is empty), of the instruction the interpreter resumes at (it
+    /// re-executes the instruction whose guard failed).
     pub resume_ip: u32,
     /// `(slot, value)` pairs written back before resuming.
     pub entries: Vec<(u16, Ref)>,
+    /// The inlined frames live at the guard, outermost first.
+    pub frames: Vec<SnapFrame>,
 }
 
 /// A recorded, simplified loop trace.
@@ -178,6 +214,11 @@ pub struct Trace {
     pub snaps: Vec<Snapshot>,
     /// Slots the back-edge writes before the next iteration: `(slot, value)`.
     pub tail: Vec<(u16, Ref)>,
+    /// Slots, from the trace frame's slot 0, that the trace may touch (its inlined
+    /// frames included): the value stack must hold them before the trace is entered.
+    pub extent: u32,
+    /// The most frames the trace inlines at once (an exit may push that many).
+    pub depth: u32,
 }
 
 impl Trace {
@@ -201,6 +242,10 @@ impl fmt::Display for Trace {
                     write!(f, " r{}", ins.k)?
                 }
                 IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
+                IrOp::SClear | IrOp::SUnit => write!(f, " r{}", ins.k)?,
+                IrOp::GFunc | IrOp::GClosure => {
+                    write!(f, " r{} is f{}", ins.k & 0xffff_ffff, ins.k >> 32)?
+                }
                 _ => {
                     if ins.op.nargs() >= 1 {
                         write!(f, " {}", ins.a)?;
@@ -219,7 +264,11 @@ impl fmt::Display for Trace {
             writeln!(f)?;
         }
         for (i, s) in self.snaps.iter().enumerate() {
-            write!(f, "snap {i} @{}:", s.resume_ip)?;
+            write!(f, "snap {i}")?;
+            for fr in &s.frames {
+                write!(f, " [@{} f{} base {}]", fr.resume, fr.func, fr.base)?;
+            }
+            write!(f, " @{}:", s.resume_ip)?;
             for (slot, r) in &s.entries {
                 write!(f, " r{slot}={r}")?;
             }
@@ -270,6 +319,7 @@ impl TraceBuilder {
         b.trace.snaps.push(Snapshot {
             resume_ip: anchor_ip,
             entries: Vec::new(),
+            frames: Vec::new(),
         });
         b
     }
@@ -281,7 +331,15 @@ impl TraceBuilder {
         // Element loads can see stores, and stores must all happen: neither is shared.
         let shared = !matches!(
             op,
-            IrOp::AGetI | IrOp::AGetF | IrOp::AGetB | IrOp::ASet | IrOp::SStore
+            IrOp::AGetI
+                | IrOp::AGetF
+                | IrOp::AGetB
+                | IrOp::ASet
+                | IrOp::SStore
+                | IrOp::SClear
+                | IrOp::SUnit
+                | IrOp::GFunc
+                | IrOp::GClosure
         );
         let key = (op, a, b, k);
         if shared {
@@ -319,13 +377,51 @@ impl TraceBuilder {
 
     /// Records a snapshot and returns its number, for the guards that follow.
     pub fn snapshot(&mut self, resume_ip: u32, entries: Vec<(u16, Ref)>) -> u32 {
+        self.snapshot_in(resume_ip, entries, &[])
+    }
+
+    /// Records a snapshot inside the inlined `frames` (outermost first).
+    pub fn snapshot_in(
+        &mut self,
+        resume_ip: u32,
+        entries: Vec<(u16, Ref)>,
+        frames: &[SnapFrame],
+    ) -> u32 {
         if let Some(last) = self.trace.snaps.last() {
-            if last.resume_ip == resume_ip && last.entries == entries {
+            if last.resume_ip == resume_ip && last.entries == entries && last.frames == frames {
                 return self.trace.snaps.len() as u32 - 1;
             }
         }
-        self.trace.snaps.push(Snapshot { resume_ip, entries });
+        self.trace.snaps.push(Snapshot {
+            resume_ip,
+            entries,
+            frames: frames.to_vec(),
+        });
         self.trace.snaps.len() as u32 - 1
+    }
+
+    /// Slot `slot`'s tag := unit (an inlined frame's unfilled slot).
+    pub fn sclear(&mut self, slot: u32) {
+        self.emit(IrOp::SClear, NONE, NONE, slot as u64, 0);
+    }
+
+    /// Slot `slot` := unit.
+    pub fn sunit(&mut self, slot: u32) {
+        self.emit(IrOp::SUnit, NONE, NONE, slot as u64, 0);
+    }
+
+    /// Guards (through `snap`) that slot `slot` holds function `func`: its FUNC value
+    /// (`closure == false`) or a closure of it.
+    pub fn guard_callee(&mut self, slot: u32, func: u32, closure: bool, snap: u32) {
+        let op = if closure { IrOp::GClosure } else { IrOp::GFunc };
+        self.emit(op, NONE, NONE, slot as u64 | (func as u64) << 32, snap);
+    }
+
+    /// Records what the trace's frames need: `extent` slots from the trace frame's
+    /// slot 0, and up to `depth` inlined frames.
+    pub fn set_shape(&mut self, extent: u32, depth: u32) {
+        self.trace.extent = self.trace.extent.max(extent);
+        self.trace.depth = self.trace.depth.max(depth);
     }
 
     /// A bool constant.
@@ -334,7 +430,7 @@ impl TraceBuilder {
     }
 
     /// Slot `slot`'s payload, guarded (through `snap`) to have type `ty`.
-    pub fn sload(&mut self, slot: u16, ty: IrType, snap: u32) -> Ref {
+    pub fn sload(&mut self, slot: u32, ty: IrType, snap: u32) -> Ref {
         let op = match ty {
             IrType::F64 => IrOp::SLoadF,
             IrType::Bool => IrOp::SLoadB,
@@ -401,7 +497,7 @@ impl TraceBuilder {
     }
 
     /// Frame slot `slot` := `v`, as the interpreter would write it.
-    pub fn sstore(&mut self, slot: u16, v: Ref) {
+    pub fn sstore(&mut self, slot: u32, v: Ref) {
         self.emit(IrOp::SStore, v, NONE, slot as u64, 0);
     }
 

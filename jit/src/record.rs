@@ -10,12 +10,23 @@
 //! The trace writes a slot when the interpreter would (`sstore`), so memory always
 //! holds the interpreter's state for the instruction being run; each guard's snapshot
 //! is the instruction it guards, where the interpreter resumes on an exit and takes
-//! the other path itself. (Sinking the stores into the exits, LuaJIT-style, is the
-//! next optimisation; it needs snapshots that carry values again.) Anything the recorder cannot translate (calls, heap
-//! access, allocation, IO, inner loops) aborts the recording with the reason; the VM
-//! backs the anchor off and keeps interpreting.
+//! the other path itself.
+//!
+//! Calls (`callk`, `callself`, and `call` of a function value or closure, guarded on
+//! the function index) are inlined: the recorder follows the interpreter into the
+//! callee, whose frame is virtual in the trace. Its slots are addressed from the
+//! trace frame's slot 0 (the callee's slot `s` is slot `base + s` of the trace, where
+//! the interpreter would put it), the slots its arguments do not fill are cleared as
+//! the interpreter's push clears them, and a `ret` writes the caller's result slot.
+//! Every snapshot lists the inlined frames live at its guard, so that an exit pushes
+//! them on the VM's frame stack exactly as the interpreter would have. A return from
+//! the trace's own frame, and a loop inside a callee, end the recording.
+//!
+//! Anything the recorder cannot translate (heap access beyond arrays, allocation, IO,
+//! inner loops) aborts the recording with the reason; the VM backs the anchor off and
+//! keeps interpreting.
 
-use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
+use crate::ir::{BuildError, ClosureSrc, IrOp, IrType, Ref, SnapFrame, Trace, TraceBuilder};
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::Op;
 use hashvm_vm::{Tag, Value};
@@ -23,6 +34,10 @@ use hashvm_vm::{Tag, Value};
 /// Instructions after which a recording gives up (a loop body this long is not a
 /// good trace for this backend yet).
 pub const MAX_TRACE_INSNS: usize = 500;
+
+/// Calls a trace inlines at most at once: deeper recursion aborts the recording
+/// (each level is a frame an exit may have to push, and a longer trace).
+pub const MAX_INLINE_DEPTH: usize = 8;
 
 /// What the recorder answers for one instruction.
 #[derive(Debug)]
@@ -35,25 +50,62 @@ pub enum Step {
     Abort(String),
 }
 
+/// What the recorder asks the VM about values and functions.
+pub trait Probe {
+    /// Element `i` of the array `a` (`None`: not an array, or out of range).
+    fn elem(&self, a: Value, i: i64) -> Option<Value>;
+    /// Arity and frame size of function `f`.
+    fn shape(&self, f: u32) -> Option<(u16, u16)>;
+    /// The function a call of `v` runs directly (a FUNC value or a closure).
+    fn callee(&self, v: Value) -> Option<u32>;
+}
+
+/// The instruction about to run, as the recorder sees it.
+pub struct Point<'a> {
+    /// The running function.
+    pub func: u32,
+    /// Byte offset of the instruction.
+    pub ip: u32,
+    /// The function's bytecode.
+    pub code: &'a [u8],
+    /// The running frame's slots.
+    pub slots: &'a [Value],
+    /// Value-stack index of the running frame's slot 0.
+    pub base: usize,
+    /// Live frames, the running one included.
+    pub depth: usize,
+}
+
 /// Records one loop trace anchored at the back-edge instruction at `anchor_ip` of
 /// function `func`.
 pub struct Recorder {
     func: u32,
     anchor_ip: u32,
     b: TraceBuilder,
-    /// Per slot: the IR value the trace holds for it (loaded or written).
+    /// Per slot (from the trace frame's slot 0): the IR value the trace holds for it.
     map: Vec<Option<Ref>>,
     started: bool,
     steps: usize,
-    /// For the instruction being recorded: which slots hold non-empty arrays (an
-    /// object slot is loaded as an array only then).
+    /// For the instruction being recorded: which of the running frame's slots hold
+    /// non-empty arrays (an object slot is loaded as an array only then).
     arrays: Vec<bool>,
+    /// The trace frame's base and the frame count at the anchor.
+    start: Option<(usize, usize)>,
+    /// The inlined frames, outermost first.
+    frames: Vec<SnapFrame>,
 }
 
 fn slot_of(a: &Operand) -> usize {
     match a {
         Operand::Slot(s) => *s as usize,
         _ => usize::MAX,
+    }
+}
+
+fn count_of(a: Option<&Operand>) -> usize {
+    match a {
+        Some(Operand::U16(n)) => *n as usize,
+        _ => 0,
     }
 }
 
@@ -126,19 +178,28 @@ impl Recorder {
             started: false,
             steps: 0,
             arrays: Vec::new(),
+            start: None,
+            frames: Vec::new(),
         }
     }
 
-    /// A snapshot of the state before the instruction at `ip`. The slots the trace
-    /// wrote are in memory already (see [`Recorder::put`]): only the resume point.
-    fn snap(&mut self, ip: u32) -> u32 {
-        self.b.snapshot(ip, Vec::new())
+    /// Slot 0 of the running frame, counted from the trace frame's slot 0.
+    fn cur(&self) -> usize {
+        self.frames.last().map_or(0, |f| f.base as usize)
     }
 
-    /// The IR value of slot `s`, loading (and guarding) it on first use; a failed type
-    /// guard resumes at the instruction at `ip`.
+    /// A snapshot of the state before the instruction at `ip` of the running frame.
+    /// The slots the trace wrote are in memory already (see [`Recorder::put`]): the
+    /// resume point and the inlined frames.
+    fn snap(&mut self, ip: u32) -> u32 {
+        self.b.snapshot_in(ip, Vec::new(), &self.frames)
+    }
+
+    /// The IR value of the running frame's slot `s`, loading (and guarding) it on first
+    /// use; a failed type guard resumes at the instruction at `ip`.
     fn get(&mut self, s: usize, ip: u32, slots: &[Value]) -> Result<(Ref, IrType), String> {
-        if let Some(Some(r)) = self.map.get(s) {
+        let abs = self.cur() + s;
+        if let Some(Some(r)) = self.map.get(abs) {
             let r = *r;
             return Ok((r, self.b.ty(r)));
         }
@@ -148,28 +209,29 @@ impl Recorder {
             return Err("an object slot that is not a non-empty array".into());
         }
         let snap = self.snap(ip);
-        let r = self.b.sload(s as u16, ty, snap);
-        self.remember(s, r);
+        let r = self.b.sload(abs as u32, ty, snap);
+        self.remember(abs, Some(r));
         Ok((r, ty))
     }
 
-    fn ensure(&mut self, s: usize) {
-        if self.map.len() <= s {
-            self.map.resize(s + 1, None);
+    fn remember(&mut self, abs: usize, r: Option<Ref>) {
+        if self.map.len() <= abs {
+            self.map.resize(abs + 1, None);
         }
+        self.map[abs] = r;
     }
 
-    fn remember(&mut self, s: usize, r: Ref) {
-        self.ensure(s);
-        self.map[s] = Some(r);
-    }
-
-    /// The trace writes slot `s` as the interpreter does, when it does: memory then
-    /// holds the interpreter's exact state at every instruction, so an exit needs to
-    /// write nothing, and no value stays in a register only to be written back.
+    /// The trace writes the running frame's slot `s` as the interpreter does, when it
+    /// does: memory then holds the interpreter's exact state at every instruction, so
+    /// an exit needs to write nothing, and no value stays in a register only to be
+    /// written back.
     fn put(&mut self, s: usize, r: Ref) {
-        self.remember(s, r);
-        self.b.sstore(s as u16, r);
+        self.put_abs(self.cur() + s, r);
+    }
+
+    fn put_abs(&mut self, abs: usize, r: Ref) {
+        self.remember(abs, Some(r));
+        self.b.sstore(abs as u32, r);
     }
 
     fn operand(&mut self, s: usize, want: IrType, ip: u32, slots: &[Value]) -> Result<Ref, String> {
@@ -181,44 +243,81 @@ impl Recorder {
         Ok(r)
     }
 
-    /// Called before the instruction at `ip` of `func` runs, with the frame's slots and
-    /// a way to read an array's element (`Vm::array_element`), which decides the type
-    /// an `aget` is guarded to.
-    pub fn step(
-        &mut self,
-        func: u32,
-        ip: u32,
-        code: &[u8],
-        slots: &[Value],
-        elem: &dyn Fn(Value, i64) -> Option<Value>,
-    ) -> Step {
-        match self.step_inner(func, ip, code, slots, elem) {
+    /// Called before each instruction runs, with the running frame's slots and a
+    /// [`Probe`] into the VM (which decides, for instance, the type an `aget` is
+    /// guarded to).
+    pub fn step(&mut self, at: &Point<'_>, probe: &dyn Probe) -> Step {
+        match self.step_inner(at, probe) {
             Ok(Some(t)) => Step::Done(t),
             Ok(None) => Step::Continue,
             Err(why) => Step::Abort(why),
         }
     }
 
-    fn step_inner(
+    /// Inlines a call of `func` from the running frame: result to slot `d`, the `n`
+    /// arguments from slot `a0`, resuming at `resume`.
+    #[allow(clippy::too_many_arguments)]
+    fn inline_call(
         &mut self,
         func: u32,
-        ip: u32,
-        code: &[u8],
-        slots: &[Value],
-        elem: &dyn Fn(Value, i64) -> Option<Value>,
-    ) -> Result<Option<Trace>, String> {
-        if func != self.func {
-            return Err("left the function (calls are not recorded yet)".into());
+        d: usize,
+        a0: usize,
+        n: usize,
+        resume: u32,
+        closure: ClosureSrc,
+        probe: &dyn Probe,
+    ) -> Result<(), String> {
+        let (arity, nslots) = probe.shape(func).ok_or("a call of a missing function")?;
+        if arity as usize != n {
+            return Err("a call that is not an exact application".into());
+        }
+        if self.frames.len() >= MAX_INLINE_DEPTH {
+            return Err(format!("calls nested deeper than {MAX_INLINE_DEPTH}"));
+        }
+        let base = self.cur() + a0;
+        let end = base + nslots as usize;
+        if end > u16::MAX as usize {
+            return Err("inlined frames too far from the trace's frame".into());
+        }
+        // The interpreter's push clears the slots the arguments do not fill.
+        for abs in base + n..end {
+            self.b.sclear(abs as u32);
+            self.remember(abs, None);
+        }
+        self.frames.push(SnapFrame {
+            func,
+            base: base as u32,
+            ret: d as u16,
+            resume,
+            closure,
+        });
+        self.b.set_shape(end as u32, self.frames.len() as u32);
+        Ok(())
+    }
+
+    fn step_inner(&mut self, at: &Point<'_>, probe: &dyn Probe) -> Result<Option<Trace>, String> {
+        let (func, ip, code, slots) = (at.func, at.ip, at.code, at.slots);
+        let (b0, d0) = *self.start.get_or_insert((at.base, at.depth));
+        let expect = self.frames.last().map_or(self.func, |f| f.func);
+        if func != expect
+            || at.base.checked_sub(b0) != Some(self.cur())
+            || at.depth.checked_sub(d0) != Some(self.frames.len())
+        {
+            return Err("left the recorded frames".into());
         }
         self.arrays.clear();
-        self.arrays
-            .extend(slots.iter().map(|v| v.is_obj() && elem(*v, 0).is_some()));
+        self.arrays.extend(
+            slots
+                .iter()
+                .map(|v| v.is_obj() && probe.elem(*v, 0).is_some()),
+        );
         self.steps += 1;
         if self.steps > MAX_TRACE_INSNS {
             return Err(format!("longer than {MAX_TRACE_INSNS} instructions"));
         }
-        let (insn, _) = Insn::decode(code, ip as usize).map_err(|e| e.to_string())?;
-        if ip == self.anchor_ip {
+        let (insn, len) = Insn::decode(code, ip as usize).map_err(|e| e.to_string())?;
+        let next = ip + len as u32;
+        if ip == self.anchor_ip && self.frames.is_empty() {
             if !matches!(insn.op, Op::Loop | Op::TCallSelf) {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
@@ -233,10 +332,7 @@ impl Recorder {
                 // slots 0.. and the function restarts. The moves are the first thing an
                 // iteration does (the trace is entered at this instruction).
                 let base = slot_of(&insn.args[0]);
-                let n = match insn.args.get(1) {
-                    Some(Operand::U16(n)) => *n as usize,
-                    _ => 0,
-                };
+                let n = count_of(insn.args.get(1));
                 let mut moved = Vec::with_capacity(n);
                 for i in 0..n {
                     moved.push(self.get(base + i, ip, slots)?.0);
@@ -251,6 +347,81 @@ impl Recorder {
         let err = |e: BuildError| e.to_string();
         match insn.op {
             Op::Nop | Op::Jmp => {}
+            Op::CallK => {
+                let f = match a[1] {
+                    Operand::Func(f) => f,
+                    _ => return Err("callk without a function".into()),
+                };
+                let n = count_of(a.get(3));
+                self.inline_call(
+                    f,
+                    slot_of(&a[0]),
+                    slot_of(&a[2]),
+                    n,
+                    next,
+                    ClosureSrc::Func(f),
+                    probe,
+                )?;
+            }
+            Op::CallSelf => {
+                let closure = self.frames.last().map_or(ClosureSrc::Base, |f| f.closure);
+                let n = count_of(a.get(2));
+                self.inline_call(
+                    func,
+                    slot_of(&a[0]),
+                    slot_of(&a[1]),
+                    n,
+                    next,
+                    closure,
+                    probe,
+                )?;
+            }
+            Op::Call => {
+                let (fs, a0) = (slot_of(&a[1]), slot_of(&a[2]));
+                let v = slots.get(fs).copied().unwrap_or(Value::UNIT);
+                let callee = probe
+                    .callee(v)
+                    .ok_or("a call of a value that is not a function or closure")?;
+                // The closure stays in the caller's slot for exits to read: it must not
+                // be a slot the callee's frame covers.
+                if fs >= a0 {
+                    return Err("a call whose function slot is in the callee's frame".into());
+                }
+                let abs = self.cur() + fs;
+                if matches!(self.map.get(abs), Some(Some(_))) {
+                    return Err("a call of a value the trace computed".into());
+                }
+                let snap = self.snap(ip);
+                let closure = if v.tag() == Tag::FUNC {
+                    self.b.guard_callee(abs as u32, callee, false, snap);
+                    ClosureSrc::Func(callee)
+                } else {
+                    self.b.guard_callee(abs as u32, callee, true, snap);
+                    ClosureSrc::Slot(abs as u32)
+                };
+                let n = count_of(a.get(3));
+                self.inline_call(callee, slot_of(&a[0]), a0, n, next, closure, probe)?;
+            }
+            Op::Ret | Op::RetU => {
+                let Some(fr) = self.frames.last().copied() else {
+                    return Err("a return from the trace's frame".into());
+                };
+                let r = if insn.op == Op::Ret {
+                    let (r, _) = self.get(slot_of(&a[0]), ip, slots)?;
+                    Some(r)
+                } else {
+                    None
+                };
+                self.frames.pop();
+                let dst = self.cur() + fr.ret as usize;
+                match r {
+                    Some(r) => self.put_abs(dst, r),
+                    None => {
+                        self.b.sunit(dst as u32);
+                        self.remember(dst, None);
+                    }
+                }
+            }
             Op::Mov => {
                 let (r, _) = self.get(slot_of(&a[1]), ip, slots)?;
                 self.put(slot_of(&a[0]), r);
@@ -359,7 +530,7 @@ impl Recorder {
             Op::ALen => {
                 let arr = self.operand(slot_of(&a[1]), IrType::Ptr, ip, slots)?;
                 let v = slots.get(slot_of(&a[1])).copied().unwrap_or(Value::UNIT);
-                if elem(v, 0).is_none() && v.is_obj() {
+                if probe.elem(v, 0).is_none() && v.is_obj() {
                     // Not an array (or empty, which cannot be told apart here).
                     return Err("alen of an empty array or a non-array".into());
                 }
@@ -369,7 +540,8 @@ impl Recorder {
             Op::AGet => {
                 let av = slots.get(slot_of(&a[1])).copied().unwrap_or(Value::UNIT);
                 let iv = slots.get(slot_of(&a[2])).copied().unwrap_or(Value::UNIT);
-                let e = elem(av, iv.bits() as i64)
+                let e = probe
+                    .elem(av, iv.bits() as i64)
                     .filter(|_| iv.tag() == Tag::I64)
                     .ok_or("aget that faults, or not on an array")?;
                 let ty = match e.tag() {
@@ -387,7 +559,7 @@ impl Recorder {
             Op::ASet => {
                 let av = slots.get(slot_of(&a[0])).copied().unwrap_or(Value::UNIT);
                 let iv = slots.get(slot_of(&a[1])).copied().unwrap_or(Value::UNIT);
-                if iv.tag() != Tag::I64 || elem(av, iv.bits() as i64).is_none() {
+                if iv.tag() != Tag::I64 || probe.elem(av, iv.bits() as i64).is_none() {
                     return Err("aset that faults, or not on an array".into());
                 }
                 let arr = self.operand(slot_of(&a[0]), IrType::Ptr, ip, slots)?;
@@ -399,7 +571,7 @@ impl Recorder {
                 let snap = self.snap(ip);
                 self.b.aset(arr, i, v, snap).map_err(err)?;
             }
-            Op::Loop => return Err("an inner loop".into()),
+            Op::Loop | Op::TCallSelf => return Err("an inner loop".into()),
             other => return Err(format!("`{}` is not recorded yet", other.mnemonic())),
         }
         Ok(None)
@@ -414,6 +586,34 @@ mod tests {
 
     fn s(i: u16) -> Operand {
         Operand::Slot(i)
+    }
+
+    /// A VM with no arrays and no functions.
+    struct NoProbe;
+
+    impl Probe for NoProbe {
+        fn elem(&self, _: Value, _: i64) -> Option<Value> {
+            None
+        }
+        fn shape(&self, _: u32) -> Option<(u16, u16)> {
+            None
+        }
+        fn callee(&self, _: Value) -> Option<u32> {
+            None
+        }
+    }
+
+    /// One step of a single-frame program at `ip`.
+    fn step(r: &mut Recorder, ip: usize, code: &[u8], slots: &[Value]) -> Step {
+        let at = Point {
+            func: 0,
+            ip: ip as u32,
+            code,
+            slots,
+            base: 0,
+            depth: 1,
+        };
+        r.step(&at, &NoProbe)
     }
 
     /// The interpreter's semantics for the instructions these tests use (the real
@@ -502,7 +702,7 @@ mod tests {
                 }
             }
             if let Some(r) = rec.as_mut() {
-                match r.step(0, ip as u32, code, &sl, &|_, _| None) {
+                match step(r, ip, code, &sl) {
                     Step::Continue => {}
                     Step::Done(t) => {
                         compiled = Some((ip, x64::compile(&t).expect("compiles")));
@@ -516,10 +716,7 @@ mod tests {
                 if let Ok((i, _)) = Insn::decode(code, ip) {
                     if i.op == Op::Loop {
                         let mut r = Recorder::new(0, ip as u32);
-                        assert!(matches!(
-                            r.step(0, ip as u32, code, &sl, &|_, _| None),
-                            Step::Continue
-                        ));
+                        assert!(matches!(step(&mut r, ip, code, &sl), Step::Continue));
                         rec = Some(r);
                     }
                 }
@@ -607,11 +804,8 @@ mod tests {
         let code = assemble(f);
         let mut r = Recorder::new(0, 3);
         let slots = [Value::UNIT];
-        assert!(matches!(
-            r.step(0, 3, &code, &slots, &|_, _| None),
-            Step::Continue
-        ));
-        match r.step(0, 0, &code, &slots, &|_, _| None) {
+        assert!(matches!(step(&mut r, 3, &code, &slots), Step::Continue));
+        match step(&mut r, 0, &code, &slots) {
             Step::Abort(why) => assert!(why.contains("print"), "{why}"),
             other => panic!("{other:?}"),
         }
@@ -626,12 +820,9 @@ mod tests {
         let mut r = Recorder::new(0, anchor);
         let slots = [Value::bool(true)];
         assert!(matches!(
-            r.step(0, anchor, &code, &slots, &|_, _| None),
+            step(&mut r, anchor as usize, &code, &slots),
             Step::Continue
         ));
-        assert!(matches!(
-            r.step(0, 0, &code, &slots, &|_, _| None),
-            Step::Abort(_)
-        ));
+        assert!(matches!(step(&mut r, 0, &code, &slots), Step::Abort(_)));
     }
 }

@@ -226,7 +226,40 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
                 dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
             }
             IrOp::SStore => {
-                store(&mut a, ins.k as u16, loc[ins.a.0 as usize], t.ty(ins.a))?;
+                store(&mut a, ins.k as u32, loc[ins.a.0 as usize], t.ty(ins.a))?;
+            }
+            IrOp::SClear => {
+                let off = disp(ins.k)?;
+                dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+            }
+            IrOp::SUnit => {
+                let off = disp(ins.k)?;
+                dynasm!(a ; .arch x64
+                    ; mov QWORD [Rq(BASE) + off], 0
+                    ; mov QWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+            }
+            IrOp::GFunc => {
+                let off = disp(ins.k & 0xffff_ffff)?;
+                let f = (ins.k >> 32) as i32;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::FUNC as i32
+                    ; jne =>exit
+                    ; cmp QWORD [Rq(BASE) + off], f
+                    ; jne =>exit);
+            }
+            IrOp::GClosure => {
+                // The object's address is used only here, between two loads: nothing
+                // that can collect runs in between.
+                let off = disp(ins.k & 0xffff_ffff)?;
+                let f = (ins.k >> 32) as i32;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + off]
+                    ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_CLOSURE as i8
+                    ; jne =>exit
+                    ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], f
+                    ; jne =>exit);
             }
             IrOp::SLoadA => {
                 let off = disp(ins.k)?;
@@ -367,7 +400,7 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
     // The back-edge: write the loop-carried slots, then poll the interrupt flag; the
     // slots are now exactly the loop header's state (snapshot 0).
     for &(slot, r) in &t.tail {
-        store(&mut a, slot, loc[r.0 as usize], t.ty(r))?;
+        store(&mut a, slot as u32, loc[r.0 as usize], t.ty(r))?;
     }
     let exit0 = exits[0];
     dynasm!(a ; .arch x64
@@ -377,7 +410,7 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
     for (k, s) in t.snaps.iter().enumerate() {
         dynasm!(a ; .arch x64 ; =>exits[k]);
         for &(slot, r) in &s.entries {
-            store(&mut a, slot, loc[r.0 as usize], t.ty(r))?;
+            store(&mut a, slot as u32, loc[r.0 as usize], t.ty(r))?;
         }
         dynasm!(a ; .arch x64 ; mov eax, k as i32 ; ret);
     }
@@ -388,7 +421,7 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
 }
 
 /// Writes a value to a slot as the interpreter would: payload, tag, aux 0.
-fn store(a: &mut Assembler, slot: u16, l: Loc, ty: IrType) -> Result<(), CompileError> {
+fn store(a: &mut Assembler, slot: u32, l: Loc, ty: IrType) -> Result<(), CompileError> {
     let off = disp(slot as u64)?;
     let tag = match ty {
         IrType::F64 => Tag::F64,

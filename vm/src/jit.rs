@@ -18,7 +18,7 @@
 //! the hot path finds its slot with one division by a constant and two loads, never a
 //! hash or a search.
 
-use crate::value::Value;
+use crate::value::{Tag, Value};
 use crate::vm::{Frame, Trap, Vm};
 use hashvm_format::opcode::Op;
 use std::sync::atomic::AtomicBool;
@@ -86,6 +86,13 @@ pub struct RecordPoint<'a> {
     pub code: &'a [u8],
     /// The running frame's slots, read-only (the frame's full extent).
     pub slots: &'a [Value],
+    /// Index in the value stack of the running frame's slot 0 (a recorder following
+    /// calls tells frames apart by it).
+    pub base: usize,
+    /// How many frames are live (the running one included).
+    pub depth: usize,
+    /// The running frame's closure (a FUNC value or a closure object).
+    pub closure: Value,
     /// The anchor the recording started at.
     pub anchor: Anchor,
 }
@@ -132,6 +139,10 @@ pub mod layout {
     pub const FIELDS: usize = std::mem::size_of::<Header>();
     /// The kind byte of an array.
     pub const KIND_ARRAY: u8 = Kind::ARRAY;
+    /// Offset of the header's `u32` meta word (a closure's function index).
+    pub const META: usize = std::mem::offset_of!(Header, meta);
+    /// The kind byte of a closure.
+    pub const KIND_CLOSURE: u8 = Kind::CLOSURE;
 }
 
 /// Aborted recordings after which an anchor is blacklisted: its hook is never called
@@ -456,6 +467,92 @@ impl Vm {
         self.trace_consts.get(i as usize).copied()
     }
 
+    /// Arity and frame size of function `func` (a recorder inlining a call needs the
+    /// callee's frame); `None` for an index out of range.
+    pub fn func_shape(&self, func: u32) -> Option<(u16, u16)> {
+        self.funcs.get(func as usize).map(|f| (f.arity, f.nslots))
+    }
+
+    /// The function a call of `v` runs without building a partial application or
+    /// splitting arguments: a FUNC value's index, or a closure object's function.
+    /// `None` for anything else (PAPs included).
+    pub fn callee_of(&self, v: Value) -> Option<u32> {
+        if v.tag == Tag::FUNC {
+            return (v.bits < self.funcs.len() as u64).then_some(v.bits as u32);
+        }
+        if v.tag != Tag::OBJ || !self.is_valid(v) {
+            return None;
+        }
+        // SAFETY: `is_valid` checked that the object is in the current heap space, where
+        // every object starts with a header.
+        let h = unsafe { &*v.ptr() };
+        (h.kind == crate::heap::Kind::CLOSURE).then_some(h.meta)
+    }
+
+    /// Makes the value stack at least `n` slots long (a trace about to write the slots
+    /// of frames it inlines). Invalidates raw pointers into the stack: call it before
+    /// [`Vm::jit_state`].
+    pub fn jit_reserve_stack(&mut self, n: usize) -> Result<(), Trap> {
+        if n > self.stack.len() {
+            self.grow_stack(n)?;
+        }
+        Ok(())
+    }
+
+    /// Frames that can still be pushed before the configured limit.
+    pub fn jit_frame_room(&self) -> usize {
+        self.config.max_frames.saturating_sub(self.frames.len())
+    }
+
+    /// Sets the innermost frame's resume offset (a trace exit).
+    pub fn jit_set_ip(&mut self, ip: u32) {
+        self.frames.set_ip(ip);
+    }
+
+    /// The value in the value stack at index `i` (unit outside it): a trace exit reads
+    /// the closure an inlined `call` named.
+    pub fn jit_slot(&self, i: usize) -> Value {
+        self.stack.get(i).copied().unwrap_or(Value::UNIT)
+    }
+
+    /// The innermost frame (a trace exit reads the closure of the frame it ran in).
+    pub fn jit_top_frame(&self) -> Option<Frame> {
+        self.frames.last().copied()
+    }
+
+    /// Pushes a NORMAL frame a trace exit materialises: the frame of a call the trace
+    /// inlined. Every slot of its extent must already hold a live value (the trace
+    /// wrote the arguments and cleared the rest as the interpreter's push does), so
+    /// none is cleared here. Fails with the interpreter's own "stack overflow".
+    pub fn jit_push_frame(
+        &mut self,
+        func: u32,
+        ip: u32,
+        base: u32,
+        ret: u16,
+        closure: Value,
+    ) -> Result<(), Trap> {
+        let Some(f) = self.funcs.get(func as usize) else {
+            return Err(self.error_plain("JIT: a frame of a function that does not exist"));
+        };
+        let n = f.nslots as usize;
+        if base as usize + n > self.stack.len() {
+            return Err(self.error_plain("JIT: an inlined frame outside the value stack"));
+        }
+        self.enter(
+            Frame {
+                func,
+                ip,
+                base,
+                ret,
+                kind: crate::vm::FrameKind::NORMAL,
+                pad: 0,
+                closure,
+            },
+            n,
+        )
+    }
+
     /// The loop slot of the back-edge at byte offset `ip` of function `func`, if there
     /// is a back-edge there.
     pub fn loop_slot(&self, func: u32, ip: u32) -> Option<u32> {
@@ -687,6 +784,9 @@ impl Vm {
             ip,
             code: &f.code,
             slots: &self.stack[base..end],
+            base,
+            depth: self.frames.len(),
+            closure: self.frames.last().map_or(Value::UNIT, |f| f.closure),
             anchor,
         };
         self.in_hook = true;
