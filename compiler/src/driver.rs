@@ -30,6 +30,9 @@ pub struct Options {
     /// Makes the JIT that `#run` evaluation runs with (the binaries attach the tracing
     /// JIT, as `hashvm run` does; the compiler itself does not depend on it).
     pub jit: Option<JitFactory>,
+    /// Let `#run` evaluation load code that declares foreign (C) functions
+    /// (`--allow-ffi`); refused otherwise, as `hashvm run` refuses it.
+    pub allow_ffi: bool,
 }
 
 /// Makes a JIT for a new VM.
@@ -238,7 +241,10 @@ fn evaluate_runs(
             format!("internal error: #run code fails verification: {e}"),
         )]
     })?;
-    let mut vm = Vm::new(Config::default());
+    let mut vm = Vm::new(Config {
+        allow_ffi: opts.allow_ffi,
+        ..Config::default()
+    });
     vm.set_interrupt(opts.interrupt.clone());
     if let Some(make) = opts.jit {
         vm.set_jit(Some(make()));

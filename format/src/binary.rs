@@ -253,6 +253,16 @@ fn section_symb(m: &Module, w: &mut W) {
             w.u32(0)
         }
     }
+    w.len(m.foreigns.len());
+    for f in &m.foreigns {
+        w.str(&f.library);
+        w.str(&f.symbol);
+        w.len(f.params.len());
+        for p in &f.params {
+            w.u8(*p as u8)
+        }
+        w.u8(f.ret as u8)
+    }
 }
 
 fn section_dbug(m: &Module, w: &mut W) {
@@ -587,7 +597,32 @@ fn read_symb(r: &mut R, m: &mut Module) -> Res<()> {
         (0, _) => return r.err("entry index must be 0 when there is no entry"),
         (k, _) => return r.err(format!("entry flag must be 0 or 1, not {k}")),
     };
+    let n = r.count(13)?;
+    for _ in 0..n {
+        let library = r.str()?;
+        let symbol = r.str()?;
+        let np = r.count(1)?;
+        let mut params = Vec::with_capacity(np);
+        for _ in 0..np {
+            params.push(ffi_type(r)?);
+        }
+        let ret = ffi_type(r)?;
+        m.foreigns.push(Foreign {
+            library,
+            symbol,
+            params,
+            ret,
+        });
+    }
     r.done()
+}
+
+fn ffi_type(r: &mut R) -> Res<FfiType> {
+    let b = r.u8()?;
+    match FfiType::from_code(b) {
+        Some(t) => Ok(t),
+        None => r.err(format!("unknown foreign type code {b}")),
+    }
 }
 
 fn read_dbug(r: &mut R, m: &mut Module) -> Res<()> {

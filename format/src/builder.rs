@@ -355,6 +355,17 @@ impl ModuleBuilder {
         }
     }
 
+    /// Declares a foreign (C) function and returns its foreign index, for
+    /// `ffi.call`'s `Operand::Foreign`. An identical declaration made before is
+    /// reused.
+    pub fn add_foreign(&mut self, f: Foreign) -> u32 {
+        if let Some(i) = self.module.foreigns.iter().position(|g| *g == f) {
+            return i as u32;
+        }
+        self.module.foreigns.push(f);
+        self.module.foreigns.len() as u32 - 1
+    }
+
     /// Adds an initialiser run at program start, in the order added.
     pub fn add_init(&mut self, func: u32) {
         self.module.inits.push(func);

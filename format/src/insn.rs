@@ -21,6 +21,8 @@ pub enum Operand {
     Func(u32),
     /// A type id.
     Type(u32),
+    /// A foreign-function index.
+    Foreign(u32),
     /// A `u16` count, tag or index.
     U16(u16),
     /// A jump offset relative to the instruction's first byte.
@@ -107,6 +109,7 @@ impl Insn {
                 OperandKind::Global => Operand::Global(u32::from_le_bytes(rd(code, p)?)),
                 OperandKind::Func => Operand::Func(u32::from_le_bytes(rd(code, p)?)),
                 OperandKind::Type => Operand::Type(u32::from_le_bytes(rd(code, p)?)),
+                OperandKind::Foreign => Operand::Foreign(u32::from_le_bytes(rd(code, p)?)),
                 OperandKind::Jump => Operand::Jump(i32::from_le_bytes(rd(code, p)?)),
                 OperandKind::Table => {
                     let n = u16::from_le_bytes(rd(code, p + jump_table::COUNT)?) as usize;
@@ -137,9 +140,10 @@ impl Insn {
                 (_, Operand::Imm32(v)) | (_, Operand::Jump(v)) => out.extend(v.to_le_bytes()),
                 (_, Operand::Imm64(v)) => out.extend(v.to_le_bytes()),
                 (_, Operand::F64(v)) => out.extend(v.to_le_bytes()),
-                (_, Operand::Global(v)) | (_, Operand::Func(v)) | (_, Operand::Type(v)) => {
-                    out.extend(v.to_le_bytes())
-                }
+                (_, Operand::Global(v))
+                | (_, Operand::Func(v))
+                | (_, Operand::Type(v))
+                | (_, Operand::Foreign(v)) => out.extend(v.to_le_bytes()),
                 (_, Operand::Table(def, v)) => {
                     out.extend((v.len() as u16).to_le_bytes());
                     out.extend(def.to_le_bytes());
@@ -188,6 +192,7 @@ impl Insn {
                         | (OperandKind::Global, Operand::Global(_))
                         | (OperandKind::Func, Operand::Func(_))
                         | (OperandKind::Type, Operand::Type(_))
+                        | (OperandKind::Foreign, Operand::Foreign(_))
                         | (OperandKind::Jump, Operand::Jump(_))
                         | (OperandKind::Table, Operand::Table(..))
                 )
@@ -278,6 +283,7 @@ mod tests {
             OperandKind::Global => Operand::Global(v),
             OperandKind::Func => Operand::Func(v),
             OperandKind::Type => Operand::Type(v),
+            OperandKind::Foreign => Operand::Foreign(v),
             OperandKind::Jump => Operand::Jump(v as i32),
             OperandKind::Table => Operand::Table(-7, vec![3, 5, 9]),
         }
@@ -308,9 +314,10 @@ mod tests {
                             Operand::Imm32(v) | Operand::Jump(v) => want.extend(v.to_le_bytes()),
                             Operand::Imm64(v) => want.extend(v.to_le_bytes()),
                             Operand::F64(v) => want.extend(v.to_le_bytes()),
-                            Operand::Global(v) | Operand::Func(v) | Operand::Type(v) => {
-                                want.extend(v.to_le_bytes())
-                            }
+                            Operand::Global(v)
+                            | Operand::Func(v)
+                            | Operand::Type(v)
+                            | Operand::Foreign(v) => want.extend(v.to_le_bytes()),
                             Operand::Table(..) => unreachable!(),
                         }
                         assert_eq!(want.len(), w, "{op:?} operand {i}");

@@ -311,6 +311,9 @@ fn order_units(
 /// Per-unit renumbering tables, filled before any relocation.
 struct Maps {
     func_base: Vec<u32>,
+    /// Output index of each unit's first foreign function (the tables are
+    /// concatenated in unit order).
+    foreign_base: Vec<u32>,
     /// Output global index of each global of each unit (imports included, once
     /// resolved); `u32::MAX` until known.
     global: Vec<Vec<u32>>,
@@ -450,6 +453,17 @@ impl Linker<'_> {
         Ok(self.maps.func_base[u] + f)
     }
 
+    fn foreign(&self, u: usize, f: u32) -> Result<u32, LinkError> {
+        let n = self.units[u].1.foreigns.len();
+        if f as usize >= n {
+            return Err(self.bad(
+                u,
+                format!("foreign function {f} out of range ({n} declared)"),
+            ));
+        }
+        Ok(self.maps.foreign_base[u] + f)
+    }
+
     fn global(&self, u: usize, g: u32) -> Result<u32, LinkError> {
         match self.maps.global[u].get(g as usize) {
             Some(&o) if o != UNSET => Ok(o),
@@ -508,6 +522,7 @@ impl Linker<'_> {
                 match a {
                     Operand::Global(g) => *g = self.global(u, *g)?,
                     Operand::Func(f) => *f = self.func(u, *f)?,
+                    Operand::Foreign(f) => *f = self.foreign(u, *f)?,
                     Operand::Type(t) => *t = self.type_id(u, *t)?,
                     _ => {}
                 }
@@ -578,13 +593,16 @@ pub fn link(
     // Numbering of definitions.
     let mut maps = Maps {
         func_base: Vec::new(),
+        foreign_base: Vec::new(),
         global: Vec::new(),
         types: Vec::new(),
     };
-    let (mut nf, mut ng, mut nt) = (0u64, 0u32, 0u32);
+    let (mut nf, mut ng, mut nt, mut nff) = (0u64, 0u32, 0u32, 0u64);
     for (_, m) in &units {
         maps.func_base.push(nf as u32);
         nf += m.functions.len() as u64;
+        maps.foreign_base.push(nff as u32);
+        nff += m.foreigns.len() as u64;
         maps.global.push(
             m.globals
                 .iter()
@@ -610,10 +628,10 @@ pub fn link(
                 .collect(),
         );
     }
-    if nf > u32::MAX as u64 {
+    if nf > u32::MAX as u64 || nff > u32::MAX as u64 {
         errors.push(LinkError::BadObject {
             file: "(output)".into(),
-            message: "more than 2^32 functions".into(),
+            message: "more than 2^32 functions or foreign functions".into(),
         });
         return Err(errors);
     }
@@ -735,6 +753,7 @@ impl Linker<'_> {
             for &f in &m.inits {
                 out.inits.push(self.func(u, f)?);
             }
+            out.foreigns.extend(m.foreigns.iter().cloned());
             for fl in &m.debug.lines {
                 let mut entries = Vec::with_capacity(fl.entries.len());
                 for e in &fl.entries {

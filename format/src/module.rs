@@ -50,6 +50,9 @@ pub struct Module {
     /// Functions of no arguments run once, in order, when the program starts, before
     /// `entry` (top-level initialisers).
     pub inits: Vec<u32>,
+    /// Foreign (C) functions the code calls with `ffi.call`; an index into this table
+    /// is a foreign index. Resolved by the VM at load time (SPEC.md §2.7).
+    pub foreigns: Vec<Foreign>,
     /// The program's entry point, a function of no arguments whose `i64` result, if it
     /// returns one, is the exit status.
     pub entry: Option<u32>,
@@ -172,6 +175,91 @@ pub enum Const {
     Ref(Box<Const>),
     /// The value of another global (shares the object; may form cycles).
     Global(u32),
+}
+
+/// A C function declared in the SYMB section: found with `dlopen(library)` and
+/// `dlsym(symbol)` when the VM loads the program, called by `ffi.call`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Foreign {
+    /// The shared library as `dlopen` takes it (`libm.so.6`, a path).
+    pub library: String,
+    /// The C symbol.
+    pub symbol: String,
+    /// The parameter types, in order (never [`FfiType::Unit`]).
+    pub params: Vec<FfiType>,
+    /// The result type (never [`FfiType::Bytes`]).
+    pub ret: FfiType,
+}
+
+/// The value types that cross to C and back (SPEC.md §2.7 gives the C type of each).
+/// The discriminant is the byte the SYMB section stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum FfiType {
+    /// `void`: a result only.
+    Unit = 0,
+    /// C `bool` (`_Bool`).
+    Bool = 1,
+    /// `int64_t` (also any narrower signed integer the callee reads from it).
+    I64 = 2,
+    /// `uint64_t`.
+    U64 = 3,
+    /// `double`.
+    F64 = 4,
+    /// `uint32_t` holding a Unicode scalar value.
+    Char = 5,
+    /// `const char *`: a NUL-terminated copy of the str; a result is copied back.
+    Str = 6,
+    /// `uint8_t *` to a copy of the bytes object's contents, copied back after the
+    /// call (a parameter only; the length goes in a separate argument).
+    Bytes = 7,
+    /// `void *`: the VM's opaque pointer value.
+    Ptr = 8,
+    /// C `int` (`int32_t`): an i64 that must fit, passed in 32 bits; a result is
+    /// sign-extended (the ABI leaves the upper half of `rax` undefined).
+    I32 = 9,
+}
+
+impl FfiType {
+    /// Every type, in code order.
+    pub const ALL: [FfiType; 10] = [
+        FfiType::Unit,
+        FfiType::Bool,
+        FfiType::I64,
+        FfiType::U64,
+        FfiType::F64,
+        FfiType::Char,
+        FfiType::Str,
+        FfiType::Bytes,
+        FfiType::Ptr,
+        FfiType::I32,
+    ];
+
+    /// The type with byte code `b`.
+    pub fn from_code(b: u8) -> Option<FfiType> {
+        FfiType::ALL.get(b as usize).copied()
+    }
+
+    /// The name in `.hasm` and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            FfiType::Unit => "unit",
+            FfiType::Bool => "bool",
+            FfiType::I64 => "i64",
+            FfiType::U64 => "u64",
+            FfiType::F64 => "f64",
+            FfiType::Char => "char",
+            FfiType::Str => "str",
+            FfiType::Bytes => "bytes",
+            FfiType::Ptr => "ptr",
+            FfiType::I32 => "i32",
+        }
+    }
+
+    /// The type named `name`.
+    pub fn from_name(name: &str) -> Option<FfiType> {
+        FfiType::ALL.iter().copied().find(|t| t.name() == name)
+    }
 }
 
 /// An exported symbol.

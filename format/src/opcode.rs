@@ -56,6 +56,8 @@ pub enum OperandKind {
     Jump,
     /// A jump table: `u16` count `n`, an `i32` default offset, then `n` `i32` offsets.
     Table,
+    /// An index into the module's foreign-function table (`u32`, SYMB section).
+    Foreign,
 }
 
 impl OperandKind {
@@ -73,6 +75,7 @@ impl OperandKind {
             | OperandKind::Global
             | OperandKind::Func
             | OperandKind::Type
+            | OperandKind::Foreign
             | OperandKind::Jump => Some(4),
             OperandKind::Imm64 | OperandKind::F64 => Some(8),
             OperandKind::Table => None,
@@ -97,6 +100,7 @@ impl OperandKind {
             OperandKind::Index => "index",
             OperandKind::Jump => "jump",
             OperandKind::Table => "table",
+            OperandKind::Foreign => "foreign",
         }
     }
 }
@@ -349,6 +353,7 @@ primary {
     GetEnv GETENV "getenv" 0x27 [Dst, Index] "d := capture i of the running closure.";
     SetEnv SETENV "setenv" 0x28 [Index, Src] "Capture i of the running closure := s (for recursive closures that capture themselves).";
     LoadSelf LOADSELF "loadself" 0x29 [Dst] "d := the running closure itself (a local recursive function referring to itself as a value).";
+    FfiCall FFI_CALL "ffi.call" 0x2A [Dst, Foreign, Base, Count] "d := the result of calling the C function F (SYMB section, resolved at load time) with the n slots from base converted to its parameter types (n = its parameter count); a value of the wrong kind, a str holding NUL or a NULL str result faults.";
 
     Con CON "con" 0x30 [Dst, Type, Tag, Base, Count] "d := constructor tag of type T with the n slots from base as fields (n = its arity).";
     Tuple TUPLE "tuple" 0x31 [Dst, Base, Count] "d := a tuple of the n slots from base.";
@@ -379,7 +384,7 @@ primary {
     Print PRINT "print" 0x4A [Src] "Write the str s to standard output (buffered).";
     JEqChar JEQCHAR "jeq.char" 0x4B [Src, Char, Jump] "Jump if the char s has code point imm (s must be a char: anything else faults).";
     JNeChar JNECHAR "jne.char" 0x4C [Src, Char, Jump] "Jump if the char s does not have code point imm (s must be a char: anything else faults).";
-    KindOf KINDOF "kindof" 0x4D [Dst, Src] "d := the kind code of s as an i64 (§3.2: 0 unit, 1 bool, 2 i64, 3 u64, 4 f64, 5 char, 6 str, 7 bytes, 8 ibig, 9 ratio, 10 array, 11 ref, 12 thunk, 13 function; a constructor value of type T gives 16 + T). Never faults.";
+    KindOf KINDOF "kindof" 0x4D [Dst, Src] "d := the kind code of s as an i64 (§3.2: 0 unit, 1 bool, 2 i64, 3 u64, 4 f64, 5 char, 6 str, 7 bytes, 8 ibig, 9 ratio, 10 array, 11 ref, 12 thunk, 13 function, 14 ptr; a constructor value of type T gives 16 + T). Never faults.";
 
     AddI64 ADD_I64 "add.i64" 0x50 [Dst, Src, Src] "d := a + b, wrapping.";
     SubI64 SUB_I64 "sub.i64" 0x51 [Dst, Src, Src] "d := a - b, wrapping.";
@@ -599,6 +604,17 @@ ext_sys {
     ListFoldr LIST_FOLDR "list.foldr" 0x69 [Dst, Src, Src, Src] "d := f(x1, f(x2, ... f(xn, init))) for the list s, init and f, in constant frame depth.";
     ListNth LIST_NTH "list.nth" 0x6A [Dst, Src, Src] "d := Some(element i) or None.";
     TypeName TYPE_NAME "typename" 0x6B [Dst, Src] "d := the name of the value's type as a str (for diagnostics and printing).";
+
+    NetTcpListen NET_TCP_LISTEN "net.tcp_listen" 0x80 [Dst, Src] "d := Ok(listener handle, an i64) or Err(message) after binding and listening on the TCP address s (`host:port`; port 0 picks a free port).";
+    NetTcpAccept NET_TCP_ACCEPT "net.tcp_accept" 0x81 [Dst, Src, Src] "d := Ok(stream handle) for the next connection to listener h, or Err(message) (`timed out` after t milliseconds; t <= 0 waits without limit).";
+    NetTcpConnect NET_TCP_CONNECT "net.tcp_connect" 0x82 [Dst, Src, Src] "d := Ok(stream handle) connected to the TCP address s, or Err(message) (`connection refused`, `timed out` after t milliseconds; t <= 0: the system's limit).";
+    NetRead NET_READ "net.read" 0x83 [Dst, Src, Src, Src] "d := Ok(str of at most n (i64 >= 1) bytes read from stream h; empty at the end of the stream) or Err(message) (`timed out` after t ms, t <= 0: no limit). A UTF-8 sequence split by the read is kept for the next one; invalid UTF-8 is an error.";
+    NetWrite NET_WRITE "net.write" 0x84 [Dst, Src, Src, Src] "d := Ok(()) once all of the str s is written to stream h, or Err(message) (`timed out` after t ms without progress, t <= 0: no limit; `connection reset`, `broken pipe`).";
+    NetClose NET_CLOSE "net.close" 0x85 [Dst, Src] "d := Ok(()) after closing the handle h (listener, stream or UDP socket), or Err(message) for a handle that is not open.";
+    NetLocalAddr NET_LOCAL_ADDR "net.local_addr" 0x86 [Dst, Src] "d := Ok(the local address of handle h as `host:port`) or Err(message).";
+    NetUdpBind NET_UDP_BIND "net.udp_bind" 0x87 [Dst, Src] "d := Ok(UDP socket handle) bound to the address s, or Err(message).";
+    NetUdpSend NET_UDP_SEND "net.udp_send" 0x88 [Dst, Src, Src, Src] "d := Ok(()) after sending the str s as one datagram from socket h to the address a, or Err(message).";
+    NetUdpRecv NET_UDP_RECV "net.udp_recv" 0x89 [Dst, Src, Src, Src] "d := Ok((str, sender address)) for the next datagram (at most n bytes, the rest discarded) on socket h, or Err(message) (`timed out` after t ms, t <= 0: no limit; a datagram that is not UTF-8).";
 }
 }
 
@@ -661,6 +677,8 @@ pub mod kind {
     pub const THUNK: i64 = 12;
     /// A function value: a function, a closure or a partial application.
     pub const FUNCTION: i64 = 13;
+    /// An opaque C pointer (`ptr`, from `ffi.call`).
+    pub const PTR: i64 = 14;
     /// A constructor value (sum value, tuple, list, option, result; with or without
     /// fields) of type id `T` has the code `DATA + T`.
     pub const DATA: i64 = 16;

@@ -57,6 +57,13 @@ pub enum Location {
     Init(u32),
     /// The entry point of the SYMB section.
     Entry,
+    /// A foreign function of the SYMB section, by index.
+    Foreign {
+        /// The foreign index.
+        index: u32,
+        /// Its C symbol.
+        symbol: String,
+    },
     /// The module as a whole (executable without entry, imports in an executable...).
     Module,
     /// The DBUG section: a file name or a line table (by position in the section).
@@ -89,6 +96,9 @@ impl fmt::Display for Location {
             Location::Export(name) => write!(f, "SYMB export '{name}'"),
             Location::Init(i) => write!(f, "SYMB init {i}"),
             Location::Entry => write!(f, "SYMB entry"),
+            Location::Foreign { index, symbol } => {
+                write!(f, "SYMB foreign function {index} '{symbol}'")
+            }
             Location::Module => write!(f, "module"),
             Location::Debug { table: None } => write!(f, "DBUG files"),
             Location::Debug { table: Some(t) } => write!(f, "DBUG line table {t}"),
@@ -168,6 +178,29 @@ fn check_ctor(m: &Module, ty: u32, tag: u16, n: usize) -> Result<(), String> {
             Some(_) => Ok(()),
         },
     }
+}
+
+/// The platform-independent rules of a foreign declaration (the calling scheme's
+/// limits are the loader's: SPEC.md §2.7).
+fn check_foreign(f: &Foreign) -> Result<(), String> {
+    for (what, s) in [("library", &f.library), ("symbol", &f.symbol)] {
+        if s.is_empty() {
+            return Err(format!("the {what} name is empty"));
+        }
+        if s.contains('\0') {
+            return Err(format!("the {what} name contains a NUL byte"));
+        }
+    }
+    if f.params.contains(&FfiType::Unit) {
+        return Err("a parameter of type unit (C has no void parameter)".into());
+    }
+    if f.ret == FfiType::Bytes {
+        return Err("a bytes result (C returns no length: return a ptr)".into());
+    }
+    if f.params.len() > u16::MAX as usize {
+        return Err("more than 65535 parameters".into());
+    }
+    Ok(())
 }
 
 fn check_type_id(m: &Module, ty: u32) -> Result<(), String> {
@@ -373,6 +406,17 @@ fn check(m: &Module) -> Res {
             }
         }
     }
+    for (i, f) in m.foreigns.iter().enumerate() {
+        if let Err(e) = check_foreign(f) {
+            return err(
+                Location::Foreign {
+                    index: i as u32,
+                    symbol: f.symbol.clone(),
+                },
+                e,
+            );
+        }
+    }
     for (i, g) in m.globals.iter().enumerate() {
         let loc = || Location::Glob {
             index: i as u32,
@@ -535,6 +579,7 @@ fn check_insn(
     let mut ty: Option<u32> = None;
     let mut tag: Option<u16> = None;
     let mut func: Option<u32> = None;
+    let mut foreign: Option<(u32, &Foreign)> = None;
     for run in insn.slot_runs() {
         if run.end() > nslots {
             return Err(if run.window {
@@ -569,6 +614,15 @@ fn check_insn(
                 check_type_id(m, *t)?;
                 ty = Some(*t);
             }
+            (OperandKind::Foreign, Operand::Foreign(fi)) => match m.foreigns.get(*fi as usize) {
+                None => {
+                    return Err(format!(
+                        "foreign function {fi} does not exist (there are {})",
+                        m.foreigns.len()
+                    ))
+                }
+                Some(ff) => foreign = Some((*fi, ff)),
+            },
             (OperandKind::Tag, Operand::U16(t)) => tag = Some(*t),
             (OperandKind::Char, Operand::Imm32(c)) if char::from_u32(*c as u32).is_none() => {
                 return Err(format!(
@@ -596,6 +650,18 @@ fn check_insn(
     };
     let target = || func.and_then(|i| m.functions.get(i as usize).map(|t| (i, t)));
     match insn.op {
+        Op::FfiCall => {
+            if let Some((i, ff)) = foreign {
+                if ff.params.len() != count() as usize {
+                    return Err(format!(
+                        "foreign function {i} '{}' takes {} arguments, not {}",
+                        ff.symbol,
+                        ff.params.len(),
+                        count()
+                    ));
+                }
+            }
+        }
         Op::Con => {
             if let (Some(ty), Some(tag)) = (ty, tag) {
                 check_ctor(m, ty, tag, count() as usize)?;

@@ -436,3 +436,30 @@ fn objects_satisfy_the_libraries_they_define() {
         vec![LinkError::LibraryCycle(vec!["s".into(), "s".into()])]
     );
 }
+
+#[test]
+fn foreign_tables_are_concatenated_and_calls_renumbered() {
+    let a = obj(
+        "a.hbc",
+        ".foreign \"libm.so.6\" cos (f64) : f64\n.func fa/1\n    ffi.call r0, cos, r0, 1\n    ret r0\n.end\n.global fa = fn fa\n.export a_fa global fa",
+    );
+    let b = obj(
+        "b.hbc",
+        ".module executable\n.foreign \"libm.so.6\" sin (f64) : f64\n.foreign \"libc.so.6\" labs (i64) : i64\n.func main/0 slots=2\n    loadi r0, 1\n    ffi.call r1, labs, r0, 1\n    loadf r0, 0.0\n    ffi.call r1, sin, r0, 1\n    retu\n.end\n.entry main",
+    );
+    let m = link(&[a, b], &mut no_libs).unwrap();
+    verify(&m).unwrap();
+    let syms: Vec<&str> = m.foreigns.iter().map(|f| f.symbol.as_str()).collect();
+    assert_eq!(syms, ["cos", "sin", "labs"]);
+    let calls: Vec<u32> = m
+        .functions
+        .iter()
+        .flat_map(|f| insn::decode_all(&f.code).unwrap())
+        .filter_map(|(_, i)| match i.args.get(1) {
+            Some(Operand::Foreign(x)) if i.op == Op::FfiCall => Some(*x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, [0, 2, 1]);
+    assert_dis_roundtrip(&m);
+}

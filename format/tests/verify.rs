@@ -611,3 +611,52 @@ fn verifier_is_linear_on_a_large_function() {
     verify(&m).unwrap();
     assert!(t.elapsed().as_secs_f64() < 2.0, "{:?}", t.elapsed());
 }
+
+// ---------------------------------------------------------------- foreign functions
+
+#[test]
+fn foreign_calls_are_checked_against_their_declarations() {
+    let decl = ".foreign \"libm.so.6\" pow (f64, f64) : f64\n";
+    accepts(&format!(
+        "{decl}{}",
+        in_fn("    ffi.call r0, pow, r1, 2\n    retu")
+    ));
+    assert_eq!(
+        rejects(&format!(
+            "{decl}{}",
+            in_fn("    ffi.call r0, pow, r1, 1\n    retu")
+        )),
+        "CODE function 0 'f' offset 0: foreign function 0 'pow' takes 2 arguments, not 1"
+    );
+    assert_eq!(
+        rejects(&in_fn("    ffi.call r0, 3, r1, 0\n    retu")),
+        "CODE function 0 'f' offset 0: foreign function 3 does not exist (there are 0)"
+    );
+    assert_eq!(
+        rejects(&format!(
+            "{decl}{}",
+            in_fn("    ffi.call r0, pow, r3, 2\n    retu")
+        )),
+        "CODE function 0 'f' offset 0: slots r3..r5 run past the frame of 4 slots"
+    );
+}
+
+#[test]
+fn foreign_declarations_are_checked() {
+    assert_eq!(
+        rejects(".foreign \"libc.so.6\" f (unit) : unit"),
+        "SYMB foreign function 0 'f': a parameter of type unit (C has no void parameter)"
+    );
+    assert_eq!(
+        rejects(".foreign \"libc.so.6\" f () : bytes"),
+        "SYMB foreign function 0 'f': a bytes result (C returns no length: return a ptr)"
+    );
+    assert_eq!(
+        rejects(".foreign \"\" f () : unit"),
+        "SYMB foreign function 0 'f': the library name is empty"
+    );
+    assert_eq!(
+        rejects(".foreign \"libc.so.6\" \"a\\0b\" () : unit"),
+        "SYMB foreign function 0 'a\0b': the symbol name contains a NUL byte"
+    );
+}

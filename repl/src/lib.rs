@@ -161,7 +161,14 @@ pub fn main() -> i32 {
 /// [`main`], with the session's VM and `#run` running with the JIT `jit` makes (the
 /// `hashvm` binary attaches the tracing JIT; this crate does not depend on it).
 pub fn main_with_jit(jit: Option<hashvm_compiler::driver::JitFactory>) -> i32 {
+    main_with(jit, false)
+}
+
+/// [`main_with_jit`], allowing inputs to declare foreign (C) functions when
+/// `allow_ffi` (`hashvm repl --allow-ffi`).
+pub fn main_with(jit: Option<hashvm_compiler::driver::JitFactory>, allow_ffi: bool) -> i32 {
     let mut session = Session::with_jit(jit);
+    session.set_allow_ffi(allow_ffi);
     // Ctrl-C while a program runs: raise the VM's interrupt flag. (At the prompt the
     // terminal is in raw mode and rustyline sees Ctrl-C as a key instead.)
     let flag = session.interrupt.clone();

@@ -137,6 +137,8 @@ pub struct Session {
     open_line: Arc<AtomicBool>,
     /// Makes the JIT the session's VM and `#run` run with (attached by the binary).
     jit: Option<hashvm_compiler::driver::JitFactory>,
+    /// Whether inputs may declare foreign (C) functions (`hashvm repl --allow-ffi`).
+    allow_ffi: bool,
 }
 
 impl Default for Session {
@@ -190,7 +192,15 @@ impl Session {
             interrupt,
             output: None,
             open_line,
+            allow_ffi: false,
         }
+    }
+
+    /// Lets the session's inputs (and their `#run` code) declare and call foreign (C)
+    /// functions, which are refused otherwise (`hashvm repl --allow-ffi`).
+    pub fn set_allow_ffi(&mut self, yes: bool) {
+        self.allow_ffi = yes;
+        self.vm.set_allow_ffi(yes);
     }
 
     /// A VM for the session, its output on the process's stdout (until
@@ -254,6 +264,7 @@ impl Session {
 
     fn reset(&mut self) {
         self.vm = Self::new_vm(&self.interrupt, &self.open_line);
+        self.vm.set_allow_ffi(self.allow_ffi);
         if let Some(make) = self.jit {
             self.vm.set_jit(Some(make()));
         }
@@ -363,6 +374,7 @@ impl Session {
             search: self.search.clone(),
             interrupt: Some(self.interrupt.clone()),
             jit: self.jit,
+            allow_ffi: self.allow_ffi,
         }
     }
 

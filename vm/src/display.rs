@@ -111,6 +111,9 @@ impl Vm {
                 Tag::FUNC => {
                     let _ = write!(out, "<fn {}>", self.func_name(v.bits as u32));
                 }
+                Tag::PTR => {
+                    let _ = write!(out, "<ptr 0x{:x}>", v.bits);
+                }
                 Tag::OBJ => {
                     let h = v.ptr();
                     // SAFETY: OBJ values point at live objects; nothing allocates here.

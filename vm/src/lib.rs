@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod display;
+pub mod ffi;
 pub mod frames;
 mod heap;
 pub mod interp;
@@ -19,6 +20,7 @@ pub mod jit;
 #[cfg(test)]
 mod link_in_tests;
 pub mod loader;
+mod net;
 mod ops;
 pub mod reify;
 pub mod value;

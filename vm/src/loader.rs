@@ -74,6 +74,10 @@ impl Vm {
             );
         }
         let m: &Module = m.module();
+        let foreigns = self
+            .resolve_foreigns(&m.foreigns)
+            .map_err(|e| self.error_plain(e))?;
+        self.foreigns = foreigns;
         self.frames.truncate(0);
         let mut nedges = 0u32;
         self.funcs = m
@@ -181,6 +185,11 @@ impl Vm {
             return Err("internal error: the linked code lost part of the loaded program".into());
         }
         hashvm_format::verify::verify(&m).map_err(|e| format!("verification failed: {e}"))?;
+        let nff = self.foreigns.len();
+        if m.foreigns.len() < nff {
+            return Err("internal error: the linked code lost foreign functions".into());
+        }
+        let new_foreigns = self.resolve_foreigns(&m.foreigns[nff..])?;
         // Install the tail: functions, types, then globals (whose constants may name
         // any of them).
         // New functions get their own back-edge numbers and counters after the loaded
@@ -190,6 +199,7 @@ impl Vm {
             self.funcs.push(func_info(f, &mut nedges));
         }
         self.grow_jit(nedges as usize);
+        self.foreigns.extend(new_foreigns);
         for t in &m.types[nt..] {
             self.types.push(type_info(t));
         }
@@ -289,6 +299,7 @@ impl Vm {
                 })
                 .collect(),
             exports,
+            foreigns: self.foreigns.iter().map(|f| f.decl.clone()).collect(),
             ..Module::default()
         }
     }

@@ -421,6 +421,9 @@ impl Vm {
 
     /// Executes a `0xFF` instruction whose slot operands are `o`, in the frame at `b`.
     pub(crate) fn ext_sys(&mut self, sub: u8, b: usize, o: &[usize; 4]) -> Result<(), Trap> {
+        if crate::net::is_net(sub) {
+            return self.net_op(sub, b, o);
+        }
         // Instructions with no destination first.
         match sub {
             s::EPRINT => {

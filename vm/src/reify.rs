@@ -172,6 +172,7 @@ impl Reifier<'_, '_> {
                 Some(&i) => Const::Global(self.map.global_base + i),
                 None => self.object(v, depth)?,
             },
+            Tag::PTR => return Err("a C pointer (ptr) cannot be stored as a constant".into()),
             t => return Err(format!("cannot store a value with tag {t}")),
         })
     }

@@ -37,6 +37,9 @@ impl Tag {
     pub const FUNC: u32 = 7;
     /// A heap object: `bits` is the address of its header.
     pub const OBJ: u32 = 8;
+    /// An opaque pointer from or for C code (`ffi.call`): `bits` is the address. The
+    /// collector never follows it; the VM never reads through it.
+    pub const PTR: u32 = 9;
 }
 
 /// One machine value. `#[repr(C)]` and 16 bytes: JIT code reads `bits` at offset 0,
@@ -81,6 +84,15 @@ impl Value {
         tag: Tag::CTOR0,
         aux: hashvm_format::builtin::OPTION,
     };
+
+    /// An opaque C pointer (never dereferenced by the VM, never followed by the GC).
+    pub const fn c_ptr(addr: u64) -> Value {
+        Value {
+            bits: addr,
+            tag: Tag::PTR,
+            aux: 0,
+        }
+    }
 
     /// An i64.
     #[inline(always)]

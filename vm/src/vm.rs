@@ -180,6 +180,9 @@ pub struct Config {
     /// Passes over a loop back-edge, or calls of a function, before the JIT hook hears
     /// of it (`--jit-hot N`; tests use 1). Also how often interrupts are polled.
     pub jit_hot: u16,
+    /// Load programs that declare foreign (C) functions (`--allow-ffi`). Off by
+    /// default: C code can break every guarantee the verifier gives.
+    pub allow_ffi: bool,
 }
 
 impl Default for Config {
@@ -190,6 +193,7 @@ impl Default for Config {
             max_frames: 10_000_000,
             gc_stress: std::env::var_os("HASHVM_GC_STRESS").is_some_and(|v| v != "0"),
             jit_hot: HOT_THRESHOLD,
+            allow_ffi: false,
         }
     }
 }
@@ -332,6 +336,13 @@ pub struct Vm {
     /// names), so that more code can be linked into the running program
     /// ([`Vm::link_in`]).
     pub(crate) image: crate::loader::Image,
+    /// The loaded program's foreign functions, resolved, by foreign index.
+    pub(crate) foreigns: Vec<crate::ffi::ForeignFn>,
+    /// Libraries opened for foreign functions (`dlopen` handles by name), kept open
+    /// for the life of the process.
+    pub(crate) ffi_libs: std::collections::HashMap<String, usize>,
+    /// Open network handles (`net.*`).
+    pub(crate) net: crate::net::Handles,
 }
 
 impl Vm {
@@ -378,7 +389,16 @@ impl Vm {
             stdin: None,
             interrupt: None,
             image: Default::default(),
+            foreigns: Vec::new(),
+            ffi_libs: Default::default(),
+            net: Default::default(),
         }
+    }
+
+    /// Allows or refuses loading code that declares foreign functions from now on
+    /// ([`Config::allow_ffi`]; what is loaded stays loaded).
+    pub fn set_allow_ffi(&mut self, yes: bool) {
+        self.config.allow_ffi = yes;
     }
 
     /// Sets the program's arguments (`io.args()`).

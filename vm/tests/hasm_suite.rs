@@ -17,7 +17,7 @@
 //! | `; expect-exit: N` | the program ends with status N (default 0 when no error is expected) |
 //! | `; expect-error: FRAGMENT` | the program ends with a runtime error whose printed form (`error: FILE:LINE: MESSAGE`, then the stack trace `at FUNC (FILE:LINE)`) contains FRAGMENT; may be repeated, all must occur |
 //! | `; args: A B ...` | program arguments (whitespace separated); `{tmp}` stands for a fresh empty temporary directory, made for each run and removed after |
-//! | `; config: KEY=N ...` | `Config` overrides: `max_frames`, `heap_limit`, `heap_initial`; a `heap_limit` implies `no-stress` |
+//! | `; config: KEY=N ...` | `Config` overrides: `max_frames`, `heap_limit`, `heap_initial`, `allow_ffi` (1: load foreign functions); a `heap_limit` implies `no-stress` |
 //! | `; no-stress` | skip the GC stress run (memory-limit tests, long loops) |
 //! | `; stdin: TEXT` | a line (TEXT and a newline) of standard input; such programs run in a child process of this test binary with the text piped in (`; stdin-noeol: TEXT` adds no newline) |
 //! | `; env: NAME=VALUE` | an environment variable for the program; such programs run in a child process (the environment of this one is shared by parallel tests) |
@@ -71,6 +71,7 @@ struct Spec {
     max_frames: Option<usize>,
     heap_limit: Option<usize>,
     heap_initial: Option<usize>,
+    allow_ffi: bool,
     no_stress: bool,
     stdin: Option<String>,
     env: Vec<(String, String)>,
@@ -135,6 +136,7 @@ fn parse_spec(src: &str) -> Result<Spec, String> {
                         "max_frames" => spec.max_frames = Some(v),
                         "heap_limit" => spec.heap_limit = Some(v),
                         "heap_initial" => spec.heap_initial = Some(v),
+                        "allow_ffi" => spec.allow_ffi = v != 0,
                         _ => return Err(err(format!("unknown config key `{k}`"))),
                     }
                 }
@@ -287,6 +289,7 @@ fn run_once_inner(m: &Module, spec: &Spec, stress: bool) -> Run {
     if let Some(v) = spec.heap_initial {
         config.heap_initial = v;
     }
+    config.allow_ffi = spec.allow_ffi;
     let sink = Sink::default();
     let mut vm = Vm::new(config);
     vm.set_output(Box::new(sink.clone()));

@@ -20,6 +20,7 @@ options:
                  and how many the interpreter runs (on standard error)
   -o FILE        where to write the output
   -L DIR         add DIR to the import search path (repeatable; also -LDIR)
+  --allow-ffi    let #run code load foreign (C) functions (refused otherwise)
   -h, --help     print this help
   -V, --version  print the version
 
@@ -36,6 +37,7 @@ struct Args {
     input: PathBuf,
     out: PathBuf,
     dash_l: Vec<PathBuf>,
+    allow_ffi: bool,
 }
 
 fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
@@ -45,6 +47,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
     let mut out = None;
     let mut input: Option<PathBuf> = None;
     let mut dash_l = Vec::new();
+    let mut allow_ffi = false;
     while let Some(arg) = p.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Parsed::Help),
@@ -54,6 +57,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
             Long("native-stats") => native_stats = true,
             Short('o') => output_value(p, &mut out)?,
             Short('L') => dash_l.push(path_value(p)?),
+            Long("allow-ffi") => allow_ffi = true,
             Value(v) if input.is_none() => input = Some(PathBuf::from(v)),
             Value(_) => return Err("more than one input file".into()),
             _ => return Err(arg.unexpected()),
@@ -82,6 +86,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
         input,
         out,
         dash_l,
+        allow_ffi,
     }))
 }
 
@@ -89,6 +94,7 @@ fn compile(args: Args) -> i32 {
     let opts = Options {
         search: search_path(&args.dash_l),
         jit: jit_factory(),
+        allow_ffi: args.allow_ffi,
         ..Default::default()
     };
     let result = if args.object {

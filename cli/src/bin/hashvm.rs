@@ -11,7 +11,7 @@ usage: hashvm run [OPTIONS] FILE [ARGS...]   run a .hbc (executable or linkable)
                                               assemble (default output: FILE.hbc;
                                               --no-verify: write even what the verifier
                                               rejects, e.g. to test loaders)
-       hashvm repl                            the interactive REPL (also: hashvm with no arguments)
+       hashvm repl [--allow-ffi]              the interactive REPL (also: hashvm with no arguments)
        hashvm --help | --version
 
 run options (before FILE; everything after FILE goes to the program):
@@ -25,6 +25,9 @@ run options (before FILE; everything after FILE goes to the program):
                        exited) on standard error
   --jit-dump           each compiled trace's IR with its snapshots, on standard error
   --jit-stats          JIT statistics on standard error at exit
+  --allow-ffi          run a program that declares foreign (C) functions (refused
+                       otherwise: C code can break every guarantee the VM gives);
+                       also for its #run code, and for the REPL's inputs
   -L DIR               look for libraries in DIR (before the directory of FILE, HASH_PATH
                        and the bundled library)
 
@@ -33,7 +36,8 @@ environment: HASH_PATH (library directories, colon-separated), HASHVM_GC_STRESS=
 
 /// What the command line asks for.
 enum Cmd {
-    Repl,
+    /// The REPL; `true` with `--allow-ffi`.
+    Repl(bool),
     Run(RunArgs),
     Dis(PathBuf),
     Asm(AsmArgs),
@@ -60,7 +64,7 @@ struct AsmArgs {
 fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
     use lexopt::Arg::*;
     let cmd = match p.next()? {
-        None => return Ok(Parsed::Go(Cmd::Repl)),
+        None => return Ok(Parsed::Go(Cmd::Repl(false))),
         Some(Short('h') | Long("help")) => return Ok(Parsed::Help),
         Some(Short('V') | Long("version")) => return Ok(Parsed::Version),
         Some(Value(v)) => text(v)?,
@@ -68,11 +72,17 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
     };
     match cmd.as_str() {
         "help" => Ok(Parsed::Help),
-        "repl" => match p.next()? {
-            None => Ok(Parsed::Go(Cmd::Repl)),
-            Some(Short('h') | Long("help")) => Ok(Parsed::Help),
-            Some(arg) => Err(arg.unexpected()),
-        },
+        "repl" => {
+            let mut allow_ffi = false;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Short('h') | Long("help") => return Ok(Parsed::Help),
+                    Long("allow-ffi") => allow_ffi = true,
+                    _ => return Err(arg.unexpected()),
+                }
+            }
+            Ok(Parsed::Go(Cmd::Repl(allow_ffi)))
+        }
         "run" => parse_run(p),
         "dis" => {
             let mut file = None;
@@ -148,6 +158,7 @@ fn parse_run(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
                     .ok_or("--stack-limit needs a positive number of frames")?;
             }
             Some(Long("gc-stats")) => gc_stats = true,
+            Some(Long("allow-ffi")) => config.allow_ffi = true,
             Some(Long("jit")) => {
                 jit.off = match p.value()?.to_str() {
                     Some("on") => false,
@@ -184,7 +195,7 @@ fn parse_run(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
 
 fn main() {
     let code = main_with("hashvm", USAGE, parse_args, |cmd| match cmd {
-        Cmd::Repl => hashvm_repl::main_with_jit(jit_factory()),
+        Cmd::Repl(allow_ffi) => hashvm_repl::main_with(jit_factory(), allow_ffi),
         Cmd::Run(r) => run(r),
         Cmd::Dis(f) => dis(&f),
         Cmd::Asm(a) => asm(a),
@@ -193,7 +204,7 @@ fn main() {
 }
 
 fn run(r: RunArgs) -> i32 {
-    let module = match load_program(&r.file, &r.dash_l) {
+    let module = match load_program(&r.file, &r.dash_l, r.config.allow_ffi) {
         Ok(m) => m,
         Err(e) => {
             report(&e);
@@ -288,10 +299,15 @@ fn report_jit_stats(s: JitStatsCell) {
 
 /// Compiles a `.hash` source in memory, printing its warnings; the error has been
 /// printed when it fails.
-fn compile_source(path: &Path, dash_l: &[PathBuf]) -> Result<hashvm_format::Module, String> {
+fn compile_source(
+    path: &Path,
+    dash_l: &[PathBuf],
+    allow_ffi: bool,
+) -> Result<hashvm_format::Module, String> {
     let opts = hashvm_compiler::driver::Options {
         search: search_path(dash_l),
         jit: jit_factory(),
+        allow_ffi,
         ..Default::default()
     };
     match hashvm_compiler::driver::compile_program(path, &opts) {
@@ -315,9 +331,13 @@ fn is_source(path: &Path) -> bool {
 /// Loads `file` as an executable module: compile a `.hash` source in memory, or
 /// decode a `.hbc` file, link what a linkable object needs (libraries from `-L`, then
 /// beside the file, then `HASH_PATH`, then the bundled library), and verify.
-fn load_program(path: &Path, dash_l: &[PathBuf]) -> Result<hashvm_format::Module, String> {
+fn load_program(
+    path: &Path,
+    dash_l: &[PathBuf],
+    allow_ffi: bool,
+) -> Result<hashvm_format::Module, String> {
     if is_source(path) {
-        return compile_source(path, dash_l);
+        return compile_source(path, dash_l, allow_ffi);
     }
     let file = path.display().to_string();
     let m = read_hbc(path)?;
@@ -350,7 +370,7 @@ fn load_program(path: &Path, dash_l: &[PathBuf]) -> Result<hashvm_format::Module
 
 fn dis(path: &Path) -> i32 {
     let m = if is_source(path) {
-        compile_source(path, &[])
+        compile_source(path, &[], false)
     } else {
         read_hbc(path)
     };

@@ -134,6 +134,7 @@ pub(super) enum Ns {
     Global,
     Type,
     File,
+    Foreign,
 }
 
 impl Ns {
@@ -143,6 +144,7 @@ impl Ns {
             Ns::Global => "global",
             Ns::Type => "type",
             Ns::File => "file",
+            Ns::Foreign => "foreign function",
         }
     }
 }
@@ -174,6 +176,7 @@ pub(super) struct Asm<'a> {
     pub(super) globals: Names,
     pub(super) types: Names,
     pub(super) files: Names,
+    pub(super) foreigns: Names,
     pub(super) entry_seen: bool,
 }
 
@@ -188,6 +191,7 @@ pub fn assemble(src: &str, file_name: &str) -> Result<Module, Vec<AsmError>> {
         globals: Names::default(),
         types: Names::default(),
         files: Names::default(),
+        foreigns: Names::default(),
         entry_seen: false,
     };
     let mut lex_errors = Vec::new();
@@ -242,6 +246,7 @@ impl Asm<'_> {
             Ns::Global => &self.globals,
             Ns::Type => &self.types,
             Ns::File => &self.files,
+            Ns::Foreign => &self.foreigns,
         };
         match table.0.get(name) {
             Some((i, None)) => Ok(*i),
@@ -323,6 +328,7 @@ impl Asm<'_> {
                     in_type = true;
                     self.type_decl(&mut c)
                 }
+                Tok::Dir(d) if d == "foreign" => self.foreign_decl(&mut c),
                 Tok::P('|') => {
                     if was_in_type {
                         in_type = true;
@@ -341,6 +347,45 @@ impl Asm<'_> {
                 self.report(line, e);
             }
         }
+    }
+
+    /// `.foreign "LIBRARY" SYMBOL (TYPE, ...) : TYPE`, numbered in order.
+    pub(super) fn foreign_decl(&mut self, c: &mut Cur) -> P<()> {
+        let library = c.name("the library name")?;
+        let symbol = c.name("the C symbol")?;
+        let ty = |c: &mut Cur| -> P<FfiType> {
+            let n = c.name("a foreign type")?;
+            FfiType::from_name(&n).map_or_else(
+                || {
+                    c.err_prev(format!(
+                        "`{n}` is not a foreign type (unit, bool, i64, i32, u64, f64, char, str, bytes, ptr)"
+                    ))
+                },
+                Ok,
+            )
+        };
+        c.expect('(')?;
+        let mut params = Vec::new();
+        while !c.eat(')') {
+            params.push(ty(c)?);
+            if !c.eat(',') {
+                c.expect(')')?;
+                break;
+            }
+        }
+        c.expect(':')?;
+        let ret = ty(c)?;
+        c.done()?;
+        let i = u32::try_from(self.m.foreigns.len())
+            .or_else(|_| c.err("too many foreign functions"))?;
+        self.foreigns.add(&symbol, i);
+        self.m.foreigns.push(Foreign {
+            library,
+            symbol,
+            params,
+            ret,
+        });
+        Ok(())
     }
 
     pub(super) fn type_decl(&mut self, c: &mut Cur) -> P<()> {
@@ -407,7 +452,7 @@ impl Asm<'_> {
             let Some(first) = c.next() else { continue };
             let r = match first {
                 Tok::Dir(d) => match d.as_str() {
-                    "type" | "file" => Ok(()),
+                    "type" | "file" | "foreign" => Ok(()),
                     "func" => {
                         i = self.function(lines, i - 1);
                         Ok(())
@@ -826,6 +871,7 @@ impl Asm<'_> {
                 OperandKind::F64 => Operand::F64(self.float(c)?),
                 OperandKind::Global => Operand::Global(self.reference(c, Ns::Global)?),
                 OperandKind::Func => Operand::Func(self.reference(c, Ns::Func)?),
+                OperandKind::Foreign => Operand::Foreign(self.reference(c, Ns::Foreign)?),
                 OperandKind::Type => {
                     let t = self.reference(c, Ns::Type)?;
                     last_type = Some(t);

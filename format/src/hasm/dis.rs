@@ -144,6 +144,7 @@ pub(super) struct Dis<'a> {
     pub(super) globals: HashMap<&'a str, u32>,
     pub(super) types: HashMap<&'a str, u32>,
     pub(super) files: HashMap<&'a str, u32>,
+    pub(super) foreigns: HashMap<&'a str, u32>,
 }
 
 pub(super) fn count<'a>(it: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u32> {
@@ -215,6 +216,7 @@ impl<'a> Dis<'a> {
                     .chain(m.types.iter().map(type_label)),
             ),
             files: count(m.debug.files.iter().map(|f| f.as_str())),
+            foreigns: count(m.foreigns.iter().map(|f| f.symbol.as_str())),
         }
     }
 }
@@ -223,6 +225,12 @@ impl Dis<'_> {
     pub(super) fn fref(&self, i: u32) -> String {
         match self.m.functions.get(i as usize) {
             Some(f) if self.funcs.get(f.name.as_str()) == Some(&1) => name(&f.name),
+            _ => i.to_string(),
+        }
+    }
+    pub(super) fn foreign_ref(&self, i: u32) -> String {
+        match self.m.foreigns.get(i as usize) {
+            Some(f) if self.foreigns.get(f.symbol.as_str()) == Some(&1) => name(&f.symbol),
             _ => i.to_string(),
         }
     }
@@ -355,6 +363,19 @@ impl Dis<'_> {
         }
         for (i, f) in m.debug.files.iter().enumerate() {
             self.line(&format!(".file {}", quote(f)), &format!("file {i}"));
+        }
+        for (i, f) in m.foreigns.iter().enumerate() {
+            let ps: Vec<&str> = f.params.iter().map(|p| p.name()).collect();
+            self.line(
+                &format!(
+                    ".foreign {} {} ({}) : {}",
+                    quote(&f.library),
+                    name(&f.symbol),
+                    ps.join(", "),
+                    f.ret.name()
+                ),
+                &format!("foreign {i}"),
+            );
         }
         for (i, t) in m.types.iter().enumerate() {
             let id = FIRST_USER_TYPE as u64 + i as u64;
@@ -559,6 +580,7 @@ impl Dis<'_> {
                 (_, Operand::F64(b)) => fmt_f64(*b),
                 (_, Operand::Global(g)) => self.gref(*g),
                 (_, Operand::Func(f)) => self.fref(*f),
+                (_, Operand::Foreign(f)) => self.foreign_ref(*f),
                 (_, Operand::Type(t)) => {
                     last_type = Some(*t);
                     self.tref(*t)

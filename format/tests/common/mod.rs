@@ -183,6 +183,7 @@ fn arb_insn_bytes() -> impl Strategy<Value = Vec<u8>> {
                         OperandKind::F64 => Operand::F64((v as u64) << 32 | v as u64),
                         OperandKind::Global => Operand::Global(v % 5),
                         OperandKind::Func => Operand::Func(v % 5),
+                        OperandKind::Foreign => Operand::Foreign(v % 3),
                         OperandKind::Type => Operand::Type(if v % 3 == 0 { v } else { v % 20 }),
                         OperandKind::Tag | OperandKind::Count | OperandKind::Index => {
                             Operand::U16((v % 4) as u16)
@@ -264,10 +265,23 @@ fn arb_debug() -> impl Strategy<Value = DebugInfo> {
         })
 }
 
+fn arb_foreign() -> impl Strategy<Value = Foreign> {
+    let ty = (0..FfiType::ALL.len()).prop_map(|i| FfiType::ALL[i]);
+    (arb_name(), arb_name(), vec(ty.clone(), 0..4), ty).prop_map(
+        |(library, symbol, params, ret)| Foreign {
+            library,
+            symbol,
+            params,
+            ret,
+        },
+    )
+}
+
 /// Any module the writer can encode and the reader accepts back unchanged (most fail
 /// verification: indices, code and tables are random).
 pub fn arb_module() -> impl Strategy<Value = Module> {
     (
+        vec(arb_foreign(), 0..3),
         (0u32..2, vec(arb_type(), 0..4), vec(arb_function(), 0..4)),
         (
             vec(arb_global(), 0..5),
@@ -283,6 +297,7 @@ pub fn arb_module() -> impl Strategy<Value = Module> {
     )
         .prop_map(
             |(
+                foreigns,
                 (flags, types, functions),
                 (globals, exports, libraries),
                 (inits, entry, mut debug, inline_lines),
@@ -328,6 +343,7 @@ pub fn arb_module() -> impl Strategy<Value = Module> {
                     libraries,
                     inits,
                     entry,
+                    foreigns,
                     debug,
                 }
             },

@@ -310,7 +310,7 @@ impl Vm {
         match v.tag {
             Tag::FUNC => v.bits < self.funcs.len() as u64,
             Tag::OBJ => self.heap.contains(v.ptr()),
-            t => t < Tag::OBJ,
+            t => t < Tag::OBJ || t == Tag::PTR,
         }
     }
 

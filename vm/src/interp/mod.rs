@@ -633,6 +633,15 @@ impl Vm {
                         );
                         reload!();
                     }
+                    prim::FFI_CALL => {
+                        let d = a16!(Op::FfiCall, 0);
+                        let (f, a0) = (a32!(Op::FfiCall, 1), a16!(Op::FfiCall, 2));
+                        save_ip!();
+                        let r = self.ffi_call(cur_base + d, f, cur_base + a0, a16!(Op::FfiCall, 3));
+                        base = self.stack.as_mut_ptr().add(cur_base);
+                        tri!(r);
+                        next!(Op::FfiCall);
+                    }
                     prim::CALLSELF => {
                         let d = a16!(Op::CallSelf, 0) as u16;
                         let a0 = a16!(Op::CallSelf, 1);
@@ -1426,6 +1435,7 @@ pub(crate) fn kind_code(v: Value) -> i64 {
         Tag::CHAR => kind::CHAR,
         Tag::CTOR0 => kind::DATA + v.aux as i64,
         Tag::FUNC => kind::FUNCTION,
+        Tag::PTR => kind::PTR,
         _ => {
             // SAFETY: every other tag is OBJ, and OBJ values point at live objects.
             let (k, meta) = unsafe { ((*v.ptr()).kind, (*v.ptr()).meta) };
@@ -1471,6 +1481,7 @@ pub(crate) fn tyname(tag: u32) -> &'static str {
         Tag::CHAR => "char",
         Tag::CTOR0 => "constructor",
         Tag::FUNC => "function",
+        Tag::PTR => "ptr",
         _ => "object",
     }
 }
