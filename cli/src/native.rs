@@ -406,6 +406,27 @@ mod tests {
         assert_eq!(locate(100, &[0; 3]), Ok(None));
     }
 
+    proptest::proptest! {
+        /// The readers take any bytes without panicking: a trailer, a payload whose
+        /// checksum matches (so the section table is parsed), an ELF file.
+        #[test]
+        fn readers_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200), len in 0u64..1 << 40) {
+            let _ = locate(len, &bytes);
+            let mut t = bytes.clone();
+            t.resize(TRAILER_SIZE, 0);
+            t[24..].copy_from_slice(&TRAILER_MAGIC);
+            let _ = locate(len, &t);
+            let mut p = PAYLOAD_MAGIC.to_vec();
+            p.extend_from_slice(&PAYLOAD_VERSION.to_le_bytes());
+            p.extend_from_slice(&bytes);
+            let _ = sections(&p, checksum(&p));
+            let mut e = fake_elf();
+            let n = bytes.len().min(e.len() - 16);
+            e[16..16 + n].copy_from_slice(&bytes[..n]);
+            let _ = runtime_image(&e);
+        }
+    }
+
     #[test]
     fn the_tools_do_not_carry_the_mark() {
         // This test binary links the code of `runtime_mark`; the mark itself must be
