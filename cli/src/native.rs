@@ -244,6 +244,25 @@ pub fn sections(payload: &[u8], sum: u64) -> Result<Vec<Section<'_>>, String> {
     Ok(v)
 }
 
+/// The `.hbc` bytes a whole native executable `file` carries: `Ok(None)` when `file` is
+/// not one (no trailer), `Err` when it is but is damaged. (`hashvm dis`, `hashvm run`
+/// and `hashld` read native executables through this.)
+pub fn program_of(file: &[u8]) -> Result<Option<&[u8]>, String> {
+    let Some(trailer) = file.get(file.len().saturating_sub(TRAILER_SIZE)..) else {
+        return Ok(None);
+    };
+    let Some((off, len, sum)) = locate(file.len() as u64, trailer)? else {
+        return Ok(None);
+    };
+    // `locate` checked that off + len is the trailer's position, inside the file.
+    let payload = &file[off as usize..(off + len) as usize];
+    sections(payload, sum)?
+        .into_iter()
+        .find(|(k, _)| *k == SECTION_HBC)
+        .map(|(_, b)| Some(b))
+        .ok_or_else(|| "it has no HBC section".to_string())
+}
+
 /// The runtime `hashc --native` and `hashld --native` copy: `$HASHVM_RT` if set, else
 /// `hashvm-rt` beside the running tool. The error says where it looked and how to fix
 /// it.
@@ -402,6 +421,9 @@ mod tests {
         }
         // A truncated file no longer matches its trailer; no trailer is not an error.
         assert!(locate(exe.len() as u64 - 1, t).is_err());
+        assert_eq!(program_of(&exe), Ok(Some(&b"program"[..])));
+        assert_eq!(program_of(&img), Ok(None));
+        assert_eq!(program_of(b""), Ok(None));
         assert_eq!(locate(100, &[0; TRAILER_SIZE]), Ok(None));
         assert_eq!(locate(100, &[0; 3]), Ok(None));
     }
