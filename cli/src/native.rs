@@ -300,6 +300,14 @@ pub fn find_runtime() -> Result<PathBuf, String> {
 /// no half executable).
 pub fn write_executable(module: &hashvm_format::Module, out: &Path) -> Result<(), String> {
     let rt = find_runtime()?;
+    if let (Ok(a), Ok(b)) = (std::fs::canonicalize(&rt), std::fs::canonicalize(out)) {
+        if a == b {
+            return Err(format!(
+                "{}: the output file is the native runtime itself",
+                out.display()
+            ));
+        }
+    }
     let elf =
         std::fs::read(&rt).map_err(|e| format!("the native runtime {}: {e}", rt.display()))?;
     let image =

@@ -644,6 +644,21 @@ fn finding_the_runtime() -> Result<(), Failed> {
     if r.code != 0 || !r.stderr.starts_with(stats) {
         return Err(format!("--native-stats: {r:?}").into());
     }
+    let r = run(
+        Command::new(bin("hashc"))
+            .arg("--native")
+            .arg(&src)
+            .arg("-o")
+            .arg(bin("hashvm-rt")),
+        T,
+    );
+    if r.code != 1
+        || !r
+            .stderr
+            .contains("the output file is the native runtime itself")
+    {
+        return Err(format!("writing over the runtime: {r:?}").into());
+    }
     // A copy of hashc with no runtime beside it.
     let lonely = d.0.join("hashc");
     std::fs::copy(bin("hashc"), &lonely).map_err(|e| e.to_string())?;
