@@ -443,14 +443,18 @@ class HashSystem(System):
     is_hashvm = True
     install = "cargo build --release -p hashvm-cli (done by this script)"
 
-    def __init__(self, target_dir, jit=False):
+    def __init__(self, target_dir, jit=False, native=False):
         self.target_dir = target_dir
         # The interpreter alone unless asked: the JIT is on by default in `hashvm run`.
         self.jit = jit
+        # Native executables (`hashc --native`, SPEC.md §11) instead of `hashvm run`.
+        self.native = native
         self.hashc = os.path.join(target_dir, "release", "hashc")
         self.hashvm = os.path.join(target_dir, "release", "hashvm")
         self.build_error = None
         self.hbc = {}
+        # bench name -> (seconds hashc took, bytes of the output), for the report.
+        self.builds = {}
 
     def build(self, log_path, timeout):
         """cargo build --release -p hashvm-cli; sets build_error on failure."""
@@ -480,7 +484,10 @@ class HashSystem(System):
     def available(self):
         if self.build_error:
             return self.build_error
-        for exe in (self.hashc, self.hashvm):
+        needed = [self.hashc, self.hashvm]
+        if self.native:
+            needed.append(os.path.join(self.target_dir, "release", "hashvm-rt"))
+        for exe in needed:
             if not os.path.exists(exe):
                 return "%s is missing (build hashvm first)" % os.path.relpath(exe, REPO)
         return None
@@ -505,12 +512,14 @@ class HashSystem(System):
             return "no programs/%s.hash" % bench.name
         d = os.path.join(build_dir, "hash")
         os.makedirs(d, exist_ok=True)
-        out = os.path.join(d, bench.name + ".hbc")
+        out = os.path.join(d, bench.name + ("" if self.native else ".hbc"))
         if os.path.exists(out):
             os.remove(out)
-        cmd = [self.hashc, src, "-o", out]
+        cmd = [self.hashc] + (["--native"] if self.native else []) + [src, "-o", out]
         try:
+            t0 = time.perf_counter()
             p = subprocess.run(cmd, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+            took = time.perf_counter() - t0
         except (OSError, subprocess.TimeoutExpired) as e:
             return "hashc failed: %s" % e
         if p.returncode != 0 or not os.path.exists(out):
@@ -518,9 +527,13 @@ class HashSystem(System):
             lines = [l for l in msg.splitlines() if "error" in l] or msg.splitlines() or [""]
             return "hashc failed (status %d): %s" % (p.returncode, lines[0][:300])
         self.hbc[bench.name] = out
+        self.builds[bench.name] = (took, os.path.getsize(out))
         return None
 
     def command(self, bench, args):
+        if self.native:
+            # The runtime takes its settings from the environment (SPEC.md §11.4).
+            return ["env", "HASHVM_JIT=" + ("on" if self.jit else "off"), self.hbc[bench.name]] + list(args)
         mode = "--jit=on" if self.jit else "--jit=off"
         return [self.hashvm, "run", mode, self.hbc[bench.name]] + list(args)
 
@@ -724,6 +737,9 @@ def parse_args(argv):
     p.add_argument("--no-hashvm", action="store_true", help="leave hashvm out (peers only)")
     p.add_argument("--jit", action="store_true",
                    help="run hashvm with its tracing JIT on (default: the interpreter alone, --jit=off)")
+    p.add_argument("--native", action="store_true",
+                   help="build native executables with hashc --native and run them (with --jit: "
+                        "HASHVM_JIT=on, else off); the report adds each build's time and size")
     p.add_argument("--no-check", action="store_true",
                    help="skip the separate check pass at the small sizes (full runs only)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds allowed per run (default 300)")
@@ -780,7 +796,7 @@ def main(argv=None):
     scratch = os.path.join(build_dir, "scratch")
     os.makedirs(scratch, exist_ok=True)
     measure_floor(scratch)
-    partial = opts.quick or opts.only or opts.systems or opts.no_hashvm or opts.jit
+    partial = opts.quick or opts.only or opts.systems or opts.no_hashvm or opts.jit or opts.native
     if opts.results is None:
         opts.results = os.path.join(build_dir if partial else BENCH_DIR, "RESULTS.md")
     # One run at a time: runs side by side would slow each other down and share build_dir.
@@ -794,7 +810,7 @@ def main(argv=None):
     json_path = opts.json or os.path.join(build_dir, "results.json" if partial else "results-full.json")
     started = datetime.datetime.now(datetime.timezone.utc)
 
-    hashsys = HashSystem(target_dir, jit=opts.jit)
+    hashsys = HashSystem(target_dir, jit=opts.jit, native=opts.native)
     all_systems = [hashsys, LuaSystem("lua5.4", "lua5.4", []), LuaSystem("luajit -joff", "luajit", ["-joff"]),
                    LuaSystem("luajit", "luajit", []), OCamlSystem(native=False), OCamlSystem(native=True)]
     if opts.systems:
@@ -1047,14 +1063,15 @@ def main(argv=None):
              "peak resident set size of the runs. A system's entry counts only when all its runs "
              "exited with status 0 and printed the expected output: the Benchmarks Game oracle, the "
              "Are We Fast Yet? verification or a known value where there is one, otherwise the "
-             "output the peers agree on. hashvm runs `hashvm run %s X.hbc ARGS` (%s) on the output of "
-             "`hashc X.hash -o X.hbc`; lua5.4 and luajit run `peers/X.lua`, `luajit -joff` with its "
+             "output the peers agree on. hashvm runs %s; lua5.4 and luajit run `peers/X.lua`, `luajit -joff` with its "
              "JIT compiler off; ocamlrun runs the bytecode of `ocamlc`, ocamlopt is native code "
              "(default flags). Ratios are hashvm's time divided by the peer's (below 1 hashvm is "
              "faster). %s"
              % (runs, "s" if runs > 1 else "", " (quick mode)" if opts.quick else "",
-                "--jit=on" if opts.jit else "--jit=off",
-                "its tracing JIT" if opts.jit else "the interpreter alone",
+                ("the native executable of `hashc --native X.hash -o X` as `HASHVM_JIT=%s X ARGS` (%s; no "
+                 "function is compiled ahead of time yet, see SPEC.md §11)" if opts.native else
+                 "`hashvm run --jit=%s X.hbc ARGS` (%s) on the output of `hashc X.hash -o X.hbc`")
+                % ("on" if opts.jit else "off", "its tracing JIT" if opts.jit else "the interpreter alone"),
                 "Before the timed runs every system ran every program once at the small size "
                 "(the oracle size) to check it (*Checks at the small sizes*)."
                 if checks else ""))
@@ -1204,6 +1221,19 @@ def main(argv=None):
             L.append("- %s not available: %s" % (n, md_escape(why)))
     L.extend(fails if fails else ([] if unavailable else ["None."]))
     L.append("")
+    if hashsys.native and hashsys.builds:
+        L.append("## Native builds")
+        L.append("")
+        L.append("Wall time of `hashc --native X.hash -o X` (compiling, linking, verifying and "
+                 "writing the executable) and the executable's size.")
+        L.append("")
+        L.append("| program | build (s) | size (bytes) |")
+        L.append("|---|---:|---:|")
+        for b in benches:
+            if b.name in hashsys.builds:
+                took, size = hashsys.builds[b.name]
+                L.append("| %s | %.3f | %d |" % (b.name, took, size))
+        L.append("")
     L.append("## Programs and sizes")
     L.append("")
     L.append("| program | suite | arguments mean | standard | quick / check | note |")

@@ -162,10 +162,25 @@ pub fn hash_path(value: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Reads and decodes a `.hbc` file; errors are `FILE: what is wrong`.
+/// Reads and decodes a `.hbc` file, or the program a native executable carries
+/// (SPEC.md §11); errors are `FILE: what is wrong`.
 pub fn read_hbc(path: &Path) -> Result<Module, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    hashvm_format::read(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    let hbc = if bytes.starts_with(&hashvm_format::binary::MAGIC) {
+        &bytes[..]
+    } else {
+        match native::program_of(&bytes) {
+            Ok(Some(hbc)) => hbc,
+            Ok(None) => &bytes[..],
+            Err(e) => {
+                return Err(format!(
+                    "{}: a native executable whose program is damaged: {e}",
+                    path.display()
+                ))
+            }
+        }
+    };
+    hashvm_format::read(hbc).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Verifies a module; errors are `FILE: location: what is wrong`.

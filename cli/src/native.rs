@@ -244,6 +244,25 @@ pub fn sections(payload: &[u8], sum: u64) -> Result<Vec<Section<'_>>, String> {
     Ok(v)
 }
 
+/// The `.hbc` bytes a whole native executable `file` carries: `Ok(None)` when `file` is
+/// not one (no trailer), `Err` when it is but is damaged. (`hashvm dis`, `hashvm run`
+/// and `hashld` read native executables through this.)
+pub fn program_of(file: &[u8]) -> Result<Option<&[u8]>, String> {
+    let Some(trailer) = file.get(file.len().saturating_sub(TRAILER_SIZE)..) else {
+        return Ok(None);
+    };
+    let Some((off, len, sum)) = locate(file.len() as u64, trailer)? else {
+        return Ok(None);
+    };
+    // `locate` checked that off + len is the trailer's position, inside the file.
+    let payload = &file[off as usize..(off + len) as usize];
+    sections(payload, sum)?
+        .into_iter()
+        .find(|(k, _)| *k == SECTION_HBC)
+        .map(|(_, b)| Some(b))
+        .ok_or_else(|| "it has no HBC section".to_string())
+}
+
 /// The runtime `hashc --native` and `hashld --native` copy: `$HASHVM_RT` if set, else
 /// `hashvm-rt` beside the running tool. The error says where it looked and how to fix
 /// it.
@@ -281,6 +300,14 @@ pub fn find_runtime() -> Result<PathBuf, String> {
 /// no half executable).
 pub fn write_executable(module: &hashvm_format::Module, out: &Path) -> Result<(), String> {
     let rt = find_runtime()?;
+    if let (Ok(a), Ok(b)) = (std::fs::canonicalize(&rt), std::fs::canonicalize(out)) {
+        if a == b {
+            return Err(format!(
+                "{}: the output file is the native runtime itself",
+                out.display()
+            ));
+        }
+    }
     let elf =
         std::fs::read(&rt).map_err(|e| format!("the native runtime {}: {e}", rt.display()))?;
     let image =
@@ -402,8 +429,32 @@ mod tests {
         }
         // A truncated file no longer matches its trailer; no trailer is not an error.
         assert!(locate(exe.len() as u64 - 1, t).is_err());
+        assert_eq!(program_of(&exe), Ok(Some(&b"program"[..])));
+        assert_eq!(program_of(&img), Ok(None));
+        assert_eq!(program_of(b""), Ok(None));
         assert_eq!(locate(100, &[0; TRAILER_SIZE]), Ok(None));
         assert_eq!(locate(100, &[0; 3]), Ok(None));
+    }
+
+    proptest::proptest! {
+        /// The readers take any bytes without panicking: a trailer, a payload whose
+        /// checksum matches (so the section table is parsed), an ELF file.
+        #[test]
+        fn readers_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200), len in 0u64..1 << 40) {
+            let _ = locate(len, &bytes);
+            let mut t = bytes.clone();
+            t.resize(TRAILER_SIZE, 0);
+            t[24..].copy_from_slice(&TRAILER_MAGIC);
+            let _ = locate(len, &t);
+            let mut p = PAYLOAD_MAGIC.to_vec();
+            p.extend_from_slice(&PAYLOAD_VERSION.to_le_bytes());
+            p.extend_from_slice(&bytes);
+            let _ = sections(&p, checksum(&p));
+            let mut e = fake_elf();
+            let n = bytes.len().min(e.len() - 16);
+            e[16..16 + n].copy_from_slice(&bytes[..n]);
+            let _ = runtime_image(&e);
+        }
     }
 
     #[test]

@@ -644,6 +644,21 @@ fn finding_the_runtime() -> Result<(), Failed> {
     if r.code != 0 || !r.stderr.starts_with(stats) {
         return Err(format!("--native-stats: {r:?}").into());
     }
+    let r = run(
+        Command::new(bin("hashc"))
+            .arg("--native")
+            .arg(&src)
+            .arg("-o")
+            .arg(bin("hashvm-rt")),
+        T,
+    );
+    if r.code != 1
+        || !r
+            .stderr
+            .contains("the output file is the native runtime itself")
+    {
+        return Err(format!("writing over the runtime: {r:?}").into());
+    }
     // A copy of hashc with no runtime beside it.
     let lonely = d.0.join("hashc");
     std::fs::copy(bin("hashc"), &lonely).map_err(|e| e.to_string())?;
@@ -656,6 +671,53 @@ fn finding_the_runtime() -> Result<(), Failed> {
     );
     if r.code != 1 || !r.stderr.contains(&want) {
         return Err(format!("no runtime beside hashc: {r:?}").into());
+    }
+    Ok(())
+}
+
+/// `hashvm dis` and `hashvm run` read the program a native executable carries, as
+/// from the `.hbc` file; a damaged one is an error naming the file.
+fn tools_read_native_executables() -> Result<(), Failed> {
+    let d = Scratch::new("native-dis");
+    let exe = build_native(&d.0, "echo", ECHO);
+    let hbc = d.0.join("echo.hbc");
+    let r = run(
+        Command::new(bin("hashc"))
+            .arg(d.0.join("echo.hash"))
+            .arg("-o")
+            .arg(&hbc),
+        T,
+    );
+    if r.code != 0 {
+        return Err(r.stderr.into());
+    }
+    let dis = |f: &Path| outcome(run(Command::new(bin("hashvm")).arg("dis").arg(f), T));
+    let (want, got) = (dis(&hbc), dis(&exe));
+    if want != got || want.0 != 0 {
+        return Err(differ(
+            "hashvm dis of the .hbc and of the executable",
+            &want,
+            &got,
+        ));
+    }
+    let r = outcome(run(
+        Command::new(bin("hashvm")).arg("run").arg(&exe).arg("z"),
+        T,
+    ));
+    if r != (3, "[\"z\"]\nno input\n\n".into(), String::new()) {
+        return Err(format!("hashvm run of the executable: {r:?}").into());
+    }
+    let mut bytes = std::fs::read(&exe).unwrap();
+    let n = bytes.len();
+    bytes[n - 40] ^= 1;
+    std::fs::write(&exe, bytes).unwrap();
+    let r = outcome(run(Command::new(bin("hashvm")).arg("dis").arg(&exe), T));
+    let want = format!(
+        "error: {}: a native executable whose program is damaged: its checksum does not match",
+        exe.display()
+    );
+    if r.0 != 1 || !r.2.starts_with(&want) {
+        return Err(format!("hashvm dis of a damaged executable: {r:?}").into());
     }
     Ok(())
 }
@@ -681,6 +743,10 @@ fn main() {
         .collect();
     trials.push(Trial::test("runs_alone", runs_alone));
     trials.push(Trial::test("reproducible", reproducible));
+    trials.push(Trial::test(
+        "tools_read_native_executables",
+        tools_read_native_executables,
+    ));
     trials.push(Trial::test("damaged_payloads", damaged_payloads));
     trials.push(Trial::test(
         "settings_from_the_environment",
