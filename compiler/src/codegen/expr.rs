@@ -276,6 +276,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             }
             TExprKind::Run(inner) => self.run_site(inner, e.span, dst, None)?,
             TExprKind::Op { op, args } => self.prim_op(*op, args, dst, e.span)?,
+            TExprKind::Foreign { decl, args } => self.foreign_call(decl, args, dst, e.span)?,
         }
         Ok(())
     }
@@ -466,6 +467,30 @@ impl<'a, 'p> FnCx<'a, 'p> {
         if !has_dst && !op.is_terminator() {
             self.fb.op(Op::LoadUnit, [s(dst)]);
         }
+        Ok(())
+    }
+
+    /// `ffi.call` of the C function `decl` (declared once per module) with `args`
+    /// evaluated left to right into a window.
+    pub(super) fn foreign_call(
+        &mut self,
+        decl: &hashvm_format::Foreign,
+        args: &'p [TExpr],
+        dst: u16,
+        span: Span,
+    ) -> R<()> {
+        let f = self.og.mb.add_foreign(decl.clone());
+        let mark = self.next;
+        let base = self.window(args.len());
+        for (i, x) in args.iter().enumerate() {
+            self.expr(x, base + i as u16)?;
+        }
+        self.loc(span);
+        self.fb.op(
+            Op::FfiCall,
+            [s(dst), Operand::Foreign(f), s(base), cnt(args.len() as u16)],
+        );
+        self.next = mark;
         Ok(())
     }
 
