@@ -57,11 +57,14 @@ fn language_tour_examples_run() {
     for (line, prog, expected) in ex {
         let dir = Scratch::new("doc");
         let src = dir.0.join("example.hash");
-        std::fs::write(&src, prog).expect("write example");
-        let r = run(
-            Command::new(bin("hashvm")).arg("run").arg(&src),
-            Duration::from_secs(60),
-        );
+        std::fs::write(&src, &prog).expect("write example");
+        let mut cmd = Command::new(bin("hashvm"));
+        cmd.arg("run");
+        // The foreign-function examples need the permission they document.
+        if prog.contains("#foreign") {
+            cmd.arg("--allow-ffi");
+        }
+        let r = run(cmd.arg(&src), Duration::from_secs(60));
         if r.code != 0 || r.stdout != expected {
             failures.push(format!(
                 "docs/LANGUAGE.md:{line}: exit {}\n--- expected\n{expected}--- got\n{}--- stderr\n{}",

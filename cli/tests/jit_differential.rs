@@ -26,6 +26,8 @@ struct Program {
     file: PathBuf,
     dir: PathBuf,
     args: Vec<String>,
+    /// Run with `--allow-ffi` (programs that declare foreign functions).
+    allow_ffi: bool,
 }
 
 fn conformance() -> Vec<Program> {
@@ -54,6 +56,7 @@ fn conformance() -> Vec<Program> {
             file: p,
             dir: dir.clone(),
             args,
+            allow_ffi: false,
         });
     }
     v.push(Program {
@@ -61,6 +64,7 @@ fn conformance() -> Vec<Program> {
         file: dir.join("s5_modules/main.hash"),
         dir: dir.join("s5_modules"),
         args: Vec::new(),
+        allow_ffi: false,
     });
     v.sort_by(|a, b| a.name.cmp(&b.name));
     v
@@ -86,6 +90,9 @@ fn assembled(src_dir: &std::path::Path, prefix: &str, dir: &std::path::Path) -> 
     files.sort();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
+        // The one configuration these runs can give is the permission of foreign calls.
+        let allow_ffi = text.contains("; config: allow_ffi=1");
+        let text = text.replace("; config: allow_ffi=1", "");
         let special = ["; stdin", "; env:", "; config:", "; bug:", "{tmp}"];
         if special.iter().any(|d| text.contains(d)) {
             continue;
@@ -115,6 +122,7 @@ fn assembled(src_dir: &std::path::Path, prefix: &str, dir: &std::path::Path) -> 
             file: hbc,
             dir: dir.to_path_buf(),
             args,
+            allow_ffi,
         });
     }
     v
@@ -143,6 +151,7 @@ fn jit_programs(dir: &std::path::Path) -> Vec<Program> {
             file: f,
             dir: src.clone(),
             args: Vec::new(),
+            allow_ffi: false,
         });
     }
     v
@@ -171,12 +180,14 @@ fn doc_examples(dir: &std::path::Path) -> Vec<Program> {
         }
         if k < lines.len() && lines[k].trim_end() == "```output" {
             let file = dir.join(format!("doc_line{}.hash", start));
+            let allow_ffi = body.contains("#foreign");
             std::fs::write(&file, body).expect("write a docs example");
             v.push(Program {
                 name: format!("docs::line{start}"),
                 file,
                 dir: dir.to_path_buf(),
                 args: Vec::new(),
+                allow_ffi,
             });
         }
         i = j + 1;
@@ -216,6 +227,7 @@ fn benchmarks() -> Vec<Program> {
             file: dir.join(format!("{n}.hash")),
             dir: dir.clone(),
             args: a.iter().map(|s| s.to_string()).collect(),
+            allow_ffi: false,
         })
         .collect()
 }
@@ -223,8 +235,11 @@ fn benchmarks() -> Vec<Program> {
 /// One run: (exit status, stdout, stderr).
 fn run_with(p: &Program, jit: &[&str], stress: bool) -> (i32, String, String) {
     let mut c = Command::new(bin("hashvm"));
-    c.arg("run")
-        .args(jit)
+    c.arg("run");
+    if p.allow_ffi {
+        c.arg("--allow-ffi");
+    }
+    c.args(jit)
         .arg(&p.file)
         .args(&p.args)
         .current_dir(&p.dir)
@@ -260,10 +275,20 @@ fn main() {
         docs.len() > 10,
         "the docs/LANGUAGE.md examples were not found"
     );
+    // The networking example: the net instructions end a recording (never compiled)
+    // inside a hot loop.
+    let examples = vec![Program {
+        name: "examples::net_loopback".into(),
+        file: root().join("examples/net_loopback.hash"),
+        dir: root().join("examples"),
+        args: Vec::new(),
+        allow_ffi: false,
+    }];
     let own = jit_programs(&scratch.0);
     assert!(own.len() >= 3, "the JIT's own programs were not found");
     for (programs, stress_too) in [
         (own, true),
+        (examples, true),
         (conf, true),
         (benchmarks(), false),
         (hasm, false),
@@ -328,6 +353,7 @@ fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
         file: dir.0.join("p.hash"),
         dir: dir.0.clone(),
         args: Vec::new(),
+        allow_ffi: false,
     };
     let off = run_with(&p, &["--jit=off"], false);
     let on = run_with(&p, &["--jit=on", "--jit-stats"], false);

@@ -300,6 +300,23 @@ pub struct Param {
     pub ty: Option<TypeExpr>,
 }
 
+/// A foreign (C) function's signature, and the arguments of one call of it
+/// (`ExprKind::Foreign`).
+#[derive(Clone, Debug)]
+pub struct ForeignCall {
+    /// The shared library, as `dlopen` takes it.
+    pub library: String,
+    /// The C symbol.
+    pub symbol: String,
+    /// The parameter types as written (`i32` is allowed here: a C `int`, an `i64` in
+    /// Hash).
+    pub params: Vec<TypeExpr>,
+    /// The result type as written (`()` for `void`).
+    pub ret: TypeExpr,
+    /// The arguments: the wrapping lambda's parameters.
+    pub args: Vec<Expr>,
+}
+
 /// A lambda `[<T> =>] (params) [-> R] => body`.
 #[derive(Clone, Debug)]
 pub struct Lambda {
@@ -405,6 +422,9 @@ pub enum ExprKind {
     Run(Box<Expr>),
     /// `#op("mnemonic", args)`.
     Op(Ident, Vec<Expr>),
+    /// The body of `#foreign("library", "symbol") (x: T, ...) -> R`, which the parser
+    /// turns into a lambda over its parameters: the call of the C function with them.
+    Foreign(Box<ForeignCall>),
     /// `_` in expression position (only valid on the left of `:=`).
     Wildcard,
     /// Something that failed to parse (already reported).

@@ -318,7 +318,8 @@ impl<'p> Ctx<'p> {
             TExprKind::Ctor { args, .. }
             | TExprKind::Tuple(args)
             | TExprKind::List(args)
-            | TExprKind::Op { args, .. } => args.iter().for_each(|a| self.expr(a, out)),
+            | TExprKind::Op { args, .. }
+            | TExprKind::Foreign { args, .. } => args.iter().for_each(|a| self.expr(a, out)),
             TExprKind::Lambda(l) => self.expr(&l.body, out),
             TExprKind::Call { callee, args } => {
                 self.expr(callee, out);

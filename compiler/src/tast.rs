@@ -551,6 +551,13 @@ pub enum TExprKind {
         /// Its source operands.
         args: Vec<TExpr>,
     },
+    /// A call of a foreign (C) function (`#foreign`): `ffi.call`.
+    Foreign {
+        /// The declaration, as the SYMB section stores it.
+        decl: hashvm_format::Foreign,
+        /// The arguments, one per parameter.
+        args: Vec<TExpr>,
+    },
 }
 
 /// A typed pattern.

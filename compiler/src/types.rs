@@ -34,6 +34,8 @@ pub enum Prim {
     Char,
     /// Immutable UTF-8 string.
     Str,
+    /// An opaque C pointer, from and for foreign functions (`#foreign`).
+    Ptr,
 }
 
 impl Prim {
@@ -48,6 +50,7 @@ impl Prim {
             Prim::Bool => "bool",
             Prim::Char => "char",
             Prim::Str => "str",
+            Prim::Ptr => "ptr",
         }
     }
 
@@ -62,6 +65,7 @@ impl Prim {
             "bool" => Prim::Bool,
             "char" => Prim::Char,
             "str" => Prim::Str,
+            "ptr" => Prim::Ptr,
             _ => return None,
         })
     }
@@ -75,7 +79,7 @@ impl Prim {
             Prim::IBig => 8,
             Prim::Ratio => 16,
             Prim::Str => 32,
-            Prim::Bool | Prim::Char => 0,
+            Prim::Bool | Prim::Char | Prim::Ptr => 0,
         }
     }
 }

@@ -433,3 +433,22 @@ fn dis_functions_match_names_and_follow_closures() {
     let text = hashvm_format::hasm::disassemble_function(&m, 0).unwrap_or_default();
     assert!(text.starts_with(".func f/1"), "{text}");
 }
+
+#[test]
+fn foreign_functions_need_permission() {
+    let (mut s, b) = session();
+    let decl = "cos := #foreign(\"libm.so.6\", \"cos\") (x: f64) -> f64;";
+    let (_, e, _) = run(&mut s, &b, decl);
+    assert!(
+        e.contains("`cos` from `libm.so.6`") && e.contains("--allow-ffi"),
+        "{e}"
+    );
+    // The refused input left the session usable.
+    assert_eq!(run(&mut s, &b, "1 + 1").0, "2 : i64\n");
+    s.set_allow_ffi(true);
+    let (o, e, _) = run(&mut s, &b, decl);
+    assert_eq!((o.as_str(), e.as_str()), ("cos : (f64) -> f64\n", ""));
+    assert_eq!(run(&mut s, &b, "cos(0.0)").0, "1.0 : f64\n");
+    // #run code of an input may call it too.
+    assert_eq!(run(&mut s, &b, "K := #run cos(0.0); K").1, "");
+}

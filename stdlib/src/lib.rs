@@ -14,6 +14,7 @@ pub const PRELUDE: &str = "prelude";
 /// may use by name without an import.
 pub const MODULES: &[&str] = &[
     "prelude", "i64", "u64", "f64", "ibig", "ratio", "char", "str", "list", "array", "map", "io",
+    "net",
 ];
 
 /// The source of the bundled module `module` (a name from [`MODULES`]), or `None`.
@@ -31,6 +32,7 @@ pub fn source(module: &str) -> Option<&'static str> {
         "array" => include_str!("../hash/array.hash"),
         "map" => include_str!("../hash/map.hash"),
         "io" => include_str!("../hash/io.hash"),
+        "net" => include_str!("../hash/net.hash"),
         _ => return None,
     })
 }

@@ -105,6 +105,11 @@ impl Walker {
             | ExprKind::Error => {}
             ExprKind::Var(n) => self.use_name(n, e.span),
             ExprKind::Block(b) => self.block(b),
+            ExprKind::Foreign(fc) => {
+                for a in &fc.args {
+                    self.expr(a);
+                }
+            }
             ExprKind::Tuple(es) | ExprKind::List(es) | ExprKind::Op(_, es) => {
                 es.iter().for_each(|e| self.expr(e))
             }

@@ -361,6 +361,7 @@ impl Checker<'_> {
                 mk(TExprKind::Run(Box::new(t)), ty, span)
             }
             ExprKind::Op(name, args) => self.op_expr(name, args, span),
+            ExprKind::Foreign(fc) => self.foreign_expr(fc, span),
         }
     }
 
@@ -653,6 +654,83 @@ impl Checker<'_> {
             );
         }
         mk(TExprKind::Op { op, args: targs }, t, span)
+    }
+
+    /// The body of `#foreign(...)`: each parameter and the result must be a type that
+    /// crosses to C (`i64`, `i32` (a C `int`, an `i64` here), `u64`, `f64`, `bool`,
+    /// `char`, `str`, `ptr`; `()` as the result only).
+    pub(super) fn foreign_expr(&mut self, fc: &ast::ForeignCall, span: Span) -> TExpr {
+        use hashvm_format::FfiType;
+        let ffi = |c: &mut Self, t: &ast::TypeExpr, result: bool| -> (FfiType, Type) {
+            if let ast::TypeExprKind::Named(path, args) = &t.kind {
+                if path.len() == 1 && path[0].name == "i32" && args.is_empty() {
+                    return (FfiType::I32, Type::i64());
+                }
+            }
+            let ty = c.resolve_type(t, false);
+            let f = match c.shallow_ref(&ty) {
+                Type::Prim(Prim::I64) => Some(FfiType::I64),
+                Type::Prim(Prim::U64) => Some(FfiType::U64),
+                Type::Prim(Prim::F64) => Some(FfiType::F64),
+                Type::Prim(Prim::Bool) => Some(FfiType::Bool),
+                Type::Prim(Prim::Char) => Some(FfiType::Char),
+                Type::Prim(Prim::Str) => Some(FfiType::Str),
+                Type::Prim(Prim::Ptr) => Some(FfiType::Ptr),
+                t if t.is_unit() && result => Some(FfiType::Unit),
+                _ => None,
+            };
+            match f {
+                Some(f) => (f, ty),
+                None => {
+                    c.error(
+                        t.span,
+                        format!(
+                            "a foreign {} cannot have this type: use i64, i32, u64, f64, bool, char, str or ptr{}",
+                            if result { "result" } else { "parameter" },
+                            if result { ", or () for none" } else { "" }
+                        ),
+                    );
+                    (FfiType::I64, ty)
+                }
+            }
+        };
+        let mut params = Vec::new();
+        let mut targs = Vec::new();
+        for (t, a) in fc.params.iter().zip(&fc.args) {
+            let (f, ty) = ffi(self, t, false);
+            params.push(f);
+            targs.push(self.check(a, &ty, "a foreign argument"));
+        }
+        let (ret, ret_ty) = ffi(self, &fc.ret, true);
+        let limit = |n: usize, max: usize| n > max;
+        let floats = params.iter().filter(|p| **p == FfiType::F64).count();
+        if limit(params.len() - floats, hashvm_vm::ffi::MAX_INT_PARAMS)
+            || limit(floats, hashvm_vm::ffi::MAX_F64_PARAMS)
+        {
+            self.error(
+                span,
+                format!(
+                    "a foreign function takes at most {} integer-class and {} f64 parameters (they are passed in registers)",
+                    hashvm_vm::ffi::MAX_INT_PARAMS,
+                    hashvm_vm::ffi::MAX_F64_PARAMS
+                ),
+            );
+        }
+        for (what, s) in [("library", &fc.library), ("symbol", &fc.symbol)] {
+            if s.is_empty() || s.contains('\0') {
+                self.error(
+                    span,
+                    format!("the {what} name must be non-empty and without NUL"),
+                );
+            }
+        }
+        let decl = hashvm_format::Foreign {
+            library: fc.library.clone(),
+            symbol: fc.symbol.clone(),
+            params,
+            ret,
+        };
+        mk(TExprKind::Foreign { decl, args: targs }, ret_ty, span)
     }
 
     /// A lambda. `expected` (when known) seeds the parameter types.

@@ -138,7 +138,8 @@ fn zonk_expr(c: &Checker<'_>, e: &mut TExpr) {
         TExprKind::Ctor { args, .. }
         | TExprKind::Tuple(args)
         | TExprKind::List(args)
-        | TExprKind::Op { args, .. } => args.iter_mut().for_each(|a| zonk_expr(c, a)),
+        | TExprKind::Op { args, .. }
+        | TExprKind::Foreign { args, .. } => args.iter_mut().for_each(|a| zonk_expr(c, a)),
         TExprKind::Lambda(l) => zonk_lambda(c, l),
         TExprKind::Call { callee, args } => {
             zonk_expr(c, callee);

@@ -276,6 +276,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             }
             TExprKind::Run(inner) => self.run_site(inner, e.span, dst, None)?,
             TExprKind::Op { op, args } => self.prim_op(*op, args, dst, e.span)?,
+            TExprKind::Foreign { decl, args } => self.foreign_call(decl, args, dst, e.span)?,
         }
         Ok(())
     }
@@ -374,6 +375,17 @@ impl<'a, 'p> FnCx<'a, 'p> {
         }
         // A call of a function whose whole body is one instruction on its parameters
         // (the standard library's wrappers over VM primitives) is that instruction.
+        // A call of a `#foreign` function item is its `ffi.call`, without the wrapper's
+        // frame.
+        if let Some(decl) = self.foreign_wrapper(callee, args.len()) {
+            let out = if tail { self.temp() } else { dst };
+            self.foreign_call(&decl, args, out, span)?;
+            if tail {
+                self.fb.op(Op::Ret, [s(out)]);
+            }
+            self.next = mark;
+            return Ok(());
+        }
         if let Some(op) = self.prim_wrapper(callee, args.len()) {
             self.loc(span);
             let out = if tail { self.temp() } else { dst };
@@ -467,6 +479,56 @@ impl<'a, 'p> FnCx<'a, 'p> {
             self.fb.op(Op::LoadUnit, [s(dst)]);
         }
         Ok(())
+    }
+
+    /// `ffi.call` of the C function `decl` (declared once per module) with `args`
+    /// evaluated left to right into a window.
+    pub(super) fn foreign_call(
+        &mut self,
+        decl: &hashvm_format::Foreign,
+        args: &'p [TExpr],
+        dst: u16,
+        span: Span,
+    ) -> R<()> {
+        let f = self.og.mb.add_foreign(decl.clone());
+        let mark = self.next;
+        let base = self.window(args.len());
+        for (i, x) in args.iter().enumerate() {
+            self.expr(x, base + i as u16)?;
+        }
+        self.loc(span);
+        self.fb.op(
+            Op::FfiCall,
+            [s(dst), Operand::Foreign(f), s(base), cnt(args.len() as u16)],
+        );
+        self.next = mark;
+        Ok(())
+    }
+
+    /// The foreign function a function item calls, when it is a `#foreign` declaration
+    /// (a lambda whose body calls the C function with its parameters in order).
+    pub(super) fn foreign_wrapper(
+        &self,
+        callee: &TExpr,
+        nargs: usize,
+    ) -> Option<hashvm_format::Foreign> {
+        let TExprKind::Var(VarRef::Item(r)) = &callee.kind else {
+            return None;
+        };
+        let TItemKind::Function { lambda, .. } = &self.og.prog.item(*r).kind else {
+            return None;
+        };
+        let TExprKind::Foreign { decl, args } = &lambda.body.kind else {
+            return None;
+        };
+        if args.len() != nargs || lambda.params.len() != nargs {
+            return None;
+        }
+        let in_order = args
+            .iter()
+            .zip(&lambda.params)
+            .all(|(a, p)| matches!(a.kind, TExprKind::Var(VarRef::Local(l)) if l == *p));
+        in_order.then(|| decl.clone())
     }
 
     /// The instruction a function item consists of, when its body is exactly

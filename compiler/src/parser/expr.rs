@@ -572,8 +572,9 @@ impl Parser {
                     span: start.to(self.prev_span()),
                 })
             }
+            Tok::Directive(d) if d == "foreign" => self.foreign(start),
             Tok::Directive(d) => self.fail(format!(
-                "unknown directive `#{d}` (expected `#run` or `#op`)"
+                "unknown directive `#{d}` (expected `#run`, `#op` or `#foreign`)"
             )),
             Tok::Kw(Kw::Import) => self.fail(
                 "`import` is only allowed in a top-level declaration `name := import(\"path\");`",
@@ -583,6 +584,84 @@ impl Parser {
             }
             t => self.fail(format!("expected an expression, found {}", t.describe())),
         }
+    }
+
+    /// `#foreign("library", "symbol") (x: T, ...) -> R`: a function value that calls the
+    /// C function; every parameter and the result are annotated. Parsed as the lambda
+    /// `(x: T, ...) -> R => <call of symbol with x, ...>`, with a C `int` written `i32`
+    /// (an `i64` in Hash).
+    pub(super) fn foreign(&mut self, start: Span) -> PResult<Expr> {
+        self.bump();
+        self.expect(P::LParen, "after `#foreign`")?;
+        let mut names = Vec::new();
+        for what in ["the library name", "the C symbol"] {
+            match self.peek().clone() {
+                Tok::Str(s) => {
+                    self.bump();
+                    names.push(s);
+                }
+                t => {
+                    return self.fail(format!(
+                        "expected {what} as a string, found {}",
+                        t.describe()
+                    ))
+                }
+            }
+            if names.len() == 1 {
+                self.expect(P::Comma, "after the library name")?;
+            }
+        }
+        self.expect(P::RParen, "to close `#foreign(...)`")?;
+        self.expect(P::LParen, "to start the C function's parameters")?;
+        let mut params = Vec::new();
+        let mut tys = Vec::new();
+        while !self.is(P::RParen) {
+            let name = self.ident("a parameter name")?;
+            self.expect(
+                P::Colon,
+                "after the parameter name (foreign parameters need a type)",
+            )?;
+            let ty = self.type_expr()?;
+            params.push(Param {
+                name,
+                ty: Some(hash_type_of_c(&ty)),
+            });
+            tys.push(ty);
+            if !self.eat(P::Comma) {
+                break;
+            }
+        }
+        self.expect(P::RParen, "to close the parameters")?;
+        self.expect(P::Arrow, "before the C function's result type")?;
+        let ret = self.type_expr()?;
+        let span = start.to(self.prev_span());
+        let args = params
+            .iter()
+            .map(|p| Expr {
+                kind: ExprKind::Var(p.name.name.clone()),
+                span: p.name.span,
+            })
+            .collect();
+        let [library, symbol]: [String; 2] = names.try_into().unwrap_or_default();
+        let body = Expr {
+            kind: ExprKind::Foreign(Box::new(ForeignCall {
+                library,
+                symbol,
+                params: tys,
+                ret: ret.clone(),
+                args,
+            })),
+            span,
+        };
+        Ok(Expr {
+            kind: ExprKind::Lambda(Lambda {
+                generics: Vec::new(),
+                params,
+                ret: Some(hash_type_of_c(&ret)),
+                body: Box::new(body),
+            }),
+            span,
+        })
     }
 
     pub(super) fn if_expr(&mut self) -> PResult<Expr> {
@@ -688,6 +767,28 @@ impl Parser {
             },
             needs_comma,
         ))
+    }
+}
+
+/// The Hash type of a type written in a `#foreign` signature: `i32` (a C `int`) is an
+/// `i64`, everything else is itself.
+fn hash_type_of_c(t: &TypeExpr) -> TypeExpr {
+    match &t.kind {
+        TypeExprKind::Named(path, args)
+            if args.is_empty() && path.len() == 1 && path[0].name == "i32" =>
+        {
+            TypeExpr {
+                kind: TypeExprKind::Named(
+                    vec![Ident {
+                        name: "i64".into(),
+                        span: path[0].span,
+                    }],
+                    Vec::new(),
+                ),
+                span: t.span,
+            }
+        }
+        _ => t.clone(),
     }
 }
 
