@@ -59,6 +59,9 @@ impl Probe for VmProbe<'_> {
     fn callee(&self, v: Value) -> Option<u32> {
         self.0.callee_of(v)
     }
+    fn global(&self, g: u32) -> Option<Value> {
+        self.0.global(g)
+    }
 }
 
 /// The tracing JIT, attached to a VM with [`Vm::set_jit`].

@@ -135,6 +135,11 @@ define_ir! {
     CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it.";
     CallRecSelf "callself.rec" 0 None [GUARD | STORE] "As `call.rec`, the frame's closure copied from the caller's (`callself`).";
     RetRec "ret.rec" 1 None [GUARD | STORE] "Return a from the function of a function-entry trace: write it to the caller's result slot, pop the frame, return natively; exits when the caller is not a bytecode frame.";
+    ShlI "shl.i64" 2 I64 [] "a << (b & 63).";
+    ShrI "shr.i64" 2 I64 [] "a >> (b & 63), arithmetic.";
+    GLoadI "gload.i64" 0 I64 [GUARD | LOAD] "The payload of global `k`, guarded to be an i64.";
+    GLoadF "gload.f64" 0 F64 [GUARD | LOAD] "The payload of global `k`, guarded to be an f64.";
+    GLoadB "gload.bool" 0 Bool [GUARD | LOAD] "The payload of global `k`, guarded to be a bool.";
     GClosure "guard.closure" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds a closure of function `k >> 32` (guarded on the function index, never the closure's address).";
 }
 
@@ -251,6 +256,7 @@ impl fmt::Display for Trace {
                 }
                 IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
                 IrOp::SClear | IrOp::SUnit => write!(f, " r{}", ins.k)?,
+                IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => write!(f, " g{}", ins.k)?,
                 IrOp::CallRecK | IrOp::CallRecSelf => write!(
                     f,
                     " r{} := f(r{}..) resume @{}",
@@ -551,6 +557,17 @@ impl TraceBuilder {
         Ok(self.emit(op, a, NONE, 0, 0))
     }
 
+    /// Global `g`'s payload, guarded (through `snap`) to have type `ty` (i64, f64,
+    /// bool). Nothing a trace runs writes a global, so one load serves the trace.
+    pub fn gload(&mut self, g: u32, ty: IrType, snap: u32) -> Ref {
+        let op = match ty {
+            IrType::F64 => IrOp::GLoadF,
+            IrType::Bool => IrOp::GLoadB,
+            _ => IrOp::GLoadI,
+        };
+        self.emit(op, NONE, NONE, g as u64, snap)
+    }
+
     /// Frame slot `slot` := `v`, as the interpreter would write it.
     pub fn sstore(&mut self, slot: u32, v: Ref) {
         self.emit(IrOp::SStore, v, NONE, slot as u64, 0);
@@ -704,6 +721,8 @@ pub fn fold_i64(op: IrOp, a: i64, b: i64) -> i64 {
         IrOp::AndI => a & b,
         IrOp::OrI => a | b,
         IrOp::XorI => a ^ b,
+        IrOp::ShlI => a.wrapping_shl((b & 63) as u32),
+        IrOp::ShrI => a.wrapping_shr((b & 63) as u32),
         _ => 0,
     }
 }

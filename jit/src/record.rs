@@ -58,6 +58,8 @@ pub trait Probe {
     fn shape(&self, f: u32) -> Option<(u16, u16)>;
     /// The function a call of `v` runs directly (a FUNC value or a closure).
     fn callee(&self, v: Value) -> Option<u32>;
+    /// Global `g`'s value.
+    fn global(&self, g: u32) -> Option<Value>;
 }
 
 /// The instruction about to run, as the recorder sees it.
@@ -159,6 +161,8 @@ fn arith_of(op: Op) -> Option<(IrOp, IrType)> {
         Op::AndI64 => (IrOp::AndI, IrType::I64),
         Op::OrI64 => (IrOp::OrI, IrType::I64),
         Op::XorI64 => (IrOp::XorI, IrType::I64),
+        Op::ShlI64 => (IrOp::ShlI, IrType::I64),
+        Op::ShrI64 => (IrOp::ShrI, IrType::I64),
         Op::AddF64 => (IrOp::AddF, IrType::F64),
         Op::SubF64 => (IrOp::SubF, IrType::F64),
         Op::MulF64 => (IrOp::MulF, IrType::F64),
@@ -572,6 +576,27 @@ impl Recorder {
                 let r = self.b.kint(imm_of(&a[1]));
                 self.put(slot_of(&a[0]), r);
             }
+            Op::LoadUnit => {
+                let abs = self.cur() + slot_of(&a[0]);
+                self.b.sunit(abs as u32);
+                self.remember(abs, None);
+            }
+            Op::LoadG => {
+                let g = match a[1] {
+                    Operand::Global(g) => g,
+                    _ => return Err("loadg without a global".into()),
+                };
+                let v = probe.global(g).ok_or("loadg of a missing global")?;
+                let ty = match v.tag() {
+                    Tag::I64 => IrType::I64,
+                    Tag::F64 => IrType::F64,
+                    Tag::BOOL => IrType::Bool,
+                    _ => return Err("a global that is not an i64, f64 or bool".into()),
+                };
+                let snap = self.snap(ip);
+                let r = self.b.gload(g, ty, snap);
+                self.put(slot_of(&a[0]), r);
+            }
             Op::LoadTrue | Op::LoadFalse => {
                 let r = self.b.kbool(insn.op == Op::LoadTrue);
                 self.put(slot_of(&a[0]), r);
@@ -741,6 +766,9 @@ mod tests {
             None
         }
         fn callee(&self, _: Value) -> Option<u32> {
+            None
+        }
+        fn global(&self, _: u32) -> Option<Value> {
             None
         }
     }

@@ -541,8 +541,8 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                             Loc::None => {}
                         }
                         dynasm!(a ; .arch x64
-                            ; mov DWORD [Rq(SCRATCH) + f + 8], tag
-                            ; mov DWORD [Rq(SCRATCH) + f + 12], 0);
+                            // Tag and aux (0) in one store.
+                            ; mov QWORD [Rq(SCRATCH) + f + 8], tag);
                     }
                 }
             }
@@ -572,6 +572,38 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     IrOp::AndI => dynasm!(a ; .arch x64 ; and Rq(r), Rq(q)),
                     IrOp::OrI => dynasm!(a ; .arch x64 ; or Rq(r), Rq(q)),
                     _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
+                }
+            }
+            IrOp::ShlI | IrOp::ShrI => {
+                // The count goes in cl (the hardware masks it by 63, as the
+                // interpreter does); rcx may hold a live value: saved around.
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; mov r11, Rq(p)
+                    ; push rcx
+                    ; mov rcx, Rq(q));
+                if ins.op == IrOp::ShlI {
+                    dynasm!(a ; .arch x64 ; shl r11, cl);
+                } else {
+                    dynasm!(a ; .arch x64 ; sar r11, cl);
+                }
+                dynasm!(a ; .arch x64 ; pop rcx ; mov Rq(r), r11);
+            }
+            IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => {
+                let off = disp(ins.k)?;
+                let tag = match ins.op {
+                    IrOp::GLoadI => Tag::I64,
+                    IrOp::GLoadF => Tag::F64,
+                    _ => Tag::BOOL,
+                } as i32;
+                dynasm!(a ; .arch x64
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]
+                    ; cmp DWORD [r11 + off + 8], tag
+                    ; jne =>exit);
+                match d {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [r11 + off]),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [r11 + off]),
+                    Loc::None => {}
                 }
             }
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
@@ -687,8 +719,8 @@ fn store(a: &mut Assembler, slot: u32, l: Loc, ty: IrType) -> Result<(), Compile
         Loc::None => return Ok(()),
     }
     dynasm!(a ; .arch x64
-        ; mov DWORD [Rq(BASE) + off + 8], tag
-        ; mov DWORD [Rq(BASE) + off + 12], 0);
+        // Tag and aux (0) in one store.
+        ; mov QWORD [Rq(BASE) + off + 8], tag);
     Ok(())
 }
 

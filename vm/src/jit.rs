@@ -171,6 +171,8 @@ pub mod layout {
     pub const ST_STACK_LIMIT: usize = std::mem::offset_of!(VmState, stack_limit);
     /// Offset of [`VmState::frame_top`].
     pub const ST_FRAME_TOP: usize = std::mem::offset_of!(VmState, frame_top);
+    /// Offset of [`VmState::globals`].
+    pub const ST_GLOBALS: usize = std::mem::offset_of!(VmState, globals);
     /// Offset of [`VmState::frame_limit`].
     pub const ST_FRAME_LIMIT: usize = std::mem::offset_of!(VmState, frame_limit);
 }
