@@ -326,6 +326,10 @@ fn main() {
         the_jit_compiles_what_it_should,
     ));
     trials.push(Trial::test("jit_inlines_calls", the_jit_inlines_calls));
+    trials.push(Trial::test(
+        "jit_native_recursion_overflows_like_the_interpreter",
+        native_recursion_overflows,
+    ));
     let conclusion = libtest_mimic::run(&args, trials);
     drop(scratch);
     conclusion.exit();
@@ -367,8 +371,9 @@ fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
 }
 
 /// Loops that call (`callk`, `call` of a function value and of a closure, `callself`
-/// recursion, `retu`) compile: cli/tests/jit/calls.hasm's four loops give four traces
-/// and no abort, with the interpreter's output.
+/// recursion, `retu`) compile: each of cli/tests/jit/calls.hasm's four loops is
+/// recorded and compiled (`--jit-log`), with the interpreter's output; and the
+/// recursive benchmarks get function-entry traces with side traces.
 fn the_jit_inlines_calls() -> Result<(), Failed> {
     if !cfg!(target_arch = "x86_64") {
         return Ok(());
@@ -379,12 +384,68 @@ fn the_jit_inlines_calls() -> Result<(), Failed> {
         .find(|p| p.name == "jit::calls")
         .ok_or("cli/tests/jit/calls.hasm is missing")?;
     let off = run_with(&p, &["--jit=off"], false);
-    let on = run_with(&p, &["--jit=on", "--jit-stats"], false);
+    let on = run_with(&p, &["--jit=on", "--jit-log"], false);
     if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
         return Err(format!("outputs differ: {off:?} vs {on:?}").into());
     }
-    if !on.2.contains("4 recordings, 0 aborted, 4 traces") {
-        return Err(format!("expected 4 traces and no abort: {}", on.2).into());
+    let events: Vec<&str> = on.2.lines().filter(|l| !l.contains("] exit ")).collect();
+    let loops = events.iter().filter(|l| l.contains("record loop")).count();
+    let compiled = events
+        .windows(2)
+        .filter(|w| w[0].contains("record loop") && w[1].contains("compiled trace"))
+        .count();
+    if loops != 4 || compiled != 4 {
+        return Err(format!("expected 4 loops recorded and compiled: {}", on.2).into());
+    }
+    for (name, arg) in [("fib", "20"), ("tak", "5"), ("ackermann", "4")] {
+        let p = Program {
+            name: name.into(),
+            file: root().join(format!("benches/programs/{name}.hash")),
+            dir: root().join("benches/programs"),
+            args: vec![arg.into()],
+        };
+        let off = run_with(&p, &["--jit=off"], false);
+        let on = run_with(&p, &["--jit=on", "--jit-log"], false);
+        if off.1 != on.1 || off.0 != on.0 {
+            return Err(format!("{name}: outputs differ: {off:?} vs {on:?}").into());
+        }
+        if !on.2.contains("record entry of function") || !on.2.contains("compiled side trace") {
+            return Err(format!(
+                "{name}: no function-entry trace with a side trace: {}",
+                on.2
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// A recursion that the trace runs natively reaches the frame limit: the same
+/// "stack overflow" error and stack trace as the interpreter's, at every hotness.
+fn native_recursion_overflows() -> Result<(), Failed> {
+    let dir = Scratch::new("jit-overflow");
+    std::fs::write(
+        dir.0.join("p.hash"),
+        "sum := (n: i64) -> i64 => if n == 0 { 0 } else { n + sum(n - 1) };\n\
+         main := () => { println(to_str(sum(10))); println(to_str(sum(100000))); };\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let p = Program {
+        name: "p".into(),
+        file: dir.0.join("p.hash"),
+        dir: dir.0.clone(),
+        args: Vec::new(),
+    };
+    let limit = ["--stack-limit", "5000"];
+    let off = run_with(&p, &[&["--jit=off"][..], &limit].concat(), false);
+    if off.0 != 1 || !off.2.contains("stack overflow") {
+        return Err(format!("expected a stack overflow: {off:?}").into());
+    }
+    for mode in [&["--jit=on"][..], &["--jit=on", "--jit-hot", "1"]] {
+        let on = run_with(&p, &[mode, &limit].concat(), false);
+        if on != off {
+            return Err(format!("{mode:?} differs: {off:?} vs {on:?}").into());
+        }
     }
     Ok(())
 }

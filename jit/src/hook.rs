@@ -31,7 +31,20 @@ pub struct JitStats {
 struct Installed {
     trace: Trace,
     code: CompiledTrace,
+    /// The root trace of this one's tree (itself for a root).
+    root: usize,
+    /// The anchor of the root.
+    anchor: Anchor,
+    /// Times each exit was taken, and whether a side trace was tried there.
+    exits: Vec<(u32, bool)>,
+    /// Side traces in this tree (counted at the root).
+    sides: u32,
 }
+
+/// Exits taken before a side trace is recorded from there.
+const SIDE_HOT: u32 = 8;
+/// Side traces a root may grow.
+const MAX_SIDES: u32 = 16;
 
 /// The recorder's view of the VM.
 struct VmProbe<'a>(&'a Vm);
@@ -46,12 +59,17 @@ impl Probe for VmProbe<'_> {
     fn callee(&self, v: Value) -> Option<u32> {
         self.0.callee_of(v)
     }
+    fn global(&self, g: u32) -> Option<Value> {
+        self.0.global(g)
+    }
 }
 
 /// The tracing JIT, attached to a VM with [`Vm::set_jit`].
 #[derive(Default)]
 pub struct Jit {
     recorder: Option<Recorder>,
+    /// While a side trace is recorded: the trace and exit it starts from.
+    side: Option<(usize, usize)>,
     traces: Vec<Installed>,
     /// What happened so far (shared, so that the caller can read it after handing the
     /// JIT to the VM).
@@ -75,17 +93,91 @@ impl Jit {
     }
 }
 
+impl Jit {
+    /// Compiles a recorded trace and installs it: a root gets a new id for its
+    /// anchor; a side trace is linked into the exit it was recorded from, and the
+    /// anchor keeps its root.
+    fn install(
+        &mut self,
+        trace: Trace,
+        side: Option<(usize, usize)>,
+        anchor: Anchor,
+    ) -> Result<TraceId, String> {
+        let tid = self.traces.len();
+        let root = side.map_or(tid, |(p, _)| self.traces[p].root);
+        let root_top = side.map(|_| self.traces[root].code.top());
+        let code = x64::compile(
+            &trace,
+            x64::Ctx {
+                tid: tid as u32,
+                root_top,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        if self.dump {
+            eprint!("[jit] trace {}:\n{trace}", tid + 1);
+        }
+        if let Some((p, k)) = side {
+            self.traces[p].code.link(k, code.start());
+            self.traces[root].sides += 1;
+            // Entries of the root reserve room for the whole tree's inlined frames.
+            let r = &mut self.traces[root].trace;
+            r.depth = r.depth.max(trace.depth);
+            r.extent = r.extent.max(trace.extent);
+            self.note(format_args!(
+                "compiled side trace {} at exit {k} of trace {}",
+                tid + 1,
+                p + 1
+            ));
+        } else {
+            self.note(format_args!("compiled trace {}", tid + 1));
+        }
+        let exits = vec![(0, false); trace.snaps.len()];
+        let anchor = if side.is_some() {
+            self.traces[root].anchor
+        } else {
+            anchor
+        };
+        self.traces.push(Installed {
+            trace,
+            code,
+            root,
+            anchor,
+            exits,
+            sides: 0,
+        });
+        self.stats.borrow_mut().traces += 1;
+        let id = NonZeroU32::new(root as u32 + 1).unwrap_or(NonZeroU32::MIN);
+        Ok(TraceId(id))
+    }
+}
+
 impl JitHook for Jit {
     fn hot(&mut self, _vm: &mut Vm, at: Anchor) -> HotAction {
         match at {
             Anchor::Loop { func, ip, .. } => {
                 self.recorder = Some(Recorder::new(func, ip));
+                self.side = None;
                 self.stats.borrow_mut().recordings += 1;
                 self.note(format_args!("record loop at function {func} offset {ip}"));
                 HotAction::Record
             }
-            // Function-entry traces come with calls in the recorder.
-            Anchor::Call { .. } => HotAction::Continue,
+            Anchor::Call { func } => {
+                let Some((arity, nslots)) = _vm.func_shape(func) else {
+                    return HotAction::Continue;
+                };
+                let recursive = _vm
+                    .func_code(func)
+                    .is_some_and(|c| crate::record::is_self_recursive(func, c));
+                if !recursive {
+                    return HotAction::Continue;
+                }
+                self.recorder = Some(Recorder::new_entry(func, arity, nslots));
+                self.side = None;
+                self.stats.borrow_mut().recordings += 1;
+                self.note(format_args!("record entry of function {func}"));
+                HotAction::Record
+            }
         }
     }
 
@@ -106,19 +198,9 @@ impl JitHook for Jit {
             Step::Continue => Recording::Continue,
             Step::Done(trace) => {
                 self.recorder = None;
-                match x64::compile(&trace) {
-                    Ok(code) => {
-                        if self.dump {
-                            eprint!("[jit] trace {}:\n{trace}", self.traces.len() + 1);
-                        }
-                        self.traces.push(Installed { trace, code });
-                        self.stats.borrow_mut().traces += 1;
-                        let id = NonZeroU32::new(self.traces.len() as u32)
-                            .map(TraceId)
-                            .unwrap_or(TraceId(NonZeroU32::MIN));
-                        self.note(format_args!("compiled trace {}", id.0));
-                        Recording::Done(id)
-                    }
+                let side = self.side.take();
+                match self.install(trace, side, at.anchor) {
+                    Ok(id) => Recording::Done(id),
                     Err(e) => {
                         self.stats.borrow_mut().aborts += 1;
                         self.note(format_args!("abort: {e}"));
@@ -128,6 +210,7 @@ impl JitHook for Jit {
             }
             Step::Abort(why) => {
                 self.recorder = None;
+                self.side = None;
                 self.stats.borrow_mut().aborts += 1;
                 self.note(format_args!("abort at offset {}: {why}", at.ip));
                 Recording::Abort
@@ -139,6 +222,7 @@ impl JitHook for Jit {
 
     fn cancel(&mut self, _vm: &Vm, _at: Anchor) {
         self.recorder = None;
+        self.side = None;
         self.stats.borrow_mut().aborts += 1;
     }
 
@@ -166,14 +250,31 @@ impl JitHook for Jit {
         // anchor; its slots start at `stack_base + base`, and the value stack holds
         // `extent` slots from there (reserved above), which covers every slot the trace
         // names: the frame's own (the recorder only names slots the verified
-        // instructions name) and those of the frames it inlines. `interrupt` points at
-        // a live flag. Nothing else touches the slots while the code runs.
-        let exit = unsafe {
+        // instructions name) and those of the frames it inlines; native recursive
+        // activations check their own room against the block's limits. `interrupt`
+        // points at a live flag. Nothing else touches the slots, the frame records or
+        // the block while the code runs.
+        let code = unsafe {
             let slots = (*st).stack_base.add(top.base as usize);
-            t.code.run(slots, (*st).interrupt as *const u8)
+            t.code.run(slots, (*st).interrupt as *const u8, st)
         };
-        let Some(s) = t.trace.snaps.get(exit as usize) else {
+        // SAFETY: the code moved `frame_top` only by pushing frame records it wrote
+        // whole (a NORMAL frame of the trace's function, its base inside the value
+        // stack, every slot of its extent written: the arguments where the caller
+        // stored them, the rest cleared), or by popping them; it allocated nothing.
+        if let Err(e) = unsafe { vm.jit_state_commit() } {
+            return Err(vm.error_plain(format!("JIT: {e}")));
+        }
+        if code == x64::RETURNED {
+            // The function returned natively: its caller resumes after the call.
+            return Ok(());
+        }
+        let (tid, k) = ((code >> 16) as usize, (code & 0xffff) as usize);
+        let Some(s) = self.traces.get(tid).and_then(|x| x.trace.snaps.get(k)) else {
             return Err(vm.error_plain("JIT: a trace exit without a snapshot"));
+        };
+        let Some(top) = vm.jit_top_frame() else {
+            return Err(vm.error_plain("JIT: a trace exit left no frame"));
         };
         // Materialise the inlined frames live at the exit, as the interpreter's calls
         // would have pushed them: each caller resumes after its call, the innermost
@@ -195,13 +296,34 @@ impl JitHook for Jit {
         }
         self.stats.borrow_mut().exits += 1;
         if self.log {
-            self.note(format_args!("exit {exit} of trace {}", trace.0));
+            self.note(format_args!("exit {k} of trace {}", tid + 1));
         }
-        // The trace allocated nothing, so there is nothing to commit back
-        // (`Vm::jit_state_commit` is for traces that write frame records or allocate).
-        // Only exit 0 (the loop header) can be the interrupt exit: stop there if the
-        // flag is up.
-        if exit == 0 {
+        // An exit taken often grows a side trace from there: record from this very
+        // state (the VM switches to its recording instance when `enter` returns).
+        let root = self.traces[tid].root;
+        let sides = self.traces[root].sides;
+        let (taken, tried) = &mut self.traces[tid].exits[k];
+        *taken += 1;
+        if k != 0 && *taken >= SIDE_HOT && !*tried && sides < MAX_SIDES {
+            *tried = true;
+            let r = &self.traces[root];
+            let (func, anchor_ip) = match r.anchor {
+                Anchor::Loop { func, ip, .. } => (func, ip),
+                Anchor::Call { func } => (func, 0),
+            };
+            let snap = self.traces[tid].trace.snaps[k].clone();
+            self.recorder = Some(Recorder::new_side(func, anchor_ip, &r.trace, &snap));
+            self.side = Some((tid, k));
+            self.stats.borrow_mut().recordings += 1;
+            self.note(format_args!(
+                "record side trace from exit {k} of trace {}",
+                tid + 1
+            ));
+            vm.jit_request_recording(r.anchor);
+        }
+        // Only exit 0 (the loop header, the function entry) can be the interrupt
+        // exit: stop there if the flag is up.
+        if k == 0 {
             vm.check_interrupt()?;
         }
         Ok(())

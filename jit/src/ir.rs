@@ -132,6 +132,14 @@ define_ir! {
     SClear "sclear" 0 None [STORE] "Frame slot `k`'s tag := unit: a slot of an inlined callee's frame its arguments do not fill, cleared as the interpreter's frame push clears it.";
     SUnit "sunit" 0 None [STORE] "Frame slot `k` := unit (the result of a `retu`).";
     GFunc "guard.func" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds the FUNC value of function `k >> 32` (a `call` inlined).";
+    CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it.";
+    CallRecSelf "callself.rec" 0 None [GUARD | STORE] "As `call.rec`, the frame's closure copied from the caller's (`callself`).";
+    RetRec "ret.rec" 1 None [GUARD | STORE] "Return a from the function of a function-entry trace: write it to the caller's result slot, pop the frame, return natively; exits when the caller is not a bytecode frame.";
+    ShlI "shl.i64" 2 I64 [] "a << (b & 63).";
+    ShrI "shr.i64" 2 I64 [] "a >> (b & 63), arithmetic.";
+    GLoadI "gload.i64" 0 I64 [GUARD | LOAD] "The payload of global `k`, guarded to be an i64.";
+    GLoadF "gload.f64" 0 F64 [GUARD | LOAD] "The payload of global `k`, guarded to be an f64.";
+    GLoadB "gload.bool" 0 Bool [GUARD | LOAD] "The payload of global `k`, guarded to be a bool.";
     GClosure "guard.closure" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds a closure of function `k >> 32` (guarded on the function index, never the closure's address).";
 }
 
@@ -219,6 +227,11 @@ pub struct Trace {
     pub extent: u32,
     /// The most frames the trace inlines at once (an exit may push that many).
     pub depth: u32,
+    /// For a function-entry trace (and its side traces): the function, its arity and
+    /// frame size (what `call.rec` pushes).
+    pub entry: Option<(u32, u16, u16)>,
+    /// The trace ends in `ret.rec` (a native return), not at the loop's back-edge.
+    pub returns: bool,
 }
 
 impl Trace {
@@ -243,6 +256,14 @@ impl fmt::Display for Trace {
                 }
                 IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
                 IrOp::SClear | IrOp::SUnit => write!(f, " r{}", ins.k)?,
+                IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => write!(f, " g{}", ins.k)?,
+                IrOp::CallRecK | IrOp::CallRecSelf => write!(
+                    f,
+                    " r{} := f(r{}..) resume @{}",
+                    (ins.k >> 16) & 0xffff,
+                    ins.k & 0xffff,
+                    ins.k >> 32
+                )?,
                 IrOp::GFunc | IrOp::GClosure => {
                     write!(f, " r{} is f{}", ins.k & 0xffff_ffff, ins.k >> 32)?
                 }
@@ -332,6 +353,9 @@ impl TraceBuilder {
         let shared = !matches!(
             op,
             IrOp::AGetI
+                | IrOp::CallRecK
+                | IrOp::CallRecSelf
+                | IrOp::RetRec
                 | IrOp::AGetF
                 | IrOp::AGetB
                 | IrOp::ASet
@@ -387,7 +411,14 @@ impl TraceBuilder {
         entries: Vec<(u16, Ref)>,
         frames: &[SnapFrame],
     ) -> u32 {
-        if let Some(last) = self.trace.snaps.last() {
+        // Snapshot 0 (the anchor, where interrupts exit) is never shared with a
+        // guard: a guard's exit may grow a side trace, the interrupt exit may not.
+        if let Some(last) = self
+            .trace
+            .snaps
+            .last()
+            .filter(|_| self.trace.snaps.len() > 1)
+        {
             if last.resume_ip == resume_ip && last.entries == entries && last.frames == frames {
                 return self.trace.snaps.len() as u32 - 1;
             }
@@ -415,6 +446,36 @@ impl TraceBuilder {
     pub fn guard_callee(&mut self, slot: u32, func: u32, closure: bool, snap: u32) {
         let op = if closure { IrOp::GClosure } else { IrOp::GFunc };
         self.emit(op, NONE, NONE, slot as u64 | (func as u64) << 32, snap);
+    }
+
+    /// After a real call: no value computed before it is reused after it (registers
+    /// do not survive the call; values are reloaded from the slots).
+    pub fn barrier(&mut self) {
+        self.cse.clear();
+    }
+
+    /// A real call of the trace's own function (see `call.rec`): `self_closure` copies
+    /// the caller's closure (`callself`) instead of the FUNC value.
+    pub fn call_rec(&mut self, a0: u16, d: u16, resume: u32, self_closure: bool, snap: u32) {
+        let op = if self_closure {
+            IrOp::CallRecSelf
+        } else {
+            IrOp::CallRecK
+        };
+        let k = a0 as u64 | (d as u64) << 16 | (resume as u64) << 32;
+        self.emit(op, NONE, NONE, k, snap);
+        self.barrier();
+    }
+
+    /// Returns `v` from the trace's function (see `ret.rec`), ending the trace.
+    pub fn ret_rec(&mut self, v: Ref, snap: u32) {
+        self.emit(IrOp::RetRec, v, NONE, 0, snap);
+        self.trace.returns = true;
+    }
+
+    /// Marks a function-entry trace of `func` (arity, frame size).
+    pub fn set_entry(&mut self, func: u32, arity: u16, nslots: u16) {
+        self.trace.entry = Some((func, arity, nslots));
     }
 
     /// Records what the trace's frames need: `extent` slots from the trace frame's
@@ -494,6 +555,17 @@ impl TraceBuilder {
             }
         }
         Ok(self.emit(op, a, NONE, 0, 0))
+    }
+
+    /// Global `g`'s payload, guarded (through `snap`) to have type `ty` (i64, f64,
+    /// bool). Nothing a trace runs writes a global, so one load serves the trace.
+    pub fn gload(&mut self, g: u32, ty: IrType, snap: u32) -> Ref {
+        let op = match ty {
+            IrType::F64 => IrOp::GLoadF,
+            IrType::Bool => IrOp::GLoadB,
+            _ => IrOp::GLoadI,
+        };
+        self.emit(op, NONE, NONE, g as u64, snap)
     }
 
     /// Frame slot `slot` := `v`, as the interpreter would write it.
@@ -649,6 +721,8 @@ pub fn fold_i64(op: IrOp, a: i64, b: i64) -> i64 {
         IrOp::AndI => a & b,
         IrOp::OrI => a | b,
         IrOp::XorI => a ^ b,
+        IrOp::ShlI => a.wrapping_shl((b & 63) as u32),
+        IrOp::ShrI => a.wrapping_shr((b & 63) as u32),
         _ => 0,
     }
 }
@@ -765,8 +839,9 @@ mod tests {
     fn the_table_is_consistent() {
         for &op in IrOp::ALL {
             if op.flags() & flag::GUARD != 0 && op.flags() & flag::LOAD == 0 {
+                // A guard tests its operands, or (a real call) exits before its effect.
                 assert_eq!(op.result(), IrType::None, "{op:?}");
-                assert!(op.nargs() >= 1, "{op:?}");
+                assert!(op.nargs() >= 1 || op.flags() & flag::STORE != 0, "{op:?}");
             }
             assert!(!op.mnemonic().is_empty() && !op.doc().is_empty());
         }

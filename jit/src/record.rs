@@ -58,6 +58,8 @@ pub trait Probe {
     fn shape(&self, f: u32) -> Option<(u16, u16)>;
     /// The function a call of `v` runs directly (a FUNC value or a closure).
     fn callee(&self, v: Value) -> Option<u32>;
+    /// Global `g`'s value.
+    fn global(&self, g: u32) -> Option<Value>;
 }
 
 /// The instruction about to run, as the recorder sees it.
@@ -74,6 +76,27 @@ pub struct Point<'a> {
     pub base: usize,
     /// Live frames, the running one included.
     pub depth: usize,
+}
+
+/// Whether the function with bytecode `code` (index `func`) calls itself: only such
+/// functions get function-entry traces (entering a trace costs more than the
+/// interpreter spends on a small function's call).
+pub fn is_self_recursive(func: u32, code: &[u8]) -> bool {
+    let mut ip = 0;
+    while let Ok((insn, len)) = Insn::decode(code, ip) {
+        match insn.op {
+            Op::CallSelf | Op::TCallSelf => return true,
+            Op::CallK | Op::TCallK if matches!(insn.args.first().into_iter().chain(insn.args.get(1)).find(|a| matches!(a, Operand::Func(_))), Some(Operand::Func(f)) if *f == func) => {
+                return true
+            }
+            _ => {}
+        }
+        ip += len;
+        if len == 0 {
+            break;
+        }
+    }
+    false
 }
 
 /// Records one loop trace anchored at the back-edge instruction at `anchor_ip` of
@@ -93,6 +116,17 @@ pub struct Recorder {
     start: Option<(usize, usize)>,
     /// The inlined frames, outermost first.
     frames: Vec<SnapFrame>,
+    /// The trace is anchored at a loop's back-edge (not at a function entry): it ends
+    /// when the recording reaches the anchor again in the trace's frame.
+    loop_root: bool,
+    /// A function-entry trace (or a side trace of one): its recursive calls are real.
+    entry: bool,
+    /// A side trace (recorded from an exit of a root): it ends where its root would
+    /// go on, and needs no recursion of its own.
+    side: bool,
+    /// While the interpreter runs a recursive call the trace makes for real: the
+    /// instruction the trace frame resumes at.
+    skip: Option<u32>,
 }
 
 fn slot_of(a: &Operand) -> usize {
@@ -127,6 +161,8 @@ fn arith_of(op: Op) -> Option<(IrOp, IrType)> {
         Op::AndI64 => (IrOp::AndI, IrType::I64),
         Op::OrI64 => (IrOp::OrI, IrType::I64),
         Op::XorI64 => (IrOp::XorI, IrType::I64),
+        Op::ShlI64 => (IrOp::ShlI, IrType::I64),
+        Op::ShrI64 => (IrOp::ShrI, IrType::I64),
         Op::AddF64 => (IrOp::AddF, IrType::F64),
         Op::SubF64 => (IrOp::SubF, IrType::F64),
         Op::MulF64 => (IrOp::MulF, IrType::F64),
@@ -180,7 +216,52 @@ impl Recorder {
             arrays: Vec::new(),
             start: None,
             frames: Vec::new(),
+            loop_root: true,
+            entry: false,
+            side: false,
+            skip: None,
         }
+    }
+
+    /// A recorder for the entry of the self-recursive function `func` (arity,
+    /// frame size): its first instruction is the function's first. The trace ends at
+    /// the function's `ret` (a native return) or its self tail call (a loop); its
+    /// recursive calls become real calls of the trace itself (`call.rec`).
+    pub fn new_entry(func: u32, arity: u16, nslots: u16) -> Recorder {
+        let mut r = Recorder::new(func, 0);
+        r.loop_root = false;
+        r.entry = true;
+        r.started = true;
+        r.b.set_entry(func, arity, nslots);
+        r
+    }
+
+    /// A recorder for a side trace of `root` (the trace of `func`, anchored at
+    /// `anchor_ip` for a loop) from its exit through `snap`: it starts there, inside
+    /// the snapshot's inlined frames, and ends where the root would go on (its loop
+    /// header, its function's return or self tail call). Its snapshot 1 is its start.
+    pub fn new_side(
+        func: u32,
+        anchor_ip: u32,
+        root: &Trace,
+        snap: &crate::ir::Snapshot,
+    ) -> Recorder {
+        let mut r = Recorder::new(func, anchor_ip);
+        r.started = true;
+        r.side = true;
+        if let Some((f, arity, nslots)) = root.entry {
+            r.loop_root = false;
+            r.entry = true;
+            r.b.set_entry(f, arity, nslots);
+        }
+        r.frames = snap.frames.clone();
+        r.b.snapshot_in(snap.resume_ip, Vec::new(), &snap.frames);
+        r
+    }
+
+    /// Ends the recording with the trace.
+    fn finish(&mut self) -> Trace {
+        std::mem::take(&mut self.b).finish(Vec::new())
     }
 
     /// Slot 0 of the running frame, counted from the trace frame's slot 0.
@@ -297,7 +378,28 @@ impl Recorder {
 
     fn step_inner(&mut self, at: &Point<'_>, probe: &dyn Probe) -> Result<Option<Trace>, String> {
         let (func, ip, code, slots) = (at.func, at.ip, at.code, at.slots);
-        let (b0, d0) = *self.start.get_or_insert((at.base, at.depth));
+        if self.start.is_none() {
+            let b0 = at.base.checked_sub(self.cur());
+            let d0 = at.depth.checked_sub(self.frames.len());
+            match (b0, d0) {
+                (Some(b), Some(d)) => self.start = Some((b, d)),
+                _ => return Err("started outside the snapshot's frames".into()),
+            }
+        }
+        let (b0, d0) = self.start.unwrap_or((0, 0));
+        if let Some(resume) = self.skip {
+            // The interpreter runs the callee of a real recursive call: the trace
+            // resumes when it returns to the trace frame.
+            if at.depth > d0 {
+                return Ok(None);
+            }
+            if at.depth < d0 || func != self.func || at.base != b0 || ip != resume {
+                return Err("a recursive call that did not return to its caller".into());
+            }
+            self.skip = None;
+            // The registers do not survive the call: every slot is reloaded.
+            self.map.clear();
+        }
         let expect = self.frames.last().map_or(self.func, |f| f.func);
         if func != expect
             || at.base.checked_sub(b0) != Some(self.cur())
@@ -317,7 +419,51 @@ impl Recorder {
         }
         let (insn, len) = Insn::decode(code, ip as usize).map_err(|e| e.to_string())?;
         let next = ip + len as u32;
-        if ip == self.anchor_ip && self.frames.is_empty() {
+        if self.entry && self.frames.is_empty() {
+            // The function of a function-entry trace, at its own level.
+            let recursive = match insn.op {
+                Op::CallSelf => true,
+                Op::CallK => matches!(insn.args[1], Operand::Func(f) if f == self.func),
+                _ => false,
+            };
+            if recursive {
+                let a = &insn.args;
+                let (d, a0) = if insn.op == Op::CallSelf {
+                    (slot_of(&a[0]), slot_of(&a[1]))
+                } else {
+                    (slot_of(&a[0]), slot_of(&a[2]))
+                };
+                let snap = self.snap(ip);
+                self.b
+                    .call_rec(a0 as u16, d as u16, next, insn.op == Op::CallSelf, snap);
+                self.skip = Some(next);
+                return Ok(None);
+            }
+            match insn.op {
+                Op::Ret => {
+                    let (r, _) = self.get(slot_of(&insn.args[0]), ip, slots)?;
+                    let snap = self.snap(ip);
+                    self.b.ret_rec(r, snap);
+                    return Ok(Some(self.finish()));
+                }
+                Op::TCallSelf => {
+                    // A self tail call loops back to the function's entry.
+                    let base = slot_of(&insn.args[0]);
+                    let n = count_of(insn.args.get(1));
+                    let mut moved = Vec::with_capacity(n);
+                    for i in 0..n {
+                        moved.push(self.get(base + i, ip, slots)?.0);
+                    }
+                    for (i, r) in moved.into_iter().enumerate() {
+                        self.put(i, r);
+                    }
+                    return Ok(Some(self.finish()));
+                }
+                Op::RetU => return Err("a function-entry trace returning ()".into()),
+                _ => {}
+            }
+        }
+        if self.loop_root && ip == self.anchor_ip && self.frames.is_empty() {
             if !matches!(insn.op, Op::Loop | Op::TCallSelf) {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
@@ -428,6 +574,27 @@ impl Recorder {
             }
             Op::LoadI | Op::LoadI64 => {
                 let r = self.b.kint(imm_of(&a[1]));
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::LoadUnit => {
+                let abs = self.cur() + slot_of(&a[0]);
+                self.b.sunit(abs as u32);
+                self.remember(abs, None);
+            }
+            Op::LoadG => {
+                let g = match a[1] {
+                    Operand::Global(g) => g,
+                    _ => return Err("loadg without a global".into()),
+                };
+                let v = probe.global(g).ok_or("loadg of a missing global")?;
+                let ty = match v.tag() {
+                    Tag::I64 => IrType::I64,
+                    Tag::F64 => IrType::F64,
+                    Tag::BOOL => IrType::Bool,
+                    _ => return Err("a global that is not an i64, f64 or bool".into()),
+                };
+                let snap = self.snap(ip);
+                let r = self.b.gload(g, ty, snap);
                 self.put(slot_of(&a[0]), r);
             }
             Op::LoadTrue | Op::LoadFalse => {
@@ -601,6 +768,9 @@ mod tests {
         fn callee(&self, _: Value) -> Option<u32> {
             None
         }
+        fn global(&self, _: u32) -> Option<Value> {
+            None
+        }
     }
 
     /// One step of a single-frame program at `ip`.
@@ -692,7 +862,8 @@ mod tests {
                 if ip == *anchor {
                     let flag = 0u8;
                     // SAFETY: the slot array covers every slot the trace names.
-                    let exit = unsafe { t.run(sl.as_mut_ptr(), &flag) };
+                    let mut st = hashvm_vm::VmState::default();
+                    let exit = unsafe { t.run(sl.as_mut_ptr(), &flag, &mut st) };
                     ran = true;
                     // Resume at the guarded instruction: the interpreter takes the
                     // other path itself.
@@ -705,7 +876,17 @@ mod tests {
                 match step(r, ip, code, &sl) {
                     Step::Continue => {}
                     Step::Done(t) => {
-                        compiled = Some((ip, x64::compile(&t).expect("compiles")));
+                        compiled = Some((
+                            ip,
+                            x64::compile(
+                                &t,
+                                x64::Ctx {
+                                    tid: 0,
+                                    root_top: None,
+                                },
+                            )
+                            .expect("compiles"),
+                        ));
                         traces = t;
                         rec = None;
                         continue;

@@ -23,8 +23,9 @@ use crate::ir::{flag, IrOp, IrType, Ref, Trace};
 use dynasmrt::x64::Assembler;
 use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer};
 use hashvm_vm::jit::layout;
-use hashvm_vm::{Tag, Value};
+use hashvm_vm::{Tag, Value, VmState};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// General registers values may use (`rdi` and `rsi` hold the arguments, `r11` is
 /// the emitter's scratch register).
@@ -42,6 +43,8 @@ const XMMS: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 const BASE: u8 = 7;
 /// The interrupt flag register (`rsi`).
 const INTR: u8 = 6;
+/// The VM's register block (`r12`, saved by the prologue).
+const STATE: u8 = 12;
 
 /// Why a trace was not compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +55,10 @@ pub enum CompileError {
     SlotOutOfRange(u64),
     /// The assembler could not allocate or finalise executable memory.
     Memory(String),
+    /// A value would be live across a real call (a recorder bug, refused).
+    LiveAcrossCall,
+    /// More snapshots than an exit code can name.
+    TooManyExits,
 }
 
 impl fmt::Display for CompileError {
@@ -62,29 +69,73 @@ impl fmt::Display for CompileError {
             }
             CompileError::SlotOutOfRange(s) => write!(f, "slot {s} out of range"),
             CompileError::Memory(e) => write!(f, "executable memory: {e}"),
+            CompileError::LiveAcrossCall => f.write_str("a value live across a call"),
+            CompileError::TooManyExits => f.write_str("too many exits"),
         }
     }
 }
 
-/// A compiled trace: executable code and its entry point.
+/// The exit code of a function-entry trace whose outermost activation returned
+/// natively (its result is in the caller's slot, its frame popped).
+pub const RETURNED: u32 = u32::MAX;
+
+/// Bytes of native stack the recursive calls of one trace entry may use (24 bytes a
+/// call): deeper recursion exits to the interpreter, which enters the trace again at
+/// the next call with a fresh budget.
+const NATIVE_BUDGET: i32 = 256 * 1024;
+
+/// How a trace is linked into the code around it.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx {
+    /// The trace's number in the JIT (exit codes carry it: `tid << 16 | snapshot`).
+    pub tid: u32,
+    /// For a side trace: the address of its root trace's loop header or function
+    /// entry, where its back-edge jumps and its `call.rec` calls. `None` for a root.
+    pub root_top: Option<usize>,
+}
+
+/// A compiled trace: executable code, its entry point, and its exit table (one
+/// jump target per snapshot: the exit's own stub until a side trace is linked there).
 pub struct CompiledTrace {
     code: ExecutableBuffer,
     entry: AssemblyOffset,
+    top: AssemblyOffset,
+    table: Box<[AtomicUsize]>,
 }
 
 impl CompiledTrace {
-    /// Runs the trace on a frame's slots until it exits; returns the exit's snapshot.
+    /// Runs a root trace on a frame's slots until it exits; returns the exit's code
+    /// (`tid << 16 | snapshot`) or [`RETURNED`].
     ///
     /// # Safety
     /// `slots` must point at a frame with every slot the trace names (its loads,
-    /// snapshots and tail), valid for reads and writes, and `interrupt` at a readable
-    /// byte; nothing else may access them while the trace runs.
-    pub unsafe fn run(&self, slots: *mut Value, interrupt: *const u8) -> u32 {
+    /// snapshots and tail), valid for reads and writes, `interrupt` at a readable
+    /// byte, and `state` at the VM's synced register block, whose innermost frame
+    /// record is the one `slots` belongs to; nothing else may access them while the
+    /// trace runs.
+    pub unsafe fn run(&self, slots: *mut Value, interrupt: *const u8, state: *mut VmState) -> u32 {
         // SAFETY: `entry` is the start of a function the assembler finished, with the
         // signature below; the caller vouches for the pointers.
-        let f: extern "sysv64" fn(*mut Value, *const u8) -> u32 =
+        let f: extern "sysv64" fn(*mut Value, *const u8, *mut VmState) -> u32 =
             unsafe { std::mem::transmute(self.code.ptr(self.entry)) };
-        f(slots, interrupt)
+        f(slots, interrupt, state)
+    }
+
+    /// The address of the loop header (function entry): where side traces go back to.
+    pub fn top(&self) -> usize {
+        self.code.ptr(self.top) as usize
+    }
+
+    /// The address of the trace's first instruction (a side trace's, for linking).
+    pub fn start(&self) -> usize {
+        self.code.ptr(self.entry) as usize
+    }
+
+    /// Sends exit `k` to `target` (the start of a side trace) from now on.
+    pub fn link(&self, k: usize, target: usize) {
+        if let Some(e) = self.table.get(k) {
+            e.store(target, Ordering::Relaxed);
+        }
     }
 
     /// The machine code (for `--jit-dump`'s disassembly).
@@ -127,6 +178,17 @@ fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     for (_, r) in &t.tail {
         last[r.0 as usize] = end;
     }
+    // Registers do not survive a real call: the recorder reloads every value after
+    // one, and a value that would live across it is refused, not miscompiled.
+    let mut open: usize = 0;
+    for (i, ins) in t.ins.iter().enumerate() {
+        if matches!(ins.op, IrOp::CallRecK | IrOp::CallRecSelf) {
+            if (open..i).any(|v| last[v] > i) {
+                return Err(CompileError::LiveAcrossCall);
+            }
+            open = i;
+        }
+    }
     let mut loc = vec![Loc::None; n];
     let mut free_g: Vec<u8> = GPRS.iter().rev().copied().collect();
     let mut free_x: Vec<u8> = XMMS.iter().rev().copied().collect();
@@ -160,14 +222,70 @@ fn disp(slot: u64) -> Result<i32, CompileError> {
         .ok_or(CompileError::SlotOutOfRange(slot))
 }
 
-/// Compiles a trace.
-pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
+/// Compiles a trace (see [`Ctx`] for how it is linked).
+///
+/// Every trace is entered through the same prologue: it saves `rbx`, `rbp` and `r12`,
+/// puts the register block in `r12`, the native stack pointer in `rbx` (exits restore
+/// it, however deep in native recursion they happen) and the native stack budget's
+/// floor in `rbp`, and calls the body at its loop header / function entry (`top`).
+/// A function-entry trace's outermost `ret.rec` returns there ([`RETURNED`]); every
+/// exit jumps through the trace's exit table, to its own stub (which returns its
+/// code) or to the side trace linked there.
+pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
+    if t.snaps.len() > 0xffff || ctx.tid > 0x7fff {
+        return Err(CompileError::TooManyExits);
+    }
     let loc = allocate(t)?;
     let mut a = Assembler::new().map_err(|e| CompileError::Memory(e.to_string()))?;
+    let table: Box<[AtomicUsize]> = t.snaps.iter().map(|_| AtomicUsize::new(0)).collect();
     let exits: Vec<DynamicLabel> = t.snaps.iter().map(|_| a.new_dynamic_label()).collect();
-    let entry = a.offset();
+    let stubs: Vec<DynamicLabel> = t.snaps.iter().map(|_| a.new_dynamic_label()).collect();
     let top = a.new_dynamic_label();
+    let out = a.new_dynamic_label();
+    let entry = a.offset();
+    if ctx.root_top.is_none() {
+        dynasm!(a ; .arch x64
+            ; push rbx
+            ; push rbp
+            ; push r12
+            ; mov r12, rdx
+            ; mov rbx, rsp
+            ; lea rbp, [rsp - NATIVE_BUDGET]
+            ; call =>top
+            ; mov eax, RETURNED as i32
+            ; pop r12
+            ; pop rbp
+            ; pop rbx
+            ; ret);
+    }
+    let side_entry = a.offset();
+    let entry = if ctx.root_top.is_some() {
+        side_entry
+    } else {
+        entry
+    };
     dynasm!(a ; .arch x64 ; =>top);
+    let top_off = a.offset();
+    // The value stack must hold the frames this trace inlines (the outermost entry
+    // reserved them; a native recursive activation checks here). A root exits at its
+    // header (snapshot 0), a side trace where it starts (snapshot 1).
+    if t.entry.is_some() && t.extent > 0 {
+        let ext = disp(t.extent as u64)?;
+        let first = exits[if ctx.root_top.is_some() {
+            1.min(t.snaps.len() - 1)
+        } else {
+            0
+        }];
+        dynasm!(a ; .arch x64
+            ; lea r11, [Rq(BASE) + ext]
+            ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+            ; ja =>first);
+    }
+    // A function-entry trace polls the interrupt flag at every (recursive) entry.
+    if t.entry.is_some() && ctx.root_top.is_none() {
+        let exit0 = exits[0];
+        dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit0);
+    }
     let g = |r: Ref| match loc[r.0 as usize] {
         Loc::Gpr(x) => x,
         _ => 0,
@@ -237,6 +355,106 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
                 dynasm!(a ; .arch x64
                     ; mov QWORD [Rq(BASE) + off], 0
                     ; mov QWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+            }
+            IrOp::CallRecK | IrOp::CallRecSelf => {
+                let Some((func, arity, nslots)) = t.entry else {
+                    return Err(CompileError::LiveAcrossCall);
+                };
+                let a0 = (ins.k & 0xffff) as u32;
+                let dst = ((ins.k >> 16) & 0xffff) as i16;
+                let resume = (ins.k >> 32) as i32;
+                let fsz = layout::FRAME_SIZE as i32;
+                let end = disp(a0 as u64 + nslots as u64)?;
+                let room = fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32);
+                // Room for the callee's slots, its frame record (and as many as an
+                // exit inside it may push), and native stack: otherwise the
+                // interpreter makes the call.
+                dynasm!(a ; .arch x64
+                    ; lea r11, [Rq(BASE) + end]
+                    ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+                    ; ja =>exit
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                    ; lea rax, [r11 + room]
+                    ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+                    ; ja =>exit
+                    ; cmp rsp, rbp
+                    ; jb =>exit
+                    // The caller resumes after the call.
+                    ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], resume);
+                // The callee's slots past its arguments, cleared as a push clears them.
+                for s in a0 + arity as u32..a0 + nslots as u32 {
+                    let off = disp(s as u64)?;
+                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+                }
+                let clo = layout::FRAME_CLOSURE as i32;
+                dynasm!(a ; .arch x64
+                    ; mov DWORD [r11 + layout::FRAME_FUNC as i32], func as i32
+                    ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
+                    ; mov rax, Rq(BASE)
+                    ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
+                    ; shr rax, 4
+                    ; add rax, a0 as i32
+                    ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
+                    ; mov WORD [r11 + layout::FRAME_RET as i32], dst
+                    ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                    ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
+                if ins.op == IrOp::CallRecK {
+                    dynasm!(a ; .arch x64
+                        ; mov QWORD [r11 + clo], func as i32
+                        ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; mov rax, QWORD [r11 - fsz + clo]
+                        ; mov QWORD [r11 + clo], rax
+                        ; mov rax, QWORD [r11 - fsz + clo + 8]
+                        ; mov QWORD [r11 + clo + 8], rax);
+                }
+                let argoff = disp(a0 as u64)?;
+                dynasm!(a ; .arch x64
+                    ; add r11, fsz
+                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+                    ; push Rq(BASE)
+                    ; push Rq(INTR)
+                    ; lea Rq(BASE), [Rq(BASE) + argoff]);
+                match ctx.root_top {
+                    None => dynasm!(a ; .arch x64 ; call =>top),
+                    Some(addr) => dynasm!(a ; .arch x64
+                        ; mov r11, QWORD addr as i64
+                        ; call r11),
+                }
+                dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
+            }
+            IrOp::RetRec => {
+                let v = loc[ins.a.0 as usize];
+                let fsz = layout::FRAME_SIZE as i32;
+                // Two scratch registers the returned value is not in.
+                let mut scratch = GPRS.iter().copied().filter(|&r| v != Loc::Gpr(r));
+                let (p, q) = (scratch.next().unwrap_or(0), scratch.next().unwrap_or(1));
+                dynasm!(a ; .arch x64
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                    ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                    ; jne =>exit
+                    ; mov Rd(p), DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
+                    ; movzx Rd(q), WORD [r11 - fsz + layout::FRAME_RET as i32]
+                    ; add Rq(p), Rq(q)
+                    ; shl Rq(p), 4
+                    ; add Rq(p), QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]);
+                let tag = match t.ty(ins.a) {
+                    IrType::F64 => Tag::F64,
+                    IrType::Bool => Tag::BOOL,
+                    IrType::Ptr => Tag::OBJ,
+                    _ => Tag::I64,
+                } as i32;
+                match v {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(p)], Rq(r)),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(p)], Rx(r)),
+                    Loc::None => {}
+                }
+                dynasm!(a ; .arch x64
+                    ; mov QWORD [Rq(p) + 8], tag
+                    ; sub r11, fsz
+                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+                    ; ret);
             }
             IrOp::GFunc => {
                 let off = disp(ins.k & 0xffff_ffff)?;
@@ -323,8 +541,8 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
                             Loc::None => {}
                         }
                         dynasm!(a ; .arch x64
-                            ; mov DWORD [Rq(SCRATCH) + f + 8], tag
-                            ; mov DWORD [Rq(SCRATCH) + f + 12], 0);
+                            // Tag and aux (0) in one store.
+                            ; mov QWORD [Rq(SCRATCH) + f + 8], tag);
                     }
                 }
             }
@@ -354,6 +572,38 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
                     IrOp::AndI => dynasm!(a ; .arch x64 ; and Rq(r), Rq(q)),
                     IrOp::OrI => dynasm!(a ; .arch x64 ; or Rq(r), Rq(q)),
                     _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
+                }
+            }
+            IrOp::ShlI | IrOp::ShrI => {
+                // The count goes in cl (the hardware masks it by 63, as the
+                // interpreter does); rcx may hold a live value: saved around.
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; mov r11, Rq(p)
+                    ; push rcx
+                    ; mov rcx, Rq(q));
+                if ins.op == IrOp::ShlI {
+                    dynasm!(a ; .arch x64 ; shl r11, cl);
+                } else {
+                    dynasm!(a ; .arch x64 ; sar r11, cl);
+                }
+                dynasm!(a ; .arch x64 ; pop rcx ; mov Rq(r), r11);
+            }
+            IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => {
+                let off = disp(ins.k)?;
+                let tag = match ins.op {
+                    IrOp::GLoadI => Tag::I64,
+                    IrOp::GLoadF => Tag::F64,
+                    _ => Tag::BOOL,
+                } as i32;
+                dynasm!(a ; .arch x64
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]
+                    ; cmp DWORD [r11 + off + 8], tag
+                    ; jne =>exit);
+                match d {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [r11 + off]),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [r11 + off]),
+                    Loc::None => {}
                 }
             }
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
@@ -397,27 +647,61 @@ pub fn compile(t: &Trace) -> Result<CompiledTrace, CompileError> {
             }
         }
     }
-    // The back-edge: write the loop-carried slots, then poll the interrupt flag; the
-    // slots are now exactly the loop header's state (snapshot 0).
-    for &(slot, r) in &t.tail {
-        store(&mut a, slot as u32, loc[r.0 as usize], t.ty(r))?;
+    if !t.returns {
+        // The back-edge: write the loop-carried slots, then poll the interrupt flag;
+        // the slots are now exactly the loop header's state (snapshot 0).
+        for &(slot, r) in &t.tail {
+            store(&mut a, slot as u32, loc[r.0 as usize], t.ty(r))?;
+        }
+        let exit0 = exits[0];
+        dynasm!(a ; .arch x64
+            ; cmp BYTE [Rq(INTR)], 0
+            ; jne =>exit0);
+        match ctx.root_top {
+            None => dynasm!(a ; .arch x64 ; jmp =>top),
+            Some(addr) => dynasm!(a ; .arch x64
+                ; mov r11, QWORD addr as i64
+                ; jmp r11),
+        }
     }
-    let exit0 = exits[0];
-    dynasm!(a ; .arch x64
-        ; cmp BYTE [Rq(INTR)], 0
-        ; jne =>exit0
-        ; jmp =>top);
     for (k, s) in t.snaps.iter().enumerate() {
         dynasm!(a ; .arch x64 ; =>exits[k]);
         for &(slot, r) in &s.entries {
             store(&mut a, slot as u32, loc[r.0 as usize], t.ty(r))?;
         }
-        dynasm!(a ; .arch x64 ; mov eax, k as i32 ; ret);
+        let slot = table[k].as_ptr() as i64;
+        dynasm!(a ; .arch x64
+            ; mov r11, QWORD slot
+            ; jmp QWORD [r11]
+            ; =>stubs[k]
+            ; mov eax, (ctx.tid << 16 | k as u32) as i32
+            ; jmp =>out);
     }
+    // Leave from any depth of native recursion: back to the prologue's stack.
+    dynasm!(a ; .arch x64
+        ; =>out
+        ; mov rsp, rbx
+        ; pop r12
+        ; pop rbp
+        ; pop rbx
+        ; ret);
+    let offs: Vec<AssemblyOffset> = stubs
+        .iter()
+        .map(|l| a.labels().resolve_dynamic(*l))
+        .collect::<Result<_, _>>()
+        .map_err(|e| CompileError::Memory(e.to_string()))?;
     let code = a
         .finalize()
         .map_err(|_| CompileError::Memory("finalize failed".into()))?;
-    Ok(CompiledTrace { code, entry })
+    for (e, o) in table.iter().zip(offs) {
+        e.store(code.ptr(o) as usize, Ordering::Relaxed);
+    }
+    Ok(CompiledTrace {
+        code,
+        entry,
+        top: top_off,
+        table,
+    })
 }
 
 /// Writes a value to a slot as the interpreter would: payload, tag, aux 0.
@@ -435,8 +719,8 @@ fn store(a: &mut Assembler, slot: u32, l: Loc, ty: IrType) -> Result<(), Compile
         Loc::None => return Ok(()),
     }
     dynasm!(a ; .arch x64
-        ; mov DWORD [Rq(BASE) + off + 8], tag
-        ; mov DWORD [Rq(BASE) + off + 12], 0);
+        // Tag and aux (0) in one store.
+        ; mov QWORD [Rq(BASE) + off + 8], tag);
     Ok(())
 }
 
@@ -446,10 +730,19 @@ mod tests {
     use crate::ir::{IrType, TraceBuilder};
 
     fn run(t: &Trace, slots: &mut [Value], interrupt: bool) -> u32 {
-        let c = compile(t).expect("compiles");
+        let c = compile(
+            t,
+            Ctx {
+                tid: 0,
+                root_top: None,
+            },
+        )
+        .expect("compiles");
         let flag = interrupt as u8;
-        // SAFETY: the slots cover every slot the test traces name; the flag is a byte.
-        unsafe { c.run(slots.as_mut_ptr(), &flag) }
+        let mut st = VmState::default();
+        // SAFETY: the slots cover every slot the test traces name; the flag is a byte;
+        // the traces make no call and no return, so the block is not read.
+        unsafe { c.run(slots.as_mut_ptr(), &flag, &mut st) }
     }
 
     /// `while i < n { s += i * k; i += 1 }` with s, i, n, k in slots 0..4: the loop
@@ -642,6 +935,16 @@ mod tests {
                 .map(|(s, r)| (s as u16, *r))
                 .collect(),
         );
-        assert_eq!(compile(&t).err(), Some(CompileError::TooManyLiveValues));
+        assert_eq!(
+            compile(
+                &t,
+                Ctx {
+                    tid: 0,
+                    root_top: None
+                }
+            )
+            .err(),
+            Some(CompileError::TooManyLiveValues)
+        );
     }
 }

@@ -143,6 +143,38 @@ pub mod layout {
     pub const META: usize = std::mem::offset_of!(Header, meta);
     /// The kind byte of a closure.
     pub const KIND_CLOSURE: u8 = Kind::CLOSURE;
+
+    use crate::vm::{Frame, FrameKind};
+    /// The size of a frame record.
+    pub const FRAME_SIZE: usize = std::mem::size_of::<Frame>();
+    /// Offset of a frame record's `u32` function index.
+    pub const FRAME_FUNC: usize = std::mem::offset_of!(Frame, func);
+    /// Offset of a frame record's `u32` resume offset.
+    pub const FRAME_IP: usize = std::mem::offset_of!(Frame, ip);
+    /// Offset of a frame record's `u32` base (a value-stack index).
+    pub const FRAME_BASE: usize = std::mem::offset_of!(Frame, base);
+    /// Offset of a frame record's `u16` result slot.
+    pub const FRAME_RET: usize = std::mem::offset_of!(Frame, ret);
+    /// Offset of a frame record's kind byte.
+    pub const FRAME_KIND: usize = std::mem::offset_of!(Frame, kind);
+    /// Offset of a frame record's padding byte.
+    pub const FRAME_PAD: usize = std::mem::offset_of!(Frame, pad);
+    /// Offset of a frame record's closure value.
+    pub const FRAME_CLOSURE: usize = std::mem::offset_of!(Frame, closure);
+    /// The kind byte of a bytecode function's frame.
+    pub const FRAME_NORMAL: u8 = FrameKind::NORMAL;
+
+    use super::VmState;
+    /// Offset of [`VmState::stack_base`].
+    pub const ST_STACK_BASE: usize = std::mem::offset_of!(VmState, stack_base);
+    /// Offset of [`VmState::stack_limit`].
+    pub const ST_STACK_LIMIT: usize = std::mem::offset_of!(VmState, stack_limit);
+    /// Offset of [`VmState::frame_top`].
+    pub const ST_FRAME_TOP: usize = std::mem::offset_of!(VmState, frame_top);
+    /// Offset of [`VmState::globals`].
+    pub const ST_GLOBALS: usize = std::mem::offset_of!(VmState, globals);
+    /// Offset of [`VmState::frame_limit`].
+    pub const ST_FRAME_LIMIT: usize = std::mem::offset_of!(VmState, frame_limit);
 }
 
 /// Aborted recordings after which an anchor is blacklisted: its hook is never called
@@ -473,6 +505,11 @@ impl Vm {
         self.funcs.get(func as usize).map(|f| (f.arity, f.nslots))
     }
 
+    /// The bytecode of function `func` (a JIT deciding what to record).
+    pub fn func_code(&self, func: u32) -> Option<&[u8]> {
+        self.funcs.get(func as usize).map(|f| &f.code[..])
+    }
+
     /// The function a call of `v` runs without building a partial application or
     /// splitting arguments: a FUNC value's index, or a closure object's function.
     /// `None` for anything else (PAPs included).
@@ -502,6 +539,14 @@ impl Vm {
     /// Frames that can still be pushed before the configured limit.
     pub fn jit_frame_room(&self) -> usize {
         self.config.max_frames.saturating_sub(self.frames.len())
+    }
+
+    /// Switches to the recording instance when the running [`JitHook::enter`] returns,
+    /// at the innermost frame's ip (a side trace recorded from an exit taken often).
+    /// The recording belongs to `at`, the anchor of the trace being run: on
+    /// [`Recording::Done`] the id given is installed there.
+    pub fn jit_request_recording(&mut self, at: Anchor) {
+        self.recording = Some(at);
     }
 
     /// Sets the innermost frame's resume offset (a trace exit).
@@ -639,7 +684,11 @@ impl Vm {
             self.with_hook(|h, vm| h.cancel(vm, at));
             let t = self.config.jit_hot;
             if let Some(s) = self.slot_mut(at) {
-                s.abort(t);
+                if s.trace != 0 {
+                    s.count = 1;
+                } else {
+                    s.abort(t);
+                }
             }
         }
     }
@@ -753,10 +802,17 @@ impl Vm {
         }
         match self.frames.last() {
             Some(f) if f.kind == crate::vm::FrameKind::NORMAL => {
-                if self.frames.len() == depth && Some(f.func) == func && f.ip == off {
+                let looped = matches!(at, Anchor::Loop { .. });
+                if looped && self.frames.len() == depth && Some(f.func) == func && f.ip == off {
                     // The trace made no progress: entering it again would never end.
-                    // Uninstall it and interpret the anchor.
+                    // Uninstall it and interpret the anchor. (A function-entry trace
+                    // is entered again only at the next call: the interpreter runs the
+                    // entry in between.)
                     self.uninstall_trace(at);
+                }
+                if self.recording.is_some() {
+                    // The hook asked for a side trace from this exit.
+                    return Ok(Go::Switch);
                 }
                 Ok(Go::Reload)
             }
@@ -809,7 +865,13 @@ impl Vm {
             Recording::Abort => {
                 self.recording = None;
                 if let Some(s) = self.slot_mut(anchor) {
-                    s.abort(t);
+                    // A side trace of an installed trace failed: the trace stays
+                    // entered at every pass (the JIT limits its own retries).
+                    if s.trace != 0 {
+                        s.count = 1;
+                    } else {
+                        s.abort(t);
+                    }
                 }
                 true
             }
