@@ -218,12 +218,18 @@ fn run(r: RunArgs) -> i32 {
     if r.gc_stats {
         let s = vm.gc_stats();
         ewrite(&format!(
-            "gc: {} collections, {} bytes allocated, {} bytes copied, {} live, largest semispace {} bytes, {:.3} ms collecting\n",
+            "gc: {} collections ({} minor, {} major), {} bytes allocated, {} bytes promoted, {} bytes copied by major collections, {} live, largest old space {} bytes, peak heap {} bytes, pause max {:.3} ms, p99 {:.3} ms, {:.3} ms collecting\n",
             s.collections,
+            s.minor,
+            s.major,
             s.allocated,
+            s.promoted,
             s.copied,
             s.live,
             s.max_space,
+            s.peak_heap,
+            s.pause_max.as_secs_f64() * 1e3,
+            s.pause_p99().as_secs_f64() * 1e3,
             s.time.as_secs_f64() * 1e3
         ));
     }
