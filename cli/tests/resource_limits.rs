@@ -157,7 +157,10 @@ fn semispaces_never_grow_past_the_heap_limit() {
         .unwrap_or_else(|| panic!("no gc stats: {}", r.stderr));
     // The old generation's space holds at most the limit plus one nursery (1 MiB): a
     // major collection's new space must hold everything a full nursery may promote.
-    assert!(largest <= (24 << 20) + (1 << 20), "largest old space {largest}");
+    assert!(
+        largest <= (24 << 20) + (1 << 20),
+        "largest old space {largest}"
+    );
     assert!(largest > 12 << 20, "the space should still grow: {largest}");
 }
 

@@ -1,16 +1,18 @@
-//! The garbage-collected heap: object layouts and a Cheney copying collector.
+//! The garbage-collected heap: object layouts and a generational copying collector.
 //!
 //! Every object starts with a 16-byte [`Header`] and is 16-byte aligned; its payload
-//! follows (values, bytes, or an inline GMP number). Allocation bumps a pointer through
-//! the current semispace. A collection copies everything reachable from the roots the VM
-//! hands to [`Heap::forward`] into a fresh space and scans it breadth first (Cheney), so
-//! its cost is proportional to live data. Semispaces grow by policy: after a collection,
-//! when live data plus the pending request exceed half the space, the next space is
-//! twice as big (up to the heap limit).
+//! follows (values, bytes, or an inline GMP number). Objects are born in the nursery by
+//! bumping a pointer. A minor collection copies the nursery's survivors (reachable from
+//! the roots the VM hands to [`Heap::forward`] and from the remembered set) into the old
+//! generation and scans them breadth first (Cheney), so its cost is proportional to
+//! what survives; a major collection copies both generations into a new old space. The
+//! remembered set lists the old objects that may point into the nursery: every store
+//! into an existing object goes through [`Heap::store`] or [`Heap::barrier`]. SPEC.md
+//! §1.4 gives the policies (when a collection is major, how the old space grows).
 //!
 //! GMP numbers keep their limbs outside the heap (GMP allocates them); their objects sit
-//! on a finalisation list, and after each collection those that were not copied are
-//! dropped, which frees their limbs, so dead big integers never leak.
+//! on a finalisation list per generation, and after each collection those that were not
+//! copied are dropped, which frees their limbs, so dead big integers never leak.
 
 use crate::value::{Tag, Value};
 use rug::{Integer, Rational};

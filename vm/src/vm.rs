@@ -171,7 +171,7 @@ impl std::fmt::Display for RuntimeError {
 pub struct Config {
     /// Maximum live heap bytes (`--heap-limit`).
     pub heap_limit: usize,
-    /// Initial semispace size.
+    /// The nursery's size (and the first old space's target), SPEC.md §1.4.
     pub heap_initial: usize,
     /// Maximum frames (`--stack-limit`): past it, "stack overflow".
     pub max_frames: usize,
@@ -199,7 +199,7 @@ impl Default for Config {
 /// container's memory limit),
 /// after a margin of 128 MiB for the code, thread stacks and the C library.
 ///
-/// A third, because a copying collection holds two semispaces at once (each up to the
+/// A third, because a major collection holds two old spaces at once (each up to the
 /// limit), and the rest (the VM's value and frame stacks, GMP limbs, text built by
 /// `to_str`) needs room too: a runaway program is then stopped by the VM with "out of
 /// memory" before the system refuses memory or the kernel's OOM killer steps in.
