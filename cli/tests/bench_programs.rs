@@ -107,6 +107,11 @@ fn benchmark_programs_at_small_sizes() {
             vec!["10000"],
             Some(format!("primes below 10000: {}\n", primes_below(10000))),
         ),
+        (
+            "pmap",
+            vec!["1000"],
+            Some("size 1000 sum 999000 after removal 500 sum 500000\n".to_string()),
+        ),
         ("binarytrees", vec!["10"], Some(text("binarytrees/10_out"))),
         ("nbody", vec!["1000"], Some(text("nbody/1000_out"))),
         (

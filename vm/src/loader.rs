@@ -391,10 +391,10 @@ impl Vm {
             unsafe {
                 if is_list {
                     let cell = self.roots[cursor];
-                    *heap::fields(cell.ptr()) = v;
+                    self.heap.store(cell.ptr(), 0, v);
                     self.roots[cursor] = *heap::fields(cell.ptr()).add(1);
                 } else {
-                    *heap::fields(self.globals[i].ptr()).add(k) = v;
+                    self.heap.store(self.globals[i].ptr(), k, v);
                 }
             }
         }

@@ -450,6 +450,7 @@ impl Vm {
                     for i in 0..(*p).len as usize {
                         *heap::fields(p).add(i) = v;
                     }
+                    self.heap.barrier(p, v);
                 }
                 return Ok(());
             }

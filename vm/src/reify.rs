@@ -280,7 +280,7 @@ impl Reifier<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::ReifyMap;
-    use crate::heap::{self, Kind};
+    use crate::heap::Kind;
     use crate::{Config, Value, Vm};
     use hashvm_format::*;
 
@@ -353,7 +353,7 @@ mod tests {
         // A ref cell that contains itself.
         let r = vm.new_values(Kind::REF, 0, 0, &[Value::UNIT]).unwrap();
         // SAFETY: a REF object has one value field.
-        unsafe { *heap::fields(r.ptr()) = r };
+        unsafe { vm.heap.store(r.ptr(), 0, r) };
         let id = |x: u32| Some(x);
         let map = ReifyMap {
             func: &id,

@@ -171,7 +171,7 @@ impl std::fmt::Display for RuntimeError {
 pub struct Config {
     /// Maximum live heap bytes (`--heap-limit`).
     pub heap_limit: usize,
-    /// Initial semispace size.
+    /// The nursery's size (and the first old space's target), SPEC.md §1.4.
     pub heap_initial: usize,
     /// Maximum frames (`--stack-limit`): past it, "stack overflow".
     pub max_frames: usize,
@@ -203,7 +203,7 @@ impl Default for Config {
 /// container's memory limit),
 /// after a margin of 128 MiB for the code, thread stacks and the C library.
 ///
-/// A third, because a copying collection holds two semispaces at once (each up to the
+/// A third, because a major collection holds two old spaces at once (each up to the
 /// limit), and the rest (the VM's value and frame stacks, GMP limbs, text built by
 /// `to_str`) needs room too: a runaway program is then stopped by the VM with "out of
 /// memory" before the system refuses memory or the kernel's OOM killer steps in.
@@ -486,14 +486,47 @@ impl Vm {
         top.min(self.stack.len())
     }
 
-    /// Runs a collection that leaves room for `needed` bytes; fails with "out of
-    /// memory" when live data would pass the heap limit.
+    /// Runs a collection that leaves room for a `needed`-byte object (in the nursery,
+    /// or in the old generation when it is large): minor when the old generation has
+    /// room for the nursery's survivors, major otherwise (and on the stress schedule).
+    /// Fails with "out of memory" when live data would pass the heap limit.
     #[cold]
     #[inline(never)]
     pub(crate) fn collect(&mut self, needed: usize) -> Result<(), Trap> {
+        let needed_old = if self.heap.is_large(needed) {
+            needed
+        } else {
+            0
+        };
+        let major = self.heap.wants_major(needed_old);
+        self.collect_once(major, needed_old)?;
+        // The old generation's garbage counts only until a major collection frees it;
+        // a request that still does not fit the old space collects once more into the
+        // bigger space the growth policy then asks for.
+        if (!major && self.heap.old_used() + needed > self.heap.limit)
+            || (needed_old > 0 && !self.heap.old_fits(needed_old))
+        {
+            self.collect_once(true, needed_old)?;
+        }
+        if self.heap.old_used() + needed > self.heap.limit {
+            return Err(self.error_plain("out of memory"));
+        }
+        Ok(())
+    }
+
+    /// One collection, minor or major, from the VM's roots. Under stress the heap
+    /// verifier runs before it (where the remembered set must be complete) and after
+    /// it (every pointer into a live space); a failure is a collector or barrier bug
+    /// and stops the VM with an internal-error panic.
+    pub(crate) fn collect_once(&mut self, major: bool, needed_old: usize) -> Result<(), Trap> {
+        if self.heap.stress {
+            if let Err(e) = self.heap.check() {
+                panic!("heap verifier, before a collection: {e}");
+            }
+        }
         let t0 = std::time::Instant::now();
         let top = self.live_top();
-        if !self.heap.begin(needed) {
+        if !self.heap.begin(major, needed_old) {
             return Err(self.error_plain("out of memory"));
         }
         let heap = &mut self.heap;
@@ -515,17 +548,21 @@ impl Vm {
         for r in self.trace_consts.iter_mut() {
             heap.forward(r);
         }
-        let live = heap.finish(needed);
-        heap.stats.time += t0.elapsed();
+        heap.finish(needed_old);
+        heap.stats.record_pause(t0.elapsed());
         self.sync_jit_state();
-        if live + needed > self.heap.limit {
-            return Err(self.error_plain("out of memory"));
+        if self.heap.stress {
+            if let Err(e) = self.heap.check() {
+                panic!("heap verifier, after a collection: {e}");
+            }
         }
         Ok(())
     }
 
     /// Allocates an object, collecting first if needed. Every pointer held in a Rust
-    /// local is invalid afterwards: re-read values from slots or `roots`.
+    /// local is invalid afterwards: re-read values from slots or `roots`. The object
+    /// is young unless it is large (then it is born remembered): either way its
+    /// creator may fill it without the write barrier, before the next allocation.
     #[inline]
     pub(crate) fn alloc(
         &mut self,
@@ -555,11 +592,19 @@ impl Vm {
         if size > self.heap.limit {
             return Err(self.error_plain("out of memory"));
         }
-        self.collect(size)?;
-        if !self.heap.fits(size) {
-            // The growth policy has made the next space big enough: collect into it.
+        if self.heap.is_large(size) {
+            if !self.heap.stress && self.heap.old_used() + size <= self.heap.limit {
+                if let Some(p) = self.heap.try_alloc_old(size, kind, tag, meta, len) {
+                    return Ok(p);
+                }
+            }
             self.collect(size)?;
+            return self
+                .heap
+                .try_alloc_old(size, kind, tag, meta, len)
+                .ok_or_else(|| self.error_plain("out of memory"));
         }
+        self.collect(size)?;
         let stress = std::mem::replace(&mut self.heap.stress, false);
         let r = self.heap.try_alloc(size, kind, tag, meta, len);
         self.heap.stress = stress;

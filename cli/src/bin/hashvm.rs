@@ -17,6 +17,7 @@ usage: hashvm run [OPTIONS] FILE [ARGS...]   run a .hbc (executable or linkable)
 run options (before FILE; everything after FILE goes to the program):
   --heap-limit SIZE    most live heap data (e.g. 512M, 4G; default a third of the memory the process may use); past it: out of memory
   --stack-limit N      most nested calls (default 10000000); past it: stack overflow
+  --nursery SIZE       the collector's nursery (e.g. 256K, 4M; default 1M, at least 1K)
   --gc-stats           print collector statistics to standard error at exit
   --jit=on|off         the tracing JIT (default: on on x86-64; it compiles hot numeric
                        loops and is otherwise invisible)
@@ -157,6 +158,14 @@ fn parse_run(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
                     .filter(|&v| v > 0)
                     .ok_or("--stack-limit needs a positive number of frames")?;
             }
+            Some(Long("nursery")) => {
+                config.heap_initial = p
+                    .value()?
+                    .to_str()
+                    .and_then(parse_size)
+                    .filter(|&v| v >= 1024)
+                    .ok_or("--nursery needs a size of at least 1K, such as 256K")?;
+            }
             Some(Long("gc-stats")) => gc_stats = true,
             Some(Long("allow-ffi")) => config.allow_ffi = true,
             Some(Long("jit")) => {
@@ -229,12 +238,18 @@ fn run(r: RunArgs) -> i32 {
     if r.gc_stats {
         let s = vm.gc_stats();
         ewrite(&format!(
-            "gc: {} collections, {} bytes allocated, {} bytes copied, {} live, largest semispace {} bytes, {:.3} ms collecting\n",
+            "gc: {} collections ({} minor, {} major), {} bytes allocated, {} bytes promoted, {} bytes copied by major collections, {} live, largest old space {} bytes, peak heap {} bytes, pause max {:.3} ms, p99 {:.3} ms, {:.3} ms collecting\n",
             s.collections,
+            s.minor,
+            s.major,
             s.allocated,
+            s.promoted,
             s.copied,
             s.live,
             s.max_space,
+            s.peak_heap,
+            s.pause_max.as_secs_f64() * 1e3,
+            s.pause_p99().as_secs_f64() * 1e3,
             s.time.as_secs_f64() * 1e3
         ));
     }

@@ -266,7 +266,7 @@ impl Vm {
                     // SAFETY: FORCE frames hold a thunk object.
                     unsafe {
                         (*h).tag = THUNK_DONE;
-                        *heap::fields(h) = v;
+                        self.heap.store(h, 0, v);
                     }
                     ret = top.ret;
                 }

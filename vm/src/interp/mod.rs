@@ -741,7 +741,7 @@ impl Vm {
                         let c = self.frames.last().unwrap().closure;
                         let v = slot!(a16!(Op::SetEnv, 1));
                         // SAFETY: as for GETENV.
-                        *heap::fields(c.ptr()).add(a16!(Op::SetEnv, 0)) = v;
+                        self.heap.store(c.ptr(), a16!(Op::SetEnv, 0), v);
                         next!(Op::SetEnv);
                     }
 
@@ -778,8 +778,11 @@ impl Vm {
                         next!(Op::Field);
                     }
                     prim::SETFIELD => {
-                        let f = checked_field!(a16!(Op::SetField, 0), a16!(Op::SetField, 1));
-                        *f = slot!(a16!(Op::SetField, 2));
+                        let (o, i) = (a16!(Op::SetField, 0), a16!(Op::SetField, 1));
+                        let f = checked_field!(o, i);
+                        let v = slot!(a16!(Op::SetField, 2));
+                        *f = v;
+                        self.heap.barrier(bits_of!(o) as *mut heap::Header, v);
                         next!(Op::SetField);
                     }
                     prim::GETTAG => {
@@ -860,7 +863,7 @@ impl Vm {
                     prim::ASET => {
                         let (ia, ii) = (a16!(Op::ASet, 0), a16!(Op::ASet, 1));
                         let (arr, i) = checked_index!(ia, ii);
-                        *heap::fields(arr).add(i as usize) = slot!(a16!(Op::ASet, 2));
+                        self.heap.store(arr, i as usize, slot!(a16!(Op::ASet, 2)));
                         next!(Op::ASet);
                     }
                     prim::ALEN => {
@@ -896,7 +899,7 @@ impl Vm {
                         if !(r.tag == Tag::OBJ && ((*r.ptr()).kind == Kind::REF)) {
                             fault!("refset of a {}", self.type_name(r));
                         }
-                        *heap::fields(r.ptr()) = slot!(a16!(Op::RefSet, 1));
+                        self.heap.store(r.ptr(), 0, slot!(a16!(Op::RefSet, 1)));
                         next!(Op::RefSet);
                     }
                     prim::FORCE => {
