@@ -29,7 +29,13 @@ fn benches(c: &mut Criterion) {
         {
             let t = trace(n);
             c.bench_function(&format!("jit/compile_x64_{n}"), |b| {
-                b.iter(|| hashvm_jit::x64::compile(&t).expect("compiles"))
+                b.iter(|| {
+                    let ctx = hashvm_jit::x64::Ctx {
+                        tid: 0,
+                        root_top: None,
+                    };
+                    hashvm_jit::x64::compile(&t, ctx).expect("compiles")
+                })
             });
         }
     }

@@ -403,6 +403,7 @@ fn the_jit_inlines_calls() -> Result<(), Failed> {
             file: root().join(format!("benches/programs/{name}.hash")),
             dir: root().join("benches/programs"),
             args: vec![arg.into()],
+            allow_ffi: false,
         };
         let off = run_with(&p, &["--jit=off"], false);
         let on = run_with(&p, &["--jit=on", "--jit-log"], false);
@@ -435,6 +436,7 @@ fn native_recursion_overflows() -> Result<(), Failed> {
         file: dir.0.join("p.hash"),
         dir: dir.0.clone(),
         args: Vec::new(),
+        allow_ffi: false,
     };
     let limit = ["--stack-limit", "5000"];
     let off = run_with(&p, &[&["--jit=off"][..], &limit].concat(), false);

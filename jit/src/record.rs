@@ -861,8 +861,8 @@ mod tests {
             if let Some((anchor, t)) = &compiled {
                 if ip == *anchor {
                     let flag = 0u8;
-                    // SAFETY: the slot array covers every slot the trace names.
                     let mut st = hashvm_vm::VmState::default();
+                    // SAFETY: the slot array covers every slot the trace names.
                     let exit = unsafe { t.run(sl.as_mut_ptr(), &flag, &mut st) };
                     ran = true;
                     // Resume at the guarded instruction: the interpreter takes the
