@@ -294,11 +294,12 @@ pub fn find_runtime() -> Result<PathBuf, String> {
     }
 }
 
-/// Makes the native executable of `module` (linked and verified by the caller) and
-/// writes it to `out` with execute permission, through a temporary file renamed into
-/// place (a running copy of the old file is not disturbed, and a failed write leaves
-/// no half executable).
-pub fn write_executable(module: &hashvm_format::Module, out: &Path) -> Result<(), String> {
+/// Makes the native executable of the linked program `module` and writes it to `out`
+/// with execute permission, through a temporary file renamed into place (a running
+/// copy of the old file is not disturbed, and a failed write leaves no half
+/// executable). It takes the verifier's proof: only verified programs are written
+/// (and the runtime verifies again, SPEC.md §11.3).
+pub fn write_executable(module: hashvm_format::Verified<'_>, out: &Path) -> Result<(), String> {
     let rt = find_runtime()?;
     if let (Ok(a), Ok(b)) = (std::fs::canonicalize(&rt), std::fs::canonicalize(out)) {
         if a == b {
@@ -312,7 +313,10 @@ pub fn write_executable(module: &hashvm_format::Module, out: &Path) -> Result<()
         std::fs::read(&rt).map_err(|e| format!("the native runtime {}: {e}", rt.display()))?;
     let image =
         runtime_image(&elf).map_err(|e| format!("the native runtime {}: {e}", rt.display()))?;
-    let hbc = hashvm_format::write(module);
+    if !module.is_executable() {
+        return Err(format!("{}: the program has no entry point", out.display()));
+    }
+    let hbc = hashvm_format::write(&module);
     let bytes = build(&image, &[(SECTION_HBC, &hbc)]);
     write_exe_file(out, &bytes)
 }

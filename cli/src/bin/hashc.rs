@@ -111,7 +111,11 @@ fn compile(args: Args) -> i32 {
                 ewrite(&hashvm_cli::native::stats(&c.module));
             }
             let written = if args.native {
-                hashvm_cli::native::write_executable(&c.module, &args.out)
+                // `compile_program` verified the program; the proof is taken again here
+                // (a fraction of a millisecond) rather than trusted across the API.
+                hashvm_format::verify::verify(&c.module)
+                    .map_err(|e| format!("{}: {e}", args.input.display()))
+                    .and_then(|v| hashvm_cli::native::write_executable(v, &args.out))
             } else {
                 write_file(&args.out, &hashvm_format::write(&c.module))
             };

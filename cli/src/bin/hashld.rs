@@ -92,16 +92,16 @@ fn run(args: Args) -> Result<(), Vec<String>> {
             "no entry point: none of the objects or libraries defines one (an executable needs exactly one object with an entry, as `hashc` makes for a file with `main`)".into(),
         ]);
     }
-    verify(&display, &out).map_err(|e| {
+    let verified = hashvm_format::verify::verify(&out).map_err(|e| {
         vec![format!(
-            "the linked program fails verification (a linker bug): {e}"
+            "{display}: the linked program fails verification (a linker bug): {e}"
         )]
     })?;
     if args.native_stats {
         ewrite(&native::stats(&out));
     }
     if args.native {
-        native::write_executable(&out, &args.output).map_err(|e| vec![e])
+        native::write_executable(verified, &args.output).map_err(|e| vec![e])
     } else {
         write_file(&args.output, &hashvm_format::write(&out)).map_err(|e| vec![e])
     }
