@@ -1,11 +1,35 @@
 //! Calls and returns outside the dispatch loop: growing the value stack, pushing
 //! frames (the one place that does), applying a function value to arguments (exact,
-//! partial and over-application), delivering a result to a continuation frame, and
-//! [`Vm::call`], the host's way in.
+//! partial and over-application), tail calls other than self tail calls, forcing a
+//! pending thunk, delivering a result to a continuation frame, and [`Vm::call`] with
+//! `execute`, the host's way in.
 
 use super::*;
 
 impl Vm {
+    /// Runs from the top frame until a value reaches a HOST frame, switching between
+    /// the normal and the recording instance of the interpreter as the JIT asks.
+    pub(super) fn execute(&mut self) -> Result<Value, Trap> {
+        loop {
+            let r = if self.recording.is_some() {
+                self.run::<true>()
+            } else {
+                self.run::<false>()
+            };
+            match r {
+                Ok(Some(v)) => {
+                    self.cancel_recording();
+                    return Ok(v);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.cancel_recording();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
     /// Makes the value stack at least `n` slots long. Invalidates raw pointers into it.
     #[cold]
     #[inline(never)]
@@ -219,6 +243,93 @@ impl Vm {
             self.push_frame(func, p, arity, 0, closure)?;
             self.scratch_top = 0;
             return Ok(Called::Pushed);
+        }
+    }
+
+    /// `tcallk` (`known`: `target` is a function constant) or `tcall`: the `n`
+    /// arguments at slot `a0` of the frame at `b` move down to its base, the frame is
+    /// popped and the callee runs in its place, returning to its caller. `Ok(None)`:
+    /// continue in the new top frame; `Ok(Some(v))`: `v` reached the host. On a fault
+    /// the popped frame is put back (cleared) so that the trace names the caller.
+    #[inline(always)]
+    pub(super) fn tail_call(
+        &mut self,
+        known: bool,
+        target: Value,
+        b: usize,
+        a0: usize,
+        n: usize,
+    ) -> Result<Option<Value>, Trap> {
+        // SAFETY: the verifier checked that the argument window `a0..a0 + n` lies in
+        // the frame at `b`, whose slots exist in the stack.
+        unsafe {
+            let base = self.stack.as_mut_ptr().add(b);
+            std::ptr::copy(base.add(a0), base, n);
+        }
+        // There is always a frame below a NORMAL frame (at least the host's).
+        let fr = self.frames.pop().unwrap();
+        self.scratch_top = b + n;
+        let r = if known {
+            self.push_frame(target.bits as u32, b, n, fr.ret, target)
+                .map(|_| Called::Pushed)
+        } else {
+            self.apply(target, b, n, fr.ret)
+        };
+        self.scratch_top = 0;
+        match r {
+            Ok(Called::Pushed) => Ok(None),
+            Ok(Called::Value(v)) => self.deliver(fr.ret, v),
+            Err(e) => {
+                // Its slots are dead (and may have gone stale while it was off the
+                // stack): it is pushed cleared.
+                let _ = self.enter(fr, 0);
+                Err(self.retrace(e))
+            }
+        }
+    }
+
+    /// `force` of the pending thunk `v` from the frame at `b` (whose saved ip is the
+    /// resume point): marks it running and calls its function under a FORCE frame,
+    /// which stores the result in the thunk and in slot `d`. `Ok(None)`: continue in
+    /// the new top frame; `Ok(Some(v))`: `v` reached the host.
+    pub(super) fn force_thunk(
+        &mut self,
+        v: Value,
+        d: usize,
+        b: usize,
+    ) -> Result<Option<Value>, Trap> {
+        let h = v.ptr();
+        // SAFETY: `v` is a THUNK object (the caller checked), live, with one field.
+        let f = unsafe {
+            (*h).tag = THUNK_RUNNING;
+            *heap::fields(h)
+        };
+        let fr = *self.frames.last().unwrap();
+        let p = b + self.funcs[fr.func as usize].nslots as usize;
+        let r = self.enter(
+            Frame {
+                func: 0,
+                ip: 0,
+                base: p as u32,
+                ret: d as u16,
+                kind: FrameKind::FORCE,
+                pad: 0,
+                closure: v,
+            },
+            0,
+        );
+        if let Err(e) = r {
+            // SAFETY: as above (pushing a frame allocates no object: `h` is unmoved).
+            unsafe { (*h).tag = THUNK_PENDING };
+            return Err(e);
+        }
+        match self.apply(f, p, 0, 0) {
+            Ok(Called::Pushed) => Ok(None),
+            Ok(Called::Value(r)) => self.deliver(0, r),
+            Err(e) => {
+                self.frames.pop();
+                Err(e)
+            }
         }
     }
 

@@ -8,9 +8,15 @@
 //! below sound.
 //!
 //! This file owns the dispatch loop (`run`, one instance for normal execution and one
-//! for recording) and its instruction handlers; `call` owns frame pushes, function
-//! application, result delivery to continuation frames and the host's entry
-//! (`Vm::call`); `lists` owns the native list instructions and their continuations.
+//! for recording) with the handlers of the hot instructions inline in its `match`,
+//! grouped by concern (moves and constants, branches, calls, data, then typed `i64`,
+//! `u64` and `f64` arithmetic and the extension prefixes). Larger or colder handlers
+//! are `Vm` methods in files of their own, as wasmi's `executor/instrs/` or Lua's
+//! `lvm.c`/`ldo.c` split them: `call` (frame pushes, function application, tail calls,
+//! forcing thunks, delivery to continuation frames, the host's entry), `lists` (the
+//! native list instructions and their continuations), `data` (`anew`, structural
+//! comparisons, value-shape tests), `strings` (`tostr`, `scat`, `print`) and `fault`
+//! (fault messages). The extension instructions themselves are in `crate::ops`.
 
 use crate::frames::PushFailed;
 use crate::heap::{self, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
@@ -20,7 +26,14 @@ use crate::vm::{Frame, FrameKind, Trap, Vm, SCRATCH_SLOTS};
 use hashvm_format::builtin;
 
 mod call;
+mod data;
+mod fault;
 mod lists;
+mod strings;
+
+pub(crate) use data::is_str;
+use data::{ctor_index, is_list, kind_code};
+pub(crate) use fault::tyname;
 
 use hashvm_format::opcode::{ext_num, ext_sys, jump_table, prim, Op, EXT_NUM, EXT_SYS};
 
@@ -33,29 +46,6 @@ pub(crate) enum Called {
 }
 
 impl Vm {
-    /// Runs from the top frame until a value reaches a HOST frame, switching between
-    /// the normal and the recording instance of the interpreter as the JIT asks.
-    pub(super) fn execute(&mut self) -> Result<Value, Trap> {
-        loop {
-            let r = if self.recording.is_some() {
-                self.run::<true>()
-            } else {
-                self.run::<false>()
-            };
-            match r {
-                Ok(Some(v)) => {
-                    self.cancel_recording();
-                    return Ok(v);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.cancel_recording();
-                    return Err(e);
-                }
-            }
-        }
-    }
-
     /// The dispatch loop. `RECORD` selects the recording instance, which calls the
     /// recorder before every instruction; the normal instance (`RECORD == false`)
     /// contains no trace of it, by monomorphisation. Returns `Ok(None)` to switch
@@ -381,6 +371,16 @@ impl Vm {
                 }
             }};
         }
+        // The f64 form of `arith!`, `cmpop!` or `jcmp!` (`$m`): the operands are bound
+        // as f64 values.
+        macro_rules! f64op {
+            ($m:ident, $op:expr, $name:literal, |$a:ident, $b:ident| $e:expr) => {
+                $m!($op, Tag::F64, $name, |x, y| {
+                    let ($a, $b) = (f64::from_bits(x), f64::from_bits(y));
+                    $e
+                })
+            };
+        }
         macro_rules! jcmpi {
             ($op:expr, |$a:ident, $b:ident| $e:expr) => {{
                 let ia = a16!($op, 0);
@@ -689,31 +689,10 @@ impl Vm {
                             continue;
                         }
                         save_ip!();
-                        std::ptr::copy(base.add(a0), base, n);
-                        let fr = self.frames.pop().unwrap();
-                        self.scratch_top = cur_base + n;
-                        let r = match op {
-                            prim::TCALLK => {
-                                let f = target.bits as u32;
-                                self.push_frame(f, cur_base, n, fr.ret, target)
-                                    .map(|_| Called::Pushed)
-                            }
-                            _ => self.apply(target, cur_base, n, fr.ret),
-                        };
-                        self.scratch_top = 0;
-                        match r {
-                            Ok(Called::Pushed) => reload!(),
-                            Ok(Called::Value(v)) => match tri!(self.deliver(fr.ret, v)) {
-                                Some(v) => return Ok(Some(v)),
-                                None => reload!(),
-                            },
-                            Err(e) => {
-                                // Put the frame back so the trace names the caller.
-                                // Its slots are dead (and may have gone stale while
-                                // it was off the stack): it is pushed cleared.
-                                let _ = self.enter(fr, 0);
-                                return Err(self.retrace(e));
-                            }
+                        let r = self.tail_call(op == prim::TCALLK, target, cur_base, a0, n);
+                        match tri!(r) {
+                            Some(v) => return Ok(Some(v)),
+                            None => reload!(),
                         }
                     }
                     prim::CLOSURE => {
@@ -832,26 +811,9 @@ impl Vm {
                         next!(Op::Head);
                     }
                     prim::ANEW => {
-                        let d = a16!(Op::ANew, 0);
                         let n = slot!(a16!(Op::ANew, 1));
-                        if n.tag != Tag::I64 {
-                            fault!("array length must be an i64, not {}", self.type_name(n));
-                        }
-                        let n = n.bits as i64;
-                        if n < 0 {
-                            fault!("negative array length {n}");
-                        }
-                        if n as u64 > (1 << 40) {
-                            fault!("out of memory: array of {n} elements");
-                        }
-                        let n = n as usize;
-                        let p = vmop!(self.alloc(n * 16, Kind::ARRAY, 0, 0, n as u64));
-                        let v = slot!(a16!(Op::ANew, 2));
-                        let f = heap::fields(p);
-                        for i in 0..n {
-                            *f.add(i) = v;
-                        }
-                        set!(d, Value::obj(p));
+                        let a = vmop!(self.new_array(n, cur_base, a16!(Op::ANew, 2)));
+                        set!(a16!(Op::ANew, 0), a);
                         next!(Op::ANew);
                     }
                     prim::AGET => {
@@ -922,38 +884,9 @@ impl Vm {
                             _ => {
                                 next!(Op::Force);
                                 save_resume!();
-                                (*h).tag = THUNK_RUNNING;
-                                let f = *heap::fields(h);
-                                let fr = *self.frames.last().unwrap();
-                                let p = cur_base + ((*funcs.add(fr.func as usize)).nslots) as usize;
-                                let r = self.enter(
-                                    Frame {
-                                        func: 0,
-                                        ip: 0,
-                                        base: p as u32,
-                                        ret: d as u16,
-                                        kind: FrameKind::FORCE,
-                                        pad: 0,
-                                        closure: v,
-                                    },
-                                    0,
-                                );
-                                if let Err(e) = r {
-                                    (*h).tag = THUNK_PENDING;
-                                    return Err(e);
-                                }
-                                match self.apply(f, p, 0, 0) {
-                                    Ok(Called::Pushed) => reload!(),
-                                    Ok(Called::Value(r)) => {
-                                        if let Some(v) = tri!(self.deliver(0, r)) {
-                                            return Ok(Some(v));
-                                        }
-                                        reload!();
-                                    }
-                                    Err(e) => {
-                                        self.frames.pop();
-                                        return Err(e);
-                                    }
+                                match tri!(self.force_thunk(v, d, cur_base)) {
+                                    Some(v) => return Ok(Some(v)),
+                                    None => reload!(),
                                 }
                             }
                         }
@@ -963,26 +896,7 @@ impl Vm {
                         let a = slot!(a16!(Op::Eq, 1));
                         let b = slot!(a16!(Op::Eq, 2));
                         save_ip!();
-                        let r = match op {
-                            prim::EQ => Value::bool(tri!(self.equal(a, b))),
-                            prim::NE => Value::bool(!tri!(self.equal(a, b))),
-                            _ => {
-                                let c = tri!(self.compare(a, b));
-                                match op {
-                                    prim::LT => Value::bool(c == Some(std::cmp::Ordering::Less)),
-                                    prim::LE => Value::bool(matches!(
-                                        c,
-                                        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
-                                    )),
-                                    _ => Value::i64(match c {
-                                        Some(std::cmp::Ordering::Less) => -1,
-                                        Some(std::cmp::Ordering::Equal) => 0,
-                                        Some(std::cmp::Ordering::Greater) => 1,
-                                        None => fault!("cannot order NaN"),
-                                    }),
-                                }
-                            }
-                        };
+                        let r = tri!(self.compare_op(op, a, b));
                         set!(a16!(Op::Eq, 0), r);
                         next!(Op::Eq);
                     }
@@ -996,54 +910,18 @@ impl Vm {
                     }
                     prim::TOSTR => {
                         let v = slot!(a16!(Op::ToStr, 1));
-                        let s = vmop!(self.display_checked(v));
-                        let r = vmop!(self.new_str(&s));
+                        let r = vmop!(self.display_str(v));
                         set!(a16!(Op::ToStr, 0), r);
                         next!(Op::ToStr);
                     }
                     prim::SCAT => {
-                        let a = slot!(a16!(Op::SCat, 1));
-                        let b = slot!(a16!(Op::SCat, 2));
-                        if !(is_str(a) && is_str(b)) {
-                            fault!(
-                                "string concatenation of {} and {}",
-                                self.type_name(a),
-                                self.type_name(b)
-                            );
-                        }
-                        let (la, lb) = ((*a.ptr()).len as usize, (*b.ptr()).len as usize);
-                        let p = vmop!(self.alloc(la + lb, Kind::STR, 0, 0, (la + lb) as u64));
-                        // Re-read the operands: the allocation may have moved them.
-                        let a = slot!(a16!(Op::SCat, 1));
-                        let b = slot!(a16!(Op::SCat, 2));
-                        {
-                            let dst = (p as *mut u8).add(16);
-                            std::ptr::copy_nonoverlapping((a.ptr() as *const u8).add(16), dst, la);
-                            std::ptr::copy_nonoverlapping(
-                                (b.ptr() as *const u8).add(16),
-                                dst.add(la),
-                                lb,
-                            );
-                        }
-                        set!(a16!(Op::SCat, 0), Value::obj(p));
+                        let (ia, ib) = (a16!(Op::SCat, 1), a16!(Op::SCat, 2));
+                        let r = vmop!(self.concat(cur_base, ia, ib));
+                        set!(a16!(Op::SCat, 0), r);
                         next!(Op::SCat);
                     }
                     prim::PRINT => {
-                        let v = slot!(a16!(Op::Print, 0));
-                        if !is_str(v) {
-                            fault!("print of a {}, not a str", self.type_name(v));
-                        }
-                        use std::io::Write;
-                        if let Err(e) = self.out.write_all(heap::bytes(v.ptr())) {
-                            // A reader that went away (`prog | head -1`) ends the program
-                            // quietly, as SIGPIPE ends a C program; a program printing
-                            // in a loop would otherwise never stop.
-                            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                                save_ip!();
-                                return Err(Trap::Exit(0));
-                            }
-                            fault!("cannot write to standard output: {e}");
-                        }
+                        vmop!(self.print_str(slot!(a16!(Op::Print, 0))));
                         next!(Op::Print);
                     }
                     prim::JEQCHAR | prim::JNECHAR => {
@@ -1199,71 +1077,25 @@ impl Vm {
                     prim::JGE_U64 => jcmp!(Op::JGeU64, Tag::U64, "jge.u64", |a, b| a >= b),
 
                     // ---------------------------------------------------- f64
-                    prim::ADD_F64 => {
-                        arith!(Op::AddF64, Tag::F64, "add.f64", |a, b| (f64::from_bits(a)
-                            + f64::from_bits(b))
-                        .to_bits())
-                    }
-                    prim::SUB_F64 => {
-                        arith!(Op::SubF64, Tag::F64, "sub.f64", |a, b| (f64::from_bits(a)
-                            - f64::from_bits(b))
-                        .to_bits())
-                    }
-                    prim::MUL_F64 => {
-                        arith!(Op::MulF64, Tag::F64, "mul.f64", |a, b| (f64::from_bits(a)
-                            * f64::from_bits(b))
-                        .to_bits())
-                    }
-                    prim::DIV_F64 => {
-                        arith!(Op::DivF64, Tag::F64, "div.f64", |a, b| (f64::from_bits(a)
-                            / f64::from_bits(b))
-                        .to_bits())
-                    }
-                    prim::REM_F64 => {
-                        arith!(Op::RemF64, Tag::F64, "rem.f64", |a, b| (f64::from_bits(a)
-                            % f64::from_bits(b))
-                        .to_bits())
-                    }
+                    prim::ADD_F64 => f64op!(arith, Op::AddF64, "add.f64", |a, b| (a + b).to_bits()),
+                    prim::SUB_F64 => f64op!(arith, Op::SubF64, "sub.f64", |a, b| (a - b).to_bits()),
+                    prim::MUL_F64 => f64op!(arith, Op::MulF64, "mul.f64", |a, b| (a * b).to_bits()),
+                    prim::DIV_F64 => f64op!(arith, Op::DivF64, "div.f64", |a, b| (a / b).to_bits()),
+                    prim::REM_F64 => f64op!(arith, Op::RemF64, "rem.f64", |a, b| (a % b).to_bits()),
                     prim::NEG_F64 => {
                         unop!(Op::NegF64, Tag::F64, "neg.f64", |a| (-f64::from_bits(a))
                             .to_bits())
                     }
-                    prim::EQ_F64 => cmpop!(Op::EqF64, Tag::F64, "eq.f64", |a, b| f64::from_bits(a)
-                        == f64::from_bits(b)),
-                    prim::NE_F64 => cmpop!(Op::NeF64, Tag::F64, "ne.f64", |a, b| f64::from_bits(a)
-                        != f64::from_bits(b)),
-                    prim::LT_F64 => cmpop!(Op::LtF64, Tag::F64, "lt.f64", |a, b| f64::from_bits(a)
-                        < f64::from_bits(b)),
-                    prim::LE_F64 => cmpop!(Op::LeF64, Tag::F64, "le.f64", |a, b| f64::from_bits(a)
-                        <= f64::from_bits(b)),
-                    prim::JLT_F64 => {
-                        jcmp!(Op::JLtF64, Tag::F64, "jlt.f64", |a, b| f64::from_bits(a)
-                            < f64::from_bits(b))
-                    }
-                    prim::JLE_F64 => {
-                        jcmp!(Op::JLeF64, Tag::F64, "jle.f64", |a, b| f64::from_bits(a)
-                            <= f64::from_bits(b))
-                    }
-                    prim::JNLT_F64 => {
-                        jcmp!(Op::JNLtF64, Tag::F64, "jnlt.f64", |a, b| !(f64::from_bits(
-                            a
-                        )
-                            < f64::from_bits(b)))
-                    }
-                    prim::JNLE_F64 => {
-                        jcmp!(Op::JNLeF64, Tag::F64, "jnle.f64", |a, b| !(f64::from_bits(
-                            a
-                        )
-                            <= f64::from_bits(b)))
-                    }
-                    prim::JEQ_F64 => {
-                        jcmp!(Op::JEqF64, Tag::F64, "jeq.f64", |a, b| f64::from_bits(a)
-                            == f64::from_bits(b))
-                    }
-                    prim::JNE_F64 => {
-                        jcmp!(Op::JNeF64, Tag::F64, "jne.f64", |a, b| f64::from_bits(a)
-                            != f64::from_bits(b))
-                    }
+                    prim::EQ_F64 => f64op!(cmpop, Op::EqF64, "eq.f64", |a, b| a == b),
+                    prim::NE_F64 => f64op!(cmpop, Op::NeF64, "ne.f64", |a, b| a != b),
+                    prim::LT_F64 => f64op!(cmpop, Op::LtF64, "lt.f64", |a, b| a < b),
+                    prim::LE_F64 => f64op!(cmpop, Op::LeF64, "le.f64", |a, b| a <= b),
+                    prim::JLT_F64 => f64op!(jcmp, Op::JLtF64, "jlt.f64", |a, b| a < b),
+                    prim::JLE_F64 => f64op!(jcmp, Op::JLeF64, "jle.f64", |a, b| a <= b),
+                    prim::JNLT_F64 => f64op!(jcmp, Op::JNLtF64, "jnlt.f64", |a, b| !(a < b)),
+                    prim::JNLE_F64 => f64op!(jcmp, Op::JNLeF64, "jnle.f64", |a, b| !(a <= b)),
+                    prim::JEQ_F64 => f64op!(jcmp, Op::JEqF64, "jeq.f64", |a, b| a == b),
+                    prim::JNE_F64 => f64op!(jcmp, Op::JNeF64, "jne.f64", |a, b| a != b),
 
                     prim::ADDK_F64
                     | prim::SUBK_F64
@@ -1371,123 +1203,3 @@ impl Vm {
         }
     }
 }
-
-impl Vm {
-    /// The fault of a typed instruction given operands of the wrong type (cold, so the
-    /// message formatting stays out of the dispatch loop).
-    #[cold]
-    #[inline(never)]
-    fn operand_fault(&self, name: &str, tag: u32, a: Value, b: Option<Value>) -> Trap {
-        let t = tyname(tag);
-        let msg = match b {
-            Some(b) => format!(
-                "{name} expects two {t} operands, got {} and {}",
-                self.type_name(a),
-                self.type_name(b)
-            ),
-            None if name.contains(' ') => {
-                let art = if t.starts_with(['a', 'e', 'f', 'i', 'o']) {
-                    "an"
-                } else {
-                    "a"
-                };
-                format!("{name} expects {art} {t}, got {}", self.type_name(a))
-            }
-            None => format!("{name} expects a {t} operand, got {}", self.type_name(a)),
-        };
-        self.error_plain(msg)
-    }
-
-    /// Rebuilds an error's stack trace from the current (corrected) frame ips.
-    #[cold]
-    fn retrace(&self, t: Trap) -> Trap {
-        match t {
-            Trap::Error(mut e) => {
-                e.trace = self.trace();
-                Trap::Error(e)
-            }
-            other => other,
-        }
-    }
-}
-
-/// The constructor index of a sum, tuple or list value.
-#[inline(always)]
-fn ctor_index(v: Value) -> Option<usize> {
-    if v.tag == Tag::CTOR0 {
-        Some(v.bits as usize)
-    // SAFETY: the tag is OBJ, and OBJ values point at live objects.
-    } else if v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::DATA } {
-        // SAFETY: as above; a DATA object's tag is its constructor index.
-        Some(unsafe { (*v.ptr()).tag } as usize)
-    } else {
-        None
-    }
-}
-
-/// The `kindof` code of a value (`hashvm_format::opcode::kind`).
-#[inline]
-pub(crate) fn kind_code(v: Value) -> i64 {
-    use hashvm_format::opcode::kind;
-    match v.tag {
-        Tag::UNIT => kind::UNIT,
-        Tag::BOOL => kind::BOOL,
-        Tag::I64 => kind::I64,
-        Tag::U64 => kind::U64,
-        Tag::F64 => kind::F64,
-        Tag::CHAR => kind::CHAR,
-        Tag::CTOR0 => kind::DATA + v.aux as i64,
-        Tag::FUNC => kind::FUNCTION,
-        Tag::PTR => kind::PTR,
-        _ => {
-            // SAFETY: every other tag is OBJ, and OBJ values point at live objects.
-            let (k, meta) = unsafe { ((*v.ptr()).kind, (*v.ptr()).meta) };
-            match k {
-                Kind::DATA => kind::DATA + meta as i64,
-                Kind::ARRAY => kind::ARRAY,
-                Kind::CLOSURE | Kind::PAP => kind::FUNCTION,
-                Kind::REF => kind::REF,
-                Kind::THUNK => kind::THUNK,
-                Kind::STR => kind::STR,
-                Kind::BYTES => kind::BYTES,
-                Kind::BIG => kind::IBIG,
-                Kind::RAT => kind::RATIO,
-                // No live value has another kind.
-                _ => -1,
-            }
-        }
-    }
-}
-
-#[inline(always)]
-fn is_list(v: Value) -> bool {
-    (v.tag == Tag::CTOR0 && v.aux == builtin::LIST)
-        || (v.tag == Tag::OBJ
-            // SAFETY: the tag is OBJ, and OBJ values point at live objects.
-            && unsafe { (*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST })
-}
-
-#[inline(always)]
-pub(crate) fn is_str(v: Value) -> bool {
-    // SAFETY: the tag is OBJ, and OBJ values point at live objects.
-    v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::STR }
-}
-
-/// The name of an immediate tag, for fault messages.
-pub(crate) fn tyname(tag: u32) -> &'static str {
-    match tag {
-        Tag::UNIT => "()",
-        Tag::BOOL => "bool",
-        Tag::I64 => "i64",
-        Tag::U64 => "u64",
-        Tag::F64 => "f64",
-        Tag::CHAR => "char",
-        Tag::CTOR0 => "constructor",
-        Tag::FUNC => "function",
-        Tag::PTR => "ptr",
-        _ => "object",
-    }
-}
-
-#[allow(unused_imports)]
-use {ext_num as _, ext_sys as _};
