@@ -9,7 +9,11 @@ use hashvm_vm::{Config, Value, Vm};
 
 /// A VM with `m` loaded and initialised, and its entry point.
 fn ready(m: Verified<'_>) -> (Vm, Value) {
-    let mut vm = Vm::new(Config::default());
+    let mut vm = Vm::new(Config {
+        // Only `ffi/labs_loop_1M` declares a foreign function (C's `labs`).
+        allow_ffi: true,
+        ..Config::default()
+    });
     vm.load(m).expect("loads");
     for &f in &m.inits {
         vm.call(Value::func(f), &[]).expect("initialiser");
@@ -33,6 +37,7 @@ fn benches(c: &mut Criterion) {
     bench_run(c, "calls/fib_25", &fib(25));
     bench_run(c, "alloc/lists_100x10k", &alloc_lists(100, 10_000));
     bench_run(c, "bigint/mul3_2000", &big_mul(2_000));
+    bench_run(c, "ffi/labs_loop_1M", &ffi_loop(1_000_000));
     // Loading alone: verification, function tables, constants.
     let m = fib(25);
     c.bench_function("load/verify_and_load_fib", |b| {

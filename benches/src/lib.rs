@@ -135,3 +135,37 @@ pub fn big_mul(n: i32) -> Module {
     m.op(Op::Ret, [s(0)]);
     finish(mb, m)
 }
+
+/// `sum = 0; for i in 0..n { sum += labs(-i) }` with C's `labs` through `ffi.call`:
+/// the loop of [`arith_loop`] plus one foreign call, so the difference is the cost of
+/// `ffi.call` (argument checks, the fixed-scheme call, the result). Needs
+/// `Config::allow_ffi`; returns `sum & 0xff`.
+pub fn ffi_loop(n: i32) -> Module {
+    let mut mb = ModuleBuilder::new();
+    let labs = mb.add_foreign(Foreign {
+        library: "libc.so.6".into(),
+        symbol: "labs".into(),
+        params: vec![FfiType::I64],
+        ret: FfiType::I64,
+    });
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    let top = m.new_label();
+    let done = m.new_label();
+    m.op(Op::LoadI, [s(0), imm(0)]);
+    m.op(Op::LoadI, [s(1), imm(0)]);
+    m.bind(top);
+    m.emit(
+        Op::JGeIImm,
+        [Arg::Op(s(1)), Arg::Op(imm(n)), Arg::Label(done)],
+    );
+    m.op(Op::NegI64, [s(3), s(1)]);
+    m.op(Op::FfiCall, [s(2), Operand::Foreign(labs), s(3), cnt(1)]);
+    m.op(Op::AddI64, [s(0), s(0), s(2)]);
+    m.op(Op::AddIImm, [s(1), s(1), imm(1)]);
+    m.emit(Op::Loop, [Arg::Label(top)]);
+    m.bind(done);
+    m.op(Op::LoadI, [s(2), imm(0xff)]);
+    m.op(Op::AndI64, [s(0), s(0), s(2)]);
+    m.op(Op::Ret, [s(0)]);
+    finish(mb, m)
+}

@@ -218,3 +218,48 @@ fn a_c_library_built_by_the_test() {
     }
     assert!(results.iter().all(|e| *e == results[0]), "{results:?}");
 }
+
+/// `hashvm repl ARGS` reading `input` (piped, not a terminal), with a timeout.
+fn repl(args: &[&str], input: &str) -> (i32, String, String) {
+    let dir = Scratch::new("ffi-repl");
+    let inp = dir.0.join("input");
+    std::fs::write(&inp, input).unwrap();
+    let mut child = Command::new(bin("hashvm"))
+        .arg("repl")
+        .args(args)
+        .stdin(std::fs::File::open(&inp).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the REPL");
+    let start = std::time::Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        if start.elapsed() > T {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_repl_refuses_foreign_functions_unless_allowed() {
+    let input = "cos := #foreign(\"libm.so.6\", \"cos\") (x: f64) -> f64;\ncos(0.0)\n";
+    let (code, out, err) = repl(&[], input);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains("the program declares the foreign function `cos` from `libm.so.6`")
+            && err.contains("--allow-ffi"),
+        "{err}"
+    );
+    assert!(!out.contains("1.0 : f64"), "{out}");
+    let (code, out, err) = repl(&["--allow-ffi"], input);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(out, "cos : (f64) -> f64\n1.0 : f64\n");
+}

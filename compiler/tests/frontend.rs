@@ -797,3 +797,39 @@ fn syntax_errors_do_not_cascade_into_unbound_names() {
     assert!(!e.contains("cannot find"), "{e}");
     assert_eq!(e.matches("error:").count(), 2, "{e}");
 }
+
+#[test]
+fn foreign_declarations_are_typed() {
+    let p = ok("cos := #foreign(\"libm.so.6\", \"cos\") (x: f64) -> f64;\n\
+        pid := #foreign(\"libc.so.6\", \"getpid\") () -> i32;\n\
+        env := #foreign(\"libc.so.6\", \"getenv\") (name: str) -> ptr;\n\
+        srand := #foreign(\"libc.so.6\", \"srand\") (seed: i32) -> ();\n\
+        main := () => { srand(pid()); println(to_str(cos(1.0)) + to_str(env(\"X\"))); };");
+    assert_eq!(type_of(&p, "cos"), "(f64) -> f64");
+    assert_eq!(type_of(&p, "pid"), "() -> i64");
+    assert_eq!(type_of(&p, "env"), "(str) -> ptr");
+    assert_eq!(type_of(&p, "srand"), "(i64) -> ()");
+    let e = err("f := #foreign(\"l\", \"f\") (x: List<i64>) -> f64;\nmain := () => {};");
+    assert!(
+        e.contains("main.hash:1:29: error: a foreign parameter cannot have this type"),
+        "{e}"
+    );
+    let e = err("f := #foreign(\"l\", \"f\") (x: i64) -> (i64, i64);\nmain := () => {};");
+    assert!(
+        e.contains("error: a foreign result cannot have this type"),
+        "{e}"
+    );
+    let e = err("f := #foreign(\"l\", \"f\") (x: f64) -> f64;\nmain := () => { f(1); };");
+    assert!(e.contains("main.hash:2:19:"), "{e}");
+    let e = err(&format!(
+        "f := #foreign(\"l\", \"f\") ({}) -> ();\nmain := () => {{}};",
+        (0..7)
+            .map(|i| format!("a{i}: i64"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    assert!(
+        e.contains("a foreign function takes at most 6 integer-class and 8 f64 parameters"),
+        "{e}"
+    );
+}

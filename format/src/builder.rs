@@ -415,3 +415,46 @@ impl ModuleBuilder {
         Ok(self.module)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::opcode::Op;
+
+    /// A foreign function declared through the builder is called by `ffi.call` with its
+    /// foreign index; declaring it again reuses the entry.
+    #[test]
+    fn foreign_functions() {
+        let mut mb = ModuleBuilder::new();
+        let cos = Foreign {
+            library: "libm.so.6".into(),
+            symbol: "cos".into(),
+            params: vec![FfiType::F64],
+            ret: FfiType::F64,
+        };
+        let f = mb.add_foreign(cos.clone());
+        assert_eq!(mb.add_foreign(cos.clone()), f);
+        let g = mb.add_foreign(Foreign {
+            symbol: "sin".into(),
+            ..cos
+        });
+        assert_eq!((f, g), (0, 1));
+        let mut fb = FunctionBuilder::new("main", 0, 0);
+        fb.op(Op::LoadF, [Operand::Slot(0), Operand::F64(0f64.to_bits())]);
+        fb.op(
+            Op::FfiCall,
+            [
+                Operand::Slot(1),
+                Operand::Foreign(g),
+                Operand::Slot(0),
+                Operand::U16(1),
+            ],
+        );
+        fb.op(Op::Ret, [Operand::Slot(1)]);
+        let main = mb.add_function(fb).unwrap();
+        mb.set_entry(main);
+        let m = mb.finish().unwrap();
+        assert_eq!(m.foreigns.len(), 2);
+        crate::verify(&m).unwrap();
+    }
+}

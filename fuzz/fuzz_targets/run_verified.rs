@@ -20,6 +20,9 @@ fuzz_target!(|data: &[u8]| {
         max_frames: 10_000,
         gc_stress: data.len() % 2 == 0,
         jit_hot: 1,
+        // Random modules must never reach C code: their foreign declarations are
+        // refused at load time.
+        allow_ffi: false,
     });
     vm.set_output(Box::new(std::io::sink()));
     let flag = Arc::new(AtomicBool::new(false));

@@ -72,7 +72,10 @@ pub fn check_scheme(f: &Foreign) -> Result<(), String> {
 impl Vm {
     /// Resolves the declarations `fs` (appended to the loaded ones by the caller only
     /// once every one resolved, so that a failure leaves the VM unchanged).
-    pub(crate) fn resolve_foreigns(&mut self, fs: &[Foreign]) -> Result<Vec<ForeignFn>, String> {
+    pub(crate) fn resolve_foreigns(
+        &mut self,
+        fs: &[Foreign],
+    ) -> Result<Vec<std::sync::Arc<ForeignFn>>, String> {
         let mut out = Vec::with_capacity(fs.len());
         for f in fs {
             if !self.config.allow_ffi {
@@ -83,10 +86,10 @@ impl Vm {
             }
             check_scheme(f)?;
             let addr = self.dl_symbol(&f.library, &f.symbol)?;
-            out.push(ForeignFn {
+            out.push(std::sync::Arc::new(ForeignFn {
                 decl: f.clone(),
                 addr,
-            });
+            }));
         }
         Ok(out)
     }
@@ -172,9 +175,11 @@ impl Vm {
         let Some(ff) = self.foreigns.get(fi as usize) else {
             return Err(self.error_plain(format!("foreign function {fi} is not loaded")));
         };
+        // Shared, not copied: a call allocates nothing on the Rust heap unless it
+        // passes strs or bytes.
+        let ff = std::sync::Arc::clone(ff);
         let (addr, ret) = (ff.addr, ff.decl.ret);
-        let params = ff.decl.params.clone();
-        let symbol = ff.decl.symbol.clone();
+        let (params, symbol) = (&ff.decl.params, &ff.decl.symbol);
         let mut ints = [0u64; MAX_INT_PARAMS];
         let mut floats = [0f64; MAX_F64_PARAMS];
         let (mut ni, mut nf) = (0usize, 0usize);
@@ -248,7 +253,10 @@ impl Vm {
                 }
             }
         }
-        self.flush();
+        // C's own output (printf) must come after what the program printed before.
+        if !self.out.buffer().is_empty() {
+            self.flush();
+        }
         // SAFETY: `addr` is the address dlsym gave for a function the program declared
         // with these parameter and result types (the caller's promise, which is why
         // foreign calls must be allowed explicitly); the scheme check at load time

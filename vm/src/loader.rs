@@ -78,6 +78,8 @@ impl Vm {
             .resolve_foreigns(&m.foreigns)
             .map_err(|e| self.error_plain(e))?;
         self.foreigns = foreigns;
+        // The sockets of the program loaded before, if any, close with it.
+        self.net = Default::default();
         self.frames.truncate(0);
         let mut nedges = 0u32;
         self.funcs = m

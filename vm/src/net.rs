@@ -24,8 +24,13 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
-/// The largest read or datagram one instruction takes (bigger requests are capped).
-const MAX_READ: usize = 16 << 20;
+/// The most one `net.read` returns (a bigger request gets at most this much, as a
+/// read may return less than asked anyway): the buffer is allocated per read.
+const MAX_READ: usize = 1 << 20;
+
+/// The largest UDP payload (IPv4: 65 535 minus the IP and UDP headers; IPv6 jumbograms
+/// aside).
+const MAX_DATAGRAM: usize = 65_507;
 
 /// One open socket.
 enum Sock {
@@ -307,6 +312,7 @@ impl Vm {
                         }
                     }
                     (s::NET_UDP_RECV, Some(Sock::Udp(u))) => {
+                        let n = n.min(MAX_DATAGRAM);
                         let mut buf = vec![0u8; n];
                         match u.set_read_timeout(t).and_then(|()| u.recv_from(&mut buf)) {
                             Err(e) => Err(message(&e)),

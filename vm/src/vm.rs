@@ -337,7 +337,7 @@ pub struct Vm {
     /// ([`Vm::link_in`]).
     pub(crate) image: crate::loader::Image,
     /// The loaded program's foreign functions, resolved, by foreign index.
-    pub(crate) foreigns: Vec<crate::ffi::ForeignFn>,
+    pub(crate) foreigns: Vec<std::sync::Arc<crate::ffi::ForeignFn>>,
     /// Libraries opened for foreign functions (`dlopen` handles by name), kept open
     /// for the life of the process.
     pub(crate) ffi_libs: std::collections::HashMap<String, usize>,

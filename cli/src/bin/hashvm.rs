@@ -27,8 +27,8 @@ run options (before FILE; everything after FILE goes to the program):
   --jit-dump           each compiled trace's IR with its snapshots, on standard error
   --jit-stats          JIT statistics on standard error at exit
   --allow-ffi          run a program that declares foreign (C) functions (refused
-                       otherwise: C code can break every guarantee the VM gives);
-                       also for its #run code, and for the REPL's inputs
+                       otherwise: C code can break every guarantee the VM gives), and
+                       let its #run code call them (the REPL: hashvm repl --allow-ffi)
   -L DIR               look for libraries in DIR (before the directory of FILE, HASH_PATH
                        and the bundled library)
 
