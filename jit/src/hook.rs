@@ -244,6 +244,7 @@ impl JitHook for Jit {
         // block is synced).
         vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
         self.stats.borrow_mut().entries += 1;
+        let entry_tree = t.trace.entry.is_some();
         let st = vm.jit_state();
         // SAFETY: `jit_state` just synced the block: `frame_top - 1` is the innermost
         // frame, the NORMAL frame of the function the trace was recorded in, at its
@@ -258,12 +259,16 @@ impl JitHook for Jit {
             let slots = (*st).stack_base.add(top.base as usize);
             t.code.run(slots, (*st).interrupt as *const u8, st)
         };
+        // Only function-entry trees push or pop frame records (`call.rec`, `ret.rec`):
+        // a loop tree changed nothing in the block, and skips the commit's checks.
         // SAFETY: the code moved `frame_top` only by pushing frame records it wrote
         // whole (a NORMAL frame of the trace's function, its base inside the value
         // stack, every slot of its extent written: the arguments where the caller
         // stored them, the rest cleared), or by popping them; it allocated nothing.
-        if let Err(e) = unsafe { vm.jit_state_commit() } {
-            return Err(vm.error_plain(format!("JIT: {e}")));
+        if entry_tree {
+            if let Err(e) = unsafe { vm.jit_state_commit() } {
+                return Err(vm.error_plain(format!("JIT: {e}")));
+            }
         }
         if code == x64::RETURNED {
             // The function returned natively: its caller resumes after the call.
