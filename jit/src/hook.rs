@@ -261,11 +261,12 @@ impl JitHook for Jit {
         };
         // Only function-entry trees push or pop frame records (`call.rec`, `ret.rec`):
         // a loop tree changed nothing in the block, and skips the commit's checks.
-        // SAFETY: the code moved `frame_top` only by pushing frame records it wrote
-        // whole (a NORMAL frame of the trace's function, its base inside the value
-        // stack, every slot of its extent written: the arguments where the caller
-        // stored them, the rest cleared), or by popping them; it allocated nothing.
         if entry_tree {
+            // SAFETY: the code moved `frame_top` only by pushing frame records it
+            // wrote whole (a NORMAL frame of the trace's function, its base inside the
+            // value stack, every slot of its extent written: the arguments where the
+            // caller stored them, the rest cleared), or by popping them; it allocated
+            // nothing.
             if let Err(e) = unsafe { vm.jit_state_commit() } {
                 return Err(vm.error_plain(format!("JIT: {e}")));
             }
