@@ -203,6 +203,7 @@ fn benchmarks() -> Vec<Program> {
         ("ackermann", &["5"]),
         ("nqueens", &["8"]),
         ("sieve", &["10000"]),
+        ("pmap", &["300"]),
         ("binarytrees", &["10"]),
         ("nbody", &["1000"]),
         ("spectralnorm", &["100"]),

@@ -337,7 +337,8 @@ pub struct Heap {
     major: bool,
     /// Cheney scan offset in the space being copied into.
     scan: usize,
-    /// Target size of the next old space.
+    /// Target of the next old space's usable size (its buffer has one nursery more:
+    /// see `Heap::old_free`).
     old_cap: usize,
     /// The nursery's size.
     nursery_cap: usize,
@@ -479,6 +480,9 @@ impl Heap {
         meta: u32,
         len: u64,
     ) -> Option<*mut Header> {
+        if size > self.old_free() {
+            return None;
+        }
         let p = self.old.bump(size)?;
         self.stats.allocated += size as u64;
         // SAFETY: `p` points at `size >= 16` writable bytes.
@@ -568,7 +572,7 @@ impl Heap {
         }
         self.force_major
             || self.remembered_lost
-            || self.old.free() < self.nursery.top.saturating_add(needed_old)
+            || self.old_free() < self.nursery.top.saturating_add(needed_old)
     }
 
     /// Old-generation bytes in use (live data and garbage not yet collected).
@@ -578,7 +582,19 @@ impl Heap {
 
     /// Whether `needed` more bytes fit in the old generation.
     pub fn old_fits(&self, needed: usize) -> bool {
-        needed <= self.old.free()
+        needed <= self.old_free()
+    }
+
+    /// The old space's free bytes, short of its last nursery's worth. Promotion and
+    /// large objects stay within that, so that at a major collection everything there
+    /// is (old data plus a full nursery) fits a space as big as the current one: the
+    /// spare is reused instead of a bigger fresh space each time (whose pages fault
+    /// in one by one as the collector first writes them).
+    fn old_free(&self) -> usize {
+        self.old
+            .cap()
+            .saturating_sub(self.nursery_cap)
+            .saturating_sub(self.old.top)
     }
 
     /// Starts a collection, major or minor. A minor one copies the nursery's
@@ -603,9 +619,19 @@ impl Heap {
             .saturating_add(self.nursery.top)
             .saturating_add(needed_old)
             .max(1024);
-        let want = self.old_cap.max(min);
+        // Whole mebibytes past the first one, so that sizes repeat and the spare is
+        // reused; never more than the limit allows (plus the nursery's slack).
+        let want = self.old_cap.saturating_add(self.nursery_cap);
+        let want = if want > 1 << 20 {
+            want.saturating_add((1 << 20) - 1) & !((1 << 20) - 1)
+        } else {
+            want
+        };
+        let want = want
+            .min(self.limit.saturating_add(self.nursery_cap))
+            .max(min);
         let to = match self.spare.take() {
-            Some(mut s) if s.cap() >= want && s.cap() <= 2 * want => {
+            Some(mut s) if s.cap() >= want && s.cap() <= want.saturating_mul(2) => {
                 s.top = 0;
                 Some(s)
             }
@@ -780,18 +806,16 @@ impl Heap {
             } else if old.cap() > 0 {
                 self.spare = Some(old);
             }
-            // Growth: the old space should hold the live data (with the pending
+            // Sizing: the next old space should hold the live data (with the pending
             // request) twice over plus a full nursery's survivors, so that major
             // collections come at most every time the live data could have doubled
-            // (amortised cost proportional to allocation); it doubles when it is too
-            // small, but never past what the limit lets live data reach.
+            // (amortised cost proportional to allocation), but never past what the
+            // limit lets live data reach. It follows the live data both ways (no
+            // doubling past it: a major collection holds two old spaces at once, and
+            // that is the heap's peak).
             let live = self.old.top.saturating_add(needed_old);
             let want = live.saturating_mul(2).saturating_add(self.nursery_cap);
-            if want > self.old_cap {
-                self.old_cap = want
-                    .max(self.old_cap.saturating_mul(2))
-                    .min(self.limit.max(live));
-            }
+            self.old_cap = want.min(self.limit.max(live));
         } else {
             self.stats.minor += 1;
             // Promoted GMP numbers keep their limbs until a major collection: when
