@@ -7,13 +7,15 @@
 //! order), then every other `#run` function is called. Each value is reified into an
 //! encoded constant. Then the modules are compiled again, with each `#run` site loading
 //! its constant; function numbering is identical in both phases (the lifted functions
-//! stay, unused), so reified closures name the right functions.
+//! stay, unused), so reified closures name the right functions. The linker's map
+//! ([`link::link_mapped`], [`Vm::link_in`] in a session) says where each module's
+//! functions, globals and types went in the evaluation program.
 
 use crate::codegen::{self, module_key, RunSite, RunValues};
 use crate::diag::Diagnostic;
 use crate::span::Span;
 use crate::tast::{ModuleId, TypedProgram};
-use hashvm_format::{link, ExportTarget, Module};
+use hashvm_format::{link, Module};
 use hashvm_vm::reify::ReifyMap;
 use hashvm_vm::{Config, Trap, Value, Vm};
 use std::collections::HashMap;
@@ -132,6 +134,15 @@ fn link_objects(
     prog: &TypedProgram,
     objects: &HashMap<String, (ModuleId, Module)>,
 ) -> Result<Module, Vec<Diagnostic>> {
+    link_objects_mapped(prog, objects).map(|(m, _)| m)
+}
+
+/// [`link_objects`], also returning where each module's object went (its unit is
+/// named by its module key).
+fn link_objects_mapped(
+    prog: &TypedProgram,
+    objects: &HashMap<String, (ModuleId, Module)>,
+) -> Result<(Module, link::LinkMap), Vec<Diagnostic>> {
     let root_key = module_key(prog.module(prog.root));
     let root = objects[&root_key].1.clone();
     let mut resolve = |name: &str| -> Result<Option<(String, Module)>, String> {
@@ -139,7 +150,7 @@ fn link_objects(
             .get(name)
             .map(|(_, m)| (name.to_string(), m.clone())))
     };
-    link::link(&[(root_key.clone(), root)], &mut resolve).map_err(|errs| {
+    link::link_mapped(&[(root_key.clone(), root)], &mut resolve).map_err(|errs| {
         errs.into_iter()
             .map(|e| {
                 error_at(
@@ -155,57 +166,13 @@ fn link_objects(
     })
 }
 
-/// A copy of module `m`'s object `obj` (key `key`) marked for evaluating its `#run`
-/// `sites`: exports that survive linking with renumbered targets name its first
-/// function (`#fn0::KEY`, a global holding it) and type (`#ty0::KEY`), each site's
-/// function (`#runK::KEY`) and, for a site that is a whole top-level initialiser, that
-/// item's global (`#itemK::KEY`). Its entry is dropped.
-fn mark_for_eval(
-    prog: &TypedProgram,
-    m: ModuleId,
-    key: &str,
-    obj: &Module,
-    sites: &[RunSite],
-) -> Module {
-    let mut obj = obj.clone();
-    if !obj.functions.is_empty() {
-        let g = obj.globals.len() as u32;
-        obj.globals.push(hashvm_format::Global {
-            name: String::new(),
-            init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(0)),
-        });
-        obj.exports.push(hashvm_format::Export {
-            name: format!("#fn0::{key}"),
-            target: ExportTarget::Global(g),
-        });
+/// A copy of an object to evaluate `#run` sites with: its entry is dropped (the
+/// evaluation calls initialisers and `#run` functions, not `main`).
+fn for_eval(obj: &Module) -> Module {
+    Module {
+        entry: None,
+        ..obj.clone()
     }
-    if !obj.types.is_empty() {
-        obj.exports.push(hashvm_format::Export {
-            name: format!("#ty0::{key}"),
-            target: ExportTarget::Type(0),
-        });
-    }
-    for (k, site) in sites.iter().enumerate() {
-        let g = obj.globals.len() as u32;
-        obj.globals.push(hashvm_format::Global {
-            name: String::new(),
-            init: hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(site.func)),
-        });
-        obj.exports.push(hashvm_format::Export {
-            name: format!("#run{k}::{key}"),
-            target: ExportTarget::Global(g),
-        });
-        if let Some(item) = site.item {
-            if let Some(ig) = item_global(&obj, prog, m, item) {
-                obj.exports.push(hashvm_format::Export {
-                    name: format!("#item{k}::{key}"),
-                    target: ExportTarget::Global(ig),
-                });
-            }
-        }
-    }
-    obj.entry = None;
-    obj
 }
 
 fn evaluate_runs(
@@ -214,20 +181,12 @@ fn evaluate_runs(
     sites: &HashMap<ModuleId, Vec<RunSite>>,
     opts: &Options,
 ) -> Result<HashMap<ModuleId, RunValues>, Vec<Diagnostic>> {
-    // Mark, in each object, the globals and functions we need to find after linking:
-    // exports survive linking with their renumbered targets.
-    let mut marked = HashMap::new();
-    for (key, (m, obj)) in objects {
-        let empty = Vec::new();
-        let obj = mark_for_eval(prog, *m, key, obj, sites.get(m).unwrap_or(&empty));
-        marked.insert(key.clone(), (*m, obj));
-    }
-    let linked = link_objects(prog, &marked)?;
-    let exports: HashMap<&str, ExportTarget> = linked
-        .exports
+    let for_eval: HashMap<String, (ModuleId, Module)> = objects
         .iter()
-        .map(|e| (e.name.as_str(), e.target))
+        .map(|(key, (m, obj))| (key.clone(), (*m, for_eval(obj))))
         .collect();
+    // The link map says where each module's functions, globals and types went.
+    let (linked, map) = link_objects_mapped(prog, &for_eval)?;
     let root_span = prog
         .module(prog.root)
         .items
@@ -279,8 +238,14 @@ fn evaluate_runs(
     sorted.sort_by_key(|(m, _)| prog.modules.iter().position(|x| x == *m));
     for (m, list) in sorted {
         let key = module_key(prog.module(*m));
-        let lookup = |name: &str| exports.get(name).copied();
-        let rv = reify_sites(&mut vm, &objects[&key].1, &key, list, &lookup, &mut errors);
+        let Some(unit) = map.unit(&key) else {
+            errors.push(error_at(
+                root_span,
+                format!("internal error: module {key} is not in the link"),
+            ));
+            continue;
+        };
+        let rv = reify_sites(&mut vm, prog, *m, &objects[&key].1, unit, list, &mut errors);
         out.insert(*m, rv);
     }
     vm.flush();
@@ -290,37 +255,38 @@ fn evaluate_runs(
     Ok(out)
 }
 
-/// Computes and reifies the values of module `key`'s `#run` `sites` on `vm`, where the
-/// module's marked object ([`mark_for_eval`]; unmarked: `obj`) is loaded and its
-/// initialisers have run; `lookup` finds its marking exports. Errors go to `errors`.
+/// Computes and reifies the values of module `m`'s `#run` `sites` on `vm`, where its
+/// object `obj` is loaded (`unit` says where its functions, globals and types are in
+/// the VM's numbering) and its initialisers have run. Errors go to `errors`.
 fn reify_sites(
     vm: &mut Vm,
+    prog: &TypedProgram,
+    m: ModuleId,
     obj: &Module,
-    key: &str,
+    unit: &link::UnitMap,
     list: &[RunSite],
-    lookup: &dyn Fn(&str) -> Option<ExportTarget>,
     errors: &mut Vec<Diagnostic>,
 ) -> RunValues {
-    let fn_base = match lookup(&format!("#fn0::{key}")) {
-        Some(ExportTarget::Global(g)) => vm.global(g).map_or(0, |v| v.bits() as u32),
-        _ => 0,
-    };
-    let nfuncs = obj.functions.len() as u32;
-    let ty_base = match lookup(&format!("#ty0::{key}")) {
-        Some(ExportTarget::Type(t)) => t,
-        _ => 0,
-    };
-    let ntypes = obj.types.len() as u32;
+    // A type id of the running program -> the object's own type id for it.
+    let local_types: HashMap<u32, u32> = unit
+        .types
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, &t)| (t, i as u32))
+        .collect();
     let mut rv = RunValues::default();
-    for (k, site) in list.iter().enumerate() {
-        let value = match site.item.and_then(|_| lookup(&format!("#item{k}::{key}"))) {
-            Some(ExportTarget::Global(g)) => Ok(vm.global(g).unwrap_or(Value::UNIT)),
-            _ => match lookup(&format!("#run{k}::{key}")) {
-                Some(ExportTarget::Global(g)) => {
-                    let f = vm.global(g).unwrap_or(Value::UNIT);
-                    vm.call(f, &[])
-                }
-                _ => {
+    for site in list {
+        // A site that is a whole top-level initialiser was computed with it.
+        let item = site
+            .item
+            .and_then(|item| item_global(obj, prog, m, item))
+            .and_then(|g| unit.global(g));
+        let value = match item {
+            Some(g) => Ok(vm.global(g).unwrap_or(Value::UNIT)),
+            None => match unit.function(site.func) {
+                Some(f) => vm.call(Value::func(f), &[]),
+                None => {
                     errors.push(error_at(
                         site.span,
                         "internal error: lost a #run site".into(),
@@ -337,10 +303,14 @@ fn reify_sites(
                 continue;
             }
         };
-        let func_map = |f: u32| (f >= fn_base && f < fn_base + nfuncs).then(|| f - fn_base);
+        let func_map = |f: u32| {
+            f.checked_sub(unit.first_function)
+                .filter(|&l| l < unit.functions)
+        };
         let ty_map = |t: u32| {
-            let first = hashvm_format::FIRST_USER_TYPE + ty_base;
-            (t >= first && t < first + ntypes).then(|| t - ty_base)
+            let first = hashvm_format::FIRST_USER_TYPE;
+            let local = local_types.get(&t.checked_sub(first)?)?;
+            Some(first + local)
         };
         let map = ReifyMap {
             func: &func_map,
@@ -616,11 +586,12 @@ fn evaluate_runs_live(
             "internal error: lost the input's object".into(),
         )]);
     };
-    let mut marked = mark_for_eval(prog, prog.root, key, obj, runs);
-    let names: Vec<String> = marked.exports.iter().map(|e| e.name.clone()).collect();
-    for e in &mut marked.exports {
+    // Renamed, its symbols do not clash with the final object's.
+    let mut eval_obj = for_eval(obj);
+    for e in &mut eval_obj.exports {
         e.name = format!("{PREFIX}{}", e.name);
     }
+    let unit_name = format!("{PREFIX}{key}");
     let libs: HashMap<&str, &Module> = objects
         .iter()
         .filter(|(k, _)| k != key)
@@ -630,7 +601,7 @@ fn evaluate_runs_live(
         Ok(libs.get(name).map(|m| (name.to_string(), (*m).clone())))
     };
     let linked = vm
-        .link_in(&[(format!("{PREFIX}{key}"), marked)], &mut resolve)
+        .link_in(&[(unit_name.clone(), eval_obj)], &mut resolve)
         .map_err(|e| {
             vec![error_at(
                 root_span,
@@ -648,16 +619,14 @@ fn evaluate_runs_live(
             return Err(vec![trap_diag(span, t)]);
         }
     }
-    let symbols: HashMap<String, ExportTarget> = names
-        .into_iter()
-        .filter_map(|n| {
-            let t = vm.symbol(&format!("{PREFIX}{n}"))?;
-            Some((n, t))
-        })
-        .collect();
-    let lookup = |name: &str| symbols.get(name).copied();
+    let Some(unit) = linked.map.unit(&unit_name) else {
+        return Err(vec![error_at(
+            root_span,
+            "internal error: the input's object is not in the link".into(),
+        )]);
+    };
     let mut errors = Vec::new();
-    let rv = reify_sites(vm, obj, key, runs, &lookup, &mut errors);
+    let rv = reify_sites(vm, prog, prog.root, obj, unit, runs, &mut errors);
     vm.flush();
     if errors.is_empty() {
         Ok(rv)

@@ -54,18 +54,105 @@ impl std::fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-enum Fixup {
-    Jump {
-        at: usize,
-        insn: usize,
-        label: Label,
-    },
-    Table {
-        at: usize,
-        insn: usize,
-        def: Label,
-        cases: Vec<Label>,
-    },
+/// Why a jump to a label could not be written ([`Labels::resolve`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelError {
+    /// The label was never bound.
+    Unbound,
+    /// The distance does not fit an `i32` offset.
+    TooFar,
+}
+
+/// The labels of one function's code and the jump offsets waiting for them: the one
+/// label mechanism of the builder and of the assembler (`crate::hasm`). Each pending
+/// jump carries a note of type `T` that comes back with it if it cannot be resolved
+/// (the assembler's is the reference's source position and label name).
+#[derive(Clone, Debug)]
+pub struct Labels<T = ()> {
+    bound: Vec<Option<usize>>,
+    jumps: Vec<Jump<T>>,
+}
+
+/// A 4-byte jump offset at `at`, relative to the instruction at `insn`, to `label`.
+#[derive(Clone, Debug)]
+struct Jump<T> {
+    at: usize,
+    insn: usize,
+    label: Label,
+    note: T,
+}
+
+impl<T> Default for Labels<T> {
+    fn default() -> Labels<T> {
+        Labels {
+            bound: Vec::new(),
+            jumps: Vec::new(),
+        }
+    }
+}
+
+impl<T> Labels<T> {
+    /// A fresh, unbound label.
+    pub fn new_label(&mut self) -> Label {
+        self.bound.push(None);
+        Label(self.bound.len() as u32 - 1)
+    }
+
+    /// Binds `l` to code offset `offset` (the last binding counts); `false` if it was
+    /// bound already (the assembler's "defined twice") or is not a label of this set.
+    pub fn bind(&mut self, l: Label, offset: usize) -> bool {
+        match self.bound.get_mut(l.0 as usize) {
+            Some(b) => b.replace(offset).is_none(),
+            None => false,
+        }
+    }
+
+    /// Records that the four bytes at code offset `at` are the jump offset, relative
+    /// to the instruction at `insn`, of a jump to `label`.
+    pub fn jump(&mut self, at: usize, insn: usize, label: Label, note: T) {
+        self.jumps.push(Jump {
+            at,
+            insn,
+            label,
+            note,
+        });
+    }
+
+    /// Records the targets of the jump table (`crate::opcode::jump_table` layout)
+    /// that starts at code offset `at` in the instruction at `insn`.
+    pub fn table(&mut self, at: usize, insn: usize, def: Label, cases: &[Label], note: T)
+    where
+        T: Clone,
+    {
+        self.jump(at + jump_table::DEFAULT, insn, def, note.clone());
+        for (i, &c) in cases.iter().enumerate() {
+            self.jump(at + jump_table::case(i), insn, c, note.clone());
+        }
+    }
+
+    /// Writes every recorded jump offset into `code`, in the order recorded; returns
+    /// the jumps that could not be written, with their notes.
+    pub fn resolve(self, code: &mut [u8]) -> Vec<(T, LabelError)> {
+        let mut errors = Vec::new();
+        for j in self.jumps {
+            let target = match self.bound.get(j.label.0 as usize) {
+                Some(&Some(t)) => t,
+                _ => {
+                    errors.push((j.note, LabelError::Unbound));
+                    continue;
+                }
+            };
+            match i32::try_from(target as i64 - j.insn as i64) {
+                Ok(d) => {
+                    if let Some(dst) = code.get_mut(j.at..j.at + 4) {
+                        dst.copy_from_slice(&d.to_le_bytes());
+                    }
+                }
+                Err(_) => errors.push((j.note, LabelError::TooFar)),
+            }
+        }
+        errors
+    }
 }
 
 /// Builds the body of one function.
@@ -75,8 +162,7 @@ pub struct FunctionBuilder {
     ncaptures: u16,
     nslots: u32,
     code: Vec<u8>,
-    labels: Vec<Option<usize>>,
-    fixups: Vec<Fixup>,
+    labels: Labels,
     lines: Vec<LineEntry>,
     cur_line: Option<(u32, u32, u32)>,
     error: Option<BuildError>,
@@ -92,8 +178,7 @@ impl FunctionBuilder {
             ncaptures,
             nslots: arity as u32,
             code: Vec::new(),
-            labels: Vec::new(),
-            fixups: Vec::new(),
+            labels: Labels::default(),
             lines: Vec::new(),
             cur_line: None,
             error: None,
@@ -107,13 +192,12 @@ impl FunctionBuilder {
 
     /// A fresh, unbound label.
     pub fn new_label(&mut self) -> Label {
-        self.labels.push(None);
-        Label(self.labels.len() as u32 - 1)
+        self.labels.new_label()
     }
 
     /// Binds `l` to the current end of the code.
     pub fn bind(&mut self, l: Label) {
-        self.labels[l.0 as usize] = Some(self.code.len());
+        self.labels.bind(l, self.code.len());
     }
 
     /// The offset the next instruction will have.
@@ -165,27 +249,20 @@ impl FunctionBuilder {
         }
         let start = self.code.len();
         let mut ops = Vec::with_capacity(args.len());
-        let mut pending = Vec::new();
+        // Jumps to labels: (operand offset, target), or a table's (offset, default, cases).
+        let mut jumps = Vec::new();
+        let mut tables = Vec::new();
         let mut pos = start + op.opcode_len();
         for (k, a) in kinds.iter().zip(args) {
             let operand = match a {
                 Arg::Op(o) => o,
                 Arg::Label(l) => {
-                    pending.push(Fixup::Jump {
-                        at: pos,
-                        insn: start,
-                        label: l,
-                    });
+                    jumps.push((pos, l));
                     Operand::Jump(0)
                 }
                 Arg::Table(def, cases) => {
                     let n = cases.len();
-                    pending.push(Fixup::Table {
-                        at: pos,
-                        insn: start,
-                        def,
-                        cases,
-                    });
+                    tables.push((pos, def, cases));
                     Operand::Table(0, vec![0; n])
                 }
             };
@@ -215,7 +292,12 @@ impl FunctionBuilder {
             }
         }
         insn.encode(&mut self.code);
-        self.fixups.extend(pending);
+        for (at, l) in jumps {
+            self.labels.jump(at, start, l, ());
+        }
+        for (at, def, cases) in tables {
+            self.labels.table(at, start, def, &cases, ());
+        }
     }
 
     /// Convenience: emits an instruction whose operands are all final.
@@ -228,34 +310,12 @@ impl FunctionBuilder {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let resolve = |labels: &Vec<Option<usize>>, l: Label, insn: usize, name: &str| {
-            let target =
-                labels[l.0 as usize].ok_or_else(|| BuildError::UnboundLabel(name.into()))?;
-            i32::try_from(target as i64 - insn as i64)
-                .map_err(|_| BuildError::TooLarge(name.into()))
-        };
-        for f in std::mem::take(&mut self.fixups) {
-            match f {
-                Fixup::Jump { at, insn, label } => {
-                    let d = resolve(&self.labels, label, insn, &self.name)?;
-                    self.code[at..at + 4].copy_from_slice(&d.to_le_bytes());
-                }
-                Fixup::Table {
-                    at,
-                    insn,
-                    def,
-                    cases,
-                } => {
-                    let d = resolve(&self.labels, def, insn, &self.name)?;
-                    let p = at + jump_table::DEFAULT;
-                    self.code[p..p + 4].copy_from_slice(&d.to_le_bytes());
-                    for (i, c) in cases.iter().enumerate() {
-                        let d = resolve(&self.labels, *c, insn, &self.name)?;
-                        let p = at + jump_table::case(i);
-                        self.code[p..p + 4].copy_from_slice(&d.to_le_bytes());
-                    }
-                }
-            }
+        let labels = std::mem::take(&mut self.labels);
+        if let Some(((), e)) = labels.resolve(&mut self.code).into_iter().next() {
+            return Err(match e {
+                LabelError::Unbound => BuildError::UnboundLabel(self.name.clone()),
+                LabelError::TooFar => BuildError::TooLarge(self.name.clone()),
+            });
         }
         let nslots = u16::try_from(self.nslots.max(1))
             .map_err(|_| BuildError::TooLarge(self.name.clone()))?;
@@ -456,5 +516,47 @@ mod tests {
         let m = mb.finish().unwrap();
         assert_eq!(m.foreigns.len(), 2);
         crate::verify(&m).unwrap();
+    }
+
+    /// Jumps are written relative to their instruction, table entries at the layout's
+    /// offsets; an unbound label and a jump beyond `i32` come back with their notes.
+    #[test]
+    fn labels_resolve_jumps_and_tables_and_report_failures() {
+        let mut ls: Labels<&str> = Labels::default();
+        let (a, b, never) = (ls.new_label(), ls.new_label(), ls.new_label());
+        assert!(ls.bind(a, 2));
+        assert!(ls.bind(b, 20));
+        let mut code = vec![0u8; 8 + jump_table::len(2)];
+        ls.jump(0, 10, a, "back");
+        ls.jump(4, 10, never, "lost");
+        ls.table(8, 4, b, &[a, b], "table");
+        let errors = ls.resolve(&mut code);
+        assert_eq!(errors, [("lost", LabelError::Unbound)]);
+        let at = |p: usize| i32::from_le_bytes(code[p..p + 4].try_into().unwrap());
+        assert_eq!(at(0), -8);
+        assert_eq!(at(4), 0, "an unresolved jump is left as it was");
+        assert_eq!(at(8 + jump_table::DEFAULT), 16);
+        assert_eq!(at(8 + jump_table::case(0)), -2);
+        assert_eq!(at(8 + jump_table::case(1)), 16);
+
+        let mut far: Labels<()> = Labels::default();
+        let l = far.new_label();
+        far.bind(l, 1 << 32);
+        far.jump(0, 0, l, ());
+        assert_eq!(far.resolve(&mut [0; 4]), [((), LabelError::TooFar)]);
+    }
+
+    /// Binding twice reports it (the assembler's "defined twice") and the last binding
+    /// counts, as the builder always did.
+    #[test]
+    fn rebinding_is_reported_and_the_last_binding_counts() {
+        let mut ls: Labels<()> = Labels::default();
+        let l = ls.new_label();
+        assert!(ls.bind(l, 4));
+        assert!(!ls.bind(l, 8));
+        ls.jump(0, 0, l, ());
+        let mut code = [0u8; 4];
+        assert!(ls.resolve(&mut code).is_empty());
+        assert_eq!(i32::from_le_bytes(code), 8);
     }
 }

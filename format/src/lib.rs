@@ -24,7 +24,7 @@ pub mod verify;
 
 pub use bignum::{BigInt, BigRatio};
 pub use binary::{read, write, FormatError};
-pub use builder::{Arg, BuildError, FunctionBuilder, Label, ModuleBuilder};
+pub use builder::{Arg, BuildError, FunctionBuilder, Label, LabelError, Labels, ModuleBuilder};
 pub use insn::{DecodeError, Insn, Operand};
 pub use module::*;
 pub use opcode::{Op, OperandKind};

@@ -533,6 +533,52 @@ impl Linker<'_> {
     }
 }
 
+/// Where one unit of a link (an object or a library) went in the output: a caller
+/// that needs to find an object's functions, globals or types after linking asks this
+/// rather than planting marker symbols to look up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitMap {
+    /// The unit's display name: the name given with an object, or the one `resolve`
+    /// returned for a library.
+    pub name: String,
+    /// The output index of the unit's function 0 (its functions are consecutive).
+    pub first_function: u32,
+    /// How many functions the unit has.
+    pub functions: u32,
+    /// The output index of each of the unit's globals, imports included (resolved to
+    /// the global they are bound to).
+    pub globals: Vec<u32>,
+    /// The output type-table index of each of the unit's type-table entries, imports
+    /// included (resolved likewise).
+    pub types: Vec<u32>,
+}
+
+impl UnitMap {
+    /// The output index of the unit's function `f`.
+    pub fn function(&self, f: u32) -> Option<u32> {
+        (f < self.functions).then(|| self.first_function + f)
+    }
+
+    /// The output index of the unit's global `g`.
+    pub fn global(&self, g: u32) -> Option<u32> {
+        self.globals.get(g as usize).copied()
+    }
+}
+
+/// Where every unit of a link went, in link order ([`link_mapped`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkMap {
+    /// One entry per unit, in the order the units were linked.
+    pub units: Vec<UnitMap>,
+}
+
+impl LinkMap {
+    /// The unit of display name `name`.
+    pub fn unit(&self, name: &str) -> Option<&UnitMap> {
+        self.units.iter().find(|u| u.name == name)
+    }
+}
+
 /// Links `objects` (each with a display name for messages, usually its path) and the
 /// libraries they need into one module. `resolve(name)` finds a library by name:
 /// `Ok(Some((display name, module)))`, `Ok(None)` when there is none, `Err(message)`
@@ -541,6 +587,14 @@ pub fn link(
     objects: &[(String, Module)],
     resolve: &mut dyn FnMut(&str) -> Result<Resolved, String>,
 ) -> Result<Module, Vec<LinkError>> {
+    link_mapped(objects, resolve).map(|(m, _)| m)
+}
+
+/// [`link`], also returning where each unit's functions, globals and types went.
+pub fn link_mapped(
+    objects: &[(String, Module)],
+    resolve: &mut dyn FnMut(&str) -> Result<Resolved, String>,
+) -> Result<(Module, LinkMap), Vec<LinkError>> {
     let mut errors = Vec::new();
     let mut libs = Vec::new();
     let order = order_units(objects, &mut libs, resolve, &mut errors);
@@ -702,12 +756,30 @@ pub fn link(
         file_map,
     };
     match l.assemble(entry, files, kept_globals, kept_types) {
-        Ok(m) => Ok(m),
+        Ok(m) => Ok((m, l.map())),
         Err(e) => Err(vec![e]),
     }
 }
 
 impl Linker<'_> {
+    /// Where each unit went (every index is known: imports are resolved).
+    fn map(&self) -> LinkMap {
+        LinkMap {
+            units: self
+                .units
+                .iter()
+                .enumerate()
+                .map(|(u, (name, m))| UnitMap {
+                    name: name.to_string(),
+                    first_function: self.maps.func_base[u],
+                    functions: m.functions.len() as u32,
+                    globals: self.maps.global[u].clone(),
+                    types: self.maps.types[u].clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// Builds the output once every index is known.
     fn assemble(
         &self,

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{asm, assert_dis_roundtrip};
-use hashvm_format::link::{link, LinkError, Resolved};
+use hashvm_format::link::{link, link_mapped, LinkError, Resolved};
 use hashvm_format::*;
 use std::collections::HashMap;
 
@@ -265,6 +265,43 @@ fn libraries_are_loaded_once_and_placed_before_their_users() {
     assert_eq!(init_names, ["init_base", "init_mid", "init_a", "main"]);
     assert!(out.libraries.is_empty());
     assert!(out.is_executable());
+}
+
+/// The link map says where each unit's functions, globals and types went, imports
+/// resolved to the definitions they are bound to, in link order (libraries first).
+#[test]
+fn the_link_map_names_every_unit_and_index() {
+    let set = libs(vec![obj(
+        "base",
+        ".type B | X | Y\n.export base.B type B\n.func f/0\n    retu\n.end\n.func g/0\n    retu\n.end\n.global one = 1\n.global two = 2\n.export base.two global two",
+    )]);
+    let mut resolve = |name: &str| -> Result<Resolved, String> {
+        Ok(set.get(name).map(|m| (format!("{name}.hbc"), m.clone())))
+    };
+    let a = obj(
+        "a.hbc",
+        ".library base\n.type import base.B\n.type A | Z\n.global two import base.two\n.global mine = 3\n.func h/0\n    loadg r0, two\n    ret r0\n.end\n.func main/0\n    retu\n.end\n.entry main",
+    );
+    let (out, map) = link_mapped(&[a], &mut resolve).unwrap();
+    verify(&out).unwrap();
+    let names: Vec<&str> = map.units.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["base.hbc", "a.hbc"]);
+    let base = map.unit("base.hbc").unwrap();
+    let a = map.unit("a.hbc").unwrap();
+    assert_eq!((base.first_function, base.functions), (0, 2));
+    assert_eq!((a.first_function, a.functions), (2, 2));
+    assert_eq!(a.function(1), Some(3));
+    assert_eq!(a.function(2), None);
+    assert_eq!(out.functions[a.function(0).unwrap() as usize].name, "h");
+    // a's global 0 imports base's global 1; its own global comes after base's.
+    assert_eq!(base.globals, [0, 1]);
+    assert_eq!(a.globals, [1, 2]);
+    assert_eq!(a.global(1), Some(2));
+    assert_eq!(out.globals[2].name, "mine");
+    // a's type 0 imports base's B (output type 0); its own A is output type 1.
+    assert_eq!(base.types, [0]);
+    assert_eq!(a.types, [0, 1]);
+    assert!(map.unit("nothing").is_none());
 }
 
 #[test]

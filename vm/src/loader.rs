@@ -39,6 +39,9 @@ pub struct LinkedIn {
     /// The first function index of the new code (functions before it were loaded
     /// already).
     pub first_function: u32,
+    /// Where each linked unit's functions, globals and types are in the VM's
+    /// numbering, by display name (the loaded program is the unit `<loaded>`).
+    pub map: link::LinkMap,
 }
 
 /// What the interpreter keeps of a loaded function; its back-edges take loop-slot
@@ -161,7 +164,7 @@ impl Vm {
                 None => None,
             })
         };
-        let m = link::link(&units, &mut wrapped).map_err(|errs| {
+        let (m, map) = link::link_mapped(&units, &mut wrapped).map_err(|errs| {
             errs.iter()
                 .map(|e| e.to_string())
                 .collect::<Vec<_>>()
@@ -242,6 +245,7 @@ impl Vm {
             inits: m.inits.clone(),
             entry: m.entry,
             first_function: nf as u32,
+            map,
         })
     }
 

@@ -1,5 +1,6 @@
 //! The assembler: a token cursor, the name tables, and [`assemble`], which turns
-//! `.hasm` text into a [`Module`], reporting every error it can find in one run.
+//! `.hasm` text into a [`Module`], reporting every error it can find in one run. Labels
+//! and jumps to them go through the builder's [`Labels`], as the compiler's do.
 
 use super::*;
 
@@ -151,21 +152,29 @@ impl Ns {
 
 // ------------------------------------------------------------------------ assembler
 
-pub(super) struct Fixup {
-    pub(super) at: usize,
-    pub(super) insn: usize,
-    pub(super) label: String,
-    pub(super) line: usize,
-    pub(super) col: usize,
-}
-
+/// A function body being assembled. Its labels are the builder's ([`Labels`]), each
+/// pending jump noted with where the reference is (line, column) and the label's name.
 #[derive(Default)]
 pub(super) struct Body {
     pub(super) code: Vec<u8>,
-    pub(super) labels: HashMap<String, usize>,
-    pub(super) fixups: Vec<Fixup>,
+    pub(super) labels: Labels<(usize, usize, String)>,
+    pub(super) names: HashMap<String, Label>,
     pub(super) lines: Vec<LineEntry>,
     pub(super) used_slots: u32,
+}
+
+impl Body {
+    /// The label named `name`, created unbound on first use.
+    fn label(&mut self, name: &str) -> Label {
+        match self.names.get(name) {
+            Some(&l) => l,
+            None => {
+                let l = self.labels.new_label();
+                self.names.insert(name.to_string(), l);
+                l
+            }
+        }
+    }
 }
 
 pub(super) struct Asm<'a> {
@@ -692,20 +701,13 @@ impl Asm<'_> {
         if !closed && lines.get(i).is_none() {
             self.report(head, (1, format!("`.func {name}` has no `.end`")));
         }
-        for f in std::mem::take(&mut body.fixups) {
-            let r = match body.labels.get(&f.label) {
-                None => Err(format!("no label `{}` in this function", f.label)),
-                Some(&t) => i32::try_from(t as i64 - f.insn as i64)
-                    .map_err(|_| "jump too far for an i32 offset".to_string()),
+        let labels = std::mem::take(&mut body.labels);
+        for ((line, col, name), e) in labels.resolve(&mut body.code) {
+            let msg = match e {
+                LabelError::Unbound => format!("no label `{name}` in this function"),
+                LabelError::TooFar => "jump too far for an i32 offset".to_string(),
             };
-            match r {
-                Ok(d) => {
-                    if let Some(dst) = body.code.get_mut(f.at..f.at + 4) {
-                        dst.copy_from_slice(&d.to_le_bytes());
-                    }
-                }
-                Err(e) => self.errors.push((f.line, f.col, e)),
-            }
+            self.errors.push((line, col, msg));
         }
         let nslots = match slots {
             Some(n) => n,
@@ -738,7 +740,8 @@ impl Asm<'_> {
 
     pub(super) fn body_line(&mut self, c: &mut Cur, body: &mut Body, line: usize) -> P<()> {
         while let (Some(Tok::Ident(l)), Some(Tok::P(':'))) = (c.peek(), c.peek_at(1)) {
-            if body.labels.insert(l.clone(), body.code.len()).is_some() {
+            let label = body.label(l);
+            if !body.labels.bind(label, body.code.len()) {
                 return c.err(format!("label `{l}` is defined twice"));
             }
             c.p += 2;
@@ -923,14 +926,10 @@ impl Asm<'_> {
         let used = insn.slot_runs().iter().map(|r| r.end()).max().unwrap_or(0);
         insn.encode(&mut body.code);
         body.used_slots = body.used_slots.max(used);
-        body.fixups
-            .extend(fix.into_iter().map(|(at, label, col)| Fixup {
-                at,
-                insn: start,
-                label,
-                line,
-                col,
-            }));
+        for (at, name, col) in fix {
+            let l = body.label(&name);
+            body.labels.jump(at, start, l, (line, col, name));
+        }
         Ok(())
     }
 

@@ -48,6 +48,7 @@
 
 use crate::bignum::{BigInt, BigRatio};
 use crate::binary::MAX_CONST_DEPTH;
+use crate::builder::{Label, LabelError, Labels};
 use crate::insn::{DecodeError, Insn, Operand};
 use crate::module::*;
 use crate::opcode::{jump_table, Op, OperandKind};
