@@ -5,8 +5,10 @@
     python3 benches/run.py --quick    # small sizes (the oracle sizes), 1 run: a smoke test
 
 Builds hashvm in release mode (cargo build --release -p hashvm-cli), compiles every
-benches/programs/X.hash with target/release/hashc and runs it with
-`target/release/hashvm run X.hbc SIZE`; runs the peers of benches/peers/ with every
+benches/programs/X.hash with target/release/hashc and runs it as two systems: `hashvm`
+(`target/release/hashvm run --jit=off X.hbc SIZE`, the interpreter) and `hashvm-jit`
+(`--jit=on`, the tracing JIT), plus one `--jit-stats` run per program for the report's JIT
+section and issue 9's targets; runs the peers of benches/peers/ with every
 installed peer system (lua5.4, luajit -joff, luajit, ocamlrun of ocamlc output,
 ocamlopt native code); measures CPU time (user + sys of the child, from wait4) and
 peak RSS; checks every output against the Benchmarks Game oracles, the Are We Fast
