@@ -1485,28 +1485,33 @@ def main(argv=None):
         L.append("| %s | %s | %s |" % (b.name, " ".join(args),
                                         " | ".join(cell_time(n, b.name) for n in all_names)))
     L.append("")
-    L.append("## Ratio hashvm / peer")
-    L.append("")
-    if hash_ok:
-        cols = [(h, p) for p in peer_names for h in run_hash]
-        heads = ["%s / %s" % (h, p) for h, p in cols] + (["JIT / interpreter"] if jit_ratio else [])
+    # One ratio table per hashvm column (the JIT's with JIT / interpreter as a last column):
+    # one table with both would be too wide to read.
+    if not hash_ok:
+        L.append("## Ratio hashvm / peer")
+        L.append("")
+        L.append("Pending: no hashvm results yet.")
+        L.append("")
+    for h in run_hash if hash_ok else []:
+        extra = h == "hashvm-jit" and bool(jit_ratio)
+        L.append("## Ratio %s / peer%s" % (h, " (the interpreter)" if h == "hashvm" else " (the JIT)"))
+        L.append("")
+        heads = list(peer_names) + (["JIT / interpreter"] if extra else [])
         L.append("| program | " + " | ".join(heads) + " |")
         L.append("|---|" + "---:|" * len(heads))
         for b in benches:
-            cells = [fmt_ratio(ratios[h][p].get(b.name)) for h, p in cols]
-            if jit_ratio:
+            cells = [fmt_ratio(ratios[h][p].get(b.name)) for p in peer_names]
+            if extra:
                 cells.append(fmt_ratio(jit_ratio.get(b.name)))
             L.append("| %s | %s |" % (b.name, " | ".join(cells)))
-        cells = [fmt_ratio(geo[h][p]["core"]) for h, p in cols]
-        if jit_ratio:
+        cells = [fmt_ratio(geo[h][p]["core"]) for p in peer_names]
+        if extra:
             cells.append(fmt_ratio(jit_geo["core"]))
         L.append("| **geomean** (without %s) | %s |" % (", ".join(sorted(LIBRARY_BOUND)), " | ".join(cells)))
-        if jit_ratio:
+        if extra:
             L.append("")
             L.append("*JIT / interpreter*: hashvm-jit's time divided by hashvm's (below 1 the JIT is faster).")
-    else:
-        L.append("Pending: no hashvm results yet.")
-    L.append("")
+        L.append("")
     jit_section(L, benches, opts, jit_stats, targets,
                 None if "hashvm-jit" in run_hash else
                 "hashvm-jit could not be run: " + unavailable["hashvm-jit"] if "hashvm-jit" in unavailable else
