@@ -892,7 +892,8 @@ def jit_targets(bench_names, geo, ratios, jit_ratio, jit_stats):
     jit_geo = geo.get("hashvm-jit", {})
     g = jit_geo.get("luajit", {}).get("core")
     add("geomean CPU time ≤ 1.0× luajit (issue not resolved above 2.0×)",
-        "%s over %d programs%s" % (fmt_ratio(g), jit_geo["luajit"]["core_n"],
+        "%s over %d program%s%s" % (fmt_ratio(g), jit_geo["luajit"]["core_n"],
+                                    "" if jit_geo["luajit"]["core_n"] == 1 else "s",
                                    "; above 2.0×" if g > 2.0 else "") if g else "",
         None if g is None else g <= 1.0,
         ["the %d other programs of the suite (not in this run)" % (len(BENCHES) - len(bench_names))]
