@@ -5,8 +5,10 @@
     python3 benches/run.py --quick    # small sizes (the oracle sizes), 1 run: a smoke test
 
 Builds hashvm in release mode (cargo build --release -p hashvm-cli), compiles every
-benches/programs/X.hash with target/release/hashc and runs it with
-`target/release/hashvm run X.hbc SIZE`; runs the peers of benches/peers/ with every
+benches/programs/X.hash with target/release/hashc and runs it as two systems: `hashvm`
+(`target/release/hashvm run --jit=off X.hbc SIZE`, the interpreter) and `hashvm-jit`
+(`--jit=on`, the tracing JIT), plus one `--jit-stats` run per program for the report's JIT
+section and issue 9's targets; runs the peers of benches/peers/ with every
 installed peer system (lua5.4, luajit -joff, luajit, ocamlrun of ocamlc output,
 ocamlopt native code); measures CPU time (user + sys of the child, from wait4) and
 peak RSS; checks every output against the Benchmarks Game oracles, the Are We Fast
@@ -445,15 +447,12 @@ class OCamlSystem(System):
         return ([exe] if self.native else ["ocamlrun", exe]) + list(args)
 
 
-class HashSystem(System):
-    name = "hashvm"
-    is_hashvm = True
-    install = "cargo build --release -p hashvm-cli (done by this script)"
+class HashBuild:
+    """What the hashvm columns share: the cargo build, hashc and its outputs. Each program
+    is compiled once and run by both columns (the interpreter and the JIT)."""
 
-    def __init__(self, target_dir, jit=False, native=False):
+    def __init__(self, target_dir, native=False):
         self.target_dir = target_dir
-        # The interpreter alone unless asked: the JIT is on by default in `hashvm run`.
-        self.jit = jit
         # Native executables (`hashc --native`, SPEC.md §11) instead of `hashvm run`.
         self.native = native
         self.hashc = os.path.join(target_dir, "release", "hashc")
@@ -462,6 +461,8 @@ class HashSystem(System):
         self.hbc = {}
         # bench name -> (seconds hashc took, bytes of the output), for the report.
         self.builds = {}
+        # bench name -> error message of hashc, so that the second column does not retry.
+        self.errors = {}
 
     def build(self, log_path, timeout):
         """cargo build --release -p hashvm-cli; sets build_error on failure."""
@@ -491,12 +492,13 @@ class HashSystem(System):
     def available(self):
         if self.build_error:
             return self.build_error
-        needed = [self.hashc, self.hashvm]
+        needed = [self.hashc] + ([] if self.native else [self.hashvm])
         if self.native:
             needed.append(os.path.join(self.target_dir, "release", "hashvm-rt"))
         for exe in needed:
             if not os.path.exists(exe):
-                return "%s is missing (build hashvm first)" % os.path.relpath(exe, REPO)
+                return "%s is missing (build hashvm first: cargo build --release -p hashvm-cli)" \
+                    % os.path.relpath(exe, REPO)
         return None
 
     def version(self):
@@ -514,6 +516,16 @@ class HashSystem(System):
                                                    if dirty else "")
 
     def prepare(self, bench, build_dir):
+        if bench.name in self.hbc:
+            return None
+        if bench.name in self.errors:
+            return self.errors[bench.name]
+        err = self._compile(bench, build_dir)
+        if err:
+            self.errors[bench.name] = err
+        return err
+
+    def _compile(self, bench, build_dir):
         src = os.path.join(PROGRAMS_DIR, bench.name + ".hash")
         if not os.path.exists(src):
             return "no programs/%s.hash" % bench.name
@@ -537,12 +549,97 @@ class HashSystem(System):
         self.builds[bench.name] = (took, os.path.getsize(out))
         return None
 
+    def stats_command(self, bench, args):
+        """`hashvm run --jit=on --jit-stats`: the JIT's counters on standard error at exit.
+        None for native executables, whose runtime has no such option."""
+        if self.native or bench.name not in self.hbc:
+            return None
+        return [self.hashvm, "run", "--jit=on", "--jit-stats", self.hbc[bench.name]] + list(args)
+
+
+class HashSystem(System):
+    """One hashvm column: the interpreter alone (`hashvm`, `--jit=off`) or with its tracing
+    JIT (`hashvm-jit`, `--jit=on`). Both columns run the same compiled program."""
+    is_hashvm = True
+    install = "cargo build --release -p hashvm-cli (done by this script)"
+
+    def __init__(self, build, jit):
+        self.build_info = build
+        self.jit = jit
+        self.name = "hashvm-jit" if jit else "hashvm"
+        self.native = build.native
+
+    def available(self):
+        return self.build_info.available()
+
+    def version(self):
+        v = self.build_info.version()
+        return v + (", tracing JIT on" if self.jit else ", interpreter only (JIT off)")
+
+    def prepare(self, bench, build_dir):
+        return self.build_info.prepare(bench, build_dir)
+
     def command(self, bench, args):
+        exe = self.build_info.hbc[bench.name]
         if self.native:
             # The runtime takes its settings from the environment (SPEC.md §11.4).
-            return ["env", "HASHVM_JIT=" + ("on" if self.jit else "off"), self.hbc[bench.name]] + list(args)
+            return ["env", "HASHVM_JIT=" + ("on" if self.jit else "off"), exe] + list(args)
         mode = "--jit=on" if self.jit else "--jit=off"
-        return [self.hashvm, "run", mode, self.hbc[bench.name]] + list(args)
+        return [self.build_info.hashvm, "run", mode, exe] + list(args)
+
+
+HASH_SYSTEMS = ("hashvm", "hashvm-jit")
+
+# The programs the issue's "share of instructions run in traces >= 90%" target is about:
+# the numeric loops and the recursive calls (issue 9, Performance).
+NUMERIC_RECURSIVE = ["fib", "tak", "ackermann", "sieve", "nbody", "spectralnorm", "mandelbrot",
+                     "awfy_mandelbrot", "awfy_nbody"]
+# Programs the issue wants within 2x of ocamlopt with the JIT, and at least 2.5x faster
+# with the JIT than with the interpreter.
+NEAR_OCAMLOPT = ["nbody", "spectralnorm", "mandelbrot", "sieve"]
+JIT_SPEEDUP = ["fib", "tak", "ackermann"]
+
+# What the report wants from `--jit-stats`, and how to recognise each number in its line
+# (`jit: 12 recordings, 1 aborted, 11 traces, 3000 trace entries, 0.250 ms recording and
+# compiling`). The line is parsed item by item rather than with one fixed pattern, so that
+# numbers the JIT adds later (side exits, the share of instructions in traces) are picked up
+# as soon as it prints them under a recognisable label.
+JIT_STAT_FIELDS = [
+    # key, column title, predicate on (label, unit)
+    ("traces", "traces compiled", lambda l, u: l in ("traces", "traces compiled", "root traces")),
+    ("side_traces", "side traces", lambda l, u: "side trace" in l),
+    ("recordings", "recordings", lambda l, u: l.startswith("recording") and u is None),
+    ("aborted", "aborted", lambda l, u: l.startswith("abort")),
+    ("entries", "trace entries", lambda l, u: "entr" in l),
+    ("side_exits", "side exits", lambda l, u: "exit" in l),
+    ("in_traces_pct", "instructions in traces", lambda l, u: u == "%" and "instruction" in l),
+    ("compile_ms", "compile time", lambda l, u: u in ("ms", "s") and "compil" in l),
+]
+
+
+def parse_jit_stats(stderr):
+    """The numbers of the last `jit: ...` line on standard error: {key: float}, with the
+    compile time in milliseconds. None when there is no such line."""
+    line = None
+    for l in stderr.splitlines():
+        if l.startswith("jit:"):
+            line = l
+    if line is None:
+        return None
+    found = {"line": line.strip()}
+    for item in line[len("jit:"):].split(","):
+        m = re.match(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(%|ms|s\b)?\s*(.*)$", item)
+        if not m:
+            continue
+        value, unit, label = float(m.group(1)), m.group(2), m.group(3).strip().lower()
+        if unit == "s":
+            value, unit = value * 1e3, "ms"
+        for key, _, pred in JIT_STAT_FIELDS:
+            if key not in found and pred(label, unit):
+                found[key] = value
+                break
+    return found
+
 
 
 # ---------------------------------------------------------------------------------------
@@ -630,25 +727,44 @@ def md_escape(s):
 
 PEER_COLORS = {
     "lua5.4": "#1f77b4", "luajit -joff": "#17becf", "luajit": "#2ca02c",
-    "ocamlrun": "#ff7f0e", "ocamlopt": "#d62728", "hashvm": "#9467bd",
+    "ocamlrun": "#ff7f0e", "ocamlopt": "#d62728", "hashvm": "#9467bd", "hashvm-jit": "#8c564b",
 }
 
 
-def svg_chart(rows, series, title, subtitle, value_label, missing_label="no result"):
+def series_style(entry):
+    """(name, data, colour, opacity) of a chart series given as (name, data) or in full."""
+    if len(entry) == 4:
+        return entry
+    name, data = entry
+    return name, data, PEER_COLORS.get(name, "#888"), 1.0
+
+
+def svg_chart(rows, series, title, subtitle, value_label, missing_label="no result", legend=None):
     """A horizontal grouped bar chart on a log scale.
 
-    rows: program names; series: list of (name, {program: value}); values > 0. A row
-    with no value at all gets missing_label instead of bars.
+    rows: program names; series: list of (name, {program: value}) or (name, {program:
+    value}, colour, opacity); values > 0. A row with no value at all gets missing_label
+    instead of bars. legend: (label, colour, opacity) entries, by default one per series.
     """
-    values = [v for _, d in series for v in d.values() if v and v > 0]
+    series = [series_style(e) for e in series]
+    if legend is None:
+        legend = [(name, color, opacity) for name, _, color, opacity in series]
+    values = [v for _, d, _, _ in series for v in d.values() if v and v > 0]
     n_series = max(1, len(series))
-    bar_h = 9
+    bar_h = 9 if n_series <= 6 else 6
     group_h = n_series * bar_h + 10
     left, right, top = 150, 30, 70
     plot_w = 620
-    legend_h = 24
-    height = top + max(1, len(rows)) * group_h + 40 + legend_h
     width = left + plot_w + right
+    # The legend wraps onto as many lines as it needs.
+    legend_lines, x = 1, left
+    for sname, _, _ in legend:
+        w = 24 + 7 * len(sname) + 10
+        if x + w > width and x > left:
+            legend_lines, x = legend_lines + 1, left
+        x += w
+    legend_h = 8 + 16 * legend_lines
+    height = top + max(1, len(rows)) * group_h + 40 + legend_h
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
            'font-family="sans-serif" font-size="11">' % (width, height, width, height),
            '<rect width="100%" height="100%" fill="white"/>',
@@ -695,26 +811,29 @@ def svg_chart(rows, series, title, subtitle, value_label, missing_label="no resu
         if i % 2 == 1:
             out.insert(2, '<rect x="%d" y="%d" width="%d" height="%d" fill="#f7f7f7"/>'
                        % (left, gy, plot_w, group_h))
-        if all(not d.get(row) for _, d in series):
+        if all(not d.get(row) for _, d, _, _ in series):
             out.append('<text x="%.1f" y="%.1f" fill="#999" font-style="italic">%s</text>'
                        % (x1 + 6, gy + group_h / 2, xml(missing_label)))
-        for j, (sname, data) in enumerate(series):
+        for j, (sname, data, color, opacity) in enumerate(series):
             v = data.get(row)
             y = gy + 5 + j * bar_h
-            color = PEER_COLORS.get(sname, "#888")
             if v is None or v <= 0:
                 continue
             xa, xb = sorted((x1, xpos(v)))
-            out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s">'
+            out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"%s>'
                        '<title>%s: %s</title></rect>'
-                       % (xa, y, max(xb - xa, 1.0), bar_h - 1, color, xml(sname), fmt_ratio(v)))
+                       % (xa, y, max(xb - xa, 1.0), bar_h - 1, color,
+                          ' fill-opacity="%.2f"' % opacity if opacity < 1 else "", xml(sname), fmt_ratio(v)))
     lx = left
     ly = height - legend_h + 4
-    for sname, _ in series:
-        out.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>'
-                   % (lx, ly, PEER_COLORS.get(sname, "#888")))
+    for sname, color, opacity in legend:
+        w = 24 + 7 * len(sname) + 10
+        if lx + w > width and lx > left:
+            lx, ly = left, ly + 16
+        out.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"%s/>'
+                   % (lx, ly, color, ' fill-opacity="%.2f"' % opacity if opacity < 1 else ""))
         out.append('<text x="%d" y="%d">%s</text>' % (lx + 14, ly + 9, xml(sname)))
-        lx += 24 + 7 * len(sname) + 10
+        lx += w
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -722,6 +841,177 @@ def svg_chart(rows, series, title, subtitle, value_label, missing_label="no resu
 def xml(s):
     return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
+
+
+def hash_method(hash_names, native):
+    """How the hashvm columns run, for the report's Method section."""
+    if not hash_names:
+        return "hashvm was not run"
+    parts = []
+    for h in hash_names:
+        jit = h == "hashvm-jit"
+        if native:
+            parts.append("%s runs the native executable of `hashc --native X.hash -o X` as "
+                         "`HASHVM_JIT=%s X ARGS`" % (h, "on" if jit else "off"))
+        else:
+            parts.append("%s runs `hashvm run --jit=%s X.hbc ARGS` (%s)"
+                         % (h, "on" if jit else "off", "its tracing JIT" if jit else "the interpreter alone"))
+    tail = (" (no function is compiled ahead of time yet, see SPEC.md §11)" if native else
+            " on the output of `hashc X.hash -o X.hbc`, compiled once for %s"
+            % ("both" if len(hash_names) > 1 else "it"))
+    return "; ".join(parts) + tail
+
+
+def jit_targets(bench_names, geo, ratios, jit_ratio, jit_stats):
+    """The Performance targets of issue 9, each as {target, measured, status}: status is
+    "met", "not met" or "not measured", with what was not measured named in `measured`."""
+    out = []
+
+    def add(target, measured, ok, missing=()):
+        if ok is None:
+            status = "not measured"
+        else:
+            status = "met" if ok else "not met"
+        if missing and ok is not None:
+            status += " (partial)"
+        if missing:
+            measured = (measured + "; " if measured else "") + "not measured: " + ", ".join(missing)
+        out.append({"target": target, "measured": measured, "status": status})
+
+    def per_program(names, value):
+        """({name: value} for those measured, [names in the run but not measured, or not in the run])."""
+        got, missing = {}, []
+        for n in names:
+            v = value(n) if n in bench_names else None
+            if v is None:
+                missing.append(n + (" (no result)" if n in bench_names else " (not in this run)"))
+            else:
+                got[n] = v
+        return got, missing
+
+    jit_geo = geo.get("hashvm-jit", {})
+    g = jit_geo.get("luajit", {}).get("core")
+    add("geomean CPU time ≤ 1.0× luajit (issue not resolved above 2.0×)",
+        "%s over %d program%s%s" % (fmt_ratio(g), jit_geo["luajit"]["core_n"],
+                                    "" if jit_geo["luajit"]["core_n"] == 1 else "s",
+                                   "; above 2.0×" if g > 2.0 else "") if g else "",
+        None if g is None else g <= 1.0,
+        ["the %d other programs of the suite (not in this run)" % (len(BENCHES) - len(bench_names))]
+        if len(bench_names) < len(BENCHES) else [])
+    if jit_ratio:
+        worst = max(jit_ratio, key=jit_ratio.get)
+        slow = sorted(n for n, v in jit_ratio.items() if v > 1.05)
+        add("no program slower with the JIT on than off (JIT / interpreter ≤ 1.05×)",
+            "worst %s %s; %d of %d above 1.05×%s" % (
+                worst, fmt_ratio(jit_ratio[worst]), len(slow), len(jit_ratio),
+                (": " + ", ".join(slow)) if slow else ""), not slow)
+    else:
+        add("no program slower with the JIT on than off (JIT / interpreter ≤ 1.05×)", "", None)
+    near = ratios.get("hashvm-jit", {}).get("ocamlopt", {})
+    got, missing = per_program(NEAR_OCAMLOPT, near.get)
+    add("%s within 2× of ocamlopt (hashvm-jit / ocamlopt ≤ 2.0×)" % ", ".join(NEAR_OCAMLOPT),
+        ", ".join("%s %s" % (n, fmt_ratio(v)) for n, v in got.items()),
+        all(v <= 2.0 for v in got.values()) if got else None, missing)
+    got, missing = per_program(JIT_SPEEDUP, lambda n: 1 / jit_ratio[n] if n in jit_ratio else None)
+    add("%s at least 2.5× faster with the JIT than with the interpreter" % ", ".join(JIT_SPEEDUP),
+        "speed-up (interpreter / JIT time): " + ", ".join("%s %s" % (n, fmt_ratio(v)) for n, v in got.items())
+        if got else "",
+        all(v >= 2.5 for v in got.values()) if got else None, missing)
+    shares = {n: st["compile_share"] for n, st in jit_stats.items() if st.get("compile_share") is not None}
+    if shares:
+        worst = max(shares, key=shares.get)
+        over = sorted(n for n, v in shares.items() if v >= 0.05)
+        add("JIT compile time under 5% of run time on every benchmark",
+            "largest %s %.2f%%; %d of %d at 5%% or more%s" % (
+                worst, 100 * shares[worst], len(over), len(shares), (": " + ", ".join(over)) if over else ""),
+            not over, [n for n in bench_names if n not in shares])
+    else:
+        add("JIT compile time under 5% of run time on every benchmark", "", None)
+    printed = any("in_traces_pct" in st.get("stats", {}) for st in jit_stats.values())
+    if printed:
+        got, missing = per_program(NUMERIC_RECURSIVE,
+                                   lambda n: jit_stats.get(n, {}).get("stats", {}).get("in_traces_pct"))
+        add("share of instructions run in traces ≥ 90%% on the numeric and recursive programs (%s)"
+            % ", ".join(NUMERIC_RECURSIVE),
+            ", ".join("%s %.1f%%" % (n, v) for n, v in got.items()),
+            all(v >= 90 for v in got.values()) if got else None, missing)
+    else:
+        add("share of instructions run in traces ≥ 90%% on the numeric and recursive programs (%s)"
+            % ", ".join(NUMERIC_RECURSIVE),
+            "`--jit-stats` does not print this share" if jit_stats else "", None)
+    return out
+
+
+def jit_section(L, benches, opts, jit_stats, targets, jit_missing):
+    """The report's section on the JIT: its --jit-stats numbers and issue 9's targets.
+    jit_missing: None when hashvm-jit ran, else why it did not."""
+    L.append("## The JIT: `--jit-stats` and the targets of issue 9")
+    L.append("")
+    if jit_missing:
+        L.append("No JIT numbers: %s." % md_escape(jit_missing))
+        L.append("")
+        return
+    if opts.native:
+        L.append("Native executables have no `--jit-stats`: no statistics in a `--native` run.")
+        L.append("")
+    elif opts.no_jit_stats:
+        L.append("`--jit-stats` runs skipped (`--no-jit-stats`).")
+        L.append("")
+    else:
+        L.append("After the timed runs, each program ran once more as `hashvm run --jit=on --jit-stats "
+                 "X.hbc ARGS` at the size of the timed runs; its output had to match theirs. The "
+                 "compile share is the compile time `--jit-stats` prints (recording and compiling) "
+                 "divided by the CPU time of that run.")
+        L.append("")
+        present = [f for f in JIT_STAT_FIELDS
+                   if any(f[0] in st.get("stats", {}) for st in jit_stats.values())]
+        asked = {"traces": "traces compiled", "side_exits": "side exits",
+                 "in_traces_pct": "share of instructions executed in traces", "compile_ms": "compile time"}
+        heads = ["program", "arguments", "CPU (s)"] + [f[1] for f in present]
+        has_share = any(st.get("compile_share") is not None for st in jit_stats.values())
+        if has_share:
+            heads.append("compile share")
+        L.append("| " + " | ".join(heads) + " |")
+        L.append("|---|---|" + "---:|" * (len(heads) - 2))
+        for b in benches:
+            st = jit_stats.get(b.name)
+            if st is None:
+                L.append("| %s | | %s |" % (b.name, " | ".join(["–"] * (len(heads) - 2))))
+                continue
+            row = [b.name, " ".join(st["args"]), fmt_secs(st.get("cpu"))]
+            if st["status"] != "ok":
+                row.append("**%s**: %s" % (st["status"].upper(), md_escape(st["detail"] or "")))
+                row += [""] * (len(heads) - len(row))
+            else:
+                for key, _, _ in present:
+                    v = st["stats"].get(key)
+                    if v is None:
+                        row.append("–")
+                    elif key == "compile_ms":
+                        row.append("%.2f ms" % v)
+                    elif key == "in_traces_pct":
+                        row.append("%.1f%%" % v)
+                    else:
+                        row.append("%d" % v)
+                if has_share:
+                    cs = st.get("compile_share")
+                    row.append("–" if cs is None else "%.2f%%" % (100 * cs))
+            L.append("| " + " | ".join(row) + " |")
+        L.append("")
+        missing = [asked[k] for k in asked if k not in [f[0] for f in present]]
+        if missing and jit_stats:
+            L.append("Not printed by `--jit-stats` (so not reported here): %s." % ", ".join(missing))
+            L.append("")
+    L.append("| target (issue 9) | measured | status |")
+    L.append("|---|---|---|")
+    for t in targets:
+        L.append("| %s | %s | %s |" % (md_escape(t["target"]), md_escape(t["measured"]) or "–",
+                                       "**%s**" % t["status"] if t["status"].startswith("not met") else t["status"]))
+    L.append("")
+    if opts.quick:
+        L.append("*Quick mode*: at the small sizes start-up and warm-up dominate; these checks say "
+                 "nothing about the targets.")
+        L.append("")
 
 
 # ---------------------------------------------------------------------------------------
@@ -738,15 +1028,19 @@ def parse_args(argv):
     p.add_argument("--only", default=None,
                    help="comma-separated programs or groups (classic, bg, awfy) to run")
     p.add_argument("--systems", default=None,
-                   help="comma-separated systems: hashvm, lua5.4, luajit-joff, luajit, ocamlrun, ocamlopt")
+                   help="comma-separated systems: hashvm (the interpreter), hashvm-jit, lua5.4, "
+                        "luajit-joff, luajit, ocamlrun, ocamlopt")
     p.add_argument("--no-build", action="store_true",
                    help="do not run cargo; use the hashc and hashvm already in target/release")
     p.add_argument("--no-hashvm", action="store_true", help="leave hashvm out (peers only)")
     p.add_argument("--jit", action="store_true",
-                   help="run hashvm with its tracing JIT on (default: the interpreter alone, --jit=off)")
+                   help="only the JIT column of hashvm (hashvm-jit), not the interpreter's; the same "
+                        "as --systems without hashvm")
     p.add_argument("--native", action="store_true",
-                   help="build native executables with hashc --native and run them (with --jit: "
-                        "HASHVM_JIT=on, else off); the report adds each build's time and size")
+                   help="build native executables with hashc --native and run them as the hashvm "
+                        "columns (HASHVM_JIT=off and on); the report adds each build's time and size")
+    p.add_argument("--no-jit-stats", action="store_true",
+                   help="skip the extra --jit-stats run per program (the JIT section stays empty)")
     p.add_argument("--no-check", action="store_true",
                    help="skip the separate check pass at the small sizes (full runs only)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds allowed per run (default 300)")
@@ -767,7 +1061,8 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-SYSTEM_ALIASES = {"luajit-joff": "luajit -joff", "luajit_joff": "luajit -joff", "joff": "luajit -joff"}
+SYSTEM_ALIASES = {"luajit-joff": "luajit -joff", "luajit_joff": "luajit -joff", "joff": "luajit -joff",
+                  "hashvm_jit": "hashvm-jit", "hashvm-interp": "hashvm"}
 
 
 def select_benches(only):
@@ -817,8 +1112,8 @@ def main(argv=None):
     json_path = opts.json or os.path.join(build_dir, "results.json" if partial else "results-full.json")
     started = datetime.datetime.now(datetime.timezone.utc)
 
-    hashsys = HashSystem(target_dir, jit=opts.jit, native=opts.native)
-    all_systems = [hashsys, LuaSystem("lua5.4", "lua5.4", []), LuaSystem("luajit -joff", "luajit", ["-joff"]),
+    hashbuild = HashBuild(target_dir, native=opts.native)
+    all_systems = [HashSystem(hashbuild, jit=False), HashSystem(hashbuild, jit=True), LuaSystem("lua5.4", "lua5.4", []), LuaSystem("luajit -joff", "luajit", ["-joff"]),
                    LuaSystem("luajit", "luajit", []), OCamlSystem(native=False), OCamlSystem(native=True)]
     if opts.systems:
         names = [SYSTEM_ALIASES.get(s.strip(), s.strip()) for s in opts.systems.split(",") if s.strip()]
@@ -828,6 +1123,9 @@ def main(argv=None):
         all_systems = [s for s in all_systems if s.name in names]
     if opts.no_hashvm:
         all_systems = [s for s in all_systems if not s.is_hashvm]
+    if opts.jit:
+        all_systems = [s for s in all_systems if s.name != "hashvm"]
+    hash_names = [s.name for s in all_systems if s.is_hashvm]
 
     machine = machine_info()
     progress("machine: %s, %s logical CPUs, %.1f GiB" % (
@@ -839,14 +1137,14 @@ def main(argv=None):
 
     # Which systems can run at all.
     unavailable = {}
-    if hashsys in all_systems and not opts.no_build:
-        hashsys.build(os.path.join(build_dir, "cargo-build.log"), opts.build_timeout)
+    if hash_names and not opts.no_build:
+        hashbuild.build(os.path.join(build_dir, "cargo-build.log"), opts.build_timeout)
     for s in all_systems:
         why = s.available()
         if why:
             unavailable[s.name] = why
             if s.is_hashvm:
-                progress("hashvm unavailable: %s" % why)
+                progress("%s unavailable: %s" % (s.name, why))
             else:
                 progress("peer %s unavailable: %s; install with: %s" % (s.name, why, s.install))
     systems = [s for s in all_systems if s.name not in unavailable]
@@ -929,7 +1227,7 @@ def main(argv=None):
             ds = {r.digest for r in rs}
             o = {"median": statistics.median(r.cpu for r in rs),
                  "wall": statistics.median(r.wall for r in rs),
-                 "rss_kb": max(r.maxrss_kb for r in rs), "runs": len(rs)}
+                 "rss_kb": max(r.maxrss_kb for r in rs), "runs": len(rs), "digest": rs[0].digest}
             if len(ds) > 1:
                 o.update(status="mismatch", detail="output differs between runs")
             elif expected is not None:
@@ -945,7 +1243,7 @@ def main(argv=None):
         # With no expected output, the systems must agree with each other: the reference
         # is the output most peers printed (lua5.4's on a tie).
         if digests:
-            peer_digests = [d for n, d in digests.items() if n != "hashvm"] or list(digests.values())
+            peer_digests = [d for n, d in digests.items() if n not in HASH_SYSTEMS] or list(digests.values())
             counts = {}
             for d in peer_digests:
                 counts[d] = counts.get(d, 0) + 1
@@ -961,24 +1259,63 @@ def main(argv=None):
                 else:
                     o.update(status="mismatch", detail="output differs from %s" % ", ".join(agree))
 
-    # Ratios hashvm / peer.
+    # Ratios hashvm / peer, for each hashvm column, and JIT / interpreter.
     def good(sname, bname):
         o = outcome.get((sname, bname))
         return o and o["status"] == "ok" and o.get("median") is not None
 
+    def ratio(a, b, bname):
+        return max(outcome[(a, bname)]["median"], 1e-4) / max(outcome[(b, bname)]["median"], 1e-4)
+
     peer_names = [s.name for s in systems if not s.is_hashvm]
-    hash_ok = [b.name for b in benches if good("hashvm", b.name)]
-    ratios = {p: {} for p in peer_names}
-    for p in peer_names:
+    run_hash = [s.name for s in systems if s.is_hashvm]
+    ok_by = {h: [b.name for b in benches if good(h, b.name)] for h in run_hash}
+    hash_ok = [b.name for b in benches if any(good(h, b.name) for h in run_hash)]
+    ratios = {h: {p: {b.name: ratio(h, p, b.name) for b in benches if good(h, b.name) and good(p, b.name)}
+                  for p in peer_names} for h in run_hash}
+    geo = {h: {} for h in run_hash}
+    for h in run_hash:
+        for p in peer_names:
+            r = ratios[h][p]
+            core = [v for k, v in r.items() if k not in LIBRARY_BOUND]
+            geo[h][p] = {"core": geomean(core), "core_n": len(core),
+                         "all": geomean(list(r.values())), "all_n": len(r)}
+    # JIT / interpreter per program: below 1 the JIT is faster.
+    jit_ratio = {}
+    if "hashvm" in run_hash and "hashvm-jit" in run_hash:
+        jit_ratio = {b.name: ratio("hashvm-jit", "hashvm", b.name) for b in benches
+                     if good("hashvm", b.name) and good("hashvm-jit", b.name)}
+    jit_geo = {"core": geomean([v for k, v in jit_ratio.items() if k not in LIBRARY_BOUND]),
+               "core_n": len([k for k in jit_ratio if k not in LIBRARY_BOUND]),
+               "all": geomean(list(jit_ratio.values())), "all_n": len(jit_ratio)}
+
+    # The JIT's own numbers: one more run of each program with `--jit-stats`, at the size
+    # of the timed runs, after them (so that it does not warm anything for them).
+    jit_stats = {}     # bench -> dict (parsed --jit-stats, cpu, status, detail)
+    if "hashvm-jit" in run_hash and not opts.no_jit_stats and not opts.native:
         for b in benches:
-            if good("hashvm", b.name) and good(p, b.name):
-                ratios[p][b.name] = max(outcome[("hashvm", b.name)]["median"], 1e-4) / \
-                    max(outcome[(p, b.name)]["median"], 1e-4)
-    geo = {}
-    for p in peer_names:
-        core = [v for k, v in ratios[p].items() if k not in LIBRARY_BOUND]
-        geo[p] = {"core": geomean(core), "core_n": len(core),
-                  "all": geomean(list(ratios[p].values())), "all_n": len(ratios[p])}
+            if not good("hashvm-jit", b.name):
+                continue
+            args = b.quick if opts.quick else b.standard
+            cmd = hashbuild.stats_command(b, args)
+            res = run_measured(cmd, scratch, opts.timeout)
+            st = {"args": list(args), "cpu": res.cpu}
+            if not res.ok():
+                st.update(status="fail", detail=res.failure())
+            elif res.digest != outcome[("hashvm-jit", b.name)].get("digest"):
+                st.update(status="mismatch", detail="output differs from the timed runs with --jit=on")
+            else:
+                parsed = parse_jit_stats(res.stderr_tail)
+                if parsed is None:
+                    st.update(status="fail", detail="no `jit:` line on standard error")
+                else:
+                    st.update(status="ok", detail="", stats=parsed)
+                    if parsed.get("compile_ms") is not None and res.cpu:
+                        st["compile_share"] = parsed["compile_ms"] / 1e3 / res.cpu
+            jit_stats[b.name] = st
+            progress("[%s %s] hashvm-jit --jit-stats: %s" % (
+                b.name, " ".join(args), st["stats"]["line"] if st["status"] == "ok" else
+                "%s: %s" % (st["status"], st["detail"])))
 
     # Peer-only fallback data for the chart: peer time relative to lua5.4.
     rel_lua = {p: {} for p in peer_names if p != "lua5.4"}
@@ -988,27 +1325,46 @@ def main(argv=None):
                 rel_lua[p][b.name] = max(outcome[(p, b.name)]["median"], 1e-4) / \
                     max(outcome[("lua5.4", b.name)]["median"], 1e-4)
 
+    targets = jit_targets([b.name for b in benches], geo, ratios, jit_ratio, jit_stats) \
+        if "hashvm-jit" in run_hash else []
     finished = datetime.datetime.now(datetime.timezone.utc)
     all_names = [s.name for s in all_systems]
     cmdline = "python3 benches/run.py" + ("" if argv is None and len(sys.argv) == 1 else
                                           " " + " ".join(sys.argv[1:] if argv is None else argv))
 
-    # ---- the chart
+    # ---- the chart: for each peer, the interpreter's ratio (pale) and the JIT's (solid),
+    # then the JIT against the interpreter.
     rows = [b.name for b in benches] + ["geomean"]
-    if hash_ok and peer_names:
-        series = [(p, dict(ratios[p], geomean=geo[p]["core"])) for p in peer_names]
+    if hash_ok and (peer_names or jit_ratio):
+        series = []
+        for p in peer_names:
+            for h in run_hash:
+                series.append(("%s / %s" % (h, p), dict(ratios[h][p], geomean=geo[h][p]["core"]),
+                               PEER_COLORS.get(p, "#888"), 0.4 if h == "hashvm" and len(run_hash) > 1 else 1.0))
+        if jit_ratio:
+            series.append(("hashvm-jit / hashvm", dict(jit_ratio, geomean=jit_geo["core"]),
+                           PEER_COLORS["hashvm-jit"], 1.0))
+        cols = " and ".join(run_hash)
+        legend = None
+        if len(run_hash) > 1:
+            legend = [("pale: hashvm (interpreter) / peer", "#777", 0.4), ("solid: hashvm-jit / peer", "#777", 1.0)]
+            legend += [(p, PEER_COLORS.get(p, "#888"), 1.0) for p in peer_names]
+            if jit_ratio:
+                legend.append(("hashvm-jit / hashvm", PEER_COLORS["hashvm-jit"], 1.0))
         chart = svg_chart(rows, series,
-                          "hashvm CPU time / peer CPU time",
-                          "median of %d run%s%s; below 1× hashvm is faster, above 1× slower (log scale)"
-                          % (runs, "s" if runs > 1 else "", ", quick sizes" if opts.quick else ""),
+                          "%s CPU time / peer CPU time" % cols,
+                          "median of %d run%s%s; below 1× hashvm is faster, above 1× slower (log scale)%s"
+                          % (runs, "s" if runs > 1 else "", ", quick sizes" if opts.quick else "",
+                             "; pale bars: interpreter, solid: JIT" if len(run_hash) > 1 else ""),
                           "hashvm / peer (geomean without %s)" % ", ".join(sorted(LIBRARY_BOUND)),
-                          "no hashvm result")
+                          "no hashvm result", legend)
     else:
         series = [(p, dict(rel_lua[p], geomean=geomean(list(rel_lua[p].values())))) for p in rel_lua]
+        why = [unavailable[h] for h in hash_names if h in unavailable]
         chart = svg_chart(rows, series,
                           "hashvm results pending: peers' CPU time / lua5.4's",
                           "no hashvm numbers yet (%s); the bars compare the peers with lua5.4"
-                          % (unavailable.get("hashvm") or "every Hash program failed")[:90],
+                          % (why[0] if why else "every Hash program failed")[:90],
                           "peer / lua5.4", "no result")
     os.makedirs(os.path.dirname(os.path.abspath(svg_path)), exist_ok=True)
     with open(svg_path, "w") as f:
@@ -1021,27 +1377,32 @@ def main(argv=None):
     L.append("Written by `%s` on %s (%.0f s)."
              % (cmdline, started.strftime("%Y-%m-%d %H:%M UTC"), (finished - started).total_seconds()))
     L.append("")
-    if "hashvm" not in all_names:
+    if not hash_names:
         L.append("**hashvm was left out of this run** (`--no-hashvm` or `--systems`): "
                  "the tables hold peer numbers only.")
-    elif "hashvm" in unavailable:
+    elif not run_hash:
+        why = "; ".join(sorted({unavailable[h] for h in hash_names}))
         L.append("**hashvm results pending: hashvm could not be run.** %s. "
                  "The peers were run anyway; the tables below hold peer numbers only, "
                  "and the ratio columns stay empty until hashvm runs."
-                 % md_escape(unavailable["hashvm"]))
+                 % md_escape(why))
     elif not hash_ok:
-        reasons = sorted({outcome[("hashvm", b.name)]["detail"] for b in benches
-                          if ("hashvm", b.name) in outcome})
+        reasons = sorted({outcome[(h, b.name)]["detail"] for h in run_hash for b in benches
+                          if (h, b.name) in outcome})
         common = (" Every program failed the same way: %s." % md_escape(reasons[0])
                   if len(reasons) == 1 else "")
         L.append("**hashvm results pending: no Hash program ran correctly** (see *Failures*).%s "
                  "The peers were run anyway; the tables below hold peer numbers only, and the "
                  "ratio columns stay empty until hashvm runs." % common)
     else:
-        failed = [b.name for b in benches if b.name not in hash_ok]
-        L.append("hashvm ran %d of %d programs correctly%s."
-                 % (len(hash_ok), len(benches),
-                    (" (failed or wrong output: %s, see *Failures*)" % ", ".join(failed)) if failed else ""))
+        parts = []
+        for h in run_hash:
+            failed = [b.name for b in benches if b.name not in ok_by[h]]
+            parts.append("%s ran %d of %d programs correctly%s"
+                         % (h, len(ok_by[h]), len(benches),
+                            (" (failed or wrong output: %s, see *Failures*)" % ", ".join(failed))
+                            if failed else ""))
+        L.append("; ".join(parts) + ".")
     if opts.quick:
         L.append("")
         L.append("*Quick mode*: the small check sizes, where start-up time dominates; "
@@ -1070,15 +1431,12 @@ def main(argv=None):
              "peak resident set size of the runs. A system's entry counts only when all its runs "
              "exited with status 0 and printed the expected output: the Benchmarks Game oracle, the "
              "Are We Fast Yet? verification or a known value where there is one, otherwise the "
-             "output the peers agree on. hashvm runs %s; lua5.4 and luajit run `peers/X.lua`, `luajit -joff` with its "
+             "output the peers agree on. %s; lua5.4 and luajit run `peers/X.lua`, `luajit -joff` with its "
              "JIT compiler off; ocamlrun runs the bytecode of `ocamlc`, ocamlopt is native code "
              "(default flags). Ratios are hashvm's time divided by the peer's (below 1 hashvm is "
              "faster). %s"
              % (runs, "s" if runs > 1 else "", " (quick mode)" if opts.quick else "",
-                ("the native executable of `hashc --native X.hash -o X` as `HASHVM_JIT=%s X ARGS` (%s; no "
-                 "function is compiled ahead of time yet, see SPEC.md §11)" if opts.native else
-                 "`hashvm run --jit=%s X.hbc ARGS` (%s) on the output of `hashc X.hash -o X.hbc`")
-                % ("on" if opts.jit else "off", "its tracing JIT" if opts.jit else "the interpreter alone"),
+                hash_method(hash_names, opts.native),
                 "Before the timed runs every system ran every program once at the small size "
                 "(the oracle size) to check it (*Checks at the small sizes*)."
                 if checks else ""))
@@ -1086,13 +1444,18 @@ def main(argv=None):
     L.append("## Summary: geometric mean of hashvm / peer")
     L.append("")
     if hash_ok:
-        L.append("| peer | geomean (without %s) | programs | geomean (all) | programs |"
+        L.append("| hashvm column | peer | geomean (without %s) | programs | geomean (all) | programs |"
                  % ", ".join(sorted(LIBRARY_BOUND)))
-        L.append("|---|---:|---:|---:|---:|")
-        for p in peer_names:
-            g = geo[p]
-            L.append("| %s | %s | %d | %s | %d |" % (p, fmt_ratio(g["core"]), g["core_n"],
-                                                     fmt_ratio(g["all"]), g["all_n"]))
+        L.append("|---|---|---:|---:|---:|---:|")
+        for h in run_hash:
+            for p in peer_names:
+                g = geo[h][p]
+                L.append("| %s | %s | %s | %d | %s | %d |" % (h, p, fmt_ratio(g["core"]), g["core_n"],
+                                                              fmt_ratio(g["all"]), g["all_n"]))
+        if jit_ratio:
+            L.append("| hashvm-jit | hashvm (JIT / interpreter) | %s | %d | %s | %d |"
+                     % (fmt_ratio(jit_geo["core"]), jit_geo["core_n"], fmt_ratio(jit_geo["all"]),
+                        jit_geo["all_n"]))
         L.append("")
         L.append("pidigits is left out of the first mean: hashvm does its arithmetic in GMP "
                  "(`ibig`), the peers in a bignum written in Lua or OCaml.")
@@ -1123,19 +1486,37 @@ def main(argv=None):
         L.append("| %s | %s | %s |" % (b.name, " ".join(args),
                                         " | ".join(cell_time(n, b.name) for n in all_names)))
     L.append("")
-    L.append("## Ratio hashvm / peer")
-    L.append("")
-    if hash_ok:
-        L.append("| program | " + " | ".join(peer_names) + " |")
-        L.append("|---|" + "---:|" * len(peer_names))
-        for b in benches:
-            L.append("| %s | %s |" % (b.name, " | ".join(fmt_ratio(ratios[p].get(b.name))
-                                                          for p in peer_names)))
-        L.append("| **geomean** (without %s) | %s |" % (
-            ", ".join(sorted(LIBRARY_BOUND)), " | ".join(fmt_ratio(geo[p]["core"]) for p in peer_names)))
-    else:
+    # One ratio table per hashvm column (the JIT's with JIT / interpreter as a last column):
+    # one table with both would be too wide to read.
+    if not hash_ok:
+        L.append("## Ratio hashvm / peer")
+        L.append("")
         L.append("Pending: no hashvm results yet.")
-    L.append("")
+        L.append("")
+    for h in run_hash if hash_ok else []:
+        extra = h == "hashvm-jit" and bool(jit_ratio)
+        L.append("## Ratio %s / peer%s" % (h, " (the interpreter)" if h == "hashvm" else " (the JIT)"))
+        L.append("")
+        heads = list(peer_names) + (["JIT / interpreter"] if extra else [])
+        L.append("| program | " + " | ".join(heads) + " |")
+        L.append("|---|" + "---:|" * len(heads))
+        for b in benches:
+            cells = [fmt_ratio(ratios[h][p].get(b.name)) for p in peer_names]
+            if extra:
+                cells.append(fmt_ratio(jit_ratio.get(b.name)))
+            L.append("| %s | %s |" % (b.name, " | ".join(cells)))
+        cells = [fmt_ratio(geo[h][p]["core"]) for p in peer_names]
+        if extra:
+            cells.append(fmt_ratio(jit_geo["core"]))
+        L.append("| **geomean** (without %s) | %s |" % (", ".join(sorted(LIBRARY_BOUND)), " | ".join(cells)))
+        if extra:
+            L.append("")
+            L.append("*JIT / interpreter*: hashvm-jit's time divided by hashvm's (below 1 the JIT is faster).")
+        L.append("")
+    jit_section(L, benches, opts, jit_stats, targets,
+                None if "hashvm-jit" in run_hash else
+                "hashvm-jit could not be run: " + unavailable["hashvm-jit"] if "hashvm-jit" in unavailable else
+                "hashvm-jit was left out of this run (`--systems`, `--no-hashvm`)")
     L.append("## Peak memory (MiB, largest resident set of the runs)")
     L.append("")
     if GNU_TIME:
@@ -1221,6 +1602,10 @@ def main(argv=None):
             if c and c["status"] not in ("ok", "ran"):
                 fails.append("- %s, %s (check at %s): %s: %s" % (b.name, n, " ".join(c["args"]), c["status"],
                                                                    md_escape(c["detail"] or "")))
+    for bname, st in jit_stats.items():
+        if st["status"] != "ok":
+            fails.append("- %s, hashvm-jit (--jit-stats run): %s: %s" % (bname, st["status"],
+                                                                       md_escape(st["detail"] or "")))
     L.append("## Failures")
     L.append("")
     if unavailable:
@@ -1228,7 +1613,7 @@ def main(argv=None):
             L.append("- %s not available: %s" % (n, md_escape(why)))
     L.extend(fails if fails else ([] if unavailable else ["None."]))
     L.append("")
-    if hashsys.native and hashsys.builds:
+    if hashbuild.native and hashbuild.builds:
         L.append("## Native builds")
         L.append("")
         L.append("Wall time of `hashc --native X.hash -o X` (compiling, linking, verifying and "
@@ -1237,8 +1622,8 @@ def main(argv=None):
         L.append("| program | build (s) | size (bytes) |")
         L.append("|---|---:|---:|")
         for b in benches:
-            if b.name in hashsys.builds:
-                took, size = hashsys.builds[b.name]
+            if b.name in hashbuild.builds:
+                took, size = hashbuild.builds[b.name]
                 L.append("| %s | %.3f | %d |" % (b.name, took, size))
         L.append("")
     L.append("## Programs and sizes")
@@ -1271,7 +1656,8 @@ def main(argv=None):
         "outcome": {"%s|%s" % k: v for k, v in outcome.items()},
         "checks": {"%s|%s" % k: v for k, v in checks.items()},
         "timed": {"%s|%s" % k: [r.as_dict() for r in v] for k, v in timed.items()},
-        "ratios": ratios, "geomean": geo,
+        "ratios": ratios, "geomean": geo, "jit_over_interpreter": jit_ratio,
+        "jit_over_interpreter_geomean": jit_geo, "jit_stats": jit_stats, "targets": targets,
     }
     os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
     with open(json_path, "w") as f:
@@ -1279,11 +1665,12 @@ def main(argv=None):
 
     progress("wrote %s, %s and %s" % (os.path.relpath(opts.results), os.path.relpath(svg_path),
                                       os.path.relpath(json_path)))
-    peer_fail = any(o["status"] != "ok" for (n, _), o in outcome.items() if n != "hashvm") or \
-        any(c["status"] not in ("ok", "ran") for (n, _), c in checks.items() if n != "hashvm")
-    hash_fail = "hashvm" in all_names and (
-        "hashvm" in unavailable or
-        any(o["status"] != "ok" for (n, _), o in outcome.items() if n == "hashvm"))
+    peer_fail = any(o["status"] != "ok" for (n, _), o in outcome.items() if n not in HASH_SYSTEMS) or \
+        any(c["status"] not in ("ok", "ran") for (n, _), c in checks.items() if n not in HASH_SYSTEMS)
+    hash_fail = bool(hash_names) and (
+        any(h in unavailable for h in hash_names) or
+        any(o["status"] != "ok" for (n, _), o in outcome.items() if n in HASH_SYSTEMS) or
+        any(st["status"] != "ok" for st in jit_stats.values()))
     if peer_fail:
         progress("some peer failed its checks: see %s" % os.path.relpath(opts.results))
         return 1
