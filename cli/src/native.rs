@@ -30,8 +30,12 @@ pub const SECTION_ENTRY_SIZE: usize = 24;
 pub const PAGE: u64 = 4096;
 /// The section holding the linked, verified program as a `.hbc` file (SPEC.md §2).
 pub const SECTION_HBC: [u8; 4] = *b"HBC ";
-/// A payload section: its kind and its bytes.
-pub type Section<'a> = ([u8; 4], &'a [u8]);
+/// A flag of the `HBC ` section: the program may call the foreign functions it declares
+/// (it was built with `--allow-ffi`; SPEC.md §11.2). The builder of the executable gave
+/// the consent `hashvm run --allow-ffi` asks for, so the runtime does not ask again.
+pub const HBC_ALLOW_FFI: u32 = 1;
+/// A payload section: its kind, its flags and its bytes.
+pub type Section<'a> = ([u8; 4], u32, &'a [u8]);
 
 /// Most sections a payload may have (a bound for the reader).
 pub const MAX_SECTIONS: u32 = 64;
@@ -168,15 +172,15 @@ pub fn build(image: &[u8], sections: &[Section<'_>]) -> Vec<u8> {
     payload.extend_from_slice(&(sections.len() as u32).to_le_bytes());
     let mut at = align((PAYLOAD_HEADER_SIZE + sections.len() * SECTION_ENTRY_SIZE) as u64);
     let mut offsets = Vec::new();
-    for (kind, bytes) in sections {
+    for (kind, flags, bytes) in sections {
         payload.extend_from_slice(kind);
-        payload.extend_from_slice(&0u32.to_le_bytes());
+        payload.extend_from_slice(&flags.to_le_bytes());
         payload.extend_from_slice(&at.to_le_bytes());
         payload.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         offsets.push(at);
         at = align(at + bytes.len() as u64);
     }
-    for ((_, bytes), off) in sections.iter().zip(offsets) {
+    for ((_, _, bytes), off) in sections.iter().zip(offsets) {
         payload.resize(off as usize, 0);
         payload.extend_from_slice(bytes);
     }
@@ -233,13 +237,14 @@ pub fn sections(payload: &[u8], sum: u64) -> Result<Vec<Section<'_>>, String> {
             .get(e..e + 4)
             .and_then(|k| k.try_into().ok())
             .ok_or_else(bad)?;
+        let flags = u32_at(payload, e + 4).ok_or_else(bad)?;
         let off = usize::try_from(u64_at(payload, e + 8).ok_or_else(bad)?).map_err(|_| bad())?;
         let len = usize::try_from(u64_at(payload, e + 16).ok_or_else(bad)?).map_err(|_| bad())?;
         let bytes = off
             .checked_add(len)
             .and_then(|end| payload.get(off..end))
             .ok_or_else(bad)?;
-        v.push((kind, bytes));
+        v.push((kind, flags, bytes));
     }
     Ok(v)
 }
@@ -258,8 +263,8 @@ pub fn program_of(file: &[u8]) -> Result<Option<&[u8]>, String> {
     let payload = &file[off as usize..(off + len) as usize];
     sections(payload, sum)?
         .into_iter()
-        .find(|(k, _)| *k == SECTION_HBC)
-        .map(|(_, b)| Some(b))
+        .find(|(k, _, _)| *k == SECTION_HBC)
+        .map(|(_, _, b)| Some(b))
         .ok_or_else(|| "it has no HBC section".to_string())
 }
 
@@ -299,7 +304,16 @@ pub fn find_runtime() -> Result<PathBuf, String> {
 /// copy of the old file is not disturbed, and a failed write leaves no half
 /// executable). It takes the verifier's proof: only verified programs are written
 /// (and the runtime verifies again, SPEC.md §11.3).
-pub fn write_executable(module: hashvm_format::Verified<'_>, out: &Path) -> Result<(), String> {
+///
+/// A program that declares foreign functions is written only with `allow_ffi` (the
+/// build's `--allow-ffi`), which the executable then carries (SPEC.md §11.2): without
+/// it the executable could never run, so the build refuses with the error `hashvm run`
+/// gives.
+pub fn write_executable(
+    module: hashvm_format::Verified<'_>,
+    out: &Path,
+    allow_ffi: bool,
+) -> Result<(), String> {
     let rt = find_runtime()?;
     if let (Ok(a), Ok(b)) = (std::fs::canonicalize(&rt), std::fs::canonicalize(out)) {
         if a == b {
@@ -316,8 +330,21 @@ pub fn write_executable(module: hashvm_format::Verified<'_>, out: &Path) -> Resu
     if !module.is_executable() {
         return Err(format!("{}: the program has no entry point", out.display()));
     }
+    if let (false, Some(f)) = (allow_ffi, module.foreigns.first()) {
+        return Err(format!(
+            "the program declares the foreign function `{}` from `{}`: foreign calls can break \
+             every guarantee of the verifier, so a native executable that makes them must be \
+             built with --allow-ffi",
+            f.symbol, f.library
+        ));
+    }
     let hbc = hashvm_format::write(&module);
-    let bytes = build(&image, &[(SECTION_HBC, &hbc)]);
+    let flags = if allow_ffi && !module.foreigns.is_empty() {
+        HBC_ALLOW_FFI
+    } else {
+        0
+    };
+    let bytes = build(&image, &[(SECTION_HBC, flags, &hbc)]);
     write_exe_file(out, &bytes)
 }
 
@@ -404,7 +431,10 @@ mod tests {
         let mut e = fake_elf();
         e[64 + 32..64 + 40].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(runtime_image(&e).is_err());
-        let exe = build(&runtime_image(&fake_elf()).unwrap(), &[(SECTION_HBC, b"x")]);
+        let exe = build(
+            &runtime_image(&fake_elf()).unwrap(),
+            &[(SECTION_HBC, 0, b"x")],
+        );
         assert!(runtime_image(&exe)
             .unwrap_err()
             .contains("native executable"));
@@ -413,10 +443,10 @@ mod tests {
     #[test]
     fn round_trip_and_damage() {
         let img = runtime_image(&fake_elf()).unwrap();
-        let exe = build(&img, &[(SECTION_HBC, b"program"), (*b"NEXT", b"")]);
+        let exe = build(&img, &[(SECTION_HBC, 0, b"program"), (*b"NEXT", 0, b"")]);
         assert_eq!(
             exe,
-            build(&img, &[(SECTION_HBC, b"program"), (*b"NEXT", b"")])
+            build(&img, &[(SECTION_HBC, 0, b"program"), (*b"NEXT", 0, b"")])
         );
         assert_eq!(&exe[..200], &img[..]);
         let t = &exe[exe.len() - TRAILER_SIZE..];
@@ -424,7 +454,10 @@ mod tests {
         assert_eq!(off % PAGE, 0);
         let payload = &exe[off as usize..(off + len) as usize];
         let s = sections(payload, sum).unwrap();
-        assert_eq!(s, [(SECTION_HBC, &b"program"[..]), (*b"NEXT", &b""[..])]);
+        assert_eq!(
+            s,
+            [(SECTION_HBC, 0, &b"program"[..]), (*b"NEXT", 0, &b""[..])]
+        );
         // Every single-byte change to the payload is caught by the checksum.
         for i in 0..payload.len() {
             let mut p = payload.to_vec();

@@ -36,6 +36,9 @@ struct Program {
     /// as `@TMP@`.
     args: Vec<String>,
     stress_too: bool,
+    /// The program declares foreign functions and is run as allowed to call them
+    /// (`--allow-ffi` for hashc, hashld and hashvm run).
+    ffi: bool,
 }
 
 impl Program {
@@ -70,6 +73,7 @@ fn conformance() -> Vec<Program> {
             file: p,
             dir: dir.clone(),
             args,
+            ffi: false,
         });
     }
     v.push(Program {
@@ -78,6 +82,7 @@ fn conformance() -> Vec<Program> {
         dir: dir.join("s5_modules"),
         args: Vec::new(),
         stress_too: true,
+        ffi: false,
     });
     v.sort_by(|a, b| a.name.cmp(&b.name));
     v
@@ -106,13 +111,14 @@ fn doc_examples(dir: &Path) -> Vec<Program> {
         if k < lines.len() && lines[k].trim_end() == "```output" {
             let file = dir.join(format!("doc_line{start}.hash"));
             let body = lines[start..j.min(lines.len())].join("\n") + "\n";
-            std::fs::write(&file, body).expect("write a docs example");
+            std::fs::write(&file, &body).expect("write a docs example");
             v.push(Program {
                 name: format!("docs::line{start}"),
                 file,
                 dir: dir.to_path_buf(),
                 args: Vec::new(),
                 stress_too: true,
+                ffi: body.contains("#foreign"),
             });
         }
         i = j + 1;
@@ -165,6 +171,7 @@ fn hasm_programs(dir: &Path) -> Vec<Program> {
             dir: dir.to_path_buf(),
             args,
             stress_too: false,
+            ffi: false,
         });
     }
     v
@@ -204,6 +211,7 @@ fn benchmarks() -> Vec<Program> {
             dir: dir.clone(),
             args: a.iter().map(|s| s.to_string()).collect(),
             stress_too: false,
+            ffi: false,
         })
         .collect()
 }
@@ -228,15 +236,41 @@ fn differ(what: &str, want: &Outcome, got: &Outcome) -> Failed {
 fn compare(p: &Program) -> Result<(), Failed> {
     let d = Scratch::new("native");
     let exe = d.0.join("p");
+    let allow: &[&str] = if p.ffi { &["--allow-ffi"] } else { &[] };
     let hbc = if p.is_hbc() {
         let r = outcome(run(
             Command::new(bin("hashld"))
                 .arg("--native")
+                .args(allow)
                 .arg(&p.file)
                 .arg("-o")
                 .arg(&exe),
             T,
         ));
+        if r.0 != 0 && r.2.contains("must be built with --allow-ffi") {
+            // A program `hashvm run` refuses to load without --allow-ffi is refused
+            // at build time instead, naming the same function.
+            let want = outcome(run(Command::new(bin("hashvm")).arg("run").arg(&p.file), T));
+            let named = |e: &str| {
+                e.lines()
+                    .next()
+                    .and_then(|l| l.split(": foreign calls").next())
+                    .map(str::to_owned)
+            };
+            return if want.0 == 1
+                && want.2.contains("must be allowed with --allow-ffi")
+                && named(&want.2) == named(&r.2)
+                && !exe.exists()
+            {
+                Ok(())
+            } else {
+                Err(differ(
+                    "hashld --native refused a program hashvm run",
+                    &want,
+                    &r,
+                ))
+            };
+        }
         if r.0 != 0 {
             return Err(format!("hashld --native failed: {r:?}").into());
         }
@@ -247,6 +281,7 @@ fn compare(p: &Program) -> Result<(), Failed> {
             outcome(run(
                 Command::new(bin("hashc"))
                     .args(extra)
+                    .args(allow)
                     .arg(&p.file)
                     .arg("-o")
                     .arg(out)
@@ -283,6 +318,7 @@ fn compare(p: &Program) -> Result<(), Failed> {
     let reference = |jit: &str, stress: &str| {
         go(Command::new(bin("hashvm"))
             .arg("run")
+            .args(allow)
             .arg(jit)
             .arg(&hbc)
             .env("HASHVM_GC_STRESS", stress))
@@ -503,13 +539,13 @@ fn damaged_payloads() -> Result<(), Failed> {
     // Edited with a valid checksum: the bytes are not a .hbc file.
     check(
         "not_hbc",
-        &native::build(image, &[(native::SECTION_HBC, b"not a program")]),
+        &native::build(image, &[(native::SECTION_HBC, 0, b"not a program")]),
         1,
         "the attached program is damaged",
     )?;
     check(
         "no_hbc_section",
-        &native::build(image, &[(*b"ELSE", b"")]),
+        &native::build(image, &[(*b"ELSE", 0, b"")]),
         1,
         "it has no HBC section",
     )?;
@@ -525,7 +561,10 @@ fn damaged_payloads() -> Result<(), Failed> {
     }
     check(
         "unverified",
-        &native::build(image, &[(native::SECTION_HBC, &hashvm_format::write(&bad))]),
+        &native::build(
+            image,
+            &[(native::SECTION_HBC, 0, &hashvm_format::write(&bad))],
+        ),
         1,
         "the attached program fails verification",
     )?;
@@ -722,6 +761,82 @@ fn tools_read_native_executables() -> Result<(), Failed> {
     Ok(())
 }
 
+/// A program that declares foreign functions becomes a native executable only with
+/// `--allow-ffi` (hashc and hashld), and the executable then makes its foreign calls
+/// without asking again (the permission travels in the payload, SPEC.md §11.2).
+fn foreign_calls_need_the_builders_consent() -> Result<(), Failed> {
+    let d = Scratch::new("native-ffi");
+    let src = d.0.join("f.hash");
+    std::fs::write(
+        &src,
+        "cos := #foreign(\"libm.so.6\", \"cos\") (x: f64) -> f64;\n\
+         main := () => { println(to_str(cos(0.0))); };\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let exe = d.0.join("f");
+    let obj = d.0.join("f.hbc");
+    let r = run(
+        Command::new(bin("hashc"))
+            .arg("-c")
+            .arg(&src)
+            .arg("-o")
+            .arg(&obj),
+        T,
+    );
+    if r.code != 0 {
+        return Err(format!("hashc -c: {}", r.stderr).into());
+    }
+    let builds: [(&str, Vec<std::ffi::OsString>); 2] = [
+        ("hashc", vec!["--native".into(), src.clone().into()]),
+        ("hashld", vec!["--native".into(), obj.clone().into()]),
+    ];
+    for (tool, args) in builds {
+        let _ = std::fs::remove_file(&exe);
+        let r = run(Command::new(bin(tool)).args(&args).arg("-o").arg(&exe), T);
+        if r.code != 1
+            || !r.stderr.contains("`cos` from `libm.so.6`")
+            || !r.stderr.contains("--allow-ffi")
+            || exe.exists()
+        {
+            return Err(format!("{tool} without --allow-ffi: {r:?}").into());
+        }
+        let r = run(
+            Command::new(bin(tool))
+                .args(&args)
+                .arg("--allow-ffi")
+                .arg("-o")
+                .arg(&exe),
+            T,
+        );
+        if r.code != 0 {
+            return Err(format!("{tool} --allow-ffi: {}", r.stderr).into());
+        }
+        let r = run(&mut Command::new(&exe), T);
+        if r.code != 0 || r.stdout != "1.0\n" {
+            return Err(format!("{tool}'s executable: {r:?}").into());
+        }
+    }
+    // A program without foreign functions carries no permission: the flag is not set
+    // by --allow-ffi alone, so the same source builds the same bytes either way.
+    let plain = build_native(&d.0, "plain", "main := () => println(\"hi\");\n");
+    let again = d.0.join("again");
+    let r = run(
+        Command::new(bin("hashc"))
+            .arg("--native")
+            .arg("--allow-ffi")
+            .arg(d.0.join("plain.hash"))
+            .arg("-o")
+            .arg(&again),
+        T,
+    );
+    if r.code != 0 || std::fs::read(&plain).ok() != std::fs::read(&again).ok() {
+        return Err(
+            format!("--allow-ffi changed a program without foreign functions: {r:?}").into(),
+        );
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let scratch = Scratch::new("native-docs");
@@ -753,6 +868,10 @@ fn main() {
         settings_from_the_environment,
     ));
     trials.push(Trial::test("finding_the_runtime", finding_the_runtime));
+    trials.push(Trial::test(
+        "foreign_calls_need_the_builders_consent",
+        foreign_calls_need_the_builders_consent,
+    ));
     let conclusion = libtest_mimic::run(&args, trials);
     drop(scratch);
     conclusion.exit();

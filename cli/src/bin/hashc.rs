@@ -20,7 +20,8 @@ options:
                  and how many the interpreter runs (on standard error)
   -o FILE        where to write the output
   -L DIR         add DIR to the import search path (repeatable; also -LDIR)
-  --allow-ffi    let #run code load foreign (C) functions (refused otherwise)
+  --allow-ffi    let #run code load foreign (C) functions, and with --native let the
+                 executable call them (refused otherwise)
   -h, --help     print this help
   -V, --version  print the version
 
@@ -115,7 +116,9 @@ fn compile(args: Args) -> i32 {
                 // (a fraction of a millisecond) rather than trusted across the API.
                 hashvm_format::verify::verify(&c.module)
                     .map_err(|e| format!("{}: {e}", args.input.display()))
-                    .and_then(|v| hashvm_cli::native::write_executable(v, &args.out))
+                    .and_then(|v| {
+                        hashvm_cli::native::write_executable(v, &args.out, args.allow_ffi)
+                    })
             } else {
                 write_file(&args.out, &hashvm_format::write(&c.module))
             };

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 const USAGE: &str = "\
 usage: hashld OBJ.hbc... -o OUT.hbc [-L DIR]...
-       hashld --native OBJ.hbc... -o OUT [-L DIR]...
+       hashld --native [--allow-ffi] OBJ.hbc... -o OUT [-L DIR]...
        hashld --help | --version
 
 Links linkable objects, and the libraries they need, into an executable.
@@ -29,6 +29,8 @@ options:
                  hashld, or at $HASHVM_RT) with the linked program attached (SPEC.md §11)
   --native-stats with --native: say how many functions were compiled ahead of time
                  and how many the interpreter runs (on standard error)
+  --allow-ffi    with --native: the executable may call the foreign (C) functions the
+                 program declares (refused otherwise, as by hashvm run)
   -L DIR         add DIR to the library search path (repeatable; also -LDIR)
   -h, --help     print this help
   -V, --version  print the version
@@ -40,6 +42,7 @@ struct Args {
     objects: Vec<PathBuf>,
     native: bool,
     native_stats: bool,
+    allow_ffi: bool,
     output: PathBuf,
     lib_dirs: Vec<PathBuf>,
 }
@@ -49,7 +52,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
     let mut objects = Vec::new();
     let mut output = None;
     let mut lib_dirs = Vec::new();
-    let (mut native, mut native_stats) = (false, false);
+    let (mut native, mut native_stats, mut allow_ffi) = (false, false, false);
     while let Some(arg) = p.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Parsed::Help),
@@ -58,6 +61,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
             Short('L') => lib_dirs.push(path_value(p)?),
             Long("native") => native = true,
             Long("native-stats") => native_stats = true,
+            Long("allow-ffi") => allow_ffi = true,
             Value(v) => objects.push(PathBuf::from(v)),
             _ => return Err(arg.unexpected()),
         }
@@ -69,10 +73,14 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Parsed<Args>, lexopt::Error> {
     if native_stats && !native {
         return Err("--native-stats needs --native".into());
     }
+    if allow_ffi && !native {
+        return Err("--allow-ffi needs --native (a .hbc file is allowed by hashvm run)".into());
+    }
     Ok(Parsed::Go(Args {
         objects,
         native,
         native_stats,
+        allow_ffi,
         output,
         lib_dirs,
     }))
@@ -101,7 +109,7 @@ fn run(args: Args) -> Result<(), Vec<String>> {
         ewrite(&native::stats(&out));
     }
     if args.native {
-        native::write_executable(verified, &args.output).map_err(|e| vec![e])
+        native::write_executable(verified, &args.output, args.allow_ffi).map_err(|e| vec![e])
     } else {
         write_file(&args.output, &hashvm_format::write(&out)).map_err(|e| vec![e])
     }
@@ -240,6 +248,7 @@ mod tests {
         let e = run(Args {
             native: false,
             native_stats: false,
+            allow_ffi: false,
             objects: vec![root.join("app.hbc"), root.join("util.hbc")],
             output: root.join("out.hbc"),
             lib_dirs: vec![root.clone()],
@@ -270,6 +279,7 @@ mod tests {
         run(Args {
             native: false,
             native_stats: false,
+            allow_ffi: false,
             objects: vec![root.join("main.hbc")],
             output: out.clone(),
             lib_dirs: vec![lib.clone()],
@@ -284,6 +294,7 @@ mod tests {
         run(Args {
             native: false,
             native_stats: false,
+            allow_ffi: false,
             objects: vec![
                 root.join("main.hbc"),
                 lib.join("answer.hbc"),
@@ -299,6 +310,7 @@ mod tests {
         let e = run(Args {
             native: false,
             native_stats: false,
+            allow_ffi: false,
             objects: vec![root.join("main.hbc")],
             output: out.clone(),
             lib_dirs: vec![],
@@ -316,6 +328,7 @@ mod tests {
         let e = run(Args {
             native: false,
             native_stats: false,
+            allow_ffi: false,
             objects: vec![missing.clone()],
             output: out,
             lib_dirs: vec![],

@@ -30,7 +30,7 @@ fn me() -> String {
 }
 
 fn run() -> i32 {
-    let module = match load() {
+    let (module, allow_ffi) = match load() {
         Ok(m) => m,
         Err((msg, code)) => {
             report(&msg);
@@ -50,7 +50,7 @@ fn run() -> i32 {
         }
     };
     let (config, jit_off) = match config() {
-        Ok(c) => c,
+        Ok((c, off)) => (Config { allow_ffi, ..c }, off),
         Err(e) => {
             report(&e);
             return EXIT_USAGE;
@@ -74,7 +74,8 @@ fn run() -> i32 {
 
 /// Finds, maps, checks and decodes the attached program. Errors carry their exit
 /// status: 2 for a runtime started with no program (a usage error), 1 otherwise.
-fn load() -> Result<hashvm_format::Module, (String, i32)> {
+/// Also whether the program may make foreign calls (the build's `--allow-ffi`).
+fn load() -> Result<(hashvm_format::Module, bool), (String, i32)> {
     const SELF: &str = "/proc/self/exe";
     let fail = |m: String| (m, EXIT_ERROR);
     let file = std::fs::File::open(SELF).map_err(|e| {
@@ -119,12 +120,13 @@ fn load() -> Result<hashvm_format::Module, (String, i32)> {
         .map_err(|e| fail(format!("{}: cannot map the attached program: {e}", me())))?;
     let damaged = |e: String| fail(format!("{}: the attached program is damaged: {e}", me()));
     let sections = native::sections(&map, sum).map_err(damaged)?;
-    let hbc = sections
+    let (flags, hbc) = sections
         .iter()
-        .find(|(k, _)| *k == native::SECTION_HBC)
-        .map(|(_, b)| *b)
+        .find(|(k, _, _)| *k == native::SECTION_HBC)
+        .map(|(_, f, b)| (*f, *b))
         .ok_or_else(|| damaged("it has no HBC section".into()))?;
-    hashvm_format::read(hbc).map_err(|e| damaged(e.to_string()))
+    let module = hashvm_format::read(hbc).map_err(|e| damaged(e.to_string()))?;
+    Ok((module, flags & native::HBC_ALLOW_FFI != 0))
 }
 
 /// The VM's configuration from the environment, and whether the JIT is off. The
