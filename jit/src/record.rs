@@ -883,6 +883,7 @@ mod tests {
                                 x64::Ctx {
                                     tid: 0,
                                     root_top: None,
+                                    counter: 0,
                                 },
                             )
                             .expect("compiles"),

@@ -92,6 +92,9 @@ pub struct Ctx {
     /// For a side trace: the address of its root trace's loop header or function
     /// entry, where its back-edge jumps and its `call.rec` calls. `None` for a root.
     pub root_top: Option<usize>,
+    /// The address of the tree's iteration counter (a `u64` the back-edge
+    /// increments; 0: none), which tells loops that run a few iterations per entry.
+    pub counter: usize,
 }
 
 /// A compiled trace: executable code, its entry point, and its exit table (one
@@ -654,6 +657,11 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             store(&mut a, slot as u32, loc[r.0 as usize], t.ty(r))?;
         }
         let exit0 = exits[0];
+        if ctx.counter != 0 {
+            dynasm!(a ; .arch x64
+                ; mov r11, QWORD ctx.counter as i64
+                ; add QWORD [r11], 1);
+        }
         dynasm!(a ; .arch x64
             ; cmp BYTE [Rq(INTR)], 0
             ; jne =>exit0);
@@ -735,6 +743,7 @@ mod tests {
             Ctx {
                 tid: 0,
                 root_top: None,
+                counter: 0,
             },
         )
         .expect("compiles");
@@ -940,7 +949,8 @@ mod tests {
                 &t,
                 Ctx {
                     tid: 0,
-                    root_top: None
+                    root_top: None,
+                    counter: 0
                 }
             )
             .err(),
