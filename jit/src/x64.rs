@@ -577,6 +577,29 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
                 }
             }
+            IrOp::DivI | IrOp::RemI => {
+                // idiv takes rdx:rax; both may hold live values: saved around. The
+                // divisor is checked first (0 faults and -1 wraps in the interpreter,
+                // and either would trap here).
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; test Rq(q), Rq(q)
+                    ; jz =>exit
+                    ; cmp Rq(q), -1
+                    ; je =>exit
+                    ; push rax
+                    ; push rdx
+                    ; mov r11, Rq(q)
+                    ; mov rax, Rq(p)
+                    ; cqo
+                    ; idiv r11);
+                if ins.op == IrOp::DivI {
+                    dynasm!(a ; .arch x64 ; mov r11, rax);
+                } else {
+                    dynasm!(a ; .arch x64 ; mov r11, rdx);
+                }
+                dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
+            }
             IrOp::ShlI | IrOp::ShrI => {
                 // The count goes in cl (the hardware masks it by 63, as the
                 // interpreter does); rcx may hold a live value: saved around.
