@@ -7,8 +7,10 @@ use crate::x64::{self, CompiledTrace};
 use hashvm_vm::jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId};
 use hashvm_vm::{Trap, Value, Vm};
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Counters for `--jit-stats`.
@@ -39,7 +41,18 @@ struct Installed {
     exits: Vec<(u32, bool)>,
     /// Side traces in this tree (counted at the root).
     sides: u32,
+    /// Loop iterations the tree ran (its back-edges count them), and its entries
+    /// (counted at the root).
+    iters: Box<AtomicU64>,
+    entered: u64,
 }
+
+/// Entries after which a loop tree is judged by its iterations per entry.
+const JUDGE_AFTER: u64 = 4096;
+/// Iterations per entry below which a loop tree costs more (entering and leaving
+/// through the VM's cold path) than it saves: it is dropped and its anchor left to
+/// the interpreter.
+const MIN_ITERS_PER_ENTRY: u64 = 2;
 
 /// Exits taken before a side trace is recorded from there.
 const SIDE_HOT: u32 = 8;
@@ -70,6 +83,8 @@ pub struct Jit {
     recorder: Option<Recorder>,
     /// While a side trace is recorded: the trace and exit it starts from.
     side: Option<(usize, usize)>,
+    /// Loop anchors whose trees ran too few iterations per entry: not recorded again.
+    refused: HashSet<Anchor>,
     traces: Vec<Installed>,
     /// What happened so far (shared, so that the caller can read it after handing the
     /// JIT to the VM).
@@ -106,11 +121,18 @@ impl Jit {
         let tid = self.traces.len();
         let root = side.map_or(tid, |(p, _)| self.traces[p].root);
         let root_top = side.map(|_| self.traces[root].code.top());
+        let iters = Box::new(AtomicU64::new(0));
+        let counter = if side.is_some() {
+            self.traces[root].iters.as_ptr() as usize
+        } else {
+            iters.as_ptr() as usize
+        };
         let code = x64::compile(
             &trace,
             x64::Ctx {
                 tid: tid as u32,
                 root_top,
+                counter,
             },
         )
         .map_err(|e| e.to_string())?;
@@ -145,6 +167,8 @@ impl Jit {
             anchor,
             exits,
             sides: 0,
+            iters,
+            entered: 0,
         });
         self.stats.borrow_mut().traces += 1;
         let id = NonZeroU32::new(root as u32 + 1).unwrap_or(NonZeroU32::MIN);
@@ -216,13 +240,14 @@ impl Jit {
 impl JitHook for Jit {
     fn hot(&mut self, _vm: &mut Vm, at: Anchor) -> HotAction {
         match at {
-            Anchor::Loop { func, ip, .. } => {
+            Anchor::Loop { func, ip, .. } if !self.refused.contains(&at) => {
                 self.recorder = Some(Recorder::new(func, ip));
                 self.side = None;
                 self.stats.borrow_mut().recordings += 1;
                 self.note(format_args!("record loop at function {func} offset {ip}"));
                 HotAction::Record
             }
+            Anchor::Loop { .. } => HotAction::Continue,
             Anchor::Call { func } => {
                 let Some((arity, nslots)) = _vm.func_shape(func) else {
                     return HotAction::Continue;
@@ -287,10 +312,33 @@ impl JitHook for Jit {
         self.stats.borrow_mut().aborts += 1;
     }
 
-    fn enter(&mut self, vm: &mut Vm, trace: TraceId, _at: Anchor) -> Result<(), Trap> {
-        let Some(t) = self.traces.get(trace.0.get() as usize - 1) else {
+    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: Anchor) -> Result<(), Trap> {
+        let Some(t) = self.traces.get_mut(trace.0.get() as usize - 1) else {
             return Err(vm.error_plain("JIT: no such trace"));
         };
+        if t.trace.entry.is_none() {
+            t.entered += 1;
+            if t.entered == JUDGE_AFTER && self.log {
+                let i = t.iters.load(Ordering::Relaxed);
+                eprintln!(
+                    "[jit] trace {}: {i} iterations in {JUDGE_AFTER} entries",
+                    trace.0
+                );
+            }
+            if t.entered == JUDGE_AFTER
+                && t.iters.load(Ordering::Relaxed) < MIN_ITERS_PER_ENTRY * JUDGE_AFTER
+            {
+                // Judged once: too short a loop for its entry and exit costs.
+                let n = trace.0.get();
+                self.refused.insert(at);
+                vm.uninstall_trace(at);
+                self.note(format_args!(
+                    "dropped trace {n}: too few iterations per entry"
+                ));
+                return Ok(());
+            }
+        }
+        let t = &self.traces[trace.0.get() as usize - 1];
         let Some(top) = vm.jit_top_frame() else {
             return Err(vm.error_plain("JIT: a trace entered without a frame"));
         };
@@ -361,6 +409,7 @@ impl JitHook for Jit {
 
     fn flush(&mut self) {
         self.recorder = None;
+        self.refused.clear();
         self.traces.clear();
     }
 }

@@ -135,6 +135,8 @@ define_ir! {
     CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it.";
     CallRecSelf "callself.rec" 0 None [GUARD | STORE] "As `call.rec`, the frame's closure copied from the caller's (`callself`).";
     RetRec "ret.rec" 1 None [GUARD | STORE] "Return a from the function of a function-entry trace: write it to the caller's result slot, pop the frame, return natively; exits when the caller is not a bytecode frame.";
+    DivI "div.i64" 2 I64 [GUARD] "a / b truncated, guarded: b != 0 and b != -1 (the interpreter takes those, faulting on 0, wrapping on -1).";
+    RemI "rem.i64" 2 I64 [GUARD] "a % b (the sign of a), guarded as `div.i64`.";
     ShlI "shl.i64" 2 I64 [] "a << (b & 63).";
     ShrI "shr.i64" 2 I64 [] "a >> (b & 63), arithmetic.";
     GLoadI "gload.i64" 0 I64 [GUARD | LOAD] "The payload of global `k`, guarded to be an i64.";
@@ -557,6 +559,32 @@ impl TraceBuilder {
         Ok(self.emit(op, a, NONE, 0, 0))
     }
 
+    /// `a / b` or `a % b` (`op` is `DivI` or `RemI`) on i64s, guarded through `snap`
+    /// to a divisor other than 0 and -1; folded on constants.
+    pub fn divrem(&mut self, op: IrOp, a: Ref, b: Ref, snap: u32) -> Result<Ref, BuildError> {
+        if !matches!(op, IrOp::DivI | IrOp::RemI)
+            || self.trace.ty(a) != IrType::I64
+            || self.trace.ty(b) != IrType::I64
+        {
+            return Err(BuildError::TypeMismatch(op));
+        }
+        if let Some(y) = self.konst(b) {
+            let y = y as i64;
+            if y == 0 || y == -1 {
+                return Err(BuildError::AlwaysExits(snap));
+            }
+            if let Some(x) = self.konst(a) {
+                let x = x as i64;
+                let v = if op == IrOp::DivI { x / y } else { x % y };
+                return Ok(self.kint(v));
+            }
+            if y == 1 && op == IrOp::DivI {
+                return Ok(a);
+            }
+        }
+        Ok(self.emit(op, a, b, 0, snap))
+    }
+
     /// Global `g`'s payload, guarded (through `snap`) to have type `ty` (i64, f64,
     /// bool). Nothing a trace runs writes a global, so one load serves the trace.
     pub fn gload(&mut self, g: u32, ty: IrType, snap: u32) -> Ref {
@@ -838,7 +866,9 @@ mod tests {
     #[test]
     fn the_table_is_consistent() {
         for &op in IrOp::ALL {
-            if op.flags() & flag::GUARD != 0 && op.flags() & flag::LOAD == 0 {
+            // Division is the one guarded computation (on its divisor).
+            let division = matches!(op, IrOp::DivI | IrOp::RemI);
+            if op.flags() & flag::GUARD != 0 && op.flags() & flag::LOAD == 0 && !division {
                 // A guard tests its operands, or (a real call) exits before its effect.
                 assert_eq!(op.result(), IrType::None, "{op:?}");
                 assert!(op.nargs() >= 1 || op.flags() & flag::STORE != 0, "{op:?}");

@@ -613,6 +613,23 @@ impl Recorder {
                 let r = self.b.compare(op, x, y).map_err(err)?;
                 self.put(slot_of(&a[0]), r);
             }
+            Op::DivI64 | Op::RemI64 => {
+                let d = slots.get(slot_of(&a[2])).copied().unwrap_or(Value::UNIT);
+                if d.tag() == Tag::I64 && matches!(d.bits() as i64, 0 | -1) {
+                    // The trace's guard would always exit here.
+                    return Err("a division by 0 or -1 (the interpreter's)".into());
+                }
+                let x = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
+                let y = self.operand(slot_of(&a[2]), IrType::I64, ip, slots)?;
+                let op = if insn.op == Op::DivI64 {
+                    IrOp::DivI
+                } else {
+                    IrOp::RemI
+                };
+                let snap = self.snap(ip);
+                let r = self.b.divrem(op, x, y, snap).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
             Op::Not => {
                 let x = self.operand(slot_of(&a[1]), IrType::Bool, ip, slots)?;
                 let r = self.b.unary(IrOp::NotB, x).map_err(err)?;
@@ -883,6 +900,7 @@ mod tests {
                                 x64::Ctx {
                                     tid: 0,
                                     root_top: None,
+                                    counter: 0,
                                 },
                             )
                             .expect("compiles"),

@@ -92,6 +92,9 @@ pub struct Ctx {
     /// For a side trace: the address of its root trace's loop header or function
     /// entry, where its back-edge jumps and its `call.rec` calls. `None` for a root.
     pub root_top: Option<usize>,
+    /// The address of the tree's iteration counter (a `u64` the back-edge
+    /// increments; 0: none), which tells loops that run a few iterations per entry.
+    pub counter: usize,
 }
 
 /// A compiled trace: executable code, its entry point, and its exit table (one
@@ -574,6 +577,29 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
                 }
             }
+            IrOp::DivI | IrOp::RemI => {
+                // idiv takes rdx:rax; both may hold live values: saved around. The
+                // divisor is checked first (0 faults and -1 wraps in the interpreter,
+                // and either would trap here).
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; test Rq(q), Rq(q)
+                    ; jz =>exit
+                    ; cmp Rq(q), -1
+                    ; je =>exit
+                    ; push rax
+                    ; push rdx
+                    ; mov r11, Rq(q)
+                    ; mov rax, Rq(p)
+                    ; cqo
+                    ; idiv r11);
+                if ins.op == IrOp::DivI {
+                    dynasm!(a ; .arch x64 ; mov r11, rax);
+                } else {
+                    dynasm!(a ; .arch x64 ; mov r11, rdx);
+                }
+                dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
+            }
             IrOp::ShlI | IrOp::ShrI => {
                 // The count goes in cl (the hardware masks it by 63, as the
                 // interpreter does); rcx may hold a live value: saved around.
@@ -654,6 +680,11 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             store(&mut a, slot as u32, loc[r.0 as usize], t.ty(r))?;
         }
         let exit0 = exits[0];
+        if ctx.counter != 0 {
+            dynasm!(a ; .arch x64
+                ; mov r11, QWORD ctx.counter as i64
+                ; add QWORD [r11], 1);
+        }
         dynasm!(a ; .arch x64
             ; cmp BYTE [Rq(INTR)], 0
             ; jne =>exit0);
@@ -735,6 +766,7 @@ mod tests {
             Ctx {
                 tid: 0,
                 root_top: None,
+                counter: 0,
             },
         )
         .expect("compiles");
@@ -940,7 +972,8 @@ mod tests {
                 &t,
                 Ctx {
                     tid: 0,
-                    root_top: None
+                    root_top: None,
+                    counter: 0
                 }
             )
             .err(),
