@@ -374,6 +374,10 @@ pub struct Heap {
 const RETIRED_SPACES: usize = 8;
 /// The most bytes the retired old spaces may take together (beyond the newest one).
 const RETIRED_BYTES: usize = 64 << 20;
+/// Under stress, the verifier runs at every collection while the heap is this small,
+/// and every `VERIFY_EVERY`th collection otherwise (see `Heap::verify_now`).
+const VERIFY_ALL_BYTES: usize = 1 << 20;
+const VERIFY_EVERY: u64 = 16;
 /// Under stress, every this many collections is major.
 const STRESS_MAJOR_EVERY: u64 = 8;
 
@@ -897,6 +901,18 @@ impl Heap {
     /// Whether `p` points into a live space (for debug checks).
     pub fn contains(&self, p: *const Header) -> bool {
         self.nursery.contains(p as *const u8) || self.old.contains(p as *const u8)
+    }
+
+    /// Whether stress mode runs the verifier around this collection: always while
+    /// the heap holds at most `VERIFY_ALL_BYTES`, and every `VERIFY_EVERY`th
+    /// collection beyond, so that stress runs that build big structures stay
+    /// linear-ish in time (a verification walks the whole heap, at every allocation).
+    /// A missed barrier in between is still caught: the lost object's pointer leads
+    /// into a poisoned, retired nursery, which the next verification or collection
+    /// reports.
+    pub fn verify_now(&self) -> bool {
+        self.old.top + self.nursery.top <= VERIFY_ALL_BYTES
+            || self.stats.collections.is_multiple_of(VERIFY_EVERY)
     }
 
     /// The heap verifier (the `lua_checkmemory` idea), run before and after every

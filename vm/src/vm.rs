@@ -516,10 +516,11 @@ impl Vm {
 
     /// One collection, minor or major, from the VM's roots. Under stress the heap
     /// verifier runs before it (where the remembered set must be complete) and after
-    /// it (every pointer into a live space); a failure is a collector or barrier bug
-    /// and stops the VM with an internal-error panic.
+    /// it (every pointer into a live space), at every collection while the heap is
+    /// small (see `Heap::verify_now`); a failure is a collector or barrier bug and
+    /// stops the VM with an internal-error panic.
     pub(crate) fn collect_once(&mut self, major: bool, needed_old: usize) -> Result<(), Trap> {
-        if self.heap.stress {
+        if self.heap.stress && self.heap.verify_now() {
             if let Err(e) = self.heap.check() {
                 panic!("heap verifier, before a collection: {e}");
             }
@@ -551,7 +552,7 @@ impl Vm {
         heap.finish(needed_old);
         heap.stats.record_pause(t0.elapsed());
         self.sync_jit_state();
-        if self.heap.stress {
+        if self.heap.stress && self.heap.verify_now() {
             if let Err(e) = self.heap.check() {
                 panic!("heap verifier, after a collection: {e}");
             }
