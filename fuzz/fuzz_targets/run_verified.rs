@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
         max_frames: 10_000,
         gc_stress: data.len() % 2 == 0,
         jit_hot: 1,
+        allow_ffi: false,
     });
     vm.set_output(Box::new(std::io::sink()));
     let flag = Arc::new(AtomicBool::new(false));
