@@ -150,6 +150,67 @@ impl Jit {
         let id = NonZeroU32::new(root as u32 + 1).unwrap_or(NonZeroU32::MIN);
         Ok(TraceId(id))
     }
+
+    /// Sets the innermost real frame's resume point for exit `k` of trace `tid` and
+    /// pushes the frames the snapshot inlined (cold: only exits inside inlined or
+    /// recursive frames).
+    #[cold]
+    #[inline(never)]
+    fn materialise(&self, vm: &mut Vm, tid: usize, k: usize) -> Result<(), Trap> {
+        let s = &self.traces[tid].trace.snaps[k];
+        let Some(top) = vm.jit_top_frame() else {
+            return Err(vm.error_plain("JIT: a trace exit left no frame"));
+        };
+        // Materialise the inlined frames live at the exit, as the interpreter's calls
+        // would have pushed them: each caller resumes after its call, the innermost
+        // frame at the guarded instruction. Their slots are in memory already (the
+        // trace wrote the arguments, cleared the rest at the call, and stores where
+        // the interpreter writes).
+        match s.frames.first() {
+            None => vm.jit_set_ip(s.resume_ip),
+            Some(f) => vm.jit_set_ip(f.resume),
+        }
+        for (i, f) in s.frames.iter().enumerate() {
+            let ip = s.frames.get(i + 1).map_or(s.resume_ip, |g| g.resume);
+            let closure = match f.closure {
+                ClosureSrc::Func(g) => Value::func(g),
+                ClosureSrc::Base => top.closure,
+                ClosureSrc::Slot(k) => vm.jit_slot(top.base as usize + k as usize),
+            };
+            vm.jit_push_frame(f.func, ip, top.base + f.base, f.ret, closure)?;
+        }
+        Ok(())
+    }
+
+    /// Logs exit `k` of trace `tid`, and records a side trace from there once it is
+    /// taken often (the VM switches to its recording instance when `enter` returns).
+    #[cold]
+    #[inline(never)]
+    fn exit_taken_often(&mut self, vm: &mut Vm, tid: usize, k: usize) {
+        if self.log {
+            self.note(format_args!("exit {k} of trace {}", tid + 1));
+        }
+        let root = self.traces[tid].root;
+        let sides = self.traces[root].sides;
+        let (taken, tried) = &mut self.traces[tid].exits[k];
+        if k != 0 && *taken >= SIDE_HOT && !*tried && sides < MAX_SIDES {
+            *tried = true;
+            let r = &self.traces[root];
+            let (func, anchor_ip) = match r.anchor {
+                Anchor::Loop { func, ip, .. } => (func, ip),
+                Anchor::Call { func } => (func, 0),
+            };
+            let snap = self.traces[tid].trace.snaps[k].clone();
+            self.recorder = Some(Recorder::new_side(func, anchor_ip, &r.trace, &snap));
+            self.side = Some((tid, k));
+            self.stats.borrow_mut().recordings += 1;
+            self.note(format_args!(
+                "record side trace from exit {k} of trace {}",
+                tid + 1
+            ));
+            vm.jit_request_recording(r.anchor);
+        }
+    }
 }
 
 impl JitHook for Jit {
@@ -244,6 +305,7 @@ impl JitHook for Jit {
         // block is synced).
         vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
         self.stats.borrow_mut().entries += 1;
+        let entry_tree = t.trace.entry.is_some();
         let st = vm.jit_state();
         // SAFETY: `jit_state` just synced the block: `frame_top - 1` is the innermost
         // frame, the NORMAL frame of the function the trace was recorded in, at its
@@ -258,12 +320,17 @@ impl JitHook for Jit {
             let slots = (*st).stack_base.add(top.base as usize);
             t.code.run(slots, (*st).interrupt as *const u8, st)
         };
-        // SAFETY: the code moved `frame_top` only by pushing frame records it wrote
-        // whole (a NORMAL frame of the trace's function, its base inside the value
-        // stack, every slot of its extent written: the arguments where the caller
-        // stored them, the rest cleared), or by popping them; it allocated nothing.
-        if let Err(e) = unsafe { vm.jit_state_commit() } {
-            return Err(vm.error_plain(format!("JIT: {e}")));
+        // Only function-entry trees push or pop frame records (`call.rec`, `ret.rec`):
+        // a loop tree changed nothing in the block, and skips the commit's checks.
+        if entry_tree {
+            // SAFETY: the code moved `frame_top` only by pushing frame records it
+            // wrote whole (a NORMAL frame of the trace's function, its base inside the
+            // value stack, every slot of its extent written: the arguments where the
+            // caller stored them, the rest cleared), or by popping them; it allocated
+            // nothing.
+            if let Err(e) = unsafe { vm.jit_state_commit() } {
+                return Err(vm.error_plain(format!("JIT: {e}")));
+            }
         }
         if code == x64::RETURNED {
             // The function returned natively: its caller resumes after the call.
@@ -273,53 +340,16 @@ impl JitHook for Jit {
         let Some(s) = self.traces.get(tid).and_then(|x| x.trace.snaps.get(k)) else {
             return Err(vm.error_plain("JIT: a trace exit without a snapshot"));
         };
-        let Some(top) = vm.jit_top_frame() else {
-            return Err(vm.error_plain("JIT: a trace exit left no frame"));
-        };
-        // Materialise the inlined frames live at the exit, as the interpreter's calls
-        // would have pushed them: each caller resumes after its call, the innermost
-        // frame at the guarded instruction. Their slots are in memory already (the
-        // trace wrote the arguments, cleared the rest at the call, and stores where
-        // the interpreter writes).
-        match s.frames.first() {
-            None => vm.jit_set_ip(s.resume_ip),
-            Some(f) => vm.jit_set_ip(f.resume),
-        }
-        for (i, f) in s.frames.iter().enumerate() {
-            let ip = s.frames.get(i + 1).map_or(s.resume_ip, |g| g.resume);
-            let closure = match f.closure {
-                ClosureSrc::Func(g) => Value::func(g),
-                ClosureSrc::Base => top.closure,
-                ClosureSrc::Slot(k) => vm.jit_slot(top.base as usize + k as usize),
-            };
-            vm.jit_push_frame(f.func, ip, top.base + f.base, f.ret, closure)?;
-        }
         self.stats.borrow_mut().exits += 1;
-        if self.log {
-            self.note(format_args!("exit {k} of trace {}", tid + 1));
+        if !s.frames.is_empty() || entry_tree {
+            self.materialise(vm, tid, k)?;
+        } else {
+            vm.jit_set_ip(s.resume_ip);
         }
-        // An exit taken often grows a side trace from there: record from this very
-        // state (the VM switches to its recording instance when `enter` returns).
-        let root = self.traces[tid].root;
-        let sides = self.traces[root].sides;
         let (taken, tried) = &mut self.traces[tid].exits[k];
         *taken += 1;
-        if k != 0 && *taken >= SIDE_HOT && !*tried && sides < MAX_SIDES {
-            *tried = true;
-            let r = &self.traces[root];
-            let (func, anchor_ip) = match r.anchor {
-                Anchor::Loop { func, ip, .. } => (func, ip),
-                Anchor::Call { func } => (func, 0),
-            };
-            let snap = self.traces[tid].trace.snaps[k].clone();
-            self.recorder = Some(Recorder::new_side(func, anchor_ip, &r.trace, &snap));
-            self.side = Some((tid, k));
-            self.stats.borrow_mut().recordings += 1;
-            self.note(format_args!(
-                "record side trace from exit {k} of trace {}",
-                tid + 1
-            ));
-            vm.jit_request_recording(r.anchor);
+        if self.log || (k != 0 && *taken >= SIDE_HOT && !*tried) {
+            self.exit_taken_often(vm, tid, k);
         }
         // Only exit 0 (the loop header, the function entry) can be the interrupt
         // exit: stop there if the flag is up.
