@@ -39,10 +39,12 @@ fn generated_programs_run_the_same_with_and_without_the_jit() {
 
 /// The generator's programs are what the comparison needs: they assemble and verify,
 /// they loop (so the JIT records traces), and their runs end in all three ways
-/// (exit status, runtime error, with output before).
+/// (exit status, runtime error, with output before), and the JIT compiles traces of
+/// them and enters them.
 #[test]
 fn the_generator_makes_verified_looping_programs_that_end_both_ways() {
     let (mut verified, mut exits, mut errors, mut printed) = (0, 0, 0, 0);
+    let (mut traces, mut entries) = (0, 0);
     for seed in 0..200u64 {
         let g = progen::generate(&bytes(seed, 64 + (seed as usize * 7) % 400));
         assert!(g.source.contains("loop "), "no loop in\n{}", g.source);
@@ -52,6 +54,9 @@ fn the_generator_makes_verified_looping_programs_that_end_both_ways() {
         };
         verified += 1;
         let r = progen::run(v, None, false);
+        let (_, t, e) = progen::run_with_stats(v, Some(1), false);
+        traces += t;
+        entries += e;
         if r.end.starts_with("exit ") {
             exits += 1;
         } else {
@@ -62,6 +67,11 @@ fn the_generator_makes_verified_looping_programs_that_end_both_ways() {
         }
     }
     assert_eq!(verified, 200, "every generated program verifies");
+    assert!(
+        traces >= 100 && entries >= 1000,
+        "{traces} traces, {entries} entries"
+    );
+    eprintln!("{traces} traces compiled, {entries} trace entries, {exits} exits, {errors} errors");
     assert!(
         exits >= 40 && errors >= 20 && printed >= 100,
         "exits {exits}, errors {errors}, printed {printed}"

@@ -606,6 +606,16 @@ impl std::io::Write for Sink {
 /// Runs a verified module in a fresh VM, with the tracing JIT at hotness `jit` or the
 /// interpreter alone (`None`).
 pub fn run(v: hashvm_format::Verified<'_>, jit: Option<u16>, gc_stress: bool) -> Run {
+    run_with_stats(v, jit, gc_stress).0
+}
+
+/// [`run`], also giving the JIT's statistics (traces compiled, trace entries): the
+/// deterministic suite checks that the generated programs do exercise the JIT.
+pub fn run_with_stats(
+    v: hashvm_format::Verified<'_>,
+    jit: Option<u16>,
+    gc_stress: bool,
+) -> (Run, u64, u64) {
     use hashvm_vm::{run_program, Config, Outcome, Vm};
     let mut vm = Vm::new(Config {
         heap_limit: 256 << 20,
@@ -617,8 +627,11 @@ pub fn run(v: hashvm_format::Verified<'_>, jit: Option<u16>, gc_stress: bool) ->
     });
     let sink = Sink::default();
     vm.set_output(Box::new(sink.clone()));
+    let mut stats = None;
     if jit.is_some() {
-        vm.set_jit(Some(Box::new(hashvm_jit::Jit::new())));
+        let j = hashvm_jit::Jit::new();
+        stats = Some(j.stats.clone());
+        vm.set_jit(Some(Box::new(j)));
     }
     let end = match run_program(&mut vm, v) {
         Outcome::Exit(c) => format!("exit {c}"),
@@ -626,7 +639,11 @@ pub fn run(v: hashvm_format::Verified<'_>, jit: Option<u16>, gc_stress: bool) ->
     };
     drop(vm);
     let stdout = String::from_utf8_lossy(&sink.0.borrow()).into_owned();
-    Run { stdout, end }
+    let (traces, entries) = stats.map_or((0, 0), |s| {
+        let s = s.borrow();
+        (s.traces, s.entries)
+    });
+    (Run { stdout, end }, traces, entries)
 }
 
 /// Generates a program from `data`, and if it assembles and verifies, runs it with
