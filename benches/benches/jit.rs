@@ -33,6 +33,7 @@ fn benches(c: &mut Criterion) {
                     let ctx = hashvm_jit::x64::Ctx {
                         tid: 0,
                         root_top: None,
+                        counter: 0,
                     };
                     hashvm_jit::x64::compile(&t, ctx).expect("compiles")
                 })
