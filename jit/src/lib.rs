@@ -5,16 +5,18 @@
 //! allocation sinking).
 //!
 //! What exists now: the IR (declared once in one table), its builder, the recorder
-//! (single-frame loops and self tail calls over i64, f64, bool and array values:
-//! moves, constants, typed arithmetic and comparisons, array reads and writes,
-//! compare-and-jumps), a backend that compiles such traces to machine code running on
-//! the frame's slots, with an exit per guard that resumes the interpreter at the
-//! guarded instruction, and the [`Jit`] hook that ties them to the VM (`hashvm run
-//! --jit=on`, the default on x86-64). Everything else a loop does (calls, field
-//! access, allocation, IO) aborts its recording, and the loop stays interpreted.
-//! `cli/tests/jit_differential` runs the conformance examples and benchmark programs
-//! with the JIT off, on, at hotness 1 and under GC stress, and requires identical
-//! output.
+//! (loops and self tail calls over i64, f64, bool and array values: moves, constants,
+//! globals, typed arithmetic and comparisons, array reads and writes, compare-and-jumps,
+//! and calls inlined with their frames virtual; function-entry traces of self-recursive
+//! functions, whose recursive calls run natively; side traces from exits taken often),
+//! a backend that compiles such traces to machine code running on the frames' slots,
+//! with an exit per guard that materialises the inlined frames and resumes the
+//! interpreter at the guarded instruction, and the [`Jit`] hook that ties them to the
+//! VM (`hashvm run --jit=on`, the default on x86-64). Everything else (field access,
+//! allocation, IO, inner loops) aborts its recording, and the code stays interpreted.
+//! `cli/tests/jit_differential` runs the conformance examples, benchmark programs and
+//! the JIT's own programs (`cli/tests/jit`, which make every kind of guard fail) with
+//! the JIT off, on, at hotness 1 and under GC stress, and requires identical output.
 
 #[cfg(target_arch = "x86_64")]
 pub mod hook;
