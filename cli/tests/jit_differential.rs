@@ -365,8 +365,15 @@ fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
     if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
         return Err(format!("outputs differ: {off:?} vs {on:?}").into());
     }
-    if !on.2.contains("3 traces") {
+    if !on.2.contains("3 traces, 0 side traces") {
         return Err(format!("expected 3 compiled traces: {}", on.2).into());
+    }
+    // --jit-dump lists each trace's IR and its machine code, disassembled: three
+    // listings, each ending the trace's code with a `ret` of its exit path.
+    let dump = run_with(&p, &["--jit=on", "--jit-dump"], false);
+    let listings = dump.2.matches("machine code (").count();
+    if dump.1 != off.1 || listings != 3 || !dump.2.contains(" ret") || !dump.2.contains("mov ") {
+        return Err(format!("expected 3 disassembled traces: {}", dump.2).into());
     }
     Ok(())
 }

@@ -20,11 +20,14 @@ pub struct JitStats {
     pub recordings: u64,
     /// Recordings that aborted.
     pub aborts: u64,
-    /// Traces compiled.
+    /// Traces compiled (root and side traces).
     pub traces: u64,
+    /// Of those, side traces (grown from exits taken often, linked to their parent).
+    pub side_traces: u64,
     /// Times a trace was entered.
     pub entries: u64,
-    /// Exits taken (one per entry).
+    /// Exits back to the interpreter (an exit into a linked side trace stays in
+    /// machine code and is not counted).
     pub exits: u64,
     /// Time spent recording and compiling, in seconds.
     pub compile_seconds: f64,
@@ -137,11 +140,18 @@ impl Jit {
         )
         .map_err(|e| e.to_string())?;
         if self.dump {
-            eprint!("[jit] trace {}:\n{trace}", tid + 1);
+            eprint!(
+                "[jit] trace {}:\n{trace}[jit] trace {} machine code ({} bytes):\n{}",
+                tid + 1,
+                tid + 1,
+                code.code().len(),
+                crate::disasm::listing(code.code())
+            );
         }
         if let Some((p, k)) = side {
             self.traces[p].code.link(k, code.start());
             self.traces[root].sides += 1;
+            self.stats.borrow_mut().side_traces += 1;
             // Entries of the root reserve room for the whole tree's inlined frames.
             let r = &mut self.traces[root].trace;
             r.depth = r.depth.max(trace.depth);

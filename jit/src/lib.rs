@@ -19,6 +19,8 @@
 //! the JIT off, on, at hotness 1 and under GC stress, and requires identical output.
 
 #[cfg(target_arch = "x86_64")]
+pub mod disasm;
+#[cfg(target_arch = "x86_64")]
 pub mod hook;
 pub mod ir;
 pub mod record;

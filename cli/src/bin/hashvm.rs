@@ -24,7 +24,8 @@ run options (before FILE; everything after FILE goes to the program):
   --jit-hot N          loop iterations before a loop is recorded (default 1000)
   --jit-log            trace events (recorded, aborted with the reason, compiled,
                        exited) on standard error
-  --jit-dump           each compiled trace's IR with its snapshots, on standard error
+  --jit-dump           each compiled trace's IR with its snapshots and its machine code
+                       disassembled, on standard error
   --jit-stats          JIT statistics on standard error at exit
   --allow-ffi          run a program that declares foreign (C) functions (refused
                        otherwise: C code can break every guarantee the VM gives), and
@@ -294,11 +295,13 @@ fn report_jit_stats(s: JitStatsCell) {
         Some(s) => {
             let s = s.borrow();
             format!(
-                "jit: {} recordings, {} aborted, {} traces, {} trace entries, {:.3} ms recording and compiling\n",
+                "jit: {} recordings, {} aborted, {} traces, {} side traces, {} trace entries, {} exits to the interpreter, {:.3} ms recording and compiling\n",
                 s.recordings,
                 s.aborts,
                 s.traces,
+                s.side_traces,
                 s.entries,
+                s.exits,
                 s.compile_seconds * 1e3
             )
         }
