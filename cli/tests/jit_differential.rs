@@ -8,6 +8,7 @@
 //! and mode.
 
 mod common;
+use common::corpus::*;
 use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::PathBuf;
@@ -15,118 +16,6 @@ use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(300);
-
-/// Examples whose GC-stress runs take from seconds to minutes (a collection at every
-/// allocation of a million-element list): compared without stress only, to keep the
-/// suite within its time budget. The interpreter's own stress suite covers them.
-const HEAVY_UNDER_STRESS: &[&str] = &["s7_list_big", "s4_tail_calls_deep", "s7_map_module"];
-
-struct Program {
-    name: String,
-    file: PathBuf,
-    dir: PathBuf,
-    args: Vec<String>,
-    /// Run with `--allow-ffi` (programs that declare foreign functions).
-    allow_ffi: bool,
-}
-
-fn conformance() -> Vec<Program> {
-    let dir = shared().join("conformance");
-    let mut v = Vec::new();
-    let entries = std::fs::read_dir(&dir).expect("../shared/conformance exists");
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.extension().is_none_or(|x| x != "hash") || !p.with_extension("out").is_file() {
-            continue;
-        }
-        let args: Vec<String> = std::fs::read_to_string(p.with_extension("args"))
-            .map(|s| s.split_whitespace().map(String::from).collect())
-            .unwrap_or_default();
-        // Arguments naming a scratch directory would differ between the two runs.
-        if args.iter().any(|a| a.contains("@TMP@")) {
-            continue;
-        }
-        let name = p
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        v.push(Program {
-            name: format!("conformance::{name}"),
-            file: p,
-            dir: dir.clone(),
-            args,
-            allow_ffi: false,
-        });
-    }
-    v.push(Program {
-        name: "conformance::s5_modules".into(),
-        file: dir.join("s5_modules/main.hash"),
-        dir: dir.join("s5_modules"),
-        args: Vec::new(),
-        allow_ffi: false,
-    });
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
-}
-
-/// The `.hasm` programs of vm/tests/hasm, assembled into `dir`, with the arguments
-/// their `; args:` line gives. Programs that read standard input, set environment
-/// variables, change the VM's configuration, name a scratch directory or document a
-/// known bug are left out (their harness is the hasm suite's).
-fn hasm_programs(dir: &std::path::Path) -> Vec<Program> {
-    assembled(&root().join("vm/tests/hasm"), "hasm", dir)
-}
-
-/// The `.hasm` programs of `src_dir`, assembled into `dir`, named `prefix::stem`.
-fn assembled(src_dir: &std::path::Path, prefix: &str, dir: &std::path::Path) -> Vec<Program> {
-    let mut v = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(src_dir)
-        .expect("the .hasm folder exists")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "hasm"))
-        .collect();
-    files.sort();
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap_or_default();
-        // The one configuration these runs can give is the permission of foreign calls.
-        let allow_ffi = text.contains("; config: allow_ffi=1");
-        let text = text.replace("; config: allow_ffi=1", "");
-        let special = ["; stdin", "; env:", "; config:", "; bug:", "{tmp}"];
-        if special.iter().any(|d| text.contains(d)) {
-            continue;
-        }
-        let args: Vec<String> = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("; args:"))
-            .map(|a| a.split_whitespace().map(String::from).collect())
-            .unwrap_or_default();
-        let stem = f
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let hbc = dir.join(format!("{prefix}_{stem}.hbc"));
-        let r = run(
-            Command::new(bin("hashvm"))
-                .arg("asm")
-                .arg(&f)
-                .arg("-o")
-                .arg(&hbc),
-            T,
-        );
-        assert_eq!(r.code, 0, "{stem}.hasm does not assemble: {}", r.stderr);
-        v.push(Program {
-            name: format!("{prefix}::{stem}"),
-            file: hbc,
-            dir: dir.to_path_buf(),
-            args,
-            allow_ffi,
-        });
-    }
-    v
-}
 
 /// The JIT's own programs (cli/tests/jit): loops whose guards fail mid-run, one kind
 /// of guard or exit after another, in Hash and in assembly.
@@ -151,88 +40,12 @@ fn jit_programs(dir: &std::path::Path) -> Vec<Program> {
             file: f,
             dir: src.clone(),
             args: Vec::new(),
+            stress_too: true,
             allow_ffi: false,
         });
     }
     v
 }
-
-/// Every example of docs/LANGUAGE.md that has an expected output, written to `dir`.
-fn doc_examples(dir: &std::path::Path) -> Vec<Program> {
-    let text = std::fs::read_to_string(root().join("docs/LANGUAGE.md")).expect("docs/LANGUAGE.md");
-    let lines: Vec<&str> = text.lines().collect();
-    let mut v = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        if lines[i].trim_end() != "```hash" {
-            i += 1;
-            continue;
-        }
-        let start = i + 1;
-        let mut j = start;
-        while j < lines.len() && lines[j].trim_end() != "```" {
-            j += 1;
-        }
-        let body = lines[start..j.min(lines.len())].join("\n") + "\n";
-        let mut k = j + 1;
-        while k < lines.len() && lines[k].trim().is_empty() {
-            k += 1;
-        }
-        if k < lines.len() && lines[k].trim_end() == "```output" {
-            let file = dir.join(format!("doc_line{}.hash", start));
-            let allow_ffi = body.contains("#foreign");
-            std::fs::write(&file, body).expect("write a docs example");
-            v.push(Program {
-                name: format!("docs::line{start}"),
-                file,
-                dir: dir.to_path_buf(),
-                args: Vec::new(),
-                allow_ffi,
-            });
-        }
-        i = j + 1;
-    }
-    v
-}
-
-fn benchmarks() -> Vec<Program> {
-    let dir = root().join("benches/programs");
-    let cases: &[(&str, &[&str])] = &[
-        ("fib", &["25"]),
-        ("tak", &["6"]),
-        ("ackermann", &["5"]),
-        ("nqueens", &["8"]),
-        ("sieve", &["10000"]),
-        ("pmap", &["300"]),
-        ("binarytrees", &["10"]),
-        ("nbody", &["1000"]),
-        ("spectralnorm", &["100"]),
-        ("fannkuchredux", &["7"]),
-        ("mandelbrot", &["200"]),
-        ("fasta", &["1000"]),
-        ("pidigits", &["27"]),
-        ("awfy_bounce", &["10", "1"]),
-        ("awfy_list", &["10", "1"]),
-        ("awfy_mandelbrot", &["1", "1"]),
-        ("awfy_nbody", &["1", "1"]),
-        ("awfy_permute", &["10", "1"]),
-        ("awfy_queens", &["10", "1"]),
-        ("awfy_sieve", &["10", "1"]),
-        ("awfy_storage", &["10", "1"]),
-        ("awfy_towers", &["10", "1"]),
-    ];
-    cases
-        .iter()
-        .map(|(n, a)| Program {
-            name: format!("bench::{n}"),
-            file: dir.join(format!("{n}.hash")),
-            dir: dir.clone(),
-            args: a.iter().map(|s| s.to_string()).collect(),
-            allow_ffi: false,
-        })
-        .collect()
-}
-
 /// One run: (exit status, stdout, stderr).
 fn run_with(p: &Program, jit: &[&str], stress: bool) -> (i32, String, String) {
     let mut c = Command::new(bin("hashvm"));
@@ -265,7 +78,7 @@ fn compare(p: &Program, mode: &[&str], stress: bool) -> Result<(), Failed> {
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
-    let conf = conformance();
+    let conf = conformance(false);
     assert!(conf.len() > 40, "conformance examples not found");
     // The assembled programs live in a scratch folder removed after the run.
     let scratch = Scratch::new("jit-hasm");
@@ -283,6 +96,7 @@ fn main() {
         file: root().join("examples/net_loopback.hash"),
         dir: root().join("examples"),
         args: Vec::new(),
+        stress_too: true,
         allow_ffi: false,
     }];
     let own = jit_programs(&scratch.0);
@@ -358,6 +172,7 @@ fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
         file: dir.0.join("p.hash"),
         dir: dir.0.clone(),
         args: Vec::new(),
+        stress_too: true,
         allow_ffi: false,
     };
     let off = run_with(&p, &["--jit=off"], false);
@@ -411,6 +226,7 @@ fn the_jit_inlines_calls() -> Result<(), Failed> {
             file: root().join(format!("benches/programs/{name}.hash")),
             dir: root().join("benches/programs"),
             args: vec![arg.into()],
+            stress_too: true,
             allow_ffi: false,
         };
         let off = run_with(&p, &["--jit=off"], false);
@@ -444,6 +260,7 @@ fn native_recursion_overflows() -> Result<(), Failed> {
         file: dir.0.join("p.hash"),
         dir: dir.0.clone(),
         args: Vec::new(),
+        stress_too: true,
         allow_ffi: false,
     };
     let limit = ["--stack-limit", "5000"];

@@ -13,6 +13,7 @@
 //! One named test per program.
 
 mod common;
+use common::corpus::*;
 use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -20,201 +21,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(300);
-
-/// Conformance examples whose GC-stress runs take from seconds to minutes: compared
-/// without stress only (as in jit_differential.rs).
-const HEAVY_UNDER_STRESS: &[&str] = &["s7_list_big", "s4_tail_calls_deep", "s7_map_module"];
-
-struct Program {
-    name: String,
-    /// A `.hash` source (built with `hashc`), or an assembled executable `.hbc` (run as
-    /// it is by `hashvm run`, made native by `hashld --native`).
-    file: PathBuf,
-    dir: PathBuf,
-    /// `@TMP@` stands for a fresh scratch directory, a different one for each run (and
-    /// the runs then take place in it); the outputs are compared with it written back
-    /// as `@TMP@`.
-    args: Vec<String>,
-    stress_too: bool,
-    /// The program declares foreign functions and is run as allowed to call them
-    /// (`--allow-ffi` for hashc, hashld and hashvm run).
-    ffi: bool,
-}
-
-impl Program {
-    fn is_hbc(&self) -> bool {
-        self.file.extension().is_some_and(|e| e == "hbc")
-    }
-}
-
-/// Every conformance example (those that fail to compile too).
-fn conformance() -> Vec<Program> {
-    let dir = shared().join("conformance");
-    let mut v = Vec::new();
-    for e in std::fs::read_dir(&dir)
-        .expect("../shared/conformance exists")
-        .flatten()
-    {
-        let p = e.path();
-        if p.extension().is_none_or(|x| x != "hash") {
-            continue;
-        }
-        let args: Vec<String> = std::fs::read_to_string(p.with_extension("args"))
-            .map(|s| s.split_whitespace().map(String::from).collect())
-            .unwrap_or_default();
-        let name = p
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        v.push(Program {
-            stress_too: !HEAVY_UNDER_STRESS.contains(&name.as_str()),
-            name: format!("conformance::{name}"),
-            file: p,
-            dir: dir.clone(),
-            args,
-            ffi: false,
-        });
-    }
-    v.push(Program {
-        name: "conformance::s5_modules".into(),
-        file: dir.join("s5_modules/main.hash"),
-        dir: dir.join("s5_modules"),
-        args: Vec::new(),
-        stress_too: true,
-        ffi: false,
-    });
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
-}
-
-/// Every example of docs/LANGUAGE.md that has an expected output, written to `dir`.
-fn doc_examples(dir: &Path) -> Vec<Program> {
-    let text = std::fs::read_to_string(root().join("docs/LANGUAGE.md")).expect("docs/LANGUAGE.md");
-    let lines: Vec<&str> = text.lines().collect();
-    let mut v = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        if lines[i].trim_end() != "```hash" {
-            i += 1;
-            continue;
-        }
-        let start = i + 1;
-        let mut j = start;
-        while j < lines.len() && lines[j].trim_end() != "```" {
-            j += 1;
-        }
-        let mut k = j + 1;
-        while k < lines.len() && lines[k].trim().is_empty() {
-            k += 1;
-        }
-        if k < lines.len() && lines[k].trim_end() == "```output" {
-            let file = dir.join(format!("doc_line{start}.hash"));
-            let body = lines[start..j.min(lines.len())].join("\n") + "\n";
-            std::fs::write(&file, &body).expect("write a docs example");
-            v.push(Program {
-                name: format!("docs::line{start}"),
-                file,
-                dir: dir.to_path_buf(),
-                args: Vec::new(),
-                stress_too: true,
-                ffi: body.contains("#foreign"),
-            });
-        }
-        i = j + 1;
-    }
-    v
-}
-
-/// The `.hasm` programs of vm/tests/hasm, assembled into `dir`, with the arguments
-/// their `; args:` line gives, except those that read standard input, set environment
-/// variables, change the VM's configuration, name a scratch directory or document a
-/// known bug (as in jit_differential.rs).
-fn hasm_programs(dir: &Path) -> Vec<Program> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("vm/tests/hasm"))
-        .expect("vm/tests/hasm exists")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "hasm"))
-        .collect();
-    files.sort();
-    let mut v = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap_or_default();
-        let special = ["; stdin", "; env:", "; config:", "; bug:", "{tmp}"];
-        if special.iter().any(|d| text.contains(d)) {
-            continue;
-        }
-        let args: Vec<String> = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("; args:"))
-            .map(|a| a.split_whitespace().map(String::from).collect())
-            .unwrap_or_default();
-        let stem = f
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let hbc = dir.join(format!("{stem}.hbc"));
-        let r = run(
-            Command::new(bin("hashvm"))
-                .arg("asm")
-                .arg(&f)
-                .arg("-o")
-                .arg(&hbc),
-            T,
-        );
-        assert_eq!(r.code, 0, "{stem}.hasm does not assemble: {}", r.stderr);
-        v.push(Program {
-            name: format!("hasm::{stem}"),
-            file: hbc,
-            dir: dir.to_path_buf(),
-            args,
-            stress_too: false,
-            ffi: false,
-        });
-    }
-    v
-}
-
-/// The benchmark programs at their small sizes.
-fn benchmarks() -> Vec<Program> {
-    let dir = root().join("benches/programs");
-    let cases: &[(&str, &[&str])] = &[
-        ("fib", &["25"]),
-        ("tak", &["6"]),
-        ("ackermann", &["5"]),
-        ("nqueens", &["8"]),
-        ("sieve", &["10000"]),
-        ("binarytrees", &["10"]),
-        ("nbody", &["1000"]),
-        ("spectralnorm", &["100"]),
-        ("fannkuchredux", &["7"]),
-        ("mandelbrot", &["200"]),
-        ("fasta", &["1000"]),
-        ("pidigits", &["27"]),
-        ("awfy_bounce", &["10", "1"]),
-        ("awfy_list", &["10", "1"]),
-        ("awfy_mandelbrot", &["1", "1"]),
-        ("awfy_nbody", &["1", "1"]),
-        ("awfy_permute", &["10", "1"]),
-        ("awfy_queens", &["10", "1"]),
-        ("awfy_sieve", &["10", "1"]),
-        ("awfy_storage", &["10", "1"]),
-        ("awfy_towers", &["10", "1"]),
-    ];
-    cases
-        .iter()
-        .map(|(n, a)| Program {
-            name: format!("bench::{n}"),
-            file: dir.join(format!("{n}.hash")),
-            dir: dir.clone(),
-            args: a.iter().map(|s| s.to_string()).collect(),
-            stress_too: false,
-            ffi: false,
-        })
-        .collect()
-}
 
 type Outcome = (i32, String, String);
 
@@ -236,7 +42,7 @@ fn differ(what: &str, want: &Outcome, got: &Outcome) -> Failed {
 fn compare(p: &Program) -> Result<(), Failed> {
     let d = Scratch::new("native");
     let exe = d.0.join("p");
-    let allow: &[&str] = if p.ffi { &["--allow-ffi"] } else { &[] };
+    let allow: &[&str] = if p.allow_ffi { &["--allow-ffi"] } else { &[] };
     let hbc = if p.is_hbc() {
         let r = outcome(run(
             Command::new(bin("hashld"))
@@ -378,16 +184,16 @@ fn run_with_input(
     cwd: &Path,
 ) -> Outcome {
     use std::io::Write;
-    let mut child = Command::new(exe)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(
+        Command::new(exe)
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .current_dir(cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     child
         .stdin
         .take()
@@ -840,7 +646,7 @@ fn foreign_calls_need_the_builders_consent() -> Result<(), Failed> {
 fn main() {
     let args = Arguments::from_args();
     let scratch = Scratch::new("native-docs");
-    let conf = conformance();
+    let conf = conformance(true);
     assert!(conf.len() > 50, "conformance examples not found");
     let docs = doc_examples(&scratch.0);
     assert!(

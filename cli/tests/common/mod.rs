@@ -3,8 +3,10 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod corpus;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The repository root.
@@ -35,6 +37,23 @@ pub fn bin(name: &str) -> PathBuf {
     })
 }
 
+/// Starts `cmd`. A test that has just written an executable (a native one) may find
+/// it "busy": another test thread forked while the file was open for writing, and its
+/// child holds the descriptor until it execs (Linux's ETXTBSY race). That clears within
+/// milliseconds, so it is retried a few times.
+pub fn spawn(cmd: &mut Command) -> Child {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r.expect("spawn"),
+        }
+    }
+}
+
 /// The result of running a command.
 #[derive(Debug)]
 pub struct Run {
@@ -48,12 +67,11 @@ pub struct Run {
 
 /// Runs `cmd` with empty standard input, killing it after `timeout`.
 pub fn run(cmd: &mut Command, timeout: Duration) -> Run {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let start = Instant::now();
     loop {
         if let Ok(Some(_)) = child.try_wait() {
