@@ -2,7 +2,7 @@
 //! trace, and runs it whenever the loop's back-edge is reached again.
 
 use crate::ir::{ClosureSrc, Trace};
-use crate::record::{Point, Probe, Recorder, Step};
+use crate::record::{Probe, Recorder, Step};
 use crate::x64::{self, CompiledTrace};
 use hashvm_vm::jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId};
 use hashvm_vm::{Trap, Value, Vm};
@@ -282,15 +282,7 @@ impl JitHook for Jit {
         let Some(r) = self.recorder.as_mut() else {
             return Recording::Abort;
         };
-        let point = Point {
-            func: at.func,
-            ip: at.ip,
-            code: at.code,
-            slots: at.slots,
-            base: at.base,
-            depth: at.depth,
-        };
-        let answer = match r.step(&point, &VmProbe(vm)) {
+        let answer = match r.step(at, &VmProbe(vm)) {
             Step::Continue => Recording::Continue,
             Step::Done(trace) => {
                 self.recorder = None;

@@ -62,21 +62,9 @@ pub trait Probe {
     fn global(&self, g: u32) -> Option<Value>;
 }
 
-/// The instruction about to run, as the recorder sees it.
-pub struct Point<'a> {
-    /// The running function.
-    pub func: u32,
-    /// Byte offset of the instruction.
-    pub ip: u32,
-    /// The function's bytecode.
-    pub code: &'a [u8],
-    /// The running frame's slots.
-    pub slots: &'a [Value],
-    /// Value-stack index of the running frame's slot 0.
-    pub base: usize,
-    /// Live frames, the running one included.
-    pub depth: usize,
-}
+/// The instruction about to run, as the recorder sees it: the VM's own record of it
+/// (one type, so the recorder and the VM cannot disagree on what a point holds).
+pub use hashvm_vm::jit::RecordPoint as Point;
 
 /// Whether the function with bytecode `code` (index `func`) calls itself: only such
 /// functions get function-entry traces (entering a trace costs more than the
@@ -799,6 +787,8 @@ mod tests {
             slots,
             base: 0,
             depth: 1,
+            closure: Value::UNIT,
+            anchor: hashvm_vm::jit::Anchor::Call { func: 0 },
         };
         r.step(&at, &NoProbe)
     }

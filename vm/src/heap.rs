@@ -448,8 +448,20 @@ impl Heap {
             return None;
         }
         let p = self.nursery.bump(size)?;
+        self.init(p, size, kind, tag, meta, len);
+        if kind == Kind::BIG || kind == Kind::RAT {
+            self.young_finalize.push(p);
+        }
+        Some(p)
+    }
+
+    /// Writes the header of a just-bumped object of `size` bytes at `p` (either
+    /// generation) and counts the allocation.
+    #[inline(always)]
+    fn init(&mut self, p: *mut Header, size: usize, kind: u8, tag: u16, meta: u32, len: u64) {
         self.stats.allocated += size as u64;
-        // SAFETY: `p` points at `size >= 16` writable bytes.
+        // SAFETY: `p` was just bumped from a space: it points at `size >= 16` writable
+        // bytes of that space.
         unsafe {
             p.write(Header {
                 kind,
@@ -459,10 +471,6 @@ impl Heap {
                 len,
             })
         };
-        if kind == Kind::BIG || kind == Kind::RAT {
-            self.young_finalize.push(p);
-        }
-        Some(p)
     }
 
     /// Whether an object of `size` bytes is allocated in the old generation directly:
@@ -488,17 +496,7 @@ impl Heap {
             return None;
         }
         let p = self.old.bump(size)?;
-        self.stats.allocated += size as u64;
-        // SAFETY: `p` points at `size >= 16` writable bytes.
-        unsafe {
-            p.write(Header {
-                kind,
-                flags: 0,
-                tag,
-                meta,
-                len,
-            })
-        };
+        self.init(p, size, kind, tag, meta, len);
         if has_values(kind) {
             self.remember(p);
         }
