@@ -594,7 +594,7 @@ impl Vm {
             return Err(self.error_plain("out of memory"));
         }
         if self.heap.is_large(size) {
-            if !self.heap.stress && self.heap.old_used() + size <= self.heap.limit {
+            if !self.heap.stress && self.heap.old_may_alloc(size) {
                 if let Some(p) = self.heap.try_alloc_old(size, kind, tag, meta, len) {
                     return Ok(p);
                 }
