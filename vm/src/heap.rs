@@ -1,18 +1,23 @@
-//! The garbage-collected heap: object layouts and a generational copying collector.
+//! The garbage-collected heap: object layouts and a generational collector (a copying
+//! nursery, a mark-compact old generation, a large-object space).
 //!
 //! Every object starts with a 16-byte [`Header`] and is 16-byte aligned; its payload
 //! follows (values, bytes, or an inline GMP number). Objects are born in the nursery by
-//! bumping a pointer. A minor collection copies the nursery's survivors (reachable from
-//! the roots the VM hands to [`Heap::forward`] and from the remembered set) into the old
-//! generation and scans them breadth first (Cheney), so its cost is proportional to
-//! what survives; a major collection copies both generations into a new old space. The
-//! remembered set lists the old objects that may point into the nursery: every store
-//! into an existing object goes through [`Heap::store`] or [`Heap::barrier`]. SPEC.md
-//! §1.4 gives the policies (when a collection is major, how the old space grows).
+//! bumping a pointer. Every collection starts with a minor part, which copies the
+//! nursery's survivors (reachable from the roots the VM hands to [`Heap::forward`] and
+//! from the remembered set) into the old space and scans them breadth first (Cheney),
+//! so its cost is proportional to what survives. A major collection then marks the old
+//! generation from the roots ([`Heap::mark`]), computes where each live object slides
+//! to ([`Heap::plan`]), has the VM relocate its roots ([`Heap::relocate`]) and compacts
+//! the old space in place ([`Heap::compact`]); large objects (each in a mapping of its
+//! own) are marked and unmapped when dead, never moved. The remembered set lists the
+//! old objects that may point into the nursery: every store into an existing object
+//! goes through [`Heap::store`] or [`Heap::barrier`]. SPEC.md §1.4 gives the policies
+//! (when a collection is major, how the old generation grows).
 //!
 //! GMP numbers keep their limbs outside the heap (GMP allocates them); their objects sit
-//! on a finalisation list per generation, and after each collection those that were not
-//! copied are dropped, which frees their limbs, so dead big integers never leak.
+//! on a finalisation list per generation, and after each collection those that died are
+//! dropped, which frees their limbs, so dead big integers never leak.
 
 use crate::value::{Tag, Value};
 use rug::{Integer, Rational};
@@ -153,17 +158,21 @@ pub unsafe fn rat<'a>(h: *mut Header) -> &'a Rational {
     unsafe { &*((h as *mut u8).add(16) as *const Rational) }
 }
 
-/// One space (the nursery, or an old-generation space): a 16-byte aligned buffer and a
+/// One space (the nursery, or the old generation's): a 16-byte aligned buffer and a
 /// bump pointer.
 ///
-/// The buffer comes from the global allocator directly (zeroed, so that a large one is
+/// The nursery's buffer comes from the global allocator directly (zeroed, so that it is
 /// mapped lazily by the C library), never through `Vec`: when the system refuses the
 /// memory, [`Space::new`] returns `None` and the VM reports "out of memory" instead of
-/// Rust's abort on allocation failure.
+/// Rust's abort on allocation failure. The old space is a reservation of address space
+/// ([`Space::reserve`]) whose pages the kernel provides on first touch.
 struct Space {
     ptr: std::ptr::NonNull<u8>,
     cap: usize,
     top: usize,
+    /// Whether the buffer is a mapping of `reserve` (unmapped on drop) rather than
+    /// the allocator's.
+    mapped: bool,
 }
 
 impl Space {
@@ -175,7 +184,63 @@ impl Space {
         let layout = std::alloc::Layout::from_size_align(cap, 16).ok()?;
         // SAFETY: the layout has a non-zero size.
         let ptr = std::ptr::NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })?;
-        Some(Space { ptr, cap, top: 0 })
+        Some(Space {
+            ptr,
+            cap,
+            top: 0,
+            mapped: false,
+        })
+    }
+    /// A reservation of `bytes` bytes of address space (rounded to pages), backed by
+    /// pages only where it is touched (`MAP_NORESERVE`): the old generation grows and
+    /// is compacted inside it without ever moving to another space. When the system
+    /// refuses that much (an `RLIMIT_AS`, strict overcommit), halves the request down
+    /// to `min` bytes.
+    fn reserve(bytes: usize, min: usize) -> Option<Space> {
+        let mut want = bytes.checked_add(4095)? & !4095;
+        loop {
+            // SAFETY: a fresh anonymous private mapping at an address of the kernel's
+            // choice touches no existing memory.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    want,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if p != libc::MAP_FAILED {
+                return Some(Space {
+                    ptr: std::ptr::NonNull::new(p as *mut u8)?,
+                    cap: want,
+                    top: 0,
+                    mapped: true,
+                });
+            }
+            if want / 2 < min {
+                return None;
+            }
+            want = (want / 2 + 4095) & !4095;
+        }
+    }
+    /// Gives the whole pages between offsets `from` and `to` back to the system (a
+    /// mapped space only); they read as zeros when touched again.
+    fn release(&mut self, from: usize, to: usize) {
+        let from = (from.min(self.cap) + 4095) & !4095;
+        let to = to.min(self.cap) & !4095;
+        if self.mapped && from < to {
+            // SAFETY: `from..to` are whole pages inside the mapping, beyond every
+            // object in the space (the caller's contract): nothing refers to them.
+            unsafe {
+                libc::madvise(
+                    self.ptr.as_ptr().add(from) as *mut libc::c_void,
+                    to - from,
+                    libc::MADV_DONTNEED,
+                )
+            };
+        }
     }
     /// A space of no bytes, owning no memory (every allocation in it fails).
     fn empty() -> Space {
@@ -183,6 +248,7 @@ impl Space {
             ptr: std::ptr::NonNull::dangling(),
             cap: 0,
             top: 0,
+            mapped: false,
         }
     }
     fn cap(&self) -> usize {
@@ -191,11 +257,15 @@ impl Space {
     fn free(&self) -> usize {
         self.cap - self.top
     }
-    /// Overwrites the used part of the space with 0xFF bytes, so that a stale pointer
-    /// into it (a GC bug) reads an impossible header instead of plausible old data.
-    fn poison(&mut self) {
-        // SAFETY: the space owns `cap >= top` writable bytes from `ptr`.
-        unsafe { std::ptr::write_bytes(self.ptr.as_ptr(), 0xFF, self.top) }
+    /// Overwrites the bytes between offsets `from` and `to` (at most `cap`) with 0xFF,
+    /// so that a stale pointer into them (a GC bug) reads an impossible header
+    /// instead of plausible old data.
+    fn poison(&mut self, from: usize, to: usize) {
+        let to = to.min(self.cap);
+        if from < to {
+            // SAFETY: the space owns `cap` writable bytes from `ptr`.
+            unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(from), 0xFF, to - from) }
+        }
     }
     fn base(&mut self) -> *mut u8 {
         self.ptr.as_ptr()
@@ -220,6 +290,12 @@ impl Space {
 impl Drop for Space {
     fn drop(&mut self) {
         if self.cap == 0 {
+            return;
+        }
+        if self.mapped {
+            // SAFETY: `ptr` and `cap` are exactly the mapping `reserve` made, unmapped
+            // once.
+            unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.cap) };
             return;
         }
         // SAFETY: a space with a non-zero `cap` got `ptr` from `new`, allocated with
@@ -350,14 +426,15 @@ pub struct GcStats {
     pub allocated: u64,
     /// Bytes minor collections copied from the nursery into the old generation.
     pub promoted: u64,
-    /// Bytes major collections copied.
+    /// Bytes major collections moved (sliding the old space's live objects down).
     pub copied: u64,
-    /// The largest old-generation space.
+    /// The most of the old space ever in use (its touched pages).
     pub max_space: usize,
-    /// The most bytes the heap's spaces (nursery and old spaces, two of them during a
-    /// major collection) held at once.
+    /// The most bytes the heap held at once: the nursery, the old space's touched
+    /// pages, the large objects' mappings and a major collection's mark tables.
     pub peak_heap: usize,
-    /// Old-generation bytes after the last collection (live data after a major one).
+    /// Old-generation bytes (old space and large objects) after the last collection
+    /// (live data after a major one).
     pub live: usize,
     /// Time spent collecting.
     pub time: std::time::Duration,
@@ -411,37 +488,40 @@ impl GcStats {
     }
 }
 
-/// The heap: a nursery and an old generation.
+/// The heap: a nursery and an old generation (the old space and the large objects).
 pub struct Heap {
     /// Where objects are born (bump allocation, also from generated code).
     nursery: Space,
-    /// The old generation: survivors of a minor collection, and large objects.
+    /// The old space: survivors of minor collections and objects too big for the
+    /// nursery but below [`LARGE_MIN`], bump-allocated in one reservation and compacted
+    /// in place by major collections.
     old: Space,
-    /// The new old space while a major collection runs.
-    to: Option<Space>,
-    /// The previous old space, kept for the next major collection to reuse.
-    spare: Option<Space>,
-    /// Under stress, the last few old spaces, poisoned and kept out of reuse so that a
-    /// dangling root points outside every live space and is caught by `copy`.
-    retired: std::collections::VecDeque<Space>,
-    /// Under stress, the last few nurseries, likewise (reused round robin).
+    /// How far into the old space pages have been touched since they were last given
+    /// back (its resident part).
+    old_high: usize,
+    /// Under stress, the last few nurseries, poisoned and kept out of reuse so that a
+    /// dangling root points outside every live space and is caught by `copy` (reused
+    /// round robin).
     retired_nurseries: std::collections::VecDeque<Space>,
     /// Large objects (see [`LARGE_MIN`]).
     large: LargeSpace,
-    /// A major collection runs before the large-object space would pass this many
-    /// bytes: 1.5 times what was live in it after the last major collection (plus two
-    /// nurseries), so that dead large objects are unmapped before the next ones are
-    /// mapped (the sieve's 16 MB arrays, one per run, are never two at once).
-    large_at: usize,
-    /// Large objects marked by the major collection under way, not yet scanned.
+    /// A major collection runs once the old generation (old space and large objects)
+    /// would pass this many bytes: the live data after the last major collection plus
+    /// half of it (at least `MAJOR_MIN_ROOM`).
+    major_at: usize,
+    /// Mark bits of the old space during a major collection: one per 16-byte granule,
+    /// set for every granule of a reached object.
+    marks: Vec<u64>,
+    /// For each word of `marks`, the old-space offset that its first marked granule
+    /// moves to (the marked bytes before it).
+    moves: Vec<usize>,
+    /// Objects marked and not yet scanned (a major collection's mark stack).
     gray: Vec<*mut Header>,
-    /// Whether the collection under way is major.
-    major: bool,
-    /// Cheney scan offset in the space being copied into.
+    /// `gray` could not grow: some marked objects were not pushed, and the old
+    /// generation is rescanned for them.
+    gray_lost: bool,
+    /// Cheney scan offset in the old space while a minor collection promotes.
     scan: usize,
-    /// Target of the next old space's usable size (its buffer has one nursery more:
-    /// see `Heap::old_free`).
-    old_cap: usize,
     /// The nursery's size.
     nursery_cap: usize,
     /// The most bytes the live data may occupy; past it allocation fails.
@@ -452,7 +532,7 @@ pub struct Heap {
     /// Old objects that may point into the nursery (each has `FLAG_REMEMBERED`).
     remembered: Vec<*mut Header>,
     /// The remembered set could not grow (the system refused memory): the next
-    /// collection is major, which needs no remembered set.
+    /// collection scans the whole old generation instead.
     remembered_lost: bool,
     /// GMP numbers in the nursery, and in the old generation: finalised when they die.
     young_finalize: Vec<*mut Header>,
@@ -468,20 +548,30 @@ pub struct Heap {
     force_major: bool,
     /// Collections run under stress (every `STRESS_MAJOR_EVERY`th is major).
     stress_count: u64,
+    /// `stats.allocated` at the last major collection, and at the last verification
+    /// (stress mode's schedules).
+    allocated_at_major: u64,
+    allocated_at_verify: std::cell::Cell<u64>,
     /// Statistics.
     pub stats: GcStats,
 }
 
-/// How many poisoned spaces of each generation stress mode keeps (see `Heap::retired`).
+/// How many poisoned nurseries stress mode keeps (see `Heap::retired_nurseries`).
 const RETIRED_SPACES: usize = 8;
-/// The most bytes the retired old spaces may take together (beyond the newest one).
-const RETIRED_BYTES: usize = 64 << 20;
-/// Under stress, the verifier runs at every collection while the heap is this small,
-/// and every `VERIFY_EVERY`th collection otherwise (see `Heap::verify_now`).
+/// Under stress, the verifier runs at every collection while the heap is this small;
+/// beyond, once at least a `VERIFY_EVERY`th of the heap has been allocated since it
+/// last ran (see `Heap::verify_now`).
 const VERIFY_ALL_BYTES: usize = 1 << 20;
-const VERIFY_EVERY: u64 = 16;
-/// Under stress, every this many collections is major.
+const VERIFY_EVERY: usize = 16;
+/// Under stress, every this many collections is major while the old generation is at
+/// most `VERIFY_ALL_BYTES`; beyond, the next one after an eighth of it has been
+/// allocated since the last major collection. Either way a major collection's cost
+/// (proportional to the old generation) is paid for by as many bytes allocated: a
+/// stress run stays linear in what the program allocates.
 const STRESS_MAJOR_EVERY: u64 = 8;
+/// The least room, in nurseries, that the old generation gets to grow between major
+/// collections (so that a small heap is not marked after every few minor ones).
+const MAJOR_MIN_ROOM: usize = 4;
 
 /// Default nursery size (`Config::heap_initial`): measured on binary-trees,
 /// awfy_storage and the map benchmark (benches/NOTES.md), 1 MiB fits the L2 cache of
@@ -490,22 +580,26 @@ const STRESS_MAJOR_EVERY: u64 = 8;
 pub const DEFAULT_INITIAL: usize = 1 << 20;
 
 impl Heap {
-    /// A heap whose nursery (and first old space) is `initial` bytes and whose live
-    /// data may not exceed `limit` bytes.
+    /// A heap whose nursery is `initial` bytes and whose live data may not exceed
+    /// `limit` bytes.
     ///
-    /// The old generation starts empty: the first collection is major and makes it.
-    /// When the system refuses even the nursery, the heap starts empty and the first
-    /// allocation reports "out of memory".
+    /// The old space reserves the limit plus two nurseries of address space (pages
+    /// come as it fills); when the system refuses that much, the limit shrinks to what
+    /// it granted. When the system refuses even the nursery, the heap starts empty and
+    /// the first allocation reports "out of memory".
     pub fn new(initial: usize, limit: usize) -> Heap {
         let initial = round16(initial.min(limit).max(1024));
         let nursery = Space::new(initial).unwrap_or_else(Space::empty);
+        let old = Space::reserve(limit.saturating_add(2 * initial), 4 * initial)
+            .unwrap_or_else(Space::empty);
+        // A minor collection may promote a full nursery past the limit before the
+        // major one that follows it checks the limit: keep that much room.
+        let limit = limit.min(old.cap().saturating_sub(2 * initial));
         Heap {
             nursery_cap: nursery.cap(),
             nursery,
-            old: Space::empty(),
-            to: None,
-            spare: None,
-            retired: std::collections::VecDeque::new(),
+            old,
+            old_high: 0,
             retired_nurseries: std::collections::VecDeque::new(),
             large: LargeSpace {
                 objs: std::collections::HashMap::new(),
@@ -513,11 +607,12 @@ impl Heap {
                 cache: Vec::new(),
                 cached: 0,
             },
-            large_at: 2 * initial,
+            major_at: MAJOR_MIN_ROOM * initial,
+            marks: Vec::new(),
+            moves: Vec::new(),
             gray: Vec::new(),
-            major: false,
+            gray_lost: false,
             scan: 0,
-            old_cap: initial,
             limit,
             stress: false,
             remembered: Vec::new(),
@@ -529,6 +624,8 @@ impl Heap {
             force: false,
             force_major: false,
             stress_count: 0,
+            allocated_at_major: 0,
+            allocated_at_verify: std::cell::Cell::new(0),
             stats: GcStats {
                 peak_heap: initial,
                 ..GcStats::default()
@@ -583,6 +680,11 @@ impl Heap {
         };
     }
 
+    /// The nursery's size in bytes.
+    pub fn nursery_size(&self) -> usize {
+        self.nursery_cap
+    }
+
     /// Whether an object of `size` bytes is allocated in the old generation directly:
     /// more than a quarter of the nursery, which copying it out again and again would
     /// cost (and it may not fit the nursery at all), or a large object
@@ -603,11 +705,11 @@ impl Heap {
     }
 
     /// Whether an old-generation object of `size` bytes may be allocated without
-    /// collecting first: within the heap limit and, for a large object, within the
-    /// large-object space's budget until the next major collection.
+    /// collecting first: within the heap limit, the room left before the next major
+    /// collection, and (below [`LARGE_MIN`]) the old space.
     pub fn old_may_alloc(&self, size: usize) -> bool {
-        self.old_used().saturating_add(size) <= self.limit
-            && (size < LARGE_MIN || self.large.bytes.saturating_add(size) <= self.large_at)
+        let after = self.old_used().saturating_add(size);
+        after <= self.limit && after <= self.major_at && self.old_fits(size)
     }
 
     /// Allocates `size` bytes in the old generation (the old space, or a mapping of
@@ -623,15 +725,15 @@ impl Heap {
         len: u64,
     ) -> Option<*mut Header> {
         let p = if size >= LARGE_MIN {
-            let p = self.large.alloc(size)?;
-            self.note_peak();
-            p
+            self.large.alloc(size)?
         } else {
             if size > self.old_free() {
                 return None;
             }
             self.old.bump(size)?
         };
+        self.old_high = self.old_high.max(self.old.top);
+        self.note_peak();
         self.init(p, size, kind, tag, meta, len);
         if has_values(kind) {
             self.remember(p);
@@ -698,25 +800,33 @@ impl Heap {
         }
     }
 
-    /// Whether the next collection should be major: forced (lost remembered set,
-    /// promoted GMP memory), the stress schedule, or an old generation without room
-    /// for a full nursery's survivors plus `needed_old` bytes.
+    /// Whether the next collection should be major before it starts: forced (promoted
+    /// GMP memory), the stress schedule, or an old-generation request of `needed_old`
+    /// bytes that would pass the major-collection threshold. (After its minor part, a
+    /// collection also becomes major when [`Heap::needs_major`] says so.)
     pub fn wants_major(&mut self, needed_old: usize) -> bool {
         if self.stress {
             self.stress_count += 1;
-            if self.stress_count.is_multiple_of(STRESS_MAJOR_EVERY) {
+            let old = self.old_used();
+            let since = (self.stats.allocated - self.allocated_at_major) as usize;
+            if (old <= VERIFY_ALL_BYTES && self.stress_count.is_multiple_of(STRESS_MAJOR_EVERY))
+                || (old > VERIFY_ALL_BYTES && since >= old / STRESS_MAJOR_EVERY as usize)
+            {
                 return true;
             }
         }
+        self.force_major || self.old_used().saturating_add(needed_old) > self.major_at
+    }
+
+    /// After a minor collection, whether the old generation must be collected too
+    /// before `needed_old` more bytes go into it: past the major-collection threshold,
+    /// past the heap limit, or without room in the old space.
+    pub fn needs_major(&self, needed_old: usize) -> bool {
+        let after = self.old_used().saturating_add(needed_old);
         self.force_major
-            || self.remembered_lost
-            || self.old_free()
-                < self
-                    .nursery
-                    .top
-                    .saturating_add(Heap::space_share(needed_old))
-            || (needed_old >= LARGE_MIN
-                && self.large.bytes.saturating_add(needed_old) > self.large_at)
+            || after > self.major_at
+            || after > self.limit
+            || !self.old_fits(needed_old)
     }
 
     /// Old-generation bytes in use (live data and garbage not yet collected): the old
@@ -730,11 +840,8 @@ impl Heap {
         Heap::space_share(needed) <= self.old_free()
     }
 
-    /// The old space's free bytes, short of its last nursery's worth. Promotion and
-    /// large objects stay within that, so that at a major collection everything there
-    /// is (old data plus a full nursery) fits a space as big as the current one: the
-    /// spare is reused instead of a bigger fresh space each time (whose pages fault
-    /// in one by one as the collector first writes them).
+    /// The old space's free bytes, short of a nursery's worth, which a minor
+    /// collection may always promote into.
     fn old_free(&self) -> usize {
         self.old
             .cap()
@@ -742,66 +849,23 @@ impl Heap {
             .saturating_sub(self.old.top)
     }
 
-    /// Starts a collection, major or minor. A minor one copies the nursery's
-    /// survivors into the old generation, which must have room for all of the
-    /// nursery (else it becomes major). A major one copies both generations into a
-    /// new old space that holds at least everything there is now plus `needed_old`.
-    ///
-    /// Returns `false`, with nothing changed, when the system refuses the memory for
-    /// a major collection's new space even at the smallest size that can hold the
-    /// old contents: the VM then reports "out of memory".
+    // ---------------------------------------------------------------- minor
+
+    /// Starts a collection with its minor part, which copies the nursery's survivors
+    /// into the old space; `false`, with nothing changed, when the old space has no
+    /// room for all of the nursery (only when the system granted less address space
+    /// than the limit asks for): the VM then reports "out of memory".
     #[must_use]
-    pub fn begin(&mut self, major: bool, needed_old: usize) -> bool {
-        let major = major || self.old.free() < self.nursery.top;
-        self.major = major;
-        if !major {
-            self.scan = self.old.top;
-            return true;
-        }
-        if self.gray.try_reserve(self.large.objs.len()).is_err() {
+    pub fn begin(&mut self) -> bool {
+        if self.old.free() < self.nursery.top {
             return false;
         }
-        let min = self
-            .old
-            .top
-            .saturating_add(self.nursery.top)
-            .saturating_add(Heap::space_share(needed_old))
-            .max(1024);
-        // Whole mebibytes past the first one, so that sizes repeat and the spare is
-        // reused; never more than the limit allows (plus the nursery's slack).
-        let want = self.old_cap.saturating_add(self.nursery_cap);
-        let want = if want > 1 << 20 {
-            want.saturating_add((1 << 20) - 1) & !((1 << 20) - 1)
-        } else {
-            want
-        };
-        let want = want
-            .min(self.limit.saturating_add(self.nursery_cap))
-            .max(min);
-        let to = match self.spare.take() {
-            Some(mut s) if s.cap() >= want && s.cap() <= want.saturating_mul(2) => {
-                s.top = 0;
-                Some(s)
-            }
-            // Free the unsuitable spare before asking for a new space, so that the
-            // two are never held at once; then settle for less than the growth policy
-            // wants rather than fail while the old contents would still fit.
-            _ => Space::new(want).or_else(|| Space::new(min)),
-        };
-        match to {
-            Some(to) => {
-                let held = self.nursery.cap() + self.old.cap() + to.cap();
-                self.stats.peak_heap = self.stats.peak_heap.max(held);
-                self.to = Some(to);
-                self.scan = 0;
-                true
-            }
-            None => false,
-        }
+        self.scan = self.old.top;
+        true
     }
 
-    /// Copies the object a root points to (if it moves in this collection and was not
-    /// yet copied) and updates the root. Immediates are left alone.
+    /// Copies the young object a root points to (if it was not yet copied) into the
+    /// old space and updates the root. Immediates and old objects are left alone.
     #[inline]
     pub fn forward(&mut self, v: &mut Value) {
         if v.tag == Tag::OBJ {
@@ -810,31 +874,17 @@ impl Heap {
     }
 
     fn copy(&mut self, p: *mut Header) -> *mut Header {
-        let young = self.nursery.contains(p as *const u8);
-        if !young {
-            if !self.old.contains(p as *const u8) {
-                // Not in a space: a large object. A pointer outside every live space
-                // is a VM bug (a slot the collector skipped once and scans later):
-                // stop at it in tests and under stress, instead of tracing garbage.
-                // Release builds rely on the invariant.
-                if (cfg!(debug_assertions) || self.stress) && !self.large.contains(p) {
-                    panic!("the collector met a dangling root: {p:p} is outside the live spaces");
-                }
-                if self.major {
-                    // SAFETY: a large object's header is readable while it is mapped.
-                    unsafe {
-                        if (*p).flags & FLAG_MARKED == 0 {
-                            (*p).flags |= FLAG_MARKED;
-                            // `begin` reserved room for every large object.
-                            self.gray.push(p);
-                        }
-                    }
-                }
-                return p;
+        if !self.nursery.contains(p as *const u8) {
+            // A pointer outside every live space is a VM bug (a slot the collector
+            // skipped once and scans later): stop at it in tests and under stress,
+            // instead of tracing garbage. Release builds rely on the invariant.
+            if (cfg!(debug_assertions) || self.stress)
+                && !self.old.contains(p as *const u8)
+                && !self.large.contains(p)
+            {
+                panic!("the collector met a dangling root: {p:p} is outside the live spaces");
             }
-            if !self.major {
-                return p;
-            }
+            return p;
         }
         // SAFETY: roots and traced fields only ever hold addresses of objects in the
         // live spaces (the VM's invariant), which are readable headers.
@@ -843,22 +893,14 @@ impl Heap {
                 return (*p).len as *mut Header;
             }
             let size = 16 + payload_bytes(&*p);
-            let dst_space = if self.major {
-                self.to.as_mut().expect("copy outside a collection")
-            } else {
-                &mut self.old
-            };
-            // `begin` made room for everything that can be copied.
-            let dst = dst_space
+            // `begin` made sure a full nursery fits.
+            let dst = self
+                .old
                 .bump(size)
-                .expect("the collector's to-space overflowed");
+                .expect("the old space overflowed during a minor collection");
             std::ptr::copy_nonoverlapping(p as *const u8, dst as *mut u8, size);
             (*dst).flags = 0;
-            if self.major {
-                self.stats.copied += size as u64;
-            } else {
-                self.stats.promoted += size as u64;
-            }
+            self.stats.promoted += size as u64;
             (*p).kind = Kind::FWD;
             (*p).len = dst as u64;
             dst
@@ -873,13 +915,8 @@ impl Heap {
         // SAFETY: per the caller's contract.
         unsafe {
             if has_values((*h).kind) {
-                let n = if (*h).kind == Kind::REF || (*h).kind == Kind::THUNK {
-                    1
-                } else {
-                    (*h).len as usize
-                };
                 let f = fields(h);
-                for i in 0..n {
+                for i in 0..value_count(h) {
                     let v = &mut *f.add(i);
                     if v.tag == Tag::OBJ {
                         v.bits = self.copy(v.bits as *mut Header) as u64;
@@ -889,16 +926,38 @@ impl Heap {
         }
     }
 
-    /// Finishes a collection: scans the remembered set (minor) and the copied objects
-    /// (Cheney), frees the GMP numbers that died, empties the nursery and, after a
-    /// major collection, swaps old spaces and applies the growth policy. Returns the
-    /// old generation's bytes (the live data after a major collection).
-    pub fn finish(&mut self, needed_old: usize) -> usize {
-        if !self.major {
+    /// Ends the minor part of a collection: scans the remembered set (or, when it
+    /// was lost, the whole old generation) and the promoted objects (Cheney), frees
+    /// the young GMP numbers that died and empties the nursery.
+    pub fn finish_minor(&mut self) {
+        if self.remembered_lost {
+            // Every old object that existed before this collection is a root.
+            let base = self.old.base();
+            let mut at = 0;
+            while at < self.scan {
+                // SAFETY: objects lie back to back in the old space up to `scan`.
+                unsafe {
+                    let h = base.add(at) as *mut Header;
+                    at += 16 + payload_bytes(&*h);
+                    (*h).flags &= !FLAG_REMEMBERED;
+                    self.scan_object(h);
+                }
+            }
+            let large: Vec<usize> = self.large.objs.keys().copied().collect();
+            for a in large {
+                let h = a as *mut Header;
+                // SAFETY: a mapped large object.
+                unsafe {
+                    (*h).flags &= !FLAG_REMEMBERED;
+                    self.scan_object(h);
+                }
+            }
+            self.remembered_lost = false;
+        } else {
             let set = std::mem::take(&mut self.remembered);
             for &h in &set {
-                // SAFETY: remembered objects are live old objects (they are only
-                // dropped from the set by a major collection, which empties it).
+                // SAFETY: remembered objects are live old objects (the set is emptied
+                // by every collection, before anything in the old space moves).
                 unsafe {
                     (*h).flags &= !FLAG_REMEMBERED;
                     self.scan_object(h);
@@ -906,28 +965,11 @@ impl Heap {
             }
             // Keep the allocation for the next cycle.
             self.remembered = set;
-            self.remembered.clear();
         }
-        loop {
-            let (base, top) = {
-                let dst = if self.major {
-                    self.to.as_mut().expect("finish outside a collection")
-                } else {
-                    &mut self.old
-                };
-                (dst.base(), dst.top)
-            };
-            if self.scan >= top {
-                // Then the large objects marked meanwhile, whose fields may lead to
-                // more objects to copy.
-                match self.gray.pop() {
-                    // SAFETY: a marked large object is live and mapped.
-                    Some(h) => unsafe { self.scan_object(h) },
-                    None => break,
-                }
-                continue;
-            }
-            // SAFETY: `scan` walks the copied objects one by one; every object there
+        self.remembered.clear();
+        let base = self.old.base();
+        while self.scan < self.old.top {
+            // SAFETY: `scan` walks the promoted objects one by one; every object there
             // was fully copied by `copy` and has a valid header.
             unsafe {
                 let h = base.add(self.scan) as *mut Header;
@@ -935,11 +977,13 @@ impl Heap {
                 self.scan_object(h);
             }
         }
-        self.finalize();
+        self.old_high = self.old_high.max(self.old.top);
+        self.finalize_young();
         // The nursery is empty now.
         if self.stress {
             let mut n = std::mem::replace(&mut self.nursery, Space::empty());
-            n.poison();
+            let top = n.top;
+            n.poison(0, top);
             self.retired_nurseries.push_back(n);
             self.nursery = if self.retired_nurseries.len() > RETIRED_SPACES {
                 self.retired_nurseries.pop_front().expect("non-empty")
@@ -950,71 +994,339 @@ impl Heap {
         self.nursery.top = 0;
         self.external = 0;
         self.force = false;
-        self.stats.collections += 1;
-        if self.major {
-            self.stats.major += 1;
-            self.remembered.clear();
-            self.remembered_lost = false;
-            self.force_major = false;
-            self.old_external = 0;
-            let to = self.to.take().expect("finish outside a collection");
-            let old = std::mem::replace(&mut self.old, to);
-            self.sweep_large();
-            if self.stress {
-                let mut old = old;
-                old.poison();
-                self.retired.push_back(old);
-                // At most RETIRED_SPACES of them, and (past the newest) RETIRED_BYTES
-                // in all, so that a big heap under stress does not hold many copies.
-                while self.retired.len() > RETIRED_SPACES
-                    || (self.retired.len() > 1
-                        && self.retired.iter().map(Space::cap).sum::<usize>() > RETIRED_BYTES)
-                {
-                    self.retired.pop_front();
+        // Promoted GMP numbers keep their limbs until a major collection: when they
+        // outgrow the old generation, make the next collection major.
+        if self.old_external > self.old_used().max(self.nursery_cap) {
+            self.force_major = true;
+        }
+    }
+
+    /// Drops the young GMP numbers that were not promoted; moves the survivors'
+    /// entries to the old generation's list.
+    fn finalize_young(&mut self) {
+        let mut young = std::mem::take(&mut self.young_finalize);
+        for &p in &young {
+            // SAFETY: entries are BIG/RAT objects of the nursery just collected,
+            // forwarded or dead; a survivor's copy is a valid BIG/RAT object.
+            unsafe {
+                if (*p).kind == Kind::FWD {
+                    let q = (*p).len as *mut Header;
+                    self.old_finalize.push(q);
+                    self.old_external += external_bytes(q);
+                } else {
+                    drop_number(p);
                 }
-            } else if old.cap() > 0 {
-                self.spare = Some(old);
             }
-            // Sizing: the next old space should hold the live data (with the pending
-            // request) twice over plus a full nursery's survivors, so that major
-            // collections come at most every time the live data could have doubled
-            // (amortised cost proportional to allocation), but never past what the
-            // limit lets live data reach. It follows the live data both ways (no
-            // doubling past it: a major collection holds two old spaces at once, and
-            // that is the heap's peak).
-            let live = self.old.top.saturating_add(Heap::space_share(needed_old));
-            let want = live.saturating_mul(2).saturating_add(self.nursery_cap);
-            self.old_cap = want.min(self.limit.max(live));
-            let large = self
-                .large
-                .bytes
-                .saturating_add(needed_old - Heap::space_share(needed_old));
-            self.large_at = large
-                .saturating_add(large / 2)
-                .saturating_add(2 * self.nursery_cap);
-            self.trim_large_cache();
+        }
+        young.clear();
+        self.young_finalize = young;
+    }
+
+    // ---------------------------------------------------------------- major
+
+    /// Starts the major part of a collection (after its minor part: the nursery is
+    /// empty): marks nothing yet, makes room for the mark bits. `false`, with nothing
+    /// changed, when the system refuses that memory.
+    #[must_use]
+    pub fn begin_major(&mut self) -> bool {
+        let words = self.old.top / 16 / 64 + 1;
+        self.marks.clear();
+        self.moves.clear();
+        if self.marks.try_reserve(words).is_err() || self.moves.try_reserve(words).is_err() {
+            return false;
+        }
+        self.marks.resize(words, 0);
+        self.moves.resize(words, 0);
+        // Room for the large objects (a failure here only costs a rescan).
+        let _ = self.gray.try_reserve(self.large.objs.len().max(256));
+        self.gray_lost = false;
+        true
+    }
+
+    /// Whether the old-space object at offset `at` is marked.
+    #[inline(always)]
+    fn marked(&self, at: usize) -> bool {
+        let g = at / 16;
+        self.marks[g / 64] & (1 << (g % 64)) != 0
+    }
+
+    /// Marks the object a root points to (major collection).
+    #[inline]
+    pub fn mark(&mut self, v: Value) {
+        if v.tag == Tag::OBJ {
+            self.mark_object(v.bits as *mut Header);
+        }
+    }
+
+    fn mark_object(&mut self, p: *mut Header) {
+        let base = self.old.base() as usize;
+        let at = (p as usize).wrapping_sub(base);
+        // SAFETY: traced values point at objects of the old space or large objects
+        // (the nursery is empty during the major part); headers are readable.
+        unsafe {
+            if at < self.old.top {
+                if self.marked(at) {
+                    return;
+                }
+                let size = 16 + payload_bytes(&*p);
+                set_bits(&mut self.marks, at / 16, size / 16);
+            } else {
+                if (cfg!(debug_assertions) || self.stress) && !self.large.contains(p) {
+                    panic!(
+                        "the collector met a dangling pointer: {p:p} is outside the live spaces"
+                    );
+                }
+                if (*p).flags & FLAG_MARKED != 0 {
+                    return;
+                }
+                (*p).flags |= FLAG_MARKED;
+            }
+            if has_values((*p).kind) {
+                if self.gray.try_reserve(1).is_ok() {
+                    self.gray.push(p);
+                } else {
+                    self.gray_lost = true;
+                }
+            }
+        }
+    }
+
+    /// Marks the fields of the marked object `h`.
+    ///
+    /// # Safety
+    /// `h` must be a live object with values.
+    unsafe fn mark_fields(&mut self, h: *mut Header) {
+        // SAFETY: per the caller's contract.
+        unsafe {
+            let f = fields(h);
+            for i in 0..value_count(h) {
+                let v = *f.add(i);
+                if v.tag == Tag::OBJ {
+                    self.mark_object(v.bits as *mut Header);
+                }
+            }
+        }
+    }
+
+    /// Marks everything reachable from the roots marked so far. When the mark stack
+    /// could not grow, rescans the marked objects for unmarked children until a pass
+    /// loses nothing.
+    pub fn trace(&mut self) {
+        loop {
+            while let Some(h) = self.gray.pop() {
+                // SAFETY: only marked objects with values are pushed.
+                unsafe { self.mark_fields(h) };
+            }
+            if !self.gray_lost {
+                break;
+            }
+            self.gray_lost = false;
+            let base = self.old.base();
+            let mut at = 0;
+            while at < self.old.top {
+                // SAFETY: objects lie back to back in the old space.
+                unsafe {
+                    let h = base.add(at) as *mut Header;
+                    let next = at + 16 + payload_bytes(&*h);
+                    if self.marked(at) && has_values((*h).kind) {
+                        self.mark_fields(h);
+                    }
+                    at = next;
+                }
+            }
+            let large: Vec<usize> = self.large.objs.keys().copied().collect();
+            for a in large {
+                let h = a as *mut Header;
+                // SAFETY: a mapped large object.
+                unsafe {
+                    if (*h).flags & FLAG_MARKED != 0 && has_values((*h).kind) {
+                        self.mark_fields(h);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Computes where each marked old-space object moves: it slides down over the
+    /// dead ones before it, keeping the order (Lisp 2 with the forwarding addresses
+    /// in a side table: a word's marked bytes before it, plus the marked granules
+    /// before the object within its word).
+    pub fn plan(&mut self) {
+        let mut off = 0;
+        for (w, m) in self.marks.iter().zip(self.moves.iter_mut()) {
+            *m = off;
+            off += w.count_ones() as usize * 16;
+        }
+    }
+
+    /// Where the old-space object at offset `at` moves.
+    #[inline(always)]
+    fn new_offset(&self, at: usize) -> usize {
+        let g = at / 16;
+        let below = self.marks[g / 64] & ((1u64 << (g % 64)) - 1);
+        self.moves[g / 64] + below.count_ones() as usize * 16
+    }
+
+    /// Updates a root to where its object moves (major collection, after `plan`).
+    #[inline]
+    pub fn relocate(&mut self, v: &mut Value) {
+        if v.tag == Tag::OBJ {
+            v.bits = self.relocated(v.bits as *mut Header) as u64;
+        }
+    }
+
+    #[inline(always)]
+    fn relocated(&self, p: *mut Header) -> *mut Header {
+        let base = self.old.ptr.as_ptr() as usize;
+        let at = (p as usize).wrapping_sub(base);
+        if at < self.old.top {
+            (base + self.new_offset(at)) as *mut Header
+        } else {
+            p
+        }
+    }
+
+    /// Relocates the fields of the live object `h`.
+    ///
+    /// # Safety
+    /// `h` must be a live object with values, not yet moved.
+    unsafe fn relocate_fields(&mut self, h: *mut Header) {
+        // SAFETY: per the caller's contract.
+        unsafe {
+            let f = fields(h);
+            for i in 0..value_count(h) {
+                let v = &mut *f.add(i);
+                if v.tag == Tag::OBJ {
+                    v.bits = self.relocated(v.bits as *mut Header) as u64;
+                }
+            }
+        }
+    }
+
+    /// Ends the major part of a collection (after the roots were relocated): finalises
+    /// the dead GMP numbers, relocates the fields of every live object, slides the
+    /// old space's live objects down, unmaps the dead large objects, and sets the next
+    /// threshold from the live data (with the pending request of `needed_old` bytes).
+    pub fn compact(&mut self, needed_old: usize) {
+        // Finalise before sliding overwrites the dead numbers.
+        let list = std::mem::take(&mut self.old_finalize);
+        let mut kept = list;
+        kept.retain_mut(|p| {
+            let at = (*p as usize).wrapping_sub(self.old.ptr.as_ptr() as usize);
+            if self.marked(at) {
+                *p = self.relocated(*p);
+                true
+            } else {
+                // SAFETY: a dead BIG/RAT object, finalised once (it leaves the list).
+                unsafe { drop_number(*p) };
+                false
+            }
+        });
+        self.old_finalize = kept;
+        let base = self.old.base();
+        let top = self.old.top;
+        let mut at = 0;
+        while at < top {
+            // SAFETY: objects lie back to back in the old space, not yet moved.
+            unsafe {
+                let h = base.add(at) as *mut Header;
+                let next = at + 16 + payload_bytes(&*h);
+                if self.marked(at) && has_values((*h).kind) {
+                    self.relocate_fields(h);
+                }
+                at = next;
+            }
+        }
+        let large: Vec<usize> = self.large.objs.keys().copied().collect();
+        for a in large {
+            let h = a as *mut Header;
+            // SAFETY: a mapped large object.
+            unsafe {
+                if (*h).flags & FLAG_MARKED != 0 && has_values((*h).kind) {
+                    self.relocate_fields(h);
+                }
+            }
+        }
+        // Slide: each live object moves to a lower (or the same) offset, so the
+        // header of every object not yet visited is intact.
+        let mut at = 0;
+        let mut moved = 0;
+        while at < top {
+            // SAFETY: as above; `ptr::copy` allows the overlap of a short slide.
+            unsafe {
+                let h = base.add(at) as *mut Header;
+                let size = 16 + payload_bytes(&*h);
+                if self.marked(at) {
+                    let to = self.new_offset(at);
+                    if to != at {
+                        std::ptr::copy(h as *const u8, base.add(to), size);
+                        moved += size;
+                    }
+                }
+                at += size;
+            }
+        }
+        let live = self.plan_top();
+        self.old.top = live;
+        self.stats.copied += moved as u64;
+        if self.stress {
+            self.old.poison(live, top);
+        }
+        self.sweep_large();
+        self.allocated_at_major = self.stats.allocated;
+        self.force_major = false;
+        self.old_external = 0;
+        // The next threshold: the live data and half of it again (at least
+        // MAJOR_MIN_ROOM nurseries), so that major collections come after the old
+        // generation grew by half its live data: their cost (proportional to the old
+        // space) stays proportional to promotion, and the old space holds at most
+        // 1.5 times the live data (plus a nursery promoted past the threshold).
+        let live_all = self.old_used().saturating_add(needed_old);
+        let room = (live_all / 2).max(MAJOR_MIN_ROOM * self.nursery_cap);
+        self.major_at = live_all.saturating_add(room);
+        // Pages the old space will not reach before the next major collection go back
+        // to the system.
+        let keep = self
+            .major_at
+            .saturating_sub(self.large.bytes)
+            .saturating_add(self.nursery_cap);
+        if self.old_high > keep {
+            self.old.release(keep, self.old_high);
+            self.old_high = keep.max(self.old.top);
+        }
+        self.trim_large_cache();
+    }
+
+    /// The old space's top after the slide: all the marked bytes.
+    fn plan_top(&self) -> usize {
+        match (self.marks.last(), self.moves.last()) {
+            (Some(w), Some(m)) => m + w.count_ones() as usize * 16,
+            _ => 0,
+        }
+    }
+
+    /// Ends a collection: counts it and the heap's size.
+    pub fn end(&mut self, major: bool) {
+        self.stats.collections += 1;
+        if major {
+            self.stats.major += 1;
         } else {
             self.stats.minor += 1;
-            // Promoted GMP numbers keep their limbs until a major collection: when
-            // they outgrow the old space, make the next collection major.
-            if self.old_external > self.old.cap().max(self.nursery_cap) {
-                self.force_major = true;
-            }
         }
         self.note_peak();
         self.stats.live = self.old_used();
-        self.stats.max_space = self.stats.max_space.max(self.old.cap());
-        self.old.top
+        self.stats.max_space = self.stats.max_space.max(self.old_high);
     }
 
-    /// Counts what the heap holds now towards its peak: the nursery, the old spaces
-    /// and the large objects' mappings (cached ones too).
+    /// Counts what the heap holds now towards its peak: the nursery, the old space's
+    /// touched pages, the large objects' mappings (cached ones too) and the mark
+    /// tables.
     fn note_peak(&mut self) {
         let held = self.nursery.cap()
-            + self.old.cap()
-            + self.spare.as_ref().map_or(0, Space::cap)
+            + self.old_high
             + self.large.bytes
-            + self.large.cached;
+            + self.large.cached
+            + (self.marks.capacity() + self.moves.capacity()) * 8;
         self.stats.peak_heap = self.stats.peak_heap.max(held);
     }
 
@@ -1050,7 +1362,7 @@ impl Heap {
         let room = if self.stress {
             0
         } else {
-            self.large_at.saturating_sub(self.large.bytes)
+            self.major_at.saturating_sub(self.old_used())
         };
         let mut cache = std::mem::take(&mut self.large.cache);
         cache.sort_unstable_by_key(|&(_, m)| std::cmp::Reverse(m));
@@ -1066,37 +1378,6 @@ impl Heap {
         });
         self.large.cached = kept;
         self.large.cache = cache;
-    }
-
-    /// Drops the GMP numbers that were not copied; moves the survivors' entries to
-    /// the old generation's list.
-    fn finalize(&mut self) {
-        let young = std::mem::take(&mut self.young_finalize);
-        let old = if self.major {
-            std::mem::take(&mut self.old_finalize)
-        } else {
-            Vec::new()
-        };
-        for &p in young.iter().chain(old.iter()) {
-            // SAFETY: entries are BIG/RAT objects of the spaces just collected,
-            // forwarded or dead; a survivor's copy is a valid BIG/RAT object.
-            unsafe {
-                if (*p).kind == Kind::FWD {
-                    let q = (*p).len as *mut Header;
-                    self.old_finalize.push(q);
-                    if !self.major {
-                        self.old_external += external_bytes(q);
-                    }
-                } else if (*p).kind == Kind::BIG {
-                    std::ptr::drop_in_place((p as *mut u8).add(16) as *mut Integer);
-                } else {
-                    std::ptr::drop_in_place((p as *mut u8).add(16) as *mut Rational);
-                }
-            }
-        }
-        let mut young = young;
-        young.clear();
-        self.young_finalize = young;
     }
 
     /// The bump pointer and the end of what may be bump-allocated without the slow
@@ -1138,16 +1419,21 @@ impl Heap {
             || self.large.contains(p)
     }
 
-    /// Whether stress mode runs the verifier around this collection: always while
-    /// the heap holds at most `VERIFY_ALL_BYTES`, and every `VERIFY_EVERY`th
-    /// collection beyond, so that stress runs that build big structures stay
-    /// linear-ish in time (a verification walks the whole heap, at every allocation).
-    /// A missed barrier in between is still caught: the lost object's pointer leads
-    /// into a poisoned, retired nursery, which the next verification or collection
-    /// reports.
+    /// Whether stress mode runs the verifier before and after this collection (asked
+    /// once per collection): always while the heap holds at most `VERIFY_ALL_BYTES`,
+    /// and beyond once a `VERIFY_EVERY`th of the heap has been allocated since the
+    /// last verification, so that stress runs that build big structures stay linear
+    /// in what they allocate (a verification walks the whole heap). A missed barrier
+    /// in between is still caught: the lost object's pointer leads into a poisoned,
+    /// retired nursery, which the next verification or collection reports.
     pub fn verify_now(&self) -> bool {
-        self.old.top + self.nursery.top <= VERIFY_ALL_BYTES
-            || self.stats.collections.is_multiple_of(VERIFY_EVERY)
+        let heap = self.old_used() + self.nursery.top;
+        let since = (self.stats.allocated - self.allocated_at_verify.get()) as usize;
+        if heap <= VERIFY_ALL_BYTES || since >= heap / VERIFY_EVERY {
+            self.allocated_at_verify.set(self.stats.allocated);
+            return true;
+        }
+        false
     }
 
     /// The heap verifier (the `lua_checkmemory` idea), run before and after every
@@ -1277,6 +1563,50 @@ impl Heap {
             }
         }
         Ok(())
+    }
+}
+
+/// How many values an object with values holds.
+///
+/// # Safety
+/// `h` must point at a live object of a kind with values.
+#[inline(always)]
+unsafe fn value_count(h: *mut Header) -> usize {
+    // SAFETY: per the caller's contract.
+    unsafe {
+        if (*h).kind == Kind::REF || (*h).kind == Kind::THUNK {
+            1
+        } else {
+            (*h).len as usize
+        }
+    }
+}
+
+/// Sets `n` bits of `words` from bit `from`.
+fn set_bits(words: &mut [u64], from: usize, n: usize) {
+    let (mut i, end) = (from, from + n);
+    while i < end {
+        let b = i % 64;
+        let k = (64 - b).min(end - i);
+        let mask = if k == 64 { !0 } else { ((1u64 << k) - 1) << b };
+        words[i / 64] |= mask;
+        i += k;
+    }
+}
+
+/// Drops the GMP number of a dead BIG or RAT object (frees its limbs).
+///
+/// # Safety
+/// `p` must be a BIG or RAT object whose number was not dropped yet, and is never
+/// read again.
+unsafe fn drop_number(p: *mut Header) {
+    // SAFETY: per the caller's contract.
+    unsafe {
+        if (*p).kind == Kind::BIG {
+            std::ptr::drop_in_place((p as *mut u8).add(16) as *mut Integer);
+        } else {
+            std::ptr::drop_in_place((p as *mut u8).add(16) as *mut Rational);
+        }
     }
 }
 
@@ -1466,6 +1796,78 @@ mod tests {
         assert_eq!(vm.heap.large.objs.len(), 1, "only the kept one is mapped");
         assert_eq!(vm.heap.check(), Ok(()));
         assert_eq!(vm.display(vm.globals[0]).matches('7').count(), n);
+    }
+
+    /// A major collection slides the old space's live objects over the dead ones and
+    /// every reference follows: roots, fields of old objects (to moved and unmoved
+    /// ones), fields of large objects, GMP numbers (finalised or moved).
+    #[test]
+    fn compaction_keeps_every_reference() {
+        let mut vm = vm();
+        // A large array holding the survivors, so large objects' fields are relocated.
+        let keep = vm
+            .new_values(Kind::ARRAY, 0, 0, &vec![Value::UNIT; LARGE_MIN / 16])
+            .unwrap();
+        vm.globals.push(keep);
+        vm.globals.push(Value::UNIT);
+        let mut expect = Vec::new();
+        for i in 0..300i64 {
+            // Garbage between the survivors, so they move: promoted while global 1
+            // holds it, dead once the next one replaces it.
+            let d = vm.new_str(&"dead".repeat(i as usize % 7 + 1)).unwrap();
+            vm.globals[1] = d;
+            let s = vm.new_str(&format!("s{i}")).unwrap();
+            vm.roots.push(s);
+            let b = vm.new_big(Integer::from(i) << 100).unwrap();
+            vm.roots.push(b);
+            let prev = if i > 0 {
+                // SAFETY: a live large array.
+                unsafe { *fields(vm.globals[0].ptr()).add(i as usize - 1) }
+            } else {
+                Value::UNIT
+            };
+            vm.roots.push(prev);
+            let t = vm
+                .new_values(Kind::DATA, 0, 3, &vm.roots[0..3].to_vec())
+                .unwrap();
+            vm.roots.clear();
+            let arr = vm.globals[0].ptr();
+            // SAFETY: a live large array with room for index `i`.
+            unsafe { vm.heap.store(arr, i as usize, t) };
+            vm.collect_once(i % 50 == 0, 0).unwrap();
+            expect.push(format!("s{i}"));
+        }
+        vm.collect_once(true, 0).unwrap();
+        let moved = vm.heap.stats.copied;
+        assert!(moved > 0, "nothing moved: {:?}", vm.heap.stats);
+        assert_eq!(vm.heap.check(), Ok(()));
+        vm.collect_once(true, 0).unwrap();
+        assert_eq!(vm.heap.check(), Ok(()));
+        let arr = vm.globals[0].ptr();
+        for i in 0..300usize {
+            // SAFETY: a live large array; its elements are live 3-field tuples.
+            let (t, s, b, prev) = unsafe {
+                let t = *fields(arr).add(i);
+                let f = fields(t.ptr());
+                (t, *f, *f.add(1), *f.add(2))
+            };
+            assert_eq!(vm.display(s), expect[i]);
+            assert_eq!(
+                vm.display(b),
+                Integer::from(Integer::from(i) << 100).to_string()
+            );
+            if i > 0 {
+                // SAFETY: as above.
+                let before = unsafe { *fields(arr).add(i - 1) };
+                assert_eq!(prev.bits, before.bits, "the chain follows the moves");
+            }
+            assert!(vm.heap.old.contains(t.ptr() as *const u8));
+        }
+        assert_eq!(
+            vm.heap.old_finalize.len(),
+            300,
+            "every live number listed once"
+        );
     }
 
     /// Dead GMP numbers are finalised in both generations; live ones survive both

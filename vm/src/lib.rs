@@ -1,7 +1,7 @@
-//! The hashvm virtual machine: loader, interpreter, copying GC, builtin types and IO.
+//! The hashvm virtual machine: loader, interpreter, generational GC, builtin types and IO.
 //!
 //! - [`value`]: the 16-byte value layout shared with the JIT.
-//! - `heap`: object layouts and the generational copying collector.
+//! - `heap`: object layouts and the generational collector (copying nursery, mark-compact old generation).
 //! - [`vm`]: machine state, frames, allocation, errors.
 //! - [`frames`]: the frame stack and the one function that pushes a frame.
 //! - [`interp`]: the dispatch loop and the calling convention.

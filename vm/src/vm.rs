@@ -487,9 +487,9 @@ impl Vm {
     }
 
     /// Runs a collection that leaves room for a `needed`-byte object (in the nursery,
-    /// or in the old generation when it is large): minor when the old generation has
-    /// room for the nursery's survivors, major otherwise (and on the stress schedule).
-    /// Fails with "out of memory" when live data would pass the heap limit.
+    /// or in the old generation when it is large): minor, or major when the old
+    /// generation passes its threshold (and on the stress schedule). Fails with "out
+    /// of memory" when live data would pass the heap limit.
     #[cold]
     #[inline(never)]
     pub(crate) fn collect(&mut self, needed: usize) -> Result<(), Trap> {
@@ -499,65 +499,86 @@ impl Vm {
             0
         };
         let major = self.heap.wants_major(needed_old);
-        self.collect_once(major, needed_old)?;
-        // The old generation's garbage counts only until a major collection frees it;
-        // a request that still does not fit the old space collects once more into the
-        // bigger space the growth policy then asks for.
-        if (!major && self.heap.old_used() + needed > self.heap.limit)
-            || (needed_old > 0 && !self.heap.old_fits(needed_old))
-        {
+        let major = self.collect_once(major, needed_old)?;
+        // The old generation's garbage counts only until a major collection frees it.
+        if !major && self.heap.old_used() + needed > self.heap.limit {
             self.collect_once(true, needed_old)?;
         }
-        if self.heap.old_used() + needed > self.heap.limit {
+        if self.heap.old_used() + needed > self.heap.limit || !self.heap.old_fits(needed_old) {
             return Err(self.error_plain("out of memory"));
         }
         Ok(())
     }
 
-    /// One collection, minor or major, from the VM's roots. Under stress the heap
-    /// verifier runs before it (where the remembered set must be complete) and after
-    /// it (every pointer into a live space), at every collection while the heap is
-    /// small (see `Heap::verify_now`); a failure is a collector or barrier bug and
-    /// stops the VM with an internal-error panic.
-    pub(crate) fn collect_once(&mut self, major: bool, needed_old: usize) -> Result<(), Trap> {
-        if self.heap.stress && self.heap.verify_now() {
+    /// One collection from the VM's roots: its minor part (the nursery's survivors
+    /// promoted), then, if `major` or if the old generation needs it (see
+    /// `Heap::needs_major`) with `needed_old` more bytes, its major part
+    /// (mark-compact of the old generation). Returns whether it was major. Under
+    /// stress the heap verifier runs before it (where the remembered set must be
+    /// complete) and after it (every pointer into a live space), at every collection
+    /// while the heap is small (see `Heap::verify_now`); a failure is a collector or
+    /// barrier bug and stops the VM with an internal-error panic.
+    pub(crate) fn collect_once(&mut self, major: bool, needed_old: usize) -> Result<bool, Trap> {
+        /// Applies `$f` to every root: the stack up to the live top, the frames'
+        /// closures, the globals, the VM's temporary roots and the JIT's constants.
+        macro_rules! each_root {
+            ($heap:ident, $top:ident, $v:ident => $body:expr) => {{
+                let $heap = &mut self.heap;
+                for $v in self.stack[..$top].iter_mut() {
+                    $body;
+                }
+                for $v in self.frames.closures_mut() {
+                    $body;
+                }
+                for $v in self.globals.iter_mut() {
+                    $body;
+                }
+                for $v in self.roots.iter_mut() {
+                    $body;
+                }
+                for $v in self.trace_consts.iter_mut() {
+                    $body;
+                }
+            }};
+        }
+        let verify = self.heap.stress && self.heap.verify_now();
+        if verify {
             if let Err(e) = self.heap.check() {
                 panic!("heap verifier, before a collection: {e}");
             }
         }
         let t0 = std::time::Instant::now();
         let top = self.live_top();
-        if !self.heap.begin(major, needed_old) {
+        if !self.heap.begin() {
             return Err(self.error_plain("out of memory"));
-        }
-        let heap = &mut self.heap;
-        for v in self.stack[..top].iter_mut() {
-            heap.forward(v);
         }
         // Slots above the live top are dead and are not touched: they may hold stale
         // pointers, but no slot is ever read before it is written, because a new frame
         // clears every slot its arguments do not fill (see `crate::frames`).
-        for c in self.frames.closures_mut() {
-            heap.forward(c);
+        each_root!(heap, top, v => heap.forward(v));
+        self.heap.finish_minor();
+        let major = major || self.heap.needs_major(needed_old);
+        if major {
+            if !self.heap.begin_major() {
+                self.heap.end(false);
+                self.sync_jit_state();
+                return Err(self.error_plain("out of memory"));
+            }
+            each_root!(heap, top, v => heap.mark(*v));
+            self.heap.trace();
+            self.heap.plan();
+            each_root!(heap, top, v => heap.relocate(v));
+            self.heap.compact(needed_old);
         }
-        for g in self.globals.iter_mut() {
-            heap.forward(g);
-        }
-        for r in self.roots.iter_mut() {
-            heap.forward(r);
-        }
-        for r in self.trace_consts.iter_mut() {
-            heap.forward(r);
-        }
-        heap.finish(needed_old);
-        heap.stats.record_pause(t0.elapsed());
+        self.heap.end(major);
+        self.heap.stats.record_pause(t0.elapsed());
         self.sync_jit_state();
-        if self.heap.stress && self.heap.verify_now() {
+        if verify {
             if let Err(e) = self.heap.check() {
                 panic!("heap verifier, after a collection: {e}");
             }
         }
-        Ok(())
+        Ok(major)
     }
 
     /// Allocates an object, collecting first if needed. Every pointer held in a Rust
@@ -717,20 +738,46 @@ impl Vm {
         self.roots.extend_from_slice(vals);
         self.roots.push(tail);
         let acc = self.roots.len() - 1;
-        for i in (0..vals.len()).rev() {
-            let p = match self.alloc(32, Kind::DATA, 1, builtin::LIST, 2) {
+        /// The bytes of a cons cell: a header and two values.
+        const CELL: usize = 48;
+        // The cells are allocated in blocks of up to a quarter of the nursery (one
+        // allocation, then one header per cell), from the end: fewer trips through
+        // the allocator, and under stress one collection per block rather than per
+        // cell (each scans the values rooted here: per cell, that was quadratic).
+        let block = (self.heap.nursery_size() / 4).min(heap::LARGE_MIN - 16) / CELL;
+        let block = block.max(1);
+        let mut i = vals.len();
+        while i > 0 {
+            let k = i.min(block);
+            let p = match self.alloc(k * CELL - 16, Kind::DATA, 1, builtin::LIST, 2) {
                 Ok(p) => p,
                 Err(e) => {
                     self.roots.truncate(mark);
                     return Err(e);
                 }
             };
-            // SAFETY: a fresh cons cell has two value slots.
-            unsafe {
-                *heap::fields(p) = self.roots[mark + i];
-                *heap::fields(p).add(1) = self.roots[acc];
+            for j in (0..k).rev() {
+                // SAFETY: the block holds `k` cells of `CELL` bytes (a header and two
+                // values) from `p`, whose first header `alloc` wrote; each is a young
+                // cons cell by the time anything can see it (no allocation until the
+                // block is filled).
+                unsafe {
+                    let c = (p as *mut u8).add(CELL * j) as *mut heap::Header;
+                    if j > 0 {
+                        c.write(heap::Header {
+                            kind: Kind::DATA,
+                            flags: 0,
+                            tag: 1,
+                            meta: builtin::LIST,
+                            len: 2,
+                        });
+                    }
+                    *heap::fields(c) = self.roots[mark + i - k + j];
+                    *heap::fields(c).add(1) = self.roots[acc];
+                    self.roots[acc] = Value::obj(c);
+                }
             }
-            self.roots[acc] = Value::obj(p);
+            i -= k;
         }
         let r = self.roots[acc];
         self.roots.truncate(mark);

@@ -667,8 +667,10 @@ fn regress_semispace_grows_every_collection() {
     let (_, code, stats) = run_with_stats(&bigint_loop(2_000_000), config);
     assert_eq!(code, 0);
     // With the generational collector (SPEC.md §1.4) the space that grows is the old
-    // generation, sized twice the live data plus two nurseries (16 KiB each here).
-    assert!(stats.max_space <= 64 << 10, "{stats:?}");
+    // generation: a major collection runs when it passes the live data and half of it
+    // again, at least four nurseries (16 KiB each here), plus the one nursery a minor
+    // collection may promote past that threshold; ~30 KiB are live here.
+    assert!(stats.max_space <= 96 << 10, "{stats:?}");
 }
 
 /// A test body that fails by panicking, as a trial.
