@@ -78,6 +78,12 @@ impl Probe for VmProbe<'_> {
     fn global(&self, g: u32) -> Option<Value> {
         self.0.global(g)
     }
+    fn header(&self, v: Value) -> Option<crate::record::ObjHeader> {
+        self.0.object_header(v)
+    }
+    fn field(&self, v: Value, i: usize) -> Option<Value> {
+        self.0.object_field(v, i)
+    }
 }
 
 /// The tracing JIT, attached to a VM with [`Vm::set_jit`].

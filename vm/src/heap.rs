@@ -879,6 +879,12 @@ impl Heap {
         (ptr, unsafe { base.add(self.nursery.cap()) })
     }
 
+    /// The nursery's first byte and its capacity: what [`Heap::barrier`] calls young
+    /// (an address in `[base, base + capacity)`), for the JIT's inline write barrier.
+    pub fn nursery_bounds(&mut self) -> (*mut u8, usize) {
+        (self.nursery.base(), self.nursery.cap)
+    }
+
     /// Adopts a bump pointer that generated code advanced; `false` (and nothing
     /// changed) if it is not 16-byte aligned between the current pointer and the end.
     pub fn set_bump(&mut self, ptr: *mut u8) -> bool {
