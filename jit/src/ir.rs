@@ -159,6 +159,8 @@ define_ir! {
     GIndex "guard.index" 2 None [GUARD] "Guard the i64 b is an index of the array a (unsigned b < length).";
     HTag "hdr.tag" 1 I64 [] "The constructor index of the DATA object a (headers never change while it lives).";
     Payload "payload" 1 I64 [] "The payload of a (a constructor's index, a char's code) as an i64.";
+    New "new" 0 Ptr [GUARD | STORE] "A new object of `16 + 16 * tw` bytes bumped from the nursery through the register block, its header words `k` and `tw` (kind, tag, meta; length); exits (before the allocating instruction, which the interpreter then runs, collecting) when the nursery has no room. Its fields are written next, by `hstore`s with no barrier (the object is young).";
+    SqrtF "sqrt.f64" 1 F64 [] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
     HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). The one heap store.";
 }
 
@@ -186,7 +188,8 @@ pub struct Ins {
     /// For a guard: the snapshot its exit restores.
     pub snap: u32,
     /// For a [`IrType::Val`]-result operation: the tag word (`tag | aux << 32`) its
-    /// value has (its guard checks it); 0 otherwise.
+    /// value has (its guard checks it); for `new`, the object's second header word
+    /// (its length); 0 otherwise.
     pub tw: u64,
 }
 
@@ -254,6 +257,8 @@ pub struct Trace {
     pub entry: Option<(u32, u16, u16)>,
     /// The trace ends in `ret.rec` (a native return), not at the loop's back-edge.
     pub returns: bool,
+    /// The trace allocates (`new`): the heap's bump pointer moves while it runs.
+    pub allocates: bool,
 }
 
 impl Trace {
@@ -318,6 +323,7 @@ impl fmt::Display for Trace {
                 IrOp::ALoad => write!(f, " {}[{}] tw {:#x}", ins.a, ins.b, ins.tw)?,
                 IrOp::GKind | IrOp::GMeta | IrOp::GLen => write!(f, " {}, {}", ins.a, ins.k)?,
                 IrOp::HStore => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
+                IrOp::New => write!(f, " {:#x} len {}", ins.k, ins.tw)?,
                 IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
                 IrOp::SClear | IrOp::SUnit => write!(f, " r{}", ins.k)?,
                 IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => write!(f, " g{}", ins.k)?,
@@ -426,6 +432,7 @@ impl TraceBuilder {
                 | IrOp::FLoad
                 | IrOp::ALoad
                 | IrOp::HStore
+                | IrOp::New
                 | IrOp::SStore
                 | IrOp::SClear
                 | IrOp::SUnit
@@ -667,6 +674,14 @@ impl TraceBuilder {
         Ok(self.emit(IrOp::Payload, v, NONE, 0, 0))
     }
 
+    /// A new object with the header words `hw` (see `layout::header_words`) and `len`
+    /// value fields, allocated inline; exits through `snap` when the nursery is full.
+    /// Its fields must be written next ([`TraceBuilder::hstore`]), before any guard.
+    pub fn new_object(&mut self, hw: u64, len: u64, snap: u32) -> Ref {
+        self.trace.allocates = true;
+        self.emit_tw(IrOp::New, NONE, NONE, hw, len, snap)
+    }
+
     /// Value field `i` (an i64, in range: guarded before) of the object `obj` := `v`,
     /// through the write barrier (exits through `snap`, before the store, when the
     /// barrier's slow path is due).
@@ -715,6 +730,7 @@ impl TraceBuilder {
         let want = match op {
             IrOp::NotB => IrType::Bool,
             IrOp::ItoF => IrType::I64,
+            IrOp::SqrtF => IrType::F64,
             _ => return Err(BuildError::TypeMismatch(op)),
         };
         if self.trace.ty(a) != want {
@@ -723,6 +739,7 @@ impl TraceBuilder {
         if let Some(x) = self.konst(a) {
             return Ok(match op {
                 IrOp::NotB => self.kbool(x == 0),
+                IrOp::SqrtF => self.kf64(f64::from_bits(x).sqrt()),
                 _ => self.kf64(x as i64 as f64),
             });
         }
@@ -1029,8 +1046,9 @@ mod tests {
     #[test]
     fn the_table_is_consistent() {
         for &op in IrOp::ALL {
-            // Division is the one guarded computation (on its divisor).
-            let division = matches!(op, IrOp::DivI | IrOp::RemI);
+            // Division (guarded on its divisor) and allocation (on the nursery's room)
+            // are the guarded computations.
+            let division = matches!(op, IrOp::DivI | IrOp::RemI | IrOp::New);
             if op.flags() & flag::GUARD != 0 && op.flags() & flag::LOAD == 0 && !division {
                 // A guard tests its operands, or (a real call) exits before its effect.
                 assert_eq!(op.result(), IrType::None, "{op:?}");

@@ -46,6 +46,10 @@ use hashvm_vm::{Tag, Value};
 /// good trace for this backend yet).
 pub const MAX_TRACE_INSNS: usize = 500;
 
+/// Values an object allocated in a trace may hold (each is live in a register until
+/// stored).
+pub const MAX_INLINE_FIELDS: usize = 8;
+
 /// Calls a trace inlines at most at once: deeper recursion aborts the recording
 /// (each level is a frame an exit may have to push, and a longer trace).
 pub const MAX_INLINE_DEPTH: usize = 8;
@@ -129,7 +133,19 @@ pub struct Recorder {
     /// While the interpreter runs a recursive call the trace makes for real: the
     /// instruction the trace frame resumes at.
     skip: Option<u32>,
+    /// After a root loop recording left its loop: instructions seen since, waiting
+    /// for the anchor to start again.
+    waiting: Option<usize>,
+    /// How often this recording started again.
+    restarts: u32,
 }
+
+/// Instructions a recording that left its loop waits for the anchor before it gives
+/// up.
+pub const MAX_WAIT_INSNS: usize = 100_000;
+
+/// Times a recording starts again after leaving its loop before it gives up.
+pub const MAX_RESTARTS: u32 = 4;
 
 fn slot_of(a: &Operand) -> usize {
     match a {
@@ -209,6 +225,8 @@ impl Recorder {
             entry: false,
             side: false,
             skip: None,
+            waiting: None,
+            restarts: 0,
         }
     }
 
@@ -305,6 +323,45 @@ impl Recorder {
             return Err("an operand of the wrong type".into());
         }
         Ok(r)
+    }
+
+    /// The values of the `n` slots from `a0` of the running frame (loaded first, so
+    /// that the guards come before an allocation that stores them).
+    fn values(
+        &mut self,
+        a0: usize,
+        n: usize,
+        ip: u32,
+        slots: &[Value],
+    ) -> Result<Vec<Ref>, String> {
+        if n > MAX_INLINE_FIELDS {
+            return Err(format!("an object of more than {MAX_INLINE_FIELDS} values"));
+        }
+        (a0..a0 + n)
+            .map(|s| self.get(s, ip, slots).map(|(r, _)| r))
+            .collect()
+    }
+
+    /// A new object (kind, tag, meta) holding `vals`, allocated inline as the
+    /// interpreter's fast path does (exiting to it, before the allocating instruction
+    /// at `ip`, when the nursery is full), its fields written at once.
+    fn allocate(
+        &mut self,
+        kind: u8,
+        tag: u16,
+        meta: u32,
+        vals: &[Ref],
+        ip: u32,
+    ) -> Result<Ref, String> {
+        let err = |e: BuildError| e.to_string();
+        let [w0, w1] = layout::header_words(kind, tag, meta, vals.len() as u64);
+        let snap = self.snap(ip);
+        let obj = self.b.new_object(w0, w1, snap);
+        for (i, &v) in vals.iter().enumerate() {
+            let k = self.b.kint(i as i64);
+            self.b.hstore(obj, k, v, snap).map_err(err)?;
+        }
+        Ok(obj)
     }
 
     /// The object in the running frame's slot `s`, guarded to have kind `kind` (the
@@ -472,6 +529,26 @@ impl Recorder {
                 _ => return Err("started outside the snapshot's frames".into()),
             }
         }
+        if let Some(waited) = self.waiting {
+            // The recording left its loop (the loop exited while it was recorded):
+            // start again when the interpreter comes back to the anchor, in this
+            // activation of the loop's function or a later one.
+            if func != self.func || ip != self.anchor_ip {
+                if waited >= MAX_WAIT_INSNS {
+                    return Err(format!(
+                        "left the loop, and not back within {MAX_WAIT_INSNS} instructions"
+                    ));
+                }
+                self.waiting = Some(waited + 1);
+                return Ok(None);
+            }
+            self.waiting = None;
+            self.start = Some((at.base, at.depth));
+            self.b = TraceBuilder::new(self.anchor_ip);
+            self.map.clear();
+            self.started = false;
+            self.steps = 0;
+        }
         let (b0, d0) = self.start.unwrap_or((0, 0));
         if let Some(resume) = self.skip {
             // The interpreter runs the callee of a real recursive call: the trace
@@ -539,7 +616,12 @@ impl Recorder {
                     }
                     return Ok(Some(self.finish()));
                 }
-                Op::RetU => return Err("a function-entry trace returning ()".into()),
+                Op::RetU => {
+                    let r = self.b.kval(Value::UNIT).map_err(|e| e.to_string())?;
+                    let snap = self.snap(ip);
+                    self.b.ret_rec(r, snap);
+                    return Ok(Some(self.finish()));
+                }
                 _ => {}
             }
         }
@@ -711,6 +793,18 @@ impl Recorder {
             Op::Not => {
                 let x = self.operand(slot_of(&a[1]), IrType::Bool, ip, slots)?;
                 let r = self.b.unary(IrOp::NotB, x).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::Sqrt => {
+                let x = self.operand(slot_of(&a[1]), IrType::F64, ip, slots)?;
+                let r = self.b.unary(IrOp::SqrtF, x).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::NegI64 => {
+                // -x wraps as 0 - x does.
+                let x = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
+                let z = self.b.kint(0);
+                let r = self.b.arith(IrOp::SubI, z, x).map_err(err)?;
                 self.put(slot_of(&a[0]), r);
             }
             Op::I64ToF64 => {
@@ -954,6 +1048,73 @@ impl Recorder {
                     }
                 }
             }
+            Op::Con | Op::Tuple | Op::ALit | Op::Closure => {
+                let (d, a0, n, kind, tag, meta) = match insn.op {
+                    Op::Con => {
+                        let ty = match a[1] {
+                            Operand::Type(t) => t,
+                            _ => return Err("con without a type".into()),
+                        };
+                        let tag = count_of(a.get(2)) as u16;
+                        let n = count_of(a.get(4));
+                        if n == 0 && ty != builtin::TUPLE {
+                            // A field-less constructor is an immediate.
+                            let r = self.b.kval(Value::ctor0(ty, tag)).map_err(err)?;
+                            self.put(slot_of(&a[0]), r);
+                            return Ok(None);
+                        }
+                        (
+                            slot_of(&a[0]),
+                            slot_of(&a[3]),
+                            n,
+                            layout::KIND_DATA,
+                            tag,
+                            ty,
+                        )
+                    }
+                    Op::Closure => {
+                        let f = match a[1] {
+                            Operand::Func(f) => f,
+                            _ => return Err("closure without a function".into()),
+                        };
+                        let n = count_of(a.get(3));
+                        (
+                            slot_of(&a[0]),
+                            slot_of(&a[2]),
+                            n,
+                            layout::KIND_CLOSURE,
+                            0,
+                            f,
+                        )
+                    }
+                    op => {
+                        let n = count_of(a.get(2));
+                        let (kind, meta) = if op == Op::Tuple {
+                            (layout::KIND_DATA, builtin::TUPLE)
+                        } else {
+                            (layout::KIND_ARRAY, 0)
+                        };
+                        (slot_of(&a[0]), slot_of(&a[1]), n, kind, 0, meta)
+                    }
+                };
+                let vals = self.values(a0, n, ip, slots)?;
+                let r = self.allocate(kind, tag, meta, &vals, ip)?;
+                self.put(d, r);
+            }
+            Op::Cons => {
+                let ts = slot_of(&a[2]);
+                let tv = slots.get(ts).copied().unwrap_or(Value::UNIT);
+                if tv == Value::NIL {
+                    self.get(ts, ip, slots)?;
+                } else {
+                    // Not a list: the interpreter faults (the recording aborts).
+                    self.cons(ts, ip, slots, probe)?;
+                }
+                let (h, _) = self.get(slot_of(&a[1]), ip, slots)?;
+                let (t, _) = self.get(ts, ip, slots)?;
+                let r = self.allocate(layout::KIND_DATA, 1, builtin::LIST, &[h, t], ip)?;
+                self.put(slot_of(&a[0]), r);
+            }
             Op::LoadNil => {
                 let r = self.b.kval(Value::NIL).map_err(err)?;
                 self.put(slot_of(&a[0]), r);
@@ -975,6 +1136,22 @@ impl Recorder {
             Op::LoadU64 => {
                 let r = self.b.kval(Value::u64(imm_of(&a[1]) as u64)).map_err(err)?;
                 self.put(slot_of(&a[0]), r);
+            }
+            Op::Loop if self.side && self.frames.is_empty() => {
+                // A side trace from an inner loop's exit follows the outer loop's
+                // back-edge (a jump) around to the inner loop again, where its root is.
+            }
+            Op::Loop
+                if self.loop_root
+                    && !self.side
+                    && self.frames.is_empty()
+                    && self.restarts < MAX_RESTARTS =>
+            {
+                // The back-edge of an outer loop: this recording left its loop (it
+                // exited while recorded, which a short inner loop does often). Not a
+                // trace: wait for the anchor and record the next iteration instead.
+                self.restarts += 1;
+                self.waiting = Some(0);
             }
             Op::Loop | Op::TCallSelf => return Err("an inner loop".into()),
             other => return Err(format!("`{}` is not recorded yet", other.mnemonic())),

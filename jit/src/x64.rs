@@ -11,8 +11,9 @@
 //! interpreter at that snapshot's instruction. Nothing else is touched: no heap
 //! address is held across anything (the code neither allocates nor calls).
 //!
-//! `rdi` (slots) and `rsi` (interrupt) stay fixed and `r11` is scratch; values live in
-//! the six other caller-saved general registers and in `xmm0`–`xmm15`. A trace needing more live
+//! `rdi` (slots) and `rsi` (interrupt) stay fixed, `r12` holds the register block and
+//! `r11` is scratch; values live in the six other caller-saved general registers, in
+//! `r13`–`r15` (saved by the prologue) and in `xmm0`–`xmm15`. A trace needing more live
 //! values than that is refused ([`CompileError::TooManyLiveValues`]) and keeps
 //! running in the interpreter; spilling comes with longer traces.
 
@@ -29,11 +30,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// General registers values may use (`rdi` and `rsi` hold the arguments, `r11` is
 /// the emitter's scratch register).
-const GPRS: [u8; 6] = [
+const GPRS: [u8; 9] = [
     0, /* rax */
     1, /* rcx */
     2, /* rdx */
-    8, 9, 10,
+    8, 9, 10, 13, 14, 15, /* r13-r15: callee-saved, saved by the prologue */
 ];
 /// Scratch for materialising float constants.
 const SCRATCH: u8 = 11;
@@ -169,7 +170,8 @@ fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
         if ins.op.nargs() == 2 {
             last[ins.b.0 as usize] = last[ins.b.0 as usize].max(i);
         }
-        if ins.op == IrOp::HStore {
+        // A constant field index is an immediate of the store, not a register.
+        if ins.op == IrOp::HStore && t.ins[ins.k as usize].op != IrOp::KInt {
             last[ins.k as usize] = last[ins.k as usize].max(i);
         }
         if ins.op.flags() & flag::GUARD != 0 {
@@ -227,7 +229,8 @@ fn disp(slot: u64) -> Result<i32, CompileError> {
 
 /// Compiles a trace (see [`Ctx`] for how it is linked).
 ///
-/// Every trace is entered through the same prologue: it saves `rbx`, `rbp` and `r12`,
+/// Every trace is entered through the same prologue: it saves `rbx`, `rbp`, `r12` and
+/// `r13`–`r15` (the last three hold values),
 /// puts the register block in `r12`, the native stack pointer in `rbx` (exits restore
 /// it, however deep in native recursion they happen) and the native stack budget's
 /// floor in `rbp`, and calls the body at its loop header / function entry (`top`).
@@ -251,11 +254,17 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; push rbx
             ; push rbp
             ; push r12
+            ; push r13
+            ; push r14
+            ; push r15
             ; mov r12, rdx
             ; mov rbx, rsp
             ; lea rbp, [rsp - NATIVE_BUDGET]
             ; call =>top
             ; mov eax, RETURNED as i32
+            ; pop r15
+            ; pop r14
+            ; pop r13
             ; pop r12
             ; pop rbp
             ; pop rbx
@@ -341,6 +350,10 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                 } else {
                     dynasm!(a ; .arch x64 ; jnz =>exit);
                 }
+            }
+            IrOp::SqrtF => {
+                let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
             }
             IrOp::ItoF => {
                 let (r, p) = (x(Ref(i as u32)), g(ins.a));
@@ -613,7 +626,8 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             | IrOp::GIndex
             | IrOp::HTag
             | IrOp::Payload
-            | IrOp::HStore => data_op(&mut a, t, &loc, i, exit)?,
+            | IrOp::HStore
+            | IrOp::New => data_op(&mut a, t, &loc, i, exit)?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
                 dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
@@ -694,6 +708,9 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     dynasm!(a ; .arch x64
         ; =>out
         ; mov rsp, rbx
+        ; pop r15
+        ; pop r14
+        ; pop r13
         ; pop r12
         ; pop rbp
         ; pop rbx
@@ -862,6 +879,29 @@ fn data_op(
             dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
         }
         IrOp::HStore => heap_store(a, t, loc, ins, exit)?,
+        IrOp::New => {
+            // The nursery's bump pointer and limit, as `Heap::try_alloc` uses them (the
+            // limit is the pointer itself when the next allocation must collect:
+            // stress mode, a forced collection), so that every allocation the
+            // interpreter would make on its slow path exits here to the interpreter.
+            let r = g(Ref(i as u32));
+            let size = ins
+                .tw
+                .checked_mul(16)
+                .and_then(|b| b.checked_add(16))
+                .and_then(|b| i32::try_from(b).ok())
+                .ok_or(CompileError::SlotOutOfRange(ins.tw))?;
+            let len = i32::try_from(ins.tw).map_err(|_| CompileError::SlotOutOfRange(ins.tw))?;
+            dynasm!(a ; .arch x64
+                ; mov Rq(r), QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32]
+                ; lea Rq(SCRATCH), [Rq(r) + size]
+                ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_HEAP_LIMIT as i32]
+                ; ja =>exit
+                ; mov QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32], Rq(SCRATCH)
+                ; mov Rq(SCRATCH), QWORD ins.k as i64
+                ; mov QWORD [Rq(r)], Rq(SCRATCH)
+                ; mov QWORD [Rq(r) + 8], len);
+        }
         _ => {}
     }
     Ok(())
@@ -890,7 +930,10 @@ fn heap_store(
         _ => return Err(CompileError::LiveAcrossCall),
     };
     let v = loc[ins.b.0 as usize];
-    if t.ty(ins.b) == IrType::Ptr {
+    // An object the trace allocated is young (no collection runs in a trace): its
+    // initialising stores need no barrier, as the interpreter's need none.
+    let fresh = t.ins[ins.a.0 as usize].op == IrOp::New;
+    if t.ty(ins.b) == IrType::Ptr && !fresh {
         let Loc::Gpr(vr) = v else {
             return Err(CompileError::LiveAcrossCall);
         };

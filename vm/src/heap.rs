@@ -72,6 +72,21 @@ pub struct Header {
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() == 16);
+
+impl Header {
+    /// The header of a newly allocated object: the one initialiser, shared by the
+    /// collector's allocation and the JIT's inline allocation (`jit::layout::header_words`).
+    #[inline(always)]
+    pub const fn new(kind: u8, tag: u16, meta: u32, len: u64) -> Header {
+        Header {
+            kind,
+            flags: 0,
+            tag,
+            meta,
+            len,
+        }
+    }
+}
 const BIG_BYTES: usize = round16(std::mem::size_of::<Integer>());
 const RAT_BYTES: usize = round16(std::mem::size_of::<Rational>());
 
@@ -462,15 +477,7 @@ impl Heap {
         self.stats.allocated += size as u64;
         // SAFETY: `p` was just bumped from a space: it points at `size >= 16` writable
         // bytes of that space.
-        unsafe {
-            p.write(Header {
-                kind,
-                flags: 0,
-                tag,
-                meta,
-                len,
-            })
-        };
+        unsafe { p.write(Header::new(kind, tag, meta, len)) };
     }
 
     /// Whether an object of `size` bytes is allocated in the old generation directly:

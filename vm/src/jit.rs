@@ -155,6 +155,15 @@ pub mod layout {
     /// path sets it once; a store into an object that has it needs nothing more).
     pub const FLAG_REMEMBERED: u8 = crate::heap::FLAG_REMEMBERED;
 
+    /// The two 8-byte words of a new object's header (kind, tag, meta and length), as
+    /// the collector's allocation writes them ([`Header::new`]): the JIT's inline
+    /// allocation stores these.
+    pub fn header_words(kind: u8, tag: u16, meta: u32, len: u64) -> [u64; 2] {
+        // SAFETY: `Header` is `#[repr(C)]`, 16 bytes of integers without padding (u8,
+        // u8, u16, u32, u64), so every bit pattern of it is two valid `u64`s.
+        unsafe { std::mem::transmute::<Header, [u64; 2]>(Header::new(kind, tag, meta, len)) }
+    }
+
     use crate::vm::{Frame, FrameKind};
     /// The size of a frame record.
     pub const FRAME_SIZE: usize = std::mem::size_of::<Frame>();
