@@ -78,6 +78,12 @@ impl Probe for VmProbe<'_> {
     fn global(&self, g: u32) -> Option<Value> {
         self.0.global(g)
     }
+    fn header(&self, v: Value) -> Option<crate::record::ObjHeader> {
+        self.0.object_header(v)
+    }
+    fn field(&self, v: Value, i: usize) -> Option<Value> {
+        self.0.object_field(v, i)
+    }
 }
 
 /// The tracing JIT, attached to a VM with [`Vm::set_jit`].
@@ -156,6 +162,9 @@ impl Jit {
             let r = &mut self.traces[root].trace;
             r.depth = r.depth.max(trace.depth);
             r.extent = r.extent.max(trace.extent);
+            // The root's entries commit the bump pointer if any trace of the tree
+            // allocates.
+            r.allocates |= trace.allocates;
             self.note(format_args!(
                 "compiled side trace {} at exit {k} of trace {}",
                 tid + 1,
@@ -356,6 +365,7 @@ impl JitHook for Jit {
         vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
         self.stats.borrow_mut().entries += 1;
         let entry_tree = t.trace.entry.is_some();
+        let commit = entry_tree || t.trace.allocates;
         let st = vm.jit_state();
         // SAFETY: `jit_state` just synced the block: `frame_top - 1` is the innermost
         // frame, the NORMAL frame of the function the trace was recorded in, at its
@@ -370,14 +380,16 @@ impl JitHook for Jit {
             let slots = (*st).stack_base.add(top.base as usize);
             t.code.run(slots, (*st).interrupt as *const u8, st)
         };
-        // Only function-entry trees push or pop frame records (`call.rec`, `ret.rec`):
-        // a loop tree changed nothing in the block, and skips the commit's checks.
-        if entry_tree {
+        // Only function-entry trees push or pop frame records (`call.rec`, `ret.rec`),
+        // and only trees that allocate move the bump pointer: a loop tree that does
+        // neither changed nothing in the block, and skips the commit's checks.
+        if commit {
             // SAFETY: the code moved `frame_top` only by pushing frame records it
             // wrote whole (a NORMAL frame of the trace's function, its base inside the
             // value stack, every slot of its extent written: the arguments where the
-            // caller stored them, the rest cleared), or by popping them; it allocated
-            // nothing.
+            // caller stored them, the rest cleared), or by popping them; it moved the
+            // bump pointer only over objects it initialised whole (`new` writes the
+            // header, and its fields are stored before any guard can exit).
             if let Err(e) = unsafe { vm.jit_state_commit() } {
                 return Err(vm.error_plain(format!("JIT: {e}")));
             }

@@ -16,6 +16,7 @@
 //! loop-carried values in registers (LuaJIT's loop peeling with PHIs) is the next
 //! step.
 
+use hashvm_vm::{Tag, Value};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -28,9 +29,14 @@ pub enum IrType {
     F64,
     /// A bool (0 or 1), in a general register.
     Bool,
-    /// The address of a heap object (an array), in a general register. Traces neither
-    /// allocate nor call, so no collection can move it while the trace runs.
+    /// The address of a heap object (a value with tag OBJ), in a general register; its
+    /// kind is known only where a `guard.kind` on it says so. No collection runs
+    /// while a trace runs (only exits leave it), so no object moves under it.
     Ptr,
+    /// Any other value (unit, char, u64, a field-less constructor, a FUNC value, a C
+    /// pointer): its payload in a general register, its tag word (`tag | aux << 32`)
+    /// fixed by the guard or constant that made it ([`Ins::tw`]).
+    Val,
     /// No value (guards).
     None,
 }
@@ -102,13 +108,11 @@ define_ir! {
     IsTrue "istrue" 1 None [GUARD] "Guard the bool a is true.";
     IsFalse "isfalse" 1 None [GUARD] "Guard the bool a is false.";
     ItoF "i64.to_f64" 1 F64 [] "The i64 a as the nearest f64.";
-    SLoadA "sload.array" 0 Ptr [GUARD | LOAD] "The array in frame slot `k`, guarded to be an array.";
     ALen "alen" 1 I64 [LOAD] "The length of the array a.";
     AGetI "aget.i64" 2 I64 [GUARD | LOAD] "Element b of the array a, guarded to be in range and an i64.";
     AGetF "aget.f64" 2 F64 [GUARD | LOAD] "Element b of the array a, guarded to be in range and an f64.";
     AGetB "aget.bool" 2 Bool [GUARD | LOAD] "Element b of the array a, guarded to be in range and a bool.";
     SStore "sstore" 1 None [STORE] "Frame slot `k` := a (its payload, and the tag of a's type).";
-    ASet "aset" 2 None [GUARD | STORE] "Element b of the array a := the value `Ref(k)`, b guarded to be in range (the one heap store: where a write barrier goes).";
     AddI "add.i64" 2 I64 [COMM] "a + b, wrapping.";
     SubI "sub.i64" 2 I64 [] "a - b, wrapping.";
     MulI "mul.i64" 2 I64 [COMM] "a * b, wrapping.";
@@ -143,6 +147,21 @@ define_ir! {
     GLoadF "gload.f64" 0 F64 [GUARD | LOAD] "The payload of global `k`, guarded to be an f64.";
     GLoadB "gload.bool" 0 Bool [GUARD | LOAD] "The payload of global `k`, guarded to be a bool.";
     GClosure "guard.closure" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds a closure of function `k >> 32` (guarded on the function index, never the closure's address).";
+    SLoad "sload" 0 Val [GUARD | LOAD] "Frame slot `k`, guarded to have the tag word `tw` (its tag, and its aux for a constructor): its payload, typed by the tag.";
+    GLoad "gload" 0 Val [GUARD | LOAD] "Global `k`, guarded to have the tag word `tw`.";
+    FLoad "fload" 1 Val [GUARD | LOAD] "Value field `k` of the object a (its kind and length guarded before), guarded to have the tag word `tw`.";
+    ALoad "aload" 2 Val [GUARD | LOAD] "Element b of the array a, guarded to be in range and to have the tag word `tw`.";
+    FrameClo "frame.closure" 0 Val [GUARD | LOAD] "The closure of the trace's own frame (its frame record, the innermost), guarded to have the tag word `tw`.";
+    KVal "kval" 0 Val [] "A constant immediate: payload `k`, tag word `tw`.";
+    GKind "guard.kind" 1 None [GUARD] "Guard the object a has kind `k`.";
+    GMeta "guard.meta" 1 None [GUARD] "Guard the object a's meta word (a DATA object's type id) is `k`.";
+    GLen "guard.len" 1 None [GUARD] "Guard the object a has more than `k` values (a field index in range).";
+    GIndex "guard.index" 2 None [GUARD] "Guard the i64 b is an index of the array a (unsigned b < length).";
+    HTag "hdr.tag" 1 I64 [] "The constructor index of the DATA object a (headers never change while it lives).";
+    Payload "payload" 1 I64 [] "The payload of a (a constructor's index, a char's code) as an i64.";
+    New "new" 0 Ptr [GUARD | STORE] "A new object of `16 + 16 * tw` bytes bumped from the nursery through the register block, its header words `k` and `tw` (kind, tag, meta; length); exits (before the allocating instruction, which the interpreter then runs, collecting) when the nursery has no room. Its fields are written next, by `hstore`s with no barrier (the object is young).";
+    SqrtF "sqrt.f64" 1 F64 [] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
+    HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). The one heap store.";
 }
 
 /// A reference to an instruction's result (its index in [`Trace::ins`]).
@@ -168,6 +187,10 @@ pub struct Ins {
     pub k: u64,
     /// For a guard: the snapshot its exit restores.
     pub snap: u32,
+    /// For a [`IrType::Val`]-result operation: the tag word (`tag | aux << 32`) its
+    /// value has (its guard checks it); for `new`, the object's second header word
+    /// (its length); 0 otherwise.
+    pub tw: u64,
 }
 
 /// Where the closure of an inlined frame comes from when an exit materialises it.
@@ -234,12 +257,50 @@ pub struct Trace {
     pub entry: Option<(u32, u16, u16)>,
     /// The trace ends in `ret.rec` (a native return), not at the loop's back-edge.
     pub returns: bool,
+    /// The trace allocates (`new`): the heap's bump pointer moves while it runs.
+    pub allocates: bool,
 }
 
 impl Trace {
-    /// The type of a reference's value.
+    /// The type of a reference's value: an operation of result `Val` (a load guarded
+    /// on a tag, a constant) is typed by its tag word.
     pub fn ty(&self, r: Ref) -> IrType {
-        self.ins[r.0 as usize].op.result()
+        let i = &self.ins[r.0 as usize];
+        match i.op.result() {
+            IrType::Val => type_of_tw(i.tw),
+            t => t,
+        }
+    }
+
+    /// The tag word (`tag | aux << 32`) of a reference's value, as stored in a slot or
+    /// a field.
+    pub fn tagword(&self, r: Ref) -> u64 {
+        let i = &self.ins[r.0 as usize];
+        match i.op.result() {
+            IrType::I64 => Tag::I64 as u64,
+            IrType::F64 => Tag::F64 as u64,
+            IrType::Bool => Tag::BOOL as u64,
+            IrType::Ptr => Tag::OBJ as u64,
+            IrType::Val => i.tw,
+            IrType::None => Tag::UNIT as u64,
+        }
+    }
+}
+
+/// The tag word of a value: its tag, and its aux (a field-less constructor's type id)
+/// in the high half.
+pub fn tagword_of(v: Value) -> u64 {
+    v.tag() as u64 | (v.aux() as u64) << 32
+}
+
+/// The IR type of a value with tag word `tw`.
+pub fn type_of_tw(tw: u64) -> IrType {
+    match tw as u32 {
+        Tag::I64 => IrType::I64,
+        Tag::F64 => IrType::F64,
+        Tag::BOOL => IrType::Bool,
+        Tag::OBJ => IrType::Ptr,
+        _ => IrType::Val,
     }
 }
 
@@ -253,9 +314,16 @@ impl fmt::Display for Trace {
                 IrOp::KInt => write!(f, " {}", ins.k as i64)?,
                 IrOp::KF64 => write!(f, " {}", f64::from_bits(ins.k))?,
                 IrOp::KBool => write!(f, " {}", ins.k != 0)?,
-                IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB | IrOp::SLoadA => {
-                    write!(f, " r{}", ins.k)?
-                }
+                IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => write!(f, " r{}", ins.k)?,
+                IrOp::SLoad => write!(f, " r{} tw {:#x}", ins.k, ins.tw)?,
+                IrOp::GLoad => write!(f, " g{} tw {:#x}", ins.k, ins.tw)?,
+                IrOp::FrameClo => write!(f, " tw {:#x}", ins.tw)?,
+                IrOp::KVal => write!(f, " {:#x} tw {:#x}", ins.k, ins.tw)?,
+                IrOp::FLoad => write!(f, " {}.{} tw {:#x}", ins.a, ins.k, ins.tw)?,
+                IrOp::ALoad => write!(f, " {}[{}] tw {:#x}", ins.a, ins.b, ins.tw)?,
+                IrOp::GKind | IrOp::GMeta | IrOp::GLen => write!(f, " {}, {}", ins.a, ins.k)?,
+                IrOp::HStore => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
+                IrOp::New => write!(f, " {:#x} len {}", ins.k, ins.tw)?,
                 IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
                 IrOp::SClear | IrOp::SUnit => write!(f, " r{}", ins.k)?,
                 IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => write!(f, " g{}", ins.k)?,
@@ -275,9 +343,6 @@ impl fmt::Display for Trace {
                     }
                     if ins.op.nargs() == 2 {
                         write!(f, ", {}", ins.b)?;
-                    }
-                    if ins.op == IrOp::ASet {
-                        write!(f, " := {}", Ref(ins.k as u32))?;
                     }
                 }
             }
@@ -329,8 +394,8 @@ impl fmt::Display for BuildError {
 #[derive(Default)]
 pub struct TraceBuilder {
     trace: Trace,
-    /// (op, a, b, k) → the instruction that already computes it.
-    cse: HashMap<(IrOp, Ref, Ref, u64), Ref>,
+    /// (op, a, b, k, tw) → the instruction that already computes it.
+    cse: HashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
 }
 
 const NONE: Ref = Ref(u32::MAX);
@@ -348,6 +413,10 @@ impl TraceBuilder {
     }
 
     fn emit(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, snap: u32) -> Ref {
+        self.emit_tw(op, a, b, k, 0, snap)
+    }
+
+    fn emit_tw(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, tw: u64, snap: u32) -> Ref {
         // Loads of one slot return one value (nothing in a trace stores to a slot
         // before the back-edge); pure operations are shared likewise. Guards are
         // deduplicated too: a second identical guard can never fail.
@@ -360,21 +429,31 @@ impl TraceBuilder {
                 | IrOp::RetRec
                 | IrOp::AGetF
                 | IrOp::AGetB
-                | IrOp::ASet
+                | IrOp::FLoad
+                | IrOp::ALoad
+                | IrOp::HStore
+                | IrOp::New
                 | IrOp::SStore
                 | IrOp::SClear
                 | IrOp::SUnit
                 | IrOp::GFunc
                 | IrOp::GClosure
         );
-        let key = (op, a, b, k);
+        let key = (op, a, b, k, tw);
         if shared {
             if let Some(&r) = self.cse.get(&key) {
                 return r;
             }
         }
         let r = Ref(self.trace.ins.len() as u32);
-        self.trace.ins.push(Ins { op, a, b, k, snap });
+        self.trace.ins.push(Ins {
+            op,
+            a,
+            b,
+            k,
+            snap,
+            tw,
+        });
         if shared {
             self.cse.insert(key, r);
         }
@@ -497,10 +576,123 @@ impl TraceBuilder {
         let op = match ty {
             IrType::F64 => IrOp::SLoadF,
             IrType::Bool => IrOp::SLoadB,
-            IrType::Ptr => IrOp::SLoadA,
+            IrType::Ptr => return self.sload_tw(slot, Tag::OBJ as u64, snap),
             _ => IrOp::SLoadI,
         };
         self.emit(op, NONE, NONE, slot as u64, snap)
+    }
+
+    /// Slot `slot`, guarded (through `snap`) to have the tag word `tw`.
+    pub fn sload_tw(&mut self, slot: u32, tw: u64, snap: u32) -> Ref {
+        self.emit_tw(IrOp::SLoad, NONE, NONE, slot as u64, tw, snap)
+    }
+
+    /// Global `g`, guarded (through `snap`) to have the tag word `tw`.
+    pub fn gload_tw(&mut self, g: u32, tw: u64, snap: u32) -> Ref {
+        self.emit_tw(IrOp::GLoad, NONE, NONE, g as u64, tw, snap)
+    }
+
+    /// The closure of the trace's own frame, guarded (through `snap`) to have the tag
+    /// word `tw`.
+    pub fn frame_closure(&mut self, tw: u64, snap: u32) -> Ref {
+        self.emit_tw(IrOp::FrameClo, NONE, NONE, 0, tw, snap)
+    }
+
+    /// A constant immediate value (`v` must not be an object: no heap address goes
+    /// into code).
+    pub fn kval(&mut self, v: Value) -> Result<Ref, BuildError> {
+        match v.tag() {
+            Tag::OBJ => Err(BuildError::TypeMismatch(IrOp::KVal)),
+            Tag::I64 => Ok(self.kint(v.as_i64())),
+            Tag::F64 => Ok(self.kf64(v.as_f64())),
+            Tag::BOOL => Ok(self.kbool(v.bits() != 0)),
+            _ => Ok(self.emit_tw(IrOp::KVal, NONE, NONE, v.bits(), tagword_of(v), 0)),
+        }
+    }
+
+    fn want(&self, r: Ref, ty: IrType, op: IrOp) -> Result<(), BuildError> {
+        if self.trace.ty(r) == ty {
+            Ok(())
+        } else {
+            Err(BuildError::TypeMismatch(op))
+        }
+    }
+
+    /// Value field `i` of the object `obj`, guarded (through `snap`) to have the tag
+    /// word `tw`. The caller guarded the object's kind and length.
+    pub fn fload(&mut self, obj: Ref, i: u32, tw: u64, snap: u32) -> Result<Ref, BuildError> {
+        self.want(obj, IrType::Ptr, IrOp::FLoad)?;
+        Ok(self.emit_tw(IrOp::FLoad, obj, NONE, i as u64, tw, snap))
+    }
+
+    /// Element `i` of the array `a` (its kind guarded), guarded (through `snap`) to be
+    /// in range and to have the tag word `tw`.
+    pub fn aload(&mut self, a: Ref, i: Ref, tw: u64, snap: u32) -> Result<Ref, BuildError> {
+        self.want(a, IrType::Ptr, IrOp::ALoad)?;
+        self.want(i, IrType::I64, IrOp::ALoad)?;
+        Ok(self.emit_tw(IrOp::ALoad, a, i, 0, tw, snap))
+    }
+
+    /// Guards (through `snap`) a header fact of the object `obj`: `op` is `GKind`
+    /// (kind `k`), `GMeta` (meta word `k`) or `GLen` (more than `k` values).
+    pub fn guard_header(
+        &mut self,
+        op: IrOp,
+        obj: Ref,
+        k: u64,
+        snap: u32,
+    ) -> Result<(), BuildError> {
+        if !matches!(op, IrOp::GKind | IrOp::GMeta | IrOp::GLen) {
+            return Err(BuildError::TypeMismatch(op));
+        }
+        self.want(obj, IrType::Ptr, op)?;
+        self.emit(op, obj, NONE, k, snap);
+        Ok(())
+    }
+
+    /// Guards (through `snap`) that `i` is an index of the array `a`.
+    pub fn guard_index(&mut self, a: Ref, i: Ref, snap: u32) -> Result<(), BuildError> {
+        self.want(a, IrType::Ptr, IrOp::GIndex)?;
+        self.want(i, IrType::I64, IrOp::GIndex)?;
+        self.emit(IrOp::GIndex, a, i, 0, snap);
+        Ok(())
+    }
+
+    /// The constructor index of the DATA object `obj` (its kind guarded).
+    pub fn htag(&mut self, obj: Ref) -> Result<Ref, BuildError> {
+        self.want(obj, IrType::Ptr, IrOp::HTag)?;
+        Ok(self.emit(IrOp::HTag, obj, NONE, 0, 0))
+    }
+
+    /// The payload of an immediate `v` as an i64 (folded on a constant).
+    pub fn payload(&mut self, v: Ref) -> Result<Ref, BuildError> {
+        self.want(v, IrType::Val, IrOp::Payload)?;
+        let i = self.trace.ins[v.0 as usize];
+        if i.op == IrOp::KVal {
+            return Ok(self.kint(i.k as i64));
+        }
+        Ok(self.emit(IrOp::Payload, v, NONE, 0, 0))
+    }
+
+    /// A new object with the header words `hw` (see `layout::header_words`) and `len`
+    /// value fields, allocated inline; exits through `snap` when the nursery is full.
+    /// Its fields must be written next ([`TraceBuilder::hstore`]), before any guard.
+    pub fn new_object(&mut self, hw: u64, len: u64, snap: u32) -> Ref {
+        self.trace.allocates = true;
+        self.emit_tw(IrOp::New, NONE, NONE, hw, len, snap)
+    }
+
+    /// Value field `i` (an i64, in range: guarded before) of the object `obj` := `v`,
+    /// through the write barrier (exits through `snap`, before the store, when the
+    /// barrier's slow path is due).
+    pub fn hstore(&mut self, obj: Ref, i: Ref, v: Ref, snap: u32) -> Result<(), BuildError> {
+        self.want(obj, IrType::Ptr, IrOp::HStore)?;
+        self.want(i, IrType::I64, IrOp::HStore)?;
+        if self.trace.ty(v) == IrType::None {
+            return Err(BuildError::TypeMismatch(IrOp::HStore));
+        }
+        self.emit(IrOp::HStore, obj, v, i.0 as u64, snap);
+        Ok(())
     }
 
     /// An integer comparison as a bool value (`cmplt.i64` …), folded on constants.
@@ -538,6 +730,7 @@ impl TraceBuilder {
         let want = match op {
             IrOp::NotB => IrType::Bool,
             IrOp::ItoF => IrType::I64,
+            IrOp::SqrtF => IrType::F64,
             _ => return Err(BuildError::TypeMismatch(op)),
         };
         if self.trace.ty(a) != want {
@@ -546,6 +739,7 @@ impl TraceBuilder {
         if let Some(x) = self.konst(a) {
             return Ok(match op {
                 IrOp::NotB => self.kbool(x == 0),
+                IrOp::SqrtF => self.kf64(f64::from_bits(x).sqrt()),
                 _ => self.kf64(x as i64 as f64),
             });
         }
@@ -622,20 +816,6 @@ impl TraceBuilder {
             return Err(BuildError::TypeMismatch(op));
         }
         Ok(self.emit(op, a, i, 0, snap))
-    }
-
-    /// Element `i` of the array `a` := `v` (an i64, f64 or bool), `i` guarded (through
-    /// `snap`) to be in range.
-    pub fn aset(&mut self, a: Ref, i: Ref, v: Ref, snap: u32) -> Result<(), BuildError> {
-        let vt = self.trace.ty(v);
-        if self.trace.ty(a) != IrType::Ptr
-            || self.trace.ty(i) != IrType::I64
-            || !matches!(vt, IrType::I64 | IrType::F64 | IrType::Bool)
-        {
-            return Err(BuildError::TypeMismatch(IrOp::ASet));
-        }
-        self.emit(IrOp::ASet, a, i, v.0 as u64, snap);
-        Ok(())
     }
 
     /// Guards that the bool `a` is true (`IsTrue`) or false (`IsFalse`) through `snap`;
@@ -866,8 +1046,9 @@ mod tests {
     #[test]
     fn the_table_is_consistent() {
         for &op in IrOp::ALL {
-            // Division is the one guarded computation (on its divisor).
-            let division = matches!(op, IrOp::DivI | IrOp::RemI);
+            // Division (guarded on its divisor) and allocation (on the nursery's room)
+            // are the guarded computations.
+            let division = matches!(op, IrOp::DivI | IrOp::RemI | IrOp::New);
             if op.flags() & flag::GUARD != 0 && op.flags() & flag::LOAD == 0 && !division {
                 // A guard tests its operands, or (a real call) exits before its effect.
                 assert_eq!(op.result(), IrType::None, "{op:?}");

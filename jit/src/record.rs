@@ -22,18 +22,33 @@
 //! them on the VM's frame stack exactly as the interpreter would have. A return from
 //! the trace's own frame, and a loop inside a callee, end the recording.
 //!
-//! Anything the recorder cannot translate (heap access beyond arrays, allocation, IO,
-//! inner loops) aborts the recording with the reason; the VM backs the anchor off and
-//! keeps interpreting.
+//! Values of every type are carried: a slot, field, element or global is loaded with a
+//! guard on the tag (and a constructor's type id) it had when recorded, so the IR knows
+//! each value's type, and stores write the same tag back. Data reads (`field`,
+//! `getenv`, `head`/`tail`, `refget`, `aget`) guard the object's kind, and what else the
+//! interpreter checks, before loading; pattern matching (`switch`, `jntag`, `gettag`,
+//! `jnil`/`jcons`) guards the constructor seen. Heap stores go through `hstore` (the
+//! write barrier).
+//!
+//! Anything the recorder cannot translate (allocation, IO, inner loops) aborts the
+//! recording with the reason; the VM backs the anchor off and keeps interpreting.
 
-use crate::ir::{BuildError, ClosureSrc, IrOp, IrType, Ref, SnapFrame, Trace, TraceBuilder};
+use crate::ir::{
+    tagword_of, BuildError, ClosureSrc, IrOp, IrType, Ref, SnapFrame, Trace, TraceBuilder,
+};
+use hashvm_format::builtin;
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::Op;
+use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value};
 
 /// Instructions after which a recording gives up (a loop body this long is not a
 /// good trace for this backend yet).
 pub const MAX_TRACE_INSNS: usize = 500;
+
+/// Values an object allocated in a trace may hold (each is live in a register until
+/// stored).
+pub const MAX_INLINE_FIELDS: usize = 8;
 
 /// Calls a trace inlines at most at once: deeper recursion aborts the recording
 /// (each level is a frame an exit may have to push, and a longer trace).
@@ -60,7 +75,13 @@ pub trait Probe {
     fn callee(&self, v: Value) -> Option<u32>;
     /// Global `g`'s value.
     fn global(&self, g: u32) -> Option<Value>;
+    /// The header of the object `v` (`None`: not an object).
+    fn header(&self, v: Value) -> Option<ObjHeader>;
+    /// Value field `i` of the object `v` (`None`: none such).
+    fn field(&self, v: Value, i: usize) -> Option<Value>;
 }
+
+pub use hashvm_vm::jit::ObjHeader;
 
 /// The instruction about to run, as the recorder sees it: the VM's own record of it
 /// (one type, so the recorder and the VM cannot disagree on what a point holds).
@@ -97,9 +118,6 @@ pub struct Recorder {
     map: Vec<Option<Ref>>,
     started: bool,
     steps: usize,
-    /// For the instruction being recorded: which of the running frame's slots hold
-    /// non-empty arrays (an object slot is loaded as an array only then).
-    arrays: Vec<bool>,
     /// The trace frame's base and the frame count at the anchor.
     start: Option<(usize, usize)>,
     /// The inlined frames, outermost first.
@@ -115,7 +133,19 @@ pub struct Recorder {
     /// While the interpreter runs a recursive call the trace makes for real: the
     /// instruction the trace frame resumes at.
     skip: Option<u32>,
+    /// After a root loop recording left its loop: instructions seen since, waiting
+    /// for the anchor to start again.
+    waiting: Option<usize>,
+    /// How often this recording started again.
+    restarts: u32,
 }
+
+/// Instructions a recording that left its loop waits for the anchor before it gives
+/// up.
+pub const MAX_WAIT_INSNS: usize = 100_000;
+
+/// Times a recording starts again after leaving its loop before it gives up.
+pub const MAX_RESTARTS: u32 = 4;
 
 fn slot_of(a: &Operand) -> usize {
     match a {
@@ -178,18 +208,6 @@ fn branch_of(op: Op) -> Option<(IrOp, IrOp, IrType)> {
     })
 }
 
-fn ir_type_of(v: Value) -> Option<IrType> {
-    match v.tag() {
-        Tag::I64 => Some(IrType::I64),
-        Tag::F64 => Some(IrType::F64),
-        Tag::BOOL => Some(IrType::Bool),
-        // An object slot is loaded as an array (its load guards the kind); the
-        // instructions that use it decide whether that is right.
-        Tag::OBJ => Some(IrType::Ptr),
-        _ => None,
-    }
-}
-
 impl Recorder {
     /// A recorder for the back-edge at `anchor_ip` of `func`; the first instruction
     /// it sees must be that back-edge.
@@ -201,13 +219,14 @@ impl Recorder {
             map: Vec::new(),
             started: false,
             steps: 0,
-            arrays: Vec::new(),
             start: None,
             frames: Vec::new(),
             loop_root: true,
             entry: false,
             side: false,
             skip: None,
+            waiting: None,
+            restarts: 0,
         }
     }
 
@@ -273,14 +292,8 @@ impl Recorder {
             return Ok((r, self.b.ty(r)));
         }
         let v = *slots.get(s).ok_or("slot outside the frame")?;
-        let ty = ir_type_of(v).ok_or("a slot that is not an i64, f64, bool or array")?;
-        if ty == IrType::Ptr && !self.arrays.get(s).copied().unwrap_or(false) {
-            return Err("an object slot that is not a non-empty array".into());
-        }
-        let snap = self.snap(ip);
-        let r = self.b.sload(abs as u32, ty, snap);
-        self.remember(abs, Some(r));
-        Ok((r, ty))
+        let r = self.get_abs(abs, ip, v)?;
+        Ok((r, self.b.ty(r)))
     }
 
     fn remember(&mut self, abs: usize, r: Option<Ref>) {
@@ -309,6 +322,148 @@ impl Recorder {
             // The instruction would fault in the interpreter: not a trace.
             return Err("an operand of the wrong type".into());
         }
+        Ok(r)
+    }
+
+    /// The values of the `n` slots from `a0` of the running frame (loaded first, so
+    /// that the guards come before an allocation that stores them).
+    fn values(
+        &mut self,
+        a0: usize,
+        n: usize,
+        ip: u32,
+        slots: &[Value],
+    ) -> Result<Vec<Ref>, String> {
+        if n > MAX_INLINE_FIELDS {
+            return Err(format!("an object of more than {MAX_INLINE_FIELDS} values"));
+        }
+        (a0..a0 + n)
+            .map(|s| self.get(s, ip, slots).map(|(r, _)| r))
+            .collect()
+    }
+
+    /// A new object (kind, tag, meta) holding `vals`, allocated inline as the
+    /// interpreter's fast path does (exiting to it, before the allocating instruction
+    /// at `ip`, when the nursery is full), its fields written at once.
+    fn allocate(
+        &mut self,
+        kind: u8,
+        tag: u16,
+        meta: u32,
+        vals: &[Ref],
+        ip: u32,
+    ) -> Result<Ref, String> {
+        let err = |e: BuildError| e.to_string();
+        let [w0, w1] = layout::header_words(kind, tag, meta, vals.len() as u64);
+        let snap = self.snap(ip);
+        let obj = self.b.new_object(w0, w1, snap);
+        for (i, &v) in vals.iter().enumerate() {
+            let k = self.b.kint(i as i64);
+            self.b.hstore(obj, k, v, snap).map_err(err)?;
+        }
+        Ok(obj)
+    }
+
+    /// The object in the running frame's slot `s`, guarded to have kind `kind` (the
+    /// interpreter's check; the recording aborts if it would fault now).
+    fn object(
+        &mut self,
+        s: usize,
+        kind: u8,
+        ip: u32,
+        slots: &[Value],
+        probe: &dyn Probe,
+    ) -> Result<Ref, String> {
+        let v = slots.get(s).copied().unwrap_or(Value::UNIT);
+        if probe.header(v).map(|h| h.kind) != Some(kind) {
+            return Err("an object of the wrong kind".into());
+        }
+        let r = self.operand(s, IrType::Ptr, ip, slots)?;
+        let snap = self.snap(ip);
+        self.b
+            .guard_header(IrOp::GKind, r, kind as u64, snap)
+            .map_err(|e| e.to_string())?;
+        Ok(r)
+    }
+
+    /// The cons cell in slot `s`, guarded to be one (a DATA object of type List).
+    fn cons(
+        &mut self,
+        s: usize,
+        ip: u32,
+        slots: &[Value],
+        probe: &dyn Probe,
+    ) -> Result<Ref, String> {
+        let v = slots.get(s).copied().unwrap_or(Value::UNIT);
+        if probe.header(v).map(|h| h.meta) != Some(builtin::LIST) {
+            return Err("a list operation on a value that is not a list".into());
+        }
+        let r = self.object(s, layout::KIND_DATA, ip, slots, probe)?;
+        let snap = self.snap(ip);
+        self.b
+            .guard_header(IrOp::GMeta, r, builtin::LIST as u64, snap)
+            .map_err(|e| e.to_string())?;
+        Ok(r)
+    }
+
+    /// The constructor index of the value in slot `s` (a field-less constructor's
+    /// payload, or a DATA object's header tag), and the index it has now.
+    fn ctor_index(
+        &mut self,
+        s: usize,
+        ip: u32,
+        slots: &[Value],
+        probe: &dyn Probe,
+    ) -> Result<(Ref, i64), String> {
+        let v = slots.get(s).copied().unwrap_or(Value::UNIT);
+        let err = |e: BuildError| e.to_string();
+        match v.tag() {
+            Tag::CTOR0 => {
+                let (r, _) = self.get(s, ip, slots)?;
+                Ok((self.b.payload(r).map_err(err)?, v.bits() as i64))
+            }
+            Tag::OBJ => {
+                let h = probe.header(v).ok_or("not an object")?;
+                let r = self.object(s, layout::KIND_DATA, ip, slots, probe)?;
+                Ok((self.b.htag(r).map_err(err)?, h.tag as i64))
+            }
+            _ => Err("a constructor test on a value that is not a constructor".into()),
+        }
+    }
+
+    /// The closure object of the running frame (`closure` is its value now).
+    fn closure(&mut self, ip: u32, closure: Value) -> Result<Ref, String> {
+        if !closure.is_obj() {
+            return Err("the running closure is not an object".into());
+        }
+        let r = match self.frames.last().map_or(ClosureSrc::Base, |f| f.closure) {
+            ClosureSrc::Func(_) => return Err("a capture of a function value".into()),
+            ClosureSrc::Slot(s) => self.get_abs(s as usize, ip, closure)?,
+            ClosureSrc::Base => {
+                let snap = self.snap(ip);
+                self.b.frame_closure(tagword_of(closure), snap)
+            }
+        };
+        if self.b.ty(r) != IrType::Ptr {
+            return Err("the running closure is not an object".into());
+        }
+        Ok(r)
+    }
+
+    /// The value of slot `abs` (counted from the trace frame's slot 0; `v` is its
+    /// value now), loaded with a guard on its tag word on first use.
+    fn get_abs(&mut self, abs: usize, ip: u32, v: Value) -> Result<Ref, String> {
+        if let Some(Some(r)) = self.map.get(abs) {
+            return Ok(*r);
+        }
+        let snap = self.snap(ip);
+        let r = match v.tag() {
+            Tag::I64 => self.b.sload(abs as u32, IrType::I64, snap),
+            Tag::F64 => self.b.sload(abs as u32, IrType::F64, snap),
+            Tag::BOOL => self.b.sload(abs as u32, IrType::Bool, snap),
+            _ => self.b.sload_tw(abs as u32, tagword_of(v), snap),
+        };
+        self.remember(abs, Some(r));
         Ok(r)
     }
 
@@ -374,6 +529,26 @@ impl Recorder {
                 _ => return Err("started outside the snapshot's frames".into()),
             }
         }
+        if let Some(waited) = self.waiting {
+            // The recording left its loop (the loop exited while it was recorded):
+            // start again when the interpreter comes back to the anchor, in this
+            // activation of the loop's function or a later one.
+            if func != self.func || ip != self.anchor_ip {
+                if waited >= MAX_WAIT_INSNS {
+                    return Err(format!(
+                        "left the loop, and not back within {MAX_WAIT_INSNS} instructions"
+                    ));
+                }
+                self.waiting = Some(waited + 1);
+                return Ok(None);
+            }
+            self.waiting = None;
+            self.start = Some((at.base, at.depth));
+            self.b = TraceBuilder::new(self.anchor_ip);
+            self.map.clear();
+            self.started = false;
+            self.steps = 0;
+        }
         let (b0, d0) = self.start.unwrap_or((0, 0));
         if let Some(resume) = self.skip {
             // The interpreter runs the callee of a real recursive call: the trace
@@ -395,12 +570,6 @@ impl Recorder {
         {
             return Err("left the recorded frames".into());
         }
-        self.arrays.clear();
-        self.arrays.extend(
-            slots
-                .iter()
-                .map(|v| v.is_obj() && probe.elem(*v, 0).is_some()),
-        );
         self.steps += 1;
         if self.steps > MAX_TRACE_INSNS {
             return Err(format!("longer than {MAX_TRACE_INSNS} instructions"));
@@ -447,7 +616,12 @@ impl Recorder {
                     }
                     return Ok(Some(self.finish()));
                 }
-                Op::RetU => return Err("a function-entry trace returning ()".into()),
+                Op::RetU => {
+                    let r = self.b.kval(Value::UNIT).map_err(|e| e.to_string())?;
+                    let snap = self.snap(ip);
+                    self.b.ret_rec(r, snap);
+                    return Ok(Some(self.finish()));
+                }
                 _ => {}
             }
         }
@@ -521,10 +695,9 @@ impl Recorder {
                 if fs >= a0 {
                     return Err("a call whose function slot is in the callee's frame".into());
                 }
+                // The guard reads the slot in memory, which holds what the trace put
+                // there (every write is stored where the interpreter writes it).
                 let abs = self.cur() + fs;
-                if matches!(self.map.get(abs), Some(Some(_))) {
-                    return Err("a call of a value the trace computed".into());
-                }
                 let snap = self.snap(ip);
                 let closure = if v.tag() == Tag::FUNC {
                     self.b.guard_callee(abs as u32, callee, false, snap);
@@ -575,14 +748,13 @@ impl Recorder {
                     _ => return Err("loadg without a global".into()),
                 };
                 let v = probe.global(g).ok_or("loadg of a missing global")?;
-                let ty = match v.tag() {
-                    Tag::I64 => IrType::I64,
-                    Tag::F64 => IrType::F64,
-                    Tag::BOOL => IrType::Bool,
-                    _ => return Err("a global that is not an i64, f64 or bool".into()),
-                };
                 let snap = self.snap(ip);
-                let r = self.b.gload(g, ty, snap);
+                let r = match v.tag() {
+                    Tag::I64 => self.b.gload(g, IrType::I64, snap),
+                    Tag::F64 => self.b.gload(g, IrType::F64, snap),
+                    Tag::BOOL => self.b.gload(g, IrType::Bool, snap),
+                    _ => self.b.gload_tw(g, tagword_of(v), snap),
+                };
                 self.put(slot_of(&a[0]), r);
             }
             Op::LoadTrue | Op::LoadFalse => {
@@ -621,6 +793,18 @@ impl Recorder {
             Op::Not => {
                 let x = self.operand(slot_of(&a[1]), IrType::Bool, ip, slots)?;
                 let r = self.b.unary(IrOp::NotB, x).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::Sqrt => {
+                let x = self.operand(slot_of(&a[1]), IrType::F64, ip, slots)?;
+                let r = self.b.unary(IrOp::SqrtF, x).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::NegI64 => {
+                // -x wraps as 0 - x does.
+                let x = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
+                let z = self.b.kint(0);
+                let r = self.b.arith(IrOp::SubI, z, x).map_err(err)?;
                 self.put(slot_of(&a[0]), r);
             }
             Op::I64ToF64 => {
@@ -700,12 +884,7 @@ impl Recorder {
                 self.b.guard(g, x, y, snap).map_err(err)?;
             }
             Op::ALen => {
-                let arr = self.operand(slot_of(&a[1]), IrType::Ptr, ip, slots)?;
-                let v = slots.get(slot_of(&a[1])).copied().unwrap_or(Value::UNIT);
-                if probe.elem(v, 0).is_none() && v.is_obj() {
-                    // Not an array (or empty, which cannot be told apart here).
-                    return Err("alen of an empty array or a non-array".into());
-                }
+                let arr = self.object(slot_of(&a[1]), layout::KIND_ARRAY, ip, slots, probe)?;
                 let r = self.b.alen(arr).map_err(err)?;
                 self.put(slot_of(&a[0]), r);
             }
@@ -716,16 +895,16 @@ impl Recorder {
                     .elem(av, iv.bits() as i64)
                     .filter(|_| iv.tag() == Tag::I64)
                     .ok_or("aget that faults, or not on an array")?;
-                let ty = match e.tag() {
-                    Tag::I64 => IrType::I64,
-                    Tag::F64 => IrType::F64,
-                    Tag::BOOL => IrType::Bool,
-                    _ => return Err("an array element that is not an i64, f64 or bool".into()),
-                };
-                let arr = self.operand(slot_of(&a[1]), IrType::Ptr, ip, slots)?;
+                let arr = self.object(slot_of(&a[1]), layout::KIND_ARRAY, ip, slots, probe)?;
                 let i = self.operand(slot_of(&a[2]), IrType::I64, ip, slots)?;
                 let snap = self.snap(ip);
-                let r = self.b.aget(arr, i, ty, snap).map_err(err)?;
+                let r = match e.tag() {
+                    Tag::I64 => self.b.aget(arr, i, IrType::I64, snap),
+                    Tag::F64 => self.b.aget(arr, i, IrType::F64, snap),
+                    Tag::BOOL => self.b.aget(arr, i, IrType::Bool, snap),
+                    _ => self.b.aload(arr, i, tagword_of(e), snap),
+                }
+                .map_err(err)?;
                 self.put(slot_of(&a[0]), r);
             }
             Op::ASet => {
@@ -734,14 +913,245 @@ impl Recorder {
                 if iv.tag() != Tag::I64 || probe.elem(av, iv.bits() as i64).is_none() {
                     return Err("aset that faults, or not on an array".into());
                 }
-                let arr = self.operand(slot_of(&a[0]), IrType::Ptr, ip, slots)?;
+                let arr = self.object(slot_of(&a[0]), layout::KIND_ARRAY, ip, slots, probe)?;
                 let i = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
-                let (v, vt) = self.get(slot_of(&a[2]), ip, slots)?;
-                if !matches!(vt, IrType::I64 | IrType::F64 | IrType::Bool) {
-                    return Err("storing a value that is not an i64, f64 or bool".into());
-                }
+                let (v, _) = self.get(slot_of(&a[2]), ip, slots)?;
                 let snap = self.snap(ip);
-                self.b.aset(arr, i, v, snap).map_err(err)?;
+                self.b.guard_index(arr, i, snap).map_err(err)?;
+                self.b.hstore(arr, i, v, snap).map_err(err)?;
+            }
+            Op::Field | Op::SetField => {
+                let (os, fi) = if insn.op == Op::Field {
+                    (slot_of(&a[1]), count_of(a.get(2)))
+                } else {
+                    (slot_of(&a[0]), count_of(a.get(1)))
+                };
+                let ov = slots.get(os).copied().unwrap_or(Value::UNIT);
+                let fv = probe
+                    .header(ov)
+                    .filter(|h| h.kind == layout::KIND_DATA)
+                    .and_then(|_| probe.field(ov, fi))
+                    .ok_or("a field access that faults")?;
+                let obj = self.object(os, layout::KIND_DATA, ip, slots, probe)?;
+                let snap = self.snap(ip);
+                self.b
+                    .guard_header(IrOp::GLen, obj, fi as u64, snap)
+                    .map_err(err)?;
+                if insn.op == Op::Field {
+                    let r = self
+                        .b
+                        .fload(obj, fi as u32, tagword_of(fv), snap)
+                        .map_err(err)?;
+                    self.put(slot_of(&a[0]), r);
+                } else {
+                    let (v, _) = self.get(slot_of(&a[2]), ip, slots)?;
+                    let k = self.b.kint(fi as i64);
+                    self.b.hstore(obj, k, v, snap).map_err(err)?;
+                }
+            }
+            Op::GetEnv | Op::SetEnv => {
+                let fi = if insn.op == Op::GetEnv {
+                    count_of(a.get(1))
+                } else {
+                    count_of(a.first())
+                };
+                let fv = probe
+                    .field(at.closure, fi)
+                    .ok_or("getenv of a closure without that capture")?;
+                let clo = self.closure(ip, at.closure)?;
+                let snap = self.snap(ip);
+                if insn.op == Op::GetEnv {
+                    let r = self
+                        .b
+                        .fload(clo, fi as u32, tagword_of(fv), snap)
+                        .map_err(err)?;
+                    self.put(slot_of(&a[0]), r);
+                } else {
+                    let (v, _) = self.get(slot_of(&a[1]), ip, slots)?;
+                    let k = self.b.kint(fi as i64);
+                    self.b.hstore(clo, k, v, snap).map_err(err)?;
+                }
+            }
+            Op::LoadSelf => {
+                let r = match self.frames.last().map_or(ClosureSrc::Base, |f| f.closure) {
+                    ClosureSrc::Func(f) => self.b.kval(Value::func(f)).map_err(err)?,
+                    ClosureSrc::Slot(s) => self.get_abs(s as usize, ip, at.closure)?,
+                    ClosureSrc::Base => {
+                        let snap = self.snap(ip);
+                        self.b.frame_closure(tagword_of(at.closure), snap)
+                    }
+                };
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::RefGet | Op::RefSet => {
+                let rs = slot_of(&a[if insn.op == Op::RefGet { 1 } else { 0 }]);
+                let rv = slots.get(rs).copied().unwrap_or(Value::UNIT);
+                let cell = probe
+                    .header(rv)
+                    .filter(|h| h.kind == layout::KIND_REF)
+                    .and_then(|_| probe.field(rv, 0))
+                    .ok_or("refget/refset of a value that is not a ref")?;
+                let obj = self.object(rs, layout::KIND_REF, ip, slots, probe)?;
+                let snap = self.snap(ip);
+                if insn.op == Op::RefGet {
+                    let r = self.b.fload(obj, 0, tagword_of(cell), snap).map_err(err)?;
+                    self.put(slot_of(&a[0]), r);
+                } else {
+                    let (v, _) = self.get(slot_of(&a[1]), ip, slots)?;
+                    let k = self.b.kint(0);
+                    self.b.hstore(obj, k, v, snap).map_err(err)?;
+                }
+            }
+            Op::Head | Op::Tail => {
+                let ls = slot_of(&a[1]);
+                let lv = slots.get(ls).copied().unwrap_or(Value::UNIT);
+                let i = (insn.op == Op::Tail) as usize;
+                let e = probe
+                    .header(lv)
+                    .filter(|h| h.kind == layout::KIND_DATA && h.meta == builtin::LIST)
+                    .and_then(|_| probe.field(lv, i))
+                    .ok_or("head/tail that faults")?;
+                let cell = self.cons(ls, ip, slots, probe)?;
+                let snap = self.snap(ip);
+                let r = self
+                    .b
+                    .fload(cell, i as u32, tagword_of(e), snap)
+                    .map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::JNil | Op::JCons => {
+                let ls = slot_of(&a[0]);
+                let lv = slots.get(ls).copied().unwrap_or(Value::UNIT);
+                if lv == Value::NIL {
+                    // The load's guard on the tag word (a constructor of List) decides.
+                    self.get(ls, ip, slots)?;
+                } else {
+                    self.cons(ls, ip, slots, probe)?;
+                }
+            }
+            Op::Switch | Op::JNTag | Op::GetTag => {
+                let vs = slot_of(&a[if insn.op == Op::GetTag { 1 } else { 0 }]);
+                let (idx, seen) = self.ctor_index(vs, ip, slots, probe)?;
+                let snap = self.snap(ip);
+                match insn.op {
+                    Op::GetTag => self.put(slot_of(&a[0]), idx),
+                    Op::JNTag => {
+                        let want = count_of(a.get(1)) as i64;
+                        let k = self.b.kint(want);
+                        let g = if seen == want { IrOp::EqI } else { IrOp::NeI };
+                        self.b.guard(g, idx, k, snap).map_err(err)?;
+                    }
+                    _ => {
+                        // The case taken depends only on the index: guard it.
+                        let k = self.b.kint(seen);
+                        self.b.guard(IrOp::EqI, idx, k, snap).map_err(err)?;
+                    }
+                }
+            }
+            Op::Con | Op::Tuple | Op::ALit | Op::Closure => {
+                let (d, a0, n, kind, tag, meta) = match insn.op {
+                    Op::Con => {
+                        let ty = match a[1] {
+                            Operand::Type(t) => t,
+                            _ => return Err("con without a type".into()),
+                        };
+                        let tag = count_of(a.get(2)) as u16;
+                        let n = count_of(a.get(4));
+                        if n == 0 && ty != builtin::TUPLE {
+                            // A field-less constructor is an immediate.
+                            let r = self.b.kval(Value::ctor0(ty, tag)).map_err(err)?;
+                            self.put(slot_of(&a[0]), r);
+                            return Ok(None);
+                        }
+                        (
+                            slot_of(&a[0]),
+                            slot_of(&a[3]),
+                            n,
+                            layout::KIND_DATA,
+                            tag,
+                            ty,
+                        )
+                    }
+                    Op::Closure => {
+                        let f = match a[1] {
+                            Operand::Func(f) => f,
+                            _ => return Err("closure without a function".into()),
+                        };
+                        let n = count_of(a.get(3));
+                        (
+                            slot_of(&a[0]),
+                            slot_of(&a[2]),
+                            n,
+                            layout::KIND_CLOSURE,
+                            0,
+                            f,
+                        )
+                    }
+                    op => {
+                        let n = count_of(a.get(2));
+                        let (kind, meta) = if op == Op::Tuple {
+                            (layout::KIND_DATA, builtin::TUPLE)
+                        } else {
+                            (layout::KIND_ARRAY, 0)
+                        };
+                        (slot_of(&a[0]), slot_of(&a[1]), n, kind, 0, meta)
+                    }
+                };
+                let vals = self.values(a0, n, ip, slots)?;
+                let r = self.allocate(kind, tag, meta, &vals, ip)?;
+                self.put(d, r);
+            }
+            Op::Cons => {
+                let ts = slot_of(&a[2]);
+                let tv = slots.get(ts).copied().unwrap_or(Value::UNIT);
+                if tv == Value::NIL {
+                    self.get(ts, ip, slots)?;
+                } else {
+                    // Not a list: the interpreter faults (the recording aborts).
+                    self.cons(ts, ip, slots, probe)?;
+                }
+                let (h, _) = self.get(slot_of(&a[1]), ip, slots)?;
+                let (t, _) = self.get(ts, ip, slots)?;
+                let r = self.allocate(layout::KIND_DATA, 1, builtin::LIST, &[h, t], ip)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::LoadNil => {
+                let r = self.b.kval(Value::NIL).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::LoadFn => {
+                let f = match a[1] {
+                    Operand::Func(f) => f,
+                    _ => return Err("loadfn without a function".into()),
+                };
+                let r = self.b.kval(Value::func(f)).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::LoadChar => {
+                let c = imm_of(&a[1]) as u32;
+                let c = char::from_u32(c).ok_or("loadchar of a non-character")?;
+                let r = self.b.kval(Value::char(c)).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::LoadU64 => {
+                let r = self.b.kval(Value::u64(imm_of(&a[1]) as u64)).map_err(err)?;
+                self.put(slot_of(&a[0]), r);
+            }
+            Op::Loop if self.side && self.frames.is_empty() => {
+                // A side trace from an inner loop's exit follows the outer loop's
+                // back-edge (a jump) around to the inner loop again, where its root is.
+            }
+            Op::Loop
+                if self.loop_root
+                    && !self.side
+                    && self.frames.is_empty()
+                    && self.restarts < MAX_RESTARTS =>
+            {
+                // The back-edge of an outer loop: this recording left its loop (it
+                // exited while recorded, which a short inner loop does often). Not a
+                // trace: wait for the anchor and record the next iteration instead.
+                self.restarts += 1;
+                self.waiting = Some(0);
             }
             Op::Loop | Op::TCallSelf => return Err("an inner loop".into()),
             other => return Err(format!("`{}` is not recorded yet", other.mnemonic())),
@@ -774,6 +1184,12 @@ mod tests {
             None
         }
         fn global(&self, _: u32) -> Option<Value> {
+            None
+        }
+        fn header(&self, _: Value) -> Option<ObjHeader> {
+            None
+        }
+        fn field(&self, _: Value, _: usize) -> Option<Value> {
             None
         }
     }

@@ -11,8 +11,9 @@
 //! interpreter at that snapshot's instruction. Nothing else is touched: no heap
 //! address is held across anything (the code neither allocates nor calls).
 //!
-//! `rdi` (slots) and `rsi` (interrupt) stay fixed and `r11` is scratch; values live in
-//! the six other caller-saved general registers and in `xmm0`–`xmm15`. A trace needing more live
+//! `rdi` (slots) and `rsi` (interrupt) stay fixed, `r12` holds the register block and
+//! `r11` is scratch; values live in the six other caller-saved general registers, in
+//! `r13`–`r15` (saved by the prologue) and in `xmm0`–`xmm15`. A trace needing more live
 //! values than that is refused ([`CompileError::TooManyLiveValues`]) and keeps
 //! running in the interpreter; spilling comes with longer traces.
 
@@ -29,11 +30,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// General registers values may use (`rdi` and `rsi` hold the arguments, `r11` is
 /// the emitter's scratch register).
-const GPRS: [u8; 6] = [
+const GPRS: [u8; 9] = [
     0, /* rax */
     1, /* rcx */
     2, /* rdx */
-    8, 9, 10,
+    8, 9, 10, 13, 14, 15, /* r13-r15: callee-saved, saved by the prologue */
 ];
 /// Scratch for materialising float constants.
 const SCRATCH: u8 = 11;
@@ -169,7 +170,8 @@ fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
         if ins.op.nargs() == 2 {
             last[ins.b.0 as usize] = last[ins.b.0 as usize].max(i);
         }
-        if ins.op == IrOp::ASet {
+        // A constant field index is an immediate of the store, not a register.
+        if ins.op == IrOp::HStore && t.ins[ins.k as usize].op != IrOp::KInt {
             last[ins.k as usize] = last[ins.k as usize].max(i);
         }
         if ins.op.flags() & flag::GUARD != 0 {
@@ -198,9 +200,9 @@ fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     // Values whose last use is instruction i, released after i is allocated (so a
     // result never shares a register with its own operands).
     let mut dying: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
-    for (i, ins) in t.ins.iter().enumerate() {
-        loc[i] = match ins.op.result() {
-            IrType::I64 | IrType::Bool | IrType::Ptr => {
+    for i in 0..t.ins.len() {
+        loc[i] = match t.ty(Ref(i as u32)) {
+            IrType::I64 | IrType::Bool | IrType::Ptr | IrType::Val => {
                 Loc::Gpr(free_g.pop().ok_or(CompileError::TooManyLiveValues)?)
             }
             IrType::F64 => Loc::Xmm(free_x.pop().ok_or(CompileError::TooManyLiveValues)?),
@@ -227,7 +229,8 @@ fn disp(slot: u64) -> Result<i32, CompileError> {
 
 /// Compiles a trace (see [`Ctx`] for how it is linked).
 ///
-/// Every trace is entered through the same prologue: it saves `rbx`, `rbp` and `r12`,
+/// Every trace is entered through the same prologue: it saves `rbx`, `rbp`, `r12` and
+/// `r13`–`r15` (the last three hold values),
 /// puts the register block in `r12`, the native stack pointer in `rbx` (exits restore
 /// it, however deep in native recursion they happen) and the native stack budget's
 /// floor in `rbp`, and calls the body at its loop header / function entry (`top`).
@@ -251,11 +254,17 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; push rbx
             ; push rbp
             ; push r12
+            ; push r13
+            ; push r14
+            ; push r15
             ; mov r12, rdx
             ; mov rbx, rsp
             ; lea rbp, [rsp - NATIVE_BUDGET]
             ; call =>top
             ; mov eax, RETURNED as i32
+            ; pop r15
+            ; pop r14
+            ; pop r13
             ; pop r12
             ; pop rbp
             ; pop rbx
@@ -342,12 +351,21 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     dynasm!(a ; .arch x64 ; jnz =>exit);
                 }
             }
+            IrOp::SqrtF => {
+                let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
+            }
             IrOp::ItoF => {
                 let (r, p) = (x(Ref(i as u32)), g(ins.a));
                 dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
             }
             IrOp::SStore => {
-                store(&mut a, ins.k as u32, loc[ins.a.0 as usize], t.ty(ins.a))?;
+                store(
+                    &mut a,
+                    ins.k as u32,
+                    loc[ins.a.0 as usize],
+                    t.tagword(ins.a),
+                )?;
             }
             IrOp::SClear => {
                 let off = disp(ins.k)?;
@@ -442,19 +460,13 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     ; add Rq(p), Rq(q)
                     ; shl Rq(p), 4
                     ; add Rq(p), QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]);
-                let tag = match t.ty(ins.a) {
-                    IrType::F64 => Tag::F64,
-                    IrType::Bool => Tag::BOOL,
-                    IrType::Ptr => Tag::OBJ,
-                    _ => Tag::I64,
-                } as i32;
                 match v {
                     Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(p)], Rq(r)),
                     Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(p)], Rx(r)),
                     Loc::None => {}
                 }
+                store_tw(&mut a, p, 0, t.tagword(ins.a));
                 dynasm!(a ; .arch x64
-                    ; mov QWORD [Rq(p) + 8], tag
                     ; sub r11, fsz
                     ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
                     ; ret);
@@ -482,21 +494,11 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], f
                     ; jne =>exit);
             }
-            IrOp::SLoadA => {
-                let off = disp(ins.k)?;
-                let r = g(Ref(i as u32));
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
-                    ; jne =>exit
-                    ; mov Rq(r), QWORD [Rq(BASE) + off]
-                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_ARRAY as i8
-                    ; jne =>exit);
-            }
             IrOp::ALen => {
                 let (r, p) = (g(Ref(i as u32)), g(ins.a));
                 dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + layout::LEN as i32]);
             }
-            IrOp::AGetI | IrOp::AGetF | IrOp::AGetB | IrOp::ASet => {
+            IrOp::AGetI | IrOp::AGetF | IrOp::AGetB => {
                 // Bounds (unsigned: a negative index is huge), then the element's address
                 // in the scratch register: array + FIELDS + 16 * index.
                 let (p, q) = (g(ins.a), g(ins.b));
@@ -520,32 +522,12 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                             ; jne =>exit
                             ; mov Rq(r), QWORD [Rq(SCRATCH) + f]);
                     }
-                    IrOp::AGetF => {
+                    _ => {
                         let r = x(Ref(i as u32));
                         dynasm!(a ; .arch x64
                             ; cmp DWORD [Rq(SCRATCH) + f + 8], Tag::F64 as i32
                             ; jne =>exit
                             ; movsd Rx(r), QWORD [Rq(SCRATCH) + f]);
-                    }
-                    _ => {
-                        let v = Ref(ins.k as u32);
-                        let tag = match t.ty(v) {
-                            IrType::F64 => Tag::F64,
-                            IrType::Bool => Tag::BOOL,
-                            _ => Tag::I64,
-                        } as i32;
-                        match loc[v.0 as usize] {
-                            Loc::Xmm(r) => {
-                                dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + f], Rx(r))
-                            }
-                            Loc::Gpr(r) => {
-                                dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f], Rq(r))
-                            }
-                            Loc::None => {}
-                        }
-                        dynasm!(a ; .arch x64
-                            // Tag and aux (0) in one store.
-                            ; mov QWORD [Rq(SCRATCH) + f + 8], tag);
                     }
                 }
             }
@@ -632,6 +614,20 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     Loc::None => {}
                 }
             }
+            IrOp::SLoad
+            | IrOp::GLoad
+            | IrOp::FLoad
+            | IrOp::ALoad
+            | IrOp::FrameClo
+            | IrOp::KVal
+            | IrOp::GKind
+            | IrOp::GMeta
+            | IrOp::GLen
+            | IrOp::GIndex
+            | IrOp::HTag
+            | IrOp::Payload
+            | IrOp::HStore
+            | IrOp::New => data_op(&mut a, t, &loc, i, exit)?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
                 dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
@@ -677,7 +673,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         // The back-edge: write the loop-carried slots, then poll the interrupt flag;
         // the slots are now exactly the loop header's state (snapshot 0).
         for &(slot, r) in &t.tail {
-            store(&mut a, slot as u32, loc[r.0 as usize], t.ty(r))?;
+            store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
         }
         let exit0 = exits[0];
         if ctx.counter != 0 {
@@ -698,7 +694,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     for (k, s) in t.snaps.iter().enumerate() {
         dynasm!(a ; .arch x64 ; =>exits[k]);
         for &(slot, r) in &s.entries {
-            store(&mut a, slot as u32, loc[r.0 as usize], t.ty(r))?;
+            store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
         }
         let slot = table[k].as_ptr() as i64;
         dynasm!(a ; .arch x64
@@ -712,6 +708,9 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     dynasm!(a ; .arch x64
         ; =>out
         ; mov rsp, rbx
+        ; pop r15
+        ; pop r14
+        ; pop r13
         ; pop r12
         ; pop rbp
         ; pop rbx
@@ -735,23 +734,243 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     })
 }
 
-/// Writes a value to a slot as the interpreter would: payload, tag, aux 0.
-fn store(a: &mut Assembler, slot: u32, l: Loc, ty: IrType) -> Result<(), CompileError> {
+/// Writes a value to a slot as the interpreter would: payload, then tag and aux
+/// (the tag word `tw`).
+fn store(a: &mut Assembler, slot: u32, l: Loc, tw: u64) -> Result<(), CompileError> {
     let off = disp(slot as u64)?;
-    let tag = match ty {
-        IrType::F64 => Tag::F64,
-        IrType::Bool => Tag::BOOL,
-        IrType::Ptr => Tag::OBJ,
-        _ => Tag::I64,
-    } as i32;
     match l {
         Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], Rq(r)),
         Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(BASE) + off], Rx(r)),
         Loc::None => return Ok(()),
     }
-    dynasm!(a ; .arch x64
+    store_tw(a, BASE, off, tw);
+    Ok(())
+}
+
+/// Writes the tag word `tw` (tag, and aux in the high half) of the value at
+/// `[reg + off]`.
+fn store_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64) {
+    if tw <= i32::MAX as u64 {
         // Tag and aux (0) in one store.
-        ; mov QWORD [Rq(BASE) + off + 8], tag);
+        dynasm!(a ; .arch x64 ; mov QWORD [Rq(reg) + off + 8], tw as i32);
+    } else {
+        dynasm!(a ; .arch x64
+            ; mov DWORD [Rq(reg) + off + 8], tw as u32 as i32
+            ; mov DWORD [Rq(reg) + off + 12], (tw >> 32) as u32 as i32);
+    }
+}
+
+/// Exits unless the value at `[reg + off]` has the tag word `tw`: its tag, and for a
+/// field-less constructor (whose aux is its type id) its aux.
+fn guard_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64, exit: DynamicLabel) {
+    dynasm!(a ; .arch x64 ; cmp DWORD [Rq(reg) + off + 8], tw as u32 as i32 ; jne =>exit);
+    if tw as u32 == Tag::CTOR0 {
+        dynasm!(a ; .arch x64 ; cmp DWORD [Rq(reg) + off + 12], (tw >> 32) as u32 as i32 ; jne =>exit);
+    }
+}
+
+/// Loads the payload at `[reg + off]` into the value's register.
+fn load_payload(a: &mut Assembler, d: Loc, reg: u8, off: i32) {
+    match d {
+        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(reg) + off]),
+        Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(reg) + off]),
+        Loc::None => {}
+    }
+}
+
+/// The displacement of value field `i` from its object's header.
+fn field_disp(i: u64) -> Result<i32, CompileError> {
+    i.checked_mul(16)
+        .and_then(|d| d.checked_add(layout::FIELDS as u64 + 8))
+        .filter(|d| *d <= i32::MAX as u64)
+        .map(|d| (d - 8) as i32)
+        .ok_or(CompileError::SlotOutOfRange(i))
+}
+
+/// The data operations: loads of any value (guarded on their tag word), header
+/// guards, and the one heap store with its write barrier. Object addresses live in
+/// registers only between instructions that cannot collect (nothing in a trace
+/// does; exits leave the trace).
+fn data_op(
+    a: &mut Assembler,
+    t: &Trace,
+    loc: &[Loc],
+    i: usize,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let ins = t.ins[i];
+    let d = loc[i];
+    let g = |r: Ref| match loc[r.0 as usize] {
+        Loc::Gpr(x) => x,
+        _ => 0,
+    };
+    match ins.op {
+        IrOp::SLoad => {
+            let off = disp(ins.k)?;
+            guard_tw(a, BASE, off, ins.tw, exit);
+            load_payload(a, d, BASE, off);
+        }
+        IrOp::GLoad => {
+            let off = disp(ins.k)?;
+            dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]);
+            guard_tw(a, SCRATCH, off, ins.tw, exit);
+            load_payload(a, d, SCRATCH, off);
+        }
+        IrOp::FrameClo => {
+            let off = layout::FRAME_CLOSURE as i32 - layout::FRAME_SIZE as i32;
+            dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]);
+            guard_tw(a, SCRATCH, off, ins.tw, exit);
+            load_payload(a, d, SCRATCH, off);
+        }
+        IrOp::FLoad => {
+            let off = field_disp(ins.k)?;
+            let p = g(ins.a);
+            guard_tw(a, p, off, ins.tw, exit);
+            load_payload(a, d, p, off);
+        }
+        IrOp::ALoad => {
+            let (p, q) = (g(ins.a), g(ins.b));
+            let f = layout::FIELDS as i32;
+            dynasm!(a ; .arch x64
+                ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                ; jae =>exit
+                ; mov Rq(SCRATCH), Rq(q)
+                ; shl Rq(SCRATCH), 4
+                ; add Rq(SCRATCH), Rq(p));
+            guard_tw(a, SCRATCH, f, ins.tw, exit);
+            load_payload(a, d, SCRATCH, f);
+        }
+        IrOp::KVal => {
+            if let Loc::Gpr(r) = d {
+                dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
+            }
+        }
+        IrOp::GKind => {
+            let p = g(ins.a);
+            dynasm!(a ; .arch x64
+                ; cmp BYTE [Rq(p) + layout::KIND as i32], ins.k as u8 as i8
+                ; jne =>exit);
+        }
+        IrOp::GMeta => {
+            let p = g(ins.a);
+            dynasm!(a ; .arch x64
+                ; cmp DWORD [Rq(p) + layout::META as i32], ins.k as u32 as i32
+                ; jne =>exit);
+        }
+        IrOp::GLen => {
+            let p = g(ins.a);
+            let k = i32::try_from(ins.k).map_err(|_| CompileError::SlotOutOfRange(ins.k))?;
+            dynasm!(a ; .arch x64
+                ; cmp QWORD [Rq(p) + layout::LEN as i32], k
+                ; jbe =>exit);
+        }
+        IrOp::GIndex => {
+            let (p, q) = (g(ins.a), g(ins.b));
+            dynasm!(a ; .arch x64
+                ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                ; jae =>exit);
+        }
+        IrOp::HTag => {
+            let (r, p) = (g(Ref(i as u32)), g(ins.a));
+            dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(p) + layout::TAG as i32]);
+        }
+        IrOp::Payload => {
+            let (r, p) = (g(Ref(i as u32)), g(ins.a));
+            dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
+        }
+        IrOp::HStore => heap_store(a, t, loc, ins, exit)?,
+        IrOp::New => {
+            // The nursery's bump pointer and limit, as `Heap::try_alloc` uses them (the
+            // limit is the pointer itself when the next allocation must collect:
+            // stress mode, a forced collection), so that every allocation the
+            // interpreter would make on its slow path exits here to the interpreter.
+            let r = g(Ref(i as u32));
+            let size = ins
+                .tw
+                .checked_mul(16)
+                .and_then(|b| b.checked_add(16))
+                .and_then(|b| i32::try_from(b).ok())
+                .ok_or(CompileError::SlotOutOfRange(ins.tw))?;
+            let len = i32::try_from(ins.tw).map_err(|_| CompileError::SlotOutOfRange(ins.tw))?;
+            dynasm!(a ; .arch x64
+                ; mov Rq(r), QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32]
+                ; lea Rq(SCRATCH), [Rq(r) + size]
+                ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_HEAP_LIMIT as i32]
+                ; ja =>exit
+                ; mov QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32], Rq(SCRATCH)
+                ; mov Rq(SCRATCH), QWORD ins.k as i64
+                ; mov QWORD [Rq(r)], Rq(SCRATCH)
+                ; mov QWORD [Rq(r) + 8], len);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The one heap store: value field `Ref(k)` of the object `a` := `b`, with the
+/// generational collector's write barrier (`Heap::barrier`, SPEC.md §1.4).
+///
+/// The barrier remembers an old object when a young object is stored into it; once
+/// remembered, further stores need nothing. The inline check is exactly that
+/// condition (value an object in the nursery, target outside it, target not yet
+/// remembered), and its slow path is an exit *before* the store: the interpreter
+/// re-executes the instruction, storing through `Heap::store`, which remembers the
+/// object. That costs one exit per old object per minor collection, needs no call
+/// out of generated code, and keeps the remembered set's code in one place. A value
+/// that is not an object (statically known from its type) needs no barrier at all.
+fn heap_store(
+    a: &mut Assembler,
+    t: &Trace,
+    loc: &[Loc],
+    ins: crate::ir::Ins,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let obj = match loc[ins.a.0 as usize] {
+        Loc::Gpr(r) => r,
+        _ => return Err(CompileError::LiveAcrossCall),
+    };
+    let v = loc[ins.b.0 as usize];
+    // An object the trace allocated is young (no collection runs in a trace): its
+    // initialising stores need no barrier, as the interpreter's need none.
+    let fresh = t.ins[ins.a.0 as usize].op == IrOp::New;
+    if t.ty(ins.b) == IrType::Ptr && !fresh {
+        let Loc::Gpr(vr) = v else {
+            return Err(CompileError::LiveAcrossCall);
+        };
+        let done = a.new_dynamic_label();
+        dynasm!(a ; .arch x64
+            ; mov Rq(SCRATCH), Rq(vr)
+            ; sub Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
+            ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY_SIZE as i32]
+            ; jae =>done
+            ; mov Rq(SCRATCH), Rq(obj)
+            ; sub Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
+            ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY_SIZE as i32]
+            ; jb =>done
+            ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8
+            ; jz =>exit
+            ; =>done);
+    }
+    let idx = Ref(ins.k as u32);
+    let (reg, off) = match t.ins[idx.0 as usize] {
+        k if k.op == IrOp::KInt => (obj, field_disp(k.k)?),
+        _ => {
+            let Loc::Gpr(q) = loc[idx.0 as usize] else {
+                return Err(CompileError::LiveAcrossCall);
+            };
+            dynasm!(a ; .arch x64
+                ; mov Rq(SCRATCH), Rq(q)
+                ; shl Rq(SCRATCH), 4
+                ; add Rq(SCRATCH), Rq(obj));
+            (SCRATCH, layout::FIELDS as i32)
+        }
+    };
+    match v {
+        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(reg) + off], Rq(r)),
+        Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(reg) + off], Rx(r)),
+        Loc::None => {}
+    }
+    store_tw(a, reg, off, t.tagword(ins.b));
     Ok(())
 }
 

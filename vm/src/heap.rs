@@ -77,6 +77,21 @@ pub struct Header {
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() == 16);
+
+impl Header {
+    /// The header of a newly allocated object: the one initialiser, shared by the
+    /// collector's allocation and the JIT's inline allocation (`jit::layout::header_words`).
+    #[inline(always)]
+    pub const fn new(kind: u8, tag: u16, meta: u32, len: u64) -> Header {
+        Header {
+            kind,
+            flags: 0,
+            tag,
+            meta,
+            len,
+        }
+    }
+}
 const BIG_BYTES: usize = round16(std::mem::size_of::<Integer>());
 const RAT_BYTES: usize = round16(std::mem::size_of::<Rational>());
 
@@ -669,15 +684,7 @@ impl Heap {
         self.stats.allocated += size as u64;
         // SAFETY: `p` was just bumped from a space: it points at `size >= 16` writable
         // bytes of that space.
-        unsafe {
-            p.write(Header {
-                kind,
-                flags: 0,
-                tag,
-                meta,
-                len,
-            })
-        };
+        unsafe { p.write(Header::new(kind, tag, meta, len)) };
     }
 
     /// The nursery's size in bytes.
@@ -1393,6 +1400,12 @@ impl Heap {
         }
         // SAFETY: as above.
         (ptr, unsafe { base.add(self.nursery.cap()) })
+    }
+
+    /// The nursery's first byte and its capacity: what [`Heap::barrier`] calls young
+    /// (an address in `[base, base + capacity)`), for the JIT's inline write barrier.
+    pub fn nursery_bounds(&mut self) -> (*mut u8, usize) {
+        (self.nursery.base(), self.nursery.cap)
     }
 
     /// Adopts a bump pointer that generated code advanced; `false` (and nothing

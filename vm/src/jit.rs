@@ -143,6 +143,26 @@ pub mod layout {
     pub const META: usize = std::mem::offset_of!(Header, meta);
     /// The kind byte of a closure.
     pub const KIND_CLOSURE: u8 = Kind::CLOSURE;
+    /// Offset of the header's `u16` tag (a DATA object's constructor index).
+    pub const TAG: usize = std::mem::offset_of!(Header, tag);
+    /// Offset of the header's flags byte (the collector's remembered bit).
+    pub const FLAGS: usize = std::mem::offset_of!(Header, flags);
+    /// The kind byte of a constructor value, tuple or cons cell.
+    pub const KIND_DATA: u8 = Kind::DATA;
+    /// The kind byte of a mutable cell.
+    pub const KIND_REF: u8 = Kind::REF;
+    /// The flags bit of an old object in the remembered set (the write barrier's slow
+    /// path sets it once; a store into an object that has it needs nothing more).
+    pub const FLAG_REMEMBERED: u8 = crate::heap::FLAG_REMEMBERED;
+
+    /// The two 8-byte words of a new object's header (kind, tag, meta and length), as
+    /// the collector's allocation writes them ([`Header::new`]): the JIT's inline
+    /// allocation stores these.
+    pub fn header_words(kind: u8, tag: u16, meta: u32, len: u64) -> [u64; 2] {
+        // SAFETY: `Header` is `#[repr(C)]`, 16 bytes of integers without padding (u8,
+        // u8, u16, u32, u64), so every bit pattern of it is two valid `u64`s.
+        unsafe { std::mem::transmute::<Header, [u64; 2]>(Header::new(kind, tag, meta, len)) }
+    }
 
     use crate::vm::{Frame, FrameKind};
     /// The size of a frame record.
@@ -175,6 +195,27 @@ pub mod layout {
     pub const ST_GLOBALS: usize = std::mem::offset_of!(VmState, globals);
     /// Offset of [`VmState::frame_limit`].
     pub const ST_FRAME_LIMIT: usize = std::mem::offset_of!(VmState, frame_limit);
+    /// Offset of [`VmState::heap_ptr`].
+    pub const ST_HEAP_PTR: usize = std::mem::offset_of!(VmState, heap_ptr);
+    /// Offset of [`VmState::heap_limit`].
+    pub const ST_HEAP_LIMIT: usize = std::mem::offset_of!(VmState, heap_limit);
+    /// Offset of [`VmState::nursery`].
+    pub const ST_NURSERY: usize = std::mem::offset_of!(VmState, nursery);
+    /// Offset of [`VmState::nursery_size`].
+    pub const ST_NURSERY_SIZE: usize = std::mem::offset_of!(VmState, nursery_size);
+}
+
+/// An object's header as a recorder sees it ([`Vm::object_header`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjHeader {
+    /// The kind byte (the `layout::KIND_*` constants).
+    pub kind: u8,
+    /// A DATA object's constructor index.
+    pub tag: u16,
+    /// A DATA object's type id; a closure's function index.
+    pub meta: u32,
+    /// Values (or bytes) in the payload.
+    pub len: u64,
 }
 
 /// Aborted recordings after which an anchor is blacklisted: its hook is never called
@@ -296,10 +337,16 @@ pub struct VmState {
     pub nglobals: u32,
     /// The number of trace constants.
     pub nconsts: u32,
+    /// The nursery's first byte: with `nursery_size`, what the write barrier calls
+    /// young (generated code's inline barrier, SPEC.md §1.4).
+    pub nursery: *mut u8,
+    /// The nursery's capacity in bytes (an address `a` is young when
+    /// `a - nursery < nursery_size`, unsigned).
+    pub nursery_size: u64,
 }
 
 /// The byte offsets of [`VmState`]'s fields, as documented in SPEC.md §4.6.
-pub const VM_STATE_OFFSETS: [(&str, usize); 12] = [
+pub const VM_STATE_OFFSETS: [(&str, usize); 14] = [
     ("stack_base", 0),
     ("stack_limit", 8),
     ("frame_base", 16),
@@ -312,6 +359,8 @@ pub const VM_STATE_OFFSETS: [(&str, usize); 12] = [
     ("consts", 72),
     ("nglobals", 80),
     ("nconsts", 84),
+    ("nursery", 88),
+    ("nursery_size", 96),
 ];
 
 /// An interrupt flag that is never raised, for [`VmState::interrupt`] when none is set.
@@ -332,6 +381,8 @@ impl Default for VmState {
             consts: std::ptr::null_mut(),
             nglobals: 0,
             nconsts: 0,
+            nursery: std::ptr::null_mut(),
+            nursery_size: 0,
         }
     }
 }
@@ -395,6 +446,9 @@ impl Vm {
         };
         st.consts = self.trace_consts.as_mut_ptr();
         st.nconsts = self.trace_consts.len() as u32;
+        let (nb, ns) = self.heap.nursery_bounds();
+        st.nursery = nb;
+        st.nursery_size = ns as u64;
     }
 
     /// The register block, synced now: its address is stable for the machine's life.
@@ -438,6 +492,7 @@ impl Vm {
     /// sync point (after growth, collection, loading, or [`Vm::jit_state`]).
     pub fn check_jit_state(&mut self) -> Result<(), String> {
         let st: &VmState = &self.jit_state;
+        let (nb, ns) = (st.nursery, st.nursery_size);
         let (sb, sl, fb, ft, fl, hp, hl, g, ng, i, c, nc) = (
             st.stack_base,
             st.stack_limit,
@@ -459,7 +514,8 @@ impl Vm {
             None => &NEVER_INTERRUPTED,
         };
         let room = fcap.min(self.config.max_frames.max(flen));
-        let checks: [(&str, bool); 12] = [
+        let (rnb, rns) = self.heap.nursery_bounds();
+        let checks: [(&str, bool); 14] = [
             ("stack_base", sb == self.stack.as_mut_ptr()),
             (
                 "stack_limit",
@@ -475,6 +531,8 @@ impl Vm {
             ("interrupt", i == want_int),
             ("consts", c == self.trace_consts.as_mut_ptr()),
             ("nconsts", nc as usize == self.trace_consts.len()),
+            ("nursery", nb == rnb),
+            ("nursery_size", ns as usize == rns),
         ];
         match checks.iter().find(|(_, ok)| !ok) {
             Some((name, _)) => Err(format!("VmState.{name} is out of sync")),
@@ -497,6 +555,40 @@ impl Vm {
     /// Trace constant `i`, as the last collection left it.
     pub fn trace_const(&self, i: u32) -> Option<Value> {
         self.trace_consts.get(i as usize).copied()
+    }
+
+    /// The header of the object `v` (`None` unless `v` is an object of this machine):
+    /// a recorder guards on what it holds.
+    pub fn object_header(&self, v: Value) -> Option<ObjHeader> {
+        if v.tag != Tag::OBJ || !self.is_valid(v) {
+            return None;
+        }
+        // SAFETY: `is_valid` checked that the object is in a live heap space, where
+        // every object starts with a header.
+        let h = unsafe { &*v.ptr() };
+        Some(ObjHeader {
+            kind: h.kind,
+            tag: h.tag,
+            meta: h.meta,
+            len: h.len,
+        })
+    }
+
+    /// Value field `i` of the object `v` (a DATA, ARRAY, CLOSURE or PAP value, or the
+    /// one value of a REF or THUNK); `None` for anything else or out of range.
+    pub fn object_field(&self, v: Value, i: usize) -> Option<Value> {
+        use crate::heap::Kind;
+        let h = self.object_header(v)?;
+        let n = match h.kind {
+            Kind::DATA | Kind::ARRAY | Kind::CLOSURE | Kind::PAP => h.len as usize,
+            Kind::REF | Kind::THUNK => 1,
+            _ => 0,
+        };
+        if i >= n {
+            return None;
+        }
+        // SAFETY: a live object of a kind whose payload is `n > i` values.
+        Some(unsafe { *crate::heap::fields(v.ptr()).add(i) })
     }
 
     /// Arity and frame size of function `func` (a recorder inlining a call needs the
@@ -999,7 +1091,7 @@ mod tests {
             (*st).heap_ptr = (*st).heap_ptr.sub(16);
             assert!(vm.jit_state_commit().is_err());
         }
-        assert_eq!(std::mem::size_of::<VmState>(), 88);
+        assert_eq!(std::mem::size_of::<VmState>(), 104);
     }
 
     /// The edge table maps each back-edge to its own slot.

@@ -458,9 +458,11 @@ fn vm_state_offsets_match_spec() {
         ("consts", offset_of!(VmState, consts)),
         ("nglobals", offset_of!(VmState, nglobals)),
         ("nconsts", offset_of!(VmState, nconsts)),
+        ("nursery", offset_of!(VmState, nursery)),
+        ("nursery_size", offset_of!(VmState, nursery_size)),
     ];
     assert_eq!(real.to_vec(), hashvm_vm::jit::VM_STATE_OFFSETS.to_vec());
-    assert_eq!(std::mem::size_of::<VmState>(), 88);
+    assert_eq!(std::mem::size_of::<VmState>(), 104);
     let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../SPEC.md"))
         .expect("SPEC.md");
     let sec = spec
