@@ -490,7 +490,16 @@ fn damaged_payloads() -> Result<(), Failed> {
 /// value is a usage error naming the variable.
 fn settings_from_the_environment() -> Result<(), Failed> {
     let d = Scratch::new("native-env");
-    let deep = "deep := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + deep(n - 1) };\n\
+    let deep = "deep := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + deep(n - 1) };
+scale := (n: i64, v: Array<f64>, out: Array<f64>) => {
+    for i in 0..n {
+        mut sum := 0.0;
+        for j in 0..n {
+            sum += v[j] * i64.to_f64(i + 1);
+        }
+        out[i] = sum;
+    }
+};\n\
                 main := () => { println(to_str(deep(100000))); };\n";
     let alloc = "main := () => {\n    println(\"before\");\n    mut xs: List<i64> := [];\n    \
                  loop { xs = Cons(1, xs); }\n};\n";
@@ -571,14 +580,28 @@ escape := (cr: f64, ci: f64) -> i64 => {
     i
 };
 deep := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + deep(n - 1) };
-ratio := (a: i64, b: i64) -> i64 => a / b + 1;
+scale := (n: i64, v: Array<f64>, out: Array<f64>) => {
+    for i in 0..n {
+        mut sum := 0.0;
+        for j in 0..n {
+            sum += v[j] * i64.to_f64(i + 1);
+        }
+        out[i] = sum;
+    }
+};
+ratio := (a: i64, b: i64) -> i64 => if a > 100 { ratio(a - 100, b) } else { a / b + 1 };
 main := () => {
     println(to_str(fib(22)));
     println(to_str(tak(18, 12, 6)));
     println(to_str(ack(2, 9)));
     println(to_str(escape(-0.5, 0.5)) + \" \" + to_str(escape(0.3, 0.6)));
     println(to_str(deep(3000)));
-    println(to_str(ratio(7, 2)));
+    v := array.make(5, 1.5);
+    out := array.make(5, 0.0);
+    scale(5, v, out);
+    println(to_str(out[4]));
+    scale(6, v, out);
+    println(to_str(ratio(307, 2)));
     println(to_str(ratio(7, 0)));
 };
 ";
@@ -599,7 +622,7 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
     if r.code != 0 {
         return Err(format!("hashc --native: {r:?}").into());
     }
-    for f in ["fib", "tak", "ack", "escape", "deep", "ratio"] {
+    for f in ["fib", "tak", "ack", "escape", "deep", "scale", "ratio"] {
         if !r.stderr.lines().any(|l| l == format!("  compiled     {f}")) {
             return Err(format!(
                 "--native-stats does not list {f} as compiled:\n{}",

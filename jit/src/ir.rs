@@ -164,6 +164,8 @@ define_ir! {
     TCallAot "tcall.aot" 0 None [GUARD | STORE] "Tail-call compiled function `k & 0xffffffff` with the `k >> 48` slots from `(k >> 32) & 0xffff`, reusing the frame (as `tcallk`); exits first when the value stack is short or the interrupt flag is set.";
     SMove "smove" 0 None [STORE] "Move the `k >> 16` slots from slot `k & 0xffff` down to slot 0 (a self tail call's arguments).";
     RetSlot "ret.slot" 0 None [GUARD | STORE] "Return the value in slot `k & 0xffff` (unit when bit 32 is set) to the caller natively, popping the frame; exits when the caller is not a bytecode frame.";
+    AGetSlot "aget.slot" 2 None [GUARD | LOAD | STORE] "Frame slot `k` := element b of the array a, the whole value (its kind unknown), b guarded to be in range.";
+    GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
 }
 
 /// A reference to an instruction's result (its index in [`Trace::ins`]).

@@ -110,6 +110,7 @@ pub fn program(
     m: &Module,
     irs: &[Option<FuncIr>],
     full: &[bool],
+    worth: &[bool],
     loop_entries: &[Vec<u32>],
     shapes: &[(u16, u16)],
 ) -> Result<Image, String> {
@@ -201,7 +202,7 @@ pub fn program(
             continue;
         }
         let mut ips: Vec<u32> = Vec::new();
-        if report[fi].status == Status::Full {
+        if report[fi].status == Status::Full && worth[fi] {
             ips.push(0);
         }
         ips.extend(loop_entries[fi].iter().copied());
@@ -564,6 +565,68 @@ fn block(
                     ; sub r11, fsz
                     ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
                     ; ret);
+            }
+            IrOp::SLoadA => {
+                let off = disp(ins.k)?;
+                let r = g(Ref(i as u32));
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(r), QWORD [Rq(BASE) + off]
+                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_ARRAY as i8
+                    ; jne =>exit);
+            }
+            IrOp::ALen => {
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + layout::LEN as i32]);
+            }
+            IrOp::AGetSlot | IrOp::ASet => {
+                // Bounds (unsigned: a negative index is huge), then the element's
+                // address in the scratch register: array + FIELDS + 16 * index.
+                let (p, q) = (g(ins.a), g(ins.b));
+                let f = layout::FIELDS as i32;
+                dynasm!(a ; .arch x64
+                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                    ; jae =>exit
+                    ; mov Rq(SCRATCH), Rq(q)
+                    ; shl Rq(SCRATCH), 4
+                    ; add Rq(SCRATCH), Rq(p));
+                if ins.op == IrOp::AGetSlot {
+                    // The whole value, through rax (saved: it may hold a live value).
+                    let off = disp(ins.k)?;
+                    dynasm!(a ; .arch x64
+                        ; push rax
+                        ; mov rax, QWORD [Rq(SCRATCH) + f]
+                        ; mov QWORD [Rq(BASE) + off], rax
+                        ; mov rax, QWORD [Rq(SCRATCH) + f + 8]
+                        ; mov QWORD [Rq(BASE) + off + 8], rax
+                        ; pop rax);
+                } else {
+                    // Only i64, f64 and bool values are stored: no pointer, so no
+                    // write barrier is needed whatever the collector.
+                    let v = Ref(ins.k as u32);
+                    let tag = tag_of(t.ty(v));
+                    match loc[v.0 as usize] {
+                        Loc::Xmm(r) => {
+                            dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + f], Rx(r))
+                        }
+                        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f], Rq(r)),
+                        Loc::None => {}
+                    }
+                    dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f + 8], tag);
+                }
+            }
+            IrOp::GCopy => {
+                let off = disp(ins.k & 0xffff)?;
+                let goff = disp(ins.k >> 16)?;
+                dynasm!(a ; .arch x64
+                    ; push rax
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]
+                    ; mov rax, QWORD [r11 + goff]
+                    ; mov QWORD [Rq(BASE) + off], rax
+                    ; mov rax, QWORD [r11 + goff + 8]
+                    ; mov QWORD [Rq(BASE) + off + 8], rax
+                    ; pop rax);
             }
             op => return Err(CompileError::NotInTraces(op.mnemonic())),
         }

@@ -100,6 +100,7 @@ fn imm(i: &Insn, n: usize) -> i64 {
         Some(Operand::Imm64(v)) => *v,
         Some(Operand::F64(v)) => *v as i64,
         Some(Operand::Func(v)) => *v as i64,
+        Some(Operand::Global(v)) => *v as i64,
         _ => 0,
     }
 }
@@ -199,6 +200,12 @@ fn transfer(st: &mut [Kind], i: &Insn) {
             k(st, s1, Kind::I64);
             k(st, s0, Kind::F64);
         }
+        ALen => k(st, s0, Kind::I64),
+        AGet => {
+            k(st, s2, Kind::I64);
+            k(st, s0, Kind::Any);
+        }
+        ASet => k(st, s1, Kind::I64),
         _ => {
             // Anything else: every slot it writes becomes unknown, and a call's
             // callee may clobber every slot from its argument base up.
@@ -331,7 +338,7 @@ fn supported(i: &Insn, compiled: &dyn Fn(u32) -> bool) -> bool {
         | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64 | DivF64
         | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
-        | CallSelf | TCallSelf => true,
+        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG => true,
         _ => false,
     }
 }
@@ -455,10 +462,12 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// A snapshot resuming in the interpreter at `ip` with the pending values.
+    /// A snapshot resuming in the interpreter at `ip`. The pending values are written
+    /// back first (each is stored once whether here or at the block's end), so no value
+    /// stays live in a register only for an exit that is rarely taken.
     fn snap(&mut self, ip: u32) -> u32 {
-        let d = self.dirty();
-        self.b.snapshot(ip, d)
+        self.flush();
+        self.b.snapshot(ip, Vec::new())
     }
 
     /// Writes every pending value back to its slot.
@@ -590,6 +599,39 @@ impl Tx<'_> {
                 self.b.sunit(s0 as u32);
                 self.written(s0);
             }
+            LoadG => {
+                let g = imm(i, 1) as u64;
+                if g > 0x7fff_ffff / 16 {
+                    return Ok(Step::Unsupported);
+                }
+                self.b
+                    .emit_raw(IrOp::GCopy, NONE, NONE, s0 as u64 | g << 16, 0);
+                self.written(s0);
+            }
+            ALen => {
+                let a = get!(s1, IrType::Ptr);
+                let r = self.b.alen(a)?;
+                self.set(s0, r);
+            }
+            AGet => {
+                let (a, x) = (get!(s1, IrType::Ptr), get!(s2, IrType::I64));
+                let snap = self.snap(ip);
+                self.b.emit_raw(IrOp::AGetSlot, a, x, s0 as u64, snap);
+                self.written(s0);
+            }
+            ASet => {
+                let (a, x) = (get!(s0, IrType::Ptr), get!(s1, IrType::I64));
+                // Only values of proven kind (no pointers: no write barrier needed).
+                let v = match self.map[s2] {
+                    Some((r, _)) => r,
+                    None => match self.kinds[s2].ir() {
+                        Some(t) => get!(s2, t),
+                        None => return Ok(Step::Unsupported),
+                    },
+                };
+                let snap = self.snap(ip);
+                self.b.aset(a, x, v, snap)?;
+            }
             AddI64 | SubI64 | MulI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | DivI64
             | RemI64 => {
                 let (a, b) = (get!(s1, IrType::I64), get!(s2, IrType::I64));
@@ -606,7 +648,12 @@ impl Tx<'_> {
                     _ => IrOp::RemI,
                 };
                 let r = if matches!(op, IrOp::DivI | IrOp::RemI) {
-                    let snap = self.snap(ip);
+                    // A constant divisor other than 0 and -1 needs no exit.
+                    let safe = self
+                        .b
+                        .constant(b)
+                        .is_some_and(|k| k as i64 != 0 && k as i64 != -1);
+                    let snap = if safe { 0 } else { self.snap(ip) };
                     match self.b.divrem(op, a, b, snap) {
                         Ok(r) => r,
                         Err(BuildError::AlwaysExits(_)) => return Ok(Step::Unsupported),
@@ -945,8 +992,18 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     // Back-edges whose loop body (from the jump target to the back-edge, in code
     // order) the compiler handles entirely are entered from the interpreter.
     let mut loop_entries: Vec<Vec<u32>> = vec![Vec::new(); m.functions.len()];
+    // The interpreter enters a fully compiled function at its call only if it loops or
+    // calls: entering costs a round trip through the VM's cold path, more than a few
+    // straight-line instructions cost to interpret (compiled callers call it natively).
+    let mut worth: Vec<bool> = vec![false; m.functions.len()];
     for (fi, fun) in funs.iter().enumerate() {
         let Some(fun) = fun else { continue };
+        worth[fi] = fun.insns.iter().any(|(_, i, _)| {
+            matches!(
+                i.op,
+                Op::Loop | Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf
+            )
+        });
         for (ip, i, _) in &fun.insns {
             let from = match i.op {
                 Op::Loop => targets(*ip, i)[0],
@@ -963,7 +1020,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
             }
         }
     }
-    emit::program(m, &irs, &full, &loop_entries, &shapes)
+    emit::program(m, &irs, &full, &worth, &loop_entries, &shapes)
 }
 
 #[cfg(test)]
