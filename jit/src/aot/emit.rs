@@ -91,6 +91,8 @@ struct Labels {
     blocks: Vec<Vec<(u32, DynamicLabel)>>,
     /// The shared exit: unwind to the trampoline and return `eax`.
     out: DynamicLabel,
+    /// Every function's arity and frame size (what a direct call pushes).
+    shapes: Vec<(u16, u16)>,
 }
 
 impl Labels {
@@ -147,8 +149,13 @@ pub fn program(
             None => Vec::new(),
         })
         .collect();
-    let labels = Labels { blocks, out };
+    let labels = Labels {
+        blocks,
+        out,
+        shapes: shapes.to_vec(),
+    };
     let mut report = Vec::new();
+    let mut late = Vec::new();
     for (fi, ir) in irs.iter().enumerate() {
         let name = m.functions[fi].name.clone();
         let Some(ir) = ir else {
@@ -159,7 +166,8 @@ pub fn program(
             continue;
         };
         let mut why = ir.fallbacks.clone();
-        for b in &ir.blocks {
+        for (bi, b) in ir.blocks.iter().enumerate() {
+            let next = ir.blocks.get(bi + 1).map(|n| n.ip);
             let (trace, loc) = match allocate(&b.trace) {
                 Ok(loc) => (None, loc),
                 Err(e) => {
@@ -180,8 +188,12 @@ pub fn program(
             let t = trace.as_ref().unwrap_or(&b.trace);
             let l = labels.block(fi as u32, b.ip).map_err(|e| e.to_string())?;
             dynasm!(a ; .arch x64 ; =>l);
-            block(&mut a, fi as u32, t, &loc, &labels, shapes)
+            block(&mut a, fi as u32, t, &loc, &labels, next, &mut late)
                 .map_err(|e| format!("{name}: {e}"))?;
+        }
+        // The function's exits to the interpreter, out of the way of its blocks.
+        for (l, ip) in late.drain(..) {
+            dynasm!(a ; .arch x64 ; =>l ; mov eax, ip as i32 ; jmp =>out);
         }
         let status = if full[fi] && why.is_empty() {
             Status::Full
@@ -230,10 +242,36 @@ fn block(
     t: &Trace,
     loc: &[Loc],
     labels: &Labels,
-    shapes: &[(u16, u16)],
+    next: Option<u32>,
+    late: &mut Vec<(DynamicLabel, u32)>,
 ) -> Result<(), CompileError> {
-    let exits: Vec<DynamicLabel> = t.snaps.iter().map(|_| a.new_dynamic_label()).collect();
+    // A branch (an exit that jumps to a block, with no values to write) goes straight
+    // to the block's label; other exits get a stub.
+    let direct = |k: usize| -> Option<u32> {
+        let s = &t.snaps[k];
+        (s.resume_ip & JUMP_BIT != 0 && s.entries.is_empty()).then_some(s.resume_ip & !JUMP_BIT)
+    };
+    let mut exits: Vec<DynamicLabel> = Vec::with_capacity(t.snaps.len());
+    for k in 0..t.snaps.len() {
+        exits.push(match direct(k) {
+            Some(ip) => labels.block(func, ip)?,
+            None => a.new_dynamic_label(),
+        });
+    }
     let mut used = vec![false; t.snaps.len()];
+    for ins in &t.ins {
+        if ins.op.flags() & flag::GUARD != 0 {
+            used[ins.snap as usize] = true;
+        }
+    }
+    // Exits to the interpreter with no values to write are deferred to the end of the
+    // function (`late`); any other stub follows the block's code, which then cannot
+    // fall through to the next block.
+    let late_ok = |k: usize| {
+        let s = &t.snaps[k];
+        s.entries.is_empty() && s.resume_ip & JUMP_BIT == 0
+    };
+    let stubs = (0..t.snaps.len()).any(|k| used[k] && direct(k).is_none() && !late_ok(k));
     let g = |r: Ref| match loc[r.0 as usize] {
         Loc::Gpr(x) => x,
         _ => 0,
@@ -246,9 +284,6 @@ fn block(
     for (i, ins) in t.ins.iter().enumerate() {
         let d = loc[i];
         let exit = exits[ins.snap as usize];
-        if ins.op.flags() & flag::GUARD != 0 {
-            used[ins.snap as usize] = true;
-        }
         match ins.op {
             IrOp::KInt => {
                 if let Loc::Gpr(r) = d {
@@ -439,8 +474,12 @@ fn block(
                 }
             }
             IrOp::Jump => {
-                let l = labels.block(func, ins.k as u32)?;
-                dynasm!(a ; .arch x64 ; jmp =>l);
+                // Falling through to the block emitted next needs no jump.
+                let last = i + 1 == t.ins.len();
+                if !(last && !stubs && next == Some(ins.k as u32)) {
+                    let l = labels.block(func, ins.k as u32)?;
+                    dynasm!(a ; .arch x64 ; jmp =>l);
+                }
             }
             IrOp::Exit => dynasm!(a ; .arch x64 ; jmp =>exit),
             IrOp::Poll => dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit),
@@ -448,7 +487,7 @@ fn block(
                 let f = (ins.k & 0xffff_ffff) as u32;
                 let a0 = (ins.k >> 32) & 0xffff;
                 let dst = (ins.k >> 48) as i16;
-                let (arity, nslots) = shapes[f as usize];
+                let (arity, nslots) = labels.shapes[f as usize];
                 let len = if ins.op == IrOp::CallAotK {
                     Op::CallK.encoded_len()
                 } else {
@@ -512,7 +551,7 @@ fn block(
                 let f = (ins.k & 0xffff_ffff) as u32;
                 let a0 = (ins.k >> 32) & 0xffff;
                 let n = ins.k >> 48;
-                let (_, nslots) = shapes[f as usize];
+                let (_, nslots) = labels.shapes[f as usize];
                 let end = disp(nslots as u64)?;
                 let target = labels.entry(f)?;
                 let clo = layout::FRAME_CLOSURE as i32;
@@ -632,7 +671,11 @@ fn block(
         }
     }
     for (k, s) in t.snaps.iter().enumerate() {
-        if !used[k] {
+        if !used[k] || direct(k).is_some() {
+            continue;
+        }
+        if late_ok(k) {
+            late.push((exits[k], s.resume_ip));
             continue;
         }
         dynasm!(a ; .arch x64 ; =>exits[k]);

@@ -201,6 +201,10 @@ fn transfer(st: &mut [Kind], i: &Insn) {
             k(st, s0, Kind::F64);
         }
         ALen => k(st, s0, Kind::I64),
+        Eq | Ne => {
+            let both = st.get(s1) == Some(&Kind::I64) && st.get(s2) == Some(&Kind::I64);
+            k(st, s0, if both { Kind::Bool } else { Kind::Any });
+        }
         AGet => {
             k(st, s2, Kind::I64);
             k(st, s0, Kind::Any);
@@ -324,9 +328,13 @@ fn infer(code: &[u8], nslots: u16) -> Option<Fun> {
 
 /// Whether the compiler translates `op` (given whether `callee`, for a known call, is
 /// fully compiled).
-fn supported(i: &Insn, compiled: &dyn Fn(u32) -> bool) -> bool {
+fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
     use Op::*;
+    let int = |n: usize| kinds.get(slot(i, n)) == Some(&Kind::I64);
     match i.op {
+        // Structural equality of two proven i64s is integer equality.
+        JEq | JNe => int(0) && int(1),
+        Eq | Ne => int(1) && int(2),
         CallK | TCallK => {
             let f = if i.op == CallK { imm(i, 1) } else { imm(i, 0) };
             compiled(f as u32)
@@ -556,7 +564,7 @@ impl Tx<'_> {
         shapes: &[(u16, u16)],
     ) -> Result<Step, BuildError> {
         use Op::*;
-        if !supported(i, self.full) {
+        if !supported(i, &self.kinds, self.full) {
             return Ok(Step::Unsupported);
         }
         let next = ip + len;
@@ -686,6 +694,22 @@ impl Tx<'_> {
                     let m = self.b.kint(-1);
                     self.b.arith(IrOp::XorI, a, m)?
                 };
+                self.set(s0, r);
+            }
+            JEq | JNe => {
+                let (a, b) = (get!(s0, IrType::I64), get!(s1, IrType::I64));
+                let op = if i.op == JEq { IrOp::NeI } else { IrOp::EqI };
+                self.branch(op, a, b, target, next)?;
+                return Ok(Step::End);
+            }
+            Eq | Ne => {
+                let (a, b) = (get!(s1, IrType::I64), get!(s2, IrType::I64));
+                let op = if i.op == Eq {
+                    IrOp::CmpEqI
+                } else {
+                    IrOp::CmpNeI
+                };
+                let r = self.b.compare(op, a, b)?;
                 self.set(s0, r);
             }
             EqI64 | NeI64 | LtI64 | LeI64 => {
@@ -954,7 +978,7 @@ fn fully_compiled(funs: &[Option<Fun>]) -> Vec<bool> {
                 .insns
                 .iter()
                 .enumerate()
-                .all(|(n, (_, i, _))| !fun.reached[n] || supported(i, &ok));
+                .all(|(n, (_, i, _))| !fun.reached[n] || supported(i, &fun.before[n], &ok));
             if !all {
                 full[fi] = false;
                 changed = true;
@@ -1013,8 +1037,9 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
             let body_ok = fun
                 .insns
                 .iter()
-                .filter(|(x, _, _)| *x >= from && x <= ip)
-                .all(|(_, j, _)| supported(j, &is_full));
+                .enumerate()
+                .filter(|(_, (x, _, _))| *x >= from && x <= ip)
+                .all(|(n, (_, j, _))| supported(j, &fun.before[n], &is_full));
             if body_ok {
                 loop_entries[fi].push(*ip);
             }
