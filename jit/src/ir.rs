@@ -166,6 +166,8 @@ define_ir! {
     RetSlot "ret.slot" 0 None [GUARD | STORE] "Return the value in slot `k & 0xffff` (unit when bit 32 is set) to the caller natively, popping the frame; exits when the caller is not a bytecode frame.";
     AGetSlot "aget.slot" 2 None [GUARD | LOAD | STORE] "Frame slot `k` := element b of the array a, the whole value (its kind unknown), b guarded to be in range.";
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
+    FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
+    SetFieldK "setfield.k" 1 None [GUARD | STORE] "Field `k >> 16` of the data value in slot `k & 0xffff` := a (an i64, f64 or bool: no pointer, so no write barrier); guarded as `field.slot`.";
 }
 
 /// A reference to an instruction's result (its index in [`Trace::ins`]).

@@ -677,7 +677,9 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             | IrOp::SMove
             | IrOp::RetSlot
             | IrOp::AGetSlot
-            | IrOp::GCopy => return Err(CompileError::NotInTraces(ins.op.mnemonic())),
+            | IrOp::GCopy
+            | IrOp::FieldSlot
+            | IrOp::SetFieldK => return Err(CompileError::NotInTraces(ins.op.mnemonic())),
             IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
                 // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
                 // an unordered result sets ZF, PF and CF.

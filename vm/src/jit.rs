@@ -148,6 +148,9 @@ pub mod layout {
     pub const META: usize = std::mem::offset_of!(Header, meta);
     /// The kind byte of a closure.
     pub const KIND_CLOSURE: u8 = Kind::CLOSURE;
+    /// The kind byte of a constructor value, tuple or cons cell (its fields follow the
+    /// header; `len` counts them).
+    pub const KIND_DATA: u8 = Kind::DATA;
 
     use crate::vm::{Frame, FrameKind};
     /// The size of a frame record.

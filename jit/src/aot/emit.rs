@@ -667,6 +667,43 @@ fn block(
                     ; mov QWORD [Rq(BASE) + off + 8], rax
                     ; pop rax);
             }
+            IrOp::FieldSlot | IrOp::SetFieldK => {
+                // The object is re-read from its slot (written back before the guard):
+                // tag, kind and field count checked, as the interpreter checks them.
+                let so = disp(ins.k & 0xffff)?;
+                let fi = (ins.k >> 16) & 0xffff;
+                let foff = layout::FIELDS as i32 + disp(fi)?;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + so + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + so]
+                    ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_DATA as i8
+                    ; jne =>exit
+                    ; cmp QWORD [Rq(SCRATCH) + layout::LEN as i32], fi as i32
+                    ; jbe =>exit);
+                if ins.op == IrOp::FieldSlot {
+                    let d = disp(ins.k >> 32)?;
+                    dynasm!(a ; .arch x64
+                        ; push rax
+                        ; mov rax, QWORD [Rq(SCRATCH) + foff]
+                        ; mov QWORD [Rq(BASE) + d], rax
+                        ; mov rax, QWORD [Rq(SCRATCH) + foff + 8]
+                        ; mov QWORD [Rq(BASE) + d + 8], rax
+                        ; pop rax);
+                } else {
+                    let tag = tag_of(t.ty(ins.a));
+                    match loc[ins.a.0 as usize] {
+                        Loc::Xmm(r) => {
+                            dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + foff], Rx(r))
+                        }
+                        Loc::Gpr(r) => {
+                            dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + foff], Rq(r))
+                        }
+                        Loc::None => {}
+                    }
+                    dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + foff + 8], tag);
+                }
+            }
             op => return Err(CompileError::NotInTraces(op.mnemonic())),
         }
     }

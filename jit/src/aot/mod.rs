@@ -346,7 +346,12 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64 | DivF64
         | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
-        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG => true,
+        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field => true,
+        // Only values of proven kind are stored (no pointer: no write barrier).
+        SetField => matches!(
+            kinds.get(slot(i, 2)),
+            Some(Kind::I64 | Kind::F64 | Kind::Bool)
+        ),
         _ => false,
     }
 }
@@ -626,6 +631,32 @@ impl Tx<'_> {
                 let snap = self.snap(ip);
                 self.b.emit_raw(IrOp::AGetSlot, a, x, s0 as u64, snap);
                 self.written(s0);
+            }
+            Field | SetField => {
+                // The object must be a data value in memory: never a pending value
+                // (the snapshot writes pending values back), never an i64/f64/bool.
+                let o = if i.op == Field { s1 } else { s0 };
+                let fi = slot(i, if i.op == Field { 2 } else { 1 });
+                if self.kinds[o].ir().is_some() || fi > 0x7fff_ffff / 16 {
+                    return Ok(Step::Unsupported);
+                }
+                if i.op == Field {
+                    let snap = self.snap(ip);
+                    let k = o as u64 | (fi as u64) << 16 | (s0 as u64) << 32;
+                    self.b.emit_raw(IrOp::FieldSlot, NONE, NONE, k, snap);
+                    self.written(s0);
+                } else {
+                    let v = match self.map[s2] {
+                        Some((r, _)) => r,
+                        None => match self.kinds[s2].ir() {
+                            Some(t) => get!(s2, t),
+                            None => return Ok(Step::Unsupported),
+                        },
+                    };
+                    let snap = self.snap(ip);
+                    let k = o as u64 | (fi as u64) << 16;
+                    self.b.emit_raw(IrOp::SetFieldK, v, NONE, k, snap);
+                }
             }
             ASet => {
                 let (a, x) = (get!(s0, IrType::Ptr), get!(s1, IrType::I64));
