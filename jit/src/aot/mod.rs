@@ -138,7 +138,9 @@ fn falls_through(op: Op) -> bool {
 }
 
 /// The kinds every slot has *after* instruction `i` completes without faulting.
-fn transfer(st: &mut [Kind], i: &Insn) {
+/// `rets` gives the kind each function returns (a call's result; `Any` when unknown),
+/// `me` is the running function (for `callself`).
+fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
     use Op::*;
     let k = |st: &mut [Kind], s: usize, v: Kind| {
         if let Some(x) = st.get_mut(s) {
@@ -201,6 +203,20 @@ fn transfer(st: &mut [Kind], i: &Insn) {
             k(st, s0, Kind::F64);
         }
         ALen => k(st, s0, Kind::I64),
+        CallK | CallSelf => {
+            let (f, a0) = if i.op == CallK {
+                (imm(i, 1) as u32, slot(i, 2))
+            } else {
+                (me, s1)
+            };
+            // The callee's frame is the caller's slots from the argument base up.
+            for x in st.iter_mut().skip(a0) {
+                *x = Kind::Any;
+            }
+            // `Bot`: the callee never returns (so far in the fixed point): nothing
+            // flows on from here.
+            k(st, s0, rets.get(f as usize).copied().unwrap_or(Kind::Any));
+        }
         Eq | Ne => {
             let both = st.get(s1) == Some(&Kind::I64) && st.get(s2) == Some(&Kind::I64);
             k(st, s0, if both { Kind::Bool } else { Kind::Any });
@@ -245,7 +261,7 @@ struct Fun {
 
 /// Decodes `code` and runs the kind inference: the entry state has every slot unknown
 /// (the parameters come from callers, the other slots are unit).
-fn infer(code: &[u8], nslots: u16) -> Option<Fun> {
+fn infer(code: &[u8], nslots: u16, rets: &[Kind], me: u32) -> Option<Fun> {
     let insns: Vec<Decoded> = hashvm_format::insn::decode_all(code)
         .ok()?
         .into_iter()
@@ -296,7 +312,7 @@ fn infer(code: &[u8], nslots: u16) -> Option<Fun> {
         queued[x] = false;
         let (ip, i, len) = &insns[x];
         let mut st = before[x].clone();
-        transfer(&mut st, i);
+        transfer(&mut st, i, rets, me);
         let mut succ: Vec<usize> = targets(*ip, i).iter().map(|t| at[*t as usize]).collect();
         if falls_through(i.op) && x + 1 < insns.len() {
             succ.push(at[(ip + len) as usize]);
@@ -924,7 +940,7 @@ impl Tx<'_> {
             }
             _ => return Ok(Step::Unsupported),
         }
-        transfer(&mut self.kinds, i);
+        transfer(&mut self.kinds, i, &[], self.func);
         Ok(Step::Next)
     }
 }
@@ -992,6 +1008,60 @@ fn translate(
     Ok(FuncIr { blocks, fallbacks })
 }
 
+/// The kind a function returns: the join over its reachable returns (a tail call
+/// returns what its callee returns; `Any` for `retu` and unknown tail calls).
+fn returns(fun: &Fun, rets: &[Kind], me: u32) -> Kind {
+    let mut r = Kind::Bot;
+    for (n, (_, i, _)) in fun.insns.iter().enumerate() {
+        if !fun.reached[n] {
+            continue;
+        }
+        let k = match i.op {
+            Op::Ret => fun.before[n].get(slot(i, 0)).copied().unwrap_or(Kind::Any),
+            Op::TCallK => rets.get(imm(i, 0) as usize).copied().unwrap_or(Kind::Any),
+            Op::TCallSelf => rets.get(me as usize).copied().unwrap_or(Kind::Any),
+            Op::RetU | Op::TCall => Kind::Any,
+            _ => continue,
+        };
+        r = r.join(k);
+    }
+    r
+}
+
+/// Infers every function, with the kinds functions return (the least fixed point from
+/// "returns nothing", over direct calls; each kind only rises, so it ends).
+fn infer_program(m: &Module) -> Vec<Option<Fun>> {
+    let mut rets = vec![Kind::Bot; m.functions.len()];
+    // Each function's kind rises at most twice (Bot, a kind, Any): a bound that can
+    // only be reached by a bug, and then every call result is unknown.
+    for _ in 0..2 * m.functions.len() + 2 {
+        let funs: Vec<Option<Fun>> = m
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(fi, f)| infer(&f.code, f.nslots, &rets, fi as u32))
+            .collect();
+        let next: Vec<Kind> = funs
+            .iter()
+            .enumerate()
+            .map(|(fi, f)| match f {
+                Some(f) => returns(f, &rets, fi as u32),
+                None => Kind::Any,
+            })
+            .collect();
+        if next == rets {
+            return funs;
+        }
+        rets = next;
+    }
+    let any = vec![Kind::Any; m.functions.len()];
+    m.functions
+        .iter()
+        .enumerate()
+        .map(|(fi, f)| infer(&f.code, f.nslots, &any, fi as u32))
+        .collect()
+}
+
 /// Which functions are fully compiled: those whose every reachable instruction is
 /// supported, direct calls only to fully compiled functions (a greatest fixed point).
 fn fully_compiled(funs: &[Option<Fun>]) -> Vec<bool> {
@@ -1026,11 +1096,7 @@ fn fully_compiled(funs: &[Option<Fun>]) -> Vec<bool> {
 #[cfg(target_arch = "x86_64")]
 pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     let m: &Module = v.module();
-    let funs: Vec<Option<Fun>> = m
-        .functions
-        .iter()
-        .map(|f| infer(&f.code, f.nslots))
-        .collect();
+    let funs = infer_program(m);
     let full = fully_compiled(&funs);
     let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
     let is_full = |g: u32| full.get(g as usize).copied().unwrap_or(false);
@@ -1084,6 +1150,57 @@ mod tests {
     use super::*;
     use hashvm_format::{FunctionBuilder, ModuleBuilder};
 
+    /// Return kinds: `one` returns an i64 (a typed result), `two` returns what `one`
+    /// returns, so after `callk two` the result slot is a proven i64 and the slots
+    /// from the argument base up are unknown again.
+    #[test]
+    fn call_results_take_the_callees_return_kind() {
+        let mut one = FunctionBuilder::new("one", 1, 1);
+        one.op(
+            Op::AddIImm,
+            [Operand::Slot(0), Operand::Slot(0), Operand::Imm32(1)],
+        );
+        one.op(Op::Ret, [Operand::Slot(0)]);
+        let mut two = FunctionBuilder::new("two", 1, 2);
+        two.op(
+            Op::TCallK,
+            [Operand::Func(0), Operand::Slot(0), Operand::U16(1)],
+        );
+        let mut main = FunctionBuilder::new("main", 0, 3);
+        main.op(
+            Op::LoadF,
+            [Operand::Slot(0), Operand::F64(2.5f64.to_bits())],
+        );
+        main.op(Op::LoadI, [Operand::Slot(2), Operand::Imm32(4)]);
+        main.op(
+            Op::CallK,
+            [
+                Operand::Slot(1),
+                Operand::Func(1),
+                Operand::Slot(2),
+                Operand::U16(1),
+            ],
+        );
+        main.op(Op::RetU, []);
+        let mut mb = ModuleBuilder::new();
+        mb.add_function(one).unwrap();
+        mb.add_function(two).unwrap();
+        let mi = mb.add_function(main).unwrap();
+        mb.set_entry(mi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        let funs = infer_program(&m);
+        let main = funs[2].as_ref().unwrap();
+        let after = &main.before[3];
+        assert_eq!(after[0], Kind::F64, "below the argument base: kept");
+        assert_eq!(
+            after[1],
+            Kind::I64,
+            "the result: what `one` returns, through `two`"
+        );
+        assert_eq!(after[2], Kind::Any, "the callee's frame: clobbered");
+    }
+
     #[test]
     fn kinds_flow_through_typed_instructions_and_join_at_merges() {
         // r0 = param; jlt.i64 r0, 2 proves r0 an i64 on both edges; r1 is an f64 on
@@ -1114,7 +1231,7 @@ mod tests {
         mb.set_entry(fi);
         mb.set_executable(true);
         let m = mb.finish().unwrap();
-        let fun = infer(&m.functions[0].code, 3).unwrap();
+        let fun = infer(&m.functions[0].code, 3, &[], 0).unwrap();
         let last = fun.insns.len() - 1;
         assert_eq!(fun.before[0][0], Kind::Any, "parameters are unknown");
         assert_eq!(fun.before[last][0], Kind::I64);
