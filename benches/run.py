@@ -856,7 +856,8 @@ def hash_method(hash_names, native):
         else:
             parts.append("%s runs `hashvm run --jit=%s X.hbc ARGS` (%s)"
                          % (h, "on" if jit else "off", "its tracing JIT" if jit else "the interpreter alone"))
-    tail = (" (no function is compiled ahead of time yet, see SPEC.md §11)" if native else
+    tail = (" (the functions and loops the compiler handles run as machine code compiled ahead "
+            "of time, the rest interpreted, with the tracing JIT when on; SPEC.md §11.6)" if native else
             " on the output of `hashc X.hash -o X.hbc`, compiled once for %s"
             % ("both" if len(hash_names) > 1 else "it"))
     return "; ".join(parts) + tail

@@ -19,7 +19,7 @@ pub const TRAILER_SIZE: usize = 32;
 /// The first 8 bytes of the payload.
 pub const PAYLOAD_MAGIC: [u8; 8] = *b"\x7fHVMPAY\n";
 /// The version of the payload layout; a runtime refuses any other.
-pub const PAYLOAD_VERSION: u32 = 1;
+pub const PAYLOAD_VERSION: u32 = 2;
 /// Payload header: magic, version (u32), section count (u32).
 pub const PAYLOAD_HEADER_SIZE: usize = 16;
 /// One section-table entry: kind (4 bytes), flags (u32), offset from the payload start
@@ -34,6 +34,17 @@ pub const SECTION_HBC: [u8; 4] = *b"HBC ";
 /// (it was built with `--allow-ffi`; SPEC.md §11.2). The builder of the executable gave
 /// the consent `hashvm run --allow-ffi` asks for, so the runtime does not ask again.
 pub const HBC_ALLOW_FFI: u32 = 1;
+/// The section holding the machine code compiled ahead of time (position independent;
+/// the runtime maps it read+execute on its own pages). SPEC.md §11.6.
+pub const SECTION_TEXT: [u8; 4] = *b"TEXT";
+/// The section describing `TEXT`: its binding to the program and its entry points.
+pub const SECTION_AOT: [u8; 4] = *b"AOTM";
+/// The first 8 bytes of the `AOTM` section.
+pub const AOT_MAGIC: [u8; 8] = *b"HVMAOT1\0";
+/// `AOTM` header: magic, binding hash (u64), function count (u32), entry count (u32).
+pub const AOT_HEADER_SIZE: usize = 24;
+/// One `AOTM` entry: function (u32), bytecode offset (u32), code offset (u32).
+pub const AOT_ENTRY_SIZE: usize = 12;
 /// A payload section: its kind, its flags and its bytes.
 pub type Section<'a> = ([u8; 4], u32, &'a [u8]);
 
@@ -78,6 +89,89 @@ pub fn checksum(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+/// FNV-1a over several byte strings in turn (as if concatenated), each preceded by its
+/// length so that moving bytes from one part to another changes the result.
+pub fn checksum_parts(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for &b in (p.len() as u64).to_le_bytes().iter().chain(p.iter()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The binding hash of an `AOTM` section: over the program (`HBC ` bytes), the code and
+/// the entry table, so code runs only beside the program it was compiled from.
+pub fn aot_binding(hbc: &[u8], text: &[u8], entries: &[u8]) -> u64 {
+    checksum_parts(&[hbc, text, entries])
+}
+
+/// The `AOTM` section for `image` compiled from the program whose `.hbc` bytes are
+/// `hbc`.
+pub fn aot_section(hbc: &[u8], image: &hashvm_jit::aot::Image, nfuncs: usize) -> Vec<u8> {
+    let mut ents = Vec::new();
+    for e in &image.entries {
+        ents.extend_from_slice(&e.func.to_le_bytes());
+        ents.extend_from_slice(&e.ip.to_le_bytes());
+        ents.extend_from_slice(&e.offset.to_le_bytes());
+    }
+    let mut out = AOT_MAGIC.to_vec();
+    out.extend_from_slice(&aot_binding(hbc, &image.text, &ents).to_le_bytes());
+    out.extend_from_slice(&(nfuncs as u32).to_le_bytes());
+    out.extend_from_slice(&(image.entries.len() as u32).to_le_bytes());
+    out.extend_from_slice(&ents);
+    out
+}
+
+/// Reads an `AOTM` section and checks it against the program and the code: the entry
+/// table, if the section was made for exactly these `hbc` and `text` bytes and a
+/// program of `nfuncs` functions, and every entry lies inside both.
+pub fn read_aot(
+    aot: &[u8],
+    hbc: &[u8],
+    text: &[u8],
+    nfuncs: usize,
+) -> Result<Vec<hashvm_jit::aot::Entry>, String> {
+    let bad = || "its code section table (AOTM) is damaged".to_string();
+    if aot.get(..8) != Some(&AOT_MAGIC[..]) {
+        return Err(bad());
+    }
+    let bind = u64_at(aot, 8).ok_or_else(bad)?;
+    let n = u32_at(aot, 16).ok_or_else(bad)? as usize;
+    let count = u32_at(aot, 20).ok_or_else(bad)? as usize;
+    let ents = count
+        .checked_mul(AOT_ENTRY_SIZE)
+        .and_then(|len| aot.get(AOT_HEADER_SIZE..AOT_HEADER_SIZE.checked_add(len)?))
+        .filter(|e| AOT_HEADER_SIZE + e.len() == aot.len())
+        .ok_or_else(bad)?;
+    if aot_binding(hbc, text, ents) != bind {
+        return Err(
+            "its machine code was not compiled from its program (the code section \
+                    does not match)"
+                .into(),
+        );
+    }
+    if n != nfuncs {
+        return Err("its machine code is for a program with another number of functions".into());
+    }
+    let mut v = Vec::with_capacity(count);
+    for k in 0..count {
+        let at = k * AOT_ENTRY_SIZE;
+        let e = hashvm_jit::aot::Entry {
+            func: u32_at(ents, at).ok_or_else(bad)?,
+            ip: u32_at(ents, at + 4).ok_or_else(bad)?,
+            offset: u32_at(ents, at + 8).ok_or_else(bad)?,
+        };
+        if e.func as usize >= nfuncs || e.offset as usize >= text.len() {
+            return Err(bad());
+        }
+        v.push(e);
+    }
+    Ok(v)
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -344,8 +438,35 @@ pub fn write_executable(
     } else {
         0
     };
-    let bytes = build(&image, &[(SECTION_HBC, flags, &hbc)]);
+    let bytes = match compile(module) {
+        Ok(code) => {
+            let aot = aot_section(&hbc, &code, module.functions.len());
+            build(
+                &image,
+                &[
+                    (SECTION_HBC, flags, &hbc),
+                    (SECTION_AOT, 0, &aot),
+                    (SECTION_TEXT, 0, &code.text),
+                ],
+            )
+        }
+        // No code: the executable interprets its bytecode (`--native-stats` says why).
+        Err(_) => build(&image, &[(SECTION_HBC, flags, &hbc)]),
+    };
     write_exe_file(out, &bytes)
+}
+
+/// Compiles the program ahead of time (on x86-64; elsewhere there is no code).
+pub fn compile(module: hashvm_format::Verified<'_>) -> Result<hashvm_jit::aot::Image, String> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        hashvm_jit::aot::compile(module)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = module;
+        Err("ahead-of-time compilation needs x86-64".into())
+    }
 }
 
 fn write_exe_file(out: &Path, bytes: &[u8]) -> Result<(), String> {
@@ -374,16 +495,23 @@ fn write_exe_file(out: &Path, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// The `--native-stats` report of the program `module`: how many functions were
-/// compiled ahead of time and how many the interpreter runs. No function is compiled
-/// ahead of time yet (the whole-function compiler is the next step, SPEC.md §11.6).
-pub fn stats(module: &hashvm_format::Module) -> String {
-    let n = module.functions.len();
-    format!(
-        "native: {n} functions: 0 compiled ahead of time, {n} interpreted (the whole-function \
-         compiler is not written yet: the executable interprets its bytecode, with the tracing \
-         JIT compiling hot loops at run time)\n"
-    )
+/// The `--native-stats` report of the program: how many functions were compiled
+/// ahead of time, and for each one that was not entirely, which instructions the
+/// interpreter runs (SPEC.md §11.6).
+pub fn stats(module: hashvm_format::Verified<'_>) -> String {
+    let start = std::time::Instant::now();
+    match compile(module) {
+        Ok(image) => format!(
+            "{}native: compiled in {:.1} ms\n",
+            image.stats(),
+            start.elapsed().as_secs_f64() * 1e3
+        ),
+        Err(e) => format!(
+            "native: {} functions: 0 compiled ahead of time ({e}): the executable interprets \
+             its bytecode\n",
+            module.functions.len()
+        ),
+    }
 }
 
 #[cfg(test)]

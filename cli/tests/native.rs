@@ -129,12 +129,13 @@ fn compare(p: &Program) -> Result<(), Failed> {
             .arg(&hbc)
             .env("HASHVM_GC_STRESS", stress))
     };
-    let native = |hot: &str, stress: &str| {
+    let native = |hot: &str, stress: &str, aot: &str| {
         go(Command::new(&exe)
             .env("HASHVM_JIT_HOT", hot)
-            .env("HASHVM_GC_STRESS", stress))
+            .env("HASHVM_GC_STRESS", stress)
+            .env("HASHVM_AOT", aot))
     };
-    let (want, got) = (reference("--jit=on", "0"), native("1000", "0"));
+    let (want, got) = (reference("--jit=on", "0"), native("1000", "0", "on"));
     if want != got {
         return Err(differ(
             "hashvm run and the native executable differ",
@@ -142,8 +143,18 @@ fn compare(p: &Program) -> Result<(), Failed> {
             &got,
         ));
     }
+    // The same executable with its machine code ignored (the interpreter and the
+    // tracing JIT only).
+    let off = native("1000", "0", "off");
+    if off != got {
+        return Err(differ(
+            "the native executable with HASHVM_AOT=off (reference) and on differ",
+            &off,
+            &got,
+        ));
+    }
     if p.stress_too {
-        let (want, got) = (reference("--jit=off", "1"), native("1", "1"));
+        let (want, got) = (reference("--jit=off", "1"), native("1", "1", "on"));
         if want != got {
             return Err(differ(
                 "under GC stress, hashvm run --jit=off and the native executable at JIT hotness 1 differ",
@@ -390,6 +401,83 @@ fn damaged_payloads() -> Result<(), Failed> {
         1,
         "the trailer does not describe this file",
     )?;
+    // The machine code is bound to its program: edited code, a damaged entry table,
+    // half a code section, or the code of another program, all with valid checksums.
+    let secs = native::sections(
+        &bytes[off..off + len],
+        native::checksum(&bytes[off..off + len]),
+    )
+    .map_err(|e| e.to_string())?;
+    let part = |k: [u8; 4]| {
+        secs.iter()
+            .find(|s| s.0 == k)
+            .map(|s| s.2.to_vec())
+            .ok_or_else(|| format!("no {k:?} section"))
+    };
+    let (hbc, aot, text) = (
+        part(native::SECTION_HBC)?,
+        part(native::SECTION_AOT)?,
+        part(native::SECTION_TEXT)?,
+    );
+    let with = |hbc: &[u8], aot: &[u8], text: &[u8]| {
+        native::build(
+            image,
+            &[
+                (native::SECTION_HBC, 0, hbc),
+                (native::SECTION_AOT, 0, aot),
+                (native::SECTION_TEXT, 0, text),
+            ],
+        )
+    };
+    // Rebuilt from its own parts, it runs.
+    let rebuilt = d.0.join("rebuilt");
+    std::fs::write(&rebuilt, with(&hbc, &aot, &text)).map_err(|e| e.to_string())?;
+    let mut perm = std::fs::metadata(&rebuilt).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&rebuilt, perm).unwrap();
+    let r = run(&mut Command::new(&rebuilt), T);
+    if (r.code, r.stdout.as_str()) != (0, "fine\n") {
+        return Err(format!("rebuilt from its sections: {r:?}").into());
+    }
+    let mut t2 = text.clone();
+    t2[0] ^= 0x90;
+    check(
+        "edited_code",
+        &with(&hbc, &aot, &t2),
+        1,
+        "its machine code was not compiled from its program",
+    )?;
+    check(
+        "short_entries",
+        &with(&hbc, &aot[..aot.len() - 1], &text),
+        1,
+        "its code section table (AOTM) is damaged",
+    )?;
+    check(
+        "half_code",
+        &native::build(
+            image,
+            &[
+                (native::SECTION_HBC, 0, &hbc),
+                (native::SECTION_TEXT, 0, &text),
+            ],
+        ),
+        1,
+        "it has only half of a code section",
+    )?;
+    let other = build_native(&d.0, "other", "main := () => { println(\"else\"); };\n");
+    let ob = std::fs::read(&other).unwrap();
+    let ot = &ob[ob.len() - native::TRAILER_SIZE..];
+    let (oo, ol, _) = native::locate(ob.len() as u64, ot).unwrap().unwrap();
+    let op = &ob[oo as usize..(oo + ol) as usize];
+    let osecs = native::sections(op, native::checksum(op)).map_err(|e| e.to_string())?;
+    let ohbc = osecs.iter().find(|s| s.0 == native::SECTION_HBC).unwrap().2;
+    check(
+        "other_program",
+        &with(ohbc, &aot, &text),
+        1,
+        "its machine code was not compiled from its program",
+    )?;
     // The runtime alone.
     let r = run(&mut Command::new(bin("hashvm-rt")), T);
     if r.code != 2 || !r.stderr.contains("no program is attached") {
@@ -402,7 +490,16 @@ fn damaged_payloads() -> Result<(), Failed> {
 /// value is a usage error naming the variable.
 fn settings_from_the_environment() -> Result<(), Failed> {
     let d = Scratch::new("native-env");
-    let deep = "deep := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + deep(n - 1) };\n\
+    let deep = "deep := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + deep(n - 1) };
+scale := (n: i64, v: Array<f64>, out: Array<f64>) => {
+    for i in 0..n {
+        mut sum := 0.0;
+        for j in 0..n {
+            sum += v[j] * i64.to_f64(i + 1);
+        }
+        out[i] = sum;
+    }
+};\n\
                 main := () => { println(to_str(deep(100000))); };\n";
     let alloc = "main := () => {\n    println(\"before\");\n    mut xs: List<i64> := [];\n    \
                  loop { xs = Cons(1, xs); }\n};\n";
@@ -458,6 +555,133 @@ fn settings_from_the_environment() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Numeric kernels the ahead-of-time compiler handles whole: recursion (fib, tak,
+/// ackermann, a deep one), a float loop (a mandelbrot escape count), a division that
+/// faults inside compiled code. `--native-stats` must list each as compiled (so the
+/// comparisons below cannot pass with the code unused), the code must be entered
+/// (`HASHVM_AOT_STATS`), and every run must match `hashvm run`: output, status, the
+/// error and its stack trace, also at the frame limit and under GC stress.
+const KERNELS: &str = "\
+fib := (n: i64) -> i64 => if n < 2 { n } else { fib(n - 1) + fib(n - 2) };
+tak := (x: i64, y: i64, z: i64) -> i64 =>
+    if y < x { tak(tak(x - 1, y, z), tak(y - 1, z, x), tak(z - 1, x, y)) } else { z };
+ack := (m: i64, n: i64) -> i64 =>
+    if m == 0 { n + 1 } else if n == 0 { ack(m - 1, 1) } else { ack(m - 1, ack(m, n - 1)) };
+escape := (cr: f64, ci: f64) -> i64 => {
+    mut zr := 0.0;
+    mut zi := 0.0;
+    mut i := 0;
+    while i < 200 && zr * zr + zi * zi <= 4.0 {
+        t := zr * zr - zi * zi + cr;
+        zi = 2.0 * zr * zi + ci;
+        zr = t;
+        i += 1;
+    }
+    i
+};
+deep := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + deep(n - 1) };
+scale := (n: i64, v: Array<f64>, out: Array<f64>) => {
+    for i in 0..n {
+        mut sum := 0.0;
+        for j in 0..n {
+            sum += v[j] * i64.to_f64(i + 1);
+        }
+        out[i] = sum;
+    }
+};
+ratio := (a: i64, b: i64) -> i64 => if a > 100 { ratio(a - 100, b) } else { a / b + 1 };
+main := () => {
+    println(to_str(fib(22)));
+    println(to_str(tak(18, 12, 6)));
+    println(to_str(ack(2, 9)));
+    println(to_str(escape(-0.5, 0.5)) + \" \" + to_str(escape(0.3, 0.6)));
+    println(to_str(deep(3000)));
+    v := array.make(5, 1.5);
+    out := array.make(5, 0.0);
+    scale(5, v, out);
+    println(to_str(out[4]));
+    scale(6, v, out);
+    println(to_str(ratio(307, 2)));
+    println(to_str(ratio(7, 0)));
+};
+";
+
+fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
+    let d = Scratch::new("native-aot");
+    let src = d.0.join("k.hash");
+    std::fs::write(&src, KERNELS).map_err(|e| e.to_string())?;
+    let exe = d.0.join("k");
+    let r = run(
+        Command::new(bin("hashc"))
+            .args(["--native", "--native-stats"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&exe),
+        T,
+    );
+    if r.code != 0 {
+        return Err(format!("hashc --native: {r:?}").into());
+    }
+    for f in ["fib", "tak", "ack", "escape", "deep", "scale", "ratio"] {
+        if !r.stderr.lines().any(|l| l == format!("  compiled     {f}")) {
+            return Err(format!(
+                "--native-stats does not list {f} as compiled:\n{}",
+                r.stderr
+            )
+            .into());
+        }
+    }
+    let hbc = d.0.join("k.hbc");
+    let b = run(Command::new(bin("hashc")).arg(&src).arg("-o").arg(&hbc), T);
+    if b.code != 0 {
+        return Err(b.stderr.into());
+    }
+    for (limit, stress) in [("100000", "0"), ("1000", "0"), ("100000", "1")] {
+        let want = outcome(run(
+            Command::new(bin("hashvm"))
+                .args(["run", "--jit=off", "--stack-limit", limit])
+                .arg(&hbc)
+                .env("HASHVM_GC_STRESS", stress),
+            T,
+        ));
+        for aot in ["on", "off"] {
+            let (code, out, err) = outcome(run(
+                Command::new(&exe)
+                    .env("HASHVM_STACK_LIMIT", limit)
+                    .env("HASHVM_GC_STRESS", stress)
+                    .env("HASHVM_AOT", aot)
+                    .env("HASHVM_AOT_STATS", "1"),
+                T,
+            ));
+            let (stats, err): (Vec<&str>, Vec<&str>) =
+                err.lines().partition(|l| l.starts_with("aot: "));
+            let mut err = err.join("\n");
+            if !err.is_empty() {
+                err.push('\n');
+            }
+            let got = (code, out, err);
+            if got != want {
+                return Err(differ(
+                    &format!("HASHVM_AOT={aot}, stack limit {limit}, GC stress {stress}"),
+                    &want,
+                    &got,
+                ));
+            }
+            let entered = stats
+                .first()
+                .and_then(|l| l.strip_prefix("aot: "))
+                .and_then(|l| l.split(' ').next())
+                .and_then(|n| n.parse::<u64>().ok());
+            match (aot, entered) {
+                ("on", Some(n)) if n >= 6 => {}
+                ("off", None) => {}
+                _ => return Err(format!("HASHVM_AOT={aot}: code entered {stats:?}").into()),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The tools find the runtime beside themselves or at `$HASHVM_RT`, and say what is
 /// wrong when it is missing or is not a runtime; `--native-stats` reports the counts.
 fn finding_the_runtime() -> Result<(), Failed> {
@@ -485,8 +709,10 @@ fn finding_the_runtime() -> Result<(), Failed> {
         return Err(format!("hashc as the runtime: {r:?}").into());
     }
     let r = hashc(Some(&bin("hashvm-rt")), &["--native-stats"]);
-    let stats = "native: 7 functions: 0 compiled ahead of time, 7 interpreted";
-    if r.code != 0 || !r.stderr.starts_with(stats) {
+    if r.code != 0
+        || !r.stderr.starts_with("native: 7 functions: ")
+        || !r.stderr.contains(" compiled ahead of time, ")
+    {
         return Err(format!("--native-stats: {r:?}").into());
     }
     let r = run(
@@ -664,6 +890,10 @@ fn main() {
         .collect();
     trials.push(Trial::test("runs_alone", runs_alone));
     trials.push(Trial::test("reproducible", reproducible));
+    trials.push(Trial::test(
+        "aot_compiles_numeric_kernels",
+        aot_compiles_numeric_kernels,
+    ));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

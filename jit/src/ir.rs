@@ -162,6 +162,30 @@ define_ir! {
     New "new" 0 Ptr [GUARD | STORE] "A new object of `16 + 16 * tw` bytes bumped from the nursery through the register block, its header words `k` and `tw` (kind, tag, meta; length); exits (before the allocating instruction, which the interpreter then runs, collecting) when the nursery has no room. Its fields are written next, by `hstore`s with no barrier (the object is young).";
     SqrtF "sqrt.f64" 1 F64 [] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
     HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). The one heap store.";
+    // Whole-function (ahead-of-time) code, `jit/src/aot`: a function is a list of basic
+    // blocks, each an IR fragment; exits whose snapshot resume offset has `aot::JUMP_BIT`
+    // set continue at that block instead of leaving.
+    SLoadKI "sload.i64.known" 0 I64 [LOAD] "The payload of frame slot `k`, proven an i64 by static inference: no guard.";
+    SLoadKF "sload.f64.known" 0 F64 [LOAD] "The payload of frame slot `k`, proven an f64 by static inference: no guard.";
+    SLoadKB "sload.bool.known" 0 Bool [LOAD] "The payload of frame slot `k`, proven a bool by static inference: no guard.";
+    SCopy "scopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value in slot `k >> 16` (a move of a value of unknown kind).";
+    NegF "neg.f64" 1 F64 [] "-a (the sign bit flipped).";
+    CmpLtF "cmplt.f64" 2 Bool [] "a < b, as a bool (false when either is NaN).";
+    CmpLeF "cmple.f64" 2 Bool [] "a <= b, as a bool (false when either is NaN).";
+    CmpEqF "cmpeq.f64" 2 Bool [COMM] "a == b, as a bool (IEEE).";
+    CmpNeF "cmpne.f64" 2 Bool [COMM] "a != b, as a bool (IEEE).";
+    Jump "jump" 0 None [] "Continue at the block starting at byte offset `k` of the function.";
+    Exit "exit" 0 None [GUARD] "Leave through the snapshot unconditionally (an instruction the compiler does not handle: the interpreter runs it).";
+    Poll "poll" 0 None [GUARD | LOAD] "Leave through the snapshot when the interrupt flag is set.";
+    CallAotK "call.aot" 0 None [GUARD | STORE] "Call compiled function `k & 0xffffffff` natively (frame closure: its FUNC value) with the arguments from slot `(k >> 32) & 0xffff`, result to slot `k >> 48`, the caller resuming after the call instruction the snapshot names; exits there (before the push) when the value, frame or native stack is full.";
+    CallAotSelf "callself.aot" 0 None [GUARD | STORE] "As `call.aot`, the frame's closure copied from the caller's (`callself`).";
+    TCallAot "tcall.aot" 0 None [GUARD | STORE] "Tail-call compiled function `k & 0xffffffff` with the `k >> 48` slots from `(k >> 32) & 0xffff`, reusing the frame (as `tcallk`); exits first when the value stack is short or the interrupt flag is set.";
+    SMove "smove" 0 None [STORE] "Move the `k >> 16` slots from slot `k & 0xffff` down to slot 0 (a self tail call's arguments).";
+    RetSlot "ret.slot" 0 None [GUARD | STORE] "Return the value in slot `k & 0xffff` (unit when bit 32 is set) to the caller natively, popping the frame; exits when the caller is not a bytecode frame.";
+    AGetSlot "aget.slot" 2 None [GUARD | LOAD | STORE] "Frame slot `k` := element b of the array a, the whole value (its kind unknown), b guarded to be in range.";
+    GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
+    FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
+    SetFieldK "setfield.k" 1 None [GUARD | STORE] "Field `k >> 16` of the data value in slot `k & 0xffff` := a (an i64, f64 or bool: no pointer, so no write barrier); guarded as `field.slot`.";
 }
 
 /// A reference to an instruction's result (its index in [`Trace::ins`]).
@@ -552,6 +576,25 @@ impl TraceBuilder {
     pub fn ret_rec(&mut self, v: Ref, snap: u32) {
         self.emit(IrOp::RetRec, v, NONE, 0, snap);
         self.trace.returns = true;
+    }
+
+    /// Emits `op` as it is: no folding, no sharing (the block-level operations of
+    /// whole-function code, `aot`, which the CSE table must never merge).
+    pub fn emit_raw(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, snap: u32) -> Ref {
+        let r = Ref(self.trace.ins.len() as u32);
+        self.trace.ins.push(Ins { op, a, b, k, snap });
+        r
+    }
+
+    /// Emits a pure operation of whole-function code (`neg.f64`, `sqrt.f64`, the float
+    /// comparisons as values, the unguarded loads), shared like every pure operation.
+    pub fn pure(&mut self, op: IrOp, a: Ref, b: Ref, k: u64) -> Ref {
+        self.emit(op, a, b, k, 0)
+    }
+
+    /// The constant bits of `r`, if it is a constant.
+    pub fn constant(&self, r: Ref) -> Option<u64> {
+        self.konst(r)
     }
 
     /// Marks a function-entry trace of `func` (arity, frame size).
@@ -1049,7 +1092,13 @@ mod tests {
             // Division (guarded on its divisor) and allocation (on the nursery's room)
             // are the guarded computations.
             let division = matches!(op, IrOp::DivI | IrOp::RemI | IrOp::New);
-            if op.flags() & flag::GUARD != 0 && op.flags() & flag::LOAD == 0 && !division {
+            // `exit` leaves unconditionally: it has neither operands nor effects.
+            let unconditional = op == IrOp::Exit;
+            if op.flags() & flag::GUARD != 0
+                && op.flags() & flag::LOAD == 0
+                && !division
+                && !unconditional
+            {
                 // A guard tests its operands, or (a real call) exits before its effect.
                 assert_eq!(op.result(), IrType::None, "{op:?}");
                 assert!(op.nargs() >= 1 || op.flags() & flag::STORE != 0, "{op:?}");

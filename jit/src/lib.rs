@@ -18,6 +18,7 @@
 //! the JIT's own programs (`cli/tests/jit`, which make every kind of guard fail) with
 //! the JIT off, on, at hotness 1 and under GC stress, and requires identical output.
 
+pub mod aot;
 #[cfg(target_arch = "x86_64")]
 pub mod disasm;
 #[cfg(target_arch = "x86_64")]

@@ -60,6 +60,8 @@ pub enum CompileError {
     LiveAcrossCall,
     /// More snapshots than an exit code can name.
     TooManyExits,
+    /// An operation of whole-function code (`aot`), which traces never contain.
+    NotInTraces(&'static str),
 }
 
 impl fmt::Display for CompileError {
@@ -72,6 +74,7 @@ impl fmt::Display for CompileError {
             CompileError::Memory(e) => write!(f, "executable memory: {e}"),
             CompileError::LiveAcrossCall => f.write_str("a value live across a call"),
             CompileError::TooManyExits => f.write_str("too many exits"),
+            CompileError::NotInTraces(m) => write!(f, "`{m}` is not a trace operation"),
         }
     }
 }
@@ -150,7 +153,7 @@ impl CompiledTrace {
 
 /// Where each value lives: a register number in its class.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Loc {
+pub(crate) enum Loc {
     None,
     Gpr(u8),
     Xmm(u8),
@@ -158,7 +161,7 @@ enum Loc {
 
 /// Register assignment: one forward pass over the body, freeing a register after its
 /// value's last use (uses by guards' snapshots and by the loop tail count).
-fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
+pub(crate) fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     let n = t.ins.len();
     let mut last = vec![0usize; n];
     let end = n; // the tail is "after" every instruction
@@ -220,7 +223,7 @@ fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     Ok(loc)
 }
 
-fn disp(slot: u64) -> Result<i32, CompileError> {
+pub(crate) fn disp(slot: u64) -> Result<i32, CompileError> {
     i32::try_from(slot * 16)
         .ok()
         .filter(|d| *d <= i32::MAX - 12)
@@ -651,6 +654,28 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     _ => dynasm!(a ; .arch x64 ; je =>exit),
                 }
             }
+            IrOp::SLoadKI
+            | IrOp::SLoadKF
+            | IrOp::SLoadKB
+            | IrOp::SCopy
+            | IrOp::NegF
+            | IrOp::SqrtF
+            | IrOp::CmpLtF
+            | IrOp::CmpLeF
+            | IrOp::CmpEqF
+            | IrOp::CmpNeF
+            | IrOp::Jump
+            | IrOp::Exit
+            | IrOp::Poll
+            | IrOp::CallAotK
+            | IrOp::CallAotSelf
+            | IrOp::TCallAot
+            | IrOp::SMove
+            | IrOp::RetSlot
+            | IrOp::AGetSlot
+            | IrOp::GCopy
+            | IrOp::FieldSlot
+            | IrOp::SetFieldK => return Err(CompileError::NotInTraces(ins.op.mnemonic())),
             IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
                 // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
                 // an unordered result sets ZF, PF and CF.

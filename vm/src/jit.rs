@@ -124,6 +124,11 @@ pub trait JitHook {
 
     /// Every trace was invalidated (a program was loaded): drop them all.
     fn flush(&mut self) {}
+
+    /// A program was loaded (after [`JitHook::flush`]; its functions are in place, its
+    /// globals not yet built): code compiled ahead of time for it installs its entries
+    /// here with [`Vm::install_trace`], so that they run from the first pass.
+    fn loaded(&mut self, _vm: &mut Vm) {}
 }
 
 /// The heap object layout generated code reads (SPEC.md §1.4): a 16-byte header, then
@@ -755,6 +760,16 @@ impl Vm {
         }
         self.trace_consts.clear();
         self.with_hook(|h, _| h.flush());
+        self.with_hook(|h, vm| h.loaded(vm));
+    }
+
+    /// Installs trace `t` at anchor `at` (code the hook already has, e.g. compiled
+    /// ahead of time): the next pass over the anchor enters it. Ignored for an anchor
+    /// that does not exist.
+    pub fn install_trace(&mut self, at: Anchor, t: TraceId) {
+        if let Some(s) = self.slot_mut(at) {
+            s.install(t);
+        }
     }
 
     /// Runs `f` with the hook detached (so it may take `&mut Vm`); `None` without one.

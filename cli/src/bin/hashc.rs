@@ -109,7 +109,10 @@ fn compile(args: Args) -> i32 {
                 ewrite(&driver::render(&c.program, &c.warnings));
             }
             if args.native_stats {
-                ewrite(&hashvm_cli::native::stats(&c.module));
+                match hashvm_format::verify::verify(&c.module) {
+                    Ok(v) => ewrite(&hashvm_cli::native::stats(v)),
+                    Err(e) => ewrite(&format!("native: the program fails verification: {e}\n")),
+                }
             }
             let written = if args.native {
                 // `compile_program` verified the program; the proof is taken again here

@@ -106,7 +106,7 @@ fn run(args: Args) -> Result<(), Vec<String>> {
         )]
     })?;
     if args.native_stats {
-        ewrite(&native::stats(&out));
+        ewrite(&native::stats(verified));
     }
     if args.native {
         native::write_executable(verified, &args.output, args.allow_ffi).map_err(|e| vec![e])

@@ -4,7 +4,11 @@
 //! `/proc/self/exe`, maps it, checks and verifies it, and runs it exactly as `hashvm
 //! run` runs a `.hbc` file. Its command line belongs to the program: the runtime's
 //! settings come from the environment (`HASHVM_HEAP_LIMIT`, `HASHVM_STACK_LIMIT`,
-//! `HASHVM_JIT`, `HASHVM_JIT_HOT`, `HASHVM_GC_STRESS`).
+//! `HASHVM_JIT`, `HASHVM_JIT_HOT`, `HASHVM_GC_STRESS`, `HASHVM_AOT`). The machine code
+//! compiled ahead of time (the `TEXT` section) is mapped executable straight from the
+//! file and entered when its functions are called; `HASHVM_AOT=off` interprets the
+//! bytecode instead (for differential testing), `HASHVM_AOT_STATS=1` prints how often
+//! the code was entered and left early.
 
 use hashvm_cli::native;
 use hashvm_cli::{ewrite, parse_size, program_arg, report, EXIT_ERROR, EXIT_USAGE};
@@ -13,7 +17,7 @@ use std::os::unix::fs::FileExt;
 
 /// The identity the tools look for in a runtime before copying it (see
 /// `native::runtime_mark`, which must equal it: a test checks).
-static RUNTIME_MARK: [u8; 29] = *b"\0hashvm-rt payload 1 hbc 1.0\0";
+static RUNTIME_MARK: [u8; 29] = *b"\0hashvm-rt payload 2 hbc 1.0\0";
 
 fn main() {
     // The mark must stay in the binary: read it once so the linker keeps it.
@@ -30,7 +34,7 @@ fn me() -> String {
 }
 
 fn run() -> i32 {
-    let (module, allow_ffi) = match load() {
+    let (module, allow_ffi, code) = match load() {
         Ok(m) => m,
         Err((msg, code)) => {
             report(&msg);
@@ -56,26 +60,73 @@ fn run() -> i32 {
             return EXIT_USAGE;
         }
     };
+    let aot_on = match std::env::var("HASHVM_AOT").as_deref() {
+        Err(_) | Ok("on") => true,
+        Ok("off") => false,
+        Ok(v) => {
+            report(&format!("HASHVM_AOT={v}: takes on or off"));
+            return EXIT_USAGE;
+        }
+    };
     let mut vm = Vm::new(config);
     vm.set_args(std::env::args_os().skip(1).map(program_arg).collect());
-    if !jit_off {
-        if let Some(make) = hashvm_cli::jit_factory() {
-            vm.set_jit(Some(make()));
+    let inner = if jit_off {
+        None
+    } else {
+        hashvm_cli::jit_factory().map(|make| make())
+    };
+    let mut stats = None;
+    match code {
+        #[cfg(target_arch = "x86_64")]
+        Some((text, entries)) if aot_on => {
+            // SAFETY: `load` checked that the code section was compiled from exactly
+            // this program (its binding hash covers the program, the code and the
+            // entries) and mapped it executable; the program was verified above.
+            let hook = unsafe {
+                hashvm_jit::aot::hook::AotHook::new(
+                    Box::new(text),
+                    entries,
+                    module.functions.len(),
+                    inner,
+                )
+            };
+            match hook {
+                Ok(h) => {
+                    stats = Some(h.stats.clone());
+                    vm.set_jit(Some(Box::new(h)));
+                }
+                Err(e) => {
+                    report(&format!("{}: the attached program is damaged: {e}", me()));
+                    return EXIT_ERROR;
+                }
+            }
         }
+        _ => vm.set_jit(inner),
     }
-    match run_program(&mut vm, verified) {
+    let r = match run_program(&mut vm, verified) {
         Outcome::Exit(c) => c,
         Outcome::Error(e) => {
             ewrite(&e.to_string());
             EXIT_ERROR
         }
+    };
+    if let (Some(s), Some(_)) = (stats, std::env::var_os("HASHVM_AOT_STATS")) {
+        let s = s.borrow();
+        ewrite(&format!(
+            "aot: {} entries into compiled code, {} left early to the interpreter\n",
+            s.entries, s.exits
+        ));
     }
+    r
 }
+
+/// The mapped machine code and its entry points.
+type Code = (memmap2::Mmap, Vec<hashvm_jit::aot::Entry>);
 
 /// Finds, maps, checks and decodes the attached program. Errors carry their exit
 /// status: 2 for a runtime started with no program (a usage error), 1 otherwise.
 /// Also whether the program may make foreign calls (the build's `--allow-ffi`).
-fn load() -> Result<(hashvm_format::Module, bool), (String, i32)> {
+fn load() -> Result<(hashvm_format::Module, bool, Option<Code>), (String, i32)> {
     const SELF: &str = "/proc/self/exe";
     let fail = |m: String| (m, EXIT_ERROR);
     let file = std::fs::File::open(SELF).map_err(|e| {
@@ -126,7 +177,33 @@ fn load() -> Result<(hashvm_format::Module, bool), (String, i32)> {
         .map(|(_, f, b)| (*f, *b))
         .ok_or_else(|| damaged("it has no HBC section".into()))?;
     let module = hashvm_format::read(hbc).map_err(|e| damaged(e.to_string()))?;
-    Ok((module, flags & native::HBC_ALLOW_FFI != 0))
+    let find = |kind: [u8; 4]| sections.iter().find(|(k, _, _)| *k == kind).map(|s| s.2);
+    let code = match (find(native::SECTION_AOT), find(native::SECTION_TEXT)) {
+        (None, None) => None,
+        (Some(aot), Some(text)) => {
+            let entries =
+                native::read_aot(aot, hbc, text, module.functions.len()).map_err(damaged)?;
+            // The section's place in the file: sections start on page boundaries.
+            let at = off + (text.as_ptr() as usize - map.as_ptr() as usize) as u64;
+            // SAFETY: as the mapping above: this process's own executable, which
+            // cannot be written while it runs. The bytes were just checked to be the
+            // code compiled from the program (the binding hash); mapping them
+            // executable is what running them requires.
+            let exec = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(at)
+                    .len(text.len())
+                    .map_exec(&file)
+            }
+            .map_err(|e| fail(format!("{}: cannot map the machine code: {e}", me())))?;
+            if exec[..] != text[..] {
+                return Err(damaged("its machine code changed while it was read".into()));
+            }
+            Some((exec, entries))
+        }
+        _ => return Err(damaged("it has only half of a code section".into())),
+    };
+    Ok((module, flags & native::HBC_ALLOW_FFI != 0, code))
 }
 
 /// The VM's configuration from the environment, and whether the JIT is off. The

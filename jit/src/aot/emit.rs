@@ -1,0 +1,739 @@
+//! Machine code for whole-function IR ([`super::FuncIr`]), into one
+//! [`VecAssembler`]: position independent (every jump and call between functions is
+//! `rel32` inside the buffer; the VM is reached through the register block), so the
+//! bytes can be written to a file and mapped anywhere.
+//!
+//! The register conventions are the trace backend's ([`crate::x64`]): `rdi` is the
+//! running frame's slot 0, `rsi` the interrupt flag, `r12` the VM's register block,
+//! `rbx` the native stack pointer to unwind to on an exit, `rbp` the native stack
+//! budget's floor, `r11` scratch, and values in the registers the trace allocator
+//! ([`crate::x64::allocate`]) hands out within a block. The operations the trace
+//! backend also has are emitted the same way; the ones below are specific to
+//! whole-function code (blocks, direct calls, native returns).
+
+// dynasm!'s expansion converts dynamic register numbers with `.into()`.
+#![allow(clippy::useless_conversion)]
+
+use super::{FuncIr, FuncReport, Image, Status, JUMP_BIT};
+use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
+use crate::x64::{allocate, disp, CompileError, Loc};
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use hashvm_format::opcode::Op;
+use hashvm_format::Module;
+use hashvm_vm::jit::layout;
+use hashvm_vm::{Tag, Value, VmState};
+
+type Asm = VecAssembler<X64Relocation>;
+
+/// What the trampoline returns when the function it entered returned natively (its
+/// result is in the caller's slot, its frame popped). Any other value is the bytecode
+/// offset, in the innermost frame, where the interpreter resumes.
+pub const RETURNED: u32 = u32::MAX;
+
+/// Bytes of native stack one entry's direct calls may use (24 a call): deeper
+/// recursion leaves to the interpreter at the call, which enters the callee's code
+/// again with a fresh budget.
+const NATIVE_BUDGET: i32 = 256 * 1024;
+
+/// The signature of the trampoline at offset 0 of the code: `slots` is the innermost
+/// frame's slot 0, `interrupt` the VM's interrupt flag, `state` its register block,
+/// `target` the address of the entry to run.
+pub type Trampoline =
+    unsafe extern "sysv64" fn(*mut Value, *const u8, *mut VmState, *const u8) -> u32;
+
+/// A human-readable name for [`Trampoline`]'s contract (documentation anchor).
+pub fn trampoline_signature() -> &'static str {
+    "extern \"sysv64\" fn(slots: *mut Value, interrupt: *const u8, state: *mut VmState, target: *const u8) -> u32"
+}
+
+const SCRATCH: u8 = 11;
+const BASE: u8 = 7;
+const INTR: u8 = 6;
+const STATE: u8 = 12;
+
+fn tag_of(ty: IrType) -> i32 {
+    (match ty {
+        IrType::F64 => Tag::F64,
+        IrType::Bool => Tag::BOOL,
+        IrType::Ptr => Tag::OBJ,
+        _ => Tag::I64,
+    }) as i32
+}
+
+/// Writes a value to a slot as the interpreter would: payload, tag, aux 0.
+fn store(a: &mut Asm, slot: u32, l: Loc, ty: IrType) -> Result<(), CompileError> {
+    let off = disp(slot as u64)?;
+    match l {
+        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], Rq(r)),
+        Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(BASE) + off], Rx(r)),
+        Loc::None => return Ok(()),
+    }
+    let tag = tag_of(ty);
+    dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off + 8], tag);
+    Ok(())
+}
+
+/// Copies the whole 16-byte value of slot `from` to slot `to` through `r11`.
+fn copy_slot(a: &mut Asm, to: u64, from: u64) -> Result<(), CompileError> {
+    let (t, f) = (disp(to)?, disp(from)?);
+    dynasm!(a ; .arch x64
+        ; mov r11, QWORD [Rq(BASE) + f]
+        ; mov QWORD [Rq(BASE) + t], r11
+        ; mov r11, QWORD [Rq(BASE) + f + 8]
+        ; mov QWORD [Rq(BASE) + t + 8], r11);
+    Ok(())
+}
+
+/// Where the program's blocks are.
+struct Labels {
+    /// Per function: (block offset, label), ascending.
+    blocks: Vec<Vec<(u32, DynamicLabel)>>,
+    /// The shared exit: unwind to the trampoline and return `eax`.
+    out: DynamicLabel,
+    /// Every function's arity and frame size (what a direct call pushes).
+    shapes: Vec<(u16, u16)>,
+}
+
+impl Labels {
+    fn block(&self, func: u32, ip: u32) -> Result<DynamicLabel, CompileError> {
+        let v = &self.blocks[func as usize];
+        v.binary_search_by_key(&ip, |(i, _)| *i)
+            .map(|k| v[k].1)
+            .map_err(|_| CompileError::NotInTraces("jump to an offset that starts no block"))
+    }
+    fn entry(&self, func: u32) -> Result<DynamicLabel, CompileError> {
+        self.block(func, 0)
+    }
+}
+
+/// Compiles the translated program into an [`Image`].
+pub fn program(
+    m: &Module,
+    irs: &[Option<FuncIr>],
+    full: &[bool],
+    worth: &[bool],
+    loop_entries: &[Vec<u32>],
+    shapes: &[(u16, u16)],
+) -> Result<Image, String> {
+    let mut a = Asm::new(0);
+    let out = a.new_dynamic_label();
+    // The trampoline (offset 0) and the shared exit.
+    dynasm!(a ; .arch x64
+        ; push rbx
+        ; push rbp
+        ; push r12
+        ; mov r12, rdx
+        ; mov rbx, rsp
+        ; lea rbp, [rsp - NATIVE_BUDGET]
+        ; call rcx
+        ; mov eax, RETURNED as i32
+        ; pop r12
+        ; pop rbp
+        ; pop rbx
+        ; ret
+        ; =>out
+        ; mov rsp, rbx
+        ; pop r12
+        ; pop rbp
+        ; pop rbx
+        ; ret);
+    let blocks: Vec<Vec<(u32, DynamicLabel)>> = irs
+        .iter()
+        .map(|f| match f {
+            Some(f) => f
+                .blocks
+                .iter()
+                .map(|b| (b.ip, a.new_dynamic_label()))
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
+    let labels = Labels {
+        blocks,
+        out,
+        shapes: shapes.to_vec(),
+    };
+    let mut report = Vec::new();
+    let mut late = Vec::new();
+    for (fi, ir) in irs.iter().enumerate() {
+        let name = m.functions[fi].name.clone();
+        let Some(ir) = ir else {
+            report.push(FuncReport {
+                name,
+                status: Status::Partial(vec!["its code could not be analysed".into()]),
+            });
+            continue;
+        };
+        let mut why = ir.fallbacks.clone();
+        for (bi, b) in ir.blocks.iter().enumerate() {
+            let next = ir.blocks.get(bi + 1).map(|n| n.ip);
+            let (trace, loc) = match allocate(&b.trace) {
+                Ok(loc) => (None, loc),
+                Err(e) => {
+                    // Leave this block to the interpreter.
+                    let reason = e.to_string();
+                    if !why.contains(&reason) {
+                        why.push(reason);
+                    }
+                    let mut tb = TraceBuilder::new(b.ip);
+                    let s = tb.snapshot(b.ip, Vec::new());
+                    let none = Ref(u32::MAX);
+                    tb.emit_raw(IrOp::Exit, none, none, 0, s);
+                    let t = tb.finish(Vec::new());
+                    let loc = allocate(&t).map_err(|e| e.to_string())?;
+                    (Some(t), loc)
+                }
+            };
+            let t = trace.as_ref().unwrap_or(&b.trace);
+            let l = labels.block(fi as u32, b.ip).map_err(|e| e.to_string())?;
+            dynasm!(a ; .arch x64 ; =>l);
+            block(&mut a, fi as u32, t, &loc, &labels, next, &mut late)
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+        // The function's exits to the interpreter, out of the way of its blocks.
+        for (l, ip) in late.drain(..) {
+            dynasm!(a ; .arch x64 ; =>l ; mov eax, ip as i32 ; jmp =>out);
+        }
+        let status = if full[fi] && why.is_empty() {
+            Status::Full
+        } else {
+            Status::Partial(why)
+        };
+        report.push(FuncReport { name, status });
+    }
+    let mut entries = Vec::new();
+    let off = |a: &Asm, l: DynamicLabel| -> Result<u32, String> {
+        a.labels()
+            .resolve_dynamic(l)
+            .map(|o| o.0 as u32)
+            .map_err(|e| e.to_string())
+    };
+    for fi in 0..irs.len() {
+        if irs[fi].is_none() {
+            continue;
+        }
+        let mut ips: Vec<u32> = Vec::new();
+        if report[fi].status == Status::Full && worth[fi] {
+            ips.push(0);
+        }
+        ips.extend(loop_entries[fi].iter().copied());
+        for ip in ips {
+            let l = labels.block(fi as u32, ip).map_err(|e| e.to_string())?;
+            entries.push(super::Entry {
+                func: fi as u32,
+                ip,
+                offset: off(&a, l)?,
+            });
+        }
+    }
+    let text = a.finalize().map_err(|e| e.to_string())?;
+    Ok(Image {
+        text,
+        entries,
+        report,
+    })
+}
+
+/// One block.
+fn block(
+    a: &mut Asm,
+    func: u32,
+    t: &Trace,
+    loc: &[Loc],
+    labels: &Labels,
+    next: Option<u32>,
+    late: &mut Vec<(DynamicLabel, u32)>,
+) -> Result<(), CompileError> {
+    // A branch (an exit that jumps to a block, with no values to write) goes straight
+    // to the block's label; other exits get a stub.
+    let direct = |k: usize| -> Option<u32> {
+        let s = &t.snaps[k];
+        (s.resume_ip & JUMP_BIT != 0 && s.entries.is_empty()).then_some(s.resume_ip & !JUMP_BIT)
+    };
+    let mut exits: Vec<DynamicLabel> = Vec::with_capacity(t.snaps.len());
+    for k in 0..t.snaps.len() {
+        exits.push(match direct(k) {
+            Some(ip) => labels.block(func, ip)?,
+            None => a.new_dynamic_label(),
+        });
+    }
+    let mut used = vec![false; t.snaps.len()];
+    for ins in &t.ins {
+        if ins.op.flags() & flag::GUARD != 0 {
+            used[ins.snap as usize] = true;
+        }
+    }
+    // Exits to the interpreter with no values to write are deferred to the end of the
+    // function (`late`); any other stub follows the block's code, which then cannot
+    // fall through to the next block.
+    let late_ok = |k: usize| {
+        let s = &t.snaps[k];
+        s.entries.is_empty() && s.resume_ip & JUMP_BIT == 0
+    };
+    let stubs = (0..t.snaps.len()).any(|k| used[k] && direct(k).is_none() && !late_ok(k));
+    let g = |r: Ref| match loc[r.0 as usize] {
+        Loc::Gpr(x) => x,
+        _ => 0,
+    };
+    let x = |r: Ref| match loc[r.0 as usize] {
+        Loc::Xmm(x) => x,
+        _ => 0,
+    };
+    let fsz = layout::FRAME_SIZE as i32;
+    for (i, ins) in t.ins.iter().enumerate() {
+        let d = loc[i];
+        let exit = exits[ins.snap as usize];
+        match ins.op {
+            IrOp::KInt => {
+                if let Loc::Gpr(r) = d {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
+                }
+            }
+            IrOp::KF64 => {
+                if let Loc::Xmm(r) = d {
+                    dynasm!(a ; .arch x64
+                        ; mov Rq(SCRATCH), QWORD ins.k as i64
+                        ; movq Rx(r), Rq(SCRATCH));
+                }
+            }
+            IrOp::KBool => {
+                if let Loc::Gpr(r) = d {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), ins.k as i32);
+                }
+            }
+            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
+                let off = disp(ins.k)?;
+                let tag = match ins.op {
+                    IrOp::SLoadI => Tag::I64,
+                    IrOp::SLoadF => Tag::F64,
+                    _ => Tag::BOOL,
+                } as i32;
+                dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag ; jne =>exit);
+                load(a, d, off);
+            }
+            IrOp::SLoadKI | IrOp::SLoadKF | IrOp::SLoadKB => {
+                let off = disp(ins.k)?;
+                load(a, d, off);
+            }
+            IrOp::SStore => store(a, ins.k as u32, loc[ins.a.0 as usize], t.ty(ins.a))?,
+            IrOp::SUnit => {
+                let off = disp(ins.k)?;
+                dynasm!(a ; .arch x64
+                    ; mov QWORD [Rq(BASE) + off], 0
+                    ; mov QWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+            }
+            IrOp::SCopy => copy_slot(a, ins.k & 0xffff, ins.k >> 16)?,
+            IrOp::SMove => {
+                let (a0, n) = (ins.k & 0xffff, ins.k >> 16);
+                for s in 0..n {
+                    copy_slot(a, s, a0 + s)?;
+                }
+            }
+            IrOp::CmpEqI | IrOp::CmpNeI | IrOp::CmpLtI | IrOp::CmpLeI => {
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                match ins.op {
+                    IrOp::CmpEqI => dynasm!(a ; .arch x64 ; sete Rb(r)),
+                    IrOp::CmpNeI => dynasm!(a ; .arch x64 ; setne Rb(r)),
+                    IrOp::CmpLtI => dynasm!(a ; .arch x64 ; setl Rb(r)),
+                    _ => dynasm!(a ; .arch x64 ; setle Rb(r)),
+                }
+                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
+            }
+            IrOp::CmpLtF | IrOp::CmpLeF => {
+                // a < b is "b above... ": ucomisd b, a; unordered sets CF, so NaN
+                // gives false for both.
+                let (r, p, q) = (g(Ref(i as u32)), x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; ucomisd Rx(q), Rx(p));
+                if ins.op == IrOp::CmpLtF {
+                    dynasm!(a ; .arch x64 ; seta Rb(r));
+                } else {
+                    dynasm!(a ; .arch x64 ; setae Rb(r));
+                }
+                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
+            }
+            IrOp::CmpEqF | IrOp::CmpNeF => {
+                // Equal: ZF=1 and ordered (PF=0); not equal is its negation.
+                let (r, p, q) = (g(Ref(i as u32)), x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; ucomisd Rx(p), Rx(q));
+                if ins.op == IrOp::CmpEqF {
+                    dynasm!(a ; .arch x64 ; sete Rb(r) ; setnp Rb(SCRATCH) ; and Rb(r), Rb(SCRATCH));
+                } else {
+                    dynasm!(a ; .arch x64 ; setne Rb(r) ; setp Rb(SCRATCH) ; or Rb(r), Rb(SCRATCH));
+                }
+                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
+            }
+            IrOp::NotB => {
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; xor Rq(r), 1);
+            }
+            IrOp::IsTrue | IrOp::IsFalse => {
+                let p = g(ins.a);
+                dynasm!(a ; .arch x64 ; test Rq(p), Rq(p));
+                if ins.op == IrOp::IsTrue {
+                    dynasm!(a ; .arch x64 ; jz =>exit);
+                } else {
+                    dynasm!(a ; .arch x64 ; jnz =>exit);
+                }
+            }
+            IrOp::ItoF => {
+                let (r, p) = (x(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
+            }
+            IrOp::NegF => {
+                let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                dynasm!(a ; .arch x64
+                    ; movq Rq(SCRATCH), Rx(p)
+                    ; btc Rq(SCRATCH), 63
+                    ; movq Rx(r), Rq(SCRATCH));
+            }
+            IrOp::SqrtF => {
+                let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
+            }
+            IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
+                // The allocator never gives a result the register of an operand.
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
+                match ins.op {
+                    IrOp::AddI => dynasm!(a ; .arch x64 ; add Rq(r), Rq(q)),
+                    IrOp::SubI => dynasm!(a ; .arch x64 ; sub Rq(r), Rq(q)),
+                    IrOp::MulI => dynasm!(a ; .arch x64 ; imul Rq(r), Rq(q)),
+                    IrOp::AndI => dynasm!(a ; .arch x64 ; and Rq(r), Rq(q)),
+                    IrOp::OrI => dynasm!(a ; .arch x64 ; or Rq(r), Rq(q)),
+                    _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
+                }
+            }
+            IrOp::DivI | IrOp::RemI => {
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; test Rq(q), Rq(q)
+                    ; jz =>exit
+                    ; cmp Rq(q), -1
+                    ; je =>exit
+                    ; push rax
+                    ; push rdx
+                    ; mov r11, Rq(q)
+                    ; mov rax, Rq(p)
+                    ; cqo
+                    ; idiv r11);
+                if ins.op == IrOp::DivI {
+                    dynasm!(a ; .arch x64 ; mov r11, rax);
+                } else {
+                    dynasm!(a ; .arch x64 ; mov r11, rdx);
+                }
+                dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
+            }
+            IrOp::ShlI | IrOp::ShrI => {
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; mov r11, Rq(p)
+                    ; push rcx
+                    ; mov rcx, Rq(q));
+                if ins.op == IrOp::ShlI {
+                    dynasm!(a ; .arch x64 ; shl r11, cl);
+                } else {
+                    dynasm!(a ; .arch x64 ; sar r11, cl);
+                }
+                dynasm!(a ; .arch x64 ; pop rcx ; mov Rq(r), r11);
+            }
+            IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
+                let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                match ins.op {
+                    IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), Rx(q)),
+                    IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), Rx(q)),
+                    IrOp::MulF => dynasm!(a ; .arch x64 ; mulsd Rx(r), Rx(q)),
+                    _ => dynasm!(a ; .arch x64 ; divsd Rx(r), Rx(q)),
+                }
+            }
+            IrOp::LtI | IrOp::LeI | IrOp::GtI | IrOp::GeI | IrOp::EqI | IrOp::NeI => {
+                let (p, q) = (g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                match ins.op {
+                    IrOp::LtI => dynasm!(a ; .arch x64 ; jge =>exit),
+                    IrOp::LeI => dynasm!(a ; .arch x64 ; jg =>exit),
+                    IrOp::GtI => dynasm!(a ; .arch x64 ; jle =>exit),
+                    IrOp::GeI => dynasm!(a ; .arch x64 ; jl =>exit),
+                    IrOp::EqI => dynasm!(a ; .arch x64 ; jne =>exit),
+                    _ => dynasm!(a ; .arch x64 ; je =>exit),
+                }
+            }
+            IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
+                let (p, q) = (x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; ucomisd Rx(q), Rx(p));
+                match ins.op {
+                    IrOp::LtF => dynasm!(a ; .arch x64 ; jbe =>exit),
+                    IrOp::LeF => dynasm!(a ; .arch x64 ; jb =>exit ; jp =>exit),
+                    IrOp::NLtF => dynasm!(a ; .arch x64 ; ja =>exit),
+                    _ => {
+                        let keep = a.new_dynamic_label();
+                        dynasm!(a ; .arch x64 ; jp =>keep ; jae =>exit ; =>keep);
+                    }
+                }
+            }
+            IrOp::Jump => {
+                // Falling through to the block emitted next needs no jump.
+                let last = i + 1 == t.ins.len();
+                if !(last && !stubs && next == Some(ins.k as u32)) {
+                    let l = labels.block(func, ins.k as u32)?;
+                    dynasm!(a ; .arch x64 ; jmp =>l);
+                }
+            }
+            IrOp::Exit => dynasm!(a ; .arch x64 ; jmp =>exit),
+            IrOp::Poll => dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit),
+            IrOp::CallAotK | IrOp::CallAotSelf => {
+                let f = (ins.k & 0xffff_ffff) as u32;
+                let a0 = (ins.k >> 32) & 0xffff;
+                let dst = (ins.k >> 48) as i16;
+                let (arity, nslots) = labels.shapes[f as usize];
+                let len = if ins.op == IrOp::CallAotK {
+                    Op::CallK.encoded_len()
+                } else {
+                    Op::CallSelf.encoded_len()
+                };
+                let resume = t.snaps[ins.snap as usize].resume_ip as i32 + len as i32;
+                let end = disp(a0 + nslots as u64)?;
+                let target = labels.entry(f)?;
+                // Room for the callee's slots, its frame record and native stack;
+                // otherwise the interpreter makes the call.
+                dynasm!(a ; .arch x64
+                    ; lea r11, [Rq(BASE) + end]
+                    ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+                    ; ja =>exit
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                    ; lea rax, [r11 + fsz]
+                    ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+                    ; ja =>exit
+                    ; cmp rsp, rbp
+                    ; jb =>exit
+                    ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], resume);
+                for s in a0 + arity as u64..a0 + nslots as u64 {
+                    let off = disp(s)?;
+                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+                }
+                let clo = layout::FRAME_CLOSURE as i32;
+                dynasm!(a ; .arch x64
+                    ; mov DWORD [r11 + layout::FRAME_FUNC as i32], f as i32
+                    ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
+                    ; mov rax, Rq(BASE)
+                    ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
+                    ; shr rax, 4
+                    ; add rax, a0 as i32
+                    ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
+                    ; mov WORD [r11 + layout::FRAME_RET as i32], dst
+                    ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                    ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
+                if ins.op == IrOp::CallAotK {
+                    dynasm!(a ; .arch x64
+                        ; mov QWORD [r11 + clo], f as i32
+                        ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; mov rax, QWORD [r11 - fsz + clo]
+                        ; mov QWORD [r11 + clo], rax
+                        ; mov rax, QWORD [r11 - fsz + clo + 8]
+                        ; mov QWORD [r11 + clo + 8], rax);
+                }
+                let argoff = disp(a0)?;
+                dynasm!(a ; .arch x64
+                    ; add r11, fsz
+                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+                    ; push Rq(BASE)
+                    ; push Rq(INTR)
+                    ; lea Rq(BASE), [Rq(BASE) + argoff]
+                    ; call =>target
+                    ; pop Rq(INTR)
+                    ; pop Rq(BASE));
+            }
+            IrOp::TCallAot => {
+                let f = (ins.k & 0xffff_ffff) as u32;
+                let a0 = (ins.k >> 32) & 0xffff;
+                let n = ins.k >> 48;
+                let (_, nslots) = labels.shapes[f as usize];
+                let end = disp(nslots as u64)?;
+                let target = labels.entry(f)?;
+                let clo = layout::FRAME_CLOSURE as i32;
+                dynasm!(a ; .arch x64
+                    ; cmp BYTE [Rq(INTR)], 0
+                    ; jne =>exit
+                    ; lea r11, [Rq(BASE) + end]
+                    ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+                    ; ja =>exit);
+                if a0 != 0 {
+                    for s in 0..n {
+                        copy_slot(a, s, a0 + s)?;
+                    }
+                }
+                for s in n..nslots as u64 {
+                    let off = disp(s)?;
+                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+                }
+                dynasm!(a ; .arch x64
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                    ; mov DWORD [r11 - fsz + layout::FRAME_FUNC as i32], f as i32
+                    ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], 0
+                    ; mov QWORD [r11 - fsz + clo], f as i32
+                    ; mov QWORD [r11 - fsz + clo + 8], Tag::FUNC as i32
+                    ; jmp =>target);
+            }
+            IrOp::RetSlot => {
+                dynasm!(a ; .arch x64
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                    ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                    ; jne =>exit
+                    ; mov eax, DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
+                    ; movzx ecx, WORD [r11 - fsz + layout::FRAME_RET as i32]
+                    ; add rax, rcx
+                    ; shl rax, 4
+                    ; add rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]);
+                if ins.k >> 32 != 0 {
+                    dynasm!(a ; .arch x64
+                        ; mov QWORD [rax], 0
+                        ; mov QWORD [rax + 8], Tag::UNIT as i32);
+                } else {
+                    let off = disp(ins.k & 0xffff)?;
+                    dynasm!(a ; .arch x64
+                        ; mov rcx, QWORD [Rq(BASE) + off]
+                        ; mov QWORD [rax], rcx
+                        ; mov rcx, QWORD [Rq(BASE) + off + 8]
+                        ; mov QWORD [rax + 8], rcx);
+                }
+                dynasm!(a ; .arch x64
+                    ; sub r11, fsz
+                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+                    ; ret);
+            }
+            IrOp::SLoadA => {
+                let off = disp(ins.k)?;
+                let r = g(Ref(i as u32));
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(r), QWORD [Rq(BASE) + off]
+                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_ARRAY as i8
+                    ; jne =>exit);
+            }
+            IrOp::ALen => {
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + layout::LEN as i32]);
+            }
+            IrOp::AGetSlot | IrOp::ASet => {
+                // Bounds (unsigned: a negative index is huge), then the element's
+                // address in the scratch register: array + FIELDS + 16 * index.
+                let (p, q) = (g(ins.a), g(ins.b));
+                let f = layout::FIELDS as i32;
+                dynasm!(a ; .arch x64
+                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                    ; jae =>exit
+                    ; mov Rq(SCRATCH), Rq(q)
+                    ; shl Rq(SCRATCH), 4
+                    ; add Rq(SCRATCH), Rq(p));
+                if ins.op == IrOp::AGetSlot {
+                    // The whole value, through rax (saved: it may hold a live value).
+                    let off = disp(ins.k)?;
+                    dynasm!(a ; .arch x64
+                        ; push rax
+                        ; mov rax, QWORD [Rq(SCRATCH) + f]
+                        ; mov QWORD [Rq(BASE) + off], rax
+                        ; mov rax, QWORD [Rq(SCRATCH) + f + 8]
+                        ; mov QWORD [Rq(BASE) + off + 8], rax
+                        ; pop rax);
+                } else {
+                    // Only i64, f64 and bool values are stored: no pointer, so no
+                    // write barrier is needed whatever the collector.
+                    let v = Ref(ins.k as u32);
+                    let tag = tag_of(t.ty(v));
+                    match loc[v.0 as usize] {
+                        Loc::Xmm(r) => {
+                            dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + f], Rx(r))
+                        }
+                        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f], Rq(r)),
+                        Loc::None => {}
+                    }
+                    dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f + 8], tag);
+                }
+            }
+            IrOp::GCopy => {
+                let off = disp(ins.k & 0xffff)?;
+                let goff = disp(ins.k >> 16)?;
+                dynasm!(a ; .arch x64
+                    ; push rax
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]
+                    ; mov rax, QWORD [r11 + goff]
+                    ; mov QWORD [Rq(BASE) + off], rax
+                    ; mov rax, QWORD [r11 + goff + 8]
+                    ; mov QWORD [Rq(BASE) + off + 8], rax
+                    ; pop rax);
+            }
+            IrOp::FieldSlot | IrOp::SetFieldK => {
+                // The object is re-read from its slot (written back before the guard):
+                // tag, kind and field count checked, as the interpreter checks them.
+                let so = disp(ins.k & 0xffff)?;
+                let fi = (ins.k >> 16) & 0xffff;
+                let foff = layout::FIELDS as i32 + disp(fi)?;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + so + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + so]
+                    ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_DATA as i8
+                    ; jne =>exit
+                    ; cmp QWORD [Rq(SCRATCH) + layout::LEN as i32], fi as i32
+                    ; jbe =>exit);
+                if ins.op == IrOp::FieldSlot {
+                    let d = disp(ins.k >> 32)?;
+                    dynasm!(a ; .arch x64
+                        ; push rax
+                        ; mov rax, QWORD [Rq(SCRATCH) + foff]
+                        ; mov QWORD [Rq(BASE) + d], rax
+                        ; mov rax, QWORD [Rq(SCRATCH) + foff + 8]
+                        ; mov QWORD [Rq(BASE) + d + 8], rax
+                        ; pop rax);
+                } else {
+                    let tag = tag_of(t.ty(ins.a));
+                    match loc[ins.a.0 as usize] {
+                        Loc::Xmm(r) => {
+                            dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + foff], Rx(r))
+                        }
+                        Loc::Gpr(r) => {
+                            dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + foff], Rq(r))
+                        }
+                        Loc::None => {}
+                    }
+                    dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + foff + 8], tag);
+                }
+            }
+            op => return Err(CompileError::NotInTraces(op.mnemonic())),
+        }
+    }
+    for (k, s) in t.snaps.iter().enumerate() {
+        if !used[k] || direct(k).is_some() {
+            continue;
+        }
+        if late_ok(k) {
+            late.push((exits[k], s.resume_ip));
+            continue;
+        }
+        dynasm!(a ; .arch x64 ; =>exits[k]);
+        for &(slot, r) in &s.entries {
+            store(a, slot as u32, loc[r.0 as usize], t.ty(r))?;
+        }
+        if s.resume_ip & JUMP_BIT != 0 {
+            let l = labels.block(func, s.resume_ip & !JUMP_BIT)?;
+            dynasm!(a ; .arch x64 ; jmp =>l);
+        } else {
+            let out = labels.out;
+            dynasm!(a ; .arch x64 ; mov eax, s.resume_ip as i32 ; jmp =>out);
+        }
+    }
+    Ok(())
+}
+
+fn load(a: &mut Asm, d: Loc, off: i32) {
+    match d {
+        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
+        Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
+        Loc::None => {}
+    }
+}

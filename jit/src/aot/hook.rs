@@ -1,0 +1,218 @@
+//! Running code compiled ahead of time: a [`JitHook`] that installs the image's entries
+//! in the VM's anchor slots when the program is loaded (function entries at their
+//! call anchor, loop entries at their back-edge), enters them through the image's
+//! trampoline, and hands every other anchor to an inner hook (the tracing JIT).
+
+use super::emit::{Trampoline, RETURNED};
+use super::Entry;
+use hashvm_vm::jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId};
+use hashvm_vm::{Trap, Vm};
+use std::cell::RefCell;
+use std::num::NonZeroU32;
+use std::rc::Rc;
+
+/// Trace ids of ahead-of-time entries have this bit set (the tracing JIT numbers its
+/// traces from 1 up, far below it).
+const AOT_BIT: u32 = 1 << 31;
+
+/// Counters (`HASHVM_AOT_STATS=1` prints them at exit).
+#[derive(Clone, Debug, Default)]
+pub struct AotStats {
+    /// Times compiled code was entered from the interpreter.
+    pub entries: u64,
+    /// Of those, how many left to the interpreter mid-function (an unsupported
+    /// instruction, a failed check, a full stack).
+    pub exits: u64,
+}
+
+/// The hook of a native executable whose program has compiled code.
+pub struct AotHook {
+    text: Box<dyn std::ops::Deref<Target = [u8]>>,
+    entries: Vec<Entry>,
+    nfuncs: usize,
+    active: bool,
+    inner: Option<Box<dyn JitHook>>,
+    /// What happened so far.
+    pub stats: Rc<RefCell<AotStats>>,
+}
+
+impl AotHook {
+    /// A hook running `entries` of `text` for a program of `nfuncs` functions, and
+    /// `inner` for everything else.
+    ///
+    /// # Safety
+    /// `text` must be mapped executable and hold the machine code that
+    /// [`super::compile`] produced, with these `entries`, for exactly the program the
+    /// VM will load (the runtime checks the code section's hash of the program before
+    /// calling this): the code trusts the program's frame sizes and call targets.
+    pub unsafe fn new(
+        text: Box<dyn std::ops::Deref<Target = [u8]>>,
+        entries: Vec<Entry>,
+        nfuncs: usize,
+        inner: Option<Box<dyn JitHook>>,
+    ) -> Result<AotHook, String> {
+        let len = text.len();
+        if len == 0 && !entries.is_empty() {
+            return Err("the code section is empty".into());
+        }
+        for e in &entries {
+            if e.offset as usize >= len || e.func as usize >= nfuncs {
+                return Err("an entry outside the code or the program".into());
+            }
+        }
+        let mut sorted = entries.clone();
+        sorted.sort_by_key(|e| (e.func, e.ip));
+        sorted.dedup_by_key(|e| (e.func, e.ip));
+        if sorted.len() != entries.len() || entries.len() >= AOT_BIT as usize {
+            return Err("duplicate entries".into());
+        }
+        Ok(AotHook {
+            text,
+            entries: sorted,
+            nfuncs,
+            active: true,
+            inner,
+            stats: Rc::default(),
+        })
+    }
+
+    fn find(&self, func: u32, ip: u32) -> Option<usize> {
+        if !self.active {
+            return None;
+        }
+        self.entries
+            .binary_search_by_key(&(func, ip), |e| (e.func, e.ip))
+            .ok()
+    }
+
+    fn id(k: usize) -> TraceId {
+        TraceId(NonZeroU32::new(AOT_BIT | (k as u32 + 1)).unwrap_or(NonZeroU32::MIN))
+    }
+
+    fn run(&mut self, vm: &mut Vm, k: usize) -> Result<(), Trap> {
+        let e = self.entries[k];
+        let Some(top) = vm.jit_top_frame() else {
+            return Err(vm.error_plain("native code entered without a frame"));
+        };
+        let Some((_, nslots)) = vm.func_shape(e.func) else {
+            return Err(vm.error_plain("native code of a function that does not exist"));
+        };
+        if top.func != e.func || top.ip != e.ip {
+            return Err(vm.error_plain("native code entered at the wrong place"));
+        }
+        // The frame's slots are in the value stack already (the interpreter pushed
+        // it); this only makes the bound explicit before the block is synced.
+        vm.jit_reserve_stack(top.base as usize + nslots as usize)?;
+        self.stats.borrow_mut().entries += 1;
+        let st = vm.jit_state();
+        let code = self.text.as_ptr();
+        // SAFETY: offset 0 of the code is the trampoline (`emit::program`), with the
+        // `Trampoline` signature; `e.offset` is inside the code (checked in `new`) and
+        // is the start of the block compiled for `(e.func, e.ip)` (the constructor's
+        // contract). `jit_state` just synced the block: the innermost frame is the
+        // NORMAL frame of `e.func` at `e.ip` (checked above), whose `nslots` slots
+        // are in the value stack; the code writes only slots of the frames it pushes
+        // after checking the stack limits in the block, frame records below the
+        // block's frame limit, and nothing on the heap. Nothing else touches them
+        // while it runs.
+        let r = unsafe {
+            let tramp: Trampoline = std::mem::transmute::<*const u8, Trampoline>(code);
+            let slots = (*st).stack_base.add(top.base as usize);
+            tramp(
+                slots,
+                (*st).interrupt as *const u8,
+                st,
+                code.add(e.offset as usize),
+            )
+        };
+        // SAFETY: the code moved `frame_top` only by pushing whole NORMAL frame
+        // records of functions of the program (bases inside the value stack, every
+        // slot of their extent written) or by popping them; it allocated nothing.
+        if let Err(msg) = unsafe { vm.jit_state_commit() } {
+            return Err(vm.error_plain(format!("native code: {msg}")));
+        }
+        if r != RETURNED {
+            self.stats.borrow_mut().exits += 1;
+            vm.jit_set_ip(r);
+        }
+        vm.check_interrupt()
+    }
+}
+
+impl JitHook for AotHook {
+    fn hot(&mut self, vm: &mut Vm, at: Anchor) -> HotAction {
+        let (func, ip) = match at {
+            Anchor::Call { func } => (func, 0),
+            Anchor::Loop { func, ip, .. } => (func, ip),
+        };
+        if let Some(k) = self.find(func, ip) {
+            return HotAction::Enter(Self::id(k));
+        }
+        match &mut self.inner {
+            Some(h) => h.hot(vm, at),
+            None => HotAction::Continue,
+        }
+    }
+
+    fn record(&mut self, vm: &Vm, at: &RecordPoint<'_>) -> Recording {
+        match &mut self.inner {
+            Some(h) => h.record(vm, at),
+            None => Recording::Abort,
+        }
+    }
+
+    fn cancel(&mut self, vm: &Vm, at: Anchor) {
+        if let Some(h) = &mut self.inner {
+            h.cancel(vm, at);
+        }
+    }
+
+    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: Anchor) -> Result<(), Trap> {
+        let t = trace.0.get();
+        if t & AOT_BIT != 0 {
+            let k = (t & !AOT_BIT) as usize - 1;
+            if k >= self.entries.len() || !self.active {
+                return Err(vm.error_plain("native code: no such entry"));
+            }
+            return self.run(vm, k);
+        }
+        match &mut self.inner {
+            Some(h) => h.enter(vm, trace, at),
+            None => Err(vm.error_plain("JIT: no such trace")),
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(h) = &mut self.inner {
+            h.flush();
+        }
+    }
+
+    fn loaded(&mut self, vm: &mut Vm) {
+        if let Some(h) = &mut self.inner {
+            h.loaded(vm);
+        }
+        // The code belongs to one program: a VM that loaded another one (a function
+        // count that differs) never runs it.
+        self.active = vm.func_shape(self.nfuncs as u32).is_none()
+            && (self.nfuncs == 0 || vm.func_shape(self.nfuncs as u32 - 1).is_some());
+        if !self.active {
+            return;
+        }
+        for (k, e) in self.entries.iter().enumerate() {
+            let at = if e.ip == 0 {
+                Anchor::Call { func: e.func }
+            } else {
+                match vm.loop_slot(e.func, e.ip) {
+                    Some(index) => Anchor::Loop {
+                        func: e.func,
+                        ip: e.ip,
+                        index,
+                    },
+                    None => continue,
+                }
+            };
+            vm.install_trace(at, Self::id(k));
+        }
+    }
+}

@@ -1,0 +1,1242 @@
+//! Whole-function compilation ahead of time (issue 14, phase 2; SPEC.md §11.6): the
+//! machine code `hashc --native` and `hashld --native` put in a native executable.
+//!
+//! It is built from the JIT's own pieces: each basic block of a function becomes an IR
+//! fragment built with the trace [`TraceBuilder`] (so constant folding, algebraic
+//! identities and CSE apply within the block), registers come from the trace register
+//! allocator ([`crate::x64::allocate`]), and [`emit`] writes x86-64 code for the block
+//! with dynasm into one [`dynasmrt::VecAssembler`] for the whole program.
+//!
+//! What it does, and what it does not do yet:
+//! - **Types without profiles.** A forward dataflow over each function's control-flow
+//!   graph ([`infer`]) gives every slot a kind (i64, f64, bool, or unknown) at every
+//!   instruction where one is provable: from constants, typed results, and the typed
+//!   instructions' operands (which the interpreter checks, so past them they are
+//!   known). A load of a slot of proven kind is unguarded (`sload.*.known`); any other
+//!   keeps one tag compare whose failure leaves to the interpreter *at that
+//!   instruction*, which then does exactly what it always does (faults with its own
+//!   message and stack trace, or carries on).
+//! - **Blocks and slots.** Values live in registers within a block; at block
+//!   boundaries, calls and exits every value is written back to its bytecode slot
+//!   (the interpreter's frame layout, on the VM's own value and frame stacks), so the
+//!   collector, stack traces and the interpreter see exactly the interpreter's state.
+//!   Keeping values in registers across blocks is the next step.
+//! - **Calls.** `callk`/`callself` of a fully compiled function push the frame record
+//!   the interpreter would push and `call` the callee's code directly; `tcallk` reuses
+//!   the frame and jumps; `tcallself` and `loop` are jumps (polling the interrupt
+//!   flag). A full value, frame or native stack leaves to the interpreter at the call,
+//!   which grows the stack or reports the overflow.
+//! - **Fallback.** Any instruction outside the supported subset (allocation, fields,
+//!   strings, closures, globals, unknown calls...) is an exit to the interpreter at
+//!   that instruction. A function with none is *fully compiled*; others are *partly
+//!   compiled* (their loops whose bodies are fully supported are still entered
+//!   natively from the interpreter's back-edge) and reported with the reason.
+//!   Nothing allocates or calls the runtime, so no heap address is ever held in a
+//!   register: the GC contract is trivially the interpreter's.
+
+use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
+use hashvm_format::insn::{Insn, Operand};
+use hashvm_format::opcode::{Op, OperandKind};
+use hashvm_format::{Module, Verified};
+
+#[cfg(target_arch = "x86_64")]
+pub mod emit;
+#[cfg(target_arch = "x86_64")]
+pub mod hook;
+
+/// Set in a snapshot's `resume_ip` when the "exit" is a jump to the block starting at
+/// the rest of the offset, not a return to the interpreter.
+pub const JUMP_BIT: u32 = 1 << 31;
+
+const NONE: Ref = Ref(u32::MAX);
+
+/// What is known about a slot's value at one point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Not reached (yet).
+    Bot,
+    /// An i64.
+    I64,
+    /// An f64.
+    F64,
+    /// A bool.
+    Bool,
+    /// Anything.
+    Any,
+}
+
+impl Kind {
+    fn join(self, o: Kind) -> Kind {
+        match (self, o) {
+            (Kind::Bot, x) | (x, Kind::Bot) => x,
+            (x, y) if x == y => x,
+            _ => Kind::Any,
+        }
+    }
+
+    fn ir(self) -> Option<IrType> {
+        match self {
+            Kind::I64 => Some(IrType::I64),
+            Kind::F64 => Some(IrType::F64),
+            Kind::Bool => Some(IrType::Bool),
+            _ => None,
+        }
+    }
+}
+
+/// One decoded instruction: byte offset, instruction, length.
+type Decoded = (u32, Insn, u32);
+
+fn slot(i: &Insn, n: usize) -> usize {
+    match i.args.get(n) {
+        Some(Operand::Slot(s)) => *s as usize,
+        Some(Operand::U16(s)) => *s as usize,
+        _ => 0,
+    }
+}
+fn imm(i: &Insn, n: usize) -> i64 {
+    match i.args.get(n) {
+        Some(Operand::Imm32(v)) => *v as i64,
+        Some(Operand::Imm64(v)) => *v,
+        Some(Operand::F64(v)) => *v as i64,
+        Some(Operand::Func(v)) => *v as i64,
+        Some(Operand::Global(v)) => *v as i64,
+        _ => 0,
+    }
+}
+/// The jump targets of an instruction (byte offsets), in operand order.
+fn targets(ip: u32, i: &Insn) -> Vec<u32> {
+    let mut v = Vec::new();
+    for a in &i.args {
+        match a {
+            Operand::Jump(j) => v.push((ip as i64 + *j as i64) as u32),
+            Operand::Table(d, cases) => {
+                v.push((ip as i64 + *d as i64) as u32);
+                v.extend(cases.iter().map(|c| (ip as i64 + *c as i64) as u32));
+            }
+            _ => {}
+        }
+    }
+    v
+}
+/// Whether control can continue with the next instruction.
+fn falls_through(op: Op) -> bool {
+    !matches!(
+        op,
+        Op::Jmp
+            | Op::Loop
+            | Op::Switch
+            | Op::SwitchI
+            | Op::Ret
+            | Op::RetU
+            | Op::Panic
+            | Op::MatchFail
+            | Op::TCall
+            | Op::TCallK
+            | Op::TCallSelf
+    )
+}
+
+/// The kinds every slot has *after* instruction `i` completes without faulting.
+/// `rets` gives the kind each function returns (a call's result; `Any` when unknown),
+/// `me` is the running function (for `callself`).
+fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
+    use Op::*;
+    let k = |st: &mut [Kind], s: usize, v: Kind| {
+        if let Some(x) = st.get_mut(s) {
+            *x = v;
+        }
+    };
+    let (s0, s1, s2) = (slot(i, 0), slot(i, 1), slot(i, 2));
+    match i.op {
+        Mov => {
+            let v = st.get(s1).copied().unwrap_or(Kind::Any);
+            k(st, s0, v);
+        }
+        LoadI | LoadI64 => k(st, s0, Kind::I64),
+        LoadF => k(st, s0, Kind::F64),
+        LoadTrue | LoadFalse => k(st, s0, Kind::Bool),
+        AddI64 | SubI64 | MulI64 | DivI64 | RemI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 => {
+            k(st, s1, Kind::I64);
+            k(st, s2, Kind::I64);
+            k(st, s0, Kind::I64);
+        }
+        AddIImm | SubIImm | MulIImm | NegI64 | BNotI64 => {
+            k(st, s1, Kind::I64);
+            k(st, s0, Kind::I64);
+        }
+        EqI64 | NeI64 | LtI64 | LeI64 => {
+            k(st, s1, Kind::I64);
+            k(st, s2, Kind::I64);
+            k(st, s0, Kind::Bool);
+        }
+        JLtI64 | JLeI64 | JGtI64 | JGeI64 | JEqI64 | JNeI64 => {
+            k(st, s0, Kind::I64);
+            k(st, s1, Kind::I64);
+        }
+        JLtIImm | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm => k(st, s0, Kind::I64),
+        AddF64 | SubF64 | MulF64 | DivF64 => {
+            k(st, s1, Kind::F64);
+            k(st, s2, Kind::F64);
+            k(st, s0, Kind::F64);
+        }
+        AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | NegF64 | Sqrt => {
+            k(st, s1, Kind::F64);
+            k(st, s0, Kind::F64);
+        }
+        EqF64 | NeF64 | LtF64 | LeF64 => {
+            k(st, s1, Kind::F64);
+            k(st, s2, Kind::F64);
+            k(st, s0, Kind::Bool);
+        }
+        JLtF64 | JLeF64 | JNLtF64 | JNLeF64 => {
+            k(st, s0, Kind::F64);
+            k(st, s1, Kind::F64);
+        }
+        Jt | Jf => k(st, s0, Kind::Bool),
+        Not => {
+            k(st, s1, Kind::Bool);
+            k(st, s0, Kind::Bool);
+        }
+        I64ToF64 => {
+            k(st, s1, Kind::I64);
+            k(st, s0, Kind::F64);
+        }
+        ALen => k(st, s0, Kind::I64),
+        CallK | CallSelf => {
+            let (f, a0) = if i.op == CallK {
+                (imm(i, 1) as u32, slot(i, 2))
+            } else {
+                (me, s1)
+            };
+            // The callee's frame is the caller's slots from the argument base up.
+            for x in st.iter_mut().skip(a0) {
+                *x = Kind::Any;
+            }
+            // `Bot`: the callee never returns (so far in the fixed point): nothing
+            // flows on from here.
+            k(st, s0, rets.get(f as usize).copied().unwrap_or(Kind::Any));
+        }
+        Eq | Ne => {
+            let both = st.get(s1) == Some(&Kind::I64) && st.get(s2) == Some(&Kind::I64);
+            k(st, s0, if both { Kind::Bool } else { Kind::Any });
+        }
+        AGet => {
+            k(st, s2, Kind::I64);
+            k(st, s0, Kind::Any);
+        }
+        ASet => k(st, s1, Kind::I64),
+        _ => {
+            // Anything else: every slot it writes becomes unknown, and a call's
+            // callee may clobber every slot from its argument base up.
+            for (kind, a) in i.op.operands().iter().zip(i.args.iter()) {
+                if let Operand::Slot(s) = a {
+                    match kind {
+                        OperandKind::Dst => k(st, *s as usize, Kind::Any),
+                        OperandKind::Base => {
+                            for x in st.iter_mut().skip(*s as usize) {
+                                *x = Kind::Any;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One function, decoded, with its control-flow facts.
+struct Fun {
+    insns: Vec<Decoded>,
+    /// Instruction index of each byte offset (`usize::MAX` inside an instruction).
+    at: Vec<usize>,
+    /// Kinds of the slots before each instruction.
+    before: Vec<Vec<Kind>>,
+    /// Whether each instruction is reachable from the entry.
+    reached: Vec<bool>,
+    /// Block starts (byte offsets), ascending.
+    leaders: Vec<u32>,
+}
+
+/// Decodes `code` and runs the kind inference: the entry state has every slot unknown
+/// (the parameters come from callers, the other slots are unit).
+fn infer(code: &[u8], nslots: u16, rets: &[Kind], me: u32) -> Option<Fun> {
+    let insns: Vec<Decoded> = hashvm_format::insn::decode_all(code)
+        .ok()?
+        .into_iter()
+        .map(|(ip, i)| {
+            let len = i.len() as u32;
+            (ip as u32, i, len)
+        })
+        .collect();
+    if insns.is_empty() || code.len() >= JUMP_BIT as usize {
+        return None;
+    }
+    let mut at = vec![usize::MAX; code.len() + 1];
+    for (n, (ip, _, _)) in insns.iter().enumerate() {
+        at[*ip as usize] = n;
+    }
+    let mut leaders = vec![0u32];
+    for (n, (ip, i, len)) in insns.iter().enumerate() {
+        let ts = targets(*ip, i);
+        leaders.extend(ts.iter().copied());
+        let ends = !ts.is_empty()
+            || !falls_through(i.op)
+            || matches!(i.op, Op::CallK | Op::CallSelf | Op::Call);
+        if ends && n + 1 < insns.len() {
+            leaders.push(ip + len);
+        }
+        // Every back-edge starts a block: the interpreter may enter there.
+        if matches!(i.op, Op::Loop | Op::TCallSelf) {
+            leaders.push(*ip);
+        }
+    }
+    leaders.sort_unstable();
+    leaders.dedup();
+    if leaders
+        .iter()
+        .any(|&l| at.get(l as usize).is_none_or(|&x| x == usize::MAX))
+    {
+        return None;
+    }
+    let n = nslots as usize;
+    let mut before = vec![vec![Kind::Bot; n]; insns.len()];
+    before[0] = vec![Kind::Any; n];
+    let mut reached = vec![false; insns.len()];
+    reached[0] = true;
+    let mut work = vec![0usize];
+    let mut queued = vec![false; insns.len()];
+    queued[0] = true;
+    while let Some(x) = work.pop() {
+        queued[x] = false;
+        let (ip, i, len) = &insns[x];
+        let mut st = before[x].clone();
+        transfer(&mut st, i, rets, me);
+        let mut succ: Vec<usize> = targets(*ip, i).iter().map(|t| at[*t as usize]).collect();
+        if falls_through(i.op) && x + 1 < insns.len() {
+            succ.push(at[(ip + len) as usize]);
+        }
+        for s in succ {
+            let mut changed = !reached[s];
+            reached[s] = true;
+            for (a, b) in before[s].iter_mut().zip(st.iter()) {
+                let j = a.join(*b);
+                if j != *a {
+                    *a = j;
+                    changed = true;
+                }
+            }
+            if changed && !queued[s] {
+                queued[s] = true;
+                work.push(s);
+            }
+        }
+    }
+    Some(Fun {
+        insns,
+        at,
+        before,
+        reached,
+        leaders,
+    })
+}
+
+/// Whether the compiler translates `op` (given whether `callee`, for a known call, is
+/// fully compiled).
+fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
+    use Op::*;
+    let int = |n: usize| kinds.get(slot(i, n)) == Some(&Kind::I64);
+    match i.op {
+        // Structural equality of two proven i64s is integer equality.
+        JEq | JNe => int(0) && int(1),
+        Eq | Ne => int(1) && int(2),
+        CallK | TCallK => {
+            let f = if i.op == CallK { imm(i, 1) } else { imm(i, 0) };
+            compiled(f as u32)
+        }
+        Mov | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | LoadUnit | Jmp | Jt | Jf | Loop
+        | Ret | RetU | Not | AddI64 | SubI64 | MulI64 | DivI64 | RemI64 | NegI64 | AndI64
+        | OrI64 | XorI64 | ShlI64 | ShrI64 | BNotI64 | AddIImm | SubIImm | MulIImm | EqI64
+        | NeI64 | LtI64 | LeI64 | JLtI64 | JLeI64 | JGtI64 | JGeI64 | JEqI64 | JNeI64 | JLtIImm
+        | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64 | DivF64
+        | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
+        | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
+        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field => true,
+        // Only values of proven kind are stored (no pointer: no write barrier).
+        SetField => matches!(
+            kinds.get(slot(i, 2)),
+            Some(Kind::I64 | Kind::F64 | Kind::Bool)
+        ),
+        _ => false,
+    }
+}
+
+/// How much of a function was compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Every instruction is compiled: the interpreter runs none of it (unless a check
+    /// fails or a stack is full, when it takes over at that instruction).
+    Full,
+    /// Compiled, but these instructions (mnemonics, each once) leave to the interpreter.
+    Partial(Vec<String>),
+}
+
+/// The outcome for one function.
+#[derive(Clone, Debug)]
+pub struct FuncReport {
+    /// Its name.
+    pub name: String,
+    /// How much was compiled.
+    pub status: Status,
+}
+
+/// An entry point the interpreter enters: function `func` at byte offset `ip` (0: its
+/// call; otherwise a back-edge), at `offset` in the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The function.
+    pub func: u32,
+    /// The bytecode offset.
+    pub ip: u32,
+    /// The machine-code offset.
+    pub offset: u32,
+}
+
+/// A compiled program: position-independent machine code and its entry points.
+#[derive(Clone, Debug, Default)]
+pub struct Image {
+    /// The machine code. Offset 0 is the trampoline the runtime calls (see
+    /// [`emit::trampoline_signature`]).
+    pub text: Vec<u8>,
+    /// The entries, ordered by function then offset.
+    pub entries: Vec<Entry>,
+    /// Per function, in module order.
+    pub report: Vec<FuncReport>,
+}
+
+impl Image {
+    /// The `--native-stats` text: a summary, then one line per function that is not
+    /// fully compiled, with the reason.
+    pub fn stats(&self) -> String {
+        let n = self.report.len();
+        let full = self
+            .report
+            .iter()
+            .filter(|r| r.status == Status::Full)
+            .count();
+        let mut s = format!(
+            "native: {n} functions: {full} compiled ahead of time, {} partly compiled (the \
+             interpreter runs the instructions listed), {} bytes of machine code, {} entries\n",
+            n - full,
+            self.text.len(),
+            self.entries.len()
+        );
+        for r in &self.report {
+            match &r.status {
+                Status::Full => s.push_str(&format!("  compiled     {}\n", r.name)),
+                Status::Partial(why) => {
+                    s.push_str(&format!("  interpreted  {}: {}\n", r.name, why.join(", ")))
+                }
+            }
+        }
+        s
+    }
+}
+
+/// A basic block, translated: its start offset and its IR.
+pub struct Block {
+    /// Byte offset of its first instruction.
+    pub ip: u32,
+    /// The IR (guards' snapshots resume in the interpreter, or with [`JUMP_BIT`], at
+    /// another block).
+    pub trace: Trace,
+}
+
+/// One function, translated.
+pub struct FuncIr {
+    /// Its blocks, in code order (block 0 is the function entry).
+    pub blocks: Vec<Block>,
+    /// Instructions left to the interpreter (mnemonics, deduplicated).
+    pub fallbacks: Vec<String>,
+}
+
+/// The per-block translator: a slot map from slots to IR values (and whether the
+/// value still has to be written back), and the kinds of the slots not in the map.
+struct Tx<'a> {
+    b: TraceBuilder,
+    map: Vec<Option<(Ref, bool)>>,
+    kinds: Vec<Kind>,
+    full: &'a dyn Fn(u32) -> bool,
+    func: u32,
+}
+
+enum Step {
+    Next,
+    /// The block is finished (terminator emitted).
+    End,
+    /// The instruction is not translated: leave to the interpreter there.
+    Unsupported,
+}
+
+impl Tx<'_> {
+    fn dirty(&self) -> Vec<(u16, Ref)> {
+        self.map
+            .iter()
+            .enumerate()
+            .filter_map(|(s, e)| match e {
+                Some((r, true)) => Some((s as u16, *r)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A snapshot resuming in the interpreter at `ip`. The pending values are written
+    /// back first (each is stored once whether here or at the block's end), so no value
+    /// stays live in a register only for an exit that is rarely taken.
+    fn snap(&mut self, ip: u32) -> u32 {
+        self.flush();
+        self.b.snapshot(ip, Vec::new())
+    }
+
+    /// Writes every pending value back to its slot.
+    fn flush(&mut self) {
+        for (s, r) in self.dirty() {
+            self.b.sstore(s as u32, r);
+            if let Some(e) = &mut self.map[s as usize] {
+                e.1 = false;
+            }
+        }
+    }
+
+    fn exit(&mut self, ip: u32) {
+        let s = self.snap(ip);
+        self.b.emit_raw(IrOp::Exit, NONE, NONE, 0, s);
+    }
+
+    fn jump(&mut self, ip: u32) {
+        self.b.emit_raw(IrOp::Jump, NONE, NONE, ip as u64, 0);
+    }
+
+    /// The value of slot `s` as a `ty`, loading it (unguarded if its kind is proven);
+    /// `None` if it is known to be of another type (the instruction faults).
+    fn get(&mut self, s: usize, ty: IrType, ip: u32) -> Option<Ref> {
+        if let Some((r, _)) = self.map.get(s).copied().flatten() {
+            return (self.b.ty(r) == ty).then_some(r);
+        }
+        let known = self.kinds.get(s).and_then(|k| k.ir());
+        let r = if known == Some(ty) {
+            let op = match ty {
+                IrType::F64 => IrOp::SLoadKF,
+                IrType::Bool => IrOp::SLoadKB,
+                _ => IrOp::SLoadKI,
+            };
+            self.b.pure(op, NONE, NONE, s as u64)
+        } else if known.is_some() {
+            return None;
+        } else {
+            let snap = self.snap(ip);
+            self.b.sload(s as u32, ty, snap)
+        };
+        self.map[s] = Some((r, false));
+        Some(r)
+    }
+
+    fn set(&mut self, s: usize, r: Ref) {
+        self.map[s] = Some((r, true));
+    }
+
+    /// Slot `s` was written in memory directly.
+    fn written(&mut self, s: usize) {
+        self.map[s] = None;
+        self.b.barrier();
+    }
+
+    /// A branch to `target` when the guard `op` on `(a, b)` *fails*; else falls
+    /// through to `next`.
+    fn branch(
+        &mut self,
+        op: IrOp,
+        a: Ref,
+        b: Ref,
+        target: u32,
+        next: u32,
+    ) -> Result<(), BuildError> {
+        self.flush();
+        let s = self.b.snapshot(target | JUMP_BIT, Vec::new());
+        let r = if matches!(op, IrOp::IsTrue | IrOp::IsFalse) {
+            self.b.guard_bool(op, a, s)
+        } else {
+            self.b.guard(op, a, b, s)
+        };
+        match r {
+            Ok(()) => self.jump(next),
+            Err(BuildError::AlwaysExits(_)) => self.jump(target),
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    fn step(
+        &mut self,
+        ip: u32,
+        i: &Insn,
+        len: u32,
+        shapes: &[(u16, u16)],
+    ) -> Result<Step, BuildError> {
+        use Op::*;
+        if !supported(i, &self.kinds, self.full) {
+            return Ok(Step::Unsupported);
+        }
+        let next = ip + len;
+        let (s0, s1, s2) = (slot(i, 0), slot(i, 1), slot(i, 2));
+        macro_rules! get {
+            ($s:expr, $t:expr) => {
+                match self.get($s, $t, ip) {
+                    Some(r) => r,
+                    None => return Ok(Step::Unsupported),
+                }
+            };
+        }
+        let target = targets(ip, i).first().copied().unwrap_or(0);
+        match i.op {
+            Mov => {
+                if let Some((r, _)) = self.map[s1] {
+                    self.set(s0, r);
+                } else if let Some(t) = self.kinds[s1].ir() {
+                    let r = get!(s1, t);
+                    self.set(s0, r);
+                } else if s0 != s1 {
+                    self.b
+                        .emit_raw(IrOp::SCopy, NONE, NONE, (s0 | s1 << 16) as u64, 0);
+                    self.written(s0);
+                }
+            }
+            LoadI | LoadI64 => {
+                let r = self.b.kint(imm(i, 1));
+                self.set(s0, r);
+            }
+            LoadF => {
+                let r = self.b.kf64(f64::from_bits(imm(i, 1) as u64));
+                self.set(s0, r);
+            }
+            LoadTrue | LoadFalse => {
+                let r = self.b.kbool(i.op == LoadTrue);
+                self.set(s0, r);
+            }
+            LoadUnit => {
+                self.b.sunit(s0 as u32);
+                self.written(s0);
+            }
+            LoadG => {
+                let g = imm(i, 1) as u64;
+                if g > 0x7fff_ffff / 16 {
+                    return Ok(Step::Unsupported);
+                }
+                self.b
+                    .emit_raw(IrOp::GCopy, NONE, NONE, s0 as u64 | g << 16, 0);
+                self.written(s0);
+            }
+            ALen => {
+                let a = get!(s1, IrType::Ptr);
+                let r = self.b.alen(a)?;
+                self.set(s0, r);
+            }
+            AGet => {
+                let (a, x) = (get!(s1, IrType::Ptr), get!(s2, IrType::I64));
+                let snap = self.snap(ip);
+                self.b.emit_raw(IrOp::AGetSlot, a, x, s0 as u64, snap);
+                self.written(s0);
+            }
+            Field | SetField => {
+                // The object must be a data value in memory: never a pending value
+                // (the snapshot writes pending values back), never an i64/f64/bool.
+                let o = if i.op == Field { s1 } else { s0 };
+                let fi = slot(i, if i.op == Field { 2 } else { 1 });
+                if self.kinds[o].ir().is_some() || fi > 0x7fff_ffff / 16 {
+                    return Ok(Step::Unsupported);
+                }
+                if i.op == Field {
+                    let snap = self.snap(ip);
+                    let k = o as u64 | (fi as u64) << 16 | (s0 as u64) << 32;
+                    self.b.emit_raw(IrOp::FieldSlot, NONE, NONE, k, snap);
+                    self.written(s0);
+                } else {
+                    let v = match self.map[s2] {
+                        Some((r, _)) => r,
+                        None => match self.kinds[s2].ir() {
+                            Some(t) => get!(s2, t),
+                            None => return Ok(Step::Unsupported),
+                        },
+                    };
+                    let snap = self.snap(ip);
+                    let k = o as u64 | (fi as u64) << 16;
+                    self.b.emit_raw(IrOp::SetFieldK, v, NONE, k, snap);
+                }
+            }
+            ASet => {
+                let (a, x) = (get!(s0, IrType::Ptr), get!(s1, IrType::I64));
+                // Only values of proven kind (no pointers: no write barrier needed).
+                let v = match self.map[s2] {
+                    Some((r, _)) => r,
+                    None => match self.kinds[s2].ir() {
+                        Some(t) => get!(s2, t),
+                        None => return Ok(Step::Unsupported),
+                    },
+                };
+                let snap = self.snap(ip);
+                self.b.aset(a, x, v, snap)?;
+            }
+            AddI64 | SubI64 | MulI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | DivI64
+            | RemI64 => {
+                let (a, b) = (get!(s1, IrType::I64), get!(s2, IrType::I64));
+                let op = match i.op {
+                    AddI64 => IrOp::AddI,
+                    SubI64 => IrOp::SubI,
+                    MulI64 => IrOp::MulI,
+                    AndI64 => IrOp::AndI,
+                    OrI64 => IrOp::OrI,
+                    XorI64 => IrOp::XorI,
+                    ShlI64 => IrOp::ShlI,
+                    ShrI64 => IrOp::ShrI,
+                    DivI64 => IrOp::DivI,
+                    _ => IrOp::RemI,
+                };
+                let r = if matches!(op, IrOp::DivI | IrOp::RemI) {
+                    // A constant divisor other than 0 and -1 needs no exit.
+                    let safe = self
+                        .b
+                        .constant(b)
+                        .is_some_and(|k| k as i64 != 0 && k as i64 != -1);
+                    let snap = if safe { 0 } else { self.snap(ip) };
+                    match self.b.divrem(op, a, b, snap) {
+                        Ok(r) => r,
+                        Err(BuildError::AlwaysExits(_)) => return Ok(Step::Unsupported),
+                        Err(e) => return Err(e),
+                    }
+                } else if matches!(op, IrOp::ShlI | IrOp::ShrI) {
+                    self.b.pure(op, a, b, 0)
+                } else {
+                    self.b.arith(op, a, b)?
+                };
+                self.set(s0, r);
+            }
+            AddIImm | SubIImm | MulIImm => {
+                let a = get!(s1, IrType::I64);
+                let k = self.b.kint(imm(i, 2));
+                let op = match i.op {
+                    AddIImm => IrOp::AddI,
+                    SubIImm => IrOp::SubI,
+                    _ => IrOp::MulI,
+                };
+                let r = self.b.arith(op, a, k)?;
+                self.set(s0, r);
+            }
+            NegI64 | BNotI64 => {
+                let a = get!(s1, IrType::I64);
+                let r = if i.op == NegI64 {
+                    let z = self.b.kint(0);
+                    self.b.arith(IrOp::SubI, z, a)?
+                } else {
+                    let m = self.b.kint(-1);
+                    self.b.arith(IrOp::XorI, a, m)?
+                };
+                self.set(s0, r);
+            }
+            JEq | JNe => {
+                let (a, b) = (get!(s0, IrType::I64), get!(s1, IrType::I64));
+                let op = if i.op == JEq { IrOp::NeI } else { IrOp::EqI };
+                self.branch(op, a, b, target, next)?;
+                return Ok(Step::End);
+            }
+            Eq | Ne => {
+                let (a, b) = (get!(s1, IrType::I64), get!(s2, IrType::I64));
+                let op = if i.op == Eq {
+                    IrOp::CmpEqI
+                } else {
+                    IrOp::CmpNeI
+                };
+                let r = self.b.compare(op, a, b)?;
+                self.set(s0, r);
+            }
+            EqI64 | NeI64 | LtI64 | LeI64 => {
+                let (a, b) = (get!(s1, IrType::I64), get!(s2, IrType::I64));
+                let op = match i.op {
+                    EqI64 => IrOp::CmpEqI,
+                    NeI64 => IrOp::CmpNeI,
+                    LtI64 => IrOp::CmpLtI,
+                    _ => IrOp::CmpLeI,
+                };
+                let r = self.b.compare(op, a, b)?;
+                self.set(s0, r);
+            }
+            JLtI64 | JLeI64 | JGtI64 | JGeI64 | JEqI64 | JNeI64 | JLtIImm | JLeIImm | JGtIImm
+            | JGeIImm | JEqIImm | JNeIImm => {
+                let a = get!(s0, IrType::I64);
+                let imm_form = matches!(
+                    i.op,
+                    JLtIImm | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm
+                );
+                let b = if imm_form {
+                    self.b.kint(imm(i, 1))
+                } else {
+                    get!(s1, IrType::I64)
+                };
+                // The guard holds when the jump is not taken.
+                let op = match i.op {
+                    JLtI64 | JLtIImm => IrOp::GeI,
+                    JLeI64 | JLeIImm => IrOp::GtI,
+                    JGtI64 | JGtIImm => IrOp::LeI,
+                    JGeI64 | JGeIImm => IrOp::LtI,
+                    JEqI64 | JEqIImm => IrOp::NeI,
+                    _ => IrOp::EqI,
+                };
+                self.branch(op, a, b, target, next)?;
+                return Ok(Step::End);
+            }
+            AddF64 | SubF64 | MulF64 | DivF64 => {
+                let (a, b) = (get!(s1, IrType::F64), get!(s2, IrType::F64));
+                let op = match i.op {
+                    AddF64 => IrOp::AddF,
+                    SubF64 => IrOp::SubF,
+                    MulF64 => IrOp::MulF,
+                    _ => IrOp::DivF,
+                };
+                let r = self.b.arith(op, a, b)?;
+                self.set(s0, r);
+            }
+            AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 => {
+                let a = get!(s1, IrType::F64);
+                let k = self.b.kf64(f64::from_bits(imm(i, 2) as u64));
+                let r = match i.op {
+                    AddKF64 => self.b.arith(IrOp::AddF, a, k)?,
+                    SubKF64 => self.b.arith(IrOp::SubF, a, k)?,
+                    MulKF64 => self.b.arith(IrOp::MulF, a, k)?,
+                    DivKF64 => self.b.arith(IrOp::DivF, a, k)?,
+                    RSubKF64 => self.b.arith(IrOp::SubF, k, a)?,
+                    _ => self.b.arith(IrOp::DivF, k, a)?,
+                };
+                self.set(s0, r);
+            }
+            NegF64 | Sqrt => {
+                let a = get!(s1, IrType::F64);
+                let op = if i.op == NegF64 {
+                    IrOp::NegF
+                } else {
+                    IrOp::SqrtF
+                };
+                let r = self.b.pure(op, a, NONE, 0);
+                self.set(s0, r);
+            }
+            EqF64 | NeF64 | LtF64 | LeF64 => {
+                let (a, b) = (get!(s1, IrType::F64), get!(s2, IrType::F64));
+                let op = match i.op {
+                    EqF64 => IrOp::CmpEqF,
+                    NeF64 => IrOp::CmpNeF,
+                    LtF64 => IrOp::CmpLtF,
+                    _ => IrOp::CmpLeF,
+                };
+                let r = self.b.pure(op, a, b, 0);
+                self.set(s0, r);
+            }
+            JLtF64 | JLeF64 | JNLtF64 | JNLeF64 => {
+                let (a, b) = (get!(s0, IrType::F64), get!(s1, IrType::F64));
+                let op = match i.op {
+                    JLtF64 => IrOp::NLtF,
+                    JLeF64 => IrOp::NLeF,
+                    JNLtF64 => IrOp::LtF,
+                    _ => IrOp::LeF,
+                };
+                self.branch(op, a, b, target, next)?;
+                return Ok(Step::End);
+            }
+            Jt | Jf => {
+                let a = get!(s0, IrType::Bool);
+                let op = if i.op == Jt {
+                    IrOp::IsFalse
+                } else {
+                    IrOp::IsTrue
+                };
+                self.branch(op, a, NONE, target, next)?;
+                return Ok(Step::End);
+            }
+            Not => {
+                let a = get!(s1, IrType::Bool);
+                let r = self.b.unary(IrOp::NotB, a)?;
+                self.set(s0, r);
+            }
+            I64ToF64 => {
+                let a = get!(s1, IrType::I64);
+                let r = self.b.unary(IrOp::ItoF, a)?;
+                self.set(s0, r);
+            }
+            Jmp => {
+                self.flush();
+                self.jump(target);
+                return Ok(Step::End);
+            }
+            Loop => {
+                self.flush();
+                let s = self.b.snapshot(ip, Vec::new());
+                self.b.emit_raw(IrOp::Poll, NONE, NONE, 0, s);
+                self.jump(target);
+                return Ok(Step::End);
+            }
+            Ret | RetU => {
+                let k = if i.op == Ret {
+                    if let Some((r, true)) = self.map[s0] {
+                        self.b.sstore(s0 as u32, r);
+                    }
+                    s0 as u64
+                } else {
+                    1 << 32
+                };
+                let s = self.b.snapshot(ip, Vec::new());
+                self.b.emit_raw(IrOp::RetSlot, NONE, NONE, k, s);
+                return Ok(Step::End);
+            }
+            CallK | CallSelf => {
+                let (f, a0) = if i.op == CallK {
+                    (imm(i, 1) as u32, slot(i, 2))
+                } else {
+                    (self.func, s1)
+                };
+                if shapes.get(f as usize).is_none() {
+                    return Ok(Step::Unsupported);
+                }
+                self.flush();
+                let s = self.b.snapshot(ip, Vec::new());
+                let op = if i.op == CallK {
+                    IrOp::CallAotK
+                } else {
+                    IrOp::CallAotSelf
+                };
+                let k = f as u64 | (a0 as u64) << 32 | (s0 as u64) << 48;
+                self.b.emit_raw(op, NONE, NONE, k, s);
+                self.b.barrier();
+                self.map.iter_mut().for_each(|e| *e = None);
+                self.jump(next);
+                return Ok(Step::End);
+            }
+            TCallK => {
+                let (f, a0, n) = (imm(i, 0) as u32, slot(i, 1), slot(i, 2));
+                self.flush();
+                let s = self.b.snapshot(ip, Vec::new());
+                let k = f as u64 | (a0 as u64) << 32 | (n as u64) << 48;
+                self.b.emit_raw(IrOp::TCallAot, NONE, NONE, k, s);
+                return Ok(Step::End);
+            }
+            TCallSelf => {
+                let (a0, n) = (s0, s1);
+                self.flush();
+                let s = self.b.snapshot(ip, Vec::new());
+                self.b.emit_raw(IrOp::Poll, NONE, NONE, 0, s);
+                if a0 != 0 && n != 0 {
+                    self.b
+                        .emit_raw(IrOp::SMove, NONE, NONE, (a0 | n << 16) as u64, 0);
+                }
+                self.jump(0);
+                return Ok(Step::End);
+            }
+            _ => return Ok(Step::Unsupported),
+        }
+        transfer(&mut self.kinds, i, &[], self.func);
+        Ok(Step::Next)
+    }
+}
+
+/// Translates function `func` of `m` to IR blocks; `full` says which functions are
+/// fully compiled (direct calls go natively only to those). `None`: not compiled at all
+/// (no block could be formed).
+fn translate(
+    m: &Module,
+    func: u32,
+    fun: &Fun,
+    full: &dyn Fn(u32) -> bool,
+    shapes: &[(u16, u16)],
+) -> Result<FuncIr, BuildError> {
+    let f = &m.functions[func as usize];
+    let mut blocks = Vec::new();
+    let mut fallbacks: Vec<String> = Vec::new();
+    for (bi, &start) in fun.leaders.iter().enumerate() {
+        let end = fun.leaders.get(bi + 1).copied().unwrap_or(u32::MAX);
+        let first = fun.at[start as usize];
+        let mut tx = Tx {
+            b: TraceBuilder::new(start),
+            map: vec![None; f.nslots as usize],
+            kinds: fun.before[first].clone(),
+            full,
+            func,
+        };
+        let reachable = fun.reached[first];
+        let mut n = first;
+        while let Some((ip, i, len)) = fun.insns.get(n) {
+            if *ip >= end {
+                tx.flush();
+                tx.jump(*ip);
+                break;
+            }
+            match tx.step(*ip, i, *len, shapes)? {
+                Step::Next => n += 1,
+                Step::End => break,
+                Step::Unsupported => {
+                    if reachable {
+                        let name = i.op.mnemonic().to_string();
+                        let name = match i.op {
+                            Op::CallK | Op::TCallK => format!(
+                                "{name} {}",
+                                m.functions
+                                    .get(imm(i, if i.op == Op::CallK { 1 } else { 0 }) as usize)
+                                    .map_or("?", |g| g.name.as_str())
+                            ),
+                            _ => name,
+                        };
+                        if !fallbacks.contains(&name) {
+                            fallbacks.push(name);
+                        }
+                    }
+                    tx.exit(*ip);
+                    break;
+                }
+            }
+        }
+        blocks.push(Block {
+            ip: start,
+            trace: tx.b.finish(Vec::new()),
+        });
+    }
+    Ok(FuncIr { blocks, fallbacks })
+}
+
+/// The kind a function returns: the join over its reachable returns (a tail call
+/// returns what its callee returns; `Any` for `retu` and unknown tail calls).
+fn returns(fun: &Fun, rets: &[Kind], me: u32) -> Kind {
+    let mut r = Kind::Bot;
+    for (n, (_, i, _)) in fun.insns.iter().enumerate() {
+        if !fun.reached[n] {
+            continue;
+        }
+        let k = match i.op {
+            Op::Ret => fun.before[n].get(slot(i, 0)).copied().unwrap_or(Kind::Any),
+            Op::TCallK => rets.get(imm(i, 0) as usize).copied().unwrap_or(Kind::Any),
+            Op::TCallSelf => rets.get(me as usize).copied().unwrap_or(Kind::Any),
+            Op::RetU | Op::TCall => Kind::Any,
+            _ => continue,
+        };
+        r = r.join(k);
+    }
+    r
+}
+
+/// Infers every function, with the kinds functions return (the least fixed point from
+/// "returns nothing", over direct calls; each kind only rises, so it ends).
+fn infer_program(m: &Module) -> Vec<Option<Fun>> {
+    let mut rets = vec![Kind::Bot; m.functions.len()];
+    // Each function's kind rises at most twice (Bot, a kind, Any): a bound that can
+    // only be reached by a bug, and then every call result is unknown.
+    for _ in 0..2 * m.functions.len() + 2 {
+        let funs: Vec<Option<Fun>> = m
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(fi, f)| infer(&f.code, f.nslots, &rets, fi as u32))
+            .collect();
+        let next: Vec<Kind> = funs
+            .iter()
+            .enumerate()
+            .map(|(fi, f)| match f {
+                Some(f) => returns(f, &rets, fi as u32),
+                None => Kind::Any,
+            })
+            .collect();
+        if next == rets {
+            return funs;
+        }
+        rets = next;
+    }
+    let any = vec![Kind::Any; m.functions.len()];
+    m.functions
+        .iter()
+        .enumerate()
+        .map(|(fi, f)| infer(&f.code, f.nslots, &any, fi as u32))
+        .collect()
+}
+
+/// Which functions are fully compiled: those whose every reachable instruction is
+/// supported, direct calls only to fully compiled functions (a greatest fixed point).
+fn fully_compiled(funs: &[Option<Fun>]) -> Vec<bool> {
+    let mut full: Vec<bool> = funs.iter().map(|f| f.is_some()).collect();
+    loop {
+        let mut changed = false;
+        for (fi, fun) in funs.iter().enumerate() {
+            let Some(fun) = fun else { continue };
+            if !full[fi] {
+                continue;
+            }
+            let snapshot = full.clone();
+            let ok = |g: u32| snapshot.get(g as usize).copied().unwrap_or(false);
+            let all = fun
+                .insns
+                .iter()
+                .enumerate()
+                .all(|(n, (_, i, _))| !fun.reached[n] || supported(i, &fun.before[n], &ok));
+            if !all {
+                full[fi] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            return full;
+        }
+    }
+}
+
+/// Compiles every function of a verified program. Deterministic: the same program
+/// gives the same bytes.
+#[cfg(target_arch = "x86_64")]
+pub fn compile(v: Verified<'_>) -> Result<Image, String> {
+    let m: &Module = v.module();
+    let funs = infer_program(m);
+    let full = fully_compiled(&funs);
+    let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
+    let is_full = |g: u32| full.get(g as usize).copied().unwrap_or(false);
+    let mut irs = Vec::new();
+    for (fi, fun) in funs.iter().enumerate() {
+        irs.push(match fun {
+            Some(fun) => Some(
+                translate(m, fi as u32, fun, &is_full, &shapes)
+                    .map_err(|e| format!("{}: {e}", m.functions[fi].name))?,
+            ),
+            None => None,
+        });
+    }
+    // Back-edges whose loop body (from the jump target to the back-edge, in code
+    // order) the compiler handles entirely are entered from the interpreter.
+    let mut loop_entries: Vec<Vec<u32>> = vec![Vec::new(); m.functions.len()];
+    // The interpreter enters a fully compiled function at its call only if it loops or
+    // calls: entering costs a round trip through the VM's cold path, more than a few
+    // straight-line instructions cost to interpret (compiled callers call it natively).
+    let mut worth: Vec<bool> = vec![false; m.functions.len()];
+    for (fi, fun) in funs.iter().enumerate() {
+        let Some(fun) = fun else { continue };
+        worth[fi] = fun.insns.iter().any(|(_, i, _)| {
+            matches!(
+                i.op,
+                Op::Loop | Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf
+            )
+        });
+        for (ip, i, _) in &fun.insns {
+            let from = match i.op {
+                Op::Loop => targets(*ip, i)[0],
+                Op::TCallSelf => 0,
+                _ => continue,
+            };
+            let body_ok = fun
+                .insns
+                .iter()
+                .enumerate()
+                .filter(|(_, (x, _, _))| *x >= from && x <= ip)
+                .all(|(n, (_, j, _))| supported(j, &fun.before[n], &is_full));
+            if body_ok {
+                loop_entries[fi].push(*ip);
+            }
+        }
+    }
+    emit::program(m, &irs, &full, &worth, &loop_entries, &shapes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hashvm_format::{FunctionBuilder, ModuleBuilder};
+
+    /// Return kinds: `one` returns an i64 (a typed result), `two` returns what `one`
+    /// returns, so after `callk two` the result slot is a proven i64 and the slots
+    /// from the argument base up are unknown again.
+    #[test]
+    fn call_results_take_the_callees_return_kind() {
+        let mut one = FunctionBuilder::new("one", 1, 1);
+        one.op(
+            Op::AddIImm,
+            [Operand::Slot(0), Operand::Slot(0), Operand::Imm32(1)],
+        );
+        one.op(Op::Ret, [Operand::Slot(0)]);
+        let mut two = FunctionBuilder::new("two", 1, 2);
+        two.op(
+            Op::TCallK,
+            [Operand::Func(0), Operand::Slot(0), Operand::U16(1)],
+        );
+        let mut main = FunctionBuilder::new("main", 0, 3);
+        main.op(
+            Op::LoadF,
+            [Operand::Slot(0), Operand::F64(2.5f64.to_bits())],
+        );
+        main.op(Op::LoadI, [Operand::Slot(2), Operand::Imm32(4)]);
+        main.op(
+            Op::CallK,
+            [
+                Operand::Slot(1),
+                Operand::Func(1),
+                Operand::Slot(2),
+                Operand::U16(1),
+            ],
+        );
+        main.op(Op::RetU, []);
+        let mut mb = ModuleBuilder::new();
+        mb.add_function(one).unwrap();
+        mb.add_function(two).unwrap();
+        let mi = mb.add_function(main).unwrap();
+        mb.set_entry(mi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        let funs = infer_program(&m);
+        let main = funs[2].as_ref().unwrap();
+        let after = &main.before[3];
+        assert_eq!(after[0], Kind::F64, "below the argument base: kept");
+        assert_eq!(
+            after[1],
+            Kind::I64,
+            "the result: what `one` returns, through `two`"
+        );
+        assert_eq!(after[2], Kind::Any, "the callee's frame: clobbered");
+    }
+
+    #[test]
+    fn kinds_flow_through_typed_instructions_and_join_at_merges() {
+        // r0 = param; jlt.i64 r0, 2 proves r0 an i64 on both edges; r1 is an f64 on
+        // one path and an i64 on the other: unknown after the merge.
+        use hashvm_format::Arg;
+        let mut f = FunctionBuilder::new("f", 1, 3);
+        let other = f.new_label();
+        let join = f.new_label();
+        f.emit(
+            Op::JLtIImm,
+            [
+                Arg::Op(Operand::Slot(0)),
+                Arg::Op(Operand::Imm32(2)),
+                Arg::Label(other),
+            ],
+        );
+        f.op(
+            Op::LoadF,
+            [Operand::Slot(1), Operand::F64(1.5f64.to_bits())],
+        );
+        f.emit(Op::Jmp, [Arg::Label(join)]);
+        f.bind(other);
+        f.op(Op::LoadI, [Operand::Slot(1), Operand::Imm32(7)]);
+        f.bind(join);
+        f.op(Op::Ret, [Operand::Slot(0)]);
+        let mut mb = ModuleBuilder::new();
+        let fi = mb.add_function(f).unwrap();
+        mb.set_entry(fi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        let fun = infer(&m.functions[0].code, 3, &[], 0).unwrap();
+        let last = fun.insns.len() - 1;
+        assert_eq!(fun.before[0][0], Kind::Any, "parameters are unknown");
+        assert_eq!(fun.before[last][0], Kind::I64);
+        assert_eq!(fun.before[last][1], Kind::Any);
+        assert_eq!(fun.before[1][1], Kind::Any);
+        assert_eq!(fun.leaders.len(), 4);
+    }
+}
