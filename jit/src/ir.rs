@@ -582,7 +582,14 @@ impl TraceBuilder {
     /// whole-function code, `aot`, which the CSE table must never merge).
     pub fn emit_raw(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, snap: u32) -> Ref {
         let r = Ref(self.trace.ins.len() as u32);
-        self.trace.ins.push(Ins { op, a, b, k, snap });
+        self.trace.ins.push(Ins {
+            op,
+            a,
+            b,
+            k,
+            snap,
+            tw: 0,
+        });
         r
     }
 

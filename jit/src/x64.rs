@@ -659,7 +659,6 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             | IrOp::SLoadKB
             | IrOp::SCopy
             | IrOp::NegF
-            | IrOp::SqrtF
             | IrOp::CmpLtF
             | IrOp::CmpLeF
             | IrOp::CmpEqF

@@ -605,21 +605,33 @@ fn block(
                     ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
                     ; ret);
             }
-            IrOp::SLoadA => {
+            IrOp::SLoad if ins.tw == Tag::OBJ as u64 => {
+                // An object's address (its kind is guarded next, by `guard.kind`).
                 let off = disp(ins.k)?;
                 let r = g(Ref(i as u32));
                 dynasm!(a ; .arch x64
                     ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
                     ; jne =>exit
-                    ; mov Rq(r), QWORD [Rq(BASE) + off]
-                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_ARRAY as i8
+                    ; mov Rq(r), QWORD [Rq(BASE) + off]);
+            }
+            IrOp::GKind => {
+                let p = g(ins.a);
+                dynasm!(a ; .arch x64
+                    ; cmp BYTE [Rq(p) + layout::KIND as i32], ins.k as u8 as i8
                     ; jne =>exit);
+            }
+            IrOp::GIndex => {
+                // Unsigned: a negative index is huge.
+                let (p, q) = (g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                    ; jae =>exit);
             }
             IrOp::ALen => {
                 let (r, p) = (g(Ref(i as u32)), g(ins.a));
                 dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + layout::LEN as i32]);
             }
-            IrOp::AGetSlot | IrOp::ASet => {
+            IrOp::AGetSlot => {
                 // Bounds (unsigned: a negative index is huge), then the element's
                 // address in the scratch register: array + FIELDS + 16 * index.
                 let (p, q) = (g(ins.a), g(ins.b));
@@ -630,30 +642,37 @@ fn block(
                     ; mov Rq(SCRATCH), Rq(q)
                     ; shl Rq(SCRATCH), 4
                     ; add Rq(SCRATCH), Rq(p));
-                if ins.op == IrOp::AGetSlot {
-                    // The whole value, through rax (saved: it may hold a live value).
-                    let off = disp(ins.k)?;
-                    dynasm!(a ; .arch x64
-                        ; push rax
-                        ; mov rax, QWORD [Rq(SCRATCH) + f]
-                        ; mov QWORD [Rq(BASE) + off], rax
-                        ; mov rax, QWORD [Rq(SCRATCH) + f + 8]
-                        ; mov QWORD [Rq(BASE) + off + 8], rax
-                        ; pop rax);
-                } else {
-                    // Only i64, f64 and bool values are stored: no pointer, so no
-                    // write barrier is needed whatever the collector.
-                    let v = Ref(ins.k as u32);
-                    let tag = tag_of(t.ty(v));
-                    match loc[v.0 as usize] {
-                        Loc::Xmm(r) => {
-                            dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + f], Rx(r))
-                        }
-                        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f], Rq(r)),
-                        Loc::None => {}
-                    }
-                    dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f + 8], tag);
+                // The whole value, through rax (saved: it may hold a live value).
+                let off = disp(ins.k)?;
+                dynasm!(a ; .arch x64
+                    ; push rax
+                    ; mov rax, QWORD [Rq(SCRATCH) + f]
+                    ; mov QWORD [Rq(BASE) + off], rax
+                    ; mov rax, QWORD [Rq(SCRATCH) + f + 8]
+                    ; mov QWORD [Rq(BASE) + off + 8], rax
+                    ; pop rax);
+            }
+            IrOp::HStore => {
+                // The compiler stores only i64, f64 and bool values (the index guarded
+                // by `guard.index` before): no pointer, so the write barrier (SPEC
+                // §1.4) has nothing to do whatever the generations of the two.
+                let v = ins.b;
+                let ty = t.ty(v);
+                if !matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool) {
+                    return Err(CompileError::NotInTraces("hstore of a pointer"));
                 }
+                let (p, q) = (g(ins.a), g(Ref(ins.k as u32)));
+                let f = layout::FIELDS as i32;
+                dynasm!(a ; .arch x64
+                    ; mov Rq(SCRATCH), Rq(q)
+                    ; shl Rq(SCRATCH), 4
+                    ; add Rq(SCRATCH), Rq(p));
+                match loc[v.0 as usize] {
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + f], Rx(r)),
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f], Rq(r)),
+                    Loc::None => {}
+                }
+                dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f + 8], tag_of(ty));
             }
             IrOp::GCopy => {
                 let off = disp(ins.k & 0xffff)?;

@@ -38,6 +38,7 @@ use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::{Op, OperandKind};
 use hashvm_format::{Module, Verified};
+use hashvm_vm::jit::layout;
 
 #[cfg(target_arch = "x86_64")]
 pub mod emit;
@@ -536,7 +537,14 @@ impl Tx<'_> {
             return None;
         } else {
             let snap = self.snap(ip);
-            self.b.sload(s as u32, ty, snap)
+            let r = self.b.sload(s as u32, ty, snap);
+            if ty == IrType::Ptr {
+                // Objects are loaded only as arrays (`alen`, `aget`, `aset`).
+                self.b
+                    .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)
+                    .ok()?;
+            }
+            r
         };
         self.map[s] = Some((r, false));
         Some(r)
@@ -685,7 +693,8 @@ impl Tx<'_> {
                     },
                 };
                 let snap = self.snap(ip);
-                self.b.aset(a, x, v, snap)?;
+                self.b.guard_index(a, x, snap)?;
+                self.b.hstore(a, x, v, snap)?;
             }
             AddI64 | SubI64 | MulI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | DivI64
             | RemI64 => {
