@@ -143,6 +143,9 @@ define_ir! {
     GLoadF "gload.f64" 0 F64 [GUARD | LOAD] "The payload of global `k`, guarded to be an f64.";
     GLoadB "gload.bool" 0 Bool [GUARD | LOAD] "The payload of global `k`, guarded to be a bool.";
     GClosure "guard.closure" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds a closure of function `k >> 32` (guarded on the function index, never the closure's address).";
+    SCopy "scopy" 0 None [STORE] "Frame slot `k & 0xffffffff` := frame slot `k >> 32`, the whole value copied in memory (a `mov` of a value the trace does not type: a string, a function, an object; both slots are roots, so no guard and no heap address in a register).";
+    GCopy "gcopy" 0 None [STORE] "Frame slot `k & 0xffffffff` := global `k >> 32`, copied in memory (a `loadg` of a value the trace does not type).";
+    CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
 }
 
 /// A reference to an instruction's result (its index in [`Trace::ins`]).
@@ -214,6 +217,21 @@ pub struct Snapshot {
     pub frames: Vec<SnapFrame>,
 }
 
+/// One bytecode instruction a trace runs through the VM's helper (`call.insn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelperCall {
+    /// The function holding the instruction (the innermost frame's).
+    pub func: u32,
+    /// The instruction's byte offset.
+    pub ip: u32,
+    /// Slot 0 of the frame it runs in, counted from the trace frame's slot 0.
+    pub base: u32,
+    /// One past the last live slot of the frames the trace runs in there (its own and
+    /// the inlined ones), from the trace frame's slot 0: a collection in the helper
+    /// roots them.
+    pub live: u32,
+}
+
 /// A recorded, simplified loop trace.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
@@ -234,6 +252,12 @@ pub struct Trace {
     pub entry: Option<(u32, u16, u16)>,
     /// The trace ends in `ret.rec` (a native return), not at the loop's back-edge.
     pub returns: bool,
+    /// The instructions its `call.insn`s run (indexed by their `k`).
+    pub helpers: Vec<HelperCall>,
+    /// Bytecode instructions the recorder followed for one pass over the trace (one
+    /// iteration of a loop, one activation of a function-entry trace, a side trace's
+    /// path): `--jit-stats` counts them per completed pass.
+    pub insns: u32,
 }
 
 impl Trace {
@@ -268,6 +292,17 @@ impl fmt::Display for Trace {
                 )?,
                 IrOp::GFunc | IrOp::GClosure => {
                     write!(f, " r{} is f{}", ins.k & 0xffff_ffff, ins.k >> 32)?
+                }
+                IrOp::SCopy => write!(f, " r{} := r{}", ins.k & 0xffff_ffff, ins.k >> 32)?,
+                IrOp::GCopy => write!(f, " r{} := g{}", ins.k & 0xffff_ffff, ins.k >> 32)?,
+                IrOp::CallInsn => {
+                    if let Some(h) = self.helpers.get(ins.k as usize) {
+                        write!(
+                            f,
+                            " f{} @{} (frame r{}, live to r{})",
+                            h.func, h.ip, h.base, h.live
+                        )?
+                    }
                 }
                 _ => {
                     if ins.op.nargs() >= 1 {
@@ -366,6 +401,9 @@ impl TraceBuilder {
                 | IrOp::SUnit
                 | IrOp::GFunc
                 | IrOp::GClosure
+                | IrOp::CallInsn
+                | IrOp::SCopy
+                | IrOp::GCopy
         );
         let key = (op, a, b, k);
         if shared {
@@ -467,6 +505,29 @@ impl TraceBuilder {
         let k = a0 as u64 | (d as u64) << 16 | (resume as u64) << 32;
         self.emit(op, NONE, NONE, k, snap);
         self.barrier();
+    }
+
+    /// Runs one bytecode instruction through the VM's helper (`call.insn`), exiting
+    /// through `snap` when it does not complete. No value computed before it is reused
+    /// after it.
+    pub fn call_insn(&mut self, h: HelperCall, snap: u32) {
+        let k = self.trace.helpers.len() as u64;
+        self.trace.helpers.push(h);
+        self.emit(IrOp::CallInsn, NONE, NONE, k, snap);
+        self.barrier();
+    }
+
+    /// Slot `dst` := slot `src` (`scopy`), or := global `src` (`gcopy`, when
+    /// `global`): a copy in memory of a value the trace does not type.
+    pub fn copy(&mut self, dst: u32, src: u32, global: bool) {
+        let op = if global { IrOp::GCopy } else { IrOp::SCopy };
+        self.emit(op, NONE, NONE, dst as u64 | (src as u64) << 32, 0);
+    }
+
+    /// Sets the number of bytecode instructions one pass over the trace runs (for
+    /// `--jit-stats`).
+    pub fn set_insns(&mut self, n: u32) {
+        self.trace.insns = n;
     }
 
     /// Returns `v` from the trace's function (see `ret.rec`), ending the trace.

@@ -26,7 +26,9 @@
 //! inner loops) aborts the recording with the reason; the VM backs the anchor off and
 //! keeps interpreting.
 
-use crate::ir::{BuildError, ClosureSrc, IrOp, IrType, Ref, SnapFrame, Trace, TraceBuilder};
+use crate::ir::{
+    BuildError, ClosureSrc, HelperCall, IrOp, IrType, Ref, SnapFrame, Trace, TraceBuilder,
+};
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::Op;
 use hashvm_vm::{Tag, Value};
@@ -247,8 +249,9 @@ impl Recorder {
         r
     }
 
-    /// Ends the recording with the trace.
+    /// Ends the recording with the trace, whose pass ran every instruction recorded.
     fn finish(&mut self) -> Trace {
+        self.b.set_insns(self.steps as u32);
         std::mem::take(&mut self.b).finish(Vec::new())
     }
 
@@ -281,6 +284,16 @@ impl Recorder {
         let r = self.b.sload(abs as u32, ty, snap);
         self.remember(abs, Some(r));
         Ok((r, ty))
+    }
+
+    /// Whether the running frame's slot `s` has an IR value (held, or loadable with a
+    /// type guard); otherwise its value is only moved, as a copy in memory.
+    fn typed(&self, s: usize, slots: &[Value]) -> bool {
+        if matches!(self.map.get(self.cur() + s), Some(Some(_))) {
+            return true;
+        }
+        let v = slots.get(s).copied().unwrap_or(Value::UNIT);
+        ir_type_of(v).is_some_and(|t| t != IrType::Ptr || self.arrays.get(s) == Some(&true))
     }
 
     fn remember(&mut self, abs: usize, r: Option<Ref>) {
@@ -456,6 +469,8 @@ impl Recorder {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
             if self.started {
+                // The back-edge seen again is the next pass's first instruction.
+                self.b.set_insns(self.steps.saturating_sub(1) as u32);
                 let b = std::mem::take(&mut self.b);
                 let tail = Vec::new();
                 return Ok(Some(b.finish(tail)));
@@ -540,16 +555,26 @@ impl Recorder {
                 let Some(fr) = self.frames.last().copied() else {
                     return Err("a return from the trace's frame".into());
                 };
+                let src = slot_of(a.first().unwrap_or(&Operand::Slot(0)));
                 let r = if insn.op == Op::Ret {
-                    let (r, _) = self.get(slot_of(&a[0]), ip, slots)?;
-                    Some(r)
+                    if self.typed(src, slots) {
+                        let (r, _) = self.get(src, ip, slots)?;
+                        Some(Ok(r))
+                    } else {
+                        Some(Err(self.cur() + src))
+                    }
                 } else {
                     None
                 };
                 self.frames.pop();
                 let dst = self.cur() + fr.ret as usize;
                 match r {
-                    Some(r) => self.put_abs(dst, r),
+                    Some(Ok(r)) => self.put_abs(dst, r),
+                    Some(Err(from)) => {
+                        // An untyped result, copied in memory.
+                        self.b.copy(dst as u32, from as u32, false);
+                        self.remember(dst, None);
+                    }
                     None => {
                         self.b.sunit(dst as u32);
                         self.remember(dst, None);
@@ -557,8 +582,18 @@ impl Recorder {
                 }
             }
             Op::Mov => {
-                let (r, _) = self.get(slot_of(&a[1]), ip, slots)?;
-                self.put(slot_of(&a[0]), r);
+                let (d, src) = (slot_of(&a[0]), slot_of(&a[1]));
+                if self.typed(src, slots) {
+                    let (r, _) = self.get(src, ip, slots)?;
+                    self.put(d, r);
+                } else {
+                    // A value the trace does not type (a string, a function, a data
+                    // value): memory holds it (the trace keeps memory exact), so the
+                    // move is a copy there, whatever its type on later passes.
+                    let (da, sa) = (self.cur() + d, self.cur() + src);
+                    self.b.copy(da as u32, sa as u32, false);
+                    self.remember(da, None);
+                }
             }
             Op::LoadI | Op::LoadI64 => {
                 let r = self.b.kint(imm_of(&a[1]));
@@ -579,7 +614,13 @@ impl Recorder {
                     Tag::I64 => IrType::I64,
                     Tag::F64 => IrType::F64,
                     Tag::BOOL => IrType::Bool,
-                    _ => return Err("a global that is not an i64, f64 or bool".into()),
+                    _ => {
+                        // Copied in memory, untyped (a string constant, a function).
+                        let da = self.cur() + slot_of(&a[0]);
+                        self.b.copy(da as u32, g, true);
+                        self.remember(da, None);
+                        return Ok(None);
+                    }
                 };
                 let snap = self.snap(ip);
                 let r = self.b.gload(g, ty, snap);
@@ -744,6 +785,33 @@ impl Recorder {
                 self.b.aset(arr, i, v, snap).map_err(err)?;
             }
             Op::Loop | Op::TCallSelf => return Err("an inner loop".into()),
+            op if hashvm_vm::jit::helper_runs(op) => {
+                if self.entry {
+                    // Its native recursion pushes frame records the VM has not
+                    // adopted: a helper (or a collection) would not see them.
+                    return Err(format!(
+                        "`{}` (a helper call) in a function-entry trace",
+                        op.mnemonic()
+                    ));
+                }
+                // The frames live here: the trace's own, and each inlined one.
+                let mut live = probe.shape(self.func).map_or(0, |(_, n)| n as u32);
+                for f in &self.frames {
+                    let (_, n) = probe.shape(f.func).ok_or("a frame of a missing function")?;
+                    live = live.max(f.base + n as u32);
+                }
+                let h = HelperCall {
+                    func,
+                    ip,
+                    base: self.cur() as u32,
+                    live,
+                };
+                let snap = self.snap(ip);
+                self.b.call_insn(h, snap);
+                // The helper may write any slot it names and move any object: every
+                // value is reloaded from its slot after it.
+                self.map.clear();
+            }
             other => return Err(format!("`{}` is not recorded yet", other.mnemonic())),
         }
         Ok(None)
@@ -870,7 +938,8 @@ mod tests {
                     let flag = 0u8;
                     let mut st = hashvm_vm::VmState::default();
                     // SAFETY: the slot array covers every slot the trace names.
-                    let exit = unsafe { t.run(sl.as_mut_ptr(), &flag, &mut st) };
+                    let exit =
+                        unsafe { t.run(sl.as_mut_ptr(), &flag, &mut st, std::ptr::null_mut()) };
                     ran = true;
                     // Resume at the guarded instruction: the interpreter takes the
                     // other path itself.
@@ -891,6 +960,7 @@ mod tests {
                                     tid: 0,
                                     root_top: None,
                                     counter: 0,
+                                    passes: 0,
                                 },
                             )
                             .expect("compiles"),
@@ -988,14 +1058,15 @@ mod tests {
         let mut f = FunctionBuilder::new("f", 0, 0);
         let top = f.new_label();
         f.bind(top);
-        f.op(Op::Print, [s(0)]);
+        f.op(Op::Panic, [s(0)]);
         f.emit(Op::Loop, [Arg::Label(top)]);
         let code = assemble(f);
-        let mut r = Recorder::new(0, 3);
+        let mut r = Recorder::new(0, Op::Panic.encoded_len() as u32);
         let slots = [Value::UNIT];
-        assert!(matches!(step(&mut r, 3, &code, &slots), Step::Continue));
+        let at = Op::Panic.encoded_len();
+        assert!(matches!(step(&mut r, at, &code, &slots), Step::Continue));
         match step(&mut r, 0, &code, &slots) {
-            Step::Abort(why) => assert!(why.contains("print"), "{why}"),
+            Step::Abort(why) => assert!(why.contains("panic"), "{why}"),
             other => panic!("{other:?}"),
         }
         // A slot of a type traces do not carry yet aborts too.

@@ -4,7 +4,7 @@
 //! `/proc/self/exe`, maps it, checks and verifies it, and runs it exactly as `hashvm
 //! run` runs a `.hbc` file. Its command line belongs to the program: the runtime's
 //! settings come from the environment (`HASHVM_HEAP_LIMIT`, `HASHVM_STACK_LIMIT`,
-//! `HASHVM_JIT`, `HASHVM_JIT_HOT`, `HASHVM_GC_STRESS`).
+//! `HASHVM_JIT`, `HASHVM_JIT_HOT`, `HASHVM_JIT_STATS`, `HASHVM_GC_STRESS`).
 
 use hashvm_cli::native;
 use hashvm_cli::{ewrite, parse_size, program_arg, report, EXIT_ERROR, EXIT_USAGE};
@@ -49,8 +49,8 @@ fn run() -> i32 {
             return EXIT_ERROR;
         }
     };
-    let (config, jit_off) = match config() {
-        Ok((c, off)) => (Config { allow_ffi, ..c }, off),
+    let (config, jit_off, jit_stats) = match config() {
+        Ok((c, off, stats)) => (Config { allow_ffi, ..c }, off, stats),
         Err(e) => {
             report(&e);
             return EXIT_USAGE;
@@ -58,12 +58,16 @@ fn run() -> i32 {
     };
     let mut vm = Vm::new(config);
     vm.set_args(std::env::args_os().skip(1).map(program_arg).collect());
-    if !jit_off {
-        if let Some(make) = hashvm_cli::jit_factory() {
-            vm.set_jit(Some(make()));
-        }
+    let stats = if jit_off {
+        None
+    } else {
+        hashvm_cli::attach_jit(&mut vm, false, false, jit_stats)
+    };
+    let outcome = run_program(&mut vm, verified);
+    if jit_stats {
+        ewrite(&hashvm_cli::jit_stats_line(&stats, &vm));
     }
-    match run_program(&mut vm, verified) {
+    match outcome {
         Outcome::Exit(c) => c,
         Outcome::Error(e) => {
             ewrite(&e.to_string());
@@ -131,7 +135,7 @@ fn load() -> Result<(hashvm_format::Module, bool), (String, i32)> {
 
 /// The VM's configuration from the environment, and whether the JIT is off. The
 /// program's own arguments are its own, so the runtime's options are variables.
-fn config() -> Result<(Config, bool), String> {
+fn config() -> Result<(Config, bool, bool), String> {
     let mut c = Config::default();
     let var = |name: &str| -> Result<Option<String>, String> {
         match std::env::var_os(name) {
@@ -167,7 +171,12 @@ fn config() -> Result<(Config, bool), String> {
         Some("off") => true,
         Some(v) => return Err(format!("HASHVM_JIT={v}: takes on or off")),
     };
-    Ok((c, jit_off))
+    let jit_stats = match var("HASHVM_JIT_STATS")?.as_deref() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(v) => return Err(format!("HASHVM_JIT_STATS={v}: takes 1 or 0")),
+    };
+    Ok((c, jit_off, jit_stats))
 }
 
 #[cfg(test)]
