@@ -67,6 +67,9 @@ struct Installed {
     /// (counted at the root).
     iters: Box<AtomicU64>,
     entered: u64,
+    /// Whether an entry must sync the VM's register block first (the tree holds an
+    /// operation that reads what only a sync makes exact; see `Trace::needs_sync`).
+    sync: bool,
 }
 
 /// Entries after which a loop tree is judged by its iterations per entry.
@@ -186,6 +189,8 @@ impl Jit {
             self.traces[root].sides += 1;
             self.stats.borrow_mut().side_traces += 1;
             // Entries of the root reserve room for the whole tree's inlined frames.
+            let sync = trace.needs_sync();
+            self.traces[root].sync |= sync;
             let r = &mut self.traces[root].trace;
             r.depth = r.depth.max(trace.depth);
             r.extent = r.extent.max(trace.extent);
@@ -203,7 +208,9 @@ impl Jit {
         } else {
             anchor
         };
+        let sync = trace.needs_sync();
         self.traces.push(Installed {
+            sync,
             trace,
             code,
             root,
@@ -347,7 +354,7 @@ impl JitHook for Jit {
         self.stats.borrow_mut().aborts += 1;
     }
 
-    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: Anchor) -> Result<(), Trap> {
+    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: &Anchor) -> Result<(), Trap> {
         let Some(t) = self.traces.get_mut(trace.0.get() as usize - 1) else {
             return Err(vm.error_plain("JIT: no such trace"));
         };
@@ -365,8 +372,8 @@ impl JitHook for Jit {
             {
                 // Judged once: too short a loop for its entry and exit costs.
                 let n = trace.0.get();
-                self.refused.insert(at);
-                vm.uninstall_trace(at);
+                self.refused.insert(*at);
+                vm.uninstall_trace(*at);
                 self.note(format_args!(
                     "dropped trace {n}: too few iterations per entry"
                 ));
@@ -387,13 +394,20 @@ impl JitHook for Jit {
         // them: the value stack must hold them (growing it moves it, so before the
         // block is synced).
         vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
-        self.stats.borrow_mut().entries += 1;
         let entry_tree = t.trace.entry.is_some();
-        let st = vm.jit_state();
+        // Most loop trees read nothing a sync updates: the block's stack and globals
+        // are exact between sync points.
+        let st = if t.sync {
+            vm.jit_state()
+        } else {
+            vm.jit_state_unsynced()
+        };
         let vmp: *mut Vm = vm;
-        // SAFETY: `jit_state` just synced the block: `frame_top - 1` is the innermost
-        // frame, the NORMAL frame of the function the trace was recorded in, at its
-        // anchor; its slots start at `stack_base + base`, and the value stack holds
+        // SAFETY: the block's `stack_base` and `interrupt` are exact (they change only
+        // at sync points), and `jit_state` synced the rest for a tree that reads it
+        // (`frame_top - 1` is then the innermost frame). The innermost frame is the
+        // NORMAL frame of the function the trace was recorded in, at its anchor; its
+        // slots start at `stack_base + base`, and the value stack holds
         // `extent` slots from there (reserved above), which covers every slot the trace
         // names: the frame's own (the recorder only names slots the verified
         // instructions name) and those of the frames it inlines; native recursive
@@ -419,6 +433,7 @@ impl JitHook for Jit {
         }
         if code == x64::RETURNED {
             // The function returned natively: its caller resumes after the call.
+            self.stats.borrow_mut().entries += 1;
             return Ok(());
         }
         let helper = code & x64::HELPER_EXIT != 0;
@@ -427,7 +442,11 @@ impl JitHook for Jit {
         let Some(s) = self.traces.get(tid).and_then(|x| x.trace.snaps.get(k)) else {
             return Err(vm.error_plain("JIT: a trace exit without a snapshot"));
         };
-        self.stats.borrow_mut().exits += 1;
+        {
+            let mut st = self.stats.borrow_mut();
+            st.entries += 1;
+            st.exits += 1;
+        }
         if !s.frames.is_empty() || entry_tree {
             self.materialise(vm, tid, k)?;
         } else {

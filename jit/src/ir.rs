@@ -148,6 +148,73 @@ define_ir! {
     CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
 }
 
+impl IrOp {
+    /// Whether the code for this operation reads what only a sync of the VM's
+    /// register block makes exact (`frame_top`, `frame_limit`, `heap_ptr`,
+    /// `heap_limit`), or calls the VM: a trace without such an operation is
+    /// entered without syncing the block. Operations added to the table need
+    /// the sync unless listed here.
+    pub const fn needs_sync(self) -> bool {
+        !matches!(
+            self,
+            IrOp::KInt
+                | IrOp::KF64
+                | IrOp::SLoadI
+                | IrOp::SLoadF
+                | IrOp::KBool
+                | IrOp::SLoadB
+                | IrOp::CmpEqI
+                | IrOp::CmpNeI
+                | IrOp::CmpLtI
+                | IrOp::CmpLeI
+                | IrOp::NotB
+                | IrOp::IsTrue
+                | IrOp::IsFalse
+                | IrOp::ItoF
+                | IrOp::SLoadA
+                | IrOp::ALen
+                | IrOp::AGetI
+                | IrOp::AGetF
+                | IrOp::AGetB
+                | IrOp::SStore
+                | IrOp::ASet
+                | IrOp::AddI
+                | IrOp::SubI
+                | IrOp::MulI
+                | IrOp::AndI
+                | IrOp::OrI
+                | IrOp::XorI
+                | IrOp::AddF
+                | IrOp::SubF
+                | IrOp::MulF
+                | IrOp::DivF
+                | IrOp::LtI
+                | IrOp::LeI
+                | IrOp::GtI
+                | IrOp::GeI
+                | IrOp::EqI
+                | IrOp::NeI
+                | IrOp::LtF
+                | IrOp::LeF
+                | IrOp::NLtF
+                | IrOp::NLeF
+                | IrOp::SClear
+                | IrOp::SUnit
+                | IrOp::GFunc
+                | IrOp::DivI
+                | IrOp::RemI
+                | IrOp::ShlI
+                | IrOp::ShrI
+                | IrOp::GLoadI
+                | IrOp::GLoadF
+                | IrOp::GLoadB
+                | IrOp::GClosure
+                | IrOp::SCopy
+                | IrOp::GCopy
+        )
+    }
+}
+
 /// A reference to an instruction's result (its index in [`Trace::ins`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Ref(pub u32);
@@ -261,6 +328,12 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// Whether the trace must be entered with the VM's register block synced (see
+    /// [`IrOp::needs_sync`]; function-entry traces push frame records).
+    pub fn needs_sync(&self) -> bool {
+        self.entry.is_some() || self.ins.iter().any(|i| i.op.needs_sync())
+    }
+
     /// The type of a reference's value.
     pub fn ty(&self, r: Ref) -> IrType {
         self.ins[r.0 as usize].op.result()

@@ -115,12 +115,14 @@ pub trait JitHook {
     fn cancel(&mut self, _vm: &Vm, _at: Anchor) {}
 
     /// Runs trace `trace`, anchored at `at`, reached in the state the anchor describes.
+    /// (`at` by reference: copying it by value stalled every entry on store
+    /// forwarding.)
     /// On `Ok`, the innermost frame must be a NORMAL frame whose `ip` is the exact
     /// instruction to resume at (the snapshot of the exit taken); the interpreter
     /// reloads it. On `Err`, the trap propagates as if the interpreter had raised it.
     /// Use [`Vm::jit_state`] to get the register block the code runs against, and
     /// [`Vm::jit_state_commit`] before returning.
-    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: Anchor) -> Result<(), Trap>;
+    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: &Anchor) -> Result<(), Trap>;
 
     /// Every trace was invalidated (a program was loaded): drop them all.
     fn flush(&mut self) {}
@@ -404,6 +406,23 @@ impl Vm {
         &mut *self.jit_state
     }
 
+    /// The register block without a sync: `stack_base`, `stack_limit`, `frame_base`,
+    /// `globals`, `nglobals`, `interrupt`, `consts` and `nconsts` are exact (they
+    /// change only at sync points); `frame_top`, `frame_limit`, `heap_ptr` and
+    /// `heap_limit` may be stale. For entering a trace that reads only the former.
+    pub fn jit_state_unsynced(&mut self) -> *mut VmState {
+        // Debug builds (the test suite) check the claim at every such entry.
+        debug_assert!(
+            self.jit_state.stack_base == self.stack.as_mut_ptr()
+                && self.jit_state.stack_limit as usize
+                    == self.stack.as_ptr() as usize + 16 * self.stack.len()
+                && self.jit_state.globals == self.globals.as_mut_ptr()
+                && self.jit_state.nglobals as usize == self.globals.len(),
+            "the register block's stack or globals are out of sync"
+        );
+        &mut *self.jit_state
+    }
+
     /// Adopts what generated code changed in the register block: the heap bump pointer
     /// and the frame count. Fails (changing nothing) if either is out of range.
     ///
@@ -666,6 +685,7 @@ impl Vm {
     }
 
     /// Runs `f` with the hook detached (so it may take `&mut Vm`); `None` without one.
+    #[inline]
     fn with_hook<R>(&mut self, f: impl FnOnce(&mut dyn JitHook, &mut Vm) -> R) -> Option<R> {
         let mut h = self.hook.take()?;
         let was = std::mem::replace(&mut self.in_hook, true);
@@ -744,14 +764,16 @@ impl Vm {
             return Ok(Go::On);
         }
         self.frames.set_ip(off);
-        let r = self.act(
-            Anchor::Loop {
-                func,
-                ip: off,
-                index,
-            },
-            off,
-        );
+        let at = Anchor::Loop {
+            func,
+            ip: off,
+            index,
+        };
+        let r = match std::num::NonZeroU32::new(s.trace) {
+            // An installed trace (every pass of a compiled loop's header): straight in.
+            Some(t) => self.run_trace(at, TraceId(t), off),
+            None => self.act(at, off),
+        };
         if let Ok(Go::On) = r {
             self.frames.set_ip(off + 1);
         }
@@ -786,11 +808,14 @@ impl Vm {
         }
     }
 
-    /// Runs trace `t` through the hook and checks where it left the machine.
+    /// Runs trace `t` through the hook and checks where it left the machine. Inlined
+    /// into its callers, so that the anchor goes to the hook in registers (a copy
+    /// through memory stalled every entry on store forwarding).
+    #[inline(always)]
     fn run_trace(&mut self, at: Anchor, t: TraceId, off: u32) -> Result<Go, Trap> {
         let depth = self.frames.len();
         let func = self.frames.last().map(|f| f.func);
-        let r = self.with_hook(|h, vm| h.enter(vm, t, at));
+        let r = self.with_hook(|h, vm| h.enter(vm, t, &at));
         match r {
             None => {
                 // No JIT to run it: forget the trace.

@@ -828,8 +828,18 @@ impl Vm {
     }
 
     /// Fails with "interrupted" (and clears the flag) if an interrupt was requested.
-    #[cold]
+    /// Inline: every pass over a compiled loop's header polls it.
+    #[inline]
     pub fn check_interrupt(&mut self) -> Result<(), Trap> {
+        match &self.interrupt {
+            Some(flag) if flag.load(std::sync::atomic::Ordering::Relaxed) => self.interrupted(),
+            _ => Ok(()),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn interrupted(&mut self) -> Result<(), Trap> {
         if let Some(flag) = &self.interrupt {
             if flag.swap(false, std::sync::atomic::Ordering::SeqCst) {
                 return Err(self.error_plain("interrupted"));
