@@ -373,6 +373,88 @@ pub fn jit_factory() -> Option<hashvm_compiler::driver::JitFactory> {
     }
 }
 
+/// The statistics of the JIT attached to a run, if one is.
+#[cfg(target_arch = "x86_64")]
+pub type JitStatsCell = Option<std::rc::Rc<std::cell::RefCell<hashvm_jit::JitStats>>>;
+/// No JIT on this architecture.
+#[cfg(not(target_arch = "x86_64"))]
+pub type JitStatsCell = Option<()>;
+
+/// A tracing JIT for `vm` (x86-64 only; elsewhere the interpreter runs alone), not
+/// yet attached (a native executable's ahead-of-time hook wraps it): `log` and `dump`
+/// as `--jit-log` and `--jit-dump`; with `stats`, the traces count their passes and
+/// the interpreter its instructions (`--jit-stats`).
+#[cfg(target_arch = "x86_64")]
+pub fn new_jit(
+    vm: &mut hashvm_vm::Vm,
+    log: bool,
+    dump: bool,
+    stats: bool,
+) -> (Option<Box<dyn hashvm_vm::jit::JitHook>>, JitStatsCell) {
+    let mut jit = hashvm_jit::Jit::new();
+    jit.log = log;
+    jit.dump = dump;
+    jit.count = stats;
+    vm.set_count_instructions(stats);
+    let cell = jit.stats.clone();
+    (Some(Box::new(jit)), Some(cell))
+}
+
+/// No JIT on this architecture.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn new_jit(
+    _vm: &mut hashvm_vm::Vm,
+    _: bool,
+    _: bool,
+    _: bool,
+) -> (Option<Box<dyn hashvm_vm::jit::JitHook>>, JitStatsCell) {
+    (None, None)
+}
+
+/// Attaches the tracing JIT to `vm` (see [`new_jit`]).
+pub fn attach_jit(vm: &mut hashvm_vm::Vm, log: bool, dump: bool, stats: bool) -> JitStatsCell {
+    let (jit, cell) = new_jit(vm, log, dump, stats);
+    vm.set_jit(jit);
+    cell
+}
+
+/// The `--jit-stats` line (SPEC.md §10.3) for a run of `vm` with the JIT `s`.
+pub fn jit_stats_line(s: &JitStatsCell, vm: &hashvm_vm::Vm) -> String {
+    #[cfg(target_arch = "x86_64")]
+    let line = match s {
+        Some(s) => {
+            let s = s.borrow();
+            let traced = s.traced_insns();
+            let total = traced.saturating_add(vm.instructions_interpreted());
+            let share = if total == 0 {
+                0.0
+            } else {
+                100.0 * traced as f64 / total as f64
+            };
+            format!(
+                "jit: {} recordings, {} aborted, {} traces, {} side traces, {} trace entries, {} exits to the interpreter ({} from helper calls), {:.3} ms recording and compiling, {} instructions, {:.1}% of instructions in traces\n",
+                s.recordings,
+                s.aborts,
+                s.traces,
+                s.side_traces,
+                s.entries,
+                s.exits,
+                s.helper_exits,
+                s.compile_seconds * 1e3,
+                total,
+                share
+            )
+        }
+        None => "jit: off\n".to_string(),
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let line = {
+        let _ = (s, vm);
+        "jit: not available on this architecture\n".to_string()
+    };
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,6 +219,36 @@ fn a_c_library_built_by_the_test() {
     assert!(results.iter().all(|e| *e == results[0]), "{results:?}");
 }
 
+/// A hot loop calling libm and libc compiles, foreign calls included (they run through
+/// the JIT's helper, SPEC.md §4.6): `--jit-stats` counts one trace per loop and no
+/// aborted recording, with the interpreter's output.
+#[test]
+fn foreign_calls_compile_in_traces() {
+    if !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let dir = Scratch::new("ffi-jit");
+    let f = dir.0.join("p.hash");
+    std::fs::write(
+        &f,
+        "cos := #foreign(\"libm.so.6\", \"cos\") (x: f64) -> f64;\n\
+         labs := #foreign(\"libc.so.6\", \"labs\") (x: i64) -> i64;\n\
+         main := () => {\n    mut s := 0.0;\n    mut i := 0;\n    \
+         while i < 5000 { s += cos(i64.to_f64(i) * 0.001); i += 1; }\n    \
+         mut t := 0;\n    mut j := 0;\n    while j < 5000 { t += labs(j - 2500); j += 1; }\n    \
+         println(to_str(s) + \" \" + to_str(t));\n};\n",
+    )
+    .unwrap();
+    let off = hashvm_run(&["--allow-ffi", "--jit=off"], &f);
+    let on = hashvm_run(&["--allow-ffi", "--jit=on", "--jit-stats"], &f);
+    assert_eq!((off.code, &off.stdout), (0, &on.stdout), "{}", on.stderr);
+    assert!(
+        on.stderr.contains("2 recordings, 0 aborted, 2 traces"),
+        "{}",
+        on.stderr
+    );
+}
+
 /// `hashvm repl ARGS` reading `input` (piped, not a terminal), with a timeout.
 fn repl(args: &[&str], input: &str) -> (i32, String, String) {
     let dir = Scratch::new("ffi-repl");

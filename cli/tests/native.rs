@@ -869,6 +869,48 @@ fn foreign_calls_need_the_builders_consent() -> Result<(), Failed> {
     Ok(())
 }
 
+/// A native executable runs its foreign calls from compiled traces: a hot loop calling
+/// libm compiles (`HASHVM_JIT_STATS=1`: one trace, nothing aborted, nearly every
+/// instruction in it) and prints what it prints with the JIT off.
+fn foreign_calls_in_traces() -> Result<(), Failed> {
+    let d = Scratch::new("native-ffi-jit");
+    let src = d.0.join("f.hash");
+    std::fs::write(
+        &src,
+        "cos := #foreign(\"libm.so.6\", \"cos\") (x: f64) -> f64;\n\
+         main := () => {\n    mut s := 0.0;\n    mut i := 0;\n    \
+         while i < 100000 { s += cos(i64.to_f64(i) * 0.001); i += 1; }\n    \
+         println(to_str(s));\n};\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let exe = d.0.join("f");
+    let r = run(
+        Command::new(bin("hashc"))
+            .args(["--native", "--allow-ffi"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&exe),
+        T,
+    );
+    if r.code != 0 {
+        return Err(format!("hashc --native --allow-ffi: {}", r.stderr).into());
+    }
+    let off = run(Command::new(&exe).env("HASHVM_JIT", "off"), T);
+    let on = run(Command::new(&exe).env("HASHVM_JIT_STATS", "1"), T);
+    if off.code != 0 || on.code != 0 || off.stdout != on.stdout {
+        return Err(format!("JIT off {off:?} vs on {on:?}").into());
+    }
+    let in_traces = on
+        .stderr
+        .split(", ")
+        .find_map(|p| p.strip_suffix("% of instructions in traces\n"))
+        .and_then(|p| p.parse::<f64>().ok());
+    if !on.stderr.contains("0 aborted, 1 traces") || !in_traces.is_some_and(|p| p > 95.0) {
+        return Err(format!("the loop calling cos was not compiled: {}", on.stderr).into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let scratch = Scratch::new("native-docs");
@@ -889,6 +931,10 @@ fn main() {
         .map(|p| Trial::test(p.name.clone(), move || compare(&p)))
         .collect();
     trials.push(Trial::test("runs_alone", runs_alone));
+    trials.push(Trial::test(
+        "foreign_calls_in_traces",
+        foreign_calls_in_traces,
+    ));
     trials.push(Trial::test("reproducible", reproducible));
     trials.push(Trial::test(
         "aot_compiles_numeric_kernels",

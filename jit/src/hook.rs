@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Counters for `--jit-stats`.
@@ -31,6 +32,24 @@ pub struct JitStats {
     pub exits: u64,
     /// Time spent recording and compiling, in seconds.
     pub compile_seconds: f64,
+    /// Of the exits, those of helper calls that did not complete (the instruction
+    /// faulted, or was left to the interpreter).
+    pub helper_exits: u64,
+    /// Per compiled trace (when [`Jit::count`] is set): the bytecode instructions one
+    /// pass runs, and the passes completed so far (the trace's code counts them).
+    pub passes: Vec<(u32, Arc<AtomicU64>)>,
+}
+
+impl JitStats {
+    /// Bytecode instructions run inside traces: per trace, instructions per pass times
+    /// completed passes (a pass cut short by an exit is not counted; the interpreter
+    /// counts the instructions it then runs).
+    pub fn traced_insns(&self) -> u64 {
+        self.passes
+            .iter()
+            .map(|(n, c)| (*n as u64).saturating_mul(c.load(Ordering::Relaxed)))
+            .fold(0u64, u64::saturating_add)
+    }
 }
 
 struct Installed {
@@ -48,6 +67,9 @@ struct Installed {
     /// (counted at the root).
     iters: Box<AtomicU64>,
     entered: u64,
+    /// Whether an entry must sync the VM's register block first (the tree holds an
+    /// operation that reads what only a sync makes exact; see `Trace::needs_sync`).
+    sync: bool,
 }
 
 /// Entries after which a loop tree is judged by its iterations per entry.
@@ -102,6 +124,9 @@ pub struct Jit {
     pub log: bool,
     /// Print each compiled trace's IR (`--jit-dump`).
     pub dump: bool,
+    /// Count each trace's passes, for the share of instructions run in traces
+    /// (`--jit-stats`; one memory increment a pass, so off by default).
+    pub count: bool,
 }
 
 impl Jit {
@@ -136,15 +161,26 @@ impl Jit {
         } else {
             iters.as_ptr() as usize
         };
+        let passes = Arc::new(AtomicU64::new(0));
         let code = x64::compile(
             &trace,
             x64::Ctx {
                 tid: tid as u32,
                 root_top,
                 counter,
+                passes: if self.count {
+                    passes.as_ptr() as usize
+                } else {
+                    0
+                },
             },
         )
         .map_err(|e| e.to_string())?;
+        if self.count {
+            // The Arc keeps the counter alive as long as the stats (the code is
+            // dropped with the trace, first).
+            self.stats.borrow_mut().passes.push((trace.insns, passes));
+        }
         if self.dump {
             eprint!(
                 "[jit] trace {}:\n{trace}[jit] trace {} machine code ({} bytes):\n{}",
@@ -159,6 +195,8 @@ impl Jit {
             self.traces[root].sides += 1;
             self.stats.borrow_mut().side_traces += 1;
             // Entries of the root reserve room for the whole tree's inlined frames.
+            let sync = trace.needs_sync();
+            self.traces[root].sync |= sync;
             let r = &mut self.traces[root].trace;
             r.depth = r.depth.max(trace.depth);
             r.extent = r.extent.max(trace.extent);
@@ -179,7 +217,9 @@ impl Jit {
         } else {
             anchor
         };
+        let sync = trace.needs_sync();
         self.traces.push(Installed {
+            sync,
             trace,
             code,
             root,
@@ -323,7 +363,7 @@ impl JitHook for Jit {
         self.stats.borrow_mut().aborts += 1;
     }
 
-    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: Anchor) -> Result<(), Trap> {
+    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: &Anchor) -> Result<(), Trap> {
         let Some(t) = self.traces.get_mut(trace.0.get() as usize - 1) else {
             return Err(vm.error_plain("JIT: no such trace"));
         };
@@ -341,8 +381,8 @@ impl JitHook for Jit {
             {
                 // Judged once: too short a loop for its entry and exit costs.
                 let n = trace.0.get();
-                self.refused.insert(at);
-                vm.uninstall_trace(at);
+                self.refused.insert(*at);
+                vm.uninstall_trace(*at);
                 self.note(format_args!(
                     "dropped trace {n}: too few iterations per entry"
                 ));
@@ -363,22 +403,31 @@ impl JitHook for Jit {
         // them: the value stack must hold them (growing it moves it, so before the
         // block is synced).
         vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
-        self.stats.borrow_mut().entries += 1;
         let entry_tree = t.trace.entry.is_some();
         let commit = entry_tree || t.trace.allocates;
-        let st = vm.jit_state();
-        // SAFETY: `jit_state` just synced the block: `frame_top - 1` is the innermost
-        // frame, the NORMAL frame of the function the trace was recorded in, at its
-        // anchor; its slots start at `stack_base + base`, and the value stack holds
+        // Most loop trees read nothing a sync updates: the block's stack and globals
+        // are exact between sync points.
+        let st = if t.sync {
+            vm.jit_state()
+        } else {
+            vm.jit_state_unsynced()
+        };
+        let vmp: *mut Vm = vm;
+        // SAFETY: the block's `stack_base` and `interrupt` are exact (they change only
+        // at sync points), and `jit_state` synced the rest for a tree that reads it
+        // (`frame_top - 1` is then the innermost frame). The innermost frame is the
+        // NORMAL frame of the function the trace was recorded in, at its anchor; its
+        // slots start at `stack_base + base`, and the value stack holds
         // `extent` slots from there (reserved above), which covers every slot the trace
         // names: the frame's own (the recorder only names slots the verified
         // instructions name) and those of the frames it inlines; native recursive
         // activations check their own room against the block's limits. `interrupt`
         // points at a live flag. Nothing else touches the slots, the frame records or
-        // the block while the code runs.
+        // the block while the code runs, except the helpers it calls with `vmp`, while
+        // this function holds no reference into the VM.
         let code = unsafe {
             let slots = (*st).stack_base.add(top.base as usize);
-            t.code.run(slots, (*st).interrupt as *const u8, st)
+            t.code.run(slots, (*st).interrupt as *const u8, st, vmp)
         };
         // Only function-entry trees push or pop frame records (`call.rec`, `ret.rec`),
         // and only trees that allocate move the bump pointer: a loop tree that does
@@ -396,17 +445,37 @@ impl JitHook for Jit {
         }
         if code == x64::RETURNED {
             // The function returned natively: its caller resumes after the call.
+            self.stats.borrow_mut().entries += 1;
             return Ok(());
         }
+        let helper = code & x64::HELPER_EXIT != 0;
+        let code = code & !x64::HELPER_EXIT;
         let (tid, k) = ((code >> 16) as usize, (code & 0xffff) as usize);
         let Some(s) = self.traces.get(tid).and_then(|x| x.trace.snaps.get(k)) else {
             return Err(vm.error_plain("JIT: a trace exit without a snapshot"));
         };
-        self.stats.borrow_mut().exits += 1;
+        {
+            let mut st = self.stats.borrow_mut();
+            st.entries += 1;
+            st.exits += 1;
+        }
         if !s.frames.is_empty() || entry_tree {
             self.materialise(vm, tid, k)?;
         } else {
             vm.jit_set_ip(s.resume_ip);
+        }
+        if helper {
+            // A helper call that did not complete: the interpreter runs the
+            // instruction, or the fault it ended in is raised there. Never a side
+            // trace from here (the instruction may have run).
+            self.stats.borrow_mut().helper_exits += 1;
+            if self.log {
+                self.note(format_args!("helper exit {k} of trace {}", tid + 1));
+            }
+            return match vm.jit_take_trap() {
+                Some(t) => Err(t),
+                None => Ok(()),
+            };
         }
         let (taken, tried) = &mut self.traces[tid].exits[k];
         *taken += 1;

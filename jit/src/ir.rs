@@ -186,6 +186,82 @@ define_ir! {
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
     SetFieldK "setfield.k" 1 None [GUARD | STORE] "Field `k >> 16` of the data value in slot `k & 0xffff` := a (an i64, f64 or bool: no pointer, so no write barrier); guarded as `field.slot`.";
+    CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
+}
+
+impl IrOp {
+    /// Whether the code for this operation reads what only a sync of the VM's
+    /// register block makes exact (`frame_top`, `frame_limit`, `heap_ptr`,
+    /// `heap_limit`), or calls the VM: a trace without such an operation is
+    /// entered without syncing the block. Operations added to the table need
+    /// the sync unless listed here.
+    pub const fn needs_sync(self) -> bool {
+        !matches!(
+            self,
+            IrOp::KInt
+                | IrOp::KF64
+                | IrOp::SLoadI
+                | IrOp::SLoadF
+                | IrOp::KBool
+                | IrOp::SLoadB
+                | IrOp::CmpEqI
+                | IrOp::CmpNeI
+                | IrOp::CmpLtI
+                | IrOp::CmpLeI
+                | IrOp::NotB
+                | IrOp::IsTrue
+                | IrOp::IsFalse
+                | IrOp::ItoF
+                | IrOp::ALen
+                | IrOp::AGetI
+                | IrOp::AGetF
+                | IrOp::AGetB
+                | IrOp::SStore
+                | IrOp::AddI
+                | IrOp::SubI
+                | IrOp::MulI
+                | IrOp::AndI
+                | IrOp::OrI
+                | IrOp::XorI
+                | IrOp::AddF
+                | IrOp::SubF
+                | IrOp::MulF
+                | IrOp::DivF
+                | IrOp::LtI
+                | IrOp::LeI
+                | IrOp::GtI
+                | IrOp::GeI
+                | IrOp::EqI
+                | IrOp::NeI
+                | IrOp::LtF
+                | IrOp::LeF
+                | IrOp::NLtF
+                | IrOp::NLeF
+                | IrOp::SClear
+                | IrOp::SUnit
+                | IrOp::GFunc
+                | IrOp::DivI
+                | IrOp::RemI
+                | IrOp::ShlI
+                | IrOp::ShrI
+                | IrOp::GLoadI
+                | IrOp::GLoadF
+                | IrOp::GLoadB
+                | IrOp::GClosure
+                | IrOp::SLoad
+                | IrOp::GLoad
+                | IrOp::FLoad
+                | IrOp::ALoad
+                | IrOp::KVal
+                | IrOp::GKind
+                | IrOp::GMeta
+                | IrOp::GLen
+                | IrOp::GIndex
+                | IrOp::HTag
+                | IrOp::Payload
+                | IrOp::SqrtF
+        )
+    }
 }
 
 /// A reference to an instruction's result (its index in [`Trace::ins`]).
@@ -261,6 +337,21 @@ pub struct Snapshot {
     pub frames: Vec<SnapFrame>,
 }
 
+/// One bytecode instruction a trace runs through the VM's helper (`call.insn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelperCall {
+    /// The function holding the instruction (the innermost frame's).
+    pub func: u32,
+    /// The instruction's byte offset.
+    pub ip: u32,
+    /// Slot 0 of the frame it runs in, counted from the trace frame's slot 0.
+    pub base: u32,
+    /// One past the last live slot of the frames the trace runs in there (its own and
+    /// the inlined ones), from the trace frame's slot 0: a collection in the helper
+    /// roots them.
+    pub live: u32,
+}
+
 /// A recorded, simplified loop trace.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
@@ -283,9 +374,26 @@ pub struct Trace {
     pub returns: bool,
     /// The trace allocates (`new`): the heap's bump pointer moves while it runs.
     pub allocates: bool,
+    /// The instructions its `call.insn`s run (indexed by their `k`).
+    pub helpers: Vec<HelperCall>,
+    /// Bytecode instructions the recorder followed for one pass over the trace (one
+    /// iteration of a loop, one activation of a function-entry trace, a side trace's
+    /// path): `--jit-stats` counts them per completed pass.
+    pub insns: u32,
 }
 
 impl Trace {
+    /// Whether the trace must be entered with the VM's register block synced (see
+    /// [`IrOp::needs_sync`]; function-entry traces push frame records).
+    pub fn needs_sync(&self) -> bool {
+        // A heap store reads the nursery's bounds only for its write barrier, which
+        // only the store of an object needs.
+        self.entry.is_some()
+            || self.ins.iter().any(|i| {
+                i.op.needs_sync() && !(i.op == IrOp::HStore && self.ty(i.b) != IrType::Ptr)
+            })
+    }
+
     /// The type of a reference's value: an operation of result `Val` (a load guarded
     /// on a tag, a constant) is typed by its tag word.
     pub fn ty(&self, r: Ref) -> IrType {
@@ -360,6 +468,17 @@ impl fmt::Display for Trace {
                 )?,
                 IrOp::GFunc | IrOp::GClosure => {
                     write!(f, " r{} is f{}", ins.k & 0xffff_ffff, ins.k >> 32)?
+                }
+                IrOp::SCopy => write!(f, " r{} := r{}", ins.k & 0xffff, ins.k >> 16)?,
+                IrOp::GCopy => write!(f, " r{} := g{}", ins.k & 0xffff, ins.k >> 16)?,
+                IrOp::CallInsn => {
+                    if let Some(h) = self.helpers.get(ins.k as usize) {
+                        write!(
+                            f,
+                            " f{} @{} (frame r{}, live to r{})",
+                            h.func, h.ip, h.base, h.live
+                        )?
+                    }
                 }
                 _ => {
                     if ins.op.nargs() >= 1 {
@@ -462,6 +581,9 @@ impl TraceBuilder {
                 | IrOp::SUnit
                 | IrOp::GFunc
                 | IrOp::GClosure
+                | IrOp::CallInsn
+                | IrOp::SCopy
+                | IrOp::GCopy
         );
         let key = (op, a, b, k, tw);
         if shared {
@@ -570,6 +692,22 @@ impl TraceBuilder {
         let k = a0 as u64 | (d as u64) << 16 | (resume as u64) << 32;
         self.emit(op, NONE, NONE, k, snap);
         self.barrier();
+    }
+
+    /// Runs one bytecode instruction through the VM's helper (`call.insn`), exiting
+    /// through `snap` when it does not complete. No value computed before it is reused
+    /// after it.
+    pub fn call_insn(&mut self, h: HelperCall, snap: u32) {
+        let k = self.trace.helpers.len() as u64;
+        self.trace.helpers.push(h);
+        self.emit(IrOp::CallInsn, NONE, NONE, k, snap);
+        self.barrier();
+    }
+
+    /// Sets the number of bytecode instructions one pass over the trace runs (for
+    /// `--jit-stats`).
+    pub fn set_insns(&mut self, n: u32) {
+        self.trace.insns = n;
     }
 
     /// Returns `v` from the trace's function (see `ret.rec`), ending the trace.

@@ -12,8 +12,12 @@
 //! a backend that compiles such traces to machine code running on the frames' slots,
 //! with an exit per guard that materialises the inlined frames and resumes the
 //! interpreter at the guarded instruction, and the [`Jit`] hook that ties them to the
-//! VM (`hashvm run --jit=on`, the default on x86-64). Everything else (field access,
-//! allocation, IO, inner loops) aborts its recording, and the code stays interpreted.
+//! VM (`hashvm run --jit=on`, the default on x86-64). Foreign calls, `print`, `tostr`,
+//! `scat` and the `net.*` instructions run inside loop traces through the VM's helper
+//! (`call.insn`: state written back before, every value reloaded after, a status code
+//! back; `x64::call_helper` emits such calls), and untyped values (strings, functions)
+//! are moved as copies in memory. Everything else (field access, allocation, other IO,
+//! inner loops) aborts its recording, and the code stays interpreted.
 //! `cli/tests/jit_differential` runs the conformance examples, benchmark programs and
 //! the JIT's own programs (`cli/tests/jit`, which make every kind of guard fail) with
 //! the JIT off, on, at hotness 1 and under GC stress, and requires identical output.

@@ -34,7 +34,8 @@
 //! recording with the reason; the VM backs the anchor off and keeps interpreting.
 
 use crate::ir::{
-    tagword_of, BuildError, ClosureSrc, IrOp, IrType, Ref, SnapFrame, Trace, TraceBuilder,
+    tagword_of, BuildError, ClosureSrc, HelperCall, IrOp, IrType, Ref, SnapFrame, Trace,
+    TraceBuilder,
 };
 use hashvm_format::builtin;
 use hashvm_format::insn::{Insn, Operand};
@@ -266,8 +267,9 @@ impl Recorder {
         r
     }
 
-    /// Ends the recording with the trace.
+    /// Ends the recording with the trace, whose pass ran every instruction recorded.
     fn finish(&mut self) -> Trace {
+        self.b.set_insns(self.steps as u32);
         std::mem::take(&mut self.b).finish(Vec::new())
     }
 
@@ -630,6 +632,8 @@ impl Recorder {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
             if self.started {
+                // The back-edge seen again is the next pass's first instruction.
+                self.b.set_insns(self.steps.saturating_sub(1) as u32);
                 let b = std::mem::take(&mut self.b);
                 let tail = Vec::new();
                 return Ok(Some(b.finish(tail)));
@@ -1154,6 +1158,33 @@ impl Recorder {
                 self.waiting = Some(0);
             }
             Op::Loop | Op::TCallSelf => return Err("an inner loop".into()),
+            op if hashvm_vm::jit::helper_runs(op) => {
+                if self.entry {
+                    // Its native recursion pushes frame records the VM has not
+                    // adopted: a helper (or a collection) would not see them.
+                    return Err(format!(
+                        "`{}` (a helper call) in a function-entry trace",
+                        op.mnemonic()
+                    ));
+                }
+                // The frames live here: the trace's own, and each inlined one.
+                let mut live = probe.shape(self.func).map_or(0, |(_, n)| n as u32);
+                for f in &self.frames {
+                    let (_, n) = probe.shape(f.func).ok_or("a frame of a missing function")?;
+                    live = live.max(f.base + n as u32);
+                }
+                let h = HelperCall {
+                    func,
+                    ip,
+                    base: self.cur() as u32,
+                    live,
+                };
+                let snap = self.snap(ip);
+                self.b.call_insn(h, snap);
+                // The helper may write any slot it names and move any object: every
+                // value is reloaded from its slot after it.
+                self.map.clear();
+            }
             other => return Err(format!("`{}` is not recorded yet", other.mnemonic())),
         }
         Ok(None)
@@ -1286,7 +1317,8 @@ mod tests {
                     let flag = 0u8;
                     let mut st = hashvm_vm::VmState::default();
                     // SAFETY: the slot array covers every slot the trace names.
-                    let exit = unsafe { t.run(sl.as_mut_ptr(), &flag, &mut st) };
+                    let exit =
+                        unsafe { t.run(sl.as_mut_ptr(), &flag, &mut st, std::ptr::null_mut()) };
                     ran = true;
                     // Resume at the guarded instruction: the interpreter takes the
                     // other path itself.
@@ -1307,6 +1339,7 @@ mod tests {
                                     tid: 0,
                                     root_top: None,
                                     counter: 0,
+                                    passes: 0,
                                 },
                             )
                             .expect("compiles"),
@@ -1404,14 +1437,15 @@ mod tests {
         let mut f = FunctionBuilder::new("f", 0, 0);
         let top = f.new_label();
         f.bind(top);
-        f.op(Op::Print, [s(0)]);
+        f.op(Op::Panic, [s(0)]);
         f.emit(Op::Loop, [Arg::Label(top)]);
         let code = assemble(f);
-        let mut r = Recorder::new(0, 3);
+        let mut r = Recorder::new(0, Op::Panic.encoded_len() as u32);
         let slots = [Value::UNIT];
-        assert!(matches!(step(&mut r, 3, &code, &slots), Step::Continue));
+        let at = Op::Panic.encoded_len();
+        assert!(matches!(step(&mut r, at, &code, &slots), Step::Continue));
         match step(&mut r, 0, &code, &slots) {
-            Step::Abort(why) => assert!(why.contains("print"), "{why}"),
+            Step::Abort(why) => assert!(why.contains("panic"), "{why}"),
             other => panic!("{other:?}"),
         }
         // A slot of a type traces do not carry yet aborts too.

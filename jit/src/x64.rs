@@ -99,7 +99,15 @@ pub struct Ctx {
     /// The address of the tree's iteration counter (a `u64` the back-edge
     /// increments; 0: none), which tells loops that run a few iterations per entry.
     pub counter: usize,
+    /// The address of this trace's own pass counter (a `u64` incremented at each
+    /// completed pass: back-edge, native return; 0: none), for `--jit-stats`.
+    pub passes: usize,
 }
+
+/// Set in an exit code when a helper call (`call.insn`) did not answer OK: the exit is
+/// taken directly (never through the exit table, so no side trace starts at an
+/// instruction that may have run), and the VM may hold the fault it ended in.
+pub const HELPER_EXIT: u32 = 1 << 31;
 
 /// A compiled trace: executable code, its entry point, and its exit table (one
 /// jump target per snapshot: the exit's own stub until a side trace is linked there).
@@ -119,13 +127,21 @@ impl CompiledTrace {
     /// snapshots and tail), valid for reads and writes, `interrupt` at a readable
     /// byte, and `state` at the VM's synced register block, whose innermost frame
     /// record is the one `slots` belongs to; nothing else may access them while the
-    /// trace runs.
-    pub unsafe fn run(&self, slots: *mut Value, interrupt: *const u8, state: *mut VmState) -> u32 {
+    /// trace runs. `vm` is the VM that block belongs to, for the helpers the trace
+    /// calls ([`hashvm_vm::jit::jit_call_insn`]'s contract): the caller uses no
+    /// reference to it until this returns (null only for traces without `call.insn`).
+    pub unsafe fn run(
+        &self,
+        slots: *mut Value,
+        interrupt: *const u8,
+        state: *mut VmState,
+        vm: *mut hashvm_vm::Vm,
+    ) -> u32 {
         // SAFETY: `entry` is the start of a function the assembler finished, with the
         // signature below; the caller vouches for the pointers.
-        let f: extern "sysv64" fn(*mut Value, *const u8, *mut VmState) -> u32 =
+        let f: extern "sysv64" fn(*mut Value, *const u8, *mut VmState, *mut hashvm_vm::Vm) -> u32 =
             unsafe { std::mem::transmute(self.code.ptr(self.entry)) };
-        f(slots, interrupt, state)
+        f(slots, interrupt, state, vm)
     }
 
     /// The address of the loop header (function entry): where side traces go back to.
@@ -190,7 +206,7 @@ pub(crate) fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     // one, and a value that would live across it is refused, not miscompiled.
     let mut open: usize = 0;
     for (i, ins) in t.ins.iter().enumerate() {
-        if matches!(ins.op, IrOp::CallRecK | IrOp::CallRecSelf) {
+        if matches!(ins.op, IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallInsn) {
             if (open..i).any(|v| last[v] > i) {
                 return Err(CompileError::LiveAcrossCall);
             }
@@ -233,10 +249,11 @@ pub(crate) fn disp(slot: u64) -> Result<i32, CompileError> {
 /// Compiles a trace (see [`Ctx`] for how it is linked).
 ///
 /// Every trace is entered through the same prologue: it saves `rbx`, `rbp`, `r12` and
-/// `r13`–`r15` (the last three hold values),
-/// puts the register block in `r12`, the native stack pointer in `rbx` (exits restore
-/// it, however deep in native recursion they happen) and the native stack budget's
-/// floor in `rbp`, and calls the body at its loop header / function entry (`top`).
+/// `r13`–`r15` (the last three hold values), puts the register block in `r12`, the
+/// VM's address at `[rbx]` (for helper calls), the native stack pointer in `rbx`
+/// (exits restore it, however deep in native recursion they happen) and the native
+/// stack budget's floor in `rbp`, and calls the body at its loop header / function
+/// entry (`top`).
 /// A function-entry trace's outermost `ret.rec` returns there ([`RETURNED`]); every
 /// exit jumps through the trace's exit table, to its own stub (which returns its
 /// code) or to the side trace linked there.
@@ -251,6 +268,8 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     let stubs: Vec<DynamicLabel> = t.snaps.iter().map(|_| a.new_dynamic_label()).collect();
     let top = a.new_dynamic_label();
     let out = a.new_dynamic_label();
+    // The direct exits of helper calls: (label, snapshot).
+    let mut helper_exits: Vec<(DynamicLabel, u32)> = Vec::new();
     let entry = a.offset();
     if ctx.root_top.is_none() {
         dynasm!(a ; .arch x64
@@ -260,11 +279,14 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; push r13
             ; push r14
             ; push r15
+            ; push rcx
             ; mov r12, rdx
             ; mov rbx, rsp
             ; lea rbp, [rsp - NATIVE_BUDGET]
+            // Returns here with the exit code in eax (`ret.rec` at the outermost
+            // level sets RETURNED; exits return here through `out`).
             ; call =>top
-            ; mov eax, RETURNED as i32
+            ; add rsp, 8
             ; pop r15
             ; pop r14
             ; pop r13
@@ -448,6 +470,35 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                 }
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
             }
+            IrOp::CallInsn => {
+                let h = t
+                    .helpers
+                    .get(ins.k as usize)
+                    .ok_or(CompileError::LiveAcrossCall)?;
+                // The snapshot's values go to their slots first: the helper (and a
+                // collection) sees the exit's state, and registers do not survive.
+                for &(slot, r) in &t.snaps[ins.snap as usize].entries {
+                    store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
+                }
+                let fail = a.new_dynamic_label();
+                helper_exits.push((fail, ins.snap));
+                let f: unsafe extern "C" fn(
+                    *mut hashvm_vm::Vm,
+                    u64,
+                    *mut Value,
+                    *mut Value,
+                ) -> u32 = hashvm_vm::jit::jit_call_insn;
+                call_helper(
+                    &mut a,
+                    f as usize,
+                    [
+                        HelperArg::Imm((h.func as u64) << 32 | h.ip as u64),
+                        HelperArg::Slot(disp(h.base as u64)?),
+                        HelperArg::Slot(disp(h.live as u64)?),
+                    ],
+                    fail,
+                );
+            }
             IrOp::RetRec => {
                 let v = loc[ins.a.0 as usize];
                 let fsz = layout::FRAME_SIZE as i32;
@@ -471,8 +522,15 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                 store_tw(&mut a, p, 0, t.tagword(ins.a));
                 dynasm!(a ; .arch x64
                     ; sub r11, fsz
-                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
-                    ; ret);
+                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11);
+                if ctx.passes != 0 {
+                    dynasm!(a ; .arch x64
+                        ; mov r11, QWORD ctx.passes as i64
+                        ; add QWORD [r11], 1);
+                }
+                // At the outermost level this returns into the prologue with the
+                // code RETURNED; deeper, into a `call.rec`, which ignores eax.
+                dynasm!(a ; .arch x64 ; mov eax, RETURNED as i32 ; ret);
             }
             IrOp::GFunc => {
                 let off = disp(ins.k & 0xffff_ffff)?;
@@ -700,10 +758,12 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
         }
         let exit0 = exits[0];
-        if ctx.counter != 0 {
-            dynasm!(a ; .arch x64
-                ; mov r11, QWORD ctx.counter as i64
-                ; add QWORD [r11], 1);
+        for c in [ctx.counter, ctx.passes] {
+            if c != 0 {
+                dynasm!(a ; .arch x64
+                    ; mov r11, QWORD c as i64
+                    ; add QWORD [r11], 1);
+            }
         }
         dynasm!(a ; .arch x64
             ; cmp BYTE [Rq(INTR)], 0
@@ -728,16 +788,20 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; mov eax, (ctx.tid << 16 | k as u32) as i32
             ; jmp =>out);
     }
-    // Leave from any depth of native recursion: back to the prologue's stack.
+    for (l, k) in helper_exits {
+        dynasm!(a ; .arch x64
+            ; =>l
+            ; mov eax, (HELPER_EXIT | ctx.tid << 16 | k) as i32
+            ; jmp =>out);
+    }
+    // Leave from any depth of native recursion: back to the prologue's stack, and
+    // return into the prologue through the address its `call` pushed (a `ret` that
+    // pairs with that `call` keeps the processor's return predictions in step: the
+    // returns of the VM's frames that called the trace are then predicted, which
+    // halves the cost of an entry and exit).
     dynasm!(a ; .arch x64
         ; =>out
-        ; mov rsp, rbx
-        ; pop r15
-        ; pop r14
-        ; pop r13
-        ; pop r12
-        ; pop rbp
-        ; pop rbx
+        ; lea rsp, [rbx - 8]
         ; ret);
     let offs: Vec<AssemblyOffset> = stubs
         .iter()
@@ -756,6 +820,63 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         top: top_off,
         table,
     })
+}
+
+/// An argument of a helper call: an immediate, or the address of a slot of the
+/// running frame (`slots + disp`).
+#[derive(Clone, Copy, Debug)]
+pub enum HelperArg {
+    /// This value.
+    Imm(u64),
+    /// The address `disp` bytes from the frame's slot 0 (the `BASE` register).
+    Slot(i32),
+}
+
+/// Emits a call of the `extern "C"` helper at address `f`, of type
+/// `unsafe extern "C" fn(*mut Vm, u64, u64, u64) -> u32` (pointer arguments are
+/// `u64`-sized): the VM's address (saved by the prologue at `[rbx]`) and `args`, and
+/// jumps to `fail` when it returns a status other than 0 (OK).
+///
+/// The contract, for every helper a trace calls:
+/// - Before the call the trace has stored every value the helper or a collection may
+///   see (its slots hold the exit's state; the caller writes the snapshot's entries
+///   first). No register survives the call except `BASE`, `INTR`, `STATE`, `rbx` and
+///   `rbp`: the register allocator refuses a value live across it
+///   ([`CompileError::LiveAcrossCall`]), and the recorder reloads every value after it.
+/// - The helper may allocate (and so collect: objects move, the register block is
+///   resynced) but must not grow the value stack or push frame records, because the
+///   trace's frame pointer and the frames of native recursion stay in machine
+///   registers and on the native stack.
+/// - It returns a status (`hashvm_vm::jit::status`), never panics or unwinds: 0 means
+///   the work is done; anything else means the trace must exit at `fail` with the
+///   machine as the helper left it (nothing done, or a fault held by the VM).
+///
+/// The native stack is aligned to 16 bytes for the call whatever the depth of native
+/// recursion; `BASE` and `INTR` (caller-saved) are saved around it.
+pub fn call_helper(a: &mut Assembler, f: usize, args: [HelperArg; 3], fail: DynamicLabel) {
+    dynasm!(a ; .arch x64
+        ; push Rq(BASE)
+        ; push Rq(INTR)
+        ; mov rax, rsp
+        ; and rsp, -16
+        ; sub rsp, 8
+        ; push rax);
+    // rsi, rdx, rcx from BASE before rdi (BASE) is overwritten with the VM.
+    for (reg, arg) in [6u8, 2, 1].into_iter().zip(args) {
+        match arg {
+            HelperArg::Imm(v) => dynasm!(a ; .arch x64 ; mov Rq(reg), QWORD v as i64),
+            HelperArg::Slot(d) => dynasm!(a ; .arch x64 ; lea Rq(reg), [Rq(BASE) + d]),
+        }
+    }
+    dynasm!(a ; .arch x64
+        ; mov rdi, QWORD [rbx]
+        ; mov rax, QWORD f as i64
+        ; call rax
+        ; pop rsp
+        ; pop Rq(INTR)
+        ; pop Rq(BASE)
+        ; test eax, eax
+        ; jnz =>fail);
 }
 
 /// Writes a value to a slot as the interpreter would: payload, then tag and aux
@@ -1010,6 +1131,7 @@ mod tests {
                 tid: 0,
                 root_top: None,
                 counter: 0,
+                passes: 0,
             },
         )
         .expect("compiles");
@@ -1017,7 +1139,7 @@ mod tests {
         let mut st = VmState::default();
         // SAFETY: the slots cover every slot the test traces name; the flag is a byte;
         // the traces make no call and no return, so the block is not read.
-        unsafe { c.run(slots.as_mut_ptr(), &flag, &mut st) }
+        unsafe { c.run(slots.as_mut_ptr(), &flag, &mut st, std::ptr::null_mut()) }
     }
 
     /// `while i < n { s += i * k; i += 1 }` with s, i, n, k in slots 0..4: the loop
@@ -1216,7 +1338,8 @@ mod tests {
                 Ctx {
                     tid: 0,
                     root_top: None,
-                    counter: 0
+                    counter: 0,
+                    passes: 0,
                 }
             )
             .err(),

@@ -115,12 +115,14 @@ pub trait JitHook {
     fn cancel(&mut self, _vm: &Vm, _at: Anchor) {}
 
     /// Runs trace `trace`, anchored at `at`, reached in the state the anchor describes.
+    /// (`at` by reference: copying it by value stalled every entry on store
+    /// forwarding.)
     /// On `Ok`, the innermost frame must be a NORMAL frame whose `ip` is the exact
     /// instruction to resume at (the snapshot of the exit taken); the interpreter
     /// reloads it. On `Err`, the trap propagates as if the interpreter had raised it.
     /// Use [`Vm::jit_state`] to get the register block the code runs against, and
     /// [`Vm::jit_state_commit`] before returning.
-    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: Anchor) -> Result<(), Trap>;
+    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: &Anchor) -> Result<(), Trap>;
 
     /// Every trace was invalidated (a program was loaded): drop them all.
     fn flush(&mut self) {}
@@ -463,6 +465,23 @@ impl Vm {
         &mut *self.jit_state
     }
 
+    /// The register block without a sync: `stack_base`, `stack_limit`, `frame_base`,
+    /// `globals`, `nglobals`, `interrupt`, `consts` and `nconsts` are exact (they
+    /// change only at sync points); `frame_top`, `frame_limit`, `heap_ptr` and
+    /// `heap_limit` may be stale. For entering a trace that reads only the former.
+    pub fn jit_state_unsynced(&mut self) -> *mut VmState {
+        // Debug builds (the test suite) check the claim at every such entry.
+        debug_assert!(
+            self.jit_state.stack_base == self.stack.as_mut_ptr()
+                && self.jit_state.stack_limit as usize
+                    == self.stack.as_ptr() as usize + 16 * self.stack.len()
+                && self.jit_state.globals == self.globals.as_mut_ptr()
+                && self.jit_state.nglobals as usize == self.globals.len(),
+            "the register block's stack or globals are out of sync"
+        );
+        &mut *self.jit_state
+    }
+
     /// Adopts what generated code changed in the register block: the heap bump pointer
     /// and the frame count. Fails (changing nothing) if either is out of range.
     ///
@@ -773,6 +792,7 @@ impl Vm {
     }
 
     /// Runs `f` with the hook detached (so it may take `&mut Vm`); `None` without one.
+    #[inline]
     fn with_hook<R>(&mut self, f: impl FnOnce(&mut dyn JitHook, &mut Vm) -> R) -> Option<R> {
         let mut h = self.hook.take()?;
         let was = std::mem::replace(&mut self.in_hook, true);
@@ -851,14 +871,16 @@ impl Vm {
             return Ok(Go::On);
         }
         self.frames.set_ip(off);
-        let r = self.act(
-            Anchor::Loop {
-                func,
-                ip: off,
-                index,
-            },
-            off,
-        );
+        let at = Anchor::Loop {
+            func,
+            ip: off,
+            index,
+        };
+        let r = match std::num::NonZeroU32::new(s.trace) {
+            // An installed trace (every pass of a compiled loop's header): straight in.
+            Some(t) => self.run_trace(at, TraceId(t), off),
+            None => self.act(at, off),
+        };
         if let Ok(Go::On) = r {
             self.frames.set_ip(off + 1);
         }
@@ -893,11 +915,14 @@ impl Vm {
         }
     }
 
-    /// Runs trace `t` through the hook and checks where it left the machine.
+    /// Runs trace `t` through the hook and checks where it left the machine. Inlined
+    /// into its callers, so that the anchor goes to the hook in registers (a copy
+    /// through memory stalled every entry on store forwarding).
+    #[inline(always)]
     fn run_trace(&mut self, at: Anchor, t: TraceId, off: u32) -> Result<Go, Trap> {
         let depth = self.frames.len();
         let func = self.frames.last().map(|f| f.func);
-        let r = self.with_hook(|h, vm| h.enter(vm, t, at));
+        let r = self.with_hook(|h, vm| h.enter(vm, t, &at));
         match r {
             None => {
                 // No JIT to run it: forget the trace.
@@ -983,6 +1008,196 @@ impl Vm {
                 true
             }
         }
+    }
+}
+
+/// Helper calls: what a trace runs through the VM instead of compiling it (SPEC.md §4.6,
+/// "Helper calls"). A trace calls [`jit_call_insn`] for one bytecode instruction it
+/// cannot compile (a foreign call, a string operation, `print`, a `net.*` instruction);
+/// the VM runs that instruction with the interpreter's own code and answers with one of
+/// these status codes. A helper never panics or unwinds into machine code: every path
+/// returns a code.
+pub mod status {
+    /// The instruction ran to completion: the trace goes on (and reloads every value
+    /// from its slot: a collection may have moved objects).
+    pub const OK: u32 = 0;
+    /// Nothing happened: the trace exits at the instruction, which the interpreter
+    /// then runs itself (what the helper cannot do, e.g. a call whose state it does
+    /// not recognise).
+    pub const EXIT: u32 = 1;
+    /// The instruction ran and ended in a fault (or `io.exit`), exactly as the
+    /// interpreter's run of it would have: the trace exits at the instruction, and the
+    /// hook raises the fault there ([`Vm::jit_take_trap`]) with that instruction's
+    /// stack trace. Nothing is run twice.
+    pub const TRAP: u32 = 2;
+}
+
+/// Whether a trace may run `op` through [`jit_call_insn`]: instructions whose
+/// interpreter handler is a VM method that neither pushes frames nor grows the value
+/// stack (the trace's frame pointer stays valid across the call).
+pub fn helper_runs(op: Op) -> bool {
+    matches!(
+        op,
+        Op::FfiCall
+            | Op::Print
+            | Op::ToStr
+            | Op::SCat
+            | Op::NetTcpListen
+            | Op::NetTcpAccept
+            | Op::NetTcpConnect
+            | Op::NetRead
+            | Op::NetWrite
+            | Op::NetClose
+            | Op::NetUdpBind
+            | Op::NetUdpSend
+            | Op::NetUdpRecv
+            | Op::NetLocalAddr
+    )
+}
+
+/// The helper a trace calls to run one bytecode instruction (see [`status`]): the
+/// instruction at byte offset `at & 0xffff_ffff` of function `at >> 32`, in the frame
+/// whose slot 0 is at `slots`. The slots from the trace frame's slot 0 up to
+/// `live_end` are the live slots of every frame the trace runs in at that point
+/// (its own and the calls it inlined, which are not on the VM's frame stack): a
+/// collection inside the helper treats them as roots and updates them.
+///
+/// Before the call the trace has written every live value to its slot (the frame
+/// state is exactly an exit's); after it, it reloads every value from the slots and
+/// holds no heap address from before. The register block is synced on return.
+///
+/// # Safety
+/// `vm` is the VM whose hook is running the trace (inside [`JitHook::enter`], the
+/// block synced at entry, no frame record pushed since), with no other reference to
+/// it in use; `slots` and `live_end` point into its value stack.
+pub unsafe extern "C" fn jit_call_insn(
+    vm: *mut Vm,
+    at: u64,
+    slots: *mut Value,
+    live_end: *mut Value,
+) -> u32 {
+    // SAFETY: the caller's contract: the running VM, not otherwise borrowed meanwhile.
+    let vm = unsafe { &mut *vm };
+    vm.helper_call((at >> 32) as u32, at as u32, slots, live_end)
+}
+
+impl Vm {
+    /// [`jit_call_insn`]'s body: checks the state it is called in, runs the
+    /// instruction with its live slots rooted, and resyncs the block.
+    fn helper_call(&mut self, func: u32, ip: u32, slots: *mut Value, end: *mut Value) -> u32 {
+        let sb = self.stack.as_mut_ptr() as usize;
+        let len = self.stack.len();
+        let index = |p: *mut Value| {
+            (p as usize)
+                .checked_sub(sb)
+                .filter(|d| d % 16 == 0)
+                .map(|d| d / 16)
+                .filter(|&i| i <= len)
+        };
+        let (Some(b), Some(top)) = (index(slots), index(end)) else {
+            return status::EXIT;
+        };
+        // The frame records must be the VM's own (no native recursion pending a
+        // commit), and no earlier fault may be waiting to be raised.
+        let (fb, flen, _) = self.frames.raw_parts();
+        if self.jit_state.frame_top != fb.wrapping_add(flen) || self.jit_trap.is_some() {
+            return status::EXIT;
+        }
+        // Objects the trace allocated before the call are the heap's from here: the
+        // handler (and a collection) must see them, and allocate after them.
+        // SAFETY: no frame record was pushed (checked above), and every object the
+        // trace bumped is whole: its fields are stored right after `new`, before any
+        // guard, helper call or exit.
+        if unsafe { self.jit_state_commit() }.is_err() {
+            return status::EXIT;
+        }
+        let saved = self.scratch_top;
+        self.scratch_top = saved.max(top);
+        let r = self.helper_insn(func, ip, b);
+        self.scratch_top = saved;
+        self.sync_jit_state();
+        match r {
+            None => status::EXIT,
+            Some(Ok(())) => status::OK,
+            Some(Err(t)) => {
+                self.jit_trap = Some(t);
+                status::TRAP
+            }
+        }
+    }
+
+    /// Runs the instruction at `ip` of `func` in the frame at stack index `b` with the
+    /// interpreter's handler; `None` (nothing done) for an instruction
+    /// [`helper_runs`] does not list or operands outside the value stack.
+    fn helper_insn(&mut self, func: u32, ip: u32, b: usize) -> Option<Result<(), Trap>> {
+        use hashvm_format::insn::{Insn, Operand};
+        let code = &self.funcs.get(func as usize)?.code;
+        let (insn, _) = Insn::decode(code, ip as usize).ok()?;
+        if !helper_runs(insn.op) {
+            return None;
+        }
+        let mut o = [0usize; 4];
+        let mut n = 0;
+        let mut foreign = None;
+        let mut count = 0;
+        for a in &insn.args {
+            match a {
+                Operand::Slot(s) => {
+                    if b + *s as usize >= self.stack.len() || n == o.len() {
+                        return None;
+                    }
+                    o[n] = *s as usize;
+                    n += 1;
+                }
+                Operand::Foreign(f) => foreign = Some(*f),
+                Operand::U16(c) => count = *c as usize,
+                _ => return None,
+            }
+        }
+        Some(match insn.op {
+            Op::Print => self.print_str(self.stack[b + o[0]]),
+            Op::ToStr => self.display_str(self.stack[b + o[1]]).map(|v| {
+                self.stack[b + o[0]] = v;
+            }),
+            Op::SCat => self.concat(b, o[1], o[2]).map(|v| {
+                self.stack[b + o[0]] = v;
+            }),
+            Op::FfiCall => {
+                if b + o[1] + count > self.stack.len() {
+                    return None;
+                }
+                self.ffi_call(b + o[0], foreign?, b + o[1], count)
+            }
+            op => self.net_op((op as u16 & 0xff) as u8, b, &o),
+        })
+    }
+
+    /// Makes the interpreter count the instructions it runs (a slower instance of its
+    /// dispatch loop, for `--jit-stats`), or stop counting.
+    pub fn set_count_instructions(&mut self, on: bool) {
+        self.count_insns = on;
+    }
+
+    /// Instructions the interpreter ran while counting (see
+    /// [`Vm::set_count_instructions`]; recordings always count).
+    pub fn instructions_interpreted(&self) -> u64 {
+        self.interpreted
+    }
+
+    /// After a trace exit through a helper that answered [`status::TRAP`]: the fault
+    /// the instruction ended in, with the stack trace of the frames as the exit left
+    /// them (the innermost at the instruction). `None` when no fault is pending.
+    pub fn jit_take_trap(&mut self) -> Option<Trap> {
+        let mut t = self.jit_trap.take()?;
+        // As the interpreter records a faulting instruction: one byte into it.
+        if let Some(f) = self.frames.last() {
+            let ip = f.ip + 1;
+            self.frames.set_ip(ip);
+        }
+        if let Trap::Error(e) = &mut t {
+            e.trace = self.trace();
+        }
+        Some(t)
     }
 }
 

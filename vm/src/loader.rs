@@ -96,6 +96,8 @@ impl Vm {
             self.types.push(type_info(t));
         }
         self.globals = vec![Value::UNIT; m.globals.len()];
+        // The initialisers may run traces, which read the globals through the block.
+        self.sync_jit_state();
         self.init_globals(m, 0)?;
         self.debug = Module {
             functions: Vec::new(),
@@ -209,6 +211,8 @@ impl Vm {
             self.types.push(type_info(t));
         }
         self.globals.resize(m.globals.len(), Value::UNIT);
+        // The initialisers may run traces, which read the globals through the block.
+        self.sync_jit_state();
         if let Err(t) = self.init_globals(&m, ng) {
             return Err(match t {
                 Trap::Error(e) => e.message,

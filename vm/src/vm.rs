@@ -316,6 +316,14 @@ pub struct Vm {
     /// A function-entry request raised in `push_frame` for the interpreter to act on
     /// (record, or enter a trace) when it next reloads its frame.
     pub(crate) jit_request: Option<(Anchor, usize)>,
+    /// The fault an instruction a trace ran through a helper ended in (`status::TRAP`,
+    /// `crate::jit`), raised by the hook at the trace's exit with the stack trace of
+    /// that instruction.
+    pub(crate) jit_trap: Option<Trap>,
+    /// Whether the interpreter counts the instructions it runs (`--jit-stats`).
+    pub(crate) count_insns: bool,
+    /// Instructions the interpreter ran while counting (and while recording).
+    pub(crate) interpreted: u64,
     /// The register block for generated code (boxed: its address never changes).
     pub(crate) jit_state: Box<VmState>,
     /// Constants traces refer to (roots the collector updates).
@@ -382,6 +390,9 @@ impl Vm {
             hook: None,
             recording: None,
             jit_request: None,
+            jit_trap: None,
+            count_insns: false,
+            interpreted: 0,
             jit_state: Box::default(),
             trace_consts: Vec::new(),
             in_hook: false,
@@ -864,8 +875,18 @@ impl Vm {
     }
 
     /// Fails with "interrupted" (and clears the flag) if an interrupt was requested.
-    #[cold]
+    /// Inline: every pass over a compiled loop's header polls it.
+    #[inline]
     pub fn check_interrupt(&mut self) -> Result<(), Trap> {
+        match &self.interrupt {
+            Some(flag) if flag.load(std::sync::atomic::Ordering::Relaxed) => self.interrupted(),
+            _ => Ok(()),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn interrupted(&mut self) -> Result<(), Trap> {
         if let Some(flag) = &self.interrupt {
             if flag.swap(false, std::sync::atomic::Ordering::SeqCst) {
                 return Err(self.error_plain("interrupted"));

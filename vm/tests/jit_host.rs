@@ -82,8 +82,8 @@ impl JitHook for Hook {
         self.log.borrow_mut().cancelled.push(at);
     }
 
-    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: Anchor) -> Result<(), hashvm_vm::Trap> {
-        self.log.borrow_mut().entered.push((trace, at));
+    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: &Anchor) -> Result<(), hashvm_vm::Trap> {
+        self.log.borrow_mut().entered.push((trace, *at));
         let st: *mut VmState = vm.jit_state();
         // SAFETY: the register block was just synced; the test programs' frames are
         // known (see `sum_module` and `call_module`), and what is written is a valid
@@ -347,7 +347,7 @@ fn blacklisted_loop_is_still_interruptible() {
             }
             r
         }
-        fn enter(&mut self, vm: &mut Vm, t: TraceId, at: Anchor) -> Result<(), hashvm_vm::Trap> {
+        fn enter(&mut self, vm: &mut Vm, t: TraceId, at: &Anchor) -> Result<(), hashvm_vm::Trap> {
             self.0.enter(vm, t, at)
         }
     }
@@ -500,7 +500,7 @@ fn load_from_inside_the_hook_is_refused() {
         fn record(&mut self, _vm: &Vm, _at: &RecordPoint<'_>) -> Recording {
             Recording::Abort
         }
-        fn enter(&mut self, _: &mut Vm, _: TraceId, _: Anchor) -> Result<(), hashvm_vm::Trap> {
+        fn enter(&mut self, _: &mut Vm, _: TraceId, _: &Anchor) -> Result<(), hashvm_vm::Trap> {
             unreachable!()
         }
     }

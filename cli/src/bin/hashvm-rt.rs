@@ -4,11 +4,11 @@
 //! `/proc/self/exe`, maps it, checks and verifies it, and runs it exactly as `hashvm
 //! run` runs a `.hbc` file. Its command line belongs to the program: the runtime's
 //! settings come from the environment (`HASHVM_HEAP_LIMIT`, `HASHVM_STACK_LIMIT`,
-//! `HASHVM_JIT`, `HASHVM_JIT_HOT`, `HASHVM_GC_STRESS`, `HASHVM_AOT`). The machine code
-//! compiled ahead of time (the `TEXT` section) is mapped executable straight from the
-//! file and entered when its functions are called; `HASHVM_AOT=off` interprets the
-//! bytecode instead (for differential testing), `HASHVM_AOT_STATS=1` prints how often
-//! the code was entered and left early.
+//! `HASHVM_JIT`, `HASHVM_JIT_HOT`, `HASHVM_JIT_STATS`, `HASHVM_GC_STRESS`, `HASHVM_AOT`).
+//! The machine code compiled ahead of time (the `TEXT` section) is mapped executable
+//! straight from the file and entered when its functions are called; `HASHVM_AOT=off`
+//! interprets the bytecode instead (for differential testing), `HASHVM_AOT_STATS=1`
+//! prints how often the code was entered and left early.
 
 use hashvm_cli::native;
 use hashvm_cli::{ewrite, parse_size, program_arg, report, EXIT_ERROR, EXIT_USAGE};
@@ -53,8 +53,8 @@ fn run() -> i32 {
             return EXIT_ERROR;
         }
     };
-    let (config, jit_off) = match config() {
-        Ok((c, off)) => (Config { allow_ffi, ..c }, off),
+    let (config, jit_off, jit_stats) = match config() {
+        Ok((c, off, stats)) => (Config { allow_ffi, ..c }, off, stats),
         Err(e) => {
             report(&e);
             return EXIT_USAGE;
@@ -70,10 +70,10 @@ fn run() -> i32 {
     };
     let mut vm = Vm::new(config);
     vm.set_args(std::env::args_os().skip(1).map(program_arg).collect());
-    let inner = if jit_off {
-        None
+    let (inner, jstats) = if jit_off {
+        (None, None)
     } else {
-        hashvm_cli::jit_factory().map(|make| make())
+        hashvm_cli::new_jit(&mut vm, false, false, jit_stats)
     };
     let mut stats = None;
     match code {
@@ -103,7 +103,11 @@ fn run() -> i32 {
         }
         _ => vm.set_jit(inner),
     }
-    let r = match run_program(&mut vm, verified) {
+    let outcome = run_program(&mut vm, verified);
+    if jit_stats {
+        ewrite(&hashvm_cli::jit_stats_line(&jstats, &vm));
+    }
+    let r = match outcome {
         Outcome::Exit(c) => c,
         Outcome::Error(e) => {
             ewrite(&e.to_string());
@@ -208,7 +212,7 @@ fn load() -> Result<(hashvm_format::Module, bool, Option<Code>), (String, i32)> 
 
 /// The VM's configuration from the environment, and whether the JIT is off. The
 /// program's own arguments are its own, so the runtime's options are variables.
-fn config() -> Result<(Config, bool), String> {
+fn config() -> Result<(Config, bool, bool), String> {
     let mut c = Config::default();
     let var = |name: &str| -> Result<Option<String>, String> {
         match std::env::var_os(name) {
@@ -244,7 +248,12 @@ fn config() -> Result<(Config, bool), String> {
         Some("off") => true,
         Some(v) => return Err(format!("HASHVM_JIT={v}: takes on or off")),
     };
-    Ok((c, jit_off))
+    let jit_stats = match var("HASHVM_JIT_STATS")?.as_deref() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(v) => return Err(format!("HASHVM_JIT_STATS={v}: takes 1 or 0")),
+    };
+    Ok((c, jit_off, jit_stats))
 }
 
 #[cfg(test)]

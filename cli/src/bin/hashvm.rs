@@ -234,7 +234,7 @@ fn run(r: RunArgs) -> i32 {
     let jit_stats = attach_jit(&mut vm, &r.jit);
     let outcome = run_program(&mut vm, verified);
     if r.jit.stats {
-        report_jit_stats(jit_stats);
+        ewrite(&hashvm_cli::jit_stats_line(&jit_stats, &vm));
     }
     if r.gc_stats {
         let s = vm.gc_stats();
@@ -263,56 +263,13 @@ fn run(r: RunArgs) -> i32 {
     }
 }
 
-/// The statistics of the JIT attached to a run, if one is.
-#[cfg(target_arch = "x86_64")]
-type JitStatsCell = Option<std::rc::Rc<std::cell::RefCell<hashvm_jit::JitStats>>>;
-#[cfg(not(target_arch = "x86_64"))]
-type JitStatsCell = Option<()>;
-
-/// Attaches the tracing JIT unless `--jit=off` (or the machine is not x86-64, where the
-/// interpreter runs alone).
-#[cfg(target_arch = "x86_64")]
-fn attach_jit(vm: &mut Vm, a: &JitArgs) -> JitStatsCell {
+/// Attaches the tracing JIT unless `--jit=off`; with `--jit-stats` it and the
+/// interpreter count instructions.
+fn attach_jit(vm: &mut Vm, a: &JitArgs) -> hashvm_cli::JitStatsCell {
     if a.off {
         return None;
     }
-    let mut jit = hashvm_jit::Jit::new();
-    jit.log = a.log;
-    jit.dump = a.dump;
-    let stats = jit.stats.clone();
-    vm.set_jit(Some(Box::new(jit)));
-    Some(stats)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn attach_jit(_vm: &mut Vm, _a: &JitArgs) -> JitStatsCell {
-    None
-}
-
-fn report_jit_stats(s: JitStatsCell) {
-    #[cfg(target_arch = "x86_64")]
-    let line = match s {
-        Some(s) => {
-            let s = s.borrow();
-            format!(
-                "jit: {} recordings, {} aborted, {} traces, {} side traces, {} trace entries, {} exits to the interpreter, {:.3} ms recording and compiling\n",
-                s.recordings,
-                s.aborts,
-                s.traces,
-                s.side_traces,
-                s.entries,
-                s.exits,
-                s.compile_seconds * 1e3
-            )
-        }
-        None => "jit: off\n".to_string(),
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let line = {
-        let _ = s;
-        "jit: not available on this architecture\n".to_string()
-    };
-    ewrite(&line);
+    hashvm_cli::attach_jit(vm, a.log, a.dump, a.stats)
 }
 
 /// Compiles a `.hash` source in memory, printing its warnings; the error has been

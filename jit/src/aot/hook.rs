@@ -167,7 +167,7 @@ impl JitHook for AotHook {
         }
     }
 
-    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: Anchor) -> Result<(), Trap> {
+    fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: &Anchor) -> Result<(), Trap> {
         let t = trace.0.get();
         if t & AOT_BIT != 0 {
             let k = (t & !AOT_BIT) as usize - 1;

@@ -12,9 +12,12 @@ impl Vm {
     pub(super) fn execute(&mut self) -> Result<Value, Trap> {
         loop {
             let r = if self.recording.is_some() {
-                self.run::<true>()
+                // Recording is rare and slow: its instance always counts.
+                self.run::<true, true>()
+            } else if self.count_insns {
+                self.run::<false, true>()
             } else {
-                self.run::<false>()
+                self.run::<false, false>()
             };
             match r {
                 Ok(Some(v)) => {

@@ -69,12 +69,16 @@ pub(crate) enum Called {
 impl Vm {
     /// The dispatch loop. `RECORD` selects the recording instance, which calls the
     /// recorder before every instruction; the normal instance (`RECORD == false`)
-    /// contains no trace of it, by monomorphisation. Returns `Ok(None)` to switch
+    /// contains no trace of it, by monomorphisation. `COUNT` adds one to
+    /// [`Vm::interpreted`] per instruction (`--jit-stats`: the counting instance runs
+    /// only when asked for, so the normal one pays nothing). Returns `Ok(None)` to switch
     /// instance, with the innermost frame's ip at the exact instruction to resume at.
     #[allow(unused_assignments)]
     // `!(a < b)` is not `a >= b` when either is NaN: the f64 jumps rely on that.
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    pub(super) fn run<const RECORD: bool>(&mut self) -> Result<Option<Value>, Trap> {
+    pub(super) fn run<const RECORD: bool, const COUNT: bool>(
+        &mut self,
+    ) -> Result<Option<Value>, Trap> {
         let funcs = self.funcs.as_ptr();
         // The loop slots: the table is not resized while code runs (only `load`
         // replaces it, and `load` refuses to run from inside the hook).
@@ -459,6 +463,9 @@ impl Vm {
         // across an allocation: operands are re-read from slots afterwards.
         unsafe {
             loop {
+                if COUNT {
+                    self.interpreted += 1;
+                }
                 if RECORD {
                     let off = ip.offset_from(code) as u32;
                     if self.record_step(cur_func, off, cur_base) {

@@ -7,14 +7,14 @@ use super::*;
 
 impl Vm {
     /// `tostr`: the display form of `v`, as a new string.
-    pub(super) fn display_str(&mut self, v: Value) -> Result<Value, Trap> {
+    pub(crate) fn display_str(&mut self, v: Value) -> Result<Value, Trap> {
         let s = self.display_checked(v)?;
         self.new_str(&s)
     }
 
     /// `scat`: the concatenation of the strings in slots `ia` and `ib` of the frame at
     /// `b`, faulting if either is not a string.
-    pub(super) fn concat(&mut self, b: usize, ia: usize, ib: usize) -> Result<Value, Trap> {
+    pub(crate) fn concat(&mut self, b: usize, ia: usize, ib: usize) -> Result<Value, Trap> {
         let (x, y) = (self.stack[b + ia], self.stack[b + ib]);
         if !(is_str(x) && is_str(y)) {
             return Err(self.error_plain(format!(
@@ -39,7 +39,7 @@ impl Vm {
     }
 
     /// `print`: writes the string `v` to the program's output.
-    pub(super) fn print_str(&mut self, v: Value) -> Result<(), Trap> {
+    pub(crate) fn print_str(&mut self, v: Value) -> Result<(), Trap> {
         if !is_str(v) {
             return Err(self.error_plain(format!("print of a {}, not a str", self.type_name(v))));
         }
