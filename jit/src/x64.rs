@@ -8,8 +8,11 @@
 //! +8, aux at +12), `interrupt` the VM's interrupt flag (non-zero: stop). The code runs
 //! the loop until a guard fails or the flag is set, writes the failing guard's
 //! snapshot to the slots, and returns the snapshot's number; the VM then resumes the
-//! interpreter at that snapshot's instruction. Nothing else is touched: no heap
-//! address is held across anything (the code neither allocates nor calls).
+//! interpreter at that snapshot's instruction. Besides the slots, the code writes heap
+//! objects' fields (`hstore`, with the write barrier), the objects it allocates and
+//! the register block's bump pointer and frame records. No heap address is held
+//! across anything that can collect: the code only bumps the nursery pointer (exiting
+//! when it is full) and calls nothing that allocates.
 //!
 //! `rdi` (slots) and `rsi` (interrupt) stay fixed, `r12` holds the register block and
 //! `r11` is scratch; values live in the six other caller-saved general registers, in

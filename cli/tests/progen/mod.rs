@@ -9,7 +9,11 @@
 //! arrays (out-of-bounds reads and writes, elements whose type changes), globals whose
 //! type changes, `callk`/`call` of function values and closures (callees that fault,
 //! return another type, or loop), self, mutual and tail recursion, data values taken
-//! apart by `switch`, and prints of intermediate values.
+//! apart by `switch`, lists built with `cons` (sometimes onto a non-list) and walked
+//! with `jnil`/`head`/`tail` in a short inner loop, records and tuples allocated in
+//! loops, read with `field` (whose type changes) and written with `setfield` (objects
+//! too: the write barrier, with collections from a small nursery), constructor tests
+//! (`jntag`, `gettag`), arrays holding objects, and prints of intermediate values.
 //!
 //! Every program terminates by construction: loop counters are written only by their
 //! own increment, every other jump goes forward, recursion depths are masked to small
@@ -72,7 +76,8 @@ pub struct Generated {
 // r0, r1: loop counters (outer, inner), written only by their loop's increment.
 // r2..=r5: i64 variables; r6, r7: f64 variables; r8: a bool; r9: an array;
 // r10: a data value; r11: a callable (function value or closure of arity 2);
-// r12..=r15: temporaries and call windows.
+// r12..=r15: temporaries and call windows; r16: a list; r17: a record R(a, b);
+// r18, r19: a list walk's cursor and counter, and temporaries.
 const I64S: [u16; 4] = [2, 3, 4, 5];
 const F64S: [u16; 2] = [6, 7];
 const INTS: [u16; 6] = [0, 1, 2, 3, 4, 5]; // readable i64s (counters included)
@@ -180,7 +185,7 @@ impl Gen<'_, '_> {
     }
 
     fn stmt(&mut self, depth: u8) {
-        match self.c.below(24) {
+        match self.c.below(30) {
             0..=2 => {
                 let op = self.c.pick(&I64_BINOPS);
                 let (d, a, b) = (self.i64v(), self.int(), self.int());
@@ -327,7 +332,7 @@ impl Gen<'_, '_> {
                 let v = if self.c.chance(200) {
                     self.int()
                 } else {
-                    self.c.pick(&[6, 7, 8, 9, 10])
+                    self.c.pick(&[6, 7, 8, 9, 10, 16, 17])
                 };
                 self.line(&format!("mov r12, r{v}"));
                 self.line("callk r12, show, r12, 1");
@@ -357,6 +362,96 @@ impl Gen<'_, '_> {
                 }
             }
             21 if depth < 2 => self.hot_loop(depth + 1),
+            22 => {
+                // Cons onto the list: an i64, an f64 or an object; sometimes the list
+                // restarts, rarely the tail is not a list (a fault).
+                let v = self.c.pick(&[2, 3, 4, 6, 10, 17]);
+                // The list restarts whenever the outer counter is a multiple of 8, so
+                // it stays short (collections under GC stress copy and check it).
+                let keep = self.label();
+                self.line("loadi r18, 7");
+                self.line("and.i64 r18, r0, r18");
+                self.line(&format!("jnei.i64 r18, 0, {keep}"));
+                self.line("loadnil r16");
+                self.lab(&keep);
+                let t = if self.c.chance(6) { 10 } else { 16 };
+                self.line(&format!("cons r16, r{v}, r{t}"));
+            }
+            23 => {
+                // Walk at most 8 cells of the list (an inner loop, bounded by its own
+                // counter), moving each element into a variable.
+                let (top, done) = (self.label(), self.label());
+                let d = self.c.pick(&[2, 3, 6, 12]);
+                self.line("mov r18, r16");
+                self.line("loadi r19, 0");
+                self.lab(&top);
+                self.line(&format!("jgei.i64 r19, 8, {done}"));
+                self.line(&format!("jnil r18, {done}"));
+                self.line("head r12, r18");
+                self.line("tail r18, r18");
+                self.line(&format!("mov r{d}, r12"));
+                self.line("addi.i64 r19, r19, 1");
+                self.line(&format!("loop {top}"));
+                self.lab(&done);
+            }
+            24 => {
+                // A new record or tuple of two values (scalars or the data value: no
+                // structure ever contains itself or grows with each round).
+                let (a, b) = (self.c.pick(&[2, 3, 6, 8]), self.c.pick(&[4, 5, 7, 10]));
+                self.line(&format!("mov r18, r{a}"));
+                self.line(&format!("mov r19, r{b}"));
+                if self.c.chance(160) {
+                    self.line("con r17, R, R, r18, 2");
+                } else {
+                    self.line("tuple r12, r18, 2");
+                    let d = self.i64v();
+                    self.line(&format!("field r{d}, r12, 0"));
+                }
+            }
+            25 => {
+                // A field read (its type is whatever was stored).
+                let (d, k) = (self.c.pick(&[2, 3, 6, 12]), self.c.below(2));
+                self.line(&format!("field r{d}, r17, {k}"));
+            }
+            26 => {
+                // A field write: a scalar, the data value, or a new tuple stored into a
+                // record that may be old (the write barrier).
+                let k = self.c.below(2);
+                match self.c.below(3) {
+                    0 => {
+                        let v = self.c.pick(&[2, 5, 7, 8, 10]);
+                        self.line(&format!("setfield r17, {k}, r{v}"));
+                    }
+                    _ => {
+                        let (a, b) = (self.int(), self.f64v());
+                        self.line(&format!("mov r18, r{a}"));
+                        self.line(&format!("mov r19, r{b}"));
+                        self.line("tuple r12, r18, 2");
+                        self.line(&format!("setfield r17, {k}, r12"));
+                    }
+                }
+            }
+            27 => {
+                // Constructor tests on the data value.
+                if self.c.chance(128) {
+                    let l = self.label();
+                    let t = self.c.below(3);
+                    self.line(&format!("jntag r10, {t}, {l}"));
+                    self.block(3, depth);
+                    self.lab(&l);
+                } else {
+                    let d = self.i64v();
+                    self.line(&format!("gettag r{d}, r10"));
+                }
+            }
+            28 => {
+                // An object into the array (its elements' type changes), read back.
+                let i = self.index();
+                let v = self.c.pick(&[10, 17]);
+                self.line(&format!("aset r9, r{i}, r{v}"));
+                let i = self.index();
+                self.line(&format!("aget r18, r9, r{i}"));
+            }
             _ => {
                 let (d, a) = (self.i64v(), self.int());
                 self.line(&format!("addi.i64 r{d}, r{a}, 1"));
@@ -537,12 +632,12 @@ pub fn generate(data: &[u8]) -> Generated {
     };
     g.out
         .push_str(".module executable\n.global nl = \"\\n\"\n.global gi = 5\n");
-    g.out.push_str(".type T | A | B/1 | C/2\n");
+    g.out.push_str(".type T | A | B/1 | C/2\n.type R | R/2\n");
     g.out.push_str(FIXED);
     for f in LEAVES {
         g.leaf(f);
     }
-    g.out.push_str(".func main/0 slots=16\n");
+    g.out.push_str(".func main/0 slots=20\n");
     let len = g.c.pick(&[64, 100, 1000, 64, 64, 10, 0, 100]);
     let init = g.c.pick(&EDGE_I64);
     g.line(&format!("loadi r12, {len}"));
@@ -563,6 +658,8 @@ pub fn generate(data: &[u8]) -> Generated {
     g.line("loadi r1, 0");
     g.line("con r10, T, A, r12, 0");
     g.line("loadfn r11, leaf0");
+    g.line("loadnil r16");
+    g.line("con r17, R, R, r2, 2");
     // One to three top-level loops, each followed by a print of the state.
     for _ in 0..1 + g.c.below(3) {
         g.hot_loop(1);
