@@ -426,8 +426,9 @@ impl Image {
             .filter(|r| r.status == Status::Full)
             .count();
         let mut s = format!(
-            "native: {n} functions: {full} compiled ahead of time, {} partly compiled (the \
-             interpreter runs the instructions listed), {} bytes of machine code, {} entries\n",
+            "native: {n} functions: {full} compiled ahead of time, {} interpreted (entered as \
+             machine code only at loops that compile whole; the instructions keeping each one \
+             interpreted are listed), {} bytes of machine code, {} entries\n",
             n - full,
             self.text.len(),
             self.entries.len()
