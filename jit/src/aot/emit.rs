@@ -47,6 +47,16 @@ pub fn trampoline_signature() -> &'static str {
     "extern \"sysv64\" fn(slots: *mut Value, interrupt: *const u8, state: *mut VmState, target: *const u8) -> u32"
 }
 
+/// Whether the frame record is laid out as function (u32), ip (u32), base (u32), result
+/// slot (u16), kind (u8), padding (u8) from offset 0: then a call writes those fields
+/// with two 8-byte stores. Checked against the VM's own layout, never assumed.
+const PACKED_RECORD: bool = layout::FRAME_FUNC == 0
+    && layout::FRAME_IP == 4
+    && layout::FRAME_BASE == 8
+    && layout::FRAME_RET == 12
+    && layout::FRAME_KIND == 14
+    && layout::FRAME_PAD == 15;
+
 const SCRATCH: u8 = 11;
 const BASE: u8 = 7;
 const INTR: u8 = 6;
@@ -515,16 +525,28 @@ fn block(
                 }
                 let clo = layout::FRAME_CLOSURE as i32;
                 dynasm!(a ; .arch x64
-                    ; mov DWORD [r11 + layout::FRAME_FUNC as i32], f as i32
-                    ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
                     ; mov rax, Rq(BASE)
                     ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
                     ; shr rax, 4
-                    ; add rax, a0 as i32
-                    ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
-                    ; mov WORD [r11 + layout::FRAME_RET as i32], dst
-                    ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
-                    ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
+                    ; add rax, a0 as i32);
+                if PACKED_RECORD && f <= i32::MAX as u32 {
+                    // Function and ip (0) in one store; base, result slot, kind and
+                    // padding in another.
+                    let hi = (dst as u16 as i64) << 32 | (layout::FRAME_NORMAL as i64) << 48;
+                    dynasm!(a ; .arch x64
+                        ; mov QWORD [r11], f as i32
+                        ; mov rcx, QWORD hi
+                        ; or rax, rcx
+                        ; mov QWORD [r11 + 8], rax);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; mov DWORD [r11 + layout::FRAME_FUNC as i32], f as i32
+                        ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
+                        ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
+                        ; mov WORD [r11 + layout::FRAME_RET as i32], dst
+                        ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                        ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
+                }
                 if ins.op == IrOp::CallAotK {
                     dynasm!(a ; .arch x64
                         ; mov QWORD [r11 + clo], f as i32

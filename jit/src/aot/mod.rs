@@ -256,6 +256,9 @@ struct Fun {
     before: Vec<Vec<Kind>>,
     /// Whether each instruction is reachable from the entry.
     reached: Vec<bool>,
+    /// How many ways each instruction is reached: control-flow edges, plus one for the
+    /// entry and for every back-edge (the interpreter may enter there).
+    preds: Vec<u32>,
     /// Block starts (byte offsets), ascending.
     leaders: Vec<u32>,
 }
@@ -334,11 +337,25 @@ fn infer(code: &[u8], nslots: u16, rets: &[Kind], me: u32) -> Option<Fun> {
             }
         }
     }
+    let mut preds = vec![0u32; insns.len()];
+    preds[0] += 1;
+    for (n, (ip, i, len)) in insns.iter().enumerate() {
+        if matches!(i.op, Op::Loop | Op::TCallSelf) {
+            preds[n] += 1;
+        }
+        for t in targets(*ip, i) {
+            preds[at[t as usize]] += 1;
+        }
+        if falls_through(i.op) && n + 1 < insns.len() {
+            preds[at[(ip + len) as usize]] += 1;
+        }
+    }
     Some(Fun {
         insns,
         at,
         before,
         reached,
+        preds,
         leaders,
     })
 }
@@ -427,8 +444,9 @@ impl Image {
             .filter(|r| r.status == Status::Full)
             .count();
         let mut s = format!(
-            "native: {n} functions: {full} compiled ahead of time, {} partly compiled (the \
-             interpreter runs the instructions listed), {} bytes of machine code, {} entries\n",
+            "native: {n} functions: {full} compiled ahead of time, {} interpreted (entered as \
+             machine code only at loops that compile whole; the instructions keeping each one \
+             interpreted are listed), {} bytes of machine code, {} entries\n",
             n - full,
             self.text.len(),
             self.entries.len()
@@ -470,6 +488,11 @@ struct Tx<'a> {
     kinds: Vec<Kind>,
     full: &'a dyn Fn(u32) -> bool,
     func: u32,
+    /// Whether the block starting at this offset may continue the current fragment
+    /// (its one way in is the fall-through of a branch here).
+    mergeable: &'a dyn Fn(u32) -> bool,
+    /// Set by a branch whose fall-through continues this fragment.
+    fall: Option<u32>,
 }
 
 enum Step {
@@ -578,6 +601,9 @@ impl Tx<'_> {
             self.b.guard(op, a, b, s)
         };
         match r {
+            // The fall-through block continues this fragment (its values stay in
+            // registers) when this is its only way in.
+            Ok(()) if (self.mergeable)(next) => self.fall = Some(next),
             Ok(()) => self.jump(next),
             Err(BuildError::AlwaysExits(_)) => self.jump(target),
             Err(e) => return Err(e),
@@ -963,12 +989,26 @@ fn translate(
     fun: &Fun,
     full: &dyn Fn(u32) -> bool,
     shapes: &[(u16, u16)],
+    merge: bool,
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     let mut blocks = Vec::new();
     let mut fallbacks: Vec<String> = Vec::new();
+    let mut merged = vec![false; fun.leaders.len()];
+    let leader = |ip: u32| fun.leaders.binary_search(&ip).ok();
+    let mergeable = |ip: u32| {
+        merge
+            && leader(ip).is_some()
+            && fun
+                .at
+                .get(ip as usize)
+                .is_some_and(|&n| fun.preds.get(n) == Some(&1))
+    };
     for (bi, &start) in fun.leaders.iter().enumerate() {
-        let end = fun.leaders.get(bi + 1).copied().unwrap_or(u32::MAX);
+        if merged[bi] {
+            continue;
+        }
+        let mut end = fun.leaders.get(bi + 1).copied().unwrap_or(u32::MAX);
         let first = fun.at[start as usize];
         let mut tx = Tx {
             b: TraceBuilder::new(start),
@@ -976,6 +1016,8 @@ fn translate(
             kinds: fun.before[first].clone(),
             full,
             func,
+            mergeable: &mergeable,
+            fall: None,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -987,7 +1029,16 @@ fn translate(
             }
             match tx.step(*ip, i, *len, shapes)? {
                 Step::Next => n += 1,
-                Step::End => break,
+                Step::End => match tx.fall.take().and_then(|nx| Some((nx, leader(nx)?))) {
+                    Some((nx, li)) => {
+                        // Continue with the fall-through block in this fragment.
+                        merged[li] = true;
+                        end = fun.leaders.get(li + 1).copied().unwrap_or(u32::MAX);
+                        n = fun.at[nx as usize];
+                        tx.kinds = fun.before[n].clone();
+                    }
+                    None => break,
+                },
                 Step::Unsupported => {
                     if reachable {
                         let name = i.op.mnemonic().to_string();
@@ -1112,10 +1163,22 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     let mut irs = Vec::new();
     for (fi, fun) in funs.iter().enumerate() {
         irs.push(match fun {
-            Some(fun) => Some(
-                translate(m, fi as u32, fun, &is_full, &shapes)
-                    .map_err(|e| format!("{}: {e}", m.functions[fi].name))?,
-            ),
+            Some(fun) => Some({
+                let name = &m.functions[fi].name;
+                let t = translate(m, fi as u32, fun, &is_full, &shapes, true)
+                    .map_err(|e| format!("{name}: {e}"))?;
+                // Longer fragments need more registers: if one does not fit,
+                // the function is translated block by block instead.
+                if t.blocks
+                    .iter()
+                    .all(|b| crate::x64::allocate(&b.trace).is_ok())
+                {
+                    t
+                } else {
+                    translate(m, fi as u32, fun, &is_full, &shapes, false)
+                        .map_err(|e| format!("{name}: {e}"))?
+                }
+            }),
             None => None,
         });
     }
