@@ -167,6 +167,55 @@ fn runtime_limits_and_gc_stats() {
     assert!(r.stderr.contains("gc:"), "{}", r.stderr);
 }
 
+/// Arrays allocated and dropped in a loop, a million small ones (nursery) and two
+/// thousand large ones (160 KB each: the large-object space, SPEC.md §1.4), leave the
+/// heap bounded: the peak that `--gc-stats` reports stays a few MiB although ~500 MB
+/// are allocated, so dead large objects are unmapped (or their mappings reused).
+#[test]
+fn dropped_arrays_keep_the_heap_bounded() {
+    let dir = Scratch::new("arrays");
+    std::fs::write(
+        dir.0.join("arrays.hash"),
+        "main := () => {\n    mut total := 0;\n    for i in 0..1000000 {\n        a := array.make(10, i);\n        total += a[9];\n    }\n    for i in 0..2000 {\n        b := array.make(10000, i);\n        total += b[9999];\n    }\n    println(to_str(total));\n};\n",
+    )
+    .unwrap();
+    let r = run(
+        Command::new(bin("hashvm"))
+            .args(["run", "--jit=off", "--gc-stats", "arrays.hash"])
+            .current_dir(&dir.0),
+        T,
+    );
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "500001499000\n"),
+        "{}",
+        r.stderr
+    );
+    let field = |name: &str| -> u64 {
+        let line = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("gc:"))
+            .expect("gc line");
+        let (before, _) = line.split_once(name).expect(name);
+        before
+            .rsplit(' ')
+            .find(|w| !w.is_empty())
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+    };
+    let allocated = field(" bytes allocated");
+    assert!(allocated > 400_000_000, "{}", r.stderr);
+    let peak = r
+        .stderr
+        .split("peak heap ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("peak heap");
+    assert!(peak < 16 << 20, "peak heap {peak} bytes: {}", r.stderr);
+}
+
 /// `hashvm asm` refuses what the verifier rejects, unless `--no-verify` (issue 11): the
 /// file is written, disassembles, assembles back to the same bytes (SPEC.md §6.7), and
 /// `hashvm run` refuses it with an error instead of running it.
