@@ -1064,7 +1064,8 @@ pub fn helper_runs(op: Op) -> bool {
 ///
 /// Before the call the trace has written every live value to its slot (the frame
 /// state is exactly an exit's); after it, it reloads every value from the slots and
-/// holds no heap address from before. The register block is synced on return.
+/// holds no heap address from before. On return the register block's heap window is
+/// exact (a collection syncs the whole block; nothing else a helper runs changes it).
 ///
 /// # Safety
 /// `vm` is the VM whose hook is running the trace (inside [`JitHook::enter`], the
@@ -1115,7 +1116,11 @@ impl Vm {
         self.scratch_top = saved.max(top);
         let r = self.helper_insn(func, ip, b);
         self.scratch_top = saved;
-        self.sync_jit_state();
+        // A collection synced the block; an allocation without one moved only the
+        // bump pointer, and nothing a helper runs changes the rest.
+        let (hp, hl) = self.heap.bump_window();
+        self.jit_state.heap_ptr = hp;
+        self.jit_state.heap_limit = hl;
         match r {
             None => status::EXIT,
             Some(Ok(())) => status::OK,
@@ -1130,31 +1135,44 @@ impl Vm {
     /// interpreter's handler; `None` (nothing done) for an instruction
     /// [`helper_runs`] does not list or operands outside the value stack.
     fn helper_insn(&mut self, func: u32, ip: u32, b: usize) -> Option<Result<(), Trap>> {
-        use hashvm_format::insn::{Insn, Operand};
+        use hashvm_format::opcode::OperandKind as K;
+        // Operands are read at the offsets the opcode table gives, as the interpreter
+        // reads them (a full `Insn::decode` cost more than the foreign call itself).
         let code = &self.funcs.get(func as usize)?.code;
-        let (insn, _) = Insn::decode(code, ip as usize).ok()?;
-        if !helper_runs(insn.op) {
+        let bytes = code.get(ip as usize..)?;
+        let (op, _) = Op::decode(bytes)?;
+        if !helper_runs(op) || bytes.len() < op.encoded_len() {
             return None;
         }
         let mut o = [0usize; 4];
         let mut n = 0;
         let mut foreign = None;
         let mut count = 0;
-        for a in &insn.args {
-            match a {
-                Operand::Slot(s) => {
-                    if b + *s as usize >= self.stack.len() || n == o.len() {
+        for (i, k) in op.operands().iter().enumerate() {
+            let at = op.operand_offset(i);
+            let u16at = || u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+            match k {
+                K::Dst | K::Src | K::Base => {
+                    let s = u16at();
+                    if b + s >= self.stack.len() || n == o.len() {
                         return None;
                     }
-                    o[n] = *s as usize;
+                    o[n] = s;
                     n += 1;
                 }
-                Operand::Foreign(f) => foreign = Some(*f),
-                Operand::U16(c) => count = *c as usize,
+                K::Count => count = u16at(),
+                K::Foreign => {
+                    foreign = Some(u32::from_le_bytes([
+                        bytes[at],
+                        bytes[at + 1],
+                        bytes[at + 2],
+                        bytes[at + 3],
+                    ]))
+                }
                 _ => return None,
             }
         }
-        Some(match insn.op {
+        Some(match op {
             Op::Print => self.print_str(self.stack[b + o[0]]),
             Op::ToStr => self.display_str(self.stack[b + o[1]]).map(|v| {
                 self.stack[b + o[0]] = v;
