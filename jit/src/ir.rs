@@ -145,6 +145,7 @@ define_ir! {
     GClosure "guard.closure" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds a closure of function `k >> 32` (guarded on the function index, never the closure's address).";
     SCopy "scopy" 0 None [STORE] "Frame slot `k & 0xffffffff` := frame slot `k >> 32`, the whole value copied in memory (a `mov` of a value the trace does not type: a string, a function, an object; both slots are roots, so no guard and no heap address in a register).";
     GCopy "gcopy" 0 None [STORE] "Frame slot `k & 0xffffffff` := global `k >> 32`, copied in memory (a `loadg` of a value the trace does not type).";
+    CallC "call.c" 0 None [STORE] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";
     CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
 }
 
@@ -211,6 +212,7 @@ impl IrOp {
                 | IrOp::GClosure
                 | IrOp::SCopy
                 | IrOp::GCopy
+                | IrOp::CallC
         )
     }
 }
@@ -299,6 +301,36 @@ pub struct HelperCall {
     pub live: u32,
 }
 
+/// The result of a direct C call (`call.c`), as the interpreter converts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CRet {
+    /// An `int64_t` in `rax`: an i64.
+    I64,
+    /// An `int` in `eax`, sign-extended: an i64.
+    I32,
+    /// A `double` in `xmm0`: an f64.
+    F64,
+    /// Nothing: unit.
+    Unit,
+}
+
+/// A foreign function a trace calls directly (`call.c`): the fixed calling scheme of
+/// `ffi.call` (SPEC.md §2.7), integer-class arguments in order in `rdi, rsi, rdx, rcx,
+/// r8, r9`, `f64`s in `xmm0`-`xmm7`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CCall {
+    /// The function's address (`dlsym`'s).
+    pub addr: u64,
+    /// The slots (from the trace frame's slot 0) of the i64 arguments, in order.
+    pub ints: Vec<u32>,
+    /// The slots of the f64 arguments, in order.
+    pub floats: Vec<u32>,
+    /// The result's conversion.
+    pub ret: CRet,
+    /// The slot the result goes to.
+    pub dst: u32,
+}
+
 /// A recorded, simplified loop trace.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
@@ -321,6 +353,8 @@ pub struct Trace {
     pub returns: bool,
     /// The instructions its `call.insn`s run (indexed by their `k`).
     pub helpers: Vec<HelperCall>,
+    /// The C functions its `call.c`s call (indexed by their `k`).
+    pub ccalls: Vec<CCall>,
     /// Bytecode instructions the recorder followed for one pass over the trace (one
     /// iteration of a loop, one activation of a function-entry trace, a side trace's
     /// path): `--jit-stats` counts them per completed pass.
@@ -368,6 +402,15 @@ impl fmt::Display for Trace {
                 }
                 IrOp::SCopy => write!(f, " r{} := r{}", ins.k & 0xffff_ffff, ins.k >> 32)?,
                 IrOp::GCopy => write!(f, " r{} := g{}", ins.k & 0xffff_ffff, ins.k >> 32)?,
+                IrOp::CallC => {
+                    if let Some(c) = self.ccalls.get(ins.k as usize) {
+                        write!(
+                            f,
+                            " r{} := 0x{:x}(i64 r{:?}, f64 r{:?}) {:?}",
+                            c.dst, c.addr, c.ints, c.floats, c.ret
+                        )?
+                    }
+                }
                 IrOp::CallInsn => {
                     if let Some(h) = self.helpers.get(ins.k as usize) {
                         write!(
@@ -475,6 +518,7 @@ impl TraceBuilder {
                 | IrOp::GFunc
                 | IrOp::GClosure
                 | IrOp::CallInsn
+                | IrOp::CallC
                 | IrOp::SCopy
                 | IrOp::GCopy
         );
@@ -595,6 +639,25 @@ impl TraceBuilder {
     pub fn copy(&mut self, dst: u32, src: u32, global: bool) {
         let op = if global { IrOp::GCopy } else { IrOp::SCopy };
         self.emit(op, NONE, NONE, dst as u64 | (src as u64) << 32, 0);
+    }
+
+    /// Calls a C function directly (`call.c`). No value computed before it is reused
+    /// after it.
+    pub fn call_c(&mut self, c: CCall) {
+        let k = self.trace.ccalls.len() as u64;
+        self.trace.ccalls.push(c);
+        self.emit(IrOp::CallC, NONE, NONE, k, 0);
+        self.barrier();
+    }
+
+    /// Whether the trace so far calls the VM's helper (`call.insn`).
+    pub fn has_helper(&self) -> bool {
+        !self.trace.helpers.is_empty()
+    }
+
+    /// Whether the trace so far calls C directly (`call.c`).
+    pub fn has_ccall(&self) -> bool {
+        !self.trace.ccalls.is_empty()
     }
 
     /// Sets the number of bytecode instructions one pass over the trace runs (for
