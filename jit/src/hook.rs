@@ -70,6 +70,11 @@ struct Installed {
     /// Whether an entry must sync the VM's register block first (the tree holds an
     /// operation that reads what only a sync makes exact; see `Trace::needs_sync`).
     sync: bool,
+    /// The tree calls the VM's helper / C directly (never both: an entry of a tree
+    /// that calls C flushes the program's output first, and no helper prints more
+    /// while it runs).
+    helpers: bool,
+    ccalls: bool,
 }
 
 /// Entries after which a loop tree is judged by its iterations per entry.
@@ -105,6 +110,9 @@ impl Probe for VmProbe<'_> {
     }
     fn field(&self, v: Value, i: usize) -> Option<Value> {
         self.0.object_field(v, i)
+    }
+    fn direct_foreign(&self, fi: u32) -> Option<hashvm_vm::ffi::DirectForeign> {
+        self.0.direct_foreign(fi)
     }
 }
 
@@ -154,6 +162,13 @@ impl Jit {
     ) -> Result<TraceId, String> {
         let tid = self.traces.len();
         let root = side.map_or(tid, |(p, _)| self.traces[p].root);
+        let (helpers, ccalls) = (!trace.helpers.is_empty(), !trace.ccalls.is_empty());
+        if let Some((p, _)) = side {
+            let r = &self.traces[self.traces[p].root];
+            if (r.helpers || helpers) && (r.ccalls || ccalls) {
+                return Err("a helper call and a direct C call in one tree".into());
+            }
+        }
         let root_top = side.map(|_| self.traces[root].code.top());
         let iters = Box::new(AtomicU64::new(0));
         let counter = if side.is_some() {
@@ -197,6 +212,8 @@ impl Jit {
             // Entries of the root reserve room for the whole tree's inlined frames.
             let sync = trace.needs_sync();
             self.traces[root].sync |= sync;
+            self.traces[root].helpers |= helpers;
+            self.traces[root].ccalls |= ccalls;
             let r = &mut self.traces[root].trace;
             r.depth = r.depth.max(trace.depth);
             r.extent = r.extent.max(trace.extent);
@@ -220,6 +237,8 @@ impl Jit {
         let sync = trace.needs_sync();
         self.traces.push(Installed {
             sync,
+            helpers,
+            ccalls,
             trace,
             code,
             root,
@@ -284,7 +303,9 @@ impl Jit {
                 Anchor::Call { func } => (func, 0),
             };
             let snap = self.traces[tid].trace.snaps[k].clone();
-            self.recorder = Some(Recorder::new_side(func, anchor_ip, &r.trace, &snap));
+            let mut rec = Recorder::new_side(func, anchor_ip, &r.trace, &snap);
+            rec.set_tree_calls(r.helpers, r.ccalls);
+            self.recorder = Some(rec);
             self.side = Some((tid, k));
             self.stats.borrow_mut().recordings += 1;
             self.note(format_args!(
@@ -405,6 +426,10 @@ impl JitHook for Jit {
         vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
         let entry_tree = t.trace.entry.is_some();
         let commit = entry_tree || t.trace.allocates;
+        if t.ccalls {
+            // As the interpreter's `ffi.call` does before each call.
+            vm.jit_flush_output();
+        }
         // Most loop trees read nothing a sync updates: the block's stack and globals
         // are exact between sync points.
         let st = if t.sync {

@@ -186,6 +186,7 @@ define_ir! {
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
     SetFieldK "setfield.k" 1 None [GUARD | STORE] "Field `k >> 16` of the data value in slot `k & 0xffff` := a (an i64, f64 or bool: no pointer, so no write barrier); guarded as `field.slot`.";
+    CallC "call.c" 0 None [STORE] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";
     CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
 }
 
@@ -260,6 +261,7 @@ impl IrOp {
                 | IrOp::HTag
                 | IrOp::Payload
                 | IrOp::SqrtF
+                | IrOp::CallC
         )
     }
 }
@@ -352,6 +354,36 @@ pub struct HelperCall {
     pub live: u32,
 }
 
+/// The result of a direct C call (`call.c`), as the interpreter converts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CRet {
+    /// An `int64_t` in `rax`: an i64.
+    I64,
+    /// An `int` in `eax`, sign-extended: an i64.
+    I32,
+    /// A `double` in `xmm0`: an f64.
+    F64,
+    /// Nothing: unit.
+    Unit,
+}
+
+/// A foreign function a trace calls directly (`call.c`): the fixed calling scheme of
+/// `ffi.call` (SPEC.md §2.7), integer-class arguments in order in `rdi, rsi, rdx, rcx,
+/// r8, r9`, `f64`s in `xmm0`-`xmm7`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CCall {
+    /// The function's address (`dlsym`'s).
+    pub addr: u64,
+    /// The slots (from the trace frame's slot 0) of the i64 arguments, in order.
+    pub ints: Vec<u32>,
+    /// The slots of the f64 arguments, in order.
+    pub floats: Vec<u32>,
+    /// The result's conversion.
+    pub ret: CRet,
+    /// The slot the result goes to.
+    pub dst: u32,
+}
+
 /// A recorded, simplified loop trace.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
@@ -376,6 +408,8 @@ pub struct Trace {
     pub allocates: bool,
     /// The instructions its `call.insn`s run (indexed by their `k`).
     pub helpers: Vec<HelperCall>,
+    /// The C functions its `call.c`s call (indexed by their `k`).
+    pub ccalls: Vec<CCall>,
     /// Bytecode instructions the recorder followed for one pass over the trace (one
     /// iteration of a loop, one activation of a function-entry trace, a side trace's
     /// path): `--jit-stats` counts them per completed pass.
@@ -471,6 +505,15 @@ impl fmt::Display for Trace {
                 }
                 IrOp::SCopy => write!(f, " r{} := r{}", ins.k & 0xffff, ins.k >> 16)?,
                 IrOp::GCopy => write!(f, " r{} := g{}", ins.k & 0xffff, ins.k >> 16)?,
+                IrOp::CallC => {
+                    if let Some(c) = self.ccalls.get(ins.k as usize) {
+                        write!(
+                            f,
+                            " r{} := 0x{:x}(i64 r{:?}, f64 r{:?}) {:?}",
+                            c.dst, c.addr, c.ints, c.floats, c.ret
+                        )?
+                    }
+                }
                 IrOp::CallInsn => {
                     if let Some(h) = self.helpers.get(ins.k as usize) {
                         write!(
@@ -582,6 +625,7 @@ impl TraceBuilder {
                 | IrOp::GFunc
                 | IrOp::GClosure
                 | IrOp::CallInsn
+                | IrOp::CallC
                 | IrOp::SCopy
                 | IrOp::GCopy
         );
@@ -702,6 +746,25 @@ impl TraceBuilder {
         self.trace.helpers.push(h);
         self.emit(IrOp::CallInsn, NONE, NONE, k, snap);
         self.barrier();
+    }
+
+    /// Calls a C function directly (`call.c`). No value computed before it is reused
+    /// after it.
+    pub fn call_c(&mut self, c: CCall) {
+        let k = self.trace.ccalls.len() as u64;
+        self.trace.ccalls.push(c);
+        self.emit(IrOp::CallC, NONE, NONE, k, 0);
+        self.barrier();
+    }
+
+    /// Whether the trace so far calls the VM's helper (`call.insn`).
+    pub fn has_helper(&self) -> bool {
+        !self.trace.helpers.is_empty()
+    }
+
+    /// Whether the trace so far calls C directly (`call.c`).
+    pub fn has_ccall(&self) -> bool {
+        !self.trace.ccalls.is_empty()
     }
 
     /// Sets the number of bytecode instructions one pass over the trace runs (for

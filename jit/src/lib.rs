@@ -15,7 +15,8 @@
 //! VM (`hashvm run --jit=on`, the default on x86-64). Foreign calls, `print`, `tostr`,
 //! `scat` and the `net.*` instructions run inside loop traces through the VM's helper
 //! (`call.insn`: state written back before, every value reloaded after, a status code
-//! back; `x64::call_helper` emits such calls), and untyped values (strings, functions)
+//! back; `x64::call_helper` emits such calls; foreign functions with i64/f64 signatures
+//! are called directly, `call.c`), and untyped values (strings, functions)
 //! are moved as copies in memory. Everything else (field access, allocation, other IO,
 //! inner loops) aborts its recording, and the code stays interpreted.
 //! `cli/tests/jit_differential` runs the conformance examples, benchmark programs and

@@ -34,8 +34,8 @@
 //! recording with the reason; the VM backs the anchor off and keeps interpreting.
 
 use crate::ir::{
-    tagword_of, BuildError, ClosureSrc, HelperCall, IrOp, IrType, Ref, SnapFrame, Trace,
-    TraceBuilder,
+    tagword_of, BuildError, CCall, CRet, ClosureSrc, HelperCall, IrOp, IrType, Ref, SnapFrame,
+    Trace, TraceBuilder,
 };
 use hashvm_format::builtin;
 use hashvm_format::insn::{Insn, Operand};
@@ -80,6 +80,10 @@ pub trait Probe {
     fn header(&self, v: Value) -> Option<ObjHeader>;
     /// Value field `i` of the object `v` (`None`: none such).
     fn field(&self, v: Value, i: usize) -> Option<Value>;
+    /// Foreign function `fi`, if a trace may call it directly.
+    fn direct_foreign(&self, _fi: u32) -> Option<hashvm_vm::ffi::DirectForeign> {
+        None
+    }
 }
 
 pub use hashvm_vm::jit::ObjHeader;
@@ -139,6 +143,46 @@ pub struct Recorder {
     waiting: Option<usize>,
     /// How often this recording started again.
     restarts: u32,
+    /// For a side trace: its tree already calls the VM's helper / C directly (the two
+    /// do not mix in one tree: see `helper`).
+    root_helpers: bool,
+    root_ccalls: bool,
+    /// The loop's body holds calls or helper instructions besides `ffi.call`: its
+    /// foreign calls go through the helper too (see `direct_calls_fit`).
+    prefer_helper: bool,
+}
+
+/// Whether the foreign calls of the loop whose back-edge `edge` is at `ip` may be
+/// direct: its body (from the back-edge's target, or the function's start for a self
+/// tail call, to the back-edge) holds no call and no instruction the VM's helper runs
+/// other than an `ffi.call` that can be direct. A trace never mixes the two (C's output must follow what
+/// the program printed, which the VM buffers), so a loop that prints keeps its foreign
+/// calls on the helper rather than aborting when it meets the print.
+fn direct_calls_fit(code: &[u8], edge: &Insn, ip: u32, probe: &dyn Probe) -> bool {
+    let start = match (edge.op, edge.args.first()) {
+        (Op::Loop, Some(Operand::Jump(j))) => (ip as i64 + *j as i64).max(0) as usize,
+        _ => 0,
+    };
+    let mut at = start;
+    while at < ip as usize {
+        let Ok((i, len)) = Insn::decode(code, at) else {
+            return false;
+        };
+        let call = matches!(
+            i.op,
+            Op::Call | Op::CallK | Op::CallSelf | Op::TCall | Op::TCallK | Op::TCallSelf
+        );
+        // A foreign call that cannot be direct (a str argument) runs on the helper.
+        let helper = match (i.op, i.args.get(1)) {
+            (Op::FfiCall, Some(Operand::Foreign(f))) => probe.direct_foreign(*f).is_none(),
+            (op, _) => hashvm_vm::jit::helper_runs(op),
+        };
+        if call || helper {
+            return false;
+        }
+        at += len.max(1);
+    }
+    true
 }
 
 /// Instructions a recording that left its loop waits for the anchor before it gives
@@ -228,6 +272,9 @@ impl Recorder {
             skip: None,
             waiting: None,
             restarts: 0,
+            root_helpers: false,
+            root_ccalls: false,
+            prefer_helper: false,
         }
     }
 
@@ -265,6 +312,13 @@ impl Recorder {
         r.frames = snap.frames.clone();
         r.b.snapshot_in(snap.resume_ip, Vec::new(), &snap.frames);
         r
+    }
+
+    /// Tells a side trace's recorder what its tree already calls: the VM's helper
+    /// (`helpers`), C directly (`ccalls`).
+    pub fn set_tree_calls(&mut self, helpers: bool, ccalls: bool) {
+        self.root_helpers = helpers;
+        self.root_ccalls = ccalls;
     }
 
     /// Ends the recording with the trace, whose pass ran every instruction recorded.
@@ -639,6 +693,7 @@ impl Recorder {
                 return Ok(Some(b.finish(tail)));
             }
             self.started = true;
+            self.prefer_helper = !direct_calls_fit(code, &insn, ip, probe);
             if insn.op == Op::TCallSelf {
                 // A self tail call is the loop's back-edge: its arguments move down to
                 // slots 0.. and the function restarts. The moves are the first thing an
@@ -1158,36 +1213,113 @@ impl Recorder {
                 self.waiting = Some(0);
             }
             Op::Loop | Op::TCallSelf => return Err("an inner loop".into()),
+            Op::FfiCall if !self.b.has_helper() && !self.root_helpers && !self.prefer_helper => {
+                if !self.direct_ffi(a, ip, slots, probe)? {
+                    self.helper(func, ip, &insn, probe)?;
+                }
+            }
             op if hashvm_vm::jit::helper_runs(op) => {
-                if self.entry {
-                    // Its native recursion pushes frame records the VM has not
-                    // adopted: a helper (or a collection) would not see them.
-                    return Err(format!(
-                        "`{}` (a helper call) in a function-entry trace",
-                        op.mnemonic()
-                    ));
-                }
-                // The frames live here: the trace's own, and each inlined one.
-                let mut live = probe.shape(self.func).map_or(0, |(_, n)| n as u32);
-                for f in &self.frames {
-                    let (_, n) = probe.shape(f.func).ok_or("a frame of a missing function")?;
-                    live = live.max(f.base + n as u32);
-                }
-                let h = HelperCall {
-                    func,
-                    ip,
-                    base: self.cur() as u32,
-                    live,
-                };
-                let snap = self.snap(ip);
-                self.b.call_insn(h, snap);
-                // The helper may write any slot it names and move any object: every
-                // value is reloaded from its slot after it.
-                self.map.clear();
+                self.helper(func, ip, &insn, probe)?;
             }
             other => return Err(format!("`{}` is not recorded yet", other.mnemonic())),
         }
         Ok(None)
+    }
+
+    /// `ffi.call` of a foreign function with only i64 and f64 parameters, called
+    /// directly from the trace (`call.c`): the arguments' tags guarded first, the
+    /// result stored typed. `Ok(false)`: the function does not fit (the helper runs
+    /// the call instead).
+    fn direct_ffi(
+        &mut self,
+        a: &[Operand],
+        ip: u32,
+        slots: &[Value],
+        probe: &dyn Probe,
+    ) -> Result<bool, String> {
+        let (d, fi, a0) = match (a.first(), a.get(1), a.get(2)) {
+            (Some(d), Some(Operand::Foreign(f)), Some(a0)) => (slot_of(d), *f, slot_of(a0)),
+            _ => return Err("ffi.call without its operands".into()),
+        };
+        let Some(df) = probe.direct_foreign(fi) else {
+            return Ok(false);
+        };
+        if self.entry {
+            return Ok(false);
+        }
+        let (mut ints, mut floats) = (Vec::new(), Vec::new());
+        for (i, t) in df.params.iter().enumerate() {
+            let ty = if *t == hashvm_format::FfiType::F64 {
+                IrType::F64
+            } else {
+                IrType::I64
+            };
+            // The interpreter faults on an argument of another type: guarded here,
+            // before the call (an exit then lets the interpreter fault).
+            self.operand(a0 + i, ty, ip, slots)?;
+            let abs = (self.cur() + a0 + i) as u32;
+            if ty == IrType::F64 {
+                floats.push(abs);
+            } else {
+                ints.push(abs);
+            }
+        }
+        let ret = match df.ret {
+            hashvm_format::FfiType::I64 => CRet::I64,
+            hashvm_format::FfiType::I32 => CRet::I32,
+            hashvm_format::FfiType::F64 => CRet::F64,
+            _ => CRet::Unit,
+        };
+        let dst = self.cur() + d;
+        self.b.call_c(CCall {
+            addr: df.addr as u64,
+            ints,
+            floats,
+            ret,
+            dst: dst as u32,
+        });
+        // Registers do not survive the call: every value is reloaded.
+        self.map.clear();
+        Ok(true)
+    }
+
+    /// An instruction the VM's helper runs (`call.insn`).
+    fn helper(&mut self, func: u32, ip: u32, insn: &Insn, probe: &dyn Probe) -> Result<(), String> {
+        let op = insn.op;
+        if self.b.has_ccall() || self.root_ccalls {
+            // C's output must follow the program's, which a helper (`print`)
+            // may buffer between two direct calls.
+            return Err(format!(
+                "`{}` (a helper call) in a trace that calls C directly",
+                op.mnemonic()
+            ));
+        }
+        if self.entry {
+            // Its native recursion pushes frame records the VM has not
+            // adopted: a helper (or a collection) would not see them.
+            return Err(format!(
+                "`{}` (a helper call) in a function-entry trace",
+                op.mnemonic()
+            ));
+        }
+        // The frames live here: the trace's own, and each inlined one.
+        let mut live = probe.shape(self.func).map_or(0, |(_, n)| n as u32);
+        for f in &self.frames {
+            let (_, n) = probe.shape(f.func).ok_or("a frame of a missing function")?;
+            live = live.max(f.base + n as u32);
+        }
+        let h = HelperCall {
+            func,
+            ip,
+            base: self.cur() as u32,
+            live,
+        };
+        let snap = self.snap(ip);
+        self.b.call_insn(h, snap);
+        // The helper may write any slot it names and move any object: every
+        // value is reloaded from its slot after it.
+        self.map.clear();
+        Ok(())
     }
 }
 

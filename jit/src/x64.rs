@@ -209,7 +209,10 @@ pub(crate) fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     // one, and a value that would live across it is refused, not miscompiled.
     let mut open: usize = 0;
     for (i, ins) in t.ins.iter().enumerate() {
-        if matches!(ins.op, IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallInsn) {
+        if matches!(
+            ins.op,
+            IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallInsn | IrOp::CallC
+        ) {
             if (open..i).any(|v| last[v] > i) {
                 return Err(CompileError::LiveAcrossCall);
             }
@@ -472,6 +475,13 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                         ; call r11),
                 }
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
+            }
+            IrOp::CallC => {
+                let c = t
+                    .ccalls
+                    .get(ins.k as usize)
+                    .ok_or(CompileError::LiveAcrossCall)?;
+                call_c(&mut a, c)?;
             }
             IrOp::CallInsn => {
                 let h = t
@@ -880,6 +890,58 @@ pub fn call_helper(a: &mut Assembler, f: usize, args: [HelperArg; 3], fail: Dyna
         ; pop Rq(BASE)
         ; test eax, eax
         ; jnz =>fail);
+}
+
+/// Emits a direct call of a C function with the fixed scheme of `ffi.call` (see
+/// [`crate::ir::CCall`]): the arguments loaded from their slots (whose tags the trace
+/// guarded), the native stack aligned, `BASE` and `INTR` saved around the call, and
+/// the result stored to its slot with its tag as the interpreter converts it. No
+/// register survives it (the register allocator refuses a value live across).
+fn call_c(a: &mut Assembler, c: &crate::ir::CCall) -> Result<(), CompileError> {
+    const INT_ARGS: [u8; 6] = [7, 6, 2, 1, 8, 9];
+    if c.ints.len() > INT_ARGS.len() || c.floats.len() > 8 {
+        return Err(CompileError::LiveAcrossCall);
+    }
+    dynasm!(a ; .arch x64
+        ; push Rq(BASE)
+        ; push Rq(INTR)
+        ; mov rax, rsp
+        ; and rsp, -16
+        ; sub rsp, 8
+        ; push rax
+        ; mov r11, Rq(BASE));
+    for (j, &slot) in c.floats.iter().enumerate() {
+        let d = disp(slot as u64)?;
+        dynasm!(a ; .arch x64 ; movsd Rx(j as u8), QWORD [r11 + d]);
+    }
+    for (&reg, &slot) in INT_ARGS.iter().zip(&c.ints) {
+        let d = disp(slot as u64)?;
+        dynasm!(a ; .arch x64 ; mov Rq(reg), QWORD [r11 + d]);
+    }
+    let dst = disp(c.dst as u64)?;
+    dynasm!(a ; .arch x64
+        ; mov rax, QWORD c.addr as i64
+        ; call rax
+        ; pop rsp
+        ; pop Rq(INTR)
+        ; pop Rq(BASE));
+    match c.ret {
+        crate::ir::CRet::I64 | crate::ir::CRet::I32 => {
+            if c.ret == crate::ir::CRet::I32 {
+                dynasm!(a ; .arch x64 ; movsxd rax, eax);
+            }
+            dynasm!(a ; .arch x64
+                ; mov QWORD [Rq(BASE) + dst], rax
+                ; mov QWORD [Rq(BASE) + dst + 8], Tag::I64 as i32);
+        }
+        crate::ir::CRet::F64 => dynasm!(a ; .arch x64
+            ; movsd QWORD [Rq(BASE) + dst], xmm0
+            ; mov QWORD [Rq(BASE) + dst + 8], Tag::F64 as i32),
+        crate::ir::CRet::Unit => dynasm!(a ; .arch x64
+            ; mov QWORD [Rq(BASE) + dst], 0
+            ; mov QWORD [Rq(BASE) + dst + 8], Tag::UNIT as i32),
+    }
+    Ok(())
 }
 
 /// Writes a value to a slot as the interpreter would: payload, then tag and aux

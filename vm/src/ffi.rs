@@ -157,6 +157,49 @@ enum Arg {
     F64(f64),
 }
 
+/// A foreign function a trace may call directly from machine code: only `i64` and
+/// `f64` parameters (no conversion can fault: the trace guards their tags), and an
+/// `i64`, `i32`, `f64` or unit result (no conversion can fault after the call).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectForeign {
+    /// The address `dlsym` gave.
+    pub addr: usize,
+    /// The parameter types, in order (each `I64` or `F64`).
+    pub params: Vec<FfiType>,
+    /// The result type (`I64`, `I32`, `F64` or `Unit`).
+    pub ret: FfiType,
+}
+
+impl Vm {
+    /// Foreign function `fi`, if a trace may call it directly (see [`DirectForeign`]).
+    pub fn direct_foreign(&self, fi: u32) -> Option<DirectForeign> {
+        let f = self.foreigns.get(fi as usize)?;
+        let scalar = f
+            .decl
+            .params
+            .iter()
+            .all(|t| matches!(t, FfiType::I64 | FfiType::F64));
+        let ret_ok = matches!(
+            f.decl.ret,
+            FfiType::I64 | FfiType::I32 | FfiType::F64 | FfiType::Unit
+        );
+        (scalar && ret_ok).then(|| DirectForeign {
+            addr: f.addr,
+            params: f.decl.params.clone(),
+            ret: f.decl.ret,
+        })
+    }
+
+    /// Writes out what the program printed so far (a trace that calls C directly is
+    /// entered with the buffer empty, as the interpreter's `ffi.call` flushes it
+    /// before each call: C's own output comes after the program's).
+    pub fn jit_flush_output(&mut self) {
+        if !self.out.buffer().is_empty() {
+            self.flush();
+        }
+    }
+}
+
 /// The interpreter's side: `ffi.call`.
 impl Vm {
     /// `ffi.call`: calls foreign function `fi` with the `n` values at stack index `a0`
