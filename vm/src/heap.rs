@@ -1878,18 +1878,15 @@ mod tests {
         vm.collect_once(true, 0).unwrap();
         assert_eq!(vm.heap.check(), Ok(()));
         let arr = vm.globals[0].ptr();
-        for i in 0..300usize {
+        for (i, want) in expect.iter().enumerate().take(300) {
             // SAFETY: a live large array; its elements are live 3-field tuples.
             let (t, s, b, prev) = unsafe {
                 let t = *fields(arr).add(i);
                 let f = fields(t.ptr());
                 (t, *f, *f.add(1), *f.add(2))
             };
-            assert_eq!(vm.display(s), expect[i]);
-            assert_eq!(
-                vm.display(b),
-                Integer::from(Integer::from(i) << 100).to_string()
-            );
+            assert_eq!(&vm.display(s), want);
+            assert_eq!(vm.display(b), (Integer::from(i) << 100u32).to_string());
             if i > 0 {
                 // SAFETY: as above.
                 let before = unsafe { *fields(arr).add(i - 1) };
