@@ -34,6 +34,7 @@ fn benches(c: &mut Criterion) {
                         tid: 0,
                         root_top: None,
                         counter: 0,
+                        passes: 0,
                     };
                     hashvm_jit::x64::compile(&t, ctx).expect("compiles")
                 })
