@@ -1098,6 +1098,35 @@ impl Heap {
         }
     }
 
+    /// Calls `f` on every marked object of the old space and of the large-object space
+    /// that holds values: the walk that marking repeats to a fixed point and relocation
+    /// makes once share it. The old space is walked in address order, each object's
+    /// size read before `f` runs (which must not resize or move it).
+    fn each_marked_with_values(&mut self, mut f: impl FnMut(&mut Self, *mut Header)) {
+        let base = self.old.base();
+        let mut at = 0;
+        while at < self.old.top {
+            // SAFETY: objects lie back to back in the old space, not yet moved.
+            let (h, next) = unsafe {
+                let h = base.add(at) as *mut Header;
+                (h, at + 16 + payload_bytes(&*h))
+            };
+            // SAFETY: `h` is the header of the object at `at`.
+            if self.marked(at) && has_values(unsafe { (*h).kind }) {
+                f(self, h);
+            }
+            at = next;
+        }
+        let large: Vec<usize> = self.large.objs.keys().copied().collect();
+        for a in large {
+            let h = a as *mut Header;
+            // SAFETY: a mapped large object.
+            if unsafe { (*h).flags & FLAG_MARKED != 0 && has_values((*h).kind) } {
+                f(self, h);
+            }
+        }
+    }
+
     /// Marks the fields of the marked object `h`.
     ///
     /// # Safety
@@ -1128,29 +1157,8 @@ impl Heap {
                 break;
             }
             self.gray_lost = false;
-            let base = self.old.base();
-            let mut at = 0;
-            while at < self.old.top {
-                // SAFETY: objects lie back to back in the old space.
-                unsafe {
-                    let h = base.add(at) as *mut Header;
-                    let next = at + 16 + payload_bytes(&*h);
-                    if self.marked(at) && has_values((*h).kind) {
-                        self.mark_fields(h);
-                    }
-                    at = next;
-                }
-            }
-            let large: Vec<usize> = self.large.objs.keys().copied().collect();
-            for a in large {
-                let h = a as *mut Header;
-                // SAFETY: a mapped large object.
-                unsafe {
-                    if (*h).flags & FLAG_MARKED != 0 && has_values((*h).kind) {
-                        self.mark_fields(h);
-                    }
-                }
-            }
+            // SAFETY: marking reads only live objects' fields.
+            self.each_marked_with_values(|heap, h| unsafe { heap.mark_fields(h) });
         }
     }
 
@@ -1230,36 +1238,17 @@ impl Heap {
             }
         });
         self.old_finalize = kept;
+        // SAFETY: the objects are not moved yet; relocation rewrites only their fields.
+        self.each_marked_with_values(|heap, h| unsafe { heap.relocate_fields(h) });
         let base = self.old.base();
         let top = self.old.top;
-        let mut at = 0;
-        while at < top {
-            // SAFETY: objects lie back to back in the old space, not yet moved.
-            unsafe {
-                let h = base.add(at) as *mut Header;
-                let next = at + 16 + payload_bytes(&*h);
-                if self.marked(at) && has_values((*h).kind) {
-                    self.relocate_fields(h);
-                }
-                at = next;
-            }
-        }
-        let large: Vec<usize> = self.large.objs.keys().copied().collect();
-        for a in large {
-            let h = a as *mut Header;
-            // SAFETY: a mapped large object.
-            unsafe {
-                if (*h).flags & FLAG_MARKED != 0 && has_values((*h).kind) {
-                    self.relocate_fields(h);
-                }
-            }
-        }
         // Slide: each live object moves to a lower (or the same) offset, so the
         // header of every object not yet visited is intact.
         let mut at = 0;
         let mut moved = 0;
         while at < top {
-            // SAFETY: as above; `ptr::copy` allows the overlap of a short slide.
+            // SAFETY: objects lie back to back in the old space, not yet moved past
+            // `at`; `ptr::copy` allows the overlap of a short slide.
             unsafe {
                 let h = base.add(at) as *mut Header;
                 let size = 16 + payload_bytes(&*h);
