@@ -215,8 +215,9 @@ fn imm_of(a: &Operand) -> i64 {
     }
 }
 
-/// The IR operation and operand type of a typed arithmetic instruction.
-fn arith_of(op: Op) -> Option<(IrOp, IrType)> {
+/// The IR operation and operand type of a typed arithmetic instruction (also the
+/// ahead-of-time compiler's).
+pub(crate) fn arith_of(op: Op) -> Option<(IrOp, IrType)> {
     Some(match op {
         Op::AddI64 => (IrOp::AddI, IrType::I64),
         Op::SubI64 => (IrOp::SubI, IrType::I64),
@@ -235,8 +236,8 @@ fn arith_of(op: Op) -> Option<(IrOp, IrType)> {
 }
 
 /// A compare-and-jump instruction: the guard when the jump is taken, the guard when
-/// it is not, and the operand type.
-fn branch_of(op: Op) -> Option<(IrOp, IrOp, IrType)> {
+/// it is not, and the operand type (also the ahead-of-time compiler's).
+pub(crate) fn branch_of(op: Op) -> Option<(IrOp, IrOp, IrType)> {
     use IrOp::*;
     Some(match op {
         Op::JLtI64 | Op::JLtIImm => (LtI, GeI, IrType::I64),

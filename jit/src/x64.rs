@@ -867,13 +867,7 @@ pub enum HelperArg {
 /// The native stack is aligned to 16 bytes for the call whatever the depth of native
 /// recursion; `BASE` and `INTR` (caller-saved) are saved around it.
 pub fn call_helper(a: &mut Assembler, f: usize, args: [HelperArg; 3], fail: DynamicLabel) {
-    dynasm!(a ; .arch x64
-        ; push Rq(BASE)
-        ; push Rq(INTR)
-        ; mov rax, rsp
-        ; and rsp, -16
-        ; sub rsp, 8
-        ; push rax);
+    native_call_enter(a);
     // rsi, rdx, rcx from BASE before rdi (BASE) is overwritten with the VM.
     for (reg, arg) in [6u8, 2, 1].into_iter().zip(args) {
         match arg {
@@ -884,12 +878,31 @@ pub fn call_helper(a: &mut Assembler, f: usize, args: [HelperArg; 3], fail: Dyna
     dynasm!(a ; .arch x64
         ; mov rdi, QWORD [rbx]
         ; mov rax, QWORD f as i64
-        ; call rax
+        ; call rax);
+    native_call_leave(a);
+    dynasm!(a ; .arch x64 ; test eax, eax ; jnz =>fail);
+}
+
+/// Before a call out of generated code (a helper, a C function): saves `BASE` and
+/// `INTR` (caller-saved) and aligns the native stack to 16 bytes whatever the depth of
+/// native recursion, keeping the old stack pointer to restore.
+fn native_call_enter(a: &mut Assembler) {
+    dynasm!(a ; .arch x64
+        ; push Rq(BASE)
+        ; push Rq(INTR)
+        ; mov rax, rsp
+        ; and rsp, -16
+        ; sub rsp, 8
+        ; push rax);
+}
+
+/// After the call [`native_call_enter`] prepared: the stack pointer, `INTR` and `BASE`
+/// back (`rax`, the result, untouched).
+fn native_call_leave(a: &mut Assembler) {
+    dynasm!(a ; .arch x64
         ; pop rsp
         ; pop Rq(INTR)
-        ; pop Rq(BASE)
-        ; test eax, eax
-        ; jnz =>fail);
+        ; pop Rq(BASE));
 }
 
 /// Emits a direct call of a C function with the fixed scheme of `ffi.call` (see
@@ -902,14 +915,8 @@ fn call_c(a: &mut Assembler, c: &crate::ir::CCall) -> Result<(), CompileError> {
     if c.ints.len() > INT_ARGS.len() || c.floats.len() > 8 {
         return Err(CompileError::LiveAcrossCall);
     }
-    dynasm!(a ; .arch x64
-        ; push Rq(BASE)
-        ; push Rq(INTR)
-        ; mov rax, rsp
-        ; and rsp, -16
-        ; sub rsp, 8
-        ; push rax
-        ; mov r11, Rq(BASE));
+    native_call_enter(a);
+    dynasm!(a ; .arch x64 ; mov r11, Rq(BASE));
     for (j, &slot) in c.floats.iter().enumerate() {
         let d = disp(slot as u64)?;
         dynasm!(a ; .arch x64 ; movsd Rx(j as u8), QWORD [r11 + d]);
@@ -921,10 +928,8 @@ fn call_c(a: &mut Assembler, c: &crate::ir::CCall) -> Result<(), CompileError> {
     let dst = disp(c.dst as u64)?;
     dynasm!(a ; .arch x64
         ; mov rax, QWORD c.addr as i64
-        ; call rax
-        ; pop rsp
-        ; pop Rq(INTR)
-        ; pop Rq(BASE));
+        ; call rax);
+    native_call_leave(a);
     match c.ret {
         crate::ir::CRet::I64 | crate::ir::CRet::I32 => {
             if c.ret == crate::ir::CRet::I32 {

@@ -1105,11 +1105,13 @@ impl Vm {
             return status::EXIT;
         }
         // Objects the trace allocated before the call are the heap's from here: the
-        // handler (and a collection) must see them, and allocate after them.
-        // SAFETY: no frame record was pushed (checked above), and every object the
-        // trace bumped is whole: its fields are stored right after `new`, before any
-        // guard, helper call or exit.
-        if unsafe { self.jit_state_commit() }.is_err() {
+        // handler (and a collection) must see them, and allocate after them. Only the
+        // bump pointer needs adopting (the frame count was checked above; a full
+        // `jit_state_commit` would also resync the whole block, which the return path
+        // below does for what a helper can change). Every object the trace bumped is
+        // whole: its fields are stored right after `new`, before any guard, helper
+        // call or exit.
+        if !self.heap.set_bump(self.jit_state.heap_ptr) {
             return status::EXIT;
         }
         let saved = self.scratch_top;

@@ -35,6 +35,7 @@
 //!   register: the GC contract is trivially the interpreter's.
 
 use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
+use crate::record::{arith_of, branch_of};
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::{Op, OperandKind};
 use hashvm_format::{Module, Verified};
@@ -725,16 +726,9 @@ impl Tx<'_> {
             AddI64 | SubI64 | MulI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | DivI64
             | RemI64 => {
                 let (a, b) = (get!(s1, IrType::I64), get!(s2, IrType::I64));
-                let op = match i.op {
-                    AddI64 => IrOp::AddI,
-                    SubI64 => IrOp::SubI,
-                    MulI64 => IrOp::MulI,
-                    AndI64 => IrOp::AndI,
-                    OrI64 => IrOp::OrI,
-                    XorI64 => IrOp::XorI,
-                    ShlI64 => IrOp::ShlI,
-                    ShrI64 => IrOp::ShrI,
-                    DivI64 => IrOp::DivI,
+                let op = match (i.op, arith_of(i.op)) {
+                    (_, Some((op, _))) => op,
+                    (DivI64, None) => IrOp::DivI,
                     _ => IrOp::RemI,
                 };
                 let r = if matches!(op, IrOp::DivI | IrOp::RemI) {
@@ -818,24 +812,16 @@ impl Tx<'_> {
                     get!(s1, IrType::I64)
                 };
                 // The guard holds when the jump is not taken.
-                let op = match i.op {
-                    JLtI64 | JLtIImm => IrOp::GeI,
-                    JLeI64 | JLeIImm => IrOp::GtI,
-                    JGtI64 | JGtIImm => IrOp::LeI,
-                    JGeI64 | JGeIImm => IrOp::LtI,
-                    JEqI64 | JEqIImm => IrOp::NeI,
-                    _ => IrOp::EqI,
+                let Some((_, op, _)) = branch_of(i.op) else {
+                    return Ok(Step::Unsupported);
                 };
                 self.branch(op, a, b, target, next)?;
                 return Ok(Step::End);
             }
             AddF64 | SubF64 | MulF64 | DivF64 => {
                 let (a, b) = (get!(s1, IrType::F64), get!(s2, IrType::F64));
-                let op = match i.op {
-                    AddF64 => IrOp::AddF,
-                    SubF64 => IrOp::SubF,
-                    MulF64 => IrOp::MulF,
-                    _ => IrOp::DivF,
+                let Some((op, _)) = arith_of(i.op) else {
+                    return Ok(Step::Unsupported);
                 };
                 let r = self.b.arith(op, a, b)?;
                 self.set(s0, r);
@@ -876,11 +862,8 @@ impl Tx<'_> {
             }
             JLtF64 | JLeF64 | JNLtF64 | JNLeF64 => {
                 let (a, b) = (get!(s0, IrType::F64), get!(s1, IrType::F64));
-                let op = match i.op {
-                    JLtF64 => IrOp::NLtF,
-                    JLeF64 => IrOp::NLeF,
-                    JNLtF64 => IrOp::LtF,
-                    _ => IrOp::LeF,
+                let Some((_, op, _)) = branch_of(i.op) else {
+                    return Ok(Step::Unsupported);
                 };
                 self.branch(op, a, b, target, next)?;
                 return Ok(Step::End);
