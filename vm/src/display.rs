@@ -40,6 +40,13 @@ impl Vm {
         if !self.is_valid(v) {
             return Some("<invalid value>".into());
         }
+        // Every pending item prints at least one byte (a nested value, a separator, a
+        // bracket), so text plus pending items bounds the final length from below: the
+        // work stack stays within `max` items instead of growing past the limit (a wide
+        // array or list queues two items per element) before the text does.
+        let past = |out: &String, work: &Vec<Item>, more: usize| {
+            out.len().saturating_add(work.len()).saturating_add(more) > max
+        };
         let mut out = String::new();
         let mut work = vec![Item::Val(v, false)];
         while let Some(it) = work.pop() {
@@ -150,6 +157,9 @@ impl Vm {
                                     elems.push(*heap::fields(c.ptr()));
                                     c = *heap::fields(c.ptr()).add(1);
                                 }
+                                if past(&out, &work, 2 * elems.len() + 1) {
+                                    return None;
+                                }
                                 work.try_reserve(2 * elems.len() + 1).ok()?;
                                 work.push(Item::Lit("]"));
                                 for (i, e) in elems.iter().enumerate().rev() {
@@ -171,6 +181,9 @@ impl Vm {
                                     ("(", ")")
                                 };
                                 out.push_str(open);
+                                if past(&out, &work, 2 * n + 1) {
+                                    return None;
+                                }
                                 work.try_reserve(2 * n + 1).ok()?;
                                 work.push(Item::Lit(close));
                                 for i in (0..n).rev() {
