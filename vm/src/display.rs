@@ -40,12 +40,16 @@ impl Vm {
         if !self.is_valid(v) {
             return Some("<invalid value>".into());
         }
-        // Every pending item prints at least one byte (a nested value, a separator, a
-        // bracket), so text plus pending items bounds the final length from below: the
-        // work stack stays within `max` items instead of growing past the limit (a wide
-        // array or list queues two items per element) before the text does.
+        // The work stack is memory the display needs as much as the text: a wide array
+        // or list queues two items per element (each also printing at least a byte), so
+        // the text plus the stack's bytes stay within `max`; else the stack alone could
+        // grow many times past the limit before the text does.
         let past = |out: &String, work: &Vec<Item>, more: usize| {
-            out.len().saturating_add(work.len()).saturating_add(more) > max
+            work.len()
+                .saturating_add(more)
+                .saturating_mul(std::mem::size_of::<Item>())
+                .saturating_add(out.len())
+                > max
         };
         let mut out = String::new();
         let mut work = vec![Item::Val(v, false)];
