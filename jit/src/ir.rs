@@ -12,9 +12,9 @@
 //! The trace shape is one loop: the whole instruction list is the loop body,
 //! re-executed from the top; slots are read with `sload` on first use in an iteration
 //! and written with `sstore` where the interpreter writes them ([`Trace::tail`], the
-//! back-edge's write-back, is for traces whose stores have been sunk). Keeping
-//! loop-carried values in registers (LuaJIT's loop peeling with PHIs) is the next
-//! step.
+//! back-edge's write-back, is for traces whose stores have been sunk). Loop peeling
+//! (`jit/src/opt.rs`) then turns a root loop into a pre-roll and a loop body whose
+//! loop-carried slots live in registers (`phi`s, [`Trace::phis`]).
 
 use hashvm_vm::{Tag, Value};
 use std::collections::HashMap;
@@ -187,6 +187,7 @@ define_ir! {
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
     SetFieldK "setfield.k" 1 None [GUARD | STORE] "Field `k >> 16` of the data value in slot `k & 0xffff` := a (an i64, f64 or bool: no pointer, so no write barrier); guarded as `field.slot`.";
     CallC "call.c" 0 None [STORE] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";
+    Phi "phi" 1 Val [] "The loop-carried value of a slot (a peeled trace, `jit/src/opt.rs`): `a` (its value after the pre-roll) copied, before the loop, into a register of its own, which the back-edge overwrites with the value of the iteration that ends ([`Trace::phis`]); its tag word `tw` is `a`'s.";
     CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
 }
 
@@ -262,6 +263,7 @@ impl IrOp {
                 | IrOp::Payload
                 | IrOp::SqrtF
                 | IrOp::CallC
+                | IrOp::Phi
         )
     }
 }
@@ -410,6 +412,17 @@ pub struct Trace {
     pub helpers: Vec<HelperCall>,
     /// The C functions its `call.c`s call (indexed by their `k`).
     pub ccalls: Vec<CCall>,
+    /// For a peeled loop trace (`jit/src/opt.rs`): the first instruction of the loop
+    /// body, where the back-edge jumps; the instructions before it (the pre-roll, one
+    /// iteration as recorded, and the `phi`s) run once per entry. `None`: the whole
+    /// list is the loop body.
+    pub loop_start: Option<u32>,
+    /// For a peeled trace: `(phi, value)`: the back-edge moves each value (computed by
+    /// the iteration that ends) into its `phi`'s register, in parallel.
+    pub phis: Vec<(Ref, Ref)>,
+    /// For a peeled trace: the snapshot the back-edge's interrupt poll exits through
+    /// (the loop header, with the loop-carried slots in their `phi`s).
+    pub loop_snap: u32,
     /// Bytecode instructions the recorder followed for one pass over the trace (one
     /// iteration of a loop, one activation of a function-entry trace, a side trace's
     /// path): `--jit-stats` counts them per completed pass.
@@ -475,6 +488,9 @@ impl fmt::Display for Trace {
     /// snapshot, then the snapshots and the loop's write-back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, ins) in self.ins.iter().enumerate() {
+            if self.loop_start == Some(i as u32) {
+                writeln!(f, "---- loop")?;
+            }
             write!(f, "{:>4} {:<10}", Ref(i as u32), ins.op.mnemonic())?;
             match ins.op {
                 IrOp::KInt => write!(f, " {}", ins.k as i64)?,
@@ -552,6 +568,9 @@ impl fmt::Display for Trace {
         for (slot, r) in &self.tail {
             write!(f, " r{slot}={r}")?;
         }
+        for (p, v) in &self.phis {
+            write!(f, " {p}<-{v}")?;
+        }
         writeln!(f)
     }
 }
@@ -576,6 +595,37 @@ impl fmt::Display for BuildError {
     }
 }
 
+/// Whether the builder shares equal instances of `op` (CSE).
+fn shared(op: IrOp) -> bool {
+    // Loads of one slot return one value (nothing in a trace stores to a slot
+    // before the back-edge); pure operations are shared likewise. Guards are
+    // deduplicated too: a second identical guard can never fail.
+    // Element loads can see stores, and stores must all happen: neither is shared.
+    !matches!(
+        op,
+        IrOp::AGetI
+            | IrOp::CallRecK
+            | IrOp::CallRecSelf
+            | IrOp::RetRec
+            | IrOp::AGetF
+            | IrOp::AGetB
+            | IrOp::FLoad
+            | IrOp::ALoad
+            | IrOp::HStore
+            | IrOp::New
+            | IrOp::SStore
+            | IrOp::SClear
+            | IrOp::SUnit
+            | IrOp::GFunc
+            | IrOp::GClosure
+            | IrOp::CallInsn
+            | IrOp::CallC
+            | IrOp::SCopy
+            | IrOp::GCopy
+            | IrOp::Phi
+    )
+}
+
 /// Emits a trace, folding and deduplicating as it goes.
 #[derive(Default)]
 pub struct TraceBuilder {
@@ -584,7 +634,8 @@ pub struct TraceBuilder {
     cse: HashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
 }
 
-const NONE: Ref = Ref(u32::MAX);
+/// The operand of an operation that has fewer than two.
+pub(crate) const NONE: Ref = Ref(u32::MAX);
 
 impl TraceBuilder {
     /// An empty trace whose snapshot 0 resumes at the loop header `anchor_ip`.
@@ -598,37 +649,71 @@ impl TraceBuilder {
         b
     }
 
+    /// A builder that goes on emitting after the instructions of `t`, sharing with
+    /// them (its CSE table rebuilt from them): what loop peeling re-emits the body
+    /// through, so that whatever the body computes as the pre-roll did is the
+    /// pre-roll's value (`jit/src/opt.rs`). `t` must contain no real call (after one,
+    /// nothing before is shared).
+    pub(crate) fn resume(t: Trace) -> TraceBuilder {
+        let mut cse = HashMap::new();
+        for (i, ins) in t.ins.iter().enumerate() {
+            if shared(ins.op) {
+                cse.entry((ins.op, ins.a, ins.b, ins.k, ins.tw))
+                    .or_insert(Ref(i as u32));
+            }
+        }
+        TraceBuilder { trace: t, cse }
+    }
+
+    /// Emits `op` as recorded (no folding), shared with an equal instruction when the
+    /// operation is shared ([`shared`]).
+    pub(crate) fn reemit(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, tw: u64, snap: u32) -> Ref {
+        self.emit_tw(op, a, b, k, tw, snap)
+    }
+
+    /// Emits `op` as it is, never shared (with its tag word).
+    pub(crate) fn emit_raw_tw(
+        &mut self,
+        op: IrOp,
+        a: Ref,
+        b: Ref,
+        k: u64,
+        tw: u64,
+        snap: u32,
+    ) -> Ref {
+        let r = Ref(self.trace.ins.len() as u32);
+        self.trace.ins.push(Ins {
+            op,
+            a,
+            b,
+            k,
+            snap,
+            tw,
+        });
+        r
+    }
+
+    /// The number of instructions emitted so far.
+    pub(crate) fn len(&self) -> usize {
+        self.trace.ins.len()
+    }
+
+    /// The tag word of a value already emitted.
+    pub(crate) fn tagword(&self, r: Ref) -> u64 {
+        self.trace.tagword(r)
+    }
+
+    /// The trace built so far, as it is (for passes that set its loop fields).
+    pub(crate) fn into_trace(self) -> Trace {
+        self.trace
+    }
+
     fn emit(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, snap: u32) -> Ref {
         self.emit_tw(op, a, b, k, 0, snap)
     }
 
     fn emit_tw(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, tw: u64, snap: u32) -> Ref {
-        // Loads of one slot return one value (nothing in a trace stores to a slot
-        // before the back-edge); pure operations are shared likewise. Guards are
-        // deduplicated too: a second identical guard can never fail.
-        // Element loads can see stores, and stores must all happen: neither is shared.
-        let shared = !matches!(
-            op,
-            IrOp::AGetI
-                | IrOp::CallRecK
-                | IrOp::CallRecSelf
-                | IrOp::RetRec
-                | IrOp::AGetF
-                | IrOp::AGetB
-                | IrOp::FLoad
-                | IrOp::ALoad
-                | IrOp::HStore
-                | IrOp::New
-                | IrOp::SStore
-                | IrOp::SClear
-                | IrOp::SUnit
-                | IrOp::GFunc
-                | IrOp::GClosure
-                | IrOp::CallInsn
-                | IrOp::CallC
-                | IrOp::SCopy
-                | IrOp::GCopy
-        );
+        let shared = shared(op);
         let key = (op, a, b, k, tw);
         if shared {
             if let Some(&r) = self.cse.get(&key) {

@@ -184,26 +184,39 @@ pub(crate) fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     let n = t.ins.len();
     let mut last = vec![0usize; n];
     let end = n; // the tail is "after" every instruction
+                 // In a peeled trace, a value from before the loop body that the body uses is used
+                 // again by every iteration: it lives to the back-edge.
+    let body = t.loop_start.map_or(usize::MAX, |b| b as usize);
+    let mut use_at = |r: Ref, i: usize| {
+        let r = r.0 as usize;
+        let at = if i >= body && r < body { end } else { i };
+        last[r] = last[r].max(at);
+    };
     for (i, ins) in t.ins.iter().enumerate() {
-        last[i] = last[i].max(i);
+        use_at(Ref(i as u32), i);
         if ins.op.nargs() >= 1 {
-            last[ins.a.0 as usize] = last[ins.a.0 as usize].max(i);
+            use_at(ins.a, i);
         }
         if ins.op.nargs() == 2 {
-            last[ins.b.0 as usize] = last[ins.b.0 as usize].max(i);
+            use_at(ins.b, i);
         }
         // A constant field index is an immediate of the store, not a register.
         if ins.op == IrOp::HStore && t.ins[ins.k as usize].op != IrOp::KInt {
-            last[ins.k as usize] = last[ins.k as usize].max(i);
+            use_at(Ref(ins.k as u32), i);
         }
         if ins.op.flags() & flag::GUARD != 0 {
             for (_, r) in &t.snaps[ins.snap as usize].entries {
-                last[r.0 as usize] = last[r.0 as usize].max(i);
+                use_at(*r, i);
             }
         }
     }
     for (_, r) in &t.tail {
         last[r.0 as usize] = end;
+    }
+    // The back-edge moves each carried value into its phi's register: both live to it.
+    for &(p, v) in &t.phis {
+        last[p.0 as usize] = end;
+        last[v.0 as usize] = end;
     }
     // Registers do not survive a real call: the recorder reloads every value after
     // one, and a value that would live across it is refused, not miscompiled.
@@ -337,10 +350,16 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         Loc::Xmm(x) => x,
         _ => 0,
     };
+    // A peeled trace's back-edge jumps to its loop body.
+    let body = a.new_dynamic_label();
     for (i, ins) in t.ins.iter().enumerate() {
         let d = loc[i];
         let exit = exits[ins.snap as usize];
+        if t.loop_start == Some(i as u32) {
+            dynasm!(a ; .arch x64 ; =>body);
+        }
         match ins.op {
+            IrOp::Phi => move_loc(&mut a, loc[ins.a.0 as usize], d),
             IrOp::KInt => {
                 if let Loc::Gpr(r) = d {
                     dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
@@ -770,7 +789,18 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         for &(slot, r) in &t.tail {
             store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
         }
-        let exit0 = exits[0];
+        let moves: Vec<(Loc, Loc)> = t
+            .phis
+            .iter()
+            .map(|&(p, v)| (loc[v.0 as usize], loc[p.0 as usize]))
+            .collect();
+        parallel_move(&mut a, moves);
+        // A peeled loop's poll exits with the carried slots in their phis.
+        let exit0 = exits[if t.loop_start.is_some() {
+            t.loop_snap as usize
+        } else {
+            0
+        }];
         for c in [ctx.counter, ctx.passes] {
             if c != 0 {
                 dynasm!(a ; .arch x64
@@ -782,6 +812,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; cmp BYTE [Rq(INTR)], 0
             ; jne =>exit0);
         match ctx.root_top {
+            None if t.loop_start.is_some() => dynasm!(a ; .arch x64 ; jmp =>body),
             None => dynasm!(a ; .arch x64 ; jmp =>top),
             Some(addr) => dynasm!(a ; .arch x64
                 ; mov r11, QWORD addr as i64
@@ -947,6 +978,58 @@ fn call_c(a: &mut Assembler, c: &crate::ir::CCall) -> Result<(), CompileError> {
             ; mov QWORD [Rq(BASE) + dst + 8], Tag::UNIT as i32),
     }
     Ok(())
+}
+
+/// Copies a value between two locations of its class.
+fn move_loc(a: &mut Assembler, from: Loc, to: Loc) {
+    match (from, to) {
+        (Loc::Gpr(p), Loc::Gpr(r)) if p != r => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p)),
+        (Loc::Xmm(p), Loc::Xmm(r)) if p != r => dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p)),
+        _ => {}
+    }
+}
+
+/// Performs the moves `(from, to)` as if at once (the back-edge's phi moves: a value
+/// may move into a register another move reads). A move whose destination no other
+/// pending move reads goes first; when only cycles are left, one destination's value
+/// is saved in the scratch register and the moves that read it read it there.
+fn parallel_move(a: &mut Assembler, moves: Vec<(Loc, Loc)>) {
+    // `None` as a source: the scratch register (holding a general or float value).
+    let mut pending: Vec<(Option<Loc>, Loc)> = moves
+        .into_iter()
+        .filter(|(f, t)| f != t && *t != Loc::None)
+        .map(|(f, t)| (Some(f), t))
+        .collect();
+    while !pending.is_empty() {
+        let ready =
+            (0..pending.len()).find(|&k| !pending.iter().any(|(f, _)| *f == Some(pending[k].1)));
+        match ready {
+            Some(k) => {
+                let (f, t) = pending.swap_remove(k);
+                match (f, t) {
+                    (Some(f), t) => move_loc(a, f, t),
+                    (None, Loc::Gpr(r)) => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(SCRATCH)),
+                    (None, Loc::Xmm(r)) => dynasm!(a ; .arch x64 ; movq Rx(r), Rq(SCRATCH)),
+                    (None, Loc::None) => {}
+                }
+            }
+            None => {
+                // Every pending destination is read by another move: a cycle. Save
+                // one destination's value; its readers read the scratch register.
+                let t = pending[0].1;
+                match t {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), Rq(r)),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movq Rq(SCRATCH), Rx(r)),
+                    Loc::None => {}
+                }
+                for m in pending.iter_mut() {
+                    if m.0 == Some(t) {
+                        m.0 = None;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Writes a value to a slot as the interpreter would: payload, then tag and aux
