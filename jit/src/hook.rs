@@ -188,7 +188,7 @@ impl Jit {
             },
         };
         // A root loop is peeled (`opt`); should its peeled form not compile (more
-        // values live at once than the registers hold), it runs as recorded.
+        // values live at once than the spill area holds), it runs as recorded.
         let peeled = match side.is_none().then(|| crate::opt::peel(&trace)).flatten() {
             Some(p) => match x64::compile(&p, ctx) {
                 Ok(c) => Some((p, c)),
