@@ -423,6 +423,10 @@ pub struct Trace {
     /// For a peeled trace: the snapshot the back-edge's interrupt poll exits through
     /// (the loop header, with the loop-carried slots in their `phi`s).
     pub loop_snap: u32,
+    /// The trace frame's size (its function's slot count; 0: unknown): where no
+    /// inlined frame is live, the slots from there up belong to no frame (the
+    /// interpreter's next call clears them before anything reads them).
+    pub frame_slots: u32,
     /// Bytecode instructions the recorder followed for one pass over the trace (one
     /// iteration of a loop, one activation of a function-entry trace, a side trace's
     /// path): `--jit-stats` counts them per completed pass.
@@ -888,6 +892,11 @@ impl TraceBuilder {
     /// The constant bits of `r`, if it is a constant.
     pub fn constant(&self, r: Ref) -> Option<u64> {
         self.konst(r)
+    }
+
+    /// Records the trace frame's size ([`Trace::frame_slots`]).
+    pub fn set_frame_slots(&mut self, n: u32) {
+        self.trace.frame_slots = n;
     }
 
     /// Marks a function-entry trace of `func` (arity, frame size).

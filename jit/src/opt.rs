@@ -19,11 +19,15 @@
 //!   iteration wrote: the slot's `phi`, with no load and no tag check. The back-edge
 //!   moves each slot's new value into its `phi`'s register ([`Trace::phis`]).
 //! - A slot the trace never writes keeps its pre-roll load (invariant).
-//! - A slot whose last write is a memory write (`sclear`, `sunit`: an inlined callee's
-//!   fresh slots) is written in memory in the body too, and loaded again after.
+//! - A slot cleared (`sclear`, `sunit`: an inlined callee's fresh slots) holds the
+//!   unit constant from there, like any written slot. A slot whose last write in the
+//!   iteration is a clear is unit in memory from the pre-roll on (no phi); the body
+//!   loads it from there where it reads it before clearing it.
 //! - Where the body's code reads the frame in memory (the callee guards of inlined
-//!   `call`s, `guard.func` and `guard.closure`, and the unit stores), the slot's value
-//!   is stored first.
+//!   `call`s, `guard.func` and `guard.closure`), the slot's value is stored first.
+//! - Snapshot entries name only slots of a frame: where no inlined frame is live,
+//!   slots from [`Trace::frame_slots`] up belong to none (an inlined callee's, after
+//!   it returned), and a phi that nothing in the body reads is dropped.
 //!
 //! Traces that call out (helper calls, C calls, native recursion) read and write the
 //! whole frame in memory and lose every register at the call: they are not peeled, nor
@@ -32,6 +36,7 @@
 //! read of it would always fail its guard) is not peeled either: it runs as recorded.
 
 use crate::ir::{flag, IrOp, Ref, Snapshot, Trace, TraceBuilder, NONE};
+use hashvm_vm::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The peeled form of the loop trace `t`, or `None` when it is not peeled (see the
@@ -68,6 +73,15 @@ pub fn peel(t: &Trace) -> Option<Trace> {
         }
     }
     let written: BTreeSet<u16> = after.keys().copied().collect();
+    // The body writes a slot in memory only before a callee guard reads it there; a
+    // slot cleared last in the iteration is read from memory (unit since the
+    // pre-roll) before the body clears it: no callee guard may have stored to it.
+    if t.ins.iter().any(|i| {
+        matches!(i.op, IrOp::GFunc | IrOp::GClosure)
+            && matches!(after.get(&((i.k & 0xffff_ffff) as u16)), Some(None))
+    }) {
+        return None;
+    }
     let mut b = TraceBuilder::resume(t.clone());
     // The loop-carried slots' registers.
     let mut phi_of: BTreeMap<u16, Ref> = BTreeMap::new();
@@ -92,7 +106,7 @@ pub fn peel(t: &Trace) -> Option<Trace> {
     for (j, ins) in t.ins.iter().enumerate() {
         let guard = ins.op.flags() & flag::GUARD != 0;
         let snap = if guard {
-            body_snap(&mut b, &t.snaps[ins.snap as usize], &cur, &sub)
+            body_snap(&mut b, t, &t.snaps[ins.snap as usize], &cur, &sub)
         } else {
             0
         };
@@ -116,12 +130,12 @@ pub fn peel(t: &Trace) -> Option<Trace> {
                 cur.insert(slot16(ins.k)?, map(&sub, ins.a));
             }
             IrOp::SClear | IrOp::SUnit => {
-                let s = slot16(ins.k)?;
-                if let Some(v) = cur.remove(&s) {
-                    // The interpreter's slot keeps its payload under the unit tag.
-                    b.emit_raw_tw(IrOp::SStore, v, NONE, ins.k, 0, 0);
-                }
-                b.emit_raw_tw(ins.op, NONE, NONE, ins.k, 0, 0);
+                // The slot holds unit from here, as a value in a register like any
+                // other written slot (`sclear` leaves the old payload under the unit
+                // tag, but nothing reads a unit's payload: the collector and every
+                // instruction go by the tag).
+                let unit = b.kval(Value::UNIT).ok()?;
+                cur.insert(slot16(ins.k)?, unit);
             }
             IrOp::GFunc | IrOp::GClosure => {
                 let s = slot16(ins.k & 0xffff_ffff)?;
@@ -141,19 +155,67 @@ pub fn peel(t: &Trace) -> Option<Trace> {
             }
         }
     }
-    let mut phis = Vec::with_capacity(phi_of.len());
-    for (s, &p) in &phi_of {
-        let v = *cur.get(s)?;
-        phis.push((p, v));
-    }
-    let entries: Vec<(u16, Ref)> = phi_of.iter().map(|(&s, &p)| (s, p)).collect();
     let anchor = &t.snaps[0];
+    let entries: Vec<(u16, Ref)> = phi_of
+        .iter()
+        .filter(|(&s, _)| live(t, anchor, s))
+        .map(|(&s, &p)| (s, p))
+        .collect();
     let loop_snap = b.snapshot_in(anchor.resume_ip, entries, &anchor.frames);
     let mut out = b.into_trace();
+    // A phi nothing in the body reads (no operand, no snapshot entry, no move into a
+    // phi that is read) is dropped: its slot's value from the previous iteration is
+    // never observed (a slot of an inlined frame, cleared before it is read).
+    let mut read = vec![false; out.ins.len()];
+    for ins in &out.ins[loop_start as usize..] {
+        for r in [ins.a, ins.b] {
+            if let Some(x) = read.get_mut(r.0 as usize) {
+                *x = true;
+            }
+        }
+        if ins.op == IrOp::HStore {
+            read[ins.k as usize] = true;
+        }
+        if ins.op.flags() & flag::GUARD != 0 {
+            for &(_, r) in &out.snaps[ins.snap as usize].entries {
+                read[r.0 as usize] = true;
+            }
+        }
+    }
+    for &(_, r) in &out.snaps[loop_snap as usize].entries {
+        read[r.0 as usize] = true;
+    }
+    let mut moves = Vec::with_capacity(phi_of.len());
+    for (s, &p) in &phi_of {
+        moves.push((p, *cur.get(s)?));
+    }
+    loop {
+        let mut changed = false;
+        for &(p, v) in &moves {
+            if read[p.0 as usize] && !read[v.0 as usize] {
+                read[v.0 as usize] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let phis: Vec<(Ref, Ref)> = moves
+        .into_iter()
+        .filter(|&(p, _)| read[p.0 as usize])
+        .collect();
     out.loop_start = Some(loop_start);
     out.phis = phis;
     out.loop_snap = loop_snap;
     Some(out)
+}
+
+/// Whether slot `s` belongs to a frame at snapshot `snap`: the trace frame's, or, where
+/// inlined frames are live, any (a slot above every frame is never read before a call
+/// clears it).
+fn live(t: &Trace, snap: &Snapshot, s: u16) -> bool {
+    t.frame_slots == 0 || !snap.frames.is_empty() || (s as u32) < t.frame_slots
 }
 
 /// A slot number that fits a snapshot entry.
@@ -163,13 +225,23 @@ fn slot16(k: u64) -> Option<u16> {
 
 /// The body's copy of snapshot `s`: its resume point and frames, and as entries every
 /// written slot's value in registers at this point (`cur`) over the recorded entries.
-fn body_snap(b: &mut TraceBuilder, s: &Snapshot, cur: &BTreeMap<u16, Ref>, sub: &[Ref]) -> u32 {
+fn body_snap(
+    b: &mut TraceBuilder,
+    t: &Trace,
+    s: &Snapshot,
+    cur: &BTreeMap<u16, Ref>,
+    sub: &[Ref],
+) -> u32 {
     let mut e: BTreeMap<u16, Ref> = s
         .entries
         .iter()
         .map(|&(slot, r)| (slot, sub[r.0 as usize]))
         .collect();
-    e.extend(cur.iter().map(|(&s, &r)| (s, r)));
+    e.extend(
+        cur.iter()
+            .filter(|(&slot, _)| live(t, s, slot))
+            .map(|(&s, &r)| (s, r)),
+    );
     b.snapshot_in(s.resume_ip, e.into_iter().collect(), &s.frames)
 }
 
@@ -261,20 +333,26 @@ mod tests {
     }
 
     #[test]
-    fn cleared_slots_are_written_and_reloaded_in_the_body() {
+    fn cleared_slots_are_unit_constants_in_the_body() {
         let mut b = TraceBuilder::new(0);
         let s = b.snapshot(0, vec![]);
+        // Slot 4 is read, then cleared: its read in the body loads the unit the
+        // pre-roll's clear left in memory. Slot 3 is written, cleared, read.
+        let z = b.sload_tw(4, hashvm_vm::Tag::UNIT as u64, s);
         let x = b.sload(0, IrType::I64, s);
         b.sstore(3, x);
         b.sclear(3);
+        b.sclear(4);
         let s2 = b.snapshot(5, vec![]);
         let y = b.sload_tw(3, hashvm_vm::Tag::UNIT as u64, s2);
-        let _ = y;
+        let _ = (y, z);
         let p = peel(&b.finish(vec![])).expect("peeled");
         let ls = p.loop_start.unwrap() as usize;
         let ops: Vec<IrOp> = p.ins[ls..].iter().map(|i| i.op).collect();
-        // The store before the clear (payload kept), the clear, the reload.
-        assert_eq!(ops, vec![IrOp::SStore, IrOp::SClear, IrOp::SLoad]);
-        assert!(p.phis.is_empty(), "slot 3 ends in memory");
+        // The reload of slot 4 and the unit constant: no store, no clear, and slot 3's
+        // read is the constant.
+        assert_eq!(ops, vec![IrOp::SLoad, IrOp::KVal], "{ops:?}");
+        assert_eq!(p.ins[ls].k, 4);
+        assert!(p.phis.is_empty(), "slots 3 and 4 end cleared");
     }
 }

@@ -694,6 +694,7 @@ impl Recorder {
                 return Ok(Some(b.finish(tail)));
             }
             self.started = true;
+            self.b.set_frame_slots(slots.len() as u32);
             self.prefer_helper = !direct_calls_fit(code, &insn, ip, probe);
             if insn.op == Op::TCallSelf {
                 // A self tail call is the loop's back-edge: its arguments move down to
