@@ -636,6 +636,21 @@ pub struct TraceBuilder {
     trace: Trace,
     /// (op, a, b, k, tw) → the instruction that already computes it.
     cse: HashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
+    /// Load forwarding ([`TraceBuilder::set_forwarding`]): a heap load's key (as in
+    /// `cse`) → the value the heap holds there, from an earlier load or store that no
+    /// store since may have overwritten.
+    mem: HashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
+    forward: bool,
+    /// The largest `k` a `guard.len` of each object has guarded.
+    lens: HashMap<Ref, u64>,
+}
+
+/// The heap loads load forwarding shares: field and element loads.
+pub(crate) fn heap_load(op: IrOp) -> bool {
+    matches!(
+        op,
+        IrOp::FLoad | IrOp::ALoad | IrOp::AGetI | IrOp::AGetF | IrOp::AGetB
+    )
 }
 
 /// The operand of an operation that has fewer than two.
@@ -666,7 +681,81 @@ impl TraceBuilder {
                     .or_insert(Ref(i as u32));
             }
         }
-        TraceBuilder { trace: t, cse }
+        let mut b = TraceBuilder {
+            trace: TraceBuilder::default().trace,
+            cse,
+            mem: HashMap::new(),
+            forward: true,
+            lens: HashMap::new(),
+        };
+        // The loads and stores replayed, so that the table holds what it held when the
+        // trace was recorded.
+        for (i, ins) in t.ins.iter().enumerate() {
+            if ins.op == IrOp::GLen {
+                let max = b.lens.entry(ins.a).or_insert(ins.k);
+                *max = (*max).max(ins.k);
+            }
+            if heap_load(ins.op) {
+                b.mem
+                    .entry((ins.op, ins.a, ins.b, ins.k, ins.tw))
+                    .or_insert(Ref(i as u32));
+            } else if ins.op == IrOp::HStore {
+                b.store_effect(&t, ins.a, Ref(ins.k as u32), ins.b);
+            }
+        }
+        b.trace = t;
+        b
+    }
+
+    /// Turns on load forwarding (the recorder's; whole-function code, whose fragments
+    /// are blocks of a control-flow graph, does without): a field or element load
+    /// of an object and index an earlier load or store reached, with no store between
+    /// that may write there, is that earlier value. A store of field `c` (a constant
+    /// index) may write field `c` of any object it is not provably different from (an
+    /// object allocated in the trace is different from every value older than it); a
+    /// store at a variable index, any field or element. A real call forgets all.
+    pub fn set_forwarding(&mut self) {
+        self.forward = true;
+    }
+
+    /// What the store `obj[idx] := v` does to the load table: kills what it may
+    /// overwrite, then records `v` as the value there.
+    fn store_effect(&mut self, t: &Trace, obj: Ref, idx: Ref, v: Ref) {
+        let konst = |r: Ref| {
+            t.ins
+                .get(r.0 as usize)
+                .filter(|i| i.op == IrOp::KInt)
+                .map(|i| i.k)
+        };
+        let fresh = |r: Ref| t.ins.get(r.0 as usize).is_some_and(|i| i.op == IrOp::New);
+        // Provably different objects: one allocated by the trace after the other's
+        // value existed.
+        let differ = |x: Ref, y: Ref| (fresh(x) && y < x) || (fresh(y) && x < y);
+        let c = konst(idx);
+        self.mem.retain(|&(op, o, i, k, _), _| {
+            if o != obj && differ(o, obj) {
+                return true;
+            }
+            match (op, c) {
+                (IrOp::FLoad, Some(c)) => k != c,
+                (_, Some(c)) => konst(i).is_some_and(|d| d != c),
+                _ => false,
+            }
+        });
+        let tw = t.tagword(v);
+        if let Some(c) = c {
+            self.mem.insert((IrOp::FLoad, obj, NONE, c, tw), v);
+        }
+        self.mem.insert((IrOp::ALoad, obj, idx, 0, tw), v);
+        let typed = match t.ty(v) {
+            IrType::I64 => Some(IrOp::AGetI),
+            IrType::F64 => Some(IrOp::AGetF),
+            IrType::Bool => Some(IrOp::AGetB),
+            _ => None,
+        };
+        if let Some(op) = typed {
+            self.mem.insert((op, obj, idx, 0, 0), v);
+        }
     }
 
     /// Emits `op` as recorded (no folding), shared with an equal instruction when the
@@ -724,6 +813,21 @@ impl TraceBuilder {
                 return r;
             }
         }
+        if op == IrOp::GLen {
+            // An object's length never changes: a guard that it has more than k values
+            // implies every such guard with a smaller k.
+            let max = self.lens.entry(a).or_insert(k);
+            if *max > k {
+                return NONE;
+            }
+            *max = k;
+        }
+        let load = self.forward && heap_load(op);
+        if load {
+            if let Some(&r) = self.mem.get(&key) {
+                return r;
+            }
+        }
         let r = Ref(self.trace.ins.len() as u32);
         self.trace.ins.push(Ins {
             op,
@@ -735,6 +839,14 @@ impl TraceBuilder {
         });
         if shared {
             self.cse.insert(key, r);
+        }
+        if load {
+            self.mem.insert(key, r);
+        }
+        if self.forward && op == IrOp::HStore {
+            let t = std::mem::take(&mut self.trace);
+            self.store_effect(&t, a, Ref(k as u32), b);
+            self.trace = t;
         }
         r
     }
@@ -812,6 +924,7 @@ impl TraceBuilder {
     /// do not survive the call; values are reloaded from the slots).
     pub fn barrier(&mut self) {
         self.cse.clear();
+        self.mem.clear();
     }
 
     /// A real call of the trace's own function (see `call.rec`): `self_closure` copies
@@ -1376,6 +1489,45 @@ mod tests {
         );
         let t = b.finish(vec![]);
         assert!(t.ins.iter().all(|i| i.op.flags() & flag::GUARD == 0));
+    }
+
+    #[test]
+    fn loads_are_forwarded_until_a_store_that_may_alias() {
+        let mut b = TraceBuilder::new(0);
+        b.set_forwarding();
+        let s = b.snapshot(0, vec![]);
+        let f = Tag::F64 as u64;
+        let p = b.sload_tw(0, Tag::OBJ as u64, s);
+        let q = b.sload_tw(1, Tag::OBJ as u64, s);
+        let x = b.fload(p, 0, f, s).unwrap();
+        assert_eq!(b.fload(p, 0, f, s).unwrap(), x, "a load of a load");
+        let y = b.fload(q, 0, f, s).unwrap();
+        let one = b.kf64(1.0);
+        let x1 = b.arith(IrOp::AddF, x, one).unwrap();
+        let k0 = b.kint(0);
+        let k1 = b.kint(1);
+        b.hstore(p, k0, x1, s).unwrap();
+        assert_eq!(b.fload(p, 0, f, s).unwrap(), x1, "a load of the store");
+        // q may be p: its field 0 is loaded again; its field 1 was not stored.
+        let y2 = b.fload(q, 0, f, s).unwrap();
+        assert_ne!(y2, y);
+        let z = b.fload(q, 1, f, s).unwrap();
+        // A fresh object is not p: storing into it leaves p's field 0 known.
+        let n = b.new_object(0, 2, s);
+        b.hstore(n, k0, one, s).unwrap();
+        assert_eq!(b.fload(p, 0, f, s).unwrap(), x1);
+        assert_eq!(b.fload(n, 0, f, s).unwrap(), one);
+        // A store at a variable index may write anything (but the fresh object).
+        let i = b.sload(2, IrType::I64, s);
+        b.hstore(q, i, one, s).unwrap();
+        assert_ne!(b.fload(p, 0, f, s).unwrap(), x1);
+        assert_ne!(b.fload(q, 1, f, s).unwrap(), z);
+        assert_eq!(b.fload(n, 0, f, s).unwrap(), one);
+        let _ = k1;
+        // A real call forgets everything.
+        let p0 = b.fload(p, 0, f, s).unwrap();
+        b.barrier();
+        assert_ne!(b.fload(p, 0, f, s).unwrap(), p0);
     }
 
     #[test]

@@ -35,13 +35,29 @@
 //! whose loop-carried slot changes type from one iteration to the next (the body's
 //! read of it would always fail its guard) is not peeled either: it runs as recorded.
 
-use crate::ir::{flag, IrOp, Ref, Snapshot, Trace, TraceBuilder, NONE};
+use crate::ir::{flag, heap_load, IrOp, Ref, Snapshot, Trace, TraceBuilder, NONE};
 use hashvm_vm::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The peeled form of the loop trace `t`, or `None` when it is not peeled (see the
 /// module's documentation for which).
 pub fn peel(t: &Trace) -> Option<Trace> {
+    // Values of the pre-roll the body reads through load forwarding and that change
+    // across iterations: each gets a phi. Found by peeling, then peeling again with
+    // them carried (a few rounds at most: the set only grows).
+    let mut carried = BTreeSet::new();
+    for _ in 0..4 {
+        match peel_with(t, &carried)? {
+            Ok(p) => return Some(p),
+            Err(more) => carried.extend(more),
+        }
+    }
+    None
+}
+
+/// [`peel`] with the pre-roll values `carried` in phis; `Err` with more such values
+/// when the body reads others.
+fn peel_with(t: &Trace, carried: &BTreeSet<Ref>) -> Option<Result<Trace, BTreeSet<Ref>>> {
     if t.entry.is_some() || t.returns || t.loop_start.is_some() || !t.tail.is_empty() {
         return None;
     }
@@ -91,7 +107,15 @@ pub fn peel(t: &Trace) -> Option<Trace> {
             phi_of.insert(s, b.emit_raw_tw(IrOp::Phi, v, NONE, 0, tw, 0));
         }
     }
+    // The forwarded values of the previous iteration (see `peel`).
+    let mut phi_val: BTreeMap<Ref, Ref> = BTreeMap::new();
+    for &r in carried {
+        let tw = b.tagword(r);
+        phi_val.insert(r, b.emit_raw_tw(IrOp::Phi, r, NONE, 0, tw, 0));
+    }
     let loop_start = b.len() as u32;
+    // Pre-roll values the body's loads were forwarded to.
+    let mut hits: BTreeSet<Ref> = BTreeSet::new();
     // Each written slot's value in registers at this point of the body (the slots not
     // here are in memory).
     let mut cur: BTreeMap<u16, Ref> = phi_of.clone();
@@ -151,9 +175,24 @@ pub fn peel(t: &Trace) -> Option<Trace> {
                     ins.k
                 };
                 let (a, bb) = (map(&sub, ins.a), map(&sub, ins.b));
-                sub[j] = b.reemit(ins.op, a, bb, k, ins.tw, snap);
+                let mut r = b.reemit(ins.op, a, bb, k, ins.tw, snap);
+                if (r.0 as usize) < t.ins.len() && heap_load(ins.op) {
+                    // In the body, the pre-roll's value is the previous iteration's.
+                    hits.insert(r);
+                    if let Some(&p) = phi_val.get(&r) {
+                        r = p;
+                    }
+                }
+                sub[j] = r;
             }
         }
+    }
+    let variant: BTreeSet<Ref> = hits
+        .into_iter()
+        .filter(|r| sub[r.0 as usize] != *r && !carried.contains(r))
+        .collect();
+    if !variant.is_empty() {
+        return Some(Err(variant));
     }
     let anchor = &t.snaps[0];
     let entries: Vec<(u16, Ref)> = phi_of
@@ -189,6 +228,9 @@ pub fn peel(t: &Trace) -> Option<Trace> {
     for (s, &p) in &phi_of {
         moves.push((p, *cur.get(s)?));
     }
+    for (&r, &p) in &phi_val {
+        moves.push((p, sub[r.0 as usize]));
+    }
     loop {
         let mut changed = false;
         for &(p, v) in &moves {
@@ -208,7 +250,7 @@ pub fn peel(t: &Trace) -> Option<Trace> {
     out.loop_start = Some(loop_start);
     out.phis = phis;
     out.loop_snap = loop_snap;
-    Some(out)
+    Some(Ok(out))
 }
 
 /// Whether slot `s` belongs to a frame at snapshot `snap`: the trace frame's, or, where
@@ -302,6 +344,33 @@ mod tests {
         // The back-edge's poll resumes at the header with the phis written back.
         let ls_snap = &p.snaps[p.loop_snap as usize];
         assert_eq!(ls_snap.entries, vec![(0, phis[0]), (1, phis[1])]);
+    }
+
+    #[test]
+    fn a_field_stored_each_iteration_is_carried_and_invariant_fields_hoisted() {
+        // `o.0 := o.0 + o.1` while `o.0 < r1`, o in slot 0 (never written).
+        let f = hashvm_vm::Tag::F64 as u64;
+        let mut b = TraceBuilder::new(0);
+        b.set_forwarding();
+        let s = b.snapshot(0, vec![]);
+        let o = b.sload_tw(0, hashvm_vm::Tag::OBJ as u64, s);
+        let x = b.fload(o, 0, f, s).unwrap();
+        let y = b.fload(o, 1, f, s).unwrap();
+        let x1 = b.arith(IrOp::AddF, x, y).unwrap();
+        let k0 = b.kint(0);
+        b.hstore(o, k0, x1, s).unwrap();
+        let n = b.sload(1, IrType::F64, s);
+        let s2 = b.snapshot(3, vec![]);
+        b.guard(IrOp::LtF, x1, n, s2).unwrap();
+        let p = peel(&b.finish(vec![])).expect("peeled");
+        let ls = p.loop_start.unwrap() as usize;
+        let ops: Vec<IrOp> = p.ins[ls..].iter().map(|i| i.op).collect();
+        // No load: o.1 is the pre-roll's, o.0 the previous iteration's store.
+        assert_eq!(ops, vec![IrOp::AddF, IrOp::HStore, IrOp::LtF], "{ops:?}");
+        let add = p.ins[ls];
+        assert_eq!(p.ins[add.a.0 as usize].op, IrOp::Phi);
+        assert_eq!(add.b, y);
+        assert_eq!(p.phis, vec![(add.a, Ref(ls as u32))]);
     }
 
     #[test]
