@@ -27,8 +27,10 @@
 #![allow(clippy::useless_conversion)]
 
 use crate::ir::{flag, IrOp, IrType, Ref, Trace};
-use dynasmrt::x64::Assembler;
-use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer};
+use dynasmrt::x64::{Assembler, X64Relocation};
+use dynasmrt::{
+    dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, VecAssembler,
+};
 use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value, VmState};
 use std::fmt;
@@ -43,15 +45,15 @@ const GPRS: [u8; 9] = [
     8, 9, 10, 13, 14, 15, /* r13-r15: callee-saved, saved by the prologue */
 ];
 /// Scratch for materialising float constants.
-const SCRATCH: u8 = 11;
+pub(crate) const SCRATCH: u8 = 11;
 /// Float registers (all caller-saved in the System V ABI).
 const XMMS: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 /// The slots base register (`rdi`).
-const BASE: u8 = 7;
+pub(crate) const BASE: u8 = 7;
 /// The interrupt flag register (`rsi`).
-const INTR: u8 = 6;
+pub(crate) const INTR: u8 = 6;
 /// The VM's register block (`r12`, saved by the prologue).
-const STATE: u8 = 12;
+pub(crate) const STATE: u8 = 12;
 
 /// Why a trace was not compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -453,23 +455,12 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         return Err(CompileError::TooManyExits);
     }
     let homes = homes(t)?;
-    // Each value's register for the instruction being emitted: its home, or for a
-    // spilled operand or result the temporary it is loaded into or computed in.
-    let mut view: Vec<Loc> = homes
-        .iter()
-        .map(|h| match h {
-            Home::Reg(l) => *l,
-            Home::Spill(_) => Loc::None,
-        })
-        .collect();
     let mut a = Assembler::new().map_err(|e| CompileError::Memory(e.to_string()))?;
     let table: Box<[AtomicUsize]> = t.snaps.iter().map(|_| AtomicUsize::new(0)).collect();
     let exits: Vec<DynamicLabel> = t.snaps.iter().map(|_| a.new_dynamic_label()).collect();
     let stubs: Vec<DynamicLabel> = t.snaps.iter().map(|_| a.new_dynamic_label()).collect();
     let top = a.new_dynamic_label();
     let out = a.new_dynamic_label();
-    // The direct exits of helper calls: (label, snapshot).
-    let mut helper_exits: Vec<(DynamicLabel, u32)> = Vec::new();
     let entry = a.offset();
     if ctx.root_top.is_none() {
         dynasm!(a ; .arch x64
@@ -526,450 +517,15 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         let exit0 = exits[0];
         dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit0);
     }
-
+    let mut cx = TraceTarget {
+        ctx,
+        top,
+        helper_exits: Vec::new(),
+    };
     // A peeled trace's back-edge jumps to its loop body.
     let body = a.new_dynamic_label();
-    for (i, ins) in t.ins.iter().enumerate() {
-        let exit = exits[ins.snap as usize];
-        if t.loop_start == Some(i as u32) {
-            dynasm!(a ; .arch x64 ; =>body);
-        }
-        let spilled = unspill(&mut a, t, &homes, &mut view, i);
-        let d = view[i];
-        let g = |r: Ref| match view[r.0 as usize] {
-            Loc::Gpr(x) => x,
-            _ => 0,
-        };
-        let x = |r: Ref| match view[r.0 as usize] {
-            Loc::Xmm(x) => x,
-            _ => 0,
-        };
-        match ins.op {
-            IrOp::Phi => move_loc(&mut a, view[ins.a.0 as usize], d),
-            IrOp::KInt => {
-                if let Loc::Gpr(r) = d {
-                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
-                }
-            }
-            IrOp::KF64 => {
-                if let Loc::Xmm(r) = d {
-                    dynasm!(a ; .arch x64
-                        ; mov Rq(SCRATCH), QWORD ins.k as i64
-                        ; movq Rx(r), Rq(SCRATCH));
-                }
-            }
-            IrOp::KBool => {
-                if let Loc::Gpr(r) = d {
-                    dynasm!(a ; .arch x64 ; mov Rq(r), ins.k as i32);
-                }
-            }
-            IrOp::CmpEqI | IrOp::CmpNeI | IrOp::CmpLtI | IrOp::CmpLeI => {
-                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
-                match ins.op {
-                    IrOp::CmpEqI => dynasm!(a ; .arch x64 ; sete Rb(r)),
-                    IrOp::CmpNeI => dynasm!(a ; .arch x64 ; setne Rb(r)),
-                    IrOp::CmpLtI => dynasm!(a ; .arch x64 ; setl Rb(r)),
-                    _ => dynasm!(a ; .arch x64 ; setle Rb(r)),
-                }
-                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
-            }
-            IrOp::NotB => {
-                let (r, p) = (g(Ref(i as u32)), g(ins.a));
-                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; xor Rq(r), 1);
-            }
-            IrOp::IsTrue | IrOp::IsFalse => {
-                let p = g(ins.a);
-                dynasm!(a ; .arch x64 ; test Rq(p), Rq(p));
-                if ins.op == IrOp::IsTrue {
-                    dynasm!(a ; .arch x64 ; jz =>exit);
-                } else {
-                    dynasm!(a ; .arch x64 ; jnz =>exit);
-                }
-            }
-            IrOp::SqrtF => {
-                let (r, p) = (x(Ref(i as u32)), x(ins.a));
-                dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
-            }
-            IrOp::ItoF => {
-                let (r, p) = (x(Ref(i as u32)), g(ins.a));
-                dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
-            }
-            IrOp::SStore => {
-                store(
-                    &mut a,
-                    ins.k as u32,
-                    view[ins.a.0 as usize],
-                    t.tagword(ins.a),
-                )?;
-            }
-            IrOp::SClear => {
-                let off = disp(ins.k)?;
-                dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
-            }
-            IrOp::SUnit => {
-                let off = disp(ins.k)?;
-                dynasm!(a ; .arch x64
-                    ; mov QWORD [Rq(BASE) + off], 0
-                    ; mov QWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
-            }
-            IrOp::CallRecK | IrOp::CallRecSelf => {
-                let Some((func, arity, nslots)) = t.entry else {
-                    return Err(CompileError::LiveAcrossCall);
-                };
-                let a0 = (ins.k & 0xffff) as u32;
-                let dst = ((ins.k >> 16) & 0xffff) as i16;
-                let resume = (ins.k >> 32) as i32;
-                let fsz = layout::FRAME_SIZE as i32;
-                let end = disp(a0 as u64 + nslots as u64)?;
-                let room = fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32);
-                // Room for the callee's slots, its frame record (and as many as an
-                // exit inside it may push), and native stack: otherwise the
-                // interpreter makes the call.
-                dynasm!(a ; .arch x64
-                    ; lea r11, [Rq(BASE) + end]
-                    ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
-                    ; ja =>exit
-                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
-                    ; lea rax, [r11 + room]
-                    ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
-                    ; ja =>exit
-                    ; cmp rsp, rbp
-                    ; jb =>exit
-                    // The caller resumes after the call.
-                    ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], resume);
-                // The callee's slots past its arguments, cleared as a push clears them.
-                for s in a0 + arity as u32..a0 + nslots as u32 {
-                    let off = disp(s as u64)?;
-                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
-                }
-                let clo = layout::FRAME_CLOSURE as i32;
-                dynasm!(a ; .arch x64
-                    ; mov DWORD [r11 + layout::FRAME_FUNC as i32], func as i32
-                    ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
-                    ; mov rax, Rq(BASE)
-                    ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
-                    ; shr rax, 4
-                    ; add rax, a0 as i32
-                    ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
-                    ; mov WORD [r11 + layout::FRAME_RET as i32], dst
-                    ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
-                    ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
-                if ins.op == IrOp::CallRecK {
-                    dynasm!(a ; .arch x64
-                        ; mov QWORD [r11 + clo], func as i32
-                        ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
-                } else {
-                    dynasm!(a ; .arch x64
-                        ; mov rax, QWORD [r11 - fsz + clo]
-                        ; mov QWORD [r11 + clo], rax
-                        ; mov rax, QWORD [r11 - fsz + clo + 8]
-                        ; mov QWORD [r11 + clo + 8], rax);
-                }
-                let argoff = disp(a0 as u64)?;
-                dynasm!(a ; .arch x64
-                    ; add r11, fsz
-                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
-                    ; push Rq(BASE)
-                    ; push Rq(INTR)
-                    ; lea Rq(BASE), [Rq(BASE) + argoff]);
-                match ctx.root_top {
-                    None => dynasm!(a ; .arch x64 ; call =>top),
-                    Some(addr) => dynasm!(a ; .arch x64
-                        ; mov r11, QWORD addr as i64
-                        ; call r11),
-                }
-                dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
-            }
-            IrOp::CallC => {
-                let c = t
-                    .ccalls
-                    .get(ins.k as usize)
-                    .ok_or(CompileError::LiveAcrossCall)?;
-                call_c(&mut a, c)?;
-            }
-            IrOp::CallInsn => {
-                let h = t
-                    .helpers
-                    .get(ins.k as usize)
-                    .ok_or(CompileError::LiveAcrossCall)?;
-                // The snapshot's values go to their slots first: the helper (and a
-                // collection) sees the exit's state, and registers do not survive.
-                for &(slot, r) in &t.snaps[ins.snap as usize].entries {
-                    store_home(&mut a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
-                }
-                let fail = a.new_dynamic_label();
-                helper_exits.push((fail, ins.snap));
-                let f: unsafe extern "C" fn(
-                    *mut hashvm_vm::Vm,
-                    u64,
-                    *mut Value,
-                    *mut Value,
-                ) -> u32 = hashvm_vm::jit::jit_call_insn;
-                call_helper(
-                    &mut a,
-                    f as usize,
-                    [
-                        HelperArg::Imm((h.func as u64) << 32 | h.ip as u64),
-                        HelperArg::Slot(disp(h.base as u64)?),
-                        HelperArg::Slot(disp(h.live as u64)?),
-                    ],
-                    fail,
-                );
-            }
-            IrOp::RetRec => {
-                let v = view[ins.a.0 as usize];
-                let fsz = layout::FRAME_SIZE as i32;
-                // Two scratch registers the returned value is not in.
-                let mut scratch = GPRS.iter().copied().filter(|&r| v != Loc::Gpr(r));
-                let (p, q) = (scratch.next().unwrap_or(0), scratch.next().unwrap_or(1));
-                dynasm!(a ; .arch x64
-                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
-                    ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
-                    ; jne =>exit
-                    ; mov Rd(p), DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
-                    ; movzx Rd(q), WORD [r11 - fsz + layout::FRAME_RET as i32]
-                    ; add Rq(p), Rq(q)
-                    ; shl Rq(p), 4
-                    ; add Rq(p), QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]);
-                match v {
-                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(p)], Rq(r)),
-                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(p)], Rx(r)),
-                    Loc::None => {}
-                }
-                store_tw(&mut a, p, 0, t.tagword(ins.a));
-                dynasm!(a ; .arch x64
-                    ; sub r11, fsz
-                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11);
-                if ctx.passes != 0 {
-                    dynasm!(a ; .arch x64
-                        ; mov r11, QWORD ctx.passes as i64
-                        ; add QWORD [r11], 1);
-                }
-                // At the outermost level this returns into the prologue with the
-                // code RETURNED; deeper, into a `call.rec`, which ignores eax.
-                dynasm!(a ; .arch x64 ; mov eax, RETURNED as i32 ; ret);
-            }
-            IrOp::GFunc => {
-                let off = disp(ins.k & 0xffff_ffff)?;
-                let f = (ins.k >> 32) as i32;
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::FUNC as i32
-                    ; jne =>exit
-                    ; cmp QWORD [Rq(BASE) + off], f
-                    ; jne =>exit);
-            }
-            IrOp::GClosure => {
-                // The object's address is used only here, between two loads: nothing
-                // that can collect runs in between.
-                let off = disp(ins.k & 0xffff_ffff)?;
-                let f = (ins.k >> 32) as i32;
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
-                    ; jne =>exit
-                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + off]
-                    ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_CLOSURE as i8
-                    ; jne =>exit
-                    ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], f
-                    ; jne =>exit);
-            }
-            IrOp::ALen => {
-                let (r, p) = (g(Ref(i as u32)), g(ins.a));
-                dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + layout::LEN as i32]);
-            }
-            IrOp::AGetI | IrOp::AGetF | IrOp::AGetB => {
-                // Bounds (unsigned: a negative index is huge), then the element's address
-                // in the scratch register: array + FIELDS + 16 * index.
-                let (p, q) = (g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64
-                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
-                    ; jae =>exit
-                    ; mov Rq(SCRATCH), Rq(q)
-                    ; shl Rq(SCRATCH), 4
-                    ; add Rq(SCRATCH), Rq(p));
-                let f = layout::FIELDS as i32;
-                match ins.op {
-                    IrOp::AGetI | IrOp::AGetB => {
-                        let tag = if ins.op == IrOp::AGetI {
-                            Tag::I64
-                        } else {
-                            Tag::BOOL
-                        } as i32;
-                        let r = g(Ref(i as u32));
-                        dynasm!(a ; .arch x64
-                            ; cmp DWORD [Rq(SCRATCH) + f + 8], tag
-                            ; jne =>exit
-                            ; mov Rq(r), QWORD [Rq(SCRATCH) + f]);
-                    }
-                    _ => {
-                        let r = x(Ref(i as u32));
-                        dynasm!(a ; .arch x64
-                            ; cmp DWORD [Rq(SCRATCH) + f + 8], Tag::F64 as i32
-                            ; jne =>exit
-                            ; movsd Rx(r), QWORD [Rq(SCRATCH) + f]);
-                    }
-                }
-            }
-            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
-                let off = disp(ins.k)?;
-                let tag = match ins.op {
-                    IrOp::SLoadI => Tag::I64,
-                    IrOp::SLoadF => Tag::F64,
-                    _ => Tag::BOOL,
-                } as i32;
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], tag
-                    ; jne =>exit);
-                match d {
-                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
-                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
-                    Loc::None => {}
-                }
-            }
-            IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
-                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
-                match ins.op {
-                    IrOp::AddI => dynasm!(a ; .arch x64 ; add Rq(r), Rq(q)),
-                    IrOp::SubI => dynasm!(a ; .arch x64 ; sub Rq(r), Rq(q)),
-                    IrOp::MulI => dynasm!(a ; .arch x64 ; imul Rq(r), Rq(q)),
-                    IrOp::AndI => dynasm!(a ; .arch x64 ; and Rq(r), Rq(q)),
-                    IrOp::OrI => dynasm!(a ; .arch x64 ; or Rq(r), Rq(q)),
-                    _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
-                }
-            }
-            IrOp::DivI | IrOp::RemI => {
-                // idiv takes rdx:rax; both may hold live values: saved around. The
-                // divisor is checked first (0 faults and -1 wraps in the interpreter,
-                // and either would trap here).
-                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64
-                    ; test Rq(q), Rq(q)
-                    ; jz =>exit
-                    ; cmp Rq(q), -1
-                    ; je =>exit
-                    ; push rax
-                    ; push rdx
-                    ; mov r11, Rq(q)
-                    ; mov rax, Rq(p)
-                    ; cqo
-                    ; idiv r11);
-                if ins.op == IrOp::DivI {
-                    dynasm!(a ; .arch x64 ; mov r11, rax);
-                } else {
-                    dynasm!(a ; .arch x64 ; mov r11, rdx);
-                }
-                dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
-            }
-            IrOp::ShlI | IrOp::ShrI => {
-                // The count goes in cl (the hardware masks it by 63, as the
-                // interpreter does); rcx may hold a live value: saved around.
-                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64
-                    ; mov r11, Rq(p)
-                    ; push rcx
-                    ; mov rcx, Rq(q));
-                if ins.op == IrOp::ShlI {
-                    dynasm!(a ; .arch x64 ; shl r11, cl);
-                } else {
-                    dynasm!(a ; .arch x64 ; sar r11, cl);
-                }
-                dynasm!(a ; .arch x64 ; pop rcx ; mov Rq(r), r11);
-            }
-            IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => {
-                let off = disp(ins.k)?;
-                let tag = match ins.op {
-                    IrOp::GLoadI => Tag::I64,
-                    IrOp::GLoadF => Tag::F64,
-                    _ => Tag::BOOL,
-                } as i32;
-                dynasm!(a ; .arch x64
-                    ; mov r11, QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]
-                    ; cmp DWORD [r11 + off + 8], tag
-                    ; jne =>exit);
-                match d {
-                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [r11 + off]),
-                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [r11 + off]),
-                    Loc::None => {}
-                }
-            }
-            IrOp::SLoad
-            | IrOp::GLoad
-            | IrOp::FLoad
-            | IrOp::ALoad
-            | IrOp::FrameClo
-            | IrOp::KVal
-            | IrOp::GKind
-            | IrOp::GMeta
-            | IrOp::GLen
-            | IrOp::GIndex
-            | IrOp::HTag
-            | IrOp::Payload
-            | IrOp::HStore
-            | IrOp::New => data_op(&mut a, t, &view, i, exit)?,
-            IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
-                let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
-                dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
-                match ins.op {
-                    IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), Rx(q)),
-                    IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), Rx(q)),
-                    IrOp::MulF => dynasm!(a ; .arch x64 ; mulsd Rx(r), Rx(q)),
-                    _ => dynasm!(a ; .arch x64 ; divsd Rx(r), Rx(q)),
-                }
-            }
-            IrOp::LtI | IrOp::LeI | IrOp::GtI | IrOp::GeI | IrOp::EqI | IrOp::NeI => {
-                let (p, q) = (g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
-                // Exit when the guarded condition is false.
-                match ins.op {
-                    IrOp::LtI => dynasm!(a ; .arch x64 ; jge =>exit),
-                    IrOp::LeI => dynasm!(a ; .arch x64 ; jg =>exit),
-                    IrOp::GtI => dynasm!(a ; .arch x64 ; jle =>exit),
-                    IrOp::GeI => dynasm!(a ; .arch x64 ; jl =>exit),
-                    IrOp::EqI => dynasm!(a ; .arch x64 ; jne =>exit),
-                    _ => dynasm!(a ; .arch x64 ; je =>exit),
-                }
-            }
-            IrOp::SLoadKI
-            | IrOp::SLoadKF
-            | IrOp::SLoadKB
-            | IrOp::SCopy
-            | IrOp::NegF
-            | IrOp::CmpLtF
-            | IrOp::CmpLeF
-            | IrOp::CmpEqF
-            | IrOp::CmpNeF
-            | IrOp::Jump
-            | IrOp::Exit
-            | IrOp::Poll
-            | IrOp::CallAotK
-            | IrOp::CallAotSelf
-            | IrOp::TCallAot
-            | IrOp::SMove
-            | IrOp::RetSlot
-            | IrOp::AGetSlot
-            | IrOp::GCopy
-            | IrOp::FieldSlot
-            | IrOp::SetFieldK => return Err(CompileError::NotInTraces(ins.op.mnemonic())),
-            IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
-                // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
-                // an unordered result sets ZF, PF and CF.
-                let (p, q) = (x(ins.a), x(ins.b));
-                dynasm!(a ; .arch x64 ; ucomisd Rx(q), Rx(p));
-                match ins.op {
-                    IrOp::LtF => dynasm!(a ; .arch x64 ; jbe =>exit),
-                    IrOp::LeF => dynasm!(a ; .arch x64 ; jb =>exit ; jp =>exit),
-                    IrOp::NLtF => dynasm!(a ; .arch x64 ; ja =>exit),
-                    _ => {
-                        // !(a <= b): exit when a <= b, ordered: CF=0 and PF=0.
-                        let keep = a.new_dynamic_label();
-                        dynasm!(a ; .arch x64 ; jp =>keep ; jae =>exit ; =>keep);
-                    }
-                }
-            }
-        }
-        respill(&mut a, &homes, &mut view, i, spilled);
-    }
+    emit_ops_homes(&mut a, &mut cx, t, &homes, &exits, Some(body))?;
+    let helper_exits = cx.helper_exits;
     if !t.returns {
         // The back-edge: write the loop-carried slots, then poll the interrupt flag;
         // the slots are now exactly the loop header's state (snapshot 0).
@@ -1053,6 +609,583 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     })
 }
 
+/// The assemblers the emitter writes into: the JIT's executable
+/// [`dynasmrt::x64::Assembler`] and the ahead-of-time compiler's
+/// [`dynasmrt::VecAssembler`] (whose bytes go to a file).
+pub trait Emitter: DynasmApi + DynasmLabelApi<Relocation = X64Relocation> {
+    /// A new dynamic label (the assemblers' inherent `new_dynamic_label`).
+    fn new_label(&mut self) -> DynamicLabel;
+}
+
+impl Emitter for Assembler {
+    fn new_label(&mut self) -> DynamicLabel {
+        self.new_dynamic_label()
+    }
+}
+
+impl Emitter for VecAssembler<X64Relocation> {
+    fn new_label(&mut self) -> DynamicLabel {
+        self.new_dynamic_label()
+    }
+}
+
+/// What a trace and a block of whole-function code differ in, for [`emit_ops`]: where
+/// a recursive call goes, how a helper call's failure leaves, what counts passes, and
+/// the operations of whole-function code (which traces never contain).
+pub(crate) trait Target<A: Emitter> {
+    /// Emits the call of `call.rec`'s callee (the frame and arguments are set up).
+    fn call_rec(&mut self, a: &mut A) -> Result<(), CompileError>;
+    /// The label a helper call that did not answer OK jumps to, for snapshot `snap`.
+    fn helper_exit(&mut self, a: &mut A, snap: u32) -> Result<DynamicLabel, CompileError>;
+    /// Emits the increment of the pass counter at a native return (if any).
+    fn count_pass(&mut self, a: &mut A);
+    /// Emits instruction `i`, an operation of whole-function code.
+    fn function_op(
+        &mut self,
+        a: &mut A,
+        t: &Trace,
+        loc: &[Loc],
+        i: usize,
+        exit: DynamicLabel,
+    ) -> Result<(), CompileError>;
+}
+
+/// A trace's [`Target`]: calls go to its own top (a root) or its root's (a side
+/// trace), by absolute address; helper exits are collected for their stubs.
+struct TraceTarget {
+    ctx: Ctx,
+    top: DynamicLabel,
+    /// The direct exits of helper calls: (label, snapshot).
+    helper_exits: Vec<(DynamicLabel, u32)>,
+}
+
+impl Target<Assembler> for TraceTarget {
+    fn call_rec(&mut self, a: &mut Assembler) -> Result<(), CompileError> {
+        match self.ctx.root_top {
+            None => dynasm!(a ; .arch x64 ; call =>self.top),
+            Some(addr) => dynasm!(a ; .arch x64
+                ; mov r11, QWORD addr as i64
+                ; call r11),
+        }
+        Ok(())
+    }
+
+    fn helper_exit(&mut self, a: &mut Assembler, snap: u32) -> Result<DynamicLabel, CompileError> {
+        let fail = a.new_dynamic_label();
+        self.helper_exits.push((fail, snap));
+        Ok(fail)
+    }
+
+    fn count_pass(&mut self, a: &mut Assembler) {
+        if self.ctx.passes != 0 {
+            dynasm!(a ; .arch x64
+                ; mov r11, QWORD self.ctx.passes as i64
+                ; add QWORD [r11], 1);
+        }
+    }
+
+    fn function_op(
+        &mut self,
+        _: &mut Assembler,
+        t: &Trace,
+        _: &[Loc],
+        i: usize,
+        _: DynamicLabel,
+    ) -> Result<(), CompileError> {
+        Err(CompileError::NotInTraces(t.ins[i].op.mnemonic()))
+    }
+}
+
+/// Emits the instructions of a trace or of a block of whole-function code
+/// ([`crate::aot`]), one after the other: the one emitter of both. `exits` holds the
+/// label of each snapshot's exit; `cx` emits what the two differ in ([`Target`]).
+pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
+    a: &mut A,
+    cx: &mut T,
+    t: &Trace,
+    loc: &[Loc],
+    exits: &[DynamicLabel],
+) -> Result<(), CompileError> {
+    let homes: Vec<Home> = loc.iter().map(|&l| Home::Reg(l)).collect();
+    emit_ops_homes(a, cx, t, &homes, exits, None)
+}
+
+/// [`emit_ops`] for values with [`Home`]s (spilled ones loaded into temporaries
+/// around each instruction); `body` is the label a peeled trace's back-edge jumps to.
+fn emit_ops_homes<A: Emitter, T: Target<A>>(
+    a: &mut A,
+    cx: &mut T,
+    t: &Trace,
+    homes: &[Home],
+    exits: &[DynamicLabel],
+    body: Option<DynamicLabel>,
+) -> Result<(), CompileError> {
+    // Each value's register for the instruction being emitted: its home, or for a
+    // spilled operand or result the temporary it is loaded into or computed in.
+    let mut view: Vec<Loc> = homes
+        .iter()
+        .map(|h| match h {
+            Home::Reg(l) => *l,
+            Home::Spill(_) => Loc::None,
+        })
+        .collect();
+    for (i, ins) in t.ins.iter().enumerate() {
+        let exit = exits[ins.snap as usize];
+        if let Some(body) = body.filter(|_| t.loop_start == Some(i as u32)) {
+            dynasm!(a ; .arch x64 ; =>body);
+        }
+        let spilled = unspill(a, t, homes, &mut view, i);
+        let loc = &view[..];
+        let d = loc[i];
+        let g = |r: Ref| match loc[r.0 as usize] {
+            Loc::Gpr(x) => x,
+            _ => 0,
+        };
+        let x = |r: Ref| match loc[r.0 as usize] {
+            Loc::Xmm(x) => x,
+            _ => 0,
+        };
+        match ins.op {
+            IrOp::Phi => move_loc(a, loc[ins.a.0 as usize], d),
+            IrOp::KInt => {
+                if let Loc::Gpr(r) = d {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
+                }
+            }
+            IrOp::KF64 => {
+                if let Loc::Xmm(r) = d {
+                    dynasm!(a ; .arch x64
+                        ; mov Rq(SCRATCH), QWORD ins.k as i64
+                        ; movq Rx(r), Rq(SCRATCH));
+                }
+            }
+            IrOp::KBool => {
+                if let Loc::Gpr(r) = d {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), ins.k as i32);
+                }
+            }
+            IrOp::CmpEqI | IrOp::CmpNeI | IrOp::CmpLtI | IrOp::CmpLeI => {
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                match ins.op {
+                    IrOp::CmpEqI => dynasm!(a ; .arch x64 ; sete Rb(r)),
+                    IrOp::CmpNeI => dynasm!(a ; .arch x64 ; setne Rb(r)),
+                    IrOp::CmpLtI => dynasm!(a ; .arch x64 ; setl Rb(r)),
+                    _ => dynasm!(a ; .arch x64 ; setle Rb(r)),
+                }
+                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
+            }
+            IrOp::NotB => {
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; xor Rq(r), 1);
+            }
+            IrOp::IsTrue | IrOp::IsFalse => {
+                let p = g(ins.a);
+                dynasm!(a ; .arch x64 ; test Rq(p), Rq(p));
+                if ins.op == IrOp::IsTrue {
+                    dynasm!(a ; .arch x64 ; jz =>exit);
+                } else {
+                    dynasm!(a ; .arch x64 ; jnz =>exit);
+                }
+            }
+            IrOp::SqrtF => {
+                let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
+            }
+            IrOp::NegF => {
+                let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                dynasm!(a ; .arch x64
+                    ; movq Rq(SCRATCH), Rx(p)
+                    ; btc Rq(SCRATCH), 63
+                    ; movq Rx(r), Rq(SCRATCH));
+            }
+            IrOp::CmpLtF | IrOp::CmpLeF => {
+                // a < b is "b above a": ucomisd b, a; unordered sets CF, so NaN gives
+                // false for both.
+                let (r, p, q) = (g(Ref(i as u32)), x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; ucomisd Rx(q), Rx(p));
+                if ins.op == IrOp::CmpLtF {
+                    dynasm!(a ; .arch x64 ; seta Rb(r));
+                } else {
+                    dynasm!(a ; .arch x64 ; setae Rb(r));
+                }
+                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
+            }
+            IrOp::CmpEqF | IrOp::CmpNeF => {
+                // Equal: ZF=1 and ordered (PF=0); not equal is its negation.
+                let (r, p, q) = (g(Ref(i as u32)), x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; ucomisd Rx(p), Rx(q));
+                if ins.op == IrOp::CmpEqF {
+                    dynasm!(a ; .arch x64 ; sete Rb(r) ; setnp Rb(SCRATCH) ; and Rb(r), Rb(SCRATCH));
+                } else {
+                    dynasm!(a ; .arch x64 ; setne Rb(r) ; setp Rb(SCRATCH) ; or Rb(r), Rb(SCRATCH));
+                }
+                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
+            }
+            IrOp::ItoF => {
+                let (r, p) = (x(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
+            }
+            IrOp::SStore => {
+                store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?;
+            }
+            IrOp::SClear => {
+                let off = disp(ins.k)?;
+                dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+            }
+            IrOp::SUnit => {
+                let off = disp(ins.k)?;
+                dynasm!(a ; .arch x64
+                    ; mov QWORD [Rq(BASE) + off], 0
+                    ; mov QWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+            }
+            IrOp::CallRecK | IrOp::CallRecSelf => {
+                let Some((func, arity, nslots)) = t.entry else {
+                    return Err(CompileError::LiveAcrossCall);
+                };
+                let a0 = (ins.k & 0xffff) as u32;
+                let dst = ((ins.k >> 16) & 0xffff) as i16;
+                let resume = (ins.k >> 32) as i32;
+                let fsz = layout::FRAME_SIZE as i32;
+                let end = disp(a0 as u64 + nslots as u64)?;
+                let room = fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32);
+                // Room for the callee's slots, its frame record (and as many as an
+                // exit inside it may push), and native stack: otherwise the
+                // interpreter makes the call.
+                dynasm!(a ; .arch x64
+                    ; lea r11, [Rq(BASE) + end]
+                    ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+                    ; ja =>exit
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                    ; lea rax, [r11 + room]
+                    ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+                    ; ja =>exit
+                    ; cmp rsp, rbp
+                    ; jb =>exit
+                    // The caller resumes after the call.
+                    ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], resume);
+                // The callee's slots past its arguments, cleared as a push clears them.
+                for s in a0 + arity as u32..a0 + nslots as u32 {
+                    let off = disp(s as u64)?;
+                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+                }
+                let clo = layout::FRAME_CLOSURE as i32;
+                dynasm!(a ; .arch x64
+                    ; mov DWORD [r11 + layout::FRAME_FUNC as i32], func as i32
+                    ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
+                    ; mov rax, Rq(BASE)
+                    ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
+                    ; shr rax, 4
+                    ; add rax, a0 as i32
+                    ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
+                    ; mov WORD [r11 + layout::FRAME_RET as i32], dst
+                    ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                    ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
+                if ins.op == IrOp::CallRecK {
+                    dynasm!(a ; .arch x64
+                        ; mov QWORD [r11 + clo], func as i32
+                        ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; mov rax, QWORD [r11 - fsz + clo]
+                        ; mov QWORD [r11 + clo], rax
+                        ; mov rax, QWORD [r11 - fsz + clo + 8]
+                        ; mov QWORD [r11 + clo + 8], rax);
+                }
+                let argoff = disp(a0 as u64)?;
+                dynasm!(a ; .arch x64
+                    ; add r11, fsz
+                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+                    ; push Rq(BASE)
+                    ; push Rq(INTR)
+                    ; lea Rq(BASE), [Rq(BASE) + argoff]);
+                cx.call_rec(a)?;
+                dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
+            }
+            IrOp::CallC => {
+                let c = t
+                    .ccalls
+                    .get(ins.k as usize)
+                    .ok_or(CompileError::LiveAcrossCall)?;
+                call_c(a, c)?;
+            }
+            IrOp::CallInsn => {
+                let h = t
+                    .helpers
+                    .get(ins.k as usize)
+                    .ok_or(CompileError::LiveAcrossCall)?;
+                // The snapshot's values go to their slots first: the helper (and a
+                // collection) sees the exit's state, and registers do not survive.
+                for &(slot, r) in &t.snaps[ins.snap as usize].entries {
+                    store_home(a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
+                }
+                let fail = cx.helper_exit(a, ins.snap)?;
+                let f: unsafe extern "C" fn(
+                    *mut hashvm_vm::Vm,
+                    u64,
+                    *mut Value,
+                    *mut Value,
+                ) -> u32 = hashvm_vm::jit::jit_call_insn;
+                call_helper(
+                    a,
+                    f as usize,
+                    [
+                        HelperArg::Imm((h.func as u64) << 32 | h.ip as u64),
+                        HelperArg::Slot(disp(h.base as u64)?),
+                        HelperArg::Slot(disp(h.live as u64)?),
+                    ],
+                    fail,
+                );
+            }
+            IrOp::RetRec => {
+                let v = loc[ins.a.0 as usize];
+                let fsz = layout::FRAME_SIZE as i32;
+                // Two scratch registers the returned value is not in.
+                let mut scratch = GPRS.iter().copied().filter(|&r| v != Loc::Gpr(r));
+                let (p, q) = (scratch.next().unwrap_or(0), scratch.next().unwrap_or(1));
+                dynasm!(a ; .arch x64
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                    ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                    ; jne =>exit
+                    ; mov Rd(p), DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
+                    ; movzx Rd(q), WORD [r11 - fsz + layout::FRAME_RET as i32]
+                    ; add Rq(p), Rq(q)
+                    ; shl Rq(p), 4
+                    ; add Rq(p), QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]);
+                match v {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(p)], Rq(r)),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(p)], Rx(r)),
+                    Loc::None => {}
+                }
+                store_tw(a, p, 0, t.tagword(ins.a));
+                dynasm!(a ; .arch x64
+                    ; sub r11, fsz
+                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11);
+                cx.count_pass(a);
+                // At the outermost level this returns into the prologue with the
+                // code RETURNED; deeper, into a `call.rec`, which ignores eax.
+                dynasm!(a ; .arch x64 ; mov eax, RETURNED as i32 ; ret);
+            }
+            IrOp::GFunc => {
+                let off = disp(ins.k & 0xffff_ffff)?;
+                let f = (ins.k >> 32) as i32;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::FUNC as i32
+                    ; jne =>exit
+                    ; cmp QWORD [Rq(BASE) + off], f
+                    ; jne =>exit);
+            }
+            IrOp::GClosure => {
+                // The object's address is used only here, between two loads: nothing
+                // that can collect runs in between.
+                let off = disp(ins.k & 0xffff_ffff)?;
+                let f = (ins.k >> 32) as i32;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + off]
+                    ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_CLOSURE as i8
+                    ; jne =>exit
+                    ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], f
+                    ; jne =>exit);
+            }
+            IrOp::ALen => {
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + layout::LEN as i32]);
+            }
+            IrOp::AGetI | IrOp::AGetF | IrOp::AGetB => {
+                // Bounds (unsigned: a negative index is huge), then the element's address
+                // in the scratch register: array + FIELDS + 16 * index.
+                let (p, q) = (g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                    ; jae =>exit
+                    ; mov Rq(SCRATCH), Rq(q)
+                    ; shl Rq(SCRATCH), 4
+                    ; add Rq(SCRATCH), Rq(p));
+                let f = layout::FIELDS as i32;
+                match ins.op {
+                    IrOp::AGetI | IrOp::AGetB => {
+                        let tag = if ins.op == IrOp::AGetI {
+                            Tag::I64
+                        } else {
+                            Tag::BOOL
+                        } as i32;
+                        let r = g(Ref(i as u32));
+                        dynasm!(a ; .arch x64
+                            ; cmp DWORD [Rq(SCRATCH) + f + 8], tag
+                            ; jne =>exit
+                            ; mov Rq(r), QWORD [Rq(SCRATCH) + f]);
+                    }
+                    _ => {
+                        let r = x(Ref(i as u32));
+                        dynasm!(a ; .arch x64
+                            ; cmp DWORD [Rq(SCRATCH) + f + 8], Tag::F64 as i32
+                            ; jne =>exit
+                            ; movsd Rx(r), QWORD [Rq(SCRATCH) + f]);
+                    }
+                }
+            }
+            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
+                let off = disp(ins.k)?;
+                let tag = match ins.op {
+                    IrOp::SLoadI => Tag::I64,
+                    IrOp::SLoadF => Tag::F64,
+                    _ => Tag::BOOL,
+                } as i32;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], tag
+                    ; jne =>exit);
+                match d {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
+                    Loc::None => {}
+                }
+            }
+            IrOp::SLoadKI | IrOp::SLoadKF | IrOp::SLoadKB => {
+                // A slot whose kind is proven (whole-function code): no guard.
+                let off = disp(ins.k)?;
+                load_payload(a, d, BASE, off);
+            }
+            IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
+                match ins.op {
+                    IrOp::AddI => dynasm!(a ; .arch x64 ; add Rq(r), Rq(q)),
+                    IrOp::SubI => dynasm!(a ; .arch x64 ; sub Rq(r), Rq(q)),
+                    IrOp::MulI => dynasm!(a ; .arch x64 ; imul Rq(r), Rq(q)),
+                    IrOp::AndI => dynasm!(a ; .arch x64 ; and Rq(r), Rq(q)),
+                    IrOp::OrI => dynasm!(a ; .arch x64 ; or Rq(r), Rq(q)),
+                    _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
+                }
+            }
+            IrOp::DivI | IrOp::RemI => {
+                // idiv takes rdx:rax; both may hold live values: saved around. The
+                // divisor is checked first (0 faults and -1 wraps in the interpreter,
+                // and either would trap here).
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; test Rq(q), Rq(q)
+                    ; jz =>exit
+                    ; cmp Rq(q), -1
+                    ; je =>exit
+                    ; push rax
+                    ; push rdx
+                    ; mov r11, Rq(q)
+                    ; mov rax, Rq(p)
+                    ; cqo
+                    ; idiv r11);
+                if ins.op == IrOp::DivI {
+                    dynasm!(a ; .arch x64 ; mov r11, rax);
+                } else {
+                    dynasm!(a ; .arch x64 ; mov r11, rdx);
+                }
+                dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
+            }
+            IrOp::ShlI | IrOp::ShrI => {
+                // The count goes in cl (the hardware masks it by 63, as the
+                // interpreter does); rcx may hold a live value: saved around.
+                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; mov r11, Rq(p)
+                    ; push rcx
+                    ; mov rcx, Rq(q));
+                if ins.op == IrOp::ShlI {
+                    dynasm!(a ; .arch x64 ; shl r11, cl);
+                } else {
+                    dynasm!(a ; .arch x64 ; sar r11, cl);
+                }
+                dynasm!(a ; .arch x64 ; pop rcx ; mov Rq(r), r11);
+            }
+            IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => {
+                let off = disp(ins.k)?;
+                let tag = match ins.op {
+                    IrOp::GLoadI => Tag::I64,
+                    IrOp::GLoadF => Tag::F64,
+                    _ => Tag::BOOL,
+                } as i32;
+                dynasm!(a ; .arch x64
+                    ; mov r11, QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]
+                    ; cmp DWORD [r11 + off + 8], tag
+                    ; jne =>exit);
+                match d {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [r11 + off]),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [r11 + off]),
+                    Loc::None => {}
+                }
+            }
+            IrOp::SLoad
+            | IrOp::GLoad
+            | IrOp::FLoad
+            | IrOp::ALoad
+            | IrOp::FrameClo
+            | IrOp::KVal
+            | IrOp::GKind
+            | IrOp::GMeta
+            | IrOp::GLen
+            | IrOp::GIndex
+            | IrOp::HTag
+            | IrOp::Payload
+            | IrOp::HStore
+            | IrOp::New => data_op(a, t, loc, i, exit)?,
+            IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
+                let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                match ins.op {
+                    IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), Rx(q)),
+                    IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), Rx(q)),
+                    IrOp::MulF => dynasm!(a ; .arch x64 ; mulsd Rx(r), Rx(q)),
+                    _ => dynasm!(a ; .arch x64 ; divsd Rx(r), Rx(q)),
+                }
+            }
+            IrOp::LtI | IrOp::LeI | IrOp::GtI | IrOp::GeI | IrOp::EqI | IrOp::NeI => {
+                let (p, q) = (g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                // Exit when the guarded condition is false.
+                match ins.op {
+                    IrOp::LtI => dynasm!(a ; .arch x64 ; jge =>exit),
+                    IrOp::LeI => dynasm!(a ; .arch x64 ; jg =>exit),
+                    IrOp::GtI => dynasm!(a ; .arch x64 ; jle =>exit),
+                    IrOp::GeI => dynasm!(a ; .arch x64 ; jl =>exit),
+                    IrOp::EqI => dynasm!(a ; .arch x64 ; jne =>exit),
+                    _ => dynasm!(a ; .arch x64 ; je =>exit),
+                }
+            }
+            IrOp::SCopy
+            | IrOp::Jump
+            | IrOp::Exit
+            | IrOp::Poll
+            | IrOp::CallAotK
+            | IrOp::CallAotSelf
+            | IrOp::TCallAot
+            | IrOp::SMove
+            | IrOp::RetSlot
+            | IrOp::AGetSlot
+            | IrOp::GCopy
+            | IrOp::FieldSlot
+            | IrOp::SetFieldK => cx.function_op(a, t, loc, i, exit)?,
+            IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
+                // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
+                // an unordered result sets ZF, PF and CF.
+                let (p, q) = (x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; ucomisd Rx(q), Rx(p));
+                match ins.op {
+                    IrOp::LtF => dynasm!(a ; .arch x64 ; jbe =>exit),
+                    IrOp::LeF => dynasm!(a ; .arch x64 ; jb =>exit ; jp =>exit),
+                    IrOp::NLtF => dynasm!(a ; .arch x64 ; ja =>exit),
+                    _ => {
+                        // !(a <= b): exit when a <= b, ordered: CF=0 and PF=0.
+                        let keep = a.new_label();
+                        dynasm!(a ; .arch x64 ; jp =>keep ; jae =>exit ; =>keep);
+                    }
+                }
+            }
+        }
+        respill(a, homes, &mut view, i, spilled);
+    }
+    Ok(())
+}
+
 /// An argument of a helper call: an immediate, or the address of a slot of the
 /// running frame (`slots + disp`).
 #[derive(Clone, Copy, Debug)]
@@ -1084,7 +1217,7 @@ pub enum HelperArg {
 ///
 /// The native stack is aligned to 16 bytes for the call whatever the depth of native
 /// recursion; `BASE` and `INTR` (caller-saved) are saved around it.
-pub fn call_helper(a: &mut Assembler, f: usize, args: [HelperArg; 3], fail: DynamicLabel) {
+pub fn call_helper<A: Emitter>(a: &mut A, f: usize, args: [HelperArg; 3], fail: DynamicLabel) {
     native_call_enter(a);
     // rsi, rdx, rcx from BASE before rdi (BASE) is overwritten with the VM.
     for (reg, arg) in [6u8, 2, 1].into_iter().zip(args) {
@@ -1104,7 +1237,7 @@ pub fn call_helper(a: &mut Assembler, f: usize, args: [HelperArg; 3], fail: Dyna
 /// Before a call out of generated code (a helper, a C function): saves `BASE` and
 /// `INTR` (caller-saved) and aligns the native stack to 16 bytes whatever the depth of
 /// native recursion, keeping the old stack pointer to restore.
-fn native_call_enter(a: &mut Assembler) {
+fn native_call_enter<A: Emitter>(a: &mut A) {
     dynasm!(a ; .arch x64
         ; push Rq(BASE)
         ; push Rq(INTR)
@@ -1116,7 +1249,7 @@ fn native_call_enter(a: &mut Assembler) {
 
 /// After the call [`native_call_enter`] prepared: the stack pointer, `INTR` and `BASE`
 /// back (`rax`, the result, untouched).
-fn native_call_leave(a: &mut Assembler) {
+fn native_call_leave<A: Emitter>(a: &mut A) {
     dynasm!(a ; .arch x64
         ; pop rsp
         ; pop Rq(INTR)
@@ -1128,7 +1261,7 @@ fn native_call_leave(a: &mut Assembler) {
 /// guarded), the native stack aligned, `BASE` and `INTR` saved around the call, and
 /// the result stored to its slot with its tag as the interpreter converts it. No
 /// register survives it (the register allocator refuses a value live across).
-fn call_c(a: &mut Assembler, c: &crate::ir::CCall) -> Result<(), CompileError> {
+fn call_c<A: Emitter>(a: &mut A, c: &crate::ir::CCall) -> Result<(), CompileError> {
     const INT_ARGS: [u8; 6] = [7, 6, 2, 1, 8, 9];
     if c.ints.len() > INT_ARGS.len() || c.floats.len() > 8 {
         return Err(CompileError::LiveAcrossCall);
@@ -1168,7 +1301,7 @@ fn call_c(a: &mut Assembler, c: &crate::ir::CCall) -> Result<(), CompileError> {
 }
 
 /// Copies a value between two registers of its class.
-fn move_loc(a: &mut Assembler, from: Loc, to: Loc) {
+fn move_loc<A: Emitter>(a: &mut A, from: Loc, to: Loc) {
     match (from, to) {
         (Loc::Gpr(p), Loc::Gpr(r)) if p != r => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p)),
         (Loc::Xmm(p), Loc::Xmm(r)) if p != r => dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p)),
@@ -1177,7 +1310,7 @@ fn move_loc(a: &mut Assembler, from: Loc, to: Loc) {
 }
 
 /// Copies a value between two homes (of one class).
-fn move_home(a: &mut Assembler, from: Home, to: Home) {
+fn move_home<A: Emitter>(a: &mut A, from: Home, to: Home) {
     match (from, to) {
         (Home::Reg(f), Home::Reg(t)) => move_loc(a, f, t),
         (Home::Reg(f), Home::Spill(k)) => from_reg_to_spill(a, f, k),
@@ -1194,7 +1327,7 @@ fn move_home(a: &mut Assembler, from: Home, to: Home) {
 }
 
 /// Stores a register to spill slot `k`.
-fn from_reg_to_spill(a: &mut Assembler, f: Loc, k: u16) {
+fn from_reg_to_spill<A: Emitter>(a: &mut A, f: Loc, k: u16) {
     let d = spill_disp(k);
     match f {
         Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [rbx + d], Rq(r)),
@@ -1204,7 +1337,7 @@ fn from_reg_to_spill(a: &mut Assembler, f: Loc, k: u16) {
 }
 
 /// Loads spill slot `k` into a register.
-fn load_spill(a: &mut Assembler, t: Loc, k: u16) {
+fn load_spill<A: Emitter>(a: &mut A, t: Loc, k: u16) {
     let d = spill_disp(k);
     match t {
         Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [rbx + d]),
@@ -1216,8 +1349,8 @@ fn load_spill(a: &mut Assembler, t: Loc, k: u16) {
 /// Loads instruction `i`'s spilled operands into temporaries and gives a spilled
 /// result a temporary (`view` names them); returns the result's spill slot, for
 /// [`respill`].
-fn unspill(
-    a: &mut Assembler,
+fn unspill<A: Emitter>(
+    a: &mut A,
     t: &Trace,
     homes: &[Home],
     view: &mut [Loc],
@@ -1266,7 +1399,7 @@ fn unspill(
 
 /// After instruction `i`: stores a spilled result to its slot, and forgets the
 /// temporaries of every spilled value.
-fn respill(a: &mut Assembler, homes: &[Home], view: &mut [Loc], i: usize, slot: Option<u16>) {
+fn respill<A: Emitter>(a: &mut A, homes: &[Home], view: &mut [Loc], i: usize, slot: Option<u16>) {
     if let Some(k) = slot {
         from_reg_to_spill(a, view[i], k);
     }
@@ -1281,7 +1414,7 @@ fn respill(a: &mut Assembler, homes: &[Home], view: &mut [Loc], i: usize, slot: 
 /// may move into a register another move reads). A move whose destination no other
 /// pending move reads goes first; when only cycles are left, one destination's value
 /// is saved in the scratch register and the moves that read it read it there.
-fn parallel_move(a: &mut Assembler, moves: Vec<(Home, Home)>) {
+fn parallel_move<A: Emitter>(a: &mut A, moves: Vec<(Home, Home)>) {
     // `None` as a source: the scratch register (holding a general or float value).
     let mut pending: Vec<(Option<Home>, Home)> = moves
         .into_iter()
@@ -1331,7 +1464,7 @@ fn parallel_move(a: &mut Assembler, moves: Vec<(Home, Home)>) {
 }
 
 /// Writes a value from its home to a slot as the interpreter would.
-fn store_home(a: &mut Assembler, slot: u32, h: Home, tw: u64) -> Result<(), CompileError> {
+fn store_home<A: Emitter>(a: &mut A, slot: u32, h: Home, tw: u64) -> Result<(), CompileError> {
     match h {
         Home::Reg(l) => store(a, slot, l, tw),
         Home::Spill(k) => {
@@ -1347,7 +1480,7 @@ fn store_home(a: &mut Assembler, slot: u32, h: Home, tw: u64) -> Result<(), Comp
 
 /// Writes a value to a slot as the interpreter would: payload, then tag and aux
 /// (the tag word `tw`).
-fn store(a: &mut Assembler, slot: u32, l: Loc, tw: u64) -> Result<(), CompileError> {
+pub(crate) fn store<A: Emitter>(a: &mut A, slot: u32, l: Loc, tw: u64) -> Result<(), CompileError> {
     let off = disp(slot as u64)?;
     match l {
         Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], Rq(r)),
@@ -1360,7 +1493,7 @@ fn store(a: &mut Assembler, slot: u32, l: Loc, tw: u64) -> Result<(), CompileErr
 
 /// Writes the tag word `tw` (tag, and aux in the high half) of the value at
 /// `[reg + off]`.
-fn store_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64) {
+pub(crate) fn store_tw<A: Emitter>(a: &mut A, reg: u8, off: i32, tw: u64) {
     if tw <= i32::MAX as u64 {
         // Tag and aux (0) in one store.
         dynasm!(a ; .arch x64 ; mov QWORD [Rq(reg) + off + 8], tw as i32);
@@ -1373,7 +1506,7 @@ fn store_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64) {
 
 /// Exits unless the value at `[reg + off]` has the tag word `tw`: its tag, and for a
 /// field-less constructor (whose aux is its type id) its aux.
-fn guard_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64, exit: DynamicLabel) {
+fn guard_tw<A: Emitter>(a: &mut A, reg: u8, off: i32, tw: u64, exit: DynamicLabel) {
     dynasm!(a ; .arch x64 ; cmp DWORD [Rq(reg) + off + 8], tw as u32 as i32 ; jne =>exit);
     if tw as u32 == Tag::CTOR0 {
         dynasm!(a ; .arch x64 ; cmp DWORD [Rq(reg) + off + 12], (tw >> 32) as u32 as i32 ; jne =>exit);
@@ -1381,7 +1514,7 @@ fn guard_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64, exit: DynamicLabel) {
 }
 
 /// Loads the payload at `[reg + off]` into the value's register.
-fn load_payload(a: &mut Assembler, d: Loc, reg: u8, off: i32) {
+fn load_payload<A: Emitter>(a: &mut A, d: Loc, reg: u8, off: i32) {
     match d {
         Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(reg) + off]),
         Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(reg) + off]),
@@ -1402,8 +1535,8 @@ fn field_disp(i: u64) -> Result<i32, CompileError> {
 /// guards, and the one heap store with its write barrier. Object addresses live in
 /// registers only between instructions that cannot collect (nothing in a trace
 /// does; exits leave the trace).
-fn data_op(
-    a: &mut Assembler,
+fn data_op<A: Emitter>(
+    a: &mut A,
     t: &Trace,
     loc: &[Loc],
     i: usize,
@@ -1529,8 +1662,8 @@ fn data_op(
 /// object. That costs one exit per old object per minor collection, needs no call
 /// out of generated code, and keeps the remembered set's code in one place. A value
 /// that is not an object (statically known from its type) needs no barrier at all.
-fn heap_store(
-    a: &mut Assembler,
+fn heap_store<A: Emitter>(
+    a: &mut A,
     t: &Trace,
     loc: &[Loc],
     ins: crate::ir::Ins,
@@ -1548,7 +1681,7 @@ fn heap_store(
         let Loc::Gpr(vr) = v else {
             return Err(CompileError::LiveAcrossCall);
         };
-        let done = a.new_dynamic_label();
+        let done = a.new_label();
         dynasm!(a ; .arch x64
             ; mov Rq(SCRATCH), Rq(vr)
             ; sub Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
