@@ -557,7 +557,9 @@ scale := (n: i64, v: Array<f64>, out: Array<f64>) => {
 
 /// Numeric kernels the ahead-of-time compiler handles whole: recursion (fib, tak,
 /// ackermann, a deep one), a float loop (a mandelbrot escape count), a division that
-/// faults inside compiled code. `--native-stats` must list each as compiled (so the
+/// faults inside compiled code, loops keeping i64, f64 and bool values in registers
+/// (left by a break, by an exit, by a fault: an index out of range in `scale`; one
+/// entered from the interpreter at its back-edge, in `main`). `--native-stats` must list each as compiled (so the
 /// comparisons below cannot pass with the code unused), the code must be entered
 /// (`HASHVM_AOT_STATS`), and every run must match `hashvm run`: output, status, the
 /// error and its stack trace, also at the frame limit and under GC stress.
@@ -590,7 +592,29 @@ scale := (n: i64, v: Array<f64>, out: Array<f64>) => {
     }
 };
 ratio := (a: i64, b: i64) -> i64 => if a > 100 { ratio(a - 100, b) } else { a / b + 1 };
+homes := (n: i64, d: i64) -> i64 => {
+    mut acc := 0;
+    mut flip := false;
+    mut x := 0.5;
+    mut i := 0;
+    while i < n {
+        if flip { acc += i / d; } else { acc -= 1; }
+        flip = !flip;
+        x = x * 1.5;
+        if x > 1000000.0 { break; }
+        i += 1;
+    }
+    if x > 2.0 { acc } else { 0 - acc }
+};
 main := () => {
+    mut total := 0;
+    mut k := 0.25;
+    for i in 0..3000 {
+        total += i * 2;
+        k = k + 0.5;
+    }
+    println(to_str(total) + \" \" + to_str(k));
+    println(to_str(homes(100, 3)) + \" \" + to_str(homes(10, 3)));
     println(to_str(fib(22)));
     println(to_str(tak(18, 12, 6)));
     println(to_str(ack(2, 9)));
@@ -622,7 +646,9 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
     if r.code != 0 {
         return Err(format!("hashc --native: {r:?}").into());
     }
-    for f in ["fib", "tak", "ack", "escape", "deep", "scale", "ratio"] {
+    for f in [
+        "fib", "tak", "ack", "escape", "deep", "scale", "ratio", "homes",
+    ] {
         if !r.stderr.lines().any(|l| l == format!("  compiled     {f}")) {
             return Err(format!(
                 "--native-stats does not list {f} as compiled:\n{}",
@@ -630,6 +656,16 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
             )
             .into());
         }
+    }
+    // The loops of escape, scale, homes and main keep their values in registers.
+    let homed = r
+        .stderr
+        .split(" loops keeping values in registers")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse::<u32>().ok());
+    if homed.is_none_or(|n| n < 4) {
+        return Err(format!("loops with registers: {homed:?}\n{}", r.stderr).into());
     }
     let hbc = d.0.join("k.hbc");
     let b = run(Command::new(bin("hashc")).arg(&src).arg("-o").arg(&hbc), T);

@@ -183,6 +183,11 @@ pub(crate) enum Loc {
 /// Register assignment: one forward pass over the body, freeing a register after its
 /// value's last use (uses by guards' snapshots and by the loop tail count).
 pub(crate) fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
+    allocate_avoiding(t, &[])
+}
+
+/// [`allocate`] without the registers `avoid` (whole-function code's home registers).
+pub(crate) fn allocate_avoiding(t: &Trace, avoid: &[Loc]) -> Result<Vec<Loc>, CompileError> {
     let n = t.ins.len();
     let mut last = vec![0usize; n];
     let end = n; // the tail is "after" every instruction
@@ -224,6 +229,8 @@ pub(crate) fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
     let mut loc = vec![Loc::None; n];
     let mut free_g: Vec<u8> = GPRS.iter().rev().copied().collect();
     let mut free_x: Vec<u8> = XMMS.iter().rev().copied().collect();
+    free_g.retain(|r| !avoid.contains(&Loc::Gpr(*r)));
+    free_x.retain(|r| !avoid.contains(&Loc::Xmm(*r)));
     // Values whose last use is instruction i, released after i is allocated (so a
     // result never shares a register with its own operands).
     let mut dying: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
@@ -932,7 +939,11 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
             | IrOp::AGetSlot
             | IrOp::GCopy
             | IrOp::FieldSlot
-            | IrOp::SetFieldK => cx.function_op(a, t, loc, i, exit)?,
+            | IrOp::SetFieldK
+            | IrOp::HGetI
+            | IrOp::HGetF
+            | IrOp::HGetB
+            | IrOp::HSet => cx.function_op(a, t, loc, i, exit)?,
             IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
                 // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
                 // an unordered result sets ZF, PF and CF.
