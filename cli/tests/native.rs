@@ -631,9 +631,59 @@ main := () => {
 ";
 
 fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
+    aot_compiles(
+        KERNELS,
+        &[
+            "fib", "tak", "ack", "escape", "deep", "scale", "ratio", "homes",
+        ],
+        4,
+        6,
+    )
+}
+
+/// Stores of values of unknown kind (pointers among them) into arrays and fields,
+/// whole from their slots through the write barrier (`aset.slot`, `setfield.slot`):
+/// the functions compile, and under GC stress (every allocation collects, so the
+/// targets are old and the stored arrays and strings young) the runs match, ending in
+/// an index out of range inside a loop of such stores.
+const STORES: &str = "\
+Cell := struct(v: i64, next: Array<i64>, name: str);
+put := (a: Array<Array<i64>>, i: i64, x: Array<i64>) => { a[i] = x; };
+setn := (c: Cell, x: Array<i64>) => { c.next = x; };
+setname := (c: Cell, s: str) => { c.name = s; };
+fill := (a: Array<str>, n: i64, s: str) => {
+    for i in 0..n { a[i] = s; }
+};
+main := () => {
+    outer := array.make(4, array.make(1, 0));
+    for i in 0..4 {
+        put(outer, i, array.make(i + 1, i));
+    }
+    c := Cell(1, array.make(2, 7), \"a\");
+    for k in 0..200 {
+        setn(c, array.make(3, k));
+        setname(c, to_str(k));
+    }
+    names := array.make(5, \"\");
+    fill(names, 5, \"x\" + to_str(c.v));
+    println(to_str(outer[3][2]) + \" \" + to_str(c.next[1]) + \" \" + c.name + \" \" + names[4]);
+    fill(names, 6, \"boom\");
+};
+";
+
+fn aot_compiles_stores() -> Result<(), Failed> {
+    aot_compiles(STORES, &["put", "setn", "setname", "fill"], 1, 1)
+}
+
+/// Builds `program` natively: `--native-stats` must list the functions `must` as
+/// compiled and count at least `homes` loops keeping values in registers; then runs it
+/// with and without its compiled code, also at a low frame limit and under GC stress,
+/// against `hashvm run --jit=off` (and the compiled code must be entered at least
+/// `least` times).
+fn aot_compiles(program: &str, must: &[&str], homes: u32, least: u64) -> Result<(), Failed> {
     let d = Scratch::new("native-aot");
     let src = d.0.join("k.hash");
-    std::fs::write(&src, KERNELS).map_err(|e| e.to_string())?;
+    std::fs::write(&src, program).map_err(|e| e.to_string())?;
     let exe = d.0.join("k");
     let r = run(
         Command::new(bin("hashc"))
@@ -646,9 +696,7 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
     if r.code != 0 {
         return Err(format!("hashc --native: {r:?}").into());
     }
-    for f in [
-        "fib", "tak", "ack", "escape", "deep", "scale", "ratio", "homes",
-    ] {
+    for f in must {
         if !r.stderr.lines().any(|l| l == format!("  compiled     {f}")) {
             return Err(format!(
                 "--native-stats does not list {f} as compiled:\n{}",
@@ -657,14 +705,13 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
             .into());
         }
     }
-    // The loops of escape, scale, homes and main keep their values in registers.
     let homed = r
         .stderr
         .split(" loops keeping values in registers")
         .next()
         .and_then(|s| s.rsplit(' ').next())
         .and_then(|n| n.parse::<u32>().ok());
-    if homed.is_none_or(|n| n < 4) {
+    if homed.is_none_or(|n| n < homes) {
         return Err(format!("loops with registers: {homed:?}\n{}", r.stderr).into());
     }
     let hbc = d.0.join("k.hbc");
@@ -709,7 +756,7 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
                 .and_then(|l| l.split(' ').next())
                 .and_then(|n| n.parse::<u64>().ok());
             match (aot, entered) {
-                ("on", Some(n)) if n >= 6 => {}
+                ("on", Some(n)) if n >= least => {}
                 ("off", None) => {}
                 _ => return Err(format!("HASHVM_AOT={aot}: code entered {stats:?}").into()),
             }
@@ -976,6 +1023,7 @@ fn main() {
         "aot_compiles_numeric_kernels",
         aot_compiles_numeric_kernels,
     ));
+    trials.push(Trial::test("aot_compiles_stores", aot_compiles_stores));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

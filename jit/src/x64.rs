@@ -940,6 +940,8 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
             | IrOp::GCopy
             | IrOp::FieldSlot
             | IrOp::SetFieldK
+            | IrOp::ASetSlot
+            | IrOp::SetFieldSlot
             | IrOp::HGetI
             | IrOp::HGetF
             | IrOp::HGetB

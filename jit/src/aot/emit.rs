@@ -123,6 +123,39 @@ fn store_homes(a: &mut Asm, h: Option<&HomeLoop>) -> Result<(), CompileError> {
     Ok(())
 }
 
+/// Stores the whole value of the slot at `voff` to `[r11 + off]`, a value field of the
+/// object at `obj` (`r11` itself, or the object whose element `r11` addresses less
+/// `FIELDS`), with the generational write barrier of `x64::heap_store`: when the value
+/// is a young object and the target an old one not yet remembered, it exits before
+/// the store (the interpreter then stores, and remembers the target).
+fn store_whole(a: &mut Asm, obj: u8, off: i32, voff: i32, exit: DynamicLabel) {
+    // A temporary besides the scratch register, saved around (it may hold a value).
+    let tmp: u8 = if obj == 0 { 1 } else { 0 };
+    let store = a.new_dynamic_label();
+    dynasm!(a ; .arch x64
+        ; push Rq(tmp)
+        ; cmp DWORD [Rq(BASE) + voff + 8], Tag::OBJ as i32
+        ; jne =>store
+        ; mov Rq(tmp), QWORD [Rq(BASE) + voff]
+        ; sub Rq(tmp), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
+        ; cmp Rq(tmp), QWORD [Rq(STATE) + layout::ST_NURSERY_SIZE as i32]
+        ; jae =>store
+        ; mov Rq(tmp), Rq(obj)
+        ; sub Rq(tmp), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
+        ; cmp Rq(tmp), QWORD [Rq(STATE) + layout::ST_NURSERY_SIZE as i32]
+        ; jb =>store
+        ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8
+        ; jnz =>store
+        ; pop Rq(tmp)
+        ; jmp =>exit
+        ; =>store
+        ; mov Rq(tmp), QWORD [Rq(BASE) + voff]
+        ; mov QWORD [Rq(SCRATCH) + off], Rq(tmp)
+        ; mov Rq(tmp), QWORD [Rq(BASE) + voff + 8]
+        ; mov QWORD [Rq(SCRATCH) + off + 8], Rq(tmp)
+        ; pop Rq(tmp));
+}
+
 /// The tag word of a value of type `ty` (i64, f64 or bool).
 fn tag_word(ty: IrType) -> u64 {
     (match ty {
@@ -655,7 +688,18 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; mov QWORD [Rq(BASE) + off + 8], rax
                     ; pop rax);
             }
-            IrOp::FieldSlot | IrOp::SetFieldK => {
+            IrOp::ASetSlot => {
+                // The element's address in the scratch register (the index was
+                // guarded by `guard.index`).
+                let (p, q) = (g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; mov Rq(SCRATCH), Rq(q)
+                    ; shl Rq(SCRATCH), 4
+                    ; add Rq(SCRATCH), Rq(p));
+                let voff = disp(ins.k)?;
+                store_whole(a, p, layout::FIELDS as i32, voff, exit);
+            }
+            IrOp::FieldSlot | IrOp::SetFieldK | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):
                 // tag, kind and field count checked, as the interpreter checks them.
                 let so = disp(ins.k & 0xffff)?;
@@ -678,7 +722,7 @@ impl Target<Asm> for BlockTarget<'_> {
                         ; mov rax, QWORD [Rq(SCRATCH) + foff + 8]
                         ; mov QWORD [Rq(BASE) + d + 8], rax
                         ; pop rax);
-                } else {
+                } else if ins.op == IrOp::SetFieldK {
                     match loc[ins.a.0 as usize] {
                         Loc::Xmm(r) => {
                             dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + foff], Rx(r))
@@ -689,6 +733,11 @@ impl Target<Asm> for BlockTarget<'_> {
                         Loc::None => {}
                     }
                     store_tw(a, SCRATCH, foff, t.tagword(ins.a));
+                } else {
+                    // The object's address is the destination's base: its field's
+                    // offset from the object is `foff`.
+                    let voff = disp(ins.k >> 32)?;
+                    store_whole(a, SCRATCH, foff, voff, exit);
                 }
             }
             op => return Err(CompileError::NotInTraces(op.mnemonic())),

@@ -382,12 +382,7 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64 | DivF64
         | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
-        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field => true,
-        // Only values of proven kind are stored (no pointer: no write barrier).
-        SetField => matches!(
-            kinds.get(slot(i, 2)),
-            Some(Kind::I64 | Kind::F64 | Kind::Bool)
-        ),
+        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | SetField => true,
         _ => false,
     }
 }
@@ -862,31 +857,46 @@ impl Tx<'_> {
                     self.b.emit_raw(IrOp::FieldSlot, NONE, NONE, k, snap);
                     self.written(s0);
                 } else {
-                    let v = match self.map[s2] {
-                        Some((r, _)) => r,
-                        None => match self.kinds[s2].ir() {
-                            Some(t) => get!(s2, t),
-                            None => return Ok(Step::Unsupported),
-                        },
-                    };
+                    // A value of proven kind from its register; any other (a pointer,
+                    // a value of unknown kind) whole from its slot, through the
+                    // write barrier.
+                    let v = match (self.map[s2], self.kinds[s2].ir()) {
+                        (Some((r, _)), _) => Some(r),
+                        (None, Some(t)) => Some(get!(s2, t)),
+                        (None, None) => None,
+                    }
+                    .filter(|&r| self.b.ty(r) != IrType::Ptr);
                     let snap = self.snap(ip);
                     let k = o as u64 | (fi as u64) << 16;
-                    self.b.emit_raw(IrOp::SetFieldK, v, NONE, k, snap);
+                    match v {
+                        Some(v) => self.b.emit_raw(IrOp::SetFieldK, v, NONE, k, snap),
+                        None => self.b.emit_raw(
+                            IrOp::SetFieldSlot,
+                            NONE,
+                            NONE,
+                            k | (s2 as u64) << 32,
+                            snap,
+                        ),
+                    };
                 }
             }
             ASet => {
                 let (a, x) = (get!(s0, IrType::Ptr), get!(s1, IrType::I64));
-                // Only values of proven kind (no pointers: no write barrier needed).
-                let v = match self.map[s2] {
-                    Some((r, _)) => r,
-                    None => match self.kinds[s2].ir() {
-                        Some(t) => get!(s2, t),
-                        None => return Ok(Step::Unsupported),
-                    },
+                // A value in a register through `hstore` (with the write barrier for
+                // a pointer); a value of unknown kind whole from its slot, likewise.
+                let v = match (self.map[s2], self.kinds[s2].ir()) {
+                    (Some((r, _)), _) => Some(r),
+                    (None, Some(t)) => Some(get!(s2, t)),
+                    (None, None) => None,
                 };
                 let snap = self.snap(ip);
                 self.b.guard_index(a, x, snap)?;
-                self.b.hstore(a, x, v, snap)?;
+                match v {
+                    Some(v) => self.b.hstore(a, x, v, snap)?,
+                    None => {
+                        self.b.emit_raw(IrOp::ASetSlot, a, x, s2 as u64, snap);
+                    }
+                }
             }
             AddI64 | SubI64 | MulI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | DivI64
             | RemI64 => {
