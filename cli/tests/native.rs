@@ -642,10 +642,12 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
 }
 
 /// Stores of values of unknown kind (pointers among them) into arrays and fields,
-/// whole from their slots through the write barrier (`aset.slot`, `setfield.slot`):
-/// the functions compile, and under GC stress (every allocation collects, so the
-/// targets are old and the stored arrays and strings young) the runs match, ending in
-/// an index out of range inside a loop of such stores.
+/// whole from their slots through the write barrier (`aset.slot`, `setfield.slot`),
+/// and allocation inline (`con`, `tuple`: a tree built recursively, tuples stored in a
+/// loop): the functions compile, and under GC stress (every allocation collects, so
+/// the targets are old and the stored arrays and strings young, and every inline
+/// allocation leaves to the interpreter) the runs match, ending in an index out of
+/// range inside a loop of such stores.
 const STORES: &str = "\
 Cell := struct(v: i64, next: Array<i64>, name: str);
 put := (a: Array<Array<i64>>, i: i64, x: Array<i64>) => { a[i] = x; };
@@ -654,7 +656,22 @@ setname := (c: Cell, s: str) => { c.name = s; };
 fill := (a: Array<str>, n: i64, s: str) => {
     for i in 0..n { a[i] = s; }
 };
+Tree := enum(Empty, Node(Tree, Tree));
+build := (d: i64) -> Tree => if d == 0 { Tree.Node(Tree.Empty, Tree.Empty) } else {
+    Tree.Node(build(d - 1), build(d - 1))
+};
+size := (t: Tree) -> i64 => match t {
+    Tree.Empty => 0,
+    Tree.Node(l, r) => 1 + size(l) + size(r),
+};
+pairs := (n: i64, out: Array<(i64, f64)>) => {
+    for i in 0..n { out[i] = (i, i64.to_f64(i) * 0.5); }
+};
 main := () => {
+    println(to_str(size(build(10))));
+    ps := array.make(8, (0, 0.0));
+    pairs(8, ps);
+    println(to_str(ps[7].0) + \" \" + to_str(ps[7].1));
     outer := array.make(4, array.make(1, 0));
     for i in 0..4 {
         put(outer, i, array.make(i + 1, i));
@@ -672,7 +689,12 @@ main := () => {
 ";
 
 fn aot_compiles_stores() -> Result<(), Failed> {
-    aot_compiles(STORES, &["put", "setn", "setname", "fill"], 1, 1)
+    aot_compiles(
+        STORES,
+        &["put", "setn", "setname", "fill", "build", "pairs"],
+        2,
+        1,
+    )
 }
 
 /// Builds `program` natively: `--native-stats` must list the functions `must` as

@@ -942,6 +942,7 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
             | IrOp::SetFieldK
             | IrOp::ASetSlot
             | IrOp::SetFieldSlot
+            | IrOp::InitSlot
             | IrOp::HGetI
             | IrOp::HGetF
             | IrOp::HGetB

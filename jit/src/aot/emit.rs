@@ -688,6 +688,16 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; mov QWORD [Rq(BASE) + off + 8], rax
                     ; pop rax);
             }
+            IrOp::InitSlot => {
+                let p = g(ins.a);
+                let s = disp(ins.k & 0xffff)?;
+                let f = layout::FIELDS as i32 + disp(ins.k >> 16)?;
+                dynasm!(a ; .arch x64
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + s]
+                    ; mov QWORD [Rq(p) + f], Rq(SCRATCH)
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + s + 8]
+                    ; mov QWORD [Rq(p) + f + 8], Rq(SCRATCH));
+            }
             IrOp::ASetSlot => {
                 // The element's address in the scratch register (the index was
                 // guarded by `guard.index`).

@@ -27,16 +27,20 @@
 //!   the frame and jumps; `tcallself` and `loop` are jumps (polling the interrupt
 //!   flag). A full value, frame or native stack leaves to the interpreter at the call,
 //!   which grows the stack or reports the overflow.
-//! - **Fallback.** Any instruction outside the supported subset (allocation, fields,
-//!   strings, closures, globals, unknown calls...) is an exit to the interpreter at
+//! - **Fallback.** Any instruction outside the supported subset (lists, pattern
+//!   matching, strings, closures, unknown calls...) is an exit to the interpreter at
 //!   that instruction. A function with none is *fully compiled*; others are *partly
 //!   compiled* (their loops whose bodies are fully supported are still entered
 //!   natively from the interpreter's back-edge) and reported with the reason.
-//!   Nothing allocates or calls the runtime, so no heap address is ever held in a
-//!   register: the GC contract is trivially the interpreter's.
+//! - **GC contract (the JIT's).** `con` and `tuple` bump the nursery inline (`new`;
+//!   a full nursery, or GC stress, leaves to the interpreter at the instruction, which
+//!   collects); nothing calls the runtime, so nothing collects while compiled code
+//!   runs, and heap addresses live in registers only within a block, written to their
+//!   slots before any exit or call. Stores into objects go through the write barrier.
 
 use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::record::{arith_of, branch_of};
+use hashvm_format::builtin;
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::{Op, OperandKind};
 use hashvm_format::{Module, Verified};
@@ -46,6 +50,10 @@ use hashvm_vm::jit::layout;
 pub mod emit;
 #[cfg(target_arch = "x86_64")]
 pub mod hook;
+
+/// The most fields an allocation compiled inline has (a larger one leaves to the
+/// interpreter).
+const MAX_INLINE_FIELDS: usize = 64;
 
 /// Set in a snapshot's `resume_ip` when the "exit" is a jump to the block starting at
 /// the rest of the offset, not a return to the interpreter.
@@ -382,7 +390,8 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64 | DivF64
         | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
-        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | SetField => true,
+        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | SetField | Con | Tuple
+        | LoadNil => true,
         _ => false,
     }
 }
@@ -822,6 +831,61 @@ impl Tx<'_> {
             LoadUnit => {
                 self.b.sunit(s0 as u32);
                 self.written(s0);
+            }
+            LoadNil => {
+                let r = self.b.kval(hashvm_vm::Value::NIL)?;
+                self.set(s0, r);
+            }
+            Con | Tuple => {
+                let (ty, tag, a0, n) = if i.op == Con {
+                    let Some(Operand::Type(ty)) = i.args.get(1) else {
+                        return Ok(Step::Unsupported);
+                    };
+                    (*ty, slot(i, 2) as u16, slot(i, 3), slot(i, 4))
+                } else {
+                    (builtin::TUPLE, 0, s1, s2)
+                };
+                if n == 0 && ty != builtin::TUPLE {
+                    // A field-less constructor is an immediate.
+                    let r = self.b.kval(hashvm_vm::Value::ctor0(ty, tag))?;
+                    self.set(s0, r);
+                } else {
+                    if n > MAX_INLINE_FIELDS {
+                        return Ok(Step::Unsupported);
+                    }
+                    // Bumped from the nursery (a full nursery leaves to the interpreter,
+                    // which collects); its fields from registers where their values are
+                    // (pending, or in home registers), else whole from their slots. The
+                    // object is young: no barrier. Nothing can collect before its
+                    // address is in its slot (the next snapshot writes it back).
+                    let snap = self.snap(ip);
+                    let [w0, w1] = layout::header_words(layout::KIND_DATA, tag, ty, n as u64);
+                    let obj = self.b.new_object(w0, w1, snap);
+                    for f in 0..n {
+                        let s = a0 + f;
+                        let v = match (self.map[s], self.home.and_then(|h| h.home(s))) {
+                            (Some((r, _)), _) => Some(r),
+                            (None, Some((t, _))) => Some(get!(s, t)),
+                            (None, None) => None,
+                        };
+                        match v {
+                            Some(v) => {
+                                let k = self.b.kint(f as i64);
+                                self.b.hstore(obj, k, v, snap)?;
+                            }
+                            None => {
+                                self.b.emit_raw(
+                                    IrOp::InitSlot,
+                                    obj,
+                                    NONE,
+                                    s as u64 | (f as u64) << 16,
+                                    0,
+                                );
+                            }
+                        }
+                    }
+                    self.set(s0, obj);
+                }
             }
             LoadG => {
                 let g = imm(i, 1) as u64;
