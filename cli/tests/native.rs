@@ -643,8 +643,9 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
 
 /// Stores of values of unknown kind (pointers among them) into arrays and fields,
 /// whole from their slots through the write barrier (`aset.slot`, `setfield.slot`),
-/// and allocation inline (`con`, `tuple`: a tree built recursively, tuples stored in a
-/// loop): the functions compile, and under GC stress (every allocation collects, so
+/// allocation inline (`con`, `tuple`: a tree built recursively, tuples stored in a
+/// loop), and matching on constructors and lists (`jntag`, `jnil`/`jcons`,
+/// `head`/`tail`): the functions compile, and under GC stress (every allocation collects, so
 /// the targets are old and the stored arrays and strings young, and every inline
 /// allocation leaves to the interpreter) the runs match, ending in an index out of
 /// range inside a loop of such stores.
@@ -667,8 +668,11 @@ size := (t: Tree) -> i64 => match t {
 pairs := (n: i64, out: Array<(i64, f64)>) => {
     for i in 0..n { out[i] = (i, i64.to_f64(i) * 0.5); }
 };
+total := (xs: List<i64>) -> i64 => match xs { [] => 0, [h, ..rest] => h + total(rest) };
+second := (xs: List<i64>) -> i64 => match xs { [_, b, ..] => b, _ => 0 - 1 };
 main := () => {
     println(to_str(size(build(10))));
+    println(to_str(total([1, 2, 3, 4])) + \" \" + to_str(second([5, 6])) + \" \" + to_str(second([7])));
     ps := array.make(8, (0, 0.0));
     pairs(8, ps);
     println(to_str(ps[7].0) + \" \" + to_str(ps[7].1));
@@ -691,7 +695,9 @@ main := () => {
 fn aot_compiles_stores() -> Result<(), Failed> {
     aot_compiles(
         STORES,
-        &["put", "setn", "setname", "fill", "build", "pairs"],
+        &[
+            "put", "setn", "setname", "fill", "build", "size", "pairs", "total", "second",
+        ],
         2,
         1,
     )

@@ -189,6 +189,9 @@ define_ir! {
     ASetSlot "aset.slot" 2 None [GUARD | LOAD | STORE] "Element b of the array a (b in range: guarded before) := the whole value in slot `k`, through the write barrier (exits before the store when the value is a young object and a an old one not remembered: the interpreter then stores, and remembers a).";
     SetFieldSlot "setfield.slot" 0 None [GUARD | LOAD | STORE] "Field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff` := the whole value in slot `k >> 32`, through the write barrier as `aset.slot`; guarded as `field.slot`.";
     InitSlot "init.slot" 1 None [LOAD | STORE] "Field `k >> 16` of the object a, just allocated (`new`: young, so no barrier) := the whole value in slot `k & 0xffff`.";
+    CtorIdx "ctor.index" 0 I64 [GUARD | LOAD] "The constructor index of the value in slot `k` (a field-less constructor's payload, a DATA object's header tag); exits when it is neither.";
+    IsNil "list.isnil" 0 Bool [GUARD | LOAD] "Whether the list in slot `k` is empty (the field-less constructor of List) rather than a cons cell; exits when it is no list.";
+    HeadSlot "head.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 1` (head, tail) of the cons cell in slot `k & 0xffff`, the whole value; exits when it is no cons cell.";
     HGetI "home.get.i64" 0 I64 [LOAD] "The i64 of frame slot `k` from its home register (a slot kept in a register across the blocks of a loop, `aot::HomeLoop`).";
     HGetF "home.get.f64" 0 F64 [LOAD] "The f64 of frame slot `k` from its home register.";
     HGetB "home.get.bool" 0 Bool [LOAD] "The bool of frame slot `k` from its home register.";

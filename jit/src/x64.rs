@@ -943,6 +943,9 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
             | IrOp::ASetSlot
             | IrOp::SetFieldSlot
             | IrOp::InitSlot
+            | IrOp::CtorIdx
+            | IrOp::IsNil
+            | IrOp::HeadSlot
             | IrOp::HGetI
             | IrOp::HGetF
             | IrOp::HGetB

@@ -23,6 +23,7 @@ use crate::x64::{
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use hashvm_format::builtin;
 use hashvm_format::opcode::Op;
 use hashvm_format::Module;
 use hashvm_vm::jit::layout;
@@ -686,6 +687,59 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; mov QWORD [Rq(BASE) + off], rax
                     ; mov rax, QWORD [r11 + goff + 8]
                     ; mov QWORD [Rq(BASE) + off + 8], rax
+                    ; pop rax);
+            }
+            IrOp::CtorIdx | IrOp::IsNil => {
+                let r = g(Ref(i as u32));
+                let off = disp(ins.k)?;
+                let obj = a.new_dynamic_label();
+                let done = a.new_dynamic_label();
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::CTOR0 as i32
+                    ; jne =>obj);
+                if ins.op == IrOp::CtorIdx {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(BASE) + off + 12], builtin::LIST as i32
+                        ; jne =>exit
+                        ; mov Rq(r), 1);
+                }
+                dynasm!(a ; .arch x64
+                    ; jmp =>done
+                    ; =>obj
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(r), QWORD [Rq(BASE) + off]
+                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_DATA as i8
+                    ; jne =>exit);
+                if ins.op == IrOp::CtorIdx {
+                    dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(r) + layout::TAG as i32]);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(r) + layout::META as i32], builtin::LIST as i32
+                        ; jne =>exit
+                        ; mov Rq(r), 0);
+                }
+                dynasm!(a ; .arch x64 ; =>done);
+            }
+            IrOp::HeadSlot => {
+                let so = disp(ins.k & 0xffff)?;
+                let f = layout::FIELDS as i32 + disp((ins.k >> 16) & 1)?;
+                let d = disp(ins.k >> 32)?;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + so + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + so]
+                    ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_DATA as i8
+                    ; jne =>exit
+                    ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], builtin::LIST as i32
+                    ; jne =>exit
+                    ; push rax
+                    ; mov rax, QWORD [Rq(SCRATCH) + f]
+                    ; mov QWORD [Rq(BASE) + d], rax
+                    ; mov rax, QWORD [Rq(SCRATCH) + f + 8]
+                    ; mov QWORD [Rq(BASE) + d + 8], rax
                     ; pop rax);
             }
             IrOp::InitSlot => {

@@ -391,7 +391,7 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
         | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | SetField | Con | Tuple
-        | LoadNil => true,
+        | LoadNil | JNTag | JNil | JCons | Head | Tail => true,
         _ => false,
     }
 }
@@ -830,6 +830,37 @@ impl Tx<'_> {
             }
             LoadUnit => {
                 self.b.sunit(s0 as u32);
+                self.written(s0);
+            }
+            JNTag | JNil | JCons => {
+                // The value is tested in its slot (pending values are written back
+                // before the test's exit); one of proven i64/f64/bool kind faults.
+                if self.kinds[s0].ir().is_some() {
+                    return Ok(Step::Unsupported);
+                }
+                let snap = self.snap(ip);
+                if i.op == JNTag {
+                    let idx = self.b.emit_raw(IrOp::CtorIdx, NONE, NONE, s0 as u64, snap);
+                    let k = self.b.kint(slot(i, 1) as i64);
+                    self.branch(IrOp::EqI, idx, k, target, next)?;
+                } else {
+                    let nil = self.b.emit_raw(IrOp::IsNil, NONE, NONE, s0 as u64, snap);
+                    let op = if i.op == JNil {
+                        IrOp::IsFalse
+                    } else {
+                        IrOp::IsTrue
+                    };
+                    self.branch(op, nil, NONE, target, next)?;
+                }
+                return Ok(Step::End);
+            }
+            Head | Tail => {
+                if self.kinds[s1].ir().is_some() {
+                    return Ok(Step::Unsupported);
+                }
+                let snap = self.snap(ip);
+                let k = s1 as u64 | ((i.op == Tail) as u64) << 16 | (s0 as u64) << 32;
+                self.b.emit_raw(IrOp::HeadSlot, NONE, NONE, k, snap);
                 self.written(s0);
             }
             LoadNil => {
