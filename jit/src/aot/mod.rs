@@ -391,7 +391,7 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
         | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | SetField | Con | Tuple
-        | LoadNil | JNTag | JNil | JCons | Head | Tail => true,
+        | LoadNil | JNTag | JNil | JCons | Head | Tail | Cons => true,
         _ => false,
     }
 }
@@ -743,6 +743,46 @@ impl Tx<'_> {
         Some(r)
     }
 
+    /// A new DATA object (constructor `tag` of type `ty`) whose fields are the values
+    /// of the slots `fields`, bumped from the nursery (a full nursery leaves to the
+    /// interpreter at `ip`, which collects); each field from its register where the
+    /// value is (pending, or in a home register), else whole from its slot. The object
+    /// is young: no barrier. Nothing can collect before its address is in its slot
+    /// (the next snapshot writes it back). `None`: a field's value cannot be had.
+    fn allocate(
+        &mut self,
+        tag: u16,
+        ty: u32,
+        fields: &[usize],
+        ip: u32,
+    ) -> Result<Option<Ref>, BuildError> {
+        let snap = self.snap(ip);
+        let n = fields.len() as u64;
+        let [w0, w1] = layout::header_words(layout::KIND_DATA, tag, ty, n);
+        let obj = self.b.new_object(w0, w1, snap);
+        for (f, &s) in fields.iter().enumerate() {
+            let v = match (self.map[s], self.home.and_then(|h| h.home(s))) {
+                (Some((r, _)), _) => Some(r),
+                (None, Some((t, _))) => match self.get(s, t, ip) {
+                    Some(r) => Some(r),
+                    None => return Ok(None),
+                },
+                (None, None) => None,
+            };
+            match v {
+                Some(v) => {
+                    let k = self.b.kint(f as i64);
+                    self.b.hstore(obj, k, v, snap)?;
+                }
+                None => {
+                    self.b
+                        .emit_raw(IrOp::InitSlot, obj, NONE, s as u64 | (f as u64) << 16, 0);
+                }
+            }
+        }
+        Ok(Some(obj))
+    }
+
     fn set(&mut self, s: usize, r: Ref) {
         self.map[s] = Some((r, true));
     }
@@ -884,39 +924,25 @@ impl Tx<'_> {
                     if n > MAX_INLINE_FIELDS {
                         return Ok(Step::Unsupported);
                     }
-                    // Bumped from the nursery (a full nursery leaves to the interpreter,
-                    // which collects); its fields from registers where their values are
-                    // (pending, or in home registers), else whole from their slots. The
-                    // object is young: no barrier. Nothing can collect before its
-                    // address is in its slot (the next snapshot writes it back).
-                    let snap = self.snap(ip);
-                    let [w0, w1] = layout::header_words(layout::KIND_DATA, tag, ty, n as u64);
-                    let obj = self.b.new_object(w0, w1, snap);
-                    for f in 0..n {
-                        let s = a0 + f;
-                        let v = match (self.map[s], self.home.and_then(|h| h.home(s))) {
-                            (Some((r, _)), _) => Some(r),
-                            (None, Some((t, _))) => Some(get!(s, t)),
-                            (None, None) => None,
-                        };
-                        match v {
-                            Some(v) => {
-                                let k = self.b.kint(f as i64);
-                                self.b.hstore(obj, k, v, snap)?;
-                            }
-                            None => {
-                                self.b.emit_raw(
-                                    IrOp::InitSlot,
-                                    obj,
-                                    NONE,
-                                    s as u64 | (f as u64) << 16,
-                                    0,
-                                );
-                            }
-                        }
-                    }
+                    let fields: Vec<usize> = (a0..a0 + n).collect();
+                    let Some(obj) = self.allocate(tag, ty, &fields, ip)? else {
+                        return Ok(Step::Unsupported);
+                    };
                     self.set(s0, obj);
                 }
+            }
+            Cons => {
+                // The tail must be a list (the interpreter faults otherwise): tested in
+                // its slot, the answer unused.
+                if self.kinds[s2].ir().is_some() {
+                    return Ok(Step::Unsupported);
+                }
+                let snap = self.snap(ip);
+                self.b.emit_raw(IrOp::IsNil, NONE, NONE, s2 as u64, snap);
+                let Some(obj) = self.allocate(1, builtin::LIST, &[s1, s2], ip)? else {
+                    return Ok(Step::Unsupported);
+                };
+                self.set(s0, obj);
             }
             LoadG => {
                 let g = imm(i, 1) as u64;
