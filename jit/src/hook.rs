@@ -141,6 +141,10 @@ pub struct Jit {
     retry: Vec<(Anchor, (u32, u32))>,
     /// Anchors to give a fresh start at the next chance (the hook has `&mut Vm`).
     retry_due: Vec<Anchor>,
+    /// Exits (trace, snapshot) whose side trace aborted at an inner loop without a
+    /// trace, with that loop's back-edge: tried again once a root trace is
+    /// installed there.
+    side_retry: Vec<(usize, usize, (u32, u32))>,
     traces: Vec<Installed>,
     /// What happened so far (shared, so that the caller can read it after handing the
     /// JIT to the VM).
@@ -258,6 +262,16 @@ impl Jit {
                 .partition(|(_, target)| *target == (func, ip));
             self.retry = keep;
             self.retry_due.extend(due.into_iter().map(|(a, _)| a));
+            let traces = &mut self.traces;
+            self.side_retry.retain(|&(t, k, target)| {
+                if target != (func, ip) {
+                    return true;
+                }
+                if let Some(e) = traces.get_mut(t).and_then(|x| x.exits.get_mut(k)) {
+                    *e = (0, false);
+                }
+                false
+            });
         }
         let anchor = if side.is_some() {
             self.traces[root].anchor
@@ -565,10 +579,12 @@ impl JitHook for Jit {
                 }
             }
             Step::Abort(why) => {
-                if let (Some(target), None) = (r.waits_for_inner, self.side) {
-                    if !self.retry.contains(&(at.anchor, target)) {
+                match (r.waits_for_inner, self.side) {
+                    (Some(target), None) if !self.retry.contains(&(at.anchor, target)) => {
                         self.retry.push((at.anchor, target));
                     }
+                    (Some(target), Some((t, k))) => self.side_retry.push((t, k, target)),
+                    _ => {}
                 }
                 self.recorder = None;
                 self.side = None;
@@ -607,6 +623,7 @@ impl JitHook for Jit {
         self.recorder = None;
         self.retry.clear();
         self.retry_due.clear();
+        self.side_retry.clear();
         self.refused.clear();
         self.traces.clear();
     }

@@ -1232,11 +1232,9 @@ impl Recorder {
                 let r = self.b.kval(Value::u64(imm_of(&a[1]) as u64)).map_err(err)?;
                 self.put(slot_of(&a[0]), r);
             }
-            Op::Loop | Op::TCallSelf
-                if self.link_target(func, ip, &insn, code, probe).is_some() =>
-            {
+            Op::Loop | Op::TCallSelf if self.link_target(func, ip, &insn, probe).is_some() => {
                 let at = self
-                    .link_target(func, ip, &insn, code, probe)
+                    .link_target(func, ip, &insn, probe)
                     .ok_or("a link target that went away")?;
                 self.b.link(ip, &self.frames, at);
                 // The back-edge is the linked trace's first instruction.
@@ -1264,7 +1262,7 @@ impl Recorder {
                 self.waiting = Some(0);
             }
             Op::Loop | Op::TCallSelf => {
-                if !self.side && (func, ip) != (self.func, self.anchor_ip) {
+                if (func, ip) != (self.func, self.anchor_ip) {
                     self.waits_for_inner = Some((func, ip));
                 }
                 return Err("an inner loop (no trace there yet to link to)".into());
@@ -1285,37 +1283,27 @@ impl Recorder {
 
     /// Where a recording that reached the back-edge `insn` at `ip` of `func` (not its
     /// own anchor in its own frame) ends by linking: the back-edge's anchor, when a
-    /// trace is installed there and the back-edge is a loop of its own. In the
-    /// trace's own frame that is a loop nested in (or beside) the anchor's loop, or a
-    /// self tail call; an enclosing loop's back-edge is followed instead (a side
-    /// trace goes around it back to its root, a root recording waits for its anchor),
-    /// which keeps a loop nest one tree.
+    /// trace is installed there and the recording is in an inlined callee, in a
+    /// caller it returned to, or at a self tail call. In the trace's own frame a
+    /// `loop` back-edge is followed as before (a side trace goes around an enclosing
+    /// loop back to its root, a root recording waits for its anchor), which keeps a
+    /// loop nest one tree rooted at its innermost loop: linking an outer loop's
+    /// trace to the inner one split fasta's nest into two trees, the outer one
+    /// entered for one iteration at a time (dropped as too short).
     fn link_target(
         &self,
         func: u32,
         ip: u32,
         insn: &Insn,
-        code: &[u8],
         probe: &dyn Probe,
     ) -> Option<hashvm_vm::jit::Anchor> {
-        if self.entry || !self.started {
+        if !self.started {
             return None;
         }
-        let at = probe.loop_trace(func, ip)?;
-        if !self.frames.is_empty() || self.displaced || insn.op == Op::TCallSelf {
-            return Some(at);
-        }
-        let header = |i: &Insn, at: u32| match i.args.first() {
-            Some(Operand::Jump(j)) if i.op == Op::Loop => (at as i64 + *j as i64).max(0) as u32,
-            _ => 0,
-        };
-        let (anchor, _) = Insn::decode(code, self.anchor_ip as usize).ok()?;
-        let start = header(insn, ip);
-        // This loop encloses the anchor: not a link.
-        if anchor.op == Op::TCallSelf || (start <= self.anchor_ip && self.anchor_ip < ip) {
+        if self.frames.is_empty() && !self.displaced && insn.op != Op::TCallSelf {
             return None;
         }
-        Some(at)
+        probe.loop_trace(func, ip)
     }
 
     /// `ret`/`retu` in the frame the trace runs in: the trace follows the return
@@ -1504,6 +1492,15 @@ impl Recorder {
             // may buffer between two direct calls.
             return Err(format!(
                 "`{}` (a helper call) in a trace that calls C directly",
+                op.mnemonic()
+            ));
+        }
+        if self.displaced {
+            // After `ret.down` the VM's frame count still holds the records the
+            // trace popped (it adopts them at the exit), and a collection in the
+            // helper resyncs the register block from it.
+            return Err(format!(
+                "`{}` (a helper call) after a return below the trace's frame",
                 op.mnemonic()
             ));
         }

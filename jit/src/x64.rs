@@ -476,7 +476,17 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                 }
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
             }
-            IrOp::RetDown | IrOp::Link | IrOp::TailBase => frame_op(&mut a, ins, exit)?,
+            IrOp::RetDown | IrOp::TailBase => frame_op(&mut a, ins, exit)?,
+            IrOp::Link => {
+                // A completed pass (for `--jit-stats`), then out through the link's
+                // snapshot: the hook enters the linked trace.
+                if ctx.passes != 0 {
+                    dynasm!(a ; .arch x64
+                        ; mov r11, QWORD ctx.passes as i64
+                        ; add QWORD [r11], 1);
+                }
+                dynasm!(a ; .arch x64 ; jmp =>exit);
+            }
             IrOp::CallC => {
                 let c = t
                     .ccalls
@@ -1008,8 +1018,7 @@ fn field_disp(i: u64) -> Result<i32, CompileError> {
 /// registers only between instructions that cannot collect (nothing in a trace
 /// does; exits leave the trace).
 /// The operations that change which frame the trace runs in: a return below its
-/// frame (`ret.down`), the end of a trace that links to another (`link`), a tail call
-/// at its level (`tcall.base`). Only `r11` and the slots base register are written
+/// frame (`ret.down`), a tail call at its level (`tcall.base`). Only `r11` and the slots base register are written
 /// (values stay in their registers across them).
 fn frame_op(
     a: &mut Assembler,
@@ -1052,9 +1061,6 @@ fn frame_op(
                 ; sub r11, fsz
                 ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
                 ; sub Rq(BASE), shift);
-        }
-        IrOp::Link => {
-            dynasm!(a ; .arch x64 ; jmp =>exit);
         }
         IrOp::TailBase => {
             let func = ins.k as i32;
