@@ -198,20 +198,35 @@ impl Jit {
             iters.as_ptr() as usize
         };
         let passes = Arc::new(AtomicU64::new(0));
-        let code = x64::compile(
-            &trace,
-            x64::Ctx {
-                tid: tid as u32,
-                root_top,
-                counter,
-                passes: if self.count {
-                    passes.as_ptr() as usize
-                } else {
-                    0
-                },
+        let ctx = x64::Ctx {
+            tid: tid as u32,
+            root_top,
+            counter,
+            passes: if self.count {
+                passes.as_ptr() as usize
+            } else {
+                0
             },
-        )
-        .map_err(|e| e.to_string())?;
+        };
+        // A root loop is peeled (`opt`); should its peeled form not compile (more
+        // values live at once than the spill area holds), it runs as recorded.
+        let peeled = match side.is_none().then(|| crate::opt::peel(&trace)).flatten() {
+            Some(p) => match x64::compile(&p, ctx) {
+                Ok(c) => Some((p, c)),
+                Err(e) => {
+                    self.note(format_args!("trace {} not peeled: {e}", tid + 1));
+                    None
+                }
+            },
+            None => None,
+        };
+        let (trace, code) = match peeled {
+            Some(x) => x,
+            None => {
+                let code = x64::compile(&trace, ctx).map_err(|e| e.to_string())?;
+                (trace, code)
+            }
+        };
         if self.count {
             // The Arc keeps the counter alive as long as the stats (the code is
             // dropped with the trace, first).
@@ -338,8 +353,12 @@ impl Jit {
         }
         let root = self.traces[tid].root;
         let sides = self.traces[root].sides;
+        // Neither interrupt exit (the header's, snapshot 0, and a peeled loop's
+        // back-edge's) grows a side trace.
+        let poll = self.traces[tid].trace.loop_start.is_some()
+            && k == self.traces[tid].trace.loop_snap as usize;
         let (taken, tried) = &mut self.traces[tid].exits[k];
-        if k != 0 && *taken >= SIDE_HOT && !*tried && sides < MAX_SIDES {
+        if k != 0 && !poll && *taken >= SIDE_HOT && !*tried && sides < MAX_SIDES {
             *tried = true;
             let r = &self.traces[root];
             let (func, anchor_ip) = match r.anchor {

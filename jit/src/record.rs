@@ -283,7 +283,11 @@ impl Recorder {
         Recorder {
             func,
             anchor_ip,
-            b: TraceBuilder::new(anchor_ip),
+            b: {
+                let mut b = TraceBuilder::new(anchor_ip);
+                b.set_forwarding();
+                b
+            },
             map: Vec::new(),
             started: false,
             steps: 0,
@@ -636,6 +640,7 @@ impl Recorder {
             self.waiting = None;
             self.start = Some((at.base, at.depth));
             self.b = TraceBuilder::new(self.anchor_ip);
+            self.b.set_forwarding();
             self.map.clear();
             self.started = false;
             self.steps = 0;
@@ -728,6 +733,7 @@ impl Recorder {
                 return Ok(Some(b.finish(tail)));
             }
             self.started = true;
+            self.b.set_frame_slots(slots.len() as u32);
             self.prefer_helper = !direct_calls_fit(code, &insn, ip, probe);
             if insn.op == Op::TCallSelf {
                 // A self tail call is the loop's back-edge: its arguments move down to
