@@ -24,8 +24,10 @@
 #![allow(clippy::useless_conversion)]
 
 use crate::ir::{flag, IrOp, IrType, Ref, Trace};
-use dynasmrt::x64::Assembler;
-use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer};
+use dynasmrt::x64::{Assembler, X64Relocation};
+use dynasmrt::{
+    dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, VecAssembler,
+};
 use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value, VmState};
 use std::fmt;
@@ -40,15 +42,15 @@ const GPRS: [u8; 9] = [
     8, 9, 10, 13, 14, 15, /* r13-r15: callee-saved, saved by the prologue */
 ];
 /// Scratch for materialising float constants.
-const SCRATCH: u8 = 11;
+pub(crate) const SCRATCH: u8 = 11;
 /// Float registers (all caller-saved in the System V ABI).
 const XMMS: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 /// The slots base register (`rdi`).
-const BASE: u8 = 7;
+pub(crate) const BASE: u8 = 7;
 /// The interrupt flag register (`rsi`).
-const INTR: u8 = 6;
+pub(crate) const INTR: u8 = 6;
 /// The VM's register block (`r12`, saved by the prologue).
-const STATE: u8 = 12;
+pub(crate) const STATE: u8 = 12;
 
 /// Why a trace was not compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,8 +276,6 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     let stubs: Vec<DynamicLabel> = t.snaps.iter().map(|_| a.new_dynamic_label()).collect();
     let top = a.new_dynamic_label();
     let out = a.new_dynamic_label();
-    // The direct exits of helper calls: (label, snapshot).
-    let mut helper_exits: Vec<(DynamicLabel, u32)> = Vec::new();
     let entry = a.offset();
     if ctx.root_top.is_none() {
         dynasm!(a ; .arch x64
@@ -329,6 +329,181 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         let exit0 = exits[0];
         dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit0);
     }
+    let mut cx = TraceTarget {
+        ctx,
+        top,
+        helper_exits: Vec::new(),
+    };
+    emit_ops(&mut a, &mut cx, t, &loc, &exits)?;
+    let helper_exits = cx.helper_exits;
+    if !t.returns {
+        // The back-edge: write the loop-carried slots, then poll the interrupt flag;
+        // the slots are now exactly the loop header's state (snapshot 0).
+        for &(slot, r) in &t.tail {
+            store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
+        }
+        let exit0 = exits[0];
+        for c in [ctx.counter, ctx.passes] {
+            if c != 0 {
+                dynasm!(a ; .arch x64
+                    ; mov r11, QWORD c as i64
+                    ; add QWORD [r11], 1);
+            }
+        }
+        dynasm!(a ; .arch x64
+            ; cmp BYTE [Rq(INTR)], 0
+            ; jne =>exit0);
+        match ctx.root_top {
+            None => dynasm!(a ; .arch x64 ; jmp =>top),
+            Some(addr) => dynasm!(a ; .arch x64
+                ; mov r11, QWORD addr as i64
+                ; jmp r11),
+        }
+    }
+    for (k, s) in t.snaps.iter().enumerate() {
+        dynasm!(a ; .arch x64 ; =>exits[k]);
+        for &(slot, r) in &s.entries {
+            store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
+        }
+        let slot = table[k].as_ptr() as i64;
+        dynasm!(a ; .arch x64
+            ; mov r11, QWORD slot
+            ; jmp QWORD [r11]
+            ; =>stubs[k]
+            ; mov eax, (ctx.tid << 16 | k as u32) as i32
+            ; jmp =>out);
+    }
+    for (l, k) in helper_exits {
+        dynasm!(a ; .arch x64
+            ; =>l
+            ; mov eax, (HELPER_EXIT | ctx.tid << 16 | k) as i32
+            ; jmp =>out);
+    }
+    // Leave from any depth of native recursion: back to the prologue's stack, and
+    // return into the prologue through the address its `call` pushed (a `ret` that
+    // pairs with that `call` keeps the processor's return predictions in step: the
+    // returns of the VM's frames that called the trace are then predicted, which
+    // halves the cost of an entry and exit).
+    dynasm!(a ; .arch x64
+        ; =>out
+        ; lea rsp, [rbx - 8]
+        ; ret);
+    let offs: Vec<AssemblyOffset> = stubs
+        .iter()
+        .map(|l| a.labels().resolve_dynamic(*l))
+        .collect::<Result<_, _>>()
+        .map_err(|e| CompileError::Memory(e.to_string()))?;
+    let code = a
+        .finalize()
+        .map_err(|_| CompileError::Memory("finalize failed".into()))?;
+    for (e, o) in table.iter().zip(offs) {
+        e.store(code.ptr(o) as usize, Ordering::Relaxed);
+    }
+    Ok(CompiledTrace {
+        code,
+        entry,
+        top: top_off,
+        table,
+    })
+}
+
+/// The assemblers the emitter writes into: the JIT's executable
+/// [`dynasmrt::x64::Assembler`] and the ahead-of-time compiler's
+/// [`dynasmrt::VecAssembler`] (whose bytes go to a file).
+pub trait Emitter: DynasmApi + DynasmLabelApi<Relocation = X64Relocation> {
+    /// A new dynamic label (the assemblers' inherent `new_dynamic_label`).
+    fn new_label(&mut self) -> DynamicLabel;
+}
+
+impl Emitter for Assembler {
+    fn new_label(&mut self) -> DynamicLabel {
+        self.new_dynamic_label()
+    }
+}
+
+impl Emitter for VecAssembler<X64Relocation> {
+    fn new_label(&mut self) -> DynamicLabel {
+        self.new_dynamic_label()
+    }
+}
+
+/// What a trace and a block of whole-function code differ in, for [`emit_ops`]: where
+/// a recursive call goes, how a helper call's failure leaves, what counts passes, and
+/// the operations of whole-function code (which traces never contain).
+pub(crate) trait Target<A: Emitter> {
+    /// Emits the call of `call.rec`'s callee (the frame and arguments are set up).
+    fn call_rec(&mut self, a: &mut A) -> Result<(), CompileError>;
+    /// The label a helper call that did not answer OK jumps to, for snapshot `snap`.
+    fn helper_exit(&mut self, a: &mut A, snap: u32) -> Result<DynamicLabel, CompileError>;
+    /// Emits the increment of the pass counter at a native return (if any).
+    fn count_pass(&mut self, a: &mut A);
+    /// Emits instruction `i`, an operation of whole-function code.
+    fn function_op(
+        &mut self,
+        a: &mut A,
+        t: &Trace,
+        loc: &[Loc],
+        i: usize,
+        exit: DynamicLabel,
+    ) -> Result<(), CompileError>;
+}
+
+/// A trace's [`Target`]: calls go to its own top (a root) or its root's (a side
+/// trace), by absolute address; helper exits are collected for their stubs.
+struct TraceTarget {
+    ctx: Ctx,
+    top: DynamicLabel,
+    /// The direct exits of helper calls: (label, snapshot).
+    helper_exits: Vec<(DynamicLabel, u32)>,
+}
+
+impl Target<Assembler> for TraceTarget {
+    fn call_rec(&mut self, a: &mut Assembler) -> Result<(), CompileError> {
+        match self.ctx.root_top {
+            None => dynasm!(a ; .arch x64 ; call =>self.top),
+            Some(addr) => dynasm!(a ; .arch x64
+                ; mov r11, QWORD addr as i64
+                ; call r11),
+        }
+        Ok(())
+    }
+
+    fn helper_exit(&mut self, a: &mut Assembler, snap: u32) -> Result<DynamicLabel, CompileError> {
+        let fail = a.new_dynamic_label();
+        self.helper_exits.push((fail, snap));
+        Ok(fail)
+    }
+
+    fn count_pass(&mut self, a: &mut Assembler) {
+        if self.ctx.passes != 0 {
+            dynasm!(a ; .arch x64
+                ; mov r11, QWORD self.ctx.passes as i64
+                ; add QWORD [r11], 1);
+        }
+    }
+
+    fn function_op(
+        &mut self,
+        _: &mut Assembler,
+        t: &Trace,
+        _: &[Loc],
+        i: usize,
+        _: DynamicLabel,
+    ) -> Result<(), CompileError> {
+        Err(CompileError::NotInTraces(t.ins[i].op.mnemonic()))
+    }
+}
+
+/// Emits the instructions of a trace or of a block of whole-function code
+/// ([`crate::aot`]), one after the other: the one emitter of both. `exits` holds the
+/// label of each snapshot's exit; `cx` emits what the two differ in ([`Target`]).
+pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
+    a: &mut A,
+    cx: &mut T,
+    t: &Trace,
+    loc: &[Loc],
+    exits: &[DynamicLabel],
+) -> Result<(), CompileError> {
     let g = |r: Ref| match loc[r.0 as usize] {
         Loc::Gpr(x) => x,
         _ => 0,
@@ -386,17 +561,42 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                 let (r, p) = (x(Ref(i as u32)), x(ins.a));
                 dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
             }
+            IrOp::NegF => {
+                let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                dynasm!(a ; .arch x64
+                    ; movq Rq(SCRATCH), Rx(p)
+                    ; btc Rq(SCRATCH), 63
+                    ; movq Rx(r), Rq(SCRATCH));
+            }
+            IrOp::CmpLtF | IrOp::CmpLeF => {
+                // a < b is "b above a": ucomisd b, a; unordered sets CF, so NaN gives
+                // false for both.
+                let (r, p, q) = (g(Ref(i as u32)), x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; ucomisd Rx(q), Rx(p));
+                if ins.op == IrOp::CmpLtF {
+                    dynasm!(a ; .arch x64 ; seta Rb(r));
+                } else {
+                    dynasm!(a ; .arch x64 ; setae Rb(r));
+                }
+                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
+            }
+            IrOp::CmpEqF | IrOp::CmpNeF => {
+                // Equal: ZF=1 and ordered (PF=0); not equal is its negation.
+                let (r, p, q) = (g(Ref(i as u32)), x(ins.a), x(ins.b));
+                dynasm!(a ; .arch x64 ; ucomisd Rx(p), Rx(q));
+                if ins.op == IrOp::CmpEqF {
+                    dynasm!(a ; .arch x64 ; sete Rb(r) ; setnp Rb(SCRATCH) ; and Rb(r), Rb(SCRATCH));
+                } else {
+                    dynasm!(a ; .arch x64 ; setne Rb(r) ; setp Rb(SCRATCH) ; or Rb(r), Rb(SCRATCH));
+                }
+                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
+            }
             IrOp::ItoF => {
                 let (r, p) = (x(Ref(i as u32)), g(ins.a));
                 dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
             }
             IrOp::SStore => {
-                store(
-                    &mut a,
-                    ins.k as u32,
-                    loc[ins.a.0 as usize],
-                    t.tagword(ins.a),
-                )?;
+                store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?;
             }
             IrOp::SClear => {
                 let off = disp(ins.k)?;
@@ -468,12 +668,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     ; push Rq(BASE)
                     ; push Rq(INTR)
                     ; lea Rq(BASE), [Rq(BASE) + argoff]);
-                match ctx.root_top {
-                    None => dynasm!(a ; .arch x64 ; call =>top),
-                    Some(addr) => dynasm!(a ; .arch x64
-                        ; mov r11, QWORD addr as i64
-                        ; call r11),
-                }
+                cx.call_rec(a)?;
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
             }
             IrOp::CallC => {
@@ -481,7 +676,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     .ccalls
                     .get(ins.k as usize)
                     .ok_or(CompileError::LiveAcrossCall)?;
-                call_c(&mut a, c)?;
+                call_c(a, c)?;
             }
             IrOp::CallInsn => {
                 let h = t
@@ -491,10 +686,9 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                 // The snapshot's values go to their slots first: the helper (and a
                 // collection) sees the exit's state, and registers do not survive.
                 for &(slot, r) in &t.snaps[ins.snap as usize].entries {
-                    store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
+                    store(a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
                 }
-                let fail = a.new_dynamic_label();
-                helper_exits.push((fail, ins.snap));
+                let fail = cx.helper_exit(a, ins.snap)?;
                 let f: unsafe extern "C" fn(
                     *mut hashvm_vm::Vm,
                     u64,
@@ -502,7 +696,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     *mut Value,
                 ) -> u32 = hashvm_vm::jit::jit_call_insn;
                 call_helper(
-                    &mut a,
+                    a,
                     f as usize,
                     [
                         HelperArg::Imm((h.func as u64) << 32 | h.ip as u64),
@@ -532,15 +726,11 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(p)], Rx(r)),
                     Loc::None => {}
                 }
-                store_tw(&mut a, p, 0, t.tagword(ins.a));
+                store_tw(a, p, 0, t.tagword(ins.a));
                 dynasm!(a ; .arch x64
                     ; sub r11, fsz
                     ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11);
-                if ctx.passes != 0 {
-                    dynasm!(a ; .arch x64
-                        ; mov r11, QWORD ctx.passes as i64
-                        ; add QWORD [r11], 1);
-                }
+                cx.count_pass(a);
                 // At the outermost level this returns into the prologue with the
                 // code RETURNED; deeper, into a `call.rec`, which ignores eax.
                 dynasm!(a ; .arch x64 ; mov eax, RETURNED as i32 ; ret);
@@ -620,6 +810,11 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
                     Loc::None => {}
                 }
+            }
+            IrOp::SLoadKI | IrOp::SLoadKF | IrOp::SLoadKB => {
+                // A slot whose kind is proven (whole-function code): no guard.
+                let off = disp(ins.k)?;
+                load_payload(a, d, BASE, off);
             }
             IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
                 let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
@@ -701,7 +896,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             | IrOp::HTag
             | IrOp::Payload
             | IrOp::HStore
-            | IrOp::New => data_op(&mut a, t, &loc, i, exit)?,
+            | IrOp::New => data_op(a, t, loc, i, exit)?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
                 dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
@@ -725,15 +920,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     _ => dynasm!(a ; .arch x64 ; je =>exit),
                 }
             }
-            IrOp::SLoadKI
-            | IrOp::SLoadKF
-            | IrOp::SLoadKB
-            | IrOp::SCopy
-            | IrOp::NegF
-            | IrOp::CmpLtF
-            | IrOp::CmpLeF
-            | IrOp::CmpEqF
-            | IrOp::CmpNeF
+            IrOp::SCopy
             | IrOp::Jump
             | IrOp::Exit
             | IrOp::Poll
@@ -745,7 +932,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             | IrOp::AGetSlot
             | IrOp::GCopy
             | IrOp::FieldSlot
-            | IrOp::SetFieldK => return Err(CompileError::NotInTraces(ins.op.mnemonic())),
+            | IrOp::SetFieldK => cx.function_op(a, t, loc, i, exit)?,
             IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
                 // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
                 // an unordered result sets ZF, PF and CF.
@@ -757,82 +944,14 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
                     IrOp::NLtF => dynasm!(a ; .arch x64 ; ja =>exit),
                     _ => {
                         // !(a <= b): exit when a <= b, ordered: CF=0 and PF=0.
-                        let keep = a.new_dynamic_label();
+                        let keep = a.new_label();
                         dynasm!(a ; .arch x64 ; jp =>keep ; jae =>exit ; =>keep);
                     }
                 }
             }
         }
     }
-    if !t.returns {
-        // The back-edge: write the loop-carried slots, then poll the interrupt flag;
-        // the slots are now exactly the loop header's state (snapshot 0).
-        for &(slot, r) in &t.tail {
-            store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
-        }
-        let exit0 = exits[0];
-        for c in [ctx.counter, ctx.passes] {
-            if c != 0 {
-                dynasm!(a ; .arch x64
-                    ; mov r11, QWORD c as i64
-                    ; add QWORD [r11], 1);
-            }
-        }
-        dynasm!(a ; .arch x64
-            ; cmp BYTE [Rq(INTR)], 0
-            ; jne =>exit0);
-        match ctx.root_top {
-            None => dynasm!(a ; .arch x64 ; jmp =>top),
-            Some(addr) => dynasm!(a ; .arch x64
-                ; mov r11, QWORD addr as i64
-                ; jmp r11),
-        }
-    }
-    for (k, s) in t.snaps.iter().enumerate() {
-        dynasm!(a ; .arch x64 ; =>exits[k]);
-        for &(slot, r) in &s.entries {
-            store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
-        }
-        let slot = table[k].as_ptr() as i64;
-        dynasm!(a ; .arch x64
-            ; mov r11, QWORD slot
-            ; jmp QWORD [r11]
-            ; =>stubs[k]
-            ; mov eax, (ctx.tid << 16 | k as u32) as i32
-            ; jmp =>out);
-    }
-    for (l, k) in helper_exits {
-        dynasm!(a ; .arch x64
-            ; =>l
-            ; mov eax, (HELPER_EXIT | ctx.tid << 16 | k) as i32
-            ; jmp =>out);
-    }
-    // Leave from any depth of native recursion: back to the prologue's stack, and
-    // return into the prologue through the address its `call` pushed (a `ret` that
-    // pairs with that `call` keeps the processor's return predictions in step: the
-    // returns of the VM's frames that called the trace are then predicted, which
-    // halves the cost of an entry and exit).
-    dynasm!(a ; .arch x64
-        ; =>out
-        ; lea rsp, [rbx - 8]
-        ; ret);
-    let offs: Vec<AssemblyOffset> = stubs
-        .iter()
-        .map(|l| a.labels().resolve_dynamic(*l))
-        .collect::<Result<_, _>>()
-        .map_err(|e| CompileError::Memory(e.to_string()))?;
-    let code = a
-        .finalize()
-        .map_err(|_| CompileError::Memory("finalize failed".into()))?;
-    for (e, o) in table.iter().zip(offs) {
-        e.store(code.ptr(o) as usize, Ordering::Relaxed);
-    }
-    Ok(CompiledTrace {
-        code,
-        entry,
-        top: top_off,
-        table,
-    })
+    Ok(())
 }
 
 /// An argument of a helper call: an immediate, or the address of a slot of the
@@ -866,7 +985,7 @@ pub enum HelperArg {
 ///
 /// The native stack is aligned to 16 bytes for the call whatever the depth of native
 /// recursion; `BASE` and `INTR` (caller-saved) are saved around it.
-pub fn call_helper(a: &mut Assembler, f: usize, args: [HelperArg; 3], fail: DynamicLabel) {
+pub fn call_helper<A: Emitter>(a: &mut A, f: usize, args: [HelperArg; 3], fail: DynamicLabel) {
     native_call_enter(a);
     // rsi, rdx, rcx from BASE before rdi (BASE) is overwritten with the VM.
     for (reg, arg) in [6u8, 2, 1].into_iter().zip(args) {
@@ -886,7 +1005,7 @@ pub fn call_helper(a: &mut Assembler, f: usize, args: [HelperArg; 3], fail: Dyna
 /// Before a call out of generated code (a helper, a C function): saves `BASE` and
 /// `INTR` (caller-saved) and aligns the native stack to 16 bytes whatever the depth of
 /// native recursion, keeping the old stack pointer to restore.
-fn native_call_enter(a: &mut Assembler) {
+fn native_call_enter<A: Emitter>(a: &mut A) {
     dynasm!(a ; .arch x64
         ; push Rq(BASE)
         ; push Rq(INTR)
@@ -898,7 +1017,7 @@ fn native_call_enter(a: &mut Assembler) {
 
 /// After the call [`native_call_enter`] prepared: the stack pointer, `INTR` and `BASE`
 /// back (`rax`, the result, untouched).
-fn native_call_leave(a: &mut Assembler) {
+fn native_call_leave<A: Emitter>(a: &mut A) {
     dynasm!(a ; .arch x64
         ; pop rsp
         ; pop Rq(INTR)
@@ -910,7 +1029,7 @@ fn native_call_leave(a: &mut Assembler) {
 /// guarded), the native stack aligned, `BASE` and `INTR` saved around the call, and
 /// the result stored to its slot with its tag as the interpreter converts it. No
 /// register survives it (the register allocator refuses a value live across).
-fn call_c(a: &mut Assembler, c: &crate::ir::CCall) -> Result<(), CompileError> {
+fn call_c<A: Emitter>(a: &mut A, c: &crate::ir::CCall) -> Result<(), CompileError> {
     const INT_ARGS: [u8; 6] = [7, 6, 2, 1, 8, 9];
     if c.ints.len() > INT_ARGS.len() || c.floats.len() > 8 {
         return Err(CompileError::LiveAcrossCall);
@@ -951,7 +1070,7 @@ fn call_c(a: &mut Assembler, c: &crate::ir::CCall) -> Result<(), CompileError> {
 
 /// Writes a value to a slot as the interpreter would: payload, then tag and aux
 /// (the tag word `tw`).
-fn store(a: &mut Assembler, slot: u32, l: Loc, tw: u64) -> Result<(), CompileError> {
+pub(crate) fn store<A: Emitter>(a: &mut A, slot: u32, l: Loc, tw: u64) -> Result<(), CompileError> {
     let off = disp(slot as u64)?;
     match l {
         Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], Rq(r)),
@@ -964,7 +1083,7 @@ fn store(a: &mut Assembler, slot: u32, l: Loc, tw: u64) -> Result<(), CompileErr
 
 /// Writes the tag word `tw` (tag, and aux in the high half) of the value at
 /// `[reg + off]`.
-fn store_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64) {
+pub(crate) fn store_tw<A: Emitter>(a: &mut A, reg: u8, off: i32, tw: u64) {
     if tw <= i32::MAX as u64 {
         // Tag and aux (0) in one store.
         dynasm!(a ; .arch x64 ; mov QWORD [Rq(reg) + off + 8], tw as i32);
@@ -977,7 +1096,7 @@ fn store_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64) {
 
 /// Exits unless the value at `[reg + off]` has the tag word `tw`: its tag, and for a
 /// field-less constructor (whose aux is its type id) its aux.
-fn guard_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64, exit: DynamicLabel) {
+fn guard_tw<A: Emitter>(a: &mut A, reg: u8, off: i32, tw: u64, exit: DynamicLabel) {
     dynasm!(a ; .arch x64 ; cmp DWORD [Rq(reg) + off + 8], tw as u32 as i32 ; jne =>exit);
     if tw as u32 == Tag::CTOR0 {
         dynasm!(a ; .arch x64 ; cmp DWORD [Rq(reg) + off + 12], (tw >> 32) as u32 as i32 ; jne =>exit);
@@ -985,7 +1104,7 @@ fn guard_tw(a: &mut Assembler, reg: u8, off: i32, tw: u64, exit: DynamicLabel) {
 }
 
 /// Loads the payload at `[reg + off]` into the value's register.
-fn load_payload(a: &mut Assembler, d: Loc, reg: u8, off: i32) {
+fn load_payload<A: Emitter>(a: &mut A, d: Loc, reg: u8, off: i32) {
     match d {
         Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(reg) + off]),
         Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(reg) + off]),
@@ -1006,8 +1125,8 @@ fn field_disp(i: u64) -> Result<i32, CompileError> {
 /// guards, and the one heap store with its write barrier. Object addresses live in
 /// registers only between instructions that cannot collect (nothing in a trace
 /// does; exits leave the trace).
-fn data_op(
-    a: &mut Assembler,
+fn data_op<A: Emitter>(
+    a: &mut A,
     t: &Trace,
     loc: &[Loc],
     i: usize,
@@ -1133,8 +1252,8 @@ fn data_op(
 /// object. That costs one exit per old object per minor collection, needs no call
 /// out of generated code, and keeps the remembered set's code in one place. A value
 /// that is not an object (statically known from its type) needs no barrier at all.
-fn heap_store(
-    a: &mut Assembler,
+fn heap_store<A: Emitter>(
+    a: &mut A,
     t: &Trace,
     loc: &[Loc],
     ins: crate::ir::Ins,
@@ -1152,7 +1271,7 @@ fn heap_store(
         let Loc::Gpr(vr) = v else {
             return Err(CompileError::LiveAcrossCall);
         };
-        let done = a.new_dynamic_label();
+        let done = a.new_label();
         dynasm!(a ; .arch x64
             ; mov Rq(SCRATCH), Rq(vr)
             ; sub Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]

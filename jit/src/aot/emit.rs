@@ -7,16 +7,20 @@
 //! running frame's slot 0, `rsi` the interrupt flag, `r12` the VM's register block,
 //! `rbx` the native stack pointer to unwind to on an exit, `rbp` the native stack
 //! budget's floor, `r11` scratch, and values in the registers the trace allocator
-//! ([`crate::x64::allocate`]) hands out within a block. The operations the trace
-//! backend also has are emitted the same way; the ones below are specific to
-//! whole-function code (blocks, direct calls, native returns).
+//! ([`crate::x64::allocate`]) hands out within a block. Every operation is emitted by
+//! the trace backend's emitter ([`crate::x64::emit_ops`]); this file adds only what
+//! whole-function code has of its own ([`BlockTarget`]: branches between blocks,
+//! direct calls and tail calls, native returns, slot copies, exits).
 
 // dynasm!'s expansion converts dynamic register numbers with `.into()`.
 #![allow(clippy::useless_conversion)]
 
 use super::{FuncIr, FuncReport, Image, Status, JUMP_BIT};
-use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
-use crate::x64::{allocate, disp, CompileError, Loc};
+use crate::ir::{flag, IrOp, Ref, Trace, TraceBuilder};
+use crate::x64::{
+    allocate, disp, emit_ops, store, store_tw, CompileError, Loc, Target, BASE, INTR, SCRATCH,
+    STATE,
+};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 use hashvm_format::opcode::Op;
@@ -56,33 +60,6 @@ const PACKED_RECORD: bool = layout::FRAME_FUNC == 0
     && layout::FRAME_RET == 12
     && layout::FRAME_KIND == 14
     && layout::FRAME_PAD == 15;
-
-const SCRATCH: u8 = 11;
-const BASE: u8 = 7;
-const INTR: u8 = 6;
-const STATE: u8 = 12;
-
-fn tag_of(ty: IrType) -> i32 {
-    (match ty {
-        IrType::F64 => Tag::F64,
-        IrType::Bool => Tag::BOOL,
-        IrType::Ptr => Tag::OBJ,
-        _ => Tag::I64,
-    }) as i32
-}
-
-/// Writes a value to a slot as the interpreter would: payload, tag, aux 0.
-fn store(a: &mut Asm, slot: u32, l: Loc, ty: IrType) -> Result<(), CompileError> {
-    let off = disp(slot as u64)?;
-    match l {
-        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], Rq(r)),
-        Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(BASE) + off], Rx(r)),
-        Loc::None => return Ok(()),
-    }
-    let tag = tag_of(ty);
-    dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off + 8], tag);
-    Ok(())
-}
 
 /// Copies the whole 16-byte value of slot `from` to slot `to` through `r11`.
 fn copy_slot(a: &mut Asm, to: u64, from: u64) -> Result<(), CompileError> {
@@ -282,205 +259,80 @@ fn block(
         s.entries.is_empty() && s.resume_ip & JUMP_BIT == 0
     };
     let stubs = (0..t.snaps.len()).any(|k| used[k] && direct(k).is_none() && !late_ok(k));
-    let g = |r: Ref| match loc[r.0 as usize] {
-        Loc::Gpr(x) => x,
-        _ => 0,
+    let mut cx = BlockTarget {
+        func,
+        labels,
+        next,
+        stubs,
     };
-    let x = |r: Ref| match loc[r.0 as usize] {
-        Loc::Xmm(x) => x,
-        _ => 0,
-    };
-    let fsz = layout::FRAME_SIZE as i32;
-    for (i, ins) in t.ins.iter().enumerate() {
-        let d = loc[i];
-        let exit = exits[ins.snap as usize];
+    emit_ops(a, &mut cx, t, loc, &exits)?;
+    for (k, s) in t.snaps.iter().enumerate() {
+        if !used[k] || direct(k).is_some() {
+            continue;
+        }
+        if late_ok(k) {
+            late.push((exits[k], s.resume_ip));
+            continue;
+        }
+        dynasm!(a ; .arch x64 ; =>exits[k]);
+        for &(slot, r) in &s.entries {
+            store(a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
+        }
+        if s.resume_ip & JUMP_BIT != 0 {
+            let l = labels.block(func, s.resume_ip & !JUMP_BIT)?;
+            dynasm!(a ; .arch x64 ; jmp =>l);
+        } else {
+            let out = labels.out;
+            dynasm!(a ; .arch x64 ; mov eax, s.resume_ip as i32 ; jmp =>out);
+        }
+    }
+    Ok(())
+}
+
+/// A block's [`Target`]: the operations of whole-function code (branches between
+/// blocks, direct calls and returns, slot copies, whole-value loads); traces' own
+/// operations (recursive calls by address, helper calls) are refused.
+struct BlockTarget<'l> {
+    func: u32,
+    labels: &'l Labels,
+    /// The block emitted next (a jump there falls through).
+    next: Option<u32>,
+    /// Whether exit stubs follow the block's code (then it cannot fall through).
+    stubs: bool,
+}
+
+impl Target<Asm> for BlockTarget<'_> {
+    fn call_rec(&mut self, _: &mut Asm) -> Result<(), CompileError> {
+        Err(CompileError::NotInTraces("call.rec"))
+    }
+
+    fn helper_exit(&mut self, _: &mut Asm, _: u32) -> Result<DynamicLabel, CompileError> {
+        Err(CompileError::NotInTraces("call.insn"))
+    }
+
+    fn count_pass(&mut self, _: &mut Asm) {}
+
+    fn function_op(
+        &mut self,
+        a: &mut Asm,
+        t: &Trace,
+        loc: &[Loc],
+        i: usize,
+        exit: DynamicLabel,
+    ) -> Result<(), CompileError> {
+        let (func, labels, next, stubs) = (self.func, self.labels, self.next, self.stubs);
+        let ins = t.ins[i];
+        let g = |r: Ref| match loc[r.0 as usize] {
+            Loc::Gpr(x) => x,
+            _ => 0,
+        };
+        let fsz = layout::FRAME_SIZE as i32;
         match ins.op {
-            IrOp::KInt => {
-                if let Loc::Gpr(r) = d {
-                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
-                }
-            }
-            IrOp::KF64 => {
-                if let Loc::Xmm(r) = d {
-                    dynasm!(a ; .arch x64
-                        ; mov Rq(SCRATCH), QWORD ins.k as i64
-                        ; movq Rx(r), Rq(SCRATCH));
-                }
-            }
-            IrOp::KBool => {
-                if let Loc::Gpr(r) = d {
-                    dynasm!(a ; .arch x64 ; mov Rq(r), ins.k as i32);
-                }
-            }
-            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
-                let off = disp(ins.k)?;
-                let tag = match ins.op {
-                    IrOp::SLoadI => Tag::I64,
-                    IrOp::SLoadF => Tag::F64,
-                    _ => Tag::BOOL,
-                } as i32;
-                dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag ; jne =>exit);
-                load(a, d, off);
-            }
-            IrOp::SLoadKI | IrOp::SLoadKF | IrOp::SLoadKB => {
-                let off = disp(ins.k)?;
-                load(a, d, off);
-            }
-            IrOp::SStore => store(a, ins.k as u32, loc[ins.a.0 as usize], t.ty(ins.a))?,
-            IrOp::SUnit => {
-                let off = disp(ins.k)?;
-                dynasm!(a ; .arch x64
-                    ; mov QWORD [Rq(BASE) + off], 0
-                    ; mov QWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
-            }
             IrOp::SCopy => copy_slot(a, ins.k & 0xffff, ins.k >> 16)?,
             IrOp::SMove => {
                 let (a0, n) = (ins.k & 0xffff, ins.k >> 16);
                 for s in 0..n {
                     copy_slot(a, s, a0 + s)?;
-                }
-            }
-            IrOp::CmpEqI | IrOp::CmpNeI | IrOp::CmpLtI | IrOp::CmpLeI => {
-                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
-                match ins.op {
-                    IrOp::CmpEqI => dynasm!(a ; .arch x64 ; sete Rb(r)),
-                    IrOp::CmpNeI => dynasm!(a ; .arch x64 ; setne Rb(r)),
-                    IrOp::CmpLtI => dynasm!(a ; .arch x64 ; setl Rb(r)),
-                    _ => dynasm!(a ; .arch x64 ; setle Rb(r)),
-                }
-                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
-            }
-            IrOp::CmpLtF | IrOp::CmpLeF => {
-                // a < b is "b above... ": ucomisd b, a; unordered sets CF, so NaN
-                // gives false for both.
-                let (r, p, q) = (g(Ref(i as u32)), x(ins.a), x(ins.b));
-                dynasm!(a ; .arch x64 ; ucomisd Rx(q), Rx(p));
-                if ins.op == IrOp::CmpLtF {
-                    dynasm!(a ; .arch x64 ; seta Rb(r));
-                } else {
-                    dynasm!(a ; .arch x64 ; setae Rb(r));
-                }
-                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
-            }
-            IrOp::CmpEqF | IrOp::CmpNeF => {
-                // Equal: ZF=1 and ordered (PF=0); not equal is its negation.
-                let (r, p, q) = (g(Ref(i as u32)), x(ins.a), x(ins.b));
-                dynasm!(a ; .arch x64 ; ucomisd Rx(p), Rx(q));
-                if ins.op == IrOp::CmpEqF {
-                    dynasm!(a ; .arch x64 ; sete Rb(r) ; setnp Rb(SCRATCH) ; and Rb(r), Rb(SCRATCH));
-                } else {
-                    dynasm!(a ; .arch x64 ; setne Rb(r) ; setp Rb(SCRATCH) ; or Rb(r), Rb(SCRATCH));
-                }
-                dynasm!(a ; .arch x64 ; movzx Rq(r), Rb(r));
-            }
-            IrOp::NotB => {
-                let (r, p) = (g(Ref(i as u32)), g(ins.a));
-                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; xor Rq(r), 1);
-            }
-            IrOp::IsTrue | IrOp::IsFalse => {
-                let p = g(ins.a);
-                dynasm!(a ; .arch x64 ; test Rq(p), Rq(p));
-                if ins.op == IrOp::IsTrue {
-                    dynasm!(a ; .arch x64 ; jz =>exit);
-                } else {
-                    dynasm!(a ; .arch x64 ; jnz =>exit);
-                }
-            }
-            IrOp::ItoF => {
-                let (r, p) = (x(Ref(i as u32)), g(ins.a));
-                dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
-            }
-            IrOp::NegF => {
-                let (r, p) = (x(Ref(i as u32)), x(ins.a));
-                dynasm!(a ; .arch x64
-                    ; movq Rq(SCRATCH), Rx(p)
-                    ; btc Rq(SCRATCH), 63
-                    ; movq Rx(r), Rq(SCRATCH));
-            }
-            IrOp::SqrtF => {
-                let (r, p) = (x(Ref(i as u32)), x(ins.a));
-                dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
-            }
-            IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
-                // The allocator never gives a result the register of an operand.
-                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
-                match ins.op {
-                    IrOp::AddI => dynasm!(a ; .arch x64 ; add Rq(r), Rq(q)),
-                    IrOp::SubI => dynasm!(a ; .arch x64 ; sub Rq(r), Rq(q)),
-                    IrOp::MulI => dynasm!(a ; .arch x64 ; imul Rq(r), Rq(q)),
-                    IrOp::AndI => dynasm!(a ; .arch x64 ; and Rq(r), Rq(q)),
-                    IrOp::OrI => dynasm!(a ; .arch x64 ; or Rq(r), Rq(q)),
-                    _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
-                }
-            }
-            IrOp::DivI | IrOp::RemI => {
-                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64
-                    ; test Rq(q), Rq(q)
-                    ; jz =>exit
-                    ; cmp Rq(q), -1
-                    ; je =>exit
-                    ; push rax
-                    ; push rdx
-                    ; mov r11, Rq(q)
-                    ; mov rax, Rq(p)
-                    ; cqo
-                    ; idiv r11);
-                if ins.op == IrOp::DivI {
-                    dynasm!(a ; .arch x64 ; mov r11, rax);
-                } else {
-                    dynasm!(a ; .arch x64 ; mov r11, rdx);
-                }
-                dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
-            }
-            IrOp::ShlI | IrOp::ShrI => {
-                let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64
-                    ; mov r11, Rq(p)
-                    ; push rcx
-                    ; mov rcx, Rq(q));
-                if ins.op == IrOp::ShlI {
-                    dynasm!(a ; .arch x64 ; shl r11, cl);
-                } else {
-                    dynasm!(a ; .arch x64 ; sar r11, cl);
-                }
-                dynasm!(a ; .arch x64 ; pop rcx ; mov Rq(r), r11);
-            }
-            IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
-                let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
-                dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
-                match ins.op {
-                    IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), Rx(q)),
-                    IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), Rx(q)),
-                    IrOp::MulF => dynasm!(a ; .arch x64 ; mulsd Rx(r), Rx(q)),
-                    _ => dynasm!(a ; .arch x64 ; divsd Rx(r), Rx(q)),
-                }
-            }
-            IrOp::LtI | IrOp::LeI | IrOp::GtI | IrOp::GeI | IrOp::EqI | IrOp::NeI => {
-                let (p, q) = (g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
-                match ins.op {
-                    IrOp::LtI => dynasm!(a ; .arch x64 ; jge =>exit),
-                    IrOp::LeI => dynasm!(a ; .arch x64 ; jg =>exit),
-                    IrOp::GtI => dynasm!(a ; .arch x64 ; jle =>exit),
-                    IrOp::GeI => dynasm!(a ; .arch x64 ; jl =>exit),
-                    IrOp::EqI => dynasm!(a ; .arch x64 ; jne =>exit),
-                    _ => dynasm!(a ; .arch x64 ; je =>exit),
-                }
-            }
-            IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
-                let (p, q) = (x(ins.a), x(ins.b));
-                dynasm!(a ; .arch x64 ; ucomisd Rx(q), Rx(p));
-                match ins.op {
-                    IrOp::LtF => dynasm!(a ; .arch x64 ; jbe =>exit),
-                    IrOp::LeF => dynasm!(a ; .arch x64 ; jb =>exit ; jp =>exit),
-                    IrOp::NLtF => dynasm!(a ; .arch x64 ; ja =>exit),
-                    _ => {
-                        let keep = a.new_dynamic_label();
-                        dynasm!(a ; .arch x64 ; jp =>keep ; jae =>exit ; =>keep);
-                    }
                 }
             }
             IrOp::Jump => {
@@ -627,32 +479,6 @@ fn block(
                     ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
                     ; ret);
             }
-            IrOp::SLoad if ins.tw == Tag::OBJ as u64 => {
-                // An object's address (its kind is guarded next, by `guard.kind`).
-                let off = disp(ins.k)?;
-                let r = g(Ref(i as u32));
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
-                    ; jne =>exit
-                    ; mov Rq(r), QWORD [Rq(BASE) + off]);
-            }
-            IrOp::GKind => {
-                let p = g(ins.a);
-                dynasm!(a ; .arch x64
-                    ; cmp BYTE [Rq(p) + layout::KIND as i32], ins.k as u8 as i8
-                    ; jne =>exit);
-            }
-            IrOp::GIndex => {
-                // Unsigned: a negative index is huge.
-                let (p, q) = (g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64
-                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
-                    ; jae =>exit);
-            }
-            IrOp::ALen => {
-                let (r, p) = (g(Ref(i as u32)), g(ins.a));
-                dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + layout::LEN as i32]);
-            }
             IrOp::AGetSlot => {
                 // Bounds (unsigned: a negative index is huge), then the element's
                 // address in the scratch register: array + FIELDS + 16 * index.
@@ -673,28 +499,6 @@ fn block(
                     ; mov rax, QWORD [Rq(SCRATCH) + f + 8]
                     ; mov QWORD [Rq(BASE) + off + 8], rax
                     ; pop rax);
-            }
-            IrOp::HStore => {
-                // The compiler stores only i64, f64 and bool values (the index guarded
-                // by `guard.index` before): no pointer, so the write barrier (SPEC
-                // §1.4) has nothing to do whatever the generations of the two.
-                let v = ins.b;
-                let ty = t.ty(v);
-                if !matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool) {
-                    return Err(CompileError::NotInTraces("hstore of a pointer"));
-                }
-                let (p, q) = (g(ins.a), g(Ref(ins.k as u32)));
-                let f = layout::FIELDS as i32;
-                dynasm!(a ; .arch x64
-                    ; mov Rq(SCRATCH), Rq(q)
-                    ; shl Rq(SCRATCH), 4
-                    ; add Rq(SCRATCH), Rq(p));
-                match loc[v.0 as usize] {
-                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + f], Rx(r)),
-                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f], Rq(r)),
-                    Loc::None => {}
-                }
-                dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + f + 8], tag_of(ty));
             }
             IrOp::GCopy => {
                 let off = disp(ins.k & 0xffff)?;
@@ -732,7 +536,6 @@ fn block(
                         ; mov QWORD [Rq(BASE) + d + 8], rax
                         ; pop rax);
                 } else {
-                    let tag = tag_of(t.ty(ins.a));
                     match loc[ins.a.0 as usize] {
                         Loc::Xmm(r) => {
                             dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + foff], Rx(r))
@@ -742,39 +545,11 @@ fn block(
                         }
                         Loc::None => {}
                     }
-                    dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + foff + 8], tag);
+                    store_tw(a, SCRATCH, foff, t.tagword(ins.a));
                 }
             }
             op => return Err(CompileError::NotInTraces(op.mnemonic())),
         }
-    }
-    for (k, s) in t.snaps.iter().enumerate() {
-        if !used[k] || direct(k).is_some() {
-            continue;
-        }
-        if late_ok(k) {
-            late.push((exits[k], s.resume_ip));
-            continue;
-        }
-        dynasm!(a ; .arch x64 ; =>exits[k]);
-        for &(slot, r) in &s.entries {
-            store(a, slot as u32, loc[r.0 as usize], t.ty(r))?;
-        }
-        if s.resume_ip & JUMP_BIT != 0 {
-            let l = labels.block(func, s.resume_ip & !JUMP_BIT)?;
-            dynasm!(a ; .arch x64 ; jmp =>l);
-        } else {
-            let out = labels.out;
-            dynasm!(a ; .arch x64 ; mov eax, s.resume_ip as i32 ; jmp =>out);
-        }
-    }
-    Ok(())
-}
-
-fn load(a: &mut Asm, d: Loc, off: i32) {
-    match d {
-        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
-        Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
-        Loc::None => {}
+        Ok(())
     }
 }
