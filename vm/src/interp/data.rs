@@ -59,26 +59,15 @@ impl Vm {
     }
 }
 
-/// The constructor index of the sum, tuple or list value in the slot at `p`.
-///
-/// It reads the slot's `tag` and `bits` where they are rather than taking a `Value`:
-/// a copy of the whole 16-byte value went through the stack (one 16-byte store, two
-/// 8-byte loads back), a store-forwarding stall measured at 5% of binary-trees'
-/// interpreter time on `jntag` alone (benches/NOTES.md, issue 10, third session).
-///
-/// # Safety
-/// `p` points at a live, initialised value slot.
+/// The constructor index of a sum, tuple or list value.
 #[inline(always)]
-pub(super) unsafe fn ctor_index_at(p: *const Value) -> Option<usize> {
-    // SAFETY: the caller passes a live slot.
-    let (tag, bits) = unsafe { ((*p).tag, (*p).bits) };
-    if tag == Tag::CTOR0 {
-        Some(bits as usize)
-    } else if tag == Tag::OBJ {
-        let h = bits as *const crate::heap::Header;
-        // SAFETY: the tag is OBJ, and OBJ values point at live objects; a DATA
-        // object's tag is its constructor index.
-        unsafe { ((*h).kind == Kind::DATA).then(|| (*h).tag as usize) }
+pub(super) fn ctor_index(v: Value) -> Option<usize> {
+    if v.tag == Tag::CTOR0 {
+        Some(v.bits as usize)
+    // SAFETY: the tag is OBJ, and OBJ values point at live objects.
+    } else if v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::DATA } {
+        // SAFETY: as above; a DATA object's tag is its constructor index.
+        Some(unsafe { (*v.ptr()).tag } as usize)
     } else {
         None
     }

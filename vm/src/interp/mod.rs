@@ -53,7 +53,7 @@ mod lists;
 mod strings;
 
 pub(crate) use data::is_str;
-use data::{ctor_index_at, is_list, kind_code};
+use data::{ctor_index, is_list, kind_code};
 pub(crate) use fault::tyname;
 
 use hashvm_format::opcode::{ext_num, ext_sys, jump_table, prim, Op, EXT_NUM, EXT_SYS};
@@ -304,7 +304,7 @@ impl Vm {
             ($d:expr, $kind:expr, $tag:expr, $meta:expr, $a0:expr, $n:expr) => {{
                 let (a0, n) = ($a0, $n);
                 let p = vmop!(self.alloc(n * 16, $kind, $tag, $meta, n as u64));
-                copy_values(base.add(a0), heap::fields(p), n);
+                std::ptr::copy_nonoverlapping(base.add(a0), heap::fields(p), n);
                 set!($d, Value::obj(p));
             }};
         }
@@ -567,12 +567,12 @@ impl Vm {
                         jump!(ai32!(Op::Loop, 0));
                     }
                     prim::SWITCH => {
-                        let i = a16!(Op::Switch, 0);
-                        let t = match ctor_index_at(base.add(i)) {
+                        let v = slot!(a16!(Op::Switch, 0));
+                        let t = match ctor_index(v) {
                             Some(t) => t,
                             None => fault!(
                                 "switch on a value that is not a constructor: {}",
-                                self.type_name(slot!(i))
+                                self.type_name(v)
                             ),
                         };
                         let tbl: usize = const { Op::Switch.operand_offset(1) };
@@ -599,10 +599,10 @@ impl Vm {
                         }
                     }
                     prim::JNTAG => {
-                        let i = a16!(Op::JNTag, 0);
-                        let t = match ctor_index_at(base.add(i)) {
+                        let v = slot!(a16!(Op::JNTag, 0));
+                        let t = match ctor_index(v) {
                             Some(t) => t,
-                            None => fault!("constructor test on a {}", self.type_name(slot!(i))),
+                            None => fault!("constructor test on a {}", self.type_name(v)),
                         };
                         if t != a16!(Op::JNTag, 1) {
                             jump!(ai32!(Op::JNTag, 2));
@@ -712,7 +712,7 @@ impl Vm {
                             // Self tail call: move the arguments down and restart in place
                             // (counted first, so that the JIT sees it before any effect).
                             count_back_edge!();
-                            move_window_down(base, a0, n);
+                            std::ptr::copy(base.add(a0), base, n);
                             ip = code;
                             continue;
                         }
@@ -793,10 +793,10 @@ impl Vm {
                         next!(Op::SetField);
                     }
                     prim::GETTAG => {
-                        let i = a16!(Op::GetTag, 1);
-                        match ctor_index_at(base.add(i)) {
+                        let v = slot!(a16!(Op::GetTag, 1));
+                        match ctor_index(v) {
                             Some(t) => set!(a16!(Op::GetTag, 0), Value::i64(t as i64)),
-                            None => fault!("constructor index of a {}", self.type_name(slot!(i))),
+                            None => fault!("constructor index of a {}", self.type_name(v)),
                         }
                         next!(Op::GetTag);
                     }
@@ -1230,57 +1230,4 @@ impl Vm {
             }
         }
     }
-}
-
-/// Copies `n` values from `src` to `dst`, value by value from the lowest, each as one
-/// 16-byte load and store; `dst <= src` when they overlap (a forward copy is then
-/// right). For the few values of a new object (`con`, `tuple`, `closure`) or of a tail
-/// call's arguments it is straight-line code: a loop would be turned back into a call
-/// of `memcpy`/`memmove`, which for every size was 5% of binary-trees' time and 18%
-/// of AWFY List's (`is_shorter_than`, a `tcallself` loop of two arguments). One
-/// 16-byte access per value also matches how the interpreter writes a slot from a
-/// whole value (`set!`, `mov`, `field`), so the loads are forwarded from those
-/// stores; two 8-byte loads of one 16-byte store measured 10% slower on AWFY List
-/// (benches/NOTES.md, issue 10, third session).
-///
-/// # Safety
-/// `src` and `dst` are valid for `n` values, and `dst <= src` when they overlap.
-#[inline(always)]
-unsafe fn copy_values(src: *const Value, dst: *mut Value, n: usize) {
-    // SAFETY: per the caller's contract; each value is read before any later one is
-    // written, and a later one lies above every earlier destination.
-    unsafe {
-        let c = |i: usize| dst.add(i).write(src.add(i).read());
-        match n {
-            0 => {}
-            1 => c(0),
-            2 => {
-                c(0);
-                c(1);
-            }
-            3 => {
-                c(0);
-                c(1);
-                c(2);
-            }
-            4 => {
-                c(0);
-                c(1);
-                c(2);
-                c(3);
-            }
-            _ => std::ptr::copy(src, dst, n),
-        }
-    }
-}
-
-/// Moves a tail call's `n` arguments from slots `a0..` down to slots `0..` of the
-/// frame at `base` (`tcall*`), with [`copy_values`].
-///
-/// # Safety
-/// Slots `0..a0 + n` of the frame at `base` exist.
-#[inline(always)]
-pub(super) unsafe fn move_window_down(base: *mut Value, a0: usize, n: usize) {
-    // SAFETY: per the caller's contract; the destination is below the source.
-    unsafe { copy_values(base.add(a0), base, n) }
 }
