@@ -12,9 +12,9 @@
 //! The trace shape is one loop: the whole instruction list is the loop body,
 //! re-executed from the top; slots are read with `sload` on first use in an iteration
 //! and written with `sstore` where the interpreter writes them ([`Trace::tail`], the
-//! back-edge's write-back, is for traces whose stores have been sunk). Keeping
-//! loop-carried values in registers (LuaJIT's loop peeling with PHIs) is the next
-//! step.
+//! back-edge's write-back, is for traces whose stores have been sunk). Loop peeling
+//! (`jit/src/opt.rs`) then turns a root loop into a pre-roll and a loop body whose
+//! loop-carried slots live in registers (`phi`s, [`Trace::phis`]).
 
 use hashvm_vm::{Tag, Value};
 use std::collections::HashMap;
@@ -186,8 +186,23 @@ define_ir! {
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
     SetFieldK "setfield.k" 1 None [GUARD | STORE] "Field `k >> 16` of the data value in slot `k & 0xffff` := a (an i64, f64 or bool: no pointer, so no write barrier); guarded as `field.slot`.";
+    ASetSlot "aset.slot" 2 None [GUARD | LOAD | STORE] "Element b of the array a (b in range: guarded before) := the whole value in slot `k`, through the write barrier (exits before the store when the value is a young object and a an old one not remembered: the interpreter then stores, and remembers a).";
+    SetFieldSlot "setfield.slot" 0 None [GUARD | LOAD | STORE] "Field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff` := the whole value in slot `k >> 32`, through the write barrier as `aset.slot`; guarded as `field.slot`.";
+    InitSlot "init.slot" 1 None [LOAD | STORE] "Field `k >> 16` of the object a, just allocated (`new`: young, so no barrier) := the whole value in slot `k & 0xffff`.";
+    CtorIdx "ctor.index" 0 I64 [GUARD | LOAD] "The constructor index of the value in slot `k` (a field-less constructor's payload, a DATA object's header tag); exits when it is neither.";
+    IsNil "list.isnil" 0 Bool [GUARD | LOAD] "Whether the list in slot `k` is empty (the field-less constructor of List) rather than a cons cell; exits when it is no list.";
+    HeadSlot "head.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 1` (head, tail) of the cons cell in slot `k & 0xffff`, the whole value; exits when it is no cons cell.";
+    HGetI "home.get.i64" 0 I64 [LOAD] "The i64 of frame slot `k` from its home register (a slot kept in a register across the blocks of a loop, `aot::HomeLoop`).";
+    HGetF "home.get.f64" 0 F64 [LOAD] "The f64 of frame slot `k` from its home register.";
+    HGetB "home.get.bool" 0 Bool [LOAD] "The bool of frame slot `k` from its home register.";
+    HSet "home.set" 1 None [STORE] "Frame slot `k`'s home register := a (the slot in memory is written when the loop is left).";
     CallC "call.c" 0 None [STORE] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";
+    Phi "phi" 1 Val [] "The loop-carried value of a slot (a peeled trace, `jit/src/opt.rs`): `a` (its value after the pre-roll) copied, before the loop, into a register of its own, which the back-edge overwrites with the value of the iteration that ends ([`Trace::phis`]); its tag word `tw` is `a`'s.";
     CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
+    // Coverage across frames (returns below the trace's frame, linking, tail calls).
+    RetDown "ret.down" 0 None [GUARD | STORE] "A return from the frame the trace runs in to its caller, which the trace goes on in: guard the caller's record (under the innermost) is a NORMAL frame of function `k & 0xffffffff` resuming at `k >> 32`, and the innermost record's result slot is `tw & 0xffff` and its base the caller's plus `tw >> 16`; pop the innermost record and move the trace's slot 0 down to the caller's (every later slot number is the caller's). The recorder stores the result next.";
+    Link "link" 0 None [GUARD] "Leave through the snapshot unconditionally: it is the anchor of a loop with a compiled trace (`Trace::link`), which the hook enters at once, the snapshot's inlined frames pushed first.";
+    TailBase "tcall.base" 0 None [STORE] "A tail call of function `k` from the frame the trace runs in (`tcallk` at the trace's level): its frame record becomes function `k`'s (ip 0, closure its FUNC value); the recorder moves the arguments and clears the other slots.";
 }
 
 impl IrOp {
@@ -262,6 +277,8 @@ impl IrOp {
                 | IrOp::Payload
                 | IrOp::SqrtF
                 | IrOp::CallC
+                | IrOp::Link
+                | IrOp::Phi
         )
     }
 }
@@ -337,6 +354,11 @@ pub struct Snapshot {
     pub entries: Vec<(u16, Ref)>,
     /// The inlined frames live at the guard, outermost first.
     pub frames: Vec<SnapFrame>,
+    /// Set when the frame the trace runs in is no longer the one it was entered in
+    /// (it returned below it, `ret.down`, or tail-called there, `tcall.base`): the
+    /// function that frame runs now. A state that never goes back to the root's loop
+    /// header: a side trace from here ends in a link or an exit.
+    pub displaced: Option<u32>,
 }
 
 /// One bytecode instruction a trace runs through the VM's helper (`call.insn`).
@@ -410,10 +432,30 @@ pub struct Trace {
     pub helpers: Vec<HelperCall>,
     /// The C functions its `call.c`s call (indexed by their `k`).
     pub ccalls: Vec<CCall>,
+    /// For a peeled loop trace (`jit/src/opt.rs`): the first instruction of the loop
+    /// body, where the back-edge jumps; the instructions before it (the pre-roll, one
+    /// iteration as recorded, and the `phi`s) run once per entry. `None`: the whole
+    /// list is the loop body.
+    pub loop_start: Option<u32>,
+    /// For a peeled trace: `(phi, value)`: the back-edge moves each value (computed by
+    /// the iteration that ends) into its `phi`'s register, in parallel.
+    pub phis: Vec<(Ref, Ref)>,
+    /// For a peeled trace: the snapshot the back-edge's interrupt poll exits through
+    /// (the loop header, with the loop-carried slots in their `phi`s).
+    pub loop_snap: u32,
+    /// The trace frame's size (its function's slot count; 0: unknown): where no
+    /// inlined frame is live, the slots from there up belong to no frame (the
+    /// interpreter's next call clears them before anything reads them).
+    pub frame_slots: u32,
     /// Bytecode instructions the recorder followed for one pass over the trace (one
     /// iteration of a loop, one activation of a function-entry trace, a side trace's
     /// path): `--jit-stats` counts them per completed pass.
     pub insns: u32,
+    /// The trace ends in a `link` (its snapshot) to the loop trace at this anchor,
+    /// not at its own loop's back-edge.
+    pub link: Option<(u32, hashvm_vm::jit::Anchor)>,
+    /// The trace pops frame records (`ret.down`): its entries commit the frame count.
+    pub pops: bool,
 }
 
 impl Trace {
@@ -475,6 +517,9 @@ impl fmt::Display for Trace {
     /// snapshot, then the snapshots and the loop's write-back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, ins) in self.ins.iter().enumerate() {
+            if self.loop_start == Some(i as u32) {
+                writeln!(f, "---- loop")?;
+            }
             write!(f, "{:>4} {:<10}", Ref(i as u32), ins.op.mnemonic())?;
             match ins.op {
                 IrOp::KInt => write!(f, " {}", ins.k as i64)?,
@@ -504,6 +549,15 @@ impl fmt::Display for Trace {
                     write!(f, " r{} is f{}", ins.k & 0xffff_ffff, ins.k >> 32)?
                 }
                 IrOp::SCopy => write!(f, " r{} := r{}", ins.k & 0xffff, ins.k >> 16)?,
+                IrOp::RetDown => write!(
+                    f,
+                    " to f{} @{} (result r{}, base -{})",
+                    ins.k & 0xffff_ffff,
+                    ins.k >> 32,
+                    ins.tw & 0xffff,
+                    ins.tw >> 16
+                )?,
+                IrOp::TailBase => write!(f, " f{}", ins.k)?,
                 IrOp::GCopy => write!(f, " r{} := g{}", ins.k & 0xffff, ins.k >> 16)?,
                 IrOp::CallC => {
                     if let Some(c) = self.ccalls.get(ins.k as usize) {
@@ -539,6 +593,9 @@ impl fmt::Display for Trace {
         }
         for (i, s) in self.snaps.iter().enumerate() {
             write!(f, "snap {i}")?;
+            if let Some(func) = s.displaced {
+                write!(f, " (in f{func})")?;
+            }
             for fr in &s.frames {
                 write!(f, " [@{} f{} base {}]", fr.resume, fr.func, fr.base)?;
             }
@@ -548,9 +605,15 @@ impl fmt::Display for Trace {
             }
             writeln!(f)?;
         }
+        if let Some((k, at)) = self.link {
+            writeln!(f, "link: snap {k} -> {at:?}")?;
+        }
         write!(f, "loop:")?;
         for (slot, r) in &self.tail {
             write!(f, " r{slot}={r}")?;
+        }
+        for (p, v) in &self.phis {
+            write!(f, " {p}<-{v}")?;
         }
         writeln!(f)
     }
@@ -576,15 +639,71 @@ impl fmt::Display for BuildError {
     }
 }
 
+/// Whether the builder shares equal instances of `op` (CSE).
+fn shared(op: IrOp) -> bool {
+    // Loads of one slot return one value (nothing in a trace stores to a slot
+    // before the back-edge); pure operations are shared likewise. Guards are
+    // deduplicated too: a second identical guard can never fail.
+    // Element loads can see stores, and stores must all happen: neither is shared.
+    !matches!(
+        op,
+        IrOp::AGetI
+            | IrOp::CallRecK
+            | IrOp::CallRecSelf
+            | IrOp::RetRec
+            | IrOp::AGetF
+            | IrOp::AGetB
+            | IrOp::FLoad
+            | IrOp::ALoad
+            | IrOp::HStore
+            | IrOp::New
+            | IrOp::SStore
+            | IrOp::SClear
+            | IrOp::SUnit
+            | IrOp::GFunc
+            | IrOp::GClosure
+            | IrOp::CallInsn
+            | IrOp::CallC
+            | IrOp::SCopy
+            | IrOp::GCopy
+            | IrOp::Phi
+            | IrOp::RetDown
+            | IrOp::Link
+            | IrOp::TailBase
+    )
+}
+
 /// Emits a trace, folding and deduplicating as it goes.
 #[derive(Default)]
 pub struct TraceBuilder {
     trace: Trace,
     /// (op, a, b, k, tw) → the instruction that already computes it.
     cse: HashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
+    /// The function of the frame the trace runs in, once it is not the entry frame
+    /// (see [`Snapshot::displaced`]).
+    displaced: Option<u32>,
+    /// Slots the trace's slot 0 moved down by (`ret.down`) since its entry: extents
+    /// are counted from the entry frame's slot 0, which the VM reserves room above.
+    shift: u32,
+    /// Load forwarding ([`TraceBuilder::set_forwarding`]): a heap load's key (as in
+    /// `cse`) → the value the heap holds there, from an earlier load or store that no
+    /// store since may have overwritten.
+    mem: HashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
+    forward: bool,
+    /// The largest `k` a `guard.len` of each object has guarded.
+    lens: HashMap<Ref, u64>,
 }
 
-const NONE: Ref = Ref(u32::MAX);
+/// The heap loads load forwarding shares: field and element loads.
+pub(crate) fn heap_load(op: IrOp) -> bool {
+    matches!(
+        op,
+        IrOp::FLoad | IrOp::ALoad | IrOp::AGetI | IrOp::AGetF | IrOp::AGetB
+    )
+}
+
+/// The operand of an operation that has fewer than two.
+pub(crate) const NONE: Ref = Ref(u32::MAX);
 
 impl TraceBuilder {
     /// An empty trace whose snapshot 0 resumes at the loop header `anchor_ip`.
@@ -594,8 +713,145 @@ impl TraceBuilder {
             resume_ip: anchor_ip,
             entries: Vec::new(),
             frames: Vec::new(),
+            displaced: None,
         });
         b
+    }
+
+    /// A builder that goes on emitting after the instructions of `t`, sharing with
+    /// them (its CSE table rebuilt from them): what loop peeling re-emits the body
+    /// through, so that whatever the body computes as the pre-roll did is the
+    /// pre-roll's value (`jit/src/opt.rs`). `t` must contain no real call (after one,
+    /// nothing before is shared).
+    pub(crate) fn resume(t: Trace) -> TraceBuilder {
+        let mut cse = HashMap::new();
+        for (i, ins) in t.ins.iter().enumerate() {
+            if shared(ins.op) {
+                cse.entry((ins.op, ins.a, ins.b, ins.k, ins.tw))
+                    .or_insert(Ref(i as u32));
+            }
+        }
+        let mut b = TraceBuilder {
+            trace: TraceBuilder::default().trace,
+            cse,
+            mem: HashMap::new(),
+            forward: true,
+            lens: HashMap::new(),
+            // Only loop traces that stay in their frame are resumed (`opt::peel`).
+            displaced: None,
+            shift: 0,
+        };
+        // The loads and stores replayed, so that the table holds what it held when the
+        // trace was recorded.
+        for (i, ins) in t.ins.iter().enumerate() {
+            if ins.op == IrOp::GLen {
+                let max = b.lens.entry(ins.a).or_insert(ins.k);
+                *max = (*max).max(ins.k);
+            }
+            if heap_load(ins.op) {
+                b.mem
+                    .entry((ins.op, ins.a, ins.b, ins.k, ins.tw))
+                    .or_insert(Ref(i as u32));
+            } else if ins.op == IrOp::HStore {
+                b.store_effect(&t, ins.a, Ref(ins.k as u32), ins.b);
+            }
+        }
+        b.trace = t;
+        b
+    }
+
+    /// Turns on load forwarding (the recorder's; whole-function code, whose fragments
+    /// are blocks of a control-flow graph, does without): a field or element load
+    /// of an object and index an earlier load or store reached, with no store between
+    /// that may write there, is that earlier value. A store of field `c` (a constant
+    /// index) may write field `c` of any object it is not provably different from (an
+    /// object allocated in the trace is different from every value older than it); a
+    /// store at a variable index, any field or element. A real call forgets all.
+    pub fn set_forwarding(&mut self) {
+        self.forward = true;
+    }
+
+    /// What the store `obj[idx] := v` does to the load table: kills what it may
+    /// overwrite, then records `v` as the value there.
+    fn store_effect(&mut self, t: &Trace, obj: Ref, idx: Ref, v: Ref) {
+        let konst = |r: Ref| {
+            t.ins
+                .get(r.0 as usize)
+                .filter(|i| i.op == IrOp::KInt)
+                .map(|i| i.k)
+        };
+        let fresh = |r: Ref| t.ins.get(r.0 as usize).is_some_and(|i| i.op == IrOp::New);
+        // Provably different objects: one allocated by the trace after the other's
+        // value existed.
+        let differ = |x: Ref, y: Ref| (fresh(x) && y < x) || (fresh(y) && x < y);
+        let c = konst(idx);
+        self.mem.retain(|&(op, o, i, k, _), _| {
+            if o != obj && differ(o, obj) {
+                return true;
+            }
+            match (op, c) {
+                (IrOp::FLoad, Some(c)) => k != c,
+                (_, Some(c)) => konst(i).is_some_and(|d| d != c),
+                _ => false,
+            }
+        });
+        let tw = t.tagword(v);
+        if let Some(c) = c {
+            self.mem.insert((IrOp::FLoad, obj, NONE, c, tw), v);
+        }
+        self.mem.insert((IrOp::ALoad, obj, idx, 0, tw), v);
+        let typed = match t.ty(v) {
+            IrType::I64 => Some(IrOp::AGetI),
+            IrType::F64 => Some(IrOp::AGetF),
+            IrType::Bool => Some(IrOp::AGetB),
+            _ => None,
+        };
+        if let Some(op) = typed {
+            self.mem.insert((op, obj, idx, 0, 0), v);
+        }
+    }
+
+    /// Emits `op` as recorded (no folding), shared with an equal instruction when the
+    /// operation is shared ([`shared`]).
+    pub(crate) fn reemit(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, tw: u64, snap: u32) -> Ref {
+        self.emit_tw(op, a, b, k, tw, snap)
+    }
+
+    /// Emits `op` as it is, never shared (with its tag word).
+    pub(crate) fn emit_raw_tw(
+        &mut self,
+        op: IrOp,
+        a: Ref,
+        b: Ref,
+        k: u64,
+        tw: u64,
+        snap: u32,
+    ) -> Ref {
+        let r = Ref(self.trace.ins.len() as u32);
+        self.trace.ins.push(Ins {
+            op,
+            a,
+            b,
+            k,
+            snap,
+            tw,
+        });
+        r
+    }
+
+    /// The number of instructions emitted so far.
+    pub(crate) fn len(&self) -> usize {
+        self.trace.ins.len()
+    }
+
+    /// The tag word of a value already emitted.
+    pub(crate) fn tagword(&self, r: Ref) -> u64 {
+        self.trace.tagword(r)
+    }
+
+    /// The trace built so far, as it is (for passes that set its loop fields).
+    pub(crate) fn into_trace(self) -> Trace {
+        self.trace
     }
 
     fn emit(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, snap: u32) -> Ref {
@@ -603,35 +859,25 @@ impl TraceBuilder {
     }
 
     fn emit_tw(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, tw: u64, snap: u32) -> Ref {
-        // Loads of one slot return one value (nothing in a trace stores to a slot
-        // before the back-edge); pure operations are shared likewise. Guards are
-        // deduplicated too: a second identical guard can never fail.
-        // Element loads can see stores, and stores must all happen: neither is shared.
-        let shared = !matches!(
-            op,
-            IrOp::AGetI
-                | IrOp::CallRecK
-                | IrOp::CallRecSelf
-                | IrOp::RetRec
-                | IrOp::AGetF
-                | IrOp::AGetB
-                | IrOp::FLoad
-                | IrOp::ALoad
-                | IrOp::HStore
-                | IrOp::New
-                | IrOp::SStore
-                | IrOp::SClear
-                | IrOp::SUnit
-                | IrOp::GFunc
-                | IrOp::GClosure
-                | IrOp::CallInsn
-                | IrOp::CallC
-                | IrOp::SCopy
-                | IrOp::GCopy
-        );
+        let shared = shared(op);
         let key = (op, a, b, k, tw);
         if shared {
             if let Some(&r) = self.cse.get(&key) {
+                return r;
+            }
+        }
+        if op == IrOp::GLen {
+            // An object's length never changes: a guard that it has more than k values
+            // implies every such guard with a smaller k.
+            let max = self.lens.entry(a).or_insert(k);
+            if *max > k {
+                return NONE;
+            }
+            *max = k;
+        }
+        let load = self.forward && heap_load(op);
+        if load {
+            if let Some(&r) = self.mem.get(&key) {
                 return r;
             }
         }
@@ -646,6 +892,14 @@ impl TraceBuilder {
         });
         if shared {
             self.cse.insert(key, r);
+        }
+        if load {
+            self.mem.insert(key, r);
+        }
+        if self.forward && op == IrOp::HStore {
+            let t = std::mem::take(&mut self.trace);
+            self.store_effect(&t, a, Ref(k as u32), b);
+            self.trace = t;
         }
         r
     }
@@ -690,7 +944,11 @@ impl TraceBuilder {
             .last()
             .filter(|_| self.trace.snaps.len() > 1)
         {
-            if last.resume_ip == resume_ip && last.entries == entries && last.frames == frames {
+            if last.resume_ip == resume_ip
+                && last.entries == entries
+                && last.frames == frames
+                && last.displaced == self.displaced
+            {
                 return self.trace.snaps.len() as u32 - 1;
             }
         }
@@ -698,6 +956,7 @@ impl TraceBuilder {
             resume_ip,
             entries,
             frames: frames.to_vec(),
+            displaced: self.displaced,
         });
         self.trace.snaps.len() as u32 - 1
     }
@@ -723,6 +982,7 @@ impl TraceBuilder {
     /// do not survive the call; values are reloaded from the slots).
     pub fn barrier(&mut self) {
         self.cse.clear();
+        self.mem.clear();
     }
 
     /// A real call of the trace's own function (see `call.rec`): `self_closure` copies
@@ -773,6 +1033,49 @@ impl TraceBuilder {
         self.trace.insns = n;
     }
 
+    /// The frame the trace runs in now runs `func` (a side trace starting in a
+    /// displaced state, see [`Snapshot::displaced`]).
+    pub fn set_displaced(&mut self, func: u32) {
+        self.displaced = Some(func);
+    }
+
+    /// A return below the trace's frame (`ret.down`, guarded through `snap`): the
+    /// caller runs `func`, resumes at `ip`, receives the result in slot `ret`, and its
+    /// slot 0 is `delta` slots below the returning frame's. Every later slot number
+    /// and snapshot is the caller's.
+    pub fn ret_down(&mut self, func: u32, ip: u32, ret: u16, delta: u32, snap: u32) {
+        let k = func as u64 | (ip as u64) << 32;
+        let tw = ret as u64 | (delta as u64) << 16;
+        self.emit_tw(IrOp::RetDown, NONE, NONE, k, tw, snap);
+        self.trace.pops = true;
+        self.displaced = Some(func);
+        self.shift += delta;
+        // Values are keyed by slot number: none carries over to the caller's numbering.
+        self.barrier();
+    }
+
+    /// A tail call of `func` in the frame the trace runs in (`tcall.base`).
+    pub fn tail_base(&mut self, func: u32) {
+        self.emit(IrOp::TailBase, NONE, NONE, func as u64, 0);
+        self.displaced = Some(func);
+        self.barrier();
+    }
+
+    /// Ends the trace with a link to the loop trace at `anchor`, reached at the
+    /// back-edge `resume_ip` inside the inlined `frames`: a snapshot of its own (never
+    /// shared with a guard's, whose exit returns to the interpreter).
+    pub fn link(&mut self, resume_ip: u32, frames: &[SnapFrame], anchor: hashvm_vm::jit::Anchor) {
+        self.trace.snaps.push(Snapshot {
+            resume_ip,
+            entries: Vec::new(),
+            frames: frames.to_vec(),
+            displaced: self.displaced,
+        });
+        let snap = self.trace.snaps.len() as u32 - 1;
+        self.emit(IrOp::Link, NONE, NONE, 0, snap);
+        self.trace.link = Some((snap, anchor));
+    }
+
     /// Returns `v` from the trace's function (see `ret.rec`), ending the trace.
     pub fn ret_rec(&mut self, v: Ref, snap: u32) {
         self.emit(IrOp::RetRec, v, NONE, 0, snap);
@@ -805,6 +1108,11 @@ impl TraceBuilder {
         self.konst(r)
     }
 
+    /// Records the trace frame's size ([`Trace::frame_slots`]).
+    pub fn set_frame_slots(&mut self, n: u32) {
+        self.trace.frame_slots = n;
+    }
+
     /// Marks a function-entry trace of `func` (arity, frame size).
     pub fn set_entry(&mut self, func: u32, arity: u16, nslots: u16) {
         self.trace.entry = Some((func, arity, nslots));
@@ -813,6 +1121,7 @@ impl TraceBuilder {
     /// Records what the trace's frames need: `extent` slots from the trace frame's
     /// slot 0, and up to `depth` inlined frames.
     pub fn set_shape(&mut self, extent: u32, depth: u32) {
+        let extent = extent.saturating_sub(self.shift);
         self.trace.extent = self.trace.extent.max(extent);
         self.trace.depth = self.trace.depth.max(depth);
     }
@@ -1285,6 +1594,45 @@ mod tests {
     }
 
     #[test]
+    fn loads_are_forwarded_until_a_store_that_may_alias() {
+        let mut b = TraceBuilder::new(0);
+        b.set_forwarding();
+        let s = b.snapshot(0, vec![]);
+        let f = Tag::F64 as u64;
+        let p = b.sload_tw(0, Tag::OBJ as u64, s);
+        let q = b.sload_tw(1, Tag::OBJ as u64, s);
+        let x = b.fload(p, 0, f, s).unwrap();
+        assert_eq!(b.fload(p, 0, f, s).unwrap(), x, "a load of a load");
+        let y = b.fload(q, 0, f, s).unwrap();
+        let one = b.kf64(1.0);
+        let x1 = b.arith(IrOp::AddF, x, one).unwrap();
+        let k0 = b.kint(0);
+        let k1 = b.kint(1);
+        b.hstore(p, k0, x1, s).unwrap();
+        assert_eq!(b.fload(p, 0, f, s).unwrap(), x1, "a load of the store");
+        // q may be p: its field 0 is loaded again; its field 1 was not stored.
+        let y2 = b.fload(q, 0, f, s).unwrap();
+        assert_ne!(y2, y);
+        let z = b.fload(q, 1, f, s).unwrap();
+        // A fresh object is not p: storing into it leaves p's field 0 known.
+        let n = b.new_object(0, 2, s);
+        b.hstore(n, k0, one, s).unwrap();
+        assert_eq!(b.fload(p, 0, f, s).unwrap(), x1);
+        assert_eq!(b.fload(n, 0, f, s).unwrap(), one);
+        // A store at a variable index may write anything (but the fresh object).
+        let i = b.sload(2, IrType::I64, s);
+        b.hstore(q, i, one, s).unwrap();
+        assert_ne!(b.fload(p, 0, f, s).unwrap(), x1);
+        assert_ne!(b.fload(q, 1, f, s).unwrap(), z);
+        assert_eq!(b.fload(n, 0, f, s).unwrap(), one);
+        let _ = k1;
+        // A real call forgets everything.
+        let p0 = b.fload(p, 0, f, s).unwrap();
+        b.barrier();
+        assert_ne!(b.fload(p, 0, f, s).unwrap(), p0);
+    }
+
+    #[test]
     fn float_identities_are_not_applied() {
         let mut b = TraceBuilder::new(0);
         let s = b.snapshot(0, vec![]);
@@ -1300,8 +1648,8 @@ mod tests {
             // Division (guarded on its divisor) and allocation (on the nursery's room)
             // are the guarded computations.
             let division = matches!(op, IrOp::DivI | IrOp::RemI | IrOp::New);
-            // `exit` leaves unconditionally: it has neither operands nor effects.
-            let unconditional = op == IrOp::Exit;
+            // `exit` and `link` leave unconditionally: neither operands nor effects.
+            let unconditional = matches!(op, IrOp::Exit | IrOp::Link);
             if op.flags() & flag::GUARD != 0
                 && op.flags() & flag::LOAD == 0
                 && !division

@@ -29,6 +29,7 @@ pub mod disasm;
 #[cfg(target_arch = "x86_64")]
 pub mod hook;
 pub mod ir;
+pub mod opt;
 pub mod record;
 #[cfg(target_arch = "x86_64")]
 pub mod x64;

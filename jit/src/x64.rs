@@ -16,9 +16,12 @@
 //!
 //! `rdi` (slots) and `rsi` (interrupt) stay fixed, `r12` holds the register block and
 //! `r11` is scratch; values live in the six other caller-saved general registers, in
-//! `r13`–`r15` (saved by the prologue) and in `xmm0`–`xmm15`. A trace needing more live
-//! values than that is refused ([`CompileError::TooManyLiveValues`]) and keeps
-//! running in the interpreter; spilling comes with longer traces.
+//! `r13`–`r15` (saved by the prologue) and in `xmm0`–`xmm15`. When a class has too few
+//! registers for a trace, it spills: three of its registers become temporaries, and
+//! the values the linear scan leaves without a register live in the spill area, a
+//! fixed block of the native frame the prologue reserves (`[rbx - SPILL_BYTES ..]`),
+//! each loaded into a temporary by the instructions that use it and stored after the
+//! one that computes it; exits write them to their slots from there.
 
 // dynasm!'s expansion converts dynamic register numbers with `.into()`.
 #![allow(clippy::useless_conversion)]
@@ -183,29 +186,63 @@ pub(crate) enum Loc {
 /// Register assignment: one forward pass over the body, freeing a register after its
 /// value's last use (uses by guards' snapshots and by the loop tail count).
 pub(crate) fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
+    allocate_avoiding(t, &[])
+}
+
+/// [`allocate`] without the registers `avoid` (whole-function code's home registers).
+pub(crate) fn allocate_avoiding(t: &Trace, avoid: &[Loc]) -> Result<Vec<Loc>, CompileError> {
+    let last = last_uses(t)?;
+    assign(t, &last, Spill::default(), avoid).map(|homes| {
+        homes
+            .into_iter()
+            .map(|h| match h {
+                Home::Reg(l) => l,
+                Home::Spill(_) => Loc::None,
+            })
+            .collect()
+    })
+}
+
+/// The index of each value's last use (`t.ins.len()`: the back-edge); refuses a
+/// value live across a real call.
+fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
     let n = t.ins.len();
     let mut last = vec![0usize; n];
-    let end = n; // the tail is "after" every instruction
+    // The tail is "after" every instruction. In a peeled trace, a value from before
+    // the loop body that the body uses is used again by every iteration: it lives to
+    // the back-edge.
+    let end = n;
+    let body = t.loop_start.map_or(usize::MAX, |b| b as usize);
+    let mut use_at = |r: Ref, i: usize| {
+        let r = r.0 as usize;
+        let at = if i >= body && r < body { end } else { i };
+        last[r] = last[r].max(at);
+    };
     for (i, ins) in t.ins.iter().enumerate() {
-        last[i] = last[i].max(i);
+        use_at(Ref(i as u32), i);
         if ins.op.nargs() >= 1 {
-            last[ins.a.0 as usize] = last[ins.a.0 as usize].max(i);
+            use_at(ins.a, i);
         }
         if ins.op.nargs() == 2 {
-            last[ins.b.0 as usize] = last[ins.b.0 as usize].max(i);
+            use_at(ins.b, i);
         }
         // A constant field index is an immediate of the store, not a register.
         if ins.op == IrOp::HStore && t.ins[ins.k as usize].op != IrOp::KInt {
-            last[ins.k as usize] = last[ins.k as usize].max(i);
+            use_at(Ref(ins.k as u32), i);
         }
         if ins.op.flags() & flag::GUARD != 0 {
             for (_, r) in &t.snaps[ins.snap as usize].entries {
-                last[r.0 as usize] = last[r.0 as usize].max(i);
+                use_at(*r, i);
             }
         }
     }
     for (_, r) in &t.tail {
         last[r.0 as usize] = end;
+    }
+    // The back-edge moves each carried value into its phi's register: both live to it.
+    for &(p, v) in &t.phis {
+        last[p.0 as usize] = end;
+        last[v.0 as usize] = end;
     }
     // Registers do not survive a real call: the recorder reloads every value after
     // one, and a value that would live across it is refused, not miscompiled.
@@ -221,30 +258,190 @@ pub(crate) fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
             open = i;
         }
     }
-    let mut loc = vec![Loc::None; n];
-    let mut free_g: Vec<u8> = GPRS.iter().rev().copied().collect();
-    let mut free_x: Vec<u8> = XMMS.iter().rev().copied().collect();
+    Ok(last)
+}
+
+/// Which register classes may spill (values kept in the spill area, [`Home::Spill`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Spill {
+    gpr: bool,
+    xmm: bool,
+}
+
+/// Where a value lives for its whole life in compiled code: a register, or a slot of
+/// the spill area (`[rbx - SPILL_BYTES + 8 * k]`, reloaded into a reserved temporary
+/// register by each instruction that uses it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Home {
+    Reg(Loc),
+    Spill(u16),
+}
+
+/// Spill slots (8 bytes each) in every trace's native frame, below the prologue's.
+const SPILL_SLOTS: usize = 128;
+const SPILL_BYTES: i32 = 8 * SPILL_SLOTS as i32;
+/// The temporaries spilled operands and results use when a class spills (taken out of
+/// that class's registers): first operand, second operand (or a stored value),
+/// third (a store's index) or result.
+const GPR_TEMPS: [u8; 3] = [13, 14, 15];
+const XMM_TEMPS: [u8; 3] = [13, 14, 15];
+
+/// The disp of spill slot `k` from `rbx`.
+fn spill_disp(k: u16) -> i32 {
+    -SPILL_BYTES + 8 * k as i32
+}
+
+/// Linear-scan assignment over the instruction list (last uses in `last`): a value gets
+/// a free register of its class; when there is none and the class may spill, the live
+/// value of that class (or the new one) whose last use is furthest goes to a spill
+/// slot for its whole life (Poletto and Sarkar's linear scan).
+fn assign(
+    t: &Trace,
+    last: &[usize],
+    spill: Spill,
+    avoid: &[Loc],
+) -> Result<Vec<Home>, CompileError> {
+    let n = t.ins.len();
+    let mut home = vec![Home::Reg(Loc::None); n];
+    let pool = |regs: &[u8], temps: &[u8], on: bool| -> Vec<u8> {
+        regs.iter()
+            .rev()
+            .copied()
+            .filter(|r| !on || !temps.contains(r))
+            .collect()
+    };
+    let mut free_g = pool(&GPRS, &GPR_TEMPS, spill.gpr);
+    let mut free_x = pool(&XMMS, &XMM_TEMPS, spill.xmm);
+    free_g.retain(|r| !avoid.contains(&Loc::Gpr(*r)));
+    free_x.retain(|r| !avoid.contains(&Loc::Xmm(*r)));
+    // Free spill slots, with the instruction after which each was freed: a value
+    // spilled when its register is taken (after its definition) needs a slot free
+    // since before its definition.
+    let mut free_s: Vec<(u16, Option<usize>)> =
+        (0..SPILL_SLOTS as u16).rev().map(|k| (k, None)).collect();
+    let take_slot = |free_s: &mut Vec<(u16, Option<usize>)>, def: usize| {
+        let k = free_s
+            .iter()
+            .rposition(|&(_, at)| at.is_none_or(|at| at < def))?;
+        Some(free_s.remove(k).0)
+    };
+    // Values in registers, per class.
+    let mut active_g: Vec<usize> = Vec::new();
+    let mut active_x: Vec<usize> = Vec::new();
     // Values whose last use is instruction i, released after i is allocated (so a
     // result never shares a register with its own operands).
     let mut dying: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
-    for i in 0..t.ins.len() {
-        loc[i] = match t.ty(Ref(i as u32)) {
+    for i in 0..n {
+        let (xmm, free, active, may) = match t.ty(Ref(i as u32)) {
             IrType::I64 | IrType::Bool | IrType::Ptr | IrType::Val => {
-                Loc::Gpr(free_g.pop().ok_or(CompileError::TooManyLiveValues)?)
+                (false, &mut free_g, &mut active_g, spill.gpr)
             }
-            IrType::F64 => Loc::Xmm(free_x.pop().ok_or(CompileError::TooManyLiveValues)?),
-            IrType::None => Loc::None,
+            IrType::F64 => (true, &mut free_x, &mut active_x, spill.xmm),
+            IrType::None => {
+                release(i, &dying, &mut home, &mut free_g, &mut free_x, &mut free_s);
+                continue;
+            }
         };
+        let wrap = |r: u8| Home::Reg(if xmm { Loc::Xmm(r) } else { Loc::Gpr(r) });
+        if let Some(r) = free.pop() {
+            home[i] = wrap(r);
+            active.push(i);
+        } else if may {
+            // The furthest last use among the class's live values and this one.
+            let far = active.iter().copied().max_by_key(|&v| last[v]);
+            let victim = far.filter(|&v| last[v] > last[i]);
+            let slot = take_slot(&mut free_s, victim.unwrap_or(i))
+                .ok_or(CompileError::TooManyLiveValues)?;
+            match victim {
+                Some(v) => {
+                    home[i] = home[v];
+                    home[v] = Home::Spill(slot);
+                    active.retain(|&w| w != v);
+                    active.push(i);
+                }
+                None => home[i] = Home::Spill(slot),
+            }
+        } else {
+            return Err(CompileError::TooManyLiveValues);
+        }
         dying[last[i].min(n)].push(i);
+        active_g.retain(|&v| last[v] > i);
+        active_x.retain(|&v| last[v] > i);
+        release(i, &dying, &mut home, &mut free_g, &mut free_x, &mut free_s);
+    }
+    Ok(home)
+}
+
+/// Frees the registers and spill slots of the values whose last use is instruction `i`.
+fn release(
+    i: usize,
+    dying: &[Vec<usize>],
+    home: &mut [Home],
+    free_g: &mut Vec<u8>,
+    free_x: &mut Vec<u8>,
+    free_s: &mut Vec<(u16, Option<usize>)>,
+) {
+    for &v in &dying[i] {
+        match home[v] {
+            Home::Reg(Loc::Gpr(r)) => free_g.push(r),
+            Home::Reg(Loc::Xmm(r)) => free_x.push(r),
+            Home::Spill(k) => free_s.push((k, Some(i))),
+            Home::Reg(Loc::None) => {}
+        }
+    }
+}
+
+/// The homes of `t`'s values for compiled code: registers only if they suffice,
+/// else with the classes that overflow spilling.
+fn homes(t: &Trace) -> Result<Vec<Home>, CompileError> {
+    let last = last_uses(t)?;
+    let mut spill = Spill::default();
+    loop {
+        match assign(t, &last, spill, &[]) {
+            Ok(h) => return Ok(h),
+            Err(CompileError::TooManyLiveValues) if !(spill.gpr && spill.xmm) => {
+                // Spill the class that ran out (both, when the first try with one
+                // spilling still runs out).
+                if spill.gpr || spill.xmm {
+                    spill = Spill {
+                        gpr: true,
+                        xmm: true,
+                    };
+                } else {
+                    spill = class_short(t, &last);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Which class runs out of registers first in `t`.
+fn class_short(t: &Trace, last: &[usize]) -> Spill {
+    let (mut g, mut x) = (0usize, 0usize);
+    let (mut mg, mut mx) = (0usize, 0usize);
+    let mut dying: Vec<Vec<usize>> = vec![Vec::new(); t.ins.len() + 1];
+    for i in 0..t.ins.len() {
+        match t.ty(Ref(i as u32)) {
+            IrType::F64 => x += 1,
+            IrType::None => {}
+            _ => g += 1,
+        }
+        mg = mg.max(g);
+        mx = mx.max(x);
+        dying[last[i].min(t.ins.len())].push(i);
         for &v in &dying[i] {
-            match loc[v] {
-                Loc::Gpr(r) => free_g.push(r),
-                Loc::Xmm(r) => free_x.push(r),
-                Loc::None => {}
+            match t.ty(Ref(v as u32)) {
+                IrType::F64 => x -= 1,
+                IrType::None => {}
+                _ => g -= 1,
             }
         }
     }
-    Ok(loc)
+    Spill {
+        gpr: mg > GPRS.len(),
+        xmm: mx > XMMS.len(),
+    }
 }
 
 pub(crate) fn disp(slot: u64) -> Result<i32, CompileError> {
@@ -269,7 +466,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     if t.snaps.len() > 0xffff || ctx.tid > 0x7fff {
         return Err(CompileError::TooManyExits);
     }
-    let loc = allocate(t)?;
+    let homes = homes(t)?;
     let mut a = Assembler::new().map_err(|e| CompileError::Memory(e.to_string()))?;
     let table: Box<[AtomicUsize]> = t.snaps.iter().map(|_| AtomicUsize::new(0)).collect();
     let exits: Vec<DynamicLabel> = t.snaps.iter().map(|_| a.new_dynamic_label()).collect();
@@ -288,11 +485,14 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; push rcx
             ; mov r12, rdx
             ; mov rbx, rsp
+            // The spill area, shared by the tree's traces (no value lives across a
+            // call, so recursive activations share it too).
+            ; sub rsp, SPILL_BYTES
             ; lea rbp, [rsp - NATIVE_BUDGET]
             // Returns here with the exit code in eax (`ret.rec` at the outermost
             // level sets RETURNED; exits return here through `out`).
             ; call =>top
-            ; add rsp, 8
+            ; add rsp, SPILL_BYTES + 8
             ; pop r15
             ; pop r14
             ; pop r13
@@ -334,15 +534,28 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         top,
         helper_exits: Vec::new(),
     };
-    emit_ops(&mut a, &mut cx, t, &loc, &exits)?;
+    // A peeled trace's back-edge jumps to its loop body.
+    let body = a.new_dynamic_label();
+    emit_ops_homes(&mut a, &mut cx, t, &homes, &exits, Some(body))?;
     let helper_exits = cx.helper_exits;
-    if !t.returns {
+    if !t.returns && t.link.is_none() {
         // The back-edge: write the loop-carried slots, then poll the interrupt flag;
         // the slots are now exactly the loop header's state (snapshot 0).
         for &(slot, r) in &t.tail {
-            store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
+            store_home(&mut a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
         }
-        let exit0 = exits[0];
+        let moves: Vec<(Home, Home)> = t
+            .phis
+            .iter()
+            .map(|&(p, v)| (homes[v.0 as usize], homes[p.0 as usize]))
+            .collect();
+        parallel_move(&mut a, moves);
+        // A peeled loop's poll exits with the carried slots in their phis.
+        let exit0 = exits[if t.loop_start.is_some() {
+            t.loop_snap as usize
+        } else {
+            0
+        }];
         for c in [ctx.counter, ctx.passes] {
             if c != 0 {
                 dynasm!(a ; .arch x64
@@ -354,6 +567,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; cmp BYTE [Rq(INTR)], 0
             ; jne =>exit0);
         match ctx.root_top {
+            None if t.loop_start.is_some() => dynasm!(a ; .arch x64 ; jmp =>body),
             None => dynasm!(a ; .arch x64 ; jmp =>top),
             Some(addr) => dynasm!(a ; .arch x64
                 ; mov r11, QWORD addr as i64
@@ -363,7 +577,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     for (k, s) in t.snaps.iter().enumerate() {
         dynasm!(a ; .arch x64 ; =>exits[k]);
         for &(slot, r) in &s.entries {
-            store(&mut a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
+            store_home(&mut a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
         }
         let slot = table[k].as_ptr() as i64;
         dynasm!(a ; .arch x64
@@ -386,7 +600,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     // halves the cost of an entry and exit).
     dynasm!(a ; .arch x64
         ; =>out
-        ; lea rsp, [rbx - 8]
+        ; lea rsp, [rbx - SPILL_BYTES - 8]
         ; ret);
     let offs: Vec<AssemblyOffset> = stubs
         .iter()
@@ -504,18 +718,47 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
     loc: &[Loc],
     exits: &[DynamicLabel],
 ) -> Result<(), CompileError> {
-    let g = |r: Ref| match loc[r.0 as usize] {
-        Loc::Gpr(x) => x,
-        _ => 0,
-    };
-    let x = |r: Ref| match loc[r.0 as usize] {
-        Loc::Xmm(x) => x,
-        _ => 0,
-    };
+    let homes: Vec<Home> = loc.iter().map(|&l| Home::Reg(l)).collect();
+    emit_ops_homes(a, cx, t, &homes, exits, None)
+}
+
+/// [`emit_ops`] for values with [`Home`]s (spilled ones loaded into temporaries
+/// around each instruction); `body` is the label a peeled trace's back-edge jumps to.
+fn emit_ops_homes<A: Emitter, T: Target<A>>(
+    a: &mut A,
+    cx: &mut T,
+    t: &Trace,
+    homes: &[Home],
+    exits: &[DynamicLabel],
+    body: Option<DynamicLabel>,
+) -> Result<(), CompileError> {
+    // Each value's register for the instruction being emitted: its home, or for a
+    // spilled operand or result the temporary it is loaded into or computed in.
+    let mut view: Vec<Loc> = homes
+        .iter()
+        .map(|h| match h {
+            Home::Reg(l) => *l,
+            Home::Spill(_) => Loc::None,
+        })
+        .collect();
     for (i, ins) in t.ins.iter().enumerate() {
-        let d = loc[i];
         let exit = exits[ins.snap as usize];
+        if let Some(body) = body.filter(|_| t.loop_start == Some(i as u32)) {
+            dynasm!(a ; .arch x64 ; =>body);
+        }
+        let spilled = unspill(a, t, homes, &mut view, i);
+        let loc = &view[..];
+        let d = loc[i];
+        let g = |r: Ref| match loc[r.0 as usize] {
+            Loc::Gpr(x) => x,
+            _ => 0,
+        };
+        let x = |r: Ref| match loc[r.0 as usize] {
+            Loc::Xmm(x) => x,
+            _ => 0,
+        };
         match ins.op {
+            IrOp::Phi => move_loc(a, loc[ins.a.0 as usize], d),
             IrOp::KInt => {
                 if let Loc::Gpr(r) = d {
                     dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
@@ -671,6 +914,13 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
                 cx.call_rec(a)?;
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
             }
+            IrOp::RetDown | IrOp::TailBase => frame_op(a, ins, exit)?,
+            IrOp::Link => {
+                // A completed pass (for `--jit-stats`), then out through the link's
+                // snapshot: the hook enters the linked trace.
+                cx.count_pass(a);
+                dynasm!(a ; .arch x64 ; jmp =>exit);
+            }
             IrOp::CallC => {
                 let c = t
                     .ccalls
@@ -686,7 +936,7 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
                 // The snapshot's values go to their slots first: the helper (and a
                 // collection) sees the exit's state, and registers do not survive.
                 for &(slot, r) in &t.snaps[ins.snap as usize].entries {
-                    store(a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
+                    store_home(a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
                 }
                 let fail = cx.helper_exit(a, ins.snap)?;
                 let f: unsafe extern "C" fn(
@@ -932,7 +1182,17 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
             | IrOp::AGetSlot
             | IrOp::GCopy
             | IrOp::FieldSlot
-            | IrOp::SetFieldK => cx.function_op(a, t, loc, i, exit)?,
+            | IrOp::SetFieldK
+            | IrOp::ASetSlot
+            | IrOp::SetFieldSlot
+            | IrOp::InitSlot
+            | IrOp::CtorIdx
+            | IrOp::IsNil
+            | IrOp::HeadSlot
+            | IrOp::HGetI
+            | IrOp::HGetF
+            | IrOp::HGetB
+            | IrOp::HSet => cx.function_op(a, t, loc, i, exit)?,
             IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
                 // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
                 // an unordered result sets ZF, PF and CF.
@@ -950,6 +1210,7 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
                 }
             }
         }
+        respill(a, homes, &mut view, i, spilled);
     }
     Ok(())
 }
@@ -1068,6 +1329,184 @@ fn call_c<A: Emitter>(a: &mut A, c: &crate::ir::CCall) -> Result<(), CompileErro
     Ok(())
 }
 
+/// Copies a value between two registers of its class.
+fn move_loc<A: Emitter>(a: &mut A, from: Loc, to: Loc) {
+    match (from, to) {
+        (Loc::Gpr(p), Loc::Gpr(r)) if p != r => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p)),
+        (Loc::Xmm(p), Loc::Xmm(r)) if p != r => dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p)),
+        _ => {}
+    }
+}
+
+/// Copies a value between two homes (of one class).
+fn move_home<A: Emitter>(a: &mut A, from: Home, to: Home) {
+    match (from, to) {
+        (Home::Reg(f), Home::Reg(t)) => move_loc(a, f, t),
+        (Home::Reg(f), Home::Spill(k)) => from_reg_to_spill(a, f, k),
+        (Home::Spill(k), Home::Reg(t)) => load_spill(a, t, k),
+        (Home::Spill(j), Home::Spill(k)) if j != k => {
+            // Through the stack: no register is free here (the scratch register may
+            // hold a value of a cycle being broken).
+            dynasm!(a ; .arch x64
+                ; push QWORD [rbx + spill_disp(j)]
+                ; pop QWORD [rbx + spill_disp(k)]);
+        }
+        _ => {}
+    }
+}
+
+/// Stores a register to spill slot `k`.
+fn from_reg_to_spill<A: Emitter>(a: &mut A, f: Loc, k: u16) {
+    let d = spill_disp(k);
+    match f {
+        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [rbx + d], Rq(r)),
+        Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [rbx + d], Rx(r)),
+        Loc::None => {}
+    }
+}
+
+/// Loads spill slot `k` into a register.
+fn load_spill<A: Emitter>(a: &mut A, t: Loc, k: u16) {
+    let d = spill_disp(k);
+    match t {
+        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [rbx + d]),
+        Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [rbx + d]),
+        Loc::None => {}
+    }
+}
+
+/// Loads instruction `i`'s spilled operands into temporaries and gives a spilled
+/// result a temporary (`view` names them); returns the result's spill slot, for
+/// [`respill`].
+fn unspill<A: Emitter>(
+    a: &mut A,
+    t: &Trace,
+    homes: &[Home],
+    view: &mut [Loc],
+    i: usize,
+) -> Option<u16> {
+    let ins = t.ins[i];
+    let mut ops: Vec<Ref> = Vec::with_capacity(3);
+    if ins.op.nargs() >= 1 {
+        ops.push(ins.a);
+    }
+    if ins.op.nargs() == 2 {
+        ops.push(ins.b);
+    }
+    if ins.op == IrOp::HStore && t.ins[ins.k as usize].op != IrOp::KInt {
+        ops.push(Ref(ins.k as u32));
+    }
+    let (mut ng, mut nx) = (0, 0);
+    for r in ops {
+        let r = r.0 as usize;
+        if let Home::Spill(k) = homes[r] {
+            if view[r] != Loc::None {
+                continue; // the same operand twice
+            }
+            view[r] = if t.ty(Ref(r as u32)) == IrType::F64 {
+                nx += 1;
+                Loc::Xmm(XMM_TEMPS[nx - 1])
+            } else {
+                ng += 1;
+                Loc::Gpr(GPR_TEMPS[ng - 1])
+            };
+            load_spill(a, view[r], k);
+        }
+    }
+    match homes[i] {
+        Home::Spill(k) => {
+            view[i] = if t.ty(Ref(i as u32)) == IrType::F64 {
+                Loc::Xmm(XMM_TEMPS[2])
+            } else {
+                Loc::Gpr(GPR_TEMPS[2])
+            };
+            Some(k)
+        }
+        Home::Reg(_) => None,
+    }
+}
+
+/// After instruction `i`: stores a spilled result to its slot, and forgets the
+/// temporaries of every spilled value.
+fn respill<A: Emitter>(a: &mut A, homes: &[Home], view: &mut [Loc], i: usize, slot: Option<u16>) {
+    if let Some(k) = slot {
+        from_reg_to_spill(a, view[i], k);
+    }
+    for (v, h) in view.iter_mut().zip(homes) {
+        if matches!(h, Home::Spill(_)) {
+            *v = Loc::None;
+        }
+    }
+}
+
+/// Performs the moves `(from, to)` as if at once (the back-edge's phi moves: a value
+/// may move into a register another move reads). A move whose destination no other
+/// pending move reads goes first; when only cycles are left, one destination's value
+/// is saved in the scratch register and the moves that read it read it there.
+fn parallel_move<A: Emitter>(a: &mut A, moves: Vec<(Home, Home)>) {
+    // `None` as a source: the scratch register (holding a general or float value).
+    let mut pending: Vec<(Option<Home>, Home)> = moves
+        .into_iter()
+        .filter(|(f, t)| f != t && *t != Home::Reg(Loc::None))
+        .map(|(f, t)| (Some(f), t))
+        .collect();
+    while !pending.is_empty() {
+        let ready =
+            (0..pending.len()).find(|&k| !pending.iter().any(|(f, _)| *f == Some(pending[k].1)));
+        match ready {
+            Some(k) => {
+                let (f, t) = pending.swap_remove(k);
+                match (f, t) {
+                    (Some(f), t) => move_home(a, f, t),
+                    (None, Home::Reg(Loc::Gpr(r))) => {
+                        dynasm!(a ; .arch x64 ; mov Rq(r), Rq(SCRATCH))
+                    }
+                    (None, Home::Reg(Loc::Xmm(r))) => {
+                        dynasm!(a ; .arch x64 ; movq Rx(r), Rq(SCRATCH))
+                    }
+                    (None, Home::Spill(k)) => {
+                        dynasm!(a ; .arch x64 ; mov QWORD [rbx + spill_disp(k)], Rq(SCRATCH))
+                    }
+                    (None, Home::Reg(Loc::None)) => {}
+                }
+            }
+            None => {
+                // Every pending destination is read by another move: a cycle. Save
+                // one destination's value; its readers read the scratch register.
+                let t = pending[0].1;
+                match t {
+                    Home::Reg(Loc::Gpr(r)) => dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), Rq(r)),
+                    Home::Reg(Loc::Xmm(r)) => dynasm!(a ; .arch x64 ; movq Rq(SCRATCH), Rx(r)),
+                    Home::Spill(k) => {
+                        dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [rbx + spill_disp(k)])
+                    }
+                    Home::Reg(Loc::None) => {}
+                }
+                for m in pending.iter_mut() {
+                    if m.0 == Some(t) {
+                        m.0 = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes a value from its home to a slot as the interpreter would.
+fn store_home<A: Emitter>(a: &mut A, slot: u32, h: Home, tw: u64) -> Result<(), CompileError> {
+    match h {
+        Home::Reg(l) => store(a, slot, l, tw),
+        Home::Spill(k) => {
+            let off = disp(slot as u64)?;
+            dynasm!(a ; .arch x64
+                ; mov Rq(SCRATCH), QWORD [rbx + spill_disp(k)]
+                ; mov QWORD [Rq(BASE) + off], Rq(SCRATCH));
+            store_tw(a, BASE, off, tw);
+            Ok(())
+        }
+    }
+}
+
 /// Writes a value to a slot as the interpreter would: payload, then tag and aux
 /// (the tag word `tw`).
 pub(crate) fn store<A: Emitter>(a: &mut A, slot: u32, l: Loc, tw: u64) -> Result<(), CompileError> {
@@ -1119,6 +1558,66 @@ fn field_disp(i: u64) -> Result<i32, CompileError> {
         .filter(|d| *d <= i32::MAX as u64)
         .map(|d| (d - 8) as i32)
         .ok_or(CompileError::SlotOutOfRange(i))
+}
+
+/// The operations that change which frame the trace runs in: a return below its
+/// frame (`ret.down`), a tail call at its level (`tcall.base`). Only `r11` and the
+/// slots base register are written (values stay in their registers across them).
+fn frame_op<A: Emitter>(
+    a: &mut A,
+    ins: &crate::ir::Ins,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let fsz = layout::FRAME_SIZE as i32;
+    match ins.op {
+        IrOp::RetDown => {
+            let func = (ins.k & 0xffff_ffff) as i32;
+            let ip = (ins.k >> 32) as i32;
+            let ret = (ins.tw & 0xffff) as i16;
+            let delta = (ins.tw >> 16) as u32;
+            let shift = i32::try_from(delta as u64 * 16)
+                .map_err(|_| CompileError::SlotOutOfRange(delta as u64))?;
+            // What the interpreter's `ret` finds: the caller's record under the
+            // innermost one, a bytecode frame of that function at that return point,
+            // and the innermost record's result slot and base (so that the caller's
+            // slot numbers are the recorded ones). Every check exits before anything
+            // changed (the interpreter then runs the `ret`).
+            dynasm!(a ; .arch x64
+                ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                ; jne =>exit
+                ; cmp DWORD [r11 - 2 * fsz + layout::FRAME_FUNC as i32], func
+                ; jne =>exit
+                ; cmp DWORD [r11 - 2 * fsz + layout::FRAME_IP as i32], ip
+                ; jne =>exit
+                ; cmp WORD [r11 - fsz + layout::FRAME_RET as i32], ret
+                ; jne =>exit
+                // base(innermost) - base(caller) == delta, through the base register
+                // (restored before the jump: an exit stores relative to it).
+                ; push Rq(BASE)
+                ; mov Rd(BASE), DWORD [r11 - fsz + layout::FRAME_BASE as i32]
+                ; sub Rd(BASE), DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
+                ; cmp Rd(BASE), delta as i32
+                ; pop Rq(BASE)
+                ; jne =>exit
+                // Pop the record; the caller's slot 0 is `delta` slots down.
+                ; sub r11, fsz
+                ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+                ; sub Rq(BASE), shift);
+        }
+        IrOp::TailBase => {
+            let func = ins.k as i32;
+            let clo = layout::FRAME_CLOSURE as i32 - fsz;
+            dynasm!(a ; .arch x64
+                ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                ; mov DWORD [r11 - fsz + layout::FRAME_FUNC as i32], func
+                ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], 0
+                ; mov QWORD [r11 + clo], func
+                ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The data operations: loads of any value (guarded on their tag word), header
@@ -1511,28 +2010,113 @@ mod tests {
         assert_eq!(run(&t, &mut slots, false), 0, "the tag guard exits first");
     }
 
-    #[test]
-    fn too_many_live_values_is_refused_not_miscompiled() {
+    /// Slots 0..N hold i64s, N..2N f64s, 2N a counter, 2N+1 its limit; each iteration
+    /// loads them all, then sets `v[j] := v[j] + v[j+1]` (`f[j] := f[j] * 0.5 +
+    /// f[j+1]`), so every value is live at once: more than the registers hold.
+    const N: usize = 24;
+
+    fn pressure_loop() -> Trace {
         let mut b = TraceBuilder::new(0);
-        let vals: Vec<Ref> = (0..10).map(|s| b.sload(s, IrType::I64, 0)).collect();
-        let t = b.finish(
-            vals.iter()
-                .enumerate()
-                .map(|(s, r)| (s as u16, *r))
-                .collect(),
-        );
-        assert_eq!(
-            compile(
-                &t,
-                Ctx {
-                    tid: 0,
-                    root_top: None,
-                    counter: 0,
-                    passes: 0,
-                }
-            )
-            .err(),
-            Some(CompileError::TooManyLiveValues)
-        );
+        let iv: Vec<Ref> = (0..N).map(|s| b.sload(s as u32, IrType::I64, 0)).collect();
+        let fv: Vec<Ref> = (0..N)
+            .map(|s| b.sload((N + s) as u32, IrType::F64, 0))
+            .collect();
+        let half = b.kf64(0.5);
+        let mut out = Vec::new();
+        for j in 0..N {
+            let x = b.arith(IrOp::AddI, iv[j], iv[(j + 1) % N]).unwrap();
+            let h = b.arith(IrOp::MulF, fv[j], half).unwrap();
+            let y = b.arith(IrOp::AddF, h, fv[(j + 1) % N]).unwrap();
+            out.push((x, y));
+        }
+        for (j, &(x, y)) in out.iter().enumerate() {
+            b.sstore(j as u32, x);
+            b.sstore((N + j) as u32, y);
+        }
+        let i = b.sload(2 * N as u32, IrType::I64, 0);
+        let one = b.kint(1);
+        let i1 = b.arith(IrOp::AddI, i, one).unwrap();
+        b.sstore(2 * N as u32, i1);
+        let n = b.sload(2 * N as u32 + 1, IrType::I64, 0);
+        let s = b.snapshot(99, vec![]);
+        b.guard(IrOp::LtI, i1, n, s).unwrap();
+        b.finish(vec![])
+    }
+
+    fn pressure_slots(k: i64) -> Vec<Value> {
+        let mut v: Vec<Value> = (0..N as i64).map(|j| Value::i64(j * 7 - 50)).collect();
+        v.extend((0..N).map(|j| Value::f64(j as f64 * 0.25 - 1.0)));
+        v.push(Value::i64(0));
+        v.push(Value::i64(k));
+        v
+    }
+
+    fn pressure_reference(k: i64) -> Vec<Value> {
+        let mut v = pressure_slots(k);
+        for _ in 0..k {
+            let (iv, fv): (Vec<i64>, Vec<f64>) = (
+                (0..N).map(|j| v[j].as_i64()).collect(),
+                (0..N).map(|j| v[N + j].as_f64()).collect(),
+            );
+            for j in 0..N {
+                v[j] = Value::i64(iv[j].wrapping_add(iv[(j + 1) % N]));
+                v[N + j] = Value::f64(fv[j] * 0.5 + fv[(j + 1) % N]);
+            }
+            v[2 * N] = Value::i64(v[2 * N].as_i64() + 1);
+        }
+        v
+    }
+
+    #[test]
+    fn a_trace_with_more_live_values_than_registers_spills() {
+        let t = pressure_loop();
+        assert_eq!(allocate(&t).err(), Some(CompileError::TooManyLiveValues));
+        let h = homes(&t).expect("spills");
+        assert!(h.iter().any(|h| matches!(h, Home::Spill(_))));
+        let want = pressure_reference(1000);
+        let mut slots = pressure_slots(1000);
+        run(&t, &mut slots, false);
+        assert_eq!(slots, want);
+    }
+
+    #[test]
+    fn a_peeled_trace_spills_and_its_exit_writes_every_carried_slot() {
+        let t = crate::opt::peel(&pressure_loop()).expect("peeled");
+        assert!(homes(&t)
+            .expect("spills")
+            .iter()
+            .any(|h| matches!(h, Home::Spill(_))));
+        for k in [1, 2, 3, 1000] {
+            let want = pressure_reference(k);
+            let mut slots = pressure_slots(k);
+            let code = run(&t, &mut slots, false);
+            assert_eq!(t.snaps[code as usize].resume_ip, 99);
+            assert_eq!(slots, want, "after {k} iterations");
+        }
+    }
+
+    #[test]
+    fn parallel_moves_swap_through_the_scratch_register() {
+        // Peeled `(a, b) := (b, a)`: the back-edge's moves form a cycle.
+        let mut b = TraceBuilder::new(0);
+        let x = b.sload(0, IrType::I64, 0);
+        let y = b.sload(1, IrType::I64, 0);
+        b.sstore(0, y);
+        b.sstore(1, x);
+        let i = b.sload(2, IrType::I64, 0);
+        let one = b.kint(1);
+        let i1 = b.arith(IrOp::AddI, i, one).unwrap();
+        b.sstore(2, i1);
+        let n = b.sload(3, IrType::I64, 0);
+        let s = b.snapshot(9, vec![]);
+        b.guard(IrOp::LtI, i1, n, s).unwrap();
+        let t = crate::opt::peel(&b.finish(vec![])).expect("peeled");
+        for (k, swapped) in [(1, true), (2, false), (5, true), (8, false)] {
+            let mut slots = [Value::i64(10), Value::i64(20), Value::i64(0), Value::i64(k)];
+            run(&t, &mut slots, false);
+            let (p, q) = if swapped { (20, 10) } else { (10, 20) };
+            assert_eq!((slots[0].as_i64(), slots[1].as_i64()), (p, q), "{k}");
+            assert_eq!(slots[2].as_i64(), k);
+        }
     }
 }
