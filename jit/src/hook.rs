@@ -32,6 +32,9 @@ pub struct JitStats {
     pub exits: u64,
     /// Time spent recording and compiling, in seconds.
     pub compile_seconds: f64,
+    /// Of the entries, those straight from another trace's link (`link`), without
+    /// going back to the interpreter.
+    pub links: u64,
     /// Of the exits, those of helper calls that did not complete (the instruction
     /// faulted, or was left to the interpreter).
     pub helper_exits: u64,
@@ -114,6 +117,14 @@ impl Probe for VmProbe<'_> {
     fn direct_foreign(&self, fi: u32) -> Option<hashvm_vm::ffi::DirectForeign> {
         self.0.direct_foreign(fi)
     }
+    fn frame(&self, i: usize) -> Option<hashvm_vm::vm::Frame> {
+        self.0.jit_frame(i)
+    }
+    fn loop_trace(&self, func: u32, ip: u32) -> Option<Anchor> {
+        let index = self.0.loop_slot(func, ip)?;
+        let at = Anchor::Loop { func, ip, index };
+        (self.0.hot_slot(at)?.trace != 0).then_some(at)
+    }
 }
 
 /// The tracing JIT, attached to a VM with [`Vm::set_jit`].
@@ -124,6 +135,16 @@ pub struct Jit {
     side: Option<(usize, usize)>,
     /// Loop anchors whose trees ran too few iterations per entry: not recorded again.
     refused: HashSet<Anchor>,
+    /// Loop anchors whose recordings aborted at an inner loop that had no trace yet,
+    /// with that loop's back-edge (function, offset): given a fresh start
+    /// (`Vm::jit_retry`) once a root trace is installed there.
+    retry: Vec<(Anchor, (u32, u32))>,
+    /// Anchors to give a fresh start at the next chance (the hook has `&mut Vm`).
+    retry_due: Vec<Anchor>,
+    /// Exits (trace, snapshot) whose side trace aborted at an inner loop without a
+    /// trace, with that loop's back-edge: tried again once a root trace is
+    /// installed there.
+    side_retry: Vec<(usize, usize, (u32, u32))>,
     traces: Vec<Installed>,
     /// What happened so far (shared, so that the caller can read it after handing the
     /// JIT to the VM).
@@ -233,8 +254,9 @@ impl Jit {
             r.depth = r.depth.max(trace.depth);
             r.extent = r.extent.max(trace.extent);
             // The root's entries commit the bump pointer if any trace of the tree
-            // allocates.
+            // allocates, and the frame count if any pops a frame record.
             r.allocates |= trace.allocates;
+            r.pops |= trace.pops;
             self.note(format_args!(
                 "compiled side trace {} at exit {k} of trace {}",
                 tid + 1,
@@ -243,7 +265,29 @@ impl Jit {
         } else {
             self.note(format_args!("compiled trace {}", tid + 1));
         }
-        let exits = vec![(0, false); trace.snaps.len()];
+        let mut exits = vec![(0, false); trace.snaps.len()];
+        if let Some((k, _)) = trace.link {
+            // A link is not an exit: no side trace grows there.
+            exits[k as usize].1 = true;
+        }
+        if let (None, Anchor::Loop { func, ip, .. }) = (side, anchor) {
+            let (due, keep) = self
+                .retry
+                .drain(..)
+                .partition(|(_, target)| *target == (func, ip));
+            self.retry = keep;
+            self.retry_due.extend(due.into_iter().map(|(a, _)| a));
+            let traces = &mut self.traces;
+            self.side_retry.retain(|&(t, k, target)| {
+                if target != (func, ip) {
+                    return true;
+                }
+                if let Some(e) = traces.get_mut(t).and_then(|x| x.exits.get_mut(k)) {
+                    *e = (0, false);
+                }
+                false
+            });
+        }
         let anchor = if side.is_some() {
             self.traces[root].anchor
         } else {
@@ -336,8 +380,176 @@ impl Jit {
     }
 }
 
+impl Jit {
+    /// Gives the anchors that aborted at an inner loop without a trace a fresh start
+    /// (a root trace was installed since: perhaps theirs).
+    fn serve_retries(&mut self, vm: &mut Vm) {
+        for at in self.retry_due.drain(..) {
+            vm.jit_retry(at);
+        }
+    }
+
+    /// Runs one trace (see [`JitHook::enter`]); `Some` when it ended in a link: the
+    /// trace to enter next, at its anchor (the state the link left). `linked`: the
+    /// trace is entered from a link (not counted for judging short loops).
+    fn enter_one(
+        &mut self,
+        vm: &mut Vm,
+        trace: TraceId,
+        at: &Anchor,
+        linked: bool,
+    ) -> Result<Option<(TraceId, Anchor)>, Trap> {
+        let Some(t) = self.traces.get_mut(trace.0.get() as usize - 1) else {
+            return Err(vm.error_plain("JIT: no such trace"));
+        };
+        if t.trace.entry.is_none() && !linked {
+            t.entered += 1;
+            if t.entered == JUDGE_AFTER && self.log {
+                let i = t.iters.load(Ordering::Relaxed);
+                eprintln!(
+                    "[jit] trace {}: {i} iterations in {JUDGE_AFTER} entries",
+                    trace.0
+                );
+            }
+            if t.entered == JUDGE_AFTER
+                && t.iters.load(Ordering::Relaxed) < MIN_ITERS_PER_ENTRY * JUDGE_AFTER
+            {
+                // Judged once: too short a loop for its entry and exit costs.
+                let n = trace.0.get();
+                self.refused.insert(*at);
+                vm.uninstall_trace(*at);
+                self.note(format_args!(
+                    "dropped trace {n}: too few iterations per entry"
+                ));
+                return Ok(None);
+            }
+        }
+        let t = &self.traces[trace.0.get() as usize - 1];
+        let Some(top) = vm.jit_top_frame() else {
+            return Err(vm.error_plain("JIT: a trace entered without a frame"));
+        };
+        // An exit may push as many frames as the trace inlines: if the frame limit is
+        // that close, leave the anchor to the interpreter (which reports the overflow
+        // where it happens). The VM uninstalls a trace that makes no progress.
+        if (t.trace.depth as usize) > vm.jit_frame_room() {
+            return Ok(None);
+        }
+        // The slots of the inlined frames are written where the interpreter would put
+        // them: the value stack must hold them (growing it moves it, so before the
+        // block is synced).
+        vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
+        let entry_tree = t.trace.entry.is_some();
+        // Trees that pop frame records (`ret.down`) commit the frame count too.
+        let commit = entry_tree || t.trace.allocates || t.trace.pops;
+        if t.ccalls {
+            // As the interpreter's `ffi.call` does before each call.
+            vm.jit_flush_output();
+        }
+        // Most loop trees read nothing a sync updates: the block's stack and globals
+        // are exact between sync points.
+        let st = if t.sync {
+            vm.jit_state()
+        } else {
+            vm.jit_state_unsynced()
+        };
+        let vmp: *mut Vm = vm;
+        // SAFETY: the block's `stack_base` and `interrupt` are exact (they change only
+        // at sync points), and `jit_state` synced the rest for a tree that reads it
+        // (`frame_top - 1` is then the innermost frame). The innermost frame is the
+        // NORMAL frame of the function the trace was recorded in, at its anchor; its
+        // slots start at `stack_base + base`, and the value stack holds
+        // `extent` slots from there (reserved above), which covers every slot the trace
+        // names: the frame's own (the recorder only names slots the verified
+        // instructions name) and those of the frames it inlines; native recursive
+        // activations check their own room against the block's limits. `interrupt`
+        // points at a live flag. Nothing else touches the slots, the frame records or
+        // the block while the code runs, except the helpers it calls with `vmp`, while
+        // this function holds no reference into the VM.
+        let code = unsafe {
+            let slots = (*st).stack_base.add(top.base as usize);
+            t.code.run(slots, (*st).interrupt as *const u8, st, vmp)
+        };
+        // Only function-entry trees push or pop frame records (`call.rec`, `ret.rec`),
+        // and only trees that allocate move the bump pointer: a loop tree that does
+        // neither changed nothing in the block, and skips the commit's checks.
+        if commit {
+            // SAFETY: the code moved `frame_top` only by pushing frame records it
+            // wrote whole (a NORMAL frame of the trace's function, its base inside the
+            // value stack, every slot of its extent written: the arguments where the
+            // caller stored them, the rest cleared), or by popping them; it moved the
+            // bump pointer only over objects it initialised whole (`new` writes the
+            // header, and its fields are stored before any guard can exit).
+            if let Err(e) = unsafe { vm.jit_state_commit() } {
+                return Err(vm.error_plain(format!("JIT: {e}")));
+            }
+        }
+        if code == x64::RETURNED {
+            // The function returned natively: its caller resumes after the call.
+            self.stats.borrow_mut().entries += 1;
+            return Ok(None);
+        }
+        let helper = code & x64::HELPER_EXIT != 0;
+        let code = code & !x64::HELPER_EXIT;
+        let (tid, k) = ((code >> 16) as usize, (code & 0xffff) as usize);
+        let Some(s) = self.traces.get(tid).and_then(|x| x.trace.snaps.get(k)) else {
+            return Err(vm.error_plain("JIT: a trace exit without a snapshot"));
+        };
+        let link = self.traces[tid]
+            .trace
+            .link
+            .filter(|(lk, _)| !helper && *lk as usize == k)
+            .map(|(_, a)| a);
+        {
+            let mut st = self.stats.borrow_mut();
+            st.entries += 1;
+            st.exits += link.is_none() as u64;
+            st.links += link.is_some() as u64;
+        }
+        if !s.frames.is_empty() || entry_tree {
+            self.materialise(vm, tid, k)?;
+        } else {
+            vm.jit_set_ip(s.resume_ip);
+        }
+        if let Some(target) = link {
+            // The machine is at the target loop's back-edge, its frames pushed: enter
+            // its trace if it still has one (else the interpreter runs the back-edge).
+            return Ok(vm
+                .hot_slot(target)
+                .and_then(|s| NonZeroU32::new(s.trace))
+                .map(|t| (TraceId(t), target)));
+        }
+        if helper {
+            // A helper call that did not complete: the interpreter runs the
+            // instruction, or the fault it ended in is raised there. Never a side
+            // trace from here (the instruction may have run).
+            self.stats.borrow_mut().helper_exits += 1;
+            if self.log {
+                self.note(format_args!("helper exit {k} of trace {}", tid + 1));
+            }
+            return match vm.jit_take_trap() {
+                Some(t) => Err(t),
+                None => Ok(None),
+            };
+        }
+        let (taken, tried) = &mut self.traces[tid].exits[k];
+        *taken += 1;
+        if self.log || (k != 0 && *taken >= SIDE_HOT && !*tried) {
+            self.exit_taken_often(vm, tid, k);
+        }
+        // Only exit 0 (the loop header, the function entry) can be the interrupt
+        // exit: stop there if the flag is up.
+        if k == 0 {
+            vm.check_interrupt()?;
+        }
+        Ok(None)
+    }
+}
+
 impl JitHook for Jit {
     fn hot(&mut self, _vm: &mut Vm, at: Anchor) -> HotAction {
+        if !self.retry_due.is_empty() {
+            self.serve_retries(_vm);
+        }
         match at {
             Anchor::Loop { func, ip, .. } if !self.refused.contains(&at) => {
                 self.recorder = Some(Recorder::new(func, ip));
@@ -386,6 +598,13 @@ impl JitHook for Jit {
                 }
             }
             Step::Abort(why) => {
+                match (r.waits_for_inner, self.side) {
+                    (Some(target), None) if !self.retry.contains(&(at.anchor, target)) => {
+                        self.retry.push((at.anchor, target));
+                    }
+                    (Some(target), Some((t, k))) => self.side_retry.push((t, k, target)),
+                    _ => {}
+                }
                 self.recorder = None;
                 self.side = None;
                 self.stats.borrow_mut().aborts += 1;
@@ -404,138 +623,26 @@ impl JitHook for Jit {
     }
 
     fn enter(&mut self, vm: &mut Vm, trace: TraceId, at: &Anchor) -> Result<(), Trap> {
-        let Some(t) = self.traces.get_mut(trace.0.get() as usize - 1) else {
-            return Err(vm.error_plain("JIT: no such trace"));
-        };
-        if t.trace.entry.is_none() {
-            t.entered += 1;
-            if t.entered == JUDGE_AFTER && self.log {
-                let i = t.iters.load(Ordering::Relaxed);
-                eprintln!(
-                    "[jit] trace {}: {i} iterations in {JUDGE_AFTER} entries",
-                    trace.0
-                );
-            }
-            if t.entered == JUDGE_AFTER
-                && t.iters.load(Ordering::Relaxed) < MIN_ITERS_PER_ENTRY * JUDGE_AFTER
-            {
-                // Judged once: too short a loop for its entry and exit costs.
-                let n = trace.0.get();
-                self.refused.insert(*at);
-                vm.uninstall_trace(*at);
-                self.note(format_args!(
-                    "dropped trace {n}: too few iterations per entry"
-                ));
-                return Ok(());
-            }
+        if !self.retry_due.is_empty() {
+            self.serve_retries(vm);
         }
-        let t = &self.traces[trace.0.get() as usize - 1];
-        let Some(top) = vm.jit_top_frame() else {
-            return Err(vm.error_plain("JIT: a trace entered without a frame"));
-        };
-        // An exit may push as many frames as the trace inlines: if the frame limit is
-        // that close, leave the anchor to the interpreter (which reports the overflow
-        // where it happens). The VM uninstalls a trace that makes no progress.
-        if (t.trace.depth as usize) > vm.jit_frame_room() {
-            return Ok(());
-        }
-        // The slots of the inlined frames are written where the interpreter would put
-        // them: the value stack must hold them (growing it moves it, so before the
-        // block is synced).
-        vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
-        let entry_tree = t.trace.entry.is_some();
-        let commit = entry_tree || t.trace.allocates;
-        if t.ccalls {
-            // As the interpreter's `ffi.call` does before each call.
-            vm.jit_flush_output();
-        }
-        // Most loop trees read nothing a sync updates: the block's stack and globals
-        // are exact between sync points.
-        let st = if t.sync {
-            vm.jit_state()
-        } else {
-            vm.jit_state_unsynced()
-        };
-        let vmp: *mut Vm = vm;
-        // SAFETY: the block's `stack_base` and `interrupt` are exact (they change only
-        // at sync points), and `jit_state` synced the rest for a tree that reads it
-        // (`frame_top - 1` is then the innermost frame). The innermost frame is the
-        // NORMAL frame of the function the trace was recorded in, at its anchor; its
-        // slots start at `stack_base + base`, and the value stack holds
-        // `extent` slots from there (reserved above), which covers every slot the trace
-        // names: the frame's own (the recorder only names slots the verified
-        // instructions name) and those of the frames it inlines; native recursive
-        // activations check their own room against the block's limits. `interrupt`
-        // points at a live flag. Nothing else touches the slots, the frame records or
-        // the block while the code runs, except the helpers it calls with `vmp`, while
-        // this function holds no reference into the VM.
-        let code = unsafe {
-            let slots = (*st).stack_base.add(top.base as usize);
-            t.code.run(slots, (*st).interrupt as *const u8, st, vmp)
-        };
-        // Only function-entry trees push or pop frame records (`call.rec`, `ret.rec`),
-        // and only trees that allocate move the bump pointer: a loop tree that does
-        // neither changed nothing in the block, and skips the commit's checks.
-        if commit {
-            // SAFETY: the code moved `frame_top` only by pushing frame records it
-            // wrote whole (a NORMAL frame of the trace's function, its base inside the
-            // value stack, every slot of its extent written: the arguments where the
-            // caller stored them, the rest cleared), or by popping them; it moved the
-            // bump pointer only over objects it initialised whole (`new` writes the
-            // header, and its fields are stored before any guard can exit).
-            if let Err(e) = unsafe { vm.jit_state_commit() } {
-                return Err(vm.error_plain(format!("JIT: {e}")));
-            }
-        }
-        if code == x64::RETURNED {
-            // The function returned natively: its caller resumes after the call.
-            self.stats.borrow_mut().entries += 1;
-            return Ok(());
-        }
-        let helper = code & x64::HELPER_EXIT != 0;
-        let code = code & !x64::HELPER_EXIT;
-        let (tid, k) = ((code >> 16) as usize, (code & 0xffff) as usize);
-        let Some(s) = self.traces.get(tid).and_then(|x| x.trace.snaps.get(k)) else {
-            return Err(vm.error_plain("JIT: a trace exit without a snapshot"));
-        };
-        {
-            let mut st = self.stats.borrow_mut();
-            st.entries += 1;
-            st.exits += 1;
-        }
-        if !s.frames.is_empty() || entry_tree {
-            self.materialise(vm, tid, k)?;
-        } else {
-            vm.jit_set_ip(s.resume_ip);
-        }
-        if helper {
-            // A helper call that did not complete: the interpreter runs the
-            // instruction, or the fault it ended in is raised there. Never a side
-            // trace from here (the instruction may have run).
-            self.stats.borrow_mut().helper_exits += 1;
-            if self.log {
-                self.note(format_args!("helper exit {k} of trace {}", tid + 1));
-            }
-            return match vm.jit_take_trap() {
-                Some(t) => Err(t),
-                None => Ok(()),
-            };
-        }
-        let (taken, tried) = &mut self.traces[tid].exits[k];
-        *taken += 1;
-        if self.log || (k != 0 && *taken >= SIDE_HOT && !*tried) {
-            self.exit_taken_often(vm, tid, k);
-        }
-        // Only exit 0 (the loop header, the function entry) can be the interrupt
-        // exit: stop there if the flag is up.
-        if k == 0 {
+        let (mut trace, mut at) = (trace, *at);
+        let mut linked = false;
+        // A trace that ends in a link is followed at once by the trace it links to,
+        // without going back to the interpreter's dispatch; the interrupt flag is
+        // polled at each link, so a cycle of links stays interruptible.
+        while let Some((t, a)) = self.enter_one(vm, trace, &at, linked)? {
             vm.check_interrupt()?;
+            (trace, at, linked) = (t, a, true);
         }
         Ok(())
     }
 
     fn flush(&mut self) {
         self.recorder = None;
+        self.retry.clear();
+        self.retry_due.clear();
+        self.side_retry.clear();
         self.refused.clear();
         self.traces.clear();
     }

@@ -199,6 +199,10 @@ define_ir! {
     CallC "call.c" 0 None [STORE] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";
     Phi "phi" 1 Val [] "The loop-carried value of a slot (a peeled trace, `jit/src/opt.rs`): `a` (its value after the pre-roll) copied, before the loop, into a register of its own, which the back-edge overwrites with the value of the iteration that ends ([`Trace::phis`]); its tag word `tw` is `a`'s.";
     CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
+    // Coverage across frames (returns below the trace's frame, linking, tail calls).
+    RetDown "ret.down" 0 None [GUARD | STORE] "A return from the frame the trace runs in to its caller, which the trace goes on in: guard the caller's record (under the innermost) is a NORMAL frame of function `k & 0xffffffff` resuming at `k >> 32`, and the innermost record's result slot is `tw & 0xffff` and its base the caller's plus `tw >> 16`; pop the innermost record and move the trace's slot 0 down to the caller's (every later slot number is the caller's). The recorder stores the result next.";
+    Link "link" 0 None [GUARD] "Leave through the snapshot unconditionally: it is the anchor of a loop with a compiled trace (`Trace::link`), which the hook enters at once, the snapshot's inlined frames pushed first.";
+    TailBase "tcall.base" 0 None [STORE] "A tail call of function `k` from the frame the trace runs in (`tcallk` at the trace's level): its frame record becomes function `k`'s (ip 0, closure its FUNC value); the recorder moves the arguments and clears the other slots.";
 }
 
 impl IrOp {
@@ -273,6 +277,7 @@ impl IrOp {
                 | IrOp::Payload
                 | IrOp::SqrtF
                 | IrOp::CallC
+                | IrOp::Link
                 | IrOp::Phi
         )
     }
@@ -349,6 +354,11 @@ pub struct Snapshot {
     pub entries: Vec<(u16, Ref)>,
     /// The inlined frames live at the guard, outermost first.
     pub frames: Vec<SnapFrame>,
+    /// Set when the frame the trace runs in is no longer the one it was entered in
+    /// (it returned below it, `ret.down`, or tail-called there, `tcall.base`): the
+    /// function that frame runs now. A state that never goes back to the root's loop
+    /// header: a side trace from here ends in a link or an exit.
+    pub displaced: Option<u32>,
 }
 
 /// One bytecode instruction a trace runs through the VM's helper (`call.insn`).
@@ -441,6 +451,11 @@ pub struct Trace {
     /// iteration of a loop, one activation of a function-entry trace, a side trace's
     /// path): `--jit-stats` counts them per completed pass.
     pub insns: u32,
+    /// The trace ends in a `link` (its snapshot) to the loop trace at this anchor,
+    /// not at its own loop's back-edge.
+    pub link: Option<(u32, hashvm_vm::jit::Anchor)>,
+    /// The trace pops frame records (`ret.down`): its entries commit the frame count.
+    pub pops: bool,
 }
 
 impl Trace {
@@ -534,6 +549,15 @@ impl fmt::Display for Trace {
                     write!(f, " r{} is f{}", ins.k & 0xffff_ffff, ins.k >> 32)?
                 }
                 IrOp::SCopy => write!(f, " r{} := r{}", ins.k & 0xffff, ins.k >> 16)?,
+                IrOp::RetDown => write!(
+                    f,
+                    " to f{} @{} (result r{}, base -{})",
+                    ins.k & 0xffff_ffff,
+                    ins.k >> 32,
+                    ins.tw & 0xffff,
+                    ins.tw >> 16
+                )?,
+                IrOp::TailBase => write!(f, " f{}", ins.k)?,
                 IrOp::GCopy => write!(f, " r{} := g{}", ins.k & 0xffff, ins.k >> 16)?,
                 IrOp::CallC => {
                     if let Some(c) = self.ccalls.get(ins.k as usize) {
@@ -569,6 +593,9 @@ impl fmt::Display for Trace {
         }
         for (i, s) in self.snaps.iter().enumerate() {
             write!(f, "snap {i}")?;
+            if let Some(func) = s.displaced {
+                write!(f, " (in f{func})")?;
+            }
             for fr in &s.frames {
                 write!(f, " [@{} f{} base {}]", fr.resume, fr.func, fr.base)?;
             }
@@ -577,6 +604,9 @@ impl fmt::Display for Trace {
                 write!(f, " r{slot}={r}")?;
             }
             writeln!(f)?;
+        }
+        if let Some((k, at)) = self.link {
+            writeln!(f, "link: snap {k} -> {at:?}")?;
         }
         write!(f, "loop:")?;
         for (slot, r) in &self.tail {
@@ -637,6 +667,9 @@ fn shared(op: IrOp) -> bool {
             | IrOp::SCopy
             | IrOp::GCopy
             | IrOp::Phi
+            | IrOp::RetDown
+            | IrOp::Link
+            | IrOp::TailBase
     )
 }
 
@@ -646,6 +679,12 @@ pub struct TraceBuilder {
     trace: Trace,
     /// (op, a, b, k, tw) → the instruction that already computes it.
     cse: HashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
+    /// The function of the frame the trace runs in, once it is not the entry frame
+    /// (see [`Snapshot::displaced`]).
+    displaced: Option<u32>,
+    /// Slots the trace's slot 0 moved down by (`ret.down`) since its entry: extents
+    /// are counted from the entry frame's slot 0, which the VM reserves room above.
+    shift: u32,
     /// Load forwarding ([`TraceBuilder::set_forwarding`]): a heap load's key (as in
     /// `cse`) → the value the heap holds there, from an earlier load or store that no
     /// store since may have overwritten.
@@ -674,6 +713,7 @@ impl TraceBuilder {
             resume_ip: anchor_ip,
             entries: Vec::new(),
             frames: Vec::new(),
+            displaced: None,
         });
         b
     }
@@ -697,6 +737,9 @@ impl TraceBuilder {
             mem: HashMap::new(),
             forward: true,
             lens: HashMap::new(),
+            // Only loop traces that stay in their frame are resumed (`opt::peel`).
+            displaced: None,
+            shift: 0,
         };
         // The loads and stores replayed, so that the table holds what it held when the
         // trace was recorded.
@@ -901,7 +944,11 @@ impl TraceBuilder {
             .last()
             .filter(|_| self.trace.snaps.len() > 1)
         {
-            if last.resume_ip == resume_ip && last.entries == entries && last.frames == frames {
+            if last.resume_ip == resume_ip
+                && last.entries == entries
+                && last.frames == frames
+                && last.displaced == self.displaced
+            {
                 return self.trace.snaps.len() as u32 - 1;
             }
         }
@@ -909,6 +956,7 @@ impl TraceBuilder {
             resume_ip,
             entries,
             frames: frames.to_vec(),
+            displaced: self.displaced,
         });
         self.trace.snaps.len() as u32 - 1
     }
@@ -985,6 +1033,49 @@ impl TraceBuilder {
         self.trace.insns = n;
     }
 
+    /// The frame the trace runs in now runs `func` (a side trace starting in a
+    /// displaced state, see [`Snapshot::displaced`]).
+    pub fn set_displaced(&mut self, func: u32) {
+        self.displaced = Some(func);
+    }
+
+    /// A return below the trace's frame (`ret.down`, guarded through `snap`): the
+    /// caller runs `func`, resumes at `ip`, receives the result in slot `ret`, and its
+    /// slot 0 is `delta` slots below the returning frame's. Every later slot number
+    /// and snapshot is the caller's.
+    pub fn ret_down(&mut self, func: u32, ip: u32, ret: u16, delta: u32, snap: u32) {
+        let k = func as u64 | (ip as u64) << 32;
+        let tw = ret as u64 | (delta as u64) << 16;
+        self.emit_tw(IrOp::RetDown, NONE, NONE, k, tw, snap);
+        self.trace.pops = true;
+        self.displaced = Some(func);
+        self.shift += delta;
+        // Values are keyed by slot number: none carries over to the caller's numbering.
+        self.barrier();
+    }
+
+    /// A tail call of `func` in the frame the trace runs in (`tcall.base`).
+    pub fn tail_base(&mut self, func: u32) {
+        self.emit(IrOp::TailBase, NONE, NONE, func as u64, 0);
+        self.displaced = Some(func);
+        self.barrier();
+    }
+
+    /// Ends the trace with a link to the loop trace at `anchor`, reached at the
+    /// back-edge `resume_ip` inside the inlined `frames`: a snapshot of its own (never
+    /// shared with a guard's, whose exit returns to the interpreter).
+    pub fn link(&mut self, resume_ip: u32, frames: &[SnapFrame], anchor: hashvm_vm::jit::Anchor) {
+        self.trace.snaps.push(Snapshot {
+            resume_ip,
+            entries: Vec::new(),
+            frames: frames.to_vec(),
+            displaced: self.displaced,
+        });
+        let snap = self.trace.snaps.len() as u32 - 1;
+        self.emit(IrOp::Link, NONE, NONE, 0, snap);
+        self.trace.link = Some((snap, anchor));
+    }
+
     /// Returns `v` from the trace's function (see `ret.rec`), ending the trace.
     pub fn ret_rec(&mut self, v: Ref, snap: u32) {
         self.emit(IrOp::RetRec, v, NONE, 0, snap);
@@ -1030,6 +1121,7 @@ impl TraceBuilder {
     /// Records what the trace's frames need: `extent` slots from the trace frame's
     /// slot 0, and up to `depth` inlined frames.
     pub fn set_shape(&mut self, extent: u32, depth: u32) {
+        let extent = extent.saturating_sub(self.shift);
         self.trace.extent = self.trace.extent.max(extent);
         self.trace.depth = self.trace.depth.max(depth);
     }
@@ -1556,8 +1648,8 @@ mod tests {
             // Division (guarded on its divisor) and allocation (on the nursery's room)
             // are the guarded computations.
             let division = matches!(op, IrOp::DivI | IrOp::RemI | IrOp::New);
-            // `exit` leaves unconditionally: it has neither operands nor effects.
-            let unconditional = op == IrOp::Exit;
+            // `exit` and `link` leave unconditionally: neither operands nor effects.
+            let unconditional = matches!(op, IrOp::Exit | IrOp::Link);
             if op.flags() & flag::GUARD != 0
                 && op.flags() & flag::LOAD == 0
                 && !division

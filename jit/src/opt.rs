@@ -58,7 +58,14 @@ pub fn peel(t: &Trace) -> Option<Trace> {
 /// [`peel`] with the pre-roll values `carried` in phis; `Err` with more such values
 /// when the body reads others.
 fn peel_with(t: &Trace, carried: &BTreeSet<Ref>) -> Option<Result<Trace, BTreeSet<Ref>>> {
-    if t.entry.is_some() || t.returns || t.loop_start.is_some() || !t.tail.is_empty() {
+    // A trace that ends in a link, or changes the frame it runs in, is not a loop.
+    if t.entry.is_some()
+        || t.returns
+        || t.loop_start.is_some()
+        || !t.tail.is_empty()
+        || t.link.is_some()
+        || t.pops
+    {
         return None;
     }
     if t.ins.iter().any(|i| {
@@ -70,6 +77,9 @@ fn peel_with(t: &Trace, carried: &BTreeSet<Ref>) -> Option<Result<Trace, BTreeSe
                 | IrOp::CallInsn
                 | IrOp::CallC
                 | IrOp::Phi
+                | IrOp::RetDown
+                | IrOp::Link
+                | IrOp::TailBase
         ) || i.op.flags() & (flag::LOAD | flag::STORE) == (flag::LOAD | flag::STORE)
     }) {
         return None;

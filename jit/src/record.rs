@@ -84,7 +84,18 @@ pub trait Probe {
     fn direct_foreign(&self, _fi: u32) -> Option<hashvm_vm::ffi::DirectForeign> {
         None
     }
+    /// The frame record `i` places under the innermost (0: the innermost).
+    fn frame(&self, _i: usize) -> Option<hashvm_vm::vm::Frame> {
+        None
+    }
+    /// The anchor of the back-edge at `ip` of `func`, if a trace is installed there.
+    fn loop_trace(&self, _func: u32, _ip: u32) -> Option<hashvm_vm::jit::Anchor> {
+        None
+    }
 }
+
+/// Returns below the trace's frame (`ret.down`) one trace may follow.
+pub const MAX_RET_DOWN: u32 = 4;
 
 pub use hashvm_vm::jit::ObjHeader;
 
@@ -150,6 +161,17 @@ pub struct Recorder {
     /// The loop's body holds calls or helper instructions besides `ffi.call`: its
     /// foreign calls go through the helper too (see `direct_calls_fit`).
     prefer_helper: bool,
+    /// The function of the frame the trace runs in (its own function, until a return
+    /// below it or a tail call there).
+    base_func: u32,
+    /// The frame the trace runs in is not the one it was entered in (`ret.down`,
+    /// `tcall.base`): the trace can only end by linking to a loop trace.
+    displaced: bool,
+    /// Returns below the trace's frame so far.
+    pops: u32,
+    /// The recording aborted at the back-edge (function, offset) of a loop that has
+    /// no trace yet: worth retrying once it has one.
+    pub waits_for_inner: Option<(u32, u32)>,
 }
 
 /// Whether the foreign calls of the loop whose back-edge `edge` is at `ip` may be
@@ -280,6 +302,10 @@ impl Recorder {
             root_helpers: false,
             root_ccalls: false,
             prefer_helper: false,
+            base_func: func,
+            displaced: false,
+            pops: 0,
+            waits_for_inner: None,
         }
     }
 
@@ -315,6 +341,14 @@ impl Recorder {
             r.b.set_entry(f, arity, nslots);
         }
         r.frames = snap.frames.clone();
+        if let Some(f) = snap.displaced {
+            // The exit is past a return below the root's frame (or a tail call
+            // there): the frame runs another function, and never reaches the root's
+            // loop header again.
+            r.base_func = f;
+            r.displaced = true;
+            r.b.set_displaced(f);
+        }
         r.b.snapshot_in(snap.resume_ip, Vec::new(), &snap.frames);
         r
     }
@@ -625,7 +659,7 @@ impl Recorder {
             // The registers do not survive the call: every slot is reloaded.
             self.map.clear();
         }
-        let expect = self.frames.last().map_or(self.func, |f| f.func);
+        let expect = self.frames.last().map_or(self.base_func, |f| f.func);
         if func != expect
             || at.base.checked_sub(b0) != Some(self.cur())
             || at.depth.checked_sub(d0) != Some(self.frames.len())
@@ -687,7 +721,7 @@ impl Recorder {
                 _ => {}
             }
         }
-        if self.loop_root && ip == self.anchor_ip && self.frames.is_empty() {
+        if self.loop_root && ip == self.anchor_ip && self.frames.is_empty() && !self.displaced {
             if !matches!(insn.op, Op::Loop | Op::TCallSelf) {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
@@ -777,7 +811,8 @@ impl Recorder {
             }
             Op::Ret | Op::RetU => {
                 let Some(fr) = self.frames.last().copied() else {
-                    return Err("a return from the trace's frame".into());
+                    self.ret_down(&insn, ip, slots, probe)?;
+                    return Ok(None);
                 };
                 let r = if insn.op == Op::Ret {
                     let (r, _) = self.get(slot_of(&a[0]), ip, slots)?;
@@ -1203,6 +1238,19 @@ impl Recorder {
                 let r = self.b.kval(Value::u64(imm_of(&a[1]) as u64)).map_err(err)?;
                 self.put(slot_of(&a[0]), r);
             }
+            Op::Loop | Op::TCallSelf if self.link_target(func, ip, &insn, probe).is_some() => {
+                let at = self
+                    .link_target(func, ip, &insn, probe)
+                    .ok_or("a link target that went away")?;
+                self.b.link(ip, &self.frames, at);
+                // The back-edge is the linked trace's first instruction.
+                self.b.set_insns(self.steps.saturating_sub(1) as u32);
+                return Ok(Some(std::mem::take(&mut self.b).finish(Vec::new())));
+            }
+            Op::Loop if self.displaced && self.frames.is_empty() => {
+                // The back-edge of a loop of the caller the trace returned to, with no
+                // trace of its own: a jump, recorded through.
+            }
             Op::Loop if self.side && self.frames.is_empty() => {
                 // A side trace from an inner loop's exit follows the outer loop's
                 // back-edge (a jump) around to the inner loop again, where its root is.
@@ -1219,7 +1267,13 @@ impl Recorder {
                 self.restarts += 1;
                 self.waiting = Some(0);
             }
-            Op::Loop | Op::TCallSelf => return Err("an inner loop".into()),
+            Op::Loop | Op::TCallSelf => {
+                if (func, ip) != (self.func, self.anchor_ip) {
+                    self.waits_for_inner = Some((func, ip));
+                }
+                return Err("an inner loop (no trace there yet to link to)".into());
+            }
+            Op::TCallK | Op::TCall => self.tail_call(&insn, ip, slots, probe)?,
             Op::FfiCall if !self.b.has_helper() && !self.root_helpers && !self.prefer_helper => {
                 if !self.direct_ffi(a, ip, slots, probe)? {
                     self.helper(func, ip, &insn, probe)?;
@@ -1231,6 +1285,152 @@ impl Recorder {
             other => return Err(format!("`{}` is not recorded yet", other.mnemonic())),
         }
         Ok(None)
+    }
+
+    /// Where a recording that reached the back-edge `insn` at `ip` of `func` (not its
+    /// own anchor in its own frame) ends by linking: the back-edge's anchor, when a
+    /// trace is installed there and the recording is in an inlined callee, in a
+    /// caller it returned to, or at a self tail call. In the trace's own frame a
+    /// `loop` back-edge is followed as before (a side trace goes around an enclosing
+    /// loop back to its root, a root recording waits for its anchor), which keeps a
+    /// loop nest one tree rooted at its innermost loop: linking an outer loop's
+    /// trace to the inner one split fasta's nest into two trees, the outer one
+    /// entered for one iteration at a time (dropped as too short).
+    fn link_target(
+        &self,
+        func: u32,
+        ip: u32,
+        insn: &Insn,
+        probe: &dyn Probe,
+    ) -> Option<hashvm_vm::jit::Anchor> {
+        if !self.started {
+            return None;
+        }
+        if self.frames.is_empty() && !self.displaced && insn.op != Op::TCallSelf {
+            return None;
+        }
+        probe.loop_trace(func, ip)
+    }
+
+    /// `ret`/`retu` in the frame the trace runs in: the trace follows the return
+    /// into the caller (`ret.down`, guarded on the caller's frame record as the
+    /// interpreter finds it) and goes on recording there.
+    fn ret_down(
+        &mut self,
+        insn: &Insn,
+        ip: u32,
+        slots: &[Value],
+        probe: &dyn Probe,
+    ) -> Result<(), String> {
+        if self.pops >= MAX_RET_DOWN {
+            return Err(format!(
+                "more than {MAX_RET_DOWN} returns below the trace's frame"
+            ));
+        }
+        let (Some(callee), Some(caller)) = (probe.frame(0), probe.frame(1)) else {
+            return Err("a return from the trace's frame".into());
+        };
+        if caller.kind != hashvm_vm::vm::FrameKind::NORMAL {
+            return Err("a return from the trace's frame to a frame that is not bytecode".into());
+        }
+        let delta = callee
+            .base
+            .checked_sub(caller.base)
+            .ok_or("a return to a caller above its callee")?;
+        let (b0, d0) = self.start.ok_or("a return before the recording started")?;
+        if b0 != callee.base as usize || d0 < 2 {
+            return Err("a return from a frame the trace does not run in".into());
+        }
+        let r = if insn.op == Op::Ret {
+            Some(self.get(slot_of(&insn.args[0]), ip, slots)?.0)
+        } else {
+            None
+        };
+        let snap = self.snap(ip);
+        self.b
+            .ret_down(caller.func, caller.ip, callee.ret, delta, snap);
+        self.pops += 1;
+        self.displaced = true;
+        self.base_func = caller.func;
+        self.map.clear();
+        self.start = Some((caller.base as usize, d0 - 1));
+        let dst = callee.ret as usize;
+        match r {
+            Some(r) => self.put(dst, r),
+            None => {
+                self.b.sunit(dst as u32);
+                self.remember(dst, None);
+            }
+        }
+        Ok(())
+    }
+
+    /// `tcallk F, a0, n` (or `tcall` of a FUNC value): the arguments move down to
+    /// slot 0 and `F`'s frame takes the running frame's place (its caller, result
+    /// slot and return point stay), the slots past the arguments cleared as the
+    /// interpreter's push clears them. An inlined frame is replaced in the
+    /// snapshots; the trace's own frame record is rewritten (`tcall.base`).
+    fn tail_call(
+        &mut self,
+        insn: &Insn,
+        ip: u32,
+        slots: &[Value],
+        probe: &dyn Probe,
+    ) -> Result<(), String> {
+        let a = &insn.args;
+        let (f, a0, n) = if insn.op == Op::TCallK {
+            match a.first() {
+                Some(Operand::Func(f)) => (*f, slot_of(&a[1]), count_of(a.get(2))),
+                _ => return Err("tcallk without a function".into()),
+            }
+        } else {
+            let fs = slot_of(&a[0]);
+            let v = slots.get(fs).copied().unwrap_or(Value::UNIT);
+            if v.tag() != Tag::FUNC {
+                return Err("a tail call of a value that is not a function".into());
+            }
+            let f = probe.callee(v).ok_or("a tail call of a missing function")?;
+            let abs = self.cur() + fs;
+            let snap = self.snap(ip);
+            self.b.guard_callee(abs as u32, f, false, snap);
+            (f, slot_of(&a[1]), count_of(a.get(2)))
+        };
+        if self.entry && self.frames.is_empty() {
+            return Err("a tail call in a function-entry trace's frame".into());
+        }
+        let (arity, nslots) = probe.shape(f).ok_or("a tail call of a missing function")?;
+        if arity as usize != n {
+            return Err("a tail call that is not an exact application".into());
+        }
+        let cur = self.cur();
+        if cur + nslots as usize > u16::MAX as usize {
+            return Err("inlined frames too far from the trace's frame".into());
+        }
+        let mut moved = Vec::with_capacity(n);
+        for i in 0..n {
+            moved.push(self.get(a0 + i, ip, slots)?.0);
+        }
+        for (i, r) in moved.into_iter().enumerate() {
+            self.put(i, r);
+        }
+        match self.frames.last_mut() {
+            Some(fr) => {
+                fr.func = f;
+                fr.closure = ClosureSrc::Func(f);
+            }
+            None => {
+                self.b.tail_base(f);
+                self.base_func = f;
+                self.displaced = true;
+            }
+        }
+        for abs in cur + n..cur + nslots as usize {
+            self.b.sclear(abs as u32);
+            self.remember(abs, None);
+        }
+        self.b
+            .set_shape((cur + nslots as usize) as u32, self.frames.len() as u32);
+        Ok(())
     }
 
     /// `ffi.call` of a foreign function with only i64 and f64 parameters, called
@@ -1301,6 +1501,15 @@ impl Recorder {
                 op.mnemonic()
             ));
         }
+        if self.displaced {
+            // After `ret.down` the VM's frame count still holds the records the
+            // trace popped (it adopts them at the exit), and a collection in the
+            // helper resyncs the register block from it.
+            return Err(format!(
+                "`{}` (a helper call) after a return below the trace's frame",
+                op.mnemonic()
+            ));
+        }
         if self.entry {
             // Its native recursion pushes frame records the VM has not
             // adopted: a helper (or a collection) would not see them.
@@ -1310,7 +1519,7 @@ impl Recorder {
             ));
         }
         // The frames live here: the trace's own, and each inlined one.
-        let mut live = probe.shape(self.func).map_or(0, |(_, n)| n as u32);
+        let mut live = probe.shape(self.base_func).map_or(0, |(_, n)| n as u32);
         for f in &self.frames {
             let (_, n) = probe.shape(f.func).ok_or("a frame of a missing function")?;
             live = live.max(f.base + n as u32);

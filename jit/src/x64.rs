@@ -538,7 +538,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     let body = a.new_dynamic_label();
     emit_ops_homes(&mut a, &mut cx, t, &homes, &exits, Some(body))?;
     let helper_exits = cx.helper_exits;
-    if !t.returns {
+    if !t.returns && t.link.is_none() {
         // The back-edge: write the loop-carried slots, then poll the interrupt flag;
         // the slots are now exactly the loop header's state (snapshot 0).
         for &(slot, r) in &t.tail {
@@ -913,6 +913,13 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     ; lea Rq(BASE), [Rq(BASE) + argoff]);
                 cx.call_rec(a)?;
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
+            }
+            IrOp::RetDown | IrOp::TailBase => frame_op(a, ins, exit)?,
+            IrOp::Link => {
+                // A completed pass (for `--jit-stats`), then out through the link's
+                // snapshot: the hook enters the linked trace.
+                cx.count_pass(a);
+                dynasm!(a ; .arch x64 ; jmp =>exit);
             }
             IrOp::CallC => {
                 let c = t
@@ -1551,6 +1558,66 @@ fn field_disp(i: u64) -> Result<i32, CompileError> {
         .filter(|d| *d <= i32::MAX as u64)
         .map(|d| (d - 8) as i32)
         .ok_or(CompileError::SlotOutOfRange(i))
+}
+
+/// The operations that change which frame the trace runs in: a return below its
+/// frame (`ret.down`), a tail call at its level (`tcall.base`). Only `r11` and the
+/// slots base register are written (values stay in their registers across them).
+fn frame_op<A: Emitter>(
+    a: &mut A,
+    ins: &crate::ir::Ins,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let fsz = layout::FRAME_SIZE as i32;
+    match ins.op {
+        IrOp::RetDown => {
+            let func = (ins.k & 0xffff_ffff) as i32;
+            let ip = (ins.k >> 32) as i32;
+            let ret = (ins.tw & 0xffff) as i16;
+            let delta = (ins.tw >> 16) as u32;
+            let shift = i32::try_from(delta as u64 * 16)
+                .map_err(|_| CompileError::SlotOutOfRange(delta as u64))?;
+            // What the interpreter's `ret` finds: the caller's record under the
+            // innermost one, a bytecode frame of that function at that return point,
+            // and the innermost record's result slot and base (so that the caller's
+            // slot numbers are the recorded ones). Every check exits before anything
+            // changed (the interpreter then runs the `ret`).
+            dynasm!(a ; .arch x64
+                ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                ; jne =>exit
+                ; cmp DWORD [r11 - 2 * fsz + layout::FRAME_FUNC as i32], func
+                ; jne =>exit
+                ; cmp DWORD [r11 - 2 * fsz + layout::FRAME_IP as i32], ip
+                ; jne =>exit
+                ; cmp WORD [r11 - fsz + layout::FRAME_RET as i32], ret
+                ; jne =>exit
+                // base(innermost) - base(caller) == delta, through the base register
+                // (restored before the jump: an exit stores relative to it).
+                ; push Rq(BASE)
+                ; mov Rd(BASE), DWORD [r11 - fsz + layout::FRAME_BASE as i32]
+                ; sub Rd(BASE), DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
+                ; cmp Rd(BASE), delta as i32
+                ; pop Rq(BASE)
+                ; jne =>exit
+                // Pop the record; the caller's slot 0 is `delta` slots down.
+                ; sub r11, fsz
+                ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+                ; sub Rq(BASE), shift);
+        }
+        IrOp::TailBase => {
+            let func = ins.k as i32;
+            let clo = layout::FRAME_CLOSURE as i32 - fsz;
+            dynasm!(a ; .arch x64
+                ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+                ; mov DWORD [r11 - fsz + layout::FRAME_FUNC as i32], func
+                ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], 0
+                ; mov QWORD [r11 + clo], func
+                ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The data operations: loads of any value (guarded on their tag word), header

@@ -681,6 +681,25 @@ impl Vm {
         self.frames.last().copied()
     }
 
+    /// The frame record `i` places under the innermost (0: the innermost): a recorder
+    /// following a return below its trace's frame reads the caller's record.
+    pub fn jit_frame(&self, i: usize) -> Option<Frame> {
+        let f = self.frames.as_slice();
+        f.len().checked_sub(i + 1).map(|j| f[j])
+    }
+
+    /// Gives an anchor whose recordings aborted a fresh start: no aborts counted, not
+    /// blacklisted, counting down from the threshold. A JIT calls it when what made
+    /// them abort has changed (an inner loop they met got a trace to link to).
+    pub fn jit_retry(&mut self, at: Anchor) {
+        let t = self.config.jit_hot;
+        if let Some(s) = self.slot_mut(at) {
+            if s.trace == 0 {
+                *s = HotSlot::new(t);
+            }
+        }
+    }
+
     /// Pushes a NORMAL frame a trace exit materialises: the frame of a call the trace
     /// inlined. Every slot of its extent must already hold a live value (the trace
     /// wrote the arguments and cleared the rest as the interpreter's push does), so
@@ -939,8 +958,14 @@ impl Vm {
                     // The trace made no progress: entering it again would never end.
                     // Uninstall it and interpret the anchor. (A function-entry trace
                     // is entered again only at the next call: the interpreter runs the
-                    // entry in between.)
+                    // entry in between.) It counts as an abort: an anchor whose traces
+                    // keep making no progress is blacklisted like one whose recordings
+                    // keep failing, instead of being recorded again forever.
                     self.uninstall_trace(at);
+                    let t = self.config.jit_hot;
+                    if let Some(s) = self.slot_mut(at) {
+                        s.abort(t);
+                    }
                 }
                 if self.recording.is_some() {
                     // The hook asked for a side trace from this exit.
@@ -989,8 +1014,8 @@ impl Vm {
             Recording::Done(id) => {
                 self.recording = None;
                 if let Some(s) = self.slot_mut(anchor) {
+                    // The aborts so far stay counted (see `run_trace`).
                     s.install(id);
-                    s.aborts = 0;
                 }
                 true
             }

@@ -8,7 +8,9 @@
 //! remainder by zero, `MIN / -1`, shifts past 63), comparisons and compare-and-jumps,
 //! arrays (out-of-bounds reads and writes, elements whose type changes), globals whose
 //! type changes, `callk`/`call` of function values and closures (callees that fault,
-//! return another type, or loop), self, mutual and tail recursion, data values taken
+//! return another type, or loop; a looping callee reached by a tail call, or called
+//! from a function that goes on after it returns), self, mutual and tail recursion,
+//! data values taken
 //! apart by `switch`, lists built with `cons` (sometimes onto a non-list) and walked
 //! with `jnil`/`head`/`tail` in a short inner loop, records and tuples allocated in
 //! loops, read with `field` (whose type changes) and written with `setfield` (objects
@@ -466,7 +468,7 @@ impl Gen<'_, '_> {
         let (a, b, d) = (self.int(), self.int(), self.i64v());
         self.line(&format!("mov r12, r{a}"));
         self.line(&format!("mov r13, r{b}"));
-        match self.c.below(7) {
+        match self.c.below(9) {
             0 | 1 => {
                 let f = self.c.pick(&LEAVES);
                 self.line(&format!("callk r{d}, {f}, r12, 2"));
@@ -489,6 +491,21 @@ impl Gen<'_, '_> {
                 self.line("loadi r14, 63");
                 self.line("and.i64 r12, r12, r14");
                 self.line(&format!("callk r{d}, tsum, r12, 2"));
+            }
+            7 => {
+                // A tail call into the looping callee (after a division that faults
+                // when the masked argument is 0).
+                self.line("loadi r14, 15");
+                self.line("and.i64 r12, r12, r14");
+                self.line(&format!("callk r{d}, hop, r12, 2"));
+            }
+            8 => {
+                // The looping callee called from another function, which goes on
+                // after it returns (a return below a side trace's frame into a caller
+                // that is not main).
+                self.line("loadi r14, 15");
+                self.line("and.i64 r12, r12, r14");
+                self.line(&format!("callk r{d}, around, r12, 2"));
             }
             _ => {
                 self.line("loadi r14, 15");
@@ -614,6 +631,22 @@ top:
     loop top
 done:
     ret r3
+.end
+
+; a tail call into the looping callee (its frame replaces this one), after a
+; division that faults when x is 0
+.func hop/2 slots=3
+    addi.i64 r1, r1, 3
+    div.i64 r2, r1, r0
+    tcallk loopy, r0, 2
+.end
+
+; the looping callee called from a function that goes on after it returns
+.func around/2 slots=4
+    callk r2, loopy, r0, 2
+    mul.i64 r2, r2, r1
+    subi.i64 r2, r2, 1
+    ret r2
 .end
 "#;
 
