@@ -355,10 +355,17 @@ impl Jit {
         let sides = self.traces[root].sides;
         // Neither interrupt exit (the header's, snapshot 0, and a peeled loop's
         // back-edge's) grows a side trace.
+        // A peeled root has each guard twice (pre-roll and loop body), so each path
+        // off it may need two side traces.
+        let max_sides = if self.traces[root].trace.loop_start.is_some() {
+            2 * MAX_SIDES
+        } else {
+            MAX_SIDES
+        };
         let poll = self.traces[tid].trace.loop_start.is_some()
             && k == self.traces[tid].trace.loop_snap as usize;
         let (taken, tried) = &mut self.traces[tid].exits[k];
-        if k != 0 && !poll && *taken >= SIDE_HOT && !*tried && sides < MAX_SIDES {
+        if k != 0 && !poll && *taken >= SIDE_HOT && !*tried && sides < max_sides {
             *tried = true;
             let r = &self.traces[root];
             let (func, anchor_ip) = match r.anchor {

@@ -1,8 +1,9 @@
 //! hashvm's tracing JIT (issue 9), being built in this order: the trace IR with
 //! folding and CSE as it is emitted ([`ir`]), the x86-64 backend ([`x64`], dynasm),
 //! then the recorder on the VM's JIT host interface, snapshots of inlined frames, side
-//! traces and the optimisations (loop peeling with loop-carried values in registers,
-//! allocation sinking).
+//! traces and the optimisations: load forwarding in the builder, loop peeling with
+//! loop-carried values in registers ([`opt`]) and spilling in the register allocator
+//! are done; allocation sinking is not.
 //!
 //! What exists now: the IR (declared once in one table), its builder, the recorder
 //! (loops and self tail calls over i64, f64, bool and array values: moves, constants,
