@@ -557,7 +557,9 @@ scale := (n: i64, v: Array<f64>, out: Array<f64>) => {
 
 /// Numeric kernels the ahead-of-time compiler handles whole: recursion (fib, tak,
 /// ackermann, a deep one), a float loop (a mandelbrot escape count), a division that
-/// faults inside compiled code. `--native-stats` must list each as compiled (so the
+/// faults inside compiled code, loops keeping i64, f64 and bool values in registers
+/// (left by a break, by an exit, by a fault: an index out of range in `scale`; one
+/// entered from the interpreter at its back-edge, in `main`). `--native-stats` must list each as compiled (so the
 /// comparisons below cannot pass with the code unused), the code must be entered
 /// (`HASHVM_AOT_STATS`), and every run must match `hashvm run`: output, status, the
 /// error and its stack trace, also at the frame limit and under GC stress.
@@ -590,7 +592,29 @@ scale := (n: i64, v: Array<f64>, out: Array<f64>) => {
     }
 };
 ratio := (a: i64, b: i64) -> i64 => if a > 100 { ratio(a - 100, b) } else { a / b + 1 };
+homes := (n: i64, d: i64) -> i64 => {
+    mut acc := 0;
+    mut flip := false;
+    mut x := 0.5;
+    mut i := 0;
+    while i < n {
+        if flip { acc += i / d; } else { acc -= 1; }
+        flip = !flip;
+        x = x * 1.5;
+        if x > 1000000.0 { break; }
+        i += 1;
+    }
+    if x > 2.0 { acc } else { 0 - acc }
+};
 main := () => {
+    mut total := 0;
+    mut k := 0.25;
+    for i in 0..3000 {
+        total += i * 2;
+        k = k + 0.5;
+    }
+    println(to_str(total) + \" \" + to_str(k));
+    println(to_str(homes(100, 3)) + \" \" + to_str(homes(10, 3)));
     println(to_str(fib(22)));
     println(to_str(tak(18, 12, 6)));
     println(to_str(ack(2, 9)));
@@ -607,9 +631,89 @@ main := () => {
 ";
 
 fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
+    aot_compiles(
+        KERNELS,
+        &[
+            "fib", "tak", "ack", "escape", "deep", "scale", "ratio", "homes",
+        ],
+        4,
+        6,
+    )
+}
+
+/// Stores of values of unknown kind (pointers among them) into arrays and fields,
+/// whole from their slots through the write barrier (`aset.slot`, `setfield.slot`),
+/// allocation inline (`con`, `tuple`, `cons`: a tree built recursively, tuples stored
+/// in a loop, a list built by a tail call), and matching on constructors and lists (`jntag`, `jnil`/`jcons`,
+/// `head`/`tail`): the functions compile, and under GC stress (every allocation collects, so
+/// the targets are old and the stored arrays and strings young, and every inline
+/// allocation leaves to the interpreter) the runs match, ending in an index out of
+/// range inside a loop of such stores.
+const STORES: &str = "\
+Cell := struct(v: i64, next: Array<i64>, name: str);
+put := (a: Array<Array<i64>>, i: i64, x: Array<i64>) => { a[i] = x; };
+setn := (c: Cell, x: Array<i64>) => { c.next = x; };
+setname := (c: Cell, s: str) => { c.name = s; };
+fill := (a: Array<str>, n: i64, s: str) => {
+    for i in 0..n { a[i] = s; }
+};
+Tree := enum(Empty, Node(Tree, Tree));
+build := (d: i64) -> Tree => if d == 0 { Tree.Node(Tree.Empty, Tree.Empty) } else {
+    Tree.Node(build(d - 1), build(d - 1))
+};
+size := (t: Tree) -> i64 => match t {
+    Tree.Empty => 0,
+    Tree.Node(l, r) => 1 + size(l) + size(r),
+};
+pairs := (n: i64, out: Array<(i64, f64)>) => {
+    for i in 0..n { out[i] = (i, i64.to_f64(i) * 0.5); }
+};
+total := (xs: List<i64>) -> i64 => match xs { [] => 0, [h, ..rest] => h + total(rest) };
+second := (xs: List<i64>) -> i64 => match xs { [_, b, ..] => b, _ => 0 - 1 };
+upto := (n: i64, acc: List<i64>) -> List<i64> => if n == 0 { acc } else { upto(n - 1, Cons(n, acc)) };
+main := () => {
+    println(to_str(total(upto(300, []))));
+    println(to_str(size(build(10))));
+    println(to_str(total([1, 2, 3, 4])) + \" \" + to_str(second([5, 6])) + \" \" + to_str(second([7])));
+    ps := array.make(8, (0, 0.0));
+    pairs(8, ps);
+    println(to_str(ps[7].0) + \" \" + to_str(ps[7].1));
+    outer := array.make(4, array.make(1, 0));
+    for i in 0..4 {
+        put(outer, i, array.make(i + 1, i));
+    }
+    c := Cell(1, array.make(2, 7), \"a\");
+    for k in 0..200 {
+        setn(c, array.make(3, k));
+        setname(c, to_str(k));
+    }
+    names := array.make(5, \"\");
+    fill(names, 5, \"x\" + to_str(c.v));
+    println(to_str(outer[3][2]) + \" \" + to_str(c.next[1]) + \" \" + c.name + \" \" + names[4]);
+    fill(names, 6, \"boom\");
+};
+";
+
+fn aot_compiles_stores() -> Result<(), Failed> {
+    aot_compiles(
+        STORES,
+        &[
+            "put", "setn", "setname", "fill", "build", "size", "pairs", "total", "second", "upto",
+        ],
+        2,
+        1,
+    )
+}
+
+/// Builds `program` natively: `--native-stats` must list the functions `must` as
+/// compiled and count at least `homes` loops keeping values in registers; then runs it
+/// with and without its compiled code, also at a low frame limit and under GC stress,
+/// against `hashvm run --jit=off` (and the compiled code must be entered at least
+/// `least` times).
+fn aot_compiles(program: &str, must: &[&str], homes: u32, least: u64) -> Result<(), Failed> {
     let d = Scratch::new("native-aot");
     let src = d.0.join("k.hash");
-    std::fs::write(&src, KERNELS).map_err(|e| e.to_string())?;
+    std::fs::write(&src, program).map_err(|e| e.to_string())?;
     let exe = d.0.join("k");
     let r = run(
         Command::new(bin("hashc"))
@@ -622,7 +726,7 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
     if r.code != 0 {
         return Err(format!("hashc --native: {r:?}").into());
     }
-    for f in ["fib", "tak", "ack", "escape", "deep", "scale", "ratio"] {
+    for f in must {
         if !r.stderr.lines().any(|l| l == format!("  compiled     {f}")) {
             return Err(format!(
                 "--native-stats does not list {f} as compiled:\n{}",
@@ -630,6 +734,15 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
             )
             .into());
         }
+    }
+    let homed = r
+        .stderr
+        .split(" loops keeping values in registers")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse::<u32>().ok());
+    if homed.is_none_or(|n| n < homes) {
+        return Err(format!("loops with registers: {homed:?}\n{}", r.stderr).into());
     }
     let hbc = d.0.join("k.hbc");
     let b = run(Command::new(bin("hashc")).arg(&src).arg("-o").arg(&hbc), T);
@@ -673,7 +786,7 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
                 .and_then(|l| l.split(' ').next())
                 .and_then(|n| n.parse::<u64>().ok());
             match (aot, entered) {
-                ("on", Some(n)) if n >= 6 => {}
+                ("on", Some(n)) if n >= least => {}
                 ("off", None) => {}
                 _ => return Err(format!("HASHVM_AOT={aot}: code entered {stats:?}").into()),
             }
@@ -940,6 +1053,7 @@ fn main() {
         "aot_compiles_numeric_kernels",
         aot_compiles_numeric_kernels,
     ));
+    trials.push(Trial::test("aot_compiles_stores", aot_compiles_stores));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

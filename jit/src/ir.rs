@@ -186,6 +186,16 @@ define_ir! {
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
     SetFieldK "setfield.k" 1 None [GUARD | STORE] "Field `k >> 16` of the data value in slot `k & 0xffff` := a (an i64, f64 or bool: no pointer, so no write barrier); guarded as `field.slot`.";
+    ASetSlot "aset.slot" 2 None [GUARD | LOAD | STORE] "Element b of the array a (b in range: guarded before) := the whole value in slot `k`, through the write barrier (exits before the store when the value is a young object and a an old one not remembered: the interpreter then stores, and remembers a).";
+    SetFieldSlot "setfield.slot" 0 None [GUARD | LOAD | STORE] "Field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff` := the whole value in slot `k >> 32`, through the write barrier as `aset.slot`; guarded as `field.slot`.";
+    InitSlot "init.slot" 1 None [LOAD | STORE] "Field `k >> 16` of the object a, just allocated (`new`: young, so no barrier) := the whole value in slot `k & 0xffff`.";
+    CtorIdx "ctor.index" 0 I64 [GUARD | LOAD] "The constructor index of the value in slot `k` (a field-less constructor's payload, a DATA object's header tag); exits when it is neither.";
+    IsNil "list.isnil" 0 Bool [GUARD | LOAD] "Whether the list in slot `k` is empty (the field-less constructor of List) rather than a cons cell; exits when it is no list.";
+    HeadSlot "head.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 1` (head, tail) of the cons cell in slot `k & 0xffff`, the whole value; exits when it is no cons cell.";
+    HGetI "home.get.i64" 0 I64 [LOAD] "The i64 of frame slot `k` from its home register (a slot kept in a register across the blocks of a loop, `aot::HomeLoop`).";
+    HGetF "home.get.f64" 0 F64 [LOAD] "The f64 of frame slot `k` from its home register.";
+    HGetB "home.get.bool" 0 Bool [LOAD] "The bool of frame slot `k` from its home register.";
+    HSet "home.set" 1 None [STORE] "Frame slot `k`'s home register := a (the slot in memory is written when the loop is left).";
     CallC "call.c" 0 None [STORE] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";
     Phi "phi" 1 Val [] "The loop-carried value of a slot (a peeled trace, `jit/src/opt.rs`): `a` (its value after the pre-roll) copied, before the loop, into a register of its own, which the back-edge overwrites with the value of the iteration that ends ([`Trace::phis`]); its tag word `tw` is `a`'s.";
     CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";

@@ -186,8 +186,13 @@ pub(crate) enum Loc {
 /// Register assignment: one forward pass over the body, freeing a register after its
 /// value's last use (uses by guards' snapshots and by the loop tail count).
 pub(crate) fn allocate(t: &Trace) -> Result<Vec<Loc>, CompileError> {
+    allocate_avoiding(t, &[])
+}
+
+/// [`allocate`] without the registers `avoid` (whole-function code's home registers).
+pub(crate) fn allocate_avoiding(t: &Trace, avoid: &[Loc]) -> Result<Vec<Loc>, CompileError> {
     let last = last_uses(t)?;
-    assign(t, &last, Spill::default()).map(|homes| {
+    assign(t, &last, Spill::default(), avoid).map(|homes| {
         homes
             .into_iter()
             .map(|h| match h {
@@ -290,7 +295,12 @@ fn spill_disp(k: u16) -> i32 {
 /// a free register of its class; when there is none and the class may spill, the live
 /// value of that class (or the new one) whose last use is furthest goes to a spill
 /// slot for its whole life (Poletto and Sarkar's linear scan).
-fn assign(t: &Trace, last: &[usize], spill: Spill) -> Result<Vec<Home>, CompileError> {
+fn assign(
+    t: &Trace,
+    last: &[usize],
+    spill: Spill,
+    avoid: &[Loc],
+) -> Result<Vec<Home>, CompileError> {
     let n = t.ins.len();
     let mut home = vec![Home::Reg(Loc::None); n];
     let pool = |regs: &[u8], temps: &[u8], on: bool| -> Vec<u8> {
@@ -302,6 +312,8 @@ fn assign(t: &Trace, last: &[usize], spill: Spill) -> Result<Vec<Home>, CompileE
     };
     let mut free_g = pool(&GPRS, &GPR_TEMPS, spill.gpr);
     let mut free_x = pool(&XMMS, &XMM_TEMPS, spill.xmm);
+    free_g.retain(|r| !avoid.contains(&Loc::Gpr(*r)));
+    free_x.retain(|r| !avoid.contains(&Loc::Xmm(*r)));
     // Free spill slots, with the instruction after which each was freed: a value
     // spilled when its register is taken (after its definition) needs a slot free
     // since before its definition.
@@ -385,7 +397,7 @@ fn homes(t: &Trace) -> Result<Vec<Home>, CompileError> {
     let last = last_uses(t)?;
     let mut spill = Spill::default();
     loop {
-        match assign(t, &last, spill) {
+        match assign(t, &last, spill, &[]) {
             Ok(h) => return Ok(h),
             Err(CompileError::TooManyLiveValues) if !(spill.gpr && spill.xmm) => {
                 // Spill the class that ran out (both, when the first try with one
@@ -1170,7 +1182,17 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::AGetSlot
             | IrOp::GCopy
             | IrOp::FieldSlot
-            | IrOp::SetFieldK => cx.function_op(a, t, loc, i, exit)?,
+            | IrOp::SetFieldK
+            | IrOp::ASetSlot
+            | IrOp::SetFieldSlot
+            | IrOp::InitSlot
+            | IrOp::CtorIdx
+            | IrOp::IsNil
+            | IrOp::HeadSlot
+            | IrOp::HGetI
+            | IrOp::HGetF
+            | IrOp::HGetB
+            | IrOp::HSet => cx.function_op(a, t, loc, i, exit)?,
             IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
                 // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
                 // an unordered result sets ZF, PF and CF.

@@ -15,14 +15,15 @@
 // dynasm!'s expansion converts dynamic register numbers with `.into()`.
 #![allow(clippy::useless_conversion)]
 
-use super::{FuncIr, FuncReport, Image, Status, JUMP_BIT};
-use crate::ir::{flag, IrOp, Ref, Trace, TraceBuilder};
+use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
+use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
-    allocate, disp, emit_ops, store, store_tw, CompileError, Loc, Target, BASE, INTR, SCRATCH,
-    STATE,
+    allocate, allocate_avoiding, disp, emit_ops, store, store_tw, CompileError, Loc, Target, BASE,
+    INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use hashvm_format::builtin;
 use hashvm_format::opcode::Op;
 use hashvm_format::Module;
 use hashvm_vm::jit::layout;
@@ -80,6 +81,10 @@ struct Labels {
     out: DynamicLabel,
     /// Every function's arity and frame size (what a direct call pushes).
     shapes: Vec<(u16, u16)>,
+    /// Per function: its loops with home registers, each with its preheader (entered
+    /// from outside the loop) and its back-edge entry (from the interpreter), which
+    /// load the homes.
+    loops: Vec<Vec<(HomeLoop, DynamicLabel, DynamicLabel)>>,
 }
 
 impl Labels {
@@ -92,6 +97,97 @@ impl Labels {
     fn entry(&self, func: u32) -> Result<DynamicLabel, CompileError> {
         self.block(func, 0)
     }
+    /// Where a jump from the block at `from` to the block at `ip` goes: a loop's
+    /// header is entered from outside the loop through its preheader.
+    fn target(&self, func: u32, from: u32, ip: u32) -> Result<DynamicLabel, CompileError> {
+        for (l, pre, _) in &self.loops[func as usize] {
+            if l.head == ip && !l.contains(from) {
+                return Ok(*pre);
+            }
+        }
+        self.block(func, ip)
+    }
+    /// The loop with home registers the block at `ip` is in.
+    fn home(&self, func: u32, ip: u32) -> Option<&HomeLoop> {
+        self.loops[func as usize]
+            .iter()
+            .map(|l| &l.0)
+            .find(|l| l.contains(ip))
+    }
+}
+
+/// Writes every home register of `h` to its slot (leaving the loop).
+fn store_homes(a: &mut Asm, h: Option<&HomeLoop>) -> Result<(), CompileError> {
+    for &(s, ty, l) in h.map_or(&[][..], |h| &h.homes[..]) {
+        store(a, s as u32, l, tag_word(ty))?;
+    }
+    Ok(())
+}
+
+/// Stores the whole value of the slot at `voff` to `[r11 + off]`, a value field of the
+/// object at `obj` (`r11` itself, or the object whose element `r11` addresses less
+/// `FIELDS`), with the generational write barrier of `x64::heap_store`: when the value
+/// is a young object and the target an old one not yet remembered, it exits before
+/// the store (the interpreter then stores, and remembers the target).
+fn store_whole(a: &mut Asm, obj: u8, off: i32, voff: i32, exit: DynamicLabel) {
+    // A temporary besides the scratch register, saved around (it may hold a value).
+    let tmp: u8 = if obj == 0 { 1 } else { 0 };
+    let store = a.new_dynamic_label();
+    dynasm!(a ; .arch x64
+        ; push Rq(tmp)
+        ; cmp DWORD [Rq(BASE) + voff + 8], Tag::OBJ as i32
+        ; jne =>store
+        ; mov Rq(tmp), QWORD [Rq(BASE) + voff]
+        ; sub Rq(tmp), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
+        ; cmp Rq(tmp), QWORD [Rq(STATE) + layout::ST_NURSERY_SIZE as i32]
+        ; jae =>store
+        ; mov Rq(tmp), Rq(obj)
+        ; sub Rq(tmp), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
+        ; cmp Rq(tmp), QWORD [Rq(STATE) + layout::ST_NURSERY_SIZE as i32]
+        ; jb =>store
+        ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8
+        ; jnz =>store
+        ; pop Rq(tmp)
+        ; jmp =>exit
+        ; =>store
+        ; mov Rq(tmp), QWORD [Rq(BASE) + voff]
+        ; mov QWORD [Rq(SCRATCH) + off], Rq(tmp)
+        ; mov Rq(tmp), QWORD [Rq(BASE) + voff + 8]
+        ; mov QWORD [Rq(SCRATCH) + off + 8], Rq(tmp)
+        ; pop Rq(tmp));
+}
+
+/// The tag word of a value of type `ty` (i64, f64 or bool).
+fn tag_word(ty: IrType) -> u64 {
+    (match ty {
+        IrType::F64 => Tag::F64,
+        IrType::Bool => Tag::BOOL,
+        _ => Tag::I64,
+    }) as u64
+}
+
+/// Loads every home register of `h` from its slot, guarding its tag (a failure leaves
+/// to the interpreter at `ip`, the slots untouched), then jumps to `to`.
+fn load_homes(
+    a: &mut Asm,
+    h: &HomeLoop,
+    ip: u32,
+    to: DynamicLabel,
+    out: DynamicLabel,
+) -> Result<(), CompileError> {
+    let fail = a.new_dynamic_label();
+    for &(s, ty, l) in &h.homes {
+        let off = disp(s as u64)?;
+        let tag = tag_word(ty) as i32;
+        dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag ; jne =>fail);
+        match l {
+            Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
+            Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
+            Loc::None => {}
+        }
+    }
+    dynasm!(a ; .arch x64 ; jmp =>to ; =>fail ; mov eax, ip as i32 ; jmp =>out);
+    Ok(())
 }
 
 /// Compiles the translated program into an [`Image`].
@@ -106,21 +202,35 @@ pub fn program(
     let mut a = Asm::new(0);
     let out = a.new_dynamic_label();
     // The trampoline (offset 0) and the shared exit.
+    // It saves every callee-saved register the code uses (`r13`-`r15` hold values:
+    // the allocator's last general registers and the loops' home registers), keeping
+    // the native stack's alignment for the entered code as it was.
     dynasm!(a ; .arch x64
         ; push rbx
         ; push rbp
         ; push r12
+        ; push r13
+        ; push r14
+        ; push r15
+        ; sub rsp, 8
         ; mov r12, rdx
         ; mov rbx, rsp
         ; lea rbp, [rsp - NATIVE_BUDGET]
         ; call rcx
         ; mov eax, RETURNED as i32
+        ; add rsp, 8
+        ; pop r15
+        ; pop r14
+        ; pop r13
         ; pop r12
         ; pop rbp
         ; pop rbx
         ; ret
         ; =>out
-        ; mov rsp, rbx
+        ; lea rsp, [rbx + 8]
+        ; pop r15
+        ; pop r14
+        ; pop r13
         ; pop r12
         ; pop rbp
         ; pop rbx
@@ -136,10 +246,22 @@ pub fn program(
             None => Vec::new(),
         })
         .collect();
+    let loops = irs
+        .iter()
+        .map(|f| match f {
+            Some(f) => f
+                .loops
+                .iter()
+                .map(|l| (l.clone(), a.new_dynamic_label(), a.new_dynamic_label()))
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
     let labels = Labels {
         blocks,
         out,
         shapes: shapes.to_vec(),
+        loops,
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -155,7 +277,7 @@ pub fn program(
         let mut why = ir.fallbacks.clone();
         for (bi, b) in ir.blocks.iter().enumerate() {
             let next = ir.blocks.get(bi + 1).map(|n| n.ip);
-            let (trace, loc) = match allocate(&b.trace) {
+            let (trace, loc) = match allocate_avoiding(&b.trace, &reserved(&ir.loops, b.ip)) {
                 Ok(loc) => (None, loc),
                 Err(e) => {
                     // Leave this block to the interpreter.
@@ -175,12 +297,21 @@ pub fn program(
             let t = trace.as_ref().unwrap_or(&b.trace);
             let l = labels.block(fi as u32, b.ip).map_err(|e| e.to_string())?;
             dynasm!(a ; .arch x64 ; =>l);
-            block(&mut a, fi as u32, t, &loc, &labels, next, &mut late)
+            block(&mut a, fi as u32, b.ip, t, &loc, &labels, next, &mut late)
                 .map_err(|e| format!("{name}: {e}"))?;
         }
         // The function's exits to the interpreter, out of the way of its blocks.
         for (l, ip) in late.drain(..) {
             dynasm!(a ; .arch x64 ; =>l ; mov eax, ip as i32 ; jmp =>out);
+        }
+        // Its loops' preheaders and back-edge entries.
+        for (h, pre, entry) in &labels.loops[fi] {
+            let to = labels.block(fi as u32, h.head).map_err(|e| e.to_string())?;
+            dynasm!(a ; .arch x64 ; =>*pre);
+            load_homes(&mut a, h, h.head, to, out).map_err(|e| e.to_string())?;
+            let to = labels.block(fi as u32, h.back).map_err(|e| e.to_string())?;
+            dynasm!(a ; .arch x64 ; =>*entry);
+            load_homes(&mut a, h, h.back, to, out).map_err(|e| e.to_string())?;
         }
         let status = if full[fi] && why.is_empty() {
             Status::Full
@@ -206,7 +337,11 @@ pub fn program(
         }
         ips.extend(loop_entries[fi].iter().copied());
         for ip in ips {
-            let l = labels.block(fi as u32, ip).map_err(|e| e.to_string())?;
+            let homed = labels.loops[fi].iter().find(|l| l.0.back == ip && ip != 0);
+            let l = match homed {
+                Some(l) => l.2,
+                None => labels.block(fi as u32, ip).map_err(|e| e.to_string())?,
+            };
             entries.push(super::Entry {
                 func: fi as u32,
                 ip,
@@ -215,17 +350,21 @@ pub fn program(
         }
     }
     let text = a.finalize().map_err(|e| e.to_string())?;
+    let home_loops = labels.loops.iter().map(Vec::len).sum();
     Ok(Image {
         text,
         entries,
         report,
+        home_loops,
     })
 }
 
-/// One block.
+/// One block (starting at byte offset `ip`).
+#[allow(clippy::too_many_arguments)]
 fn block(
     a: &mut Asm,
     func: u32,
+    ip: u32,
     t: &Trace,
     loc: &[Loc],
     labels: &Labels,
@@ -233,15 +372,19 @@ fn block(
     late: &mut Vec<(DynamicLabel, u32)>,
 ) -> Result<(), CompileError> {
     // A branch (an exit that jumps to a block, with no values to write) goes straight
-    // to the block's label; other exits get a stub.
+    // to the block's label; other exits get a stub. Inside a loop with home registers,
+    // every way out of the loop writes the homes back first (a stub).
+    let home = labels.home(func, ip);
+    let stays = |to: u32| home.is_none_or(|h| h.contains(to));
     let direct = |k: usize| -> Option<u32> {
         let s = &t.snaps[k];
-        (s.resume_ip & JUMP_BIT != 0 && s.entries.is_empty()).then_some(s.resume_ip & !JUMP_BIT)
+        let to = s.resume_ip & !JUMP_BIT;
+        (s.resume_ip & JUMP_BIT != 0 && s.entries.is_empty() && stays(to)).then_some(to)
     };
     let mut exits: Vec<DynamicLabel> = Vec::with_capacity(t.snaps.len());
     for k in 0..t.snaps.len() {
         exits.push(match direct(k) {
-            Some(ip) => labels.block(func, ip)?,
+            Some(to) => labels.target(func, ip, to)?,
             None => a.new_dynamic_label(),
         });
     }
@@ -256,14 +399,16 @@ fn block(
     // fall through to the next block.
     let late_ok = |k: usize| {
         let s = &t.snaps[k];
-        s.entries.is_empty() && s.resume_ip & JUMP_BIT == 0
+        s.entries.is_empty() && s.resume_ip & JUMP_BIT == 0 && home.is_none()
     };
     let stubs = (0..t.snaps.len()).any(|k| used[k] && direct(k).is_none() && !late_ok(k));
     let mut cx = BlockTarget {
         func,
+        ip,
         labels,
         next,
         stubs,
+        home,
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
     for (k, s) in t.snaps.iter().enumerate() {
@@ -278,8 +423,12 @@ fn block(
         for &(slot, r) in &s.entries {
             store(a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
         }
+        let to = s.resume_ip & !JUMP_BIT;
+        if s.resume_ip & JUMP_BIT == 0 || !stays(to) {
+            store_homes(a, home)?;
+        }
         if s.resume_ip & JUMP_BIT != 0 {
-            let l = labels.block(func, s.resume_ip & !JUMP_BIT)?;
+            let l = labels.target(func, ip, to)?;
             dynasm!(a ; .arch x64 ; jmp =>l);
         } else {
             let out = labels.out;
@@ -294,11 +443,15 @@ fn block(
 /// operations (recursive calls by address, helper calls) are refused.
 struct BlockTarget<'l> {
     func: u32,
+    /// The block's byte offset.
+    ip: u32,
     labels: &'l Labels,
     /// The block emitted next (a jump there falls through).
     next: Option<u32>,
     /// Whether exit stubs follow the block's code (then it cannot fall through).
     stubs: bool,
+    /// The loop with home registers the block is in.
+    home: Option<&'l HomeLoop>,
 }
 
 impl Target<Asm> for BlockTarget<'_> {
@@ -321,6 +474,14 @@ impl Target<Asm> for BlockTarget<'_> {
         exit: DynamicLabel,
     ) -> Result<(), CompileError> {
         let (func, labels, next, stubs) = (self.func, self.labels, self.next, self.stubs);
+        let home = |s: u64| {
+            self.home
+                .and_then(|h| h.home(s as usize))
+                .map(|h| h.1)
+                .ok_or(CompileError::NotInTraces(
+                    "home register of a slot without one",
+                ))
+        };
         let ins = t.ins[i];
         let g = |r: Ref| match loc[r.0 as usize] {
             Loc::Gpr(x) => x,
@@ -336,13 +497,29 @@ impl Target<Asm> for BlockTarget<'_> {
                 }
             }
             IrOp::Jump => {
-                // Falling through to the block emitted next needs no jump.
+                // Leaving a loop with home registers writes them back first.
+                let to = ins.k as u32;
+                if self.home.is_some_and(|h| !h.contains(to)) {
+                    store_homes(a, self.home)?;
+                }
+                // Falling through to the block emitted next needs no jump (unless the
+                // jump goes through a loop's preheader).
                 let last = i + 1 == t.ins.len();
-                if !(last && !stubs && next == Some(ins.k as u32)) {
-                    let l = labels.block(func, ins.k as u32)?;
+                let l = labels.target(func, self.ip, to)?;
+                if !(last && !stubs && next == Some(to) && l == labels.block(func, to)?) {
                     dynasm!(a ; .arch x64 ; jmp =>l);
                 }
             }
+            IrOp::HGetI | IrOp::HGetF | IrOp::HGetB => match (loc[i], home(ins.k)?) {
+                (Loc::Gpr(r), Loc::Gpr(h)) => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(h)),
+                (Loc::Xmm(r), Loc::Xmm(h)) => dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(h)),
+                _ => return Err(CompileError::NotInTraces("home register of another class")),
+            },
+            IrOp::HSet => match (loc[ins.a.0 as usize], home(ins.k)?) {
+                (Loc::Gpr(r), Loc::Gpr(h)) => dynasm!(a ; .arch x64 ; mov Rq(h), Rq(r)),
+                (Loc::Xmm(r), Loc::Xmm(h)) => dynasm!(a ; .arch x64 ; movapd Rx(h), Rx(r)),
+                _ => return Err(CompileError::NotInTraces("home register of another class")),
+            },
             IrOp::Exit => dynasm!(a ; .arch x64 ; jmp =>exit),
             IrOp::Poll => dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit),
             IrOp::CallAotK | IrOp::CallAotSelf => {
@@ -512,7 +689,81 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; mov QWORD [Rq(BASE) + off + 8], rax
                     ; pop rax);
             }
-            IrOp::FieldSlot | IrOp::SetFieldK => {
+            IrOp::CtorIdx | IrOp::IsNil => {
+                let r = g(Ref(i as u32));
+                let off = disp(ins.k)?;
+                let obj = a.new_dynamic_label();
+                let done = a.new_dynamic_label();
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::CTOR0 as i32
+                    ; jne =>obj);
+                if ins.op == IrOp::CtorIdx {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(BASE) + off + 12], builtin::LIST as i32
+                        ; jne =>exit
+                        ; mov Rq(r), 1);
+                }
+                dynasm!(a ; .arch x64
+                    ; jmp =>done
+                    ; =>obj
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(r), QWORD [Rq(BASE) + off]
+                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_DATA as i8
+                    ; jne =>exit);
+                if ins.op == IrOp::CtorIdx {
+                    dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(r) + layout::TAG as i32]);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(r) + layout::META as i32], builtin::LIST as i32
+                        ; jne =>exit
+                        ; mov Rq(r), 0);
+                }
+                dynasm!(a ; .arch x64 ; =>done);
+            }
+            IrOp::HeadSlot => {
+                let so = disp(ins.k & 0xffff)?;
+                let f = layout::FIELDS as i32 + disp((ins.k >> 16) & 1)?;
+                let d = disp(ins.k >> 32)?;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + so + 8], Tag::OBJ as i32
+                    ; jne =>exit
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + so]
+                    ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_DATA as i8
+                    ; jne =>exit
+                    ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], builtin::LIST as i32
+                    ; jne =>exit
+                    ; push rax
+                    ; mov rax, QWORD [Rq(SCRATCH) + f]
+                    ; mov QWORD [Rq(BASE) + d], rax
+                    ; mov rax, QWORD [Rq(SCRATCH) + f + 8]
+                    ; mov QWORD [Rq(BASE) + d + 8], rax
+                    ; pop rax);
+            }
+            IrOp::InitSlot => {
+                let p = g(ins.a);
+                let s = disp(ins.k & 0xffff)?;
+                let f = layout::FIELDS as i32 + disp(ins.k >> 16)?;
+                dynasm!(a ; .arch x64
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + s]
+                    ; mov QWORD [Rq(p) + f], Rq(SCRATCH)
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + s + 8]
+                    ; mov QWORD [Rq(p) + f + 8], Rq(SCRATCH));
+            }
+            IrOp::ASetSlot => {
+                // The element's address in the scratch register (the index was
+                // guarded by `guard.index`).
+                let (p, q) = (g(ins.a), g(ins.b));
+                dynasm!(a ; .arch x64
+                    ; mov Rq(SCRATCH), Rq(q)
+                    ; shl Rq(SCRATCH), 4
+                    ; add Rq(SCRATCH), Rq(p));
+                let voff = disp(ins.k)?;
+                store_whole(a, p, layout::FIELDS as i32, voff, exit);
+            }
+            IrOp::FieldSlot | IrOp::SetFieldK | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):
                 // tag, kind and field count checked, as the interpreter checks them.
                 let so = disp(ins.k & 0xffff)?;
@@ -535,7 +786,7 @@ impl Target<Asm> for BlockTarget<'_> {
                         ; mov rax, QWORD [Rq(SCRATCH) + foff + 8]
                         ; mov QWORD [Rq(BASE) + d + 8], rax
                         ; pop rax);
-                } else {
+                } else if ins.op == IrOp::SetFieldK {
                     match loc[ins.a.0 as usize] {
                         Loc::Xmm(r) => {
                             dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + foff], Rx(r))
@@ -546,6 +797,11 @@ impl Target<Asm> for BlockTarget<'_> {
                         Loc::None => {}
                     }
                     store_tw(a, SCRATCH, foff, t.tagword(ins.a));
+                } else {
+                    // The object's address is the destination's base: its field's
+                    // offset from the object is `foff`.
+                    let voff = disp(ins.k >> 32)?;
+                    store_whole(a, SCRATCH, foff, voff, exit);
                 }
             }
             op => return Err(CompileError::NotInTraces(op.mnemonic())),

@@ -113,7 +113,9 @@ impl AotHook {
         // NORMAL frame of `e.func` at `e.ip` (checked above), whose `nslots` slots
         // are in the value stack; the code writes only slots of the frames it pushes
         // after checking the stack limits in the block, frame records below the
-        // block's frame limit, and nothing on the heap. Nothing else touches them
+        // block's frame limit, objects it allocated from the nursery through the block's
+        // bump pointer (every field written) and fields and elements of objects (with
+        // the collector's write barrier). Nothing else touches them
         // while it runs.
         let r = unsafe {
             let tramp: Trampoline = std::mem::transmute::<*const u8, Trampoline>(code);
@@ -127,7 +129,8 @@ impl AotHook {
         };
         // SAFETY: the code moved `frame_top` only by pushing whole NORMAL frame
         // records of functions of the program (bases inside the value stack, every
-        // slot of their extent written) or by popping them; it allocated nothing.
+        // slot of their extent written) or by popping them, and moved the bump pointer
+        // only over objects it allocated and initialised whole (`new`, then every field).
         if let Err(msg) = unsafe { vm.jit_state_commit() } {
             return Err(vm.error_plain(format!("native code: {msg}")));
         }

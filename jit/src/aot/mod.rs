@@ -20,22 +20,27 @@
 //!   boundaries, calls and exits every value is written back to its bytecode slot
 //!   (the interpreter's frame layout, on the VM's own value and frame stacks), so the
 //!   collector, stack traces and the interpreter see exactly the interpreter's state.
-//!   Keeping values in registers across blocks is the next step.
+//!   The exception: an innermost loop's slots of proven kind stay in home registers
+//!   across its blocks ([`HomeLoop`]), written back on every way out of the loop.
 //! - **Calls.** `callk`/`callself` of a fully compiled function push the frame record
 //!   the interpreter would push and `call` the callee's code directly; `tcallk` reuses
 //!   the frame and jumps; `tcallself` and `loop` are jumps (polling the interrupt
 //!   flag). A full value, frame or native stack leaves to the interpreter at the call,
 //!   which grows the stack or reports the overflow.
-//! - **Fallback.** Any instruction outside the supported subset (allocation, fields,
-//!   strings, closures, globals, unknown calls...) is an exit to the interpreter at
+//! - **Fallback.** Any instruction outside the supported subset (lists, pattern
+//!   matching, strings, closures, unknown calls...) is an exit to the interpreter at
 //!   that instruction. A function with none is *fully compiled*; others are *partly
 //!   compiled* (their loops whose bodies are fully supported are still entered
 //!   natively from the interpreter's back-edge) and reported with the reason.
-//!   Nothing allocates or calls the runtime, so no heap address is ever held in a
-//!   register: the GC contract is trivially the interpreter's.
+//! - **GC contract (the JIT's).** `con` and `tuple` bump the nursery inline (`new`;
+//!   a full nursery, or GC stress, leaves to the interpreter at the instruction, which
+//!   collects); nothing calls the runtime, so nothing collects while compiled code
+//!   runs, and heap addresses live in registers only within a block, written to their
+//!   slots before any exit or call. Stores into objects go through the write barrier.
 
 use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::record::{arith_of, branch_of};
+use hashvm_format::builtin;
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::{Op, OperandKind};
 use hashvm_format::{Module, Verified};
@@ -45,6 +50,10 @@ use hashvm_vm::jit::layout;
 pub mod emit;
 #[cfg(target_arch = "x86_64")]
 pub mod hook;
+
+/// The most fields an allocation compiled inline has (a larger one leaves to the
+/// interpreter).
+const MAX_INLINE_FIELDS: usize = 64;
 
 /// Set in a snapshot's `resume_ip` when the "exit" is a jump to the block starting at
 /// the rest of the offset, not a return to the interpreter.
@@ -381,12 +390,8 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64 | DivF64
         | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
-        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field => true,
-        // Only values of proven kind are stored (no pointer: no write barrier).
-        SetField => matches!(
-            kinds.get(slot(i, 2)),
-            Some(Kind::I64 | Kind::F64 | Kind::Bool)
-        ),
+        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | SetField | Con | Tuple
+        | LoadNil | JNTag | JNil | JCons | Head | Tail | Cons => true,
         _ => false,
     }
 }
@@ -432,6 +437,8 @@ pub struct Image {
     pub entries: Vec<Entry>,
     /// Per function, in module order.
     pub report: Vec<FuncReport>,
+    /// How many loops keep values in home registers ([`HomeLoop`]).
+    pub home_loops: usize,
 }
 
 impl Image {
@@ -447,10 +454,12 @@ impl Image {
         let mut s = format!(
             "native: {n} functions: {full} compiled ahead of time, {} interpreted (entered as \
              machine code only at loops that compile whole; the instructions keeping each one \
-             interpreted are listed), {} bytes of machine code, {} entries\n",
+             interpreted are listed), {} bytes of machine code, {} entries, {} loops keeping \
+             values in registers\n",
             n - full,
             self.text.len(),
-            self.entries.len()
+            self.entries.len(),
+            self.home_loops
         );
         for r in &self.report {
             match &r.status {
@@ -473,10 +482,151 @@ pub struct Block {
     pub trace: Trace,
 }
 
+/// An innermost loop whose slots of one proven kind live in registers ("home
+/// registers") across its blocks, instead of going back to memory at every block
+/// boundary: the loop-carried values of numeric loops.
+///
+/// The loop is the code from `head` (the target of its `loop` instruction) to `back`
+/// (that instruction), entered only at `head` (from outside: through a preheader that
+/// loads the homes, guarding their tags) and at `back` (the interpreter's back-edge:
+/// through a stub that loads them the same way). Every way out (a jump or branch to a
+/// block outside, an exit to the interpreter) first writes the homes to their slots,
+/// so outside the loop, and to the interpreter, the collector and stack traces, the
+/// frame is exactly the interpreter's. Inside, every write of a home slot is a value
+/// of its kind (checked by [`home_loops`]), and the loop calls and returns nothing, so
+/// no one else reads the slots while the homes hold them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HomeLoop {
+    /// Byte offset of the loop header.
+    pub head: u32,
+    /// Byte offset of the back-edge (`loop`).
+    pub back: u32,
+    /// The slots kept in registers, with their kind and register.
+    pub(crate) homes: Vec<(u16, IrType, crate::x64::Loc)>,
+}
+
+impl HomeLoop {
+    /// Whether the block starting at `ip` is inside the loop.
+    pub fn contains(&self, ip: u32) -> bool {
+        (self.head..=self.back).contains(&ip)
+    }
+
+    /// The home register of slot `s`, if it has one.
+    pub(crate) fn home(&self, s: usize) -> Option<(IrType, crate::x64::Loc)> {
+        self.homes
+            .iter()
+            .find(|h| h.0 as usize == s)
+            .map(|h| (h.1, h.2))
+    }
+}
+
+/// The home registers: three general ones and six float ones, taken from the end of
+/// the trace allocator's preference order (which hands out `rax` and `xmm0` first).
+const HOME_GPRS: [u8; 3] = [15, 14, 13];
+const HOME_XMMS: [u8; 6] = [15, 14, 13, 12, 11, 10];
+
+/// The loops of `fun` that keep slots in home registers (see [`HomeLoop`]).
+fn home_loops(fun: &Fun, full: &dyn Fn(u32) -> bool) -> Vec<HomeLoop> {
+    use crate::x64::Loc;
+    let mut out = Vec::new();
+    for (ln, (lip, li, _)) in fun.insns.iter().enumerate() {
+        if li.op != Op::Loop || !fun.reached[ln] {
+            continue;
+        }
+        let head = targets(*lip, li)[0];
+        let back = *lip;
+        if head == 0 || head >= back {
+            continue;
+        }
+        let body: Vec<usize> = (0..fun.insns.len())
+            .filter(|&n| (head..=back).contains(&fun.insns[n].0))
+            .collect();
+        // Innermost, fully compiled, calling and returning nothing.
+        let simple = body.iter().all(|&n| {
+            let (ip, i, _) = &fun.insns[n];
+            fun.reached[n]
+                && supported(i, &fun.before[n], full)
+                && !matches!(
+                    i.op,
+                    Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf | Op::Ret | Op::RetU
+                )
+                && (i.op != Op::Loop || *ip == back)
+        });
+        // Entered only at its header.
+        let closed = fun.insns.iter().all(|(ip, i, _)| {
+            (head..=back).contains(ip)
+                || targets(*ip, i)
+                    .iter()
+                    .all(|t| *t == head || !(head..=back).contains(t))
+        });
+        if !simple || !closed {
+            continue;
+        }
+        // Candidates: slots proven of one kind at the header (on the way in and on
+        // the back-edge); then only those every instruction keeps of that kind.
+        // (A slot first written inside the loop is not one: on the way in it may hold
+        // anything, which the interpreter would see if an exit wrote the home back.)
+        let mut cand: Vec<(usize, Kind)> = fun.before[body[0]]
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.ir().is_some())
+            .map(|(s, k)| (s, *k))
+            .collect();
+        loop {
+            let before = cand.len();
+            for &n in &body {
+                let mut st = fun.before[n].clone();
+                for &(s, k) in &cand {
+                    st[s] = k;
+                }
+                transfer(&mut st, &fun.insns[n].1, &[], 0);
+                cand.retain(|&(s, k)| st[s] == k);
+            }
+            if cand.len() == before {
+                break;
+            }
+        }
+        // The most used first, as many as there are home registers.
+        let uses = |s: usize| {
+            body.iter()
+                .filter(|&&n| {
+                    fun.insns[n]
+                        .1
+                        .args
+                        .iter()
+                        .any(|a| matches!(a, Operand::Slot(x) if *x as usize == s))
+                })
+                .count()
+        };
+        cand.sort_by_key(|&(s, _)| (std::cmp::Reverse(uses(s)), s));
+        let (mut g, mut x) = (0, 0);
+        let mut homes = Vec::new();
+        for (s, k) in cand {
+            let Some(ty) = k.ir() else { continue };
+            let loc = if ty == IrType::F64 {
+                let Some(&r) = HOME_XMMS.get(x) else { continue };
+                x += 1;
+                Loc::Xmm(r)
+            } else {
+                let Some(&r) = HOME_GPRS.get(g) else { continue };
+                g += 1;
+                Loc::Gpr(r)
+            };
+            homes.push((s as u16, ty, loc));
+        }
+        if !homes.is_empty() {
+            out.push(HomeLoop { head, back, homes });
+        }
+    }
+    out
+}
+
 /// One function, translated.
 pub struct FuncIr {
     /// Its blocks, in code order (block 0 is the function entry).
     pub blocks: Vec<Block>,
+    /// Its loops with home registers.
+    pub loops: Vec<HomeLoop>,
     /// Instructions left to the interpreter (mnemonics, deduplicated).
     pub fallbacks: Vec<String>,
 }
@@ -494,6 +644,8 @@ struct Tx<'a> {
     mergeable: &'a dyn Fn(u32) -> bool,
     /// Set by a branch whose fall-through continues this fragment.
     fall: Option<u32>,
+    /// The loop with home registers this block is in, if any.
+    home: Option<&'a HomeLoop>,
 }
 
 enum Step {
@@ -524,10 +676,14 @@ impl Tx<'_> {
         self.b.snapshot(ip, Vec::new())
     }
 
-    /// Writes every pending value back to its slot.
+    /// Writes every pending value back to its slot (or its home register).
     fn flush(&mut self) {
         for (s, r) in self.dirty() {
-            self.b.sstore(s as u32, r);
+            if self.home.and_then(|h| h.home(s as usize)).is_some() {
+                self.b.emit_raw(IrOp::HSet, r, NONE, s as u64, 0);
+            } else {
+                self.b.sstore(s as u32, r);
+            }
             if let Some(e) = &mut self.map[s as usize] {
                 e.1 = false;
             }
@@ -548,6 +704,19 @@ impl Tx<'_> {
     fn get(&mut self, s: usize, ty: IrType, ip: u32) -> Option<Ref> {
         if let Some((r, _)) = self.map.get(s).copied().flatten() {
             return (self.b.ty(r) == ty).then_some(r);
+        }
+        if let Some((hty, _)) = self.home.and_then(|h| h.home(s)) {
+            if hty != ty {
+                return None;
+            }
+            let op = match ty {
+                IrType::F64 => IrOp::HGetF,
+                IrType::Bool => IrOp::HGetB,
+                _ => IrOp::HGetI,
+            };
+            let r = self.b.emit_raw(op, NONE, NONE, s as u64, 0);
+            self.map[s] = Some((r, false));
+            return Some(r);
         }
         let known = self.kinds.get(s).and_then(|k| k.ir());
         let r = if known == Some(ty) {
@@ -572,6 +741,46 @@ impl Tx<'_> {
         };
         self.map[s] = Some((r, false));
         Some(r)
+    }
+
+    /// A new DATA object (constructor `tag` of type `ty`) whose fields are the values
+    /// of the slots `fields`, bumped from the nursery (a full nursery leaves to the
+    /// interpreter at `ip`, which collects); each field from its register where the
+    /// value is (pending, or in a home register), else whole from its slot. The object
+    /// is young: no barrier. Nothing can collect before its address is in its slot
+    /// (the next snapshot writes it back). `None`: a field's value cannot be had.
+    fn allocate(
+        &mut self,
+        tag: u16,
+        ty: u32,
+        fields: &[usize],
+        ip: u32,
+    ) -> Result<Option<Ref>, BuildError> {
+        let snap = self.snap(ip);
+        let n = fields.len() as u64;
+        let [w0, w1] = layout::header_words(layout::KIND_DATA, tag, ty, n);
+        let obj = self.b.new_object(w0, w1, snap);
+        for (f, &s) in fields.iter().enumerate() {
+            let v = match (self.map[s], self.home.and_then(|h| h.home(s))) {
+                (Some((r, _)), _) => Some(r),
+                (None, Some((t, _))) => match self.get(s, t, ip) {
+                    Some(r) => Some(r),
+                    None => return Ok(None),
+                },
+                (None, None) => None,
+            };
+            match v {
+                Some(v) => {
+                    let k = self.b.kint(f as i64);
+                    self.b.hstore(obj, k, v, snap)?;
+                }
+                None => {
+                    self.b
+                        .emit_raw(IrOp::InitSlot, obj, NONE, s as u64 | (f as u64) << 16, 0);
+                }
+            }
+        }
+        Ok(Some(obj))
     }
 
     fn set(&mut self, s: usize, r: Ref) {
@@ -663,6 +872,78 @@ impl Tx<'_> {
                 self.b.sunit(s0 as u32);
                 self.written(s0);
             }
+            JNTag | JNil | JCons => {
+                // The value is tested in its slot (pending values are written back
+                // before the test's exit); one of proven i64/f64/bool kind faults.
+                if self.kinds[s0].ir().is_some() {
+                    return Ok(Step::Unsupported);
+                }
+                let snap = self.snap(ip);
+                if i.op == JNTag {
+                    let idx = self.b.emit_raw(IrOp::CtorIdx, NONE, NONE, s0 as u64, snap);
+                    let k = self.b.kint(slot(i, 1) as i64);
+                    self.branch(IrOp::EqI, idx, k, target, next)?;
+                } else {
+                    let nil = self.b.emit_raw(IrOp::IsNil, NONE, NONE, s0 as u64, snap);
+                    let op = if i.op == JNil {
+                        IrOp::IsFalse
+                    } else {
+                        IrOp::IsTrue
+                    };
+                    self.branch(op, nil, NONE, target, next)?;
+                }
+                return Ok(Step::End);
+            }
+            Head | Tail => {
+                if self.kinds[s1].ir().is_some() {
+                    return Ok(Step::Unsupported);
+                }
+                let snap = self.snap(ip);
+                let k = s1 as u64 | ((i.op == Tail) as u64) << 16 | (s0 as u64) << 32;
+                self.b.emit_raw(IrOp::HeadSlot, NONE, NONE, k, snap);
+                self.written(s0);
+            }
+            LoadNil => {
+                let r = self.b.kval(hashvm_vm::Value::NIL)?;
+                self.set(s0, r);
+            }
+            Con | Tuple => {
+                let (ty, tag, a0, n) = if i.op == Con {
+                    let Some(Operand::Type(ty)) = i.args.get(1) else {
+                        return Ok(Step::Unsupported);
+                    };
+                    (*ty, slot(i, 2) as u16, slot(i, 3), slot(i, 4))
+                } else {
+                    (builtin::TUPLE, 0, s1, s2)
+                };
+                if n == 0 && ty != builtin::TUPLE {
+                    // A field-less constructor is an immediate.
+                    let r = self.b.kval(hashvm_vm::Value::ctor0(ty, tag))?;
+                    self.set(s0, r);
+                } else {
+                    if n > MAX_INLINE_FIELDS {
+                        return Ok(Step::Unsupported);
+                    }
+                    let fields: Vec<usize> = (a0..a0 + n).collect();
+                    let Some(obj) = self.allocate(tag, ty, &fields, ip)? else {
+                        return Ok(Step::Unsupported);
+                    };
+                    self.set(s0, obj);
+                }
+            }
+            Cons => {
+                // The tail must be a list (the interpreter faults otherwise): tested in
+                // its slot, the answer unused.
+                if self.kinds[s2].ir().is_some() {
+                    return Ok(Step::Unsupported);
+                }
+                let snap = self.snap(ip);
+                self.b.emit_raw(IrOp::IsNil, NONE, NONE, s2 as u64, snap);
+                let Some(obj) = self.allocate(1, builtin::LIST, &[s1, s2], ip)? else {
+                    return Ok(Step::Unsupported);
+                };
+                self.set(s0, obj);
+            }
             LoadG => {
                 let g = imm(i, 1) as u64;
                 if g > 0x7fff_ffff / 16 {
@@ -697,31 +978,46 @@ impl Tx<'_> {
                     self.b.emit_raw(IrOp::FieldSlot, NONE, NONE, k, snap);
                     self.written(s0);
                 } else {
-                    let v = match self.map[s2] {
-                        Some((r, _)) => r,
-                        None => match self.kinds[s2].ir() {
-                            Some(t) => get!(s2, t),
-                            None => return Ok(Step::Unsupported),
-                        },
-                    };
+                    // A value of proven kind from its register; any other (a pointer,
+                    // a value of unknown kind) whole from its slot, through the
+                    // write barrier.
+                    let v = match (self.map[s2], self.kinds[s2].ir()) {
+                        (Some((r, _)), _) => Some(r),
+                        (None, Some(t)) => Some(get!(s2, t)),
+                        (None, None) => None,
+                    }
+                    .filter(|&r| self.b.ty(r) != IrType::Ptr);
                     let snap = self.snap(ip);
                     let k = o as u64 | (fi as u64) << 16;
-                    self.b.emit_raw(IrOp::SetFieldK, v, NONE, k, snap);
+                    match v {
+                        Some(v) => self.b.emit_raw(IrOp::SetFieldK, v, NONE, k, snap),
+                        None => self.b.emit_raw(
+                            IrOp::SetFieldSlot,
+                            NONE,
+                            NONE,
+                            k | (s2 as u64) << 32,
+                            snap,
+                        ),
+                    };
                 }
             }
             ASet => {
                 let (a, x) = (get!(s0, IrType::Ptr), get!(s1, IrType::I64));
-                // Only values of proven kind (no pointers: no write barrier needed).
-                let v = match self.map[s2] {
-                    Some((r, _)) => r,
-                    None => match self.kinds[s2].ir() {
-                        Some(t) => get!(s2, t),
-                        None => return Ok(Step::Unsupported),
-                    },
+                // A value in a register through `hstore` (with the write barrier for
+                // a pointer); a value of unknown kind whole from its slot, likewise.
+                let v = match (self.map[s2], self.kinds[s2].ir()) {
+                    (Some((r, _)), _) => Some(r),
+                    (None, Some(t)) => Some(get!(s2, t)),
+                    (None, None) => None,
                 };
                 let snap = self.snap(ip);
                 self.b.guard_index(a, x, snap)?;
-                self.b.hstore(a, x, v, snap)?;
+                match v {
+                    Some(v) => self.b.hstore(a, x, v, snap)?,
+                    None => {
+                        self.b.emit_raw(IrOp::ASetSlot, a, x, s2 as u64, snap);
+                    }
+                }
             }
             AddI64 | SubI64 | MulI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | DivI64
             | RemI64 => {
@@ -973,8 +1269,23 @@ fn translate(
     full: &dyn Fn(u32) -> bool,
     shapes: &[(u16, u16)],
     merge: bool,
+    loops: Vec<HomeLoop>,
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
+    // Inside a loop with home registers, its home slots are of their kind throughout.
+    let kinds_at = |n: usize, home: Option<&HomeLoop>| {
+        let mut k = fun.before[n].clone();
+        if let Some(h) = home {
+            for &(s, ty, _) in &h.homes {
+                k[s as usize] = match ty {
+                    IrType::F64 => Kind::F64,
+                    IrType::Bool => Kind::Bool,
+                    _ => Kind::I64,
+                };
+            }
+        }
+        k
+    };
     let mut blocks = Vec::new();
     let mut fallbacks: Vec<String> = Vec::new();
     let mut merged = vec![false; fun.leaders.len()];
@@ -993,14 +1304,16 @@ fn translate(
         }
         let mut end = fun.leaders.get(bi + 1).copied().unwrap_or(u32::MAX);
         let first = fun.at[start as usize];
+        let home = loops.iter().find(|l| l.contains(start));
         let mut tx = Tx {
             b: TraceBuilder::new(start),
             map: vec![None; f.nslots as usize],
-            kinds: fun.before[first].clone(),
+            kinds: kinds_at(first, home),
             full,
             func,
             mergeable: &mergeable,
             fall: None,
+            home,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -1018,7 +1331,7 @@ fn translate(
                         merged[li] = true;
                         end = fun.leaders.get(li + 1).copied().unwrap_or(u32::MAX);
                         n = fun.at[nx as usize];
-                        tx.kinds = fun.before[n].clone();
+                        tx.kinds = kinds_at(n, home);
                     }
                     None => break,
                 },
@@ -1048,7 +1361,11 @@ fn translate(
             trace: tx.b.finish(Vec::new()),
         });
     }
-    Ok(FuncIr { blocks, fallbacks })
+    Ok(FuncIr {
+        blocks,
+        loops,
+        fallbacks,
+    })
 }
 
 /// The kind a function returns: the join over its reachable returns (a tail call
@@ -1134,6 +1451,22 @@ fn fully_compiled(funs: &[Option<Fun>]) -> Vec<bool> {
     }
 }
 
+/// The registers a block may not allocate: its loop's home registers.
+pub(crate) fn reserved(loops: &[HomeLoop], ip: u32) -> Vec<crate::x64::Loc> {
+    loops
+        .iter()
+        .find(|l| l.contains(ip))
+        .map(|l| l.homes.iter().map(|h| h.2).collect())
+        .unwrap_or_default()
+}
+
+/// Whether every block of `t` gets registers.
+fn fits(t: &FuncIr) -> bool {
+    t.blocks
+        .iter()
+        .all(|b| crate::x64::allocate_avoiding(&b.trace, &reserved(&t.loops, b.ip)).is_ok())
+}
+
 /// Compiles every function of a verified program. Deterministic: the same program
 /// gives the same bytes.
 #[cfg(target_arch = "x86_64")]
@@ -1148,19 +1481,25 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         irs.push(match fun {
             Some(fun) => Some({
                 let name = &m.functions[fi].name;
-                let t = translate(m, fi as u32, fun, &is_full, &shapes, true)
-                    .map_err(|e| format!("{name}: {e}"))?;
-                // Longer fragments need more registers: if one does not fit,
-                // the function is translated block by block instead.
-                if t.blocks
-                    .iter()
-                    .all(|b| crate::x64::allocate(&b.trace).is_ok())
-                {
-                    t
-                } else {
-                    translate(m, fi as u32, fun, &is_full, &shapes, false)
-                        .map_err(|e| format!("{name}: {e}"))?
+                // Longer fragments and home registers need more registers: if a block
+                // does not fit, the function is translated without home registers,
+                // then block by block.
+                let loops = home_loops(fun, &is_full);
+                let mut tries = vec![(true, Vec::new()), (false, Vec::new())];
+                if !loops.is_empty() {
+                    tries.insert(0, (true, loops));
                 }
+                let last = tries.len() - 1;
+                let mut chosen = None;
+                for (k, (merge, loops)) in tries.into_iter().enumerate() {
+                    let t = translate(m, fi as u32, fun, &is_full, &shapes, merge, loops)
+                        .map_err(|e| format!("{name}: {e}"))?;
+                    if k == last || fits(&t) {
+                        chosen = Some(t);
+                        break;
+                    }
+                }
+                chosen.ok_or_else(|| format!("{name}: no translation"))?
             }),
             None => None,
         });
