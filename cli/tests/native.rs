@@ -645,7 +645,7 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
 /// whole from their slots through the write barrier (`aset.slot`, `setfield.slot`),
 /// allocation inline (`con`, `tuple`, `cons`: a tree built recursively, tuples stored
 /// in a loop, a list built by a tail call), and matching on constructors and lists (`jntag`, `jnil`/`jcons`,
-/// `head`/`tail`): the functions compile, and under GC stress (every allocation collects, so
+/// `head`/`tail`), fields read as i64/f64 into registers: the functions compile, and under GC stress (every allocation collects, so
 /// the targets are old and the stored arrays and strings young, and every inline
 /// allocation leaves to the interpreter) the runs match, ending in an index out of
 /// range inside a loop of such stores.
@@ -670,8 +670,11 @@ pairs := (n: i64, out: Array<(i64, f64)>) => {
 };
 total := (xs: List<i64>) -> i64 => match xs { [] => 0, [h, ..rest] => h + total(rest) };
 second := (xs: List<i64>) -> i64 => match xs { [_, b, ..] => b, _ => 0 - 1 };
+P := struct(x: f64, n: i64);
+norm := (p: P) -> f64 => p.x * 2.0 + i64.to_f64(p.n + 1);
 upto := (n: i64, acc: List<i64>) -> List<i64> => if n == 0 { acc } else { upto(n - 1, Cons(n, acc)) };
 main := () => {
+    println(to_str(norm(P(1.25, 4))));
     println(to_str(total(upto(300, []))));
     println(to_str(size(build(10))));
     println(to_str(total([1, 2, 3, 4])) + \" \" + to_str(second([5, 6])) + \" \" + to_str(second([7])));
@@ -699,6 +702,7 @@ fn aot_compiles_stores() -> Result<(), Failed> {
         STORES,
         &[
             "put", "setn", "setname", "fill", "build", "size", "pairs", "total", "second", "upto",
+            "norm",
         ],
         2,
         1,

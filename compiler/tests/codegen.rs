@@ -187,3 +187,53 @@ fn char_comparisons_use_char_immediates() {
         "#]],
     );
 }
+
+#[test]
+fn a_call_into_a_dead_top_slot_puts_its_window_there() {
+    // `t`'s slot (r2) holds the previous iteration's tree when `build` is called; the
+    // call's window starts at r2, so the argument overwrites that dead pointer before
+    // `build` runs (the collector scans every slot: with the window at r3, r2 kept the
+    // old tree alive while the new one was built). A function value is computed into
+    // the destination itself (`call r5, r5, r6, 1`), for the same reason.
+    check(
+        "Tree := enum(Leaf, Node(Tree, Tree));\n\
+         build := (d: i64) -> Tree => if d == 0 { Tree.Leaf } else { Tree.Node(build(d - 1), build(d - 1)) };\n\
+         size := (t: Tree) -> i64 => match t { Tree.Leaf => 1, Tree.Node(l, r) => size(l) + size(r) };\n\
+         run := (k: (i64) -> i64) -> i64 => {\n\
+             mut n := 0;\n\
+             while n < 10 { t := build(12); n += size(t) + k(n); }\n\
+             n\n\
+         };\n\
+         main := () => { println(to_str(run((x: i64) => x))); };",
+        "run",
+        expect![[r#"
+            .func run/1 slots=7                     ; function 8
+                .loc "golden.hash" 5 10
+                loadi      r1, 0                    ; 0
+            L0:
+                .loc "golden.hash" 6 1
+                jgei.i64   r1, 10, L1               ; 7
+                .loc "golden.hash" 6 27
+                loadi      r2, 12                   ; 18
+                .loc "golden.hash" 6 21
+                callk      r2, build, r2, 1         ; 25
+                .loc "golden.hash" 6 42
+                mov        r4, r2                   ; 36
+                .loc "golden.hash" 6 37
+                callk      r4, size, r4, 1          ; 41
+                .loc "golden.hash" 6 47
+                mov        r5, r0                   ; 52
+                .loc "golden.hash" 6 49
+                mov        r6, r1                   ; 57
+                .loc "golden.hash" 6 47
+                call       r5, r5, r6, 1            ; 62
+                .loc "golden.hash" 6 37
+                add.i64    r3, r4, r5               ; 71
+                add.i64    r1, r1, r3               ; 78
+                loop       L0                       ; 85
+            L1:
+                ret        r1                       ; 90
+            .end
+        "#]],
+    );
+}

@@ -1268,6 +1268,11 @@ impl Recorder {
                 self.waiting = Some(0);
             }
             Op::Loop | Op::TCallSelf => {
+                if probe.loop_trace(func, ip).is_some() {
+                    // A loop of the trace's own frame that has a trace: not linked
+                    // (see `link_target`), and no later trace there changes that.
+                    return Err("an inner loop of the trace's own frame".into());
+                }
                 if (func, ip) != (self.func, self.anchor_ip) {
                     self.waits_for_inner = Some((func, ip));
                 }

@@ -26,8 +26,25 @@ impl<'a, 'p> FnCx<'a, 'p> {
             }
         }
         let t = self.temp();
-        self.expr(e, t)?;
+        self.expr_fresh(e, t)?;
         Ok(t)
+    }
+
+    /// Compiles `e` into `dst`, a slot whose old value is dead (a fresh temporary, an
+    /// argument slot, a local being declared): nothing reads it before `e` writes it.
+    /// A call then puts its window at `dst` when `dst` is the top slot (see
+    /// [`FnCx::call`]), so that the dead value is overwritten before the callee runs.
+    pub(crate) fn expr_fresh(&mut self, e: &'p TExpr, dst: u16) -> R<()> {
+        match &e.kind {
+            TExprKind::Call { callee, args } => {
+                let mark = self.next;
+                self.loc(e.span);
+                let r = self.call(callee, args, dst, false, true, e.span);
+                self.next = mark;
+                r
+            }
+            _ => self.expr(e, dst),
+        }
     }
 
     pub(crate) fn expr_dest(&mut self, e: &'p TExpr, d: Dest) -> R<()> {
@@ -43,7 +60,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             TExprKind::Call { callee, args } => {
                 self.loc(e.span);
                 let t = self.next;
-                self.call(callee, args, t, true, e.span)
+                self.call(callee, args, t, true, false, e.span)
             }
             TExprKind::If { cond, then, els } => {
                 self.loc(e.span);
@@ -140,7 +157,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             TExprKind::Tuple(es) => {
                 let base = self.window(es.len());
                 for (i, x) in es.iter().enumerate() {
-                    self.expr(x, base + i as u16)?;
+                    self.expr_fresh(x, base + i as u16)?;
                 }
                 self.fb
                     .op(Op::Tuple, [s(dst), s(base), cnt(es.len() as u16)]);
@@ -161,7 +178,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             TExprKind::List(es) => {
                 let base = self.window(es.len());
                 for (i, x) in es.iter().enumerate() {
-                    self.expr(x, base + i as u16)?;
+                    self.expr_fresh(x, base + i as u16)?;
                 }
                 let acc = self.temp();
                 self.fb.op(Op::LoadNil, [s(acc)]);
@@ -171,7 +188,9 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.fb.op(Op::Mov, [s(dst), s(acc)]);
             }
             TExprKind::Lambda(l) => self.lambda(l, dst)?,
-            TExprKind::Call { callee, args } => self.call(callee, args, dst, false, e.span)?,
+            TExprKind::Call { callee, args } => {
+                self.call(callee, args, dst, false, false, e.span)?
+            }
             TExprKind::Field { base, index, .. } => {
                 let b = self.expr_any(base)?;
                 self.fb.op(Op::Field, [s(dst), s(b), cnt(*index as u16)]);
@@ -315,7 +334,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             (0..args.len()).collect()
         };
         for i in order {
-            self.expr(&args[i], base + i as u16)?;
+            self.expr_fresh(&args[i], base + i as u16)?;
         }
         if c.adt == AdtId::LIST {
             if c.tag == 0 {
@@ -358,14 +377,27 @@ impl<'a, 'p> FnCx<'a, 'p> {
     }
 
     /// Compiles a call; in tail position it becomes a tail call (and `dst` is unused).
+    ///
+    /// `fresh`: `dst`'s old value is dead and no argument reads it ([`FnCx::expr_fresh`]).
+    /// When `dst` is then also the top slot, the call overwrites it before the callee
+    /// runs: a known callee's window starts at `dst` (`callk r3, F, r3, 1`), a function
+    /// value is computed into `dst` itself (`call r3, r3, r4, 1`). Otherwise a dead
+    /// pointer left in `dst` (say the previous iteration's result, or the argument of an
+    /// earlier call) would keep its whole structure alive for as long as the callee
+    /// runs: the collector scans every slot of every frame (SPEC.md §1.4). This costs no
+    /// instruction and saves a slot.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn call(
         &mut self,
         callee: &'p TExpr,
         args: &'p [TExpr],
         dst: u16,
         tail: bool,
+        fresh: bool,
         span: Span,
     ) -> R<()> {
+        // `dst` is the top slot, dead until the call writes it: it can be reused.
+        let reuse_dst = fresh && !tail && dst.checked_add(1) == Some(self.next);
         let mark = self.next;
         let n = args.len() as u16;
         enum Target {
@@ -417,15 +449,22 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.next = mark;
                 return Ok(());
             }
+            _ if reuse_dst => {
+                self.expr_fresh(callee, dst)?;
+                Target::Value(dst)
+            }
             _ => {
                 let t = self.temp();
-                self.expr(callee, t)?;
+                self.expr_fresh(callee, t)?;
                 Target::Value(t)
             }
         };
+        if reuse_dst && !matches!(target, Target::Value(_)) {
+            self.next = dst;
+        }
         let base = self.window(args.len());
         for (i, x) in args.iter().enumerate() {
-            self.expr(x, base + i as u16)?;
+            self.expr_fresh(x, base + i as u16)?;
         }
         self.loc(span);
         match (target, tail) {
@@ -451,7 +490,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
     pub(super) fn prim_op(&mut self, op: Op, args: &'p [TExpr], dst: u16, span: Span) -> R<()> {
         let base = self.window(args.len());
         for (i, x) in args.iter().enumerate() {
-            self.expr(x, base + i as u16)?;
+            self.expr_fresh(x, base + i as u16)?;
         }
         let mut next_arg = base;
         let mut has_dst = false;
@@ -494,7 +533,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
         let mark = self.next;
         let base = self.window(args.len());
         for (i, x) in args.iter().enumerate() {
-            self.expr(x, base + i as u16)?;
+            self.expr_fresh(x, base + i as u16)?;
         }
         self.loc(span);
         self.fb.op(

@@ -16,12 +16,12 @@ impl<'a, 'p> FnCx<'a, 'p> {
                     let slot = self.declare(l);
                     // The local is not in scope in its own initialiser (except as a
                     // recursive closure's self, handled by the lambda).
-                    self.expr(value, slot)?;
+                    self.expr_fresh(value, slot)?;
                     self.box_local(l, slot);
                     return Ok(());
                 }
                 let v = self.temp();
-                self.expr(value, v)?;
+                self.expr_fresh(value, v)?;
                 self.bind_irrefutable(pat, v)
             }
         }
@@ -199,7 +199,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             }
             _ => {
                 let t = self.temp();
-                self.expr(e, t)
+                self.expr_fresh(e, t)
             }
         };
         self.next = mark;

@@ -45,6 +45,7 @@ use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::{Op, OperandKind};
 use hashvm_format::{Module, Verified};
 use hashvm_vm::jit::layout;
+use hashvm_vm::Tag;
 
 #[cfg(target_arch = "x86_64")]
 pub mod emit;
@@ -642,6 +643,9 @@ struct Tx<'a> {
     /// Whether the block starting at this offset may continue the current fragment
     /// (its one way in is the fall-through of a branch here).
     mergeable: &'a dyn Fn(u32) -> bool,
+    /// The type the instruction after byte offset `ip` that next mentions slot `s`, in
+    /// the same basic block, reads it as (i64 or f64), if it reads it first.
+    next_read: &'a dyn Fn(u32, usize) -> Option<IrType>,
     /// Set by a branch whose fall-through continues this fragment.
     fall: Option<u32>,
     /// The loop with home registers this block is in, if any.
@@ -972,7 +976,32 @@ impl Tx<'_> {
                 if self.kinds[o].ir().is_some() || fi > 0x7fff_ffff / 16 {
                     return Ok(Step::Unsupported);
                 }
-                if i.op == Field {
+                let typed = (self.next_read)(ip, s0);
+                let held = self.map[o].map(|(r, _)| r);
+                if i.op == Field
+                    && typed.is_some()
+                    && held.is_none_or(|r| self.b.ty(r) == IrType::Ptr)
+                {
+                    // Read next as an i64 or f64: loaded into a register with a guard on
+                    // its tag (a field of another kind leaves to the interpreter at this
+                    // instruction, which copies it and goes on). The object's address is
+                    // not kept in the slot map (whose objects are arrays).
+                    let snap = self.snap(ip);
+                    let obj = match held {
+                        Some(r) => r,
+                        None => self.b.sload_tw(o as u32, Tag::OBJ as u64, snap),
+                    };
+                    self.b
+                        .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
+                    self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
+                    let tw = if typed == Some(IrType::F64) {
+                        Tag::F64
+                    } else {
+                        Tag::I64
+                    } as u64;
+                    let r = self.b.fload(obj, fi as u32, tw, snap)?;
+                    self.set(s0, r);
+                } else if i.op == Field {
                     let snap = self.snap(ip);
                     let k = o as u64 | (fi as u64) << 16 | (s0 as u64) << 32;
                     self.b.emit_raw(IrOp::FieldSlot, NONE, NONE, k, snap);
@@ -1290,6 +1319,37 @@ fn translate(
     let mut fallbacks: Vec<String> = Vec::new();
     let mut merged = vec![false; fun.leaders.len()];
     let leader = |ip: u32| fun.leaders.binary_search(&ip).ok();
+    let next_read = |ip: u32, s: usize| -> Option<IrType> {
+        let n = *fun.at.get(ip as usize)?;
+        for (jip, j, _) in fun.insns.iter().skip(n + 1) {
+            if fun.leaders.binary_search(jip).is_ok() {
+                return None;
+            }
+            let mut src = false;
+            let mut other = false;
+            for (kind, a) in j.op.operands().iter().zip(j.args.iter()) {
+                match (kind, a) {
+                    (OperandKind::Src, Operand::Slot(x)) if *x as usize == s => src = true,
+                    (OperandKind::Base, Operand::Slot(x)) if *x as usize <= s => other = true,
+                    (_, Operand::Slot(x)) if *x as usize == s => other = true,
+                    _ => {}
+                }
+            }
+            if src {
+                let mut st = vec![Kind::Any; s + 1];
+                transfer(&mut st, j, &[], func);
+                return match st[s] {
+                    Kind::F64 => Some(IrType::F64),
+                    Kind::I64 => Some(IrType::I64),
+                    _ => None,
+                };
+            }
+            if other {
+                return None;
+            }
+        }
+        None
+    };
     let mergeable = |ip: u32| {
         merge
             && leader(ip).is_some()
@@ -1312,6 +1372,7 @@ fn translate(
             full,
             func,
             mergeable: &mergeable,
+            next_read: &next_read,
             fall: None,
             home,
         };
