@@ -73,6 +73,19 @@ fn copy_slot(a: &mut Asm, to: u64, from: u64) -> Result<(), CompileError> {
     Ok(())
 }
 
+/// Copies the whole 16-byte value at `[r11 + src]` (an object's field, a global) into
+/// the slot at byte offset `dst`, through `rax`, which is saved: it may hold a live
+/// value, and `r11` holds the source's address.
+fn copy_into_slot(a: &mut Asm, src: i32, dst: i32) {
+    dynasm!(a ; .arch x64
+        ; push rax
+        ; mov rax, QWORD [Rq(SCRATCH) + src]
+        ; mov QWORD [Rq(BASE) + dst], rax
+        ; mov rax, QWORD [Rq(SCRATCH) + src + 8]
+        ; mov QWORD [Rq(BASE) + dst + 8], rax
+        ; pop rax);
+}
+
 /// Where the program's blocks are.
 struct Labels {
     /// Per function: (block offset, label), ascending.
@@ -667,27 +680,15 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; mov Rq(SCRATCH), Rq(q)
                     ; shl Rq(SCRATCH), 4
                     ; add Rq(SCRATCH), Rq(p));
-                // The whole value, through rax (saved: it may hold a live value).
                 let off = disp(ins.k)?;
-                dynasm!(a ; .arch x64
-                    ; push rax
-                    ; mov rax, QWORD [Rq(SCRATCH) + f]
-                    ; mov QWORD [Rq(BASE) + off], rax
-                    ; mov rax, QWORD [Rq(SCRATCH) + f + 8]
-                    ; mov QWORD [Rq(BASE) + off + 8], rax
-                    ; pop rax);
+                copy_into_slot(a, f, off);
             }
             IrOp::GCopy => {
                 let off = disp(ins.k & 0xffff)?;
                 let goff = disp(ins.k >> 16)?;
                 dynasm!(a ; .arch x64
-                    ; push rax
-                    ; mov r11, QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]
-                    ; mov rax, QWORD [r11 + goff]
-                    ; mov QWORD [Rq(BASE) + off], rax
-                    ; mov rax, QWORD [r11 + goff + 8]
-                    ; mov QWORD [Rq(BASE) + off + 8], rax
-                    ; pop rax);
+                    ; mov Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]);
+                copy_into_slot(a, goff, off);
             }
             IrOp::CtorIdx | IrOp::IsNil => {
                 let r = g(Ref(i as u32));
@@ -779,13 +780,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; jbe =>exit);
                 if ins.op == IrOp::FieldSlot {
                     let d = disp(ins.k >> 32)?;
-                    dynasm!(a ; .arch x64
-                        ; push rax
-                        ; mov rax, QWORD [Rq(SCRATCH) + foff]
-                        ; mov QWORD [Rq(BASE) + d], rax
-                        ; mov rax, QWORD [Rq(SCRATCH) + foff + 8]
-                        ; mov QWORD [Rq(BASE) + d + 8], rax
-                        ; pop rax);
+                    copy_into_slot(a, foff, d);
                 } else if ins.op == IrOp::SetFieldK {
                     match loc[ins.a.0 as usize] {
                         Loc::Xmm(r) => {
