@@ -859,58 +859,19 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 let dst = ((ins.k >> 16) & 0xffff) as i16;
                 let resume = (ins.k >> 32) as i32;
                 let fsz = layout::FRAME_SIZE as i32;
-                let end = disp(a0 as u64 + nslots as u64)?;
+                // Room for as many records as an exit inside the callee may push.
                 let room = fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32);
-                // Room for the callee's slots, its frame record (and as many as an
-                // exit inside it may push), and native stack: otherwise the
-                // interpreter makes the call.
-                dynasm!(a ; .arch x64
-                    ; lea r11, [Rq(BASE) + end]
-                    ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
-                    ; ja =>exit
-                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
-                    ; lea rax, [r11 + room]
-                    ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
-                    ; ja =>exit
-                    ; cmp rsp, rbp
-                    ; jb =>exit
-                    // The caller resumes after the call.
-                    ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], resume);
-                // The callee's slots past its arguments, cleared as a push clears them.
-                for s in a0 + arity as u32..a0 + nslots as u32 {
-                    let off = disp(s as u64)?;
-                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
-                }
-                let clo = layout::FRAME_CLOSURE as i32;
-                dynasm!(a ; .arch x64
-                    ; mov DWORD [r11 + layout::FRAME_FUNC as i32], func as i32
-                    ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
-                    ; mov rax, Rq(BASE)
-                    ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
-                    ; shr rax, 4
-                    ; add rax, a0 as i32
-                    ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
-                    ; mov WORD [r11 + layout::FRAME_RET as i32], dst
-                    ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
-                    ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
-                if ins.op == IrOp::CallRecK {
-                    dynasm!(a ; .arch x64
-                        ; mov QWORD [r11 + clo], func as i32
-                        ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
-                } else {
-                    dynasm!(a ; .arch x64
-                        ; mov rax, QWORD [r11 - fsz + clo]
-                        ; mov QWORD [r11 + clo], rax
-                        ; mov rax, QWORD [r11 - fsz + clo + 8]
-                        ; mov QWORD [r11 + clo + 8], rax);
-                }
-                let argoff = disp(a0 as u64)?;
-                dynasm!(a ; .arch x64
-                    ; add r11, fsz
-                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
-                    ; push Rq(BASE)
-                    ; push Rq(INTR)
-                    ; lea Rq(BASE), [Rq(BASE) + argoff]);
+                let call = NativeCall {
+                    func,
+                    a0: a0 as u64,
+                    arity,
+                    nslots,
+                    dst,
+                    resume,
+                    room,
+                    closure_is_func: ins.op == IrOp::CallRecK,
+                };
+                push_native_frame(a, &call, exit)?;
                 cx.call_rec(a)?;
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
             }
@@ -1558,6 +1519,116 @@ fn field_disp(i: u64) -> Result<i32, CompileError> {
         .filter(|d| *d <= i32::MAX as u64)
         .map(|d| (d - 8) as i32)
         .ok_or(CompileError::SlotOutOfRange(i))
+}
+
+/// Whether the frame record is laid out as function (u32), ip (u32), base (u32), result
+/// slot (u16), kind (u8), padding (u8) from offset 0: then a call writes those fields
+/// with two 8-byte stores. Checked against the VM's own layout, never assumed.
+const PACKED_RECORD: bool = layout::FRAME_FUNC == 0
+    && layout::FRAME_IP == 4
+    && layout::FRAME_BASE == 8
+    && layout::FRAME_RET == 12
+    && layout::FRAME_KIND == 14
+    && layout::FRAME_PAD == 15;
+
+/// A call made natively from compiled code (the JIT's native recursion, `call.rec`,
+/// and the AOT compiler's direct calls): what [`push_native_frame`] needs.
+pub(crate) struct NativeCall {
+    /// The callee.
+    pub func: u32,
+    /// The first argument's slot (the callee's slot 0), in the caller's frame.
+    pub a0: u64,
+    /// The callee's arity and slot count (slots past the arguments are cleared).
+    pub arity: u16,
+    pub nslots: u16,
+    /// The caller's slot that receives the result.
+    pub dst: i16,
+    /// The caller's instruction after the call (its frame record's ip).
+    pub resume: i32,
+    /// Bytes of frame stack the call needs free (its record, and any an exit inside
+    /// the callee may push).
+    pub room: i32,
+    /// The callee's closure slot holds the FUNC value `func` (a known call), rather
+    /// than a copy of the caller's closure (a self call).
+    pub closure_is_func: bool,
+}
+
+/// Pushes the interpreter's frame record for a native call exactly as the
+/// interpreter's push does (limits checked, the caller's ip saved, the callee's slots
+/// past its arguments cleared, the record and frame top written), then saves `BASE`
+/// and `INTR` and points `BASE` at the callee's slot 0: the caller emits the `call`
+/// and the two pops. Any limit reached jumps to `exit` (the interpreter makes the
+/// call). One copy for the JIT and the AOT compiler, so both push the same record.
+pub(crate) fn push_native_frame<A: Emitter>(
+    a: &mut A,
+    c: &NativeCall,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let fsz = layout::FRAME_SIZE as i32;
+    let clo = layout::FRAME_CLOSURE as i32;
+    let end = disp(c.a0 + c.nslots as u64)?;
+    let (f, dst, resume, room) = (c.func, c.dst, c.resume, c.room);
+    // Room for the callee's slots, its frame record and native stack: otherwise the
+    // interpreter makes the call.
+    dynasm!(a ; .arch x64
+        ; lea r11, [Rq(BASE) + end]
+        ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+        ; ja =>exit
+        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+        ; lea rax, [r11 + room]
+        ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+        ; ja =>exit
+        ; cmp rsp, rbp
+        ; jb =>exit
+        // The caller resumes after the call.
+        ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], resume);
+    // The callee's slots past its arguments, cleared as a push clears them.
+    for s in c.a0 + c.arity as u64..c.a0 + c.nslots as u64 {
+        let off = disp(s)?;
+        dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+    }
+    dynasm!(a ; .arch x64
+        ; mov rax, Rq(BASE)
+        ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
+        ; shr rax, 4
+        ; add rax, c.a0 as i32);
+    if PACKED_RECORD && f <= i32::MAX as u32 {
+        // Function and ip (0) in one store; base, result slot, kind and padding in
+        // another.
+        let hi = (dst as u16 as i64) << 32 | (layout::FRAME_NORMAL as i64) << 48;
+        dynasm!(a ; .arch x64
+            ; mov QWORD [r11], f as i32
+            ; mov rcx, QWORD hi
+            ; or rax, rcx
+            ; mov QWORD [r11 + 8], rax);
+    } else {
+        dynasm!(a ; .arch x64
+            ; mov DWORD [r11 + layout::FRAME_FUNC as i32], f as i32
+            ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
+            ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
+            ; mov WORD [r11 + layout::FRAME_RET as i32], dst
+            ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+            ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
+    }
+    if c.closure_is_func {
+        dynasm!(a ; .arch x64
+            ; mov QWORD [r11 + clo], f as i32
+            ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
+    } else {
+        dynasm!(a ; .arch x64
+            ; mov rax, QWORD [r11 - fsz + clo]
+            ; mov QWORD [r11 + clo], rax
+            ; mov rax, QWORD [r11 - fsz + clo + 8]
+            ; mov QWORD [r11 + clo + 8], rax);
+    }
+    let argoff = disp(c.a0)?;
+    dynasm!(a ; .arch x64
+        ; add r11, fsz
+        ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+        ; push Rq(BASE)
+        ; push Rq(INTR)
+        ; lea Rq(BASE), [Rq(BASE) + argoff]);
+    Ok(())
 }
 
 /// The operations that change which frame the trace runs in: a return below its

@@ -18,8 +18,8 @@
 use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
-    allocate, allocate_avoiding, disp, emit_ops, store, store_tw, CompileError, Loc, Target, BASE,
-    INTR, SCRATCH, STATE,
+    allocate, allocate_avoiding, disp, emit_ops, push_native_frame, store, store_tw, CompileError,
+    Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -51,16 +51,6 @@ pub type Trampoline =
 pub fn trampoline_signature() -> &'static str {
     "extern \"sysv64\" fn(slots: *mut Value, interrupt: *const u8, state: *mut VmState, target: *const u8) -> u32"
 }
-
-/// Whether the frame record is laid out as function (u32), ip (u32), base (u32), result
-/// slot (u16), kind (u8), padding (u8) from offset 0: then a call writes those fields
-/// with two 8-byte stores. Checked against the VM's own layout, never assumed.
-const PACKED_RECORD: bool = layout::FRAME_FUNC == 0
-    && layout::FRAME_IP == 4
-    && layout::FRAME_BASE == 8
-    && layout::FRAME_RET == 12
-    && layout::FRAME_KIND == 14
-    && layout::FRAME_PAD == 15;
 
 /// Copies the whole 16-byte value of slot `from` to slot `to` through `r11`.
 fn copy_slot(a: &mut Asm, to: u64, from: u64) -> Result<(), CompileError> {
@@ -546,67 +536,19 @@ impl Target<Asm> for BlockTarget<'_> {
                     Op::CallSelf.encoded_len()
                 };
                 let resume = t.snaps[ins.snap as usize].resume_ip as i32 + len as i32;
-                let end = disp(a0 + nslots as u64)?;
                 let target = labels.entry(f)?;
-                // Room for the callee's slots, its frame record and native stack;
-                // otherwise the interpreter makes the call.
+                let call = NativeCall {
+                    func: f,
+                    a0,
+                    arity,
+                    nslots,
+                    dst,
+                    resume,
+                    room: fsz,
+                    closure_is_func: ins.op == IrOp::CallAotK,
+                };
+                push_native_frame(a, &call, exit)?;
                 dynasm!(a ; .arch x64
-                    ; lea r11, [Rq(BASE) + end]
-                    ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
-                    ; ja =>exit
-                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
-                    ; lea rax, [r11 + fsz]
-                    ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
-                    ; ja =>exit
-                    ; cmp rsp, rbp
-                    ; jb =>exit
-                    ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], resume);
-                for s in a0 + arity as u64..a0 + nslots as u64 {
-                    let off = disp(s)?;
-                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
-                }
-                let clo = layout::FRAME_CLOSURE as i32;
-                dynasm!(a ; .arch x64
-                    ; mov rax, Rq(BASE)
-                    ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
-                    ; shr rax, 4
-                    ; add rax, a0 as i32);
-                if PACKED_RECORD && f <= i32::MAX as u32 {
-                    // Function and ip (0) in one store; base, result slot, kind and
-                    // padding in another.
-                    let hi = (dst as u16 as i64) << 32 | (layout::FRAME_NORMAL as i64) << 48;
-                    dynasm!(a ; .arch x64
-                        ; mov QWORD [r11], f as i32
-                        ; mov rcx, QWORD hi
-                        ; or rax, rcx
-                        ; mov QWORD [r11 + 8], rax);
-                } else {
-                    dynasm!(a ; .arch x64
-                        ; mov DWORD [r11 + layout::FRAME_FUNC as i32], f as i32
-                        ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
-                        ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
-                        ; mov WORD [r11 + layout::FRAME_RET as i32], dst
-                        ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
-                        ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
-                }
-                if ins.op == IrOp::CallAotK {
-                    dynasm!(a ; .arch x64
-                        ; mov QWORD [r11 + clo], f as i32
-                        ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
-                } else {
-                    dynasm!(a ; .arch x64
-                        ; mov rax, QWORD [r11 - fsz + clo]
-                        ; mov QWORD [r11 + clo], rax
-                        ; mov rax, QWORD [r11 - fsz + clo + 8]
-                        ; mov QWORD [r11 + clo + 8], rax);
-                }
-                let argoff = disp(a0)?;
-                dynasm!(a ; .arch x64
-                    ; add r11, fsz
-                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
-                    ; push Rq(BASE)
-                    ; push Rq(INTR)
-                    ; lea Rq(BASE), [Rq(BASE) + argoff]
                     ; call =>target
                     ; pop Rq(INTR)
                     ; pop Rq(BASE));
