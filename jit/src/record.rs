@@ -1038,17 +1038,12 @@ impl Recorder {
                 self.b
                     .guard_header(IrOp::GLen, obj, fi as u64, snap)
                     .map_err(err)?;
-                if insn.op == Op::Field {
-                    let r = self
-                        .b
-                        .fload(obj, fi as u32, tagword_of(fv), snap)
-                        .map_err(err)?;
-                    self.put(slot_of(&a[0]), r);
+                let (load, slot) = if insn.op == Op::Field {
+                    (true, slot_of(&a[0]))
                 } else {
-                    let (v, _) = self.get(slot_of(&a[2]), ip, slots)?;
-                    let k = self.b.kint(fi as i64);
-                    self.b.hstore(obj, k, v, snap).map_err(err)?;
-                }
+                    (false, slot_of(&a[2]))
+                };
+                self.field_access(obj, fi, fv, load, slot, ip, snap, slots)?;
             }
             Op::GetEnv | Op::SetEnv => {
                 let fi = if insn.op == Op::GetEnv {
@@ -1061,17 +1056,12 @@ impl Recorder {
                     .ok_or("getenv of a closure without that capture")?;
                 let clo = self.closure(ip, at.closure)?;
                 let snap = self.snap(ip);
-                if insn.op == Op::GetEnv {
-                    let r = self
-                        .b
-                        .fload(clo, fi as u32, tagword_of(fv), snap)
-                        .map_err(err)?;
-                    self.put(slot_of(&a[0]), r);
+                let (load, slot) = if insn.op == Op::GetEnv {
+                    (true, slot_of(&a[0]))
                 } else {
-                    let (v, _) = self.get(slot_of(&a[1]), ip, slots)?;
-                    let k = self.b.kint(fi as i64);
-                    self.b.hstore(clo, k, v, snap).map_err(err)?;
-                }
+                    (false, slot_of(&a[1]))
+                };
+                self.field_access(clo, fi, fv, load, slot, ip, snap, slots)?;
             }
             Op::LoadSelf => {
                 let r = match self.frames.last().map_or(ClosureSrc::Base, |f| f.closure) {
@@ -1315,6 +1305,37 @@ impl Recorder {
             return None;
         }
         probe.loop_trace(func, ip)
+    }
+
+    /// Field `fi` of `obj` (a record's field, a closure's capture; its value now is
+    /// `fv`) read into `slot` when `load`, else written from `slot`: one path for
+    /// `field`/`getenv` and `setfield`/`setenv`, the store through `hstore` and its
+    /// write barrier.
+    #[allow(clippy::too_many_arguments)]
+    fn field_access(
+        &mut self,
+        obj: Ref,
+        fi: usize,
+        fv: Value,
+        load: bool,
+        slot: usize,
+        ip: u32,
+        snap: u32,
+        slots: &[Value],
+    ) -> Result<(), String> {
+        let err = |e: BuildError| e.to_string();
+        if load {
+            let r = self
+                .b
+                .fload(obj, fi as u32, tagword_of(fv), snap)
+                .map_err(err)?;
+            self.put(slot, r);
+        } else {
+            let (v, _) = self.get(slot, ip, slots)?;
+            let k = self.b.kint(fi as i64);
+            self.b.hstore(obj, k, v, snap).map_err(err)?;
+        }
+        Ok(())
     }
 
     /// `ret`/`retu` in the frame the trace runs in: the trace follows the return
