@@ -977,12 +977,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 // Bounds (unsigned: a negative index is huge), then the element's address
                 // in the scratch register: array + FIELDS + 16 * index.
                 let (p, q) = (g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64
-                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
-                    ; jae =>exit
-                    ; mov Rq(SCRATCH), Rq(q)
-                    ; shl Rq(SCRATCH), 4
-                    ; add Rq(SCRATCH), Rq(p));
+                element_addr(a, p, q, Some(exit));
                 let f = layout::FIELDS as i32;
                 match ins.op {
                     IrOp::AGetI | IrOp::AGetB => {
@@ -1531,6 +1526,22 @@ const PACKED_RECORD: bool = layout::FRAME_FUNC == 0
     && layout::FRAME_KIND == 14
     && layout::FRAME_PAD == 15;
 
+/// Element `q` of the array `p` (registers): its value is at `[r11 + FIELDS]` after
+/// this, r11 (the scratch register) = array + 16 × index, an element being one 16-byte
+/// value. With `bounds`, an index at or past the length (unsigned: a negative one is
+/// huge) first jumps there.
+pub(crate) fn element_addr<A: Emitter>(a: &mut A, p: u8, q: u8, bounds: Option<DynamicLabel>) {
+    if let Some(exit) = bounds {
+        dynasm!(a ; .arch x64
+            ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+            ; jae =>exit);
+    }
+    dynasm!(a ; .arch x64
+        ; mov Rq(SCRATCH), Rq(q)
+        ; shl Rq(SCRATCH), 4
+        ; add Rq(SCRATCH), Rq(p));
+}
+
 /// A call made natively from compiled code (the JIT's native recursion, `call.rec`,
 /// and the AOT compiler's direct calls): what [`push_native_frame`] needs.
 pub(crate) struct NativeCall {
@@ -1735,12 +1746,7 @@ fn data_op<A: Emitter>(
         IrOp::ALoad => {
             let (p, q) = (g(ins.a), g(ins.b));
             let f = layout::FIELDS as i32;
-            dynasm!(a ; .arch x64
-                ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
-                ; jae =>exit
-                ; mov Rq(SCRATCH), Rq(q)
-                ; shl Rq(SCRATCH), 4
-                ; add Rq(SCRATCH), Rq(p));
+            element_addr(a, p, q, Some(exit));
             guard_tw(a, SCRATCH, f, ins.tw, exit);
             load_payload(a, d, SCRATCH, f);
         }
@@ -1862,10 +1868,7 @@ fn heap_store<A: Emitter>(
             let Loc::Gpr(q) = loc[idx.0 as usize] else {
                 return Err(CompileError::LiveAcrossCall);
             };
-            dynasm!(a ; .arch x64
-                ; mov Rq(SCRATCH), Rq(q)
-                ; shl Rq(SCRATCH), 4
-                ; add Rq(SCRATCH), Rq(obj));
+            element_addr(a, obj, q, None);
             (SCRATCH, layout::FIELDS as i32)
         }
     };

@@ -18,8 +18,8 @@
 use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
-    allocate, allocate_avoiding, disp, emit_ops, push_native_frame, store, store_tw, CompileError,
-    Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
+    allocate, allocate_avoiding, disp, element_addr, emit_ops, push_native_frame, store, store_tw,
+    CompileError, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -616,12 +616,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 // address in the scratch register: array + FIELDS + 16 * index.
                 let (p, q) = (g(ins.a), g(ins.b));
                 let f = layout::FIELDS as i32;
-                dynasm!(a ; .arch x64
-                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
-                    ; jae =>exit
-                    ; mov Rq(SCRATCH), Rq(q)
-                    ; shl Rq(SCRATCH), 4
-                    ; add Rq(SCRATCH), Rq(p));
+                element_addr(a, p, q, Some(exit));
                 let off = disp(ins.k)?;
                 copy_into_slot(a, f, off);
             }
@@ -699,10 +694,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 // The element's address in the scratch register (the index was
                 // guarded by `guard.index`).
                 let (p, q) = (g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64
-                    ; mov Rq(SCRATCH), Rq(q)
-                    ; shl Rq(SCRATCH), 4
-                    ; add Rq(SCRATCH), Rq(p));
+                element_addr(a, p, q, None);
                 let voff = disp(ins.k)?;
                 store_whole(a, p, layout::FIELDS as i32, voff, exit);
             }
