@@ -130,6 +130,26 @@ fn const_char_not_a_scalar() {
 }
 
 #[test]
+fn const_array_of_chars_with_one_not_a_scalar() {
+    // An array of chars would be loaded flat (8-byte payloads): the verifier still
+    // checks every element, as for any other array.
+    let mut m = asm(".global x = 'a'");
+    m.globals[0].init = GlobalInit::Const(Const::Array(vec![
+        Const::Char('a' as u32),
+        Const::Char(0x11_0000),
+    ]));
+    assert_eq!(
+        verify(&m).unwrap_err().to_string(),
+        "GLOB global 0 'x': char constant 0x110000 is not a Unicode scalar value"
+    );
+    m.globals[0].init = GlobalInit::Const(Const::Array(vec![Const::I64(1), Const::Func(9)]));
+    assert_eq!(
+        verify(&m).unwrap_err().to_string(),
+        "GLOB global 0 'x': function 9 does not exist (there are 0)"
+    );
+}
+
+#[test]
 fn const_nested_too_deep() {
     let mut c = Const::Unit;
     for _ in 0..1001 {

@@ -161,7 +161,7 @@ define_ir! {
     Payload "payload" 1 I64 [] "The payload of a (a constructor's index, a char's code) as an i64.";
     New "new" 0 Ptr [GUARD | STORE] "A new object of `16 + 16 * tw` bytes bumped from the nursery through the register block, its header words `k` and `tw` (kind, tag, meta; length); exits (before the allocating instruction, which the interpreter then runs, collecting) when the nursery has no room. Its fields are written next, by `hstore`s with no barrier (the object is young).";
     SqrtF "sqrt.f64" 1 F64 [] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
-    HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). The one heap store.";
+    HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). With `tw` = `HSTORE_FLAT`, element `Ref(k)` of a flat array (its elements kind guarded to be b's tag) := b's 8-byte payload, no tag, no barrier; with `tw` = `HSTORE_ELEM`, either, by the array's elements kind at run time (exits on any other kind). The one heap store.";
     // Whole-function (ahead-of-time) code, `jit/src/aot`: a function is a list of basic
     // blocks, each an IR fragment; exits whose snapshot resume offset has `aot::JUMP_BIT`
     // set continue at that block instead of leaving.
@@ -203,6 +203,8 @@ define_ir! {
     RetDown "ret.down" 0 None [GUARD | STORE] "A return from the frame the trace runs in to its caller, which the trace goes on in: guard the caller's record (under the innermost) is a NORMAL frame of function `k & 0xffffffff` resuming at `k >> 32`, and the innermost record's result slot is `tw & 0xffff` and its base the caller's plus `tw >> 16`; pop the innermost record and move the trace's slot 0 down to the caller's (every later slot number is the caller's). The recorder stores the result next.";
     Link "link" 0 None [GUARD] "Leave through the snapshot unconditionally: it is the anchor of a loop with a compiled trace (`Trace::link`), which the hook enters at once, the snapshot's inlined frames pushed first.";
     TailBase "tcall.base" 0 None [STORE] "A tail call of function `k` from the frame the trace runs in (`tcallk` at the trace's level): its frame record becomes function `k`'s (ip 0, closure its FUNC value); the recorder moves the arguments and clears the other slots.";
+    // Arrays of a flat elements kind (`hashvm_vm::heap::Elems`): 8-byte payloads.
+    AGetFlat "aget.flat" 2 Val [GUARD | LOAD] "Element b of the flat array a (its elements kind guarded before, `guard.meta`): its 8-byte payload, typed by the tag word `tw`; b guarded to be in range.";
 }
 
 impl IrOp {
@@ -279,6 +281,7 @@ impl IrOp {
                 | IrOp::CallC
                 | IrOp::Link
                 | IrOp::Phi
+                | IrOp::AGetFlat
         )
     }
 }
@@ -531,8 +534,13 @@ impl fmt::Display for Trace {
                 IrOp::FrameClo => write!(f, " tw {:#x}", ins.tw)?,
                 IrOp::KVal => write!(f, " {:#x} tw {:#x}", ins.k, ins.tw)?,
                 IrOp::FLoad => write!(f, " {}.{} tw {:#x}", ins.a, ins.k, ins.tw)?,
-                IrOp::ALoad => write!(f, " {}[{}] tw {:#x}", ins.a, ins.b, ins.tw)?,
+                IrOp::ALoad | IrOp::AGetFlat => {
+                    write!(f, " {}[{}] tw {:#x}", ins.a, ins.b, ins.tw)?
+                }
                 IrOp::GKind | IrOp::GMeta | IrOp::GLen => write!(f, " {}, {}", ins.a, ins.k)?,
+                IrOp::HStore if ins.tw == HSTORE_FLAT || ins.tw == HSTORE_ELEM => {
+                    write!(f, " {}.flat[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?
+                }
                 IrOp::HStore => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
                 IrOp::New => write!(f, " {:#x} len {}", ins.k, ins.tw)?,
                 IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
@@ -655,6 +663,7 @@ fn shared(op: IrOp) -> bool {
             | IrOp::AGetB
             | IrOp::FLoad
             | IrOp::ALoad
+            | IrOp::AGetFlat
             | IrOp::HStore
             | IrOp::New
             | IrOp::SStore
@@ -698,9 +707,15 @@ pub struct TraceBuilder {
 pub(crate) fn heap_load(op: IrOp) -> bool {
     matches!(
         op,
-        IrOp::FLoad | IrOp::ALoad | IrOp::AGetI | IrOp::AGetF | IrOp::AGetB
+        IrOp::FLoad | IrOp::ALoad | IrOp::AGetI | IrOp::AGetF | IrOp::AGetB | IrOp::AGetFlat
     )
 }
+
+/// The `tw` of an `hstore` into a flat array (8-byte payloads, no barrier).
+pub const HSTORE_FLAT: u64 = 1;
+/// The `tw` of an `hstore` into an array whose elements kind is known only at run
+/// time (the AOT compiler's `aset`): general or the value's flat kind, else exit.
+pub const HSTORE_ELEM: u64 = 2;
 
 /// The operand of an operation that has fewer than two.
 pub(crate) const NONE: Ref = Ref(u32::MAX);
@@ -800,6 +815,9 @@ impl TraceBuilder {
             self.mem.insert((IrOp::FLoad, obj, NONE, c, tw), v);
         }
         self.mem.insert((IrOp::ALoad, obj, idx, 0, tw), v);
+        // (An object is guarded to one elements kind: only its own kind's loads
+        // ever look this up.)
+        self.mem.insert((IrOp::AGetFlat, obj, idx, 0, tw), v);
         let typed = match t.ty(v) {
             IrType::I64 => Some(IrOp::AGetI),
             IrType::F64 => Some(IrOp::AGetF),
@@ -1252,6 +1270,39 @@ impl TraceBuilder {
             return Err(BuildError::TypeMismatch(IrOp::HStore));
         }
         self.emit(IrOp::HStore, obj, v, i.0 as u64, snap);
+        Ok(())
+    }
+
+    /// Element `i` of the flat array `a` (its elements kind guarded to be the tag of
+    /// `tw`): its payload, typed by `tw`; `i` guarded (through `snap`) in range.
+    pub fn aget_flat(&mut self, a: Ref, i: Ref, tw: u64, snap: u32) -> Result<Ref, BuildError> {
+        self.want(a, IrType::Ptr, IrOp::AGetFlat)?;
+        self.want(i, IrType::I64, IrOp::AGetFlat)?;
+        Ok(self.emit_tw(IrOp::AGetFlat, a, i, 0, tw, snap))
+    }
+
+    /// Element `i` (in range: guarded before) of the flat array `obj`, whose elements
+    /// kind is guarded to be `v`'s tag := `v`'s payload (no barrier: no pointer).
+    pub fn hstore_flat(&mut self, obj: Ref, i: Ref, v: Ref, snap: u32) -> Result<(), BuildError> {
+        self.want(obj, IrType::Ptr, IrOp::HStore)?;
+        self.want(i, IrType::I64, IrOp::HStore)?;
+        if matches!(self.trace.ty(v), IrType::None | IrType::Ptr) {
+            return Err(BuildError::TypeMismatch(IrOp::HStore));
+        }
+        self.emit_tw(IrOp::HStore, obj, v, i.0 as u64, HSTORE_FLAT, snap);
+        Ok(())
+    }
+
+    /// Element `i` (in range: guarded before) of the array `obj` of an elements kind
+    /// not known when compiling := `v`: stored as the general or the flat layout asks
+    /// at run time; exits through `snap` on another kind (and as `hstore` does).
+    pub fn hstore_elem(&mut self, obj: Ref, i: Ref, v: Ref, snap: u32) -> Result<(), BuildError> {
+        self.want(obj, IrType::Ptr, IrOp::HStore)?;
+        self.want(i, IrType::I64, IrOp::HStore)?;
+        if self.trace.ty(v) == IrType::None {
+            return Err(BuildError::TypeMismatch(IrOp::HStore));
+        }
+        self.emit_tw(IrOp::HStore, obj, v, i.0 as u64, HSTORE_ELEM, snap);
         Ok(())
     }
 

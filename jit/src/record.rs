@@ -481,6 +481,38 @@ impl Recorder {
         Ok(r)
     }
 
+    /// The elements kind of the array in slot `s` (its header's meta word), which the
+    /// trace guards.
+    fn elements(
+        &self,
+        s: usize,
+        _ip: u32,
+        slots: &[Value],
+        probe: &dyn Probe,
+    ) -> Result<u32, String> {
+        let v = slots.get(s).copied().unwrap_or(Value::UNIT);
+        match probe.header(v) {
+            Some(h) if h.kind == layout::KIND_ARRAY => Ok(h.meta),
+            _ => Err("an array access on no array".into()),
+        }
+    }
+
+    /// Guards the array `arr` to have the elements kind `elems` it has now, and
+    /// returns the array holding its elements with their kind: itself, or for a
+    /// converted array the general array its first value points at (a general array
+    /// never changes kind, so that one needs no guard of its own).
+    fn array_elements(&mut self, arr: Ref, elems: u32, snap: u32) -> Result<(Ref, u32), String> {
+        let err = |e: BuildError| e.to_string();
+        self.b
+            .guard_header(IrOp::GMeta, arr, elems as u64, snap)
+            .map_err(err)?;
+        if elems != layout::ELEMS_MOVED {
+            return Ok((arr, elems));
+        }
+        let target = self.b.fload(arr, 0, Tag::OBJ as u64, snap).map_err(err)?;
+        Ok((target, layout::ELEMS_GENERAL))
+    }
+
     /// The cons cell in slot `s`, guarded to be one (a DATA object of type List).
     fn cons(
         &mut self,
@@ -996,14 +1028,21 @@ impl Recorder {
                     .elem(av, iv.bits() as i64)
                     .filter(|_| iv.tag() == Tag::I64)
                     .ok_or("aget that faults, or not on an array")?;
+                let elems = self.elements(slot_of(&a[1]), ip, slots, probe)?;
                 let arr = self.object(slot_of(&a[1]), layout::KIND_ARRAY, ip, slots, probe)?;
                 let i = self.operand(slot_of(&a[2]), IrType::I64, ip, slots)?;
                 let snap = self.snap(ip);
-                let r = match e.tag() {
-                    Tag::I64 => self.b.aget(arr, i, IrType::I64, snap),
-                    Tag::F64 => self.b.aget(arr, i, IrType::F64, snap),
-                    Tag::BOOL => self.b.aget(arr, i, IrType::Bool, snap),
-                    _ => self.b.aload(arr, i, tagword_of(e), snap),
+                let (arr, elems) = self.array_elements(arr, elems, snap)?;
+                let r = if elems != layout::ELEMS_GENERAL {
+                    // A flat array: one load of the payload, its tag the array's.
+                    self.b.aget_flat(arr, i, elems as u64, snap)
+                } else {
+                    match e.tag() {
+                        Tag::I64 => self.b.aget(arr, i, IrType::I64, snap),
+                        Tag::F64 => self.b.aget(arr, i, IrType::F64, snap),
+                        Tag::BOOL => self.b.aget(arr, i, IrType::Bool, snap),
+                        _ => self.b.aload(arr, i, tagword_of(e), snap),
+                    }
                 }
                 .map_err(err)?;
                 self.put(slot_of(&a[0]), r);
@@ -1014,12 +1053,25 @@ impl Recorder {
                 if iv.tag() != Tag::I64 || probe.elem(av, iv.bits() as i64).is_none() {
                     return Err("aset that faults, or not on an array".into());
                 }
+                let elems = self.elements(slot_of(&a[0]), ip, slots, probe)?;
                 let arr = self.object(slot_of(&a[0]), layout::KIND_ARRAY, ip, slots, probe)?;
                 let i = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
                 let (v, _) = self.get(slot_of(&a[2]), ip, slots)?;
+                if elems != layout::ELEMS_GENERAL
+                    && elems != layout::ELEMS_MOVED
+                    && self.b.tagword(v) != elems as u64
+                {
+                    // The interpreter converts the array to the general layout.
+                    return Err("aset converting a flat array".into());
+                }
                 let snap = self.snap(ip);
+                let (arr, elems) = self.array_elements(arr, elems, snap)?;
                 self.b.guard_index(arr, i, snap).map_err(err)?;
-                self.b.hstore(arr, i, v, snap).map_err(err)?;
+                if elems != layout::ELEMS_GENERAL {
+                    self.b.hstore_flat(arr, i, v, snap).map_err(err)?;
+                } else {
+                    self.b.hstore(arr, i, v, snap).map_err(err)?;
+                }
             }
             Op::Field | Op::SetField => {
                 let (os, fi) = if insn.op == Op::Field {

@@ -1093,6 +1093,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::GLoad
             | IrOp::FLoad
             | IrOp::ALoad
+            | IrOp::AGetFlat
             | IrOp::FrameClo
             | IrOp::KVal
             | IrOp::GKind
@@ -1516,6 +1517,15 @@ fn field_disp(i: u64) -> Result<i32, CompileError> {
         .ok_or(CompileError::SlotOutOfRange(i))
 }
 
+/// The displacement of element `i` of a flat array (8-byte payloads) from its header.
+fn flat_disp(i: u64) -> Result<i32, CompileError> {
+    i.checked_mul(8)
+        .and_then(|d| d.checked_add(layout::FIELDS as u64))
+        .filter(|d| *d <= i32::MAX as u64)
+        .map(|d| d as i32)
+        .ok_or(CompileError::SlotOutOfRange(i))
+}
+
 /// Whether the frame record is laid out as function (u32), ip (u32), base (u32), result
 /// slot (u16), kind (u8), padding (u8) from offset 0: then a call writes those fields
 /// with two 8-byte stores. Checked against the VM's own layout, never assumed.
@@ -1750,6 +1760,19 @@ fn data_op<A: Emitter>(
             guard_tw(a, SCRATCH, f, ins.tw, exit);
             load_payload(a, d, SCRATCH, f);
         }
+        IrOp::AGetFlat => {
+            // Bounds, then one load of the 8-byte payload: no tag to check.
+            let (p, q) = (g(ins.a), g(ins.b));
+            dynasm!(a ; .arch x64
+                ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                ; jae =>exit);
+            let f = layout::FIELDS as i32;
+            match d {
+                Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + Rq(q) * 8 + f]),
+                Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(p) + Rq(q) * 8 + f]),
+                Loc::None => {}
+            }
+        }
         IrOp::KVal => {
             if let Loc::Gpr(r) = d {
                 dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
@@ -1839,6 +1862,44 @@ fn heap_store<A: Emitter>(
         Loc::Gpr(r) => r,
         _ => return Err(CompileError::LiveAcrossCall),
     };
+    match ins.tw {
+        crate::ir::HSTORE_FLAT => flat_store(a, t, loc, ins, obj),
+        crate::ir::HSTORE_ELEM => {
+            // An array of a kind known only at run time (the AOT compiler's): the
+            // general layout's store, or the flat one when the array's elements kind
+            // is the value's tag; any other kind exits (the interpreter converts).
+            let flat = a.new_label();
+            let done = a.new_label();
+            dynasm!(a ; .arch x64
+                ; cmp DWORD [Rq(obj) + layout::META as i32], layout::ELEMS_GENERAL as i32
+                ; jne =>flat);
+            value_store(a, t, loc, ins, obj, exit)?;
+            dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
+            let tw = t.tagword(ins.b);
+            if (Tag::BOOL as u64..=Tag::CHAR as u64).contains(&tw) {
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(obj) + layout::META as i32], tw as i32
+                    ; jne =>exit);
+                flat_store(a, t, loc, ins, obj)?;
+            } else {
+                dynasm!(a ; .arch x64 ; jmp =>exit);
+            }
+            dynasm!(a ; .arch x64 ; =>done);
+            Ok(())
+        }
+        _ => value_store(a, t, loc, ins, obj, exit),
+    }
+}
+
+/// `hstore` into an object of 16-byte values (the write barrier for a pointer).
+fn value_store<A: Emitter>(
+    a: &mut A,
+    t: &Trace,
+    loc: &[Loc],
+    ins: crate::ir::Ins,
+    obj: u8,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
     let v = loc[ins.b.0 as usize];
     // An object the trace allocated is young (no collection runs in a trace): its
     // initialising stores need no barrier, as the interpreter's need none.
@@ -1878,6 +1939,44 @@ fn heap_store<A: Emitter>(
         Loc::None => {}
     }
     store_tw(a, reg, off, t.tagword(ins.b));
+    Ok(())
+}
+
+/// `hstore` into a flat array: the payload alone, at array + FIELDS + 8 * index; no
+/// barrier (no pointer is stored).
+fn flat_store<A: Emitter>(
+    a: &mut A,
+    t: &Trace,
+    loc: &[Loc],
+    ins: crate::ir::Ins,
+    obj: u8,
+) -> Result<(), CompileError> {
+    let v = loc[ins.b.0 as usize];
+    let idx = Ref(ins.k as u32);
+    let f = layout::FIELDS as i32;
+    match (t.ins[idx.0 as usize], v) {
+        (k, Loc::Gpr(r)) if k.op == IrOp::KInt => {
+            let off = flat_disp(k.k)?;
+            dynasm!(a ; .arch x64 ; mov QWORD [Rq(obj) + off], Rq(r));
+        }
+        (k, Loc::Xmm(r)) if k.op == IrOp::KInt => {
+            let off = flat_disp(k.k)?;
+            dynasm!(a ; .arch x64 ; movsd QWORD [Rq(obj) + off], Rx(r));
+        }
+        (_, v) => {
+            let Loc::Gpr(q) = loc[idx.0 as usize] else {
+                return Err(CompileError::LiveAcrossCall);
+            };
+            match v {
+                Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(obj) + Rq(q) * 8 + f], Rq(r)),
+                Loc::Xmm(r) => {
+                    dynasm!(a ; .arch x64 ; movsd QWORD [Rq(obj) + Rq(q) * 8 + f], Rx(r))
+                }
+                // Every flat kind has a payload (unit is never flat).
+                Loc::None => return Err(CompileError::LiveAcrossCall),
+            }
+        }
+    }
     Ok(())
 }
 

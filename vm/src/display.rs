@@ -190,8 +190,19 @@ impl Vm {
                                 }
                                 work.try_reserve(2 * n + 1).ok()?;
                                 work.push(Item::Lit(close));
+                                // An array's elements are read by its kind.
+                                let e = if (*h).kind == Kind::ARRAY {
+                                    heap::array_target(h)
+                                } else {
+                                    h
+                                };
                                 for i in (0..n).rev() {
-                                    work.push(Item::Val(*heap::fields(h).add(i), true));
+                                    let x = if (*h).kind == Kind::ARRAY {
+                                        heap::array_get(e, i)
+                                    } else {
+                                        *heap::fields(h).add(i)
+                                    };
+                                    work.push(Item::Val(x, true));
                                     if i > 0 {
                                         work.push(Item::Lit(", "));
                                     }
@@ -364,8 +375,11 @@ impl Vm {
                         Kind::ARRAY => {
                             let (na, nb) = ((*ha).len as usize, (*hb).len as usize);
                             work.push((Value::i64(na as i64), Value::i64(nb as i64)));
+                            // Arrays of different elements kinds with equal contents
+                            // are equal: elements are compared as values.
+                            let (ea, eb) = (heap::array_target(ha), heap::array_target(hb));
                             for i in (0..na.min(nb)).rev() {
-                                work.push((*heap::fields(ha).add(i), *heap::fields(hb).add(i)));
+                                work.push((heap::array_get(ea, i), heap::array_get(eb, i)));
                             }
                             Some(Ordering::Equal)
                         }

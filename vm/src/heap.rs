@@ -29,7 +29,9 @@ impl Kind {
     /// A constructor value, tuple or cons cell: `tag` = constructor index, `meta` = type
     /// id, `len` values follow.
     pub const DATA: u8 = 1;
-    /// A mutable array: `len` values follow.
+    /// A mutable array of `len` elements; `meta` is its elements kind ([`Elems`]):
+    /// `len` values follow, or `len` 8-byte payloads of one tag, or (once converted)
+    /// one value pointing at the general array that now holds the elements.
     pub const ARRAY: u8 = 2;
     /// A closure: `meta` = function index, `len` captured values follow.
     pub const CLOSURE: u8 = 3;
@@ -50,6 +52,137 @@ impl Kind {
     pub const RAT: u8 = 10;
     /// A copied object during collection: `len` holds the new address.
     pub const FWD: u8 = 255;
+}
+
+/// The elements kinds of an array (its header's `meta`), V8's "elements kinds": an
+/// array whose elements all have one immediate tag (bool, i64, u64, f64, char) stores
+/// their 8-byte payloads only, half the memory of 16-byte values, and the collector
+/// never scans it. A store of a value of another tag converts the array: a general
+/// array of the same elements is allocated and the flat one becomes [`Elems::MOVED`],
+/// its first 16 bytes a value pointing at the general one (an array of at least one
+/// element has room for it; an empty array is never stored into). Every consumer of
+/// an array resolves a moved one first ([`array_target`]).
+pub struct Elems;
+
+impl Elems {
+    /// 16-byte values of any tags.
+    pub const GENERAL: u32 = 0;
+    /// A flat kind is the [`Tag`] of every element (`Tag::BOOL` to `Tag::CHAR`).
+    pub const FLAT_FIRST: u32 = Tag::BOOL;
+    /// The last flat kind.
+    pub const FLAT_LAST: u32 = Tag::CHAR;
+    /// Converted: one value follows, the general array holding the elements now.
+    pub const MOVED: u32 = 0xff;
+
+    /// The flat elements kind for values of tag `tag`, or `GENERAL`.
+    #[inline(always)]
+    pub const fn of_tag(tag: u32) -> u32 {
+        if tag >= Self::FLAT_FIRST && tag <= Self::FLAT_LAST {
+            tag
+        } else {
+            Self::GENERAL
+        }
+    }
+
+    /// The elements kind for an array of `vals`: flat when all share a flat tag
+    /// (and there is at least one), general otherwise.
+    pub fn of_values(vals: &[Value]) -> u32 {
+        match vals.first() {
+            Some(v) if vals.iter().all(|w| w.tag == v.tag) => Self::of_tag(v.tag),
+            _ => Self::GENERAL,
+        }
+    }
+
+    /// Whether `meta` is a flat elements kind.
+    #[inline(always)]
+    pub const fn is_flat(meta: u32) -> bool {
+        meta >= Self::FLAT_FIRST && meta <= Self::FLAT_LAST
+    }
+
+    /// Whether `meta` is an elements kind an array of `len` elements can have (a
+    /// converted array has at least one element).
+    pub const fn valid(meta: u32, len: u64) -> bool {
+        meta == Self::GENERAL || Self::is_flat(meta) || (meta == Self::MOVED && len > 0)
+    }
+
+    /// The payload size of an array of `len` elements of kind `meta`.
+    #[inline(always)]
+    pub const fn payload(meta: u32, len: usize) -> usize {
+        if meta == Self::GENERAL {
+            len * 16
+        } else {
+            round16(len * 8)
+        }
+    }
+}
+
+/// The array holding the elements of the array `h`: `h`, or for a converted one the
+/// general array it moved them to.
+///
+/// # Safety
+/// `h` must point at a live ARRAY object.
+#[inline(always)]
+pub unsafe fn array_target(h: *mut Header) -> *mut Header {
+    // SAFETY: per the caller's contract; a MOVED array's first value is an OBJ.
+    unsafe {
+        if (*h).meta == Elems::MOVED {
+            (*fields(h)).bits as *mut Header
+        } else {
+            h
+        }
+    }
+}
+
+/// Element `i` of the array `h` (not MOVED: see [`array_target`]).
+///
+/// # Safety
+/// `h` must point at a live, resolved ARRAY object with more than `i` elements.
+#[inline(always)]
+pub unsafe fn array_get(h: *mut Header, i: usize) -> Value {
+    // SAFETY: per the caller's contract: `meta` says how the payload is laid out.
+    unsafe {
+        let m = (*h).meta;
+        if m == Elems::GENERAL {
+            *fields(h).add(i)
+        } else {
+            Value {
+                bits: *((h as *mut u8).add(16) as *const u64).add(i),
+                tag: m,
+                aux: 0,
+            }
+        }
+    }
+}
+
+/// The elements of the array `h` (resolved if MOVED), as values.
+///
+/// # Safety
+/// `h` must point at a live ARRAY object.
+pub unsafe fn array_values(h: *mut Header) -> Vec<Value> {
+    // SAFETY: per the caller's contract.
+    unsafe {
+        let h = array_target(h);
+        (0..(*h).len as usize).map(|i| array_get(h, i)).collect()
+    }
+}
+
+/// Writes `vals` (all of the array's elements kind) into the fresh array `h`.
+///
+/// # Safety
+/// `h` must be a just allocated ARRAY of `vals.len()` elements whose kind
+/// ([`Elems::of_values`]) is that of `vals`.
+pub unsafe fn array_fill_new(h: *mut Header, vals: &[Value]) {
+    // SAFETY: per the caller's contract.
+    unsafe {
+        if (*h).meta == Elems::GENERAL {
+            std::ptr::copy_nonoverlapping(vals.as_ptr(), fields(h), vals.len());
+        } else {
+            let p = (h as *mut u8).add(16) as *mut u64;
+            for (i, v) in vals.iter().enumerate() {
+                *p.add(i) = v.bits;
+            }
+        }
+    }
 }
 
 /// Thunk state: the value is the 0-argument function to call.
@@ -103,7 +236,8 @@ const fn round16(n: usize) -> usize {
 #[inline]
 pub fn payload_bytes(h: &Header) -> usize {
     match h.kind {
-        Kind::DATA | Kind::ARRAY | Kind::CLOSURE | Kind::PAP => h.len as usize * 16,
+        Kind::ARRAY => Elems::payload(h.meta, h.len as usize),
+        Kind::DATA | Kind::CLOSURE | Kind::PAP => h.len as usize * 16,
         Kind::REF | Kind::THUNK => 16,
         Kind::STR | Kind::BYTES => round16(h.len as usize),
         Kind::BIG => BIG_BYTES,
@@ -112,13 +246,15 @@ pub fn payload_bytes(h: &Header) -> usize {
     }
 }
 
-/// Whether the payload of this kind is made of values the collector must trace.
+/// Whether the payload of this object holds values the collector must trace (not a
+/// flat array's payloads: a big numeric array is never scanned).
 #[inline]
-fn has_values(kind: u8) -> bool {
-    matches!(
-        kind,
-        Kind::DATA | Kind::ARRAY | Kind::CLOSURE | Kind::PAP | Kind::REF | Kind::THUNK
-    )
+fn has_values(h: &Header) -> bool {
+    match h.kind {
+        Kind::DATA | Kind::CLOSURE | Kind::PAP | Kind::REF | Kind::THUNK => true,
+        Kind::ARRAY => h.meta == Elems::GENERAL || h.meta == Elems::MOVED,
+        _ => false,
+    }
 }
 
 /// The values of an object (DATA, ARRAY, CLOSURE, PAP, REF, THUNK).
@@ -742,7 +878,8 @@ impl Heap {
         self.old_high = self.old_high.max(self.old.top);
         self.note_peak();
         self.init(p, size, kind, tag, meta, len);
-        if has_values(kind) {
+        // SAFETY: `init` just wrote the header.
+        if has_values(unsafe { &*p }) {
             self.remember(p);
         }
         if kind == Kind::BIG || kind == Kind::RAT {
@@ -921,7 +1058,7 @@ impl Heap {
     unsafe fn scan_object(&mut self, h: *mut Header) {
         // SAFETY: per the caller's contract.
         unsafe {
-            if has_values((*h).kind) {
+            if has_values(&*h) {
                 let f = fields(h);
                 for i in 0..value_count(h) {
                     let v = &mut *f.add(i);
@@ -1088,7 +1225,7 @@ impl Heap {
                 }
                 (*p).flags |= FLAG_MARKED;
             }
-            if has_values((*p).kind) {
+            if has_values(&*p) {
                 if self.gray.try_reserve(1).is_ok() {
                     self.gray.push(p);
                 } else {
@@ -1112,7 +1249,7 @@ impl Heap {
                 (h, at + 16 + payload_bytes(&*h))
             };
             // SAFETY: `h` is the header of the object at `at`.
-            if self.marked(at) && has_values(unsafe { (*h).kind }) {
+            if self.marked(at) && has_values(unsafe { &*h }) {
                 f(self, h);
             }
             at = next;
@@ -1121,7 +1258,7 @@ impl Heap {
         for a in large {
             let h = a as *mut Header;
             // SAFETY: a mapped large object.
-            if unsafe { (*h).flags & FLAG_MARKED != 0 && has_values((*h).kind) } {
+            if unsafe { (*h).flags & FLAG_MARKED != 0 && has_values(&*h) } {
                 f(self, h);
             }
         }
@@ -1466,6 +1603,12 @@ impl Heap {
                 if h.kind == 0 || h.kind > Kind::RAT {
                     return Err(format!("bad kind {} at offset {at} of the {name}", h.kind));
                 }
+                if h.kind == Kind::ARRAY && !Elems::valid(h.meta, h.len) {
+                    return Err(format!(
+                        "bad elements kind {} of the array at offset {at} of the {name}",
+                        h.meta
+                    ));
+                }
                 starts[s][at / 16 / 64] |= 1 << ((at / 16) % 64);
                 at += 16 + payload_bytes(h);
             }
@@ -1519,14 +1662,10 @@ impl Heap {
                         "object at offset {at} of the {name} is flagged remembered but not listed"
                     ));
                 }
-                if !has_values((*h).kind) {
+                if !has_values(&*h) {
                     continue;
                 }
-                let n = if (*h).kind == Kind::REF || (*h).kind == Kind::THUNK {
-                    1
-                } else {
-                    (*h).len as usize
-                };
+                let n = value_count(h);
                 for i in 0..n {
                     let v = *fields(h).add(i);
                     if v.tag != Tag::OBJ {
@@ -1561,6 +1700,26 @@ impl Heap {
                             "old object at offset {at} of the {name} points into the nursery (field {i}) but is not remembered: a missing write barrier"
                         ));
                     }
+                    // The target was found to be an object start above.
+                    let t = a as *const Header;
+                    if (*h).kind == Kind::ARRAY
+                        && (*h).meta == Elems::MOVED
+                        && ((*t).kind != Kind::ARRAY
+                            || (*t).meta != Elems::GENERAL
+                            || (*t).len != (*h).len)
+                    {
+                        return Err(format!(
+                            "converted array at offset {at} of the {name} does not point at a general array of its length"
+                        ));
+                    }
+                }
+                if (*h).kind == Kind::ARRAY
+                    && (*h).meta == Elems::MOVED
+                    && (*fields(h)).tag != Tag::OBJ
+                {
+                    return Err(format!(
+                        "converted array at offset {at} of the {name} holds no array"
+                    ));
                 }
             }
         }
@@ -1576,7 +1735,10 @@ impl Heap {
 unsafe fn value_count(h: *mut Header) -> usize {
     // SAFETY: per the caller's contract.
     unsafe {
-        if (*h).kind == Kind::REF || (*h).kind == Kind::THUNK {
+        if (*h).kind == Kind::REF
+            || (*h).kind == Kind::THUNK
+            || ((*h).kind == Kind::ARRAY && (*h).meta == Elems::MOVED)
+        {
             1
         } else {
             (*h).len as usize
@@ -1724,6 +1886,74 @@ mod tests {
         unsafe { *fields(arr) = s };
         let e = vm.heap.check().unwrap_err();
         assert!(e.contains("missing write barrier"), "{e}");
+    }
+
+    /// A flat array (8-byte payloads) is half the size of a general one and holds no
+    /// values to trace; an old one converted by a store of another kind points at
+    /// its young general array through the write barrier, and the young string
+    /// stored into that survives a minor collection.
+    #[test]
+    fn an_old_flat_array_converted_keeps_what_is_stored_into_it() {
+        let mut vm = vm();
+        let a = vm
+            .new_array_of(&[Value::i64(1), Value::i64(2), Value::i64(3)])
+            .unwrap();
+        // SAFETY: a live array just made.
+        unsafe {
+            assert_eq!((*a.ptr()).meta, Tag::I64);
+            assert_eq!(payload_bytes(&*a.ptr()), 32);
+            assert!(!has_values(&*a.ptr()));
+        }
+        vm.globals.push(a);
+        vm.collect(0).unwrap();
+        let arr = vm.globals[0].ptr();
+        assert!(!vm.heap.is_young(arr as usize));
+        let s = vm.new_str("young").unwrap();
+        vm.globals.push(s);
+        // SAFETY: `arr` is a live flat array of 3 elements (re-read after allocating).
+        unsafe {
+            let arr = vm.globals[0].ptr();
+            vm.array_store_slow(arr, 1, vm.globals[1]).unwrap();
+            let arr = vm.globals[0].ptr();
+            assert_eq!((*arr).meta, Elems::MOVED);
+            assert!(
+                (*arr).flags & FLAG_REMEMBERED != 0,
+                "the conversion's barrier"
+            );
+        }
+        vm.globals.pop();
+        assert_eq!(vm.heap.check(), Ok(()));
+        vm.collect(0).unwrap();
+        assert_eq!(vm.heap.check(), Ok(()));
+        // SAFETY: a live converted array of 3 elements.
+        let vals = unsafe { array_values(vm.globals[0].ptr()) };
+        assert_eq!(vals[0], Value::i64(1));
+        assert_eq!(vals[2], Value::i64(3));
+        // SAFETY: element 1 is the string stored.
+        assert_eq!(unsafe { str(vals[1].ptr()) }, "young");
+    }
+
+    /// The verifier rejects an array whose meta word is no elements kind, and a
+    /// converted array whose value is not an array.
+    #[test]
+    fn the_verifier_rejects_bad_elements_kinds() {
+        let mut vm = vm();
+        let a = vm
+            .new_array_of(&[Value::f64(1.0), Value::f64(2.0)])
+            .unwrap();
+        vm.globals.push(a);
+        assert_eq!(vm.heap.check(), Ok(()));
+        // SAFETY: a live array; its header is restored before the heap is used.
+        unsafe {
+            (*a.ptr()).meta = 77;
+            let e = vm.heap.check().unwrap_err();
+            assert!(e.contains("bad elements kind"), "{e}");
+            (*a.ptr()).meta = Elems::MOVED;
+            *fields(a.ptr()) = Value::i64(5);
+            let e = vm.heap.check().unwrap_err();
+            assert!(e.contains("holds no array"), "{e}");
+            (*a.ptr()).meta = Tag::F64;
+        }
     }
 
     /// Stores that cannot make an old-to-young pointer leave the remembered set

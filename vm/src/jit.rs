@@ -146,7 +146,15 @@ pub mod layout {
     pub const FIELDS: usize = std::mem::size_of::<Header>();
     /// The kind byte of an array.
     pub const KIND_ARRAY: u8 = Kind::ARRAY;
-    /// Offset of the header's `u32` meta word (a closure's function index).
+    /// An array's meta word: its elements kind ([`crate::heap::Elems`]). General:
+    /// 16-byte values at `FIELDS + 16 * i`.
+    pub const ELEMS_GENERAL: u32 = crate::heap::Elems::GENERAL;
+    /// A converted array's meta word: its first value is the general array holding
+    /// the elements now. Any other meta word of an array is a flat kind: the tag of
+    /// every element, whose 8-byte payloads lie at `FIELDS + 8 * i`.
+    pub const ELEMS_MOVED: u32 = crate::heap::Elems::MOVED;
+    /// Offset of the header's `u32` meta word (a closure's function index, an
+    /// array's elements kind).
     pub const META: usize = std::mem::offset_of!(Header, meta);
     /// The kind byte of a closure.
     pub const KIND_CLOSURE: u8 = Kind::CLOSURE;
@@ -603,8 +611,12 @@ impl Vm {
     pub fn object_field(&self, v: Value, i: usize) -> Option<Value> {
         use crate::heap::Kind;
         let h = self.object_header(v)?;
+        if h.kind == Kind::ARRAY {
+            // SAFETY: a live array (checked by `object_header`).
+            return unsafe { vm_array_get(v.ptr(), i) };
+        }
         let n = match h.kind {
-            Kind::DATA | Kind::ARRAY | Kind::CLOSURE | Kind::PAP => h.len as usize,
+            Kind::DATA | Kind::CLOSURE | Kind::PAP => h.len as usize,
             Kind::REF | Kind::THUNK => 1,
             _ => 0,
         };
@@ -1389,5 +1401,19 @@ mod tests {
         assert_eq!(t[0], 10);
         assert_eq!(t[l / BACKEDGE_MIN_LEN], 11);
         assert_eq!(t.iter().filter(|&&e| e != NO_EDGE).count(), 2);
+    }
+}
+
+/// Element `i` of the live array `h` (resolved if converted), `None` out of range.
+///
+/// # Safety
+/// `h` must point at a live ARRAY object.
+unsafe fn vm_array_get(h: *mut crate::heap::Header, i: usize) -> Option<Value> {
+    // SAFETY: per the caller's contract.
+    unsafe {
+        if i as u64 >= (*h).len {
+            return None;
+        }
+        Some(crate::heap::array_get(crate::heap::array_target(h), i))
     }
 }

@@ -362,6 +362,9 @@ impl Vm {
             Const::Tuple(v) => {
                 self.new_values(Kind::DATA, 0, builtin::TUPLE, &vec![Value::UNIT; n(v)])?
             }
+            // An array of scalars of one kind is built whole, flat (nothing in it can
+            // refer to a global); any other starts general and is filled in pass 3.
+            Const::Array(v) if flat_consts(v) => self.build(c)?,
             Const::Array(v) => self.new_values(Kind::ARRAY, 0, 0, &vec![Value::UNIT; n(v)])?,
             Const::List(v) => self.new_list(&vec![Value::UNIT; n(v)])?,
             Const::Closure { func, captures } => {
@@ -375,6 +378,7 @@ impl Vm {
     /// Fills the fields of global `i`'s shell.
     fn fill(&mut self, i: usize, c: &Const) -> Result<(), Trap> {
         let items: &[Const] = match c {
+            Const::Array(v) if flat_consts(v) => return Ok(()),
             Const::Data { fields, .. } => fields,
             Const::Tuple(v) | Const::Array(v) | Const::List(v) => v,
             Const::Closure { captures, .. } => captures,
@@ -439,7 +443,7 @@ impl Vm {
                 let items = self.roots[vals..].to_vec();
                 let r = match c {
                     Const::Tuple(_) => self.new_values(Kind::DATA, 0, builtin::TUPLE, &items),
-                    Const::Array(_) => self.new_values(Kind::ARRAY, 0, 0, &items),
+                    Const::Array(_) => self.new_array_of(&items),
                     _ => self.new_list(&items),
                 };
                 self.roots.truncate(vals);
@@ -492,5 +496,22 @@ fn type_info(t: &TypeDef) -> TypeInfo {
             name: symbol.clone(),
             ctors: Vec::new(),
         },
+    }
+}
+
+/// Whether the constants of an array are scalars of one flat elements kind (the
+/// array is then built whole and flat by `shell`, never filled).
+fn flat_consts(v: &[Const]) -> bool {
+    let kind = |c: &Const| match c {
+        Const::Bool(_) => 1,
+        Const::I64(_) => 2,
+        Const::U64(_) => 3,
+        Const::F64(_) => 4,
+        Const::Char(_) => 5,
+        _ => 0,
+    };
+    match v.first() {
+        Some(c) => kind(c) != 0 && v.iter().all(|d| kind(d) == kind(c)),
+        None => false,
     }
 }

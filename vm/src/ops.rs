@@ -3,7 +3,7 @@
 //! interpreter's hot loop; each reads its operand slots, computes a result without
 //! allocating, then allocates it (so no heap pointer is held across a collection).
 
-use crate::heap::{self, Kind};
+use crate::heap::{self, Elems, Kind};
 use crate::value::{Tag, Value};
 use crate::vm::{Trap, Vm};
 use hashvm_format::builtin;
@@ -443,14 +443,26 @@ impl Vm {
                 return Ok(());
             }
             s::ARRAY_FILL => {
-                let p = self.want_kind(self.arg(b, o[0]), Kind::ARRAY, "array.fill")?;
-                let v = self.arg(b, o[1]);
-                // SAFETY: p is a live array of `len` values.
+                let mut p = self.want_kind(self.arg(b, o[0]), Kind::ARRAY, "array.fill")?;
+                // SAFETY: p is a live array of `len` elements of its kind; after the
+                // conversion (which may collect) the value is read again.
                 unsafe {
-                    for i in 0..(*p).len as usize {
-                        *heap::fields(p).add(i) = v;
+                    let n = (*p).len as usize;
+                    let m = (*p).meta;
+                    if n > 0 && Elems::is_flat(m) && m != self.arg(b, o[1]).tag {
+                        p = self.array_convert(p)?;
                     }
-                    self.heap.barrier(p, v);
+                    let v = self.arg(b, o[1]);
+                    let p = heap::array_target(p);
+                    if (*p).meta == Elems::GENERAL {
+                        for i in 0..n {
+                            *heap::fields(p).add(i) = v;
+                        }
+                        self.heap.barrier(p, v);
+                    } else {
+                        let f = (p as *mut u8).add(16) as *mut u64;
+                        std::slice::from_raw_parts_mut(f, n).fill(v.bits);
+                    }
                 }
                 return Ok(());
             }
@@ -845,16 +857,14 @@ impl Vm {
             }
             s::LIST_TO_ARRAY => {
                 let items = self.list_values(a, "list.to_array")?;
-                self.new_values(Kind::ARRAY, 0, 0, &items)?
+                self.new_array_of(&items)?
             }
             s::ARRAY_TO_LIST | s::ARRAY_COPY => {
                 let p = self.want_kind(a, Kind::ARRAY, "array operation")?;
-                // SAFETY: live array of `len` values; copied out before allocating.
-                let items: Vec<Value> =
-                    unsafe { std::slice::from_raw_parts(heap::fields(p), (*p).len as usize) }
-                        .to_vec();
+                // SAFETY: a live array; copied out before allocating.
+                let items = unsafe { heap::array_values(p) };
                 if sub == s::ARRAY_COPY {
-                    self.new_values(Kind::ARRAY, 0, 0, &items)?
+                    self.new_array_of(&items)?
                 } else {
                     self.new_list(&items)?
                 }

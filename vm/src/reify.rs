@@ -125,7 +125,8 @@ fn children(v: Value) -> Vec<Value> {
     // SAFETY: OBJ values point at live objects; nothing allocates while reifying.
     unsafe {
         match (*h).kind {
-            Kind::DATA | Kind::ARRAY | Kind::CLOSURE | Kind::PAP => {
+            Kind::ARRAY => heap::array_values(h),
+            Kind::DATA | Kind::CLOSURE | Kind::PAP => {
                 std::slice::from_raw_parts(heap::fields(h), (*h).len as usize).to_vec()
             }
             Kind::REF | Kind::THUNK => vec![*heap::fields(h)],

@@ -616,9 +616,29 @@ impl Target<Asm> for BlockTarget<'_> {
                 // address in the scratch register: array + FIELDS + 16 * index.
                 let (p, q) = (g(ins.a), g(ins.b));
                 let f = layout::FIELDS as i32;
-                element_addr(a, p, q, Some(exit));
                 let off = disp(ins.k)?;
+                // The array's elements kind decides the layout at run time: general
+                // (the whole value copied) or flat (the payload, and the kind as the
+                // tag); a converted array exits.
+                let flat = a.new_dynamic_label();
+                let done = a.new_dynamic_label();
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
+                    ; jne =>flat);
+                element_addr(a, p, q, Some(exit));
                 copy_into_slot(a, f, off);
+                dynasm!(a ; .arch x64
+                    ; jmp =>done
+                    ; =>flat
+                    ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_MOVED as i32
+                    ; je =>exit
+                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                    ; jae =>exit
+                    ; mov Rq(SCRATCH), QWORD [Rq(p) + Rq(q) * 8 + f]
+                    ; mov QWORD [Rq(BASE) + off], Rq(SCRATCH)
+                    ; mov Rd(SCRATCH), DWORD [Rq(p) + layout::META as i32]
+                    ; mov QWORD [Rq(BASE) + off + 8], Rq(SCRATCH)
+                    ; =>done);
             }
             IrOp::GCopy => {
                 let off = disp(ins.k & 0xffff)?;
@@ -694,9 +714,27 @@ impl Target<Asm> for BlockTarget<'_> {
                 // The element's address in the scratch register (the index was
                 // guarded by `guard.index`).
                 let (p, q) = (g(ins.a), g(ins.b));
-                element_addr(a, p, q, None);
                 let voff = disp(ins.k)?;
-                store_whole(a, p, layout::FIELDS as i32, voff, exit);
+                let f = layout::FIELDS as i32;
+                // General: the whole value through the barrier. Flat: the payload,
+                // when the value's tag is the array's elements kind; otherwise (a
+                // converted array, or a store that converts) exit.
+                let flat = a.new_dynamic_label();
+                let done = a.new_dynamic_label();
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
+                    ; jne =>flat);
+                element_addr(a, p, q, None);
+                store_whole(a, p, f, voff, exit);
+                dynasm!(a ; .arch x64
+                    ; jmp =>done
+                    ; =>flat
+                    ; mov Rd(SCRATCH), DWORD [Rq(BASE) + voff + 8]
+                    ; cmp Rd(SCRATCH), DWORD [Rq(p) + layout::META as i32]
+                    ; jne =>exit
+                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + voff]
+                    ; mov QWORD [Rq(p) + Rq(q) * 8 + f], Rq(SCRATCH)
+                    ; =>done);
             }
             IrOp::FieldSlot | IrOp::SetFieldK | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):

@@ -1042,7 +1042,7 @@ impl Tx<'_> {
                 let snap = self.snap(ip);
                 self.b.guard_index(a, x, snap)?;
                 match v {
-                    Some(v) => self.b.hstore(a, x, v, snap)?,
+                    Some(v) => self.b.hstore_elem(a, x, v, snap)?,
                     None => {
                         self.b.emit_raw(IrOp::ASetSlot, a, x, s2 as u64, snap);
                     }

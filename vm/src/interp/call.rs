@@ -416,7 +416,7 @@ impl Vm {
             if (*h).kind != Kind::ARRAY || i < 0 || i as u64 >= (*h).len {
                 return None;
             }
-            Some(*heap::fields(h).add(i as usize))
+            Some(heap::array_get(heap::array_target(h), i as usize))
         }
     }
 

@@ -4,6 +4,7 @@
 //! `gettag`), its `kindof` code, and whether it is a list or a string.
 
 use super::*;
+use crate::heap::Elems;
 use std::cmp::Ordering;
 
 impl Vm {
@@ -24,16 +25,117 @@ impl Vm {
             return Err(self.error_plain(format!("out of memory: array of {n} elements")));
         }
         let n = n as usize;
-        let p = self.alloc(n * 16, Kind::ARRAY, 0, 0, n as u64)?;
+        // The elements kind is the fill value's (an empty array is general: it can
+        // never be stored into, so its kind does not matter).
+        let elems = if n == 0 {
+            Elems::GENERAL
+        } else {
+            Elems::of_tag(self.stack[b + fill].tag)
+        };
+        let p = self.alloc(Elems::payload(elems, n), Kind::ARRAY, 0, elems, n as u64)?;
         let v = self.stack[b + fill];
-        // SAFETY: `alloc` returned an array object with room for `n` fields.
+        // SAFETY: `alloc` returned an array object with room for `n` elements of its
+        // kind.
         unsafe {
-            let f = heap::fields(p);
-            for i in 0..n {
-                *f.add(i) = v;
+            if elems == Elems::GENERAL {
+                let f = heap::fields(p);
+                for i in 0..n {
+                    *f.add(i) = v;
+                }
+            } else {
+                let f = (p as *mut u8).add(16) as *mut u64;
+                std::slice::from_raw_parts_mut(f, n).fill(v.bits);
             }
         }
         Ok(Value::obj(p))
+    }
+
+    /// A new array of the elements `vals`, of the elements kind they share
+    /// ([`Elems::of_values`]). `vals` are rooted across the allocation, as for
+    /// [`Vm::new_values`].
+    pub(crate) fn new_array_of(&mut self, vals: &[Value]) -> Result<Value, Trap> {
+        let elems = Elems::of_values(vals);
+        if elems == Elems::GENERAL {
+            return self.new_values(Kind::ARRAY, 0, 0, vals);
+        }
+        // Flat elements hold no pointers: nothing to root.
+        let n = vals.len();
+        let p = self.alloc(Elems::payload(elems, n), Kind::ARRAY, 0, elems, n as u64)?;
+        // SAFETY: a fresh array of `n` elements of the kind of `vals`.
+        unsafe { heap::array_fill_new(p, vals) };
+        Ok(Value::obj(p))
+    }
+
+    /// Element `i` of the array `arr` := `v`, for every case but the two fast ones
+    /// the handlers inline (a general array, or a flat one and a value of its tag):
+    /// a converted array (the store goes to the general array it points at), or a
+    /// flat array and a value of another tag, which converts the array first. May
+    /// collect: pointers held across it are invalid afterwards.
+    ///
+    /// # Safety
+    /// `arr` must be a live ARRAY with more than `i` elements.
+    #[cold]
+    #[inline(never)]
+    pub(crate) unsafe fn array_store_slow(
+        &mut self,
+        arr: *mut heap::Header,
+        i: usize,
+        v: Value,
+    ) -> Result<(), Trap> {
+        // SAFETY: per the caller's contract.
+        unsafe {
+            let m = (*arr).meta;
+            if m == Elems::GENERAL || m == Elems::MOVED {
+                self.heap.store(heap::array_target(arr), i, v);
+                return Ok(());
+            }
+            if m == v.tag {
+                *((arr as *mut u8).add(16) as *mut u64).add(i) = v.bits;
+                return Ok(());
+            }
+            // The value is rooted across the conversion's allocation.
+            let mark = self.roots.len();
+            self.roots.push(v);
+            let r = self.array_convert(arr);
+            let v = self.roots[mark];
+            self.roots.truncate(mark);
+            self.heap.store(r?, i, v);
+        }
+        Ok(())
+    }
+
+    /// Converts the flat array `arr` to the general layout: a general array of its
+    /// elements is allocated, and `arr` becomes MOVED, pointing at it (through the
+    /// write barrier: `arr` may be old). Returns the general array. Values held in
+    /// Rust across it must be rooted by the caller, except `arr`'s own.
+    ///
+    /// # Safety
+    /// `arr` must be a live flat ARRAY (so with at least one element once stored into).
+    pub(crate) unsafe fn array_convert(
+        &mut self,
+        arr: *mut heap::Header,
+    ) -> Result<*mut heap::Header, Trap> {
+        // SAFETY: per the caller's contract; `arr` is rooted across the allocation and
+        // re-read from the root after it.
+        unsafe {
+            let n = (*arr).len as usize;
+            debug_assert!(n > 0 && Elems::is_flat((*arr).meta));
+            let mark = self.roots.len();
+            self.roots.push(Value::obj(arr));
+            let r = self.alloc(n * 16, Kind::ARRAY, 0, Elems::GENERAL, n as u64);
+            let arr = self.roots[mark].ptr();
+            self.roots.truncate(mark);
+            let g = r?;
+            let f = heap::fields(g);
+            for j in 0..n {
+                *f.add(j) = heap::array_get(arr, j);
+            }
+            (*arr).meta = Elems::MOVED;
+            // The flat payload (at least 16 bytes) now holds one value.
+            *heap::fields(arr) = Value::obj(g);
+            self.heap.barrier(arr, Value::obj(g));
+            Ok(g)
+        }
     }
 
     /// The structural comparison `op` (`prim::EQ`, `NE`, `LT`, `LE` or `CMP`) of two

@@ -19,7 +19,7 @@
 //! (fault messages). The extension instructions themselves are in `crate::ops`.
 
 use crate::frames::PushFailed;
-use crate::heap::{self, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
+use crate::heap::{self, Elems, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
 use crate::jit::{Go, BACKEDGE_MIN_LEN};
 use crate::value::{Tag, Value};
 use crate::vm::{Frame, FrameKind, Trap, Vm, SCRATCH_SLOTS};
@@ -771,12 +771,30 @@ impl Vm {
                         let d = a16!(Op::Tuple, 0);
                         let a0 = a16!(Op::Tuple, 1);
                         let n = a16!(Op::Tuple, 2);
-                        let (kind, meta) = if op == prim::TUPLE {
-                            (Kind::DATA, builtin::TUPLE)
+                        if op == prim::TUPLE {
+                            alloc_window!(d, Kind::DATA, 0, builtin::TUPLE, a0, n);
                         } else {
-                            (Kind::ARRAY, 0)
-                        };
-                        alloc_window!(d, kind, 0, meta, a0, n);
+                            // The array's elements kind is the one its values share.
+                            let e = Elems::of_values(std::slice::from_raw_parts(base.add(a0), n));
+                            if e == Elems::GENERAL {
+                                alloc_window!(d, Kind::ARRAY, 0, Elems::GENERAL, a0, n);
+                            } else {
+                                // Flat: the window holds no pointers, so it is read
+                                // after the allocation as it is.
+                                let p = vmop!(self.alloc(
+                                    Elems::payload(e, n),
+                                    Kind::ARRAY,
+                                    0,
+                                    e,
+                                    n as u64
+                                ));
+                                heap::array_fill_new(
+                                    p,
+                                    std::slice::from_raw_parts(base.add(a0), n),
+                                );
+                                set!(d, Value::obj(p));
+                            }
+                        }
                         next!(Op::Tuple);
                     }
                     prim::FIELD => {
@@ -847,13 +865,33 @@ impl Vm {
                     prim::AGET => {
                         let (ia, ii) = (a16!(Op::AGet, 1), a16!(Op::AGet, 2));
                         let (arr, i) = checked_index!(ia, ii);
-                        set!(a16!(Op::AGet, 0), *heap::fields(arr).add(i as usize));
+                        let m = (*arr).meta;
+                        let v = if m == Elems::GENERAL {
+                            *heap::fields(arr).add(i as usize)
+                        } else if m == Elems::MOVED {
+                            *heap::fields(heap::array_target(arr)).add(i as usize)
+                        } else {
+                            Value {
+                                bits: *((arr as *mut u8).add(16) as *const u64).add(i as usize),
+                                tag: m,
+                                aux: 0,
+                            }
+                        };
+                        set!(a16!(Op::AGet, 0), v);
                         next!(Op::AGet);
                     }
                     prim::ASET => {
                         let (ia, ii) = (a16!(Op::ASet, 0), a16!(Op::ASet, 1));
                         let (arr, i) = checked_index!(ia, ii);
-                        self.heap.store(arr, i as usize, slot!(a16!(Op::ASet, 2)));
+                        let v = slot!(a16!(Op::ASet, 2));
+                        let m = (*arr).meta;
+                        if m == Elems::GENERAL {
+                            self.heap.store(arr, i as usize, v);
+                        } else if m == v.tag {
+                            *((arr as *mut u8).add(16) as *mut u64).add(i as usize) = v.bits;
+                        } else {
+                            vmop!(self.array_store_slow(arr, i as usize, v));
+                        }
                         next!(Op::ASet);
                     }
                     prim::ALEN => {
