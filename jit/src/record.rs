@@ -1235,7 +1235,7 @@ impl Recorder {
                         let (kind, meta) = if op == Op::Tuple {
                             (layout::KIND_DATA, builtin::TUPLE)
                         } else {
-                            (layout::KIND_ARRAY, 0)
+                            (layout::KIND_ARRAY, layout::ELEMS_GENERAL)
                         };
                         (slot_of(&a[0]), slot_of(&a[1]), n, kind, 0, meta)
                     }

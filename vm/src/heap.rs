@@ -65,8 +65,9 @@ impl Kind {
 pub struct Elems;
 
 impl Elems {
-    /// 16-byte values of any tags.
-    pub const GENERAL: u32 = 0;
+    /// 16-byte values of any tags. Not 0 (nor any tag): a store's fast path tests
+    /// for a flat array and a value of its kind with one compare (kind = tag).
+    pub const GENERAL: u32 = 0x100;
     /// A flat kind is the [`Tag`] of every element (`Tag::BOOL` to `Tag::CHAR`).
     pub const FLAT_FIRST: u32 = Tag::BOOL;
     /// The last flat kind.
@@ -1846,7 +1847,7 @@ mod tests {
     /// An array of `n` units, old (a collection has promoted it), kept in global 0.
     fn old_array(vm: &mut Vm, n: usize) -> *mut Header {
         let a = vm
-            .new_values(Kind::ARRAY, 0, 0, &vec![Value::UNIT; n])
+            .new_values(Kind::ARRAY, 0, Elems::GENERAL, &vec![Value::UNIT; n])
             .unwrap();
         vm.globals.push(a);
         vm.collect(0).unwrap();
@@ -1985,7 +1986,7 @@ mod tests {
         vm.globals.push(s);
         let n = 1000; // 16 KB: more than a quarter of the 4 KiB nursery
         let a = vm
-            .new_values(Kind::ARRAY, 0, 0, &vec![vm.globals[0]; n])
+            .new_values(Kind::ARRAY, 0, Elems::GENERAL, &vec![vm.globals[0]; n])
             .unwrap();
         assert!(vm.heap.old.contains(a.ptr() as *const u8));
         vm.globals[0] = a;
@@ -2003,7 +2004,7 @@ mod tests {
         let mut vm = vm();
         let n = LARGE_MIN / 16; // one value more than LARGE_MIN with the header
         let a = vm
-            .new_values(Kind::ARRAY, 0, 0, &vec![Value::UNIT; n])
+            .new_values(Kind::ARRAY, 0, Elems::GENERAL, &vec![Value::UNIT; n])
             .unwrap();
         vm.globals.push(a);
         let p = a.ptr();
@@ -2033,11 +2034,11 @@ mod tests {
         let mut vm = vm();
         let n = 10_000; // 160 KB each
         let keep = vm
-            .new_values(Kind::ARRAY, 0, 0, &vec![Value::i64(7); n])
+            .new_values(Kind::ARRAY, 0, Elems::GENERAL, &vec![Value::i64(7); n])
             .unwrap();
         vm.globals.push(keep);
         for _ in 0..500 {
-            vm.new_values(Kind::ARRAY, 0, 0, &vec![Value::UNIT; n])
+            vm.new_values(Kind::ARRAY, 0, Elems::GENERAL, &vec![Value::UNIT; n])
                 .unwrap();
         }
         let one = Heap::object_size(n * 16);
@@ -2060,7 +2061,12 @@ mod tests {
         let mut vm = vm();
         // A large array holding the survivors, so large objects' fields are relocated.
         let keep = vm
-            .new_values(Kind::ARRAY, 0, 0, &vec![Value::UNIT; LARGE_MIN / 16])
+            .new_values(
+                Kind::ARRAY,
+                0,
+                Elems::GENERAL,
+                &vec![Value::UNIT; LARGE_MIN / 16],
+            )
             .unwrap();
         vm.globals.push(keep);
         vm.globals.push(Value::UNIT);

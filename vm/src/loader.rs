@@ -6,7 +6,7 @@
 //! passes: allocate each container global as an empty shell, resolve aliases, then fill
 //! the shells' fields, by which time every global a field can name already exists.
 
-use crate::heap::{self, Kind};
+use crate::heap::{self, Elems, Kind};
 use crate::value::Value;
 use crate::vm::{CtorInfo, FuncInfo, Trap, TypeInfo, Vm};
 use hashvm_format::link::{self, Resolved};
@@ -365,7 +365,9 @@ impl Vm {
             // An array of scalars of one kind is built whole, flat (nothing in it can
             // refer to a global); any other starts general and is filled in pass 3.
             Const::Array(v) if flat_consts(v) => self.build(c)?,
-            Const::Array(v) => self.new_values(Kind::ARRAY, 0, 0, &vec![Value::UNIT; n(v)])?,
+            Const::Array(v) => {
+                self.new_values(Kind::ARRAY, 0, Elems::GENERAL, &vec![Value::UNIT; n(v)])?
+            }
             Const::List(v) => self.new_list(&vec![Value::UNIT; n(v)])?,
             Const::Closure { func, captures } => {
                 self.new_values(Kind::CLOSURE, 0, *func, &vec![Value::UNIT; n(captures)])?

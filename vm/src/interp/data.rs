@@ -56,7 +56,7 @@ impl Vm {
     pub(crate) fn new_array_of(&mut self, vals: &[Value]) -> Result<Value, Trap> {
         let elems = Elems::of_values(vals);
         if elems == Elems::GENERAL {
-            return self.new_values(Kind::ARRAY, 0, 0, vals);
+            return self.new_values(Kind::ARRAY, 0, Elems::GENERAL, vals);
         }
         // Flat elements hold no pointers: nothing to root.
         let n = vals.len();

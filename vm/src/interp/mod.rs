@@ -866,31 +866,35 @@ impl Vm {
                         let (ia, ii) = (a16!(Op::AGet, 1), a16!(Op::AGet, 2));
                         let (arr, i) = checked_index!(ia, ii);
                         let m = (*arr).meta;
-                        let v = if m == Elems::GENERAL {
-                            *heap::fields(arr).add(i as usize)
-                        } else if m == Elems::MOVED {
-                            *heap::fields(heap::array_target(arr)).add(i as usize)
+                        if Elems::is_flat(m) {
+                            // The payload, and the kind as the tag (aux 0).
+                            let b = *((arr as *mut u8).add(16) as *const u64).add(i as usize);
+                            put!(a16!(Op::AGet, 0), b, m);
                         } else {
-                            Value {
-                                bits: *((arr as *mut u8).add(16) as *const u64).add(i as usize),
-                                tag: m,
-                                aux: 0,
-                            }
-                        };
-                        set!(a16!(Op::AGet, 0), v);
+                            // General, or converted: the general array it points at.
+                            let h = if m == Elems::GENERAL {
+                                arr
+                            } else {
+                                heap::array_target(arr)
+                            };
+                            set!(a16!(Op::AGet, 0), *heap::fields(h).add(i as usize));
+                        }
                         next!(Op::AGet);
                     }
                     prim::ASET => {
                         let (ia, ii) = (a16!(Op::ASet, 0), a16!(Op::ASet, 1));
                         let (arr, i) = checked_index!(ia, ii);
-                        let v = slot!(a16!(Op::ASet, 2));
+                        let iv = a16!(Op::ASet, 2);
                         let m = (*arr).meta;
-                        if m == Elems::GENERAL {
-                            self.heap.store(arr, i as usize, v);
-                        } else if m == v.tag {
-                            *((arr as *mut u8).add(16) as *mut u64).add(i as usize) = v.bits;
+                        // Only a flat kind equals a tag (general is none). The tag and
+                        // payload are read apart: a 16-byte load of a slot written by
+                        // two 8-byte stores stalls (store forwarding fails).
+                        if m == tag_of!(iv) {
+                            *((arr as *mut u8).add(16) as *mut u64).add(i as usize) = bits_of!(iv);
+                        } else if m == Elems::GENERAL {
+                            self.heap.store(arr, i as usize, slot!(iv));
                         } else {
-                            vmop!(self.array_store_slow(arr, i as usize, v));
+                            vmop!(self.array_store_slow(arr, i as usize, slot!(iv)));
                         }
                         next!(Op::ASet);
                     }
