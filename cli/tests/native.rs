@@ -709,6 +709,48 @@ fn aot_compiles_stores() -> Result<(), Failed> {
     )
 }
 
+/// Direct calls between compiled functions (the result comes back in registers, the
+/// caller pops the record; the frame stack is covered by the native stack floor the
+/// trampoline sets): a chain of calls whose deepest callee faults (a division by zero
+/// three calls down: the same message and stack trace), a compiled function entered
+/// from `list.map` (its return goes to a continuation frame, not a bytecode frame: the
+/// trampoline leaves to the interpreter at the `ret`), one returned to the interpreter
+/// from a loop entry, and recursion deep enough to meet the frame limit (1,000 frames
+/// in one of the runs: the overflow is reported where the interpreter reports it).
+const CALLS: &str = "\
+inner := (a: i64, b: i64) -> i64 => a / b + 1;
+middle := (a: i64, b: i64) -> i64 => inner(a, b) * 2 + inner(b, 1);
+outer := (a: i64, b: i64) -> i64 => middle(a + 1, b) + middle(b, 1);
+twice := (x: i64) -> i64 => middle(x, 1) + 1;
+half := (x: f64) -> f64 => x * 0.5;
+quarter := (x: f64) -> f64 => half(half(x));
+count := (n: i64) -> i64 => {
+    mut s := 0;
+    for i in 0..n { s += inner(i, 3); }
+    s
+};
+depth := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + depth(n - 1) };
+main := () => {
+    println(to_str(outer(10, 3)) + \" \" + to_str(quarter(10.0)));
+    println(to_str(list.map([1, 2, 3], twice)));
+    println(to_str(count(1000)));
+    println(to_str(depth(500)));
+    println(to_str(depth(5000)));
+    println(to_str(outer(10, 0)));
+};
+";
+
+fn aot_compiles_calls() -> Result<(), Failed> {
+    aot_compiles(
+        CALLS,
+        &[
+            "inner", "middle", "outer", "twice", "quarter", "count", "depth",
+        ],
+        0,
+        4,
+    )
+}
+
 /// Builds `program` natively: `--native-stats` must list the functions `must` as
 /// compiled and count at least `homes` loops keeping values in registers; then runs it
 /// with and without its compiled code, also at a low frame limit and under GC stress,
@@ -1058,6 +1100,7 @@ fn main() {
         aot_compiles_numeric_kernels,
     ));
     trials.push(Trial::test("aot_compiles_stores", aot_compiles_stores));
+    trials.push(Trial::test("aot_compiles_calls", aot_compiles_calls));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

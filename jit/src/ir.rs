@@ -181,7 +181,7 @@ define_ir! {
     CallAotSelf "callself.aot" 0 None [GUARD | STORE] "As `call.aot`, the frame's closure copied from the caller's (`callself`).";
     TCallAot "tcall.aot" 0 None [GUARD | STORE] "Tail-call compiled function `k & 0xffffffff` with the `k >> 48` slots from `(k >> 32) & 0xffff`, reusing the frame (as `tcallk`); exits first when the value stack is short or the interrupt flag is set.";
     SMove "smove" 0 None [STORE] "Move the `k >> 16` slots from slot `k & 0xffff` down to slot 0 (a self tail call's arguments).";
-    RetSlot "ret.slot" 0 None [GUARD | STORE] "Return the value in slot `k & 0xffff` (unit when bit 32 is set) to the caller natively, popping the frame; exits when the caller is not a bytecode frame.";
+    RetSlot "ret.slot" 0 None [GUARD | STORE] "Return the value in slot `k & 0xffff` (unit when bit 32 is set) natively in `rax`/`rdx`, the `ret`'s offset in `ecx`, the frame left for the caller (or the trampoline) to pop.";
     AGetSlot "aget.slot" 2 None [GUARD | LOAD | STORE] "Frame slot `k` := element b of the array a, the whole value (its kind unknown), b guarded to be in range.";
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";

@@ -23,7 +23,8 @@
 //!   The exception: an innermost loop's slots of proven kind stay in home registers
 //!   across its blocks ([`HomeLoop`]), written back on every way out of the loop.
 //! - **Calls.** `callk`/`callself` of a fully compiled function push the frame record
-//!   the interpreter would push and `call` the callee's code directly; `tcallk` reuses
+//!   the interpreter would push and `call` the callee's code directly (the result
+//!   comes back in `rax`/`rdx`, the caller pops the record); `tcallk` reuses
 //!   the frame and jumps; `tcallself` and `loop` are jumps (polling the interrupt
 //!   flag). A full value, frame or native stack leaves to the interpreter at the call,
 //!   which grows the stack or reports the overflow.
