@@ -188,6 +188,9 @@ fn load_homes(
     out: DynamicLabel,
 ) -> Result<(), CompileError> {
     let fail = a.new_dynamic_label();
+    if h.room != 0 {
+        room_check(a, h.room as u64, fail)?;
+    }
     for &(s, ty, l) in &h.homes {
         let off = disp(s as u64)?;
         let tag = tag_word(ty) as i32;
@@ -199,6 +202,21 @@ fn load_homes(
         }
     }
     dynasm!(a ; .arch x64 ; jmp =>to ; =>fail ; mov eax, ip as i32 ; jmp =>out);
+    Ok(())
+}
+
+/// Jumps to `fail` unless a frame ending `end` slots above slot 0 fits the value stack
+/// and one more frame record the frame stack (an inlined call's limits, `call.room`).
+fn room_check(a: &mut Asm, end: u64, fail: DynamicLabel) -> Result<(), CompileError> {
+    let e = disp(end)?;
+    dynasm!(a ; .arch x64
+        ; lea r11, [Rq(BASE) + e]
+        ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+        ; ja =>fail
+        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+        ; add r11, layout::FRAME_SIZE as i32
+        ; cmp r11, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+        ; ja =>fail);
     Ok(())
 }
 
@@ -406,11 +424,13 @@ pub fn program(
     }
     let text = a.finalize().map_err(|e| e.to_string())?;
     let home_loops = labels.loops.iter().map(Vec::len).sum();
+    let inlined = irs.iter().flatten().map(|f| f.inlined).sum();
     Ok(Image {
         text,
         entries,
         report,
         home_loops,
+        inlined,
     })
 }
 
@@ -576,6 +596,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 _ => return Err(CompileError::NotInTraces("home register of another class")),
             },
             IrOp::Exit => dynasm!(a ; .arch x64 ; jmp =>exit),
+            IrOp::Room => room_check(a, ins.k, exit)?,
             IrOp::Poll => dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit),
             IrOp::CallAotK | IrOp::CallAotSelf => {
                 let f = (ins.k & 0xffff_ffff) as u32;
