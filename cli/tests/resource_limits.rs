@@ -178,10 +178,11 @@ fn the_default_heap_limit_follows_the_memory_the_process_may_use() {
     // Under an address-space limit, the child's default is a third of it: a program
     // whose live data outgrows that (but not the address space) is stopped by the VM.
     // 900 MB of address space: the limit is about 257 MB; the program asks for a
-    // 300 MB array, which two semispaces of 600 MB (what a fixed default let the
+    // 300 MB array (of strings: general, 16 bytes an element; an i64 array would be
+    // flat, 8 bytes an element, and fit), which two semispaces of 600 MB (what a fixed default let the
     // growth policy ask for) could not hold in 900 MB beside everything else.
     let r = hashvm(
-        "main := () => {\n    println(\"start\");\n    xs := array.make(18750000, 0);\n    println(\"made\");\n};\n",
+        "main := () => {\n    println(\"start\");\n    xs := array.make(18750000, \"\");\n    println(\"made\");\n};\n",
         &[],
         Some(900_000),
     );
