@@ -740,6 +740,23 @@ main := () => {
 };
 ";
 
+/// `panic` (and `matchfail`) compile as exits to the interpreter, which raises the
+/// error: their functions and callers compile whole, and a panic three compiled calls
+/// down, inside a loop, gives the interpreter's message and stack trace.
+const PANICS: &str = "\
+check := (x: i64) -> i64 => if x > 40 { panic(\"too big\") } else { x + 1 };
+step := (x: i64) -> i64 => check(x * 2) + 1;
+walk := (n: i64) -> i64 => {
+    mut s := 0;
+    for i in 0..n { s += step(i); }
+    s
+};
+main := () => {
+    println(to_str(walk(10)));
+    println(to_str(walk(30)));
+};
+";
+
 fn aot_compiles_calls() -> Result<(), Failed> {
     aot_compiles(
         CALLS,
@@ -748,7 +765,8 @@ fn aot_compiles_calls() -> Result<(), Failed> {
         ],
         0,
         4,
-    )
+    )?;
+    aot_compiles(PANICS, &["check", "step", "walk", "prelude.panic"], 0, 1)
 }
 
 /// Calls of small leaf functions inlined ([`Leaf`](hashvm_jit::aot)): in loops, which

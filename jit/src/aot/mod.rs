@@ -394,6 +394,9 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
         | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | SetField | Con | Tuple
         | LoadNil | JNTag | JNil | JCons | Head | Tail | Cons => true,
+        // A runtime error: an exit to the interpreter at the instruction, which raises
+        // it (same message, same stack trace).
+        Panic | MatchFail => true,
         _ => false,
     }
 }
@@ -1599,6 +1602,11 @@ impl Tx<'_> {
             Jmp => {
                 self.flush(&[ip]);
                 self.jump(target);
+                return Ok(Step::End);
+            }
+            Panic | MatchFail => {
+                // The interpreter raises the error.
+                self.exit(ip);
                 return Ok(Step::End);
             }
             Loop => {
