@@ -1256,6 +1256,23 @@ impl TraceBuilder {
         Ok(())
     }
 
+    /// An f64 equality (`cmpeq.f64`, `cmpne.f64`, IEEE) as a bool value, folded on
+    /// constants.
+    pub fn compare_f(&mut self, op: IrOp, a: Ref, b: Ref) -> Result<Ref, BuildError> {
+        if !matches!(op, IrOp::CmpEqF | IrOp::CmpNeF)
+            || self.trace.ty(a) != IrType::F64
+            || self.trace.ty(b) != IrType::F64
+        {
+            return Err(BuildError::TypeMismatch(op));
+        }
+        let (a, b) = if b < a { (b, a) } else { (a, b) };
+        if let (Some(x), Some(y)) = (self.konst(a), self.konst(b)) {
+            let eq = f64::from_bits(x) == f64::from_bits(y);
+            return Ok(self.kbool(eq == (op == IrOp::CmpEqF)));
+        }
+        Ok(self.emit(op, a, b, 0, 0))
+    }
+
     /// An integer comparison as a bool value (`cmplt.i64` …), folded on constants.
     pub fn compare(&mut self, op: IrOp, a: Ref, b: Ref) -> Result<Ref, BuildError> {
         let ok = matches!(
