@@ -125,11 +125,10 @@ fn closures_capture_their_free_variables() {
          main := () => { println(to_str(adder(2)(3))); };",
         "adder",
         expect![[r#"
-            .func adder/1 slots=3                   ; function 6
+            .func adder/1 slots=2                   ; function 6
                 .loc "golden.hash" 1 38
-                mov        r2, r0                   ; 0
-                closure    r1, "<lambda>", r2, 1    ; 5
-                ret        r1                       ; 16
+                closure    r1, "<lambda>", r0, 1    ; 0
+                ret        r1                       ; 11
             .end
         "#]],
     );
@@ -391,4 +390,48 @@ fn no_jumps_to_jumps_and_no_dead_code_after_jumps() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn constructor_fields_already_in_consecutive_slots_are_the_window() {
+    // binary-trees' build: the two call results are the fields where they are (no
+    // `mov` into a window), and `s.count += 1` is `field`, `addi`, `setfield`.
+    check(
+        "T := enum(E, N(T, T));\nS := struct(count: i64);\n\
+         build := (s: S, d: i64) -> T => {\n\
+             s.count += 1;\n\
+             if d > 0 { l := build(s, d - 1); r := build(s, d - 1); T.N(l, r) } else { T.E }\n\
+         };\n\
+         main := () => { build(S(0), 3); };",
+        "build",
+        expect![[r#"
+            .func build/2 slots=5                   ; function 6
+                .loc "golden.hash" 4 1
+                field      r2, r0, 0                ; 0
+                addi.i64   r2, r2, 1                ; 7
+                setfield   r0, 0, r2                ; 16
+                .loc "golden.hash" 5 1
+                jlei.i64   r1, 0, L0                ; 23
+                .loc "golden.hash" 5 23
+                mov        r2, r0                   ; 34
+                .loc "golden.hash" 5 26
+                subi.i64   r3, r1, 1                ; 39
+                .loc "golden.hash" 5 17
+                callk      r2, build, r2, 2         ; 48
+                .loc "golden.hash" 5 45
+                mov        r3, r0                   ; 59
+                .loc "golden.hash" 5 48
+                subi.i64   r4, r1, 1                ; 64
+                .loc "golden.hash" 5 39
+                callk      r3, build, r3, 2         ; 73
+                .loc "golden.hash" 5 56
+                con        r4, T, N, r2, 2          ; 84
+                ret        r4                       ; 97
+            L0:
+                .loc "golden.hash" 5 75
+                con        r2, T, E, r3, 0          ; 100
+                ret        r2                       ; 113
+            .end
+        "#]],
+    );
 }
