@@ -72,6 +72,11 @@ struct Installed {
     /// Loop iterations the tree ran (its back-edges count them), and its entries
     /// (counted at the root).
     iters: Box<AtomicU64>,
+    /// Of those iterations, the ones that ended in a side trace's back-edge (which
+    /// jumps to the root's loop header: in a peeled root, its pre-roll).
+    side_iters: Box<AtomicU64>,
+    /// A peeled root was judged by [`Jit::judge_peeling`].
+    peel_judged: bool,
     entered: u64,
     /// Whether an entry must sync the VM's register block first (the tree holds an
     /// operation that reads what only a sync makes exact; see `Trace::needs_sync`).
@@ -102,6 +107,10 @@ const MIN_ITERS_PER_ENTRY: u64 = 2;
 
 /// Exits taken before a side trace is recorded from there.
 const SIDE_HOT: u32 = 8;
+/// A peeled root tree whose side traces run at least half of its iterations (each
+/// coming back to the root's pre-roll) after this many is recorded again unpeeled
+/// (see [`Jit::judge_peeling`]).
+const JUDGE_PEELING_AFTER: u64 = 4096;
 /// Side traces a root may grow.
 const MAX_SIDES: u32 = 16;
 
@@ -154,6 +163,9 @@ pub struct Jit {
     retry: Vec<(Anchor, (u32, u32))>,
     /// Anchors to give a fresh start at the next chance (the hook has `&mut Vm`).
     retry_due: Vec<Anchor>,
+    /// Loop anchors whose root is recorded again and compiled unpeeled (see
+    /// [`Jit::judge_peeling`]).
+    no_peel: HashSet<Anchor>,
     /// Exits (trace, snapshot) whose side trace aborted at an inner loop without a
     /// trace, with that loop's back-edge: tried again once a root trace is
     /// installed there.
@@ -206,10 +218,18 @@ impl Jit {
         }
         let root_top = side.map(|_| self.traces[root].code.top());
         let iters = Box::new(AtomicU64::new(0));
+        let side_iters = Box::new(AtomicU64::new(0));
         let counter = if side.is_some() {
             self.traces[root].iters.as_ptr() as usize
         } else {
             iters.as_ptr() as usize
+        };
+        // Side traces of a peeled root count their back-edges apart.
+        let side_counter = match side {
+            Some(_) if self.traces[root].trace.loop_start.is_some() => {
+                self.traces[root].side_iters.as_ptr() as usize
+            }
+            _ => 0,
         };
         let passes = Arc::new(AtomicU64::new(0));
         // A link to a loop whose tree is compiled jumps straight into it when the
@@ -237,6 +257,7 @@ impl Jit {
             tid: tid as u32,
             root_top,
             counter,
+            side_counter,
             passes: if self.count {
                 passes.as_ptr() as usize
             } else {
@@ -246,7 +267,8 @@ impl Jit {
         };
         // A root loop is peeled (`opt`); should its peeled form not compile (more
         // values live at once than the spill area holds), it runs as recorded.
-        let peeled = match side.is_none().then(|| crate::opt::peel(&trace)).flatten() {
+        let peel = side.is_none() && !self.no_peel.contains(&anchor);
+        let peeled = match peel.then(|| crate::opt::peel(&trace)).flatten() {
             Some(p) => match x64::compile(&p, ctx) {
                 Ok(c) => Some((p, c)),
                 Err(e) => {
@@ -352,6 +374,8 @@ impl Jit {
             exits,
             sides: 0,
             iters,
+            side_iters,
+            peel_judged: false,
             entered: 0,
         });
         self.stats.borrow_mut().traces += 1;
@@ -453,6 +477,41 @@ impl Jit {
 }
 
 impl Jit {
+    /// Judges a peeled root tree by where its iterations end: when side traces end at
+    /// least half of them (after [`JUDGE_PEELING_AFTER`]), each of those left the
+    /// loop body through an exit that wrote the carried slots back, and re-entered at
+    /// the pre-roll, which loads and guards every slot again: a loop that branches
+    /// every iteration (awfy_bounce) runs slower peeled than as recorded, where the
+    /// side trace's jump lands on a header that does that anyway. Such a root is
+    /// uninstalled and recorded again, unpeeled (once per anchor). An inner loop that
+    /// exits to its outer loop and back (spectralnorm: once per 1000 iterations) keeps
+    /// its peeling.
+    fn judge_peeling(&mut self, vm: &mut Vm, root: usize) {
+        let r = &self.traces[root];
+        if r.trace.loop_start.is_none() || r.peel_judged {
+            return;
+        }
+        let (all, sides) = (
+            r.iters.load(Ordering::Relaxed),
+            r.side_iters.load(Ordering::Relaxed),
+        );
+        if all < JUDGE_PEELING_AFTER {
+            return;
+        }
+        self.traces[root].peel_judged = true;
+        if 2 * sides >= all {
+            // The interpreter counts up to the threshold again, then records; the old
+            // tree stays valid for the links into it.
+            let at = self.traces[root].anchor;
+            self.no_peel.insert(at);
+            vm.uninstall_trace(at);
+            self.note(format_args!(
+                "trace {}: {sides} of {all} iterations in side traces: recorded again unpeeled",
+                root + 1
+            ));
+        }
+    }
+
     /// Gives the anchors that aborted at an inner loop without a trace a fresh start
     /// (a root trace was installed since: perhaps theirs).
     fn serve_retries(&mut self, vm: &mut Vm) {
@@ -565,6 +624,9 @@ impl Jit {
         let helper = code & x64::HELPER_EXIT != 0;
         let code = code & !x64::HELPER_EXIT;
         let (tid, k) = ((code >> 16) as usize, (code & 0xffff) as usize);
+        if let Some(r) = self.traces.get(tid).map(|t| t.root) {
+            self.judge_peeling(vm, r);
+        }
         let Some(s) = self.traces.get(tid).and_then(|x| x.trace.snaps.get(k)) else {
             return Err(vm.error_plain("JIT: a trace exit without a snapshot"));
         };
@@ -717,6 +779,7 @@ impl JitHook for Jit {
         self.retry.clear();
         self.retry_due.clear();
         self.side_retry.clear();
+        self.no_peel.clear();
         self.refused.clear();
         self.traces.clear();
     }

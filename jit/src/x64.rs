@@ -107,6 +107,10 @@ pub struct Ctx {
     /// The address of the tree's iteration counter (a `u64` the back-edge
     /// increments; 0: none), which tells loops that run a few iterations per entry.
     pub counter: usize,
+    /// For a side trace of a peeled root: the address of the tree's count of
+    /// iterations ended by side traces (a `u64` this trace's back-edge increments;
+    /// 0: none).
+    pub side_counter: usize,
     /// The address of this trace's own pass counter (a `u64` incremented at each
     /// completed pass: back-edge, native return; 0: none), for `--jit-stats`.
     pub passes: usize,
@@ -600,7 +604,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         } else {
             0
         }];
-        for c in [ctx.counter, ctx.passes] {
+        for c in [ctx.counter, ctx.passes, ctx.side_counter] {
             if c != 0 {
                 dynasm!(a ; .arch x64
                     ; mov r11, QWORD c as i64
@@ -2160,6 +2164,7 @@ mod tests {
                 tid: 0,
                 root_top: None,
                 counter: 0,
+                side_counter: 0,
                 passes: 0,
                 link: None,
             },
