@@ -736,6 +736,13 @@ impl Recorder {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
             if self.started {
+                if self.side && self.steps == 1 {
+                    // A side trace from an exit that resumes at the loop header (a
+                    // guard of the header's own loads) would be empty: it would jump
+                    // back to the root, whose same guard fails on the same state,
+                    // forever. That exit stays an exit.
+                    return Err("a side trace from the loop header itself".into());
+                }
                 // The back-edge seen again is the next pass's first instruction.
                 self.b.set_insns(self.steps.saturating_sub(1) as u32);
                 let b = std::mem::take(&mut self.b);
@@ -1851,6 +1858,7 @@ mod tests {
                                     root_top: None,
                                     counter: 0,
                                     passes: 0,
+                                    link: None,
                                 },
                             )
                             .expect("compiles"),

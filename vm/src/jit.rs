@@ -1238,6 +1238,37 @@ impl Vm {
         self.count_insns = on;
     }
 
+    /// Makes the counting interpreter (see [`Vm::set_count_instructions`]) also count
+    /// each opcode it runs: the dynamic instruction mix a front end's code generation
+    /// is tuned against (`HASHVM_OPCODE_COUNTS`, SPEC.md §10.4). Costs nothing when
+    /// not counting: only the counting instance of the dispatch loop looks.
+    pub fn set_count_opcodes(&mut self, on: bool) {
+        self.op_counts = on.then(|| Box::new([0u64; 768]));
+    }
+
+    /// The opcodes the interpreter ran while counting them, most frequent first:
+    /// (instruction, count), with the counts of one opcode summed.
+    pub fn opcode_counts(&self) -> Vec<(hashvm_format::Op, u64)> {
+        let Some(h) = &self.op_counts else {
+            return Vec::new();
+        };
+        let mut v: Vec<(hashvm_format::Op, u64)> = h
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .filter_map(|(i, &n)| {
+                let bytes: &[u8] = match i {
+                    0..=255 => &[i as u8],
+                    256..=511 => &[0xFE, (i - 256) as u8],
+                    _ => &[0xFF, (i - 512) as u8],
+                };
+                hashvm_format::Op::decode(bytes).map(|(op, _)| (op, n))
+            })
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.mnemonic().cmp(b.0.mnemonic())));
+        v
+    }
+
     /// Instructions the interpreter ran while counting (see
     /// [`Vm::set_count_instructions`]; recordings always count).
     pub fn instructions_interpreted(&self) -> u64 {
