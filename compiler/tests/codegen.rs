@@ -4,6 +4,8 @@
 //! generation shows up here as a readable diff; after checking it, refresh the
 //! snapshots with `UPDATE_EXPECT=1 cargo test -p hashvm-compiler --test codegen`.
 
+mod common;
+
 use expect_test::{expect, Expect};
 use hashvm_compiler::driver::{compile_source, Options};
 use hashvm_format::hasm::{disassemble_function, function_index};
@@ -104,20 +106,13 @@ fn list_patterns_switch_on_the_constructor() {
             .func len/2 slots=5                     ; function 6
                 .loc "golden.hash" 1 44
                 jntag      r0, 0, L0                ; 0
-                jmp        L1                       ; 9
+                ret        r1                       ; 9
             L0:
-                field      r2, r0, 1                ; 14
-                jmp        L2                       ; 21
-                matchfail                           ; 26
-            L1:
-                ret        r1                       ; 27
-            L2:
-                .loc "golden.hash" 1 82
-                mov        r3, r2                   ; 30
+                field      r3, r0, 1                ; 12
                 .loc "golden.hash" 1 85
-                addi.i64   r4, r1, 1                ; 35
+                addi.i64   r4, r1, 1                ; 19
                 .loc "golden.hash" 1 78
-                tcallself  r3, 2                    ; 44
+                tcallself  r3, 2                    ; 28
             .end
         "#]],
     );
@@ -130,11 +125,10 @@ fn closures_capture_their_free_variables() {
          main := () => { println(to_str(adder(2)(3))); };",
         "adder",
         expect![[r#"
-            .func adder/1 slots=3                   ; function 6
+            .func adder/1 slots=2                   ; function 6
                 .loc "golden.hash" 1 38
-                mov        r2, r0                   ; 0
-                closure    r1, "<lambda>", r2, 1    ; 5
-                ret        r1                       ; 16
+                closure    r1, "<lambda>", r0, 1    ; 0
+                ret        r1                       ; 11
             .end
         "#]],
     );
@@ -233,6 +227,210 @@ fn a_call_into_a_dead_top_slot_puts_its_window_there() {
                 loop       L0                       ; 85
             L1:
                 ret        r1                       ; 90
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
+    // binary-trees' walk: no `jmp` after the `jntag`, no `jmp` over an unreachable
+    // `matchfail`, and `1 + f(l)` is an `addi` after the call (no `loadi`).
+    check(
+        "T := enum(E, N(T, T));\n\
+         count := (t: T) -> i64 => match t { T.E => 0, T.N(l, r) => 1 + count(l) + count(r) };\n\
+         main := () => { println(to_str(count(T.N(T.E, T.E)))); };",
+        "count",
+        expect![[r#"
+            .func count/1 slots=6                   ; function 6
+                .loc "golden.hash" 2 27
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 2 44
+                loadi      r3, 0                    ; 9
+                ret        r3                       ; 16
+            L0:
+                .loc "golden.hash" 2 27
+                field      r5, r0, 0                ; 19
+                field      r2, r0, 1                ; 26
+                .loc "golden.hash" 2 64
+                callk      r5, count, r5, 1         ; 33
+                addi.i64   r4, r5, 1                ; 44
+                .loc "golden.hash" 2 81
+                mov        r5, r2                   ; 53
+                .loc "golden.hash" 2 75
+                callk      r5, count, r5, 1         ; 58
+                .loc "golden.hash" 2 60
+                add.i64    r3, r4, r5               ; 69
+                ret        r3                       ; 76
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn a_match_in_a_value_position_joins_without_jumps_to_jumps() {
+    check(
+        "f := (o: Option<i64>) -> i64 => { x := match o { Some(v) => v * 2, None => 0 }; x + 1 };\n\
+         main := () => { println(to_str(f(Some(3)))); };",
+        "f",
+        expect![[r#"
+            .func f/1 slots=3                       ; function 6
+                .loc "golden.hash" 1 40
+                jntag      r0, 0, L1                ; 0
+                .loc "golden.hash" 1 76
+                loadi      r1, 0                    ; 9
+            L0:
+                .loc "golden.hash" 1 81
+                addi.i64   r2, r1, 1                ; 16
+                ret        r2                       ; 25
+            L1:
+                .loc "golden.hash" 1 40
+                field      r2, r0, 0                ; 28
+                .loc "golden.hash" 1 61
+                muli.i64   r1, r2, 2                ; 35
+                jmp        L0                       ; 44
+            .end
+        "#]],
+    );
+}
+
+/// Every function of the compiled programs in `dir` (each `.hash` that compiles).
+fn compiled_functions(dir: &std::path::Path) -> Vec<(String, hashvm_format::Function)> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "hash"))
+        .collect();
+    files.sort();
+    for p in files {
+        if let Ok(c) = hashvm_compiler::driver::compile_program(
+            &p,
+            &hashvm_compiler::driver::Options::default(),
+        ) {
+            for f in c.module.functions {
+                out.push((format!("{}: {}", p.display(), f.name), f));
+            }
+        }
+    }
+    out
+}
+
+/// The control-flow clean-up (`codegen/asm.rs`) leaves no `jmp` to a `jmp`, no `jmp`
+/// to the next instruction, no conditional jump over a `jmp`, and no unreachable
+/// instruction right after one that never falls through, in the benchmark programs
+/// and the conformance examples (and the standard library they link).
+#[test]
+fn no_jumps_to_jumps_and_no_dead_code_after_jumps() {
+    use hashvm_format::insn::{decode_all, Operand};
+    use hashvm_format::Op;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut funcs = compiled_functions(&root.join("benches/programs"));
+    funcs.extend(compiled_functions(&common::conformance_dir()));
+    assert!(
+        funcs.len() > 1000,
+        "only {} functions compiled",
+        funcs.len()
+    );
+    let mut problems = Vec::new();
+    for (name, f) in &funcs {
+        let code = decode_all(&f.code).unwrap_or_else(|(at, e)| panic!("{name}: {at}: {e:?}"));
+        let index: std::collections::HashMap<usize, usize> = code
+            .iter()
+            .enumerate()
+            .map(|(k, (at, _))| (*at, k))
+            .collect();
+        let mut targets = std::collections::HashSet::new();
+        for (at, insn) in &code {
+            for a in &insn.args {
+                match a {
+                    Operand::Jump(d) => {
+                        targets.insert((*at as i64 + *d as i64) as usize);
+                    }
+                    Operand::Table(d, cs) => {
+                        targets.insert((*at as i64 + *d as i64) as usize);
+                        for c in cs {
+                            targets.insert((*at as i64 + *c as i64) as usize);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (k, (at, insn)) in code.iter().enumerate() {
+            let jump = insn.args.iter().find_map(|a| match a {
+                Operand::Jump(d) => Some((*at as i64 + *d as i64) as usize),
+                _ => None,
+            });
+            if let Some(t) = jump {
+                let target = &code[index[&t]].1;
+                if target.op == Op::Jmp && insn.op != Op::Loop {
+                    problems.push(format!("{name}: {at}: {} to a jmp", insn.op.mnemonic()));
+                }
+                if insn.op == Op::Jmp && code.get(k + 1).is_some_and(|n| n.0 == t) {
+                    problems.push(format!("{name}: {at}: jmp to the next instruction"));
+                }
+                if insn.op != Op::Jmp
+                    && !insn.op.is_terminator()
+                    && code.get(k + 1).is_some_and(|n| n.1.op == Op::Jmp)
+                    && code.get(k + 2).is_some_and(|n| n.0 == t)
+                    && !targets.contains(&code[k + 1].0)
+                    && !matches!(insn.op, Op::JNTag)
+                {
+                    problems.push(format!("{name}: {at}: conditional jump over a jmp"));
+                }
+            }
+            if insn.op.is_terminator() {
+                if let Some((next, _)) = code.get(k + 1) {
+                    if !targets.contains(next) {
+                        problems.push(format!("{name}: {next}: unreachable after a terminator"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn constructor_fields_already_in_consecutive_slots_are_the_window() {
+    // binary-trees' build: the two call results are the fields where they are (no
+    // `mov` into a window), and `s.count += 1` is `field`, `addi`, `setfield`.
+    check(
+        "T := enum(E, N(T, T));\nS := struct(count: i64);\n\
+         build := (s: S, d: i64) -> T => {\n\
+             s.count += 1;\n\
+             if d > 0 { l := build(s, d - 1); r := build(s, d - 1); T.N(l, r) } else { T.E }\n\
+         };\n\
+         main := () => { build(S(0), 3); };",
+        "build",
+        expect![[r#"
+            .func build/2 slots=5                   ; function 6
+                .loc "golden.hash" 4 1
+                field      r2, r0, 0                ; 0
+                addi.i64   r2, r2, 1                ; 7
+                setfield   r0, 0, r2                ; 16
+                .loc "golden.hash" 5 1
+                jlei.i64   r1, 0, L0                ; 23
+                .loc "golden.hash" 5 23
+                mov        r2, r0                   ; 34
+                .loc "golden.hash" 5 26
+                subi.i64   r3, r1, 1                ; 39
+                .loc "golden.hash" 5 17
+                callk      r2, build, r2, 2         ; 48
+                .loc "golden.hash" 5 45
+                mov        r3, r0                   ; 59
+                .loc "golden.hash" 5 48
+                subi.i64   r4, r1, 1                ; 64
+                .loc "golden.hash" 5 39
+                callk      r3, build, r3, 2         ; 73
+                .loc "golden.hash" 5 56
+                con        r4, T, N, r2, 2          ; 84
+                ret        r4                       ; 97
+            L0:
+                .loc "golden.hash" 5 75
+                con        r2, T, E, r3, 0          ; 100
+                ret        r2                       ; 113
             .end
         "#]],
     );

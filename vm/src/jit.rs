@@ -1125,10 +1125,19 @@ impl Vm {
             return status::EXIT;
         };
         // The frame records must be the VM's own (no native recursion pending a
-        // commit), and no earlier fault may be waiting to be raised.
+        // commit), and no earlier fault may be waiting to be raised. Records a trace
+        // popped (`ret.down`) are adopted first, as its exit would: the VM's frame
+        // stack is then exactly the interpreter's, the running frame the caller the
+        // trace returned to.
         let (fb, flen, _) = self.frames.raw_parts();
-        if self.jit_state.frame_top != fb.wrapping_add(flen) || self.jit_trap.is_some() {
+        let ftop = self.jit_state.frame_top;
+        if ftop < fb || ftop > fb.wrapping_add(flen) || self.jit_trap.is_some() {
             return status::EXIT;
+        }
+        if ftop != fb.wrapping_add(flen) {
+            // SAFETY: `fb <= ftop < fb + flen`, both in the frame stack's allocation.
+            let n = unsafe { ftop.offset_from(fb) } as usize;
+            self.frames.truncate(n);
         }
         // Objects the trace allocated before the call are the heap's from here: the
         // handler (and a collection) must see them, and allocate after them. Only the
@@ -1227,6 +1236,37 @@ impl Vm {
     /// dispatch loop, for `--jit-stats`), or stop counting.
     pub fn set_count_instructions(&mut self, on: bool) {
         self.count_insns = on;
+    }
+
+    /// Makes the counting interpreter (see [`Vm::set_count_instructions`]) also count
+    /// each opcode it runs: the dynamic instruction mix a front end's code generation
+    /// is tuned against (`HASHVM_OPCODE_COUNTS`, SPEC.md §10.4). Costs nothing when
+    /// not counting: only the counting instance of the dispatch loop looks.
+    pub fn set_count_opcodes(&mut self, on: bool) {
+        self.op_counts = on.then(|| Box::new([0u64; 768]));
+    }
+
+    /// The opcodes the interpreter ran while counting them, most frequent first:
+    /// (instruction, count), with the counts of one opcode summed.
+    pub fn opcode_counts(&self) -> Vec<(hashvm_format::Op, u64)> {
+        let Some(h) = &self.op_counts else {
+            return Vec::new();
+        };
+        let mut v: Vec<(hashvm_format::Op, u64)> = h
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .filter_map(|(i, &n)| {
+                let bytes: &[u8] = match i {
+                    0..=255 => &[i as u8],
+                    256..=511 => &[0xFE, (i - 256) as u8],
+                    _ => &[0xFF, (i - 512) as u8],
+                };
+                hashvm_format::Op::decode(bytes).map(|(op, _)| (op, n))
+            })
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.mnemonic().cmp(b.0.mnemonic())));
+        v
     }
 
     /// Instructions the interpreter ran while counting (see

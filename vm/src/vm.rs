@@ -324,6 +324,10 @@ pub struct Vm {
     pub(crate) count_insns: bool,
     /// Instructions the interpreter ran while counting (and while recording).
     pub(crate) interpreted: u64,
+    /// Per-opcode counts of the instructions the interpreter ran while counting, when
+    /// asked for ([`Vm::set_count_opcodes`]): index = the opcode byte, 256 + the second
+    /// byte for the `0xFE` extension, 512 + it for `0xFF`.
+    pub(crate) op_counts: Option<Box<[u64; 768]>>,
     /// The register block for generated code (boxed: its address never changes).
     pub(crate) jit_state: Box<VmState>,
     /// Constants traces refer to (roots the collector updates).
@@ -393,6 +397,7 @@ impl Vm {
             jit_trap: None,
             count_insns: false,
             interpreted: 0,
+            op_counts: None,
             jit_state: Box::default(),
             trace_consts: Vec::new(),
             in_hook: false,

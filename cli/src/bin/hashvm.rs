@@ -232,9 +232,29 @@ fn run(r: RunArgs) -> i32 {
     let mut vm = Vm::new(r.config);
     vm.set_args(r.args);
     let jit_stats = attach_jit(&mut vm, &r.jit);
+    // The dynamic instruction mix, for tuning code generation (SPEC.md §10.4).
+    let op_counts = std::env::var_os("HASHVM_OPCODE_COUNTS").is_some_and(|v| v == "1");
+    if op_counts {
+        vm.set_count_instructions(true);
+        vm.set_count_opcodes(true);
+    }
     let outcome = run_program(&mut vm, verified);
     if r.jit.stats {
         ewrite(&hashvm_cli::jit_stats_line(&jit_stats, &vm));
+    }
+    if op_counts {
+        let counts = vm.opcode_counts();
+        let total: u64 = counts.iter().map(|c| c.1).sum();
+        let mut text = format!("opcodes: {total} instructions interpreted\n");
+        for (op, n) in counts {
+            text.push_str(&format!(
+                "{:>14} {:>12} {:5.1}%\n",
+                op.mnemonic(),
+                n,
+                100.0 * n as f64 / total.max(1) as f64
+            ));
+        }
+        ewrite(&text);
     }
     if r.gc_stats {
         let s = vm.gc_stats();

@@ -26,27 +26,14 @@ impl<'a, 'p> FnCx<'a, 'p> {
                         self.store_local(*l, v, span)?;
                     }
                     (Some(o), Loc::Slot(t))
-                        if p == Some(Prim::I64)
-                            && matches!(o, BinOp::Add | BinOp::Sub | BinOp::Mul)
-                            && small_i64(value).is_some() =>
+                        if !may_assign(value) || Self::immediate(o, p, value).is_some() =>
                     {
-                        let k = small_i64(value).unwrap_or(0);
-                        let oo = match o {
-                            BinOp::Add => Op::AddIImm,
-                            BinOp::Sub => Op::SubIImm,
-                            _ => Op::MulIImm,
-                        };
-                        self.fb.op(oo, [s(t), s(t), Operand::Imm32(k)]);
-                    }
-                    (Some(o), Loc::Slot(t)) if !may_assign(value) => {
-                        let v = self.expr_any(value)?;
-                        self.binop(o, p, t, v, t, span)?;
+                        self.update(o, p, t, value, span)?;
                     }
                     (Some(o), _) => {
                         let cur = self.temp();
                         self.load_local(*l, cur, span)?;
-                        let v = self.expr_any(value)?;
-                        self.binop(o, p, cur, v, cur, span)?;
+                        self.update(o, p, cur, value, span)?;
                         self.store_local(*l, cur, span)?;
                     }
                 }
@@ -61,8 +48,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                     Some(o) => {
                         let cur = self.temp();
                         self.fb.op(Op::LoadG, [s(cur), Operand::Global(g)]);
-                        let v = self.expr_any(value)?;
-                        self.binop(o, p, cur, v, cur, span)?;
+                        self.update(o, p, cur, value, span)?;
                         self.fb.op(Op::StoreG, [Operand::Global(g), s(cur)]);
                     }
                 }
@@ -78,8 +64,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
                     Some(o) => {
                         let cur = self.temp();
                         self.fb.op(Op::Field, [s(cur), s(b), i.clone()]);
-                        let v = self.expr_any(value)?;
-                        self.binop(o, p, cur, v, cur, span)?;
+                        self.update(o, p, cur, value, span)?;
                         self.fb.op(Op::SetField, [s(b), i, s(cur)]);
                     }
                 }
@@ -95,13 +80,45 @@ impl<'a, 'p> FnCx<'a, 'p> {
                     Some(o) => {
                         let cur = self.temp();
                         self.fb.op(Op::AGet, [s(cur), s(b), s(i)]);
-                        let v = self.expr_any(value)?;
-                        self.binop(o, p, cur, v, cur, span)?;
+                        self.update(o, p, cur, value, span)?;
                         self.fb.op(Op::ASet, [s(b), s(i), s(cur)]);
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// The immediate instruction for `cur op= value`, when `value` is a small i64
+    /// literal and `op` is `+`, `-` or `*` on i64.
+    fn immediate(op: BinOp, p: Option<Prim>, value: &TExpr) -> Option<(Op, i32)> {
+        let k = small_i64(value)?;
+        let o = match (op, p) {
+            (BinOp::Add, Some(Prim::I64)) => Op::AddIImm,
+            (BinOp::Sub, Some(Prim::I64)) => Op::SubIImm,
+            (BinOp::Mul, Some(Prim::I64)) => Op::MulIImm,
+            _ => return None,
+        };
+        Some((o, k))
+    }
+
+    /// `cur := cur op value` for a compound assignment: one immediate instruction for
+    /// `+= k`, `-= k`, `*= k` (a field or element update `s.count += 1` is then a
+    /// `field`, an `addi` and a `setfield`), else the value into a temporary and the
+    /// operator's instruction.
+    fn update(
+        &mut self,
+        op: BinOp,
+        p: Option<Prim>,
+        cur: u16,
+        value: &'p TExpr,
+        span: Span,
+    ) -> R<()> {
+        if let Some((o, k)) = Self::immediate(op, p, value) {
+            self.fb.op(o, [s(cur), s(cur), Operand::Imm32(k)]);
+            return Ok(());
+        }
+        let v = self.expr_any(value)?;
+        self.binop(op, p, cur, v, cur, span)
     }
 }

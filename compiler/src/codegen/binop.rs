@@ -29,6 +29,19 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.fb.op(o, [s(dst), s(l), Operand::Imm32(k)]);
                 return Ok(());
             }
+            // `k + x`, `k * x`: the same, operands swapped (a literal has no effects,
+            // and wrapping addition and multiplication commute), so `1 + f(x)` is one
+            // instruction after the call, not a `loadi` and an `add`.
+            if let (Some(k), BinOp::Add | BinOp::Mul) = (small_i64(lhs), op) {
+                let r = self.expr_any(rhs)?;
+                let o = if op == BinOp::Add {
+                    Op::AddIImm
+                } else {
+                    Op::MulIImm
+                };
+                self.fb.op(o, [s(dst), s(r), Operand::Imm32(k)]);
+                return Ok(());
+            }
         }
         if p == Some(Prim::F64) && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div) {
             // A literal operand becomes an immediate (a literal has no effects, so

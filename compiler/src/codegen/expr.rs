@@ -155,10 +155,16 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 self.fb.op(Op::LoadFn, [s(dst), Operand::Func(f)]);
             }
             TExprKind::Tuple(es) => {
-                let base = self.window(es.len());
-                for (i, x) in es.iter().enumerate() {
-                    self.expr_fresh(x, base + i as u16)?;
-                }
+                let base = match self.window_in_place(es) {
+                    Some(b) => b,
+                    None => {
+                        let base = self.window(es.len());
+                        for (i, x) in es.iter().enumerate() {
+                            self.expr_fresh(x, base + i as u16)?;
+                        }
+                        base
+                    }
+                };
                 self.fb
                     .op(Op::Tuple, [s(dst), s(base), cnt(es.len() as u16)]);
             }
@@ -325,17 +331,59 @@ impl<'a, 'p> FnCx<'a, 'p> {
         }
     }
 
+    /// The first of `slots` when they are consecutive slots (`t, t + 1, ...`): a
+    /// window that is already in place.
+    fn run_of(slots: impl IntoIterator<Item = Option<u16>>) -> Option<u16> {
+        let mut first = None;
+        for (i, t) in slots.into_iter().enumerate() {
+            let t = t?;
+            match first {
+                None => first = Some(t),
+                Some(f) if u32::from(f) + i as u32 == u32::from(t) => {}
+                Some(_) => return None,
+            }
+        }
+        first
+    }
+
+    /// The slot an expression that is just an unboxed local in a slot reads.
+    fn local_in_slot(&self, e: &TExpr) -> Option<u16> {
+        match &e.kind {
+            TExprKind::Var(VarRef::Local(l)) => match self.locs.get(l) {
+                Some(Loc::Slot(t)) => Some(*t),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The window of a constructor, tuple or closure whose values are locals already
+    /// in consecutive slots (`Node(left, right)` after `left := ...; right := ...`):
+    /// those slots themselves, as these instructions only read their window.
+    fn window_in_place(&self, es: &[TExpr]) -> Option<u16> {
+        if es.is_empty() {
+            return None;
+        }
+        Self::run_of(es.iter().map(|e| self.local_in_slot(e)))
+    }
+
     pub(super) fn ctor(&mut self, c: CtorRef, args: &'p [TExpr], order: &[u32], dst: u16) -> R<()> {
         let n = args.len() as u16;
-        let base = self.window(args.len());
-        let order: Vec<usize> = if order.len() == args.len() {
-            order.iter().map(|&i| i as usize).collect()
-        } else {
-            (0..args.len()).collect()
+        let base = match self.window_in_place(args) {
+            Some(b) => b,
+            None => {
+                let base = self.window(args.len());
+                let order: Vec<usize> = if order.len() == args.len() {
+                    order.iter().map(|&i| i as usize).collect()
+                } else {
+                    (0..args.len()).collect()
+                };
+                for i in order {
+                    self.expr_fresh(&args[i], base + i as u16)?;
+                }
+                base
+            }
         };
-        for i in order {
-            self.expr_fresh(&args[i], base + i as u16)?;
-        }
         if c.adt == AdtId::LIST {
             if c.tag == 0 {
                 self.fb.op(Op::LoadNil, [s(dst)]);
@@ -363,14 +411,31 @@ impl<'a, 'p> FnCx<'a, 'p> {
             return Ok(());
         }
         let n = l.captures.len() as u16;
-        let base = self.window(l.captures.len());
-        for (j, &c) in l.captures.iter().enumerate() {
+        // Captured values already in consecutive slots (a local or a cell) are the
+        // window as they are.
+        let in_place = Self::run_of(l.captures.iter().map(|&c| {
             if Some(c) == l.self_local {
-                self.fb.op(Op::LoadUnit, [s(base + j as u16)]);
-            } else {
-                self.capture_value(c, base + j as u16, l.span)?;
+                return None;
             }
-        }
+            match self.locs.get(&c) {
+                Some(Loc::Slot(t)) | Some(Loc::Boxed(t)) => Some(*t),
+                _ => None,
+            }
+        }));
+        let base = match in_place {
+            Some(b) => b,
+            None => {
+                let base = self.window(l.captures.len());
+                for (j, &c) in l.captures.iter().enumerate() {
+                    if Some(c) == l.self_local {
+                        self.fb.op(Op::LoadUnit, [s(base + j as u16)]);
+                    } else {
+                        self.capture_value(c, base + j as u16, l.span)?;
+                    }
+                }
+                base
+            }
+        };
         self.fb
             .op(Op::Closure, [s(dst), Operand::Func(f), s(base), cnt(n)]);
         Ok(())

@@ -9,6 +9,7 @@
 //! arguments go to a window at the current top, so the callee's frame starts there and
 //! nothing live is above it (the VM clobbers slots from the window up).
 
+use super::asm::Asm;
 use super::{CodegenError, ObjectGen};
 use crate::span::Span;
 use crate::tast::*;
@@ -41,7 +42,7 @@ pub(crate) enum Dest {
 
 pub(crate) struct FnCx<'a, 'p> {
     pub og: &'a mut ObjectGen<'p>,
-    pub fb: FunctionBuilder,
+    pub fb: Asm,
     pub locs: HashMap<LocalId, Loc>,
     pub next: u16,
     /// (continue target, break target) of the enclosing loops.
@@ -78,7 +79,7 @@ pub(crate) fn compile_function<'p>(
     let name = l.name.clone().unwrap_or_else(|| "<lambda>".into());
     let name = if top { og.fn_name(&name) } else { name };
     let ncap = if top { 0 } else { l.captures.len() as u16 };
-    let fb = FunctionBuilder::new(name, l.params.len() as u16, ncap);
+    let fb = Asm::new(name, l.params.len() as u16, ncap);
     let mut cx = FnCx {
         og,
         fb,
@@ -133,7 +134,7 @@ pub(crate) fn compile_init<'p>(og: &mut ObjectGen<'p>, items: &[u32]) -> R<Funct
     let module = og.module;
     let mut cx = FnCx {
         og,
-        fb: FunctionBuilder::new(name, 0, 0),
+        fb: Asm::new(name, 0, 0),
         locs: HashMap::new(),
         next: 0,
         loops: Vec::new(),
@@ -163,7 +164,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
     pub(super) fn finish(self) -> R<FunctionBuilder> {
         match self.error {
             Some(e) => Err(e),
-            None => Ok(self.fb),
+            None => Ok(self.fb.finish()),
         }
     }
 

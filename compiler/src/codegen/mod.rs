@@ -14,6 +14,7 @@
 //!   a `mut` local that a closure captures lives in a `ref` cell;
 //! - references to other modules' items and types are imports.
 
+mod asm;
 mod assign;
 mod binop;
 mod cond;

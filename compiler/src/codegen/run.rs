@@ -1,9 +1,10 @@
 //! `#run` sites: the zero-argument functions the driver evaluates at compile time.
 
+use super::asm::Asm;
 use super::func::*;
 use crate::span::Span;
 use crate::tast::*;
-use hashvm_format::{FunctionBuilder, Op, Operand};
+use hashvm_format::{Op, Operand};
 use std::collections::HashMap;
 
 /// A `#run` expression to evaluate at compile time: the zero-argument function that
@@ -34,7 +35,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
         let f = self.og.mb.declare_function("#run");
         let mut cx = FnCx {
             og: &mut *self.og,
-            fb: FunctionBuilder::new("#run", 0, 0),
+            fb: Asm::new("#run", 0, 0),
             locs: HashMap::new(),
             next: 0,
             loops: Vec::new(),

@@ -474,6 +474,16 @@ impl Vm {
                     }
                 }
                 let op = *ip;
+                if COUNT {
+                    if let Some(h) = self.op_counts.as_mut() {
+                        let i = match op {
+                            0xFE => 256 + *ip.add(1) as usize,
+                            0xFF => 512 + *ip.add(1) as usize,
+                            _ => op as usize,
+                        };
+                        h[i] += 1;
+                    }
+                }
                 match op {
                     prim::NOP => next!(Op::Nop),
                     prim::MOV => {

@@ -1,0 +1,659 @@
+//! The code buffer of one function: the body compiler emits into an [`Asm`], which
+//! keeps the instructions (with their labels and source positions) until the function
+//! is complete, cleans up the control flow the syntax-directed code generator leaves
+//! behind, and only then encodes them with a [`FunctionBuilder`].
+//!
+//! Why: every instruction the interpreter dispatches costs about the same, and the
+//! decision trees of `match` and the joins of `if` leave jumps to jumps, jumps to the
+//! next instruction and unreachable `matchfail`s (a two-armed `match` ran a `jntag`
+//! *and* a `jmp` per test). The clean-up, in [`optimize`]:
+//! - **jump threading**: a jump to a `jmp` goes to its target instead, and a `jmp` to a
+//!   `ret`/`retu` becomes that return;
+//! - **conditional jump over a jump**: `jlt a, b, L0; jmp L1; L0:` becomes
+//!   `jge a, b, L1; L0:`;
+//! - **block layout**: the code is cut into runs of instructions control enters only at
+//!   the top (a run ends at an instruction that never falls through); a run that ends
+//!   with `jmp L` is followed by the run starting at `L` when nothing falls into that
+//!   one, and the `jmp` is dropped; runs no jump reaches are dropped (dead code);
+//! - **jumps to the next instruction** are dropped.
+//!
+//! Every instruction keeps the source position it was emitted with, so error locations
+//! and stack traces are those of the unoptimised code. Only jumps are removed, inverted
+//! or retargeted (and a `jmp` replaced by the return it jumps to): no instruction that
+//! reads or writes a slot is touched, so what the collector sees in the slots
+//! (SPEC.md §1.4, "Dead slots are roots too") is unchanged at every call.
+
+use hashvm_format::{Arg, FunctionBuilder, Label, Op, Operand};
+use std::collections::HashMap;
+
+/// A source position: (file, line, column).
+type Pos = (u32, u32, u32);
+
+#[derive(Clone, Debug)]
+struct Ins {
+    /// Labels bound just before this instruction.
+    labels: Vec<Label>,
+    op: Op,
+    args: Vec<Arg>,
+    pos: Option<Pos>,
+}
+
+/// A function's code while it is being generated (see the module documentation).
+pub(crate) struct Asm {
+    fb: FunctionBuilder,
+    code: Vec<Ins>,
+    /// Labels bound after the last instruction so far.
+    pending: Vec<Label>,
+    pos: Option<Pos>,
+}
+
+impl Asm {
+    /// Starts a function taking `arity` arguments whose closures carry `ncaptures`.
+    pub(crate) fn new(name: impl Into<String>, arity: u16, ncaptures: u16) -> Asm {
+        Asm {
+            fb: FunctionBuilder::new(name, arity, ncaptures),
+            code: Vec::new(),
+            pending: Vec::new(),
+            pos: None,
+        }
+    }
+
+    /// A fresh, unbound label.
+    pub(crate) fn new_label(&mut self) -> Label {
+        self.fb.new_label()
+    }
+
+    /// Binds `l` to the next instruction emitted.
+    pub(crate) fn bind(&mut self, l: Label) {
+        self.pending.push(l);
+    }
+
+    /// Makes the frame at least `n` slots big (see [`FunctionBuilder::reserve_slots`]).
+    pub(crate) fn reserve_slots(&mut self, n: u32) {
+        self.fb.reserve_slots(n);
+    }
+
+    /// Attributes the instructions emitted from now on to this source position.
+    pub(crate) fn set_location(&mut self, file: u32, line: u32, col: u32) {
+        self.pos = Some((file, line, col));
+    }
+
+    /// Appends one instruction.
+    pub(crate) fn emit(&mut self, op: Op, args: impl IntoIterator<Item = Arg>) {
+        self.code.push(Ins {
+            labels: std::mem::take(&mut self.pending),
+            op,
+            args: args.into_iter().collect(),
+            pos: self.pos,
+        });
+    }
+
+    /// Appends an instruction whose operands are all final.
+    pub(crate) fn op(&mut self, op: Op, args: impl IntoIterator<Item = Operand>) {
+        self.emit(op, args.into_iter().map(Arg::Op));
+    }
+
+    /// Optimises the control flow and encodes the function.
+    pub(crate) fn finish(self) -> FunctionBuilder {
+        let Asm {
+            mut fb,
+            mut code,
+            pending,
+            ..
+        } = self;
+        optimize(&mut code);
+        for ins in code {
+            for l in ins.labels {
+                fb.bind(l);
+            }
+            if let Some((f, l, c)) = ins.pos {
+                fb.set_location(f, l, c);
+            }
+            fb.emit(ins.op, ins.args);
+        }
+        for l in pending {
+            fb.bind(l);
+        }
+        fb
+    }
+}
+
+/// The conditional jump taken exactly when `op` is not (same operands, same faults).
+fn inverse(op: Op) -> Option<Op> {
+    use Op::*;
+    let pairs = [
+        (Jt, Jf),
+        (JNil, JCons),
+        (JEq, JNe),
+        (JEqChar, JNeChar),
+        (JLtI64, JGeI64),
+        (JLeI64, JGtI64),
+        (JEqI64, JNeI64),
+        (JLtIImm, JGeIImm),
+        (JLeIImm, JGtIImm),
+        (JEqIImm, JNeIImm),
+        (JLtU64, JGeU64),
+        (JLeU64, JGtU64),
+        (JLtF64, JNLtF64),
+        (JLeF64, JNLeF64),
+        (JEqF64, JNeF64),
+    ];
+    pairs.iter().find_map(|&(a, b)| {
+        if a == op {
+            Some(b)
+        } else if b == op {
+            Some(a)
+        } else {
+            None
+        }
+    })
+}
+
+/// The labels an instruction jumps to.
+fn targets(ins: &Ins) -> impl Iterator<Item = Label> + '_ {
+    ins.args.iter().flat_map(|a| match a {
+        Arg::Label(l) => vec![*l],
+        Arg::Table(d, cs) => std::iter::once(*d).chain(cs.iter().copied()).collect(),
+        Arg::Op(_) => Vec::new(),
+    })
+}
+
+fn targets_mut(ins: &mut Ins) -> impl Iterator<Item = &mut Label> + '_ {
+    ins.args.iter_mut().flat_map(|a| -> Vec<&mut Label> {
+        match a {
+            Arg::Label(l) => vec![l],
+            Arg::Table(d, cs) => std::iter::once(d).chain(cs.iter_mut()).collect(),
+            Arg::Op(_) => Vec::new(),
+        }
+    })
+}
+
+/// The label a `jmp` goes to.
+fn jmp_target(ins: &Ins) -> Option<Label> {
+    match (ins.op, ins.args.as_slice()) {
+        (Op::Jmp, [Arg::Label(l)]) => Some(*l),
+        _ => None,
+    }
+}
+
+/// Where each label is bound (instruction index; `code.len()` for the end).
+fn label_map(code: &[Ins]) -> HashMap<Label, usize> {
+    let mut m = HashMap::new();
+    for (i, ins) in code.iter().enumerate() {
+        for &l in &ins.labels {
+            m.insert(l, i);
+        }
+    }
+    m
+}
+
+/// The clean-up passes (module documentation), repeated while they find something.
+fn optimize(code: &mut Vec<Ins>) {
+    for _ in 0..4 {
+        let mut changed = thread_jumps(code);
+        changed |= jump_over_jump(code);
+        changed |= drop_jumps_to_next(code);
+        changed |= layout(code);
+        if !changed {
+            break;
+        }
+    }
+    drop_unused_labels(code);
+    if coalesce_copies(code) {
+        drop_jumps_to_next(code);
+    }
+}
+
+/// Forgets the labels no jump targets any more (so that they do not cut straight-line
+/// code into pieces for [`coalesce_copies`]).
+fn drop_unused_labels(code: &mut [Ins]) {
+    let used: std::collections::HashSet<Label> = code.iter().flat_map(targets).collect();
+    for ins in code.iter_mut() {
+        ins.labels.retain(|l| used.contains(l));
+    }
+}
+
+/// Jump threading: a jump to a `jmp` goes to its target; a `jmp` to a return is it.
+fn thread_jumps(code: &mut [Ins]) -> bool {
+    let at = label_map(code);
+    let mut changed = false;
+    let final_target = |mut l: Label| -> Label {
+        // A cycle of `jmp`s (an empty infinite loop) stops after a few hops.
+        for _ in 0..8 {
+            match at.get(&l).and_then(|&i| code.get(i)).and_then(jmp_target) {
+                Some(m) if m != l => l = m,
+                _ => break,
+            }
+        }
+        l
+    };
+    let mut retargets = Vec::new();
+    for (i, ins) in code.iter().enumerate() {
+        for (k, l) in targets(ins).enumerate() {
+            let m = final_target(l);
+            if m != l {
+                retargets.push((i, k, m));
+            }
+        }
+    }
+    for (i, k, m) in retargets {
+        if let Some(l) = targets_mut(&mut code[i]).nth(k) {
+            *l = m;
+            changed = true;
+        }
+    }
+    // `jmp L` where L is `ret s` or `retu`: the return itself (it cannot fault).
+    for i in 0..code.len() {
+        let Some(l) = jmp_target(&code[i]) else {
+            continue;
+        };
+        let Some(&j) = at.get(&l) else { continue };
+        if let Some(t) = code.get(j) {
+            if matches!(t.op, Op::Ret | Op::RetU) {
+                let (op, args) = (t.op, t.args.clone());
+                code[i].op = op;
+                code[i].args = args;
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// `jcc .., L0; jmp L1; L0:` becomes `jncc .., L1; L0:`.
+fn jump_over_jump(code: &mut Vec<Ins>) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i + 1 < code.len() {
+        let inv = inverse(code[i].op);
+        let over = match (inv, code[i].args.last(), jmp_target(&code[i + 1])) {
+            (Some(inv), Some(Arg::Label(l0)), Some(l1))
+                if code[i + 1].labels.is_empty()
+                    && code.get(i + 2).is_some_and(|n| n.labels.contains(l0)) =>
+            {
+                Some((inv, l1))
+            }
+            _ => None,
+        };
+        if let Some((inv, l1)) = over {
+            code[i].op = inv;
+            if let Some(Arg::Label(l)) = code[i].args.last_mut() {
+                *l = l1;
+            }
+            code.remove(i + 1);
+            changed = true;
+        }
+        i += 1;
+    }
+    changed
+}
+
+/// Drops each `jmp` to the instruction right after it.
+fn drop_jumps_to_next(code: &mut Vec<Ins>) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < code.len() {
+        let to_next = match jmp_target(&code[i]) {
+            Some(l) => match code.get(i + 1) {
+                Some(n) => n.labels.contains(&l),
+                None => false,
+            },
+            None => false,
+        };
+        if to_next {
+            let labels = code.remove(i).labels;
+            code[i].labels.splice(0..0, labels);
+            changed = true;
+        } else {
+            i += 1;
+        }
+    }
+    changed
+}
+
+/// Block layout and dead code (module documentation).
+fn layout(code: &mut Vec<Ins>) -> bool {
+    // Source positions must be known for every instruction that could move.
+    // and the code must end with an instruction that does not fall off its end.
+    if code.is_empty()
+        || code.iter().any(|i| i.pos.is_none())
+        || !code[code.len() - 1].op.is_terminator()
+    {
+        return false;
+    }
+    // Runs: [start, end) ranges, each starting at a label or after an instruction that
+    // never falls through, so that every jump enters a run at its top.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for (i, ins) in code.iter().enumerate() {
+        if i > start && !ins.labels.is_empty() {
+            runs.push((start, i));
+            start = i;
+        }
+        if ins.op.is_terminator() {
+            runs.push((start, i + 1));
+            start = i + 1;
+        }
+    }
+    if start < code.len() {
+        runs.push((start, code.len()));
+    }
+    let mut run_of = vec![0usize; code.len()];
+    for (r, &(a, b)) in runs.iter().enumerate() {
+        for x in &mut run_of[a..b] {
+            *x = r;
+        }
+    }
+    // Whether control falls from run r into run r + 1.
+    let falls: Vec<bool> = runs
+        .iter()
+        .map(|&(_, b)| !code[b - 1].op.is_terminator())
+        .collect();
+    let at = label_map(code);
+    let run_at = |l: Label| -> Option<usize> {
+        let &i = at.get(&l)?;
+        (i < code.len()).then(|| run_of[i])
+    };
+    // Reachable runs, from the first.
+    let mut reach = vec![false; runs.len()];
+    let mut work = vec![0usize];
+    reach[0] = true;
+    while let Some(r) = work.pop() {
+        let (a, b) = runs[r];
+        let mut next: Vec<usize> = code[a..b]
+            .iter()
+            .flat_map(targets)
+            .filter_map(run_at)
+            .collect();
+        if falls[r] && r + 1 < runs.len() {
+            next.push(r + 1);
+        }
+        for n in next {
+            if !reach[n] {
+                reach[n] = true;
+                work.push(n);
+            }
+        }
+    }
+    let mut placed = vec![false; runs.len()];
+    let mut order: Vec<(usize, bool)> = Vec::new(); // (run, drop its final jmp)
+    for r in 0..runs.len() {
+        if placed[r] || !reach[r] {
+            continue;
+        }
+        let mut cur = r;
+        loop {
+            placed[cur] = true;
+            if falls[cur] && cur + 1 < runs.len() {
+                order.push((cur, false));
+                cur += 1;
+                continue;
+            }
+            // A run nothing falls into can follow the run that jumps to it.
+            let last = &code[runs[cur].1 - 1];
+            let next = jmp_target(last)
+                .and_then(run_at)
+                .filter(|&t| t > 0 && !placed[t] && reach[t] && !falls[t - 1]);
+            match next {
+                Some(t) => {
+                    order.push((cur, true));
+                    cur = t;
+                }
+                None => {
+                    order.push((cur, false));
+                    break;
+                }
+            }
+        }
+    }
+    let identity = order.len() == runs.len()
+        && order
+            .iter()
+            .enumerate()
+            .all(|(k, &(r, drop))| k == r && !drop);
+    if identity {
+        return false;
+    }
+    let old = std::mem::take(code);
+    let mut slots: Vec<Option<Ins>> = old.into_iter().map(Some).collect();
+    for (r, drop) in order {
+        let (a, b) = runs[r];
+        for (i, slot) in slots.iter_mut().enumerate().take(b).skip(a) {
+            if let Some(ins) = slot.take() {
+                if drop && i + 1 == b {
+                    // The dropped jump's labels (if any) go to the next run's head.
+                    code.push(Ins {
+                        op: Op::Nop,
+                        args: Vec::new(),
+                        ..ins
+                    });
+                } else {
+                    code.push(ins);
+                }
+            }
+        }
+    }
+    // Move the labels of placeholder `nop`s (dropped jumps) onto the next instruction.
+    let mut i = 0;
+    while i < code.len() {
+        if code[i].op == Op::Nop && code[i].args.is_empty() && i + 1 < code.len() {
+            let labels = code.remove(i).labels;
+            code[i].labels.splice(0..0, labels);
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+/// The slots an instruction reads, writes and clobbers, from the opcode table's
+/// operand roles (`Src`, `Dst`, and `Base`/`Count` runs).
+#[derive(Default)]
+struct Effects {
+    reads: Vec<u16>,
+    /// The `Dst` operand, if any.
+    write: Option<u16>,
+    /// A call's window base: every slot from it up is garbage after the call.
+    clobber_from: Option<u16>,
+}
+
+fn effects(ins: &Ins) -> Effects {
+    use hashvm_format::OperandKind as K;
+    let mut e = Effects::default();
+    let kinds = ins.op.operands();
+    let mut base = None;
+    for (k, a) in kinds.iter().zip(&ins.args) {
+        match (k, a) {
+            (K::Dst, Arg::Op(Operand::Slot(x))) => e.write = Some(*x),
+            (K::Src, Arg::Op(Operand::Slot(x))) => e.reads.push(*x),
+            (K::Base, Arg::Op(Operand::Slot(x))) => base = Some(*x),
+            (K::Count, Arg::Op(Operand::U16(n))) => {
+                if let Some(b) = base.take() {
+                    e.reads.extend((0..*n).map(|i| b.saturating_add(i)));
+                    if matches!(ins.op, Op::Call | Op::CallK | Op::CallSelf | Op::FfiCall) {
+                        e.clobber_from = Some(b);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    e
+}
+
+/// A set of slots.
+#[derive(Clone, PartialEq)]
+struct Slots(Vec<u64>);
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots(vec![0; n.div_ceil(64)])
+    }
+    fn has(&self, s: u16) -> bool {
+        self.0
+            .get(s as usize / 64)
+            .is_some_and(|w| w & (1 << (s % 64)) != 0)
+    }
+    fn add(&mut self, s: u16) {
+        if let Some(w) = self.0.get_mut(s as usize / 64) {
+            *w |= 1 << (s % 64);
+        }
+    }
+    fn remove(&mut self, s: u16) {
+        if let Some(w) = self.0.get_mut(s as usize / 64) {
+            *w &= !(1 << (s % 64));
+        }
+    }
+    fn remove_from(&mut self, s: u16) {
+        let (w, b) = (s as usize / 64, s % 64);
+        if let Some(x) = self.0.get_mut(w) {
+            *x &= (1u64 << b) - 1;
+        }
+        for x in self.0.iter_mut().skip(w + 1) {
+            *x = 0;
+        }
+    }
+    fn union(&mut self, o: &Slots) {
+        for (a, b) in self.0.iter_mut().zip(&o.0) {
+            *a |= b;
+        }
+    }
+}
+
+/// The slots live after each instruction (read on some path before being written),
+/// or `None` when the function is too large to analyse cheaply.
+fn live_out(code: &[Ins]) -> Option<Vec<Slots>> {
+    let effs: Vec<Effects> = code.iter().map(effects).collect();
+    let nslots = effs
+        .iter()
+        .flat_map(|e| e.reads.iter().chain(e.write.iter()))
+        .map(|&s| s as usize + 1)
+        .max()
+        .unwrap_or(0);
+    if code.len().saturating_mul(nslots.div_ceil(64)) > 1 << 22 {
+        return None;
+    }
+    let at = label_map(code);
+    let succ: Vec<Vec<usize>> = code
+        .iter()
+        .enumerate()
+        .map(|(i, ins)| {
+            let mut v: Vec<usize> = targets(ins).filter_map(|l| at.get(&l).copied()).collect();
+            if !ins.op.is_terminator() && i + 1 < code.len() {
+                v.push(i + 1);
+            }
+            v.retain(|&j| j < code.len());
+            v
+        })
+        .collect();
+    let mut live_in = vec![Slots::new(nslots); code.len()];
+    let mut out = vec![Slots::new(nslots); code.len()];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in (0..code.len()).rev() {
+            let mut o = Slots::new(nslots);
+            for &j in &succ[i] {
+                o.union(&live_in[j]);
+            }
+            let mut inn = o.clone();
+            let e = &effs[i];
+            if let Some(b) = e.clobber_from {
+                inn.remove_from(b);
+            }
+            if let Some(w) = e.write {
+                inn.remove(w);
+            }
+            for &r in &e.reads {
+                inn.add(r);
+            }
+            if inn != live_in[i] {
+                live_in[i] = inn;
+                changed = true;
+            }
+            out[i] = o;
+        }
+    }
+    Some(out)
+}
+
+/// Copy coalescing: `op B, ...; ...; mov A, B` with `B` dead after the `mov` becomes
+/// `op A, ...; ...` when the instructions in between (straight-line code) neither
+/// touch `A` nor read `B`, and `op` is not a call (a call's destination inside its
+/// window is how the dead argument is overwritten, SPEC.md §1.4). The `mov`s this
+/// removes are those of pattern-bound fields passed on to a call or constructor, and of
+/// values computed into a temporary and then copied into a window.
+fn coalesce_copies(code: &mut Vec<Ins>) -> bool {
+    let Some(live) = live_out(code) else {
+        return false;
+    };
+    let mut effs: Vec<Effects> = code.iter().map(effects).collect();
+    let mut remove = vec![false; code.len()];
+    for i in 0..code.len() {
+        let (a, b) = match (code[i].op, code[i].args.as_slice()) {
+            (Op::Mov, [Arg::Op(Operand::Slot(a)), Arg::Op(Operand::Slot(b))]) if a != b => (*a, *b),
+            _ => continue,
+        };
+        if live[i].has(b) {
+            continue;
+        }
+        // Walk back to the definition of `b` in the same straight-line run.
+        let mut j = i;
+        let mut found = None;
+        while j > 0 {
+            if !code[j].labels.is_empty() {
+                break;
+            }
+            j -= 1;
+            if remove[j] {
+                continue;
+            }
+            let e = &effs[j];
+            let jumps = targets(&code[j]).next().is_some() || code[j].op.is_terminator();
+            if jumps {
+                break;
+            }
+            if e.write == Some(b) {
+                let call = e.clobber_from.is_some();
+                let reads_a = e.reads.contains(&a);
+                if !call && !reads_a {
+                    found = Some(j);
+                }
+                break;
+            }
+            let touches_a = e.reads.contains(&a)
+                || e.write == Some(a)
+                || e.clobber_from.is_some_and(|c| a >= c);
+            let touches_b = e.reads.contains(&b) || e.clobber_from.is_some_and(|c| b >= c);
+            if touches_a || touches_b {
+                break;
+            }
+        }
+        let Some(j) = found else { continue };
+        let kinds = code[j].op.operands();
+        for (k, arg) in kinds.iter().zip(code[j].args.iter_mut()) {
+            if let (hashvm_format::OperandKind::Dst, Arg::Op(Operand::Slot(x))) = (k, arg) {
+                *x = a;
+            }
+        }
+        effs[j] = effects(&code[j]);
+        remove[i] = true;
+    }
+    if !remove.iter().any(|&r| r) {
+        return false;
+    }
+    let old = std::mem::take(code);
+    let mut carried: Vec<Label> = Vec::new();
+    for (ins, r) in old.into_iter().zip(remove) {
+        if r {
+            carried.extend(ins.labels);
+        } else {
+            let mut ins = ins;
+            if !carried.is_empty() {
+                ins.labels.splice(0..0, carried.drain(..));
+            }
+            code.push(ins);
+        }
+    }
+    true
+}
