@@ -153,6 +153,18 @@ fn compare(p: &Program) -> Result<(), Failed> {
             &got,
         ));
     }
+    if !p.stress_too {
+        // The tracing JIT at hotness 1 beside the compiled code (its traces link into
+        // loops whose anchors hold compiled code: awfy_sieve, awfy_towers).
+        let hot = native("1", "0", "on");
+        if hot != want {
+            return Err(differ(
+                "hashvm run and the native executable at JIT hotness 1 differ",
+                &want,
+                &hot,
+            ));
+        }
+    }
     if p.stress_too {
         let (want, got) = (reference("--jit=off", "1"), native("1", "1", "on"));
         if want != got {

@@ -649,9 +649,13 @@ impl Jit {
         if let Some(target) = link {
             // The machine is at the target loop's back-edge, its frames pushed: enter
             // its trace if it still has one (else the interpreter runs the back-edge).
+            // Only one of this JIT's traces: the anchor may hold another hook's entry
+            // (a native executable's code compiled ahead of time, `aot::hook`), which the
+            // interpreter's dispatch at the back-edge enters through that hook.
             return Ok(vm
                 .hot_slot(target)
                 .and_then(|s| NonZeroU32::new(s.trace))
+                .filter(|t| t.get() as usize <= self.traces.len())
                 .map(|t| (TraceId(t), target)));
         }
         if helper {
