@@ -5,9 +5,10 @@
     python3 benches/run.py --quick    # small sizes (the oracle sizes), 1 run: a smoke test
 
 Builds hashvm in release mode (cargo build --release -p hashvm-cli), compiles every
-benches/programs/X.hash with target/release/hashc and runs it as two systems: `hashvm`
-(`target/release/hashvm run --jit=off X.hbc SIZE`, the interpreter) and `hashvm-jit`
-(`--jit=on`, the tracing JIT), plus one `--jit-stats` run per program for the report's JIT
+benches/programs/X.hash with target/release/hashc and runs it as three systems: `hashvm`
+(`target/release/hashvm run --jit=off X.hbc SIZE`, the interpreter), `hashvm-jit`
+(`--jit=on`, the tracing JIT) and `hashvm-native` (the executable of `hashc --native`,
+code compiled ahead of time, with its build time and size reported), plus one `--jit-stats` run per program for the report's JIT
 section and issue 9's targets; runs the peers of benches/peers/ with every
 installed peer system (lua5.4, luajit -joff, luajit, ocamlrun of ocamlc output,
 ocamlopt native code); measures CPU time (user + sys of the child, from wait4) and
@@ -461,6 +462,8 @@ class HashBuild:
         self.hbc = {}
         # bench name -> (seconds hashc took, bytes of the output), for the report.
         self.builds = {}
+        # bench name -> (functions compiled ahead of time, functions), from --native-stats.
+        self.compiled = {}
         # bench name -> error message of hashc, so that the second column does not retry.
         self.errors = {}
 
@@ -534,7 +537,8 @@ class HashBuild:
         out = os.path.join(d, bench.name + ("" if self.native else ".hbc"))
         if os.path.exists(out):
             os.remove(out)
-        cmd = [self.hashc] + (["--native"] if self.native else []) + [src, "-o", out]
+        # --native-stats adds one summary line and a line per function on standard error.
+        cmd = [self.hashc] + (["--native", "--native-stats"] if self.native else []) + [src, "-o", out]
         try:
             t0 = time.perf_counter()
             p = subprocess.run(cmd, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
@@ -547,6 +551,9 @@ class HashBuild:
             return "hashc failed (status %d): %s" % (p.returncode, lines[0][:300])
         self.hbc[bench.name] = out
         self.builds[bench.name] = (took, os.path.getsize(out))
+        m = re.search(rb"native: (\d+) functions: (\d+) compiled", p.stderr)
+        if m:
+            self.compiled[bench.name] = (int(m.group(2)), int(m.group(1)))
         return None
 
     def stats_command(self, bench, args):
@@ -558,22 +565,27 @@ class HashBuild:
 
 
 class HashSystem(System):
-    """One hashvm column: the interpreter alone (`hashvm`, `--jit=off`) or with its tracing
-    JIT (`hashvm-jit`, `--jit=on`). Both columns run the same compiled program."""
+    """One hashvm column: the interpreter alone (`hashvm`, `--jit=off`), with its tracing
+    JIT (`hashvm-jit`, `--jit=on`), both running the same compiled `.hbc`; or the native
+    executable of `hashc --native` (`hashvm-native`, SPEC.md §11) run as it is, in the
+    default environment (its compiled code, the interpreter for what the compiler leaves,
+    and the tracing JIT attached as by default)."""
     is_hashvm = True
     install = "cargo build --release -p hashvm-cli (done by this script)"
 
     def __init__(self, build, jit):
         self.build_info = build
         self.jit = jit
-        self.name = "hashvm-jit" if jit else "hashvm"
         self.native = build.native
+        self.name = "hashvm-native" if self.native else ("hashvm-jit" if jit else "hashvm")
 
     def available(self):
         return self.build_info.available()
 
     def version(self):
         v = self.build_info.version()
+        if self.native:
+            return v + ", native executables of `hashc --native`"
         return v + (", tracing JIT on" if self.jit else ", interpreter only (JIT off)")
 
     def prepare(self, bench, build_dir):
@@ -582,13 +594,12 @@ class HashSystem(System):
     def command(self, bench, args):
         exe = self.build_info.hbc[bench.name]
         if self.native:
-            # The runtime takes its settings from the environment (SPEC.md §11.4).
-            return ["env", "HASHVM_JIT=" + ("on" if self.jit else "off"), exe] + list(args)
+            return [exe] + list(args)
         mode = "--jit=on" if self.jit else "--jit=off"
         return [self.build_info.hashvm, "run", mode, exe] + list(args)
 
 
-HASH_SYSTEMS = ("hashvm", "hashvm-jit")
+HASH_SYSTEMS = ("hashvm", "hashvm-jit", "hashvm-native")
 
 # The programs the issue's "share of instructions run in traces >= 90%" target is about:
 # the numeric loops and the recursive calls (issue 9, Performance).
@@ -728,7 +739,16 @@ def md_escape(s):
 PEER_COLORS = {
     "lua5.4": "#1f77b4", "luajit -joff": "#17becf", "luajit": "#2ca02c",
     "ocamlrun": "#ff7f0e", "ocamlopt": "#d62728", "hashvm": "#9467bd", "hashvm-jit": "#8c564b",
+    "hashvm-native": "#e377c2",
 }
+
+
+
+def hash_opacity(run_hash):
+    """Bar opacity of each hashvm column in the chart: with several, the interpreter
+    palest and the last (the JIT, or the native executables) solid."""
+    levels = {1: [1.0], 2: [0.4, 1.0], 3: [0.3, 0.6, 1.0]}[len(run_hash)]
+    return dict(zip(run_hash, levels))
 
 
 def series_style(entry):
@@ -843,24 +863,26 @@ def xml(s):
             .replace('"', "&quot;"))
 
 
-def hash_method(hash_names, native):
+def hash_method(hash_names):
     """How the hashvm columns run, for the report's Method section."""
     if not hash_names:
         return "hashvm was not run"
     parts = []
-    for h in hash_names:
+    run = [h for h in hash_names if h != "hashvm-native"]
+    for h in run:
         jit = h == "hashvm-jit"
-        if native:
-            parts.append("%s runs the native executable of `hashc --native X.hash -o X` as "
-                         "`HASHVM_JIT=%s X ARGS`" % (h, "on" if jit else "off"))
-        else:
-            parts.append("%s runs `hashvm run --jit=%s X.hbc ARGS` (%s)"
-                         % (h, "on" if jit else "off", "its tracing JIT" if jit else "the interpreter alone"))
-    tail = (" (the functions and loops the compiler handles run as machine code compiled ahead "
-            "of time, the rest interpreted, with the tracing JIT when on; SPEC.md §11.6)" if native else
-            " on the output of `hashc X.hash -o X.hbc`, compiled once for %s"
-            % ("both" if len(hash_names) > 1 else "it"))
-    return "; ".join(parts) + tail
+        parts.append("%s runs `hashvm run --jit=%s X.hbc ARGS` (%s)"
+                     % (h, "on" if jit else "off", "its tracing JIT" if jit else "the interpreter alone"))
+    text = "; ".join(parts)
+    if run:
+        text += (" on the output of `hashc X.hash -o X.hbc`, compiled once for %s"
+                 % ("both" if len(run) > 1 else "it"))
+    if "hashvm-native" in hash_names:
+        text += ("%shashvm-native runs the executable of `hashc --native X.hash -o X` as `X ARGS` "
+                 "in the default environment (the functions and loops the ahead-of-time compiler "
+                 "handles run as its machine code, the rest interpreted, with the tracing JIT "
+                 "attached; SPEC.md §11.6)" % ("; " if run else ""))
+    return text
 
 
 def jit_targets(bench_names, geo, ratios, jit_ratio, jit_stats):
@@ -952,10 +974,7 @@ def jit_section(L, benches, opts, jit_stats, targets, jit_missing):
         L.append("No JIT numbers: %s." % md_escape(jit_missing))
         L.append("")
         return
-    if opts.native:
-        L.append("Native executables have no `--jit-stats`: no statistics in a `--native` run.")
-        L.append("")
-    elif opts.no_jit_stats:
+    if opts.no_jit_stats:
         L.append("`--jit-stats` runs skipped (`--no-jit-stats`).")
         L.append("")
     else:
@@ -1015,6 +1034,45 @@ def jit_section(L, benches, opts, jit_stats, targets, jit_missing):
         L.append("")
 
 
+def native_section(L, benches, geo, ratios, nativebuild):
+    """The native executables' build table (compile time, size) and issue 14's targets."""
+    L.append("### Native executables: builds and the targets of issue 14")
+    L.append("")
+    if nativebuild.builds:
+        L.append("Wall time of `hashc --native --native-stats X.hash -o X` (compiling, linking, "
+                 "verifying and writing the executable, one run), the executable's size, and the "
+                 "functions compiled ahead of time of all the program's functions (its standard "
+                 "library included; the others are interpreted, `--native-stats` says why).")
+        L.append("")
+        L.append("| program | build (ms) | size (bytes) | functions compiled |")
+        L.append("|---|---:|---:|---:|")
+        for b in benches:
+            if b.name in nativebuild.builds:
+                took, size = nativebuild.builds[b.name]
+                c = nativebuild.compiled.get(b.name)
+                L.append("| %s | %.1f | %d | %s |" % (b.name, 1e3 * took, size,
+                                                      "%d / %d" % c if c else "–"))
+            else:
+                L.append("| %s | FAIL | – | – |" % b.name)
+        L.append("")
+    g = geo.get("hashvm-native", {}).get("ocamlopt", {})
+    core = g.get("core")
+    missing = len(BENCHES) - len(benches)
+    if core is None:
+        status, measured = "not measured", "no ocamlopt ratios in this run"
+    else:
+        status = ("met" if core <= 1.2 else "not met") + (" (partial)" if missing else "")
+        measured = "%s over %d program%s%s%s" % (
+            fmt_ratio(core), g["core_n"], "" if g["core_n"] == 1 else "s",
+            "; above 2.0×: not resolvable" if core > 2.0 else "",
+            "; not in this run: %d programs of the suite" % missing if missing else "")
+    L.append("| target (issue 14) | measured | status |")
+    L.append("|---|---|---|")
+    L.append("| geomean CPU time ≤ 1.2× ocamlopt over the suite (not resolved above 2.0×) | %s | %s |"
+             % (md_escape(measured), "**%s**" % status if status.startswith("not met") else status))
+    L.append("")
+
+
 # ---------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------
@@ -1038,8 +1096,8 @@ def parse_args(argv):
                    help="only the JIT column of hashvm (hashvm-jit), not the interpreter's; the same "
                         "as --systems without hashvm")
     p.add_argument("--native", action="store_true",
-                   help="build native executables with hashc --native and run them as the hashvm "
-                        "columns (HASHVM_JIT=off and on); the report adds each build's time and size")
+                   help="only the native column of hashvm (hashvm-native, the executables of "
+                        "hashc --native); the same as --systems with hashvm-native and the peers")
     p.add_argument("--no-jit-stats", action="store_true",
                    help="skip the extra --jit-stats run per program (the JIT section stays empty)")
     p.add_argument("--no-check", action="store_true",
@@ -1063,7 +1121,8 @@ def parse_args(argv):
 
 
 SYSTEM_ALIASES = {"luajit-joff": "luajit -joff", "luajit_joff": "luajit -joff", "joff": "luajit -joff",
-                  "hashvm_jit": "hashvm-jit", "hashvm-interp": "hashvm"}
+                  "hashvm_jit": "hashvm-jit", "hashvm-interp": "hashvm", "hashvm_native": "hashvm-native",
+                  "native": "hashvm-native"}
 
 
 def select_benches(only):
@@ -1113,8 +1172,12 @@ def main(argv=None):
     json_path = opts.json or os.path.join(build_dir, "results.json" if partial else "results-full.json")
     started = datetime.datetime.now(datetime.timezone.utc)
 
-    hashbuild = HashBuild(target_dir, native=opts.native)
-    all_systems = [HashSystem(hashbuild, jit=False), HashSystem(hashbuild, jit=True), LuaSystem("lua5.4", "lua5.4", []), LuaSystem("luajit -joff", "luajit", ["-joff"]),
+    hashbuild = HashBuild(target_dir)
+    # The native column: its own outputs (executables), from the same cargo build.
+    nativebuild = HashBuild(target_dir, native=True)
+    all_systems = [HashSystem(hashbuild, jit=False), HashSystem(hashbuild, jit=True),
+                   HashSystem(nativebuild, jit=True), LuaSystem("lua5.4", "lua5.4", []),
+                   LuaSystem("luajit -joff", "luajit", ["-joff"]),
                    LuaSystem("luajit", "luajit", []), OCamlSystem(native=False), OCamlSystem(native=True)]
     if opts.systems:
         names = [SYSTEM_ALIASES.get(s.strip(), s.strip()) for s in opts.systems.split(",") if s.strip()]
@@ -1125,7 +1188,9 @@ def main(argv=None):
     if opts.no_hashvm:
         all_systems = [s for s in all_systems if not s.is_hashvm]
     if opts.jit:
-        all_systems = [s for s in all_systems if s.name != "hashvm"]
+        all_systems = [s for s in all_systems if s.name not in ("hashvm", "hashvm-native")]
+    if opts.native:
+        all_systems = [s for s in all_systems if s.name not in ("hashvm", "hashvm-jit")]
     hash_names = [s.name for s in all_systems if s.is_hashvm]
 
     machine = machine_info()
@@ -1140,6 +1205,7 @@ def main(argv=None):
     unavailable = {}
     if hash_names and not opts.no_build:
         hashbuild.build(os.path.join(build_dir, "cargo-build.log"), opts.build_timeout)
+        nativebuild.build_error = hashbuild.build_error
     for s in all_systems:
         why = s.available()
         if why:
@@ -1289,11 +1355,22 @@ def main(argv=None):
     jit_geo = {"core": geomean([v for k, v in jit_ratio.items() if k not in LIBRARY_BOUND]),
                "core_n": len([k for k in jit_ratio if k not in LIBRARY_BOUND]),
                "all": geomean(list(jit_ratio.values())), "all_n": len(jit_ratio)}
+    # The native executables against the other two hashvm columns: below 1 native is faster.
+    native_vs = {}     # other hashvm column -> {"per": {bench: ratio}, "core", "core_n", "all", "all_n"}
+    if "hashvm-native" in run_hash:
+        for other in ("hashvm", "hashvm-jit"):
+            if other not in run_hash:
+                continue
+            per = {b.name: ratio("hashvm-native", other, b.name) for b in benches
+                   if good("hashvm-native", b.name) and good(other, b.name)}
+            core = [v for k, v in per.items() if k not in LIBRARY_BOUND]
+            native_vs[other] = {"per": per, "core": geomean(core), "core_n": len(core),
+                                "all": geomean(list(per.values())), "all_n": len(per)}
 
     # The JIT's own numbers: one more run of each program with `--jit-stats`, at the size
     # of the timed runs, after them (so that it does not warm anything for them).
     jit_stats = {}     # bench -> dict (parsed --jit-stats, cpu, status, detail)
-    if "hashvm-jit" in run_hash and not opts.no_jit_stats and not opts.native:
+    if "hashvm-jit" in run_hash and not opts.no_jit_stats:
         for b in benches:
             if not good("hashvm-jit", b.name):
                 continue
@@ -1337,26 +1414,35 @@ def main(argv=None):
     # then the JIT against the interpreter.
     rows = [b.name for b in benches] + ["geomean"]
     if hash_ok and (peer_names or jit_ratio):
+        opacity = hash_opacity(run_hash)
         series = []
         for p in peer_names:
             for h in run_hash:
                 series.append(("%s / %s" % (h, p), dict(ratios[h][p], geomean=geo[h][p]["core"]),
-                               PEER_COLORS.get(p, "#888"), 0.4 if h == "hashvm" and len(run_hash) > 1 else 1.0))
+                               PEER_COLORS.get(p, "#888"), opacity[h]))
         if jit_ratio:
             series.append(("hashvm-jit / hashvm", dict(jit_ratio, geomean=jit_geo["core"]),
                            PEER_COLORS["hashvm-jit"], 1.0))
+        if "hashvm-jit" in native_vs:
+            series.append(("hashvm-native / hashvm-jit", dict(native_vs["hashvm-jit"]["per"],
+                                                              geomean=native_vs["hashvm-jit"]["core"]),
+                           PEER_COLORS["hashvm-native"], 1.0))
         cols = " and ".join(run_hash)
         legend = None
         if len(run_hash) > 1:
-            legend = [("pale: hashvm (interpreter) / peer", "#777", 0.4), ("solid: hashvm-jit / peer", "#777", 1.0)]
+            shade = {0.3: "palest", 0.4: "pale", 0.6: "pale", 1.0: "solid"}
+            legend = [("%s: %s / peer" % (shade[opacity[h]], h), "#777", opacity[h]) for h in run_hash]
             legend += [(p, PEER_COLORS.get(p, "#888"), 1.0) for p in peer_names]
             if jit_ratio:
                 legend.append(("hashvm-jit / hashvm", PEER_COLORS["hashvm-jit"], 1.0))
+            if "hashvm-jit" in native_vs:
+                legend.append(("hashvm-native / hashvm-jit", PEER_COLORS["hashvm-native"], 1.0))
         chart = svg_chart(rows, series,
                           "%s CPU time / peer CPU time" % cols,
                           "median of %d run%s%s; below 1× hashvm is faster, above 1× slower (log scale)%s"
                           % (runs, "s" if runs > 1 else "", ", quick sizes" if opts.quick else "",
-                             "; pale bars: interpreter, solid: JIT" if len(run_hash) > 1 else ""),
+                             "; " + ", ".join("%s bars: %s" % ({0.3: "palest", 0.4: "pale", 0.6: "pale", 1.0: "solid"}[o], h)
+                                                for h, o in opacity.items()) if len(run_hash) > 1 else ""),
                           "hashvm / peer (geomean without %s)" % ", ".join(sorted(LIBRARY_BOUND)),
                           "no hashvm result", legend)
     else:
@@ -1437,7 +1523,7 @@ def main(argv=None):
              "(default flags). Ratios are hashvm's time divided by the peer's (below 1 hashvm is "
              "faster). %s"
              % (runs, "s" if runs > 1 else "", " (quick mode)" if opts.quick else "",
-                hash_method(hash_names, opts.native),
+                hash_method(hash_names),
                 "Before the timed runs every system ran every program once at the small size "
                 "(the oracle size) to check it (*Checks at the small sizes*)."
                 if checks else ""))
@@ -1457,6 +1543,10 @@ def main(argv=None):
             L.append("| hashvm-jit | hashvm (JIT / interpreter) | %s | %d | %s | %d |"
                      % (fmt_ratio(jit_geo["core"]), jit_geo["core_n"], fmt_ratio(jit_geo["all"]),
                         jit_geo["all_n"]))
+        for other, g in native_vs.items():
+            L.append("| hashvm-native | %s (native / %s) | %s | %d | %s | %d |"
+                     % (other, "interpreter" if other == "hashvm" else "JIT", fmt_ratio(g["core"]),
+                        g["core_n"], fmt_ratio(g["all"]), g["all_n"]))
         L.append("")
         L.append("pidigits is left out of the first mean: hashvm does its arithmetic in GMP "
                  "(`ibig`), the peers in a bignum written in Lua or OCaml.")
@@ -1495,25 +1585,33 @@ def main(argv=None):
         L.append("Pending: no hashvm results yet.")
         L.append("")
     for h in run_hash if hash_ok else []:
-        extra = h == "hashvm-jit" and bool(jit_ratio)
-        L.append("## Ratio %s / peer%s" % (h, " (the interpreter)" if h == "hashvm" else " (the JIT)"))
+        # Extra columns: the JIT against the interpreter, the native executables against both.
+        extra = []
+        if h == "hashvm-jit" and jit_ratio:
+            extra.append(("JIT / interpreter", jit_ratio, jit_geo["core"]))
+        if h == "hashvm-native":
+            for other, g in native_vs.items():
+                extra.append(("native / %s" % ("interpreter" if other == "hashvm" else "JIT"), g["per"], g["core"]))
+        L.append("## Ratio %s / peer%s" % (h, {"hashvm": " (the interpreter)", "hashvm-jit": " (the JIT)",
+                                                "hashvm-native": " (native executables)"}[h]))
         L.append("")
-        heads = list(peer_names) + (["JIT / interpreter"] if extra else [])
+        heads = list(peer_names) + [e[0] for e in extra]
         L.append("| program | " + " | ".join(heads) + " |")
         L.append("|---|" + "---:|" * len(heads))
         for b in benches:
             cells = [fmt_ratio(ratios[h][p].get(b.name)) for p in peer_names]
-            if extra:
-                cells.append(fmt_ratio(jit_ratio.get(b.name)))
+            cells += [fmt_ratio(e[1].get(b.name)) for e in extra]
             L.append("| %s | %s |" % (b.name, " | ".join(cells)))
-        cells = [fmt_ratio(geo[h][p]["core"]) for p in peer_names]
-        if extra:
-            cells.append(fmt_ratio(jit_geo["core"]))
+        cells = [fmt_ratio(geo[h][p]["core"]) for p in peer_names] + [fmt_ratio(e[2]) for e in extra]
         L.append("| **geomean** (without %s) | %s |" % (", ".join(sorted(LIBRARY_BOUND)), " | ".join(cells)))
         if extra:
             L.append("")
-            L.append("*JIT / interpreter*: hashvm-jit's time divided by hashvm's (below 1 the JIT is faster).")
+            L.append("; ".join("*%s*: %s's time divided by %s's (below 1 %s is faster)"
+                               % (e[0], h, {"JIT / interpreter": "hashvm", "native / interpreter": "hashvm",
+                                            "native / JIT": "hashvm-jit"}[e[0]], h) for e in extra) + ".")
         L.append("")
+        if h == "hashvm-native":
+            native_section(L, benches, geo, ratios, nativebuild)
     jit_section(L, benches, opts, jit_stats, targets,
                 None if "hashvm-jit" in run_hash else
                 "hashvm-jit could not be run: " + unavailable["hashvm-jit"] if "hashvm-jit" in unavailable else
@@ -1614,19 +1712,6 @@ def main(argv=None):
             L.append("- %s not available: %s" % (n, md_escape(why)))
     L.extend(fails if fails else ([] if unavailable else ["None."]))
     L.append("")
-    if hashbuild.native and hashbuild.builds:
-        L.append("## Native builds")
-        L.append("")
-        L.append("Wall time of `hashc --native X.hash -o X` (compiling, linking, verifying and "
-                 "writing the executable) and the executable's size.")
-        L.append("")
-        L.append("| program | build (s) | size (bytes) |")
-        L.append("|---|---:|---:|")
-        for b in benches:
-            if b.name in hashbuild.builds:
-                took, size = hashbuild.builds[b.name]
-                L.append("| %s | %.3f | %d |" % (b.name, took, size))
-        L.append("")
     L.append("## Programs and sizes")
     L.append("")
     L.append("| program | suite | arguments mean | standard | quick / check | note |")
@@ -1659,6 +1744,9 @@ def main(argv=None):
         "timed": {"%s|%s" % k: [r.as_dict() for r in v] for k, v in timed.items()},
         "ratios": ratios, "geomean": geo, "jit_over_interpreter": jit_ratio,
         "jit_over_interpreter_geomean": jit_geo, "jit_stats": jit_stats, "targets": targets,
+        "native_over": native_vs,
+        "native_builds": {n: {"seconds": t, "bytes": sz, "compiled": nativebuild.compiled.get(n)}
+                          for n, (t, sz) in nativebuild.builds.items()},
     }
     os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
     with open(json_path, "w") as f:

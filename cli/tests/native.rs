@@ -709,6 +709,102 @@ fn aot_compiles_stores() -> Result<(), Failed> {
     )
 }
 
+/// Direct calls between compiled functions (the result comes back in registers, the
+/// caller pops the record; the frame stack is covered by the native stack floor the
+/// trampoline sets): a chain of calls whose deepest callee faults (a division by zero
+/// three calls down: the same message and stack trace), a compiled function entered
+/// from `list.map` (its return goes to a continuation frame, not a bytecode frame: the
+/// trampoline leaves to the interpreter at the `ret`), one returned to the interpreter
+/// from a loop entry, and recursion deep enough to meet the frame limit (1,000 frames
+/// in one of the runs: the overflow is reported where the interpreter reports it).
+const CALLS: &str = "\
+inner := (a: i64, b: i64) -> i64 => a / b + 1;
+middle := (a: i64, b: i64) -> i64 => inner(a, b) * 2 + inner(b, 1);
+outer := (a: i64, b: i64) -> i64 => middle(a + 1, b) + middle(b, 1);
+twice := (x: i64) -> i64 => middle(x, 1) + 1;
+half := (x: f64) -> f64 => x * 0.5;
+quarter := (x: f64) -> f64 => half(half(x));
+count := (n: i64) -> i64 => {
+    mut s := 0;
+    for i in 0..n { s += inner(i, 3); }
+    s
+};
+depth := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + depth(n - 1) };
+main := () => {
+    println(to_str(outer(10, 3)) + \" \" + to_str(quarter(10.0)));
+    println(to_str(list.map([1, 2, 3], twice)));
+    println(to_str(count(1000)));
+    println(to_str(depth(500)));
+    println(to_str(depth(5000)));
+    println(to_str(outer(10, 0)));
+};
+";
+
+fn aot_compiles_calls() -> Result<(), Failed> {
+    aot_compiles(
+        CALLS,
+        &[
+            "inner", "middle", "outer", "twice", "quarter", "count", "depth",
+        ],
+        0,
+        4,
+    )
+}
+
+/// Calls of small leaf functions inlined ([`Leaf`](hashvm_jit::aot)): in loops, which
+/// then keep their values in home registers (the limit check made once in the loop's
+/// preheader), followed by an index out of range inside such a loop; at the frame
+/// limit (1,000 frames in one of the runs) inside a loop reached at depths around it,
+/// where the preheader's check sends the loop to the interpreter, which reports the
+/// overflow at the call as always.
+const INLINE_LOOPS: &str = "\
+sq := (x: f64) -> f64 => x * x + 0.5;
+mix := (i: i64, j: i64) -> f64 => 1.0 / i64.to_f64((i + j) * (i + j + 1) / 2 + i + 1);
+bump := (x: i64) -> i64 => x * 3 + 1;
+sums := (n: i64, v: Array<f64>) -> f64 => {
+    mut s := 0.0;
+    for j in 0..n {
+        x := v[j] + 0.25;
+        s += mix(3, j) * x + sq(x);
+    }
+    s
+};
+steps := (n: i64) -> i64 => {
+    mut k := 0;
+    for i in 0..n { k = bump(k) % 1000 + i; }
+    k
+};
+dive := (d: i64, v: Array<f64>) -> f64 => if d == 0 { sums(4, v) } else { dive(d - 1, v) + 1.0 };
+main := () => {
+    v := array.make(8, 1.5);
+    println(to_str(sums(8, v)) + \" \" + to_str(steps(100)));
+    for d in 993..1000 { println(to_str(dive(d, v))); }
+    println(to_str(sums(9, v)));
+};
+";
+
+/// Inlined calls outside loops (each with its own limit check), in a recursion that
+/// meets the frame limit in one of the runs.
+const INLINE_CALLS: &str = "\
+bump := (x: i64) -> i64 => x * 3 + 1;
+half := (x: i64) -> i64 => x / 2 - x % 7;
+rec := (n: i64) -> i64 => if n == 0 { 0 } else { bump(n) - half(n) + rec(n - 1) };
+main := () => {
+    println(to_str(rec(500)));
+    println(to_str(rec(5000)));
+};
+";
+
+fn aot_inlines_leaves() -> Result<(), Failed> {
+    aot_compiles(
+        INLINE_LOOPS,
+        &["sq", "mix", "bump", "sums", "steps", "dive"],
+        3,
+        1,
+    )?;
+    aot_compiles(INLINE_CALLS, &["bump", "half", "rec"], 0, 1)
+}
+
 /// Builds `program` natively: `--native-stats` must list the functions `must` as
 /// compiled and count at least `homes` loops keeping values in registers; then runs it
 /// with and without its compiled code, also at a low frame limit and under GC stress,
@@ -1058,6 +1154,8 @@ fn main() {
         aot_compiles_numeric_kernels,
     ));
     trials.push(Trial::test("aot_compiles_stores", aot_compiles_stores));
+    trials.push(Trial::test("aot_compiles_calls", aot_compiles_calls));
+    trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

@@ -181,7 +181,7 @@ define_ir! {
     CallAotSelf "callself.aot" 0 None [GUARD | STORE] "As `call.aot`, the frame's closure copied from the caller's (`callself`).";
     TCallAot "tcall.aot" 0 None [GUARD | STORE] "Tail-call compiled function `k & 0xffffffff` with the `k >> 48` slots from `(k >> 32) & 0xffff`, reusing the frame (as `tcallk`); exits first when the value stack is short or the interrupt flag is set.";
     SMove "smove" 0 None [STORE] "Move the `k >> 16` slots from slot `k & 0xffff` down to slot 0 (a self tail call's arguments).";
-    RetSlot "ret.slot" 0 None [GUARD | STORE] "Return the value in slot `k & 0xffff` (unit when bit 32 is set) to the caller natively, popping the frame; exits when the caller is not a bytecode frame.";
+    RetSlot "ret.slot" 0 None [GUARD | STORE] "Return the value in slot `k & 0xffff` (unit when bit 32 is set) natively in `rax`/`rdx`, the `ret`'s offset in `ecx`, the frame left for the caller (or the trampoline) to pop.";
     AGetSlot "aget.slot" 2 None [GUARD | LOAD | STORE] "Frame slot `k` := element b of the array a, the whole value (its kind unknown), b guarded to be in range.";
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
@@ -196,6 +196,7 @@ define_ir! {
     HGetF "home.get.f64" 0 F64 [LOAD] "The f64 of frame slot `k` from its home register.";
     HGetB "home.get.bool" 0 Bool [LOAD] "The bool of frame slot `k` from its home register.";
     HSet "home.set" 1 None [STORE] "Frame slot `k`'s home register := a (the slot in memory is written when the loop is left).";
+    Room "call.room" 0 None [GUARD | LOAD] "Leave through the snapshot unless a frame of `k` slots from slot 0 and one more frame record fit the value and frame stacks: the limit check of an inlined call (`aot::Leaf`), made where the interpreter's call would find them full.";
     CallC "call.c" 0 None [STORE] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";
     Phi "phi" 1 Val [] "The loop-carried value of a slot (a peeled trace, `jit/src/opt.rs`): `a` (its value after the pre-roll) copied, before the loop, into a register of its own, which the back-edge overwrites with the value of the iteration that ends ([`Trace::phis`]); its tag word `tw` is `a`'s.";
     CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
@@ -674,7 +675,7 @@ fn shared(op: IrOp) -> bool {
 }
 
 /// Emits a trace, folding and deduplicating as it goes.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct TraceBuilder {
     trace: Trace,
     /// (op, a, b, k, tw) → the instruction that already computes it.
@@ -1253,6 +1254,23 @@ impl TraceBuilder {
         }
         self.emit(IrOp::HStore, obj, v, i.0 as u64, snap);
         Ok(())
+    }
+
+    /// An f64 equality (`cmpeq.f64`, `cmpne.f64`, IEEE) as a bool value, folded on
+    /// constants.
+    pub fn compare_f(&mut self, op: IrOp, a: Ref, b: Ref) -> Result<Ref, BuildError> {
+        if !matches!(op, IrOp::CmpEqF | IrOp::CmpNeF)
+            || self.trace.ty(a) != IrType::F64
+            || self.trace.ty(b) != IrType::F64
+        {
+            return Err(BuildError::TypeMismatch(op));
+        }
+        let (a, b) = if b < a { (b, a) } else { (a, b) };
+        if let (Some(x), Some(y)) = (self.konst(a), self.konst(b)) {
+            let eq = f64::from_bits(x) == f64::from_bits(y);
+            return Ok(self.kbool(eq == (op == IrOp::CmpEqF)));
+        }
+        Ok(self.emit(op, a, b, 0, 0))
     }
 
     /// An integer comparison as a bool value (`cmplt.i64` …), folded on constants.

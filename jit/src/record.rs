@@ -925,6 +925,38 @@ impl Recorder {
                 let g = if v { IrOp::IsTrue } else { IrOp::IsFalse };
                 self.b.guard_bool(g, x, snap).map_err(err)?;
             }
+            Op::JEq | Op::JNe => self.struct_jump(&insn, ip, slots, probe)?,
+            Op::JEqF64 | Op::JNeF64 => {
+                // IEEE equality as a bool, guarded to the value it has now.
+                let x = self.operand(slot_of(&a[0]), IrType::F64, ip, slots)?;
+                let y = self.operand(slot_of(&a[1]), IrType::F64, ip, slots)?;
+                let v = |s: usize| f64::from_bits(slots.get(s).map_or(0, |v| v.bits()));
+                let eq = v(slot_of(&a[0])) == v(slot_of(&a[1]));
+                let c = self.b.compare_f(IrOp::CmpEqF, x, y).map_err(err)?;
+                let snap = self.snap(ip);
+                let g = if eq { IrOp::IsTrue } else { IrOp::IsFalse };
+                self.b.guard_bool(g, c, snap).map_err(err)?;
+            }
+            Op::JEqChar | Op::JNeChar => {
+                let s = slot_of(&a[0]);
+                let v = slots.get(s).copied().unwrap_or(Value::UNIT);
+                if v.tag() != Tag::CHAR {
+                    // The interpreter faults on anything but a char.
+                    return Err("`jeq.char` of a value that is not a char".into());
+                }
+                // The load's guard on the tag word keeps it a char.
+                let (x, _) = self.get(s, ip, slots)?;
+                let p = self.b.payload(x).map_err(err)?;
+                let want = imm_of(&a[1]);
+                let k = self.b.kint(want);
+                let snap = self.snap(ip);
+                let g = if v.bits() as i64 == want {
+                    IrOp::EqI
+                } else {
+                    IrOp::NeI
+                };
+                self.b.guard(g, p, k, snap).map_err(err)?;
+            }
             Op::LoadF => {
                 let r = self.b.kf64(f64::from_bits(imm_of(&a[1]) as u64));
                 self.put(slot_of(&a[0]), r);
@@ -1517,6 +1549,107 @@ impl Recorder {
     }
 
     /// An instruction the VM's helper runs (`call.insn`).
+    /// `jeq`/`jne` (structural equality) on the kinds a trace knows from its guards:
+    /// two i64s, f64s (IEEE, as the interpreter's structural walk compares them),
+    /// chars, u64s, C pointers or constructors of one type as a typed compare; two
+    /// bools by a guard on each; unit against unit, and values of different tags (an
+    /// immediate against another or against an object, whose kind is guarded), as the
+    /// outcome their guards already fix. Two objects (strings, bignums, structures)
+    /// and constructors against objects end the recording (the interpreter walks
+    /// them); functions fault in the interpreter, so they abort too. The guard is the
+    /// direction the interpreter is about to take: an exit resumes at the
+    /// instruction, which the interpreter then runs.
+    fn struct_jump(
+        &mut self,
+        insn: &Insn,
+        ip: u32,
+        slots: &[Value],
+        probe: &dyn Probe,
+    ) -> Result<(), String> {
+        let err = |e: BuildError| e.to_string();
+        let (sa, sb) = (slot_of(&insn.args[0]), slot_of(&insn.args[1]));
+        let va = slots.get(sa).copied().unwrap_or(Value::UNIT);
+        let vb = slots.get(sb).copied().unwrap_or(Value::UNIT);
+        if va.tag() == Tag::FUNC || vb.tag() == Tag::FUNC {
+            return Err("`jeq` of a function (the interpreter's fault)".into());
+        }
+        let (ra, ta) = self.get(sa, ip, slots)?;
+        let (rb, tb) = self.get(sb, ip, slots)?;
+        let snap = self.snap(ip);
+        match (ta, tb) {
+            (IrType::I64, IrType::I64) => {
+                let g = if va.bits() == vb.bits() {
+                    IrOp::EqI
+                } else {
+                    IrOp::NeI
+                };
+                self.b.guard(g, ra, rb, snap).map_err(err)?;
+            }
+            (IrType::F64, IrType::F64) => {
+                let eq = f64::from_bits(va.bits()) == f64::from_bits(vb.bits());
+                let c = self.b.compare_f(IrOp::CmpEqF, ra, rb).map_err(err)?;
+                let g = if eq { IrOp::IsTrue } else { IrOp::IsFalse };
+                self.b.guard_bool(g, c, snap).map_err(err)?;
+            }
+            (IrType::Bool, IrType::Bool) => {
+                for (r, v) in [(ra, va), (rb, vb)] {
+                    let g = if v.bits() != 0 {
+                        IrOp::IsTrue
+                    } else {
+                        IrOp::IsFalse
+                    };
+                    self.b.guard_bool(g, r, snap).map_err(err)?;
+                }
+            }
+            (IrType::Ptr, IrType::Ptr) => {
+                return Err("`jeq` of two objects (a structural walk)".into());
+            }
+            (IrType::Ptr, _) | (_, IrType::Ptr) => {
+                let (ro, vo, other) = if ta == IrType::Ptr {
+                    (ra, va, vb)
+                } else {
+                    (rb, vb, va)
+                };
+                if other.tag() == Tag::CTOR0 {
+                    return Err("`jeq` of a constructor and an object".into());
+                }
+                // An object of any kind but a closure's is unequal to an immediate;
+                // the guard on its kind keeps a closure (which faults) out.
+                let kind = probe.header(vo).map(|h| h.kind);
+                let k = match kind {
+                    Some(k @ (layout::KIND_DATA | layout::KIND_ARRAY | layout::KIND_REF)) => k,
+                    _ => return Err("`jeq` of an object of this kind and an immediate".into()),
+                };
+                self.b
+                    .guard_header(IrOp::GKind, ro, k as u64, snap)
+                    .map_err(err)?;
+            }
+            _ => {
+                // Immediates whose tag words the loads guarded (or constants fixed).
+                let (twa, twb) = (self.b.tagword(ra), self.b.tagword(rb));
+                if twa != twb {
+                    // Different tags, or constructors of different types: unequal.
+                    return Ok(());
+                }
+                match twa as u32 {
+                    Tag::UNIT => {}
+                    Tag::CHAR | Tag::U64 | Tag::CTOR0 | Tag::PTR => {
+                        let g = if va.bits() == vb.bits() {
+                            IrOp::EqI
+                        } else {
+                            IrOp::NeI
+                        };
+                        let pa = self.b.payload(ra).map_err(err)?;
+                        let pb = self.b.payload(rb).map_err(err)?;
+                        self.b.guard(g, pa, pb, snap).map_err(err)?;
+                    }
+                    _ => return Err("`jeq` of values of this kind".into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn helper(&mut self, func: u32, ip: u32, insn: &Insn, probe: &dyn Probe) -> Result<(), String> {
         let op = insn.op;
         if self.b.has_ccall() || self.root_ccalls {

@@ -1148,6 +1148,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::HGetI
             | IrOp::HGetF
             | IrOp::HGetB
+            | IrOp::Room
             | IrOp::HSet => cx.function_op(a, t, loc, i, exit)?,
             IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
                 // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and
@@ -1557,7 +1558,8 @@ pub(crate) struct NativeCall {
     /// The caller's instruction after the call (its frame record's ip).
     pub resume: i32,
     /// Bytes of frame stack the call needs free (its record, and any an exit inside
-    /// the callee may push).
+    /// the callee may push); 0 when the caller's native stack budget covers it (the AOT
+    /// trampoline sets its budget so that the frame stack cannot run out first).
     pub room: i32,
     /// The callee's closure slot holds the FUNC value `func` (a known call), rather
     /// than a copy of the caller's closure (a self call).
@@ -1585,10 +1587,14 @@ pub(crate) fn push_native_frame<A: Emitter>(
         ; lea r11, [Rq(BASE) + end]
         ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
         ; ja =>exit
-        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
-        ; lea rax, [r11 + room]
-        ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
-        ; ja =>exit
+        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]);
+    if room != 0 {
+        dynasm!(a ; .arch x64
+            ; lea rax, [r11 + room]
+            ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+            ; ja =>exit);
+    }
+    dynasm!(a ; .arch x64
         ; cmp rsp, rbp
         ; jb =>exit
         // The caller resumes after the call.

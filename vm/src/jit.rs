@@ -1064,6 +1064,7 @@ pub fn helper_runs(op: Op) -> bool {
     matches!(
         op,
         Op::FfiCall
+            | Op::ANew
             | Op::Print
             | Op::ToStr
             | Op::SCat
@@ -1205,6 +1206,11 @@ impl Vm {
                 self.stack[b + o[0]] = v;
             }),
             Op::SCat => self.concat(b, o[1], o[2]).map(|v| {
+                self.stack[b + o[0]] = v;
+            }),
+            // The interpreter's own allocation (layout, fill, and its faults for a
+            // bad length), so that a trace knows nothing of an array's layout.
+            Op::ANew => self.new_array(self.stack[b + o[1]], b, o[2]).map(|v| {
                 self.stack[b + o[0]] = v;
             }),
             Op::FfiCall => {

@@ -41,6 +41,15 @@ pub const RETURNED: u32 = u32::MAX;
 /// again with a fresh budget.
 const NATIVE_BUDGET: i32 = 256 * 1024;
 
+/// Bytes of native stack a direct call takes: the caller's `BASE` and `INTR` and the
+/// return address.
+const CALL_BYTES: i32 = 24;
+
+/// `log2` of the frame record's size (the trampoline divides the free frame stack by
+/// it).
+const FRAME_SHIFT: i8 = layout::FRAME_SIZE.trailing_zeros() as i8;
+const _: () = assert!(layout::FRAME_SIZE.is_power_of_two());
+
 /// The signature of the trampoline at offset 0 of the code: `slots` is the innermost
 /// frame's slot 0, `interrupt` the VM's interrupt flag, `state` its register block,
 /// `target` the address of the entry to run.
@@ -179,6 +188,9 @@ fn load_homes(
     out: DynamicLabel,
 ) -> Result<(), CompileError> {
     let fail = a.new_dynamic_label();
+    if h.room != 0 {
+        room_check(a, h.room as u64, fail)?;
+    }
     for &(s, ty, l) in &h.homes {
         let off = disp(s as u64)?;
         let tag = tag_word(ty) as i32;
@@ -190,6 +202,21 @@ fn load_homes(
         }
     }
     dynasm!(a ; .arch x64 ; jmp =>to ; =>fail ; mov eax, ip as i32 ; jmp =>out);
+    Ok(())
+}
+
+/// Jumps to `fail` unless a frame ending `end` slots above slot 0 fits the value stack
+/// and one more frame record the frame stack (an inlined call's limits, `call.room`).
+fn room_check(a: &mut Asm, end: u64, fail: DynamicLabel) -> Result<(), CompileError> {
+    let e = disp(end)?;
+    dynasm!(a ; .arch x64
+        ; lea r11, [Rq(BASE) + e]
+        ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+        ; ja =>fail
+        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+        ; add r11, layout::FRAME_SIZE as i32
+        ; cmp r11, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+        ; ja =>fail);
     Ok(())
 }
 
@@ -208,6 +235,18 @@ pub fn program(
     // It saves every callee-saved register the code uses (`r13`-`r15` hold values:
     // the allocator's last general registers and the loops' home registers), keeping
     // the native stack's alignment for the entered code as it was.
+    //
+    // Compiled code returns natively with the result in `rax` (payload) and `rdx` (tag
+    // word), the bytecode offset of its `ret` in `ecx`, and its frame still pushed
+    // (`ret.slot`): a direct caller pops the record and stores the result into its own
+    // slot. Here, returning to the interpreter's frame below, the trampoline does what
+    // the interpreter's return does (the result into the caller's slot named by the
+    // record, the record popped); when that frame is not a bytecode frame (a host
+    // boundary, a continuation of `list.map`...) it leaves to the interpreter at the
+    // `ret` instead, whose value is still in its slot.
+    let fsz = layout::FRAME_SIZE as i32;
+    let not_normal = a.new_dynamic_label();
+    let restore = a.new_dynamic_label();
     dynasm!(a ; .arch x64
         ; push rbx
         ; push rbp
@@ -218,9 +257,40 @@ pub fn program(
         ; sub rsp, 8
         ; mov r12, rdx
         ; mov rbx, rsp
-        ; lea rbp, [rsp - NATIVE_BUDGET]
+        // The floor of the native stack (`rbp`, checked at every direct call): the
+        // budget, raised so that the frame stack cannot fill first. A direct call
+        // takes 24 bytes of native stack (two saved registers and the return address)
+        // and one frame record, so with `room` records free the calls at depths 0 to
+        // `room - 1` may go (the entered code starts at `rbx - 8`); `room` 0 puts the
+        // floor above the stack pointer, so that every call leaves to the interpreter.
+        ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
+        ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+        ; sar rax, FRAME_SHIFT
+        ; dec rax
+        ; imul rax, rax, CALL_BYTES
+        ; lea rbp, [rbx - 8]
+        ; sub rbp, rax
+        ; lea rax, [rbx - NATIVE_BUDGET]
+        ; cmp rbp, rax
+        ; cmovb rbp, rax
         ; call rcx
+        ; mov r11, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+        ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+        ; jne =>not_normal
+        ; mov r8d, DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
+        ; movzx r9d, WORD [r11 - fsz + layout::FRAME_RET as i32]
+        ; add r8, r9
+        ; shl r8, 4
+        ; add r8, QWORD [r12 + layout::ST_STACK_BASE as i32]
+        ; mov QWORD [r8], rax
+        ; mov QWORD [r8 + 8], rdx
+        ; sub r11, fsz
+        ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], r11
         ; mov eax, RETURNED as i32
+        ; jmp =>restore
+        ; =>not_normal
+        ; mov eax, ecx
+        ; =>restore
         ; add rsp, 8
         ; pop r15
         ; pop r14
@@ -354,11 +424,13 @@ pub fn program(
     }
     let text = a.finalize().map_err(|e| e.to_string())?;
     let home_loops = labels.loops.iter().map(Vec::len).sum();
+    let inlined = irs.iter().flatten().map(|f| f.inlined).sum();
     Ok(Image {
         text,
         entries,
         report,
         home_loops,
+        inlined,
     })
 }
 
@@ -524,6 +596,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 _ => return Err(CompileError::NotInTraces("home register of another class")),
             },
             IrOp::Exit => dynasm!(a ; .arch x64 ; jmp =>exit),
+            IrOp::Room => room_check(a, ins.k, exit)?,
             IrOp::Poll => dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit),
             IrOp::CallAotK | IrOp::CallAotSelf => {
                 let f = (ins.k & 0xffff_ffff) as u32;
@@ -544,14 +617,21 @@ impl Target<Asm> for BlockTarget<'_> {
                     nslots,
                     dst,
                     resume,
-                    room: fsz,
+                    // The trampoline's native stack floor covers the frame stack.
+                    room: 0,
                     closure_is_func: ins.op == IrOp::CallAotK,
                 };
                 push_native_frame(a, &call, exit)?;
+                // The callee returns with its result in `rax`/`rdx` and its record
+                // still pushed (`ret.slot`): pop the record, store the result.
+                let d = disp(dst as u16 as u64)?;
                 dynasm!(a ; .arch x64
                     ; call =>target
                     ; pop Rq(INTR)
-                    ; pop Rq(BASE));
+                    ; pop Rq(BASE)
+                    ; sub QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], fsz
+                    ; mov QWORD [Rq(BASE) + d], rax
+                    ; mov QWORD [Rq(BASE) + d + 8], rdx);
             }
             IrOp::TCallAot => {
                 let f = (ins.k & 0xffff_ffff) as u32;
@@ -585,30 +665,23 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; jmp =>target);
             }
             IrOp::RetSlot => {
-                dynasm!(a ; .arch x64
-                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
-                    ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
-                    ; jne =>exit
-                    ; mov eax, DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
-                    ; movzx ecx, WORD [r11 - fsz + layout::FRAME_RET as i32]
-                    ; add rax, rcx
-                    ; shl rax, 4
-                    ; add rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]);
+                // The result in `rax`/`rdx`, this `ret`'s offset in `ecx`, the frame
+                // left for the caller to pop (a direct call, or the trampoline, which
+                // leaves to the interpreter at this `ret` when the frame below is not
+                // a bytecode frame).
+                let at = t.snaps[ins.snap as usize].resume_ip as i32;
                 if ins.k >> 32 != 0 {
                     dynasm!(a ; .arch x64
-                        ; mov QWORD [rax], 0
-                        ; mov QWORD [rax + 8], Tag::UNIT as i32);
+                        ; xor eax, eax
+                        ; mov edx, Tag::UNIT as i32);
                 } else {
                     let off = disp(ins.k & 0xffff)?;
                     dynasm!(a ; .arch x64
-                        ; mov rcx, QWORD [Rq(BASE) + off]
-                        ; mov QWORD [rax], rcx
-                        ; mov rcx, QWORD [Rq(BASE) + off + 8]
-                        ; mov QWORD [rax + 8], rcx);
+                        ; mov rax, QWORD [Rq(BASE) + off]
+                        ; mov rdx, QWORD [Rq(BASE) + off + 8]);
                 }
                 dynasm!(a ; .arch x64
-                    ; sub r11, fsz
-                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+                    ; mov ecx, at
                     ; ret);
             }
             IrOp::AGetSlot => {

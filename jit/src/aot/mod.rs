@@ -23,7 +23,8 @@
 //!   The exception: an innermost loop's slots of proven kind stay in home registers
 //!   across its blocks ([`HomeLoop`]), written back on every way out of the loop.
 //! - **Calls.** `callk`/`callself` of a fully compiled function push the frame record
-//!   the interpreter would push and `call` the callee's code directly; `tcallk` reuses
+//!   the interpreter would push and `call` the callee's code directly (the result
+//!   comes back in `rax`/`rdx`, the caller pops the record); `tcallk` reuses
 //!   the frame and jumps; `tcallself` and `loop` are jumps (polling the interrupt
 //!   flag). A full value, frame or native stack leaves to the interpreter at the call,
 //!   which grows the stack or reports the overflow.
@@ -440,6 +441,8 @@ pub struct Image {
     pub report: Vec<FuncReport>,
     /// How many loops keep values in home registers ([`HomeLoop`]).
     pub home_loops: usize,
+    /// How many calls were inlined ([`Leaf`]).
+    pub inlined: usize,
 }
 
 impl Image {
@@ -456,11 +459,12 @@ impl Image {
             "native: {n} functions: {full} compiled ahead of time, {} interpreted (entered as \
              machine code only at loops that compile whole; the instructions keeping each one \
              interpreted are listed), {} bytes of machine code, {} entries, {} loops keeping \
-             values in registers\n",
+             values in registers, {} calls inlined\n",
             n - full,
             self.text.len(),
             self.entries.len(),
-            self.home_loops
+            self.home_loops,
+            self.inlined
         );
         for r in &self.report {
             match &r.status {
@@ -483,6 +487,129 @@ pub struct Block {
     pub trace: Trace,
 }
 
+/// The longest function body inlined at a direct call.
+const MAX_LEAF_INSNS: usize = 40;
+
+/// A function whose calls are inlined ([`inline_kind`]): straight-line code of
+/// arithmetic, comparisons, conversions and moves ending in `ret` of a slot, so that
+/// with its arguments of proven kinds it cannot fault, allocate, call or loop. Inlined,
+/// it needs no frame (nothing can observe one: no exit, collection or stack trace can
+/// happen inside it); only the limit check its call would make stays (`call.room`, or
+/// once in the preheader of a loop with home registers), so that a program at the
+/// frame or value stack limit fails where the interpreter fails.
+pub(crate) struct Leaf {
+    insns: Vec<Decoded>,
+    arity: u16,
+    nslots: u16,
+}
+
+/// The function `fun` (of `arity` parameters and `nslots` slots) as a [`Leaf`], if it
+/// is one.
+fn leaf(fun: &Fun, arity: u16, nslots: u16) -> Option<Leaf> {
+    use Op::*;
+    let n = fun.insns.len();
+    if n > MAX_LEAF_INSNS || arity as usize > nslots as usize {
+        return None;
+    }
+    for (k, (_, i, _)) in fun.insns.iter().enumerate() {
+        let last = k + 1 == n;
+        let ok = match i.op {
+            Ret => last,
+            Mov | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | AddI64 | SubI64 | MulI64
+            | DivI64 | RemI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | AddIImm | SubIImm
+            | MulIImm | NegI64 | BNotI64 | EqI64 | NeI64 | LtI64 | LeI64 | Eq | Ne | AddF64
+            | SubF64 | MulF64 | DivF64 | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64
+            | RDivKF64 | NegF64 | Sqrt | EqF64 | NeF64 | LtF64 | LeF64 | Not | I64ToF64 => !last,
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(Leaf {
+        insns: fun.insns.clone(),
+        arity,
+        nslots,
+    })
+}
+
+/// The kind a call of `leaf` returns when its arguments have the kinds `args`, if the
+/// call can be inlined: every argument and every operand is of a proven kind, the one
+/// its instruction reads (so no tag check, which could fail, is needed), and every
+/// division is by a constant other than 0 and -1 (so it cannot fault).
+fn inline_kind(leaf: &Leaf, args: &[Kind]) -> Option<Kind> {
+    use Op::*;
+    if args.len() != leaf.arity as usize || args.iter().any(|k| k.ir().is_none()) {
+        return None;
+    }
+    let mut st = vec![Kind::Any; leaf.nslots as usize];
+    st[..args.len()].copy_from_slice(args);
+    let mut konst: Vec<Option<i64>> = vec![None; leaf.nslots as usize];
+    for (_, i, _) in &leaf.insns {
+        let srcs: Vec<usize> =
+            i.op.operands()
+                .iter()
+                .zip(i.args.iter())
+                .filter_map(|(k, a)| match (k, a) {
+                    (OperandKind::Src, Operand::Slot(x)) => Some(*x as usize),
+                    _ => None,
+                })
+                .collect();
+        if srcs
+            .iter()
+            .any(|&x| st.get(x).is_none_or(|k| k.ir().is_none()))
+        {
+            return None;
+        }
+        if i.op == Ret {
+            return Some(st[slot(i, 0)]);
+        }
+        if matches!(i.op, DivI64 | RemI64)
+            && konst
+                .get(slot(i, 2))
+                .copied()
+                .flatten()
+                .is_none_or(|k| k == 0 || k == -1)
+        {
+            return None;
+        }
+        // An operand of another kind than the instruction reads would fault.
+        let reads = match i.op {
+            Mov => None,
+            Not => Some(Kind::Bool),
+            AddF64 | SubF64 | MulF64 | DivF64 | AddKF64 | SubKF64 | MulKF64 | DivKF64
+            | RSubKF64 | RDivKF64 | NegF64 | Sqrt | EqF64 | NeF64 | LtF64 | LeF64 => {
+                Some(Kind::F64)
+            }
+            _ => Some(Kind::I64),
+        };
+        if reads.is_some_and(|k| srcs.iter().any(|&x| st[x] != k)) {
+            return None;
+        }
+        transfer(&mut st, i, &[], 0);
+        let d = slot(i, 0);
+        if let Some(k) = konst.get_mut(d) {
+            *k = match i.op {
+                LoadI | LoadI64 => Some(imm(i, 1)),
+                _ => None,
+            };
+        }
+    }
+    None
+}
+
+/// The callee and its frame size when `i` (a `callk`, with the slot kinds `kinds`
+/// before it) calls a [`Leaf`] that can be inlined there.
+fn inline_call(i: &Insn, kinds: &[Kind], leaves: &[Option<Leaf>]) -> Option<(u32, u16)> {
+    if i.op != Op::CallK {
+        return None;
+    }
+    let (f, a0) = (imm(i, 1) as u32, slot(i, 2));
+    let leaf = leaves.get(f as usize)?.as_ref()?;
+    let args = kinds.get(a0..a0 + leaf.arity as usize)?;
+    inline_kind(leaf, args).map(|_| (f, leaf.nslots))
+}
+
 /// An innermost loop whose slots of one proven kind live in registers ("home
 /// registers") across its blocks, instead of going back to memory at every block
 /// boundary: the loop-carried values of numeric loops.
@@ -494,8 +621,9 @@ pub struct Block {
 /// block outside, an exit to the interpreter) first writes the homes to their slots,
 /// so outside the loop, and to the interpreter, the collector and stack traces, the
 /// frame is exactly the interpreter's. Inside, every write of a home slot is a value
-/// of its kind (checked by [`home_loops`]), and the loop calls and returns nothing, so
-/// no one else reads the slots while the homes hold them.
+/// of its kind (checked by [`home_loops`]), and the loop returns nothing and calls only
+/// functions it inlines ([`Leaf`]), so no one else reads the slots while the homes hold
+/// them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HomeLoop {
     /// Byte offset of the loop header.
@@ -504,6 +632,11 @@ pub struct HomeLoop {
     pub back: u32,
     /// The slots kept in registers, with their kind and register.
     pub(crate) homes: Vec<(u16, IrType, crate::x64::Loc)>,
+    /// The largest frame end (argument base plus frame size, in slots) of the calls
+    /// the loop inlines, 0 if none: the preheader and the back-edge entry check once
+    /// that such a frame and its record fit, for every inlined call of the loop (its
+    /// slot 0 and frame top do not move inside it).
+    pub room: u32,
 }
 
 impl HomeLoop {
@@ -527,7 +660,7 @@ const HOME_GPRS: [u8; 3] = [15, 14, 13];
 const HOME_XMMS: [u8; 6] = [15, 14, 13, 12, 11, 10];
 
 /// The loops of `fun` that keep slots in home registers (see [`HomeLoop`]).
-fn home_loops(fun: &Fun, full: &dyn Fn(u32) -> bool) -> Vec<HomeLoop> {
+fn home_loops(fun: &Fun, full: &dyn Fn(u32) -> bool, leaves: &[Option<Leaf>]) -> Vec<HomeLoop> {
     use crate::x64::Loc;
     let mut out = Vec::new();
     for (ln, (lip, li, _)) in fun.insns.iter().enumerate() {
@@ -542,15 +675,22 @@ fn home_loops(fun: &Fun, full: &dyn Fn(u32) -> bool) -> Vec<HomeLoop> {
         let body: Vec<usize> = (0..fun.insns.len())
             .filter(|&n| (head..=back).contains(&fun.insns[n].0))
             .collect();
-        // Innermost, fully compiled, calling and returning nothing.
+        // Innermost, fully compiled, returning nothing and calling only what it
+        // inlines.
+        let mut room = 0u32;
         let simple = body.iter().all(|&n| {
             let (ip, i, _) = &fun.insns[n];
+            let inlined = inline_call(i, &fun.before[n], leaves);
+            if let Some((_, nslots)) = inlined {
+                room = room.max(slot(i, 2) as u32 + nslots as u32);
+            }
             fun.reached[n]
                 && supported(i, &fun.before[n], full)
-                && !matches!(
-                    i.op,
-                    Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf | Op::Ret | Op::RetU
-                )
+                && (inlined.is_some()
+                    || !matches!(
+                        i.op,
+                        Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf | Op::Ret | Op::RetU
+                    ))
                 && (i.op != Op::Loop || *ip == back)
         });
         // Entered only at its header.
@@ -616,7 +756,12 @@ fn home_loops(fun: &Fun, full: &dyn Fn(u32) -> bool) -> Vec<HomeLoop> {
             homes.push((s as u16, ty, loc));
         }
         if !homes.is_empty() {
-            out.push(HomeLoop { head, back, homes });
+            out.push(HomeLoop {
+                head,
+                back,
+                homes,
+                room,
+            });
         }
     }
     out
@@ -630,6 +775,8 @@ pub struct FuncIr {
     pub loops: Vec<HomeLoop>,
     /// Instructions left to the interpreter (mnemonics, deduplicated).
     pub fallbacks: Vec<String>,
+    /// Calls inlined ([`Leaf`]).
+    pub inlined: usize,
 }
 
 /// The per-block translator: a slot map from slots to IR values (and whether the
@@ -650,6 +797,10 @@ struct Tx<'a> {
     fall: Option<u32>,
     /// The loop with home registers this block is in, if any.
     home: Option<&'a HomeLoop>,
+    /// Per function: its body if it is a [`Leaf`] (its calls are inlined).
+    leaves: &'a [Option<Leaf>],
+    /// Calls inlined so far.
+    inlined: usize,
 }
 
 enum Step {
@@ -823,6 +974,121 @@ impl Tx<'_> {
             Err(e) => return Err(e),
         }
         Ok(())
+    }
+
+    /// The kind of slot `s` as the translation knows it (a pending value's type, else
+    /// the inferred kind).
+    fn kind(&self, s: usize) -> Kind {
+        match self.map.get(s).copied().flatten() {
+            Some((r, _)) => match self.b.ty(r) {
+                IrType::I64 => Kind::I64,
+                IrType::F64 => Kind::F64,
+                IrType::Bool => Kind::Bool,
+                _ => Kind::Any,
+            },
+            None => self.kinds.get(s).copied().unwrap_or(Kind::Any),
+        }
+    }
+
+    /// Inlines the `callk` at `ip` if its callee is a [`Leaf`] that can be inlined with
+    /// these arguments: the limit check the call would make (unless the loop's
+    /// preheader made it), the arguments from their registers or slots, the callee's
+    /// instructions translated into this fragment with its slots renamed to fresh
+    /// values, and the result into the destination. `None`: not inlined (nothing
+    /// emitted).
+    fn inline(
+        &mut self,
+        ip: u32,
+        i: &Insn,
+        next: u32,
+        shapes: &[(u16, u16)],
+    ) -> Result<Option<Step>, BuildError> {
+        let (f, a0, dst) = (imm(i, 1) as u32, slot(i, 2), slot(i, 0));
+        let Some(Some(leaf)) = self.leaves.get(f as usize) else {
+            return Ok(None);
+        };
+        let args: Vec<Kind> = (0..leaf.arity as usize)
+            .map(|k| self.kind(a0 + k))
+            .collect();
+        let Some(kind) = inline_kind(leaf, &args) else {
+            return Ok(None);
+        };
+        let (saved_b, saved_map) = (self.b.clone(), self.map.clone());
+        let end = (a0 + leaf.nslots as usize) as u64;
+        if self.home.is_none_or(|h| (h.room as u64) < end) {
+            let s = self.snap(ip);
+            self.b.emit_raw(IrOp::Room, NONE, NONE, end, s);
+        }
+        let mut vals = Vec::with_capacity(args.len());
+        for (k, a) in args.iter().enumerate() {
+            match a.ir().and_then(|t| self.get(a0 + k, t, ip)) {
+                Some(r) => vals.push(r),
+                None => {
+                    self.b = saved_b;
+                    self.map = saved_map;
+                    return Ok(None);
+                }
+            }
+        }
+        // The callee's slots: its arguments, then the values it computes. Nothing in a
+        // leaf writes memory, exits or reads a home register.
+        let n = leaf.nslots as usize;
+        let caller_map = std::mem::replace(&mut self.map, vec![None; n]);
+        let caller_kinds = std::mem::replace(&mut self.kinds, vec![Kind::Any; n]);
+        let caller_func = std::mem::replace(&mut self.func, f);
+        let caller_home = self.home.take();
+        let caller_fall = self.fall.take();
+        for (k, &r) in vals.iter().enumerate() {
+            self.map[k] = Some((r, false));
+            self.kinds[k] = args[k];
+        }
+        let mut result = None;
+        for (cip, ci, clen) in &leaf.insns {
+            if ci.op == Op::Ret {
+                result = self.map.get(slot(ci, 0)).copied().flatten().map(|e| e.0);
+                break;
+            }
+            match self.step(*cip, ci, *clen, shapes) {
+                Ok(Step::Next) => {}
+                _ => break,
+            }
+        }
+        let written: Vec<(usize, Ref)> =
+            self.dirty().iter().map(|&(s, r)| (s as usize, r)).collect();
+        self.map = caller_map;
+        self.kinds = caller_kinds;
+        self.func = caller_func;
+        self.home = caller_home;
+        self.fall = caller_fall;
+        let Some(result) = result.filter(|&r| kind.ir() == Some(self.b.ty(r))) else {
+            self.b = saved_b;
+            self.map = saved_map;
+            return Ok(None);
+        };
+        // The caller's slots the callee's frame overlaps hold what the callee left in
+        // them, as after an interpreted call; then the result.
+        for (s, r) in written {
+            if a0 + s < self.map.len() && a0 + s != dst {
+                self.set(a0 + s, r);
+            }
+        }
+        self.set(dst, result);
+        for k in self.kinds.iter_mut().skip(a0) {
+            *k = Kind::Any;
+        }
+        if let Some(k) = self.kinds.get_mut(dst) {
+            *k = kind;
+        }
+        self.inlined += 1;
+        // The block after the call continues this fragment when the call is its only
+        // way in.
+        if (self.mergeable)(next) {
+            self.fall = Some(next);
+        } else {
+            self.flush();
+            self.jump(next);
+        }
+        Ok(Some(Step::End))
     }
 
     fn step(
@@ -1239,6 +1505,11 @@ impl Tx<'_> {
                 return Ok(Step::End);
             }
             CallK | CallSelf => {
+                if i.op == CallK {
+                    if let Some(step) = self.inline(ip, i, next, shapes)? {
+                        return Ok(step);
+                    }
+                }
                 let (f, a0) = if i.op == CallK {
                     (imm(i, 1) as u32, slot(i, 2))
                 } else {
@@ -1291,6 +1562,7 @@ impl Tx<'_> {
 /// Translates function `func` of `m` to IR blocks; `full` says which functions are
 /// fully compiled (direct calls go natively only to those). `None`: not compiled at all
 /// (no block could be formed).
+#[allow(clippy::too_many_arguments)]
 fn translate(
     m: &Module,
     func: u32,
@@ -1299,6 +1571,7 @@ fn translate(
     shapes: &[(u16, u16)],
     merge: bool,
     loops: Vec<HomeLoop>,
+    leaves: &[Option<Leaf>],
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     // Inside a loop with home registers, its home slots are of their kind throughout.
@@ -1317,6 +1590,7 @@ fn translate(
     };
     let mut blocks = Vec::new();
     let mut fallbacks: Vec<String> = Vec::new();
+    let mut inlined = 0;
     let mut merged = vec![false; fun.leaders.len()];
     let leader = |ip: u32| fun.leaders.binary_search(&ip).ok();
     let next_read = |ip: u32, s: usize| -> Option<IrType> {
@@ -1375,6 +1649,8 @@ fn translate(
             next_read: &next_read,
             fall: None,
             home,
+            leaves,
+            inlined: 0,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -1417,6 +1693,7 @@ fn translate(
                 }
             }
         }
+        inlined += tx.inlined;
         blocks.push(Block {
             ip: start,
             trace: tx.b.finish(Vec::new()),
@@ -1426,6 +1703,7 @@ fn translate(
         blocks,
         loops,
         fallbacks,
+        inlined,
     })
 }
 
@@ -1537,6 +1815,16 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     let full = fully_compiled(&funs);
     let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
     let is_full = |g: u32| full.get(g as usize).copied().unwrap_or(false);
+    let leaves: Vec<Option<Leaf>> = funs
+        .iter()
+        .zip(&m.functions)
+        .enumerate()
+        .map(|(fi, (fun, f))| {
+            fun.as_ref()
+                .filter(|_| is_full(fi as u32))
+                .and_then(|fun| leaf(fun, f.arity, f.nslots))
+        })
+        .collect();
     let mut irs = Vec::new();
     for (fi, fun) in funs.iter().enumerate() {
         irs.push(match fun {
@@ -1545,7 +1833,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 // Longer fragments and home registers need more registers: if a block
                 // does not fit, the function is translated without home registers,
                 // then block by block.
-                let loops = home_loops(fun, &is_full);
+                let loops = home_loops(fun, &is_full, &leaves);
                 let mut tries = vec![(true, Vec::new()), (false, Vec::new())];
                 if !loops.is_empty() {
                     tries.insert(0, (true, loops));
@@ -1553,7 +1841,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 let last = tries.len() - 1;
                 let mut chosen = None;
                 for (k, (merge, loops)) in tries.into_iter().enumerate() {
-                    let t = translate(m, fi as u32, fun, &is_full, &shapes, merge, loops)
+                    let t = translate(m, fi as u32, fun, &is_full, &shapes, merge, loops, &leaves)
                         .map_err(|e| format!("{name}: {e}"))?;
                     if k == last || fits(&t) {
                         chosen = Some(t);

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 impl Vm {
     /// `anew`: an array of `n` (an `i64` value) copies of slot `fill` of the frame at
     /// `b`, which is read after the allocation (a collection may move what it holds).
-    pub(super) fn new_array(&mut self, n: Value, b: usize, fill: usize) -> Result<Value, Trap> {
+    pub(crate) fn new_array(&mut self, n: Value, b: usize, fill: usize) -> Result<Value, Trap> {
         if n.tag != Tag::I64 {
             return Err(self.error_plain(format!(
                 "array length must be an i64, not {}",
