@@ -520,9 +520,12 @@ impl Jit {
         if let Some(target) = link {
             // The machine is at the target loop's back-edge, its frames pushed: enter
             // its trace if it still has one (else the interpreter runs the back-edge).
+            // Only a trace of this JIT: under a native executable's ahead-of-time
+            // hook the slot may hold that hook's id, which the back-edge enters.
             return Ok(vm
                 .hot_slot(target)
                 .and_then(|s| NonZeroU32::new(s.trace))
+                .filter(|t| t.get() as usize <= self.traces.len())
                 .map(|t| (TraceId(t), target)));
         }
         if helper {
