@@ -440,7 +440,7 @@ pub fn jit_stats_line(s: &JitStatsCell, vm: &hashvm_vm::Vm) -> String {
                 s.entries,
                 s.exits,
                 s.helper_exits,
-                s.links,
+                s.links + s.direct_links.load(std::sync::atomic::Ordering::Relaxed),
                 s.compile_seconds * 1e3,
                 total,
                 share

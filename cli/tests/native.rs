@@ -740,6 +740,23 @@ main := () => {
 };
 ";
 
+/// `panic` (and `matchfail`) compile as exits to the interpreter, which raises the
+/// error: their functions and callers compile whole, and a panic three compiled calls
+/// down, inside a loop, gives the interpreter's message and stack trace.
+const PANICS: &str = "\
+check := (x: i64) -> i64 => if x > 40 { panic(\"too big\") } else { x + 1 };
+step := (x: i64) -> i64 => check(x * 2) + 1;
+walk := (n: i64) -> i64 => {
+    mut s := 0;
+    for i in 0..n { s += step(i); }
+    s
+};
+main := () => {
+    println(to_str(walk(10)));
+    println(to_str(walk(30)));
+};
+";
+
 fn aot_compiles_calls() -> Result<(), Failed> {
     aot_compiles(
         CALLS,
@@ -748,7 +765,8 @@ fn aot_compiles_calls() -> Result<(), Failed> {
         ],
         0,
         4,
-    )
+    )?;
+    aot_compiles(PANICS, &["check", "step", "walk", "prelude.panic"], 0, 1)
 }
 
 /// Calls of small leaf functions inlined ([`Leaf`](hashvm_jit::aot)): in loops, which
@@ -803,6 +821,34 @@ fn aot_inlines_leaves() -> Result<(), Failed> {
         1,
     )?;
     aot_compiles(INLINE_CALLS, &["bump", "half", "rec"], 0, 1)
+}
+
+/// Pending values of slots dead where they would be written back are not written
+/// (temporaries, values overwritten before any read): exits in the middle of such code
+/// (every inline allocation leaves to the interpreter under GC stress, an index out of
+/// range at the end) resume the interpreter with every live slot in memory.
+const DEAD_STORES: &str = "\
+P := struct(x: f64, n: i64);
+mk := (n: i64, a: Array<P>) -> f64 => {
+    mut s := 0.0;
+    for i in 0..n {
+        t := i64.to_f64(i) * 2.0;
+        u := t + 1.0;
+        a[i] = P(u, i * 3);
+        w := a[i].x * 0.5;
+        s += u + w + i64.to_f64(a[i].n);
+    }
+    s
+};
+main := () => {
+    a := array.make(6, P(0.0, 0));
+    println(to_str(mk(6, a)));
+    println(to_str(mk(7, a)));
+};
+";
+
+fn aot_skips_dead_stores() -> Result<(), Failed> {
+    aot_compiles(DEAD_STORES, &["mk"], 0, 1)
 }
 
 /// Builds `program` natively: `--native-stats` must list the functions `must` as
@@ -1156,6 +1202,7 @@ fn main() {
     trials.push(Trial::test("aot_compiles_stores", aot_compiles_stores));
     trials.push(Trial::test("aot_compiles_calls", aot_compiles_calls));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
+    trials.push(Trial::test("aot_skips_dead_stores", aot_skips_dead_stores));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

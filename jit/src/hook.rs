@@ -35,6 +35,9 @@ pub struct JitStats {
     /// Of the entries, those straight from another trace's link (`link`), without
     /// going back to the interpreter.
     pub links: u64,
+    /// Links taken in machine code (direct links, counted when [`Jit::count`] is
+    /// set): not entries, since the hook never sees them.
+    pub direct_links: Arc<AtomicU64>,
     /// Of the exits, those of helper calls that did not complete (the instruction
     /// faulted, or was left to the interpreter).
     pub helper_exits: u64,
@@ -78,6 +81,16 @@ struct Installed {
     /// while it runs).
     helpers: bool,
     ccalls: bool,
+    /// The room entering this tree needs (a root's: depth and extent of the tree), in
+    /// memory where the direct links into the tree read it.
+    reach: Box<x64::Reach>,
+    /// For a trace whose `link` was compiled to jump into its target's code: the
+    /// target's root. Whether the jump is taken is decided by [`Jit::relink`].
+    link_root: Option<usize>,
+    /// The tree holds a direct link (a root's flag): its entries sync the register
+    /// block and commit the frame count and bump pointer, for whatever the trees it
+    /// jumps into do.
+    direct: bool,
 }
 
 /// Entries after which a loop tree is judged by its iterations per entry.
@@ -177,6 +190,7 @@ impl Jit {
     /// anchor keeps its root.
     fn install(
         &mut self,
+        vm: &Vm,
         trace: Trace,
         side: Option<(usize, usize)>,
         anchor: Anchor,
@@ -198,6 +212,27 @@ impl Jit {
             iters.as_ptr() as usize
         };
         let passes = Arc::new(AtomicU64::new(0));
+        // A link to a loop whose tree is compiled jumps straight into it when the
+        // trace's own tree is a loop tree (function-entry trees run native recursion).
+        let loop_tree = match side {
+            Some(_) => self.traces[root].trace.entry.is_none(),
+            None => trace.entry.is_none(),
+        };
+        let link_root = trace
+            .link
+            .filter(|_| loop_tree)
+            .and_then(|(_, at)| vm.hot_slot(at))
+            .and_then(|s| (s.trace as usize).checked_sub(1))
+            .filter(|&r| r < self.traces.len() && self.traces[r].root == r);
+        let link = link_root.map(|r| x64::DirectLink {
+            top: self.traces[r].code.top(),
+            reach: &*self.traces[r].reach as *const x64::Reach as usize,
+            count: if self.count {
+                self.stats.borrow().direct_links.as_ptr() as usize
+            } else {
+                0
+            },
+        });
         let ctx = x64::Ctx {
             tid: tid as u32,
             root_top,
@@ -207,6 +242,7 @@ impl Jit {
             } else {
                 0
             },
+            link,
         };
         // A root loop is peeled (`opt`); should its peeled form not compile (more
         // values live at once than the spill area holds), it runs as recorded.
@@ -257,6 +293,11 @@ impl Jit {
             // allocates, and the frame count if any pops a frame record.
             r.allocates |= trace.allocates;
             r.pops |= trace.pops;
+            let (depth, extent) = (r.depth, r.extent);
+            let root_reach = &self.traces[root].reach;
+            root_reach.depth.store(depth, Ordering::Relaxed);
+            root_reach.extent.store(extent, Ordering::Relaxed);
+            self.traces[root].direct |= link_root.is_some();
             self.note(format_args!(
                 "compiled side trace {} at exit {k} of trace {}",
                 tid + 1,
@@ -294,10 +335,16 @@ impl Jit {
             anchor
         };
         let sync = trace.needs_sync();
+        let reach = Box::new(x64::Reach::default());
+        reach.depth.store(trace.depth, Ordering::Relaxed);
+        reach.extent.store(trace.extent, Ordering::Relaxed);
         self.traces.push(Installed {
             sync,
             helpers,
             ccalls,
+            reach,
+            link_root,
+            direct: side.is_none() && link_root.is_some(),
             trace,
             code,
             root,
@@ -308,8 +355,26 @@ impl Jit {
             entered: 0,
         });
         self.stats.borrow_mut().traces += 1;
+        self.relink();
         let id = NonZeroU32::new(root as u32 + 1).unwrap_or(NonZeroU32::MIN);
         Ok(TraceId(id))
+    }
+
+    /// Decides, for every direct link, whether it jumps into its target or returns to
+    /// the hook: run after each install, since a side trace can change what a tree
+    /// does. A chain of direct links runs inside the entry of the first tree, so the
+    /// trees it reaches must need nothing that entry does not do: no tree it jumps into
+    /// calls the VM's helpers (a collection there would see the frame count of that
+    /// entry, not the frames pushed since) or C (the hook flushes the output before
+    /// entering such a tree), and a tree that calls C links through the hook only.
+    fn relink(&self) {
+        for t in &self.traces {
+            if let Some(r) = t.link_root {
+                let target = &self.traces[r];
+                let on = !target.helpers && !target.ccalls && !self.traces[t.root].ccalls;
+                t.code.set_direct(on);
+            }
+        }
     }
 
     /// Sets the innermost real frame's resume point for exit `k` of trace `tid` and
@@ -447,14 +512,16 @@ impl Jit {
         vm.jit_reserve_stack(top.base as usize + t.trace.extent as usize)?;
         let entry_tree = t.trace.entry.is_some();
         // Trees that pop frame records (`ret.down`) commit the frame count too.
-        let commit = entry_tree || t.trace.allocates || t.trace.pops;
+        // A tree with direct links commits both for the trees it jumps into (and the
+        // frames its links push).
+        let commit = entry_tree || t.trace.allocates || t.trace.pops || t.direct;
         if t.ccalls {
             // As the interpreter's `ffi.call` does before each call.
             vm.jit_flush_output();
         }
         // Most loop trees read nothing a sync updates: the block's stack and globals
         // are exact between sync points.
-        let st = if t.sync {
+        let st = if t.sync || t.direct {
             vm.jit_state()
         } else {
             vm.jit_state_unsynced()
@@ -598,7 +665,7 @@ impl JitHook for Jit {
             Step::Done(trace) => {
                 self.recorder = None;
                 let side = self.side.take();
-                match self.install(trace, side, at.anchor) {
+                match self.install(vm, trace, side, at.anchor) {
                     Ok(id) => Recording::Done(id),
                     Err(e) => {
                         self.stats.borrow_mut().aborts += 1;

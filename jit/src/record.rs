@@ -52,8 +52,12 @@ pub const MAX_TRACE_INSNS: usize = 500;
 pub const MAX_INLINE_FIELDS: usize = 8;
 
 /// Calls a trace inlines at most at once: deeper recursion aborts the recording
-/// (each level is a frame an exit may have to push, and a longer trace).
-pub const MAX_INLINE_DEPTH: usize = 8;
+/// (each level is a frame an exit may have to push, and a longer trace). 12 rather
+/// than 8 lets awfy_storage's tree builder (array.init, a lambda, the recursive
+/// builder: three frames a level) inline four levels (4,388 exits against 19,331);
+/// 24 gained nothing more on pmap, awfy_storage or awfy_list and doubled pmap's
+/// compile time (benches/NOTES.md, 2026-12-05). The trace length limit bounds the rest.
+pub const MAX_INLINE_DEPTH: usize = 12;
 
 /// What the recorder answers for one instruction.
 #[derive(Debug)]
@@ -673,12 +677,15 @@ impl Recorder {
         let (insn, len) = Insn::decode(code, ip as usize).map_err(|e| e.to_string())?;
         let next = ip + len as u32;
         if self.entry && self.frames.is_empty() {
-            // The function of a function-entry trace, at its own level.
-            let recursive = match insn.op {
-                Op::CallSelf => true,
-                Op::CallK => matches!(insn.args[1], Operand::Func(f) if f == self.func),
-                _ => false,
-            };
+            // The function of a function-entry trace, at its own level (after a tail
+            // call there, `displaced`, the frame runs another function: its calls
+            // are inlined, and its `ret` still returns from the trace's activation).
+            let recursive = !self.displaced
+                && match insn.op {
+                    Op::CallSelf => true,
+                    Op::CallK => matches!(insn.args[1], Operand::Func(f) if f == self.func),
+                    _ => false,
+                };
             if recursive {
                 let a = &insn.args;
                 let (d, a0) = if insn.op == Op::CallSelf {
@@ -698,6 +705,9 @@ impl Recorder {
                     let snap = self.snap(ip);
                     self.b.ret_rec(r, snap);
                     return Ok(Some(self.finish()));
+                }
+                Op::TCallSelf if self.displaced => {
+                    return Err("a self tail call of a function a tail call reached".into());
                 }
                 Op::TCallSelf => {
                     // A self tail call loops back to the function's entry.
@@ -726,6 +736,13 @@ impl Recorder {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
             if self.started {
+                if self.side && self.steps == 1 {
+                    // A side trace from an exit that resumes at the loop header (a
+                    // guard of the header's own loads) would be empty: it would jump
+                    // back to the root, whose same guard fails on the same state,
+                    // forever. That exit stays an exit.
+                    return Err("a side trace from the loop header itself".into());
+                }
                 // The back-edge seen again is the next pass's first instruction.
                 self.b.set_insns(self.steps.saturating_sub(1) as u32);
                 let b = std::mem::take(&mut self.b);
@@ -1453,9 +1470,9 @@ impl Recorder {
             self.b.guard_callee(abs as u32, f, false, snap);
             (f, slot_of(&a[1]), count_of(a.get(2)))
         };
-        if self.entry && self.frames.is_empty() {
-            return Err("a tail call in a function-entry trace's frame".into());
-        }
+        // In a function-entry trace's own frame, the frame becomes the callee's
+        // (`tcall.base`) as in a loop trace's: its `ret` is still the trace's
+        // `ret.rec`, and its calls are inlined, not the trace's recursion.
         let (arity, nslots) = probe.shape(f).ok_or("a tail call of a missing function")?;
         if arity as usize != n {
             return Err("a tail call that is not an exact application".into());
@@ -1660,15 +1677,9 @@ impl Recorder {
                 op.mnemonic()
             ));
         }
-        if self.displaced {
-            // After `ret.down` the VM's frame count still holds the records the
-            // trace popped (it adopts them at the exit), and a collection in the
-            // helper resyncs the register block from it.
-            return Err(format!(
-                "`{}` (a helper call) after a return below the trace's frame",
-                op.mnemonic()
-            ));
-        }
+        // After `ret.down` (a displaced trace) the VM's frame count still holds the
+        // records the trace popped: the helper adopts the trace's count first, as an
+        // exit does (`hashvm_vm::jit::jit_call_insn`).
         if self.entry {
             // Its native recursion pushes frame records the VM has not
             // adopted: a helper (or a collection) would not see them.
@@ -1847,6 +1858,7 @@ mod tests {
                                     root_top: None,
                                     counter: 0,
                                     passes: 0,
+                                    link: None,
                                 },
                             )
                             .expect("compiles"),

@@ -110,6 +110,38 @@ pub struct Ctx {
     /// The address of this trace's own pass counter (a `u64` incremented at each
     /// completed pass: back-edge, native return; 0: none), for `--jit-stats`.
     pub passes: usize,
+    /// For a trace that ends in a `link` to a loop with a compiled tree: that tree, to
+    /// jump into directly ([`CompiledTrace::set_direct`]).
+    pub link: Option<DirectLink>,
+}
+
+/// The target of a direct link: a root loop trace's header, and the room its tree
+/// needs.
+///
+/// Lifetime: the target's code must outlive the linking trace's. The JIT drops traces
+/// only all together (a flush on load), so a plain address is enough.
+#[derive(Clone, Copy, Debug)]
+pub struct DirectLink {
+    /// The target root's loop header ([`CompiledTrace::top`]).
+    pub top: usize,
+    /// The address of the target tree's [`Reach`], read at each link (side traces
+    /// grow it after the link is compiled).
+    pub reach: usize,
+    /// The address of a `u64` counting the links taken (0: none), for `--jit-stats`.
+    pub count: usize,
+}
+
+/// What entering a tree needs beyond its frame's slot 0: the frames an exit of the
+/// tree may push (`depth`) and the value-stack slots it names (`extent`), as the hook
+/// checks them before entering (`Trace::depth`, `Trace::extent` of the root, grown by
+/// its side traces). A direct link checks them in machine code.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct Reach {
+    /// Frames an exit of the tree may push.
+    pub depth: std::sync::atomic::AtomicU32,
+    /// Value-stack slots the tree names from its frame's slot 0.
+    pub extent: std::sync::atomic::AtomicU32,
 }
 
 /// Set in an exit code when a helper call (`call.insn`) did not answer OK: the exit is
@@ -124,6 +156,10 @@ pub struct CompiledTrace {
     entry: AssemblyOffset,
     top: AssemblyOffset,
     table: Box<[AtomicUsize]>,
+    /// For a trace compiled with [`Ctx::link`]: the link's snapshot, the address of
+    /// the code that jumps into the target, and the snapshot's own stub (the hook's
+    /// path).
+    direct: Option<(usize, usize, usize)>,
 }
 
 impl CompiledTrace {
@@ -166,6 +202,14 @@ impl CompiledTrace {
     pub fn link(&self, k: usize, target: usize) {
         if let Some(e) = self.table.get(k) {
             e.store(target, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the trace's `link` jumps straight into its target's code (`on`) or
+    /// returns to the hook, which enters the target (a no-op without [`Ctx::link`]).
+    pub fn set_direct(&self, on: bool) {
+        if let Some((k, jump, stub)) = self.direct {
+            self.table[k].store(if on { jump } else { stub }, Ordering::Relaxed);
         }
     }
 
@@ -587,6 +631,18 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; mov eax, (ctx.tid << 16 | k as u32) as i32
             ; jmp =>out);
     }
+    // A direct link: after the link's snapshot is written (its exit code), push the
+    // frames it inlined and jump into the target's loop header; the checks the hook
+    // makes before entering a trace fail to the snapshot's stub (the hook's path).
+    let direct = match (ctx.link, t.link) {
+        (Some(dl), Some((k, _))) => {
+            let jump = a.new_dynamic_label();
+            dynasm!(a ; .arch x64 ; =>jump);
+            direct_link(&mut a, &t.snaps[k as usize], dl, stubs[k as usize])?;
+            Some((k as usize, jump, ()))
+        }
+        _ => None,
+    };
     for (l, k) in helper_exits {
         dynasm!(a ; .arch x64
             ; =>l
@@ -607,17 +663,28 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         .map(|l| a.labels().resolve_dynamic(*l))
         .collect::<Result<_, _>>()
         .map_err(|e| CompileError::Memory(e.to_string()))?;
+    let direct = direct
+        .map(|(k, jump, _)| {
+            a.labels()
+                .resolve_dynamic(jump)
+                .map(|o| (k, o))
+                .map_err(|e| CompileError::Memory(e.to_string()))
+        })
+        .transpose()?;
     let code = a
         .finalize()
         .map_err(|_| CompileError::Memory("finalize failed".into()))?;
     for (e, o) in table.iter().zip(offs) {
         e.store(code.ptr(o) as usize, Ordering::Relaxed);
     }
+    let direct =
+        direct.map(|(k, jump)| (k, code.ptr(jump) as usize, table[k].load(Ordering::Relaxed)));
     Ok(CompiledTrace {
         code,
         entry,
         top: top_off,
         table,
+        direct,
     })
 }
 
@@ -1648,6 +1715,101 @@ pub(crate) fn push_native_frame<A: Emitter>(
     Ok(())
 }
 
+/// The code of a direct link ([`Ctx::link`]), entered with snapshot `s` written to
+/// the slots: what the hook does between a `link` exit and the target's entry, in
+/// machine code. First the checks the hook makes (the interrupt flag, the value stack
+/// holding the target tree's extent from the frame it runs in, the frame stack holding
+/// the frames pushed here plus those an exit of the target may push), each failing to
+/// `stub`, the snapshot's own exit (the hook then does it all in Rust); then the
+/// frames the snapshot inlined are pushed as `materialise` pushes them (each caller
+/// resuming after its call, the innermost frame at the target's anchor), the slots
+/// base register moves to the innermost frame, and the code jumps to the target's
+/// loop header, in the same native frame (every root's prologue is the same). Only
+/// `rax`, `rcx` and `r11` are written: every value of this trace is dead here.
+fn direct_link<A: Emitter>(
+    a: &mut A,
+    s: &crate::ir::Snapshot,
+    dl: DirectLink,
+    stub: DynamicLabel,
+) -> Result<(), CompileError> {
+    use crate::ir::ClosureSrc;
+    let fsz = layout::FRAME_SIZE as i32;
+    let clo = layout::FRAME_CLOSURE as i32;
+    let n = s.frames.len() as i32;
+    let new_base = disp(s.frames.last().map_or(0, |f| f.base as u64))?;
+    dynasm!(a ; .arch x64
+        ; cmp BYTE [Rq(INTR)], 0
+        ; jne =>stub
+        ; mov r11, QWORD dl.reach as i64
+        ; mov eax, DWORD [r11 + std::mem::offset_of!(Reach, extent) as i32]
+        ; shl rax, 4
+        ; lea rcx, [Rq(BASE) + new_base]
+        ; add rax, rcx
+        ; cmp rax, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+        ; ja =>stub
+        ; mov eax, DWORD [r11 + std::mem::offset_of!(Reach, depth) as i32]
+        ; add eax, n
+        ; imul eax, eax, fsz
+        ; add rax, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+        ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+        ; ja =>stub
+        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+        ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32],
+            s.frames.first().map_or(s.resume_ip, |f| f.resume) as i32);
+    if !s.frames.is_empty() {
+        // rcx: the running frame's base (slot index).
+        dynasm!(a ; .arch x64
+            ; mov rcx, Rq(BASE)
+            ; sub rcx, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
+            ; shr rcx, 4);
+        for (i, f) in s.frames.iter().enumerate() {
+            let at = i as i32 * fsz;
+            let ip = s.frames.get(i + 1).map_or(s.resume_ip, |g| g.resume);
+            dynasm!(a ; .arch x64
+                ; mov DWORD [r11 + at + layout::FRAME_FUNC as i32], f.func as i32
+                ; mov DWORD [r11 + at + layout::FRAME_IP as i32], ip as i32
+                ; mov eax, ecx
+                ; add eax, f.base as i32
+                ; mov DWORD [r11 + at + layout::FRAME_BASE as i32], eax
+                ; mov WORD [r11 + at + layout::FRAME_RET as i32], f.ret as i16
+                ; mov BYTE [r11 + at + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+                ; mov BYTE [r11 + at + layout::FRAME_PAD as i32], 0);
+            match f.closure {
+                ClosureSrc::Func(g) => dynasm!(a ; .arch x64
+                    ; mov rax, QWORD g as i64
+                    ; mov QWORD [r11 + at + clo], rax
+                    ; mov QWORD [r11 + at + clo + 8], Tag::FUNC as i32),
+                ClosureSrc::Base => dynasm!(a ; .arch x64
+                    ; mov rax, QWORD [r11 - fsz + clo]
+                    ; mov QWORD [r11 + at + clo], rax
+                    ; mov rax, QWORD [r11 - fsz + clo + 8]
+                    ; mov QWORD [r11 + at + clo + 8], rax),
+                ClosureSrc::Slot(k) => {
+                    let off = disp(k as u64)?;
+                    dynasm!(a ; .arch x64
+                        ; mov rax, QWORD [Rq(BASE) + off]
+                        ; mov QWORD [r11 + at + clo], rax
+                        ; mov rax, QWORD [Rq(BASE) + off + 8]
+                        ; mov QWORD [r11 + at + clo + 8], rax);
+                }
+            }
+        }
+        dynasm!(a ; .arch x64
+            ; add r11, n * fsz
+            ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+            ; lea Rq(BASE), [Rq(BASE) + new_base]);
+    }
+    if dl.count != 0 {
+        dynasm!(a ; .arch x64
+            ; mov r11, QWORD dl.count as i64
+            ; add QWORD [r11], 1);
+    }
+    dynasm!(a ; .arch x64
+        ; mov r11, QWORD dl.top as i64
+        ; jmp r11);
+    Ok(())
+}
+
 /// The operations that change which frame the trace runs in: a return below its
 /// frame (`ret.down`), a tail call at its level (`tcall.base`). Only `r11` and the
 /// slots base register are written (values stay in their registers across them).
@@ -1900,6 +2062,7 @@ mod tests {
                 root_top: None,
                 counter: 0,
                 passes: 0,
+                link: None,
             },
         )
         .expect("compiles");

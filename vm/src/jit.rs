@@ -1125,10 +1125,19 @@ impl Vm {
             return status::EXIT;
         };
         // The frame records must be the VM's own (no native recursion pending a
-        // commit), and no earlier fault may be waiting to be raised.
+        // commit), and no earlier fault may be waiting to be raised. Records a trace
+        // popped (`ret.down`) are adopted first, as its exit would: the VM's frame
+        // stack is then exactly the interpreter's, the running frame the caller the
+        // trace returned to.
         let (fb, flen, _) = self.frames.raw_parts();
-        if self.jit_state.frame_top != fb.wrapping_add(flen) || self.jit_trap.is_some() {
+        let ftop = self.jit_state.frame_top;
+        if ftop < fb || ftop > fb.wrapping_add(flen) || self.jit_trap.is_some() {
             return status::EXIT;
+        }
+        if ftop != fb.wrapping_add(flen) {
+            // SAFETY: `fb <= ftop < fb + flen`, both in the frame stack's allocation.
+            let n = unsafe { ftop.offset_from(fb) } as usize;
+            self.frames.truncate(n);
         }
         // Objects the trace allocated before the call are the heap's from here: the
         // handler (and a collection) must see them, and allocate after them. Only the

@@ -187,7 +187,7 @@ impl Gen<'_, '_> {
     }
 
     fn stmt(&mut self, depth: u8) {
-        match self.c.below(30) {
+        match self.c.below(32) {
             0..=2 => {
                 let op = self.c.pick(&I64_BINOPS);
                 let (d, a, b) = (self.i64v(), self.int(), self.int());
@@ -453,6 +453,42 @@ impl Gen<'_, '_> {
                 self.line(&format!("aset r9, r{i}, r{v}"));
                 let i = self.index();
                 self.line(&format!("aget r18, r9, r{i}"));
+            }
+            29 => {
+                // Structural equality on mixed kinds: i64s, f64s, the bool, the array,
+                // the data value, the callable (comparing a function faults), the
+                // list, the record, a char or unit.
+                let pick = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 14];
+                let a = self.c.pick(&pick);
+                let b = self.c.pick(&pick);
+                if a == 14 || b == 14 {
+                    if self.c.chance(128) {
+                        let ch = self.c.pick(&[97u32, 98, 0x1F600]);
+                        self.line(&format!("loadchar r14, {ch}"));
+                    } else {
+                        self.line("loadunit r14");
+                    }
+                }
+                let op = self.c.pick(&["jeq", "jne"]);
+                let l = self.label();
+                self.line(&format!("{op} r{a}, r{b}, {l}"));
+                self.block(3, depth);
+                self.lab(&l);
+            }
+            30 => {
+                // An array allocation: a masked length (sometimes unmasked: negative
+                // or huge lengths fault), filled with any value, then its length read.
+                let n = self.int();
+                if self.c.chance(200) {
+                    self.line("loadi r14, 15");
+                    self.line(&format!("and.i64 r14, r{n}, r14"));
+                } else {
+                    self.line(&format!("mov r14, r{n}"));
+                }
+                let fill = self.c.pick(&[2, 6, 8, 10, 17]);
+                self.line(&format!("anew r18, r14, r{fill}"));
+                let d = self.i64v();
+                self.line(&format!("alen r{d}, r18"));
             }
             _ => {
                 let (d, a) = (self.i64v(), self.int());

@@ -394,6 +394,9 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
         | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | SetField | Con | Tuple
         | LoadNil | JNTag | JNil | JCons | Head | Tail | Cons => true,
+        // A runtime error: an exit to the interpreter at the instruction, which raises
+        // it (same message, same stack trace).
+        Panic | MatchFail => true,
         _ => false,
     }
 }
@@ -660,7 +663,12 @@ const HOME_GPRS: [u8; 3] = [15, 14, 13];
 const HOME_XMMS: [u8; 6] = [15, 14, 13, 12, 11, 10];
 
 /// The loops of `fun` that keep slots in home registers (see [`HomeLoop`]).
-fn home_loops(fun: &Fun, full: &dyn Fn(u32) -> bool, leaves: &[Option<Leaf>]) -> Vec<HomeLoop> {
+fn home_loops(
+    fun: &Fun,
+    full: &dyn Fn(u32) -> bool,
+    leaves: &[Option<Leaf>],
+    liveness: &Liveness,
+) -> Vec<HomeLoop> {
     use crate::x64::Loc;
     let mut out = Vec::new();
     for (ln, (lip, li, _)) in fun.insns.iter().enumerate() {
@@ -707,10 +715,13 @@ fn home_loops(fun: &Fun, full: &dyn Fn(u32) -> bool, leaves: &[Option<Leaf>]) ->
         // the back-edge); then only those every instruction keeps of that kind.
         // (A slot first written inside the loop is not one: on the way in it may hold
         // anything, which the interpreter would see if an exit wrote the home back.)
+        // Only slots live at the header: a dead one may hold a stale value of another
+        // kind in memory (its write-back skipped), which the preheader's check would
+        // refuse every time.
         let mut cand: Vec<(usize, Kind)> = fun.before[body[0]]
             .iter()
             .enumerate()
-            .filter(|(_, k)| k.ir().is_some())
+            .filter(|(s, k)| k.ir().is_some() && liveness.live(body[0], *s))
             .map(|(s, k)| (s, *k))
             .collect();
         loop {
@@ -767,6 +778,108 @@ fn home_loops(fun: &Fun, full: &dyn Fn(u32) -> bool, leaves: &[Option<Leaf>]) ->
     out
 }
 
+/// Which slots are live before each instruction of `fun` (one bit per slot): read by
+/// some instruction on a path from there before being written. A pending value of a
+/// slot dead where it would be written back (an exit, a call, the end of a fragment) is
+/// not written: no one can read it (a stale value in a slot is an older value of the
+/// same frame, which the collector scans as before).
+pub(crate) struct Liveness {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl Liveness {
+    fn new(fun: &Fun, nslots: usize) -> Liveness {
+        let words = nslots.div_ceil(64).max(1);
+        let n = fun.insns.len();
+        let mut bits = vec![0u64; n * words];
+        let all = |v: &mut [u64], from: usize| {
+            for s in from..nslots {
+                v[s / 64] |= 1 << (s % 64);
+            }
+        };
+        // Per instruction: the slots it reads and writes, and its successors.
+        let mut reads = vec![0u64; n * words];
+        let mut writes = vec![0u64; n * words];
+        let mut succ: Vec<Vec<usize>> = Vec::with_capacity(n);
+        for (k, (ip, i, len)) in fun.insns.iter().enumerate() {
+            let r = &mut reads[k * words..(k + 1) * words];
+            let ops = i.op.operands();
+            for (j, (kind, a)) in ops.iter().zip(i.args.iter()).enumerate() {
+                match (kind, a) {
+                    (OperandKind::Src, Operand::Slot(x)) => r[*x as usize / 64] |= 1 << (*x % 64),
+                    (OperandKind::Base, Operand::Slot(b)) => {
+                        let count = ops
+                            .iter()
+                            .zip(i.args.iter())
+                            .skip(j + 1)
+                            .find_map(|(k, a)| match (k, a) {
+                                (OperandKind::Count, Operand::U16(c)) => Some(*c as usize),
+                                _ => None,
+                            });
+                        match count {
+                            Some(c) => {
+                                for x in *b as usize..(*b as usize + c).min(nslots) {
+                                    r[x / 64] |= 1 << (x % 64);
+                                }
+                            }
+                            None => all(r, *b as usize),
+                        }
+                    }
+                    (OperandKind::Dst, Operand::Slot(x)) => {
+                        writes[k * words + *x as usize / 64] |= 1 << (*x % 64)
+                    }
+                    _ => {}
+                }
+            }
+            let mut v: Vec<usize> = targets(*ip, i)
+                .iter()
+                .filter_map(|t| fun.at.get(*t as usize).copied())
+                .filter(|&t| t != usize::MAX)
+                .collect();
+            if falls_through(i.op) {
+                if let Some(&t) = fun.at.get((ip + len) as usize) {
+                    if t != usize::MAX {
+                        v.push(t);
+                    }
+                }
+            }
+            succ.push(v);
+        }
+        loop {
+            let mut changed = false;
+            for k in (0..n).rev() {
+                let mut out = vec![0u64; words];
+                for &t in &succ[k] {
+                    for w in 0..words {
+                        out[w] |= bits[t * words + w];
+                    }
+                }
+                for w in 0..words {
+                    let v = (out[w] & !writes[k * words + w]) | reads[k * words + w];
+                    if v != bits[k * words + w] {
+                        bits[k * words + w] = v;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return Liveness { words, bits };
+            }
+        }
+    }
+
+    /// Whether slot `s` is live before instruction `n` (true when unknown).
+    fn live(&self, n: usize, s: usize) -> bool {
+        if s / 64 >= self.words {
+            return true;
+        }
+        self.bits
+            .get(n * self.words + s / 64)
+            .is_none_or(|w| w & (1 << (s % 64)) != 0)
+    }
+}
+
 /// One function, translated.
 pub struct FuncIr {
     /// Its blocks, in code order (block 0 is the function entry).
@@ -799,6 +912,8 @@ struct Tx<'a> {
     home: Option<&'a HomeLoop>,
     /// Per function: its body if it is a [`Leaf`] (its calls are inlined).
     leaves: &'a [Option<Leaf>],
+    /// Whether slot `s` is live before the instruction at byte offset `ip`.
+    live: &'a dyn Fn(u32, usize) -> bool,
     /// Calls inlined so far.
     inlined: usize,
 }
@@ -827,17 +942,22 @@ impl Tx<'_> {
     /// back first (each is stored once whether here or at the block's end), so no value
     /// stays live in a register only for an exit that is rarely taken.
     fn snap(&mut self, ip: u32) -> u32 {
-        self.flush();
+        self.flush(&[ip]);
         self.b.snapshot(ip, Vec::new())
     }
 
-    /// Writes every pending value back to its slot (or its home register).
-    fn flush(&mut self) {
+    /// Writes every pending value back to its slot (or its home register), for one of
+    /// the instructions at `ips` to run next (here or in the interpreter): a value of a
+    /// slot dead at all of them is left pending (a later write-back writes it if it is
+    /// live there; a fragment's end drops it).
+    fn flush(&mut self, ips: &[u32]) {
         for (s, r) in self.dirty() {
             if self.home.and_then(|h| h.home(s as usize)).is_some() {
                 self.b.emit_raw(IrOp::HSet, r, NONE, s as u64, 0);
-            } else {
+            } else if ips.iter().any(|&ip| (self.live)(ip, s as usize)) {
                 self.b.sstore(s as u32, r);
+            } else {
+                continue;
             }
             if let Some(e) = &mut self.map[s as usize] {
                 e.1 = false;
@@ -958,7 +1078,7 @@ impl Tx<'_> {
         target: u32,
         next: u32,
     ) -> Result<(), BuildError> {
-        self.flush();
+        self.flush(&[target, next]);
         let s = self.b.snapshot(target | JUMP_BIT, Vec::new());
         let r = if matches!(op, IrOp::IsTrue | IrOp::IsFalse) {
             self.b.guard_bool(op, a, s)
@@ -1085,7 +1205,7 @@ impl Tx<'_> {
         if (self.mergeable)(next) {
             self.fall = Some(next);
         } else {
-            self.flush();
+            self.flush(&[next]);
             self.jump(next);
         }
         Ok(Some(Step::End))
@@ -1480,12 +1600,17 @@ impl Tx<'_> {
                 self.set(s0, r);
             }
             Jmp => {
-                self.flush();
+                self.flush(&[ip]);
                 self.jump(target);
                 return Ok(Step::End);
             }
+            Panic | MatchFail => {
+                // The interpreter raises the error.
+                self.exit(ip);
+                return Ok(Step::End);
+            }
             Loop => {
-                self.flush();
+                self.flush(&[ip]);
                 let s = self.b.snapshot(ip, Vec::new());
                 self.b.emit_raw(IrOp::Poll, NONE, NONE, 0, s);
                 self.jump(target);
@@ -1518,7 +1643,7 @@ impl Tx<'_> {
                 if shapes.get(f as usize).is_none() {
                     return Ok(Step::Unsupported);
                 }
-                self.flush();
+                self.flush(&[ip]);
                 let s = self.b.snapshot(ip, Vec::new());
                 let op = if i.op == CallK {
                     IrOp::CallAotK
@@ -1534,7 +1659,7 @@ impl Tx<'_> {
             }
             TCallK => {
                 let (f, a0, n) = (imm(i, 0) as u32, slot(i, 1), slot(i, 2));
-                self.flush();
+                self.flush(&[ip]);
                 let s = self.b.snapshot(ip, Vec::new());
                 let k = f as u64 | (a0 as u64) << 32 | (n as u64) << 48;
                 self.b.emit_raw(IrOp::TCallAot, NONE, NONE, k, s);
@@ -1542,7 +1667,7 @@ impl Tx<'_> {
             }
             TCallSelf => {
                 let (a0, n) = (s0, s1);
-                self.flush();
+                self.flush(&[ip]);
                 let s = self.b.snapshot(ip, Vec::new());
                 self.b.emit_raw(IrOp::Poll, NONE, NONE, 0, s);
                 if a0 != 0 && n != 0 {
@@ -1572,6 +1697,7 @@ fn translate(
     merge: bool,
     loops: Vec<HomeLoop>,
     leaves: &[Option<Leaf>],
+    liveness: &Liveness,
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     // Inside a loop with home registers, its home slots are of their kind throughout.
@@ -1624,6 +1750,10 @@ fn translate(
         }
         None
     };
+    let live = |ip: u32, s: usize| match fun.at.get(ip as usize) {
+        Some(&n) if n != usize::MAX => liveness.live(n, s),
+        _ => true,
+    };
     let mergeable = |ip: u32| {
         merge
             && leader(ip).is_some()
@@ -1650,13 +1780,14 @@ fn translate(
             fall: None,
             home,
             leaves,
+            live: &live,
             inlined: 0,
         };
         let reachable = fun.reached[first];
         let mut n = first;
         while let Some((ip, i, len)) = fun.insns.get(n) {
             if *ip >= end {
-                tx.flush();
+                tx.flush(&[*ip]);
                 tx.jump(*ip);
                 break;
             }
@@ -1833,7 +1964,8 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 // Longer fragments and home registers need more registers: if a block
                 // does not fit, the function is translated without home registers,
                 // then block by block.
-                let loops = home_loops(fun, &is_full, &leaves);
+                let liveness = Liveness::new(fun, m.functions[fi].nslots as usize);
+                let loops = home_loops(fun, &is_full, &leaves, &liveness);
                 let mut tries = vec![(true, Vec::new()), (false, Vec::new())];
                 if !loops.is_empty() {
                     tries.insert(0, (true, loops));
@@ -1841,8 +1973,10 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 let last = tries.len() - 1;
                 let mut chosen = None;
                 for (k, (merge, loops)) in tries.into_iter().enumerate() {
-                    let t = translate(m, fi as u32, fun, &is_full, &shapes, merge, loops, &leaves)
-                        .map_err(|e| format!("{name}: {e}"))?;
+                    let t = translate(
+                        m, fi as u32, fun, &is_full, &shapes, merge, loops, &leaves, &liveness,
+                    )
+                    .map_err(|e| format!("{name}: {e}"))?;
                     if k == last || fits(&t) {
                         chosen = Some(t);
                         break;
