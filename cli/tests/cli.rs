@@ -416,6 +416,16 @@ fn runtime_error_locations_and_traces() {
         r.stderr,
         "error: deep.hash:1:37: division by zero\nstack trace (innermost first):\n  at d (deep.hash:1:37)\n  at d (deep.hash:1:56)\n  … 99 more frames of `d`\n  at main (deep.hash:2:32)\n"
     );
+    // A fault right after code hashc's clean-up changed (a match falling into its
+    // arm, fields coalesced into a call window): the same locations as before it.
+    s.put("layout.hash", include_str!("jit/match_layout.hash"));
+    let r = go(hashvm().args(["run", "layout.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "103\n7\n");
+    assert_eq!(
+        r.stderr,
+        "error: layout.hash:11:27: division by zero\nstack trace (innermost first):\n  at depth (layout.hash:11:27)\n  at depth (layout.hash:11:13)\n  at main (layout.hash:21:20)\n"
+    );
 }
 
 /// Runs `hashvm ARGS` in `dir` with standard error on a pseudo-terminal (and `NO_COLOR`
