@@ -205,7 +205,8 @@ fn dropped_arrays_keep_the_heap_bounded() {
             .unwrap_or_else(|| panic!("{name} in {line}"))
     };
     let allocated = field(" bytes allocated");
-    assert!(allocated > 400_000_000, "{}", r.stderr);
+    // (The arrays hold i64s: flat, 8 bytes an element, so about 256 MB in all.)
+    assert!(allocated > 200_000_000, "{}", r.stderr);
     let peak = r
         .stderr
         .split("peak heap ")
