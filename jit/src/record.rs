@@ -1617,7 +1617,6 @@ impl Recorder {
         Ok(true)
     }
 
-    /// An instruction the VM's helper runs (`call.insn`).
     /// `jeq`/`jne` (structural equality) on the kinds a trace knows from its guards:
     /// two i64s, f64s (IEEE, as the interpreter's structural walk compares them),
     /// chars, u64s, C pointers or constructors of one type as a typed compare; two
@@ -1719,6 +1718,7 @@ impl Recorder {
         Ok(())
     }
 
+    /// An instruction the VM's helper runs (`call.insn`).
     fn helper(&mut self, func: u32, ip: u32, insn: &Insn, probe: &dyn Probe) -> Result<(), String> {
         let op = insn.op;
         if self.b.has_ccall() || self.root_ccalls {
