@@ -487,13 +487,7 @@ impl Recorder {
 
     /// The elements kind of the array in slot `s` (its header's meta word), which the
     /// trace guards.
-    fn elements(
-        &self,
-        s: usize,
-        _ip: u32,
-        slots: &[Value],
-        probe: &dyn Probe,
-    ) -> Result<u32, String> {
+    fn elements(&self, s: usize, slots: &[Value], probe: &dyn Probe) -> Result<u32, String> {
         let v = slots.get(s).copied().unwrap_or(Value::UNIT);
         match probe.header(v) {
             Some(h) if h.kind == layout::KIND_ARRAY => Ok(h.meta),
@@ -1077,7 +1071,7 @@ impl Recorder {
                     .elem(av, iv.bits() as i64)
                     .filter(|_| iv.tag() == Tag::I64)
                     .ok_or("aget that faults, or not on an array")?;
-                let elems = self.elements(slot_of(&a[1]), ip, slots, probe)?;
+                let elems = self.elements(slot_of(&a[1]), slots, probe)?;
                 let arr = self.object(slot_of(&a[1]), layout::KIND_ARRAY, ip, slots, probe)?;
                 let i = self.operand(slot_of(&a[2]), IrType::I64, ip, slots)?;
                 let snap = self.snap(ip);
@@ -1102,7 +1096,7 @@ impl Recorder {
                 if iv.tag() != Tag::I64 || probe.elem(av, iv.bits() as i64).is_none() {
                     return Err("aset that faults, or not on an array".into());
                 }
-                let elems = self.elements(slot_of(&a[0]), ip, slots, probe)?;
+                let elems = self.elements(slot_of(&a[0]), slots, probe)?;
                 let arr = self.object(slot_of(&a[0]), layout::KIND_ARRAY, ip, slots, probe)?;
                 let i = self.operand(slot_of(&a[1]), IrType::I64, ip, slots)?;
                 let (v, _) = self.get(slot_of(&a[2]), ip, slots)?;

@@ -765,13 +765,8 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_DATA as i8
                     ; jne =>exit
                     ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], builtin::LIST as i32
-                    ; jne =>exit
-                    ; push rax
-                    ; mov rax, QWORD [Rq(SCRATCH) + f]
-                    ; mov QWORD [Rq(BASE) + d], rax
-                    ; mov rax, QWORD [Rq(SCRATCH) + f + 8]
-                    ; mov QWORD [Rq(BASE) + d + 8], rax
-                    ; pop rax);
+                    ; jne =>exit);
+                copy_into_slot(a, f, d);
             }
             IrOp::InitSlot => {
                 let p = g(ins.a);
