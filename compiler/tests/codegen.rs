@@ -251,17 +251,16 @@ fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
             L0:
                 .loc "golden.hash" 2 27
                 field      r5, r0, 0                ; 19
-                field      r2, r0, 1                ; 26
                 .loc "golden.hash" 2 64
-                callk      r5, count, r5, 1         ; 33
-                addi.i64   r4, r5, 1                ; 44
-                .loc "golden.hash" 2 81
-                mov        r5, r2                   ; 53
+                callk      r5, count, r5, 1         ; 26
+                addi.i64   r4, r5, 1                ; 37
+                .loc "golden.hash" 2 27
+                field      r5, r0, 1                ; 46
                 .loc "golden.hash" 2 75
-                callk      r5, count, r5, 1         ; 58
+                callk      r5, count, r5, 1         ; 53
                 .loc "golden.hash" 2 60
-                add.i64    r3, r4, r5               ; 69
-                ret        r3                       ; 76
+                add.i64    r3, r4, r5               ; 64
+                ret        r3                       ; 71
             .end
         "#]],
     );
@@ -454,20 +453,18 @@ fn a_self_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
                 ret        r5                       ; 16
             L0:
                 .loc "golden.hash" 2 34
-                field      r2, r0, 0                ; 19
-                field      r3, r0, 1                ; 26
-                field      r4, r0, 2                ; 33
+                field      r3, r0, 1                ; 19
                 .loc "golden.hash" 2 70
-                jge.i64    r1, r3, L1               ; 40
-                .loc "golden.hash" 2 86
-                mov        r0, r2                   ; 49
+                jge.i64    r1, r3, L1               ; 26
+                .loc "golden.hash" 2 34
+                field      r0, r0, 0                ; 35
                 .loc "golden.hash" 2 81
-                tcallself  r0, 2                    ; 54
+                tcallself  r0, 2                    ; 42
             L1:
-                .loc "golden.hash" 2 106
-                mov        r0, r4                   ; 59
+                .loc "golden.hash" 2 34
+                field      r0, r0, 2                ; 47
                 .loc "golden.hash" 2 101
-                tcallself  r0, 2                    ; 64
+                tcallself  r0, 2                    ; 54
             .end
         "#]],
     );
@@ -518,6 +515,77 @@ fn a_known_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
                 subi.i64   r2, r2, 1                ; 23
                 .loc "golden.hash" 2 44
                 tcallk     hop, r0, 3               ; 32
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn a_field_is_extracted_only_on_the_path_that_uses_it() {
+    // `v` is read in the last arm only, `l` and `r` each in their own; `sz` nowhere.
+    // In `weigh` the second subtree is read after the first call, straight into the
+    // second call's window.
+    check(
+        "T := enum(E, N(T, i64, i64, T, i64));\n\
+         get := (t: T, k: i64) -> i64 => match t { T.E => 0, T.N(l, key, v, r, sz) => if k < key { get(l, k) } else if k > key { get(r, k) } else { v } };\n\
+         main := () => { println(to_str(get(T.E, 1))); };",
+        "get",
+        expect![[r#"
+            .func get/2 slots=9                     ; function 6
+                .loc "golden.hash" 2 33
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 2 50
+                loadi      r7, 0                    ; 9
+                ret        r7                       ; 16
+            L0:
+                .loc "golden.hash" 2 33
+                field      r3, r0, 1                ; 19
+                .loc "golden.hash" 2 78
+                jge.i64    r1, r3, L1               ; 26
+                .loc "golden.hash" 2 33
+                field      r0, r0, 0                ; 35
+                .loc "golden.hash" 2 91
+                tcallself  r0, 2                    ; 42
+            L1:
+                .loc "golden.hash" 2 108
+                jle.i64    r1, r3, L2               ; 47
+                .loc "golden.hash" 2 33
+                field      r0, r0, 3                ; 56
+                .loc "golden.hash" 2 121
+                tcallself  r0, 2                    ; 63
+            L2:
+                .loc "golden.hash" 2 33
+                field      r4, r0, 2                ; 68
+                .loc "golden.hash" 2 121
+                ret        r4                       ; 75
+            .end
+        "#]],
+    );
+    check(
+        "T := enum(E, N(T, T));\n\
+         weigh := (t: T) -> i64 => match t { T.E => 0, T.N(l, r) => weigh(l) + 1 + weigh(r) };\n\
+         main := () => { println(to_str(weigh(T.E))); };",
+        "weigh",
+        expect![[r#"
+            .func weigh/1 slots=6                   ; function 6
+                .loc "golden.hash" 2 27
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 2 44
+                loadi      r3, 0                    ; 9
+                ret        r3                       ; 16
+            L0:
+                .loc "golden.hash" 2 27
+                field      r5, r0, 0                ; 19
+                .loc "golden.hash" 2 60
+                callk      r5, weigh, r5, 1         ; 26
+                addi.i64   r4, r5, 1                ; 37
+                .loc "golden.hash" 2 27
+                field      r5, r0, 1                ; 46
+                .loc "golden.hash" 2 75
+                callk      r5, weigh, r5, 1         ; 53
+                .loc "golden.hash" 2 60
+                add.i64    r3, r4, r5               ; 64
+                ret        r3                       ; 71
             .end
         "#]],
     );
