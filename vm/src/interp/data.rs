@@ -161,20 +161,6 @@ impl Vm {
     }
 }
 
-/// The constructor index of a sum, tuple or list value.
-#[inline(always)]
-pub(super) fn ctor_index(v: Value) -> Option<usize> {
-    if v.tag == Tag::CTOR0 {
-        Some(v.bits as usize)
-    // SAFETY: the tag is OBJ, and OBJ values point at live objects.
-    } else if v.tag == Tag::OBJ && unsafe { (*v.ptr()).kind == Kind::DATA } {
-        // SAFETY: as above; a DATA object's tag is its constructor index.
-        Some(unsafe { (*v.ptr()).tag } as usize)
-    } else {
-        None
-    }
-}
-
 /// The `kindof` code of a value (`hashvm_format::opcode::kind`).
 #[inline]
 pub(crate) fn kind_code(v: Value) -> i64 {

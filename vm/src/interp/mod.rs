@@ -53,7 +53,7 @@ mod lists;
 mod strings;
 
 pub(crate) use data::is_str;
-use data::{ctor_index, is_list, kind_code};
+use data::{is_list, kind_code};
 pub(crate) use fault::tyname;
 
 use hashvm_format::opcode::{ext_num, ext_sys, jump_table, prim, Op, EXT_NUM, EXT_SYS};
@@ -260,6 +260,26 @@ impl Vm {
             ($i:expr) => {
                 (*base.add($i)).bits
             };
+        }
+        // The constructor index of the value in slot `i` (`None`: not a constructor value,
+        // a fault), read in place:
+        // the tag and the payload with two loads of their own, never the 16-byte value
+        // as a whole (a slot written by two 8-byte stores, as `put!` and the JIT's
+        // exits do, read with one 16-byte load stalls on store forwarding; passing the
+        // value by copy made LLVM move it through the stack).
+        macro_rules! ctor_index_at {
+            ($i:expr) => {{
+                let i = $i;
+                let tag = tag_of!(i);
+                let bits = bits_of!(i);
+                if tag == Tag::CTOR0 {
+                    Some(bits as usize)
+                } else if tag == Tag::OBJ && (*(bits as *const heap::Header)).kind == Kind::DATA {
+                    Some((*(bits as *const heap::Header)).tag as usize)
+                } else {
+                    None
+                }
+            }};
         }
         macro_rules! put {
             ($i:expr, $bits:expr, $tag:expr) => {{
@@ -577,12 +597,12 @@ impl Vm {
                         jump!(ai32!(Op::Loop, 0));
                     }
                     prim::SWITCH => {
-                        let v = slot!(a16!(Op::Switch, 0));
-                        let t = match ctor_index(v) {
+                        let i = a16!(Op::Switch, 0);
+                        let t = match ctor_index_at!(i) {
                             Some(t) => t,
                             None => fault!(
                                 "switch on a value that is not a constructor: {}",
-                                self.type_name(v)
+                                self.type_name(slot!(i))
                             ),
                         };
                         let tbl: usize = const { Op::Switch.operand_offset(1) };
@@ -609,10 +629,10 @@ impl Vm {
                         }
                     }
                     prim::JNTAG => {
-                        let v = slot!(a16!(Op::JNTag, 0));
-                        let t = match ctor_index(v) {
+                        let i = a16!(Op::JNTag, 0);
+                        let t = match ctor_index_at!(i) {
                             Some(t) => t,
-                            None => fault!("constructor test on a {}", self.type_name(v)),
+                            None => fault!("constructor test on a {}", self.type_name(slot!(i))),
                         };
                         if t != a16!(Op::JNTag, 1) {
                             jump!(ai32!(Op::JNTag, 2));
@@ -825,10 +845,10 @@ impl Vm {
                         next!(Op::SetField);
                     }
                     prim::GETTAG => {
-                        let v = slot!(a16!(Op::GetTag, 1));
-                        match ctor_index(v) {
+                        let i = a16!(Op::GetTag, 1);
+                        match ctor_index_at!(i) {
                             Some(t) => set!(a16!(Op::GetTag, 0), Value::i64(t as i64)),
-                            None => fault!("constructor index of a {}", self.type_name(v)),
+                            None => fault!("constructor index of a {}", self.type_name(slot!(i))),
                         }
                         next!(Op::GetTag);
                     }
