@@ -822,16 +822,41 @@ fn drop_dead_moves(code: &mut Vec<Ins>) -> bool {
     changed
 }
 
+/// Whether `op` may store into an existing object or run code that may: calls, the
+/// stores, `force` (a thunk's code) and the list functions that call closures.
+fn may_store(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        Call | CallK
+            | CallSelf
+            | TCall
+            | TCallK
+            | TCallSelf
+            | FfiCall
+            | SetField
+            | ASet
+            | RefSet
+            | SetEnv
+            | StoreG
+            | Force
+            | ArrayFill
+            | ListMap
+            | ListFilter
+            | ListFoldr
+    )
+}
+
 /// Lazy field extraction: a `field d, s, k` (a pattern's bound field, extracted by the
 /// match compiler as soon as the constructor is known) moves down its straight-line
 /// run to the branch that ends it, and then into the one successor that reads `d`,
 /// when control enters that successor only from this branch; repeated, it reaches the
 /// arm that uses it. A field no successor reads is dropped. pmap's `find` read four
-/// fields where each path uses two, and binary-trees' `item_check` read both subtrees
-/// before the first call (so the second one needed a `mov` after it).
+/// fields where each path uses two.
 ///
 /// The instructions it moves past neither touch `d` nor write `s` (so `s` still holds
-/// the same object), and a `field` does not allocate, so the value read is the same. A
+/// the same object), nor store into any object or run code that could (a struct's
+/// fields are mutable; [`may_store`]), so the value read is the same. A
 /// `field` hashc emits cannot fault (the value's constructor is known, or its type is
 /// a struct), so moving or dropping it changes no error or stack trace. `d` is
 /// written later than before, never earlier: no pointer stays alive longer.
@@ -880,19 +905,19 @@ fn sink_fields(code: &mut Vec<Ins>) -> bool {
                     continue 'fields;
                 }
                 let e = effects(ins);
+                // A struct's fields are mutable: nothing that may store into an object
+                // (or run code that may) is crossed, so the field reads the same value.
+                if may_store(ins.op) {
+                    continue 'fields;
+                }
                 let touches = e.reads.contains(&d)
                     || e.write == Some(d)
                     || e.write == Some(src)
                     || e.clobber_from.is_some_and(|b| d >= b || src >= b);
                 if touches {
                     // Down to its first reader, where copy coalescing can then read
-                    // it straight into a window (`field r5, r0, 1` for `item_check`'s
-                    // second call, read before the first one before).
-                    if j > i + 1
-                        && e.reads.contains(&d)
-                        && e.write != Some(src)
-                        && e.clobber_from.is_none_or(|b| d < b && src < b)
-                    {
+                    // it straight into a window.
+                    if j > i + 1 && e.reads.contains(&d) && e.write != Some(src) {
                         action = Some((i, Some(j)));
                         break 'fields;
                     }
