@@ -2428,7 +2428,7 @@ mod tests {
 
     #[test]
     fn a_peeled_trace_spills_and_its_exit_writes_every_carried_slot() {
-        let t = crate::opt::peel(&pressure_loop()).expect("peeled");
+        let t = crate::opt::peel(&pressure_loop(), crate::opt::Lives::unknown()).expect("peeled");
         assert!(homes(&t)
             .expect("spills")
             .iter()
@@ -2457,7 +2457,7 @@ mod tests {
         let n = b.sload(3, IrType::I64, 0);
         let s = b.snapshot(9, vec![]);
         b.guard(IrOp::LtI, i1, n, s).unwrap();
-        let t = crate::opt::peel(&b.finish(vec![])).expect("peeled");
+        let t = crate::opt::peel(&b.finish(vec![]), crate::opt::Lives::unknown()).expect("peeled");
         for (k, swapped) in [(1, true), (2, false), (5, true), (8, false)] {
             let mut slots = [Value::i64(10), Value::i64(20), Value::i64(0), Value::i64(k)];
             run(&t, &mut slots, false);
