@@ -873,6 +873,11 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::SqrtF => {
                 let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                // As `cvtsi2sd` below: the upper lane of `r` is an input unless `r` is
+                // `p` (then it is `p`'s own).
+                if r != p {
+                    dynasm!(a ; .arch x64 ; xorps Rx(r), Rx(r));
+                }
                 dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
             }
             IrOp::NegF => {
@@ -907,7 +912,12 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::ItoF => {
                 let (r, p) = (x(Ref(i as u32)), g(ins.a));
-                dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
+                // `cvtsi2sd` writes only the low lane: the rest of `r` is an input, a
+                // false dependency on whatever last wrote `r` (in spectralnorm's loop,
+                // the accumulator of the previous iteration, which serialised every
+                // iteration's division behind it: 2.3x slower). Zeroing `r` first
+                // breaks it (a zeroing idiom, no execution unit).
+                dynasm!(a ; .arch x64 ; xorps Rx(r), Rx(r) ; cvtsi2sd Rx(r), Rq(p));
             }
             IrOp::SStore => {
                 store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?;
