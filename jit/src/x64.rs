@@ -557,6 +557,23 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     };
     dynasm!(a ; .arch x64 ; =>top);
     let top_off = a.offset();
+    // A function-entry root's leading argument loads are guarded here, before its
+    // *fast entry*: a `call.rec` whose stores prove those arguments' kinds calls the
+    // fast entry and skips the guards (SPEC.md §4.6).
+    let prefix = if ctx.root_top.is_none() {
+        entry_prefix(t)
+    } else {
+        0
+    };
+    for ins in &t.ins[..prefix] {
+        let off = disp(ins.k)?;
+        let exit = exits[ins.snap as usize];
+        dynasm!(a ; .arch x64
+            ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
+            ; jne =>exit);
+    }
+    let fast = a.new_dynamic_label();
+    dynasm!(a ; .arch x64 ; =>fast);
     // The value stack must hold the frames this trace inlines (the outermost entry
     // reserved them; a native recursive activation checks here). A root exits at its
     // header (snapshot 0), a side trace where it starts (snapshot 1).
@@ -580,11 +597,15 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     let mut cx = TraceTarget {
         ctx,
         top,
+        fast: (prefix > 0).then(|| {
+            let kinds = t.ins[..prefix].iter().map(|ins| (ins.k, ins.op)).collect();
+            (fast, kinds)
+        }),
         helper_exits: Vec::new(),
     };
     // A peeled trace's back-edge jumps to its loop body.
     let body = a.new_dynamic_label();
-    emit_ops_homes(&mut a, &mut cx, t, &homes, &exits, Some(body))?;
+    emit_ops_homes(&mut a, &mut cx, t, &homes, &exits, Some(body), prefix)?;
     let helper_exits = cx.helper_exits;
     if !t.returns && t.link.is_none() {
         // The back-edge: write the loop-carried slots, then poll the interrupt flag;
@@ -718,6 +739,12 @@ impl Emitter for VecAssembler<X64Relocation> {
 pub(crate) trait Target<A: Emitter> {
     /// Emits the call of `call.rec`'s callee (the frame and arguments are set up).
     fn call_rec(&mut self, a: &mut A) -> Result<(), CompileError>;
+    /// Emits the call of the callee of the `call.rec` at instruction `i` of `t`: where
+    /// a target has a cheaper entry for arguments whose kinds `t` proves, there.
+    fn call_rec_at(&mut self, a: &mut A, t: &Trace, i: usize) -> Result<(), CompileError> {
+        let _ = (t, i);
+        self.call_rec(a)
+    }
     /// The label a helper call that did not answer OK jumps to, for snapshot `snap`.
     fn helper_exit(&mut self, a: &mut A, snap: u32) -> Result<DynamicLabel, CompileError>;
     /// Emits the increment of the pass counter at a native return (if any).
@@ -738,11 +765,28 @@ pub(crate) trait Target<A: Emitter> {
 struct TraceTarget {
     ctx: Ctx,
     top: DynamicLabel,
+    /// A root function-entry trace's fast entry (after the guards of its leading
+    /// argument loads), and those loads' slots and operations.
+    fast: Option<(DynamicLabel, Vec<(u64, IrOp)>)>,
     /// The direct exits of helper calls: (label, snapshot).
     helper_exits: Vec<(DynamicLabel, u32)>,
 }
 
 impl Target<Assembler> for TraceTarget {
+    fn call_rec_at(&mut self, a: &mut Assembler, t: &Trace, i: usize) -> Result<(), CompileError> {
+        if let Some((fast, kinds)) = &self.fast {
+            let a0 = t.ins[i].k & 0xffff;
+            if kinds
+                .iter()
+                .all(|&(slot, op)| stored_kind(t, i, a0 + slot) == Some(op))
+            {
+                dynasm!(a ; .arch x64 ; call =>*fast);
+                return Ok(());
+            }
+        }
+        self.call_rec(a)
+    }
+
     fn call_rec(&mut self, a: &mut Assembler) -> Result<(), CompileError> {
         match self.ctx.root_top {
             None => dynasm!(a ; .arch x64 ; call =>self.top),
@@ -790,7 +834,7 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
     exits: &[DynamicLabel],
 ) -> Result<(), CompileError> {
     let homes: Vec<Home> = loc.iter().map(|&l| Home::Reg(l)).collect();
-    emit_ops_homes(a, cx, t, &homes, exits, None)
+    emit_ops_homes(a, cx, t, &homes, exits, None, 0)
 }
 
 /// [`emit_ops`] for values with [`Home`]s (spilled ones loaded into temporaries
@@ -802,6 +846,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
     homes: &[Home],
     exits: &[DynamicLabel],
     body: Option<DynamicLabel>,
+    guarded: usize,
 ) -> Result<(), CompileError> {
     // Each value's register for the instruction being emitted: its home, or for a
     // spilled operand or result the temporary it is loaded into or computed in.
@@ -943,7 +988,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     closure_is_func: ins.op == IrOp::CallRecK,
                 };
                 push_native_frame(a, &call, exit)?;
-                cx.call_rec(a)?;
+                cx.call_rec_at(a, t, i)?;
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
             }
             IrOp::RetDown | IrOp::TailBase => frame_op(a, ins, exit)?,
@@ -1074,14 +1119,13 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
                 let off = disp(ins.k)?;
-                let tag = match ins.op {
-                    IrOp::SLoadI => Tag::I64,
-                    IrOp::SLoadF => Tag::F64,
-                    _ => Tag::BOOL,
-                } as i32;
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], tag
-                    ; jne =>exit);
+                // The guards of a function-entry root's leading loads are emitted
+                // before its fast entry ([`compile`]).
+                if i >= guarded {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
+                        ; jne =>exit);
+                }
                 match d {
                     Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
                     Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
@@ -1239,7 +1283,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 }
             }
         }
-        respill(a, homes, &mut view, i, spilled);
+        respill(a, t, homes, &mut view, i, spilled);
     }
     Ok(())
 }
@@ -1455,17 +1499,100 @@ fn unspill<A: Emitter>(
     }
 }
 
+/// The tag a guarded slot load (`sload.i64`, `sload.f64`, `sload.bool`) checks.
+fn sload_tag(op: IrOp) -> i32 {
+    (match op {
+        IrOp::SLoadI => Tag::I64,
+        IrOp::SLoadF => Tag::F64,
+        _ => Tag::BOOL,
+    }) as i32
+}
+
+/// How many of a function-entry trace's first instructions are guarded loads of its
+/// arguments that can be guarded before everything else: loads of argument slots
+/// whose snapshots write nothing (nothing has changed yet), before any loop body.
+/// Their guards go before the trace's fast entry.
+fn entry_prefix(t: &Trace) -> usize {
+    let Some((_, arity, _)) = t.entry else {
+        return 0;
+    };
+    t.ins
+        .iter()
+        .enumerate()
+        .take_while(|&(i, ins)| {
+            matches!(ins.op, IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB)
+                && ins.k < arity as u64
+                && t.loop_start.is_none_or(|l| (i as u32) < l)
+                && t.snaps
+                    .get(ins.snap as usize)
+                    .is_some_and(|s| s.entries.is_empty())
+        })
+        .count()
+}
+
+/// The guarded load that the value in slot `slot` passes when instruction `i` of
+/// `t` runs, as proven by the last `sstore` to it before `i` (an i64, f64 or bool
+/// value); `None` when anything else may have written the slot since (any other
+/// store, a call, a frame change) or no store is in sight (a loop body is not
+/// searched past its start: its first pass comes from the pre-roll, later ones from
+/// the back-edge).
+fn stored_kind(t: &Trace, i: usize, slot: u64) -> Option<IrOp> {
+    let floor = t
+        .loop_start
+        .map_or(0, |l| if i >= l as usize { l as usize } else { 0 });
+    for ins in t.ins[floor..i].iter().rev() {
+        if ins.op == IrOp::SStore {
+            if ins.k == slot {
+                return match t.ty(ins.a) {
+                    IrType::I64 => Some(IrOp::SLoadI),
+                    IrType::F64 => Some(IrOp::SLoadF),
+                    IrType::Bool => Some(IrOp::SLoadB),
+                    _ => None,
+                };
+            }
+        } else if ins.op.flags() & flag::STORE != 0
+            || matches!(
+                ins.op,
+                IrOp::RetDown | IrOp::TailBase | IrOp::Link | IrOp::Phi
+            )
+        {
+            return None;
+        }
+    }
+    None
+}
+
 /// After instruction `i`: stores a spilled result to its slot, and forgets the
-/// temporaries of every spilled value.
-fn respill<A: Emitter>(a: &mut A, homes: &[Home], view: &mut [Loc], i: usize, slot: Option<u16>) {
+/// temporaries of the spilled values [`unspill`] gave one (instruction `i`'s operands
+/// and result: only those, so that emitting a trace stays linear in its length; a
+/// sweep of the whole view here made pmap's long traces quadratic).
+fn respill<A: Emitter>(
+    a: &mut A,
+    t: &Trace,
+    homes: &[Home],
+    view: &mut [Loc],
+    i: usize,
+    slot: Option<u16>,
+) {
     if let Some(k) = slot {
         from_reg_to_spill(a, view[i], k);
     }
-    for (v, h) in view.iter_mut().zip(homes) {
-        if matches!(h, Home::Spill(_)) {
-            *v = Loc::None;
+    let ins = t.ins[i];
+    let mut forget = |r: usize| {
+        if matches!(homes.get(r), Some(Home::Spill(_))) {
+            view[r] = Loc::None;
         }
+    };
+    if ins.op.nargs() >= 1 {
+        forget(ins.a.0 as usize);
     }
+    if ins.op.nargs() == 2 {
+        forget(ins.b.0 as usize);
+    }
+    if ins.op == IrOp::HStore && t.ins[ins.k as usize].op != IrOp::KInt {
+        forget(ins.k as usize);
+    }
+    forget(i);
 }
 
 /// Performs the moves `(from, to)` as if at once (the back-edge's phi moves: a value
@@ -1685,20 +1812,19 @@ pub(crate) fn push_native_frame<A: Emitter>(
         let off = disp(s)?;
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
+    // The callee's base: the caller's (its record is the innermost, and `BASE` is
+    // its slot 0) plus the first argument's slot.
     dynasm!(a ; .arch x64
-        ; mov rax, Rq(BASE)
-        ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
-        ; shr rax, 4
-        ; add rax, c.a0 as i32);
+        ; mov eax, DWORD [r11 - fsz + layout::FRAME_BASE as i32]
+        ; add eax, c.a0 as i32);
     if PACKED_RECORD && f <= i32::MAX as u32 {
-        // Function and ip (0) in one store; base, result slot, kind and padding in
-        // another.
-        let hi = (dst as u16 as i64) << 32 | (layout::FRAME_NORMAL as i64) << 48;
+        // Function and ip (0) in one store; base in another, result slot, kind and
+        // padding in a third.
+        let hi = (dst as u16 as u32 | (layout::FRAME_NORMAL as u32) << 16) as i32;
         dynasm!(a ; .arch x64
             ; mov QWORD [r11], f as i32
-            ; mov rcx, QWORD hi
-            ; or rax, rcx
-            ; mov QWORD [r11 + 8], rax);
+            ; mov DWORD [r11 + 8], eax
+            ; mov DWORD [r11 + 12], hi);
     } else {
         dynasm!(a ; .arch x64
             ; mov DWORD [r11 + layout::FRAME_FUNC as i32], f as i32
