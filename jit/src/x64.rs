@@ -537,6 +537,29 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             // call, so recursive activations share it too).
             ; sub rsp, SPILL_BYTES
             ; lea rbp, [rsp - NATIVE_BUDGET]
+        );
+        if t.entry.is_some() && FRAME_SHIFT.is_some() {
+            // A function-entry tree: the floor rises to where the frame stack would
+            // be short (a `call.rec` takes 24 bytes of native stack and one frame
+            // record, and needs room for 12 more an exit inside the callee may push),
+            // so that the one compare of `rsp` at each call covers both (the AOT
+            // trampoline's rule). Depth k may call when 24k + 8 <= rsp - floor,
+            // that is when k <= records free - 13.
+            let shift = FRAME_SHIFT.unwrap_or(5);
+            dynasm!(a ; .arch x64
+                ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
+                ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+                ; sar rax, shift
+                ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
+                ; lea rax, [rax + rax * 2]
+                ; shl rax, 3
+                ; add rax, 8
+                ; mov rcx, rsp
+                ; sub rcx, rax
+                ; cmp rcx, rbp
+                ; cmova rbp, rcx);
+        }
+        dynasm!(a ; .arch x64
             // Returns here with the exit code in eax (`ret.rec` at the outermost
             // level sets RETURNED; exits return here through `out`).
             ; call =>top
@@ -975,8 +998,14 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 let dst = ((ins.k >> 16) & 0xffff) as i16;
                 let resume = (ins.k >> 32) as i32;
                 let fsz = layout::FRAME_SIZE as i32;
-                // Room for as many records as an exit inside the callee may push.
-                let room = fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32);
+                // Room for as many records as an exit inside the callee may push:
+                // checked by the native stack budget's floor, which the prologue set
+                // from it (or here, when the record's size is not a power of two).
+                let room = if FRAME_SHIFT.is_some() {
+                    0
+                } else {
+                    fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32)
+                };
                 let call = NativeCall {
                     func,
                     a0: a0 as u64,
@@ -1724,6 +1753,14 @@ fn flat_disp(i: u64) -> Result<i32, CompileError> {
         .map(|d| d as i32)
         .ok_or(CompileError::SlotOutOfRange(i))
 }
+
+/// log2 of the frame record's size when it is a power of two: the prologue of a
+/// function-entry tree then turns the frame stack's room into native stack budget.
+const FRAME_SHIFT: Option<i8> = if layout::FRAME_SIZE.is_power_of_two() {
+    Some(layout::FRAME_SIZE.trailing_zeros() as i8)
+} else {
+    None
+};
 
 /// Whether the frame record is laid out as function (u32), ip (u32), base (u32), result
 /// slot (u16), kind (u8), padding (u8) from offset 0: then a call writes those fields
