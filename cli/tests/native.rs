@@ -863,6 +863,58 @@ fn aot_skips_dead_stores() -> Result<(), Failed> {
     aot_compiles(DEAD_STORES, &["mk"], 0, 1)
 }
 
+/// The write barrier's slow path in compiled code: young objects stored into an old
+/// array and an old struct (promoted by the collections the allocation loop makes),
+/// which compiled code puts in the remembered set through the runtime and goes on,
+/// instead of leaving to the interpreter; later collections must keep and update what
+/// only the old objects point to. Then an index out of range in the same compiled
+/// function (the interpreter's message and stack trace).
+const BARRIER: &str = "\
+Box := struct(v: i64, next: Option<Box>);
+Holder := struct(items: Array<Option<Box>>, last: Option<Box>);
+put := (h: Holder, i: i64, v: i64) => {
+    b := Box(v, h.last);
+    h.items[i] = Some(b);
+    h.last = Some(b);
+};
+churn := (n: i64) -> i64 => {
+    mut s := 0;
+    for k in 0..n {
+        b := Box(k, None);
+        s += b.v % 3;
+    }
+    s
+};
+total := (h: Holder, n: i64) -> i64 => {
+    mut s := 0;
+    for i in 0..n {
+        match h.items[i] {
+            Some(b) => { s += b.v; },
+            None => (),
+        }
+    }
+    s
+};
+depth := (o: Option<Box>) -> i64 => match o {
+    Some(b) => 1 + depth(b.next),
+    None => 0,
+};
+main := () => {
+    h := Holder(array.make(64, None), None);
+    println(to_str(churn(300000)));
+    for i in 0..64 {
+        put(h, i, i * 7);
+        churn(3000);
+    }
+    println(to_str(total(h, 64)) + \" \" + to_str(depth(h.last)));
+    put(h, 64, 1);
+};
+";
+
+fn aot_calls_the_barrier() -> Result<(), Failed> {
+    aot_compiles(BARRIER, &["put", "churn", "total", "depth"], 0, 4)
+}
+
 /// Builds `program` natively: `--native-stats` must list the functions `must` as
 /// compiled and count at least `homes` loops keeping values in registers; then runs it
 /// with and without its compiled code, also at a low frame limit and under GC stress,
@@ -1215,6 +1267,7 @@ fn main() {
     trials.push(Trial::test("aot_compiles_calls", aot_compiles_calls));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test("aot_skips_dead_stores", aot_skips_dead_stores));
+    trials.push(Trial::test("aot_calls_the_barrier", aot_calls_the_barrier));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

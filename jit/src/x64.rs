@@ -722,6 +722,13 @@ pub(crate) trait Target<A: Emitter> {
     fn helper_exit(&mut self, a: &mut A, snap: u32) -> Result<DynamicLabel, CompileError>;
     /// Emits the increment of the pass counter at a native return (if any).
     fn count_pass(&mut self, a: &mut A);
+    /// The write barrier's slow path ([`heap_store`]): `None` (traces) exits before the
+    /// store; whole-function code gives the label of a routine to `call` with the old
+    /// object's address pushed, which remembers it and returns with every register as
+    /// it was (and pops the address).
+    fn remember_stub(&self) -> Option<DynamicLabel> {
+        None
+    }
     /// Emits instruction `i`, an operation of whole-function code.
     fn function_op(
         &mut self,
@@ -1173,8 +1180,8 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::GIndex
             | IrOp::HTag
             | IrOp::Payload
-            | IrOp::HStore
             | IrOp::New => data_op(a, t, loc, i, exit)?,
+            IrOp::HStore => heap_store(a, t, loc, *ins, exit, cx.remember_stub())?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
                 dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
@@ -1983,7 +1990,6 @@ fn data_op<A: Emitter>(
             let (r, p) = (g(Ref(i as u32)), g(ins.a));
             dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
         }
-        IrOp::HStore => heap_store(a, t, loc, ins, exit)?,
         IrOp::New => {
             // The nursery's bump pointer and limit, as `Heap::try_alloc` uses them (the
             // limit is the pointer itself when the next allocation must collect:
@@ -2018,17 +2024,21 @@ fn data_op<A: Emitter>(
 /// The barrier remembers an old object when a young object is stored into it; once
 /// remembered, further stores need nothing. The inline check is exactly that
 /// condition (value an object in the nursery, target outside it, target not yet
-/// remembered), and its slow path is an exit *before* the store: the interpreter
-/// re-executes the instruction, storing through `Heap::store`, which remembers the
-/// object. That costs one exit per old object per minor collection, needs no call
-/// out of generated code, and keeps the remembered set's code in one place. A value
-/// that is not an object (statically known from its type) needs no barrier at all.
+/// remembered). In a trace its slow path is an exit *before* the store: the
+/// interpreter re-executes the instruction, storing through `Heap::store`, which
+/// remembers the object. That costs one exit per old object per minor collection,
+/// needs no call out of generated code, and keeps the remembered set's code in one
+/// place. Whole-function code, whose exits cost the rest of the function and of its
+/// native callers, calls `remember` instead (see [`Target::remember_stub`]) and goes
+/// on. A value that is not an object (statically known from its type) needs no
+/// barrier at all.
 fn heap_store<A: Emitter>(
     a: &mut A,
     t: &Trace,
     loc: &[Loc],
     ins: crate::ir::Ins,
     exit: DynamicLabel,
+    remember: Option<DynamicLabel>,
 ) -> Result<(), CompileError> {
     let obj = match loc[ins.a.0 as usize] {
         Loc::Gpr(r) => r,
@@ -2045,7 +2055,7 @@ fn heap_store<A: Emitter>(
             dynasm!(a ; .arch x64
                 ; cmp DWORD [Rq(obj) + layout::META as i32], layout::ELEMS_GENERAL as i32
                 ; jne =>flat);
-            value_store(a, t, loc, ins, obj, exit)?;
+            value_store(a, t, loc, ins, obj, exit, remember)?;
             dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
             let tw = t.tagword(ins.b);
             if (Tag::BOOL as u64..=Tag::CHAR as u64).contains(&tw) {
@@ -2059,7 +2069,7 @@ fn heap_store<A: Emitter>(
             dynasm!(a ; .arch x64 ; =>done);
             Ok(())
         }
-        _ => value_store(a, t, loc, ins, obj, exit),
+        _ => value_store(a, t, loc, ins, obj, exit, remember),
     }
 }
 
@@ -2071,6 +2081,7 @@ fn value_store<A: Emitter>(
     ins: crate::ir::Ins,
     obj: u8,
     exit: DynamicLabel,
+    remember: Option<DynamicLabel>,
 ) -> Result<(), CompileError> {
     let v = loc[ins.b.0 as usize];
     // An object the trace allocated is young (no collection runs in a trace): its
@@ -2090,9 +2101,15 @@ fn value_store<A: Emitter>(
             ; sub Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
             ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY_SIZE as i32]
             ; jb =>done
-            ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8
-            ; jz =>exit
-            ; =>done);
+            ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8);
+        match remember {
+            None => dynasm!(a ; .arch x64 ; jz =>exit),
+            Some(stub) => dynasm!(a ; .arch x64
+                ; jnz =>done
+                ; push Rq(obj)
+                ; call =>stub),
+        }
+        dynasm!(a ; .arch x64 ; =>done);
     }
     let idx = Ref(ins.k as u32);
     let (reg, off) = match t.ins[idx.0 as usize] {

@@ -1120,6 +1120,27 @@ pub unsafe extern "C" fn jit_call_insn(
     vm.helper_call((at >> 32) as u32, at as u32, slots, live_end)
 }
 
+/// The write barrier's slow path for code compiled ahead of time (SPEC.md §11.6): the
+/// old object `obj`, not yet remembered, just got (or is about to get) a young object
+/// in one of its fields, so it joins the remembered set ([`crate::heap::Heap::barrier`]'s
+/// slow path). Compiled code calls it instead of leaving to the interpreter, saving
+/// every register it uses around the call: it allocates nothing, collects nothing and
+/// touches no frame. When the remembered set cannot grow, the heap forces the next
+/// collection: the register block's allocation limit then falls to its bump pointer,
+/// so that the next inline allocation leaves to the interpreter, which collects.
+///
+/// # Safety
+/// `vm` is the VM whose hook is running the code (no other reference to it in use) and
+/// `obj` one of its live heap objects outside the nursery.
+pub unsafe extern "C" fn jit_remember(vm: *mut Vm, obj: *mut u8) {
+    // SAFETY: the caller's contract: the running VM, not otherwise borrowed meanwhile.
+    let vm = unsafe { &mut *vm };
+    vm.heap.remember(obj.cast());
+    if vm.heap.must_collect() {
+        vm.jit_state.heap_limit = vm.jit_state.heap_ptr;
+    }
+}
+
 impl Vm {
     /// [`jit_call_insn`]'s body: checks the state it is called in, runs the
     /// instruction with its live slots rooted, and resyncs the block.
