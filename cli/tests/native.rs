@@ -915,6 +915,55 @@ fn aot_calls_the_barrier() -> Result<(), Failed> {
     aot_compiles(BARRIER, &["put", "churn", "total", "depth"], 0, 4)
 }
 
+/// Instructions run by the VM through helper calls (`call.insn`: `anew`, `tostr`,
+/// `scat`, `print`) inside compiled functions, which compile whole, also called
+/// natively 20 and 50 frames deep (the helper adopts the native frames: a collection in
+/// it, under GC stress, sees them), then an `anew` of a negative length 20 compiled
+/// calls down: the fault inside the helper, raised with the interpreter's message and
+/// stack trace.
+const HELPERS: &str = "\
+mk := (n: i64) -> Array<i64> => array.make(n, 0);
+label := (k: i64) -> str => \"k\" + to_str(k);
+fill := (n: i64) -> i64 => {
+    a := mk(n);
+    mut s := 0;
+    for i in 0..n {
+        a[i] = i * 2;
+        s += a[i];
+    }
+    s
+};
+names := (n: i64) -> str => {
+    mut s := \"\";
+    for i in 0..n { s = s + label(i); }
+    s
+};
+deep := (d: i64, n: i64) -> i64 => if d == 0 { fill(n) } else { deep(d - 1, n) + 1 };
+main := () => {
+    println(to_str(fill(10)) + \" \" + names(5));
+    println(to_str(deep(50, 100)) + \" \" + to_str(i64.min(3, 4)));
+    print(\"no newline \");
+    println(to_str(deep(20, -1)));
+};
+";
+
+fn aot_calls_helpers() -> Result<(), Failed> {
+    aot_compiles(
+        HELPERS,
+        &[
+            "mk",
+            "label",
+            "fill",
+            "names",
+            "deep",
+            "array.make",
+            "prelude.to_str",
+        ],
+        0,
+        3,
+    )
+}
+
 /// Builds `program` natively: `--native-stats` must list the functions `must` as
 /// compiled and count at least `homes` loops keeping values in registers; then runs it
 /// with and without its compiled code, also at a low frame limit and under GC stress,
@@ -1268,6 +1317,7 @@ fn main() {
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test("aot_skips_dead_stores", aot_skips_dead_stores));
     trials.push(Trial::test("aot_calls_the_barrier", aot_calls_the_barrier));
+    trials.push(Trial::test("aot_calls_helpers", aot_calls_helpers));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

@@ -729,6 +729,13 @@ pub(crate) trait Target<A: Emitter> {
     fn remember_stub(&self) -> Option<DynamicLabel> {
         None
     }
+    /// The helper `call.insn` calls: `hashvm_vm::jit::jit_call_insn` by address in a
+    /// trace.
+    fn call_insn_fn(&self) -> HelperFn {
+        let f: unsafe extern "C" fn(*mut hashvm_vm::Vm, u64, *mut Value, *mut Value) -> u32 =
+            hashvm_vm::jit::jit_call_insn;
+        HelperFn::Addr(f as usize)
+    }
     /// Emits instruction `i`, an operation of whole-function code.
     fn function_op(
         &mut self,
@@ -978,15 +985,9 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     store_home(a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
                 }
                 let fail = cx.helper_exit(a, ins.snap)?;
-                let f: unsafe extern "C" fn(
-                    *mut hashvm_vm::Vm,
-                    u64,
-                    *mut Value,
-                    *mut Value,
-                ) -> u32 = hashvm_vm::jit::jit_call_insn;
                 call_helper(
                     a,
-                    f as usize,
+                    cx.call_insn_fn(),
                     [
                         HelperArg::Imm((h.func as u64) << 32 | h.ip as u64),
                         HelperArg::Slot(disp(h.base as u64)?),
@@ -1261,7 +1262,17 @@ pub enum HelperArg {
     Slot(i32),
 }
 
-/// Emits a call of the `extern "C"` helper at address `f`, of type
+/// Where a helper call finds its function.
+#[derive(Clone, Copy, Debug)]
+pub enum HelperFn {
+    /// At this address (a trace: the process's own function).
+    Addr(usize),
+    /// In the table whose address the trampoline keeps at `[rbx + 8]`, at this byte
+    /// offset (code compiled ahead of time, which is position independent).
+    Table(i32),
+}
+
+/// Emits a call of the `extern "C"` helper `f`, of type
 /// `unsafe extern "C" fn(*mut Vm, u64, u64, u64) -> u32` (pointer arguments are
 /// `u64`-sized): the VM's address (saved by the prologue at `[rbx]`) and `args`, and
 /// jumps to `fail` when it returns a status other than 0 (OK).
@@ -1282,7 +1293,7 @@ pub enum HelperArg {
 ///
 /// The native stack is aligned to 16 bytes for the call whatever the depth of native
 /// recursion; `BASE` and `INTR` (caller-saved) are saved around it.
-pub fn call_helper<A: Emitter>(a: &mut A, f: usize, args: [HelperArg; 3], fail: DynamicLabel) {
+pub fn call_helper<A: Emitter>(a: &mut A, f: HelperFn, args: [HelperArg; 3], fail: DynamicLabel) {
     native_call_enter(a);
     // rsi, rdx, rcx from BASE before rdi (BASE) is overwritten with the VM.
     for (reg, arg) in [6u8, 2, 1].into_iter().zip(args) {
@@ -1291,10 +1302,15 @@ pub fn call_helper<A: Emitter>(a: &mut A, f: usize, args: [HelperArg; 3], fail: 
             HelperArg::Slot(d) => dynasm!(a ; .arch x64 ; lea Rq(reg), [Rq(BASE) + d]),
         }
     }
-    dynasm!(a ; .arch x64
-        ; mov rdi, QWORD [rbx]
-        ; mov rax, QWORD f as i64
-        ; call rax);
+    dynasm!(a ; .arch x64 ; mov rdi, QWORD [rbx]);
+    match f {
+        HelperFn::Addr(f) => dynasm!(a ; .arch x64
+            ; mov rax, QWORD f as i64
+            ; call rax),
+        HelperFn::Table(off) => dynasm!(a ; .arch x64
+            ; mov rax, QWORD [rbx + 8]
+            ; call QWORD [rax + off]),
+    }
     native_call_leave(a);
     dynasm!(a ; .arch x64 ; test eax, eax ; jnz =>fail);
 }

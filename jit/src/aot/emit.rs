@@ -19,7 +19,7 @@ use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, push_native_frame, store, store_tw,
-    CompileError, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
+    CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -550,6 +550,7 @@ fn block(
         next,
         stubs,
         home,
+        exits: exits.clone(),
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
     for (k, s) in t.snaps.iter().enumerate() {
@@ -580,8 +581,8 @@ fn block(
 }
 
 /// A block's [`Target`]: the operations of whole-function code (branches between
-/// blocks, direct calls and returns, slot copies, whole-value loads); traces' own
-/// operations (recursive calls by address, helper calls) are refused.
+/// blocks, direct calls and returns, slot copies, whole-value loads); helper calls
+/// through the trampoline's table; traces' own recursive calls are refused.
 struct BlockTarget<'l> {
     func: u32,
     /// The block's byte offset.
@@ -593,6 +594,8 @@ struct BlockTarget<'l> {
     stubs: bool,
     /// The loop with home registers the block is in.
     home: Option<&'l HomeLoop>,
+    /// The label of each snapshot's exit.
+    exits: Vec<DynamicLabel>,
 }
 
 impl Target<Asm> for BlockTarget<'_> {
@@ -600,8 +603,17 @@ impl Target<Asm> for BlockTarget<'_> {
         Err(CompileError::NotInTraces("call.rec"))
     }
 
-    fn helper_exit(&mut self, _: &mut Asm, _: u32) -> Result<DynamicLabel, CompileError> {
-        Err(CompileError::NotInTraces("call.insn"))
+    /// A helper that did not answer OK leaves to the interpreter at the instruction
+    /// (its snapshot's exit), which runs it or raises the fault it ended in.
+    fn helper_exit(&mut self, _: &mut Asm, snap: u32) -> Result<DynamicLabel, CompileError> {
+        self.exits
+            .get(snap as usize)
+            .copied()
+            .ok_or(CompileError::NotInTraces("call.insn without its snapshot"))
+    }
+
+    fn call_insn_fn(&self) -> HelperFn {
+        HelperFn::Table(super::hook::HELPER_CALL_INSN as i32)
     }
 
     fn count_pass(&mut self, _: &mut Asm) {}

@@ -6,7 +6,7 @@
 use super::emit::{Trampoline, RETURNED};
 use super::Entry;
 use hashvm_vm::jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId};
-use hashvm_vm::{Trap, Vm};
+use hashvm_vm::{Trap, Value, Vm};
 use std::cell::RefCell;
 use std::num::NonZeroU32;
 use std::rc::Rc;
@@ -18,14 +18,19 @@ use std::rc::Rc;
 pub struct AotHelpers {
     /// The write barrier's slow path ([`hashvm_vm::jit::jit_remember`]).
     pub remember: unsafe extern "C" fn(*mut Vm, *mut u8),
+    /// `call.insn`: one instruction run by the VM ([`hashvm_vm::jit::aot_call_insn`]).
+    pub call_insn: unsafe extern "C" fn(*mut Vm, u64, *mut Value, *mut Value) -> u32,
 }
 
 /// Offset of [`AotHelpers::remember`].
 pub const HELPER_REMEMBER: usize = std::mem::offset_of!(AotHelpers, remember);
+/// Offset of [`AotHelpers::call_insn`].
+pub const HELPER_CALL_INSN: usize = std::mem::offset_of!(AotHelpers, call_insn);
 
 /// The table every entry passes.
 static HELPERS: AotHelpers = AotHelpers {
     remember: hashvm_vm::jit::jit_remember,
+    call_insn: hashvm_vm::jit::aot_call_insn,
 };
 
 /// Trace ids of ahead-of-time entries have this bit set (the tracing JIT numbers its
@@ -177,10 +182,17 @@ impl AotHook {
         }
         if r != RETURNED {
             vm.jit_set_ip(r);
-            let mut st = self.stats.borrow_mut();
-            st.exits += 1;
-            if let Some(f) = vm.jit_top_frame() {
-                *st.sites.entry((f.func, f.ip)).or_insert(0) += 1;
+            {
+                let mut st = self.stats.borrow_mut();
+                st.exits += 1;
+                if let Some(f) = vm.jit_top_frame() {
+                    *st.sites.entry((f.func, f.ip)).or_insert(0) += 1;
+                }
+            }
+            // A helper call that ended in a fault: raised here, at the instruction,
+            // with the stack trace of the frames as the code left them.
+            if let Some(t) = vm.jit_take_trap() {
+                return Err(t);
             }
         }
         vm.check_interrupt()

@@ -28,16 +28,20 @@
 //!   the frame and jumps; `tcallself` and `loop` are jumps (polling the interrupt
 //!   flag). A full value, frame or native stack leaves to the interpreter at the call,
 //!   which grows the stack or reports the overflow.
-//! - **Fallback.** Any instruction outside the supported subset (lists, pattern
-//!   matching, strings, closures, unknown calls...) is an exit to the interpreter at
+//! - **Helper calls.** `anew`, `print`, `tostr`, `scat` and the `net.*` instructions
+//!   are run by the VM through `call.insn` (the tracing JIT's helper call, reached
+//!   through the trampoline's table), every value in its slot before and reloaded
+//!   after; so is the write barrier's slow path (`jit_remember`).
+//! - **Fallback.** Any instruction outside the supported subset (lists, closures,
+//!   unknown calls, `switch`...) is an exit to the interpreter at
 //!   that instruction. A function with none is *fully compiled*; others are *partly
 //!   compiled* (their loops whose bodies are fully supported are still entered
 //!   natively from the interpreter's back-edge) and reported with the reason.
 //! - **GC contract (the JIT's).** `con` and `tuple` bump the nursery inline (`new`;
 //!   a full nursery, or GC stress, leaves to the interpreter at the instruction, which
-//!   collects); nothing calls the runtime, so nothing collects while compiled code
-//!   runs, and heap addresses live in registers only within a block, written to their
-//!   slots before any exit or call. Stores into objects go through the write barrier.
+//!   collects); only a helper call collects, so heap addresses live in registers only
+//!   within a block, written to their slots before any exit, call or helper call.
+//!   Stores into objects go through the write barrier.
 
 use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::record::{arith_of, branch_of};
@@ -397,8 +401,17 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         // A runtime error: an exit to the interpreter at the instruction, which raises
         // it (same message, same stack trace).
         Panic | MatchFail => true,
-        _ => false,
+        // Run by the VM through a helper call (`call.insn`).
+        op => helper(op),
     }
+}
+
+/// Whether `op` is compiled as a helper call (`call.insn`: the VM runs the instruction
+/// with the interpreter's handler): what the tracing JIT runs so
+/// (`hashvm_vm::jit::helper_runs`) but foreign calls, which stay to the interpreter
+/// and the tracing JIT, whose traces call the C function directly (`call.c`).
+fn helper(op: Op) -> bool {
+    op != Op::FfiCall && hashvm_vm::jit::helper_runs(op)
 }
 
 /// How much of a function was compiled.
@@ -699,6 +712,7 @@ fn home_loops(
                         i.op,
                         Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf | Op::Ret | Op::RetU
                     ))
+                && !helper(i.op)
                 && (i.op != Op::Loop || *ip == back)
         });
         // Entered only at its header.
@@ -1664,6 +1678,23 @@ impl Tx<'_> {
                 let k = f as u64 | (a0 as u64) << 32 | (n as u64) << 48;
                 self.b.emit_raw(IrOp::TCallAot, NONE, NONE, k, s);
                 return Ok(Step::End);
+            }
+            op if helper(op) => {
+                // Run by the VM (`call.insn`, the interpreter's own handler): every
+                // live value in its slot first; after it, every value is reloaded from
+                // its slot (a collection may have moved objects). A helper that does
+                // not answer OK leaves to the interpreter at the instruction, which
+                // runs it or raises the fault it ended in.
+                self.flush(&[ip]);
+                let s = self.b.snapshot(ip, Vec::new());
+                let h = crate::ir::HelperCall {
+                    func: self.func,
+                    ip,
+                    base: 0,
+                    live: self.map.len() as u32,
+                };
+                self.b.call_insn(h, s);
+                self.map.iter_mut().for_each(|e| *e = None);
             }
             TCallSelf => {
                 let (a0, n) = (s0, s1);
