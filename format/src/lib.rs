@@ -9,6 +9,8 @@
 //! - [`mod@verify`]: the static checks run on every load.
 //! - [`hasm`]: the `.hasm` text form (assembler and disassembler).
 //! - [`link`]: the linker core, which merges objects and libraries into one module.
+//! - [`liveness`]: which frame slots are live before each instruction (for JITs and
+//!   compilers that keep slots in registers).
 
 #![warn(missing_docs)]
 
@@ -18,6 +20,7 @@ pub mod builder;
 pub mod hasm;
 pub mod insn;
 pub mod link;
+pub mod liveness;
 pub mod module;
 pub mod opcode;
 pub mod verify;

@@ -797,100 +797,23 @@ fn home_loops(
 /// slot dead where it would be written back (an exit, a call, the end of a fragment) is
 /// not written: no one can read it (a stale value in a slot is an older value of the
 /// same frame, which the collector scans as before).
-pub(crate) struct Liveness {
-    words: usize,
-    bits: Vec<u64>,
-}
+pub(crate) struct Liveness(hashvm_format::liveness::Liveness);
 
 impl Liveness {
+    /// The bytecode liveness of `fun` (`hashvm_format::liveness`: one analysis, derived
+    /// from the opcode table's operand roles, shared with the tracing JIT).
     fn new(fun: &Fun, nslots: usize) -> Liveness {
-        let words = nslots.div_ceil(64).max(1);
-        let n = fun.insns.len();
-        let mut bits = vec![0u64; n * words];
-        let all = |v: &mut [u64], from: usize| {
-            for s in from..nslots {
-                v[s / 64] |= 1 << (s % 64);
-            }
-        };
-        // Per instruction: the slots it reads and writes, and its successors.
-        let mut reads = vec![0u64; n * words];
-        let mut writes = vec![0u64; n * words];
-        let mut succ: Vec<Vec<usize>> = Vec::with_capacity(n);
-        for (k, (ip, i, len)) in fun.insns.iter().enumerate() {
-            let r = &mut reads[k * words..(k + 1) * words];
-            let ops = i.op.operands();
-            for (j, (kind, a)) in ops.iter().zip(i.args.iter()).enumerate() {
-                match (kind, a) {
-                    (OperandKind::Src, Operand::Slot(x)) => r[*x as usize / 64] |= 1 << (*x % 64),
-                    (OperandKind::Base, Operand::Slot(b)) => {
-                        let count = ops
-                            .iter()
-                            .zip(i.args.iter())
-                            .skip(j + 1)
-                            .find_map(|(k, a)| match (k, a) {
-                                (OperandKind::Count, Operand::U16(c)) => Some(*c as usize),
-                                _ => None,
-                            });
-                        match count {
-                            Some(c) => {
-                                for x in *b as usize..(*b as usize + c).min(nslots) {
-                                    r[x / 64] |= 1 << (x % 64);
-                                }
-                            }
-                            None => all(r, *b as usize),
-                        }
-                    }
-                    (OperandKind::Dst, Operand::Slot(x)) => {
-                        writes[k * words + *x as usize / 64] |= 1 << (*x % 64)
-                    }
-                    _ => {}
-                }
-            }
-            let mut v: Vec<usize> = targets(*ip, i)
-                .iter()
-                .filter_map(|t| fun.at.get(*t as usize).copied())
-                .filter(|&t| t != usize::MAX)
-                .collect();
-            if falls_through(i.op) {
-                if let Some(&t) = fun.at.get((ip + len) as usize) {
-                    if t != usize::MAX {
-                        v.push(t);
-                    }
-                }
-            }
-            succ.push(v);
-        }
-        loop {
-            let mut changed = false;
-            for k in (0..n).rev() {
-                let mut out = vec![0u64; words];
-                for &t in &succ[k] {
-                    for w in 0..words {
-                        out[w] |= bits[t * words + w];
-                    }
-                }
-                for w in 0..words {
-                    let v = (out[w] & !writes[k * words + w]) | reads[k * words + w];
-                    if v != bits[k * words + w] {
-                        bits[k * words + w] = v;
-                        changed = true;
-                    }
-                }
-            }
-            if !changed {
-                return Liveness { words, bits };
-            }
-        }
+        let insns: Vec<(u32, &Insn, u32)> = fun
+            .insns
+            .iter()
+            .map(|(ip, i, len)| (*ip, i, *len))
+            .collect();
+        Liveness(hashvm_format::liveness::Liveness::new(&insns, nslots))
     }
 
     /// Whether slot `s` is live before instruction `n` (true when unknown).
     fn live(&self, n: usize, s: usize) -> bool {
-        if s / 64 >= self.words {
-            return true;
-        }
-        self.bits
-            .get(n * self.words + s / 64)
-            .is_none_or(|w| w & (1 << (s % 64)) != 0)
+        self.0.live_index(n, s)
     }
 }
 
