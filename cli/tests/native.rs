@@ -964,6 +964,29 @@ fn aot_calls_helpers() -> Result<(), Failed> {
     )
 }
 
+/// A field read next as an array (`aget`, `aset`, `alen`) is loaded into a register,
+/// guarded to be an array, not copied to its slot: reads, stores and lengths through
+/// fields in compiled functions, then an index out of range through one.
+const FIELD_ARRAYS: &str = "\
+Box := struct(n: i64, xs: Array<i64>);
+get := (b: Box, i: i64) -> i64 => b.xs[i] + array.len(b.xs);
+put := (b: Box, i: i64, v: i64) => { b.xs[i] = v; };
+main := () => {
+    b := Box(3, array.make(4, 1));
+    mut s := 0;
+    for i in 0..4 {
+        put(b, i, i * i);
+        s += get(b, i);
+    }
+    println(to_str(s));
+    println(to_str(get(b, 4)));
+};
+";
+
+fn aot_loads_arrays_from_fields() -> Result<(), Failed> {
+    aot_compiles(FIELD_ARRAYS, &["get", "put"], 0, 1)
+}
+
 /// Builds `program` natively: `--native-stats` must list the functions `must` as
 /// compiled and count at least `homes` loops keeping values in registers; then runs it
 /// with and without its compiled code, also at a low frame limit and under GC stress,
@@ -1318,6 +1341,10 @@ fn main() {
     trials.push(Trial::test("aot_skips_dead_stores", aot_skips_dead_stores));
     trials.push(Trial::test("aot_calls_the_barrier", aot_calls_the_barrier));
     trials.push(Trial::test("aot_calls_helpers", aot_calls_helpers));
+    trials.push(Trial::test(
+        "aot_loads_arrays_from_fields",
+        aot_loads_arrays_from_fields,
+    ));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

@@ -841,7 +841,8 @@ struct Tx<'a> {
     /// (its one way in is the fall-through of a branch here).
     mergeable: &'a dyn Fn(u32) -> bool,
     /// The type the instruction after byte offset `ip` that next mentions slot `s`, in
-    /// the same basic block, reads it as (i64 or f64), if it reads it first.
+    /// the same basic block, reads it as (i64, f64, or a pointer for an array operand),
+    /// if it reads it first.
     next_read: &'a dyn Fn(u32, usize) -> Option<IrType>,
     /// Set by a branch whose fall-through continues this fragment.
     fall: Option<u32>,
@@ -1307,8 +1308,10 @@ impl Tx<'_> {
                 {
                     // Read next as an i64 or f64: loaded into a register with a guard on
                     // its tag (a field of another kind leaves to the interpreter at this
-                    // instruction, which copies it and goes on). The object's address is
-                    // not kept in the slot map (whose objects are arrays).
+                    // instruction, which copies it and goes on); read next as an array:
+                    // its address, guarded to be an object of the array kind (the slot
+                    // map's objects are arrays). The object's address is not kept in
+                    // the slot map.
                     let snap = self.snap(ip);
                     let obj = match held {
                         Some(r) => r,
@@ -1317,12 +1320,16 @@ impl Tx<'_> {
                     self.b
                         .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
                     self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
-                    let tw = if typed == Some(IrType::F64) {
-                        Tag::F64
-                    } else {
-                        Tag::I64
+                    let tw = match typed {
+                        Some(IrType::F64) => Tag::F64,
+                        Some(IrType::Ptr) => Tag::OBJ,
+                        _ => Tag::I64,
                     } as u64;
                     let r = self.b.fload(obj, fi as u32, tw, snap)?;
+                    if typed == Some(IrType::Ptr) {
+                        self.b
+                            .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)?;
+                    }
                     self.set(s0, r);
                 } else if i.op == Field {
                     let snap = self.snap(ip);
@@ -1690,6 +1697,15 @@ fn translate(
                 }
             }
             if src {
+                // Read as an array (the object operand of `aget`, `aset`, `alen`).
+                let array = match j.op {
+                    Op::AGet | Op::ALen => slot(j, 1) == s,
+                    Op::ASet => slot(j, 0) == s,
+                    _ => false,
+                };
+                if array {
+                    return Some(IrType::Ptr);
+                }
                 let mut st = vec![Kind::Any; s + 1];
                 transfer(&mut st, j, &[], func);
                 return match st[s] {
