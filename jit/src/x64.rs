@@ -789,6 +789,20 @@ pub(crate) trait Target<A: Emitter> {
     fn helper_exit(&mut self, a: &mut A, snap: u32) -> Result<DynamicLabel, CompileError>;
     /// Emits the increment of the pass counter at a native return (if any).
     fn count_pass(&mut self, a: &mut A);
+    /// The write barrier's slow path ([`heap_store`]): `None` (traces) exits before the
+    /// store; whole-function code gives the label of a routine to `call` with the old
+    /// object's address pushed, which remembers it and returns with every register as
+    /// it was (and pops the address).
+    fn remember_stub(&self) -> Option<DynamicLabel> {
+        None
+    }
+    /// The helper `call.insn` calls: `hashvm_vm::jit::jit_call_insn` by address in a
+    /// trace.
+    fn call_insn_fn(&self) -> HelperFn {
+        let f: unsafe extern "C" fn(*mut hashvm_vm::Vm, u64, *mut Value, *mut Value) -> u32 =
+            hashvm_vm::jit::jit_call_insn;
+        HelperFn::Addr(f as usize)
+    }
     /// Emits instruction `i`, an operation of whole-function code.
     fn function_op(
         &mut self,
@@ -964,6 +978,11 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::SqrtF => {
                 let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                // As `cvtsi2sd` below: the upper lane of `r` is an input unless `r` is
+                // `p` (then it is `p`'s own).
+                if r != p {
+                    dynasm!(a ; .arch x64 ; xorps Rx(r), Rx(r));
+                }
                 dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
             }
             IrOp::NegF => {
@@ -998,7 +1017,12 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::ItoF => {
                 let (r, p) = (x(Ref(i as u32)), g(ins.a));
-                dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
+                // `cvtsi2sd` writes only the low lane: the rest of `r` is an input, a
+                // false dependency on whatever last wrote `r` (in spectralnorm's loop,
+                // the accumulator of the previous iteration, which serialised every
+                // iteration's division behind it: 2.3x slower). Zeroing `r` first
+                // breaks it (a zeroing idiom, no execution unit).
+                dynasm!(a ; .arch x64 ; xorps Rx(r), Rx(r) ; cvtsi2sd Rx(r), Rq(p));
             }
             IrOp::SStore => {
                 store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?;
@@ -1068,15 +1092,9 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     store_home(a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
                 }
                 let fail = cx.helper_exit(a, ins.snap)?;
-                let f: unsafe extern "C" fn(
-                    *mut hashvm_vm::Vm,
-                    u64,
-                    *mut Value,
-                    *mut Value,
-                ) -> u32 = hashvm_vm::jit::jit_call_insn;
                 call_helper(
                     a,
-                    f as usize,
+                    cx.call_insn_fn(),
                     [
                         HelperArg::Imm((h.func as u64) << 32 | h.ip as u64),
                         HelperArg::Slot(disp(h.base as u64)?),
@@ -1269,8 +1287,8 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::GIndex
             | IrOp::HTag
             | IrOp::Payload
-            | IrOp::HStore
             | IrOp::New => data_op(a, t, loc, i, exit)?,
+            IrOp::HStore => heap_store(a, t, loc, *ins, exit, cx.remember_stub())?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
                 dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
@@ -1350,7 +1368,17 @@ pub enum HelperArg {
     Slot(i32),
 }
 
-/// Emits a call of the `extern "C"` helper at address `f`, of type
+/// Where a helper call finds its function.
+#[derive(Clone, Copy, Debug)]
+pub enum HelperFn {
+    /// At this address (a trace: the process's own function).
+    Addr(usize),
+    /// In the table whose address the trampoline keeps at `[rbx + 8]`, at this byte
+    /// offset (code compiled ahead of time, which is position independent).
+    Table(i32),
+}
+
+/// Emits a call of the `extern "C"` helper `f`, of type
 /// `unsafe extern "C" fn(*mut Vm, u64, u64, u64) -> u32` (pointer arguments are
 /// `u64`-sized): the VM's address (saved by the prologue at `[rbx]`) and `args`, and
 /// jumps to `fail` when it returns a status other than 0 (OK).
@@ -1371,7 +1399,7 @@ pub enum HelperArg {
 ///
 /// The native stack is aligned to 16 bytes for the call whatever the depth of native
 /// recursion; `BASE` and `INTR` (caller-saved) are saved around it.
-pub fn call_helper<A: Emitter>(a: &mut A, f: usize, args: [HelperArg; 3], fail: DynamicLabel) {
+pub fn call_helper<A: Emitter>(a: &mut A, f: HelperFn, args: [HelperArg; 3], fail: DynamicLabel) {
     native_call_enter(a);
     // rsi, rdx, rcx from BASE before rdi (BASE) is overwritten with the VM.
     for (reg, arg) in [6u8, 2, 1].into_iter().zip(args) {
@@ -1380,10 +1408,15 @@ pub fn call_helper<A: Emitter>(a: &mut A, f: usize, args: [HelperArg; 3], fail: 
             HelperArg::Slot(d) => dynasm!(a ; .arch x64 ; lea Rq(reg), [Rq(BASE) + d]),
         }
     }
-    dynasm!(a ; .arch x64
-        ; mov rdi, QWORD [rbx]
-        ; mov rax, QWORD f as i64
-        ; call rax);
+    dynasm!(a ; .arch x64 ; mov rdi, QWORD [rbx]);
+    match f {
+        HelperFn::Addr(f) => dynasm!(a ; .arch x64
+            ; mov rax, QWORD f as i64
+            ; call rax),
+        HelperFn::Table(off) => dynasm!(a ; .arch x64
+            ; mov rax, QWORD [rbx + 8]
+            ; call QWORD [rax + off]),
+    }
     native_call_leave(a);
     dynasm!(a ; .arch x64 ; test eax, eax ; jnz =>fail);
 }
@@ -2169,7 +2202,6 @@ fn data_op<A: Emitter>(
             let (r, p) = (g(Ref(i as u32)), g(ins.a));
             dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
         }
-        IrOp::HStore => heap_store(a, t, loc, ins, exit)?,
         IrOp::New => {
             // The nursery's bump pointer and limit, as `Heap::try_alloc` uses them (the
             // limit is the pointer itself when the next allocation must collect:
@@ -2204,17 +2236,21 @@ fn data_op<A: Emitter>(
 /// The barrier remembers an old object when a young object is stored into it; once
 /// remembered, further stores need nothing. The inline check is exactly that
 /// condition (value an object in the nursery, target outside it, target not yet
-/// remembered), and its slow path is an exit *before* the store: the interpreter
-/// re-executes the instruction, storing through `Heap::store`, which remembers the
-/// object. That costs one exit per old object per minor collection, needs no call
-/// out of generated code, and keeps the remembered set's code in one place. A value
-/// that is not an object (statically known from its type) needs no barrier at all.
+/// remembered). In a trace its slow path is an exit *before* the store: the
+/// interpreter re-executes the instruction, storing through `Heap::store`, which
+/// remembers the object. That costs one exit per old object per minor collection,
+/// needs no call out of generated code, and keeps the remembered set's code in one
+/// place. Whole-function code, whose exits cost the rest of the function and of its
+/// native callers, calls `remember` instead (see [`Target::remember_stub`]) and goes
+/// on. A value that is not an object (statically known from its type) needs no
+/// barrier at all.
 fn heap_store<A: Emitter>(
     a: &mut A,
     t: &Trace,
     loc: &[Loc],
     ins: crate::ir::Ins,
     exit: DynamicLabel,
+    remember: Option<DynamicLabel>,
 ) -> Result<(), CompileError> {
     let obj = match loc[ins.a.0 as usize] {
         Loc::Gpr(r) => r,
@@ -2231,7 +2267,7 @@ fn heap_store<A: Emitter>(
             dynasm!(a ; .arch x64
                 ; cmp DWORD [Rq(obj) + layout::META as i32], layout::ELEMS_GENERAL as i32
                 ; jne =>flat);
-            value_store(a, t, loc, ins, obj, exit)?;
+            value_store(a, t, loc, ins, obj, exit, remember)?;
             dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
             let tw = t.tagword(ins.b);
             if (Tag::BOOL as u64..=Tag::CHAR as u64).contains(&tw) {
@@ -2245,7 +2281,7 @@ fn heap_store<A: Emitter>(
             dynasm!(a ; .arch x64 ; =>done);
             Ok(())
         }
-        _ => value_store(a, t, loc, ins, obj, exit),
+        _ => value_store(a, t, loc, ins, obj, exit, remember),
     }
 }
 
@@ -2257,6 +2293,7 @@ fn value_store<A: Emitter>(
     ins: crate::ir::Ins,
     obj: u8,
     exit: DynamicLabel,
+    remember: Option<DynamicLabel>,
 ) -> Result<(), CompileError> {
     let v = loc[ins.b.0 as usize];
     // An object the trace allocated is young (no collection runs in a trace): its
@@ -2276,9 +2313,15 @@ fn value_store<A: Emitter>(
             ; sub Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
             ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY_SIZE as i32]
             ; jb =>done
-            ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8
-            ; jz =>exit
-            ; =>done);
+            ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8);
+        match remember {
+            None => dynasm!(a ; .arch x64 ; jz =>exit),
+            Some(stub) => dynasm!(a ; .arch x64
+                ; jnz =>done
+                ; push Rq(obj)
+                ; call =>stub),
+        }
+        dynasm!(a ; .arch x64 ; =>done);
     }
     let idx = Ref(ins.k as u32);
     let (reg, off) = match t.ins[idx.0 as usize] {
@@ -2614,7 +2657,7 @@ mod tests {
 
     #[test]
     fn a_peeled_trace_spills_and_its_exit_writes_every_carried_slot() {
-        let t = crate::opt::peel(&pressure_loop()).expect("peeled");
+        let t = crate::opt::peel(&pressure_loop(), crate::opt::Lives::unknown()).expect("peeled");
         assert!(homes(&t)
             .expect("spills")
             .iter()
@@ -2643,7 +2686,7 @@ mod tests {
         let n = b.sload(3, IrType::I64, 0);
         let s = b.snapshot(9, vec![]);
         b.guard(IrOp::LtI, i1, n, s).unwrap();
-        let t = crate::opt::peel(&b.finish(vec![])).expect("peeled");
+        let t = crate::opt::peel(&b.finish(vec![]), crate::opt::Lives::unknown()).expect("peeled");
         for (k, swapped) in [(1, true), (2, false), (5, true), (8, false)] {
             let mut slots = [Value::i64(10), Value::i64(20), Value::i64(0), Value::i64(k)];
             run(&t, &mut slots, false);
