@@ -522,6 +522,16 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     let top = a.new_dynamic_label();
     let out = a.new_dynamic_label();
     let entry = a.offset();
+    // Whether the prologue turns the frame stack's room into native budget: only for a
+    // root function-entry trace with a `call.rec` (its side traces check the frame
+    // stack at their own calls), so that trees without native recursion (a tail
+    // recursion's entry tree, entered millions of times) do not pay for it.
+    let floor = ctx.root_top.is_none()
+        && t.entry.is_some()
+        && FRAME_SHIFT.is_some()
+        && t.ins
+            .iter()
+            .any(|i| matches!(i.op, IrOp::CallRecK | IrOp::CallRecSelf));
     if ctx.root_top.is_none() {
         dynasm!(a ; .arch x64
             ; push rbx
@@ -538,8 +548,8 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; sub rsp, SPILL_BYTES
             ; lea rbp, [rsp - NATIVE_BUDGET]
         );
-        if t.entry.is_some() && FRAME_SHIFT.is_some() {
-            // A function-entry tree: the floor rises to where the frame stack would
+        if floor {
+            // A function-entry root with a `call.rec`: the floor rises to where the frame stack would
             // be short (a `call.rec` takes 24 bytes of native stack and one frame
             // record, and needs room for 12 more an exit inside the callee may push),
             // so that the one compare of `rsp` at each call covers both (the AOT
@@ -624,6 +634,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             let kinds = t.ins[..prefix].iter().map(|ins| (ins.k, ins.op)).collect();
             (fast, kinds)
         }),
+        floor,
         helper_exits: Vec::new(),
     };
     // A peeled trace's back-edge jumps to its loop body.
@@ -768,6 +779,12 @@ pub(crate) trait Target<A: Emitter> {
         let _ = (t, i);
         self.call_rec(a)
     }
+    /// Whether the native stack budget's floor also covers the frame stack (room for
+    /// a `call.rec` and the records an exit in its callee may push): no check of its
+    /// own at each call then.
+    fn frame_floor(&self) -> bool {
+        false
+    }
     /// The label a helper call that did not answer OK jumps to, for snapshot `snap`.
     fn helper_exit(&mut self, a: &mut A, snap: u32) -> Result<DynamicLabel, CompileError>;
     /// Emits the increment of the pass counter at a native return (if any).
@@ -805,6 +822,8 @@ struct TraceTarget {
     /// A root function-entry trace's fast entry (after the guards of its leading
     /// argument loads), and those loads' slots and operations.
     fast: Option<(DynamicLabel, Vec<(u64, IrOp)>)>,
+    /// The prologue set the native floor from the frame stack's room.
+    floor: bool,
     /// The direct exits of helper calls: (label, snapshot).
     helper_exits: Vec<(DynamicLabel, u32)>,
 }
@@ -822,6 +841,10 @@ impl Target<Assembler> for TraceTarget {
             }
         }
         self.call_rec(a)
+    }
+
+    fn frame_floor(&self) -> bool {
+        self.floor
     }
 
     fn call_rec(&mut self, a: &mut Assembler) -> Result<(), CompileError> {
@@ -1023,9 +1046,9 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 let resume = (ins.k >> 32) as i32;
                 let fsz = layout::FRAME_SIZE as i32;
                 // Room for as many records as an exit inside the callee may push:
-                // checked by the native stack budget's floor, which the prologue set
-                // from it (or here, when the record's size is not a power of two).
-                let room = if FRAME_SHIFT.is_some() {
+                // checked by the native stack budget's floor where the root's
+                // prologue set it from that room, else here.
+                let room = if cx.frame_floor() {
                     0
                 } else {
                     fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32)
