@@ -4,10 +4,11 @@
 use crate::ir::{ClosureSrc, Trace};
 use crate::record::{Probe, Recorder, Step};
 use crate::x64::{self, CompiledTrace};
+use hashvm_format::liveness::Liveness;
 use hashvm_vm::jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId};
 use hashvm_vm::{Trap, Value, Vm};
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -171,6 +172,10 @@ pub struct Jit {
     /// installed there.
     side_retry: Vec<(usize, usize, (u32, u32))>,
     traces: Vec<Installed>,
+    /// Per function: its bytecode liveness (`hashvm_format::liveness`), computed the
+    /// first time a trace of or through it is compiled, dropped on load (`flush`).
+    /// `None`: the code did not decode (every slot live).
+    liveness: HashMap<u32, Option<Rc<Liveness>>>,
     /// What happened so far (shared, so that the caller can read it after handing the
     /// JIT to the VM).
     pub stats: Rc<RefCell<JitStats>>,
@@ -268,7 +273,38 @@ impl Jit {
         // A root loop is peeled (`opt`); should its peeled form not compile (more
         // values live at once than the spill area holds), it runs as recorded.
         let peel = side.is_none() && !self.no_peel.contains(&anchor);
-        let peeled = match peel.then(|| crate::opt::peel(&trace)).flatten() {
+        // The bytecode liveness of the functions the trace runs in (a loop tree's
+        // trace: its frame runs the anchor's function).
+        let lives = match anchor {
+            Anchor::Loop { func, .. } if trace.entry.is_none() => {
+                let funcs: BTreeSet<u32> = std::iter::once(func)
+                    .chain(
+                        trace
+                            .snaps
+                            .iter()
+                            .flat_map(|s| s.frames.iter().map(|f| f.func)),
+                    )
+                    .collect();
+                Some((func, self.liveness_of(vm, funcs)))
+            }
+            _ => None,
+        };
+        let lives = lives
+            .as_ref()
+            .map_or(crate::opt::Lives::unknown(), |(func, m)| {
+                crate::opt::Lives {
+                    func: *func,
+                    by_func: Some(m),
+                }
+            });
+        let mut trace = trace;
+        let dropped = crate::opt::drop_dead_stores(&mut trace, lives);
+        let dropped = if dropped > 0 {
+            format!(" ({dropped} dead slot stores dropped)")
+        } else {
+            String::new()
+        };
+        let peeled = match peel.then(|| crate::opt::peel(&trace, lives)).flatten() {
             Some(p) => match x64::compile(&p, ctx) {
                 Ok(c) => Some((p, c)),
                 Err(e) => {
@@ -321,12 +357,12 @@ impl Jit {
             root_reach.extent.store(extent, Ordering::Relaxed);
             self.traces[root].direct |= link_root.is_some();
             self.note(format_args!(
-                "compiled side trace {} at exit {k} of trace {}",
+                "compiled side trace {} at exit {k} of trace {}{dropped}",
                 tid + 1,
                 p + 1
             ));
         } else {
-            self.note(format_args!("compiled trace {}", tid + 1));
+            self.note(format_args!("compiled trace {}{dropped}", tid + 1));
         }
         let mut exits = vec![(0, false); trace.snaps.len()];
         if let Some((k, _)) = trace.link {
@@ -382,6 +418,20 @@ impl Jit {
         self.relink();
         let id = NonZeroU32::new(root as u32 + 1).unwrap_or(NonZeroU32::MIN);
         Ok(TraceId(id))
+    }
+
+    /// The bytecode liveness of each of `funcs`, from the cache (computed on first use).
+    fn liveness_of(&mut self, vm: &Vm, funcs: BTreeSet<u32>) -> HashMap<u32, Rc<Liveness>> {
+        funcs
+            .into_iter()
+            .filter_map(|f| {
+                let l = self.liveness.entry(f).or_insert_with(|| {
+                    let (_, nslots) = vm.func_shape(f)?;
+                    Liveness::of_code(vm.func_code(f)?, nslots).map(Rc::new)
+                });
+                Some((f, l.clone()?))
+            })
+            .collect()
     }
 
     /// Decides, for every direct link, whether it jumps into its target or returns to
@@ -789,5 +839,6 @@ impl JitHook for Jit {
         self.no_peel.clear();
         self.refused.clear();
         self.traces.clear();
+        self.liveness.clear();
     }
 }

@@ -28,6 +28,14 @@
 //! - Snapshot entries name only slots of a frame: where no inlined frame is live,
 //!   slots from [`Trace::frame_slots`] up belong to none (an inlined callee's, after
 //!   it returned), and a phi that nothing in the body reads is dropped.
+//! - Snapshot entries name only slots *live* at the snapshot's resume point in the
+//!   bytecode ([`Lives`], LuaJIT's `snap_usedef`, from `hashvm_format::liveness`): an
+//!   exit leaves a dead slot as it is in memory (an older value of the same slot,
+//!   which the pre-roll or an earlier run wrote: always a valid value, which is all
+//!   the collector needs), and the interpreter never reads it before writing it. So
+//!   a bytecode temporary (written and read within one iteration) is in no snapshot,
+//!   its phi is read by nothing and is dropped: no register carried across the
+//!   back-edge, no move, no store at the exits.
 //!
 //! Traces that call out (helper calls, C calls, native recursion) read and write the
 //! whole frame in memory and lose every register at the call: they are not peeled, nor
@@ -35,19 +43,76 @@
 //! whose loop-carried slot changes type from one iteration to the next (the body's
 //! read of it would always fail its guard) is not peeled either: it runs as recorded.
 
-use crate::ir::{flag, heap_load, IrOp, Ref, Snapshot, Trace, TraceBuilder, NONE};
+use crate::ir::{flag, heap_load, ClosureSrc, IrOp, Ref, Snapshot, Trace, TraceBuilder, NONE};
+use hashvm_format::liveness::Liveness;
 use hashvm_vm::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+
+/// The bytecode liveness a trace's snapshots are filtered by: the function of the
+/// trace's frame and the liveness of every function the trace runs in (its own and
+/// the inlined ones; a function missing from the map has every slot live).
+#[derive(Clone, Copy)]
+pub struct Lives<'a> {
+    /// The function of the trace's frame (its anchor's).
+    pub func: u32,
+    /// Per function: its liveness (computed once per function per load: the JIT's cache).
+    /// `None`: no liveness known, every slot is live.
+    pub by_func: Option<&'a HashMap<u32, Rc<Liveness>>>,
+}
+
+impl Lives<'_> {
+    /// No liveness known: every slot is live.
+    pub fn unknown() -> Lives<'static> {
+        Lives {
+            func: u32::MAX,
+            by_func: None,
+        }
+    }
+
+    /// Whether slot `s` (from the trace frame's slot 0) may be read by the interpreter
+    /// after an exit through `snap` before it writes it: its frame (the innermost one
+    /// whose base is at or below `s`) is live there at the instruction that frame
+    /// resumes at (the snapshot's for the innermost, the call's next instruction for
+    /// a caller). True when unknown (a frame run by another function than the trace
+    /// recorded, a function without liveness), and for a slot an inlined frame's
+    /// closure is read from at the exit.
+    pub fn slot_live(&self, snap: &Snapshot, s: u16) -> bool {
+        let Some(by_func) = self.by_func else {
+            return true;
+        };
+        let s = s as u32;
+        // An exit reads an inlined frame's closure from the caller's slot that named it.
+        if snap.displaced.is_some() || snap.frames.iter().any(|f| f.closure == ClosureSrc::Slot(s))
+        {
+            return true;
+        }
+        let inner = snap.frames.iter().rposition(|f| f.base <= s);
+        let (func, ip, rel) = match inner {
+            None => (
+                self.func,
+                snap.frames.first().map_or(snap.resume_ip, |f| f.resume),
+                s,
+            ),
+            Some(i) => (
+                snap.frames[i].func,
+                snap.frames.get(i + 1).map_or(snap.resume_ip, |f| f.resume),
+                s - snap.frames[i].base,
+            ),
+        };
+        by_func.get(&func).is_none_or(|l| l.live(ip, rel as usize))
+    }
+}
 
 /// The peeled form of the loop trace `t`, or `None` when it is not peeled (see the
 /// module's documentation for which).
-pub fn peel(t: &Trace) -> Option<Trace> {
+pub fn peel(t: &Trace, lives: Lives<'_>) -> Option<Trace> {
     // Values of the pre-roll the body reads through load forwarding and that change
     // across iterations: each gets a phi. Found by peeling, then peeling again with
     // them carried (a few rounds at most: the set only grows).
     let mut carried = BTreeSet::new();
     for _ in 0..4 {
-        match peel_with(t, &carried)? {
+        match peel_with(t, &carried, lives)? {
             Ok(p) => return Some(p),
             Err(more) => carried.extend(more),
         }
@@ -57,7 +122,11 @@ pub fn peel(t: &Trace) -> Option<Trace> {
 
 /// [`peel`] with the pre-roll values `carried` in phis; `Err` with more such values
 /// when the body reads others.
-fn peel_with(t: &Trace, carried: &BTreeSet<Ref>) -> Option<Result<Trace, BTreeSet<Ref>>> {
+fn peel_with(
+    t: &Trace,
+    carried: &BTreeSet<Ref>,
+    lives: Lives<'_>,
+) -> Option<Result<Trace, BTreeSet<Ref>>> {
     // A trace that ends in a link, or changes the frame it runs in, is not a loop.
     if t.entry.is_some()
         || t.returns
@@ -140,7 +209,7 @@ fn peel_with(t: &Trace, carried: &BTreeSet<Ref>) -> Option<Result<Trace, BTreeSe
     for (j, ins) in t.ins.iter().enumerate() {
         let guard = ins.op.flags() & flag::GUARD != 0;
         let snap = if guard {
-            body_snap(&mut b, t, &t.snaps[ins.snap as usize], &cur, &sub)
+            body_snap(&mut b, t, &t.snaps[ins.snap as usize], &cur, &sub, lives)
         } else {
             0
         };
@@ -207,7 +276,7 @@ fn peel_with(t: &Trace, carried: &BTreeSet<Ref>) -> Option<Result<Trace, BTreeSe
     let anchor = &t.snaps[0];
     let entries: Vec<(u16, Ref)> = phi_of
         .iter()
-        .filter(|(&s, _)| live(t, anchor, s))
+        .filter(|(&s, _)| live(t, anchor, s) && lives.slot_live(anchor, s))
         .map(|(&s, &p)| (s, p))
         .collect();
     let loop_snap = b.snapshot_in(anchor.resume_ip, entries, &anchor.frames);
@@ -263,6 +332,136 @@ fn peel_with(t: &Trace, carried: &BTreeSet<Ref>) -> Option<Result<Trace, BTreeSe
     Some(Ok(out))
 }
 
+/// Drops the slot stores of a loop tree's trace (root or side, recorded in the
+/// anchor's function, `lives.func`) whose value no one can read: the store of slot
+/// `s` is dead when, before the trace writes `s` again, no exit it can take has `s`
+/// live at its resume point ([`Lives::slot_live`]), nothing reads `s` from memory (a
+/// slot load, a callee guard, a call out of the trace) and the trace does not end
+/// with `s` live at its end (its loop header, snapshot 0, or its link's target). The
+/// slot then keeps an older value, written before by the trace or the interpreter:
+/// a valid value, never read again. Traces that move their frame (`ret.down`, a tail
+/// call there), function-entry and returning traces are left as they are. Returns
+/// how many stores were dropped.
+pub fn drop_dead_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
+    if lives.by_func.is_none()
+        || t.entry.is_some()
+        || t.returns
+        || t.pops
+        || t.loop_start.is_some()
+        || t.snaps.iter().any(|s| s.displaced.is_some())
+    {
+        return 0;
+    }
+    let n = t.ins.len();
+    let dead: Vec<bool> = t
+        .ins
+        .iter()
+        .enumerate()
+        .map(|(p, ins)| {
+            ins.op == IrOp::SStore && slot16(ins.k).is_some_and(|s| store_is_dead(t, p, s, lives))
+        })
+        .collect();
+    let dropped = dead.iter().filter(|&&d| d).count();
+    if dropped == 0 {
+        return 0;
+    }
+    // A store has no result: no operand names it, but the instructions after it move
+    // down, so every reference is renumbered.
+    let mut new_ref = vec![NONE; n];
+    let mut next = 0u32;
+    for (p, d) in dead.iter().enumerate() {
+        if !*d {
+            new_ref[p] = Ref(next);
+            next += 1;
+        }
+    }
+    let map = |r: Ref| {
+        if r == NONE {
+            NONE
+        } else {
+            new_ref[r.0 as usize]
+        }
+    };
+    let old = std::mem::take(&mut t.ins);
+    for (p, mut ins) in old.into_iter().enumerate() {
+        if dead[p] {
+            continue;
+        }
+        if ins.op.nargs() >= 1 {
+            ins.a = map(ins.a);
+        }
+        if ins.op.nargs() == 2 {
+            ins.b = map(ins.b);
+        }
+        if ins.op == IrOp::HStore {
+            ins.k = map(Ref(ins.k as u32)).0 as u64;
+        }
+        t.ins.push(ins);
+    }
+    for snap in &mut t.snaps {
+        for e in &mut snap.entries {
+            e.1 = map(e.1);
+        }
+    }
+    for e in &mut t.tail {
+        e.1 = map(e.1);
+    }
+    dropped
+}
+
+/// Whether the store of slot `s` at instruction `p` of `t` is dead (see
+/// [`drop_dead_stores`]).
+fn store_is_dead(t: &Trace, p: usize, s: u16, lives: Lives<'_>) -> bool {
+    for ins in &t.ins[p + 1..] {
+        match ins.op {
+            IrOp::SStore | IrOp::SClear | IrOp::SUnit if ins.k == s as u64 => return true,
+            IrOp::SStore | IrOp::SClear | IrOp::SUnit => {}
+            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB | IrOp::SLoad => {
+                if ins.k == s as u64 {
+                    return false;
+                }
+                if !lives.slot_live(&t.snaps[ins.snap as usize], s) {
+                    continue;
+                }
+                return false;
+            }
+            IrOp::GFunc | IrOp::GClosure => {
+                if ins.k & 0xffff_ffff == s as u64
+                    || lives.slot_live(&t.snaps[ins.snap as usize], s)
+                {
+                    return false;
+                }
+            }
+            IrOp::Link => return !lives.slot_live(&t.snaps[ins.snap as usize], s),
+            op if op.flags() & (flag::LOAD | flag::STORE) == 0 || heap_op(op) => {
+                if op.flags() & flag::GUARD != 0 && lives.slot_live(&t.snaps[ins.snap as usize], s)
+                {
+                    return false;
+                }
+            }
+            // Anything else (calls out of the trace, frame moves) may read the frame.
+            _ => return false,
+        }
+    }
+    t.link.is_none() && !lives.slot_live(&t.snaps[0], s)
+}
+
+/// Operations that read or write the heap or the globals, never a frame slot.
+fn heap_op(op: IrOp) -> bool {
+    heap_load(op)
+        || matches!(
+            op,
+            IrOp::ALen
+                | IrOp::GLoadI
+                | IrOp::GLoadF
+                | IrOp::GLoadB
+                | IrOp::GLoad
+                | IrOp::New
+                | IrOp::HStore
+                | IrOp::FrameClo
+        )
+}
+
 /// Whether slot `s` belongs to a frame at snapshot `snap`: the trace frame's, or, where
 /// inlined frames are live, any (a slot above every frame is never read before a call
 /// clears it).
@@ -283,6 +482,7 @@ fn body_snap(
     s: &Snapshot,
     cur: &BTreeMap<u16, Ref>,
     sub: &[Ref],
+    lives: Lives<'_>,
 ) -> u32 {
     let mut e: BTreeMap<u16, Ref> = s
         .entries
@@ -291,7 +491,7 @@ fn body_snap(
         .collect();
     e.extend(
         cur.iter()
-            .filter(|(&slot, _)| live(t, s, slot))
+            .filter(|(&slot, _)| live(t, s, slot) && lives.slot_live(s, slot))
             .map(|(&s, &r)| (s, r)),
     );
     b.snapshot_in(s.resume_ip, e.into_iter().collect(), &s.frames)
@@ -322,7 +522,7 @@ mod tests {
     #[test]
     fn invariants_are_hoisted_and_carried_slots_become_phis() {
         let t = counting_loop();
-        let p = peel(&t).expect("peeled");
+        let p = peel(&t, Lives::unknown()).expect("peeled");
         let ls = p.loop_start.unwrap() as usize;
         let body = &p.ins[ls..];
         // No slot load, no slot store, no multiplication in the body: r2 * 3 is the
@@ -372,7 +572,7 @@ mod tests {
         let n = b.sload(1, IrType::F64, s);
         let s2 = b.snapshot(3, vec![]);
         b.guard(IrOp::LtF, x1, n, s2).unwrap();
-        let p = peel(&b.finish(vec![])).expect("peeled");
+        let p = peel(&b.finish(vec![]), Lives::unknown()).expect("peeled");
         let ls = p.loop_start.unwrap() as usize;
         let ops: Vec<IrOp> = p.ins[ls..].iter().map(|i| i.op).collect();
         // No load: o.1 is the pre-roll's, o.0 the previous iteration's store.
@@ -390,7 +590,7 @@ mod tests {
         let x = b.sload(0, IrType::I64, s);
         let f = b.unary(IrOp::ItoF, x).unwrap();
         b.sstore(0, f);
-        assert!(peel(&b.finish(vec![])).is_none());
+        assert!(peel(&b.finish(vec![]), Lives::unknown()).is_none());
     }
 
     #[test]
@@ -408,7 +608,7 @@ mod tests {
             },
             s,
         );
-        assert!(peel(&b.finish(vec![])).is_none());
+        assert!(peel(&b.finish(vec![]), Lives::unknown()).is_none());
     }
 
     #[test]
@@ -425,7 +625,7 @@ mod tests {
         let s2 = b.snapshot(5, vec![]);
         let y = b.sload_tw(3, hashvm_vm::Tag::UNIT as u64, s2);
         let _ = (y, z);
-        let p = peel(&b.finish(vec![])).expect("peeled");
+        let p = peel(&b.finish(vec![]), Lives::unknown()).expect("peeled");
         let ls = p.loop_start.unwrap() as usize;
         let ops: Vec<IrOp> = p.ins[ls..].iter().map(|i| i.op).collect();
         // The reload of slot 4 and the unit constant: no store, no clear, and slot 3's
@@ -433,5 +633,87 @@ mod tests {
         assert_eq!(ops, vec![IrOp::SLoad, IrOp::KVal], "{ops:?}");
         assert_eq!(p.ins[ls].k, 4);
         assert!(p.phis.is_empty(), "slots 3 and 4 end cleared");
+    }
+
+    /// The liveness of `main` in `src`, and its instruction offsets.
+    fn liveness_of(src: &str) -> (HashMap<u32, Rc<Liveness>>, Vec<u32>) {
+        let m = hashvm_format::hasm::assemble(src, "t.hasm").expect("assembles");
+        let f = &m.functions[0];
+        let offs = hashvm_format::insn::decode_all(&f.code)
+            .unwrap()
+            .into_iter()
+            .map(|(ip, _)| ip as u32)
+            .collect();
+        let l = Liveness::of_code(&f.code, f.nslots).unwrap();
+        (HashMap::from([(0, Rc::new(l))]), offs)
+    }
+
+    /// `r2 := r0 + 1; r0 := r2` while `r0 < r1`: r2 is a temporary, dead at the header
+    /// and at the guard; r0 and r1 are live.
+    const TEMP_LOOP: &str = ".module executable\n.func main/0 slots=4\n  loadi r0, 0\n  \
+        loadi r1, 100\ntop:\n  jge.i64 r0, r1, done\n  addi.i64 r2, r0, 1\n  mov r0, r2\n  \
+        loop top\ndone:\n  ret r0\n.end\n.entry main\n";
+
+    fn temp_loop(offs: &[u32]) -> Trace {
+        let (jge, back) = (offs[2], offs[5]);
+        let mut b = TraceBuilder::new(back);
+        let s = b.snapshot(back, vec![]);
+        let i = b.sload(0, IrType::I64, s);
+        let n = b.sload(1, IrType::I64, s);
+        let g = b.snapshot(jge, vec![]);
+        b.guard(IrOp::LtI, i, n, g).unwrap();
+        let one = b.kint(1);
+        let i1 = b.arith(IrOp::AddI, i, one).unwrap();
+        b.sstore(2, i1);
+        b.sstore(0, i1);
+        b.finish(vec![])
+    }
+
+    #[test]
+    fn dead_slots_get_no_phi_and_no_store() {
+        let (m, offs) = liveness_of(TEMP_LOOP);
+        let lives = Lives {
+            func: 0,
+            by_func: Some(&m),
+        };
+        // Without liveness, r2 and r0 are carried; with it, r0 only.
+        let p = peel(&temp_loop(&offs), Lives::unknown()).expect("peeled");
+        assert_eq!(p.phis.len(), 2);
+        let p = peel(&temp_loop(&offs), lives).expect("peeled");
+        assert_eq!(p.phis.len(), 1);
+        for s in &p.snaps[1..] {
+            assert!(s.entries.iter().all(|&(slot, _)| slot == 0), "{s:?}");
+        }
+        // The store to r2 is dead (r2 is written again before any read on every
+        // path from the trace's exits and its end); the store to r0 is not.
+        let mut t = temp_loop(&offs);
+        assert_eq!(drop_dead_stores(&mut t, lives), 1);
+        let stores: Vec<u64> = t
+            .ins
+            .iter()
+            .filter(|i| i.op == IrOp::SStore)
+            .map(|i| i.k)
+            .collect();
+        assert_eq!(stores, vec![0]);
+        assert_eq!(drop_dead_stores(&mut temp_loop(&offs), Lives::unknown()), 0);
+    }
+
+    #[test]
+    fn a_slot_live_at_one_exit_keeps_its_store() {
+        // As TEMP_LOOP, but the loop's exit returns r2: r2 is live at the guard (its
+        // exit path reads it), so its store stays and it is an entry of the body's
+        // guard snapshot.
+        let (m, offs) = liveness_of(&TEMP_LOOP.replace("ret r0", "ret r2"));
+        let lives = Lives {
+            func: 0,
+            by_func: Some(&m),
+        };
+        let mut t = temp_loop(&offs);
+        // The guard exits to `done` (ret r2) only through the interpreter taking the
+        // jump; liveness before the jge has r2 live.
+        assert!(m[&0].live(offs[2], 2));
+        assert_eq!(drop_dead_stores(&mut t, lives), 0);
+        let p = peel(&temp_loop(&offs), lives).expect("peeled");
+        assert_eq!(p.phis.len(), 2);
     }
 }

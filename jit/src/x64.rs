@@ -537,6 +537,29 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             // call, so recursive activations share it too).
             ; sub rsp, SPILL_BYTES
             ; lea rbp, [rsp - NATIVE_BUDGET]
+        );
+        if t.entry.is_some() && FRAME_SHIFT.is_some() {
+            // A function-entry tree: the floor rises to where the frame stack would
+            // be short (a `call.rec` takes 24 bytes of native stack and one frame
+            // record, and needs room for 12 more an exit inside the callee may push),
+            // so that the one compare of `rsp` at each call covers both (the AOT
+            // trampoline's rule). Depth k may call when 24k + 8 <= rsp - floor,
+            // that is when k <= records free - 13.
+            let shift = FRAME_SHIFT.unwrap_or(5);
+            dynasm!(a ; .arch x64
+                ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
+                ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+                ; sar rax, shift
+                ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
+                ; lea rax, [rax + rax * 2]
+                ; shl rax, 3
+                ; add rax, 8
+                ; mov rcx, rsp
+                ; sub rcx, rax
+                ; cmp rcx, rbp
+                ; cmova rbp, rcx);
+        }
+        dynasm!(a ; .arch x64
             // Returns here with the exit code in eax (`ret.rec` at the outermost
             // level sets RETURNED; exits return here through `out`).
             ; call =>top
@@ -557,6 +580,23 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     };
     dynasm!(a ; .arch x64 ; =>top);
     let top_off = a.offset();
+    // A function-entry root's leading argument loads are guarded here, before its
+    // *fast entry*: a `call.rec` whose stores prove those arguments' kinds calls the
+    // fast entry and skips the guards (SPEC.md §4.6).
+    let prefix = if ctx.root_top.is_none() {
+        entry_prefix(t)
+    } else {
+        0
+    };
+    for ins in &t.ins[..prefix] {
+        let off = disp(ins.k)?;
+        let exit = exits[ins.snap as usize];
+        dynasm!(a ; .arch x64
+            ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
+            ; jne =>exit);
+    }
+    let fast = a.new_dynamic_label();
+    dynasm!(a ; .arch x64 ; =>fast);
     // The value stack must hold the frames this trace inlines (the outermost entry
     // reserved them; a native recursive activation checks here). A root exits at its
     // header (snapshot 0), a side trace where it starts (snapshot 1).
@@ -580,11 +620,15 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     let mut cx = TraceTarget {
         ctx,
         top,
+        fast: (prefix > 0).then(|| {
+            let kinds = t.ins[..prefix].iter().map(|ins| (ins.k, ins.op)).collect();
+            (fast, kinds)
+        }),
         helper_exits: Vec::new(),
     };
     // A peeled trace's back-edge jumps to its loop body.
     let body = a.new_dynamic_label();
-    emit_ops_homes(&mut a, &mut cx, t, &homes, &exits, Some(body))?;
+    emit_ops_homes(&mut a, &mut cx, t, &homes, &exits, Some(body), prefix)?;
     let helper_exits = cx.helper_exits;
     if !t.returns && t.link.is_none() {
         // The back-edge: write the loop-carried slots, then poll the interrupt flag;
@@ -718,6 +762,12 @@ impl Emitter for VecAssembler<X64Relocation> {
 pub(crate) trait Target<A: Emitter> {
     /// Emits the call of `call.rec`'s callee (the frame and arguments are set up).
     fn call_rec(&mut self, a: &mut A) -> Result<(), CompileError>;
+    /// Emits the call of the callee of the `call.rec` at instruction `i` of `t`: where
+    /// a target has a cheaper entry for arguments whose kinds `t` proves, there.
+    fn call_rec_at(&mut self, a: &mut A, t: &Trace, i: usize) -> Result<(), CompileError> {
+        let _ = (t, i);
+        self.call_rec(a)
+    }
     /// The label a helper call that did not answer OK jumps to, for snapshot `snap`.
     fn helper_exit(&mut self, a: &mut A, snap: u32) -> Result<DynamicLabel, CompileError>;
     /// Emits the increment of the pass counter at a native return (if any).
@@ -752,11 +802,28 @@ pub(crate) trait Target<A: Emitter> {
 struct TraceTarget {
     ctx: Ctx,
     top: DynamicLabel,
+    /// A root function-entry trace's fast entry (after the guards of its leading
+    /// argument loads), and those loads' slots and operations.
+    fast: Option<(DynamicLabel, Vec<(u64, IrOp)>)>,
     /// The direct exits of helper calls: (label, snapshot).
     helper_exits: Vec<(DynamicLabel, u32)>,
 }
 
 impl Target<Assembler> for TraceTarget {
+    fn call_rec_at(&mut self, a: &mut Assembler, t: &Trace, i: usize) -> Result<(), CompileError> {
+        if let Some((fast, kinds)) = &self.fast {
+            let a0 = t.ins[i].k & 0xffff;
+            if kinds
+                .iter()
+                .all(|&(slot, op)| stored_kind(t, i, a0 + slot) == Some(op))
+            {
+                dynasm!(a ; .arch x64 ; call =>*fast);
+                return Ok(());
+            }
+        }
+        self.call_rec(a)
+    }
+
     fn call_rec(&mut self, a: &mut Assembler) -> Result<(), CompileError> {
         match self.ctx.root_top {
             None => dynasm!(a ; .arch x64 ; call =>self.top),
@@ -804,7 +871,7 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
     exits: &[DynamicLabel],
 ) -> Result<(), CompileError> {
     let homes: Vec<Home> = loc.iter().map(|&l| Home::Reg(l)).collect();
-    emit_ops_homes(a, cx, t, &homes, exits, None)
+    emit_ops_homes(a, cx, t, &homes, exits, None, 0)
 }
 
 /// [`emit_ops`] for values with [`Home`]s (spilled ones loaded into temporaries
@@ -816,6 +883,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
     homes: &[Home],
     exits: &[DynamicLabel],
     body: Option<DynamicLabel>,
+    guarded: usize,
 ) -> Result<(), CompileError> {
     // Each value's register for the instruction being emitted: its home, or for a
     // spilled operand or result the temporary it is loaded into or computed in.
@@ -887,6 +955,11 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::SqrtF => {
                 let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                // As `cvtsi2sd` below: the upper lane of `r` is an input unless `r` is
+                // `p` (then it is `p`'s own).
+                if r != p {
+                    dynasm!(a ; .arch x64 ; xorps Rx(r), Rx(r));
+                }
                 dynasm!(a ; .arch x64 ; sqrtsd Rx(r), Rx(p));
             }
             IrOp::NegF => {
@@ -921,7 +994,12 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::ItoF => {
                 let (r, p) = (x(Ref(i as u32)), g(ins.a));
-                dynasm!(a ; .arch x64 ; cvtsi2sd Rx(r), Rq(p));
+                // `cvtsi2sd` writes only the low lane: the rest of `r` is an input, a
+                // false dependency on whatever last wrote `r` (in spectralnorm's loop,
+                // the accumulator of the previous iteration, which serialised every
+                // iteration's division behind it: 2.3x slower). Zeroing `r` first
+                // breaks it (a zeroing idiom, no execution unit).
+                dynasm!(a ; .arch x64 ; xorps Rx(r), Rx(r) ; cvtsi2sd Rx(r), Rq(p));
             }
             IrOp::SStore => {
                 store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?;
@@ -944,8 +1022,14 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 let dst = ((ins.k >> 16) & 0xffff) as i16;
                 let resume = (ins.k >> 32) as i32;
                 let fsz = layout::FRAME_SIZE as i32;
-                // Room for as many records as an exit inside the callee may push.
-                let room = fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32);
+                // Room for as many records as an exit inside the callee may push:
+                // checked by the native stack budget's floor, which the prologue set
+                // from it (or here, when the record's size is not a power of two).
+                let room = if FRAME_SHIFT.is_some() {
+                    0
+                } else {
+                    fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32)
+                };
                 let call = NativeCall {
                     func,
                     a0: a0 as u64,
@@ -957,7 +1041,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     closure_is_func: ins.op == IrOp::CallRecK,
                 };
                 push_native_frame(a, &call, exit)?;
-                cx.call_rec(a)?;
+                cx.call_rec_at(a, t, i)?;
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
             }
             IrOp::RetDown | IrOp::TailBase => frame_op(a, ins, exit)?,
@@ -1082,14 +1166,13 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
                 let off = disp(ins.k)?;
-                let tag = match ins.op {
-                    IrOp::SLoadI => Tag::I64,
-                    IrOp::SLoadF => Tag::F64,
-                    _ => Tag::BOOL,
-                } as i32;
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], tag
-                    ; jne =>exit);
+                // The guards of a function-entry root's leading loads are emitted
+                // before its fast entry ([`compile`]).
+                if i >= guarded {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
+                        ; jne =>exit);
+                }
                 match d {
                     Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
                     Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
@@ -1248,7 +1331,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 }
             }
         }
-        respill(a, homes, &mut view, i, spilled);
+        respill(a, t, homes, &mut view, i, spilled);
     }
     Ok(())
 }
@@ -1479,17 +1562,100 @@ fn unspill<A: Emitter>(
     }
 }
 
+/// The tag a guarded slot load (`sload.i64`, `sload.f64`, `sload.bool`) checks.
+fn sload_tag(op: IrOp) -> i32 {
+    (match op {
+        IrOp::SLoadI => Tag::I64,
+        IrOp::SLoadF => Tag::F64,
+        _ => Tag::BOOL,
+    }) as i32
+}
+
+/// How many of a function-entry trace's first instructions are guarded loads of its
+/// arguments that can be guarded before everything else: loads of argument slots
+/// whose snapshots write nothing (nothing has changed yet), before any loop body.
+/// Their guards go before the trace's fast entry.
+fn entry_prefix(t: &Trace) -> usize {
+    let Some((_, arity, _)) = t.entry else {
+        return 0;
+    };
+    t.ins
+        .iter()
+        .enumerate()
+        .take_while(|&(i, ins)| {
+            matches!(ins.op, IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB)
+                && ins.k < arity as u64
+                && t.loop_start.is_none_or(|l| (i as u32) < l)
+                && t.snaps
+                    .get(ins.snap as usize)
+                    .is_some_and(|s| s.entries.is_empty())
+        })
+        .count()
+}
+
+/// The guarded load that the value in slot `slot` passes when instruction `i` of
+/// `t` runs, as proven by the last `sstore` to it before `i` (an i64, f64 or bool
+/// value); `None` when anything else may have written the slot since (any other
+/// store, a call, a frame change) or no store is in sight (a loop body is not
+/// searched past its start: its first pass comes from the pre-roll, later ones from
+/// the back-edge).
+fn stored_kind(t: &Trace, i: usize, slot: u64) -> Option<IrOp> {
+    let floor = t
+        .loop_start
+        .map_or(0, |l| if i >= l as usize { l as usize } else { 0 });
+    for ins in t.ins[floor..i].iter().rev() {
+        if ins.op == IrOp::SStore {
+            if ins.k == slot {
+                return match t.ty(ins.a) {
+                    IrType::I64 => Some(IrOp::SLoadI),
+                    IrType::F64 => Some(IrOp::SLoadF),
+                    IrType::Bool => Some(IrOp::SLoadB),
+                    _ => None,
+                };
+            }
+        } else if ins.op.flags() & flag::STORE != 0
+            || matches!(
+                ins.op,
+                IrOp::RetDown | IrOp::TailBase | IrOp::Link | IrOp::Phi
+            )
+        {
+            return None;
+        }
+    }
+    None
+}
+
 /// After instruction `i`: stores a spilled result to its slot, and forgets the
-/// temporaries of every spilled value.
-fn respill<A: Emitter>(a: &mut A, homes: &[Home], view: &mut [Loc], i: usize, slot: Option<u16>) {
+/// temporaries of the spilled values [`unspill`] gave one (instruction `i`'s operands
+/// and result: only those, so that emitting a trace stays linear in its length; a
+/// sweep of the whole view here made pmap's long traces quadratic).
+fn respill<A: Emitter>(
+    a: &mut A,
+    t: &Trace,
+    homes: &[Home],
+    view: &mut [Loc],
+    i: usize,
+    slot: Option<u16>,
+) {
     if let Some(k) = slot {
         from_reg_to_spill(a, view[i], k);
     }
-    for (v, h) in view.iter_mut().zip(homes) {
-        if matches!(h, Home::Spill(_)) {
-            *v = Loc::None;
+    let ins = t.ins[i];
+    let mut forget = |r: usize| {
+        if matches!(homes.get(r), Some(Home::Spill(_))) {
+            view[r] = Loc::None;
         }
+    };
+    if ins.op.nargs() >= 1 {
+        forget(ins.a.0 as usize);
     }
+    if ins.op.nargs() == 2 {
+        forget(ins.b.0 as usize);
+    }
+    if ins.op == IrOp::HStore && t.ins[ins.k as usize].op != IrOp::KInt {
+        forget(ins.k as usize);
+    }
+    forget(i);
 }
 
 /// Performs the moves `(from, to)` as if at once (the back-edge's phi moves: a value
@@ -1622,6 +1788,14 @@ fn flat_disp(i: u64) -> Result<i32, CompileError> {
         .ok_or(CompileError::SlotOutOfRange(i))
 }
 
+/// log2 of the frame record's size when it is a power of two: the prologue of a
+/// function-entry tree then turns the frame stack's room into native stack budget.
+const FRAME_SHIFT: Option<i8> = if layout::FRAME_SIZE.is_power_of_two() {
+    Some(layout::FRAME_SIZE.trailing_zeros() as i8)
+} else {
+    None
+};
+
 /// Whether the frame record is laid out as function (u32), ip (u32), base (u32), result
 /// slot (u16), kind (u8), padding (u8) from offset 0: then a call writes those fields
 /// with two 8-byte stores. Checked against the VM's own layout, never assumed.
@@ -1709,20 +1883,19 @@ pub(crate) fn push_native_frame<A: Emitter>(
         let off = disp(s)?;
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
+    // The callee's base: the caller's (its record is the innermost, and `BASE` is
+    // its slot 0) plus the first argument's slot.
     dynasm!(a ; .arch x64
-        ; mov rax, Rq(BASE)
-        ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
-        ; shr rax, 4
-        ; add rax, c.a0 as i32);
+        ; mov eax, DWORD [r11 - fsz + layout::FRAME_BASE as i32]
+        ; add eax, c.a0 as i32);
     if PACKED_RECORD && f <= i32::MAX as u32 {
-        // Function and ip (0) in one store; base, result slot, kind and padding in
-        // another.
-        let hi = (dst as u16 as i64) << 32 | (layout::FRAME_NORMAL as i64) << 48;
+        // Function and ip (0) in one store; base in another, result slot, kind and
+        // padding in a third.
+        let hi = (dst as u16 as u32 | (layout::FRAME_NORMAL as u32) << 16) as i32;
         dynasm!(a ; .arch x64
             ; mov QWORD [r11], f as i32
-            ; mov rcx, QWORD hi
-            ; or rax, rcx
-            ; mov QWORD [r11 + 8], rax);
+            ; mov DWORD [r11 + 8], eax
+            ; mov DWORD [r11 + 12], hi);
     } else {
         dynasm!(a ; .arch x64
             ; mov DWORD [r11 + layout::FRAME_FUNC as i32], f as i32
@@ -2462,7 +2635,7 @@ mod tests {
 
     #[test]
     fn a_peeled_trace_spills_and_its_exit_writes_every_carried_slot() {
-        let t = crate::opt::peel(&pressure_loop()).expect("peeled");
+        let t = crate::opt::peel(&pressure_loop(), crate::opt::Lives::unknown()).expect("peeled");
         assert!(homes(&t)
             .expect("spills")
             .iter()
@@ -2491,7 +2664,7 @@ mod tests {
         let n = b.sload(3, IrType::I64, 0);
         let s = b.snapshot(9, vec![]);
         b.guard(IrOp::LtI, i1, n, s).unwrap();
-        let t = crate::opt::peel(&b.finish(vec![])).expect("peeled");
+        let t = crate::opt::peel(&b.finish(vec![]), crate::opt::Lives::unknown()).expect("peeled");
         for (k, swapped) in [(1, true), (2, false), (5, true), (8, false)] {
             let mut slots = [Value::i64(10), Value::i64(20), Value::i64(0), Value::i64(k)];
             run(&t, &mut slots, false);
