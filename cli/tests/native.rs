@@ -987,6 +987,42 @@ fn aot_loads_arrays_from_fields() -> Result<(), Failed> {
     aot_compiles(FIELD_ARRAYS, &["get", "put"], 0, 1)
 }
 
+/// An element read next as an i64, f64 or bool is loaded into a register (`aget.any`:
+/// the array's layout decided at run time, general or flat), from flat and general
+/// arrays of each kind, then an index out of range in such a load.
+const TYPED_ELEMENTS: &str = "\
+sum := (a: Array<i64>, n: i64) -> i64 => {
+    mut s := 0;
+    for i in 0..n { s += a[i]; }
+    s
+};
+fsum := (a: Array<f64>, n: i64) -> f64 => {
+    mut s := 0.0;
+    for i in 0..n { s += a[i] * 0.5; }
+    s
+};
+count := (a: Array<bool>, n: i64) -> i64 => {
+    mut c := 0;
+    for i in 0..n {
+        if a[i] { c += 1; }
+    }
+    c
+};
+main := () => {
+    flat := array.make(5, 3);
+    general := list.to_array([1, 2, 3, 4, 5]);
+    fl := array.make(4, 1.5);
+    bs := array.make(6, true);
+    bs[2] = false;
+    println(to_str(sum(flat, 5)) + \" \" + to_str(sum(general, 5)) + \" \" + to_str(fsum(fl, 4)) + \" \" + to_str(count(bs, 6)));
+    println(to_str(sum(general, 6)));
+};
+";
+
+fn aot_loads_typed_elements() -> Result<(), Failed> {
+    aot_compiles(TYPED_ELEMENTS, &["sum", "fsum", "count"], 1, 1)
+}
+
 /// Builds `program` natively: `--native-stats` must list the functions `must` as
 /// compiled and count at least `homes` loops keeping values in registers; then runs it
 /// with and without its compiled code, also at a low frame limit and under GC stress,
@@ -1341,6 +1377,10 @@ fn main() {
     trials.push(Trial::test("aot_skips_dead_stores", aot_skips_dead_stores));
     trials.push(Trial::test("aot_calls_the_barrier", aot_calls_the_barrier));
     trials.push(Trial::test("aot_calls_helpers", aot_calls_helpers));
+    trials.push(Trial::test(
+        "aot_loads_typed_elements",
+        aot_loads_typed_elements,
+    ));
     trials.push(Trial::test(
         "aot_loads_arrays_from_fields",
         aot_loads_arrays_from_fields,

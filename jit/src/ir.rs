@@ -186,7 +186,7 @@ define_ir! {
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
     SetFieldK "setfield.k" 1 None [GUARD | STORE] "Field `k >> 16` of the data value in slot `k & 0xffff` := a (an i64, f64 or bool: no pointer, so no write barrier); guarded as `field.slot`.";
-    ASetSlot "aset.slot" 2 None [GUARD | LOAD | STORE] "Element b of the array a (b in range: guarded before) := the whole value in slot `k`, through the write barrier (exits before the store when the value is a young object and a an old one not remembered: the interpreter then stores, and remembers a).";
+    ASetSlot "aset.slot" 2 None [GUARD | LOAD | STORE] "Element b of the array a (b in range: guarded before) := the whole value in slot `k`, through the write barrier (when the value is a young object and a an old one not remembered, a joins the remembered set through the runtime, `jit_remember`, first).";
     SetFieldSlot "setfield.slot" 0 None [GUARD | LOAD | STORE] "Field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff` := the whole value in slot `k >> 32`, through the write barrier as `aset.slot`; guarded as `field.slot`.";
     InitSlot "init.slot" 1 None [LOAD | STORE] "Field `k >> 16` of the object a, just allocated (`new`: young, so no barrier) := the whole value in slot `k & 0xffff`.";
     CtorIdx "ctor.index" 0 I64 [GUARD | LOAD] "The constructor index of the value in slot `k` (a field-less constructor's payload, a DATA object's header tag); exits when it is neither.";
@@ -206,6 +206,7 @@ define_ir! {
     TailBase "tcall.base" 0 None [STORE] "A tail call of function `k` from the frame the trace runs in (`tcallk` at the trace's level): its frame record becomes function `k`'s (ip 0, closure its FUNC value); the recorder moves the arguments and clears the other slots.";
     // Arrays of a flat elements kind (`hashvm_vm::heap::Elems`): 8-byte payloads.
     AGetFlat "aget.flat" 2 Val [GUARD | LOAD] "Element b of the flat array a (its elements kind guarded before, `guard.meta`): its 8-byte payload, typed by the tag word `tw`; b guarded to be in range.";
+    AGetAny "aget.any" 2 Val [GUARD | LOAD] "Element b of the array a whose elements kind is known only at run time (whole-function code), typed by the tag word `tw` (i64, f64, bool): from a general array when the element has that tag, from a flat array when that tag is its kind; exits otherwise (out of range, another tag or kind, a converted array).";
 }
 
 impl IrOp {
@@ -665,6 +666,7 @@ fn shared(op: IrOp) -> bool {
             | IrOp::FLoad
             | IrOp::ALoad
             | IrOp::AGetFlat
+            | IrOp::AGetAny
             | IrOp::HStore
             | IrOp::New
             | IrOp::SStore
@@ -1445,6 +1447,17 @@ impl TraceBuilder {
             return Err(BuildError::TypeMismatch(op));
         }
         Ok(self.emit(op, a, i, 0, snap))
+    }
+
+    /// Element `i` of the array `a` of an elements kind known only at run time, of the
+    /// type of tag word `tw` (`aget.any`), guarded through `snap`.
+    pub fn aget_any(&mut self, a: Ref, i: Ref, tw: u64, snap: u32) -> Result<Ref, BuildError> {
+        self.want(a, IrType::Ptr, IrOp::AGetAny)?;
+        self.want(i, IrType::I64, IrOp::AGetAny)?;
+        if !matches!(type_of_tw(tw), IrType::I64 | IrType::F64 | IrType::Bool) {
+            return Err(BuildError::TypeMismatch(IrOp::AGetAny));
+        }
+        Ok(self.emit_tw(IrOp::AGetAny, a, i, 0, tw, snap))
     }
 
     /// Guards that the bool `a` is true (`IsTrue`) or false (`IsFalse`) through `snap`;

@@ -1335,6 +1335,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::HGetF
             | IrOp::HGetB
             | IrOp::Room
+            | IrOp::AGetAny
             | IrOp::HSet => cx.function_op(a, t, loc, i, exit)?,
             IrOp::LtF | IrOp::LeF | IrOp::NLtF | IrOp::NLeF => {
                 // ucomisd b, a compares b with a: a < b is "above" (CF=0, ZF=0), and

@@ -795,6 +795,43 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; mov QWORD [Rq(BASE) + off + 8], Rq(SCRATCH)
                     ; =>done);
             }
+            IrOp::AGetAny => {
+                // The elements kind decides the layout at run time: general (the
+                // element's tag checked, its payload loaded) or flat (the kind checked
+                // to be the tag, the payload loaded); a converted array exits.
+                let (p, q) = (g(ins.a), g(ins.b));
+                let f = layout::FIELDS as i32;
+                let tag = ins.tw as u32 as i32;
+                let flat = a.new_dynamic_label();
+                let done = a.new_dynamic_label();
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
+                    ; jne =>flat);
+                element_addr(a, p, q, Some(exit));
+                dynasm!(a ; .arch x64 ; cmp DWORD [Rq(SCRATCH) + f + 8], tag ; jne =>exit);
+                match loc[i] {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(SCRATCH) + f]),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(SCRATCH) + f]),
+                    Loc::None => {}
+                }
+                dynasm!(a ; .arch x64
+                    ; jmp =>done
+                    ; =>flat
+                    ; cmp DWORD [Rq(p) + layout::META as i32], tag
+                    ; jne =>exit
+                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
+                    ; jae =>exit);
+                match loc[i] {
+                    Loc::Gpr(r) => {
+                        dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + Rq(q) * 8 + f])
+                    }
+                    Loc::Xmm(r) => {
+                        dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(p) + Rq(q) * 8 + f])
+                    }
+                    Loc::None => {}
+                }
+                dynasm!(a ; .arch x64 ; =>done);
+            }
             IrOp::GCopy => {
                 let off = disp(ins.k & 0xffff)?;
                 let goff = disp(ins.k >> 16)?;

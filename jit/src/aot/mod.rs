@@ -841,8 +841,8 @@ struct Tx<'a> {
     /// (its one way in is the fall-through of a branch here).
     mergeable: &'a dyn Fn(u32) -> bool,
     /// The type the instruction after byte offset `ip` that next mentions slot `s`, in
-    /// the same basic block, reads it as (i64, f64, or a pointer for an array operand),
-    /// if it reads it first.
+    /// the same basic block, reads it as (i64, f64, bool, or a pointer for an array
+    /// operand), if it reads it first.
     next_read: &'a dyn Fn(u32, usize) -> Option<IrType>,
     /// Set by a branch whose fall-through continues this fragment.
     fall: Option<u32>,
@@ -1289,8 +1289,26 @@ impl Tx<'_> {
             AGet => {
                 let (a, x) = (get!(s1, IrType::Ptr), get!(s2, IrType::I64));
                 let snap = self.snap(ip);
-                self.b.emit_raw(IrOp::AGetSlot, a, x, s0 as u64, snap);
-                self.written(s0);
+                let tw = match (self.next_read)(ip, s0) {
+                    Some(IrType::I64) => Some(Tag::I64),
+                    Some(IrType::F64) => Some(Tag::F64),
+                    Some(IrType::Bool) => Some(Tag::BOOL),
+                    _ => None,
+                };
+                match tw {
+                    // Read next as an i64, f64 or bool (which the interpreter would
+                    // fault on otherwise): into a register (`aget.any`), an element of
+                    // another tag or kind leaving to the interpreter at this
+                    // instruction.
+                    Some(tw) => {
+                        let r = self.b.aget_any(a, x, tw as u64, snap)?;
+                        self.set(s0, r);
+                    }
+                    None => {
+                        self.b.emit_raw(IrOp::AGetSlot, a, x, s0 as u64, snap);
+                        self.written(s0);
+                    }
+                }
             }
             Field | SetField => {
                 // The object must be a data value in memory: never a pending value
@@ -1323,6 +1341,7 @@ impl Tx<'_> {
                     let tw = match typed {
                         Some(IrType::F64) => Tag::F64,
                         Some(IrType::Ptr) => Tag::OBJ,
+                        Some(IrType::Bool) => Tag::BOOL,
                         _ => Tag::I64,
                     } as u64;
                     let r = self.b.fload(obj, fi as u32, tw, snap)?;
@@ -1711,6 +1730,7 @@ fn translate(
                 return match st[s] {
                     Kind::F64 => Some(IrType::F64),
                     Kind::I64 => Some(IrType::I64),
+                    Kind::Bool => Some(IrType::Bool),
                     _ => None,
                 };
             }
