@@ -426,6 +426,25 @@ fn runtime_error_locations_and_traces() {
         r.stderr,
         "error: layout.hash:11:27: division by zero\nstack trace (innermost first):\n  at depth (layout.hash:11:27)\n  at depth (layout.hash:11:13)\n  at main (layout.hash:21:20)\n"
     );
+    // A fault in a tail call's last argument after the first ones were evaluated
+    // straight into the parameter slots: the location of the division, the caller's.
+    s.put("tail_args.hash", include_str!("jit/tail_args.hash"));
+    let r = go(hashvm().args(["run", "tail_args.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "4994800\n-68927999\n21\n1291\n7\n-96\n");
+    assert_eq!(
+        r.stderr,
+        "error: tail_args.hash:23:88: division by zero\nstack trace (innermost first):\n  at split (tail_args.hash:23:88)\n  at main (tail_args.hash:36:20)\n"
+    );
+    // A fault right after a field extracted in the arm that uses it.
+    s.put("lazy_fields.hash", include_str!("jit/lazy_fields.hash"));
+    let r = go(hashvm().args(["run", "lazy_fields.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "374250\n500\n-16\n60\n");
+    assert_eq!(
+        r.stderr,
+        "error: lazy_fields.hash:22:86: division by zero\nstack trace (innermost first):\n  at at (lazy_fields.hash:22:86)\n  at main (lazy_fields.hash:37:20)\n"
+    );
 }
 
 /// Runs `hashvm ARGS` in `dir` with standard error on a pseudo-terminal (and `NO_COLOR`

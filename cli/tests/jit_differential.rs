@@ -248,14 +248,30 @@ fn the_jit_inlines_calls() -> Result<(), Failed> {
 
 /// A recursion that the trace runs natively reaches the frame limit: the same
 /// "stack overflow" error and stack trace as the interpreter's, at every hotness.
+/// The second program's calls enter the trace after its argument guards (three
+/// kinds proven by the caller), and its stack trace is written from the frame
+/// records `call.rec` pushed.
 fn native_recursion_overflows() -> Result<(), Failed> {
-    let dir = Scratch::new("jit-overflow");
-    std::fs::write(
-        dir.0.join("p.hash"),
+    for (i, src) in [
         "sum := (n: i64) -> i64 => if n == 0 { 0 } else { n + sum(n - 1) };\n\
          main := () => { println(to_str(sum(10))); println(to_str(sum(100000))); };\n",
-    )
-    .map_err(|e| e.to_string())?;
+        "sum3 := (n: i64, x: f64, b: bool) -> i64 =>\n\
+         if n == 0 { 0 } else { n + sum3(n - 1, x + 0.5, !b) };\n\
+         main := () => { println(to_str(sum3(10, 1.0, true))); \
+         println(to_str(sum3(100000, 0.0, false))); };\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        overflows(&format!("jit-overflow-{i}"), src)?;
+    }
+    Ok(())
+}
+
+/// [`native_recursion_overflows`] for one program.
+fn overflows(name: &str, src: &str) -> Result<(), Failed> {
+    let dir = Scratch::new(name);
+    std::fs::write(dir.0.join("p.hash"), src).map_err(|e| e.to_string())?;
     let p = Program {
         name: "p".into(),
         file: dir.0.join("p.hash"),

@@ -863,6 +863,130 @@ fn aot_skips_dead_stores() -> Result<(), Failed> {
     aot_compiles(DEAD_STORES, &["mk"], 0, 1)
 }
 
+/// The write barrier's slow path in compiled code: young objects stored into an old
+/// array and an old struct (promoted by the collections the allocation loop makes),
+/// which compiled code puts in the remembered set through the runtime and goes on,
+/// instead of leaving to the interpreter; later collections must keep and update what
+/// only the old objects point to. Then an index out of range in the same compiled
+/// function (the interpreter's message and stack trace).
+const BARRIER: &str = "\
+Box := struct(v: i64, next: Option<Box>);
+Holder := struct(items: Array<Option<Box>>, last: Option<Box>);
+put := (h: Holder, i: i64, v: i64) => {
+    b := Box(v, h.last);
+    h.items[i] = Some(b);
+    h.last = Some(b);
+};
+churn := (n: i64) -> i64 => {
+    mut s := 0;
+    for k in 0..n {
+        b := Box(k, None);
+        s += b.v % 3;
+    }
+    s
+};
+total := (h: Holder, n: i64) -> i64 => {
+    mut s := 0;
+    for i in 0..n {
+        match h.items[i] {
+            Some(b) => { s += b.v; },
+            None => (),
+        }
+    }
+    s
+};
+depth := (o: Option<Box>) -> i64 => match o {
+    Some(b) => 1 + depth(b.next),
+    None => 0,
+};
+main := () => {
+    h := Holder(array.make(64, None), None);
+    println(to_str(churn(300000)));
+    for i in 0..64 {
+        put(h, i, i * 7);
+        churn(3000);
+    }
+    println(to_str(total(h, 64)) + \" \" + to_str(depth(h.last)));
+    put(h, 64, 1);
+};
+";
+
+fn aot_calls_the_barrier() -> Result<(), Failed> {
+    aot_compiles(BARRIER, &["put", "churn", "total", "depth"], 0, 4)
+}
+
+/// Instructions run by the VM through helper calls (`call.insn`: `anew`, `tostr`,
+/// `scat`, `print`) inside compiled functions, which compile whole, also called
+/// natively 20 and 50 frames deep (the helper adopts the native frames: a collection in
+/// it, under GC stress, sees them), then an `anew` of a negative length 20 compiled
+/// calls down: the fault inside the helper, raised with the interpreter's message and
+/// stack trace.
+const HELPERS: &str = "\
+mk := (n: i64) -> Array<i64> => array.make(n, 0);
+label := (k: i64) -> str => \"k\" + to_str(k);
+fill := (n: i64) -> i64 => {
+    a := mk(n);
+    mut s := 0;
+    for i in 0..n {
+        a[i] = i * 2;
+        s += a[i];
+    }
+    s
+};
+names := (n: i64) -> str => {
+    mut s := \"\";
+    for i in 0..n { s = s + label(i); }
+    s
+};
+deep := (d: i64, n: i64) -> i64 => if d == 0 { fill(n) } else { deep(d - 1, n) + 1 };
+main := () => {
+    println(to_str(fill(10)) + \" \" + names(5));
+    println(to_str(deep(50, 100)) + \" \" + to_str(i64.min(3, 4)));
+    print(\"no newline \");
+    println(to_str(deep(20, -1)));
+};
+";
+
+fn aot_calls_helpers() -> Result<(), Failed> {
+    aot_compiles(
+        HELPERS,
+        &[
+            "mk",
+            "label",
+            "fill",
+            "names",
+            "deep",
+            "array.make",
+            "prelude.to_str",
+        ],
+        0,
+        3,
+    )
+}
+
+/// A field read next as an array (`aget`, `aset`, `alen`) is loaded into a register,
+/// guarded to be an array, not copied to its slot: reads, stores and lengths through
+/// fields in compiled functions, then an index out of range through one.
+const FIELD_ARRAYS: &str = "\
+Box := struct(n: i64, xs: Array<i64>);
+get := (b: Box, i: i64) -> i64 => b.xs[i] + array.len(b.xs);
+put := (b: Box, i: i64, v: i64) => { b.xs[i] = v; };
+main := () => {
+    b := Box(3, array.make(4, 1));
+    mut s := 0;
+    for i in 0..4 {
+        put(b, i, i * i);
+        s += get(b, i);
+    }
+    println(to_str(s));
+    println(to_str(get(b, 4)));
+};
+";
+
+fn aot_loads_arrays_from_fields() -> Result<(), Failed> {
+    aot_compiles(FIELD_ARRAYS, &["get", "put"], 0, 1)
+}
+
 /// Builds `program` natively: `--native-stats` must list the functions `must` as
 /// compiled and count at least `homes` loops keeping values in registers; then runs it
 /// with and without its compiled code, also at a low frame limit and under GC stress,
@@ -1215,6 +1339,12 @@ fn main() {
     trials.push(Trial::test("aot_compiles_calls", aot_compiles_calls));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test("aot_skips_dead_stores", aot_skips_dead_stores));
+    trials.push(Trial::test("aot_calls_the_barrier", aot_calls_the_barrier));
+    trials.push(Trial::test("aot_calls_helpers", aot_calls_helpers));
+    trials.push(Trial::test(
+        "aot_loads_arrays_from_fields",
+        aot_loads_arrays_from_fields,
+    ));
     trials.push(Trial::test(
         "tools_read_native_executables",
         tools_read_native_executables,

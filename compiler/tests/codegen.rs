@@ -67,11 +67,11 @@ fn comparisons_branch_and_recursion_loops() {
                 ret        r1                       ; 11
             L0:
                 .loc "golden.hash" 1 70
-                subi.i64   r2, r0, 1                ; 14
+                subi.i64   r0, r0, 1                ; 14
                 .loc "golden.hash" 1 77
-                addi.i64   r3, r1, 2                ; 23
+                addi.i64   r1, r1, 2                ; 23
                 .loc "golden.hash" 1 64
-                tcallself  r2, 2                    ; 32
+                tcallself  r0, 2                    ; 32
             .end
         "#]],
     );
@@ -108,11 +108,11 @@ fn list_patterns_switch_on_the_constructor() {
                 jntag      r0, 0, L0                ; 0
                 ret        r1                       ; 9
             L0:
-                field      r3, r0, 1                ; 12
+                field      r0, r0, 1                ; 12
                 .loc "golden.hash" 1 85
-                addi.i64   r4, r1, 1                ; 19
+                addi.i64   r1, r1, 1                ; 19
                 .loc "golden.hash" 1 78
-                tcallself  r3, 2                    ; 28
+                tcallself  r0, 2                    ; 28
             .end
         "#]],
     );
@@ -251,17 +251,16 @@ fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
             L0:
                 .loc "golden.hash" 2 27
                 field      r5, r0, 0                ; 19
-                field      r2, r0, 1                ; 26
                 .loc "golden.hash" 2 64
-                callk      r5, count, r5, 1         ; 33
-                addi.i64   r4, r5, 1                ; 44
-                .loc "golden.hash" 2 81
-                mov        r5, r2                   ; 53
+                callk      r5, count, r5, 1         ; 26
+                addi.i64   r4, r5, 1                ; 37
+                .loc "golden.hash" 2 27
+                field      r5, r0, 1                ; 46
                 .loc "golden.hash" 2 75
-                callk      r5, count, r5, 1         ; 58
+                callk      r5, count, r5, 1         ; 53
                 .loc "golden.hash" 2 60
-                add.i64    r3, r4, r5               ; 69
-                ret        r3                       ; 76
+                add.i64    r3, r4, r5               ; 64
+                ret        r3                       ; 71
             .end
         "#]],
     );
@@ -431,6 +430,162 @@ fn constructor_fields_already_in_consecutive_slots_are_the_window() {
                 .loc "golden.hash" 5 75
                 con        r2, T, E, r3, 0          ; 100
                 ret        r2                       ; 113
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn a_self_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
+    // `k` is passed on in its own slot (no `mov`), the subtree goes straight to r0:
+    // `tcallself r0, 2` moves nothing.
+    check(
+        "T := enum(E, N(T, i64, T));\n\
+         find := (t: T, k: i64) -> i64 => match t { T.E => 0, T.N(l, v, r) => if k < v { find(l, k) } else { find(r, k) } };\n\
+         main := () => { println(to_str(find(T.E, 1))); };",
+        "find",
+        expect![[r#"
+            .func find/2 slots=7                    ; function 6
+                .loc "golden.hash" 2 34
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 2 51
+                loadi      r5, 0                    ; 9
+                ret        r5                       ; 16
+            L0:
+                .loc "golden.hash" 2 34
+                field      r3, r0, 1                ; 19
+                .loc "golden.hash" 2 70
+                jge.i64    r1, r3, L1               ; 26
+                .loc "golden.hash" 2 34
+                field      r0, r0, 0                ; 35
+                .loc "golden.hash" 2 81
+                tcallself  r0, 2                    ; 42
+            L1:
+                .loc "golden.hash" 2 34
+                field      r0, r0, 2                ; 47
+                .loc "golden.hash" 2 101
+                tcallself  r0, 2                    ; 54
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn a_tail_call_whose_arguments_have_no_order_keeps_its_window() {
+    // A swap of two parameters needs a spare slot: the window stays above them.
+    check(
+        "swap := (a: i64, b: i64, n: i64) -> i64 => if n == 0 { a } else { swap(b, a, n - 1) };\n\
+         main := () => { println(to_str(swap(1, 2, 3))); };",
+        "swap",
+        expect![[r#"
+            .func swap/3 slots=6                    ; function 6
+                .loc "golden.hash" 1 44
+                jnei.i64   r2, 0, L0                ; 0
+                ret        r0                       ; 11
+            L0:
+                .loc "golden.hash" 1 72
+                mov        r3, r1                   ; 14
+                .loc "golden.hash" 1 75
+                mov        r4, r0                   ; 19
+                .loc "golden.hash" 1 78
+                subi.i64   r5, r2, 1                ; 24
+                .loc "golden.hash" 1 67
+                tcallself  r3, 3                    ; 33
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn a_known_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
+    check(
+        "hop := (x: i64, y: i64, n: i64) -> i64 => if n <= 0 { x + y } else { down(x, y, n) };\n\
+         down := (x: i64, y: i64, n: i64) -> i64 => hop(x, y * 2 % 1009, n - 1);\n\
+         main := () => { println(to_str(hop(1, 2, 3))); };",
+        "down",
+        expect![[r#"
+            .func down/3 slots=8                    ; function 7
+                .loc "golden.hash" 2 51
+                muli.i64   r6, r1, 2                ; 0
+                .loc "golden.hash" 2 59
+                loadi      r7, 1009                 ; 9
+                .loc "golden.hash" 2 51
+                rem.i64    r1, r6, r7               ; 16
+                .loc "golden.hash" 2 65
+                subi.i64   r2, r2, 1                ; 23
+                .loc "golden.hash" 2 44
+                tcallk     hop, r0, 3               ; 32
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn a_field_is_extracted_only_on_the_path_that_uses_it() {
+    // `v` is read in the last arm only, `l` and `r` each in their own; `sz` nowhere.
+    // In `weigh` the second subtree is read after the first call, straight into the
+    // second call's window.
+    check(
+        "T := enum(E, N(T, i64, i64, T, i64));\n\
+         get := (t: T, k: i64) -> i64 => match t { T.E => 0, T.N(l, key, v, r, sz) => if k < key { get(l, k) } else if k > key { get(r, k) } else { v } };\n\
+         main := () => { println(to_str(get(T.E, 1))); };",
+        "get",
+        expect![[r#"
+            .func get/2 slots=9                     ; function 6
+                .loc "golden.hash" 2 33
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 2 50
+                loadi      r7, 0                    ; 9
+                ret        r7                       ; 16
+            L0:
+                .loc "golden.hash" 2 33
+                field      r3, r0, 1                ; 19
+                .loc "golden.hash" 2 78
+                jge.i64    r1, r3, L1               ; 26
+                .loc "golden.hash" 2 33
+                field      r0, r0, 0                ; 35
+                .loc "golden.hash" 2 91
+                tcallself  r0, 2                    ; 42
+            L1:
+                .loc "golden.hash" 2 108
+                jle.i64    r1, r3, L2               ; 47
+                .loc "golden.hash" 2 33
+                field      r0, r0, 3                ; 56
+                .loc "golden.hash" 2 121
+                tcallself  r0, 2                    ; 63
+            L2:
+                .loc "golden.hash" 2 33
+                field      r4, r0, 2                ; 68
+                .loc "golden.hash" 2 121
+                ret        r4                       ; 75
+            .end
+        "#]],
+    );
+    check(
+        "T := enum(E, N(T, T));\n\
+         weigh := (t: T) -> i64 => match t { T.E => 0, T.N(l, r) => weigh(l) + 1 + weigh(r) };\n\
+         main := () => { println(to_str(weigh(T.E))); };",
+        "weigh",
+        expect![[r#"
+            .func weigh/1 slots=6                   ; function 6
+                .loc "golden.hash" 2 27
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 2 44
+                loadi      r3, 0                    ; 9
+                ret        r3                       ; 16
+            L0:
+                .loc "golden.hash" 2 27
+                field      r5, r0, 0                ; 19
+                .loc "golden.hash" 2 60
+                callk      r5, weigh, r5, 1         ; 26
+                addi.i64   r4, r5, 1                ; 37
+                .loc "golden.hash" 2 27
+                field      r5, r0, 1                ; 46
+                .loc "golden.hash" 2 75
+                callk      r5, weigh, r5, 1         ; 53
+                .loc "golden.hash" 2 60
+                add.i64    r3, r4, r5               ; 64
+                ret        r3                       ; 71
             .end
         "#]],
     );

@@ -150,6 +150,10 @@ pub struct Recorder {
     /// A side trace (recorded from an exit of a root): it ends where its root would
     /// go on, and needs no recursion of its own.
     side: bool,
+    /// A function-entry root's arity, until its first step loads the arguments that
+    /// are i64, f64 or bool values: their guarded loads lead the trace, where the
+    /// backend guards them before its fast entry (`jit/src/x64.rs`, `entry_prefix`).
+    preload: u16,
     /// While the interpreter runs a recursive call the trace makes for real: the
     /// instruction the trace frame resumes at.
     skip: Option<u32>,
@@ -300,6 +304,7 @@ impl Recorder {
             loop_root: true,
             entry: false,
             side: false,
+            preload: 0,
             skip: None,
             waiting: None,
             restarts: 0,
@@ -322,6 +327,7 @@ impl Recorder {
         r.loop_root = false;
         r.entry = true;
         r.started = true;
+        r.preload = arity;
         r.b.set_entry(func, arity, nslots);
         r
     }
@@ -676,6 +682,16 @@ impl Recorder {
             self.steps = 0;
         }
         let (b0, d0) = self.start.unwrap_or((0, 0));
+        if self.preload > 0 {
+            // The arguments' loads first (each guard exits at the entry, before
+            // anything happened): a `call.rec` that proves their kinds skips them.
+            for s in 0..std::mem::take(&mut self.preload) as usize {
+                let tag = slots.get(s).map_or(Tag::UNIT, |v| v.tag());
+                if matches!(tag, Tag::I64 | Tag::F64 | Tag::BOOL) {
+                    self.get(s, ip, slots)?;
+                }
+            }
+        }
         if let Some(resume) = self.skip {
             // The interpreter runs the callee of a real recursive call: the trace
             // resumes when it returns to the trace frame.

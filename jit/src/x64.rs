@@ -537,6 +537,29 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             // call, so recursive activations share it too).
             ; sub rsp, SPILL_BYTES
             ; lea rbp, [rsp - NATIVE_BUDGET]
+        );
+        if t.entry.is_some() && FRAME_SHIFT.is_some() {
+            // A function-entry tree: the floor rises to where the frame stack would
+            // be short (a `call.rec` takes 24 bytes of native stack and one frame
+            // record, and needs room for 12 more an exit inside the callee may push),
+            // so that the one compare of `rsp` at each call covers both (the AOT
+            // trampoline's rule). Depth k may call when 24k + 8 <= rsp - floor,
+            // that is when k <= records free - 13.
+            let shift = FRAME_SHIFT.unwrap_or(5);
+            dynasm!(a ; .arch x64
+                ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
+                ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+                ; sar rax, shift
+                ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
+                ; lea rax, [rax + rax * 2]
+                ; shl rax, 3
+                ; add rax, 8
+                ; mov rcx, rsp
+                ; sub rcx, rax
+                ; cmp rcx, rbp
+                ; cmova rbp, rcx);
+        }
+        dynasm!(a ; .arch x64
             // Returns here with the exit code in eax (`ret.rec` at the outermost
             // level sets RETURNED; exits return here through `out`).
             ; call =>top
@@ -557,6 +580,23 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     };
     dynasm!(a ; .arch x64 ; =>top);
     let top_off = a.offset();
+    // A function-entry root's leading argument loads are guarded here, before its
+    // *fast entry*: a `call.rec` whose stores prove those arguments' kinds calls the
+    // fast entry and skips the guards (SPEC.md §4.6).
+    let prefix = if ctx.root_top.is_none() {
+        entry_prefix(t)
+    } else {
+        0
+    };
+    for ins in &t.ins[..prefix] {
+        let off = disp(ins.k)?;
+        let exit = exits[ins.snap as usize];
+        dynasm!(a ; .arch x64
+            ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
+            ; jne =>exit);
+    }
+    let fast = a.new_dynamic_label();
+    dynasm!(a ; .arch x64 ; =>fast);
     // The value stack must hold the frames this trace inlines (the outermost entry
     // reserved them; a native recursive activation checks here). A root exits at its
     // header (snapshot 0), a side trace where it starts (snapshot 1).
@@ -580,11 +620,15 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     let mut cx = TraceTarget {
         ctx,
         top,
+        fast: (prefix > 0).then(|| {
+            let kinds = t.ins[..prefix].iter().map(|ins| (ins.k, ins.op)).collect();
+            (fast, kinds)
+        }),
         helper_exits: Vec::new(),
     };
     // A peeled trace's back-edge jumps to its loop body.
     let body = a.new_dynamic_label();
-    emit_ops_homes(&mut a, &mut cx, t, &homes, &exits, Some(body))?;
+    emit_ops_homes(&mut a, &mut cx, t, &homes, &exits, Some(body), prefix)?;
     let helper_exits = cx.helper_exits;
     if !t.returns && t.link.is_none() {
         // The back-edge: write the loop-carried slots, then poll the interrupt flag;
@@ -718,10 +762,30 @@ impl Emitter for VecAssembler<X64Relocation> {
 pub(crate) trait Target<A: Emitter> {
     /// Emits the call of `call.rec`'s callee (the frame and arguments are set up).
     fn call_rec(&mut self, a: &mut A) -> Result<(), CompileError>;
+    /// Emits the call of the callee of the `call.rec` at instruction `i` of `t`: where
+    /// a target has a cheaper entry for arguments whose kinds `t` proves, there.
+    fn call_rec_at(&mut self, a: &mut A, t: &Trace, i: usize) -> Result<(), CompileError> {
+        let _ = (t, i);
+        self.call_rec(a)
+    }
     /// The label a helper call that did not answer OK jumps to, for snapshot `snap`.
     fn helper_exit(&mut self, a: &mut A, snap: u32) -> Result<DynamicLabel, CompileError>;
     /// Emits the increment of the pass counter at a native return (if any).
     fn count_pass(&mut self, a: &mut A);
+    /// The write barrier's slow path ([`heap_store`]): `None` (traces) exits before the
+    /// store; whole-function code gives the label of a routine to `call` with the old
+    /// object's address pushed, which remembers it and returns with every register as
+    /// it was (and pops the address).
+    fn remember_stub(&self) -> Option<DynamicLabel> {
+        None
+    }
+    /// The helper `call.insn` calls: `hashvm_vm::jit::jit_call_insn` by address in a
+    /// trace.
+    fn call_insn_fn(&self) -> HelperFn {
+        let f: unsafe extern "C" fn(*mut hashvm_vm::Vm, u64, *mut Value, *mut Value) -> u32 =
+            hashvm_vm::jit::jit_call_insn;
+        HelperFn::Addr(f as usize)
+    }
     /// Emits instruction `i`, an operation of whole-function code.
     fn function_op(
         &mut self,
@@ -738,11 +802,28 @@ pub(crate) trait Target<A: Emitter> {
 struct TraceTarget {
     ctx: Ctx,
     top: DynamicLabel,
+    /// A root function-entry trace's fast entry (after the guards of its leading
+    /// argument loads), and those loads' slots and operations.
+    fast: Option<(DynamicLabel, Vec<(u64, IrOp)>)>,
     /// The direct exits of helper calls: (label, snapshot).
     helper_exits: Vec<(DynamicLabel, u32)>,
 }
 
 impl Target<Assembler> for TraceTarget {
+    fn call_rec_at(&mut self, a: &mut Assembler, t: &Trace, i: usize) -> Result<(), CompileError> {
+        if let Some((fast, kinds)) = &self.fast {
+            let a0 = t.ins[i].k & 0xffff;
+            if kinds
+                .iter()
+                .all(|&(slot, op)| stored_kind(t, i, a0 + slot) == Some(op))
+            {
+                dynasm!(a ; .arch x64 ; call =>*fast);
+                return Ok(());
+            }
+        }
+        self.call_rec(a)
+    }
+
     fn call_rec(&mut self, a: &mut Assembler) -> Result<(), CompileError> {
         match self.ctx.root_top {
             None => dynasm!(a ; .arch x64 ; call =>self.top),
@@ -790,7 +871,7 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
     exits: &[DynamicLabel],
 ) -> Result<(), CompileError> {
     let homes: Vec<Home> = loc.iter().map(|&l| Home::Reg(l)).collect();
-    emit_ops_homes(a, cx, t, &homes, exits, None)
+    emit_ops_homes(a, cx, t, &homes, exits, None, 0)
 }
 
 /// [`emit_ops`] for values with [`Home`]s (spilled ones loaded into temporaries
@@ -802,6 +883,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
     homes: &[Home],
     exits: &[DynamicLabel],
     body: Option<DynamicLabel>,
+    guarded: usize,
 ) -> Result<(), CompileError> {
     // Each value's register for the instruction being emitted: its home, or for a
     // spilled operand or result the temporary it is loaded into or computed in.
@@ -940,8 +1022,14 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 let dst = ((ins.k >> 16) & 0xffff) as i16;
                 let resume = (ins.k >> 32) as i32;
                 let fsz = layout::FRAME_SIZE as i32;
-                // Room for as many records as an exit inside the callee may push.
-                let room = fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32);
+                // Room for as many records as an exit inside the callee may push:
+                // checked by the native stack budget's floor, which the prologue set
+                // from it (or here, when the record's size is not a power of two).
+                let room = if FRAME_SHIFT.is_some() {
+                    0
+                } else {
+                    fsz * (1 + crate::record::MAX_INLINE_DEPTH as i32)
+                };
                 let call = NativeCall {
                     func,
                     a0: a0 as u64,
@@ -953,7 +1041,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     closure_is_func: ins.op == IrOp::CallRecK,
                 };
                 push_native_frame(a, &call, exit)?;
-                cx.call_rec(a)?;
+                cx.call_rec_at(a, t, i)?;
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
             }
             IrOp::RetDown | IrOp::TailBase => frame_op(a, ins, exit)?,
@@ -981,15 +1069,9 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     store_home(a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
                 }
                 let fail = cx.helper_exit(a, ins.snap)?;
-                let f: unsafe extern "C" fn(
-                    *mut hashvm_vm::Vm,
-                    u64,
-                    *mut Value,
-                    *mut Value,
-                ) -> u32 = hashvm_vm::jit::jit_call_insn;
                 call_helper(
                     a,
-                    f as usize,
+                    cx.call_insn_fn(),
                     [
                         HelperArg::Imm((h.func as u64) << 32 | h.ip as u64),
                         HelperArg::Slot(disp(h.base as u64)?),
@@ -1084,14 +1166,13 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
                 let off = disp(ins.k)?;
-                let tag = match ins.op {
-                    IrOp::SLoadI => Tag::I64,
-                    IrOp::SLoadF => Tag::F64,
-                    _ => Tag::BOOL,
-                } as i32;
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], tag
-                    ; jne =>exit);
+                // The guards of a function-entry root's leading loads are emitted
+                // before its fast entry ([`compile`]).
+                if i >= guarded {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
+                        ; jne =>exit);
+                }
                 match d {
                     Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
                     Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
@@ -1183,8 +1264,8 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::GIndex
             | IrOp::HTag
             | IrOp::Payload
-            | IrOp::HStore
             | IrOp::New => data_op(a, t, loc, i, exit)?,
+            IrOp::HStore => heap_store(a, t, loc, *ins, exit, cx.remember_stub())?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
                 dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
@@ -1249,7 +1330,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 }
             }
         }
-        respill(a, homes, &mut view, i, spilled);
+        respill(a, t, homes, &mut view, i, spilled);
     }
     Ok(())
 }
@@ -1264,7 +1345,17 @@ pub enum HelperArg {
     Slot(i32),
 }
 
-/// Emits a call of the `extern "C"` helper at address `f`, of type
+/// Where a helper call finds its function.
+#[derive(Clone, Copy, Debug)]
+pub enum HelperFn {
+    /// At this address (a trace: the process's own function).
+    Addr(usize),
+    /// In the table whose address the trampoline keeps at `[rbx + 8]`, at this byte
+    /// offset (code compiled ahead of time, which is position independent).
+    Table(i32),
+}
+
+/// Emits a call of the `extern "C"` helper `f`, of type
 /// `unsafe extern "C" fn(*mut Vm, u64, u64, u64) -> u32` (pointer arguments are
 /// `u64`-sized): the VM's address (saved by the prologue at `[rbx]`) and `args`, and
 /// jumps to `fail` when it returns a status other than 0 (OK).
@@ -1285,7 +1376,7 @@ pub enum HelperArg {
 ///
 /// The native stack is aligned to 16 bytes for the call whatever the depth of native
 /// recursion; `BASE` and `INTR` (caller-saved) are saved around it.
-pub fn call_helper<A: Emitter>(a: &mut A, f: usize, args: [HelperArg; 3], fail: DynamicLabel) {
+pub fn call_helper<A: Emitter>(a: &mut A, f: HelperFn, args: [HelperArg; 3], fail: DynamicLabel) {
     native_call_enter(a);
     // rsi, rdx, rcx from BASE before rdi (BASE) is overwritten with the VM.
     for (reg, arg) in [6u8, 2, 1].into_iter().zip(args) {
@@ -1294,10 +1385,15 @@ pub fn call_helper<A: Emitter>(a: &mut A, f: usize, args: [HelperArg; 3], fail: 
             HelperArg::Slot(d) => dynasm!(a ; .arch x64 ; lea Rq(reg), [Rq(BASE) + d]),
         }
     }
-    dynasm!(a ; .arch x64
-        ; mov rdi, QWORD [rbx]
-        ; mov rax, QWORD f as i64
-        ; call rax);
+    dynasm!(a ; .arch x64 ; mov rdi, QWORD [rbx]);
+    match f {
+        HelperFn::Addr(f) => dynasm!(a ; .arch x64
+            ; mov rax, QWORD f as i64
+            ; call rax),
+        HelperFn::Table(off) => dynasm!(a ; .arch x64
+            ; mov rax, QWORD [rbx + 8]
+            ; call QWORD [rax + off]),
+    }
     native_call_leave(a);
     dynasm!(a ; .arch x64 ; test eax, eax ; jnz =>fail);
 }
@@ -1465,17 +1561,100 @@ fn unspill<A: Emitter>(
     }
 }
 
+/// The tag a guarded slot load (`sload.i64`, `sload.f64`, `sload.bool`) checks.
+fn sload_tag(op: IrOp) -> i32 {
+    (match op {
+        IrOp::SLoadI => Tag::I64,
+        IrOp::SLoadF => Tag::F64,
+        _ => Tag::BOOL,
+    }) as i32
+}
+
+/// How many of a function-entry trace's first instructions are guarded loads of its
+/// arguments that can be guarded before everything else: loads of argument slots
+/// whose snapshots write nothing (nothing has changed yet), before any loop body.
+/// Their guards go before the trace's fast entry.
+fn entry_prefix(t: &Trace) -> usize {
+    let Some((_, arity, _)) = t.entry else {
+        return 0;
+    };
+    t.ins
+        .iter()
+        .enumerate()
+        .take_while(|&(i, ins)| {
+            matches!(ins.op, IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB)
+                && ins.k < arity as u64
+                && t.loop_start.is_none_or(|l| (i as u32) < l)
+                && t.snaps
+                    .get(ins.snap as usize)
+                    .is_some_and(|s| s.entries.is_empty())
+        })
+        .count()
+}
+
+/// The guarded load that the value in slot `slot` passes when instruction `i` of
+/// `t` runs, as proven by the last `sstore` to it before `i` (an i64, f64 or bool
+/// value); `None` when anything else may have written the slot since (any other
+/// store, a call, a frame change) or no store is in sight (a loop body is not
+/// searched past its start: its first pass comes from the pre-roll, later ones from
+/// the back-edge).
+fn stored_kind(t: &Trace, i: usize, slot: u64) -> Option<IrOp> {
+    let floor = t
+        .loop_start
+        .map_or(0, |l| if i >= l as usize { l as usize } else { 0 });
+    for ins in t.ins[floor..i].iter().rev() {
+        if ins.op == IrOp::SStore {
+            if ins.k == slot {
+                return match t.ty(ins.a) {
+                    IrType::I64 => Some(IrOp::SLoadI),
+                    IrType::F64 => Some(IrOp::SLoadF),
+                    IrType::Bool => Some(IrOp::SLoadB),
+                    _ => None,
+                };
+            }
+        } else if ins.op.flags() & flag::STORE != 0
+            || matches!(
+                ins.op,
+                IrOp::RetDown | IrOp::TailBase | IrOp::Link | IrOp::Phi
+            )
+        {
+            return None;
+        }
+    }
+    None
+}
+
 /// After instruction `i`: stores a spilled result to its slot, and forgets the
-/// temporaries of every spilled value.
-fn respill<A: Emitter>(a: &mut A, homes: &[Home], view: &mut [Loc], i: usize, slot: Option<u16>) {
+/// temporaries of the spilled values [`unspill`] gave one (instruction `i`'s operands
+/// and result: only those, so that emitting a trace stays linear in its length; a
+/// sweep of the whole view here made pmap's long traces quadratic).
+fn respill<A: Emitter>(
+    a: &mut A,
+    t: &Trace,
+    homes: &[Home],
+    view: &mut [Loc],
+    i: usize,
+    slot: Option<u16>,
+) {
     if let Some(k) = slot {
         from_reg_to_spill(a, view[i], k);
     }
-    for (v, h) in view.iter_mut().zip(homes) {
-        if matches!(h, Home::Spill(_)) {
-            *v = Loc::None;
+    let ins = t.ins[i];
+    let mut forget = |r: usize| {
+        if matches!(homes.get(r), Some(Home::Spill(_))) {
+            view[r] = Loc::None;
         }
+    };
+    if ins.op.nargs() >= 1 {
+        forget(ins.a.0 as usize);
     }
+    if ins.op.nargs() == 2 {
+        forget(ins.b.0 as usize);
+    }
+    if ins.op == IrOp::HStore && t.ins[ins.k as usize].op != IrOp::KInt {
+        forget(ins.k as usize);
+    }
+    forget(i);
 }
 
 /// Performs the moves `(from, to)` as if at once (the back-edge's phi moves: a value
@@ -1608,6 +1787,14 @@ fn flat_disp(i: u64) -> Result<i32, CompileError> {
         .ok_or(CompileError::SlotOutOfRange(i))
 }
 
+/// log2 of the frame record's size when it is a power of two: the prologue of a
+/// function-entry tree then turns the frame stack's room into native stack budget.
+const FRAME_SHIFT: Option<i8> = if layout::FRAME_SIZE.is_power_of_two() {
+    Some(layout::FRAME_SIZE.trailing_zeros() as i8)
+} else {
+    None
+};
+
 /// Whether the frame record is laid out as function (u32), ip (u32), base (u32), result
 /// slot (u16), kind (u8), padding (u8) from offset 0: then a call writes those fields
 /// with two 8-byte stores. Checked against the VM's own layout, never assumed.
@@ -1695,20 +1882,19 @@ pub(crate) fn push_native_frame<A: Emitter>(
         let off = disp(s)?;
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
+    // The callee's base: the caller's (its record is the innermost, and `BASE` is
+    // its slot 0) plus the first argument's slot.
     dynasm!(a ; .arch x64
-        ; mov rax, Rq(BASE)
-        ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
-        ; shr rax, 4
-        ; add rax, c.a0 as i32);
+        ; mov eax, DWORD [r11 - fsz + layout::FRAME_BASE as i32]
+        ; add eax, c.a0 as i32);
     if PACKED_RECORD && f <= i32::MAX as u32 {
-        // Function and ip (0) in one store; base, result slot, kind and padding in
-        // another.
-        let hi = (dst as u16 as i64) << 32 | (layout::FRAME_NORMAL as i64) << 48;
+        // Function and ip (0) in one store; base in another, result slot, kind and
+        // padding in a third.
+        let hi = (dst as u16 as u32 | (layout::FRAME_NORMAL as u32) << 16) as i32;
         dynasm!(a ; .arch x64
             ; mov QWORD [r11], f as i32
-            ; mov rcx, QWORD hi
-            ; or rax, rcx
-            ; mov QWORD [r11 + 8], rax);
+            ; mov DWORD [r11 + 8], eax
+            ; mov DWORD [r11 + 12], hi);
     } else {
         dynasm!(a ; .arch x64
             ; mov DWORD [r11 + layout::FRAME_FUNC as i32], f as i32
@@ -1993,7 +2179,6 @@ fn data_op<A: Emitter>(
             let (r, p) = (g(Ref(i as u32)), g(ins.a));
             dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
         }
-        IrOp::HStore => heap_store(a, t, loc, ins, exit)?,
         IrOp::New => {
             // The nursery's bump pointer and limit, as `Heap::try_alloc` uses them (the
             // limit is the pointer itself when the next allocation must collect:
@@ -2028,17 +2213,21 @@ fn data_op<A: Emitter>(
 /// The barrier remembers an old object when a young object is stored into it; once
 /// remembered, further stores need nothing. The inline check is exactly that
 /// condition (value an object in the nursery, target outside it, target not yet
-/// remembered), and its slow path is an exit *before* the store: the interpreter
-/// re-executes the instruction, storing through `Heap::store`, which remembers the
-/// object. That costs one exit per old object per minor collection, needs no call
-/// out of generated code, and keeps the remembered set's code in one place. A value
-/// that is not an object (statically known from its type) needs no barrier at all.
+/// remembered). In a trace its slow path is an exit *before* the store: the
+/// interpreter re-executes the instruction, storing through `Heap::store`, which
+/// remembers the object. That costs one exit per old object per minor collection,
+/// needs no call out of generated code, and keeps the remembered set's code in one
+/// place. Whole-function code, whose exits cost the rest of the function and of its
+/// native callers, calls `remember` instead (see [`Target::remember_stub`]) and goes
+/// on. A value that is not an object (statically known from its type) needs no
+/// barrier at all.
 fn heap_store<A: Emitter>(
     a: &mut A,
     t: &Trace,
     loc: &[Loc],
     ins: crate::ir::Ins,
     exit: DynamicLabel,
+    remember: Option<DynamicLabel>,
 ) -> Result<(), CompileError> {
     let obj = match loc[ins.a.0 as usize] {
         Loc::Gpr(r) => r,
@@ -2055,7 +2244,7 @@ fn heap_store<A: Emitter>(
             dynasm!(a ; .arch x64
                 ; cmp DWORD [Rq(obj) + layout::META as i32], layout::ELEMS_GENERAL as i32
                 ; jne =>flat);
-            value_store(a, t, loc, ins, obj, exit)?;
+            value_store(a, t, loc, ins, obj, exit, remember)?;
             dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
             let tw = t.tagword(ins.b);
             if (Tag::BOOL as u64..=Tag::CHAR as u64).contains(&tw) {
@@ -2069,7 +2258,7 @@ fn heap_store<A: Emitter>(
             dynasm!(a ; .arch x64 ; =>done);
             Ok(())
         }
-        _ => value_store(a, t, loc, ins, obj, exit),
+        _ => value_store(a, t, loc, ins, obj, exit, remember),
     }
 }
 
@@ -2081,6 +2270,7 @@ fn value_store<A: Emitter>(
     ins: crate::ir::Ins,
     obj: u8,
     exit: DynamicLabel,
+    remember: Option<DynamicLabel>,
 ) -> Result<(), CompileError> {
     let v = loc[ins.b.0 as usize];
     // An object the trace allocated is young (no collection runs in a trace): its
@@ -2100,9 +2290,15 @@ fn value_store<A: Emitter>(
             ; sub Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY as i32]
             ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_NURSERY_SIZE as i32]
             ; jb =>done
-            ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8
-            ; jz =>exit
-            ; =>done);
+            ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8);
+        match remember {
+            None => dynasm!(a ; .arch x64 ; jz =>exit),
+            Some(stub) => dynasm!(a ; .arch x64
+                ; jnz =>done
+                ; push Rq(obj)
+                ; call =>stub),
+        }
+        dynasm!(a ; .arch x64 ; =>done);
     }
     let idx = Ref(ins.k as u32);
     let (reg, off) = match t.ins[idx.0 as usize] {

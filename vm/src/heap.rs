@@ -919,7 +919,7 @@ impl Heap {
 
     #[cold]
     #[inline(never)]
-    fn remember(&mut self, obj: *mut Header) {
+    pub(crate) fn remember(&mut self, obj: *mut Header) {
         // SAFETY: `obj` is a live object (the barrier's and `try_alloc_old`'s callers).
         unsafe {
             if (*obj).flags & FLAG_REMEMBERED != 0 {
@@ -1512,6 +1512,11 @@ impl Heap {
         });
         self.large.cached = kept;
         self.large.cache = cache;
+    }
+
+    /// Whether the next allocation must collect (GC stress, or a forced collection).
+    pub(crate) fn must_collect(&self) -> bool {
+        self.stress || self.force
     }
 
     /// The bump pointer and the end of what may be bump-allocated without the slow

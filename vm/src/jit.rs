@@ -1120,6 +1120,63 @@ pub unsafe extern "C" fn jit_call_insn(
     vm.helper_call((at >> 32) as u32, at as u32, slots, live_end)
 }
 
+/// The write barrier's slow path for code compiled ahead of time (SPEC.md §11.6): the
+/// old object `obj`, not yet remembered, just got (or is about to get) a young object
+/// in one of its fields, so it joins the remembered set ([`crate::heap::Heap::barrier`]'s
+/// slow path). Compiled code calls it instead of leaving to the interpreter, saving
+/// every register it uses around the call: it allocates nothing, collects nothing and
+/// touches no frame. When the remembered set cannot grow, the heap forces the next
+/// collection: the register block's allocation limit then falls to its bump pointer,
+/// so that the next inline allocation leaves to the interpreter, which collects.
+///
+/// # Safety
+/// `vm` is the VM whose hook is running the code (no other reference to it in use) and
+/// `obj` one of its live heap objects outside the nursery.
+pub unsafe extern "C" fn jit_remember(vm: *mut Vm, obj: *mut u8) {
+    // SAFETY: the caller's contract: the running VM, not otherwise borrowed meanwhile.
+    let vm = unsafe { &mut *vm };
+    vm.heap.remember(obj.cast());
+    if vm.heap.must_collect() {
+        vm.jit_state.heap_limit = vm.jit_state.heap_ptr;
+    }
+}
+
+/// [`jit_call_insn`] for code compiled ahead of time (SPEC.md §11.6): the same helper,
+/// after adopting the frame records the code pushed natively for its direct calls
+/// (the register block's frame top above the VM's frame count), as the runtime adopts
+/// them when the code returns ([`Vm::jit_state_commit`]): the instruction then runs,
+/// collects and faults with the frames exactly as the interpreter would have them.
+///
+/// # Safety
+/// [`jit_call_insn`]'s contract; besides, every frame record between the VM's frame
+/// count and the register block's frame top is a whole NORMAL record of a function of
+/// the program, its slots in the value stack (what compiled code pushes).
+pub unsafe extern "C" fn aot_call_insn(
+    vm: *mut Vm,
+    at: u64,
+    slots: *mut Value,
+    live_end: *mut Value,
+) -> u32 {
+    // SAFETY: the caller's contract: the running VM, not otherwise borrowed meanwhile.
+    let vm = unsafe { &mut *vm };
+    let (fb, flen, fcap) = vm.frames.raw_parts();
+    let ftop = vm.jit_state.frame_top;
+    if ftop < fb || vm.jit_state.frame_base != fb {
+        return status::EXIT;
+    }
+    // SAFETY: both point into (or one past) the frame stack's allocation, checked
+    // above and below.
+    let n = unsafe { ftop.offset_from(fb) } as usize;
+    if n > fcap.min(vm.config.max_frames) {
+        return status::EXIT;
+    }
+    if n > flen {
+        // SAFETY: `n <= capacity`, and the caller's contract covers the records.
+        unsafe { vm.frames.set_len(n) };
+    }
+    vm.helper_call((at >> 32) as u32, at as u32, slots, live_end)
+}
+
 impl Vm {
     /// [`jit_call_insn`]'s body: checks the state it is called in, runs the
     /// instruction with its live slots rooted, and resyncs the block.

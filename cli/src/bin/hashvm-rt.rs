@@ -68,6 +68,7 @@ fn run() -> i32 {
             return EXIT_USAGE;
         }
     };
+    let names: Vec<String> = module.functions.iter().map(|f| f.name.clone()).collect();
     let mut vm = Vm::new(config);
     vm.set_args(std::env::args_os().skip(1).map(program_arg).collect());
     let (inner, jstats) = if jit_off {
@@ -115,11 +116,8 @@ fn run() -> i32 {
         }
     };
     if let (Some(s), Some(_)) = (stats, std::env::var_os("HASHVM_AOT_STATS")) {
-        let s = s.borrow();
-        ewrite(&format!(
-            "aot: {} entries into compiled code, {} left early to the interpreter\n",
-            s.entries, s.exits
-        ));
+        let name = |f: u32| names.get(f as usize).cloned().unwrap_or_default();
+        ewrite(&s.borrow().report(10, &name));
     }
     r
 }

@@ -15,13 +15,20 @@
 //!   the top (a run ends at an instruction that never falls through); a run that ends
 //!   with `jmp L` is followed by the run starting at `L` when nothing falls into that
 //!   one, and the `jmp` is dropped; runs no jump reaches are dropped (dead code);
-//! - **jumps to the next instruction** are dropped.
+//! - **jumps to the next instruction** are dropped;
+//! - then, over a slot liveness analysis: **lazy field extraction**
+//!   ([`sink_fields`]): a pattern's `field` moves into the one branch that reads it
+//!   (dropped when none does), or down to its first reader; **copy coalescing**
+//!   ([`coalesce_copies`]); **tail-call arguments** evaluated straight into the
+//!   parameter slots when an order of the moves exists ([`tail_args_in_place`]:
+//!   `tcallself r0, n` moves nothing); `mov`s to themselves or to dead slots dropped.
 //!
 //! Every instruction keeps the source position it was emitted with, so error locations
-//! and stack traces are those of the unoptimised code. Only jumps are removed, inverted
-//! or retargeted (and a `jmp` replaced by the return it jumps to): no instruction that
-//! reads or writes a slot is touched, so what the collector sees in the slots
-//! (SPEC.md §1.4, "Dead slots are roots too") is unchanged at every call.
+//! and stack traces are those of the unoptimised code. The control-flow passes only
+//! remove, invert or retarget jumps (and replace a `jmp` by the return it jumps to);
+//! the liveness passes move or drop only instructions that cannot fault (`field` of a
+//! known constructor, `mov`) and rename destinations, and never make a slot hold a
+//! pointer longer than before (SPEC.md §1.4, "Dead slots are roots too").
 
 use hashvm_format::{Arg, FunctionBuilder, Label, Op, Operand};
 use std::collections::HashMap;
@@ -199,7 +206,16 @@ fn optimize(code: &mut Vec<Ins>) {
         }
     }
     drop_unused_labels(code);
-    if coalesce_copies(code) {
+    let mut changed = sink_fields(code);
+    changed |= coalesce_copies(code);
+    if tail_args_in_place(code) {
+        coalesce_copies(code);
+        changed = true;
+    }
+    // `mov r1, r1` left by an argument passed on in its own position, or by coalescing.
+    changed |= drop_self_moves(code);
+    changed |= drop_dead_moves(code);
+    if changed {
         drop_jumps_to_next(code);
     }
 }
@@ -615,7 +631,13 @@ fn coalesce_copies(code: &mut Vec<Ins>) -> bool {
             }
             if e.write == Some(b) {
                 let call = e.clobber_from.is_some();
-                let reads_a = e.reads.contains(&a);
+                // An instruction reading `a` may write it too (`field r0, r0, 1`)
+                // unless it reads a window (`con`, `tuple`: kept conservative).
+                let window = code[j]
+                    .op
+                    .operands()
+                    .contains(&hashvm_format::OperandKind::Base);
+                let reads_a = e.reads.contains(&a) && window;
                 if !call && !reads_a {
                     found = Some(j);
                 }
@@ -656,4 +678,276 @@ fn coalesce_copies(code: &mut Vec<Ins>) -> bool {
         }
     }
     true
+}
+
+/// Tail-call arguments straight into the parameter slots: `...; mov r6, r2; mov r7,
+/// r1; tcallself r6, 2` becomes `...; mov r0, r2; tcallself r0, 2` (the `mov r1, r1`
+/// dropped), and the same for `tcallk` and `tcall`. A tail call's window at slot 0 is
+/// where the callee's frame starts, so the interpreter moves nothing (AWFY List's
+/// `is_shorter_than` spent 18% of its time in `tcallself`'s `memmove`).
+///
+/// Each window slot `B + i` is renamed to `i` from its last definition `d` before the
+/// call (in the same straight-line run) to the call, when nothing in between reads,
+/// writes or clobbers slot `i`, and nothing but the call reads `B + i`. The renames
+/// are checked one after the other on the renamed code, last argument first, which
+/// finds an order for the moves when one exists without a spare slot (a swap of two
+/// parameters has none: it is left as it is); all or none of a call's arguments are
+/// renamed. A slot `i` written earlier than before holds a parameter the tail call
+/// replaces anyway, so no pointer is kept alive longer (SPEC.md §1.4).
+fn tail_args_in_place(code: &mut [Ins]) -> bool {
+    let mut changed = false;
+    for c in 0..code.len() {
+        let (base, n, fslot) = match (code[c].op, code[c].args.as_slice()) {
+            (Op::TCallSelf, [Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))])
+            | (Op::TCallK, [_, Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))]) => {
+                (*b, *n, None)
+            }
+            (
+                Op::TCall,
+                [Arg::Op(Operand::Slot(f)), Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))],
+            ) => (*b, *n, Some(*f)),
+            _ => continue,
+        };
+        // The window must not overlap the parameter slots it moves to, nor the function.
+        if n == 0 || base < n || fslot.is_some_and(|f| f < n) {
+            continue;
+        }
+        // The straight-line run ending at the call: control enters it only at `start`.
+        let mut start = c;
+        while start > 0 && code[start].labels.is_empty() {
+            let p = &code[start - 1];
+            if targets(p).next().is_some() || p.op.is_terminator() {
+                break;
+            }
+            start -= 1;
+        }
+        let mut run: Vec<Ins> = code[start..c].to_vec();
+        let mut ok = true;
+        for i in (0..n).rev() {
+            let (from, to) = (base + i, i);
+            let effs: Vec<Effects> = run.iter().map(effects).collect();
+            let Some(d) = effs.iter().rposition(|e| e.write == Some(from)) else {
+                ok = false;
+                break;
+            };
+            // `mov B + i, i` (the parameter passed on in its place) leaves slot `i`
+            // as it was: later reads of it still see the same value.
+            let in_place = run[d].op == Op::Mov && effs[d].reads == [to];
+            let clean = effs[d + 1..].iter().all(|e| {
+                (in_place || !e.reads.contains(&to))
+                    && !e.reads.contains(&from)
+                    && e.write != Some(to)
+                    && e.clobber_from.is_none_or(|b| to < b)
+            });
+            if !clean {
+                ok = false;
+                break;
+            }
+            let kinds = run[d].op.operands();
+            for (k, arg) in kinds.iter().zip(run[d].args.iter_mut()) {
+                if let (hashvm_format::OperandKind::Dst, Arg::Op(Operand::Slot(x))) = (k, arg) {
+                    *x = to;
+                }
+            }
+        }
+        if !ok {
+            continue;
+        }
+        for (k, ins) in run.into_iter().enumerate() {
+            code[start + k] = ins;
+        }
+        let b = match code[c].op {
+            Op::TCallSelf => 0,
+            _ => 1,
+        };
+        code[c].args[b] = Arg::Op(Operand::Slot(0));
+        changed = true;
+    }
+    changed
+}
+
+/// Drops `mov a, a` (its labels go to the next instruction).
+fn drop_self_moves(code: &mut Vec<Ins>) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < code.len() {
+        let self_move = matches!(
+            (code[i].op, code[i].args.as_slice()),
+            (Op::Mov, [Arg::Op(Operand::Slot(a)), Arg::Op(Operand::Slot(b))]) if a == b
+        );
+        if self_move && i + 1 < code.len() {
+            let labels = code.remove(i).labels;
+            code[i].labels.splice(0..0, labels);
+            changed = true;
+        } else {
+            i += 1;
+        }
+    }
+    changed
+}
+
+/// Drops a `mov` whose destination nothing reads before it is written again (left
+/// by windows filled twice, as `remove_min`'s was). Its slot keeps its older value
+/// longer, a value the function held there anyway.
+fn drop_dead_moves(code: &mut Vec<Ins>) -> bool {
+    let mut changed = false;
+    for _ in 0..4 {
+        let Some(live) = live_out(code) else {
+            return changed;
+        };
+        let dead: Vec<bool> = code
+            .iter()
+            .zip(&live)
+            .map(|(ins, l)| match (ins.op, ins.args.as_slice()) {
+                (Op::Mov, [Arg::Op(Operand::Slot(a)), _]) => !l.has(*a),
+                _ => false,
+            })
+            .collect();
+        if !dead.iter().any(|&d| d) {
+            break;
+        }
+        let old = std::mem::take(code);
+        let mut carried: Vec<Label> = Vec::new();
+        for (ins, d) in old.into_iter().zip(dead) {
+            if d {
+                carried.extend(ins.labels);
+            } else {
+                let mut ins = ins;
+                ins.labels.splice(0..0, carried.drain(..));
+                code.push(ins);
+            }
+        }
+        changed = true;
+    }
+    changed
+}
+
+/// Lazy field extraction: a `field d, s, k` (a pattern's bound field, extracted by the
+/// match compiler as soon as the constructor is known) moves down its straight-line
+/// run to the branch that ends it, and then into the one successor that reads `d`,
+/// when control enters that successor only from this branch; repeated, it reaches the
+/// arm that uses it. A field no successor reads is dropped. pmap's `find` read four
+/// fields where each path uses two, and binary-trees' `item_check` read both subtrees
+/// before the first call (so the second one needed a `mov` after it).
+///
+/// The instructions it moves past neither touch `d` nor write `s` (so `s` still holds
+/// the same object), and a `field` does not allocate, so the value read is the same. A
+/// `field` hashc emits cannot fault (the value's constructor is known, or its type is
+/// a struct), so moving or dropping it changes no error or stack trace. `d` is
+/// written later than before, never earlier: no pointer stays alive longer.
+fn sink_fields(code: &mut Vec<Ins>) -> bool {
+    // Each move needs the liveness of the code it changed; large functions are left.
+    if code.len() > 4000 {
+        return false;
+    }
+    let mut changed = false;
+    for _ in 0..256 {
+        let Some(live) = live_out(code) else {
+            return changed;
+        };
+        let at = label_map(code);
+        // How many edges enter each instruction (jumps, and falling into it).
+        let mut preds = vec![0usize; code.len() + 1];
+        for (i, ins) in code.iter().enumerate() {
+            for l in targets(ins) {
+                if let Some(&t) = at.get(&l) {
+                    preds[t] += 1;
+                }
+            }
+            if !ins.op.is_terminator() {
+                preds[i + 1] += 1;
+            }
+        }
+        let live_in = |j: usize, x: u16| -> bool {
+            // Live into j: read by j, or live after j and not written by it.
+            let e = effects(&code[j]);
+            e.reads.contains(&x)
+                || (live[j].has(x) && e.write != Some(x) && e.clobber_from.is_none_or(|b| x < b))
+        };
+        let mut action = None;
+        'fields: for i in 0..code.len() {
+            let (d, src) = match (code[i].op, code[i].args.as_slice()) {
+                (Op::Field, [Arg::Op(Operand::Slot(d)), Arg::Op(Operand::Slot(s)), _]) => (*d, *s),
+                _ => continue,
+            };
+            // Down the run to the instruction that ends it.
+            let mut j = i + 1;
+            loop {
+                let Some(ins) = code.get(j) else {
+                    continue 'fields;
+                };
+                if !ins.labels.is_empty() {
+                    continue 'fields;
+                }
+                let e = effects(ins);
+                let touches = e.reads.contains(&d)
+                    || e.write == Some(d)
+                    || e.write == Some(src)
+                    || e.clobber_from.is_some_and(|b| d >= b || src >= b);
+                if touches {
+                    // Down to its first reader, where copy coalescing can then read
+                    // it straight into a window (`field r5, r0, 1` for `item_check`'s
+                    // second call, read before the first one before).
+                    if j > i + 1
+                        && e.reads.contains(&d)
+                        && e.write != Some(src)
+                        && e.clobber_from.is_none_or(|b| d < b && src < b)
+                    {
+                        action = Some((i, Some(j)));
+                        break 'fields;
+                    }
+                    continue 'fields;
+                }
+                if targets(ins).next().is_some() || ins.op.is_terminator() {
+                    if e.write.is_some() || e.clobber_from.is_some() {
+                        continue 'fields;
+                    }
+                    break;
+                }
+                j += 1;
+            }
+            // The successors of the branch at j that read d.
+            let mut succ: Vec<usize> = targets(&code[j])
+                .filter_map(|l| at.get(&l).copied())
+                .collect();
+            if !code[j].op.is_terminator() {
+                succ.push(j + 1);
+            }
+            if succ.iter().any(|&t| t >= code.len()) {
+                continue;
+            }
+            let users: Vec<usize> = succ.iter().copied().filter(|&t| live_in(t, d)).collect();
+            match users.as_slice() {
+                [] => {
+                    action = Some((i, None));
+                    break;
+                }
+                [t] if *t != i
+                    && preds[*t] == 1
+                    && succ.iter().filter(|&&u| u == *t).count() == 1 =>
+                {
+                    action = Some((i, Some(*t)));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some((i, to)) = action else {
+            return changed;
+        };
+        changed = true;
+        let mut f = code.remove(i);
+        let carried = std::mem::take(&mut f.labels);
+        // `i` had no labels of its own unless it started a block: they stay there.
+        if !carried.is_empty() {
+            code[i].labels.splice(0..0, carried);
+        }
+        if let Some(t) = to {
+            // One instruction above a forward target was removed.
+            let t = if t > i { t - 1 } else { t };
+            f.labels = std::mem::take(&mut code[t].labels);
+            code.insert(t, f);
+        }
+    }
+    changed
 }

@@ -19,7 +19,7 @@ use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, push_native_frame, store, store_tw,
-    CompileError, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
+    CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -52,13 +52,27 @@ const _: () = assert!(layout::FRAME_SIZE.is_power_of_two());
 
 /// The signature of the trampoline at offset 0 of the code: `slots` is the innermost
 /// frame's slot 0, `interrupt` the VM's interrupt flag, `state` its register block,
-/// `target` the address of the entry to run.
-pub type Trampoline =
-    unsafe extern "sysv64" fn(*mut Value, *const u8, *mut VmState, *const u8) -> u32;
+/// `target` the address of the entry to run, `vm` the running VM and `helpers` the
+/// runtime's helper table ([`super::hook::AotHelpers`]), both for the code's calls into
+/// the runtime (kept at `[rbx + TRAMP_VM]` and `[rbx + TRAMP_HELPERS]`).
+pub type Trampoline = unsafe extern "sysv64" fn(
+    *mut Value,
+    *const u8,
+    *mut VmState,
+    *const u8,
+    *mut hashvm_vm::Vm,
+    *const super::hook::AotHelpers,
+) -> u32;
+
+/// Where the trampoline keeps the VM (`rbx`, the native stack pointer to unwind to,
+/// plus this): offset 0, where the trace backend's helper calls read it too.
+const TRAMP_VM: i32 = 0;
+/// Where the trampoline keeps the helper table's address.
+const TRAMP_HELPERS: i32 = 8;
 
 /// A human-readable name for [`Trampoline`]'s contract (documentation anchor).
 pub fn trampoline_signature() -> &'static str {
-    "extern \"sysv64\" fn(slots: *mut Value, interrupt: *const u8, state: *mut VmState, target: *const u8) -> u32"
+    "extern \"sysv64\" fn(slots: *mut Value, interrupt: *const u8, state: *mut VmState, target: *const u8, vm: *mut Vm, helpers: *const AotHelpers) -> u32"
 }
 
 /// Copies the whole 16-byte value of slot `from` to slot `to` through `r11`.
@@ -97,6 +111,8 @@ struct Labels {
     /// from outside the loop) and its back-edge entry (from the interpreter), which
     /// load the homes.
     loops: Vec<Vec<(HomeLoop, DynamicLabel, DynamicLabel)>>,
+    /// The write barrier's slow path ([`remember_routine`]).
+    remember: DynamicLabel,
 }
 
 impl Labels {
@@ -139,9 +155,9 @@ fn store_homes(a: &mut Asm, h: Option<&HomeLoop>) -> Result<(), CompileError> {
 /// Stores the whole value of the slot at `voff` to `[r11 + off]`, a value field of the
 /// object at `obj` (`r11` itself, or the object whose element `r11` addresses less
 /// `FIELDS`), with the generational write barrier of `x64::heap_store`: when the value
-/// is a young object and the target an old one not yet remembered, it exits before
-/// the store (the interpreter then stores, and remembers the target).
-fn store_whole(a: &mut Asm, obj: u8, off: i32, voff: i32, exit: DynamicLabel) {
+/// is a young object and the target an old one not yet remembered, the `remember`
+/// routine ([`remember_routine`]) puts the target in the remembered set first.
+fn store_whole(a: &mut Asm, obj: u8, off: i32, voff: i32, remember: DynamicLabel) {
     // A temporary besides the scratch register, saved around (it may hold a value).
     let tmp: u8 = if obj == 0 { 1 } else { 0 };
     let store = a.new_dynamic_label();
@@ -159,14 +175,58 @@ fn store_whole(a: &mut Asm, obj: u8, off: i32, voff: i32, exit: DynamicLabel) {
         ; jb =>store
         ; test BYTE [Rq(obj) + layout::FLAGS as i32], layout::FLAG_REMEMBERED as i8
         ; jnz =>store
-        ; pop Rq(tmp)
-        ; jmp =>exit
+        ; push Rq(obj)
+        ; call =>remember
         ; =>store
         ; mov Rq(tmp), QWORD [Rq(BASE) + voff]
         ; mov QWORD [Rq(SCRATCH) + off], Rq(tmp)
         ; mov Rq(tmp), QWORD [Rq(BASE) + voff + 8]
         ; mov QWORD [Rq(SCRATCH) + off + 8], Rq(tmp)
         ; pop Rq(tmp));
+}
+
+/// The general-purpose registers the SysV ABI lets a callee clobber (what
+/// [`remember_routine`] saves besides every xmm register).
+const CALLER_SAVED: [u8; 9] = [0, 1, 2, 6, 7, 8, 9, 10, 11];
+
+/// The write barrier's slow path, one routine for the whole program: called with the
+/// old object's address pushed, it calls `hashvm_vm::jit::jit_remember` (through the
+/// trampoline's helper table, [`super::hook::AotHelpers`]; the code is position
+/// independent) and returns with every register as it was, popping the address. It
+/// saves every caller-saved register, general and xmm, since any may hold a value of
+/// the block (or a home register). Taken once per old object per minor collection,
+/// instead of an exit to the interpreter, which would run the rest of the function and
+/// of every native caller interpreted.
+fn remember_routine(a: &mut Asm) {
+    let pushed = 8 * CALLER_SAVED.len() as i32;
+    for &r in &CALLER_SAVED {
+        dynasm!(a ; .arch x64 ; push Rq(r));
+    }
+    dynasm!(a ; .arch x64
+        // The object: above the saved registers and the return address.
+        ; mov rsi, QWORD [rsp + pushed + 8]
+        ; mov rax, rsp
+        ; and rsp, -16
+        ; sub rsp, 256);
+    for x in 0..16u8 {
+        dynasm!(a ; .arch x64 ; movdqu [rsp + 16 * x as i32], Rx(x));
+    }
+    dynasm!(a ; .arch x64
+        ; push rax
+        ; sub rsp, 8
+        ; mov rdi, QWORD [rbx + TRAMP_VM]
+        ; mov rax, QWORD [rbx + TRAMP_HELPERS]
+        ; call QWORD [rax + super::hook::HELPER_REMEMBER as i32]
+        ; add rsp, 8
+        ; pop rax);
+    for x in 0..16u8 {
+        dynasm!(a ; .arch x64 ; movdqu Rx(x), [rsp + 16 * x as i32]);
+    }
+    dynasm!(a ; .arch x64 ; mov rsp, rax);
+    for &r in CALLER_SAVED.iter().rev() {
+        dynasm!(a ; .arch x64 ; pop Rq(r));
+    }
+    dynasm!(a ; .arch x64 ; ret 8);
 }
 
 /// The tag word of a value of type `ty` (i64, f64 or bool).
@@ -254,9 +314,11 @@ pub fn program(
         ; push r13
         ; push r14
         ; push r15
-        ; sub rsp, 8
+        ; sub rsp, 24
         ; mov r12, rdx
         ; mov rbx, rsp
+        ; mov QWORD [rbx + TRAMP_VM], r8
+        ; mov QWORD [rbx + TRAMP_HELPERS], r9
         // The floor of the native stack (`rbp`, checked at every direct call): the
         // budget, raised so that the frame stack cannot fill first. A direct call
         // takes 24 bytes of native stack (two saved registers and the return address)
@@ -291,7 +353,7 @@ pub fn program(
         ; =>not_normal
         ; mov eax, ecx
         ; =>restore
-        ; add rsp, 8
+        ; add rsp, 24
         ; pop r15
         ; pop r14
         ; pop r13
@@ -300,7 +362,7 @@ pub fn program(
         ; pop rbx
         ; ret
         ; =>out
-        ; lea rsp, [rbx + 8]
+        ; lea rsp, [rbx + 24]
         ; pop r15
         ; pop r14
         ; pop r13
@@ -330,11 +392,15 @@ pub fn program(
             None => Vec::new(),
         })
         .collect();
+    let remember = a.new_dynamic_label();
+    dynasm!(a ; .arch x64 ; =>remember);
+    remember_routine(&mut a);
     let labels = Labels {
         blocks,
         out,
         shapes: shapes.to_vec(),
         loops,
+        remember,
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -484,6 +550,7 @@ fn block(
         next,
         stubs,
         home,
+        exits: exits.clone(),
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
     for (k, s) in t.snaps.iter().enumerate() {
@@ -514,8 +581,8 @@ fn block(
 }
 
 /// A block's [`Target`]: the operations of whole-function code (branches between
-/// blocks, direct calls and returns, slot copies, whole-value loads); traces' own
-/// operations (recursive calls by address, helper calls) are refused.
+/// blocks, direct calls and returns, slot copies, whole-value loads); helper calls
+/// through the trampoline's table; traces' own recursive calls are refused.
 struct BlockTarget<'l> {
     func: u32,
     /// The block's byte offset.
@@ -527,6 +594,8 @@ struct BlockTarget<'l> {
     stubs: bool,
     /// The loop with home registers the block is in.
     home: Option<&'l HomeLoop>,
+    /// The label of each snapshot's exit.
+    exits: Vec<DynamicLabel>,
 }
 
 impl Target<Asm> for BlockTarget<'_> {
@@ -534,11 +603,24 @@ impl Target<Asm> for BlockTarget<'_> {
         Err(CompileError::NotInTraces("call.rec"))
     }
 
-    fn helper_exit(&mut self, _: &mut Asm, _: u32) -> Result<DynamicLabel, CompileError> {
-        Err(CompileError::NotInTraces("call.insn"))
+    /// A helper that did not answer OK leaves to the interpreter at the instruction
+    /// (its snapshot's exit), which runs it or raises the fault it ended in.
+    fn helper_exit(&mut self, _: &mut Asm, snap: u32) -> Result<DynamicLabel, CompileError> {
+        self.exits
+            .get(snap as usize)
+            .copied()
+            .ok_or(CompileError::NotInTraces("call.insn without its snapshot"))
+    }
+
+    fn call_insn_fn(&self) -> HelperFn {
+        HelperFn::Table(super::hook::HELPER_CALL_INSN as i32)
     }
 
     fn count_pass(&mut self, _: &mut Asm) {}
+
+    fn remember_stub(&self) -> Option<DynamicLabel> {
+        Some(self.labels.remember)
+    }
 
     fn function_op(
         &mut self,
@@ -793,7 +875,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
                     ; jne =>flat);
                 element_addr(a, p, q, None);
-                store_whole(a, p, f, voff, exit);
+                store_whole(a, p, f, voff, labels.remember);
                 dynasm!(a ; .arch x64
                     ; jmp =>done
                     ; =>flat
@@ -836,7 +918,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     // The object's address is the destination's base: its field's
                     // offset from the object is `foff`.
                     let voff = disp(ins.k >> 32)?;
-                    store_whole(a, SCRATCH, foff, voff, exit);
+                    store_whole(a, SCRATCH, foff, voff, labels.remember);
                 }
             }
             op => return Err(CompileError::NotInTraces(op.mnemonic())),

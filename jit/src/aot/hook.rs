@@ -6,10 +6,32 @@
 use super::emit::{Trampoline, RETURNED};
 use super::Entry;
 use hashvm_vm::jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId};
-use hashvm_vm::{Trap, Vm};
+use hashvm_vm::{Trap, Value, Vm};
 use std::cell::RefCell;
 use std::num::NonZeroU32;
 use std::rc::Rc;
+
+/// The runtime functions compiled code calls, by address from this table (passed to
+/// the trampoline on every entry), so that the code stays position independent and
+/// knows nothing of where the runtime was loaded.
+#[repr(C)]
+pub struct AotHelpers {
+    /// The write barrier's slow path ([`hashvm_vm::jit::jit_remember`]).
+    pub remember: unsafe extern "C" fn(*mut Vm, *mut u8),
+    /// `call.insn`: one instruction run by the VM ([`hashvm_vm::jit::aot_call_insn`]).
+    pub call_insn: unsafe extern "C" fn(*mut Vm, u64, *mut Value, *mut Value) -> u32,
+}
+
+/// Offset of [`AotHelpers::remember`].
+pub const HELPER_REMEMBER: usize = std::mem::offset_of!(AotHelpers, remember);
+/// Offset of [`AotHelpers::call_insn`].
+pub const HELPER_CALL_INSN: usize = std::mem::offset_of!(AotHelpers, call_insn);
+
+/// The table every entry passes.
+static HELPERS: AotHelpers = AotHelpers {
+    remember: hashvm_vm::jit::jit_remember,
+    call_insn: hashvm_vm::jit::aot_call_insn,
+};
 
 /// Trace ids of ahead-of-time entries have this bit set (the tracing JIT numbers its
 /// traces from 1 up, far below it).
@@ -23,6 +45,26 @@ pub struct AotStats {
     /// Of those, how many left to the interpreter mid-function (an unsupported
     /// instruction, a failed check, a full stack).
     pub exits: u64,
+    /// The exits per place, `(function, bytecode offset)` of the innermost frame
+    /// where the interpreter resumed: where compiled code loses time.
+    pub sites: std::collections::BTreeMap<(u32, u32), u64>,
+}
+
+impl AotStats {
+    /// The `HASHVM_AOT_STATS` report: the counts, then the places most left at (up to
+    /// `n`, most frequent first), each named by `name`.
+    pub fn report(&self, n: usize, name: &dyn Fn(u32) -> String) -> String {
+        let mut s = format!(
+            "aot: {} entries into compiled code, {} left early to the interpreter\n",
+            self.entries, self.exits
+        );
+        let mut v: Vec<(&(u32, u32), &u64)> = self.sites.iter().collect();
+        v.sort_by_key(|(k, c)| (std::cmp::Reverse(**c), **k));
+        for ((f, ip), c) in v.into_iter().take(n) {
+            s.push_str(&format!("aot:   {c} at {} +{ip}\n", name(*f)));
+        }
+        s
+    }
 }
 
 /// The hook of a native executable whose program has compiled code.
@@ -106,6 +148,7 @@ impl AotHook {
         self.stats.borrow_mut().entries += 1;
         let st = vm.jit_state();
         let code = self.text.as_ptr();
+        let vm_ptr: *mut Vm = vm;
         // SAFETY: offset 0 of the code is the trampoline (`emit::program`), with the
         // `Trampoline` signature; `e.offset` is inside the code (checked in `new`) and
         // is the start of the block compiled for `(e.func, e.ip)` (the constructor's
@@ -115,8 +158,9 @@ impl AotHook {
         // after checking the stack limits in the block, frame records below the
         // block's frame limit, objects it allocated from the nursery through the block's
         // bump pointer (every field written) and fields and elements of objects (with
-        // the collector's write barrier). Nothing else touches them
-        // while it runs.
+        // the collector's write barrier, whose slow path calls `jit_remember` with
+        // `vm`, which the caller does not use until the code returns). Nothing else
+        // touches them while it runs.
         let r = unsafe {
             let tramp: Trampoline = std::mem::transmute::<*const u8, Trampoline>(code);
             let slots = (*st).stack_base.add(top.base as usize);
@@ -125,6 +169,8 @@ impl AotHook {
                 (*st).interrupt as *const u8,
                 st,
                 code.add(e.offset as usize),
+                vm_ptr,
+                &HELPERS,
             )
         };
         // SAFETY: the code moved `frame_top` only by pushing whole NORMAL frame
@@ -135,8 +181,19 @@ impl AotHook {
             return Err(vm.error_plain(format!("native code: {msg}")));
         }
         if r != RETURNED {
-            self.stats.borrow_mut().exits += 1;
             vm.jit_set_ip(r);
+            {
+                let mut st = self.stats.borrow_mut();
+                st.exits += 1;
+                if let Some(f) = vm.jit_top_frame() {
+                    *st.sites.entry((f.func, f.ip)).or_insert(0) += 1;
+                }
+            }
+            // A helper call that ended in a fault: raised here, at the instruction,
+            // with the stack trace of the frames as the code left them.
+            if let Some(t) = vm.jit_take_trap() {
+                return Err(t);
+            }
         }
         vm.check_interrupt()
     }

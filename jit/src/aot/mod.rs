@@ -28,16 +28,20 @@
 //!   the frame and jumps; `tcallself` and `loop` are jumps (polling the interrupt
 //!   flag). A full value, frame or native stack leaves to the interpreter at the call,
 //!   which grows the stack or reports the overflow.
-//! - **Fallback.** Any instruction outside the supported subset (lists, pattern
-//!   matching, strings, closures, unknown calls...) is an exit to the interpreter at
+//! - **Helper calls.** `anew`, `print`, `tostr`, `scat` and the `net.*` instructions
+//!   are run by the VM through `call.insn` (the tracing JIT's helper call, reached
+//!   through the trampoline's table), every value in its slot before and reloaded
+//!   after; so is the write barrier's slow path (`jit_remember`).
+//! - **Fallback.** Any instruction outside the supported subset (lists, closures,
+//!   unknown calls, `switch`...) is an exit to the interpreter at
 //!   that instruction. A function with none is *fully compiled*; others are *partly
 //!   compiled* (their loops whose bodies are fully supported are still entered
 //!   natively from the interpreter's back-edge) and reported with the reason.
 //! - **GC contract (the JIT's).** `con` and `tuple` bump the nursery inline (`new`;
 //!   a full nursery, or GC stress, leaves to the interpreter at the instruction, which
-//!   collects); nothing calls the runtime, so nothing collects while compiled code
-//!   runs, and heap addresses live in registers only within a block, written to their
-//!   slots before any exit or call. Stores into objects go through the write barrier.
+//!   collects); only a helper call collects, so heap addresses live in registers only
+//!   within a block, written to their slots before any exit, call or helper call.
+//!   Stores into objects go through the write barrier.
 
 use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::record::{arith_of, branch_of};
@@ -397,8 +401,17 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         // A runtime error: an exit to the interpreter at the instruction, which raises
         // it (same message, same stack trace).
         Panic | MatchFail => true,
-        _ => false,
+        // Run by the VM through a helper call (`call.insn`).
+        op => helper(op),
     }
+}
+
+/// Whether `op` is compiled as a helper call (`call.insn`: the VM runs the instruction
+/// with the interpreter's handler): what the tracing JIT runs so
+/// (`hashvm_vm::jit::helper_runs`) but foreign calls, which stay to the interpreter
+/// and the tracing JIT, whose traces call the C function directly (`call.c`).
+fn helper(op: Op) -> bool {
+    op != Op::FfiCall && hashvm_vm::jit::helper_runs(op)
 }
 
 /// How much of a function was compiled.
@@ -699,6 +712,7 @@ fn home_loops(
                         i.op,
                         Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf | Op::Ret | Op::RetU
                     ))
+                && !helper(i.op)
                 && (i.op != Op::Loop || *ip == back)
         });
         // Entered only at its header.
@@ -827,7 +841,8 @@ struct Tx<'a> {
     /// (its one way in is the fall-through of a branch here).
     mergeable: &'a dyn Fn(u32) -> bool,
     /// The type the instruction after byte offset `ip` that next mentions slot `s`, in
-    /// the same basic block, reads it as (i64 or f64), if it reads it first.
+    /// the same basic block, reads it as (i64, f64, or a pointer for an array operand),
+    /// if it reads it first.
     next_read: &'a dyn Fn(u32, usize) -> Option<IrType>,
     /// Set by a branch whose fall-through continues this fragment.
     fall: Option<u32>,
@@ -1293,8 +1308,10 @@ impl Tx<'_> {
                 {
                     // Read next as an i64 or f64: loaded into a register with a guard on
                     // its tag (a field of another kind leaves to the interpreter at this
-                    // instruction, which copies it and goes on). The object's address is
-                    // not kept in the slot map (whose objects are arrays).
+                    // instruction, which copies it and goes on); read next as an array:
+                    // its address, guarded to be an object of the array kind (the slot
+                    // map's objects are arrays). The object's address is not kept in
+                    // the slot map.
                     let snap = self.snap(ip);
                     let obj = match held {
                         Some(r) => r,
@@ -1303,12 +1320,16 @@ impl Tx<'_> {
                     self.b
                         .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
                     self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
-                    let tw = if typed == Some(IrType::F64) {
-                        Tag::F64
-                    } else {
-                        Tag::I64
+                    let tw = match typed {
+                        Some(IrType::F64) => Tag::F64,
+                        Some(IrType::Ptr) => Tag::OBJ,
+                        _ => Tag::I64,
                     } as u64;
                     let r = self.b.fload(obj, fi as u32, tw, snap)?;
+                    if typed == Some(IrType::Ptr) {
+                        self.b
+                            .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)?;
+                    }
                     self.set(s0, r);
                 } else if i.op == Field {
                     let snap = self.snap(ip);
@@ -1588,6 +1609,23 @@ impl Tx<'_> {
                 self.b.emit_raw(IrOp::TCallAot, NONE, NONE, k, s);
                 return Ok(Step::End);
             }
+            op if helper(op) => {
+                // Run by the VM (`call.insn`, the interpreter's own handler): every
+                // live value in its slot first; after it, every value is reloaded from
+                // its slot (a collection may have moved objects). A helper that does
+                // not answer OK leaves to the interpreter at the instruction, which
+                // runs it or raises the fault it ended in.
+                self.flush(&[ip]);
+                let s = self.b.snapshot(ip, Vec::new());
+                let h = crate::ir::HelperCall {
+                    func: self.func,
+                    ip,
+                    base: 0,
+                    live: self.map.len() as u32,
+                };
+                self.b.call_insn(h, s);
+                self.map.iter_mut().for_each(|e| *e = None);
+            }
             TCallSelf => {
                 let (a0, n) = (s0, s1);
                 self.flush(&[ip]);
@@ -1659,6 +1697,15 @@ fn translate(
                 }
             }
             if src {
+                // Read as an array (the object operand of `aget`, `aset`, `alen`).
+                let array = match j.op {
+                    Op::AGet | Op::ALen => slot(j, 1) == s,
+                    Op::ASet => slot(j, 0) == s,
+                    _ => false,
+                };
+                if array {
+                    return Some(IrType::Ptr);
+                }
                 let mut st = vec![Kind::Any; s + 1];
                 transfer(&mut st, j, &[], func);
                 return match st[s] {

@@ -722,7 +722,11 @@ impl Vm {
                             // Self tail call: move the arguments down and restart in place
                             // (counted first, so that the JIT sees it before any effect).
                             count_back_edge!();
-                            std::ptr::copy(base.add(a0), base, n);
+                            // hashc evaluates the arguments straight into the parameter
+                            // slots when it can (window at 0): nothing to move then.
+                            if a0 != 0 {
+                                std::ptr::copy(base.add(a0), base, n);
+                            }
                             ip = code;
                             continue;
                         }
