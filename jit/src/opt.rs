@@ -329,6 +329,24 @@ fn peel_with(
     out.loop_start = Some(loop_start);
     out.phis = phis;
     out.loop_snap = loop_snap;
+    // The phis nothing reads go: each would hold its pre-roll value alive up to it
+    // (register pressure in the pre-roll, which made spectralnorm's loops spill their
+    // invariants for the whole trace) for a copy no one uses.
+    // (A snapshot no guard uses, made for a body guard that then folded into its
+    // pre-roll twin, still gets exit code: a phi it names stays, unmoved.)
+    let mut named = vec![false; out.ins.len()];
+    for s in &out.snaps {
+        for &(_, r) in &s.entries {
+            named[r.0 as usize] = true;
+        }
+    }
+    let dead: Vec<bool> = out
+        .ins
+        .iter()
+        .enumerate()
+        .map(|(i, ins)| ins.op == IrOp::Phi && !read[i] && !named[i])
+        .collect();
+    remove(&mut out, &dead);
     Some(Ok(out))
 }
 
@@ -352,7 +370,6 @@ pub fn drop_dead_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
     {
         return 0;
     }
-    let n = t.ins.len();
     let dead: Vec<bool> = t
         .ins
         .iter()
@@ -365,8 +382,31 @@ pub fn drop_dead_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
     if dropped == 0 {
         return 0;
     }
-    // A store has no result: no operand names it, but the instructions after it move
-    // down, so every reference is renumbered.
+    remove(t, &dead);
+    dropped
+}
+
+/// Removes the instructions marked in `dead` (none of which any operand, snapshot
+/// entry, back-edge move or tail names) and renumbers every reference to the others.
+/// Should one of them be named after all (a bug), nothing is removed.
+fn remove(t: &mut Trace, dead: &[bool]) {
+    let n = t.ins.len();
+    let named = |r: Ref| r != NONE && dead.get(r.0 as usize) == Some(&true);
+    let mut refs = t.ins.iter().flat_map(|ins| {
+        let k = (ins.op == IrOp::HStore).then_some(Ref(ins.k as u32));
+        [
+            (ins.op.nargs() >= 1).then_some(ins.a),
+            (ins.op.nargs() == 2).then_some(ins.b),
+            k,
+        ]
+    });
+    if refs.any(|r| r.is_some_and(named))
+        || t.snaps.iter().flat_map(|s| &s.entries).any(|e| named(e.1))
+        || t.tail.iter().any(|e| named(e.1))
+        || t.phis.iter().any(|&(p, v)| named(p) || named(v))
+    {
+        return;
+    }
     let mut new_ref = vec![NONE; n];
     let mut next = 0u32;
     for (p, d) in dead.iter().enumerate() {
@@ -406,7 +446,13 @@ pub fn drop_dead_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
     for e in &mut t.tail {
         e.1 = map(e.1);
     }
-    dropped
+    for (p, v) in &mut t.phis {
+        *p = map(*p);
+        *v = map(*v);
+    }
+    if let Some(ls) = &mut t.loop_start {
+        *ls = dead[..*ls as usize].iter().filter(|d| !**d).count() as u32;
+    }
 }
 
 /// Whether the store of slot `s` at instruction `p` of `t` is dead (see
@@ -681,6 +727,8 @@ mod tests {
         assert_eq!(p.phis.len(), 2);
         let p = peel(&temp_loop(&offs), lives).expect("peeled");
         assert_eq!(p.phis.len(), 1);
+        // The unread phi is not even emitted (its operand would live up to it).
+        assert_eq!(p.ins.iter().filter(|i| i.op == IrOp::Phi).count(), 1);
         for s in &p.snaps[1..] {
             assert!(s.entries.iter().all(|&(slot, _)| slot == 0), "{s:?}");
         }
