@@ -306,17 +306,21 @@ fn jump_over_jump(code: &mut Vec<Ins>) -> bool {
 
 /// Drops each `jmp` to the instruction right after it.
 fn drop_jumps_to_next(code: &mut Vec<Ins>) -> bool {
+    drop_where(code, |code, i| match jmp_target(&code[i]) {
+        Some(l) => code[i + 1].labels.contains(&l),
+        None => false,
+    })
+}
+
+/// Drops every instruction but the last for which `doomed(code, i)` holds, its labels
+/// moving onto the instruction after it (which a jump to it then reaches: the dropped
+/// instruction must be one whose removal keeps the meaning, e.g. a jump to the next
+/// instruction or a `mov` to itself). Whether anything was dropped.
+fn drop_where(code: &mut Vec<Ins>, doomed: impl Fn(&[Ins], usize) -> bool) -> bool {
     let mut changed = false;
     let mut i = 0;
-    while i < code.len() {
-        let to_next = match jmp_target(&code[i]) {
-            Some(l) => match code.get(i + 1) {
-                Some(n) => n.labels.contains(&l),
-                None => false,
-            },
-            None => false,
-        };
-        if to_next {
+    while i + 1 < code.len() {
+        if doomed(code, i) {
             let labels = code.remove(i).labels;
             code[i].labels.splice(0..0, labels);
             changed = true;
@@ -450,15 +454,9 @@ fn layout(code: &mut Vec<Ins>) -> bool {
         }
     }
     // Move the labels of placeholder `nop`s (dropped jumps) onto the next instruction.
-    let mut i = 0;
-    while i < code.len() {
-        if code[i].op == Op::Nop && code[i].args.is_empty() && i + 1 < code.len() {
-            let labels = code.remove(i).labels;
-            code[i].labels.splice(0..0, labels);
-        } else {
-            i += 1;
-        }
-    }
+    drop_where(code, |code, i| {
+        code[i].op == Op::Nop && code[i].args.is_empty()
+    });
     true
 }
 
@@ -768,22 +766,12 @@ fn tail_args_in_place(code: &mut [Ins]) -> bool {
 
 /// Drops `mov a, a` (its labels go to the next instruction).
 fn drop_self_moves(code: &mut Vec<Ins>) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < code.len() {
-        let self_move = matches!(
+    drop_where(code, |code, i| {
+        matches!(
             (code[i].op, code[i].args.as_slice()),
             (Op::Mov, [Arg::Op(Operand::Slot(a)), Arg::Op(Operand::Slot(b))]) if a == b
-        );
-        if self_move && i + 1 < code.len() {
-            let labels = code.remove(i).labels;
-            code[i].labels.splice(0..0, labels);
-            changed = true;
-        } else {
-            i += 1;
-        }
-    }
-    changed
+        )
+    })
 }
 
 /// Drops a `mov` whose destination nothing reads before it is written again (left
