@@ -897,6 +897,15 @@ pub(crate) fn emit_ops<A: Emitter, T: Target<A>>(
     emit_ops_homes(a, cx, t, &homes, exits, None, 0)
 }
 
+/// The shift `s` (1 to 62) when `divisor` is the constant 2^s: such a division or
+/// remainder is emitted as shifts, which can neither fault nor wrap.
+fn pow2_divisor(t: &Trace, divisor: Ref) -> Option<u32> {
+    let k = t.ins.get(divisor.0 as usize)?;
+    let v = k.k as i64;
+    (k.op == IrOp::KInt && (2..=1 << 62).contains(&v) && v & (v - 1) == 0)
+        .then(|| v.trailing_zeros())
+}
+
 /// [`emit_ops`] for values with [`Home`]s (spilled ones loaded into temporaries
 /// around each instruction); `body` is the label a peeled trace's back-edge jumps to.
 fn emit_ops_homes<A: Emitter, T: Target<A>>(
@@ -1217,6 +1226,28 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     IrOp::AndI => dynasm!(a ; .arch x64 ; and Rq(r), Rq(q)),
                     IrOp::OrI => dynasm!(a ; .arch x64 ; or Rq(r), Rq(q)),
                     _ => dynasm!(a ; .arch x64 ; xor Rq(r), Rq(q)),
+                }
+            }
+            IrOp::DivI | IrOp::RemI if pow2_divisor(t, ins.b).is_some() => {
+                // By a constant 2^s (s >= 1): the interpreter's truncating division
+                // (`wrapping_div`) as shifts, a negative dividend biased by 2^s - 1
+                // first (its sign bits shifted down); `idiv` costs 40+ cycles.
+                // The remainder is the dividend less the quotient times 2^s.
+                let s = pow2_divisor(t, ins.b).unwrap_or(1);
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64
+                    ; mov r11, Rq(p)
+                    ; sar r11, 63
+                    ; shr r11, (64 - s) as i8
+                    ; add r11, Rq(p)
+                    ; sar r11, s as i8);
+                if ins.op == IrOp::DivI {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), r11);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; shl r11, s as i8
+                        ; mov Rq(r), Rq(p)
+                        ; sub Rq(r), r11);
                 }
             }
             IrOp::DivI | IrOp::RemI => {
