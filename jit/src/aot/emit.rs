@@ -775,12 +775,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 // The array's elements kind decides the layout at run time: general
                 // (the whole value copied) or flat (the payload, and the kind as the
                 // tag); a converted array exits.
-                let flat = a.new_dynamic_label();
-                let done = a.new_dynamic_label();
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
-                    ; jne =>flat);
-                element_addr(a, p, q, Some(exit));
+                let (flat, done) = general_element_addr(a, p, q, exit);
                 copy_into_slot(a, f, off);
                 dynasm!(a ; .arch x64
                     ; jmp =>done
@@ -802,12 +797,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 let (p, q) = (g(ins.a), g(ins.b));
                 let f = layout::FIELDS as i32;
                 let tag = ins.tw as u32 as i32;
-                let flat = a.new_dynamic_label();
-                let done = a.new_dynamic_label();
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
-                    ; jne =>flat);
-                element_addr(a, p, q, Some(exit));
+                let (flat, done) = general_element_addr(a, p, q, exit);
                 dynasm!(a ; .arch x64 ; cmp DWORD [Rq(SCRATCH) + f + 8], tag ; jne =>exit);
                 match loc[i] {
                     Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(SCRATCH) + f]),
@@ -962,4 +952,23 @@ impl Target<Asm> for BlockTarget<'_> {
         }
         Ok(())
     }
+}
+
+/// Opens an element load whose layout the array's elements kind decides at run time:
+/// for a general array the element's address goes in the scratch register (bounds
+/// checked, leaving to `exit`) and the code falls through; any other kind jumps to
+/// the returned `flat` label. The caller joins both paths at the returned `done`.
+fn general_element_addr(
+    a: &mut VecAssembler<X64Relocation>,
+    p: u8,
+    q: u8,
+    exit: DynamicLabel,
+) -> (DynamicLabel, DynamicLabel) {
+    let flat = a.new_dynamic_label();
+    let done = a.new_dynamic_label();
+    dynasm!(a ; .arch x64
+        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
+        ; jne =>flat);
+    element_addr(a, p, q, Some(exit));
+    (flat, done)
 }
