@@ -207,6 +207,8 @@ define_ir! {
     // Arrays of a flat elements kind (`hashvm_vm::heap::Elems`): 8-byte payloads.
     AGetFlat "aget.flat" 2 Val [GUARD | LOAD] "Element b of the flat array a (its elements kind guarded before, `guard.meta`): its 8-byte payload, typed by the tag word `tw`; b guarded to be in range.";
     AGetAny "aget.any" 2 Val [GUARD | LOAD] "Element b of the array a whose elements kind is known only at run time (whole-function code), typed by the tag word `tw` (i64, f64, bool): from a general array when the element has that tag, from a flat array when that tag is its kind; exits otherwise (out of range, another tag or kind, a converted array).";
+    // Calls into other functions' trees.
+    CallTree "call.tree" 0 None [GUARD | LOAD | STORE] "Call the function-entry tree `Trace::tree_calls[k]` of another function natively: write the frame records of the inlined frames live at the call (as an exit would push them), push the callee's (as `call.rec`), call the tree's code, and pop the inlined frames' records when it returns (its `ret.rec` pops its own and writes the result to the caller's slot); exits (before anything is written) when the value stack, the frame records or the native stack budget is short. Every value is reloaded after it.";
 }
 
 impl IrOp {
@@ -461,6 +463,35 @@ pub struct Trace {
     pub link: Option<(u32, hashvm_vm::jit::Anchor)>,
     /// The trace pops frame records (`ret.down`): its entries commit the frame count.
     pub pops: bool,
+    /// The other functions' trees its `call.tree`s call (indexed by their `k`).
+    pub tree_calls: Vec<TreeCall>,
+}
+
+/// A call of another function's function-entry tree from a trace (`call.tree`): the
+/// callee runs natively, as a `call.rec` runs the trace's own function, and returns to
+/// the calling trace; exits inside it leave from there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeCall {
+    /// The called function.
+    pub func: u32,
+    /// The JIT's index of the called tree's root trace (the hook's numbering, from 0).
+    pub tree: u32,
+    /// The callee's arity and slot count (its slots past the arguments are cleared).
+    pub arity: u16,
+    pub nslots: u16,
+    /// The first argument's slot (the callee's slot 0), from the trace frame's slot 0.
+    pub a0: u32,
+    /// The slot of the calling frame (the innermost inlined frame, or the trace's)
+    /// that receives the result.
+    pub dst: u16,
+    /// Where the calling frame resumes (just after the call).
+    pub resume: u32,
+    /// The callee's frame closure is its FUNC value (`callk`, `call` of a FUNC value)
+    /// rather than a copy of the caller's closure (`callself`).
+    pub closure_is_func: bool,
+    /// The address the code calls: the called tree's entry (set by the hook when it
+    /// compiles the trace; the recorder leaves 0).
+    pub addr: usize,
 }
 
 impl Trace {
@@ -578,6 +609,19 @@ impl fmt::Display for Trace {
                         )?
                     }
                 }
+                IrOp::CallTree => {
+                    if let Some(c) = self.tree_calls.get(ins.k as usize) {
+                        write!(
+                            f,
+                            " r{} := f{}(r{}..) tree {} resume @{}",
+                            c.dst,
+                            c.func,
+                            c.a0,
+                            c.tree + 1,
+                            c.resume
+                        )?
+                    }
+                }
                 IrOp::CallInsn => {
                     if let Some(h) = self.helpers.get(ins.k as usize) {
                         write!(
@@ -660,6 +704,7 @@ fn shared(op: IrOp) -> bool {
         IrOp::AGetI
             | IrOp::CallRecK
             | IrOp::CallRecSelf
+            | IrOp::CallTree
             | IrOp::RetRec
             | IrOp::AGetF
             | IrOp::AGetB
@@ -1026,6 +1071,16 @@ impl TraceBuilder {
         let k = self.trace.helpers.len() as u64;
         self.trace.helpers.push(h);
         self.emit(IrOp::CallInsn, NONE, NONE, k, snap);
+        self.barrier();
+    }
+
+    /// Calls another function's function-entry tree (`call.tree`) through `snap` (the
+    /// call instruction, with the inlined frames live there). No value computed before
+    /// it is reused after it.
+    pub fn call_tree(&mut self, c: TreeCall, snap: u32) {
+        let k = self.trace.tree_calls.len() as u64;
+        self.trace.tree_calls.push(c);
+        self.emit(IrOp::CallTree, NONE, NONE, k, snap);
         self.barrier();
     }
 
