@@ -856,7 +856,12 @@ impl Recorder {
                     return Err("a self tail call of a function a tail call reached".into());
                 }
                 Op::TCallSelf => {
-                    // A self tail call loops back to the function's entry.
+                    // A self tail call loops back to the function's entry. A slot that
+                    // already holds its argument (hashc evaluates arguments straight
+                    // into the parameter slots when it can) is not stored again: the
+                    // trace stored or loaded that very value there, and nothing wrote
+                    // the slot since (every write goes through `put`, which the map
+                    // follows).
                     let base = slot_of(&insn.args[0]);
                     let n = count_of(insn.args.get(1));
                     let mut moved = Vec::with_capacity(n);
@@ -864,7 +869,9 @@ impl Recorder {
                         moved.push(self.get(base + i, ip, slots)?.0);
                     }
                     for (i, r) in moved.into_iter().enumerate() {
-                        self.put(i, r);
+                        if self.map.get(i).copied().flatten() != Some(r) {
+                            self.put(i, r);
+                        }
                     }
                     return Ok(Some(self.finish()));
                 }
