@@ -410,22 +410,7 @@ impl Jit {
             exits[k as usize].1 = true;
         }
         if side.is_none() {
-            let (due, keep) = self
-                .retry
-                .drain(..)
-                .partition(|(_, target)| *target == anchor);
-            self.retry = keep;
-            self.retry_due.extend(due.into_iter().map(|(a, _)| a));
-            let traces = &mut self.traces;
-            self.side_retry.retain(|&(t, k, target)| {
-                if target != anchor {
-                    return true;
-                }
-                if let Some(e) = traces.get_mut(t).and_then(|x| x.exits.get_mut(k)) {
-                    *e = (0, false);
-                }
-                false
-            });
+            self.release_waiters(anchor);
         }
         let anchor = if side.is_some() {
             self.traces[root].anchor
@@ -607,6 +592,27 @@ impl Jit {
                 root + 1
             ));
         }
+    }
+
+    /// The recordings that waited for `target` (see `retry`) are tried again: a root
+    /// trace was installed there (they now link to it or call it), or its own recording
+    /// failed (they may wait again, until `target` is blacklisted, and then go on
+    /// without it: a recursion whose function-entry recording cannot succeed, such as
+    /// nqueens' `queens`, whose loop has a trace of its own, is inlined again).
+    fn release_waiters(&mut self, target: Anchor) {
+        let (due, keep) = self.retry.drain(..).partition(|(_, t)| *t == target);
+        self.retry = keep;
+        self.retry_due.extend(due.into_iter().map(|(a, _)| a));
+        let traces = &mut self.traces;
+        self.side_retry.retain(|&(t, k, tg)| {
+            if tg != target {
+                return true;
+            }
+            if let Some(e) = traces.get_mut(t).and_then(|x| x.exits.get_mut(k)) {
+                *e = (0, false);
+            }
+            false
+        });
     }
 
     /// The anchor a recording that aborted waiting for `w` waits for: the inner loop's
@@ -881,6 +887,9 @@ impl JitHook for Jit {
                     (Some(target), Some((t, k))) => self.side_retry.push((t, k, target)),
                     _ => {}
                 }
+                if self.side.is_none() {
+                    self.release_waiters(at.anchor);
+                }
                 self.recorder = None;
                 self.side = None;
                 self.stats.borrow_mut().aborts += 1;
@@ -895,7 +904,10 @@ impl JitHook for Jit {
         answer
     }
 
-    fn cancel(&mut self, _vm: &Vm, _at: Anchor) {
+    fn cancel(&mut self, _vm: &Vm, at: Anchor) {
+        if self.side.is_none() {
+            self.release_waiters(at);
+        }
         self.recorder = None;
         self.side = None;
         self.stats.borrow_mut().aborts += 1;
