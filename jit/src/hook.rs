@@ -343,22 +343,33 @@ impl Jit {
         } else {
             String::new()
         };
+        let mut merged = 0;
         let peeled = match peel.then(|| crate::opt::peel(&trace, lives)).flatten() {
-            Some(p) => match x64::compile(&p, ctx) {
-                Ok(c) => Some((p, c)),
-                Err(e) => {
-                    self.note(format_args!("trace {} not peeled: {e}", tid + 1));
-                    None
+            Some(mut p) => {
+                merged = crate::opt::merge_len_guards(&mut p, lives);
+                match x64::compile(&p, ctx) {
+                    Ok(c) => Some((p, c)),
+                    Err(e) => {
+                        self.note(format_args!("trace {} not peeled: {e}", tid + 1));
+                        None
+                    }
                 }
-            },
+            }
             None => None,
         };
         let (trace, code) = match peeled {
             Some(x) => x,
             None => {
+                let mut trace = trace;
+                merged = crate::opt::merge_len_guards(&mut trace, lives);
                 let code = x64::compile(&trace, ctx).map_err(|e| e.to_string())?;
                 (trace, code)
             }
+        };
+        let dropped = if merged > 0 {
+            format!("{dropped} ({merged} length guards merged)")
+        } else {
+            dropped
         };
         if self.count {
             // The Arc keeps the counter alive as long as the stats (the code is

@@ -321,6 +321,87 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
     Ok(last)
 }
 
+/// The value of constant `r` when an instruction can take it as a 32-bit immediate
+/// (the processor sign-extends it to 64 bits): an i64 constant from -2^31 to 2^31-1.
+fn imm32(t: &Trace, r: Ref) -> Option<i32> {
+    let k = t.ins.get(r.0 as usize)?;
+    if k.op == IrOp::KInt {
+        i32::try_from(k.k as i64).ok()
+    } else {
+        None
+    }
+}
+
+/// Whether instruction `ins` emits its operand `r` (`second`: as its operand `b`, else
+/// as `a`) as an immediate when `r` is an [`imm32`] constant: the second operand of
+/// an integer compare, guard or arithmetic (shift counts and power-of-two divisors
+/// too), and the value of a slot store. The emitter's arms for these operations test
+/// [`imm32`] themselves; this is the one list the register assignment consults.
+fn takes_imm(t: &Trace, ins: &crate::ir::Ins, second: bool) -> bool {
+    if second {
+        match ins.op {
+            IrOp::LtI
+            | IrOp::LeI
+            | IrOp::GtI
+            | IrOp::GeI
+            | IrOp::EqI
+            | IrOp::NeI
+            | IrOp::CmpEqI
+            | IrOp::CmpNeI
+            | IrOp::CmpLtI
+            | IrOp::CmpLeI
+            | IrOp::AddI
+            | IrOp::SubI
+            | IrOp::MulI
+            | IrOp::AndI
+            | IrOp::OrI
+            | IrOp::XorI
+            | IrOp::ShlI
+            | IrOp::ShrI => true,
+            IrOp::DivI | IrOp::RemI => pow2_divisor(t, ins.b).is_some(),
+            _ => false,
+        }
+    } else {
+        ins.op == IrOp::SStore
+    }
+}
+
+/// The constants no register is given to: [`imm32`] constants every use of which
+/// takes them as an immediate ([`takes_imm`]); a constant named by a snapshot, the
+/// back-edge or any other operation is materialised as before.
+fn immediate_only(t: &Trace) -> Vec<bool> {
+    let mut only: Vec<bool> = (0..t.ins.len())
+        .map(|i| imm32(t, Ref(i as u32)).is_some())
+        .collect();
+    let mut kill = |r: Ref| {
+        if let Some(o) = only.get_mut(r.0 as usize) {
+            *o = false;
+        }
+    };
+    for ins in &t.ins {
+        if ins.op.nargs() >= 1 && !takes_imm(t, ins, false) {
+            kill(ins.a);
+        }
+        if ins.op.nargs() == 2 && !takes_imm(t, ins, true) {
+            kill(ins.b);
+        }
+        // (A constant field index of a heap store is an immediate already.)
+    }
+    for s in &t.snaps {
+        for &(_, r) in &s.entries {
+            kill(r);
+        }
+    }
+    for &(_, r) in &t.tail {
+        kill(r);
+    }
+    for &(p, v) in &t.phis {
+        kill(p);
+        kill(v);
+    }
+    only
+}
+
 /// Which register classes may spill (values kept in the spill area, [`Home::Spill`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct Spill {
@@ -391,7 +472,13 @@ fn assign(
     // Values whose last use is instruction i, released after i is allocated (so a
     // result never shares a register with its own operands).
     let mut dying: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
+    let imm_only = immediate_only(t);
     for i in 0..n {
+        if imm_only[i] {
+            // An immediate of each instruction that uses it: no register.
+            release(i, &dying, &mut home, &mut free_g, &mut free_x, &mut free_s);
+            continue;
+        }
         let (xmm, free, active, may) = match t.ty(Ref(i as u32)) {
             IrType::I64 | IrType::Bool | IrType::Ptr | IrType::Val => {
                 (false, &mut free_g, &mut active_g, spill.gpr)
@@ -1004,7 +1091,10 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::CmpEqI | IrOp::CmpNeI | IrOp::CmpLtI | IrOp::CmpLeI => {
                 let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                match imm32(t, ins.b) {
+                    Some(k) => dynasm!(a ; .arch x64 ; cmp Rq(p), k),
+                    None => dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q)),
+                }
                 match ins.op {
                     IrOp::CmpEqI => dynasm!(a ; .arch x64 ; sete Rb(r)),
                     IrOp::CmpNeI => dynasm!(a ; .arch x64 ; setne Rb(r)),
@@ -1074,9 +1164,14 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 // breaks it (a zeroing idiom, no execution unit).
                 dynasm!(a ; .arch x64 ; xorps Rx(r), Rx(r) ; cvtsi2sd Rx(r), Rq(p));
             }
-            IrOp::SStore => {
-                store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?;
-            }
+            IrOp::SStore => match imm32(t, ins.a) {
+                Some(k) => {
+                    let off = disp(ins.k)?;
+                    dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], k);
+                    store_tw(a, BASE, off, t.tagword(ins.a));
+                }
+                None => store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?,
+            },
             IrOp::SClear => {
                 let off = disp(ins.k)?;
                 dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
@@ -1252,7 +1347,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 let off = disp(ins.k)?;
                 // The guards of a function-entry root's leading loads are emitted
                 // before its fast entry ([`compile`]).
-                if i >= guarded {
+                if i >= guarded && !load_proven(t, i) {
                     dynasm!(a ; .arch x64
                         ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
                         ; jne =>exit);
@@ -1267,6 +1362,26 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 // A slot whose kind is proven (whole-function code): no guard.
                 let off = disp(ins.k)?;
                 load_payload(a, d, BASE, off);
+            }
+            IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI
+                if imm32(t, ins.b).is_some() =>
+            {
+                // The constant as an immediate (sign-extended, as the interpreter's
+                // 64-bit operand): an addition is one `lea` (no flags are read after it).
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                let k = imm32(t, ins.b).unwrap_or(0);
+                match ins.op {
+                    IrOp::AddI => dynasm!(a ; .arch x64 ; lea Rq(r), [Rq(p) + k]),
+                    IrOp::SubI if k != i32::MIN => {
+                        let nk = -k;
+                        dynasm!(a ; .arch x64 ; lea Rq(r), [Rq(p) + nk])
+                    }
+                    IrOp::SubI => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; sub Rq(r), k),
+                    IrOp::MulI => dynasm!(a ; .arch x64 ; imul Rq(r), Rq(p), k),
+                    IrOp::AndI => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; and Rq(r), k),
+                    IrOp::OrI => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; or Rq(r), k),
+                    _ => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; xor Rq(r), k),
+                }
             }
             IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
                 let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
@@ -1324,6 +1439,17 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     dynasm!(a ; .arch x64 ; mov r11, rdx);
                 }
                 dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
+            }
+            IrOp::ShlI | IrOp::ShrI if imm32(t, ins.b).is_some() => {
+                // A constant count, masked by 63 as the interpreter does.
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                let c = (imm32(t, ins.b).unwrap_or(0) & 63) as i8;
+                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
+                if ins.op == IrOp::ShlI {
+                    dynasm!(a ; .arch x64 ; shl Rq(r), c);
+                } else {
+                    dynasm!(a ; .arch x64 ; sar Rq(r), c);
+                }
             }
             IrOp::ShlI | IrOp::ShrI => {
                 // The count goes in cl (the hardware masks it by 63, as the
@@ -1384,7 +1510,10 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::LtI | IrOp::LeI | IrOp::GtI | IrOp::GeI | IrOp::EqI | IrOp::NeI => {
                 let (p, q) = (g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                match imm32(t, ins.b) {
+                    Some(k) => dynasm!(a ; .arch x64 ; cmp Rq(p), k),
+                    None => dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q)),
+                }
                 // Exit when the guarded condition is false.
                 match ins.op {
                     IrOp::LtI => dynasm!(a ; .arch x64 ; jge =>exit),
@@ -1729,6 +1858,64 @@ fn stored_kind(t: &Trace, i: usize, slot: u64) -> Option<IrOp> {
         }
     }
     None
+}
+
+/// Whether the tag guard of the slot load `i` (`sload.i64`/`.f64`/`.bool`, or `sload`
+/// with its tag word) is proven to pass: the last instruction before `i` that loads or
+/// stores its slot is a load of it with the same guard, or (for the typed loads) a
+/// store of a value of that kind; nothing in between writes the
+/// slot. A `call.rec` in between leaves the caller's slots below its callee's frame
+/// as they were, but for its result slot: the callee's code runs in its own frame
+/// (slots from the arguments' up), returns only through `ret.rec` (which writes the
+/// result slot), and an exit inside it never comes back here; a collection moves
+/// objects, never changes a slot's kind. So the reload of an argument after a
+/// recursive call (fib's `n`) needs no guard. Anything else that may write slots
+/// (helper calls, frame moves, a loop body's start) ends the search unproven.
+fn load_proven(t: &Trace, i: usize) -> bool {
+    let me = t.ins[i];
+    let slot = me.k;
+    let floor = t
+        .loop_start
+        .map_or(0, |l| if i >= l as usize { l as usize } else { 0 });
+    for ins in t.ins[floor..i].iter().rev() {
+        match ins.op {
+            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB | IrOp::SLoad if ins.k == slot => {
+                return ins.op == me.op && (me.op != IrOp::SLoad || ins.tw == me.tw);
+            }
+            IrOp::SLoadKI | IrOp::SLoadKF | IrOp::SLoadKB if ins.k == slot => {
+                let want = match ins.op {
+                    IrOp::SLoadKI => IrOp::SLoadI,
+                    IrOp::SLoadKF => IrOp::SLoadF,
+                    _ => IrOp::SLoadB,
+                };
+                return want == me.op;
+            }
+            IrOp::SStore if ins.k == slot => {
+                let kind = match t.ty(ins.a) {
+                    IrType::I64 => Some(IrOp::SLoadI),
+                    IrType::F64 => Some(IrOp::SLoadF),
+                    IrType::Bool => Some(IrOp::SLoadB),
+                    _ => None,
+                };
+                return kind == Some(me.op);
+            }
+            IrOp::SClear | IrOp::SUnit if ins.k == slot => return false,
+            IrOp::SStore | IrOp::SClear | IrOp::SUnit | IrOp::HStore => {}
+            IrOp::CallRecK | IrOp::CallRecSelf => {
+                let (a0, dst) = (ins.k & 0xffff, (ins.k >> 16) & 0xffff);
+                if slot >= a0 || slot == dst {
+                    return false;
+                }
+            }
+            op if op.flags() & flag::STORE != 0
+                || matches!(op, IrOp::RetDown | IrOp::TailBase | IrOp::Link | IrOp::Phi) =>
+            {
+                return false;
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// After instruction `i`: stores a spilled result to its slot, and forgets the
@@ -2294,7 +2481,9 @@ fn data_op<A: Emitter>(
     match ins.op {
         IrOp::SLoad => {
             let off = disp(ins.k)?;
-            guard_tw(a, BASE, off, ins.tw, exit);
+            if !load_proven(t, i) {
+                guard_tw(a, BASE, off, ins.tw, exit);
+            }
             load_payload(a, d, BASE, off);
         }
         IrOp::GLoad => {
