@@ -383,7 +383,10 @@ pub fn drop_dead_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
         .iter()
         .enumerate()
         .map(|(p, ins)| {
-            ins.op == IrOp::SStore && slot16(ins.k).is_some_and(|s| store_is_dead(t, p, s, lives))
+            // A function-entry tree's `sunit` (an inlined `retu`'s result, which its
+            // caller often overwrites at once) is a store like any other.
+            let store = ins.op == IrOp::SStore || (ins.op == IrOp::SUnit && t.entry.is_some());
+            store && slot16(ins.k).is_some_and(|s| store_is_dead(t, p, s, lives))
         })
         .collect();
     let mut dead = dead;
