@@ -337,7 +337,8 @@ fn the_jit_compiles_inner_code_first() -> Result<(), Failed> {
 /// "stack overflow" error and stack trace as the interpreter's, at every hotness.
 /// The second program's calls enter the trace after its argument guards (three
 /// kinds proven by the caller), and its stack trace is written from the frame
-/// records `call.rec` pushed.
+/// records `call.rec` pushed; the third's trace inlines a helper whose slot stores
+/// are sunk into the helper's exits.
 fn native_recursion_overflows() -> Result<(), Failed> {
     for (i, src) in [
         "sum := (n: i64) -> i64 => if n == 0 { 0 } else { n + sum(n - 1) };\n\
@@ -353,6 +354,13 @@ fn native_recursion_overflows() -> Result<(), Failed> {
          main := () => { println(to_str(via(10))); mut s := 0;\n\
          for i in 0..3000 { s += via(if i < 2990 { i % 40 } else { 100000 }); }\n\
          println(to_str(s)); };\n",
+        // An inlined helper whose slot stores are sunk into its exits at every level.
+        "B := struct(v: Array<i64>);\n\
+         sw := (b: B, i: i64, j: i64) => { t := b.v[i]; b.v[i] = b.v[j]; b.v[j] = t; };\n\
+         dive := (b: B, n: i64) -> i64 => { sw(b, n % 2, 1 - n % 2); \
+         if n == 0 { b.v[0] } else { dive(b, n - 1) + 1 } };\n\
+         main := () => { b := B(array.make(2, 3)); println(to_str(dive(b, 10))); \
+         println(to_str(dive(b, 100000))); };\n",
     ]
     .into_iter()
     .enumerate()

@@ -316,7 +316,12 @@ impl Jit {
         // The bytecode liveness of the functions the trace runs in (a loop tree's
         // trace: its frame runs the anchor's function).
         let lives = match anchor {
-            Anchor::Loop { func, .. } if trace.entry.is_none() => {
+            Anchor::Loop { func, .. } if trace.entry.is_none() => Some(func),
+            Anchor::Call { func } if trace.entry.is_some_and(|e| e.0 == func) => Some(func),
+            _ => None,
+        };
+        let lives = match lives {
+            Some(func) => {
                 let funcs: BTreeSet<u32> = std::iter::once(func)
                     .chain(
                         trace
