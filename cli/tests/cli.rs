@@ -460,7 +460,7 @@ fn runtime_error_locations_and_traces() {
     );
     assert_eq!(
         r.stderr,
-        "error: moves_in_place.hash:19:33: division by zero\nstack trace (innermost first):\n  at add (moves_in_place.hash:19:33)\n  at add (moves_in_place.hash:23:25)\n  … 9 more frames of `add`\n  at main (moves_in_place.hash:53:26)\n"
+        "error: moves_in_place.hash:20:33: division by zero\nstack trace (innermost first):\n  at add (moves_in_place.hash:20:33)\n  at add (moves_in_place.hash:24:25)\n  … 9 more frames of `add`\n  at main (moves_in_place.hash:56:26)\n"
     );
     s.put(
         "moves_ctor_fault.hash",
@@ -482,7 +482,7 @@ fn runtime_error_locations_and_traces() {
     assert_eq!(r.stdout, "123\n");
     assert_eq!(
         r.stderr,
-        "error: moves_scratch_fault.hash:4:73: division by zero\nstack trace (innermost first):\n  at rotf (moves_scratch_fault.hash:4:73)\n  at main (moves_scratch_fault.hash:7:20)\n"
+        "error: moves_scratch_fault.hash:5:73: division by zero\nstack trace (innermost first):\n  at rotf (moves_scratch_fault.hash:5:73)\n  at main (moves_scratch_fault.hash:10:20)\n"
     );
 }
 

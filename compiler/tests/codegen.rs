@@ -499,11 +499,14 @@ fn a_tail_call_whose_arguments_have_no_order_keeps_its_window() {
 
 #[test]
 fn a_tail_call_through_a_scratch_slot_moves_each_value_once() {
-    // `rot(b, a, c, n - 1)`: `c` stays in place, `n - 1` is computed into r3, and the
+    // `tor(b, a, c, n - 1)`: `c` stays in place, `n - 1` is computed into r3, and the
     // swap of `a` and `b` goes through one scratch slot (the old window's r4): three
-    // `mov`s as before, and `tcallself` moves nothing.
+    // `mov`s as before, and `tcallk` moves nothing. (A function with a self tail call
+    // keeps its window: `tcallself` does not clear the frame, so the old window's
+    // slots, no longer written, would keep the previous pass's values.)
     check(
-        "rot := (a: i64, b: i64, c: i64, n: i64) -> i64 => if n == 0 { a + b + c } else { rot(b, a, c, n - 1) };\n\
+        "rot := (a: i64, b: i64, c: i64, n: i64) -> i64 => if n == 0 { a + b + c } else { tor(b, a, c, n - 1) };\n\
+         tor := (a: i64, b: i64, c: i64, n: i64) -> i64 => if n == 0 { a - b } else { rot(b, a, c, n - 1) };\n\
          main := () => { println(to_str(rot(1, 2, 3, 4))); };",
         "rot",
         expect![[r#"
@@ -524,7 +527,7 @@ fn a_tail_call_through_a_scratch_slot_moves_each_value_once() {
                 .loc "golden.hash" 1 86
                 mov        r0, r4                   ; 47
                 .loc "golden.hash" 1 82
-                tcallself  r0, 4                    ; 52
+                tcallk     tor, r0, 4               ; 52
             .end
         "#]],
     );

@@ -1577,9 +1577,10 @@ fn tail_args_scheduled(code: &mut Vec<Ins>, arity: u16) -> bool {
     changed
 }
 
-/// The slots no path from the function's entry to each instruction writes (the
-/// interpreter clears a frame's slots past its arguments when it enters it), or
-/// `None` for a function too large to analyse.
+/// The slots no path from the function's entry to each instruction writes (a call
+/// or a tail call to another function clears a frame's slots past its arguments when
+/// it enters it; `tcallself` does not, so a function using it has none), or `None`
+/// for a function too large to analyse.
 fn clean_slots(code: &[Ins], arity: u16) -> Option<Vec<Slots>> {
     let effs: Vec<Effects> = code.iter().map(effects).collect();
     let nslots = effs
@@ -1591,6 +1592,11 @@ fn clean_slots(code: &[Ins], arity: u16) -> Option<Vec<Slots>> {
         .max(arity as usize);
     if code.len().saturating_mul(nslots.div_ceil(64)) > 1 << 22 {
         return None;
+    }
+    // A self tail call restarts the function without clearing its frame: whatever
+    // the last pass left is still there, so no slot is known clean.
+    if code.iter().any(|ins| ins.op == Op::TCallSelf) {
+        return Some(vec![Slots::new(nslots); code.len()]);
     }
     let (succ, _) = cfg(code);
     let all = |from: u16| {
