@@ -143,6 +143,10 @@ fn main() {
     ));
     trials.push(Trial::test("jit_inlines_calls", the_jit_inlines_calls));
     trials.push(Trial::test(
+        "jit_calls_other_trees",
+        the_jit_calls_other_trees,
+    ));
+    trials.push(Trial::test(
         "jit_native_recursion_overflows_like_the_interpreter",
         native_recursion_overflows,
     ));
@@ -246,6 +250,35 @@ fn the_jit_inlines_calls() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Calls of recursive functions from traces call those functions' trees
+/// (`call.tree`) rather than inlining them: cli/tests/jit/tree_calls.hash's loops
+/// compile such calls, from inlined frames and between mutually recursive trees,
+/// with the interpreter's output and stack trace.
+fn the_jit_calls_other_trees() -> Result<(), Failed> {
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(());
+    }
+    let src = root().join("cli/tests/jit");
+    let p = Program {
+        name: "tree_calls".into(),
+        file: src.join("tree_calls.hash"),
+        dir: src,
+        args: Vec::new(),
+        stress_too: true,
+        allow_ffi: false,
+    };
+    let off = run_with(&p, &["--jit=off"], false);
+    let on = run_with(&p, &["--jit=on", "--jit-dump"], false);
+    if off.0 != 1 || !off.2.contains("division by zero") || off.1 != on.1 || off.0 != on.0 {
+        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
+    }
+    let calls = on.2.lines().filter(|l| l.contains(" call.tree ")).count();
+    if calls < 4 {
+        return Err(format!("expected at least 4 calls of other trees: {}", on.2).into());
+    }
+    Ok(())
+}
+
 /// A recursion that the trace runs natively reaches the frame limit: the same
 /// "stack overflow" error and stack trace as the interpreter's, at every hotness.
 /// The second program's calls enter the trace after its argument guards (three
@@ -267,6 +300,13 @@ fn native_recursion_overflows() -> Result<(), Failed> {
          if n == 0 { b.v[0] } else { dive(b, n - 1) + 1 } };\n\
          main := () => { b := B(array.make(2, 3)); println(to_str(dive(b, 10))); \
          println(to_str(dive(b, 100000))); };\n",
+        // A loop whose trace inlines `via` and calls `down`'s tree from there
+        // (`call.tree`), until one call recurses past the frame limit.
+        "down := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + down(n - 1) };\n\
+         via := (n: i64) -> i64 => down(n) + 1;\n\
+         main := () => { println(to_str(via(10))); mut s := 0;\n\
+         for i in 0..3000 { s += via(if i < 2990 { i % 40 } else { 100000 }); }\n\
+         println(to_str(s)); };\n",
     ]
     .into_iter()
     .enumerate()

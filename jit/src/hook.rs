@@ -97,6 +97,10 @@ struct Installed {
     /// block and commit the frame count and bump pointer, for whatever the trees it
     /// jumps into do.
     direct: bool,
+    /// The tree calls other functions' trees (`call.tree`, a root's flag): its entries
+    /// commit the frame count (an exit inside a callee leaves its records pushed) and
+    /// the bump pointer (the callees may allocate).
+    calls: bool,
 }
 
 /// Entries after which a loop tree is judged by its iterations per entry.
@@ -115,8 +119,9 @@ const JUDGE_PEELING_AFTER: u64 = 4096;
 /// Side traces a root may grow.
 const MAX_SIDES: u32 = 16;
 
-/// The recorder's view of the VM.
-struct VmProbe<'a>(&'a Vm);
+/// The recorder's view of the VM, and of the JIT's function-entry trees (function →
+/// its root trace's index).
+struct VmProbe<'a>(&'a Vm, &'a HashMap<u32, usize>);
 
 impl Probe for VmProbe<'_> {
     fn elem(&self, a: Value, i: i64) -> Option<Value> {
@@ -142,6 +147,9 @@ impl Probe for VmProbe<'_> {
     }
     fn frame(&self, i: usize) -> Option<hashvm_vm::vm::Frame> {
         self.0.jit_frame(i)
+    }
+    fn entry_tree(&self, func: u32) -> Option<u32> {
+        self.1.get(&func).map(|&t| t as u32)
     }
     fn loop_trace(&self, func: u32, ip: u32) -> Option<Anchor> {
         let index = self.0.loop_slot(func, ip)?;
@@ -172,6 +180,9 @@ pub struct Jit {
     /// installed there.
     side_retry: Vec<(usize, usize, (u32, u32))>,
     traces: Vec<Installed>,
+    /// The function-entry trees: function → its root trace's index in `traces` (calls
+    /// of the function from other traces call it, `call.tree`).
+    entry_trees: HashMap<u32, usize>,
     /// Per function: its bytecode liveness (`hashvm_format::liveness`), computed the
     /// first time a trace of or through it is compiled, dropped on load (`flush`).
     /// `None`: the code did not decode (every slot live).
@@ -215,6 +226,20 @@ impl Jit {
         let tid = self.traces.len();
         let root = side.map_or(tid, |(p, _)| self.traces[p].root);
         let (helpers, ccalls) = (!trace.helpers.is_empty(), !trace.ccalls.is_empty());
+        let calls = !trace.tree_calls.is_empty();
+        let mut trace = trace;
+        // The trees the trace calls: each the root of a function-entry tree of this
+        // JIT (traces are dropped only all together, so their code outlives this
+        // trace's).
+        for c in &mut trace.tree_calls {
+            let t = self
+                .traces
+                .get(c.tree as usize)
+                .filter(|t| t.root == c.tree as usize)
+                .filter(|t| t.trace.entry.map(|e| e.0) == Some(c.func))
+                .ok_or("a call of a tree that is not compiled")?;
+            c.addr = t.code.call_entry();
+        }
         if let Some((p, _)) = side {
             let r = &self.traces[self.traces[p].root];
             if (r.helpers || helpers) && (r.ccalls || ccalls) {
@@ -302,29 +327,39 @@ impl Jit {
                     by_func: Some(m),
                 }
             });
-        let mut trace = trace;
         let dropped = crate::opt::drop_dead_stores(&mut trace, lives);
         let dropped = if dropped > 0 {
             format!(" ({dropped} dead slot stores dropped)")
         } else {
             String::new()
         };
+        let mut merged = 0;
         let peeled = match peel.then(|| crate::opt::peel(&trace, lives)).flatten() {
-            Some(p) => match x64::compile(&p, ctx) {
-                Ok(c) => Some((p, c)),
-                Err(e) => {
-                    self.note(format_args!("trace {} not peeled: {e}", tid + 1));
-                    None
+            Some(mut p) => {
+                merged = crate::opt::merge_len_guards(&mut p, lives);
+                match x64::compile(&p, ctx) {
+                    Ok(c) => Some((p, c)),
+                    Err(e) => {
+                        self.note(format_args!("trace {} not peeled: {e}", tid + 1));
+                        None
+                    }
                 }
-            },
+            }
             None => None,
         };
         let (trace, code) = match peeled {
             Some(x) => x,
             None => {
+                let mut trace = trace;
+                merged = crate::opt::merge_len_guards(&mut trace, lives);
                 let code = x64::compile(&trace, ctx).map_err(|e| e.to_string())?;
                 (trace, code)
             }
+        };
+        let dropped = if merged > 0 {
+            format!("{dropped} ({merged} length guards merged)")
+        } else {
+            dropped
         };
         if self.count {
             // The Arc keeps the counter alive as long as the stats (the code is
@@ -349,6 +384,7 @@ impl Jit {
             self.traces[root].sync |= sync;
             self.traces[root].helpers |= helpers;
             self.traces[root].ccalls |= ccalls;
+            self.traces[root].calls |= calls;
             let r = &mut self.traces[root].trace;
             r.depth = r.depth.max(trace.depth);
             r.extent = r.extent.max(trace.extent);
@@ -397,6 +433,9 @@ impl Jit {
         } else {
             anchor
         };
+        if let (None, Anchor::Call { func }, Some(_)) = (side, anchor, trace.entry) {
+            self.entry_trees.insert(func, tid);
+        }
         let sync = trace.needs_sync();
         let reach = Box::new(x64::Reach::default());
         reach.depth.store(trace.depth, Ordering::Relaxed);
@@ -408,6 +447,7 @@ impl Jit {
             reach,
             link_root,
             direct: side.is_none() && link_root.is_some(),
+            calls,
             trace,
             code,
             root,
@@ -631,7 +671,8 @@ impl Jit {
         // Trees that pop frame records (`ret.down`) commit the frame count too.
         // A tree with direct links commits both for the trees it jumps into (and the
         // frames its links push).
-        let commit = entry_tree || t.trace.allocates || t.trace.pops || t.direct;
+        // Trees that call other trees commit both, for what the callees did.
+        let commit = entry_tree || t.trace.allocates || t.trace.pops || t.direct || t.calls;
         if t.ccalls {
             // As the interpreter's `ffi.call` does before each call.
             vm.jit_flush_output();
@@ -781,12 +822,12 @@ impl JitHook for Jit {
         let Some(r) = self.recorder.as_mut() else {
             return Recording::Abort;
         };
-        let answer = match r.step(at, &VmProbe(vm)) {
+        let answer = match r.step(at, &VmProbe(vm, &self.entry_trees)) {
             Step::Continue => Recording::Continue,
             Step::Done(trace) => {
                 self.recorder = None;
                 let side = self.side.take();
-                match self.install(vm, trace, side, at.anchor) {
+                match self.install(vm, *trace, side, at.anchor) {
                     Ok(id) => Recording::Done(id),
                     Err(e) => {
                         self.stats.borrow_mut().aborts += 1;
@@ -844,6 +885,7 @@ impl JitHook for Jit {
         self.no_peel.clear();
         self.refused.clear();
         self.traces.clear();
+        self.entry_trees.clear();
         self.liveness.clear();
     }
 }

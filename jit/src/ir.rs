@@ -212,6 +212,8 @@ define_ir! {
     // Arrays of a flat elements kind (`hashvm_vm::heap::Elems`): 8-byte payloads.
     AGetFlat "aget.flat" 2 Val [GUARD | LOAD | NOSYNC] "Element b of the flat array a (its elements kind guarded before, `guard.meta`): its 8-byte payload, typed by the tag word `tw`; b guarded to be in range.";
     AGetAny "aget.any" 2 Val [GUARD | LOAD] "Element b of the array a whose elements kind is known only at run time (whole-function code), typed by the tag word `tw` (i64, f64, bool): from a general array when the element has that tag, from a flat array when that tag is its kind; exits otherwise (out of range, another tag or kind, a converted array).";
+    // Calls into other functions' trees.
+    CallTree "call.tree" 0 None [GUARD | LOAD | STORE] "Call the function-entry tree `Trace::tree_calls[k]` of another function natively: write the frame records of the inlined frames live at the call (as an exit would push them), push the callee's (as `call.rec`), call the tree's code, and pop the inlined frames' records when it returns (its `ret.rec` pops its own and writes the result to the caller's slot); exits (before anything is written) when the value stack, the frame records or the native stack budget is short. Every value is reloaded after it.";
 }
 
 impl IrOp {
@@ -398,6 +400,35 @@ pub struct Trace {
     pub link: Option<(u32, hashvm_vm::jit::Anchor)>,
     /// The trace pops frame records (`ret.down`): its entries commit the frame count.
     pub pops: bool,
+    /// The other functions' trees its `call.tree`s call (indexed by their `k`).
+    pub tree_calls: Vec<TreeCall>,
+}
+
+/// A call of another function's function-entry tree from a trace (`call.tree`): the
+/// callee runs natively, as a `call.rec` runs the trace's own function, and returns to
+/// the calling trace; exits inside it leave from there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeCall {
+    /// The called function.
+    pub func: u32,
+    /// The JIT's index of the called tree's root trace (the hook's numbering, from 0).
+    pub tree: u32,
+    /// The callee's arity and slot count (its slots past the arguments are cleared).
+    pub arity: u16,
+    pub nslots: u16,
+    /// The first argument's slot (the callee's slot 0), from the trace frame's slot 0.
+    pub a0: u32,
+    /// The slot of the calling frame (the innermost inlined frame, or the trace's)
+    /// that receives the result.
+    pub dst: u16,
+    /// Where the calling frame resumes (just after the call).
+    pub resume: u32,
+    /// The callee's frame closure is its FUNC value (`callk`, `call` of a FUNC value)
+    /// rather than a copy of the caller's closure (`callself`).
+    pub closure_is_func: bool,
+    /// The address the code calls: the called tree's entry (set by the hook when it
+    /// compiles the trace; the recorder leaves 0).
+    pub addr: usize,
 }
 
 impl Trace {
@@ -515,6 +546,19 @@ impl fmt::Display for Trace {
                         )?
                     }
                 }
+                IrOp::CallTree => {
+                    if let Some(c) = self.tree_calls.get(ins.k as usize) {
+                        write!(
+                            f,
+                            " r{} := f{}(r{}..) tree {} resume @{}",
+                            c.dst,
+                            c.func,
+                            c.a0,
+                            c.tree + 1,
+                            c.resume
+                        )?
+                    }
+                }
                 IrOp::CallInsn => {
                     if let Some(h) = self.helpers.get(ins.k as usize) {
                         write!(
@@ -597,6 +641,7 @@ fn shared(op: IrOp) -> bool {
         IrOp::AGetI
             | IrOp::CallRecK
             | IrOp::CallRecSelf
+            | IrOp::CallTree
             | IrOp::RetRec
             | IrOp::AGetF
             | IrOp::AGetB
@@ -641,6 +686,12 @@ pub struct TraceBuilder {
     forward: bool,
     /// The largest `k` a `guard.len` of each object has guarded.
     lens: HashMap<Ref, u64>,
+    /// The kind (`guard.kind`) and the meta word (`guard.meta`) guarded of each
+    /// object, for alias analysis: two objects of different kinds, or of one kind
+    /// and different meta words, are different objects. Forgotten at a real call
+    /// (an array's elements kind, its meta word, changes when the VM converts it).
+    kinds: HashMap<Ref, u64>,
+    metas: HashMap<Ref, u64>,
 }
 
 /// The heap loads load forwarding shares: field and element loads.
@@ -649,6 +700,51 @@ pub(crate) fn heap_load(op: IrOp) -> bool {
         op,
         IrOp::FLoad | IrOp::ALoad | IrOp::AGetI | IrOp::AGetF | IrOp::AGetB | IrOp::AGetFlat
     )
+}
+
+/// Whether the objects `x` and `y` are provably different: one allocated by the
+/// trace (`new`) after the other's value existed, or guarded to different kinds, or
+/// to one kind and different meta words (a DATA object's type id, an array's
+/// elements kind).
+fn differ(t: &Trace, kinds: &HashMap<Ref, u64>, metas: &HashMap<Ref, u64>, x: Ref, y: Ref) -> bool {
+    let fresh = |r: Ref| t.ins.get(r.0 as usize).is_some_and(|i| i.op == IrOp::New);
+    if (fresh(x) && y < x) || (fresh(y) && x < y) {
+        return true;
+    }
+    match (kinds.get(&x), kinds.get(&y)) {
+        (Some(a), Some(b)) if a != b => return true,
+        (Some(_), Some(_)) => {}
+        _ => return false,
+    }
+    matches!((metas.get(&x), metas.get(&y)), (Some(a), Some(b)) if a != b)
+}
+
+/// An i64 index as a base value plus a constant (`NONE` and the value for a
+/// constant; `x + c` and `x - c` split; anything else itself plus 0): two indexes
+/// with the same base and different constants are different.
+fn index_parts(t: &Trace, r: Ref) -> (Ref, i64) {
+    let Some(ins) = t.ins.get(r.0 as usize) else {
+        return (r, 0);
+    };
+    let konst = |x: Ref| {
+        t.ins
+            .get(x.0 as usize)
+            .filter(|i| i.op == IrOp::KInt)
+            .map(|i| i.k as i64)
+    };
+    match ins.op {
+        IrOp::KInt => (NONE, ins.k as i64),
+        IrOp::AddI => match (konst(ins.a), konst(ins.b)) {
+            (_, Some(c)) => (ins.a, c),
+            (Some(c), _) => (ins.b, c),
+            _ => (r, 0),
+        },
+        IrOp::SubI => match konst(ins.b) {
+            Some(c) => (ins.a, c.wrapping_neg()),
+            None => (r, 0),
+        },
+        _ => (r, 0),
+    }
 }
 
 /// The `tw` of an `hstore` into a flat array (8-byte payloads, no barrier).
@@ -692,6 +788,8 @@ impl TraceBuilder {
             mem: HashMap::new(),
             forward: true,
             lens: HashMap::new(),
+            kinds: HashMap::new(),
+            metas: HashMap::new(),
             // Only loop traces that stay in their frame are resumed (`opt::peel`).
             displaced: None,
             shift: 0,
@@ -703,6 +801,7 @@ impl TraceBuilder {
                 let max = b.lens.entry(ins.a).or_insert(ins.k);
                 *max = (*max).max(ins.k);
             }
+            b.header_fact(ins.op, ins.a, ins.k);
             if heap_load(ins.op) {
                 b.mem
                     .entry((ins.op, ins.a, ins.b, ins.k, ins.tw))
@@ -728,6 +827,14 @@ impl TraceBuilder {
 
     /// What the store `obj[idx] := v` does to the load table: kills what it may
     /// overwrite, then records `v` as the value there.
+    ///
+    /// A remembered load of object `o` at index `i` survives the store when `o` and
+    /// `obj` are provably different objects ([`TraceBuilder::differ`]: one allocated
+    /// by the trace after the other existed, or guarded to different kinds or meta
+    /// words: a struct is no array, a flat f64 array no flat i64 array), or when the
+    /// indexes provably differ: two constant field indexes, or the same value plus
+    /// different constants (`i + 1` is not `i`), as LuaJIT's `aa_ahref` and
+    /// `aa_fref` tell them apart.
     fn store_effect(&mut self, t: &Trace, obj: Ref, idx: Ref, v: Ref) {
         let konst = |r: Ref| {
             t.ins
@@ -735,19 +842,20 @@ impl TraceBuilder {
                 .filter(|i| i.op == IrOp::KInt)
                 .map(|i| i.k)
         };
-        let fresh = |r: Ref| t.ins.get(r.0 as usize).is_some_and(|i| i.op == IrOp::New);
-        // Provably different objects: one allocated by the trace after the other's
-        // value existed.
-        let differ = |x: Ref, y: Ref| (fresh(x) && y < x) || (fresh(y) && x < y);
+        let (kinds, metas) = (&self.kinds, &self.metas);
         let c = konst(idx);
+        let at = index_parts(t, idx);
         self.mem.retain(|&(op, o, i, k, _), _| {
-            if o != obj && differ(o, obj) {
+            if o != obj && differ(t, kinds, metas, o, obj) {
                 return true;
             }
             match (op, c) {
                 (IrOp::FLoad, Some(c)) => k != c,
-                (_, Some(c)) => konst(i).is_some_and(|d| d != c),
-                _ => false,
+                (IrOp::FLoad, None) => false,
+                _ => {
+                    let (ib, io) = index_parts(t, i);
+                    ib == at.0 && io != at.1
+                }
             }
         });
         let tw = t.tagword(v);
@@ -824,6 +932,7 @@ impl TraceBuilder {
                 return r;
             }
         }
+        self.header_fact(op, a, k);
         if op == IrOp::GLen {
             // An object's length never changes: a guard that it has more than k values
             // implies every such guard with a smaller k.
@@ -941,6 +1050,22 @@ impl TraceBuilder {
     pub fn barrier(&mut self) {
         self.cse.clear();
         self.mem.clear();
+        self.kinds.clear();
+        self.metas.clear();
+    }
+
+    /// Notes what the guard `op` on object `a` with constant `k` says of `a`'s
+    /// identity (its kind, its meta word), for [`differ`].
+    fn header_fact(&mut self, op: IrOp, a: Ref, k: u64) {
+        match op {
+            IrOp::GKind => {
+                self.kinds.insert(a, k);
+            }
+            IrOp::GMeta => {
+                self.metas.insert(a, k);
+            }
+            _ => {}
+        }
     }
 
     /// A real call of the trace's own function (see `call.rec`): `self_closure` copies
@@ -963,6 +1088,16 @@ impl TraceBuilder {
         let k = self.trace.helpers.len() as u64;
         self.trace.helpers.push(h);
         self.emit(IrOp::CallInsn, NONE, NONE, k, snap);
+        self.barrier();
+    }
+
+    /// Calls another function's function-entry tree (`call.tree`) through `snap` (the
+    /// call instruction, with the inlined frames live there). No value computed before
+    /// it is reused after it.
+    pub fn call_tree(&mut self, c: TreeCall, snap: u32) {
+        let k = self.trace.tree_calls.len() as u64;
+        self.trace.tree_calls.push(c);
+        self.emit(IrOp::CallTree, NONE, NONE, k, snap);
         self.barrier();
     }
 
@@ -1649,6 +1784,59 @@ mod tests {
         let p0 = b.fload(p, 0, f, s).unwrap();
         b.barrier();
         assert_ne!(b.fload(p, 0, f, s).unwrap(), p0);
+    }
+
+    #[test]
+    fn kinds_metas_and_index_offsets_tell_stores_from_loads() {
+        let mut b = TraceBuilder::new(0);
+        b.set_forwarding();
+        let s = b.snapshot(0, vec![]);
+        let f = Tag::F64 as u64;
+        let obj = Tag::OBJ as u64;
+        // A struct (kind 1) and an array (kind 2): a store of the struct's field 0
+        // is no store of the array's element 0, and the reverse.
+        let st = b.sload_tw(0, obj, s);
+        let ar = b.sload_tw(1, obj, s);
+        b.guard_header(IrOp::GKind, st, 1, s).unwrap();
+        b.guard_header(IrOp::GKind, ar, 2, s).unwrap();
+        let k0 = b.kint(0);
+        let e0 = b.aload(ar, k0, f, s).unwrap();
+        let one = b.kf64(1.0);
+        b.hstore(st, k0, one, s).unwrap();
+        assert_eq!(b.aload(ar, k0, f, s).unwrap(), e0, "another kind of object");
+        // Two arrays of different elements kinds (meta words) are different.
+        let ar2 = b.sload_tw(2, obj, s);
+        b.guard_header(IrOp::GKind, ar2, 2, s).unwrap();
+        b.guard_header(IrOp::GMeta, ar, 5, s).unwrap();
+        b.guard_header(IrOp::GMeta, ar2, 6, s).unwrap();
+        let i = b.sload(3, IrType::I64, s);
+        let x = b.aload(ar, i, f, s).unwrap();
+        b.hstore(ar2, i, one, s).unwrap();
+        assert_eq!(b.aload(ar, i, f, s).unwrap(), x, "another elements kind");
+        // Same array: a store at i + 1 is not one at i; a store at i - 1 + 2 may be.
+        let k1 = b.kint(1);
+        let i1 = b.arith(IrOp::AddI, i, k1).unwrap();
+        let two = b.kf64(2.0);
+        b.hstore(ar, i1, two, s).unwrap();
+        assert_eq!(b.aload(ar, i, f, s).unwrap(), x, "i + 1 is not i");
+        assert_eq!(b.aload(ar, i1, f, s).unwrap(), two, "the store itself");
+        let im = b.arith(IrOp::SubI, i, k1).unwrap();
+        b.hstore(ar, im, two, s).unwrap();
+        assert_eq!(b.aload(ar, i1, f, s).unwrap(), two, "i - 1 is not i + 1");
+        let j = b.sload(4, IrType::I64, s);
+        b.hstore(ar, j, one, s).unwrap();
+        assert_ne!(b.aload(ar, i, f, s).unwrap(), x, "j may be i");
+        // Same kind, no meta guarded on one: may be the same object.
+        let st2 = b.sload_tw(5, obj, s);
+        b.guard_header(IrOp::GKind, st2, 1, s).unwrap();
+        let y = b.fload(st, 0, f, s).unwrap();
+        b.hstore(st2, k0, two, s).unwrap();
+        assert_ne!(b.fload(st, 0, f, s).unwrap(), y, "st2 may be st");
+        // After a real call, nothing is known of any object.
+        let z = b.fload(st, 1, f, s).unwrap();
+        b.barrier();
+        assert!(b.kinds.is_empty() && b.metas.is_empty());
+        assert_ne!(b.fload(st, 1, f, s).unwrap(), z);
     }
 
     #[test]

@@ -350,6 +350,59 @@ fn peel_with(
     Some(Ok(out))
 }
 
+/// Merges the bounds checks of a field access (`guard.len`) on one object: a later
+/// `guard.len a, k2` becomes the earlier `guard.len a, k1` (k1 < k2) raised to k2, when
+/// nothing between them has an effect the earlier guard's exit would not undo (a
+/// heap store, an allocation, a call, a slot write its snapshot neither names nor
+/// has dead). An object's length never changes, so the merged guard fails exactly
+/// when one of the two would; it fails earlier, and the interpreter, resuming at the
+/// earlier access, runs the accesses between for itself and faults at the same one
+/// with the same error and stack trace (LuaJIT's ABC elimination, for constant
+/// indexes). nbody's pair loop checked body j's length four times an iteration
+/// (`x`, `y`, `z`, `mass`): once now. A peeled trace's pre-roll and body are merged
+/// apart (the body runs again). Returns how many guards went.
+pub fn merge_len_guards(t: &mut Trace, lives: Lives<'_>) -> usize {
+    let n = t.ins.len();
+    let ls = t.loop_start.map_or(usize::MAX, |l| l as usize);
+    let mut dead = vec![false; n];
+    for p in 0..n {
+        if t.ins[p].op != IrOp::GLen || dead[p] {
+            continue;
+        }
+        let (obj, snap) = (t.ins[p].a, t.ins[p].snap as usize);
+        let mut k = t.ins[p].k;
+        for (q, d) in dead.iter_mut().enumerate().skip(p + 1) {
+            if q == ls {
+                break;
+            }
+            let ins = t.ins[q];
+            if ins.op == IrOp::GLen && ins.a == obj {
+                k = k.max(ins.k);
+                *d = true;
+                continue;
+            }
+            let f = ins.op.flags();
+            if f & flag::STORE == 0 {
+                continue;
+            }
+            let undone = ins.op == IrOp::SStore
+                && slot16(ins.k).is_some_and(|s| {
+                    t.snaps[snap].entries.iter().any(|e| e.0 == s)
+                        || !lives.slot_live(&t.snaps[snap], s)
+                });
+            if !undone {
+                break;
+            }
+        }
+        t.ins[p].k = k;
+    }
+    let merged = dead.iter().filter(|&&d| d).count();
+    if merged > 0 {
+        remove(t, &dead);
+    }
+    merged
+}
+
 /// Drops the slot stores of a trace (a loop tree's, root or side, recorded in the
 /// anchor's function, `lives.func`; or a function-entry tree's, in that function)
 /// whose value no one can read: the store of slot `s` is dead when, before the trace
@@ -823,6 +876,51 @@ mod tests {
         assert_eq!(ops, vec![IrOp::SLoad, IrOp::KVal], "{ops:?}");
         assert_eq!(p.ins[ls].k, 4);
         assert!(p.phis.is_empty(), "slots 3 and 4 end cleared");
+    }
+
+    #[test]
+    fn length_guards_merge_up_to_an_effect() {
+        let f = hashvm_vm::Tag::F64 as u64;
+        let mut b = TraceBuilder::new(0);
+        let s = b.snapshot(0, vec![]);
+        let o = b.sload_tw(0, hashvm_vm::Tag::OBJ as u64, s);
+        let s1 = b.snapshot(3, vec![]);
+        b.guard_header(IrOp::GLen, o, 0, s1).unwrap();
+        let x = b.fload(o, 0, f, s1).unwrap();
+        let s2 = b.snapshot(5, vec![]);
+        b.guard_header(IrOp::GLen, o, 2, s2).unwrap();
+        let y = b.fload(o, 2, f, s2).unwrap();
+        let z = b.arith(IrOp::AddF, x, y).unwrap();
+        // A slot store the first guard's snapshot does not name: the merging stops.
+        b.sstore(1, z);
+        let s3 = b.snapshot(7, vec![]);
+        b.guard_header(IrOp::GLen, o, 5, s3).unwrap();
+        let w = b.fload(o, 5, f, s3).unwrap();
+        b.sstore(2, w);
+        let mut t = b.finish(vec![]);
+        assert_eq!(merge_len_guards(&mut t, Lives::unknown()), 1);
+        let lens: Vec<(u64, u32)> = t
+            .ins
+            .iter()
+            .filter(|i| i.op == IrOp::GLen)
+            .map(|i| (i.k, i.snap))
+            .collect();
+        // The first guard checks for field 2, through its own (earlier) snapshot; the
+        // one after the store stays.
+        assert_eq!(lens, vec![(2, s1), (5, s3)]);
+        // Every reference still names what it named.
+        let loads: Vec<u64> = t
+            .ins
+            .iter()
+            .filter(|i| i.op == IrOp::FLoad)
+            .map(|i| i.k)
+            .collect();
+        assert_eq!(loads, vec![0, 2, 5]);
+        let add = t.ins.iter().find(|i| i.op == IrOp::AddF).unwrap();
+        assert_eq!(
+            (t.ins[add.a.0 as usize].k, t.ins[add.b.0 as usize].k),
+            (0, 2)
+        );
     }
 
     /// The liveness of `main` in `src`, and its instruction offsets.

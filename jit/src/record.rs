@@ -64,8 +64,9 @@ pub const MAX_INLINE_DEPTH: usize = 12;
 pub enum Step {
     /// Run it and call again before the next one.
     Continue,
-    /// The loop closed: here is its trace (enter it at the anchor from now on).
-    Done(Trace),
+    /// The loop closed: here is its trace (enter it at the anchor from now on), boxed:
+    /// a step is answered for every instruction, a trace once.
+    Done(Box<Trace>),
     /// The recording failed, for this reason.
     Abort(String),
 }
@@ -94,6 +95,11 @@ pub trait Probe {
     }
     /// The anchor of the back-edge at `ip` of `func`, if a trace is installed there.
     fn loop_trace(&self, _func: u32, _ip: u32) -> Option<hashvm_vm::jit::Anchor> {
+        None
+    }
+    /// The JIT's index of the root of `func`'s function-entry tree, if one is compiled
+    /// (a call of `func` then calls it: `call.tree`).
+    fn entry_tree(&self, _func: u32) -> Option<u32> {
         None
     }
 }
@@ -154,8 +160,8 @@ pub struct Recorder {
     /// are i64, f64 or bool values: their guarded loads lead the trace, where the
     /// backend guards them before its fast entry (`jit/src/x64.rs`, `entry_prefix`).
     preload: u16,
-    /// While the interpreter runs a recursive call the trace makes for real: the
-    /// instruction the trace frame resumes at.
+    /// While the interpreter runs a call the trace makes for real (`call.rec`,
+    /// `call.tree`): the instruction the calling frame resumes at.
     skip: Option<u32>,
     /// After a root loop recording left its loop: instructions seen since, waiting
     /// for the anchor to start again.
@@ -603,7 +609,7 @@ impl Recorder {
     /// guarded to).
     pub fn step(&mut self, at: &Point<'_>, probe: &dyn Probe) -> Step {
         match self.step_inner(at, probe) {
-            Ok(Some(t)) => Step::Done(t),
+            Ok(Some(t)) => Step::Done(Box::new(t)),
             Ok(None) => Step::Continue,
             Err(why) => Step::Abort(why),
         }
@@ -650,6 +656,54 @@ impl Recorder {
         Ok(())
     }
 
+    /// A call of `func` (result to slot `d`, the `n` arguments from slot `a0` of the
+    /// running frame, resuming at `resume`) when `func` has a compiled function-entry
+    /// tree: the trace calls that tree natively (`call.tree`, the callee's frame closure
+    /// its FUNC value when `closure_is_func`, else the caller's) instead of inlining
+    /// the callee, and goes on when the interpreter, which runs the callee during the
+    /// recording, returns to the calling frame. `Ok(false)`: no such tree (inline).
+    #[allow(clippy::too_many_arguments)]
+    fn call_tree(
+        &mut self,
+        func: u32,
+        d: usize,
+        a0: usize,
+        n: usize,
+        resume: u32,
+        closure_is_func: bool,
+        ip: u32,
+        probe: &dyn Probe,
+    ) -> Result<bool, String> {
+        let Some(tree) = probe.entry_tree(func) else {
+            return Ok(false);
+        };
+        let (arity, nslots) = probe.shape(func).ok_or("a call of a missing function")?;
+        if arity as usize != n {
+            return Ok(false);
+        }
+        let a0 = self.cur() + a0;
+        if a0 + nslots as usize > u16::MAX as usize || d > u16::MAX as usize {
+            return Err("a called tree's frame too far from the trace's frame".into());
+        }
+        let snap = self.snap(ip);
+        self.b.call_tree(
+            crate::ir::TreeCall {
+                func,
+                tree,
+                arity,
+                nslots,
+                a0: a0 as u32,
+                dst: d as u16,
+                resume,
+                closure_is_func,
+                addr: 0,
+            },
+            snap,
+        );
+        self.skip = Some(resume);
+        Ok(true)
+    }
+
     fn step_inner(&mut self, at: &Point<'_>, probe: &dyn Probe) -> Result<Option<Trace>, String> {
         let (func, ip, code, slots) = (at.func, at.ip, at.code, at.slots);
         if self.start.is_none() {
@@ -692,20 +746,21 @@ impl Recorder {
                 }
             }
         }
+        let expect = self.frames.last().map_or(self.base_func, |f| f.func);
         if let Some(resume) = self.skip {
-            // The interpreter runs the callee of a real recursive call: the trace
-            // resumes when it returns to the trace frame.
-            if at.depth > d0 {
+            // The interpreter runs the callee of a real call (`call.rec`, `call.tree`):
+            // the trace resumes when it returns to the calling frame.
+            let depth = d0 + self.frames.len();
+            if at.depth > depth {
                 return Ok(None);
             }
-            if at.depth < d0 || func != self.func || at.base != b0 || ip != resume {
-                return Err("a recursive call that did not return to its caller".into());
+            if at.depth < depth || func != expect || at.base != b0 + self.cur() || ip != resume {
+                return Err("a real call that did not return to its caller".into());
             }
             self.skip = None;
             // The registers do not survive the call: every slot is reloaded.
             self.map.clear();
         }
-        let expect = self.frames.last().map_or(self.base_func, |f| f.func);
         if func != expect
             || at.base.checked_sub(b0) != Some(self.cur())
             || at.depth.checked_sub(d0) != Some(self.frames.len())
@@ -820,6 +875,10 @@ impl Recorder {
                     _ => return Err("callk without a function".into()),
                 };
                 let n = count_of(a.get(3));
+                let (d, a0) = (slot_of(&a[0]), slot_of(&a[2]));
+                if self.call_tree(f, d, a0, n, next, true, ip, probe)? {
+                    return Ok(None);
+                }
                 self.inline_call(
                     f,
                     slot_of(&a[0]),
@@ -833,6 +892,10 @@ impl Recorder {
             Op::CallSelf => {
                 let closure = self.frames.last().map_or(ClosureSrc::Base, |f| f.closure);
                 let n = count_of(a.get(2));
+                let (d, a0) = (slot_of(&a[0]), slot_of(&a[1]));
+                if self.call_tree(func, d, a0, n, next, false, ip, probe)? {
+                    return Ok(None);
+                }
                 self.inline_call(
                     func,
                     slot_of(&a[0]),
@@ -860,6 +923,10 @@ impl Recorder {
                 let snap = self.snap(ip);
                 let closure = if v.tag() == Tag::FUNC {
                     self.b.guard_callee(abs as u32, callee, false, snap);
+                    let n = count_of(a.get(3));
+                    if self.call_tree(callee, slot_of(&a[0]), a0, n, next, true, ip, probe)? {
+                        return Ok(None);
+                    }
                     ClosureSrc::Func(callee)
                 } else {
                     self.b.guard_callee(abs as u32, callee, true, snap);
@@ -1926,7 +1993,7 @@ mod tests {
                             )
                             .expect("compiles"),
                         ));
-                        traces = t;
+                        traces = *t;
                         rec = None;
                         continue;
                     }

@@ -159,6 +159,9 @@ pub struct CompiledTrace {
     code: ExecutableBuffer,
     entry: AssemblyOffset,
     top: AssemblyOffset,
+    /// A function-entry root's entry for `call.tree` when it differs from `top` (see
+    /// [`CompiledTrace::call_entry`]).
+    cross: Option<AssemblyOffset>,
     table: Box<[AtomicUsize]>,
     /// For a trace compiled with [`Ctx::link`]: the link's snapshot, the address of
     /// the code that jumps into the target, and the snapshot's own stub (the hook's
@@ -195,6 +198,15 @@ impl CompiledTrace {
     /// The address of the loop header (function entry): where side traces go back to.
     pub fn top(&self) -> usize {
         self.code.ptr(self.top) as usize
+    }
+
+    /// The address a `call.tree` of this function-entry root calls, with the callee's
+    /// frame pushed and the base register at its slot 0, from inside another tree's
+    /// code (its prologue ran): the function entry, or for a tree whose native
+    /// recursion counts on the prologue's frame-stack floor, an entry that sets that
+    /// floor for the call first.
+    pub fn call_entry(&self) -> usize {
+        self.code.ptr(self.cross.unwrap_or(self.top)) as usize
     }
 
     /// The address of the trace's first instruction (a side trace's, for linking).
@@ -298,7 +310,7 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
     for (i, ins) in t.ins.iter().enumerate() {
         if matches!(
             ins.op,
-            IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallInsn | IrOp::CallC
+            IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallTree | IrOp::CallInsn | IrOp::CallC
         ) {
             if (open..i).any(|v| last[v] > i) {
                 return Err(CompileError::LiveAcrossCall);
@@ -669,6 +681,34 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; pop rbx
             ; ret);
     }
+    // A root function-entry tree is also called natively from other traces
+    // (`call.tree`): a tree whose native recursion relies on the floor above gets an
+    // entry that raises the floor for the frame stack's room as the prologue does,
+    // from the stack pointer of that call, and puts the caller's floor back when the
+    // tree returns (exits leave through the prologue, which restores its own).
+    let cross = if floor {
+        let shift = FRAME_SHIFT.unwrap_or(5);
+        let off = a.offset();
+        dynasm!(a ; .arch x64
+            ; push rbp
+            ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
+            ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+            ; sar rax, shift
+            ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
+            ; lea rax, [rax + rax * 2]
+            ; shl rax, 3
+            ; add rax, 8
+            ; mov rcx, rsp
+            ; sub rcx, rax
+            ; cmp rcx, rbp
+            ; cmova rbp, rcx
+            ; call =>top
+            ; pop rbp
+            ; ret);
+        Some(off)
+    } else {
+        None
+    };
     let side_entry = a.offset();
     let entry = if ctx.root_top.is_some() {
         side_entry
@@ -829,6 +869,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         code,
         entry,
         top: top_off,
+        cross,
         table,
         direct,
     })
@@ -1170,6 +1211,17 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
+            }
+            IrOp::CallTree => {
+                let c = t
+                    .tree_calls
+                    .get(ins.k as usize)
+                    .ok_or(CompileError::LiveAcrossCall)?;
+                let s = &t.snaps[ins.snap as usize];
+                for &(slot, r) in &s.entries {
+                    store_home(a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
+                }
+                call_tree(a, c, s, exit)?;
             }
             IrOp::RetDown | IrOp::TailBase => frame_op(a, ins, exit)?,
             IrOp::Link => {
@@ -2184,9 +2236,7 @@ fn direct_link<A: Emitter>(
     dl: DirectLink,
     stub: DynamicLabel,
 ) -> Result<(), CompileError> {
-    use crate::ir::ClosureSrc;
     let fsz = layout::FRAME_SIZE as i32;
-    let clo = layout::FRAME_CLOSURE as i32;
     let n = s.frames.len() as i32;
     let new_base = disp(s.frames.last().map_or(0, |f| f.base as u64))?;
     dynasm!(a ; .arch x64
@@ -2205,18 +2255,47 @@ fn direct_link<A: Emitter>(
         ; add rax, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
         ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
         ; ja =>stub
-        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]);
+    push_inlined_frames(a, &s.frames, s.resume_ip)?;
+    if dl.count != 0 {
+        dynasm!(a ; .arch x64
+            ; mov r11, QWORD dl.count as i64
+            ; add QWORD [r11], 1);
+    }
+    dynasm!(a ; .arch x64
+        ; mov r11, QWORD dl.top as i64
+        ; jmp r11);
+    Ok(())
+}
+
+/// Writes the frame records of the inlined `frames` (a snapshot's, outermost first)
+/// as an exit materialises them: the running frame's record (the innermost, `r11` =
+/// the register block's frame top on entry) resumes at the first inlined frame's
+/// return point, each inlined frame at the next one's, the innermost at `resume_ip`;
+/// then the frame top moves past them and the slots base register to the innermost
+/// frame's slot 0. Writes `rax`, `rcx`, `r11` (the new frame top) and the base.
+fn push_inlined_frames<A: Emitter>(
+    a: &mut A,
+    frames: &[crate::ir::SnapFrame],
+    resume_ip: u32,
+) -> Result<(), CompileError> {
+    use crate::ir::ClosureSrc;
+    let fsz = layout::FRAME_SIZE as i32;
+    let clo = layout::FRAME_CLOSURE as i32;
+    let n = frames.len() as i32;
+    let new_base = disp(frames.last().map_or(0, |f| f.base as u64))?;
+    dynasm!(a ; .arch x64
         ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32],
-            s.frames.first().map_or(s.resume_ip, |f| f.resume) as i32);
-    if !s.frames.is_empty() {
+            frames.first().map_or(resume_ip, |f| f.resume) as i32);
+    if !frames.is_empty() {
         // rcx: the running frame's base (slot index).
         dynasm!(a ; .arch x64
             ; mov rcx, Rq(BASE)
             ; sub rcx, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
             ; shr rcx, 4);
-        for (i, f) in s.frames.iter().enumerate() {
+        for (i, f) in frames.iter().enumerate() {
             let at = i as i32 * fsz;
-            let ip = s.frames.get(i + 1).map_or(s.resume_ip, |g| g.resume);
+            let ip = frames.get(i + 1).map_or(resume_ip, |g| g.resume);
             dynasm!(a ; .arch x64
                 ; mov DWORD [r11 + at + layout::FRAME_FUNC as i32], f.func as i32
                 ; mov DWORD [r11 + at + layout::FRAME_IP as i32], ip as i32
@@ -2251,14 +2330,74 @@ fn direct_link<A: Emitter>(
             ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
             ; lea Rq(BASE), [Rq(BASE) + new_base]);
     }
-    if dl.count != 0 {
+    Ok(())
+}
+
+/// A call of another function's function-entry tree (`call.tree`) from a trace whose
+/// snapshot there is `s` (the call instruction, with the inlined frames live at it):
+/// the checks first (the value stack holding the callee's frame, the frame stack
+/// holding the inlined frames' records, the callee's, and those an exit inside it may
+/// push, the native stack budget), each exiting through `exit` before anything is
+/// written (the interpreter then makes the call); then the inlined frames' records
+/// ([`push_inlined_frames`]), the callee's ([`push_native_frame`], as `call.rec`), the
+/// call of the tree's entry, and after its native return (its `ret.rec` popped its
+/// record and wrote the result to the calling frame's slot) the inlined frames'
+/// records popped again and the base register back at the trace's frame. An exit
+/// inside the callee leaves from there, every record it needs written.
+fn call_tree<A: Emitter>(
+    a: &mut A,
+    c: &crate::ir::TreeCall,
+    s: &crate::ir::Snapshot,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let fsz = layout::FRAME_SIZE as i32;
+    let n = s.frames.len() as i32;
+    let inner = s.frames.last().map_or(0, |f| f.base);
+    let rel =
+        c.a0.checked_sub(inner)
+            .ok_or(CompileError::SlotOutOfRange(c.a0 as u64))?;
+    let room = fsz * (n + 1 + crate::record::MAX_INLINE_DEPTH as i32);
+    if n > 0 {
+        let end = disp(c.a0 as u64 + c.nslots as u64)?;
         dynasm!(a ; .arch x64
-            ; mov r11, QWORD dl.count as i64
-            ; add QWORD [r11], 1);
+            ; lea r11, [Rq(BASE) + end]
+            ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+            ; ja =>exit
+            ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+            ; lea rax, [r11 + room]
+            ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+            ; ja =>exit
+            ; cmp rsp, rbp
+            ; jb =>exit);
+        push_inlined_frames(a, &s.frames, c.resume)?;
     }
+    // With inlined frames, `push_native_frame`'s own checks repeat the ones above on
+    // the same values (the base register moved to the innermost frame, and the
+    // argument slot with it): they cannot fail after those passed.
+    let call = NativeCall {
+        func: c.func,
+        a0: rel as u64,
+        arity: c.arity,
+        nslots: c.nslots,
+        dst: c.dst as i16,
+        resume: c.resume as i32,
+        room: if n > 0 { 0 } else { room },
+        closure_is_func: c.closure_is_func,
+    };
+    push_native_frame(a, &call, exit)?;
     dynasm!(a ; .arch x64
-        ; mov r11, QWORD dl.top as i64
-        ; jmp r11);
+        ; mov r11, QWORD c.addr as i64
+        ; call r11
+        ; pop Rq(INTR)
+        ; pop Rq(BASE));
+    if n > 0 {
+        let back = disp(inner as u64)?;
+        dynasm!(a ; .arch x64
+            ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+            ; sub r11, n * fsz
+            ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+            ; sub Rq(BASE), back);
+    }
     Ok(())
 }
 
