@@ -147,6 +147,10 @@ fn main() {
         the_jit_calls_other_trees,
     ));
     trials.push(Trial::test(
+        "jit_compiles_inner_code_first",
+        the_jit_compiles_inner_code_first,
+    ));
+    trials.push(Trial::test(
         "jit_native_recursion_overflows_like_the_interpreter",
         native_recursion_overflows,
     ));
@@ -275,6 +279,56 @@ fn the_jit_calls_other_trees() -> Result<(), Failed> {
     let calls = on.2.lines().filter(|l| l.contains(" call.tree ")).count();
     if calls < 4 {
         return Err(format!("expected at least 4 calls of other trees: {}", on.2).into());
+    }
+    Ok(())
+}
+
+/// Inner code first: in cli/tests/jit/inner_first.hash a side trace meets an inner
+/// loop without a trace, and a recursion without a function-entry tree; each time the
+/// recording waits, the awaited code is recorded at its very next pass (the next event
+/// of `--jit-log`), and the side trace is recorded again and compiled, all with the
+/// interpreter's output.
+fn the_jit_compiles_inner_code_first() -> Result<(), Failed> {
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(());
+    }
+    let src = root().join("cli/tests/jit");
+    let p = Program {
+        name: "inner_first".into(),
+        file: src.join("inner_first.hash"),
+        dir: src,
+        args: Vec::new(),
+        stress_too: true,
+        allow_ffi: false,
+    };
+    let off = run_with(&p, &["--jit=off"], false);
+    let on = run_with(&p, &["--jit=on", "--jit-log"], false);
+    if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
+        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
+    }
+    let events: Vec<&str> = on.2.lines().filter(|l| !l.contains("] exit ")).collect();
+    let mut waited = (0, 0);
+    for w in events.windows(2) {
+        if let Some((_, at)) = w[0].split_once("abort at offset ") {
+            let off = at.split(':').next().unwrap_or("");
+            if at.contains("an inner loop (no trace")
+                && w[1].contains("record loop at function")
+                && w[1].ends_with(&format!("offset {off}"))
+            {
+                waited.0 += 1;
+            }
+            if at.contains("a recursion unrolled") && w[1].contains("record entry of function") {
+                waited.1 += 1;
+            }
+        }
+    }
+    let aborts = events.iter().filter(|l| l.contains("abort")).count();
+    let sides = events
+        .iter()
+        .filter(|l| l.contains("compiled side trace"))
+        .count();
+    if waited.0 < 1 || waited.1 < 1 || aborts > 4 || sides < 3 {
+        return Err(format!("expected the inner code compiled first: {}", on.2).into());
     }
     Ok(())
 }

@@ -151,6 +151,15 @@ impl Probe for VmProbe<'_> {
     fn entry_tree(&self, func: u32) -> Option<u32> {
         self.1.get(&func).map(|&t| t as u32)
     }
+    fn self_recursive(&self, func: u32) -> bool {
+        self.0
+            .hot_slot(Anchor::Call { func })
+            .is_some_and(|s| !s.blacklisted)
+            && self
+                .0
+                .func_code(func)
+                .is_some_and(|c| crate::record::is_self_recursive(func, c))
+    }
     fn loop_trace(&self, func: u32, ip: u32) -> Option<Anchor> {
         let index = self.0.loop_slot(func, ip)?;
         let at = Anchor::Loop { func, ip, index };
@@ -166,19 +175,19 @@ pub struct Jit {
     side: Option<(usize, usize)>,
     /// Loop anchors whose trees ran too few iterations per entry: not recorded again.
     refused: HashSet<Anchor>,
-    /// Loop anchors whose recordings aborted at an inner loop that had no trace yet,
-    /// with that loop's back-edge (function, offset): given a fresh start
+    /// Anchors whose recordings waited for code that had no trace yet (an inner loop,
+    /// a recursion's function entry), with that code's anchor: given a fresh start
     /// (`Vm::jit_retry`) once a root trace is installed there.
-    retry: Vec<(Anchor, (u32, u32))>,
+    retry: Vec<(Anchor, Anchor)>,
     /// Anchors to give a fresh start at the next chance (the hook has `&mut Vm`).
     retry_due: Vec<Anchor>,
     /// Loop anchors whose root is recorded again and compiled unpeeled (see
     /// [`Jit::judge_peeling`]).
     no_peel: HashSet<Anchor>,
-    /// Exits (trace, snapshot) whose side trace aborted at an inner loop without a
-    /// trace, with that loop's back-edge: tried again once a root trace is
-    /// installed there.
-    side_retry: Vec<(usize, usize, (u32, u32))>,
+    /// Exits (trace, snapshot) whose side trace waited for code without a trace (see
+    /// `retry`), with that code's anchor: tried again once a root trace is installed
+    /// there.
+    side_retry: Vec<(usize, usize, Anchor)>,
     traces: Vec<Installed>,
     /// The function-entry trees: function → its root trace's index in `traces` (calls
     /// of the function from other traces call it, `call.tree`).
@@ -268,12 +277,18 @@ impl Jit {
             Some(_) => self.traces[root].trace.entry.is_none(),
             None => trace.entry.is_none(),
         };
+        // (Only into loop trees: a function-entry tree a self tail call links to is
+        // entered through the hook, its prologue setting up its native recursion.)
         let link_root = trace
             .link
             .filter(|_| loop_tree)
             .and_then(|(_, at)| vm.hot_slot(at))
             .and_then(|s| (s.trace as usize).checked_sub(1))
-            .filter(|&r| r < self.traces.len() && self.traces[r].root == r);
+            .filter(|&r| {
+                r < self.traces.len()
+                    && self.traces[r].root == r
+                    && self.traces[r].trace.entry.is_none()
+            });
         let link = link_root.map(|r| x64::DirectLink {
             top: self.traces[r].code.top(),
             reach: &*self.traces[r].reach as *const x64::Reach as usize,
@@ -410,23 +425,8 @@ impl Jit {
             // A link is not an exit: no side trace grows there.
             exits[k as usize].1 = true;
         }
-        if let (None, Anchor::Loop { func, ip, .. }) = (side, anchor) {
-            let (due, keep) = self
-                .retry
-                .drain(..)
-                .partition(|(_, target)| *target == (func, ip));
-            self.retry = keep;
-            self.retry_due.extend(due.into_iter().map(|(a, _)| a));
-            let traces = &mut self.traces;
-            self.side_retry.retain(|&(t, k, target)| {
-                if target != (func, ip) {
-                    return true;
-                }
-                if let Some(e) = traces.get_mut(t).and_then(|x| x.exits.get_mut(k)) {
-                    *e = (0, false);
-                }
-                false
-            });
+        if side.is_none() {
+            self.release_waiters(anchor);
         }
         let anchor = if side.is_some() {
             self.traces[root].anchor
@@ -610,6 +610,56 @@ impl Jit {
         }
     }
 
+    /// The recordings that waited for `target` (see `retry`) are tried again: a root
+    /// trace was installed there (they now link to it or call it), or its own recording
+    /// failed (they may wait again, until `target` is blacklisted, and then go on
+    /// without it: a recursion whose function-entry recording cannot succeed, such as
+    /// nqueens' `queens`, whose loop has a trace of its own, is inlined again).
+    fn release_waiters(&mut self, target: Anchor) {
+        let (due, keep) = self.retry.drain(..).partition(|(_, t)| *t == target);
+        self.retry = keep;
+        self.retry_due.extend(due.into_iter().map(|(a, _)| a));
+        let traces = &mut self.traces;
+        self.side_retry.retain(|&(t, k, tg)| {
+            if tg != target {
+                return true;
+            }
+            if let Some(e) = traces.get_mut(t).and_then(|x| x.exits.get_mut(k)) {
+                *e = (0, false);
+            }
+            false
+        });
+    }
+
+    /// The anchor a recording that aborted waiting for `w` waits for: the inner loop's
+    /// back-edge, or the function entry whose tree it should call (failing that, when
+    /// that entry is blacklisted, the loop of its self tail call). `None` when that
+    /// code will not get a trace (its loop tree was dropped as too short, its function
+    /// does not recurse, its anchor is blacklisted): the recording then just aborts.
+    fn wait_anchor(&self, vm: &Vm, w: crate::record::Waits) -> Option<Anchor> {
+        use crate::record::Waits;
+        let lp = |func: u32, ip: u32| {
+            let index = vm.loop_slot(func, ip)?;
+            let a = Anchor::Loop { func, ip, index };
+            (!self.refused.contains(&a)).then_some(a)
+        };
+        match w {
+            Waits::Loop(func, ip) => lp(func, ip),
+            Waits::Entry(func, tail) => {
+                let a = Anchor::Call { func };
+                let hopeful = vm.hot_slot(a).is_some_and(|s| !s.blacklisted)
+                    && vm
+                        .func_code(func)
+                        .is_some_and(|c| crate::record::is_self_recursive(func, c));
+                if hopeful {
+                    Some(a)
+                } else {
+                    tail.and_then(|ip| lp(func, ip))
+                }
+            }
+        }
+    }
+
     /// Gives the anchors that aborted at an inner loop without a trace a fresh start
     /// (a root trace was installed since: perhaps theirs).
     fn serve_retries(&mut self, vm: &mut Vm) {
@@ -631,7 +681,10 @@ impl Jit {
         let Some(t) = self.traces.get_mut(trace.0.get() as usize - 1) else {
             return Err(vm.error_plain("JIT: no such trace"));
         };
-        if t.trace.entry.is_none() && !linked {
+        // A loop trace that only links to its function's entry tree (see the
+        // recorder's self tail calls) has no iterations of its own to judge.
+        let to_entry = matches!(t.trace.link, Some((_, Anchor::Call { .. })));
+        if t.trace.entry.is_none() && !linked && !to_entry {
             t.entered += 1;
             if t.entered == JUDGE_AFTER && self.log {
                 let i = t.iters.load(Ordering::Relaxed);
@@ -818,10 +871,14 @@ impl JitHook for Jit {
     }
 
     fn record(&mut self, vm: &Vm, at: &RecordPoint<'_>) -> Recording {
-        let start = Instant::now();
         let Some(r) = self.recorder.as_mut() else {
             return Recording::Abort;
         };
+        if r.skipping(at.depth) {
+            // The callee of a real call runs (interpreted): not recording time.
+            return Recording::Continue;
+        }
+        let start = Instant::now();
         let answer = match r.step(at, &VmProbe(vm, &self.entry_trees)) {
             Step::Continue => Recording::Continue,
             Step::Done(trace) => {
@@ -837,25 +894,36 @@ impl JitHook for Jit {
                 }
             }
             Step::Abort(why) => {
-                match (r.waits_for_inner, self.side) {
+                let waits = r.waits_for;
+                let wait = waits.and_then(|w| self.wait_anchor(vm, w));
+                match (wait, self.side) {
                     (Some(target), None) if !self.retry.contains(&(at.anchor, target)) => {
                         self.retry.push((at.anchor, target));
                     }
                     (Some(target), Some((t, k))) => self.side_retry.push((t, k, target)),
                     _ => {}
                 }
+                if self.side.is_none() {
+                    self.release_waiters(at.anchor);
+                }
                 self.recorder = None;
                 self.side = None;
                 self.stats.borrow_mut().aborts += 1;
                 self.note(format_args!("abort at offset {}: {why}", at.ip));
-                Recording::Abort
+                match wait {
+                    Some(a) => Recording::Wait(a),
+                    None => Recording::Abort,
+                }
             }
         };
         self.stats.borrow_mut().compile_seconds += start.elapsed().as_secs_f64();
         answer
     }
 
-    fn cancel(&mut self, _vm: &Vm, _at: Anchor) {
+    fn cancel(&mut self, _vm: &Vm, at: Anchor) {
+        if self.side.is_none() {
+            self.release_waiters(at);
+        }
         self.recorder = None;
         self.side = None;
         self.stats.borrow_mut().aborts += 1;

@@ -102,6 +102,11 @@ pub trait Probe {
     fn entry_tree(&self, _func: u32) -> Option<u32> {
         None
     }
+    /// Whether `func` calls itself (see [`is_self_recursive`]) and its entry may still
+    /// get a function-entry tree (its anchor is not blacklisted).
+    fn self_recursive(&self, _func: u32) -> bool {
+        false
+    }
 }
 
 /// Returns below the trace's frame (`ret.down`) one trace may follow.
@@ -183,10 +188,30 @@ pub struct Recorder {
     displaced: bool,
     /// Returns below the trace's frame so far.
     pops: u32,
-    /// The recording aborted at the back-edge (function, offset) of a loop that has
-    /// no trace yet: worth retrying once it has one.
-    pub waits_for_inner: Option<(u32, u32)>,
+    /// The recording aborted at code that has no trace yet and should get one first
+    /// (an inner loop, a recursion): worth retrying once it has one.
+    pub waits_for: Option<Waits>,
 }
+
+/// What an aborted recording waits for (the VM's `Recording::Wait`): the code it met
+/// that should be compiled first, after which the recording is tried again and links
+/// to it or calls it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waits {
+    /// A trace of the loop whose back-edge is at this (function, offset).
+    Loop(u32, u32),
+    /// The function-entry tree of this function, whose recursion the recording met
+    /// (a self tail call at this offset, its loop, when `Some`: a loop trace there
+    /// would do, should the function's entry never get a tree).
+    Entry(u32, Option<u32>),
+}
+
+/// Activations of one self-recursive function a recording inlines at most (the trace's
+/// own frame included): a call that would add one more waits for the function's
+/// entry tree instead (`Waits::Entry`), which the trace then calls (LuaJIT's
+/// `recunroll`, 2: a recursion inlined level after level, as binarytrees' `for` loop
+/// inlined `bottom_up_tree` 12 levels deep, gives long traces specific to one depth).
+pub const MAX_RECURSION_UNROLL: usize = 2;
 
 /// Whether the foreign calls of the loop whose back-edge `edge` is at `ip` may be
 /// direct: its body (from the back-edge's target, or the function's start for a self
@@ -320,7 +345,7 @@ impl Recorder {
             base_func: func,
             displaced: false,
             pops: 0,
-            waits_for_inner: None,
+            waits_for: None,
         }
     }
 
@@ -604,6 +629,17 @@ impl Recorder {
         Ok(r)
     }
 
+    /// Whether the interpreter is running the callee of a real call the trace makes
+    /// (`call.rec`, `call.tree`) and the instruction at frame depth `depth` is in it:
+    /// [`Recorder::step`] would only answer [`Step::Continue`] (a cheap test the hook
+    /// makes first, since the callee may run long).
+    pub fn skipping(&self, depth: usize) -> bool {
+        match (self.skip, self.start) {
+            (Some(_), Some((_, d0))) => depth > d0 + self.frames.len(),
+            _ => false,
+        }
+    }
+
     /// Called before each instruction runs, with the running frame's slots and a
     /// [`Probe`] into the VM (which decides, for instance, the type an `aget` is
     /// guarded to).
@@ -631,6 +667,19 @@ impl Recorder {
         let (arity, nslots) = probe.shape(func).ok_or("a call of a missing function")?;
         if arity as usize != n {
             return Err("a call that is not an exact application".into());
+        }
+        // A recursion unrolled as far as it may be (the function-entry recording of
+        // `func` itself inlines on, since its tree is what it builds).
+        let own = self.entry && func == self.func;
+        if !own && probe.self_recursive(func) {
+            let level = self.frames.iter().filter(|f| f.func == func).count()
+                + (self.base_func == func) as usize;
+            if level >= MAX_RECURSION_UNROLL {
+                self.waits_for = Some(Waits::Entry(func, None));
+                return Err(format!(
+                    "a recursion unrolled {level} levels (its function-entry tree is not compiled yet)"
+                ));
+            }
         }
         if self.frames.len() >= MAX_INLINE_DEPTH {
             return Err(format!("calls nested deeper than {MAX_INLINE_DEPTH}"));
@@ -807,7 +856,12 @@ impl Recorder {
                     return Err("a self tail call of a function a tail call reached".into());
                 }
                 Op::TCallSelf => {
-                    // A self tail call loops back to the function's entry.
+                    // A self tail call loops back to the function's entry. A slot that
+                    // already holds its argument (hashc evaluates arguments straight
+                    // into the parameter slots when it can) is not stored again: the
+                    // trace stored or loaded that very value there, and nothing wrote
+                    // the slot since (every write goes through `put`, which the map
+                    // follows).
                     let base = slot_of(&insn.args[0]);
                     let n = count_of(insn.args.get(1));
                     let mut moved = Vec::with_capacity(n);
@@ -815,7 +869,9 @@ impl Recorder {
                         moved.push(self.get(base + i, ip, slots)?.0);
                     }
                     for (i, r) in moved.into_iter().enumerate() {
-                        self.put(i, r);
+                        if self.map.get(i).copied().flatten() != Some(r) {
+                            self.put(i, r);
+                        }
                     }
                     return Ok(Some(self.finish()));
                 }
@@ -855,6 +911,20 @@ impl Recorder {
                 // iteration does (the trace is entered at this instruction).
                 let base = slot_of(&insn.args[0]);
                 let n = count_of(insn.args.get(1));
+                if base == 0 && probe.entry_tree(func).is_some() {
+                    // The function has a function-entry tree, which loops on this
+                    // self tail call itself: the interpreter reaches the back-edge
+                    // only after an exit of that tree, and a loop trace of its own
+                    // would repeat the tree's guards (its first loads exiting at once
+                    // on the arguments' other kinds, uninstalled for no progress and
+                    // recorded again, as nqueens' `safe` and awfy_list's
+                    // `is_shorter_than` were). With the arguments in place (nothing to
+                    // move) the frame is at the function's entry after the back-edge:
+                    // link to the tree there instead.
+                    self.b.link(0, &[], hashvm_vm::jit::Anchor::Call { func });
+                    self.b.set_insns(1);
+                    return Ok(Some(std::mem::take(&mut self.b).finish(Vec::new())));
+                }
                 let mut moved = Vec::with_capacity(n);
                 for i in 0..n {
                     moved.push(self.get(base + i, ip, slots)?.0);
@@ -1442,7 +1512,15 @@ impl Recorder {
                     return Err("an inner loop of the trace's own frame".into());
                 }
                 if (func, ip) != (self.func, self.anchor_ip) {
-                    self.waits_for_inner = Some((func, ip));
+                    // A self tail call in an inlined frame is the callee's recursion:
+                    // its function-entry tree (called, `call.tree`) is what to wait
+                    // for, not a loop trace at that back-edge (the function is entered
+                    // through that tree, so such a loop trace is never entered).
+                    self.waits_for = Some(if insn.op == Op::TCallSelf && !self.frames.is_empty() {
+                        Waits::Entry(func, Some(ip))
+                    } else {
+                        Waits::Loop(func, ip)
+                    });
                 }
                 return Err("an inner loop (no trace there yet to link to)".into());
             }
