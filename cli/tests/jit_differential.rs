@@ -347,13 +347,6 @@ fn native_recursion_overflows() -> Result<(), Failed> {
          if n == 0 { 0 } else { n + sum3(n - 1, x + 0.5, !b) };\n\
          main := () => { println(to_str(sum3(10, 1.0, true))); \
          println(to_str(sum3(100000, 0.0, false))); };\n",
-        // A loop whose trace inlines `via` and calls `down`'s tree from there
-        // (`call.tree`), until one call recurses past the frame limit.
-        "down := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + down(n - 1) };\n\
-         via := (n: i64) -> i64 => down(n) + 1;\n\
-         main := () => { println(to_str(via(10))); mut s := 0;\n\
-         for i in 0..3000 { s += via(if i < 2990 { i % 40 } else { 100000 }); }\n\
-         println(to_str(s)); };\n",
         // An inlined helper whose slot stores are sunk into its exits at every level.
         "B := struct(v: Array<i64>);\n\
          sw := (b: B, i: i64, j: i64) => { t := b.v[i]; b.v[i] = b.v[j]; b.v[j] = t; };\n\
@@ -361,6 +354,13 @@ fn native_recursion_overflows() -> Result<(), Failed> {
          if n == 0 { b.v[0] } else { dive(b, n - 1) + 1 } };\n\
          main := () => { b := B(array.make(2, 3)); println(to_str(dive(b, 10))); \
          println(to_str(dive(b, 100000))); };\n",
+        // A loop whose trace inlines `via` and calls `down`'s tree from there
+        // (`call.tree`), until one call recurses past the frame limit.
+        "down := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + down(n - 1) };\n\
+         via := (n: i64) -> i64 => down(n) + 1;\n\
+         main := () => { println(to_str(via(10))); mut s := 0;\n\
+         for i in 0..3000 { s += via(if i < 2990 { i % 40 } else { 100000 }); }\n\
+         println(to_str(s)); };\n",
     ]
     .into_iter()
     .enumerate()
