@@ -445,6 +445,45 @@ fn runtime_error_locations_and_traces() {
         r.stderr,
         "error: lazy_fields.hash:24:86: division by zero\nstack trace (innermost first):\n  at at (lazy_fields.hash:24:86)\n  at main (lazy_fields.hash:48:20)\n"
     );
+    // Faults right after moves hashc scheduled: a tail call's copied arguments placed
+    // before its inner call, a constructor built in its fields' slots, a swap through
+    // a scratch slot.
+    s.put(
+        "moves_in_place.hash",
+        include_str!("jit/moves_in_place.hash"),
+    );
+    let r = go(hashvm().args(["run", "moves_in_place.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stdout,
+        "39007749\n21\n213\n123\n73\n6\n39077751\n38989752\n"
+    );
+    assert_eq!(
+        r.stderr,
+        "error: moves_in_place.hash:20:33: division by zero\nstack trace (innermost first):\n  at add (moves_in_place.hash:20:33)\n  at add (moves_in_place.hash:24:25)\n  … 9 more frames of `add`\n  at main (moves_in_place.hash:56:26)\n"
+    );
+    s.put(
+        "moves_ctor_fault.hash",
+        include_str!("jit/moves_ctor_fault.hash"),
+    );
+    let r = go(hashvm().args(["run", "moves_ctor_fault.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "6\n");
+    assert_eq!(
+        r.stderr,
+        "error: moves_ctor_fault.hash:7:5: division by zero\nstack trace (innermost first):\n  at mkf (moves_ctor_fault.hash:7:5)\n  at main (moves_ctor_fault.hash:12:20)\n"
+    );
+    s.put(
+        "moves_scratch_fault.hash",
+        include_str!("jit/moves_scratch_fault.hash"),
+    );
+    let r = go(hashvm().args(["run", "moves_scratch_fault.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "123\n");
+    assert_eq!(
+        r.stderr,
+        "error: moves_scratch_fault.hash:5:73: division by zero\nstack trace (innermost first):\n  at rotf (moves_scratch_fault.hash:5:73)\n  at main (moves_scratch_fault.hash:10:20)\n"
+    );
 }
 
 /// Runs `hashvm ARGS` in `dir` with standard error on a pseudo-terminal (and `NO_COLOR`

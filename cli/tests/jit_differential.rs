@@ -143,6 +143,14 @@ fn main() {
     ));
     trials.push(Trial::test("jit_inlines_calls", the_jit_inlines_calls));
     trials.push(Trial::test(
+        "jit_calls_other_trees",
+        the_jit_calls_other_trees,
+    ));
+    trials.push(Trial::test(
+        "jit_compiles_inner_code_first",
+        the_jit_compiles_inner_code_first,
+    ));
+    trials.push(Trial::test(
         "jit_native_recursion_overflows_like_the_interpreter",
         native_recursion_overflows,
     ));
@@ -246,11 +254,91 @@ fn the_jit_inlines_calls() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Calls of recursive functions from traces call those functions' trees
+/// (`call.tree`) rather than inlining them: cli/tests/jit/tree_calls.hash's loops
+/// compile such calls, from inlined frames and between mutually recursive trees,
+/// with the interpreter's output and stack trace.
+fn the_jit_calls_other_trees() -> Result<(), Failed> {
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(());
+    }
+    let src = root().join("cli/tests/jit");
+    let p = Program {
+        name: "tree_calls".into(),
+        file: src.join("tree_calls.hash"),
+        dir: src,
+        args: Vec::new(),
+        stress_too: true,
+        allow_ffi: false,
+    };
+    let off = run_with(&p, &["--jit=off"], false);
+    let on = run_with(&p, &["--jit=on", "--jit-dump"], false);
+    if off.0 != 1 || !off.2.contains("division by zero") || off.1 != on.1 || off.0 != on.0 {
+        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
+    }
+    let calls = on.2.lines().filter(|l| l.contains(" call.tree ")).count();
+    if calls < 4 {
+        return Err(format!("expected at least 4 calls of other trees: {}", on.2).into());
+    }
+    Ok(())
+}
+
+/// Inner code first: in cli/tests/jit/inner_first.hash a side trace meets an inner
+/// loop without a trace, and a recursion without a function-entry tree; each time the
+/// recording waits, the awaited code is recorded at its very next pass (the next event
+/// of `--jit-log`), and the side trace is recorded again and compiled, all with the
+/// interpreter's output.
+fn the_jit_compiles_inner_code_first() -> Result<(), Failed> {
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(());
+    }
+    let src = root().join("cli/tests/jit");
+    let p = Program {
+        name: "inner_first".into(),
+        file: src.join("inner_first.hash"),
+        dir: src,
+        args: Vec::new(),
+        stress_too: true,
+        allow_ffi: false,
+    };
+    let off = run_with(&p, &["--jit=off"], false);
+    let on = run_with(&p, &["--jit=on", "--jit-log"], false);
+    if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
+        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
+    }
+    let events: Vec<&str> = on.2.lines().filter(|l| !l.contains("] exit ")).collect();
+    let mut waited = (0, 0);
+    for w in events.windows(2) {
+        if let Some((_, at)) = w[0].split_once("abort at offset ") {
+            let off = at.split(':').next().unwrap_or("");
+            if at.contains("an inner loop (no trace")
+                && w[1].contains("record loop at function")
+                && w[1].ends_with(&format!("offset {off}"))
+            {
+                waited.0 += 1;
+            }
+            if at.contains("a recursion unrolled") && w[1].contains("record entry of function") {
+                waited.1 += 1;
+            }
+        }
+    }
+    let aborts = events.iter().filter(|l| l.contains("abort")).count();
+    let sides = events
+        .iter()
+        .filter(|l| l.contains("compiled side trace"))
+        .count();
+    if waited.0 < 1 || waited.1 < 1 || aborts > 4 || sides < 3 {
+        return Err(format!("expected the inner code compiled first: {}", on.2).into());
+    }
+    Ok(())
+}
+
 /// A recursion that the trace runs natively reaches the frame limit: the same
 /// "stack overflow" error and stack trace as the interpreter's, at every hotness.
 /// The second program's calls enter the trace after its argument guards (three
 /// kinds proven by the caller), and its stack trace is written from the frame
-/// records `call.rec` pushed.
+/// records `call.rec` pushed; the third's trace inlines a helper whose slot stores
+/// are sunk into the helper's exits.
 fn native_recursion_overflows() -> Result<(), Failed> {
     for (i, src) in [
         "sum := (n: i64) -> i64 => if n == 0 { 0 } else { n + sum(n - 1) };\n\
@@ -259,6 +347,20 @@ fn native_recursion_overflows() -> Result<(), Failed> {
          if n == 0 { 0 } else { n + sum3(n - 1, x + 0.5, !b) };\n\
          main := () => { println(to_str(sum3(10, 1.0, true))); \
          println(to_str(sum3(100000, 0.0, false))); };\n",
+        // A loop whose trace inlines `via` and calls `down`'s tree from there
+        // (`call.tree`), until one call recurses past the frame limit.
+        "down := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + down(n - 1) };\n\
+         via := (n: i64) -> i64 => down(n) + 1;\n\
+         main := () => { println(to_str(via(10))); mut s := 0;\n\
+         for i in 0..3000 { s += via(if i < 2990 { i % 40 } else { 100000 }); }\n\
+         println(to_str(s)); };\n",
+        // An inlined helper whose slot stores are sunk into its exits at every level.
+        "B := struct(v: Array<i64>);\n\
+         sw := (b: B, i: i64, j: i64) => { t := b.v[i]; b.v[i] = b.v[j]; b.v[j] = t; };\n\
+         dive := (b: B, n: i64) -> i64 => { sw(b, n % 2, 1 - n % 2); \
+         if n == 0 { b.v[0] } else { dive(b, n - 1) + 1 } };\n\
+         main := () => { b := B(array.make(2, 3)); println(to_str(dive(b, 10))); \
+         println(to_str(dive(b, 100000))); };\n",
     ]
     .into_iter()
     .enumerate()

@@ -498,6 +498,153 @@ fn a_tail_call_whose_arguments_have_no_order_keeps_its_window() {
 }
 
 #[test]
+fn a_tail_call_through_a_scratch_slot_moves_each_value_once() {
+    // `tor(b, a, c, n - 1)`: `c` stays in place, `n - 1` is computed into r3, and the
+    // swap of `a` and `b` goes through one scratch slot (the old window's r4): three
+    // `mov`s as before, and `tcallk` moves nothing. (A function with a self tail call
+    // keeps its window: `tcallself` does not clear the frame, so the old window's
+    // slots, no longer written, would keep the previous pass's values.)
+    check(
+        "rot := (a: i64, b: i64, c: i64, n: i64) -> i64 => if n == 0 { a + b + c } else { tor(b, a, c, n - 1) };\n\
+         tor := (a: i64, b: i64, c: i64, n: i64) -> i64 => if n == 0 { a - b } else { rot(b, a, c, n - 1) };\n\
+         main := () => { println(to_str(rot(1, 2, 3, 4))); };",
+        "rot",
+        expect![[r#"
+            .func rot/4 slots=8                     ; function 6
+                .loc "golden.hash" 1 51
+                jnei.i64   r3, 0, L0                ; 0
+                .loc "golden.hash" 1 63
+                add.i64    r5, r0, r1               ; 11
+                add.i64    r4, r5, r2               ; 18
+                ret        r4                       ; 25
+            L0:
+                .loc "golden.hash" 1 95
+                subi.i64   r3, r3, 1                ; 28
+                .loc "golden.hash" 1 86
+                mov        r4, r1                   ; 37
+                .loc "golden.hash" 1 89
+                mov        r1, r0                   ; 42
+                .loc "golden.hash" 1 86
+                mov        r0, r4                   ; 47
+                .loc "golden.hash" 1 82
+                tcallk     tor, r0, 4               ; 52
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn copied_tail_call_arguments_go_before_an_inner_call() {
+    // pmap's `bal(l, mk, mv, add(r, k, v))`: the inner call's window reads `k` and `v`
+    // first, then `l`, `mk`, `mv` are copied into r0..r2 before the call's result goes
+    // to r3 (where `l` was): each value is moved once and `tcallk` moves nothing.
+    check(
+        "M := enum(L, N(M, i64, i64, M));\n\
+         bal := (l: M, k: i64, v: i64, r: M) -> M => M.N(l, k, v, r);\n\
+         add := (m: M, k: i64, v: i64) -> M => match m { M.L => M.N(M.L, k, v, M.L), M.N(l, mk, mv, r) => if k < mk { bal(add(l, k, v), mk, mv, r) } else if k > mk { bal(l, mk, mv, add(r, k, v)) } else { m } };\n\
+         main := () => { add(M.L, 1, 2); };",
+        "add",
+        expect![[r#"
+            .func add/3 slots=14                    ; function 7
+                .loc "golden.hash" 3 39
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 3 60
+                con        r8, M, L, r12, 0         ; 9
+                .loc "golden.hash" 3 65
+                mov        r9, r1                   ; 22
+                .loc "golden.hash" 3 68
+                mov        r10, r2                  ; 27
+                .loc "golden.hash" 3 71
+                con        r11, M, L, r12, 0        ; 32
+                con        r7, M, N, r8, 4          ; 45
+                ret        r7                       ; 58
+            L0:
+                .loc "golden.hash" 3 39
+                field      r3, r0, 0                ; 61
+                field      r5, r0, 2                ; 68
+                field      r6, r0, 3                ; 75
+                field      r4, r0, 1                ; 82
+                .loc "golden.hash" 3 98
+                jge.i64    r1, r4, L1               ; 89
+                .loc "golden.hash" 3 118
+                mov        r11, r3                  ; 98
+                .loc "golden.hash" 3 121
+                mov        r12, r1                  ; 103
+                .loc "golden.hash" 3 124
+                mov        r13, r2                  ; 108
+                .loc "golden.hash" 3 114
+                callk      r0, add, r11, 3          ; 113
+                .loc "golden.hash" 3 128
+                mov        r1, r4                   ; 124
+                .loc "golden.hash" 3 132
+                mov        r2, r5                   ; 129
+                .loc "golden.hash" 3 136
+                mov        r3, r6                   ; 134
+                .loc "golden.hash" 3 110
+                tcallk     bal, r0, 4               ; 139
+            L1:
+                .loc "golden.hash" 3 146
+                jle.i64    r1, r4, L2               ; 148
+                .loc "golden.hash" 3 177
+                mov        r10, r6                  ; 157
+                .loc "golden.hash" 3 180
+                mov        r11, r1                  ; 162
+                .loc "golden.hash" 3 183
+                mov        r12, r2                  ; 167
+                .loc "golden.hash" 3 162
+                mov        r0, r3                   ; 172
+                .loc "golden.hash" 3 165
+                mov        r1, r4                   ; 177
+                .loc "golden.hash" 3 169
+                mov        r2, r5                   ; 182
+                .loc "golden.hash" 3 173
+                callk      r3, add, r10, 3          ; 187
+                .loc "golden.hash" 3 158
+                tcallk     bal, r0, 4               ; 198
+            L2:
+                ret        r0                       ; 207
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn a_constructor_is_built_in_the_slots_of_its_fields() {
+    // pmap's `create`: the parameters are the first four fields, and the height is
+    // computed into r4 on both paths, so `con` reads r0..r4 (no `mov` into a window).
+    check(
+        "M := enum(L, N(M, i64, i64, M, i64));\n\
+         height := (m: M) -> i64 => match m { M.L => 0, M.N(_, _, _, _, h) => h };\n\
+         create := (l: M, k: i64, v: i64, r: M) -> M => { hl := height(l); hr := height(r); M.N(l, k, v, r, if hl >= hr { hl + 1 } else { hr + 1 }) };\n\
+         main := () => { create(M.L, 1, 2, M.L); };",
+        "create",
+        expect![[r#"
+            .func create/4 slots=12                 ; function 7
+                .loc "golden.hash" 3 63
+                mov        r4, r0                   ; 0
+                .loc "golden.hash" 3 56
+                callk      r4, height, r4, 1        ; 5
+                .loc "golden.hash" 3 80
+                mov        r5, r3                   ; 16
+                .loc "golden.hash" 3 73
+                callk      r5, height, r5, 1        ; 21
+                .loc "golden.hash" 3 100
+                jlt.i64    r4, r5, L0               ; 32
+                .loc "golden.hash" 3 114
+                addi.i64   r4, r4, 1                ; 41
+                jmp        L1                       ; 50
+            L0:
+                .loc "golden.hash" 3 130
+                addi.i64   r4, r5, 1                ; 55
+            L1:
+                con        r6, M, N, r0, 5          ; 64
+                ret        r6                       ; 77
+            .end
+        "#]],
+    );
+}
+
+#[test]
 fn a_known_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
     check(
         "hop := (x: i64, y: i64, n: i64) -> i64 => if n <= 0 { x + y } else { down(x, y, n) };\n\

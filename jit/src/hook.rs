@@ -97,6 +97,10 @@ struct Installed {
     /// block and commit the frame count and bump pointer, for whatever the trees it
     /// jumps into do.
     direct: bool,
+    /// The tree calls other functions' trees (`call.tree`, a root's flag): its entries
+    /// commit the frame count (an exit inside a callee leaves its records pushed) and
+    /// the bump pointer (the callees may allocate).
+    calls: bool,
 }
 
 /// Entries after which a loop tree is judged by its iterations per entry.
@@ -115,8 +119,9 @@ const JUDGE_PEELING_AFTER: u64 = 4096;
 /// Side traces a root may grow.
 const MAX_SIDES: u32 = 16;
 
-/// The recorder's view of the VM.
-struct VmProbe<'a>(&'a Vm);
+/// The recorder's view of the VM, and of the JIT's function-entry trees (function →
+/// its root trace's index).
+struct VmProbe<'a>(&'a Vm, &'a HashMap<u32, usize>);
 
 impl Probe for VmProbe<'_> {
     fn elem(&self, a: Value, i: i64) -> Option<Value> {
@@ -143,6 +148,18 @@ impl Probe for VmProbe<'_> {
     fn frame(&self, i: usize) -> Option<hashvm_vm::vm::Frame> {
         self.0.jit_frame(i)
     }
+    fn entry_tree(&self, func: u32) -> Option<u32> {
+        self.1.get(&func).map(|&t| t as u32)
+    }
+    fn self_recursive(&self, func: u32) -> bool {
+        self.0
+            .hot_slot(Anchor::Call { func })
+            .is_some_and(|s| !s.blacklisted)
+            && self
+                .0
+                .func_code(func)
+                .is_some_and(|c| crate::record::is_self_recursive(func, c))
+    }
     fn loop_trace(&self, func: u32, ip: u32) -> Option<Anchor> {
         let index = self.0.loop_slot(func, ip)?;
         let at = Anchor::Loop { func, ip, index };
@@ -158,20 +175,23 @@ pub struct Jit {
     side: Option<(usize, usize)>,
     /// Loop anchors whose trees ran too few iterations per entry: not recorded again.
     refused: HashSet<Anchor>,
-    /// Loop anchors whose recordings aborted at an inner loop that had no trace yet,
-    /// with that loop's back-edge (function, offset): given a fresh start
+    /// Anchors whose recordings waited for code that had no trace yet (an inner loop,
+    /// a recursion's function entry), with that code's anchor: given a fresh start
     /// (`Vm::jit_retry`) once a root trace is installed there.
-    retry: Vec<(Anchor, (u32, u32))>,
+    retry: Vec<(Anchor, Anchor)>,
     /// Anchors to give a fresh start at the next chance (the hook has `&mut Vm`).
     retry_due: Vec<Anchor>,
     /// Loop anchors whose root is recorded again and compiled unpeeled (see
     /// [`Jit::judge_peeling`]).
     no_peel: HashSet<Anchor>,
-    /// Exits (trace, snapshot) whose side trace aborted at an inner loop without a
-    /// trace, with that loop's back-edge: tried again once a root trace is
-    /// installed there.
-    side_retry: Vec<(usize, usize, (u32, u32))>,
+    /// Exits (trace, snapshot) whose side trace waited for code without a trace (see
+    /// `retry`), with that code's anchor: tried again once a root trace is installed
+    /// there.
+    side_retry: Vec<(usize, usize, Anchor)>,
     traces: Vec<Installed>,
+    /// The function-entry trees: function → its root trace's index in `traces` (calls
+    /// of the function from other traces call it, `call.tree`).
+    entry_trees: HashMap<u32, usize>,
     /// Per function: its bytecode liveness (`hashvm_format::liveness`), computed the
     /// first time a trace of or through it is compiled, dropped on load (`flush`).
     /// `None`: the code did not decode (every slot live).
@@ -215,6 +235,20 @@ impl Jit {
         let tid = self.traces.len();
         let root = side.map_or(tid, |(p, _)| self.traces[p].root);
         let (helpers, ccalls) = (!trace.helpers.is_empty(), !trace.ccalls.is_empty());
+        let calls = !trace.tree_calls.is_empty();
+        let mut trace = trace;
+        // The trees the trace calls: each the root of a function-entry tree of this
+        // JIT (traces are dropped only all together, so their code outlives this
+        // trace's).
+        for c in &mut trace.tree_calls {
+            let t = self
+                .traces
+                .get(c.tree as usize)
+                .filter(|t| t.root == c.tree as usize)
+                .filter(|t| t.trace.entry.map(|e| e.0) == Some(c.func))
+                .ok_or("a call of a tree that is not compiled")?;
+            c.addr = t.code.call_entry();
+        }
         if let Some((p, _)) = side {
             let r = &self.traces[self.traces[p].root];
             if (r.helpers || helpers) && (r.ccalls || ccalls) {
@@ -243,12 +277,18 @@ impl Jit {
             Some(_) => self.traces[root].trace.entry.is_none(),
             None => trace.entry.is_none(),
         };
+        // (Only into loop trees: a function-entry tree a self tail call links to is
+        // entered through the hook, its prologue setting up its native recursion.)
         let link_root = trace
             .link
             .filter(|_| loop_tree)
             .and_then(|(_, at)| vm.hot_slot(at))
             .and_then(|s| (s.trace as usize).checked_sub(1))
-            .filter(|&r| r < self.traces.len() && self.traces[r].root == r);
+            .filter(|&r| {
+                r < self.traces.len()
+                    && self.traces[r].root == r
+                    && self.traces[r].trace.entry.is_none()
+            });
         let link = link_root.map(|r| x64::DirectLink {
             top: self.traces[r].code.top(),
             reach: &*self.traces[r].reach as *const x64::Reach as usize,
@@ -276,7 +316,12 @@ impl Jit {
         // The bytecode liveness of the functions the trace runs in (a loop tree's
         // trace: its frame runs the anchor's function).
         let lives = match anchor {
-            Anchor::Loop { func, .. } if trace.entry.is_none() => {
+            Anchor::Loop { func, .. } if trace.entry.is_none() => Some(func),
+            Anchor::Call { func } if trace.entry.is_some_and(|e| e.0 == func) => Some(func),
+            _ => None,
+        };
+        let lives = match lives {
+            Some(func) => {
                 let funcs: BTreeSet<u32> = std::iter::once(func)
                     .chain(
                         trace
@@ -297,7 +342,6 @@ impl Jit {
                     by_func: Some(m),
                 }
             });
-        let mut trace = trace;
         let dropped = crate::opt::drop_dead_stores(&mut trace, lives);
         let dropped = if dropped > 0 {
             format!(" ({dropped} dead slot stores dropped)")
@@ -385,6 +429,7 @@ impl Jit {
             self.traces[root].sync |= sync;
             self.traces[root].helpers |= helpers;
             self.traces[root].ccalls |= ccalls;
+            self.traces[root].calls |= calls;
             let r = &mut self.traces[root].trace;
             r.depth = r.depth.max(trace.depth);
             r.extent = r.extent.max(trace.extent);
@@ -410,29 +455,17 @@ impl Jit {
             // A link is not an exit: no side trace grows there.
             exits[k as usize].1 = true;
         }
-        if let (None, Anchor::Loop { func, ip, .. }) = (side, anchor) {
-            let (due, keep) = self
-                .retry
-                .drain(..)
-                .partition(|(_, target)| *target == (func, ip));
-            self.retry = keep;
-            self.retry_due.extend(due.into_iter().map(|(a, _)| a));
-            let traces = &mut self.traces;
-            self.side_retry.retain(|&(t, k, target)| {
-                if target != (func, ip) {
-                    return true;
-                }
-                if let Some(e) = traces.get_mut(t).and_then(|x| x.exits.get_mut(k)) {
-                    *e = (0, false);
-                }
-                false
-            });
+        if side.is_none() {
+            self.release_waiters(anchor);
         }
         let anchor = if side.is_some() {
             self.traces[root].anchor
         } else {
             anchor
         };
+        if let (None, Anchor::Call { func }, Some(_)) = (side, anchor, trace.entry) {
+            self.entry_trees.insert(func, tid);
+        }
         let sync = trace.needs_sync();
         let reach = Box::new(x64::Reach::default());
         reach.depth.store(trace.depth, Ordering::Relaxed);
@@ -444,6 +477,7 @@ impl Jit {
             reach,
             link_root,
             direct: side.is_none() && link_root.is_some(),
+            calls,
             trace,
             code,
             root,
@@ -606,6 +640,56 @@ impl Jit {
         }
     }
 
+    /// The recordings that waited for `target` (see `retry`) are tried again: a root
+    /// trace was installed there (they now link to it or call it), or its own recording
+    /// failed (they may wait again, until `target` is blacklisted, and then go on
+    /// without it: a recursion whose function-entry recording cannot succeed, such as
+    /// nqueens' `queens`, whose loop has a trace of its own, is inlined again).
+    fn release_waiters(&mut self, target: Anchor) {
+        let (due, keep) = self.retry.drain(..).partition(|(_, t)| *t == target);
+        self.retry = keep;
+        self.retry_due.extend(due.into_iter().map(|(a, _)| a));
+        let traces = &mut self.traces;
+        self.side_retry.retain(|&(t, k, tg)| {
+            if tg != target {
+                return true;
+            }
+            if let Some(e) = traces.get_mut(t).and_then(|x| x.exits.get_mut(k)) {
+                *e = (0, false);
+            }
+            false
+        });
+    }
+
+    /// The anchor a recording that aborted waiting for `w` waits for: the inner loop's
+    /// back-edge, or the function entry whose tree it should call (failing that, when
+    /// that entry is blacklisted, the loop of its self tail call). `None` when that
+    /// code will not get a trace (its loop tree was dropped as too short, its function
+    /// does not recurse, its anchor is blacklisted): the recording then just aborts.
+    fn wait_anchor(&self, vm: &Vm, w: crate::record::Waits) -> Option<Anchor> {
+        use crate::record::Waits;
+        let lp = |func: u32, ip: u32| {
+            let index = vm.loop_slot(func, ip)?;
+            let a = Anchor::Loop { func, ip, index };
+            (!self.refused.contains(&a)).then_some(a)
+        };
+        match w {
+            Waits::Loop(func, ip) => lp(func, ip),
+            Waits::Entry(func, tail) => {
+                let a = Anchor::Call { func };
+                let hopeful = vm.hot_slot(a).is_some_and(|s| !s.blacklisted)
+                    && vm
+                        .func_code(func)
+                        .is_some_and(|c| crate::record::is_self_recursive(func, c));
+                if hopeful {
+                    Some(a)
+                } else {
+                    tail.and_then(|ip| lp(func, ip))
+                }
+            }
+        }
+    }
+
     /// Gives the anchors that aborted at an inner loop without a trace a fresh start
     /// (a root trace was installed since: perhaps theirs).
     fn serve_retries(&mut self, vm: &mut Vm) {
@@ -627,7 +711,10 @@ impl Jit {
         let Some(t) = self.traces.get_mut(trace.0.get() as usize - 1) else {
             return Err(vm.error_plain("JIT: no such trace"));
         };
-        if t.trace.entry.is_none() && !linked {
+        // A loop trace that only links to its function's entry tree (see the
+        // recorder's self tail calls) has no iterations of its own to judge.
+        let to_entry = matches!(t.trace.link, Some((_, Anchor::Call { .. })));
+        if t.trace.entry.is_none() && !linked && !to_entry {
             t.entered += 1;
             if t.entered == JUDGE_AFTER && self.log {
                 let i = t.iters.load(Ordering::Relaxed);
@@ -667,7 +754,8 @@ impl Jit {
         // Trees that pop frame records (`ret.down`) commit the frame count too.
         // A tree with direct links commits both for the trees it jumps into (and the
         // frames its links push).
-        let commit = entry_tree || t.trace.allocates || t.trace.pops || t.direct;
+        // Trees that call other trees commit both, for what the callees did.
+        let commit = entry_tree || t.trace.allocates || t.trace.pops || t.direct || t.calls;
         if t.ccalls {
             // As the interpreter's `ffi.call` does before each call.
             vm.jit_flush_output();
@@ -813,16 +901,20 @@ impl JitHook for Jit {
     }
 
     fn record(&mut self, vm: &Vm, at: &RecordPoint<'_>) -> Recording {
-        let start = Instant::now();
         let Some(r) = self.recorder.as_mut() else {
             return Recording::Abort;
         };
-        let answer = match r.step(at, &VmProbe(vm)) {
+        if r.skipping(at.depth) {
+            // The callee of a real call runs (interpreted): not recording time.
+            return Recording::Continue;
+        }
+        let start = Instant::now();
+        let answer = match r.step(at, &VmProbe(vm, &self.entry_trees)) {
             Step::Continue => Recording::Continue,
             Step::Done(trace) => {
                 self.recorder = None;
                 let side = self.side.take();
-                match self.install(vm, trace, side, at.anchor) {
+                match self.install(vm, *trace, side, at.anchor) {
                     Ok(id) => Recording::Done(id),
                     Err(e) => {
                         self.stats.borrow_mut().aborts += 1;
@@ -832,25 +924,36 @@ impl JitHook for Jit {
                 }
             }
             Step::Abort(why) => {
-                match (r.waits_for_inner, self.side) {
+                let waits = r.waits_for;
+                let wait = waits.and_then(|w| self.wait_anchor(vm, w));
+                match (wait, self.side) {
                     (Some(target), None) if !self.retry.contains(&(at.anchor, target)) => {
                         self.retry.push((at.anchor, target));
                     }
                     (Some(target), Some((t, k))) => self.side_retry.push((t, k, target)),
                     _ => {}
                 }
+                if self.side.is_none() {
+                    self.release_waiters(at.anchor);
+                }
                 self.recorder = None;
                 self.side = None;
                 self.stats.borrow_mut().aborts += 1;
                 self.note(format_args!("abort at offset {}: {why}", at.ip));
-                Recording::Abort
+                match wait {
+                    Some(a) => Recording::Wait(a),
+                    None => Recording::Abort,
+                }
             }
         };
         self.stats.borrow_mut().compile_seconds += start.elapsed().as_secs_f64();
         answer
     }
 
-    fn cancel(&mut self, _vm: &Vm, _at: Anchor) {
+    fn cancel(&mut self, _vm: &Vm, at: Anchor) {
+        if self.side.is_none() {
+            self.release_waiters(at);
+        }
         self.recorder = None;
         self.side = None;
         self.stats.borrow_mut().aborts += 1;
@@ -880,6 +983,7 @@ impl JitHook for Jit {
         self.no_peel.clear();
         self.refused.clear();
         self.traces.clear();
+        self.entry_trees.clear();
         self.liveness.clear();
     }
 }

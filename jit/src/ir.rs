@@ -51,6 +51,11 @@ pub mod flag {
     pub const LOAD: u8 = 4;
     /// Writes a heap object: later loads of the heap are not shared across it.
     pub const STORE: u8 = 8;
+    /// Its code reads and writes only what stays exact between sync points of the
+    /// VM's register block (the value stack, the globals; not the frame count or the
+    /// heap pointer) and calls nothing that needs them ([`IrOp::needs_sync`]): a trace
+    /// of such operations is entered without a sync.
+    pub const NOSYNC: u8 = 16;
 }
 
 macro_rules! define_ir {
@@ -94,73 +99,73 @@ macro_rules! define_ir {
 }
 
 define_ir! {
-    KInt "kint" 0 I64 [] "An i64 constant: `k`.";
-    KF64 "kf64" 0 F64 [] "An f64 constant: the bits `k`.";
-    SLoadI "sload.i64" 0 I64 [GUARD | LOAD] "The payload of frame slot `k`, guarded to be an i64.";
-    SLoadF "sload.f64" 0 F64 [GUARD | LOAD] "The payload of frame slot `k`, guarded to be an f64.";
-    KBool "kbool" 0 Bool [] "A bool constant: `k` (0 or 1).";
-    SLoadB "sload.bool" 0 Bool [GUARD | LOAD] "The payload of frame slot `k`, guarded to be a bool.";
-    CmpEqI "cmpeq.i64" 2 Bool [COMM] "a == b, as a bool.";
-    CmpNeI "cmpne.i64" 2 Bool [COMM] "a != b, as a bool.";
-    CmpLtI "cmplt.i64" 2 Bool [] "a < b, as a bool.";
-    CmpLeI "cmple.i64" 2 Bool [] "a <= b, as a bool.";
-    NotB "not" 1 Bool [] "The negation of the bool a.";
-    IsTrue "istrue" 1 None [GUARD] "Guard the bool a is true.";
-    IsFalse "isfalse" 1 None [GUARD] "Guard the bool a is false.";
-    ItoF "i64.to_f64" 1 F64 [] "The i64 a as the nearest f64.";
-    ALen "alen" 1 I64 [LOAD] "The length of the array a.";
-    AGetI "aget.i64" 2 I64 [GUARD | LOAD] "Element b of the array a, guarded to be in range and an i64.";
-    AGetF "aget.f64" 2 F64 [GUARD | LOAD] "Element b of the array a, guarded to be in range and an f64.";
-    AGetB "aget.bool" 2 Bool [GUARD | LOAD] "Element b of the array a, guarded to be in range and a bool.";
-    SStore "sstore" 1 None [STORE] "Frame slot `k` := a (its payload, and the tag of a's type).";
-    AddI "add.i64" 2 I64 [COMM] "a + b, wrapping.";
-    SubI "sub.i64" 2 I64 [] "a - b, wrapping.";
-    MulI "mul.i64" 2 I64 [COMM] "a * b, wrapping.";
-    AndI "and.i64" 2 I64 [COMM] "a & b.";
-    OrI "or.i64" 2 I64 [COMM] "a | b.";
-    XorI "xor.i64" 2 I64 [COMM] "a ^ b.";
-    AddF "add.f64" 2 F64 [COMM] "a + b.";
-    SubF "sub.f64" 2 F64 [] "a - b.";
-    MulF "mul.f64" 2 F64 [COMM] "a * b.";
-    DivF "div.f64" 2 F64 [] "a / b (IEEE).";
-    LtI "lt.i64" 2 None [GUARD] "Guard a < b.";
-    LeI "le.i64" 2 None [GUARD] "Guard a <= b.";
-    GtI "gt.i64" 2 None [GUARD] "Guard a > b.";
-    GeI "ge.i64" 2 None [GUARD] "Guard a >= b.";
-    EqI "eq.i64" 2 None [GUARD | COMM] "Guard a == b.";
-    NeI "ne.i64" 2 None [GUARD | COMM] "Guard a != b.";
-    LtF "lt.f64" 2 None [GUARD] "Guard a < b (false when either is NaN).";
-    LeF "le.f64" 2 None [GUARD] "Guard a <= b (false when either is NaN).";
-    NLtF "nlt.f64" 2 None [GUARD] "Guard !(a < b) (true when either is NaN).";
-    NLeF "nle.f64" 2 None [GUARD] "Guard !(a <= b) (true when either is NaN).";
-    SClear "sclear" 0 None [STORE] "Frame slot `k`'s tag := unit: a slot of an inlined callee's frame its arguments do not fill, cleared as the interpreter's frame push clears it.";
-    SUnit "sunit" 0 None [STORE] "Frame slot `k` := unit (the result of a `retu`).";
-    GFunc "guard.func" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds the FUNC value of function `k >> 32` (a `call` inlined).";
+    KInt "kint" 0 I64 [NOSYNC] "An i64 constant: `k`.";
+    KF64 "kf64" 0 F64 [NOSYNC] "An f64 constant: the bits `k`.";
+    SLoadI "sload.i64" 0 I64 [GUARD | LOAD | NOSYNC] "The payload of frame slot `k`, guarded to be an i64.";
+    SLoadF "sload.f64" 0 F64 [GUARD | LOAD | NOSYNC] "The payload of frame slot `k`, guarded to be an f64.";
+    KBool "kbool" 0 Bool [NOSYNC] "A bool constant: `k` (0 or 1).";
+    SLoadB "sload.bool" 0 Bool [GUARD | LOAD | NOSYNC] "The payload of frame slot `k`, guarded to be a bool.";
+    CmpEqI "cmpeq.i64" 2 Bool [COMM | NOSYNC] "a == b, as a bool.";
+    CmpNeI "cmpne.i64" 2 Bool [COMM | NOSYNC] "a != b, as a bool.";
+    CmpLtI "cmplt.i64" 2 Bool [NOSYNC] "a < b, as a bool.";
+    CmpLeI "cmple.i64" 2 Bool [NOSYNC] "a <= b, as a bool.";
+    NotB "not" 1 Bool [NOSYNC] "The negation of the bool a.";
+    IsTrue "istrue" 1 None [GUARD | NOSYNC] "Guard the bool a is true.";
+    IsFalse "isfalse" 1 None [GUARD | NOSYNC] "Guard the bool a is false.";
+    ItoF "i64.to_f64" 1 F64 [NOSYNC] "The i64 a as the nearest f64.";
+    ALen "alen" 1 I64 [LOAD | NOSYNC] "The length of the array a.";
+    AGetI "aget.i64" 2 I64 [GUARD | LOAD | NOSYNC] "Element b of the array a, guarded to be in range and an i64.";
+    AGetF "aget.f64" 2 F64 [GUARD | LOAD | NOSYNC] "Element b of the array a, guarded to be in range and an f64.";
+    AGetB "aget.bool" 2 Bool [GUARD | LOAD | NOSYNC] "Element b of the array a, guarded to be in range and a bool.";
+    SStore "sstore" 1 None [STORE | NOSYNC] "Frame slot `k` := a (its payload, and the tag of a's type).";
+    AddI "add.i64" 2 I64 [COMM | NOSYNC] "a + b, wrapping.";
+    SubI "sub.i64" 2 I64 [NOSYNC] "a - b, wrapping.";
+    MulI "mul.i64" 2 I64 [COMM | NOSYNC] "a * b, wrapping.";
+    AndI "and.i64" 2 I64 [COMM | NOSYNC] "a & b.";
+    OrI "or.i64" 2 I64 [COMM | NOSYNC] "a | b.";
+    XorI "xor.i64" 2 I64 [COMM | NOSYNC] "a ^ b.";
+    AddF "add.f64" 2 F64 [COMM | NOSYNC] "a + b.";
+    SubF "sub.f64" 2 F64 [NOSYNC] "a - b.";
+    MulF "mul.f64" 2 F64 [COMM | NOSYNC] "a * b.";
+    DivF "div.f64" 2 F64 [NOSYNC] "a / b (IEEE).";
+    LtI "lt.i64" 2 None [GUARD | NOSYNC] "Guard a < b.";
+    LeI "le.i64" 2 None [GUARD | NOSYNC] "Guard a <= b.";
+    GtI "gt.i64" 2 None [GUARD | NOSYNC] "Guard a > b.";
+    GeI "ge.i64" 2 None [GUARD | NOSYNC] "Guard a >= b.";
+    EqI "eq.i64" 2 None [GUARD | COMM | NOSYNC] "Guard a == b.";
+    NeI "ne.i64" 2 None [GUARD | COMM | NOSYNC] "Guard a != b.";
+    LtF "lt.f64" 2 None [GUARD | NOSYNC] "Guard a < b (false when either is NaN).";
+    LeF "le.f64" 2 None [GUARD | NOSYNC] "Guard a <= b (false when either is NaN).";
+    NLtF "nlt.f64" 2 None [GUARD | NOSYNC] "Guard !(a < b) (true when either is NaN).";
+    NLeF "nle.f64" 2 None [GUARD | NOSYNC] "Guard !(a <= b) (true when either is NaN).";
+    SClear "sclear" 0 None [STORE | NOSYNC] "Frame slot `k`'s tag := unit: a slot of an inlined callee's frame its arguments do not fill, cleared as the interpreter's frame push clears it.";
+    SUnit "sunit" 0 None [STORE | NOSYNC] "Frame slot `k` := unit (the result of a `retu`).";
+    GFunc "guard.func" 0 None [GUARD | LOAD | NOSYNC] "Guard frame slot `k & 0xffffffff` holds the FUNC value of function `k >> 32` (a `call` inlined).";
     CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it.";
     CallRecSelf "callself.rec" 0 None [GUARD | STORE] "As `call.rec`, the frame's closure copied from the caller's (`callself`).";
     RetRec "ret.rec" 1 None [GUARD | STORE] "Return a from the function of a function-entry trace: write it to the caller's result slot, pop the frame, return natively; exits when the caller is not a bytecode frame.";
-    DivI "div.i64" 2 I64 [GUARD] "a / b truncated, guarded: b != 0 and b != -1 (the interpreter takes those, faulting on 0, wrapping on -1).";
-    RemI "rem.i64" 2 I64 [GUARD] "a % b (the sign of a), guarded as `div.i64`.";
-    ShlI "shl.i64" 2 I64 [] "a << (b & 63).";
-    ShrI "shr.i64" 2 I64 [] "a >> (b & 63), arithmetic.";
-    GLoadI "gload.i64" 0 I64 [GUARD | LOAD] "The payload of global `k`, guarded to be an i64.";
-    GLoadF "gload.f64" 0 F64 [GUARD | LOAD] "The payload of global `k`, guarded to be an f64.";
-    GLoadB "gload.bool" 0 Bool [GUARD | LOAD] "The payload of global `k`, guarded to be a bool.";
-    GClosure "guard.closure" 0 None [GUARD | LOAD] "Guard frame slot `k & 0xffffffff` holds a closure of function `k >> 32` (guarded on the function index, never the closure's address).";
-    SLoad "sload" 0 Val [GUARD | LOAD] "Frame slot `k`, guarded to have the tag word `tw` (its tag, and its aux for a constructor): its payload, typed by the tag.";
-    GLoad "gload" 0 Val [GUARD | LOAD] "Global `k`, guarded to have the tag word `tw`.";
-    FLoad "fload" 1 Val [GUARD | LOAD] "Value field `k` of the object a (its kind and length guarded before), guarded to have the tag word `tw`.";
-    ALoad "aload" 2 Val [GUARD | LOAD] "Element b of the array a, guarded to be in range and to have the tag word `tw`.";
+    DivI "div.i64" 2 I64 [GUARD | NOSYNC] "a / b truncated, guarded: b != 0 and b != -1 (the interpreter takes those, faulting on 0, wrapping on -1).";
+    RemI "rem.i64" 2 I64 [GUARD | NOSYNC] "a % b (the sign of a), guarded as `div.i64`.";
+    ShlI "shl.i64" 2 I64 [NOSYNC] "a << (b & 63).";
+    ShrI "shr.i64" 2 I64 [NOSYNC] "a >> (b & 63), arithmetic.";
+    GLoadI "gload.i64" 0 I64 [GUARD | LOAD | NOSYNC] "The payload of global `k`, guarded to be an i64.";
+    GLoadF "gload.f64" 0 F64 [GUARD | LOAD | NOSYNC] "The payload of global `k`, guarded to be an f64.";
+    GLoadB "gload.bool" 0 Bool [GUARD | LOAD | NOSYNC] "The payload of global `k`, guarded to be a bool.";
+    GClosure "guard.closure" 0 None [GUARD | LOAD | NOSYNC] "Guard frame slot `k & 0xffffffff` holds a closure of function `k >> 32` (guarded on the function index, never the closure's address).";
+    SLoad "sload" 0 Val [GUARD | LOAD | NOSYNC] "Frame slot `k`, guarded to have the tag word `tw` (its tag, and its aux for a constructor): its payload, typed by the tag.";
+    GLoad "gload" 0 Val [GUARD | LOAD | NOSYNC] "Global `k`, guarded to have the tag word `tw`.";
+    FLoad "fload" 1 Val [GUARD | LOAD | NOSYNC] "Value field `k` of the object a (its kind and length guarded before), guarded to have the tag word `tw`.";
+    ALoad "aload" 2 Val [GUARD | LOAD | NOSYNC] "Element b of the array a, guarded to be in range and to have the tag word `tw`.";
     FrameClo "frame.closure" 0 Val [GUARD | LOAD] "The closure of the trace's own frame (its frame record, the innermost), guarded to have the tag word `tw`.";
-    KVal "kval" 0 Val [] "A constant immediate: payload `k`, tag word `tw`.";
-    GKind "guard.kind" 1 None [GUARD] "Guard the object a has kind `k`.";
-    GMeta "guard.meta" 1 None [GUARD] "Guard the object a's meta word (a DATA object's type id) is `k`.";
-    GLen "guard.len" 1 None [GUARD] "Guard the object a has more than `k` values (a field index in range).";
-    GIndex "guard.index" 2 None [GUARD] "Guard the i64 b is an index of the array a (unsigned b < length).";
-    HTag "hdr.tag" 1 I64 [] "The constructor index of the DATA object a (headers never change while it lives).";
-    Payload "payload" 1 I64 [] "The payload of a (a constructor's index, a char's code) as an i64.";
+    KVal "kval" 0 Val [NOSYNC] "A constant immediate: payload `k`, tag word `tw`.";
+    GKind "guard.kind" 1 None [GUARD | NOSYNC] "Guard the object a has kind `k`.";
+    GMeta "guard.meta" 1 None [GUARD | NOSYNC] "Guard the object a's meta word (a DATA object's type id) is `k`.";
+    GLen "guard.len" 1 None [GUARD | NOSYNC] "Guard the object a has more than `k` values (a field index in range).";
+    GIndex "guard.index" 2 None [GUARD | NOSYNC] "Guard the i64 b is an index of the array a (unsigned b < length).";
+    HTag "hdr.tag" 1 I64 [NOSYNC] "The constructor index of the DATA object a (headers never change while it lives).";
+    Payload "payload" 1 I64 [NOSYNC] "The payload of a (a constructor's index, a char's code) as an i64.";
     New "new" 0 Ptr [GUARD | STORE] "A new object of `16 + 16 * tw` bytes bumped from the nursery through the register block, its header words `k` and `tw` (kind, tag, meta; length); exits (before the allocating instruction, which the interpreter then runs, collecting) when the nursery has no room. Its fields are written next, by `hstore`s with no barrier (the object is young).";
-    SqrtF "sqrt.f64" 1 F64 [] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
+    SqrtF "sqrt.f64" 1 F64 [NOSYNC] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
     HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). With `tw` = `HSTORE_FLAT`, element `Ref(k)` of a flat array (its elements kind guarded to be b's tag) := b's 8-byte payload, no tag, no barrier; with `tw` = `HSTORE_ELEM`, either, by the array's elements kind at run time (exits on any other kind). The one heap store.";
     // Whole-function (ahead-of-time) code, `jit/src/aot`: a function is a list of basic
     // blocks, each an IR fragment; exits whose snapshot resume offset has `aot::JUMP_BIT`
@@ -197,94 +202,28 @@ define_ir! {
     HGetB "home.get.bool" 0 Bool [LOAD] "The bool of frame slot `k` from its home register.";
     HSet "home.set" 1 None [STORE] "Frame slot `k`'s home register := a (the slot in memory is written when the loop is left).";
     Room "call.room" 0 None [GUARD | LOAD] "Leave through the snapshot unless a frame of `k` slots from slot 0 and one more frame record fit the value and frame stacks: the limit check of an inlined call (`aot::Leaf`), made where the interpreter's call would find them full.";
-    CallC "call.c" 0 None [STORE] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";
-    Phi "phi" 1 Val [] "The loop-carried value of a slot (a peeled trace, `jit/src/opt.rs`): `a` (its value after the pre-roll) copied, before the loop, into a register of its own, which the back-edge overwrites with the value of the iteration that ends ([`Trace::phis`]); its tag word `tw` is `a`'s.";
+    CallC "call.c" 0 None [STORE | NOSYNC] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";
+    Phi "phi" 1 Val [NOSYNC] "The loop-carried value of a slot (a peeled trace, `jit/src/opt.rs`): `a` (its value after the pre-roll) copied, before the loop, into a register of its own, which the back-edge overwrites with the value of the iteration that ends ([`Trace::phis`]); its tag word `tw` is `a`'s.";
     CallInsn "call.insn" 0 None [GUARD | STORE] "Run the bytecode instruction `Trace::helpers[k]` with the VM's helper (`hashvm_vm::jit::jit_call_insn`): every value is in its slot before, and reloaded after (a collection may move objects); exits through the snapshot when the helper does not answer OK, without side traces.";
     // Coverage across frames (returns below the trace's frame, linking, tail calls).
     RetDown "ret.down" 0 None [GUARD | STORE] "A return from the frame the trace runs in to its caller, which the trace goes on in: guard the caller's record (under the innermost) is a NORMAL frame of function `k & 0xffffffff` resuming at `k >> 32`, and the innermost record's result slot is `tw & 0xffff` and its base the caller's plus `tw >> 16`; pop the innermost record and move the trace's slot 0 down to the caller's (every later slot number is the caller's). The recorder stores the result next.";
-    Link "link" 0 None [GUARD] "Leave through the snapshot unconditionally: it is the anchor of a loop with a compiled trace (`Trace::link`), which the hook enters at once, the snapshot's inlined frames pushed first.";
+    Link "link" 0 None [GUARD | NOSYNC] "Leave through the snapshot unconditionally: it is the anchor of a loop with a compiled trace (`Trace::link`), which the hook enters at once, the snapshot's inlined frames pushed first.";
     TailBase "tcall.base" 0 None [STORE] "A tail call of function `k` from the frame the trace runs in (`tcallk` at the trace's level): its frame record becomes function `k`'s (ip 0, closure its FUNC value); the recorder moves the arguments and clears the other slots.";
     // Arrays of a flat elements kind (`hashvm_vm::heap::Elems`): 8-byte payloads.
-    AGetFlat "aget.flat" 2 Val [GUARD | LOAD] "Element b of the flat array a (its elements kind guarded before, `guard.meta`): its 8-byte payload, typed by the tag word `tw`; b guarded to be in range.";
+    AGetFlat "aget.flat" 2 Val [GUARD | LOAD | NOSYNC] "Element b of the flat array a (its elements kind guarded before, `guard.meta`): its 8-byte payload, typed by the tag word `tw`; b guarded to be in range.";
     AGetAny "aget.any" 2 Val [GUARD | LOAD] "Element b of the array a whose elements kind is known only at run time (whole-function code), typed by the tag word `tw` (i64, f64, bool): from a general array when the element has that tag, from a flat array when that tag is its kind; exits otherwise (out of range, another tag or kind, a converted array).";
+    // Calls into other functions' trees.
+    CallTree "call.tree" 0 None [GUARD | LOAD | STORE] "Call the function-entry tree `Trace::tree_calls[k]` of another function natively: write the frame records of the inlined frames live at the call (as an exit would push them), push the callee's (as `call.rec`), call the tree's code, and pop the inlined frames' records when it returns (its `ret.rec` pops its own and writes the result to the caller's slot); exits (before anything is written) when the value stack, the frame records or the native stack budget is short. Every value is reloaded after it.";
 }
 
 impl IrOp {
     /// Whether the code for this operation reads what only a sync of the VM's
     /// register block makes exact (`frame_top`, `frame_limit`, `heap_ptr`,
     /// `heap_limit`), or calls the VM: a trace without such an operation is
-    /// entered without syncing the block. Operations added to the table need
-    /// the sync unless listed here.
+    /// entered without syncing the block. The table's `NOSYNC` flag says which do
+    /// not (an operation added without it needs the sync).
     pub const fn needs_sync(self) -> bool {
-        !matches!(
-            self,
-            IrOp::KInt
-                | IrOp::KF64
-                | IrOp::SLoadI
-                | IrOp::SLoadF
-                | IrOp::KBool
-                | IrOp::SLoadB
-                | IrOp::CmpEqI
-                | IrOp::CmpNeI
-                | IrOp::CmpLtI
-                | IrOp::CmpLeI
-                | IrOp::NotB
-                | IrOp::IsTrue
-                | IrOp::IsFalse
-                | IrOp::ItoF
-                | IrOp::ALen
-                | IrOp::AGetI
-                | IrOp::AGetF
-                | IrOp::AGetB
-                | IrOp::SStore
-                | IrOp::AddI
-                | IrOp::SubI
-                | IrOp::MulI
-                | IrOp::AndI
-                | IrOp::OrI
-                | IrOp::XorI
-                | IrOp::AddF
-                | IrOp::SubF
-                | IrOp::MulF
-                | IrOp::DivF
-                | IrOp::LtI
-                | IrOp::LeI
-                | IrOp::GtI
-                | IrOp::GeI
-                | IrOp::EqI
-                | IrOp::NeI
-                | IrOp::LtF
-                | IrOp::LeF
-                | IrOp::NLtF
-                | IrOp::NLeF
-                | IrOp::SClear
-                | IrOp::SUnit
-                | IrOp::GFunc
-                | IrOp::DivI
-                | IrOp::RemI
-                | IrOp::ShlI
-                | IrOp::ShrI
-                | IrOp::GLoadI
-                | IrOp::GLoadF
-                | IrOp::GLoadB
-                | IrOp::GClosure
-                | IrOp::SLoad
-                | IrOp::GLoad
-                | IrOp::FLoad
-                | IrOp::ALoad
-                | IrOp::KVal
-                | IrOp::GKind
-                | IrOp::GMeta
-                | IrOp::GLen
-                | IrOp::GIndex
-                | IrOp::HTag
-                | IrOp::Payload
-                | IrOp::SqrtF
-                | IrOp::CallC
-                | IrOp::Link
-                | IrOp::Phi
-                | IrOp::AGetFlat
-        )
+        self.flags() & flag::NOSYNC == 0
     }
 }
 
@@ -461,6 +400,35 @@ pub struct Trace {
     pub link: Option<(u32, hashvm_vm::jit::Anchor)>,
     /// The trace pops frame records (`ret.down`): its entries commit the frame count.
     pub pops: bool,
+    /// The other functions' trees its `call.tree`s call (indexed by their `k`).
+    pub tree_calls: Vec<TreeCall>,
+}
+
+/// A call of another function's function-entry tree from a trace (`call.tree`): the
+/// callee runs natively, as a `call.rec` runs the trace's own function, and returns to
+/// the calling trace; exits inside it leave from there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeCall {
+    /// The called function.
+    pub func: u32,
+    /// The JIT's index of the called tree's root trace (the hook's numbering, from 0).
+    pub tree: u32,
+    /// The callee's arity and slot count (its slots past the arguments are cleared).
+    pub arity: u16,
+    pub nslots: u16,
+    /// The first argument's slot (the callee's slot 0), from the trace frame's slot 0.
+    pub a0: u32,
+    /// The slot of the calling frame (the innermost inlined frame, or the trace's)
+    /// that receives the result.
+    pub dst: u16,
+    /// Where the calling frame resumes (just after the call).
+    pub resume: u32,
+    /// The callee's frame closure is its FUNC value (`callk`, `call` of a FUNC value)
+    /// rather than a copy of the caller's closure (`callself`).
+    pub closure_is_func: bool,
+    /// The address the code calls: the called tree's entry (set by the hook when it
+    /// compiles the trace; the recorder leaves 0).
+    pub addr: usize,
 }
 
 impl Trace {
@@ -578,6 +546,19 @@ impl fmt::Display for Trace {
                         )?
                     }
                 }
+                IrOp::CallTree => {
+                    if let Some(c) = self.tree_calls.get(ins.k as usize) {
+                        write!(
+                            f,
+                            " r{} := f{}(r{}..) tree {} resume @{}",
+                            c.dst,
+                            c.func,
+                            c.a0,
+                            c.tree + 1,
+                            c.resume
+                        )?
+                    }
+                }
                 IrOp::CallInsn => {
                     if let Some(h) = self.helpers.get(ins.k as usize) {
                         write!(
@@ -660,6 +641,7 @@ fn shared(op: IrOp) -> bool {
         IrOp::AGetI
             | IrOp::CallRecK
             | IrOp::CallRecSelf
+            | IrOp::CallTree
             | IrOp::RetRec
             | IrOp::AGetF
             | IrOp::AGetB
@@ -1106,6 +1088,16 @@ impl TraceBuilder {
         let k = self.trace.helpers.len() as u64;
         self.trace.helpers.push(h);
         self.emit(IrOp::CallInsn, NONE, NONE, k, snap);
+        self.barrier();
+    }
+
+    /// Calls another function's function-entry tree (`call.tree`) through `snap` (the
+    /// call instruction, with the inlined frames live there). No value computed before
+    /// it is reused after it.
+    pub fn call_tree(&mut self, c: TreeCall, snap: u32) {
+        let k = self.trace.tree_calls.len() as u64;
+        self.trace.tree_calls.push(c);
+        self.emit(IrOp::CallTree, NONE, NONE, k, snap);
         self.barrier();
     }
 
@@ -1875,6 +1867,31 @@ mod tests {
                 assert!(op.nargs() >= 1 || op.flags() & flag::STORE != 0, "{op:?}");
             }
             assert!(!op.mnemonic().is_empty() && !op.doc().is_empty());
+        }
+        // What pushes or pops frame records, allocates, stores objects through the
+        // barrier or calls the VM reads the block's frame and heap fields: never
+        // `NOSYNC`; plain arithmetic and slot access are.
+        for op in [
+            IrOp::New,
+            IrOp::HStore,
+            IrOp::CallInsn,
+            IrOp::CallRecK,
+            IrOp::CallRecSelf,
+            IrOp::RetRec,
+            IrOp::RetDown,
+            IrOp::TailBase,
+            IrOp::FrameClo,
+        ] {
+            assert!(op.needs_sync(), "{op:?}");
+        }
+        for op in [
+            IrOp::AddI,
+            IrOp::SLoadI,
+            IrOp::SStore,
+            IrOp::LtF,
+            IrOp::AGetFlat,
+        ] {
+            assert!(!op.needs_sync(), "{op:?}");
         }
     }
 }

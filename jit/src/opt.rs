@@ -618,20 +618,28 @@ pub fn merge_len_guards(t: &mut Trace, lives: Lives<'_>) -> usize {
     merged
 }
 
-/// Drops the slot stores of a loop tree's trace (root or side, recorded in the
-/// anchor's function, `lives.func`) whose value no one can read: the store of slot
-/// `s` is dead when, before the trace writes `s` again, no exit it can take has `s`
-/// live at its resume point ([`Lives::slot_live`]), nothing reads `s` from memory (a
-/// slot load, a callee guard, a call out of the trace) and the trace does not end
-/// with `s` live at its end (its loop header, snapshot 0, or its link's target). The
-/// slot then keeps an older value, written before by the trace or the interpreter:
-/// a valid value, never read again. Traces that move their frame (`ret.down`, a tail
-/// call there), function-entry and returning traces are left as they are. Returns
-/// how many stores were dropped.
+/// Drops the slot stores of a trace (a loop tree's, root or side, recorded in the
+/// anchor's function, `lives.func`; or a function-entry tree's, in that function)
+/// whose value no one can read: the store of slot `s` is dead when, before the trace
+/// writes `s` again, no exit it can take has `s` live at its resume point
+/// ([`Lives::slot_live`]), nothing reads `s` from memory (a slot load, a callee
+/// guard, a call out of the trace) and the trace does not end with `s` live at its
+/// end (its loop header, snapshot 0, or its link's target; a `ret.rec` pops the
+/// frame, so only its own exit's liveness counts). A recursive call (`call.rec`)
+/// reads the frame as its exit would: a slot dead at the call (not an argument, not
+/// read after it before written) is read by neither the callee, which runs in its
+/// own frame from the arguments up, nor the caller after it. The slot then keeps an
+/// older value, written before by the trace or the interpreter (or unit, from the
+/// clearing of an inlined callee's slots): a valid value, never read again. Traces
+/// that move their frame (`ret.down`, a tail call there) are left as they are.
+///
+/// In a function-entry tree's trace (never peeled) a store that is not dead but
+/// whose slot only exits read before the trace writes it again is *sunk* into those
+/// exits ([`sink_store`]): it becomes an entry of their snapshots, which the exit
+/// writes, and the code stores nothing (permute's inlined `swap`, whose slots only
+/// its own guards' exits read). Returns how many stores were dropped or sunk.
 pub fn drop_dead_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
     if lives.by_func.is_none()
-        || t.entry.is_some()
-        || t.returns
         || t.pops
         || t.loop_start.is_some()
         || t.snaps.iter().any(|s| s.displaced.is_some())
@@ -643,9 +651,34 @@ pub fn drop_dead_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
         .iter()
         .enumerate()
         .map(|(p, ins)| {
-            ins.op == IrOp::SStore && slot16(ins.k).is_some_and(|s| store_is_dead(t, p, s, lives))
+            // A function-entry tree's `sunit` (an inlined `retu`'s result, which its
+            // caller often overwrites at once) is a store like any other.
+            let store = ins.op == IrOp::SStore || (ins.op == IrOp::SUnit && t.entry.is_some());
+            store && slot16(ins.k).is_some_and(|s| store_is_dead(t, p, s, lives))
         })
         .collect();
+    let mut dead = dead;
+    if t.entry.is_some() {
+        let users = snapshot_users(t);
+        // (A store's snapshots lie between it and the next write of its slot: two
+        // sunk stores of one slot never share one.)
+        let mut sunk = Vec::new();
+        for (p, ins) in t.ins.iter().enumerate() {
+            if ins.op != IrOp::SStore || dead[p] {
+                continue;
+            }
+            let Some(s) = slot16(ins.k) else { continue };
+            if let Some(snaps) = sink_store(t, p, s, lives, &users) {
+                sunk.push((snaps, s, ins.a));
+                dead[p] = true;
+            }
+        }
+        for (snaps, s, v) in sunk {
+            for k in snaps {
+                t.snaps[k].entries.push((s, v));
+            }
+        }
+    }
     let dropped = dead.iter().filter(|&&d| d).count();
     if dropped == 0 {
         return 0;
@@ -746,7 +779,12 @@ fn store_is_dead(t: &Trace, p: usize, s: u16, lives: Lives<'_>) -> bool {
                     return false;
                 }
             }
-            IrOp::Link => return !lives.slot_live(&t.snaps[ins.snap as usize], s),
+            IrOp::Link | IrOp::RetRec => return !lives.slot_live(&t.snaps[ins.snap as usize], s),
+            IrOp::CallRecK | IrOp::CallRecSelf => {
+                if lives.slot_live(&t.snaps[ins.snap as usize], s) {
+                    return false;
+                }
+            }
             op if op.flags() & (flag::LOAD | flag::STORE) == 0 || heap_op(op) => {
                 if op.flags() & flag::GUARD != 0 && lives.slot_live(&t.snaps[ins.snap as usize], s)
                 {
@@ -758,6 +796,107 @@ fn store_is_dead(t: &Trace, p: usize, s: u16, lives: Lives<'_>) -> bool {
         }
     }
     t.link.is_none() && !lives.slot_live(&t.snaps[0], s)
+}
+
+/// The first and last instruction that can exit through each snapshot (any
+/// instruction naming it); snapshots 0 and 1 count as used before the first
+/// instruction too (a tree's entry checks exit through them, and snapshot 0 is where
+/// a trace that loops goes on).
+fn snapshot_users(t: &Trace) -> Vec<Option<(usize, usize)>> {
+    let mut users: Vec<Option<(usize, usize)>> = vec![None; t.snaps.len()];
+    for (i, ins) in t.ins.iter().enumerate() {
+        if let Some(u) = users.get_mut(ins.snap as usize) {
+            *u = Some(u.map_or((i, i), |(f, _)| (f, i)));
+        }
+    }
+    for u in users.iter_mut().take(2) {
+        *u = Some(u.map_or((0, 0), |(_, l)| (0, l)));
+    }
+    users
+}
+
+/// The snapshots the store at `p` of slot `s` (function-entry trees only) can be sunk
+/// into, or `None` when it must stay a store. It can when, up to the trace's next
+/// write of `s` (or its `ret.rec`, which pops the frame), nothing reads `s` in memory
+/// (no load or callee guard of it, no call with it live, no link or loop back to the
+/// entry with it live), no call comes before an exit that needs it (a register does
+/// not survive a call), and every exit with `s` live there goes through a snapshot
+/// used only between the store and that next write and not naming `s` already: each
+/// such exit then writes the value itself. An exit that has `s` dead leaves it as it
+/// is in memory (a valid value, as for a dropped store).
+fn sink_store(
+    t: &Trace,
+    p: usize,
+    s: u16,
+    lives: Lives<'_>,
+    users: &[Option<(usize, usize)>],
+) -> Option<Vec<usize>> {
+    let mut snaps: Vec<usize> = Vec::new();
+    let mut after_call = false;
+    let mut end = t.ins.len();
+    let need = |k: usize, after_call: bool, snaps: &mut Vec<usize>| -> Option<()> {
+        if !live(t, &t.snaps[k], s) || !lives.slot_live(&t.snaps[k], s) {
+            return Some(());
+        }
+        if after_call {
+            return None;
+        }
+        if !snaps.contains(&k) {
+            snaps.push(k);
+        }
+        Some(())
+    };
+    let mut closed = false;
+    for (j, ins) in t.ins.iter().enumerate().skip(p + 1) {
+        let k = ins.snap as usize;
+        match ins.op {
+            IrOp::SStore | IrOp::SClear | IrOp::SUnit if ins.k == s as u64 => {
+                end = j;
+                closed = true;
+                break;
+            }
+            IrOp::SStore | IrOp::SClear | IrOp::SUnit => {}
+            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB | IrOp::SLoad => {
+                if ins.k == s as u64 {
+                    return None;
+                }
+                need(k, after_call, &mut snaps)?;
+            }
+            IrOp::GFunc | IrOp::GClosure => {
+                if ins.k & 0xffff_ffff == s as u64 {
+                    return None;
+                }
+                need(k, after_call, &mut snaps)?;
+            }
+            IrOp::RetRec => {
+                need(k, after_call, &mut snaps)?;
+                end = j + 1;
+                closed = true;
+                break;
+            }
+            IrOp::CallRecK | IrOp::CallRecSelf => {
+                if live(t, &t.snaps[k], s) && lives.slot_live(&t.snaps[k], s) {
+                    return None;
+                }
+                after_call = true;
+            }
+            op if op.flags() & (flag::LOAD | flag::STORE) == 0 || heap_op(op) => {
+                if op.flags() & flag::GUARD != 0 {
+                    need(k, after_call, &mut snaps)?;
+                }
+            }
+            // Anything else (helper and C calls, links, frame moves) reads the frame.
+            _ => return None,
+        }
+    }
+    if !closed && (t.link.is_some() || lives.slot_live(&t.snaps[0], s)) {
+        return None;
+    }
+    let fits = |k: &usize| {
+        users[*k].is_some_and(|(f, l)| f > p && l < end)
+            && !t.snaps[*k].entries.iter().any(|e| e.0 == s)
+    };
+    snaps.iter().all(fits).then_some(snaps)
 }
 
 /// Operations that read or write the heap or the globals, never a frame slot.
@@ -780,7 +919,12 @@ fn heap_op(op: IrOp) -> bool {
 /// inlined frames are live, any (a slot above every frame is never read before a call
 /// clears it).
 fn live(t: &Trace, snap: &Snapshot, s: u16) -> bool {
-    t.frame_slots == 0 || !snap.frames.is_empty() || (s as u32) < t.frame_slots
+    // A function-entry trace's frame is its function's.
+    let top = match t.frame_slots {
+        0 => t.entry.map_or(0, |e| e.2 as u32),
+        n => n,
+    };
+    top == 0 || !snap.frames.is_empty() || (s as u32) < top
 }
 
 /// A slot number that fits a snapshot entry.

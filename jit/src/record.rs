@@ -64,8 +64,9 @@ pub const MAX_INLINE_DEPTH: usize = 12;
 pub enum Step {
     /// Run it and call again before the next one.
     Continue,
-    /// The loop closed: here is its trace (enter it at the anchor from now on).
-    Done(Trace),
+    /// The loop closed: here is its trace (enter it at the anchor from now on), boxed:
+    /// a step is answered for every instruction, a trace once.
+    Done(Box<Trace>),
     /// The recording failed, for this reason.
     Abort(String),
 }
@@ -95,6 +96,16 @@ pub trait Probe {
     /// The anchor of the back-edge at `ip` of `func`, if a trace is installed there.
     fn loop_trace(&self, _func: u32, _ip: u32) -> Option<hashvm_vm::jit::Anchor> {
         None
+    }
+    /// The JIT's index of the root of `func`'s function-entry tree, if one is compiled
+    /// (a call of `func` then calls it: `call.tree`).
+    fn entry_tree(&self, _func: u32) -> Option<u32> {
+        None
+    }
+    /// Whether `func` calls itself (see [`is_self_recursive`]) and its entry may still
+    /// get a function-entry tree (its anchor is not blacklisted).
+    fn self_recursive(&self, _func: u32) -> bool {
+        false
     }
 }
 
@@ -154,8 +165,8 @@ pub struct Recorder {
     /// are i64, f64 or bool values: their guarded loads lead the trace, where the
     /// backend guards them before its fast entry (`jit/src/x64.rs`, `entry_prefix`).
     preload: u16,
-    /// While the interpreter runs a recursive call the trace makes for real: the
-    /// instruction the trace frame resumes at.
+    /// While the interpreter runs a call the trace makes for real (`call.rec`,
+    /// `call.tree`): the instruction the calling frame resumes at.
     skip: Option<u32>,
     /// After a root loop recording left its loop: instructions seen since, waiting
     /// for the anchor to start again.
@@ -177,10 +188,30 @@ pub struct Recorder {
     displaced: bool,
     /// Returns below the trace's frame so far.
     pops: u32,
-    /// The recording aborted at the back-edge (function, offset) of a loop that has
-    /// no trace yet: worth retrying once it has one.
-    pub waits_for_inner: Option<(u32, u32)>,
+    /// The recording aborted at code that has no trace yet and should get one first
+    /// (an inner loop, a recursion): worth retrying once it has one.
+    pub waits_for: Option<Waits>,
 }
+
+/// What an aborted recording waits for (the VM's `Recording::Wait`): the code it met
+/// that should be compiled first, after which the recording is tried again and links
+/// to it or calls it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waits {
+    /// A trace of the loop whose back-edge is at this (function, offset).
+    Loop(u32, u32),
+    /// The function-entry tree of this function, whose recursion the recording met
+    /// (a self tail call at this offset, its loop, when `Some`: a loop trace there
+    /// would do, should the function's entry never get a tree).
+    Entry(u32, Option<u32>),
+}
+
+/// Activations of one self-recursive function a recording inlines at most (the trace's
+/// own frame included): a call that would add one more waits for the function's
+/// entry tree instead (`Waits::Entry`), which the trace then calls (LuaJIT's
+/// `recunroll`, 2: a recursion inlined level after level, as binarytrees' `for` loop
+/// inlined `bottom_up_tree` 12 levels deep, gives long traces specific to one depth).
+pub const MAX_RECURSION_UNROLL: usize = 2;
 
 /// Whether the foreign calls of the loop whose back-edge `edge` is at `ip` may be
 /// direct: its body (from the back-edge's target, or the function's start for a self
@@ -314,7 +345,7 @@ impl Recorder {
             base_func: func,
             displaced: false,
             pops: 0,
-            waits_for_inner: None,
+            waits_for: None,
         }
     }
 
@@ -598,12 +629,23 @@ impl Recorder {
         Ok(r)
     }
 
+    /// Whether the interpreter is running the callee of a real call the trace makes
+    /// (`call.rec`, `call.tree`) and the instruction at frame depth `depth` is in it:
+    /// [`Recorder::step`] would only answer [`Step::Continue`] (a cheap test the hook
+    /// makes first, since the callee may run long).
+    pub fn skipping(&self, depth: usize) -> bool {
+        match (self.skip, self.start) {
+            (Some(_), Some((_, d0))) => depth > d0 + self.frames.len(),
+            _ => false,
+        }
+    }
+
     /// Called before each instruction runs, with the running frame's slots and a
     /// [`Probe`] into the VM (which decides, for instance, the type an `aget` is
     /// guarded to).
     pub fn step(&mut self, at: &Point<'_>, probe: &dyn Probe) -> Step {
         match self.step_inner(at, probe) {
-            Ok(Some(t)) => Step::Done(t),
+            Ok(Some(t)) => Step::Done(Box::new(t)),
             Ok(None) => Step::Continue,
             Err(why) => Step::Abort(why),
         }
@@ -625,6 +667,19 @@ impl Recorder {
         let (arity, nslots) = probe.shape(func).ok_or("a call of a missing function")?;
         if arity as usize != n {
             return Err("a call that is not an exact application".into());
+        }
+        // A recursion unrolled as far as it may be (the function-entry recording of
+        // `func` itself inlines on, since its tree is what it builds).
+        let own = self.entry && func == self.func;
+        if !own && probe.self_recursive(func) {
+            let level = self.frames.iter().filter(|f| f.func == func).count()
+                + (self.base_func == func) as usize;
+            if level >= MAX_RECURSION_UNROLL {
+                self.waits_for = Some(Waits::Entry(func, None));
+                return Err(format!(
+                    "a recursion unrolled {level} levels (its function-entry tree is not compiled yet)"
+                ));
+            }
         }
         if self.frames.len() >= MAX_INLINE_DEPTH {
             return Err(format!("calls nested deeper than {MAX_INLINE_DEPTH}"));
@@ -648,6 +703,54 @@ impl Recorder {
         });
         self.b.set_shape(end as u32, self.frames.len() as u32);
         Ok(())
+    }
+
+    /// A call of `func` (result to slot `d`, the `n` arguments from slot `a0` of the
+    /// running frame, resuming at `resume`) when `func` has a compiled function-entry
+    /// tree: the trace calls that tree natively (`call.tree`, the callee's frame closure
+    /// its FUNC value when `closure_is_func`, else the caller's) instead of inlining
+    /// the callee, and goes on when the interpreter, which runs the callee during the
+    /// recording, returns to the calling frame. `Ok(false)`: no such tree (inline).
+    #[allow(clippy::too_many_arguments)]
+    fn call_tree(
+        &mut self,
+        func: u32,
+        d: usize,
+        a0: usize,
+        n: usize,
+        resume: u32,
+        closure_is_func: bool,
+        ip: u32,
+        probe: &dyn Probe,
+    ) -> Result<bool, String> {
+        let Some(tree) = probe.entry_tree(func) else {
+            return Ok(false);
+        };
+        let (arity, nslots) = probe.shape(func).ok_or("a call of a missing function")?;
+        if arity as usize != n {
+            return Ok(false);
+        }
+        let a0 = self.cur() + a0;
+        if a0 + nslots as usize > u16::MAX as usize || d > u16::MAX as usize {
+            return Err("a called tree's frame too far from the trace's frame".into());
+        }
+        let snap = self.snap(ip);
+        self.b.call_tree(
+            crate::ir::TreeCall {
+                func,
+                tree,
+                arity,
+                nslots,
+                a0: a0 as u32,
+                dst: d as u16,
+                resume,
+                closure_is_func,
+                addr: 0,
+            },
+            snap,
+        );
+        self.skip = Some(resume);
+        Ok(true)
     }
 
     fn step_inner(&mut self, at: &Point<'_>, probe: &dyn Probe) -> Result<Option<Trace>, String> {
@@ -692,20 +795,21 @@ impl Recorder {
                 }
             }
         }
+        let expect = self.frames.last().map_or(self.base_func, |f| f.func);
         if let Some(resume) = self.skip {
-            // The interpreter runs the callee of a real recursive call: the trace
-            // resumes when it returns to the trace frame.
-            if at.depth > d0 {
+            // The interpreter runs the callee of a real call (`call.rec`, `call.tree`):
+            // the trace resumes when it returns to the calling frame.
+            let depth = d0 + self.frames.len();
+            if at.depth > depth {
                 return Ok(None);
             }
-            if at.depth < d0 || func != self.func || at.base != b0 || ip != resume {
-                return Err("a recursive call that did not return to its caller".into());
+            if at.depth < depth || func != expect || at.base != b0 + self.cur() || ip != resume {
+                return Err("a real call that did not return to its caller".into());
             }
             self.skip = None;
             // The registers do not survive the call: every slot is reloaded.
             self.map.clear();
         }
-        let expect = self.frames.last().map_or(self.base_func, |f| f.func);
         if func != expect
             || at.base.checked_sub(b0) != Some(self.cur())
             || at.depth.checked_sub(d0) != Some(self.frames.len())
@@ -752,7 +856,12 @@ impl Recorder {
                     return Err("a self tail call of a function a tail call reached".into());
                 }
                 Op::TCallSelf => {
-                    // A self tail call loops back to the function's entry.
+                    // A self tail call loops back to the function's entry. A slot that
+                    // already holds its argument (hashc evaluates arguments straight
+                    // into the parameter slots when it can) is not stored again: the
+                    // trace stored or loaded that very value there, and nothing wrote
+                    // the slot since (every write goes through `put`, which the map
+                    // follows).
                     let base = slot_of(&insn.args[0]);
                     let n = count_of(insn.args.get(1));
                     let mut moved = Vec::with_capacity(n);
@@ -760,7 +869,9 @@ impl Recorder {
                         moved.push(self.get(base + i, ip, slots)?.0);
                     }
                     for (i, r) in moved.into_iter().enumerate() {
-                        self.put(i, r);
+                        if self.map.get(i).copied().flatten() != Some(r) {
+                            self.put(i, r);
+                        }
                     }
                     return Ok(Some(self.finish()));
                 }
@@ -800,6 +911,20 @@ impl Recorder {
                 // iteration does (the trace is entered at this instruction).
                 let base = slot_of(&insn.args[0]);
                 let n = count_of(insn.args.get(1));
+                if base == 0 && probe.entry_tree(func).is_some() {
+                    // The function has a function-entry tree, which loops on this
+                    // self tail call itself: the interpreter reaches the back-edge
+                    // only after an exit of that tree, and a loop trace of its own
+                    // would repeat the tree's guards (its first loads exiting at once
+                    // on the arguments' other kinds, uninstalled for no progress and
+                    // recorded again, as nqueens' `safe` and awfy_list's
+                    // `is_shorter_than` were). With the arguments in place (nothing to
+                    // move) the frame is at the function's entry after the back-edge:
+                    // link to the tree there instead.
+                    self.b.link(0, &[], hashvm_vm::jit::Anchor::Call { func });
+                    self.b.set_insns(1);
+                    return Ok(Some(std::mem::take(&mut self.b).finish(Vec::new())));
+                }
                 let mut moved = Vec::with_capacity(n);
                 for i in 0..n {
                     moved.push(self.get(base + i, ip, slots)?.0);
@@ -820,6 +945,10 @@ impl Recorder {
                     _ => return Err("callk without a function".into()),
                 };
                 let n = count_of(a.get(3));
+                let (d, a0) = (slot_of(&a[0]), slot_of(&a[2]));
+                if self.call_tree(f, d, a0, n, next, true, ip, probe)? {
+                    return Ok(None);
+                }
                 self.inline_call(
                     f,
                     slot_of(&a[0]),
@@ -833,6 +962,10 @@ impl Recorder {
             Op::CallSelf => {
                 let closure = self.frames.last().map_or(ClosureSrc::Base, |f| f.closure);
                 let n = count_of(a.get(2));
+                let (d, a0) = (slot_of(&a[0]), slot_of(&a[1]));
+                if self.call_tree(func, d, a0, n, next, false, ip, probe)? {
+                    return Ok(None);
+                }
                 self.inline_call(
                     func,
                     slot_of(&a[0]),
@@ -860,6 +993,10 @@ impl Recorder {
                 let snap = self.snap(ip);
                 let closure = if v.tag() == Tag::FUNC {
                     self.b.guard_callee(abs as u32, callee, false, snap);
+                    let n = count_of(a.get(3));
+                    if self.call_tree(callee, slot_of(&a[0]), a0, n, next, true, ip, probe)? {
+                        return Ok(None);
+                    }
                     ClosureSrc::Func(callee)
                 } else {
                     self.b.guard_callee(abs as u32, callee, true, snap);
@@ -1375,7 +1512,15 @@ impl Recorder {
                     return Err("an inner loop of the trace's own frame".into());
                 }
                 if (func, ip) != (self.func, self.anchor_ip) {
-                    self.waits_for_inner = Some((func, ip));
+                    // A self tail call in an inlined frame is the callee's recursion:
+                    // its function-entry tree (called, `call.tree`) is what to wait
+                    // for, not a loop trace at that back-edge (the function is entered
+                    // through that tree, so such a loop trace is never entered).
+                    self.waits_for = Some(if insn.op == Op::TCallSelf && !self.frames.is_empty() {
+                        Waits::Entry(func, Some(ip))
+                    } else {
+                        Waits::Loop(func, ip)
+                    });
                 }
                 return Err("an inner loop (no trace there yet to link to)".into());
             }
@@ -1926,7 +2071,7 @@ mod tests {
                             )
                             .expect("compiles"),
                         ));
-                        traces = t;
+                        traces = *t;
                         rec = None;
                         continue;
                     }

@@ -159,6 +159,9 @@ pub struct CompiledTrace {
     code: ExecutableBuffer,
     entry: AssemblyOffset,
     top: AssemblyOffset,
+    /// A function-entry root's entry for `call.tree` when it differs from `top` (see
+    /// [`CompiledTrace::call_entry`]).
+    cross: Option<AssemblyOffset>,
     table: Box<[AtomicUsize]>,
     /// For a trace compiled with [`Ctx::link`]: the link's snapshot, the address of
     /// the code that jumps into the target, and the snapshot's own stub (the hook's
@@ -195,6 +198,15 @@ impl CompiledTrace {
     /// The address of the loop header (function entry): where side traces go back to.
     pub fn top(&self) -> usize {
         self.code.ptr(self.top) as usize
+    }
+
+    /// The address a `call.tree` of this function-entry root calls, with the callee's
+    /// frame pushed and the base register at its slot 0, from inside another tree's
+    /// code (its prologue ran): the function entry, or for a tree whose native
+    /// recursion counts on the prologue's frame-stack floor, an entry that sets that
+    /// floor for the call first.
+    pub fn call_entry(&self) -> usize {
+        self.code.ptr(self.cross.unwrap_or(self.top)) as usize
     }
 
     /// The address of the trace's first instruction (a side trace's, for linking).
@@ -298,7 +310,7 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
     for (i, ins) in t.ins.iter().enumerate() {
         if matches!(
             ins.op,
-            IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallInsn | IrOp::CallC
+            IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallTree | IrOp::CallInsn | IrOp::CallC
         ) {
             if (open..i).any(|v| last[v] > i) {
                 return Err(CompileError::LiveAcrossCall);
@@ -307,6 +319,87 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
         }
     }
     Ok(last)
+}
+
+/// The value of constant `r` when an instruction can take it as a 32-bit immediate
+/// (the processor sign-extends it to 64 bits): an i64 constant from -2^31 to 2^31-1.
+fn imm32(t: &Trace, r: Ref) -> Option<i32> {
+    let k = t.ins.get(r.0 as usize)?;
+    if k.op == IrOp::KInt {
+        i32::try_from(k.k as i64).ok()
+    } else {
+        None
+    }
+}
+
+/// Whether instruction `ins` emits its operand `r` (`second`: as its operand `b`, else
+/// as `a`) as an immediate when `r` is an [`imm32`] constant: the second operand of
+/// an integer compare, guard or arithmetic (shift counts and power-of-two divisors
+/// too), and the value of a slot store. The emitter's arms for these operations test
+/// [`imm32`] themselves; this is the one list the register assignment consults.
+fn takes_imm(t: &Trace, ins: &crate::ir::Ins, second: bool) -> bool {
+    if second {
+        match ins.op {
+            IrOp::LtI
+            | IrOp::LeI
+            | IrOp::GtI
+            | IrOp::GeI
+            | IrOp::EqI
+            | IrOp::NeI
+            | IrOp::CmpEqI
+            | IrOp::CmpNeI
+            | IrOp::CmpLtI
+            | IrOp::CmpLeI
+            | IrOp::AddI
+            | IrOp::SubI
+            | IrOp::MulI
+            | IrOp::AndI
+            | IrOp::OrI
+            | IrOp::XorI
+            | IrOp::ShlI
+            | IrOp::ShrI => true,
+            IrOp::DivI | IrOp::RemI => pow2_divisor(t, ins.b).is_some(),
+            _ => false,
+        }
+    } else {
+        ins.op == IrOp::SStore
+    }
+}
+
+/// The constants no register is given to: [`imm32`] constants every use of which
+/// takes them as an immediate ([`takes_imm`]); a constant named by a snapshot, the
+/// back-edge or any other operation is materialised as before.
+fn immediate_only(t: &Trace) -> Vec<bool> {
+    let mut only: Vec<bool> = (0..t.ins.len())
+        .map(|i| imm32(t, Ref(i as u32)).is_some())
+        .collect();
+    let mut kill = |r: Ref| {
+        if let Some(o) = only.get_mut(r.0 as usize) {
+            *o = false;
+        }
+    };
+    for ins in &t.ins {
+        if ins.op.nargs() >= 1 && !takes_imm(t, ins, false) {
+            kill(ins.a);
+        }
+        if ins.op.nargs() == 2 && !takes_imm(t, ins, true) {
+            kill(ins.b);
+        }
+        // (A constant field index of a heap store is an immediate already.)
+    }
+    for s in &t.snaps {
+        for &(_, r) in &s.entries {
+            kill(r);
+        }
+    }
+    for &(_, r) in &t.tail {
+        kill(r);
+    }
+    for &(p, v) in &t.phis {
+        kill(p);
+        kill(v);
+    }
+    only
 }
 
 /// Which register classes may spill (values kept in the spill area, [`Home::Spill`]).
@@ -379,7 +472,13 @@ fn assign(
     // Values whose last use is instruction i, released after i is allocated (so a
     // result never shares a register with its own operands).
     let mut dying: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
+    let imm_only = immediate_only(t);
     for i in 0..n {
+        if imm_only[i] {
+            // An immediate of each instruction that uses it: no register.
+            release(i, &dying, &mut home, &mut free_g, &mut free_x, &mut free_s);
+            continue;
+        }
         let (xmm, free, active, may) = match t.ty(Ref(i as u32)) {
             IrType::I64 | IrType::Bool | IrType::Ptr | IrType::Val => {
                 (false, &mut free_g, &mut active_g, spill.gpr)
@@ -592,6 +691,34 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; pop rbx
             ; ret);
     }
+    // A root function-entry tree is also called natively from other traces
+    // (`call.tree`): a tree whose native recursion relies on the floor above gets an
+    // entry that raises the floor for the frame stack's room as the prologue does,
+    // from the stack pointer of that call, and puts the caller's floor back when the
+    // tree returns (exits leave through the prologue, which restores its own).
+    let cross = if floor {
+        let shift = FRAME_SHIFT.unwrap_or(5);
+        let off = a.offset();
+        dynasm!(a ; .arch x64
+            ; push rbp
+            ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
+            ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+            ; sar rax, shift
+            ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
+            ; lea rax, [rax + rax * 2]
+            ; shl rax, 3
+            ; add rax, 8
+            ; mov rcx, rsp
+            ; sub rcx, rax
+            ; cmp rcx, rbp
+            ; cmova rbp, rcx
+            ; call =>top
+            ; pop rbp
+            ; ret);
+        Some(off)
+    } else {
+        None
+    };
     let side_entry = a.offset();
     let entry = if ctx.root_top.is_some() {
         side_entry
@@ -752,6 +879,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         code,
         entry,
         top: top_off,
+        cross,
         table,
         direct,
     })
@@ -973,7 +1101,10 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::CmpEqI | IrOp::CmpNeI | IrOp::CmpLtI | IrOp::CmpLeI => {
                 let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                match imm32(t, ins.b) {
+                    Some(k) => dynasm!(a ; .arch x64 ; cmp Rq(p), k),
+                    None => dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q)),
+                }
                 match ins.op {
                     IrOp::CmpEqI => dynasm!(a ; .arch x64 ; sete Rb(r)),
                     IrOp::CmpNeI => dynasm!(a ; .arch x64 ; setne Rb(r)),
@@ -1043,9 +1174,14 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 // breaks it (a zeroing idiom, no execution unit).
                 dynasm!(a ; .arch x64 ; xorps Rx(r), Rx(r) ; cvtsi2sd Rx(r), Rq(p));
             }
-            IrOp::SStore => {
-                store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?;
-            }
+            IrOp::SStore => match imm32(t, ins.a) {
+                Some(k) => {
+                    let off = disp(ins.k)?;
+                    dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], k);
+                    store_tw(a, BASE, off, t.tagword(ins.a));
+                }
+                None => store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?,
+            },
             IrOp::SClear => {
                 let off = disp(ins.k)?;
                 dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
@@ -1085,6 +1221,17 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
                 dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
+            }
+            IrOp::CallTree => {
+                let c = t
+                    .tree_calls
+                    .get(ins.k as usize)
+                    .ok_or(CompileError::LiveAcrossCall)?;
+                let s = &t.snaps[ins.snap as usize];
+                for &(slot, r) in &s.entries {
+                    store_home(a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
+                }
+                call_tree(a, c, s, exit)?;
             }
             IrOp::RetDown | IrOp::TailBase => frame_op(a, ins, exit)?,
             IrOp::Link => {
@@ -1210,7 +1357,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 let off = disp(ins.k)?;
                 // The guards of a function-entry root's leading loads are emitted
                 // before its fast entry ([`compile`]).
-                if i >= guarded {
+                if i >= guarded && !load_proven(t, i) {
                     dynasm!(a ; .arch x64
                         ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
                         ; jne =>exit);
@@ -1225,6 +1372,26 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 // A slot whose kind is proven (whole-function code): no guard.
                 let off = disp(ins.k)?;
                 load_payload(a, d, BASE, off);
+            }
+            IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI
+                if imm32(t, ins.b).is_some() =>
+            {
+                // The constant as an immediate (sign-extended, as the interpreter's
+                // 64-bit operand): an addition is one `lea` (no flags are read after it).
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                let k = imm32(t, ins.b).unwrap_or(0);
+                match ins.op {
+                    IrOp::AddI => dynasm!(a ; .arch x64 ; lea Rq(r), [Rq(p) + k]),
+                    IrOp::SubI if k != i32::MIN => {
+                        let nk = -k;
+                        dynasm!(a ; .arch x64 ; lea Rq(r), [Rq(p) + nk])
+                    }
+                    IrOp::SubI => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; sub Rq(r), k),
+                    IrOp::MulI => dynasm!(a ; .arch x64 ; imul Rq(r), Rq(p), k),
+                    IrOp::AndI => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; and Rq(r), k),
+                    IrOp::OrI => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; or Rq(r), k),
+                    _ => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p) ; xor Rq(r), k),
+                }
             }
             IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
                 let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
@@ -1282,6 +1449,17 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     dynasm!(a ; .arch x64 ; mov r11, rdx);
                 }
                 dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
+            }
+            IrOp::ShlI | IrOp::ShrI if imm32(t, ins.b).is_some() => {
+                // A constant count, masked by 63 as the interpreter does.
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                let c = (imm32(t, ins.b).unwrap_or(0) & 63) as i8;
+                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
+                if ins.op == IrOp::ShlI {
+                    dynasm!(a ; .arch x64 ; shl Rq(r), c);
+                } else {
+                    dynasm!(a ; .arch x64 ; sar Rq(r), c);
+                }
             }
             IrOp::ShlI | IrOp::ShrI => {
                 // The count goes in cl (the hardware masks it by 63, as the
@@ -1342,7 +1520,10 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::LtI | IrOp::LeI | IrOp::GtI | IrOp::GeI | IrOp::EqI | IrOp::NeI => {
                 let (p, q) = (g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q));
+                match imm32(t, ins.b) {
+                    Some(k) => dynasm!(a ; .arch x64 ; cmp Rq(p), k),
+                    None => dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q)),
+                }
                 // Exit when the guarded condition is false.
                 match ins.op {
                     IrOp::LtI => dynasm!(a ; .arch x64 ; jge =>exit),
@@ -1689,6 +1870,64 @@ fn stored_kind(t: &Trace, i: usize, slot: u64) -> Option<IrOp> {
     None
 }
 
+/// Whether the tag guard of the slot load `i` (`sload.i64`/`.f64`/`.bool`, or `sload`
+/// with its tag word) is proven to pass: the last instruction before `i` that loads or
+/// stores its slot is a load of it with the same guard, or (for the typed loads) a
+/// store of a value of that kind; nothing in between writes the
+/// slot. A `call.rec` in between leaves the caller's slots below its callee's frame
+/// as they were, but for its result slot: the callee's code runs in its own frame
+/// (slots from the arguments' up), returns only through `ret.rec` (which writes the
+/// result slot), and an exit inside it never comes back here; a collection moves
+/// objects, never changes a slot's kind. So the reload of an argument after a
+/// recursive call (fib's `n`) needs no guard. Anything else that may write slots
+/// (helper calls, frame moves, a loop body's start) ends the search unproven.
+fn load_proven(t: &Trace, i: usize) -> bool {
+    let me = t.ins[i];
+    let slot = me.k;
+    let floor = t
+        .loop_start
+        .map_or(0, |l| if i >= l as usize { l as usize } else { 0 });
+    for ins in t.ins[floor..i].iter().rev() {
+        match ins.op {
+            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB | IrOp::SLoad if ins.k == slot => {
+                return ins.op == me.op && (me.op != IrOp::SLoad || ins.tw == me.tw);
+            }
+            IrOp::SLoadKI | IrOp::SLoadKF | IrOp::SLoadKB if ins.k == slot => {
+                let want = match ins.op {
+                    IrOp::SLoadKI => IrOp::SLoadI,
+                    IrOp::SLoadKF => IrOp::SLoadF,
+                    _ => IrOp::SLoadB,
+                };
+                return want == me.op;
+            }
+            IrOp::SStore if ins.k == slot => {
+                let kind = match t.ty(ins.a) {
+                    IrType::I64 => Some(IrOp::SLoadI),
+                    IrType::F64 => Some(IrOp::SLoadF),
+                    IrType::Bool => Some(IrOp::SLoadB),
+                    _ => None,
+                };
+                return kind == Some(me.op);
+            }
+            IrOp::SClear | IrOp::SUnit if ins.k == slot => return false,
+            IrOp::SStore | IrOp::SClear | IrOp::SUnit | IrOp::HStore => {}
+            IrOp::CallRecK | IrOp::CallRecSelf => {
+                let (a0, dst) = (ins.k & 0xffff, (ins.k >> 16) & 0xffff);
+                if slot >= a0 || slot == dst {
+                    return false;
+                }
+            }
+            op if op.flags() & flag::STORE != 0
+                || matches!(op, IrOp::RetDown | IrOp::TailBase | IrOp::Link | IrOp::Phi) =>
+            {
+                return false;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// After instruction `i`: stores a spilled result to its slot, and forgets the
 /// temporaries of the spilled values [`unspill`] gave one (instruction `i`'s operands
 /// and result: only those, so that emitting a trace stays linear in its length; a
@@ -2007,9 +2246,7 @@ fn direct_link<A: Emitter>(
     dl: DirectLink,
     stub: DynamicLabel,
 ) -> Result<(), CompileError> {
-    use crate::ir::ClosureSrc;
     let fsz = layout::FRAME_SIZE as i32;
-    let clo = layout::FRAME_CLOSURE as i32;
     let n = s.frames.len() as i32;
     let new_base = disp(s.frames.last().map_or(0, |f| f.base as u64))?;
     dynasm!(a ; .arch x64
@@ -2028,18 +2265,47 @@ fn direct_link<A: Emitter>(
         ; add rax, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
         ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
         ; ja =>stub
-        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]);
+    push_inlined_frames(a, &s.frames, s.resume_ip)?;
+    if dl.count != 0 {
+        dynasm!(a ; .arch x64
+            ; mov r11, QWORD dl.count as i64
+            ; add QWORD [r11], 1);
+    }
+    dynasm!(a ; .arch x64
+        ; mov r11, QWORD dl.top as i64
+        ; jmp r11);
+    Ok(())
+}
+
+/// Writes the frame records of the inlined `frames` (a snapshot's, outermost first)
+/// as an exit materialises them: the running frame's record (the innermost, `r11` =
+/// the register block's frame top on entry) resumes at the first inlined frame's
+/// return point, each inlined frame at the next one's, the innermost at `resume_ip`;
+/// then the frame top moves past them and the slots base register to the innermost
+/// frame's slot 0. Writes `rax`, `rcx`, `r11` (the new frame top) and the base.
+fn push_inlined_frames<A: Emitter>(
+    a: &mut A,
+    frames: &[crate::ir::SnapFrame],
+    resume_ip: u32,
+) -> Result<(), CompileError> {
+    use crate::ir::ClosureSrc;
+    let fsz = layout::FRAME_SIZE as i32;
+    let clo = layout::FRAME_CLOSURE as i32;
+    let n = frames.len() as i32;
+    let new_base = disp(frames.last().map_or(0, |f| f.base as u64))?;
+    dynasm!(a ; .arch x64
         ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32],
-            s.frames.first().map_or(s.resume_ip, |f| f.resume) as i32);
-    if !s.frames.is_empty() {
+            frames.first().map_or(resume_ip, |f| f.resume) as i32);
+    if !frames.is_empty() {
         // rcx: the running frame's base (slot index).
         dynasm!(a ; .arch x64
             ; mov rcx, Rq(BASE)
             ; sub rcx, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
             ; shr rcx, 4);
-        for (i, f) in s.frames.iter().enumerate() {
+        for (i, f) in frames.iter().enumerate() {
             let at = i as i32 * fsz;
-            let ip = s.frames.get(i + 1).map_or(s.resume_ip, |g| g.resume);
+            let ip = frames.get(i + 1).map_or(resume_ip, |g| g.resume);
             dynasm!(a ; .arch x64
                 ; mov DWORD [r11 + at + layout::FRAME_FUNC as i32], f.func as i32
                 ; mov DWORD [r11 + at + layout::FRAME_IP as i32], ip as i32
@@ -2074,14 +2340,74 @@ fn direct_link<A: Emitter>(
             ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
             ; lea Rq(BASE), [Rq(BASE) + new_base]);
     }
-    if dl.count != 0 {
+    Ok(())
+}
+
+/// A call of another function's function-entry tree (`call.tree`) from a trace whose
+/// snapshot there is `s` (the call instruction, with the inlined frames live at it):
+/// the checks first (the value stack holding the callee's frame, the frame stack
+/// holding the inlined frames' records, the callee's, and those an exit inside it may
+/// push, the native stack budget), each exiting through `exit` before anything is
+/// written (the interpreter then makes the call); then the inlined frames' records
+/// ([`push_inlined_frames`]), the callee's ([`push_native_frame`], as `call.rec`), the
+/// call of the tree's entry, and after its native return (its `ret.rec` popped its
+/// record and wrote the result to the calling frame's slot) the inlined frames'
+/// records popped again and the base register back at the trace's frame. An exit
+/// inside the callee leaves from there, every record it needs written.
+fn call_tree<A: Emitter>(
+    a: &mut A,
+    c: &crate::ir::TreeCall,
+    s: &crate::ir::Snapshot,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let fsz = layout::FRAME_SIZE as i32;
+    let n = s.frames.len() as i32;
+    let inner = s.frames.last().map_or(0, |f| f.base);
+    let rel =
+        c.a0.checked_sub(inner)
+            .ok_or(CompileError::SlotOutOfRange(c.a0 as u64))?;
+    let room = fsz * (n + 1 + crate::record::MAX_INLINE_DEPTH as i32);
+    if n > 0 {
+        let end = disp(c.a0 as u64 + c.nslots as u64)?;
         dynasm!(a ; .arch x64
-            ; mov r11, QWORD dl.count as i64
-            ; add QWORD [r11], 1);
+            ; lea r11, [Rq(BASE) + end]
+            ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+            ; ja =>exit
+            ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+            ; lea rax, [r11 + room]
+            ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
+            ; ja =>exit
+            ; cmp rsp, rbp
+            ; jb =>exit);
+        push_inlined_frames(a, &s.frames, c.resume)?;
     }
+    // With inlined frames, `push_native_frame`'s own checks repeat the ones above on
+    // the same values (the base register moved to the innermost frame, and the
+    // argument slot with it): they cannot fail after those passed.
+    let call = NativeCall {
+        func: c.func,
+        a0: rel as u64,
+        arity: c.arity,
+        nslots: c.nslots,
+        dst: c.dst as i16,
+        resume: c.resume as i32,
+        room: if n > 0 { 0 } else { room },
+        closure_is_func: c.closure_is_func,
+    };
+    push_native_frame(a, &call, exit)?;
     dynasm!(a ; .arch x64
-        ; mov r11, QWORD dl.top as i64
-        ; jmp r11);
+        ; mov r11, QWORD c.addr as i64
+        ; call r11
+        ; pop Rq(INTR)
+        ; pop Rq(BASE));
+    if n > 0 {
+        let back = disp(inner as u64)?;
+        dynasm!(a ; .arch x64
+            ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
+            ; sub r11, n * fsz
+            ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
+            ; sub Rq(BASE), back);
+    }
     Ok(())
 }
 
@@ -2165,7 +2491,9 @@ fn data_op<A: Emitter>(
     match ins.op {
         IrOp::SLoad => {
             let off = disp(ins.k)?;
-            guard_tw(a, BASE, off, ins.tw, exit);
+            if !load_proven(t, i) {
+                guard_tw(a, BASE, off, ins.tw, exit);
+            }
             load_payload(a, d, BASE, off);
         }
         IrOp::GLoad => {

@@ -74,6 +74,16 @@ pub enum Recording {
     /// threshold doubled for each abort so far) and is blacklisted after
     /// [`BLACKLIST_AFTER`] aborts. The interpreter returns to its normal instance.
     Abort,
+    /// The recording cannot go on before the anchor given (an inner loop's back-edge,
+    /// or the entry of a function whose recursion the recording met) has a trace of
+    /// its own: it ends as an abort does, but the recording's anchor is never
+    /// blacklisted for it (its abort count stops one short of [`BLACKLIST_AFTER`]),
+    /// and the given anchor's counter fires at its next pass, so that the inner code is
+    /// recorded first (LuaJIT's "inner loops first"). When the given anchor is
+    /// blacklisted (it will not get a trace) this is a plain [`Recording::Abort`]. The
+    /// JIT gives the recording's anchor a fresh start ([`Vm::jit_retry`]) once the
+    /// inner anchor has its trace.
+    Wait(Anchor),
 }
 
 /// One instruction about to run in recording mode: what the recorder reads.
@@ -294,6 +304,15 @@ impl HotSlot {
             aborts: 0,
             blacklisted: false,
         }
+    }
+
+    /// Records a recording that must wait for another anchor's trace
+    /// ([`Recording::Wait`]): backs off as [`HotSlot::abort`] does, but never as far as
+    /// blacklisting.
+    pub(crate) fn wait(&mut self, threshold: u16) {
+        self.aborts = self.aborts.saturating_add(1).min(BLACKLIST_AFTER - 1);
+        let t = (threshold.max(1) as u32) << self.aborts;
+        self.count = t.min(u16::MAX as u32) as u16;
     }
 
     /// Records an aborted recording: backs off exponentially, blacklists after
@@ -1040,6 +1059,28 @@ impl Vm {
                         s.count = 1;
                     } else {
                         s.abort(t);
+                    }
+                }
+                true
+            }
+            Recording::Wait(inner) => {
+                self.recording = None;
+                // An inner anchor that will never get a trace makes this an abort.
+                let hopeless = self.hot_slot(inner).is_none_or(|s| s.blacklisted);
+                if let Some(s) = self.slot_mut(anchor) {
+                    if s.trace != 0 {
+                        s.count = 1;
+                    } else if hopeless {
+                        s.abort(t);
+                    } else {
+                        s.wait(t);
+                    }
+                }
+                if !hopeless && inner != anchor {
+                    if let Some(s) = self.slot_mut(inner) {
+                        if s.trace == 0 {
+                            s.count = 1;
+                        }
                     }
                 }
                 true

@@ -518,3 +518,160 @@ fn load_from_inside_the_hook_is_refused() {
         "{errs:?}"
     );
 }
+
+/// `main`: for i = n down to 1 { for j = 1 down to 1 {} }: an outer loop whose every
+/// pass runs an inner loop's back-edge once. Returns the module and the two
+/// back-edges' offsets (inner, outer).
+fn nested_module(n: i32) -> (Module, u32, u32) {
+    let mb = ModuleBuilder::new();
+    let mut m = FunctionBuilder::new("main", 0, 0);
+    let (top, inner, inner_done, done) =
+        (m.new_label(), m.new_label(), m.new_label(), m.new_label());
+    m.op(Op::LoadI, [s(0), imm(n)]);
+    m.bind(top);
+    m.emit(Op::JLeIImm, [a(s(0)), a(imm(0)), l(done)]);
+    m.op(Op::LoadI, [s(1), imm(1)]);
+    m.bind(inner);
+    m.emit(Op::JLeIImm, [a(s(1)), a(imm(0)), l(inner_done)]);
+    m.op(Op::SubIImm, [s(1), s(1), imm(1)]);
+    m.emit(Op::Loop, [l(inner)]);
+    m.bind(inner_done);
+    m.op(Op::SubIImm, [s(0), s(0), imm(1)]);
+    m.emit(Op::Loop, [l(top)]);
+    m.bind(done);
+    m.op(Op::Ret, [s(0)]);
+    let (li, jl, si, lo) = (
+        Op::LoadI.encoded_len() as u32,
+        Op::JLeIImm.encoded_len() as u32,
+        Op::SubIImm.encoded_len() as u32,
+        Op::Loop.encoded_len() as u32,
+    );
+    let inner_edge = li + jl + li + jl + si;
+    let outer_edge = inner_edge + lo + si;
+    (executable(mb, m), inner_edge, outer_edge)
+}
+
+/// What [`Waiter`] saw: the outer loop's value of `i` at each `Wait`, and at each hot
+/// pass of the inner loop.
+#[derive(Default)]
+struct WaitLog {
+    waited_at: Vec<i64>,
+    inner_hot_at: Vec<i64>,
+    outer_hots: usize,
+}
+
+/// Records the outer loop of [`nested_module`] and answers `Wait` for the inner one;
+/// the inner loop is never recorded (`hopeless == false`: its anchor stays hopeful),
+/// or recorded and aborted until it is blacklisted (`hopeless == true`).
+struct Waiter {
+    log: Rc<RefCell<WaitLog>>,
+    edges: (u32, u32),
+    hopeless: bool,
+}
+
+impl JitHook for Waiter {
+    fn hot(&mut self, vm: &mut Vm, at: Anchor) -> HotAction {
+        let Anchor::Loop { ip, .. } = at else {
+            return HotAction::Continue;
+        };
+        if ip == self.edges.1 {
+            self.log.borrow_mut().outer_hots += 1;
+            return HotAction::Record;
+        }
+        let top = vm.jit_top_frame().unwrap();
+        let i = vm.jit_slot(top.base as usize).bits() as i64;
+        self.log.borrow_mut().inner_hot_at.push(i);
+        if self.hopeless {
+            HotAction::Record
+        } else {
+            HotAction::Continue
+        }
+    }
+
+    fn record(&mut self, vm: &Vm, at: &RecordPoint<'_>) -> Recording {
+        match at.anchor {
+            Anchor::Loop { func, ip, .. } if ip == self.edges.1 => {
+                let index = vm.loop_slot(func, self.edges.0).unwrap();
+                self.log
+                    .borrow_mut()
+                    .waited_at
+                    .push(at.slots[0].bits() as i64);
+                Recording::Wait(Anchor::Loop {
+                    func,
+                    ip: self.edges.0,
+                    index,
+                })
+            }
+            _ => Recording::Abort,
+        }
+    }
+
+    fn enter(&mut self, _: &mut Vm, _: TraceId, _: &Anchor) -> Result<(), hashvm_vm::Trap> {
+        unreachable!("no trace is installed")
+    }
+}
+
+fn run_waiter(hopeless: bool) -> (Rc<RefCell<WaitLog>>, Vm, (u32, u32)) {
+    let (m, inner, outer) = nested_module(200_000);
+    let log = Rc::new(RefCell::new(WaitLog::default()));
+    let mut vm = Vm::new(hot(1000));
+    vm.set_output(Box::new(std::io::sink()));
+    vm.set_jit(Some(Box::new(Waiter {
+        log: log.clone(),
+        edges: (inner, outer),
+        hopeless,
+    })));
+    match run_program(&mut vm, verify(&m).expect("verifies")) {
+        Outcome::Exit(c) => assert_eq!(c, 0),
+        Outcome::Error(e) => panic!("{e}"),
+    }
+    (log, vm, (inner, outer))
+}
+
+/// A recording that must wait for an inner loop's trace (`Recording::Wait`) backs its
+/// anchor off but never blacklists it, and the inner loop's counter fires at its next
+/// pass (in the same pass of the outer loop), so that the inner loop is recorded
+/// first.
+#[test]
+fn waits_back_off_without_blacklisting_and_make_the_inner_loop_hot() {
+    let (log, vm, (inner, outer)) = run_waiter(false);
+    let log = log.borrow();
+    // 1000, 2000, ..., 32000 passes, then 32000 again: more waits than would blacklist.
+    assert!(
+        log.outer_hots > BLACKLIST_AFTER as usize + 2,
+        "{}",
+        log.outer_hots
+    );
+    assert_eq!(log.waited_at.len(), log.outer_hots);
+    for i in &log.waited_at {
+        assert!(
+            log.inner_hot_at.contains(i),
+            "no inner pass fired at i = {i}"
+        );
+    }
+    let slot_of = |ip: u32| {
+        (0..4)
+            .find_map(|f| vm.loop_slot(f, ip).map(|index| (f, index)))
+            .map(|(func, index)| vm.hot_slot(Anchor::Loop { func, ip, index }).unwrap())
+            .unwrap()
+    };
+    let o = slot_of(outer);
+    assert!(!o.blacklisted);
+    assert_eq!(o.aborts, BLACKLIST_AFTER - 1);
+    assert!(!slot_of(inner).blacklisted);
+}
+
+/// When the inner loop's own recordings abort until it is blacklisted, a `Wait` for
+/// it is a plain abort: the outer loop is blacklisted too.
+#[test]
+fn a_wait_for_a_blacklisted_anchor_is_an_abort() {
+    let (_, vm, (inner, outer)) = run_waiter(true);
+    let slot_of = |ip: u32| {
+        (0..4)
+            .find_map(|f| vm.loop_slot(f, ip).map(|index| (f, index)))
+            .map(|(func, index)| vm.hot_slot(Anchor::Loop { func, ip, index }).unwrap())
+            .unwrap()
+    };
+    assert!(slot_of(inner).blacklisted);
+    assert!(slot_of(outer).blacklisted);
+}

@@ -72,6 +72,19 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Run {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     );
+    // The pipes are drained while the child runs: one that fills its pipe's buffer
+    // (64 KiB of `--jit-dump`) would otherwise block until the timeout.
+    let drain = |p: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let start = Instant::now();
     loop {
         if let Ok(Some(_)) = child.try_wait() {
@@ -83,11 +96,9 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Run {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().expect("wait");
+    let Output { status, .. } = child.wait_with_output().expect("wait");
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -21,7 +21,12 @@
 //!   (dropped when none does), or down to its first reader; **copy coalescing**
 //!   ([`coalesce_copies`]); **tail-call arguments** evaluated straight into the
 //!   parameter slots when an order of the moves exists ([`tail_args_in_place`]:
-//!   `tcallself r0, n` moves nothing); `mov`s to themselves or to dead slots dropped.
+//!   `tcallself r0, n` moves nothing); **constructor windows in place**
+//!   ([`windows_in_place`]: a `con` whose fields are copies of consecutive slots reads
+//!   them there); `mov`s to themselves or to dead slots dropped; then, on the cleaned
+//!   code, **scheduled tail-call arguments** ([`tail_args_scheduled`]: the copied
+//!   arguments as one parallel move, placed before an inner call or ordered through a
+//!   scratch slot, when that adds no instruction).
 //!
 //! Every instruction keeps the source position it was emitted with, so error locations
 //! and stack traces are those of the unoptimised code. The control-flow passes only
@@ -52,6 +57,7 @@ pub(crate) struct Asm {
     /// Labels bound after the last instruction so far.
     pending: Vec<Label>,
     pos: Option<Pos>,
+    arity: u16,
 }
 
 impl Asm {
@@ -62,6 +68,7 @@ impl Asm {
             code: Vec::new(),
             pending: Vec::new(),
             pos: None,
+            arity,
         }
     }
 
@@ -106,9 +113,10 @@ impl Asm {
             mut fb,
             mut code,
             pending,
+            arity,
             ..
         } = self;
-        optimize(&mut code);
+        optimize(&mut code, arity);
         for ins in code {
             for l in ins.labels {
                 fb.bind(l);
@@ -195,7 +203,7 @@ fn label_map(code: &[Ins]) -> HashMap<Label, usize> {
 }
 
 /// The clean-up passes (module documentation), repeated while they find something.
-fn optimize(code: &mut Vec<Ins>) {
+fn optimize(code: &mut Vec<Ins>, arity: u16) {
     for _ in 0..4 {
         let mut changed = thread_jumps(code);
         changed |= jump_over_jump(code);
@@ -212,9 +220,16 @@ fn optimize(code: &mut Vec<Ins>) {
         coalesce_copies(code);
         changed = true;
     }
+    changed |= windows_in_place(code);
     // `mov r1, r1` left by an argument passed on in its own position, or by coalescing.
     changed |= drop_self_moves(code);
     changed |= drop_dead_moves(code);
+    // On the cleaned-up code: it counts the instructions it would add.
+    if tail_args_scheduled(code, arity) {
+        drop_self_moves(code);
+        drop_dead_moves(code);
+        changed = true;
+    }
     if changed {
         drop_jumps_to_next(code);
     }
@@ -963,4 +978,709 @@ fn sink_fields(code: &mut Vec<Ins>) -> bool {
         }
     }
     changed
+}
+
+/// The window (base, count) an instruction reads, if it has one.
+fn window(ins: &Ins) -> Option<(u16, u16)> {
+    use hashvm_format::OperandKind as K;
+    let mut base = None;
+    for (k, a) in ins.op.operands().iter().zip(&ins.args) {
+        match (k, a) {
+            (K::Base, Arg::Op(Operand::Slot(x))) => base = Some(*x),
+            (K::Count, Arg::Op(Operand::U16(n))) => return base.map(|b| (b, *n)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `op`'s result is never a heap pointer (an i64, u64, f64, bool, char or
+/// unit): a slot holding it keeps nothing alive, so it may be renamed into any slot
+/// whose value is dead (SPEC.md §1.4, "Dead slots are roots too").
+fn scalar_result(op: Op) -> bool {
+    use Op::*;
+    let m = op.mnemonic();
+    matches!(
+        op,
+        LoadI | LoadI64 | LoadU64 | LoadF | LoadUnit | LoadTrue | LoadFalse | LoadChar
+    ) || (op.operands().first() == Some(&hashvm_format::OperandKind::Dst)
+        && (m.ends_with(".i64") || m.ends_with(".u64") || m.ends_with(".f64"))
+        && window(&Ins {
+            labels: Vec::new(),
+            op,
+            args: Vec::new(),
+            pos: None,
+        })
+        .is_none())
+}
+
+/// The control-flow graph: successors and predecessors of each instruction.
+fn cfg(code: &[Ins]) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let at = label_map(code);
+    let mut succ = vec![Vec::new(); code.len()];
+    let mut pred = vec![Vec::new(); code.len()];
+    for (i, ins) in code.iter().enumerate() {
+        let mut v: Vec<usize> = targets(ins).filter_map(|l| at.get(&l).copied()).collect();
+        if !ins.op.is_terminator() {
+            v.push(i + 1);
+        }
+        v.retain(|&j| j < code.len());
+        for &j in &v {
+            pred[j].push(i);
+        }
+        succ[i] = v;
+    }
+    (succ, pred)
+}
+
+/// The definitions of slot `x` reaching instruction `c`, and the instructions on the
+/// paths from them to `c`; `None` when a path reaches the function's entry or a call
+/// clobbering `x`.
+fn reaching(
+    effs: &[Effects],
+    pred: &[Vec<usize>],
+    c: usize,
+    x: u16,
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    let mut defs = Vec::new();
+    let mut between = Vec::new();
+    let mut visited = vec![false; effs.len()];
+    let mut stack: Vec<usize> = pred[c].clone();
+    if c == 0 {
+        return None;
+    }
+    while let Some(p) = stack.pop() {
+        if std::mem::replace(&mut visited[p], true) {
+            continue;
+        }
+        if effs[p].write == Some(x) {
+            defs.push(p);
+            continue;
+        }
+        if effs[p].clobber_from.is_some_and(|b| x >= b) || p == 0 {
+            return None;
+        }
+        between.push(p);
+        stack.extend(pred[p].iter().copied());
+    }
+    Some((defs, between))
+}
+
+/// Renames the value that slot `x` holds when instruction `c` reads it (its web: the
+/// definitions reaching that read and every read they reach) into slot `y`, when
+/// that is possible without changing what any instruction computes: every definition
+/// yields a scalar ([`scalar_result`]), no read other than `c`'s is through a window,
+/// and `y` holds nothing live, is not written and is not clobbered wherever the value
+/// is live. `c`'s own read is left to the caller (it moves `c`'s window). Whether it
+/// renamed.
+fn rename_web(code: &mut [Ins], c: usize, x: u16, y: u16) -> bool {
+    let Some(live) = live_out(code) else {
+        return false;
+    };
+    let (succ, pred) = cfg(code);
+    let effs: Vec<Effects> = code.iter().map(effects).collect();
+    let clobbers = |i: usize, s: u16| effs[i].clobber_from.is_some_and(|b| s >= b);
+    let mut defs: Vec<usize> = Vec::new();
+    let mut uses: Vec<usize> = vec![c];
+    let mut seen_use = 0;
+    let mut seen_def = 0;
+    while seen_use < uses.len() || seen_def < defs.len() {
+        // The definitions reaching each new read.
+        while seen_use < uses.len() {
+            let u = uses[seen_use];
+            seen_use += 1;
+            let mut stack: Vec<usize> = pred[u].clone();
+            if u == 0 {
+                return false; // reaches the function's entry
+            }
+            let mut visited = vec![false; code.len()];
+            while let Some(p) = stack.pop() {
+                if std::mem::replace(&mut visited[p], true) {
+                    continue;
+                }
+                if effs[p].write == Some(x) {
+                    if !defs.contains(&p) {
+                        defs.push(p);
+                    }
+                    continue;
+                }
+                if clobbers(p, x) || p == 0 {
+                    return false;
+                }
+                stack.extend(pred[p].iter().copied());
+            }
+        }
+        // The reads each new definition reaches.
+        while seen_def < defs.len() {
+            let d = defs[seen_def];
+            seen_def += 1;
+            let mut stack: Vec<usize> = succ[d].clone();
+            let mut visited = vec![false; code.len()];
+            while let Some(s) = stack.pop() {
+                if std::mem::replace(&mut visited[s], true) {
+                    continue;
+                }
+                if effs[s].reads.contains(&x) && !uses.contains(&s) {
+                    uses.push(s);
+                }
+                if effs[s].write == Some(x) || clobbers(s, x) || !live[s].has(x) {
+                    continue;
+                }
+                stack.extend(succ[s].iter().copied());
+            }
+        }
+    }
+    // What the renamed code would compute differently.
+    for &d in &defs {
+        let scalar_def = scalar_result(code[d].op);
+        if !scalar_def || live[d].has(y) {
+            return false;
+        }
+    }
+    for &u in &uses {
+        if u != c && window(&code[u]).is_some_and(|(b, n)| x >= b && x < b + n) {
+            return false;
+        }
+    }
+    // Where the value is live: after each definition, until it is dead.
+    let mut stack: Vec<usize> = defs.clone();
+    let mut visited = vec![false; code.len()];
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut visited[i], true) {
+            continue;
+        }
+        if !live[i].has(x) {
+            continue;
+        }
+        let writes_y = effs[i].write == Some(y) && !defs.contains(&i);
+        if live[i].has(y) || writes_y || clobbers(i, y) {
+            return false;
+        }
+        for &s in &succ[i] {
+            if effs[s].write != Some(x) && !clobbers(s, x) {
+                stack.push(s);
+            } else if effs[s].reads.contains(&x) && effs[s].reads.contains(&y) {
+                return false;
+            }
+        }
+    }
+    use hashvm_format::OperandKind as K;
+    for &i in defs.iter().chain(uses.iter().filter(|&&u| u != c)) {
+        let kinds = code[i].op.operands();
+        let is_def = defs.contains(&i);
+        let is_use = uses.contains(&i);
+        for (k, arg) in kinds.iter().zip(code[i].args.iter_mut()) {
+            match (k, arg) {
+                (K::Dst, Arg::Op(Operand::Slot(s))) if is_def && *s == x => *s = y,
+                (K::Src, Arg::Op(Operand::Slot(s))) if is_use && *s == x => *s = y,
+                _ => {}
+            }
+        }
+    }
+    true
+}
+
+/// Constructor windows built in place: `mov r7, r0; mov r8, r1; mov r9, r2; mov r10,
+/// r3; ...; addi.i64 r11, ..; con r6, T, C, r7, 5` becomes `...; addi.i64 r4, ..;
+/// con r6, T, C, r0, 5` (pmap's `create`, whose four parameters are the first four
+/// fields: 4 of its 6 `mov`s). The same for every instruction reading a window that
+/// is not a call (`con`, `tuple`, `alit`, `closure`: a call's window is the callee's
+/// frame).
+///
+/// A window at `B` moves to `P` when, for each field `i`, either the last definition
+/// of `B + i` before the instruction (in its straight-line run) is `mov B + i, P + i`
+/// and nothing in between writes or clobbers `P + i` (the `mov` is then dead and
+/// [`drop_dead_moves`] drops it), or the value of `B + i` can be renamed into `P + i`
+/// ([`rename_web`]: scalars only, so that no slot holds a pointer longer than before).
+/// `P` is tried from the sources of those `mov`s. The instruction itself does not
+/// move, so its faults and source position are unchanged.
+fn windows_in_place(code: &mut [Ins]) -> bool {
+    if code.len() > 2000 {
+        return false;
+    }
+    let mut changed = false;
+    for c in 0..code.len() {
+        if matches!(
+            code[c].op,
+            Op::Call
+                | Op::CallK
+                | Op::CallSelf
+                | Op::TCall
+                | Op::TCallK
+                | Op::TCallSelf
+                | Op::FfiCall
+        ) {
+            continue;
+        }
+        let Some((base, n)) = window(&code[c]) else {
+            continue;
+        };
+        if n == 0 {
+            continue;
+        }
+        // For each field: the `mov` that is its only reaching definition, its source,
+        // and whether that source is unchanged on every path from the `mov` to `c`.
+        let (_, pred) = cfg(code);
+        let effs: Vec<Effects> = code.iter().map(effects).collect();
+        let movs: Vec<Option<(u16, bool)>> = (0..n)
+            .map(|i| {
+                let slot = base + i;
+                let (defs, between) = reaching(&effs, &pred, c, slot)?;
+                let [d] = defs.as_slice() else { return None };
+                match (code[*d].op, code[*d].args.as_slice()) {
+                    (Op::Mov, [_, Arg::Op(Operand::Slot(s))]) => {
+                        let kept = between.iter().all(|&j| {
+                            effs[j].write != Some(*s) && effs[j].clobber_from.is_none_or(|b| *s < b)
+                        });
+                        Some((*s, kept))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        let mut candidates: Vec<u16> = Vec::new();
+        for (i, m) in movs.iter().enumerate() {
+            if let Some((s, _)) = m {
+                if let Some(p) = s.checked_sub(i as u16) {
+                    if p != base && !candidates.contains(&p) {
+                        candidates.push(p);
+                    }
+                }
+            }
+        }
+        'candidate: for p in candidates {
+            if p.checked_add(n).is_none() {
+                continue;
+            }
+            let mut trial = code.to_vec();
+            for i in 0..n {
+                let (from, to) = (base + i, p + i);
+                let by_mov = movs[i as usize] == Some((to, true));
+                if !by_mov && !rename_web(&mut trial, c, from, to) {
+                    continue 'candidate;
+                }
+            }
+            let kinds = trial[c].op.operands();
+            for (k, arg) in kinds.iter().zip(trial[c].args.iter_mut()) {
+                if let (hashvm_format::OperandKind::Base, Arg::Op(Operand::Slot(b))) = (k, arg) {
+                    *b = p;
+                }
+            }
+            code.clone_from_slice(&trial);
+            changed = true;
+            break;
+        }
+    }
+    changed
+}
+
+/// A value in [`tail_args_scheduled`]'s symbolic run: what a slot held when the run
+/// began, what the instruction at an index of the original run computed, or what a
+/// call left in a slot it clobbered.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Sym {
+    Init(u16),
+    /// What a slot no path from the function's entry has written holds: the unit
+    /// the frame was cleared with (not a pointer).
+    Clean,
+    Def(usize),
+    Garbage(usize, u16),
+}
+
+/// A frame in [`trace`]: the slots written so far, and the calls so far (index,
+/// first clobbered slot), which leave garbage in every slot from there up.
+#[derive(Clone, Default)]
+struct Frame {
+    slots: HashMap<u16, Sym>,
+    clobbers: Vec<(usize, u16)>,
+    /// The slots still clean when the run began ([`Sym::Clean`]).
+    clean: Option<std::rc::Rc<Slots>>,
+}
+
+impl Frame {
+    fn get(&self, s: u16) -> Sym {
+        if let Some(v) = self.slots.get(&s) {
+            return *v;
+        }
+        match self.clobbers.iter().rev().find(|(_, b)| s >= *b) {
+            Some(&(k, _)) => Sym::Garbage(k, s),
+            None if self.clean.as_ref().is_some_and(|c| c.has(s)) => Sym::Clean,
+            None => Sym::Init(s),
+        }
+    }
+}
+
+/// What a straight-line run does, symbolically: for each instruction that is not a
+/// `mov` (by its index in the original run), the values it reads and the frame when
+/// it runs (what the collector sees as roots there); and the frame at the end.
+struct Trace {
+    reads: HashMap<usize, Vec<Sym>>,
+    frames: HashMap<usize, Frame>,
+    end: Frame,
+}
+
+/// Runs `run` symbolically; `orig[k]` is the original index of `run[k]` (`None`
+/// for a `mov` inserted by the scheduler).
+fn trace(run: &[Ins], orig: &[Option<usize>], clean: &std::rc::Rc<Slots>) -> Trace {
+    let mut st = Frame {
+        clean: Some(clean.clone()),
+        ..Frame::default()
+    };
+    let mut t = Trace {
+        reads: HashMap::new(),
+        frames: HashMap::new(),
+        end: Frame::default(),
+    };
+    for (ins, o) in run.iter().zip(orig) {
+        if let (Op::Mov, [Arg::Op(Operand::Slot(d)), Arg::Op(Operand::Slot(s))]) =
+            (ins.op, ins.args.as_slice())
+        {
+            let v = st.get(*s);
+            st.slots.insert(*d, v);
+            continue;
+        }
+        let Some(k) = *o else { continue };
+        let e = effects(ins);
+        t.reads
+            .insert(k, e.reads.iter().map(|&r| st.get(r)).collect());
+        t.frames.insert(k, st.clone());
+        if let Some(b) = e.clobber_from {
+            st.slots.retain(|&s, _| s < b);
+            st.clobbers.push((k, b));
+        }
+        if let Some(w) = e.write {
+            st.slots.insert(w, Sym::Def(k));
+        }
+    }
+    t.end = st;
+    t
+}
+
+/// Tail-call arguments into the parameter slots when [`tail_args_in_place`] finds no
+/// order for them: the arguments that are copies (`mov B + i, s`) become one parallel
+/// move into the parameter slots, placed where it is correct (as late as possible)
+/// and ordered with one scratch slot when the moves form a cycle; the other
+/// arguments are computed straight into their parameter slot. pmap's `bal(l, mk, mv,
+/// add(r, k, v))`: the copies of `l`, `mk`, `mv` go before the inner call (they must
+/// follow its window's reads of `k` and `v`, and `l` must be read before the call's
+/// result goes to r3), and the tail call moves nothing.
+///
+/// Only `mov`s move; every other instruction keeps its place, its source position and
+/// (checked by running both versions symbolically, [`trace`]) the values it reads. At
+/// every instruction the frame holds no value it did not hold before (SPEC.md §1.4:
+/// no pointer is kept alive longer), and at the call the parameter slots hold what
+/// the window held.
+fn tail_args_scheduled(code: &mut Vec<Ins>, arity: u16) -> bool {
+    let mut changed = false;
+    let mut c = 0;
+    while c < code.len() {
+        let at = c;
+        c += 1;
+        let (base, n, fslot) = match (code[at].op, code[at].args.as_slice()) {
+            (Op::TCallSelf, [Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))])
+            | (Op::TCallK, [_, Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))]) => {
+                (*b, *n, None)
+            }
+            (
+                Op::TCall,
+                [Arg::Op(Operand::Slot(f)), Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))],
+            ) => (*b, *n, Some(*f)),
+            _ => continue,
+        };
+        if n == 0 || base < n || fslot.is_some_and(|f| f < n) {
+            continue;
+        }
+        let mut start = at;
+        while start > 0 && code[start].labels.is_empty() {
+            let p = &code[start - 1];
+            if targets(p).next().is_some() || p.op.is_terminator() {
+                break;
+            }
+            start -= 1;
+        }
+        if at - start > 64 {
+            continue;
+        }
+        let run: Vec<Ins> = code[start..at].to_vec();
+        let orig: Vec<Option<usize>> = (0..run.len()).map(Some).collect();
+        let Some(clean) = clean_slots(code, arity).map(|c| std::rc::Rc::new(c[start].clone()))
+        else {
+            continue;
+        };
+
+        let old = trace(&run, &orig, &clean);
+        let want: Vec<Sym> = (0..n).map(|i| old.end.get(base + i)).collect();
+        // Each argument's last definition: a copy to move, or an instruction whose
+        // destination becomes the parameter slot.
+        let effs: Vec<Effects> = run.iter().map(effects).collect();
+        let mut copy_at = vec![false; run.len()];
+        let mut rename: Vec<(usize, u16)> = Vec::new();
+        let mut ok = true;
+        for i in 0..n {
+            let slot = base + i;
+            let Some(d) = effs
+                .iter()
+                .rposition(|e| e.write == Some(slot) || e.clobber_from.is_some_and(|b| slot >= b))
+            else {
+                ok = false;
+                break;
+            };
+            if effs[d].write != Some(slot) {
+                ok = false;
+                break;
+            }
+            if run[d].op == Op::Mov {
+                copy_at[d] = true;
+            } else {
+                rename.push((d, i));
+            }
+        }
+        if !ok || !copy_at.iter().any(|&x| x) {
+            continue;
+        }
+        let mut body: Vec<Ins> = Vec::new();
+        let mut body_orig: Vec<Option<usize>> = Vec::new();
+        for (k, ins) in run.iter().enumerate() {
+            if copy_at[k] {
+                continue;
+            }
+            let mut ins = ins.clone();
+            if k == 0 {
+                ins.labels.clear();
+            }
+            if let Some(&(_, to)) = rename.iter().find(|(d, _)| *d == k) {
+                let kinds = ins.op.operands();
+                for (kd, arg) in kinds.iter().zip(ins.args.iter_mut()) {
+                    if let (hashvm_format::OperandKind::Dst, Arg::Op(Operand::Slot(x))) = (kd, arg)
+                    {
+                        *x = to;
+                    }
+                }
+            }
+            body.push(ins);
+            body_orig.push(Some(k));
+        }
+        let copies: Vec<u16> = (0..n)
+            .filter(|&i| {
+                let slot = base + i;
+                effs.iter()
+                    .rposition(|e| e.write == Some(slot))
+                    .is_some_and(|d| copy_at[d])
+            })
+            .collect();
+        let max_slot = code
+            .iter()
+            .flat_map(|ins| {
+                let e = effects(ins);
+                e.reads.into_iter().chain(e.write)
+            })
+            .max()
+            .unwrap_or(0);
+        let mut scratches: Vec<u16> = (base..base + n).collect();
+        scratches.push(max_slot.saturating_add(1));
+        let pos_of = |i: u16| {
+            let slot = base + i;
+            effs.iter()
+                .rposition(|e| e.write == Some(slot))
+                .and_then(|d| run[d].pos)
+        };
+        let mut found: Option<(Vec<Ins>, Vec<Option<usize>>)> = None;
+        'place: for p in (0..=body.len()).rev() {
+            let before = trace(&body[..p], &body_orig[..p], &clean);
+            let val = |s: u16| before.end.get(s);
+            // The slot each copy reads at p.
+            let mut moves: Vec<(u16, u16)> = Vec::new();
+            for &i in &copies {
+                let v = want[i as usize];
+                let src = if val(i) == v {
+                    Some(i)
+                } else {
+                    let mut slots: Vec<u16> = before.end.slots.keys().copied().collect();
+                    slots.sort_unstable();
+                    slots.into_iter().find(|&s| val(s) == v).or(match v {
+                        Sym::Init(s) if val(s) == v => Some(s),
+                        _ => None,
+                    })
+                };
+                let Some(src) = src else { continue 'place };
+                if src != i {
+                    moves.push((i, src));
+                }
+            }
+            for &scratch in &scratches {
+                let Some(seq) = sequence_moves(&moves, scratch) else {
+                    continue;
+                };
+                let mut new = body[..p].to_vec();
+                let mut new_orig = body_orig[..p].to_vec();
+                for (d, s) in seq {
+                    new.push(Ins {
+                        labels: Vec::new(),
+                        op: Op::Mov,
+                        args: vec![Arg::Op(Operand::Slot(d)), Arg::Op(Operand::Slot(s))],
+                        pos: pos_of(if d == scratch { moves[0].0 } else { d }),
+                    });
+                    new_orig.push(None);
+                }
+                new.extend_from_slice(&body[p..]);
+                new_orig.extend_from_slice(&body_orig[p..]);
+                let t = trace(&new, &new_orig, &clean);
+                let same_reads = old
+                    .reads
+                    .iter()
+                    .all(|(k, r)| run[*k].op == Op::Mov || t.reads.get(k) == Some(r));
+                // The slots either version names: every other holds the same in both.
+                let named: Vec<u16> = run
+                    .iter()
+                    .chain(&new)
+                    .flat_map(|ins| {
+                        let e = effects(ins);
+                        e.reads.into_iter().chain(e.write)
+                    })
+                    .chain(0..n)
+                    .collect();
+                let fewer_roots = t.frames.iter().all(|(k, f)| {
+                    let o = &old.frames[k];
+                    let held: Vec<Sym> = named.iter().map(|&s| o.get(s)).collect();
+                    named.iter().all(|&s| {
+                        let v = f.get(s);
+                        v == Sym::Clean || held.contains(&v)
+                    })
+                });
+                let args_ok = (0..n).all(|i| t.end.get(i) == want[i as usize]);
+                let f_ok = fslot.is_none_or(|f| t.end.get(f) == old.end.get(f));
+                // Never more dispatches than before (the tail call's copy is saved).
+                let shorter = new.len() <= run.len();
+                if same_reads && fewer_roots && args_ok && f_ok && shorter {
+                    found = Some((new, new_orig));
+                    break 'place;
+                }
+            }
+        }
+        let Some((mut new, _)) = found else { continue };
+
+        if let Some(first) = new.first_mut() {
+            first.labels = run[0].labels.clone();
+        } else {
+            code[at].labels.splice(0..0, run[0].labels.iter().copied());
+        }
+        let b = match code[at].op {
+            Op::TCallSelf => 0,
+            _ => 1,
+        };
+        code[at].args[b] = Arg::Op(Operand::Slot(0));
+        let len = new.len();
+        code.splice(start..at, new);
+        c = start + len + 1;
+        changed = true;
+    }
+    changed
+}
+
+/// The slots no path from the function's entry to each instruction writes (a call
+/// or a tail call to another function clears a frame's slots past its arguments when
+/// it enters it; `tcallself` does not, so a function using it has none), or `None`
+/// for a function too large to analyse.
+fn clean_slots(code: &[Ins], arity: u16) -> Option<Vec<Slots>> {
+    let effs: Vec<Effects> = code.iter().map(effects).collect();
+    let nslots = effs
+        .iter()
+        .flat_map(|e| e.reads.iter().chain(e.write.iter()))
+        .map(|&s| s as usize + 1)
+        .max()
+        .unwrap_or(0)
+        .max(arity as usize);
+    if code.len().saturating_mul(nslots.div_ceil(64)) > 1 << 22 {
+        return None;
+    }
+    // A self tail call restarts the function without clearing its frame: whatever
+    // the last pass left is still there, so no slot is known clean.
+    if code.iter().any(|ins| ins.op == Op::TCallSelf) {
+        return Some(vec![Slots::new(nslots); code.len()]);
+    }
+    let (succ, _) = cfg(code);
+    let all = |from: u16| {
+        let mut s = Slots::new(nslots);
+        for x in from as usize..nslots {
+            s.add(x as u16);
+        }
+        s
+    };
+    // Possibly written before each instruction; the complement is returned.
+    let mut written: Vec<Option<Slots>> = vec![None; code.len()];
+    if code.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut entry = Slots::new(nslots);
+    for x in 0..arity {
+        entry.add(x);
+    }
+    written[0] = Some(entry);
+    let mut work = vec![0usize];
+    while let Some(i) = work.pop() {
+        let mut out = written[i].clone()?;
+        if let Some(b) = effs[i].clobber_from {
+            out.union(&all(b));
+        }
+        if let Some(w) = effs[i].write {
+            out.add(w);
+        }
+        for &s in &succ[i] {
+            let next = match &written[s] {
+                Some(w) => {
+                    let mut u = w.clone();
+                    u.union(&out);
+                    if &u == w {
+                        continue;
+                    }
+                    u
+                }
+                None => out.clone(),
+            };
+            written[s] = Some(next);
+            work.push(s);
+        }
+    }
+    let full = all(0);
+    Some(
+        written
+            .into_iter()
+            .map(|w| {
+                let mut c = Slots::new(nslots);
+                for x in 0..nslots as u16 {
+                    if full.has(x) && !w.as_ref().is_some_and(|w| w.has(x)) {
+                        c.add(x);
+                    }
+                }
+                c
+            })
+            .collect(),
+    )
+}
+
+/// Orders the parallel move `moves` (destination, source; destinations distinct)
+/// into a sequence of single moves, breaking each cycle through `scratch` (which
+/// must then be neither a destination nor a source). `None` when a cycle needs it
+/// and it is taken.
+fn sequence_moves(moves: &[(u16, u16)], scratch: u16) -> Option<Vec<(u16, u16)>> {
+    let mut pending: Vec<(u16, u16)> = moves.iter().copied().filter(|(d, s)| d != s).collect();
+    let mut out = Vec::new();
+    while !pending.is_empty() {
+        // A move whose destination no other pending move reads.
+        if let Some(k) = pending
+            .iter()
+            .position(|&(d, _)| !pending.iter().any(|&(_, s)| s == d))
+        {
+            out.push(pending.remove(k));
+            continue;
+        }
+        // Only cycles are left: park one source in the scratch slot.
+        if pending.iter().any(|&(d, s)| d == scratch || s == scratch) {
+            return None;
+        }
+        let (d, s) = pending[0];
+        out.push((scratch, s));
+        pending[0] = (d, scratch);
+    }
+    Some(out)
 }
