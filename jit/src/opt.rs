@@ -350,6 +350,221 @@ fn peel_with(
     Some(Ok(out))
 }
 
+/// The most guards a sunk slot store's value may be written at (see
+/// [`sink_slot_stores`]).
+const SINK_MAX_EXITS: usize = 12;
+
+/// Sinks the slot stores of a trace's straight part (a peeled trace's pre-roll, a
+/// whole unpeeled or side trace) into the snapshots of the exits after them (LuaJIT
+/// keeps slot values in snapshots the same way): `sstore s := v` is dropped, and every
+/// guard after it, up to the next write of `s`, exits through a copy of its snapshot
+/// that also writes `v` to `s` (where `s` is live there); at the trace's end the
+/// value goes to its link's snapshot (a guard like the others) or to the back-edge's
+/// write-back ([`Trace::tail`]); a peeled body carries it in its phi already. A store
+/// stays when the trace reads the slot in memory before writing it again (a slot
+/// load, a callee guard) or moves its frame (`ret.down`, `tcall.base`, which
+/// renumber the slots). An exit where the slot is dead leaves it as it is in memory
+/// only for the trace frame's own slots (below [`Trace::frame_slots`]: memory there
+/// always holds a valid value, the one the slot had before, for the collector) and
+/// the slots the trace cleared in memory before (unit there); any other slot (an
+/// inlined frame's argument) is written at every exit of the store's range, so
+/// that each exit finds memory as the store would have left it. Traces that call out
+/// of the trace (every slot in memory at the call) sink nothing. nbody's trees
+/// stored 25 slots (two words each) in each pass of the pair loop's pre-roll and 60
+/// in the outer loop's side trace: their exits write them now, and the exits are
+/// rare. Returns how many stores were sunk.
+pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
+    let sinkable_trace = t.entry.is_none()
+        && !t.returns
+        && t.ins.iter().all(|i| {
+            i.op.flags() & (flag::LOAD | flag::STORE) == 0
+                || heap_op(i.op)
+                || matches!(
+                    i.op,
+                    IrOp::SLoadI
+                        | IrOp::SLoadF
+                        | IrOp::SLoadB
+                        | IrOp::SLoad
+                        | IrOp::SStore
+                        | IrOp::SClear
+                        | IrOp::SUnit
+                        | IrOp::GFunc
+                        | IrOp::GClosure
+                        | IrOp::Link
+                        | IrOp::Phi
+                        | IrOp::RetDown
+                        | IrOp::TailBase
+                )
+        });
+    if !sinkable_trace {
+        return 0;
+    }
+    let n = t.ins.len();
+    let end = t.loop_start.map_or(n, |l| l as usize);
+    // A frame move (`ret.down`, `tcall.base`) renumbers the slots: no store is sunk
+    // across one.
+    let moves = |op: IrOp| matches!(op, IrOp::RetDown | IrOp::TailBase);
+    // Which stores can go: a backward sweep finds, for each, what the trace does
+    // next with its slot (a read in memory keeps it, a write ends its range) and
+    // whether a frame move comes first (which keeps it).
+    let mut sinks = vec![false; end];
+    // Guards before each position: a store whose range spans more than
+    // `SINK_MAX_EXITS` guards stays (each would write it: exit code grows with
+    // ranges times guards; pmap's long traces doubled their code sinking all).
+    let mut guards = vec![0usize; end + 1];
+    for p in 0..end {
+        guards[p + 1] = guards[p] + (t.ins[p].op.flags() & flag::GUARD != 0) as usize;
+    }
+    {
+        // Per slot: its next event, a read (`true`) or a write, and where.
+        let mut next: HashMap<u16, (bool, usize)> = HashMap::new();
+        let mut moves_after = false;
+        for p in (0..end).rev() {
+            let ins = t.ins[p];
+            match ins.op {
+                op if moves(op) => {
+                    moves_after = true;
+                    next.clear();
+                }
+                IrOp::SStore => {
+                    if let Some(s) = slot16(ins.k) {
+                        let q = match next.get(&s) {
+                            Some(&(false, q)) => Some(q),
+                            Some(&(true, _)) => None,
+                            None => (!moves_after).then_some(end),
+                        };
+                        sinks[p] = q.is_some_and(|q| guards[q] - guards[p] <= SINK_MAX_EXITS);
+                        next.insert(s, (false, p));
+                    }
+                }
+                IrOp::SClear | IrOp::SUnit => {
+                    if let Some(s) = slot16(ins.k) {
+                        next.insert(s, (false, p));
+                    }
+                }
+                IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB | IrOp::SLoad => {
+                    if let Some(s) = slot16(ins.k) {
+                        next.insert(s, (true, p));
+                    }
+                }
+                IrOp::GFunc | IrOp::GClosure => {
+                    if let Some(s) = slot16(ins.k & 0xffff_ffff) {
+                        next.insert(s, (true, p));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // (store position, slot, value, whether an exit where the slot is dead may leave
+    // it as it is in memory).
+    let mut sunk: Vec<(usize, u16, Ref, bool)> = Vec::new();
+    let mut moved = false;
+    // Slots written in memory (`sclear`, `sunit`) since the last frame move: they
+    // hold a valid value there from then on.
+    let mut cleared: BTreeSet<u16> = BTreeSet::new();
+    for (p, &sink) in sinks.iter().enumerate() {
+        let ins = t.ins[p];
+        if moves(ins.op) {
+            moved = true;
+            cleared.clear();
+        }
+        if matches!(ins.op, IrOp::SClear | IrOp::SUnit) {
+            if let Some(s) = slot16(ins.k) {
+                cleared.insert(s);
+            }
+        }
+        if !sink {
+            continue;
+        }
+        let Some(s) = slot16(ins.k) else {
+            continue;
+        };
+        // A slot of the trace's own frame (before any frame move) always holds a
+        // valid value in memory, so an exit where it is dead may leave it, as may
+        // one of a slot the trace cleared in memory before (an inlined frame's
+        // unfilled slot: unit there); any other (an inlined frame's argument, whose
+        // memory may hold what an older frame left there) is written at every exit
+        // of its range, dead or not.
+        let own = (!moved && (s as u32) < t.frame_slots) || cleared.contains(&s);
+        sunk.push((p, s, ins.a, own));
+    }
+    if sunk.is_empty() {
+        return 0;
+    }
+    // Each guard's snapshot with the values pending at it: one sweep, the pending
+    // stores by slot; a copy per snapshot and pending set (`version` counts the
+    // changes of the set), shared by the guards that name both.
+    let mut at: Vec<Option<usize>> = vec![None; end];
+    for (x, &(p, ..)) in sunk.iter().enumerate() {
+        at[p] = Some(x);
+    }
+    let mut pending: BTreeMap<u16, (Ref, bool)> = BTreeMap::new();
+    let mut version = 0u64;
+    let mut copies: HashMap<(u32, u64), u32> = HashMap::new();
+    for (g, &here) in at.iter().enumerate() {
+        let ins = t.ins[g];
+        if ins.op.flags() & flag::GUARD != 0 && !pending.is_empty() {
+            let k = ins.snap;
+            let c = match copies.get(&(k, version)) {
+                Some(&c) => c,
+                None => {
+                    let snap = &t.snaps[k as usize];
+                    let add: Vec<(u16, Ref)> = pending
+                        .iter()
+                        .filter(|&(&s, &(_, own))| {
+                            !snap.entries.iter().any(|e| e.0 == s)
+                                && (snap.displaced.is_some() || live(t, snap, s))
+                                && (!own || lives.slot_live(snap, s))
+                        })
+                        .map(|(&s, &(v, _))| (s, v))
+                        .collect();
+                    let c = if add.is_empty() {
+                        k
+                    } else {
+                        let mut copy = snap.clone();
+                        copy.entries.extend(add);
+                        copy.entries.sort_unstable_by_key(|e| e.0);
+                        t.snaps.push(copy);
+                        t.snaps.len() as u32 - 1
+                    };
+                    copies.insert((k, version), c);
+                    c
+                }
+            };
+            t.ins[g].snap = c;
+            if ins.op == IrOp::Link {
+                if let Some(l) = &mut t.link {
+                    l.0 = c;
+                }
+            }
+        }
+        if matches!(ins.op, IrOp::SStore | IrOp::SClear | IrOp::SUnit) {
+            if let Some(s) = slot16(ins.k) {
+                if pending.remove(&s).is_some() {
+                    version += 1;
+                }
+            }
+        }
+        if let Some(x) = here {
+            let (_, s, v, own) = sunk[x];
+            pending.insert(s, (v, own));
+            version += 1;
+        }
+    }
+    // The values still pending at the end of an unpeeled loop go to the back-edge's
+    // write-back (a trace that links has written them at its link's exit).
+    if t.loop_start.is_none() && t.link.is_none() {
+        t.tail.extend(pending.iter().map(|(&s, &(v, _))| (s, v)));
+    }
+    let mut dead = vec![false; n];
+    for &(p, ..) in &sunk {
+        dead[p] = true;
+    }
+    remove(t, &dead);
+    sunk.len()
+}
+
 /// Merges the bounds checks of a field access (`guard.len`) on one object: a later
 /// `guard.len a, k2` becomes the earlier `guard.len a, k1` (k1 < k2) raised to k2, when
 /// nothing between them has an effect the earlier guard's exit would not undo (a
@@ -921,6 +1136,58 @@ mod tests {
             (t.ins[add.a.0 as usize].k, t.ins[add.b.0 as usize].k),
             (0, 2)
         );
+    }
+
+    #[test]
+    fn slot_stores_sink_into_later_exits_and_the_back_edge() {
+        let mut b = TraceBuilder::new(0);
+        b.set_frame_slots(4);
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        let one = b.kint(1);
+        let x1 = b.arith(IrOp::AddI, x, one).unwrap();
+        b.sstore(0, x1);
+        // Slot 1 is written, then read in memory: its store stays.
+        b.sstore(1, x1);
+        let s2 = b.snapshot(5, vec![]);
+        let y = b.sload(1, IrType::I64, s2);
+        let s3 = b.snapshot(7, vec![]);
+        b.guard(IrOp::LtI, y, x, s3).unwrap();
+        let mut t = b.finish(vec![]);
+        assert_eq!(sink_slot_stores(&mut t, Lives::unknown()), 1);
+        let stores: Vec<u64> = t
+            .ins
+            .iter()
+            .filter(|i| i.op == IrOp::SStore)
+            .map(|i| i.k)
+            .collect();
+        assert_eq!(stores, vec![1]);
+        // Both guards after the sunk store write slot 0 at their exits; the first
+        // guard (before it) does not; the back-edge writes it.
+        let add = Ref(t.ins.iter().position(|i| i.op == IrOp::AddI).unwrap() as u32);
+        for ins in t.ins.iter().filter(|i| i.op.flags() & flag::GUARD != 0) {
+            let e = &t.snaps[ins.snap as usize].entries;
+            let after = ins.op != IrOp::SLoadI || ins.k == 1;
+            assert_eq!(e.contains(&(0, add)), after, "{ins:?} {e:?}");
+        }
+        assert_eq!(t.tail, vec![(0, add)]);
+        // A trace that calls out keeps its stores.
+        let mut b = TraceBuilder::new(0);
+        b.set_frame_slots(4);
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        b.sstore(1, x);
+        b.call_insn(
+            crate::ir::HelperCall {
+                func: 0,
+                ip: 0,
+                base: 0,
+                live: 2,
+            },
+            s,
+        );
+        let mut t = b.finish(vec![]);
+        assert_eq!(sink_slot_stores(&mut t, Lives::unknown()), 0);
     }
 
     /// The liveness of `main` in `src`, and its instruction offsets.

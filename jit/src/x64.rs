@@ -563,6 +563,16 @@ fn homes(t: &Trace) -> Result<Vec<Home>, CompileError> {
     }
 }
 
+/// Whether `t`'s values need more registers than a class has at some point (the
+/// trace then spills): what the optimiser weighs a pass that lengthens value lives
+/// against (`opt::sink_slot_stores`).
+pub(crate) fn spills(t: &Trace) -> bool {
+    last_uses(t).map_or(true, |last| {
+        let s = class_short(t, &last);
+        s.gpr || s.xmm
+    })
+}
+
 /// Which class runs out of registers first in `t`.
 fn class_short(t: &Trace, last: &[usize]) -> Spill {
     let (mut g, mut x) = (0usize, 0usize);

@@ -15,7 +15,9 @@
 //! with `jnil`/`head`/`tail` in a short inner loop, records and tuples allocated in
 //! loops, read with `field` (whose type changes) and written with `setfield` (objects
 //! too: the write barrier, with collections from a small nursery), constructor tests
-//! (`jntag`, `gettag`), arrays holding objects, and prints of intermediate values.
+//! (`jntag`, `gettag`), arrays holding objects, stores through one reference and
+//! loads through another that may be the same record or array, and prints of
+//! intermediate values.
 //!
 //! Every program terminates by construction: loop counters are written only by their
 //! own increment, every other jump goes forward, recursion depths are masked to small
@@ -187,7 +189,7 @@ impl Gen<'_, '_> {
     }
 
     fn stmt(&mut self, depth: u8) {
-        match self.c.below(32) {
+        match self.c.below(34) {
             0..=2 => {
                 let op = self.c.pick(&I64_BINOPS);
                 let (d, a, b) = (self.i64v(), self.int(), self.int());
@@ -493,6 +495,43 @@ impl Gen<'_, '_> {
                 self.line(&format!("anew r18, r14, r{fill}"));
                 let d = self.i64v();
                 self.line(&format!("alen r{d}, r18"));
+            }
+            31 => {
+                // Aliasing through two references: the record read, written through
+                // a second reference that is the same record (or a fresh one), and
+                // read again (the JIT's load forwarding must see the store).
+                let k = self.c.below(2);
+                if self.c.chance(160) {
+                    self.line("mov r12, r17");
+                } else {
+                    let (a, b) = (self.int(), self.f64v());
+                    self.line(&format!("mov r18, r{a}"));
+                    self.line(&format!("mov r19, r{b}"));
+                    self.line("con r12, R, R, r18, 2");
+                }
+                let d = self.c.pick(&[2, 3, 6]);
+                self.line(&format!("field r{d}, r17, {k}"));
+                let v = self.c.pick(&[2, 5, 7, 8, 10]);
+                self.line(&format!("setfield r12, {k}, r{v}"));
+                let d = self.c.pick(&[2, 3, 6]);
+                self.line(&format!("field r{d}, r17, {k}"));
+            }
+            32 => {
+                // The same for the array: an element read, written through a second
+                // slot holding the same array (or a fresh one), read again.
+                if self.c.chance(160) {
+                    self.line("mov r18, r9");
+                } else {
+                    self.line("loadi r14, 8");
+                    self.line("anew r18, r14, r2");
+                }
+                let i = self.index();
+                let d = self.i64v();
+                self.line(&format!("aget r{d}, r9, r{i}"));
+                let v = self.int();
+                self.line(&format!("aset r18, r{i}, r{v}"));
+                let d = self.i64v();
+                self.line(&format!("aget r{d}, r9, r{i}"));
             }
             _ => {
                 let (d, a) = (self.i64v(), self.int());
