@@ -608,6 +608,27 @@ pub(crate) fn disp(slot: u64) -> Result<i32, CompileError> {
         .ok_or(CompileError::SlotOutOfRange(slot))
 }
 
+/// Raises the native-stack floor in `rbp` to where the frame stack would be short: a
+/// `call.rec` takes 24 bytes of native stack and one frame record, and needs room for
+/// 12 more an exit inside the callee may push, so that one compare of `rsp` at each
+/// call covers both stacks (the AOT trampoline's rule). Depth k may call when
+/// 24k + 8 <= rsp - floor, that is when k <= records free - 13. Clobbers rax, rcx.
+fn raise_frame_floor(a: &mut Assembler) {
+    let shift = FRAME_SHIFT.unwrap_or(5);
+    dynasm!(a ; .arch x64
+        ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
+        ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+        ; sar rax, shift
+        ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
+        ; lea rax, [rax + rax * 2]
+        ; shl rax, 3
+        ; add rax, 8
+        ; mov rcx, rsp
+        ; sub rcx, rax
+        ; cmp rcx, rbp
+        ; cmova rbp, rcx);
+}
+
 /// Compiles a trace (see [`Ctx`] for how it is linked).
 ///
 /// Every trace is entered through the same prologue: it saves `rbx`, `rbp`, `r12` and
@@ -658,25 +679,9 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; lea rbp, [rsp - NATIVE_BUDGET]
         );
         if floor {
-            // A function-entry root with a `call.rec`: the floor rises to where the frame stack would
-            // be short (a `call.rec` takes 24 bytes of native stack and one frame
-            // record, and needs room for 12 more an exit inside the callee may push),
-            // so that the one compare of `rsp` at each call covers both (the AOT
-            // trampoline's rule). Depth k may call when 24k + 8 <= rsp - floor,
-            // that is when k <= records free - 13.
-            let shift = FRAME_SHIFT.unwrap_or(5);
-            dynasm!(a ; .arch x64
-                ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
-                ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
-                ; sar rax, shift
-                ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
-                ; lea rax, [rax + rax * 2]
-                ; shl rax, 3
-                ; add rax, 8
-                ; mov rcx, rsp
-                ; sub rcx, rax
-                ; cmp rcx, rbp
-                ; cmova rbp, rcx);
+            // A function-entry root with a `call.rec`: one compare of `rsp` at each
+            // call covers both stacks.
+            raise_frame_floor(&mut a);
         }
         dynasm!(a ; .arch x64
             // Returns here with the exit code in eax (`ret.rec` at the outermost
@@ -697,21 +702,11 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     // from the stack pointer of that call, and puts the caller's floor back when the
     // tree returns (exits leave through the prologue, which restores its own).
     let cross = if floor {
-        let shift = FRAME_SHIFT.unwrap_or(5);
         let off = a.offset();
         dynasm!(a ; .arch x64
-            ; push rbp
-            ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
-            ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
-            ; sar rax, shift
-            ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
-            ; lea rax, [rax + rax * 2]
-            ; shl rax, 3
-            ; add rax, 8
-            ; mov rcx, rsp
-            ; sub rcx, rax
-            ; cmp rcx, rbp
-            ; cmova rbp, rcx
+            ; push rbp);
+        raise_frame_floor(&mut a);
+        dynasm!(a ; .arch x64
             ; call =>top
             ; pop rbp
             ; ret);

@@ -693,6 +693,36 @@ fn coalesce_copies(code: &mut Vec<Ins>) -> bool {
     true
 }
 
+/// The window of a tail call (`tcallself`, `tcallk`, `tcall`): its base slot, its
+/// argument count, and the slot of the called function for `tcall`.
+fn tail_call_window(ins: &Ins) -> Option<(u16, u16, Option<u16>)> {
+    match (ins.op, ins.args.as_slice()) {
+        (Op::TCallSelf, [Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))])
+        | (Op::TCallK, [_, Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))]) => {
+            Some((*b, *n, None))
+        }
+        (
+            Op::TCall,
+            [Arg::Op(Operand::Slot(f)), Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))],
+        ) => Some((*b, *n, Some(*f))),
+        _ => None,
+    }
+}
+
+/// The first instruction of the straight-line run that ends at `at`: control enters
+/// the run only there (no label inside it, no jump or terminator before `at` in it).
+fn run_start(code: &[Ins], at: usize) -> usize {
+    let mut start = at;
+    while start > 0 && code[start].labels.is_empty() {
+        let p = &code[start - 1];
+        if targets(p).next().is_some() || p.op.is_terminator() {
+            break;
+        }
+        start -= 1;
+    }
+    start
+}
+
 /// Tail-call arguments straight into the parameter slots: `...; mov r6, r2; mov r7,
 /// r1; tcallself r6, 2` becomes `...; mov r0, r2; tcallself r0, 2` (the `mov r1, r1`
 /// dropped), and the same for `tcallk` and `tcall`. A tail call's window at slot 0 is
@@ -710,30 +740,15 @@ fn coalesce_copies(code: &mut Vec<Ins>) -> bool {
 fn tail_args_in_place(code: &mut [Ins]) -> bool {
     let mut changed = false;
     for c in 0..code.len() {
-        let (base, n, fslot) = match (code[c].op, code[c].args.as_slice()) {
-            (Op::TCallSelf, [Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))])
-            | (Op::TCallK, [_, Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))]) => {
-                (*b, *n, None)
-            }
-            (
-                Op::TCall,
-                [Arg::Op(Operand::Slot(f)), Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))],
-            ) => (*b, *n, Some(*f)),
-            _ => continue,
+        let Some((base, n, fslot)) = tail_call_window(&code[c]) else {
+            continue;
         };
         // The window must not overlap the parameter slots it moves to, nor the function.
         if n == 0 || base < n || fslot.is_some_and(|f| f < n) {
             continue;
         }
         // The straight-line run ending at the call: control enters it only at `start`.
-        let mut start = c;
-        while start > 0 && code[start].labels.is_empty() {
-            let p = &code[start - 1];
-            if targets(p).next().is_some() || p.op.is_terminator() {
-                break;
-            }
-            start -= 1;
-        }
+        let start = run_start(code, c);
         let mut run: Vec<Ins> = code[start..c].to_vec();
         let mut ok = true;
         for i in (0..n).rev() {
@@ -1376,28 +1391,13 @@ fn tail_args_scheduled(code: &mut Vec<Ins>, arity: u16) -> bool {
     while c < code.len() {
         let at = c;
         c += 1;
-        let (base, n, fslot) = match (code[at].op, code[at].args.as_slice()) {
-            (Op::TCallSelf, [Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))])
-            | (Op::TCallK, [_, Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))]) => {
-                (*b, *n, None)
-            }
-            (
-                Op::TCall,
-                [Arg::Op(Operand::Slot(f)), Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(n))],
-            ) => (*b, *n, Some(*f)),
-            _ => continue,
+        let Some((base, n, fslot)) = tail_call_window(&code[at]) else {
+            continue;
         };
         if n == 0 || base < n || fslot.is_some_and(|f| f < n) {
             continue;
         }
-        let mut start = at;
-        while start > 0 && code[start].labels.is_empty() {
-            let p = &code[start - 1];
-            if targets(p).next().is_some() || p.op.is_terminator() {
-                break;
-            }
-            start -= 1;
-        }
+        let start = run_start(code, at);
         if at - start > 64 {
             continue;
         }
