@@ -549,16 +549,20 @@ impl Slots {
     }
 }
 
+/// One past the highest slot any instruction reads or writes.
+fn slot_count(effs: &[Effects]) -> usize {
+    effs.iter()
+        .flat_map(|e| e.reads.iter().chain(e.write.iter()))
+        .map(|&s| s as usize + 1)
+        .max()
+        .unwrap_or(0)
+}
+
 /// The slots live after each instruction (read on some path before being written),
 /// or `None` when the function is too large to analyse cheaply.
 fn live_out(code: &[Ins]) -> Option<Vec<Slots>> {
     let effs: Vec<Effects> = code.iter().map(effects).collect();
-    let nslots = effs
-        .iter()
-        .flat_map(|e| e.reads.iter().chain(e.write.iter()))
-        .map(|&s| s as usize + 1)
-        .max()
-        .unwrap_or(0);
+    let nslots = slot_count(&effs);
     if code.len().saturating_mul(nslots.div_ceil(64)) > 1 << 22 {
         return None;
     }
@@ -1583,13 +1587,7 @@ fn tail_args_scheduled(code: &mut Vec<Ins>, arity: u16) -> bool {
 /// for a function too large to analyse.
 fn clean_slots(code: &[Ins], arity: u16) -> Option<Vec<Slots>> {
     let effs: Vec<Effects> = code.iter().map(effects).collect();
-    let nslots = effs
-        .iter()
-        .flat_map(|e| e.reads.iter().chain(e.write.iter()))
-        .map(|&s| s as usize + 1)
-        .max()
-        .unwrap_or(0)
-        .max(arity as usize);
+    let nslots = slot_count(&effs).max(arity as usize);
     if code.len().saturating_mul(nslots.div_ceil(64)) > 1 << 22 {
         return None;
     }
