@@ -1212,6 +1212,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     resume,
                     room,
                     closure_is_func: ins.op == IrOp::CallRecK,
+                    conv: CallConv::Trace,
                 };
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
@@ -2141,14 +2142,34 @@ pub(crate) struct NativeCall {
     /// The callee's closure slot holds the FUNC value `func` (a known call), rather
     /// than a copy of the caller's closure (a self call).
     pub closure_is_func: bool,
+    /// Where the frame top and the native stack's floor are.
+    pub conv: CallConv,
+}
+
+/// Where a native call finds the frame top and the native stack's floor, and what it
+/// saves. The frame top is the one value every call reads and writes: kept only in
+/// the register block, each call's load waits on the previous call's store (store
+/// forwarding, about 5 cycles), a chain through every call of a recursion.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallConv {
+    /// The tracing JIT's: the frame top read from the register block, the floor in
+    /// `rbp`; `BASE` and `INTR` pushed, for the caller to pop after the `call`.
+    Trace,
+    /// Whole-function code's (`aot::emit`): the frame top in `rbp` (and written to the
+    /// register block at every change, so the runtime always reads it right), the
+    /// floor in the native stack at `[rbx + floor]`; nothing pushed (the callee
+    /// returns with `BASE` at its slot 0 and `INTR` unchanged: the caller moves
+    /// `BASE` back by the argument's offset).
+    Aot { floor: i32 },
 }
 
 /// Pushes the interpreter's frame record for a native call exactly as the
 /// interpreter's push does (limits checked, the caller's ip saved, the callee's slots
-/// past its arguments cleared, the record and frame top written), then saves `BASE`
-/// and `INTR` and points `BASE` at the callee's slot 0: the caller emits the `call`
-/// and the two pops. Any limit reached jumps to `exit` (the interpreter makes the
-/// call). One copy for the JIT and the AOT compiler, so both push the same record.
+/// past its arguments cleared, the record and frame top written), then (with
+/// [`CallConv::Trace`]) saves `BASE` and `INTR`, and points `BASE` at the callee's
+/// slot 0: the caller emits the `call` and what undoes this. Any limit reached jumps to
+/// `exit` (the interpreter makes the call). One copy for the JIT and the AOT compiler,
+/// so both push the same record.
 pub(crate) fn push_native_frame<A: Emitter>(
     a: &mut A,
     c: &NativeCall,
@@ -2163,19 +2184,29 @@ pub(crate) fn push_native_frame<A: Emitter>(
     dynasm!(a ; .arch x64
         ; lea r11, [Rq(BASE) + end]
         ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
-        ; ja =>exit
-        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]);
+        ; ja =>exit);
+    // The register holding the frame top.
+    let top = match c.conv {
+        CallConv::Trace => {
+            dynasm!(a ; .arch x64 ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]);
+            SCRATCH
+        }
+        CallConv::Aot { .. } => 5, /* rbp */
+    };
     if room != 0 {
         dynasm!(a ; .arch x64
-            ; lea rax, [r11 + room]
+            ; lea rax, [Rq(top) + room]
             ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
             ; ja =>exit);
     }
-    dynasm!(a ; .arch x64
-        ; cmp rsp, rbp
-        ; jb =>exit
-        // The caller resumes after the call.
-        ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], resume);
+    match c.conv {
+        CallConv::Trace => dynasm!(a ; .arch x64 ; cmp rsp, rbp ; jb =>exit),
+        CallConv::Aot { floor } => {
+            dynasm!(a ; .arch x64 ; cmp rsp, QWORD [rbx + floor] ; jb =>exit)
+        }
+    }
+    // The caller resumes after the call.
+    dynasm!(a ; .arch x64 ; mov DWORD [Rq(top) - fsz + layout::FRAME_IP as i32], resume);
     // The callee's slots past its arguments, cleared as a push clears them.
     for s in c.a0 + c.arity as u64..c.a0 + c.nslots as u64 {
         let off = disp(s)?;
@@ -2184,43 +2215,44 @@ pub(crate) fn push_native_frame<A: Emitter>(
     // The callee's base: the caller's (its record is the innermost, and `BASE` is
     // its slot 0) plus the first argument's slot.
     dynasm!(a ; .arch x64
-        ; mov eax, DWORD [r11 - fsz + layout::FRAME_BASE as i32]
+        ; mov eax, DWORD [Rq(top) - fsz + layout::FRAME_BASE as i32]
         ; add eax, c.a0 as i32);
     if PACKED_RECORD && f <= i32::MAX as u32 {
         // Function and ip (0) in one store; base in another, result slot, kind and
         // padding in a third.
         let hi = (dst as u16 as u32 | (layout::FRAME_NORMAL as u32) << 16) as i32;
         dynasm!(a ; .arch x64
-            ; mov QWORD [r11], f as i32
-            ; mov DWORD [r11 + 8], eax
-            ; mov DWORD [r11 + 12], hi);
+            ; mov QWORD [Rq(top)], f as i32
+            ; mov DWORD [Rq(top) + 8], eax
+            ; mov DWORD [Rq(top) + 12], hi);
     } else {
         dynasm!(a ; .arch x64
-            ; mov DWORD [r11 + layout::FRAME_FUNC as i32], f as i32
-            ; mov DWORD [r11 + layout::FRAME_IP as i32], 0
-            ; mov DWORD [r11 + layout::FRAME_BASE as i32], eax
-            ; mov WORD [r11 + layout::FRAME_RET as i32], dst
-            ; mov BYTE [r11 + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
-            ; mov BYTE [r11 + layout::FRAME_PAD as i32], 0);
+            ; mov DWORD [Rq(top) + layout::FRAME_FUNC as i32], f as i32
+            ; mov DWORD [Rq(top) + layout::FRAME_IP as i32], 0
+            ; mov DWORD [Rq(top) + layout::FRAME_BASE as i32], eax
+            ; mov WORD [Rq(top) + layout::FRAME_RET as i32], dst
+            ; mov BYTE [Rq(top) + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+            ; mov BYTE [Rq(top) + layout::FRAME_PAD as i32], 0);
     }
     if c.closure_is_func {
         dynasm!(a ; .arch x64
-            ; mov QWORD [r11 + clo], f as i32
-            ; mov QWORD [r11 + clo + 8], Tag::FUNC as i32);
+            ; mov QWORD [Rq(top) + clo], f as i32
+            ; mov QWORD [Rq(top) + clo + 8], Tag::FUNC as i32);
     } else {
         dynasm!(a ; .arch x64
-            ; mov rax, QWORD [r11 - fsz + clo]
-            ; mov QWORD [r11 + clo], rax
-            ; mov rax, QWORD [r11 - fsz + clo + 8]
-            ; mov QWORD [r11 + clo + 8], rax);
+            ; mov rax, QWORD [Rq(top) - fsz + clo]
+            ; mov QWORD [Rq(top) + clo], rax
+            ; mov rax, QWORD [Rq(top) - fsz + clo + 8]
+            ; mov QWORD [Rq(top) + clo + 8], rax);
     }
     let argoff = disp(c.a0)?;
     dynasm!(a ; .arch x64
-        ; add r11, fsz
-        ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
-        ; push Rq(BASE)
-        ; push Rq(INTR)
-        ; lea Rq(BASE), [Rq(BASE) + argoff]);
+        ; add Rq(top), fsz
+        ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
+    if c.conv == CallConv::Trace {
+        dynasm!(a ; .arch x64 ; push Rq(BASE) ; push Rq(INTR));
+    }
+    dynasm!(a ; .arch x64 ; lea Rq(BASE), [Rq(BASE) + argoff]);
     Ok(())
 }
 
@@ -2388,6 +2420,7 @@ fn call_tree<A: Emitter>(
         resume: c.resume as i32,
         room: if n > 0 { 0 } else { room },
         closure_is_func: c.closure_is_func,
+        conv: CallConv::Trace,
     };
     push_native_frame(a, &call, exit)?;
     dynasm!(a ; .arch x64

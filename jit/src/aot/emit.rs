@@ -5,8 +5,10 @@
 //!
 //! The register conventions are the trace backend's ([`crate::x64`]): `rdi` is the
 //! running frame's slot 0, `rsi` the interrupt flag, `r12` the VM's register block,
-//! `rbx` the native stack pointer to unwind to on an exit, `rbp` the native stack
-//! budget's floor, `r11` scratch, and values in the registers the trace allocator
+//! `rbx` the native stack pointer to unwind to on an exit (the native stack budget's
+//! floor at `[rbx + 16]`), `rbp` the frame top (so that a call's push does not wait on
+//! the previous call's store of it, [`CallConv::Aot`]), `r11` scratch, and values in
+//! the registers the trace allocator
 //! ([`crate::x64::allocate`]) hands out within a block. Every operation is emitted by
 //! the trace backend's emitter ([`crate::x64::emit_ops`]); this file adds only what
 //! whole-function code has of its own ([`BlockTarget`]: branches between blocks,
@@ -19,7 +21,7 @@ use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, push_native_frame, store, store_tw,
-    CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
+    CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -36,14 +38,14 @@ type Asm = VecAssembler<X64Relocation>;
 /// offset, in the innermost frame, where the interpreter resumes.
 pub const RETURNED: u32 = u32::MAX;
 
-/// Bytes of native stack one entry's direct calls may use (24 a call): deeper
+/// Bytes of native stack one entry's direct calls may use (8 a call): deeper
 /// recursion leaves to the interpreter at the call, which enters the callee's code
 /// again with a fresh budget.
 const NATIVE_BUDGET: i32 = 256 * 1024;
 
-/// Bytes of native stack a direct call takes: the caller's `BASE` and `INTR` and the
-/// return address.
-const CALL_BYTES: i32 = 24;
+/// Bytes of native stack a direct call takes: the return address (the caller keeps
+/// `BASE` and `INTR` in their registers, [`CallConv::Aot`]).
+const CALL_BYTES: i32 = 8;
 
 /// `log2` of the frame record's size (the trampoline divides the free frame stack by
 /// it).
@@ -69,6 +71,9 @@ pub type Trampoline = unsafe extern "sysv64" fn(
 const TRAMP_VM: i32 = 0;
 /// Where the trampoline keeps the helper table's address.
 const TRAMP_HELPERS: i32 = 8;
+/// Where the trampoline keeps the native stack's floor, which every direct call checks
+/// (`rbp` holds the frame top, [`CallConv::Aot`]).
+const TRAMP_FLOOR: i32 = 16;
 
 /// A human-readable name for [`Trampoline`]'s contract (documentation anchor).
 pub fn trampoline_signature() -> &'static str {
@@ -273,8 +278,7 @@ fn room_check(a: &mut Asm, end: u64, fail: DynamicLabel) -> Result<(), CompileEr
         ; lea r11, [Rq(BASE) + e]
         ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
         ; ja =>fail
-        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
-        ; add r11, layout::FRAME_SIZE as i32
+        ; lea r11, [rbp + layout::FRAME_SIZE as i32]
         ; cmp r11, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
         ; ja =>fail);
     Ok(())
@@ -319,22 +323,25 @@ pub fn program(
         ; mov rbx, rsp
         ; mov QWORD [rbx + TRAMP_VM], r8
         ; mov QWORD [rbx + TRAMP_HELPERS], r9
-        // The floor of the native stack (`rbp`, checked at every direct call): the
-        // budget, raised so that the frame stack cannot fill first. A direct call
-        // takes 24 bytes of native stack (two saved registers and the return address)
-        // and one frame record, so with `room` records free the calls at depths 0 to
+        // The floor of the native stack (`[rbx + TRAMP_FLOOR]`, checked at every
+        // direct call): the budget, raised so that the frame stack cannot fill first.
+        // A direct call takes 8 bytes of native stack (the return address) and one
+        // frame record, so with `room` records free the calls at depths 0 to
         // `room - 1` may go (the entered code starts at `rbx - 8`); `room` 0 puts the
         // floor above the stack pointer, so that every call leaves to the interpreter.
+        // The frame top goes in `rbp` for the code (`CallConv::Aot`).
+        ; mov rbp, QWORD [r12 + layout::ST_FRAME_TOP as i32]
         ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
-        ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+        ; sub rax, rbp
         ; sar rax, FRAME_SHIFT
         ; dec rax
         ; imul rax, rax, CALL_BYTES
-        ; lea rbp, [rbx - 8]
-        ; sub rbp, rax
+        ; lea r11, [rbx - 8]
+        ; sub r11, rax
         ; lea rax, [rbx - NATIVE_BUDGET]
-        ; cmp rbp, rax
-        ; cmovb rbp, rax
+        ; cmp r11, rax
+        ; cmovb r11, rax
+        ; mov QWORD [rbx + TRAMP_FLOOR], r11
         ; call rcx
         ; mov r11, QWORD [r12 + layout::ST_FRAME_TOP as i32]
         ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
@@ -702,16 +709,19 @@ impl Target<Asm> for BlockTarget<'_> {
                     // The trampoline's native stack floor covers the frame stack.
                     room: 0,
                     closure_is_func: ins.op == IrOp::CallAotK,
+                    conv: CallConv::Aot { floor: TRAMP_FLOOR },
                 };
                 push_native_frame(a, &call, exit)?;
-                // The callee returns with its result in `rax`/`rdx` and its record
-                // still pushed (`ret.slot`): pop the record, store the result.
+                // The callee returns with its result in `rax`/`rdx`, its record still
+                // pushed (`ret.slot`) and `BASE` at its slot 0: pop the record, move
+                // `BASE` back, store the result.
                 let d = disp(dst as u16 as u64)?;
+                let argoff = disp(a0)?;
                 dynasm!(a ; .arch x64
                     ; call =>target
-                    ; pop Rq(INTR)
-                    ; pop Rq(BASE)
-                    ; sub QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], fsz
+                    ; sub rbp, fsz
+                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], rbp
+                    ; lea Rq(BASE), [Rq(BASE) - argoff]
                     ; mov QWORD [Rq(BASE) + d], rax
                     ; mov QWORD [Rq(BASE) + d + 8], rdx);
             }
@@ -739,11 +749,10 @@ impl Target<Asm> for BlockTarget<'_> {
                     dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
                 }
                 dynasm!(a ; .arch x64
-                    ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
-                    ; mov DWORD [r11 - fsz + layout::FRAME_FUNC as i32], f as i32
-                    ; mov DWORD [r11 - fsz + layout::FRAME_IP as i32], 0
-                    ; mov QWORD [r11 - fsz + clo], f as i32
-                    ; mov QWORD [r11 - fsz + clo + 8], Tag::FUNC as i32
+                    ; mov DWORD [rbp - fsz + layout::FRAME_FUNC as i32], f as i32
+                    ; mov DWORD [rbp - fsz + layout::FRAME_IP as i32], 0
+                    ; mov QWORD [rbp - fsz + clo], f as i32
+                    ; mov QWORD [rbp - fsz + clo + 8], Tag::FUNC as i32
                     ; jmp =>target);
             }
             IrOp::RetSlot => {
