@@ -11,42 +11,11 @@ mod common;
 use common::corpus::*;
 use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(300);
 
-/// The JIT's own programs (cli/tests/jit): loops whose guards fail mid-run, one kind
-/// of guard or exit after another, in Hash and in assembly.
-fn jit_programs(dir: &std::path::Path) -> Vec<Program> {
-    let src = root().join("cli/tests/jit");
-    let mut v = assembled(&src, "jit", dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
-        .expect("cli/tests/jit exists")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "hash"))
-        .collect();
-    files.sort();
-    for f in files {
-        let stem = f
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let allow_ffi = std::fs::read_to_string(&f).is_ok_and(|t| t.contains("#foreign"));
-        v.push(Program {
-            name: format!("jit::{stem}_hash"),
-            file: f,
-            dir: src.clone(),
-            args: Vec::new(),
-            stress_too: true,
-            allow_ffi,
-        });
-    }
-    v
-}
 /// One run: (exit status, stdout, stderr).
 fn run_with(p: &Program, jit: &[&str], stress: bool) -> (i32, String, String) {
     let mut c = Command::new(bin("hashvm"));

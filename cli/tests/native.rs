@@ -2,9 +2,10 @@
 //! SPEC.md §11) behave exactly as `hashvm run` on the same program: the same standard
 //! output, standard error (messages, stack traces) and exit status, for every
 //! conformance example, every example of docs/LANGUAGE.md, every benchmark program at
-//! its small size (built with `hashc --native`) and every `.hasm` program of the VM's
+//! its small size (built with `hashc --native`), every `.hasm` program of the VM's
 //! suite that needs no input or special setting (assembled, then made native with
-//! `hashld --native`); the conformance and docs examples also under GC stress with the
+//! `hashld --native`) and every program of the JIT's own corpus (cli/tests/jit, also
+//! under GC stress); the conformance and docs examples also under GC stress with the
 //! JIT recording at hotness 1 (`HASHVM_JIT_HOT=1`) against the interpreter under
 //! stress. Examples that do not compile must fail the same way with `--native`. Then:
 //! an executable moved to an empty directory with an empty environment still runs; a
@@ -1354,11 +1355,17 @@ fn main() {
     );
     let hasm = hasm_programs(&scratch.0);
     assert!(hasm.len() > 100, "the .hasm programs were not found");
+    let own = jit_programs(&scratch.0);
+    assert!(
+        own.len() > 40,
+        "the JIT's programs (cli/tests/jit) were not found"
+    );
     let mut trials: Vec<Trial> = conf
         .into_iter()
         .chain(docs)
         .chain(benchmarks())
         .chain(hasm)
+        .chain(own)
         .map(|p| Trial::test(p.name.clone(), move || compare(&p)))
         .collect();
     trials.push(Trial::test("runs_alone", runs_alone));

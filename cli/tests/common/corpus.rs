@@ -223,3 +223,35 @@ pub fn benchmarks() -> Vec<Program> {
         })
         .collect()
 }
+
+/// The JIT's own programs (cli/tests/jit): loops whose guards fail mid-run, one kind
+/// of guard or exit after another, native calls and exits of compiled code, in Hash and
+/// in assembly.
+pub fn jit_programs(dir: &Path) -> Vec<Program> {
+    let src = root().join("cli/tests/jit");
+    let mut v = assembled(&src, "jit", dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
+        .expect("cli/tests/jit exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hash"))
+        .collect();
+    files.sort();
+    for f in files {
+        let stem = f
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let allow_ffi = std::fs::read_to_string(&f).is_ok_and(|t| t.contains("#foreign"));
+        v.push(Program {
+            name: format!("jit::{stem}_hash"),
+            file: f,
+            dir: src.clone(),
+            args: Vec::new(),
+            stress_too: true,
+            allow_ffi,
+        });
+    }
+    v
+}

@@ -854,6 +854,9 @@ struct Tx<'a> {
     live: &'a dyn Fn(u32, usize) -> bool,
     /// Calls inlined so far.
     inlined: usize,
+    /// Whether a guard's snapshot names the pending values (its exit stub writes them)
+    /// rather than having them written before the guard ([`Tx::snap`]).
+    lazy: bool,
 }
 
 enum Step {
@@ -876,12 +879,50 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// A snapshot resuming in the interpreter at `ip`. The pending values are written
-    /// back first (each is stored once whether here or at the block's end), so no value
-    /// stays live in a register only for an exit that is rarely taken.
+    /// A snapshot resuming in the interpreter at `ip`. With `lazy`, the pending values
+    /// of slots live at `ip` are its entries, written by the exit's stub, and stay
+    /// pending (a later write-back stores them once): a guard costs no stores on the
+    /// path that passes it, which is nearly always taken. Without, they are written
+    /// back first, so no value stays live in a register only for an exit that is
+    /// rarely taken (the fallback when a fragment's values do not fit the registers).
+    /// Home registers are set either way (an exit writes the home registers back).
+    /// An operation that reads a slot in memory writes that slot back first
+    /// ([`Tx::flush_slots`]).
     fn snap(&mut self, ip: u32) -> u32 {
-        self.flush(&[ip]);
-        self.b.snapshot(ip, Vec::new())
+        if !self.lazy {
+            self.flush(&[ip]);
+            return self.b.snapshot(ip, Vec::new());
+        }
+        let mut entries = Vec::new();
+        for (s, r) in self.dirty() {
+            if self.home.and_then(|h| h.home(s as usize)).is_some() {
+                self.b.emit_raw(IrOp::HSet, r, NONE, s as u64, 0);
+                if let Some(e) = &mut self.map[s as usize] {
+                    e.1 = false;
+                }
+            } else if (self.live)(ip, s as usize) {
+                entries.push((s, r));
+            }
+        }
+        self.b.snapshot(ip, entries)
+    }
+
+    /// Writes the pending values of `slots` back, for an operation that reads them in
+    /// memory (`ctor.index`, `field.slot`...), whether or not they are live after it.
+    fn flush_slots(&mut self, slots: &[usize]) {
+        for (s, r) in self.dirty() {
+            if !slots.contains(&(s as usize)) {
+                continue;
+            }
+            if self.home.and_then(|h| h.home(s as usize)).is_some() {
+                self.b.emit_raw(IrOp::HSet, r, NONE, s as u64, 0);
+            } else {
+                self.b.sstore(s as u32, r);
+            }
+            if let Some(e) = &mut self.map[s as usize] {
+                e.1 = false;
+            }
+        }
     }
 
     /// Writes every pending value back to its slot (or its home register), for one of
@@ -1206,6 +1247,7 @@ impl Tx<'_> {
                 if self.kinds[s0].ir().is_some() {
                     return Ok(Step::Unsupported);
                 }
+                self.flush_slots(&[s0]);
                 let snap = self.snap(ip);
                 if i.op == JNTag {
                     let idx = self.b.emit_raw(IrOp::CtorIdx, NONE, NONE, s0 as u64, snap);
@@ -1226,6 +1268,7 @@ impl Tx<'_> {
                 if self.kinds[s1].ir().is_some() {
                     return Ok(Step::Unsupported);
                 }
+                self.flush_slots(&[s1]);
                 let snap = self.snap(ip);
                 let k = s1 as u64 | ((i.op == Tail) as u64) << 16 | (s0 as u64) << 32;
                 self.b.emit_raw(IrOp::HeadSlot, NONE, NONE, k, snap);
@@ -1265,6 +1308,7 @@ impl Tx<'_> {
                 if self.kinds[s2].ir().is_some() {
                     return Ok(Step::Unsupported);
                 }
+                self.flush_slots(&[s2]);
                 let snap = self.snap(ip);
                 self.b.emit_raw(IrOp::IsNil, NONE, NONE, s2 as u64, snap);
                 let Some(obj) = self.allocate(1, builtin::LIST, &[s1, s2], ip)? else {
@@ -1351,6 +1395,7 @@ impl Tx<'_> {
                     }
                     self.set(s0, r);
                 } else if i.op == Field {
+                    self.flush_slots(&[o]);
                     let snap = self.snap(ip);
                     let k = o as u64 | (fi as u64) << 16 | (s0 as u64) << 32;
                     self.b.emit_raw(IrOp::FieldSlot, NONE, NONE, k, snap);
@@ -1365,6 +1410,12 @@ impl Tx<'_> {
                         (None, None) => None,
                     }
                     .filter(|&r| self.b.ty(r) != IrType::Ptr);
+                    // `setfield.slot` reads the value in its slot.
+                    if v.is_some() {
+                        self.flush_slots(&[o]);
+                    } else {
+                        self.flush_slots(&[o, s2]);
+                    }
                     let snap = self.snap(ip);
                     let k = o as u64 | (fi as u64) << 16;
                     match v {
@@ -1676,6 +1727,7 @@ fn translate(
     shapes: &[(u16, u16)],
     merge: bool,
     loops: Vec<HomeLoop>,
+    lazy: bool,
     leaves: &[Option<Leaf>],
     liveness: &Liveness,
 ) -> Result<FuncIr, BuildError> {
@@ -1772,6 +1824,7 @@ fn translate(
             leaves,
             live: &live,
             inlined: 0,
+            lazy,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -1951,20 +2004,28 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         irs.push(match fun {
             Some(fun) => Some({
                 let name = &m.functions[fi].name;
-                // Longer fragments and home registers need more registers: if a block
-                // does not fit, the function is translated without home registers,
-                // then block by block.
+                // Longer fragments, home registers and pending values kept for the
+                // exits (`lazy`) need more registers: if a block does not fit, the
+                // function is translated with pending values written before each guard,
+                // then without home registers, then block by block.
                 let liveness = Liveness::new(fun, m.functions[fi].nslots as usize);
                 let loops = home_loops(fun, &is_full, &leaves, &liveness);
                 let mut tries = vec![(true, Vec::new()), (false, Vec::new())];
                 if !loops.is_empty() {
                     tries.insert(0, (true, loops));
                 }
+                let tries: Vec<_> = tries
+                    .into_iter()
+                    .flat_map(|(merge, loops)| {
+                        [(merge, loops.clone(), true), (merge, loops, false)]
+                    })
+                    .collect();
                 let last = tries.len() - 1;
                 let mut chosen = None;
-                for (k, (merge, loops)) in tries.into_iter().enumerate() {
+                for (k, (merge, loops, lazy)) in tries.into_iter().enumerate() {
                     let t = translate(
-                        m, fi as u32, fun, &is_full, &shapes, merge, loops, &leaves, &liveness,
+                        m, fi as u32, fun, &is_full, &shapes, merge, loops, lazy, &leaves,
+                        &liveness,
                     )
                     .map_err(|e| format!("{name}: {e}"))?;
                     if k == last || fits(&t) {
