@@ -1542,6 +1542,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::AGetSlot
             | IrOp::GCopy
             | IrOp::FieldSlot
+            | IrOp::FieldPtr
             | IrOp::SetFieldK
             | IrOp::ASetSlot
             | IrOp::SetFieldSlot

@@ -922,6 +922,12 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; mov QWORD [Rq(p) + Rq(q) * 8 + f], Rq(SCRATCH)
                     ; =>done);
             }
+            IrOp::FieldPtr => {
+                let foff = layout::FIELDS as i32 + disp(ins.k & 0xffff_ffff)?;
+                let d = disp(ins.k >> 32)?;
+                dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), Rq(g(ins.a)));
+                copy_into_slot(a, foff, d);
+            }
             IrOp::FieldSlot | IrOp::SetFieldK | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):
                 // tag, kind and field count checked, as the interpreter checks them.

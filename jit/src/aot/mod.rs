@@ -857,6 +857,12 @@ struct Tx<'a> {
     /// Whether a guard's snapshot names the pending values (its exit stub writes them)
     /// rather than having them written before the guard ([`Tx::snap`]).
     lazy: bool,
+    /// Whether the instruction after byte offset `ip` that next mentions slot `s`, in
+    /// the same basic block, reads it first as the object of a `field` or `setfield`.
+    next_object: &'a dyn Fn(u32, usize) -> bool,
+    /// Values that are addresses of DATA objects (a field read next as an object),
+    /// never arrays: [`Tx::get`] does not hand them out as arrays.
+    data: Vec<Ref>,
 }
 
 enum Step {
@@ -957,7 +963,7 @@ impl Tx<'_> {
     /// `None` if it is known to be of another type (the instruction faults).
     fn get(&mut self, s: usize, ty: IrType, ip: u32) -> Option<Ref> {
         if let Some((r, _)) = self.map.get(s).copied().flatten() {
-            return (self.b.ty(r) == ty).then_some(r);
+            return (self.b.ty(r) == ty && !self.data.contains(&r)).then_some(r);
         }
         if let Some((hty, _)) = self.home.and_then(|h| h.home(s)) {
             if hty != ty {
@@ -1363,17 +1369,22 @@ impl Tx<'_> {
                     return Ok(Step::Unsupported);
                 }
                 let typed = (self.next_read)(ip, s0);
+                let object = (self.next_object)(ip, s0);
                 let held = self.map[o].map(|(r, _)| r);
                 if i.op == Field
-                    && typed.is_some()
+                    && (typed.is_some() || object || held.is_some())
                     && held.is_none_or(|r| self.b.ty(r) == IrType::Ptr)
                 {
                     // Read next as an i64 or f64: loaded into a register with a guard on
                     // its tag (a field of another kind leaves to the interpreter at this
                     // instruction, which copies it and goes on); read next as an array:
                     // its address, guarded to be an object of the array kind (the slot
-                    // map's objects are arrays). The object's address is not kept in
-                    // the slot map.
+                    // map's objects are arrays, but for `data`); read next as the
+                    // object of a field: its address, guarded to be an object (its
+                    // kind is guarded where it is read, as here), kept in `data`.
+                    // Otherwise,
+                    // the object in a register: the field copied whole into its slot
+                    // (`field.ptr`). The object's address is not kept in the slot map.
                     let snap = self.snap(ip);
                     let obj = match held {
                         Some(r) => r,
@@ -1382,18 +1393,26 @@ impl Tx<'_> {
                     self.b
                         .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
                     self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
-                    let tw = match typed {
-                        Some(IrType::F64) => Tag::F64,
-                        Some(IrType::Ptr) => Tag::OBJ,
-                        Some(IrType::Bool) => Tag::BOOL,
-                        _ => Tag::I64,
-                    } as u64;
-                    let r = self.b.fload(obj, fi as u32, tw, snap)?;
-                    if typed == Some(IrType::Ptr) {
-                        self.b
-                            .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)?;
+                    if typed.is_none() && !object {
+                        let k = fi as u64 | (s0 as u64) << 32;
+                        self.b.emit_raw(IrOp::FieldPtr, obj, NONE, k, 0);
+                        self.written(s0);
+                    } else {
+                        let tw = match typed {
+                            Some(IrType::F64) => Tag::F64,
+                            Some(IrType::Bool) => Tag::BOOL,
+                            Some(IrType::I64) => Tag::I64,
+                            _ => Tag::OBJ,
+                        } as u64;
+                        let r = self.b.fload(obj, fi as u32, tw, snap)?;
+                        if typed == Some(IrType::Ptr) {
+                            self.b
+                                .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)?;
+                        } else if typed.is_none() {
+                            self.data.push(r);
+                        }
+                        self.set(s0, r);
                     }
-                    self.set(s0, r);
                 } else if i.op == Field {
                     self.flush_slots(&[o]);
                     let snap = self.snap(ip);
@@ -1751,7 +1770,9 @@ fn translate(
     let mut inlined = 0;
     let mut merged = vec![false; fun.leaders.len()];
     let leader = |ip: u32| fun.leaders.binary_search(&ip).ok();
-    let next_read = |ip: u32, s: usize| -> Option<IrType> {
+    // The instruction after byte offset `ip` that next mentions slot `s`, in the same
+    // basic block, if it reads it first.
+    let next_use = |ip: u32, s: usize| -> Option<&Insn> {
         let n = *fun.at.get(ip as usize)?;
         for (jip, j, _) in fun.insns.iter().skip(n + 1) {
             if fun.leaders.binary_search(jip).is_ok() {
@@ -1768,29 +1789,40 @@ fn translate(
                 }
             }
             if src {
-                // Read as an array (the object operand of `aget`, `aset`, `alen`).
-                let array = match j.op {
-                    Op::AGet | Op::ALen => slot(j, 1) == s,
-                    Op::ASet => slot(j, 0) == s,
-                    _ => false,
-                };
-                if array {
-                    return Some(IrType::Ptr);
-                }
-                let mut st = vec![Kind::Any; s + 1];
-                transfer(&mut st, j, &[], func);
-                return match st[s] {
-                    Kind::F64 => Some(IrType::F64),
-                    Kind::I64 => Some(IrType::I64),
-                    Kind::Bool => Some(IrType::Bool),
-                    _ => None,
-                };
+                return Some(j);
             }
             if other {
                 return None;
             }
         }
         None
+    };
+    let next_read = |ip: u32, s: usize| -> Option<IrType> {
+        let j = next_use(ip, s)?;
+        // Read as an array (the object operand of `aget`, `aset`, `alen`).
+        let array = match j.op {
+            Op::AGet | Op::ALen => slot(j, 1) == s,
+            Op::ASet => slot(j, 0) == s,
+            _ => false,
+        };
+        if array {
+            return Some(IrType::Ptr);
+        }
+        let mut st = vec![Kind::Any; s + 1];
+        transfer(&mut st, j, &[], func);
+        match st[s] {
+            Kind::F64 => Some(IrType::F64),
+            Kind::I64 => Some(IrType::I64),
+            Kind::Bool => Some(IrType::Bool),
+            _ => None,
+        }
+    };
+    let next_object = |ip: u32, s: usize| {
+        next_use(ip, s).is_some_and(|j| match j.op {
+            Op::Field => slot(j, 1) == s,
+            Op::SetField => slot(j, 0) == s,
+            _ => false,
+        })
     };
     let live = |ip: u32, s: usize| match fun.at.get(ip as usize) {
         Some(&n) if n != usize::MAX => liveness.live(n, s),
@@ -1825,6 +1857,8 @@ fn translate(
             live: &live,
             inlined: 0,
             lazy,
+            next_object: &next_object,
+            data: Vec::new(),
         };
         let reachable = fun.reached[first];
         let mut n = first;
