@@ -432,7 +432,7 @@ pub fn jit_stats_line(s: &JitStatsCell, vm: &hashvm_vm::Vm) -> String {
                 100.0 * traced as f64 / total as f64
             };
             format!(
-                "jit: {} recordings, {} aborted, {} traces, {} side traces, {} trace entries, {} exits to the interpreter ({} from helper calls), {} links between traces, {:.3} ms recording and compiling, {} instructions, {:.1}% of instructions in traces\n",
+                "jit: {} recordings, {} aborted, {} traces, {} side traces, {} trace entries, {} exits to the interpreter ({} from helper calls), {} links between traces, {} allocations sunk ({} rebuilt at exits), {:.3} ms recording and compiling, {} instructions, {:.1}% of instructions in traces\n",
                 s.recordings,
                 s.aborts,
                 s.traces,
@@ -441,6 +441,8 @@ pub fn jit_stats_line(s: &JitStatsCell, vm: &hashvm_vm::Vm) -> String {
                 s.exits,
                 s.helper_exits,
                 s.links + s.direct_links.load(std::sync::atomic::Ordering::Relaxed),
+                s.sunk_allocs,
+                s.unsink_exits,
                 s.compile_seconds * 1e3,
                 total,
                 share

@@ -42,6 +42,11 @@ pub struct JitStats {
     /// Of the exits, those of helper calls that did not complete (the instruction
     /// faulted, or was left to the interpreter).
     pub helper_exits: u64,
+    /// Allocations sunk (`new.sink`) in the traces compiled: each allocates nothing
+    /// on the trace, only at the exits that need its object.
+    pub sunk_allocs: u64,
+    /// Exits that rebuilt sunk objects (`Vm::jit_unsink`).
+    pub unsink_exits: u64,
     /// Per compiled trace (when [`Jit::count`] is set): the bytecode instructions one
     /// pass runs, and the passes completed so far (the trace's code counts them).
     pub passes: Vec<(u32, Arc<AtomicU64>)>,
@@ -184,6 +189,10 @@ pub struct Jit {
     /// Loop anchors whose root is recorded again and compiled unpeeled (see
     /// [`Jit::judge_peeling`]).
     no_peel: HashSet<Anchor>,
+    /// Loop anchors whose root is recorded again and compiled without allocation
+    /// sinking: an exit of it that rebuilds sunk objects was taken often (such an
+    /// exit grows no side trace; see [`Jit::exit_taken_often`]).
+    no_sink: HashSet<Anchor>,
     /// Exits (trace, snapshot) whose side trace waited for code without a trace (see
     /// `retry`), with that code's anchor: tried again once a root trace is installed
     /// there.
@@ -355,6 +364,9 @@ impl Jit {
         // A sunk value lives up to the last exit that writes it: where that makes the
         // trace spill and it did not before, it keeps its stores (pmap's long traces
         // ran 27% more instructions sunk, reloading spilled values).
+        // Then, in a root loop trace, allocations sunk (exits that rebuild sunk
+        // objects grow no side traces, so side traces keep theirs).
+        let sink_allocs = side.is_none() && !self.no_sink.contains(&anchor);
         let finish = |t: crate::ir::Trace| {
             let unsunk = t.clone();
             let mut t = t;
@@ -364,12 +376,17 @@ impl Jit {
                 sunk = 0;
             }
             let merged = crate::opt::merge_len_guards(&mut t, lives);
+            let allocs = if sink_allocs {
+                crate::opt::sink_allocations(&mut t)
+            } else {
+                0
+            };
             match x64::compile(&t, ctx) {
-                Ok(c) => Ok((t, c, sunk, merged)),
-                Err(_) if sunk > 0 => {
+                Ok(c) => Ok((t, c, sunk, merged, allocs)),
+                Err(_) if sunk > 0 || allocs > 0 => {
                     let mut t = unsunk;
                     let merged = crate::opt::merge_len_guards(&mut t, lives);
-                    x64::compile(&t, ctx).map(|c| (t, c, 0, merged))
+                    x64::compile(&t, ctx).map(|c| (t, c, 0, merged, 0))
                 }
                 Err(e) => Err(e),
             }
@@ -392,7 +409,7 @@ impl Jit {
             },
             None => None,
         };
-        let (trace, code, sunk, merged) = match peeled {
+        let (trace, code, sunk, merged, allocs) = match peeled {
             Some(x) => x,
             None => finish(trace).map_err(|e| e.to_string())?,
         };
@@ -406,6 +423,12 @@ impl Jit {
         } else {
             dropped
         };
+        let dropped = if allocs > 0 {
+            format!("{dropped} ({allocs} allocations sunk)")
+        } else {
+            dropped
+        };
+        self.stats.borrow_mut().sunk_allocs += allocs as u64;
         if self.count {
             // The Arc keeps the counter alive as long as the stats (the code is
             // dropped with the trace, first).
@@ -557,6 +580,46 @@ impl Jit {
         Ok(())
     }
 
+    /// Rebuilds the objects exit `k` of trace `tid` sank (LuaJIT's `snap_unsink`) and
+    /// writes them to their slots, from the trace frame's slot 0 at `base`: each
+    /// field's value is in the slot the exit wrote it to (an entry of the snapshot,
+    /// a scratch slot for a value no live slot holds) or another sunk object.
+    #[cold]
+    #[inline(never)]
+    fn unsink(&self, vm: &mut Vm, tid: usize, k: usize, base: usize) -> Result<(), Trap> {
+        use hashvm_vm::jit::SunkField;
+        let t = &self.traces[tid].trace;
+        let s = &t.snaps[k];
+        let index: HashMap<crate::ir::Ref, usize> =
+            s.sunk.iter().enumerate().map(|(i, o)| (o.obj, i)).collect();
+        let field = |v: crate::ir::Ref| match index.get(&v) {
+            Some(&m) => Some(SunkField::Object(m)),
+            None => s
+                .entries
+                .iter()
+                .find(|e| e.1 == v)
+                .map(|e| SunkField::Slot(base + e.0 as usize)),
+        };
+        let objs: Option<Vec<([u64; 2], Vec<SunkField>)>> = s
+            .sunk
+            .iter()
+            .map(|o| {
+                let ins = t.ins.get(o.obj.0 as usize)?;
+                let fields = o.fields.iter().map(|&v| field(v)).collect::<Option<_>>()?;
+                Some(([ins.k, ins.tw], fields))
+            })
+            .collect();
+        let Some(objs) = objs else {
+            return Err(vm.error_plain("JIT: a sunk object's field is in no slot"));
+        };
+        let writes: Vec<(usize, usize)> = s
+            .entries
+            .iter()
+            .filter_map(|&(slot, r)| index.get(&r).map(|&m| (base + slot as usize, m)))
+            .collect();
+        vm.jit_unsink(&objs, &writes)
+    }
+
     /// Logs exit `k` of trace `tid`, and records a side trace from there once it is
     /// taken often (the VM switches to its recording instance when `enter` returns).
     #[cold]
@@ -578,7 +641,22 @@ impl Jit {
         };
         let poll = self.traces[tid].trace.loop_start.is_some()
             && k == self.traces[tid].trace.loop_snap as usize;
+        let sunk = !self.traces[tid].trace.snaps[k].sunk.is_empty();
         let (taken, tried) = &mut self.traces[tid].exits[k];
+        if sunk && *taken >= SIDE_HOT && !*tried {
+            // Its state is not all in memory for a side trace to start from: the
+            // root (the only kind of trace that sinks) is recorded again without
+            // sinking, and grows its side trace there (as `judge_peeling` does).
+            *tried = true;
+            let at = self.traces[root].anchor;
+            self.no_sink.insert(at);
+            vm.uninstall_trace(at);
+            self.note(format_args!(
+                "exit {k} of trace {} rebuilds sunk objects and is taken often: recorded again without sinking",
+                tid + 1
+            ));
+            return;
+        }
         if k != 0 && !poll && *taken >= SIDE_HOT && !*tried && sides < max_sides {
             *tried = true;
             let r = &self.traces[root];
@@ -823,10 +901,18 @@ impl Jit {
             st.exits += link.is_none() as u64;
             st.links += link.is_some() as u64;
         }
+        // The frame the exiting trace ran in (a direct link may have entered another
+        // tree's, in another frame, since this entry).
+        let exit_base = vm.jit_top_frame().map_or(0, |f| f.base as usize);
         if !s.frames.is_empty() || entry_tree {
             self.materialise(vm, tid, k)?;
         } else {
             vm.jit_set_ip(s.resume_ip);
+        }
+        if !s.sunk.is_empty() {
+            // After the frames: the slots the objects go to are then live.
+            self.stats.borrow_mut().unsink_exits += 1;
+            self.unsink(vm, tid, k, exit_base)?;
         }
         if let Some(target) = link {
             // The machine is at the target loop's back-edge, its frames pushed: enter
@@ -981,6 +1067,7 @@ impl JitHook for Jit {
         self.retry_due.clear();
         self.side_retry.clear();
         self.no_peel.clear();
+        self.no_sink.clear();
         self.refused.clear();
         self.traces.clear();
         self.entry_trees.clear();

@@ -16,6 +16,7 @@
 //! (`jit/src/opt.rs`) then turns a root loop into a pre-roll and a loop body whose
 //! loop-carried slots live in registers (`phi`s, [`Trace::phis`]).
 
+use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value};
 use std::collections::HashMap;
 use std::fmt;
@@ -167,6 +168,8 @@ define_ir! {
     New "new" 0 Ptr [GUARD | STORE] "A new object of `16 + 16 * tw` bytes bumped from the nursery through the register block, its header words `k` and `tw` (kind, tag, meta; length); exits (before the allocating instruction, which the interpreter then runs, collecting) when the nursery has no room. Its fields are written next, by `hstore`s with no barrier (the object is young).";
     SqrtF "sqrt.f64" 1 F64 [NOSYNC] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
     HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). With `tw` = `HSTORE_FLAT`, element `Ref(k)` of a flat array (its elements kind guarded to be b's tag) := b's 8-byte payload, no tag, no barrier; with `tw` = `HSTORE_ELEM`, either, by the array's elements kind at run time (exits on any other kind). The one heap store.";
+    NewSunk "new.sink" 0 Ptr [NOSYNC] "A `new` whose object does not escape the trace (allocation sinking, `jit/src/opt.rs` `sink_allocations`): no code; an exit whose snapshot names it allocates it then, filled as the `hstore.sink`s before the exit left it ([`Snapshot::sunk`]). Header words `k` and `tw` as `new`'s.";
+    HStoreSunk "hstore.sink" 2 None [NOSYNC] "A store into a sunk object (`new.sink` a, field `Ref(k)`, a constant, := b): no code; the exits after it materialise the object with b in that field.";
     // Whole-function (ahead-of-time) code, `jit/src/aot`: a function is a list of basic
     // blocks, each an IR fragment; exits whose snapshot resume offset has `aot::JUMP_BIT`
     // set continue at that block instead of leaving.
@@ -304,6 +307,21 @@ pub struct Snapshot {
     /// function that frame runs now. A state that never goes back to the root's loop
     /// header: a side trace from here ends in a link or an exit.
     pub displaced: Option<u32>,
+    /// The sunk objects (`new.sink`) this exit materialises, in allocation order,
+    /// each with its field values as the trace had them at the exit: what entries
+    /// naming a `new.sink` (and fields naming another) stand for. Empty unless
+    /// allocation sinking (`jit/src/opt.rs`, `sink_allocations`) ran.
+    pub sunk: Vec<SunkObject>,
+}
+
+/// An object allocation sinking removed from the code, as one exit rebuilds it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SunkObject {
+    /// Its `new.sink` (header words in `k` and `tw`).
+    pub obj: Ref,
+    /// Each field's value at the exit: a constant, another sunk object of the same
+    /// snapshot, or a value the exit writes to a slot (an entry of the snapshot).
+    pub fields: Vec<Ref>,
 }
 
 /// One bytecode instruction a trace runs through the VM's helper (`call.insn`).
@@ -513,7 +531,8 @@ impl fmt::Display for Trace {
                     write!(f, " {}.flat[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?
                 }
                 IrOp::HStore => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
-                IrOp::New => write!(f, " {:#x} len {}", ins.k, ins.tw)?,
+                IrOp::New | IrOp::NewSunk => write!(f, " {:#x} len {}", ins.k, ins.tw)?,
+                IrOp::HStoreSunk => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
                 IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
                 IrOp::SClear | IrOp::SUnit => write!(f, " r{}", ins.k)?,
                 IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => write!(f, " g{}", ins.k)?,
@@ -594,6 +613,14 @@ impl fmt::Display for Trace {
             write!(f, " @{}:", s.resume_ip)?;
             for (slot, r) in &s.entries {
                 write!(f, " r{slot}={r}")?;
+            }
+            // A sunk object, as LuaJIT's dumps mark them: `{fields}` after its ref.
+            for o in &s.sunk {
+                write!(f, " {}{{", o.obj)?;
+                for (i, v) in o.fields.iter().enumerate() {
+                    write!(f, "{}{v}", if i == 0 { "" } else { " " })?;
+                }
+                write!(f, "}}")?;
             }
             writeln!(f)?;
         }
@@ -766,6 +793,7 @@ impl TraceBuilder {
             entries: Vec::new(),
             frames: Vec::new(),
             displaced: None,
+            sunk: Vec::new(),
         });
         b
     }
@@ -1025,6 +1053,7 @@ impl TraceBuilder {
             entries,
             frames: frames.to_vec(),
             displaced: self.displaced,
+            sunk: Vec::new(),
         });
         self.trace.snaps.len() as u32 - 1
     }
@@ -1164,6 +1193,7 @@ impl TraceBuilder {
             entries: Vec::new(),
             frames: frames.to_vec(),
             displaced: self.displaced,
+            sunk: Vec::new(),
         });
         let snap = self.trace.snaps.len() as u32 - 1;
         self.emit(IrOp::Link, NONE, NONE, 0, snap);
@@ -1300,6 +1330,22 @@ impl TraceBuilder {
             return Err(BuildError::TypeMismatch(op));
         }
         self.want(obj, IrType::Ptr, op)?;
+        // An object the trace allocated has the header it was given: a guard that
+        // holds on it is dropped now (so a sunk allocation keeps no use in code). One
+        // that does not stays and exits when run (the recorder's `alit` makes a
+        // general array where the interpreter made a flat one, whose kind it
+        // guards: the exit's side trace goes on).
+        if let Some((kind, _, meta, len)) = self.allocated(obj) {
+            let holds = match op {
+                IrOp::GKind => kind as u64 == k,
+                IrOp::GMeta => meta as u64 == k,
+                _ => len > k,
+            };
+            if holds {
+                self.header_fact(op, obj, k);
+                return Ok(());
+            }
+        }
         self.emit(op, obj, NONE, k, snap);
         Ok(())
     }
@@ -1308,6 +1354,12 @@ impl TraceBuilder {
     pub fn guard_index(&mut self, a: Ref, i: Ref, snap: u32) -> Result<(), BuildError> {
         self.want(a, IrType::Ptr, IrOp::GIndex)?;
         self.want(i, IrType::I64, IrOp::GIndex)?;
+        // A constant index in range of an array the trace allocated holds.
+        if let (Some((_, _, _, len)), Some(k)) = (self.allocated(a), self.konst(i)) {
+            if k < len {
+                return Ok(());
+            }
+        }
         self.emit(IrOp::GIndex, a, i, 0, snap);
         Ok(())
     }
@@ -1315,6 +1367,9 @@ impl TraceBuilder {
     /// The constructor index of the DATA object `obj` (its kind guarded).
     pub fn htag(&mut self, obj: Ref) -> Result<Ref, BuildError> {
         self.want(obj, IrType::Ptr, IrOp::HTag)?;
+        if let Some((_, tag, _, _)) = self.allocated(obj) {
+            return Ok(self.kint(tag as i64));
+        }
         Ok(self.emit(IrOp::HTag, obj, NONE, 0, 0))
     }
 
@@ -1326,6 +1381,13 @@ impl TraceBuilder {
             return Ok(self.kint(i.k as i64));
         }
         Ok(self.emit(IrOp::Payload, v, NONE, 0, 0))
+    }
+
+    /// The header (kind, tag, meta word, length) of `obj` when the trace allocated it
+    /// (`new`): known, and never changed while it lives.
+    fn allocated(&self, obj: Ref) -> Option<(u8, u16, u32, u64)> {
+        let i = self.trace.ins.get(obj.0 as usize)?;
+        (i.op == IrOp::New).then(|| layout::header_fields([i.k, i.tw]))
     }
 
     /// A new object with the header words `hw` (see `layout::header_words`) and `len`
@@ -1503,6 +1565,9 @@ impl TraceBuilder {
     pub fn alen(&mut self, a: Ref) -> Result<Ref, BuildError> {
         if self.trace.ty(a) != IrType::Ptr {
             return Err(BuildError::TypeMismatch(IrOp::ALen));
+        }
+        if let Some((_, _, _, len)) = self.allocated(a) {
+            return Ok(self.kint(len as i64));
         }
         Ok(self.emit(IrOp::ALen, a, NONE, 0, 0))
     }

@@ -43,7 +43,9 @@
 //! whose loop-carried slot changes type from one iteration to the next (the body's
 //! read of it would always fail its guard) is not peeled either: it runs as recorded.
 
-use crate::ir::{flag, heap_load, ClosureSrc, IrOp, Ref, Snapshot, Trace, TraceBuilder, NONE};
+use crate::ir::{
+    flag, heap_load, ClosureSrc, IrOp, Ref, Snapshot, SunkObject, Trace, TraceBuilder, NONE,
+};
 use hashvm_format::liveness::Liveness;
 use hashvm_vm::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -87,20 +89,33 @@ impl Lives<'_> {
         {
             return true;
         }
-        let inner = snap.frames.iter().rposition(|f| f.base <= s);
-        let (func, ip, rel) = match inner {
-            None => (
-                self.func,
-                snap.frames.first().map_or(snap.resume_ip, |f| f.resume),
-                s,
-            ),
-            Some(i) => (
-                snap.frames[i].func,
-                snap.frames.get(i + 1).map_or(snap.resume_ip, |f| f.resume),
-                s - snap.frames[i].base,
-            ),
-        };
-        by_func.get(&func).is_none_or(|l| l.live(ip, rel as usize))
+        // The innermost frame holding the slot: a slot above an inlined frame's
+        // extent is its caller's (the callee never touches it), so the caller's
+        // liveness after the call decides (main's locals above a small callee's
+        // frame were all live at every exit inside the callee, and kept their
+        // objects from being sunk).
+        let mut inner = snap.frames.iter().rposition(|f| f.base <= s);
+        loop {
+            let (func, ip, rel) = match inner {
+                None => (
+                    self.func,
+                    snap.frames.first().map_or(snap.resume_ip, |f| f.resume),
+                    s,
+                ),
+                Some(i) => (
+                    snap.frames[i].func,
+                    snap.frames.get(i + 1).map_or(snap.resume_ip, |f| f.resume),
+                    s - snap.frames[i].base,
+                ),
+            };
+            let Some(l) = by_func.get(&func) else {
+                return true;
+            };
+            match inner {
+                Some(i) if rel as usize >= l.nslots() => inner = i.checked_sub(1),
+                _ => return l.live(ip, rel as usize),
+            }
+        }
     }
 }
 
@@ -899,6 +914,297 @@ fn sink_store(
     snaps.iter().all(fits).then_some(snaps)
 }
 
+/// Allocation sinking (LuaJIT's `lj_opt_sink.c`, with `lj_snap.c`'s `snap_unsink` in
+/// the hook): a `new` whose object nothing but the trace's exits can see becomes a
+/// `new.sink`, and the `hstore`s into it `hstore.sink`s, which emit no code. An exit
+/// whose snapshot names such an object (a slot entry, or a field of another sunk
+/// object it names) allocates it then, with the field values the trace had at that
+/// exit ([`Snapshot::sunk`], filled by the hook through `Vm::jit_unsink`).
+///
+/// A `new` stays when its object *escapes*: any use other than a store into it at a
+/// constant field index (the general layout), a store of it into another sunk
+/// object, or a snapshot entry of a guard's exit; so an operand of any other
+/// operation (a store into an object that is not sunk, a header read left in code,
+/// a load not forwarded), a value the back-edge writes or carries (`tail`, a phi),
+/// the link's snapshot (a direct link enters the target trace in machine code, which
+/// cannot allocate). In a peeled trace a pre-roll `new` used by the loop body stays
+/// too (its fields could change from one iteration to the next). Traces that call
+/// out (helpers, C, native recursion, other trees) or change frames sink nothing:
+/// the VM reads their slots between instructions. Only root loop traces are passed
+/// here by the hook; an exit of such a trace that names a sunk object never grows a
+/// side trace (its state is not in memory for one to start from): the hook records
+/// the root again without sinking when one is taken often.
+///
+/// Each guard's exit gets the fields as the stores before it left them: a snapshot
+/// shared by guards that see different field values is copied. The values of the
+/// fields that are not constants or slot entries already are written by the exit to
+/// scratch slots above the trace's extent (which grows to hold them), where the hook
+/// reads them. Returns how many allocations were sunk.
+pub fn sink_allocations(t: &mut Trace) -> usize {
+    if t.entry.is_some()
+        || t.returns
+        || t.pops
+        || t.ins.iter().any(|i| {
+            matches!(
+                i.op,
+                IrOp::CallRecK
+                    | IrOp::CallRecSelf
+                    | IrOp::CallTree
+                    | IrOp::CallInsn
+                    | IrOp::CallC
+                    | IrOp::RetRec
+                    | IrOp::RetDown
+                    | IrOp::TailBase
+            )
+        })
+    {
+        return 0;
+    }
+    let n = t.ins.len();
+    let mut cand: Vec<bool> = t.ins.iter().map(|i| i.op == IrOp::New).collect();
+    if !cand.contains(&true) {
+        return 0;
+    }
+    loop {
+        escape_allocations(t, &mut cand);
+        if !cand.contains(&true) {
+            return 0;
+        }
+        match plan_sunk_exits(t, &cand) {
+            Ok(plan) => {
+                apply_sinking(t, &cand, plan);
+                return cand.iter().take(n).filter(|&&c| c).count();
+            }
+            Err(obj) => cand[obj.0 as usize] = false,
+        }
+    }
+}
+
+/// The field index of a store into a candidate `obj` that may be sunk: a constant
+/// index in range, the general layout.
+fn sunk_field(t: &Trace, ins: &crate::ir::Ins) -> Option<usize> {
+    let k = t.ins.get(ins.k as usize).filter(|k| k.op == IrOp::KInt)?.k;
+    let len = t.ins.get(ins.a.0 as usize)?.tw;
+    (ins.tw == 0 && k < len).then_some(k as usize)
+}
+
+/// Clears `cand` for every allocation that escapes (see [`sink_allocations`]), to a
+/// fixed point: an object stored into one that escapes escapes too.
+fn escape_allocations(t: &Trace, cand: &mut [bool]) {
+    let ls = t.loop_start.map_or(usize::MAX, |l| l as usize);
+    let link = t.link.map(|l| l.0);
+    loop {
+        let mut changed = false;
+        let mut esc = |r: Ref, cand: &mut [bool]| {
+            if let Some(c) = cand.get_mut(r.0 as usize).filter(|c| **c) {
+                *c = false;
+                changed = true;
+            }
+        };
+        for (p, ins) in t.ins.iter().enumerate() {
+            let into = ins.op == IrOp::HStore
+                && cand.get(ins.a.0 as usize) == Some(&true)
+                && sunk_field(t, ins).is_some();
+            if into {
+                // A value stored into a sunk object may be sunk too; the index is a
+                // constant.
+            } else {
+                if ins.op.nargs() >= 1 {
+                    esc(ins.a, cand);
+                }
+                if ins.op.nargs() == 2 {
+                    esc(ins.b, cand);
+                }
+            }
+            let guard =
+                ins.op.flags() & flag::GUARD != 0 && !(ins.op == IrOp::New && cand[p]) && !into;
+            if guard && (Some(ins.snap) == link || ins.op == IrOp::Link) {
+                for &(_, r) in &t.snaps[ins.snap as usize].entries {
+                    esc(r, cand);
+                }
+            }
+            // A pre-roll object the loop body sees.
+            if p >= ls {
+                let body_uses = [ins.a, ins.b]
+                    .into_iter()
+                    .take(ins.op.nargs())
+                    .chain(
+                        guard
+                            .then(|| t.snaps[ins.snap as usize].entries.iter().map(|e| e.1))
+                            .into_iter()
+                            .flatten(),
+                    )
+                    .filter(|r| (r.0 as usize) < ls)
+                    .collect::<Vec<_>>();
+                for r in body_uses {
+                    esc(r, cand);
+                }
+            }
+        }
+        for &(_, r) in &t.tail {
+            esc(r, cand);
+        }
+        for &(p, v) in &t.phis {
+            esc(p, cand);
+            esc(v, cand);
+        }
+        if !changed {
+            return;
+        }
+    }
+}
+
+/// What sinking changes in the snapshots: the guards (by position) that exit through
+/// a copy, and its number; the snapshots that get their sunk objects in place (their
+/// first guard's); the copies; the first scratch slot and how many the largest exit
+/// uses.
+struct SinkPlan {
+    snap_of: Vec<(usize, u32)>,
+    replace: Vec<(u32, Snapshot)>,
+    copies: Vec<Snapshot>,
+    base: u32,
+    scratch: u32,
+}
+
+/// Each guard's exit with the sunk objects it materialises, or `Err` with an object
+/// that cannot be sunk (an exit would need a field not stored yet).
+fn plan_sunk_exits(t: &Trace, cand: &[bool]) -> Result<SinkPlan, Ref> {
+    let is_cand = |r: Ref| cand.get(r.0 as usize) == Some(&true);
+    // Scratch slots start above every slot the trace names: its extent counts only
+    // inlined frames' slots (0 when it inlines none), its frame's size may be unknown.
+    let named = t
+        .snaps
+        .iter()
+        .flat_map(|s| s.entries.iter().map(|e| e.0 as u32 + 1))
+        .chain(t.tail.iter().map(|e| e.0 as u32 + 1))
+        .chain(t.ins.iter().filter_map(|i| match i.op {
+            IrOp::SLoadI
+            | IrOp::SLoadF
+            | IrOp::SLoadB
+            | IrOp::SLoad
+            | IrOp::SStore
+            | IrOp::SClear
+            | IrOp::SUnit => Some((i.k as u32).saturating_add(1)),
+            IrOp::GFunc | IrOp::GClosure => Some(((i.k & 0xffff_ffff) as u32).saturating_add(1)),
+            _ => None,
+        }))
+        .max()
+        .unwrap_or(0);
+    let base = t.extent.max(t.frame_slots).max(named);
+    // The fields of each candidate as the stores so far left them.
+    let mut fields: HashMap<Ref, Vec<Option<Ref>>> = HashMap::new();
+    // (snapshot, its sunk objects) -> the snapshot that exits with them.
+    let mut made: HashMap<(u32, Vec<SunkObject>), u32> = HashMap::new();
+    let mut taken: BTreeSet<u32> = BTreeSet::new();
+    let mut plan = SinkPlan {
+        snap_of: Vec::new(),
+        replace: Vec::new(),
+        copies: Vec::new(),
+        base,
+        scratch: 0,
+    };
+    for (p, ins) in t.ins.iter().enumerate() {
+        if ins.op == IrOp::New && is_cand(Ref(p as u32)) {
+            fields.insert(Ref(p as u32), vec![None; ins.tw as usize]);
+            continue;
+        }
+        if ins.op == IrOp::HStore && is_cand(ins.a) {
+            if let (Some(i), Some(f)) = (sunk_field(t, ins), fields.get_mut(&ins.a)) {
+                f[i] = Some(ins.b);
+                continue;
+            }
+        }
+        if ins.op.flags() & flag::GUARD == 0 {
+            continue;
+        }
+        let snap = &t.snaps[ins.snap as usize];
+        // The objects the exit names, through entries and then fields; in
+        // allocation order.
+        let mut objs: BTreeSet<Ref> = BTreeSet::new();
+        let mut work: Vec<Ref> = snap
+            .entries
+            .iter()
+            .map(|e| e.1)
+            .filter(|&r| is_cand(r))
+            .collect();
+        while let Some(o) = work.pop() {
+            if !objs.insert(o) {
+                continue;
+            }
+            for v in fields.get(&o).ok_or(o)? {
+                let v = v.ok_or(o)?;
+                if is_cand(v) {
+                    work.push(v);
+                }
+            }
+        }
+        if objs.is_empty() {
+            continue;
+        }
+        let sunk: Vec<SunkObject> = objs
+            .iter()
+            .map(|&o| SunkObject {
+                obj: o,
+                fields: fields[&o].iter().flatten().copied().collect(),
+            })
+            .collect();
+        let key = (ins.snap, sunk);
+        if let Some(&k) = made.get(&key) {
+            plan.snap_of.push((p, k));
+            continue;
+        }
+        // The snapshot with scratch entries for the fields' values no entry holds
+        // (constants included: the hook reads every value from a slot).
+        let mut s = snap.clone();
+        let mut j = 0u32;
+        for v in key.1.iter().flat_map(|o| o.fields.iter().copied()) {
+            if is_cand(v) || s.entries.iter().any(|e| e.1 == v) {
+                continue;
+            }
+            let slot = u16::try_from(base + j).map_err(|_| key.1[0].obj)?;
+            s.entries.push((slot, v));
+            j += 1;
+        }
+        plan.scratch = plan.scratch.max(j);
+        s.sunk = key.1.clone();
+        let k = if taken.insert(ins.snap) {
+            plan.replace.push((ins.snap, s));
+            ins.snap
+        } else {
+            plan.copies.push(s);
+            (t.snaps.len() + plan.copies.len() - 1) as u32
+        };
+        made.insert(key, k);
+        plan.snap_of.push((p, k));
+    }
+    Ok(plan)
+}
+
+/// Rewrites `t` as planned: sunk `new`s and stores, the guards' snapshots, the extent.
+fn apply_sinking(t: &mut Trace, cand: &[bool], plan: SinkPlan) {
+    for (k, s) in plan.replace {
+        t.snaps[k as usize] = s;
+    }
+    t.snaps.extend(plan.copies);
+    for (p, k) in plan.snap_of {
+        t.ins[p].snap = k;
+    }
+    for p in 0..t.ins.len() {
+        let ins = t.ins[p];
+        if ins.op == IrOp::New && cand[p] {
+            t.ins[p].op = IrOp::NewSunk;
+            t.ins[p].snap = 0;
+        } else if ins.op == IrOp::HStore && cand.get(ins.a.0 as usize) == Some(&true) {
+            t.ins[p].op = IrOp::HStoreSunk;
+            t.ins[p].snap = 0;
+        }
+    }
+    t.extent = t.extent.max(plan.base + plan.scratch);
+    // The bump pointer moves only if an allocation is left (the hook commits it
+    // after such a trace, and enters it synced).
+    t.allocates = t.ins.iter().any(|i| i.op == IrOp::New);
+}
+
 /// Operations that read or write the heap or the globals, never a frame slot.
 fn heap_op(op: IrOp) -> bool {
     heap_load(op)
@@ -1188,6 +1494,173 @@ mod tests {
         );
         let mut t = b.finish(vec![]);
         assert_eq!(sink_slot_stores(&mut t, Lives::unknown()), 0);
+    }
+
+    /// The header words of a DATA object of type 77 with `len` fields.
+    fn data_header(len: u64) -> [u64; 2] {
+        hashvm_vm::jit::layout::header_words(hashvm_vm::jit::layout::KIND_DATA, 0, 77, len)
+    }
+
+    fn ops(t: &Trace) -> Vec<IrOp> {
+        t.ins.iter().map(|i| i.op).collect()
+    }
+
+    #[test]
+    fn an_allocation_only_exits_see_is_sunk() {
+        let (i64t, f64t) = (hashvm_vm::Tag::I64 as u64, hashvm_vm::Tag::F64 as u64);
+        let mut b = TraceBuilder::new(0);
+        b.set_forwarding();
+        b.set_shape(4, 0);
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        let y = b.sload(1, IrType::F64, s);
+        let n = b.sload(3, IrType::I64, s);
+        let [w0, w1] = data_header(2);
+        let o = b.new_object(w0, w1, s);
+        let (k0, k1) = (b.kint(0), b.kint(1));
+        b.hstore(o, k0, x, s).unwrap();
+        b.hstore(o, k1, y, s).unwrap();
+        // Its header guards are decided, its loads forwarded: no use left in code.
+        let kind = hashvm_vm::jit::layout::KIND_DATA as u64;
+        b.guard_header(IrOp::GKind, o, kind, s).unwrap();
+        b.guard_header(IrOp::GMeta, o, 77, s).unwrap();
+        b.guard_header(IrOp::GLen, o, 1, s).unwrap();
+        assert_eq!(b.fload(o, 0, i64t, s).unwrap(), x);
+        assert_eq!(b.fload(o, 1, f64t, s).unwrap(), y);
+        // An exit with the object live in slot 2 (and x in slot 0, y nowhere).
+        let g = b.snapshot(5, vec![(0, x), (2, o)]);
+        b.guard(IrOp::LtI, x, n, g).unwrap();
+        let mut t = b.finish(vec![]);
+        assert_eq!(sink_allocations(&mut t), 1);
+        assert_eq!(
+            ops(&t),
+            vec![
+                IrOp::SLoadI,
+                IrOp::SLoadF,
+                IrOp::SLoadI,
+                IrOp::NewSunk,
+                IrOp::KInt,
+                IrOp::KInt,
+                IrOp::HStoreSunk,
+                IrOp::HStoreSunk,
+                IrOp::LtI
+            ]
+        );
+        assert!(!t.allocates && !t.needs_sync());
+        let snap = &t.snaps[t.ins[8].snap as usize];
+        assert_eq!(
+            snap.sunk,
+            vec![SunkObject {
+                obj: o,
+                fields: vec![x, y]
+            }]
+        );
+        // y goes to a scratch slot above the trace's slots, which grow by one.
+        assert_eq!(snap.entries, vec![(0, x), (2, o), (4, y)]);
+        assert_eq!(t.extent, 5);
+        // The dump marks it.
+        let dump = t.to_string();
+        assert!(dump.contains("new.sink") && dump.contains(&format!("{o}{{{x} {y}}}")));
+    }
+
+    #[test]
+    fn allocations_that_escape_stay_and_nested_ones_sink_together() {
+        let mut b = TraceBuilder::new(0);
+        b.set_forwarding();
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        let n = b.sload(1, IrType::I64, s);
+        let p = b.sload_tw(2, hashvm_vm::Tag::OBJ as u64, s);
+        let k0 = b.kint(0);
+        let [w0, w1] = data_header(1);
+        // Stored into an object the trace did not allocate: escapes.
+        let a = b.new_object(w0, w1, s);
+        b.hstore(a, k0, x, s).unwrap();
+        b.hstore(p, k0, a, s).unwrap();
+        // Stored into an object that is sunk: sunk with it.
+        let inner = b.new_object(w0, w1, s);
+        b.hstore(inner, k0, x, s).unwrap();
+        let outer = b.new_object(w0, w1, s);
+        b.hstore(outer, k0, inner, s).unwrap();
+        // Written back at the back-edge: escapes, and the object in it too.
+        let i2 = b.new_object(w0, w1, s);
+        b.hstore(i2, k0, x, s).unwrap();
+        let o2 = b.new_object(w0, w1, s);
+        b.hstore(o2, k0, i2, s).unwrap();
+        let g = b.snapshot(5, vec![(4, outer), (5, o2)]);
+        b.guard(IrOp::LtI, x, n, g).unwrap();
+        let mut t = b.finish(vec![(6, o2)]);
+        assert_eq!(sink_allocations(&mut t), 2);
+        let op = |r: Ref| t.ins[r.0 as usize].op;
+        assert_eq!(op(a), IrOp::New);
+        assert_eq!((op(inner), op(outer)), (IrOp::NewSunk, IrOp::NewSunk));
+        assert_eq!((op(i2), op(o2)), (IrOp::New, IrOp::New));
+        let guard = t.ins.iter().find(|i| i.op == IrOp::LtI).unwrap();
+        let snap = &t.snaps[guard.snap as usize];
+        assert_eq!(
+            snap.sunk,
+            vec![
+                SunkObject {
+                    obj: inner,
+                    fields: vec![x]
+                },
+                SunkObject {
+                    obj: outer,
+                    fields: vec![inner]
+                }
+            ]
+        );
+        // A trace that calls out sinks nothing.
+        let mut b = TraceBuilder::new(0);
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        let o = b.new_object(w0, w1, s);
+        let k0 = b.kint(0);
+        b.hstore(o, k0, x, s).unwrap();
+        let h = crate::ir::HelperCall {
+            func: 0,
+            ip: 0,
+            base: 0,
+            live: 2,
+        };
+        let g = b.snapshot(3, vec![(1, o)]);
+        b.call_insn(h, g);
+        let mut t = b.finish(vec![]);
+        assert_eq!(sink_allocations(&mut t), 0);
+    }
+
+    #[test]
+    fn each_exit_rebuilds_the_fields_as_the_stores_before_it_left_them() {
+        let mut b = TraceBuilder::new(0);
+        b.set_forwarding();
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        let n = b.sload(1, IrType::I64, s);
+        let z = b.sload(2, IrType::I64, s);
+        let k0 = b.kint(0);
+        let [w0, w1] = data_header(1);
+        let o = b.new_object(w0, w1, s);
+        b.hstore(o, k0, x, s).unwrap();
+        // One snapshot, two guards: before and after a store into the object.
+        let g = b.snapshot(5, vec![(3, o), (4, o)]);
+        b.guard(IrOp::LtI, x, n, g).unwrap();
+        b.hstore(o, k0, z, s).unwrap();
+        b.guard(IrOp::LtI, z, n, g).unwrap();
+        let mut t = b.finish(vec![]);
+        assert_eq!(sink_allocations(&mut t), 1);
+        let guards: Vec<u32> = t
+            .ins
+            .iter()
+            .filter(|i| i.op == IrOp::LtI)
+            .map(|i| i.snap)
+            .collect();
+        assert_ne!(guards[0], guards[1], "the second exit gets a copy");
+        let fields = |k: u32| t.snaps[k as usize].sunk[0].fields.clone();
+        assert_eq!((fields(guards[0]), fields(guards[1])), (vec![x], vec![z]));
+        // One object in two slots: one sunk object, written to both.
+        let e = &t.snaps[guards[1] as usize].entries;
+        assert!(e.contains(&(3, o)) && e.contains(&(4, o)));
+        assert_eq!(t.snaps[guards[1] as usize].sunk.len(), 1);
     }
 
     /// The liveness of `main` in `src`, and its instruction offsets.

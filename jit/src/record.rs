@@ -30,8 +30,13 @@
 //! `jnil`/`jcons`) guards the constructor seen. Heap stores go through `hstore` (the
 //! write barrier).
 //!
-//! Anything the recorder cannot translate (allocation, IO, inner loops) aborts the
-//! recording with the reason; the VM backs the anchor off and keeps interpreting.
+//! Allocations (`con`, `cons`, `tuple`, `alit`, `closure`) are recorded as an inline
+//! `new` followed by the stores of its fields; header guards and loads on such an
+//! object fold to what was stored (so that allocation sinking, `opt`, can remove it).
+//!
+//! Anything the recorder cannot translate (other IO, inner loops without a trace)
+//! aborts the recording with the reason; the VM backs the anchor off and keeps
+//! interpreting.
 
 use crate::ir::{
     tagword_of, BuildError, CCall, CRet, ClosureSrc, HelperCall, IrOp, IrType, Ref, SnapFrame,

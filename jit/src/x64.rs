@@ -280,6 +280,11 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
     };
     for (i, ins) in t.ins.iter().enumerate() {
         use_at(Ref(i as u32), i);
+        // A sunk store has no code: its value is used where an exit needs it (a
+        // snapshot entry), its object nowhere.
+        if ins.op == IrOp::HStoreSunk {
+            continue;
+        }
         if ins.op.nargs() >= 1 {
             use_at(ins.a, i);
         }
@@ -292,7 +297,9 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
         }
         if ins.op.flags() & flag::GUARD != 0 {
             for (_, r) in &t.snaps[ins.snap as usize].entries {
-                use_at(*r, i);
+                if !sunk(t, *r) {
+                    use_at(*r, i);
+                }
             }
         }
     }
@@ -379,6 +386,9 @@ fn immediate_only(t: &Trace) -> Vec<bool> {
         }
     };
     for ins in &t.ins {
+        if ins.op == IrOp::HStoreSunk {
+            continue;
+        }
         if ins.op.nargs() >= 1 && !takes_imm(t, ins, false) {
             kill(ins.a);
         }
@@ -399,7 +409,20 @@ fn immediate_only(t: &Trace) -> Vec<bool> {
         kill(p);
         kill(v);
     }
+    // A sunk allocation has no value in code (its exits allocate it).
+    for (o, ins) in only.iter_mut().zip(&t.ins) {
+        *o |= ins.op == IrOp::NewSunk;
+    }
     only
+}
+
+/// Whether `r` is a sunk allocation (`new.sink`): no code computes it, an exit whose
+/// snapshot names it allocates it (the hook, from [`crate::ir::Snapshot::sunk`]), so
+/// no exit stores it to its slot.
+pub(crate) fn sunk(t: &Trace, r: Ref) -> bool {
+    t.ins
+        .get(r.0 as usize)
+        .is_some_and(|i| i.op == IrOp::NewSunk)
 }
 
 /// Which register classes may spill (values kept in the spill area, [`Home::Spill`]).
@@ -812,7 +835,9 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     for (k, s) in t.snaps.iter().enumerate() {
         dynasm!(a ; .arch x64 ; =>exits[k]);
         for &(slot, r) in &s.entries {
-            store_home(&mut a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
+            if !sunk(t, r) {
+                store_home(&mut a, slot as u32, homes[r.0 as usize], t.tagword(r))?;
+            }
         }
         let slot = table[k].as_ptr() as i64;
         dynasm!(a ; .arch x64
@@ -1503,6 +1528,8 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::HTag
             | IrOp::Payload
             | IrOp::New => data_op(a, t, loc, i, exit)?,
+            // Sunk: no code (see `opt::sink_allocations`).
+            IrOp::NewSunk | IrOp::HStoreSunk => {}
             IrOp::HStore => heap_store(a, t, loc, *ins, exit, cx.remember_stub())?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));

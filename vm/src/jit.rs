@@ -189,6 +189,15 @@ pub mod layout {
         unsafe { std::mem::transmute::<Header, [u64; 2]>(Header::new(kind, tag, meta, len)) }
     }
 
+    /// The kind, tag, meta word and length in the header words `w` (the inverse of
+    /// [`header_words`]): what the JIT decides header guards on an object it
+    /// allocated with, and what an exit allocates a sunk object with.
+    pub fn header_fields(w: [u64; 2]) -> (u8, u16, u32, u64) {
+        // SAFETY: as in `header_words`: any two `u64`s are a valid `Header`.
+        let h = unsafe { std::mem::transmute::<[u64; 2], Header>(w) };
+        (h.kind, h.tag, h.meta, h.len)
+    }
+
     use crate::vm::{Frame, FrameKind};
     /// The size of a frame record.
     pub const FRAME_SIZE: usize = std::mem::size_of::<Frame>();
@@ -228,6 +237,15 @@ pub mod layout {
     pub const ST_NURSERY: usize = std::mem::offset_of!(VmState, nursery);
     /// Offset of [`VmState::nursery_size`].
     pub const ST_NURSERY_SIZE: usize = std::mem::offset_of!(VmState, nursery_size);
+}
+
+/// A field of an object a trace exit rebuilds ([`Vm::jit_unsink`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SunkField {
+    /// The value in this value-stack index (written by the exit).
+    Slot(usize),
+    /// Another object of the same exit (its index in the list).
+    Object(usize),
 }
 
 /// An object's header as a recorder sees it ([`Vm::object_header`]).
@@ -762,6 +780,101 @@ impl Vm {
             },
             n,
         )
+    }
+
+    /// Allocates the objects a trace exit rebuilds (the JIT's allocation sinking:
+    /// objects the trace never allocated because nothing but its exits could see
+    /// them) and writes them to their slots. `objs` are the objects, each with its
+    /// header words ([`layout::header_words`]) and fields: the value of a slot (an
+    /// index in the value stack, which the exit wrote) or another of `objs` (so an
+    /// object two slots or fields name is one object, and cycles are possible);
+    /// `writes` are `(value-stack index, object)`. Every value read from a slot is
+    /// rooted before the first allocation and every object after its own, so a
+    /// collection in any allocation moves them all; each object's fields are unit
+    /// until all are allocated, then filled through the write barrier (an earlier
+    /// object may have been promoted by a later allocation's collection). The
+    /// frames the exit restores must be pushed first: the slots read and written
+    /// are then live for the collector.
+    pub fn jit_unsink(
+        &mut self,
+        objs: &[([u64; 2], Vec<SunkField>)],
+        writes: &[(usize, usize)],
+    ) -> Result<(), Trap> {
+        let nvals: usize = objs.iter().map(|o| o.1.len()).sum();
+        let mark = self.roots.len();
+        if self.roots.try_reserve(nvals + objs.len()).is_err() {
+            return Err(self.error_plain("out of memory"));
+        }
+        for (_, fields) in objs {
+            for f in fields {
+                if let SunkField::Slot(i) = *f {
+                    let v = self.jit_slot(i);
+                    self.roots.push(v);
+                }
+            }
+        }
+        let r = self.unsink_rooted(objs, writes, mark);
+        self.roots.truncate(mark);
+        r
+    }
+
+    /// [`Vm::jit_unsink`] once the slot values are rooted from `roots[mark..]`.
+    fn unsink_rooted(
+        &mut self,
+        objs: &[([u64; 2], Vec<SunkField>)],
+        writes: &[(usize, usize)],
+        mark: usize,
+    ) -> Result<(), Trap> {
+        let at = self.roots.len();
+        for (w, fields) in objs {
+            let (kind, tag, meta, len) = layout::header_fields(*w);
+            // Only objects of value fields are ever sunk (what the recorder
+            // allocates inline: constructors, tuples, cons cells, closures, arrays).
+            use crate::heap::Kind;
+            let values = matches!(kind, Kind::DATA | Kind::ARRAY | Kind::CLOSURE | Kind::REF);
+            if len != fields.len() as u64 || !values {
+                return Err(self.error_plain("JIT: a sunk object of a bad shape"));
+            }
+            let p = self.alloc(16 * fields.len(), kind, tag, meta, len)?;
+            // SAFETY: `p` was just allocated with `fields.len()` value slots, which
+            // must hold values before the next allocation can collect.
+            unsafe {
+                for i in 0..fields.len() {
+                    *crate::heap::fields(p).add(i) = Value::UNIT;
+                }
+            }
+            self.roots.push(Value::obj(p));
+        }
+        let mut leaf = mark;
+        for (j, (_, fields)) in objs.iter().enumerate() {
+            let obj = self.roots[at + j];
+            for (i, f) in fields.iter().enumerate() {
+                let v = match *f {
+                    SunkField::Slot(_) => {
+                        leaf += 1;
+                        self.roots[leaf - 1]
+                    }
+                    SunkField::Object(m) => match self.roots.get(at..).and_then(|r| r.get(m)) {
+                        Some(&v) if m < objs.len() => v,
+                        _ => return Err(self.error_plain("JIT: a sunk object names no object")),
+                    },
+                };
+                // SAFETY: `obj` is the live object allocated above with
+                // `fields.len()` value fields (rooted, so up to date).
+                unsafe { self.heap.store(obj.ptr(), i, v) };
+            }
+        }
+        for &(slot, m) in writes {
+            let v = match (m < objs.len()).then(|| self.roots[at + m]) {
+                Some(v) => v,
+                None => return Err(self.error_plain("JIT: a sunk object names no object")),
+            };
+            match self.stack.get_mut(slot) {
+                Some(s) => *s = v,
+                None => return Err(self.error_plain("JIT: a sunk object outside the stack")),
+            }
+        }
+        Ok(())
     }
 
     /// The loop slot of the back-edge at byte offset `ip` of function `func`, if there
@@ -1402,6 +1515,20 @@ impl Vm {
     }
 }
 
+/// Element `i` of the live array `h` (resolved if converted), `None` out of range.
+///
+/// # Safety
+/// `h` must point at a live ARRAY object.
+unsafe fn vm_array_get(h: *mut crate::heap::Header, i: usize) -> Option<Value> {
+    // SAFETY: per the caller's contract.
+    unsafe {
+        if i as u64 >= (*h).len {
+            return None;
+        }
+        Some(crate::heap::array_get(crate::heap::array_target(h), i))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1545,19 +1672,5 @@ mod tests {
         assert_eq!(t[0], 10);
         assert_eq!(t[l / BACKEDGE_MIN_LEN], 11);
         assert_eq!(t.iter().filter(|&&e| e != NO_EDGE).count(), 2);
-    }
-}
-
-/// Element `i` of the live array `h` (resolved if converted), `None` out of range.
-///
-/// # Safety
-/// `h` must point at a live ARRAY object.
-unsafe fn vm_array_get(h: *mut crate::heap::Header, i: usize) -> Option<Value> {
-    // SAFETY: per the caller's contract.
-    unsafe {
-        if i as u64 >= (*h).len {
-            return None;
-        }
-        Some(crate::heap::array_get(crate::heap::array_target(h), i))
     }
 }
