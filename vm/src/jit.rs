@@ -1402,6 +1402,20 @@ impl Vm {
     }
 }
 
+/// Element `i` of the live array `h` (resolved if converted), `None` out of range.
+///
+/// # Safety
+/// `h` must point at a live ARRAY object.
+unsafe fn vm_array_get(h: *mut crate::heap::Header, i: usize) -> Option<Value> {
+    // SAFETY: per the caller's contract.
+    unsafe {
+        if i as u64 >= (*h).len {
+            return None;
+        }
+        Some(crate::heap::array_get(crate::heap::array_target(h), i))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1545,19 +1559,5 @@ mod tests {
         assert_eq!(t[0], 10);
         assert_eq!(t[l / BACKEDGE_MIN_LEN], 11);
         assert_eq!(t.iter().filter(|&&e| e != NO_EDGE).count(), 2);
-    }
-}
-
-/// Element `i` of the live array `h` (resolved if converted), `None` out of range.
-///
-/// # Safety
-/// `h` must point at a live ARRAY object.
-unsafe fn vm_array_get(h: *mut crate::heap::Header, i: usize) -> Option<Value> {
-    // SAFETY: per the caller's contract.
-    unsafe {
-        if i as u64 >= (*h).len {
-            return None;
-        }
-        Some(crate::heap::array_get(crate::heap::array_target(h), i))
     }
 }
