@@ -696,7 +696,12 @@ pub struct Heap {
     to_base: usize,
     to_top: usize,
     to_scan: usize,
-    tenure_all: bool,
+    /// The age below which this minor collection copies a survivor into the
+    /// survivor space: the tenure age, or 0 when it promotes everything.
+    tenure_now: u8,
+    /// The old space's top when this minor collection started (what it promoted is
+    /// above).
+    promote_from: usize,
     /// Under stress, the buffer a minor collection evacuates (a fresh one takes its
     /// place at `begin`, so that survivors move to new addresses every time); it is
     /// poisoned and retired when the collection ends.
@@ -836,7 +841,8 @@ impl Heap {
             to_base: 0,
             to_top: 0,
             to_scan: 0,
-            tenure_all: false,
+            tenure_now: 0,
+            promote_from: 0,
             evacuated: None,
             remembered_spare: Vec::new(),
             nursery,
@@ -1114,6 +1120,7 @@ impl Heap {
             return false;
         }
         self.scan = self.old.top;
+        self.promote_from = self.old.top;
         let base = self.nursery.base() as usize;
         self.from_eden = (base, self.nursery.top);
         self.from_surv = (base + self.surv_at, self.surv_top);
@@ -1138,7 +1145,7 @@ impl Heap {
         self.to_base = self.nursery.base() as usize + self.surv_at;
         self.to_top = 0;
         self.to_scan = 0;
-        self.tenure_all = tenure_all;
+        self.tenure_now = if tenure_all { 0 } else { self.tenure_age };
         true
     }
 
@@ -1177,38 +1184,37 @@ impl Heap {
             }
             let size = 16 + payload_bytes(&*p);
             let age = (*p).flags >> AGE_SHIFT;
-            let dst =
-                if age < self.tenure_age && !self.tenure_all && size <= self.surv_cap - self.to_top
-                {
-                    let dst = (self.to_base + self.to_top) as *mut Header;
-                    self.to_top += size;
-                    copy_down(p as *const u64, dst as *mut u64, size);
-                    (*dst).flags = (age + 1) << AGE_SHIFT;
-                    self.stats.survived += size as u64;
-                    dst
-                } else {
-                    // `begin` made sure the whole young generation fits.
-                    let dst = self
-                        .old
-                        .bump(size)
-                        .expect("the old space overflowed during a minor collection");
-                    copy_down(p as *const u64, dst as *mut u64, size);
-                    (*dst).flags = 0;
-                    self.stats.promoted += size as u64;
-                    dst
-                };
+            // (The bytes copied are counted by `finish_minor`, from the tops.)
+            let dst = if age < self.tenure_now && size <= self.surv_cap - self.to_top {
+                let dst = (self.to_base + self.to_top) as *mut Header;
+                self.to_top += size;
+                copy_down(p as *const u64, dst as *mut u64, size);
+                (*dst).flags = (age + 1) << AGE_SHIFT;
+                dst
+            } else {
+                // `begin` made sure the whole young generation fits.
+                let dst = self
+                    .old
+                    .bump(size)
+                    .expect("the old space overflowed during a minor collection");
+                copy_down(p as *const u64, dst as *mut u64, size);
+                (*dst).flags = 0;
+                dst
+            };
             (*p).kind = Kind::FWD;
             (*p).len = dst as u64;
             dst
         }
     }
 
-    /// Forwards the value fields of the object `h`; whether one of them points into
-    /// the young generation afterwards (an old object then stays remembered).
+    /// Forwards the value fields of the object `h`; with `OLD` (an old object), whether
+    /// one of them points into the young generation afterwards (it then stays
+    /// remembered). A survivor's scan skips that test.
     ///
     /// # Safety
     /// `h` must be a fully copied (or old, remembered) object with a valid header.
-    unsafe fn scan_object(&mut self, h: *mut Header) -> bool {
+    #[inline(always)]
+    unsafe fn scan_object<const OLD: bool>(&mut self, h: *mut Header) -> bool {
         let mut young = false;
         // SAFETY: per the caller's contract.
         unsafe {
@@ -1218,7 +1224,9 @@ impl Heap {
                     let v = &mut *f.add(i);
                     if v.tag == Tag::OBJ {
                         v.bits = self.copy(v.bits as *mut Header) as u64;
-                        young |= self.is_young(v.bits as usize);
+                        if OLD {
+                            young |= self.is_young(v.bits as usize);
+                        }
                     }
                 }
             }
@@ -1236,7 +1244,7 @@ impl Heap {
         // SAFETY: per the caller's contract.
         unsafe {
             (*h).flags &= !FLAG_REMEMBERED;
-            if self.scan_object(h) {
+            if self.scan_object::<true>(h) {
                 self.remember(h);
             }
         }
@@ -1287,7 +1295,7 @@ impl Heap {
                 unsafe {
                     let h = (self.to_base + self.to_scan) as *mut Header;
                     self.to_scan += 16 + payload_bytes(&*h);
-                    self.scan_object(h);
+                    self.scan_object::<false>(h);
                 }
             }
             if self.scan == self.old.top {
@@ -1298,13 +1306,15 @@ impl Heap {
                 unsafe {
                     let h = base.add(self.scan) as *mut Header;
                     self.scan += 16 + payload_bytes(&*h);
-                    if self.scan_object(h) {
+                    if self.scan_object::<true>(h) {
                         self.remember(h);
                     }
                 }
             }
         }
         self.old_high = self.old_high.max(self.old.top);
+        self.stats.promoted += (self.old.top - self.promote_from) as u64;
+        self.stats.survived += self.to_top as u64;
         self.finalize_young();
         if let Some(mut n) = self.evacuated.take() {
             let (eden, (surv, surv_top)) = (self.from_eden.1, self.from_surv);
