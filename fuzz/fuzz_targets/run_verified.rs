@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
         // Random modules must never reach C code: their foreign declarations are
         // refused at load time.
         allow_ffi: false,
+        ..Config::default()
     });
     vm.set_output(Box::new(std::io::sink()));
     let flag = Arc::new(AtomicBool::new(false));

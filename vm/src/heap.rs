@@ -1,17 +1,18 @@
 //! The garbage-collected heap: object layouts and a generational collector (a copying
-//! nursery, a mark-compact old generation, a large-object space).
+//! young generation with aging, a mark-compact old generation, a large-object space).
 //!
 //! Every object starts with a 16-byte [`Header`] and is 16-byte aligned; its payload
-//! follows (values, bytes, or an inline GMP number). Objects are born in the nursery by
-//! bumping a pointer. Every collection starts with a minor part, which copies the
-//! nursery's survivors (reachable from the roots the VM hands to [`Heap::forward`] and
-//! from the remembered set) into the old space and scans them breadth first (Cheney),
-//! so its cost is proportional to what survives. A major collection then marks the old
+//! follows (values, bytes, or an inline GMP number). Objects are born in the young
+//! generation's eden by bumping a pointer. Every collection starts with a minor part,
+//! which copies the young survivors (reachable from the roots the VM hands to
+//! [`Heap::forward`] and from the remembered set) into a survivor space while they are
+//! younger than the tenure age, into the old space once they are not, and scans them
+//! breadth first (Cheney), so its cost is proportional to what survives. A major collection then marks the old
 //! generation from the roots ([`Heap::mark`]), computes where each live object slides
 //! to ([`Heap::plan`]), has the VM relocate its roots ([`Heap::relocate`]) and compacts
 //! the old space in place ([`Heap::compact`]); large objects (each in a mapping of its
 //! own) are marked and unmapped when dead, never moved. The remembered set lists the
-//! old objects that may point into the nursery: every store into an existing object
+//! old objects that may point into the young generation: every store into an existing object
 //! goes through [`Heap::store`] or [`Heap::barrier`]. SPEC.md §1.4 gives the policies
 //! (when a collection is major, how the old generation grows).
 //!
@@ -428,7 +429,13 @@ impl Space {
     /// Bump-allocates `size` bytes, if they fit.
     #[inline(always)]
     fn bump(&mut self, size: usize) -> Option<*mut Header> {
-        if size > self.cap - self.top {
+        self.bump_to(size, self.cap)
+    }
+    /// Bump-allocates `size` bytes, if they fit below offset `end` (at most `cap`):
+    /// the young generation's buffer allocates in its eden only.
+    #[inline(always)]
+    fn bump_to(&mut self, size: usize, end: usize) -> Option<*mut Header> {
+        if size > end - self.top {
             return None;
         }
         // SAFETY: `top + size <= cap`, so the block is inside the buffer, and it is
@@ -559,6 +566,26 @@ pub const FLAG_REMEMBERED: u8 = 1;
 /// (set while tracing, cleared by the sweep of the large-object space that ends it).
 pub const FLAG_MARKED: u8 = 2;
 
+/// [`Header::flags`] of a young object hold its *age* from this bit up: the minor
+/// collections it has survived (0 in eden, 1 to the tenure age in a survivor space).
+/// Only young objects have an age, only old ones the two bits above, so they share the
+/// byte; a promoted object's flags start at 0.
+pub const AGE_SHIFT: u32 = 2;
+
+/// The highest tenure age (`Config::gc_age`) the age bits can count to with room to
+/// spare; beyond a few survivals an object is long-lived anyway.
+pub const MAX_TENURE_AGE: u8 = 15;
+
+/// Default tenure age (`Config::gc_age`): the minor collections an object survives in
+/// a survivor space before it is promoted. Measured in benches/NOTES.md ("Aging in
+/// the generational collector"): aging once, as V8's and HotSpot's scavengers can,
+/// lets objects that were merely under construction at a minor collection die young.
+pub const DEFAULT_TENURE_AGE: u8 = 1;
+
+/// Default size of each of the two survivor spaces (`Config::gc_survivor`), measured
+/// with the tenure age above.
+pub const DEFAULT_SURVIVOR: usize = 256 << 10;
+
 /// Buckets of the pause histogram: bucket `i` holds pauses of `PAUSE_BASE^i` to
 /// `PAUSE_BASE^(i+1)` nanoseconds, so the p99 is exact to 5% in a fixed 5 KiB, however
 /// many collections run (stress runs make millions).
@@ -576,8 +603,11 @@ pub struct GcStats {
     pub major: u64,
     /// Bytes allocated in total.
     pub allocated: u64,
-    /// Bytes minor collections copied from the nursery into the old generation.
+    /// Bytes minor collections copied from the young generation into the old one.
     pub promoted: u64,
+    /// Bytes minor collections copied within the young generation (into a survivor
+    /// space: the price of aging).
+    pub survived: u64,
     /// Bytes major collections moved (sliding the old space's live objects down).
     pub copied: u64,
     /// The most of the old space ever in use (its touched pages).
@@ -642,8 +672,43 @@ impl GcStats {
 
 /// The heap: a nursery and an old generation (the old space and the large objects).
 pub struct Heap {
-    /// Where objects are born (bump allocation, also from generated code).
+    /// The young generation, one buffer: *eden* (its first `nursery_cap` bytes, where
+    /// objects are born by bumping `nursery.top`, also from generated code), then two
+    /// survivor spaces of `surv_cap` bytes, one holding the objects that survived a
+    /// minor collection and are not yet old enough to be promoted. One buffer keeps
+    /// the write barrier's "young" test one range check (`nursery_bounds`).
     nursery: Space,
+    /// Each survivor space's size (0 with a tenure age of 0).
+    surv_cap: usize,
+    /// The offset in `nursery` of the survivor space that holds the survivors, and
+    /// how many bytes it holds.
+    surv_at: usize,
+    surv_top: usize,
+    /// The minor collections an object survives in a survivor space before the next
+    /// one promotes it (0: promoted at its first, no survivor spaces).
+    tenure_age: u8,
+    /// During a minor collection: the from-space's eden and survivors (address,
+    /// bytes), the to-space survivor space (address), how far it is filled and
+    /// scanned, and whether this collection promotes every survivor (before a major
+    /// collection, which needs an empty young generation).
+    from_eden: (usize, usize),
+    from_surv: (usize, usize),
+    to_base: usize,
+    to_top: usize,
+    to_scan: usize,
+    /// The age below which this minor collection copies a survivor into the
+    /// survivor space: the tenure age, or 0 when it promotes everything.
+    tenure_now: u8,
+    /// The old space's top when this minor collection started (what it promoted is
+    /// above).
+    promote_from: usize,
+    /// Under stress, the buffer a minor collection evacuates (a fresh one takes its
+    /// place at `begin`, so that survivors move to new addresses every time); it is
+    /// poisoned and retired when the collection ends.
+    evacuated: Option<Space>,
+    /// The remembered set's spare allocation (the set is rebuilt at every minor
+    /// collection from the objects that still point at survivors).
+    remembered_spare: Vec<*mut Header>,
     /// The old space: survivors of minor collections and objects too big for the
     /// nursery but below [`LARGE_MIN`], bump-allocated in one reservation and compacted
     /// in place by major collections.
@@ -674,23 +739,28 @@ pub struct Heap {
     gray_lost: bool,
     /// Cheney scan offset in the old space while a minor collection promotes.
     scan: usize,
-    /// The nursery's size.
+    /// Eden's size.
     nursery_cap: usize,
     /// The most bytes the live data may occupy; past it allocation fails.
     pub limit: usize,
     /// Collect the nursery at every allocation and both generations every
     /// `STRESS_MAJOR_EVERY` collections (the stress mode the GC tests run under).
     pub stress: bool,
-    /// Old objects that may point into the nursery (each has `FLAG_REMEMBERED`).
+    /// Old objects that may point into the young generation (each has
+    /// `FLAG_REMEMBERED`).
     remembered: Vec<*mut Header>,
     /// The remembered set could not grow (the system refused memory): the next
     /// collection scans the whole old generation instead.
     remembered_lost: bool,
-    /// GMP numbers in the nursery, and in the old generation: finalised when they die.
+    /// GMP numbers in the young generation, and in the old one: finalised when they
+    /// die.
     young_finalize: Vec<*mut Header>,
     old_finalize: Vec<*mut Header>,
-    /// Bytes GMP allocated for numbers since the last collection (outside the heap,
-    /// but freed only when their objects die).
+    /// The young list's spare allocation (rebuilt at every minor collection).
+    young_finalize_spare: Vec<*mut Header>,
+    /// Bytes GMP allocated for young numbers (since the last collection, plus those
+    /// of the numbers in the survivor space): outside the heap, freed only when their
+    /// objects die.
     external: usize,
     /// Bytes of GMP numbers promoted since the last major collection.
     old_external: usize,
@@ -732,23 +802,49 @@ const MAJOR_MIN_ROOM: usize = 4;
 pub const DEFAULT_INITIAL: usize = 1 << 20;
 
 impl Heap {
-    /// A heap whose nursery is `initial` bytes and whose live data may not exceed
-    /// `limit` bytes.
+    /// A heap whose eden is `initial` bytes, whose objects are promoted after
+    /// surviving `tenure_age` minor collections in a survivor space of `survivor`
+    /// bytes (two of them; none with a tenure age of 0), and whose live data may not
+    /// exceed `limit` bytes.
     ///
-    /// The old space reserves the limit plus two nurseries of address space (pages
-    /// come as it fills); when the system refuses that much, the limit shrinks to what
-    /// it granted. When the system refuses even the nursery, the heap starts empty and
-    /// the first allocation reports "out of memory".
-    pub fn new(initial: usize, limit: usize) -> Heap {
+    /// The old space reserves the limit plus two young generations of address space
+    /// (pages come as it fills); when the system refuses that much, the limit shrinks
+    /// to what it granted. When the system refuses even the young generation, the
+    /// heap starts empty and the first allocation reports "out of memory".
+    pub fn new(initial: usize, limit: usize, tenure_age: u8, survivor: usize) -> Heap {
         let initial = round16(initial.min(limit).max(1024));
-        let nursery = Space::new(initial).unwrap_or_else(Space::empty);
-        let old = Space::reserve(limit.saturating_add(2 * initial), 4 * initial)
+        let tenure_age = tenure_age.min(MAX_TENURE_AGE);
+        let surv_cap = if tenure_age == 0 {
+            0
+        } else {
+            round16(survivor.min(initial))
+        };
+        let young = initial + 2 * surv_cap;
+        let nursery = Space::new(young).unwrap_or_else(Space::empty);
+        let initial = nursery.cap().min(initial);
+        let surv_cap = (nursery.cap().saturating_sub(initial) / 2) & !15;
+        // What one minor collection may promote: eden and a survivor space.
+        let promote = initial + surv_cap;
+        let old = Space::reserve(limit.saturating_add(2 * promote), 4 * promote)
             .unwrap_or_else(Space::empty);
-        // A minor collection may promote a full nursery past the limit before the
-        // major one that follows it checks the limit: keep that much room.
-        let limit = limit.min(old.cap().saturating_sub(2 * initial));
+        // A minor collection may promote a full young generation past the limit
+        // before the major one that follows it checks the limit: keep that much room.
+        let limit = limit.min(old.cap().saturating_sub(2 * promote));
         Heap {
-            nursery_cap: nursery.cap(),
+            nursery_cap: initial,
+            surv_cap,
+            surv_at: initial,
+            surv_top: 0,
+            tenure_age,
+            from_eden: (0, 0),
+            from_surv: (0, 0),
+            to_base: 0,
+            to_top: 0,
+            to_scan: 0,
+            tenure_now: 0,
+            promote_from: 0,
+            evacuated: None,
+            remembered_spare: Vec::new(),
             nursery,
             old,
             old_high: 0,
@@ -771,6 +867,7 @@ impl Heap {
             remembered_lost: false,
             young_finalize: Vec::new(),
             old_finalize: Vec::new(),
+            young_finalize_spare: Vec::new(),
             external: 0,
             old_external: 0,
             force: false,
@@ -779,7 +876,7 @@ impl Heap {
             allocated_at_major: 0,
             allocated_at_verify: std::cell::Cell::new(0),
             stats: GcStats {
-                peak_heap: initial,
+                peak_heap: young,
                 ..GcStats::default()
             },
         }
@@ -806,7 +903,7 @@ impl Heap {
         if self.stress || self.force {
             return None;
         }
-        let p = self.nursery.bump(size)?;
+        let p = self.nursery.bump_to(size, self.nursery_cap)?;
         self.init(p, size, kind, tag, meta, len);
         if kind == Kind::BIG || kind == Kind::RAT {
             self.young_finalize.push(p);
@@ -824,9 +921,22 @@ impl Heap {
         unsafe { p.write(Header::new(kind, tag, meta, len)) };
     }
 
-    /// The nursery's size in bytes.
+    /// Eden's size in bytes (where objects are born).
     pub fn nursery_size(&self) -> usize {
         self.nursery_cap
+    }
+
+    /// The most one minor collection may promote: a full eden and survivor space.
+    fn promote_max(&self) -> usize {
+        self.nursery_cap + self.surv_cap
+    }
+
+    /// Whether `a` is the address of a live young object's byte: in eden's used part
+    /// or the survivor space's.
+    fn young_contains(&self, a: usize) -> bool {
+        let base = self.nursery.ptr.as_ptr() as usize;
+        a.wrapping_sub(base) < self.nursery.top
+            || a.wrapping_sub(base + self.surv_at) < self.surv_top
     }
 
     /// Whether an object of `size` bytes is allocated in the old generation directly:
@@ -889,7 +999,8 @@ impl Heap {
         Some(p)
     }
 
-    /// Whether `a` is an address in the nursery.
+    /// Whether `a` is an address in the young generation's buffer (eden or either
+    /// survivor space).
     #[inline(always)]
     fn is_young(&self, a: usize) -> bool {
         a.wrapping_sub(self.nursery.ptr.as_ptr() as usize) < self.nursery.cap
@@ -985,32 +1096,62 @@ impl Heap {
         Heap::space_share(needed) <= self.old_free()
     }
 
-    /// The old space's free bytes, short of a nursery's worth, which a minor
-    /// collection may always promote into.
+    /// The old space's free bytes, short of what one minor collection may promote
+    /// (`promote_max`), which it may always promote into.
     fn old_free(&self) -> usize {
         self.old
             .cap()
-            .saturating_sub(self.nursery_cap)
+            .saturating_sub(self.promote_max())
             .saturating_sub(self.old.top)
     }
 
     // ---------------------------------------------------------------- minor
 
-    /// Starts a collection with its minor part, which copies the nursery's survivors
-    /// into the old space; `false`, with nothing changed, when the old space has no
-    /// room for all of the nursery (only when the system granted less address space
-    /// than the limit asks for): the VM then reports "out of memory".
+    /// Starts a collection with its minor part, which copies the young generation's
+    /// survivors into the other survivor space (those younger than the tenure age, as
+    /// long as it has room) or into the old space (the others, and all of them when
+    /// `tenure_all`: a major collection starts with an empty young generation);
+    /// `false`, with nothing changed, when the old space has no room for all of the
+    /// young generation (only when the system granted less address space than the
+    /// limit asks for): the VM then reports "out of memory".
     #[must_use]
-    pub fn begin(&mut self) -> bool {
-        if self.old.free() < self.nursery.top {
+    pub fn begin(&mut self, tenure_all: bool) -> bool {
+        if self.old.free() < self.nursery.top + self.surv_top {
             return false;
         }
         self.scan = self.old.top;
+        self.promote_from = self.old.top;
+        let base = self.nursery.base() as usize;
+        self.from_eden = (base, self.nursery.top);
+        self.from_surv = (base + self.surv_at, self.surv_top);
+        self.surv_at = if self.surv_at == self.nursery_cap {
+            self.nursery_cap + self.surv_cap
+        } else {
+            self.nursery_cap
+        };
+        if self.stress {
+            // Survivors move to a fresh buffer, so that a pointer the collector failed
+            // to update leads into a poisoned, retired one (caught by the verifier or
+            // the next collection) instead of into a reused address.
+            let fresh = if self.retired_nurseries.len() >= RETIRED_SPACES {
+                self.retired_nurseries.pop_front()
+            } else {
+                Space::new(self.nursery.cap())
+            };
+            if let Some(fresh) = fresh {
+                self.evacuated = Some(std::mem::replace(&mut self.nursery, fresh));
+            }
+        }
+        self.to_base = self.nursery.base() as usize + self.surv_at;
+        self.to_top = 0;
+        self.to_scan = 0;
+        self.tenure_now = if tenure_all { 0 } else { self.tenure_age };
         true
     }
 
-    /// Copies the young object a root points to (if it was not yet copied) into the
-    /// old space and updates the root. Immediates and old objects are left alone.
+    /// Copies the young object a root points to (if it was not yet copied) into a
+    /// survivor space or the old space and updates the root. Immediates and old
+    /// objects are left alone.
     #[inline]
     pub fn forward(&mut self, v: &mut Value) {
         if v.tag == Tag::OBJ {
@@ -1019,13 +1160,17 @@ impl Heap {
     }
 
     fn copy(&mut self, p: *mut Header) -> *mut Header {
-        if !self.nursery.contains(p as *const u8) {
+        let a = p as usize;
+        if a.wrapping_sub(self.from_eden.0) >= self.from_eden.1
+            && a.wrapping_sub(self.from_surv.0) >= self.from_surv.1
+        {
             // A pointer outside every live space is a VM bug (a slot the collector
             // skipped once and scans later): stop at it in tests and under stress,
             // instead of tracing garbage. Release builds rely on the invariant.
             if (cfg!(debug_assertions) || self.stress)
                 && !self.old.contains(p as *const u8)
                 && !self.large.contains(p)
+                && a.wrapping_sub(self.to_base) >= self.to_top
             {
                 panic!("the collector met a dangling root: {p:p} is outside the live spaces");
             }
@@ -1038,25 +1183,39 @@ impl Heap {
                 return (*p).len as *mut Header;
             }
             let size = 16 + payload_bytes(&*p);
-            // `begin` made sure a full nursery fits.
-            let dst = self
-                .old
-                .bump(size)
-                .expect("the old space overflowed during a minor collection");
-            copy_down(p as *const u64, dst as *mut u64, size);
-            (*dst).flags = 0;
-            self.stats.promoted += size as u64;
+            let age = (*p).flags >> AGE_SHIFT;
+            // (The bytes copied are counted by `finish_minor`, from the tops.)
+            let dst = if age < self.tenure_now && size <= self.surv_cap - self.to_top {
+                let dst = (self.to_base + self.to_top) as *mut Header;
+                self.to_top += size;
+                copy_down(p as *const u64, dst as *mut u64, size);
+                (*dst).flags = (age + 1) << AGE_SHIFT;
+                dst
+            } else {
+                // `begin` made sure the whole young generation fits.
+                let dst = self
+                    .old
+                    .bump(size)
+                    .expect("the old space overflowed during a minor collection");
+                copy_down(p as *const u64, dst as *mut u64, size);
+                (*dst).flags = 0;
+                dst
+            };
             (*p).kind = Kind::FWD;
             (*p).len = dst as u64;
             dst
         }
     }
 
-    /// Forwards the value fields of the object `h`.
+    /// Forwards the value fields of the object `h`; with `OLD` (an old object), whether
+    /// one of them points into the young generation afterwards (it then stays
+    /// remembered). A survivor's scan skips that test.
     ///
     /// # Safety
     /// `h` must be a fully copied (or old, remembered) object with a valid header.
-    unsafe fn scan_object(&mut self, h: *mut Header) {
+    #[inline(always)]
+    unsafe fn scan_object<const OLD: bool>(&mut self, h: *mut Header) -> bool {
+        let mut young = false;
         // SAFETY: per the caller's contract.
         unsafe {
             if has_values(&*h) {
@@ -1065,17 +1224,41 @@ impl Heap {
                     let v = &mut *f.add(i);
                     if v.tag == Tag::OBJ {
                         v.bits = self.copy(v.bits as *mut Header) as u64;
+                        if OLD {
+                            young |= self.is_young(v.bits as usize);
+                        }
                     }
                 }
+            }
+        }
+        young
+    }
+
+    /// Scans the old object `h` as a root of the minor collection: forwards its
+    /// fields, and keeps it in the (rebuilt) remembered set while it points at a
+    /// survivor.
+    ///
+    /// # Safety
+    /// `h` must be a live old object with a valid header.
+    unsafe fn scan_old(&mut self, h: *mut Header) {
+        // SAFETY: per the caller's contract.
+        unsafe {
+            (*h).flags &= !FLAG_REMEMBERED;
+            if self.scan_object::<true>(h) {
+                self.remember(h);
             }
         }
     }
 
     /// Ends the minor part of a collection: scans the remembered set (or, when it
-    /// was lost, the whole old generation) and the promoted objects (Cheney), frees
-    /// the young GMP numbers that died and empties the nursery.
+    /// was lost, the whole old generation), then the copied objects (Cheney, in the
+    /// survivor space and the old space) until none is left unscanned; rebuilds the
+    /// remembered set from the old objects that still point at survivors; frees the
+    /// young GMP numbers that died and empties eden and the evacuated survivor space.
     pub fn finish_minor(&mut self) {
         if self.remembered_lost {
+            self.remembered_lost = false;
+            self.remembered.clear();
             // Every old object that existed before this collection is a root.
             let base = self.old.base();
             let mut at = 0;
@@ -1084,61 +1267,68 @@ impl Heap {
                 unsafe {
                     let h = base.add(at) as *mut Header;
                     at += 16 + payload_bytes(&*h);
-                    (*h).flags &= !FLAG_REMEMBERED;
-                    self.scan_object(h);
+                    self.scan_old(h);
                 }
             }
             let large: Vec<usize> = self.large.objs.keys().copied().collect();
             for a in large {
-                let h = a as *mut Header;
                 // SAFETY: a mapped large object.
-                unsafe {
-                    (*h).flags &= !FLAG_REMEMBERED;
-                    self.scan_object(h);
-                }
+                unsafe { self.scan_old(a as *mut Header) };
             }
-            self.remembered_lost = false;
         } else {
-            let set = std::mem::take(&mut self.remembered);
+            let spare = std::mem::take(&mut self.remembered_spare);
+            let mut set = std::mem::replace(&mut self.remembered, spare);
             for &h in &set {
-                // SAFETY: remembered objects are live old objects (the set is emptied
-                // by every collection, before anything in the old space moves).
-                unsafe {
-                    (*h).flags &= !FLAG_REMEMBERED;
-                    self.scan_object(h);
-                }
+                // SAFETY: remembered objects are live old objects (the set is rebuilt
+                // by every minor collection, and empty when the old space moves).
+                unsafe { self.scan_old(h) };
             }
             // Keep the allocation for the next cycle.
-            self.remembered = set;
+            set.clear();
+            self.remembered_spare = set;
         }
-        self.remembered.clear();
         let base = self.old.base();
-        while self.scan < self.old.top {
-            // SAFETY: `scan` walks the promoted objects one by one; every object there
-            // was fully copied by `copy` and has a valid header.
-            unsafe {
-                let h = base.add(self.scan) as *mut Header;
-                self.scan += 16 + payload_bytes(&*h);
-                self.scan_object(h);
+        loop {
+            while self.to_scan < self.to_top {
+                // SAFETY: `to_scan` walks the survivors copied so far, each fully
+                // copied by `copy` with a valid header.
+                unsafe {
+                    let h = (self.to_base + self.to_scan) as *mut Header;
+                    self.to_scan += 16 + payload_bytes(&*h);
+                    self.scan_object::<false>(h);
+                }
+            }
+            if self.scan == self.old.top {
+                break;
+            }
+            while self.scan < self.old.top {
+                // SAFETY: as above, for the promoted objects.
+                unsafe {
+                    let h = base.add(self.scan) as *mut Header;
+                    self.scan += 16 + payload_bytes(&*h);
+                    if self.scan_object::<true>(h) {
+                        self.remember(h);
+                    }
+                }
             }
         }
         self.old_high = self.old_high.max(self.old.top);
+        self.stats.promoted += (self.old.top - self.promote_from) as u64;
+        self.stats.survived += self.to_top as u64;
         self.finalize_young();
-        // The nursery is empty now.
-        if self.stress {
-            let mut n = std::mem::replace(&mut self.nursery, Space::empty());
-            let top = n.top;
-            n.poison(0, top);
+        if let Some(mut n) = self.evacuated.take() {
+            let (eden, (surv, surv_top)) = (self.from_eden.1, self.from_surv);
+            let at = surv - n.base() as usize;
+            n.poison(0, eden);
+            n.poison(at, at + surv_top);
+            n.top = 0;
             self.retired_nurseries.push_back(n);
-            self.nursery = if self.retired_nurseries.len() > RETIRED_SPACES {
-                self.retired_nurseries.pop_front().expect("non-empty")
-            } else {
-                Space::new(self.nursery_cap).unwrap_or_else(Space::empty)
-            };
         }
+        self.from_eden = (0, 0);
+        self.from_surv = (0, 0);
         self.nursery.top = 0;
-        self.external = 0;
-        self.force = false;
+        self.surv_top = self.to_top;
+        self.force = self.external > self.nursery_cap;
         // Promoted GMP numbers keep their limbs until a major collection: when they
         // outgrow the old generation, make the next collection major.
         if self.old_external > self.old_used().max(self.nursery_cap) {
@@ -1146,25 +1336,40 @@ impl Heap {
         }
     }
 
-    /// Drops the young GMP numbers that were not promoted; moves the survivors'
-    /// entries to the old generation's list.
+    /// Whether the young generation holds no object (true after a minor collection
+    /// that promoted everything).
+    pub fn young_is_empty(&self) -> bool {
+        self.nursery.top == 0 && self.surv_top == 0
+    }
+
+    /// Drops the young GMP numbers that died; keeps the survivors' entries on the
+    /// young list (counting their limbs as young external memory) or moves them to
+    /// the old generation's.
     fn finalize_young(&mut self) {
         let mut young = std::mem::take(&mut self.young_finalize);
+        let mut kept = std::mem::take(&mut self.young_finalize_spare);
+        self.external = 0;
         for &p in &young {
-            // SAFETY: entries are BIG/RAT objects of the nursery just collected,
-            // forwarded or dead; a survivor's copy is a valid BIG/RAT object.
+            // SAFETY: entries are BIG/RAT objects of the young generation just
+            // collected, forwarded or dead; a survivor's copy is a valid BIG/RAT object.
             unsafe {
                 if (*p).kind == Kind::FWD {
                     let q = (*p).len as *mut Header;
-                    self.old_finalize.push(q);
-                    self.old_external += external_bytes(q);
+                    if self.is_young(q as usize) {
+                        kept.push(q);
+                        self.external += external_bytes(q);
+                    } else {
+                        self.old_finalize.push(q);
+                        self.old_external += external_bytes(q);
+                    }
                 } else {
                     drop_number(p);
                 }
             }
         }
         young.clear();
-        self.young_finalize = young;
+        self.young_finalize_spare = young;
+        self.young_finalize = kept;
     }
 
     // ---------------------------------------------------------------- major
@@ -1423,7 +1628,7 @@ impl Heap {
         let keep = self
             .major_at
             .saturating_sub(self.large.bytes)
-            .saturating_add(self.nursery_cap);
+            .saturating_add(self.promote_max());
         if self.old_high > keep {
             self.old.release(keep, self.old_high);
             self.old_high = keep.max(self.old.top);
@@ -1520,9 +1725,9 @@ impl Heap {
     }
 
     /// The bump pointer and the end of what may be bump-allocated without the slow
-    /// path (equal to the pointer when the next allocation must collect: stress mode,
-    /// or a collection forced by external memory), for the JIT's register block.
-    /// Generated code allocates in the nursery only.
+    /// path (eden's end; equal to the pointer when the next allocation must collect:
+    /// stress mode, or a collection forced by external memory), for the JIT's register
+    /// block. Generated code allocates in eden only.
     pub fn bump_window(&mut self) -> (*mut u8, *mut u8) {
         let base = self.nursery.base();
         // SAFETY: `top <= cap`: both are offsets inside (or one past) the buffer.
@@ -1530,12 +1735,13 @@ impl Heap {
         if self.stress || self.force {
             return (ptr, ptr);
         }
-        // SAFETY: as above.
-        (ptr, unsafe { base.add(self.nursery.cap()) })
+        // SAFETY: as above (`nursery_cap` is at most the buffer's capacity).
+        (ptr, unsafe { base.add(self.nursery_cap) })
     }
 
-    /// The nursery's first byte and its capacity: what [`Heap::barrier`] calls young
-    /// (an address in `[base, base + capacity)`), for the JIT's inline write barrier.
+    /// The young generation's first byte and its capacity (eden and both survivor
+    /// spaces): what [`Heap::barrier`] calls young (an address in `[base, base +
+    /// capacity)`), for the JIT's inline write barrier.
     pub fn nursery_bounds(&mut self) -> (*mut u8, usize) {
         (self.nursery.base(), self.nursery.cap)
     }
@@ -1546,7 +1752,7 @@ impl Heap {
         let base = self.nursery.base() as usize;
         let p = ptr as usize;
         if p < base + self.nursery.top
-            || p > base + self.nursery.cap()
+            || p > base + self.nursery_cap
             || !(p - base).is_multiple_of(16)
         {
             return false;
@@ -1559,7 +1765,7 @@ impl Heap {
 
     /// Whether `p` points into a live space (for debug checks).
     pub fn contains(&self, p: *const Header) -> bool {
-        self.nursery.contains(p as *const u8)
+        self.young_contains(p as usize)
             || self.old.contains(p as *const u8)
             || self.large.contains(p)
     }
@@ -1572,7 +1778,7 @@ impl Heap {
     /// in between is still caught: the lost object's pointer leads into a poisoned,
     /// retired nursery, which the next verification or collection reports.
     pub fn verify_now(&self) -> bool {
-        let heap = self.old_used() + self.nursery.top;
+        let heap = self.old_used() + self.nursery.top + self.surv_top;
         let since = (self.stats.allocated - self.allocated_at_verify.get()) as usize;
         if heap <= VERIFY_ALL_BYTES || since >= heap / VERIFY_EVERY {
             self.allocated_at_verify.set(self.stats.allocated);
@@ -1584,23 +1790,21 @@ impl Heap {
     /// The heap verifier (the `lua_checkmemory` idea), run before and after every
     /// collection under stress and by tests after a run. Walks both generations and
     /// checks that every object has a valid kind, every traced value points at an
-    /// object start in a live space, and the remembered set is complete: every old
-    /// object holding a pointer into the nursery is flagged and listed (unless the set
-    /// was lost, which makes the next collection major). Returns the first problem.
+    /// object start in a live space, young objects' ages are sane (0 in eden, 1 to the
+    /// tenure age in the survivor space) and the remembered set is complete: every
+    /// old object holding a pointer into the young generation is flagged and listed
+    /// (unless the set was lost, which makes the next minor collection scan the whole
+    /// old generation), and every listed object is old and flagged. Returns the first
+    /// problem.
     pub fn check(&mut self) -> Result<(), String> {
+        let base = self.nursery.ptr.as_ptr() as usize;
         let spaces = [
-            (
-                "nursery",
-                self.nursery.ptr.as_ptr() as usize,
-                self.nursery.top,
-            ),
+            ("eden", base, self.nursery.top),
+            ("survivor space", base + self.surv_at, self.surv_top),
             ("old space", self.old.ptr.as_ptr() as usize, self.old.top),
         ];
         // One bit per 16-byte granule: set where an object starts.
-        let mut starts: [Vec<u64>; 2] = [
-            vec![0; self.nursery.top / 16 / 64 + 1],
-            vec![0; self.old.top / 16 / 64 + 1],
-        ];
+        let mut starts: [Vec<u64>; 3] = spaces.map(|(_, _, top)| vec![0; top / 16 / 64 + 1]);
         for (s, &(name, base, top)) in spaces.iter().enumerate() {
             let mut at = 0;
             while at < top {
@@ -1613,6 +1817,21 @@ impl Heap {
                     return Err(format!(
                         "bad elements kind {} of the array at offset {at} of the {name}",
                         h.meta
+                    ));
+                }
+                let age = h.flags >> AGE_SHIFT;
+                let sane = match s {
+                    0 => h.flags == 0,
+                    1 => {
+                        h.flags & (FLAG_REMEMBERED | FLAG_MARKED) == 0
+                            && (1..=self.tenure_age).contains(&age)
+                    }
+                    _ => age == 0,
+                };
+                if !sane {
+                    return Err(format!(
+                        "bad flags {:#x} at offset {at} of the {name}",
+                        h.flags
                     ));
                 }
                 starts[s][at / 16 / 64] |= 1 << ((at / 16) % 64);
@@ -1634,6 +1853,15 @@ impl Heap {
         }
         let listed: std::collections::HashSet<usize> =
             self.remembered.iter().map(|&p| p as usize).collect();
+        for &p in &self.remembered {
+            let old = self.old.contains(p as *const u8) || self.large.contains(p);
+            // SAFETY: checked to be in the old generation first (walked above).
+            if !old || unsafe { (*p).flags } & FLAG_REMEMBERED == 0 {
+                return Err(format!(
+                    "remembered object at {p:p} is not a flagged old object"
+                ));
+            }
+        }
         // Every object: (where, address), the old generation's flagged as old.
         let objects = spaces
             .iter()
@@ -1645,7 +1873,7 @@ impl Heap {
                         return None;
                     }
                     let h = (base + at) as *mut Header;
-                    let here = (name, at, s == 1, h);
+                    let here = (name, at, s == 2, h);
                     // SAFETY: checked above: objects lie back to back up to `top`.
                     at += 16 + payload_bytes(unsafe { &*h });
                     Some(here)
@@ -1692,7 +1920,7 @@ impl Heap {
                                     "pointer into the middle of an object in field {i} of the object at offset {at} of the {name}"
                                 ));
                             }
-                            t == 0
+                            t < 2
                         }
                         None if self.large.contains(a as *const Header) => false,
                         None => {
@@ -1703,7 +1931,7 @@ impl Heap {
                     };
                     if old && young && !flagged {
                         return Err(format!(
-                            "old object at offset {at} of the {name} points into the nursery (field {i}) but is not remembered: a missing write barrier"
+                            "old object at offset {at} of the {name} points into the young generation (field {i}) but is not remembered: a missing write barrier"
                         ));
                     }
                     // The target was found to be an object start above.
@@ -1849,13 +2077,26 @@ mod tests {
         })
     }
 
-    /// An array of `n` units, old (a collection has promoted it), kept in global 0.
+    /// A machine as `vm()` whose objects are promoted after surviving `age` minor
+    /// collections in a survivor space.
+    fn vm_aged(age: u8) -> Vm {
+        Vm::new(Config {
+            gc_stress: false,
+            heap_initial: 4096,
+            gc_age: age,
+            gc_survivor: 2048,
+            ..Config::default()
+        })
+    }
+
+    /// An array of `n` units, old (a major collection, which promotes every
+    /// survivor, has promoted it), kept in global 0.
     fn old_array(vm: &mut Vm, n: usize) -> *mut Header {
         let a = vm
             .new_values(Kind::ARRAY, 0, Elems::GENERAL, &vec![Value::UNIT; n])
             .unwrap();
         vm.globals.push(a);
-        vm.collect(0).unwrap();
+        vm.collect_once(true, 0).unwrap();
         let p = vm.globals[0].ptr();
         assert!(vm.heap.old.contains(p as *const u8), "promoted");
         p
@@ -1911,7 +2152,7 @@ mod tests {
             assert!(!has_values(&*a.ptr()));
         }
         vm.globals.push(a);
-        vm.collect(0).unwrap();
+        vm.collect_once(true, 0).unwrap();
         let arr = vm.globals[0].ptr();
         assert!(!vm.heap.is_young(arr as usize));
         let s = vm.new_str("young").unwrap();
@@ -2131,21 +2372,169 @@ mod tests {
         );
     }
 
-    /// Dead GMP numbers are finalised in both generations; live ones survive both
-    /// kinds of collection.
+    /// Dead GMP numbers are finalised in eden, in a survivor space and in the old
+    /// generation; live ones survive every kind of collection, staying on the young
+    /// list while they are in a survivor space.
     #[test]
     fn big_integers_survive_and_die_in_both_generations() {
-        let mut vm = vm();
+        let mut vm = vm_aged(2);
         let keep = vm.new_big(Integer::from(1) << 200).unwrap();
         vm.globals.push(keep);
-        vm.new_big(Integer::from(3) << 300).unwrap(); // dies young
+        let short = vm.new_big(Integer::from(5) << 200).unwrap();
+        vm.globals.push(short);
+        vm.new_big(Integer::from(3) << 300).unwrap(); // dies in eden
         vm.collect(0).unwrap();
-        assert_eq!(vm.heap.old_finalize.len(), 1);
+        assert_eq!(vm.heap.young_finalize.len(), 2, "both survivors stay young");
+        assert!(vm.heap.old_finalize.is_empty());
+        assert!(vm.heap.external > 0, "their limbs count as young memory");
+        vm.globals.pop(); // `short` dies in the survivor space
+        vm.collect(0).unwrap();
+        assert_eq!(vm.heap.young_finalize.len(), 1);
+        assert!(vm.heap.old_finalize.is_empty());
+        assert_eq!(
+            vm.display(vm.globals[0]),
+            (Integer::from(1) << 200u32).to_string()
+        );
+        vm.collect(0).unwrap(); // the third survival promotes it
         assert!(vm.heap.young_finalize.is_empty());
+        assert_eq!(vm.heap.old_finalize.len(), 1);
+        assert_eq!(vm.heap.check(), Ok(()));
         vm.globals[0] = Value::UNIT; // the promoted one dies old
         vm.collect_once(true, 0).unwrap();
         assert!(vm.heap.old_finalize.is_empty());
         assert_eq!(vm.heap.check(), Ok(()));
+    }
+
+    /// The age of a young object: an object survives `age` minor collections in a
+    /// survivor space, its age counting them, and the next one promotes it; the bytes
+    /// copied within the young generation and promoted are counted apart.
+    #[test]
+    fn an_object_is_promoted_after_surviving_its_tenure_age() {
+        for age in 0..=3u8 {
+            let mut vm = vm_aged(age);
+            let s = vm.new_str("aging").unwrap();
+            vm.globals.push(s);
+            // SAFETY: a live object just made.
+            let size = 16 + payload_bytes(unsafe { &*s.ptr() }) as u64;
+            for survived in 1..=age {
+                vm.collect(0).unwrap();
+                let p = vm.globals[0].ptr();
+                assert!(vm.heap.young_contains(p as usize), "age {age}: still young");
+                // SAFETY: a live object.
+                assert_eq!(unsafe { (*p).flags } >> AGE_SHIFT, survived);
+                assert_eq!(vm.heap.check(), Ok(()));
+            }
+            assert_eq!(vm.heap.stats.survived, age as u64 * size);
+            assert_eq!(vm.heap.stats.promoted, 0);
+            vm.collect(0).unwrap();
+            let p = vm.globals[0].ptr();
+            assert!(vm.heap.old.contains(p as *const u8), "age {age}: promoted");
+            // SAFETY: a live object.
+            assert_eq!(unsafe { (*p).flags }, 0);
+            assert_eq!(vm.heap.stats.promoted, size);
+            assert_eq!(vm.heap.stats.major, 0);
+            assert_eq!(vm.heap.check(), Ok(()));
+            assert_eq!(vm.display(vm.globals[0]), "aging");
+        }
+    }
+
+    /// Survivors that do not fit the survivor space are promoted at once.
+    #[test]
+    fn a_full_survivor_space_promotes_the_rest() {
+        let mut vm = vm_aged(3);
+        let big = vm
+            .new_values(Kind::ARRAY, 0, Elems::GENERAL, &vec![Value::UNIT; 100])
+            .unwrap();
+        vm.globals.push(big); // 1616 bytes: fits the 2 KiB survivor space
+        let big = vm
+            .new_values(Kind::ARRAY, 0, Elems::GENERAL, &vec![Value::UNIT; 100])
+            .unwrap();
+        vm.globals.push(big); // does not fit beside the first
+        vm.collect(0).unwrap();
+        assert!(vm.heap.young_contains(vm.globals[0].ptr() as usize));
+        assert!(vm.heap.old.contains(vm.globals[1].ptr() as *const u8));
+        assert_eq!(vm.heap.check(), Ok(()));
+    }
+
+    /// A young object stored into an old object and into a survivor: the old object
+    /// stays remembered while it points at a survivor (the minor collection rebuilds
+    /// the set), and leaves the set once its target is promoted; a promoted object
+    /// that points at a survivor joins it.
+    #[test]
+    fn old_objects_pointing_at_survivors_stay_remembered() {
+        let mut vm = vm_aged(2);
+        old_array(&mut vm, 2);
+        let r = vm.new_values(Kind::REF, 0, 0, &[Value::UNIT]).unwrap();
+        vm.globals.push(r);
+        vm.collect(0).unwrap(); // the cell is a survivor now
+        let r = vm.globals[1].ptr();
+        assert!(vm.heap.young_contains(r as usize));
+        let s = vm.new_str("young").unwrap();
+        let arr = vm.globals[0].ptr();
+        let r = vm.globals[1].ptr();
+        // SAFETY: live objects: an array of 2 values and a cell (no allocation since
+        // they were read).
+        unsafe {
+            vm.heap.store(r, 0, s); // young into a survivor: nothing to remember
+            assert!(vm.heap.remembered.is_empty());
+            vm.heap.store(arr, 1, Value::obj(r));
+        }
+        assert_eq!(vm.heap.remembered.len(), 1);
+        vm.globals.pop();
+        assert_eq!(vm.heap.check(), Ok(()));
+        vm.collect(0).unwrap(); // the cell ages to 2, the string to 1
+        let arr = vm.globals[0].ptr();
+        assert_eq!(
+            vm.heap.remembered,
+            vec![arr],
+            "still pointing at a survivor"
+        );
+        // SAFETY: a live old object.
+        assert!(unsafe { (*arr).flags } & FLAG_REMEMBERED != 0);
+        assert_eq!(vm.heap.check(), Ok(()));
+        vm.collect(0).unwrap(); // the cell is promoted, its string (age 1) is not
+        let arr = vm.globals[0].ptr();
+        // SAFETY: live objects.
+        let r = unsafe { *fields(arr).add(1) }.ptr();
+        assert!(vm.heap.old.contains(r as *const u8));
+        assert_eq!(
+            vm.heap.remembered,
+            vec![r],
+            "the promoted cell, not the array"
+        );
+        // SAFETY: a live old object.
+        assert_eq!(unsafe { (*arr).flags }, 0);
+        assert_eq!(vm.heap.check(), Ok(()));
+        vm.collect(0).unwrap(); // the string is promoted too
+        assert!(vm.heap.remembered.is_empty());
+        assert_eq!(vm.heap.check(), Ok(()));
+        assert_eq!(vm.display(vm.globals[0]), "#[(), ref(\"young\")]");
+    }
+
+    /// A major collection starts with an empty young generation: asked for directly,
+    /// its minor part promotes every survivor; needed only after a minor part that
+    /// kept survivors young (the old generation's room), a second minor part
+    /// promotes them first.
+    #[test]
+    fn a_major_collection_promotes_the_survivors() {
+        for direct in [true, false] {
+            let mut vm = vm_aged(3);
+            let s = vm.new_str("survivor").unwrap();
+            vm.globals.push(s);
+            vm.collect(0).unwrap();
+            assert!(vm.heap.young_contains(vm.globals[0].ptr() as usize));
+            let t = vm.new_str("eden").unwrap();
+            vm.globals.push(t);
+            let needed_old = if direct { 0 } else { vm.heap.major_at + 1 };
+            let major = vm.collect_once(direct, needed_old).unwrap();
+            assert!(major);
+            assert!(vm.heap.young_is_empty());
+            assert!(vm.heap.old.contains(vm.globals[0].ptr() as *const u8));
+            assert!(vm.heap.old.contains(vm.globals[1].ptr() as *const u8));
+            assert_eq!(vm.heap.check(), Ok(()));
+            assert_eq!(vm.display(vm.globals[0]), "survivor");
+            assert_eq!(vm.display(vm.globals[1]), "eden");
+        }
     }
 
     /// Pause percentiles come from the histogram, within its 5% resolution.

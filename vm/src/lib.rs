@@ -26,7 +26,7 @@ pub mod reify;
 pub mod value;
 pub mod vm;
 
-pub use heap::GcStats;
+pub use heap::{GcStats, MAX_TENURE_AGE};
 pub use jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId, VmState};
 pub use value::{Tag, Value};
 pub use vm::{Config, RuntimeError, Trap, Vm};

@@ -171,8 +171,13 @@ impl std::fmt::Display for RuntimeError {
 pub struct Config {
     /// Maximum live heap bytes (`--heap-limit`).
     pub heap_limit: usize,
-    /// The nursery's size (and the first old space's target), SPEC.md §1.4.
+    /// Eden's size (where objects are born; `--nursery`), SPEC.md §1.4.
     pub heap_initial: usize,
+    /// The minor collections an object survives in a survivor space before it is
+    /// promoted (`--gc-age`; 0: promoted at its first, with no survivor spaces).
+    pub gc_age: u8,
+    /// Each of the two survivor spaces' size (`--survivor`).
+    pub gc_survivor: usize,
     /// Maximum frames (`--stack-limit`): past it, "stack overflow".
     pub max_frames: usize,
     /// Collect at every allocation (`HASHVM_GC_STRESS=1`).
@@ -190,6 +195,8 @@ impl Default for Config {
         Config {
             heap_limit: default_heap_limit(),
             heap_initial: heap::DEFAULT_INITIAL,
+            gc_age: heap::DEFAULT_TENURE_AGE,
+            gc_survivor: heap::DEFAULT_SURVIVOR,
             max_frames: 10_000_000,
             gc_stress: std::env::var_os("HASHVM_GC_STRESS").is_some_and(|v| v != "0"),
             jit_hot: HOT_THRESHOLD,
@@ -360,7 +367,12 @@ pub struct Vm {
 impl Vm {
     /// An empty machine (no program loaded).
     pub fn new(config: Config) -> Vm {
-        let mut heap = Heap::new(config.heap_initial, config.heap_limit);
+        let mut heap = Heap::new(
+            config.heap_initial,
+            config.heap_limit,
+            config.gc_age,
+            config.gc_survivor,
+        );
         heap.stress = config.gc_stress;
         let mut types: Vec<TypeInfo> = builtin::TYPES
             .iter()
@@ -565,15 +577,30 @@ impl Vm {
         }
         let t0 = std::time::Instant::now();
         let top = self.live_top();
-        if !self.heap.begin() {
-            return Err(self.error_plain("out of memory"));
+        // The minor part; before a major part it promotes every survivor, so that the
+        // major part starts with an empty young generation (it marks and compacts the
+        // old generation only). When the old generation turns out to need one only
+        // after a minor part that kept survivors young, a second minor part promotes
+        // them (it copies at most a survivor space).
+        let mut major = major;
+        loop {
+            if !self.heap.begin(major) {
+                return Err(self.error_plain("out of memory"));
+            }
+            // Slots above the live top are dead and are not touched: they may hold
+            // stale pointers, but no slot is ever read before it is written, because a
+            // new frame clears every slot its arguments do not fill (see
+            // `crate::frames`).
+            each_root!(heap, top, v => heap.forward(v));
+            self.heap.finish_minor();
+            if major || !self.heap.needs_major(needed_old) {
+                break;
+            }
+            major = true;
+            if self.heap.young_is_empty() {
+                break;
+            }
         }
-        // Slots above the live top are dead and are not touched: they may hold stale
-        // pointers, but no slot is ever read before it is written, because a new frame
-        // clears every slot its arguments do not fill (see `crate::frames`).
-        each_root!(heap, top, v => heap.forward(v));
-        self.heap.finish_minor();
-        let major = major || self.heap.needs_major(needed_old);
         if major {
             if !self.heap.begin_major() {
                 self.heap.end(false);

@@ -17,7 +17,10 @@ usage: hashvm run [OPTIONS] FILE [ARGS...]   run a .hbc (executable or linkable)
 run options (before FILE; everything after FILE goes to the program):
   --heap-limit SIZE    most live heap data (e.g. 512M, 4G; default a third of the memory the process may use); past it: out of memory
   --stack-limit N      most nested calls (default 10000000); past it: stack overflow
-  --nursery SIZE       the collector's nursery (e.g. 256K, 4M; default 1M, at least 1K)
+  --nursery SIZE       the collector's nursery (eden: e.g. 256K, 4M; default 1M, at least 1K)
+  --gc-age N           minor collections an object survives in a survivor space before
+                       promotion (0 to 15; default 1; 0: promoted at its first)
+  --survivor SIZE      each of the two survivor spaces (default 256K, at most the nursery)
   --gc-stats           print collector statistics to standard error at exit
   --jit=on|off         the tracing JIT (default: on on x86-64; it compiles hot numeric
                        loops and is otherwise invisible)
@@ -167,6 +170,21 @@ fn parse_run(p: &mut lexopt::Parser) -> Result<Parsed<Cmd>, lexopt::Error> {
                     .filter(|&v| v >= 1024)
                     .ok_or("--nursery needs a size of at least 1K, such as 256K")?;
             }
+            Some(Long("gc-age")) => {
+                config.gc_age = p
+                    .value()?
+                    .to_str()
+                    .and_then(|s| s.parse::<u8>().ok())
+                    .filter(|&v| v <= hashvm_vm::MAX_TENURE_AGE)
+                    .ok_or("--gc-age needs a number from 0 to 15")?;
+            }
+            Some(Long("survivor")) => {
+                config.gc_survivor = p
+                    .value()?
+                    .to_str()
+                    .and_then(parse_size)
+                    .ok_or("--survivor needs a size such as 256K")?;
+            }
             Some(Long("gc-stats")) => gc_stats = true,
             Some(Long("allow-ffi")) => config.allow_ffi = true,
             Some(Long("jit")) => {
@@ -259,12 +277,13 @@ fn run(r: RunArgs) -> i32 {
     if r.gc_stats {
         let s = vm.gc_stats();
         ewrite(&format!(
-            "gc: {} collections ({} minor, {} major), {} bytes allocated, {} bytes promoted, {} bytes copied by major collections, {} live, largest old space {} bytes, peak heap {} bytes, pause max {:.3} ms, p99 {:.3} ms, {:.3} ms collecting\n",
+            "gc: {} collections ({} minor, {} major), {} bytes allocated, {} bytes promoted, {} bytes copied within the young generation, {} bytes copied by major collections, {} live, largest old space {} bytes, peak heap {} bytes, pause max {:.3} ms, p99 {:.3} ms, {:.3} ms collecting\n",
             s.collections,
             s.minor,
             s.major,
             s.allocated,
             s.promoted,
+            s.survived,
             s.copied,
             s.live,
             s.max_space,

@@ -833,6 +833,7 @@ pub fn run_with_stats(
         gc_stress,
         jit_hot: jit.unwrap_or(hashvm_vm::vm::HOT_THRESHOLD),
         allow_ffi: false,
+        ..Config::default()
     });
     let sink = Sink::default();
     vm.set_output(Box::new(sink.clone()));
