@@ -1563,16 +1563,23 @@ mod tests {
         assert!(dump.contains("new.sink") && dump.contains(&format!("{o}{{{x} {y}}}")));
     }
 
-    #[test]
-    fn allocations_that_escape_stay_and_nested_ones_sink_together() {
+    /// A forwarding builder with its entry snapshot, i64 slots 0 (`x`) and 1 (`n`),
+    /// the constant 0 and the header of a one-field DATA object: what the sinking
+    /// tests start from.
+    fn sink_setup() -> (TraceBuilder, u32, Ref, Ref, Ref, [u64; 2]) {
         let mut b = TraceBuilder::new(0);
         b.set_forwarding();
         let s = b.snapshot(0, vec![]);
         let x = b.sload(0, IrType::I64, s);
         let n = b.sload(1, IrType::I64, s);
-        let p = b.sload_tw(2, hashvm_vm::Tag::OBJ as u64, s);
         let k0 = b.kint(0);
-        let [w0, w1] = data_header(1);
+        (b, s, x, n, k0, data_header(1))
+    }
+
+    #[test]
+    fn allocations_that_escape_stay_and_nested_ones_sink_together() {
+        let (mut b, s, x, n, k0, [w0, w1]) = sink_setup();
+        let p = b.sload_tw(2, hashvm_vm::Tag::OBJ as u64, s);
         // Stored into an object the trace did not allocate: escapes.
         let a = b.new_object(w0, w1, s);
         b.hstore(a, k0, x, s).unwrap();
@@ -1631,14 +1638,8 @@ mod tests {
 
     #[test]
     fn each_exit_rebuilds_the_fields_as_the_stores_before_it_left_them() {
-        let mut b = TraceBuilder::new(0);
-        b.set_forwarding();
-        let s = b.snapshot(0, vec![]);
-        let x = b.sload(0, IrType::I64, s);
-        let n = b.sload(1, IrType::I64, s);
+        let (mut b, s, x, n, k0, [w0, w1]) = sink_setup();
         let z = b.sload(2, IrType::I64, s);
-        let k0 = b.kint(0);
-        let [w0, w1] = data_header(1);
         let o = b.new_object(w0, w1, s);
         b.hstore(o, k0, x, s).unwrap();
         // One snapshot, two guards: before and after a store into the object.
