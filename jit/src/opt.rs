@@ -369,6 +369,21 @@ fn peel_with(
 /// [`sink_slot_stores`]).
 const SINK_MAX_EXITS: usize = 12;
 
+/// Whether `op` reads or writes the frame slot `k` (and nothing else in memory): the
+/// slot loads and stores that store sinking and scratch-slot numbering look at.
+fn slot_op(op: IrOp) -> bool {
+    matches!(
+        op,
+        IrOp::SLoadI
+            | IrOp::SLoadF
+            | IrOp::SLoadB
+            | IrOp::SLoad
+            | IrOp::SStore
+            | IrOp::SClear
+            | IrOp::SUnit
+    )
+}
+
 /// Sinks the slot stores of a trace's straight part (a peeled trace's pre-roll, a
 /// whole unpeeled or side trace) into the snapshots of the exits after them (LuaJIT
 /// keeps slot values in snapshots the same way): `sstore s := v` is dropped, and every
@@ -394,16 +409,10 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
         && t.ins.iter().all(|i| {
             i.op.flags() & (flag::LOAD | flag::STORE) == 0
                 || heap_op(i.op)
+                || slot_op(i.op)
                 || matches!(
                     i.op,
-                    IrOp::SLoadI
-                        | IrOp::SLoadF
-                        | IrOp::SLoadB
-                        | IrOp::SLoad
-                        | IrOp::SStore
-                        | IrOp::SClear
-                        | IrOp::SUnit
-                        | IrOp::GFunc
+                    IrOp::GFunc
                         | IrOp::GClosure
                         | IrOp::Link
                         | IrOp::Phi
@@ -1078,13 +1087,7 @@ fn plan_sunk_exits(t: &Trace, cand: &[bool]) -> Result<SinkPlan, Ref> {
         .flat_map(|s| s.entries.iter().map(|e| e.0 as u32 + 1))
         .chain(t.tail.iter().map(|e| e.0 as u32 + 1))
         .chain(t.ins.iter().filter_map(|i| match i.op {
-            IrOp::SLoadI
-            | IrOp::SLoadF
-            | IrOp::SLoadB
-            | IrOp::SLoad
-            | IrOp::SStore
-            | IrOp::SClear
-            | IrOp::SUnit => Some((i.k as u32).saturating_add(1)),
+            op if slot_op(op) => Some((i.k as u32).saturating_add(1)),
             IrOp::GFunc | IrOp::GClosure => Some(((i.k & 0xffff_ffff) as u32).saturating_add(1)),
             _ => None,
         }))
