@@ -1185,22 +1185,20 @@ impl Heap {
             let size = 16 + payload_bytes(&*p);
             let age = (*p).flags >> AGE_SHIFT;
             // (The bytes copied are counted by `finish_minor`, from the tops.)
-            let dst = if age < self.tenure_now && size <= self.surv_cap - self.to_top {
+            let (dst, flags) = if age < self.tenure_now && size <= self.surv_cap - self.to_top {
                 let dst = (self.to_base + self.to_top) as *mut Header;
                 self.to_top += size;
-                copy_down(p as *const u64, dst as *mut u64, size);
-                (*dst).flags = (age + 1) << AGE_SHIFT;
-                dst
+                (dst, (age + 1) << AGE_SHIFT)
             } else {
                 // `begin` made sure the whole young generation fits.
                 let dst = self
                     .old
                     .bump(size)
                     .expect("the old space overflowed during a minor collection");
-                copy_down(p as *const u64, dst as *mut u64, size);
-                (*dst).flags = 0;
-                dst
+                (dst, 0)
             };
+            copy_down(p as *const u64, dst as *mut u64, size);
+            (*dst).flags = flags;
             (*p).kind = Kind::FWD;
             (*p).len = dst as u64;
             dst
