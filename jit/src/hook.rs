@@ -121,6 +121,18 @@ const SIDE_HOT: u32 = 8;
 /// coming back to the root's pre-roll) after this many is recorded again unpeeled
 /// (see [`Jit::judge_peeling`]).
 const JUDGE_PEELING_AFTER: u64 = 4096;
+/// The iterations a tree's counters count up to: enough for both judgements above
+/// (the counts stop there, so that a long-running loop pays a load and a compare per
+/// iteration, not a store; see [`x64::Ctx::counter_cap`]). A peeled root is judged
+/// by the share of side traces in its first iterations.
+const COUNT_UP_TO: u64 = {
+    let short = MIN_ITERS_PER_ENTRY * JUDGE_AFTER;
+    if short > JUDGE_PEELING_AFTER {
+        short
+    } else {
+        JUDGE_PEELING_AFTER
+    }
+};
 /// Side traces a root may grow.
 const MAX_SIDES: u32 = 16;
 
@@ -311,6 +323,7 @@ impl Jit {
             tid: tid as u32,
             root_top,
             counter,
+            counter_cap: COUNT_UP_TO as u32,
             side_counter,
             passes: if self.count {
                 passes.as_ptr() as usize

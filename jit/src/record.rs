@@ -2069,6 +2069,7 @@ mod tests {
                                     tid: 0,
                                     root_top: None,
                                     counter: 0,
+                                    counter_cap: 0,
                                     side_counter: 0,
                                     passes: 0,
                                     link: None,
