@@ -809,8 +809,10 @@ impl Jit {
             t.entered += 1;
             if t.entered == JUDGE_AFTER && self.log {
                 let i = t.iters.load(Ordering::Relaxed);
+                // The count stops at `COUNT_UP_TO`.
+                let at_least = if i >= COUNT_UP_TO { "at least " } else { "" };
                 eprintln!(
-                    "[jit] trace {}: {i} iterations in {JUDGE_AFTER} entries",
+                    "[jit] trace {}: {at_least}{i} iterations in {JUDGE_AFTER} entries",
                     trace.0
                 );
             }
