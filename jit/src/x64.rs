@@ -91,8 +91,8 @@ impl fmt::Display for CompileError {
 /// natively (its result is in the caller's slot, its frame popped).
 pub const RETURNED: u32 = u32::MAX;
 
-/// Bytes of native stack the recursive calls of one trace entry may use (24 bytes a
-/// call): deeper recursion exits to the interpreter, which enters the trace again at
+/// Bytes of native stack the recursive calls of one trace entry may use (8 bytes a
+/// `call.rec`): deeper recursion exits to the interpreter, which enters the trace again at
 /// the next call with a fresh budget.
 const NATIVE_BUDGET: i32 = 256 * 1024;
 
