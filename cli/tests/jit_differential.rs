@@ -307,7 +307,8 @@ fn the_jit_compiles_inner_code_first() -> Result<(), Failed> {
 /// The second program's calls enter the trace after its argument guards (three
 /// kinds proven by the caller), and its stack trace is written from the frame
 /// records `call.rec` pushed; the third's trace inlines a helper whose slot stores
-/// are sunk into the helper's exits.
+/// are sunk into the helper's exits; the fourth's recursion is a side trace that
+/// calls its root natively.
 fn native_recursion_overflows() -> Result<(), Failed> {
     for (i, src) in [
         "sum := (n: i64) -> i64 => if n == 0 { 0 } else { n + sum(n - 1) };\n\
@@ -323,6 +324,12 @@ fn native_recursion_overflows() -> Result<(), Failed> {
          if n == 0 { b.v[0] } else { dive(b, n - 1) + 1 } };\n\
          main := () => { b := B(array.make(2, 3)); println(to_str(dive(b, 10))); \
          println(to_str(dive(b, 100000))); };\n",
+        // tak's shape: the root is the base case, the recursive case a side trace
+        // whose `call.rec`s enter the root after its argument guards.
+        "g := (n: i64, k: i64) -> i64 => if n < k { n } else { g(n - 1, k) + g(n - 2, k) };\n\
+         main := () => { mut s := 0; for i in 0..3000 { s += g(i % 2, 2); }\n\
+         println(to_str(s)); println(to_str(g(20, 2))); println(to_str(g(100000, 99990))); \
+         println(to_str(g(100000, 0))); };\n",
         // A loop whose trace inlines `via` and calls `down`'s tree from there
         // (`call.tree`), until one call recurses past the frame limit.
         "down := (n: i64) -> i64 => if n == 0 { 0 } else { 1 + down(n - 1) };\n\

@@ -277,6 +277,7 @@ impl Jit {
             }
         }
         let root_top = side.map(|_| self.traces[root].code.top());
+        let root_fast = side.and_then(|_| self.traces[root].code.fast_entry());
         let iters = Box::new(AtomicU64::new(0));
         let side_iters = Box::new(AtomicU64::new(0));
         let counter = if side.is_some() {
@@ -331,6 +332,7 @@ impl Jit {
                 0
             },
             link,
+            root_fast,
         };
         // A root loop is peeled (`opt`); should its peeled form not compile (more
         // values live at once than the spill area holds), it runs as recorded.

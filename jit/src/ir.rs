@@ -144,7 +144,7 @@ define_ir! {
     GFunc "guard.func" 0 None [GUARD | LOAD | NOSYNC] "Guard frame slot `k & 0xffffffff` holds the FUNC value of function `k >> 32` (a `call` inlined).";
     CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it.";
     CallRecSelf "callself.rec" 0 None [GUARD | STORE] "As `call.rec`, the frame's closure copied from the caller's (`callself`).";
-    RetRec "ret.rec" 1 None [GUARD | STORE] "Return a from the function of a function-entry trace: write it to the caller's result slot, pop the frame, return natively; exits when the caller is not a bytecode frame.";
+    RetRec "ret.rec" 1 None [GUARD | STORE] "Return a from the function of a function-entry trace: return natively with a in rax/rdx and the frame still pushed (the `call.rec` or `call.tree` that called it, or the tree's prologue at the outermost level, pops it and stores a into the caller's result slot); exits when the caller is not a bytecode frame.";
     DivI "div.i64" 2 I64 [GUARD | NOSYNC] "a / b truncated, guarded: b != 0 and b != -1 (the interpreter takes those, faulting on 0, wrapping on -1).";
     RemI "rem.i64" 2 I64 [GUARD | NOSYNC] "a % b (the sign of a), guarded as `div.i64`.";
     ShlI "shl.i64" 2 I64 [NOSYNC] "a << (b & 63).";
@@ -217,7 +217,7 @@ define_ir! {
     AGetFlat "aget.flat" 2 Val [GUARD | LOAD | NOSYNC] "Element b of the flat array a (its elements kind guarded before, `guard.meta`): its 8-byte payload, typed by the tag word `tw`; b guarded to be in range.";
     AGetAny "aget.any" 2 Val [GUARD | LOAD] "Element b of the array a whose elements kind is known only at run time (whole-function code), typed by the tag word `tw` (i64, f64, bool): from a general array when the element has that tag, from a flat array when that tag is its kind; exits otherwise (out of range, another tag or kind, a converted array).";
     // Calls into other functions' trees.
-    CallTree "call.tree" 0 None [GUARD | LOAD | STORE] "Call the function-entry tree `Trace::tree_calls[k]` of another function natively: write the frame records of the inlined frames live at the call (as an exit would push them), push the callee's (as `call.rec`), call the tree's code, and pop the inlined frames' records when it returns (its `ret.rec` pops its own and writes the result to the caller's slot); exits (before anything is written) when the value stack, the frame records or the native stack budget is short. Every value is reloaded after it.";
+    CallTree "call.tree" 0 None [GUARD | LOAD | STORE] "Call the function-entry tree `Trace::tree_calls[k]` of another function natively: write the frame records of the inlined frames live at the call (as an exit would push them), push the callee's (as `call.rec`), call the tree's code, and when it returns pop the callee's record, store its result (in rax/rdx from its `ret.rec`) into the caller's slot and pop the inlined frames' records; exits (before anything is written) when the value stack, the frame records or the native stack budget is short. Every value is reloaded after it.";
 }
 
 impl IrOp {

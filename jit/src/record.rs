@@ -2073,6 +2073,7 @@ mod tests {
                                     side_counter: 0,
                                     passes: 0,
                                     link: None,
+                                    root_fast: None,
                                 },
                             )
                             .expect("compiles"),

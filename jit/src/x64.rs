@@ -91,8 +91,8 @@ impl fmt::Display for CompileError {
 /// natively (its result is in the caller's slot, its frame popped).
 pub const RETURNED: u32 = u32::MAX;
 
-/// Bytes of native stack the recursive calls of one trace entry may use (24 bytes a
-/// call): deeper recursion exits to the interpreter, which enters the trace again at
+/// Bytes of native stack the recursive calls of one trace entry may use (8 bytes a
+/// `call.rec`): deeper recursion exits to the interpreter, which enters the trace again at
 /// the next call with a fresh budget.
 const NATIVE_BUDGET: i32 = 256 * 1024;
 
@@ -123,7 +123,26 @@ pub struct Ctx {
     /// For a trace that ends in a `link` to a loop with a compiled tree: that tree, to
     /// jump into directly ([`CompiledTrace::set_direct`]).
     pub link: Option<DirectLink>,
+    /// For a side trace of a function-entry root with a fast entry: that entry, which
+    /// its `call.rec`s call when their stores prove the arguments' kinds.
+    pub root_fast: Option<FastEntry>,
 }
+
+/// A function-entry root's *fast entry* ([`CompiledTrace::fast_entry`]): the address
+/// after the guards of its leading argument loads, and those loads' kinds, so that a
+/// side trace's `call.rec` skips the guards as the root's own do.
+#[derive(Clone, Copy, Debug)]
+pub struct FastEntry {
+    /// The entry's address.
+    pub addr: usize,
+    /// Bit k of `kinds[j]`: the root guards argument slot k to hold an i64 (j = 0),
+    /// an f64 (1) or a bool (2). (A root that guards a slot past 63 has no fast entry
+    /// for its side traces.)
+    pub kinds: [u64; 3],
+}
+
+/// The guarded loads of a fast entry, in [`FastEntry::kinds`]' order.
+const FAST_KINDS: [IrOp; 3] = [IrOp::SLoadI, IrOp::SLoadF, IrOp::SLoadB];
 
 /// The target of a direct link: a root loop trace's header, and the room its tree
 /// needs.
@@ -168,6 +187,8 @@ pub struct CompiledTrace {
     /// A function-entry root's entry for `call.tree` when it differs from `top` (see
     /// [`CompiledTrace::call_entry`]).
     cross: Option<AssemblyOffset>,
+    /// A function-entry root's fast entry and its kinds ([`FastEntry`]).
+    fast: Option<(AssemblyOffset, [u64; 3])>,
     table: Box<[AtomicUsize]>,
     /// For a trace compiled with [`Ctx::link`]: the link's snapshot, the address of
     /// the code that jumps into the target, and the snapshot's own stub (the hook's
@@ -213,6 +234,14 @@ impl CompiledTrace {
     /// floor for the call first.
     pub fn call_entry(&self) -> usize {
         self.code.ptr(self.cross.unwrap_or(self.top)) as usize
+    }
+
+    /// A function-entry root's fast entry, for its side traces' `call.rec`s.
+    pub fn fast_entry(&self) -> Option<FastEntry> {
+        self.fast.map(|(o, kinds)| FastEntry {
+            addr: self.code.ptr(o) as usize,
+            kinds,
+        })
     }
 
     /// The address of the trace's first instruction (a side trace's, for linking).
@@ -638,10 +667,11 @@ pub(crate) fn disp(slot: u64) -> Result<i32, CompileError> {
 }
 
 /// Raises the native-stack floor in `rbp` to where the frame stack would be short: a
-/// `call.rec` takes 24 bytes of native stack and one frame record, and needs room for
-/// 12 more an exit inside the callee may push, so that one compare of `rsp` at each
-/// call covers both stacks (the AOT trampoline's rule). Depth k may call when
-/// 24k + 8 <= rsp - floor, that is when k <= records free - 13. Clobbers rax, rcx.
+/// `call.rec` takes 8 bytes of native stack (its return address: nothing is pushed,
+/// [`CallConv::Trace`]) and one frame record, and needs room for 12 more an exit
+/// inside the callee may push, so that one compare of `rsp` at each call covers both
+/// stacks (the AOT trampoline's rule). Depth k may call when 8k + 8 <= rsp - floor,
+/// that is when k <= records free - 13. Clobbers rax, rcx.
 fn raise_frame_floor(a: &mut Assembler) {
     let shift = FRAME_SHIFT.unwrap_or(5);
     dynasm!(a ; .arch x64
@@ -649,9 +679,7 @@ fn raise_frame_floor(a: &mut Assembler) {
         ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
         ; sar rax, shift
         ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
-        ; lea rax, [rax + rax * 2]
-        ; shl rax, 3
-        ; add rax, 8
+        ; lea rax, [rax * 8 + 8]
         ; mov rcx, rsp
         ; sub rcx, rax
         ; cmp rcx, rbp
@@ -712,10 +740,30 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             // call covers both stacks.
             raise_frame_floor(&mut a);
         }
+        let fsz = layout::FRAME_SIZE as i32;
+        let done = a.new_dynamic_label();
         dynasm!(a ; .arch x64
-            // Returns here with the exit code in eax (`ret.rec` at the outermost
-            // level sets RETURNED; exits return here through `out`).
+            // Returns here from an exit (through `out`: the exit code in eax, edx
+            // all ones, a tag word no value has) or from the outermost `ret.rec`
+            // (the result in rax/rdx, the frame top in r11, the callee's record still
+            // pushed and its caller's checked to be a bytecode frame): that return
+            // does what the interpreter's does, the result into the caller's slot
+            // the records name, the record popped (a `call.rec` stores it into its
+            // own slot instead, [`pop_native_frame`]).
             ; call =>top
+            ; cmp edx, -1
+            ; je =>done
+            ; mov ecx, DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
+            ; movzx r8d, WORD [r11 - fsz + layout::FRAME_RET as i32]
+            ; add rcx, r8
+            ; shl rcx, 4
+            ; add rcx, QWORD [r12 + layout::ST_STACK_BASE as i32]
+            ; mov QWORD [rcx], rax
+            ; mov QWORD [rcx + 8], rdx
+            ; sub r11, fsz
+            ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], r11
+            ; mov eax, RETURNED as i32
+            ; =>done
             ; add rsp, SPILL_BYTES + 8
             ; pop r15
             ; pop r14
@@ -788,13 +836,36 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         let exit0 = exits[0];
         dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit0);
     }
+    // The root's fast entry for its side traces, when every guarded slot has a bit.
+    let fast_kinds = if prefix > 0 {
+        t.ins[..prefix].iter().try_fold([0u64; 3], |mut m, ins| {
+            let j = FAST_KINDS.iter().position(|&op| op == ins.op)?;
+            m[j] |= 1u64.checked_shl(u32::try_from(ins.k).ok()?)?;
+            Some(m)
+        })
+    } else {
+        None
+    };
     let mut cx = TraceTarget {
         ctx,
         top,
-        fast: (prefix > 0).then(|| {
+        fast: if prefix > 0 {
             let kinds = t.ins[..prefix].iter().map(|ins| (ins.k, ins.op)).collect();
-            (fast, kinds)
-        }),
+            Some((FastTarget::Label(fast), kinds))
+        } else {
+            ctx.root_fast.map(|f| {
+                let kinds = FAST_KINDS
+                    .iter()
+                    .zip(f.kinds)
+                    .flat_map(|(&op, m)| {
+                        (0..64u64)
+                            .filter(move |k| (m >> k) & 1 != 0)
+                            .map(move |k| (k, op))
+                    })
+                    .collect();
+                (FastTarget::Addr(f.addr), kinds)
+            })
+        },
         floor,
         helper_exits: Vec::new(),
     };
@@ -890,7 +961,17 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     dynasm!(a ; .arch x64
         ; =>out
         ; lea rsp, [rbx - SPILL_BYTES - 8]
+        ; mov edx, -1
         ; ret);
+    let fast = match fast_kinds {
+        Some(kinds) => Some((
+            a.labels()
+                .resolve_dynamic(fast)
+                .map_err(|e| CompileError::Memory(e.to_string()))?,
+            kinds,
+        )),
+        None => None,
+    };
     let offs: Vec<AssemblyOffset> = stubs
         .iter()
         .map(|l| a.labels().resolve_dynamic(*l))
@@ -917,6 +998,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         entry,
         top: top_off,
         cross,
+        fast,
         table,
         direct,
     })
@@ -963,7 +1045,8 @@ pub(crate) trait Target<A: Emitter> {
     /// The label a helper call that did not answer OK jumps to, for snapshot `snap`.
     fn helper_exit(&mut self, a: &mut A, snap: u32) -> Result<DynamicLabel, CompileError>;
     /// Emits the increment of the pass counter at a native return (if any).
-    fn count_pass(&mut self, a: &mut A);
+    /// Answers whether it emitted code (which writes `r11`).
+    fn count_pass(&mut self, a: &mut A) -> bool;
     /// The write barrier's slow path ([`heap_store`]): `None` (traces) exits before the
     /// store; whole-function code gives the label of a routine to `call` with the old
     /// object's address pushed, which remembers it and returns with every register as
@@ -994,13 +1077,22 @@ pub(crate) trait Target<A: Emitter> {
 struct TraceTarget {
     ctx: Ctx,
     top: DynamicLabel,
-    /// A root function-entry trace's fast entry (after the guards of its leading
-    /// argument loads), and those loads' slots and operations.
-    fast: Option<(DynamicLabel, Vec<(u64, IrOp)>)>,
+    /// The fast entry of the tree's function-entry root (after the guards of its
+    /// leading argument loads: its own label in the root, its address in a side
+    /// trace), and those loads' slots and operations.
+    fast: Option<(FastTarget, Vec<(u64, IrOp)>)>,
     /// The prologue set the native floor from the frame stack's room.
     floor: bool,
     /// The direct exits of helper calls: (label, snapshot).
     helper_exits: Vec<(DynamicLabel, u32)>,
+}
+
+/// Where a trace finds its root's fast entry.
+enum FastTarget {
+    /// In the root itself.
+    Label(DynamicLabel),
+    /// A side trace: the root's code, at this address.
+    Addr(usize),
 }
 
 impl Target<Assembler> for TraceTarget {
@@ -1011,7 +1103,12 @@ impl Target<Assembler> for TraceTarget {
                 .iter()
                 .all(|&(slot, op)| stored_kind(t, i, a0 + slot) == Some(op))
             {
-                dynasm!(a ; .arch x64 ; call =>*fast);
+                match *fast {
+                    FastTarget::Label(l) => dynasm!(a ; .arch x64 ; call =>l),
+                    FastTarget::Addr(addr) => dynasm!(a ; .arch x64
+                        ; mov r11, QWORD addr as i64
+                        ; call r11),
+                }
                 return Ok(());
             }
         }
@@ -1038,12 +1135,13 @@ impl Target<Assembler> for TraceTarget {
         Ok(fail)
     }
 
-    fn count_pass(&mut self, a: &mut Assembler) {
+    fn count_pass(&mut self, a: &mut Assembler) -> bool {
         if self.ctx.passes != 0 {
             dynasm!(a ; .arch x64
                 ; mov r11, QWORD self.ctx.passes as i64
                 ; add QWORD [r11], 1);
         }
+        self.ctx.passes != 0
     }
 
     fn function_op(
@@ -1258,7 +1356,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 };
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
-                dynasm!(a ; .arch x64 ; pop Rq(INTR) ; pop Rq(BASE));
+                pop_native_frame(a, &call)?;
             }
             IrOp::CallTree => {
                 let c = t
@@ -1275,7 +1373,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             IrOp::Link => {
                 // A completed pass (for `--jit-stats`), then out through the link's
                 // snapshot: the hook enters the linked trace.
-                cx.count_pass(a);
+                let _ = cx.count_pass(a);
                 dynasm!(a ; .arch x64 ; jmp =>exit);
             }
             IrOp::CallC => {
@@ -1308,33 +1406,36 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 );
             }
             IrOp::RetRec => {
+                // The caller must be a bytecode frame (else the interpreter returns);
+                // then the result goes back in `rax` (payload) and `rdx` (tag word),
+                // the frame top in `r11` with the callee's record still pushed, as
+                // whole-function code returns (`ret.slot`): a `call.rec` pops the
+                // record and stores the result into its own slot
+                // ([`pop_native_frame`]); at the outermost level the prologue does
+                // the interpreter's return through the records.
                 let v = loc[ins.a.0 as usize];
                 let fsz = layout::FRAME_SIZE as i32;
-                // Two scratch registers the returned value is not in.
-                let mut scratch = GPRS.iter().copied().filter(|&r| v != Loc::Gpr(r));
-                let (p, q) = (scratch.next().unwrap_or(0), scratch.next().unwrap_or(1));
                 dynasm!(a ; .arch x64
                     ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
                     ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
-                    ; jne =>exit
-                    ; mov Rd(p), DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
-                    ; movzx Rd(q), WORD [r11 - fsz + layout::FRAME_RET as i32]
-                    ; add Rq(p), Rq(q)
-                    ; shl Rq(p), 4
-                    ; add Rq(p), QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]);
+                    ; jne =>exit);
                 match v {
-                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(p)], Rq(r)),
-                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(p)], Rx(r)),
-                    Loc::None => {}
+                    Loc::Gpr(0) => {}
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov rax, Rq(r)),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movq rax, Rx(r)),
+                    Loc::None => dynasm!(a ; .arch x64 ; xor eax, eax),
                 }
-                store_tw(a, p, 0, t.tagword(ins.a));
-                dynasm!(a ; .arch x64
-                    ; sub r11, fsz
-                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11);
-                cx.count_pass(a);
-                // At the outermost level this returns into the prologue with the
-                // code RETURNED; deeper, into a `call.rec`, which ignores eax.
-                dynasm!(a ; .arch x64 ; mov eax, RETURNED as i32 ; ret);
+                let tw = t.tagword(ins.a);
+                if tw <= i32::MAX as u64 {
+                    dynasm!(a ; .arch x64 ; mov edx, tw as i32);
+                } else {
+                    dynasm!(a ; .arch x64 ; mov rdx, QWORD tw as i64);
+                }
+                if cx.count_pass(a) {
+                    dynasm!(a ; .arch x64
+                        ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]);
+                }
+                dynasm!(a ; .arch x64 ; ret);
             }
             IrOp::GFunc => {
                 let off = disp(ins.k & 0xffff_ffff)?;
@@ -2191,30 +2292,31 @@ pub(crate) struct NativeCall {
     pub conv: CallConv,
 }
 
-/// Where a native call finds the frame top and the native stack's floor, and what it
-/// saves. The frame top is the one value every call reads and writes: kept only in
-/// the register block, each call's load waits on the previous call's store (store
-/// forwarding, about 5 cycles), a chain through every call of a recursion.
+/// Where a native call finds the frame top and the native stack's floor. The frame
+/// top is the one value every call reads and writes: kept only in the register block,
+/// each call's load waits on the previous call's store (store forwarding, about 5
+/// cycles), a chain through every call of a recursion. In both, nothing is pushed
+/// but the return address: the callee returns with `BASE` at its slot 0 and `INTR`
+/// unchanged (the caller moves `BASE` back by the argument's offset), its result in
+/// `rax` (payload) and `rdx` (tag word) and its frame record still pushed, for the
+/// caller to pop ([`pop_native_frame`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallConv {
     /// The tracing JIT's: the frame top read from the register block, the floor in
-    /// `rbp`; `BASE` and `INTR` pushed, for the caller to pop after the `call`.
+    /// `rbp`; `ret.rec` returns with the frame top in `r11`.
     Trace,
     /// Whole-function code's (`aot::emit`): the frame top in `rbp` (and written to the
     /// register block at every change, so the runtime always reads it right), the
-    /// floor in the native stack at `[rbx + floor]`; nothing pushed (the callee
-    /// returns with `BASE` at its slot 0 and `INTR` unchanged: the caller moves
-    /// `BASE` back by the argument's offset).
+    /// floor in the native stack at `[rbx + floor]`.
     Aot { floor: i32 },
 }
 
 /// Pushes the interpreter's frame record for a native call exactly as the
 /// interpreter's push does (limits checked, the caller's ip saved, the callee's slots
-/// past its arguments cleared, the record and frame top written), then (with
-/// [`CallConv::Trace`]) saves `BASE` and `INTR`, and points `BASE` at the callee's
-/// slot 0: the caller emits the `call` and what undoes this. Any limit reached jumps to
-/// `exit` (the interpreter makes the call). One copy for the JIT and the AOT compiler,
-/// so both push the same record.
+/// past its arguments cleared, the record and frame top written), then points `BASE`
+/// at the callee's slot 0: the caller emits the `call`, then [`pop_native_frame`].
+/// Any limit reached jumps to `exit` (the interpreter makes the call). One copy for
+/// the JIT and the AOT compiler, so both push the same record.
 pub(crate) fn push_native_frame<A: Emitter>(
     a: &mut A,
     c: &NativeCall,
@@ -2294,10 +2396,32 @@ pub(crate) fn push_native_frame<A: Emitter>(
     dynasm!(a ; .arch x64
         ; add Rq(top), fsz
         ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
-    if c.conv == CallConv::Trace {
-        dynasm!(a ; .arch x64 ; push Rq(BASE) ; push Rq(INTR));
-    }
     dynasm!(a ; .arch x64 ; lea Rq(BASE), [Rq(BASE) + argoff]);
+    Ok(())
+}
+
+/// What follows the `call` of a [`push_native_frame`]: the callee returned with its
+/// result in `rax`/`rdx`, its record still pushed, `BASE` at its slot 0 and the frame
+/// top in a register ([`CallConv`]). Pops the record, moves `BASE` back to the
+/// caller's slot 0 and stores the result into the caller's slot: what the
+/// interpreter's return does, with the result slot and the base known here rather
+/// than read from the records (one copy for the JIT's `call.rec` and `call.tree` and
+/// the AOT compiler's direct calls). With [`CallConv::Trace`], `r11` is left at the
+/// new frame top.
+pub(crate) fn pop_native_frame<A: Emitter>(a: &mut A, c: &NativeCall) -> Result<(), CompileError> {
+    let fsz = layout::FRAME_SIZE as i32;
+    let top = match c.conv {
+        CallConv::Trace => SCRATCH,
+        CallConv::Aot { .. } => 5, /* rbp */
+    };
+    let d = disp(c.dst as u16 as u64)?;
+    let argoff = disp(c.a0)?;
+    dynasm!(a ; .arch x64
+        ; sub Rq(top), fsz
+        ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top)
+        ; lea Rq(BASE), [Rq(BASE) - argoff]
+        ; mov QWORD [Rq(BASE) + d], rax
+        ; mov QWORD [Rq(BASE) + d + 8], rdx);
     Ok(())
 }
 
@@ -2422,9 +2546,9 @@ fn push_inlined_frames<A: Emitter>(
 /// push, the native stack budget), each exiting through `exit` before anything is
 /// written (the interpreter then makes the call); then the inlined frames' records
 /// ([`push_inlined_frames`]), the callee's ([`push_native_frame`], as `call.rec`), the
-/// call of the tree's entry, and after its native return (its `ret.rec` popped its
-/// record and wrote the result to the calling frame's slot) the inlined frames'
-/// records popped again and the base register back at the trace's frame. An exit
+/// call of the tree's entry, and after its native return the callee's record popped
+/// and its result stored ([`pop_native_frame`]), then the inlined frames' records
+/// popped again and the base register back at the trace's frame. An exit
 /// inside the callee leaves from there, every record it needs written.
 fn call_tree<A: Emitter>(
     a: &mut A,
@@ -2470,13 +2594,11 @@ fn call_tree<A: Emitter>(
     push_native_frame(a, &call, exit)?;
     dynasm!(a ; .arch x64
         ; mov r11, QWORD c.addr as i64
-        ; call r11
-        ; pop Rq(INTR)
-        ; pop Rq(BASE));
+        ; call r11);
+    pop_native_frame(a, &call)?;
     if n > 0 {
         let back = disp(inner as u64)?;
         dynasm!(a ; .arch x64
-            ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]
             ; sub r11, n * fsz
             ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], r11
             ; sub Rq(BASE), back);
@@ -2840,6 +2962,7 @@ mod tests {
                 side_counter: 0,
                 passes: 0,
                 link: None,
+                root_fast: None,
             },
         )
         .expect("compiles");

@@ -20,8 +20,9 @@
 use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
-    allocate, allocate_avoiding, disp, element_addr, emit_ops, push_native_frame, store, store_tw,
-    CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
+    allocate, allocate_avoiding, disp, element_addr, emit_ops, pop_native_frame, push_native_frame,
+    store, store_tw, CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR,
+    SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -623,7 +624,9 @@ impl Target<Asm> for BlockTarget<'_> {
         HelperFn::Table(super::hook::HELPER_CALL_INSN as i32)
     }
 
-    fn count_pass(&mut self, _: &mut Asm) {}
+    fn count_pass(&mut self, _: &mut Asm) -> bool {
+        false
+    }
 
     fn remember_stub(&self) -> Option<DynamicLabel> {
         Some(self.labels.remember)
@@ -713,17 +716,9 @@ impl Target<Asm> for BlockTarget<'_> {
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still
-                // pushed (`ret.slot`) and `BASE` at its slot 0: pop the record, move
-                // `BASE` back, store the result.
-                let d = disp(dst as u16 as u64)?;
-                let argoff = disp(a0)?;
-                dynasm!(a ; .arch x64
-                    ; call =>target
-                    ; sub rbp, fsz
-                    ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], rbp
-                    ; lea Rq(BASE), [Rq(BASE) - argoff]
-                    ; mov QWORD [Rq(BASE) + d], rax
-                    ; mov QWORD [Rq(BASE) + d + 8], rdx);
+                // pushed (`ret.slot`) and `BASE` at its slot 0.
+                dynasm!(a ; .arch x64 ; call =>target);
+                pop_native_frame(a, &call)?;
             }
             IrOp::TCallAot => {
                 let f = (ins.k & 0xffff_ffff) as u32;
