@@ -167,7 +167,7 @@ define_ir! {
     Payload "payload" 1 I64 [NOSYNC] "The payload of a (a constructor's index, a char's code) as an i64.";
     New "new" 0 Ptr [GUARD | STORE] "A new object of `16 + 16 * tw` bytes bumped from the nursery through the register block, its header words `k` and `tw` (kind, tag, meta; length); exits (before the allocating instruction, which the interpreter then runs, collecting) when the nursery has no room. Its fields are written next, by `hstore`s with no barrier (the object is young).";
     SqrtF "sqrt.f64" 1 F64 [NOSYNC] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
-    HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). With `tw` = `HSTORE_FLAT`, element `Ref(k)` of a flat array (its elements kind guarded to be b's tag) := b's 8-byte payload, no tag, no barrier; with `tw` = `HSTORE_ELEM`, either, by the array's elements kind at run time (exits on any other kind). The one heap store.";
+    HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). With `tw` = `HSTORE_FLAT`, element `Ref(k)` of a flat array (its elements kind guarded to be b's tag) := b's 8-byte payload, no tag, no barrier; with `tw` = `HSTORE_ELEM`, either, by the array's elements kind at run time (exits on any other kind); with `tw` = `HSTORE_PAYLOAD`, a field that holds a value of b's tag already: b's payload alone. The one heap store.";
     NewSunk "new.sink" 0 Ptr [NOSYNC] "A `new` whose object does not escape the trace (allocation sinking, `jit/src/opt.rs` `sink_allocations`): no code; an exit whose snapshot names it allocates it then, filled as the `hstore.sink`s before the exit left it ([`Snapshot::sunk`]). Header words `k` and `tw` as `new`'s.";
     HStoreSunk "hstore.sink" 2 None [NOSYNC] "A store into a sunk object (`new.sink` a, field `Ref(k)`, a constant, := b): no code; the exits after it materialise the object with b in that field.";
     // Whole-function (ahead-of-time) code, `jit/src/aot`: a function is a list of basic
@@ -530,6 +530,9 @@ impl fmt::Display for Trace {
                 IrOp::HStore if ins.tw == HSTORE_FLAT || ins.tw == HSTORE_ELEM => {
                     write!(f, " {}.flat[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?
                 }
+                IrOp::HStore if ins.tw == HSTORE_PAYLOAD => {
+                    write!(f, " {}.[{}] := {} payload", ins.a, Ref(ins.k as u32), ins.b)?
+                }
                 IrOp::HStore => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
                 IrOp::New | IrOp::NewSunk => write!(f, " {:#x} len {}", ins.k, ins.tw)?,
                 IrOp::HStoreSunk => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
@@ -795,6 +798,13 @@ pub const HSTORE_FLAT: u64 = 1;
 /// The `tw` of an `hstore` into an array whose elements kind is known only at run
 /// time (the AOT compiler's `aset`): general or the value's flat kind, else exit.
 pub const HSTORE_ELEM: u64 = 2;
+
+/// The `tw` of an `hstore` of a record's field that holds a value of the stored
+/// value's tag already (an i64, f64 or bool a load of the trace guarded there, or a
+/// store wrote, with no store since that may have written another): the payload
+/// alone. n-body writes each velocity once a pair: the tag's store, one instruction
+/// of six, wrote the word that was there.
+pub const HSTORE_PAYLOAD: u64 = 3;
 
 /// The operand of an operation that has fewer than two.
 pub(crate) const NONE: Ref = Ref(u32::MAX);
@@ -1465,8 +1475,34 @@ impl TraceBuilder {
         if self.trace.ty(v) == IrType::None {
             return Err(BuildError::TypeMismatch(IrOp::HStore));
         }
-        self.emit(IrOp::HStore, obj, v, i.0 as u64, snap);
+        let tw = if self.holds_tag(obj, i, v) {
+            HSTORE_PAYLOAD
+        } else {
+            0
+        };
+        self.emit_tw(IrOp::HStore, obj, v, i.0 as u64, tw, snap);
         Ok(())
+    }
+
+    /// Whether field `i` (a constant) of `obj` holds a value of `v`'s tag now, by
+    /// the load table (load forwarding on): a load of the field guarded that tag, or
+    /// a store wrote it, and no store since may have written there. Only for i64,
+    /// f64 and bool values (no barrier), and not in an object the trace allocated
+    /// (its stores may be sunk: `opt::sink_allocations`).
+    fn holds_tag(&self, obj: Ref, i: Ref, v: Ref) -> bool {
+        let scalar = matches!(self.trace.ty(v), IrType::I64 | IrType::F64 | IrType::Bool);
+        let fresh = self
+            .trace
+            .ins
+            .get(obj.0 as usize)
+            .is_some_and(|x| x.op == IrOp::New);
+        match self.konst(i) {
+            Some(c) if self.forward && scalar && !fresh => {
+                self.mem
+                    .contains_key(&(IrOp::FLoad, obj, NONE, c, self.trace.tagword(v)))
+            }
+            _ => false,
+        }
     }
 
     /// Element `i` of the flat array `a` (its elements kind guarded to be the tag of

@@ -519,7 +519,14 @@ fn assign(
             }
         };
         let wrap = |r: u8| Home::Reg(if xmm { Loc::Xmm(r) } else { Loc::Gpr(r) });
-        if let Some(r) = free.pop() {
+        if let Some(r) = reusable(t, i, last, &home) {
+            // The result in the register of its first operand, which dies here: the
+            // two-operand `addsd`/`subsd`/`mulsd`/`divsd` then needs no copy first.
+            let first = t.ins[i].a.0 as usize;
+            dying[i].retain(|&v| v != first);
+            home[i] = Home::Reg(Loc::Xmm(r));
+            active.push(i);
+        } else if let Some(r) = free.pop() {
             home[i] = wrap(r);
             active.push(i);
         } else if may {
@@ -546,6 +553,25 @@ fn assign(
         release(i, &dying, &mut home, &mut free_g, &mut free_x, &mut free_s);
     }
     Ok(home)
+}
+
+/// For an f64 `add`/`sub`/`mul`/`div` at `i` whose first operand is in a register
+/// and used last here: that register, for the result (the emitter then computes in
+/// place: `subsd a, b` rather than `movapd r, a; subsd r, b`). Not when the second
+/// operand is another value in that register (it cannot be: both live here).
+fn reusable(t: &Trace, i: usize, last: &[usize], home: &[Home]) -> Option<u8> {
+    let ins = &t.ins[i];
+    if !matches!(ins.op, IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF) {
+        return None;
+    }
+    let a = ins.a.0 as usize;
+    if last[a] != i {
+        return None;
+    }
+    match home[a] {
+        Home::Reg(Loc::Xmm(r)) if ins.b == ins.a || home[ins.b.0 as usize] != home[a] => Some(r),
+        _ => None,
+    }
 }
 
 /// Frees the registers and spill slots of the values whose last use is instruction `i`.
@@ -1550,7 +1576,9 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             IrOp::HStore => heap_store(a, t, loc, *ins, exit, cx.remember_stub())?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
-                dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                if r != p {
+                    dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                }
                 match ins.op {
                     IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), Rx(q)),
                     IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), Rx(q)),
@@ -2782,7 +2810,9 @@ fn value_store<A: Emitter>(
         Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(reg) + off], Rx(r)),
         Loc::None => {}
     }
-    store_tw(a, reg, off, t.tagword(ins.b));
+    if ins.tw != crate::ir::HSTORE_PAYLOAD {
+        store_tw(a, reg, off, t.tagword(ins.b));
+    }
     Ok(())
 }
 
