@@ -18,7 +18,7 @@
 
 use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// The result type of an IR instruction.
@@ -134,7 +134,7 @@ define_ir! {
     GtI "gt.i64" 2 None [GUARD | NOSYNC] "Guard a > b.";
     GeI "ge.i64" 2 None [GUARD | NOSYNC] "Guard a >= b.";
     EqI "eq.i64" 2 None [GUARD | COMM | NOSYNC] "Guard a == b.";
-    NeI "ne.i64" 2 None [GUARD | COMM | NOSYNC] "Guard a != b.";
+    NeI "ne.i64" 2 None [GUARD | COMM | NOSYNC] "Guard a != b (two i64s, or two objects: that they are different objects, for alias analysis).";
     LtF "lt.f64" 2 None [GUARD | NOSYNC] "Guard a < b (false when either is NaN).";
     LeF "le.f64" 2 None [GUARD | NOSYNC] "Guard a <= b (false when either is NaN).";
     NLtF "nlt.f64" 2 None [GUARD | NOSYNC] "Guard !(a < b) (true when either is NaN).";
@@ -167,7 +167,7 @@ define_ir! {
     Payload "payload" 1 I64 [NOSYNC] "The payload of a (a constructor's index, a char's code) as an i64.";
     New "new" 0 Ptr [GUARD | STORE] "A new object of `16 + 16 * tw` bytes bumped from the nursery through the register block, its header words `k` and `tw` (kind, tag, meta; length); exits (before the allocating instruction, which the interpreter then runs, collecting) when the nursery has no room. Its fields are written next, by `hstore`s with no barrier (the object is young).";
     SqrtF "sqrt.f64" 1 F64 [NOSYNC] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
-    HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). With `tw` = `HSTORE_FLAT`, element `Ref(k)` of a flat array (its elements kind guarded to be b's tag) := b's 8-byte payload, no tag, no barrier; with `tw` = `HSTORE_ELEM`, either, by the array's elements kind at run time (exits on any other kind). The one heap store.";
+    HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). With `tw` = `HSTORE_FLAT`, element `Ref(k)` of a flat array (its elements kind guarded to be b's tag) := b's 8-byte payload, no tag, no barrier; with `tw` = `HSTORE_ELEM`, either, by the array's elements kind at run time (exits on any other kind); with `tw` = `HSTORE_PAYLOAD`, a field that holds a value of b's tag already: b's payload alone. The one heap store.";
     NewSunk "new.sink" 0 Ptr [NOSYNC] "A `new` whose object does not escape the trace (allocation sinking, `jit/src/opt.rs` `sink_allocations`): no code; an exit whose snapshot names it allocates it then, filled as the `hstore.sink`s before the exit left it ([`Snapshot::sunk`]). Header words `k` and `tw` as `new`'s.";
     HStoreSunk "hstore.sink" 2 None [NOSYNC] "A store into a sunk object (`new.sink` a, field `Ref(k)`, a constant, := b): no code; the exits after it materialise the object with b in that field.";
     // Whole-function (ahead-of-time) code, `jit/src/aot`: a function is a list of basic
@@ -530,6 +530,9 @@ impl fmt::Display for Trace {
                 IrOp::HStore if ins.tw == HSTORE_FLAT || ins.tw == HSTORE_ELEM => {
                     write!(f, " {}.flat[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?
                 }
+                IrOp::HStore if ins.tw == HSTORE_PAYLOAD => {
+                    write!(f, " {}.[{}] := {} payload", ins.a, Ref(ins.k as u32), ins.b)?
+                }
                 IrOp::HStore => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
                 IrOp::New | IrOp::NewSunk => write!(f, " {:#x} len {}", ins.k, ins.tw)?,
                 IrOp::HStoreSunk => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
@@ -714,12 +717,8 @@ pub struct TraceBuilder {
     forward: bool,
     /// The largest `k` a `guard.len` of each object has guarded.
     lens: HashMap<Ref, u64>,
-    /// The kind (`guard.kind`) and the meta word (`guard.meta`) guarded of each
-    /// object, for alias analysis: two objects of different kinds, or of one kind
-    /// and different meta words, are different objects. Forgotten at a real call
-    /// (an array's elements kind, its meta word, changes when the VM converts it).
-    kinds: HashMap<Ref, u64>,
-    metas: HashMap<Ref, u64>,
+    /// What the guards say of the objects' identities, for alias analysis.
+    ids: Identities,
 }
 
 /// The heap loads load forwarding shares: field and element loads.
@@ -730,15 +729,34 @@ pub(crate) fn heap_load(op: IrOp) -> bool {
     )
 }
 
+/// What the trace's guards say of which objects are which, for [`differ`].
+#[derive(Clone, Default)]
+struct Identities {
+    /// The kind (`guard.kind`) and the meta word (`guard.meta`) guarded of each
+    /// object: two objects of different kinds, or of one kind and different meta
+    /// words, are different objects. Forgotten at a real call (an array's elements
+    /// kind, its meta word, changes when the VM converts it).
+    kinds: HashMap<Ref, u64>,
+    metas: HashMap<Ref, u64>,
+    /// Pairs of objects (the lower `Ref` first) a `ne.i64` guard proved different
+    /// ([`TraceBuilder::guard_distinct`]). Never forgotten: two values the trace
+    /// holds stay two objects, whatever a call or a collection does.
+    distinct: HashSet<(Ref, Ref)>,
+}
+
 /// Whether the objects `x` and `y` are provably different: one allocated by the
-/// trace (`new`) after the other's value existed, or guarded to different kinds, or
-/// to one kind and different meta words (a DATA object's type id, an array's
-/// elements kind).
-fn differ(t: &Trace, kinds: &HashMap<Ref, u64>, metas: &HashMap<Ref, u64>, x: Ref, y: Ref) -> bool {
+/// trace (`new`) after the other's value existed, or guarded different (`ne.i64` on
+/// the two), or guarded to different kinds, or to one kind and different meta words
+/// (a DATA object's type id, an array's elements kind).
+fn differ(t: &Trace, ids: &Identities, x: Ref, y: Ref) -> bool {
     let fresh = |r: Ref| t.ins.get(r.0 as usize).is_some_and(|i| i.op == IrOp::New);
     if (fresh(x) && y < x) || (fresh(y) && x < y) {
         return true;
     }
+    if ids.distinct.contains(&(x.min(y), x.max(y))) {
+        return true;
+    }
+    let (kinds, metas) = (&ids.kinds, &ids.metas);
     match (kinds.get(&x), kinds.get(&y)) {
         (Some(a), Some(b)) if a != b => return true,
         (Some(_), Some(_)) => {}
@@ -781,6 +799,13 @@ pub const HSTORE_FLAT: u64 = 1;
 /// time (the AOT compiler's `aset`): general or the value's flat kind, else exit.
 pub const HSTORE_ELEM: u64 = 2;
 
+/// The `tw` of an `hstore` of a record's field that holds a value of the stored
+/// value's tag already (an i64, f64 or bool a load of the trace guarded there, or a
+/// store wrote, with no store since that may have written another): the payload
+/// alone. n-body writes each velocity once a pair: the tag's store, one instruction
+/// of six, wrote the word that was there.
+pub const HSTORE_PAYLOAD: u64 = 3;
+
 /// The operand of an operation that has fewer than two.
 pub(crate) const NONE: Ref = Ref(u32::MAX);
 
@@ -817,29 +842,32 @@ impl TraceBuilder {
             mem: HashMap::new(),
             forward: true,
             lens: HashMap::new(),
-            kinds: HashMap::new(),
-            metas: HashMap::new(),
+            ids: Identities::default(),
             // Only loop traces that stay in their frame are resumed (`opt::peel`).
             displaced: None,
             shift: 0,
         };
         // The loads and stores replayed, so that the table holds what it held when the
         // trace was recorded.
-        for (i, ins) in t.ins.iter().enumerate() {
+        // (`header_fact` reads the types of the trace being replayed.)
+        b.trace = t;
+        for i in 0..b.trace.ins.len() {
+            let ins = b.trace.ins[i];
             if ins.op == IrOp::GLen {
                 let max = b.lens.entry(ins.a).or_insert(ins.k);
                 *max = (*max).max(ins.k);
             }
-            b.header_fact(ins.op, ins.a, ins.k);
+            b.header_fact(ins.op, ins.a, ins.b, ins.k);
             if heap_load(ins.op) {
                 b.mem
                     .entry((ins.op, ins.a, ins.b, ins.k, ins.tw))
                     .or_insert(Ref(i as u32));
             } else if ins.op == IrOp::HStore {
+                let t = std::mem::take(&mut b.trace);
                 b.store_effect(&t, ins.a, Ref(ins.k as u32), ins.b);
+                b.trace = t;
             }
         }
-        b.trace = t;
         b
     }
 
@@ -871,11 +899,11 @@ impl TraceBuilder {
                 .filter(|i| i.op == IrOp::KInt)
                 .map(|i| i.k)
         };
-        let (kinds, metas) = (&self.kinds, &self.metas);
+        let ids = &self.ids;
         let c = konst(idx);
         let at = index_parts(t, idx);
         self.mem.retain(|&(op, o, i, k, _), _| {
-            if o != obj && differ(t, kinds, metas, o, obj) {
+            if o != obj && differ(t, ids, o, obj) {
                 return true;
             }
             match (op, c) {
@@ -961,7 +989,7 @@ impl TraceBuilder {
                 return r;
             }
         }
-        self.header_fact(op, a, k);
+        self.header_fact(op, a, b, k);
         if op == IrOp::GLen {
             // An object's length never changes: a guard that it has more than k values
             // implies every such guard with a smaller k.
@@ -1080,19 +1108,22 @@ impl TraceBuilder {
     pub fn barrier(&mut self) {
         self.cse.clear();
         self.mem.clear();
-        self.kinds.clear();
-        self.metas.clear();
+        self.ids.kinds.clear();
+        self.ids.metas.clear();
     }
 
-    /// Notes what the guard `op` on object `a` with constant `k` says of `a`'s
-    /// identity (its kind, its meta word), for [`differ`].
-    fn header_fact(&mut self, op: IrOp, a: Ref, k: u64) {
+    /// Notes what the guard `op` on object `a` (and `b`) with constant `k` says of
+    /// `a`'s identity (its kind, its meta word, that it is not `b`), for [`differ`].
+    fn header_fact(&mut self, op: IrOp, a: Ref, b: Ref, k: u64) {
         match op {
             IrOp::GKind => {
-                self.kinds.insert(a, k);
+                self.ids.kinds.insert(a, k);
             }
             IrOp::GMeta => {
-                self.metas.insert(a, k);
+                self.ids.metas.insert(a, k);
+            }
+            IrOp::NeI if self.trace.ty(a) == IrType::Ptr && self.trace.ty(b) == IrType::Ptr => {
+                self.ids.distinct.insert((a.min(b), a.max(b)));
             }
             _ => {}
         }
@@ -1342,11 +1373,48 @@ impl TraceBuilder {
                 _ => len > k,
             };
             if holds {
-                self.header_fact(op, obj, k);
+                self.header_fact(op, obj, NONE, k);
                 return Ok(());
             }
         }
         self.emit(op, obj, NONE, k, snap);
+        Ok(())
+    }
+
+    /// The objects other than `obj` whose field `field` the load table remembers and
+    /// that a store to `obj`'s field `field` would make it forget (nothing proves
+    /// them different from `obj`), lowest first: the candidates of
+    /// [`TraceBuilder::guard_distinct`].
+    pub fn field_aliases(&self, obj: Ref, field: u64) -> Vec<Ref> {
+        let mut v: Vec<Ref> = self
+            .mem
+            .keys()
+            .filter(|&&(op, o, _, k, _)| {
+                op == IrOp::FLoad
+                    && k == field
+                    && o != obj
+                    && !differ(&self.trace, &self.ids, o, obj)
+            })
+            .map(|&(_, o, ..)| o)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Guards (through `snap`) that the objects `a` and `b` are different objects
+    /// (`ne.i64` on their addresses), so that a store to one leaves what the trace
+    /// knows of the other's fields (speculative disambiguation: n-body's pair loop
+    /// writes body j's velocity between its reads of body i's, both elements of one
+    /// array, which may hold one object twice). The recorder guards only objects it
+    /// sees different: the guard fails when the program later names one object twice.
+    pub fn guard_distinct(&mut self, a: Ref, b: Ref, snap: u32) -> Result<(), BuildError> {
+        self.want(a, IrType::Ptr, IrOp::NeI)?;
+        self.want(b, IrType::Ptr, IrOp::NeI)?;
+        if a == b {
+            return Err(BuildError::AlwaysExits(snap));
+        }
+        self.emit(IrOp::NeI, a.min(b), a.max(b), 0, snap);
         Ok(())
     }
 
@@ -1407,8 +1475,34 @@ impl TraceBuilder {
         if self.trace.ty(v) == IrType::None {
             return Err(BuildError::TypeMismatch(IrOp::HStore));
         }
-        self.emit(IrOp::HStore, obj, v, i.0 as u64, snap);
+        let tw = if self.holds_tag(obj, i, v) {
+            HSTORE_PAYLOAD
+        } else {
+            0
+        };
+        self.emit_tw(IrOp::HStore, obj, v, i.0 as u64, tw, snap);
         Ok(())
+    }
+
+    /// Whether field `i` (a constant) of `obj` holds a value of `v`'s tag now, by
+    /// the load table (load forwarding on): a load of the field guarded that tag, or
+    /// a store wrote it, and no store since may have written there. Only for i64,
+    /// f64 and bool values (no barrier), and not in an object the trace allocated
+    /// (its stores may be sunk: `opt::sink_allocations`).
+    fn holds_tag(&self, obj: Ref, i: Ref, v: Ref) -> bool {
+        let scalar = matches!(self.trace.ty(v), IrType::I64 | IrType::F64 | IrType::Bool);
+        let fresh = self
+            .trace
+            .ins
+            .get(obj.0 as usize)
+            .is_some_and(|x| x.op == IrOp::New);
+        match self.konst(i) {
+            Some(c) if self.forward && scalar && !fresh => {
+                self.mem
+                    .contains_key(&(IrOp::FLoad, obj, NONE, c, self.trace.tagword(v)))
+            }
+            _ => false,
+        }
     }
 
     /// Element `i` of the flat array `a` (its elements kind guarded to be the tag of
@@ -1853,6 +1947,49 @@ mod tests {
     }
 
     #[test]
+    fn objects_guarded_distinct_keep_each_others_fields() {
+        let mut b = TraceBuilder::new(0);
+        b.set_forwarding();
+        let s = b.snapshot(0, vec![]);
+        let f = Tag::F64 as u64;
+        let obj = Tag::OBJ as u64;
+        let (p, q, r) = (
+            b.sload_tw(0, obj, s),
+            b.sload_tw(1, obj, s),
+            b.sload_tw(2, obj, s),
+        );
+        let k3 = b.kint(3);
+        let one = b.kf64(1.0);
+        let x = b.fload(p, 3, f, s).unwrap();
+        // q may be p: a store to its field 3 would forget p's.
+        assert_eq!(b.field_aliases(q, 3), vec![p]);
+        assert!(b.field_aliases(q, 2).is_empty(), "no other field is known");
+        assert!(
+            b.guard_distinct(q, q, s).is_err(),
+            "one object is never two"
+        );
+        b.guard_distinct(q, p, s).unwrap();
+        assert!(b.field_aliases(q, 3).is_empty());
+        let guards = |b: &TraceBuilder| b.trace.ins.iter().filter(|i| i.op == IrOp::NeI).count();
+        b.guard_distinct(p, q, s).unwrap();
+        assert_eq!(guards(&b), 1, "one guard for the pair, either way round");
+        b.hstore(q, k3, one, s).unwrap();
+        assert_eq!(
+            b.fload(p, 3, f, s).unwrap(),
+            x,
+            "p's field survives q's store"
+        );
+        assert_eq!(b.fload(q, 3, f, s).unwrap(), one);
+        // r is guarded different from neither: its store forgets both.
+        b.hstore(r, k3, x, s).unwrap();
+        assert_ne!(b.fload(p, 3, f, s).unwrap(), x);
+        // The guard is replayed when a peeled body resumes the trace.
+        let t = b.into_trace();
+        let b2 = TraceBuilder::resume(t);
+        assert!(b2.ids.distinct.contains(&(p.min(q), p.max(q))));
+    }
+
+    #[test]
     fn kinds_metas_and_index_offsets_tell_stores_from_loads() {
         let mut b = TraceBuilder::new(0);
         b.set_forwarding();
@@ -1901,7 +2038,7 @@ mod tests {
         // After a real call, nothing is known of any object.
         let z = b.fload(st, 1, f, s).unwrap();
         b.barrier();
-        assert!(b.kinds.is_empty() && b.metas.is_empty());
+        assert!(b.ids.kinds.is_empty() && b.ids.metas.is_empty());
         assert_ne!(b.fload(st, 1, f, s).unwrap(), z);
     }
 

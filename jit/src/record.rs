@@ -114,6 +114,11 @@ pub trait Probe {
     }
 }
 
+/// The most `ne.i64` guards one field store gets to tell its object from others
+/// (`Recorder::disambiguate`): each is a compare and a branch on every pass; n-body
+/// needs one.
+pub const MAX_DISTINCT: usize = 2;
+
 /// Returns below the trace's frame (`ret.down`) one trace may follow.
 pub const MAX_RET_DOWN: u32 = 4;
 
@@ -1294,6 +1299,7 @@ impl Recorder {
                 let (load, slot) = if insn.op == Op::Field {
                     (true, slot_of(&a[0]))
                 } else {
+                    self.disambiguate(obj, ov, fi, snap, slots)?;
                     (false, slot_of(&a[2]))
                 };
                 self.field_access(obj, fi, fv, load, slot, ip, snap, slots)?;
@@ -1566,6 +1572,36 @@ impl Recorder {
             return None;
         }
         probe.loop_trace(func, ip)
+    }
+
+    /// Before a store to field `fi` of the record `obj` (the object `ov` now): guards
+    /// it to be another object than each record whose field `fi` the trace holds
+    /// from a load or store, when that record is in a slot of the running frame and
+    /// is another object now, so that the store leaves the trace that value (load
+    /// forwarding; across a peeled loop's iterations, a phi) instead of reloading it
+    /// (`TraceBuilder::guard_distinct`). At most [`MAX_DISTINCT`] guards a store.
+    fn disambiguate(
+        &mut self,
+        obj: Ref,
+        ov: Value,
+        fi: usize,
+        snap: u32,
+        slots: &[Value],
+    ) -> Result<(), String> {
+        let cur = self.cur();
+        let mut guarded = 0;
+        for o in self.b.field_aliases(obj, fi as u64) {
+            let seen = (0..slots.len()).find(|&s| self.map.get(cur + s) == Some(&Some(o)));
+            let Some(s) = seen else { continue };
+            if slots[s].bits() == ov.bits() || guarded == MAX_DISTINCT {
+                continue;
+            }
+            self.b
+                .guard_distinct(obj, o, snap)
+                .map_err(|e| e.to_string())?;
+            guarded += 1;
+        }
+        Ok(())
     }
 
     /// Field `fi` of `obj` (a record's field, a closure's capture; its value now is

@@ -33,6 +33,7 @@ use dynasmrt::{
 };
 use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value, VmState};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -301,13 +302,46 @@ pub(crate) fn allocate_avoiding(t: &Trace, avoid: &[Loc]) -> Result<Vec<Loc>, Co
 /// The index of each value's last use (`t.ins.len()`: the back-edge); refuses a
 /// value live across a real call.
 fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
+    let mut last = reads(t, true);
+    let end = t.ins.len();
+    for (_, r) in &t.tail {
+        last[r.0 as usize] = end;
+    }
+    // The back-edge moves each carried value into its phi's register: both live to it.
+    for &(p, v) in &t.phis {
+        last[p.0 as usize] = end;
+        last[v.0 as usize] = end;
+    }
+    // Registers do not survive a real call: the recorder reloads every value after
+    // one, and a value that would live across it is refused, not miscompiled.
+    let mut open: usize = 0;
+    for (i, ins) in t.ins.iter().enumerate() {
+        if matches!(
+            ins.op,
+            IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallTree | IrOp::CallInsn | IrOp::CallC
+        ) {
+            if (open..i).any(|v| last[v] > i) {
+                return Err(CompileError::LiveAcrossCall);
+            }
+            open = i;
+        }
+    }
+    Ok(last)
+}
+
+/// The index of the last instruction that reads each value (itself when none does):
+/// as an operand, or in a guard's snapshot. With `carry`, a value from before a
+/// peeled loop's body that the body reads is read by every iteration: up to the
+/// back-edge (`t.ins.len()`); without, where the body reads it (what a phi's
+/// register is free after, `assign`).
+fn reads(t: &Trace, carry: bool) -> Vec<usize> {
     let n = t.ins.len();
     let mut last = vec![0usize; n];
-    // The tail is "after" every instruction. In a peeled trace, a value from before
-    // the loop body that the body uses is used again by every iteration: it lives to
-    // the back-edge.
     let end = n;
-    let body = t.loop_start.map_or(usize::MAX, |b| b as usize);
+    let body = match t.loop_start {
+        Some(b) if carry => b as usize,
+        _ => usize::MAX,
+    };
     let mut use_at = |r: Ref, i: usize| {
         let r = r.0 as usize;
         let at = if i >= body && r < body { end } else { i };
@@ -338,29 +372,7 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
             }
         }
     }
-    for (_, r) in &t.tail {
-        last[r.0 as usize] = end;
-    }
-    // The back-edge moves each carried value into its phi's register: both live to it.
-    for &(p, v) in &t.phis {
-        last[p.0 as usize] = end;
-        last[v.0 as usize] = end;
-    }
-    // Registers do not survive a real call: the recorder reloads every value after
-    // one, and a value that would live across it is refused, not miscompiled.
-    let mut open: usize = 0;
-    for (i, ins) in t.ins.iter().enumerate() {
-        if matches!(
-            ins.op,
-            IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallTree | IrOp::CallInsn | IrOp::CallC
-        ) {
-            if (open..i).any(|v| last[v] > i) {
-                return Err(CompileError::LiveAcrossCall);
-            }
-            open = i;
-        }
-    }
-    Ok(last)
+    last
 }
 
 /// The value of constant `r` when an instruction can take it as a 32-bit immediate
@@ -531,6 +543,29 @@ fn assign(
     // result never shares a register with its own operands).
     let mut dying: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
     let imm_only = immediate_only(t);
+    // Each value of a peeled loop's body that the back-edge moves into a phi → that
+    // phi, and where the body last reads each phi: the value takes the phi's
+    // register when the phi is read no more, and the move is no move.
+    let body = t.loop_start.map_or(n, |b| b as usize);
+    let mut phi_of: HashMap<usize, usize> = HashMap::new();
+    for &(p, v) in &t.phis {
+        if v.0 as usize >= body {
+            phi_of.entry(v.0 as usize).or_insert(p.0 as usize);
+        }
+    }
+    let phi_reads = if phi_of.is_empty() {
+        Vec::new()
+    } else {
+        // The back-edge writes the tail's slots, and moves each carried value (which
+        // may be another phi: a swap), before any phi's register is overwritten:
+        // those are reads at the end.
+        let mut r = reads(t, false);
+        let moved = t.phis.iter().map(|&(_, v)| v);
+        for v in t.tail.iter().map(|&(_, v)| v).chain(moved) {
+            r[v.0 as usize] = n;
+        }
+        r
+    };
     for i in 0..n {
         if imm_only[i] {
             // An immediate of each instruction that uses it: no register.
@@ -548,7 +583,21 @@ fn assign(
             }
         };
         let wrap = |r: u8| Home::Reg(if xmm { Loc::Xmm(r) } else { Loc::Gpr(r) });
-        if let Some(r) = free.pop() {
+        if let Some((p, r)) = phi_register(t, i, &phi_of, &phi_reads, &home) {
+            // The phi is dead from here (its register no victim): its value lives on
+            // in this one, which the back-edge leaves where the phi needs it.
+            // (Its register is never freed: it lives to the back-edge.)
+            active.retain(|&v| v != p);
+            home[i] = r;
+            active.push(i);
+        } else if let Some(r) = reusable(t, i, last, &home) {
+            // The result in the register of its first operand, which dies here: the
+            // two-operand `addsd`/`subsd`/`mulsd`/`divsd` then needs no copy first.
+            let first = t.ins[i].a.0 as usize;
+            dying[i].retain(|&v| v != first);
+            home[i] = Home::Reg(Loc::Xmm(r));
+            active.push(i);
+        } else if let Some(r) = free.pop() {
             home[i] = wrap(r);
             active.push(i);
         } else if may {
@@ -575,6 +624,54 @@ fn assign(
         release(i, &dying, &mut home, &mut free_g, &mut free_x, &mut free_s);
     }
     Ok(home)
+}
+
+/// For an f64 `add`/`sub`/`mul`/`div` at `i` whose first operand is in a register
+/// and used last here: that register, for the result (the emitter then computes in
+/// place: `subsd a, b` rather than `movapd r, a; subsd r, b`). Not when the second
+/// operand is another value in that register (it cannot be: both live here).
+fn reusable(t: &Trace, i: usize, last: &[usize], home: &[Home]) -> Option<u8> {
+    let ins = &t.ins[i];
+    if !matches!(ins.op, IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF) {
+        return None;
+    }
+    let a = ins.a.0 as usize;
+    if last[a] != i {
+        return None;
+    }
+    match home[a] {
+        Home::Reg(Loc::Xmm(r)) if ins.b == ins.a || home[ins.b.0 as usize] != home[a] => Some(r),
+        _ => None,
+    }
+}
+
+/// For the value at `i` that the back-edge moves into phi `p` (`phi_of`): `p` and
+/// its register when the body reads `p` no more after `i` (`phi_reads`), or reads it
+/// last as the first operand of an f64 `add`/`sub`/`mul`/`div` at `i` (computed in
+/// place, as [`reusable`]); `None` otherwise, or when the phi is spilled or of the
+/// other class.
+fn phi_register(
+    t: &Trace,
+    i: usize,
+    phi_of: &HashMap<usize, usize>,
+    phi_reads: &[usize],
+    home: &[Home],
+) -> Option<(usize, Home)> {
+    let &p = phi_of.get(&i)?;
+    let ins = &t.ins[i];
+    let free = phi_reads[p] < i
+        || (phi_reads[p] == i
+            && matches!(ins.op, IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF)
+            && ins.a.0 as usize == p
+            && ins.b != ins.a);
+    let xmm = t.ty(Ref(i as u32)) == IrType::F64;
+    match home[p] {
+        Home::Reg(Loc::Xmm(_)) if free && xmm => Some((p, home[p])),
+        Home::Reg(Loc::Gpr(_)) if free && !xmm && t.ty(Ref(i as u32)) != IrType::None => {
+            Some((p, home[p]))
+        }
+        _ => None,
+    }
 }
 
 /// Frees the registers and spill slots of the values whose last use is instruction `i`.
@@ -1651,7 +1748,9 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             IrOp::HStore => heap_store(a, t, loc, *ins, exit, cx.remember_stub())?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
-                dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                if r != p {
+                    dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                }
                 match ins.op {
                     IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), Rx(q)),
                     IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), Rx(q)),
@@ -2904,7 +3003,9 @@ fn value_store<A: Emitter>(
         Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(reg) + off], Rx(r)),
         Loc::None => {}
     }
-    store_tw(a, reg, off, t.tagword(ins.b));
+    if ins.tw != crate::ir::HSTORE_PAYLOAD {
+        store_tw(a, reg, off, t.tagword(ins.b));
+    }
     Ok(())
 }
 
@@ -3235,6 +3336,91 @@ mod tests {
             let code = run(&t, &mut slots, false);
             assert_eq!(t.snaps[code as usize].resume_ip, 99);
             assert_eq!(slots, want, "after {k} iterations");
+        }
+    }
+
+    #[test]
+    fn carried_values_take_their_phis_registers() {
+        // x := x * 0.5 + y; y := y - x (the new x); i += 1 while i < n. The body reads
+        // phi x before the new x exists, and phi y last as the first operand of the
+        // new y's `sub`: both new values take their phi's register (no back-edge
+        // move); phi i is read by the `add` making the new i, which keeps its own.
+        let t = counted(|b| {
+            let x = b.sload(0, IrType::F64, 0);
+            let y = b.sload(1, IrType::F64, 0);
+            let half = b.kf64(0.5);
+            let xh = b.arith(IrOp::MulF, x, half).unwrap();
+            let x2 = b.arith(IrOp::AddF, xh, y).unwrap();
+            let y2 = b.arith(IrOp::SubF, y, x2).unwrap();
+            b.sstore(0, x2);
+            b.sstore(1, y2);
+        });
+        let h = homes(&t).unwrap();
+        let same = |k: usize| h[t.phis[k].0 .0 as usize] == h[t.phis[k].1 .0 as usize];
+        assert_eq!(t.phis.len(), 3);
+        assert!(same(0) && same(1) && !same(2), "{:?} {h:?}", t.phis);
+        for k in [1i64, 2, 5, 100] {
+            let (mut rx, mut ry) = (1.0f64, 3.0f64);
+            for _ in 0..k {
+                rx = rx * 0.5 + ry;
+                ry -= rx;
+            }
+            let slots = run_counted(&t, 1.0, 3.0, k);
+            assert_eq!(
+                (slots[0].as_f64(), slots[1].as_f64()),
+                (rx, ry),
+                "after {k}"
+            );
+        }
+    }
+
+    /// A loop of `body` while `i < n` (slots 2 and 3, guarded first), `i += 1`,
+    /// peeled.
+    fn counted(body: impl FnOnce(&mut TraceBuilder)) -> Trace {
+        let mut b = TraceBuilder::new(0);
+        let i = b.sload(2, IrType::I64, 0);
+        let n = b.sload(3, IrType::I64, 0);
+        let s = b.snapshot(99, vec![]);
+        b.guard(IrOp::LtI, i, n, s).unwrap();
+        body(&mut b);
+        let one = b.kint(1);
+        let i1 = b.arith(IrOp::AddI, i, one).unwrap();
+        b.sstore(2, i1);
+        crate::opt::peel(&b.finish(vec![]), crate::opt::Lives::unknown()).expect("peeled")
+    }
+
+    /// Runs a [`counted`] loop of two f64 slots `x`, `y` for `k` iterations.
+    fn run_counted(t: &Trace, x: f64, y: f64, k: i64) -> Vec<Value> {
+        let mut slots = vec![Value::f64(x), Value::f64(y), Value::i64(0), Value::i64(k)];
+        let code = run(t, &mut slots, false);
+        assert_eq!(t.snaps[code as usize].resume_ip, 99);
+        assert_eq!(slots[2].as_i64(), k);
+        slots
+    }
+
+    #[test]
+    fn a_phi_the_back_edge_moves_keeps_its_register_to_the_end() {
+        // (a, b) := (b, a + 1.5) while i < n: phi b is read by nothing in the body but
+        // the back-edge's move into phi a, so the new b must not take its register.
+        let t = counted(|b| {
+            let x = b.sload(0, IrType::F64, 0);
+            let y = b.sload(1, IrType::F64, 0);
+            let k = b.kf64(1.5);
+            let x2 = b.arith(IrOp::AddF, x, k).unwrap();
+            b.sstore(0, y);
+            b.sstore(1, x2);
+        });
+        for k in [1i64, 2, 3, 10] {
+            let (mut ra, mut rb) = (1.0f64, 4.0f64);
+            for _ in 0..k {
+                (ra, rb) = (rb, ra + 1.5);
+            }
+            let slots = run_counted(&t, 1.0, 4.0, k);
+            assert_eq!(
+                (slots[0].as_f64(), slots[1].as_f64()),
+                (ra, rb),
+                "after {k}"
+            );
         }
     }
 
