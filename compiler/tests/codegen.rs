@@ -61,7 +61,7 @@ fn comparisons_branch_and_recursion_loops() {
          main := () => { println(to_str(count(10, 0))); };",
         "count",
         expect![[r#"
-            .func count/2 slots=4                   ; function 6
+            .func count/2 slots=2                   ; function 6
                 .loc "golden.hash" 1 39
                 jgti.i64   r0, 0, L0                ; 0
                 ret        r1                       ; 11
@@ -103,7 +103,7 @@ fn list_patterns_switch_on_the_constructor() {
          main := () => { println(to_str(len([1, 2, 3], 0))); };",
         "len",
         expect![[r#"
-            .func len/2 slots=5                     ; function 6
+            .func len/2 slots=2                     ; function 6
                 .loc "golden.hash" 1 44
                 jntag      r0, 0, L0                ; 0
                 ret        r1                       ; 9
@@ -446,7 +446,7 @@ fn a_self_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
          main := () => { println(to_str(find(T.E, 1))); };",
         "find",
         expect![[r#"
-            .func find/2 slots=7                    ; function 6
+            .func find/2 slots=6                    ; function 6
                 .loc "golden.hash" 2 34
                 jntag      r0, 0, L0                ; 0
                 .loc "golden.hash" 2 51
@@ -510,7 +510,7 @@ fn a_tail_call_through_a_scratch_slot_moves_each_value_once() {
          main := () => { println(to_str(rot(1, 2, 3, 4))); };",
         "rot",
         expect![[r#"
-            .func rot/4 slots=8                     ; function 6
+            .func rot/4 slots=6                     ; function 6
                 .loc "golden.hash" 1 51
                 jnei.i64   r3, 0, L0                ; 0
                 .loc "golden.hash" 1 63
@@ -619,7 +619,7 @@ fn a_constructor_is_built_in_the_slots_of_its_fields() {
          main := () => { create(M.L, 1, 2, M.L); };",
         "create",
         expect![[r#"
-            .func create/4 slots=12                 ; function 7
+            .func create/4 slots=7                  ; function 7
                 .loc "golden.hash" 3 63
                 mov        r4, r0                   ; 0
                 .loc "golden.hash" 3 56
@@ -679,7 +679,7 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
          main := () => { println(to_str(get(T.E, 1))); };",
         "get",
         expect![[r#"
-            .func get/2 slots=9                     ; function 6
+            .func get/2 slots=8                     ; function 6
                 .loc "golden.hash" 2 33
                 jntag      r0, 0, L0                ; 0
                 .loc "golden.hash" 2 50

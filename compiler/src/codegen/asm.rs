@@ -58,6 +58,8 @@ pub(crate) struct Asm {
     pending: Vec<Label>,
     pos: Option<Pos>,
     arity: u16,
+    /// The most slots the code generator reserved (see [`Asm::reserve_slots`]).
+    reserved: u32,
 }
 
 impl Asm {
@@ -69,6 +71,7 @@ impl Asm {
             pending: Vec::new(),
             pos: None,
             arity,
+            reserved: 0,
         }
     }
 
@@ -82,9 +85,15 @@ impl Asm {
         self.pending.push(l);
     }
 
-    /// Makes the frame at least `n` slots big (see [`FunctionBuilder::reserve_slots`]).
+    /// Notes that the code generator reserved `n` slots. The frame size is not that:
+    /// it is what the optimised code names (the function builder counts every slot
+    /// and window an instruction names, and the arity), because the passes in
+    /// [`optimize`] leave many reserved temporaries unused, and every slot of a frame
+    /// costs at each call (`Frames::push` clears it) and at each collection (it is
+    /// scanned). The reservation only decides whether the function is too large
+    /// (past 65 535 slots: the builder then rejects it).
     pub(crate) fn reserve_slots(&mut self, n: u32) {
-        self.fb.reserve_slots(n);
+        self.reserved = self.reserved.max(n);
     }
 
     /// Attributes the instructions emitted from now on to this source position.
@@ -114,8 +123,12 @@ impl Asm {
             mut code,
             pending,
             arity,
+            reserved,
             ..
         } = self;
+        if reserved > u32::from(u16::MAX) {
+            fb.reserve_slots(reserved);
+        }
         optimize(&mut code, arity);
         for ins in code {
             for l in ins.labels {
