@@ -390,7 +390,7 @@ impl Jit {
                 t = unsunk.clone();
                 sunk = 0;
             }
-            let merged = crate::opt::merge_len_guards(&mut t, lives);
+            let merged = crate::opt::merge_len_guards(&mut t);
             let allocs = if sink_allocs {
                 crate::opt::sink_allocations(&mut t)
             } else {
@@ -400,7 +400,7 @@ impl Jit {
                 Ok(c) => Ok((t, c, sunk, merged, allocs)),
                 Err(_) if sunk > 0 || allocs > 0 => {
                     let mut t = unsunk;
-                    let merged = crate::opt::merge_len_guards(&mut t, lives);
+                    let merged = crate::opt::merge_len_guards(&mut t);
                     x64::compile(&t, ctx).map(|c| (t, c, 0, merged, 0))
                 }
                 Err(e) => Err(e),

@@ -590,17 +590,18 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
 }
 
 /// Merges the bounds checks of a field access (`guard.len`) on one object: a later
-/// `guard.len a, k2` becomes the earlier `guard.len a, k1` (k1 < k2) raised to k2, when
-/// nothing between them has an effect the earlier guard's exit would not undo (a
-/// heap store, an allocation, a call, a slot write its snapshot neither names nor
-/// has dead). An object's length never changes, so the merged guard fails exactly
-/// when one of the two would; it fails earlier, and the interpreter, resuming at the
-/// earlier access, runs the accesses between for itself and faults at the same one
-/// with the same error and stack trace (LuaJIT's ABC elimination, for constant
-/// indexes). nbody's pair loop checked body j's length four times an iteration
-/// (`x`, `y`, `z`, `mass`): once now. A peeled trace's pre-roll and body are merged
-/// apart (the body runs again). Returns how many guards went.
-pub fn merge_len_guards(t: &mut Trace, lives: Lives<'_>) -> usize {
+/// `guard.len a, k2` becomes the earlier `guard.len a, k1` (k1 < k2) raised to k2.
+/// An object's length never changes, so the merged guard fails exactly when one of
+/// the two would; it fails earlier, before anything the trace does between the two
+/// accesses (heap and slot stores, allocations, calls: none has run when it exits),
+/// and the interpreter, resuming at the earlier access, runs those for itself and
+/// faults at the later one with the same error and stack trace (LuaJIT's ABC
+/// elimination, for constant indexes; guard strengthening). nbody's pair loop checked
+/// body j's length four times an iteration (`x`, `y`, `z`, `mass`), and body i's
+/// four times in the pre-roll, between its velocity stores: once each now. A peeled
+/// trace's pre-roll and body are merged apart (the body runs again). Returns how
+/// many guards went.
+pub fn merge_len_guards(t: &mut Trace) -> usize {
     let n = t.ins.len();
     let ls = t.loop_start.map_or(usize::MAX, |l| l as usize);
     let mut dead = vec![false; n];
@@ -608,29 +609,15 @@ pub fn merge_len_guards(t: &mut Trace, lives: Lives<'_>) -> usize {
         if t.ins[p].op != IrOp::GLen || dead[p] {
             continue;
         }
-        let (obj, snap) = (t.ins[p].a, t.ins[p].snap as usize);
+        let obj = t.ins[p].a;
         let mut k = t.ins[p].k;
-        for (q, d) in dead.iter_mut().enumerate().skip(p + 1) {
-            if q == ls {
-                break;
-            }
+        // A pre-roll's guard up to the peeled body's start; others to the end.
+        let end = if p < ls { ls.min(n) } else { n };
+        for (q, d) in dead.iter_mut().enumerate().take(end).skip(p + 1) {
             let ins = t.ins[q];
             if ins.op == IrOp::GLen && ins.a == obj {
                 k = k.max(ins.k);
                 *d = true;
-                continue;
-            }
-            let f = ins.op.flags();
-            if f & flag::STORE == 0 {
-                continue;
-            }
-            let undone = ins.op == IrOp::SStore
-                && slot16(ins.k).is_some_and(|s| {
-                    t.snaps[snap].entries.iter().any(|e| e.0 == s)
-                        || !lives.slot_live(&t.snaps[snap], s)
-                });
-            if !undone {
-                break;
             }
         }
         t.ins[p].k = k;
@@ -1403,7 +1390,7 @@ mod tests {
     }
 
     #[test]
-    fn length_guards_merge_up_to_an_effect() {
+    fn length_guards_merge_across_effects() {
         let f = hashvm_vm::Tag::F64 as u64;
         let mut b = TraceBuilder::new(0);
         let s = b.snapshot(0, vec![]);
@@ -1415,23 +1402,23 @@ mod tests {
         b.guard_header(IrOp::GLen, o, 2, s2).unwrap();
         let y = b.fload(o, 2, f, s2).unwrap();
         let z = b.arith(IrOp::AddF, x, y).unwrap();
-        // A slot store the first guard's snapshot does not name: the merging stops.
+        // A slot store the first guard's snapshot does not name: it runs after that
+        // guard, which exits before it (the interpreter then stores).
         b.sstore(1, z);
         let s3 = b.snapshot(7, vec![]);
         b.guard_header(IrOp::GLen, o, 5, s3).unwrap();
         let w = b.fload(o, 5, f, s3).unwrap();
         b.sstore(2, w);
         let mut t = b.finish(vec![]);
-        assert_eq!(merge_len_guards(&mut t, Lives::unknown()), 1);
+        assert_eq!(merge_len_guards(&mut t), 2);
         let lens: Vec<(u64, u32)> = t
             .ins
             .iter()
             .filter(|i| i.op == IrOp::GLen)
             .map(|i| (i.k, i.snap))
             .collect();
-        // The first guard checks for field 2, through its own (earlier) snapshot; the
-        // one after the store stays.
-        assert_eq!(lens, vec![(2, s1), (5, s3)]);
+        // The first guard checks for field 5, through its own (earlier) snapshot.
+        assert_eq!(lens, vec![(5, s1)]);
         // Every reference still names what it named.
         let loads: Vec<u64> = t
             .ins

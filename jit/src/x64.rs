@@ -647,9 +647,10 @@ fn reusable(t: &Trace, i: usize, last: &[usize], home: &[Home]) -> Option<u8> {
 
 /// For the value at `i` that the back-edge moves into phi `p` (`phi_of`): `p` and
 /// its register when the body reads `p` no more after `i` (`phi_reads`), or reads it
-/// last as the first operand of an f64 `add`/`sub`/`mul`/`div` at `i` (computed in
-/// place, as [`reusable`]); `None` otherwise, or when the phi is spilled or of the
-/// other class.
+/// last as the first operand of an operation whose code reads that operand before it
+/// writes its result ([`reads_first_operand_first`]: a loop counter's `i + 1` is then
+/// `lea rax, [rax + 1]`, with no back-edge `mov`); `None` otherwise, or when the phi
+/// is spilled or of the other class.
 fn phi_register(
     t: &Trace,
     i: usize,
@@ -661,7 +662,7 @@ fn phi_register(
     let ins = &t.ins[i];
     let free = phi_reads[p] < i
         || (phi_reads[p] == i
-            && matches!(ins.op, IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF)
+            && reads_first_operand_first(t, ins)
             && ins.a.0 as usize == p
             && ins.b != ins.a);
     let xmm = t.ty(Ref(i as u32)) == IrType::F64;
@@ -671,6 +672,21 @@ fn phi_register(
             Some((p, home[p]))
         }
         _ => None,
+    }
+}
+
+/// Whether the emitter's code for `ins` may write its result to its first operand's
+/// register: it reads that operand first and its second operand (another value,
+/// or an immediate) is not in that register. The f64 `add`/`sub`/`mul`/`div`
+/// (`movapd r, a` left out, then `addsd r, b`) and the integer `add`/`sub`/`mul`/
+/// `and`/`or`/`xor` (`lea r, [a + k]`, `imul r, a, k`, or `mov r, a` then `op r, b`).
+fn reads_first_operand_first(t: &Trace, ins: &crate::ir::Ins) -> bool {
+    match ins.op {
+        IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => true,
+        IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
+            t.ty(ins.a) == IrType::I64
+        }
+        _ => false,
     }
 }
 
@@ -3343,8 +3359,9 @@ mod tests {
     fn carried_values_take_their_phis_registers() {
         // x := x * 0.5 + y; y := y - x (the new x); i += 1 while i < n. The body reads
         // phi x before the new x exists, and phi y last as the first operand of the
-        // new y's `sub`: both new values take their phi's register (no back-edge
-        // move); phi i is read by the `add` making the new i, which keeps its own.
+        // new y's `sub`, and phi i last as the first operand of the `add` making the
+        // new i (`lea`): all three new values take their phi's register (no back-edge
+        // move).
         let t = counted(|b| {
             let x = b.sload(0, IrType::F64, 0);
             let y = b.sload(1, IrType::F64, 0);
@@ -3358,7 +3375,7 @@ mod tests {
         let h = homes(&t).unwrap();
         let same = |k: usize| h[t.phis[k].0 .0 as usize] == h[t.phis[k].1 .0 as usize];
         assert_eq!(t.phis.len(), 3);
-        assert!(same(0) && same(1) && !same(2), "{:?} {h:?}", t.phis);
+        assert!(same(0) && same(1) && same(2), "{:?} {h:?}", t.phis);
         for k in [1i64, 2, 5, 100] {
             let (mut rx, mut ry) = (1.0f64, 3.0f64);
             for _ in 0..k {
@@ -3369,6 +3386,39 @@ mod tests {
             assert_eq!(
                 (slots[0].as_f64(), slots[1].as_f64()),
                 (rx, ry),
+                "after {k}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_integer_operation_on_its_phi_computes_in_the_phis_register() {
+        // s := s - d while i < n: phi s is read last as the first operand of the
+        // register-form `sub` making the new s (`mov r, s; sub r, d`), which reads s
+        // before it writes: the new s takes s's register (as the new i does, `lea`).
+        let t = counted(|b| {
+            let s = b.sload(0, IrType::I64, 0);
+            let d = b.sload(1, IrType::I64, 0);
+            let s2 = b.arith(IrOp::SubI, s, d).unwrap();
+            b.sstore(0, s2);
+        });
+        let h = homes(&t).unwrap();
+        assert_eq!(t.phis.len(), 2);
+        assert!(
+            t.phis
+                .iter()
+                .all(|&(p, v)| h[p.0 as usize] == h[v.0 as usize]),
+            "{:?} {h:?}",
+            t.phis
+        );
+        for k in [1i64, 2, 7, 100] {
+            let want = 5 + 2 * k;
+            let mut slots = vec![Value::i64(5), Value::i64(-2), Value::i64(0), Value::i64(k)];
+            let code = run(&t, &mut slots, false);
+            assert_eq!(t.snaps[code as usize].resume_ip, 99);
+            assert_eq!(
+                (slots[0].as_i64(), slots[2].as_i64()),
+                (want, k),
                 "after {k}"
             );
         }
