@@ -853,7 +853,6 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             // call covers both stacks.
             raise_frame_floor(&mut a);
         }
-        let fsz = layout::FRAME_SIZE as i32;
         let done = a.new_dynamic_label();
         dynasm!(a ; .arch x64
             // Returns here from an exit (through `out`: the exit code in eax, edx
@@ -866,16 +865,9 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
             ; call =>top
             ; cmp edx, -1
             ; je =>done
-            ; mov ecx, DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
-            ; movzx r8d, WORD [r11 - fsz + layout::FRAME_RET as i32]
-            ; add rcx, r8
-            ; shl rcx, 4
-            ; add rcx, QWORD [r12 + layout::ST_STACK_BASE as i32]
-            ; mov QWORD [rcx], rax
-            ; mov QWORD [rcx + 8], rdx
-            ; sub r11, fsz
-            ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], r11
-            ; mov eax, RETURNED as i32
+        );
+        return_to_caller(&mut a, 1 /* rcx */, 8 /* r8 */);
+        dynasm!(a ; .arch x64
             ; =>done
             ; add rsp, SPILL_BYTES + 8
             ; pop r15
@@ -2513,6 +2505,27 @@ pub(crate) fn push_native_frame<A: Emitter>(
         ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
     dynasm!(a ; .arch x64 ; lea Rq(BASE), [Rq(BASE) + argoff]);
     Ok(())
+}
+
+/// A native return to a bytecode caller, as the interpreter's `ret` does: the result
+/// (`rax`/`rdx`) into the caller's slot the callee's record names (its base in the
+/// caller's record, its return slot in its own), the record popped. `r11` holds the
+/// frame top (the callee's record the last) and is left at the new one; `eax` becomes
+/// [`RETURNED`]; `s1` and `s2` are free scratch registers. One copy for the trace
+/// prologue's outermost `ret.rec` and the AOT trampoline's return.
+pub(crate) fn return_to_caller<A: Emitter>(a: &mut A, s1: u8, s2: u8) {
+    let fsz = layout::FRAME_SIZE as i32;
+    dynasm!(a ; .arch x64
+        ; mov Rd(s1), DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
+        ; movzx Rd(s2), WORD [r11 - fsz + layout::FRAME_RET as i32]
+        ; add Rq(s1), Rq(s2)
+        ; shl Rq(s1), 4
+        ; add Rq(s1), QWORD [r12 + layout::ST_STACK_BASE as i32]
+        ; mov QWORD [Rq(s1)], rax
+        ; mov QWORD [Rq(s1) + 8], rdx
+        ; sub r11, fsz
+        ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], r11
+        ; mov eax, RETURNED as i32);
 }
 
 /// What follows the `call` of a [`push_native_frame`]: the callee returned with its

@@ -21,8 +21,8 @@ use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, pop_native_frame, push_native_frame,
-    store, store_tw, CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR,
-    SCRATCH, STATE,
+    return_to_caller, store, store_tw, CallConv, CompileError, HelperFn, Loc, NativeCall, Target,
+    BASE, INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -347,16 +347,9 @@ pub fn program(
         ; mov r11, QWORD [r12 + layout::ST_FRAME_TOP as i32]
         ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
         ; jne =>not_normal
-        ; mov r8d, DWORD [r11 - 2 * fsz + layout::FRAME_BASE as i32]
-        ; movzx r9d, WORD [r11 - fsz + layout::FRAME_RET as i32]
-        ; add r8, r9
-        ; shl r8, 4
-        ; add r8, QWORD [r12 + layout::ST_STACK_BASE as i32]
-        ; mov QWORD [r8], rax
-        ; mov QWORD [r8 + 8], rdx
-        ; sub r11, fsz
-        ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], r11
-        ; mov eax, RETURNED as i32
+    );
+    return_to_caller(&mut a, 8 /* r8 */, 9 /* r9 */);
+    dynasm!(a ; .arch x64
         ; jmp =>restore
         ; =>not_normal
         ; mov eax, ecx
