@@ -102,12 +102,10 @@ impl Vm {
                 ip = (code.add(fr.ip as usize));
             }};
         }
-        // Reloads the locals from the innermost frame, then acts on a function-entry
-        // request `push_frame` may have queued for the JIT (cold: one test of an
-        // `Option` otherwise).
-        macro_rules! reload {
+        // Acts on a function-entry request `push_frame` may have queued for the JIT
+        // (cold: one test of an `Option` otherwise).
+        macro_rules! jit_request {
             () => {{
-                reload_plain!();
                 if self.jit_request.is_some() {
                     // The hook may have run code (`Vm::call`) that grew the stack:
                     // reload in every case.
@@ -117,6 +115,13 @@ impl Vm {
                         Err(e) => return Err(e),
                     }
                 }
+            }};
+        }
+        // Reloads the locals from the innermost frame, then acts on a JIT request.
+        macro_rules! reload {
+            () => {{
+                reload_plain!();
+                jit_request!();
             }};
         }
         // SAFETY: there is a NORMAL frame on top (the caller pushed one) whose function
@@ -137,13 +142,7 @@ impl Vm {
                 code = info.code.as_ptr();
                 edges = info.edges.as_ptr();
                 ip = code;
-                if self.jit_request.is_some() {
-                    match self.take_jit_request() {
-                        Ok(Go::On | Go::Reload) => reload_plain!(),
-                        Ok(Go::Switch) => return Ok(None),
-                        Err(e) => return Err(e),
-                    }
-                }
+                jit_request!();
             }};
         }
 
