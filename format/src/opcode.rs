@@ -126,9 +126,37 @@ macro_rules! define_ops {
             $( #[doc = $sd] $sv = ((EXT_SYS as u16) << 8) | $sb, )*
         }
 
-        /// Primary opcode bytes, for the interpreter's dispatch `match`.
+        /// Primary opcode bytes, for comparisons against an opcode byte.
         pub mod prim {
             $( #[doc = $pd] pub const $pc: u8 = $pb; )*
+        }
+
+        /// The bytes that can start an instruction: every primary opcode, and the two
+        /// extension prefixes. The interpreter dispatches on this enum rather than on
+        /// the raw byte, so that its `match` has no default arm (the compiler checks it
+        /// names every primary instruction, and LLVM needs no range check or fault
+        /// path in the dispatch block).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Prim {
+            $( #[doc = $pd] $pv = $pb, )*
+            /// Prefix of the numeric extension table.
+            ExtNum = EXT_NUM,
+            /// Prefix of the system extension table.
+            ExtSys = EXT_SYS,
+        }
+
+        impl Prim {
+            /// The instruction-start byte `b` as a [`Prim`]; `None` for a byte that
+            /// starts no instruction (the verifier rejects code holding one).
+            pub const fn from_byte(b: u8) -> Option<Prim> {
+                match b {
+                    $( $pb => Some(Prim::$pv), )*
+                    EXT_NUM => Some(Prim::ExtNum),
+                    EXT_SYS => Some(Prim::ExtSys),
+                    _ => None,
+                }
+            }
         }
         /// Second bytes of the numeric extension (`0xFE`) table.
         pub mod ext_num {

@@ -680,3 +680,29 @@ fn foreign_declarations_are_checked() {
         "SYMB foreign function 0 'a\0b': the symbol name contains a NUL byte"
     );
 }
+
+/// Every byte that names no instruction is rejected where an instruction starts: the
+/// interpreter dispatches on the byte as a `Prim` without a default arm, so no such
+/// byte may reach it.
+#[test]
+fn every_byte_that_starts_no_instruction_is_rejected() {
+    let src = in_fn("    nop\n    retu");
+    let mut holes = 0;
+    for b in 0..=255u8 {
+        if opcode::Prim::from_byte(b).is_some() {
+            continue;
+        }
+        holes += 1;
+        let mut m = common::asm(&src);
+        // Replace the `nop` (the function's first byte) by `b`.
+        m.functions[0].code[0] = b;
+        match verify(&m) {
+            Ok(_) => panic!("the verifier accepted opcode byte 0x{b:02x}"),
+            Err(e) => assert!(
+                e.to_string().contains(&format!("unknown opcode 0x{b:02x}")),
+                "0x{b:02x}: {e}"
+            ),
+        }
+    }
+    assert!(holes > 0, "the table names every byte: nothing to check");
+}

@@ -136,6 +136,26 @@ impl Frames {
         self.v.pop()
     }
 
+    /// Removes the innermost frame and returns its result slot (`ret`), the one field
+    /// `ret` needs: popping a whole `Option<Frame>` made the dispatch loop carry parts
+    /// of the copied record around the loop as phis (registers or spills at every
+    /// dispatch).
+    ///
+    /// # Safety
+    /// At least one frame is live.
+    #[inline(always)]
+    pub(crate) unsafe fn pop_ret(&mut self) -> u16 {
+        let n = self.v.len();
+        debug_assert!(n > 0);
+        // SAFETY: `n > 0` by the caller's contract, so `n - 1` is a live record; a
+        // `Frame` is `Copy` (nothing to drop), so shortening the length pops it.
+        unsafe {
+            let ret = self.v.get_unchecked(n - 1).ret;
+            self.v.set_len(n - 1);
+            ret
+        }
+    }
+
     /// Pops frames until `n` are left.
     pub(crate) fn truncate(&mut self, n: usize) {
         self.v.truncate(n);

@@ -56,7 +56,7 @@ pub(crate) use data::is_str;
 use data::{is_list, kind_code};
 pub(crate) use fault::tyname;
 
-use hashvm_format::opcode::{ext_num, ext_sys, jump_table, prim, Op, EXT_NUM, EXT_SYS};
+use hashvm_format::opcode::{ext_num, ext_sys, jump_table, prim, Op, Prim, EXT_NUM, EXT_SYS};
 
 /// The result of setting up a call.
 pub(crate) enum Called {
@@ -476,18 +476,18 @@ impl Vm {
             ($src:expr) => {{
                 let src: *const Value = $src;
                 // There is always a frame below a NORMAL frame (at least the host's).
-                let fr = self.frames.pop().unwrap_unchecked();
+                let ret = self.frames.pop_ret();
                 let top = self.frames.last().unwrap_unchecked();
                 if top.kind == FrameKind::NORMAL {
                     cur_base = top.base as usize;
                     cur_func = top.func;
                     base = self.stack.as_mut_ptr().add(cur_base);
-                    copy_value(base.add(fr.ret as usize), src);
+                    copy_value(base.add(ret as usize), src);
                     code = (*funcs.add(top.func as usize)).code.as_ptr();
                     edges = (*funcs.add(top.func as usize)).edges.as_ptr();
                     ip = code.add(top.ip as usize);
                 } else {
-                    match tri!(self.deliver(fr.ret, *src)) {
+                    match tri!(self.deliver(ret, *src)) {
                         Some(v) => return Ok(Some(v)),
                         None => reload!(),
                     }
@@ -527,28 +527,38 @@ impl Vm {
                         h[i] += 1;
                     }
                 }
-                match op {
-                    prim::NOP => next!(Op::Nop),
-                    prim::MOV => {
+                // SAFETY: `ip` is at an instruction start of verified code (invariant
+                // (1); `Vm::load` takes only a `Verified` module), and the verifier
+                // accepts there only the bytes `Prim` names (`Op::decode`: a primary
+                // opcode or an extension prefix; test `prim_names_exactly_the_bytes_
+                // that_start_an_instruction`), so `op` is a discriminant of the
+                // `#[repr(u8)]` enum `Prim`. Matching on it needs no default arm (rustc
+                // checks that every instruction has a handler), which left the dispatch
+                // block four instructions: the byte load and the jump-table jump (a
+                // default arm cost a flag test and, with `op` formatted in place, a
+                // store of `op` per dispatch).
+                match std::mem::transmute::<u8, Prim>(op) {
+                    Prim::Nop => next!(Op::Nop),
+                    Prim::Mov => {
                         set!(a16!(Op::Mov, 0), slot!(a16!(Op::Mov, 1)));
                         next!(Op::Mov);
                     }
-                    prim::LOADI => {
+                    Prim::LoadI => {
                         set!(a16!(Op::LoadI, 0), Value::i64(ai32!(Op::LoadI, 1) as i64));
                         next!(Op::LoadI);
                     }
-                    prim::LOADI64 => {
+                    Prim::LoadI64 => {
                         set!(a16!(Op::LoadI64, 0), Value::i64(ai64!(Op::LoadI64, 1)));
                         next!(Op::LoadI64);
                     }
-                    prim::LOADU64 => {
+                    Prim::LoadU64 => {
                         set!(
                             a16!(Op::LoadU64, 0),
                             Value::u64(ai64!(Op::LoadU64, 1) as u64)
                         );
                         next!(Op::LoadU64);
                     }
-                    prim::LOADF => {
+                    Prim::LoadF => {
                         set!(
                             a16!(Op::LoadF, 0),
                             Value {
@@ -559,19 +569,19 @@ impl Vm {
                         );
                         next!(Op::LoadF);
                     }
-                    prim::LOADUNIT => {
+                    Prim::LoadUnit => {
                         set!(a16!(Op::LoadUnit, 0), Value::UNIT);
                         next!(Op::LoadUnit);
                     }
-                    prim::LOADTRUE => {
+                    Prim::LoadTrue => {
                         set!(a16!(Op::LoadTrue, 0), Value::bool(true));
                         next!(Op::LoadTrue);
                     }
-                    prim::LOADFALSE => {
+                    Prim::LoadFalse => {
                         set!(a16!(Op::LoadFalse, 0), Value::bool(false));
                         next!(Op::LoadFalse);
                     }
-                    prim::LOADCHAR => {
+                    Prim::LoadChar => {
                         set!(
                             a16!(Op::LoadChar, 0),
                             Value {
@@ -582,28 +592,28 @@ impl Vm {
                         );
                         next!(Op::LoadChar);
                     }
-                    prim::LOADG => {
+                    Prim::LoadG => {
                         // SAFETY: the verifier checked the global index.
                         let g = *self.globals.get_unchecked(a32!(Op::LoadG, 1) as usize);
                         set!(a16!(Op::LoadG, 0), g);
                         next!(Op::LoadG);
                     }
-                    prim::STOREG => {
+                    Prim::StoreG => {
                         let v = slot!(a16!(Op::StoreG, 1));
                         // SAFETY: the verifier checked the global index.
                         *self.globals.get_unchecked_mut(a32!(Op::StoreG, 0) as usize) = v;
                         next!(Op::StoreG);
                     }
-                    prim::LOADFN => {
+                    Prim::LoadFn => {
                         set!(a16!(Op::LoadFn, 0), Value::func(a32!(Op::LoadFn, 1)));
                         next!(Op::LoadFn);
                     }
-                    prim::LOADNIL => {
+                    Prim::LoadNil => {
                         set!(a16!(Op::LoadNil, 0), Value::NIL);
                         next!(Op::LoadNil);
                     }
-                    prim::JMP => jump!(ai32!(Op::Jmp, 0)),
-                    prim::JT | prim::JF => {
+                    Prim::Jmp => jump!(ai32!(Op::Jmp, 0)),
+                    Prim::Jt | Prim::Jf => {
                         same_layout!(Op::Jt, Op::Jf);
                         let iv = a16!(Op::Jt, 0);
                         if tag_of!(iv) != Tag::BOOL {
@@ -615,11 +625,11 @@ impl Vm {
                             next!(Op::Jt);
                         }
                     }
-                    prim::LOOP => {
+                    Prim::Loop => {
                         count_back_edge!();
                         jump!(ai32!(Op::Loop, 0));
                     }
-                    prim::SWITCH => {
+                    Prim::Switch => {
                         let i = a16!(Op::Switch, 0);
                         let t = match ctor_index_at!(i) {
                             Some(t) => t,
@@ -636,7 +646,7 @@ impl Vm {
                             jump!(i32at!(tbl + jump_table::DEFAULT));
                         }
                     }
-                    prim::SWITCHI => {
+                    Prim::SwitchI => {
                         let v = slot!(a16!(Op::SwitchI, 0));
                         if v.tag != Tag::I64 {
                             fault!("integer switch on a {}", self.type_name(v));
@@ -651,7 +661,7 @@ impl Vm {
                             jump!(i32at!(tbl + jump_table::DEFAULT));
                         }
                     }
-                    prim::JNTAG => {
+                    Prim::JNTag => {
                         let i = a16!(Op::JNTag, 0);
                         let t = match ctor_index_at!(i) {
                             Some(t) => t,
@@ -663,7 +673,7 @@ impl Vm {
                             next!(Op::JNTag);
                         }
                     }
-                    prim::JNIL | prim::JCONS => {
+                    Prim::JNil | Prim::JCons => {
                         same_layout!(Op::JNil, Op::JCons);
                         let v = slot!(a16!(Op::JNil, 0));
                         let is_nil = if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
@@ -681,15 +691,15 @@ impl Vm {
                             next!(Op::JNil);
                         }
                     }
-                    prim::RET => ret_value!(base.add(a16!(Op::Ret, 0))),
-                    prim::RETU => ret_value!(&Value::UNIT),
-                    prim::PANIC => {
+                    Prim::Ret => ret_value!(base.add(a16!(Op::Ret, 0))),
+                    Prim::RetU => ret_value!(&Value::UNIT),
+                    Prim::Panic => {
                         let v = slot!(a16!(Op::Panic, 0));
                         let msg = self.display(v);
                         fault!("panic: {msg}");
                     }
-                    prim::MATCHFAIL => fault!("no pattern matched the value"),
-                    prim::JEQ | prim::JNE => {
+                    Prim::MatchFail => fault!("no pattern matched the value"),
+                    Prim::JEq | Prim::JNe => {
                         same_layout!(Op::JEq, Op::JNe);
                         let a = slot!(a16!(Op::JEq, 0));
                         let b = slot!(a16!(Op::JEq, 1));
@@ -703,7 +713,7 @@ impl Vm {
                     }
 
                     // ---------------------------------------------------- calls
-                    prim::CALLK => {
+                    Prim::CallK => {
                         let d = a16!(Op::CallK, 0) as u16;
                         let f = a32!(Op::CallK, 1);
                         let a0 = a16!(Op::CallK, 2);
@@ -712,7 +722,7 @@ impl Vm {
                         callop!(Op::CallK, self.push_frame(f, b, n, d, Value::func(f)));
                         enter_pushed!(f, b);
                     }
-                    prim::FFI_CALL => {
+                    Prim::FfiCall => {
                         let d = a16!(Op::FfiCall, 0);
                         let (f, a0) = (a32!(Op::FfiCall, 1), a16!(Op::FfiCall, 2));
                         save_ip!();
@@ -721,7 +731,7 @@ impl Vm {
                         tri!(r);
                         next!(Op::FfiCall);
                     }
-                    prim::CALLSELF => {
+                    Prim::CallSelf => {
                         let d = a16!(Op::CallSelf, 0) as u16;
                         let a0 = a16!(Op::CallSelf, 1);
                         let n = a16!(Op::CallSelf, 2);
@@ -730,7 +740,7 @@ impl Vm {
                         callop!(Op::CallSelf, self.push_frame(fr.func, b, n, d, fr.closure));
                         enter_pushed!(fr.func, b);
                     }
-                    prim::CALL => {
+                    Prim::Call => {
                         let d = a16!(Op::Call, 0) as u16;
                         let f = slot!(a16!(Op::Call, 1));
                         let a0 = a16!(Op::Call, 2);
@@ -740,7 +750,7 @@ impl Vm {
                             Called::Value(v) => set!(d as usize, v),
                         }
                     }
-                    prim::TCALLK | prim::TCALL | prim::TCALLSELF => {
+                    Prim::TCallK | Prim::TCall | Prim::TCallSelf => {
                         let (target, a0, n) = match op {
                             prim::TCALLK => (
                                 Value::func(a32!(Op::TCallK, 0)),
@@ -776,7 +786,7 @@ impl Vm {
                             None => reload!(),
                         }
                     }
-                    prim::CLOSURE => {
+                    Prim::Closure => {
                         let d = a16!(Op::Closure, 0);
                         let f = a32!(Op::Closure, 1);
                         let a0 = a16!(Op::Closure, 2);
@@ -784,7 +794,7 @@ impl Vm {
                         alloc_window!(d, Kind::CLOSURE, 0, f, a0, n);
                         next!(Op::Closure);
                     }
-                    prim::GETENV => {
+                    Prim::GetEnv => {
                         let c = self.frames.last().unwrap().closure;
                         // SAFETY: the verifier checked the index against the function's
                         // capture count, and only closures of that function run it.
@@ -792,12 +802,12 @@ impl Vm {
                         set!(a16!(Op::GetEnv, 0), v);
                         next!(Op::GetEnv);
                     }
-                    prim::LOADSELF => {
+                    Prim::LoadSelf => {
                         let c = self.frames.last().unwrap().closure;
                         set!(a16!(Op::LoadSelf, 0), c);
                         next!(Op::LoadSelf);
                     }
-                    prim::SETENV => {
+                    Prim::SetEnv => {
                         let c = self.frames.last().unwrap().closure;
                         let v = slot!(a16!(Op::SetEnv, 1));
                         // SAFETY: as for GETENV.
@@ -806,7 +816,7 @@ impl Vm {
                     }
 
                     // ---------------------------------------------------- data
-                    prim::CON => {
+                    Prim::Con => {
                         let d = a16!(Op::Con, 0);
                         let ty = a32!(Op::Con, 1);
                         let tag = a16!(Op::Con, 2) as u16;
@@ -819,7 +829,7 @@ impl Vm {
                         }
                         next!(Op::Con);
                     }
-                    prim::TUPLE | prim::ALIT => {
+                    Prim::Tuple | Prim::ALit => {
                         same_layout!(Op::Tuple, Op::ALit);
                         let d = a16!(Op::Tuple, 0);
                         let a0 = a16!(Op::Tuple, 1);
@@ -850,12 +860,12 @@ impl Vm {
                         }
                         next!(Op::Tuple);
                     }
-                    prim::FIELD => {
+                    Prim::Field => {
                         let f = checked_field!(a16!(Op::Field, 1), a16!(Op::Field, 2));
                         set!(a16!(Op::Field, 0), *f);
                         next!(Op::Field);
                     }
-                    prim::SETFIELD => {
+                    Prim::SetField => {
                         let (o, i) = (a16!(Op::SetField, 0), a16!(Op::SetField, 1));
                         let f = checked_field!(o, i);
                         let v = slot!(a16!(Op::SetField, 2));
@@ -863,7 +873,7 @@ impl Vm {
                         self.heap.barrier(bits_of!(o) as *mut heap::Header, v);
                         next!(Op::SetField);
                     }
-                    prim::GETTAG => {
+                    Prim::GetTag => {
                         let i = a16!(Op::GetTag, 1);
                         match ctor_index_at!(i) {
                             Some(t) => set!(a16!(Op::GetTag, 0), Value::i64(t as i64)),
@@ -871,14 +881,14 @@ impl Vm {
                         }
                         next!(Op::GetTag);
                     }
-                    prim::KINDOF => {
+                    Prim::KindOf => {
                         set!(
                             a16!(Op::KindOf, 0),
                             Value::i64(kind_code(slot!(a16!(Op::KindOf, 1))))
                         );
                         next!(Op::KindOf);
                     }
-                    prim::CONS => {
+                    Prim::Cons => {
                         let t = slot!(a16!(Op::Cons, 2));
                         if !is_list(t) {
                             fault!("cons onto a {}, not a list", self.type_name(t));
@@ -891,7 +901,7 @@ impl Vm {
                         set!(a16!(Op::Cons, 0), Value::obj(p));
                         next!(Op::Cons);
                     }
-                    prim::HEAD | prim::TAIL => {
+                    Prim::Head | Prim::Tail => {
                         same_layout!(Op::Head, Op::Tail);
                         let v = slot!(a16!(Op::Head, 1));
                         if !(v.tag == Tag::OBJ
@@ -909,13 +919,13 @@ impl Vm {
                         set!(a16!(Op::Head, 0), *heap::fields(v.ptr()).add(i));
                         next!(Op::Head);
                     }
-                    prim::ANEW => {
+                    Prim::ANew => {
                         let n = slot!(a16!(Op::ANew, 1));
                         let a = vmop!(self.new_array(n, cur_base, a16!(Op::ANew, 2)));
                         set!(a16!(Op::ANew, 0), a);
                         next!(Op::ANew);
                     }
-                    prim::AGET => {
+                    Prim::AGet => {
                         let (ia, ii) = (a16!(Op::AGet, 1), a16!(Op::AGet, 2));
                         let (arr, i) = checked_index!(ia, ii);
                         let m = (*arr).meta;
@@ -934,7 +944,7 @@ impl Vm {
                         }
                         next!(Op::AGet);
                     }
-                    prim::ASET => {
+                    Prim::ASet => {
                         let (ia, ii) = (a16!(Op::ASet, 0), a16!(Op::ASet, 1));
                         let (arr, i) = checked_index!(ia, ii);
                         let iv = a16!(Op::ASet, 2);
@@ -951,7 +961,7 @@ impl Vm {
                         }
                         next!(Op::ASet);
                     }
-                    prim::ALEN => {
+                    Prim::ALen => {
                         let a = slot!(a16!(Op::ALen, 1));
                         if !(a.tag == Tag::OBJ && ((*a.ptr()).kind == Kind::ARRAY)) {
                             fault!("length of a {}, not an array", self.type_name(a));
@@ -959,7 +969,7 @@ impl Vm {
                         set!(a16!(Op::ALen, 0), Value::i64(((*a.ptr()).len) as i64));
                         next!(Op::ALen);
                     }
-                    prim::REFNEW | prim::DELAY => {
+                    Prim::RefNew | Prim::Delay => {
                         same_layout!(Op::RefNew, Op::Delay);
                         let (kind, tag) = if op == prim::REFNEW {
                             (Kind::REF, 0)
@@ -971,7 +981,7 @@ impl Vm {
                         set!(a16!(Op::RefNew, 0), Value::obj(p));
                         next!(Op::RefNew);
                     }
-                    prim::REFGET => {
+                    Prim::RefGet => {
                         let r = slot!(a16!(Op::RefGet, 1));
                         if !(r.tag == Tag::OBJ && ((*r.ptr()).kind == Kind::REF)) {
                             fault!("refget of a {}", self.type_name(r));
@@ -979,7 +989,7 @@ impl Vm {
                         set!(a16!(Op::RefGet, 0), *heap::fields(r.ptr()));
                         next!(Op::RefGet);
                     }
-                    prim::REFSET => {
+                    Prim::RefSet => {
                         let r = slot!(a16!(Op::RefSet, 0));
                         if !(r.tag == Tag::OBJ && ((*r.ptr()).kind == Kind::REF)) {
                             fault!("refset of a {}", self.type_name(r));
@@ -987,7 +997,7 @@ impl Vm {
                         self.heap.store(r.ptr(), 0, slot!(a16!(Op::RefSet, 1)));
                         next!(Op::RefSet);
                     }
-                    prim::FORCE => {
+                    Prim::Force => {
                         let d = a16!(Op::Force, 0);
                         let v = slot!(a16!(Op::Force, 1));
                         if !(v.tag == Tag::OBJ && ((*v.ptr()).kind == Kind::THUNK)) {
@@ -1014,7 +1024,7 @@ impl Vm {
                             }
                         }
                     }
-                    prim::EQ | prim::NE | prim::LT | prim::LE | prim::CMP => {
+                    Prim::Eq | Prim::Ne | Prim::Lt | Prim::Le | Prim::Cmp => {
                         same_layout!(Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Cmp);
                         let a = slot!(a16!(Op::Eq, 1));
                         let b = slot!(a16!(Op::Eq, 2));
@@ -1023,7 +1033,7 @@ impl Vm {
                         set!(a16!(Op::Eq, 0), r);
                         next!(Op::Eq);
                     }
-                    prim::NOT => {
+                    Prim::Not => {
                         let v = slot!(a16!(Op::Not, 1));
                         if v.tag != Tag::BOOL {
                             fault!("not of a {}", self.type_name(v));
@@ -1031,23 +1041,23 @@ impl Vm {
                         set!(a16!(Op::Not, 0), Value::bool(v.bits == 0));
                         next!(Op::Not);
                     }
-                    prim::TOSTR => {
+                    Prim::ToStr => {
                         let v = slot!(a16!(Op::ToStr, 1));
                         let r = vmop!(self.display_str(v));
                         set!(a16!(Op::ToStr, 0), r);
                         next!(Op::ToStr);
                     }
-                    prim::SCAT => {
+                    Prim::SCat => {
                         let (ia, ib) = (a16!(Op::SCat, 1), a16!(Op::SCat, 2));
                         let r = vmop!(self.concat(cur_base, ia, ib));
                         set!(a16!(Op::SCat, 0), r);
                         next!(Op::SCat);
                     }
-                    prim::PRINT => {
+                    Prim::Print => {
                         vmop!(self.print_str(slot!(a16!(Op::Print, 0))));
                         next!(Op::Print);
                     }
-                    prim::JEQCHAR | prim::JNECHAR => {
+                    Prim::JEqChar | Prim::JNeChar => {
                         same_layout!(Op::JEqChar, Op::JNeChar);
                         let v = slot!(a16!(Op::JEqChar, 0));
                         if v.tag != Tag::CHAR {
@@ -1062,16 +1072,16 @@ impl Vm {
                     }
 
                     // ---------------------------------------------------- i64
-                    prim::ADD_I64 => {
+                    Prim::AddI64 => {
                         arith!(Op::AddI64, Tag::I64, "add.i64", |a, b| a.wrapping_add(b))
                     }
-                    prim::SUB_I64 => {
+                    Prim::SubI64 => {
                         arith!(Op::SubI64, Tag::I64, "sub.i64", |a, b| a.wrapping_sub(b))
                     }
-                    prim::MUL_I64 => arith!(Op::MulI64, Tag::I64, "mul.i64", |a, b| (a as i64)
+                    Prim::MulI64 => arith!(Op::MulI64, Tag::I64, "mul.i64", |a, b| (a as i64)
                         .wrapping_mul(b as i64)
                         as u64),
-                    prim::DIV_I64 | prim::REM_I64 => {
+                    Prim::DivI64 | Prim::RemI64 => {
                         same_layout!(Op::DivI64, Op::RemI64);
                         let (a, b) = typed2!(
                             Tag::I64,
@@ -1090,7 +1100,7 @@ impl Vm {
                         set!(a16!(Op::DivI64, 0), Value::i64(r));
                         next!(Op::DivI64);
                     }
-                    prim::NEG_I64 => {
+                    Prim::NegI64 => {
                         unop!(
                             Op::NegI64,
                             Tag::I64,
@@ -1098,11 +1108,11 @@ impl Vm {
                             |a| (a as i64).wrapping_neg() as u64
                         )
                     }
-                    prim::AND_I64 => arith!(Op::AndI64, Tag::I64, "and.i64", |a, b| a & b),
-                    prim::OR_I64 => arith!(Op::OrI64, Tag::I64, "or.i64", |a, b| a | b),
-                    prim::XOR_I64 => arith!(Op::XorI64, Tag::I64, "xor.i64", |a, b| a ^ b),
-                    prim::SHL_I64 => arith!(Op::ShlI64, Tag::I64, "shl.i64", |a, b| a << (b & 63)),
-                    prim::SHR_I64 => {
+                    Prim::AndI64 => arith!(Op::AndI64, Tag::I64, "and.i64", |a, b| a & b),
+                    Prim::OrI64 => arith!(Op::OrI64, Tag::I64, "or.i64", |a, b| a | b),
+                    Prim::XorI64 => arith!(Op::XorI64, Tag::I64, "xor.i64", |a, b| a ^ b),
+                    Prim::ShlI64 => arith!(Op::ShlI64, Tag::I64, "shl.i64", |a, b| a << (b & 63)),
+                    Prim::ShrI64 => {
                         arith!(
                             Op::ShrI64,
                             Tag::I64,
@@ -1110,8 +1120,8 @@ impl Vm {
                             |a, b| ((a as i64) >> (b & 63)) as u64
                         )
                     }
-                    prim::BNOT_I64 => unop!(Op::BNotI64, Tag::I64, "bnot.i64", |a| !a),
-                    prim::ADDI_I64 | prim::SUBI_I64 | prim::MULI_I64 => {
+                    Prim::BNotI64 => unop!(Op::BNotI64, Tag::I64, "bnot.i64", |a| !a),
+                    Prim::AddIImm | Prim::SubIImm | Prim::MulIImm => {
                         same_layout!(Op::AddIImm, Op::SubIImm, Op::MulIImm);
                         let ia = a16!(Op::AddIImm, 1);
                         if tag_of!(ia) != Tag::I64 {
@@ -1133,40 +1143,40 @@ impl Vm {
                         put!(a16!(Op::AddIImm, 0), r as u64, Tag::I64);
                         next!(Op::AddIImm);
                     }
-                    prim::EQ_I64 => cmpop!(Op::EqI64, Tag::I64, "eq.i64", |a, b| a == b),
-                    prim::NE_I64 => cmpop!(Op::NeI64, Tag::I64, "ne.i64", |a, b| a != b),
-                    prim::LT_I64 => cmpop!(Op::LtI64, Tag::I64, "lt.i64", |a, b| (a as i64)
+                    Prim::EqI64 => cmpop!(Op::EqI64, Tag::I64, "eq.i64", |a, b| a == b),
+                    Prim::NeI64 => cmpop!(Op::NeI64, Tag::I64, "ne.i64", |a, b| a != b),
+                    Prim::LtI64 => cmpop!(Op::LtI64, Tag::I64, "lt.i64", |a, b| (a as i64)
                         < (b as i64)),
-                    prim::LE_I64 => cmpop!(Op::LeI64, Tag::I64, "le.i64", |a, b| (a as i64)
+                    Prim::LeI64 => cmpop!(Op::LeI64, Tag::I64, "le.i64", |a, b| (a as i64)
                         <= (b as i64)),
-                    prim::JLT_I64 => jcmp!(Op::JLtI64, Tag::I64, "jlt.i64", |a, b| (a as i64)
+                    Prim::JLtI64 => jcmp!(Op::JLtI64, Tag::I64, "jlt.i64", |a, b| (a as i64)
                         < (b as i64)),
-                    prim::JLE_I64 => jcmp!(Op::JLeI64, Tag::I64, "jle.i64", |a, b| (a as i64)
+                    Prim::JLeI64 => jcmp!(Op::JLeI64, Tag::I64, "jle.i64", |a, b| (a as i64)
                         <= (b as i64)),
-                    prim::JGT_I64 => jcmp!(Op::JGtI64, Tag::I64, "jgt.i64", |a, b| (a as i64)
+                    Prim::JGtI64 => jcmp!(Op::JGtI64, Tag::I64, "jgt.i64", |a, b| (a as i64)
                         > (b as i64)),
-                    prim::JGE_I64 => jcmp!(Op::JGeI64, Tag::I64, "jge.i64", |a, b| (a as i64)
+                    Prim::JGeI64 => jcmp!(Op::JGeI64, Tag::I64, "jge.i64", |a, b| (a as i64)
                         >= (b as i64)),
-                    prim::JEQ_I64 => jcmp!(Op::JEqI64, Tag::I64, "jeq.i64", |a, b| a == b),
-                    prim::JNE_I64 => jcmp!(Op::JNeI64, Tag::I64, "jne.i64", |a, b| a != b),
-                    prim::JLTI_I64 => jcmpi!(Op::JLtIImm, |a, b| a < b),
-                    prim::JLEI_I64 => jcmpi!(Op::JLeIImm, |a, b| a <= b),
-                    prim::JGTI_I64 => jcmpi!(Op::JGtIImm, |a, b| a > b),
-                    prim::JGEI_I64 => jcmpi!(Op::JGeIImm, |a, b| a >= b),
-                    prim::JEQI_I64 => jcmpi!(Op::JEqIImm, |a, b| a == b),
-                    prim::JNEI_I64 => jcmpi!(Op::JNeIImm, |a, b| a != b),
+                    Prim::JEqI64 => jcmp!(Op::JEqI64, Tag::I64, "jeq.i64", |a, b| a == b),
+                    Prim::JNeI64 => jcmp!(Op::JNeI64, Tag::I64, "jne.i64", |a, b| a != b),
+                    Prim::JLtIImm => jcmpi!(Op::JLtIImm, |a, b| a < b),
+                    Prim::JLeIImm => jcmpi!(Op::JLeIImm, |a, b| a <= b),
+                    Prim::JGtIImm => jcmpi!(Op::JGtIImm, |a, b| a > b),
+                    Prim::JGeIImm => jcmpi!(Op::JGeIImm, |a, b| a >= b),
+                    Prim::JEqIImm => jcmpi!(Op::JEqIImm, |a, b| a == b),
+                    Prim::JNeIImm => jcmpi!(Op::JNeIImm, |a, b| a != b),
 
                     // ---------------------------------------------------- u64
-                    prim::ADD_U64 => {
+                    Prim::AddU64 => {
                         arith!(Op::AddU64, Tag::U64, "add.u64", |a, b| a.wrapping_add(b))
                     }
-                    prim::SUB_U64 => {
+                    Prim::SubU64 => {
                         arith!(Op::SubU64, Tag::U64, "sub.u64", |a, b| a.wrapping_sub(b))
                     }
-                    prim::MUL_U64 => {
+                    Prim::MulU64 => {
                         arith!(Op::MulU64, Tag::U64, "mul.u64", |a, b| a.wrapping_mul(b))
                     }
-                    prim::DIV_U64 | prim::REM_U64 => {
+                    Prim::DivU64 | Prim::RemU64 => {
                         same_layout!(Op::DivU64, Op::RemU64);
                         let (a, b) = typed2!(
                             Tag::U64,
@@ -1183,49 +1193,49 @@ impl Vm {
                         );
                         next!(Op::DivU64);
                     }
-                    prim::NEG_U64 => unop!(Op::NegU64, Tag::U64, "neg.u64", |a| a.wrapping_neg()),
-                    prim::AND_U64 => arith!(Op::AndU64, Tag::U64, "and.u64", |a, b| a & b),
-                    prim::OR_U64 => arith!(Op::OrU64, Tag::U64, "or.u64", |a, b| a | b),
-                    prim::XOR_U64 => arith!(Op::XorU64, Tag::U64, "xor.u64", |a, b| a ^ b),
-                    prim::SHL_U64 => arith!(Op::ShlU64, Tag::U64, "shl.u64", |a, b| a << (b & 63)),
-                    prim::SHR_U64 => arith!(Op::ShrU64, Tag::U64, "shr.u64", |a, b| a >> (b & 63)),
-                    prim::BNOT_U64 => unop!(Op::BNotU64, Tag::U64, "bnot.u64", |a| !a),
-                    prim::EQ_U64 => cmpop!(Op::EqU64, Tag::U64, "eq.u64", |a, b| a == b),
-                    prim::NE_U64 => cmpop!(Op::NeU64, Tag::U64, "ne.u64", |a, b| a != b),
-                    prim::LT_U64 => cmpop!(Op::LtU64, Tag::U64, "lt.u64", |a, b| a < b),
-                    prim::LE_U64 => cmpop!(Op::LeU64, Tag::U64, "le.u64", |a, b| a <= b),
-                    prim::JLT_U64 => jcmp!(Op::JLtU64, Tag::U64, "jlt.u64", |a, b| a < b),
-                    prim::JLE_U64 => jcmp!(Op::JLeU64, Tag::U64, "jle.u64", |a, b| a <= b),
-                    prim::JGT_U64 => jcmp!(Op::JGtU64, Tag::U64, "jgt.u64", |a, b| a > b),
-                    prim::JGE_U64 => jcmp!(Op::JGeU64, Tag::U64, "jge.u64", |a, b| a >= b),
+                    Prim::NegU64 => unop!(Op::NegU64, Tag::U64, "neg.u64", |a| a.wrapping_neg()),
+                    Prim::AndU64 => arith!(Op::AndU64, Tag::U64, "and.u64", |a, b| a & b),
+                    Prim::OrU64 => arith!(Op::OrU64, Tag::U64, "or.u64", |a, b| a | b),
+                    Prim::XorU64 => arith!(Op::XorU64, Tag::U64, "xor.u64", |a, b| a ^ b),
+                    Prim::ShlU64 => arith!(Op::ShlU64, Tag::U64, "shl.u64", |a, b| a << (b & 63)),
+                    Prim::ShrU64 => arith!(Op::ShrU64, Tag::U64, "shr.u64", |a, b| a >> (b & 63)),
+                    Prim::BNotU64 => unop!(Op::BNotU64, Tag::U64, "bnot.u64", |a| !a),
+                    Prim::EqU64 => cmpop!(Op::EqU64, Tag::U64, "eq.u64", |a, b| a == b),
+                    Prim::NeU64 => cmpop!(Op::NeU64, Tag::U64, "ne.u64", |a, b| a != b),
+                    Prim::LtU64 => cmpop!(Op::LtU64, Tag::U64, "lt.u64", |a, b| a < b),
+                    Prim::LeU64 => cmpop!(Op::LeU64, Tag::U64, "le.u64", |a, b| a <= b),
+                    Prim::JLtU64 => jcmp!(Op::JLtU64, Tag::U64, "jlt.u64", |a, b| a < b),
+                    Prim::JLeU64 => jcmp!(Op::JLeU64, Tag::U64, "jle.u64", |a, b| a <= b),
+                    Prim::JGtU64 => jcmp!(Op::JGtU64, Tag::U64, "jgt.u64", |a, b| a > b),
+                    Prim::JGeU64 => jcmp!(Op::JGeU64, Tag::U64, "jge.u64", |a, b| a >= b),
 
                     // ---------------------------------------------------- f64
-                    prim::ADD_F64 => f64op!(arith, Op::AddF64, "add.f64", |a, b| (a + b).to_bits()),
-                    prim::SUB_F64 => f64op!(arith, Op::SubF64, "sub.f64", |a, b| (a - b).to_bits()),
-                    prim::MUL_F64 => f64op!(arith, Op::MulF64, "mul.f64", |a, b| (a * b).to_bits()),
-                    prim::DIV_F64 => f64op!(arith, Op::DivF64, "div.f64", |a, b| (a / b).to_bits()),
-                    prim::REM_F64 => f64op!(arith, Op::RemF64, "rem.f64", |a, b| (a % b).to_bits()),
-                    prim::NEG_F64 => {
+                    Prim::AddF64 => f64op!(arith, Op::AddF64, "add.f64", |a, b| (a + b).to_bits()),
+                    Prim::SubF64 => f64op!(arith, Op::SubF64, "sub.f64", |a, b| (a - b).to_bits()),
+                    Prim::MulF64 => f64op!(arith, Op::MulF64, "mul.f64", |a, b| (a * b).to_bits()),
+                    Prim::DivF64 => f64op!(arith, Op::DivF64, "div.f64", |a, b| (a / b).to_bits()),
+                    Prim::RemF64 => f64op!(arith, Op::RemF64, "rem.f64", |a, b| (a % b).to_bits()),
+                    Prim::NegF64 => {
                         unop!(Op::NegF64, Tag::F64, "neg.f64", |a| (-f64::from_bits(a))
                             .to_bits())
                     }
-                    prim::EQ_F64 => f64op!(cmpop, Op::EqF64, "eq.f64", |a, b| a == b),
-                    prim::NE_F64 => f64op!(cmpop, Op::NeF64, "ne.f64", |a, b| a != b),
-                    prim::LT_F64 => f64op!(cmpop, Op::LtF64, "lt.f64", |a, b| a < b),
-                    prim::LE_F64 => f64op!(cmpop, Op::LeF64, "le.f64", |a, b| a <= b),
-                    prim::JLT_F64 => f64op!(jcmp, Op::JLtF64, "jlt.f64", |a, b| a < b),
-                    prim::JLE_F64 => f64op!(jcmp, Op::JLeF64, "jle.f64", |a, b| a <= b),
-                    prim::JNLT_F64 => f64op!(jcmp, Op::JNLtF64, "jnlt.f64", |a, b| !(a < b)),
-                    prim::JNLE_F64 => f64op!(jcmp, Op::JNLeF64, "jnle.f64", |a, b| !(a <= b)),
-                    prim::JEQ_F64 => f64op!(jcmp, Op::JEqF64, "jeq.f64", |a, b| a == b),
-                    prim::JNE_F64 => f64op!(jcmp, Op::JNeF64, "jne.f64", |a, b| a != b),
+                    Prim::EqF64 => f64op!(cmpop, Op::EqF64, "eq.f64", |a, b| a == b),
+                    Prim::NeF64 => f64op!(cmpop, Op::NeF64, "ne.f64", |a, b| a != b),
+                    Prim::LtF64 => f64op!(cmpop, Op::LtF64, "lt.f64", |a, b| a < b),
+                    Prim::LeF64 => f64op!(cmpop, Op::LeF64, "le.f64", |a, b| a <= b),
+                    Prim::JLtF64 => f64op!(jcmp, Op::JLtF64, "jlt.f64", |a, b| a < b),
+                    Prim::JLeF64 => f64op!(jcmp, Op::JLeF64, "jle.f64", |a, b| a <= b),
+                    Prim::JNLtF64 => f64op!(jcmp, Op::JNLtF64, "jnlt.f64", |a, b| !(a < b)),
+                    Prim::JNLeF64 => f64op!(jcmp, Op::JNLeF64, "jnle.f64", |a, b| !(a <= b)),
+                    Prim::JEqF64 => f64op!(jcmp, Op::JEqF64, "jeq.f64", |a, b| a == b),
+                    Prim::JNeF64 => f64op!(jcmp, Op::JNeF64, "jne.f64", |a, b| a != b),
 
-                    prim::ADDK_F64
-                    | prim::SUBK_F64
-                    | prim::MULK_F64
-                    | prim::DIVK_F64
-                    | prim::RSUBK_F64
-                    | prim::RDIVK_F64 => {
+                    Prim::AddKF64
+                    | Prim::SubKF64
+                    | Prim::MulKF64
+                    | Prim::DivKF64
+                    | Prim::RSubKF64
+                    | Prim::RDivKF64 => {
                         same_layout!(
                             Op::AddKF64,
                             Op::SubKF64,
@@ -1259,7 +1269,7 @@ impl Vm {
                     }
 
                     // ---------------------------------------------------- extensions
-                    EXT_NUM | EXT_SYS => {
+                    Prim::ExtNum | Prim::ExtSys => {
                         let sub = *ip.add(1);
                         // Inline fast paths for the conversions and the square root that
                         // numeric loops use; everything else goes through `ops`.
@@ -1320,7 +1330,6 @@ impl Vm {
                         tri!(r);
                         ip = ip.add(crate::ops::ext_slot_offset(nops));
                     }
-                    _ => fault!("invalid opcode 0x{op:02x}"),
                 }
             }
         }
