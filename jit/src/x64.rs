@@ -1795,7 +1795,6 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::GCopy
             | IrOp::FieldSlot
             | IrOp::FieldPtr
-            | IrOp::SetFieldK
             | IrOp::ASetSlot
             | IrOp::SetFieldSlot
             | IrOp::InitSlot

@@ -21,8 +21,8 @@ use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, pop_native_frame, push_native_frame,
-    return_to_caller, store, store_tw, CallConv, CompileError, HelperFn, Loc, NativeCall, Target,
-    BASE, INTR, SCRATCH, STATE,
+    return_to_caller, store, CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR,
+    SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -977,7 +977,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), Rq(g(ins.a)));
                 copy_into_slot(a, foff, d);
             }
-            IrOp::FieldSlot | IrOp::SetFieldK | IrOp::SetFieldSlot => {
+            IrOp::FieldSlot | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):
                 // tag, kind and field count checked, as the interpreter checks them.
                 let so = disp(ins.k & 0xffff)?;
@@ -994,17 +994,6 @@ impl Target<Asm> for BlockTarget<'_> {
                 if ins.op == IrOp::FieldSlot {
                     let d = disp(ins.k >> 32)?;
                     copy_into_slot(a, foff, d);
-                } else if ins.op == IrOp::SetFieldK {
-                    match loc[ins.a.0 as usize] {
-                        Loc::Xmm(r) => {
-                            dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + foff], Rx(r))
-                        }
-                        Loc::Gpr(r) => {
-                            dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + foff], Rq(r))
-                        }
-                        Loc::None => {}
-                    }
-                    store_tw(a, SCRATCH, foff, t.tagword(ins.a));
                 } else {
                     // The object's address is the destination's base: its field's
                     // offset from the object is `foff`.

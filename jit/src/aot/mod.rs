@@ -824,6 +824,38 @@ fn home_loops(
         };
         arrays.retain(|&s| invariant(s));
         objects.retain(|&(s, _)| invariant(s));
+        // Likewise a slot of no proven kind at the header (a parameter the loop is the
+        // first to read as a number) that the loop never writes and reads as one kind
+        // wherever it reads it as a number: its tag is checked where the loop is
+        // entered instead of at each block that reads it.
+        let mut typed: Vec<(usize, Option<Kind>)> = Vec::new();
+        for &n in &body {
+            let i = &fun.insns[n].1;
+            for s in use_def(i).reads {
+                let s = s as usize;
+                if fun.before[body[0]].get(s) != Some(&Kind::Any) {
+                    continue;
+                }
+                let mut st = fun.before[n].clone();
+                st[s] = Kind::Any;
+                transfer(&mut st, i, &[], 0);
+                if st[s].ir().is_none() {
+                    continue;
+                }
+                match typed.iter_mut().find(|t| t.0 == s) {
+                    Some(t) if t.1 != Some(st[s]) => t.1 = None,
+                    Some(_) => {}
+                    None => typed.push((s, Some(st[s]))),
+                }
+            }
+        }
+        for (s, k) in typed {
+            if let Some(k) = k.filter(|_| invariant(s) && !arrays.contains(&s)) {
+                if !objects.iter().any(|o| o.0 == s) {
+                    cand.push((s, k));
+                }
+            }
+        }
         // The most used first, as many as there are home registers.
         let uses = |s: usize| {
             body.iter()
@@ -1461,24 +1493,6 @@ impl Tx<'_> {
                     self.map[o] = Some((r, false));
                 }
                 let held = self.map[o].map(|(r, _)| r);
-                if i.op == SetField && checked {
-                    // A value of proven kind from its register, stored in place (no
-                    // barrier); any other whole from its slot, as below.
-                    let obj = held.ok_or(BuildError::TypeMismatch(IrOp::HStore))?;
-                    let v = match (self.map[s2], self.kinds[s2].ir()) {
-                        (Some((r, _)), _) => Some(r),
-                        (None, Some(t)) => Some(get!(s2, t)),
-                        (None, None) => None,
-                    }
-                    .filter(|&r| self.b.ty(r) != IrType::Ptr);
-                    if let Some(v) = v {
-                        let snap = self.snap(ip);
-                        let k = self.b.kint(fi as i64);
-                        self.b.hstore(obj, k, v, snap)?;
-                        transfer(&mut self.kinds, i, &[], self.func);
-                        return Ok(Step::Next);
-                    }
-                }
                 if i.op == Field
                     && (typed.is_some() || object || held.is_some())
                     && held.is_none_or(|r| self.b.ty(r) == IrType::Ptr)
@@ -1530,33 +1544,49 @@ impl Tx<'_> {
                     self.b.emit_raw(IrOp::FieldSlot, NONE, NONE, k, snap);
                     self.written(s0);
                 } else {
-                    // A value of proven kind from its register; any other (a pointer,
-                    // a value of unknown kind) whole from its slot, through the
-                    // write barrier.
+                    // A value of proven kind from its register, stored in place
+                    // through `hstore` (no barrier): into the object from its home
+                    // register (checked where the loop was entered), from a register,
+                    // or loaded from its slot, guarded to be a data object with that
+                    // field (the block's earlier loads and guards of it are shared).
+                    // Any other value (a pointer, a value of unknown kind) whole from
+                    // its slot, through the write barrier.
                     let v = match (self.map[s2], self.kinds[s2].ir()) {
                         (Some((r, _)), _) => Some(r),
                         (None, Some(t)) => Some(get!(s2, t)),
                         (None, None) => None,
                     }
                     .filter(|&r| self.b.ty(r) != IrType::Ptr);
-                    // `setfield.slot` reads the value in its slot.
-                    if v.is_some() {
-                        self.flush_slots(&[o]);
-                    } else {
-                        self.flush_slots(&[o, s2]);
+                    match (v, held) {
+                        (Some(v), held) => {
+                            let snap = self.snap(ip);
+                            let obj = match held {
+                                Some(r) if self.b.ty(r) == IrType::Ptr => r,
+                                // A number: the interpreter faults.
+                                Some(_) => return Ok(Step::Unsupported),
+                                None => self.b.sload_tw(o as u32, Tag::OBJ as u64, snap),
+                            };
+                            if !checked {
+                                self.b.guard_header(
+                                    IrOp::GKind,
+                                    obj,
+                                    layout::KIND_DATA as u64,
+                                    snap,
+                                )?;
+                                self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
+                            }
+                            let k = self.b.kint(fi as i64);
+                            self.b.hstore(obj, k, v, snap)?;
+                        }
+                        (None, _) => {
+                            // `setfield.slot` reads the object and the value in their
+                            // slots.
+                            self.flush_slots(&[o, s2]);
+                            let snap = self.snap(ip);
+                            let k = o as u64 | (fi as u64) << 16 | (s2 as u64) << 32;
+                            self.b.emit_raw(IrOp::SetFieldSlot, NONE, NONE, k, snap);
+                        }
                     }
-                    let snap = self.snap(ip);
-                    let k = o as u64 | (fi as u64) << 16;
-                    match v {
-                        Some(v) => self.b.emit_raw(IrOp::SetFieldK, v, NONE, k, snap),
-                        None => self.b.emit_raw(
-                            IrOp::SetFieldSlot,
-                            NONE,
-                            NONE,
-                            k | (s2 as u64) << 32,
-                            snap,
-                        ),
-                    };
                 }
             }
             ASet => {
