@@ -194,7 +194,6 @@ define_ir! {
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";
     FieldPtr "field.ptr" 1 None [LOAD | STORE] "Frame slot `k >> 32` := field `k & 0xffffffff` of the data object a (its kind and field count guarded before), the whole value: `field.slot` with the object in a register.";
-    SetFieldK "setfield.k" 1 None [GUARD | STORE] "Field `k >> 16` of the data value in slot `k & 0xffff` := a (an i64, f64 or bool: no pointer, so no write barrier); guarded as `field.slot`.";
     ASetSlot "aset.slot" 2 None [GUARD | LOAD | STORE] "Element b of the array a (b in range: guarded before) := the whole value in slot `k`, through the write barrier (when the value is a young object and a an old one not remembered, a joins the remembered set through the runtime, `jit_remember`, first).";
     SetFieldSlot "setfield.slot" 0 None [GUARD | LOAD | STORE] "Field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff` := the whole value in slot `k >> 32`, through the write barrier as `aset.slot`; guarded as `field.slot`.";
     InitSlot "init.slot" 1 None [LOAD | STORE] "Field `k >> 16` of the object a, just allocated (`new`: young, so no barrier) := the whole value in slot `k & 0xffff`.";
@@ -204,6 +203,7 @@ define_ir! {
     HGetI "home.get.i64" 0 I64 [LOAD] "The i64 of frame slot `k` from its home register (a slot kept in a register across the blocks of a loop, `aot::HomeLoop`).";
     HGetF "home.get.f64" 0 F64 [LOAD] "The f64 of frame slot `k` from its home register.";
     HGetB "home.get.bool" 0 Bool [LOAD] "The bool of frame slot `k` from its home register.";
+    HGetP "home.get.ptr" 0 Ptr [LOAD] "The address of the array in frame slot `k` from its home register: a slot the loop never writes, loaded and checked to hold an array once where the loop is entered (a loop-invariant array; nothing collects inside such a loop, so the address holds).";
     HSet "home.set" 1 None [STORE] "Frame slot `k`'s home register := a (the slot in memory is written when the loop is left).";
     Room "call.room" 0 None [GUARD | LOAD] "Leave through the snapshot unless a frame of `k` slots from slot 0 and one more frame record fit the value and frame stacks: the limit check of an inlined call (`aot::Leaf`), made where the interpreter's call would find them full.";
     CallC "call.c" 0 None [STORE | NOSYNC] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";

@@ -334,7 +334,7 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
 /// peeled loop's body that the body reads is read by every iteration: up to the
 /// back-edge (`t.ins.len()`); without, where the body reads it (what a phi's
 /// register is free after, `assign`).
-fn reads(t: &Trace, carry: bool) -> Vec<usize> {
+pub(crate) fn reads(t: &Trace, carry: bool) -> Vec<usize> {
     let n = t.ins.len();
     let mut last = vec![0usize; n];
     let end = n;
@@ -1795,7 +1795,6 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::GCopy
             | IrOp::FieldSlot
             | IrOp::FieldPtr
-            | IrOp::SetFieldK
             | IrOp::ASetSlot
             | IrOp::SetFieldSlot
             | IrOp::InitSlot
@@ -1805,6 +1804,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::HGetI
             | IrOp::HGetF
             | IrOp::HGetB
+            | IrOp::HGetP
             | IrOp::Room
             | IrOp::AGetAny
             | IrOp::HSet => cx.function_op(a, t, loc, i, exit)?,

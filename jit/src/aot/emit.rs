@@ -21,8 +21,8 @@ use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, pop_native_frame, push_native_frame,
-    return_to_caller, store, store_tw, CallConv, CompileError, HelperFn, Loc, NativeCall, Target,
-    BASE, INTR, SCRATCH, STATE,
+    return_to_caller, store, CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR,
+    SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -150,10 +150,13 @@ impl Labels {
     }
 }
 
-/// Writes every home register of `h` to its slot (leaving the loop).
+/// Writes every home register of `h` to its slot (leaving the loop), but for the
+/// loop-invariant arrays, whose slots hold them still.
 fn store_homes(a: &mut Asm, h: Option<&HomeLoop>) -> Result<(), CompileError> {
     for &(s, ty, l) in h.map_or(&[][..], |h| &h.homes[..]) {
-        store(a, s as u32, l, tag_word(ty))?;
+        if ty != IrType::Ptr {
+            store(a, s as u32, l, tag_word(ty))?;
+        }
     }
     Ok(())
 }
@@ -244,8 +247,10 @@ fn tag_word(ty: IrType) -> u64 {
     }) as u64
 }
 
-/// Loads every home register of `h` from its slot, guarding its tag (a failure leaves
-/// to the interpreter at `ip`, the slots untouched), then jumps to `to`.
+/// Loads every home register of `h` from its slot, guarding its tag (an array's: an
+/// object of the array kind; a data object's: of the data kind with the fields the
+/// loop uses; a failure leaves to the interpreter at `ip`, the slots untouched), then
+/// jumps to `to`.
 fn load_homes(
     a: &mut Asm,
     h: &HomeLoop,
@@ -259,12 +264,28 @@ fn load_homes(
     }
     for &(s, ty, l) in &h.homes {
         let off = disp(s as u64)?;
-        let tag = tag_word(ty) as i32;
+        let tag = if ty == IrType::Ptr {
+            Tag::OBJ as i32
+        } else {
+            tag_word(ty) as i32
+        };
         dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag ; jne =>fail);
         match l {
             Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
             Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
             Loc::None => {}
+        }
+        if let (IrType::Ptr, Loc::Gpr(r)) = (ty, l) {
+            match h.object(s as usize) {
+                Some(n) => dynasm!(a ; .arch x64
+                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_DATA as i8
+                    ; jne =>fail
+                    ; cmp QWORD [Rq(r) + layout::LEN as i32], n as i32
+                    ; jb =>fail),
+                None => dynasm!(a ; .arch x64
+                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_ARRAY as i8
+                    ; jne =>fail),
+            }
         }
     }
     dynasm!(a ; .arch x64 ; jmp =>to ; =>fail ; mov eax, ip as i32 ; jmp =>out);
@@ -544,6 +565,7 @@ fn block(
         s.entries.is_empty() && s.resume_ip & JUMP_BIT == 0 && home.is_none()
     };
     let stubs = (0..t.snaps.len()).any(|k| used[k] && direct(k).is_none() && !late_ok(k));
+    let loc = &alias_homes(t, loc, home)[..];
     let mut cx = BlockTarget {
         func,
         ip,
@@ -579,6 +601,41 @@ fn block(
         }
     }
     Ok(())
+}
+
+/// The registers of a block's values with each `home.get` that can be read from its
+/// home register itself given that register: one no `home.set` of the same home
+/// overwrites before the value's last read (an operand, or an exit's snapshot entry,
+/// [`crate::x64::reads`]), but for the `home.set` that is that read. The allocator's
+/// register for it then stays idle, and the copy into it is no code. No other value
+/// is ever given a home register (the allocator avoids them), so only `home.set`
+/// writes one.
+fn alias_homes(t: &Trace, loc: &[Loc], home: Option<&HomeLoop>) -> Vec<Loc> {
+    let mut out = loc.to_vec();
+    let Some(h) = home else { return out };
+    let last = crate::x64::reads(t, false);
+    for (i, ins) in t.ins.iter().enumerate() {
+        if !matches!(
+            ins.op,
+            IrOp::HGetI | IrOp::HGetF | IrOp::HGetB | IrOp::HGetP
+        ) {
+            continue;
+        }
+        let Some((_, reg)) = h.home(ins.k as usize) else {
+            continue;
+        };
+        let end = last[i];
+        let clobbered = t.ins[i + 1..=end.max(i)].iter().enumerate().any(|(d, j)| {
+            let at = i + 1 + d;
+            j.op == IrOp::HSet
+                && h.home(j.k as usize).map(|x| x.1) == Some(reg)
+                && !(at == end && j.a == Ref(i as u32))
+        });
+        if !clobbered {
+            out[i] = reg;
+        }
+    }
+    out
 }
 
 /// A block's [`Target`]: the operations of whole-function code (branches between
@@ -670,11 +727,15 @@ impl Target<Asm> for BlockTarget<'_> {
                     dynasm!(a ; .arch x64 ; jmp =>l);
                 }
             }
-            IrOp::HGetI | IrOp::HGetF | IrOp::HGetB => match (loc[i], home(ins.k)?) {
+            // Read from the home register itself ([`alias_homes`]): no code.
+            IrOp::HGetI | IrOp::HGetF | IrOp::HGetB | IrOp::HGetP
+                if Some(loc[i]) == home(ins.k).ok() => {}
+            IrOp::HGetI | IrOp::HGetF | IrOp::HGetB | IrOp::HGetP => match (loc[i], home(ins.k)?) {
                 (Loc::Gpr(r), Loc::Gpr(h)) => dynasm!(a ; .arch x64 ; mov Rq(r), Rq(h)),
                 (Loc::Xmm(r), Loc::Xmm(h)) => dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(h)),
                 _ => return Err(CompileError::NotInTraces("home register of another class")),
             },
+            IrOp::HSet if Some(loc[ins.a.0 as usize]) == home(ins.k).ok() => {}
             IrOp::HSet => match (loc[ins.a.0 as usize], home(ins.k)?) {
                 (Loc::Gpr(r), Loc::Gpr(h)) => dynasm!(a ; .arch x64 ; mov Rq(h), Rq(r)),
                 (Loc::Xmm(r), Loc::Xmm(h)) => dynasm!(a ; .arch x64 ; movapd Rx(h), Rx(r)),
@@ -916,7 +977,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), Rq(g(ins.a)));
                 copy_into_slot(a, foff, d);
             }
-            IrOp::FieldSlot | IrOp::SetFieldK | IrOp::SetFieldSlot => {
+            IrOp::FieldSlot | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):
                 // tag, kind and field count checked, as the interpreter checks them.
                 let so = disp(ins.k & 0xffff)?;
@@ -933,17 +994,6 @@ impl Target<Asm> for BlockTarget<'_> {
                 if ins.op == IrOp::FieldSlot {
                     let d = disp(ins.k >> 32)?;
                     copy_into_slot(a, foff, d);
-                } else if ins.op == IrOp::SetFieldK {
-                    match loc[ins.a.0 as usize] {
-                        Loc::Xmm(r) => {
-                            dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH) + foff], Rx(r))
-                        }
-                        Loc::Gpr(r) => {
-                            dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH) + foff], Rq(r))
-                        }
-                        Loc::None => {}
-                    }
-                    store_tw(a, SCRATCH, foff, t.tagword(ins.a));
                 } else {
                     // The object's address is the destination's base: its field's
                     // offset from the object is `foff`.

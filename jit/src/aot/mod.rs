@@ -21,7 +21,9 @@
 //!   (the interpreter's frame layout, on the VM's own value and frame stacks), so the
 //!   collector, stack traces and the interpreter see exactly the interpreter's state.
 //!   The exception: an innermost loop's slots of proven kind stay in home registers
-//!   across its blocks ([`HomeLoop`]), written back on every way out of the loop.
+//!   across its blocks ([`HomeLoop`]), written back on every way out of the loop, and
+//!   so do the addresses of the arrays and data objects it reads but never assigns,
+//!   checked once where the loop is entered.
 //! - **Calls.** `callk`/`callself` of a fully compiled function push the frame record
 //!   the interpreter would push and `call` the callee's code directly (the result
 //!   comes back in `rax`/`rdx`, the caller pops the record); `tcallk` reuses
@@ -47,6 +49,7 @@ use crate::ir::{BuildError, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::record::{arith_of, branch_of};
 use hashvm_format::builtin;
 use hashvm_format::insn::{Insn, Operand};
+use hashvm_format::liveness::use_def;
 use hashvm_format::opcode::{Op, OperandKind};
 use hashvm_format::{Module, Verified};
 use hashvm_vm::jit::layout;
@@ -639,7 +642,9 @@ fn inline_call(i: &Insn, kinds: &[Kind], leaves: &[Option<Leaf>]) -> Option<(u32
 /// frame is exactly the interpreter's. Inside, every write of a home slot is a value
 /// of its kind (checked by [`home_loops`]), and the loop returns nothing and calls only
 /// functions it inlines ([`Leaf`]), so no one else reads the slots while the homes hold
-/// them.
+/// them. A home of type `Ptr` is a loop-invariant array: a slot the loop never writes,
+/// held as the array's address (checked to be one where the loop is entered) and
+/// never written back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HomeLoop {
     /// Byte offset of the loop header.
@@ -648,6 +653,12 @@ pub struct HomeLoop {
     pub back: u32,
     /// The slots kept in registers, with their kind and register.
     pub(crate) homes: Vec<(u16, IrType, crate::x64::Loc)>,
+    /// Of the `Ptr` homes, the loop-invariant data objects (the object of a `field`
+    /// or `setfield`, rather than an array), each with the number of fields the loop
+    /// reads or writes at least: where the loop is entered the object is checked to be
+    /// of the data kind with that many fields (headers never change while an object
+    /// lives), so its accesses in the loop check neither.
+    pub(crate) objects: Vec<(u16, u32)>,
     /// The largest frame end (argument base plus frame size, in slots) of the calls
     /// the loop inlines, 0 if none: the preheader and the back-edge entry check once
     /// that such a frame and its record fit, for every inlined call of the loop (its
@@ -668,11 +679,23 @@ impl HomeLoop {
             .find(|h| h.0 as usize == s)
             .map(|h| (h.1, h.2))
     }
+
+    /// The number of fields checked where the loop is entered, if slot `s` is a
+    /// loop-invariant data object held in a home register.
+    pub(crate) fn object(&self, s: usize) -> Option<u32> {
+        self.objects
+            .iter()
+            .find(|o| o.0 as usize == s)
+            .map(|o| o.1)
+            .filter(|_| self.home(s).is_some())
+    }
 }
 
-/// The home registers: three general ones and six float ones, taken from the end of
+/// The home registers: four general ones and six float ones, taken from the end of
 /// the trace allocator's preference order (which hands out `rax` and `xmm0` first).
-const HOME_GPRS: [u8; 3] = [15, 14, 13];
+/// `r10` is caller-saved, which is no matter: a loop with homes makes no real call,
+/// and the write barrier's slow path saves every caller-saved register.
+const HOME_GPRS: [u8; 4] = [15, 14, 13, 10];
 const HOME_XMMS: [u8; 6] = [15, 14, 13, 12, 11, 10];
 
 /// The loops of `fun` that keep slots in home registers (see [`HomeLoop`]).
@@ -752,6 +775,87 @@ fn home_loops(
                 break;
             }
         }
+        // Loop-invariant arrays: slots read as an array (`aget`, `aset`, `alen`) that
+        // no instruction of the loop writes (an inlined call's frame, from its
+        // argument base up, counts as written). Kept as addresses, checked once where
+        // the loop is entered to be an object of the array kind: each access then
+        // skips the slot's load and its tag and kind checks. Their slots never change
+        // inside the loop, so no way out writes them back; nothing collects inside
+        // (no calls but inlined leaves, no helper calls; a full nursery leaves), so
+        // the address stays valid; and compiled code never converts an array's
+        // elements kind, which each access still tests.
+        // Likewise the data objects of `field`/`setfield`, with the number of fields
+        // the loop uses (a slot used both ways is neither: one of them faults).
+        let mut arrays: Vec<usize> = Vec::new();
+        let mut objects: Vec<(usize, u32)> = Vec::new();
+        for &n in &body {
+            let i = &fun.insns[n].1;
+            let (s, field) = match i.op {
+                Op::AGet | Op::ALen => (slot(i, 1), None),
+                Op::ASet => (slot(i, 0), None),
+                Op::Field => (slot(i, 1), Some(slot(i, 2))),
+                Op::SetField => (slot(i, 0), Some(slot(i, 1))),
+                _ => continue,
+            };
+            if fun.before[body[0]].get(s) != Some(&Kind::Any) {
+                continue;
+            }
+            match field {
+                None if !arrays.contains(&s) => arrays.push(s),
+                Some(f) if f < 0x7fff_ffff / 16 => match objects.iter_mut().find(|o| o.0 == s) {
+                    Some(o) => o.1 = o.1.max(f as u32 + 1),
+                    None => objects.push((s, f as u32 + 1)),
+                },
+                _ => {}
+            }
+        }
+        let both: Vec<usize> = arrays
+            .iter()
+            .copied()
+            .filter(|s| objects.iter().any(|o| o.0 == *s))
+            .collect();
+        let invariant = |s: usize| {
+            !both.contains(&s)
+                && body.iter().all(|&n| {
+                    let i = &fun.insns[n].1;
+                    let window = matches!(i.op, Op::CallK | Op::CallSelf) && slot(i, 2) <= s;
+                    !window && !use_def(i).writes.contains(&(s as u16))
+                })
+        };
+        arrays.retain(|&s| invariant(s));
+        objects.retain(|&(s, _)| invariant(s));
+        // Likewise a slot of no proven kind at the header (a parameter the loop is the
+        // first to read as a number) that the loop never writes and reads as one kind
+        // wherever it reads it as a number: its tag is checked where the loop is
+        // entered instead of at each block that reads it.
+        let mut typed: Vec<(usize, Option<Kind>)> = Vec::new();
+        for &n in &body {
+            let i = &fun.insns[n].1;
+            for s in use_def(i).reads {
+                let s = s as usize;
+                if fun.before[body[0]].get(s) != Some(&Kind::Any) {
+                    continue;
+                }
+                let mut st = fun.before[n].clone();
+                st[s] = Kind::Any;
+                transfer(&mut st, i, &[], 0);
+                if st[s].ir().is_none() {
+                    continue;
+                }
+                match typed.iter_mut().find(|t| t.0 == s) {
+                    Some(t) if t.1 != Some(st[s]) => t.1 = None,
+                    Some(_) => {}
+                    None => typed.push((s, Some(st[s]))),
+                }
+            }
+        }
+        for (s, k) in typed {
+            if let Some(k) = k.filter(|_| invariant(s) && !arrays.contains(&s)) {
+                if !objects.iter().any(|o| o.0 == s) {
+                    cand.push((s, k));
+                }
+            }
+        }
         // The most used first, as many as there are home registers.
         let uses = |s: usize| {
             body.iter()
@@ -764,11 +868,15 @@ fn home_loops(
                 })
                 .count()
         };
+        let mut cand: Vec<(usize, Option<IrType>)> =
+            cand.into_iter().map(|(s, k)| (s, k.ir())).collect();
+        cand.extend(arrays.into_iter().map(|s| (s, Some(IrType::Ptr))));
+        cand.extend(objects.iter().map(|&(s, _)| (s, Some(IrType::Ptr))));
         cand.sort_by_key(|&(s, _)| (std::cmp::Reverse(uses(s)), s));
         let (mut g, mut x) = (0, 0);
         let mut homes = Vec::new();
-        for (s, k) in cand {
-            let Some(ty) = k.ir() else { continue };
+        for (s, ty) in cand {
+            let Some(ty) = ty else { continue };
             let loc = if ty == IrType::F64 {
                 let Some(&r) = HOME_XMMS.get(x) else { continue };
                 x += 1;
@@ -781,10 +889,12 @@ fn home_loops(
             homes.push((s as u16, ty, loc));
         }
         if !homes.is_empty() {
+            objects.retain(|o| homes.iter().any(|h| h.0 as usize == o.0));
             out.push(HomeLoop {
                 head,
                 back,
                 homes,
+                objects: objects.iter().map(|&(s, n)| (s as u16, n)).collect(),
                 room,
             });
         }
@@ -966,12 +1076,14 @@ impl Tx<'_> {
             return (self.b.ty(r) == ty && !self.data.contains(&r)).then_some(r);
         }
         if let Some((hty, _)) = self.home.and_then(|h| h.home(s)) {
-            if hty != ty {
+            // A data object is no array (the access faults).
+            if hty != ty || self.home.is_some_and(|h| h.object(s).is_some()) {
                 return None;
             }
             let op = match ty {
                 IrType::F64 => IrOp::HGetF,
                 IrType::Bool => IrOp::HGetB,
+                IrType::Ptr => IrOp::HGetP,
                 _ => IrOp::HGetI,
             };
             let r = self.b.emit_raw(op, NONE, NONE, s as u64, 0);
@@ -1370,6 +1482,16 @@ impl Tx<'_> {
                 }
                 let typed = (self.next_read)(ip, s0);
                 let object = (self.next_object)(ip, s0);
+                // A loop-invariant data object in a home register: its kind and field
+                // count were checked where the loop was entered.
+                let checked = self
+                    .home
+                    .and_then(|h| h.object(o))
+                    .is_some_and(|n| (fi as u32) < n);
+                if checked && self.map[o].is_none() {
+                    let r = self.b.emit_raw(IrOp::HGetP, NONE, NONE, o as u64, 0);
+                    self.map[o] = Some((r, false));
+                }
                 let held = self.map[o].map(|(r, _)| r);
                 if i.op == Field
                     && (typed.is_some() || object || held.is_some())
@@ -1390,9 +1512,11 @@ impl Tx<'_> {
                         Some(r) => r,
                         None => self.b.sload_tw(o as u32, Tag::OBJ as u64, snap),
                     };
-                    self.b
-                        .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
-                    self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
+                    if !checked {
+                        self.b
+                            .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
+                        self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
+                    }
                     if typed.is_none() && !object {
                         let k = fi as u64 | (s0 as u64) << 32;
                         self.b.emit_raw(IrOp::FieldPtr, obj, NONE, k, 0);
@@ -1420,33 +1544,49 @@ impl Tx<'_> {
                     self.b.emit_raw(IrOp::FieldSlot, NONE, NONE, k, snap);
                     self.written(s0);
                 } else {
-                    // A value of proven kind from its register; any other (a pointer,
-                    // a value of unknown kind) whole from its slot, through the
-                    // write barrier.
+                    // A value of proven kind from its register, stored in place
+                    // through `hstore` (no barrier): into the object from its home
+                    // register (checked where the loop was entered), from a register,
+                    // or loaded from its slot, guarded to be a data object with that
+                    // field (the block's earlier loads and guards of it are shared).
+                    // Any other value (a pointer, a value of unknown kind) whole from
+                    // its slot, through the write barrier.
                     let v = match (self.map[s2], self.kinds[s2].ir()) {
                         (Some((r, _)), _) => Some(r),
                         (None, Some(t)) => Some(get!(s2, t)),
                         (None, None) => None,
                     }
                     .filter(|&r| self.b.ty(r) != IrType::Ptr);
-                    // `setfield.slot` reads the value in its slot.
-                    if v.is_some() {
-                        self.flush_slots(&[o]);
-                    } else {
-                        self.flush_slots(&[o, s2]);
+                    match (v, held) {
+                        (Some(v), held) => {
+                            let snap = self.snap(ip);
+                            let obj = match held {
+                                Some(r) if self.b.ty(r) == IrType::Ptr => r,
+                                // A number: the interpreter faults.
+                                Some(_) => return Ok(Step::Unsupported),
+                                None => self.b.sload_tw(o as u32, Tag::OBJ as u64, snap),
+                            };
+                            if !checked {
+                                self.b.guard_header(
+                                    IrOp::GKind,
+                                    obj,
+                                    layout::KIND_DATA as u64,
+                                    snap,
+                                )?;
+                                self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
+                            }
+                            let k = self.b.kint(fi as i64);
+                            self.b.hstore(obj, k, v, snap)?;
+                        }
+                        (None, _) => {
+                            // `setfield.slot` reads the object and the value in their
+                            // slots.
+                            self.flush_slots(&[o, s2]);
+                            let snap = self.snap(ip);
+                            let k = o as u64 | (fi as u64) << 16 | (s2 as u64) << 32;
+                            self.b.emit_raw(IrOp::SetFieldSlot, NONE, NONE, k, snap);
+                        }
                     }
-                    let snap = self.snap(ip);
-                    let k = o as u64 | (fi as u64) << 16;
-                    match v {
-                        Some(v) => self.b.emit_raw(IrOp::SetFieldK, v, NONE, k, snap),
-                        None => self.b.emit_raw(
-                            IrOp::SetFieldSlot,
-                            NONE,
-                            NONE,
-                            k | (s2 as u64) << 32,
-                            snap,
-                        ),
-                    };
                 }
             }
             ASet => {
@@ -1759,7 +1899,9 @@ fn translate(
                 k[s as usize] = match ty {
                     IrType::F64 => Kind::F64,
                     IrType::Bool => Kind::Bool,
-                    _ => Kind::I64,
+                    IrType::I64 => Kind::I64,
+                    // An array: no value kind.
+                    _ => continue,
                 };
             }
         }
@@ -2046,6 +2188,21 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 let loops = home_loops(fun, &is_full, &leaves, &liveness);
                 let mut tries = vec![(true, Vec::new()), (false, Vec::new())];
                 if !loops.is_empty() {
+                    // Before giving up home registers: without the loop-invariant
+                    // arrays' and objects' (the fourth general register is the one
+                    // most often missed).
+                    let values: Vec<HomeLoop> = loops
+                        .iter()
+                        .cloned()
+                        .filter_map(|mut l| {
+                            l.homes.retain(|h| h.1 != IrType::Ptr);
+                            l.objects.clear();
+                            (!l.homes.is_empty()).then_some(l)
+                        })
+                        .collect();
+                    if values != loops && !values.is_empty() {
+                        tries.insert(0, (true, values));
+                    }
                     tries.insert(0, (true, loops));
                 }
                 let tries: Vec<_> = tries
