@@ -215,9 +215,9 @@ pub struct Jit {
     /// sinking: an exit of it that rebuilds sunk objects was taken often (such an
     /// exit grows no side trace; see [`Jit::exit_taken_often`]).
     no_sink: HashSet<Anchor>,
-    /// Exits (trace, snapshot) whose side trace unrolled its root's loop and failed
-    /// (too long, or code the shorter trace would not have met): recorded again
-    /// without unrolling.
+    /// Exits (trace, snapshot) whose side trace unrolled its root's loop and did not
+    /// compile (a recording that fails falls back instead: `Recorder::fallback`):
+    /// recorded again without unrolling.
     no_unroll: HashSet<(usize, usize)>,
     /// Exits (trace, snapshot) whose side trace waited for code without a trace (see
     /// `retry`), with that code's anchor: tried again once a root trace is installed
