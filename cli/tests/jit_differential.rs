@@ -120,6 +120,10 @@ fn main() {
         the_jit_compiles_inner_code_first,
     ));
     trials.push(Trial::test(
+        "jit_side_traces_unroll_short_loops",
+        side_traces_unroll_short_loops,
+    ));
+    trials.push(Trial::test(
         "jit_native_recursion_overflows_like_the_interpreter",
         native_recursion_overflows,
     ));
@@ -298,6 +302,52 @@ fn the_jit_compiles_inner_code_first() -> Result<(), Failed> {
         .count();
     if waited.0 < 1 || waited.1 < 1 || aborts > 4 || sides < 3 {
         return Err(format!("expected the inner code compiled first: {}", on.2).into());
+    }
+    Ok(())
+}
+
+/// Side traces that unroll their root's short loop: in cli/tests/jit/unroll.hash the
+/// side trace from the pair loop's exit runs the next passes of the loop itself
+/// (`--jit-log`: "its root's loop unrolled N times"), side traces grow from the
+/// unrolled passes' guards (bounds, distinctness), and `tail_heavy`'s unrolled side
+/// trace, too long, ends where it first reached its root and is compiled so; all with
+/// the interpreter's output.
+fn side_traces_unroll_short_loops() -> Result<(), Failed> {
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(());
+    }
+    let src = root().join("cli/tests/jit");
+    let p = Program {
+        name: "unroll".into(),
+        file: src.join("unroll.hash"),
+        dir: src,
+        args: Vec::new(),
+        stress_too: true,
+        allow_ffi: false,
+    };
+    let off = run_with(&p, &["--jit=off"], false);
+    let on = run_with(&p, &["--jit=on", "--jit-log"], false);
+    if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
+        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
+    }
+    let events: Vec<&str> = on.2.lines().filter(|l| !l.contains("] exit ")).collect();
+    let unrolled = events
+        .iter()
+        .filter(|l| l.contains("compiled side trace") && l.contains("loop unrolled"))
+        .count();
+    // The unrolled side trace that stopped (too long) and was compiled as it was
+    // where it first reached the root.
+    let fell_back = events.windows(2).any(|w| {
+        w[0].contains("it ends where it first reached the root")
+            && w[1].contains("compiled side trace")
+            && !w[1].contains("loop unrolled")
+    });
+    if unrolled < 1 || !fell_back {
+        return Err(format!(
+            "expected unrolled side traces and one ended early: {}",
+            on.2
+        )
+        .into());
     }
     Ok(())
 }

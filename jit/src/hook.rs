@@ -83,6 +83,9 @@ struct Installed {
     side_iters: Box<AtomicU64>,
     /// A peeled root was judged by [`Jit::judge_peeling`].
     peel_judged: bool,
+    /// A side trace that unrolled its root's loop (`Recorder::set_unroll`): its own
+    /// side traces may unroll it from their start.
+    unrolled: bool,
     entered: u64,
     /// Whether an entry must sync the VM's register block first (the tree holds an
     /// operation that reads what only a sync makes exact; see `Trace::needs_sync`).
@@ -135,6 +138,13 @@ const COUNT_UP_TO: u64 = {
 };
 /// Side traces a root may grow.
 const MAX_SIDES: u32 = 16;
+/// Iterations per exit of a root loop up to which its side traces may unroll it
+/// (`Recorder::set_unroll`): a loop whose passes end after this many iterations on
+/// average (its exits count the passes that end in it) is short enough that running
+/// its passes inside an outer loop's side trace beats entering its pre-roll each
+/// pass. nbody's pair loop runs 2 (4, 3, 2, 1, 0 a step); spectralnorm's inner loops
+/// run hundreds, mandelbrot's tens.
+const UNROLL_ITERS_PER_EXIT: u64 = 4;
 
 /// The recorder's view of the VM, and of the JIT's function-entry trees (function →
 /// its root trace's index).
@@ -205,6 +215,10 @@ pub struct Jit {
     /// sinking: an exit of it that rebuilds sunk objects was taken often (such an
     /// exit grows no side trace; see [`Jit::exit_taken_often`]).
     no_sink: HashSet<Anchor>,
+    /// Exits (trace, snapshot) whose side trace unrolled its root's loop and did not
+    /// compile (a recording that fails falls back instead: `Recorder::fallback`):
+    /// recorded again without unrolling.
+    no_unroll: HashSet<(usize, usize)>,
     /// Exits (trace, snapshot) whose side trace waited for code without a trace (see
     /// `retry`), with that code's anchor: tried again once a root trace is installed
     /// there.
@@ -252,6 +266,7 @@ impl Jit {
         trace: Trace,
         side: Option<(usize, usize)>,
         anchor: Anchor,
+        unrolled: u32,
     ) -> Result<TraceId, String> {
         let tid = self.traces.len();
         let root = side.map_or(tid, |(p, _)| self.traces[p].root);
@@ -443,6 +458,11 @@ impl Jit {
         } else {
             dropped
         };
+        let dropped = if unrolled > 0 {
+            format!("{dropped} (its root's loop unrolled {unrolled} times)")
+        } else {
+            dropped
+        };
         self.stats.borrow_mut().sunk_allocs += allocs as u64;
         if self.count {
             // The Arc keeps the counter alive as long as the stats (the code is
@@ -525,6 +545,7 @@ impl Jit {
             iters,
             side_iters,
             peel_judged: false,
+            unrolled: unrolled > 0,
             entered: 0,
         });
         self.stats.borrow_mut().traces += 1;
@@ -682,6 +703,9 @@ impl Jit {
             let snap = self.traces[tid].trace.snaps[k].clone();
             let mut rec = Recorder::new_side(func, anchor_ip, &r.trace, &snap);
             rec.set_tree_calls(r.helpers, r.ccalls);
+            if self.short_loop(root) && !self.no_unroll.contains(&(tid, k)) {
+                rec.set_unroll(self.traces[tid].unrolled);
+            }
             self.recorder = Some(rec);
             self.side = Some((tid, k));
             self.stats.borrow_mut().recordings += 1;
@@ -695,6 +719,33 @@ impl Jit {
 }
 
 impl Jit {
+    /// Whether the root loop tree `root` runs so few iterations per pass that its
+    /// side traces may unroll it ([`UNROLL_ITERS_PER_EXIT`]): judged by its first
+    /// iterations (the count stops at [`COUNT_UP_TO`]; a loop that ran that many is
+    /// long) against the exits taken from the root (each ends a pass).
+    fn short_loop(&self, root: usize) -> bool {
+        let r = &self.traces[root];
+        if r.trace.entry.is_some() {
+            return false;
+        }
+        let iters = r.iters.load(Ordering::Relaxed);
+        let exits: u64 = r.exits.iter().map(|&(n, _)| n as u64).sum();
+        iters < COUNT_UP_TO && iters <= UNROLL_ITERS_PER_EXIT * exits
+    }
+
+    /// A side trace that unrolled its root's loop did not compile: its exit is
+    /// recorded again, without unrolling, once taken often again.
+    fn retry_unrolled(&mut self, side: Option<(usize, usize)>, unrolled: u32) {
+        let Some((t, k)) = side.filter(|_| unrolled > 0) else {
+            return;
+        };
+        if self.no_unroll.insert((t, k)) {
+            if let Some(e) = self.traces.get_mut(t).and_then(|x| x.exits.get_mut(k)) {
+                *e = (0, false);
+            }
+        }
+    }
+
     /// Judges a peeled root tree by where its iterations end: when side traces end at
     /// least two thirds of them (after [`JUDGE_PEELING_AFTER`]), each of those left the
     /// loop body through an exit that wrote the carried slots back, and re-entered at
@@ -1012,14 +1063,17 @@ impl JitHook for Jit {
             return Recording::Continue;
         }
         let start = Instant::now();
-        let answer = match r.step(at, &VmProbe(vm, &self.entry_trees)) {
+        let step = r.step(at, &VmProbe(vm, &self.entry_trees));
+        let unrolled = r.unrolled();
+        let answer = match step {
             Step::Continue => Recording::Continue,
             Step::Done(trace) => {
                 self.recorder = None;
                 let side = self.side.take();
-                match self.install(vm, *trace, side, at.anchor) {
+                match self.install(vm, *trace, side, at.anchor, unrolled) {
                     Ok(id) => Recording::Done(id),
                     Err(e) => {
+                        self.retry_unrolled(side, unrolled);
                         self.stats.borrow_mut().aborts += 1;
                         self.note(format_args!("abort: {e}"));
                         Recording::Abort
@@ -1029,6 +1083,31 @@ impl JitHook for Jit {
             Step::Abort(why) => {
                 let waits = r.waits_for;
                 let wait = waits.and_then(|w| self.wait_anchor(vm, w));
+                // A side trace that unrolled its root's loop and failed ends where it
+                // first reached the root instead (one that waits for other code is
+                // tried again as it was once that code has its trace).
+                let fallback = match wait {
+                    None => self.recorder.as_mut().and_then(|r| r.fallback()),
+                    Some(_) => None,
+                };
+                if let Some(trace) = fallback {
+                    self.note(format_args!(
+                        "side trace unrolled its root's loop {unrolled} times and stopped at offset {}: {why}; it ends where it first reached the root",
+                        at.ip
+                    ));
+                    self.recorder = None;
+                    let side = self.side.take();
+                    let answer = match self.install(vm, trace, side, at.anchor, 0) {
+                        Ok(id) => Recording::Done(id),
+                        Err(e) => {
+                            self.stats.borrow_mut().aborts += 1;
+                            self.note(format_args!("abort: {e}"));
+                            Recording::Abort
+                        }
+                    };
+                    self.stats.borrow_mut().compile_seconds += start.elapsed().as_secs_f64();
+                    return answer;
+                }
                 match (wait, self.side) {
                     (Some(target), None) if !self.retry.contains(&(at.anchor, target)) => {
                         self.retry.push((at.anchor, target));
@@ -1085,6 +1164,7 @@ impl JitHook for Jit {
         self.side_retry.clear();
         self.no_peel.clear();
         self.no_sink.clear();
+        self.no_unroll.clear();
         self.refused.clear();
         self.traces.clear();
         self.entry_trees.clear();

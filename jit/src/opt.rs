@@ -369,6 +369,9 @@ fn peel_with(
 /// [`sink_slot_stores`]).
 const SINK_MAX_EXITS: usize = 12;
 
+/// The most guards a sunk slot store's range may span (see [`sink_slot_stores`]).
+const SINK_MAX_SCAN: usize = 64;
+
 /// Whether `op` reads or writes the frame slot `k` (and nothing else in memory): the
 /// slot loads and stores that store sinking and scratch-slot numbering look at.
 fn slot_op(op: IrOp) -> bool {
@@ -431,14 +434,9 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
     // Which stores can go: a backward sweep finds, for each, what the trace does
     // next with its slot (a read in memory keeps it, a write ends its range) and
     // whether a frame move comes first (which keeps it).
-    let mut sinks = vec![false; end];
-    // Guards before each position: a store whose range spans more than
-    // `SINK_MAX_EXITS` guards stays (each would write it: exit code grows with
-    // ranges times guards; pmap's long traces doubled their code sinking all).
-    let mut guards = vec![0usize; end + 1];
-    for p in 0..end {
-        guards[p + 1] = guards[p] + (t.ins[p].op.flags() & flag::GUARD != 0) as usize;
-    }
+    // Per store that may go: where its range ends (the next write of its slot, or
+    // the trace's end).
+    let mut sinks: Vec<Option<usize>> = vec![None; end];
     {
         // Per slot: its next event, a read (`true`) or a write, and where.
         let mut next: HashMap<u16, (bool, usize)> = HashMap::new();
@@ -457,7 +455,7 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
                             Some(&(true, _)) => None,
                             None => (!moves_after).then_some(end),
                         };
-                        sinks[p] = q.is_some_and(|q| guards[q] - guards[p] <= SINK_MAX_EXITS);
+                        sinks[p] = q;
                         next.insert(s, (false, p));
                     }
                 }
@@ -487,7 +485,7 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
     // Slots written in memory (`sclear`, `sunit`) since the last frame move: they
     // hold a valid value there from then on.
     let mut cleared: BTreeSet<u16> = BTreeSet::new();
-    for (p, &sink) in sinks.iter().enumerate() {
+    for (p, &range) in sinks.iter().enumerate() {
         let ins = t.ins[p];
         if moves(ins.op) {
             moved = true;
@@ -498,10 +496,7 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
                 cleared.insert(s);
             }
         }
-        if !sink {
-            continue;
-        }
-        let Some(s) = slot16(ins.k) else {
+        let (Some(q), Some(s)) = (range, slot16(ins.k)) else {
             continue;
         };
         // A slot of the trace's own frame (before any frame move) always holds a
@@ -511,7 +506,23 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
         // memory may hold what an older frame left there) is written at every exit
         // of its range, dead or not.
         let own = (!moved && (s as u32) < t.frame_slots) || cleared.contains(&s);
-        sunk.push((p, s, ins.a, own));
+        // A store whose value more than `SINK_MAX_EXITS` exits would write stays
+        // (exit code grows with ranges times guards; pmap's long traces doubled their
+        // code sinking all). Exits where the slot is dead do not count: in a long
+        // straight trace (a side trace that unrolled its root's loop) a temporary's
+        // range runs to its next write, a pass later, and is mostly dead.
+        // (Looked at up to `SINK_MAX_SCAN` guards on: a longer range stays, so that
+        // the look stays linear in the trace.)
+        let mut guards = (p + 1..q).filter(|&g| t.ins[g].op.flags() & flag::GUARD != 0);
+        let writes = guards
+            .by_ref()
+            .take(SINK_MAX_SCAN)
+            .filter(|&g| writes_at(t, &t.snaps[t.ins[g].snap as usize], s, own, lives))
+            .take(SINK_MAX_EXITS + 1)
+            .count();
+        if writes <= SINK_MAX_EXITS && guards.next().is_none() {
+            sunk.push((p, s, ins.a, own));
+        }
     }
     if sunk.is_empty() {
         return 0;
@@ -536,11 +547,7 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
                     let snap = &t.snaps[k as usize];
                     let add: Vec<(u16, Ref)> = pending
                         .iter()
-                        .filter(|&(&s, &(_, own))| {
-                            !snap.entries.iter().any(|e| e.0 == s)
-                                && (snap.displaced.is_some() || live(t, snap, s))
-                                && (!own || lives.slot_live(snap, s))
-                        })
+                        .filter(|&(&s, &(_, own))| writes_at(t, snap, s, own, lives))
                         .map(|(&s, &(v, _))| (s, v))
                         .collect();
                     let c = if add.is_empty() {
@@ -587,6 +594,15 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
     }
     remove(t, &dead);
     sunk.len()
+}
+
+/// Whether an exit through `snap` writes the sunk value of slot `s` (`own`: a slot
+/// memory holds a valid value of, which an exit where it is dead leaves as it is; see
+/// [`sink_slot_stores`]).
+fn writes_at(t: &Trace, snap: &Snapshot, s: u16, own: bool, lives: Lives<'_>) -> bool {
+    !snap.entries.iter().any(|e| e.0 == s)
+        && (snap.displaced.is_some() || live(t, snap, s))
+        && (!own || lives.slot_live(snap, s))
 }
 
 /// Merges the bounds checks of a field access (`guard.len`) on one object: a later
@@ -1484,6 +1500,39 @@ mod tests {
         );
         let mut t = b.finish(vec![]);
         assert_eq!(sink_slot_stores(&mut t, Lives::unknown()), 0);
+    }
+
+    #[test]
+    fn a_store_sinks_when_few_of_the_exits_in_its_range_would_write_it() {
+        // Slot 1 (the frame's, live at every exit: no liveness known) and slot 6 (above
+        // the frame, and no inlined frame at any exit: no exit needs it), each stored
+        // before 20 guards and then written again.
+        let mut b = TraceBuilder::new(0);
+        b.set_frame_slots(4);
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        let one = b.kint(1);
+        let x1 = b.arith(IrOp::AddI, x, one).unwrap();
+        b.sstore(1, x1);
+        b.sstore(6, x1);
+        for k in 0..20 {
+            let sk = b.snapshot(10 + k, vec![]);
+            let c = b.kint(1000 + k as i64);
+            b.guard(IrOp::LtI, x1, c, sk).unwrap();
+        }
+        b.sstore(1, x);
+        b.sstore(6, x);
+        let mut t = b.finish(vec![]);
+        sink_slot_stores(&mut t, Lives::unknown());
+        let stores: Vec<(u64, Ref)> = t
+            .ins
+            .iter()
+            .filter(|i| i.op == IrOp::SStore)
+            .map(|i| (i.k, i.a))
+            .collect();
+        // Slot 1's first store would be written at 20 exits: it stays. Slot 6's is
+        // written at none: it goes (the trace's last stores go to the back-edge).
+        assert_eq!(stores, vec![(1, x1)]);
     }
 
     /// The header words of a DATA object of type 77 with `len` fields.

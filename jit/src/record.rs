@@ -201,7 +201,31 @@ pub struct Recorder {
     /// The recording aborted at code that has no trace yet and should get one first
     /// (an inner loop, a recursion): worth retrying once it has one.
     pub waits_for: Option<Waits>,
+    /// A side trace of a short root loop may unroll it ([`Recorder::set_unroll`]):
+    /// `Some(inherited)`, where `inherited` says its parent trace unrolled it already.
+    unroll: Option<bool>,
+    /// The side trace passed the back-edge of a loop that encloses its root's loop
+    /// (it left the root's loop and came back around).
+    went_around: bool,
+    /// Times the side trace went through its root's back-edge (unrolled the loop).
+    unrolled: u32,
+    /// Of those, the ones since it last came around an enclosing loop: the
+    /// iterations of the pass it unrolls now.
+    pass_unrolled: u32,
+    /// The trace as it was at the root's back-edge, before the first pass unrolled
+    /// (the builder, and the instructions recorded): what the recording ends with
+    /// when unrolling does not work out ([`Recorder::fallback`]).
+    checkpoint: Option<(TraceBuilder, usize)>,
 }
+
+/// Passes of its short root loop a side trace unrolls at most (LuaJIT's
+/// `loopunroll` is 15).
+pub const MAX_UNROLL: u32 = 15;
+
+/// Iterations of one pass of its root loop a side trace unrolls at most: a pass that
+/// runs longer ends the recording at once, as it was before the first pass unrolled
+/// (the loop is not as short as its exits made it look: fannkuchredux's flips).
+pub const MAX_PASS_UNROLL: u32 = 4;
 
 /// What an aborted recording waits for (the VM's `Recording::Wait`): the code it met
 /// that should be compiled first, after which the recording is tried again and links
@@ -262,6 +286,23 @@ pub const MAX_WAIT_INSNS: usize = 100_000;
 
 /// Times a recording starts again after leaving its loop before it gives up.
 pub const MAX_RESTARTS: u32 = 4;
+
+/// Where the `loop` back-edge `insn` at `ip` jumps (`i64::MAX` for anything else).
+fn loop_target(insn: &Insn, ip: u32) -> i64 {
+    match (insn.op, insn.args.first()) {
+        (Op::Loop, Some(Operand::Jump(j))) => ip as i64 + *j as i64,
+        _ => i64::MAX,
+    }
+}
+
+/// The header of the loop whose back-edge is at `anchor_ip` in `code` (`i64::MIN`
+/// when that is no `loop`: a self tail call's loop is enclosed by none).
+fn root_header(code: &[u8], anchor_ip: u32) -> i64 {
+    match Insn::decode(code, anchor_ip as usize) {
+        Ok((i, _)) if i.op == Op::Loop => loop_target(&i, anchor_ip),
+        _ => i64::MIN,
+    }
+}
 
 fn slot_of(a: &Operand) -> usize {
     match a {
@@ -356,6 +397,11 @@ impl Recorder {
             displaced: false,
             pops: 0,
             waits_for: None,
+            unroll: None,
+            went_around: false,
+            unrolled: 0,
+            pass_unrolled: 0,
+            checkpoint: None,
         }
     }
 
@@ -409,6 +455,52 @@ impl Recorder {
     pub fn set_tree_calls(&mut self, helpers: bool, ccalls: bool) {
         self.root_helpers = helpers;
         self.root_ccalls = ccalls;
+    }
+
+    /// Lets a side trace of a root loop that runs few iterations a pass (the hook's
+    /// judgement) go on through the root's back-edge instead of ending there, once it
+    /// left the loop and came back around an enclosing loop, or at once when its
+    /// parent trace (`inherited`) unrolled the loop already: the passes of the short
+    /// inner loop then run in one straight trace, with each body's values forwarded
+    /// from pass to pass, instead of each entering the root's pre-roll, which loads
+    /// and guards everything again (nbody's pair loop runs 4, 3, 2, 1 and 0 times
+    /// a pass). The trace must end by linking where it reaches the root in another
+    /// activation (a call of the loop's function inlined). One that comes back to the
+    /// root's back-edge in its own frame after unrolling (past [`MAX_UNROLL`] passes or
+    /// half of [`MAX_TRACE_INSNS`], where it stops unrolling), unrolls a pass longer
+    /// than [`MAX_PASS_UNROLL`], or fails for any other reason after the first pass
+    /// unrolled ends as it would have without unrolling: at the root's back-edge,
+    /// where it first reached it ([`Recorder::fallback`]).
+    pub fn set_unroll(&mut self, inherited: bool) {
+        self.unroll = Some(inherited);
+    }
+
+    /// Times the recording went through its root's back-edge (see `set_unroll`).
+    pub fn unrolled(&self) -> u32 {
+        self.unrolled
+    }
+
+    /// For a side trace that unrolled its root's loop and did not end well (see
+    /// `set_unroll`): the trace as it was where it first reached the root's
+    /// back-edge, ending there as a side trace that does not unroll ends (the
+    /// instructions recorded since ran in the interpreter, as they do while any
+    /// recording runs).
+    pub fn fallback(&mut self) -> Option<Trace> {
+        let (b, steps) = self.checkpoint.take()?;
+        self.b = b;
+        self.unrolled = 0;
+        // The back-edge is the next pass's first instruction.
+        self.b.set_insns(steps.saturating_sub(1) as u32);
+        Some(std::mem::take(&mut self.b).finish(Vec::new()))
+    }
+
+    /// Whether the side trace goes on through its root's back-edge now (see
+    /// `set_unroll`).
+    fn unrolls_here(&self) -> bool {
+        self.unroll
+            .is_some_and(|inherited| inherited || self.went_around)
+            && self.unrolled < MAX_UNROLL
+            && self.steps <= MAX_TRACE_INSNS / 2
     }
 
     /// Ends the recording with the trace, whose pass ran every instruction recorded.
@@ -894,7 +986,28 @@ impl Recorder {
                 _ => {}
             }
         }
-        if self.loop_root && ip == self.anchor_ip && self.frames.is_empty() && !self.displaced {
+        let at_anchor =
+            self.loop_root && ip == self.anchor_ip && self.frames.is_empty() && !self.displaced;
+        let unroll = at_anchor
+            && self.side
+            && self.started
+            && self.steps > 1
+            && insn.op == Op::Loop
+            && self.unrolls_here();
+        if unroll {
+            // Recorded as a jump (the `Op::Loop` arm below).
+            if self.unrolled == 0 {
+                self.checkpoint = Some((self.b.clone(), self.steps));
+            }
+            self.unrolled += 1;
+            self.pass_unrolled += 1;
+            if self.pass_unrolled > MAX_PASS_UNROLL {
+                return Err(format!(
+                    "a pass of its root's loop longer than {MAX_PASS_UNROLL} iterations unrolled"
+                ));
+            }
+        }
+        if at_anchor && !unroll {
             if !matches!(insn.op, Op::Loop | Op::TCallSelf) {
                 return Err(format!("anchored at `{}`, not a loop", insn.op.mnemonic()));
             }
@@ -905,6 +1018,14 @@ impl Recorder {
                     // back to the root, whose same guard fails on the same state,
                     // forever. That exit stays an exit.
                     return Err("a side trace from the loop header itself".into());
+                }
+                if let Some(t) = self.fallback() {
+                    // The unrolled passes did not lead back to the loop in another
+                    // activation (a loop whose trip count varies from pass to pass,
+                    // mandelbrot's): each would end in exits where the root's own
+                    // iterations run on. The trace ends where it first reached the
+                    // back-edge instead.
+                    return Ok(Some(t));
                 }
                 // The back-edge seen again is the next pass's first instruction.
                 self.b.set_insns(self.steps.saturating_sub(1) as u32);
@@ -1502,7 +1623,14 @@ impl Recorder {
             }
             Op::Loop if self.side && self.frames.is_empty() => {
                 // A side trace from an inner loop's exit follows the outer loop's
-                // back-edge (a jump) around to the inner loop again, where its root is.
+                // back-edge (a jump) around to the inner loop again, where its root is
+                // (and, unrolling, its root's own back-edge).
+                if ip > self.anchor_ip
+                    && loop_target(&insn, ip) <= root_header(code, self.anchor_ip)
+                {
+                    self.went_around = true;
+                    self.pass_unrolled = 0;
+                }
             }
             Op::Loop
                 if self.loop_root
