@@ -1,6 +1,7 @@
 //! The JIT as the VM sees it: a [`JitHook`] that records a hot loop, compiles the
 //! trace, and runs it whenever the loop's back-edge is reached again.
 
+use crate::fxhash::FxHashMap;
 use crate::ir::{ClosureSrc, Trace};
 use crate::record::{Probe, Recorder, Step};
 use crate::x64::{self, CompiledTrace};
@@ -230,7 +231,7 @@ pub struct Jit {
     /// Per function: its bytecode liveness (`hashvm_format::liveness`), computed the
     /// first time a trace of or through it is compiled, dropped on load (`flush`).
     /// `None`: the code did not decode (every slot live).
-    liveness: HashMap<u32, Option<Rc<Liveness>>>,
+    liveness: FxHashMap<u32, Option<Rc<Liveness>>>,
     /// What happened so far (shared, so that the caller can read it after handing the
     /// JIT to the VM).
     pub stats: Rc<RefCell<JitStats>>,
@@ -555,7 +556,7 @@ impl Jit {
     }
 
     /// The bytecode liveness of each of `funcs`, from the cache (computed on first use).
-    fn liveness_of(&mut self, vm: &Vm, funcs: BTreeSet<u32>) -> HashMap<u32, Rc<Liveness>> {
+    fn liveness_of(&mut self, vm: &Vm, funcs: BTreeSet<u32>) -> FxHashMap<u32, Rc<Liveness>> {
         funcs
             .into_iter()
             .filter_map(|f| {

@@ -16,9 +16,9 @@
 //! (`jit/src/opt.rs`) then turns a root loop into a pre-roll and a loop body whose
 //! loop-carried slots live in registers (`phi`s, [`Trace::phis`]).
 
+use crate::fxhash::{FxHashMap, FxHashSet};
 use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value};
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// The result type of an IR instruction.
@@ -703,7 +703,7 @@ fn shared(op: IrOp) -> bool {
 pub struct TraceBuilder {
     trace: Trace,
     /// (op, a, b, k, tw) → the instruction that already computes it.
-    cse: HashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
+    cse: FxHashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
     /// The function of the frame the trace runs in, once it is not the entry frame
     /// (see [`Snapshot::displaced`]).
     displaced: Option<u32>,
@@ -713,10 +713,10 @@ pub struct TraceBuilder {
     /// Load forwarding ([`TraceBuilder::set_forwarding`]): a heap load's key (as in
     /// `cse`) → the value the heap holds there, from an earlier load or store that no
     /// store since may have overwritten.
-    mem: HashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
+    mem: FxHashMap<(IrOp, Ref, Ref, u64, u64), Ref>,
     forward: bool,
     /// The largest `k` a `guard.len` of each object has guarded.
-    lens: HashMap<Ref, u64>,
+    lens: FxHashMap<Ref, u64>,
     /// What the guards say of the objects' identities, for alias analysis.
     ids: Identities,
 }
@@ -736,12 +736,12 @@ struct Identities {
     /// object: two objects of different kinds, or of one kind and different meta
     /// words, are different objects. Forgotten at a real call (an array's elements
     /// kind, its meta word, changes when the VM converts it).
-    kinds: HashMap<Ref, u64>,
-    metas: HashMap<Ref, u64>,
+    kinds: FxHashMap<Ref, u64>,
+    metas: FxHashMap<Ref, u64>,
     /// Pairs of objects (the lower `Ref` first) a `ne.i64` guard proved different
     /// ([`TraceBuilder::guard_distinct`]). Never forgotten: two values the trace
     /// holds stay two objects, whatever a call or a collection does.
-    distinct: HashSet<(Ref, Ref)>,
+    distinct: FxHashSet<(Ref, Ref)>,
 }
 
 /// Whether the objects `x` and `y` are provably different: one allocated by the
@@ -829,7 +829,7 @@ impl TraceBuilder {
     /// pre-roll's value (`jit/src/opt.rs`). `t` must contain no real call (after one,
     /// nothing before is shared).
     pub(crate) fn resume(t: Trace) -> TraceBuilder {
-        let mut cse = HashMap::new();
+        let mut cse = FxHashMap::default();
         for (i, ins) in t.ins.iter().enumerate() {
             if shared(ins.op) {
                 cse.entry((ins.op, ins.a, ins.b, ins.k, ins.tw))
@@ -839,9 +839,9 @@ impl TraceBuilder {
         let mut b = TraceBuilder {
             trace: TraceBuilder::default().trace,
             cse,
-            mem: HashMap::new(),
+            mem: FxHashMap::default(),
             forward: true,
-            lens: HashMap::new(),
+            lens: FxHashMap::default(),
             ids: Identities::default(),
             // Only loop traces that stay in their frame are resumed (`opt::peel`).
             displaced: None,

@@ -38,6 +38,7 @@
 pub mod aot;
 #[cfg(target_arch = "x86_64")]
 pub mod disasm;
+pub mod fxhash;
 #[cfg(target_arch = "x86_64")]
 pub mod hook;
 pub mod ir;

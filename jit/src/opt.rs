@@ -43,12 +43,13 @@
 //! whose loop-carried slot changes type from one iteration to the next (the body's
 //! read of it would always fail its guard) is not peeled either: it runs as recorded.
 
+use crate::fxhash::FxHashMap;
 use crate::ir::{
     flag, heap_load, ClosureSrc, IrOp, Ref, Snapshot, SunkObject, Trace, TraceBuilder, NONE,
 };
 use hashvm_format::liveness::Liveness;
 use hashvm_vm::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// The bytecode liveness a trace's snapshots are filtered by: the function of the
@@ -60,7 +61,7 @@ pub struct Lives<'a> {
     pub func: u32,
     /// Per function: its liveness (computed once per function per load: the JIT's cache).
     /// `None`: no liveness known, every slot is live.
-    pub by_func: Option<&'a HashMap<u32, Rc<Liveness>>>,
+    pub by_func: Option<&'a FxHashMap<u32, Rc<Liveness>>>,
 }
 
 impl Lives<'_> {
@@ -439,7 +440,7 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
     let mut sinks: Vec<Option<usize>> = vec![None; end];
     {
         // Per slot: its next event, a read (`true`) or a write, and where.
-        let mut next: HashMap<u16, (bool, usize)> = HashMap::new();
+        let mut next: FxHashMap<u16, (bool, usize)> = FxHashMap::default();
         let mut moves_after = false;
         for p in (0..end).rev() {
             let ins = t.ins[p];
@@ -536,7 +537,7 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
     }
     let mut pending: BTreeMap<u16, (Ref, bool)> = BTreeMap::new();
     let mut version = 0u64;
-    let mut copies: HashMap<(u32, u64), u32> = HashMap::new();
+    let mut copies: FxHashMap<(u32, u64), u32> = FxHashMap::default();
     for (g, &here) in at.iter().enumerate() {
         let ins = t.ins[g];
         if ins.op.flags() & flag::GUARD != 0 && !pending.is_empty() {
@@ -1098,9 +1099,9 @@ fn plan_sunk_exits(t: &Trace, cand: &[bool]) -> Result<SinkPlan, Ref> {
         .unwrap_or(0);
     let base = t.extent.max(t.frame_slots).max(named);
     // The fields of each candidate as the stores so far left them.
-    let mut fields: HashMap<Ref, Vec<Option<Ref>>> = HashMap::new();
+    let mut fields: FxHashMap<Ref, Vec<Option<Ref>>> = FxHashMap::default();
     // (snapshot, its sunk objects) -> the snapshot that exits with them.
-    let mut made: HashMap<(u32, Vec<SunkObject>), u32> = HashMap::new();
+    let mut made: FxHashMap<(u32, Vec<SunkObject>), u32> = FxHashMap::default();
     let mut taken: BTreeSet<u32> = BTreeSet::new();
     let mut plan = SinkPlan {
         snap_of: Vec::new(),
@@ -1704,7 +1705,7 @@ mod tests {
     }
 
     /// The liveness of `main` in `src`, and its instruction offsets.
-    fn liveness_of(src: &str) -> (HashMap<u32, Rc<Liveness>>, Vec<u32>) {
+    fn liveness_of(src: &str) -> (FxHashMap<u32, Rc<Liveness>>, Vec<u32>) {
         let m = hashvm_format::hasm::assemble(src, "t.hasm").expect("assembles");
         let f = &m.functions[0];
         let offs = hashvm_format::insn::decode_all(&f.code)
@@ -1713,7 +1714,7 @@ mod tests {
             .map(|(ip, _)| ip as u32)
             .collect();
         let l = Liveness::of_code(&f.code, f.nslots).unwrap();
-        (HashMap::from([(0, Rc::new(l))]), offs)
+        (FxHashMap::from_iter([(0, Rc::new(l))]), offs)
     }
 
     /// `r2 := r0 + 1; r0 := r2` while `r0 < r1`: r2 is a temporary, dead at the header
