@@ -175,6 +175,35 @@ fn the_jit_compiles_what_it_should() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Runs `p` with the JIT off and on with `--jit-log`; both must exit with status 0
+/// and print the same: the log, for the caller's checks of what the JIT did.
+fn logged_run(p: &Program) -> Result<String, Failed> {
+    let off = run_with(p, &["--jit=off"], false);
+    let on = run_with(p, &["--jit=on", "--jit-log"], false);
+    if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
+        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
+    }
+    Ok(on.2)
+}
+
+/// The events of a `--jit-log` other than side exits taken.
+fn events_of(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| !l.contains("] exit ")).collect()
+}
+
+/// cli/tests/jit/NAME.hash, run as the differential suite runs it.
+fn jit_hash_program(name: &str) -> Program {
+    let src = root().join("cli/tests/jit");
+    Program {
+        name: name.into(),
+        file: src.join(format!("{name}.hash")),
+        dir: src,
+        args: Vec::new(),
+        stress_too: true,
+        allow_ffi: false,
+    }
+}
+
 /// Loops that call (`callk`, `call` of a function value and of a closure, `callself`
 /// recursion, `retu`) compile: each of cli/tests/jit/calls.hasm's four loops is
 /// recorded and compiled (`--jit-log`), with the interpreter's output; and the
@@ -188,19 +217,15 @@ fn the_jit_inlines_calls() -> Result<(), Failed> {
         .into_iter()
         .find(|p| p.name == "jit::calls")
         .ok_or("cli/tests/jit/calls.hasm is missing")?;
-    let off = run_with(&p, &["--jit=off"], false);
-    let on = run_with(&p, &["--jit=on", "--jit-log"], false);
-    if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
-        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
-    }
-    let events: Vec<&str> = on.2.lines().filter(|l| !l.contains("] exit ")).collect();
+    let log = logged_run(&p)?;
+    let events = events_of(&log);
     let loops = events.iter().filter(|l| l.contains("record loop")).count();
     let compiled = events
         .windows(2)
         .filter(|w| w[0].contains("record loop") && w[1].contains("compiled trace"))
         .count();
     if loops != 4 || compiled != 4 {
-        return Err(format!("expected 4 loops recorded and compiled: {}", on.2).into());
+        return Err(format!("expected 4 loops recorded and compiled: {log}").into());
     }
     for (name, arg) in [("fib", "20"), ("tak", "5"), ("ackermann", "4")] {
         let p = Program {
@@ -235,15 +260,7 @@ fn the_jit_calls_other_trees() -> Result<(), Failed> {
     if !cfg!(target_arch = "x86_64") {
         return Ok(());
     }
-    let src = root().join("cli/tests/jit");
-    let p = Program {
-        name: "tree_calls".into(),
-        file: src.join("tree_calls.hash"),
-        dir: src,
-        args: Vec::new(),
-        stress_too: true,
-        allow_ffi: false,
-    };
+    let p = jit_hash_program("tree_calls");
     let off = run_with(&p, &["--jit=off"], false);
     let on = run_with(&p, &["--jit=on", "--jit-dump"], false);
     if off.0 != 1 || !off.2.contains("division by zero") || off.1 != on.1 || off.0 != on.0 {
@@ -265,21 +282,8 @@ fn the_jit_compiles_inner_code_first() -> Result<(), Failed> {
     if !cfg!(target_arch = "x86_64") {
         return Ok(());
     }
-    let src = root().join("cli/tests/jit");
-    let p = Program {
-        name: "inner_first".into(),
-        file: src.join("inner_first.hash"),
-        dir: src,
-        args: Vec::new(),
-        stress_too: true,
-        allow_ffi: false,
-    };
-    let off = run_with(&p, &["--jit=off"], false);
-    let on = run_with(&p, &["--jit=on", "--jit-log"], false);
-    if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
-        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
-    }
-    let events: Vec<&str> = on.2.lines().filter(|l| !l.contains("] exit ")).collect();
+    let log = logged_run(&jit_hash_program("inner_first"))?;
+    let events = events_of(&log);
     let mut waited = (0, 0);
     for w in events.windows(2) {
         if let Some((_, at)) = w[0].split_once("abort at offset ") {
@@ -301,7 +305,7 @@ fn the_jit_compiles_inner_code_first() -> Result<(), Failed> {
         .filter(|l| l.contains("compiled side trace"))
         .count();
     if waited.0 < 1 || waited.1 < 1 || aborts > 4 || sides < 3 {
-        return Err(format!("expected the inner code compiled first: {}", on.2).into());
+        return Err(format!("expected the inner code compiled first: {log}").into());
     }
     Ok(())
 }
@@ -316,21 +320,8 @@ fn side_traces_unroll_short_loops() -> Result<(), Failed> {
     if !cfg!(target_arch = "x86_64") {
         return Ok(());
     }
-    let src = root().join("cli/tests/jit");
-    let p = Program {
-        name: "unroll".into(),
-        file: src.join("unroll.hash"),
-        dir: src,
-        args: Vec::new(),
-        stress_too: true,
-        allow_ffi: false,
-    };
-    let off = run_with(&p, &["--jit=off"], false);
-    let on = run_with(&p, &["--jit=on", "--jit-log"], false);
-    if off.0 != 0 || off.1 != on.1 || off.0 != on.0 {
-        return Err(format!("outputs differ: {off:?} vs {on:?}").into());
-    }
-    let events: Vec<&str> = on.2.lines().filter(|l| !l.contains("] exit ")).collect();
+    let log = logged_run(&jit_hash_program("unroll"))?;
+    let events = events_of(&log);
     let unrolled = events
         .iter()
         .filter(|l| l.contains("compiled side trace") && l.contains("loop unrolled"))
@@ -343,11 +334,7 @@ fn side_traces_unroll_short_loops() -> Result<(), Failed> {
             && !w[1].contains("loop unrolled")
     });
     if unrolled < 1 || !fell_back {
-        return Err(format!(
-            "expected unrolled side traces and one ended early: {}",
-            on.2
-        )
-        .into());
+        return Err(format!("expected unrolled side traces and one ended early: {log}").into());
     }
     Ok(())
 }

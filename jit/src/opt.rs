@@ -1453,12 +1453,7 @@ mod tests {
 
     #[test]
     fn slot_stores_sink_into_later_exits_and_the_back_edge() {
-        let mut b = TraceBuilder::new(0);
-        b.set_frame_slots(4);
-        let s = b.snapshot(0, vec![]);
-        let x = b.sload(0, IrType::I64, s);
-        let one = b.kint(1);
-        let x1 = b.arith(IrOp::AddI, x, one).unwrap();
+        let (mut b, x, x1) = slot_0_plus_one();
         b.sstore(0, x1);
         // Slot 1 is written, then read in memory: its store stays.
         b.sstore(1, x1);
@@ -1468,13 +1463,7 @@ mod tests {
         b.guard(IrOp::LtI, y, x, s3).unwrap();
         let mut t = b.finish(vec![]);
         assert_eq!(sink_slot_stores(&mut t, Lives::unknown()), 1);
-        let stores: Vec<u64> = t
-            .ins
-            .iter()
-            .filter(|i| i.op == IrOp::SStore)
-            .map(|i| i.k)
-            .collect();
-        assert_eq!(stores, vec![1]);
+        assert_eq!(slot_stores(&t), vec![(1, x1)]);
         // Both guards after the sunk store write slot 0 at their exits; the first
         // guard (before it) does not; the back-edge writes it.
         let add = Ref(t.ins.iter().position(|i| i.op == IrOp::AddI).unwrap() as u32);
@@ -1508,12 +1497,7 @@ mod tests {
         // Slot 1 (the frame's, live at every exit: no liveness known) and slot 6 (above
         // the frame, and no inlined frame at any exit: no exit needs it), each stored
         // before 20 guards and then written again.
-        let mut b = TraceBuilder::new(0);
-        b.set_frame_slots(4);
-        let s = b.snapshot(0, vec![]);
-        let x = b.sload(0, IrType::I64, s);
-        let one = b.kint(1);
-        let x1 = b.arith(IrOp::AddI, x, one).unwrap();
+        let (mut b, x, x1) = slot_0_plus_one();
         b.sstore(1, x1);
         b.sstore(6, x1);
         for k in 0..20 {
@@ -1525,15 +1509,29 @@ mod tests {
         b.sstore(6, x);
         let mut t = b.finish(vec![]);
         sink_slot_stores(&mut t, Lives::unknown());
-        let stores: Vec<(u64, Ref)> = t
-            .ins
+        // Slot 1's first store would be written at 20 exits: it stays. Slot 6's is
+        // written at none: it goes (the trace's last stores go to the back-edge).
+        assert_eq!(slot_stores(&t), vec![(1, x1)]);
+    }
+
+    /// A builder of a 4-slot frame holding `x` (slot 0, an i64) and `x + 1`.
+    fn slot_0_plus_one() -> (TraceBuilder, Ref, Ref) {
+        let mut b = TraceBuilder::new(0);
+        b.set_frame_slots(4);
+        let s = b.snapshot(0, vec![]);
+        let x = b.sload(0, IrType::I64, s);
+        let one = b.kint(1);
+        let x1 = b.arith(IrOp::AddI, x, one).unwrap();
+        (b, x, x1)
+    }
+
+    /// The trace's slot stores: (slot, value).
+    fn slot_stores(t: &Trace) -> Vec<(u64, Ref)> {
+        t.ins
             .iter()
             .filter(|i| i.op == IrOp::SStore)
             .map(|i| (i.k, i.a))
-            .collect();
-        // Slot 1's first store would be written at 20 exits: it stays. Slot 6's is
-        // written at none: it goes (the trace's last stores go to the back-edge).
-        assert_eq!(stores, vec![(1, x1)]);
+            .collect()
     }
 
     /// The header words of a DATA object of type 77 with `len` fields.
