@@ -606,21 +606,17 @@ fn assign(
             home[i] = wrap(r);
             active.push(i);
         } else if may {
-            // A constant first (this one, or the live one whose last use is furthest:
-            // it costs no store and no slot, each use one `mov` of its bits, as a
-            // reload would), else the furthest last use among the class's live values
-            // and this one.
-            let victim = if t.konst(Ref(i as u32)).is_some() {
-                None
-            } else {
-                let konst = active
-                    .iter()
-                    .copied()
-                    .filter(|&v| t.konst(Ref(v as u32)).is_some())
-                    .max_by_key(|&v| last[v]);
-                let far = active.iter().copied().max_by_key(|&v| last[v]);
-                konst.or(far.filter(|&v| last[v] > last[i]))
-            };
+            // The furthest last use among the class's live values and this one (a
+            // constant among those furthest first: it costs no store and no slot,
+            // each use one `mov` of its bits, as a reload would).
+            let victim = active
+                .iter()
+                .copied()
+                .max_by_key(|&v| (last[v], t.konst(Ref(v as u32)).is_some()))
+                .filter(|&v| {
+                    (last[v], t.konst(Ref(v as u32)).is_some())
+                        > (last[i], t.konst(Ref(i as u32)).is_some())
+                });
             let spilled = victim.unwrap_or(i);
             let to = match t.konst(Ref(spilled as u32)) {
                 Some(bits) => Home::Const(bits),
