@@ -462,6 +462,14 @@ impl Trace {
             })
     }
 
+    /// The bits of `r` when it is a number or bool constant (`kint`, `kf64`, `kbool`):
+    /// what the builder folds with, and what the backend rematerialises instead of
+    /// spilling.
+    pub fn konst(&self, r: Ref) -> Option<u64> {
+        let i = self.ins.get(r.0 as usize)?;
+        matches!(i.op, IrOp::KInt | IrOp::KF64 | IrOp::KBool).then_some(i.k)
+    }
+
     /// The type of a reference's value: an operation of result `Val` (a load guarded
     /// on a tag, a constant) is typed by its tag word.
     pub fn ty(&self, r: Ref) -> IrType {
@@ -1029,8 +1037,7 @@ impl TraceBuilder {
     }
 
     fn konst(&self, r: Ref) -> Option<u64> {
-        let i = self.trace.ins.get(r.0 as usize)?;
-        matches!(i.op, IrOp::KInt | IrOp::KF64 | IrOp::KBool).then_some(i.k)
+        self.trace.konst(r)
     }
 
     /// The type of a value already emitted.

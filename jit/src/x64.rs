@@ -21,7 +21,8 @@
 //! the values the linear scan leaves without a register live in the spill area, a
 //! fixed block of the native frame the prologue reserves (`[rbx - SPILL_BYTES ..]`),
 //! each loaded into a temporary by the instructions that use it and stored after the
-//! one that computes it; exits write them to their slots from there.
+//! one that computes it; exits write them to their slots from there. Constants left
+//! without a register get no slot: they are rematerialised ([`Home::Const`]).
 
 // dynasm!'s expansion converts dynamic register numbers with `.into()`.
 #![allow(clippy::useless_conversion)]
@@ -293,7 +294,7 @@ pub(crate) fn allocate_avoiding(t: &Trace, avoid: &[Loc]) -> Result<Vec<Loc>, Co
             .into_iter()
             .map(|h| match h {
                 Home::Reg(l) => l,
-                Home::Spill(_) => Loc::None,
+                Home::Spill(_) | Home::Const(_) => Loc::None,
             })
             .collect()
     })
@@ -481,11 +482,15 @@ struct Spill {
 
 /// Where a value lives for its whole life in compiled code: a register, or a slot of
 /// the spill area (`[rbx - SPILL_BYTES + 8 * k]`, reloaded into a reserved temporary
-/// register by each instruction that uses it).
+/// register by each instruction that uses it), or, for a constant left without a
+/// register, nowhere: its bits are rematerialised (LuaJIT's rule: a constant never
+/// needs a spill slot), as an immediate where the instruction takes one, else moved
+/// into the temporary, and exits and the back-edge write them as immediates.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Home {
     Reg(Loc),
     Spill(u16),
+    Const(u64),
 }
 
 /// Spill slots (8 bytes each) in every trace's native frame, below the prologue's.
@@ -601,19 +606,32 @@ fn assign(
             home[i] = wrap(r);
             active.push(i);
         } else if may {
-            // The furthest last use among the class's live values and this one.
-            let far = active.iter().copied().max_by_key(|&v| last[v]);
-            let victim = far.filter(|&v| last[v] > last[i]);
-            let slot = take_slot(&mut free_s, victim.unwrap_or(i))
-                .ok_or(CompileError::TooManyLiveValues)?;
+            // The furthest last use among the class's live values and this one (a
+            // constant among those furthest first: it costs no store and no slot,
+            // each use one `mov` of its bits, as a reload would).
+            let victim = active
+                .iter()
+                .copied()
+                .max_by_key(|&v| (last[v], t.konst(Ref(v as u32)).is_some()))
+                .filter(|&v| {
+                    (last[v], t.konst(Ref(v as u32)).is_some())
+                        > (last[i], t.konst(Ref(i as u32)).is_some())
+                });
+            let spilled = victim.unwrap_or(i);
+            let to = match t.konst(Ref(spilled as u32)) {
+                Some(bits) => Home::Const(bits),
+                None => Home::Spill(
+                    take_slot(&mut free_s, spilled).ok_or(CompileError::TooManyLiveValues)?,
+                ),
+            };
             match victim {
                 Some(v) => {
                     home[i] = home[v];
-                    home[v] = Home::Spill(slot);
+                    home[v] = to;
                     active.retain(|&w| w != v);
                     active.push(i);
                 }
-                None => home[i] = Home::Spill(slot),
+                None => home[i] = to,
             }
         } else {
             return Err(CompileError::TooManyLiveValues);
@@ -704,7 +722,7 @@ fn release(
             Home::Reg(Loc::Gpr(r)) => free_g.push(r),
             Home::Reg(Loc::Xmm(r)) => free_x.push(r),
             Home::Spill(k) => free_s.push((k, Some(i))),
-            Home::Reg(Loc::None) => {}
+            Home::Reg(Loc::None) | Home::Const(_) => {}
         }
     }
 }
@@ -1301,15 +1319,23 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
         .iter()
         .map(|h| match h {
             Home::Reg(l) => *l,
-            Home::Spill(_) => Loc::None,
+            Home::Spill(_) | Home::Const(_) => Loc::None,
         })
         .collect();
+    // The spilled result of the instruction before, still in the temporary it was
+    // computed in (and stored from): its next instruction reads it there.
+    let mut held: Option<(usize, Loc)> = None;
     for (i, ins) in t.ins.iter().enumerate() {
         let exit = exits[ins.snap as usize];
+        if t.loop_start == Some(i as u32) {
+            // The back-edge jumps here: no temporary is known to hold anything.
+            held = None;
+        }
         if let Some(body) = body.filter(|_| t.loop_start == Some(i as u32)) {
             dynasm!(a ; .arch x64 ; =>body);
         }
-        let spilled = unspill(a, t, homes, &mut view, i);
+        let spilled = unspill(a, t, homes, &mut view, i, held);
+        held = spilled.map(|_| (i, view[i]));
         let loc = &view[..];
         let d = loc[i];
         let g = |r: Ref| match loc[r.0 as usize] {
@@ -1639,7 +1665,9 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
                 let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
-                dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
+                if r != p {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
+                }
                 match ins.op {
                     IrOp::AddI => dynasm!(a ; .arch x64 ; add Rq(r), Rq(q)),
                     IrOp::SubI => dynasm!(a ; .arch x64 ; sub Rq(r), Rq(q)),
@@ -1754,6 +1782,25 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             // Sunk: no code (see `opt::sink_allocations`).
             IrOp::NewSunk | IrOp::HStoreSunk => {}
             IrOp::HStore => heap_store(a, t, loc, *ins, exit, cx.remember_stub())?,
+            IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF
+                if loc[ins.b.0 as usize] == Loc::None =>
+            {
+                // The second operand read from its spill slot ([`unspill`]).
+                let (r, p) = (x(Ref(i as u32)), x(ins.a));
+                let Home::Spill(k) = homes[ins.b.0 as usize] else {
+                    return Err(CompileError::TooManyLiveValues);
+                };
+                let m = spill_disp(k);
+                if r != p {
+                    dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                }
+                match ins.op {
+                    IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), QWORD [rbx + m]),
+                    IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), QWORD [rbx + m]),
+                    IrOp::MulF => dynasm!(a ; .arch x64 ; mulsd Rx(r), QWORD [rbx + m]),
+                    _ => dynasm!(a ; .arch x64 ; divsd Rx(r), QWORD [rbx + m]),
+                }
+            }
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
                 let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
                 if r != p {
@@ -1974,6 +2021,10 @@ fn move_home<A: Emitter>(a: &mut A, from: Home, to: Home) {
         (Home::Reg(f), Home::Reg(t)) => move_loc(a, f, t),
         (Home::Reg(f), Home::Spill(k)) => from_reg_to_spill(a, f, k),
         (Home::Spill(k), Home::Reg(t)) => load_spill(a, t, k),
+        (Home::Const(bits), Home::Reg(t)) => load_const(a, t, bits),
+        (Home::Const(bits), Home::Spill(k)) => dynasm!(a ; .arch x64
+            ; mov Rq(SCRATCH), QWORD bits as i64
+            ; mov QWORD [rbx + spill_disp(k)], Rq(SCRATCH)),
         (Home::Spill(j), Home::Spill(k)) if j != k => {
             // Through the stack: no register is free here (the scratch register may
             // hold a value of a cycle being broken).
@@ -1995,6 +2046,17 @@ fn from_reg_to_spill<A: Emitter>(a: &mut A, f: Loc, k: u16) {
     }
 }
 
+/// Materialises constant bits in a register (a float's through the scratch register).
+fn load_const<A: Emitter>(a: &mut A, t: Loc, bits: u64) {
+    match t {
+        Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD bits as i64),
+        Loc::Xmm(r) => dynasm!(a ; .arch x64
+            ; mov Rq(SCRATCH), QWORD bits as i64
+            ; movq Rx(r), Rq(SCRATCH)),
+        Loc::None => {}
+    }
+}
+
 /// Loads spill slot `k` into a register.
 fn load_spill<A: Emitter>(a: &mut A, t: Loc, k: u16) {
     let d = spill_disp(k);
@@ -2007,52 +2069,81 @@ fn load_spill<A: Emitter>(a: &mut A, t: Loc, k: u16) {
 
 /// Loads instruction `i`'s spilled operands into temporaries and gives a spilled
 /// result a temporary (`view` names them); returns the result's spill slot, for
-/// [`respill`].
+/// [`respill`]. `held`: the previous instruction's spilled result and the temporary
+/// that still holds it (read there, unless this result is computed in that one). A
+/// spilled second operand of an f64 `add`/`sub`/`mul`/`div` is left in its slot
+/// (no register in `view`): the emitter reads it as a memory operand.
 fn unspill<A: Emitter>(
     a: &mut A,
     t: &Trace,
     homes: &[Home],
     view: &mut [Loc],
     i: usize,
+    held: Option<(usize, Loc)>,
 ) -> Option<u16> {
     let ins = t.ins[i];
-    let mut ops: Vec<Ref> = Vec::with_capacity(3);
+    // The result's register: its home, or a temporary when it is spilled.
+    let result = match homes[i] {
+        Home::Spill(_) if t.ty(Ref(i as u32)) == IrType::F64 => Loc::Xmm(XMM_TEMPS[2]),
+        Home::Spill(_) => Loc::Gpr(GPR_TEMPS[2]),
+        Home::Reg(l) => l,
+        // A rematerialised constant's definition emits nothing.
+        Home::Const(_) => Loc::None,
+    };
+    let mut ops: Vec<(Ref, bool)> = Vec::with_capacity(3);
     if ins.op.nargs() >= 1 {
-        ops.push(ins.a);
+        ops.push((ins.a, false));
     }
     if ins.op.nargs() == 2 {
-        ops.push(ins.b);
+        ops.push((ins.b, true));
     }
     if ins.op == IrOp::HStore && t.ins[ins.k as usize].op != IrOp::KInt {
-        ops.push(Ref(ins.k as u32));
+        ops.push((Ref(ins.k as u32), true));
     }
     let (mut ng, mut nx) = (0, 0);
-    for r in ops {
-        let r = r.0 as usize;
-        if let Home::Spill(k) = homes[r] {
-            if view[r] != Loc::None {
-                continue; // the same operand twice
-            }
-            view[r] = if t.ty(Ref(r as u32)) == IrType::F64 {
-                nx += 1;
-                Loc::Xmm(XMM_TEMPS[nx - 1])
-            } else {
-                ng += 1;
-                Loc::Gpr(GPR_TEMPS[ng - 1])
-            };
-            load_spill(a, view[r], k);
+    for (r, second) in ops {
+        let ri = r.0 as usize;
+        if matches!(homes[ri], Home::Reg(_)) || view[ri] != Loc::None {
+            continue; // in its register, or the same operand twice
+        }
+        if imm32(t, r).is_some() && takes_imm(t, &ins, second) {
+            continue; // the emitter writes it as an immediate
+        }
+        if let Some((_, l)) = held.filter(|&(v, l)| v == ri && l != result) {
+            view[ri] = l;
+            continue;
+        }
+        if second
+            && ins.a != r
+            && matches!(homes[ri], Home::Spill(_))
+            && matches!(ins.op, IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF)
+        {
+            continue; // `addsd xmm_r, [spill]`
+        }
+        view[ri] = if !second && reads_first_operand_first(t, &ins) && result != Loc::None {
+            // Straight into the result's register, which the code computes in:
+            // `movsd xmm_r, [spill]; mulsd xmm_r, b`, not a temporary and a copy.
+            // (No other operand is there: a result's register is no live value's.)
+            result
+        } else if t.ty(r) == IrType::F64 {
+            nx += 1;
+            Loc::Xmm(XMM_TEMPS[nx - 1])
+        } else {
+            ng += 1;
+            Loc::Gpr(GPR_TEMPS[ng - 1])
+        };
+        match homes[ri] {
+            Home::Spill(k) => load_spill(a, view[ri], k),
+            Home::Const(bits) => load_const(a, view[ri], bits),
+            Home::Reg(_) => {}
         }
     }
     match homes[i] {
         Home::Spill(k) => {
-            view[i] = if t.ty(Ref(i as u32)) == IrType::F64 {
-                Loc::Xmm(XMM_TEMPS[2])
-            } else {
-                Loc::Gpr(GPR_TEMPS[2])
-            };
+            view[i] = result;
             Some(k)
         }
-        Home::Reg(_) => None,
+        Home::Reg(_) | Home::Const(_) => None,
     }
 }
 
@@ -2194,7 +2285,7 @@ fn respill<A: Emitter>(
     }
     let ins = t.ins[i];
     let mut forget = |r: usize| {
-        if matches!(homes.get(r), Some(Home::Spill(_))) {
+        if matches!(homes.get(r), Some(Home::Spill(_) | Home::Const(_))) {
             view[r] = Loc::None;
         }
     };
@@ -2215,12 +2306,15 @@ fn respill<A: Emitter>(
 /// pending move reads goes first; when only cycles are left, one destination's value
 /// is saved in the scratch register and the moves that read it read it there.
 fn parallel_move<A: Emitter>(a: &mut A, moves: Vec<(Home, Home)>) {
-    // `None` as a source: the scratch register (holding a general or float value).
-    let mut pending: Vec<(Option<Home>, Home)> = moves
+    // Constants read no location: they go last, when every other move has read its
+    // source and the scratch register (which a float constant goes through) is free.
+    let (konst, moves): (Vec<_>, Vec<_>) = moves
         .into_iter()
         .filter(|(f, t)| f != t && *t != Home::Reg(Loc::None))
-        .map(|(f, t)| (Some(f), t))
-        .collect();
+        .partition(|(f, _)| matches!(f, Home::Const(_)));
+    // `None` as a source: the scratch register (holding a general or float value).
+    let mut pending: Vec<(Option<Home>, Home)> =
+        moves.into_iter().map(|(f, t)| (Some(f), t)).collect();
     while !pending.is_empty() {
         let ready =
             (0..pending.len()).find(|&k| !pending.iter().any(|(f, _)| *f == Some(pending[k].1)));
@@ -2238,7 +2332,7 @@ fn parallel_move<A: Emitter>(a: &mut A, moves: Vec<(Home, Home)>) {
                     (None, Home::Spill(k)) => {
                         dynasm!(a ; .arch x64 ; mov QWORD [rbx + spill_disp(k)], Rq(SCRATCH))
                     }
-                    (None, Home::Reg(Loc::None)) => {}
+                    (None, Home::Reg(Loc::None) | Home::Const(_)) => {}
                 }
             }
             None => {
@@ -2251,7 +2345,7 @@ fn parallel_move<A: Emitter>(a: &mut A, moves: Vec<(Home, Home)>) {
                     Home::Spill(k) => {
                         dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [rbx + spill_disp(k)])
                     }
-                    Home::Reg(Loc::None) => {}
+                    Home::Reg(Loc::None) | Home::Const(_) => {}
                 }
                 for m in pending.iter_mut() {
                     if m.0 == Some(t) {
@@ -2260,6 +2354,9 @@ fn parallel_move<A: Emitter>(a: &mut A, moves: Vec<(Home, Home)>) {
                 }
             }
         }
+    }
+    for (f, t) in konst {
+        move_home(a, f, t);
     }
 }
 
@@ -2272,6 +2369,18 @@ fn store_home<A: Emitter>(a: &mut A, slot: u32, h: Home, tw: u64) -> Result<(), 
             dynasm!(a ; .arch x64
                 ; mov Rq(SCRATCH), QWORD [rbx + spill_disp(k)]
                 ; mov QWORD [Rq(BASE) + off], Rq(SCRATCH));
+            store_tw(a, BASE, off, tw);
+            Ok(())
+        }
+        Home::Const(bits) => {
+            let off = disp(slot as u64)?;
+            match i32::try_from(bits as i64) {
+                // Sign-extended, as the processor does.
+                Ok(k) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], k),
+                Err(_) => dynasm!(a ; .arch x64
+                    ; mov Rq(SCRATCH), QWORD bits as i64
+                    ; mov QWORD [Rq(BASE) + off], Rq(SCRATCH)),
+            }
             store_tw(a, BASE, off, tw);
             Ok(())
         }
