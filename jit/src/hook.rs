@@ -734,6 +734,29 @@ impl Jit {
         iters < COUNT_UP_TO && iters <= UNROLL_ITERS_PER_EXIT * exits
     }
 
+    /// Ends the recording with `trace`: installs it (as the side trace of the exit
+    /// being recorded, if any). One that does not compile counts as an abort, and if
+    /// it `unrolled` its root's loop, its exit is recorded again without unrolling.
+    fn finish_recording(
+        &mut self,
+        vm: &Vm,
+        trace: Trace,
+        anchor: Anchor,
+        unrolled: u32,
+    ) -> Recording {
+        self.recorder = None;
+        let side = self.side.take();
+        match self.install(vm, trace, side, anchor, unrolled) {
+            Ok(id) => Recording::Done(id),
+            Err(e) => {
+                self.retry_unrolled(side, unrolled);
+                self.stats.borrow_mut().aborts += 1;
+                self.note(format_args!("abort: {e}"));
+                Recording::Abort
+            }
+        }
+    }
+
     /// A side trace that unrolled its root's loop did not compile: its exit is
     /// recorded again, without unrolling, once taken often again.
     fn retry_unrolled(&mut self, side: Option<(usize, usize)>, unrolled: u32) {
@@ -1068,19 +1091,7 @@ impl JitHook for Jit {
         let unrolled = r.unrolled();
         let answer = match step {
             Step::Continue => Recording::Continue,
-            Step::Done(trace) => {
-                self.recorder = None;
-                let side = self.side.take();
-                match self.install(vm, *trace, side, at.anchor, unrolled) {
-                    Ok(id) => Recording::Done(id),
-                    Err(e) => {
-                        self.retry_unrolled(side, unrolled);
-                        self.stats.borrow_mut().aborts += 1;
-                        self.note(format_args!("abort: {e}"));
-                        Recording::Abort
-                    }
-                }
-            }
+            Step::Done(trace) => self.finish_recording(vm, *trace, at.anchor, unrolled),
             Step::Abort(why) => {
                 let waits = r.waits_for;
                 let wait = waits.and_then(|w| self.wait_anchor(vm, w));
@@ -1096,16 +1107,7 @@ impl JitHook for Jit {
                         "side trace unrolled its root's loop {unrolled} times and stopped at offset {}: {why}; it ends where it first reached the root",
                         at.ip
                     ));
-                    self.recorder = None;
-                    let side = self.side.take();
-                    let answer = match self.install(vm, trace, side, at.anchor, 0) {
-                        Ok(id) => Recording::Done(id),
-                        Err(e) => {
-                            self.stats.borrow_mut().aborts += 1;
-                            self.note(format_args!("abort: {e}"));
-                            Recording::Abort
-                        }
-                    };
+                    let answer = self.finish_recording(vm, trace, at.anchor, 0);
                     self.stats.borrow_mut().compile_seconds += start.elapsed().as_secs_f64();
                     return answer;
                 }
