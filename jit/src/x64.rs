@@ -1348,18 +1348,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
         };
         match ins.op {
             IrOp::Phi => move_loc(a, loc[ins.a.0 as usize], d),
-            IrOp::KInt => {
-                if let Loc::Gpr(r) = d {
-                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD ins.k as i64);
-                }
-            }
-            IrOp::KF64 => {
-                if let Loc::Xmm(r) = d {
-                    dynasm!(a ; .arch x64
-                        ; mov Rq(SCRATCH), QWORD ins.k as i64
-                        ; movq Rx(r), Rq(SCRATCH));
-                }
-            }
+            IrOp::KInt | IrOp::KF64 => load_const(a, d, ins.k),
             IrOp::KBool => {
                 if let Loc::Gpr(r) = d {
                     dynasm!(a ; .arch x64 ; mov Rq(r), ins.k as i32);
