@@ -440,10 +440,10 @@ fn runtime_error_locations_and_traces() {
     s.put("lazy_fields.hash", include_str!("jit/lazy_fields.hash"));
     let r = go(hashvm().args(["run", "lazy_fields.hash"]), &s.0);
     assert_eq!(r.code, 1);
-    assert_eq!(r.stdout, "1\n8\n374250\n500\n-16\n60\n");
+    assert_eq!(r.stdout, "1\n8\n374250\n500\n-16\n60\n3\n529\n");
     assert_eq!(
         r.stderr,
-        "error: lazy_fields.hash:24:86: division by zero\nstack trace (innermost first):\n  at at (lazy_fields.hash:24:86)\n  at main (lazy_fields.hash:48:20)\n"
+        "error: lazy_fields.hash:24:86: division by zero\nstack trace (innermost first):\n  at at (lazy_fields.hash:24:86)\n  at main (lazy_fields.hash:56:20)\n"
     );
     // Faults right after moves hashc scheduled: a tail call's copied arguments placed
     // before its inner call, a constructor built in its fields' slots, a swap through

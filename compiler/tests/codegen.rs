@@ -235,7 +235,8 @@ fn a_call_into_a_dead_top_slot_puts_its_window_there() {
 #[test]
 fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
     // binary-trees' walk: no `jmp` after the `jntag`, no `jmp` over an unreachable
-    // `matchfail`, and `1 + f(l)` is an `addi` after the call (no `loadi`).
+    // `matchfail`, `1 + f(l)` is an `addi` after the call (no `loadi`), and `r` is read
+    // into the second call's window after the first call (no `mov`).
     check(
         "T := enum(E, N(T, T));\n\
          count := (t: T) -> i64 => match t { T.E => 0, T.N(l, r) => 1 + count(l) + count(r) };\n\
@@ -250,18 +251,17 @@ fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
                 ret        r3                       ; 16
             L0:
                 .loc "golden.hash" 2 27
-                field      r2, r0, 1                ; 19
-                field      r5, r0, 0                ; 26
+                field      r5, r0, 0                ; 19
                 .loc "golden.hash" 2 64
-                callk      r5, count, r5, 1         ; 33
-                addi.i64   r4, r5, 1                ; 44
-                .loc "golden.hash" 2 81
-                mov        r5, r2                   ; 53
+                callk      r5, count, r5, 1         ; 26
+                addi.i64   r4, r5, 1                ; 37
+                .loc "golden.hash" 2 27
+                field      r5, r0, 1                ; 46
                 .loc "golden.hash" 2 75
-                callk      r5, count, r5, 1         ; 58
+                callk      r5, count, r5, 1         ; 53
                 .loc "golden.hash" 2 60
-                add.i64    r3, r4, r5               ; 69
-                ret        r3                       ; 76
+                add.i64    r3, r4, r5               ; 64
+                ret        r3                       ; 71
             .end
         "#]],
     );
@@ -671,8 +671,9 @@ fn a_known_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
 #[test]
 fn a_field_is_extracted_only_on_the_path_that_uses_it() {
     // `v` is read in the last arm only, `l` and `r` each in their own; `sz` nowhere.
-    // In `weigh` the second subtree is still read before the first call: a call may
-    // store into a struct's fields, and the code buffer does not know `T` is an enum.
+    // In `weigh` the second subtree is read after the first call, straight into the
+    // second call's window: an enum's payload is immutable (a struct's field would be
+    // read before the call, which may store into it).
     check(
         "T := enum(E, N(T, i64, i64, T, i64));\n\
          get := (t: T, k: i64) -> i64 => match t { T.E => 0, T.N(l, key, v, r, sz) => if k < key { get(l, k) } else if k > key { get(r, k) } else { v } };\n\
@@ -723,18 +724,17 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
                 ret        r3                       ; 16
             L0:
                 .loc "golden.hash" 2 27
-                field      r2, r0, 1                ; 19
-                field      r5, r0, 0                ; 26
+                field      r5, r0, 0                ; 19
                 .loc "golden.hash" 2 60
-                callk      r5, weigh, r5, 1         ; 33
-                addi.i64   r4, r5, 1                ; 44
-                .loc "golden.hash" 2 81
-                mov        r5, r2                   ; 53
+                callk      r5, weigh, r5, 1         ; 26
+                addi.i64   r4, r5, 1                ; 37
+                .loc "golden.hash" 2 27
+                field      r5, r0, 1                ; 46
                 .loc "golden.hash" 2 75
-                callk      r5, weigh, r5, 1         ; 58
+                callk      r5, weigh, r5, 1         ; 53
                 .loc "golden.hash" 2 60
-                add.i64    r3, r4, r5               ; 69
-                ret        r3                       ; 76
+                add.i64    r3, r4, r5               ; 64
+                ret        r3                       ; 71
             .end
         "#]],
     );

@@ -263,6 +263,17 @@ fn type_errors_point_at_the_right_place() {
         "{e}"
     );
     assert!(e.contains("mut limit"), "{e}");
+    // Only a struct's fields are mutable: not a tuple's, not an enum payload's.
+    let e = err("main := () => {\n    t := (1, 2);\n    t.0 = 5;\n};");
+    assert!(
+        e.contains("main.hash:3:5: error: only struct fields can be assigned"),
+        "{e}"
+    );
+    let e = err("main := () => {\n    mut t := (1, 2);\n    t.1 += 5;\n};");
+    assert!(
+        e.contains("main.hash:3:5: error: only struct fields can be assigned"),
+        "{e}"
+    );
     let e = err("helper := (x: i64) -> i64 => x;\nmain := () => { a := helpr(1); };");
     assert!(
         e.contains("main.hash:2:22: error: cannot find `helpr`") && e.contains("`helper`"),

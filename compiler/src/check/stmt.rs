@@ -92,10 +92,15 @@ impl Checker<'_> {
                     let t = fe.ty.clone();
                     match fe.kind {
                         TExprKind::Field { base, index, .. } => {
-                            if let Type::Adt(a, _) = self.shallow(&base.ty) {
-                                if !self.adts[a.0 as usize].is_struct {
-                                    self.error(target.span, "only struct fields can be assigned");
-                                }
+                            // Tuples and enum payloads are immutable values (the code
+                            // generator relies on it: their fields are read lazily).
+                            let mutable = match self.shallow(&base.ty) {
+                                Type::Adt(a, _) => self.adts[a.0 as usize].is_struct,
+                                Type::Tuple(_) => false,
+                                _ => true,
+                            };
+                            if !mutable {
+                                self.error(target.span, "only struct fields can be assigned");
                             }
                             (Some(TPlace::Field { base, index }), t)
                         }

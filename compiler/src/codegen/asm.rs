@@ -48,6 +48,10 @@ struct Ins {
     op: Op,
     args: Vec<Arg>,
     pos: Option<Pos>,
+    /// For a `field`: the object read is immutable (a tuple or an enum constructor's
+    /// payload, never a struct), so the read gives the same value after any call or
+    /// store, and [`sink_fields`] may move it past them.
+    frozen: bool,
 }
 
 /// A function's code while it is being generated (see the module documentation).
@@ -108,7 +112,17 @@ impl Asm {
             op,
             args: args.into_iter().collect(),
             pos: self.pos,
+            frozen: false,
         });
+    }
+
+    /// Appends `field d, s, k` reading a field of an immutable object (a tuple, or the
+    /// payload of an enum's constructor): see [`Ins::frozen`].
+    pub(crate) fn frozen_field(&mut self, d: Operand, s: Operand, k: Operand) {
+        self.op(Op::Field, [d, s, k]);
+        if let Some(ins) = self.code.last_mut() {
+            ins.frozen = true;
+        }
     }
 
     /// Appends an instruction whose operands are all final.
@@ -890,8 +904,10 @@ fn may_store(op: Op) -> bool {
 /// fields where each path uses two.
 ///
 /// The instructions it moves past neither touch `d` nor write `s` (so `s` still holds
-/// the same object), nor store into any object or run code that could (a struct's
-/// fields are mutable; [`may_store`]), so the value read is the same. A
+/// the same object), nor, unless the object is immutable ([`Ins::frozen`]: binary-trees'
+/// second subtree is then read straight into the second call's window), store into any
+/// object or run code that could (a struct's fields are mutable; [`may_store`]), so the
+/// value read is the same. A
 /// `field` hashc emits cannot fault (the value's constructor is known, or its type is
 /// a struct), so moving or dropping it changes no error or stack trace. `d` is
 /// written later than before, never earlier: no pointer stays alive longer.
@@ -942,7 +958,8 @@ fn sink_fields(code: &mut Vec<Ins>) -> bool {
                 let e = effects(ins);
                 // A struct's fields are mutable: nothing that may store into an object
                 // (or run code that may) is crossed, so the field reads the same value.
-                if may_store(ins.op) {
+                // A tuple's or an enum payload's never change: those cross anything.
+                if may_store(ins.op) && !code[i].frozen {
                     continue 'fields;
                 }
                 let touches = e.reads.contains(&d)
@@ -1042,6 +1059,7 @@ fn scalar_result(op: Op) -> bool {
             op,
             args: Vec::new(),
             pos: None,
+            frozen: false,
         })
         .is_none())
 }
@@ -1536,6 +1554,7 @@ fn tail_args_scheduled(code: &mut Vec<Ins>, arity: u16) -> bool {
                         op: Op::Mov,
                         args: vec![Arg::Op(Operand::Slot(d)), Arg::Op(Operand::Slot(s))],
                         pos: pos_of(if d == scratch { moves[0].0 } else { d }),
+                        frozen: false,
                     });
                     new_orig.push(None);
                 }

@@ -391,6 +391,13 @@ impl<'a, 'p> FnCx<'a, 'p> {
             .iter()
             .filter_map(|r| sub_pats(r).map(|p| (r, p)))
             .collect();
+        // A tuple's and an enum payload's fields never change (only a struct's can be
+        // assigned), so their reads may be moved past calls (`Asm::frozen_field`).
+        let frozen = rows.iter().any(|r| match &r.pats[j].kind {
+            TPatKind::Tuple(_) => true,
+            TPatKind::Ctor { ctor, .. } => !self.og.prog.adt(ctor.adt).is_struct,
+            _ => false,
+        });
         let mut subs = Vec::with_capacity(n);
         for i in 0..n {
             // A field no surviving row looks at is not extracted at all.
@@ -417,8 +424,12 @@ impl<'a, 'p> FnCx<'a, 'p> {
                 Some(t) => t,
                 None => self.temp(),
             };
-            self.fb
-                .op(Op::Field, [s(t), s(col), Operand::U16(i as u16)]);
+            if frozen {
+                self.fb.frozen_field(s(t), s(col), Operand::U16(i as u16));
+            } else {
+                self.fb
+                    .op(Op::Field, [s(t), s(col), Operand::U16(i as u16)]);
+            }
             subs.push(t);
         }
         let mut out = Vec::new();
