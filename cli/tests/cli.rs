@@ -445,6 +445,17 @@ fn runtime_error_locations_and_traces() {
         r.stderr,
         "error: lazy_fields.hash:24:86: division by zero\nstack trace (innermost first):\n  at at (lazy_fields.hash:24:86)\n  at main (lazy_fields.hash:56:20)\n"
     );
+    // Calls of small functions that cannot fail, compiled as their bodies: the same
+    // results (an argument that is the assigned local included), and a fault right
+    // after one is the caller's, at the caller's location.
+    s.put("inline_leaf.hash", include_str!("jit/inline_leaf.hash"));
+    let r = go(hashvm().args(["run", "inline_leaf.hash"]), &s.0);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "11 4035713\n149000 2248875125.0 17 32\n3\n");
+    assert_eq!(
+        r.stderr,
+        "error: inline_leaf.hash:38:20: division by zero\nstack trace (innermost first):\n  at main (inline_leaf.hash:38:20)\n"
+    );
     // Faults right after moves hashc scheduled: a tail call's copied arguments placed
     // before its inner call, a constructor built in its fields' slots, a swap through
     // a scratch slot.

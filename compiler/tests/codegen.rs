@@ -612,6 +612,7 @@ fn copied_tail_call_arguments_go_before_an_inner_call() {
 fn a_constructor_is_built_in_the_slots_of_its_fields() {
     // pmap's `create`: the parameters are the first four fields, and the height is
     // computed into r4 on both paths, so `con` reads r0..r4 (no `mov` into a window).
+    // `height` is inlined: it cannot fail.
     check(
         "M := enum(L, N(M, i64, i64, M, i64));\n\
          height := (m: M) -> i64 => match m { M.L => 0, M.N(_, _, _, _, h) => h };\n\
@@ -620,25 +621,97 @@ fn a_constructor_is_built_in_the_slots_of_its_fields() {
         "create",
         expect![[r#"
             .func create/4 slots=7                  ; function 7
-                .loc "golden.hash" 3 63
-                mov        r4, r0                   ; 0
-                .loc "golden.hash" 3 56
-                callk      r4, height, r4, 1        ; 5
-                .loc "golden.hash" 3 80
-                mov        r5, r3                   ; 16
-                .loc "golden.hash" 3 73
-                callk      r5, height, r5, 1        ; 21
-                .loc "golden.hash" 3 100
-                jlt.i64    r4, r5, L0               ; 32
-                .loc "golden.hash" 3 114
-                addi.i64   r4, r4, 1                ; 41
-                jmp        L1                       ; 50
+                .loc "golden.hash" 2 28
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 2 45
+                loadi      r4, 0                    ; 9
+                jmp        L1                       ; 16
             L0:
-                .loc "golden.hash" 3 130
-                addi.i64   r4, r5, 1                ; 55
+                .loc "golden.hash" 2 28
+                field      r4, r0, 4                ; 21
             L1:
-                con        r6, M, N, r0, 5          ; 64
-                ret        r6                       ; 77
+                jntag      r3, 0, L2                ; 28
+                .loc "golden.hash" 2 45
+                loadi      r5, 0                    ; 37
+                jmp        L3                       ; 44
+            L2:
+                .loc "golden.hash" 2 28
+                field      r5, r3, 4                ; 49
+            L3:
+                .loc "golden.hash" 3 100
+                jlt.i64    r4, r5, L4               ; 56
+                .loc "golden.hash" 3 114
+                addi.i64   r4, r4, 1                ; 65
+                jmp        L5                       ; 74
+            L4:
+                .loc "golden.hash" 3 130
+                addi.i64   r4, r5, 1                ; 79
+            L5:
+                con        r6, M, N, r0, 5          ; 88
+                ret        r6                       ; 101
+            .end
+        "#]],
+    );
+}
+
+#[test]
+fn a_small_function_that_cannot_fail_is_inlined() {
+    // `sq` and `pick` are inlined (`pick` in tail position, returning from its arms);
+    // `half` is not (division by zero faults: its frame belongs in the stack trace),
+    // nor `pair` (it allocates), `twice` (it calls), `same` (a structural comparison on
+    // a type variable) or `far` (too many nodes).
+    check(
+        "sq := (x: i64) -> i64 => x * x + 1;\n\
+         pick := (o: Option<i64>, d: i64) -> i64 => match o { Some(v) if v > 0 => v, _ => d };\n\
+         half := (x: i64) -> i64 => x / 2;\n\
+         pair := (x: i64) -> (i64, i64) => (x, x);\n\
+         twice := (x: i64) -> i64 => sq(sq(x));\n\
+         same := <T> => (a: T, b: T) -> bool => a == b;\n\
+         far := (x: i64) -> i64 => x + x + x + x + x + x + x + x + x + x + x + x + x + x + x + x + x + x + x + x + x;\n\
+         f := (a: i64, o: Option<i64>) -> i64 => { p := pair(a); if same(a, 3) { half(sq(a)) + twice(p.0) + far(a) } else { pick(o, a) } };\n\
+         main := () => { println(to_str(f(3, None))); };",
+        "f",
+        expect![[r#"
+            .func f/2 slots=7                       ; function 13
+                .loc "golden.hash" 8 53
+                mov        r2, r0                   ; 0
+                .loc "golden.hash" 8 48
+                callk      r2, pair, r2, 1          ; 5
+                .loc "golden.hash" 8 65
+                mov        r3, r0                   ; 16
+                .loc "golden.hash" 8 68
+                loadi      r4, 3                    ; 21
+                .loc "golden.hash" 8 60
+                callk      r3, same, r3, 2          ; 28
+                jf         r3, L0                   ; 39
+                .loc "golden.hash" 1 26
+                mul.i64    r6, r0, r0               ; 46
+                addi.i64   r5, r6, 1                ; 53
+                .loc "golden.hash" 8 73
+                callk      r5, half, r5, 1          ; 62
+                .loc "golden.hash" 8 93
+                field      r6, r2, 0                ; 73
+                .loc "golden.hash" 8 87
+                callk      r6, twice, r6, 1         ; 80
+                .loc "golden.hash" 8 73
+                add.i64    r4, r5, r6               ; 91
+                .loc "golden.hash" 8 104
+                mov        r5, r0                   ; 98
+                .loc "golden.hash" 8 100
+                callk      r5, far, r5, 1           ; 103
+                .loc "golden.hash" 8 73
+                add.i64    r3, r4, r5               ; 114
+                ret        r3                       ; 121
+            L0:
+                .loc "golden.hash" 2 44
+                jntag      r1, 0, L1                ; 124
+                ret        r0                       ; 133
+            L1:
+                field      r3, r1, 0                ; 136
+                jlei.i64   r3, 0, L2                ; 143
+                ret        r3                       ; 154
+            L2:
+                ret        r0                       ; 157
             .end
         "#]],
     );

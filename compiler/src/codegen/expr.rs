@@ -493,6 +493,11 @@ impl<'a, 'p> FnCx<'a, 'p> {
             self.next = mark;
             return Ok(());
         }
+        if let Some(lambda) = self.inline_candidate(callee, args.len()) {
+            self.inline_call(lambda, args, dst, tail, span)?;
+            self.next = mark;
+            return Ok(());
+        }
         let target = match &callee.kind {
             TExprKind::Var(VarRef::Item(r))
                 if r.module == self.og.module && self.og.item_funcs.contains_key(&r.index) =>

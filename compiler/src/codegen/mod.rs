@@ -20,6 +20,7 @@ mod binop;
 mod cond;
 mod expr;
 mod func;
+mod inline;
 mod loops;
 mod matcher;
 mod run;
