@@ -866,8 +866,9 @@ fn alias_homes(t: &Trace, loc: &[Loc], home: Option<&HomeLoop>) -> Vec<Loc> {
     // operand read in place and read no more after it, and between it and its
     // `home.set` nothing reads or writes the home and nothing exits (an exit writes
     // the home registers to their slots, and resumes before the instruction that
-    // computed it); nor does a later `home.set` overwrite the register while the
-    // value is still read.
+    // computed it); and while the value is read after its `home.set`, no later
+    // `home.set` of the home follows (its value may be computed in the register
+    // before the last read).
     for (j, ins) in t.ins.iter().enumerate() {
         if ins.op != IrOp::HSet {
             continue;
@@ -894,10 +895,10 @@ fn alias_homes(t: &Trace, loc: &[Loc], home: Option<&HomeLoop>) -> Vec<Loc> {
         let between = t.ins[d + 1..j].iter().any(|x| {
             x.op.flags() & flag::GUARD != 0 || (x.op == IrOp::HSet || gets_op(x.op)) && x.k == ins.k
         });
-        let later = t.ins[j + 1..]
-            .iter()
-            .enumerate()
-            .any(|(e, x)| x.op == IrOp::HSet && x.k == ins.k && j + 1 + e <= last[d]);
+        let later = last[d] > j
+            && t.ins[j + 1..]
+                .iter()
+                .any(|x| x.op == IrOp::HSet && x.k == ins.k);
         if !old_read && !between && !later {
             out[d] = reg;
         }
@@ -1355,5 +1356,45 @@ impl Target<Asm> for BlockTarget<'_> {
             op => return Err(CompileError::NotInTraces(op.mnemonic())),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::IrType;
+
+    /// Two updates of one home in a block, the first value read after the second is
+    /// computed (`v = k - x; k := v; w = k - x; u = v + x; k := w`): the second is
+    /// computed in the home register, so the first must not be, or `u` would read
+    /// `w`. (`sub`: the builder puts a commutative operation's operands in order.)
+    #[test]
+    fn a_home_value_read_after_a_later_update_is_not_computed_in_place() {
+        let none = Ref(u32::MAX);
+        let mut b = TraceBuilder::new(0);
+        let k = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
+        let x = b.emit_raw(IrOp::HGetI, none, none, 4, 0);
+        let v = b.arith(IrOp::SubI, k, x).expect("i64s");
+        b.emit_raw(IrOp::HSet, v, none, 3, 0);
+        let k2 = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
+        let w = b.arith(IrOp::SubI, k2, x).expect("i64s");
+        let u = b.arith(IrOp::AddI, v, x).expect("i64s");
+        b.emit_raw(IrOp::HSet, w, none, 3, 0);
+        b.emit_raw(IrOp::HSet, u, none, 4, 0);
+        let t = b.finish(Vec::new());
+        let (hk, hx) = (Loc::Gpr(15), Loc::Gpr(10));
+        let h = HomeLoop {
+            head: 0,
+            back: 100,
+            homes: vec![(3, IrType::I64, hk), (4, IrType::I64, hx)],
+            objects: Vec::new(),
+            room: 0,
+        };
+        let loc = allocate_avoiding(&t, &[hk, hx]).expect("fits");
+        let out = alias_homes(&t, &loc, Some(&h));
+        assert_eq!(out[k.0 as usize], hk, "k read in place");
+        assert_eq!(out[w.0 as usize], hk, "w computed in the home register");
+        assert_ne!(out[v.0 as usize], hk, "v is read after w is computed");
+        assert_eq!(out[u.0 as usize], hx, "u = x + v: x read no more after it");
     }
 }
