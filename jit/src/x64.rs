@@ -698,7 +698,7 @@ fn phi_register(
 /// or an immediate) is not in that register. The f64 `add`/`sub`/`mul`/`div`
 /// (`movapd r, a` left out, then `addsd r, b`) and the integer `add`/`sub`/`mul`/
 /// `and`/`or`/`xor` (`lea r, [a + k]`, `imul r, a, k`, or `mov r, a` then `op r, b`).
-fn reads_first_operand_first(t: &Trace, ins: &crate::ir::Ins) -> bool {
+pub(crate) fn reads_first_operand_first(t: &Trace, ins: &crate::ir::Ins) -> bool {
     match ins.op {
         IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => true,
         IrOp::AddI | IrOp::SubI | IrOp::MulI | IrOp::AndI | IrOp::OrI | IrOp::XorI => {
@@ -1770,6 +1770,11 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::New => data_op(a, t, loc, i, exit)?,
             // Sunk: no code (see `opt::sink_allocations`).
             IrOp::NewSunk | IrOp::HStoreSunk => {}
+            // An element store of a kind known only at run time: whole-function code's
+            // (which lays out its slow path out of line).
+            IrOp::HStore if ins.tw == crate::ir::HSTORE_ELEM => {
+                cx.function_op(a, t, loc, i, exit)?
+            }
             IrOp::HStore => heap_store(a, t, loc, *ins, exit, cx.remember_stub())?,
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF
                 if loc[ins.b.0 as usize] == Loc::None =>
@@ -2421,7 +2426,7 @@ fn load_payload<A: Emitter>(a: &mut A, d: Loc, reg: u8, off: i32) {
 }
 
 /// The displacement of value field `i` from its object's header.
-fn field_disp(i: u64) -> Result<i32, CompileError> {
+pub(crate) fn field_disp(i: u64) -> Result<i32, CompileError> {
     i.checked_mul(16)
         .and_then(|d| d.checked_add(layout::FIELDS as u64 + 8))
         .filter(|d| *d <= i32::MAX as u64)
@@ -3049,35 +3054,12 @@ fn heap_store<A: Emitter>(
     };
     match ins.tw {
         crate::ir::HSTORE_FLAT => flat_store(a, t, loc, ins, obj),
-        crate::ir::HSTORE_ELEM => {
-            // An array of a kind known only at run time (the AOT compiler's): the
-            // general layout's store, or the flat one when the array's elements kind
-            // is the value's tag; any other kind exits (the interpreter converts).
-            let flat = a.new_label();
-            let done = a.new_label();
-            dynasm!(a ; .arch x64
-                ; cmp DWORD [Rq(obj) + layout::META as i32], layout::ELEMS_GENERAL as i32
-                ; jne =>flat);
-            value_store(a, t, loc, ins, obj, exit, remember)?;
-            dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
-            let tw = t.tagword(ins.b);
-            if (Tag::BOOL as u64..=Tag::CHAR as u64).contains(&tw) {
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(obj) + layout::META as i32], tw as i32
-                    ; jne =>exit);
-                flat_store(a, t, loc, ins, obj)?;
-            } else {
-                dynasm!(a ; .arch x64 ; jmp =>exit);
-            }
-            dynasm!(a ; .arch x64 ; =>done);
-            Ok(())
-        }
         _ => value_store(a, t, loc, ins, obj, exit, remember),
     }
 }
 
 /// `hstore` into an object of 16-byte values (the write barrier for a pointer).
-fn value_store<A: Emitter>(
+pub(crate) fn value_store<A: Emitter>(
     a: &mut A,
     t: &Trace,
     loc: &[Loc],
@@ -3138,7 +3120,7 @@ fn value_store<A: Emitter>(
 
 /// `hstore` into a flat array: the payload alone, at array + FIELDS + 8 * index; no
 /// barrier (no pointer is stored).
-fn flat_store<A: Emitter>(
+pub(crate) fn flat_store<A: Emitter>(
     a: &mut A,
     t: &Trace,
     loc: &[Loc],

@@ -20,9 +20,9 @@
 use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
-    allocate, allocate_avoiding, disp, element_addr, emit_ops, pop_native_frame, push_native_frame,
-    return_to_caller, store, CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR,
-    SCRATCH, STATE,
+    allocate, allocate_avoiding, disp, element_addr, emit_ops, field_disp, flat_store,
+    pop_native_frame, push_native_frame, return_to_caller, store, store_tw, value_store, CallConv,
+    CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -119,6 +119,9 @@ struct Labels {
     loops: Vec<Vec<(HomeLoop, DynamicLabel, DynamicLabel)>>,
     /// The write barrier's slow path ([`remember_routine`]).
     remember: DynamicLabel,
+    /// Per function: its back-edge blocks ([`back_edge`]), each with its loop's
+    /// header, ascending.
+    back_edges: Vec<Vec<(u32, u32)>>,
 }
 
 impl Labels {
@@ -140,6 +143,13 @@ impl Labels {
             }
         }
         self.block(func, ip)
+    }
+    /// The header of the loop whose back-edge block ([`back_edge`]) starts at `ip`.
+    fn back_edge(&self, func: u32, ip: u32) -> Option<u32> {
+        let v = &self.back_edges[func as usize];
+        v.binary_search_by_key(&ip, |(i, _)| *i)
+            .ok()
+            .map(|k| v[k].1)
     }
     /// The loop with home registers the block at `ip` is in.
     fn home(&self, func: u32, ip: u32) -> Option<&HomeLoop> {
@@ -417,12 +427,24 @@ pub fn program(
     let remember = a.new_dynamic_label();
     dynasm!(a ; .arch x64 ; =>remember);
     remember_routine(&mut a);
+    let back_edges = irs
+        .iter()
+        .map(|f| match f {
+            Some(f) => f
+                .blocks
+                .iter()
+                .filter_map(|b| back_edge(&b.trace).map(|h| (b.ip, h)))
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
     let labels = Labels {
         blocks,
         out,
         shapes: shapes.to_vec(),
         loops,
         remember,
+        back_edges,
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -461,9 +483,10 @@ pub fn program(
             block(&mut a, fi as u32, b.ip, t, &loc, &labels, next, &mut late)
                 .map_err(|e| format!("{name}: {e}"))?;
         }
-        // The function's exits to the interpreter, out of the way of its blocks.
-        for (l, ip) in late.drain(..) {
-            dynasm!(a ; .arch x64 ; =>l ; mov eax, ip as i32 ; jmp =>out);
+        // The function's exit stubs and slow paths, out of the way of its blocks.
+        for l in late.drain(..) {
+            l.emit(&mut a, &labels)
+                .map_err(|e| format!("{name}: {e}"))?;
         }
         // Its loops' preheaders and back-edge entries.
         for (h, pre, entry) in &labels.loops[fi] {
@@ -522,17 +545,19 @@ pub fn program(
     })
 }
 
-/// One block (starting at byte offset `ip`).
+/// One block (starting at byte offset `ip`). Its exit stubs and slow paths go to
+/// `late`, emitted after the function's blocks, so that the block's code runs
+/// straight into the next block's.
 #[allow(clippy::too_many_arguments)]
-fn block(
+fn block<'l>(
     a: &mut Asm,
     func: u32,
     ip: u32,
     t: &Trace,
     loc: &[Loc],
-    labels: &Labels,
+    labels: &'l Labels,
     next: Option<u32>,
-    late: &mut Vec<(DynamicLabel, u32)>,
+    late: &mut Vec<Late<'l>>,
 ) -> Result<(), CompileError> {
     // A branch (an exit that jumps to a block, with no values to write) goes straight
     // to the block's label; other exits get a stub. Inside a loop with home registers,
@@ -557,68 +582,267 @@ fn block(
             used[ins.snap as usize] = true;
         }
     }
-    // Exits to the interpreter with no values to write are deferred to the end of the
-    // function (`late`); any other stub follows the block's code, which then cannot
-    // fall through to the next block.
-    let late_ok = |k: usize| {
-        let s = &t.snaps[k];
-        s.entries.is_empty() && s.resume_ip & JUMP_BIT == 0 && home.is_none()
-    };
-    let stubs = (0..t.snaps.len()).any(|k| used[k] && direct(k).is_none() && !late_ok(k));
     let loc = &alias_homes(t, loc, home)[..];
     let mut cx = BlockTarget {
         func,
         ip,
         labels,
         next,
-        stubs,
         home,
         exits: exits.clone(),
+        slow: Vec::new(),
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
+    late.extend(
+        cx.slow
+            .into_iter()
+            .map(|(at, s, done)| Late::Slow { at, slow: s, done }),
+    );
     for (k, s) in t.snaps.iter().enumerate() {
         if !used[k] || direct(k).is_some() {
             continue;
         }
-        if late_ok(k) {
-            late.push((exits[k], s.resume_ip));
-            continue;
-        }
-        dynasm!(a ; .arch x64 ; =>exits[k]);
-        for &(slot, r) in &s.entries {
-            store(a, slot as u32, loc[r.0 as usize], t.tagword(r))?;
-        }
         let to = s.resume_ip & !JUMP_BIT;
-        if s.resume_ip & JUMP_BIT == 0 || !stays(to) {
-            store_homes(a, home)?;
-        }
-        if s.resume_ip & JUMP_BIT != 0 {
-            let l = labels.target(func, ip, to)?;
-            dynasm!(a ; .arch x64 ; jmp =>l);
-        } else {
-            let out = labels.out;
-            dynasm!(a ; .arch x64 ; mov eax, s.resume_ip as i32 ; jmp =>out);
-        }
+        let jump = s.resume_ip & JUMP_BIT != 0;
+        late.push(Late::Exit {
+            at: exits[k],
+            stores: s
+                .entries
+                .iter()
+                .map(|&(slot, r)| (slot as u32, loc[r.0 as usize], t.tagword(r)))
+                .collect(),
+            homes: if !jump || !stays(to) { home } else { None },
+            to: if jump {
+                Resume::Block(labels.target(func, ip, to)?)
+            } else {
+                Resume::Interpreter(s.resume_ip)
+            },
+        });
     }
     Ok(())
+}
+
+/// Where an exit stub goes after its stores.
+enum Resume {
+    /// A block of the function (a branch that had values to write or homes to leave).
+    Block(DynamicLabel),
+    /// The interpreter, at this bytecode offset.
+    Interpreter(u32),
+}
+
+/// Code placed after a function's blocks, out of their way: a block with guards can
+/// then fall through to the next block, and a test's likely outcome is the straight
+/// path (the taken jumps of a loop's iteration are its back-edge alone).
+enum Late<'l> {
+    /// An exit: the snapshot's pending values written to their slots, the home
+    /// registers of the loop it leaves written back, then on to `to`.
+    Exit {
+        at: DynamicLabel,
+        /// (slot, register, tag word).
+        stores: Vec<(u32, Loc, u64)>,
+        homes: Option<&'l HomeLoop>,
+        to: Resume,
+    },
+    /// The general layout's half of an element access ([`Slow`]), entered at `at`,
+    /// back to `done`.
+    Slow {
+        at: DynamicLabel,
+        slow: Slow,
+        done: DynamicLabel,
+    },
+}
+
+impl Late<'_> {
+    fn emit(self, a: &mut Asm, labels: &Labels) -> Result<(), CompileError> {
+        match self {
+            Late::Exit {
+                at,
+                stores,
+                homes,
+                to,
+            } => {
+                dynasm!(a ; .arch x64 ; =>at);
+                for (slot, l, tw) in stores {
+                    store(a, slot, l, tw)?;
+                }
+                store_homes(a, homes)?;
+                match to {
+                    Resume::Block(l) => dynasm!(a ; .arch x64 ; jmp =>l),
+                    Resume::Interpreter(ip) => {
+                        let out = labels.out;
+                        dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);
+                    }
+                }
+            }
+            Late::Slow { at, slow, done } => {
+                dynasm!(a ; .arch x64 ; =>at);
+                slow.emit(a, labels.remember)?;
+                dynasm!(a ; .arch x64 ; jmp =>done);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An element access's path for a general array (16-byte values), when the code
+/// tests the array for the flat layout the access expects first: a typed front end's
+/// arrays of numbers and bools are flat (SPEC.md §1.1), so the general layout is the
+/// unlikely one and waits out of line ([`Late::Slow`]). Each path checks that the
+/// array is general (any other kind exits) and the index, as the access did before
+/// (but `aget.slot`'s, whose flat path tested the kind; it is also emitted inline,
+/// after that same test, when the general layout is the likely one: [`element_copy`]).
+#[derive(Clone, Copy)]
+enum Slow {
+    /// `aget.any`: the element's tag checked, its payload into `dst`.
+    AGetAny {
+        p: u8,
+        q: u8,
+        tag: i32,
+        dst: Loc,
+        exit: DynamicLabel,
+    },
+    /// `aget.slot`: the element copied whole into the slot at byte offset `off`.
+    AGetSlot {
+        p: u8,
+        q: u8,
+        off: i32,
+        exit: DynamicLabel,
+    },
+    /// `aset.slot`: the slot at byte offset `voff` stored whole through the barrier
+    /// (the index was guarded).
+    ASetSlot {
+        p: u8,
+        q: u8,
+        voff: i32,
+        exit: DynamicLabel,
+    },
+    /// `hstore` of a number or bool (no barrier) into an element (the index was
+    /// guarded): payload `v` and tag word `tw`.
+    Store {
+        p: u8,
+        at: ElemAt,
+        v: Loc,
+        tw: u64,
+        exit: DynamicLabel,
+    },
+}
+
+/// Where a general array's element is: at index register `q`, or at a constant
+/// byte offset from the array.
+#[derive(Clone, Copy)]
+enum ElemAt {
+    Index(u8),
+    Offset(i32),
+}
+
+impl Slow {
+    fn emit(self, a: &mut Asm, remember: DynamicLabel) -> Result<(), CompileError> {
+        let f = layout::FIELDS as i32;
+        let general = |a: &mut Asm, p: u8, exit: DynamicLabel| {
+            dynasm!(a ; .arch x64
+                ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
+                ; jne =>exit);
+        };
+        match self {
+            Slow::AGetAny {
+                p,
+                q,
+                tag,
+                dst,
+                exit,
+            } => {
+                general(a, p, exit);
+                element_addr(a, p, q, Some(exit));
+                dynasm!(a ; .arch x64 ; cmp DWORD [Rq(SCRATCH) + f + 8], tag ; jne =>exit);
+                match dst {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(SCRATCH) + f]),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(SCRATCH) + f]),
+                    Loc::None => {}
+                }
+            }
+            Slow::AGetSlot { p, q, off, exit } => {
+                // The flat path tested the kind to be general.
+                element_addr(a, p, q, Some(exit));
+                copy_into_slot(a, f, off);
+            }
+            Slow::ASetSlot { p, q, voff, exit } => {
+                general(a, p, exit);
+                set_general(a, p, q, voff, remember);
+            }
+            Slow::Store { p, at, v, tw, exit } => {
+                general(a, p, exit);
+                let (reg, off) = match at {
+                    ElemAt::Index(q) => {
+                        element_addr(a, p, q, None);
+                        (SCRATCH, f)
+                    }
+                    ElemAt::Offset(off) => (p, off),
+                };
+                match v {
+                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(reg) + off], Rq(r)),
+                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(reg) + off], Rx(r)),
+                    Loc::None => {}
+                }
+                store_tw(a, reg, off, tw);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Element `q` of the general array `p` := the whole value of the slot at byte offset
+/// `voff`, through the write barrier (the index was guarded).
+fn set_general(a: &mut Asm, p: u8, q: u8, voff: i32, remember: DynamicLabel) {
+    element_addr(a, p, q, None);
+    store_whole(a, p, layout::FIELDS as i32, voff, remember);
+}
+
+/// Whether the element copied whole at `aget.slot` or `aset.slot` `i` of `t` is half
+/// of an element copy (`a[i] = b[j]`: an `aget.slot` into the slot an `aset.slot` of
+/// the block stores): then its arrays are most likely flat (a typed front end's
+/// arrays of numbers and bools are, SPEC.md §1.1), and the code tests the flat layout
+/// first. A value of no proven kind copied anywhere else is most often an object,
+/// which only a general array holds: the general layout first.
+fn element_copy(t: &Trace, i: usize) -> bool {
+    let ins = &t.ins[i];
+    match ins.op {
+        IrOp::AGetSlot => t.ins[i + 1..]
+            .iter()
+            .any(|j| j.op == IrOp::ASetSlot && j.k == ins.k),
+        IrOp::ASetSlot => t.ins[..i]
+            .iter()
+            .any(|j| j.op == IrOp::AGetSlot && j.k == ins.k),
+        _ => false,
+    }
+}
+
+/// The header of the loop whose back-edge block `t` is: a block of the `loop`
+/// instruction alone (the interpreter's entry at the back-edge), which polls the
+/// interrupt flag and jumps to the header. A jump to it from inside the loop polls
+/// and jumps to the header itself (the `Jump` arm of [`BlockTarget::function_op`]).
+fn back_edge(t: &Trace) -> Option<u32> {
+    match &t.ins[..] {
+        [p, j] if p.op == IrOp::Poll && j.op == IrOp::Jump => t.snaps[p.snap as usize]
+            .entries
+            .is_empty()
+            .then_some(j.k as u32),
+        _ => None,
+    }
 }
 
 /// The registers of a block's values with each `home.get` that can be read from its
 /// home register itself given that register: one no `home.set` of the same home
 /// overwrites before the value's last read (an operand, or an exit's snapshot entry,
 /// [`crate::x64::reads`]), but for the `home.set` that is that read. The allocator's
-/// register for it then stays idle, and the copy into it is no code. No other value
-/// is ever given a home register (the allocator avoids them), so only `home.set`
-/// writes one.
+/// register for it then stays idle, and the copy into it is no code. The allocator
+/// gives no value a home register, so only `home.set` writes one, and the operation
+/// computing a home's new value in place (below), whose `home.set` is then no code.
 fn alias_homes(t: &Trace, loc: &[Loc], home: Option<&HomeLoop>) -> Vec<Loc> {
     let mut out = loc.to_vec();
     let Some(h) = home else { return out };
     let last = crate::x64::reads(t, false);
     for (i, ins) in t.ins.iter().enumerate() {
-        if !matches!(
-            ins.op,
-            IrOp::HGetI | IrOp::HGetF | IrOp::HGetB | IrOp::HGetP
-        ) {
+        if !gets_op(ins.op) {
             continue;
         }
         let Some((_, reg)) = h.home(ins.k as usize) else {
@@ -635,7 +859,56 @@ fn alias_homes(t: &Trace, loc: &[Loc], home: Option<&HomeLoop>) -> Vec<Loc> {
             out[i] = reg;
         }
     }
+    let gets = |x: usize, k: u64| gets_op(t.ins[x].op) && t.ins[x].k == k;
+    // A home's new value computed from its old one by an operation that reads its
+    // first operand before writing its result (`k += i`) is computed in the home
+    // register itself (`add r15, r10`, no copies), when the old value is that first
+    // operand read in place and read no more after it, and between it and its
+    // `home.set` nothing reads or writes the home and nothing exits (an exit writes
+    // the home registers to their slots, and resumes before the instruction that
+    // computed it); and while the value is read after its `home.set`, no later
+    // `home.set` of the home follows (its value may be computed in the register
+    // before the last read).
+    for (j, ins) in t.ins.iter().enumerate() {
+        if ins.op != IrOp::HSet {
+            continue;
+        }
+        let Some((_, reg)) = h.home(ins.k as usize) else {
+            continue;
+        };
+        let d = ins.a.0 as usize;
+        let def = t.ins[d];
+        let (p, q) = (def.a.0 as usize, def.b.0 as usize);
+        let in_place = d < j
+            && crate::x64::reads_first_operand_first(t, &def)
+            && gets(p, ins.k)
+            && out[p] == reg
+            && out[q] != reg
+            && matches!(
+                (out[d], reg),
+                (Loc::Gpr(_), Loc::Gpr(_)) | (Loc::Xmm(_), Loc::Xmm(_))
+            );
+        if !in_place {
+            continue;
+        }
+        let old_read = (0..d).any(|g| gets(g, ins.k) && out[g] == reg && last[g] > d);
+        let between = t.ins[d + 1..j].iter().any(|x| {
+            x.op.flags() & flag::GUARD != 0 || (x.op == IrOp::HSet || gets_op(x.op)) && x.k == ins.k
+        });
+        let later = last[d] > j
+            && t.ins[j + 1..]
+                .iter()
+                .any(|x| x.op == IrOp::HSet && x.k == ins.k);
+        if !old_read && !between && !later {
+            out[d] = reg;
+        }
+    }
     out
+}
+
+/// Whether `op` reads a home register (`home.get.*`).
+fn gets_op(op: IrOp) -> bool {
+    matches!(op, IrOp::HGetI | IrOp::HGetF | IrOp::HGetB | IrOp::HGetP)
 }
 
 /// A block's [`Target`]: the operations of whole-function code (branches between
@@ -648,12 +921,22 @@ struct BlockTarget<'l> {
     labels: &'l Labels,
     /// The block emitted next (a jump there falls through).
     next: Option<u32>,
-    /// Whether exit stubs follow the block's code (then it cannot fall through).
-    stubs: bool,
     /// The loop with home registers the block is in.
     home: Option<&'l HomeLoop>,
     /// The label of each snapshot's exit.
     exits: Vec<DynamicLabel>,
+    /// The slow paths of its element accesses (entry, path, join), placed after the
+    /// function's blocks ([`Late::Slow`]).
+    slow: Vec<(DynamicLabel, Slow, DynamicLabel)>,
+}
+
+impl BlockTarget<'_> {
+    /// A label for a slow path out of line (`slow`), and the label of the join.
+    fn slow(&mut self, a: &mut Asm, slow: Slow) -> (DynamicLabel, DynamicLabel) {
+        let (at, done) = (a.new_dynamic_label(), a.new_dynamic_label());
+        self.slow.push((at, slow, done));
+        (at, done)
+    }
 }
 
 impl Target<Asm> for BlockTarget<'_> {
@@ -690,7 +973,7 @@ impl Target<Asm> for BlockTarget<'_> {
         i: usize,
         exit: DynamicLabel,
     ) -> Result<(), CompileError> {
-        let (func, labels, next, stubs) = (self.func, self.labels, self.next, self.stubs);
+        let (func, labels, next) = (self.func, self.labels, self.next);
         let home = |s: u64| {
             self.home
                 .and_then(|h| h.home(s as usize))
@@ -719,11 +1002,29 @@ impl Target<Asm> for BlockTarget<'_> {
                 if self.home.is_some_and(|h| !h.contains(to)) {
                     store_homes(a, self.home)?;
                 }
-                // Falling through to the block emitted next needs no jump (unless the
-                // jump goes through a loop's preheader).
                 let last = i + 1 == t.ins.len();
                 let l = labels.target(func, self.ip, to)?;
-                if !(last && !stubs && next == Some(to) && l == labels.block(func, to)?) {
+                // A jump to a back-edge block in the same loop (no preheader, no homes
+                // to write on either jump) polls and goes to the header itself: one
+                // compare and one taken jump an iteration. A set flag goes through the
+                // back-edge block, which polls again and exits there.
+                let head = labels.back_edge(func, to).filter(|&h| {
+                    let same = match (labels.home(func, to), self.home) {
+                        (None, None) => true,
+                        (Some(x), Some(y)) => std::ptr::eq(x, y) && x.contains(h),
+                        _ => false,
+                    };
+                    last && same && labels.block(func, to).is_ok_and(|b| b == l)
+                });
+                if let Some(h) = head {
+                    let hl = labels.target(func, to, h)?;
+                    dynasm!(a ; .arch x64
+                        ; cmp BYTE [Rq(INTR)], 0
+                        ; je =>hl
+                        ; jmp =>l);
+                } else if !(last && next == Some(to) && l == labels.block(func, to)?) {
+                    // Falling through to the block emitted next needs no jump (unless
+                    // the jump goes through a loop's preheader).
                     dynasm!(a ; .arch x64 ; jmp =>l);
                 }
             }
@@ -825,19 +1126,32 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; ret);
             }
             IrOp::AGetSlot => {
-                // Bounds (unsigned: a negative index is huge), then the element's
-                // address in the scratch register: array + FIELDS + 16 * index.
+                // The array's elements kind decides the layout at run time: flat (the
+                // payload, and the kind as the tag), general (the whole value copied),
+                // or converted (an exit). Bounds unsigned (a negative index is huge).
                 let (p, q) = (g(ins.a), g(ins.b));
                 let f = layout::FIELDS as i32;
                 let off = disp(ins.k)?;
-                // The array's elements kind decides the layout at run time: general
-                // (the whole value copied) or flat (the payload, and the kind as the
-                // tag); a converted array exits.
-                let (flat, done) = general_element_addr(a, p, q, exit);
-                copy_into_slot(a, f, off);
+                let general = Slow::AGetSlot { p, q, off, exit };
+                let done = if element_copy(t, i) {
+                    // The flat layout first, the general one out of line.
+                    let (at, done) = self.slow(a, general);
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
+                        ; je =>at);
+                    done
+                } else {
+                    // The general layout first (a value of no proven kind is most often
+                    // an object, in a general array), then the flat one.
+                    let (flat, done) = (a.new_dynamic_label(), a.new_dynamic_label());
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
+                        ; jne =>flat);
+                    general.emit(a, labels.remember)?;
+                    dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
+                    done
+                };
                 dynasm!(a ; .arch x64
-                    ; jmp =>done
-                    ; =>flat
                     ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_MOVED as i32
                     ; je =>exit
                     ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
@@ -849,24 +1163,24 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; =>done);
             }
             IrOp::AGetAny => {
-                // The elements kind decides the layout at run time: general (the
-                // element's tag checked, its payload loaded) or flat (the kind checked
-                // to be the tag, the payload loaded); a converted array exits.
+                // The elements kind decides the layout at run time: flat (the kind
+                // checked to be the tag, the payload loaded) here, general (the
+                // element's tag checked, its payload loaded) out of line; any other
+                // kind exits.
                 let (p, q) = (g(ins.a), g(ins.b));
                 let f = layout::FIELDS as i32;
                 let tag = ins.tw as u32 as i32;
-                let (flat, done) = general_element_addr(a, p, q, exit);
-                dynasm!(a ; .arch x64 ; cmp DWORD [Rq(SCRATCH) + f + 8], tag ; jne =>exit);
-                match loc[i] {
-                    Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(SCRATCH) + f]),
-                    Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(SCRATCH) + f]),
-                    Loc::None => {}
-                }
+                let slow = Slow::AGetAny {
+                    p,
+                    q,
+                    tag,
+                    dst: loc[i],
+                    exit,
+                };
+                let (general, done) = self.slow(a, slow);
                 dynasm!(a ; .arch x64
-                    ; jmp =>done
-                    ; =>flat
                     ; cmp DWORD [Rq(p) + layout::META as i32], tag
-                    ; jne =>exit
+                    ; jne =>general
                     ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
                     ; jae =>exit);
                 match loc[i] {
@@ -946,30 +1260,68 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; mov QWORD [Rq(p) + f + 8], Rq(SCRATCH));
             }
             IrOp::ASetSlot => {
-                // The element's address in the scratch register (the index was
-                // guarded by `guard.index`).
+                // Flat: the payload, when the value's tag is the array's elements kind
+                // (256, general, is no tag). General: the whole value through the
+                // barrier. Any other (a converted array, or a store that converts)
+                // exits. The index was guarded by `guard.index`.
                 let (p, q) = (g(ins.a), g(ins.b));
                 let voff = disp(ins.k)?;
                 let f = layout::FIELDS as i32;
-                // General: the whole value through the barrier. Flat: the payload,
-                // when the value's tag is the array's elements kind; otherwise (a
-                // converted array, or a store that converts) exit.
-                let flat = a.new_dynamic_label();
-                let done = a.new_dynamic_label();
+                let (mismatch, done) = if element_copy(t, i) {
+                    // The flat layout first, the general one out of line.
+                    self.slow(a, Slow::ASetSlot { p, q, voff, exit })
+                } else {
+                    // The general layout first (a value of no proven kind is most often
+                    // an object), then the flat one.
+                    let (flat, done) = (a.new_dynamic_label(), a.new_dynamic_label());
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
+                        ; jne =>flat);
+                    set_general(a, p, q, voff, labels.remember);
+                    dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
+                    (exit, done)
+                };
                 dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
-                    ; jne =>flat);
-                element_addr(a, p, q, None);
-                store_whole(a, p, f, voff, labels.remember);
-                dynasm!(a ; .arch x64
-                    ; jmp =>done
-                    ; =>flat
                     ; mov Rd(SCRATCH), DWORD [Rq(BASE) + voff + 8]
                     ; cmp Rd(SCRATCH), DWORD [Rq(p) + layout::META as i32]
-                    ; jne =>exit
+                    ; jne =>mismatch
                     ; mov Rq(SCRATCH), QWORD [Rq(BASE) + voff]
                     ; mov QWORD [Rq(p) + Rq(q) * 8 + f], Rq(SCRATCH)
                     ; =>done);
+            }
+            IrOp::HStore => {
+                // An element of an array of a kind known only at run time
+                // (`HSTORE_ELEM`), the index guarded: a number or bool goes flat when
+                // the array's elements kind is its tag, and out of line into a general
+                // array (no barrier: not a pointer); any other kind exits. Any other
+                // value goes into a general array only, through the barrier.
+                let p = g(ins.a);
+                let tw = t.tagword(ins.b);
+                if !(Tag::BOOL as u64..=Tag::CHAR as u64).contains(&tw) {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
+                        ; jne =>exit);
+                    return value_store(a, t, loc, ins, p, exit, Some(labels.remember));
+                }
+                let idx = t.ins[ins.k as usize];
+                let at = if idx.op == IrOp::KInt {
+                    ElemAt::Offset(field_disp(idx.k)?)
+                } else {
+                    ElemAt::Index(g(Ref(ins.k as u32)))
+                };
+                let slow = Slow::Store {
+                    p,
+                    at,
+                    v: loc[ins.b.0 as usize],
+                    tw,
+                    exit,
+                };
+                let (general, done) = self.slow(a, slow);
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(p) + layout::META as i32], tw as i32
+                    ; jne =>general);
+                flat_store(a, t, loc, ins, p)?;
+                dynasm!(a ; .arch x64 ; =>done);
             }
             IrOp::FieldPtr => {
                 let foff = layout::FIELDS as i32 + disp(ins.k & 0xffff_ffff)?;
@@ -1007,21 +1359,42 @@ impl Target<Asm> for BlockTarget<'_> {
     }
 }
 
-/// Opens an element load whose layout the array's elements kind decides at run time:
-/// for a general array the element's address goes in the scratch register (bounds
-/// checked, leaving to `exit`) and the code falls through; any other kind jumps to
-/// the returned `flat` label. The caller joins both paths at the returned `done`.
-fn general_element_addr(
-    a: &mut VecAssembler<X64Relocation>,
-    p: u8,
-    q: u8,
-    exit: DynamicLabel,
-) -> (DynamicLabel, DynamicLabel) {
-    let flat = a.new_dynamic_label();
-    let done = a.new_dynamic_label();
-    dynasm!(a ; .arch x64
-        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
-        ; jne =>flat);
-    element_addr(a, p, q, Some(exit));
-    (flat, done)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::IrType;
+
+    /// Two updates of one home in a block, the first value read after the second is
+    /// computed (`v = k - x; k := v; w = k - x; u = v + x; k := w`): the second is
+    /// computed in the home register, so the first must not be, or `u` would read
+    /// `w`. (`sub`: the builder puts a commutative operation's operands in order.)
+    #[test]
+    fn a_home_value_read_after_a_later_update_is_not_computed_in_place() {
+        let none = Ref(u32::MAX);
+        let mut b = TraceBuilder::new(0);
+        let k = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
+        let x = b.emit_raw(IrOp::HGetI, none, none, 4, 0);
+        let v = b.arith(IrOp::SubI, k, x).expect("i64s");
+        b.emit_raw(IrOp::HSet, v, none, 3, 0);
+        let k2 = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
+        let w = b.arith(IrOp::SubI, k2, x).expect("i64s");
+        let u = b.arith(IrOp::AddI, v, x).expect("i64s");
+        b.emit_raw(IrOp::HSet, w, none, 3, 0);
+        b.emit_raw(IrOp::HSet, u, none, 4, 0);
+        let t = b.finish(Vec::new());
+        let (hk, hx) = (Loc::Gpr(15), Loc::Gpr(10));
+        let h = HomeLoop {
+            head: 0,
+            back: 100,
+            homes: vec![(3, IrType::I64, hk), (4, IrType::I64, hx)],
+            objects: Vec::new(),
+            room: 0,
+        };
+        let loc = allocate_avoiding(&t, &[hk, hx]).expect("fits");
+        let out = alias_homes(&t, &loc, Some(&h));
+        assert_eq!(out[k.0 as usize], hk, "k read in place");
+        assert_eq!(out[w.0 as usize], hk, "w computed in the home register");
+        assert_ne!(out[v.0 as usize], hk, "v is read after w is computed");
+        assert_eq!(out[u.0 as usize], hx, "u = x + v: x read no more after it");
+    }
 }
