@@ -1921,7 +1921,11 @@ pub fn call_helper<A: Emitter>(a: &mut A, f: HelperFn, args: [HelperArg; 3], fai
         HelperFn::Addr(f) => dynasm!(a ; .arch x64
             ; mov rax, QWORD f as i64
             ; call rax),
+        // Code compiled ahead of time keeps the frame top in `rbp` and writes it to
+        // the register block only where the runtime reads it (`CallConv::Aot`): the
+        // helper adopts the records up to it.
         HelperFn::Table(off) => dynasm!(a ; .arch x64
+            ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], rbp
             ; mov rax, QWORD [rbx + 8]
             ; call QWORD [rax + off]),
     }
@@ -2510,9 +2514,11 @@ pub(crate) enum CallConv {
     /// The tracing JIT's: the frame top read from the register block, the floor in
     /// `rbp`; `ret.rec` returns with the frame top in `r11`.
     Trace,
-    /// Whole-function code's (`aot::emit`): the frame top in `rbp` (and written to the
-    /// register block at every change, so the runtime always reads it right), the
-    /// floor in the native stack at `[rbx + floor]`.
+    /// Whole-function code's (`aot::emit`): the frame top in `rbp`, written to the
+    /// register block only where the runtime reads it (every exit, helper call and
+    /// return to the trampoline), not at each push and pop; the floor in the native
+    /// stack at `[rbx + floor]`, which the trampoline sets so that it also covers the
+    /// value stack and the frame stack: the one compare a call makes.
     Aot { floor: i32 },
 }
 
@@ -2532,11 +2538,13 @@ pub(crate) fn push_native_frame<A: Emitter>(
     let end = disp(c.a0 + c.nslots as u64)?;
     let (f, dst, resume, room) = (c.func, c.dst, c.resume, c.room);
     // Room for the callee's slots, its frame record and native stack: otherwise the
-    // interpreter makes the call.
-    dynasm!(a ; .arch x64
-        ; lea r11, [Rq(BASE) + end]
-        ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
-        ; ja =>exit);
+    // interpreter makes the call. Whole-function code's floor covers the value stack.
+    if c.conv == CallConv::Trace {
+        dynasm!(a ; .arch x64
+            ; lea r11, [Rq(BASE) + end]
+            ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+            ; ja =>exit);
+    }
     // The register holding the frame top.
     let top = match c.conv {
         CallConv::Trace => {
@@ -2598,9 +2606,10 @@ pub(crate) fn push_native_frame<A: Emitter>(
             ; mov QWORD [Rq(top) + clo + 8], rax);
     }
     let argoff = disp(c.a0)?;
-    dynasm!(a ; .arch x64
-        ; add Rq(top), fsz
-        ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
+    dynasm!(a ; .arch x64 ; add Rq(top), fsz);
+    if c.conv == CallConv::Trace {
+        dynasm!(a ; .arch x64 ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
+    }
     dynasm!(a ; .arch x64 ; lea Rq(BASE), [Rq(BASE) + argoff]);
     Ok(())
 }
@@ -2642,9 +2651,11 @@ pub(crate) fn pop_native_frame<A: Emitter>(a: &mut A, c: &NativeCall) -> Result<
     };
     let d = disp(c.dst as u16 as u64)?;
     let argoff = disp(c.a0)?;
+    dynasm!(a ; .arch x64 ; sub Rq(top), fsz);
+    if c.conv == CallConv::Trace {
+        dynasm!(a ; .arch x64 ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
+    }
     dynasm!(a ; .arch x64
-        ; sub Rq(top), fsz
-        ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top)
         ; lea Rq(BASE), [Rq(BASE) - argoff]
         ; mov QWORD [Rq(BASE) + d], rax
         ; mov QWORD [Rq(BASE) + d + 8], rdx);

@@ -306,6 +306,31 @@ fn room_check(a: &mut Asm, end: u64, fail: DynamicLabel) -> Result<(), CompileEr
     Ok(())
 }
 
+/// What the trampoline needs to keep direct calls inside the value stack with the one
+/// native-stack compare each makes: `log2` of the largest argument offset of any
+/// direct call in bytes (rounded up to a power of two: how far one call moves the
+/// base at most) and the largest extent of a callee's frame from the caller's base in
+/// bytes (what the call itself needs free). `None` when the program makes no direct
+/// call.
+fn value_floor(irs: &[Option<FuncIr>], shapes: &[(u16, u16)]) -> Option<(i8, i32)> {
+    let (mut step, mut end) = (0u64, 0u64);
+    for b in irs.iter().flatten().flat_map(|f| &f.blocks) {
+        for ins in &b.trace.ins {
+            if matches!(ins.op, IrOp::CallAotK | IrOp::CallAotSelf) {
+                let f = (ins.k & 0xffff_ffff) as usize;
+                let a0 = (ins.k >> 32) & 0xffff;
+                let nslots = shapes.get(f).map_or(u16::MAX, |s| s.1) as u64;
+                step = step.max(a0.max(1));
+                end = end.max(a0 + nslots);
+            }
+        }
+    }
+    // Both at most 2^17 slots: 2^21 bytes.
+    let step = (step * std::mem::size_of::<Value>() as u64).checked_next_power_of_two()?;
+    let end = end * std::mem::size_of::<Value>() as u64;
+    (end > 0).then(|| (step.trailing_zeros() as i8, end as i32))
+}
+
 /// Compiles the translated program into an [`Image`].
 pub fn program(
     m: &Module,
@@ -363,9 +388,33 @@ pub fn program(
         ; lea rax, [rbx - NATIVE_BUDGET]
         ; cmp r11, rax
         ; cmovb r11, rax
+    );
+    if let Some((shift, end)) = value_floor(irs, shapes) {
+        // Raised again so that the value stack cannot fill first: the call at depth
+        // `i` has its base at most `i` times the largest argument offset of any direct
+        // call (`1 << shift` bytes, rounded up to a power of two) above the entered
+        // frame's slot 0 (`rdi`), and needs at most `end` bytes from its base; so the
+        // calls at depths 0 to `(limit - rdi - end) >> shift` may go (a negative count
+        // puts the floor above the stack pointer).
+        dynasm!(a ; .arch x64
+            ; mov rax, QWORD [r12 + layout::ST_STACK_LIMIT as i32]
+            ; sub rax, rdi
+            ; sub rax, end
+            ; sar rax, shift
+            ; imul rax, rax, CALL_BYTES
+            ; lea rdx, [rbx - 8]
+            ; sub rdx, rax
+            ; cmp r11, rdx
+            ; cmovb r11, rdx);
+    }
+    // The code writes the frame top (`rbp`) to the register block only where the
+    // runtime reads it (`CallConv::Aot`): here, before the return below reads the
+    // records, and at the shared exit.
+    dynasm!(a ; .arch x64
         ; mov QWORD [rbx + TRAMP_FLOOR], r11
         ; call rcx
-        ; mov r11, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+        ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], rbp
+        ; mov r11, rbp
         ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
         ; jne =>not_normal
     );
@@ -384,6 +433,7 @@ pub fn program(
         ; pop rbx
         ; ret
         ; =>out
+        ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], rbp
         ; lea rsp, [rbx + 24]
         ; pop r15
         ; pop r14
