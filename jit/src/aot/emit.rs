@@ -18,11 +18,11 @@
 #![allow(clippy::useless_conversion)]
 
 use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
-use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
+use crate::ir::{flag, ClosureSrc, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
-    allocate, allocate_avoiding, disp, element_addr, emit_ops, pop_native_frame, push_native_frame,
-    return_to_caller, store, CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR,
-    SCRATCH, STATE,
+    allocate, allocate_avoiding, disp, element_addr, emit_ops, frame_record, pop_native_frame,
+    push_native_frame, return_to_caller, store, CallConv, CompileError, HelperFn, Loc, NativeCall,
+    Target, BASE, INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -73,8 +73,16 @@ const TRAMP_VM: i32 = 0;
 /// Where the trampoline keeps the helper table's address.
 const TRAMP_HELPERS: i32 = 8;
 /// Where the trampoline keeps the native stack's floor, which every direct call checks
-/// (`rbp` holds the frame top, [`CallConv::Aot`]).
+/// (`rbp` holds the frame top, [`CallConv::Aot`]): below it, the native stack budget,
+/// the frame stack or the value stack might be short.
 const TRAMP_FLOOR: i32 = 16;
+/// Where the trampoline keeps the floor of the native stack budget and the frame stack
+/// alone: a call below [`TRAMP_FLOOR`] checks the value stack exactly and compares
+/// with this one ([`call_limits`]) before it leaves to the interpreter.
+const TRAMP_FRAMES: i32 = 24;
+/// Bytes the trampoline reserves below its saved registers (the four words above,
+/// one unused: the entered code's stack stays 16-byte aligned as the caller's was).
+const TRAMP_RESERVE: i32 = 40;
 
 /// A human-readable name for [`Trampoline`]'s contract (documentation anchor).
 pub fn trampoline_signature() -> &'static str {
@@ -365,7 +373,7 @@ pub fn program(
         ; push r13
         ; push r14
         ; push r15
-        ; sub rsp, 24
+        ; sub rsp, TRAMP_RESERVE
         ; mov r12, rdx
         ; mov rbx, rsp
         ; mov QWORD [rbx + TRAMP_VM], r8
@@ -388,6 +396,7 @@ pub fn program(
         ; lea rax, [rbx - NATIVE_BUDGET]
         ; cmp r11, rax
         ; cmovb r11, rax
+        ; mov QWORD [rbx + TRAMP_FRAMES], r11
     );
     if let Some((shift, end)) = value_floor(irs, shapes) {
         // Raised again so that the value stack cannot fill first: the call at depth
@@ -395,7 +404,8 @@ pub fn program(
         // call (`1 << shift` bytes, rounded up to a power of two) above the entered
         // frame's slot 0 (`rdi`), and needs at most `end` bytes from its base; so the
         // calls at depths 0 to `(limit - rdi - end) >> shift` may go (a negative count
-        // puts the floor above the stack pointer).
+        // puts the floor above the stack pointer). A bound for the whole program, so
+        // a call below it checks exactly before it leaves ([`call_limits`]).
         dynasm!(a ; .arch x64
             ; mov rax, QWORD [r12 + layout::ST_STACK_LIMIT as i32]
             ; sub rax, rdi
@@ -424,7 +434,7 @@ pub fn program(
         ; =>not_normal
         ; mov eax, ecx
         ; =>restore
-        ; add rsp, 24
+        ; add rsp, TRAMP_RESERVE
         ; pop r15
         ; pop r14
         ; pop r13
@@ -434,7 +444,7 @@ pub fn program(
         ; ret
         ; =>out
         ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], rbp
-        ; lea rsp, [rbx + 24]
+        ; lea rsp, [rbx + TRAMP_RESERVE]
         ; pop r15
         ; pop r14
         ; pop r13
@@ -476,6 +486,7 @@ pub fn program(
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
+    let mut slow = Vec::new();
     for (fi, ir) in irs.iter().enumerate() {
         let name = m.functions[fi].name.clone();
         let Some(ir) = ir else {
@@ -508,13 +519,17 @@ pub fn program(
             let t = trace.as_ref().unwrap_or(&b.trace);
             let l = labels.block(fi as u32, b.ip).map_err(|e| e.to_string())?;
             dynasm!(a ; .arch x64 ; =>l);
-            block(&mut a, fi as u32, b.ip, t, &loc, &labels, next, &mut late)
-                .map_err(|e| format!("{name}: {e}"))?;
+            block(
+                &mut a, fi as u32, b.ip, t, &loc, &labels, next, &mut late, &mut slow,
+            )
+            .map_err(|e| format!("{name}: {e}"))?;
         }
         // The function's exits to the interpreter, out of the way of its blocks.
         for (l, ip) in late.drain(..) {
             dynasm!(a ; .arch x64 ; =>l ; mov eax, ip as i32 ; jmp =>out);
         }
+        call_limits(&mut a, &slow);
+        slow.clear();
         // Its loops' preheaders and back-edge entries.
         for (h, pre, entry) in &labels.loops[fi] {
             let to = labels.block(fi as u32, h.head).map_err(|e| e.to_string())?;
@@ -572,6 +587,39 @@ pub fn program(
     })
 }
 
+/// An exit inside a callee inlined with exits (`aot::inline`): pushes the frame record
+/// the call would have pushed (the caller resuming after the call), so that the
+/// interpreter goes on in the callee at the snapshot's offset and a fault's stack
+/// trace is the interpreter's. The snapshot's entries wrote the callee's slots (every
+/// value it holds in registers; the slots past the caller's frame were cleared when
+/// the inlined code began); the call's limit check (`call.room`, before the inlined
+/// code) made sure the frame fits.
+fn push_inlined_frames(a: &mut Asm, s: &crate::ir::Snapshot) -> Result<(), CompileError> {
+    let fsz = layout::FRAME_SIZE as i32;
+    match s.frames.as_slice() {
+        [] => Ok(()),
+        [fr] => {
+            let closure_is_func = match fr.closure {
+                ClosureSrc::Func(g) if g == fr.func => true,
+                _ => return Err(CompileError::NotInTraces("an inlined frame's closure")),
+            };
+            dynasm!(a ; .arch x64
+                ; mov DWORD [rbp - fsz + layout::FRAME_IP as i32], fr.resume as i32);
+            frame_record(
+                a,
+                5, /* rbp */
+                fr.func,
+                fr.base as u64,
+                fr.ret as i16,
+                closure_is_func,
+            );
+            dynasm!(a ; .arch x64 ; add rbp, fsz);
+            Ok(())
+        }
+        _ => Err(CompileError::NotInTraces("nested inlined frames")),
+    }
+}
+
 /// One block (starting at byte offset `ip`).
 #[allow(clippy::too_many_arguments)]
 fn block(
@@ -583,6 +631,7 @@ fn block(
     labels: &Labels,
     next: Option<u32>,
     late: &mut Vec<(DynamicLabel, u32)>,
+    slow: &mut Vec<SlowCall>,
 ) -> Result<(), CompileError> {
     // A branch (an exit that jumps to a block, with no values to write) goes straight
     // to the block's label; other exits get a stub. Inside a loop with home registers,
@@ -612,7 +661,7 @@ fn block(
     // fall through to the next block.
     let late_ok = |k: usize| {
         let s = &t.snaps[k];
-        s.entries.is_empty() && s.resume_ip & JUMP_BIT == 0 && home.is_none()
+        s.entries.is_empty() && s.frames.is_empty() && s.resume_ip & JUMP_BIT == 0 && home.is_none()
     };
     let stubs = (0..t.snaps.len()).any(|k| used[k] && direct(k).is_none() && !late_ok(k));
     let loc = &alias_homes(t, loc, home)[..];
@@ -624,8 +673,10 @@ fn block(
         stubs,
         home,
         exits: exits.clone(),
+        slow: Vec::new(),
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
+    slow.append(&mut cx.slow);
     for (k, s) in t.snaps.iter().enumerate() {
         if !used[k] || direct(k).is_some() {
             continue;
@@ -642,6 +693,7 @@ fn block(
         if s.resume_ip & JUMP_BIT == 0 || !stays(to) {
             store_homes(a, home)?;
         }
+        push_inlined_frames(a, s)?;
         if s.resume_ip & JUMP_BIT != 0 {
             let l = labels.target(func, ip, to)?;
             dynasm!(a ; .arch x64 ; jmp =>l);
@@ -704,6 +756,36 @@ struct BlockTarget<'l> {
     home: Option<&'l HomeLoop>,
     /// The label of each snapshot's exit.
     exits: Vec<DynamicLabel>,
+    /// The exact limit checks of the block's direct calls, emitted after the
+    /// function's blocks.
+    slow: Vec<SlowCall>,
+}
+
+/// A direct call's limit checks for when the stack pointer is below the trampoline's
+/// floor ([`TRAMP_FLOOR`], a bound for the whole program's calls): the value stack
+/// checked for this call's frame (`end` bytes from `BASE`) and the native stack against
+/// the budget and frame stack's floor ([`TRAMP_FRAMES`]); either short leaves to the
+/// interpreter at the call (`exit`), which grows the stack or reports the overflow;
+/// else the call goes on (`back`).
+struct SlowCall {
+    slow: DynamicLabel,
+    back: DynamicLabel,
+    end: i32,
+    exit: DynamicLabel,
+}
+
+/// Emits the [`SlowCall`]s of a function, after its blocks.
+fn call_limits(a: &mut Asm, calls: &[SlowCall]) {
+    for c in calls {
+        dynasm!(a ; .arch x64
+            ; =>c.slow
+            ; lea r11, [Rq(BASE) + c.end]
+            ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+            ; ja =>c.exit
+            ; cmp rsp, QWORD [rbx + TRAMP_FRAMES]
+            ; jb =>c.exit
+            ; jmp =>c.back);
+    }
 }
 
 impl Target<Asm> for BlockTarget<'_> {
@@ -806,6 +888,18 @@ impl Target<Asm> for BlockTarget<'_> {
                 };
                 let resume = t.snaps[ins.snap as usize].resume_ip as i32 + len as i32;
                 let target = labels.entry(f)?;
+                // One compare with the floor; below it, the exact checks out of line.
+                let (slow, back) = (a.new_dynamic_label(), a.new_dynamic_label());
+                dynasm!(a ; .arch x64
+                    ; cmp rsp, QWORD [rbx + TRAMP_FLOOR]
+                    ; jb =>slow
+                    ; =>back);
+                self.slow.push(SlowCall {
+                    slow,
+                    back,
+                    end: disp(a0 + nslots as u64)?,
+                    exit,
+                });
                 let call = NativeCall {
                     func: f,
                     a0,
@@ -816,7 +910,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     // The trampoline's native stack floor covers the frame stack.
                     room: 0,
                     closure_is_func: ins.op == IrOp::CallAotK,
-                    conv: CallConv::Aot { floor: TRAMP_FLOOR },
+                    conv: CallConv::Aot,
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still
