@@ -836,6 +836,62 @@ fn aot_inlines_leaves() -> Result<(), Failed> {
     aot_compiles(INLINE_CALLS, &["bump", "half", "rec"], 0, 1)
 }
 
+/// Calls of short straight-line callees that can exit are inlined (SPEC.md §11.6
+/// "Inlining"): in a loop with values pending, in a recursion that meets the frame
+/// limit in one of the runs (the inlined call's limit check fails), and at the end with
+/// an index out of range inside the inlined callee (the exit pushes its frame: the
+/// stack trace names it). `--native-stats` must count the three calls inlined.
+const INLINE_EXITS: &str = "\
+P := struct(n: i64, v: Array<i64>);
+swap := (p: P, i: i64, j: i64) => {
+    t := p.v[i];
+    p.v[i] = p.v[j];
+    p.v[j] = t;
+};
+spin := (p: P, n: i64) -> i64 => {
+    mut s := 0;
+    for i in 0..n {
+        x := s * 3 + i;
+        swap(p, i % 3, 2 - i % 3);
+        s = (x + p.v[1]) % 977;
+    }
+    s
+};
+rec := (p: P, n: i64) -> i64 => if n == 0 { p.v[0] } else { swap(p, 0, n % 3); rec(p, n - 1) + 1 };
+bad := (p: P, j: i64) -> i64 => { k := p.n * 2; swap(p, 1, j); k };
+main := () => {
+    p := P(7, array.make(3, 1));
+    p.v[2] = 5;
+    println(to_str(spin(p, 100)));
+    println(to_str(rec(p, 2000)));
+    println(to_str(bad(p, 3)));
+};
+";
+
+fn aot_inlines_callees_that_exit() -> Result<(), Failed> {
+    let d = Scratch::new("native-inline-exits");
+    let src = d.0.join("k.hash");
+    std::fs::write(&src, INLINE_EXITS).map_err(|e| e.to_string())?;
+    let r = run(
+        Command::new(bin("hashc"))
+            .args(["--native", "--native-stats"])
+            .arg(&src)
+            .arg("-o")
+            .arg(d.0.join("k")),
+        T,
+    );
+    let inlined = r
+        .stderr
+        .split(" calls inlined")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse::<u32>().ok());
+    if r.code != 0 || inlined != Some(3) {
+        return Err(format!("calls inlined: {inlined:?}\n{}", r.stderr).into());
+    }
+    aot_compiles(INLINE_EXITS, &["swap", "spin", "rec", "bad"], 0, 1)
+}
+
 /// Pending values of slots dead where they would be written back are not written
 /// (temporaries, values overwritten before any read): exits in the middle of such code
 /// (every inline allocation leaves to the interpreter under GC stress, an index out of
@@ -1381,6 +1437,10 @@ fn main() {
     trials.push(Trial::test("aot_compiles_stores", aot_compiles_stores));
     trials.push(Trial::test("aot_compiles_calls", aot_compiles_calls));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
+    trials.push(Trial::test(
+        "aot_inlines_callees_that_exit",
+        aot_inlines_callees_that_exit,
+    ));
     trials.push(Trial::test("aot_skips_dead_stores", aot_skips_dead_stores));
     trials.push(Trial::test("aot_calls_the_barrier", aot_calls_the_barrier));
     trials.push(Trial::test("aot_calls_helpers", aot_calls_helpers));

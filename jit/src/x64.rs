@@ -1926,7 +1926,11 @@ pub fn call_helper<A: Emitter>(a: &mut A, f: HelperFn, args: [HelperArg; 3], fai
         HelperFn::Addr(f) => dynasm!(a ; .arch x64
             ; mov rax, QWORD f as i64
             ; call rax),
+        // Code compiled ahead of time keeps the frame top in `rbp` and writes it to
+        // the register block only where the runtime reads it (`CallConv::Aot`): the
+        // helper adopts the records up to it.
         HelperFn::Table(off) => dynasm!(a ; .arch x64
+            ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], rbp
             ; mov rax, QWORD [rbx + 8]
             ; call QWORD [rax + off]),
     }
@@ -2515,14 +2519,17 @@ pub(crate) enum CallConv {
     /// The tracing JIT's: the frame top read from the register block, the floor in
     /// `rbp`; `ret.rec` returns with the frame top in `r11`.
     Trace,
-    /// Whole-function code's (`aot::emit`): the frame top in `rbp` (and written to the
-    /// register block at every change, so the runtime always reads it right), the
-    /// floor in the native stack at `[rbx + floor]`.
-    Aot { floor: i32 },
+    /// Whole-function code's (`aot::emit`): the frame top in `rbp`, written to the
+    /// register block only where the runtime reads it (every exit, helper call and
+    /// return to the trampoline), not at each push and pop; the caller checks the
+    /// limits before the push (one compare with a floor in the native stack that
+    /// covers the value stack and the frame stack, `aot::emit`).
+    Aot,
 }
 
 /// Pushes the interpreter's frame record for a native call exactly as the
-/// interpreter's push does (limits checked, the caller's ip saved, the callee's slots
+/// interpreter's push does (limits checked, by the caller with [`CallConv::Aot`], the
+/// caller's ip saved, the callee's slots
 /// past its arguments cleared, the record and frame top written), then points `BASE`
 /// at the callee's slot 0: the caller emits the `call`, then [`pop_native_frame`].
 /// Any limit reached jumps to `exit` (the interpreter makes the call). One copy for
@@ -2533,22 +2540,23 @@ pub(crate) fn push_native_frame<A: Emitter>(
     exit: DynamicLabel,
 ) -> Result<(), CompileError> {
     let fsz = layout::FRAME_SIZE as i32;
-    let clo = layout::FRAME_CLOSURE as i32;
     let end = disp(c.a0 + c.nslots as u64)?;
     let (f, dst, resume, room) = (c.func, c.dst, c.resume, c.room);
     // Room for the callee's slots, its frame record and native stack: otherwise the
-    // interpreter makes the call.
-    dynasm!(a ; .arch x64
-        ; lea r11, [Rq(BASE) + end]
-        ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
-        ; ja =>exit);
+    // interpreter makes the call. Whole-function code checked before.
+    if c.conv == CallConv::Trace {
+        dynasm!(a ; .arch x64
+            ; lea r11, [Rq(BASE) + end]
+            ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+            ; ja =>exit);
+    }
     // The register holding the frame top.
     let top = match c.conv {
         CallConv::Trace => {
             dynasm!(a ; .arch x64 ; mov r11, QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32]);
             SCRATCH
         }
-        CallConv::Aot { .. } => 5, /* rbp */
+        CallConv::Aot => 5, /* rbp */
     };
     if room != 0 {
         dynasm!(a ; .arch x64
@@ -2556,11 +2564,8 @@ pub(crate) fn push_native_frame<A: Emitter>(
             ; cmp rax, QWORD [Rq(STATE) + layout::ST_FRAME_LIMIT as i32]
             ; ja =>exit);
     }
-    match c.conv {
-        CallConv::Trace => dynasm!(a ; .arch x64 ; cmp rsp, rbp ; jb =>exit),
-        CallConv::Aot { floor } => {
-            dynasm!(a ; .arch x64 ; cmp rsp, QWORD [rbx + floor] ; jb =>exit)
-        }
+    if c.conv == CallConv::Trace {
+        dynasm!(a ; .arch x64 ; cmp rsp, rbp ; jb =>exit);
     }
     // The caller resumes after the call.
     dynasm!(a ; .arch x64 ; mov DWORD [Rq(top) - fsz + layout::FRAME_IP as i32], resume);
@@ -2569,11 +2574,37 @@ pub(crate) fn push_native_frame<A: Emitter>(
         let off = disp(s)?;
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
+    frame_record(a, top, f, c.a0, dst, c.closure_is_func);
+    let argoff = disp(c.a0)?;
+    dynasm!(a ; .arch x64 ; add Rq(top), fsz);
+    if c.conv == CallConv::Trace {
+        dynasm!(a ; .arch x64 ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
+    }
+    dynasm!(a ; .arch x64 ; lea Rq(BASE), [Rq(BASE) + argoff]);
+    Ok(())
+}
+
+/// Writes the frame record of a call of function `f` at `[top]`, `top` holding the
+/// frame top (the caller's record the innermost): its base the caller's plus `a0`, its
+/// result slot `dst`, ip 0, a NORMAL frame, and its closure the FUNC value of `f`
+/// (`closure_is_func`) or the caller's. One copy for [`push_native_frame`] and the
+/// exits of whole-function code inside an inlined callee, which push the frame the
+/// call would have pushed. Clobbers `rax`.
+pub(crate) fn frame_record<A: Emitter>(
+    a: &mut A,
+    top: u8,
+    f: u32,
+    a0: u64,
+    dst: i16,
+    closure_is_func: bool,
+) {
+    let fsz = layout::FRAME_SIZE as i32;
+    let clo = layout::FRAME_CLOSURE as i32;
     // The callee's base: the caller's (its record is the innermost, and `BASE` is
     // its slot 0) plus the first argument's slot.
     dynasm!(a ; .arch x64
         ; mov eax, DWORD [Rq(top) - fsz + layout::FRAME_BASE as i32]
-        ; add eax, c.a0 as i32);
+        ; add eax, a0 as i32);
     if PACKED_RECORD && f <= i32::MAX as u32 {
         // Function and ip (0) in one store; base in another, result slot, kind and
         // padding in a third.
@@ -2591,7 +2622,7 @@ pub(crate) fn push_native_frame<A: Emitter>(
             ; mov BYTE [Rq(top) + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
             ; mov BYTE [Rq(top) + layout::FRAME_PAD as i32], 0);
     }
-    if c.closure_is_func {
+    if closure_is_func {
         dynasm!(a ; .arch x64
             ; mov QWORD [Rq(top) + clo], f as i32
             ; mov QWORD [Rq(top) + clo + 8], Tag::FUNC as i32);
@@ -2602,12 +2633,6 @@ pub(crate) fn push_native_frame<A: Emitter>(
             ; mov rax, QWORD [Rq(top) - fsz + clo + 8]
             ; mov QWORD [Rq(top) + clo + 8], rax);
     }
-    let argoff = disp(c.a0)?;
-    dynasm!(a ; .arch x64
-        ; add Rq(top), fsz
-        ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
-    dynasm!(a ; .arch x64 ; lea Rq(BASE), [Rq(BASE) + argoff]);
-    Ok(())
 }
 
 /// A native return to a bytecode caller, as the interpreter's `ret` does: the result
@@ -2643,13 +2668,15 @@ pub(crate) fn pop_native_frame<A: Emitter>(a: &mut A, c: &NativeCall) -> Result<
     let fsz = layout::FRAME_SIZE as i32;
     let top = match c.conv {
         CallConv::Trace => SCRATCH,
-        CallConv::Aot { .. } => 5, /* rbp */
+        CallConv::Aot => 5, /* rbp */
     };
     let d = disp(c.dst as u16 as u64)?;
     let argoff = disp(c.a0)?;
+    dynasm!(a ; .arch x64 ; sub Rq(top), fsz);
+    if c.conv == CallConv::Trace {
+        dynasm!(a ; .arch x64 ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
+    }
     dynasm!(a ; .arch x64
-        ; sub Rq(top), fsz
-        ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top)
         ; lea Rq(BASE), [Rq(BASE) - argoff]
         ; mov QWORD [Rq(BASE) + d], rax
         ; mov QWORD [Rq(BASE) + d + 8], rdx);

@@ -18,11 +18,12 @@
 #![allow(clippy::useless_conversion)]
 
 use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
-use crate::ir::{flag, IrOp, IrType, Ref, Trace, TraceBuilder};
+use crate::ir::{flag, ClosureSrc, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, field_disp, flat_store,
-    pop_native_frame, push_native_frame, return_to_caller, store, store_tw, value_store, CallConv,
-    CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR, SCRATCH, STATE,
+    frame_record, pop_native_frame, push_native_frame, return_to_caller, store, store_tw,
+    value_store, CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR, SCRATCH,
+    STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -73,8 +74,16 @@ const TRAMP_VM: i32 = 0;
 /// Where the trampoline keeps the helper table's address.
 const TRAMP_HELPERS: i32 = 8;
 /// Where the trampoline keeps the native stack's floor, which every direct call checks
-/// (`rbp` holds the frame top, [`CallConv::Aot`]).
+/// (`rbp` holds the frame top, [`CallConv::Aot`]): below it, the native stack budget,
+/// the frame stack or the value stack might be short.
 const TRAMP_FLOOR: i32 = 16;
+/// Where the trampoline keeps the floor of the native stack budget and the frame stack
+/// alone: a call below [`TRAMP_FLOOR`] checks the value stack exactly and compares
+/// with this one ([`SlowCall`]) before it leaves to the interpreter.
+const TRAMP_FRAMES: i32 = 24;
+/// Bytes the trampoline reserves below its saved registers (the four words above,
+/// one unused: the entered code's stack stays 16-byte aligned as the caller's was).
+const TRAMP_RESERVE: i32 = 40;
 
 /// A human-readable name for [`Trampoline`]'s contract (documentation anchor).
 pub fn trampoline_signature() -> &'static str {
@@ -316,6 +325,31 @@ fn room_check(a: &mut Asm, end: u64, fail: DynamicLabel) -> Result<(), CompileEr
     Ok(())
 }
 
+/// What the trampoline needs to keep direct calls inside the value stack with the one
+/// native-stack compare each makes: `log2` of the largest argument offset of any
+/// direct call in bytes (rounded up to a power of two: how far one call moves the
+/// base at most) and the largest extent of a callee's frame from the caller's base in
+/// bytes (what the call itself needs free). `None` when the program makes no direct
+/// call.
+fn value_floor(irs: &[Option<FuncIr>], shapes: &[(u16, u16)]) -> Option<(i8, i32)> {
+    let (mut step, mut end) = (0u64, 0u64);
+    for b in irs.iter().flatten().flat_map(|f| &f.blocks) {
+        for ins in &b.trace.ins {
+            if matches!(ins.op, IrOp::CallAotK | IrOp::CallAotSelf) {
+                let f = (ins.k & 0xffff_ffff) as usize;
+                let a0 = (ins.k >> 32) & 0xffff;
+                let nslots = shapes.get(f).map_or(u16::MAX, |s| s.1) as u64;
+                step = step.max(a0.max(1));
+                end = end.max(a0 + nslots);
+            }
+        }
+    }
+    // Both at most 2^17 slots: 2^21 bytes.
+    let step = (step * std::mem::size_of::<Value>() as u64).checked_next_power_of_two()?;
+    let end = end * std::mem::size_of::<Value>() as u64;
+    (end > 0).then(|| (step.trailing_zeros() as i8, end as i32))
+}
+
 /// Compiles the translated program into an [`Image`].
 pub fn program(
     m: &Module,
@@ -350,7 +384,7 @@ pub fn program(
         ; push r13
         ; push r14
         ; push r15
-        ; sub rsp, 24
+        ; sub rsp, TRAMP_RESERVE
         ; mov r12, rdx
         ; mov rbx, rsp
         ; mov QWORD [rbx + TRAMP_VM], r8
@@ -373,9 +407,35 @@ pub fn program(
         ; lea rax, [rbx - NATIVE_BUDGET]
         ; cmp r11, rax
         ; cmovb r11, rax
+        ; mov QWORD [rbx + TRAMP_FRAMES], r11
+    );
+    if let Some((shift, end)) = value_floor(irs, shapes) {
+        // Raised again so that the value stack cannot fill first: the call at depth
+        // `i` has its base at most `i` times the largest argument offset of any direct
+        // call (`1 << shift` bytes, rounded up to a power of two) above the entered
+        // frame's slot 0 (`rdi`), and needs at most `end` bytes from its base; so the
+        // calls at depths 0 to `(limit - rdi - end) >> shift` may go (a negative count
+        // puts the floor above the stack pointer). A bound for the whole program, so
+        // a call below it checks exactly before it leaves ([`SlowCall`]).
+        dynasm!(a ; .arch x64
+            ; mov rax, QWORD [r12 + layout::ST_STACK_LIMIT as i32]
+            ; sub rax, rdi
+            ; sub rax, end
+            ; sar rax, shift
+            ; imul rax, rax, CALL_BYTES
+            ; lea rdx, [rbx - 8]
+            ; sub rdx, rax
+            ; cmp r11, rdx
+            ; cmovb r11, rdx);
+    }
+    // The code writes the frame top (`rbp`) to the register block only where the
+    // runtime reads it (`CallConv::Aot`): here, before the return below reads the
+    // records, and at the shared exit.
+    dynasm!(a ; .arch x64
         ; mov QWORD [rbx + TRAMP_FLOOR], r11
         ; call rcx
-        ; mov r11, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+        ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], rbp
+        ; mov r11, rbp
         ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
         ; jne =>not_normal
     );
@@ -385,7 +445,7 @@ pub fn program(
         ; =>not_normal
         ; mov eax, ecx
         ; =>restore
-        ; add rsp, 24
+        ; add rsp, TRAMP_RESERVE
         ; pop r15
         ; pop r14
         ; pop r13
@@ -394,7 +454,8 @@ pub fn program(
         ; pop rbx
         ; ret
         ; =>out
-        ; lea rsp, [rbx + 24]
+        ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], rbp
+        ; lea rsp, [rbx + TRAMP_RESERVE]
         ; pop r15
         ; pop r14
         ; pop r13
@@ -545,6 +606,40 @@ pub fn program(
     })
 }
 
+/// An exit inside a callee inlined with exits (`aot::inline`): pushes the frame record
+/// the call would have pushed (the caller resuming after the call), so that the
+/// interpreter goes on in the callee at the snapshot's offset and a fault's stack
+/// trace is the interpreter's. The snapshot's entries wrote the callee's slots (every
+/// value it holds in registers; the slots past the caller's frame were cleared when
+/// the inlined code began); the call's limit check (`call.room`, before the inlined
+/// code) made sure the frame fits.
+fn push_inlined_frames(a: &mut Asm, frames: &[crate::ir::SnapFrame]) -> Result<(), CompileError> {
+    let fsz = layout::FRAME_SIZE as i32;
+    match frames {
+        [] => Ok(()),
+        [fr] => {
+            let closure_is_func = match fr.closure {
+                ClosureSrc::Func(g) if g == fr.func => true,
+                _ => return Err(CompileError::NotInTraces("an inlined frame's closure")),
+            };
+            dynasm!(a ; .arch x64
+                ; mov DWORD [rbp - fsz + layout::FRAME_IP as i32], fr.resume as i32);
+            frame_record(
+                a,
+                5, /* rbp */
+                fr.func,
+                fr.base as u64,
+                fr.ret as i16,
+                closure_is_func,
+            );
+            dynasm!(a ; .arch x64 ; add rbp, fsz);
+            Ok(())
+        }
+        _ => Err(CompileError::NotInTraces("nested inlined frames")),
+    }
+}
+
+
 /// One block (starting at byte offset `ip`). Its exit stubs and slow paths go to
 /// `late`, emitted after the function's blocks, so that the block's code runs
 /// straight into the next block's.
@@ -591,6 +686,7 @@ fn block<'l>(
         home,
         exits: exits.clone(),
         slow: Vec::new(),
+        calls: Vec::new(),
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
     late.extend(
@@ -598,6 +694,7 @@ fn block<'l>(
             .into_iter()
             .map(|(at, s, done)| Late::Slow { at, slow: s, done }),
     );
+    late.extend(cx.calls.into_iter().map(Late::Call));
     for (k, s) in t.snaps.iter().enumerate() {
         if !used[k] || direct(k).is_some() {
             continue;
@@ -612,6 +709,7 @@ fn block<'l>(
                 .map(|&(slot, r)| (slot as u32, loc[r.0 as usize], t.tagword(r)))
                 .collect(),
             homes: if !jump || !stays(to) { home } else { None },
+            frames: s.frames.clone(),
             to: if jump {
                 Resume::Block(labels.target(func, ip, to)?)
             } else {
@@ -641,6 +739,8 @@ enum Late<'l> {
         /// (slot, register, tag word).
         stores: Vec<(u32, Loc, u64)>,
         homes: Option<&'l HomeLoop>,
+        /// The frame of a callee inlined with exits (`aot::inline`), pushed last.
+        frames: Vec<crate::ir::SnapFrame>,
         to: Resume,
     },
     /// The general layout's half of an element access ([`Slow`]), entered at `at`,
@@ -650,6 +750,8 @@ enum Late<'l> {
         slow: Slow,
         done: DynamicLabel,
     },
+    /// A direct call's exact limit checks ([`SlowCall`]).
+    Call(SlowCall),
 }
 
 impl Late<'_> {
@@ -659,6 +761,7 @@ impl Late<'_> {
                 at,
                 stores,
                 homes,
+                frames,
                 to,
             } => {
                 dynasm!(a ; .arch x64 ; =>at);
@@ -666,6 +769,7 @@ impl Late<'_> {
                     store(a, slot, l, tw)?;
                 }
                 store_homes(a, homes)?;
+                push_inlined_frames(a, &frames)?;
                 match to {
                     Resume::Block(l) => dynasm!(a ; .arch x64 ; jmp =>l),
                     Resume::Interpreter(ip) => {
@@ -679,6 +783,7 @@ impl Late<'_> {
                 slow.emit(a, labels.remember)?;
                 dynasm!(a ; .arch x64 ; jmp =>done);
             }
+            Late::Call(c) => c.emit(a),
         }
         Ok(())
     }
@@ -928,6 +1033,36 @@ struct BlockTarget<'l> {
     /// The slow paths of its element accesses (entry, path, join), placed after the
     /// function's blocks ([`Late::Slow`]).
     slow: Vec<(DynamicLabel, Slow, DynamicLabel)>,
+    /// The exact limit checks of the block's direct calls, placed after the
+    /// function's blocks ([`Late::Call`]).
+    calls: Vec<SlowCall>,
+}
+
+/// A direct call's limit checks for when the stack pointer is below the trampoline's
+/// floor ([`TRAMP_FLOOR`], a bound for the whole program's calls): the value stack
+/// checked for this call's frame (`end` bytes from `BASE`) and the native stack against
+/// the budget and frame stack's floor ([`TRAMP_FRAMES`]); either short leaves to the
+/// interpreter at the call (`exit`), which grows the stack or reports the overflow;
+/// else the call goes on (`back`).
+struct SlowCall {
+    slow: DynamicLabel,
+    back: DynamicLabel,
+    end: i32,
+    exit: DynamicLabel,
+}
+
+impl SlowCall {
+    /// The checks, placed after the function's blocks.
+    fn emit(&self, a: &mut Asm) {
+        dynasm!(a ; .arch x64
+            ; =>self.slow
+            ; lea r11, [Rq(BASE) + self.end]
+            ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+            ; ja =>self.exit
+            ; cmp rsp, QWORD [rbx + TRAMP_FRAMES]
+            ; jb =>self.exit
+            ; jmp =>self.back);
+    }
 }
 
 impl BlockTarget<'_> {
@@ -1057,6 +1192,18 @@ impl Target<Asm> for BlockTarget<'_> {
                 };
                 let resume = t.snaps[ins.snap as usize].resume_ip as i32 + len as i32;
                 let target = labels.entry(f)?;
+                // One compare with the floor; below it, the exact checks out of line.
+                let (slow, back) = (a.new_dynamic_label(), a.new_dynamic_label());
+                dynasm!(a ; .arch x64
+                    ; cmp rsp, QWORD [rbx + TRAMP_FLOOR]
+                    ; jb =>slow
+                    ; =>back);
+                self.calls.push(SlowCall {
+                    slow,
+                    back,
+                    end: disp(a0 + nslots as u64)?,
+                    exit,
+                });
                 let call = NativeCall {
                     func: f,
                     a0,
@@ -1067,7 +1214,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     // The trampoline's native stack floor covers the frame stack.
                     room: 0,
                     closure_is_func: ins.op == IrOp::CallAotK,
-                    conv: CallConv::Aot { floor: TRAMP_FLOOR },
+                    conv: CallConv::Aot,
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still

@@ -59,6 +59,7 @@ use hashvm_vm::Tag;
 pub mod emit;
 #[cfg(target_arch = "x86_64")]
 pub mod hook;
+mod inline;
 
 /// The most fields an allocation compiled inline has (a larger one leaves to the
 /// interpreter).
@@ -973,6 +974,12 @@ struct Tx<'a> {
     /// Values that are addresses of DATA objects (a field read next as an object),
     /// never arrays: [`Tx::get`] does not hand them out as arrays.
     data: Vec<Ref>,
+    /// Every function's decoded code (for the hints of a callee being inlined).
+    funs: &'a [Option<Fun>],
+    /// Per function: whether its calls may be inlined with exits ([`inline::body`]).
+    bodies: &'a [bool],
+    /// The call being inlined with exits, while its callee is translated.
+    inl: Option<inline::Inlining>,
 }
 
 enum Step {
@@ -1007,7 +1014,12 @@ impl Tx<'_> {
     fn snap(&mut self, ip: u32) -> u32 {
         if !self.lazy {
             self.flush(&[ip]);
-            return self.b.snapshot(ip, Vec::new());
+            return match &self.inl {
+                Some(c) => self
+                    .b
+                    .snapshot_in(ip, Vec::new(), std::slice::from_ref(&c.frame)),
+                None => self.b.snapshot(ip, Vec::new()),
+            };
         }
         let mut entries = Vec::new();
         for (s, r) in self.dirty() {
@@ -1016,11 +1028,16 @@ impl Tx<'_> {
                 if let Some(e) = &mut self.map[s as usize] {
                     e.1 = false;
                 }
-            } else if (self.live)(ip, s as usize) {
+            } else if self.live_at(ip, s as usize) {
                 entries.push((s, r));
             }
         }
-        self.b.snapshot(ip, entries)
+        match &self.inl {
+            Some(c) => self
+                .b
+                .snapshot_in(ip, entries, std::slice::from_ref(&c.frame)),
+            None => self.b.snapshot(ip, entries),
+        }
     }
 
     /// Writes the pending values of `slots` back, for an operation that reads them in
@@ -1049,7 +1066,7 @@ impl Tx<'_> {
         for (s, r) in self.dirty() {
             if self.home.and_then(|h| h.home(s as usize)).is_some() {
                 self.b.emit_raw(IrOp::HSet, r, NONE, s as u64, 0);
-            } else if ips.iter().any(|&ip| (self.live)(ip, s as usize)) {
+            } else if ips.iter().any(|&ip| self.live_at(ip, s as usize)) {
                 self.b.sstore(s as u32, r);
             } else {
                 continue;
@@ -1451,7 +1468,7 @@ impl Tx<'_> {
             AGet => {
                 let (a, x) = (get!(s1, IrType::Ptr), get!(s2, IrType::I64));
                 let snap = self.snap(ip);
-                let tw = match (self.next_read)(ip, s0) {
+                let tw = match self.read_hint(ip, s0) {
                     Some(IrType::I64) => Some(Tag::I64),
                     Some(IrType::F64) => Some(Tag::F64),
                     Some(IrType::Bool) => Some(Tag::BOOL),
@@ -1480,8 +1497,8 @@ impl Tx<'_> {
                 if self.kinds[o].ir().is_some() || fi > 0x7fff_ffff / 16 {
                     return Ok(Step::Unsupported);
                 }
-                let typed = (self.next_read)(ip, s0);
-                let object = (self.next_object)(ip, s0);
+                let typed = self.read_hint(ip, s0);
+                let object = self.object_hint(ip, s0);
                 // A loop-invariant data object in a home register: its kind and field
                 // count were checked where the loop was entered.
                 let checked = self
@@ -1807,6 +1824,9 @@ impl Tx<'_> {
                     if let Some(step) = self.inline(ip, i, next, shapes)? {
                         return Ok(step);
                     }
+                    if let Some(step) = self.inline_body(ip, i, next, shapes)? {
+                        return Ok(step);
+                    }
                 }
                 let (f, a0) = if i.op == CallK {
                     (imm(i, 1) as u32, slot(i, 2))
@@ -1874,6 +1894,68 @@ impl Tx<'_> {
     }
 }
 
+/// The instruction after byte offset `ip` of `fun` that next mentions slot `s`, in the
+/// same basic block, if it reads it first.
+fn next_use(fun: &Fun, ip: u32, s: usize) -> Option<&Insn> {
+    let n = *fun.at.get(ip as usize)?;
+    for (jip, j, _) in fun.insns.iter().skip(n + 1) {
+        if fun.leaders.binary_search(jip).is_ok() {
+            return None;
+        }
+        let mut src = false;
+        let mut other = false;
+        for (kind, a) in j.op.operands().iter().zip(j.args.iter()) {
+            match (kind, a) {
+                (OperandKind::Src, Operand::Slot(x)) if *x as usize == s => src = true,
+                (OperandKind::Base, Operand::Slot(x)) if *x as usize <= s => other = true,
+                (_, Operand::Slot(x)) if *x as usize == s => other = true,
+                _ => {}
+            }
+        }
+        if src {
+            return Some(j);
+        }
+        if other {
+            return None;
+        }
+    }
+    None
+}
+
+/// The type the instruction of `fun` (function `func`) that next reads slot `s` after
+/// byte offset `ip`, in the same basic block, reads it as (i64, f64, bool, or a pointer
+/// for an array operand).
+fn next_read(fun: &Fun, func: u32, ip: u32, s: usize) -> Option<IrType> {
+    let j = next_use(fun, ip, s)?;
+    // Read as an array (the object operand of `aget`, `aset`, `alen`).
+    let array = match j.op {
+        Op::AGet | Op::ALen => slot(j, 1) == s,
+        Op::ASet => slot(j, 0) == s,
+        _ => false,
+    };
+    if array {
+        return Some(IrType::Ptr);
+    }
+    let mut st = vec![Kind::Any; s + 1];
+    transfer(&mut st, j, &[], func);
+    match st[s] {
+        Kind::F64 => Some(IrType::F64),
+        Kind::I64 => Some(IrType::I64),
+        Kind::Bool => Some(IrType::Bool),
+        _ => None,
+    }
+}
+
+/// Whether the instruction of `fun` that next reads slot `s` after byte offset `ip`,
+/// in the same basic block, reads it as the object of a `field` or `setfield`.
+fn next_object(fun: &Fun, ip: u32, s: usize) -> bool {
+    next_use(fun, ip, s).is_some_and(|j| match j.op {
+        Op::Field => slot(j, 1) == s,
+        Op::SetField => slot(j, 0) == s,
+        _ => false,
+    })
+}
+
 /// Translates function `func` of `m` to IR blocks; `full` says which functions are
 /// fully compiled (direct calls go natively only to those). `None`: not compiled at all
 /// (no block could be formed).
@@ -1889,6 +1971,8 @@ fn translate(
     lazy: bool,
     leaves: &[Option<Leaf>],
     liveness: &Liveness,
+    funs: &[Option<Fun>],
+    bodies: &[bool],
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     // Inside a loop with home registers, its home slots are of their kind throughout.
@@ -1912,60 +1996,8 @@ fn translate(
     let mut inlined = 0;
     let mut merged = vec![false; fun.leaders.len()];
     let leader = |ip: u32| fun.leaders.binary_search(&ip).ok();
-    // The instruction after byte offset `ip` that next mentions slot `s`, in the same
-    // basic block, if it reads it first.
-    let next_use = |ip: u32, s: usize| -> Option<&Insn> {
-        let n = *fun.at.get(ip as usize)?;
-        for (jip, j, _) in fun.insns.iter().skip(n + 1) {
-            if fun.leaders.binary_search(jip).is_ok() {
-                return None;
-            }
-            let mut src = false;
-            let mut other = false;
-            for (kind, a) in j.op.operands().iter().zip(j.args.iter()) {
-                match (kind, a) {
-                    (OperandKind::Src, Operand::Slot(x)) if *x as usize == s => src = true,
-                    (OperandKind::Base, Operand::Slot(x)) if *x as usize <= s => other = true,
-                    (_, Operand::Slot(x)) if *x as usize == s => other = true,
-                    _ => {}
-                }
-            }
-            if src {
-                return Some(j);
-            }
-            if other {
-                return None;
-            }
-        }
-        None
-    };
-    let next_read = |ip: u32, s: usize| -> Option<IrType> {
-        let j = next_use(ip, s)?;
-        // Read as an array (the object operand of `aget`, `aset`, `alen`).
-        let array = match j.op {
-            Op::AGet | Op::ALen => slot(j, 1) == s,
-            Op::ASet => slot(j, 0) == s,
-            _ => false,
-        };
-        if array {
-            return Some(IrType::Ptr);
-        }
-        let mut st = vec![Kind::Any; s + 1];
-        transfer(&mut st, j, &[], func);
-        match st[s] {
-            Kind::F64 => Some(IrType::F64),
-            Kind::I64 => Some(IrType::I64),
-            Kind::Bool => Some(IrType::Bool),
-            _ => None,
-        }
-    };
-    let next_object = |ip: u32, s: usize| {
-        next_use(ip, s).is_some_and(|j| match j.op {
-            Op::Field => slot(j, 1) == s,
-            Op::SetField => slot(j, 0) == s,
-            _ => false,
-        })
-    };
+    let next_read = |ip: u32, s: usize| next_read(fun, func, ip, s);
+    let next_object = |ip: u32, s: usize| next_object(fun, ip, s);
     let live = |ip: u32, s: usize| match fun.at.get(ip as usize) {
         Some(&n) if n != usize::MAX => liveness.live(n, s),
         _ => true,
@@ -2001,6 +2033,9 @@ fn translate(
             lazy,
             next_object: &next_object,
             data: Vec::new(),
+            funs,
+            bodies,
+            inl: None,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -2175,6 +2210,14 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 .and_then(|fun| leaf(fun, f.arity, f.nslots))
         })
         .collect();
+    let bodies: Vec<bool> = funs
+        .iter()
+        .zip(&m.functions)
+        .map(|(fun, f)| {
+            fun.as_ref()
+                .is_some_and(|fun| inline::body(fun, f.arity, f.nslots))
+        })
+        .collect();
     let mut irs = Vec::new();
     for (fi, fun) in funs.iter().enumerate() {
         irs.push(match fun {
@@ -2216,7 +2259,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 for (k, (merge, loops, lazy)) in tries.into_iter().enumerate() {
                     let t = translate(
                         m, fi as u32, fun, &is_full, &shapes, merge, loops, lazy, &leaves,
-                        &liveness,
+                        &liveness, &funs, &bodies,
                     )
                     .map_err(|e| format!("{name}: {e}"))?;
                     if k == last || fits(&t) {

@@ -1,0 +1,274 @@
+//! Inlining direct calls of small callees that can exit (a field or element access
+//! that faults, an operand of another kind): permute's `swap`, and any short
+//! straight-line function of field, array and arithmetic instructions. A direct call
+//! costs about twenty instructions (the limit check, the frame record, the slots
+//! cleared, the result through memory) plus the callee's loads of its arguments from
+//! their slots; inlined, the callee's instructions run in the caller's fragment on its
+//! registers.
+//!
+//! Unlike a [`super::Leaf`], such a callee's code can leave to the interpreter, which
+//! must then find the callee's frame as the call would have left it: so the callee is
+//! translated with its slots numbered from the caller's slot 0 (its slot `s` is the
+//! caller's `a0 + s`, where the call would have put its frame), its instructions write
+//! the slots a call would write, and every snapshot inside it names the frame
+//! ([`crate::ir::SnapFrame`]): the exit's stub writes the pending values (the callee's
+//! all, the caller's live after the call), then pushes the frame record the call would
+//! have pushed (`emit::push_inlined_frames`), and the interpreter resumes in the callee
+//! at the instruction, with the stack trace a fault would have had. The call's limit
+//! check stays (`call.room`), so the frame an exit pushes fits, and at the stack limit
+//! the interpreter makes the call and fails as always.
+
+use super::{imm, next_object, next_read, slot, Fun, Kind, Step, Tx, MAX_LEAF_INSNS, NONE};
+use crate::ir::{BuildError, ClosureSrc, IrOp, IrType, SnapFrame};
+use hashvm_format::insn::{Insn, Operand};
+use hashvm_format::opcode::{Op, OperandKind};
+
+/// The call being inlined while its callee is translated ([`Tx::inline_body`]).
+pub(super) struct Inlining {
+    /// The callee.
+    func: u32,
+    /// The callee's slot 0 in the caller's frame.
+    a0: usize,
+    /// One past the callee's last slot, in the caller's numbering.
+    end: usize,
+    /// The caller's instruction after the call.
+    next: u32,
+    /// The frame an exit inside the callee pushes.
+    pub(super) frame: SnapFrame,
+}
+
+/// Whether calls of `fun` (of `arity` parameters and `nslots` slots) may be inlined
+/// with exits: straight-line code of at most [`MAX_LEAF_INSNS`] instructions that the
+/// translator handles without calls, helper calls or allocation (moves, constants,
+/// arithmetic and comparisons, conversions, `field`, `setfield`, `aget`, `aset`,
+/// `alen`) ending in `ret` or `retu`, reading no slot it has not written but its
+/// parameters (a pushed frame's other slots would be unit, the inlined callee's hold
+/// what the caller left there).
+pub(super) fn body(fun: &Fun, arity: u16, nslots: u16) -> bool {
+    use Op::*;
+    let n = fun.insns.len();
+    if n > MAX_LEAF_INSNS || arity > nslots {
+        return false;
+    }
+    let mut set = vec![false; nslots as usize];
+    set[..arity as usize].fill(true);
+    for (k, (_, i, _)) in fun.insns.iter().enumerate() {
+        let last = k + 1 == n;
+        let ok = match i.op {
+            Ret | RetU => last,
+            Mov | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | LoadNil | LoadUnit | AddI64
+            | SubI64 | MulI64 | DivI64 | RemI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64
+            | AddIImm | SubIImm | MulIImm | NegI64 | BNotI64 | EqI64 | NeI64 | LtI64 | LeI64
+            | Eq | Ne | AddF64 | SubF64 | MulF64 | DivF64 | AddKF64 | SubKF64 | MulKF64
+            | DivKF64 | RSubKF64 | RDivKF64 | NegF64 | Sqrt | EqF64 | NeF64 | LtF64 | LeF64
+            | Not | I64ToF64 | Field | SetField | AGet | ASet | ALen => !last,
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        for (kind, a) in i.op.operands().iter().zip(&i.args) {
+            match (kind, a) {
+                (OperandKind::Src, Operand::Slot(x))
+                    if !set.get(*x as usize).copied().unwrap_or(false) =>
+                {
+                    return false
+                }
+                (OperandKind::Base, _) => return false,
+                _ => {}
+            }
+        }
+        for (kind, a) in i.op.operands().iter().zip(&i.args) {
+            if let (OperandKind::Dst, Operand::Slot(x)) = (kind, a) {
+                match set.get_mut(*x as usize) {
+                    Some(w) => *w = true,
+                    None => return false,
+                }
+            }
+        }
+    }
+    true
+}
+
+/// `i` with its slots numbered from the caller's slot 0 (`None` past the `u16` range).
+fn shifted(i: &Insn, a0: usize) -> Option<Insn> {
+    let mut j = i.clone();
+    for a in j.args.iter_mut() {
+        if let Operand::Slot(x) = a {
+            *x = u16::try_from(*x as usize + a0).ok()?;
+        }
+    }
+    Some(j)
+}
+
+impl Tx<'_> {
+    /// Whether slot `s` must hold its value at an exit resuming at `ip`: inside an
+    /// inlined callee, every slot of its frame (the interpreter goes on in it), and the
+    /// caller's slots live after the call.
+    pub(super) fn live_at(&self, ip: u32, s: usize) -> bool {
+        match &self.inl {
+            Some(c) => (c.a0..c.end).contains(&s) || (self.live)(c.next, s),
+            None => (self.live)(ip, s),
+        }
+    }
+
+    /// [`next_read`] for the function being translated (inside an inlined callee,
+    /// the callee's, its slots renumbered).
+    pub(super) fn read_hint(&self, ip: u32, s: usize) -> Option<IrType> {
+        match &self.inl {
+            Some(c) => {
+                let fun = self.funs.get(c.func as usize)?.as_ref()?;
+                next_read(fun, c.func, ip, s.checked_sub(c.a0)?)
+            }
+            None => (self.next_read)(ip, s),
+        }
+    }
+
+    /// [`next_object`] likewise.
+    pub(super) fn object_hint(&self, ip: u32, s: usize) -> bool {
+        match &self.inl {
+            Some(c) => self
+                .funs
+                .get(c.func as usize)
+                .and_then(Option::as_ref)
+                .zip(s.checked_sub(c.a0))
+                .is_some_and(|(fun, s)| next_object(fun, ip, s)),
+            None => (self.next_object)(ip, s),
+        }
+    }
+
+    /// Inlines the `callk` at `ip` if its callee may be inlined with exits ([`body`])
+    /// and the translator handles all of its instructions here: the call's limit
+    /// check, the slots of the callee's frame past the caller's cleared (as a push
+    /// clears them: an exit's collection scans them), the callee's instructions on its
+    /// slots in the caller's numbering, each snapshot naming the callee's frame, and
+    /// its result into the destination. `None`: not inlined (nothing emitted).
+    pub(super) fn inline_body(
+        &mut self,
+        ip: u32,
+        i: &Insn,
+        next: u32,
+        shapes: &[(u16, u16)],
+    ) -> Result<Option<Step>, BuildError> {
+        let (f, a0, dst) = (imm(i, 1) as u32, slot(i, 2), slot(i, 0));
+        if self.inl.is_some()
+            || self.home.is_some()
+            || !self.bodies.get(f as usize).copied().unwrap_or(false)
+        {
+            return Ok(None);
+        }
+        let (Some(Some(fun)), Some(&(arity, nslots))) =
+            (self.funs.get(f as usize), shapes.get(f as usize))
+        else {
+            return Ok(None);
+        };
+        let (arity, end) = (arity as usize, a0 + nslots as usize);
+        if end > u16::MAX as usize {
+            return Ok(None);
+        }
+        let saved = (
+            self.b.clone(),
+            self.map.clone(),
+            self.kinds.clone(),
+            self.data.clone(),
+        );
+        let mine = self.map.len();
+        let s = self.snap(ip);
+        self.b.emit_raw(IrOp::Room, NONE, NONE, end as u64, s);
+        if end > mine {
+            self.map.resize(end, None);
+            self.kinds.resize(end, Kind::Any);
+        }
+        for s in (a0 + arity).max(mine)..end {
+            self.b.sunit(s as u32);
+            self.written(s);
+        }
+        for k in &mut self.kinds[a0 + arity..end] {
+            *k = Kind::Any;
+        }
+        self.inl = Some(Inlining {
+            func: f,
+            a0,
+            end,
+            next,
+            frame: SnapFrame {
+                func: f,
+                base: a0 as u32,
+                ret: dst as u16,
+                resume: next,
+                closure: ClosureSrc::Func(f),
+            },
+        });
+        let caller_func = std::mem::replace(&mut self.func, f);
+        let caller_fall = self.fall.take();
+        // The slot the callee returns (`None` for `retu`), once every instruction
+        // before its return was translated.
+        let mut result: Option<Option<usize>> = None;
+        for (cip, ci, clen) in &fun.insns {
+            match ci.op {
+                Op::Ret => {
+                    result = Some(Some(a0 + slot(ci, 0)));
+                    break;
+                }
+                Op::RetU => {
+                    result = Some(None);
+                    break;
+                }
+                _ => {}
+            }
+            let Some(ci) = shifted(ci, a0) else { break };
+            if !matches!(self.step(*cip, &ci, *clen, shapes), Ok(Step::Next)) {
+                break;
+            }
+        }
+        self.inl = None;
+        self.func = caller_func;
+        self.fall = caller_fall;
+        let Some(result) = result else {
+            (self.b, self.map, self.kinds, self.data) = saved;
+            return Ok(None);
+        };
+        // The result into the destination, as the callee's `ret` writes it.
+        let kind = match result {
+            Some(r) => match self.map[r] {
+                Some((v, _)) => {
+                    self.set(dst, v);
+                    self.kind(dst)
+                }
+                None => {
+                    if r != dst {
+                        self.b
+                            .emit_raw(IrOp::SCopy, NONE, NONE, (dst | r << 16) as u64, 0);
+                        self.written(dst);
+                    }
+                    Kind::Any
+                }
+            },
+            None => {
+                if (self.live)(next, dst) {
+                    self.b.sunit(dst as u32);
+                }
+                self.written(dst);
+                Kind::Any
+            }
+        };
+        // As after a call: the slots from the callee's base up hold what it left
+        // there (pending values stay pending), of no known kind but the result.
+        self.map.truncate(mine);
+        self.kinds.truncate(mine);
+        for k in self.kinds.iter_mut().skip(a0) {
+            *k = Kind::Any;
+        }
+        if let Some(k) = self.kinds.get_mut(dst) {
+            *k = kind;
+        }
+        self.inlined += 1;
+        if (self.mergeable)(next) {
+            self.fall = Some(next);
+        } else {
+            self.flush(&[next]);
+            self.jump(next);
+        }
+        Ok(Some(Step::End))
+    }
+}
