@@ -1182,20 +1182,16 @@ impl Heap {
         }
     }
 
+    /// Out of line: inlined into the scan loops it made them slower (cachegrind on
+    /// pmap, benches/NOTES.md, session 12).
+    #[inline(never)]
     fn copy(&mut self, p: *mut Header) -> *mut Header {
         let a = p as usize;
         if a.wrapping_sub(self.from_eden.0) >= self.from_eden.1
             && a.wrapping_sub(self.from_surv.0) >= self.from_surv.1
         {
-            // A pointer outside every live space is a VM bug (a slot the collector
-            // skipped once and scans later): stop at it in tests and under stress,
-            // instead of tracing garbage. Release builds rely on the invariant.
-            if (cfg!(debug_assertions) || self.stress)
-                && !self.old.contains(p as *const u8)
-                && !self.large.contains(p)
-                && a.wrapping_sub(self.to_base) >= self.to_top
-            {
-                panic!("the collector met a dangling root: {p:p} is outside the live spaces");
+            if cfg!(debug_assertions) || self.stress {
+                self.check_not_dangling(p);
             }
             return p;
         }
@@ -1225,6 +1221,21 @@ impl Heap {
             (*p).kind = Kind::FWD;
             (*p).len = dst as u64;
             dst
+        }
+    }
+
+    /// A pointer outside every live space is a VM bug (a slot the collector skipped
+    /// once and scans later): `copy` stops at it in tests and under stress, instead
+    /// of tracing garbage (release builds rely on the invariant). Out of line, so
+    /// that the copy loop keeps its registers.
+    #[cold]
+    #[inline(never)]
+    fn check_not_dangling(&self, p: *mut Header) {
+        if !self.old.contains(p as *const u8)
+            && !self.large.contains(p)
+            && (p as usize).wrapping_sub(self.to_base) >= self.to_top
+        {
+            panic!("the collector met a dangling root: {p:p} is outside the live spaces");
         }
     }
 
@@ -2040,7 +2051,10 @@ unsafe fn copy_down(src: *const u64, dst: *mut u64, size: usize) {
     // SAFETY: per the caller's contract.
     unsafe {
         if size <= 128 {
-            for i in 0..size / 8 {
+            // 16 bytes at a time (one SSE load and store each): objects are
+            // multiples of 16 bytes.
+            let (src, dst) = (src as *const [u64; 2], dst as *mut [u64; 2]);
+            for i in 0..size / 16 {
                 dst.add(i).write(src.add(i).read());
             }
         } else {
