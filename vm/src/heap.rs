@@ -237,6 +237,11 @@ const fn round16(n: usize) -> usize {
 /// The payload size in bytes of an object with this header.
 #[inline]
 pub fn payload_bytes(h: &Header) -> usize {
+    // Constructor values are most of what the collector copies and walks: tested
+    // first, a predicted branch instead of the jump table's indirect one.
+    if h.kind == Kind::DATA {
+        return h.len as usize * 16;
+    }
     match h.kind {
         Kind::ARRAY => Elems::payload(h.meta, h.len as usize),
         Kind::DATA | Kind::CLOSURE | Kind::PAP => h.len as usize * 16,
@@ -252,6 +257,9 @@ pub fn payload_bytes(h: &Header) -> usize {
 /// flat array's payloads: a big numeric array is never scanned).
 #[inline]
 fn has_values(h: &Header) -> bool {
+    if h.kind == Kind::DATA {
+        return true;
+    }
     match h.kind {
         Kind::DATA | Kind::CLOSURE | Kind::PAP | Kind::REF | Kind::THUNK => true,
         Kind::ARRAY => h.meta == Elems::GENERAL || h.meta == Elems::MOVED,
@@ -620,6 +628,9 @@ pub struct GcStats {
     pub live: usize,
     /// Time spent collecting.
     pub time: std::time::Duration,
+    /// The part of `time` spent in the major parts of collections (marking, planning,
+    /// relocating and compacting the old generation; their minor parts count as minor).
+    pub major_time: std::time::Duration,
     /// The longest collection.
     pub pause_max: std::time::Duration,
     /// Pause histogram (see `PAUSE_BUCKETS`).
@@ -729,9 +740,19 @@ pub struct Heap {
     /// Mark bits of the old space during a major collection: one per 16-byte granule,
     /// set for every granule of a reached object.
     marks: Vec<u64>,
+    /// Start bits of the old space during a major collection: one per granule, set
+    /// where a reached object starts, so that compaction visits the live objects
+    /// without reading a dead object's header.
+    starts: Vec<u64>,
     /// For each word of `marks`, the old-space offset that its first marked granule
     /// moves to (the marked bytes before it).
     moves: Vec<usize>,
+    /// The dense prefix of a major collection (set by `plan`): the old-space offset
+    /// below which every granule is marked. Nothing there moves, so relocating a
+    /// pointer into it is one compare (no bit count) and the slide starts above it:
+    /// the long-lived data a program builds first stays at the bottom of the old
+    /// space, collection after collection.
+    prefix: usize,
     /// Objects marked and not yet scanned (a major collection's mark stack).
     gray: Vec<*mut Header>,
     /// `gray` could not grow: some marked objects were not pushed, and the old
@@ -857,7 +878,9 @@ impl Heap {
             },
             major_at: MAJOR_MIN_ROOM * initial,
             marks: Vec::new(),
+            starts: Vec::new(),
             moves: Vec::new(),
+            prefix: 0,
             gray: Vec::new(),
             gray_lost: false,
             scan: 0,
@@ -1159,20 +1182,16 @@ impl Heap {
         }
     }
 
+    /// Out of line: inlined into the scan loops it made them slower (cachegrind on
+    /// pmap, benches/NOTES.md, session 12).
+    #[inline(never)]
     fn copy(&mut self, p: *mut Header) -> *mut Header {
         let a = p as usize;
         if a.wrapping_sub(self.from_eden.0) >= self.from_eden.1
             && a.wrapping_sub(self.from_surv.0) >= self.from_surv.1
         {
-            // A pointer outside every live space is a VM bug (a slot the collector
-            // skipped once and scans later): stop at it in tests and under stress,
-            // instead of tracing garbage. Release builds rely on the invariant.
-            if (cfg!(debug_assertions) || self.stress)
-                && !self.old.contains(p as *const u8)
-                && !self.large.contains(p)
-                && a.wrapping_sub(self.to_base) >= self.to_top
-            {
-                panic!("the collector met a dangling root: {p:p} is outside the live spaces");
+            if cfg!(debug_assertions) || self.stress {
+                self.check_not_dangling(p);
             }
             return p;
         }
@@ -1202,6 +1221,21 @@ impl Heap {
             (*p).kind = Kind::FWD;
             (*p).len = dst as u64;
             dst
+        }
+    }
+
+    /// A pointer outside every live space is a VM bug (a slot the collector skipped
+    /// once and scans later): `copy` stops at it in tests and under stress, instead
+    /// of tracing garbage (release builds rely on the invariant). Out of line, so
+    /// that the copy loop keeps its registers.
+    #[cold]
+    #[inline(never)]
+    fn check_not_dangling(&self, p: *mut Header) {
+        if !self.old.contains(p as *const u8)
+            && !self.large.contains(p)
+            && (p as usize).wrapping_sub(self.to_base) >= self.to_top
+        {
+            panic!("the collector met a dangling root: {p:p} is outside the live spaces");
         }
     }
 
@@ -1379,12 +1413,18 @@ impl Heap {
     pub fn begin_major(&mut self) -> bool {
         let words = self.old.top / 16 / 64 + 1;
         self.marks.clear();
+        self.starts.clear();
         self.moves.clear();
-        if self.marks.try_reserve(words).is_err() || self.moves.try_reserve(words).is_err() {
+        if self.marks.try_reserve(words).is_err()
+            || self.starts.try_reserve(words).is_err()
+            || self.moves.try_reserve(words).is_err()
+        {
             return false;
         }
         self.marks.resize(words, 0);
+        self.starts.resize(words, 0);
         self.moves.resize(words, 0);
+        self.prefix = 0;
         // Room for the large objects (a failure here only costs a rescan).
         let _ = self.gray.try_reserve(self.large.objs.len().max(256));
         self.gray_lost = false;
@@ -1417,7 +1457,9 @@ impl Heap {
                     return;
                 }
                 let size = 16 + payload_bytes(&*p);
-                set_bits(&mut self.marks, at / 16, size / 16);
+                let g = at / 16;
+                self.starts[g / 64] |= 1 << (g % 64);
+                set_bits(&mut self.marks, g, size / 16);
             } else {
                 if (cfg!(debug_assertions) || self.stress) && !self.large.contains(p) {
                     panic!(
@@ -1430,7 +1472,7 @@ impl Heap {
                 (*p).flags |= FLAG_MARKED;
             }
             if has_values(&*p) {
-                if self.gray.try_reserve(1).is_ok() {
+                if self.gray.len() < self.gray.capacity() || self.gray.try_reserve(1).is_ok() {
                     self.gray.push(p);
                 } else {
                     self.gray_lost = true;
@@ -1439,25 +1481,26 @@ impl Heap {
         }
     }
 
-    /// Calls `f` on every marked object of the old space and of the large-object space
-    /// that holds values: the walk that marking repeats to a fixed point and relocation
-    /// makes once share it. The old space is walked in address order, each object's
-    /// size read before `f` runs (which must not resize or move it).
-    fn each_marked_with_values(&mut self, mut f: impl FnMut(&mut Self, *mut Header)) {
+    /// Calls `f` with the offset and header of every marked old-space object, in
+    /// address order, found from the start bits: a dead object's header is never
+    /// read. `f` may slide the object it is given down (compaction): no object moves
+    /// past the old start of the next live one, whose header is then still intact.
+    #[inline(always)]
+    fn each_marked_old(&mut self, mut f: impl FnMut(&mut Self, usize, *mut Header)) {
         let base = self.old.base();
-        let mut at = 0;
-        while at < self.old.top {
-            // SAFETY: objects lie back to back in the old space, not yet moved.
-            let (h, next) = unsafe {
-                let h = base.add(at) as *mut Header;
-                (h, at + 16 + payload_bytes(&*h))
-            };
-            // SAFETY: `h` is the header of the object at `at`.
-            if self.marked(at) && has_values(unsafe { &*h }) {
-                f(self, h);
+        for w in 0..self.starts.len() {
+            let mut bits = self.starts[w];
+            while bits != 0 {
+                let at = (w * 64 + bits.trailing_zeros() as usize) * 16;
+                bits &= bits - 1;
+                // SAFETY: `at` is the offset of a marked object, inside the space.
+                f(self, at, unsafe { base.add(at) } as *mut Header);
             }
-            at = next;
         }
+    }
+
+    /// Calls `f` on every marked large object that holds values.
+    fn each_marked_large_with_values(&mut self, mut f: impl FnMut(&mut Self, *mut Header)) {
         let large: Vec<usize> = self.large.objs.keys().copied().collect();
         for a in large {
             let h = a as *mut Header;
@@ -1499,17 +1542,31 @@ impl Heap {
             }
             self.gray_lost = false;
             // SAFETY: marking reads only live objects' fields.
-            self.each_marked_with_values(|heap, h| unsafe { heap.mark_fields(h) });
+            self.each_marked_old(|heap, _, h| unsafe {
+                if has_values(&*h) {
+                    heap.mark_fields(h)
+                }
+            });
+            // SAFETY: as above.
+            self.each_marked_large_with_values(|heap, h| unsafe { heap.mark_fields(h) });
         }
     }
 
     /// Computes where each marked old-space object moves: it slides down over the
     /// dead ones before it, keeping the order (Lisp 2 with the forwarding addresses
     /// in a side table: a word's marked bytes before it, plus the marked granules
-    /// before the object within its word).
+    /// before the object within its word). First finds the dense prefix (the marked
+    /// granules from offset 0 up to the first unmarked one, an object boundary since
+    /// an object's granules are all marked or none): the words below the one it ends
+    /// in are full, so their entries are never read, and planning starts there with
+    /// the offset they end at.
     pub fn plan(&mut self) {
-        let mut off = 0;
-        for (w, m) in self.marks.iter().zip(self.moves.iter_mut()) {
+        let full = self.marks.iter().take_while(|&&w| w == !0).count();
+        // `marks` has a word past the last granule of the old space, never full.
+        let g = full * 64 + self.marks[full].trailing_ones() as usize;
+        self.prefix = g * 16;
+        let mut off = full * 64 * 16;
+        for (w, m) in self.marks[full..].iter().zip(self.moves[full..].iter_mut()) {
             *m = off;
             off += w.count_ones() as usize * 16;
         }
@@ -1535,7 +1592,8 @@ impl Heap {
     fn relocated(&self, p: *mut Header) -> *mut Header {
         let base = self.old.ptr.as_ptr() as usize;
         let at = (p as usize).wrapping_sub(base);
-        if at < self.old.top {
+        // One compare for the dense prefix and for addresses outside the old space.
+        if at.wrapping_sub(self.prefix) < self.old.top - self.prefix {
             (base + self.new_offset(at)) as *mut Header
         } else {
             p
@@ -1560,9 +1618,11 @@ impl Heap {
     }
 
     /// Ends the major part of a collection (after the roots were relocated): finalises
-    /// the dead GMP numbers, relocates the fields of every live object, slides the
-    /// old space's live objects down, unmaps the dead large objects, and sets the next
-    /// threshold from the live data (with the pending request of `needed_old` bytes).
+    /// the dead GMP numbers, relocates the fields of every live object and slides the
+    /// old space's live objects above the dense prefix down (one pass, in address
+    /// order, over the start bits: a dead object is never read), unmaps the dead large
+    /// objects, and sets the next threshold from the live data (with the pending
+    /// request of `needed_old` bytes).
     pub fn compact(&mut self, needed_old: usize) {
         // Finalise before sliding overwrites the dead numbers.
         let list = std::mem::take(&mut self.old_finalize);
@@ -1579,30 +1639,28 @@ impl Heap {
             }
         });
         self.old_finalize = kept;
-        // SAFETY: the objects are not moved yet; relocation rewrites only their fields.
-        self.each_marked_with_values(|heap, h| unsafe { heap.relocate_fields(h) });
+        // SAFETY: relocation rewrites only the fields of live objects.
+        self.each_marked_large_with_values(|heap, h| unsafe { heap.relocate_fields(h) });
         let base = self.old.base();
         let top = self.old.top;
-        // Slide: each live object moves to a lower (or the same) offset, so the
-        // header of every object not yet visited is intact.
-        let mut at = 0;
+        // Each object's fields are relocated where it was (reading only the side
+        // tables), then it slides down, unless it is in the dense prefix.
         let mut moved = 0;
-        while at < top {
-            // SAFETY: objects lie back to back in the old space, not yet moved past
-            // `at`; `ptr::copy` allows the overlap of a short slide.
-            unsafe {
-                let h = base.add(at) as *mut Header;
-                let size = 16 + payload_bytes(&*h);
-                if self.marked(at) {
-                    let to = self.new_offset(at);
-                    if to != at {
-                        copy_down(h as *const u64, base.add(to) as *mut u64, size);
-                        moved += size;
-                    }
-                }
-                at += size;
+        // SAFETY: `each_marked_old` gives intact live objects (see there);
+        // `copy_down` allows the overlap of a short slide.
+        self.each_marked_old(|heap, at, h| unsafe {
+            if has_values(&*h) {
+                heap.relocate_fields(h);
             }
-        }
+            if at >= heap.prefix {
+                let to = heap.new_offset(at);
+                if to != at {
+                    let size = 16 + payload_bytes(&*h);
+                    copy_down(h as *const u64, base.add(to) as *mut u64, size);
+                    moved += size;
+                }
+            }
+        });
         let live = self.plan_top();
         self.old.top = live;
         self.stats.copied += moved as u64;
@@ -1663,7 +1721,7 @@ impl Heap {
             + self.old_high
             + self.large.bytes
             + self.large.cached
-            + (self.marks.capacity() + self.moves.capacity()) * 8;
+            + (self.marks.capacity() + self.starts.capacity() + self.moves.capacity()) * 8;
         self.stats.peak_heap = self.stats.peak_heap.max(held);
     }
 
@@ -1967,7 +2025,9 @@ impl Heap {
 unsafe fn value_count(h: *mut Header) -> usize {
     // SAFETY: per the caller's contract.
     unsafe {
-        if (*h).kind == Kind::REF
+        if (*h).kind == Kind::DATA {
+            (*h).len as usize
+        } else if (*h).kind == Kind::REF
             || (*h).kind == Kind::THUNK
             || ((*h).kind == Kind::ARRAY && (*h).meta == Elems::MOVED)
         {
@@ -1991,7 +2051,10 @@ unsafe fn copy_down(src: *const u64, dst: *mut u64, size: usize) {
     // SAFETY: per the caller's contract.
     unsafe {
         if size <= 128 {
-            for i in 0..size / 8 {
+            // 16 bytes at a time (one SSE load and store each): objects are
+            // multiples of 16 bytes.
+            let (src, dst) = (src as *const [u64; 2], dst as *mut [u64; 2]);
+            for i in 0..size / 16 {
                 dst.add(i).write(src.add(i).read());
             }
         } else {
@@ -2000,8 +2063,15 @@ unsafe fn copy_down(src: *const u64, dst: *mut u64, size: usize) {
     }
 }
 
-/// Sets `n` bits of `words` from bit `from`.
+/// Sets `n` (at least 1) bits of `words` from bit `from`. An object of up to 64
+/// granules within one word (most) takes one mask.
+#[inline(always)]
 fn set_bits(words: &mut [u64], from: usize, n: usize) {
+    let b = from % 64;
+    if b + n <= 64 {
+        words[from / 64] |= (!0u64 >> (64 - n)) << b;
+        return;
+    }
     let (mut i, end) = (from, from + n);
     while i < end {
         let b = i % 64;
@@ -2507,6 +2577,58 @@ mod tests {
         assert!(vm.heap.remembered.is_empty());
         assert_eq!(vm.heap.check(), Ok(()));
         assert_eq!(vm.display(vm.globals[0]), "#[(), ref(\"young\")]");
+    }
+
+    /// Four old objects in a row, A B C D, where A points at D and D at A: with C dead
+    /// a major collection's dense prefix ends at C, so A and B stay where they are
+    /// (their fields still relocated: A's now points at D's new place) and D slides
+    /// down into C's place, still pointing at A; with nothing dead the prefix is the
+    /// whole old space and nothing moves.
+    #[test]
+    fn the_dense_prefix_stays_and_what_is_above_it_slides_down() {
+        let mut vm = vm();
+        // Whatever the machine made at start-up is compacted below the four.
+        vm.collect_once(true, 0).unwrap();
+        let mark = vm.globals.len();
+        for i in 0..4i64 {
+            let first = if i == 3 {
+                vm.globals[mark]
+            } else {
+                Value::i64(i)
+            };
+            let o = vm.new_values(Kind::DATA, 0, 1, &[first]).unwrap();
+            vm.globals.push(o);
+        }
+        vm.collect_once(true, 0).unwrap();
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| vm.globals[mark + i].ptr());
+        // SAFETY: A and D are live old objects with one field; an old-to-old store
+        // needs no barrier, but goes through it as every store does.
+        unsafe { vm.heap.store(a, 0, vm.globals[mark + 3]) };
+        let base = vm.heap.old.base() as usize;
+        let off = |p: *mut Header| p as usize - base;
+        assert!(off(a) < off(b) && off(b) < off(c) && off(c) < off(d));
+        // Nothing dead: the whole old space is the prefix, nothing moves.
+        let copied = vm.heap.stats.copied;
+        vm.collect_once(true, 0).unwrap();
+        assert_eq!(vm.heap.prefix, vm.heap.old.top);
+        assert_eq!(vm.heap.stats.copied, copied, "nothing moved");
+        assert_eq!(vm.globals[mark + 3].ptr(), d);
+        // C dies: the prefix ends where it was.
+        vm.globals[mark + 2] = Value::UNIT;
+        vm.collect_once(true, 0).unwrap();
+        assert_eq!(vm.heap.prefix, off(c), "the prefix ends at the dead object");
+        assert_eq!(vm.globals[mark].ptr(), a, "A stays");
+        assert_eq!(vm.globals[mark + 1].ptr(), b, "B stays");
+        let d2 = vm.globals[mark + 3].ptr();
+        assert_eq!(d2, c, "D slides into C's place");
+        assert!(vm.heap.stats.copied > copied);
+        // SAFETY: A and D are live objects with one field.
+        unsafe {
+            assert_eq!((*fields(a)).bits, d2 as u64, "A's field relocated");
+            assert_eq!((*fields(d2)).bits, a as u64, "D still points at A");
+            assert_eq!((*fields(b)).bits, Value::i64(1).bits);
+        }
+        assert_eq!(vm.heap.check(), Ok(()));
     }
 
     /// A major collection starts with an empty young generation: asked for directly,

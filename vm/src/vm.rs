@@ -602,6 +602,7 @@ impl Vm {
             }
         }
         if major {
+            let t1 = std::time::Instant::now();
             if !self.heap.begin_major() {
                 self.heap.end(false);
                 self.sync_jit_state();
@@ -612,6 +613,7 @@ impl Vm {
             self.heap.plan();
             each_root!(heap, top, v => heap.relocate(v));
             self.heap.compact(needed_old);
+            self.heap.stats.major_time += t1.elapsed();
         }
         self.heap.end(major);
         self.heap.stats.record_pause(t0.elapsed());

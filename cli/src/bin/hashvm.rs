@@ -21,7 +21,8 @@ run options (before FILE; everything after FILE goes to the program):
   --gc-age N           minor collections an object survives in a survivor space before
                        promotion (0 to 15; default 1; 0: promoted at its first)
   --survivor SIZE      each of the two survivor spaces (default 256K, at most the nursery)
-  --gc-stats           print collector statistics to standard error at exit
+  --gc-stats           print collector statistics (collections, bytes, pauses, time
+                       collecting and its major part) to standard error at exit
   --jit=on|off         the tracing JIT (default: on on x86-64; it compiles hot numeric
                        loops and is otherwise invisible)
   --jit-hot N          loop iterations before a loop is recorded (default 1000)
@@ -277,7 +278,7 @@ fn run(r: RunArgs) -> i32 {
     if r.gc_stats {
         let s = vm.gc_stats();
         ewrite(&format!(
-            "gc: {} collections ({} minor, {} major), {} bytes allocated, {} bytes promoted, {} bytes copied within the young generation, {} bytes copied by major collections, {} live, largest old space {} bytes, peak heap {} bytes, pause max {:.3} ms, p99 {:.3} ms, {:.3} ms collecting\n",
+            "gc: {} collections ({} minor, {} major), {} bytes allocated, {} bytes promoted, {} bytes copied within the young generation, {} bytes copied by major collections, {} live, largest old space {} bytes, peak heap {} bytes, pause max {:.3} ms, p99 {:.3} ms, {:.3} ms collecting ({:.3} ms in major parts)\n",
             s.collections,
             s.minor,
             s.major,
@@ -290,7 +291,8 @@ fn run(r: RunArgs) -> i32 {
             s.peak_heap,
             s.pause_max.as_secs_f64() * 1e3,
             s.pause_p99().as_secs_f64() * 1e3,
-            s.time.as_secs_f64() * 1e3
+            s.time.as_secs_f64() * 1e3,
+            s.major_time.as_secs_f64() * 1e3
         ));
     }
     match outcome {
