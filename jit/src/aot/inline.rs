@@ -1,6 +1,7 @@
 //! Inlining direct calls of small callees that can exit (a field or element access
-//! that faults, an operand of another kind): permute's `swap`, and any short
-//! straight-line function of field, array and arithmetic instructions. A direct call
+//! that faults, an operand of another kind, a `match` arm that panics): permute's
+//! `swap`, list's `next_of`, towers' `pop_disk_from`, and any short function of field,
+//! array and arithmetic instructions whose one path may only branch off to fail. A direct call
 //! costs about twenty instructions (the limit check, the frame record, the slots
 //! cleared, the result through memory) plus the callee's loads of its arguments from
 //! their slots; inlined, the callee's instructions run in the caller's fragment on its
@@ -18,7 +19,9 @@
 //! check stays (`call.room`), so the frame an exit pushes fits, and at the stack limit
 //! the interpreter makes the call and fails as always.
 
-use super::{imm, next_object, next_read, slot, Fun, Kind, Step, Tx, MAX_LEAF_INSNS, NONE};
+use super::{
+    imm, next_object, next_read, slot, targets, Fun, Kind, Step, Tx, MAX_LEAF_INSNS, NONE,
+};
 use crate::ir::{BuildError, ClosureSrc, IrOp, IrType, SnapFrame};
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::{Op, OperandKind};
@@ -37,57 +40,158 @@ pub(super) struct Inlining {
     pub(super) frame: SnapFrame,
 }
 
-/// Whether calls of `fun` (of `arity` parameters and `nslots` slots) may be inlined
-/// with exits: straight-line code of at most [`MAX_LEAF_INSNS`] instructions that the
-/// translator handles without calls, helper calls or allocation (moves, constants,
-/// arithmetic and comparisons, conversions, `field`, `setfield`, `aget`, `aset`,
-/// `alen`) ending in `ret` or `retu`, reading no slot it has not written but its
-/// parameters (a pushed frame's other slots would be unit, the inlined callee's hold
-/// what the caller left there).
-pub(super) fn body(fun: &Fun, arity: u16, nslots: u16) -> bool {
+/// Whether the instructions of `fun` from index `n` only fail: constants, moves and
+/// global loads, then `panic` or `matchfail` (a `match` arm that raises an error).
+fn fails(fun: &Fun, n: usize) -> bool {
     use Op::*;
-    let n = fun.insns.len();
-    if n > MAX_LEAF_INSNS || arity > nslots {
-        return false;
+    for (_, i, _) in fun.insns.iter().skip(n) {
+        match i.op {
+            Panic | MatchFail => return true,
+            LoadG | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | LoadNil | LoadUnit | Mov => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// A step of the path an inlined callee runs ([`path`]).
+pub(super) enum Walk {
+    /// Translate the instruction, then go on with the next one on the path.
+    Insn(usize),
+    /// `jntag` whose other way only fails: guard that it goes on by jumping
+    /// (`jumps`) or by falling through, as the path does.
+    Branch { at: usize, jumps: bool },
+    /// The return (`ret` or `retu`).
+    Ret(usize),
+}
+
+/// The path through `fun` (of `arity` parameters and `nslots` slots) that an inlined
+/// call runs, if its calls may be inlined with exits: at most [`MAX_LEAF_INSNS`]
+/// instructions that the translator handles without calls, helper calls or allocation
+/// (moves, constants, arithmetic and comparisons, conversions, `field`, `setfield`,
+/// `aget`, `aset`, `alen`, field-less constructors), forward `jmp`s, and `jntag`s one of
+/// whose ways only fails ([`fails`]: a `match` arm that panics, left to the
+/// interpreter by a guard), ending in `ret` or `retu`, reading no slot it has not
+/// written but its parameters (a pushed frame's other slots would be unit, the inlined
+/// callee's hold what the caller left there).
+pub(super) fn path(fun: &Fun, arity: u16, nslots: u16) -> Option<Vec<Walk>> {
+    use Op::*;
+    if arity > nslots {
+        return None;
     }
     let mut set = vec![false; nslots as usize];
     set[..arity as usize].fill(true);
-    for (k, (_, i, _)) in fun.insns.iter().enumerate() {
-        let last = k + 1 == n;
-        let ok = match i.op {
-            Ret | RetU => last,
-            Mov | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | LoadNil | LoadUnit | AddI64
-            | SubI64 | MulI64 | DivI64 | RemI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64
-            | AddIImm | SubIImm | MulIImm | NegI64 | BNotI64 | EqI64 | NeI64 | LtI64 | LeI64
-            | Eq | Ne | AddF64 | SubF64 | MulF64 | DivF64 | AddKF64 | SubKF64 | MulKF64
-            | DivKF64 | RSubKF64 | RDivKF64 | NegF64 | Sqrt | EqF64 | NeF64 | LtF64 | LeF64
-            | Not | I64ToF64 | Field | SetField | AGet | ASet | ALen => !last,
-            _ => false,
-        };
+    let mut out = Vec::new();
+    let mut n = 0;
+    while out.len() < MAX_LEAF_INSNS {
+        let (ip, i, _) = fun.insns.get(n)?;
+        let empty = matches!(i.op, Con) && slot(i, 4) == 0;
+        let ok = matches!(
+            i.op,
+            Ret | RetU
+                | Jmp
+                | JNTag
+                | Mov
+                | LoadI
+                | LoadI64
+                | LoadF
+                | LoadTrue
+                | LoadFalse
+                | LoadNil
+                | LoadUnit
+                | AddI64
+                | SubI64
+                | MulI64
+                | DivI64
+                | RemI64
+                | AndI64
+                | OrI64
+                | XorI64
+                | ShlI64
+                | ShrI64
+                | AddIImm
+                | SubIImm
+                | MulIImm
+                | NegI64
+                | BNotI64
+                | EqI64
+                | NeI64
+                | LtI64
+                | LeI64
+                | Eq
+                | Ne
+                | AddF64
+                | SubF64
+                | MulF64
+                | DivF64
+                | AddKF64
+                | SubKF64
+                | MulKF64
+                | DivKF64
+                | RSubKF64
+                | RDivKF64
+                | NegF64
+                | Sqrt
+                | EqF64
+                | NeF64
+                | LtF64
+                | LeF64
+                | Not
+                | I64ToF64
+                | Field
+                | SetField
+                | AGet
+                | ASet
+                | ALen
+        ) || empty;
         if !ok {
-            return false;
+            return None;
         }
         for (kind, a) in i.op.operands().iter().zip(&i.args) {
             match (kind, a) {
                 (OperandKind::Src, Operand::Slot(x))
                     if !set.get(*x as usize).copied().unwrap_or(false) =>
                 {
-                    return false
+                    return None
                 }
-                (OperandKind::Base, _) => return false,
+                (OperandKind::Base, _) if !empty => return None,
                 _ => {}
             }
         }
         for (kind, a) in i.op.operands().iter().zip(&i.args) {
             if let (OperandKind::Dst, Operand::Slot(x)) = (kind, a) {
-                match set.get_mut(*x as usize) {
-                    Some(w) => *w = true,
-                    None => return false,
-                }
+                *set.get_mut(*x as usize)? = true;
+            }
+        }
+        let forward = |to: u32| {
+            (to > *ip)
+                .then(|| fun.at.get(to as usize).copied())
+                .flatten()
+                .filter(|&m| m != usize::MAX)
+        };
+        match i.op {
+            Ret | RetU => {
+                out.push(Walk::Ret(n));
+                return Some(out);
+            }
+            Jmp => n = forward(*targets(*ip, i).first()?)?,
+            JNTag => {
+                let (fall, to) = (n + 1, forward(*targets(*ip, i).first()?)?);
+                let jumps = match (fails(fun, fall), fails(fun, to)) {
+                    (true, false) => true,
+                    (false, true) => false,
+                    _ => return None,
+                };
+                out.push(Walk::Branch { at: n, jumps });
+                n = if jumps { to } else { fall };
+            }
+            _ => {
+                out.push(Walk::Insn(n));
+                n += 1;
             }
         }
     }
-    true
+    None
 }
 
 /// `i` with its slots numbered from the caller's slot 0 (`None` past the `u16` range).
@@ -137,7 +241,26 @@ impl Tx<'_> {
         }
     }
 
-    /// Inlines the `callk` at `ip` if its callee may be inlined with exits ([`body`])
+    /// The `jntag` at `ip` of an inlined callee, testing slot `s` (the caller's
+    /// numbering) against constructor `tag`, one of whose ways only fails: a guard that
+    /// it goes the way the path goes (`jumps`: the constructor is not `tag`), whose exit
+    /// resumes at the `jntag` with the callee's frame pushed (the interpreter then
+    /// takes the failing way and raises its error). The value is tested in its slot,
+    /// as a `jntag` in the caller is. False: not translated (one of proven
+    /// i64/f64/bool kind faults, or the guard always fails).
+    fn fail_guard(&mut self, ip: u32, s: usize, tag: usize, jumps: bool) -> bool {
+        if self.kinds[s].ir().is_some() {
+            return false;
+        }
+        self.flush_slots(&[s]);
+        let snap = self.snap(ip);
+        let idx = self.b.emit_raw(IrOp::CtorIdx, NONE, NONE, s as u64, snap);
+        let k = self.b.kint(tag as i64);
+        let op = if jumps { IrOp::NeI } else { IrOp::EqI };
+        self.b.guard(op, idx, k, snap).is_ok()
+    }
+
+    /// Inlines the `callk` at `ip` if its callee may be inlined with exits ([`path`])
     /// and the translator handles all of its instructions here: the call's limit
     /// check, the slots of the callee's frame past the caller's cleared (as a push
     /// clears them: an exit's collection scans them), the callee's instructions on its
@@ -151,15 +274,14 @@ impl Tx<'_> {
         shapes: &[(u16, u16)],
     ) -> Result<Option<Step>, BuildError> {
         let (f, a0, dst) = (imm(i, 1) as u32, slot(i, 2), slot(i, 0));
-        if self.inl.is_some()
-            || self.home.is_some()
-            || !self.bodies.get(f as usize).copied().unwrap_or(false)
-        {
+        if self.inl.is_some() || self.home.is_some() {
             return Ok(None);
         }
-        let (Some(Some(fun)), Some(&(arity, nslots))) =
-            (self.funs.get(f as usize), shapes.get(f as usize))
-        else {
+        let (Some(Some(fun)), Some(Some(walk)), Some(&(arity, nslots))) = (
+            self.funs.get(f as usize),
+            self.bodies.get(f as usize),
+            shapes.get(f as usize),
+        ) else {
             return Ok(None);
         };
         let (arity, end) = (arity as usize, a0 + nslots as usize);
@@ -202,23 +324,28 @@ impl Tx<'_> {
         let caller_func = std::mem::replace(&mut self.func, f);
         let caller_fall = self.fall.take();
         // The slot the callee returns (`None` for `retu`), once every instruction
-        // before its return was translated.
+        // on its path before its return was translated.
         let mut result: Option<Option<usize>> = None;
-        for (cip, ci, clen) in &fun.insns {
-            match ci.op {
-                Op::Ret => {
-                    result = Some(Some(a0 + slot(ci, 0)));
+        for w in walk {
+            match *w {
+                Walk::Ret(n) => {
+                    let ci = &fun.insns[n].1;
+                    result = Some((ci.op == Op::Ret).then(|| a0 + slot(ci, 0)));
                     break;
                 }
-                Op::RetU => {
-                    result = Some(None);
-                    break;
+                Walk::Insn(n) => {
+                    let (cip, ci, clen) = &fun.insns[n];
+                    let Some(ci) = shifted(ci, a0) else { break };
+                    if !matches!(self.step(*cip, &ci, *clen, shapes), Ok(Step::Next)) {
+                        break;
+                    }
                 }
-                _ => {}
-            }
-            let Some(ci) = shifted(ci, a0) else { break };
-            if !matches!(self.step(*cip, &ci, *clen, shapes), Ok(Step::Next)) {
-                break;
+                Walk::Branch { at, jumps } => {
+                    let (cip, ci, _) = &fun.insns[at];
+                    if !self.fail_guard(*cip, a0 + slot(ci, 0), slot(ci, 1), jumps) {
+                        break;
+                    }
+                }
             }
         }
         self.inl = None;

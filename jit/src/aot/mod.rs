@@ -976,8 +976,9 @@ struct Tx<'a> {
     data: Vec<Ref>,
     /// Every function's decoded code (for the hints of a callee being inlined).
     funs: &'a [Option<Fun>],
-    /// Per function: whether its calls may be inlined with exits ([`inline::body`]).
-    bodies: &'a [bool],
+    /// Per function: the path its calls run when inlined with exits
+    /// ([`inline::path`]), if they may be.
+    bodies: &'a [Option<Vec<inline::Walk>>],
     /// The call being inlined with exits, while its callee is translated.
     inl: Option<inline::Inlining>,
 }
@@ -1972,7 +1973,7 @@ fn translate(
     leaves: &[Option<Leaf>],
     liveness: &Liveness,
     funs: &[Option<Fun>],
-    bodies: &[bool],
+    bodies: &[Option<Vec<inline::Walk>>],
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     // Inside a loop with home registers, its home slots are of their kind throughout.
@@ -2210,12 +2211,12 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 .and_then(|fun| leaf(fun, f.arity, f.nslots))
         })
         .collect();
-    let bodies: Vec<bool> = funs
+    let bodies: Vec<Option<Vec<inline::Walk>>> = funs
         .iter()
         .zip(&m.functions)
         .map(|(fun, f)| {
             fun.as_ref()
-                .is_some_and(|fun| inline::body(fun, f.arity, f.nslots))
+                .and_then(|fun| inline::path(fun, f.arity, f.nslots))
         })
         .collect();
     let mut irs = Vec::new();
