@@ -639,7 +639,6 @@ fn push_inlined_frames(a: &mut Asm, frames: &[crate::ir::SnapFrame]) -> Result<(
     }
 }
 
-
 /// One block (starting at byte offset `ip`). Its exit stubs and slow paths go to
 /// `late`, emitted after the function's blocks, so that the block's code runs
 /// straight into the next block's.
