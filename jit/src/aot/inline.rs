@@ -383,19 +383,6 @@ impl Tx<'_> {
         // there (pending values stay pending), of no known kind but the result.
         self.map.truncate(mine);
         self.kinds.truncate(mine);
-        for k in self.kinds.iter_mut().skip(a0) {
-            *k = Kind::Any;
-        }
-        if let Some(k) = self.kinds.get_mut(dst) {
-            *k = kind;
-        }
-        self.inlined += 1;
-        if (self.mergeable)(next) {
-            self.fall = Some(next);
-        } else {
-            self.flush(&[next]);
-            self.jump(next);
-        }
-        Ok(Some(Step::End))
+        Ok(self.end_inlined(a0, dst, kind, next))
     }
 }

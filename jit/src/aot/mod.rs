@@ -1308,6 +1308,14 @@ impl Tx<'_> {
             }
         }
         self.set(dst, result);
+        Ok(self.end_inlined(a0, dst, kind, next))
+    }
+
+    /// The end of an inlined call (of a leaf, or of a callee with exits): the slots
+    /// from the callee's base `a0` up are of no known kind but the result's (`dst`),
+    /// and the block after the call continues this fragment when the call is its only
+    /// way in.
+    fn end_inlined(&mut self, a0: usize, dst: usize, kind: Kind, next: u32) -> Option<Step> {
         for k in self.kinds.iter_mut().skip(a0) {
             *k = Kind::Any;
         }
@@ -1315,15 +1323,13 @@ impl Tx<'_> {
             *k = kind;
         }
         self.inlined += 1;
-        // The block after the call continues this fragment when the call is its only
-        // way in.
         if (self.mergeable)(next) {
             self.fall = Some(next);
         } else {
             self.flush(&[next]);
             self.jump(next);
         }
-        Ok(Some(Step::End))
+        Some(Step::End)
     }
 
     fn step(
