@@ -494,9 +494,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             return Ok(());
         }
         if let Some(lambda) = self.inline_candidate(callee, args.len()) {
-            self.inline_call(lambda, args, dst, tail, span)?;
-            self.next = mark;
-            return Ok(());
+            return self.inline_call(lambda, args, dst, tail, span);
         }
         let target = match &callee.kind {
             TExprKind::Var(VarRef::Item(r))

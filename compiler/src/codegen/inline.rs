@@ -13,7 +13,7 @@
 //! program that reaches `--stack-limit` exactly there. The callee stays a function of
 //! its own (its value may be used).
 
-use super::func::{FnCx, Loc, R};
+use super::func::{s, FnCx, Loc, R};
 use crate::span::Span;
 use crate::tast::*;
 use crate::types::{Prim, Type};
@@ -70,8 +70,7 @@ impl<'a, 'p> FnCx<'a, 'p> {
             // The body must not overwrite an argument it may still read.
             let t = self.temp();
             self.expr(&lambda.body, t)?;
-            self.fb
-                .op(Op::Mov, [super::func::s(dst), super::func::s(t)]);
+            self.fb.op(Op::Mov, [s(dst), s(t)]);
         } else {
             self.expr(&lambda.body, dst)?;
         }
