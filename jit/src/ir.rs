@@ -166,6 +166,8 @@ define_ir! {
     HTag "hdr.tag" 1 I64 [NOSYNC] "The constructor index of the DATA object a (headers never change while it lives).";
     Payload "payload" 1 I64 [NOSYNC] "The payload of a (a constructor's index, a char's code) as an i64.";
     New "new" 0 Ptr [GUARD | STORE] "A new object of `16 + 16 * tw` bytes bumped from the nursery through the register block, its header words `k` and `tw` (kind, tag, meta; length); exits (before the allocating instruction, which the interpreter then runs, collecting) when the nursery has no room. Its fields are written next, by `hstore`s with no barrier (the object is young).";
+    NewArr "new.array" 2 Ptr [GUARD | STORE] "A new array (`anew`) of a elements (an i64), each the value b, its header word `k` (kind, elements kind: the flat kind of b's tag, or general), bumped from the nursery as `new` and filled at once; exits (before the `anew`, which the interpreter then runs) unless 1 <= a <= `max_inline_array(elements kind)` (an object the collector would place in eden at any nursery size) and the nursery has room.";
+    NewArrSlot "new.array.slot" 1 Ptr [GUARD | LOAD | STORE] "`new.array` of a (an i64) copies of the value in frame slot `k`, whose kind is known only at run time (whole-function code): flat of its tag when that is a flat kind, general otherwise, as the interpreter's `anew` decides; the same exits.";
     SqrtF "sqrt.f64" 1 F64 [NOSYNC] "The square root of a (IEEE, correctly rounded, as Rust's `f64::sqrt`).";
     HStore "hstore" 2 None [GUARD | STORE] "Value field `Ref(k)` (an i64) of the object a := b (in range: guarded before), through the write barrier: exits before the store when a is old and not remembered and b a young object (the interpreter then stores, and remembers a). With `tw` = `HSTORE_FLAT`, element `Ref(k)` of a flat array (its elements kind guarded to be b's tag) := b's 8-byte payload, no tag, no barrier; with `tw` = `HSTORE_ELEM`, either, by the array's elements kind at run time (exits on any other kind); with `tw` = `HSTORE_PAYLOAD`, a field that holds a value of b's tag already: b's payload alone. The one heap store.";
     NewSunk "new.sink" 0 Ptr [NOSYNC] "A `new` whose object does not escape the trace (allocation sinking, `jit/src/opt.rs` `sink_allocations`): no code; an exit whose snapshot names it allocates it then, filled as the `hstore.sink`s before the exit left it ([`Snapshot::sunk`]). Header words `k` and `tw` as `new`'s.";
@@ -495,6 +497,23 @@ impl Trace {
     }
 }
 
+/// The most elements an array of elements kind `elems` may have for `new.array` to
+/// allocate it inline: its object must be one the collector places in eden at any
+/// nursery size (`layout::young_at_any_nursery`), as the interpreter's `anew` would.
+pub fn max_inline_array(elems: u32) -> u64 {
+    let per = if elems == layout::ELEMS_GENERAL {
+        16
+    } else {
+        8
+    };
+    let size = |n: usize| layout::FIELDS + (n * per).div_ceil(16) * 16;
+    let mut n = 0;
+    while layout::young_at_any_nursery(size(n + 1)) {
+        n += 1;
+    }
+    n as u64
+}
+
 /// The tag word of a value: its tag, and its aux (a field-less constructor's type id)
 /// in the high half.
 pub fn tagword_of(v: Value) -> u64 {
@@ -543,6 +562,8 @@ impl fmt::Display for Trace {
                 }
                 IrOp::HStore => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
                 IrOp::New | IrOp::NewSunk => write!(f, " {:#x} len {}", ins.k, ins.tw)?,
+                IrOp::NewArr => write!(f, " {:#x} len {} fill {}", ins.k, ins.a, ins.b)?,
+                IrOp::NewArrSlot => write!(f, " len {} fill r{}", ins.a, ins.k)?,
                 IrOp::HStoreSunk => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
                 IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
                 IrOp::SClear | IrOp::SUnit => write!(f, " r{}", ins.k)?,
@@ -690,6 +711,8 @@ fn shared(op: IrOp) -> bool {
             | IrOp::AGetAny
             | IrOp::HStore
             | IrOp::New
+            | IrOp::NewArr
+            | IrOp::NewArrSlot
             | IrOp::SStore
             | IrOp::SClear
             | IrOp::SUnit
@@ -1473,6 +1496,34 @@ impl TraceBuilder {
         self.emit_tw(IrOp::New, NONE, NONE, hw, len, snap)
     }
 
+    /// A new array of `len` (an i64) copies of `fill`, of elements kind `elems` (the
+    /// flat kind of `fill`'s tag, or general), allocated and filled inline; exits
+    /// through `snap` unless `len` is in `1..=max_inline_array(elems)` and the nursery
+    /// has room.
+    pub fn new_array(
+        &mut self,
+        len: Ref,
+        fill: Ref,
+        elems: u32,
+        snap: u32,
+    ) -> Result<Ref, BuildError> {
+        self.want(len, IrType::I64, IrOp::NewArr)?;
+        if self.trace.ty(fill) == IrType::None && elems != layout::ELEMS_GENERAL {
+            return Err(BuildError::TypeMismatch(IrOp::NewArr));
+        }
+        self.trace.allocates = true;
+        let [w0, _] = layout::header_words(layout::KIND_ARRAY, 0, elems, 0);
+        Ok(self.emit_tw(IrOp::NewArr, len, fill, w0, 0, snap))
+    }
+
+    /// `new.array.slot`: [`TraceBuilder::new_array`] of the value in frame slot
+    /// `slot` (in memory), its layout decided by its tag at run time.
+    pub fn new_array_slot(&mut self, len: Ref, slot: u32, snap: u32) -> Result<Ref, BuildError> {
+        self.want(len, IrType::I64, IrOp::NewArrSlot)?;
+        self.trace.allocates = true;
+        Ok(self.emit_raw(IrOp::NewArrSlot, len, NONE, slot as u64, snap))
+    }
+
     /// Value field `i` (an i64, in range: guarded before) of the object `obj` := `v`,
     /// through the write barrier (exits through `snap`, before the store, when the
     /// barrier's slow path is due).
@@ -2064,7 +2115,10 @@ mod tests {
         for &op in IrOp::ALL {
             // Division (guarded on its divisor) and allocation (on the nursery's room)
             // are the guarded computations.
-            let division = matches!(op, IrOp::DivI | IrOp::RemI | IrOp::New);
+            let division = matches!(
+                op,
+                IrOp::DivI | IrOp::RemI | IrOp::New | IrOp::NewArr | IrOp::NewArrSlot
+            );
             // `exit` and `link` leave unconditionally: neither operands nor effects.
             let unconditional = matches!(op, IrOp::Exit | IrOp::Link);
             if op.flags() & flag::GUARD != 0
@@ -2083,6 +2137,7 @@ mod tests {
         // `NOSYNC`; plain arithmetic and slot access are.
         for op in [
             IrOp::New,
+            IrOp::NewArr,
             IrOp::HStore,
             IrOp::CallInsn,
             IrOp::CallRecK,

@@ -1223,6 +1223,8 @@ fn heap_op(op: IrOp) -> bool {
                 | IrOp::GLoadB
                 | IrOp::GLoad
                 | IrOp::New
+                | IrOp::NewArr
+                | IrOp::NewArrSlot
                 | IrOp::HStore
                 | IrOp::FrameClo
         )

@@ -602,6 +602,34 @@ impl Recorder {
         Ok(obj)
     }
 
+    /// `anew d, n, x` allocated inline (`new.array`) when the length it has now is
+    /// one the trace can allocate inline (`ir::max_inline_array`; a guard keeps it
+    /// so, any other length leaving for a side trace, which runs it through the
+    /// VM's helper): returns whether it did. The array's elements kind is the one
+    /// the interpreter derives from the fill value's tag, which the trace knows.
+    fn new_array(&mut self, insn: &Insn, ip: u32, slots: &[Value]) -> Result<bool, String> {
+        let a = &insn.args;
+        let (d, ls, fs) = (slot_of(&a[0]), slot_of(&a[1]), slot_of(&a[2]));
+        let (Some(n), Some(x)) = (slots.get(ls), slots.get(fs)) else {
+            return Ok(false);
+        };
+        let elems = layout::elems_of_tag(x.tag());
+        let max = crate::ir::max_inline_array(elems);
+        if n.tag() != Tag::I64 || !(1..=max).contains(&n.bits()) {
+            return Ok(false);
+        }
+        let len = self.operand(ls, IrType::I64, ip, slots)?;
+        let (fill, _) = self.get(fs, ip, slots)?;
+        debug_assert_eq!(self.b.tagword(fill) as u32, x.tag());
+        let snap = self.snap(ip);
+        let r = self
+            .b
+            .new_array(len, fill, elems, snap)
+            .map_err(|e| e.to_string())?;
+        self.put(d, r);
+        Ok(true)
+    }
+
     /// The object in the running frame's slot `s`, guarded to have kind `kind` (the
     /// interpreter's check; the recording aborts if it would fault now).
     fn object(
@@ -1666,6 +1694,11 @@ impl Recorder {
             Op::TCallK | Op::TCall => self.tail_call(&insn, ip, slots, probe)?,
             Op::FfiCall if !self.b.has_helper() && !self.root_helpers && !self.prefer_helper => {
                 if !self.direct_ffi(a, ip, slots, probe)? {
+                    self.helper(func, ip, &insn, probe)?;
+                }
+            }
+            Op::ANew => {
+                if !self.new_array(&insn, ip, slots)? {
                     self.helper(func, ip, &insn, probe)?;
                 }
             }

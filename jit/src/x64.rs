@@ -1767,7 +1767,9 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::GIndex
             | IrOp::HTag
             | IrOp::Payload
-            | IrOp::New => data_op(a, t, loc, i, exit)?,
+            | IrOp::New
+            | IrOp::NewArr => data_op(a, t, loc, i, exit)?,
+            IrOp::NewArrSlot => new_array_slot(a, t, loc, i, exit)?,
             // Sunk: no code (see `opt::sink_allocations`).
             IrOp::NewSunk | IrOp::HStoreSunk => {}
             // An element store of a kind known only at run time: whole-function code's
@@ -3048,8 +3050,169 @@ fn data_op<A: Emitter>(
                 ; mov QWORD [Rq(r)], Rq(SCRATCH)
                 ; mov QWORD [Rq(r) + 8], len);
         }
+        IrOp::NewArr => new_array(a, t, loc, i, exit)?,
         _ => {}
     }
+    Ok(())
+}
+
+/// `new.array`: an array of `a` copies of `b` bumped from the nursery as `new` bumps
+/// an object (the same exit when it has no room), its size and layout the
+/// interpreter's `anew`'s (`Elems::payload`: 16-byte values, or 8-byte payloads
+/// rounded up to 16 bytes), filled from its end down in one loop that also writes
+/// over the header's words, which are written last. Exits first unless the length
+/// is in `1..=max_inline_array`: the interpreter then allocates (or faults on a
+/// negative length).
+fn new_array<A: Emitter>(
+    a: &mut A,
+    t: &Trace,
+    loc: &[Loc],
+    i: usize,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let ins = t.ins[i];
+    let (Loc::Gpr(r), Loc::Gpr(n)) = (loc[i], loc[ins.a.0 as usize]) else {
+        return Err(CompileError::LiveAcrossCall);
+    };
+    let (_, _, elems, _) = layout::header_fields([ins.k, 0]);
+    let general = elems == layout::ELEMS_GENERAL;
+    let max = i32::try_from(crate::ir::max_inline_array(elems))
+        .map_err(|_| CompileError::SlotOutOfRange(ins.k))?;
+    let fields = layout::FIELDS as i32;
+    dynasm!(a ; .arch x64
+        ; lea Rq(SCRATCH), [Rq(n) - 1]
+        ; cmp Rq(SCRATCH), max - 1
+        ; ja =>exit);
+    if general {
+        dynasm!(a ; .arch x64
+            ; mov Rq(SCRATCH), Rq(n)
+            ; shl Rq(SCRATCH), 4
+            ; add Rq(SCRATCH), fields);
+    } else {
+        dynasm!(a ; .arch x64
+            ; lea Rq(SCRATCH), [Rq(n) * 8 + fields + 15]
+            ; and Rq(SCRATCH), -16);
+    }
+    let top = a.new_label();
+    dynasm!(a ; .arch x64
+        ; mov Rq(r), QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32]
+        ; add Rq(SCRATCH), Rq(r)
+        ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_HEAP_LIMIT as i32]
+        ; ja =>exit
+        ; mov QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32], Rq(SCRATCH)
+        ; =>top
+        ; sub Rq(SCRATCH), if general { 16 } else { 8 });
+    match loc[ins.b.0 as usize] {
+        Loc::Gpr(x) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH)], Rq(x)),
+        Loc::Xmm(x) => dynasm!(a ; .arch x64 ; movsd QWORD [Rq(SCRATCH)], Rx(x)),
+        // A value without a payload (in a general array only: the builder checks).
+        Loc::None => dynasm!(a ; .arch x64 ; mov QWORD [Rq(SCRATCH)], 0),
+    }
+    if general {
+        store_tw(a, SCRATCH, 0, t.tagword(ins.b));
+    }
+    dynasm!(a ; .arch x64
+        ; cmp Rq(SCRATCH), Rq(r)
+        ; ja =>top
+        ; mov Rq(SCRATCH), QWORD ins.k as i64
+        ; mov QWORD [Rq(r)], Rq(SCRATCH)
+        ; mov QWORD [Rq(r) + layout::LEN as i32], Rq(n));
+    Ok(())
+}
+
+/// `new.array.slot` (whole-function code): `new.array` of the value in slot `k`,
+/// whose tag decides the layout at run time, as `Elems::of_tag` does for the
+/// interpreter's `anew`. Every exit (a length out of range, no room) comes before the
+/// fill, which copies the value from its slot through one or two registers saved on
+/// the native stack around the loop (any of them may hold a live value).
+fn new_array_slot<A: Emitter>(
+    a: &mut A,
+    t: &Trace,
+    loc: &[Loc],
+    i: usize,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let ins = t.ins[i];
+    let (Loc::Gpr(r), Loc::Gpr(n)) = (loc[i], loc[ins.a.0 as usize]) else {
+        return Err(CompileError::LiveAcrossCall);
+    };
+    let off = disp(ins.k)?;
+    let mut temps = [0u8, 1, 2, 8].into_iter().filter(|&x| x != r && x != n);
+    let (Some(t1), Some(t2)) = (temps.next(), temps.next()) else {
+        return Err(CompileError::LiveAcrossCall);
+    };
+    let (first, last) = (
+        layout::ELEMS_FLAT_FIRST as i32,
+        layout::ELEMS_FLAT_LAST as i32,
+    );
+    let general_max = crate::ir::max_inline_array(layout::ELEMS_GENERAL) as i32;
+    let flat_max = crate::ir::max_inline_array(layout::ELEMS_FLAT_FIRST) as i32;
+    let [k, _] = layout::header_words(layout::KIND_ARRAY, 0, layout::ELEMS_GENERAL, 0);
+    let fields = layout::FIELDS as i32;
+    let (flat, done) = (a.new_label(), a.new_label());
+    let (gloop, floop) = (a.new_label(), a.new_label());
+    // The bump (the object's end in SCRATCH, its start in r), exiting when the nursery
+    // has no room.
+    let bump = |a: &mut A| {
+        dynasm!(a ; .arch x64
+            ; mov Rq(r), QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32]
+            ; add Rq(SCRATCH), Rq(r)
+            ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_HEAP_LIMIT as i32]
+            ; ja =>exit
+            ; mov QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32], Rq(SCRATCH));
+    };
+    dynasm!(a ; .arch x64
+        ; mov Rd(SCRATCH), DWORD [Rq(BASE) + off + 8]
+        ; sub Rd(SCRATCH), first
+        ; cmp Rd(SCRATCH), last - first
+        ; jbe =>flat
+        // General: 16-byte values, copied whole (a field-less constructor's aux too).
+        ; lea Rq(SCRATCH), [Rq(n) - 1]
+        ; cmp Rq(SCRATCH), general_max - 1
+        ; ja =>exit
+        ; mov Rq(SCRATCH), Rq(n)
+        ; shl Rq(SCRATCH), 4
+        ; add Rq(SCRATCH), fields);
+    bump(a);
+    dynasm!(a ; .arch x64
+        ; push Rq(t1)
+        ; push Rq(t2)
+        ; mov Rq(t1), QWORD [Rq(BASE) + off]
+        ; mov Rq(t2), QWORD [Rq(BASE) + off + 8]
+        ; =>gloop
+        ; sub Rq(SCRATCH), 16
+        ; mov QWORD [Rq(SCRATCH)], Rq(t1)
+        ; mov QWORD [Rq(SCRATCH) + 8], Rq(t2)
+        ; cmp Rq(SCRATCH), Rq(r)
+        ; ja =>gloop
+        ; pop Rq(t2)
+        ; pop Rq(t1)
+        ; mov Rq(SCRATCH), QWORD k as i64
+        ; mov QWORD [Rq(r)], Rq(SCRATCH)
+        ; jmp =>done
+        // Flat: 8-byte payloads, the elements kind the value's tag.
+        ; =>flat
+        ; lea Rq(SCRATCH), [Rq(n) - 1]
+        ; cmp Rq(SCRATCH), flat_max - 1
+        ; ja =>exit
+        ; lea Rq(SCRATCH), [Rq(n) * 8 + fields + 15]
+        ; and Rq(SCRATCH), -16);
+    bump(a);
+    dynasm!(a ; .arch x64
+        ; push Rq(t1)
+        ; mov Rq(t1), QWORD [Rq(BASE) + off]
+        ; =>floop
+        ; sub Rq(SCRATCH), 8
+        ; mov QWORD [Rq(SCRATCH)], Rq(t1)
+        ; cmp Rq(SCRATCH), Rq(r)
+        ; ja =>floop
+        ; pop Rq(t1)
+        ; mov Rq(SCRATCH), QWORD k as i64
+        ; mov QWORD [Rq(r)], Rq(SCRATCH)
+        ; mov Rd(SCRATCH), DWORD [Rq(BASE) + off + 8]
+        ; mov DWORD [Rq(r) + layout::META as i32], Rd(SCRATCH)
+        ; =>done
+        ; mov QWORD [Rq(r) + layout::LEN as i32], Rq(n));
     Ok(())
 }
 

@@ -480,6 +480,11 @@ impl Drop for Space {
 /// mapping of its own, never copied (a 16 MB array copied by every major collection
 /// would double the heap's peak), marked by major collections and unmapped when dead,
 /// which returns its memory to the system at once.
+/// The smallest eden a heap has (`--nursery` at least 1K): generated code that
+/// bump-allocates an object inline relies on it to know the object is not one the
+/// collector would allocate in the old generation ([`Heap::is_large`]).
+pub const MIN_NURSERY: usize = 1024;
+
 pub const LARGE_MIN: usize = 64 << 10;
 
 /// The large-object space: objects of [`LARGE_MIN`] bytes or more, each in its own
@@ -833,7 +838,7 @@ impl Heap {
     /// to what it granted. When the system refuses even the young generation, the
     /// heap starts empty and the first allocation reports "out of memory".
     pub fn new(initial: usize, limit: usize, tenure_age: u8, survivor: usize) -> Heap {
-        let initial = round16(initial.min(limit).max(1024));
+        let initial = round16(initial.min(limit).max(MIN_NURSERY));
         let tenure_age = tenure_age.min(MAX_TENURE_AGE);
         let surv_cap = if tenure_age == 0 {
             0

@@ -163,6 +163,25 @@ pub mod layout {
     /// the elements now. Any other meta word of an array is a flat kind: the tag of
     /// every element, whose 8-byte payloads lie at `FIELDS + 8 * i`.
     pub const ELEMS_MOVED: u32 = crate::heap::Elems::MOVED;
+    /// The first flat elements kind (the tags from it to [`ELEMS_FLAT_LAST`] are
+    /// those whose values an array stores as 8-byte payloads); any other tag's
+    /// values go to a general array.
+    pub const ELEMS_FLAT_FIRST: u32 = crate::heap::Elems::FLAT_FIRST;
+    /// The last flat elements kind (see [`ELEMS_FLAT_FIRST`]).
+    pub const ELEMS_FLAT_LAST: u32 = crate::heap::Elems::FLAT_LAST;
+    /// The elements kind of a new array of `n > 0` copies of a value of tag `tag`, as
+    /// `anew` decides it ([`crate::heap::Elems::of_tag`]): the JIT's inline `anew`
+    /// lays the array out the same way.
+    pub const fn elems_of_tag(tag: u32) -> u32 {
+        crate::heap::Elems::of_tag(tag)
+    }
+    /// Whether an object of `size` bytes is allocated in the young generation's eden
+    /// when the nursery is at its smallest (`--nursery 1K`): generated code that
+    /// bump-allocates objects of up to such a size puts them where the collector's
+    /// own allocation would, whatever the nursery (see `Heap::is_large`).
+    pub const fn young_at_any_nursery(size: usize) -> bool {
+        size <= crate::heap::MIN_NURSERY / 4
+    }
     /// Offset of the header's `u32` meta word (a closure's function index, an
     /// array's elements kind).
     pub const META: usize = std::mem::offset_of!(Header, meta);

@@ -30,10 +30,13 @@
 //!   the frame and jumps; `tcallself` and `loop` are jumps (polling the interrupt
 //!   flag). A full value, frame or native stack leaves to the interpreter at the call,
 //!   which grows the stack or reports the overflow.
-//! - **Helper calls.** `anew`, `print`, `tostr`, `scat` and the `net.*` instructions
+//! - **Helper calls.** `print`, `tostr`, `scat` and the `net.*` instructions
 //!   are run by the VM through `call.insn` (the tracing JIT's helper call, reached
 //!   through the trampoline's table), every value in its slot before and reloaded
-//!   after; so is the write barrier's slow path (`jit_remember`).
+//!   after; so is the write barrier's slow path (`jit_remember`). `anew` is allocated
+//!   inline (`new.array.slot`, its layout by the fill value's tag at run time) at the
+//!   lengths the tracing JIT allocates inline; another length leaves to the
+//!   interpreter.
 //! - **Fallback.** Any instruction outside the supported subset (lists, closures,
 //!   unknown calls, `switch`...) is an exit to the interpreter at
 //!   that instruction. A function with none is *fully compiled*; others are *partly
@@ -1864,6 +1867,16 @@ impl Tx<'_> {
                 let k = f as u64 | (a0 as u64) << 32 | (n as u64) << 48;
                 self.b.emit_raw(IrOp::TCallAot, NONE, NONE, k, s);
                 return Ok(Step::End);
+            }
+            ANew => {
+                // Allocated inline (`new.array.slot`), laid out by the fill value's
+                // tag at run time; a length out of the inline range, or a full
+                // nursery, leaves to the interpreter at the instruction.
+                let n = get!(s1, IrType::I64);
+                self.flush_slots(&[s2]);
+                let snap = self.snap(ip);
+                let r = self.b.new_array_slot(n, s2 as u32, snap)?;
+                self.set(s0, r);
             }
             op if helper(op) => {
                 // Run by the VM (`call.insn`, the interpreter's own handler): every
