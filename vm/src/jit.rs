@@ -1248,22 +1248,23 @@ pub mod status {
 pub fn helper_runs(op: Op) -> bool {
     matches!(
         op,
-        Op::FfiCall
-            | Op::ANew
-            | Op::Print
-            | Op::ToStr
-            | Op::SCat
-            | Op::NetTcpListen
-            | Op::NetTcpAccept
-            | Op::NetTcpConnect
-            | Op::NetRead
-            | Op::NetWrite
-            | Op::NetClose
-            | Op::NetUdpBind
-            | Op::NetUdpSend
-            | Op::NetUdpRecv
-            | Op::NetLocalAddr
-    )
+        Op::FfiCall | Op::ANew | Op::Print | Op::ToStr | Op::SCat
+    ) || runtime_ext(op)
+}
+
+/// The extended instructions (`0xFE`, `0xFF`: numeric conversions and functions,
+/// `ibig` and `ratio` arithmetic, strings, characters, IO, the list and array
+/// functions, the network) whose handler ([`Vm::ext_num`], [`Vm::ext_sys`]) is a
+/// runtime function of its slot operands: all but `list.map`, `list.filter` and
+/// `list.foldr`, which call closures (they push frames), and `io.exit`, which ends
+/// the program. So a loop that slices strings, converts arrays to lists or reverses
+/// a list is a trace calling the VM there, and native code calls it, instead of
+/// leaving to the interpreter at each.
+fn runtime_ext(op: Op) -> bool {
+    use hashvm_format::opcode::{EXT_NUM, EXT_SYS};
+    let prefix = (op as u16 >> 8) as u8;
+    (prefix == EXT_NUM || prefix == EXT_SYS)
+        && !matches!(op, Op::ListMap | Op::ListFilter | Op::ListFoldr | Op::Exit)
 }
 
 /// The helper a trace calls to run one bytecode instruction (see [`status`]): the
@@ -1470,7 +1471,11 @@ impl Vm {
                 }
                 self.ffi_call(b + o[0], foreign?, b + o[1], count)
             }
-            op => self.net_op((op as u16 & 0xff) as u8, b, &o),
+            op if (op as u16 >> 8) as u8 == hashvm_format::opcode::EXT_NUM => {
+                self.ext_num(op as u16 as u8, b, &o)
+            }
+            // `0xFF` (see `runtime_ext`), the network's instructions among them.
+            op => self.ext_sys(op as u16 as u8, b, &o),
         })
     }
 
