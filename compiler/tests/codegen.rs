@@ -812,3 +812,77 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
         "#]],
     );
 }
+
+/// A field of a field is one `field2`: the enum payload read by a pattern and then its
+/// struct's field, in a self tail call's arguments (awfy_list's `is_shorter_than`) and
+/// as a returned value. A field whose object is still needed stays a `field`.
+#[test]
+fn a_field_of_a_field_is_one_instruction() {
+    let src = "E := struct(val: i64, next: Option<E>);\n\
+               len := (o: Option<E>, n: i64) -> i64 => match o { None => n, Some(e) => len(e.next, n + 1) };\n\
+               next_of := (o: Option<E>) -> Option<E> => match o { None => None, Some(e) => e.next };\n\
+               both := (o: Option<E>) -> i64 => match o { None => 0, Some(e) => e.val + len(e.next, 0) };\n\
+               main := () => { e := E(1, None); println(to_str(len(Some(e), 0) + both(next_of(Some(e))))); };";
+    check(
+        src,
+        "len",
+        expect![[r#"
+        .func len/2 slots=2                     ; function 6
+            .loc "golden.hash" 2 41
+            jntag      r0, 0, L0                ; 0
+            ret        r1                       ; 9
+        L0:
+            field2     r0, r0, 0, 1             ; 12
+            .loc "golden.hash" 2 85
+            addi.i64   r1, r1, 1                ; 21
+            .loc "golden.hash" 2 73
+            tcallself  r0, 2                    ; 30
+        .end
+    "#]],
+    );
+    check(
+        src,
+        "next_of",
+        expect![[r#"
+        .func next_of/1 slots=3                 ; function 7
+            .loc "golden.hash" 3 43
+            jntag      r0, 0, L0                ; 0
+            .loc "golden.hash" 3 61
+            con        r2, Option, None, r3, 0  ; 9
+            ret        r2                       ; 22
+        L0:
+            .loc "golden.hash" 3 43
+            field2     r2, r0, 0, 1             ; 25
+            .loc "golden.hash" 3 78
+            ret        r2                       ; 34
+        .end
+    "#]],
+    );
+    check(
+        src,
+        "both",
+        expect![[r#"
+        .func both/1 slots=6                    ; function 8
+            .loc "golden.hash" 4 34
+            jntag      r0, 0, L0                ; 0
+            .loc "golden.hash" 4 52
+            loadi      r2, 0                    ; 9
+            ret        r2                       ; 16
+        L0:
+            .loc "golden.hash" 4 34
+            field      r1, r0, 0                ; 19
+            .loc "golden.hash" 4 66
+            field      r3, r1, 0                ; 26
+            .loc "golden.hash" 4 78
+            field      r4, r1, 1                ; 33
+            .loc "golden.hash" 4 86
+            loadi      r5, 0                    ; 40
+            .loc "golden.hash" 4 74
+            callk      r4, len, r4, 2           ; 47
+            .loc "golden.hash" 4 66
+            add.i64    r2, r3, r4               ; 58
+            ret        r2                       ; 65
+        .end
+    "#]],
+    );
+}

@@ -352,6 +352,27 @@ fn kindof_slots_are_checked() {
     );
 }
 
+/// `field2` checks both slots; its indices are checked at run time, as `field`'s; an
+/// instruction cut before its second index is truncated.
+#[test]
+fn field2_operands_are_checked() {
+    accepts(&in_fn("    field2 r3, r0, 1, 65535\n    ret r3"));
+    assert_eq!(
+        rejects(&in_fn("    field2 r4, r0, 0, 1\n    retu")),
+        "CODE function 0 'f' offset 0: slot r4 is outside the frame of 4 slots"
+    );
+    assert_eq!(
+        rejects(&in_fn("    field2 r0, r5, 0, 1\n    retu")),
+        "CODE function 0 'f' offset 0: slot r5 is outside the frame of 4 slots"
+    );
+    assert_eq!(
+        rejects(
+            ".func f/1 slots=2\n    retu\n    .bytes 0x4e 0x00 0x00 0x01 0x00 0x00 0x00 0x01\n.end"
+        ),
+        "CODE function 0 'f' offset 1: instruction truncated by the end of the code"
+    );
+}
+
 #[test]
 fn slot_run_outside_the_frame() {
     assert_eq!(

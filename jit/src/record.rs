@@ -1425,6 +1425,39 @@ impl Recorder {
                 };
                 self.field_access(obj, fi, fv, load, slot, ip, snap, slots)?;
             }
+            Op::Field2 => {
+                // d := s.i.j: the intermediate object is an IR value in no slot, and
+                // one snapshot, taken before both loads, serves every guard: an exit
+                // resumes the interpreter at this instruction, which faults before
+                // writing `d` or runs it whole.
+                let (os, fi, fj) = (slot_of(&a[1]), count_of(a.get(2)), count_of(a.get(3)));
+                let data = |v: Value, i: usize| {
+                    probe
+                        .header(v)
+                        .filter(|h| h.kind == layout::KIND_DATA)
+                        .and_then(|_| probe.field(v, i))
+                };
+                let ov = slots.get(os).copied().unwrap_or(Value::UNIT);
+                let (mv, fv) = data(ov, fi)
+                    .and_then(|mv| Some((mv, data(mv, fj)?)))
+                    .ok_or("a field access that faults")?;
+                let obj = self.object(os, layout::KIND_DATA, ip, slots, probe)?;
+                let snap = self.snap(ip);
+                self.b
+                    .guard_header(IrOp::GLen, obj, fi as u64, snap)
+                    .map_err(err)?;
+                let mid = self
+                    .b
+                    .fload(obj, fi as u32, tagword_of(mv), snap)
+                    .map_err(err)?;
+                self.b
+                    .guard_header(IrOp::GKind, mid, layout::KIND_DATA as u64, snap)
+                    .map_err(err)?;
+                self.b
+                    .guard_header(IrOp::GLen, mid, fj as u64, snap)
+                    .map_err(err)?;
+                self.field_access(mid, fj, fv, true, slot_of(&a[0]), ip, snap, slots)?;
+            }
             Op::GetEnv | Op::SetEnv => {
                 let fi = if insn.op == Op::GetEnv {
                     count_of(a.get(1))

@@ -26,7 +26,8 @@
 //!   them there); `mov`s to themselves or to dead slots dropped; then, on the cleaned
 //!   code, **scheduled tail-call arguments** ([`tail_args_scheduled`]: the copied
 //!   arguments as one parallel move, placed before an inner call or ordered through a
-//!   scratch slot, when that adds no instruction).
+//!   scratch slot, when that adds no instruction); last, **a field of a field** read
+//!   with one `field2` ([`fuse_fields`]).
 //!
 //! Every instruction keeps the source position it was emitted with, so error locations
 //! and stack traces are those of the unoptimised code. The control-flow passes only
@@ -260,6 +261,61 @@ fn optimize(code: &mut Vec<Ins>, arity: u16) {
     if changed {
         drop_jumps_to_next(code);
     }
+    // Last: the passes above know `field`, not `field2`.
+    fuse_fields(code);
+}
+
+/// A field of a field (`field t, s, i; field d, t, j`, the second instruction entered
+/// only from the first, `t` dead after it or the same slot as `d`) becomes `field2 d,
+/// s, i, j`: one dispatch instead of two. `Some(x) => x.next` reads an enum payload
+/// and then its struct's field (awfy_list's `is_shorter_than`, twice per iteration).
+/// `t` is not written: it keeps its older value, one the function held there anyway
+/// (as [`drop_dead_moves`] leaves). The pair's faults are `field2`'s, in the same
+/// order; it keeps the first instruction's source position (a `field` hashc emits
+/// cannot fault anyway: see [`sink_fields`]).
+fn fuse_fields(code: &mut Vec<Ins>) -> bool {
+    let Some(live) = live_out(code) else {
+        return false;
+    };
+    let field = |ins: &Ins| match (ins.op, ins.args.as_slice()) {
+        (
+            Op::Field,
+            [Arg::Op(Operand::Slot(d)), Arg::Op(Operand::Slot(s)), Arg::Op(Operand::U16(i))],
+        ) => Some((*d, *s, *i)),
+        _ => None,
+    };
+    let mut fused = vec![false; code.len()];
+    let mut k = 0;
+    while k + 1 < code.len() {
+        if let (Some((t, s, i)), Some((d, t2, j))) = (field(&code[k]), field(&code[k + 1])) {
+            if t2 == t && code[k + 1].labels.is_empty() && (t == d || !live[k + 1].has(t)) {
+                code[k].op = Op::Field2;
+                code[k].args = [
+                    Operand::Slot(d),
+                    Operand::Slot(s),
+                    Operand::U16(i),
+                    Operand::U16(j),
+                ]
+                .into_iter()
+                .map(Arg::Op)
+                .collect();
+                code[k].frozen = false;
+                fused[k + 1] = true;
+                k += 2;
+                continue;
+            }
+        }
+        k += 1;
+    }
+    if !fused.contains(&true) {
+        return false;
+    }
+    let mut n = 0;
+    code.retain(|_| {
+        n += 1;
+        !fused[n - 1]
+    });
+    true
 }
 
 /// Forgets the labels no jump targets any more (so that they do not cut straight-line

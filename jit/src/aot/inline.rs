@@ -139,6 +139,7 @@ pub(super) fn path(fun: &Fun, arity: u16, nslots: u16) -> Option<Vec<Walk>> {
                 | Not
                 | I64ToF64
                 | Field
+                | Field2
                 | SetField
                 | AGet
                 | ASet
