@@ -351,16 +351,16 @@ impl Vm {
                 set!($d, Value::obj(p));
             }};
         }
-        // The address of field `i` of the data value in slot `iv` (a constructor value,
-        // tuple or cons cell), faulting if it has no such field.
-        // The address of field `i` of the value with tag `tag` and payload `bits`,
-        // faulting on a value that is not a data object or has no field `i` (`v`, the
-        // value itself, is read only to name it in the message).
+        // The address of field `i` of the data value (a constructor value, tuple or cons
+        // cell) with tag `tag` and payload `bits`, faulting on a value that is not one
+        // or has no field `i` (`v`, the value itself, is read only for the message,
+        // formatted out of the loop by `field_fault`).
         macro_rules! field_of {
             ($tag:expr, $bits:expr, $i:expr, $v:expr) => {{
                 let (tag, h, i) = ($tag, $bits as *mut heap::Header, $i);
                 if !(tag == Tag::OBJ && (*h).kind == Kind::DATA && i < (*h).len as usize) {
-                    fault!("field {i} of a value that has none: {}", self.type_name($v));
+                    save_ip!();
+                    return Err(self.field_fault($v, i));
                 }
                 heap::fields(h).add(i)
             }};
