@@ -326,6 +326,7 @@ impl Op {
                 | Op::Loop
                 | Op::Ret
                 | Op::RetU
+                | Op::RetI
                 | Op::TCall
                 | Op::TCallK
                 | Op::TCallSelf
@@ -370,6 +371,7 @@ primary {
     MatchFail MATCHFAIL "matchfail" 0x1C [] "Runtime error: no pattern matched.";
     JEq JEQ "jeq" 0x1D [Src, Src, Jump] "Jump if a and b are structurally equal.";
     JNe JNE "jne" 0x1E [Src, Src, Jump] "Jump if a and b are not structurally equal.";
+    RetI RETI "reti" 0x1F [Imm32] "Return the i64 sign-extended from imm to the caller (`loadi r, imm; ret r` without writing r).";
 
     Call CALL "call" 0x20 [Dst, Src, Base, Count] "d := apply the function value f to the n slots from base (exact, partial or over-application). Slots from base up are clobbered.";
     CallK CALLK "callk" 0x21 [Dst, Func, Base, Count] "d := call the known function F, whose arity must be n, with the n slots from base.";

@@ -373,6 +373,18 @@ fn field2_operands_are_checked() {
     );
 }
 
+/// `reti` ends a function as `ret` does (no fall-through past it); cut before the end
+/// of its immediate, it is truncated.
+#[test]
+fn reti_ends_a_function_and_is_checked_whole() {
+    accepts(".func f/0 slots=1\n    reti -2147483648\n.end");
+    assert_eq!(
+        rejects(".func f/0 slots=1\n    retu\n    .bytes 0x1f 0x00 0x00 0x00\n.end"),
+        "CODE function 0 'f' offset 1: instruction truncated by the end of the code"
+    );
+    assert!(rejects(".func f/0 slots=1\n    reti 1\n    nop\n.end").contains("offset 5"));
+}
+
 #[test]
 fn slot_run_outside_the_frame() {
     assert_eq!(

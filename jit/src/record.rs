@@ -948,8 +948,10 @@ impl Recorder {
                 return Ok(None);
             }
             match insn.op {
-                Op::Ret => {
-                    let (r, _) = self.get(slot_of(&insn.args[0]), ip, slots)?;
+                Op::Ret | Op::RetI => {
+                    let r = self
+                        .returned(&insn, ip, slots)?
+                        .ok_or("no value returned")?;
                     let snap = self.snap(ip);
                     self.b.ret_rec(r, snap);
                     return Ok(Some(self.finish()));
@@ -1136,17 +1138,12 @@ impl Recorder {
                 let n = count_of(a.get(3));
                 self.inline_call(callee, slot_of(&a[0]), a0, n, next, closure, probe)?;
             }
-            Op::Ret | Op::RetU => {
+            Op::Ret | Op::RetU | Op::RetI => {
                 let Some(fr) = self.frames.last().copied() else {
                     self.ret_down(&insn, ip, slots, probe)?;
                     return Ok(None);
                 };
-                let r = if insn.op == Op::Ret {
-                    let (r, _) = self.get(slot_of(&a[0]), ip, slots)?;
-                    Some(r)
-                } else {
-                    None
-                };
+                let r = self.returned(&insn, ip, slots)?;
                 self.frames.pop();
                 let dst = self.cur() + fr.ret as usize;
                 match r {
@@ -1796,7 +1793,17 @@ impl Recorder {
         Ok(())
     }
 
-    /// `ret`/`retu` in the frame the trace runs in: the trace follows the return
+    /// The value the return `insn` gives: its slot's (`ret`), its constant (`reti`), or
+    /// `None` for `retu`'s unit.
+    fn returned(&mut self, insn: &Insn, ip: u32, slots: &[Value]) -> Result<Option<Ref>, String> {
+        Ok(match insn.op {
+            Op::Ret => Some(self.get(slot_of(&insn.args[0]), ip, slots)?.0),
+            Op::RetI => Some(self.b.kint(imm_of(&insn.args[0]))),
+            _ => None,
+        })
+    }
+
+    /// `ret`/`retu`/`reti` in the frame the trace runs in: the trace follows the return
     /// into the caller (`ret.down`, guarded on the caller's frame record as the
     /// interpreter finds it) and goes on recording there.
     fn ret_down(
@@ -1825,11 +1832,7 @@ impl Recorder {
         if b0 != callee.base as usize || d0 < 2 {
             return Err("a return from a frame the trace does not run in".into());
         }
-        let r = if insn.op == Op::Ret {
-            Some(self.get(slot_of(&insn.args[0]), ip, slots)?.0)
-        } else {
-            None
-        };
+        let r = self.returned(insn, ip, slots)?;
         let snap = self.snap(ip);
         self.b
             .ret_down(caller.func, caller.ip, callee.ret, delta, snap);

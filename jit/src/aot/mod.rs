@@ -150,6 +150,7 @@ fn falls_through(op: Op) -> bool {
             | Op::SwitchI
             | Op::Ret
             | Op::RetU
+            | Op::RetI
             | Op::Panic
             | Op::MatchFail
             | Op::TCall
@@ -394,11 +395,11 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
             compiled(f as u32)
         }
         Mov | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | LoadUnit | Jmp | Jt | Jf | Loop
-        | Ret | RetU | Not | AddI64 | SubI64 | MulI64 | DivI64 | RemI64 | NegI64 | AndI64
-        | OrI64 | XorI64 | ShlI64 | ShrI64 | BNotI64 | AddIImm | SubIImm | MulIImm | EqI64
-        | NeI64 | LtI64 | LeI64 | JLtI64 | JLeI64 | JGtI64 | JGeI64 | JEqI64 | JNeI64 | JLtIImm
-        | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64 | DivF64
-        | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
+        | Ret | RetU | RetI | Not | AddI64 | SubI64 | MulI64 | DivI64 | RemI64 | NegI64
+        | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | BNotI64 | AddIImm | SubIImm | MulIImm
+        | EqI64 | NeI64 | LtI64 | LeI64 | JLtI64 | JLeI64 | JGtI64 | JGeI64 | JEqI64 | JNeI64
+        | JLtIImm | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64
+        | DivF64 | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
         | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | Field2 | SetField | Con
         | Tuple | LoadNil | JNTag | JNil | JCons | Head | Tail | Cons => true,
@@ -534,7 +535,7 @@ fn leaf(fun: &Fun, arity: u16, nslots: u16) -> Option<Leaf> {
     for (k, (_, i, _)) in fun.insns.iter().enumerate() {
         let last = k + 1 == n;
         let ok = match i.op {
-            Ret => last,
+            Ret | RetI => last,
             Mov | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | AddI64 | SubI64 | MulI64
             | DivI64 | RemI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | AddIImm | SubIImm
             | MulIImm | NegI64 | BNotI64 | EqI64 | NeI64 | LtI64 | LeI64 | Eq | Ne | AddF64
@@ -583,6 +584,9 @@ fn inline_kind(leaf: &Leaf, args: &[Kind]) -> Option<Kind> {
         }
         if i.op == Ret {
             return Some(st[slot(i, 0)]);
+        }
+        if i.op == RetI {
+            return Some(Kind::I64);
         }
         if matches!(i.op, DivI64 | RemI64)
             && konst
@@ -734,7 +738,13 @@ fn home_loops(
                 && (inlined.is_some()
                     || !matches!(
                         i.op,
-                        Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf | Op::Ret | Op::RetU
+                        Op::CallK
+                            | Op::CallSelf
+                            | Op::TCallK
+                            | Op::TCallSelf
+                            | Op::Ret
+                            | Op::RetU
+                            | Op::RetI
                     ))
                 && !helper(i.op)
                 && (i.op != Op::Loop || *ip == back)
@@ -1281,6 +1291,10 @@ impl Tx<'_> {
         for (cip, ci, clen) in &leaf.insns {
             if ci.op == Op::Ret {
                 result = self.map.get(slot(ci, 0)).copied().flatten().map(|e| e.0);
+                break;
+            }
+            if ci.op == Op::RetI {
+                result = Some(self.b.kint(imm(ci, 0)));
                 break;
             }
             match self.step(*cip, ci, *clen, shapes) {
@@ -1861,14 +1875,22 @@ impl Tx<'_> {
                 self.jump(target);
                 return Ok(Step::End);
             }
-            Ret | RetU => {
-                let k = if i.op == Ret {
-                    if let Some((r, true)) = self.map[s0] {
-                        self.b.sstore(s0 as u32, r);
+            Ret | RetU | RetI => {
+                let k = match i.op {
+                    Ret => {
+                        if let Some((r, true)) = self.map[s0] {
+                            self.b.sstore(s0 as u32, r);
+                        }
+                        s0 as u64
                     }
-                    s0 as u64
-                } else {
-                    1 << 32
+                    // The constant returned from slot 0, which nothing reads after
+                    // the return (an exit here runs the `reti` again).
+                    RetI => {
+                        let r = self.b.kint(imm(i, 0));
+                        self.b.sstore(0, r);
+                        0
+                    }
+                    _ => 1 << 32,
                 };
                 let s = self.b.snapshot(ip, Vec::new());
                 self.b.emit_raw(IrOp::RetSlot, NONE, NONE, k, s);
@@ -2157,6 +2179,7 @@ fn returns(fun: &Fun, rets: &[Kind], me: u32) -> Kind {
         }
         let k = match i.op {
             Op::Ret => fun.before[n].get(slot(i, 0)).copied().unwrap_or(Kind::Any),
+            Op::RetI => Kind::I64,
             Op::TCallK => rets.get(imm(i, 0) as usize).copied().unwrap_or(Kind::Any),
             Op::TCallSelf => rets.get(me as usize).copied().unwrap_or(Kind::Any),
             Op::RetU | Op::TCall => Kind::Any,

@@ -699,6 +699,11 @@ impl Vm {
                     }
                     Prim::Ret => ret_value!(base.add(a16!(Op::Ret, 0))),
                     Prim::RetU => ret_value!(&Value::UNIT),
+                    Prim::RetI => {
+                        // A local, alive until the copy into the caller's slot.
+                        let v = Value::i64(ai32!(Op::RetI, 0) as i64);
+                        ret_value!(&v)
+                    }
                     Prim::Panic => {
                         let v = slot!(a16!(Op::Panic, 0));
                         let msg = self.display(v);
