@@ -500,6 +500,76 @@ fn runtime_error_locations_and_traces() {
 /// Runs `hashvm ARGS` in `dir` with standard error on a pseudo-terminal (and `NO_COLOR`
 /// set to `no_color`, or unset); what it wrote there.
 #[cfg(unix)]
+/// `field2` (d := s.i.j) faults as the two `field`s it stands for would, before
+/// writing `d`: the interpreter's message and stack trace for each check (the outer
+/// object's kind and field count, the intermediate object's, and a tag guard of the
+/// compiled loop that exits to an `add.i64` fault), with the JIT off and on (the
+/// differential suite and the native tests run these programs in every other mode).
+#[test]
+fn field2_faults_like_its_two_fields() {
+    let s = Scratch::new("field2");
+    let cases = [
+        (
+            "field2_fault_outer",
+            include_str!("jit/field2_fault_outer.hasm"),
+            "field 1 of a value that has none: i64",
+            "inner\n  sum\n  main",
+        ),
+        (
+            "field2_fault_outer_len",
+            include_str!("jit/field2_fault_outer_len.hasm"),
+            "field 1 of a value that has none: Cell",
+            "inner\n  sum\n  main",
+        ),
+        (
+            "field2_fault_mid",
+            include_str!("jit/field2_fault_mid.hasm"),
+            "field 0 of a value that has none: str",
+            "inner\n  sum\n  main",
+        ),
+        (
+            "field2_fault_mid_len",
+            include_str!("jit/field2_fault_mid_len.hasm"),
+            "field 1 of a value that has none: Cell",
+            "sum\n  main",
+        ),
+        (
+            "field2_fault_tag",
+            include_str!("jit/field2_fault_tag.hasm"),
+            "add.i64 expects two i64 operands, got i64 and f64",
+            "sum\n  main",
+        ),
+    ];
+    for (name, text, message, trace) in cases {
+        s.put(&format!("{name}.hasm"), text);
+        let hbc = format!("{name}.hbc");
+        ok(
+            &go(
+                hashvm().args(["asm", &format!("{name}.hasm"), "-o", &hbc]),
+                &s.0,
+            ),
+            name,
+        );
+        for jit in ["--jit=off", "--jit=on"] {
+            let r = go(hashvm().args(["run", jit, &hbc]), &s.0);
+            assert_eq!(r.code, 1, "{name} {jit}");
+            assert_eq!(r.stdout, "", "{name} {jit}");
+            assert_eq!(
+                r.stderr,
+                format!("error: {message}\nstack trace (innermost first):\n  {trace}\n"),
+                "{name} {jit}"
+            );
+        }
+    }
+    s.put("field2.hasm", include_str!("jit/field2.hasm"));
+    ok(&go(hashvm().args(["asm", "field2.hasm"]), &s.0), "field2");
+    for jit in ["--jit=off", "--jit=on"] {
+        let r = go(hashvm().args(["run", jit, "field2.hbc"]), &s.0);
+        ok(&r, "field2");
+        assert_eq!(r.stdout, "8997000\n3000\n", "field2 {jit}");
+    }
+}
+
 fn stderr_on_a_terminal(args: &[&str], dir: &Path, no_color: Option<&str>) -> String {
     use std::os::fd::FromRawFd;
     let (mut master, mut slave) = (0, 0);

@@ -27,8 +27,7 @@ fn constants_are_folded() {
         expect![[r#"
             .func f/0 slots=1                       ; function 6
                 .loc "golden.hash" 1 19
-                loadi      r0, 9                    ; 0
-                ret        r0                       ; 7
+                reti       9                        ; 0
             .end
         "#]],
     );
@@ -247,21 +246,20 @@ fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
                 .loc "golden.hash" 2 27
                 jntag      r0, 0, L0                ; 0
                 .loc "golden.hash" 2 44
-                loadi      r3, 0                    ; 9
-                ret        r3                       ; 16
+                reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 27
-                field      r5, r0, 0                ; 19
+                field      r5, r0, 0                ; 14
                 .loc "golden.hash" 2 64
-                callk      r5, count, r5, 1         ; 26
-                addi.i64   r4, r5, 1                ; 37
+                callk      r5, count, r5, 1         ; 21
+                addi.i64   r4, r5, 1                ; 32
                 .loc "golden.hash" 2 27
-                field      r5, r0, 1                ; 46
+                field      r5, r0, 1                ; 41
                 .loc "golden.hash" 2 75
-                callk      r5, count, r5, 1         ; 53
+                callk      r5, count, r5, 1         ; 48
                 .loc "golden.hash" 2 60
-                add.i64    r3, r4, r5               ; 64
-                ret        r3                       ; 71
+                add.i64    r3, r4, r5               ; 59
+                ret        r3                       ; 66
             .end
         "#]],
     );
@@ -446,26 +444,25 @@ fn a_self_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
          main := () => { println(to_str(find(T.E, 1))); };",
         "find",
         expect![[r#"
-            .func find/2 slots=6                    ; function 6
+            .func find/2 slots=4                    ; function 6
                 .loc "golden.hash" 2 34
                 jntag      r0, 0, L0                ; 0
                 .loc "golden.hash" 2 51
-                loadi      r5, 0                    ; 9
-                ret        r5                       ; 16
+                reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 34
-                field      r3, r0, 1                ; 19
+                field      r3, r0, 1                ; 14
                 .loc "golden.hash" 2 70
-                jge.i64    r1, r3, L1               ; 26
+                jge.i64    r1, r3, L1               ; 21
                 .loc "golden.hash" 2 34
-                field      r0, r0, 0                ; 35
+                field      r0, r0, 0                ; 30
                 .loc "golden.hash" 2 81
-                tcallself  r0, 2                    ; 42
+                tcallself  r0, 2                    ; 37
             L1:
                 .loc "golden.hash" 2 34
-                field      r0, r0, 2                ; 47
+                field      r0, r0, 2                ; 42
                 .loc "golden.hash" 2 101
-                tcallself  r0, 2                    ; 54
+                tcallself  r0, 2                    ; 49
             .end
         "#]],
     );
@@ -753,33 +750,32 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
          main := () => { println(to_str(get(T.E, 1))); };",
         "get",
         expect![[r#"
-            .func get/2 slots=8                     ; function 6
+            .func get/2 slots=5                     ; function 6
                 .loc "golden.hash" 2 33
                 jntag      r0, 0, L0                ; 0
                 .loc "golden.hash" 2 50
-                loadi      r7, 0                    ; 9
-                ret        r7                       ; 16
+                reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 33
-                field      r3, r0, 1                ; 19
+                field      r3, r0, 1                ; 14
                 .loc "golden.hash" 2 78
-                jge.i64    r1, r3, L1               ; 26
+                jge.i64    r1, r3, L1               ; 21
                 .loc "golden.hash" 2 33
-                field      r0, r0, 0                ; 35
+                field      r0, r0, 0                ; 30
                 .loc "golden.hash" 2 91
-                tcallself  r0, 2                    ; 42
+                tcallself  r0, 2                    ; 37
             L1:
                 .loc "golden.hash" 2 108
-                jle.i64    r1, r3, L2               ; 47
+                jle.i64    r1, r3, L2               ; 42
                 .loc "golden.hash" 2 33
-                field      r0, r0, 3                ; 56
+                field      r0, r0, 3                ; 51
                 .loc "golden.hash" 2 121
-                tcallself  r0, 2                    ; 63
+                tcallself  r0, 2                    ; 58
             L2:
                 .loc "golden.hash" 2 33
-                field      r4, r0, 2                ; 68
+                field      r4, r0, 2                ; 63
                 .loc "golden.hash" 2 121
-                ret        r4                       ; 75
+                ret        r4                       ; 70
             .end
         "#]],
     );
@@ -793,21 +789,93 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
                 .loc "golden.hash" 2 27
                 jntag      r0, 0, L0                ; 0
                 .loc "golden.hash" 2 44
-                loadi      r3, 0                    ; 9
-                ret        r3                       ; 16
+                reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 27
-                field      r5, r0, 0                ; 19
+                field      r5, r0, 0                ; 14
                 .loc "golden.hash" 2 60
-                callk      r5, weigh, r5, 1         ; 26
-                addi.i64   r4, r5, 1                ; 37
+                callk      r5, weigh, r5, 1         ; 21
+                addi.i64   r4, r5, 1                ; 32
                 .loc "golden.hash" 2 27
-                field      r5, r0, 1                ; 46
+                field      r5, r0, 1                ; 41
                 .loc "golden.hash" 2 75
-                callk      r5, weigh, r5, 1         ; 53
+                callk      r5, weigh, r5, 1         ; 48
                 .loc "golden.hash" 2 60
-                add.i64    r3, r4, r5               ; 64
-                ret        r3                       ; 71
+                add.i64    r3, r4, r5               ; 59
+                ret        r3                       ; 66
+            .end
+        "#]],
+    );
+}
+
+/// A field of a field is one `field2`: the enum payload read by a pattern and then its
+/// struct's field, in a self tail call's arguments (awfy_list's `is_shorter_than`) and
+/// as a returned value. A field whose object is still needed stays a `field`.
+#[test]
+fn a_field_of_a_field_is_one_instruction() {
+    let src = "E := struct(val: i64, next: Option<E>);\n\
+               len := (o: Option<E>, n: i64) -> i64 => match o { None => n, Some(e) => len(e.next, n + 1) };\n\
+               next_of := (o: Option<E>) -> Option<E> => match o { None => None, Some(e) => e.next };\n\
+               both := (o: Option<E>) -> i64 => match o { None => 0, Some(e) => e.val + len(e.next, 0) };\n\
+               main := () => { e := E(1, None); println(to_str(len(Some(e), 0) + both(next_of(Some(e))))); };";
+    check(
+        src,
+        "len",
+        expect![[r#"
+        .func len/2 slots=2                     ; function 6
+            .loc "golden.hash" 2 41
+            jntag      r0, 0, L0                ; 0
+            ret        r1                       ; 9
+        L0:
+            field2     r0, r0, 0, 1             ; 12
+            .loc "golden.hash" 2 85
+            addi.i64   r1, r1, 1                ; 21
+            .loc "golden.hash" 2 73
+            tcallself  r0, 2                    ; 30
+        .end
+    "#]],
+    );
+    check(
+        src,
+        "next_of",
+        expect![[r#"
+        .func next_of/1 slots=3                 ; function 7
+            .loc "golden.hash" 3 43
+            jntag      r0, 0, L0                ; 0
+            .loc "golden.hash" 3 61
+            con        r2, Option, None, r3, 0  ; 9
+            ret        r2                       ; 22
+        L0:
+            .loc "golden.hash" 3 43
+            field2     r2, r0, 0, 1             ; 25
+            .loc "golden.hash" 3 78
+            ret        r2                       ; 34
+        .end
+    "#]],
+    );
+    check(
+        src,
+        "both",
+        expect![[r#"
+            .func both/1 slots=6                    ; function 8
+                .loc "golden.hash" 4 34
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 4 52
+                reti       0                        ; 9
+            L0:
+                .loc "golden.hash" 4 34
+                field      r1, r0, 0                ; 14
+                .loc "golden.hash" 4 66
+                field      r3, r1, 0                ; 21
+                .loc "golden.hash" 4 78
+                field      r4, r1, 1                ; 28
+                .loc "golden.hash" 4 86
+                loadi      r5, 0                    ; 35
+                .loc "golden.hash" 4 74
+                callk      r4, len, r4, 2           ; 42
+                .loc "golden.hash" 4 66
+                add.i64    r2, r3, r4               ; 53
+                ret        r2                       ; 60
             .end
         "#]],
     );

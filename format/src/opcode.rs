@@ -326,6 +326,7 @@ impl Op {
                 | Op::Loop
                 | Op::Ret
                 | Op::RetU
+                | Op::RetI
                 | Op::TCall
                 | Op::TCallK
                 | Op::TCallSelf
@@ -370,6 +371,7 @@ primary {
     MatchFail MATCHFAIL "matchfail" 0x1C [] "Runtime error: no pattern matched.";
     JEq JEQ "jeq" 0x1D [Src, Src, Jump] "Jump if a and b are structurally equal.";
     JNe JNE "jne" 0x1E [Src, Src, Jump] "Jump if a and b are not structurally equal.";
+    RetI RETI "reti" 0x1F [Imm32] "Return the i64 sign-extended from imm to the caller (`loadi r, imm; ret r` without writing r).";
 
     Call CALL "call" 0x20 [Dst, Src, Base, Count] "d := apply the function value f to the n slots from base (exact, partial or over-application). Slots from base up are clobbered.";
     CallK CALLK "callk" 0x21 [Dst, Func, Base, Count] "d := call the known function F, whose arity must be n, with the n slots from base.";
@@ -413,6 +415,7 @@ primary {
     JEqChar JEQCHAR "jeq.char" 0x4B [Src, Char, Jump] "Jump if the char s has code point imm (s must be a char: anything else faults).";
     JNeChar JNECHAR "jne.char" 0x4C [Src, Char, Jump] "Jump if the char s does not have code point imm (s must be a char: anything else faults).";
     KindOf KINDOF "kindof" 0x4D [Dst, Src] "d := the kind code of s as an i64 (§3.2: 0 unit, 1 bool, 2 i64, 3 u64, 4 f64, 5 char, 6 str, 7 bytes, 8 ibig, 9 ratio, 10 array, 11 ref, 12 thunk, 13 function, 14 ptr; a constructor value of type T gives 16 + T). Never faults.";
+    Field2 FIELD2 "field2" 0x4E [Dst, Src, Index, Index] "d := field j of field i of s (s.i.j: `field t, s, i; field d, t, j` without writing any t); faults as the first of those two would.";
 
     AddI64 ADD_I64 "add.i64" 0x50 [Dst, Src, Src] "d := a + b, wrapping.";
     SubI64 SUB_I64 "sub.i64" 0x51 [Dst, Src, Src] "d := a - b, wrapping.";

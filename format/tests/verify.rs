@@ -352,6 +352,39 @@ fn kindof_slots_are_checked() {
     );
 }
 
+/// `field2` checks both slots; its indices are checked at run time, as `field`'s; an
+/// instruction cut before its second index is truncated.
+#[test]
+fn field2_operands_are_checked() {
+    accepts(&in_fn("    field2 r3, r0, 1, 65535\n    ret r3"));
+    assert_eq!(
+        rejects(&in_fn("    field2 r4, r0, 0, 1\n    retu")),
+        "CODE function 0 'f' offset 0: slot r4 is outside the frame of 4 slots"
+    );
+    assert_eq!(
+        rejects(&in_fn("    field2 r0, r5, 0, 1\n    retu")),
+        "CODE function 0 'f' offset 0: slot r5 is outside the frame of 4 slots"
+    );
+    assert_eq!(
+        rejects(
+            ".func f/1 slots=2\n    retu\n    .bytes 0x4e 0x00 0x00 0x01 0x00 0x00 0x00 0x01\n.end"
+        ),
+        "CODE function 0 'f' offset 1: instruction truncated by the end of the code"
+    );
+}
+
+/// `reti` ends a function as `ret` does (no fall-through past it); cut before the end
+/// of its immediate, it is truncated.
+#[test]
+fn reti_ends_a_function_and_is_checked_whole() {
+    accepts(".func f/0 slots=1\n    reti -2147483648\n.end");
+    assert_eq!(
+        rejects(".func f/0 slots=1\n    retu\n    .bytes 0x1f 0x00 0x00 0x00\n.end"),
+        "CODE function 0 'f' offset 1: instruction truncated by the end of the code"
+    );
+    assert!(rejects(".func f/0 slots=1\n    reti 1\n    nop\n.end").contains("offset 5"));
+}
+
 #[test]
 fn slot_run_outside_the_frame() {
     assert_eq!(

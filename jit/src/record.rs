@@ -980,8 +980,10 @@ impl Recorder {
                 return Ok(None);
             }
             match insn.op {
-                Op::Ret => {
-                    let (r, _) = self.get(slot_of(&insn.args[0]), ip, slots)?;
+                Op::Ret | Op::RetI => {
+                    let r = self
+                        .returned(&insn, ip, slots)?
+                        .ok_or("no value returned")?;
                     let snap = self.snap(ip);
                     self.b.ret_rec(r, snap);
                     return Ok(Some(self.finish()));
@@ -1168,17 +1170,12 @@ impl Recorder {
                 let n = count_of(a.get(3));
                 self.inline_call(callee, slot_of(&a[0]), a0, n, next, closure, probe)?;
             }
-            Op::Ret | Op::RetU => {
+            Op::Ret | Op::RetU | Op::RetI => {
                 let Some(fr) = self.frames.last().copied() else {
                     self.ret_down(&insn, ip, slots, probe)?;
                     return Ok(None);
                 };
-                let r = if insn.op == Op::Ret {
-                    let (r, _) = self.get(slot_of(&a[0]), ip, slots)?;
-                    Some(r)
-                } else {
-                    None
-                };
+                let r = self.returned(&insn, ip, slots)?;
                 self.frames.pop();
                 let dst = self.cur() + fr.ret as usize;
                 match r {
@@ -1456,6 +1453,39 @@ impl Recorder {
                     (false, slot_of(&a[2]))
                 };
                 self.field_access(obj, fi, fv, load, slot, ip, snap, slots)?;
+            }
+            Op::Field2 => {
+                // d := s.i.j: the intermediate object is an IR value in no slot, and
+                // one snapshot, taken before both loads, serves every guard: an exit
+                // resumes the interpreter at this instruction, which faults before
+                // writing `d` or runs it whole.
+                let (os, fi, fj) = (slot_of(&a[1]), count_of(a.get(2)), count_of(a.get(3)));
+                let data = |v: Value, i: usize| {
+                    probe
+                        .header(v)
+                        .filter(|h| h.kind == layout::KIND_DATA)
+                        .and_then(|_| probe.field(v, i))
+                };
+                let ov = slots.get(os).copied().unwrap_or(Value::UNIT);
+                let (mv, fv) = data(ov, fi)
+                    .and_then(|mv| Some((mv, data(mv, fj)?)))
+                    .ok_or("a field access that faults")?;
+                let obj = self.object(os, layout::KIND_DATA, ip, slots, probe)?;
+                let snap = self.snap(ip);
+                self.b
+                    .guard_header(IrOp::GLen, obj, fi as u64, snap)
+                    .map_err(err)?;
+                let mid = self
+                    .b
+                    .fload(obj, fi as u32, tagword_of(mv), snap)
+                    .map_err(err)?;
+                self.b
+                    .guard_header(IrOp::GKind, mid, layout::KIND_DATA as u64, snap)
+                    .map_err(err)?;
+                self.b
+                    .guard_header(IrOp::GLen, mid, fj as u64, snap)
+                    .map_err(err)?;
+                self.field_access(mid, fj, fv, true, slot_of(&a[0]), ip, snap, slots)?;
             }
             Op::GetEnv | Op::SetEnv => {
                 let fi = if insn.op == Op::GetEnv {
@@ -1800,7 +1830,17 @@ impl Recorder {
         Ok(())
     }
 
-    /// `ret`/`retu` in the frame the trace runs in: the trace follows the return
+    /// The value the return `insn` gives: its slot's (`ret`), its constant (`reti`), or
+    /// `None` for `retu`'s unit.
+    fn returned(&mut self, insn: &Insn, ip: u32, slots: &[Value]) -> Result<Option<Ref>, String> {
+        Ok(match insn.op {
+            Op::Ret => Some(self.get(slot_of(&insn.args[0]), ip, slots)?.0),
+            Op::RetI => Some(self.b.kint(imm_of(&insn.args[0]))),
+            _ => None,
+        })
+    }
+
+    /// `ret`/`retu`/`reti` in the frame the trace runs in: the trace follows the return
     /// into the caller (`ret.down`, guarded on the caller's frame record as the
     /// interpreter finds it) and goes on recording there.
     fn ret_down(
@@ -1829,11 +1869,7 @@ impl Recorder {
         if b0 != callee.base as usize || d0 < 2 {
             return Err("a return from a frame the trace does not run in".into());
         }
-        let r = if insn.op == Op::Ret {
-            Some(self.get(slot_of(&insn.args[0]), ip, slots)?.0)
-        } else {
-            None
-        };
+        let r = self.returned(insn, ip, slots)?;
         let snap = self.snap(ip);
         self.b
             .ret_down(caller.func, caller.ip, callee.ret, delta, snap);

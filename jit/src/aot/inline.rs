@@ -61,7 +61,7 @@ pub(super) enum Walk {
     /// `jntag` whose other way only fails: guard that it goes on by jumping
     /// (`jumps`) or by falling through, as the path does.
     Branch { at: usize, jumps: bool },
-    /// The return (`ret` or `retu`).
+    /// The return (`ret`, `retu` or `reti`).
     Ret(usize),
 }
 
@@ -71,7 +71,7 @@ pub(super) enum Walk {
 /// (moves, constants, arithmetic and comparisons, conversions, `field`, `setfield`,
 /// `aget`, `aset`, `alen`, field-less constructors), forward `jmp`s, and `jntag`s one of
 /// whose ways only fails ([`fails`]: a `match` arm that panics, left to the
-/// interpreter by a guard), ending in `ret` or `retu`, reading no slot it has not
+/// interpreter by a guard), ending in `ret`, `retu` or `reti`, reading no slot it has not
 /// written but its parameters (a pushed frame's other slots would be unit, the inlined
 /// callee's hold what the caller left there).
 pub(super) fn path(fun: &Fun, arity: u16, nslots: u16) -> Option<Vec<Walk>> {
@@ -89,6 +89,7 @@ pub(super) fn path(fun: &Fun, arity: u16, nslots: u16) -> Option<Vec<Walk>> {
         let ok = matches!(
             i.op,
             Ret | RetU
+                | RetI
                 | Jmp
                 | JNTag
                 | Mov
@@ -139,6 +140,7 @@ pub(super) fn path(fun: &Fun, arity: u16, nslots: u16) -> Option<Vec<Walk>> {
                 | Not
                 | I64ToF64
                 | Field
+                | Field2
                 | SetField
                 | AGet
                 | ASet
@@ -170,7 +172,7 @@ pub(super) fn path(fun: &Fun, arity: u16, nslots: u16) -> Option<Vec<Walk>> {
                 .filter(|&m| m != usize::MAX)
         };
         match i.op {
-            Ret | RetU => {
+            Ret | RetU | RetI => {
                 out.push(Walk::Ret(n));
                 return Some(out);
             }
@@ -330,7 +332,17 @@ impl Tx<'_> {
             match *w {
                 Walk::Ret(n) => {
                     let ci = &fun.insns[n].1;
-                    result = Some((ci.op == Op::Ret).then(|| a0 + slot(ci, 0)));
+                    result = Some(match ci.op {
+                        Op::Ret => Some(a0 + slot(ci, 0)),
+                        // The constant in the callee's slot 0, dead after the call,
+                        // as a pending value: it is the result's register.
+                        Op::RetI => {
+                            let k = self.b.kint(imm(ci, 0));
+                            self.set(a0, k);
+                            Some(a0)
+                        }
+                        _ => None,
+                    });
                     break;
                 }
                 Walk::Insn(n) => {

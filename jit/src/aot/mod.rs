@@ -153,6 +153,7 @@ fn falls_through(op: Op) -> bool {
             | Op::SwitchI
             | Op::Ret
             | Op::RetU
+            | Op::RetI
             | Op::Panic
             | Op::MatchFail
             | Op::TCall
@@ -397,14 +398,14 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
             compiled(f as u32)
         }
         Mov | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | LoadUnit | Jmp | Jt | Jf | Loop
-        | Ret | RetU | Not | AddI64 | SubI64 | MulI64 | DivI64 | RemI64 | NegI64 | AndI64
-        | OrI64 | XorI64 | ShlI64 | ShrI64 | BNotI64 | AddIImm | SubIImm | MulIImm | EqI64
-        | NeI64 | LtI64 | LeI64 | JLtI64 | JLeI64 | JGtI64 | JGeI64 | JEqI64 | JNeI64 | JLtIImm
-        | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64 | DivF64
-        | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
+        | Ret | RetU | RetI | Not | AddI64 | SubI64 | MulI64 | DivI64 | RemI64 | NegI64
+        | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | BNotI64 | AddIImm | SubIImm | MulIImm
+        | EqI64 | NeI64 | LtI64 | LeI64 | JLtI64 | JLeI64 | JGtI64 | JGeI64 | JEqI64 | JNeI64
+        | JLtIImm | JLeIImm | JGtIImm | JGeIImm | JEqIImm | JNeIImm | AddF64 | SubF64 | MulF64
+        | DivF64 | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
-        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | SetField | Con | Tuple
-        | LoadNil | JNTag | JNil | JCons | Head | Tail | Cons => true,
+        | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | Field2 | SetField | Con
+        | Tuple | LoadNil | JNTag | JNil | JCons | Head | Tail | Cons => true,
         // A runtime error: an exit to the interpreter at the instruction, which raises
         // it (same message, same stack trace).
         Panic | MatchFail => true,
@@ -537,7 +538,7 @@ fn leaf(fun: &Fun, arity: u16, nslots: u16) -> Option<Leaf> {
     for (k, (_, i, _)) in fun.insns.iter().enumerate() {
         let last = k + 1 == n;
         let ok = match i.op {
-            Ret => last,
+            Ret | RetI => last,
             Mov | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | AddI64 | SubI64 | MulI64
             | DivI64 | RemI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | AddIImm | SubIImm
             | MulIImm | NegI64 | BNotI64 | EqI64 | NeI64 | LtI64 | LeI64 | Eq | Ne | AddF64
@@ -586,6 +587,9 @@ fn inline_kind(leaf: &Leaf, args: &[Kind]) -> Option<Kind> {
         }
         if i.op == Ret {
             return Some(st[slot(i, 0)]);
+        }
+        if i.op == RetI {
+            return Some(Kind::I64);
         }
         if matches!(i.op, DivI64 | RemI64)
             && konst
@@ -737,7 +741,13 @@ fn home_loops(
                 && (inlined.is_some()
                     || !matches!(
                         i.op,
-                        Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf | Op::Ret | Op::RetU
+                        Op::CallK
+                            | Op::CallSelf
+                            | Op::TCallK
+                            | Op::TCallSelf
+                            | Op::Ret
+                            | Op::RetU
+                            | Op::RetI
                     ))
                 && !helper(i.op)
                 && (i.op != Op::Loop || *ip == back)
@@ -1286,6 +1296,10 @@ impl Tx<'_> {
                 result = self.map.get(slot(ci, 0)).copied().flatten().map(|e| e.0);
                 break;
             }
+            if ci.op == Op::RetI {
+                result = Some(self.b.kint(imm(ci, 0)));
+                break;
+            }
             match self.step(*cip, ci, *clen, shapes) {
                 Ok(Step::Next) => {}
                 _ => break,
@@ -1333,6 +1347,63 @@ impl Tx<'_> {
             self.jump(next);
         }
         Some(Step::End)
+    }
+
+    /// The object of a `field`/`setfield`/`field2` reading field `fi` of slot `o`:
+    /// whether its kind and field count are known (a loop-invariant data object in a
+    /// home register, checked where the loop was entered), and the register holding
+    /// it, if any.
+    fn data_object(&mut self, o: usize, fi: usize) -> (bool, Option<Ref>) {
+        let checked = self
+            .home
+            .and_then(|h| h.object(o))
+            .is_some_and(|n| (fi as u32) < n);
+        if checked && self.map[o].is_none() {
+            let r = self.b.emit_raw(IrOp::HGetP, NONE, NONE, o as u64, 0);
+            self.map[o] = Some((r, false));
+        }
+        (checked, self.map[o].map(|(r, _)| r))
+    }
+
+    /// Field `fi` of the data object `obj` (kind and field count guarded) into slot
+    /// `s0`: read next as an i64 or f64, loaded into a register with a guard on its
+    /// tag (a field of another kind leaves to the interpreter at this instruction,
+    /// which copies it and goes on); read next as an array, its address, guarded to
+    /// be an object of the array kind (the slot map's objects are arrays, but for
+    /// `data`); read next as the object of a field, its address, guarded to be an
+    /// object (its kind is guarded where it is read), kept in `data`. Otherwise the
+    /// field copied whole into its slot (`field.ptr`).
+    fn field_into(
+        &mut self,
+        ip: u32,
+        s0: usize,
+        obj: Ref,
+        fi: usize,
+        snap: u32,
+    ) -> Result<(), BuildError> {
+        let typed = self.read_hint(ip, s0);
+        let object = self.object_hint(ip, s0);
+        if typed.is_none() && !object {
+            let k = fi as u64 | (s0 as u64) << 32;
+            self.b.emit_raw(IrOp::FieldPtr, obj, NONE, k, 0);
+            self.written(s0);
+            return Ok(());
+        }
+        let tw = match typed {
+            Some(IrType::F64) => Tag::F64,
+            Some(IrType::Bool) => Tag::BOOL,
+            Some(IrType::I64) => Tag::I64,
+            _ => Tag::OBJ,
+        } as u64;
+        let r = self.b.fload(obj, fi as u32, tw, snap)?;
+        if typed == Some(IrType::Ptr) {
+            self.b
+                .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)?;
+        } else if typed.is_none() {
+            self.data.push(r);
+        }
+        self.set(s0, r);
+        Ok(())
     }
 
     fn step(
@@ -1509,31 +1580,13 @@ impl Tx<'_> {
                 }
                 let typed = self.read_hint(ip, s0);
                 let object = self.object_hint(ip, s0);
-                // A loop-invariant data object in a home register: its kind and field
-                // count were checked where the loop was entered.
-                let checked = self
-                    .home
-                    .and_then(|h| h.object(o))
-                    .is_some_and(|n| (fi as u32) < n);
-                if checked && self.map[o].is_none() {
-                    let r = self.b.emit_raw(IrOp::HGetP, NONE, NONE, o as u64, 0);
-                    self.map[o] = Some((r, false));
-                }
-                let held = self.map[o].map(|(r, _)| r);
+                let (checked, held) = self.data_object(o, fi);
                 if i.op == Field
                     && (typed.is_some() || object || held.is_some())
                     && held.is_none_or(|r| self.b.ty(r) == IrType::Ptr)
                 {
-                    // Read next as an i64 or f64: loaded into a register with a guard on
-                    // its tag (a field of another kind leaves to the interpreter at this
-                    // instruction, which copies it and goes on); read next as an array:
-                    // its address, guarded to be an object of the array kind (the slot
-                    // map's objects are arrays, but for `data`); read next as the
-                    // object of a field: its address, guarded to be an object (its
-                    // kind is guarded where it is read, as here), kept in `data`.
-                    // Otherwise,
-                    // the object in a register: the field copied whole into its slot
-                    // (`field.ptr`). The object's address is not kept in the slot map.
+                    // The object in a register (its address is not kept in the slot
+                    // map), the field read as `field_into` says.
                     let snap = self.snap(ip);
                     let obj = match held {
                         Some(r) => r,
@@ -1544,26 +1597,7 @@ impl Tx<'_> {
                             .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
                         self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
                     }
-                    if typed.is_none() && !object {
-                        let k = fi as u64 | (s0 as u64) << 32;
-                        self.b.emit_raw(IrOp::FieldPtr, obj, NONE, k, 0);
-                        self.written(s0);
-                    } else {
-                        let tw = match typed {
-                            Some(IrType::F64) => Tag::F64,
-                            Some(IrType::Bool) => Tag::BOOL,
-                            Some(IrType::I64) => Tag::I64,
-                            _ => Tag::OBJ,
-                        } as u64;
-                        let r = self.b.fload(obj, fi as u32, tw, snap)?;
-                        if typed == Some(IrType::Ptr) {
-                            self.b
-                                .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)?;
-                        } else if typed.is_none() {
-                            self.data.push(r);
-                        }
-                        self.set(s0, r);
-                    }
+                    self.field_into(ip, s0, obj, fi, snap)?;
                 } else if i.op == Field {
                     self.flush_slots(&[o]);
                     let snap = self.snap(ip);
@@ -1615,6 +1649,34 @@ impl Tx<'_> {
                         }
                     }
                 }
+            }
+            Field2 => {
+                // d := s.i.j as `field`'s register path, twice: the intermediate object
+                // is an IR value in no slot, and one snapshot serves every guard (an
+                // exit resumes the interpreter at this instruction, which faults before
+                // writing `d` or runs it whole).
+                let (fi, fj) = (slot(i, 2), slot(i, 3));
+                if self.kinds[s1].ir().is_some() || fi.max(fj) > 0x7fff_ffff / 16 {
+                    return Ok(Step::Unsupported);
+                }
+                let (checked, held) = self.data_object(s1, fi);
+                let snap = self.snap(ip);
+                let obj = match held {
+                    Some(r) if self.b.ty(r) == IrType::Ptr => r,
+                    // A number: the interpreter faults.
+                    Some(_) => return Ok(Step::Unsupported),
+                    None => self.b.sload_tw(s1 as u32, Tag::OBJ as u64, snap),
+                };
+                if !checked {
+                    self.b
+                        .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
+                    self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
+                }
+                let mid = self.b.fload(obj, fi as u32, Tag::OBJ as u64, snap)?;
+                self.b
+                    .guard_header(IrOp::GKind, mid, layout::KIND_DATA as u64, snap)?;
+                self.b.guard_header(IrOp::GLen, mid, fj as u64, snap)?;
+                self.field_into(ip, s0, mid, fj, snap)?;
             }
             ASet => {
                 let (a, x) = (get!(s0, IrType::Ptr), get!(s1, IrType::I64));
@@ -1816,14 +1878,22 @@ impl Tx<'_> {
                 self.jump(target);
                 return Ok(Step::End);
             }
-            Ret | RetU => {
-                let k = if i.op == Ret {
-                    if let Some((r, true)) = self.map[s0] {
-                        self.b.sstore(s0 as u32, r);
+            Ret | RetU | RetI => {
+                let k = match i.op {
+                    Ret => {
+                        if let Some((r, true)) = self.map[s0] {
+                            self.b.sstore(s0 as u32, r);
+                        }
+                        s0 as u64
                     }
-                    s0 as u64
-                } else {
-                    1 << 32
+                    // The constant returned from slot 0, which nothing reads after
+                    // the return (an exit here runs the `reti` again).
+                    RetI => {
+                        let r = self.b.kint(imm(i, 0));
+                        self.b.sstore(0, r);
+                        0
+                    }
+                    _ => 1 << 32,
                 };
                 let s = self.b.snapshot(ip, Vec::new());
                 self.b.emit_raw(IrOp::RetSlot, NONE, NONE, k, s);
@@ -1970,7 +2040,7 @@ fn next_read(fun: &Fun, func: u32, ip: u32, s: usize) -> Option<IrType> {
 /// in the same basic block, reads it as the object of a `field` or `setfield`.
 fn next_object(fun: &Fun, ip: u32, s: usize) -> bool {
     next_use(fun, ip, s).is_some_and(|j| match j.op {
-        Op::Field => slot(j, 1) == s,
+        Op::Field | Op::Field2 => slot(j, 1) == s,
         Op::SetField => slot(j, 0) == s,
         _ => false,
     })
@@ -2122,6 +2192,7 @@ fn returns(fun: &Fun, rets: &[Kind], me: u32) -> Kind {
         }
         let k = match i.op {
             Op::Ret => fun.before[n].get(slot(i, 0)).copied().unwrap_or(Kind::Any),
+            Op::RetI => Kind::I64,
             Op::TCallK => rets.get(imm(i, 0) as usize).copied().unwrap_or(Kind::Any),
             Op::TCallSelf => rets.get(me as usize).copied().unwrap_or(Kind::Any),
             Op::RetU | Op::TCall => Kind::Any,

@@ -31,6 +31,17 @@ impl Vm {
         self.error_plain(msg)
     }
 
+    /// The fault of `field`, `setfield` or `field2` reading field `i` of `v`, which is
+    /// not a data object or has fewer fields (cold, as [`Vm::operand_fault`]).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn field_fault(&self, v: Value, i: usize) -> Trap {
+        self.error_plain(format!(
+            "field {i} of a value that has none: {}",
+            self.type_name(v)
+        ))
+    }
+
     /// Rebuilds an error's stack trace from the current (corrected) frame ips.
     #[cold]
     pub(super) fn retrace(&self, t: Trap) -> Trap {

@@ -351,19 +351,25 @@ impl Vm {
                 set!($d, Value::obj(p));
             }};
         }
-        // The address of field `i` of the data value in slot `iv` (a constructor value,
-        // tuple or cons cell), faulting if it has no such field.
-        macro_rules! checked_field {
-            ($iv:expr, $i:expr) => {{
-                let (iv, i) = ($iv, $i);
-                let h = bits_of!(iv) as *mut heap::Header;
-                if !(tag_of!(iv) == Tag::OBJ && (*h).kind == Kind::DATA && i < (*h).len as usize) {
-                    fault!(
-                        "field {i} of a value that has none: {}",
-                        self.type_name(slot!(iv))
-                    );
+        // The address of field `i` of the data value (a constructor value, tuple or cons
+        // cell) with tag `tag` and payload `bits`, faulting on a value that is not one
+        // or has no field `i` (`v`, the value itself, is read only for the message,
+        // formatted out of the loop by `field_fault`).
+        macro_rules! field_of {
+            ($tag:expr, $bits:expr, $i:expr, $v:expr) => {{
+                let (tag, h, i) = ($tag, $bits as *mut heap::Header, $i);
+                if !(tag == Tag::OBJ && (*h).kind == Kind::DATA && i < (*h).len as usize) {
+                    save_ip!();
+                    return Err(self.field_fault($v, i));
                 }
                 heap::fields(h).add(i)
+            }};
+        }
+        // The address of field `i` of the value in slot `iv`.
+        macro_rules! checked_field {
+            ($iv:expr, $i:expr) => {{
+                let iv = $iv;
+                field_of!(tag_of!(iv), bits_of!(iv), $i, slot!(iv))
             }};
         }
         // The array and element index of `aget`/`aset`, faulting on a non-array, a
@@ -693,6 +699,11 @@ impl Vm {
                     }
                     Prim::Ret => ret_value!(base.add(a16!(Op::Ret, 0))),
                     Prim::RetU => ret_value!(&Value::UNIT),
+                    Prim::RetI => {
+                        // A local, alive until the copy into the caller's slot.
+                        let v = Value::i64(ai32!(Op::RetI, 0) as i64);
+                        ret_value!(&v)
+                    }
                     Prim::Panic => {
                         let v = slot!(a16!(Op::Panic, 0));
                         let msg = self.display(v);
@@ -864,6 +875,14 @@ impl Vm {
                         let f = checked_field!(a16!(Op::Field, 1), a16!(Op::Field, 2));
                         set!(a16!(Op::Field, 0), *f);
                         next!(Op::Field);
+                    }
+                    Prim::Field2 => {
+                        // The intermediate object is read in place from its field and
+                        // never stored: only `d` is written, after both checks.
+                        let m = checked_field!(a16!(Op::Field2, 1), a16!(Op::Field2, 2));
+                        let f = field_of!((*m).tag, (*m).bits, a16!(Op::Field2, 3), *m);
+                        set!(a16!(Op::Field2, 0), *f);
+                        next!(Op::Field2);
                     }
                     Prim::SetField => {
                         let (o, i) = (a16!(Op::SetField, 0), a16!(Op::SetField, 1));
