@@ -1488,8 +1488,7 @@ impl Heap {
 
     /// Calls `f` with the offset and header of every marked old-space object, in
     /// address order, found from the start bits: a dead object's header is never
-    /// read. `f` may slide the object it is given down (compaction): no object moves
-    /// past the old start of the next live one, whose header is then still intact.
+    /// read. (The compaction's pass, `slide_body`, walks the bits the same way.)
     #[inline(always)]
     fn each_marked_old(&mut self, mut f: impl FnMut(&mut Self, usize, *mut Header)) {
         let base = self.old.base();
@@ -1609,6 +1608,7 @@ impl Heap {
     ///
     /// # Safety
     /// `h` must be a live object with values, not yet moved.
+    #[inline(always)]
     unsafe fn relocate_fields(&mut self, h: *mut Header) {
         // SAFETY: per the caller's contract.
         unsafe {
@@ -1646,26 +1646,8 @@ impl Heap {
         self.old_finalize = kept;
         // SAFETY: relocation rewrites only the fields of live objects.
         self.each_marked_large_with_values(|heap, h| unsafe { heap.relocate_fields(h) });
-        let base = self.old.base();
         let top = self.old.top;
-        // Each object's fields are relocated where it was (reading only the side
-        // tables), then it slides down, unless it is in the dense prefix.
-        let mut moved = 0;
-        // SAFETY: `each_marked_old` gives intact live objects (see there);
-        // `copy_down` allows the overlap of a short slide.
-        self.each_marked_old(|heap, at, h| unsafe {
-            if has_values(&*h) {
-                heap.relocate_fields(h);
-            }
-            if at >= heap.prefix {
-                let to = heap.new_offset(at);
-                if to != at {
-                    let size = 16 + payload_bytes(&*h);
-                    copy_down(h as *const u64, base.add(to) as *mut u64, size);
-                    moved += size;
-                }
-            }
-        });
+        let moved = self.slide();
         let live = self.plan_top();
         self.old.top = live;
         self.stats.copied += moved as u64;
@@ -1695,6 +1677,70 @@ impl Heap {
             self.old_high = keep.max(self.old.top);
         }
         self.trim_large_cache();
+    }
+
+    /// Relocates the fields of every live old-space object and slides the objects
+    /// above the dense prefix down; returns the bytes moved. With `popcnt` where the
+    /// CPU has it: relocating a pointer above the prefix counts the marked granules
+    /// below it in its word, and the build targets baseline x86-64, whose bit count
+    /// is a dozen instructions (benches/NOTES.md, session 13).
+    fn slide(&mut self) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU has `popcnt` (checked just above).
+            return unsafe { self.slide_popcnt() };
+        }
+        self.slide_body()
+    }
+
+    /// [`Heap::slide`] compiled with `popcnt`.
+    ///
+    /// # Safety
+    /// The CPU must have `popcnt`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn slide_popcnt(&mut self) -> usize {
+        self.slide_body()
+    }
+
+    /// [`Heap::slide`]'s one pass: each object's fields are relocated where it was
+    /// (reading only the side tables), then it slides down to the next free offset,
+    /// unless it is in the dense prefix (every object above the prefix moves: the
+    /// prefix ends at a dead granule, and the live objects above keep their order).
+    #[inline(always)]
+    fn slide_body(&mut self) -> usize {
+        let base = self.old.base();
+        let mut moved = 0;
+        let mut to = self.prefix;
+        // The live objects in address order, from the start bits (as
+        // `each_marked_old`, spelled out: a closure would not be compiled with
+        // `popcnt`).
+        for w in 0..self.starts.len() {
+            let mut bits = self.starts[w];
+            while bits != 0 {
+                let at = (w * 64 + bits.trailing_zeros() as usize) * 16;
+                bits &= bits - 1;
+                // SAFETY: `at` is the offset of a marked object, intact (no object
+                // slid past the old start of the next live one); `copy_down` allows
+                // the overlap of a short slide.
+                unsafe {
+                    let h = base.add(at) as *mut Header;
+                    if has_values(&*h) {
+                        self.relocate_fields(h);
+                    }
+                    if at >= self.prefix {
+                        debug_assert_eq!(to, self.new_offset(at));
+                        let size = 16 + payload_bytes(&*h);
+                        if to != at {
+                            copy_down(h as *const u64, base.add(to) as *mut u64, size);
+                            moved += size;
+                        }
+                        to += size;
+                    }
+                }
+            }
+        }
+        moved
     }
 
     /// The old space's top after the slide: all the marked bytes.
@@ -2044,27 +2090,83 @@ unsafe fn value_count(h: *mut Header) -> usize {
 }
 
 /// Copies an object of `size` bytes (a multiple of 16) from `src` to `dst`, which is
-/// in another space or lower in the same one (a slide: the ranges may overlap, and a
-/// forward copy is then still right). Small objects (most: a cons cell is 48 bytes)
-/// are copied word by word inline rather than through `memmove`, whose call and size
-/// dispatch cost more than the copy (5% of binary-trees' time).
+/// in another space or lower in the same one (a slide: the ranges may overlap).
+/// Objects of up to 128 bytes (most: a cons cell is 48) are copied inline rather than
+/// through `memmove`, whose call and size dispatch cost more than the copy: as
+/// `memmove` does for small sizes, two to eight 16-byte chunks from both ends,
+/// overlapping in the middle, all loaded before any is stored (so an overlapping
+/// slide is right too), with one predicted branch on the size instead of a loop
+/// (cachegrind: the loop was 20 instructions a 48-byte object; benches/NOTES.md,
+/// session 13).
 ///
 /// # Safety
-/// Both ranges must be valid for `size` bytes and `dst <= src` when they overlap.
+/// Both ranges must be valid for `size` bytes, `size` at least 16.
 #[inline(always)]
 unsafe fn copy_down(src: *const u64, dst: *mut u64, size: usize) {
-    // SAFETY: per the caller's contract.
+    // SAFETY: per the caller's contract; every chunk index below is inside
+    // `0..size / 16` (`size >= 16`, a multiple of 16).
     unsafe {
-        if size <= 128 {
-            // 16 bytes at a time (one SSE load and store each): objects are
-            // multiples of 16 bytes.
-            let (src, dst) = (src as *const [u64; 2], dst as *mut [u64; 2]);
-            for i in 0..size / 16 {
-                dst.add(i).write(src.add(i).read());
-            }
-        } else {
+        if size > 128 {
             std::ptr::copy(src as *const u8, dst as *mut u8, size);
+            return;
         }
+        let (s, d) = (src as *const Chunk, dst as *mut Chunk);
+        let last = size / 16 - 1;
+        if size <= 32 {
+            let (a, b) = (load(s), load(s.add(last)));
+            store(d, a);
+            store(d.add(last), b);
+        } else if size <= 64 {
+            let (a, b) = (load(s), load(s.add(1)));
+            let (y, z) = (load(s.add(last - 1)), load(s.add(last)));
+            store(d, a);
+            store(d.add(1), b);
+            store(d.add(last - 1), y);
+            store(d.add(last), z);
+        } else {
+            let (a, b, c, e) = (load(s), load(s.add(1)), load(s.add(2)), load(s.add(3)));
+            let (w, x) = (load(s.add(last - 3)), load(s.add(last - 2)));
+            let (y, z) = (load(s.add(last - 1)), load(s.add(last)));
+            store(d, a);
+            store(d.add(1), b);
+            store(d.add(2), c);
+            store(d.add(3), e);
+            store(d.add(last - 3), w);
+            store(d.add(last - 2), x);
+            store(d.add(last - 1), y);
+            store(d.add(last), z);
+        }
+    }
+}
+
+/// A 16-byte chunk of an object, held in a vector register: as a `[u64; 2]` LLVM
+/// moved each chunk through a stack temporary.
+#[cfg(target_arch = "x86_64")]
+type Chunk = std::arch::x86_64::__m128i;
+#[cfg(not(target_arch = "x86_64"))]
+type Chunk = u128;
+
+/// Loads the chunk at `p` (16-byte aligned, readable).
+#[inline(always)]
+unsafe fn load(p: *const Chunk) -> Chunk {
+    // SAFETY: per the caller's contract (SSE2 is baseline x86-64).
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        return std::arch::x86_64::_mm_loadu_si128(p);
+        #[cfg(not(target_arch = "x86_64"))]
+        return p.read_unaligned();
+    }
+}
+
+/// Stores the chunk `c` at `p` (16-byte aligned, writable).
+#[inline(always)]
+unsafe fn store(p: *mut Chunk, c: Chunk) {
+    // SAFETY: per the caller's contract (SSE2 is baseline x86-64).
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        std::arch::x86_64::_mm_storeu_si128(p, c);
+        #[cfg(not(target_arch = "x86_64"))]
+        p.write_unaligned(c);
     }
 }
 
@@ -2659,6 +2761,38 @@ mod tests {
             assert_eq!(vm.heap.check(), Ok(()));
             assert_eq!(vm.display(vm.globals[0]), "survivor");
             assert_eq!(vm.display(vm.globals[1]), "eden");
+        }
+    }
+
+    /// `copy_down` copies every size its branches tell apart (16 to 128 bytes inline,
+    /// larger through `memmove`), to another buffer and as an overlapping slide down
+    /// by one to three chunks, leaving the bytes around the destination alone.
+    #[test]
+    fn copy_down_copies_every_size_and_overlapping_slides() {
+        for size in (16..=192).step_by(16) {
+            let words = size / 8;
+            // Another buffer: the destination has a guard word on each side.
+            let src: Vec<u64> = (1..=words as u64).collect();
+            let mut dst = vec![0u64; words + 4];
+            // SAFETY: both buffers hold `size` bytes at those offsets.
+            unsafe { copy_down(src.as_ptr(), dst.as_mut_ptr().add(2), size) };
+            assert_eq!(&dst[2..2 + words], &src[..], "size {size}");
+            assert_eq!(
+                (dst[..2].to_vec(), dst[2 + words..].to_vec()),
+                (vec![0; 2], vec![0; 2])
+            );
+            for by in [2, 4, 6] {
+                let mut buf: Vec<u64> = (0..(words + by + 2) as u64).map(|w| 1000 + w).collect();
+                let want: Vec<u64> = buf[by..by + words].to_vec();
+                let after = buf[words..].to_vec();
+                let p = buf.as_mut_ptr();
+                // SAFETY: source and destination are inside `buf`, the destination
+                // `by` words below the source.
+                unsafe { copy_down(p.add(by), p, size) };
+                assert_eq!(&buf[..words], &want[..], "size {size}, slide {by}");
+                // What lies above the destination is the source's tail, untouched.
+                assert_eq!(&buf[words..], &after[..], "size {size}, slide {by}");
+            }
         }
     }
 
