@@ -3094,12 +3094,8 @@ fn new_array<A: Emitter>(
             ; and Rq(SCRATCH), -16);
     }
     let top = a.new_label();
+    bump_sized(a, r, exit);
     dynasm!(a ; .arch x64
-        ; mov Rq(r), QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32]
-        ; add Rq(SCRATCH), Rq(r)
-        ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_HEAP_LIMIT as i32]
-        ; ja =>exit
-        ; mov QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32], Rq(SCRATCH)
         ; =>top
         ; sub Rq(SCRATCH), if general { 16 } else { 8 });
     match loc[ins.b.0 as usize] {
@@ -3118,6 +3114,18 @@ fn new_array<A: Emitter>(
         ; mov QWORD [Rq(r)], Rq(SCRATCH)
         ; mov QWORD [Rq(r) + layout::LEN as i32], Rq(n));
     Ok(())
+}
+
+/// The bump of an object whose size in bytes is in `SCRATCH`, as `new`'s (the same
+/// register block fields, the same exit when the nursery has no room): its start in
+/// `r`, its end in `SCRATCH`, the bump pointer moved past it.
+fn bump_sized<A: Emitter>(a: &mut A, r: u8, exit: DynamicLabel) {
+    dynasm!(a ; .arch x64
+        ; mov Rq(r), QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32]
+        ; add Rq(SCRATCH), Rq(r)
+        ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_HEAP_LIMIT as i32]
+        ; ja =>exit
+        ; mov QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32], Rq(SCRATCH));
 }
 
 /// `new.array.slot` (whole-function code): `new.array` of the value in slot `k`,
@@ -3151,16 +3159,6 @@ fn new_array_slot<A: Emitter>(
     let fields = layout::FIELDS as i32;
     let (flat, done) = (a.new_label(), a.new_label());
     let (gloop, floop) = (a.new_label(), a.new_label());
-    // The bump (the object's end in SCRATCH, its start in r), exiting when the nursery
-    // has no room.
-    let bump = |a: &mut A| {
-        dynasm!(a ; .arch x64
-            ; mov Rq(r), QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32]
-            ; add Rq(SCRATCH), Rq(r)
-            ; cmp Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_HEAP_LIMIT as i32]
-            ; ja =>exit
-            ; mov QWORD [Rq(STATE) + layout::ST_HEAP_PTR as i32], Rq(SCRATCH));
-    };
     dynasm!(a ; .arch x64
         ; mov Rd(SCRATCH), DWORD [Rq(BASE) + off + 8]
         ; sub Rd(SCRATCH), first
@@ -3173,7 +3171,7 @@ fn new_array_slot<A: Emitter>(
         ; mov Rq(SCRATCH), Rq(n)
         ; shl Rq(SCRATCH), 4
         ; add Rq(SCRATCH), fields);
-    bump(a);
+    bump_sized(a, r, exit);
     dynasm!(a ; .arch x64
         ; push Rq(t1)
         ; push Rq(t2)
@@ -3197,7 +3195,7 @@ fn new_array_slot<A: Emitter>(
         ; ja =>exit
         ; lea Rq(SCRATCH), [Rq(n) * 8 + fields + 15]
         ; and Rq(SCRATCH), -16);
-    bump(a);
+    bump_sized(a, r, exit);
     dynasm!(a ; .arch x64
         ; push Rq(t1)
         ; mov Rq(t1), QWORD [Rq(BASE) + off]
