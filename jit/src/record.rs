@@ -311,6 +311,15 @@ fn slot_of(a: &Operand) -> usize {
     }
 }
 
+/// Field `i` of `v` when `v` is a data object (a constructor value, tuple or cons
+/// cell) with such a field: what `field` would read; `None` where it faults.
+fn data_field(probe: &dyn Probe, v: Value, i: usize) -> Option<Value> {
+    probe
+        .header(v)
+        .filter(|h| h.kind == layout::KIND_DATA)
+        .and_then(|_| probe.field(v, i))
+}
+
 fn count_of(a: Option<&Operand>) -> usize {
     match a {
         Some(Operand::U16(n)) => *n as usize,
@@ -632,6 +641,25 @@ impl Recorder {
             .map_err(|e| e.to_string())?;
         self.put(d, r);
         Ok(true)
+    }
+
+    /// The data object in the running frame's slot `s`, guarded to be one with a
+    /// field `i`, and the snapshot (before the instruction at `ip`) its guards and
+    /// the field's load share.
+    fn data_with_field(
+        &mut self,
+        s: usize,
+        i: usize,
+        ip: u32,
+        slots: &[Value],
+        probe: &dyn Probe,
+    ) -> Result<(Ref, u32), String> {
+        let obj = self.object(s, layout::KIND_DATA, ip, slots, probe)?;
+        let snap = self.snap(ip);
+        self.b
+            .guard_header(IrOp::GLen, obj, i as u64, snap)
+            .map_err(|e| e.to_string())?;
+        Ok((obj, snap))
     }
 
     /// The object in the running frame's slot `s`, guarded to have kind `kind` (the
@@ -1436,16 +1464,8 @@ impl Recorder {
                     (slot_of(&a[0]), count_of(a.get(1)))
                 };
                 let ov = slots.get(os).copied().unwrap_or(Value::UNIT);
-                let fv = probe
-                    .header(ov)
-                    .filter(|h| h.kind == layout::KIND_DATA)
-                    .and_then(|_| probe.field(ov, fi))
-                    .ok_or("a field access that faults")?;
-                let obj = self.object(os, layout::KIND_DATA, ip, slots, probe)?;
-                let snap = self.snap(ip);
-                self.b
-                    .guard_header(IrOp::GLen, obj, fi as u64, snap)
-                    .map_err(err)?;
+                let fv = data_field(probe, ov, fi).ok_or("a field access that faults")?;
+                let (obj, snap) = self.data_with_field(os, fi, ip, slots, probe)?;
                 let (load, slot) = if insn.op == Op::Field {
                     (true, slot_of(&a[0]))
                 } else {
@@ -1460,21 +1480,11 @@ impl Recorder {
                 // resumes the interpreter at this instruction, which faults before
                 // writing `d` or runs it whole.
                 let (os, fi, fj) = (slot_of(&a[1]), count_of(a.get(2)), count_of(a.get(3)));
-                let data = |v: Value, i: usize| {
-                    probe
-                        .header(v)
-                        .filter(|h| h.kind == layout::KIND_DATA)
-                        .and_then(|_| probe.field(v, i))
-                };
                 let ov = slots.get(os).copied().unwrap_or(Value::UNIT);
-                let (mv, fv) = data(ov, fi)
-                    .and_then(|mv| Some((mv, data(mv, fj)?)))
+                let (mv, fv) = data_field(probe, ov, fi)
+                    .and_then(|mv| Some((mv, data_field(probe, mv, fj)?)))
                     .ok_or("a field access that faults")?;
-                let obj = self.object(os, layout::KIND_DATA, ip, slots, probe)?;
-                let snap = self.snap(ip);
-                self.b
-                    .guard_header(IrOp::GLen, obj, fi as u64, snap)
-                    .map_err(err)?;
+                let (obj, snap) = self.data_with_field(os, fi, ip, slots, probe)?;
                 let mid = self
                     .b
                     .fload(obj, fi as u32, tagword_of(mv), snap)
