@@ -614,6 +614,9 @@ pub struct GcStats {
     pub minor: u64,
     /// Major collections (both generations).
     pub major: u64,
+    /// The major collections that kept the settled bottom of the old space (see
+    /// `Heap::settled`) instead of marking it.
+    pub kept_bottom: u64,
     /// Bytes allocated in total.
     pub allocated: u64,
     /// Bytes minor collections copied from the young generation into the old one.
@@ -758,6 +761,35 @@ pub struct Heap {
     /// the long-lived data a program builds first stays at the bottom of the old
     /// space, collection after collection.
     prefix: usize,
+    /// The dense prefixes the last three full major collections found (the newest
+    /// last; 0 before there were three).
+    full_prefixes: [usize; 3],
+    /// The *settled bottom* of the old space: the bytes from its start that each of
+    /// the last three full major collections found live (the least of their dense
+    /// prefixes, cut down to an object boundary), which the next major collections
+    /// (`settled_left` of them) assume still live. Nothing moves it (every major
+    /// collection's dense prefix covers it), so it is the old space's long-lived
+    /// data (binary-trees' long-lived tree, a program's tables): marking it again at
+    /// every major collection was most of binary-trees' marking (benches/NOTES.md,
+    /// session 14). The write barrier records only pointers into the young
+    /// generation, so a store may have made a settled object point at any old one:
+    /// the settled objects' fields are scanned as roots (one linear pass, no mark
+    /// stack) rather than trusted. What died in it since stays until the next full
+    /// major collection.
+    settled: usize,
+    /// Major collections that may still keep the settled bottom before a full one,
+    /// and how many the next full one allows when it finds the settled bottom live
+    /// again (doubled each time, to `SETTLED_RUN_MAX`; back to 1 when it was not).
+    settled_left: u32,
+    settled_run: u32,
+    /// This major collection's kept bottom: the settled bottom when it keeps it, 0
+    /// when it marks the whole old space.
+    kept: usize,
+    /// The kept objects pointing into the old space above the kept bottom (where
+    /// objects move): only their fields are relocated. `kept_out_lost`: the list
+    /// could not grow, and every kept object is relocated.
+    kept_out: Vec<*mut Header>,
+    kept_out_lost: bool,
     /// Objects marked and not yet scanned (a major collection's mark stack).
     gray: Vec<*mut Header>,
     /// `gray` could not grow: some marked objects were not pushed, and the old
@@ -820,6 +852,10 @@ const STRESS_MAJOR_EVERY: u64 = 8;
 /// The least room, in nurseries, that the old generation gets to grow between major
 /// collections (so that a small heap is not marked after every few minor ones).
 const MAJOR_MIN_ROOM: usize = 4;
+/// The most major collections in a row that keep the settled bottom (see
+/// `Heap::settled`) without a full one: what died in it stays at most this many major
+/// collections.
+const SETTLED_RUN_MAX: u32 = 8;
 
 /// Default nursery size (`Config::heap_initial`): measured on binary-trees,
 /// awfy_storage and the map benchmark (benches/NOTES.md), 1 MiB fits the L2 cache of
@@ -886,6 +922,13 @@ impl Heap {
             starts: Vec::new(),
             moves: Vec::new(),
             prefix: 0,
+            full_prefixes: [0; 3],
+            settled: 0,
+            settled_left: 0,
+            settled_run: 1,
+            kept: 0,
+            kept_out: Vec::new(),
+            kept_out_lost: false,
             gray: Vec::new(),
             gray_lost: false,
             scan: 0,
@@ -1412,10 +1455,16 @@ impl Heap {
     // ---------------------------------------------------------------- major
 
     /// Starts the major part of a collection (after its minor part: the nursery is
-    /// empty): marks nothing yet, makes room for the mark bits. `false`, with nothing
-    /// changed, when the system refuses that memory.
+    /// empty): makes room for the mark bits and, when this collection keeps the
+    /// settled bottom (see `Heap::settled`), marks it and what its fields point to
+    /// above it. `false`, with nothing changed, when the system refuses that memory.
+    ///
+    /// A collection keeps the settled bottom unless it is due for a full one, GMP
+    /// memory forced it (dead numbers in the bottom would not be freed), or the heap
+    /// limit is near (with `needed_old` more bytes): then every byte counts, and
+    /// what died in the bottom must be found.
     #[must_use]
-    pub fn begin_major(&mut self) -> bool {
+    pub fn begin_major(&mut self, needed_old: usize) -> bool {
         let words = self.old.top / 16 / 64 + 1;
         self.marks.clear();
         self.starts.clear();
@@ -1433,7 +1482,133 @@ impl Heap {
         // Room for the large objects (a failure here only costs a rescan).
         let _ = self.gray.try_reserve(self.large.objs.len().max(256));
         self.gray_lost = false;
+        let roomy = self
+            .old_used()
+            .saturating_add(self.settled)
+            .saturating_add(needed_old)
+            <= self.limit;
+        self.kept = if self.settled_left > 0 && self.settled > 0 && !self.force_major && roomy {
+            self.settled_left -= 1;
+            self.settled
+        } else {
+            0
+        };
+        if self.kept > 0 {
+            // SAFETY: the settled bottom is a run of whole objects of the old space.
+            unsafe { self.mark_kept() };
+        }
         true
+    }
+
+    /// Marks the kept bottom as live and scans its objects' fields as roots: what
+    /// they point to above it is marked; the objects pointing into the old space
+    /// above it are listed for relocation.
+    ///
+    /// # Safety
+    /// `self.kept` must be the end of a run of whole objects from the old space's
+    /// start.
+    unsafe fn mark_kept(&mut self) {
+        let base = self.old.base();
+        let kept = self.kept;
+        let top = self.old.top;
+        set_bits(&mut self.marks, 0, kept / 16);
+        self.kept_out.clear();
+        self.kept_out_lost = false;
+        let mut at = 0;
+        while at < kept {
+            // SAFETY: per the contract, objects lie back to back up to `kept`; their
+            // fields are values.
+            unsafe {
+                let h = base.add(at) as *mut Header;
+                if has_values(&*h) {
+                    let f = fields(h);
+                    let mut out = false;
+                    for i in 0..value_count(h) {
+                        let v = *f.add(i);
+                        if v.tag == Tag::OBJ {
+                            let off = (v.bits as usize).wrapping_sub(base as usize);
+                            if off >= kept {
+                                out |= off < top;
+                                self.mark_object(v.bits as *mut Header);
+                            }
+                        }
+                    }
+                    if out {
+                        if self.kept_out.try_reserve(1).is_ok() {
+                            self.kept_out.push(h);
+                        } else {
+                            self.kept_out_lost = true;
+                        }
+                    }
+                }
+                at += 16 + payload_bytes(&*h);
+            }
+        }
+    }
+
+    /// Relocates the fields of the kept objects that point above the kept bottom
+    /// (all of them when the list was lost): the slide visits only the objects above.
+    fn relocate_kept(&mut self) {
+        if self.kept_out_lost {
+            let base = self.old.base();
+            let mut at = 0;
+            while at < self.kept {
+                // SAFETY: the kept bottom is a run of whole objects, not moved.
+                unsafe {
+                    let h = base.add(at) as *mut Header;
+                    if has_values(&*h) {
+                        self.relocate_fields(h);
+                    }
+                    at += 16 + payload_bytes(&*h);
+                }
+            }
+        } else {
+            let list = std::mem::take(&mut self.kept_out);
+            for &h in &list {
+                // SAFETY: listed kept objects are live objects with values.
+                unsafe { self.relocate_fields(h) };
+            }
+            self.kept_out = list;
+        }
+    }
+
+    /// After a full major collection's planning: its dense prefix joins the last
+    /// three, and the settled bottom becomes the least of them, cut down to the last
+    /// object boundary (a start bit, or the prefix's end) at or below it. The next
+    /// major collections may keep it, twice as many as before when the old settled
+    /// bottom was found live again (its objects all still in the prefix), one when
+    /// not.
+    fn settle(&mut self) {
+        let confirmed = self.settled > 0 && self.prefix >= self.settled;
+        self.full_prefixes = [self.full_prefixes[1], self.full_prefixes[2], self.prefix];
+        let least = *self.full_prefixes.iter().min().unwrap_or(&0);
+        // Every granule below the prefix is marked, so each object there has its
+        // start bit: the settled bottom ends at the prefix's end or at a start.
+        let g = least / 16;
+        self.settled = if least == self.prefix {
+            least
+        } else {
+            let (w, b) = (g / 64, g % 64);
+            let mut found = None;
+            let below = self.starts[w] & (!0u64 >> (63 - b));
+            if below != 0 {
+                found = Some(w * 64 + 63 - below.leading_zeros() as usize);
+            } else {
+                for i in (0..w).rev() {
+                    if self.starts[i] != 0 {
+                        found = Some(i * 64 + 63 - self.starts[i].leading_zeros() as usize);
+                        break;
+                    }
+                }
+            }
+            found.map_or(0, |s| s * 16)
+        };
+        self.settled_run = if confirmed {
+            (self.settled_run * 2).min(SETTLED_RUN_MAX)
+        } else {
+            1
+        };
+        self.settled_left = self.settled_run;
     }
 
     /// Whether the old-space object at offset `at` is marked.
@@ -1646,6 +1821,12 @@ impl Heap {
         self.old_finalize = kept;
         // SAFETY: relocation rewrites only the fields of live objects.
         self.each_marked_large_with_values(|heap, h| unsafe { heap.relocate_fields(h) });
+        if self.kept > 0 {
+            self.relocate_kept();
+            self.stats.kept_bottom += 1;
+        } else {
+            self.settle();
+        }
         let top = self.old.top;
         let moved = self.slide();
         let live = self.plan_top();
@@ -2735,6 +2916,108 @@ mod tests {
             assert_eq!((*fields(d2)).bits, a as u64, "D still points at A");
             assert_eq!((*fields(b)).bits, Value::i64(1).bits);
         }
+        assert_eq!(vm.heap.check(), Ok(()));
+    }
+
+    /// The settled bottom: once three full major collections found a long-lived
+    /// table live, the next major collections keep it unmarked. An old object stored
+    /// into it afterwards (an old-to-old store, which the barrier does not record) is
+    /// found by scanning the kept objects' fields, survives, and is relocated when it
+    /// slides; what dies in the bottom stays until the next full major collection,
+    /// which frees it and finds no settled bottom.
+    #[test]
+    fn the_settled_bottom_is_kept_and_its_fields_are_scanned() {
+        let mut vm = vm();
+        vm.collect_once(true, 0).unwrap();
+        let table = vm
+            .new_values(Kind::ARRAY, 0, Elems::GENERAL, &[Value::UNIT; 8])
+            .unwrap();
+        vm.globals.push(table);
+        let t = vm.globals.len() - 1;
+        // Until the next two major collections keep the bottom (full ones that find
+        // it live again double the run).
+        for _ in 0..12 {
+            if vm.heap.settled > 0 && vm.heap.settled_left >= 2 {
+                break;
+            }
+            vm.collect_once(true, 0).unwrap();
+        }
+        assert!(vm.heap.settled_left >= 2);
+        let kept0 = vm.heap.stats.kept_bottom;
+        let settled = vm.heap.settled;
+        let table = vm.globals[t].ptr();
+        let base = vm.heap.old.base() as usize;
+        assert!(settled > table as usize - base, "the table is settled");
+        // Above the bottom: a dead object, then one only the table will hold.
+        let dead = vm.new_str("dead").unwrap();
+        vm.globals.push(dead);
+        let o = vm.new_str("held by the settled table").unwrap();
+        vm.globals.push(o);
+        vm.collect_once(true, 0).unwrap();
+        assert_eq!(vm.heap.stats.kept_bottom, kept0 + 1, "the bottom was kept");
+        let g = vm.globals.len();
+        let held = vm.globals[g - 1].ptr();
+        assert!(held as usize - base >= settled);
+        // SAFETY: the table is a live array of 8 values; an old-to-old store.
+        unsafe { vm.heap.store(table, 3, vm.globals[g - 1]) };
+        vm.globals.truncate(g - 2);
+        let majors = vm.heap.stats.kept_bottom;
+        vm.collect_once(true, 0).unwrap();
+        assert_eq!(vm.heap.stats.kept_bottom, majors + 1, "the bottom was kept");
+        // SAFETY: the table is live and kept in place.
+        let moved = unsafe { (*fields(table).add(3)).ptr() };
+        assert!(moved < held, "the held string slid over the dead one");
+        assert_eq!(vm.display(Value::obj(moved)), "held by the settled table");
+        assert_eq!(vm.heap.check(), Ok(()));
+        // The table dies: kept majors keep it; the next full one frees it.
+        vm.globals.truncate(t);
+        let used = vm.heap.old_used();
+        let mut full = false;
+        for _ in 0..2 * SETTLED_RUN_MAX {
+            let kept = vm.heap.stats.kept_bottom;
+            vm.collect_once(true, 0).unwrap();
+            assert_eq!(vm.heap.check(), Ok(()));
+            if vm.heap.stats.kept_bottom == kept {
+                full = true;
+                break;
+            }
+            assert!(
+                vm.heap.old_used() >= settled,
+                "a kept major keeps the dead table"
+            );
+        }
+        assert!(full, "a full major collection came");
+        assert!(vm.heap.old_used() < used, "the full one freed the table");
+        assert!(
+            vm.heap.settled < settled,
+            "and the bottom is no longer settled"
+        );
+    }
+
+    /// Near the heap limit a major collection does not keep the settled bottom: what
+    /// died there must count before the VM reports "out of memory".
+    #[test]
+    fn near_the_limit_a_major_collection_marks_everything() {
+        let mut vm = vm();
+        let table = vm
+            .new_values(Kind::ARRAY, 0, Elems::GENERAL, &[Value::UNIT; 64])
+            .unwrap();
+        vm.globals.push(table);
+        for _ in 0..5 {
+            if vm.heap.settled > 0 && vm.heap.settled_left > 0 {
+                break;
+            }
+            vm.collect_once(true, 0).unwrap();
+        }
+        assert!(vm.heap.settled > 0 && vm.heap.settled_left > 0);
+        let kept = vm.heap.stats.kept_bottom;
+        let limit = vm.heap.limit;
+        vm.heap.limit = vm.heap.old_used() + vm.heap.settled - 16;
+        vm.collect_once(true, 0).unwrap();
+        assert_eq!(vm.heap.stats.kept_bottom, kept, "a full major collection");
+        vm.heap.limit = limit;
+        vm.collect_once(true, 0).unwrap();
+        assert_eq!(vm.heap.stats.kept_bottom, kept + 1, "then kept again");
         assert_eq!(vm.heap.check(), Ok(()));
     }
 

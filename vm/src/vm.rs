@@ -603,7 +603,7 @@ impl Vm {
         }
         if major {
             let t1 = std::time::Instant::now();
-            if !self.heap.begin_major() {
+            if !self.heap.begin_major(needed_old) {
                 self.heap.end(false);
                 self.sync_jit_state();
                 return Err(self.error_plain("out of memory"));

@@ -278,10 +278,11 @@ fn run(r: RunArgs) -> i32 {
     if r.gc_stats {
         let s = vm.gc_stats();
         ewrite(&format!(
-            "gc: {} collections ({} minor, {} major), {} bytes allocated, {} bytes promoted, {} bytes copied within the young generation, {} bytes copied by major collections, {} live, largest old space {} bytes, peak heap {} bytes, pause max {:.3} ms, p99 {:.3} ms, {:.3} ms collecting ({:.3} ms in major parts)\n",
+            "gc: {} collections ({} minor, {} major, {} of them keeping the settled bottom), {} bytes allocated, {} bytes promoted, {} bytes copied within the young generation, {} bytes copied by major collections, {} live, largest old space {} bytes, peak heap {} bytes, pause max {:.3} ms, p99 {:.3} ms, {:.3} ms collecting ({:.3} ms in major parts)\n",
             s.collections,
             s.minor,
             s.major,
+            s.kept_bottom,
             s.allocated,
             s.promoted,
             s.survived,
