@@ -647,10 +647,11 @@ fn aot_compiles_numeric_kernels() -> Result<(), Failed> {
     aot_compiles(
         KERNELS,
         &[
-            "fib", "tak", "ack", "escape", "deep", "scale", "ratio", "homes",
+            "fib", "tak", "ack", "escape", "deep", "scale", "ratio", "homes", "main",
         ],
         4,
-        6,
+        // `main` is compiled (its `println`s are direct calls): one entry runs all.
+        1,
     )
 }
 
@@ -1080,6 +1081,56 @@ fn aot_loads_typed_elements() -> Result<(), Failed> {
     aot_compiles(TYPED_ELEMENTS, &["sum", "fsum", "count"], 1, 1)
 }
 
+/// Calls through function values (`call`, `tcall`: SPEC.md §11.6): a function passed
+/// as a value and called in a compiled loop, the standard library's `println` through
+/// its global (a known callee: a direct call), closures made and called natively (their
+/// captures read from the frame's record), a tail call through a value 100000 times in
+/// constant stack, and recursion through a value 3000 frames deep, which passes the
+/// frame limit of the run at limit 1000 (the overflow's message and stack trace as
+/// interpreted), also under GC stress.
+const VALUES: &str = "\
+fold := (f: (i64, i64) -> i64, n: i64, acc: i64) -> i64 => {
+    mut a := acc;
+    for i in 0..n { a = f(a, i); }
+    a
+};
+mix := (a: i64, i: i64) -> i64 => (a * 31 + i) % 1000003;
+adder := (k: i64) -> (i64) -> i64 => (x: i64) -> i64 => x + k;
+sum_adders := (n: i64) -> i64 => {
+    mut s := 0;
+    for i in 0..n { s += adder(i)(i); }
+    s
+};
+spin := (f: (i64, i64) -> i64, n: i64, acc: i64) -> i64 => if n == 0 { acc } else { f(n - 1, acc + n) };
+go := (n: i64, acc: i64) -> i64 => spin(go, n, acc);
+down := (f: (i64) -> i64, n: i64) -> i64 => if n == 0 { 0 } else { 1 + f(n - 1) };
+step := (n: i64) -> i64 => down(step, n);
+main := () => {
+    println(to_str(fold(mix, 5000, 1)) + \" \" + to_str(sum_adders(2000)));
+    println(to_str(go(100000, 0)));
+    println(to_str(step(3000)));
+};
+";
+
+fn aot_calls_through_values() -> Result<(), Failed> {
+    aot_compiles(
+        VALUES,
+        &[
+            "fold",
+            "mix",
+            "adder",
+            "sum_adders",
+            "spin",
+            "go",
+            "down",
+            "step",
+            "main",
+        ],
+        0,
+        1,
+    )
+}
+
 /// Builds `program` natively: `--native-stats` must list the functions `must` as
 /// compiled and count at least `homes` loops keeping values in registers; then runs it
 /// with and without its compiled code, also at a low frame limit and under GC stress,
@@ -1444,6 +1495,10 @@ fn main() {
     trials.push(Trial::test("aot_skips_dead_stores", aot_skips_dead_stores));
     trials.push(Trial::test("aot_calls_the_barrier", aot_calls_the_barrier));
     trials.push(Trial::test("aot_calls_helpers", aot_calls_helpers));
+    trials.push(Trial::test(
+        "aot_calls_through_values",
+        aot_calls_through_values,
+    ));
     trials.push(Trial::test(
         "aot_loads_typed_elements",
         aot_loads_typed_elements,

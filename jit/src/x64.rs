@@ -1832,6 +1832,10 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::CallAotK
             | IrOp::CallAotSelf
             | IrOp::TCallAot
+            | IrOp::CallAotInd
+            | IrOp::CallAotKv
+            | IrOp::TCallAotInd
+            | IrOp::EnvSlot
             | IrOp::SMove
             | IrOp::RetSlot
             | IrOp::AGetSlot

@@ -131,6 +131,8 @@ struct Labels {
     /// Per function: its back-edge blocks ([`back_edge`]), each with its loop's
     /// header, ascending.
     back_edges: Vec<Vec<(u32, u32)>>,
+    /// The table of indirect calls' callees ([`callee_table`]), after the code.
+    table: DynamicLabel,
 }
 
 impl Labels {
@@ -335,12 +337,16 @@ fn value_floor(irs: &[Option<FuncIr>], shapes: &[(u16, u16)]) -> Option<(i8, i32
     let (mut step, mut end) = (0u64, 0u64);
     for b in irs.iter().flatten().flat_map(|f| &f.blocks) {
         for ins in &b.trace.ins {
-            if matches!(ins.op, IrOp::CallAotK | IrOp::CallAotSelf) {
+            if matches!(ins.op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf) {
                 let f = (ins.k & 0xffff_ffff) as usize;
                 let a0 = (ins.k >> 32) & 0xffff;
                 let nslots = shapes.get(f).map_or(u16::MAX, |s| s.1) as u64;
                 step = step.max(a0.max(1));
                 end = end.max(a0 + nslots);
+            } else if ins.op == IrOp::CallAotInd {
+                // Its own frame is checked exactly (the callee is known only at run
+                // time), but the calls below it count on bases at most `step` apart.
+                step = step.max(((ins.k >> 16) & 0xffff).max(1));
             }
         }
     }
@@ -506,6 +512,7 @@ pub fn program(
         loops,
         remember,
         back_edges,
+        table: a.new_dynamic_label(),
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -565,13 +572,14 @@ pub fn program(
         };
         report.push(FuncReport { name, status });
     }
-    let mut entries = Vec::new();
     let off = |a: &Asm, l: DynamicLabel| -> Result<u32, String> {
         a.labels()
             .resolve_dynamic(l)
             .map(|o| o.0 as u32)
             .map_err(|e| e.to_string())
     };
+    callee_table(&mut a, &labels, &report, &off)?;
+    let mut entries = Vec::new();
     for fi in 0..irs.len() {
         if irs[fi].is_none() {
             continue;
@@ -1179,15 +1187,15 @@ impl Target<Asm> for BlockTarget<'_> {
             IrOp::Exit => dynasm!(a ; .arch x64 ; jmp =>exit),
             IrOp::Room => room_check(a, ins.k, exit)?,
             IrOp::Poll => dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit),
-            IrOp::CallAotK | IrOp::CallAotSelf => {
+            IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf => {
                 let f = (ins.k & 0xffff_ffff) as u32;
                 let a0 = (ins.k >> 32) & 0xffff;
                 let dst = (ins.k >> 48) as i16;
                 let (arity, nslots) = labels.shapes[f as usize];
-                let len = if ins.op == IrOp::CallAotK {
-                    Op::CallK.encoded_len()
-                } else {
-                    Op::CallSelf.encoded_len()
+                let len = match ins.op {
+                    IrOp::CallAotK => Op::CallK.encoded_len(),
+                    IrOp::CallAotKv => Op::Call.encoded_len(),
+                    _ => Op::CallSelf.encoded_len(),
                 };
                 let resume = t.snaps[ins.snap as usize].resume_ip as i32 + len as i32;
                 let target = labels.entry(f)?;
@@ -1212,7 +1220,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     resume,
                     // The trampoline's native stack floor covers the frame stack.
                     room: 0,
-                    closure_is_func: ins.op == IrOp::CallAotK,
+                    closure_is_func: ins.op != IrOp::CallAotSelf,
                     conv: CallConv::Aot,
                 };
                 push_native_frame(a, &call, exit)?;
@@ -1221,6 +1229,12 @@ impl Target<Asm> for BlockTarget<'_> {
                 dynasm!(a ; .arch x64 ; call =>target);
                 pop_native_frame(a, &call)?;
             }
+            IrOp::CallAotInd => {
+                let resume =
+                    t.snaps[ins.snap as usize].resume_ip as i32 + Op::Call.encoded_len() as i32;
+                indirect_call(a, ins.k, resume, labels, exit)?;
+            }
+            IrOp::TCallAotInd => indirect_tail_call(a, ins.k, labels, exit)?,
             IrOp::TCallAot => {
                 let f = (ins.k & 0xffff_ffff) as u32;
                 let a0 = (ins.k >> 32) & 0xffff;
@@ -1469,6 +1483,14 @@ impl Target<Asm> for BlockTarget<'_> {
                 flat_store(a, t, loc, ins, p)?;
                 dynasm!(a ; .arch x64 ; =>done);
             }
+            IrOp::EnvSlot => {
+                // The running closure is the innermost record's (`rbp` the frame top).
+                let foff = layout::FIELDS as i32 + disp(ins.k & 0xffff_ffff)?;
+                let d = disp(ins.k >> 32)?;
+                let clo = layout::FRAME_CLOSURE as i32 - layout::FRAME_SIZE as i32;
+                dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [rbp + clo]);
+                copy_into_slot(a, foff, d);
+            }
             IrOp::FieldPtr => {
                 let foff = layout::FIELDS as i32 + disp(ins.k & 0xffff_ffff)?;
                 let d = disp(ins.k >> 32)?;
@@ -1543,4 +1565,198 @@ mod tests {
         assert_ne!(out[v.0 as usize], hk, "v is read after w is computed");
         assert_eq!(out[u.0 as usize], hx, "u = x + v: x read no more after it");
     }
+}
+
+/// The table an indirect call (`call.aot.ind`) finds its callee in, 8 bytes
+/// per function of the module, indexed by function: the offset of the
+/// function's indirect entry from the table (an `i32`, 0 when the function is not
+/// compiled whole, so that a call of it leaves to the interpreter), its arity and its
+/// frame size (`u16`s). The indirect entry clears the callee's slots past its
+/// arguments, as the interpreter's push does (a direct call's caller does it, knowing
+/// the callee), and goes on at the function's entry. Read-only data after the code:
+/// the offsets are known here, every function being emitted.
+fn callee_table(
+    a: &mut Asm,
+    labels: &Labels,
+    report: &[FuncReport],
+    off: &dyn Fn(&Asm, DynamicLabel) -> Result<u32, String>,
+) -> Result<(), String> {
+    let mut stubs: Vec<Option<u32>> = Vec::with_capacity(labels.shapes.len());
+    for (fi, &(arity, nslots)) in labels.shapes.iter().enumerate() {
+        let full = report.get(fi).is_some_and(|r| r.status == Status::Full);
+        if !full {
+            stubs.push(None);
+            continue;
+        }
+        let entry = labels.entry(fi as u32).map_err(|e| e.to_string())?;
+        let here = a.offset().0 as u32;
+        for s in arity as u64..nslots as u64 {
+            let o = disp(s).map_err(|e| e.to_string())?;
+            dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + o + 8], Tag::UNIT as i32);
+        }
+        dynasm!(a ; .arch x64 ; jmp =>entry);
+        stubs.push(Some(here));
+    }
+    dynasm!(a ; .arch x64 ; .align 8 ; =>labels.table);
+    let base = off(a, labels.table)?;
+    for (fi, stub) in stubs.iter().enumerate() {
+        let (arity, nslots) = labels.shapes[fi];
+        // A stub lies before the table: its offset from it is negative, never 0.
+        let rel = stub.map_or(0, |o| o as i64 - base as i64);
+        let rel = i32::try_from(rel).map_err(|_| "code too large".to_string())?;
+        dynasm!(a ; .arch x64
+            ; .i32 rel
+            ; .u16 arity
+            ; .u16 nslots);
+    }
+    Ok(())
+}
+
+/// The callee of an indirect call or tail call of `n` arguments, from the function
+/// value in the slot at byte offset `fv`: a FUNC value's function, or a closure
+/// object's (its header's meta word), the index truncated to 32 bits as the
+/// interpreter's `call` does, looked up in [`callee_table`]. Leaves to the interpreter
+/// (`exit`, nothing changed), which runs the instruction, for any other value, a
+/// function not compiled whole, a count that is not its arity (a partial or
+/// over-application), and when the callee's frame, from the slot at byte offset
+/// `from`, would pass the value stack's limit. Leaves the function index in `r11` and
+/// the callee's indirect entry in `rcx`; clobbers `rax` and `rdx`.
+fn resolve_callee(
+    a: &mut Asm,
+    fv: i32,
+    n: u64,
+    from: i32,
+    labels: &Labels,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let nfuncs = i32::try_from(labels.shapes.len())
+        .map_err(|_| CompileError::NotInTraces("too many functions"))?;
+    let n = i16::try_from(n).map_err(|_| CompileError::NotInTraces("too many arguments"))?;
+    let func = a.new_dynamic_label();
+    dynasm!(a ; .arch x64
+        ; mov eax, DWORD [Rq(BASE) + fv + 8]
+        ; mov r11d, DWORD [Rq(BASE) + fv]
+        ; cmp eax, Tag::FUNC as i32
+        ; je =>func
+        ; cmp eax, Tag::OBJ as i32
+        ; jne =>exit
+        ; mov r11, QWORD [Rq(BASE) + fv]
+        ; cmp BYTE [r11 + layout::KIND as i32], layout::KIND_CLOSURE as i8
+        ; jne =>exit
+        ; mov r11d, DWORD [r11 + layout::META as i32]
+        ; =>func
+        ; cmp r11, nfuncs
+        ; jae =>exit
+        ; lea rcx, [=>labels.table]
+        ; lea rax, [rcx + r11 * 8] // 8 bytes an entry
+        ; movsxd rdx, DWORD [rax]
+        ; test rdx, rdx
+        ; jz =>exit
+        ; cmp WORD [rax + 4], n
+        ; jne =>exit
+        ; add rcx, rdx
+        ; movzx eax, WORD [rax + 6]
+        ; shl eax, 4
+        ; lea rax, [Rq(BASE) + rax + from]
+        ; cmp rax, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
+        ; ja =>exit
+    );
+    Ok(())
+}
+
+/// `call.aot.ind` (`k`: the function value's slot, the argument base and count, the
+/// result slot, 16 bits each): the callee found by [`resolve_callee`], which leaves
+/// to the interpreter at the call when it cannot go natively, as does a native stack
+/// or frame stack too short for one more call. The frame is pushed as a direct call
+/// pushes it (the caller resuming at `resume`, the record's closure the function
+/// value itself) and the callee entered through its indirect entry, which clears its
+/// slots. The stacks are checked exactly here, not through the trampoline's floor,
+/// which bounds only direct calls' frames.
+fn indirect_call(
+    a: &mut Asm,
+    k: u64,
+    resume: i32,
+    labels: &Labels,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let fv = disp(k & 0xffff)?;
+    let a0 = (k >> 16) & 0xffff;
+    let n = (k >> 32) & 0xffff;
+    let dst = (k >> 48) as i16;
+    let argoff = disp(a0)?;
+    let fsz = layout::FRAME_SIZE as i32;
+    let clo = layout::FRAME_CLOSURE as i32;
+    resolve_callee(a, fv, n, argoff, labels, exit)?;
+    dynasm!(a ; .arch x64
+        ; cmp rsp, QWORD [rbx + TRAMP_FRAMES]
+        ; jb =>exit
+        // The caller resumes after the call; the callee's record.
+        ; mov DWORD [rbp - fsz + layout::FRAME_IP as i32], resume
+        ; mov eax, DWORD [rbp - fsz + layout::FRAME_BASE as i32]
+        ; add eax, a0 as i32
+        ; mov DWORD [rbp + layout::FRAME_FUNC as i32], r11d
+        ; mov DWORD [rbp + layout::FRAME_IP as i32], 0
+        ; mov DWORD [rbp + layout::FRAME_BASE as i32], eax
+        ; mov WORD [rbp + layout::FRAME_RET as i32], dst
+        ; mov BYTE [rbp + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+        ; mov BYTE [rbp + layout::FRAME_PAD as i32], 0
+        ; mov rax, QWORD [Rq(BASE) + fv]
+        ; mov QWORD [rbp + clo], rax
+        ; mov rax, QWORD [Rq(BASE) + fv + 8]
+        ; mov QWORD [rbp + clo + 8], rax
+        ; add rbp, fsz
+        ; lea Rq(BASE), [Rq(BASE) + argoff]
+        ; call rcx
+    );
+    // The callee returns with its result in `rax`/`rdx` and its record pushed.
+    let call = NativeCall {
+        func: 0,
+        a0,
+        arity: n as u16,
+        nslots: 0,
+        dst,
+        resume,
+        room: 0,
+        closure_is_func: false,
+        conv: CallConv::Aot,
+    };
+    pop_native_frame(a, &call)
+}
+
+/// `tcall.aot.ind` (`k`: the function value's slot, the argument base, the count):
+/// the callee found by [`resolve_callee`] (its frame from slot 0), after the
+/// interrupt flag (a loop of tail calls stays interruptible), leaving to the
+/// interpreter at the tail call when either says so; then the running frame's record
+/// becomes the callee's (its function and closure, the value itself; the base and
+/// result slot stay), the arguments move down to slot 0, and the callee's indirect
+/// entry, which clears its slots, is jumped to: it returns to this frame's caller.
+fn indirect_tail_call(
+    a: &mut Asm,
+    k: u64,
+    labels: &Labels,
+    exit: DynamicLabel,
+) -> Result<(), CompileError> {
+    let fv = disp(k & 0xffff)?;
+    let a0 = (k >> 16) & 0xffff;
+    let n = (k >> 32) & 0xffff;
+    let fsz = layout::FRAME_SIZE as i32;
+    let clo = layout::FRAME_CLOSURE as i32;
+    dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit);
+    resolve_callee(a, fv, n, 0, labels, exit)?;
+    // The record first: the move below may overwrite the function value's slot.
+    dynasm!(a ; .arch x64
+        ; mov DWORD [rbp - fsz + layout::FRAME_FUNC as i32], r11d
+        ; mov DWORD [rbp - fsz + layout::FRAME_IP as i32], 0
+        ; mov rax, QWORD [Rq(BASE) + fv]
+        ; mov QWORD [rbp - fsz + clo], rax
+        ; mov rax, QWORD [Rq(BASE) + fv + 8]
+        ; mov QWORD [rbp - fsz + clo + 8], rax
+    );
+    if a0 != 0 {
+        for s in 0..n {
+            copy_slot(a, s, a0 + s)?;
+        }
+    }
+    dynasm!(a ; .arch x64 ; jmp rcx);
+    Ok(())
 }

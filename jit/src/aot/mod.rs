@@ -397,6 +397,12 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
             let f = if i.op == CallK { imm(i, 1) } else { imm(i, 0) };
             compiled(f as u32)
         }
+        // Through the function value, to whole-compiled code found at run time
+        // (`call.aot.ind`); any other callee leaves to the interpreter at the call.
+        Call | TCall => true,
+        // The running closure's capture, from the frame record; a closure allocated
+        // inline as a constructor is.
+        GetEnv | Closure => true,
         Mov | LoadI | LoadI64 | LoadF | LoadTrue | LoadFalse | LoadUnit | Jmp | Jt | Jf | Loop
         | Ret | RetU | RetI | Not | AddI64 | SubI64 | MulI64 | DivI64 | RemI64 | NegI64
         | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 | BNotI64 | AddIImm | SubIImm | MulIImm
@@ -405,7 +411,9 @@ fn supported(i: &Insn, kinds: &[Kind], compiled: &dyn Fn(u32) -> bool) -> bool {
         | DivF64 | NegF64 | EqF64 | NeF64 | LtF64 | LeF64 | JLtF64 | JLeF64 | JNLtF64 | JNLeF64
         | AddKF64 | SubKF64 | MulKF64 | DivKF64 | RSubKF64 | RDivKF64 | I64ToF64 | Sqrt
         | CallSelf | TCallSelf | ALen | AGet | ASet | LoadG | Field | Field2 | SetField | Con
-        | Tuple | LoadNil | JNTag | JNil | JCons | Head | Tail | Cons => true,
+        | Tuple | LoadNil | JNTag | JNil | JCons | Head | Tail | Cons | LoadFn | LoadU64 => true,
+        // The verifier checks the code point; the translator checks it again.
+        LoadChar => char::from_u32(imm(i, 1) as u32).is_some(),
         // A runtime error: an exit to the interpreter at the instruction, which raises
         // it (same message, same stack trace).
         Panic | MatchFail => true,
@@ -743,6 +751,8 @@ fn home_loops(
                         i.op,
                         Op::CallK
                             | Op::CallSelf
+                            | Op::Call
+                            | Op::TCall
                             | Op::TCallK
                             | Op::TCallSelf
                             | Op::Ret
@@ -994,6 +1004,8 @@ struct Tx<'a> {
     bodies: &'a [Option<Vec<inline::Walk>>],
     /// The call being inlined with exits, while its callee is translated.
     inl: Option<inline::Inlining>,
+    /// The function a `call` at this byte offset certainly calls ([`known_callee`]).
+    known: &'a dyn Fn(u32) -> Option<u32>,
 }
 
 enum Step {
@@ -1159,9 +1171,22 @@ impl Tx<'_> {
         fields: &[usize],
         ip: u32,
     ) -> Result<Option<Ref>, BuildError> {
+        self.allocate_kind(layout::KIND_DATA, tag, ty, fields, ip)
+    }
+
+    /// As [`Self::allocate`], an object of kind `kind` whose meta word is `meta` (a
+    /// closure: its function).
+    fn allocate_kind(
+        &mut self,
+        kind: u8,
+        tag: u16,
+        meta: u32,
+        fields: &[usize],
+        ip: u32,
+    ) -> Result<Option<Ref>, BuildError> {
         let snap = self.snap(ip);
         let n = fields.len() as u64;
-        let [w0, w1] = layout::header_words(layout::KIND_DATA, tag, ty, n);
+        let [w0, w1] = layout::header_words(kind, tag, meta, n);
         let obj = self.b.new_object(w0, w1, snap);
         for (f, &s) in fields.iter().enumerate() {
             let v = match (self.map[s], self.home.and_then(|h| h.home(s))) {
@@ -1406,6 +1431,44 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// A direct call (`i` a `callk` or `callself`; `op` the IR operation of its native
+    /// call: `call.aot.v` for a `call` of a known function, which `i` then stands for
+    /// as a `callk`): inlined when the callee is a leaf or its path may be inlined with
+    /// exits, else a native call with everything in its slot before and reloaded after.
+    fn direct_call(
+        &mut self,
+        ip: u32,
+        i: &Insn,
+        next: u32,
+        shapes: &[(u16, u16)],
+        op: IrOp,
+    ) -> Result<Step, BuildError> {
+        if i.op == Op::CallK {
+            if let Some(step) = self.inline(ip, i, next, shapes)? {
+                return Ok(step);
+            }
+            if let Some(step) = self.inline_body(ip, i, next, shapes)? {
+                return Ok(step);
+            }
+        }
+        let (f, a0) = if i.op == Op::CallK {
+            (imm(i, 1) as u32, slot(i, 2))
+        } else {
+            (self.func, slot(i, 1))
+        };
+        if shapes.get(f as usize).is_none() {
+            return Ok(Step::Unsupported);
+        }
+        self.flush(&[ip]);
+        let s = self.b.snapshot(ip, Vec::new());
+        let k = f as u64 | (a0 as u64) << 32 | (slot(i, 0) as u64) << 48;
+        self.b.emit_raw(op, NONE, NONE, k, s);
+        self.b.barrier();
+        self.map.iter_mut().for_each(|e| *e = None);
+        self.jump(next);
+        Ok(Step::End)
+    }
+
     fn step(
         &mut self,
         ip: u32,
@@ -1490,8 +1553,18 @@ impl Tx<'_> {
                 self.b.emit_raw(IrOp::HeadSlot, NONE, NONE, k, snap);
                 self.written(s0);
             }
-            LoadNil => {
-                let r = self.b.kval(hashvm_vm::Value::NIL)?;
+            LoadNil | LoadChar | LoadFn | LoadU64 => {
+                // Constants of the other immediate kinds, as the recorder makes them.
+                let v = match i.op {
+                    LoadChar => match char::from_u32(imm(i, 1) as u32) {
+                        Some(c) => hashvm_vm::Value::char(c),
+                        None => return Ok(Step::Unsupported),
+                    },
+                    LoadFn => hashvm_vm::Value::func(imm(i, 1) as u32),
+                    LoadU64 => hashvm_vm::Value::u64(imm(i, 1) as u64),
+                    _ => hashvm_vm::Value::NIL,
+                };
+                let r = self.b.kval(v)?;
                 self.set(s0, r);
             }
             Con | Tuple => {
@@ -1517,6 +1590,19 @@ impl Tx<'_> {
                     };
                     self.set(s0, obj);
                 }
+            }
+            Closure => {
+                // A closure object: function `f` in its meta word, the captures as
+                // fields (the verifier checked their count against `f`'s).
+                let (f, a0, n) = (imm(i, 1) as u32, slot(i, 2), slot(i, 3));
+                if n > MAX_INLINE_FIELDS {
+                    return Ok(Step::Unsupported);
+                }
+                let fields: Vec<usize> = (a0..a0 + n).collect();
+                let Some(obj) = self.allocate_kind(layout::KIND_CLOSURE, 0, f, &fields, ip)? else {
+                    return Ok(Step::Unsupported);
+                };
+                self.set(s0, obj);
             }
             Cons => {
                 // The tail must be a list (the interpreter faults otherwise): tested in
@@ -1900,35 +1986,62 @@ impl Tx<'_> {
                 return Ok(Step::End);
             }
             CallK | CallSelf => {
-                if i.op == CallK {
-                    if let Some(step) = self.inline(ip, i, next, shapes)? {
-                        return Ok(step);
-                    }
-                    if let Some(step) = self.inline_body(ip, i, next, shapes)? {
-                        return Ok(step);
-                    }
-                }
-                let (f, a0) = if i.op == CallK {
-                    (imm(i, 1) as u32, slot(i, 2))
-                } else {
-                    (self.func, s1)
-                };
-                if shapes.get(f as usize).is_none() {
-                    return Ok(Step::Unsupported);
-                }
-                self.flush(&[ip]);
-                let s = self.b.snapshot(ip, Vec::new());
                 let op = if i.op == CallK {
                     IrOp::CallAotK
                 } else {
                     IrOp::CallAotSelf
                 };
-                let k = f as u64 | (a0 as u64) << 32 | (s0 as u64) << 48;
-                self.b.emit_raw(op, NONE, NONE, k, s);
+                return self.direct_call(ip, i, next, shapes, op);
+            }
+            Call => {
+                // A function value known here is called as `callk` would call it
+                // (inlined when it is a leaf), when it takes this many arguments and
+                // is compiled whole.
+                let n = slot(i, 3);
+                if let Some(f) = (self.known)(ip).filter(|&f| {
+                    shapes.get(f as usize).is_some_and(|s| s.0 as usize == n) && (self.full)(f)
+                }) {
+                    let ck = Insn {
+                        op: CallK,
+                        args: [
+                            Operand::Slot(s0 as u16),
+                            Operand::Func(f),
+                            Operand::Slot(slot(i, 2) as u16),
+                            Operand::U16(n as u16),
+                        ]
+                        .into_iter()
+                        .collect(),
+                    };
+                    return self.direct_call(ip, &ck, next, shapes, IrOp::CallAotKv);
+                }
+                // `call d, f, base, n`: the callee is found at run time from the
+                // function value (`call.aot.ind`); everything is in its slot first, as
+                // for a direct call, and reloaded after it.
+                let (a0, n) = (slot(i, 2), slot(i, 3));
+                self.flush(&[ip]);
+                let s = self.b.snapshot(ip, Vec::new());
+                let k = s1 as u64 | (a0 as u64) << 16 | (n as u64) << 32 | (s0 as u64) << 48;
+                self.b.emit_raw(IrOp::CallAotInd, NONE, NONE, k, s);
                 self.b.barrier();
                 self.map.iter_mut().for_each(|e| *e = None);
                 self.jump(next);
                 return Ok(Step::End);
+            }
+            TCall => {
+                // `tcall f, base, n`: as `call`, the frame reused (`tcall.aot.ind`).
+                self.flush(&[ip]);
+                let s = self.b.snapshot(ip, Vec::new());
+                let k = s0 as u64 | (s1 as u64) << 16 | (s2 as u64) << 32;
+                self.b.emit_raw(IrOp::TCallAotInd, NONE, NONE, k, s);
+                return Ok(Step::End);
+            }
+            GetEnv => {
+                // Copied whole from the closure in the frame's record (the verifier
+                // checked the index against the function's captures, and only its
+                // closures run it).
+                let k = s1 as u64 | (s0 as u64) << 32;
+                self.b.emit_raw(IrOp::EnvSlot, NONE, NONE, k, 0);
+                self.written(s0);
             }
             TCallK => {
                 let (f, a0, n) = (imm(i, 0) as u32, slot(i, 1), slot(i, 2));
@@ -2063,6 +2176,7 @@ fn translate(
     liveness: &Liveness,
     funs: &[Option<Fun>],
     bodies: &[Option<Vec<inline::Walk>>],
+    consts: &[Option<u32>],
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     // Inside a loop with home registers, its home slots are of their kind throughout.
@@ -2091,6 +2205,10 @@ fn translate(
     let live = |ip: u32, s: usize| match fun.at.get(ip as usize) {
         Some(&n) if n != usize::MAX => liveness.live(n, s),
         _ => true,
+    };
+    let known = |ip: u32| match fun.at.get(ip as usize) {
+        Some(&n) if n != usize::MAX => known_callee(fun, n, consts),
+        _ => None,
     };
     let mergeable = |ip: u32| {
         merge
@@ -2126,6 +2244,7 @@ fn translate(
             funs,
             bodies,
             inl: None,
+            known: &known,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -2180,6 +2299,71 @@ fn translate(
         fallbacks,
         inlined,
     })
+}
+
+/// Per global, the function it always holds: initialised to a function constant and
+/// written by no `storeg` of the module (a native executable's module is the whole
+/// program). All `None` when some function's code could not be decoded.
+fn constant_functions(m: &Module, funs: &[Option<Fun>]) -> Vec<Option<u32>> {
+    let mut out: Vec<Option<u32>> = m
+        .globals
+        .iter()
+        .map(|g| match g.init {
+            hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(f))
+                if (f as usize) < m.functions.len() =>
+            {
+                Some(f)
+            }
+            _ => None,
+        })
+        .collect();
+    for fun in funs {
+        let Some(fun) = fun else {
+            return vec![None; m.globals.len()];
+        };
+        for (_, i, _) in &fun.insns {
+            if i.op == Op::StoreG {
+                if let Some(g) = out.get_mut(imm(i, 0) as usize) {
+                    *g = None;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The function the `call` at instruction index `n` of `fun` certainly calls: its
+/// function slot last written before it, in the same basic block, by `loadfn F` or by
+/// a `loadg` of a global that always holds `F` ([`constant_functions`]), with no call
+/// in between whose callee's frame could cover the slot.
+fn known_callee(fun: &Fun, n: usize, consts: &[Option<u32>]) -> Option<u32> {
+    let (ip, i, _) = fun.insns.get(n)?;
+    if i.op != Op::Call {
+        return None;
+    }
+    let fs = slot(i, 1);
+    let start = fun.leaders[fun.leaders.partition_point(|&l| l <= *ip).checked_sub(1)?];
+    for (jip, j, _) in fun.insns[..n].iter().rev() {
+        if *jip < start {
+            return None;
+        }
+        if use_def(j).writes.contains(&(fs as u16)) {
+            return match j.op {
+                Op::LoadFn => Some(imm(j, 1) as u32),
+                Op::LoadG => consts.get(imm(j, 1) as usize).copied().flatten(),
+                _ => None,
+            };
+        }
+        // A call's callee may write every slot from its argument base up; windows
+        // that are only read (constructors, closures) write nothing.
+        let window = j.op.operands().iter().zip(j.args.iter()).any(
+            |(k, a)| matches!((k, a), (OperandKind::Base, Operand::Slot(b)) if *b as usize <= fs),
+        );
+        if window && !matches!(j.op, Op::Con | Op::Tuple | Op::Closure) {
+            return None;
+        }
+    }
+    None
 }
 
 /// The kind a function returns: the join over its reachable returns (a tail call
@@ -2289,6 +2473,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     let m: &Module = v.module();
     let funs = infer_program(m);
     let full = fully_compiled(&funs);
+    let consts = constant_functions(m, &funs);
     let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
     let is_full = |g: u32| full.get(g as usize).copied().unwrap_or(false);
     let leaves: Vec<Option<Leaf>> = funs
@@ -2350,7 +2535,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 for (k, (merge, loops, lazy)) in tries.into_iter().enumerate() {
                     let t = translate(
                         m, fi as u32, fun, &is_full, &shapes, merge, loops, lazy, &leaves,
-                        &liveness, &funs, &bodies,
+                        &liveness, &funs, &bodies, &consts,
                     )
                     .map_err(|e| format!("{name}: {e}"))?;
                     if k == last || fits(&t) {
@@ -2375,7 +2560,13 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         worth[fi] = fun.insns.iter().any(|(_, i, _)| {
             matches!(
                 i.op,
-                Op::Loop | Op::CallK | Op::CallSelf | Op::TCallK | Op::TCallSelf
+                Op::Loop
+                    | Op::CallK
+                    | Op::CallSelf
+                    | Op::Call
+                    | Op::TCallK
+                    | Op::TCall
+                    | Op::TCallSelf
             )
         });
         for (ip, i, _) in &fun.insns {
