@@ -34,6 +34,58 @@ pub(crate) fn extent(funcs: &[FuncInfo], f: &Frame) -> usize {
     }
 }
 
+/// Sets the tag of every slot in `start..end` to unit: only the tag matters to the
+/// collector, and no slot is read before it is written. Without a loop up to 16 slots
+/// (a function's locals beyond its arguments: binary-trees' 3 and 5, spectralnorm's 9,
+/// pmap's up to 13), by two groups of stores from both ends that overlap when the range
+/// is shorter than both, as small `memset`s are done; longer ranges four at a time.
+/// The loop these replace cost 12 instructions per call on binary-trees (its trip
+/// count changing with each callee). Nothing outside the range is written: a slot
+/// above it may be a continuation frame's scratch slot.
+///
+/// # Safety
+/// `start <= end`, and slots `start..end` from `s` exist.
+#[inline(always)]
+unsafe fn clear_tags(s: *mut Value, start: usize, end: usize) {
+    // SAFETY: this closure is called only below, with indices in `start..end` (for
+    // the `k` each branch admits), whose slots exist by the caller's contract.
+    let clear = |i: usize| unsafe { (*s.add(i)).tag = Tag::UNIT };
+    // Slots `i..i + 4`.
+    let clear4 = |i: usize| {
+        clear(i);
+        clear(i + 1);
+        clear(i + 2);
+        clear(i + 3);
+    };
+    let k = end - start;
+    if k <= 2 {
+        if k > 0 {
+            clear(start);
+            clear(end - 1);
+        }
+    } else if k <= 4 {
+        clear(start);
+        clear(start + 1);
+        clear(end - 2);
+        clear(end - 1);
+    } else if k <= 8 {
+        clear4(start);
+        clear4(end - 4);
+    } else if k <= 16 {
+        clear4(start);
+        clear4(start + 4);
+        clear4(end - 8);
+        clear4(end - 4);
+    } else {
+        let mut i = start;
+        while i + 4 <= end {
+            clear4(i);
+            i += 4;
+        }
+        clear4(end - 4);
+    }
+}
+
 /// Why [`Frames::push`] did not push.
 pub(crate) enum PushFailed {
     /// The value stack must first grow to at least this many slots.
@@ -77,10 +129,8 @@ impl Frames {
         if self.v.len() == self.v.capacity() {
             return Err(PushFailed::Frames);
         }
-        // Only the tag matters to the collector (and no slot is read before written).
-        for v in &mut stack[(base + filled).min(end)..end] {
-            v.tag = Tag::UNIT;
-        }
+        // SAFETY: `start <= end <= stack.len()` (checked above).
+        unsafe { clear_tags(stack.as_mut_ptr(), (base + filled).min(end), end) };
         // Field by field, not `Vec::push`: the compiler built the record in its stack
         // frame with narrow stores and copied it with wide loads spanning them, which
         // cannot be forwarded (a store-forwarding stall measured at 10% of a
@@ -251,6 +301,28 @@ mod tests {
                 assert_eq!(v.tag == Tag::UNIT, cleared, "kind {kind}, slot {i}");
             }
             assert_eq!(frames.len(), 1);
+        }
+    }
+
+    /// Every length through each branch of `clear_tags` (none, pairs, fours from both
+    /// ends, the loop) clears exactly its range.
+    #[test]
+    fn clear_tags_clears_exactly_the_range() {
+        for start in [0, 1, 3] {
+            for k in 0..=40 {
+                let mut stack = vec![STALE; 48];
+                // SAFETY: `start + k <= 43 < 48`.
+                unsafe { clear_tags(stack.as_mut_ptr(), start, start + k) };
+                for (i, v) in stack.iter().enumerate() {
+                    let cleared = (start..start + k).contains(&i);
+                    assert_eq!(
+                        v.tag == Tag::UNIT,
+                        cleared,
+                        "start {start}, k {k}, slot {i}"
+                    );
+                    assert_eq!(v.bits, STALE.bits);
+                }
+            }
         }
     }
 
