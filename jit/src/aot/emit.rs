@@ -17,6 +17,7 @@
 // dynasm!'s expansion converts dynamic register numbers with `.into()`.
 #![allow(clippy::useless_conversion)]
 
+use super::clears::Clears;
 use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, ClosureSrc, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
@@ -131,6 +132,8 @@ struct Labels {
     /// Per function: its back-edge blocks ([`back_edge`]), each with its loop's
     /// header, ascending.
     back_edges: Vec<Vec<(u32, u32)>>,
+    /// Per function: the slots a direct call's push leaves and its exits clear.
+    clears: Vec<Clears>,
 }
 
 impl Labels {
@@ -499,6 +502,10 @@ pub fn program(
             None => Vec::new(),
         })
         .collect();
+    let clears = irs
+        .iter()
+        .map(|f| f.as_ref().map(|f| f.clears.clone()).unwrap_or_default())
+        .collect();
     let labels = Labels {
         blocks,
         out,
@@ -506,6 +513,7 @@ pub fn program(
         loops,
         remember,
         back_edges,
+        clears,
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -700,8 +708,16 @@ fn block<'l>(
         }
         let to = s.resume_ip & !JUMP_BIT;
         let jump = s.resume_ip & JUMP_BIT != 0;
+        // An exit to the interpreter in this function's own frame clears the slots
+        // its callers' pushes left that may hold stale values there.
+        let clears = if jump || !s.frames.is_empty() {
+            0
+        } else {
+            labels.clears[func as usize].at_exit(to)
+        };
         late.push(Late::Exit {
             at: exits[k],
+            clears,
             stores: s
                 .entries
                 .iter()
@@ -735,6 +751,8 @@ enum Late<'l> {
     /// registers of the loop it leaves written back, then on to `to`.
     Exit {
         at: DynamicLabel,
+        /// Slots to clear first (bit `s`: slot `s`, [`Clears::at_exit`]).
+        clears: u64,
         /// (slot, register, tag word).
         stores: Vec<(u32, Loc, u64)>,
         homes: Option<&'l HomeLoop>,
@@ -758,12 +776,17 @@ impl Late<'_> {
         match self {
             Late::Exit {
                 at,
+                clears,
                 stores,
                 homes,
                 frames,
                 to,
             } => {
                 dynasm!(a ; .arch x64 ; =>at);
+                for s in (0..64).filter(|s| clears & 1 << s != 0) {
+                    let off = disp(s)?;
+                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+                }
                 for (slot, l, tw) in stores {
                     store(a, slot, l, tw)?;
                 }
@@ -1214,6 +1237,11 @@ impl Target<Asm> for BlockTarget<'_> {
                     room: 0,
                     closure_is_func: ins.op == IrOp::CallAotK,
                     conv: CallConv::Aot,
+                    // What the callee covers first, but what this function reads
+                    // after the call.
+                    keep: labels.clears[f as usize].keep
+                        & !labels.clears[func as usize]
+                            .at_call(t.snaps[ins.snap as usize].resume_ip),
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still
