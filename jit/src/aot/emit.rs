@@ -271,12 +271,20 @@ fn tag_word(ty: IrType) -> u64 {
 
 /// Loads every home register of `h` from its slot, guarding its tag (an array's: an
 /// object of the array kind; a data object's: of the data kind with the fields the
-/// loop uses; a failure leaves to the interpreter at `ip`, the slots untouched), then
-/// jumps to `to`.
+/// loop uses; a failure leaves to the interpreter at `ip`, the slots untouched but
+/// `clears`), then jumps to `to`.
+///
+/// `clears` are the kept slots an exit at `ip` clears ([`Clears::at_exit`]): the
+/// preheader is reached from compiled code of the function, whose frame a direct
+/// call may have pushed without clearing them, so its failure is an exit like a
+/// stub's and leaves the frame a push would have left. The back-edge entry passes 0:
+/// the interpreter enters it, and its frame is whole (its push or an exit's stub
+/// cleared those slots).
 fn load_homes(
     a: &mut Asm,
     h: &HomeLoop,
     ip: u32,
+    clears: u64,
     to: DynamicLabel,
     out: DynamicLabel,
 ) -> Result<(), CompileError> {
@@ -310,7 +318,19 @@ fn load_homes(
             }
         }
     }
-    dynasm!(a ; .arch x64 ; jmp =>to ; =>fail ; mov eax, ip as i32 ; jmp =>out);
+    dynasm!(a ; .arch x64 ; jmp =>to ; =>fail);
+    clear_slots(a, clears)?;
+    dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);
+    Ok(())
+}
+
+/// Clears the slots of `mask` (bit `s`: slot `s`) to unit, as a push would have: what
+/// an exit of a function whose push kept them writes first ([`Clears::at_exit`]).
+fn clear_slots(a: &mut Asm, mask: u64) -> Result<(), CompileError> {
+    for s in (0..64).filter(|s| mask & 1 << s != 0) {
+        let off = disp(s)?;
+        dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+    }
     Ok(())
 }
 
@@ -560,11 +580,12 @@ pub fn program(
         // Its loops' preheaders and back-edge entries.
         for (h, pre, entry) in &labels.loops[fi] {
             let to = labels.block(fi as u32, h.head).map_err(|e| e.to_string())?;
+            let clears = labels.clears[fi].at_exit(h.head);
             dynasm!(a ; .arch x64 ; =>*pre);
-            load_homes(&mut a, h, h.head, to, out).map_err(|e| e.to_string())?;
+            load_homes(&mut a, h, h.head, clears, to, out).map_err(|e| e.to_string())?;
             let to = labels.block(fi as u32, h.back).map_err(|e| e.to_string())?;
             dynasm!(a ; .arch x64 ; =>*entry);
-            load_homes(&mut a, h, h.back, to, out).map_err(|e| e.to_string())?;
+            load_homes(&mut a, h, h.back, 0, to, out).map_err(|e| e.to_string())?;
         }
         let status = if full[fi] && why.is_empty() {
             Status::Full
@@ -783,10 +804,7 @@ impl Late<'_> {
                 to,
             } => {
                 dynasm!(a ; .arch x64 ; =>at);
-                for s in (0..64).filter(|s| clears & 1 << s != 0) {
-                    let off = disp(s)?;
-                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
-                }
+                clear_slots(a, clears)?;
                 for (slot, l, tw) in stores {
                     store(a, slot, l, tw)?;
                 }
