@@ -22,6 +22,12 @@
 //! pending): the interpreter then finds the frame a push would have left, and so does
 //! the collector. So every compiled function leaves its whole frame valid at every
 //! call, helper call and return, and the collector's contract is unchanged.
+//!
+//! A slot outside a direct call's frame that is not covered at the call (fib's sum,
+//! below its first call's frame) is still kept when it is dead there: that call clears
+//! it before its push ([`Clears::before_calls`]), so the store is paid only on the
+//! paths that reach the call (fib's recursive case, not its base case, half of its
+//! calls), and the callee finds it valid.
 
 use super::{Fun, Liveness};
 use hashvm_format::liveness::{successors, use_def};
@@ -54,6 +60,13 @@ pub struct Clears {
     /// whatever the callee keeps, because this function reads them after the call
     /// (bit `t`: the callee's slot `t`; omitted when none).
     pub calls: Vec<(u32, u64)>,
+    /// Per direct call's offset (ascending): this function's kept slots outside the
+    /// callee's frame that the call clears before its push, because they are not
+    /// covered yet and dead there (bit `s`: slot `s`; omitted when none). Clearing them
+    /// there rather than at this function's push costs the store only on the paths
+    /// that reach the call: fib's sum slot, cleared at its first call, not on its base
+    /// case, half of its calls.
+    pub before_calls: Vec<(u32, u64)>,
 }
 
 impl Clears {
@@ -65,6 +78,11 @@ impl Clears {
     /// The callee's slots the push of the direct call at `ip` clears in any case.
     pub fn at_call(&self, ip: u32) -> u64 {
         find(&self.calls, ip)
+    }
+
+    /// This function's kept slots the direct call at `ip` clears before its push.
+    pub fn before_call(&self, ip: u32) -> u64 {
+        find(&self.before_calls, ip)
     }
 }
 
@@ -134,6 +152,33 @@ pub(super) fn clears(
             .filter(|&s| s != dst && s - a0 < 64 && x + 1 < fun.insns.len() && live.live(x + 1, s))
             .fold(0u64, |m, s| m | 1 << (s - a0))
     };
+    // Whether a direct call at `x` clears slot `s` (outside its callee's frame) before
+    // its push, the slot being in state `v` there: when it is not covered yet and dead
+    // there (no path from the call reads it before writing it), so the clear changes
+    // nothing the function reads, and the slot then holds a valid value in memory,
+    // covered. A live one that is not covered fails as before (a slot unwritten on
+    // one path may hold a live value written on another).
+    //
+    // Not at a call inside a loop (a backward jump, or `tcallself`, spans it): the
+    // slot would be cleared at every iteration instead of once at the push.
+    let spans: Vec<(u32, u32)> = fun
+        .insns
+        .iter()
+        .flat_map(|(ip, i, len)| {
+            let back = successors(*ip, *len, i, code_len)
+                .into_iter()
+                .filter(|t| t <= ip)
+                .map(|t| (t, *ip));
+            let selfcall = (i.op == Op::TCallSelf).then_some((0, *ip));
+            back.chain(selfcall).collect::<Vec<_>>()
+        })
+        .collect();
+    let in_loop = |x: usize| {
+        let ip = fun.insns[x].0;
+        spans.iter().any(|&(t, b)| (t..=b).contains(&ip))
+    };
+    let lazy =
+        |x: usize, s: usize, v: State| v != State::Covered && !live.live(x, s) && !in_loop(x);
     // Applies instruction `x` to `st`, marking the slots it finds observed unwritten
     // or uncovered.
     let step = |x: usize, st: &mut [State], failed: &mut [bool]| {
@@ -158,9 +203,12 @@ pub(super) fn clears(
                     if s == dst || (s - a0 < 64 && force & 1 << (s - a0) != 0) {
                         *v = State::Covered;
                     }
-                } else {
+                } else if lazy(x, s, *v) {
                     // Below or past the callee's frame (the result slot too, written
-                    // only when the call returns).
+                    // only when the call returns), not written yet or dead: the call
+                    // clears it before its push.
+                    *v = State::Covered;
+                } else {
                     if *v != State::Covered {
                         failed[s] = true;
                     }
@@ -243,9 +291,26 @@ pub(super) fn clears(
     // A slot that many exits would clear stays cleared by the push: one store a call
     // against a store in each exit stub (a loop's temporaries, dead at its every
     // guard, would add kilobytes of stubs, and the runtime hashes the code at start).
+    // The kept slots each direct call clears before its push: those outside its
+    // callee's frame that are not covered there (the analysis let them be only when
+    // `lazy` allowed it).
+    let before_calls: Vec<(u32, u64)> = (0..n)
+        .filter_map(|x| {
+            let b = before[x].as_ref()?;
+            let (a0, hi, _, _) = call(x)?;
+            let m = (first..end)
+                .filter(|&s| keep & 1 << s != 0 && !(a0..hi).contains(&s))
+                .filter(|&s| b[s] != State::Covered)
+                .fold(0u64, |m, s| m | 1 << s);
+            (m != 0).then_some((fun.insns[x].0, m))
+        })
+        .collect();
     let keep = (first..end)
         .filter(|&s| keep & 1 << s != 0)
-        .filter(|&s| exits.iter().filter(|e| e.1 & 1 << s != 0).count() <= MAX_EXIT_CLEARS)
+        .filter(|&s| {
+            let stores = exits.iter().chain(&before_calls);
+            stores.filter(|e| e.1 & 1 << s != 0).count() <= MAX_EXIT_CLEARS
+        })
         .fold(0u64, |m, s| m | 1 << s);
     if keep == 0 {
         return Clears::default();
@@ -260,7 +325,17 @@ pub(super) fn clears(
         .map(|x| (fun.insns[x].0, forced(x)))
         .filter(|c| c.1 != 0)
         .collect();
-    Clears { keep, exits, calls }
+    let before_calls = before_calls
+        .into_iter()
+        .map(|(ip, m)| (ip, m & keep))
+        .filter(|e| e.1 != 0)
+        .collect();
+    Clears {
+        keep,
+        exits,
+        calls,
+        before_calls,
+    }
 }
 
 #[cfg(test)]
@@ -316,16 +391,23 @@ rec:
 .entry main
 ";
 
-    /// fib keeps the slots its calls cover (their argument and frame), not the sum's
-    /// slot, which the first call's callee could observe; its entry's exit clears
-    /// both kept slots, the first call's only the one not written yet.
+    /// fib keeps the slots its calls cover (their argument and frame) and the sum's
+    /// slot, which its first call clears before its push (the callee could observe
+    /// it; dead there); its entry's exit clears the three kept slots, the first
+    /// call's the two not written yet.
     #[test]
     fn fib_keeps_its_calls_slots() {
         let c = of(FIB, "fib");
-        assert_eq!(c.keep, 0b1100);
-        assert_eq!(c.at_exit(0), 0b1100);
-        assert_eq!(c.at_exit(23), 0b1000, "slot 2 is the call's argument");
-        assert_eq!(c.at_exit(39), 0, "both covered by the first call");
+        assert_eq!(c.keep, 0b1110);
+        assert_eq!(c.at_exit(0), 0b1110);
+        assert_eq!(c.at_exit(23), 0b1010, "slot 2 is the call's argument");
+        assert_eq!(
+            c.at_exit(39),
+            0,
+            "covered by the first call or cleared before it"
+        );
+        assert_eq!(c.before_call(23), 0b10, "the sum's slot, dead there");
+        assert_eq!(c.before_call(39), 0);
     }
 
     /// A slot of the callee's frame read after the call is cleared by that call's

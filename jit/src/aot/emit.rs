@@ -1238,6 +1238,10 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; cmp rsp, QWORD [rbx + TRAMP_FLOOR]
                     ; jb =>slow
                     ; =>back);
+                // This function's kept slots that are dead and not covered here, which
+                // the callee could see (`Clears::before_calls`).
+                let at = t.snaps[ins.snap as usize].resume_ip;
+                clear_slots(a, labels.clears[func as usize].before_call(at))?;
                 self.calls.push(SlowCall {
                     slow,
                     back,
@@ -1258,8 +1262,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     // What the callee covers first, but what this function reads
                     // after the call.
                     keep: labels.clears[f as usize].keep
-                        & !labels.clears[func as usize]
-                            .at_call(t.snaps[ins.snap as usize].resume_ip),
+                        & !labels.clears[func as usize].at_call(at),
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still
