@@ -160,7 +160,10 @@ pub(super) fn clears(
     // one path may hold a live value written on another).
     //
     // Not at a call inside a loop (a backward jump, or `tcallself`, spans it): the
-    // slot would be cleared at every iteration instead of once at the push.
+    // slot would be cleared at every iteration instead of once at the push. But at a
+    // call of this function itself: each clear there is followed by an entry of this
+    // function, whose push would have cleared the slot (tak loops by `tcallself`
+    // around three such calls).
     let spans: Vec<(u32, u32)> = fun
         .insns
         .iter()
@@ -177,8 +180,13 @@ pub(super) fn clears(
         let ip = fun.insns[x].0;
         spans.iter().any(|&(t, b)| (t..=b).contains(&ip))
     };
-    let lazy =
-        |x: usize, s: usize, v: State| v != State::Covered && !live.live(x, s) && !in_loop(x);
+    let recursive = |x: usize| {
+        let i = &fun.insns[x].1;
+        i.op == Op::CallSelf || (i.op == Op::CallK && super::imm(i, 1) as u32 == me)
+    };
+    let lazy = |x: usize, s: usize, v: State| {
+        v != State::Covered && !live.live(x, s) && (!in_loop(x) || recursive(x))
+    };
     // Applies instruction `x` to `st`, marking the slots it finds observed unwritten
     // or uncovered.
     let step = |x: usize, st: &mut [State], failed: &mut [bool]| {
