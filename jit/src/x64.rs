@@ -1473,6 +1473,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     room,
                     closure_is_func: ins.op == IrOp::CallRecK,
                     conv: CallConv::Trace,
+                    keep: 0,
                 };
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
@@ -2510,6 +2511,9 @@ pub(crate) struct NativeCall {
     pub closure_is_func: bool,
     /// Where the frame top and the native stack's floor are.
     pub conv: CallConv,
+    /// Bit `s`: the callee's slot `s` (past its arguments) is not cleared, the callee
+    /// covering it before anything can observe it (`aot::clears`); 0 for the JIT.
+    pub keep: u64,
 }
 
 /// Where a native call finds the frame top and the native stack's floor. The frame
@@ -2575,9 +2579,13 @@ pub(crate) fn push_native_frame<A: Emitter>(
     }
     // The caller resumes after the call.
     dynasm!(a ; .arch x64 ; mov DWORD [Rq(top) - fsz + layout::FRAME_IP as i32], resume);
-    // The callee's slots past its arguments, cleared as a push clears them.
-    for s in c.a0 + c.arity as u64..c.a0 + c.nslots as u64 {
-        let off = disp(s)?;
+    // The callee's slots past its arguments, cleared as a push clears them (but
+    // those the callee covers first).
+    for s in c.arity as u64..c.nslots as u64 {
+        if s < 64 && c.keep & 1 << s != 0 {
+            continue;
+        }
+        let off = disp(c.a0 + s)?;
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
     frame_record(a, top, f, c.a0, dst, c.closure_is_func);
@@ -2854,6 +2862,7 @@ fn call_tree<A: Emitter>(
         room: if n > 0 { 0 } else { room },
         closure_is_func: c.closure_is_func,
         conv: CallConv::Trace,
+        keep: 0,
     };
     push_native_frame(a, &call, exit)?;
     dynasm!(a ; .arch x64

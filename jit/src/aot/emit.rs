@@ -17,6 +17,7 @@
 // dynasm!'s expansion converts dynamic register numbers with `.into()`.
 #![allow(clippy::useless_conversion)]
 
+use super::clears::Clears;
 use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
 use crate::ir::{flag, ClosureSrc, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
@@ -133,6 +134,8 @@ struct Labels {
     back_edges: Vec<Vec<(u32, u32)>>,
     /// The table of indirect calls' callees ([`callee_table`]), after the code.
     table: DynamicLabel,
+    /// Per function: the slots a direct call's push leaves and its exits clear.
+    clears: Vec<Clears>,
 }
 
 impl Labels {
@@ -270,12 +273,20 @@ fn tag_word(ty: IrType) -> u64 {
 
 /// Loads every home register of `h` from its slot, guarding its tag (an array's: an
 /// object of the array kind; a data object's: of the data kind with the fields the
-/// loop uses; a failure leaves to the interpreter at `ip`, the slots untouched), then
-/// jumps to `to`.
+/// loop uses; a failure leaves to the interpreter at `ip`, the slots untouched but
+/// `clears`), then jumps to `to`.
+///
+/// `clears` are the kept slots an exit at `ip` clears ([`Clears::at_exit`]): the
+/// preheader is reached from compiled code of the function, whose frame a direct
+/// call may have pushed without clearing them, so its failure is an exit like a
+/// stub's and leaves the frame a push would have left. The back-edge entry passes 0:
+/// the interpreter enters it, and its frame is whole (its push or an exit's stub
+/// cleared those slots).
 fn load_homes(
     a: &mut Asm,
     h: &HomeLoop,
     ip: u32,
+    clears: u64,
     to: DynamicLabel,
     out: DynamicLabel,
 ) -> Result<(), CompileError> {
@@ -309,7 +320,19 @@ fn load_homes(
             }
         }
     }
-    dynasm!(a ; .arch x64 ; jmp =>to ; =>fail ; mov eax, ip as i32 ; jmp =>out);
+    dynasm!(a ; .arch x64 ; jmp =>to ; =>fail);
+    clear_slots(a, clears)?;
+    dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);
+    Ok(())
+}
+
+/// Clears the slots of `mask` (bit `s`: slot `s`) to unit, as a push would have: what
+/// an exit of a function whose push kept them writes first ([`Clears::at_exit`]).
+fn clear_slots(a: &mut Asm, mask: u64) -> Result<(), CompileError> {
+    for s in (0..64).filter(|s| mask & 1 << s != 0) {
+        let off = disp(s)?;
+        dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+    }
     Ok(())
 }
 
@@ -505,6 +528,10 @@ pub fn program(
             None => Vec::new(),
         })
         .collect();
+    let clears = irs
+        .iter()
+        .map(|f| f.as_ref().map(|f| f.clears.clone()).unwrap_or_default())
+        .collect();
     let labels = Labels {
         blocks,
         out,
@@ -513,6 +540,7 @@ pub fn program(
         remember,
         back_edges,
         table: a.new_dynamic_label(),
+        clears,
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -559,11 +587,12 @@ pub fn program(
         // Its loops' preheaders and back-edge entries.
         for (h, pre, entry) in &labels.loops[fi] {
             let to = labels.block(fi as u32, h.head).map_err(|e| e.to_string())?;
+            let clears = labels.clears[fi].at_exit(h.head);
             dynasm!(a ; .arch x64 ; =>*pre);
-            load_homes(&mut a, h, h.head, to, out).map_err(|e| e.to_string())?;
+            load_homes(&mut a, h, h.head, clears, to, out).map_err(|e| e.to_string())?;
             let to = labels.block(fi as u32, h.back).map_err(|e| e.to_string())?;
             dynasm!(a ; .arch x64 ; =>*entry);
-            load_homes(&mut a, h, h.back, to, out).map_err(|e| e.to_string())?;
+            load_homes(&mut a, h, h.back, 0, to, out).map_err(|e| e.to_string())?;
         }
         let status = if full[fi] && why.is_empty() {
             Status::Full
@@ -708,8 +737,16 @@ fn block<'l>(
         }
         let to = s.resume_ip & !JUMP_BIT;
         let jump = s.resume_ip & JUMP_BIT != 0;
+        // An exit to the interpreter in this function's own frame clears the slots
+        // its callers' pushes left that may hold stale values there.
+        let clears = if jump || !s.frames.is_empty() {
+            0
+        } else {
+            labels.clears[func as usize].at_exit(to)
+        };
         late.push(Late::Exit {
             at: exits[k],
+            clears,
             stores: s
                 .entries
                 .iter()
@@ -743,6 +780,8 @@ enum Late<'l> {
     /// registers of the loop it leaves written back, then on to `to`.
     Exit {
         at: DynamicLabel,
+        /// Slots to clear first (bit `s`: slot `s`, [`Clears::at_exit`]).
+        clears: u64,
         /// (slot, register, tag word).
         stores: Vec<(u32, Loc, u64)>,
         homes: Option<&'l HomeLoop>,
@@ -766,12 +805,14 @@ impl Late<'_> {
         match self {
             Late::Exit {
                 at,
+                clears,
                 stores,
                 homes,
                 frames,
                 to,
             } => {
                 dynasm!(a ; .arch x64 ; =>at);
+                clear_slots(a, clears)?;
                 for (slot, l, tw) in stores {
                     store(a, slot, l, tw)?;
                 }
@@ -1205,6 +1246,10 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; cmp rsp, QWORD [rbx + TRAMP_FLOOR]
                     ; jb =>slow
                     ; =>back);
+                // This function's kept slots that are dead and not covered here, which
+                // the callee could see (`Clears::before_calls`).
+                let at = t.snaps[ins.snap as usize].resume_ip;
+                clear_slots(a, labels.clears[func as usize].before_call(at))?;
                 self.calls.push(SlowCall {
                     slow,
                     back,
@@ -1222,6 +1267,15 @@ impl Target<Asm> for BlockTarget<'_> {
                     room: 0,
                     closure_is_func: ins.op != IrOp::CallAotSelf,
                     conv: CallConv::Aot,
+                    // What the callee covers first, but what this function reads
+                    // after the call. A `call` of a known function (`call.aot.v`) is
+                    // not one of the native calls this function's clears know of
+                    // (`aot::clears` sees a `call`, which observes): it clears all.
+                    keep: if ins.op == IrOp::CallAotKv {
+                        0
+                    } else {
+                        labels.clears[f as usize].keep & !labels.clears[func as usize].at_call(at)
+                    },
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still

@@ -58,6 +58,7 @@ use hashvm_format::{Module, Verified};
 use hashvm_vm::jit::layout;
 use hashvm_vm::Tag;
 
+pub mod clears;
 #[cfg(target_arch = "x86_64")]
 pub mod emit;
 #[cfg(target_arch = "x86_64")]
@@ -961,6 +962,9 @@ pub struct FuncIr {
     pub fallbacks: Vec<String>,
     /// Calls inlined ([`Leaf`]).
     pub inlined: usize,
+    /// The slots its direct callers' pushes leave and its exits clear
+    /// ([`clears::clears`]; none for a function that is not fully compiled).
+    pub clears: clears::Clears,
 }
 
 /// The per-block translator: a slot map from slots to IR values (and whether the
@@ -2298,6 +2302,7 @@ fn translate(
         loops,
         fallbacks,
         inlined,
+        clears: clears::Clears::default(),
     })
 }
 
@@ -2364,6 +2369,20 @@ fn known_callee(fun: &Fun, n: usize, consts: &[Option<u32>]) -> Option<u32> {
         }
     }
     None
+}
+
+/// The direct calls `t` makes as native calls: (byte offset, callee).
+fn native_calls(t: &FuncIr) -> Vec<(u32, u32)> {
+    t.blocks
+        .iter()
+        .flat_map(|b| {
+            b.trace
+                .ins
+                .iter()
+                .filter(|i| matches!(i.op, IrOp::CallAotK | IrOp::CallAotSelf))
+                .map(|i| (b.trace.snaps[i.snap as usize].resume_ip, i.k as u32))
+        })
+        .collect()
 }
 
 /// The kind a function returns: the join over its reachable returns (a tail call
@@ -2547,6 +2566,29 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
             }),
             None => None,
         });
+    }
+    // The slots the pushes of direct calls leave to their callees: for every function
+    // some compiled code calls natively (the others' exits need not clear).
+    let mut called = vec![false; m.functions.len()];
+    for t in irs.iter().flatten() {
+        for (_, f) in native_calls(t) {
+            if let Some(c) = called.get_mut(f as usize) {
+                *c = true;
+            }
+        }
+    }
+    for (fi, t) in irs.iter_mut().enumerate() {
+        let (Some(t), Some(fun)) = (t, &funs[fi]) else {
+            continue;
+        };
+        if called[fi] && is_full(fi as u32) {
+            let f = &m.functions[fi];
+            let mut ips: Vec<u32> = native_calls(t).into_iter().map(|c| c.0).collect();
+            ips.sort_unstable();
+            ips.dedup();
+            let live = Liveness::new(fun, f.nslots as usize);
+            t.clears = clears::clears(fun, fi as u32, f.arity, f.nslots, &shapes, &ips, &live);
+        }
     }
     // Back-edges whose loop body (from the jump target to the back-edge, in code
     // order) the compiler handles entirely are entered from the interpreter.

@@ -1,0 +1,429 @@
+//! Which slots a direct call's push need not clear (SPEC.md §11.6, "Calls").
+//!
+//! The interpreter's push clears every slot of the new frame past its arguments, so
+//! that the collector, which scans the value stack up to the live top, never sees a
+//! stale pointer from a frame long popped. A direct call of a compiled function paid
+//! one store per such slot (fib: three of its twenty-odd instructions a call), yet
+//! most of these slots are written by the callee before anything can look at them:
+//! the argument slots of its own direct calls, and the frames of those calls.
+//!
+//! A slot `s` past the arguments is left uncleared ("kept") when, on every path from
+//! the function's entry, it is *covered* before anything but an exit can observe it:
+//! a direct native call whose frame holds `s` (its arguments are stored before the
+//! call; its other slots are the callee's, which leaves them valid, by this same rule,
+//! before anything can observe them and before it returns). Before that, a path may
+//! write `s` (bytecode writes of a kept slot are only stores of valid values or no
+//! store at all) but not read it unwritten; the observers are every other call (an
+//! inlined one too: its exits push a frame), a helper call (it may collect), a return
+//! and a tail call to another function (after which the slot lies past the frame, yet
+//! maybe below an outer frame's extent). An exit to the interpreter before the slot
+//! is covered clears it in its stub, when it was never written or is dead there (a
+//! dead slot's value is read by no one; a live written one holds its value or has it
+//! pending): the interpreter then finds the frame a push would have left, and so does
+//! the collector. So every compiled function leaves its whole frame valid at every
+//! call, helper call and return, and the collector's contract is unchanged.
+//!
+//! A slot outside a direct call's frame that is not covered at the call (fib's sum,
+//! below its first call's frame) is still kept when it is dead there: that call clears
+//! it before its push ([`Clears::before_calls`]), so the store is paid only on the
+//! paths that reach the call (fib's recursive case, not its base case, half of its
+//! calls), and the callee finds it valid.
+
+use super::{Fun, Liveness};
+use hashvm_format::liveness::{successors, use_def};
+use hashvm_format::opcode::Op;
+
+/// The most instructions whose exits may clear one kept slot.
+const MAX_EXIT_CLEARS: usize = 20;
+
+/// A kept slot's state at one point, the meet over the paths from the entry (the
+/// lowest state wins).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum State {
+    /// Not written yet on some path: it may hold a stale value.
+    Unwritten,
+    /// Written on every path, covered on some path not.
+    Written,
+    /// Covered on every path: it holds a valid value.
+    Covered,
+}
+
+/// The slots a function's direct calls need not clear, and what its exits clear.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Clears {
+    /// Bit `s`: the push of a direct call of this function leaves slot `s` as it is.
+    pub keep: u64,
+    /// Per instruction offset (ascending): the kept slots an exit to the interpreter
+    /// there clears (omitted when none).
+    pub exits: Vec<(u32, u64)>,
+    /// Per direct call's offset (ascending): the callee's slots its push clears
+    /// whatever the callee keeps, because this function reads them after the call
+    /// (bit `t`: the callee's slot `t`; omitted when none).
+    pub calls: Vec<(u32, u64)>,
+    /// Per direct call's offset (ascending): this function's kept slots outside the
+    /// callee's frame that the call clears before its push, because they are not
+    /// covered yet and dead there (bit `s`: slot `s`; omitted when none). Clearing them
+    /// there rather than at this function's push costs the store only on the paths
+    /// that reach the call: fib's sum slot, cleared at its first call, not on its base
+    /// case, half of its calls.
+    pub before_calls: Vec<(u32, u64)>,
+}
+
+impl Clears {
+    /// The kept slots an exit to the interpreter at `ip` clears.
+    pub fn at_exit(&self, ip: u32) -> u64 {
+        find(&self.exits, ip)
+    }
+
+    /// The callee's slots the push of the direct call at `ip` clears in any case.
+    pub fn at_call(&self, ip: u32) -> u64 {
+        find(&self.calls, ip)
+    }
+
+    /// This function's kept slots the direct call at `ip` clears before its push.
+    pub fn before_call(&self, ip: u32) -> u64 {
+        find(&self.before_calls, ip)
+    }
+}
+
+/// The mask of `ip` in a table ascending by offset, 0 when absent.
+fn find(v: &[(u32, u64)], ip: u32) -> u64 {
+    v.binary_search_by_key(&ip, |e| e.0).map_or(0, |k| v[k].1)
+}
+
+/// Whether instruction `i` may observe a slot the function has not covered, other
+/// than a native call (handled apart): a call (a call the compiler inlines may leave
+/// to the interpreter with a frame pushed over the caller's) and a helper call (it may
+/// collect). A return or a tail call does not: the slots it leaves lie past the frames
+/// below, above the live top the collector scans, or are their callers' own, which
+/// those track; an exit clears in its stub.
+fn observes(op: Op) -> bool {
+    matches!(op, Op::Call | Op::CallK | Op::CallSelf) || super::helper(op)
+}
+
+/// The clears of function `me` (`fun`, with `arity` parameters and `nslots` slots),
+/// given the byte offsets of its direct calls compiled as native calls (`native`,
+/// ascending: the calls not inlined) and every function's `(arity, nslots)`.
+pub(super) fn clears(
+    fun: &Fun,
+    me: u32,
+    arity: u16,
+    nslots: u16,
+    shapes: &[(u16, u16)],
+    native: &[u32],
+    live: &Liveness,
+) -> Clears {
+    // Slots past the arguments, within the mask's 64 bits.
+    let first = arity as usize;
+    let end = (nslots as usize).min(64);
+    if first >= end {
+        return Clears::default();
+    }
+    let n = fun.insns.len();
+    let code_len = fun.insns.last().map_or(0, |(ip, _, len)| ip + len);
+    let mut before: Vec<Option<Vec<State>>> = vec![None; n];
+    before[0] = Some(vec![State::Unwritten; end]);
+    let mut failed = vec![false; end];
+    // The native call at instruction `x`, if it is one: its frame's first slot and
+    // end, its argument count and its result slot.
+    let call = |x: usize| -> Option<(usize, usize, usize, usize)> {
+        let (ip, i, _) = &fun.insns[x];
+        native.binary_search(ip).ok()?;
+        let (f, a0, n) = match i.op {
+            Op::CallK => (
+                super::imm(i, 1) as u32,
+                super::slot(i, 2),
+                super::slot(i, 3),
+            ),
+            Op::CallSelf => (me, super::slot(i, 1), super::slot(i, 2)),
+            _ => return None,
+        };
+        let (_, ns) = shapes.get(f as usize)?;
+        Some((a0, a0 + *ns as usize, n, super::slot(i, 0)))
+    };
+    // The slots of the callee's frame past its arguments that this function reads
+    // after the call at `x` before writing them (as callee slot numbers): the push
+    // clears them whatever the callee covers, as the interpreter's push would.
+    let forced = |x: usize| -> u64 {
+        let Some((a0, hi, n, dst)) = call(x) else {
+            return 0;
+        };
+        (a0 + n..hi.min(nslots as usize))
+            .filter(|&s| s != dst && s - a0 < 64 && x + 1 < fun.insns.len() && live.live(x + 1, s))
+            .fold(0u64, |m, s| m | 1 << (s - a0))
+    };
+    // Whether a direct call at `x` clears slot `s` (outside its callee's frame) before
+    // its push, the slot being in state `v` there: when it is not covered yet and dead
+    // there (no path from the call reads it before writing it), so the clear changes
+    // nothing the function reads, and the slot then holds a valid value in memory,
+    // covered. A live one that is not covered fails as before (a slot unwritten on
+    // one path may hold a live value written on another).
+    //
+    // Not at a call inside a loop (a backward jump, or `tcallself`, spans it): the
+    // slot would be cleared at every iteration instead of once at the push. But at a
+    // call of this function itself: each clear there is followed by an entry of this
+    // function, whose push would have cleared the slot (tak loops by `tcallself`
+    // around three such calls).
+    let spans: Vec<(u32, u32)> = fun
+        .insns
+        .iter()
+        .flat_map(|(ip, i, len)| {
+            let back = successors(*ip, *len, i, code_len)
+                .into_iter()
+                .filter(|t| t <= ip)
+                .map(|t| (t, *ip));
+            let selfcall = (i.op == Op::TCallSelf).then_some((0, *ip));
+            back.chain(selfcall).collect::<Vec<_>>()
+        })
+        .collect();
+    let in_loop = |x: usize| {
+        let ip = fun.insns[x].0;
+        spans.iter().any(|&(t, b)| (t..=b).contains(&ip))
+    };
+    let recursive = |x: usize| {
+        let i = &fun.insns[x].1;
+        i.op == Op::CallSelf || (i.op == Op::CallK && super::imm(i, 1) as u32 == me)
+    };
+    let lazy = |x: usize, s: usize, v: State| {
+        v != State::Covered && !live.live(x, s) && (!in_loop(x) || recursive(x))
+    };
+    // Applies instruction `x` to `st`, marking the slots it finds observed unwritten
+    // or uncovered.
+    let step = |x: usize, st: &mut [State], failed: &mut [bool]| {
+        let i = &fun.insns[x].1;
+        let ud = use_def(i);
+        for &r in &ud.reads {
+            let r = r as usize;
+            if r >= first && r < end && st[r] == State::Unwritten {
+                failed[r] = true;
+            }
+        }
+        if let Some((a0, hi, n, dst)) = call(x) {
+            // The arguments are stored before the call, the slots the push clears
+            // are valid, the callee's others hold what they held or a value the
+            // callee wrote, and the result is stored after it; the rest of the frame
+            // must be valid when the callee runs.
+            let force = forced(x);
+            for (s, v) in st.iter_mut().enumerate().skip(first) {
+                if (a0..a0 + n).contains(&s) {
+                    *v = State::Covered;
+                } else if (a0..hi).contains(&s) {
+                    if s == dst || (s - a0 < 64 && force & 1 << (s - a0) != 0) {
+                        *v = State::Covered;
+                    }
+                } else if lazy(x, s, *v) {
+                    // Below or past the callee's frame (the result slot too, written
+                    // only when the call returns), not written yet or dead: the call
+                    // clears it before its push.
+                    *v = State::Covered;
+                } else {
+                    if *v != State::Covered {
+                        failed[s] = true;
+                    }
+                    if s == dst {
+                        *v = State::Covered;
+                    }
+                }
+            }
+            return;
+        }
+        if observes(i.op) {
+            for (s, v) in st.iter().enumerate().skip(first) {
+                if *v != State::Covered {
+                    failed[s] = true;
+                }
+            }
+        }
+        for &w in &ud.writes {
+            let w = w as usize;
+            if w < end && st[w] == State::Unwritten {
+                st[w] = State::Written;
+            }
+        }
+    };
+    let mut work = vec![0usize];
+    let mut queued = vec![false; n];
+    queued[0] = true;
+    let mut scratch = vec![false; end];
+    while let Some(x) = work.pop() {
+        queued[x] = false;
+        let Some(mut st) = before[x].clone() else {
+            continue;
+        };
+        step(x, &mut st, &mut scratch);
+        let (ip, i, len) = &fun.insns[x];
+        for t in successors(*ip, *len, i, code_len) {
+            let Some(&y) = fun.at.get(t as usize).filter(|&&y| y != usize::MAX) else {
+                continue;
+            };
+            let merged: Vec<State> = match &before[y] {
+                Some(old) => old.iter().zip(&st).map(|(a, b)| *a.min(b)).collect(),
+                None => st.clone(),
+            };
+            if before[y].as_ref() != Some(&merged) {
+                before[y] = Some(merged);
+                if !queued[y] {
+                    queued[y] = true;
+                    work.push(y);
+                }
+            }
+        }
+    }
+    for (x, b) in before.iter().enumerate() {
+        if let Some(b) = b {
+            step(x, &mut b.clone(), &mut failed);
+        }
+    }
+    let keep = (first..end)
+        .filter(|&s| !failed[s])
+        .fold(0u64, |m, s| m | 1 << s);
+    if keep == 0 {
+        return Clears::default();
+    }
+    let exits: Vec<(u32, u64)> = before
+        .iter()
+        .enumerate()
+        .filter_map(|(x, b)| {
+            let b = b.as_ref()?;
+            let m = (first..end)
+                .filter(|&s| keep & 1 << s != 0)
+                .filter(|&s| match b[s] {
+                    State::Unwritten => true,
+                    State::Written => !live.live(x, s),
+                    State::Covered => false,
+                })
+                .fold(0u64, |m, s| m | 1 << s);
+            (m != 0).then_some((fun.insns[x].0, m))
+        })
+        .collect();
+    // A slot that many exits would clear stays cleared by the push: one store a call
+    // against a store in each exit stub (a loop's temporaries, dead at its every
+    // guard, would add kilobytes of stubs, and the runtime hashes the code at start).
+    // The kept slots each direct call clears before its push: those outside its
+    // callee's frame that are not covered there (the analysis let them be only when
+    // `lazy` allowed it).
+    let before_calls: Vec<(u32, u64)> = (0..n)
+        .filter_map(|x| {
+            let b = before[x].as_ref()?;
+            let (a0, hi, _, _) = call(x)?;
+            let m = (first..end)
+                .filter(|&s| keep & 1 << s != 0 && !(a0..hi).contains(&s))
+                .filter(|&s| b[s] != State::Covered)
+                .fold(0u64, |m, s| m | 1 << s);
+            (m != 0).then_some((fun.insns[x].0, m))
+        })
+        .collect();
+    let keep = (first..end)
+        .filter(|&s| keep & 1 << s != 0)
+        .filter(|&s| {
+            let stores = exits.iter().chain(&before_calls);
+            stores.filter(|e| e.1 & 1 << s != 0).count() <= MAX_EXIT_CLEARS
+        })
+        .fold(0u64, |m, s| m | 1 << s);
+    if keep == 0 {
+        return Clears::default();
+    }
+    let exits = exits
+        .into_iter()
+        .map(|(ip, m)| (ip, m & keep))
+        .filter(|e| e.1 != 0)
+        .collect();
+    let calls = (0..n)
+        .filter(|&x| before[x].is_some())
+        .map(|x| (fun.insns[x].0, forced(x)))
+        .filter(|c| c.1 != 0)
+        .collect();
+    let before_calls = before_calls
+        .into_iter()
+        .map(|(ip, m)| (ip, m & keep))
+        .filter(|e| e.1 != 0)
+        .collect();
+    Clears {
+        keep,
+        exits,
+        calls,
+        before_calls,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{infer, Liveness};
+    use super::*;
+    use hashvm_format::hasm;
+
+    /// The clears of function `name` of `src`, all its direct calls taken as native.
+    fn of(src: &str, name: &str) -> Clears {
+        let m = hasm::assemble(src, "t.hasm").expect("assembles");
+        let (me, f) = m
+            .functions
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.name == name)
+            .expect("function");
+        let fun = infer(&f.code, f.nslots, &[], me as u32).expect("decodes");
+        let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
+        let native: Vec<u32> = fun
+            .insns
+            .iter()
+            .filter(|(_, i, _)| matches!(i.op, Op::CallK | Op::CallSelf))
+            .map(|(ip, _, _)| *ip)
+            .collect();
+        let live = Liveness::new(&fun, f.nslots as usize);
+        clears(&fun, me as u32, f.arity, f.nslots, &shapes, &native, &live)
+    }
+
+    const FIB: &str = "
+.module executable
+.func fib/1 slots=4
+    jgei.i64 r0, 2, rec
+    ret r0
+rec:
+    subi.i64 r2, r0, 1
+    callself r2, r2, 1
+    subi.i64 r3, r0, 2
+    callself r3, r3, 1
+    add.i64 r1, r2, r3
+    ret r1
+.end
+.func peek/1 slots=6
+    loadi r3, 77
+    mov r1, r0
+    callk r1, fib, r1, 1
+    mov r0, r3
+    ret r0
+.end
+.func main/0 slots=1
+    retu
+.end
+.entry main
+";
+
+    /// fib keeps the slots its calls cover (their argument and frame) and the sum's
+    /// slot, which its first call clears before its push (the callee could observe
+    /// it; dead there); its entry's exit clears the three kept slots, the first
+    /// call's the two not written yet.
+    #[test]
+    fn fib_keeps_its_calls_slots() {
+        let c = of(FIB, "fib");
+        assert_eq!(c.keep, 0b1110);
+        assert_eq!(c.at_exit(0), 0b1110);
+        assert_eq!(c.at_exit(23), 0b1010, "slot 2 is the call's argument");
+        assert_eq!(
+            c.at_exit(39),
+            0,
+            "covered by the first call or cleared before it"
+        );
+        assert_eq!(c.before_call(23), 0b10, "the sum's slot, dead there");
+        assert_eq!(c.before_call(39), 0);
+    }
+
+    /// A slot of the callee's frame read after the call is cleared by that call's
+    /// push, whatever the callee keeps (the interpreter's push would clear it).
+    #[test]
+    fn a_slot_read_after_the_call_is_cleared_by_its_push() {
+        let c = of(FIB, "peek");
+        // fib's frame is slots 1 to 4: the slot read after the call is fib's slot 2.
+        assert_eq!(c.at_call(12), 0b100);
+    }
+}
