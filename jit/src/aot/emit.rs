@@ -1773,6 +1773,8 @@ fn indirect_call(
         room: 0,
         closure_is_func: false,
         conv: CallConv::Aot,
+        // Unused by the pop; the indirect entry clears every slot of the callee.
+        keep: 0,
     };
     pop_native_frame(a, &call)
 }
