@@ -1718,6 +1718,12 @@ fn resolve_callee(
     Ok(())
 }
 
+/// The operands both calls through a function value pack in `k`: the function
+/// value's slot (as a byte offset), the argument base and the argument count.
+fn value_call(k: u64) -> Result<(i32, u64, u64), CompileError> {
+    Ok((disp(k & 0xffff)?, (k >> 16) & 0xffff, (k >> 32) & 0xffff))
+}
+
 /// `call.aot.ind` (`k`: the function value's slot, the argument base and count, the
 /// result slot, 16 bits each): the callee found by [`resolve_callee`], which leaves
 /// to the interpreter at the call when it cannot go natively, as does a native stack
@@ -1733,9 +1739,7 @@ fn indirect_call(
     labels: &Labels,
     exit: DynamicLabel,
 ) -> Result<(), CompileError> {
-    let fv = disp(k & 0xffff)?;
-    let a0 = (k >> 16) & 0xffff;
-    let n = (k >> 32) & 0xffff;
+    let (fv, a0, n) = value_call(k)?;
     let dst = (k >> 48) as i16;
     let argoff = disp(a0)?;
     let fsz = layout::FRAME_SIZE as i32;
@@ -1792,9 +1796,7 @@ fn indirect_tail_call(
     labels: &Labels,
     exit: DynamicLabel,
 ) -> Result<(), CompileError> {
-    let fv = disp(k & 0xffff)?;
-    let a0 = (k >> 16) & 0xffff;
-    let n = (k >> 32) & 0xffff;
+    let (fv, a0, n) = value_call(k)?;
     let fsz = layout::FRAME_SIZE as i32;
     let clo = layout::FRAME_CLOSURE as i32;
     dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit);
