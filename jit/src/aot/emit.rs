@@ -336,6 +336,28 @@ fn clear_slots(a: &mut Asm, mask: u64) -> Result<(), CompileError> {
     Ok(())
 }
 
+/// Clears slots `from..to` to unit, as a push clears a callee's slots past its
+/// arguments (a tail call's, an indirect entry's).
+fn clear_range(a: &mut Asm, from: u64, to: u64) -> Result<(), CompileError> {
+    for s in from..to {
+        let off = disp(s)?;
+        dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
+    }
+    Ok(())
+}
+
+/// A tail call's `n` arguments (a self tail call's too, `smove`) moved from slot `a0`
+/// down to slot 0, in ascending order (the window may overlap where it goes; `a0` 0
+/// moves nothing).
+fn move_args(a: &mut Asm, a0: u64, n: u64) -> Result<(), CompileError> {
+    if a0 != 0 {
+        for s in 0..n {
+            copy_slot(a, s, a0 + s)?;
+        }
+    }
+    Ok(())
+}
+
 /// Jumps to `fail` unless a frame ending `end` slots above slot 0 fits the value stack
 /// and one more frame record the frame stack (an inlined call's limits, `call.room`).
 fn room_check(a: &mut Asm, end: u64, fail: DynamicLabel) -> Result<(), CompileError> {
@@ -1173,12 +1195,7 @@ impl Target<Asm> for BlockTarget<'_> {
         let fsz = layout::FRAME_SIZE as i32;
         match ins.op {
             IrOp::SCopy => copy_slot(a, ins.k & 0xffff, ins.k >> 16)?,
-            IrOp::SMove => {
-                let (a0, n) = (ins.k & 0xffff, ins.k >> 16);
-                for s in 0..n {
-                    copy_slot(a, s, a0 + s)?;
-                }
-            }
+            IrOp::SMove => move_args(a, ins.k & 0xffff, ins.k >> 16)?,
             IrOp::Jump => {
                 // Leaving a loop with home registers writes them back first.
                 let to = ins.k as u32;
@@ -1303,15 +1320,8 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; lea r11, [Rq(BASE) + end]
                     ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
                     ; ja =>exit);
-                if a0 != 0 {
-                    for s in 0..n {
-                        copy_slot(a, s, a0 + s)?;
-                    }
-                }
-                for s in n..nslots as u64 {
-                    let off = disp(s)?;
-                    dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
-                }
+                move_args(a, a0, n)?;
+                clear_range(a, n, nslots as u64)?;
                 dynasm!(a ; .arch x64
                     ; mov DWORD [rbp - fsz + layout::FRAME_FUNC as i32], f as i32
                     ; mov DWORD [rbp - fsz + layout::FRAME_IP as i32], 0
@@ -1644,10 +1654,7 @@ fn callee_table(
         }
         let entry = labels.entry(fi as u32).map_err(|e| e.to_string())?;
         let here = a.offset().0 as u32;
-        for s in arity as u64..nslots as u64 {
-            let o = disp(s).map_err(|e| e.to_string())?;
-            dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + o + 8], Tag::UNIT as i32);
-        }
+        clear_range(a, arity as u64, nslots as u64).map_err(|e| e.to_string())?;
         dynasm!(a ; .arch x64 ; jmp =>entry);
         stubs.push(Some(here));
     }
@@ -1810,11 +1817,7 @@ fn indirect_tail_call(
         ; mov rax, QWORD [Rq(BASE) + fv + 8]
         ; mov QWORD [rbp - fsz + clo + 8], rax
     );
-    if a0 != 0 {
-        for s in 0..n {
-            copy_slot(a, s, a0 + s)?;
-        }
-    }
+    move_args(a, a0, n)?;
     dynasm!(a ; .arch x64 ; jmp rcx);
     Ok(())
 }

@@ -144,6 +144,15 @@ fn targets(ip: u32, i: &Insn) -> Vec<u32> {
     }
     v
 }
+/// Whether `op` calls a function (directly, through a value, or itself; a tail call
+/// included).
+fn is_call(op: Op) -> bool {
+    matches!(
+        op,
+        Op::CallK | Op::CallSelf | Op::Call | Op::TCallK | Op::TCall | Op::TCallSelf
+    )
+}
+
 /// Whether control can continue with the next instruction.
 fn falls_through(op: Op) -> bool {
     !matches!(
@@ -748,18 +757,7 @@ fn home_loops(
             fun.reached[n]
                 && supported(i, &fun.before[n], full)
                 && (inlined.is_some()
-                    || !matches!(
-                        i.op,
-                        Op::CallK
-                            | Op::CallSelf
-                            | Op::Call
-                            | Op::TCall
-                            | Op::TCallK
-                            | Op::TCallSelf
-                            | Op::Ret
-                            | Op::RetU
-                            | Op::RetI
-                    ))
+                    || !(is_call(i.op) || matches!(i.op, Op::Ret | Op::RetU | Op::RetI)))
                 && !helper(i.op)
                 && (i.op != Op::Loop || *ip == back)
         });
@@ -2599,18 +2597,10 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     let mut worth: Vec<bool> = vec![false; m.functions.len()];
     for (fi, fun) in funs.iter().enumerate() {
         let Some(fun) = fun else { continue };
-        worth[fi] = fun.insns.iter().any(|(_, i, _)| {
-            matches!(
-                i.op,
-                Op::Loop
-                    | Op::CallK
-                    | Op::CallSelf
-                    | Op::Call
-                    | Op::TCallK
-                    | Op::TCall
-                    | Op::TCallSelf
-            )
-        });
+        worth[fi] = fun
+            .insns
+            .iter()
+            .any(|(_, i, _)| i.op == Op::Loop || is_call(i.op));
         for (ip, i, _) in &fun.insns {
             let from = match i.op {
                 Op::Loop => targets(*ip, i)[0],
