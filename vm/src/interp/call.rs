@@ -6,6 +6,26 @@
 
 use super::*;
 
+/// The function a callee value runs: a FUNC value's (the low 32 bits of its payload)
+/// or a closure object's (its header's meta word); `None` for any other value (a
+/// partial application, a value that is no function). One definition for `apply` and
+/// the interpreter's fast path of `call`.
+///
+/// # Safety
+/// `tag` and `bits` are a valid value's: an OBJ payload points at a live object.
+#[inline(always)]
+pub(super) unsafe fn callee_function(tag: u32, bits: u64) -> Option<u32> {
+    if tag == Tag::FUNC {
+        Some(bits as u32)
+    } else if tag == Tag::OBJ {
+        let h = bits as *const heap::Header;
+        // SAFETY: per the contract, `h` is a live object's header.
+        unsafe { ((*h).kind == Kind::CLOSURE).then(|| (*h).meta) }
+    } else {
+        None
+    }
+}
+
 impl Vm {
     /// Runs from the top frame until a value reaches a HOST frame, switching between
     /// the normal and the recording instance of the interpreter as the JIT asks.
@@ -159,48 +179,38 @@ impl Vm {
         ret: u16,
     ) -> Result<Called, Trap> {
         loop {
-            let (func, closure) = match f.tag {
-                Tag::FUNC => (f.bits as u32, f),
-                Tag::OBJ => {
-                    let h = f.ptr();
-                    // SAFETY: OBJ values always point at live objects.
-                    let kind = unsafe { (*h).kind };
-                    match kind {
-                        // SAFETY: a CLOSURE object's meta is its function index (read from a live object).
-                        Kind::CLOSURE => (unsafe { (*h).meta }, f),
-                        Kind::PAP => {
-                            // Prepend the stored arguments.
-                            // SAFETY: a PAP holds its function and at least one argument, so len >= 1.
-                            let k = unsafe { (*h).len } as usize - 1;
-                            if p + k + n > self.stack.len() {
-                                self.grow_stack(p + k + n)?;
-                            }
-                            self.stack.copy_within(p..p + n, p + k);
-                            // SAFETY: a PAP has 1 + k values.
-                            unsafe {
-                                let fs = heap::fields(h);
-                                for i in 0..k {
-                                    self.stack[p + i] = *fs.add(1 + i);
-                                }
-                                f = *fs;
-                            }
-                            n += k;
-                            self.scratch_top = self.scratch_top.max(p + n);
-                            continue;
-                        }
-                        _ => {
-                            return Err(self.error_plain(format!(
-                                "cannot call a value of type {}",
-                                self.type_name(f)
-                            )))
-                        }
+            // SAFETY: `f` is a valid value (its OBJ payload points at a live object).
+            let known = unsafe { callee_function(f.tag, f.bits) };
+            // SAFETY: as above; read only for an OBJ value.
+            let pap = f.tag == Tag::OBJ && unsafe { (*f.ptr()).kind } == Kind::PAP;
+            let func = if let Some(func) = known {
+                func
+            } else if pap {
+                let h = f.ptr();
+                // Prepend the stored arguments.
+                // SAFETY: a PAP holds its function and at least one argument, so len >= 1.
+                let k = unsafe { (*h).len } as usize - 1;
+                if p + k + n > self.stack.len() {
+                    self.grow_stack(p + k + n)?;
+                }
+                self.stack.copy_within(p..p + n, p + k);
+                // SAFETY: a PAP has 1 + k values.
+                unsafe {
+                    let fs = heap::fields(h);
+                    for i in 0..k {
+                        self.stack[p + i] = *fs.add(1 + i);
                     }
+                    f = *fs;
                 }
-                _ => {
-                    return Err(self
-                        .error_plain(format!("cannot call a value of type {}", self.type_name(f))))
-                }
+                n += k;
+                self.scratch_top = self.scratch_top.max(p + n);
+                continue;
+            } else {
+                return Err(
+                    self.error_plain(format!("cannot call a value of type {}", self.type_name(f)))
+                );
             };
+            let closure = f;
             // A FUNC value made outside the machine may name no function (`Vm::call`
             // checks its own arguments, not values inside objects).
             let Some(info) = self.funcs.get(func as usize) else {

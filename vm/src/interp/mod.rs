@@ -783,15 +783,8 @@ impl Vm {
                         // function) goes through `apply` as before. The function index is
                         // checked as `apply` checks it: a FUNC value made outside the
                         // machine may name no function.
-                        let (tag, bits) = (tag_of!(fi), bits_of!(fi));
-                        let h = bits as *const heap::Header;
-                        let func = if tag == Tag::OBJ && (*h).kind == Kind::CLOSURE {
-                            (*h).meta
-                        } else if tag == Tag::FUNC {
-                            bits as u32
-                        } else {
-                            u32::MAX
-                        };
+                        let func =
+                            call::callee_function(tag_of!(fi), bits_of!(fi)).unwrap_or(u32::MAX);
                         if (func as usize) < self.funcs.len()
                             && (*funcs.add(func as usize)).arity as usize == n
                         {
