@@ -102,15 +102,16 @@ fn observes(op: Op) -> bool {
 }
 
 /// The clears of function `me` (`fun`, with `arity` parameters and `nslots` slots),
-/// given the byte offsets of its direct calls compiled as native calls (`native`,
-/// ascending: the calls not inlined) and every function's `(arity, nslots)`.
+/// given its direct calls compiled as native calls (`native`: byte offset and callee,
+/// ascending by offset: the calls not inlined, `callk`, `callself` and `call`s of a
+/// known function) and every function's `(arity, nslots)`.
 pub(super) fn clears(
     fun: &Fun,
     me: u32,
     arity: u16,
     nslots: u16,
     shapes: &[(u16, u16)],
-    native: &[u32],
+    native: &[(u32, u32)],
     live: &Liveness,
 ) -> Clears {
     // Slots past the arguments, within the mask's 64 bits.
@@ -124,18 +125,21 @@ pub(super) fn clears(
     let mut before: Vec<Option<Vec<State>>> = vec![None; n];
     before[0] = Some(vec![State::Unwritten; end]);
     let mut failed = vec![false; end];
+    // The callee of the native call at instruction `x`, if it is one.
+    let callee = |x: usize| -> Option<u32> {
+        let ip = fun.insns[x].0;
+        let k = native.binary_search_by_key(&ip, |c| c.0).ok()?;
+        Some(native[k].1)
+    };
     // The native call at instruction `x`, if it is one: its frame's first slot and
-    // end, its argument count and its result slot.
+    // end, its argument count and its result slot. A `call` of a known function
+    // (`call.aot.v`) pushes its callee's frame at its argument base, as `callk` does.
     let call = |x: usize| -> Option<(usize, usize, usize, usize)> {
-        let (ip, i, _) = &fun.insns[x];
-        native.binary_search(ip).ok()?;
-        let (f, a0, n) = match i.op {
-            Op::CallK => (
-                super::imm(i, 1) as u32,
-                super::slot(i, 2),
-                super::slot(i, 3),
-            ),
-            Op::CallSelf => (me, super::slot(i, 1), super::slot(i, 2)),
+        let i = &fun.insns[x].1;
+        let f = callee(x)?;
+        let (a0, n) = match i.op {
+            Op::CallK | Op::Call => (super::slot(i, 2), super::slot(i, 3)),
+            Op::CallSelf => (super::slot(i, 1), super::slot(i, 2)),
             _ => return None,
         };
         let (_, ns) = shapes.get(f as usize)?;
@@ -180,10 +184,7 @@ pub(super) fn clears(
         let ip = fun.insns[x].0;
         spans.iter().any(|&(t, b)| (t..=b).contains(&ip))
     };
-    let recursive = |x: usize| {
-        let i = &fun.insns[x].1;
-        i.op == Op::CallSelf || (i.op == Op::CallK && super::imm(i, 1) as u32 == me)
-    };
+    let recursive = |x: usize| callee(x) == Some(me);
     let lazy = |x: usize, s: usize, v: State| {
         v != State::Covered && !live.live(x, s) && (!in_loop(x) || recursive(x))
     };
@@ -352,7 +353,8 @@ mod tests {
     use super::*;
     use hashvm_format::hasm;
 
-    /// The clears of function `name` of `src`, all its direct calls taken as native.
+    /// The clears of function `name` of `src`, all its direct calls (and its `call`s
+    /// of a function loaded by `loadfn`) taken as native.
     fn of(src: &str, name: &str) -> Clears {
         let m = hasm::assemble(src, "t.hasm").expect("assembles");
         let (me, f) = m
@@ -363,11 +365,16 @@ mod tests {
             .expect("function");
         let fun = infer(&f.code, f.nslots, &[], me as u32).expect("decodes");
         let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
-        let native: Vec<u32> = fun
+        let native: Vec<(u32, u32)> = fun
             .insns
             .iter()
-            .filter(|(_, i, _)| matches!(i.op, Op::CallK | Op::CallSelf))
-            .map(|(ip, _, _)| *ip)
+            .enumerate()
+            .filter_map(|(n, (ip, i, _))| match i.op {
+                Op::CallK => Some((*ip, super::super::imm(i, 1) as u32)),
+                Op::CallSelf => Some((*ip, me as u32)),
+                Op::Call => super::super::known_callee(&fun, n, &[]).map(|f| (*ip, f)),
+                _ => None,
+            })
             .collect();
         let live = Liveness::new(&fun, f.nslots as usize);
         clears(&fun, me as u32, f.arity, f.nslots, &shapes, &native, &live)
@@ -392,6 +399,12 @@ rec:
     callk r1, fib, r1, 1
     mov r0, r3
     ret r0
+.end
+.func byval/1 slots=6
+    loadfn r5, fib
+    mov r1, r0
+    call r1, r5, r1, 1
+    ret r1
 .end
 .func main/0 slots=1
     retu
@@ -425,5 +438,14 @@ rec:
         let c = of(FIB, "peek");
         // fib's frame is slots 1 to 4: the slot read after the call is fib's slot 2.
         assert_eq!(c.at_call(12), 0b100);
+    }
+
+    /// A `call` of a function known at compile time is the native call `callk`
+    /// would be (`call.aot.v`): the callee's frame is covered by it, so its caller's
+    /// push need not clear it.
+    #[test]
+    fn a_call_of_a_known_function_covers_its_frame() {
+        let c = of(FIB, "byval");
+        assert_eq!(c.keep & 0b11110, 0b11110, "fib's frame, slots 1 to 4");
     }
 }

@@ -1285,14 +1285,10 @@ impl Target<Asm> for BlockTarget<'_> {
                     closure_is_func: ins.op != IrOp::CallAotSelf,
                     conv: CallConv::Aot,
                     // What the callee covers first, but what this function reads
-                    // after the call. A `call` of a known function (`call.aot.v`) is
-                    // not one of the native calls this function's clears know of
-                    // (`aot::clears` sees a `call`, which observes): it clears all.
-                    keep: if ins.op == IrOp::CallAotKv {
-                        0
-                    } else {
-                        labels.clears[f as usize].keep & !labels.clears[func as usize].at_call(at)
-                    },
+                    // after the call (`aot::clears` knows a `call` of a known function
+                    // as the native call it is).
+                    keep: labels.clears[f as usize].keep
+                        & !labels.clears[func as usize].at_call(at),
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still

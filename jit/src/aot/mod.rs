@@ -2377,7 +2377,7 @@ fn native_calls(t: &FuncIr) -> Vec<(u32, u32)> {
             b.trace
                 .ins
                 .iter()
-                .filter(|i| matches!(i.op, IrOp::CallAotK | IrOp::CallAotSelf))
+                .filter(|i| matches!(i.op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf))
                 .map(|i| (b.trace.snaps[i.snap as usize].resume_ip, i.k as u32))
         })
         .collect()
@@ -2581,11 +2581,11 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         };
         if called[fi] && is_full(fi as u32) {
             let f = &m.functions[fi];
-            let mut ips: Vec<u32> = native_calls(t).into_iter().map(|c| c.0).collect();
-            ips.sort_unstable();
-            ips.dedup();
+            let mut calls = native_calls(t);
+            calls.sort_unstable();
+            calls.dedup();
             let live = Liveness::new(fun, f.nslots as usize);
-            t.clears = clears::clears(fun, fi as u32, f.arity, f.nslots, &shapes, &ips, &live);
+            t.clears = clears::clears(fun, fi as u32, f.arity, f.nslots, &shapes, &calls, &live);
         }
     }
     // Back-edges whose loop body (from the jump target to the back-edge, in code
