@@ -30,12 +30,7 @@ fn benches(c: &mut Criterion) {
             let t = trace(n);
             c.bench_function(&format!("jit/compile_x64_{n}"), |b| {
                 b.iter(|| {
-                    let ctx = hashvm_jit::x64::Ctx {
-                        tid: 0,
-                        root_top: None,
-                        counter: 0,
-                        passes: 0,
-                    };
+                    let ctx = hashvm_jit::x64::Ctx::default();
                     hashvm_jit::x64::compile(&t, ctx).expect("compiles")
                 })
             });

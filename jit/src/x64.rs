@@ -98,8 +98,9 @@ pub const RETURNED: u32 = u32::MAX;
 /// the next call with a fresh budget.
 const NATIVE_BUDGET: i32 = 256 * 1024;
 
-/// How a trace is linked into the code around it.
-#[derive(Clone, Copy, Debug)]
+/// How a trace is linked into the code around it. The default is a root trace
+/// linked to nothing, with no counters.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Ctx {
     /// The trace's number in the JIT (exit codes carry it: `tid << 16 | snapshot`).
     pub tid: u32,

@@ -1587,46 +1587,6 @@ impl Target<Asm> for BlockTarget<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ir::IrType;
-
-    /// Two updates of one home in a block, the first value read after the second is
-    /// computed (`v = k - x; k := v; w = k - x; u = v + x; k := w`): the second is
-    /// computed in the home register, so the first must not be, or `u` would read
-    /// `w`. (`sub`: the builder puts a commutative operation's operands in order.)
-    #[test]
-    fn a_home_value_read_after_a_later_update_is_not_computed_in_place() {
-        let none = Ref(u32::MAX);
-        let mut b = TraceBuilder::new(0);
-        let k = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
-        let x = b.emit_raw(IrOp::HGetI, none, none, 4, 0);
-        let v = b.arith(IrOp::SubI, k, x).expect("i64s");
-        b.emit_raw(IrOp::HSet, v, none, 3, 0);
-        let k2 = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
-        let w = b.arith(IrOp::SubI, k2, x).expect("i64s");
-        let u = b.arith(IrOp::AddI, v, x).expect("i64s");
-        b.emit_raw(IrOp::HSet, w, none, 3, 0);
-        b.emit_raw(IrOp::HSet, u, none, 4, 0);
-        let t = b.finish(Vec::new());
-        let (hk, hx) = (Loc::Gpr(15), Loc::Gpr(10));
-        let h = HomeLoop {
-            head: 0,
-            back: 100,
-            homes: vec![(3, IrType::I64, hk), (4, IrType::I64, hx)],
-            objects: Vec::new(),
-            room: 0,
-        };
-        let loc = allocate_avoiding(&t, &[hk, hx]).expect("fits");
-        let out = alias_homes(&t, &loc, Some(&h));
-        assert_eq!(out[k.0 as usize], hk, "k read in place");
-        assert_eq!(out[w.0 as usize], hk, "w computed in the home register");
-        assert_ne!(out[v.0 as usize], hk, "v is read after w is computed");
-        assert_eq!(out[u.0 as usize], hx, "u = x + v: x read no more after it");
-    }
-}
-
 /// The table an indirect call (`call.aot.ind`) finds its callee in, 8 bytes
 /// per function of the module, indexed by function: the offset of the
 /// function's indirect entry from the table (an `i32`, 0 when the function is not
@@ -1816,4 +1776,44 @@ fn indirect_tail_call(
     move_args(a, a0, n)?;
     dynasm!(a ; .arch x64 ; jmp rcx);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::IrType;
+
+    /// Two updates of one home in a block, the first value read after the second is
+    /// computed (`v = k - x; k := v; w = k - x; u = v + x; k := w`): the second is
+    /// computed in the home register, so the first must not be, or `u` would read
+    /// `w`. (`sub`: the builder puts a commutative operation's operands in order.)
+    #[test]
+    fn a_home_value_read_after_a_later_update_is_not_computed_in_place() {
+        let none = Ref(u32::MAX);
+        let mut b = TraceBuilder::new(0);
+        let k = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
+        let x = b.emit_raw(IrOp::HGetI, none, none, 4, 0);
+        let v = b.arith(IrOp::SubI, k, x).expect("i64s");
+        b.emit_raw(IrOp::HSet, v, none, 3, 0);
+        let k2 = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
+        let w = b.arith(IrOp::SubI, k2, x).expect("i64s");
+        let u = b.arith(IrOp::AddI, v, x).expect("i64s");
+        b.emit_raw(IrOp::HSet, w, none, 3, 0);
+        b.emit_raw(IrOp::HSet, u, none, 4, 0);
+        let t = b.finish(Vec::new());
+        let (hk, hx) = (Loc::Gpr(15), Loc::Gpr(10));
+        let h = HomeLoop {
+            head: 0,
+            back: 100,
+            homes: vec![(3, IrType::I64, hk), (4, IrType::I64, hx)],
+            objects: Vec::new(),
+            room: 0,
+        };
+        let loc = allocate_avoiding(&t, &[hk, hx]).expect("fits");
+        let out = alias_homes(&t, &loc, Some(&h));
+        assert_eq!(out[k.0 as usize], hk, "k read in place");
+        assert_eq!(out[w.0 as usize], hk, "w computed in the home register");
+        assert_ne!(out[v.0 as usize], hk, "v is read after w is computed");
+        assert_eq!(out[u.0 as usize], hx, "u = x + v: x read no more after it");
+    }
 }
