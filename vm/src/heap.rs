@@ -161,10 +161,33 @@ pub unsafe fn array_get(h: *mut Header, i: usize) -> Value {
 /// # Safety
 /// `h` must point at a live ARRAY object.
 pub unsafe fn array_values(h: *mut Header) -> Vec<Value> {
+    let mut out = Vec::new();
     // SAFETY: per the caller's contract.
+    unsafe { array_push_values(h, &mut out) };
+    out
+}
+
+/// Appends the elements of the array `h` (resolved if MOVED) to `out`, as values: a
+/// copy of the payload for a general array, one loop of one kind for a flat one.
+///
+/// # Safety
+/// `h` must point at a live ARRAY object.
+pub unsafe fn array_push_values(h: *mut Header, out: &mut Vec<Value>) {
+    // SAFETY: per the caller's contract: a resolved array of `len` elements, laid out
+    // as its `meta` says.
     unsafe {
         let h = array_target(h);
-        (0..(*h).len as usize).map(|i| array_get(h, i)).collect()
+        let (n, m) = ((*h).len as usize, (*h).meta);
+        if m == Elems::GENERAL {
+            out.extend_from_slice(std::slice::from_raw_parts(fields(h), n));
+        } else {
+            let p = (h as *mut u8).add(16) as *const u64;
+            out.extend((0..n).map(|i| Value {
+                bits: *p.add(i),
+                tag: m,
+                aux: 0,
+            }));
+        }
     }
 }
 

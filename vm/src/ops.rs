@@ -70,15 +70,91 @@ impl Vm {
         self.stack[b + o]
     }
 
+    #[inline]
     fn want(&self, v: Value, tag: u32, what: &str) -> Result<u64, Trap> {
         if v.tag != tag {
-            return Err(self.error_plain(format!(
-                "{what} expects {}, got {}",
-                crate::interp::tyname(tag),
-                self.type_name(v)
-            )));
+            return Err(self.wanted(v, tag, what));
         }
         Ok(v.bits)
+    }
+
+    /// The fault of [`Vm::want`], out of line: the check is inlined in every
+    /// builtin's loop, the message's formatting is not.
+    #[cold]
+    #[inline(never)]
+    fn wanted(&self, v: Value, tag: u32, what: &str) -> Trap {
+        self.error_plain(format!(
+            "{what} expects {}, got {}",
+            crate::interp::tyname(tag),
+            self.type_name(v)
+        ))
+    }
+
+    /// `str.from_chars`: the string of a list of chars, written in place. One pass
+    /// over the list measures it, then the string is allocated at its size and a
+    /// second pass writes the characters' UTF-8 into it: no vector of the values, no
+    /// `String` grown a character at a time, no copy (fasta builds one per line).
+    /// The faults are the same as reading the list whole, then each element: a
+    /// malformed spine before a non-char element.
+    fn str_from_chars(&mut self, list: Value) -> Result<Value, Trap> {
+        const WHAT: &str = "str.from_chars";
+        let max_cells = self.max_list_cells();
+        let (mut len, mut cells, mut bad) = (0usize, 0usize, None);
+        let mut v = list;
+        while !(v.tag == Tag::CTOR0 && v.aux == builtin::LIST) {
+            // SAFETY: OBJ values point at live objects.
+            let cons = v.tag == Tag::OBJ
+                && unsafe { (*v.ptr()).kind == Kind::DATA && (*v.ptr()).meta == builtin::LIST };
+            if !cons {
+                return Err(
+                    self.error_plain(format!("{WHAT} expects a list, got {}", self.type_name(v)))
+                );
+            }
+            cells += 1;
+            if cells > max_cells {
+                return Err(self.error_plain(format!("{WHAT} expects a list, got a cyclic one")));
+            }
+            // SAFETY: a cons cell (checked above) has two value fields.
+            let (c, next) = unsafe { (*heap::fields(v.ptr()), *heap::fields(v.ptr()).add(1)) };
+            if c.tag == Tag::CHAR {
+                len += if c.bits < 0x80 {
+                    1
+                } else {
+                    char_of(c.bits).len_utf8()
+                };
+            } else if bad.is_none() {
+                bad = Some(c);
+            }
+            v = next;
+        }
+        if let Some(c) = bad {
+            return Err(self.wanted(c, Tag::CHAR, WHAT));
+        }
+        if self.roots.try_reserve(1).is_err() {
+            return Err(self.error_plain("out of memory"));
+        }
+        self.roots.push(list);
+        let p = self.alloc(len, Kind::STR, 0, 0, len as u64);
+        let mut v = self.roots.pop().unwrap_or(Value::NIL);
+        let p = p?;
+        // SAFETY: the new string has `len` bytes of payload after its header; the
+        // list (rooted across the allocation, so `v` is its current address) is the
+        // one measured above, of chars whose UTF-8 forms take exactly `len` bytes.
+        unsafe {
+            let out = std::slice::from_raw_parts_mut((p as *mut u8).add(16), len);
+            let mut at = 0;
+            while v.tag == Tag::OBJ {
+                let bits = (*heap::fields(v.ptr())).bits;
+                if bits < 0x80 {
+                    out[at] = bits as u8;
+                    at += 1;
+                } else {
+                    at += char_of(bits).encode_utf8(&mut out[at..]).len();
+                }
+                v = *heap::fields(v.ptr()).add(1);
+            }
+        }
+        Ok(Value::obj(p))
     }
 
     fn want_kind(&self, v: Value, kind: u8, what: &str) -> Result<*mut heap::Header, Trap> {
@@ -515,18 +591,9 @@ impl Vm {
                 let cs: Vec<Value> = t.chars().map(Value::char).collect();
                 self.new_list(&cs)?
             }
-            s::STR_FROM_CHARS => {
-                let items = self.list_values(a, "str.from_chars")?;
-                let mut out = String::new();
-                for c in items {
-                    let c = self.want(c, Tag::CHAR, "str.from_chars")?;
-                    out.push(char::from_u32(c as u32).unwrap_or('\u{fffd}'));
-                }
-                self.new_str(&out)?
-            }
+            s::STR_FROM_CHARS => self.str_from_chars(a)?,
             s::STR_FROM_CHAR => {
-                let c = self.want(a, Tag::CHAR, "str.from_char")?;
-                let c = char::from_u32(c as u32).unwrap_or('\u{fffd}');
+                let c = char_of(self.want(a, Tag::CHAR, "str.from_char")?);
                 self.new_str(c.encode_utf8(&mut [0; 4]))?
             }
             s::STR_FIND
@@ -859,15 +926,16 @@ impl Vm {
                 let items = self.list_values(a, "list.to_array")?;
                 self.new_array_of(&items)?
             }
-            s::ARRAY_TO_LIST | s::ARRAY_COPY => {
+            s::ARRAY_TO_LIST => {
+                let p = self.want_kind(a, Kind::ARRAY, "array operation")?;
+                // SAFETY: a live array.
+                unsafe { self.new_list_of_array(p)? }
+            }
+            s::ARRAY_COPY => {
                 let p = self.want_kind(a, Kind::ARRAY, "array operation")?;
                 // SAFETY: a live array; copied out before allocating.
                 let items = unsafe { heap::array_values(p) };
-                if sub == s::ARRAY_COPY {
-                    self.new_array_of(&items)?
-                } else {
-                    self.new_list(&items)?
-                }
+                self.new_array_of(&items)?
             }
             s::LIST_NTH => {
                 let i = self.want(self.arg(b, o[2]), Tag::I64, "list.nth")? as i64;
@@ -943,4 +1011,11 @@ impl Vm {
             t => crate::interp::tyname(t).into(),
         }
     }
+}
+
+/// The `char` a CHAR value's bits stand for: U+FFFD for bits that are no scalar
+/// value (a `.hasm` program may make any).
+#[inline]
+fn char_of(bits: u64) -> char {
+    char::from_u32(bits as u32).unwrap_or('\u{fffd}')
 }

@@ -781,6 +781,35 @@ impl Vm {
             return Err(self.error_plain("out of memory"));
         }
         self.roots.extend_from_slice(vals);
+        self.list_of_roots(mark, tail)
+    }
+
+    /// Builds a list of the elements of the array `h` (`array.to_list`): copied into
+    /// the roots, not into a vector of their own first (fasta converts a 60-character
+    /// line per `println`).
+    ///
+    /// # Safety
+    /// `h` must point at a live ARRAY object.
+    pub(crate) unsafe fn new_list_of_array(&mut self, h: *mut heap::Header) -> Result<Value, Trap> {
+        // SAFETY: per the caller's contract; nothing allocates until the elements are
+        // copied into the roots.
+        let (h, n) = unsafe {
+            let h = heap::array_target(h);
+            (h, (*h).len as usize)
+        };
+        let mark = self.roots.len();
+        if self.roots.try_reserve(n + 1).is_err() {
+            return Err(self.error_plain("out of memory"));
+        }
+        // SAFETY: `h` is a live array (above), with room for its elements reserved.
+        unsafe { heap::array_push_values(h, &mut self.roots) };
+        self.list_of_roots(mark, Value::NIL)
+    }
+
+    /// The list of the values in the roots from `mark` up, followed by `tail`; the
+    /// roots are truncated to `mark` again. Room for one more root is reserved.
+    fn list_of_roots(&mut self, mark: usize, tail: Value) -> Result<Value, Trap> {
+        let nvals = self.roots.len() - mark;
         self.roots.push(tail);
         let acc = self.roots.len() - 1;
         /// The bytes of a cons cell: a header and two values.
@@ -791,7 +820,7 @@ impl Vm {
         // cell (each scans the values rooted here: per cell, that was quadratic).
         let block = (self.heap.nursery_size() / 4).min(heap::LARGE_MIN - 16) / CELL;
         let block = block.max(1);
-        let mut i = vals.len();
+        let mut i = nvals;
         while i > 0 {
             let k = i.min(block);
             let p = match self.alloc(k * CELL - 16, Kind::DATA, 1, builtin::LIST, 2) {
@@ -801,7 +830,10 @@ impl Vm {
                     return Err(e);
                 }
             };
-            for j in (0..k).rev() {
+            // The list so far, in a local while the block is filled (nothing
+            // allocates until then), rooted again after it.
+            let mut next = self.roots[acc];
+            for (j, v) in self.roots[mark + i - k..mark + i].iter().enumerate().rev() {
                 // SAFETY: the block holds `k` cells of `CELL` bytes (a header and two
                 // values) from `p`, whose first header `alloc` wrote; each is a young
                 // cons cell by the time anything can see it (no allocation until the
@@ -817,11 +849,12 @@ impl Vm {
                             len: 2,
                         });
                     }
-                    *heap::fields(c) = self.roots[mark + i - k + j];
-                    *heap::fields(c).add(1) = self.roots[acc];
-                    self.roots[acc] = Value::obj(c);
+                    *heap::fields(c) = *v;
+                    *heap::fields(c).add(1) = next;
+                    next = Value::obj(c);
                 }
             }
+            self.roots[acc] = next;
             i -= k;
         }
         let r = self.roots[acc];

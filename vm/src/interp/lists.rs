@@ -123,9 +123,18 @@ impl Vm {
         }
     }
 
+    /// More cons cells than a list can have: a cons cell takes 48 bytes, and this is
+    /// three times what the heap (the old generation's limit and the young ones) could
+    /// hold. A walk that counts more is going round a cycle, which constants
+    /// (SPEC.md §2, a `global` constant operand) and `setfield` can build.
+    pub(crate) fn max_list_cells(&self) -> usize {
+        self.heap.limit.saturating_add(4 * self.heap.nursery_size()) / 16
+    }
+
     /// The elements of a list value.
     pub(crate) fn list_values(&self, mut v: Value, what: &str) -> Result<Vec<Value>, Trap> {
         let mut out = Vec::new();
+        let max_cells = self.max_list_cells();
         loop {
             if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
                 return Ok(out);
@@ -138,8 +147,14 @@ impl Vm {
                 {
                     // Grown fallibly: a list may be a large part of the heap, and this
                     // copy must not end the process when the system refuses memory.
-                    if out.len() == out.capacity() && out.try_reserve(out.len().max(16)).is_err() {
-                        return Err(self.error_plain("out of memory"));
+                    if out.len() == out.capacity() {
+                        if out.len() > max_cells {
+                            return Err(self
+                                .error_plain(format!("{what} expects a list, got a cyclic one")));
+                        }
+                        if out.try_reserve(out.len().max(16)).is_err() {
+                            return Err(self.error_plain("out of memory"));
+                        }
                     }
                     out.push(*heap::fields(v.ptr()));
                     v = *heap::fields(v.ptr()).add(1);
