@@ -126,7 +126,7 @@ impl Vm {
     /// More cons cells than a list can have: a cons cell takes 48 bytes, and this is
     /// three times what the heap (the old generation's limit and the young ones) could
     /// hold. A walk that counts more is going round a cycle, which constants
-    /// (SPEC.md §2, a `global` constant operand) and `setfield` can build.
+    /// (SPEC.md §2.6, "Constants": a `global` operand) and `setfield` can build.
     pub(crate) fn max_list_cells(&self) -> usize {
         self.heap.limit.saturating_add(4 * self.heap.nursery_size()) / 16
     }
