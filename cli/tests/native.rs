@@ -1282,6 +1282,107 @@ fn aot_clears_kept_slots_at_preheaders() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The `aot: tier-up:` line of `HASHVM_AOT_STATS`: hand-overs of loops to the tracing
+/// JIT, their recordings that got a trace, loops kept native, and exits of compiled
+/// loops to their traces.
+fn tier_counts(stats: &[String]) -> Option<[u64; 4]> {
+    let l = stats
+        .iter()
+        .find_map(|l| l.strip_prefix("aot: tier-up: "))?;
+    let n: Vec<u64> = l
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    n.try_into().ok()
+}
+
+/// Tier-up (SPEC.md §11.6): the compiled loops of cli/tests/jit/aot_tier_up.hash hand
+/// over to the tracing JIT and get traces, and later runs of them leave to those
+/// traces, at the default hotness and at hotness 1, with and without GC stress (the
+/// runs must match `hashvm run`, the fault's stack trace included). With the tracing
+/// JIT off nothing is handed over. Then a loop whose recordings always fail (a body
+/// longer than a trace may be) is handed over three times and then stays native: of
+/// its 200000 passes only those three leave at its back-edge, never more (no exit
+/// storm).
+fn aot_tiers_up() -> Result<(), Failed> {
+    let d = Scratch::new("native-tier-up");
+    let src = root().join("cli/tests/jit/aot_tier_up.hash");
+    let exe = d.0.join("t");
+    let hbc = d.0.join("t.hbc");
+    for (out, native) in [(&exe, true), (&hbc, false)] {
+        let mut c = Command::new(bin("hashc"));
+        if native {
+            c.arg("--native");
+        }
+        let r = run(c.arg(&src).arg("-o").arg(out), T);
+        if r.code != 0 {
+            return Err(r.stderr.into());
+        }
+    }
+    let want = outcome(run(Command::new(bin("hashvm")).arg("run").arg(&hbc), T));
+    for (hot, stress) in [("1000", "0"), ("1", "0"), ("1", "1")] {
+        let (code, out, err) = outcome(run(
+            Command::new(&exe)
+                .env("HASHVM_JIT_HOT", hot)
+                .env("HASHVM_GC_STRESS", stress)
+                .env("HASHVM_AOT_STATS", "1"),
+            T,
+        ));
+        let (stats, err): (Vec<&str>, Vec<&str>) =
+            err.lines().partition(|l| l.starts_with("aot: "));
+        let got = (code, out, format!("{}\n", err.join("\n")));
+        if got != want {
+            return Err(differ(
+                &format!("hotness {hot}, GC stress {stress}"),
+                &want,
+                &got,
+            ));
+        }
+        let stats: Vec<String> = stats.iter().map(|l| l.to_string()).collect();
+        match tier_counts(&stats) {
+            Some([handed, traced, 0, to_traces])
+                if handed >= 4 && traced >= 4 && to_traces >= 1 => {}
+            c => {
+                return Err(
+                    format!("hotness {hot}, stress {stress}: tier-up {c:?}: {stats:?}").into(),
+                )
+            }
+        }
+    }
+    let off = run(
+        Command::new(&exe)
+            .env("HASHVM_JIT", "off")
+            .env("HASHVM_AOT_STATS", "1"),
+        T,
+    );
+    let stats: Vec<String> = off.stderr.lines().map(String::from).collect();
+    if tier_counts(&stats) != Some([0, 0, 0, 0]) {
+        return Err(format!("with the JIT off: {stats:?}").into());
+    }
+    // `long`'s loop body: 300 statements, about 900 instructions to record.
+    let body: String = (0..300)
+        .map(|k| format!("        s = (s * 3 + i + {k}) % 1000003;\n"))
+        .collect();
+    let prog = format!(
+        "long := (n: i64) -> i64 => {{\n    mut s := 1;\n    for i in 0..n {{\n{body}    }}\n    s\n}};\nmain := () => {{ println(to_str(long(200000))); }};\n"
+    );
+    let exe = build_native(&d.0, "long", &prog);
+    let r = run(Command::new(&exe).env("HASHVM_AOT_STATS", "1"), T);
+    let stats: Vec<String> = r.stderr.lines().map(String::from).collect();
+    if r.code != 0 || tier_counts(&stats) != Some([3, 0, 1, 0]) {
+        return Err(format!("the long loop: {r:?}").into());
+    }
+    let at_long: u64 = stats
+        .iter()
+        .filter(|l| l.contains(" at long +"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    if at_long != 3 {
+        return Err(format!("the long loop left {at_long} times, not 3: {stats:?}").into());
+    }
+    Ok(())
+}
+
 /// The tools find the runtime beside themselves or at `$HASHVM_RT`, and say what is
 /// wrong when it is missing or is not a runtime; `--native-stats` reports the counts.
 fn finding_the_runtime() -> Result<(), Failed> {
@@ -1542,6 +1643,7 @@ fn main() {
         foreign_calls_in_traces,
     ));
     trials.push(Trial::test("reproducible", reproducible));
+    trials.push(Trial::test("aot_tiers_up", aot_tiers_up));
     trials.push(Trial::test(
         "aot_compiles_numeric_kernels",
         aot_compiles_numeric_kernels,

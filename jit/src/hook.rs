@@ -147,9 +147,10 @@ const MAX_SIDES: u32 = 16;
 /// run hundreds, mandelbrot's tens.
 const UNROLL_ITERS_PER_EXIT: u64 = 4;
 
-/// The recorder's view of the VM, and of the JIT's function-entry trees (function →
-/// its root trace's index).
-struct VmProbe<'a>(&'a Vm, &'a HashMap<u32, usize>);
+/// The recorder's view of the VM, of the JIT's function-entry trees (function →
+/// its root trace's index), and how many traces the JIT has (trace ids up to it are
+/// its own).
+struct VmProbe<'a>(&'a Vm, &'a HashMap<u32, usize>, usize);
 
 impl Probe for VmProbe<'_> {
     fn elem(&self, a: Value, i: i64) -> Option<Value> {
@@ -191,7 +192,12 @@ impl Probe for VmProbe<'_> {
     fn loop_trace(&self, func: u32, ip: u32) -> Option<Anchor> {
         let index = self.0.loop_slot(func, ip)?;
         let at = Anchor::Loop { func, ip, index };
-        (self.0.hot_slot(at)?.trace != 0).then_some(at)
+        // Only this JIT's traces: an anchor may hold another hook's entry (a native
+        // executable's loop compiled ahead of time, `aot::hook`), which a trace must
+        // never link to (it would leave the trace for that code at every pass); such
+        // a loop is recorded first when it tiers up, as a loop without a trace is.
+        let t = self.0.hot_slot(at)?.trace;
+        (t != 0 && t as usize <= self.2).then_some(at)
     }
 }
 
@@ -1087,7 +1093,7 @@ impl JitHook for Jit {
             return Recording::Continue;
         }
         let start = Instant::now();
-        let step = r.step(at, &VmProbe(vm, &self.entry_trees));
+        let step = r.step(at, &VmProbe(vm, &self.entry_trees, self.traces.len()));
         let unrolled = r.unrolled();
         let answer = match step {
             Step::Continue => Recording::Continue,

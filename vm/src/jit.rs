@@ -934,6 +934,17 @@ impl Vm {
         }
     }
 
+    /// Takes the entry installed at `at` out of its slot (a native executable's
+    /// compiled loop handing over to the tracing JIT, SPEC.md §11.6): the anchor's
+    /// next pass asks the hook again at once, which may record a trace there. Not an
+    /// abort, and a trace that hands over is not one that made no progress.
+    pub fn jit_hand_over(&mut self, at: Anchor) {
+        if let Some(s) = self.slot_mut(at) {
+            s.trace = 0;
+            s.count = 1;
+        }
+    }
+
     fn slot_mut(&mut self, at: Anchor) -> Option<&mut HotSlot> {
         match at {
             Anchor::Loop { index, .. } => self.hot_loops.get_mut(index as usize),
@@ -1117,8 +1128,15 @@ impl Vm {
         match self.frames.last() {
             Some(f) if f.kind == crate::vm::FrameKind::NORMAL => {
                 let looped = matches!(at, Anchor::Loop { .. });
-                if looped && self.frames.len() == depth && Some(f.func) == func && f.ip == off {
-                    // The trace made no progress: entering it again would never end.
+                if looped
+                    && self.frames.len() == depth
+                    && Some(f.func) == func
+                    && f.ip == off
+                    && self.hot_slot(at).is_some_and(|s| s.trace == t.0.get())
+                {
+                    // The trace made no progress: entering it again would never end
+                    // (unless the hook took it out of the slot itself: a hand-over,
+                    // [`Vm::jit_hand_over`]).
                     // Uninstall it and interpret the anchor. (A function-entry trace
                     // is entered again only at the next call: the interpreter runs the
                     // entry in between.) It counts as an abort: an anchor whose traces

@@ -82,8 +82,11 @@ const TRAMP_FLOOR: i32 = 16;
 /// alone: a call below [`TRAMP_FLOOR`] checks the value stack exactly and compares
 /// with this one ([`SlowCall`]) before it leaves to the interpreter.
 const TRAMP_FRAMES: i32 = 24;
-/// Bytes the trampoline reserves below its saved registers (the four words above,
-/// one unused: the entered code's stack stays 16-byte aligned as the caller's was).
+/// Where the trampoline keeps the address of the loops' tier-up counters
+/// ([`super::hook::AotHelpers::counters`]), which each counted back-edge decrements.
+const TRAMP_COUNTERS: i32 = 32;
+/// Bytes the trampoline reserves below its saved registers (the five words above:
+/// the entered code's stack stays 16-byte aligned as the caller's was).
 const TRAMP_RESERVE: i32 = 40;
 
 /// A human-readable name for [`Trampoline`]'s contract (documentation anchor).
@@ -136,6 +139,9 @@ struct Labels {
     table: DynamicLabel,
     /// Per function: the slots a direct call's push leaves and its exits clear.
     clears: Vec<Clears>,
+    /// Per function: the back-edge blocks that count their passes, each with its
+    /// tier-up counter's index ([`counted_loops`]), ascending.
+    counters: Vec<Vec<(u32, u32)>>,
 }
 
 impl Labels {
@@ -161,6 +167,13 @@ impl Labels {
     /// The header of the loop whose back-edge block ([`back_edge`]) starts at `ip`.
     fn back_edge(&self, func: u32, ip: u32) -> Option<u32> {
         let v = &self.back_edges[func as usize];
+        v.binary_search_by_key(&ip, |(i, _)| *i)
+            .ok()
+            .map(|k| v[k].1)
+    }
+    /// The tier-up counter of the back-edge block at `ip`, if it counts.
+    fn counter(&self, func: u32, ip: u32) -> Option<u32> {
+        let v = &self.counters[func as usize];
         v.binary_search_by_key(&ip, |(i, _)| *i)
             .ok()
             .map(|k| v[k].1)
@@ -440,6 +453,8 @@ pub fn program(
         ; mov rbx, rsp
         ; mov QWORD [rbx + TRAMP_VM], r8
         ; mov QWORD [rbx + TRAMP_HELPERS], r9
+        ; mov rax, QWORD [r9 + super::hook::HELPER_COUNTERS as i32]
+        ; mov QWORD [rbx + TRAMP_COUNTERS], rax
         // The floor of the native stack (`[rbx + TRAMP_FLOOR]`, checked at every
         // direct call): the budget, raised so that the frame stack cannot fill first.
         // A direct call takes 8 bytes of native stack (the return address) and one
@@ -539,7 +554,7 @@ pub fn program(
     let remember = a.new_dynamic_label();
     dynasm!(a ; .arch x64 ; =>remember);
     remember_routine(&mut a);
-    let back_edges = irs
+    let back_edges: Vec<Vec<(u32, u32)>> = irs
         .iter()
         .map(|f| match f {
             Some(f) => f
@@ -554,6 +569,7 @@ pub fn program(
         .iter()
         .map(|f| f.as_ref().map(|f| f.clears.clone()).unwrap_or_default())
         .collect();
+    let counters = counted_loops(m, irs, loop_entries, &back_edges);
     let labels = Labels {
         blocks,
         out,
@@ -563,6 +579,7 @@ pub fn program(
         back_edges,
         table: a.new_dynamic_label(),
         clears,
+        counters,
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -663,6 +680,63 @@ pub fn program(
         home_loops,
         inlined,
     })
+}
+
+/// The back-edge blocks that count their passes for tier-up (SPEC.md §11.6, "Tier-up"):
+/// each one the interpreter can enter (a loop entry, so that the interpreter's
+/// back-edge has an anchor to record a trace at), with its counter's index: only
+/// innermost loops (no back-edge between header and back-edge), as the tracing JIT
+/// roots its trees at the innermost loop and grows the enclosing ones as side traces
+/// (a root trace recorded at an outer loop exits at every pass of the inner one: fasta
+/// 14.6% more instructions), and not in functions that call themselves: a trace
+/// recorded there goes through the recursion, which the tracing JIT compiles worse
+/// than native code does (nqueens' `queens`: 6% more instructions). Counters are numbered as
+/// [`super::hook::AotHook`] numbers its loop entries, in (function, offset) order of
+/// every loop entry, so the image needs no table of them.
+fn counted_loops(
+    m: &Module,
+    irs: &[Option<FuncIr>],
+    loop_entries: &[Vec<u32>],
+    back_edges: &[Vec<(u32, u32)>],
+) -> Vec<Vec<(u32, u32)>> {
+    let mut n = 0;
+    let mut out = Vec::with_capacity(irs.len());
+    for (fi, ir) in irs.iter().enumerate() {
+        let mut v = Vec::new();
+        if ir.is_some() {
+            let mut ips: Vec<u32> = loop_entries[fi]
+                .iter()
+                .copied()
+                .filter(|&ip| ip != 0)
+                .collect();
+            ips.sort_unstable();
+            ips.dedup();
+            let recursive = crate::record::is_self_recursive(fi as u32, &m.functions[fi].code);
+            let be = &back_edges[fi];
+            for ip in ips {
+                let innermost = match be.binary_search_by_key(&ip, |(i, _)| *i) {
+                    Ok(k) => !be.iter().any(|&(b, _)| b >= be[k].1 && b < ip),
+                    Err(_) => false,
+                };
+                if !recursive && innermost {
+                    v.push((ip, n));
+                }
+                n += 1;
+            }
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// A counted back-edge's count: one pass off the loop's tier-up counter, leaving
+/// through `exit` (the back-edge block's, at the `loop` instruction, homes written
+/// back) when it reaches zero, which the hook reads as the loop being hot.
+fn count_pass(a: &mut Asm, c: u32, exit: DynamicLabel) {
+    dynasm!(a ; .arch x64
+        ; mov r11, QWORD [rbx + TRAMP_COUNTERS]
+        ; sub DWORD [r11 + 4 * c as i32], 1
+        ; je =>exit);
 }
 
 /// An exit inside a callee inlined with exits (`aot::inline`): pushes the frame record
@@ -1218,10 +1292,23 @@ impl Target<Asm> for BlockTarget<'_> {
                 });
                 if let Some(h) = head {
                     let hl = labels.target(func, to, h)?;
-                    dynasm!(a ; .arch x64
-                        ; cmp BYTE [Rq(INTR)], 0
-                        ; je =>hl
-                        ; jmp =>l);
+                    match labels.counter(func, to) {
+                        // A counted loop's pass also counts: at zero, the counter goes
+                        // back to one and the back-edge block's own count (zero
+                        // again) leaves there.
+                        Some(c) => dynasm!(a ; .arch x64
+                            ; cmp BYTE [Rq(INTR)], 0
+                            ; jne =>l
+                            ; mov r11, QWORD [rbx + TRAMP_COUNTERS]
+                            ; sub DWORD [r11 + 4 * c as i32], 1
+                            ; jne =>hl
+                            ; mov DWORD [r11 + 4 * c as i32], 1
+                            ; jmp =>l),
+                        None => dynasm!(a ; .arch x64
+                            ; cmp BYTE [Rq(INTR)], 0
+                            ; je =>hl
+                            ; jmp =>l),
+                    }
                 } else if !(last && next == Some(to) && l == labels.block(func, to)?) {
                     // Falling through to the block emitted next needs no jump (unless
                     // the jump goes through a loop's preheader).
@@ -1244,7 +1331,16 @@ impl Target<Asm> for BlockTarget<'_> {
             },
             IrOp::Exit => dynasm!(a ; .arch x64 ; jmp =>exit),
             IrOp::Room => room_check(a, ins.k, exit)?,
-            IrOp::Poll => dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit),
+            IrOp::Poll => {
+                dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit);
+                // The poll of a counted back-edge block counts the pass too.
+                if let Some(c) = labels
+                    .counter(func, self.ip)
+                    .filter(|_| i + 2 == t.ins.len())
+                {
+                    count_pass(a, c, exit);
+                }
+            }
             IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf => {
                 let f = (ins.k & 0xffff_ffff) as u32;
                 let a0 = (ins.k >> 32) & 0xffff;

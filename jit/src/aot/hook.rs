@@ -7,7 +7,7 @@ use super::emit::{Trampoline, RETURNED};
 use super::Entry;
 use hashvm_vm::jit::{Anchor, HotAction, JitHook, RecordPoint, Recording, TraceId};
 use hashvm_vm::{Trap, Value, Vm};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::num::NonZeroU32;
 use std::rc::Rc;
 
@@ -20,6 +20,9 @@ pub struct AotHelpers {
     pub remember: unsafe extern "C" fn(*mut Vm, *mut u8),
     /// `call.insn`: one instruction run by the VM ([`hashvm_vm::jit::aot_call_insn`]).
     pub call_insn: unsafe extern "C" fn(*mut Vm, u64, *mut Value, *mut Value) -> u32,
+    /// The loops' tier-up counters, one `u32` per loop entry ([`AotHook`]'s `counters`):
+    /// a counted back-edge decrements its own and leaves at zero.
+    pub counters: *mut u32,
 }
 
 /// Offset of [`AotHelpers::remember`].
@@ -27,11 +30,28 @@ pub const HELPER_REMEMBER: usize = std::mem::offset_of!(AotHelpers, remember);
 /// Offset of [`AotHelpers::call_insn`].
 pub const HELPER_CALL_INSN: usize = std::mem::offset_of!(AotHelpers, call_insn);
 
-/// The table every entry passes.
-static HELPERS: AotHelpers = AotHelpers {
-    remember: hashvm_vm::jit::jit_remember,
-    call_insn: hashvm_vm::jit::aot_call_insn,
-};
+/// Offset of [`AotHelpers::counters`].
+pub const HELPER_COUNTERS: usize = std::mem::offset_of!(AotHelpers, counters);
+
+/// Attempts at recording a trace for a compiled loop (each after its counter ran out
+/// again, the threshold doubled) before it stays native for good.
+const TIER_TRIES: u8 = 3;
+
+/// Where a compiled loop is in its tier-up (SPEC.md §11.6, "Tier-up").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tier {
+    /// Running natively, counting its passes.
+    Native,
+    /// Handed over: its entry is out of the anchor's slot, so that the interpreter
+    /// runs the back-edge and the tracing JIT records a trace there.
+    Handed,
+    /// The tracing JIT installed a trace at the anchor: the compiled loop leaves to it
+    /// at its first back-edge.
+    Traced,
+    /// Stays native (no tracing JIT, its recordings failed, its trace was dropped):
+    /// the counter is as good as stopped.
+    Refused,
+}
 
 /// Trace ids of ahead-of-time entries have this bit set (the tracing JIT numbers its
 /// traces from 1 up, far below it).
@@ -48,6 +68,15 @@ pub struct AotStats {
     /// The exits per place, `(function, bytecode offset)` of the innermost frame
     /// where the interpreter resumed: where compiled code loses time.
     pub sites: std::collections::BTreeMap<(u32, u32), u64>,
+    /// Hand-overs of compiled loops to the tracing JIT to record a trace (tier-up).
+    pub handed: u64,
+    /// Recordings at handed-over loops that got their trace.
+    pub traced: u64,
+    /// Compiled loops left for good to native code (their recordings failed or their
+    /// trace was dropped).
+    pub refused: u64,
+    /// Exits of compiled loops at their back-edge to the trace installed there.
+    pub to_traces: u64,
 }
 
 impl AotStats {
@@ -55,8 +84,9 @@ impl AotStats {
     /// `n`, most frequent first), each named by `name`.
     pub fn report(&self, n: usize, name: &dyn Fn(u32) -> String) -> String {
         let mut s = format!(
-            "aot: {} entries into compiled code, {} left early to the interpreter\n",
-            self.entries, self.exits
+            "aot: {} entries into compiled code, {} left early to the interpreter\n\
+             aot: tier-up: {} hand-overs of loops to the tracing JIT, {} traced, {} kept native; {} exits to their traces\n",
+            self.entries, self.exits, self.handed, self.traced, self.refused, self.to_traces
         );
         let mut v: Vec<(&(u32, u32), &u64)> = self.sites.iter().collect();
         v.sort_by_key(|(k, c)| (std::cmp::Reverse(**c), **k));
@@ -74,6 +104,16 @@ pub struct AotHook {
     nfuncs: usize,
     active: bool,
     inner: Option<Box<dyn JitHook>>,
+    /// Per entry: its loop's tier-up counter (an index into `counters`), for a loop
+    /// entry.
+    counter_of: Vec<Option<usize>>,
+    /// The tier-up counters, one per loop entry in (function, offset) order (as
+    /// `emit::counted_loops` numbers them), written by the code through `helpers`.
+    counters: Box<[Cell<u32>]>,
+    /// Per entry: where its loop is in its tier-up, and its failed recordings.
+    tier: Vec<(Tier, u8)>,
+    /// The table every entry passes (it points at `counters`).
+    helpers: Box<AotHelpers>,
     /// What happened so far.
     pub stats: Rc<RefCell<AotStats>>,
 }
@@ -108,12 +148,34 @@ impl AotHook {
         if sorted.len() != entries.len() || entries.len() >= AOT_BIT as usize {
             return Err("duplicate entries".into());
         }
+        let mut n = 0;
+        let counter_of: Vec<Option<usize>> = sorted
+            .iter()
+            .map(|e| {
+                (e.ip != 0).then(|| {
+                    n += 1;
+                    n - 1
+                })
+            })
+            .collect();
+        let counters: Box<[Cell<u32>]> = (0..n).map(|_| Cell::new(u32::MAX)).collect();
+        let helpers = Box::new(AotHelpers {
+            remember: hashvm_vm::jit::jit_remember,
+            call_insn: hashvm_vm::jit::aot_call_insn,
+            // `Cell<u32>` has `u32`'s layout and lets the code write through a shared
+            // borrow (the hook writes them only while no code runs).
+            counters: counters.as_ptr() as *mut u32,
+        });
         Ok(AotHook {
+            tier: vec![(Tier::Native, 0); sorted.len()],
             text,
             entries: sorted,
             nfuncs,
             active: true,
             inner,
+            counter_of,
+            counters,
+            helpers,
             stats: Rc::default(),
         })
     }
@@ -170,7 +232,7 @@ impl AotHook {
                 st,
                 code.add(e.offset as usize),
                 vm_ptr,
-                &HELPERS,
+                &*self.helpers,
             )
         };
         // SAFETY: the code moved `frame_top` only by pushing whole NORMAL frame
@@ -194,8 +256,93 @@ impl AotHook {
             if let Some(t) = vm.jit_take_trap() {
                 return Err(t);
             }
+            if let Some(f) = vm.jit_top_frame() {
+                self.counted_out(vm, f.func, f.ip);
+            }
         }
         vm.check_interrupt()
+    }
+
+    /// The tier-up threshold: passes of a compiled loop before it is handed to the
+    /// tracing JIT (the interpreter's hotness, so `HASHVM_JIT_HOT` moves both).
+    fn threshold(vm: &Vm) -> u32 {
+        vm.config().jit_hot.max(1) as u32
+    }
+
+    /// The anchor of loop entry `k`.
+    fn loop_anchor(&self, vm: &Vm, k: usize) -> Option<Anchor> {
+        let e = self.entries[k];
+        let index = vm.loop_slot(e.func, e.ip)?;
+        Some(Anchor::Loop {
+            func: e.func,
+            ip: e.ip,
+            index,
+        })
+    }
+
+    /// Loop entry `k` stays native for good: its counter as good as stopped (it
+    /// leaves again after 2^32 passes, to be stopped again), its entry in the slot.
+    fn refuse(&mut self, vm: &mut Vm, k: usize, at: Anchor) {
+        if self.tier[k].0 != Tier::Refused {
+            self.stats.borrow_mut().refused += 1;
+        }
+        self.tier[k].0 = Tier::Refused;
+        if let Some(c) = self.counter_of[k] {
+            self.counters[c].set(u32::MAX);
+        }
+        if vm.hot_slot(at).is_some_and(|s| s.trace == 0) {
+            vm.install_trace(at, Self::id(k));
+        }
+    }
+
+    /// Compiled code left at `(func, ip)`: when that is a counted loop's back-edge whose
+    /// counter ran out, the loop is hot. Native, it is handed to the tracing JIT (its
+    /// entry out of the anchor's slot, whose counter fires at the interpreter's next
+    /// pass, which asks [`JitHook::hot`] and records); with a trace, the exit was the
+    /// hand-off to it, and the next pass of the compiled loop leaves again.
+    fn counted_out(&mut self, vm: &mut Vm, func: u32, ip: u32) {
+        let Some(k) = self.find(func, ip) else { return };
+        let Some(c) = self.counter_of[k] else { return };
+        if self.counters[c].get() != 0 {
+            return;
+        }
+        let Some(at) = self.loop_anchor(vm, k) else {
+            self.counters[c].set(u32::MAX);
+            return;
+        };
+        let slot = vm.hot_slot(at);
+        let jit_trace = slot.is_some_and(|s| s.trace != 0 && s.trace & AOT_BIT == 0);
+        match self.tier[k].0 {
+            Tier::Native if self.inner.is_some() && slot.is_some_and(|s| !s.blacklisted) => {
+                self.tier[k].0 = Tier::Handed;
+                self.stats.borrow_mut().handed += 1;
+                // Other activations of the loop go on counting meanwhile.
+                self.counters[c].set(Self::threshold(vm));
+                vm.jit_hand_over(at);
+            }
+            Tier::Traced if jit_trace => {
+                self.stats.borrow_mut().to_traces += 1;
+                self.counters[c].set(1);
+            }
+            // Handed over, or its trace taken out by the tracing JIT to be recorded
+            // again (`Jit::judge_peeling`): the interpreter runs this pass, and other
+            // activations go on counting.
+            Tier::Handed | Tier::Traced if slot.is_some_and(|s| !s.blacklisted && s.trace == 0) => {
+                self.tier[k].0 = Tier::Handed;
+                self.counters[c].set(Self::threshold(vm));
+            }
+            _ => self.refuse(vm, k, at),
+        }
+    }
+
+    /// The loop entry whose anchor is `at`, if it has a counter.
+    fn counted(&self, at: Anchor) -> Option<usize> {
+        match at {
+            Anchor::Loop { func, ip, .. } => self
+                .find(func, ip)
+                .filter(|&k| self.counter_of[k].is_some()),
+            Anchor::Call { .. } => None,
+        }
     }
 }
 
@@ -206,6 +353,16 @@ impl JitHook for AotHook {
             Anchor::Loop { func, ip, .. } => (func, ip),
         };
         if let Some(k) = self.find(func, ip) {
+            // A loop handed over, or whose trace the tracing JIT took out, records
+            // (again) unless the tracing JIT declines (it dropped the trace): then it
+            // goes back to its compiled code for good.
+            if let Tier::Handed | Tier::Traced = self.tier[k].0 {
+                if let Some(HotAction::Record) = self.inner.as_mut().map(|h| h.hot(vm, at)) {
+                    self.tier[k].0 = Tier::Handed;
+                    return HotAction::Record;
+                }
+                self.refuse(vm, k, at);
+            }
             return HotAction::Enter(Self::id(k));
         }
         match &mut self.inner {
@@ -215,15 +372,58 @@ impl JitHook for AotHook {
     }
 
     fn record(&mut self, vm: &Vm, at: &RecordPoint<'_>) -> Recording {
-        match &mut self.inner {
+        let answer = match &mut self.inner {
             Some(h) => h.record(vm, at),
             None => Recording::Abort,
+        };
+        let Some(k) = self.counted(at.anchor) else {
+            return answer;
+        };
+        if self.tier[k].0 != Tier::Handed {
+            return answer;
+        }
+        match answer {
+            Recording::Continue => answer,
+            Recording::Done(_) => {
+                self.tier[k].0 = Tier::Traced;
+                self.stats.borrow_mut().traced += 1;
+                if let Some(c) = self.counter_of[k] {
+                    self.counters[c].set(1);
+                }
+                answer
+            }
+            // A handed-over loop whose recording failed goes back to its compiled
+            // code (installed again as if it were the trace: no abort counted at the
+            // anchor, whose interpreted passes would back off), counting again from a
+            // threshold doubled for each failure, and stays there after
+            // `TIER_TRIES`.
+            Recording::Abort | Recording::Wait(_) => {
+                let tries = self.tier[k].1.saturating_add(1);
+                let c = self.counter_of[k].unwrap_or(0);
+                if tries >= TIER_TRIES {
+                    self.tier[k] = (Tier::Refused, tries);
+                    self.stats.borrow_mut().refused += 1;
+                    self.counters[c].set(u32::MAX);
+                } else {
+                    self.tier[k] = (Tier::Native, tries);
+                    self.counters[c].set(Self::threshold(vm) << tries);
+                }
+                Recording::Done(Self::id(k))
+            }
         }
     }
 
     fn cancel(&mut self, vm: &Vm, at: Anchor) {
         if let Some(h) = &mut self.inner {
             h.cancel(vm, at);
+        }
+        // The VM counts it an abort at the anchor, left without an entry: the loop's
+        // next hot pass in the interpreter asks `hot`, which records again or
+        // installs the entry (`counted_out` does, if the anchor is blacklisted).
+        if let Some(k) = self.counted(at) {
+            if self.tier[k].0 == Tier::Handed {
+                self.tier[k].1 = self.tier[k].1.saturating_add(1);
+            }
         }
     }
 
@@ -273,6 +473,17 @@ impl JitHook for AotHook {
                 }
             };
             vm.install_trace(at, Self::id(k));
+        }
+        // Loops count down to their tier-up only with a tracing JIT to hand them to.
+        let start = match self.inner {
+            Some(_) => Self::threshold(vm),
+            None => u32::MAX,
+        };
+        for c in self.counters.iter() {
+            c.set(start);
+        }
+        for t in &mut self.tier {
+            *t = (Tier::Native, 0);
         }
     }
 }
