@@ -16,9 +16,14 @@ use crate::vm::{Frame, FrameKind, FuncInfo, SCRATCH_SLOTS};
 
 /// The activation records, innermost last. Read through [`Frames::as_slice`] and the
 /// other accessors; pushed only by `Frames::push`.
-#[derive(Default)]
 pub struct Frames {
     v: Vec<Frame>,
+    /// The configured frame limit (`Config::max_frames`, fixed for the machine's life).
+    max: usize,
+    /// `min(max, v.capacity())`: the one bound a push compares the frame count with
+    /// (depth and room as one compare; which of the two was reached is asked only when
+    /// it is, out of line).
+    limit: usize,
 }
 
 /// The stack slots frame `f` owns from its base: what the collector scans and what
@@ -98,23 +103,22 @@ pub(crate) enum PushFailed {
 }
 
 impl Frames {
-    /// Room for `n` frames before reallocating.
-    pub(crate) fn with_capacity(n: usize) -> Frames {
-        Frames {
-            v: Vec::with_capacity(n),
-        }
+    /// Room for `n` frames before reallocating, and at most `max` live frames.
+    pub(crate) fn with_capacity(n: usize, max: usize) -> Frames {
+        let v = Vec::with_capacity(n);
+        let limit = max.min(v.capacity());
+        Frames { v, max, limit }
     }
 
     /// Pushes `fr`, whose first `filled` slots (from its base) the caller has already
     /// written, and sets every other slot of its extent to unit, so that every slot the
     /// collector scans for it holds a live value. Pushes nothing when the value stack is
-    /// too short or `max` frames are already live.
+    /// too short, the frame limit is reached or the vector is full.
     #[inline(always)]
     pub(crate) fn push(
         &mut self,
         stack: &mut [Value],
         funcs: &[FuncInfo],
-        max: usize,
         fr: Frame,
         filled: usize,
     ) -> Result<(), PushFailed> {
@@ -123,11 +127,8 @@ impl Frames {
         if end > stack.len() {
             return Err(PushFailed::Stack(end));
         }
-        if self.v.len() >= max {
-            return Err(PushFailed::Depth);
-        }
-        if self.v.len() == self.v.capacity() {
-            return Err(PushFailed::Frames);
+        if self.v.len() >= self.limit {
+            return Err(self.full());
         }
         // SAFETY: `start <= end <= stack.len()` (checked above).
         unsafe { clear_tags(stack.as_mut_ptr(), (base + filled).min(end), end) };
@@ -136,7 +137,7 @@ impl Frames {
         // cannot be forwarded (a store-forwarding stall measured at 10% of a
         // call-heavy program's time, binary-trees).
         let len = self.v.len();
-        // SAFETY: `len < capacity` (checked above), so the slot is inside the buffer;
+        // SAFETY: `len < limit <= capacity` (checked above), so the slot is inside the buffer;
         // every field is written before `set_len` makes the record visible.
         unsafe {
             let p = self.v.as_mut_ptr().add(len);
@@ -154,12 +155,26 @@ impl Frames {
         Ok(())
     }
 
+    /// Which bound a push that found the frame count at `limit` reached.
+    #[cold]
+    #[inline(never)]
+    fn full(&self) -> PushFailed {
+        if self.v.len() >= self.max {
+            PushFailed::Depth
+        } else {
+            PushFailed::Frames
+        }
+    }
+
     /// Doubles the room for frames (moving them), or adds room for one when doubling is
     /// refused; `false` when the system refuses even that (fallible: `Vec::reserve`
     /// would abort the process instead of letting the VM report "out of memory").
     #[cold]
     pub(crate) fn grow(&mut self) -> bool {
-        self.v.try_reserve(self.v.capacity().max(16)).is_ok() || self.v.try_reserve(1).is_ok()
+        let ok =
+            self.v.try_reserve(self.v.capacity().max(16)).is_ok() || self.v.try_reserve(1).is_ok();
+        self.limit = self.max.min(self.v.capacity());
+        ok
     }
 
     /// The frame records' storage: first record, live count and room, for the JIT's
@@ -217,6 +232,31 @@ impl Frames {
         if let Some(f) = self.v.last_mut() {
             f.ip = ip;
         }
+    }
+
+    /// The innermost frame, for the interpreter, which runs only with a frame live:
+    /// no test of the count (the `unwrap` of [`Frames::last`] cost a compare and a
+    /// branch in every `getenv`, `loadself` and call).
+    ///
+    /// # Safety
+    /// At least one frame is live.
+    #[inline(always)]
+    pub(crate) unsafe fn top(&self) -> &Frame {
+        debug_assert!(!self.v.is_empty());
+        // SAFETY: the caller's contract.
+        unsafe { self.v.get_unchecked(self.v.len() - 1) }
+    }
+
+    /// [`Frames::set_ip`] without the test for an empty stack.
+    ///
+    /// # Safety
+    /// At least one frame is live.
+    #[inline(always)]
+    pub(crate) unsafe fn set_top_ip(&mut self, ip: u32) {
+        debug_assert!(!self.v.is_empty());
+        let n = self.v.len();
+        // SAFETY: the caller's contract.
+        unsafe { self.v.get_unchecked_mut(n - 1).ip = ip };
     }
 
     /// The closures of every frame, for the collector to forward.
@@ -292,10 +332,10 @@ mod tests {
             FrameKind::FOLDR,
         ] {
             let mut stack = vec![STALE; 16];
-            let mut frames = Frames::with_capacity(4);
+            let mut frames = Frames::with_capacity(4, 10);
             let fr = frame(kind, 0, 2);
             let end = 2 + extent(&funcs, &fr);
-            assert!(frames.push(&mut stack, &funcs, 10, fr, 1).is_ok());
+            assert!(frames.push(&mut stack, &funcs, fr, 1).is_ok());
             for (i, v) in stack.iter().enumerate() {
                 let cleared = (3..end).contains(&i);
                 assert_eq!(v.tag == Tag::UNIT, cleared, "kind {kind}, slot {i}");
@@ -331,18 +371,53 @@ mod tests {
     fn push_refuses_without_room() {
         let funcs: Vec<FuncInfo> = Vec::new();
         let mut stack = vec![STALE; 4];
-        let mut frames = Frames::with_capacity(4);
+        let mut frames = Frames::with_capacity(4, 10);
         let fr = frame(FrameKind::FORCE, 0, 2);
         assert!(matches!(
-            frames.push(&mut stack, &funcs, 10, fr, 0),
+            frames.push(&mut stack, &funcs, fr, 0),
             Err(PushFailed::Stack(6))
         ));
+        let mut frames = Frames::with_capacity(4, 0);
         let fr = frame(FrameKind::FORCE, 0, 0);
         assert!(matches!(
-            frames.push(&mut stack, &funcs, 0, fr, 0),
+            frames.push(&mut stack, &funcs, fr, 0),
             Err(PushFailed::Depth)
         ));
         assert!(frames.is_empty());
         assert!(stack.iter().all(|v| v.tag == Tag::OBJ));
+    }
+
+    /// The one compare against `min(max, capacity)` tells a full vector (grown, then the
+    /// push fits) from the frame limit (reached, whatever the room), the limit counted
+    /// exactly: `max` frames fit, not one more.
+    #[test]
+    fn push_tells_a_full_vector_from_the_limit() {
+        let funcs: Vec<FuncInfo> = Vec::new();
+        let mut stack = vec![STALE; 64];
+        let mut frames = Frames::with_capacity(1, 3);
+        let cap = frames.raw_parts().2;
+        let mut pushed = 0;
+        for _ in 0..3 {
+            let fr = frame(FrameKind::FORCE, 0, 4 * pushed as u32);
+            match frames.push(&mut stack, &funcs, fr, 0) {
+                Ok(()) => pushed += 1,
+                Err(PushFailed::Frames) => {
+                    assert_eq!(frames.len(), frames.raw_parts().2);
+                    assert!(frames.grow());
+                    assert!(frames.push(&mut stack, &funcs, fr, 0).is_ok());
+                    pushed += 1;
+                }
+                Err(_) => panic!("refused frame {pushed} of 3"),
+            }
+        }
+        assert!(cap < 3, "the vector had to grow at least once");
+        assert_eq!(frames.len(), 3);
+        assert!(frames.raw_parts().2 > 3, "grown past the limit");
+        let fr = frame(FrameKind::FORCE, 0, 12);
+        assert!(matches!(
+            frames.push(&mut stack, &funcs, fr, 0),
+            Err(PushFailed::Depth)
+        ));
+        assert_eq!(frames.len(), 3);
     }
 }

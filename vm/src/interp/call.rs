@@ -94,13 +94,7 @@ impl Vm {
     /// One attempt at the push, without growing anything.
     #[inline(always)]
     fn try_push(&mut self, fr: Frame, filled: usize) -> Result<(), PushFailed> {
-        self.frames.push(
-            &mut self.stack,
-            &self.funcs,
-            self.config.max_frames,
-            fr,
-            filled,
-        )
+        self.frames.push(&mut self.stack, &self.funcs, fr, filled)
     }
 
     #[cold]
