@@ -16,9 +16,14 @@ use crate::vm::{Frame, FrameKind, FuncInfo, SCRATCH_SLOTS};
 
 /// The activation records, innermost last. Read through [`Frames::as_slice`] and the
 /// other accessors; pushed only by `Frames::push`.
-#[derive(Default)]
 pub struct Frames {
     v: Vec<Frame>,
+    /// The configured frame limit (`Config::max_frames`, fixed for the machine's life).
+    max: usize,
+    /// `min(max, v.capacity())`: the one bound a push compares the frame count with
+    /// (depth and room as one compare; which of the two was reached is asked only when
+    /// it is, out of line).
+    limit: usize,
 }
 
 /// The stack slots frame `f` owns from its base: what the collector scans and what
@@ -86,6 +91,51 @@ unsafe fn clear_tags(s: *mut Value, start: usize, end: usize) {
     }
 }
 
+// `write_record`'s words follow the record's layout (`#[repr(C)]`): func and ip in
+// the first, base, ret, kind and pad in the second, the closure's payload in the
+// third, its tag and aux in the fourth.
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(offset_of!(Frame, func) == 0 && offset_of!(Frame, ip) == 4);
+    assert!(offset_of!(Frame, base) == 8 && offset_of!(Frame, ret) == 12);
+    assert!(offset_of!(Frame, kind) == 14 && offset_of!(Frame, pad) == 15);
+    assert!(offset_of!(Frame, closure) == 16 && size_of::<Frame>() == 32);
+    assert!(offset_of!(Value, bits) == 0 && offset_of!(Value, tag) == 8);
+    assert!(offset_of!(Value, aux) == 12 && size_of::<Value>() == 16);
+};
+
+/// Writes `fr` at `p` as four 8-byte words, each assembled from its fields in the
+/// byte order of the machine (so the bytes in memory are those of the `#[repr(C)]`
+/// record on any target): one store per word instead of one per field. Reads of single
+/// fields (`ret`, `kind`, `base`, by the interpreter, the JIT and native code) lie
+/// inside one of the words, so they are forwarded from these stores.
+///
+/// # Safety
+/// `p` is valid for writing a `Frame` and aligned.
+#[inline(always)]
+unsafe fn write_record(p: *mut Frame, fr: &Frame) {
+    let mut w0 = [0u8; 8];
+    w0[..4].copy_from_slice(&fr.func.to_ne_bytes());
+    w0[4..].copy_from_slice(&fr.ip.to_ne_bytes());
+    let mut w1 = [0u8; 8];
+    w1[..4].copy_from_slice(&fr.base.to_ne_bytes());
+    w1[4..6].copy_from_slice(&fr.ret.to_ne_bytes());
+    w1[6] = fr.kind;
+    w1[7] = fr.pad;
+    let mut w3 = [0u8; 8];
+    w3[..4].copy_from_slice(&fr.closure.tag.to_ne_bytes());
+    w3[4..].copy_from_slice(&fr.closure.aux.to_ne_bytes());
+    let w = p as *mut u64;
+    // SAFETY: the caller's contract; a `Frame` is 32 bytes of four aligned u64s (the
+    // asserts above).
+    unsafe {
+        w.write(u64::from_ne_bytes(w0));
+        w.add(1).write(u64::from_ne_bytes(w1));
+        w.add(2).write(fr.closure.bits);
+        w.add(3).write(u64::from_ne_bytes(w3));
+    }
+}
+
 /// Why [`Frames::push`] did not push.
 pub(crate) enum PushFailed {
     /// The value stack must first grow to at least this many slots.
@@ -98,23 +148,22 @@ pub(crate) enum PushFailed {
 }
 
 impl Frames {
-    /// Room for `n` frames before reallocating.
-    pub(crate) fn with_capacity(n: usize) -> Frames {
-        Frames {
-            v: Vec::with_capacity(n),
-        }
+    /// Room for `n` frames before reallocating, and at most `max` live frames.
+    pub(crate) fn with_capacity(n: usize, max: usize) -> Frames {
+        let v = Vec::with_capacity(n);
+        let limit = max.min(v.capacity());
+        Frames { v, max, limit }
     }
 
     /// Pushes `fr`, whose first `filled` slots (from its base) the caller has already
     /// written, and sets every other slot of its extent to unit, so that every slot the
     /// collector scans for it holds a live value. Pushes nothing when the value stack is
-    /// too short or `max` frames are already live.
+    /// too short, the frame limit is reached or the vector is full.
     #[inline(always)]
     pub(crate) fn push(
         &mut self,
         stack: &mut [Value],
         funcs: &[FuncInfo],
-        max: usize,
         fr: Frame,
         filled: usize,
     ) -> Result<(), PushFailed> {
@@ -123,35 +172,35 @@ impl Frames {
         if end > stack.len() {
             return Err(PushFailed::Stack(end));
         }
-        if self.v.len() >= max {
-            return Err(PushFailed::Depth);
-        }
-        if self.v.len() == self.v.capacity() {
-            return Err(PushFailed::Frames);
+        if self.v.len() >= self.limit {
+            return Err(self.full());
         }
         // SAFETY: `start <= end <= stack.len()` (checked above).
         unsafe { clear_tags(stack.as_mut_ptr(), (base + filled).min(end), end) };
-        // Field by field, not `Vec::push`: the compiler built the record in its stack
-        // frame with narrow stores and copied it with wide loads spanning them, which
-        // cannot be forwarded (a store-forwarding stall measured at 10% of a
-        // call-heavy program's time, binary-trees).
+        // Written in place, not by `Vec::push`: the compiler built the record in its
+        // stack frame with narrow stores and copied it with wide loads spanning them,
+        // which cannot be forwarded (a store-forwarding stall measured at 10% of a
+        // call-heavy program's time, binary-trees). Four 8-byte stores of words put
+        // together in registers (`write_record`), not one per field (nine).
         let len = self.v.len();
-        // SAFETY: `len < capacity` (checked above), so the slot is inside the buffer;
-        // every field is written before `set_len` makes the record visible.
+        // SAFETY: `len < limit <= capacity` (checked above), so the slot is inside the
+        // buffer; the whole record is written before `set_len` makes it visible.
         unsafe {
-            let p = self.v.as_mut_ptr().add(len);
-            std::ptr::addr_of_mut!((*p).func).write(fr.func);
-            std::ptr::addr_of_mut!((*p).ip).write(fr.ip);
-            std::ptr::addr_of_mut!((*p).base).write(fr.base);
-            std::ptr::addr_of_mut!((*p).ret).write(fr.ret);
-            std::ptr::addr_of_mut!((*p).kind).write(fr.kind);
-            std::ptr::addr_of_mut!((*p).pad).write(fr.pad);
-            std::ptr::addr_of_mut!((*p).closure.bits).write(fr.closure.bits);
-            std::ptr::addr_of_mut!((*p).closure.tag).write(fr.closure.tag);
-            std::ptr::addr_of_mut!((*p).closure.aux).write(fr.closure.aux);
+            write_record(self.v.as_mut_ptr().add(len), &fr);
             self.v.set_len(len + 1);
         }
         Ok(())
+    }
+
+    /// Which bound a push that found the frame count at `limit` reached.
+    #[cold]
+    #[inline(never)]
+    fn full(&self) -> PushFailed {
+        if self.v.len() >= self.max {
+            PushFailed::Depth
+        } else {
+            PushFailed::Frames
+        }
     }
 
     /// Doubles the room for frames (moving them), or adds room for one when doubling is
@@ -159,7 +208,10 @@ impl Frames {
     /// would abort the process instead of letting the VM report "out of memory").
     #[cold]
     pub(crate) fn grow(&mut self) -> bool {
-        self.v.try_reserve(self.v.capacity().max(16)).is_ok() || self.v.try_reserve(1).is_ok()
+        let ok =
+            self.v.try_reserve(self.v.capacity().max(16)).is_ok() || self.v.try_reserve(1).is_ok();
+        self.limit = self.max.min(self.v.capacity());
+        ok
     }
 
     /// The frame records' storage: first record, live count and room, for the JIT's
@@ -217,6 +269,31 @@ impl Frames {
         if let Some(f) = self.v.last_mut() {
             f.ip = ip;
         }
+    }
+
+    /// The innermost frame, for the interpreter, which runs only with a frame live:
+    /// no test of the count (the `unwrap` of [`Frames::last`] cost a compare and a
+    /// branch in every `getenv`, `loadself` and call).
+    ///
+    /// # Safety
+    /// At least one frame is live.
+    #[inline(always)]
+    pub(crate) unsafe fn top(&self) -> &Frame {
+        debug_assert!(!self.v.is_empty());
+        // SAFETY: the caller's contract.
+        unsafe { self.v.get_unchecked(self.v.len() - 1) }
+    }
+
+    /// [`Frames::set_ip`] without the test for an empty stack.
+    ///
+    /// # Safety
+    /// At least one frame is live.
+    #[inline(always)]
+    pub(crate) unsafe fn set_top_ip(&mut self, ip: u32) {
+        debug_assert!(!self.v.is_empty());
+        let n = self.v.len();
+        // SAFETY: the caller's contract.
+        unsafe { self.v.get_unchecked_mut(n - 1).ip = ip };
     }
 
     /// The closures of every frame, for the collector to forward.
@@ -292,10 +369,10 @@ mod tests {
             FrameKind::FOLDR,
         ] {
             let mut stack = vec![STALE; 16];
-            let mut frames = Frames::with_capacity(4);
+            let mut frames = Frames::with_capacity(4, 10);
             let fr = frame(kind, 0, 2);
             let end = 2 + extent(&funcs, &fr);
-            assert!(frames.push(&mut stack, &funcs, 10, fr, 1).is_ok());
+            assert!(frames.push(&mut stack, &funcs, fr, 1).is_ok());
             for (i, v) in stack.iter().enumerate() {
                 let cleared = (3..end).contains(&i);
                 assert_eq!(v.tag == Tag::UNIT, cleared, "kind {kind}, slot {i}");
@@ -331,18 +408,53 @@ mod tests {
     fn push_refuses_without_room() {
         let funcs: Vec<FuncInfo> = Vec::new();
         let mut stack = vec![STALE; 4];
-        let mut frames = Frames::with_capacity(4);
+        let mut frames = Frames::with_capacity(4, 10);
         let fr = frame(FrameKind::FORCE, 0, 2);
         assert!(matches!(
-            frames.push(&mut stack, &funcs, 10, fr, 0),
+            frames.push(&mut stack, &funcs, fr, 0),
             Err(PushFailed::Stack(6))
         ));
+        let mut frames = Frames::with_capacity(4, 0);
         let fr = frame(FrameKind::FORCE, 0, 0);
         assert!(matches!(
-            frames.push(&mut stack, &funcs, 0, fr, 0),
+            frames.push(&mut stack, &funcs, fr, 0),
             Err(PushFailed::Depth)
         ));
         assert!(frames.is_empty());
         assert!(stack.iter().all(|v| v.tag == Tag::OBJ));
+    }
+
+    /// The one compare against `min(max, capacity)` tells a full vector (grown, then the
+    /// push fits) from the frame limit (reached, whatever the room), the limit counted
+    /// exactly: `max` frames fit, not one more.
+    #[test]
+    fn push_tells_a_full_vector_from_the_limit() {
+        let funcs: Vec<FuncInfo> = Vec::new();
+        let mut stack = vec![STALE; 64];
+        let mut frames = Frames::with_capacity(1, 3);
+        let cap = frames.raw_parts().2;
+        let mut pushed = 0;
+        for _ in 0..3 {
+            let fr = frame(FrameKind::FORCE, 0, 4 * pushed as u32);
+            match frames.push(&mut stack, &funcs, fr, 0) {
+                Ok(()) => pushed += 1,
+                Err(PushFailed::Frames) => {
+                    assert_eq!(frames.len(), frames.raw_parts().2);
+                    assert!(frames.grow());
+                    assert!(frames.push(&mut stack, &funcs, fr, 0).is_ok());
+                    pushed += 1;
+                }
+                Err(_) => panic!("refused frame {pushed} of 3"),
+            }
+        }
+        assert!(cap < 3, "the vector had to grow at least once");
+        assert_eq!(frames.len(), 3);
+        assert!(frames.raw_parts().2 > 3, "grown past the limit");
+        let fr = frame(FrameKind::FORCE, 0, 12);
+        assert!(matches!(
+            frames.push(&mut stack, &funcs, fr, 0),
+            Err(PushFailed::Depth)
+        ));
+        assert_eq!(frames.len(), 3);
     }
 }

@@ -390,7 +390,7 @@ impl Vm {
         types.resize(FIRST_USER_TYPE as usize, TypeInfo::default());
         Vm {
             stack: vec![Value::UNIT; 1024],
-            frames: Frames::with_capacity(256),
+            frames: Frames::with_capacity(256, config.max_frames),
             globals: Vec::new(),
             funcs: Vec::new(),
             types,

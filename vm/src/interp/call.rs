@@ -26,6 +26,21 @@ pub(super) unsafe fn callee_function(tag: u32, bits: u64) -> Option<u32> {
     }
 }
 
+/// The record of a NORMAL frame for `func` at absolute stack index `base`, returning
+/// into slot `ret` of its caller, starting at ip 0.
+#[inline(always)]
+fn normal_frame(func: u32, base: usize, ret: u16, closure: Value) -> Frame {
+    Frame {
+        func,
+        ip: 0,
+        base: base as u32,
+        ret,
+        kind: FrameKind::NORMAL,
+        pad: 0,
+        closure,
+    }
+}
+
 impl Vm {
     /// Runs from the top frame until a value reaches a HOST frame, switching between
     /// the normal and the recording instance of the interpreter as the JIT asks.
@@ -94,13 +109,7 @@ impl Vm {
     /// One attempt at the push, without growing anything.
     #[inline(always)]
     fn try_push(&mut self, fr: Frame, filled: usize) -> Result<(), PushFailed> {
-        self.frames.push(
-            &mut self.stack,
-            &self.funcs,
-            self.config.max_frames,
-            fr,
-            filled,
-        )
+        self.frames.push(&mut self.stack, &self.funcs, fr, filled)
     }
 
     #[cold]
@@ -145,18 +154,13 @@ impl Vm {
         ret: u16,
         closure: Value,
     ) -> Result<(), Trap> {
-        self.enter(
-            Frame {
-                func,
-                ip: 0,
-                base: base as u32,
-                ret,
-                kind: FrameKind::NORMAL,
-                pad: 0,
-                closure,
-            },
-            n,
-        )?;
+        let fr = normal_frame(func, base, ret, closure);
+        // Not `enter`: its cold path takes the record by value, which made every call
+        // build a copy of it in the dispatch loop's stack frame (seven stores) besides
+        // the record itself; the cold path here rebuilds it from the scalars.
+        if let Err(why) = self.try_push(fr, n) {
+            self.push_frame_slow(func, base, n, ret, closure, why)?;
+        }
         // SAFETY: `hot_calls` has one slot per function, and `enter` has just read
         // `func`'s frame size (the index is valid).
         // An anchor with a trace keeps its counter at 1, so this one test covers both.
@@ -166,6 +170,23 @@ impl Vm {
             return self.fire_hot_call(func);
         }
         Ok(())
+    }
+
+    /// [`Vm::push_frame`]'s push when the first attempt did not fit (`why`), with the
+    /// record rebuilt here from what the call knows.
+    #[cold]
+    #[inline(never)]
+    fn push_frame_slow(
+        &mut self,
+        func: u32,
+        base: usize,
+        n: usize,
+        ret: u16,
+        closure: Value,
+        why: PushFailed,
+    ) -> Result<(), Trap> {
+        let fr = normal_frame(func, base, ret, closure);
+        self.enter_slow(fr, n, why)
     }
 
     /// Applies the function value `f` to the `n` arguments at absolute stack index `p`

@@ -10,21 +10,15 @@ use std::cmp::Ordering;
 impl Vm {
     /// `anew`: an array of `n` (an `i64` value) copies of slot `fill` of the frame at
     /// `b`, which is read after the allocation (a collection may move what it holds).
+    /// Inline in the dispatch loop, its faults out of line: as a call it cost about 15
+    /// instructions of entry and exit and a result returned through memory, per array
+    /// (awfy_storage makes 546 K of 1 to 10 elements at 100 1).
+    #[inline(always)]
     pub(crate) fn new_array(&mut self, n: Value, b: usize, fill: usize) -> Result<Value, Trap> {
-        if n.tag != Tag::I64 {
-            return Err(self.error_plain(format!(
-                "array length must be an i64, not {}",
-                self.type_name(n)
-            )));
+        if n.tag != Tag::I64 || n.bits > 1 << 40 {
+            return Err(self.array_length_fault(n));
         }
-        let n = n.bits as i64;
-        if n < 0 {
-            return Err(self.error_plain(format!("negative array length {n}")));
-        }
-        if n as u64 > (1 << 40) {
-            return Err(self.error_plain(format!("out of memory: array of {n} elements")));
-        }
-        let n = n as usize;
+        let n = n.bits as usize;
         // The elements kind is the fill value's (an empty array is general: it can
         // never be stored into, so its kind does not matter).
         let elems = if n == 0 {
@@ -48,6 +42,24 @@ impl Vm {
             }
         }
         Ok(Value::obj(p))
+    }
+
+    /// The fault of an `anew` whose length `n` is not an `i64` from 0 to 2^40.
+    #[cold]
+    #[inline(never)]
+    fn array_length_fault(&self, n: Value) -> Trap {
+        if n.tag != Tag::I64 {
+            return self.error_plain(format!(
+                "array length must be an i64, not {}",
+                self.type_name(n)
+            ));
+        }
+        let n = n.bits as i64;
+        if n < 0 {
+            self.error_plain(format!("negative array length {n}"))
+        } else {
+            self.error_plain(format!("out of memory: array of {n} elements"))
+        }
     }
 
     /// A new array of the elements `vals`, of the elements kind they share

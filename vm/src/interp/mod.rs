@@ -112,7 +112,7 @@ impl Vm {
 
         macro_rules! reload_plain {
             () => {{
-                let fr = *self.frames.last().unwrap();
+                let fr = *self.frames.top();
                 cur_base = fr.base as usize;
                 cur_func = fr.func;
                 base = (self.stack.as_mut_ptr().add(cur_base));
@@ -234,14 +234,14 @@ impl Vm {
         macro_rules! save_ip {
             () => {{
                 let off = (ip.offset_from(code)) as u32 + 1;
-                self.frames.set_ip(off);
+                self.frames.set_top_ip(off);
             }};
         }
         // Records the exact point where execution resumes when a callee returns.
         macro_rules! save_resume {
             () => {{
                 let off = (ip.offset_from(code)) as u32;
-                self.frames.set_ip(off);
+                self.frames.set_top_ip(off);
             }};
         }
         macro_rules! fault {
@@ -502,7 +502,7 @@ impl Vm {
                 let src: *const Value = $src;
                 // There is always a frame below a NORMAL frame (at least the host's).
                 let ret = self.frames.pop_ret();
-                let top = self.frames.last().unwrap_unchecked();
+                let top = self.frames.top();
                 if top.kind == FrameKind::NORMAL {
                     cur_base = top.base as usize;
                     cur_func = top.func;
@@ -528,7 +528,10 @@ impl Vm {
         // every slot of a frame before it runs, and `base` is recomputed after anything
         // that can grow the stack; (3) OBJ values always point at live heap objects
         // (the collector updates every root), and no heap pointer is held in a local
-        // across an allocation: operands are re-read from slots afterwards.
+        // across an allocation: operands are re-read from slots afterwards. And (4) the
+        // running function's frame is live while the loop runs (a return that pops
+        // the last NORMAL frame above the host's leaves the loop), which is what makes
+        // `Frames::top` and `Frames::set_top_ip` sound here.
         unsafe {
             loop {
                 if COUNT {
@@ -765,7 +768,7 @@ impl Vm {
                         let d = a16!(Op::CallSelf, 0) as u16;
                         let a0 = a16!(Op::CallSelf, 1);
                         let n = a16!(Op::CallSelf, 2);
-                        let fr = *self.frames.last().unwrap();
+                        let fr = *self.frames.top();
                         let b = cur_base + a0;
                         callop!(Op::CallSelf, self.push_frame(fr.func, b, n, d, fr.closure));
                         enter_pushed!(fr.func, b);
@@ -813,7 +816,7 @@ impl Vm {
                                 a16!(Op::TCall, 2),
                             ),
                             _ => {
-                                let fr = self.frames.last().unwrap();
+                                let fr = self.frames.top();
                                 (fr.closure, a16!(Op::TCallSelf, 0), a16!(Op::TCallSelf, 1))
                             }
                         };
@@ -845,7 +848,7 @@ impl Vm {
                         next!(Op::Closure);
                     }
                     Prim::GetEnv => {
-                        let c = self.frames.last().unwrap().closure;
+                        let c = self.frames.top().closure;
                         // SAFETY: the verifier checked the index against the function's
                         // capture count, and only closures of that function run it.
                         let v = *heap::fields(c.ptr()).add(a16!(Op::GetEnv, 1));
@@ -853,12 +856,12 @@ impl Vm {
                         next!(Op::GetEnv);
                     }
                     Prim::LoadSelf => {
-                        let c = self.frames.last().unwrap().closure;
+                        let c = self.frames.top().closure;
                         set!(a16!(Op::LoadSelf, 0), c);
                         next!(Op::LoadSelf);
                     }
                     Prim::SetEnv => {
-                        let c = self.frames.last().unwrap().closure;
+                        let c = self.frames.top().closure;
                         let v = slot!(a16!(Op::SetEnv, 1));
                         // SAFETY: as for GETENV.
                         self.heap.store(c.ptr(), a16!(Op::SetEnv, 0), v);
