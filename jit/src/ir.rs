@@ -203,8 +203,8 @@ define_ir! {
     ASetSlot "aset.slot" 2 None [GUARD | LOAD | STORE] "Element b of the array a (b in range: guarded before) := the whole value in slot `k`, through the write barrier (when the value is a young object and a an old one not remembered, a joins the remembered set through the runtime, `jit_remember`, first).";
     SetFieldSlot "setfield.slot" 0 None [GUARD | LOAD | STORE] "Field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff` := the whole value in slot `k >> 32`, through the write barrier as `aset.slot`; guarded as `field.slot`.";
     InitSlot "init.slot" 1 None [LOAD | STORE] "Field `k >> 16` of the object a, just allocated (`new`: young, so no barrier) := the whole value in slot `k & 0xffff`.";
-    CtorIdx "ctor.index" 0 I64 [GUARD | LOAD] "The constructor index of the value in slot `k` (a field-less constructor's payload, a DATA object's header tag); exits when it is neither.";
-    IsNil "list.isnil" 0 Bool [GUARD | LOAD] "Whether the list in slot `k` is empty (the field-less constructor of List) rather than a cons cell; exits when it is no list.";
+    CtorIdx "ctor.index" 0 I64 [GUARD | LOAD] "The constructor index of the value in slot `k & 0xffff_ffff` (a field-less constructor's payload, a DATA object's header tag); exits when it is neither. Bit 32 of `k`: the slot is known to hold one of the two (an object there is a DATA object).";
+    IsNil "list.isnil" 0 Bool [GUARD | LOAD] "Whether the list in slot `k & 0xffff_ffff` is empty (the field-less constructor of List) rather than a cons cell; exits when it is no list. Bit 32 of `k` as `ctor.index`'s.";
     HeadSlot "head.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 1` (head, tail) of the cons cell in slot `k & 0xffff`, the whole value; exits when it is no cons cell.";
     HGetI "home.get.i64" 0 I64 [LOAD] "The i64 of frame slot `k` from its home register (a slot kept in a register across the blocks of a loop, `aot::HomeLoop`).";
     HGetF "home.get.f64" 0 F64 [LOAD] "The f64 of frame slot `k` from its home register.";

@@ -105,10 +105,19 @@ fn copy_slot(a: &mut Asm, to: u64, from: u64) -> Result<(), CompileError> {
     Ok(())
 }
 
-/// Copies the whole 16-byte value at `[r11 + src]` (an object's field, a global) into
-/// the slot at byte offset `dst`, through `rax`, which is saved: it may hold a live
-/// value, and `r11` holds the source's address.
-fn copy_into_slot(a: &mut Asm, src: i32, dst: i32) {
+/// Copies the whole 16-byte value at `[from + src]` (an object's field, a global) into
+/// the slot at byte offset `dst`. With the address in a value's register (a field of
+/// an object held in one), through `r11`, the scratch register, touching nothing
+/// else; with it in `r11`, through `rax`, which is saved: it may hold a live value.
+fn copy_into_slot(a: &mut Asm, from: u8, src: i32, dst: i32) {
+    if from != SCRATCH {
+        dynasm!(a ; .arch x64
+            ; mov Rq(SCRATCH), QWORD [Rq(from) + src]
+            ; mov QWORD [Rq(BASE) + dst], Rq(SCRATCH)
+            ; mov Rq(SCRATCH), QWORD [Rq(from) + src + 8]
+            ; mov QWORD [Rq(BASE) + dst + 8], Rq(SCRATCH));
+        return;
+    }
     dynasm!(a ; .arch x64
         ; push rax
         ; mov rax, QWORD [Rq(SCRATCH) + src]
@@ -974,6 +983,14 @@ enum Slow {
         tw: u64,
         exit: DynamicLabel,
     },
+    /// `ctor.index` or `list.isnil` (`list`) of a value that is no object: a
+    /// field-less constructor's immediate (the empty list's, for `list`) into `r`.
+    Ctor0 {
+        r: u8,
+        off: i32,
+        list: bool,
+        exit: DynamicLabel,
+    },
 }
 
 /// Where a general array's element is: at index register `q`, or at a constant
@@ -1012,7 +1029,7 @@ impl Slow {
             Slow::AGetSlot { p, q, off, exit } => {
                 // The flat path tested the kind to be general.
                 element_addr(a, p, q, Some(exit));
-                copy_into_slot(a, f, off);
+                copy_into_slot(a, SCRATCH, f, off);
             }
             Slow::ASetSlot { p, q, voff, exit } => {
                 general(a, p, exit);
@@ -1033,6 +1050,19 @@ impl Slow {
                     Loc::None => {}
                 }
                 store_tw(a, reg, off, tw);
+            }
+            Slow::Ctor0 { r, off, list, exit } => {
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::CTOR0 as i32
+                    ; jne =>exit);
+                if list {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(BASE) + off + 12], builtin::LIST as i32
+                        ; jne =>exit
+                        ; mov Rq(r), 1);
+                } else {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]);
+                }
             }
         }
         Ok(())
@@ -1515,39 +1545,34 @@ impl Target<Asm> for BlockTarget<'_> {
                 let goff = disp(ins.k >> 16)?;
                 dynasm!(a ; .arch x64
                     ; mov Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]);
-                copy_into_slot(a, goff, off);
+                copy_into_slot(a, SCRATCH, goff, off);
             }
             IrOp::CtorIdx | IrOp::IsNil => {
+                // An object first, the common case of a match on data with fields (a
+                // list's cells, an `Option`'s `Some`); a field-less constructor's
+                // immediate out of line. Bit 32 of `k`: the slot holds a constructed
+                // value, so an object there is a data object (no kind check).
                 let r = g(Ref(i as u32));
-                let off = disp(ins.k)?;
-                let obj = a.new_dynamic_label();
-                let done = a.new_dynamic_label();
+                let off = disp(ins.k & 0xffff_ffff)?;
+                let data = ins.k >> 32 & 1 != 0;
+                let list = ins.op == IrOp::IsNil;
+                let (imm, done) = self.slow(a, Slow::Ctor0 { r, off, list, exit });
                 dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::CTOR0 as i32
-                    ; jne =>obj);
-                if ins.op == IrOp::CtorIdx {
-                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]);
-                } else {
-                    dynasm!(a ; .arch x64
-                        ; cmp DWORD [Rq(BASE) + off + 12], builtin::LIST as i32
-                        ; jne =>exit
-                        ; mov Rq(r), 1);
-                }
-                dynasm!(a ; .arch x64
-                    ; jmp =>done
-                    ; =>obj
                     ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
-                    ; jne =>exit
-                    ; mov Rq(r), QWORD [Rq(BASE) + off]
-                    ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_DATA as i8
-                    ; jne =>exit);
-                if ins.op == IrOp::CtorIdx {
-                    dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(r) + layout::TAG as i32]);
-                } else {
+                    ; jne =>imm
+                    ; mov Rq(r), QWORD [Rq(BASE) + off]);
+                if !data {
+                    dynasm!(a ; .arch x64
+                        ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_DATA as i8
+                        ; jne =>exit);
+                }
+                if list {
                     dynasm!(a ; .arch x64
                         ; cmp DWORD [Rq(r) + layout::META as i32], builtin::LIST as i32
                         ; jne =>exit
                         ; mov Rq(r), 0);
+                } else {
+                    dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(r) + layout::TAG as i32]);
                 }
                 dynasm!(a ; .arch x64 ; =>done);
             }
@@ -1563,7 +1588,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; jne =>exit
                     ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], builtin::LIST as i32
                     ; jne =>exit);
-                copy_into_slot(a, f, d);
+                copy_into_slot(a, SCRATCH, f, d);
             }
             IrOp::InitSlot => {
                 let p = g(ins.a);
@@ -1645,13 +1670,12 @@ impl Target<Asm> for BlockTarget<'_> {
                 let d = disp(ins.k >> 32)?;
                 let clo = layout::FRAME_CLOSURE as i32 - layout::FRAME_SIZE as i32;
                 dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [rbp + clo]);
-                copy_into_slot(a, foff, d);
+                copy_into_slot(a, SCRATCH, foff, d);
             }
             IrOp::FieldPtr => {
                 let foff = layout::FIELDS as i32 + disp(ins.k & 0xffff_ffff)?;
                 let d = disp(ins.k >> 32)?;
-                dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), Rq(g(ins.a)));
-                copy_into_slot(a, foff, d);
+                copy_into_slot(a, g(ins.a), foff, d);
             }
             IrOp::FieldSlot | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):
@@ -1669,7 +1693,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; jbe =>exit);
                 if ins.op == IrOp::FieldSlot {
                     let d = disp(ins.k >> 32)?;
-                    copy_into_slot(a, foff, d);
+                    copy_into_slot(a, SCRATCH, foff, d);
                 } else {
                     // The object's address is the destination's base: its field's
                     // offset from the object is `foff`.

@@ -256,10 +256,17 @@ impl Tx<'_> {
         }
         self.flush_slots(&[s]);
         let snap = self.snap(ip);
-        let idx = self.b.emit_raw(IrOp::CtorIdx, NONE, NONE, s as u64, snap);
+        let idx = self
+            .b
+            .emit_raw(IrOp::CtorIdx, NONE, NONE, self.ctor_k(s), snap);
         let k = self.b.kint(tag as i64);
         let op = if jumps { IrOp::NeI } else { IrOp::EqI };
-        self.b.guard(op, idx, k, snap).is_ok()
+        let ok = self.b.guard(op, idx, k, snap).is_ok();
+        if ok {
+            // Past the guard, as past a `jntag`: a constructed value.
+            self.kinds[s] = Kind::Ctor;
+        }
+        ok
     }
 
     /// Inlines the `callk` at `ip` if its callee may be inlined with exits ([`path`])

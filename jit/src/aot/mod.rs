@@ -86,6 +86,12 @@ pub enum Kind {
     F64,
     /// A bool.
     Bool,
+    /// A constructed value: a field-less constructor's immediate (`CTOR0`, the empty
+    /// list among them) or a data object. Past a `jntag`, `jnil`/`jcons`, `head`/`tail`,
+    /// `field`, `field2` or `setfield` (the interpreter faults on anything else, so
+    /// this holds for every run, the interpreter's included), and a `con`'s or `cons`'s
+    /// result. A `field` of such a slot found to be an object needs no kind check.
+    Ctor,
     /// Anything.
     Any,
 }
@@ -106,6 +112,12 @@ impl Kind {
             Kind::Bool => Some(IrType::Bool),
             _ => None,
         }
+    }
+
+    /// Whether nothing is known that a number's or bool's test would need (a
+    /// constructed value's slot, as one of no kind, holds no number or bool).
+    fn untyped(self) -> bool {
+        matches!(self, Kind::Any | Kind::Ctor)
     }
 }
 
@@ -238,6 +250,13 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
             k(st, s0, Kind::F64);
         }
         ALen => k(st, s0, Kind::I64),
+        JNTag | JNil | JCons | Cons | LoadNil => k(st, s0, Kind::Ctor),
+        Con => k(st, s0, Kind::Ctor),
+        Head | Tail | Field | Field2 => {
+            k(st, s1, Kind::Ctor);
+            k(st, s0, Kind::Any);
+        }
+        SetField => k(st, s0, Kind::Ctor),
         CallK | CallSelf => {
             let (f, a0) = if i.op == CallK {
                 (imm(i, 1) as u32, slot(i, 2))
@@ -820,7 +839,7 @@ fn home_loops(
                 Op::SetField => (slot(i, 0), Some(slot(i, 1))),
                 _ => continue,
             };
-            if fun.before[body[0]].get(s) != Some(&Kind::Any) {
+            if !fun.before[body[0]].get(s).is_some_and(|k| k.untyped()) {
                 continue;
             }
             match field {
@@ -856,7 +875,7 @@ fn home_loops(
             let i = &fun.insns[n].1;
             for s in use_def(i).reads {
                 let s = s as usize;
-                if fun.before[body[0]].get(s) != Some(&Kind::Any) {
+                if !fun.before[body[0]].get(s).is_some_and(|k| k.untyped()) {
                     continue;
                 }
                 let mut st = fun.before[n].clone();
@@ -1392,6 +1411,27 @@ impl Tx<'_> {
         (checked, self.map[o].map(|(r, _)| r))
     }
 
+    /// The `k` of a `ctor.index` or `list.isnil` of slot `s`: bit 32 set when the slot
+    /// holds a constructed value ([`Kind::Ctor`]), so an object there needs no kind
+    /// check.
+    fn ctor_k(&self, s: usize) -> u64 {
+        s as u64 | ((self.kinds.get(s) == Some(&Kind::Ctor)) as u64) << 32
+    }
+
+    /// Guards `obj`, the object (its tag guarded or known) of slot `o`, to be a data
+    /// object with field `fi`. Its kind is not tested when the slot holds a
+    /// constructed value ([`Kind::Ctor`]: an earlier `jntag`, `field`... on the slot
+    /// found it a field-less constructor or a data object, and it is an object):
+    /// headers never change while an object lives. Its field count always is (a
+    /// constructor's arity is not known here).
+    fn guard_data(&mut self, o: usize, obj: Ref, fi: usize, snap: u32) -> Result<(), BuildError> {
+        if self.kinds.get(o) != Some(&Kind::Ctor) {
+            self.b
+                .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
+        }
+        self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)
+    }
+
     /// Field `fi` of the data object `obj` (kind and field count guarded) into slot
     /// `s0`: read next as an i64 or f64, loaded into a register with a guard on its
     /// tag (a field of another kind leaves to the interpreter at this instruction,
@@ -1531,11 +1571,15 @@ impl Tx<'_> {
                 self.flush_slots(&[s0]);
                 let snap = self.snap(ip);
                 if i.op == JNTag {
-                    let idx = self.b.emit_raw(IrOp::CtorIdx, NONE, NONE, s0 as u64, snap);
+                    let idx = self
+                        .b
+                        .emit_raw(IrOp::CtorIdx, NONE, NONE, self.ctor_k(s0), snap);
                     let k = self.b.kint(slot(i, 1) as i64);
                     self.branch(IrOp::EqI, idx, k, target, next)?;
                 } else {
-                    let nil = self.b.emit_raw(IrOp::IsNil, NONE, NONE, s0 as u64, snap);
+                    let nil = self
+                        .b
+                        .emit_raw(IrOp::IsNil, NONE, NONE, self.ctor_k(s0), snap);
                     let op = if i.op == JNil {
                         IrOp::IsFalse
                     } else {
@@ -1681,9 +1725,7 @@ impl Tx<'_> {
                         None => self.b.sload_tw(o as u32, Tag::OBJ as u64, snap),
                     };
                     if !checked {
-                        self.b
-                            .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
-                        self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
+                        self.guard_data(o, obj, fi, snap)?;
                     }
                     self.field_into(ip, s0, obj, fi, snap)?;
                 } else if i.op == Field {
@@ -1716,13 +1758,7 @@ impl Tx<'_> {
                                 None => self.b.sload_tw(o as u32, Tag::OBJ as u64, snap),
                             };
                             if !checked {
-                                self.b.guard_header(
-                                    IrOp::GKind,
-                                    obj,
-                                    layout::KIND_DATA as u64,
-                                    snap,
-                                )?;
-                                self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
+                                self.guard_data(o, obj, fi, snap)?;
                             }
                             let k = self.b.kint(fi as i64);
                             self.b.hstore(obj, k, v, snap)?;
@@ -1756,9 +1792,7 @@ impl Tx<'_> {
                     None => self.b.sload_tw(s1 as u32, Tag::OBJ as u64, snap),
                 };
                 if !checked {
-                    self.b
-                        .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
-                    self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)?;
+                    self.guard_data(s1, obj, fi, snap)?;
                 }
                 let mid = self.b.fload(obj, fi as u32, Tag::OBJ as u64, snap)?;
                 self.b
@@ -2714,5 +2748,50 @@ mod tests {
         assert_eq!(fun.before[last][1], Kind::Any);
         assert_eq!(fun.before[1][1], Kind::Any);
         assert_eq!(fun.leaders.len(), 4);
+    }
+
+    #[test]
+    fn constructed_values_are_known_past_their_tests_and_lost_at_a_join_with_others() {
+        // jntag r0 makes r0 constructed on both edges; r1 := r0 keeps it; r0 := r2
+        // (a parameter) on one way only: unknown where the ways join; `field` of r0
+        // makes it constructed again, and its result is unknown.
+        use hashvm_format::Arg;
+        let mut f = FunctionBuilder::new("f", 3, 5);
+        let test = f.new_label();
+        let read = f.new_label();
+        let s = |k| Arg::Op(Operand::Slot(k));
+        f.emit(
+            Op::JNTag,
+            [s(0), Arg::Op(Operand::U16(1)), Arg::Label(test)],
+        );
+        f.bind(test);
+        f.op(Op::Mov, [Operand::Slot(1), Operand::Slot(0)]);
+        f.emit(
+            Op::JEqIImm,
+            [s(2), Arg::Op(Operand::Imm32(0)), Arg::Label(read)],
+        );
+        f.op(Op::Mov, [Operand::Slot(0), Operand::Slot(2)]);
+        f.bind(read);
+        f.op(
+            Op::Field,
+            [Operand::Slot(3), Operand::Slot(0), Operand::U16(0)],
+        );
+        f.op(Op::Ret, [Operand::Slot(3)]);
+        let mut mb = ModuleBuilder::new();
+        let fi = mb.add_function(f).unwrap();
+        mb.set_entry(fi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        let fun = infer(&m.functions[0].code, 5, &[], 0).unwrap();
+        assert_eq!(fun.before[0][0], Kind::Any, "parameters are unknown");
+        assert_eq!(fun.before[1][0], Kind::Ctor, "past the jntag");
+        assert_eq!(fun.before[2][1], Kind::Ctor, "moved");
+        let (field, ret) = (fun.insns.len() - 2, fun.insns.len() - 1);
+        assert_eq!(fun.before[field][0], Kind::Any, "joined with a parameter");
+        assert_eq!(fun.before[field][1], Kind::Ctor, "constructed on both ways");
+        assert_eq!(fun.before[ret][0], Kind::Ctor, "past the field");
+        assert_eq!(fun.before[ret][3], Kind::Any, "a field's value");
+        assert_eq!(Kind::Ctor.join(Kind::I64), Kind::Any);
+        assert!(Kind::Ctor.ir().is_none());
     }
 }
