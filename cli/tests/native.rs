@@ -1300,7 +1300,8 @@ fn tier_counts(stats: &[String]) -> Option<[u64; 4]> {
 /// over to the tracing JIT and get traces, and later runs of them leave to those
 /// traces, at the default hotness and at hotness 1, with and without GC stress (the
 /// runs must match `hashvm run`, the fault's stack trace included). With the tracing
-/// JIT off nothing is handed over. Then a loop whose recordings always fail (a body
+/// JIT off nothing is handed over, and a loop without calls (values in home registers)
+/// is never handed over. Then a loop whose recordings always fail (a body
 /// longer than a trace may be) is handed over three times and then stays native: of
 /// its 200000 passes only those three leave at its back-edge, never more (no exit
 /// storm).
@@ -1359,12 +1360,24 @@ fn aot_tiers_up() -> Result<(), Failed> {
     if tier_counts(&stats) != Some([0, 0, 0, 0]) {
         return Err(format!("with the JIT off: {stats:?}").into());
     }
-    // `long`'s loop body: 300 statements, about 900 instructions to record.
+    let exe = build_native(
+        &d.0,
+        "homed",
+        "sum := (n: i64) -> i64 => {\n    mut s := 0;\n    for i in 0..n {\n        s = (s * 31 + i) % 1000003;\n    }\n    s\n};\nmain := () => { println(to_str(sum(100000))); };\n",
+    );
+    let r = run(Command::new(&exe).env("HASHVM_AOT_STATS", "1"), T);
+    let stats: Vec<String> = r.stderr.lines().map(String::from).collect();
+    if r.code != 0 || tier_counts(&stats) != Some([0, 0, 0, 0]) {
+        return Err(format!("a loop without calls: {r:?}").into());
+    }
+    // `long`'s loop body: a call through a function value (a loop without calls keeps
+    // its values in registers and does not tier up) and 300 statements, about 900
+    // instructions to record.
     let body: String = (0..300)
         .map(|k| format!("        s = (s * 3 + i + {k}) % 1000003;\n"))
         .collect();
     let prog = format!(
-        "long := (n: i64) -> i64 => {{\n    mut s := 1;\n    for i in 0..n {{\n{body}    }}\n    s\n}};\nmain := () => {{ println(to_str(long(200000))); }};\n"
+        "step := (s: i64) -> i64 => s + 1;\nlong := (n: i64, f: (i64) -> i64) -> i64 => {{\n    mut s := 1;\n    for i in 0..n {{\n        s = f(s);\n{body}    }}\n    s\n}};\nmain := () => {{ println(to_str(long(200000, step))); }};\n"
     );
     let exe = build_native(&d.0, "long", &prog);
     let r = run(Command::new(&exe).env("HASHVM_AOT_STATS", "1"), T);

@@ -602,6 +602,11 @@ pub fn program(
             continue;
         };
         let mut why = ir.fallbacks.clone();
+        // Each function starts 32-byte aligned, so that code added to another
+        // function (or the trampoline) does not move this one's branches across the
+        // decoders' 32-byte windows: an 8-byte longer trampoline alone cost ackermann
+        // and awfy_list 13% of their time with the same instructions.
+        dynasm!(a ; .arch x64 ; .align 32);
         for (bi, b) in ir.blocks.iter().enumerate() {
             let next = ir.blocks.get(bi + 1).map(|n| n.ip);
             let (trace, loc) = match allocate_avoiding(&b.trace, &reserved(&ir.loops, b.ip)) {
@@ -694,7 +699,10 @@ pub fn program(
 /// The back-edge blocks that count their passes for tier-up (SPEC.md §11.6, "Tier-up"):
 /// each one the interpreter can enter (a loop entry, so that the interpreter's
 /// back-edge has an anchor to record a trace at), with its counter's index: only
-/// innermost loops (no back-edge between header and back-edge), as the tracing JIT
+/// loops that call (a loop without calls keeps its values in home registers, native
+/// code at its best: traces of such loops lost on sieve, 4.6% more instructions, and
+/// awfy_sieve, 19% more time, and won on fannkuchredux and fasta, and nothing told them
+/// apart), only innermost loops (no back-edge between header and back-edge), as the tracing JIT
 /// roots its trees at the innermost loop and grows the enclosing ones as side traces
 /// (a root trace recorded at an outer loop exits at every pass of the inner one: fasta
 /// 14.6% more instructions), and not in functions that call themselves: a trace
@@ -727,7 +735,10 @@ fn counted_loops(
                     Ok(k) => !be.iter().any(|&(b, _)| b >= be[k].1 && b < ip),
                     Err(_) => false,
                 };
-                if !recursive && innermost {
+                let homed = irs[fi]
+                    .as_ref()
+                    .is_some_and(|f| f.loops.iter().any(|h| h.back == ip));
+                if !recursive && innermost && !homed {
                     v.push((ip, n));
                 }
                 n += 1;
