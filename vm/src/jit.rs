@@ -927,11 +927,8 @@ impl Vm {
     /// Removes the trace installed at `at` (after the JIT invalidated it); its counter
     /// restarts from the threshold.
     pub fn uninstall_trace(&mut self, at: Anchor) {
-        let t = self.config.jit_hot;
-        if let Some(s) = self.slot_mut(at) {
-            s.trace = 0;
-            s.count = t.max(1);
-        }
+        let t = self.config.jit_hot.max(1);
+        self.empty_slot(at, t);
     }
 
     /// Takes the entry installed at `at` out of its slot (a native executable's
@@ -939,9 +936,14 @@ impl Vm {
     /// next pass asks the hook again at once, which may record a trace there. Not an
     /// abort, and a trace that hands over is not one that made no progress.
     pub fn jit_hand_over(&mut self, at: Anchor) {
+        self.empty_slot(at, 1);
+    }
+
+    /// Empties the trace slot of `at`, its counter firing after `count` passes.
+    fn empty_slot(&mut self, at: Anchor, count: u16) {
         if let Some(s) = self.slot_mut(at) {
             s.trace = 0;
-            s.count = 1;
+            s.count = count;
         }
     }
 

@@ -720,7 +720,7 @@ fn counted_loops(
     let mut out = Vec::with_capacity(irs.len());
     for (fi, ir) in irs.iter().enumerate() {
         let mut v = Vec::new();
-        if ir.is_some() {
+        if let Some(ir) = ir {
             let mut ips: Vec<u32> = loop_entries[fi]
                 .iter()
                 .copied()
@@ -735,9 +735,7 @@ fn counted_loops(
                     Ok(k) => !be.iter().any(|&(b, _)| b >= be[k].1 && b < ip),
                     Err(_) => false,
                 };
-                let homed = irs[fi]
-                    .as_ref()
-                    .is_some_and(|f| f.loops.iter().any(|h| h.back == ip));
+                let homed = ir.loops.iter().any(|h| h.back == ip);
                 if !recursive && innermost && !homed {
                     v.push((ip, n));
                 }
@@ -753,10 +751,16 @@ fn counted_loops(
 /// through `exit` (the back-edge block's, at the `loop` instruction, homes written
 /// back) when it reaches zero, which the hook reads as the loop being hot.
 fn count_pass(a: &mut Asm, c: u32, exit: DynamicLabel) {
+    decrement_counter(a, c);
+    dynasm!(a ; .arch x64 ; je =>exit);
+}
+
+/// Takes one pass off tier-up counter `c` (flags set by the result, the counters'
+/// address left in `r11`).
+fn decrement_counter(a: &mut Asm, c: u32) {
     dynasm!(a ; .arch x64
         ; mov r11, QWORD [rbx + TRAMP_COUNTERS]
-        ; sub DWORD [r11 + 4 * c as i32], 1
-        ; je =>exit);
+        ; sub DWORD [r11 + 4 * c as i32], 1);
 }
 
 /// An exit inside a callee inlined with exits (`aot::inline`): pushes the frame record
@@ -1337,14 +1341,14 @@ impl Target<Asm> for BlockTarget<'_> {
                         // A counted loop's pass also counts: at zero, the counter goes
                         // back to one and the back-edge block's own count (zero
                         // again) leaves there.
-                        Some(c) => dynasm!(a ; .arch x64
-                            ; cmp BYTE [Rq(INTR)], 0
-                            ; jne =>l
-                            ; mov r11, QWORD [rbx + TRAMP_COUNTERS]
-                            ; sub DWORD [r11 + 4 * c as i32], 1
-                            ; jne =>hl
-                            ; mov DWORD [r11 + 4 * c as i32], 1
-                            ; jmp =>l),
+                        Some(c) => {
+                            dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>l);
+                            decrement_counter(a, c);
+                            dynasm!(a ; .arch x64
+                                ; jne =>hl
+                                ; mov DWORD [r11 + 4 * c as i32], 1
+                                ; jmp =>l);
+                        }
                         None => dynasm!(a ; .arch x64
                             ; cmp BYTE [Rq(INTR)], 0
                             ; je =>hl

@@ -283,15 +283,21 @@ impl AotHook {
     /// Loop entry `k` stays native for good: its counter as good as stopped (it
     /// leaves again after 2^32 passes, to be stopped again), its entry in the slot.
     fn refuse(&mut self, vm: &mut Vm, k: usize, at: Anchor) {
+        self.stop_counting(k);
+        if vm.hot_slot(at).is_some_and(|s| s.trace == 0) {
+            vm.install_trace(at, Self::id(k));
+        }
+    }
+
+    /// Loop entry `k` is refused (counted once) and its counter as good as stopped;
+    /// its entry is the caller's to put back.
+    fn stop_counting(&mut self, k: usize) {
         if self.tier[k].0 != Tier::Refused {
             self.stats.borrow_mut().refused += 1;
         }
         self.tier[k].0 = Tier::Refused;
         if let Some(c) = self.counter_of[k] {
             self.counters[c].set(u32::MAX);
-        }
-        if vm.hot_slot(at).is_some_and(|s| s.trace == 0) {
-            vm.install_trace(at, Self::id(k));
         }
     }
 
@@ -399,13 +405,12 @@ impl JitHook for AotHook {
             // `TIER_TRIES`.
             Recording::Abort | Recording::Wait(_) => {
                 let tries = self.tier[k].1.saturating_add(1);
-                let c = self.counter_of[k].unwrap_or(0);
+                self.tier[k].1 = tries;
                 if tries >= TIER_TRIES {
-                    self.tier[k] = (Tier::Refused, tries);
-                    self.stats.borrow_mut().refused += 1;
-                    self.counters[c].set(u32::MAX);
+                    self.stop_counting(k);
                 } else {
-                    self.tier[k] = (Tier::Native, tries);
+                    self.tier[k].0 = Tier::Native;
+                    let c = self.counter_of[k].unwrap_or(0);
                     self.counters[c].set(Self::threshold(vm) << tries);
                 }
                 Recording::Done(Self::id(k))

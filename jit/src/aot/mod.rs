@@ -250,8 +250,7 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
             k(st, s0, Kind::F64);
         }
         ALen => k(st, s0, Kind::I64),
-        JNTag | JNil | JCons | Cons | LoadNil => k(st, s0, Kind::Ctor),
-        Con => k(st, s0, Kind::Ctor),
+        JNTag | JNil | JCons | Cons | Con | LoadNil => k(st, s0, Kind::Ctor),
         Head | Tail | Field | Field2 => {
             k(st, s1, Kind::Ctor);
             k(st, s0, Kind::Any);

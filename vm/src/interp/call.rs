@@ -161,7 +161,7 @@ impl Vm {
         if let Err(why) = self.try_push(fr, n) {
             self.push_frame_slow(func, base, n, ret, closure, why)?;
         }
-        // SAFETY: `hot_calls` has one slot per function, and `enter` has just read
+        // SAFETY: `hot_calls` has one slot per function, and `try_push` (or its slow path) has just read
         // `func`'s frame size (the index is valid).
         // An anchor with a trace keeps its counter at 1, so this one test covers both.
         let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
