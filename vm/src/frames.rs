@@ -8,22 +8,34 @@
 //! pointer as a root. (Issue 11: `force`, over-application and host calls made that
 //! mistake.) `Frames::push` is therefore the only way to push a frame: it computes
 //! the extent with the same function the collector uses (`extent`) and clears every
-//! slot of it that the caller did not fill. The vector of frames is private to this
+//! slot of it that the caller did not fill. The buffer of frames is private to this
 //! module, so no other code can push one.
 
 use crate::value::{Tag, Value};
 use crate::vm::{Frame, FrameKind, FuncInfo, SCRATCH_SLOTS};
 
-/// The activation records, innermost last. Read through [`Frames::as_slice`] and the
-/// other accessors; pushed only by `Frames::push`.
+/// The activation records, innermost last, in one buffer addressed by pointers: the
+/// innermost record is `top - 1`, so a push, a pop and every read of the innermost
+/// frame (each call's saved ip, `ret`'s caller, `getenv`'s closure) use the one word
+/// `top` instead of a `Vec`'s base and length (a load, a shift and an add fewer each,
+/// and the length's load-modify-store at push and pop becomes the pointer's). A push
+/// compares `top` with `limit` once. Read through [`Frames::as_slice`] and the other
+/// accessors; pushed only by `Frames::push`.
 pub struct Frames {
-    v: Vec<Frame>,
+    /// The buffer's owner: its length stays 0, its capacity is the room for records
+    /// (records live in its spare capacity, `base..top`, managed here).
+    buf: Vec<Frame>,
+    /// The buffer's first record (`buf.as_mut_ptr()`, kept so that every record
+    /// pointer derives from a mutable one).
+    base: *mut Frame,
+    /// One past the innermost live record (`base` when none is live).
+    top: *mut Frame,
+    /// `base + min(max, capacity)`: the one bound a push compares `top` with (depth and
+    /// room as one compare; which of the two was reached is asked only when it is, out
+    /// of line).
+    limit: *mut Frame,
     /// The configured frame limit (`Config::max_frames`, fixed for the machine's life).
     max: usize,
-    /// `min(max, v.capacity())`: the one bound a push compares the frame count with
-    /// (depth and room as one compare; which of the two was reached is asked only when
-    /// it is, out of line).
-    limit: usize,
 }
 
 /// The stack slots frame `f` owns from its base: what the collector scans and what
@@ -136,6 +148,26 @@ unsafe fn write_record(p: *mut Frame, fr: &Frame) {
     }
 }
 
+/// Clears the slots of `fr`'s extent (ending at `end`) above its first `filled` and
+/// writes its record at `at`: what a push does once the frame is known to fit.
+///
+/// # Safety
+/// `fr.base <= end <= stack.len()`, and `at` is valid for writing a `Frame`, aligned.
+#[inline(always)]
+unsafe fn settle(stack: &mut [Value], fr: &Frame, filled: usize, end: usize, at: *mut Frame) {
+    let start = (fr.base as usize + filled).min(end);
+    // SAFETY: the caller's contract: `start <= end <= stack.len()`, `at` writable.
+    unsafe {
+        clear_tags(stack.as_mut_ptr(), start, end);
+        // Written in place: the compiler built a record in its stack frame with narrow
+        // stores and copied it with wide loads spanning them, which cannot be forwarded
+        // (a store-forwarding stall measured at 10% of a call-heavy program's time,
+        // binary-trees). Four 8-byte stores of words put together in registers
+        // (`write_record`), not one per field (nine).
+        write_record(at, fr);
+    }
+}
+
 /// Why [`Frames::push`] did not push.
 pub(crate) enum PushFailed {
     /// The value stack must first grow to at least this many slots.
@@ -150,15 +182,30 @@ pub(crate) enum PushFailed {
 impl Frames {
     /// Room for `n` frames before reallocating, and at most `max` live frames.
     pub(crate) fn with_capacity(n: usize, max: usize) -> Frames {
-        let v = Vec::with_capacity(n);
-        let limit = max.min(v.capacity());
-        Frames { v, max, limit }
+        let mut buf: Vec<Frame> = Vec::with_capacity(n);
+        let base = buf.as_mut_ptr();
+        // SAFETY: `min(max, capacity)` records from `base` are inside the buffer (or one
+        // past it).
+        let limit = unsafe { base.add(max.min(buf.capacity())) };
+        Frames {
+            buf,
+            base,
+            top: base,
+            limit,
+            max,
+        }
+    }
+
+    /// The first record's address.
+    #[inline(always)]
+    fn base(&self) -> *mut Frame {
+        self.base
     }
 
     /// Pushes `fr`, whose first `filled` slots (from its base) the caller has already
     /// written, and sets every other slot of its extent to unit, so that every slot the
     /// collector scans for it holds a live value. Pushes nothing when the value stack is
-    /// too short, the frame limit is reached or the vector is full.
+    /// too short, the frame limit is reached or the buffer is full.
     #[inline(always)]
     pub(crate) fn push(
         &mut self,
@@ -172,31 +219,24 @@ impl Frames {
         if end > stack.len() {
             return Err(PushFailed::Stack(end));
         }
-        if self.v.len() >= self.limit {
+        if self.top >= self.limit {
             return Err(self.full());
         }
-        // SAFETY: `start <= end <= stack.len()` (checked above).
-        unsafe { clear_tags(stack.as_mut_ptr(), (base + filled).min(end), end) };
-        // Written in place, not by `Vec::push`: the compiler built the record in its
-        // stack frame with narrow stores and copied it with wide loads spanning them,
-        // which cannot be forwarded (a store-forwarding stall measured at 10% of a
-        // call-heavy program's time, binary-trees). Four 8-byte stores of words put
-        // together in registers (`write_record`), not one per field (nine).
-        let len = self.v.len();
-        // SAFETY: `len < limit <= capacity` (checked above), so the slot is inside the
-        // buffer; the whole record is written before `set_len` makes it visible.
+        // SAFETY: the extent fits the stack (checked above); `top < limit <= base +
+        // capacity` (checked above), so the record is inside the buffer, and it is
+        // written whole before `top` makes it live.
         unsafe {
-            write_record(self.v.as_mut_ptr().add(len), &fr);
-            self.v.set_len(len + 1);
+            settle(stack, &fr, filled, end, self.top);
+            self.top = self.top.add(1);
         }
         Ok(())
     }
 
-    /// Which bound a push that found the frame count at `limit` reached.
+    /// Which bound a push that found `top` at `limit` reached.
     #[cold]
     #[inline(never)]
     fn full(&self) -> PushFailed {
-        if self.v.len() >= self.max {
+        if self.len() >= self.max {
             PushFailed::Depth
         } else {
             PushFailed::Frames
@@ -208,16 +248,32 @@ impl Frames {
     /// would abort the process instead of letting the VM report "out of memory").
     #[cold]
     pub(crate) fn grow(&mut self) -> bool {
-        let ok =
-            self.v.try_reserve(self.v.capacity().max(16)).is_ok() || self.v.try_reserve(1).is_ok();
-        self.limit = self.max.min(self.v.capacity());
+        let n = self.len();
+        let cap = self.buf.capacity();
+        let mut new: Vec<Frame> = Vec::new();
+        let ok = new.try_reserve_exact(cap + cap.max(16)).is_ok()
+            || new.try_reserve_exact(cap + 1).is_ok();
+        if ok {
+            // SAFETY: the `n` live records are inside the old buffer and the new one has
+            // room for more than `n`; the buffers are distinct allocations. A `Frame` is
+            // `Copy`: the old buffer (length 0) drops nothing but its memory.
+            unsafe { std::ptr::copy_nonoverlapping(self.base(), new.as_mut_ptr(), n) };
+            self.buf = new;
+            self.base = self.buf.as_mut_ptr();
+        }
+        let base = self.base();
+        // SAFETY: `n <= min(max, capacity)` records from the (possibly new) buffer's base.
+        unsafe {
+            self.top = base.add(n);
+            self.limit = base.add(self.max.min(self.buf.capacity()));
+        }
         ok
     }
 
     /// The frame records' storage: first record, live count and room, for the JIT's
     /// register block.
     pub(crate) fn raw_parts(&mut self) -> (*mut Frame, usize, usize) {
-        (self.v.as_mut_ptr(), self.v.len(), self.v.capacity())
+        (self.base(), self.len(), self.buf.capacity())
     }
 
     /// Adopts a frame count that generated code changed by writing records directly.
@@ -227,15 +283,22 @@ impl Frames {
     /// frame (function index in range, base and extent inside the value stack, every
     /// slot of its extent holding a live value).
     pub(crate) unsafe fn set_len(&mut self, n: usize) {
-        debug_assert!(n <= self.v.capacity());
-        // SAFETY: the caller's contract.
-        unsafe { self.v.set_len(n) }
+        debug_assert!(n <= self.buf.capacity());
+        // SAFETY: the caller's contract: inside the buffer or one past it.
+        self.top = unsafe { self.base().add(n) };
     }
 
     /// Removes and returns the innermost frame.
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Frame> {
-        self.v.pop()
+        if self.top == self.base() {
+            return None;
+        }
+        // SAFETY: a record is live below `top`; `Frame` is `Copy`.
+        unsafe {
+            self.top = self.top.sub(1);
+            Some(*self.top)
+        }
     }
 
     /// Removes the innermost frame and returns its result slot (`ret`), the one field
@@ -247,27 +310,29 @@ impl Frames {
     /// At least one frame is live.
     #[inline(always)]
     pub(crate) unsafe fn pop_ret(&mut self) -> u16 {
-        let n = self.v.len();
-        debug_assert!(n > 0);
-        // SAFETY: `n > 0` by the caller's contract, so `n - 1` is a live record; a
-        // `Frame` is `Copy` (nothing to drop), so shortening the length pops it.
+        debug_assert!(self.top > self.base());
+        // SAFETY: the caller's contract: `top - 1` is a live record; popping it is
+        // moving `top` (nothing to drop).
         unsafe {
-            let ret = self.v.get_unchecked(n - 1).ret;
-            self.v.set_len(n - 1);
-            ret
+            self.top = self.top.sub(1);
+            (*self.top).ret
         }
     }
 
     /// Pops frames until `n` are left.
     pub(crate) fn truncate(&mut self, n: usize) {
-        self.v.truncate(n);
+        if n < self.len() {
+            // SAFETY: `n` is below the live count.
+            self.top = unsafe { self.base().add(n) };
+        }
     }
 
     /// Records where the innermost frame resumes (or which instruction faulted).
     #[inline(always)]
     pub(crate) fn set_ip(&mut self, ip: u32) {
-        if let Some(f) = self.v.last_mut() {
-            f.ip = ip;
+        if self.top > self.base() {
+            // SAFETY: a record is live below `top`.
+            unsafe { (*self.top.sub(1)).ip = ip };
         }
     }
 
@@ -279,9 +344,9 @@ impl Frames {
     /// At least one frame is live.
     #[inline(always)]
     pub(crate) unsafe fn top(&self) -> &Frame {
-        debug_assert!(!self.v.is_empty());
+        debug_assert!(self.top > self.base());
         // SAFETY: the caller's contract.
-        unsafe { self.v.get_unchecked(self.v.len() - 1) }
+        unsafe { &*self.top.sub(1) }
     }
 
     /// [`Frames::set_ip`] without the test for an empty stack.
@@ -290,37 +355,49 @@ impl Frames {
     /// At least one frame is live.
     #[inline(always)]
     pub(crate) unsafe fn set_top_ip(&mut self, ip: u32) {
-        debug_assert!(!self.v.is_empty());
-        let n = self.v.len();
+        debug_assert!(self.top > self.base());
         // SAFETY: the caller's contract.
-        unsafe { self.v.get_unchecked_mut(n - 1).ip = ip };
+        unsafe { (*self.top.sub(1)).ip = ip };
     }
 
     /// The closures of every frame, for the collector to forward.
     pub(crate) fn closures_mut(&mut self) -> impl Iterator<Item = &mut Value> {
-        self.v.iter_mut().map(|f| &mut f.closure)
+        self.as_mut_slice().iter_mut().map(|f| &mut f.closure)
     }
 
     /// The innermost frame.
     #[inline(always)]
     pub fn last(&self) -> Option<&Frame> {
-        self.v.last()
+        if self.top == self.base() {
+            None
+        } else {
+            // SAFETY: a record is live below `top`.
+            Some(unsafe { &*self.top.sub(1) })
+        }
     }
 
     /// The number of live frames.
     #[inline(always)]
     pub fn len(&self) -> usize {
-        self.v.len()
+        // SAFETY: `top` points into (or one past) the buffer, at or above its base.
+        unsafe { self.top.offset_from(self.base()) as usize }
     }
 
     /// Whether no frame is live (no code is running).
     pub fn is_empty(&self) -> bool {
-        self.v.is_empty()
+        self.top == self.base()
     }
 
     /// All frames, outermost first.
     pub fn as_slice(&self) -> &[Frame] {
-        &self.v
+        // SAFETY: the records `base..top` are live and initialised.
+        unsafe { std::slice::from_raw_parts(self.base(), self.len()) }
+    }
+
+    /// All frames, outermost first, for updating in place.
+    fn as_mut_slice(&mut self) -> &mut [Frame] {
+        // SAFETY: as `as_slice`, borrowed mutably through `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.base(), self.len()) }
     }
 }
 
@@ -449,6 +526,9 @@ mod tests {
         }
         assert!(cap < 3, "the vector had to grow at least once");
         assert_eq!(frames.len(), 3);
+        // The growth moved the records: every one is still there, in order.
+        let bases: Vec<u32> = frames.as_slice().iter().map(|f| f.base).collect();
+        assert_eq!(bases, [0, 4, 8]);
         assert!(frames.raw_parts().2 > 3, "grown past the limit");
         let fr = frame(FrameKind::FORCE, 0, 12);
         assert!(matches!(
@@ -456,5 +536,39 @@ mod tests {
             Err(PushFailed::Depth)
         ));
         assert_eq!(frames.len(), 3);
+    }
+
+    /// `top`, `pop`, `pop_ret`, `truncate` and `set_len` move the one pointer the
+    /// records are addressed by, and `last`, `len` and `as_slice` agree with it.
+    #[test]
+    fn pops_and_truncation_move_the_top() {
+        let funcs: Vec<FuncInfo> = Vec::new();
+        let mut stack = vec![STALE; 64];
+        let mut frames = Frames::with_capacity(8, 10);
+        assert!(frames.last().is_none() && frames.pop().is_none());
+        for i in 0..5u32 {
+            let mut fr = frame(FrameKind::FORCE, 0, 4 * i);
+            fr.ret = i as u16;
+            assert!(frames.push(&mut stack, &funcs, fr, 0).is_ok());
+        }
+        // SAFETY: five frames are live.
+        unsafe {
+            assert_eq!(frames.top().base, 16);
+            frames.set_top_ip(7);
+            assert_eq!(frames.pop_ret(), 4);
+            assert_eq!(frames.top().base, 12);
+        }
+        assert_eq!(frames.len(), 4);
+        assert_eq!(frames.pop().map(|f| f.base), Some(12));
+        frames.truncate(9);
+        assert_eq!(frames.len(), 3);
+        frames.truncate(1);
+        assert_eq!(frames.as_slice().len(), 1);
+        assert_eq!(frames.last().map(|f| f.base), Some(0));
+        // SAFETY: the records below 4 were written by the pushes above.
+        unsafe { frames.set_len(4) };
+        assert_eq!(frames.last().map(|f| (f.base, f.ip)), Some((12, 0)));
+        let (base, n, cap) = frames.raw_parts();
+        assert!(!base.is_null() && n == 4 && cap >= 8);
     }
 }

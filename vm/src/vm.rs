@@ -73,7 +73,7 @@ impl FrameKind {
 /// the callee it starts runs above them.
 pub const SCRATCH_SLOTS: usize = 4;
 
-/// One activation record. Frames live in one contiguous `Vec` beside the value stack,
+/// One activation record. Frames live in one contiguous buffer beside the value stack,
 /// never on the Rust stack, so recursion depth is bounded only by the configured limit.
 /// `#[repr(C)]` so that JIT code can read and write it.
 #[repr(C)]
