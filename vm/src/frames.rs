@@ -6,8 +6,9 @@
 //! collection, so it may hold a pointer into a space that no longer exists; if a frame
 //! is then pushed over it without clearing it, the next collection reads that dangling
 //! pointer as a root. (Issue 11: `force`, over-application and host calls made that
-//! mistake.) `Frames::push` is therefore the only way to push a frame: it computes
-//! the extent with the same function the collector uses (`extent`) and clears every
+//! mistake.) `Frames::push` is therefore the only way to push a frame (and
+//! `Frames::replace_top`, a tail call's, the only way to rewrite one): both compute
+//! the extent with the same function the collector uses (`extent`) and clear every
 //! slot of it that the caller did not fill. The buffer of frames is private to this
 //! module, so no other code can push one.
 
@@ -149,7 +150,8 @@ unsafe fn write_record(p: *mut Frame, fr: &Frame) {
 }
 
 /// Clears the slots of `fr`'s extent (ending at `end`) above its first `filled` and
-/// writes its record at `at`: what a push does once the frame is known to fit.
+/// writes its record at `at`: what every push and [`Frames::replace_top`] do once the
+/// frame is known to fit.
 ///
 /// # Safety
 /// `fr.base <= end <= stack.len()`, and `at` is valid for writing a `Frame`, aligned.
@@ -230,6 +232,27 @@ impl Frames {
             self.top = self.top.add(1);
         }
         Ok(())
+    }
+
+    /// Replaces the innermost record by `fr`, the frame of a tail call (the same
+    /// depth: no limit to compare), clearing its slots as [`Frames::push`] does.
+    ///
+    /// # Safety
+    /// A frame is live, and `fr`'s extent fits the stack: `fr.base + extent(funcs,
+    /// &fr) <= stack.len()`.
+    #[inline(always)]
+    pub(crate) unsafe fn replace_top(
+        &mut self,
+        stack: &mut [Value],
+        funcs: &[FuncInfo],
+        fr: Frame,
+        filled: usize,
+    ) {
+        debug_assert!(self.top > self.base());
+        let end = fr.base as usize + extent(funcs, &fr);
+        debug_assert!(end <= stack.len());
+        // SAFETY: the caller's contract: `top - 1` is a live record, the extent fits.
+        unsafe { settle(stack, &fr, filled, end, self.top.sub(1)) };
     }
 
     /// Which bound a push that found `top` at `limit` reached.

@@ -189,6 +189,53 @@ impl Vm {
         self.enter_slow(fr, n, why)
     }
 
+    /// A tail call of the known function `func` from the frame at `b` (the running one),
+    /// with its `n` arguments at slots `a0..a0 + n`, done in place when it can be: the
+    /// arguments move down, the running frame's record becomes the callee's (same base,
+    /// same result slot, same depth) and the callee's other slots are cleared, as
+    /// [`Vm::tail_call`]'s pop and push would leave them. `false`, having changed
+    /// nothing, when the callee's frame needs more stack or its entry counter would
+    /// expire (the firing, and growth, stay on `tail_call`'s path). Out of line, the pop
+    /// and push cost about 60 instructions per `tcallk` (awfy_storage's closures,
+    /// pmap's helpers: 3-5% of their dispatches).
+    ///
+    /// # Safety
+    /// `func` is a function index of the program (verified code's), the frame at `b` is
+    /// the live innermost NORMAL frame, and `a0..a0 + n` lies inside it (verified).
+    #[inline(always)]
+    pub(super) unsafe fn replace_frame(
+        &mut self,
+        func: u32,
+        b: usize,
+        a0: usize,
+        n: usize,
+    ) -> bool {
+        // SAFETY: the caller's contract: `func` indexes both tables.
+        let (nslots, c) = unsafe {
+            (
+                self.funcs.get_unchecked(func as usize).nslots as usize,
+                self.hot_calls.get_unchecked_mut(func as usize),
+            )
+        };
+        if c.count <= 1 || b + nslots > self.stack.len() {
+            return false;
+        }
+        c.count -= 1;
+        // SAFETY: the caller's contract: a live frame at `b` whose slots (and the window
+        // in them) exist; the callee's extent fits the stack (checked above). The
+        // result slot is the replaced frame's.
+        unsafe {
+            if a0 != 0 {
+                let base = self.stack.as_mut_ptr().add(b);
+                std::ptr::copy(base.add(a0), base, n);
+            }
+            let ret = self.frames.top().ret;
+            let fr = normal_frame(func, b, ret, Value::func(func));
+            self.frames.replace_top(&mut self.stack, &self.funcs, fr, n);
+        }
+        true
+    }
+
     /// Applies the function value `f` to the `n` arguments at absolute stack index `p`
     /// (exact, partial or over-application); the result goes to slot `ret` of the frame
     /// below (the current top frame).

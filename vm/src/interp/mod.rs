@@ -803,13 +803,24 @@ impl Vm {
                             Called::Value(v) => set!(d as usize, v),
                         }
                     }
-                    Prim::TCallK | Prim::TCall | Prim::TCallSelf => {
+                    Prim::TCallK => {
+                        let f = a32!(Op::TCallK, 0);
+                        let (a0, n) = (a16!(Op::TCallK, 1), a16!(Op::TCallK, 2));
+                        // In place when the callee's frame fits and its counter does
+                        // not expire; otherwise (and for a fault) `tail_call`.
+                        if self.replace_frame(f, cur_base, a0, n) {
+                            enter_pushed!(f, cur_base);
+                            continue;
+                        }
+                        save_ip!();
+                        let r = self.tail_call(true, Value::func(f), cur_base, a0, n);
+                        match tri!(r) {
+                            Some(v) => return Ok(Some(v)),
+                            None => reload!(),
+                        }
+                    }
+                    Prim::TCall | Prim::TCallSelf => {
                         let (target, a0, n) = match op {
-                            prim::TCALLK => (
-                                Value::func(a32!(Op::TCallK, 0)),
-                                a16!(Op::TCallK, 1),
-                                a16!(Op::TCallK, 2),
-                            ),
                             prim::TCALL => (
                                 slot!(a16!(Op::TCall, 0)),
                                 a16!(Op::TCall, 1),
@@ -833,7 +844,7 @@ impl Vm {
                             continue;
                         }
                         save_ip!();
-                        let r = self.tail_call(op == prim::TCALLK, target, cur_base, a0, n);
+                        let r = self.tail_call(false, target, cur_base, a0, n);
                         match tri!(r) {
                             Some(v) => return Ok(Some(v)),
                             None => reload!(),
