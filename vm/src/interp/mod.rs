@@ -808,6 +808,8 @@ impl Vm {
                         let (a0, n) = (a16!(Op::TCallK, 1), a16!(Op::TCallK, 2));
                         // In place when the callee's frame fits and its counter does
                         // not expire; otherwise (and for a fault) `tail_call`.
+                        // SAFETY: `f` and the window were verified (invariant (1)), and
+                        // the running frame at `cur_base` is the innermost (4).
                         if self.replace_frame(f, cur_base, a0, n) {
                             enter_pushed!(f, cur_base);
                             continue;
