@@ -1242,6 +1242,17 @@ fn same_at_limits(exe: &Path, hbc: &Path, least: u64) -> Result<Stats, Failed> {
     Ok(all)
 }
 
+/// Typed entries (SPEC.md §11.6): cli/tests/jit/aot_typed_entry.hash's functions are
+/// entered past their tag compares by their compiled callers, at stack limits of
+/// 100000 and 1000 calls (`depth(5000, 3)` overflows at the second: the same message
+/// and stack trace), with and without GC stress (`fill` collects at the bottom of a
+/// recursion of typed calls), against `hashvm run`.
+fn aot_enters_typed() -> Result<(), Failed> {
+    let src = root().join("cli/tests/jit/aot_typed_entry.hash");
+    let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+    aot_compiles(&text, &["tak", "scale", "fill", "depth", "main"], 0, 1)
+}
+
 /// A loop whose preheader check fails in a function pushed by a direct native call
 /// that kept slots uncleared (cli/tests/jit/aot_kept_preheader.hasm): the failure
 /// must clear them as an exit stub does, or the collection right after it under GC
@@ -1663,6 +1674,7 @@ fn main() {
     ));
     trials.push(Trial::test("aot_compiles_stores", aot_compiles_stores));
     trials.push(Trial::test("aot_compiles_calls", aot_compiles_calls));
+    trials.push(Trial::test("aot_enters_typed", aot_enters_typed));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test(
         "aot_inlines_callees_that_exit",

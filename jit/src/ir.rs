@@ -196,6 +196,7 @@ define_ir! {
     EnvSlot "env.slot" 0 None [LOAD | STORE] "Frame slot `k >> 32` := capture `k & 0xffffffff` of the running closure (the closure object of the frame's record), the whole value.";
     SMove "smove" 0 None [STORE] "Move the `k >> 16` slots from slot `k & 0xffff` down to slot 0 (a self tail call's arguments).";
     RetSlot "ret.slot" 0 None [GUARD | STORE] "Return the value in slot `k & 0xffff` (unit when bit 32 is set) natively in `rax`/`rdx`, the `ret`'s offset in `ecx`, the frame left for the caller (or the trampoline) to pop.";
+    RetVal "ret.val" 1 None [GUARD | STORE] "As `ret.slot`, returning a (an i64, f64 or bool) from its register, its slot `k & 0xffff` not written: `rcx` holds the `ret`'s offset, that slot in bits 32 to 47 and bit 63 set, so that the trampoline writes a there before it leaves to the interpreter at the `ret`.";
     AGetSlot "aget.slot" 2 None [GUARD | LOAD | STORE] "Frame slot `k` := element b of the array a, the whole value (its kind unknown), b guarded to be in range.";
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `k >> 32` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field.";

@@ -1840,6 +1840,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::EnvSlot
             | IrOp::SMove
             | IrOp::RetSlot
+            | IrOp::RetVal
             | IrOp::AGetSlot
             | IrOp::GCopy
             | IrOp::FieldSlot

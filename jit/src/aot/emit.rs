@@ -18,7 +18,7 @@
 #![allow(clippy::useless_conversion)]
 
 use super::clears::Clears;
-use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, JUMP_BIT};
+use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, CHECKED_ENTRY, JUMP_BIT};
 use crate::ir::{flag, ClosureSrc, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, field_disp, flat_store,
@@ -40,6 +40,11 @@ type Asm = VecAssembler<X64Relocation>;
 /// result is in the caller's slot, its frame popped). Any other value is the bytecode
 /// offset, in the innermost frame, where the interpreter resumes.
 pub const RETURNED: u32 = u32::MAX;
+
+/// Set in `rcx` by a native return of a value from its register (`ret.val`): the
+/// returned slot is in bits 32 to 47, and the trampoline writes the value there
+/// before it leaves to the interpreter at the `ret`.
+const RET_VAL_BIT: u64 = 1 << 63;
 
 /// Bytes of native stack one entry's direct calls may use (8 a call): deeper
 /// recursion leaves to the interpreter at the call, which enters the callee's code
@@ -151,6 +156,15 @@ struct Labels {
     /// Per function: the back-edge blocks that count their passes, each with its
     /// tier-up counter's index ([`counted_loops`]), ascending.
     counters: Vec<Vec<(u32, u32)>>,
+    /// Per function with a typed entry (block 0, [`super::typed`]): its checked entry,
+    /// which compares the seeded parameters' tags first ([`checked_entry`]).
+    checked: Vec<Option<DynamicLabel>>,
+    /// Per function: the offsets of its calls that enter their callee at its typed
+    /// entry ([`FuncIr::typed`]), ascending.
+    typed: Vec<Vec<u32>>,
+    /// Per function: its back-edge blocks whose jump to offset 0 (a self tail call's)
+    /// goes through the checked entry ([`CHECKED_ENTRY`]), ascending.
+    checked_back: Vec<Vec<u32>>,
 }
 
 impl Labels {
@@ -160,8 +174,26 @@ impl Labels {
             .map(|k| v[k].1)
             .map_err(|_| CompileError::NotInTraces("jump to an offset that starts no block"))
     }
+    /// The typed entry of `func` (its first block; the one entry of a function without
+    /// seeded parameters).
     fn entry(&self, func: u32) -> Result<DynamicLabel, CompileError> {
         self.block(func, 0)
+    }
+    /// The checked entry of `func`: every way in that does not prove the seeded
+    /// parameters' kinds.
+    fn checked_entry(&self, func: u32) -> Result<DynamicLabel, CompileError> {
+        match self.checked.get(func as usize).copied().flatten() {
+            Some(l) => Ok(l),
+            None => self.entry(func),
+        }
+    }
+    /// Where the call (or tail call) at offset `at` of `caller` enters `callee`.
+    fn call_entry(&self, callee: u32, caller: u32, at: u32) -> Result<DynamicLabel, CompileError> {
+        if self.typed[caller as usize].binary_search(&at).is_ok() {
+            self.entry(callee)
+        } else {
+            self.checked_entry(callee)
+        }
     }
     /// Where a jump from the block at `from` to the block at `ip` goes: a loop's
     /// header is entered from outside the loop through its preheader.
@@ -515,9 +547,22 @@ pub fn program(
         ; jne =>not_normal
     );
     return_to_caller(&mut a, 8 /* r8 */, 9 /* r9 */);
+    // Leaving at the `ret`, whose value the interpreter reads from its slot: a value
+    // returned from its register (`ret.val`, `rcx` naming the slot) is written there
+    // first (`rdi` is the returning frame's slot 0).
+    let in_slot = a.new_dynamic_label();
     dynasm!(a ; .arch x64
         ; jmp =>restore
         ; =>not_normal
+        ; bt rcx, RET_VAL_BIT.trailing_zeros() as i8
+        ; jnc =>in_slot
+        ; mov r8, rcx
+        ; shr r8, 32
+        ; and r8d, 0xffff
+        ; shl r8, 4
+        ; mov QWORD [rdi + r8], rax
+        ; mov QWORD [rdi + r8 + 8], rdx
+        ; =>in_slot
         ; mov eax, ecx
         ; =>restore
         ; add rsp, TRAMP_RESERVE
@@ -579,6 +624,32 @@ pub fn program(
         .map(|f| f.as_ref().map(|f| f.clears.clone()).unwrap_or_default())
         .collect();
     let counters = counted_loops(m, irs, loop_entries, &back_edges);
+    let checked = irs
+        .iter()
+        .map(|f| match f {
+            Some(f) if !f.checked.is_empty() => Some(a.new_dynamic_label()),
+            _ => None,
+        })
+        .collect();
+    let typed = irs
+        .iter()
+        .map(|f| f.as_ref().map(|f| f.typed.clone()).unwrap_or_default())
+        .collect();
+    let checked_back = irs
+        .iter()
+        .map(|f| match f {
+            Some(f) => f
+                .blocks
+                .iter()
+                .filter(|b| {
+                    back_edge(&b.trace).is_some()
+                        && b.trace.ins.last().is_some_and(|j| j.k & CHECKED_ENTRY != 0)
+                })
+                .map(|b| b.ip)
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
     let labels = Labels {
         blocks,
         out,
@@ -589,12 +660,18 @@ pub fn program(
         table: a.new_dynamic_label(),
         clears,
         counters,
+        checked,
+        typed,
+        checked_back,
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
+    // Per function: the interpreter's loop entries that check the frame first.
+    let mut entry_stubs: Vec<Vec<(u32, DynamicLabel)>> = Vec::with_capacity(irs.len());
     for (fi, ir) in irs.iter().enumerate() {
         let name = m.functions[fi].name.clone();
         let Some(ir) = ir else {
+            entry_stubs.push(Vec::new());
             report.push(FuncReport {
                 name,
                 status: Status::Partial(vec!["its code could not be analysed".into()]),
@@ -607,6 +684,8 @@ pub fn program(
         // decoders' 32-byte windows: an 8-byte longer trampoline alone cost ackermann
         // and awfy_list 13% of their time with the same instructions.
         dynasm!(a ; .arch x64 ; .align 32);
+        let checked_fail =
+            checked_entry(&mut a, fi as u32, ir, &labels).map_err(|e| format!("{name}: {e}"))?;
         for (bi, b) in ir.blocks.iter().enumerate() {
             let next = ir.blocks.get(bi + 1).map(|n| n.ip);
             let (trace, loc) = match allocate_avoiding(&b.trace, &reserved(&ir.loops, b.ip)) {
@@ -637,6 +716,25 @@ pub fn program(
             l.emit(&mut a, &labels)
                 .map_err(|e| format!("{name}: {e}"))?;
         }
+        // Its checked entry's way out, and the checks of the interpreter's entries at
+        // its loops.
+        if let Some(fail) = checked_fail {
+            dynasm!(a ; .arch x64 ; =>fail);
+            clear_slots(&mut a, labels.clears[fi].at_exit(0)).map_err(|e| e.to_string())?;
+            dynasm!(a ; .arch x64 ; mov eax, 0 ; jmp =>out);
+        }
+        let mut stubs = Vec::new();
+        for (ip, checks) in &ir.entry_checks {
+            let to = match labels.loops[fi].iter().find(|l| l.0.back == *ip) {
+                Some(l) => l.2,
+                None => labels.block(fi as u32, *ip).map_err(|e| e.to_string())?,
+            };
+            let stub = a.new_dynamic_label();
+            dynasm!(a ; .arch x64 ; =>stub);
+            compare_tags(&mut a, checks, *ip, 0, to, out).map_err(|e| e.to_string())?;
+            stubs.push((*ip, stub));
+        }
+        entry_stubs.push(stubs);
         // Its loops' preheaders and back-edge entries.
         for (h, pre, entry) in &labels.loops[fi] {
             let to = labels.block(fi as u32, h.head).map_err(|e| e.to_string())?;
@@ -673,9 +771,12 @@ pub fn program(
         ips.extend(loop_entries[fi].iter().copied());
         for ip in ips {
             let homed = labels.loops[fi].iter().find(|l| l.0.back == ip && ip != 0);
-            let l = match homed {
-                Some(l) => l.2,
-                None => labels.block(fi as u32, ip).map_err(|e| e.to_string())?,
+            let stub = entry_stubs[fi].iter().find(|s| s.0 == ip && ip != 0);
+            let l = match (stub, homed) {
+                _ if ip == 0 => labels.checked_entry(fi as u32).map_err(|e| e.to_string())?,
+                (Some(s), _) => s.1,
+                (None, Some(l)) => l.2,
+                (None, None) => labels.block(fi as u32, ip).map_err(|e| e.to_string())?,
             };
             entries.push(super::Entry {
                 func: fi as u32,
@@ -694,6 +795,55 @@ pub fn program(
         home_loops,
         inlined,
     })
+}
+
+/// The checked entry of function `func` when it has a typed one ([`super::typed`]):
+/// each seeded parameter's tag compared, falling through to the typed entry (block 0,
+/// emitted next), so that the function's code lies where it lay with the compares
+/// made by the loads of those parameters (the placement of a recursion's branches
+/// decides much of its time: ackermann took 10% longer with the compares out of line
+/// and the typed entry aligned). Returns the label a mismatch jumps to, whose code
+/// (placed after the function's blocks) clears the kept slots and leaves to the
+/// interpreter at offset 0, as an exit there would ([`Clears::at_exit`]): the
+/// interpreter runs the function, and faults where it always does.
+fn checked_entry(
+    a: &mut Asm,
+    func: u32,
+    ir: &FuncIr,
+    labels: &Labels,
+) -> Result<Option<DynamicLabel>, CompileError> {
+    let Some(c) = labels.checked[func as usize] else {
+        return Ok(None);
+    };
+    let fail = a.new_dynamic_label();
+    dynasm!(a ; .arch x64 ; =>c);
+    for &(s, ty) in &ir.checked {
+        let off = disp(s as u64)?;
+        dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag_word(ty) as i32 ; jne =>fail);
+    }
+    Ok(Some(fail))
+}
+
+/// Compares the tags of `slots` (slot, type) and jumps to `to` when all match; else
+/// clears the slots of `clears` ([`clear_slots`]) and leaves to the interpreter at
+/// `ip`, the frame otherwise untouched.
+fn compare_tags(
+    a: &mut Asm,
+    slots: &[(u16, IrType)],
+    ip: u32,
+    clears: u64,
+    to: DynamicLabel,
+    out: DynamicLabel,
+) -> Result<(), CompileError> {
+    let fail = a.new_dynamic_label();
+    for &(s, ty) in slots {
+        let off = disp(s as u64)?;
+        dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag_word(ty) as i32 ; jne =>fail);
+    }
+    dynasm!(a ; .arch x64 ; jmp =>to ; =>fail);
+    clear_slots(a, clears)?;
+    dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);
+    Ok(())
 }
 
 /// The back-edge blocks that count their passes for tier-up (SPEC.md §11.6, "Tier-up"):
@@ -1322,6 +1472,12 @@ impl Target<Asm> for BlockTarget<'_> {
                     store_homes(a, self.home)?;
                 }
                 let last = i + 1 == t.ins.len();
+                if ins.k & CHECKED_ENTRY != 0 {
+                    // A self tail call whose arguments the typed entry does not take.
+                    let l = labels.checked_entry(func)?;
+                    dynasm!(a ; .arch x64 ; jmp =>l);
+                    return Ok(());
+                }
                 let l = labels.target(func, self.ip, to)?;
                 // A jump to a back-edge block in the same loop (no preheader, no homes
                 // to write on either jump) polls and goes to the header itself: one
@@ -1336,7 +1492,16 @@ impl Target<Asm> for BlockTarget<'_> {
                     last && same && labels.block(func, to).is_ok_and(|b| b == l)
                 });
                 if let Some(h) = head {
-                    let hl = labels.target(func, to, h)?;
+                    // The back-edge block's own jump's target (a self tail call's may
+                    // be the checked entry).
+                    let hl = if labels.checked_back[func as usize]
+                        .binary_search(&to)
+                        .is_ok()
+                    {
+                        labels.checked_entry(func)?
+                    } else {
+                        labels.target(func, to, h)?
+                    };
                     match labels.counter(func, to) {
                         // A counted loop's pass also counts: at zero, the counter goes
                         // back to one and the back-edge block's own count (zero
@@ -1397,7 +1562,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     _ => Op::CallSelf.encoded_len(),
                 };
                 let resume = t.snaps[ins.snap as usize].resume_ip as i32 + len as i32;
-                let target = labels.entry(f)?;
+                let target = labels.call_entry(f, func, t.snaps[ins.snap as usize].resume_ip)?;
                 // One compare with the floor; below it, the exact checks out of line.
                 let (slow, back) = (a.new_dynamic_label(), a.new_dynamic_label());
                 dynasm!(a ; .arch x64
@@ -1449,7 +1614,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 let n = ins.k >> 48;
                 let (_, nslots) = labels.shapes[f as usize];
                 let end = disp(nslots as u64)?;
-                let target = labels.entry(f)?;
+                let target = labels.call_entry(f, func, t.snaps[ins.snap as usize].resume_ip)?;
                 let clo = layout::FRAME_CLOSURE as i32;
                 dynasm!(a ; .arch x64
                     ; cmp BYTE [Rq(INTR)], 0
@@ -1484,6 +1649,25 @@ impl Target<Asm> for BlockTarget<'_> {
                 }
                 dynasm!(a ; .arch x64
                     ; mov ecx, at
+                    ; ret);
+            }
+            IrOp::RetVal => {
+                // The value from its register, with its tag word; `rcx` says which
+                // slot the trampoline writes it to if it leaves at this `ret`.
+                let at = t.snaps[ins.snap as usize].resume_ip as u64;
+                let tw = t.tagword(ins.a) as i32;
+                match (loc[ins.a.0 as usize], t.konst(ins.a)) {
+                    (Loc::Gpr(r), _) => dynasm!(a ; .arch x64 ; mov rax, Rq(r)),
+                    (Loc::Xmm(x), _) => dynasm!(a ; .arch x64 ; movq rax, Rx(x)),
+                    (Loc::None, Some(bits)) => dynasm!(a ; .arch x64 ; mov rax, QWORD bits as i64),
+                    (Loc::None, None) => {
+                        return Err(CompileError::NotInTraces("ret.val of no register"))
+                    }
+                }
+                let rcx = at | (ins.k & 0xffff) << 32 | RET_VAL_BIT;
+                dynasm!(a ; .arch x64
+                    ; mov edx, tw
+                    ; mov rcx, QWORD rcx as i64
                     ; ret);
             }
             IrOp::AGetSlot => {
@@ -1743,7 +1927,7 @@ fn callee_table(
             stubs.push(None);
             continue;
         }
-        let entry = labels.entry(fi as u32).map_err(|e| e.to_string())?;
+        let entry = labels.checked_entry(fi as u32).map_err(|e| e.to_string())?;
         let here = a.offset().0 as u32;
         clear_range(a, arity as u64, nslots as u64).map_err(|e| e.to_string())?;
         dynasm!(a ; .arch x64 ; jmp =>entry);

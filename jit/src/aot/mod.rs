@@ -64,6 +64,7 @@ pub mod emit;
 #[cfg(target_arch = "x86_64")]
 pub mod hook;
 mod inline;
+mod typed;
 
 /// The most fields an allocation compiled inline has (a larger one leaves to the
 /// interpreter).
@@ -72,6 +73,11 @@ const MAX_INLINE_FIELDS: usize = 64;
 /// Set in a snapshot's `resume_ip` when the "exit" is a jump to the block starting at
 /// the rest of the offset, not a return to the interpreter.
 pub const JUMP_BIT: u32 = 1 << 31;
+
+/// Set in the `k` of a `jump` to offset 0 (a self tail call) whose arguments are not
+/// proven to have the function's seeded kinds: it goes through the checked entry
+/// ([`typed`]).
+pub const CHECKED_ENTRY: u64 = 1 << 32;
 
 const NONE: Ref = Ref(u32::MAX);
 
@@ -317,7 +323,14 @@ struct Fun {
 
 /// Decodes `code` and runs the kind inference: the entry state has every slot unknown
 /// (the parameters come from callers, the other slots are unit).
+#[cfg(test)]
 fn infer(code: &[u8], nslots: u16, rets: &[Kind], me: u32) -> Option<Fun> {
+    infer_seeded(code, nslots, rets, me, &[])
+}
+
+/// [`infer`] with the parameters' kinds at the entry `seeds` (the typed entry's,
+/// [`typed`]; a parameter past them is unknown).
+fn infer_seeded(code: &[u8], nslots: u16, rets: &[Kind], me: u32, seeds: &[Kind]) -> Option<Fun> {
     let insns: Vec<Decoded> = hashvm_format::insn::decode_all(code)
         .ok()?
         .into_iter()
@@ -359,6 +372,9 @@ fn infer(code: &[u8], nslots: u16, rets: &[Kind], me: u32) -> Option<Fun> {
     let n = nslots as usize;
     let mut before = vec![vec![Kind::Bot; n]; insns.len()];
     before[0] = vec![Kind::Any; n];
+    for (x, k) in before[0].iter_mut().zip(seeds) {
+        *x = *k;
+    }
     let mut reached = vec![false; insns.len()];
     reached[0] = true;
     let mut work = vec![0usize];
@@ -981,6 +997,15 @@ pub struct FuncIr {
     /// The slots its direct callers' pushes leave and its exits clear
     /// ([`clears::clears`]; none for a function that is not fully compiled).
     pub clears: clears::Clears,
+    /// The parameters its checked entry compares, (slot, type): those its code takes
+    /// as of a proven kind ([`typed`]); none when it has a single entry.
+    pub checked: Vec<(u16, IrType)>,
+    /// The byte offsets of its direct calls and tail calls whose callee is entered at
+    /// its typed entry, ascending.
+    pub typed: Vec<u32>,
+    /// Per loop entry of the interpreter (a back-edge's offset, ascending): the slots
+    /// it compares first, (slot, type) ([`typed::entry_checks`]).
+    pub entry_checks: Vec<(u32, Vec<(u16, IrType)>)>,
 }
 
 /// The per-block translator: a slot map from slots to IR values (and whether the
@@ -1026,6 +1051,9 @@ struct Tx<'a> {
     inl: Option<inline::Inlining>,
     /// The function a `call` at this byte offset certainly calls ([`known_callee`]).
     known: &'a dyn Fn(u32) -> Option<u32>,
+    /// The offsets of the function's calls that enter their callee at its typed entry
+    /// ([`FuncIr::typed`]).
+    typed: &'a [u32],
 }
 
 enum Step {
@@ -1130,6 +1158,21 @@ impl Tx<'_> {
 
     fn jump(&mut self, ip: u32) {
         self.b.emit_raw(IrOp::Jump, NONE, NONE, ip as u64, 0);
+    }
+
+    /// The number or bool in slot `s` when it needs no guard: its value pending in a
+    /// register (or loaded in this fragment), or a load of its proven kind. `None` for
+    /// anything else (a value of unknown kind, an address, a home register's slot).
+    fn typed_value(&mut self, s: usize, ip: u32) -> Option<Ref> {
+        let numeric = |t: IrType| matches!(t, IrType::I64 | IrType::F64 | IrType::Bool);
+        if self.home.and_then(|h| h.home(s)).is_some() {
+            return None;
+        }
+        if let Some((r, _)) = self.map.get(s).copied().flatten() {
+            return (numeric(self.b.ty(r)) && !self.data.contains(&r)).then_some(r);
+        }
+        let ty = self.kinds.get(s)?.ir()?;
+        self.get(s, ty, ip)
     }
 
     /// The value of slot `s` as a `ty`, loading it (unguarded if its kind is proven);
@@ -2003,6 +2046,15 @@ impl Tx<'_> {
                 let k = match i.op {
                     Ret => {
                         if let Some((r, true)) = self.map[s0] {
+                            // A number or bool computed here is returned from its
+                            // register, its slot (dead past the `ret`) not written.
+                            let number =
+                                matches!(self.b.ty(r), IrType::I64 | IrType::F64 | IrType::Bool);
+                            if number {
+                                let s = self.b.snapshot(ip, Vec::new());
+                                self.b.emit_raw(IrOp::RetVal, r, NONE, s0 as u64, s);
+                                return Ok(Step::End);
+                            }
                             self.b.sstore(s0 as u32, r);
                         }
                         s0 as u64
@@ -2115,14 +2167,35 @@ impl Tx<'_> {
             }
             TCallSelf => {
                 let (a0, n) = (s0, s1);
-                self.flush(&[ip]);
-                let s = self.b.snapshot(ip, Vec::new());
-                self.b.emit_raw(IrOp::Poll, NONE, NONE, 0, s);
-                if a0 != 0 && n != 0 {
-                    self.b
-                        .emit_raw(IrOp::SMove, NONE, NONE, (a0 | n << 16) as u64, 0);
+                // Arguments moved down from registers: each one's value pending in a
+                // register or of a proven number or bool kind is read (unguarded) and
+                // stored once into its new slot, not written to its own slot first and
+                // copied whole through memory; the pending values stay the poll's exit's.
+                let regs: Option<Vec<Ref>> = (a0 != 0)
+                    .then(|| (a0..a0 + n).map(|x| self.typed_value(x, ip)).collect())
+                    .flatten();
+                if let Some(vals) = regs {
+                    let s = self.snap(ip);
+                    self.b.emit_raw(IrOp::Poll, NONE, NONE, 0, s);
+                    for (p, v) in vals.into_iter().enumerate() {
+                        self.b.sstore(p as u32, v);
+                    }
+                } else {
+                    self.flush(&[ip]);
+                    let s = self.b.snapshot(ip, Vec::new());
+                    self.b.emit_raw(IrOp::Poll, NONE, NONE, 0, s);
+                    if a0 != 0 && n != 0 {
+                        self.b
+                            .emit_raw(IrOp::SMove, NONE, NONE, (a0 | n << 16) as u64, 0);
+                    }
                 }
-                self.jump(0);
+                // The typed entry when the arguments have the kinds it takes.
+                let k = if self.typed.binary_search(&ip).is_ok() {
+                    0
+                } else {
+                    CHECKED_ENTRY
+                };
+                self.b.emit_raw(IrOp::Jump, NONE, NONE, k, 0);
                 return Ok(Step::End);
             }
             _ => return Ok(Step::Unsupported),
@@ -2212,6 +2285,7 @@ fn translate(
     funs: &[Option<Fun>],
     bodies: &[Option<Vec<inline::Walk>>],
     consts: &[Option<u32>],
+    typed: &[u32],
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     // Inside a loop with home registers, its home slots are of their kind throughout.
@@ -2280,6 +2354,7 @@ fn translate(
             bodies,
             inl: None,
             known: &known,
+            typed,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -2334,6 +2409,9 @@ fn translate(
         fallbacks,
         inlined,
         clears: clears::Clears::default(),
+        checked: Vec::new(),
+        typed: typed.to_vec(),
+        entry_checks: Vec::new(),
     })
 }
 
@@ -2439,7 +2517,14 @@ fn returns(fun: &Fun, rets: &[Kind], me: u32) -> Kind {
 
 /// Infers every function, with the kinds functions return (the least fixed point from
 /// "returns nothing", over direct calls; each kind only rises, so it ends).
-fn infer_program(m: &Module) -> Vec<Option<Fun>> {
+fn infer_program(m: &Module) -> (Vec<Option<Fun>>, Vec<Kind>) {
+    infer_program_seeded(m, &[])
+}
+
+/// [`infer_program`] with each function's parameters at its entry of the kinds
+/// `seeds` gives (none when empty), and the kinds it returns.
+fn infer_program_seeded(m: &Module, seeds: &[Vec<Kind>]) -> (Vec<Option<Fun>>, Vec<Kind>) {
+    let seed = |fi: usize| seeds.get(fi).map_or(&[][..], |s| &s[..]);
     let mut rets = vec![Kind::Bot; m.functions.len()];
     // Each function's kind rises at most twice (Bot, a kind, Any): a bound that can
     // only be reached by a bug, and then every call result is unknown.
@@ -2448,7 +2533,7 @@ fn infer_program(m: &Module) -> Vec<Option<Fun>> {
             .functions
             .iter()
             .enumerate()
-            .map(|(fi, f)| infer(&f.code, f.nslots, &rets, fi as u32))
+            .map(|(fi, f)| infer_seeded(&f.code, f.nslots, &rets, fi as u32, seed(fi)))
             .collect();
         let next: Vec<Kind> = funs
             .iter()
@@ -2459,16 +2544,18 @@ fn infer_program(m: &Module) -> Vec<Option<Fun>> {
             })
             .collect();
         if next == rets {
-            return funs;
+            return (funs, rets);
         }
         rets = next;
     }
     let any = vec![Kind::Any; m.functions.len()];
-    m.functions
+    let funs = m
+        .functions
         .iter()
         .enumerate()
-        .map(|(fi, f)| infer(&f.code, f.nslots, &any, fi as u32))
-        .collect()
+        .map(|(fi, f)| infer_seeded(&f.code, f.nslots, &any, fi as u32, seed(fi)))
+        .collect();
+    (funs, any)
 }
 
 /// Which functions are fully compiled: those whose every reachable instruction is
@@ -2521,9 +2608,15 @@ fn fits(t: &FuncIr) -> bool {
 #[cfg(target_arch = "x86_64")]
 pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     let m: &Module = v.module();
-    let funs = infer_program(m);
+    // The inference with every parameter unknown (sound for every run of a function,
+    // whoever calls it), then with the kinds its direct callers pass (its typed entry's,
+    // [`typed`]): the code is compiled with the latter.
+    let (plain, rets) = infer_program(m);
+    let consts = constant_functions(m, &plain);
+    let seeds = typed::seeds(m, &rets, &consts);
+    let funs = infer_program_seeded(m, &seeds).0;
+    let typed_at = typed::typed_sites(&funs, &seeds, &consts);
     let full = fully_compiled(&funs);
-    let consts = constant_functions(m, &funs);
     let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
     let is_full = |g: u32| full.get(g as usize).copied().unwrap_or(false);
     let leaves: Vec<Option<Leaf>> = funs
@@ -2584,8 +2677,20 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 let mut chosen = None;
                 for (k, (merge, loops, lazy)) in tries.into_iter().enumerate() {
                     let t = translate(
-                        m, fi as u32, fun, &is_full, &shapes, merge, loops, lazy, &leaves,
-                        &liveness, &funs, &bodies, &consts,
+                        m,
+                        fi as u32,
+                        fun,
+                        &is_full,
+                        &shapes,
+                        merge,
+                        loops,
+                        lazy,
+                        &leaves,
+                        &liveness,
+                        &funs,
+                        &bodies,
+                        &consts,
+                        &typed_at[fi],
                     )
                     .map_err(|e| format!("{name}: {e}"))?;
                     if k == last || fits(&t) {
@@ -2646,9 +2751,23 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 .enumerate()
                 .filter(|(_, (x, _, _))| *x >= from && x <= ip)
                 .all(|(n, (_, j, _))| supported(j, &fun.before[n], &is_full));
-            if body_ok {
+            // The frame checked first for what only the seeded kinds know there (the
+            // interpreter may run the function with other kinds after an exit); a kind
+            // no tag compare proves keeps the interpreter out.
+            let checks = plain[fi]
+                .as_ref()
+                .and_then(|p| typed::entry_checks(p, fun, *ip));
+            if let (true, Some(checks)) = (body_ok, checks) {
                 loop_entries[fi].push(*ip);
+                if let Some(t) = &mut irs[fi] {
+                    if !checks.is_empty() {
+                        t.entry_checks.push((*ip, checks));
+                    }
+                }
             }
+        }
+        if let Some(t) = &mut irs[fi] {
+            t.checked = typed::checked(&seeds[fi]);
         }
     }
     emit::program(m, &irs, &full, &worth, &loop_entries, &shapes)
@@ -2698,7 +2817,7 @@ mod tests {
         mb.set_entry(mi);
         mb.set_executable(true);
         let m = mb.finish().unwrap();
-        let funs = infer_program(&m);
+        let funs = infer_program(&m).0;
         let main = funs[2].as_ref().unwrap();
         let after = &main.before[3];
         assert_eq!(after[0], Kind::F64, "below the argument base: kept");

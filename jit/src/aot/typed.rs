@@ -1,0 +1,247 @@
+//! Typed entries (SPEC.md §11.6, "Typed entries"): a compiled function whose direct
+//! compiled callers all pass some parameter as a value of one proven kind (i64, f64 or
+//! bool) is compiled with that kind known at its entry, so no load of the parameter
+//! checks its tag. Callers that prove the kinds enter at the *typed entry* (block 0);
+//! every other way in (the interpreter's call, a function value, a caller that does not
+//! prove them, a self tail call of other kinds) goes through the *checked entry*, which
+//! compares each such parameter's tag once and leaves to the interpreter at offset 0
+//! when one differs (the interpreter then runs the function and faults, if it faults,
+//! where it always does). A function entered by the interpreter at a loop's back-edge
+//! has its frame checked there too, for every slot whose kind the seeded inference
+//! knows and the unseeded one does not ([`entry_checks`]): the interpreter may be
+//! running the function with other kinds after an exit.
+//!
+//! The kinds are a least fixed point over the program's direct calls (a parameter's
+//! *seed* is the join of the proven kinds its callers pass, starting from "no
+//! caller"), so a recursion that passes its own parameters on (tak's `y` and `z`)
+//! keeps them typed.
+
+use super::{imm, infer_seeded, known_callee, slot, Fun, Kind};
+use crate::ir::IrType;
+use hashvm_format::opcode::Op;
+use hashvm_format::Module;
+
+/// The direct calls of `fun` (function `me`) that may enter their callee at its typed
+/// entry, as (instruction index, callee, first argument's slot): `callk`, `callself`,
+/// `tcallk`, `tcallself`, and a `call` of a function value known at compile time.
+pub(crate) fn sites(fun: &Fun, me: u32, consts: &[Option<u32>]) -> Vec<(usize, u32, usize)> {
+    let mut out = Vec::new();
+    for (n, (_, i, _)) in fun.insns.iter().enumerate() {
+        if !fun.reached[n] {
+            continue;
+        }
+        let site = match i.op {
+            Op::CallK => (imm(i, 1) as u32, slot(i, 2)),
+            Op::CallSelf => (me, slot(i, 1)),
+            Op::TCallK => (imm(i, 0) as u32, slot(i, 1)),
+            Op::TCallSelf => (me, slot(i, 0)),
+            Op::Call => match known_callee(fun, n, consts) {
+                Some(f) => (f, slot(i, 2)),
+                None => continue,
+            },
+            _ => continue,
+        };
+        out.push((n, site.0, site.1));
+    }
+    out
+}
+
+/// The most rounds of the seeds' fixed point: each seed rises at most twice (no
+/// caller, a kind, unknown), so only a bug reaches it; then nothing is seeded.
+fn max_rounds(m: &Module) -> usize {
+    2 * m.functions.len() + 2
+}
+
+/// Per function, the kind each parameter has at its typed entry: i64, f64 or bool
+/// when every reachable direct call of it in the program ([`sites`]) that passes a
+/// value of proven kind there passes that kind (with the callers' own seeds; a call
+/// passing one of no proven kind takes the checked entry: ackermann's `main` calls
+/// `ack(3, n)` with `n` parsed from the command line, every other call is ack's own),
+/// `Any` otherwise (a function no compiled code calls directly has none). `rets` are
+/// the return kinds of the unseeded inference.
+pub(crate) fn seeds(m: &Module, rets: &[Kind], consts: &[Option<u32>]) -> Vec<Vec<Kind>> {
+    let none: Vec<Vec<Kind>> = m
+        .functions
+        .iter()
+        .map(|f| vec![Kind::Any; f.arity as usize])
+        .collect();
+    let mut seeds: Vec<Vec<Kind>> = m
+        .functions
+        .iter()
+        .map(|f| vec![Kind::Bot; f.arity as usize])
+        .collect();
+    for _ in 0..max_rounds(m) {
+        let mut next: Vec<Vec<Kind>> = seeds.iter().map(|s| vec![Kind::Bot; s.len()]).collect();
+        for (g, f) in m.functions.iter().enumerate() {
+            let Some(fun) = infer_seeded(&f.code, f.nslots, rets, g as u32, &seeds[g]) else {
+                continue;
+            };
+            for (n, callee, a0) in sites(&fun, g as u32, consts) {
+                let Some(params) = next.get_mut(callee as usize) else {
+                    continue;
+                };
+                for (p, k) in params.iter_mut().enumerate() {
+                    // A caller that passes a value of no proven kind takes the checked
+                    // entry and constrains nothing; two proven kinds join to unknown.
+                    let passed = fun.before[n].get(a0 + p).copied().unwrap_or(Kind::Any);
+                    if passed.ir().is_some() {
+                        *k = k.join(passed);
+                    }
+                }
+            }
+        }
+        if next == seeds {
+            return seeds
+                .into_iter()
+                .map(|s| {
+                    s.into_iter()
+                        .map(|k| if k.ir().is_some() { k } else { Kind::Any })
+                        .collect()
+                })
+                .collect();
+        }
+        seeds = next;
+    }
+    none
+}
+
+/// The parameters the checked entry of a function with seeds `seeds` compares: (slot,
+/// type) of each seeded one.
+pub(crate) fn checked(seeds: &[Kind]) -> Vec<(u16, IrType)> {
+    seeds
+        .iter()
+        .enumerate()
+        .filter_map(|(p, k)| Some((p as u16, k.ir()?)))
+        .collect()
+}
+
+/// Per function, the byte offsets of its calls ([`sites`]) whose arguments have the
+/// callee's seeded kinds before the call (inference `funs`, seeded): they enter the
+/// callee at its typed entry. Calls of functions with no seeded parameter are left
+/// out (their two entries are one).
+pub(crate) fn typed_sites(
+    funs: &[Option<Fun>],
+    seeds: &[Vec<Kind>],
+    consts: &[Option<u32>],
+) -> Vec<Vec<u32>> {
+    funs.iter()
+        .enumerate()
+        .map(|(g, fun)| {
+            let Some(fun) = fun else { return Vec::new() };
+            let mut v: Vec<u32> = sites(fun, g as u32, consts)
+                .into_iter()
+                .filter(|&(n, callee, a0)| {
+                    let Some(s) = seeds.get(callee as usize) else {
+                        return false;
+                    };
+                    s.iter().any(|k| k.ir().is_some())
+                        && s.iter()
+                            .enumerate()
+                            .all(|(p, k)| k.ir().is_none() || fun.before[n].get(a0 + p) == Some(k))
+                })
+                .map(|(n, _, _)| fun.insns[n].0)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect()
+}
+
+/// What the interpreter's entry at the instruction at byte offset `ip` (a loop's
+/// back-edge) must check of the frame: every slot whose kind there the seeded
+/// inference (`seeded`) proves and the unseeded one (`plain`, sound for every run of
+/// the function) does not, as (slot, type). `None` when such a slot's kind is not a
+/// number or bool (no tag compare proves it): the interpreter then does not enter
+/// there.
+pub(crate) fn entry_checks(plain: &Fun, seeded: &Fun, ip: u32) -> Option<Vec<(u16, IrType)>> {
+    let n = *seeded.at.get(ip as usize)?;
+    let (p, s) = (plain.before.get(n)?, seeded.before.get(n)?);
+    let mut out = Vec::new();
+    for (slot, (&a, &b)) in p.iter().zip(s.iter()).enumerate() {
+        if a == b {
+            continue;
+        }
+        out.push((slot as u16, b.ir()?));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aot::{constant_functions, infer_program, infer_program_seeded};
+    use hashvm_format::insn::Operand;
+    use hashvm_format::{FunctionBuilder, ModuleBuilder};
+
+    /// `f(x, y)` calls itself with `x - 1` and its own `y`, and `main` calls it with two
+    /// i64 constants: both parameters are seeded i64s (the self call's `y` is one only
+    /// through the seed: a least fixed point), its self call enters typed, and so does
+    /// `main`'s. `g(a)` is called with an i64 and an f64: no seed. `h(b)` is called
+    /// with an i64 and with `f`'s result of unknown kind (a field): seeded, that call
+    /// checked.
+    #[test]
+    fn seeds_are_the_proven_kinds_callers_pass() {
+        let s = Operand::Slot;
+        let mut f = FunctionBuilder::new("f", 2, 4);
+        f.op(Op::SubIImm, [s(2), s(0), Operand::Imm32(1)]);
+        f.op(Op::Mov, [s(3), s(1)]);
+        f.op(Op::CallSelf, [s(2), s(2), Operand::U16(2)]);
+        f.op(Op::Ret, [s(2)]);
+        let mut g = FunctionBuilder::new("g", 1, 1);
+        g.op(Op::Ret, [s(0)]);
+        let mut h = FunctionBuilder::new("h", 1, 1);
+        h.op(Op::Ret, [s(0)]);
+        let mut main = FunctionBuilder::new("main", 0, 4);
+        main.op(Op::LoadI, [s(1), Operand::Imm32(3)]);
+        main.op(Op::LoadI, [s(2), Operand::Imm32(4)]);
+        main.op(Op::CallK, [s(0), Operand::Func(0), s(1), Operand::U16(2)]);
+        main.op(Op::LoadI, [s(1), Operand::Imm32(3)]);
+        main.op(Op::CallK, [s(0), Operand::Func(1), s(1), Operand::U16(1)]);
+        main.op(Op::LoadF, [s(1), Operand::F64(2.5f64.to_bits())]);
+        main.op(Op::CallK, [s(0), Operand::Func(1), s(1), Operand::U16(1)]);
+        main.op(Op::LoadI, [s(1), Operand::Imm32(3)]);
+        main.op(Op::CallK, [s(0), Operand::Func(2), s(1), Operand::U16(1)]);
+        main.op(Op::Tuple, [s(2), s(1), Operand::U16(1)]);
+        main.op(Op::Field, [s(1), s(2), Operand::U16(0)]);
+        main.op(Op::CallK, [s(0), Operand::Func(2), s(1), Operand::U16(1)]);
+        main.op(Op::RetU, []);
+        let mut mb = ModuleBuilder::new();
+        mb.add_function(f).unwrap();
+        mb.add_function(g).unwrap();
+        mb.add_function(h).unwrap();
+        let mi = mb.add_function(main).unwrap();
+        mb.set_entry(mi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        let (plain, rets) = infer_program(&m);
+        let consts = constant_functions(&m, &plain);
+        let seeds = seeds(&m, &rets, &consts);
+        assert_eq!(
+            seeds[0],
+            vec![Kind::I64, Kind::I64],
+            "f: through its own call"
+        );
+        assert_eq!(seeds[1], vec![Kind::Any], "g: an i64 and an f64");
+        assert_eq!(seeds[2], vec![Kind::I64], "h: the field constrains nothing");
+        assert_eq!(checked(&seeds[0]), vec![(0, IrType::I64), (1, IrType::I64)]);
+        let funs = infer_program_seeded(&m, &seeds).0;
+        let typed = typed_sites(&funs, &seeds, &consts);
+        let ip = |fi: usize, n: usize| funs[fi].as_ref().unwrap().insns[n].0;
+        assert_eq!(typed[0], vec![ip(0, 2)], "f's self call");
+        assert_eq!(
+            typed[3],
+            vec![ip(3, 2), ip(3, 8)],
+            "main's calls of f and of h(3)"
+        );
+        let f = funs[0].as_ref().unwrap();
+        assert_eq!(f.before[2][3], Kind::I64, "y, seeded");
+        let pf = plain[0].as_ref().unwrap();
+        assert_eq!(pf.before[2][3], Kind::Any, "y, unseeded");
+        assert_eq!(
+            entry_checks(pf, f, ip(0, 2)),
+            Some(vec![(1, IrType::I64), (3, IrType::I64)]),
+            "what only the seeds know before the call"
+        );
+    }
+}
