@@ -1423,8 +1423,8 @@ fn aot_tiers_up_at_entry() -> Result<(), Failed> {
     let d = Scratch::new("native-tier-entry");
     let (exe, runs) = tier_runs(&d.0, "aot_tier_entry")?;
     for (at, stats) in runs {
-        // At hotness 1 `walk`'s three recordings may all come before its loop's trace,
-        // which they wait for: it may stay native.
+        // At hotness 1 `walk`'s three recordings may all start where its loop runs,
+        // which has no trace to link to: it may stay native.
         let both = if at.starts_with("hotness 1000") { 2 } else { 1 };
         let spread = exits_at(&stats, "spread +0");
         match tier_counts(&stats) {
