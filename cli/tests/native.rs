@@ -1307,20 +1307,17 @@ fn tier_counts(stats: &[String]) -> Option<[u64; 4]> {
     n.try_into().ok()
 }
 
-/// Tier-up (SPEC.md §11.6): the compiled loops of cli/tests/jit/aot_tier_up.hash hand
-/// over to the tracing JIT and get traces, and later runs of them leave to those
-/// traces, at the default hotness and at hotness 1, with and without GC stress (the
-/// runs must match `hashvm run`, the fault's stack trace included). With the tracing
-/// JIT off nothing is handed over, and a loop without calls (values in home registers)
-/// is never handed over. Then a loop whose recordings always fail (a body
-/// longer than a trace may be) is handed over three times and then stays native: of
-/// its 200000 passes only those three leave at its back-edge, never more (no exit
-/// storm).
-fn aot_tiers_up() -> Result<(), Failed> {
-    let d = Scratch::new("native-tier-up");
-    let src = root().join("cli/tests/jit/aot_tier_up.hash");
-    let exe = d.0.join("t");
-    let hbc = d.0.join("t.hbc");
+/// Each run's setting and its `HASHVM_AOT_STATS` lines ([`tier_runs`]).
+type TierRuns = Vec<(String, Vec<String>)>;
+
+/// Builds cli/tests/jit/NAME.hash natively (`dir/t`) and as bytecode, and runs the
+/// executable at the default hotness and at hotness 1, with and without GC stress: each
+/// run must match `hashvm run` (the fault's stack trace included). Returns the
+/// executable and each run's setting and `HASHVM_AOT_STATS` lines.
+fn tier_runs(dir: &Path, name: &str) -> Result<(PathBuf, TierRuns), Failed> {
+    let src = root().join(format!("cli/tests/jit/{name}.hash"));
+    let exe = dir.join("t");
+    let hbc = dir.join("t.hbc");
     for (out, native) in [(&exe, true), (&hbc, false)] {
         let mut c = Command::new(bin("hashc"));
         if native {
@@ -1332,6 +1329,7 @@ fn aot_tiers_up() -> Result<(), Failed> {
         }
     }
     let want = outcome(run(Command::new(bin("hashvm")).arg("run").arg(&hbc), T));
+    let mut runs = Vec::new();
     for (hot, stress) in [("1000", "0"), ("1", "0"), ("1", "1")] {
         let (code, out, err) = outcome(run(
             Command::new(&exe)
@@ -1343,22 +1341,32 @@ fn aot_tiers_up() -> Result<(), Failed> {
         let (stats, err): (Vec<&str>, Vec<&str>) =
             err.lines().partition(|l| l.starts_with("aot: "));
         let got = (code, out, format!("{}\n", err.join("\n")));
+        let at = format!("hotness {hot}, GC stress {stress}");
         if got != want {
-            return Err(differ(
-                &format!("hotness {hot}, GC stress {stress}"),
-                &want,
-                &got,
-            ));
+            return Err(differ(&at, &want, &got));
         }
-        let stats: Vec<String> = stats.iter().map(|l| l.to_string()).collect();
+        runs.push((at, stats.iter().map(|l| l.to_string()).collect()));
+    }
+    Ok((exe, runs))
+}
+
+/// Tier-up (SPEC.md §11.6): the compiled loops of cli/tests/jit/aot_tier_up.hash hand
+/// over to the tracing JIT and get traces, and later runs of them leave to those
+/// traces, at the default hotness and at hotness 1, with and without GC stress (the
+/// runs must match `hashvm run`, the fault's stack trace included). With the tracing
+/// JIT off nothing is handed over, and a loop without calls (values in home registers)
+/// is never handed over. Then a loop whose recordings always fail (a body
+/// longer than a trace may be) is handed over three times and then stays native: of
+/// its 200000 passes only those three leave at its back-edge, never more (no exit
+/// storm).
+fn aot_tiers_up() -> Result<(), Failed> {
+    let d = Scratch::new("native-tier-up");
+    let (exe, runs) = tier_runs(&d.0, "aot_tier_up")?;
+    for (at, stats) in runs {
         match tier_counts(&stats) {
             Some([handed, traced, 0, to_traces])
                 if handed >= 4 && traced >= 4 && to_traces >= 1 => {}
-            c => {
-                return Err(
-                    format!("hotness {hot}, stress {stress}: tier-up {c:?}: {stats:?}").into(),
-                )
-            }
+            c => return Err(format!("{at}: tier-up {c:?}: {stats:?}").into()),
         }
     }
     let off = run(
@@ -1396,13 +1404,74 @@ fn aot_tiers_up() -> Result<(), Failed> {
     if r.code != 0 || tier_counts(&stats) != Some([3, 0, 1, 0]) {
         return Err(format!("the long loop: {r:?}").into());
     }
-    let at_long: u64 = stats
-        .iter()
-        .filter(|l| l.contains(" at long +"))
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum();
+    let at_long = exits_at(&stats, "long +");
     if at_long != 3 {
         return Err(format!("the long loop left {at_long} times, not 3: {stats:?}").into());
+    }
+    Ok(())
+}
+
+/// The exits `HASHVM_AOT_STATS` counted at places starting with `place` (a function's
+/// name and ` +`, or with its offset).
+fn exits_at(stats: &[String], place: &str) -> u64 {
+    stats
+        .iter()
+        .filter(|l| l.contains(&format!(" at {place}")))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Tier-up at a function's entry (SPEC.md §11.6): in cli/tests/jit/aot_tier_entry.hash
+/// `spread` and `walk` (they call themselves and return nothing) hand over at their
+/// entry to the tracing JIT and get their entry trees (`walk` at the default hotness),
+/// and later native calls of `spread` leave at its entry to its tree, at the default
+/// hotness and at hotness 1,
+/// with and without GC stress (the runs must match `hashvm run`, the fault inside the
+/// tree included); with the tracing JIT off no entry leaves. Then a function whose
+/// recordings always fail (a body longer than a trace may be) is handed over three
+/// times and then stays native: of its 40000 calls only those three leave at its entry.
+fn aot_tiers_up_at_entry() -> Result<(), Failed> {
+    let d = Scratch::new("native-tier-entry");
+    let (exe, runs) = tier_runs(&d.0, "aot_tier_entry")?;
+    for (at, stats) in runs {
+        // At hotness 1 `walk`'s three recordings may all start where its loop runs,
+        // which has no trace to link to: it may stay native.
+        let both = if at.starts_with("hotness 1000") { 2 } else { 1 };
+        let spread = exits_at(&stats, "spread +0");
+        match tier_counts(&stats) {
+            Some([handed, traced, _, to_traces])
+                if handed >= 2 && traced >= both && to_traces >= 100 && spread >= 100 => {}
+            c => return Err(format!("{at}: tier-up {c:?}: {stats:?}").into()),
+        }
+    }
+    let off = run(
+        Command::new(&exe)
+            .env("HASHVM_JIT", "off")
+            .env("HASHVM_AOT_STATS", "1"),
+        T,
+    );
+    let stats: Vec<String> = off.stderr.lines().map(String::from).collect();
+    if tier_counts(&stats) != Some([0, 0, 0, 0]) || exits_at(&stats, "spread +0") != 0 {
+        return Err(format!("with the JIT off: {stats:?}").into());
+    }
+    // `long` calls itself and returns nothing, with 300 statements to record before
+    // its call; `drive` calls it 10000 times (and, returning a value, does not tier up;
+    // its self tail call is a loop that does not count).
+    let body: String = (0..300)
+        .map(|k| format!("    a.s = (a.s * 3 + n + {k}) % 1000003;\n"))
+        .collect();
+    let prog = format!(
+        "Acc := struct(s: i64);\nlong := (a: Acc, n: i64) => {{\n{body}    if n > 0 {{\n        long(a, n - 1);\n    }}\n}};\ndrive := (a: Acc, n: i64) -> i64 => if n == 0 {{ a.s }} else {{\n    long(a, 3);\n    drive(a, n - 1)\n}};\nmain := () => {{ println(to_str(drive(Acc(1), 10000))); }};\n"
+    );
+    let exe = build_native(&d.0, "long", &prog);
+    let r = run(Command::new(&exe).env("HASHVM_AOT_STATS", "1"), T);
+    let stats: Vec<String> = r.stderr.lines().map(String::from).collect();
+    if r.code != 0 || tier_counts(&stats) != Some([3, 0, 1, 0]) {
+        return Err(format!("the long function: {r:?}").into());
+    }
+    let at_long = exits_at(&stats, "long +0");
+    if at_long != 3 {
+        return Err(format!("the long function left {at_long} times, not 3: {stats:?}").into());
     }
     Ok(())
 }
@@ -1668,6 +1737,7 @@ fn main() {
     ));
     trials.push(Trial::test("reproducible", reproducible));
     trials.push(Trial::test("aot_tiers_up", aot_tiers_up));
+    trials.push(Trial::test("aot_tiers_up_at_entry", aot_tiers_up_at_entry));
     trials.push(Trial::test(
         "aot_compiles_numeric_kernels",
         aot_compiles_numeric_kernels,

@@ -87,8 +87,9 @@ const TRAMP_FLOOR: i32 = 16;
 /// alone: a call below [`TRAMP_FLOOR`] checks the value stack exactly and compares
 /// with this one ([`SlowCall`]) before it leaves to the interpreter.
 const TRAMP_FRAMES: i32 = 24;
-/// Where the trampoline keeps the address of the loops' tier-up counters
-/// ([`super::hook::AotHelpers::counters`]), which each counted back-edge decrements.
+/// Where the trampoline keeps the address of the tier-up counters
+/// ([`super::hook::AotHelpers::counters`]), which each counted back-edge and counted
+/// function entry ([`count_call`]) decrements.
 const TRAMP_COUNTERS: i32 = 32;
 /// Bytes the trampoline reserves below its saved registers (the five words above:
 /// the entered code's stack stays 16-byte aligned as the caller's was).
@@ -165,6 +166,12 @@ struct Labels {
     /// Per function: its back-edge blocks whose jump to offset 0 (a self tail call's)
     /// goes through the checked entry ([`CHECKED_ENTRY`]), ascending.
     checked_back: Vec<Vec<u32>>,
+    /// Per function whose entry counts its calls (tier-up at the function's entry):
+    /// its prologue ([`count_call`]), which every call enters.
+    prologues: Vec<Option<DynamicLabel>>,
+    /// The loops' counters (every loop entry's, counted or not): function `f`'s
+    /// entry counter follows them, at index `nloops + f`.
+    nloops: u32,
 }
 
 impl Labels {
@@ -174,10 +181,14 @@ impl Labels {
             .map(|k| v[k].1)
             .map_err(|_| CompileError::NotInTraces("jump to an offset that starts no block"))
     }
-    /// The typed entry of `func` (its first block; the one entry of a function without
-    /// seeded parameters).
+    /// Where a call of `func` goes when it proves the seeded parameters' kinds (its
+    /// typed entry): its prologue if its entry counts its calls, else its first block
+    /// (the one entry of a function without seeded parameters).
     fn entry(&self, func: u32) -> Result<DynamicLabel, CompileError> {
-        self.block(func, 0)
+        match self.prologues.get(func as usize).copied().flatten() {
+            Some(p) => Ok(p),
+            None => self.block(func, 0),
+        }
     }
     /// The checked entry of `func`: every way in that does not prove the seeded
     /// parameters' kinds.
@@ -462,6 +473,7 @@ pub fn program(
     full: &[bool],
     worth: &[bool],
     loop_entries: &[Vec<u32>],
+    entry_counted: &[bool],
     shapes: &[(u16, u16)],
 ) -> Result<Image, String> {
     let mut a = Asm::new(0);
@@ -623,7 +635,7 @@ pub fn program(
         .iter()
         .map(|f| f.as_ref().map(|f| f.clears.clone()).unwrap_or_default())
         .collect();
-    let counters = counted_loops(m, irs, loop_entries, &back_edges);
+    let (counters, nloops) = counted_loops(m, irs, loop_entries, &back_edges);
     let checked = irs
         .iter()
         .map(|f| match f {
@@ -650,6 +662,15 @@ pub fn program(
             None => Vec::new(),
         })
         .collect();
+    // A function whose entry counts its calls is entered (called, natively or by the
+    // interpreter) at a prologue before its first block, which `tcallself` jumps back
+    // to only through the checked entry (arguments the typed entry does not take).
+    let prologues = (0..irs.len())
+        .map(|fi| {
+            (irs[fi].is_some() && entry_counted.get(fi).copied().unwrap_or(false))
+                .then(|| a.new_dynamic_label())
+        })
+        .collect();
     let labels = Labels {
         blocks,
         out,
@@ -663,6 +684,8 @@ pub fn program(
         checked,
         typed,
         checked_back,
+        prologues,
+        nloops,
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -684,8 +707,13 @@ pub fn program(
         // decoders' 32-byte windows: an 8-byte longer trampoline alone cost ackermann
         // and awfy_list 13% of their time with the same instructions.
         dynasm!(a ; .arch x64 ; .align 32);
+        // The checked entry falls through to the prologue (if the entry counts), which
+        // falls through to the first block: every way in is counted.
         let checked_fail =
             checked_entry(&mut a, fi as u32, ir, &labels).map_err(|e| format!("{name}: {e}"))?;
+        if let Some(p) = labels.prologues[fi] {
+            count_call(&mut a, p, labels.nloops + fi as u32, &labels, fi, &mut late);
+        }
         for (bi, b) in ir.blocks.iter().enumerate() {
             let next = ir.blocks.get(bi + 1).map(|n| n.ip);
             let (trace, loc) = match allocate_avoiding(&b.trace, &reserved(&ir.loops, b.ip)) {
@@ -859,13 +887,14 @@ fn compare_tags(
 /// recorded there goes through the recursion, which the tracing JIT compiles worse
 /// than native code does (nqueens' `queens`: 6% more instructions). Counters are numbered as
 /// [`super::hook::AotHook`] numbers its loop entries, in (function, offset) order of
-/// every loop entry, so the image needs no table of them.
+/// every loop entry, so the image needs no table of them; their number is returned
+/// too (function `f`'s entry counter follows them at that index plus `f`).
 fn counted_loops(
     m: &Module,
     irs: &[Option<FuncIr>],
     loop_entries: &[Vec<u32>],
     back_edges: &[Vec<(u32, u32)>],
-) -> Vec<Vec<(u32, u32)>> {
+) -> (Vec<Vec<(u32, u32)>>, u32) {
     let mut n = 0;
     let mut out = Vec::with_capacity(irs.len());
     for (fi, ir) in irs.iter().enumerate() {
@@ -894,7 +923,32 @@ fn counted_loops(
         }
         out.push(v);
     }
-    out
+    (out, n)
+}
+
+/// The prologue `p` of a function `fi` whose entry counts its calls (SPEC.md §11.6,
+/// "Tier-up"): one call off counter `c`, and at zero an exit to the interpreter at
+/// offset 0 with the frame the call pushed (its kept slots cleared, as the
+/// interpreter's push would have), where the hook reads the function as hot.
+fn count_call<'l>(
+    a: &mut Asm,
+    p: DynamicLabel,
+    c: u32,
+    labels: &'l Labels,
+    fi: usize,
+    late: &mut Vec<Late<'l>>,
+) {
+    let exit = a.new_dynamic_label();
+    dynasm!(a ; .arch x64 ; =>p);
+    count_pass(a, c, exit);
+    late.push(Late::Exit {
+        at: exit,
+        clears: labels.clears[fi].at_exit(0),
+        stores: Vec::new(),
+        homes: None,
+        frames: Vec::new(),
+        to: Resume::Interpreter(0),
+    });
 }
 
 /// A counted back-edge's count: one pass off the loop's tier-up counter, leaving

@@ -20,8 +20,9 @@ pub struct AotHelpers {
     pub remember: unsafe extern "C" fn(*mut Vm, *mut u8),
     /// `call.insn`: one instruction run by the VM ([`hashvm_vm::jit::aot_call_insn`]).
     pub call_insn: unsafe extern "C" fn(*mut Vm, u64, *mut Value, *mut Value) -> u32,
-    /// The loops' tier-up counters, one `u32` per loop entry ([`AotHook`]'s `counters`):
-    /// a counted back-edge decrements its own and leaves at zero.
+    /// The tier-up counters, one `u32` per loop entry, then one per function
+    /// ([`AotHook`]'s `counters`): a counted back-edge or function entry decrements its
+    /// own and leaves at zero.
     pub counters: *mut u32,
 }
 
@@ -33,24 +34,30 @@ pub const HELPER_CALL_INSN: usize = std::mem::offset_of!(AotHelpers, call_insn);
 /// Offset of [`AotHelpers::counters`].
 pub const HELPER_COUNTERS: usize = std::mem::offset_of!(AotHelpers, counters);
 
-/// Attempts at recording a trace for a compiled loop (each after its counter ran out
-/// again, the threshold doubled) before it stays native for good.
+/// Attempts at recording a trace for a compiled loop or function (each after its
+/// counter ran out again, the threshold doubled) before it stays native for good.
 const TIER_TRIES: u8 = 3;
 
-/// Where a compiled loop is in its tier-up (SPEC.md §11.6, "Tier-up").
+/// Where a compiled loop or function is in its tier-up (SPEC.md §11.6, "Tier-up").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tier {
-    /// Running natively, counting its passes.
+    /// Running natively, counting its passes (or calls).
     Native,
     /// Handed over: its entry is out of the anchor's slot, so that the interpreter
     /// runs the back-edge and the tracing JIT records a trace there.
     Handed,
     /// The tracing JIT installed a trace at the anchor: the compiled loop leaves to it
-    /// at its first back-edge.
+    /// at its first back-edge, the function at its entry.
     Traced,
     /// Stays native (no tracing JIT, its recordings failed, its trace was dropped):
     /// the counter is as good as stopped.
     Refused,
+    /// A loop of a function whose entry was handed over: its entry is out of the
+    /// anchor's slot (until the function stays native) and the interpreter runs it,
+    /// never recorded: once the function has its tree, each native call of it from the
+    /// compiled loop would leave at its entry; the interpreter running the loop calls
+    /// the tree directly.
+    Ceded,
 }
 
 /// Trace ids of ahead-of-time entries have this bit set (the tracing JIT numbers its
@@ -68,14 +75,16 @@ pub struct AotStats {
     /// The exits per place, `(function, bytecode offset)` of the innermost frame
     /// where the interpreter resumed: where compiled code loses time.
     pub sites: std::collections::BTreeMap<(u32, u32), u64>,
-    /// Hand-overs of compiled loops to the tracing JIT to record a trace (tier-up).
+    /// Hand-overs of compiled loops and functions to the tracing JIT to record a trace
+    /// (tier-up).
     pub handed: u64,
-    /// Recordings at handed-over loops that got their trace.
+    /// Recordings at handed-over loops and functions that got their trace.
     pub traced: u64,
-    /// Compiled loops left for good to native code (their recordings failed or their
-    /// trace was dropped).
+    /// Compiled loops and functions left for good to native code (their recordings
+    /// failed or their trace was dropped).
     pub refused: u64,
-    /// Exits of compiled loops at their back-edge to the trace installed there.
+    /// Exits of compiled loops at their back-edge, and of functions at their entry, to
+    /// the trace installed there.
     pub to_traces: u64,
 }
 
@@ -85,7 +94,7 @@ impl AotStats {
     pub fn report(&self, n: usize, name: &dyn Fn(u32) -> String) -> String {
         let mut s = format!(
             "aot: {} entries into compiled code, {} left early to the interpreter\n\
-             aot: tier-up: {} hand-overs of loops to the tracing JIT, {} traced, {} kept native; {} exits to their traces\n",
+             aot: tier-up: {} hand-overs of loops and functions to the tracing JIT, {} traced, {} kept native; {} exits to their traces\n",
             self.entries, self.exits, self.handed, self.traced, self.refused, self.to_traces
         );
         let mut v: Vec<(&(u32, u32), &u64)> = self.sites.iter().collect();
@@ -104,11 +113,13 @@ pub struct AotHook {
     nfuncs: usize,
     active: bool,
     inner: Option<Box<dyn JitHook>>,
-    /// Per entry: its loop's tier-up counter (an index into `counters`), for a loop
-    /// entry.
+    /// Per entry: its tier-up counter (an index into `counters`): a loop entry's, or a
+    /// function entry's.
     counter_of: Vec<Option<usize>>,
     /// The tier-up counters, one per loop entry in (function, offset) order (as
-    /// `emit::counted_loops` numbers them), written by the code through `helpers`.
+    /// `emit::counted_loops` numbers them), then one per function (its entry's, which
+    /// only the prologue of a function whose entry counts decrements), written by the
+    /// code through `helpers`.
     counters: Box<[Cell<u32>]>,
     /// Per entry: where its loop is in its tier-up, and its failed recordings.
     tier: Vec<(Tier, u8)>,
@@ -148,17 +159,21 @@ impl AotHook {
         if sorted.len() != entries.len() || entries.len() >= AOT_BIT as usize {
             return Err("duplicate entries".into());
         }
+        let nloops = sorted.iter().filter(|e| e.ip != 0).count();
         let mut n = 0;
         let counter_of: Vec<Option<usize>> = sorted
             .iter()
             .map(|e| {
-                (e.ip != 0).then(|| {
+                Some(if e.ip == 0 {
+                    nloops + e.func as usize
+                } else {
                     n += 1;
                     n - 1
                 })
             })
             .collect();
-        let counters: Box<[Cell<u32>]> = (0..n).map(|_| Cell::new(u32::MAX)).collect();
+        let counters: Box<[Cell<u32>]> =
+            (0..nloops + nfuncs).map(|_| Cell::new(u32::MAX)).collect();
         let helpers = Box::new(AotHelpers {
             remember: hashvm_vm::jit::jit_remember,
             call_insn: hashvm_vm::jit::aot_call_insn,
@@ -269,9 +284,12 @@ impl AotHook {
         vm.config().jit_hot.max(1) as u32
     }
 
-    /// The anchor of loop entry `k`.
-    fn loop_anchor(&self, vm: &Vm, k: usize) -> Option<Anchor> {
+    /// The anchor of entry `k`: a function's call, or a loop's back-edge.
+    fn anchor(&self, vm: &Vm, k: usize) -> Option<Anchor> {
         let e = self.entries[k];
+        if e.ip == 0 {
+            return Some(Anchor::Call { func: e.func });
+        }
         let index = vm.loop_slot(e.func, e.ip)?;
         Some(Anchor::Loop {
             func: e.func,
@@ -280,12 +298,57 @@ impl AotHook {
         })
     }
 
-    /// Loop entry `k` stays native for good: its counter as good as stopped (it
-    /// leaves again after 2^32 passes, to be stopped again), its entry in the slot.
+    /// Entry `k` stays native for good: its counter as good as stopped (it leaves
+    /// again after 2^32 passes or calls, to be stopped again), its entry in the slot;
+    /// a function's loops it had ceded to the tracing JIT are compiled code again
+    /// (those the tracing JIT has no trace at).
     fn refuse(&mut self, vm: &mut Vm, k: usize, at: Anchor) {
         self.stop_counting(k);
         if vm.hot_slot(at).is_some_and(|s| s.trace == 0) {
             vm.install_trace(at, Self::id(k));
+        }
+        if self.entries[k].ip == 0 {
+            for j in self.loops_of(self.entries[k].func) {
+                if self.tier[j].0 != Tier::Ceded {
+                    continue;
+                }
+                self.tier[j].0 = Tier::Native;
+                if let Some(l) = self.anchor(vm, j) {
+                    if vm.hot_slot(l).is_some_and(|s| s.trace == 0) {
+                        vm.install_trace(l, Self::id(j));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The loop entries of function `func`.
+    fn loops_of(&self, func: u32) -> std::ops::Range<usize> {
+        let lo = self
+            .entries
+            .partition_point(|e| (e.func, e.ip) <= (func, 0));
+        let hi = self.entries.partition_point(|e| e.func <= func);
+        lo..hi.max(lo)
+    }
+
+    /// Function `func`'s entry is handed over: its loops' entries leave their anchors'
+    /// slots ([`Tier::Ceded`]), each loop then run by the interpreter (once the
+    /// function has its tree, a pass of compiled code would call the function natively
+    /// and leave at its entry, at every call).
+    fn cede_loops(&mut self, vm: &mut Vm, func: u32) {
+        for j in self.loops_of(func) {
+            if self.tier[j].0 == Tier::Ceded {
+                continue;
+            }
+            self.tier[j].0 = Tier::Ceded;
+            if let Some(l) = self.anchor(vm, j) {
+                if vm
+                    .hot_slot(l)
+                    .is_some_and(|s| s.trace == Self::id(j).0.get())
+                {
+                    vm.uninstall_trace(l);
+                }
+            }
         }
     }
 
@@ -301,18 +364,20 @@ impl AotHook {
         }
     }
 
-    /// Compiled code left at `(func, ip)`: when that is a counted loop's back-edge whose
-    /// counter ran out, the loop is hot. Native, it is handed to the tracing JIT (its
-    /// entry out of the anchor's slot, whose counter fires at the interpreter's next
-    /// pass, which asks [`JitHook::hot`] and records); with a trace, the exit was the
-    /// hand-off to it, and the next pass of the compiled loop leaves again.
+    /// Compiled code left at `(func, ip)`: when that is a counted loop's back-edge, or
+    /// a counted function's entry, whose counter ran out, the loop or function is hot.
+    /// Native, it is handed to the tracing JIT (its entry out of the anchor's slot,
+    /// whose counter fires at the interpreter's next pass or call, which asks
+    /// [`JitHook::hot`] and records); with a trace, the exit was the hand-off to it,
+    /// and the next pass of the compiled loop (or native call of the function) leaves
+    /// again.
     fn counted_out(&mut self, vm: &mut Vm, func: u32, ip: u32) {
         let Some(k) = self.find(func, ip) else { return };
         let Some(c) = self.counter_of[k] else { return };
         if self.counters[c].get() != 0 {
             return;
         }
-        let Some(at) = self.loop_anchor(vm, k) else {
+        let Some(at) = self.anchor(vm, k) else {
             self.counters[c].set(u32::MAX);
             return;
         };
@@ -325,6 +390,7 @@ impl AotHook {
                 // Other activations of the loop go on counting meanwhile.
                 self.counters[c].set(Self::threshold(vm));
                 vm.jit_hand_over(at);
+                self.record_entry(vm, k, at);
             }
             Tier::Traced if jit_trace => {
                 self.stats.borrow_mut().to_traces += 1;
@@ -336,19 +402,37 @@ impl AotHook {
             Tier::Handed | Tier::Traced if slot.is_some_and(|s| !s.blacklisted && s.trace == 0) => {
                 self.tier[k].0 = Tier::Handed;
                 self.counters[c].set(Self::threshold(vm));
+                self.record_entry(vm, k, at);
             }
             _ => self.refuse(vm, k, at),
         }
     }
 
-    /// The loop entry whose anchor is `at`, if it has a counter.
-    fn counted(&self, at: Anchor) -> Option<usize> {
-        match at {
-            Anchor::Loop { func, ip, .. } => self
-                .find(func, ip)
-                .filter(|&k| self.counter_of[k].is_some()),
-            Anchor::Call { .. } => None,
+    /// A function handed over at its entry (`at`, entry `k`) records its entry tree at
+    /// once, from the frame its native call pushed (the interpreter at offset 0, as
+    /// after an interpreted call whose counter fired): the interpreter may well never
+    /// call it (a recursion whose calls were all native returns from there), and would
+    /// never reach an anchor to record at. A loop's back-edge is that anchor itself.
+    /// The function's loops are interpreted from then on ([`Tier::Ceded`]).
+    fn record_entry(&mut self, vm: &mut Vm, k: usize, at: Anchor) {
+        if self.entries[k].ip != 0 || vm.recording().is_some() {
+            return;
         }
+        self.cede_loops(vm, self.entries[k].func);
+        match self.inner.as_mut().map(|h| h.hot(vm, at)) {
+            Some(HotAction::Record) => vm.jit_request_recording(at),
+            _ => self.refuse(vm, k, at),
+        }
+    }
+
+    /// The entry whose anchor is `at`, if it has a counter.
+    fn counted(&self, at: Anchor) -> Option<usize> {
+        let (func, ip) = match at {
+            Anchor::Loop { func, ip, .. } => (func, ip),
+            Anchor::Call { func } => (func, 0),
+        };
+        self.find(func, ip)
+            .filter(|&k| self.counter_of[k].is_some())
     }
 }
 
@@ -369,6 +453,14 @@ impl JitHook for AotHook {
                 }
                 self.refuse(vm, k, at);
             }
+            // A loop ceded by its function is interpreted, and never recorded: a
+            // recording there follows the function's calls into the interpreter
+            // (recording instances do not enter trees), and one at awfy_permute's loop
+            // ran 6.7 million steps before it aborted (4 times the program's
+            // instructions at 300 iterations).
+            if self.tier[k].0 == Tier::Ceded {
+                return HotAction::Continue;
+            }
             return HotAction::Enter(Self::id(k));
         }
         match &mut self.inner {
@@ -382,6 +474,10 @@ impl JitHook for AotHook {
             Some(h) => h.record(vm, at),
             None => Recording::Abort,
         };
+        // Called at every step of a recording: only its end concerns a handed entry.
+        if let Recording::Continue = answer {
+            return answer;
+        }
         let Some(k) = self.counted(at.anchor) else {
             return answer;
         };
@@ -479,13 +575,17 @@ impl JitHook for AotHook {
             };
             vm.install_trace(at, Self::id(k));
         }
-        // Loops count down to their tier-up only with a tracing JIT to hand them to.
+        // Loops and functions count down to their tier-up only with a tracing JIT to
+        // hand them to; a function without an entry (not compiled whole) never.
         let start = match self.inner {
             Some(_) => Self::threshold(vm),
             None => u32::MAX,
         };
         for c in self.counters.iter() {
-            c.set(start);
+            c.set(u32::MAX);
+        }
+        for c in self.counter_of.iter().flatten() {
+            self.counters[*c].set(start);
         }
         for t in &mut self.tier {
             *t = (Tier::Native, 0);

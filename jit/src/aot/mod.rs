@@ -162,6 +162,36 @@ fn targets(ip: u32, i: &Insn) -> Vec<u32> {
     }
     v
 }
+/// Whether function `fi`'s entry counts its calls and tiers up to the tracing JIT's
+/// entry tree (SPEC.md §11.6, "Tier-up"): a function that calls itself and returns no
+/// value (every return a `retu`, or a `ret` of the unit `loadunit` just wrote, reached
+/// only through it; no tail call but `tcallself`), run for its effects on objects. The
+/// tracing JIT's tree of such a recursion inlines the callees native code calls
+/// (towers' `push_disk`, whose branches join) and keeps the objects it works on checked
+/// once per trace: towers 36% and permute 31% fewer instructions than native code. A
+/// recursion that computes a value (fib, tak, ackermann, nqueens' `queens`,
+/// binarytrees' `check`, list's and pmap's) stays native, where its calls pass the
+/// result in registers: traced, fib took 42% more instructions, nqueens 3.7 times as
+/// many.
+fn tiers_up_at_entry(fi: u32, fun: &Fun, code: &[u8]) -> bool {
+    let unit_ret = |n: usize| {
+        n > 0
+            && fun.preds[n] == 1
+            && fun.insns[n - 1].1.op == Op::LoadUnit
+            && fun.insns[n - 1].1.args.first() == fun.insns[n].1.args.first()
+    };
+    crate::record::is_self_recursive(fi, code)
+        && fun
+            .insns
+            .iter()
+            .enumerate()
+            .all(|(n, (_, i, _))| match i.op {
+                Op::Ret => unit_ret(n),
+                Op::RetI | Op::TCall | Op::TCallK => false,
+                _ => true,
+            })
+}
+
 /// Whether `op` calls a function (directly, through a value, or itself; a tail call
 /// included).
 fn is_call(op: Op) -> bool {
@@ -2770,7 +2800,24 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
             t.checked = typed::checked(&seeds[fi]);
         }
     }
-    emit::program(m, &irs, &full, &worth, &loop_entries, &shapes)
+    let entry_counted: Vec<bool> = funs
+        .iter()
+        .enumerate()
+        .map(|(fi, fun)| {
+            fun.as_ref().is_some_and(|fun| {
+                worth[fi] && tiers_up_at_entry(fi as u32, fun, &m.functions[fi].code)
+            })
+        })
+        .collect();
+    emit::program(
+        m,
+        &irs,
+        &full,
+        &worth,
+        &loop_entries,
+        &entry_counted,
+        &shapes,
+    )
 }
 
 #[cfg(test)]
