@@ -1398,15 +1398,22 @@ fn aot_tiers_up() -> Result<(), Failed> {
     let prog = format!(
         "step := (s: i64) -> i64 => s + 1;\nlong := (n: i64, f: (i64) -> i64) -> i64 => {{\n    mut s := 1;\n    for i in 0..n {{\n        s = f(s);\n{body}    }}\n    s\n}};\nmain := () => {{ println(to_str(long(200000, step))); }};\n"
     );
-    let exe = build_native(&d.0, "long", &prog);
+    refused_three_times(&d.0, &prog, "long +")
+}
+
+/// Builds `prog`, whose function `long` is handed over to the tracing JIT (at a loop or
+/// its entry) and whose recordings always fail, and checks that it leaves at `place`
+/// exactly three times (three hand-overs, one refusal, no trace) and then stays native.
+fn refused_three_times(dir: &Path, prog: &str, place: &str) -> Result<(), Failed> {
+    let exe = build_native(dir, "long", prog);
     let r = run(Command::new(&exe).env("HASHVM_AOT_STATS", "1"), T);
     let stats: Vec<String> = r.stderr.lines().map(String::from).collect();
     if r.code != 0 || tier_counts(&stats) != Some([3, 0, 1, 0]) {
-        return Err(format!("the long loop: {r:?}").into());
+        return Err(format!("{place}: {r:?}").into());
     }
-    let at_long = exits_at(&stats, "long +");
-    if at_long != 3 {
-        return Err(format!("the long loop left {at_long} times, not 3: {stats:?}").into());
+    let left = exits_at(&stats, place);
+    if left != 3 {
+        return Err(format!("{place} left {left} times, not 3: {stats:?}").into());
     }
     Ok(())
 }
@@ -1463,17 +1470,7 @@ fn aot_tiers_up_at_entry() -> Result<(), Failed> {
     let prog = format!(
         "Acc := struct(s: i64);\nlong := (a: Acc, n: i64) => {{\n{body}    if n > 0 {{\n        long(a, n - 1);\n    }}\n}};\ndrive := (a: Acc, n: i64) -> i64 => if n == 0 {{ a.s }} else {{\n    long(a, 3);\n    drive(a, n - 1)\n}};\nmain := () => {{ println(to_str(drive(Acc(1), 10000))); }};\n"
     );
-    let exe = build_native(&d.0, "long", &prog);
-    let r = run(Command::new(&exe).env("HASHVM_AOT_STATS", "1"), T);
-    let stats: Vec<String> = r.stderr.lines().map(String::from).collect();
-    if r.code != 0 || tier_counts(&stats) != Some([3, 0, 1, 0]) {
-        return Err(format!("the long function: {r:?}").into());
-    }
-    let at_long = exits_at(&stats, "long +0");
-    if at_long != 3 {
-        return Err(format!("the long function left {at_long} times, not 3: {stats:?}").into());
-    }
-    Ok(())
+    refused_three_times(&d.0, &prog, "long +0")
 }
 
 /// The tools find the runtime beside themselves or at `$HASHVM_RT`, and say what is

@@ -196,9 +196,18 @@ impl Probe for VmProbe<'_> {
         // executable's loop compiled ahead of time, `aot::hook`), which a trace must
         // never link to (it would leave the trace for that code at every pass); such
         // a loop is recorded first when it tiers up, as a loop without a trace is.
-        let t = self.0.hot_slot(at)?.trace;
-        (t != 0 && t as usize <= self.2).then_some(at)
+        own_trace(self.0.hot_slot(at)?.trace, self.2).map(|_| at)
     }
+}
+
+/// The trace an anchor slot's `trace` field `t` names if it is one of this JIT's
+/// `count` traces (ids `1..=count`); else `None`: no trace, or another hook's entry (a
+/// native executable's code compiled ahead of time, `aot::hook`), which a trace never
+/// links to.
+fn own_trace(t: u32, count: usize) -> Option<TraceId> {
+    NonZeroU32::new(t)
+        .filter(|t| t.get() as usize <= count)
+        .map(TraceId)
 }
 
 /// The tracing JIT, attached to a VM with [`Vm::set_jit`].
@@ -1020,9 +1029,8 @@ impl Jit {
             // interpreter's dispatch at the back-edge enters through that hook.
             return Ok(vm
                 .hot_slot(target)
-                .and_then(|s| NonZeroU32::new(s.trace))
-                .filter(|t| t.get() as usize <= self.traces.len())
-                .map(|t| (TraceId(t), target)));
+                .and_then(|s| own_trace(s.trace, self.traces.len()))
+                .map(|t| (t, target)));
         }
         if helper {
             // A helper call that did not complete: the interpreter runs the

@@ -595,42 +595,27 @@ pub fn program(
         ; pop rbp
         ; pop rbx
         ; ret);
-    let blocks: Vec<Vec<(u32, DynamicLabel)>> = irs
-        .iter()
-        .map(|f| match f {
-            Some(f) => f
-                .blocks
-                .iter()
-                .map(|b| (b.ip, a.new_dynamic_label()))
-                .collect(),
-            None => Vec::new(),
-        })
-        .collect();
-    let loops = irs
-        .iter()
-        .map(|f| match f {
-            Some(f) => f
-                .loops
-                .iter()
-                .map(|l| (l.clone(), a.new_dynamic_label(), a.new_dynamic_label()))
-                .collect(),
-            None => Vec::new(),
-        })
-        .collect();
+    let blocks: Vec<Vec<(u32, DynamicLabel)>> = per_function(irs, |f| {
+        f.blocks
+            .iter()
+            .map(|b| (b.ip, a.new_dynamic_label()))
+            .collect()
+    });
+    let loops = per_function(irs, |f| {
+        f.loops
+            .iter()
+            .map(|l| (l.clone(), a.new_dynamic_label(), a.new_dynamic_label()))
+            .collect()
+    });
     let remember = a.new_dynamic_label();
     dynasm!(a ; .arch x64 ; =>remember);
     remember_routine(&mut a);
-    let back_edges: Vec<Vec<(u32, u32)>> = irs
-        .iter()
-        .map(|f| match f {
-            Some(f) => f
-                .blocks
-                .iter()
-                .filter_map(|b| back_edge(&b.trace).map(|h| (b.ip, h)))
-                .collect(),
-            None => Vec::new(),
-        })
-        .collect();
+    let back_edges: Vec<Vec<(u32, u32)>> = per_function(irs, |f| {
+        f.blocks
+            .iter()
+            .filter_map(|b| back_edge(&b.trace).map(|h| (b.ip, h)))
+            .collect()
+    });
     let clears = irs
         .iter()
         .map(|f| f.as_ref().map(|f| f.clears.clone()).unwrap_or_default())
@@ -643,25 +628,17 @@ pub fn program(
             _ => None,
         })
         .collect();
-    let typed = irs
-        .iter()
-        .map(|f| f.as_ref().map(|f| f.typed.clone()).unwrap_or_default())
-        .collect();
-    let checked_back = irs
-        .iter()
-        .map(|f| match f {
-            Some(f) => f
-                .blocks
-                .iter()
-                .filter(|b| {
-                    back_edge(&b.trace).is_some()
-                        && b.trace.ins.last().is_some_and(|j| j.k & CHECKED_ENTRY != 0)
-                })
-                .map(|b| b.ip)
-                .collect(),
-            None => Vec::new(),
-        })
-        .collect();
+    let typed = per_function(irs, |f| f.typed.clone());
+    let checked_back = per_function(irs, |f| {
+        f.blocks
+            .iter()
+            .filter(|b| {
+                back_edge(&b.trace).is_some()
+                    && b.trace.ins.last().is_some_and(|j| j.k & CHECKED_ENTRY != 0)
+            })
+            .map(|b| b.ip)
+            .collect()
+    });
     // A function whose entry counts its calls is entered (called, natively or by the
     // interpreter) at a prologue before its first block, which `tcallself` jumps back
     // to only through the checked entry (arguments the typed entry does not take).
@@ -872,6 +849,14 @@ fn compare_tags(
     clear_slots(a, clears)?;
     dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);
     Ok(())
+}
+
+/// `f` of every function the translator analysed, in function order, and nothing for
+/// the others (those are interpreted: no labels, loops or entries of theirs).
+fn per_function<T>(irs: &[Option<FuncIr>], mut f: impl FnMut(&FuncIr) -> Vec<T>) -> Vec<Vec<T>> {
+    irs.iter()
+        .map(|ir| ir.as_ref().map(&mut f).unwrap_or_default())
+        .collect()
 }
 
 /// The back-edge blocks that count their passes for tier-up (SPEC.md §11.6, "Tier-up"):
