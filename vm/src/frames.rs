@@ -198,12 +198,6 @@ impl Frames {
         }
     }
 
-    /// The first record's address.
-    #[inline(always)]
-    fn base(&self) -> *mut Frame {
-        self.base
-    }
-
     /// Pushes `fr`, whose first `filled` slots (from its base) the caller has already
     /// written, and sets every other slot of its extent to unit, so that every slot the
     /// collector scans for it holds a live value. Pushes nothing when the value stack is
@@ -248,7 +242,7 @@ impl Frames {
         fr: Frame,
         filled: usize,
     ) {
-        debug_assert!(self.top > self.base());
+        debug_assert!(self.top > self.base);
         let end = fr.base as usize + extent(funcs, &fr);
         debug_assert!(end <= stack.len());
         // SAFETY: the caller's contract: `top - 1` is a live record, the extent fits.
@@ -280,11 +274,11 @@ impl Frames {
             // SAFETY: the `n` live records are inside the old buffer and the new one has
             // room for more than `n`; the buffers are distinct allocations. A `Frame` is
             // `Copy`: the old buffer (length 0) drops nothing but its memory.
-            unsafe { std::ptr::copy_nonoverlapping(self.base(), new.as_mut_ptr(), n) };
+            unsafe { std::ptr::copy_nonoverlapping(self.base, new.as_mut_ptr(), n) };
             self.buf = new;
             self.base = self.buf.as_mut_ptr();
         }
-        let base = self.base();
+        let base = self.base;
         // SAFETY: `n <= min(max, capacity)` records from the (possibly new) buffer's base.
         unsafe {
             self.top = base.add(n);
@@ -296,7 +290,7 @@ impl Frames {
     /// The frame records' storage: first record, live count and room, for the JIT's
     /// register block.
     pub(crate) fn raw_parts(&mut self) -> (*mut Frame, usize, usize) {
-        (self.base(), self.len(), self.buf.capacity())
+        (self.base, self.len(), self.buf.capacity())
     }
 
     /// Adopts a frame count that generated code changed by writing records directly.
@@ -308,13 +302,13 @@ impl Frames {
     pub(crate) unsafe fn set_len(&mut self, n: usize) {
         debug_assert!(n <= self.buf.capacity());
         // SAFETY: the caller's contract: inside the buffer or one past it.
-        self.top = unsafe { self.base().add(n) };
+        self.top = unsafe { self.base.add(n) };
     }
 
     /// Removes and returns the innermost frame.
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Frame> {
-        if self.top == self.base() {
+        if self.top == self.base {
             return None;
         }
         // SAFETY: a record is live below `top`; `Frame` is `Copy`.
@@ -333,7 +327,7 @@ impl Frames {
     /// At least one frame is live.
     #[inline(always)]
     pub(crate) unsafe fn pop_ret(&mut self) -> u16 {
-        debug_assert!(self.top > self.base());
+        debug_assert!(self.top > self.base);
         // SAFETY: the caller's contract: `top - 1` is a live record; popping it is
         // moving `top` (nothing to drop).
         unsafe {
@@ -346,14 +340,14 @@ impl Frames {
     pub(crate) fn truncate(&mut self, n: usize) {
         if n < self.len() {
             // SAFETY: `n` is below the live count.
-            self.top = unsafe { self.base().add(n) };
+            self.top = unsafe { self.base.add(n) };
         }
     }
 
     /// Records where the innermost frame resumes (or which instruction faulted).
     #[inline(always)]
     pub(crate) fn set_ip(&mut self, ip: u32) {
-        if self.top > self.base() {
+        if self.top > self.base {
             // SAFETY: a record is live below `top`.
             unsafe { (*self.top.sub(1)).ip = ip };
         }
@@ -367,7 +361,7 @@ impl Frames {
     /// At least one frame is live.
     #[inline(always)]
     pub(crate) unsafe fn top(&self) -> &Frame {
-        debug_assert!(self.top > self.base());
+        debug_assert!(self.top > self.base);
         // SAFETY: the caller's contract.
         unsafe { &*self.top.sub(1) }
     }
@@ -378,7 +372,7 @@ impl Frames {
     /// At least one frame is live.
     #[inline(always)]
     pub(crate) unsafe fn set_top_ip(&mut self, ip: u32) {
-        debug_assert!(self.top > self.base());
+        debug_assert!(self.top > self.base);
         // SAFETY: the caller's contract.
         unsafe { (*self.top.sub(1)).ip = ip };
     }
@@ -391,7 +385,7 @@ impl Frames {
     /// The innermost frame.
     #[inline(always)]
     pub fn last(&self) -> Option<&Frame> {
-        if self.top == self.base() {
+        if self.top == self.base {
             None
         } else {
             // SAFETY: a record is live below `top`.
@@ -403,24 +397,24 @@ impl Frames {
     #[inline(always)]
     pub fn len(&self) -> usize {
         // SAFETY: `top` points into (or one past) the buffer, at or above its base.
-        unsafe { self.top.offset_from(self.base()) as usize }
+        unsafe { self.top.offset_from(self.base) as usize }
     }
 
     /// Whether no frame is live (no code is running).
     pub fn is_empty(&self) -> bool {
-        self.top == self.base()
+        self.top == self.base
     }
 
     /// All frames, outermost first.
     pub fn as_slice(&self) -> &[Frame] {
         // SAFETY: the records `base..top` are live and initialised.
-        unsafe { std::slice::from_raw_parts(self.base(), self.len()) }
+        unsafe { std::slice::from_raw_parts(self.base, self.len()) }
     }
 
     /// All frames, outermost first, for updating in place.
     fn as_mut_slice(&mut self) -> &mut [Frame] {
         // SAFETY: as `as_slice`, borrowed mutably through `self`.
-        unsafe { std::slice::from_raw_parts_mut(self.base(), self.len()) }
+        unsafe { std::slice::from_raw_parts_mut(self.base, self.len()) }
     }
 }
 

@@ -822,11 +822,18 @@ fn checked_entry(
     };
     let fail = a.new_dynamic_label();
     dynasm!(a ; .arch x64 ; =>c);
-    for &(s, ty) in &ir.checked {
+    tags_or(a, &ir.checked, fail)?;
+    Ok(Some(fail))
+}
+
+/// Compares the tag of each of `slots` (slot, type) with its type's, jumping to `fail`
+/// at the first that differs.
+fn tags_or(a: &mut Asm, slots: &[(u16, IrType)], fail: DynamicLabel) -> Result<(), CompileError> {
+    for &(s, ty) in slots {
         let off = disp(s as u64)?;
         dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag_word(ty) as i32 ; jne =>fail);
     }
-    Ok(Some(fail))
+    Ok(())
 }
 
 /// Compares the tags of `slots` (slot, type) and jumps to `to` when all match; else
@@ -841,10 +848,7 @@ fn compare_tags(
     out: DynamicLabel,
 ) -> Result<(), CompileError> {
     let fail = a.new_dynamic_label();
-    for &(s, ty) in slots {
-        let off = disp(s as u64)?;
-        dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag_word(ty) as i32 ; jne =>fail);
-    }
+    tags_or(a, slots, fail)?;
     dynasm!(a ; .arch x64 ; jmp =>to ; =>fail);
     clear_slots(a, clears)?;
     dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);

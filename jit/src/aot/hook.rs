@@ -115,7 +115,7 @@ pub struct AotHook {
     inner: Option<Box<dyn JitHook>>,
     /// Per entry: its tier-up counter (an index into `counters`): a loop entry's, or a
     /// function entry's.
-    counter_of: Vec<Option<usize>>,
+    counter_of: Vec<usize>,
     /// The tier-up counters, one per loop entry in (function, offset) order (as
     /// `emit::counted_loops` numbers them), then one per function (its entry's, which
     /// only the prologue of a function whose entry counts decrements), written by the
@@ -161,15 +161,15 @@ impl AotHook {
         }
         let nloops = sorted.iter().filter(|e| e.ip != 0).count();
         let mut n = 0;
-        let counter_of: Vec<Option<usize>> = sorted
+        let counter_of: Vec<usize> = sorted
             .iter()
             .map(|e| {
-                Some(if e.ip == 0 {
+                if e.ip == 0 {
                     nloops + e.func as usize
                 } else {
                     n += 1;
                     n - 1
-                })
+                }
             })
             .collect();
         let counters: Box<[Cell<u32>]> =
@@ -304,9 +304,7 @@ impl AotHook {
     /// (those the tracing JIT has no trace at).
     fn refuse(&mut self, vm: &mut Vm, k: usize, at: Anchor) {
         self.stop_counting(k);
-        if vm.hot_slot(at).is_some_and(|s| s.trace == 0) {
-            vm.install_trace(at, Self::id(k));
-        }
+        Self::put_back(vm, k, at);
         if self.entries[k].ip == 0 {
             for j in self.loops_of(self.entries[k].func) {
                 if self.tier[j].0 != Tier::Ceded {
@@ -314,11 +312,17 @@ impl AotHook {
                 }
                 self.tier[j].0 = Tier::Native;
                 if let Some(l) = self.anchor(vm, j) {
-                    if vm.hot_slot(l).is_some_and(|s| s.trace == 0) {
-                        vm.install_trace(l, Self::id(j));
-                    }
+                    Self::put_back(vm, j, l);
                 }
             }
+        }
+    }
+
+    /// Entry `k`'s code back in its anchor `at`'s slot, unless the tracing JIT has a
+    /// trace there.
+    fn put_back(vm: &mut Vm, k: usize, at: Anchor) {
+        if vm.hot_slot(at).is_some_and(|s| s.trace == 0) {
+            vm.install_trace(at, Self::id(k));
         }
     }
 
@@ -359,9 +363,7 @@ impl AotHook {
             self.stats.borrow_mut().refused += 1;
         }
         self.tier[k].0 = Tier::Refused;
-        if let Some(c) = self.counter_of[k] {
-            self.counters[c].set(u32::MAX);
-        }
+        self.counters[self.counter_of[k]].set(u32::MAX);
     }
 
     /// Compiled code left at `(func, ip)`: when that is a counted loop's back-edge, or
@@ -373,7 +375,7 @@ impl AotHook {
     /// again.
     fn counted_out(&mut self, vm: &mut Vm, func: u32, ip: u32) {
         let Some(k) = self.find(func, ip) else { return };
-        let Some(c) = self.counter_of[k] else { return };
+        let c = self.counter_of[k];
         if self.counters[c].get() != 0 {
             return;
         }
@@ -425,24 +427,16 @@ impl AotHook {
         }
     }
 
-    /// The entry whose anchor is `at`, if it has a counter.
+    /// The entry whose anchor is `at` (every entry has a counter).
     fn counted(&self, at: Anchor) -> Option<usize> {
-        let (func, ip) = match at {
-            Anchor::Loop { func, ip, .. } => (func, ip),
-            Anchor::Call { func } => (func, 0),
-        };
+        let (func, ip) = place(at);
         self.find(func, ip)
-            .filter(|&k| self.counter_of[k].is_some())
     }
 }
 
 impl JitHook for AotHook {
     fn hot(&mut self, vm: &mut Vm, at: Anchor) -> HotAction {
-        let (func, ip) = match at {
-            Anchor::Call { func } => (func, 0),
-            Anchor::Loop { func, ip, .. } => (func, ip),
-        };
-        if let Some(k) = self.find(func, ip) {
+        if let Some(k) = self.counted(at) {
             // A loop handed over, or whose trace the tracing JIT took out, records
             // (again) unless the tracing JIT declines (it dropped the trace): then it
             // goes back to its compiled code for good.
@@ -489,9 +483,7 @@ impl JitHook for AotHook {
             Recording::Done(_) => {
                 self.tier[k].0 = Tier::Traced;
                 self.stats.borrow_mut().traced += 1;
-                if let Some(c) = self.counter_of[k] {
-                    self.counters[c].set(1);
-                }
+                self.counters[self.counter_of[k]].set(1);
                 answer
             }
             // A handed-over loop whose recording failed goes back to its compiled
@@ -506,8 +498,7 @@ impl JitHook for AotHook {
                     self.stop_counting(k);
                 } else {
                     self.tier[k].0 = Tier::Native;
-                    let c = self.counter_of[k].unwrap_or(0);
-                    self.counters[c].set(Self::threshold(vm) << tries);
+                    self.counters[self.counter_of[k]].set(Self::threshold(vm) << tries);
                 }
                 Recording::Done(Self::id(k))
             }
@@ -584,11 +575,19 @@ impl JitHook for AotHook {
         for c in self.counters.iter() {
             c.set(u32::MAX);
         }
-        for c in self.counter_of.iter().flatten() {
-            self.counters[*c].set(start);
+        for &c in &self.counter_of {
+            self.counters[c].set(start);
         }
         for t in &mut self.tier {
             *t = (Tier::Native, 0);
         }
+    }
+}
+
+/// The function and bytecode offset an anchor stands for (a function's call at 0).
+fn place(at: Anchor) -> (u32, u32) {
+    match at {
+        Anchor::Call { func } => (func, 0),
+        Anchor::Loop { func, ip, .. } => (func, ip),
     }
 }

@@ -192,6 +192,12 @@ fn tiers_up_at_entry(fi: u32, fun: &Fun, code: &[u8]) -> bool {
             })
 }
 
+/// Whether a value of IR type `t` is a number or bool: what a self tail call moves
+/// through a register and `ret.val` returns from one (its tag word follows from `t`).
+fn number_or_bool(t: IrType) -> bool {
+    matches!(t, IrType::I64 | IrType::F64 | IrType::Bool)
+}
+
 /// Whether `op` calls a function (directly, through a value, or itself; a tail call
 /// included).
 fn is_call(op: Op) -> bool {
@@ -1194,12 +1200,11 @@ impl Tx<'_> {
     /// register (or loaded in this fragment), or a load of its proven kind. `None` for
     /// anything else (a value of unknown kind, an address, a home register's slot).
     fn typed_value(&mut self, s: usize, ip: u32) -> Option<Ref> {
-        let numeric = |t: IrType| matches!(t, IrType::I64 | IrType::F64 | IrType::Bool);
         if self.home.and_then(|h| h.home(s)).is_some() {
             return None;
         }
         if let Some((r, _)) = self.map.get(s).copied().flatten() {
-            return (numeric(self.b.ty(r)) && !self.data.contains(&r)).then_some(r);
+            return (number_or_bool(self.b.ty(r)) && !self.data.contains(&r)).then_some(r);
         }
         let ty = self.kinds.get(s)?.ir()?;
         self.get(s, ty, ip)
@@ -2078,9 +2083,7 @@ impl Tx<'_> {
                         if let Some((r, true)) = self.map[s0] {
                             // A number or bool computed here is returned from its
                             // register, its slot (dead past the `ret`) not written.
-                            let number =
-                                matches!(self.b.ty(r), IrType::I64 | IrType::F64 | IrType::Bool);
-                            if number {
+                            if number_or_bool(self.b.ty(r)) {
                                 let s = self.b.snapshot(ip, Vec::new());
                                 self.b.emit_raw(IrOp::RetVal, r, NONE, s0 as u64, s);
                                 return Ok(Step::End);
