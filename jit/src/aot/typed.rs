@@ -46,6 +46,10 @@ pub(crate) fn sites(fun: &Fun, me: u32, consts: &[Option<u32>]) -> Vec<(usize, u
     out
 }
 
+/// What one function's direct calls pass: (callee, the kind passed for each of its
+/// parameters, `Bot` where no kind is proven).
+type Passes = Vec<(u32, Vec<Kind>)>;
+
 /// The most rounds of the seeds' fixed point: each seed rises at most twice (no
 /// caller, a kind, unknown), so only a bug reaches it; then nothing is seeded.
 fn max_rounds(m: &Module) -> usize {
@@ -70,23 +74,37 @@ pub(crate) fn seeds(m: &Module, rets: &[Kind], consts: &[Option<u32>]) -> Vec<Ve
         .iter()
         .map(|f| vec![Kind::Bot; f.arity as usize])
         .collect();
+    // Per function, the kinds its sites pass to each callee (`Bot` where a site passes
+    // no proven kind), from its inference with its own seeds: kept while those seeds
+    // stay the same, since the inference reads nothing else that changes here.
+    let mut passes: Vec<Option<Passes>> = vec![None; m.functions.len()];
     for _ in 0..max_rounds(m) {
         let mut next: Vec<Vec<Kind>> = seeds.iter().map(|s| vec![Kind::Bot; s.len()]).collect();
         for (g, f) in m.functions.iter().enumerate() {
-            let Some(fun) = infer_seeded(&f.code, f.nslots, rets, g as u32, &seeds[g]) else {
-                continue;
-            };
-            for (n, callee, a0) in sites(&fun, g as u32, consts) {
-                let Some(params) = next.get_mut(callee as usize) else {
-                    continue;
+            let passed = passes[g].get_or_insert_with(|| {
+                let Some(fun) = infer_seeded(&f.code, f.nslots, rets, g as u32, &seeds[g]) else {
+                    return Vec::new();
                 };
-                for (p, k) in params.iter_mut().enumerate() {
-                    // A caller that passes a value of no proven kind takes the checked
-                    // entry and constrains nothing; two proven kinds join to unknown.
-                    let passed = fun.before[n].get(a0 + p).copied().unwrap_or(Kind::Any);
-                    if passed.ir().is_some() {
-                        *k = k.join(passed);
-                    }
+                sites(&fun, g as u32, consts)
+                    .into_iter()
+                    .filter_map(|(n, callee, a0)| {
+                        let arity = m.functions.get(callee as usize)?.arity as usize;
+                        // A caller that passes a value of no proven kind takes the
+                        // checked entry and constrains nothing.
+                        let kinds = (0..arity)
+                            .map(|p| match fun.before[n].get(a0 + p) {
+                                Some(k) if k.ir().is_some() => *k,
+                                _ => Kind::Bot,
+                            })
+                            .collect();
+                        Some((callee, kinds))
+                    })
+                    .collect()
+            });
+            for (callee, kinds) in passed.iter() {
+                // Two proven kinds join to unknown.
+                for (k, p) in next[*callee as usize].iter_mut().zip(kinds) {
+                    *k = k.join(*p);
                 }
             }
         }
@@ -99,6 +117,11 @@ pub(crate) fn seeds(m: &Module, rets: &[Kind], consts: &[Option<u32>]) -> Vec<Ve
                         .collect()
                 })
                 .collect();
+        }
+        for (g, p) in passes.iter_mut().enumerate() {
+            if next[g] != seeds[g] {
+                *p = None;
+            }
         }
         seeds = next;
     }
