@@ -178,6 +178,7 @@ define_ir! {
     SLoadKI "sload.i64.known" 0 I64 [LOAD] "The payload of frame slot `k`, proven an i64 by static inference: no guard.";
     SLoadKF "sload.f64.known" 0 F64 [LOAD] "The payload of frame slot `k`, proven an f64 by static inference: no guard.";
     SLoadKB "sload.bool.known" 0 Bool [LOAD] "The payload of frame slot `k`, proven a bool by static inference: no guard.";
+    SLoadKP "sload.ptr.known" 0 Ptr [LOAD] "The address in frame slot `k`, proven a data object by static inference (whole-function code: a constructor other than 0 in a program whose field-less constructors are all constructor 0): no guard.";
     SCopy "scopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value in slot `k >> 16` (a move of a value of unknown kind).";
     NegF "neg.f64" 1 F64 [] "-a (the sign bit flipped).";
     CmpLtF "cmplt.f64" 2 Bool [] "a < b, as a bool (false when either is NaN).";

@@ -1629,7 +1629,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     Loc::None => {}
                 }
             }
-            IrOp::SLoadKI | IrOp::SLoadKF | IrOp::SLoadKB => {
+            IrOp::SLoadKI | IrOp::SLoadKF | IrOp::SLoadKB | IrOp::SLoadKP => {
                 // A slot whose kind is proven (whole-function code): no guard.
                 let off = disp(ins.k)?;
                 load_payload(a, d, BASE, off);

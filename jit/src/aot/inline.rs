@@ -263,8 +263,13 @@ impl Tx<'_> {
         let op = if jumps { IrOp::NeI } else { IrOp::EqI };
         let ok = self.b.guard(op, idx, k, snap).is_ok();
         if ok {
-            // Past the guard, as past a `jntag`: a constructed value.
-            self.kinds[s] = Kind::Ctor;
+            // Past the guard, as past a `jntag`: a constructed value, whose index is
+            // not 0 when the path is the way that proves it (`nonzero_edge`).
+            self.kinds[s] = if jumps == (tag == 0) {
+                Kind::CtorNz
+            } else {
+                self.kinds[s].constructed_past()
+            };
         }
         ok
     }

@@ -98,6 +98,15 @@ pub enum Kind {
     /// this holds for every run, the interpreter's included), and a `con`'s or `cons`'s
     /// result. A `field` of such a slot found to be an object needs no kind check.
     Ctor,
+    /// A constructed value whose constructor index is not 0: past the way of a
+    /// `jntag` that proves it (its target for constructor 0, its fall-through for any
+    /// other). Such a value, when it is an object, has at least one field, so a read
+    /// of field 0 needs no field-count check either: a constructor without fields is
+    /// always an immediate, and the only data objects allocated without fields are
+    /// empty tuples, constructor 0 of type 3 (SPEC.md §1.2; the verifier accepts no
+    /// other constructor of type 3, and every path that builds data, `con`, constants,
+    /// `#run` values, the runtime's `Some`/`Ok`/`Err` and cons cells, follows the rule).
+    CtorNz,
     /// Anything.
     Any,
 }
@@ -107,6 +116,7 @@ impl Kind {
         match (self, o) {
             (Kind::Bot, x) | (x, Kind::Bot) => x,
             (x, y) if x == y => x,
+            (Kind::Ctor, Kind::CtorNz) | (Kind::CtorNz, Kind::Ctor) => Kind::Ctor,
             _ => Kind::Any,
         }
     }
@@ -123,7 +133,23 @@ impl Kind {
     /// Whether nothing is known that a number's or bool's test would need (a
     /// constructed value's slot, as one of no kind, holds no number or bool).
     fn untyped(self) -> bool {
-        matches!(self, Kind::Any | Kind::Ctor)
+        matches!(self, Kind::Any | Kind::Ctor | Kind::CtorNz)
+    }
+
+    /// Whether the slot holds a constructed value ([`Kind::Ctor`] or
+    /// [`Kind::CtorNz`]): an object there is a data object.
+    fn constructed(self) -> bool {
+        matches!(self, Kind::Ctor | Kind::CtorNz)
+    }
+
+    /// What a slot of this kind holds past an instruction that found it constructed
+    /// (a `field`, `jntag`...): [`Kind::CtorNz`] stays, anything else is [`Kind::Ctor`].
+    fn constructed_past(self) -> Kind {
+        if self == Kind::CtorNz {
+            Kind::CtorNz
+        } else {
+            Kind::Ctor
+        }
     }
 }
 
@@ -237,6 +263,7 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
         }
     };
     let (s0, s1, s2) = (slot(i, 0), slot(i, 1), slot(i, 2));
+    let past = |st: &[Kind], s: usize| st.get(s).map_or(Kind::Ctor, |k| k.constructed_past());
     match i.op {
         Mov => {
             let v = st.get(s1).copied().unwrap_or(Kind::Any);
@@ -292,12 +319,16 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
             k(st, s0, Kind::F64);
         }
         ALen => k(st, s0, Kind::I64),
-        JNTag | JNil | JCons | Cons | Con | LoadNil => k(st, s0, Kind::Ctor),
+        JNTag | JNil | JCons | SetField => {
+            let c = past(st, s0);
+            k(st, s0, c);
+        }
+        Cons | Con | LoadNil => k(st, s0, Kind::Ctor),
         Head | Tail | Field | Field2 => {
-            k(st, s1, Kind::Ctor);
+            let c = past(st, s1);
+            k(st, s1, c);
             k(st, s0, Kind::Any);
         }
-        SetField => k(st, s0, Kind::Ctor),
         CallK | CallSelf => {
             let (f, a0) = if i.op == CallK {
                 (imm(i, 1) as u32, slot(i, 2))
@@ -339,6 +370,19 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
             }
         }
     }
+}
+
+/// The state `st` after the `jntag` `i` on its way `jumps` (its target) or not,
+/// when that way proves the constructor index is not 0 (the target of a test for
+/// constructor 0, the fall-through of a test for any other): the tested slot is
+/// [`Kind::CtorNz`] there. `None`: `st` as it is.
+fn nonzero_edge(st: &[Kind], i: &Insn, jumps: bool) -> Option<Vec<Kind>> {
+    if i.op != Op::JNTag || jumps != (slot(i, 1) == 0) {
+        return None;
+    }
+    let mut e = st.to_vec();
+    *e.get_mut(slot(i, 0))? = Kind::CtorNz;
+    Some(e)
 }
 
 /// One function, decoded, with its control-flow facts.
@@ -421,14 +465,18 @@ fn infer_seeded(code: &[u8], nslots: u16, rets: &[Kind], me: u32, seeds: &[Kind]
         let (ip, i, len) = &insns[x];
         let mut st = before[x].clone();
         transfer(&mut st, i, rets, me);
-        let mut succ: Vec<usize> = targets(*ip, i).iter().map(|t| at[*t as usize]).collect();
+        let mut succ: Vec<(usize, bool)> = targets(*ip, i)
+            .iter()
+            .map(|t| (at[*t as usize], true))
+            .collect();
         if falls_through(i.op) && x + 1 < insns.len() {
-            succ.push(at[(ip + len) as usize]);
+            succ.push((at[(ip + len) as usize], false));
         }
-        for s in succ {
+        for (s, jumps) in succ {
             let mut changed = !reached[s];
             reached[s] = true;
-            for (a, b) in before[s].iter_mut().zip(st.iter()) {
+            let edge = nonzero_edge(&st, i, jumps);
+            for (a, b) in before[s].iter_mut().zip(edge.as_deref().unwrap_or(&st)) {
                 let j = a.join(*b);
                 if j != *a {
                     *a = j;
@@ -1090,6 +1138,26 @@ struct Tx<'a> {
     /// The offsets of the function's calls that enter their callee at its typed entry
     /// ([`FuncIr::typed`]).
     typed: &'a [u32],
+    /// Whether every field-less constructor of the program has index 0
+    /// ([`nonzero_ctors_have_fields`]): then a slot of kind [`Kind::CtorNz`] holds an
+    /// object.
+    nz_object: bool,
+}
+
+/// Whether every constructor of index other than 0, over every type a value of the
+/// program can have, has fields: the builtin ones (`List`'s `Nil` and `Option`'s
+/// `None`, the field-less ones, are constructor 0; tuples have only constructor 0)
+/// and the program's own (an imported type, unknown, counts as one that has not).
+/// Then a constructed value whose constructor index is not 0 is a data object, never
+/// a field-less constructor's immediate: the verifier checks every `con` and every
+/// constant against the type table, and the runtime builds no other immediates.
+fn nonzero_ctors_have_fields(m: &Module) -> bool {
+    m.types.iter().all(|t| match t {
+        hashvm_format::module::TypeDef::Defined { ctors, .. } => {
+            ctors.iter().skip(1).all(|c| c.arity > 0)
+        }
+        hashvm_format::module::TypeDef::Import { .. } => false,
+    })
 }
 
 enum Step {
@@ -1492,19 +1560,37 @@ impl Tx<'_> {
     /// holds a constructed value ([`Kind::Ctor`]), so an object there needs no kind
     /// check.
     fn ctor_k(&self, s: usize) -> u64 {
-        s as u64 | ((self.kinds.get(s) == Some(&Kind::Ctor)) as u64) << 32
+        s as u64 | (self.kinds.get(s).is_some_and(|k| k.constructed()) as u64) << 32
+    }
+
+    /// The address of the object in slot `o`, read as the object of a `field`,
+    /// `field2` or `setfield` (not in a register): with no guard when the slot is
+    /// known to hold a data object ([`Kind::CtorNz`] in a program whose field-less
+    /// constructors are all constructor 0, [`Tx::nz_object`]), else guarded to be an
+    /// object.
+    fn object_of(&mut self, o: usize, snap: u32) -> Ref {
+        if self.nz_object && self.kinds.get(o) == Some(&Kind::CtorNz) {
+            self.b.emit_raw(IrOp::SLoadKP, NONE, NONE, o as u64, 0)
+        } else {
+            self.b.sload_tw(o as u32, Tag::OBJ as u64, snap)
+        }
     }
 
     /// Guards `obj`, the object (its tag guarded or known) of slot `o`, to be a data
     /// object with field `fi`. Its kind is not tested when the slot holds a
     /// constructed value ([`Kind::Ctor`]: an earlier `jntag`, `field`... on the slot
     /// found it a field-less constructor or a data object, and it is an object):
-    /// headers never change while an object lives. Its field count always is (a
-    /// constructor's arity is not known here).
+    /// headers never change while an object lives. Its field count is, but for field
+    /// 0 of a slot whose constructor index is known not to be 0 ([`Kind::CtorNz`]:
+    /// such an object has a field); other arities are not known here.
     fn guard_data(&mut self, o: usize, obj: Ref, fi: usize, snap: u32) -> Result<(), BuildError> {
-        if self.kinds.get(o) != Some(&Kind::Ctor) {
+        let kind = self.kinds.get(o).copied().unwrap_or(Kind::Any);
+        if !kind.constructed() {
             self.b
                 .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
+        }
+        if fi == 0 && kind == Kind::CtorNz {
+            return Ok(());
         }
         self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)
     }
@@ -1799,7 +1885,7 @@ impl Tx<'_> {
                     let snap = self.snap(ip);
                     let obj = match held {
                         Some(r) => r,
-                        None => self.b.sload_tw(o as u32, Tag::OBJ as u64, snap),
+                        None => self.object_of(o, snap),
                     };
                     if !checked {
                         self.guard_data(o, obj, fi, snap)?;
@@ -1832,7 +1918,7 @@ impl Tx<'_> {
                                 Some(r) if self.b.ty(r) == IrType::Ptr => r,
                                 // A number: the interpreter faults.
                                 Some(_) => return Ok(Step::Unsupported),
-                                None => self.b.sload_tw(o as u32, Tag::OBJ as u64, snap),
+                                None => self.object_of(o, snap),
                             };
                             if !checked {
                                 self.guard_data(o, obj, fi, snap)?;
@@ -1866,7 +1952,7 @@ impl Tx<'_> {
                     Some(r) if self.b.ty(r) == IrType::Ptr => r,
                     // A number: the interpreter faults.
                     Some(_) => return Ok(Step::Unsupported),
-                    None => self.b.sload_tw(s1 as u32, Tag::OBJ as u64, snap),
+                    None => self.object_of(s1, snap),
                 };
                 if !checked {
                     self.guard_data(s1, obj, fi, snap)?;
@@ -2321,6 +2407,7 @@ fn translate(
     typed: &[u32],
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
+    let nz_object = nonzero_ctors_have_fields(m);
     // Inside a loop with home registers, its home slots are of their kind throughout.
     let kinds_at = |n: usize, home: Option<&HomeLoop>| {
         let mut k = fun.before[n].clone();
@@ -2388,6 +2475,7 @@ fn translate(
             inl: None,
             known: &known,
             typed,
+            nz_object,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -3002,5 +3090,52 @@ mod tests {
         assert_eq!(fun.before[ret][3], Kind::Any, "a field's value");
         assert_eq!(Kind::Ctor.join(Kind::I64), Kind::Any);
         assert!(Kind::Ctor.ir().is_none());
+    }
+
+    #[test]
+    fn a_jntag_proves_a_nonzero_constructor_only_on_its_way() {
+        // jntag r0, 0, some: the target (not constructor 0) has r0 CtorNz, kept past a
+        // field of it; the fall-through (constructor 0) has it Ctor. jntag r1, 2, other:
+        // its fall-through (constructor 2) has r1 CtorNz, its target Ctor. Where the
+        // ways of r0 join, Ctor.
+        use hashvm_format::Arg;
+        let mut f = FunctionBuilder::new("f", 2, 4);
+        let (some, join, other) = (f.new_label(), f.new_label(), f.new_label());
+        let s = |k| Arg::Op(Operand::Slot(k));
+        f.emit(
+            Op::JNTag,
+            [s(0), Arg::Op(Operand::U16(0)), Arg::Label(some)],
+        );
+        f.op(Op::LoadUnit, [Operand::Slot(2)]);
+        f.emit(Op::Jmp, [Arg::Label(join)]);
+        f.bind(some);
+        f.op(
+            Op::Field,
+            [Operand::Slot(2), Operand::Slot(0), Operand::U16(0)],
+        );
+        f.op(Op::LoadUnit, [Operand::Slot(3)]);
+        f.bind(join);
+        f.emit(
+            Op::JNTag,
+            [s(1), Arg::Op(Operand::U16(2)), Arg::Label(other)],
+        );
+        f.op(Op::Ret, [Operand::Slot(1)]);
+        f.bind(other);
+        f.op(Op::Ret, [Operand::Slot(0)]);
+        let mut mb = ModuleBuilder::new();
+        let fi = mb.add_function(f).unwrap();
+        mb.set_entry(fi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        let fun = infer(&m.functions[0].code, 4, &[], 0).unwrap();
+        let at = |k: usize| &fun.before[k];
+        assert_eq!(at(1)[0], Kind::Ctor, "the fall-through of a test for 0");
+        assert_eq!(at(3)[0], Kind::CtorNz, "the target of a test for 0");
+        assert_eq!(at(4)[0], Kind::CtorNz, "past a field of it");
+        assert_eq!(at(5)[0], Kind::Ctor, "the ways joined");
+        assert_eq!(at(6)[1], Kind::CtorNz, "the fall-through of a test for 2");
+        assert_eq!(at(7)[1], Kind::Ctor, "the target of a test for 2");
+        assert_eq!(Kind::CtorNz.join(Kind::Ctor), Kind::Ctor);
+        assert_eq!(Kind::CtorNz.join(Kind::I64), Kind::Any);
     }
 }
