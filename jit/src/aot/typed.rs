@@ -283,7 +283,16 @@ mod tests {
         assert_eq!(seeds[1], vec![Kind::Any], "g: an i64 and an f64");
         assert_eq!(seeds[2], vec![Kind::I64], "h: the field constrains nothing");
         assert_eq!(checked(&seeds[0]), vec![(0, IrType::I64), (1, IrType::I64)]);
-        let funs = infer_program_seeded(&m, &seeds).0;
+        let (funs, srets) = infer_program_seeded(&m, &seeds);
+        let fixed =
+            |fi: usize| fixed_tags(funs[fi].as_ref().unwrap(), &seeds[fi], &srets, fi as u32);
+        assert_eq!(
+            fixed(0),
+            vec![Some(IrType::I64); 2],
+            "f writes neither parameter"
+        );
+        assert_eq!(fixed(1), vec![None], "g: not seeded");
+        assert_eq!(fixed(2), vec![Some(IrType::I64)], "h");
         let typed = typed_sites(&funs, &seeds, &consts);
         let ip = |fi: usize, n: usize| funs[fi].as_ref().unwrap().insns[n].0;
         assert_eq!(typed[0], vec![ip(0, 2)], "f's self call");
