@@ -1253,6 +1253,25 @@ fn aot_enters_typed() -> Result<(), Failed> {
     aot_compiles(&text, &["tak", "scale", "fill", "depth", "main"], 0, 1)
 }
 
+/// Direct calls' results taken from `rax` (SPEC.md §11.6, "Calls"; IR `call.res`):
+/// cli/tests/jit/aot_call_result.hash's recursions use their calls' results from a
+/// register, at stack limits of 100000 and 1000 calls (`down(5000)` overflows at the
+/// second: the same message and stack trace; at the first, `pick` faults 40 calls
+/// deep), with and without GC stress (`keep` leaves to the interpreter to collect,
+/// `label`'s helpers collect), against `hashvm run`.
+fn aot_takes_call_results() -> Result<(), Failed> {
+    let src = root().join("cli/tests/jit/aot_call_result.hash");
+    let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+    aot_compiles(
+        &text,
+        &[
+            "ack", "fsum", "parity", "twice", "sumto", "labels", "down", "pick", "main",
+        ],
+        0,
+        1,
+    )
+}
+
 /// A loop whose preheader check fails in a function pushed by a direct native call
 /// that kept slots uncleared (cli/tests/jit/aot_kept_preheader.hasm): the failure
 /// must clear them as an exit stub does, or the collection right after it under GC
@@ -1742,6 +1761,10 @@ fn main() {
     trials.push(Trial::test("aot_compiles_stores", aot_compiles_stores));
     trials.push(Trial::test("aot_compiles_calls", aot_compiles_calls));
     trials.push(Trial::test("aot_enters_typed", aot_enters_typed));
+    trials.push(Trial::test(
+        "aot_takes_call_results",
+        aot_takes_call_results,
+    ));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test(
         "aot_inlines_callees_that_exit",

@@ -119,6 +119,7 @@ define_ir! {
     AGetF "aget.f64" 2 F64 [GUARD | LOAD | NOSYNC] "Element b of the array a, guarded to be in range and an f64.";
     AGetB "aget.bool" 2 Bool [GUARD | LOAD | NOSYNC] "Element b of the array a, guarded to be in range and a bool.";
     SStore "sstore" 1 None [STORE | NOSYNC] "Frame slot `k` := a (its payload, and the tag of a's type).";
+    SStoreP "sstore.payload" 1 None [STORE | NOSYNC] "Frame slot `k`'s payload := a (an i64, f64 or bool), its tag word not written: whole-function code's store to a parameter slot that always holds a's kind (`aot::typed::fixed_tags`).";
     AddI "add.i64" 2 I64 [COMM | NOSYNC] "a + b, wrapping.";
     SubI "sub.i64" 2 I64 [NOSYNC] "a - b, wrapping.";
     MulI "mul.i64" 2 I64 [COMM | NOSYNC] "a * b, wrapping.";
@@ -190,6 +191,7 @@ define_ir! {
     Poll "poll" 0 None [GUARD | LOAD] "Leave through the snapshot when the interrupt flag is set.";
     CallAotK "call.aot" 0 None [GUARD | STORE] "Call compiled function `k & 0xffffffff` natively (frame closure: its FUNC value) with the arguments from slot `(k >> 32) & 0xffff`, result to slot `k >> 48`, the caller resuming after the call instruction the snapshot names; exits there (before the push) when the value, frame or native stack is full.";
     CallAotSelf "callself.aot" 0 None [GUARD | STORE] "As `call.aot`, the frame's closure copied from the caller's (`callself`).";
+    CallRes "call.res" 0 Val [] "The result of the direct call (`call.aot`, `callself.aot`, `call.aot.v`) just before it, a number or bool of the kind its callee returns (tag word `tw`), taken from `rax` (a native return's payload) rather than stored to and reloaded from its slot `k`, which is written only when a later write-back needs it.";
     TCallAot "tcall.aot" 0 None [GUARD | STORE] "Tail-call compiled function `k & 0xffffffff` with the `k >> 48` slots from `(k >> 32) & 0xffff`, reusing the frame (as `tcallk`); exits first when the value stack is short or the interrupt flag is set.";
     CallAotKv "call.aot.v" 0 None [GUARD | STORE] "As `call.aot`, for a `call` whose function value is known at compile time to be function `k & 0xffffffff` (its slot loaded in the same block by `loadfn` or from a global that always holds it): the caller resumes after the `call`.";
     CallAotInd "call.aot.ind" 0 None [GUARD | STORE] "Call the function value in slot `k & 0xffff` (a FUNC value or a closure object) natively with the `(k >> 32) & 0xffff` arguments from slot `(k >> 16) & 0xffff`, result to slot `k >> 48`, when its function is compiled whole and takes exactly that many arguments (frame closure: the value itself); exits at the call instruction the snapshot names (before the push) for any other value or function, or when the value, frame or native stack is short.";
@@ -705,6 +707,7 @@ fn shared(op: IrOp) -> bool {
     !matches!(
         op,
         IrOp::AGetI
+            | IrOp::CallRes
             | IrOp::CallRecK
             | IrOp::CallRecSelf
             | IrOp::CallTree
@@ -720,6 +723,7 @@ fn shared(op: IrOp) -> bool {
             | IrOp::NewArr
             | IrOp::NewArrSlot
             | IrOp::SStore
+            | IrOp::SStoreP
             | IrOp::SClear
             | IrOp::SUnit
             | IrOp::GFunc
@@ -1275,6 +1279,21 @@ impl TraceBuilder {
 
     /// Emits `op` as it is: no folding, no sharing (the block-level operations of
     /// whole-function code, `aot`, which the CSE table must never merge).
+    /// The result of the direct call just emitted, of tag word `tw` (an i64, f64 or
+    /// bool): `call.res` of slot `slot`. Never shared (each call has its own).
+    pub fn call_result(&mut self, slot: u16, tw: u64) -> Ref {
+        let r = Ref(self.trace.ins.len() as u32);
+        self.trace.ins.push(Ins {
+            op: IrOp::CallRes,
+            a: NONE,
+            b: NONE,
+            k: slot as u64,
+            snap: 0,
+            tw,
+        });
+        r
+    }
+
     pub fn emit_raw(&mut self, op: IrOp, a: Ref, b: Ref, k: u64, snap: u32) -> Ref {
         let r = Ref(self.trace.ins.len() as u32);
         self.trace.ins.push(Ins {
@@ -1717,6 +1736,12 @@ impl TraceBuilder {
     /// Frame slot `slot` := `v`, as the interpreter would write it.
     pub fn sstore(&mut self, slot: u32, v: Ref) {
         self.emit(IrOp::SStore, v, NONE, slot as u64, 0);
+    }
+
+    /// As [`Self::sstore`], the payload only: the slot holds a tag of `v`'s type
+    /// already (`sstore.payload`).
+    pub fn sstore_payload(&mut self, slot: u32, v: Ref) {
+        self.emit(IrOp::SStoreP, v, NONE, slot as u64, 0);
     }
 
     /// The length of the array `a`.

@@ -320,7 +320,15 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
     for (i, ins) in t.ins.iter().enumerate() {
         if matches!(
             ins.op,
-            IrOp::CallRecK | IrOp::CallRecSelf | IrOp::CallTree | IrOp::CallInsn | IrOp::CallC
+            IrOp::CallRecK
+                | IrOp::CallRecSelf
+                | IrOp::CallTree
+                | IrOp::CallInsn
+                | IrOp::CallC
+                | IrOp::CallAotK
+                | IrOp::CallAotSelf
+                | IrOp::CallAotKv
+                | IrOp::CallAotInd
         ) {
             if (open..i).any(|v| last[v] > i) {
                 return Err(CompileError::LiveAcrossCall);
@@ -418,7 +426,7 @@ fn takes_imm(t: &Trace, ins: &crate::ir::Ins, second: bool) -> bool {
             _ => false,
         }
     } else {
-        ins.op == IrOp::SStore
+        matches!(ins.op, IrOp::SStore | IrOp::SStoreP)
     }
 }
 
@@ -602,6 +610,15 @@ fn assign(
             let first = t.ins[i].a.0 as usize;
             dying[i].retain(|&v| v != first);
             home[i] = Home::Reg(Loc::Xmm(r));
+            active.push(i);
+        } else if let Some(k) = (t.ins[i].op == IrOp::CallRes && !xmm)
+            .then(|| free.iter().position(|&r| r == 0 /* rax */))
+            .flatten()
+        {
+            // A direct call's result where the call left it: no move. (Nothing is
+            // live across the call, so `rax` is free unless a value defined since
+            // took it.)
+            home[i] = wrap(free.remove(k));
             active.push(i);
         } else if let Some(r) = free.pop() {
             home[i] = wrap(r);
@@ -1438,6 +1455,20 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 }
                 None => store(a, ins.k as u32, loc[ins.a.0 as usize], t.tagword(ins.a))?,
             },
+            // The slot holds a tag of this kind already: the payload only.
+            IrOp::SStoreP => {
+                let off = disp(ins.k)?;
+                match (imm32(t, ins.a), loc[ins.a.0 as usize]) {
+                    (Some(k), _) => dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], k),
+                    (None, Loc::Gpr(r)) => {
+                        dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off], Rq(r))
+                    }
+                    (None, Loc::Xmm(r)) => {
+                        dynasm!(a ; .arch x64 ; movsd QWORD [Rq(BASE) + off], Rx(r))
+                    }
+                    (None, Loc::None) => {}
+                }
+            }
             IrOp::SClear => {
                 let off = disp(ins.k)?;
                 dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
@@ -1478,7 +1509,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 };
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
-                pop_native_frame(a, &call)?;
+                pop_native_frame(a, &call, true)?;
             }
             IrOp::CallTree => {
                 let c = t
@@ -1833,6 +1864,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::Poll
             | IrOp::CallAotK
             | IrOp::CallAotSelf
+            | IrOp::CallRes
             | IrOp::TCallAot
             | IrOp::CallAotInd
             | IrOp::CallAotKv
@@ -2679,8 +2711,13 @@ pub(crate) fn return_to_caller<A: Emitter>(a: &mut A, s1: u8, s2: u8) {
 /// interpreter's return does, with the result slot and the base known here rather
 /// than read from the records (one copy for the JIT's `call.rec` and `call.tree` and
 /// the AOT compiler's direct calls). With [`CallConv::Trace`], `r11` is left at the
-/// new frame top.
-pub(crate) fn pop_native_frame<A: Emitter>(a: &mut A, c: &NativeCall) -> Result<(), CompileError> {
+/// new frame top. Without `store`, the result stays in `rax`/`rdx` only (whole-function
+/// code's `call.res` takes it from there).
+pub(crate) fn pop_native_frame<A: Emitter>(
+    a: &mut A,
+    c: &NativeCall,
+    store: bool,
+) -> Result<(), CompileError> {
     let fsz = layout::FRAME_SIZE as i32;
     let top = match c.conv {
         CallConv::Trace => SCRATCH,
@@ -2692,10 +2729,12 @@ pub(crate) fn pop_native_frame<A: Emitter>(a: &mut A, c: &NativeCall) -> Result<
     if c.conv == CallConv::Trace {
         dynasm!(a ; .arch x64 ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
     }
-    dynasm!(a ; .arch x64
-        ; lea Rq(BASE), [Rq(BASE) - argoff]
-        ; mov QWORD [Rq(BASE) + d], rax
-        ; mov QWORD [Rq(BASE) + d + 8], rdx);
+    dynasm!(a ; .arch x64 ; lea Rq(BASE), [Rq(BASE) - argoff]);
+    if store {
+        dynasm!(a ; .arch x64
+            ; mov QWORD [Rq(BASE) + d], rax
+            ; mov QWORD [Rq(BASE) + d + 8], rdx);
+    }
     Ok(())
 }
 
@@ -2870,7 +2909,7 @@ fn call_tree<A: Emitter>(
     dynasm!(a ; .arch x64
         ; mov r11, QWORD c.addr as i64
         ; call r11);
-    pop_native_frame(a, &call)?;
+    pop_native_frame(a, &call, true)?;
     if n > 0 {
         let back = disp(inner as u64)?;
         dynasm!(a ; .arch x64

@@ -1641,10 +1641,19 @@ impl Target<Asm> for BlockTarget<'_> {
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still
-                // pushed (`ret.slot`) and `BASE` at its slot 0.
+                // pushed (`ret.slot`) and `BASE` at its slot 0. A `call.res` next takes
+                // the result from `rax`: nothing stored here.
                 dynasm!(a ; .arch x64 ; call =>target);
-                pop_native_frame(a, &call)?;
+                let res = t.ins.get(i + 1).is_some_and(|n| n.op == IrOp::CallRes);
+                pop_native_frame(a, &call, !res)?;
             }
+            // The result the direct call just before left in `rax` (its payload; the
+            // kind is proven, so the tag word in `rdx` is not needed).
+            IrOp::CallRes => match loc[i] {
+                Loc::Gpr(0) | Loc::None => {}
+                Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), rax),
+                Loc::Xmm(x) => dynasm!(a ; .arch x64 ; movq Rx(x), rax),
+            },
             IrOp::CallAotInd => {
                 let resume =
                     t.snaps[ins.snap as usize].resume_ip as i32 + Op::Call.encoded_len() as i32;
@@ -2105,7 +2114,7 @@ fn indirect_call(
         // Unused by the pop; the indirect entry clears every slot of the callee.
         keep: 0,
     };
-    pop_native_frame(a, &call)
+    pop_native_frame(a, &call, true)
 }
 
 /// `tcall.aot.ind` (`k`: the function value's slot, the argument base, the count):

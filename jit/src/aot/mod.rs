@@ -1103,6 +1103,16 @@ struct Tx<'a> {
     /// Whether the block starting at this offset may continue the current fragment
     /// (its one way in is the fall-through of a branch here).
     mergeable: &'a dyn Fn(u32) -> bool,
+    /// The inferred kind of a slot before the instruction at a byte offset (`Any` off
+    /// an instruction).
+    kind_at: &'a dyn Fn(u32, usize) -> Kind,
+    /// Per parameter, the type whose tag its slot always holds ([`typed::fixed_tags`]).
+    fixed: &'a [Option<IrType>],
+    /// The instruction at a byte offset.
+    next_op: &'a dyn Fn(u32) -> Option<Op>,
+    /// The block [`Tx::fall`] names is translated as a copy (it stays a block of its
+    /// own too).
+    copy: bool,
     /// The type the instruction after byte offset `ip` that next mentions slot `s`, in
     /// the same basic block, reads it as (i64, f64, bool, or a pointer for an array
     /// operand), if it reads it first.
@@ -1228,7 +1238,7 @@ impl Tx<'_> {
             if self.home.and_then(|h| h.home(s as usize)).is_some() {
                 self.b.emit_raw(IrOp::HSet, r, NONE, s as u64, 0);
             } else {
-                self.b.sstore(s as u32, r);
+                self.store(s as usize, r);
             }
             if let Some(e) = &mut self.map[s as usize] {
                 e.1 = false;
@@ -1245,13 +1255,25 @@ impl Tx<'_> {
             if self.home.and_then(|h| h.home(s as usize)).is_some() {
                 self.b.emit_raw(IrOp::HSet, r, NONE, s as u64, 0);
             } else if ips.iter().any(|&ip| self.live_at(ip, s as usize)) {
-                self.b.sstore(s as u32, r);
+                self.store(s as usize, r);
             } else {
                 continue;
             }
             if let Some(e) = &mut self.map[s as usize] {
                 e.1 = false;
             }
+        }
+    }
+
+    /// Writes the value `r` to slot `s`: its payload only when the slot always holds a
+    /// tag of its type ([`typed::fixed_tags`]; not inside an inlined callee, whose
+    /// slots these are not).
+    fn store(&mut self, s: usize, r: Ref) {
+        let ty = self.b.ty(r);
+        if self.inl.is_none() && self.fixed.get(s) == Some(&Some(ty)) {
+            self.b.sstore_payload(s as u32, r);
+        } else {
+            self.b.sstore(s as u32, r);
         }
     }
 
@@ -1666,11 +1688,39 @@ impl Tx<'_> {
         }
         self.flush(&[ip]);
         let s = self.b.snapshot(ip, Vec::new());
-        let k = f as u64 | (a0 as u64) << 32 | (slot(i, 0) as u64) << 48;
+        let dst = slot(i, 0);
+        let k = f as u64 | (a0 as u64) << 32 | (dst as u64) << 48;
         self.b.emit_raw(op, NONE, NONE, k, s);
         self.b.barrier();
         self.map.iter_mut().for_each(|e| *e = None);
-        self.jump(next);
+        // A number or bool result (the kind the callee returns, which a native return
+        // proves) is taken from `rax` as a value of this fragment when the block after
+        // the call has no other way in and continues it: no store of the result, no
+        // load of it by the next block (it is written back where a pending value is).
+        let ty = (self.kind_at)(next, dst).ir();
+        // A `tcallself` right after the call is a block of its own (the interpreter may
+        // enter at the back-edge) but only one instruction: this fragment translates a
+        // copy of it, so that the result goes on to the new arguments from its register.
+        // (A function with a `tcallself` counts no loop passes: nothing is skipped.)
+        let tail = (self.next_op)(next) == Some(Op::TCallSelf);
+        match ty {
+            Some(ty)
+                if ((self.mergeable)(next) || tail)
+                    && self.home.is_none()
+                    && self.inl.is_none() =>
+            {
+                let tw = match ty {
+                    IrType::F64 => Tag::F64,
+                    IrType::Bool => Tag::BOOL,
+                    _ => Tag::I64,
+                } as u64;
+                let r = self.b.call_result(dst as u16, tw);
+                self.set(dst, r);
+                self.fall = Some(next);
+                self.copy = tail && !(self.mergeable)(next);
+            }
+            _ => self.jump(next),
+        }
         Ok(Step::End)
     }
 
@@ -2297,7 +2347,7 @@ impl Tx<'_> {
                     let s = self.snap(ip);
                     self.b.emit_raw(IrOp::Poll, NONE, NONE, 0, s);
                     for (p, v) in vals.into_iter().enumerate() {
-                        self.b.sstore(p as u32, v);
+                        self.store(p, v);
                     }
                 } else {
                     self.flush(&[ip]);
@@ -2405,6 +2455,7 @@ fn translate(
     bodies: &[Option<Vec<inline::Walk>>],
     consts: &[Option<u32>],
     typed: &[u32],
+    fixed: &[Option<IrType>],
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     let nz_object = nonzero_ctors_have_fields(m);
@@ -2447,6 +2498,14 @@ fn translate(
                 .get(ip as usize)
                 .is_some_and(|&n| fun.preds.get(n) == Some(&1))
     };
+    let next_op = |ip: u32| match fun.at.get(ip as usize) {
+        Some(&n) if n != usize::MAX => Some(fun.insns[n].1.op),
+        _ => None,
+    };
+    let kind_at = |ip: u32, s: usize| match fun.at.get(ip as usize) {
+        Some(&n) if n != usize::MAX => fun.before[n].get(s).copied().unwrap_or(Kind::Any),
+        _ => Kind::Any,
+    };
     for (bi, &start) in fun.leaders.iter().enumerate() {
         if merged[bi] {
             continue;
@@ -2461,6 +2520,10 @@ fn translate(
             full,
             func,
             mergeable: &mergeable,
+            kind_at: &kind_at,
+            next_op: &next_op,
+            copy: false,
+            fixed,
             next_read: &next_read,
             fall: None,
             home,
@@ -2490,7 +2553,7 @@ fn translate(
                 Step::End => match tx.fall.take().and_then(|nx| Some((nx, leader(nx)?))) {
                     Some((nx, li)) => {
                         // Continue with the fall-through block in this fragment.
-                        merged[li] = true;
+                        merged[li] |= !std::mem::take(&mut tx.copy);
                         end = fun.leaders.get(li + 1).copied().unwrap_or(u32::MAX);
                         n = fun.at[nx as usize];
                         tx.kinds = kinds_at(n, home);
@@ -2776,7 +2839,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     let (plain, rets) = infer_program(m);
     let consts = constant_functions(m, &plain);
     let seeds = typed::seeds(m, &rets, &consts);
-    let funs = infer_program_seeded(m, &seeds).0;
+    let (funs, srets) = infer_program_seeded(m, &seeds);
     let typed_at = typed::typed_sites(&funs, &seeds, &consts);
     let full = fully_compiled(&funs);
     let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
@@ -2853,6 +2916,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                         &bodies,
                         &consts,
                         &typed_at[fi],
+                        &typed::fixed_tags(fun, &seeds[fi], &srets, fi as u32),
                     )
                     .map_err(|e| format!("{name}: {e}"))?;
                     if k == last || fits(&t) {

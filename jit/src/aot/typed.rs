@@ -190,6 +190,64 @@ pub(crate) fn entry_checks(plain: &Fun, seeded: &Fun, ip: u32) -> Option<Vec<(u1
     Some(out)
 }
 
+/// Per parameter of a function with seeds `seeds` (inference `fun`, seeded; `rets` the
+/// return kinds it was made with), the type whose tag word its slot always holds while
+/// the function's compiled code runs, so that a store of that type there writes the
+/// payload only (`sstore.payload`): a seeded parameter that every reachable
+/// instruction writing it writes with its kind (a `tcallself`: the argument it moves
+/// there), below every window of a non-tail call (whose callee's frame would cover it).
+/// Every way into the code finds that tag there: the typed entry (its callers proved
+/// the kind and stored it, or hold it in a slot of this rule), the checked entry
+/// (compared), the interpreter's entry at a back-edge (where both inferences prove the
+/// kind, the interpreter holds it; where only the seeded one does, [`entry_checks`]
+/// compares it); inside, only the function's own instructions write the slot (a
+/// collection changes no tag, an exit never comes back but through an entry).
+pub(crate) fn fixed_tags(fun: &Fun, seeds: &[Kind], rets: &[Kind], me: u32) -> Vec<Option<IrType>> {
+    let mut out: Vec<Option<IrType>> = seeds.iter().map(|k| k.ir()).collect();
+    for (n, (_, i, _)) in fun.insns.iter().enumerate() {
+        if !fun.reached[n] {
+            continue;
+        }
+        let before = &fun.before[n];
+        let mut after = before.clone();
+        super::transfer(&mut after, i, rets, me);
+        let ud = hashvm_format::liveness::use_def(i);
+        let base =
+            i.op.operands()
+                .iter()
+                .zip(i.args.iter())
+                .find_map(|(k, a)| match (k, a) {
+                    (
+                        hashvm_format::opcode::OperandKind::Base,
+                        hashvm_format::insn::Operand::Slot(b),
+                    ) => Some(*b as usize),
+                    _ => None,
+                });
+        for (p, t) in out.iter_mut().enumerate() {
+            let Some(ty) = *t else { continue };
+            let k = seeds[p];
+            let keeps = match i.op {
+                // Moves its arguments down to the parameters.
+                Op::TCallSelf => base.is_some_and(|b| before.get(b + p) == Some(&k)),
+                // The frame becomes the callee's: this code runs no more in it.
+                Op::TCallK | Op::TCall => true,
+                // Any window covering the slot (a call's callee frame) but those only
+                // read (constructors, tuples, closures).
+                op if base.is_some_and(|b| b <= p)
+                    && !matches!(op, Op::Con | Op::Tuple | Op::Closure) =>
+                {
+                    false
+                }
+                _ => !ud.writes.contains(&(p as u16)) || after.get(p) == Some(&k),
+            };
+            if !keeps || k.ir() != Some(ty) {
+                *t = None;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,7 +306,16 @@ mod tests {
         assert_eq!(seeds[1], vec![Kind::Any], "g: an i64 and an f64");
         assert_eq!(seeds[2], vec![Kind::I64], "h: the field constrains nothing");
         assert_eq!(checked(&seeds[0]), vec![(0, IrType::I64), (1, IrType::I64)]);
-        let funs = infer_program_seeded(&m, &seeds).0;
+        let (funs, srets) = infer_program_seeded(&m, &seeds);
+        let fixed =
+            |fi: usize| fixed_tags(funs[fi].as_ref().unwrap(), &seeds[fi], &srets, fi as u32);
+        assert_eq!(
+            fixed(0),
+            vec![Some(IrType::I64); 2],
+            "f writes neither parameter"
+        );
+        assert_eq!(fixed(1), vec![None], "g: not seeded");
+        assert_eq!(fixed(2), vec![Some(IrType::I64)], "h");
         let typed = typed_sites(&funs, &seeds, &consts);
         let ip = |fi: usize, n: usize| funs[fi].as_ref().unwrap().insns[n].0;
         assert_eq!(typed[0], vec![ip(0, 2)], "f's self call");
