@@ -368,6 +368,11 @@ impl<'a, 'p> FnCx<'a, 'p> {
     }
 
     pub(super) fn ctor(&mut self, c: CtorRef, args: &'p [TExpr], order: &[u32], dst: u16) -> R<()> {
+        // A constant application is one shared constant, built once by the loader.
+        if let Some(g) = self.og.shared_ctor(c, args) {
+            self.fb.op(Op::LoadG, [s(dst), Operand::Global(g)]);
+            return Ok(());
+        }
         let n = args.len() as u16;
         let base = match self.window_in_place(args) {
             Some(b) => b,

@@ -90,6 +90,9 @@ pub(crate) struct ObjectGen<'p> {
     /// String and big-integer constants, deduplicated.
     pub strings: HashMap<String, u32>,
     pub bigs: HashMap<String, u32>,
+    /// Shared constant constructor applications and their globals, deduplicated
+    /// ([`ObjectGen::shared_ctor`]); few per module, so a list compared by value.
+    pub consts: Vec<(Const, u32)>,
     /// Wrapper functions of constructors used as values.
     pub ctor_fns: HashMap<CtorRef, u32>,
     /// Lambdas waiting to be compiled: (function index, lambda).
@@ -122,6 +125,7 @@ pub fn compile_module(
         type_ids: HashMap::new(),
         strings: HashMap::new(),
         bigs: HashMap::new(),
+        consts: Vec::new(),
         ctor_fns: HashMap::new(),
         pending: Vec::new(),
         runs: Vec::new(),
@@ -335,6 +339,100 @@ impl<'p> ObjectGen<'p> {
         );
         self.bigs.insert(key, g);
         g
+    }
+
+    /// The global holding constructor `c` applied to `args` as one shared constant,
+    /// when the application is a *constant application*: the constructor has fields,
+    /// is not a struct's, and every argument is a literal, a field-less constructor, a
+    /// list literal of such, or a constant application itself. `None` otherwise, and
+    /// the caller builds the value with `con` as before. Equal constants of a module
+    /// share one global. This is ocamlc's structured constants: binary-trees' leaf
+    /// `Node(Empty, Empty)` is then loaded, not allocated at every evaluation.
+    ///
+    /// Why nobody can tell a shared value from a fresh one:
+    /// - Its objects are immutable. Only a struct's fields can be assigned
+    ///   (`docs/LANGUAGE.md`, "Structs and enums"), so a struct is never shared, nor
+    ///   anything containing one (a struct application is not constant). A
+    ///   constructor's payload, a tuple's elements, a list's cells and a `str` cannot
+    ///   be changed; arrays and `mut`/captured cells have no literal form, so they never
+    ///   occur in a constant. The standard library's `#op` escape hatch never stores
+    ///   into a constructor's payload (no `setfield` in `stdlib/hash`), the same
+    ///   assumption `asm`'s field motion makes (`Ins::frozen`).
+    /// - Hash has no identity: `==` and the other comparisons are structural, `to_str`
+    ///   prints structure, and no operation exposes an address but a foreign `ptr`
+    ///   (which has no literal form).
+    /// - Evaluating a constant application has no effect but allocation: no code runs,
+    ///   nothing can fail but running out of memory.
+    /// - The value is an ordinary heap object that the loader builds from the global's
+    ///   constant (SPEC.md §2.6, "Constants"), and globals are roots of the collector
+    ///   (§1.4): it lives as long as the program, like a string literal's global, and
+    ///   a young object pointing to it needs no barrier. The REPL links each input's
+    ///   constants into the running VM like any other globals, and a `#run` value that
+    ///   contains one is reified like any other value.
+    pub(crate) fn shared_ctor(&mut self, c: CtorRef, args: &[TExpr]) -> Option<u32> {
+        if args.is_empty() {
+            // A field-less constructor is an immediate (or `loadnil`): no allocation.
+            return None;
+        }
+        let k = self.ctor_const(c, args)?;
+        if let Some(&(_, g)) = self.consts.iter().find(|(x, _)| *x == k) {
+            return Some(g);
+        }
+        let g = self.mb.add_global("#const", GlobalInit::Const(k.clone()));
+        self.consts.push((k, g));
+        Some(g)
+    }
+
+    /// The constant of a constant application of `c` to `args` (see
+    /// [`ObjectGen::shared_ctor`]).
+    fn ctor_const(&mut self, c: CtorRef, args: &[TExpr]) -> Option<Const> {
+        if self.prog.adt(c.adt).is_struct {
+            // Mutable fields: every evaluation must make a new struct.
+            return None;
+        }
+        if c.adt == AdtId::LIST {
+            if c.tag == 0 {
+                return Some(Const::List(Vec::new()));
+            }
+            let head = self.const_of(&args[0])?;
+            let Const::List(mut tail) = self.const_of(&args[1])? else {
+                return None;
+            };
+            tail.insert(0, head);
+            return Some(Const::List(tail));
+        }
+        let fields = args
+            .iter()
+            .map(|a| self.const_of(a))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Const::Data {
+            ty: self.type_id(c.adt),
+            tag: c.tag,
+            fields,
+        })
+    }
+
+    /// The constant value of `e` when it is a literal or a constant application.
+    fn const_of(&mut self, e: &TExpr) -> Option<Const> {
+        Some(match &e.kind {
+            TExprKind::Lit(l) => match l {
+                Lit::I64(v) => Const::I64(*v),
+                Lit::U64(v) => Const::U64(*v),
+                Lit::F64(v) => Const::F64(v.to_bits()),
+                Lit::IBig(v) => Const::Big(hashvm_vm::reify::big_const(v)),
+                Lit::Bool(b) => Const::Bool(*b),
+                Lit::Char(c) => Const::Char(*c as u32),
+                Lit::Str(s) => Const::Str(s.clone()),
+                Lit::Unit => Const::Unit,
+            },
+            TExprKind::Ctor { ctor, args, .. } => self.ctor_const(*ctor, args)?,
+            TExprKind::List(es) => Const::List(
+                es.iter()
+                    .map(|x| self.const_of(x))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            _ => return None,
+        })
     }
 
     /// A function that builds constructor `c` from its arguments (a constructor used as
