@@ -3021,6 +3021,16 @@ mod tests {
     use super::*;
     use hashvm_format::{FunctionBuilder, ModuleBuilder};
 
+    /// The inference of `f` (of `nslots` slots) alone, as the entry of an executable.
+    fn infer_alone(f: FunctionBuilder, nslots: u16) -> Fun {
+        let mut mb = ModuleBuilder::new();
+        let fi = mb.add_function(f).unwrap();
+        mb.set_entry(fi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        infer(&m.functions[0].code, nslots, &[], 0).unwrap()
+    }
+
     /// Return kinds: `one` returns an i64 (a typed result), `two` returns what `one`
     /// returns, so after `callk two` the result slot is a proven i64 and the slots
     /// from the argument base up are unknown again.
@@ -3097,12 +3107,7 @@ mod tests {
         f.op(Op::LoadI, [Operand::Slot(1), Operand::Imm32(7)]);
         f.bind(join);
         f.op(Op::Ret, [Operand::Slot(0)]);
-        let mut mb = ModuleBuilder::new();
-        let fi = mb.add_function(f).unwrap();
-        mb.set_entry(fi);
-        mb.set_executable(true);
-        let m = mb.finish().unwrap();
-        let fun = infer(&m.functions[0].code, 3, &[], 0).unwrap();
+        let fun = infer_alone(f, 3);
         let last = fun.insns.len() - 1;
         assert_eq!(fun.before[0][0], Kind::Any, "parameters are unknown");
         assert_eq!(fun.before[last][0], Kind::I64);
@@ -3138,12 +3143,7 @@ mod tests {
             [Operand::Slot(3), Operand::Slot(0), Operand::U16(0)],
         );
         f.op(Op::Ret, [Operand::Slot(3)]);
-        let mut mb = ModuleBuilder::new();
-        let fi = mb.add_function(f).unwrap();
-        mb.set_entry(fi);
-        mb.set_executable(true);
-        let m = mb.finish().unwrap();
-        let fun = infer(&m.functions[0].code, 5, &[], 0).unwrap();
+        let fun = infer_alone(f, 5);
         assert_eq!(fun.before[0][0], Kind::Any, "parameters are unknown");
         assert_eq!(fun.before[1][0], Kind::Ctor, "past the jntag");
         assert_eq!(fun.before[2][1], Kind::Ctor, "moved");
@@ -3186,12 +3186,7 @@ mod tests {
         f.op(Op::Ret, [Operand::Slot(1)]);
         f.bind(other);
         f.op(Op::Ret, [Operand::Slot(0)]);
-        let mut mb = ModuleBuilder::new();
-        let fi = mb.add_function(f).unwrap();
-        mb.set_entry(fi);
-        mb.set_executable(true);
-        let m = mb.finish().unwrap();
-        let fun = infer(&m.functions[0].code, 4, &[], 0).unwrap();
+        let fun = infer_alone(f, 4);
         let at = |k: usize| &fun.before[k];
         assert_eq!(at(1)[0], Kind::Ctor, "the fall-through of a test for 0");
         assert_eq!(at(3)[0], Kind::CtorNz, "the target of a test for 0");
