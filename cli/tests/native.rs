@@ -1315,6 +1315,19 @@ fn aot_clears_kept_slots_at_preheaders() -> Result<(), Failed> {
 /// The `aot: tier-up:` line of `HASHVM_AOT_STATS`: hand-overs of loops to the tracing
 /// JIT, their recordings that got a trace, loops kept native, and exits of compiled
 /// loops to their traces.
+/// Runs native executable `exe` with `HASHVM_AOT_STATS=1`, with the JIT off when
+/// `jit_off`: the run and the lines of its standard error (where the counts go).
+fn aot_stats(exe: &Path, jit_off: bool) -> (Run, Vec<String>) {
+    let mut cmd = Command::new(exe);
+    cmd.env("HASHVM_AOT_STATS", "1");
+    if jit_off {
+        cmd.env("HASHVM_JIT", "off");
+    }
+    let r = run(&mut cmd, T);
+    let stats = r.stderr.lines().map(String::from).collect();
+    (r, stats)
+}
+
 fn tier_counts(stats: &[String]) -> Option<[u64; 4]> {
     let l = stats
         .iter()
@@ -1388,13 +1401,7 @@ fn aot_tiers_up() -> Result<(), Failed> {
             c => return Err(format!("{at}: tier-up {c:?}: {stats:?}").into()),
         }
     }
-    let off = run(
-        Command::new(&exe)
-            .env("HASHVM_JIT", "off")
-            .env("HASHVM_AOT_STATS", "1"),
-        T,
-    );
-    let stats: Vec<String> = off.stderr.lines().map(String::from).collect();
+    let (_, stats) = aot_stats(&exe, true);
     if tier_counts(&stats) != Some([0, 0, 0, 0]) {
         return Err(format!("with the JIT off: {stats:?}").into());
     }
@@ -1403,8 +1410,7 @@ fn aot_tiers_up() -> Result<(), Failed> {
         "homed",
         "sum := (n: i64) -> i64 => {\n    mut s := 0;\n    for i in 0..n {\n        s = (s * 31 + i) % 1000003;\n    }\n    s\n};\nmain := () => { println(to_str(sum(100000))); };\n",
     );
-    let r = run(Command::new(&exe).env("HASHVM_AOT_STATS", "1"), T);
-    let stats: Vec<String> = r.stderr.lines().map(String::from).collect();
+    let (r, stats) = aot_stats(&exe, false);
     if r.code != 0 || tier_counts(&stats) != Some([0, 0, 0, 0]) {
         return Err(format!("a loop without calls: {r:?}").into());
     }
@@ -1425,8 +1431,7 @@ fn aot_tiers_up() -> Result<(), Failed> {
 /// exactly three times (three hand-overs, one refusal, no trace) and then stays native.
 fn refused_three_times(dir: &Path, prog: &str, place: &str) -> Result<(), Failed> {
     let exe = build_native(dir, "long", prog);
-    let r = run(Command::new(&exe).env("HASHVM_AOT_STATS", "1"), T);
-    let stats: Vec<String> = r.stderr.lines().map(String::from).collect();
+    let (r, stats) = aot_stats(&exe, false);
     if r.code != 0 || tier_counts(&stats) != Some([3, 0, 1, 0]) {
         return Err(format!("{place}: {r:?}").into());
     }
@@ -1470,13 +1475,7 @@ fn aot_tiers_up_at_entry() -> Result<(), Failed> {
             c => return Err(format!("{at}: tier-up {c:?}: {stats:?}").into()),
         }
     }
-    let off = run(
-        Command::new(&exe)
-            .env("HASHVM_JIT", "off")
-            .env("HASHVM_AOT_STATS", "1"),
-        T,
-    );
-    let stats: Vec<String> = off.stderr.lines().map(String::from).collect();
+    let (_, stats) = aot_stats(&exe, true);
     if tier_counts(&stats) != Some([0, 0, 0, 0]) || exits_at(&stats, "spread +0") != 0 {
         return Err(format!("with the JIT off: {stats:?}").into());
     }
