@@ -1272,6 +1272,25 @@ fn aot_takes_call_results() -> Result<(), Failed> {
     )
 }
 
+/// Lazy frame records (SPEC.md §11.6, "Calls"; `aot::emit::fill_records`):
+/// cli/tests/jit/aot_lazy_records.hash's recursions push records holding only the
+/// callee's function and closure, completed at each exit: under GC stress a collection
+/// with 150 lazy records below (`deep`), an exit stub of an inlined callee pushing its
+/// frame on a lazy record, a fault 30 calls deep whose stack trace names each caller's
+/// line (`probe`), a walk past an indirect call's return address to the frame limit of
+/// 1000 (`viaclosure`), a call through a global; against `hashvm run` at limits of
+/// 100000 and 1000 calls, with and without GC stress.
+fn aot_completes_lazy_records() -> Result<(), Failed> {
+    let src = root().join("cli/tests/jit/aot_lazy_records.hash");
+    let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+    aot_compiles(
+        &text,
+        &["deep", "warm", "get", "probe", "down", "viaclosure", "main"],
+        0,
+        1,
+    )
+}
+
 /// A loop whose preheader check fails in a function pushed by a direct native call
 /// that kept slots uncleared (cli/tests/jit/aot_kept_preheader.hasm): the failure
 /// must clear them as an exit stub does, or the collection right after it under GC
@@ -1763,6 +1782,10 @@ fn main() {
     trials.push(Trial::test(
         "aot_takes_call_results",
         aot_takes_call_results,
+    ));
+    trials.push(Trial::test(
+        "aot_completes_lazy_records",
+        aot_completes_lazy_records,
     ));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test(

@@ -1506,6 +1506,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     closure_is_func: ins.op == IrOp::CallRecK,
                     conv: CallConv::Trace,
                     keep: 0,
+                    lazy: false,
                 };
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
@@ -2548,6 +2549,28 @@ pub(crate) struct NativeCall {
     /// Bit `s`: the callee's slot `s` (past its arguments) is not cleared, the callee
     /// covering it before anything can observe it (`aot::clears`); 0 for the JIT.
     pub keep: u64,
+    /// The push writes only the callee's function (ip 0) and closure, the fields its
+    /// own code reads or rewrites (`getenv`, `callself`, `tcallk`): the caller's
+    /// resume offset and the callee's base, result slot and kind are constant per
+    /// call site, and the AOT trampoline's shared exit writes them from the return
+    /// addresses on the native stack (`aot::emit::fill_records`) before anything can
+    /// read them. Only whole-function code whose callee makes no helper call, so
+    /// that an exit is the only way anything observes the records; false for the JIT.
+    pub lazy: bool,
+}
+
+/// How [`frame_record`] finds the callee's base (the caller's plus the first
+/// argument's slot).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordBase {
+    /// From the caller's record, the innermost, complete.
+    Caller,
+    /// From `BASE` (the caller's slot 0) and the value stack's base: an AOT exit
+    /// stub's push of an inlined callee's frame, whose caller's record may be lazy
+    /// ([`NativeCall::lazy`]) and so not yet hold its base.
+    Slots,
+    /// Not written: a lazy push ([`NativeCall::lazy`]).
+    Lazy,
 }
 
 /// Where a native call finds the frame top and the native stack's floor. The frame
@@ -2611,8 +2634,11 @@ pub(crate) fn push_native_frame<A: Emitter>(
     if c.conv == CallConv::Trace {
         dynasm!(a ; .arch x64 ; cmp rsp, rbp ; jb =>exit);
     }
-    // The caller resumes after the call.
-    dynasm!(a ; .arch x64 ; mov DWORD [Rq(top) - fsz + layout::FRAME_IP as i32], resume);
+    // The caller resumes after the call (written later from the return address, for
+    // a lazy push).
+    if !c.lazy {
+        dynasm!(a ; .arch x64 ; mov DWORD [Rq(top) - fsz + layout::FRAME_IP as i32], resume);
+    }
     // The callee's slots past its arguments, cleared as a push clears them (but
     // those the callee covers first).
     for s in c.arity as u64..c.nslots as u64 {
@@ -2622,7 +2648,12 @@ pub(crate) fn push_native_frame<A: Emitter>(
         let off = disp(c.a0 + s)?;
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
-    frame_record(a, top, f, c.a0, dst, c.closure_is_func);
+    let base = if c.lazy {
+        RecordBase::Lazy
+    } else {
+        RecordBase::Caller
+    };
+    frame_record(a, top, f, c.a0, dst, c.closure_is_func, base);
     let argoff = disp(c.a0)?;
     dynasm!(a ; .arch x64 ; add Rq(top), fsz);
     if c.conv == CallConv::Trace {
@@ -2637,7 +2668,8 @@ pub(crate) fn push_native_frame<A: Emitter>(
 /// result slot `dst`, ip 0, a NORMAL frame, and its closure the FUNC value of `f`
 /// (`closure_is_func`) or the caller's. One copy for [`push_native_frame`] and the
 /// exits of whole-function code inside an inlined callee, which push the frame the
-/// call would have pushed. Clobbers `rax`.
+/// call would have pushed. `base` says where the callee's base comes from, or that
+/// only the function (ip 0) and the closure are written. Clobbers `rax`.
 pub(crate) fn frame_record<A: Emitter>(
     a: &mut A,
     top: u8,
@@ -2645,15 +2677,33 @@ pub(crate) fn frame_record<A: Emitter>(
     a0: u64,
     dst: i16,
     closure_is_func: bool,
+    base: RecordBase,
 ) {
     let fsz = layout::FRAME_SIZE as i32;
     let clo = layout::FRAME_CLOSURE as i32;
     // The callee's base: the caller's (its record is the innermost, and `BASE` is
     // its slot 0) plus the first argument's slot.
-    dynasm!(a ; .arch x64
-        ; mov eax, DWORD [Rq(top) - fsz + layout::FRAME_BASE as i32]
-        ; add eax, a0 as i32);
-    if PACKED_RECORD && f <= i32::MAX as u32 {
+    match base {
+        RecordBase::Caller => dynasm!(a ; .arch x64
+            ; mov eax, DWORD [Rq(top) - fsz + layout::FRAME_BASE as i32]
+            ; add eax, a0 as i32),
+        RecordBase::Slots => dynasm!(a ; .arch x64
+            ; mov rax, Rq(BASE)
+            ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
+            ; shr rax, 4
+            ; add eax, a0 as i32),
+        RecordBase::Lazy => {}
+    }
+    if base == RecordBase::Lazy {
+        if PACKED_RECORD && f <= i32::MAX as u32 {
+            // Function and ip (0) in one store.
+            dynasm!(a ; .arch x64 ; mov QWORD [Rq(top)], f as i32);
+        } else {
+            dynasm!(a ; .arch x64
+                ; mov DWORD [Rq(top) + layout::FRAME_FUNC as i32], f as i32
+                ; mov DWORD [Rq(top) + layout::FRAME_IP as i32], 0);
+        }
+    } else if PACKED_RECORD && f <= i32::MAX as u32 {
         // Function and ip (0) in one store; base in another, result slot, kind and
         // padding in a third.
         let hi = (dst as u16 as u32 | (layout::FRAME_NORMAL as u32) << 16) as i32;
@@ -2904,6 +2954,7 @@ fn call_tree<A: Emitter>(
         closure_is_func: c.closure_is_func,
         conv: CallConv::Trace,
         keep: 0,
+        lazy: false,
     };
     push_native_frame(a, &call, exit)?;
     dynasm!(a ; .arch x64

@@ -23,8 +23,8 @@ use crate::ir::{flag, ClosureSrc, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, field_disp, flat_store,
     frame_record, pop_native_frame, push_native_frame, return_to_caller, store, store_tw,
-    value_store, CallConv, CompileError, HelperFn, Loc, NativeCall, Target, BASE, INTR, SCRATCH,
-    STATE,
+    value_store, CallConv, CompileError, HelperFn, Loc, NativeCall, RecordBase, Target, BASE, INTR,
+    SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -91,9 +91,14 @@ const TRAMP_FRAMES: i32 = 24;
 /// ([`super::hook::AotHelpers::counters`]), which each counted back-edge and counted
 /// function entry ([`count_call`]) decrements.
 const TRAMP_COUNTERS: i32 = 32;
-/// Bytes the trampoline reserves below its saved registers (the five words above:
-/// the entered code's stack stays 16-byte aligned as the caller's was).
-const TRAMP_RESERVE: i32 = 40;
+/// Where the trampoline keeps the frame top it was entered with (`rbp`): the entered
+/// frame's record is the one below it, and the records of the code's native calls
+/// follow, one per return address on the native stack ([`fill_records`]).
+const TRAMP_TOP0: i32 = 40;
+/// Bytes the trampoline reserves below its saved registers (the six words above and
+/// one of padding: the entered code's stack stays 16-byte aligned as the caller's
+/// was).
+const TRAMP_RESERVE: i32 = 56;
 
 /// A human-readable name for [`Trampoline`]'s contract (documentation anchor).
 pub fn trampoline_signature() -> &'static str {
@@ -172,9 +177,90 @@ struct Labels {
     /// The loops' counters (every loop entry's, counted or not): function `f`'s
     /// entry counter follows them, at index `nloops + f`.
     nloops: u32,
+    /// Per function: no helper call can run while it or anything it calls natively
+    /// runs ([`helper_free`]), so its direct calls push lazy records.
+    lazy: Vec<bool>,
+    /// The table of native call sites ([`sites_table`]), after the code.
+    sites: DynamicLabel,
+    /// Every native call's site: the label at its return address, the caller's
+    /// resume offset, the first argument's slot and the result slot.
+    calls: std::cell::RefCell<Vec<CallSite>>,
+}
+
+/// A native call's site ([`Labels::calls`]): what [`fill_records`] writes into the
+/// records of a call made there.
+#[derive(Clone, Copy)]
+struct CallSite {
+    ret: DynamicLabel,
+    resume: u32,
+    a0: u16,
+    dst: u16,
+}
+
+/// Per function: whether no helper call (`call.insn`, whose runtime function reads
+/// the frame records) can run while it runs natively: it makes none, no indirect call
+/// or tail call (whose callee is unknown), and every function it calls or tail-calls
+/// directly is helper-free too (a greatest fixed point: recursion keeps it). The
+/// direct calls such a function makes push lazy records ([`NativeCall::lazy`]): while
+/// one of them is on the native stack, only an exit (through the trampoline's shared
+/// exit, which completes them) lets anything read the records.
+fn helper_free(irs: &[Option<FuncIr>]) -> Vec<bool> {
+    let ops = |f: &FuncIr| -> Vec<(IrOp, u64)> {
+        f.blocks
+            .iter()
+            .flat_map(|b| b.trace.ins.iter().map(|i| (i.op, i.k)))
+            .collect()
+    };
+    let mut free: Vec<bool> = irs
+        .iter()
+        .map(|f| {
+            f.as_ref().is_some_and(|f| {
+                !ops(f).iter().any(|(op, _)| {
+                    matches!(op, IrOp::CallInsn | IrOp::CallAotInd | IrOp::TCallAotInd)
+                })
+            })
+        })
+        .collect();
+    loop {
+        let mut changed = false;
+        for (fi, ir) in irs.iter().enumerate() {
+            let Some(ir) = ir else { continue };
+            if !free[fi] {
+                continue;
+            }
+            let calls_unfree = ops(ir).iter().any(|&(op, k)| {
+                matches!(
+                    op,
+                    IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf | IrOp::TCallAot
+                ) && !free
+                    .get((k & 0xffff_ffff) as usize)
+                    .copied()
+                    .unwrap_or(false)
+            });
+            if calls_unfree {
+                free[fi] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            return free;
+        }
+    }
 }
 
 impl Labels {
+    /// Notes a native call's site for [`sites_table`].
+    fn site(&self, ret: DynamicLabel, resume: i32, a0: u64, dst: i16) -> Result<(), CompileError> {
+        let a0 =
+            u16::try_from(a0).map_err(|_| CompileError::NotInTraces("argument slot past 65535"))?;
+        self.calls.borrow_mut().push(CallSite {
+            ret,
+            resume: resume as u32,
+            a0,
+            dst: dst as u16,
+        });
+        Ok(())
+    }
     fn block(&self, func: u32, ip: u32) -> Result<DynamicLabel, CompileError> {
         let v = &self.blocks[func as usize];
         v.binary_search_by_key(&ip, |(i, _)| *i)
@@ -478,6 +564,7 @@ pub fn program(
 ) -> Result<Image, String> {
     let mut a = Asm::new(0);
     let out = a.new_dynamic_label();
+    let sites = a.new_dynamic_label();
     // The trampoline (offset 0) and the shared exit.
     // It saves every callee-saved register the code uses (`r13`-`r15` hold values:
     // the allocator's last general registers and the loops' home registers), keeping
@@ -516,6 +603,7 @@ pub fn program(
         // floor above the stack pointer, so that every call leaves to the interpreter.
         // The frame top goes in `rbp` for the code (`CallConv::Aot`).
         ; mov rbp, QWORD [r12 + layout::ST_FRAME_TOP as i32]
+        ; mov QWORD [rbx + TRAMP_TOP0], rbp
         ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
         ; sub rax, rbp
         ; sar rax, FRAME_SHIFT
@@ -587,6 +675,26 @@ pub fn program(
         ; ret
         ; =>out
         ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], rbp
+    );
+    // Leaving with native calls on the native stack (below the entered code's return
+    // address, at `rbx - 8`): their records get the fields a lazy push left out
+    // (`fill_records`, through the helper table), before the runtime reads them.
+    // `r15` keeps the offset: it is restored below.
+    let filled = a.new_dynamic_label();
+    dynasm!(a ; .arch x64
+        ; lea r11, [rbx - 8]
+        ; cmp rsp, r11
+        ; je =>filled
+        ; mov r15d, eax
+        ; mov rdi, rbx
+        ; mov rsi, rsp
+        ; lea rdx, [=>sites]
+        ; mov rcx, QWORD [rbx + TRAMP_TOP0]
+        ; and rsp, -16
+        ; mov rax, QWORD [rbx + TRAMP_HELPERS]
+        ; call QWORD [rax + super::hook::HELPER_FILL as i32]
+        ; mov eax, r15d
+        ; =>filled
         ; lea rsp, [rbx + TRAMP_RESERVE]
         ; pop r15
         ; pop r14
@@ -663,6 +771,9 @@ pub fn program(
         checked_back,
         prologues,
         nloops,
+        lazy: helper_free(irs),
+        sites,
+        calls: std::cell::RefCell::new(Vec::new()),
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -764,6 +875,7 @@ pub fn program(
             .map_err(|e| e.to_string())
     };
     callee_table(&mut a, &labels, &report, &off)?;
+    sites_table(&mut a, &labels, &off)?;
     let mut entries = Vec::new();
     for fi in 0..irs.len() {
         if irs[fi].is_none() {
@@ -974,6 +1086,8 @@ fn push_inlined_frames(a: &mut Asm, frames: &[crate::ir::SnapFrame]) -> Result<(
             };
             dynasm!(a ; .arch x64
                 ; mov DWORD [rbp - fsz + layout::FRAME_IP as i32], fr.resume as i32);
+            // The base from `BASE`: the running frame's record may be lazy, its base
+            // not written yet (the shared exit completes it after this).
             frame_record(
                 a,
                 5, /* rbp */
@@ -981,6 +1095,7 @@ fn push_inlined_frames(a: &mut Asm, frames: &[crate::ir::SnapFrame]) -> Result<(
                 fr.base as u64,
                 fr.ret as i16,
                 closure_is_func,
+                RecordBase::Slots,
             );
             dynasm!(a ; .arch x64 ; add rbp, fsz);
             Ok(())
@@ -1638,12 +1753,15 @@ impl Target<Asm> for BlockTarget<'_> {
                     // as the native call it is).
                     keep: labels.clears[f as usize].keep
                         & !labels.clears[func as usize].at_call(at),
+                    lazy: labels.lazy.get(f as usize).copied().unwrap_or(false),
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still
                 // pushed (`ret.slot`) and `BASE` at its slot 0. A `call.res` next takes
                 // the result from `rax`: nothing stored here.
-                dynasm!(a ; .arch x64 ; call =>target);
+                let ret = a.new_dynamic_label();
+                dynasm!(a ; .arch x64 ; call =>target ; =>ret);
+                labels.site(ret, resume, a0, dst)?;
                 let res = t.ins.get(i + 1).is_some_and(|n| n.op == IrOp::CallRes);
                 pop_native_frame(a, &call, !res)?;
             }
@@ -2000,6 +2118,127 @@ fn callee_table(
     Ok(())
 }
 
+/// Bytes of one entry of [`sites_table`].
+const SITE_BYTES: usize = 12;
+
+/// The table of native call sites, after the code (at [`Labels::sites`]): their
+/// count (`u32`, then 4 bytes of padding), then one 12-byte entry per site in
+/// ascending order of return address: the return address's offset from the table (an
+/// `i32`, negative), the caller's resume offset (`u32`), the first argument's slot and
+/// the result slot (`u16`s). [`fill_records`] finds a return address's entry in it.
+fn sites_table(
+    a: &mut Asm,
+    labels: &Labels,
+    off: &dyn Fn(&Asm, DynamicLabel) -> Result<u32, String>,
+) -> Result<(), String> {
+    let mut rows = Vec::new();
+    for c in labels.calls.borrow().iter() {
+        rows.push((off(a, c.ret)?, *c));
+    }
+    rows.sort_by_key(|r| r.0);
+    let count = u32::try_from(rows.len()).map_err(|_| "too many call sites".to_string())?;
+    dynasm!(a ; .arch x64 ; .align 8 ; =>labels.sites ; .u32 count ; .u32 0);
+    let base = off(a, labels.sites)?;
+    for (o, c) in rows {
+        let rel =
+            i32::try_from(o as i64 - base as i64).map_err(|_| "code too large".to_string())?;
+        dynasm!(a ; .arch x64
+            ; .i32 rel
+            ; .u32 c.resume
+            ; .u16 c.a0
+            ; .u16 c.dst);
+    }
+    Ok(())
+}
+
+/// Completes the frame records of the native calls on the native stack when compiled
+/// code leaves to the interpreter (called by the trampoline's shared exit, through
+/// [`super::hook::AotHelpers::fill`]): a lazy push ([`NativeCall::lazy`]) wrote only
+/// the callee's function and closure. Every word from `sp` up to the entered code's
+/// return address (at `tramp - 8`, `tramp` being the trampoline's `rbx`) is the return
+/// address of one native call, the innermost at `sp`; the `k`-th from the top pushed
+/// the `k`-th record past `top0`, the frame top the trampoline was entered with (a
+/// tail call rewrites a record in place, keeping its base and result slot). For each,
+/// from the outermost, the site's entry in `sites` ([`sites_table`]) gives the
+/// caller's resume offset, the callee's base (the caller's plus the first argument's
+/// slot) and its result slot; the record is a NORMAL frame. An eager push wrote the
+/// same values. The innermost record's resume offset is the exit's own.
+///
+/// # Safety
+///
+/// Only the shared exit may call it, with those arguments: the native stack between
+/// `sp` and `tramp` and the frame records from `top0 - FRAME_SIZE` on, one past it per
+/// return address, are the running code's, and `sites` is the table of its image.
+pub unsafe extern "C" fn fill_records(
+    tramp: *const usize,
+    sp: *const usize,
+    sites: *const u8,
+    top0: *mut u8,
+) {
+    let fsz = layout::FRAME_SIZE;
+    // SAFETY: the table starts with its count, and that many entries follow (the
+    // caller's contract).
+    let table = unsafe {
+        let count = sites.cast::<u32>().read_unaligned() as usize;
+        std::slice::from_raw_parts(sites.add(8), count * SITE_BYTES)
+    };
+    let n = (tramp as usize - 8).saturating_sub(sp as usize) / 8;
+    let entry = |i: usize| &table[i * SITE_BYTES..(i + 1) * SITE_BYTES];
+    let rel = |e: &[u8]| i32::from_le_bytes([e[0], e[1], e[2], e[3]]) as i64;
+    let mut caller = top0.wrapping_sub(fsz);
+    for k in 1..=n {
+        // SAFETY: `tramp - 8 - 8k` lies between `sp` and `tramp - 8` (k <= n).
+        let ra = unsafe { tramp.sub(1 + k).read() };
+        let key = ra as i64 - sites as i64;
+        let (mut lo, mut hi) = (0, table.len() / SITE_BYTES);
+        let mut found = None;
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match rel(entry(mid)).cmp(&key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    found = Some(entry(mid));
+                    break;
+                }
+            }
+        }
+        // Every native call's site is in the table; a word that is not a return
+        // address of one would be a bug of the emitter, and nothing is written.
+        let Some(e) = found else {
+            debug_assert!(false, "a return address of no native call site");
+            return;
+        };
+        let resume = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        let a0 = u16::from_le_bytes([e[8], e[9]]) as u32;
+        let dst = u16::from_le_bytes([e[10], e[11]]);
+        let rec = caller.wrapping_add(fsz);
+        // SAFETY: `caller` and `rec` are the records of the entered frame (or of the
+        // call before) and of the `k`-th native call, on the frame stack (the
+        // caller's contract); the fields are at the VM's own offsets.
+        unsafe {
+            caller
+                .add(layout::FRAME_IP)
+                .cast::<u32>()
+                .write_unaligned(resume);
+            let base = caller
+                .add(layout::FRAME_BASE)
+                .cast::<u32>()
+                .read_unaligned()
+                + a0;
+            rec.add(layout::FRAME_BASE)
+                .cast::<u32>()
+                .write_unaligned(base);
+            rec.add(layout::FRAME_RET)
+                .cast::<u16>()
+                .write_unaligned(dst);
+            rec.add(layout::FRAME_KIND).write(layout::FRAME_NORMAL);
+            rec.add(layout::FRAME_PAD).write(0);
+        }
+        caller = rec;
+    }
+}
+
 /// The callee of an indirect call or tail call of `n` arguments, from the function
 /// value in the slot at byte offset `fv`: a FUNC value's function, or a closure
 /// object's (its header's meta word), the index truncated to 32 bits as the
@@ -2100,6 +2339,10 @@ fn indirect_call(
         ; lea Rq(BASE), [Rq(BASE) + argoff]
         ; call rcx
     );
+    // Eager, but the shared exit walks past its return address too.
+    let ret = a.new_dynamic_label();
+    dynasm!(a ; .arch x64 ; =>ret);
+    labels.site(ret, resume, a0, dst)?;
     // The callee returns with its result in `rax`/`rdx` and its record pushed.
     let call = NativeCall {
         func: 0,
@@ -2113,6 +2356,7 @@ fn indirect_call(
         conv: CallConv::Aot,
         // Unused by the pop; the indirect entry clears every slot of the callee.
         keep: 0,
+        lazy: false,
     };
     pop_native_frame(a, &call, true)
 }

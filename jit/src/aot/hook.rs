@@ -24,6 +24,9 @@ pub struct AotHelpers {
     /// ([`AotHook`]'s `counters`): a counted back-edge or function entry decrements its
     /// own and leaves at zero.
     pub counters: *mut u32,
+    /// Completes the frame records of the native calls on the native stack when the
+    /// code leaves to the interpreter ([`super::emit::fill_records`]).
+    pub fill: unsafe extern "C" fn(*const usize, *const usize, *const u8, *mut u8),
 }
 
 /// Offset of [`AotHelpers::remember`].
@@ -33,6 +36,8 @@ pub const HELPER_CALL_INSN: usize = std::mem::offset_of!(AotHelpers, call_insn);
 
 /// Offset of [`AotHelpers::counters`].
 pub const HELPER_COUNTERS: usize = std::mem::offset_of!(AotHelpers, counters);
+/// Offset of [`AotHelpers::fill`].
+pub const HELPER_FILL: usize = std::mem::offset_of!(AotHelpers, fill);
 
 /// Attempts at recording a trace for a compiled loop or function (each after its
 /// counter ran out again, the threshold doubled) before it stays native for good.
@@ -180,6 +185,7 @@ impl AotHook {
             // `Cell<u32>` has `u32`'s layout and lets the code write through a shared
             // borrow (the hook writes them only while no code runs).
             counters: counters.as_ptr() as *mut u32,
+            fill: super::emit::fill_records,
         });
         Ok(AotHook {
             tier: vec![(Tier::Native, 0); sorted.len()],
