@@ -2048,25 +2048,34 @@ impl Target<Asm> for BlockTarget<'_> {
             }
             IrOp::FieldSlot | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):
-                // tag, kind and field count checked, as the interpreter checks them.
+                // tag, kind and field count checked, as the interpreter checks them,
+                // but for what the slot's kind proves (the flags, `Tx::slot_known`).
                 let so = disp(ins.k & 0xffff)?;
                 let fi = (ins.k >> 16) & 0xffff;
                 let foff = layout::FIELDS as i32 + disp(fi)?;
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + so + 8], Tag::OBJ as i32
-                    ; jne =>exit
-                    ; mov Rq(SCRATCH), QWORD [Rq(BASE) + so]
-                    ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_DATA as i8
-                    ; jne =>exit
-                    ; cmp QWORD [Rq(SCRATCH) + layout::LEN as i32], fi as i32
-                    ; jbe =>exit);
+                if ins.k & super::SLOT_OBJECT == 0 {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(BASE) + so + 8], Tag::OBJ as i32
+                        ; jne =>exit);
+                }
+                dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [Rq(BASE) + so]);
+                if ins.k & super::SLOT_CONSTRUCTED == 0 {
+                    dynasm!(a ; .arch x64
+                        ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], layout::KIND_DATA as i8
+                        ; jne =>exit);
+                }
+                if ins.k & super::SLOT_HAS_FIELD == 0 {
+                    dynasm!(a ; .arch x64
+                        ; cmp QWORD [Rq(SCRATCH) + layout::LEN as i32], fi as i32
+                        ; jbe =>exit);
+                }
                 if ins.op == IrOp::FieldSlot {
-                    let d = disp(ins.k >> 32)?;
+                    let d = disp((ins.k >> 32) & 0xffff)?;
                     copy_into_slot(a, SCRATCH, foff, d);
                 } else {
                     // The object's address is the destination's base: its field's
                     // offset from the object is `foff`.
-                    let voff = disp(ins.k >> 32)?;
+                    let voff = disp((ins.k >> 32) & 0xffff)?;
                     store_whole(a, SCRATCH, foff, voff, labels.remember);
                 }
             }

@@ -153,6 +153,15 @@ impl Kind {
     }
 }
 
+/// Flags of a `field.slot`'s or `setfield.slot`'s `k` (bits 48 and up; the slots
+/// below are `u16`s): the object slot holds a constructed value (its kind is not
+/// checked), ...
+pub(crate) const SLOT_CONSTRUCTED: u64 = 1 << 48;
+/// ... it has the field (its field count is not checked), ...
+pub(crate) const SLOT_HAS_FIELD: u64 = 1 << 49;
+/// ... it holds an object (its tag is not checked).
+pub(crate) const SLOT_OBJECT: u64 = 1 << 50;
+
 /// One decoded instruction: byte offset, instruction, length.
 type Decoded = (u32, Insn, u32);
 
@@ -1598,6 +1607,21 @@ impl Tx<'_> {
         }
     }
 
+    /// What the kinds prove about the object slot `o` of a `field.slot` or
+    /// `setfield.slot` of field `fi`, as the flags of its `k`, so that the copy path
+    /// drops the checks [`Tx::object_of`] and [`Tx::guard_data`] drop on the register
+    /// path: [`SLOT_CONSTRUCTED`] (no kind check), [`SLOT_HAS_FIELD`] (no field-count
+    /// check: field 0 of [`Kind::CtorNz`]) and [`SLOT_OBJECT`] (no tag check:
+    /// [`Kind::CtorNz`] in a program whose field-less constructors are all
+    /// constructor 0).
+    fn slot_known(&self, o: usize, fi: usize) -> u64 {
+        let kind = self.kinds.get(o).copied().unwrap_or(Kind::Any);
+        let nz = kind == Kind::CtorNz;
+        (kind.constructed() as u64 * SLOT_CONSTRUCTED)
+            | ((nz && fi == 0) as u64 * SLOT_HAS_FIELD)
+            | ((nz && self.nz_object) as u64 * SLOT_OBJECT)
+    }
+
     /// Guards `obj`, the object (its tag guarded or known) of slot `o`, to be a data
     /// object with field `fi`. Its kind is not tested when the slot holds a
     /// constructed value ([`Kind::Ctor`]: an earlier `jntag`, `field`... on the slot
@@ -1945,6 +1969,7 @@ impl Tx<'_> {
                     self.flush_slots(&[o]);
                     let snap = self.snap(ip);
                     let k = o as u64 | (fi as u64) << 16 | (s0 as u64) << 32;
+                    let k = k | self.slot_known(o, fi);
                     self.b.emit_raw(IrOp::FieldSlot, NONE, NONE, k, snap);
                     self.written(s0);
                 } else {
@@ -1982,6 +2007,7 @@ impl Tx<'_> {
                             self.flush_slots(&[o, s2]);
                             let snap = self.snap(ip);
                             let k = o as u64 | (fi as u64) << 16 | (s2 as u64) << 32;
+                            let k = k | self.slot_known(o, fi);
                             self.b.emit_raw(IrOp::SetFieldSlot, NONE, NONE, k, snap);
                         }
                     }
