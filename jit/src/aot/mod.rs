@@ -1406,7 +1406,7 @@ impl Tx<'_> {
     /// Slot `s` was written in memory directly.
     fn written(&mut self, s: usize) {
         self.map[s] = None;
-        self.b.barrier();
+        self.b.slot_barrier();
     }
 
     /// A branch to `target` when the guard `op` on `(a, b)` *fails*; else falls
@@ -1894,6 +1894,12 @@ impl Tx<'_> {
             AGet => {
                 let (a, x) = (get!(s1, IrType::Ptr), get!(s2, IrType::I64));
                 let snap = self.snap(ip);
+                // The index guarded on its own (`aget.slot` and `aget.any` check only
+                // the kind), so that the block's later accesses of the array at that
+                // index share the guard: `a[i] = a[j]; a[j] = t` checks each index once.
+                // Before the kind's test, as the interpreter's fault: a converted
+                // array keeps its length.
+                self.b.guard_index(a, x, snap)?;
                 let tw = match self.read_hint(ip, s0) {
                     Some(IrType::I64) => Some(Tag::I64),
                     Some(IrType::F64) => Some(Tag::F64),
