@@ -1882,9 +1882,23 @@ impl Tx<'_> {
                 if g > 0x7fff_ffff / 16 {
                     return Ok(Step::Unsupported);
                 }
-                self.b
-                    .emit_raw(IrOp::GCopy, NONE, NONE, s0 as u64 | g << 16, 0);
-                self.written(s0);
+                match self.read_hint(ip, s0) {
+                    // Read next as an i64, f64 or bool (the interpreter faults on any
+                    // other value there): its payload into a register, its tag
+                    // guarded (`gload`, as the tracing JIT loads it), another tag
+                    // (or an uninitialised global) leaving to the interpreter at this
+                    // instruction. fasta's `random` reads three constants so.
+                    Some(ty @ (IrType::I64 | IrType::F64 | IrType::Bool)) => {
+                        let snap = self.snap(ip);
+                        let r = self.b.gload(g as u32, ty, snap);
+                        self.set(s0, r);
+                    }
+                    _ => {
+                        self.b
+                            .emit_raw(IrOp::GCopy, NONE, NONE, s0 as u64 | g << 16, 0);
+                        self.written(s0);
+                    }
+                }
             }
             ALen => {
                 let a = get!(s1, IrType::Ptr);
