@@ -200,7 +200,7 @@ define_ir! {
     SMove "smove" 0 None [STORE] "Move the `k >> 16` slots from slot `k & 0xffff` down to slot 0 (a self tail call's arguments).";
     RetSlot "ret.slot" 0 None [GUARD | STORE] "Return the value in slot `k & 0xffff` (unit when bit 32 is set) natively in `rax`/`rdx`, the `ret`'s offset in `ecx`, the frame left for the caller (or the trampoline) to pop.";
     RetVal "ret.val" 1 None [GUARD | STORE] "As `ret.slot`, returning a (an i64, f64 or bool) from its register, its slot `k & 0xffff` not written: `rcx` holds the `ret`'s offset, that slot in bits 32 to 47 and bit 63 set, so that the trampoline writes a there before it leaves to the interpreter at the `ret`.";
-    AGetSlot "aget.slot" 2 None [GUARD | LOAD | STORE] "Frame slot `k` := element b of the array a, the whole value (its kind unknown), b guarded to be in range.";
+    AGetSlot "aget.slot" 2 None [GUARD | LOAD | STORE] "Frame slot `k` := element b of the array a, the whole value (its kind unknown); b was guarded to be in range (`guard.index`).";
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `(k >> 32) & 0xffff` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field (bits 48, 49, 50 of `k`, set where the slot's kind proves it: its kind, its field count, its tag not checked).";
     FieldPtr "field.ptr" 1 None [LOAD | STORE] "Frame slot `k >> 32` := field `k & 0xffffffff` of the data object a (its kind and field count guarded before), the whole value: `field.slot` with the object in a register.";
@@ -225,7 +225,7 @@ define_ir! {
     TailBase "tcall.base" 0 None [STORE] "A tail call of function `k` from the frame the trace runs in (`tcallk` at the trace's level): its frame record becomes function `k`'s (ip 0, closure its FUNC value); the recorder moves the arguments and clears the other slots.";
     // Arrays of a flat elements kind (`hashvm_vm::heap::Elems`): 8-byte payloads.
     AGetFlat "aget.flat" 2 Val [GUARD | LOAD | NOSYNC] "Element b of the flat array a (its elements kind guarded before, `guard.meta`): its 8-byte payload, typed by the tag word `tw`; b guarded to be in range.";
-    AGetAny "aget.any" 2 Val [GUARD | LOAD] "Element b of the array a whose elements kind is known only at run time (whole-function code), typed by the tag word `tw` (i64, f64, bool): from a general array when the element has that tag, from a flat array when that tag is its kind; exits otherwise (out of range, another tag or kind, a converted array).";
+    AGetAny "aget.any" 2 Val [GUARD | LOAD] "Element b of the array a whose elements kind is known only at run time (whole-function code), typed by the tag word `tw` (i64, f64, bool): from a general array when the element has that tag, from a flat array when that tag is its kind; exits otherwise (another tag or kind, a converted array); b was guarded to be in range (`guard.index`).";
     // Calls into other functions' trees.
     CallTree "call.tree" 0 None [GUARD | LOAD | STORE] "Call the function-entry tree `Trace::tree_calls[k]` of another function natively: write the frame records of the inlined frames live at the call (as an exit would push them), push the callee's (as `call.rec`), call the tree's code, and when it returns pop the callee's record, store its result (in rax/rdx from its `ret.rec`) into the caller's slot and pop the inlined frames' records; exits (before anything is written) when the value stack, the frame records or the native stack budget is short. Every value is reloaded after it.";
 }
@@ -1147,6 +1147,18 @@ impl TraceBuilder {
     /// do not survive the call; values are reloaded from the slots).
     pub fn barrier(&mut self) {
         self.cse.clear();
+        self.mem.clear();
+        self.ids.kinds.clear();
+        self.ids.metas.clear();
+    }
+
+    /// After a frame slot is written in memory (whole-function code's slot copies):
+    /// as [`Self::barrier`], so that no later load of a slot reuses an earlier one,
+    /// but the index guards stay shared: a guard names registers, not slots, and an
+    /// array's length never changes while it lives (a converted array keeps it), so
+    /// `a[i] = a[j]; a[j] = t` checks each index once.
+    pub fn slot_barrier(&mut self) {
+        self.cse.retain(|key, _| key.0 == IrOp::GIndex);
         self.mem.clear();
         self.ids.kinds.clear();
         self.ids.metas.clear();

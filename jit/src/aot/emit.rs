@@ -1269,9 +1269,10 @@ impl Late<'_> {
 /// tests the array for the flat layout the access expects first: a typed front end's
 /// arrays of numbers and bools are flat (SPEC.md §1.1), so the general layout is the
 /// unlikely one and waits out of line ([`Late::Slow`]). Each path checks that the
-/// array is general (any other kind exits) and the index, as the access did before
-/// (but `aget.slot`'s, whose flat path tested the kind; it is also emitted inline,
-/// after that same test, when the general layout is the likely one: [`element_copy`]).
+/// array is general (any other kind exits); the index was guarded before the access
+/// (`guard.index`, which the block's later accesses at that index share: an array's
+/// length never changes). `aget.slot`'s is also emitted inline, after the general
+/// test, when the general layout is the likely one ([`element_copy`]).
 #[derive(Clone, Copy)]
 enum Slow {
     /// `aget.any`: the element's tag checked, its payload into `dst`.
@@ -1341,7 +1342,7 @@ impl Slow {
                 exit,
             } => {
                 general(a, p, exit);
-                element_addr(a, p, q, Some(exit));
+                element_addr(a, p, q, None);
                 dynasm!(a ; .arch x64 ; cmp DWORD [Rq(SCRATCH) + f + 8], tag ; jne =>exit);
                 match dst {
                     Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(SCRATCH) + f]),
@@ -1350,8 +1351,8 @@ impl Slow {
                 }
             }
             Slow::AGetSlot { p, q, off, exit } => {
-                // The flat path tested the kind to be general.
-                element_addr(a, p, q, Some(exit));
+                general(a, p, exit);
+                element_addr(a, p, q, None);
                 copy_into_slot(a, SCRATCH, f, off);
             }
             Slow::ASetSlot { p, q, voff, exit } => {
@@ -1391,6 +1392,12 @@ impl Slow {
         Ok(())
     }
 }
+
+// `aget.slot`'s flat path sends every kind from converted up out of line with one
+// unsigned compare: the flat kinds must lie below it, general above it.
+const _: () = assert!(
+    layout::ELEMS_FLAT_LAST < layout::ELEMS_MOVED && layout::ELEMS_MOVED < layout::ELEMS_GENERAL
+);
 
 /// Element `q` of the general array `p` := the whole value of the slot at byte offset
 /// `voff`, through the write barrier (the index was guarded).
@@ -1843,17 +1850,20 @@ impl Target<Asm> for BlockTarget<'_> {
             IrOp::AGetSlot => {
                 // The array's elements kind decides the layout at run time: flat (the
                 // payload, and the kind as the tag), general (the whole value copied),
-                // or converted (an exit). Bounds unsigned (a negative index is huge).
+                // or converted (an exit). The index was guarded (`guard.index`).
                 let (p, q) = (g(ins.a), g(ins.b));
                 let f = layout::FIELDS as i32;
                 let off = disp(ins.k)?;
                 let general = Slow::AGetSlot { p, q, off, exit };
                 let done = if element_copy(t, i) {
-                    // The flat layout first, the general one out of line.
+                    // The flat layout first, the general one out of line: the flat
+                    // kinds (1 to 5) are below converted (255) and general (256), so
+                    // one unsigned compare sends both out of line, where the general
+                    // one is told from the converted one (which exits).
                     let (at, done) = self.slow(a, general);
                     dynasm!(a ; .arch x64
-                        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
-                        ; je =>at);
+                        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_MOVED as i32
+                        ; jae =>at);
                     done
                 } else {
                     // The general layout first (a value of no proven kind is most often
@@ -1862,15 +1872,16 @@ impl Target<Asm> for BlockTarget<'_> {
                     dynasm!(a ; .arch x64
                         ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
                         ; jne =>flat);
-                    general.emit(a, labels.remember)?;
-                    dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
+                    element_addr(a, p, q, None);
+                    copy_into_slot(a, SCRATCH, f, off);
+                    dynasm!(a ; .arch x64
+                        ; jmp =>done
+                        ; =>flat
+                        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_MOVED as i32
+                        ; je =>exit);
                     done
                 };
                 dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_MOVED as i32
-                    ; je =>exit
-                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
-                    ; jae =>exit
                     ; mov Rq(SCRATCH), QWORD [Rq(p) + Rq(q) * 8 + f]
                     ; mov QWORD [Rq(BASE) + off], Rq(SCRATCH)
                     ; mov Rd(SCRATCH), DWORD [Rq(p) + layout::META as i32]
@@ -1895,9 +1906,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 let (general, done) = self.slow(a, slow);
                 dynasm!(a ; .arch x64
                     ; cmp DWORD [Rq(p) + layout::META as i32], tag
-                    ; jne =>general
-                    ; cmp Rq(q), QWORD [Rq(p) + layout::LEN as i32]
-                    ; jae =>exit);
+                    ; jne =>general);
                 match loc[i] {
                     Loc::Gpr(r) => {
                         dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(p) + Rq(q) * 8 + f])

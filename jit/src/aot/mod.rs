@@ -1415,7 +1415,7 @@ impl Tx<'_> {
     /// Slot `s` was written in memory directly.
     fn written(&mut self, s: usize) {
         self.map[s] = None;
-        self.b.barrier();
+        self.b.slot_barrier();
     }
 
     /// A branch to `target` when the guard `op` on `(a, b)` *fails*; else falls
@@ -1906,9 +1906,23 @@ impl Tx<'_> {
                 if g > 0x7fff_ffff / 16 {
                     return Ok(Step::Unsupported);
                 }
-                self.b
-                    .emit_raw(IrOp::GCopy, NONE, NONE, s0 as u64 | g << 16, 0);
-                self.written(s0);
+                match self.read_hint(ip, s0) {
+                    // Read next as an i64, f64 or bool (the interpreter faults on any
+                    // other value there): its payload into a register, its tag
+                    // guarded (`gload`, as the tracing JIT loads it), another tag
+                    // (or an uninitialised global) leaving to the interpreter at this
+                    // instruction. fasta's `random` reads three constants so.
+                    Some(ty @ (IrType::I64 | IrType::F64 | IrType::Bool)) => {
+                        let snap = self.snap(ip);
+                        let r = self.b.gload(g as u32, ty, snap);
+                        self.set(s0, r);
+                    }
+                    _ => {
+                        self.b
+                            .emit_raw(IrOp::GCopy, NONE, NONE, s0 as u64 | g << 16, 0);
+                        self.written(s0);
+                    }
+                }
             }
             ALen => {
                 let a = get!(s1, IrType::Ptr);
@@ -1918,6 +1932,12 @@ impl Tx<'_> {
             AGet => {
                 let (a, x) = (get!(s1, IrType::Ptr), get!(s2, IrType::I64));
                 let snap = self.snap(ip);
+                // The index guarded on its own (`aget.slot` and `aget.any` check only
+                // the kind), so that the block's later accesses of the array at that
+                // index share the guard: `a[i] = a[j]; a[j] = t` checks each index once.
+                // Before the kind's test, as the interpreter's fault: a converted
+                // array keeps its length.
+                self.b.guard_index(a, x, snap)?;
                 let tw = match self.read_hint(ip, s0) {
                     Some(IrType::I64) => Some(Tag::I64),
                     Some(IrType::F64) => Some(Tag::F64),
