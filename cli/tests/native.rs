@@ -1112,6 +1112,18 @@ main := () => {
 };
 ";
 
+/// Functions ending in `con.ret` and `add.i64.ret` (each followed by its `ret`) compile
+/// natively: the native compiler reads the fused instruction as `con`/`add.i64` and
+/// compiles the `ret` after it (`Op::unfused`); the program is the JIT suite's.
+fn aot_compiles_fused_returns() -> Result<(), Failed> {
+    aot_compiles(
+        include_str!("jit/fused_returns.hash"),
+        &["make", "total", "sum3", "boxed", "box_total", "pair"],
+        0,
+        1,
+    )
+}
+
 fn aot_calls_through_values() -> Result<(), Failed> {
     aot_compiles(
         VALUES,
@@ -1778,6 +1790,10 @@ fn main() {
     ));
     trials.push(Trial::test("aot_compiles_stores", aot_compiles_stores));
     trials.push(Trial::test("aot_compiles_calls", aot_compiles_calls));
+    trials.push(Trial::test(
+        "aot_compiles_fused_returns",
+        aot_compiles_fused_returns,
+    ));
     trials.push(Trial::test("aot_enters_typed", aot_enters_typed));
     trials.push(Trial::test(
         "aot_takes_call_results",

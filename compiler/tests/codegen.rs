@@ -258,7 +258,7 @@ fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
                 .loc "golden.hash" 2 75
                 callk      r5, count, r5, 1         ; 48
                 .loc "golden.hash" 2 60
-                add.i64    r3, r4, r5               ; 59
+                add.i64.ret r3, r4, r5              ; 59
                 ret        r3                       ; 66
             .end
         "#]],
@@ -423,11 +423,11 @@ fn constructor_fields_already_in_consecutive_slots_are_the_window() {
                 .loc "golden.hash" 5 39
                 callk      r3, build, r3, 2         ; 73
                 .loc "golden.hash" 5 56
-                con        r4, T, N, r2, 2          ; 84
+                con.ret    r4, T, N, r2, 2          ; 84
                 ret        r4                       ; 97
             L0:
                 .loc "golden.hash" 5 75
-                con        r2, T, E, r3, 0          ; 100
+                con.ret    r2, T, E, r3, 0          ; 100
                 ret        r2                       ; 113
             .end
         "#]],
@@ -512,7 +512,7 @@ fn a_tail_call_through_a_scratch_slot_moves_each_value_once() {
                 jnei.i64   r3, 0, L0                ; 0
                 .loc "golden.hash" 1 63
                 add.i64    r5, r0, r1               ; 11
-                add.i64    r4, r5, r2               ; 18
+                add.i64.ret r4, r5, r2              ; 18
                 ret        r4                       ; 25
             L0:
                 .loc "golden.hash" 1 95
@@ -553,7 +553,7 @@ fn copied_tail_call_arguments_go_before_an_inner_call() {
                 mov        r10, r2                  ; 27
                 .loc "golden.hash" 3 71
                 con        r11, M, L, r12, 0        ; 32
-                con        r7, M, N, r8, 4          ; 45
+                con.ret    r7, M, N, r8, 4          ; 45
                 ret        r7                       ; 58
             L0:
                 .loc "golden.hash" 3 39
@@ -644,7 +644,7 @@ fn a_constructor_is_built_in_the_slots_of_its_fields() {
                 .loc "golden.hash" 3 130
                 addi.i64   r4, r5, 1                ; 79
             L5:
-                con        r6, M, N, r0, 5          ; 88
+                con.ret    r6, M, N, r0, 5          ; 88
                 ret        r6                       ; 101
             .end
         "#]],
@@ -697,7 +697,7 @@ fn a_small_function_that_cannot_fail_is_inlined() {
                 .loc "golden.hash" 8 100
                 callk      r5, far, r5, 1           ; 103
                 .loc "golden.hash" 8 73
-                add.i64    r3, r4, r5               ; 114
+                add.i64.ret r3, r4, r5              ; 114
                 ret        r3                       ; 121
             L0:
                 .loc "golden.hash" 2 44
@@ -801,7 +801,7 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
                 .loc "golden.hash" 2 75
                 callk      r5, weigh, r5, 1         ; 48
                 .loc "golden.hash" 2 60
-                add.i64    r3, r4, r5               ; 59
+                add.i64.ret r3, r4, r5              ; 59
                 ret        r3                       ; 66
             .end
         "#]],
@@ -843,7 +843,7 @@ fn a_field_of_a_field_is_one_instruction() {
             .loc "golden.hash" 3 43
             jntag      r0, 0, L0                ; 0
             .loc "golden.hash" 3 61
-            con        r2, Option, None, r3, 0  ; 9
+            con.ret    r2, Option, None, r3, 0  ; 9
             ret        r2                       ; 22
         L0:
             .loc "golden.hash" 3 43
@@ -874,7 +874,7 @@ fn a_field_of_a_field_is_one_instruction() {
                 .loc "golden.hash" 4 74
                 callk      r4, len, r4, 2           ; 42
                 .loc "golden.hash" 4 66
-                add.i64    r2, r3, r4               ; 53
+                add.i64.ret r2, r3, r4              ; 53
                 ret        r2                       ; 60
             .end
         "#]],

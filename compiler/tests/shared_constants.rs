@@ -95,7 +95,7 @@ main := () => {
         let ops = ops(&m, f);
         assert!(
             ops.iter()
-                .all(|o| o != "con" && o != "cons" && o != "loadnil"),
+                .all(|o| o != "con" && o != "con.ret" && o != "cons" && o != "loadnil"),
             "{f} builds its constant:\n{}",
             dis(&m, f)
         );
@@ -150,7 +150,7 @@ main := () => {
     let (m, out) = compile_and_run(src);
     for f in ["point", "held", "arr", "num"] {
         assert!(
-            ops(&m, f).iter().any(|o| o == "con"),
+            ops(&m, f).iter().any(|o| o == "con" || o == "con.ret"),
             "{f} must build its value:\n{}",
             dis(&m, f)
         );

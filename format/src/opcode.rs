@@ -318,6 +318,29 @@ impl Op {
         }
     }
 
+    /// The instruction a fused one is when read on its own, for readers that run it
+    /// together with the instruction after it (the tracing recorder, the native
+    /// compiler): `con.ret` is `con`, `add.i64.ret` is `add.i64` (the `ret` of their
+    /// result follows them in the code). Any other instruction is itself. Such a
+    /// superinstruction keeps the pair's second half in the code, so it needs no other
+    /// handling outside the interpreter and the verifier.
+    pub const fn unfused(self) -> Op {
+        let mut k = 0;
+        while k < RET_FUSED.len() {
+            if RET_FUSED[k].0 as u16 == self as u16 {
+                return RET_FUSED[k].1;
+            }
+            k += 1;
+        }
+        self
+    }
+
+    /// The superinstruction that runs `self` and the `ret` of its result (operand 0)
+    /// after it, if there is one (the inverse of [`Op::unfused`]).
+    pub fn with_ret(self) -> Option<Op> {
+        RET_FUSED.iter().find(|p| p.1 == self).map(|p| p.0)
+    }
+
     /// Whether control never continues to the next instruction.
     pub fn is_terminator(self) -> bool {
         matches!(
@@ -338,6 +361,13 @@ impl Op {
         )
     }
 }
+
+/// The superinstructions for "an instruction, then `ret` of its result": (fused, the
+/// first half). The fused one has the first half's operands and must be followed by
+/// `ret` of its operand 0 (the verifier checks); the interpreter runs both in one
+/// dispatch, and every other reader runs the pair as it stands ([`Op::unfused`]).
+/// hashc marks each such pair it emits ([`Op::with_ret`]).
+const RET_FUSED: [(Op, Op); 2] = [(Op::ConRet, Op::Con), (Op::AddI64Ret, Op::AddI64)];
 
 define_ops! {
 primary {
@@ -416,6 +446,7 @@ primary {
     JNeChar JNECHAR "jne.char" 0x4C [Src, Char, Jump] "Jump if the char s does not have code point imm (s must be a char: anything else faults).";
     KindOf KINDOF "kindof" 0x4D [Dst, Src] "d := the kind code of s as an i64 (§3.2: 0 unit, 1 bool, 2 i64, 3 u64, 4 f64, 5 char, 6 str, 7 bytes, 8 ibig, 9 ratio, 10 array, 11 ref, 12 thunk, 13 function, 14 ptr; a constructor value of type T gives 16 + T). Never faults.";
     Field2 FIELD2 "field2" 0x4E [Dst, Src, Index, Index] "d := field j of field i of s (s.i.j: `field t, s, i; field d, t, j` without writing any t); faults as the first of those two would.";
+    ConRet CONRET "con.ret" 0x4F [Dst, Type, Tag, Base, Count] "`con` (same operands), then return d: the next instruction must be `ret d` (verified), which the interpreter does in the same dispatch; any other reader may run the pair as `con; ret d` (`Op::unfused`).";
 
     AddI64 ADD_I64 "add.i64" 0x50 [Dst, Src, Src] "d := a + b, wrapping.";
     SubI64 SUB_I64 "sub.i64" 0x51 [Dst, Src, Src] "d := a - b, wrapping.";
@@ -448,6 +479,7 @@ primary {
     JNeIImm JNEI_I64 "jnei.i64" 0x6C [Src, Imm32, Jump] "Jump if a != imm.";
     SubIImm SUBI_I64 "subi.i64" 0x6D [Dst, Src, Imm32] "d := a - imm, wrapping.";
     MulIImm MULI_I64 "muli.i64" 0x6E [Dst, Src, Imm32] "d := a * imm, wrapping.";
+    AddI64Ret ADD_I64_RET "add.i64.ret" 0x6F [Dst, Src, Src] "`add.i64` (same operands), then return d: the next instruction must be `ret d` (verified), which the interpreter does in the same dispatch; any other reader may run the pair as `add.i64; ret d` (`Op::unfused`).";
 
     AddU64 ADD_U64 "add.u64" 0x70 [Dst, Src, Src] "d := a + b, wrapping.";
     SubU64 SUB_U64 "sub.u64" 0x71 [Dst, Src, Src] "d := a - b, wrapping.";

@@ -532,6 +532,10 @@ fn verify_function(
     targets.clear();
     let mut pc = 0usize;
     let mut last = Op::Nop;
+    // The result slot of a fused "instruction, then `ret` of its result" (`con.ret`,
+    // `add.i64.ret`, `Op::unfused`) just read: the instruction after it must be that
+    // `ret`, which the interpreter runs in the fused instruction's dispatch.
+    let mut ret_of: Option<u16> = None;
     while pc < f.code.len() {
         let (insn, len) = Insn::decode(&f.code, pc).map_err(|e| VerifyError {
             location: at(Some(pc as u32)),
@@ -542,6 +546,19 @@ fn verify_function(
             location: at(Some(pc as u32)),
             message,
         })?;
+        if let Some(d) = ret_of.take() {
+            if insn.op != Op::Ret || insn.args.first() != Some(&Operand::Slot(d)) {
+                return err(
+                    at(Some(pc as u32)),
+                    format!("`{}` must be followed by `ret r{d}`", last.mnemonic()),
+                );
+            }
+        }
+        if insn.op.unfused() != insn.op {
+            if let Some(&Operand::Slot(d)) = insn.args.first() {
+                ret_of = Some(d);
+            }
+        }
         last = insn.op;
         pc += len;
     }
@@ -662,7 +679,7 @@ fn check_insn(
                 }
             }
         }
-        Op::Con => {
+        Op::Con | Op::ConRet => {
             if let (Some(ty), Some(tag)) = (ty, tag) {
                 check_ctor(m, ty, tag, count() as usize)?;
             }

@@ -385,6 +385,45 @@ fn reti_ends_a_function_and_is_checked_whole() {
     assert!(rejects(".func f/0 slots=1\n    reti 1\n    nop\n.end").contains("offset 5"));
 }
 
+/// `con.ret` and `add.i64.ret` run the `ret` of their result that follows them: the
+/// verifier accepts them only there (the interpreter skips that `ret`, every other
+/// reader runs it), checks their operands as `con`'s and `add.i64`'s, and, since they
+/// are not terminators themselves, rejects one that ends the code.
+#[test]
+fn fused_returns_are_followed_by_their_ret() {
+    accepts(&in_fn("    con.ret r1, T, B, r2, 2\n    ret r1"));
+    accepts(&in_fn("    con.ret r1, T, A, r0, 0\n    ret r1"));
+    accepts(&in_fn("    add.i64.ret r3, r0, r1\n    ret r3"));
+    // A jump may enter the `ret`: it stays an instruction of its own.
+    accepts(&in_fn(
+        "    jmp L0\n    add.i64.ret r3, r0, r1\nL0:\n    ret r3",
+    ));
+    assert_eq!(
+        rejects(&in_fn("    con.ret r1, T, B, r2, 2\n    ret r2")),
+        "CODE function 0 'f' offset 13: `con.ret` must be followed by `ret r1`"
+    );
+    assert_eq!(
+        rejects(&in_fn("    add.i64.ret r3, r0, r1\n    retu")),
+        "CODE function 0 'f' offset 7: `add.i64.ret` must be followed by `ret r3`"
+    );
+    assert_eq!(
+        rejects(&in_fn(
+            "    add.i64.ret r3, r0, r1\n    mov r3, r0\n    ret r3"
+        )),
+        "CODE function 0 'f' offset 7: `add.i64.ret` must be followed by `ret r3`"
+    );
+    assert_eq!(
+        rejects(&in_fn("    con.ret r1, T, B, r2, 1\n    ret r1")),
+        "CODE function 0 'f' offset 0: constructor 1 of type 16 takes 2 fields, not 1"
+    );
+    assert_eq!(
+        rejects(&in_fn("    add.i64.ret r4, r0, r1\n    ret r4")),
+        "CODE function 0 'f' offset 0: slot r4 is outside the frame of 4 slots"
+    );
+    assert!(rejects(&in_fn("    retu\n    add.i64.ret r3, r0, r1"))
+        .contains("the last instruction `add.i64.ret` is not a terminator"));
+}
+
 #[test]
 fn slot_run_outside_the_frame() {
     assert_eq!(

@@ -982,7 +982,10 @@ impl Recorder {
         if self.steps > MAX_TRACE_INSNS {
             return Err(format!("longer than {MAX_TRACE_INSNS} instructions"));
         }
-        let (insn, len) = Insn::decode(code, ip as usize).map_err(|e| e.to_string())?;
+        let (mut insn, len) = Insn::decode(code, ip as usize).map_err(|e| e.to_string())?;
+        // A fused instruction is recorded as its first half; the rest follows in the
+        // code and is recorded as its own step (`con.ret` is `con`, then its `ret`).
+        insn.op = insn.op.unfused();
         let next = ip + len as u32;
         if self.entry && self.frames.is_empty() {
             // The function of a function-entry trace, at its own level (after a tail

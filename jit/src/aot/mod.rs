@@ -423,7 +423,10 @@ fn infer_seeded(code: &[u8], nslots: u16, rets: &[Kind], me: u32, seeds: &[Kind]
     let insns: Vec<Decoded> = hashvm_format::insn::decode_all(code)
         .ok()?
         .into_iter()
-        .map(|(ip, i)| {
+        .map(|(ip, mut i)| {
+            // A fused instruction is compiled as its first half; the rest follows in
+            // the code (`con.ret` is `con`, then its `ret`).
+            i.op = i.op.unfused();
             let len = i.len() as u32;
             (ip as u32, i, len)
         })

@@ -923,7 +923,8 @@ impl Vm {
                     }
 
                     // ---------------------------------------------------- data
-                    Prim::Con => {
+                    Prim::Con | Prim::ConRet => {
+                        same_layout!(Op::Con, Op::ConRet);
                         let d = a16!(Op::Con, 0);
                         let ty = a32!(Op::Con, 1);
                         let tag = a16!(Op::Con, 2) as u16;
@@ -934,7 +935,15 @@ impl Vm {
                         } else {
                             alloc_window!(d, Kind::DATA, tag, ty, a0, n);
                         }
-                        next!(Op::Con);
+                        // `con.ret`: the verifier checked that `ret d` follows, run here
+                        // in the same dispatch. Not while recording: the recorder reads
+                        // the code one instruction at a time (`con.ret` is `con` to it,
+                        // `Op::unfused`) and sees that `ret` as its own step.
+                        if op == prim::CONRET && !RECORD {
+                            ret_value!(base.add(d));
+                        } else {
+                            next!(Op::Con);
+                        }
                     }
                     Prim::Tuple | Prim::ALit => {
                         same_layout!(Op::Tuple, Op::ALit);
@@ -1189,6 +1198,24 @@ impl Vm {
                     // ---------------------------------------------------- i64
                     Prim::AddI64 => {
                         arith!(Op::AddI64, Tag::I64, "add.i64", |a, b| a.wrapping_add(b))
+                    }
+                    Prim::AddI64Ret => {
+                        // `add.i64` and the `ret d` the verifier checked follows it, in
+                        // one dispatch; while recording, `add.i64` alone (the recorder
+                        // sees the `ret` as its own step, as for `con.ret`).
+                        let (a, b) = typed2!(
+                            Tag::I64,
+                            "add.i64",
+                            a16!(Op::AddI64Ret, 1),
+                            a16!(Op::AddI64Ret, 2)
+                        );
+                        let r = a.wrapping_add(b);
+                        if RECORD {
+                            put!(a16!(Op::AddI64Ret, 0), r, Tag::I64);
+                            next!(Op::AddI64Ret);
+                        } else {
+                            ret_imm!(r, Tag::I64);
+                        }
                     }
                     Prim::SubI64 => {
                         arith!(Op::SubI64, Tag::I64, "sub.i64", |a, b| a.wrapping_sub(b))
