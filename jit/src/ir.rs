@@ -1147,9 +1147,7 @@ impl TraceBuilder {
     /// do not survive the call; values are reloaded from the slots).
     pub fn barrier(&mut self) {
         self.cse.clear();
-        self.mem.clear();
-        self.ids.kinds.clear();
-        self.ids.metas.clear();
+        self.forget_memory();
     }
 
     /// After a frame slot is written in memory (whole-function code's slot copies):
@@ -1159,6 +1157,11 @@ impl TraceBuilder {
     /// `a[i] = a[j]; a[j] = t` checks each index once.
     pub fn slot_barrier(&mut self) {
         self.cse.retain(|key, _| key.0 == IrOp::GIndex);
+        self.forget_memory();
+    }
+
+    /// What both barriers forget: loads from memory and the facts known of objects.
+    fn forget_memory(&mut self) {
         self.mem.clear();
         self.ids.kinds.clear();
         self.ids.metas.clear();

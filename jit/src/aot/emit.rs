@@ -205,39 +205,34 @@ struct CallSite {
 /// one of them is on the native stack, only an exit (through the trampoline's shared
 /// exit, which completes them) lets anything read the records.
 fn helper_free(irs: &[Option<FuncIr>]) -> Vec<bool> {
-    let ops = |f: &FuncIr| -> Vec<(IrOp, u64)> {
-        f.blocks
-            .iter()
-            .flat_map(|b| b.trace.ins.iter().map(|i| (i.op, i.k)))
-            .collect()
-    };
-    let mut free: Vec<bool> = irs
+    // Per function: the functions it calls or tail-calls directly, or `None` when it
+    // makes a helper call or an indirect one (found once; the fixed point reads these).
+    let callees: Vec<Option<Vec<usize>>> = irs
         .iter()
         .map(|f| {
-            f.as_ref().is_some_and(|f| {
-                !ops(f).iter().any(|(op, _)| {
-                    matches!(op, IrOp::CallInsn | IrOp::CallAotInd | IrOp::TCallAotInd)
-                })
-            })
+            let mut out = Vec::new();
+            for i in f.as_ref()?.blocks.iter().flat_map(|b| &b.trace.ins) {
+                match i.op {
+                    IrOp::CallInsn | IrOp::CallAotInd | IrOp::TCallAotInd => return None,
+                    IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf | IrOp::TCallAot => {
+                        out.push((i.k & 0xffff_ffff) as usize)
+                    }
+                    _ => {}
+                }
+            }
+            Some(out)
         })
         .collect();
+    let mut free: Vec<bool> = callees.iter().map(Option::is_some).collect();
     loop {
         let mut changed = false;
-        for (fi, ir) in irs.iter().enumerate() {
-            let Some(ir) = ir else { continue };
-            if !free[fi] {
-                continue;
-            }
-            let calls_unfree = ops(ir).iter().any(|&(op, k)| {
-                matches!(
-                    op,
-                    IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf | IrOp::TCallAot
-                ) && !free
-                    .get((k & 0xffff_ffff) as usize)
-                    .copied()
-                    .unwrap_or(false)
-            });
-            if calls_unfree {
+        for (fi, calls) in callees.iter().enumerate() {
+            let Some(calls) = calls else { continue };
+            if free[fi]
+                && calls
+                    .iter()
+                    .any(|&g| !free.get(g).copied().unwrap_or(false))
+            {
                 free[fi] = false;
                 changed = true;
             }
