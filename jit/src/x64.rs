@@ -422,7 +422,9 @@ fn takes_imm(t: &Trace, ins: &crate::ir::Ins, second: bool) -> bool {
             | IrOp::XorI
             | IrOp::ShlI
             | IrOp::ShrI => true,
-            IrOp::DivI | IrOp::RemI => pow2_divisor(t, ins.b).is_some(),
+            IrOp::DivI | IrOp::RemI => {
+                pow2_divisor(t, ins.b).is_some() || magic_divisor(t, ins.b).is_some()
+            }
             _ => false,
         }
     } else {
@@ -596,6 +598,12 @@ fn assign(
                 continue;
             }
         };
+        if last[i] == i && matches!(t.ins[i].op, IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB) {
+            // A global read for its tag guard alone (whole-function code takes a
+            // global that holds one constant as that constant): no register, no load.
+            release(i, &dying, &mut home, &mut free_g, &mut free_x, &mut free_s);
+            continue;
+        }
         let wrap = |r: u8| Home::Reg(if xmm { Loc::Xmm(r) } else { Loc::Gpr(r) });
         if let Some((p, r)) = phi_register(t, i, &phi_of, &phi_reads, &home) {
             // The phi is dead from here (its register no victim): its value lives on
@@ -1320,6 +1328,69 @@ fn pow2_divisor(t: &Trace, divisor: Ref) -> Option<u32> {
         .then(|| v.trailing_zeros())
 }
 
+/// For a constant divisor `d` that is an [`imm32`], neither 0, -1, 1 nor a power of
+/// two [`pow2_divisor`] takes: the multiplier `m` and shift `s` of the signed
+/// division by multiplication (Hacker's Delight 10-4; Granlund and Montgomery): the
+/// quotient is `(mulhi(m, n) [+ n if d > 0 > m] [- n if d < 0 < m]) >> s`, plus one
+/// when that is negative. An `idiv` costs 40+ cycles; fasta's `% IM` divides by
+/// 139968 per character.
+fn magic_divisor(t: &Trace, divisor: Ref) -> Option<(i64, i64, u32)> {
+    let d = imm32(t, divisor)? as i64;
+    if pow2_divisor(t, divisor).is_some() || (-1..=1).contains(&d) {
+        return None;
+    }
+    let (m, s) = magic(d);
+    Some((d, m, s))
+}
+
+/// The multiplier and shift of the signed division by `d` (2 <= |d| < 2^63), by
+/// Hacker's Delight's `magic` for 64 bits: the least shift whose multiplier gives the
+/// exact truncated quotient for every i64 dividend ([`magic_div`] is the sequence).
+fn magic(d: i64) -> (i64, u32) {
+    const TWO63: u64 = 1 << 63;
+    let ad = d.unsigned_abs();
+    let t = TWO63 + ((d as u64) >> 63);
+    let anc = t - 1 - t % ad;
+    let mut p = 63u32;
+    let (mut q1, mut r1) = (TWO63 / anc, TWO63 - (TWO63 / anc) * anc);
+    let (mut q2, mut r2) = (TWO63 / ad, TWO63 - (TWO63 / ad) * ad);
+    loop {
+        p += 1;
+        q1 = q1.wrapping_mul(2);
+        r1 = r1.wrapping_mul(2);
+        if r1 >= anc {
+            q1 = q1.wrapping_add(1);
+            r1 = r1.wrapping_sub(anc);
+        }
+        q2 = q2.wrapping_mul(2);
+        r2 = r2.wrapping_mul(2);
+        if r2 >= ad {
+            q2 = q2.wrapping_add(1);
+            r2 = r2.wrapping_sub(ad);
+        }
+        let delta = ad - r2;
+        if !(q1 < delta || (q1 == delta && r1 == 0)) {
+            break;
+        }
+    }
+    let m = q2.wrapping_add(1) as i64;
+    (if d < 0 { m.wrapping_neg() } else { m }, p - 64)
+}
+
+/// The quotient the code [`magic_divisor`] selects computes, step for step (the unit
+/// tests hold it to `wrapping_div`).
+#[cfg(test)]
+fn magic_div(n: i64, d: i64, m: i64, s: u32) -> i64 {
+    let mut q = ((m as i128 * n as i128) >> 64) as i64;
+    if d > 0 && m < 0 {
+        q = q.wrapping_add(n);
+    } else if d < 0 && m > 0 {
+        q = q.wrapping_sub(n);
+    }
+    q >>= s;
+    q.wrapping_add(((q as u64) >> 63) as i64)
+}
+
 /// [`emit_ops`] for values with [`Home`]s (spilled ones loaded into temporaries
 /// around each instruction); `body` is the label a peeled trace's back-edge jumps to.
 fn emit_ops_homes<A: Emitter, T: Target<A>>(
@@ -1721,6 +1792,40 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                         ; mov Rq(r), Rq(p)
                         ; sub Rq(r), r11);
                 }
+            }
+            IrOp::DivI | IrOp::RemI if magic_divisor(t, ins.b).is_some() => {
+                // By a constant that is not a power of two: the high half of a
+                // multiplication (`imul` takes rax, writes rdx:rax; both saved around),
+                // no exit (the divisor is neither 0 nor -1). The dividend is copied to
+                // r11 first: it may live in rax or rdx.
+                let (d, m, s) = magic_divisor(t, ins.b).unwrap_or((3, 0, 0));
+                let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                dynasm!(a ; .arch x64
+                    ; mov r11, Rq(p)
+                    ; push rax
+                    ; push rdx
+                    ; mov rax, QWORD m
+                    ; imul r11);
+                if d > 0 && m < 0 {
+                    dynasm!(a ; .arch x64 ; add rdx, r11);
+                } else if d < 0 && m > 0 {
+                    dynasm!(a ; .arch x64 ; sub rdx, r11);
+                }
+                if s > 0 {
+                    dynasm!(a ; .arch x64 ; sar rdx, s as i8);
+                }
+                dynasm!(a ; .arch x64
+                    ; mov rax, rdx
+                    ; shr rax, 63
+                    ; add rdx, rax);
+                if ins.op == IrOp::DivI {
+                    dynasm!(a ; .arch x64 ; mov r11, rdx);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; imul rdx, rdx, d as i32
+                        ; sub r11, rdx);
+                }
+                dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
             }
             IrOp::DivI | IrOp::RemI => {
                 // idiv takes rdx:rax; both may hold live values: saved around. The
@@ -3508,6 +3613,98 @@ mod tests {
         assert_eq!(slots[1].as_i64(), 1000);
         assert_eq!(slots[1].tag(), Tag::I64);
         assert_eq!(t.snaps[1].resume_ip, 40);
+    }
+
+    /// Divisors of the multiply-by-reciprocal path ([`magic_divisor`]), and dividends at
+    /// the edges (the signs, the extremes, around multiples of the divisor).
+    const MAGIC_DIVISORS: [i64; 12] = [
+        3,
+        5,
+        7,
+        10,
+        641,
+        139968,
+        i32::MAX as i64,
+        -3,
+        -7,
+        -139968,
+        i32::MIN as i64 + 1,
+        i32::MIN as i64,
+    ];
+
+    fn dividends(d: i64) -> Vec<i64> {
+        let mut v = vec![0, 1, -1, i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1];
+        for k in [1i64, 2, 1000, 1 << 40, i64::MAX / d.abs()] {
+            let m = d.wrapping_mul(k);
+            v.extend([m, m - 1, m + 1, -m, -m - 1, -m + 1]);
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.push(x as i64);
+            v.push((x as i64) >> (x % 63));
+        }
+        v
+    }
+
+    #[test]
+    fn the_magic_multipliers_divide_exactly() {
+        for d in MAGIC_DIVISORS
+            .iter()
+            .copied()
+            .chain(3..2000)
+            .chain(-2000..-1)
+        {
+            if d > 0 && d & (d - 1) == 0 {
+                continue;
+            }
+            let (m, s) = magic(d);
+            for n in dividends(d) {
+                assert_eq!(magic_div(n, d, m, s), n.wrapping_div(d), "{n} / {d}");
+            }
+        }
+    }
+
+    /// A straight-line trace dividing slots 0..6 by the constant `d` into slots 6..18
+    /// (quotient, remainder), every result live at its one exit (slot 18 holds
+    /// i64::MIN: `x < i64::MIN` fails), so that rax and rdx hold live values across
+    /// each division.
+    fn divisions(d: i64) -> Trace {
+        let mut b = TraceBuilder::new(0);
+        let xs: Vec<Ref> = (0..6).map(|k| b.sload(k, IrType::I64, 0)).collect();
+        let min = b.sload(18, IrType::I64, 0);
+        let k = b.kint(d);
+        let mut out = Vec::new();
+        for (j, &x) in xs.iter().enumerate() {
+            let q = b.divrem(IrOp::DivI, x, k, 0).unwrap();
+            let r = b.divrem(IrOp::RemI, x, k, 0).unwrap();
+            out.push((6 + 2 * j as u16, q));
+            out.push((7 + 2 * j as u16, r));
+        }
+        let exit = b.snapshot(40, out);
+        b.guard(IrOp::LtI, xs[0], min, exit).unwrap();
+        b.finish(Vec::new())
+    }
+
+    #[test]
+    fn constant_divisions_match_the_interpreter() {
+        for d in MAGIC_DIVISORS {
+            let t = divisions(d);
+            for ns in dividends(d).chunks(6).filter(|c| c.len() == 6) {
+                let mut slots = vec![Value::i64(0); 19];
+                for (k, &n) in ns.iter().enumerate() {
+                    slots[k] = Value::i64(n);
+                }
+                slots[18] = Value::i64(i64::MIN);
+                assert_eq!(run(&t, &mut slots, false), 1);
+                for (k, &n) in ns.iter().enumerate() {
+                    assert_eq!(slots[6 + 2 * k].as_i64(), n.wrapping_div(d), "{n} / {d}");
+                    assert_eq!(slots[7 + 2 * k].as_i64(), n.wrapping_rem(d), "{n} % {d}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1164,6 +1164,8 @@ struct Tx<'a> {
     /// ([`nonzero_ctors_have_fields`]): then a slot of kind [`Kind::CtorNz`] holds an
     /// object.
     nz_object: bool,
+    /// Per global, the constant it holds once initialised ([`constant_numbers`]).
+    numbers: &'a [Option<(IrType, u64)>],
 }
 
 /// Whether every constructor of index other than 0, over every type a value of the
@@ -1918,6 +1920,17 @@ impl Tx<'_> {
                     Some(ty @ (IrType::I64 | IrType::F64 | IrType::Bool)) => {
                         let snap = self.snap(ip);
                         let r = self.b.gload(g as u32, ty, snap);
+                        // A global that holds one constant whenever it is initialised
+                        // ([`constant_numbers`]) is that constant past the tag guard
+                        // (an uninitialised one fails it).
+                        let r = match self.numbers.get(g as usize).copied().flatten() {
+                            Some((t, k)) if t == ty => match t {
+                                IrType::I64 => self.b.kint(k as i64),
+                                IrType::F64 => self.b.kf64(f64::from_bits(k)),
+                                _ => self.b.kbool(k != 0),
+                            },
+                            _ => r,
+                        };
                         self.set(s0, r);
                     }
                     _ => {
@@ -2503,6 +2516,7 @@ fn translate(
     funs: &[Option<Fun>],
     bodies: &[Option<Vec<inline::Walk>>],
     consts: &[Option<u32>],
+    numbers: &[Option<(IrType, u64)>],
     typed: &[u32],
     fixed: &[Option<IrType>],
 ) -> Result<FuncIr, BuildError> {
@@ -2588,6 +2602,7 @@ fn translate(
             known: &known,
             typed,
             nz_object,
+            numbers,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -2677,6 +2692,69 @@ fn constant_functions(m: &Module, funs: &[Option<Fun>]) -> Vec<Option<u32>> {
         }
     }
     out
+}
+
+/// Per global, the number or bool it holds whenever it is initialised: every write
+/// of it (its initialiser, if it has one, and each `storeg` of it) writes the same
+/// constant; a `storeg`'s is loaded into the stored slot by the instruction just
+/// before it, in the same basic block (`loadi r0, 139968; storeg IM, r0`). Only the loader and
+/// `storeg` write globals and a native executable's module is the whole program, so
+/// such a global holds that constant or nothing: a read of it guarded by its tag
+/// (`gload`, which fails on an uninitialised global and leaves to the interpreter,
+/// which faults) may take the constant rather than the payload. fasta's `random`
+/// then divides by a constant `IM`. All `None` when some function's code could not be
+/// decoded.
+fn constant_numbers(m: &Module, funs: &[Option<Fun>]) -> Vec<Option<(IrType, u64)>> {
+    use hashvm_format::{Const, GlobalInit};
+    // Some(Some(k)): the constant; Some(None): uninitialised, no store seen yet.
+    let mut out: Vec<Option<Option<(IrType, u64)>>> = m
+        .globals
+        .iter()
+        .map(|g| match &g.init {
+            GlobalInit::Const(Const::I64(v)) => Some(Some((IrType::I64, *v as u64))),
+            GlobalInit::Const(Const::F64(b)) => Some(Some((IrType::F64, *b))),
+            GlobalInit::Const(Const::Bool(b)) => Some(Some((IrType::Bool, *b as u64))),
+            GlobalInit::Uninit => Some(None),
+            _ => None,
+        })
+        .collect();
+    for fun in funs {
+        let Some(fun) = fun else {
+            return vec![None; m.globals.len()];
+        };
+        for (n, (ip, i, _)) in fun.insns.iter().enumerate() {
+            if i.op != Op::StoreG {
+                continue;
+            }
+            let g = imm(i, 0) as usize;
+            let Some(entry) = out.get_mut(g) else {
+                continue;
+            };
+            let stored = n
+                .checked_sub(1)
+                .filter(|_| fun.leaders.binary_search(ip).is_err())
+                .and_then(|p| {
+                    let (_, j, _) = &fun.insns[p];
+                    if use_def(j).writes.as_slice() != [slot(i, 1) as u16] {
+                        return None;
+                    }
+                    match j.op {
+                        Op::LoadI | Op::LoadI64 => Some((IrType::I64, imm(j, 1) as u64)),
+                        Op::LoadF => Some((IrType::F64, imm(j, 1) as u64)),
+                        Op::LoadTrue | Op::LoadFalse => {
+                            Some((IrType::Bool, (j.op == Op::LoadTrue) as u64))
+                        }
+                        _ => None,
+                    }
+                });
+            *entry = match (*entry, stored) {
+                (Some(None), Some(k)) => Some(Some(k)),
+                (Some(Some(k0)), Some(k)) if k0 == k => Some(Some(k)),
+                _ => None,
+            };
+        }
+    }
+    out.into_iter().map(Option::flatten).collect()
 }
 
 /// The function the `call` at instruction index `n` of `fun` certainly calls: its
@@ -2887,6 +2965,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     // [`typed`]): the code is compiled with the latter.
     let (plain, rets) = infer_program(m);
     let consts = constant_functions(m, &plain);
+    let numbers = constant_numbers(m, &plain);
     let seeds = typed::seeds(m, &rets, &consts);
     let (funs, srets) = infer_program_seeded(m, &seeds);
     let typed_at = typed::typed_sites(&funs, &seeds, &consts);
@@ -2964,6 +3043,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                         &funs,
                         &bodies,
                         &consts,
+                        &numbers,
                         &typed_at[fi],
                         &typed::fixed_tags(fun, &seeds[fi], &srets, fi as u32),
                     )
