@@ -1303,6 +1303,30 @@ fn aot_completes_lazy_records() -> Result<(), Failed> {
     )
 }
 
+/// cli/tests/jit/aot_call_return.hash's returns (values returned from `rax` where they
+/// were computed, parameters returned from their registers) and lazy closures (a
+/// collection under GC stress with records whose closures were left to the shared
+/// exit, above records that held closure objects; a fault 40 calls deep; an overflow
+/// of the frame limit of 1000), and cli/tests/jit/aot_host_return.hash's `main`
+/// returning its exit status from a register to the host's frame (the returns
+/// table's `ret`): against `hashvm run` at limits of 100000 and 1000 calls, with and
+/// without GC stress.
+fn aot_calls_and_returns() -> Result<(), Failed> {
+    let src = root().join("cli/tests/jit/aot_call_return.hash");
+    let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+    aot_compiles(
+        &text,
+        &[
+            "diff", "sq", "pick", "flip", "spin", "hold", "fall", "down", "twice",
+        ],
+        0,
+        1,
+    )?;
+    let src = root().join("cli/tests/jit/aot_host_return.hash");
+    let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+    aot_compiles(&text, &["sum", "pick", "main"], 0, 1)
+}
+
 /// A loop whose preheader check fails in a function pushed by a direct native call
 /// that kept slots uncleared (cli/tests/jit/aot_kept_preheader.hasm): the failure
 /// must clear them as an exit stub does, or the collection right after it under GC
@@ -1803,6 +1827,7 @@ fn main() {
         "aot_completes_lazy_records",
         aot_completes_lazy_records,
     ));
+    trials.push(Trial::test("aot_calls_and_returns", aot_calls_and_returns));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test(
         "aot_inlines_callees_that_exit",

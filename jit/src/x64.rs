@@ -614,18 +614,19 @@ fn assign(
             active.push(i);
         } else if let Some(r) = reusable(t, i, last, &home) {
             // The result in the register of its first operand, which dies here: the
-            // two-operand `addsd`/`subsd`/`mulsd`/`divsd` then needs no copy first.
+            // two-operand `addsd`/`subsd`/`mulsd`/`divsd` and `add`/`sub`/`imul`/
+            // `and`/`or`/`xor` then need no copy first.
             let first = t.ins[i].a.0 as usize;
             dying[i].retain(|&v| v != first);
-            home[i] = Home::Reg(Loc::Xmm(r));
+            home[i] = Home::Reg(r);
             active.push(i);
-        } else if let Some(k) = (t.ins[i].op == IrOp::CallRes && !xmm)
+        } else if let Some(k) = ((t.ins[i].op == IrOp::CallRes || returned(t, i, last)) && !xmm)
             .then(|| free.iter().position(|&r| r == 0 /* rax */))
             .flatten()
         {
-            // A direct call's result where the call left it: no move. (Nothing is
-            // live across the call, so `rax` is free unless a value defined since
-            // took it.)
+            // A direct call's result where the call left it, a returned value where
+            // the return leaves it: no move. (Nothing is live across the call, so
+            // `rax` is free unless a value defined since took it.)
             home[i] = wrap(free.remove(k));
             active.push(i);
         } else if let Some(r) = free.pop() {
@@ -674,9 +675,9 @@ fn assign(
 /// and used last here: that register, for the result (the emitter then computes in
 /// place: `subsd a, b` rather than `movapd r, a; subsd r, b`). Not when the second
 /// operand is another value in that register (it cannot be: both live here).
-fn reusable(t: &Trace, i: usize, last: &[usize], home: &[Home]) -> Option<u8> {
+fn reusable(t: &Trace, i: usize, last: &[usize], home: &[Home]) -> Option<Loc> {
     let ins = &t.ins[i];
-    if !matches!(ins.op, IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF) {
+    if !reads_first_operand_first(t, ins) {
         return None;
     }
     let a = ins.a.0 as usize;
@@ -684,9 +685,21 @@ fn reusable(t: &Trace, i: usize, last: &[usize], home: &[Home]) -> Option<u8> {
         return None;
     }
     match home[a] {
-        Home::Reg(Loc::Xmm(r)) if ins.b == ins.a || home[ins.b.0 as usize] != home[a] => Some(r),
+        Home::Reg(l @ (Loc::Xmm(_) | Loc::Gpr(_)))
+            if ins.b == ins.a || home[ins.b.0 as usize] != home[a] =>
+        {
+            Some(l)
+        }
         _ => None,
     }
+}
+
+/// Whether value `i` is read last as the operand of a `ret.val`, which returns it in
+/// `rax`: given `rax`, it needs no move there (fib's sum).
+fn returned(t: &Trace, i: usize, last: &[usize]) -> bool {
+    t.ins
+        .get(last[i])
+        .is_some_and(|r| r.op == IrOp::RetVal && r.a.0 as usize == i)
 }
 
 /// For the value at `i` that the back-edge moves into phi `p` (`phi_of`): `p` and
@@ -1578,6 +1591,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     conv: CallConv::Trace,
                     keep: 0,
                     lazy: false,
+                    lazy_closure: false,
                 };
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
@@ -2662,6 +2676,11 @@ pub(crate) struct NativeCall {
     /// read them. Only whole-function code whose callee makes no helper call, so
     /// that an exit is the only way anything observes the records; false for the JIT.
     pub lazy: bool,
+    /// With `lazy` and `closure_is_func`: the closure is not written either, the
+    /// callee's code reading none (no `getenv` or `callself`): the shared exit writes
+    /// the FUNC value of the record's function (`aot::emit::fill_records`). False for
+    /// the JIT.
+    pub lazy_closure: bool,
 }
 
 /// How [`frame_record`] finds the callee's base (the caller's plus the first
@@ -2676,6 +2695,9 @@ pub(crate) enum RecordBase {
     Slots,
     /// Not written: a lazy push ([`NativeCall::lazy`]).
     Lazy,
+    /// Not written, nor the closure (the FUNC value of `f`): a lazy push of a callee
+    /// that reads no closure ([`NativeCall::lazy_closure`]).
+    LazyFunc,
 }
 
 /// Where a native call finds the frame top and the native stack's floor. The frame
@@ -2753,7 +2775,9 @@ pub(crate) fn push_native_frame<A: Emitter>(
         let off = disp(c.a0 + s)?;
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
-    let base = if c.lazy {
+    let base = if c.lazy && c.lazy_closure && c.closure_is_func {
+        RecordBase::LazyFunc
+    } else if c.lazy {
         RecordBase::Lazy
     } else {
         RecordBase::Caller
@@ -2797,9 +2821,9 @@ pub(crate) fn frame_record<A: Emitter>(
             ; sub rax, QWORD [Rq(STATE) + layout::ST_STACK_BASE as i32]
             ; shr rax, 4
             ; add eax, a0 as i32),
-        RecordBase::Lazy => {}
+        RecordBase::Lazy | RecordBase::LazyFunc => {}
     }
-    if base == RecordBase::Lazy {
+    if matches!(base, RecordBase::Lazy | RecordBase::LazyFunc) {
         if PACKED_RECORD && f <= i32::MAX as u32 {
             // Function and ip (0) in one store.
             dynasm!(a ; .arch x64 ; mov QWORD [Rq(top)], f as i32);
@@ -2825,7 +2849,9 @@ pub(crate) fn frame_record<A: Emitter>(
             ; mov BYTE [Rq(top) + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
             ; mov BYTE [Rq(top) + layout::FRAME_PAD as i32], 0);
     }
-    if closure_is_func {
+    if base == RecordBase::LazyFunc {
+        // The shared exit writes it.
+    } else if closure_is_func {
         dynasm!(a ; .arch x64
             ; mov QWORD [Rq(top) + clo], f as i32
             ; mov QWORD [Rq(top) + clo + 8], Tag::FUNC as i32);
@@ -3060,6 +3086,7 @@ fn call_tree<A: Emitter>(
         conv: CallConv::Trace,
         keep: 0,
         lazy: false,
+        lazy_closure: false,
     };
     push_native_frame(a, &call, exit)?;
     dynasm!(a ; .arch x64

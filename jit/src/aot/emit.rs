@@ -41,11 +41,6 @@ type Asm = VecAssembler<X64Relocation>;
 /// offset, in the innermost frame, where the interpreter resumes.
 pub const RETURNED: u32 = u32::MAX;
 
-/// Set in `rcx` by a native return of a value from its register (`ret.val`): the
-/// returned slot is in bits 32 to 47, and the trampoline writes the value there
-/// before it leaves to the interpreter at the `ret`.
-const RET_VAL_BIT: u64 = 1 << 63;
-
 /// Bytes of native stack one entry's direct calls may use (8 a call): deeper
 /// recursion leaves to the interpreter at the call, which enters the callee's code
 /// again with a fresh budget.
@@ -180,6 +175,15 @@ struct Labels {
     /// Per function: no helper call can run while it or anything it calls natively
     /// runs ([`helper_free`]), so its direct calls push lazy records.
     lazy: Vec<bool>,
+    /// Per function: lazy ([`Labels::lazy`]) and reading no closure of its own
+    /// ([`reads_closure`]), so that a direct call of it whose closure is the callee's
+    /// FUNC value (`callk`, `call.aot.v`) leaves the closure to [`fill_records`] too.
+    lazy_closure: Vec<bool>,
+    /// Per function: a `ret` of a slot that returns a value from its register
+    /// ([`ret_row`]); its returns then set no `rcx` ([`returns_table`]).
+    ret_rows: Vec<Option<(u32, u16)>>,
+    /// The returns table ([`returns_table`]), after the code.
+    rets: DynamicLabel,
     /// The table of native call sites ([`sites_table`]), after the code.
     sites: DynamicLabel,
     /// Every native call's site: the label at its return address, the caller's
@@ -195,6 +199,59 @@ struct CallSite {
     resume: u32,
     a0: u16,
     dst: u16,
+    /// The push left the closure unwritten ([`NativeCall::lazy_closure`]).
+    lazy_closure: bool,
+}
+
+/// Bit of a call site's resume offset in [`sites_table`]: the call's push wrote no
+/// closure, which [`fill_records`] writes as the FUNC value of the record's function.
+/// (Bytecode offsets stay below 2^31.)
+const SITE_LAZY_CLOSURE: u32 = 1 << 31;
+
+/// The returns table's row of a function whose native returns set no `rcx`
+/// ([`returns_table`]).
+const NO_RET_ROW: u32 = u32::MAX;
+
+/// A function's `ret` for the trampoline to leave at, when a native return of the
+/// function meets a frame below that is not a bytecode frame ([`returns_table`]): the
+/// offset and slot of its first `ret` of a slot whose value it returns from a register
+/// (`ret.val`, made only for the `ret` instruction, never `retu` or `reti`). Any
+/// `ret` of a slot returns whatever that slot holds, so the trampoline writes the
+/// returned value (of whichever `ret`, `retu` and `reti` included) there and resumes
+/// at it: the interpreter's return of it is the one the function made. `None` for a
+/// function without one: its returns say in `rcx` which `ret` they are.
+fn ret_row(f: &FuncIr) -> Option<(u32, u16)> {
+    f.blocks.iter().find_map(|b| {
+        b.trace.ins.iter().find_map(|i| {
+            (i.op == IrOp::RetVal).then(|| {
+                let at = b.trace.snaps[i.snap as usize].resume_ip;
+                (at, (i.k & 0xffff) as u16)
+            })
+        })
+    })
+}
+
+/// Writes the returns table, one 8-byte row per function of the module, indexed by
+/// function: the offset of the `ret` [`ret_row`] chose (`u32`, [`NO_RET_ROW`] for a
+/// function without one) and its slot (`u32`). The trampoline reads the row of the
+/// function whose native return meets a frame below that is not a bytecode frame.
+fn returns_table(a: &mut Asm, labels: &Labels) {
+    dynasm!(a ; .arch x64 ; .align 8 ; =>labels.rets);
+    for row in &labels.ret_rows {
+        let (at, slot) = row.map_or((NO_RET_ROW, 0), |(at, s)| (at, s as u32));
+        dynasm!(a ; .arch x64 ; .u32 at ; .u32 slot);
+    }
+}
+
+/// Per function: whether its native code reads the closure in its own frame record:
+/// `getenv` (`env.slot`) and `callself` (its callee's record gets a copy). Nothing
+/// else compiled reads it (`tcallk` and indirect tail calls rewrite it; an inlined
+/// callee's exit stub writes its own FUNC closure).
+fn reads_closure(f: &FuncIr) -> bool {
+    f.blocks
+        .iter()
+        .flat_map(|b| &b.trace.ins)
+        .any(|i| matches!(i.op, IrOp::EnvSlot | IrOp::CallAotSelf))
 }
 
 /// Per function: whether no helper call (`call.insn`, whose runtime function reads
@@ -245,14 +302,25 @@ fn helper_free(irs: &[Option<FuncIr>]) -> Vec<bool> {
 
 impl Labels {
     /// Notes a native call's site for [`sites_table`].
-    fn site(&self, ret: DynamicLabel, resume: i32, a0: u64, dst: i16) -> Result<(), CompileError> {
+    fn site(
+        &self,
+        ret: DynamicLabel,
+        resume: i32,
+        a0: u64,
+        dst: i16,
+        lazy_closure: bool,
+    ) -> Result<(), CompileError> {
         let a0 =
             u16::try_from(a0).map_err(|_| CompileError::NotInTraces("argument slot past 65535"))?;
+        if resume as u32 & SITE_LAZY_CLOSURE != 0 {
+            return Err(CompileError::NotInTraces("resume offset past 2^31"));
+        }
         self.calls.borrow_mut().push(CallSite {
             ret,
             resume: resume as u32,
             a0,
             dst: dst as u16,
+            lazy_closure,
         });
         Ok(())
     }
@@ -642,22 +710,29 @@ pub fn program(
         ; jne =>not_normal
     );
     return_to_caller(&mut a, 8 /* r8 */, 9 /* r9 */);
-    // Leaving at the `ret`, whose value the interpreter reads from its slot: a value
-    // returned from its register (`ret.val`, `rcx` naming the slot) is written there
-    // first (`rdi` is the returning frame's slot 0).
-    let in_slot = a.new_dynamic_label();
+    // Leaving at a `ret`, whose value the interpreter reads from its slot. A function
+    // with a row in the returns table ([`returns_table`]) set no `rcx`: the value goes
+    // into the slot of the `ret` its row names (`rdi` is the returning frame's slot 0),
+    // and the interpreter resumes at that `ret`, which returns it.
+    let own = a.new_dynamic_label();
+    let rets = a.new_dynamic_label();
     dynasm!(a ; .arch x64
         ; jmp =>restore
         ; =>not_normal
-        ; bt rcx, RET_VAL_BIT.trailing_zeros() as i8
-        ; jnc =>in_slot
-        ; mov r8, rcx
+        ; mov r8d, DWORD [r11 - fsz + layout::FRAME_FUNC as i32]
+        ; lea r9, [=>rets]
+        ; mov r10, QWORD [r9 + r8 * 8]
+        ; cmp r10d, NO_RET_ROW as i32
+        ; je =>own
+        ; mov r8, r10
         ; shr r8, 32
-        ; and r8d, 0xffff
         ; shl r8, 4
         ; mov QWORD [rdi + r8], rax
         ; mov QWORD [rdi + r8 + 8], rdx
-        ; =>in_slot
+        ; mov eax, r10d
+        ; jmp =>restore
+        // A return of a function without a row: its `ret` (`ecx`) reads the slot.
+        ; =>own
         ; mov eax, ecx
         ; =>restore
         ; add rsp, TRAMP_RESERVE
@@ -766,7 +841,14 @@ pub fn program(
         checked_back,
         prologues,
         nloops,
+        lazy_closure: helper_free(irs)
+            .into_iter()
+            .zip(irs)
+            .map(|(l, f)| l && f.as_ref().is_some_and(|f| !reads_closure(f)))
+            .collect(),
         lazy: helper_free(irs),
+        ret_rows: irs.iter().map(|f| f.as_ref().and_then(ret_row)).collect(),
+        rets,
         sites,
         calls: std::cell::RefCell::new(Vec::new()),
     };
@@ -871,6 +953,7 @@ pub fn program(
     };
     callee_table(&mut a, &labels, &report, &off)?;
     sites_table(&mut a, &labels, &off)?;
+    returns_table(&mut a, &labels);
     let mut entries = Vec::new();
     for fi in 0..irs.len() {
         if irs[fi].is_none() {
@@ -1756,6 +1839,13 @@ impl Target<Asm> for BlockTarget<'_> {
                     keep: labels.clears[f as usize].keep
                         & !labels.clears[func as usize].at_call(at),
                     lazy: labels.lazy.get(f as usize).copied().unwrap_or(false),
+                    // The closure the callee's FUNC value: `fill_records` writes it.
+                    lazy_closure: ins.op != IrOp::CallAotSelf
+                        && labels
+                            .lazy_closure
+                            .get(f as usize)
+                            .copied()
+                            .unwrap_or(false),
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still
@@ -1763,7 +1853,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 // the result from `rax`: nothing stored here.
                 let ret = a.new_dynamic_label();
                 dynasm!(a ; .arch x64 ; call =>target ; =>ret);
-                labels.site(ret, resume, a0, dst)?;
+                labels.site(ret, resume, a0, dst, call.lazy_closure)?;
                 let res = t.ins.get(i + 1).is_some_and(|n| n.op == IrOp::CallRes);
                 pop_native_frame(a, &call, !res)?;
             }
@@ -1804,10 +1894,10 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; jmp =>target);
             }
             IrOp::RetSlot => {
-                // The result in `rax`/`rdx`, this `ret`'s offset in `ecx`, the frame
-                // left for the caller to pop (a direct call, or the trampoline, which
-                // leaves to the interpreter at this `ret` when the frame below is not
-                // a bytecode frame).
+                // The result in `rax`/`rdx`, the frame left for the caller to pop (a
+                // direct call, or the trampoline, which leaves to the interpreter at a
+                // `ret` when the frame below is not a bytecode frame: its function's
+                // returns-table row's, or this one, whose offset is then in `ecx`).
                 let at = t.snaps[ins.snap as usize].resume_ip as i32;
                 if ins.k >> 32 != 0 {
                     dynasm!(a ; .arch x64
@@ -1819,16 +1909,17 @@ impl Target<Asm> for BlockTarget<'_> {
                         ; mov rax, QWORD [Rq(BASE) + off]
                         ; mov rdx, QWORD [Rq(BASE) + off + 8]);
                 }
-                dynasm!(a ; .arch x64
-                    ; mov ecx, at
-                    ; ret);
+                // A function with a returns-table row needs no offset ([`ret_row`]).
+                if labels.ret_rows[func as usize].is_none() {
+                    dynasm!(a ; .arch x64 ; mov ecx, at);
+                }
+                dynasm!(a ; .arch x64 ; ret);
             }
             IrOp::RetVal => {
-                // The value from its register, with its tag word; `rcx` says which
-                // slot the trampoline writes it to if it leaves at this `ret`.
-                let at = t.snaps[ins.snap as usize].resume_ip as u64;
+                // The value from its register, with its tag word.
                 let tw = t.tagword(ins.a) as i32;
                 match (loc[ins.a.0 as usize], t.konst(ins.a)) {
+                    (Loc::Gpr(0), _) => {}
                     (Loc::Gpr(r), _) => dynasm!(a ; .arch x64 ; mov rax, Rq(r)),
                     (Loc::Xmm(x), _) => dynasm!(a ; .arch x64 ; movq rax, Rx(x)),
                     (Loc::None, Some(bits)) => dynasm!(a ; .arch x64 ; mov rax, QWORD bits as i64),
@@ -1836,10 +1927,13 @@ impl Target<Asm> for BlockTarget<'_> {
                         return Err(CompileError::NotInTraces("ret.val of no register"))
                     }
                 }
-                let rcx = at | (ins.k & 0xffff) << 32 | RET_VAL_BIT;
+                // Its function has a returns-table row ([`ret_row`]), which names a
+                // `ret` for the trampoline: no `rcx`.
+                if labels.ret_rows[func as usize].is_none() {
+                    return Err(CompileError::NotInTraces("ret.val without a returns row"));
+                }
                 dynasm!(a ; .arch x64
                     ; mov edx, tw
-                    ; mov rcx, QWORD rcx as i64
                     ; ret);
             }
             IrOp::AGetSlot => {
@@ -2157,7 +2251,7 @@ fn sites_table(
             i32::try_from(o as i64 - base as i64).map_err(|_| "code too large".to_string())?;
         dynasm!(a ; .arch x64
             ; .i32 rel
-            ; .u32 c.resume
+            ; .u32 c.resume | if c.lazy_closure { SITE_LAZY_CLOSURE } else { 0 }
             ; .u16 c.a0
             ; .u16 c.dst);
     }
@@ -2222,7 +2316,8 @@ pub unsafe extern "C" fn fill_records(
             debug_assert!(false, "a return address of no native call site");
             return;
         };
-        let resume = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        let word = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        let resume = word & !SITE_LAZY_CLOSURE;
         let a0 = u16::from_le_bytes([e[8], e[9]]) as u32;
         let dst = u16::from_le_bytes([e[10], e[11]]);
         let rec = caller.wrapping_add(fsz);
@@ -2247,6 +2342,14 @@ pub unsafe extern "C" fn fill_records(
                 .write_unaligned(dst);
             rec.add(layout::FRAME_KIND).write(layout::FRAME_NORMAL);
             rec.add(layout::FRAME_PAD).write(0);
+            if word & SITE_LAZY_CLOSURE != 0 {
+                // The FUNC value of the record's function, as an eager push (or a
+                // `tcallk` since, which rewrote the function) writes it.
+                let func = rec.add(layout::FRAME_FUNC).cast::<u32>().read_unaligned();
+                let clo = rec.add(layout::FRAME_CLOSURE);
+                clo.cast::<u64>().write_unaligned(func as u64);
+                clo.add(8).cast::<u64>().write_unaligned(Tag::FUNC as u64);
+            }
         }
         caller = rec;
     }
@@ -2355,7 +2458,7 @@ fn indirect_call(
     // Eager, but the shared exit walks past its return address too.
     let ret = a.new_dynamic_label();
     dynasm!(a ; .arch x64 ; =>ret);
-    labels.site(ret, resume, a0, dst)?;
+    labels.site(ret, resume, a0, dst, false)?;
     // The callee returns with its result in `rax`/`rdx` and its record pushed.
     let call = NativeCall {
         func: 0,
@@ -2370,6 +2473,7 @@ fn indirect_call(
         // Unused by the pop; the indirect entry clears every slot of the callee.
         keep: 0,
         lazy: false,
+        lazy_closure: false,
     };
     pop_native_frame(a, &call, true)
 }
@@ -2443,5 +2547,84 @@ mod tests {
         assert_eq!(out[w.0 as usize], hk, "w computed in the home register");
         assert_ne!(out[v.0 as usize], hk, "v is read after w is computed");
         assert_eq!(out[u.0 as usize], hx, "u = x + v: x read no more after it");
+    }
+
+    /// `fill_records` completes each native call's record from its site's row, and
+    /// writes the closure only of a record whose site left it (`SITE_LAZY_CLOSURE`):
+    /// the FUNC value of the record's function (after a `tcallk`, the function it
+    /// rewrote); an eager push's closure (a closure object) stays.
+    #[test]
+    fn fill_records_writes_the_closures_left_to_it() {
+        let fsz = layout::FRAME_SIZE;
+        let u32_at = |v: &[u8], o: usize| u32::from_le_bytes([v[o], v[o + 1], v[o + 2], v[o + 3]]);
+        let u64_at = |v: &[u8], o: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&v[o..o + 8]);
+            u64::from_le_bytes(b)
+        };
+        // The entered frame's record (base 10), then two native calls' records with
+        // stale closures: function 5 (an eager push's), function 6 (a lazy one's).
+        let mut frames = vec![0u8; 3 * fsz];
+        frames[layout::FRAME_BASE..layout::FRAME_BASE + 4].copy_from_slice(&10u32.to_le_bytes());
+        for (k, f) in [(1usize, 5u32), (2, 6)] {
+            let r = k * fsz;
+            frames[r + layout::FRAME_FUNC..r + layout::FRAME_FUNC + 4]
+                .copy_from_slice(&f.to_le_bytes());
+            let c = r + layout::FRAME_CLOSURE;
+            frames[c..c + 8].copy_from_slice(&0xdead_0000u64.to_le_bytes());
+            frames[c + 8..c + 16].copy_from_slice(&(Tag::OBJ as u64).to_le_bytes());
+        }
+        // The sites table: count, padding, then rows (return address relative to the
+        // table, resume offset with the flag, first argument slot, result slot).
+        let mut sites: Vec<u8> = Vec::new();
+        sites.extend(2u32.to_le_bytes());
+        sites.extend(0u32.to_le_bytes());
+        for (rel, resume, a0, dst) in [
+            (-100i32, 7u32, 3u16, 2u16),
+            (-50, 9 | SITE_LAZY_CLOSURE, 4, 1),
+        ] {
+            sites.extend(rel.to_le_bytes());
+            sites.extend(resume.to_le_bytes());
+            sites.extend(a0.to_le_bytes());
+            sites.extend(dst.to_le_bytes());
+        }
+        let at = sites.as_ptr() as usize;
+        // The native stack: the innermost return address (site -50) at `sp`, the
+        // outer one (site -100) above it, the entered code's own at `tramp - 8`.
+        let stack = [0usize, at.wrapping_sub(50), at.wrapping_sub(100), 0];
+        // SAFETY: `tramp` is one past `stack`'s end, `sp` its second word: the two
+        // words between are return addresses of the table's sites; `top0` is one
+        // record past the entered frame's, and two records follow it in `frames`.
+        unsafe {
+            fill_records(
+                stack.as_ptr().add(4),
+                stack.as_ptr().add(1),
+                sites.as_ptr(),
+                frames.as_mut_ptr().add(fsz),
+            );
+        }
+        assert_eq!(
+            u32_at(&frames, layout::FRAME_IP),
+            7,
+            "the entered frame resumes at site -100's"
+        );
+        assert_eq!(
+            u32_at(&frames, fsz + layout::FRAME_IP),
+            9,
+            "no flag in the resume offset"
+        );
+        assert_eq!(u32_at(&frames, fsz + layout::FRAME_BASE), 13);
+        assert_eq!(u32_at(&frames, 2 * fsz + layout::FRAME_BASE), 17);
+        let (c1, c2) = (fsz + layout::FRAME_CLOSURE, 2 * fsz + layout::FRAME_CLOSURE);
+        assert_eq!(
+            (u64_at(&frames, c1), u64_at(&frames, c1 + 8)),
+            (0xdead_0000, Tag::OBJ as u64),
+            "an eager push's closure stays"
+        );
+        assert_eq!(
+            (u64_at(&frames, c2), u64_at(&frames, c2 + 8)),
+            (6, Tag::FUNC as u64),
+            "the lazy closure is function 6's FUNC value"
+        );
     }
 }

@@ -2278,14 +2278,16 @@ impl Tx<'_> {
             Ret | RetU | RetI => {
                 let k = match i.op {
                     Ret => {
+                        // A number or bool computed here, loaded here already (fib's
+                        // `n`, compared before its base case) or of a proven kind
+                        // (tak's `z`) is returned from its register, its slot (dead
+                        // past the `ret`) not written.
+                        if let Some(r) = self.typed_value(s0, ip) {
+                            let s = self.b.snapshot(ip, Vec::new());
+                            self.b.emit_raw(IrOp::RetVal, r, NONE, s0 as u64, s);
+                            return Ok(Step::End);
+                        }
                         if let Some((r, true)) = self.map[s0] {
-                            // A number or bool computed here is returned from its
-                            // register, its slot (dead past the `ret`) not written.
-                            if number_or_bool(self.b.ty(r)) {
-                                let s = self.b.snapshot(ip, Vec::new());
-                                self.b.emit_raw(IrOp::RetVal, r, NONE, s0 as u64, s);
-                                return Ok(Step::End);
-                            }
                             self.b.sstore(s0 as u32, r);
                         }
                         s0 as u64
