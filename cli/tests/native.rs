@@ -1112,13 +1112,24 @@ main := () => {
 };
 ";
 
-/// Functions ending in `con.ret` and `add.i64.ret` (each followed by its `ret`) compile
-/// natively: the native compiler reads the fused instruction as `con`/`add.i64` and
-/// compiles the `ret` after it (`Op::unfused`); the program is the JIT suite's.
+/// Functions ending in `con.ret`, `add.i64.ret` and `loadg.ret` (each followed by its
+/// `ret`), and starting with a `jntag.reti` (followed by its `reti`), compile natively:
+/// the native compiler reads the fused instruction as `con`/`add.i64`/`loadg`/`jntag`
+/// and compiles the return after it (`Op::unfused`); the program is the JIT suite's.
 fn aot_compiles_fused_returns() -> Result<(), Failed> {
     aot_compiles(
         include_str!("jit/fused_returns.hash"),
-        &["make", "total", "sum3", "boxed", "box_total", "pair"],
+        &[
+            "make",
+            "total",
+            "sum3",
+            "boxed",
+            "box_total",
+            "pair",
+            "grow",
+            "check",
+            "first",
+        ],
         0,
         1,
     )

@@ -244,7 +244,7 @@ fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
         expect![[r#"
             .func count/1 slots=6                   ; function 6
                 .loc "golden.hash" 2 27
-                jntag      r0, 0, L0                ; 0
+                jntag.reti r0, 0, L0                ; 0
                 .loc "golden.hash" 2 44
                 reti       0                        ; 9
             L0:
@@ -446,7 +446,7 @@ fn a_self_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
         expect![[r#"
             .func find/2 slots=4                    ; function 6
                 .loc "golden.hash" 2 34
-                jntag      r0, 0, L0                ; 0
+                jntag.reti r0, 0, L0                ; 0
                 .loc "golden.hash" 2 51
                 reti       0                        ; 9
             L0:
@@ -752,7 +752,7 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
         expect![[r#"
             .func get/2 slots=5                     ; function 6
                 .loc "golden.hash" 2 33
-                jntag      r0, 0, L0                ; 0
+                jntag.reti r0, 0, L0                ; 0
                 .loc "golden.hash" 2 50
                 reti       0                        ; 9
             L0:
@@ -787,7 +787,7 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
         expect![[r#"
             .func weigh/1 slots=6                   ; function 6
                 .loc "golden.hash" 2 27
-                jntag      r0, 0, L0                ; 0
+                jntag.reti r0, 0, L0                ; 0
                 .loc "golden.hash" 2 44
                 reti       0                        ; 9
             L0:
@@ -859,7 +859,7 @@ fn a_field_of_a_field_is_one_instruction() {
         expect![[r#"
             .func both/1 slots=6                    ; function 8
                 .loc "golden.hash" 4 34
-                jntag      r0, 0, L0                ; 0
+                jntag.reti r0, 0, L0                ; 0
                 .loc "golden.hash" 4 52
                 reti       0                        ; 9
             L0:

@@ -320,10 +320,11 @@ impl Op {
 
     /// The instruction a fused one is when read on its own, for readers that run it
     /// together with the instruction after it (the tracing recorder, the native
-    /// compiler): `con.ret` is `con`, `add.i64.ret` is `add.i64` (the `ret` of their
-    /// result follows them in the code). Any other instruction is itself. Such a
-    /// superinstruction keeps the pair's second half in the code, so it needs no other
-    /// handling outside the interpreter and the verifier.
+    /// compiler): `con.ret` is `con`, `add.i64.ret` is `add.i64`, `loadg.ret` is
+    /// `loadg` (the `ret` of their result follows them in the code), `jntag.reti` is
+    /// `jntag` (the `reti` it falls through to follows it). Any other instruction is
+    /// itself. Such a superinstruction keeps the pair's second half in the code, so it
+    /// needs no other handling outside the interpreter and the verifier.
     pub const fn unfused(self) -> Op {
         let mut k = 0;
         while k < RET_FUSED.len() {
@@ -335,10 +336,18 @@ impl Op {
         self
     }
 
-    /// The superinstruction that runs `self` and the `ret` of its result (operand 0)
-    /// after it, if there is one (the inverse of [`Op::unfused`]).
-    pub fn with_ret(self) -> Option<Op> {
-        RET_FUSED.iter().find(|p| p.1 == self).map(|p| p.0)
+    /// The superinstruction that runs `self` and the return after it, if there is
+    /// one (the inverse of [`Op::unfused`]), with the return it needs after it
+    /// ([`Op::fused_return`]).
+    pub fn with_ret(self) -> Option<(Op, Op)> {
+        RET_FUSED.iter().find(|p| p.1 == self).map(|p| (p.0, p.2))
+    }
+
+    /// The instruction a fused one must be followed by (verified): `ret` of its
+    /// operand 0 (`con.ret`, `add.i64.ret`, `loadg.ret`) or a `reti` (`jntag.reti`).
+    /// `None` for an instruction that is not fused.
+    pub fn fused_return(self) -> Option<Op> {
+        RET_FUSED.iter().find(|p| p.0 == self).map(|p| p.2)
     }
 
     /// Whether control never continues to the next instruction.
@@ -362,12 +371,19 @@ impl Op {
     }
 }
 
-/// The superinstructions for "an instruction, then `ret` of its result": (fused, the
-/// first half). The fused one has the first half's operands and must be followed by
-/// `ret` of its operand 0 (the verifier checks); the interpreter runs both in one
-/// dispatch, and every other reader runs the pair as it stands ([`Op::unfused`]).
-/// hashc marks each such pair it emits ([`Op::with_ret`]).
-const RET_FUSED: [(Op, Op); 2] = [(Op::ConRet, Op::Con), (Op::AddI64Ret, Op::AddI64)];
+/// The superinstructions for "an instruction, then a return": (fused, the first half,
+/// the return that must follow it). The fused one has the first half's operands and
+/// must be followed by that return (the verifier checks): `ret` of its operand 0 (the
+/// instruction's result), or for `jntag.reti` the `reti` its fall-through runs (any
+/// constant). The interpreter runs both in one dispatch (for `jntag.reti`, when the
+/// test does not jump), and every other reader runs the pair as it stands
+/// ([`Op::unfused`]). hashc marks each such pair it emits ([`Op::with_ret`]).
+const RET_FUSED: [(Op, Op, Op); 4] = [
+    (Op::ConRet, Op::Con, Op::Ret),
+    (Op::AddI64Ret, Op::AddI64, Op::Ret),
+    (Op::LoadGRet, Op::LoadG, Op::Ret),
+    (Op::JNTagRetI, Op::JNTag, Op::RetI),
+];
 
 define_ops! {
 primary {
@@ -385,6 +401,8 @@ primary {
     StoreG STOREG "storeg" 0x0B [Global, Src] "global g := s.";
     LoadFn LOADFN "loadfn" 0x0C [Dst, Func] "d := function f as a value (f must capture nothing).";
     LoadNil LOADNIL "loadnil" 0x0D [Dst] "d := the empty list.";
+    LoadGRet LOADG_RET "loadg.ret" 0x0E [Dst, Global] "`loadg` (same operands), then return d: the next instruction must be `ret d` (verified), which the interpreter does in the same dispatch; any other reader may run the pair as `loadg; ret d` (`Op::unfused`).";
+    JNTagRetI JNTAG_RETI "jntag.reti" 0x0F [Src, Tag, Jump] "`jntag` (same operands); the next instruction must be a `reti` (verified), which the interpreter runs in the same dispatch when the test does not jump; any other reader may run the pair as `jntag; reti` (`Op::unfused`).";
 
     Jmp JMP "jmp" 0x10 [Jump] "Jump forward or backward (not counted as a loop back-edge).";
     Jt JT "jt" 0x11 [Src, Jump] "Jump if the bool s is true. Faults on a non-bool.";

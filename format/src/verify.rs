@@ -532,10 +532,11 @@ fn verify_function(
     targets.clear();
     let mut pc = 0usize;
     let mut last = Op::Nop;
-    // The result slot of a fused "instruction, then `ret` of its result" (`con.ret`,
-    // `add.i64.ret`, `Op::unfused`) just read: the instruction after it must be that
-    // `ret`, which the interpreter runs in the fused instruction's dispatch.
-    let mut ret_of: Option<u16> = None;
+    // The return a fused "instruction, then a return" (`con.ret`, `add.i64.ret`,
+    // `loadg.ret`, `jntag.reti`; `Op::unfused`) just read needs after it: `ret` of its
+    // result slot, or a `reti`. The interpreter runs that return in the fused
+    // instruction's dispatch.
+    let mut ret_of: Option<(Op, Option<u16>)> = None;
     while pc < f.code.len() {
         let (insn, len) = Insn::decode(&f.code, pc).map_err(|e| VerifyError {
             location: at(Some(pc as u32)),
@@ -546,18 +547,25 @@ fn verify_function(
             location: at(Some(pc as u32)),
             message,
         })?;
-        if let Some(d) = ret_of.take() {
-            if insn.op != Op::Ret || insn.args.first() != Some(&Operand::Slot(d)) {
+        if let Some((want, d)) = ret_of.take() {
+            let slot = d.map(Operand::Slot);
+            if insn.op != want || (slot.is_some() && insn.args.first() != slot.as_ref()) {
+                let what = match d {
+                    Some(d) => format!("{} r{d}", want.mnemonic()),
+                    None => want.mnemonic().to_string(),
+                };
                 return err(
                     at(Some(pc as u32)),
-                    format!("`{}` must be followed by `ret r{d}`", last.mnemonic()),
+                    format!("`{}` must be followed by `{what}`", last.mnemonic()),
                 );
             }
         }
-        if insn.op.unfused() != insn.op {
-            if let Some(&Operand::Slot(d)) = insn.args.first() {
-                ret_of = Some(d);
-            }
+        if let Some(want) = insn.op.fused_return() {
+            let d = match (want, insn.args.first()) {
+                (Op::Ret, Some(&Operand::Slot(d))) => Some(d),
+                _ => None,
+            };
+            ret_of = Some((want, d));
         }
         last = insn.op;
         pc += len;

@@ -424,6 +424,86 @@ fn fused_returns_are_followed_by_their_ret() {
         .contains("the last instruction `add.i64.ret` is not a terminator"));
 }
 
+/// `loadg.ret` runs the `ret` of the global it loads, `jntag.reti` the `reti` it falls
+/// through to (any constant): the verifier accepts each only before that return, checks
+/// their operands as `loadg`'s and `jntag`'s, lets a jump enter the return, and, since
+/// they are not terminators, rejects one that ends the code.
+#[test]
+fn loadg_ret_and_jntag_reti_are_followed_by_their_return() {
+    accepts(&in_fn(
+        "    loadg.ret r2, g
+    ret r2",
+    ));
+    accepts(&in_fn(
+        "    jntag.reti r0, 1, L0
+    reti -7
+L0:
+    retu",
+    ));
+    accepts(&in_fn(
+        "    jntag r0, 0, L1
+    jmp L0
+L1:
+    jntag.reti r0, 1, L2
+L0:
+    reti 0
+L2:
+    retu",
+    ));
+    assert_eq!(
+        rejects(&in_fn(
+            "    loadg.ret r2, g
+    ret r1"
+        )),
+        "CODE function 0 'f' offset 7: `loadg.ret` must be followed by `ret r2`"
+    );
+    assert_eq!(
+        rejects(&in_fn(
+            "    jntag.reti r0, 1, L0
+    ret r0
+L0:
+    retu"
+        )),
+        "CODE function 0 'f' offset 9: `jntag.reti` must be followed by `reti`"
+    );
+    assert_eq!(
+        rejects(&in_fn(
+            "    jntag.reti r0, 1, L0
+L0:
+    retu"
+        )),
+        "CODE function 0 'f' offset 9: `jntag.reti` must be followed by `reti`"
+    );
+    assert_eq!(
+        rejects(&in_fn(
+            "    jntag.reti r0, 1, L0
+    loadi r1, 2
+    reti 2
+L0:
+    retu"
+        )),
+        "CODE function 0 'f' offset 9: `jntag.reti` must be followed by `reti`"
+    );
+    assert!(rejects(&in_fn(
+        "    loadg.ret r2, 9
+    ret r2"
+    ))
+    .contains("global"));
+    assert!(rejects(&in_fn(
+        "    jntag.reti r5, 1, L0
+    reti 1
+L0:
+    retu"
+    ))
+    .contains("slot r5 is outside the frame"));
+    assert!(rejects(&in_fn(
+        "    retu
+L0:
+    jntag.reti r0, 1, L0"
+    ))
+    .contains("the last instruction `jntag.reti` is not a terminator"));
+}
+
 #[test]
 fn slot_run_outside_the_frame() {
     assert_eq!(

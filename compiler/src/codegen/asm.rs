@@ -28,8 +28,9 @@
 //!   arguments as one parallel move, placed before an inner call or ordered through a
 //!   scratch slot, when that adds no instruction); last, **a field of a field** read
 //!   with one `field2` ([`fuse_fields`]), a return of a constant with one `reti`
-//!   ([`fuse_returns`]), and a `con` or `add.i64` whose value the next instruction
-//!   returns marked `con.ret`/`add.i64.ret` ([`fuse_ret_pairs`]).
+//!   ([`fuse_returns`]), and a `con`, `add.i64` or `loadg` whose value the next
+//!   instruction returns, or a `jntag` falling through to a `reti`, marked
+//!   `con.ret`/`add.i64.ret`/`loadg.ret`/`jntag.reti` ([`fuse_ret_pairs`]).
 //!
 //! Every instruction keeps the source position it was emitted with, so error locations
 //! and stack traces are those of the unoptimised code. The control-flow passes only
@@ -269,33 +270,34 @@ fn optimize(code: &mut Vec<Ins>, arity: u16) {
     fuse_ret_pairs(code);
 }
 
-/// An instruction whose result the next instruction returns (`con d, T, c, base, n;
-/// ret d`, `add.i64 d, a, b; ret d`) becomes its fused form (`con.ret`, `add.i64.ret`,
-/// `Op::with_ret`): the interpreter runs it and the return in one dispatch (binary-
-/// trees' nodes and its check's sums: about one in ten of its dispatches, AWFY
-/// Storage's nodes). The `ret d` stays where it was (a jump may enter it; the tracing
-/// recorder and the native compiler run the pair as it was, `Op::unfused`), so no
-/// offset, source position or fault changes. Whether anything changed.
+/// An instruction followed by the return that its fused form needs after it
+/// (`Op::with_ret`) becomes that fused form: one whose result the next instruction
+/// returns (`con d, T, c, base, n; ret d` is `con.ret`, `add.i64 d, a, b; ret d` is
+/// `add.i64.ret`, `loadg d, g; ret d` is `loadg.ret`), and a constructor test that
+/// falls through to a `reti` (`jntag s, t, L; reti k` is `jntag.reti`: a match whose
+/// first case returns a constant). The interpreter runs the pair in one dispatch
+/// (binary-trees' nodes, its check's sums, its shared leaf and its check of `Empty`:
+/// about a fifth of its dispatches; AWFY Storage's nodes; pmap's heights). The return
+/// stays where it was (a jump may enter it; the tracing recorder and the native
+/// compiler run the pair as it was, `Op::unfused`), so no offset, source position or
+/// fault changes. Whether anything changed.
 fn fuse_ret_pairs(code: &mut [Ins]) -> bool {
     let mut changed = false;
     for k in 1..code.len() {
         let (done, rest) = code.split_at_mut(k);
         let (first, ret) = (&mut done[k - 1], &rest[0]);
-        if let (
-            Some(fused),
-            Some(Arg::Op(Operand::Slot(d))),
-            Op::Ret,
-            [Arg::Op(Operand::Slot(r))],
-        ) = (
-            first.op.with_ret(),
-            first.args.first(),
-            ret.op,
-            ret.args.as_slice(),
-        ) {
-            if d == r {
-                first.op = fused;
-                changed = true;
-            }
+        let Some((fused, want)) = first.op.with_ret() else {
+            continue;
+        };
+        let follows = ret.op == want
+            && match (want, first.args.first(), ret.args.as_slice()) {
+                (Op::Ret, Some(Arg::Op(Operand::Slot(d))), [Arg::Op(Operand::Slot(r))]) => d == r,
+                (Op::Ret, _, _) => false,
+                _ => true,
+            };
+        if follows {
+            first.op = fused;
+            changed = true;
         }
     }
     changed

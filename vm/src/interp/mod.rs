@@ -671,6 +671,23 @@ impl Vm {
                         set!(a16!(Op::LoadG, 0), g);
                         next!(Op::LoadG);
                     }
+                    Prim::LoadGRet => {
+                        // `loadg` and the `ret d` the verifier checked follows it, in one
+                        // dispatch (binary-trees' shared leaf); the global goes straight
+                        // to the caller's slot, d being dead once the frame is popped.
+                        // While recording, `loadg` alone (the recorder sees the `ret` as
+                        // its own step, as for `con.ret`).
+                        // SAFETY: the verifier checked the global index; nothing the
+                        // return runs before its copy (the frame pop) touches globals.
+                        let g: *const Value =
+                            self.globals.as_ptr().add(a32!(Op::LoadGRet, 1) as usize);
+                        if RECORD {
+                            set!(a16!(Op::LoadGRet, 0), *g);
+                            next!(Op::LoadGRet);
+                        } else {
+                            ret_with!(|dst| copy_value(dst, g), *g);
+                        }
+                    }
                     Prim::StoreG => {
                         let v = slot!(a16!(Op::StoreG, 1));
                         // SAFETY: the verifier checked the global index.
@@ -744,6 +761,29 @@ impl Vm {
                             jump!(ai32!(Op::JNTag, 2));
                         } else {
                             next!(Op::JNTag);
+                        }
+                    }
+                    Prim::JNTagRetI => {
+                        // `jntag`, and on its fall-through the `reti` the verifier
+                        // checked follows it, in one dispatch (a match's constant case
+                        // first: binary-trees' `item_check` of `Empty`, pmap's heights).
+                        // While recording, `jntag` alone (the recorder sees the `reti`
+                        // as its own step, as for `con.ret`).
+                        let i = a16!(Op::JNTagRetI, 0);
+                        let t = match ctor_index_at!(i) {
+                            Some(t) => t,
+                            None => fault!("constructor test on a {}", self.type_name(slot!(i))),
+                        };
+                        if t != a16!(Op::JNTagRetI, 1) {
+                            jump!(ai32!(Op::JNTagRetI, 2));
+                        } else if RECORD {
+                            next!(Op::JNTagRetI);
+                        } else {
+                            // The `reti`'s constant, read from the code after the test.
+                            const K: usize =
+                                Op::JNTagRetI.encoded_len() + Op::RetI.operand_offset(0);
+                            let k = i32at!(K);
+                            ret_imm!(k as i64 as u64, Tag::I64);
                         }
                     }
                     Prim::JNil | Prim::JCons => {
