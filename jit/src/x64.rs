@@ -3663,7 +3663,15 @@ mod tests {
         let mut v = vec![0, 1, -1, i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1];
         for k in [1i64, 2, 1000, 1 << 40, i64::MAX / d.abs()] {
             let m = d.wrapping_mul(k);
-            v.extend([m, m - 1, m + 1, -m, -m - 1, -m + 1]);
+            let n = m.wrapping_neg();
+            v.extend([
+                m,
+                m.wrapping_sub(1),
+                m.wrapping_add(1),
+                n,
+                n.wrapping_sub(1),
+                n.wrapping_add(1),
+            ]);
         }
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..200 {
