@@ -619,8 +619,9 @@ pub const MAX_TENURE_AGE: u8 = 15;
 pub const DEFAULT_TENURE_AGE: u8 = 1;
 
 /// Default size of each of the two survivor spaces (`Config::gc_survivor`), measured
-/// with the tenure age above.
-pub const DEFAULT_SURVIVOR: usize = 256 << 10;
+/// with the tenure age above and the nursery below: a quarter of the nursery, as the
+/// 256 KiB of the 1 MiB nursery were (benches/NOTES.md, session 19).
+pub const DEFAULT_SURVIVOR: usize = 512 << 10;
 
 /// Buckets of the pause histogram: bucket `i` holds pauses of `PAUSE_BASE^i` to
 /// `PAUSE_BASE^(i+1)` nanoseconds, so the p99 is exact to 5% in a fixed 5 KiB, however
@@ -881,10 +882,13 @@ const MAJOR_MIN_ROOM: usize = 4;
 const SETTLED_RUN_MAX: u32 = 8;
 
 /// Default nursery size (`Config::heap_initial`): measured on binary-trees,
-/// awfy_storage and the map benchmark (benches/NOTES.md), 1 MiB fits the L2 cache of
-/// the machines we measured and is past the point where a bigger nursery stops
-/// cutting promotion.
-pub const DEFAULT_INITIAL: usize = 1 << 20;
+/// awfy_storage and the map benchmark (benches/NOTES.md, session 19). 2 MiB with
+/// 512 KiB survivor spaces halves the minor collections of 1 MiB and cuts what the
+/// map benchmark promotes (pmap −7.8% instructions, awfy_storage −3.7%,
+/// binary-trees −3.3%; binary-trees 20's longest pause 32 ms against 39) while
+/// binary-trees 16's peak memory stays under twice ocamlrun's. Pages are touched as
+/// the nursery fills, so a small program's resident memory does not grow.
+pub const DEFAULT_INITIAL: usize = 2 << 20;
 
 impl Heap {
     /// A heap whose eden is `initial` bytes, whose objects are promoted after

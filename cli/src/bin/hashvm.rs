@@ -17,10 +17,10 @@ usage: hashvm run [OPTIONS] FILE [ARGS...]   run a .hbc (executable or linkable)
 run options (before FILE; everything after FILE goes to the program):
   --heap-limit SIZE    most live heap data (e.g. 512M, 4G; default a third of the memory the process may use); past it: out of memory
   --stack-limit N      most nested calls (default 10000000); past it: stack overflow
-  --nursery SIZE       the collector's nursery (eden: e.g. 256K, 4M; default 1M, at least 1K)
+  --nursery SIZE       the collector's nursery (eden: e.g. 256K, 4M; default 2M, at least 1K)
   --gc-age N           minor collections an object survives in a survivor space before
                        promotion (0 to 15; default 1; 0: promoted at its first)
-  --survivor SIZE      each of the two survivor spaces (default 256K, at most the nursery)
+  --survivor SIZE      each of the two survivor spaces (default 512K, at most the nursery)
   --gc-stats           print collector statistics (collections, bytes, pauses, time
                        collecting and its major part) to standard error at exit
   --jit=on|off         the tracing JIT (default: on on x86-64; it compiles hot numeric
