@@ -139,8 +139,17 @@ fn semispaces_never_grow_past_the_heap_limit() {
     // memory the live data could never use and the machine might not have.
     let r = hashvm(
         "main := () => {\n    mut xs: List<i64> := [];\n    loop { xs = Cons(1, xs); }\n};\n",
-        // The nursery fixed at 1 MiB (not the default): the bound below counts it.
-        &["--heap-limit", "24M", "--nursery", "1M", "--gc-stats"],
+        // The nursery fixed at 1 MiB with 256 KiB survivor spaces (not the default):
+        // the bound below counts them.
+        &[
+            "--heap-limit",
+            "24M",
+            "--nursery",
+            "1M",
+            "--survivor",
+            "256K",
+            "--gc-stats",
+        ],
         None,
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -240,8 +249,20 @@ fn a_dead_temporary_does_not_keep_a_tree_alive() {
             r.stderr
         );
     }
-    // The nursery fixed at 1 MiB (not the default), which the bound below counts.
-    let r = hashvm(src, &["--jit=off", "--nursery", "1M", "--gc-stats"], None);
+    // The nursery fixed at 1 MiB with 256 KiB survivor spaces (not the default),
+    // which the bound below counts.
+    let r = hashvm(
+        src,
+        &[
+            "--jit=off",
+            "--nursery",
+            "1M",
+            "--survivor",
+            "256K",
+            "--gc-stats",
+        ],
+        None,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let peak: u64 = r
         .stderr
