@@ -323,6 +323,18 @@ impl Vm {
                 }
             }};
         }
+        // `jntag`'s test, shared by `jntag` and `jntag.reti` (same operands): whether the
+        // constructor of operand 0 differs from operand 1 (the jump is taken); faults on
+        // a value that is not constructed.
+        macro_rules! ctor_differs {
+            ($op:expr) => {{
+                let i = a16!($op, 0);
+                match ctor_index_at!(i) {
+                    Some(t) => t != a16!($op, 1),
+                    None => fault!("constructor test on a {}", self.type_name(slot!(i))),
+                }
+            }};
+        }
         // Writes the value `$v` into slot `i` as two 8-byte stores, the payload and then
         // the tag and aux put together in a register, where `set!` let the compiler
         // store the tag and the aux as two 4-byte words when they come from registers
@@ -752,12 +764,7 @@ impl Vm {
                         }
                     }
                     Prim::JNTag => {
-                        let i = a16!(Op::JNTag, 0);
-                        let t = match ctor_index_at!(i) {
-                            Some(t) => t,
-                            None => fault!("constructor test on a {}", self.type_name(slot!(i))),
-                        };
-                        if t != a16!(Op::JNTag, 1) {
+                        if ctor_differs!(Op::JNTag) {
                             jump!(ai32!(Op::JNTag, 2));
                         } else {
                             next!(Op::JNTag);
@@ -769,12 +776,7 @@ impl Vm {
                         // first: binary-trees' `item_check` of `Empty`, pmap's heights).
                         // While recording, `jntag` alone (the recorder sees the `reti`
                         // as its own step, as for `con.ret`).
-                        let i = a16!(Op::JNTagRetI, 0);
-                        let t = match ctor_index_at!(i) {
-                            Some(t) => t,
-                            None => fault!("constructor test on a {}", self.type_name(slot!(i))),
-                        };
-                        if t != a16!(Op::JNTagRetI, 1) {
+                        if ctor_differs!(Op::JNTagRetI) {
                             jump!(ai32!(Op::JNTagRetI, 2));
                         } else if RECORD {
                             next!(Op::JNTagRetI);
