@@ -826,6 +826,8 @@ pub fn program(
                 .then(|| a.new_dynamic_label())
         })
         .collect();
+    // The fixed point over the call graph, computed once for both fields.
+    let lazy = helper_free(irs);
     let labels = Labels {
         blocks,
         out,
@@ -841,12 +843,12 @@ pub fn program(
         checked_back,
         prologues,
         nloops,
-        lazy_closure: helper_free(irs)
-            .into_iter()
+        lazy_closure: lazy
+            .iter()
             .zip(irs)
-            .map(|(l, f)| l && f.as_ref().is_some_and(|f| !reads_closure(f)))
+            .map(|(&l, f)| l && f.as_ref().is_some_and(|f| !reads_closure(f)))
             .collect(),
-        lazy: helper_free(irs),
+        lazy,
         ret_rows: irs.iter().map(|f| f.as_ref().and_then(ret_row)).collect(),
         rets,
         sites,
