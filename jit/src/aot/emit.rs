@@ -1505,6 +1505,33 @@ fn element_copy(t: &Trace, i: usize) -> bool {
     }
 }
 
+/// Whether `aset.slot` `i` of `t` stores back into its own array a value the block
+/// copied out of that array (`t := a[i]; a[i] = a[j]; a[j] = t`, `a[i] = a[i + 1]`):
+/// an earlier `aget.slot` of the same array reference wrote the slot, and nothing
+/// between can write that slot or run code that converts an array (only other
+/// element accesses, index guards and integer arithmetic). Native code never converts
+/// an array (a store that would leaves to the interpreter, §1.1) and a general array
+/// never changes kind, so the array's elements kind is the one the `aget.slot` saw:
+/// when it is flat now, the copy took the flat path and the slot's tag is that kind,
+/// and the store needs the flat test alone, not the tag's compare.
+fn stored_back(t: &Trace, i: usize) -> bool {
+    let ins = &t.ins[i];
+    for j in t.ins[..i].iter().rev() {
+        match j.op {
+            IrOp::AGetSlot if j.k == ins.k => return j.a == ins.a,
+            IrOp::AGetSlot
+            | IrOp::AGetAny
+            | IrOp::ASetSlot
+            | IrOp::GIndex
+            | IrOp::KInt
+            | IrOp::AddI
+            | IrOp::SubI => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// The header of the loop whose back-edge block `t` is: a block of the `loop`
 /// instruction alone (the interpreter's entry at the back-edge), which polls the
 /// interrupt flag and jumps to the header. A jump to it from inside the loop polls
@@ -2091,10 +2118,19 @@ impl Target<Asm> for BlockTarget<'_> {
                     dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
                     (exit, done)
                 };
+                if stored_back(t, i) {
+                    // A value copied out of this array: flat now means the slot's tag
+                    // is the kind ([`stored_back`]); general goes out of line.
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_MOVED as i32
+                        ; jae =>mismatch);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; mov Rd(SCRATCH), DWORD [Rq(BASE) + voff + 8]
+                        ; cmp Rd(SCRATCH), DWORD [Rq(p) + layout::META as i32]
+                        ; jne =>mismatch);
+                }
                 dynasm!(a ; .arch x64
-                    ; mov Rd(SCRATCH), DWORD [Rq(BASE) + voff + 8]
-                    ; cmp Rd(SCRATCH), DWORD [Rq(p) + layout::META as i32]
-                    ; jne =>mismatch
                     ; mov Rq(SCRATCH), QWORD [Rq(BASE) + voff]
                     ; mov QWORD [Rq(p) + Rq(q) * 8 + f], Rq(SCRATCH)
                     ; =>done);
