@@ -100,19 +100,9 @@ pub fn trampoline_signature() -> &'static str {
     "extern \"sysv64\" fn(slots: *mut Value, interrupt: *const u8, state: *mut VmState, target: *const u8, vm: *mut Vm, helpers: *const AotHelpers) -> u32"
 }
 
-/// Copies the whole 16-byte value of slot `from` to slot `to`: through `xmm` when the
-/// block has an xmm register no value of it holds ([`free_xmm`]), one load and one
-/// store (a value is two words, tag and payload, moved as one); else through `r11`,
-/// two of each. The collector never runs between the halves (no safepoint inside
-/// compiled code), so the two forms are alike to it.
-fn copy_slot(a: &mut Asm, to: u64, from: u64, xmm: Option<u8>) -> Result<(), CompileError> {
+/// Copies the whole 16-byte value of slot `from` to slot `to` through `r11`.
+fn copy_slot(a: &mut Asm, to: u64, from: u64) -> Result<(), CompileError> {
     let (t, f) = (disp(to)?, disp(from)?);
-    if let Some(x) = xmm {
-        dynasm!(a ; .arch x64
-            ; movdqu Rx(x), [Rq(BASE) + f]
-            ; movdqu [Rq(BASE) + t], Rx(x));
-        return Ok(());
-    }
     dynasm!(a ; .arch x64
         ; mov r11, QWORD [Rq(BASE) + f]
         ; mov QWORD [Rq(BASE) + t], r11
@@ -122,17 +112,10 @@ fn copy_slot(a: &mut Asm, to: u64, from: u64, xmm: Option<u8>) -> Result<(), Com
 }
 
 /// Copies the whole 16-byte value at `[from + src]` (an object's field, a global) into
-/// the slot at byte offset `dst`. With a free xmm register ([`free_xmm`]), through it
-/// (one load, one store); else with the address in a value's register (a field of
+/// the slot at byte offset `dst`. With the address in a value's register (a field of
 /// an object held in one), through `r11`, the scratch register, touching nothing
 /// else; with it in `r11`, through `rax`, which is saved: it may hold a live value.
-fn copy_into_slot(a: &mut Asm, from: u8, src: i32, dst: i32, xmm: Option<u8>) {
-    if let Some(x) = xmm {
-        dynasm!(a ; .arch x64
-            ; movdqu Rx(x), [Rq(from) + src]
-            ; movdqu [Rq(BASE) + dst], Rx(x));
-        return;
-    }
+fn copy_into_slot(a: &mut Asm, from: u8, src: i32, dst: i32) {
     if from != SCRATCH {
         dynasm!(a ; .arch x64
             ; mov Rq(SCRATCH), QWORD [Rq(from) + src]
@@ -148,23 +131,6 @@ fn copy_into_slot(a: &mut Asm, from: u8, src: i32, dst: i32, xmm: Option<u8>) {
         ; mov rax, QWORD [Rq(SCRATCH) + src + 8]
         ; mov QWORD [Rq(BASE) + dst + 8], rax
         ; pop rax);
-}
-
-/// An xmm register that holds nothing anywhere in a block, for its whole-value copies
-/// ([`copy_slot`], [`copy_into_slot`]): none of the block's values is allocated to it
-/// (`loc`, with the home registers a `home.get` is read from in place) and it is not a
-/// home register of the block's loop (those live across the loop's blocks). Registers
-/// hold values only within a block (a fragment), and the backend's own fixed uses of
-/// xmm registers (a helper call's saves, a conversion's temporary) are within one
-/// operation, so such a register is free between any two of the block's operations.
-/// The highest one is taken (the allocator hands out the lowest first). `None` when a
-/// float-heavy block uses all sixteen: its copies go through `r11`.
-fn free_xmm(loc: &[Loc], home: Option<&HomeLoop>) -> Option<u8> {
-    let taken = |x: u8| {
-        loc.contains(&Loc::Xmm(x))
-            || home.is_some_and(|h| h.homes.iter().any(|e| e.2 == Loc::Xmm(x)))
-    };
-    (0..16u8).rev().find(|&x| !taken(x))
 }
 
 /// Where the program's blocks are.
@@ -597,10 +563,10 @@ fn clear_range(a: &mut Asm, from: u64, to: u64) -> Result<(), CompileError> {
 /// A tail call's `n` arguments (a self tail call's too, `smove`) moved from slot `a0`
 /// down to slot 0, in ascending order (the window may overlap where it goes; `a0` 0
 /// moves nothing).
-fn move_args(a: &mut Asm, a0: u64, n: u64, xmm: Option<u8>) -> Result<(), CompileError> {
+fn move_args(a: &mut Asm, a0: u64, n: u64) -> Result<(), CompileError> {
     if a0 != 0 {
         for s in 0..n {
-            copy_slot(a, s, a0 + s, xmm)?;
+            copy_slot(a, s, a0 + s)?;
         }
     }
     Ok(())
@@ -1265,7 +1231,6 @@ fn block<'l>(
         exits: exits.clone(),
         slow: Vec::new(),
         calls: Vec::new(),
-        xmm: free_xmm(loc, home),
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
     late.extend(
@@ -1468,7 +1433,7 @@ impl Slow {
             Slow::AGetSlot { p, q, off, exit } => {
                 general(a, p, exit);
                 element_addr(a, p, q, None);
-                copy_into_slot(a, SCRATCH, f, off, None);
+                copy_into_slot(a, SCRATCH, f, off);
             }
             Slow::ASetSlot { p, q, voff, exit } => {
                 general(a, p, exit);
@@ -1655,9 +1620,6 @@ struct BlockTarget<'l> {
     /// The exact limit checks of the block's direct calls, placed after the
     /// function's blocks ([`Late::Call`]).
     calls: Vec<SlowCall>,
-    /// The xmm register free in the whole block that its whole-value copies go
-    /// through ([`free_xmm`]).
-    xmm: Option<u8>,
 }
 
 /// A direct call's limit checks for when the stack pointer is below the trampoline's
@@ -1730,7 +1692,7 @@ impl Target<Asm> for BlockTarget<'_> {
         i: usize,
         exit: DynamicLabel,
     ) -> Result<(), CompileError> {
-        let (func, labels, next, xmm) = (self.func, self.labels, self.next, self.xmm);
+        let (func, labels, next) = (self.func, self.labels, self.next);
         let home = |s: u64| {
             self.home
                 .and_then(|h| h.home(s as usize))
@@ -1746,8 +1708,8 @@ impl Target<Asm> for BlockTarget<'_> {
         };
         let fsz = layout::FRAME_SIZE as i32;
         match ins.op {
-            IrOp::SCopy => copy_slot(a, ins.k & 0xffff, ins.k >> 16, xmm)?,
-            IrOp::SMove => move_args(a, ins.k & 0xffff, ins.k >> 16, xmm)?,
+            IrOp::SCopy => copy_slot(a, ins.k & 0xffff, ins.k >> 16)?,
+            IrOp::SMove => move_args(a, ins.k & 0xffff, ins.k >> 16)?,
             IrOp::Jump => {
                 // Leaving a loop with home registers writes them back first.
                 let to = ins.k as u32;
@@ -1909,7 +1871,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     t.snaps[ins.snap as usize].resume_ip as i32 + Op::Call.encoded_len() as i32;
                 indirect_call(a, ins.k, resume, labels, exit)?;
             }
-            IrOp::TCallAotInd => indirect_tail_call(a, ins.k, labels, exit, xmm)?,
+            IrOp::TCallAotInd => indirect_tail_call(a, ins.k, labels, exit)?,
             IrOp::TCallAot => {
                 let f = (ins.k & 0xffff_ffff) as u32;
                 let a0 = (ins.k >> 32) & 0xffff;
@@ -1924,7 +1886,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; lea r11, [Rq(BASE) + end]
                     ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
                     ; ja =>exit);
-                move_args(a, a0, n, xmm)?;
+                move_args(a, a0, n)?;
                 clear_range(a, n, nslots as u64)?;
                 dynasm!(a ; .arch x64
                     ; mov DWORD [rbp - fsz + layout::FRAME_FUNC as i32], f as i32
@@ -2002,7 +1964,7 @@ impl Target<Asm> for BlockTarget<'_> {
                         ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
                         ; jne =>flat);
                     element_addr(a, p, q, None);
-                    copy_into_slot(a, SCRATCH, f, off, xmm);
+                    copy_into_slot(a, SCRATCH, f, off);
                     dynasm!(a ; .arch x64
                         ; jmp =>done
                         ; =>flat
@@ -2052,7 +2014,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 let goff = disp(ins.k >> 16)?;
                 dynasm!(a ; .arch x64
                     ; mov Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]);
-                copy_into_slot(a, SCRATCH, goff, off, xmm);
+                copy_into_slot(a, SCRATCH, goff, off);
             }
             IrOp::CtorIdx | IrOp::IsNil => {
                 // An object first, the common case of a match on data with fields (a
@@ -2095,7 +2057,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; jne =>exit
                     ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], builtin::LIST as i32
                     ; jne =>exit);
-                copy_into_slot(a, SCRATCH, f, d, xmm);
+                copy_into_slot(a, SCRATCH, f, d);
             }
             IrOp::InitSlot => {
                 let p = g(ins.a);
@@ -2177,12 +2139,12 @@ impl Target<Asm> for BlockTarget<'_> {
                 let d = disp(ins.k >> 32)?;
                 let clo = layout::FRAME_CLOSURE as i32 - layout::FRAME_SIZE as i32;
                 dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [rbp + clo]);
-                copy_into_slot(a, SCRATCH, foff, d, xmm);
+                copy_into_slot(a, SCRATCH, foff, d);
             }
             IrOp::FieldPtr => {
                 let foff = layout::FIELDS as i32 + disp(ins.k & 0xffff_ffff)?;
                 let d = disp(ins.k >> 32)?;
-                copy_into_slot(a, g(ins.a), foff, d, xmm);
+                copy_into_slot(a, g(ins.a), foff, d);
             }
             IrOp::FieldSlot | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):
@@ -2209,7 +2171,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 }
                 if ins.op == IrOp::FieldSlot {
                     let d = disp((ins.k >> 32) & 0xffff)?;
-                    copy_into_slot(a, SCRATCH, foff, d, xmm);
+                    copy_into_slot(a, SCRATCH, foff, d);
                 } else {
                     // The object's address is the destination's base: its field's
                     // offset from the object is `foff`.
@@ -2530,7 +2492,6 @@ fn indirect_tail_call(
     k: u64,
     labels: &Labels,
     exit: DynamicLabel,
-    xmm: Option<u8>,
 ) -> Result<(), CompileError> {
     let (fv, a0, n) = value_call(k)?;
     let fsz = layout::FRAME_SIZE as i32;
@@ -2546,7 +2507,7 @@ fn indirect_tail_call(
         ; mov rax, QWORD [Rq(BASE) + fv + 8]
         ; mov QWORD [rbp - fsz + clo + 8], rax
     );
-    move_args(a, a0, n, xmm)?;
+    move_args(a, a0, n)?;
     dynasm!(a ; .arch x64 ; jmp rcx);
     Ok(())
 }
