@@ -385,6 +385,34 @@ pub(crate) fn reads(t: &Trace, carry: bool) -> Vec<usize> {
     last
 }
 
+/// The 16-bit constant that `ctor.index` `c` is compared with when that compare is
+/// fused into it: the index is read only by the guard that follows it (past
+/// constants, which emit at most a `mov`, leaving the flags), an `EqI` or `NeI` with a
+/// constant from 0 to 0xffff. Then the index is never in a register: `ctor.index`
+/// compares the object's header tag with the constant in memory (`cmp word [obj +
+/// TAG], k`, where `movzx` and `cmp` stood; an immediate's payload likewise, out of
+/// line) and the guard only jumps on the flags. Only whole-function code has
+/// `ctor.index` (SPEC.md §11.6); for a trace this is always `None`.
+pub(crate) fn fused_ctor_test(t: &Trace, c: usize) -> Option<i32> {
+    if t.ins.get(c)?.op != IrOp::CtorIdx {
+        return None;
+    }
+    let r = Ref(c as u32);
+    let j = (c + 1..t.ins.len()).find(|&j| !matches!(t.ins[j].op, IrOp::KInt | IrOp::KF64))?;
+    let g = &t.ins[j];
+    if !matches!(g.op, IrOp::EqI | IrOp::NeI) || g.a != r || g.b == r {
+        return None;
+    }
+    let k = imm32(t, g.b).filter(|k| (0..=0xffff).contains(k))?;
+    let reads =
+        |x: &crate::ir::Ins| (x.op.nargs() >= 1 && x.a == r) || (x.op.nargs() == 2 && x.b == r);
+    let read_elsewhere = t.ins[j + 1..].iter().any(reads)
+        || t.snaps.iter().any(|s| s.entries.iter().any(|e| e.1 == r))
+        || t.tail.iter().any(|e| e.1 == r)
+        || t.phis.iter().any(|&(p, v)| p == r || v == r);
+    (!read_elsewhere).then_some(k)
+}
+
 /// The value of constant `r` when an instruction can take it as a 32-bit immediate
 /// (the processor sign-extends it to 64 bits): an i64 constant from -2^31 to 2^31-1.
 fn imm32(t: &Trace, r: Ref) -> Option<i32> {
@@ -1964,7 +1992,10 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::LtI | IrOp::LeI | IrOp::GtI | IrOp::GeI | IrOp::EqI | IrOp::NeI => {
                 let (p, q) = (g(ins.a), g(ins.b));
+                // A constructor test's `ctor.index` left the compare's flags.
+                let fused = fused_ctor_test(t, ins.a.0 as usize).is_some();
                 match imm32(t, ins.b) {
+                    _ if fused => {}
                     Some(k) => dynasm!(a ; .arch x64 ; cmp Rq(p), k),
                     None => dynasm!(a ; .arch x64 ; cmp Rq(p), Rq(q)),
                 }

@@ -22,9 +22,9 @@ use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, CHECKED_ENTRY
 use crate::ir::{flag, ClosureSrc, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, field_disp, flat_store,
-    frame_record, pop_native_frame, push_native_frame, return_to_caller, store, store_tw,
-    value_store, CallConv, CompileError, HelperFn, Loc, NativeCall, RecordBase, Target, BASE, INTR,
-    SCRATCH, STATE,
+    frame_record, fused_ctor_test, pop_native_frame, push_native_frame, return_to_caller, store,
+    store_tw, value_store, CallConv, CompileError, HelperFn, Loc, NativeCall, RecordBase, Target,
+    BASE, INTR, SCRATCH, STATE,
 };
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -1388,11 +1388,14 @@ enum Slow {
         exit: DynamicLabel,
     },
     /// `ctor.index` or `list.isnil` (`list`) of a value that is no object: a
-    /// field-less constructor's immediate (the empty list's, for `list`) into `r`.
+    /// field-less constructor's immediate (the empty list's, for `list`) into `r`,
+    /// or, for a `ctor.index` fused with its guard (`test`, [`fused_ctor_test`]),
+    /// compared with that constant (the join's jump reads the flags).
     Ctor0 {
         r: u8,
         off: i32,
         list: bool,
+        test: Option<i32>,
         exit: DynamicLabel,
     },
 }
@@ -1455,11 +1458,20 @@ impl Slow {
                 }
                 store_tw(a, reg, off, tw);
             }
-            Slow::Ctor0 { r, off, list, exit } => {
+            Slow::Ctor0 {
+                r,
+                off,
+                list,
+                test,
+                exit,
+            } => {
                 dynasm!(a ; .arch x64
                     ; cmp DWORD [Rq(BASE) + off + 8], Tag::CTOR0 as i32
                     ; jne =>exit);
-                if list {
+                if let Some(k) = test {
+                    // The flags of the fused compare, which the join's jump reads.
+                    dynasm!(a ; .arch x64 ; cmp QWORD [Rq(BASE) + off], k);
+                } else if list {
                     dynasm!(a ; .arch x64
                         ; cmp DWORD [Rq(BASE) + off + 12], builtin::LIST as i32
                         ; jne =>exit
@@ -2052,7 +2064,17 @@ impl Target<Asm> for BlockTarget<'_> {
                 let off = disp(ins.k & 0xffff_ffff)?;
                 let data = ins.k >> 32 & 1 != 0;
                 let list = ins.op == IrOp::IsNil;
-                let (imm, done) = self.slow(a, Slow::Ctor0 { r, off, list, exit });
+                let test = fused_ctor_test(t, i);
+                let (imm, done) = self.slow(
+                    a,
+                    Slow::Ctor0 {
+                        r,
+                        off,
+                        list,
+                        test,
+                        exit,
+                    },
+                );
                 dynasm!(a ; .arch x64
                     ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
                     ; jne =>imm
@@ -2067,6 +2089,9 @@ impl Target<Asm> for BlockTarget<'_> {
                         ; cmp DWORD [Rq(r) + layout::META as i32], builtin::LIST as i32
                         ; jne =>exit
                         ; mov Rq(r), 0);
+                } else if let Some(k) = test {
+                    // The guard that follows jumps on these flags (`fused_ctor_test`).
+                    dynasm!(a ; .arch x64 ; cmp WORD [Rq(r) + layout::TAG as i32], k as i16);
                 } else {
                     dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(r) + layout::TAG as i32]);
                 }
