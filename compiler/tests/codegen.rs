@@ -249,12 +249,12 @@ fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
                 reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 27
-                field      r5, r0, 0                ; 14
+                field.callk r5, r0, 0               ; 14
                 .loc "golden.hash" 2 64
                 callk      r5, count, r5, 1         ; 21
                 addi.i64   r4, r5, 1                ; 32
                 .loc "golden.hash" 2 27
-                field      r5, r0, 1                ; 41
+                field.callk r5, r0, 1               ; 41
                 .loc "golden.hash" 2 75
                 callk      r5, count, r5, 1         ; 48
                 .loc "golden.hash" 2 60
@@ -413,13 +413,13 @@ fn constructor_fields_already_in_consecutive_slots_are_the_window() {
                 .loc "golden.hash" 5 23
                 mov        r2, r0                   ; 34
                 .loc "golden.hash" 5 26
-                subi.i64   r3, r1, 1                ; 39
+                subi.i64.callk r3, r1, 1            ; 39
                 .loc "golden.hash" 5 17
                 callk      r2, build, r2, 2         ; 48
                 .loc "golden.hash" 5 45
                 mov        r3, r0                   ; 59
                 .loc "golden.hash" 5 48
-                subi.i64   r4, r1, 1                ; 64
+                subi.i64.callk r4, r1, 1            ; 64
                 .loc "golden.hash" 5 39
                 callk      r3, build, r3, 2         ; 73
                 .loc "golden.hash" 5 56
@@ -687,7 +687,7 @@ fn a_small_function_that_cannot_fail_is_inlined() {
                 .loc "golden.hash" 8 73
                 callk      r5, half, r5, 1          ; 62
                 .loc "golden.hash" 8 93
-                field      r6, r2, 0                ; 73
+                field.callk r6, r2, 0               ; 73
                 .loc "golden.hash" 8 87
                 callk      r6, twice, r6, 1         ; 80
                 .loc "golden.hash" 8 73
@@ -792,12 +792,12 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
                 reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 27
-                field      r5, r0, 0                ; 14
+                field.callk r5, r0, 0               ; 14
                 .loc "golden.hash" 2 60
                 callk      r5, weigh, r5, 1         ; 21
                 addi.i64   r4, r5, 1                ; 32
                 .loc "golden.hash" 2 27
-                field      r5, r0, 1                ; 41
+                field.callk r5, r0, 1               ; 41
                 .loc "golden.hash" 2 75
                 callk      r5, weigh, r5, 1         ; 48
                 .loc "golden.hash" 2 60

@@ -322,32 +322,35 @@ impl Op {
     /// together with the instruction after it (the tracing recorder, the native
     /// compiler): `con.ret` is `con`, `add.i64.ret` is `add.i64`, `loadg.ret` is
     /// `loadg` (the `ret` of their result follows them in the code), `jntag.reti` is
-    /// `jntag` (the `reti` it falls through to follows it). Any other instruction is
-    /// itself. Such a superinstruction keeps the pair's second half in the code, so it
-    /// needs no other handling outside the interpreter and the verifier.
+    /// `jntag` (the `reti` it falls through to follows it), `field.callk` is `field`
+    /// and `subi.i64.callk` is `subi.i64` (a `callk` follows them). Any other
+    /// instruction is itself. Such a superinstruction keeps the pair's second half in
+    /// the code, so it needs no other handling outside the interpreter and the
+    /// verifier.
     pub const fn unfused(self) -> Op {
         let mut k = 0;
-        while k < RET_FUSED.len() {
-            if RET_FUSED[k].0 as u16 == self as u16 {
-                return RET_FUSED[k].1;
+        while k < FUSED.len() {
+            if FUSED[k].0 as u16 == self as u16 {
+                return FUSED[k].1;
             }
             k += 1;
         }
         self
     }
 
-    /// The superinstruction that runs `self` and the return after it, if there is
-    /// one (the inverse of [`Op::unfused`]), with the return it needs after it
-    /// ([`Op::fused_return`]).
-    pub fn with_ret(self) -> Option<(Op, Op)> {
-        RET_FUSED.iter().find(|p| p.1 == self).map(|p| (p.0, p.2))
+    /// The superinstruction that runs `self` and the instruction after it, if there
+    /// is one (the inverse of [`Op::unfused`]), with the instruction it needs after
+    /// it ([`Op::fused_next`]).
+    pub fn with_next(self) -> Option<(Op, Op)> {
+        FUSED.iter().find(|p| p.1 == self).map(|p| (p.0, p.2))
     }
 
     /// The instruction a fused one must be followed by (verified): `ret` of its
-    /// operand 0 (`con.ret`, `add.i64.ret`, `loadg.ret`) or a `reti` (`jntag.reti`).
-    /// `None` for an instruction that is not fused.
-    pub fn fused_return(self) -> Option<Op> {
-        RET_FUSED.iter().find(|p| p.0 == self).map(|p| p.2)
+    /// operand 0 (`con.ret`, `add.i64.ret`, `loadg.ret`), a `reti` (`jntag.reti`)
+    /// or a `callk` (`field.callk`, `subi.i64.callk`). `None` for an instruction that
+    /// is not fused.
+    pub fn fused_next(self) -> Option<Op> {
+        FUSED.iter().find(|p| p.0 == self).map(|p| p.2)
     }
 
     /// Whether control never continues to the next instruction.
@@ -371,18 +374,23 @@ impl Op {
     }
 }
 
-/// The superinstructions for "an instruction, then a return": (fused, the first half,
-/// the return that must follow it). The fused one has the first half's operands and
-/// must be followed by that return (the verifier checks): `ret` of its operand 0 (the
-/// instruction's result), or for `jntag.reti` the `reti` its fall-through runs (any
-/// constant). The interpreter runs both in one dispatch (for `jntag.reti`, when the
-/// test does not jump), and every other reader runs the pair as it stands
-/// ([`Op::unfused`]). hashc marks each such pair it emits ([`Op::with_ret`]).
-const RET_FUSED: [(Op, Op, Op); 4] = [
+/// The superinstructions for "an instruction, then a return" or "an instruction,
+/// then a known call": (fused, the first half, the instruction that must follow it).
+/// The fused one has the first half's operands and must be followed by that
+/// instruction (the verifier checks): `ret` of its operand 0 (the instruction's
+/// result), for `jntag.reti` the `reti` its fall-through runs (any constant), for
+/// `field.callk` and `subi.i64.callk` a `callk` (any operands: the pair runs as the
+/// two instructions would, one after the other). The interpreter runs both in one
+/// dispatch (for `jntag.reti`, when the test does not jump), and every other reader
+/// runs the pair as it stands ([`Op::unfused`]). hashc marks each such pair it emits
+/// ([`Op::with_next`]).
+const FUSED: [(Op, Op, Op); 6] = [
     (Op::ConRet, Op::Con, Op::Ret),
     (Op::AddI64Ret, Op::AddI64, Op::Ret),
     (Op::LoadGRet, Op::LoadG, Op::Ret),
     (Op::JNTagRetI, Op::JNTag, Op::RetI),
+    (Op::FieldCallK, Op::Field, Op::CallK),
+    (Op::SubIImmCallK, Op::SubIImm, Op::CallK),
 ];
 
 define_ops! {
@@ -432,6 +440,8 @@ primary {
     SetEnv SETENV "setenv" 0x28 [Index, Src] "Capture i of the running closure := s (for recursive closures that capture themselves).";
     LoadSelf LOADSELF "loadself" 0x29 [Dst] "d := the running closure itself (a local recursive function referring to itself as a value).";
     FfiCall FFI_CALL "ffi.call" 0x2A [Dst, Foreign, Base, Count] "d := the result of calling the C function F (SYMB section, resolved at load time) with the n slots from base converted to its parameter types (n = its parameter count); a value of the wrong kind, a str holding NUL or a NULL str result faults.";
+    FieldCallK FIELD_CALLK "field.callk" 0x2B [Dst, Src, Index] "`field` (same operands); the next instruction must be a `callk` (verified), which the interpreter runs in the same dispatch; any other reader may run the pair as `field; callk` (`Op::unfused`).";
+    SubIImmCallK SUBI_I64_CALLK "subi.i64.callk" 0x2C [Dst, Src, Imm32] "`subi.i64` (same operands); the next instruction must be a `callk` (verified), which the interpreter runs in the same dispatch; any other reader may run the pair as `subi.i64; callk` (`Op::unfused`).";
 
     Con CON "con" 0x30 [Dst, Type, Tag, Base, Count] "d := constructor tag of type T with the n slots from base as fields (n = its arity).";
     Tuple TUPLE "tuple" 0x31 [Dst, Base, Count] "d := a tuple of the n slots from base.";

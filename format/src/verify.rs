@@ -532,10 +532,10 @@ fn verify_function(
     targets.clear();
     let mut pc = 0usize;
     let mut last = Op::Nop;
-    // The return a fused "instruction, then a return" (`con.ret`, `add.i64.ret`,
-    // `loadg.ret`, `jntag.reti`; `Op::unfused`) just read needs after it: `ret` of its
-    // result slot, or a `reti`. The interpreter runs that return in the fused
-    // instruction's dispatch.
+    // The instruction a fused one (`con.ret`, `add.i64.ret`, `loadg.ret`,
+    // `jntag.reti`, `field.callk`, `subi.i64.callk`; `Op::unfused`) just read needs
+    // after it: `ret` of its result slot, a `reti` or a `callk`. The interpreter runs
+    // that instruction in the fused one's dispatch.
     let mut ret_of: Option<(Op, Option<u16>)> = None;
     while pc < f.code.len() {
         let (insn, len) = Insn::decode(&f.code, pc).map_err(|e| VerifyError {
@@ -560,7 +560,7 @@ fn verify_function(
                 );
             }
         }
-        if let Some(want) = insn.op.fused_return() {
+        if let Some(want) = insn.op.fused_next() {
             let d = match (want, insn.args.first()) {
                 (Op::Ret, Some(&Operand::Slot(d))) => Some(d),
                 _ => None,

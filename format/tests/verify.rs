@@ -505,6 +505,61 @@ L0:
 }
 
 #[test]
+fn field_callk_and_subi_callk_are_followed_by_a_callk() {
+    accepts(&in_fn(
+        "    field.callk r2, r0, 1
+    callk r1, k, r2, 2
+    subi.i64.callk r3, r0, 1
+    callk r3, k, r2, 2
+    retu",
+    ));
+    // A jump may enter the `callk` (it stays an instruction of its own).
+    accepts(&in_fn(
+        "    jntag r0, 0, L0
+    subi.i64.callk r2, r0, 1
+L0:
+    callk r1, k, r2, 2
+    retu",
+    ));
+    assert_eq!(
+        rejects(&in_fn(
+            "    field.callk r2, r0, 1
+    call r1, r0, r2, 2
+    retu"
+        )),
+        "CODE function 0 'f' offset 7: `field.callk` must be followed by `callk`"
+    );
+    assert_eq!(
+        rejects(&in_fn(
+            "    subi.i64.callk r2, r0, 1
+    tcallk k, r2, 2"
+        )),
+        "CODE function 0 'f' offset 9: `subi.i64.callk` must be followed by `callk`"
+    );
+    assert_eq!(
+        rejects(&in_fn(
+            "    subi.i64.callk r2, r0, 1
+    field r1, r0, 0
+    callk r1, k, r2, 2
+    retu"
+        )),
+        "CODE function 0 'f' offset 9: `subi.i64.callk` must be followed by `callk`"
+    );
+    assert!(rejects(&in_fn(
+        "    field.callk r4, r0, 1
+    callk r1, k, r2, 2
+    retu"
+    ))
+    .contains("slot r4 is outside the frame"));
+    assert!(rejects(&in_fn(
+        "    retu
+L0:
+    field.callk r1, r0, 0"
+    ))
+    .contains("the last instruction `field.callk` is not a terminator"));
+}
+
+#[test]
 fn slot_run_outside_the_frame() {
     assert_eq!(
         rejects(&in_fn("    alit r0, r2, 3\n    retu")),

@@ -270,23 +270,26 @@ fn optimize(code: &mut Vec<Ins>, arity: u16) {
     fuse_ret_pairs(code);
 }
 
-/// An instruction followed by the return that its fused form needs after it
-/// (`Op::with_ret`) becomes that fused form: one whose result the next instruction
+/// An instruction followed by the instruction that its fused form needs after it
+/// (`Op::with_next`) becomes that fused form: one whose result the next instruction
 /// returns (`con d, T, c, base, n; ret d` is `con.ret`, `add.i64 d, a, b; ret d` is
-/// `add.i64.ret`, `loadg d, g; ret d` is `loadg.ret`), and a constructor test that
+/// `add.i64.ret`, `loadg d, g; ret d` is `loadg.ret`), a constructor test that
 /// falls through to a `reti` (`jntag s, t, L; reti k` is `jntag.reti`: a match whose
-/// first case returns a constant). The interpreter runs the pair in one dispatch
-/// (binary-trees' nodes, its check's sums, its shared leaf and its check of `Empty`:
-/// about a fifth of its dispatches; AWFY Storage's nodes; pmap's heights). The return
-/// stays where it was (a jump may enter it; the tracing recorder and the native
-/// compiler run the pair as it was, `Op::unfused`), so no offset, source position or
-/// fault changes. Whether anything changed.
+/// first case returns a constant), and a `field` or `subi.i64` followed by a `callk`
+/// (`field.callk`, `subi.i64.callk`: usually the call's argument, binary-trees'
+/// `item_check(left)` and `bottom_up_tree(depth - 1)`). The interpreter runs the pair
+/// in one dispatch (binary-trees' nodes, its check's sums, its shared leaf, its check
+/// of `Empty` and its calls' arguments: about a third of its dispatches; AWFY
+/// Storage's nodes; pmap's heights). The second instruction stays where it was (a
+/// jump may enter it; the tracing recorder and the native compiler run the pair as it
+/// was, `Op::unfused`), so no offset, source position, fault or stack trace changes.
+/// Whether anything changed.
 fn fuse_ret_pairs(code: &mut [Ins]) -> bool {
     let mut changed = false;
     for k in 1..code.len() {
         let (done, rest) = code.split_at_mut(k);
         let (first, ret) = (&mut done[k - 1], &rest[0]);
-        let Some((fused, want)) = first.op.with_ret() else {
+        let Some((fused, want)) = first.op.with_next() else {
             continue;
         };
         let follows = ret.op == want

@@ -551,6 +551,36 @@ impl Vm {
                 }
             }};
         }
+        // Operand 1 of `addi.i64`, `subi.i64`, `muli.i64` or `subi.i64.callk` (`$op`)
+        // as an i64, faulting on anything else.
+        macro_rules! imm_arith_operand {
+            ($op:expr) => {{
+                let ia = a16!($op, 1);
+                if tag_of!(ia) != Tag::I64 {
+                    save_ip!();
+                    return Err(self.operand_fault(
+                        "integer arithmetic",
+                        Tag::I64,
+                        slot!(ia),
+                        None,
+                    ));
+                }
+                bits_of!(ia) as i64
+            }};
+        }
+        // `callk` at `ip`: its frame pushed and entered. Also the second half of
+        // `field.callk` and `subi.i64.callk`, which step `ip` onto their `callk` first.
+        macro_rules! callk {
+            () => {{
+                let d = a16!(Op::CallK, 0) as u16;
+                let f = a32!(Op::CallK, 1);
+                let a0 = a16!(Op::CallK, 2);
+                let n = a16!(Op::CallK, 3);
+                let b = cur_base + a0;
+                callop!(Op::CallK, self.push_frame(f, b, n, d, Value::func(f)));
+                enter_pushed!(f, b);
+            }};
+        }
         // Returns the value at `*$src` (a slot of the returning frame, which stays in
         // place while the frame is popped) to the caller's result slot.
         macro_rules! ret_value {
@@ -829,14 +859,34 @@ impl Vm {
                     }
 
                     // ---------------------------------------------------- calls
-                    Prim::CallK => {
-                        let d = a16!(Op::CallK, 0) as u16;
-                        let f = a32!(Op::CallK, 1);
-                        let a0 = a16!(Op::CallK, 2);
-                        let n = a16!(Op::CallK, 3);
-                        let b = cur_base + a0;
-                        callop!(Op::CallK, self.push_frame(f, b, n, d, Value::func(f)));
-                        enter_pushed!(f, b);
+                    Prim::CallK => callk!(),
+                    Prim::FieldCallK => {
+                        // `field`, then the `callk` the verifier checked follows it, in
+                        // one dispatch (binary-trees' `item_check(left)`: the argument
+                        // read from the node). `field`'s fault is at its own offset, and
+                        // the call's resume point and stack-trace line are the `callk`'s,
+                        // as when the two run apart. While recording, `field` alone (the
+                        // recorder sees the `callk` as its own step, as for `con.ret`).
+                        same_layout!(Op::Field, Op::FieldCallK);
+                        let f = checked_field!(a16!(Op::Field, 1), a16!(Op::Field, 2));
+                        set!(a16!(Op::Field, 0), *f);
+                        next!(Op::FieldCallK);
+                        if !RECORD {
+                            callk!();
+                        }
+                    }
+                    Prim::SubIImmCallK => {
+                        // `subi.i64`, then the `callk` the verifier checked follows it,
+                        // in one dispatch (binary-trees' `bottom_up_tree(depth - 1)`);
+                        // as `field.callk` otherwise.
+                        same_layout!(Op::SubIImm, Op::SubIImmCallK);
+                        let a = imm_arith_operand!(Op::SubIImm);
+                        let r = a.wrapping_sub(ai32!(Op::SubIImm, 2) as i64);
+                        put!(a16!(Op::SubIImm, 0), r as u64, Tag::I64);
+                        next!(Op::SubIImmCallK);
+                        if !RECORD {
+                            callk!();
+                        }
                     }
                     Prim::FfiCall => {
                         let d = a16!(Op::FfiCall, 0);
@@ -1307,18 +1357,8 @@ impl Vm {
                     Prim::BNotI64 => unop!(Op::BNotI64, Tag::I64, "bnot.i64", |a| !a),
                     Prim::AddIImm | Prim::SubIImm | Prim::MulIImm => {
                         same_layout!(Op::AddIImm, Op::SubIImm, Op::MulIImm);
-                        let ia = a16!(Op::AddIImm, 1);
-                        if tag_of!(ia) != Tag::I64 {
-                            save_ip!();
-                            return Err(self.operand_fault(
-                                "integer arithmetic",
-                                Tag::I64,
-                                slot!(ia),
-                                None,
-                            ));
-                        }
+                        let a = imm_arith_operand!(Op::AddIImm);
                         let k = ai32!(Op::AddIImm, 2) as i64;
-                        let a = bits_of!(ia) as i64;
                         let r = match op {
                             prim::ADDI_I64 => a.wrapping_add(k),
                             prim::SUBI_I64 => a.wrapping_sub(k),
