@@ -808,8 +808,8 @@ fn live_out(code: &[Ins]) -> Option<Vec<Slots>> {
 
 /// Copy coalescing: `op B, ...; ...; mov A, B` with `B` dead after the `mov` becomes
 /// `op A, ...; ...` when the instructions in between (straight-line code) do not
-/// touch `A` and read `B` only through plain operands (those then read `A`), and `op`
-/// is not a call (a call's destination inside its
+/// touch `A` and read `B` only as stores' plain operands (those then read `A`), and
+/// `op` is not a call (a call's destination inside its
 /// window is how the dead argument is overwritten, SPEC.md §1.4). The `mov`s this
 /// removes are those of pattern-bound fields passed on to a call or constructor, and of
 /// values computed into a temporary and then copied into a window.
@@ -868,8 +868,13 @@ fn coalesce_copies(code: &mut Vec<Ins>) -> bool {
                 break;
             }
             if e.reads.contains(&b) {
-                // A window's read cannot be renamed alone.
-                if code[j].op.operands().contains(&hashvm_format::OperandKind::Base) {
+                // Only stores (no result, no window: `setfield`, `aset`, `storeg`).
+                // A window's read cannot be renamed alone, and a reader with a result
+                // (`mov d, b`) would leave a copy of `a` that [`windows_in_place`]
+                // mistakes for the source of a window's field when `a` is the next
+                // one (`mov r5, r6; tuple r2, r5, 2`).
+                let kinds = code[j].op.operands();
+                if kinds.contains(&hashvm_format::OperandKind::Base) || e.write.is_some() {
                     break;
                 }
                 readers.push(j);
