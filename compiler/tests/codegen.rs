@@ -715,6 +715,70 @@ fn a_small_function_that_cannot_fail_is_inlined() {
 }
 
 #[test]
+fn a_small_function_that_stores_into_a_field_is_inlined() {
+    // `next` (awfy_storage's random-number generator) and `bump` (compound stores) are
+    // inlined: each read of the field just stored takes the stored value (no `field`
+    // after the `setfield`), and `next`'s result is computed straight into the slot the
+    // caller reads it from (no `mov`). `cut` is not inlined (`/=` faults on zero: its
+    // frame belongs in the stack trace).
+    check(
+        "Rng := struct(seed: i64);\n\
+         Acc := struct(n: i64, total: i64);\n\
+         next := (r: Rng) -> i64 => { r.seed = ((r.seed * 1309) + 13849) & 65535; r.seed };\n\
+         bump := (a: Acc, k: i64) -> i64 => { a.n += 1; a.total *= k; a.total };\n\
+         cut := (a: Acc, k: i64) -> i64 => { a.total /= k; a.n };\n\
+         f := (r: Rng, a: Acc) -> i64 => next(r) % 10 + bump(a, next(r)) + cut(a, 3);\n\
+         main := () => { println(to_str(f(Rng(74755), Acc(0, 1)))); };",
+        "f",
+        expect![[r#"
+            .func f/2 slots=11                      ; function 9
+                .loc "golden.hash" 3 41
+                field      r9, r0, 0                ; 0
+                muli.i64   r8, r9, 1309             ; 7
+                addi.i64   r7, r8, 13849            ; 16
+                .loc "golden.hash" 3 67
+                loadi      r8, 65535                ; 25
+                .loc "golden.hash" 3 39
+                and.i64    r5, r7, r8               ; 32
+                setfield   r0, 0, r5                ; 39
+                .loc "golden.hash" 6 43
+                loadi      r6, 10                   ; 46
+                .loc "golden.hash" 6 33
+                rem.i64    r4, r5, r6               ; 53
+                .loc "golden.hash" 3 41
+                field      r10, r0, 0               ; 60
+                muli.i64   r9, r10, 1309            ; 67
+                addi.i64   r8, r9, 13849            ; 76
+                .loc "golden.hash" 3 67
+                loadi      r9, 65535                ; 85
+                .loc "golden.hash" 3 39
+                and.i64    r6, r8, r9               ; 92
+                setfield   r0, 0, r6                ; 99
+                .loc "golden.hash" 4 38
+                field      r7, r1, 0                ; 106
+                addi.i64   r7, r7, 1                ; 113
+                setfield   r1, 0, r7                ; 122
+                .loc "golden.hash" 4 48
+                field      r7, r1, 1                ; 129
+                mul.i64    r5, r7, r6               ; 136
+                setfield   r1, 1, r5                ; 143
+                .loc "golden.hash" 6 33
+                add.i64    r3, r4, r5               ; 150
+                .loc "golden.hash" 6 71
+                mov        r4, r1                   ; 157
+                .loc "golden.hash" 6 74
+                loadi      r5, 3                    ; 162
+                .loc "golden.hash" 6 67
+                callk      r4, cut, r4, 2           ; 169
+                .loc "golden.hash" 6 33
+                add.i64.ret r2, r3, r4              ; 180
+                ret        r2                       ; 187
+            .end
+        "#]],
+    );
+}
+
+#[test]
 fn a_known_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
     check(
         "hop := (x: i64, y: i64, n: i64) -> i64 => if n <= 0 { x + y } else { down(x, y, n) };\n\

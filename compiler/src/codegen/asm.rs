@@ -16,6 +16,8 @@
 //!   with `jmp L` is followed by the run starting at `L` when nothing falls into that
 //!   one, and the `jmp` is dropped; runs no jump reaches are dropped (dead code);
 //! - **jumps to the next instruction** are dropped;
+//! - **stored fields forwarded**: a `field` reading what the `setfield` just before it
+//!   stored becomes a `mov` ([`forward_stored_fields`]);
 //! - then, over a slot liveness analysis: **lazy field extraction**
 //!   ([`sink_fields`]): a pattern's `field` moves into the one branch that reads it
 //!   (dropped when none does), or down to its first reader; **copy coalescing**
@@ -245,7 +247,8 @@ fn optimize(code: &mut Vec<Ins>, arity: u16) {
         }
     }
     drop_unused_labels(code);
-    let mut changed = sink_fields(code);
+    let mut changed = forward_stored_fields(code);
+    changed |= sink_fields(code);
     changed |= coalesce_copies(code);
     if tail_args_in_place(code) {
         coalesce_copies(code);
@@ -390,6 +393,45 @@ fn fuse_fields(code: &mut Vec<Ins>) -> bool {
             (Op::Field2, args.into_iter().map(Arg::Op).collect())
         })
     })
+}
+
+/// A read of the field just stored (`setfield b, i, v; field d, b, i`, the `field`
+/// entered only from the `setfield`) becomes `mov d, v` (dropped later when `d` is
+/// `v` or dead): a field holds the 16-byte value stored into it as it is, and the
+/// store has just shown that `b` has field `i`, so the read can neither fault nor see
+/// another value. awfy_storage's `next_random` (`r.seed = ...; r.seed`, inlined into
+/// its caller) reads back the seed it stores, once per leaf. The `mov` keeps the
+/// `field`'s source position. Whether anything changed.
+fn forward_stored_fields(code: &mut [Ins]) -> bool {
+    let mut changed = false;
+    for k in 1..code.len() {
+        let (done, rest) = code.split_at_mut(k);
+        let (store, load) = (&done[k - 1], &mut rest[0]);
+        if !load.labels.is_empty() {
+            continue;
+        }
+        let (
+            Op::SetField,
+            [Arg::Op(Operand::Slot(b)), Arg::Op(Operand::U16(i)), Arg::Op(Operand::Slot(v))],
+        ) = (store.op, store.args.as_slice())
+        else {
+            continue;
+        };
+        let (
+            Op::Field,
+            [Arg::Op(Operand::Slot(d)), Arg::Op(Operand::Slot(b2)), Arg::Op(Operand::U16(j))],
+        ) = (load.op, load.args.as_slice())
+        else {
+            continue;
+        };
+        if b2 == b && j == i {
+            load.op = Op::Mov;
+            load.args = vec![Arg::Op(Operand::Slot(*d)), Arg::Op(Operand::Slot(*v))];
+            load.frozen = false;
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Forgets the labels no jump targets any more (so that they do not cut straight-line
@@ -768,8 +810,9 @@ fn live_out(code: &[Ins]) -> Option<Vec<Slots>> {
 }
 
 /// Copy coalescing: `op B, ...; ...; mov A, B` with `B` dead after the `mov` becomes
-/// `op A, ...; ...` when the instructions in between (straight-line code) neither
-/// touch `A` nor read `B`, and `op` is not a call (a call's destination inside its
+/// `op A, ...; ...` when the instructions in between (straight-line code) do not
+/// touch `A` and read `B` only as stores' plain operands (those then read `A`), and
+/// `op` is not a call (a call's destination inside its
 /// window is how the dead argument is overwritten, SPEC.md §1.4). The `mov`s this
 /// removes are those of pattern-bound fields passed on to a call or constructor, and of
 /// values computed into a temporary and then copied into a window.
@@ -787,9 +830,13 @@ fn coalesce_copies(code: &mut Vec<Ins>) -> bool {
         if live[i].has(b) {
             continue;
         }
-        // Walk back to the definition of `b` in the same straight-line run.
+        // Walk back to the definition of `b` in the same straight-line run; the
+        // instructions between that read `b` through plain operands read `a` instead
+        // (awfy_storage's inlined `next_random`: `and.i64 t, ..; setfield r, 0, t;
+        // mov d, t`).
         let mut j = i;
         let mut found = None;
+        let mut readers = Vec::new();
         while j > 0 {
             if !code[j].labels.is_empty() {
                 break;
@@ -820,12 +867,34 @@ fn coalesce_copies(code: &mut Vec<Ins>) -> bool {
             let touches_a = e.reads.contains(&a)
                 || e.write == Some(a)
                 || e.clobber_from.is_some_and(|c| a >= c);
-            let touches_b = e.reads.contains(&b) || e.clobber_from.is_some_and(|c| b >= c);
-            if touches_a || touches_b {
+            if touches_a || e.clobber_from.is_some_and(|c| b >= c) {
                 break;
+            }
+            if e.reads.contains(&b) {
+                // Only stores (no result, no window: `setfield`, `aset`, `storeg`).
+                // A window's read cannot be renamed alone, and a reader with a result
+                // (`mov d, b`) would leave a copy of `a` that [`windows_in_place`]
+                // mistakes for the source of a window's field when `a` is the next
+                // one (`mov r5, r6; tuple r2, r5, 2`).
+                let kinds = code[j].op.operands();
+                if kinds.contains(&hashvm_format::OperandKind::Base) || e.write.is_some() {
+                    break;
+                }
+                readers.push(j);
             }
         }
         let Some(j) = found else { continue };
+        for &r in &readers {
+            let kinds = code[r].op.operands();
+            for (k, arg) in kinds.iter().zip(code[r].args.iter_mut()) {
+                if let (hashvm_format::OperandKind::Src, Arg::Op(Operand::Slot(x))) = (k, arg) {
+                    if *x == b {
+                        *x = a;
+                    }
+                }
+            }
+            effs[r] = effects(&code[r]);
+        }
         let kinds = code[j].op.operands();
         for (k, arg) in kinds.iter().zip(code[j].args.iter_mut()) {
             if let (hashvm_format::OperandKind::Dst, Arg::Op(Operand::Slot(x))) = (k, arg) {

@@ -2,7 +2,8 @@
 //!
 //! A direct call of a top-level function of the same module whose body is small and
 //! can neither fault, allocate, call nor loop (pmap's `height`: a `match` returning a
-//! field or `0`) is compiled as its body, with the parameters bound to the argument
+//! field or `0`; awfy_storage's `next_random`: a store into a struct's field and a read
+//! of it) is compiled as its body, with the parameters bound to the argument
 //! slots. The interpreter then saves the argument window, the `callk`, the frame push
 //! and the `ret` (pmap: a fifth of its dispatches).
 //!
@@ -122,6 +123,22 @@ fn safe_expr(e: &TExpr, budget: &mut usize) -> bool {
                 && !matches!(op, BinOp::Div | BinOp::Rem)
                 && safe_expr(lhs, budget)
                 && safe_expr(rhs, budget)
+        }
+        // A store into a struct or tuple field (awfy_storage's `next_random`: `r.seed =
+        // ...; r.seed`): `setfield` on a base the checker typed cannot fault, and its
+        // write barrier records the object in the remembered set without allocating on
+        // the heap. A compound operator is the scalar one `Binary` allows. Stores into
+        // locals are not inlined: a parameter is bound to the caller's argument slot,
+        // which may be one of the caller's locals.
+        TExprKind::Assign {
+            place: TPlace::Field { base, .. },
+            op,
+            operand_ty,
+            value,
+        } => {
+            op.is_none_or(|o| scalar(operand_ty) && !matches!(o, BinOp::Div | BinOp::Rem))
+                && safe_expr(base, budget)
+                && safe_expr(value, budget)
         }
         TExprKind::And(a, b) | TExprKind::Or(a, b) => safe_expr(a, budget) && safe_expr(b, budget),
         TExprKind::If { cond, then, els } => {
