@@ -172,6 +172,47 @@ impl Vm {
         Ok(())
     }
 
+    /// [`Vm::push_frame`] for a `callk` of the known function `func`, whose closure is
+    /// `Value::func(func)`. Not `push_frame` with that value: its cold path takes the
+    /// closure as an argument, so every call spilled the 16-byte value to the dispatch
+    /// loop's stack frame (two stores) for a path that almost never runs; here the
+    /// cold path rebuilds the closure from `func` itself.
+    #[inline(always)]
+    pub(crate) fn push_known_frame(
+        &mut self,
+        func: u32,
+        base: usize,
+        n: usize,
+        ret: u16,
+    ) -> Result<(), Trap> {
+        let fr = normal_frame(func, base, ret, Value::func(func));
+        if let Err(why) = self.try_push(fr, n) {
+            self.push_known_frame_slow(func, base, n, ret, why)?;
+        }
+        // SAFETY: as in `push_frame`: one counter per function, and `func`'s frame size
+        // has just been read, so the index is valid.
+        let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
+        c.count -= 1;
+        if c.count == 0 {
+            return self.fire_hot_call(func);
+        }
+        Ok(())
+    }
+
+    /// [`Vm::push_known_frame`]'s push when the first attempt did not fit (`why`).
+    #[cold]
+    #[inline(never)]
+    fn push_known_frame_slow(
+        &mut self,
+        func: u32,
+        base: usize,
+        n: usize,
+        ret: u16,
+        why: PushFailed,
+    ) -> Result<(), Trap> {
+        self.push_frame_slow(func, base, n, ret, Value::func(func), why)
+    }
+
     /// [`Vm::push_frame`]'s push when the first attempt did not fit (`why`), with the
     /// record rebuilt here from what the call knows.
     #[cold]

@@ -577,7 +577,7 @@ impl Vm {
                 let a0 = a16!(Op::CallK, 2);
                 let n = a16!(Op::CallK, 3);
                 let b = cur_base + a0;
-                callop!(Op::CallK, self.push_frame(f, b, n, d, Value::func(f)));
+                callop!(Op::CallK, self.push_known_frame(f, b, n, d));
                 enter_pushed!(f, b);
             }};
         }
