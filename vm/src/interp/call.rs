@@ -161,8 +161,15 @@ impl Vm {
         if let Err(why) = self.try_push(fr, n) {
             self.push_frame_slow(func, base, n, ret, closure, why)?;
         }
-        // SAFETY: `hot_calls` has one slot per function, and `try_push` (or its slow path) has just read
-        // `func`'s frame size (the index is valid).
+        self.count_call(func)
+    }
+
+    /// Counts a call of `func` whose frame was just pushed, for the JIT hook: fires it
+    /// when the function's counter expires.
+    #[inline(always)]
+    fn count_call(&mut self, func: u32) -> Result<(), Trap> {
+        // SAFETY: `hot_calls` has one slot per function, and the push (`try_push` or its
+        // slow path) has just read `func`'s frame size (the index is valid).
         // An anchor with a trace keeps its counter at 1, so this one test covers both.
         let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
         c.count -= 1;
@@ -189,14 +196,7 @@ impl Vm {
         if let Err(why) = self.try_push(fr, n) {
             self.push_known_frame_slow(func, base, n, ret, why)?;
         }
-        // SAFETY: as in `push_frame`: one counter per function, and `func`'s frame size
-        // has just been read, so the index is valid.
-        let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
-        c.count -= 1;
-        if c.count == 0 {
-            return self.fire_hot_call(func);
-        }
-        Ok(())
+        self.count_call(func)
     }
 
     /// [`Vm::push_known_frame`]'s push when the first attempt did not fit (`why`).
