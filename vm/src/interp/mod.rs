@@ -448,6 +448,18 @@ impl Vm {
                 (arr, i)
             }};
         }
+        // The payload of the slot at index `$ia`, which must hold a `$tag` value
+        // (`typed2!` for one operand).
+        macro_rules! typed1 {
+            ($tag:expr, $name:literal, $ia:expr) => {{
+                let ia = $ia;
+                if tag_of!(ia) != $tag {
+                    save_ip!();
+                    return Err(self.operand_fault($name, $tag, slot!(ia), None));
+                }
+                bits_of!(ia)
+            }};
+        }
         macro_rules! typed2 {
             ($tag:expr, $name:literal, $ia:expr, $ib:expr) => {{
                 let (ia, ib) = ($ia, $ib);
@@ -475,12 +487,7 @@ impl Vm {
         }
         macro_rules! unop {
             ($op:expr, $tag:expr, $name:literal, |$a:ident| $e:expr) => {{
-                let ia = a16!($op, 1);
-                if tag_of!(ia) != $tag {
-                    save_ip!();
-                    return Err(self.operand_fault($name, $tag, slot!(ia), None));
-                }
-                let $a = bits_of!(ia);
+                let $a = typed1!($tag, $name, a16!($op, 1));
                 put!(a16!($op, 0), $e, $tag);
                 next!($op);
             }};
@@ -507,17 +514,7 @@ impl Vm {
         }
         macro_rules! jcmpi {
             ($op:expr, |$a:ident, $b:ident| $e:expr) => {{
-                let ia = a16!($op, 0);
-                if tag_of!(ia) != Tag::I64 {
-                    save_ip!();
-                    return Err(self.operand_fault(
-                        "integer comparison",
-                        Tag::I64,
-                        slot!(ia),
-                        None,
-                    ));
-                }
-                let $a = bits_of!(ia) as i64;
+                let $a = typed1!(Tag::I64, "integer comparison", a16!($op, 0)) as i64;
                 let $b = ai32!($op, 1) as i64;
                 if $e {
                     jump!(ai32!($op, 2));
@@ -554,19 +551,9 @@ impl Vm {
         // Operand 1 of `addi.i64`, `subi.i64`, `muli.i64` or `subi.i64.callk` (`$op`)
         // as an i64, faulting on anything else.
         macro_rules! imm_arith_operand {
-            ($op:expr) => {{
-                let ia = a16!($op, 1);
-                if tag_of!(ia) != Tag::I64 {
-                    save_ip!();
-                    return Err(self.operand_fault(
-                        "integer arithmetic",
-                        Tag::I64,
-                        slot!(ia),
-                        None,
-                    ));
-                }
-                bits_of!(ia) as i64
-            }};
+            ($op:expr) => {
+                typed1!(Tag::I64, "integer arithmetic", a16!($op, 1)) as i64
+            };
         }
         // `callk` at `ip`: its frame pushed and entered. Also the second half of
         // `field.callk` and `subi.i64.callk`, which step `ip` onto their `callk` first.
@@ -1468,17 +1455,11 @@ impl Vm {
                             Op::RSubKF64,
                             Op::RDivKF64
                         );
-                        let ia = a16!(Op::AddKF64, 1);
-                        if tag_of!(ia) != Tag::F64 {
-                            save_ip!();
-                            return Err(self.operand_fault(
-                                "float arithmetic",
-                                Tag::F64,
-                                slot!(ia),
-                                None,
-                            ));
-                        }
-                        let x = f64::from_bits(bits_of!(ia));
+                        let x = f64::from_bits(typed1!(
+                            Tag::F64,
+                            "float arithmetic",
+                            a16!(Op::AddKF64, 1)
+                        ));
                         let k = f64::from_bits(ai64!(Op::AddKF64, 2) as u64);
                         let r = match op {
                             prim::ADDK_F64 => x + k,
