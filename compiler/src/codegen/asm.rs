@@ -31,8 +31,9 @@
 //!   scratch slot, when that adds no instruction); last, **a field of a field** read
 //!   with one `field2` ([`fuse_fields`]), a return of a constant with one `reti`
 //!   ([`fuse_returns`]), and a `con`, `add.i64` or `loadg` whose value the next
-//!   instruction returns, or a `jntag` falling through to a `reti`, marked
-//!   `con.ret`/`add.i64.ret`/`loadg.ret`/`jntag.reti` ([`fuse_ret_pairs`]).
+//!   instruction returns, a `jntag` falling through to a `reti`, or a `field` or
+//!   `subi.i64` before a `callk`, marked `con.ret`/`add.i64.ret`/`loadg.ret`/
+//!   `jntag.reti`/`field.callk`/`subi.i64.callk` ([`fuse_next_pairs`]).
 //!
 //! Every instruction keeps the source position it was emitted with, so error locations
 //! and stack traces are those of the unoptimised code. The control-flow passes only
@@ -270,7 +271,7 @@ fn optimize(code: &mut Vec<Ins>, arity: u16) {
     // Last: the passes above know `field`, `loadi` and `ret`, not what they fuse into.
     fuse_fields(code);
     fuse_returns(code);
-    fuse_ret_pairs(code);
+    fuse_next_pairs(code);
 }
 
 /// An instruction followed by the instruction that its fused form needs after it
@@ -287,16 +288,16 @@ fn optimize(code: &mut Vec<Ins>, arity: u16) {
 /// jump may enter it; the tracing recorder and the native compiler run the pair as it
 /// was, `Op::unfused`), so no offset, source position, fault or stack trace changes.
 /// Whether anything changed.
-fn fuse_ret_pairs(code: &mut [Ins]) -> bool {
+fn fuse_next_pairs(code: &mut [Ins]) -> bool {
     let mut changed = false;
     for k in 1..code.len() {
         let (done, rest) = code.split_at_mut(k);
-        let (first, ret) = (&mut done[k - 1], &rest[0]);
+        let (first, next) = (&mut done[k - 1], &rest[0]);
         let Some((fused, want)) = first.op.with_next() else {
             continue;
         };
-        let follows = ret.op == want
-            && match (want, first.args.first(), ret.args.as_slice()) {
+        let follows = next.op == want
+            && match (want, first.args.first(), next.args.as_slice()) {
                 (Op::Ret, Some(Arg::Op(Operand::Slot(d))), [Arg::Op(Operand::Slot(r))]) => d == r,
                 (Op::Ret, _, _) => false,
                 _ => true,
