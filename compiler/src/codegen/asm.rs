@@ -1470,24 +1470,7 @@ fn windows_in_place(code: &mut [Ins]) -> bool {
         }
         // For each field: the `mov` that is its only reaching definition, its source,
         // and whether that source is unchanged on every path from the `mov` to `c`.
-        let (_, pred) = cfg(code);
-        let effs: Vec<Effects> = code.iter().map(effects).collect();
-        let movs: Vec<Option<(u16, bool)>> = (0..n)
-            .map(|i| {
-                let slot = base + i;
-                let (defs, between) = reaching(&effs, &pred, c, slot)?;
-                let [d] = defs.as_slice() else { return None };
-                match (code[*d].op, code[*d].args.as_slice()) {
-                    (Op::Mov, [_, Arg::Op(Operand::Slot(s))]) => {
-                        let kept = between.iter().all(|&j| {
-                            effs[j].write != Some(*s) && effs[j].clobber_from.is_none_or(|b| *s < b)
-                        });
-                        Some((*s, kept))
-                    }
-                    _ => None,
-                }
-            })
-            .collect();
+        let movs: Vec<Option<(u16, bool)>> = window_copies(code, c, base, n);
         let mut candidates: Vec<u16> = Vec::new();
         for (i, m) in movs.iter().enumerate() {
             if let Some((s, _)) = m {
@@ -1510,6 +1493,15 @@ fn windows_in_place(code: &mut [Ins]) -> bool {
                     continue 'candidate;
                 }
             }
+            // A rename may have moved the value a field's `mov` copies out of `P + i`
+            // (when `P + i` is another field's old slot): each field kept by its
+            // `mov` must still be a copy of `P + i` that holds until `c`.
+            let after = window_copies(&trial, c, base, n);
+            for i in 0..n as usize {
+                if movs[i] == Some((p + i as u16, true)) && after[i] != movs[i] {
+                    continue 'candidate;
+                }
+            }
             let kinds = trial[c].op.operands();
             for (k, arg) in kinds.iter().zip(trial[c].args.iter_mut()) {
                 if let (hashvm_format::OperandKind::Base, Arg::Op(Operand::Slot(b))) = (k, arg) {
@@ -1522,6 +1514,30 @@ fn windows_in_place(code: &mut [Ins]) -> bool {
         }
     }
     changed
+}
+
+/// For each of the `n` slots of the window at `base` that instruction `c` reads: the
+/// source of the `mov` that is its only reaching definition, and whether that source
+/// is unchanged (neither written nor clobbered) on every path from the `mov` to `c`.
+fn window_copies(code: &[Ins], c: usize, base: u16, n: u16) -> Vec<Option<(u16, bool)>> {
+    let (_, pred) = cfg(code);
+    let effs: Vec<Effects> = code.iter().map(effects).collect();
+    (0..n)
+        .map(|i| {
+            let slot = base + i;
+            let (defs, between) = reaching(&effs, &pred, c, slot)?;
+            let [d] = defs.as_slice() else { return None };
+            match (code[*d].op, code[*d].args.as_slice()) {
+                (Op::Mov, [_, Arg::Op(Operand::Slot(s))]) => {
+                    let kept = between.iter().all(|&j| {
+                        effs[j].write != Some(*s) && effs[j].clobber_from.is_none_or(|b| *s < b)
+                    });
+                    Some((*s, kept))
+                }
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// A value in [`tail_args_scheduled`]'s symbolic run: what a slot held when the run
@@ -1913,4 +1929,55 @@ fn sequence_moves(moves: &[(u16, u16)], scratch: u16) -> Option<Vec<(u16, u16)>>
         pending[0] = (d, scratch);
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ins(op: Op, args: &[Operand]) -> Ins {
+        Ins {
+            labels: Vec::new(),
+            op,
+            args: args.iter().cloned().map(Arg::Op).collect(),
+            pos: None,
+            frozen: false,
+        }
+    }
+
+    /// A window one of whose fields is a copy of the slot just above it: moving the
+    /// window onto that slot while renaming the other field's value away would leave
+    /// the first field reading a slot nothing writes any more.
+    #[test]
+    fn a_window_over_a_copied_neighbour_keeps_its_values() {
+        use Operand::*;
+        let mut code = vec![
+            ins(Op::LoadI, &[Slot(5), Imm32(7)]),
+            ins(Op::AddIImm, &[Slot(11), Slot(5), Imm32(1)]),
+            ins(Op::Mov, &[Slot(10), Slot(11)]),
+            ins(Op::Tuple, &[Slot(6), Slot(10), U16(2)]),
+            ins(Op::Ret, &[Slot(6)]),
+        ];
+        windows_in_place(&mut code);
+        // Whatever the pass did, the tuple's two fields must both hold r5 + 1.
+        let (base, n) = window(&code[3]).unwrap();
+        assert_eq!(n, 2);
+        let mut vals: HashMap<u16, String> = HashMap::new();
+        vals.insert(5, "r5".into());
+        for i in &code[..3] {
+            let s = |k: usize| match &i.args[k] {
+                Arg::Op(Slot(s)) => *s,
+                _ => u16::MAX,
+            };
+            let v = match i.op {
+                Op::LoadI => "r5".to_string(),
+                Op::AddIImm => format!("{}+1", vals.get(&s(1)).cloned().unwrap_or_default()),
+                Op::Mov => vals.get(&s(1)).cloned().unwrap_or_default(),
+                _ => unreachable!(),
+            };
+            vals.insert(s(0), v);
+        }
+        assert_eq!(vals.get(&base).map(String::as_str), Some("r5+1"));
+        assert_eq!(vals.get(&(base + 1)).map(String::as_str), Some("r5+1"));
+    }
 }
