@@ -383,18 +383,22 @@ pub type JitStatsCell = Option<()>;
 /// A tracing JIT for `vm` (x86-64 only; elsewhere the interpreter runs alone), not
 /// yet attached (a native executable's ahead-of-time hook wraps it): `log` and `dump`
 /// as `--jit-log` and `--jit-dump`; with `stats`, the traces count their passes and
-/// the interpreter its instructions (`--jit-stats`).
+/// the interpreter its instructions (`--jit-stats`). `fields`: a closed program's
+/// field kinds (a native executable's, `hashvm_jit::kinds`; `None` for `hashvm run`,
+/// whose program a later load could extend).
 #[cfg(target_arch = "x86_64")]
 pub fn new_jit(
     vm: &mut hashvm_vm::Vm,
     log: bool,
     dump: bool,
     stats: bool,
+    fields: Option<hashvm_jit::kinds::FieldKinds>,
 ) -> (Option<Box<dyn hashvm_vm::jit::JitHook>>, JitStatsCell) {
     let mut jit = hashvm_jit::Jit::new();
     jit.log = log;
     jit.dump = dump;
     jit.count = stats;
+    jit.fields = fields.filter(|f| !f.is_empty()).map(std::rc::Rc::new);
     vm.set_count_instructions(stats);
     let cell = jit.stats.clone();
     (Some(Box::new(jit)), Some(cell))
@@ -407,13 +411,14 @@ pub fn new_jit(
     _: bool,
     _: bool,
     _: bool,
+    _: Option<hashvm_jit::kinds::FieldKinds>,
 ) -> (Option<Box<dyn hashvm_vm::jit::JitHook>>, JitStatsCell) {
     (None, None)
 }
 
 /// Attaches the tracing JIT to `vm` (see [`new_jit`]).
 pub fn attach_jit(vm: &mut hashvm_vm::Vm, log: bool, dump: bool, stats: bool) -> JitStatsCell {
-    let (jit, cell) = new_jit(vm, log, dump, stats);
+    let (jit, cell) = new_jit(vm, log, dump, stats, None);
     vm.set_jit(jit);
     cell
 }

@@ -104,10 +104,11 @@ pub fn checksum_parts(parts: &[&[u8]]) -> u64 {
     h
 }
 
-/// The binding hash of an `AOTM` section: over the program (`HBC ` bytes), the code and
-/// the entry table, so code runs only beside the program it was compiled from.
-pub fn aot_binding(hbc: &[u8], text: &[u8], entries: &[u8]) -> u64 {
-    checksum_parts(&[hbc, text, entries])
+/// The binding hash of an `AOTM` section: over the program (`HBC ` bytes), the code,
+/// the entry table and the field kinds, so code and facts serve only the program they
+/// were compiled from.
+pub fn aot_binding(hbc: &[u8], text: &[u8], entries: &[u8], kinds: &[u8]) -> u64 {
+    checksum_parts(&[hbc, text, entries, kinds])
 }
 
 /// The `AOTM` section for `image` compiled from the program whose `.hbc` bytes are
@@ -119,23 +120,26 @@ pub fn aot_section(hbc: &[u8], image: &hashvm_jit::aot::Image, nfuncs: usize) ->
         ents.extend_from_slice(&e.ip.to_le_bytes());
         ents.extend_from_slice(&e.offset.to_le_bytes());
     }
+    let kinds = image.fields.encode();
     let mut out = AOT_MAGIC.to_vec();
-    out.extend_from_slice(&aot_binding(hbc, &image.text, &ents).to_le_bytes());
+    out.extend_from_slice(&aot_binding(hbc, &image.text, &ents, &kinds).to_le_bytes());
     out.extend_from_slice(&(nfuncs as u32).to_le_bytes());
     out.extend_from_slice(&(image.entries.len() as u32).to_le_bytes());
     out.extend_from_slice(&ents);
+    out.extend_from_slice(&kinds);
     out
 }
 
 /// Reads an `AOTM` section and checks it against the program and the code: the entry
-/// table, if the section was made for exactly these `hbc` and `text` bytes and a
-/// program of `nfuncs` functions, and every entry lies inside both.
+/// table and the program's field kinds, if the section was made for exactly these
+/// `hbc` and `text` bytes and a program of `nfuncs` functions, and every entry lies
+/// inside both.
 pub fn read_aot(
     aot: &[u8],
     hbc: &[u8],
     text: &[u8],
     nfuncs: usize,
-) -> Result<Vec<hashvm_jit::aot::Entry>, String> {
+) -> Result<(Vec<hashvm_jit::aot::Entry>, hashvm_jit::kinds::FieldKinds), String> {
     let bad = || "its code section table (AOTM) is damaged".to_string();
     if aot.get(..8) != Some(&AOT_MAGIC[..]) {
         return Err(bad());
@@ -146,9 +150,10 @@ pub fn read_aot(
     let ents = count
         .checked_mul(AOT_ENTRY_SIZE)
         .and_then(|len| aot.get(AOT_HEADER_SIZE..AOT_HEADER_SIZE.checked_add(len)?))
-        .filter(|e| AOT_HEADER_SIZE + e.len() == aot.len())
         .ok_or_else(bad)?;
-    if aot_binding(hbc, text, ents) != bind {
+    let kinds_at = AOT_HEADER_SIZE + ents.len();
+    let kinds = hashvm_jit::kinds::FieldKinds::decode(&aot[kinds_at..]).ok_or_else(bad)?;
+    if aot_binding(hbc, text, ents, &aot[kinds_at..]) != bind {
         return Err(
             "its machine code was not compiled from its program (the code section \
                     does not match)"
@@ -171,7 +176,7 @@ pub fn read_aot(
         }
         v.push(e);
     }
-    Ok(v)
+    Ok((v, kinds))
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {

@@ -257,6 +257,10 @@ pub struct Jit {
     /// Count each trace's passes, for the share of instructions run in traces
     /// (`--jit-stats`; one memory increment a pass, so off by default).
     pub count: bool,
+    /// The closed program's field kinds, which every recording reads
+    /// ([`crate::kinds`]): set only by a native executable's runtime, whose program
+    /// is the whole program; never under `hashvm run`.
+    pub fields: Option<Rc<crate::kinds::FieldKinds>>,
 }
 
 impl Jit {
@@ -718,6 +722,7 @@ impl Jit {
             };
             let snap = self.traces[tid].trace.snaps[k].clone();
             let mut rec = Recorder::new_side(func, anchor_ip, &r.trace, &snap);
+            rec.fields = self.fields.clone();
             rec.set_tree_calls(r.helpers, r.ccalls);
             if self.short_loop(root) && !self.no_unroll.contains(&(tid, k)) {
                 rec.set_unroll(self.traces[tid].unrolled);
@@ -1066,7 +1071,9 @@ impl JitHook for Jit {
         }
         match at {
             Anchor::Loop { func, ip, .. } if !self.refused.contains(&at) => {
-                self.recorder = Some(Recorder::new(func, ip));
+                let mut rec = Recorder::new(func, ip);
+                rec.fields = self.fields.clone();
+                self.recorder = Some(rec);
                 self.side = None;
                 self.stats.borrow_mut().recordings += 1;
                 self.note(format_args!("record loop at function {func} offset {ip}"));
@@ -1083,7 +1090,9 @@ impl JitHook for Jit {
                 if !recursive {
                     return HotAction::Continue;
                 }
-                self.recorder = Some(Recorder::new_entry(func, arity, nslots));
+                let mut rec = Recorder::new_entry(func, arity, nslots);
+                rec.fields = self.fields.clone();
+                self.recorder = Some(rec);
                 self.side = None;
                 self.stats.borrow_mut().recordings += 1;
                 self.note(format_args!("record entry of function {func}"));

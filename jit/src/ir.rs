@@ -160,6 +160,7 @@ define_ir! {
     ALoad "aload" 2 Val [GUARD | LOAD | NOSYNC] "Element b of the array a, guarded to be in range and to have the tag word `tw`.";
     FrameClo "frame.closure" 0 Val [GUARD | LOAD] "The closure of the trace's own frame (its frame record, the innermost), guarded to have the tag word `tw`.";
     KVal "kval" 0 Val [NOSYNC] "A constant immediate: payload `k`, tag word `tw`.";
+    FLoadK "fload.known" 1 Val [LOAD | NOSYNC] "Value field `k` of the object a, whose tag word `tw` a closed program's field kinds prove (`crate::kinds`: every value ever stored in that field of a's type has that tag; a native executable's tracing JIT only) given a `guard.meta` of a before it: its payload, no tag compare.";
     GKind "guard.kind" 1 None [GUARD | NOSYNC] "Guard the object a has kind `k`.";
     GMeta "guard.meta" 1 None [GUARD | NOSYNC] "Guard the object a's meta word (a DATA object's type id) is `k`.";
     GLen "guard.len" 1 None [GUARD | NOSYNC] "Guard the object a has more than `k` values (a field index in range).";
@@ -557,7 +558,7 @@ impl fmt::Display for Trace {
                 IrOp::GLoad => write!(f, " g{} tw {:#x}", ins.k, ins.tw)?,
                 IrOp::FrameClo => write!(f, " tw {:#x}", ins.tw)?,
                 IrOp::KVal => write!(f, " {:#x} tw {:#x}", ins.k, ins.tw)?,
-                IrOp::FLoad => write!(f, " {}.{} tw {:#x}", ins.a, ins.k, ins.tw)?,
+                IrOp::FLoad | IrOp::FLoadK => write!(f, " {}.{} tw {:#x}", ins.a, ins.k, ins.tw)?,
                 IrOp::ALoad | IrOp::AGetFlat => {
                     write!(f, " {}[{}] tw {:#x}", ins.a, ins.b, ins.tw)?
                 }
@@ -715,6 +716,7 @@ fn shared(op: IrOp) -> bool {
             | IrOp::AGetF
             | IrOp::AGetB
             | IrOp::FLoad
+            | IrOp::FLoadK
             | IrOp::ALoad
             | IrOp::AGetFlat
             | IrOp::AGetAny
@@ -766,8 +768,25 @@ pub struct TraceBuilder {
 pub(crate) fn heap_load(op: IrOp) -> bool {
     matches!(
         op,
-        IrOp::FLoad | IrOp::ALoad | IrOp::AGetI | IrOp::AGetF | IrOp::AGetB | IrOp::AGetFlat
+        IrOp::FLoad
+            | IrOp::FLoadK
+            | IrOp::ALoad
+            | IrOp::AGetI
+            | IrOp::AGetF
+            | IrOp::AGetB
+            | IrOp::AGetFlat
     )
+}
+
+/// The operation a heap load is remembered under in the load table: `fload.known` is
+/// `fload` (one field's value, whichever load read it: the two differ only in the
+/// tag compare the known kind makes unnecessary), every other itself.
+fn mem_op(op: IrOp) -> IrOp {
+    if op == IrOp::FLoadK {
+        IrOp::FLoad
+    } else {
+        op
+    }
 }
 
 /// What the trace's guards say of which objects are which, for [`differ`].
@@ -901,7 +920,7 @@ impl TraceBuilder {
             b.header_fact(ins.op, ins.a, ins.b, ins.k);
             if heap_load(ins.op) {
                 b.mem
-                    .entry((ins.op, ins.a, ins.b, ins.k, ins.tw))
+                    .entry((mem_op(ins.op), ins.a, ins.b, ins.k, ins.tw))
                     .or_insert(Ref(i as u32));
             } else if ins.op == IrOp::HStore {
                 let t = std::mem::take(&mut b.trace);
@@ -1041,8 +1060,9 @@ impl TraceBuilder {
             *max = k;
         }
         let load = self.forward && heap_load(op);
+        let mkey = (mem_op(op), a, b, k, tw);
         if load {
-            if let Some(&r) = self.mem.get(&key) {
+            if let Some(&r) = self.mem.get(&mkey) {
                 return r;
             }
         }
@@ -1059,7 +1079,7 @@ impl TraceBuilder {
             self.cse.insert(key, r);
         }
         if load {
-            self.mem.insert(key, r);
+            self.mem.insert(mkey, r);
         }
         if self.forward && op == IrOp::HStore {
             let t = std::mem::take(&mut self.trace);
@@ -1408,6 +1428,15 @@ impl TraceBuilder {
     pub fn fload(&mut self, obj: Ref, i: u32, tw: u64, snap: u32) -> Result<Ref, BuildError> {
         self.want(obj, IrType::Ptr, IrOp::FLoad)?;
         Ok(self.emit_tw(IrOp::FLoad, obj, NONE, i as u64, tw, snap))
+    }
+
+    /// Value field `i` of the object `obj` with no tag compare: the caller guarded
+    /// `obj`'s kind, length and type (`guard.meta`), and every value stored in that
+    /// field of that type has the tag word `tw` (a closed program's field kinds,
+    /// [`crate::kinds`]).
+    pub fn fload_known(&mut self, obj: Ref, i: u32, tw: u64) -> Result<Ref, BuildError> {
+        self.want(obj, IrType::Ptr, IrOp::FLoadK)?;
+        Ok(self.emit_tw(IrOp::FLoadK, obj, NONE, i as u64, tw, 0))
     }
 
     /// Element `i` of the array `a` (its kind guarded), guarded (through `snap`) to be

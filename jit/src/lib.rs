@@ -42,6 +42,7 @@ pub mod fxhash;
 #[cfg(target_arch = "x86_64")]
 pub mod hook;
 pub mod ir;
+pub mod kinds;
 pub mod opt;
 pub mod record;
 #[cfg(target_arch = "x86_64")]

@@ -42,11 +42,13 @@ use crate::ir::{
     tagword_of, BuildError, CCall, CRet, ClosureSrc, HelperCall, IrOp, IrType, Ref, SnapFrame,
     Trace, TraceBuilder,
 };
+use crate::kinds::FieldKinds;
 use hashvm_format::builtin;
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::opcode::Op;
 use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value};
+use std::rc::Rc;
 
 /// Instructions after which a recording gives up (a loop body this long is not a
 /// good trace for this backend yet).
@@ -216,6 +218,10 @@ pub struct Recorder {
     /// (the builder, and the instructions recorded): what the recording ends with
     /// when unrolling does not work out ([`Recorder::fallback`]).
     checkpoint: Option<(TraceBuilder, usize)>,
+    /// The closed program's field kinds (a native executable's, [`crate::kinds`]): a
+    /// field of a proven kind is loaded with no tag guard once its object's type is
+    /// guarded. `None` under `hashvm run`, where a later load could add stores.
+    pub fields: Option<Rc<FieldKinds>>,
 }
 
 /// Passes of its short root loop a side trace unrolls at most (LuaJIT's
@@ -411,6 +417,7 @@ impl Recorder {
             unrolled: 0,
             pass_unrolled: 0,
             checkpoint: None,
+            fields: None,
         }
     }
 
@@ -1475,7 +1482,12 @@ impl Recorder {
                     self.disambiguate(obj, ov, fi, snap, slots)?;
                     (false, slot_of(&a[2]))
                 };
-                self.field_access(obj, fi, fv, load, slot, ip, snap, slots)?;
+                let known = if load {
+                    self.known_field(obj, ov, fi, fv, snap, probe)?
+                } else {
+                    None
+                };
+                self.field_access(obj, fi, fv, load, slot, ip, snap, slots, known)?;
             }
             Op::Field2 => {
                 // d := s.i.j: the intermediate object is an IR value in no slot, and
@@ -1498,7 +1510,8 @@ impl Recorder {
                 self.b
                     .guard_header(IrOp::GLen, mid, fj as u64, snap)
                     .map_err(err)?;
-                self.field_access(mid, fj, fv, true, slot_of(&a[0]), ip, snap, slots)?;
+                let known = self.known_field(mid, mv, fj, fv, snap, probe)?;
+                self.field_access(mid, fj, fv, true, slot_of(&a[0]), ip, snap, slots, known)?;
             }
             Op::GetEnv | Op::SetEnv => {
                 let fi = if insn.op == Op::GetEnv {
@@ -1516,7 +1529,7 @@ impl Recorder {
                 } else {
                     (false, slot_of(&a[1]))
                 };
-                self.field_access(clo, fi, fv, load, slot, ip, snap, slots)?;
+                self.field_access(clo, fi, fv, load, slot, ip, snap, slots, None)?;
             }
             Op::LoadSelf => {
                 let r = match self.frames.last().map_or(ClosureSrc::Base, |f| f.closure) {
@@ -1812,10 +1825,43 @@ impl Recorder {
         Ok(())
     }
 
+    /// The tag word of field `fi` of the data object `obj` (its value now `ov`, the
+    /// field's `fv`) when the closed program's field kinds prove it for the object's
+    /// type ([`Recorder::fields`]), after guarding that type (`guard.meta`, shared by
+    /// every such load of the object); `None` (and no guard) otherwise. The caller
+    /// guarded the object's kind (DATA) and that it has the field.
+    fn known_field(
+        &mut self,
+        obj: Ref,
+        ov: Value,
+        fi: usize,
+        fv: Value,
+        snap: u32,
+        probe: &dyn Probe,
+    ) -> Result<Option<u64>, String> {
+        let Some(kinds) = &self.fields else {
+            return Ok(None);
+        };
+        let Some(h) = probe.header(ov).filter(|h| h.kind == layout::KIND_DATA) else {
+            return Ok(None);
+        };
+        let tw = tagword_of(fv);
+        // A value of another tag there would contradict the fact; it never happens
+        // when the fact holds, and the guarded load is right either way.
+        if kinds.tag(h.meta, fi).map(u64::from) != Some(tw) {
+            return Ok(None);
+        }
+        self.b
+            .guard_header(IrOp::GMeta, obj, h.meta as u64, snap)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(tw))
+    }
+
     /// Field `fi` of `obj` (a record's field, a closure's capture; its value now is
     /// `fv`) read into `slot` when `load`, else written from `slot`: one path for
     /// `field`/`getenv` and `setfield`/`setenv`, the store through `hstore` and its
-    /// write barrier.
+    /// write barrier. A load whose tag word `known` is proven ([`Recorder::known_field`])
+    /// compares no tag.
     #[allow(clippy::too_many_arguments)]
     fn field_access(
         &mut self,
@@ -1827,13 +1873,15 @@ impl Recorder {
         ip: u32,
         snap: u32,
         slots: &[Value],
+        known: Option<u64>,
     ) -> Result<(), String> {
         let err = |e: BuildError| e.to_string();
         if load {
-            let r = self
-                .b
-                .fload(obj, fi as u32, tagword_of(fv), snap)
-                .map_err(err)?;
+            let r = match known {
+                Some(tw) => self.b.fload_known(obj, fi as u32, tw),
+                None => self.b.fload(obj, fi as u32, tagword_of(fv), snap),
+            }
+            .map_err(err)?;
             self.put(slot, r);
         } else {
             let (v, _) = self.get(slot, ip, slots)?;

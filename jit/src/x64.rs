@@ -1938,6 +1938,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             IrOp::SLoad
             | IrOp::GLoad
             | IrOp::FLoad
+            | IrOp::FLoadK
             | IrOp::ALoad
             | IrOp::AGetFlat
             | IrOp::FrameClo
@@ -3236,6 +3237,11 @@ fn data_op<A: Emitter>(
             let p = g(ins.a);
             guard_tw(a, p, off, ins.tw, exit);
             load_payload(a, d, p, off);
+        }
+        IrOp::FLoadK => {
+            // The tag is proven (`kinds`): the payload alone.
+            let off = field_disp(ins.k)?;
+            load_payload(a, d, g(ins.a), off);
         }
         IrOp::ALoad => {
             let (p, q) = (g(ins.a), g(ins.b));

@@ -74,12 +74,14 @@ fn run() -> i32 {
     let (inner, jstats) = if jit_off {
         (None, None)
     } else {
-        hashvm_cli::new_jit(&mut vm, false, false, jit_stats)
+        // The program is closed: its field kinds hold for every run (SPEC.md §11.6).
+        let fields = code.as_ref().map(|c| c.2.clone());
+        hashvm_cli::new_jit(&mut vm, false, false, jit_stats, fields)
     };
     let mut stats = None;
     match code {
         #[cfg(target_arch = "x86_64")]
-        Some((text, entries)) if aot_on => {
+        Some((text, entries, _)) if aot_on => {
             // SAFETY: `load` checked that the code section was compiled from exactly
             // this program (its binding hash covers the program, the code and the
             // entries) and mapped it executable; the program was verified above.
@@ -122,8 +124,12 @@ fn run() -> i32 {
     r
 }
 
-/// The mapped machine code and its entry points.
-type Code = (memmap2::Mmap, Vec<hashvm_jit::aot::Entry>);
+/// The mapped machine code, its entry points and the program's field kinds.
+type Code = (
+    memmap2::Mmap,
+    Vec<hashvm_jit::aot::Entry>,
+    hashvm_jit::kinds::FieldKinds,
+);
 
 /// Finds, maps, checks and decodes the attached program. Errors carry their exit
 /// status: 2 for a runtime started with no program (a usage error), 1 otherwise.
@@ -183,7 +189,7 @@ fn load() -> Result<(hashvm_format::Module, bool, Option<Code>), (String, i32)> 
     let code = match (find(native::SECTION_AOT), find(native::SECTION_TEXT)) {
         (None, None) => None,
         (Some(aot), Some(text)) => {
-            let entries =
+            let (entries, kinds) =
                 native::read_aot(aot, hbc, text, module.functions.len()).map_err(damaged)?;
             // The section's place in the file: sections start on page boundaries.
             let at = off + (text.as_ptr() as usize - map.as_ptr() as usize) as u64;
@@ -201,7 +207,7 @@ fn load() -> Result<(hashvm_format::Module, bool, Option<Code>), (String, i32)> 
             if exec[..] != text[..] {
                 return Err(damaged("its machine code changed while it was read".into()));
             }
-            Some((exec, entries))
+            Some((exec, entries, kinds))
         }
         _ => return Err(damaged("it has only half of a code section".into())),
     };

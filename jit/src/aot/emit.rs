@@ -991,6 +991,7 @@ pub fn program(
         report,
         home_loops,
         inlined,
+        fields: Default::default(),
     })
 }
 

@@ -61,6 +61,7 @@ use hashvm_vm::Tag;
 pub mod clears;
 #[cfg(target_arch = "x86_64")]
 pub mod emit;
+mod fields;
 #[cfg(target_arch = "x86_64")]
 pub mod hook;
 mod inline;
@@ -615,6 +616,9 @@ pub struct Image {
     pub home_loops: usize,
     /// How many calls were inlined ([`Leaf`]).
     pub inlined: usize,
+    /// The program's field kinds ([`fields`]), which the executable hands to the
+    /// runtime's tracing JIT.
+    pub fields: crate::kinds::FieldKinds,
 }
 
 impl Image {
@@ -631,12 +635,13 @@ impl Image {
             "native: {n} functions: {full} compiled ahead of time, {} interpreted (entered as \
              machine code only at loops that compile whole; the instructions keeping each one \
              interpreted are listed), {} bytes of machine code, {} entries, {} loops keeping \
-             values in registers, {} calls inlined\n",
+             values in registers, {} calls inlined, {} fields of a known kind\n",
             n - full,
             self.text.len(),
             self.entries.len(),
             self.home_loops,
-            self.inlined
+            self.inlined,
+            self.fields.known()
         );
         for r in &self.report {
             match &r.status {
@@ -3136,7 +3141,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
             })
         })
         .collect();
-    emit::program(
+    let mut image = emit::program(
         m,
         &irs,
         &full,
@@ -3144,7 +3149,9 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         &loop_entries,
         &entry_counted,
         &shapes,
-    )
+    )?;
+    image.fields = fields::field_kinds(m, &rets);
+    Ok(image)
 }
 
 #[cfg(test)]

@@ -1,0 +1,264 @@
+//! The whole-program analysis of field kinds (SPEC.md §11.6, "Field kinds"): for each
+//! field of each of the program's own types, the kind (i64, f64 or bool) of every
+//! value that can ever be stored there, when they all have one. A native executable's
+//! module is the whole program (nothing links to it later), so the facts hold for
+//! every run; the executable carries them to the tracing JIT ([`crate::kinds`]).
+//!
+//! Every way a value gets into a field of a program's own type, and what the analysis
+//! reads of it:
+//! - `con` (and `con.ret`, which is `con` then `ret`; the only instructions with a type
+//!   operand): the kinds of the slots it takes, from the kind inference of its
+//!   function, reached instructions only (an unreached one never runs);
+//! - `setfield`: the kind of the value stored, into that field of *every* type (the
+//!   object's type is not known here);
+//! - the constants the loader builds (globals' constants, the shared constants and
+//!   `#run` values among them): every data constant at any depth, each field by its
+//!   constant's kind (a number or bool constant; anything else, another global's
+//!   value included, unknown);
+//! - nothing else: the runtime builds only builtin types' objects (`Some`/`Ok`/`Err`,
+//!   cons cells, tuples), the loader's constants above, and stores into no field but
+//!   through `setfield`; traces and native code run the same instructions with the
+//!   same values; the collector moves objects without changing a field.
+//!
+//! The parameters of a function every call of which is a direct call in the program
+//! (`callk`, `tcallk`, `callself`, `tcallself`: no `loadfn`, `closure` or other
+//! instruction names it, no constant holds it except the global of its own name, which
+//! nothing reads) have the join of the kinds its reached calls pass: a least fixed
+//! point from "never called". Any other function (entry, initialiser, a function
+//! value) has parameters of unknown kind. This is what makes `Body(x, y, z, ...)` in a
+//! `new_body(x, ...)` whose every caller passes f64 constants a store of f64s.
+//!
+//! Call results come from the inference with every parameter unknown (`rets`, sound
+//! for every run); a field read is unknown (the facts are not fed back).
+
+use super::{infer_seeded, slot, Kind};
+use crate::kinds::FieldKinds;
+use hashvm_format::insn::{decode_all, Operand};
+use hashvm_format::opcode::Op;
+use hashvm_format::{Const, GlobalInit, Module, TypeDef, FIRST_USER_TYPE};
+use hashvm_vm::Tag;
+
+/// The functions whose value may exist at run time (called other than by a direct
+/// call): named by any operand but a direct call's callee, held by a constant other
+/// than an unread global's own `fn` value, the entry or an initialiser. `None` when a
+/// function does not decode.
+fn escaping(m: &Module) -> Option<Vec<bool>> {
+    let n = m.functions.len();
+    let mut esc = vec![false; n];
+    let mut read = vec![false; m.globals.len()];
+    let mark = |v: &mut Vec<bool>, i: u32| {
+        if let Some(x) = v.get_mut(i as usize) {
+            *x = true;
+        }
+    };
+    for f in &m.functions {
+        for (_, i) in decode_all(&f.code).ok()? {
+            let op = i.op.unfused();
+            for (k, a) in i.args.iter().enumerate() {
+                match a {
+                    Operand::Func(_)
+                        if (op == Op::CallK && k == 1) || (op == Op::TCallK && k == 0) => {}
+                    Operand::Func(g) => mark(&mut esc, *g),
+                    Operand::Global(g) => mark(&mut read, *g),
+                    _ => {}
+                }
+            }
+        }
+    }
+    fn walk(c: &Const, esc: &mut Vec<bool>, read: &mut Vec<bool>) {
+        let mark = |v: &mut Vec<bool>, i: u32| {
+            if let Some(x) = v.get_mut(i as usize) {
+                *x = true;
+            }
+        };
+        match c {
+            Const::Func(f) => mark(esc, *f),
+            Const::Closure { func, captures } => {
+                mark(esc, *func);
+                captures.iter().for_each(|x| walk(x, esc, read));
+            }
+            Const::Global(g) => mark(read, *g),
+            Const::Data { fields: v, .. } | Const::Tuple(v) | Const::List(v) | Const::Array(v) => {
+                v.iter().for_each(|x| walk(x, esc, read));
+            }
+            Const::Ref(x) => walk(x, esc, read),
+            _ => {}
+        }
+    }
+    let mut own = Vec::new();
+    for (g, gl) in m.globals.iter().enumerate() {
+        match &gl.init {
+            // A global holding a function value is the function's escape only if
+            // something reads the global (decided below).
+            GlobalInit::Const(Const::Func(f)) => own.push((g, *f)),
+            GlobalInit::Const(c) => walk(c, &mut esc, &mut read),
+            GlobalInit::Uninit => {}
+            // Not a linked program: nothing is closed.
+            GlobalInit::Import(_) => return None,
+        }
+    }
+    for (g, f) in own {
+        if read[g] {
+            mark(&mut esc, f);
+        }
+    }
+    for &f in m.inits.iter().chain(&m.entry) {
+        mark(&mut esc, f);
+    }
+    Some(esc)
+}
+
+/// The kind of a constant held in a field.
+fn const_kind(c: &Const) -> Kind {
+    match c {
+        Const::Bool(_) => Kind::Bool,
+        Const::I64(_) => Kind::I64,
+        Const::F64(_) => Kind::F64,
+        _ => Kind::Any,
+    }
+}
+
+/// Joins into `f` (per type from `FIRST_USER_TYPE`, per field) the fields of every
+/// data constant inside `c`.
+fn const_fields(c: &Const, f: &mut [Option<Vec<Kind>>]) {
+    match c {
+        Const::Data { ty, fields, .. } => {
+            for (fi, x) in fields.iter().enumerate() {
+                store(f, Some(*ty), fi, const_kind(x));
+                const_fields(x, f);
+            }
+        }
+        Const::Tuple(v) | Const::List(v) | Const::Array(v) => {
+            v.iter().for_each(|x| const_fields(x, f))
+        }
+        Const::Closure { captures, .. } => captures.iter().for_each(|x| const_fields(x, f)),
+        Const::Ref(x) => const_fields(x, f),
+        _ => {}
+    }
+}
+
+/// Joins `k` into field `fi` of type `ty` (of every type when `None`).
+fn store(f: &mut [Option<Vec<Kind>>], ty: Option<u32>, fi: usize, k: Kind) {
+    for (t, fields) in f.iter_mut().enumerate() {
+        if ty.is_some_and(|ty| ty.checked_sub(FIRST_USER_TYPE) != Some(t as u32)) {
+            continue;
+        }
+        if let Some(x) = fields.as_mut().and_then(|v| v.get_mut(fi)) {
+            *x = x.join(k);
+        }
+    }
+}
+
+/// The field kinds of the whole program `m` (see the module's documentation); `rets`
+/// are the return kinds of the inference with every parameter unknown. Anything the
+/// analysis cannot follow (a function that does not decode, an imported type or
+/// global, no fixed point within the bound) leaves the fields it touches, or all,
+/// unknown.
+pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
+    let none = FieldKinds::default();
+    // Per type, per field (the widest constructor's count): the join of what is stored.
+    let mut f: Vec<Option<Vec<Kind>>> = m
+        .types
+        .iter()
+        .map(|t| match t {
+            TypeDef::Defined { ctors, .. } => {
+                let n = ctors.iter().map(|c| c.arity as usize).max().unwrap_or(0);
+                Some(vec![Kind::Bot; n])
+            }
+            TypeDef::Import { .. } => None,
+        })
+        .collect();
+    if f.iter().flatten().all(|v| v.is_empty()) {
+        return none;
+    }
+    let Some(esc) = escaping(m) else {
+        return none;
+    };
+    for g in &m.globals {
+        if let GlobalInit::Const(c) = &g.init {
+            const_fields(c, &mut f);
+        }
+    }
+    let arity = |g: usize| m.functions[g].arity as usize;
+    let mut params: Vec<Vec<Kind>> = (0..m.functions.len())
+        .map(|g| vec![if esc[g] { Kind::Any } else { Kind::Bot }; arity(g)])
+        .collect();
+    // Each parameter rises at most twice (never called, a kind, unknown): a bound only
+    // a bug reaches, and then nothing is known.
+    for _ in 0..2 * m.functions.len() + 2 {
+        let mut funs = Vec::with_capacity(m.functions.len());
+        for (g, func) in m.functions.iter().enumerate() {
+            let Some(fun) = infer_seeded(&func.code, func.nslots, rets, g as u32, &params[g])
+            else {
+                return none;
+            };
+            funs.push(fun);
+        }
+        let mut next = params.clone();
+        for (g, fun) in funs.iter().enumerate() {
+            for (n, (_, i, _)) in fun.insns.iter().enumerate() {
+                if !fun.reached[n] {
+                    continue;
+                }
+                let (callee, a0) = match i.op {
+                    Op::CallK => match i.args.get(1) {
+                        Some(Operand::Func(c)) => (*c as usize, slot(i, 2)),
+                        _ => return none,
+                    },
+                    Op::TCallK => match i.args.first() {
+                        Some(Operand::Func(c)) => (*c as usize, slot(i, 1)),
+                        _ => return none,
+                    },
+                    Op::CallSelf => (g, slot(i, 1)),
+                    Op::TCallSelf => (g, slot(i, 0)),
+                    _ => continue,
+                };
+                let Some(ps) = next.get_mut(callee) else {
+                    return none;
+                };
+                for (p, k) in ps.iter_mut().enumerate() {
+                    let passed = fun.before[n].get(a0 + p).copied().unwrap_or(Kind::Any);
+                    *k = k.join(passed);
+                }
+            }
+        }
+        if next != params {
+            params = next;
+            continue;
+        }
+        // The fixed point: what every reached `con` and `setfield` stores.
+        for fun in &funs {
+            for (n, (_, i, _)) in fun.insns.iter().enumerate() {
+                if !fun.reached[n] {
+                    continue;
+                }
+                let at = |s: usize| fun.before[n].get(s).copied().unwrap_or(Kind::Any);
+                match i.op {
+                    Op::Con => {
+                        let Some(Operand::Type(ty)) = i.args.get(1) else {
+                            return none;
+                        };
+                        let (b, count) = (slot(i, 3), slot(i, 4));
+                        for fi in 0..count {
+                            store(&mut f, Some(*ty), fi, at(b + fi));
+                        }
+                    }
+                    Op::SetField => store(&mut f, None, slot(i, 1), at(slot(i, 2))),
+                    _ => {}
+                }
+            }
+        }
+        let tag = |k: &Kind| match k {
+            Kind::I64 => Some(Tag::I64),
+            Kind::F64 => Some(Tag::F64),
+            Kind::Bool => Some(Tag::BOOL),
+            _ => None,
+        };
+        return FieldKinds::new(
+            f.iter()
+                .map(|v| v.iter().flatten().map(tag).collect())
+                .collect(),
+        );
+    }
+    none
+}

@@ -1,0 +1,121 @@
+//! Field kinds of a closed program (SPEC.md §11.6, "Field kinds"): for each field of
+//! each of the program's own types, the one kind (i64, f64 or bool) every value ever
+//! stored there has, when there is one.
+//!
+//! The fact holds only when the whole program is known: a native executable's module,
+//! which nothing links to later (`hashvm run` has a REPL, and a later load could add a
+//! store of another kind). The native compiler computes it (`aot::field_kinds`), the
+//! executable carries it in its `AOTM` section, and the runtime hands it to the tracing
+//! JIT, whose recorder then loads such a field with no tag guard once the object's type
+//! is guarded (`fload.known` after one `guard.meta`): one compare of the header for
+//! every field of the object, where each field load compared its tag.
+
+use hashvm_format::FIRST_USER_TYPE;
+use hashvm_vm::Tag;
+
+/// The kind of a field: a tag (`Tag::I64`, `Tag::F64`, `Tag::BOOL`), or unknown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldKinds {
+    /// Per type id `FIRST_USER_TYPE + i`, per field index: the byte code of
+    /// [`FieldKinds::encode`] (0 unknown, 1 i64, 2 f64, 3 bool).
+    types: Vec<Vec<u8>>,
+}
+
+const CODES: [u32; 3] = [Tag::I64, Tag::F64, Tag::BOOL];
+
+impl FieldKinds {
+    /// The table from per type (from `FIRST_USER_TYPE`), per field, the tag every
+    /// value stored there has (`None`: unknown).
+    pub fn new(types: Vec<Vec<Option<u32>>>) -> FieldKinds {
+        let code = |t: Option<u32>| {
+            t.and_then(|t| CODES.iter().position(|&c| c == t))
+                .map_or(0, |p| p as u8 + 1)
+        };
+        FieldKinds {
+            types: types
+                .into_iter()
+                .map(|fs| fs.into_iter().map(code).collect())
+                .collect(),
+        }
+    }
+
+    /// The tag every value in field `fi` of a data object of type id `ty` has, if the
+    /// program's analysis proved one.
+    pub fn tag(&self, ty: u32, fi: usize) -> Option<u32> {
+        let i = ty.checked_sub(FIRST_USER_TYPE)? as usize;
+        let c = *self.types.get(i)?.get(fi)?;
+        CODES.get((c as usize).checked_sub(1)?).copied()
+    }
+
+    /// Whether no field has a known kind.
+    pub fn is_empty(&self) -> bool {
+        self.known() == 0
+    }
+
+    /// How many fields have a known kind (`--native-stats`).
+    pub fn known(&self) -> usize {
+        self.types.iter().flatten().filter(|&&c| c != 0).count()
+    }
+
+    /// The bytes the `AOTM` section carries: type count u32, then per type its field
+    /// count u32 and one byte per field (0 unknown, 1 i64, 2 f64, 3 bool).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = (self.types.len() as u32).to_le_bytes().to_vec();
+        for fs in &self.types {
+            out.extend_from_slice(&(fs.len() as u32).to_le_bytes());
+            out.extend_from_slice(fs);
+        }
+        out
+    }
+
+    /// Reads [`FieldKinds::encode`]'s bytes, which must be exactly `b` (`None`: damaged).
+    pub fn decode(b: &[u8]) -> Option<FieldKinds> {
+        let u32_at = |at: usize| -> Option<usize> {
+            Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?) as usize)
+        };
+        let n = u32_at(0)?;
+        let mut at = 4;
+        let mut types = Vec::new();
+        for _ in 0..n {
+            let k = u32_at(at)?;
+            at += 4;
+            let fs = b.get(at..at.checked_add(k)?)?;
+            if fs.iter().any(|&c| c as usize > CODES.len()) {
+                return None;
+            }
+            types.push(fs.to_vec());
+            at += k;
+        }
+        (at == b.len()).then_some(FieldKinds { types })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_reads_tags() {
+        let k = FieldKinds::new(vec![
+            vec![Some(Tag::F64), None, Some(Tag::I64)],
+            vec![],
+            vec![Some(Tag::BOOL), Some(Tag::OBJ)],
+        ]);
+        let f = FIRST_USER_TYPE;
+        assert_eq!(k.tag(f, 0), Some(Tag::F64));
+        assert_eq!(k.tag(f, 1), None);
+        assert_eq!(k.tag(f, 2), Some(Tag::I64));
+        assert_eq!(k.tag(f, 3), None);
+        assert_eq!(k.tag(f + 2, 0), Some(Tag::BOOL));
+        // Only numbers and bools are kinds of this table.
+        assert_eq!(k.tag(f + 2, 1), None);
+        assert_eq!(k.tag(f - 1, 0), None);
+        assert_eq!(k.tag(f + 3, 0), None);
+        let b = k.encode();
+        assert_eq!(FieldKinds::decode(&b), Some(k));
+        assert_eq!(FieldKinds::decode(&b[..b.len() - 1]), None);
+        let mut bad = b.clone();
+        *bad.last_mut().unwrap() = 9;
+        assert_eq!(FieldKinds::decode(&bad), None);
+    }
+}
