@@ -358,7 +358,8 @@ impl Labels {
     /// carried registers, which the self tail call holds already) when it has neither
     /// tag compares nor a prologue.
     fn self_checked(&self, func: u32) -> Result<DynamicLabel, CompileError> {
-        let plain = self.checked[func as usize].is_none() && self.prologues[func as usize].is_none();
+        let plain =
+            self.checked[func as usize].is_none() && self.prologues[func as usize].is_none();
         match self.heads[func as usize] {
             Some(h) if plain => Ok(h),
             _ => self.checked_entry(func),
@@ -2303,7 +2304,9 @@ impl Target<Asm> for BlockTarget<'_> {
             IrOp::HGetC => {
                 let s = ins.k & 0xffff;
                 let Some((r, tw)) = carried_regs(labels, func, s) else {
-                    return Err(CompileError::NotInTraces("carried register of a slot without one"));
+                    return Err(CompileError::NotInTraces(
+                        "carried register of a slot without one",
+                    ));
                 };
                 if ins.k & 1 << 32 == 0 {
                     dynasm!(a ; .arch x64 ; cmp Rd(tw), Tag::OBJ as i32 ; jne =>exit);

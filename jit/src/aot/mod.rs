@@ -1079,9 +1079,7 @@ fn carried_slots(fun: &Fun, arity: u16) -> Vec<(u16, u8, u8)> {
     let simple = fun.insns.iter().all(|(ip, i, _)| match i.op {
         Op::TCallSelf => slot(i, 0) == 0,
         Op::Loop => false,
-        op => {
-            !is_call(op) && !helper(op) && !targets(*ip, i).contains(&0)
-        }
+        op => !is_call(op) && !helper(op) && !targets(*ip, i).contains(&0),
     });
     if !selfloop || !simple {
         return Vec::new();
@@ -1099,8 +1097,10 @@ fn carried_slots(fun: &Fun, arity: u16) -> Vec<(u16, u8, u8)> {
             !use_def(i).writes.contains(&(p as u16)) || (i.op == Op::Field2 && slot(i, 0) == p)
         });
         if read && writes_only_field2 {
-            let (Some(&r), Some(&t)) = (HOME_GPRS.get(2 * out.len()), HOME_GPRS.get(2 * out.len() + 1))
-            else {
+            let (Some(&r), Some(&t)) = (
+                HOME_GPRS.get(2 * out.len()),
+                HOME_GPRS.get(2 * out.len() + 1),
+            ) else {
                 break;
             };
             out.push((p as u16, r, t));
@@ -1670,8 +1670,13 @@ impl Tx<'_> {
         if self.inl.is_none() && self.carried.iter().any(|c| c.0 as usize == o) {
             // Its address from the carried register, its tag compared in the other
             // (the slot holds the same value), not reloaded from the slot.
-            self.b
-                .emit_raw(IrOp::HGetC, NONE, NONE, o as u64 | (known as u64) << 32, snap)
+            self.b.emit_raw(
+                IrOp::HGetC,
+                NONE,
+                NONE,
+                o as u64 | (known as u64) << 32,
+                snap,
+            )
         } else if known {
             self.b.emit_raw(IrOp::SLoadKP, NONE, NONE, o as u64, 0)
         } else {
