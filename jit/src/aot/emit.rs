@@ -2152,33 +2152,37 @@ impl Target<Asm> for BlockTarget<'_> {
                         exit,
                     },
                 );
-                match carried_regs(labels, func, ins.k & 0xffff_ffff) {
-                    // A carried parameter's tag and address from its registers (the
-                    // immediate's path reads the slot, which holds the same value).
-                    Some((p, tw)) => dynasm!(a ; .arch x64
-                        ; cmp Rd(tw), Tag::OBJ as i32
-                        ; jne =>imm
-                        ; mov Rq(r), Rq(p)),
-                    None => dynasm!(a ; .arch x64
-                        ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
-                        ; jne =>imm
-                        ; mov Rq(r), QWORD [Rq(BASE) + off]),
-                }
+                // The object's address: a carried parameter's from its register, its
+                // tag compared in the other (the immediate's path reads the slot,
+                // which holds the same value); else from the slot into `r`.
+                let o = match carried_regs(labels, func, ins.k & 0xffff_ffff) {
+                    Some((p, tw)) => {
+                        dynasm!(a ; .arch x64 ; cmp Rd(tw), Tag::OBJ as i32 ; jne =>imm);
+                        p
+                    }
+                    None => {
+                        dynasm!(a ; .arch x64
+                            ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
+                            ; jne =>imm
+                            ; mov Rq(r), QWORD [Rq(BASE) + off]);
+                        r
+                    }
+                };
                 if !data {
                     dynasm!(a ; .arch x64
-                        ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_DATA as i8
+                        ; cmp BYTE [Rq(o) + layout::KIND as i32], layout::KIND_DATA as i8
                         ; jne =>exit);
                 }
                 if list {
                     dynasm!(a ; .arch x64
-                        ; cmp DWORD [Rq(r) + layout::META as i32], builtin::LIST as i32
+                        ; cmp DWORD [Rq(o) + layout::META as i32], builtin::LIST as i32
                         ; jne =>exit
                         ; mov Rq(r), 0);
                 } else if let Some(k) = test {
                     // The guard that follows jumps on these flags (`fused_ctor_test`).
-                    dynasm!(a ; .arch x64 ; cmp WORD [Rq(r) + layout::TAG as i32], k as i16);
+                    dynasm!(a ; .arch x64 ; cmp WORD [Rq(o) + layout::TAG as i32], k as i16);
                 } else {
-                    dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(r) + layout::TAG as i32]);
+                    dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(o) + layout::TAG as i32]);
                 }
                 dynasm!(a ; .arch x64 ; =>done);
             }
