@@ -1378,6 +1378,62 @@ fn aot_clears_kept_slots_at_preheaders() -> Result<(), Failed> {
     Ok(())
 }
 
+/// A self-tail-call loop's parameters carried in registers (SPEC.md §11.6, "Carried
+/// parameters"; cli/tests/jit/aot_carried.hasm): the runs match `hashvm run` at both
+/// stack limits, with and without GC stress; and without GC stress the loops leave to
+/// the interpreter only where the program makes them (`divs`' division by -1 at
+/// offset 58, the fault in `shorter` at offset 39). Registers not loaded at an entry
+/// hold what the trampoline or the caller left, whose tag compare most often fails:
+/// the loop then leaves at its first check (`shorter +0`, `divs +0`), the same output
+/// from the interpreter, which these counts tell apart.
+fn aot_carries_parameters() -> Result<(), Failed> {
+    let d = Scratch::new("native-carried");
+    let hbc = d.0.join("k.hbc");
+    let exe = d.0.join("k");
+    let src = root().join("cli/tests/jit/aot_carried.hasm");
+    let a = run(
+        Command::new(bin("hashvm"))
+            .arg("asm")
+            .arg(&src)
+            .arg("-o")
+            .arg(&hbc),
+        T,
+    );
+    if a.code != 0 {
+        return Err(a.stderr.into());
+    }
+    let l = run(
+        Command::new(bin("hashld"))
+            .arg("--native")
+            .arg(&hbc)
+            .arg("-o")
+            .arg(&exe),
+        T,
+    );
+    if l.code != 0 {
+        return Err(l.stderr.into());
+    }
+    let loops = ["shorter", "pick", "divs", "gather", "sum"];
+    for ((limit, stress), stats) in same_at_limits(&exe, &hbc, 1)? {
+        if stress == "1" {
+            continue;
+        }
+        for line in &stats {
+            let Some((_, at)) = line.split_once(" at ") else {
+                continue;
+            };
+            let f = at.split(' ').next().unwrap_or("");
+            if loops.contains(&f) && at != "divs +58" && at != "shorter +39" {
+                return Err(format!("stack limit {limit}: an unexpected exit: {stats:?}").into());
+            }
+        }
+        if !stats.iter().any(|l| l.ends_with(" at divs +58")) {
+            return Err(format!("stack limit {limit}: no exit at the division: {stats:?}").into());
+        }
+    }
+    Ok(())
+}
+
 /// The `aot: tier-up:` line of `HASHVM_AOT_STATS`: hand-overs of loops to the tracing
 /// JIT, their recordings that got a trace, loops kept native, and exits of compiled
 /// loops to their traces.
@@ -1830,6 +1886,10 @@ fn main() {
         aot_compiles_fused_returns,
     ));
     trials.push(Trial::test("aot_enters_typed", aot_enters_typed));
+    trials.push(Trial::test(
+        "aot_carries_parameters",
+        aot_carries_parameters,
+    ));
     trials.push(Trial::test(
         "aot_takes_call_results",
         aot_takes_call_results,

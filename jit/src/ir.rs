@@ -215,6 +215,7 @@ define_ir! {
     HGetF "home.get.f64" 0 F64 [LOAD] "The f64 of frame slot `k` from its home register.";
     HGetB "home.get.bool" 0 Bool [LOAD] "The bool of frame slot `k` from its home register.";
     HGetP "home.get.ptr" 0 Ptr [LOAD] "The address of the array in frame slot `k` from its home register: a slot the loop never writes, loaded and checked to hold an array once where the loop is entered (a loop-invariant array; nothing collects inside such a loop, so the address holds).";
+    HGetC "home.get.obj" 0 Ptr [GUARD | LOAD] "The address in frame slot `k & 0xffff` from its carried register (a parameter of a self-tail-call loop kept in a register across the back-edge as well as in its slot, `aot::FuncIr::carried`), the slot's tag guarded to be OBJ (in memory, which holds the same value) unless bit 32 of `k` is set (proven a data object).";
     HSet "home.set" 1 None [STORE] "Frame slot `k`'s home register := a (the slot in memory is written when the loop is left).";
     Room "call.room" 0 None [GUARD | LOAD] "Leave through the snapshot unless a frame of `k` slots from slot 0 and one more frame record fit the value and frame stacks: the limit check of an inlined call (`aot::Leaf`), made where the interpreter's call would find them full.";
     CallC "call.c" 0 None [STORE | NOSYNC] "Call the C function `Trace::ccalls[k]` directly: its arguments read from their slots (the trace guarded their tags before), the result stored to its slot with its tag. Every value is reloaded after it.";

@@ -2039,6 +2039,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::HGetF
             | IrOp::HGetB
             | IrOp::HGetP
+            | IrOp::HGetC
             | IrOp::Room
             | IrOp::AGetAny
             | IrOp::HSet => cx.function_op(a, t, loc, i, exit)?,

@@ -189,6 +189,12 @@ struct Labels {
     /// Every native call's site: the label at its return address, the caller's
     /// resume offset, the first argument's slot and the result slot.
     calls: std::cell::RefCell<Vec<CallSite>>,
+    /// Per function: its carried parameters ([`FuncIr::carried`]), (slot, payload
+    /// register, tag word register).
+    carried: Vec<Vec<(u16, u8, u8)>>,
+    /// Per function with carried parameters: the loop's head, just past the loads of
+    /// the carried registers at the start of block 0, where its self tail calls jump.
+    heads: Vec<Option<DynamicLabel>>,
 }
 
 /// A native call's site ([`Labels::calls`]): what [`fill_records`] writes into the
@@ -347,6 +353,18 @@ impl Labels {
             None => self.entry(func),
         }
     }
+    /// Where a self tail call of `func` goes whose arguments its typed entry does not
+    /// take: its checked entry, which is its loop's head (past the loads of its
+    /// carried registers, which the self tail call holds already) when it has neither
+    /// tag compares nor a prologue.
+    fn self_checked(&self, func: u32) -> Result<DynamicLabel, CompileError> {
+        let plain =
+            self.checked[func as usize].is_none() && self.prologues[func as usize].is_none();
+        match self.heads[func as usize] {
+            Some(h) if plain => Ok(h),
+            _ => self.checked_entry(func),
+        }
+    }
     /// Where the call (or tail call) at offset `at` of `caller` enters `callee`.
     fn call_entry(&self, callee: u32, caller: u32, at: u32) -> Result<DynamicLabel, CompileError> {
         if self.typed[caller as usize].binary_search(&at).is_ok() {
@@ -358,6 +376,11 @@ impl Labels {
     /// Where a jump from the block at `from` to the block at `ip` goes: a loop's
     /// header is entered from outside the loop through its preheader.
     fn target(&self, func: u32, from: u32, ip: u32) -> Result<DynamicLabel, CompileError> {
+        // Only a self tail call jumps to offset 0 in a function with carried
+        // registers ([`super::carried_slots`]), and it holds them already.
+        if let (0, Some(h)) = (ip, self.heads[func as usize]) {
+            return Ok(h);
+        }
         for (l, pre, _) in &self.loops[func as usize] {
             if l.head == ip && !l.contains(from) {
                 return Ok(*pre);
@@ -538,6 +561,27 @@ fn load_homes(
     clear_slots(a, clears)?;
     dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);
     Ok(())
+}
+
+/// Loads the carried registers of each carried parameter from its slot's payload and
+/// tag word ([`FuncIr::carried`]), with no check: the tag is compared where the
+/// payload is read as an address.
+fn load_carried(a: &mut Asm, carried: &[(u16, u8, u8)]) -> Result<(), CompileError> {
+    for &(s, r, t) in carried {
+        let off = disp(s as u64)?;
+        dynasm!(a ; .arch x64
+            ; mov Rq(r), QWORD [Rq(BASE) + off]
+            ; mov Rq(t), QWORD [Rq(BASE) + off + 8]);
+    }
+    Ok(())
+}
+
+/// The carried registers (payload, tag word) of slot `s` of `func`, if it has them.
+fn carried_regs(labels: &Labels, func: u32, s: u64) -> Option<(u8, u8)> {
+    labels.carried[func as usize]
+        .iter()
+        .find(|c| c.0 as u64 == s)
+        .map(|c| (c.1, c.2))
 }
 
 /// Clears the slots of `mask` (bit `s`: slot `s`) to unit, as a push would have: what
@@ -853,6 +897,15 @@ pub fn program(
         rets,
         sites,
         calls: std::cell::RefCell::new(Vec::new()),
+        carried: per_function(irs, |f| f.carried.clone()),
+        heads: irs
+            .iter()
+            .map(|f| {
+                f.as_ref()
+                    .filter(|f| !f.carried.is_empty())
+                    .map(|_| a.new_dynamic_label())
+            })
+            .collect(),
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -883,7 +936,7 @@ pub fn program(
         }
         for (bi, b) in ir.blocks.iter().enumerate() {
             let next = ir.blocks.get(bi + 1).map(|n| n.ip);
-            let (trace, loc) = match allocate_avoiding(&b.trace, &reserved(&ir.loops, b.ip)) {
+            let (trace, loc) = match allocate_avoiding(&b.trace, &reserved(ir, b.ip)) {
                 Ok(loc) => (None, loc),
                 Err(e) => {
                     // Leave this block to the interpreter.
@@ -903,6 +956,12 @@ pub fn program(
             let t = trace.as_ref().unwrap_or(&b.trace);
             let l = labels.block(fi as u32, b.ip).map_err(|e| e.to_string())?;
             dynasm!(a ; .arch x64 ; =>l);
+            if let (0, Some(h)) = (b.ip, labels.heads[fi]) {
+                // Every way into the function loads its carried registers; its self
+                // tail calls jump past the loads.
+                load_carried(&mut a, &ir.carried).map_err(|e| format!("{name}: {e}"))?;
+                dynasm!(a ; .arch x64 ; =>h);
+            }
             block(&mut a, fi as u32, b.ip, t, &loc, &labels, next, &mut late)
                 .map_err(|e| format!("{name}: {e}"))?;
         }
@@ -929,6 +988,24 @@ pub fn program(
             compare_tags(&mut a, checks, *ip, 0, to, out).map_err(|e| e.to_string())?;
             stubs.push((*ip, stub));
         }
+        // The interpreter's entries at the back-edges of a function with carried
+        // registers load them first.
+        let mut carried_stubs = Vec::new();
+        if !ir.carried.is_empty() {
+            for &ip in loop_entries[fi].iter().filter(|&&ip| ip != 0) {
+                let to = match stubs.iter().find(|s: &&(u32, DynamicLabel)| s.0 == ip) {
+                    Some(s) => s.1,
+                    None => labels.block(fi as u32, ip).map_err(|e| e.to_string())?,
+                };
+                let stub = a.new_dynamic_label();
+                dynasm!(a ; .arch x64 ; =>stub);
+                load_carried(&mut a, &ir.carried).map_err(|e| e.to_string())?;
+                dynasm!(a ; .arch x64 ; jmp =>to);
+                carried_stubs.push((ip, stub));
+            }
+        }
+        stubs.retain(|s| !carried_stubs.iter().any(|c| c.0 == s.0));
+        stubs.extend(carried_stubs);
         entry_stubs.push(stubs);
         // Its loops' preheaders and back-edge entries.
         for (h, pre, entry) in &labels.loops[fi] {
@@ -1759,7 +1836,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 let last = i + 1 == t.ins.len();
                 if ins.k & CHECKED_ENTRY != 0 {
                     // A self tail call whose arguments the typed entry does not take.
-                    let l = labels.checked_entry(func)?;
+                    let l = labels.self_checked(func)?;
                     dynasm!(a ; .arch x64 ; jmp =>l);
                     return Ok(());
                 }
@@ -1783,7 +1860,7 @@ impl Target<Asm> for BlockTarget<'_> {
                         .binary_search(&to)
                         .is_ok()
                     {
-                        labels.checked_entry(func)?
+                        labels.self_checked(func)?
                     } else {
                         labels.target(func, to, h)?
                     };
@@ -2076,25 +2153,37 @@ impl Target<Asm> for BlockTarget<'_> {
                         exit,
                     },
                 );
-                dynasm!(a ; .arch x64
-                    ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
-                    ; jne =>imm
-                    ; mov Rq(r), QWORD [Rq(BASE) + off]);
+                // The object's address: a carried parameter's from its register, its
+                // tag compared in the other (the immediate's path reads the slot,
+                // which holds the same value); else from the slot into `r`.
+                let o = match carried_regs(labels, func, ins.k & 0xffff_ffff) {
+                    Some((p, tw)) => {
+                        dynasm!(a ; .arch x64 ; cmp Rd(tw), Tag::OBJ as i32 ; jne =>imm);
+                        p
+                    }
+                    None => {
+                        dynasm!(a ; .arch x64
+                            ; cmp DWORD [Rq(BASE) + off + 8], Tag::OBJ as i32
+                            ; jne =>imm
+                            ; mov Rq(r), QWORD [Rq(BASE) + off]);
+                        r
+                    }
+                };
                 if !data {
                     dynasm!(a ; .arch x64
-                        ; cmp BYTE [Rq(r) + layout::KIND as i32], layout::KIND_DATA as i8
+                        ; cmp BYTE [Rq(o) + layout::KIND as i32], layout::KIND_DATA as i8
                         ; jne =>exit);
                 }
                 if list {
                     dynasm!(a ; .arch x64
-                        ; cmp DWORD [Rq(r) + layout::META as i32], builtin::LIST as i32
+                        ; cmp DWORD [Rq(o) + layout::META as i32], builtin::LIST as i32
                         ; jne =>exit
                         ; mov Rq(r), 0);
                 } else if let Some(k) = test {
                     // The guard that follows jumps on these flags (`fused_ctor_test`).
-                    dynasm!(a ; .arch x64 ; cmp WORD [Rq(r) + layout::TAG as i32], k as i16);
+                    dynasm!(a ; .arch x64 ; cmp WORD [Rq(o) + layout::TAG as i32], k as i16);
                 } else {
-                    dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(r) + layout::TAG as i32]);
+                    dynasm!(a ; .arch x64 ; movzx Rd(r), WORD [Rq(o) + layout::TAG as i32]);
                 }
                 dynasm!(a ; .arch x64 ; =>done);
             }
@@ -2206,7 +2295,32 @@ impl Target<Asm> for BlockTarget<'_> {
             IrOp::FieldPtr => {
                 let foff = layout::FIELDS as i32 + disp(ins.k & 0xffff_ffff)?;
                 let d = disp(ins.k >> 32)?;
-                copy_into_slot(a, g(ins.a), foff, d);
+                match carried_regs(labels, func, ins.k >> 32) {
+                    // A carried parameter: through its registers, which then hold it
+                    // for the next iteration (write-through).
+                    Some((r, tw)) => dynasm!(a ; .arch x64
+                        ; mov Rq(r), QWORD [Rq(g(ins.a)) + foff]
+                        ; mov QWORD [Rq(BASE) + d], Rq(r)
+                        ; mov Rq(tw), QWORD [Rq(g(ins.a)) + foff + 8]
+                        ; mov QWORD [Rq(BASE) + d + 8], Rq(tw)),
+                    None => copy_into_slot(a, g(ins.a), foff, d),
+                }
+            }
+            IrOp::HGetC => {
+                let s = ins.k & 0xffff;
+                let Some((r, tw)) = carried_regs(labels, func, s) else {
+                    return Err(CompileError::NotInTraces(
+                        "carried register of a slot without one",
+                    ));
+                };
+                if ins.k & 1 << 32 == 0 {
+                    dynasm!(a ; .arch x64 ; cmp Rd(tw), Tag::OBJ as i32 ; jne =>exit);
+                }
+                if let Loc::Gpr(x) = loc[i] {
+                    if x != r {
+                        dynasm!(a ; .arch x64 ; mov Rq(x), Rq(r));
+                    }
+                }
             }
             IrOp::FieldSlot | IrOp::SetFieldSlot => {
                 // The object is re-read from its slot (written back before the guard):

@@ -1060,6 +1060,60 @@ fn home_loops(
     out
 }
 
+/// The parameters of a self-tail-call loop carried in registers across the back-edge
+/// ([`FuncIr::carried`]), each with its two registers (payload, tag word): the
+/// slots `p` (parameters of no proven kind at the entry) that the loop reads as the
+/// object of a `field2` and that only `field2`s into `p` write. The loop is the whole
+/// function: every way back to its entry is a `tcallself` whose arguments are in place
+/// already (argument base 0: no move), nothing else jumps to offset 0 (no `loop`), and
+/// it makes no call (but the self tail call) and no helper call, so nothing collects
+/// while it runs (a full nursery, a poll, a fault leave to the interpreter) and no
+/// callee overwrites the registers.
+///
+/// The registers are *write-through*: each such `field2` writes its result to the slot
+/// as before and into the registers too, so the frame is the interpreter's
+/// at every instruction and no way out has anything to write back; every way in (the
+/// function's entries, the interpreter's at the back-edge) loads the registers from the
+/// slots. What the registers save is the reload of the slot the previous iteration
+/// stored: awfy_list's `is_shorter_than` walks two lists, and each iteration's next
+/// address was loaded through the previous one's store (a store-to-load forwarding on
+/// the loop's critical path), its tag compared there too. At most two parameters
+/// (the four home registers).
+fn carried_slots(fun: &Fun, arity: u16) -> Vec<(u16, u8, u8)> {
+    let selfloop = fun.insns.iter().any(|(_, i, _)| i.op == Op::TCallSelf);
+    let simple = fun.insns.iter().all(|(ip, i, _)| match i.op {
+        Op::TCallSelf => slot(i, 0) == 0,
+        Op::Loop => false,
+        op => !is_call(op) && !helper(op) && !targets(*ip, i).contains(&0),
+    });
+    if !selfloop || !simple {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for p in 0..arity as usize {
+        if !fun.before[0].get(p).is_some_and(|k| k.untyped()) {
+            continue;
+        }
+        let read = fun
+            .insns
+            .iter()
+            .any(|(_, i, _)| i.op == Op::Field2 && slot(i, 1) == p);
+        let writes_only_field2 = fun.insns.iter().all(|(_, i, _)| {
+            !use_def(i).writes.contains(&(p as u16)) || (i.op == Op::Field2 && slot(i, 0) == p)
+        });
+        if read && writes_only_field2 {
+            let (Some(&r), Some(&t)) = (
+                HOME_GPRS.get(2 * out.len()),
+                HOME_GPRS.get(2 * out.len() + 1),
+            ) else {
+                break;
+            };
+            out.push((p as u16, r, t));
+        }
+    }
+    out
+}
+
 /// Which slots are live before each instruction of `fun` (one bit per slot): read by
 /// some instruction on a path from there before being written. A pending value of a
 /// slot dead where it would be written back (an exit, a call, the end of a fragment) is
@@ -1107,6 +1161,11 @@ pub struct FuncIr {
     /// Per loop entry of the interpreter (a back-edge's offset, ascending): the slots
     /// it compares first, (slot, type) ([`typed::entry_checks`]).
     pub entry_checks: Vec<(u32, Vec<(u16, IrType)>)>,
+    /// The parameters a self-tail-call loop carries in registers across its
+    /// back-edge, (slot, payload register, tag word register) ([`carried_slots`]):
+    /// loaded at every way in, updated by the `field2`s that write them (which write
+    /// the slots too), never allocated by the function's blocks.
+    pub carried: Vec<(u16, u8, u8)>,
 }
 
 /// The per-block translator: a slot map from slots to IR values (and whether the
@@ -1171,6 +1230,8 @@ struct Tx<'a> {
     nz_object: bool,
     /// Per global, the constant it holds once initialised ([`constant_numbers`]).
     numbers: &'a [Option<(IrType, u64)>],
+    /// The function's carried parameters ([`FuncIr::carried`]).
+    carried: &'a [(u16, u8, u8)],
 }
 
 /// Whether every constructor of index other than 0, over every type a value of the
@@ -1610,7 +1671,18 @@ impl Tx<'_> {
     /// constructors are all constructor 0, [`Tx::nz_object`]), else guarded to be an
     /// object.
     fn object_of(&mut self, o: usize, snap: u32) -> Ref {
-        if self.nz_object && self.kinds.get(o) == Some(&Kind::CtorNz) {
+        let known = self.nz_object && self.kinds.get(o) == Some(&Kind::CtorNz);
+        if self.inl.is_none() && self.carried.iter().any(|c| c.0 as usize == o) {
+            // Its address from the carried register, its tag compared in the other
+            // (the slot holds the same value), not reloaded from the slot.
+            self.b.emit_raw(
+                IrOp::HGetC,
+                NONE,
+                NONE,
+                o as u64 | (known as u64) << 32,
+                snap,
+            )
+        } else if known {
             self.b.emit_raw(IrOp::SLoadKP, NONE, NONE, o as u64, 0)
         } else {
             self.b.sload_tw(o as u32, Tag::OBJ as u64, snap)
@@ -1667,8 +1739,10 @@ impl Tx<'_> {
         fi: usize,
         snap: u32,
     ) -> Result<(), BuildError> {
-        let typed = self.read_hint(ip, s0);
-        let object = self.object_hint(ip, s0);
+        // A carried parameter is written whole (`field.ptr` updates its register).
+        let carried = self.inl.is_none() && self.carried.iter().any(|c| c.0 as usize == s0);
+        let typed = self.read_hint(ip, s0).filter(|_| !carried);
+        let object = self.object_hint(ip, s0) && !carried;
         if typed.is_none() && !object {
             let k = fi as u64 | (s0 as u64) << 32;
             self.b.emit_raw(IrOp::FieldPtr, obj, NONE, k, 0);
@@ -2526,6 +2600,7 @@ fn translate(
     numbers: &[Option<(IrType, u64)>],
     typed: &[u32],
     fixed: &[Option<IrType>],
+    carried: &[(u16, u8, u8)],
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     let nz_object = nonzero_ctors_have_fields(m);
@@ -2610,6 +2685,7 @@ fn translate(
             typed,
             nz_object,
             numbers,
+            carried,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -2667,6 +2743,7 @@ fn translate(
         checked: Vec::new(),
         typed: typed.to_vec(),
         entry_checks: Vec::new(),
+        carried: carried.to_vec(),
     })
 }
 
@@ -2946,20 +3023,26 @@ fn fully_compiled(funs: &[Option<Fun>]) -> Vec<bool> {
     }
 }
 
-/// The registers a block may not allocate: its loop's home registers.
-pub(crate) fn reserved(loops: &[HomeLoop], ip: u32) -> Vec<crate::x64::Loc> {
-    loops
+/// The registers a block of `t` may not allocate: its loop's home registers and the
+/// function's carried registers.
+pub(crate) fn reserved(t: &FuncIr, ip: u32) -> Vec<crate::x64::Loc> {
+    let mut r: Vec<crate::x64::Loc> = t
+        .loops
         .iter()
         .find(|l| l.contains(ip))
         .map(|l| l.homes.iter().map(|h| h.2).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    for c in &t.carried {
+        r.extend([crate::x64::Loc::Gpr(c.1), crate::x64::Loc::Gpr(c.2)]);
+    }
+    r
 }
 
 /// Whether every block of `t` gets registers.
 fn fits(t: &FuncIr) -> bool {
     t.blocks
         .iter()
-        .all(|b| crate::x64::allocate_avoiding(&b.trace, &reserved(&t.loops, b.ip)).is_ok())
+        .all(|b| crate::x64::allocate_avoiding(&b.trace, &reserved(t, b.ip)).is_ok())
 }
 
 /// Compiles every function of a verified program. Deterministic: the same program
@@ -3033,9 +3116,18 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                         [(merge, loops.clone(), true), (merge, loops, false)]
                     })
                     .collect();
+                // With the carried registers first, if any; then every try without.
+                let carried = carried_slots(fun, m.functions[fi].arity);
+                let tries: Vec<_> = if carried.is_empty() {
+                    tries.into_iter().map(|t| (t, Vec::new())).collect()
+                } else {
+                    let with = tries.iter().cloned().map(|t| (t, carried.clone()));
+                    let without = tries.iter().cloned().map(|t| (t, Vec::new()));
+                    with.chain(without).collect()
+                };
                 let last = tries.len() - 1;
                 let mut chosen = None;
-                for (k, (merge, loops, lazy)) in tries.into_iter().enumerate() {
+                for (k, ((merge, loops, lazy), carried)) in tries.into_iter().enumerate() {
                     let t = translate(
                         m,
                         fi as u32,
@@ -3053,6 +3145,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                         &numbers,
                         &typed_at[fi],
                         &typed::fixed_tags(fun, &seeds[fi], &srets, fi as u32),
+                        &carried,
                     )
                     .map_err(|e| format!("{name}: {e}"))?;
                     if k == last || fits(&t) {
