@@ -447,11 +447,10 @@ mod tests {
     fn push_clears_the_whole_extent_of_every_kind() {
         let funcs = vec![FuncInfo {
             name: "f".into(),
-            code: Box::new([]),
+            code: crate::vm::Code::new(&[], &[]),
             arity: 1,
             ncaptures: 0,
             nslots: 6,
-            edges: Box::new([]),
         }];
         for kind in [
             FrameKind::NORMAL,
