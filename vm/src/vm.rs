@@ -35,11 +35,18 @@ pub struct Code {
     /// The table's `nedges` entries reversed, then the code's bytes in words (the last
     /// one padded with zeros).
     buf: Box<[u32]>,
-    /// Entries of the edge table.
-    nedges: usize,
+    /// The code's first byte in `buf` (word `nedges`), kept rather than computed at
+    /// every call and return (two instructions each).
+    start: *const u8,
     /// Bytes of code.
     len: usize,
 }
+
+// SAFETY: `start` points into `buf`, which the `Code` owns and never writes after
+// `new`: sending or sharing a `Code` is sending or sharing that immutable buffer.
+unsafe impl Send for Code {}
+// SAFETY: as for `Send`: nothing writes through `start`.
+unsafe impl Sync for Code {}
 
 impl Code {
     /// `code` with the edge table `edges`.
@@ -50,9 +57,14 @@ impl Code {
             w[..c.len()].copy_from_slice(c);
             u32::from_ne_bytes(w)
         }));
+        let buf = buf.into_boxed_slice();
+        // SAFETY: the first `edges.len()` words are the table's, so the result is
+        // inside the buffer or one past its end. Moving the box later does not move
+        // its heap buffer.
+        let start = unsafe { buf.as_ptr().add(edges.len()) as *const u8 };
         Code {
-            buf: buf.into_boxed_slice(),
-            nedges: edges.len(),
+            buf,
+            start,
             len: code.len(),
         }
     }
@@ -61,14 +73,17 @@ impl Code {
     /// table below it is read through this pointer, see [`Code`]).
     #[inline(always)]
     pub fn code_ptr(&self) -> *const u8 {
-        // SAFETY: `nedges` words are inside the buffer (its first ones), so the result
-        // is inside it or one past its end.
-        unsafe { self.buf.as_ptr().add(self.nedges) as *const u8 }
+        self.start
+    }
+
+    /// Entries of the edge table.
+    fn nedges(&self) -> usize {
+        self.buf.len() - self.len.div_ceil(4)
     }
 
     /// Entry `i` of the edge table (`None` past its end).
     pub fn edge(&self, i: usize) -> Option<u32> {
-        let k = self.nedges.checked_sub(i.checked_add(1)?)?;
+        let k = self.nedges().checked_sub(i.checked_add(1)?)?;
         Some(self.buf[k])
     }
 
