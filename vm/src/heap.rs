@@ -235,6 +235,13 @@ pub struct Header {
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() == 16);
+// `Heap::init` writes the header as two words in this layout.
+const _: () = {
+    use std::mem::offset_of;
+    assert!(offset_of!(Header, kind) == 0 && offset_of!(Header, flags) == 1);
+    assert!(offset_of!(Header, tag) == 2 && offset_of!(Header, meta) == 4);
+    assert!(offset_of!(Header, len) == 8);
+};
 
 impl Header {
     /// The header of a newly allocated object: the one initialiser, shared by the
@@ -1011,12 +1018,25 @@ impl Heap {
 
     /// Writes the header of a just-bumped object of `size` bytes at `p` (either
     /// generation) and counts the allocation.
+    ///
+    /// The header goes out as two 8-byte stores, the first put together in a register
+    /// (kind, flags 0, tag, meta in the `#[repr(C)]` order of the bytes): writing the
+    /// `Header` value made four narrow stores, one per field (binary-trees' `con`).
     #[inline(always)]
     fn init(&mut self, p: *mut Header, size: usize, kind: u8, tag: u16, meta: u32, len: u64) {
         self.stats.allocated += size as u64;
+        let mut w0 = [0u8; 8];
+        w0[0] = kind;
+        w0[2..4].copy_from_slice(&tag.to_ne_bytes());
+        w0[4..].copy_from_slice(&meta.to_ne_bytes());
+        let w = p as *mut u64;
         // SAFETY: `p` was just bumped from a space: it points at `size >= 16` writable
-        // bytes of that space.
-        unsafe { p.write(Header::new(kind, tag, meta, len)) };
+        // bytes of that space, 16-byte aligned; a `Header` is those two words (the
+        // asserts below).
+        unsafe {
+            w.write(u64::from_ne_bytes(w0));
+            w.add(1).write(len);
+        }
     }
 
     /// Eden's size in bytes (where objects are born).

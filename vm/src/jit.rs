@@ -905,9 +905,8 @@ impl Vm {
         if !matches!(op, Op::Loop | Op::TCallSelf) {
             return None;
         }
-        f.edges
-            .get(ip as usize / BACKEDGE_MIN_LEN)
-            .copied()
+        f.code
+            .edge(ip as usize / BACKEDGE_MIN_LEN)
             .filter(|&e| e != NO_EDGE)
     }
 
@@ -1716,5 +1715,53 @@ mod tests {
         assert_eq!(t[0], 10);
         assert_eq!(t[l / BACKEDGE_MIN_LEN], 11);
         assert_eq!(t.iter().filter(|&&e| e != NO_EDGE).count(), 2);
+    }
+
+    /// A function's `Code` keeps its bytes, and the interpreter's read below the code
+    /// pointer (`Code::edge_at`) finds every entry of the edge table, as `Code::edge`
+    /// does: loops of several lengths, so that the table has gaps and more than one
+    /// word per back-edge.
+    #[test]
+    fn code_holds_its_edge_table_below_its_bytes() {
+        use hashvm_format::insn::Operand;
+        let mut f = FunctionBuilder::new("f", 0, 1);
+        let top = f.new_label();
+        f.bind(top);
+        f.emit(Op::Loop, [hashvm_format::Arg::Label(top)]);
+        f.emit(
+            Op::LoadI,
+            [Operand::Slot(0).into(), Operand::Imm32(7).into()],
+        );
+        f.emit(Op::Loop, [hashvm_format::Arg::Label(top)]);
+        f.emit(
+            Op::LoadI,
+            [Operand::Slot(0).into(), Operand::Imm32(8).into()],
+        );
+        f.emit(Op::Loop, [hashvm_format::Arg::Label(top)]);
+        let mut mb = ModuleBuilder::new();
+        let fi = mb.add_function(f).unwrap();
+        mb.set_entry(fi);
+        mb.set_executable(true);
+        let m = mb.finish().unwrap();
+        let bytes = &m.functions[0].code;
+        let mut next = 3;
+        let t = edge_table(bytes, &mut next);
+        assert_eq!(next, 6);
+        let code = crate::vm::Code::new(bytes, &t);
+        assert_eq!(&code[..], &bytes[..]);
+        assert_eq!(code.edge(t.len()), None);
+        let mut seen = Vec::new();
+        for (i, &e) in t.iter().enumerate() {
+            assert_eq!(code.edge(i), Some(e));
+            // SAFETY: `code` is live and its table has `t.len() > i` entries.
+            assert_eq!(unsafe { crate::vm::Code::edge_at(code.code_ptr(), i) }, e);
+            if e != NO_EDGE {
+                seen.push(e);
+            }
+        }
+        assert_eq!(seen, [3, 4, 5]);
+        let empty = crate::vm::Code::new(bytes, &[]);
+        assert_eq!(&empty[..], &bytes[..]);
+        assert_eq!(empty.edge(0), None);
     }
 }

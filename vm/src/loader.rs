@@ -49,11 +49,10 @@ pub struct LinkedIn {
 fn func_info(f: &Function, nedges: &mut u32) -> FuncInfo {
     FuncInfo {
         name: f.name.clone(),
-        code: f.code.clone().into_boxed_slice(),
+        code: crate::vm::Code::new(&f.code, &crate::jit::edge_table(&f.code, nedges)),
         arity: f.arity,
         ncaptures: f.ncaptures,
         nslots: f.nslots,
-        edges: crate::jit::edge_table(&f.code, nedges),
     }
 }
 

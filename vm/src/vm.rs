@@ -13,17 +13,101 @@ use std::io::Write;
 pub struct FuncInfo {
     /// Name for stack traces.
     pub name: String,
-    /// The bytecode (verified).
-    pub code: Box<[u8]>,
+    /// The bytecode (verified), with its edge table in front of it.
+    pub code: Code,
     /// Parameters.
     pub arity: u16,
     /// Captured values its closures carry.
     pub ncaptures: u16,
     /// Frame size.
     pub nslots: u16,
-    /// Loop-slot index of each back-edge, at entry `offset / BACKEDGE_MIN_LEN`
-    /// (see [`crate::jit`]); empty when the function has no back-edge.
-    pub edges: Box<[u32]>,
+}
+
+/// A function's bytecode (it derefs to the bytes) and its edge table, the loop-slot
+/// index of each back-edge at entry `offset / BACKEDGE_MIN_LEN` (see [`crate::jit`];
+/// empty when the function has no back-edge), in one allocation: the table's entries
+/// lie in reverse order just below the code's first byte, entry `i` at
+/// `code_ptr() as *const u32 - (i + 1)`. So the interpreter finds a back-edge's slot
+/// from the code pointer it keeps anyway, and needs no pointer to the table in its
+/// dispatch loop: that pointer, a loop-carried local the compiler kept in the loop's
+/// stack frame, cost a load and a store at every call and return (binary-trees).
+pub struct Code {
+    /// The table's `nedges` entries reversed, then the code's bytes in words (the last
+    /// one padded with zeros).
+    buf: Box<[u32]>,
+    /// The code's first byte in `buf` (word `nedges`), kept rather than computed at
+    /// every call and return (two instructions each).
+    start: *const u8,
+    /// Bytes of code.
+    len: usize,
+}
+
+// SAFETY: `start` points into `buf`, which the `Code` owns and never writes after
+// `new`: sending or sharing a `Code` is sending or sharing that immutable buffer.
+unsafe impl Send for Code {}
+// SAFETY: as for `Send`: nothing writes through `start`.
+unsafe impl Sync for Code {}
+
+impl Code {
+    /// `code` with the edge table `edges`.
+    pub fn new(code: &[u8], edges: &[u32]) -> Code {
+        let mut buf: Vec<u32> = edges.iter().rev().copied().collect();
+        buf.extend(code.chunks(4).map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_ne_bytes(w)
+        }));
+        let buf = buf.into_boxed_slice();
+        // SAFETY: the first `edges.len()` words are the table's, so the result is
+        // inside the buffer or one past its end. Moving the box later does not move
+        // its heap buffer.
+        let start = unsafe { buf.as_ptr().add(edges.len()) as *const u8 };
+        Code {
+            buf,
+            start,
+            len: code.len(),
+        }
+    }
+
+    /// The code's first byte, with the provenance of the whole allocation (the edge
+    /// table below it is read through this pointer, see [`Code`]).
+    #[inline(always)]
+    pub fn code_ptr(&self) -> *const u8 {
+        self.start
+    }
+
+    /// Entries of the edge table.
+    fn nedges(&self) -> usize {
+        self.buf.len() - self.len.div_ceil(4)
+    }
+
+    /// Entry `i` of the edge table (`None` past its end).
+    pub fn edge(&self, i: usize) -> Option<u32> {
+        let k = self.nedges().checked_sub(i.checked_add(1)?)?;
+        Some(self.buf[k])
+    }
+
+    /// Entry `i` of the edge table of the code starting at `code`, without a bound
+    /// check: the interpreter's read at a back-edge.
+    ///
+    /// # Safety
+    /// `code` was returned by [`Code::code_ptr`] of a live `Code` whose table has more
+    /// than `i` entries.
+    #[inline(always)]
+    pub(crate) unsafe fn edge_at(code: *const u8, i: usize) -> u32 {
+        // SAFETY: the caller's contract: entry `i` is the word `i + 1` below `code`,
+        // inside the allocation `code` derives from, aligned as the words are.
+        unsafe { *(code as *const u32).sub(i + 1) }
+    }
+}
+
+impl std::ops::Deref for Code {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the words after the table hold the code's `len` bytes (`new`), and a
+        // byte has no alignment to keep.
+        unsafe { std::slice::from_raw_parts(self.code_ptr(), self.len) }
+    }
 }
 
 /// Printing metadata of one constructor.

@@ -22,7 +22,7 @@ use crate::frames::PushFailed;
 use crate::heap::{self, Elems, Kind, THUNK_DONE, THUNK_PENDING, THUNK_RUNNING};
 use crate::jit::{Go, BACKEDGE_MIN_LEN};
 use crate::value::{Tag, Value};
-use crate::vm::{Frame, FrameKind, Trap, Vm, SCRATCH_SLOTS};
+use crate::vm::{Code, Frame, FrameKind, Trap, Vm, SCRATCH_SLOTS};
 use hashvm_format::builtin;
 
 /// Copies a value as its two 8-byte halves rather than one 16-byte move: a value just
@@ -57,8 +57,19 @@ unsafe fn copy_value(dst: *mut Value, src: *const Value) {
 ///
 /// # Safety
 /// `src` and `dst` are valid, aligned and non-overlapping runs of `n` value slots.
+///
+/// Two values (a cons cell, a pair, binary-trees' `Node`) are copied without the loop:
+/// its entry tests and its unrolled body were about 20 instructions for them.
 #[inline(always)]
 unsafe fn copy_window(dst: *mut Value, src: *const Value, n: usize) {
+    if n == 2 {
+        // SAFETY: `n == 2`, per the caller's contract.
+        unsafe {
+            copy_value(dst, src);
+            copy_value(dst.add(1), src.add(1));
+        }
+        return;
+    }
     for i in 0..n {
         // SAFETY: `i < n`, per the caller's contract.
         unsafe { copy_value(dst.add(i), src.add(i)) };
@@ -102,10 +113,11 @@ impl Vm {
         // The loop slots: the table is not resized while code runs (only `load`
         // replaces it, and `load` refuses to run from inside the hook).
         let hot = self.hot_loops.as_mut_ptr();
+        // The running function is not a local: the back-edges read its edge table
+        // through `code` (`crate::vm::Code`), and the cold paths that need its index
+        // read the innermost record. Loop-carried locals beyond the ones below were
+        // kept in the loop's stack frame, a store at every call and return.
         let mut cur_base: usize;
-        let mut cur_func: u32;
-        // The running function's edge table (see `crate::jit`).
-        let mut edges: *const u32;
         let mut base: *mut Value;
         let mut code: *const u8;
         let mut ip: *const u8;
@@ -114,10 +126,8 @@ impl Vm {
             () => {{
                 let fr = *self.frames.top();
                 cur_base = fr.base as usize;
-                cur_func = fr.func;
                 base = (self.stack.as_mut_ptr().add(cur_base));
-                code = ((*funcs.add(fr.func as usize)).code.as_ptr());
-                edges = ((*funcs.add(fr.func as usize)).edges.as_ptr());
+                code = ((*funcs.add(fr.func as usize)).code.code_ptr());
                 ip = (code.add(fr.ip as usize));
             }};
         }
@@ -155,11 +165,8 @@ impl Vm {
             ($f:expr, $b:expr) => {{
                 let f: u32 = $f;
                 cur_base = $b;
-                cur_func = f;
                 base = self.stack.as_mut_ptr().add(cur_base);
-                let info = &*funcs.add(f as usize);
-                code = info.code.as_ptr();
-                edges = info.edges.as_ptr();
+                code = (*funcs.add(f as usize)).code.code_ptr();
                 ip = code;
                 jit_request!();
             }};
@@ -372,15 +379,17 @@ impl Vm {
         macro_rules! count_back_edge {
             () => {{
                 let off = ip.offset_from(code) as usize;
-                // SAFETY: the loader gave every back-edge of the function an entry, and
+                // SAFETY: `code` is the running function's `Code::code_ptr`; the loader
+                // gave every back-edge of the function an entry in its edge table, and
                 // sized the loop-slot table to the edges it numbered.
-                let idx = *edges.add(off / BACKEDGE_MIN_LEN);
+                let idx = Code::edge_at(code, off / BACKEDGE_MIN_LEN);
                 let c = &mut *hot.add(idx as usize);
                 // An anchor with a trace keeps its counter at 1: one test covers both.
                 c.count -= 1;
                 if c.count == 0 {
                     save_ip!();
-                    match tri!(self.fire_hot_loop(cur_func, off as u32, idx)) {
+                    let func = self.frames.top().func;
+                    match tri!(self.fire_hot_loop(func, off as u32, idx)) {
                         // The hook may have grown the stack (`Vm::call`).
                         Go::On => base = self.stack.as_mut_ptr().add(cur_base),
                         Go::Reload => {
@@ -533,12 +542,10 @@ impl Vm {
                 let top = self.frames.top();
                 if top.kind == FrameKind::NORMAL {
                     cur_base = top.base as usize;
-                    cur_func = top.func;
                     base = self.stack.as_mut_ptr().add(cur_base);
                     let $dst = base.add(ret as usize);
                     $write;
-                    code = (*funcs.add(top.func as usize)).code.as_ptr();
-                    edges = (*funcs.add(top.func as usize)).edges.as_ptr();
+                    code = (*funcs.add(top.func as usize)).code.code_ptr();
                     ip = code.add(top.ip as usize);
                 } else {
                     match tri!(self.deliver(ret, $val)) {
@@ -613,7 +620,7 @@ impl Vm {
                 }
                 if RECORD {
                     let off = ip.offset_from(code) as u32;
-                    if self.record_step(cur_func, off, cur_base) {
+                    if self.record_step(self.frames.top().func, off, cur_base) {
                         self.frames.set_ip(off);
                         return Ok(None);
                     }
