@@ -149,6 +149,27 @@ pub fn is_self_recursive(func: u32, code: &[u8]) -> bool {
     false
 }
 
+/// Whether the function with bytecode `code` (index `func`) calls itself other than in
+/// tail position (`callself`, or `callk` of itself): the calls a function-entry tree
+/// makes real (`call.rec`), in its root or in side traces recorded later.
+pub fn calls_itself(func: u32, code: &[u8]) -> bool {
+    let mut ip = 0;
+    while let Ok((insn, len)) = Insn::decode(code, ip) {
+        match insn.op.unfused() {
+            Op::CallSelf => return true,
+            Op::CallK if matches!(insn.args.get(1), Some(Operand::Func(f)) if *f == func) => {
+                return true
+            }
+            _ => {}
+        }
+        ip += len;
+        if len == 0 {
+            break;
+        }
+    }
+    false
+}
+
 /// Records one loop trace anchored at the back-edge instruction at `anchor_ip` of
 /// function `func`.
 pub struct Recorder {
@@ -2324,6 +2345,7 @@ mod tests {
                                     passes: 0,
                                     link: None,
                                     root_fast: None,
+                                    recursive: false,
                                 },
                             )
                             .expect("compiles"),
