@@ -883,30 +883,20 @@ pub(crate) fn disp(slot: u64) -> Result<i32, CompileError> {
 /// [`CallConv::Trace`]) and one frame record, and needs room for 12 more an exit
 /// inside the callee may push, so that one compare of `rsp` at each call covers both
 /// stacks (the AOT trampoline's rule). Depth k may call when 8k + 8 <= rsp - floor,
-/// that is when k <= records free - 13.
+/// that is when k <= records free - 13. Clobbers rax, rcx.
 ///
-/// It covers the value stack too, for a function of `nslots` slots entered with the
-/// base register at its slot 0: each `call.rec` moves the base up by its argument
-/// slot, less than `nslots`, and needs the callee's frame, at most `2 * nslots` slots
-/// from the caller's base, below the stack limit; with `p` the power of two at or
-/// above `nslots`, depth k may call when k <= (limit - base) / 16p - 2, for then
-/// base + 16pk + 32p <= limit. So the `call.rec`s count on the floor alone (no
-/// value stack compare either, [`NativeCall::checked`]). Clobbers rax, rcx.
-fn raise_frame_floor(a: &mut Assembler, nslots: u16) {
+/// (The value stack stays checked at each call: a floor that also covered it, one
+/// compare fewer a call, refused calls within a frame or two of the stack's end that
+/// the interpreter then made without growing the stack, so every later call there
+/// exited again: ackermann with the JIT on ran 38% of its instructions in traces
+/// instead of 97%.)
+fn raise_frame_floor(a: &mut Assembler) {
     let shift = FRAME_SHIFT.unwrap_or(5);
-    // log2(16p): 16-byte values, p = nslots rounded up to a power of two.
-    let vshift = 4 + (nslots.max(1) as u32).next_power_of_two().trailing_zeros() as i8;
     dynasm!(a ; .arch x64
         ; mov rax, QWORD [r12 + layout::ST_FRAME_LIMIT as i32]
         ; sub rax, QWORD [r12 + layout::ST_FRAME_TOP as i32]
         ; sar rax, shift
         ; sub rax, 1 + crate::record::MAX_INLINE_DEPTH as i32
-        ; mov rcx, QWORD [r12 + layout::ST_STACK_LIMIT as i32]
-        ; sub rcx, Rq(BASE)
-        ; sar rcx, vshift
-        ; sub rcx, 2
-        ; cmp rcx, rax
-        ; cmovl rax, rcx
         ; lea rax, [rax * 8 + 8]
         ; mov rcx, rsp
         ; sub rcx, rax
@@ -944,7 +934,6 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     // A root whose function calls itself (not in tail position) raises it too, for
     // its side traces' calls (`Ctx::recursive`): one floor compute per entry from
     // the interpreter against three instructions at every side trace's `call.rec`.
-    let nslots = t.entry.map_or(0, |e| e.2);
     let floor = ctx.root_top.is_none()
         && t.entry.is_some()
         && FRAME_SHIFT.is_some()
@@ -971,7 +960,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         if floor {
             // A function-entry root with a `call.rec`: one compare of `rsp` at each
             // call covers both stacks.
-            raise_frame_floor(&mut a, nslots);
+            raise_frame_floor(&mut a);
         }
         let done = a.new_dynamic_label();
         dynasm!(a ; .arch x64
@@ -1007,7 +996,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         let off = a.offset();
         dynasm!(a ; .arch x64
             ; push rbp);
-        raise_frame_floor(&mut a, nslots);
+        raise_frame_floor(&mut a);
         dynasm!(a ; .arch x64
             ; call =>top
             ; pop rbp
@@ -1655,7 +1644,6 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     dst,
                     resume,
                     room,
-                    checked: cx.frame_floor(),
                     closure_is_func: ins.op == IrOp::CallRecK,
                     conv: CallConv::Trace,
                     keep: 0,
@@ -2734,10 +2722,6 @@ pub(crate) struct NativeCall {
     /// the callee may push); 0 when the caller's native stack budget covers it (the AOT
     /// trampoline sets its budget so that the frame stack cannot run out first).
     pub room: i32,
-    /// The value stack was checked for the callee's frame before (a `call.tree`'s
-    /// own checks), or the native floor covers it (a `call.rec` under a floor that
-    /// [`raise_frame_floor`] raised): no compare of its own ([`CallConv::Trace`]).
-    pub checked: bool,
     /// The callee's closure slot holds the FUNC value `func` (a known call), rather
     /// than a copy of the caller's closure (a self call).
     pub closure_is_func: bool,
@@ -2816,7 +2800,7 @@ pub(crate) fn push_native_frame<A: Emitter>(
     let (f, dst, resume, room) = (c.func, c.dst, c.resume, c.room);
     // Room for the callee's slots, its frame record and native stack: otherwise the
     // interpreter makes the call. Whole-function code checked before.
-    if c.conv == CallConv::Trace && !c.checked {
+    if c.conv == CallConv::Trace {
         dynasm!(a ; .arch x64
             ; lea r11, [Rq(BASE) + end]
             ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
@@ -3160,7 +3144,6 @@ fn call_tree<A: Emitter>(
         dst: c.dst as i16,
         resume: c.resume as i32,
         room: if n > 0 { 0 } else { room },
-        checked: n > 0,
         closure_is_func: c.closure_is_func,
         conv: CallConv::Trace,
         keep: 0,

@@ -1872,8 +1872,6 @@ impl Target<Asm> for BlockTarget<'_> {
                     resume,
                     // The trampoline's native stack floor covers the frame stack.
                     room: 0,
-                    // (Whole-function code checks the value stack before: `SlowCall`.)
-                    checked: true,
                     closure_is_func: ins.op != IrOp::CallAotSelf,
                     conv: CallConv::Aot,
                     // What the callee covers first, but what this function reads
@@ -2533,7 +2531,6 @@ fn indirect_call(
         dst,
         resume,
         room: 0,
-        checked: true,
         closure_is_func: false,
         conv: CallConv::Aot,
         // Unused by the pop; the indirect entry clears every slot of the callee.
