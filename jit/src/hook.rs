@@ -313,6 +313,15 @@ impl Jit {
         }
         let root_top = side.map(|_| self.traces[root].code.top());
         let root_fast = side.and_then(|_| self.traces[root].code.fast_entry());
+        // A function-entry root whose function calls itself raises the native floor
+        // for its side traces' `call.rec`s too; they count on it.
+        let recursive = match (side, trace.entry) {
+            (Some(_), _) => self.traces[root].code.frame_floor(),
+            (None, Some((func, ..))) => vm
+                .func_code(func)
+                .is_some_and(|c| crate::record::calls_itself(func, c)),
+            (None, None) => false,
+        };
         let iters = Box::new(AtomicU64::new(0));
         let side_iters = Box::new(AtomicU64::new(0));
         let counter = if side.is_some() {
@@ -368,6 +377,7 @@ impl Jit {
             },
             link,
             root_fast,
+            recursive,
         };
         // A root loop is peeled (`opt`); should its peeled form not compile (more
         // values live at once than the spill area holds), it runs as recorded.

@@ -143,7 +143,7 @@ define_ir! {
     SClear "sclear" 0 None [STORE | NOSYNC] "Frame slot `k`'s tag := unit: a slot of an inlined callee's frame its arguments do not fill, cleared as the interpreter's frame push clears it.";
     SUnit "sunit" 0 None [STORE | NOSYNC] "Frame slot `k` := unit (the result of a `retu`).";
     GFunc "guard.func" 0 None [GUARD | LOAD | NOSYNC] "Guard frame slot `k & 0xffffffff` holds the FUNC value of function `k >> 32` (a `call` inlined).";
-    CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it.";
+    CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it. `tw` 1: the result slot is dead at the resume point, the result is not stored.";
     CallRecSelf "callself.rec" 0 None [GUARD | STORE] "As `call.rec`, the frame's closure copied from the caller's (`callself`).";
     RetRec "ret.rec" 1 None [GUARD | STORE] "Return a from the function of a function-entry trace: return natively with a in rax/rdx and the frame still pushed (the `call.rec` or `call.tree` that called it, or the tree's prologue at the outermost level, pops it and stores a into the caller's result slot); exits when the caller is not a bytecode frame.";
     DivI "div.i64" 2 I64 [GUARD | NOSYNC] "a / b truncated, guarded: b != 0 and b != -1 (the interpreter takes those, faulting on 0, wrapping on -1).";
@@ -1207,14 +1207,27 @@ impl TraceBuilder {
 
     /// A real call of the trace's own function (see `call.rec`): `self_closure` copies
     /// the caller's closure (`callself`) instead of the FUNC value.
-    pub fn call_rec(&mut self, a0: u16, d: u16, resume: u32, self_closure: bool, snap: u32) {
+    ///
+    /// `dead`: the result slot is dead at `resume` (the bytecode writes it before any
+    /// read on every path from there), so the code need not store the result into it
+    /// (`tw` 1). The record still names the slot: a callee that returns through the
+    /// interpreter stores it there, as a `ret` does.
+    pub fn call_rec(
+        &mut self,
+        a0: u16,
+        d: u16,
+        resume: u32,
+        self_closure: bool,
+        dead: bool,
+        snap: u32,
+    ) {
         let op = if self_closure {
             IrOp::CallRecSelf
         } else {
             IrOp::CallRecK
         };
         let k = a0 as u64 | (d as u64) << 16 | (resume as u64) << 32;
-        self.emit(op, NONE, NONE, k, snap);
+        self.emit_tw(op, NONE, NONE, k, dead as u64, snap);
         self.barrier();
     }
 
@@ -1362,6 +1375,11 @@ impl TraceBuilder {
     /// Marks a function-entry trace of `func` (arity, frame size).
     pub fn set_entry(&mut self, func: u32, arity: u16, nslots: u16) {
         self.trace.entry = Some((func, arity, nslots));
+    }
+
+    /// The function-entry trace's function, arity and frame size ([`Self::set_entry`]).
+    pub fn entry(&self) -> Option<(u32, u16, u16)> {
+        self.trace.entry
     }
 
     /// Records what the trace's frames need: `extent` slots from the trace frame's
@@ -1638,7 +1656,31 @@ impl TraceBuilder {
     pub fn aget_flat(&mut self, a: Ref, i: Ref, tw: u64, snap: u32) -> Result<Ref, BuildError> {
         self.want(a, IrType::Ptr, IrOp::AGetFlat)?;
         self.want(i, IrType::I64, IrOp::AGetFlat)?;
-        Ok(self.emit_tw(IrOp::AGetFlat, a, i, 0, tw, snap))
+        let r = self.emit_tw(IrOp::AGetFlat, a, i, 0, tw, snap);
+        self.checked_index(r, a, i);
+        Ok(r)
+    }
+
+    /// After an element load `r` of `a[i]` that checks its index itself (`aget.flat`,
+    /// `aget.i64`/`f64`/`bool`: their code compares `i` with the length and exits):
+    /// a later `guard.index` of `a` and `i` can never fail, as a second identical
+    /// guard cannot (an array's length never changes while it lives), so it is the
+    /// load's ([`Self::slot_barrier`] keeps it). `swap`'s `a[i] = a[j]; a[j] = t` after
+    /// its loads of `a[i]` and `a[j]` checks no index again. Only when the load was
+    /// emitted here: a load forwarded from a store (or shared) checked nothing.
+    fn checked_index(&mut self, r: Ref, a: Ref, i: Ref) {
+        let emitted = self.trace.ins.get(r.0 as usize).is_some_and(|ins| {
+            r.0 as usize + 1 == self.trace.ins.len()
+                && matches!(
+                    ins.op,
+                    IrOp::AGetFlat | IrOp::AGetI | IrOp::AGetF | IrOp::AGetB
+                )
+                && ins.a == a
+                && ins.b == i
+        });
+        if emitted {
+            self.cse.entry((IrOp::GIndex, a, i, 0, 0)).or_insert(NONE);
+        }
     }
 
     /// Element `i` (in range: guarded before) of the flat array `obj`, whose elements
@@ -1812,7 +1854,9 @@ impl TraceBuilder {
         if self.trace.ty(a) != IrType::Ptr || self.trace.ty(i) != IrType::I64 {
             return Err(BuildError::TypeMismatch(op));
         }
-        Ok(self.emit(op, a, i, 0, snap))
+        let r = self.emit(op, a, i, 0, snap);
+        self.checked_index(r, a, i);
+        Ok(r)
     }
 
     /// Element `i` of the array `a` of an elements kind known only at run time, of the

@@ -45,6 +45,7 @@ use crate::ir::{
 use crate::kinds::FieldKinds;
 use hashvm_format::builtin;
 use hashvm_format::insn::{Insn, Operand};
+use hashvm_format::liveness::Liveness;
 use hashvm_format::opcode::Op;
 use hashvm_vm::jit::layout;
 use hashvm_vm::{Tag, Value};
@@ -151,6 +152,27 @@ pub fn is_self_recursive(func: u32, code: &[u8]) -> bool {
     false
 }
 
+/// Whether the function with bytecode `code` (index `func`) calls itself other than in
+/// tail position (`callself`, or `callk` of itself): the calls a function-entry tree
+/// makes real (`call.rec`), in its root or in side traces recorded later.
+pub fn calls_itself(func: u32, code: &[u8]) -> bool {
+    let mut ip = 0;
+    while let Ok((insn, len)) = Insn::decode(code, ip) {
+        match insn.op.unfused() {
+            Op::CallSelf => return true,
+            Op::CallK if matches!(insn.args.get(1), Some(Operand::Func(f)) if *f == func) => {
+                return true
+            }
+            _ => {}
+        }
+        ip += len;
+        if len == 0 {
+            break;
+        }
+    }
+    false
+}
+
 /// Records one loop trace anchored at the back-edge instruction at `anchor_ip` of
 /// function `func`.
 pub struct Recorder {
@@ -173,6 +195,9 @@ pub struct Recorder {
     /// A side trace (recorded from an exit of a root): it ends where its root would
     /// go on, and needs no recursion of its own.
     side: bool,
+    /// The liveness of the trace's function (a function-entry trace's, computed at
+    /// its first `call.rec`; `Some(None)`: its code does not decode).
+    liveness: Option<Option<Liveness>>,
     /// A function-entry root's arity, until its first step loads the arguments that
     /// are i64, f64 or bool values: their guarded loads lead the trace, where the
     /// backend guards them before its fast entry (`jit/src/x64.rs`, `entry_prefix`).
@@ -401,6 +426,7 @@ impl Recorder {
             loop_root: true,
             entry: false,
             side: false,
+            liveness: None,
             preload: 0,
             skip: None,
             waiting: None,
@@ -1011,9 +1037,25 @@ impl Recorder {
                 } else {
                     (slot_of(&a[0]), slot_of(&a[2]))
                 };
+                // A result slot the code after the call writes before it reads it
+                // (awfy_permute's calls, whose unit results are never read) is not
+                // stored: nothing can read the value left there (a live slot of the
+                // calling frame, so a valid one for the collector).
+                let nslots = self.b.entry().map_or(0, |e| e.2);
+                let dead = !self
+                    .liveness
+                    .get_or_insert_with(|| Liveness::of_code(code, nslots))
+                    .as_ref()
+                    .is_none_or(|l| l.live(next, d));
                 let snap = self.snap(ip);
-                self.b
-                    .call_rec(a0 as u16, d as u16, next, insn.op == Op::CallSelf, snap);
+                self.b.call_rec(
+                    a0 as u16,
+                    d as u16,
+                    next,
+                    insn.op == Op::CallSelf,
+                    dead,
+                    snap,
+                );
                 self.skip = Some(next);
                 return Ok(None);
             }
@@ -2372,6 +2414,7 @@ mod tests {
                                     passes: 0,
                                     link: None,
                                     root_fast: None,
+                                    recursive: false,
                                 },
                             )
                             .expect("compiles"),
