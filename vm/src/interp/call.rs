@@ -26,6 +26,16 @@ pub(super) unsafe fn callee_function(tag: u32, bits: u64) -> Option<u32> {
     }
 }
 
+/// Why a push for the dispatch loop ([`Vm::push_frame_entering`]) did not simply
+/// leave the callee's frame on top to continue in.
+pub(crate) enum PushStop {
+    /// A fault (stack overflow, an interrupt): the caller returns it.
+    Trap(Trap),
+    /// The frame is pushed, and the callee's entry counter fired: a JIT request may be
+    /// queued for it (`Vm::jit_request`).
+    Fired,
+}
+
 /// The record of a NORMAL frame for `func` at absolute stack index `base`, returning
 /// into slot `ret` of its caller, starting at ip 0.
 #[inline(always)]
@@ -144,7 +154,8 @@ impl Vm {
     }
 
     /// Pushes a NORMAL frame for `func` at absolute stack index `base`, with `n`
-    /// arguments already in place, and counts the call for the JIT hook.
+    /// arguments already in place, and counts the call for the JIT hook. A request
+    /// the count queues stays queued for the caller's next `reload!`.
     #[inline(always)]
     pub(crate) fn push_frame(
         &mut self,
@@ -154,12 +165,34 @@ impl Vm {
         ret: u16,
         closure: Value,
     ) -> Result<(), Trap> {
+        match self.push_frame_entering(func, base, n, ret, closure) {
+            Ok(()) | Err(PushStop::Fired) => Ok(()),
+            Err(PushStop::Trap(e)) => Err(e),
+        }
+    }
+
+    /// [`Vm::push_frame`] for the dispatch loop, which enters the callee without
+    /// reading the new record back: `Err(PushStop::Fired)` when the callee's entry
+    /// counter fired, the one case in which a JIT request can have been queued. The
+    /// loop tests for a request only then, on the failure path of the test it makes
+    /// anyway, rather than testing `jit_request` after every push (two instructions
+    /// per call).
+    #[inline(always)]
+    pub(crate) fn push_frame_entering(
+        &mut self,
+        func: u32,
+        base: usize,
+        n: usize,
+        ret: u16,
+        closure: Value,
+    ) -> Result<(), PushStop> {
         let fr = normal_frame(func, base, ret, closure);
         // Not `enter`: its cold path takes the record by value, which made every call
         // build a copy of it in the dispatch loop's stack frame (seven stores) besides
         // the record itself; the cold path here rebuilds it from the scalars.
         if let Err(why) = self.try_push(fr, n) {
-            self.push_frame_slow(func, base, n, ret, closure, why)?;
+            self.push_frame_slow(func, base, n, ret, closure, why)
+                .map_err(PushStop::Trap)?;
         }
         self.count_call(func)
     }
@@ -167,23 +200,34 @@ impl Vm {
     /// Counts a call of `func` whose frame was just pushed, for the JIT hook: fires it
     /// when the function's counter expires.
     #[inline(always)]
-    fn count_call(&mut self, func: u32) -> Result<(), Trap> {
+    fn count_call(&mut self, func: u32) -> Result<(), PushStop> {
         // SAFETY: `hot_calls` has one slot per function, and the push (`try_push` or its
         // slow path) has just read `func`'s frame size (the index is valid).
         // An anchor with a trace keeps its counter at 1, so this one test covers both.
         let c = unsafe { self.hot_calls.get_unchecked_mut(func as usize) };
         c.count -= 1;
         if c.count == 0 {
-            return self.fire_hot_call(func);
+            return Err(self.fire_hot_call_entering(func));
         }
         Ok(())
     }
 
-    /// [`Vm::push_frame`] for a `callk` of the known function `func`, whose closure is
-    /// `Value::func(func)`. Not `push_frame` with that value: its cold path takes the
-    /// closure as an argument, so every call spilled the 16-byte value to the dispatch
-    /// loop's stack frame (two stores) for a path that almost never runs; here the
-    /// cold path rebuilds the closure from `func` itself.
+    /// [`Vm::fire_hot_call`] as [`Vm::count_call`]'s cold path: its interrupt poll's
+    /// trap, or `Fired`.
+    #[cold]
+    #[inline(never)]
+    fn fire_hot_call_entering(&mut self, func: u32) -> PushStop {
+        match self.fire_hot_call(func) {
+            Ok(()) => PushStop::Fired,
+            Err(e) => PushStop::Trap(e),
+        }
+    }
+
+    /// [`Vm::push_frame_entering`] for a `callk` of the known function `func`, whose
+    /// closure is `Value::func(func)`. Not `push_frame` with that value: its cold path
+    /// takes the closure as an argument, so every call spilled the 16-byte value to the
+    /// dispatch loop's stack frame (two stores) for a path that almost never runs; here
+    /// the cold path rebuilds the closure from `func` itself.
     #[inline(always)]
     pub(crate) fn push_known_frame(
         &mut self,
@@ -191,10 +235,11 @@ impl Vm {
         base: usize,
         n: usize,
         ret: u16,
-    ) -> Result<(), Trap> {
+    ) -> Result<(), PushStop> {
         let fr = normal_frame(func, base, ret, Value::func(func));
         if let Err(why) = self.try_push(fr, n) {
-            self.push_known_frame_slow(func, base, n, ret, why)?;
+            self.push_known_frame_slow(func, base, n, ret, why)
+                .map_err(PushStop::Trap)?;
         }
         self.count_call(func)
     }
