@@ -135,35 +135,31 @@ pub use hashvm_vm::jit::RecordPoint as Point;
 /// functions get function-entry traces (entering a trace costs more than the
 /// interpreter spends on a small function's call).
 pub fn is_self_recursive(func: u32, code: &[u8]) -> bool {
-    let mut ip = 0;
-    while let Ok((insn, len)) = Insn::decode(code, ip) {
-        match insn.op {
-            Op::CallSelf | Op::TCallSelf => return true,
-            Op::CallK | Op::TCallK if matches!(insn.args.first().into_iter().chain(insn.args.get(1)).find(|a| matches!(a, Operand::Func(_))), Some(Operand::Func(f)) if *f == func) => {
-                return true
-            }
-            _ => {}
-        }
-        ip += len;
-        if len == 0 {
-            break;
-        }
-    }
-    false
+    self_calls(func, code, true)
 }
 
 /// Whether the function with bytecode `code` (index `func`) calls itself other than in
 /// tail position (`callself`, or `callk` of itself): the calls a function-entry tree
 /// makes real (`call.rec`), in its root or in side traces recorded later.
 pub fn calls_itself(func: u32, code: &[u8]) -> bool {
+    self_calls(func, code, false)
+}
+
+/// Whether `code` (function `func`) has a call of itself: `callself` or `callk` of
+/// `func`, and with `tail` also `tcallself` or `tcallk` of `func`.
+fn self_calls(func: u32, code: &[u8], tail: bool) -> bool {
     let mut ip = 0;
     while let Ok((insn, len)) = Insn::decode(code, ip) {
-        match insn.op.unfused() {
-            Op::CallSelf => return true,
-            Op::CallK if matches!(insn.args.get(1), Some(Operand::Func(f)) if *f == func) => {
-                return true
-            }
-            _ => {}
+        let callee = |k: usize| matches!(insn.args.get(k), Some(Operand::Func(f)) if *f == func);
+        let hit = match insn.op.unfused() {
+            Op::CallSelf => true,
+            Op::CallK => callee(1),
+            Op::TCallSelf => tail,
+            Op::TCallK => tail && callee(0),
+            _ => false,
+        };
+        if hit {
+            return true;
         }
         ip += len;
         if len == 0 {
