@@ -27,7 +27,8 @@ struct Out {
 fn go(cmd: &mut Command, dir: &Path) -> Out {
     let o = cmd
         .current_dir(dir)
-        .stdin(Stdio::null())
+        // An empty pipe, not /dev/null: see `common::run`.
+        .stdin(Stdio::piped())
         .output()
         .expect("spawn");
     Out {
@@ -267,11 +268,12 @@ fn arguments_that_are_not_utf8() {
 fn into_closed_pipe(cmd: &mut Command, dir: &Path) -> (i32, String) {
     let mut child = cmd
         .current_dir(dir)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    drop(child.stdin.take());
     drop(child.stdout.take());
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
@@ -599,7 +601,7 @@ fn stderr_on_a_terminal(args: &[&str], dir: &Path, no_color: Option<&str>) -> St
     cmd.args(args)
         .current_dir(dir)
         .env("TERM", "xterm")
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped()) // closed by `status`; /dev/null may be a file (`common::run`)
         .stdout(Stdio::null())
         .stderr(slave);
     match no_color {

@@ -30,11 +30,13 @@ impl Server {
             .arg(root().join("examples/echo_server.hash"))
             .arg("127.0.0.1:0")
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the echo server");
+        // Closed at once: an empty input, not /dev/null's (see `common::run`).
+        drop(child.stdin.take());
         let out = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

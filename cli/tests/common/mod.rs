@@ -66,12 +66,18 @@ pub struct Run {
 }
 
 /// Runs `cmd` with empty standard input, killing it after `timeout`.
+///
+/// Standard input is a pipe closed at once, not `Stdio::null()`: that opens
+/// `/dev/null`, which on some machines (CI's among them) is a regular file holding
+/// whatever a build script last wrote there, and a program that reads its input
+/// would read that.
 pub fn run(cmd: &mut Command, timeout: Duration) -> Run {
     let mut child = spawn(
-        cmd.stdin(Stdio::null())
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     );
+    drop(child.stdin.take());
     // The pipes are drained while the child runs: one that fills its pipe's buffer
     // (64 KiB of `--jit-dump`) would otherwise block until the timeout.
     let drain = |p: Option<Box<dyn std::io::Read + Send>>| {
