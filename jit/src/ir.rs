@@ -143,7 +143,7 @@ define_ir! {
     SClear "sclear" 0 None [STORE | NOSYNC] "Frame slot `k`'s tag := unit: a slot of an inlined callee's frame its arguments do not fill, cleared as the interpreter's frame push clears it.";
     SUnit "sunit" 0 None [STORE | NOSYNC] "Frame slot `k` := unit (the result of a `retu`).";
     GFunc "guard.func" 0 None [GUARD | LOAD | NOSYNC] "Guard frame slot `k & 0xffffffff` holds the FUNC value of function `k >> 32` (a `call` inlined).";
-    CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it. `tw` 1: the result slot is dead at the resume point, the result is not stored.";
+    CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it. `tw` bit 0: the result slot is dead at the resume point, the result is not stored; bit `j + 1`: the callee writes its slot `j` before reading it on every path from its entry, so its bytecode cannot tell whether the push cleared it, which the push then leaves when it holds a value valid for the collector (`x64::call_rec_keep`).";
     CallRecSelf "callself.rec" 0 None [GUARD | STORE] "As `call.rec`, the frame's closure copied from the caller's (`callself`).";
     RetRec "ret.rec" 1 None [GUARD | STORE] "Return a from the function of a function-entry trace: return natively with a in rax/rdx and the frame still pushed (the `call.rec` or `call.tree` that called it, or the tree's prologue at the outermost level, pops it and stores a into the caller's result slot); exits when the caller is not a bytecode frame.";
     DivI "div.i64" 2 I64 [GUARD | NOSYNC] "a / b truncated, guarded: b != 0 and b != -1 (the interpreter takes those, faulting on 0, wrapping on -1).";
@@ -1219,6 +1219,7 @@ impl TraceBuilder {
         resume: u32,
         self_closure: bool,
         dead: bool,
+        unread: u64,
         snap: u32,
     ) {
         let op = if self_closure {
@@ -1227,7 +1228,7 @@ impl TraceBuilder {
             IrOp::CallRecK
         };
         let k = a0 as u64 | (d as u64) << 16 | (resume as u64) << 32;
-        self.emit_tw(op, NONE, NONE, k, dead as u64, snap);
+        self.emit_tw(op, NONE, NONE, k, dead as u64 | unread << 1, snap);
         self.barrier();
     }
 

@@ -1038,11 +1038,20 @@ impl Recorder {
                 // stored: nothing can read the value left there (a live slot of the
                 // calling frame, so a valid one for the collector).
                 let nslots = self.b.entry().map_or(0, |e| e.2);
-                let dead = !self
+                let lv = self
                     .liveness
                     .get_or_insert_with(|| Liveness::of_code(code, nslots))
-                    .as_ref()
-                    .is_none_or(|l| l.live(next, d));
+                    .as_ref();
+                let dead = !lv.is_none_or(|l| l.live(next, d));
+                // The callee's slots whose clearing its bytecode cannot see: no path
+                // from its entry reads them before writing them. (Its caller cannot
+                // either: every slot of the window's base up but the result holds
+                // garbage after a call, SPEC.md §4.2.)
+                let unread = lv.map_or(0, |l| {
+                    (0..nslots.min(63) as usize)
+                        .filter(|&j| !l.live(0, j))
+                        .fold(0u64, |m, j| m | 1 << j)
+                });
                 let snap = self.snap(ip);
                 self.b.call_rec(
                     a0 as u16,
@@ -1050,6 +1059,7 @@ impl Recorder {
                     next,
                     insn.op == Op::CallSelf,
                     dead,
+                    unread,
                     snap,
                 );
                 self.skip = Some(next);

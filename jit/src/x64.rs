@@ -1646,15 +1646,15 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     room,
                     closure_is_func: ins.op == IrOp::CallRecK,
                     conv: CallConv::Trace,
-                    keep: 0,
+                    keep: call_rec_keep(t, i),
                     lazy: false,
                     lazy_closure: false,
                 };
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
-                // `tw` 1: the result slot is dead at the resume point (the recorder's
-                // liveness), nothing reads the result.
-                pop_native_frame(a, &call, ins.tw != 1)?;
+                // `tw` bit 0: the result slot is dead at the resume point (the
+                // recorder's liveness), nothing reads the result.
+                pop_native_frame(a, &call, ins.tw & 1 == 0)?;
             }
             IrOp::CallTree => {
                 let c = t
@@ -2706,6 +2706,66 @@ pub(crate) fn element_addr<A: Emitter>(a: &mut A, p: u8, q: u8, bounds: Option<D
         ; add Rq(SCRATCH), Rq(p));
 }
 
+/// The callee's slots a `call.rec` (instruction `i` of `t`) need not clear (bit `j`:
+/// the callee's slot `j`, past its arguments). A push clears a slot for two readers:
+/// the callee's own bytecode, which may read it before writing it (in the
+/// interpreter, after an exit inside the callee), and the collector, which scans
+/// every slot of every live frame and must find a valid value there, not a pointer
+/// left above the live top by an earlier frame and not forwarded since (the exits
+/// and the trace code read no other slot: snapshots name only slots live at their
+/// resume point, which the callee's path wrote, and stack traces read the records).
+/// (The caller reads none of them after the call: every slot from the window's base
+/// up but the result holds garbage then, SPEC.md §4.2.) A slot is left as it is when
+/// the callee writes it before reading it on every path from its entry (the
+/// recorder's liveness: `tw` bit `j + 1` of the `call.rec`) and it holds a valid
+/// value: it is a
+/// slot of the trace's own frame (below the live top since that frame was pushed,
+/// so forwarded by every collection), or this trace cleared it (`sclear`, `sunit`:
+/// an inlined callee's push) or it lay in the frame of an earlier `call.rec`, with
+/// no instruction since that may collect (a call out of the trace: `call.insn`,
+/// `call.c`, `call.tree`, another `call.rec`) or move the trace's frame. In
+/// awfy_permute, the four slots each inlined `swap` clears and the slot of the
+/// calling frame under the callee's: 5 of the 6 clears of most calls.
+fn call_rec_keep(t: &Trace, i: usize) -> u64 {
+    let Some((_, arity, nslots)) = t.entry else {
+        return 0;
+    };
+    let (a0, unread) = (t.ins[i].k & 0xffff, t.ins[i].tw >> 1);
+    // The slots (from the trace frame's slot 0) that hold valid values because this
+    // trace wrote them since its last instruction that may collect.
+    let mut valid: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+    for ins in &t.ins[..i] {
+        match ins.op {
+            IrOp::SClear | IrOp::SUnit => {
+                valid.insert(ins.k);
+            }
+            IrOp::CallRecK | IrOp::CallRecSelf => {
+                // The callee's frame was live through the call, so forwarded by any
+                // collection in it; nothing else is known after it.
+                let b = ins.k & 0xffff;
+                valid = (b..b + nslots as u64).collect();
+            }
+            IrOp::CallInsn | IrOp::CallC | IrOp::CallTree => valid.clear(),
+            // The trace's frame is another (never before a `call.rec`, which only
+            // the function's own level records): keep nothing.
+            IrOp::RetDown | IrOp::TailBase => return 0,
+            op if op.flags() & flag::NOSYNC != 0 => {}
+            // Bump allocations and heap stores exit rather than collect; frame
+            // reads do neither.
+            IrOp::New | IrOp::NewArr | IrOp::HStore | IrOp::FrameClo => {}
+            _ => valid.clear(),
+        }
+    }
+    let mut keep = 0;
+    for j in arity as u64..(nslots as u64).min(64) {
+        let s = a0 + j;
+        if unread & 1 << j != 0 && (s < nslots as u64 || valid.contains(&s)) {
+            keep |= 1 << j;
+        }
+    }
+    keep
+}
+
 /// A call made natively from compiled code (the JIT's native recursion, `call.rec`,
 /// and the AOT compiler's direct calls): what [`push_native_frame`] needs.
 pub(crate) struct NativeCall {
@@ -3654,6 +3714,51 @@ pub(crate) fn flat_store<A: Emitter>(
 mod tests {
     use super::*;
     use crate::ir::{IrType, TraceBuilder};
+
+    /// Which of a `call.rec`'s callee slots stay uncleared ([`call_rec_keep`]), in
+    /// awfy_permute's shape: a function of 2 arguments and 8 slots calling itself
+    /// with its window at slot 5, so that the callee's slot 2 is the calling frame's
+    /// slot 7 and its slots 3 to 7 lie above that frame.
+    #[test]
+    fn call_rec_leaves_only_valid_unread_slots() {
+        use crate::ir::{Ins, NONE};
+        let ins = |op, k, tw| Ins {
+            op,
+            a: NONE,
+            b: NONE,
+            k,
+            snap: 0,
+            tw,
+        };
+        // Every slot unread at the callee's entry but those in `read`.
+        let call =
+            |a0: u64, read: u64| ins(IrOp::CallRecK, a0 | 5 << 16 | 127 << 32, 1 | !read << 1);
+        let mut t = Trace {
+            entry: Some((0, 2, 8)),
+            ..Default::default()
+        };
+        // Nothing written before: only the calling frame's slot is valid.
+        t.ins = vec![call(5, 0)];
+        assert_eq!(call_rec_keep(&t, 0), 1 << 2);
+        // An inlined callee's push cleared slots 8 to 11: the callee's 3 to 6.
+        t.ins = (8..12).map(|s| ins(IrOp::SClear, s, 0)).collect();
+        t.ins.push(call(5, 0));
+        assert_eq!(call_rec_keep(&t, 4), 0b111_1100);
+        // A slot the callee may read before writing it is cleared, whatever it holds.
+        t.ins[4] = call(5, 1 << 3 | 1 << 2);
+        assert_eq!(call_rec_keep(&t, 4), 0b111_0000);
+        // A helper call may collect: slots above the frame cleared before it are not
+        // valid after it.
+        t.ins[4] = ins(IrOp::CallInsn, 0, 0);
+        t.ins.push(call(5, 0));
+        assert_eq!(call_rec_keep(&t, 5), 1 << 2);
+        // An earlier call's frame (slots 3 to 10), with nothing that collects since.
+        t.ins = vec![call(3, 0), ins(IrOp::KInt, 1, 0), call(5, 0)];
+        assert_eq!(call_rec_keep(&t, 2), 0b11_1100);
+        // Not in a trace whose frame moved.
+        t.ins[1] = ins(IrOp::TailBase, 0, 0);
+        assert_eq!(call_rec_keep(&t, 2), 0);
+    }
 
     fn run(t: &Trace, slots: &mut [Value], interrupt: bool) -> u32 {
         let c = compile(
