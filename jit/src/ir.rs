@@ -1210,8 +1210,12 @@ impl TraceBuilder {
     ///
     /// `dead`: the result slot is dead at `resume` (the bytecode writes it before any
     /// read on every path from there), so the code need not store the result into it
-    /// (`tw` 1). The record still names the slot: a callee that returns through the
-    /// interpreter stores it there, as a `ret` does.
+    /// (`tw` bit 0). The record still names the slot: a callee that returns through
+    /// the interpreter stores it there, as a `ret` does. `unread`: bit `j`, the
+    /// callee's slot `j` is written before it is read on every path from the
+    /// function's entry (`tw` bit `j + 1`; `x64::call_rec_keep` may then leave it
+    /// uncleared).
+    #[allow(clippy::too_many_arguments)]
     pub fn call_rec(
         &mut self,
         a0: u16,
