@@ -1338,6 +1338,24 @@ fn aot_calls_and_returns() -> Result<(), Failed> {
     aot_compiles(&text, &["sum", "pick", "main"], 0, 1)
 }
 
+/// Returns that set no tag word in `rdx` (cli/tests/jit/aot_tagless_return.hash):
+/// the result stored whole by a direct call with the tag the callee's kind gives,
+/// read from the returns table after calls through function values and by the
+/// trampoline, and a `reti` of a function without a returns-table row returning to
+/// the host (exit status 3).
+fn aot_returns_without_tags() -> Result<(), Failed> {
+    let src = root().join("cli/tests/jit/aot_tagless_return.hash");
+    let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+    aot_compiles(
+        &text,
+        &[
+            "count", "half", "small", "code", "apply", "applyf", "applyb", "guarded", "main",
+        ],
+        0,
+        1,
+    )
+}
+
 /// A loop whose preheader check fails in a function pushed by a direct native call
 /// that kept slots uncleared (cli/tests/jit/aot_kept_preheader.hasm): the failure
 /// must clear them as an exit stub does, or the collection right after it under GC
@@ -1899,6 +1917,10 @@ fn main() {
         aot_completes_lazy_records,
     ));
     trials.push(Trial::test("aot_calls_and_returns", aot_calls_and_returns));
+    trials.push(Trial::test(
+        "aot_returns_without_tags",
+        aot_returns_without_tags,
+    ));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test(
         "aot_inlines_callees_that_exit",

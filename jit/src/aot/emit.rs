@@ -182,6 +182,13 @@ struct Labels {
     /// Per function: a `ret` of a slot that returns a value from its register
     /// ([`ret_row`]); its returns then set no `rcx` ([`returns_table`]).
     ret_rows: Vec<Option<(u32, u16)>>,
+    /// Per function: the tag word of what its native returns return, when every
+    /// return of it is a `ret.val` of one kind and it has a returns-table row: its
+    /// returns then set no `rdx` ([`own_ret_tags`]).
+    ret_tags: Vec<Option<u16>>,
+    /// Per function: where a direct call of it finds its result's tag word
+    /// ([`call_tags`]).
+    call_tags: Vec<CallTag>,
     /// The returns table ([`returns_table`]), after the code.
     rets: DynamicLabel,
     /// The table of native call sites ([`sites_table`]), after the code.
@@ -218,6 +225,138 @@ const SITE_LAZY_CLOSURE: u32 = 1 << 31;
 /// ([`returns_table`]).
 const NO_RET_ROW: u32 = u32::MAX;
 
+/// Where the code after a native call finds the returned value's tag word: a
+/// function whose every return is a `ret.val` of one kind leaves `rdx` unset
+/// ([`own_ret_tags`]), and a tail call makes another function's return its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CallTag {
+    /// Every function the call can return from (the callee and the functions it
+    /// reaches through direct tail calls; no tail call through a function value)
+    /// returns this tag word and leaves `rdx` unset.
+    Known(u16),
+    /// Every one of them sets `rdx`.
+    Rdx,
+    /// Some do, some do not: the returns table's row of the function that returned
+    /// (its record's `func`) says ([`tag_from_returns`]).
+    Lookup,
+}
+
+/// Per function: the tag word of its returns when it leaves `rdx` unset: it has a
+/// returns-table row ([`ret_row`], which the trampoline needs), and its every return
+/// is a `ret.val` of that one kind (a number or bool; `ret.slot` reads its tag word
+/// from the slot). Whoever receives such a return without knowing the callee reads
+/// the tag word from the returns table ([`tag_from_returns`]).
+fn own_ret_tags(irs: &[Option<FuncIr>], rows: &[Option<(u32, u16)>]) -> Vec<Option<u16>> {
+    irs.iter()
+        .zip(rows)
+        .map(|(f, row)| {
+            let f = f.as_ref().filter(|_| row.is_some())?;
+            let mut tag = None;
+            for t in f.blocks.iter().map(|b| &b.trace) {
+                for i in &t.ins {
+                    match i.op {
+                        IrOp::RetSlot => return None,
+                        IrOp::RetVal => {
+                            let tw = u16::try_from(t.tagword(i.a)).ok().filter(|&w| w != 0)?;
+                            if tag.is_some_and(|w| w != tw) {
+                                return None;
+                            }
+                            tag = Some(tw);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            tag
+        })
+        .collect()
+}
+
+/// Per function: where a direct call of it finds the returned tag word ([`CallTag`]):
+/// the functions it can return from are it and those its direct tail calls
+/// (`tcall.aot`) reach, transitively; a tail call through a function value
+/// (`tcall.aot.ind`) can reach any, so it asks for the lookup unless every function
+/// sets `rdx`.
+fn call_tags(irs: &[Option<FuncIr>], own: &[Option<u16>]) -> Vec<CallTag> {
+    let tails: Vec<(Vec<usize>, bool)> = irs
+        .iter()
+        .map(|f| {
+            let mut direct = Vec::new();
+            let mut indirect = false;
+            for i in f.iter().flat_map(|f| &f.blocks).flat_map(|b| &b.trace.ins) {
+                match i.op {
+                    IrOp::TCallAot => direct.push((i.k & 0xffff_ffff) as usize),
+                    IrOp::TCallAotInd => indirect = true,
+                    _ => {}
+                }
+            }
+            (direct, indirect)
+        })
+        .collect();
+    let any_tagless = own.iter().any(Option::is_some);
+    (0..irs.len())
+        .map(|f| {
+            let mut seen = vec![false; irs.len()];
+            let mut todo = vec![f];
+            seen[f] = true;
+            let (mut tags, mut rdx, mut ind) = (None, false, false);
+            while let Some(g) = todo.pop() {
+                match own[g] {
+                    Some(w) if tags.is_some_and(|t| t != w) => return CallTag::Lookup,
+                    Some(w) => tags = Some(w),
+                    None => rdx = true,
+                }
+                ind |= tails[g].1;
+                for &h in &tails[g].0 {
+                    if h < irs.len() && !seen[h] {
+                        seen[h] = true;
+                        todo.push(h);
+                    }
+                }
+            }
+            match (tags, rdx, ind && any_tagless) {
+                (Some(w), false, false) => CallTag::Known(w),
+                (None, _, false) => CallTag::Rdx,
+                _ => CallTag::Lookup,
+            }
+        })
+        .collect()
+}
+
+/// After a native return, with the returning frame's record at `[rbp + rec]` (popped
+/// or not): `rdx` becomes the tag word the returns table's row of the record's
+/// function gives, when it gives one (the function's returns left `rdx` unset,
+/// [`own_ret_tags`]). After a tail call the record's `func` is the function that
+/// returned. Clobbers `s1` and `s2`.
+fn tag_from_returns(a: &mut Asm, rets: DynamicLabel, rec: i32, s1: u8, s2: u8) {
+    dynasm!(a ; .arch x64
+        ; mov Rd(s1), DWORD [rbp + rec + layout::FRAME_FUNC as i32]
+        ; lea Rq(s2), [=>rets]
+        ; movzx Rd(s1), WORD [Rq(s2) + Rq(s1) * 8 + 6]
+        ; test Rd(s1), Rd(s1)
+        ; cmovnz rdx, Rq(s1));
+}
+
+/// After a native call's record is popped (it stays at `[rbp]`): the result into
+/// slot `dst`, its tag word where `tag` says.
+fn store_result(a: &mut Asm, labels: &Labels, tag: CallTag, dst: i16) -> Result<(), CompileError> {
+    let d = disp(dst as u16 as u64)?;
+    match tag {
+        CallTag::Known(w) => dynasm!(a ; .arch x64
+            ; mov QWORD [Rq(BASE) + d], rax
+            ; mov QWORD [Rq(BASE) + d + 8], w as i32),
+        CallTag::Rdx | CallTag::Lookup => {
+            if tag == CallTag::Lookup {
+                tag_from_returns(a, labels.rets, 0, 1 /* rcx */, 11);
+            }
+            dynasm!(a ; .arch x64
+                ; mov QWORD [Rq(BASE) + d], rax
+                ; mov QWORD [Rq(BASE) + d + 8], rdx);
+        }
+    }
+    Ok(())
+}
+
 /// A function's `ret` for the trampoline to leave at, when a native return of the
 /// function meets a frame below that is not a bytecode frame ([`returns_table`]): the
 /// offset and slot of its first `ret` of a slot whose value it returns from a register
@@ -229,7 +368,7 @@ const NO_RET_ROW: u32 = u32::MAX;
 fn ret_row(f: &FuncIr) -> Option<(u32, u16)> {
     f.blocks.iter().find_map(|b| {
         b.trace.ins.iter().find_map(|i| {
-            (i.op == IrOp::RetVal).then(|| {
+            (i.op == IrOp::RetVal && i.k & super::RET_VAL_RETI == 0).then(|| {
                 let at = b.trace.snaps[i.snap as usize].resume_ip;
                 (at, (i.k & 0xffff) as u16)
             })
@@ -239,13 +378,16 @@ fn ret_row(f: &FuncIr) -> Option<(u32, u16)> {
 
 /// Writes the returns table, one 8-byte row per function of the module, indexed by
 /// function: the offset of the `ret` [`ret_row`] chose (`u32`, [`NO_RET_ROW`] for a
-/// function without one) and its slot (`u32`). The trampoline reads the row of the
-/// function whose native return meets a frame below that is not a bytecode frame.
+/// function without one), its slot (`u16`) and the tag word its returns leave out of
+/// `rdx` (`u16`, [`own_ret_tags`]; 0 when they set it). The trampoline reads the row
+/// of the function whose native return meets a frame below that is not a bytecode
+/// frame, and every receiver of a return that does not know the callee the tag word
+/// ([`tag_from_returns`]).
 fn returns_table(a: &mut Asm, labels: &Labels) {
     dynasm!(a ; .arch x64 ; .align 8 ; =>labels.rets);
-    for row in &labels.ret_rows {
-        let (at, slot) = row.map_or((NO_RET_ROW, 0), |(at, s)| (at, s as u32));
-        dynasm!(a ; .arch x64 ; .u32 at ; .u32 slot);
+    for (row, tag) in labels.ret_rows.iter().zip(&labels.ret_tags) {
+        let (at, slot) = row.map_or((NO_RET_ROW, 0), |(at, s)| (at, s));
+        dynasm!(a ; .arch x64 ; .u32 at ; .u16 slot ; .u16 tag.unwrap_or(0));
     }
 }
 
@@ -688,6 +830,7 @@ pub fn program(
     let fsz = layout::FRAME_SIZE as i32;
     let not_normal = a.new_dynamic_label();
     let restore = a.new_dynamic_label();
+    let rets = a.new_dynamic_label();
     dynasm!(a ; .arch x64
         ; push rbx
         ; push rbp
@@ -749,6 +892,11 @@ pub fn program(
         ; mov QWORD [rbx + TRAMP_FLOOR], r11
         ; call rcx
         ; mov QWORD [r12 + layout::ST_FRAME_TOP as i32], rbp
+    );
+    // The returned tag word, when the function that returned left `rdx` unset. `rcx`
+    // stays: it names the `ret` of a function without a returns-table row.
+    tag_from_returns(&mut a, rets, -fsz, 8, 9);
+    dynasm!(a ; .arch x64
         ; mov r11, rbp
         ; cmp BYTE [r11 - 2 * fsz + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
         ; jne =>not_normal
@@ -759,7 +907,6 @@ pub fn program(
     // into the slot of the `ret` its row names (`rdi` is the returning frame's slot 0),
     // and the interpreter resumes at that `ret`, which returns it.
     let own = a.new_dynamic_label();
-    let rets = a.new_dynamic_label();
     dynasm!(a ; .arch x64
         ; jmp =>restore
         ; =>not_normal
@@ -770,6 +917,7 @@ pub fn program(
         ; je =>own
         ; mov r8, r10
         ; shr r8, 32
+        ; movzx r8d, r8w
         ; shl r8, 4
         ; mov QWORD [rdi + r8], rax
         ; mov QWORD [rdi + r8 + 8], rdx
@@ -872,6 +1020,9 @@ pub fn program(
         .collect();
     // The fixed point over the call graph, computed once for both fields.
     let lazy = helper_free(irs);
+    let ret_rows: Vec<_> = irs.iter().map(|f| f.as_ref().and_then(ret_row)).collect();
+    let ret_tags = own_ret_tags(irs, &ret_rows);
+    let call_tags = call_tags(irs, &ret_tags);
     let labels = Labels {
         blocks,
         out,
@@ -893,7 +1044,9 @@ pub fn program(
             .map(|(&l, f)| l && f.as_ref().is_some_and(|f| !reads_closure(f)))
             .collect(),
         lazy,
-        ret_rows: irs.iter().map(|f| f.as_ref().and_then(ret_row)).collect(),
+        ret_rows,
+        ret_tags,
+        call_tags,
         rets,
         sites,
         calls: std::cell::RefCell::new(Vec::new()),
@@ -1974,7 +2127,10 @@ impl Target<Asm> for BlockTarget<'_> {
                 dynasm!(a ; .arch x64 ; call =>target ; =>ret);
                 labels.site(ret, resume, a0, dst, call.lazy_closure)?;
                 let res = t.ins.get(i + 1).is_some_and(|n| n.op == IrOp::CallRes);
-                pop_native_frame(a, &call, !res)?;
+                pop_native_frame(a, &call, false)?;
+                if !res {
+                    store_result(a, labels, labels.call_tags[f as usize], dst)?;
+                }
             }
             // The result the direct call just before left in `rax` (its payload; the
             // kind is proven, so the tag word in `rdx` is not needed).
@@ -2047,13 +2203,21 @@ impl Target<Asm> for BlockTarget<'_> {
                     }
                 }
                 // Its function has a returns-table row ([`ret_row`]), which names a
-                // `ret` for the trampoline: no `rcx`.
+                // `ret` for the trampoline: no `rcx`. A `reti`'s in a function without
+                // one says where it is: the interpreter runs it again.
                 if labels.ret_rows[func as usize].is_none() {
-                    return Err(CompileError::NotInTraces("ret.val without a returns row"));
+                    if ins.k & super::RET_VAL_RETI == 0 {
+                        return Err(CompileError::NotInTraces("ret.val without a returns row"));
+                    }
+                    let at = t.snaps[ins.snap as usize].resume_ip as i32;
+                    dynasm!(a ; .arch x64 ; mov ecx, at);
                 }
-                dynasm!(a ; .arch x64
-                    ; mov edx, tw
-                    ; ret);
+                // The tag word, unless every return of the function is of this kind:
+                // its receivers know it or read it from the returns table.
+                if labels.ret_tags[func as usize].is_none() {
+                    dynasm!(a ; .arch x64 ; mov edx, tw);
+                }
+                dynasm!(a ; .arch x64 ; ret);
             }
             IrOp::AGetSlot => {
                 // The array's elements kind decides the layout at run time: flat (the
@@ -2653,7 +2817,8 @@ fn indirect_call(
         lazy: false,
         lazy_closure: false,
     };
-    pop_native_frame(a, &call, true)
+    pop_native_frame(a, &call, false)?;
+    store_result(a, labels, CallTag::Lookup, dst)
 }
 
 /// `tcall.aot.ind` (`k`: the function value's slot, the argument base, the count):

@@ -163,6 +163,10 @@ pub(crate) const SLOT_HAS_FIELD: u64 = 1 << 49;
 /// ... it holds an object (its tag is not checked).
 pub(crate) const SLOT_OBJECT: u64 = 1 << 50;
 
+/// Flag of a `ret.val`'s `k`: it is a `reti` returning its constant, not a `ret` of
+/// slot `k & 0xffff`, so the returns table cannot name it ([`emit`]'s `ret_row`).
+pub(crate) const RET_VAL_RETI: u64 = 1 << 32;
+
 /// One decoded instruction: byte offset, instruction, length.
 type Decoded = (u32, Insn, u32);
 
@@ -2371,12 +2375,15 @@ impl Tx<'_> {
                         }
                         s0 as u64
                     }
-                    // The constant returned from slot 0, which nothing reads after
-                    // the return (an exit here runs the `reti` again).
+                    // The constant returned from its register, no slot written
+                    // (nothing reads slot 0 after the return; an exit here runs the
+                    // `reti` again): binarytrees' `item_check` of a leaf. Bit 32 says
+                    // it is a `reti`, which names no slot for the returns table.
                     RetI => {
                         let r = self.b.kint(imm(i, 0));
-                        self.b.sstore(0, r);
-                        0
+                        let s = self.b.snapshot(ip, Vec::new());
+                        self.b.emit_raw(IrOp::RetVal, r, NONE, RET_VAL_RETI, s);
+                        return Ok(Step::End);
                     }
                     _ => 1 << 32,
                 };
