@@ -1035,6 +1035,14 @@ fn home_loops(
         let mut homes = Vec::new();
         for (s, ty) in cand {
             let Some(ty) = ty else { continue };
+            // A slot no instruction of the loop names gains nothing from a register:
+            // it would cost its load and tag compare where the loop is entered and its
+            // store on every way out (fasta's `todo` around the `r >= cumulative[j]`
+            // scan, entered once a character). It stays in its slot, as any slot
+            // that is not a home.
+            if uses(s) == 0 {
+                continue;
+            }
             let loc = if ty == IrType::F64 {
                 let Some(&r) = HOME_XMMS.get(x) else { continue };
                 x += 1;
