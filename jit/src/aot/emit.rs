@@ -510,8 +510,8 @@ fn tag_word(ty: IrType) -> u64 {
 
 /// Loads every home register of `h` from its slot, guarding its tag where no kind is
 /// proven ([`HomeLoop::checked`]; an array's: an object of the array kind; a data
-/// object's: of the data kind with the fields the loop uses; a failure leaves to the interpreter at `ip`, the slots untouched but
-/// `clears`), then jumps to `to`.
+/// object's: of the data kind with the fields the loop uses; a failure leaves to the
+/// interpreter at `ip`, the slots untouched but `clears`), then jumps to `to`.
 ///
 /// `clears` are the kept slots an exit at `ip` clears ([`Clears::at_exit`]): the
 /// preheader is reached from compiled code of the function, whose frame a direct
