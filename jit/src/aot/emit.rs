@@ -650,10 +650,10 @@ fn tag_word(ty: IrType) -> u64 {
     }) as u64
 }
 
-/// Loads every home register of `h` from its slot, guarding its tag (an array's: an
-/// object of the array kind; a data object's: of the data kind with the fields the
-/// loop uses; a failure leaves to the interpreter at `ip`, the slots untouched but
-/// `clears`), then jumps to `to`.
+/// Loads every home register of `h` from its slot, guarding its tag where no kind is
+/// proven ([`HomeLoop::checked`]; an array's: an object of the array kind; a data
+/// object's: of the data kind with the fields the loop uses; a failure leaves to the
+/// interpreter at `ip`, the slots untouched but `clears`), then jumps to `to`.
 ///
 /// `clears` are the kept slots an exit at `ip` clears ([`Clears::at_exit`]): the
 /// preheader is reached from compiled code of the function, whose frame a direct
@@ -680,7 +680,11 @@ fn load_homes(
         } else {
             tag_word(ty) as i32
         };
-        dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag ; jne =>fail);
+        // A number or bool of a kind proven at the header is that kind in its slot
+        // ([`HomeLoop::checked`]).
+        if ty == IrType::Ptr || h.checked.contains(&s) {
+            dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag ; jne =>fail);
+        }
         match l {
             Loc::Gpr(r) => dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]),
             Loc::Xmm(r) => dynasm!(a ; .arch x64 ; movsd Rx(r), QWORD [Rq(BASE) + off]),
@@ -2882,6 +2886,7 @@ mod tests {
             back: 100,
             homes: vec![(3, IrType::I64, hk), (4, IrType::I64, hx)],
             objects: Vec::new(),
+            checked: Vec::new(),
             room: 0,
         };
         let loc = allocate_avoiding(&t, &[hk, hx]).expect("fits");

@@ -68,8 +68,8 @@ pub(super) enum Walk {
 /// The path through `fun` (of `arity` parameters and `nslots` slots) that an inlined
 /// call runs, if its calls may be inlined with exits: at most [`MAX_LEAF_INSNS`]
 /// instructions that the translator handles without calls, helper calls or allocation
-/// (moves, constants, arithmetic and comparisons, conversions, `field`, `setfield`,
-/// `aget`, `aset`, `alen`, field-less constructors), forward `jmp`s, and `jntag`s one of
+/// (moves, constants, global loads, arithmetic and comparisons, conversions, `field`,
+/// `setfield`, `aget`, `aset`, `alen`, field-less constructors), forward `jmp`s, and `jntag`s one of
 /// whose ways only fails ([`fails`]: a `match` arm that panics, left to the
 /// interpreter by a guard), ending in `ret`, `retu` or `reti`, reading no slot it has not
 /// written but its parameters (a pushed frame's other slots would be unit, the inlined
@@ -100,6 +100,7 @@ pub(super) fn path(fun: &Fun, arity: u16, nslots: u16) -> Option<Vec<Walk>> {
                 | LoadFalse
                 | LoadNil
                 | LoadUnit
+                | LoadG
                 | AddI64
                 | SubI64
                 | MulI64

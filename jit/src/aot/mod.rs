@@ -824,6 +824,15 @@ pub struct HomeLoop {
     /// of the data kind with that many fields (headers never change while an object
     /// lives), so its accesses in the loop check neither.
     pub(crate) objects: Vec<(u16, u32)>,
+    /// The number and bool homes whose tags are compared where the loop is entered:
+    /// those of no proven kind at the header (a parameter the loop reads as one kind,
+    /// below). A home of a kind proven at the header needs no compare: every path
+    /// into the header wrote its slot with a value of that kind (a slot no path
+    /// writes is of no kind at the function's entry), which every other load of a
+    /// slot of proven kind trusts too (`sload.*.known`); the interpreter's entries at
+    /// a back-edge compare first what a typed entry's seeds alone prove
+    /// ([`FuncIr::entry_checks`]).
+    pub(crate) checked: Vec<u16>,
     /// The largest frame end (argument base plus frame size, in slots) of the calls
     /// the loop inlines, 0 if none: the preheader and the back-edge entry check once
     /// that such a frame and its record fit, for every inlined call of the loop (its
@@ -1011,10 +1020,12 @@ fn home_loops(
                 }
             }
         }
+        let mut unproven: Vec<usize> = Vec::new();
         for (s, k) in typed {
             if let Some(k) = k.filter(|_| invariant(s) && !arrays.contains(&s)) {
                 if !objects.iter().any(|o| o.0 == s) {
                     cand.push((s, k));
+                    unproven.push(s);
                 }
             }
         }
@@ -1039,6 +1050,14 @@ fn home_loops(
         let mut homes = Vec::new();
         for (s, ty) in cand {
             let Some(ty) = ty else { continue };
+            // A slot no instruction of the loop names gains nothing from a register:
+            // it would cost its load and tag compare where the loop is entered and its
+            // store on every way out (fasta's `todo` around the `r >= cumulative[j]`
+            // scan, entered once a character). It stays in its slot, as any slot
+            // that is not a home.
+            if uses(s) == 0 {
+                continue;
+            }
             let loc = if ty == IrType::F64 {
                 let Some(&r) = HOME_XMMS.get(x) else { continue };
                 x += 1;
@@ -1052,11 +1071,17 @@ fn home_loops(
         }
         if !homes.is_empty() {
             objects.retain(|o| homes.iter().any(|h| h.0 as usize == o.0));
+            let checked = homes
+                .iter()
+                .filter(|h| h.1 != IrType::Ptr && unproven.contains(&(h.0 as usize)))
+                .map(|h| h.0)
+                .collect();
             out.push(HomeLoop {
                 head,
                 back,
                 homes,
                 objects: objects.iter().map(|&(s, n)| (s as u16, n)).collect(),
+                checked,
                 room,
             });
         }
