@@ -1070,15 +1070,22 @@ fn home_loops(
 /// while it runs (a full nursery, a poll, a fault leave to the interpreter) and no
 /// callee overwrites the registers.
 ///
-/// The registers are *write-through*: each such `field2` writes its result to the slot
-/// as before and into the registers too, so the frame is the interpreter's
-/// at every instruction and no way out has anything to write back; every way in (the
-/// function's entries, the interpreter's at the back-edge) loads the registers from the
-/// slots. What the registers save is the reload of the slot the previous iteration
-/// stored: awfy_list's `is_shorter_than` walks two lists, and each iteration's next
-/// address was loaded through the previous one's store (a store-to-load forwarding on
-/// the loop's critical path), its tag compared there too. At most two parameters
-/// (the four home registers).
+/// The registers are *written back*, not through: each such `field2` writes its
+/// result into the registers only, and the slot is stale until something can read it.
+/// So the function's own instructions may read `p` only where the code reads the
+/// registers (a `field2`'s object, `jntag`/`jnil`/`jcons`, the `tcallself` that leaves
+/// it in place), and every other reader is an exit's: the exit stubs to the
+/// interpreter (guards, faults, a full nursery, the poll, tier-up counts) store the
+/// registers first, and a self tail call to the checked entry (which compares the
+/// slots) goes through a stub that stores them. Returns read no carried slot (a `ret`
+/// of `p` is a reader: not carried), and nothing collects while the code runs (no
+/// calls). Every way in (the function's entries, the interpreter's at the back-edge)
+/// loads the registers from the slots. What the registers save is the reload of the
+/// slot the previous iteration stored, and now the stores too: awfy_list's
+/// `is_shorter_than` walks two lists, and each iteration's next address was loaded
+/// through the previous one's store (a store-to-load forwarding on the loop's critical
+/// path), its tag compared there too. At most two parameters (the four home
+/// registers).
 fn carried_slots(fun: &Fun, arity: u16) -> Vec<(u16, u8, u8)> {
     let selfloop = fun.insns.iter().any(|(_, i, _)| i.op == Op::TCallSelf);
     let simple = fun.insns.iter().all(|(ip, i, _)| match i.op {
@@ -1101,7 +1108,17 @@ fn carried_slots(fun: &Fun, arity: u16) -> Vec<(u16, u8, u8)> {
         let writes_only_field2 = fun.insns.iter().all(|(_, i, _)| {
             !use_def(i).writes.contains(&(p as u16)) || (i.op == Op::Field2 && slot(i, 0) == p)
         });
-        if read && writes_only_field2 {
+        // Read only where the code takes the registers (no stale slot is read).
+        let reads_in_registers = fun.insns.iter().all(|(_, i, _)| {
+            !use_def(i).reads.contains(&(p as u16))
+                || match i.op {
+                    Op::Field2 => slot(i, 1) == p,
+                    Op::JNTag | Op::JNil | Op::JCons => slot(i, 0) == p,
+                    Op::TCallSelf => true,
+                    _ => false,
+                }
+        });
+        if read && writes_only_field2 && reads_in_registers {
             let (Some(&r), Some(&t)) = (
                 HOME_GPRS.get(2 * out.len()),
                 HOME_GPRS.get(2 * out.len() + 1),
