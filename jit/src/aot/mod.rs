@@ -1063,7 +1063,9 @@ fn home_loops(
 /// The parameters of a self-tail-call loop carried in registers across the back-edge
 /// ([`FuncIr::carried`]), each with its two registers (payload, tag word): the
 /// slots `p` (parameters of no proven kind at the entry) that the loop reads as the
-/// object of a `field2` and that only `field2`s into `p` write. The loop is the whole
+/// object of a `field` or `field2` and that only `field`s and `field2`s into `p` write
+/// (a list walk through `Option` links, awfy_list's; a tree walk, pmap's `find`).
+/// The loop is the whole
 /// function: every way back to its entry is a `tcallself` whose arguments are in place
 /// already (argument base 0: no move), nothing else jumps to offset 0 (no `loop`), and
 /// it makes no call (but the self tail call) and no helper call, so nothing collects
@@ -1101,24 +1103,25 @@ fn carried_slots(fun: &Fun, arity: u16) -> Vec<(u16, u8, u8)> {
         if !fun.before[0].get(p).is_some_and(|k| k.untyped()) {
             continue;
         }
+        let field = |i: &Insn| matches!(i.op, Op::Field | Op::Field2);
         let read = fun
             .insns
             .iter()
-            .any(|(_, i, _)| i.op == Op::Field2 && slot(i, 1) == p);
-        let writes_only_field2 = fun.insns.iter().all(|(_, i, _)| {
-            !use_def(i).writes.contains(&(p as u16)) || (i.op == Op::Field2 && slot(i, 0) == p)
+            .any(|(_, i, _)| field(i) && slot(i, 1) == p);
+        let writes_only_fields = fun.insns.iter().all(|(_, i, _)| {
+            !use_def(i).writes.contains(&(p as u16)) || (field(i) && slot(i, 0) == p)
         });
         // Read only where the code takes the registers (no stale slot is read).
         let reads_in_registers = fun.insns.iter().all(|(_, i, _)| {
             !use_def(i).reads.contains(&(p as u16))
                 || match i.op {
-                    Op::Field2 => slot(i, 1) == p,
+                    Op::Field | Op::Field2 => slot(i, 1) == p,
                     Op::JNTag | Op::JNil | Op::JCons => slot(i, 0) == p,
                     Op::TCallSelf => true,
                     _ => false,
                 }
         });
-        if read && writes_only_field2 && reads_in_registers {
+        if read && writes_only_fields && reads_in_registers {
             let (Some(&r), Some(&t)) = (
                 HOME_GPRS.get(2 * out.len()),
                 HOME_GPRS.get(2 * out.len() + 1),
@@ -2082,8 +2085,16 @@ impl Tx<'_> {
                 let typed = self.read_hint(ip, s0);
                 let object = self.object_hint(ip, s0);
                 let (checked, held) = self.data_object(o, fi);
+                // A carried parameter, as the object or the destination, goes through
+                // its registers: its slot may be stale, and is written back only at the
+                // ways out ([`carried_slots`]).
+                let carried = self.inl.is_none()
+                    && self
+                        .carried
+                        .iter()
+                        .any(|c| c.0 as usize == o || c.0 as usize == s0);
                 if i.op == Field
-                    && (typed.is_some() || object || held.is_some())
+                    && (typed.is_some() || object || held.is_some() || carried)
                     && held.is_none_or(|r| self.b.ty(r) == IrType::Ptr)
                 {
                     // The object in a register (its address is not kept in the slot
