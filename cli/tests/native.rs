@@ -1452,6 +1452,68 @@ fn aot_carries_parameters() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Carried parameters written back, not through, and walks through single `field`s
+/// (cli/tests/jit/aot_carried_fields.hasm, SPEC.md §11.6 "Carried parameters"): the
+/// same output, exit status, message and stack trace as `hashvm run --jit=off` at both
+/// stack limits, with and without GC stress; without stress the walks leave only where
+/// the program makes them, the fault's exit once (a stale slot after an exit makes the
+/// interpreter walk again from an earlier element and leave there again).
+fn aot_carries_field_walks() -> Result<(), Failed> {
+    let d = Scratch::new("native-carried-fields");
+    let hbc = d.0.join("k.hbc");
+    let exe = d.0.join("k");
+    let src = root().join("cli/tests/jit/aot_carried_fields.hasm");
+    let a = run(
+        Command::new(bin("hashvm"))
+            .arg("asm")
+            .arg(&src)
+            .arg("-o")
+            .arg(&hbc),
+        T,
+    );
+    if a.code != 0 {
+        return Err(a.stderr.into());
+    }
+    let l = run(
+        Command::new(bin("hashld"))
+            .arg("--native")
+            .arg(&hbc)
+            .arg("-o")
+            .arg(&exe),
+        T,
+    );
+    if l.code != 0 {
+        return Err(l.stderr.into());
+    }
+    let loops = ["find", "divl", "grow", "suml"];
+    for ((limit, stress), stats) in same_at_limits(&exe, &hbc, 1)? {
+        if stress == "1" {
+            continue;
+        }
+        for line in &stats {
+            let Some((n, at)) = line.split_once(" at ") else {
+                continue;
+            };
+            let f = at.split(' ').next().unwrap_or("");
+            let n = n.trim_start_matches("aot:").trim();
+            let expected = match at {
+                "divl +44" => true,
+                "suml +26" => n == "1",
+                _ => false,
+            };
+            if loops.contains(&f) && !expected {
+                return Err(format!("stack limit {limit}: an unexpected exit: {stats:?}").into());
+            }
+        }
+        for at in [" at divl +44", " at suml +26"] {
+            if !stats.iter().any(|l| l.ends_with(at)) {
+                return Err(format!("stack limit {limit}: no exit{at}: {stats:?}").into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The `aot: tier-up:` line of `HASHVM_AOT_STATS`: hand-overs of loops to the tracing
 /// JIT, their recordings that got a trace, loops kept native, and exits of compiled
 /// loops to their traces.
@@ -1907,6 +1969,10 @@ fn main() {
     trials.push(Trial::test(
         "aot_carries_parameters",
         aot_carries_parameters,
+    ));
+    trials.push(Trial::test(
+        "aot_carries_field_walks",
+        aot_carries_field_walks,
     ));
     trials.push(Trial::test(
         "aot_takes_call_results",

@@ -202,6 +202,11 @@ struct Labels {
     /// Per function with carried parameters: the loop's head, just past the loads of
     /// the carried registers at the start of block 0, where its self tail calls jump.
     heads: Vec<Option<DynamicLabel>>,
+    /// Per function with carried parameters: a stub that writes them back and goes to
+    /// the checked entry, where its self tail calls go that do not go to the loop's
+    /// head ([`Labels::self_checked`]): the checked entry's compares and the prologue's
+    /// exit read the slots.
+    carried_back: Vec<Option<DynamicLabel>>,
 }
 
 /// A native call's site ([`Labels::calls`]): what [`fill_records`] writes into the
@@ -498,12 +503,14 @@ impl Labels {
     /// Where a self tail call of `func` goes whose arguments its typed entry does not
     /// take: its checked entry, which is its loop's head (past the loads of its
     /// carried registers, which the self tail call holds already) when it has neither
-    /// tag compares nor a prologue.
+    /// tag compares nor a prologue; else, with carried registers, the stub that writes
+    /// them back first ([`Labels::carried_back`]).
     fn self_checked(&self, func: u32) -> Result<DynamicLabel, CompileError> {
         let plain =
             self.checked[func as usize].is_none() && self.prologues[func as usize].is_none();
-        match self.heads[func as usize] {
-            Some(h) if plain => Ok(h),
+        match (self.heads[func as usize], self.carried_back[func as usize]) {
+            (Some(h), _) if plain => Ok(h),
+            (Some(_), Some(b)) => Ok(b),
             _ => self.checked_entry(func),
         }
     }
@@ -718,6 +725,19 @@ fn load_carried(a: &mut Asm, carried: &[(u16, u8, u8)]) -> Result<(), CompileErr
         dynasm!(a ; .arch x64
             ; mov Rq(r), QWORD [Rq(BASE) + off]
             ; mov Rq(t), QWORD [Rq(BASE) + off + 8]);
+    }
+    Ok(())
+}
+
+/// Writes the carried registers back to their slots ([`FuncIr::carried`]): what every
+/// way out of the function's blocks to a reader of the slots does first (an exit to
+/// the interpreter, a self tail call to the checked entry).
+fn store_carried(a: &mut Asm, carried: &[(u16, u8, u8)]) -> Result<(), CompileError> {
+    for &(s, r, t) in carried {
+        let off = disp(s as u64)?;
+        dynasm!(a ; .arch x64
+            ; mov QWORD [Rq(BASE) + off], Rq(r)
+            ; mov QWORD [Rq(BASE) + off + 8], Rq(t));
     }
     Ok(())
 }
@@ -1063,6 +1083,14 @@ pub fn program(
                     .map(|_| a.new_dynamic_label())
             })
             .collect(),
+        carried_back: irs
+            .iter()
+            .map(|f| {
+                f.as_ref()
+                    .filter(|f| !f.carried.is_empty())
+                    .map(|_| a.new_dynamic_label())
+            })
+            .collect(),
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -1126,6 +1154,14 @@ pub fn program(
         for l in late.drain(..) {
             l.emit(&mut a, &labels)
                 .map_err(|e| format!("{name}: {e}"))?;
+        }
+        // Its self tail calls' way to the checked entry, the carried registers written
+        // back first.
+        if let Some(b) = labels.carried_back[fi] {
+            let to = labels.checked_entry(fi as u32).map_err(|e| e.to_string())?;
+            dynasm!(a ; .arch x64 ; =>b);
+            store_carried(&mut a, &ir.carried).map_err(|e| e.to_string())?;
+            dynasm!(a ; .arch x64 ; jmp =>to);
         }
         // Its checked entry's way out, and the checks of the interpreter's entries at
         // its loops.
@@ -1362,6 +1398,7 @@ fn count_call<'l>(
         clears: labels.clears[fi].at_exit(0),
         stores: Vec::new(),
         homes: None,
+        carried: &[],
         frames: Vec::new(),
         to: Resume::Interpreter(0),
     });
@@ -1496,6 +1533,7 @@ fn block<'l>(
                 .map(|&(slot, r)| (slot as u32, loc[r.0 as usize], t.tagword(r)))
                 .collect(),
             homes: if !jump || !stays(to) { home } else { None },
+            carried: &labels.carried[func as usize],
             frames: s.frames.clone(),
             to: if jump {
                 Resume::Block(labels.target(func, ip, to)?)
@@ -1528,6 +1566,10 @@ enum Late<'l> {
         /// (slot, register, tag word).
         stores: Vec<(u32, Loc, u64)>,
         homes: Option<&'l HomeLoop>,
+        /// The function's carried registers, written back to their slots when the
+        /// exit leaves to the interpreter ([`store_carried`]); none for the exits
+        /// before the loads at the function's start (its prologue's).
+        carried: &'l [(u16, u8, u8)],
         /// The frame of a callee inlined with exits (`aot::inline`), pushed last.
         frames: Vec<crate::ir::SnapFrame>,
         to: Resume,
@@ -1551,6 +1593,7 @@ impl Late<'_> {
                 clears,
                 stores,
                 homes,
+                carried,
                 frames,
                 to,
             } => {
@@ -1564,6 +1607,7 @@ impl Late<'_> {
                 match to {
                     Resume::Block(l) => dynasm!(a ; .arch x64 ; jmp =>l),
                     Resume::Interpreter(ip) => {
+                        store_carried(a, carried)?;
                         let out = labels.out;
                         dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);
                     }
@@ -1632,6 +1676,9 @@ enum Slow {
         list: bool,
         test: Option<i32>,
         exit: DynamicLabel,
+        /// The slot's carried registers (payload, tag word), which hold its value
+        /// where the slot may be stale ([`FuncIr::carried`]).
+        carried: Option<(u8, u8)>,
     },
 }
 
@@ -1695,10 +1742,34 @@ impl Slow {
             }
             Slow::Ctor0 {
                 r,
+                off: _,
+                list,
+                test,
+                exit,
+                carried: Some((p, tw)),
+            } => {
+                // The same tests on the carried registers.
+                dynasm!(a ; .arch x64 ; cmp Rd(tw), Tag::CTOR0 as i32 ; jne =>exit);
+                if let Some(k) = test {
+                    dynasm!(a ; .arch x64 ; cmp Rq(p), k);
+                } else if list {
+                    dynasm!(a ; .arch x64
+                        ; mov Rq(r), Rq(tw)
+                        ; shr Rq(r), 32
+                        ; cmp Rd(r), builtin::LIST as i32
+                        ; jne =>exit
+                        ; mov Rq(r), 1);
+                } else {
+                    dynasm!(a ; .arch x64 ; mov Rq(r), Rq(p));
+                }
+            }
+            Slow::Ctor0 {
+                r,
                 off,
                 list,
                 test,
                 exit,
+                carried: None,
             } => {
                 dynasm!(a ; .arch x64
                     ; cmp DWORD [Rq(BASE) + off + 8], Tag::CTOR0 as i32
@@ -2311,6 +2382,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 let data = ins.k >> 32 & 1 != 0;
                 let list = ins.op == IrOp::IsNil;
                 let test = fused_ctor_test(t, i);
+                let carried = carried_regs(labels, func, ins.k & 0xffff_ffff);
                 let (imm, done) = self.slow(
                     a,
                     Slow::Ctor0 {
@@ -2319,12 +2391,13 @@ impl Target<Asm> for BlockTarget<'_> {
                         list,
                         test,
                         exit,
+                        carried,
                     },
                 );
                 // The object's address: a carried parameter's from its register, its
-                // tag compared in the other (the immediate's path reads the slot,
-                // which holds the same value); else from the slot into `r`.
-                let o = match carried_regs(labels, func, ins.k & 0xffff_ffff) {
+                // tag compared in the other (the immediate's path tests the registers
+                // too: the slot may be stale); else from the slot into `r`.
+                let o = match carried {
                     Some((p, tw)) => {
                         dynasm!(a ; .arch x64 ; cmp Rd(tw), Tag::OBJ as i32 ; jne =>imm);
                         p
@@ -2464,13 +2537,12 @@ impl Target<Asm> for BlockTarget<'_> {
                 let foff = layout::FIELDS as i32 + disp(ins.k & 0xffff_ffff)?;
                 let d = disp(ins.k >> 32)?;
                 match carried_regs(labels, func, ins.k >> 32) {
-                    // A carried parameter: through its registers, which then hold it
-                    // for the next iteration (write-through).
+                    // A carried parameter: into its registers only, which hold it for
+                    // the next iteration; the slot is written back by whatever way out
+                    // can read it ([`store_carried`]).
                     Some((r, tw)) => dynasm!(a ; .arch x64
                         ; mov Rq(r), QWORD [Rq(g(ins.a)) + foff]
-                        ; mov QWORD [Rq(BASE) + d], Rq(r)
-                        ; mov Rq(tw), QWORD [Rq(g(ins.a)) + foff + 8]
-                        ; mov QWORD [Rq(BASE) + d + 8], Rq(tw)),
+                        ; mov Rq(tw), QWORD [Rq(g(ins.a)) + foff + 8]),
                     None => copy_into_slot(a, g(ins.a), foff, d),
                 }
             }

@@ -1092,22 +1092,31 @@ fn home_loops(
 /// The parameters of a self-tail-call loop carried in registers across the back-edge
 /// ([`FuncIr::carried`]), each with its two registers (payload, tag word): the
 /// slots `p` (parameters of no proven kind at the entry) that the loop reads as the
-/// object of a `field2` and that only `field2`s into `p` write. The loop is the whole
+/// object of a `field` or `field2` and that only `field`s and `field2`s into `p` write
+/// (a list walk through `Option` links, awfy_list's; a tree walk, pmap's `find`).
+/// The loop is the whole
 /// function: every way back to its entry is a `tcallself` whose arguments are in place
 /// already (argument base 0: no move), nothing else jumps to offset 0 (no `loop`), and
 /// it makes no call (but the self tail call) and no helper call, so nothing collects
 /// while it runs (a full nursery, a poll, a fault leave to the interpreter) and no
 /// callee overwrites the registers.
 ///
-/// The registers are *write-through*: each such `field2` writes its result to the slot
-/// as before and into the registers too, so the frame is the interpreter's
-/// at every instruction and no way out has anything to write back; every way in (the
-/// function's entries, the interpreter's at the back-edge) loads the registers from the
-/// slots. What the registers save is the reload of the slot the previous iteration
-/// stored: awfy_list's `is_shorter_than` walks two lists, and each iteration's next
-/// address was loaded through the previous one's store (a store-to-load forwarding on
-/// the loop's critical path), its tag compared there too. At most two parameters
-/// (the four home registers).
+/// The registers are *written back*, not through: each such `field2` writes its
+/// result into the registers only, and the slot is stale until something can read it.
+/// So the function's own instructions may read `p` only where the code reads the
+/// registers (a `field2`'s object, `jntag`/`jnil`/`jcons`, the `tcallself` that leaves
+/// it in place), and every other reader is an exit's: the exit stubs to the
+/// interpreter (guards, faults, a full nursery, the poll, tier-up counts) store the
+/// registers first, and a self tail call to the checked entry (which compares the
+/// slots) goes through a stub that stores them. Returns read no carried slot (a `ret`
+/// of `p` is a reader: not carried), and nothing collects while the code runs (no
+/// calls). Every way in (the function's entries, the interpreter's at the back-edge)
+/// loads the registers from the slots. What the registers save is the reload of the
+/// slot the previous iteration stored, and now the stores too: awfy_list's
+/// `is_shorter_than` walks two lists, and each iteration's next address was loaded
+/// through the previous one's store (a store-to-load forwarding on the loop's critical
+/// path), its tag compared there too. At most two parameters (the four home
+/// registers).
 fn carried_slots(fun: &Fun, arity: u16) -> Vec<(u16, u8, u8)> {
     let selfloop = fun.insns.iter().any(|(_, i, _)| i.op == Op::TCallSelf);
     let simple = fun.insns.iter().all(|(ip, i, _)| match i.op {
@@ -1123,14 +1132,25 @@ fn carried_slots(fun: &Fun, arity: u16) -> Vec<(u16, u8, u8)> {
         if !fun.before[0].get(p).is_some_and(|k| k.untyped()) {
             continue;
         }
+        let field = |i: &Insn| matches!(i.op, Op::Field | Op::Field2);
         let read = fun
             .insns
             .iter()
-            .any(|(_, i, _)| i.op == Op::Field2 && slot(i, 1) == p);
-        let writes_only_field2 = fun.insns.iter().all(|(_, i, _)| {
-            !use_def(i).writes.contains(&(p as u16)) || (i.op == Op::Field2 && slot(i, 0) == p)
+            .any(|(_, i, _)| field(i) && slot(i, 1) == p);
+        let writes_only_fields = fun.insns.iter().all(|(_, i, _)| {
+            !use_def(i).writes.contains(&(p as u16)) || (field(i) && slot(i, 0) == p)
         });
-        if read && writes_only_field2 {
+        // Read only where the code takes the registers (no stale slot is read).
+        let reads_in_registers = fun.insns.iter().all(|(_, i, _)| {
+            !use_def(i).reads.contains(&(p as u16))
+                || match i.op {
+                    Op::Field | Op::Field2 => slot(i, 1) == p,
+                    Op::JNTag | Op::JNil | Op::JCons => slot(i, 0) == p,
+                    Op::TCallSelf => true,
+                    _ => false,
+                }
+        });
+        if read && writes_only_fields && reads_in_registers {
             let (Some(&r), Some(&t)) = (
                 HOME_GPRS.get(2 * out.len()),
                 HOME_GPRS.get(2 * out.len() + 1),
@@ -2094,8 +2114,16 @@ impl Tx<'_> {
                 let typed = self.read_hint(ip, s0);
                 let object = self.object_hint(ip, s0);
                 let (checked, held) = self.data_object(o, fi);
+                // A carried parameter, as the object or the destination, goes through
+                // its registers: its slot may be stale, and is written back only at the
+                // ways out ([`carried_slots`]).
+                let carried = self.inl.is_none()
+                    && self
+                        .carried
+                        .iter()
+                        .any(|c| c.0 as usize == o || c.0 as usize == s0);
                 if i.op == Field
-                    && (typed.is_some() || object || held.is_some())
+                    && (typed.is_some() || object || held.is_some() || carried)
                     && held.is_none_or(|r| self.b.ty(r) == IrType::Ptr)
                 {
                     // The object in a register (its address is not kept in the slot
