@@ -2565,6 +2565,34 @@ mod tests {
         p
     }
 
+    /// Under GC stress every allocation collects, and a collection forced by GMP
+    /// memory past the young generation makes the next allocation collect, once:
+    /// `try_alloc`'s one bound compare (`alloc_end`, 0 under either) must send both to
+    /// the slow path and let every other allocation bump.
+    #[test]
+    fn stress_and_forced_collections_collect_at_the_next_allocation() {
+        let mut vm = vm();
+        let c0 = vm.heap.stats.collections;
+        for _ in 0..10 {
+            vm.new_str("x").unwrap();
+        }
+        assert_eq!(vm.heap.stats.collections, c0, "no stress: every allocation bumps");
+        vm.set_gc_stress(true);
+        for i in 1..=10 {
+            vm.new_str("x").unwrap();
+            assert_eq!(vm.heap.stats.collections, c0 + i, "stress: allocation {i}");
+        }
+        vm.set_gc_stress(false);
+        let c1 = vm.heap.stats.collections;
+        vm.new_str("x").unwrap();
+        assert_eq!(vm.heap.stats.collections, c1, "stress off: bumps again");
+        vm.heap.note_external(vm.heap.nursery.cap() + 1);
+        vm.new_str("x").unwrap();
+        assert_eq!(vm.heap.stats.collections, c1 + 1, "forced");
+        vm.new_str("x").unwrap();
+        assert_eq!(vm.heap.stats.collections, c1 + 1, "the collection ended the force");
+    }
+
     /// A young object stored through `Heap::store` into an old one survives a minor
     /// collection that nothing else roots it for, and the heap checks clean.
     #[test]
