@@ -2576,7 +2576,10 @@ mod tests {
         for _ in 0..10 {
             vm.new_str("x").unwrap();
         }
-        assert_eq!(vm.heap.stats.collections, c0, "no stress: every allocation bumps");
+        assert_eq!(
+            vm.heap.stats.collections, c0,
+            "no stress: every allocation bumps"
+        );
         vm.set_gc_stress(true);
         for i in 1..=10 {
             vm.new_str("x").unwrap();
@@ -2590,7 +2593,11 @@ mod tests {
         vm.new_str("x").unwrap();
         assert_eq!(vm.heap.stats.collections, c1 + 1, "forced");
         vm.new_str("x").unwrap();
-        assert_eq!(vm.heap.stats.collections, c1 + 1, "the collection ended the force");
+        assert_eq!(
+            vm.heap.stats.collections,
+            c1 + 1,
+            "the collection ended the force"
+        );
     }
 
     /// A young object stored through `Heap::store` into an old one survives a minor
