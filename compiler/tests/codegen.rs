@@ -242,24 +242,24 @@ fn a_two_armed_match_tests_once_and_falls_into_its_first_arm() {
          main := () => { println(to_str(count(T.N(T.E, T.E)))); };",
         "count",
         expect![[r#"
-            .func count/1 slots=6                   ; function 6
+            .func count/1 slots=4                   ; function 6
                 .loc "golden.hash" 2 27
                 jntag.reti r0, 0, L0                ; 0
                 .loc "golden.hash" 2 44
                 reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 27
-                field.callk r5, r0, 0               ; 14
+                field.callk r3, r0, 0               ; 14
                 .loc "golden.hash" 2 64
-                callk      r5, count, r5, 1         ; 21
-                addi.i64   r4, r5, 1                ; 32
+                callk      r3, count, r3, 1         ; 21
+                addi.i64   r2, r3, 1                ; 32
                 .loc "golden.hash" 2 27
-                field.callk r5, r0, 1               ; 41
+                field.callk r3, r0, 1               ; 41
                 .loc "golden.hash" 2 75
-                callk      r5, count, r5, 1         ; 48
+                callk      r3, count, r3, 1         ; 48
                 .loc "golden.hash" 2 60
-                add.i64.ret r3, r4, r5              ; 59
-                ret        r3                       ; 66
+                add.i64.ret r1, r2, r3              ; 59
+                ret        r1                       ; 66
             .end
         "#]],
     );
@@ -444,16 +444,16 @@ fn a_self_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
          main := () => { println(to_str(find(T.E, 1))); };",
         "find",
         expect![[r#"
-            .func find/2 slots=4                    ; function 6
+            .func find/2 slots=3                    ; function 6
                 .loc "golden.hash" 2 34
                 jntag.reti r0, 0, L0                ; 0
                 .loc "golden.hash" 2 51
                 reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 34
-                field      r3, r0, 1                ; 14
+                field      r2, r0, 1                ; 14
                 .loc "golden.hash" 2 70
-                jge.i64    r1, r3, L1               ; 21
+                jge.i64    r1, r2, L1               ; 21
                 .loc "golden.hash" 2 34
                 field      r0, r0, 0                ; 30
                 .loc "golden.hash" 2 81
@@ -786,13 +786,13 @@ fn a_known_tail_call_evaluates_its_arguments_into_the_parameter_slots() {
          main := () => { println(to_str(hop(1, 2, 3))); };",
         "down",
         expect![[r#"
-            .func down/3 slots=8                    ; function 7
+            .func down/3 slots=5                    ; function 7
                 .loc "golden.hash" 2 51
-                muli.i64   r6, r1, 2                ; 0
+                muli.i64   r3, r1, 2                ; 0
                 .loc "golden.hash" 2 59
-                loadi      r7, 1009                 ; 9
+                loadi      r4, 1009                 ; 9
                 .loc "golden.hash" 2 51
-                rem.i64    r1, r6, r7               ; 16
+                rem.i64    r1, r3, r4               ; 16
                 .loc "golden.hash" 2 65
                 subi.i64   r2, r2, 1                ; 23
                 .loc "golden.hash" 2 44
@@ -814,32 +814,32 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
          main := () => { println(to_str(get(T.E, 1))); };",
         "get",
         expect![[r#"
-            .func get/2 slots=5                     ; function 6
+            .func get/2 slots=4                     ; function 6
                 .loc "golden.hash" 2 33
                 jntag.reti r0, 0, L0                ; 0
                 .loc "golden.hash" 2 50
                 reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 33
-                field      r3, r0, 1                ; 14
+                field      r2, r0, 1                ; 14
                 .loc "golden.hash" 2 78
-                jge.i64    r1, r3, L1               ; 21
+                jge.i64    r1, r2, L1               ; 21
                 .loc "golden.hash" 2 33
                 field      r0, r0, 0                ; 30
                 .loc "golden.hash" 2 91
                 tcallself  r0, 2                    ; 37
             L1:
                 .loc "golden.hash" 2 108
-                jle.i64    r1, r3, L2               ; 42
+                jle.i64    r1, r2, L2               ; 42
                 .loc "golden.hash" 2 33
                 field      r0, r0, 3                ; 51
                 .loc "golden.hash" 2 121
                 tcallself  r0, 2                    ; 58
             L2:
                 .loc "golden.hash" 2 33
-                field      r4, r0, 2                ; 63
+                field      r3, r0, 2                ; 63
                 .loc "golden.hash" 2 121
-                ret        r4                       ; 70
+                ret        r3                       ; 70
             .end
         "#]],
     );
@@ -849,24 +849,24 @@ fn a_field_is_extracted_only_on_the_path_that_uses_it() {
          main := () => { println(to_str(weigh(T.E))); };",
         "weigh",
         expect![[r#"
-            .func weigh/1 slots=6                   ; function 6
+            .func weigh/1 slots=4                   ; function 6
                 .loc "golden.hash" 2 27
                 jntag.reti r0, 0, L0                ; 0
                 .loc "golden.hash" 2 44
                 reti       0                        ; 9
             L0:
                 .loc "golden.hash" 2 27
-                field.callk r5, r0, 0               ; 14
+                field.callk r3, r0, 0               ; 14
                 .loc "golden.hash" 2 60
-                callk      r5, weigh, r5, 1         ; 21
-                addi.i64   r4, r5, 1                ; 32
+                callk      r3, weigh, r3, 1         ; 21
+                addi.i64   r2, r3, 1                ; 32
                 .loc "golden.hash" 2 27
-                field.callk r5, r0, 1               ; 41
+                field.callk r3, r0, 1               ; 41
                 .loc "golden.hash" 2 75
-                callk      r5, weigh, r5, 1         ; 48
+                callk      r3, weigh, r3, 1         ; 48
                 .loc "golden.hash" 2 60
-                add.i64.ret r3, r4, r5              ; 59
-                ret        r3                       ; 66
+                add.i64.ret r1, r2, r3              ; 59
+                ret        r1                       ; 66
             .end
         "#]],
     );
@@ -903,19 +903,19 @@ fn a_field_of_a_field_is_one_instruction() {
         src,
         "next_of",
         expect![[r#"
-        .func next_of/1 slots=3                 ; function 7
-            .loc "golden.hash" 3 43
-            jntag      r0, 0, L0                ; 0
-            .loc "golden.hash" 3 61
-            con.ret    r2, Option, None, r3, 0  ; 9
-            ret        r2                       ; 22
-        L0:
-            .loc "golden.hash" 3 43
-            field2     r2, r0, 0, 1             ; 25
-            .loc "golden.hash" 3 78
-            ret        r2                       ; 34
-        .end
-    "#]],
+            .func next_of/1 slots=2                 ; function 7
+                .loc "golden.hash" 3 43
+                jntag      r0, 0, L0                ; 0
+                .loc "golden.hash" 3 61
+                con.ret    r1, Option, None, r2, 0  ; 9
+                ret        r1                       ; 22
+            L0:
+                .loc "golden.hash" 3 43
+                field2     r1, r0, 0, 1             ; 25
+                .loc "golden.hash" 3 78
+                ret        r1                       ; 34
+            .end
+        "#]],
     );
     check(
         src,

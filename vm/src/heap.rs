@@ -470,16 +470,19 @@ impl Space {
         self.bump_to(size, self.cap)
     }
     /// Bump-allocates `size` bytes, if they fit below offset `end` (at most `cap`):
-    /// the young generation's buffer allocates in its eden only.
+    /// the young generation's buffer allocates in its eden only. `end` may be below
+    /// `top` (the heap's `alloc_end` of 0 while an allocation must collect): nothing
+    /// fits then, so the new top is compared, never `end - top` computed.
     #[inline(always)]
     fn bump_to(&mut self, size: usize, end: usize) -> Option<*mut Header> {
-        if size > end - self.top {
+        let new_top = self.top.checked_add(size)?;
+        if new_top > end {
             return None;
         }
-        // SAFETY: `top + size <= cap`, so the block is inside the buffer, and it is
-        // 16-byte aligned because `top` and `size` are multiples of 16.
+        // SAFETY: `top + size <= end <= cap`, so the block is inside the buffer, and it
+        // is 16-byte aligned because `top` and `size` are multiples of 16.
         let p = unsafe { self.ptr.as_ptr().add(self.top) } as *mut Header;
-        self.top += size;
+        self.top = new_top;
         Some(p)
     }
 }
@@ -830,11 +833,19 @@ pub struct Heap {
     scan: usize,
     /// Eden's size.
     nursery_cap: usize,
+    /// The offset in eden below which [`Heap::try_alloc`] may bump: `nursery_cap`, or 0
+    /// while the next allocation must collect (`stress` or `force`), so that the bump's
+    /// one bound compare also sends every allocation under GC stress or a forced
+    /// collection to the slow path; two flag tests per allocation fewer (binary-trees'
+    /// `con`). Every write of `stress` or `force` goes through [`Heap::set_stress`] or
+    /// [`Heap::set_force`], which recompute it (`nursery_cap` is fixed at `new`).
+    alloc_end: usize,
     /// The most bytes the live data may occupy; past it allocation fails.
     pub limit: usize,
     /// Collect the nursery at every allocation and both generations every
     /// `STRESS_MAJOR_EVERY` collections (the stress mode the GC tests run under).
-    pub stress: bool,
+    /// Private: [`Heap::set_stress`] keeps `alloc_end` in step.
+    stress: bool,
     /// Old objects that may point into the young generation (each has
     /// `FLAG_REMEMBERED`).
     remembered: Vec<*mut Header>,
@@ -853,7 +864,8 @@ pub struct Heap {
     external: usize,
     /// Bytes of GMP numbers promoted since the last major collection.
     old_external: usize,
-    /// Collect at the next allocation (set when `external` outgrows the nursery).
+    /// Collect at the next allocation (set when `external` outgrows the nursery, or
+    /// the remembered set could not grow); written only by [`Heap::set_force`].
     force: bool,
     /// Make the next collection major.
     force_major: bool,
@@ -928,6 +940,7 @@ impl Heap {
         let limit = limit.min(old.cap().saturating_sub(2 * promote));
         Heap {
             nursery_cap: initial,
+            alloc_end: initial,
             surv_cap,
             surv_at: initial,
             surv_top: 0,
@@ -1005,7 +1018,28 @@ impl Heap {
         meta: u32,
         len: u64,
     ) -> Option<*mut Header> {
-        if self.stress || self.force {
+        // `alloc_end` is 0 under stress or a forced collection: the bound fails.
+        let p = self.nursery.bump_to(size, self.alloc_end)?;
+        self.init(p, size, kind, tag, meta, len);
+        if kind == Kind::BIG || kind == Kind::RAT {
+            self.young_finalize.push(p);
+        }
+        Some(p)
+    }
+
+    /// [`Heap::try_alloc`] whatever stress or a forced collection asks: the VM's
+    /// allocation right after the collection they asked for.
+    pub(crate) fn try_alloc_collected(
+        &mut self,
+        size: usize,
+        kind: u8,
+        tag: u16,
+        meta: u32,
+        len: u64,
+    ) -> Option<*mut Header> {
+        // Stress is what the collection just done was for; `force` still set (GMP
+        // memory of the survivors) fails as `try_alloc` always did here.
+        if self.force {
             return None;
         }
         let p = self.nursery.bump_to(size, self.nursery_cap)?;
@@ -1014,6 +1048,32 @@ impl Heap {
             self.young_finalize.push(p);
         }
         Some(p)
+    }
+
+    /// Turns GC stress on or off (collect at every allocation).
+    pub fn set_stress(&mut self, on: bool) {
+        self.stress = on;
+        self.sync_alloc_end();
+    }
+
+    /// Whether GC stress is on.
+    pub fn stress(&self) -> bool {
+        self.stress
+    }
+
+    /// Sets whether the next allocation must collect.
+    fn set_force(&mut self, on: bool) {
+        self.force = on;
+        self.sync_alloc_end();
+    }
+
+    /// Recomputes `alloc_end` from `stress` and `force` (see the field).
+    fn sync_alloc_end(&mut self) {
+        self.alloc_end = if self.stress || self.force {
+            0
+        } else {
+            self.nursery_cap
+        };
     }
 
     /// Writes the header of a just-bumped object of `size` bytes at `p` (either
@@ -1160,7 +1220,7 @@ impl Heap {
             self.remembered.push(obj);
         } else {
             self.remembered_lost = true;
-            self.force = true;
+            self.set_force(true);
         }
     }
 
@@ -1170,7 +1230,7 @@ impl Heap {
     pub fn note_external(&mut self, bytes: usize) {
         self.external += bytes;
         if self.external > self.nursery.cap() {
-            self.force = true;
+            self.set_force(true);
         }
     }
 
@@ -1455,7 +1515,7 @@ impl Heap {
         self.from_surv = (0, 0);
         self.nursery.top = 0;
         self.surv_top = self.to_top;
-        self.force = self.external > self.nursery_cap;
+        self.set_force(self.external > self.nursery_cap);
         // Promoted GMP numbers keep their limbs until a major collection: when they
         // outgrow the old generation, make the next collection major.
         if self.old_external > self.old_used().max(self.nursery_cap) {
@@ -2503,6 +2563,41 @@ mod tests {
         let p = vm.globals[0].ptr();
         assert!(vm.heap.old.contains(p as *const u8), "promoted");
         p
+    }
+
+    /// Under GC stress every allocation collects, and a collection forced by GMP
+    /// memory past the young generation makes the next allocation collect, once:
+    /// `try_alloc`'s one bound compare (`alloc_end`, 0 under either) must send both to
+    /// the slow path and let every other allocation bump.
+    #[test]
+    fn stress_and_forced_collections_collect_at_the_next_allocation() {
+        let mut vm = vm();
+        let c0 = vm.heap.stats.collections;
+        for _ in 0..10 {
+            vm.new_str("x").unwrap();
+        }
+        assert_eq!(
+            vm.heap.stats.collections, c0,
+            "no stress: every allocation bumps"
+        );
+        vm.set_gc_stress(true);
+        for i in 1..=10 {
+            vm.new_str("x").unwrap();
+            assert_eq!(vm.heap.stats.collections, c0 + i, "stress: allocation {i}");
+        }
+        vm.set_gc_stress(false);
+        let c1 = vm.heap.stats.collections;
+        vm.new_str("x").unwrap();
+        assert_eq!(vm.heap.stats.collections, c1, "stress off: bumps again");
+        vm.heap.note_external(vm.heap.nursery.cap() + 1);
+        vm.new_str("x").unwrap();
+        assert_eq!(vm.heap.stats.collections, c1 + 1, "forced");
+        vm.new_str("x").unwrap();
+        assert_eq!(
+            vm.heap.stats.collections,
+            c1 + 1,
+            "the collection ended the force"
+        );
     }
 
     /// A young object stored through `Heap::store` into an old one survives a minor

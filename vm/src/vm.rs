@@ -457,7 +457,7 @@ impl Vm {
             config.gc_age,
             config.gc_survivor,
         );
-        heap.stress = config.gc_stress;
+        heap.set_stress(config.gc_stress);
         let mut types: Vec<TypeInfo> = builtin::TYPES
             .iter()
             .map(|(n, cs)| TypeInfo {
@@ -537,7 +537,7 @@ impl Vm {
     /// Turns collection at every allocation on or off (what `HASHVM_GC_STRESS=1` sets
     /// at start-up), for tests that stress one part of a longer run.
     pub fn set_gc_stress(&mut self, on: bool) {
-        self.heap.stress = on;
+        self.heap.set_stress(on);
     }
 
     /// Attaches (or detaches) the JIT's hook.
@@ -653,7 +653,7 @@ impl Vm {
                 }
             }};
         }
-        let verify = self.heap.stress && self.heap.verify_now();
+        let verify = self.heap.stress() && self.heap.verify_now();
         if verify {
             if let Err(e) = self.heap.check() {
                 panic!("heap verifier, before a collection: {e}");
@@ -730,9 +730,12 @@ impl Vm {
         self.alloc_slow(size, kind, tag, meta, len)
     }
 
+    /// [`Vm::alloc`]'s collection and retry when [`Heap::try_alloc`] failed; called
+    /// directly by the interpreter's inline allocation fast path (`alloc_window!`),
+    /// which saves the ip for a trace only on this path.
     #[cold]
     #[inline(never)]
-    fn alloc_slow(
+    pub(crate) fn alloc_slow(
         &mut self,
         size: usize,
         kind: u8,
@@ -744,7 +747,7 @@ impl Vm {
             return Err(self.error_plain("out of memory"));
         }
         if self.heap.is_large(size) {
-            if !self.heap.stress && self.heap.old_may_alloc(size) {
+            if !self.heap.stress() && self.heap.old_may_alloc(size) {
                 if let Some(p) = self.heap.try_alloc_old(size, kind, tag, meta, len) {
                     return Ok(p);
                 }
@@ -756,10 +759,9 @@ impl Vm {
                 .ok_or_else(|| self.error_plain("out of memory"));
         }
         self.collect(size)?;
-        let stress = std::mem::replace(&mut self.heap.stress, false);
-        let r = self.heap.try_alloc(size, kind, tag, meta, len);
-        self.heap.stress = stress;
-        r.ok_or_else(|| self.error_plain("out of memory"))
+        self.heap
+            .try_alloc_collected(size, kind, tag, meta, len)
+            .ok_or_else(|| self.error_plain("out of memory"))
     }
 
     // ------------------------------------------------------------ constructors

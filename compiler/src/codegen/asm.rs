@@ -33,7 +33,9 @@
 //!   ([`fuse_returns`]), and a `con`, `add.i64` or `loadg` whose value the next
 //!   instruction returns, a `jntag` falling through to a `reti`, or a `field` or
 //!   `subi.i64` before a `callk`, marked `con.ret`/`add.i64.ret`/`loadg.ret`/
-//!   `jntag.reti`/`field.callk`/`subi.i64.callk` ([`fuse_next_pairs`]).
+//!   `jntag.reti`/`field.callk`/`subi.i64.callk` ([`fuse_next_pairs`]); then the
+//!   **slots renumbered densely** ([`compact_slots`]): the frame is only the slots the
+//!   code still names.
 //!
 //! Every instruction keeps the source position it was emitted with, so error locations
 //! and stack traces are those of the unoptimised code. The control-flow passes only
@@ -272,6 +274,62 @@ fn optimize(code: &mut Vec<Ins>, arity: u16) {
     fuse_fields(code);
     fuse_returns(code);
     fuse_next_pairs(code);
+    // After everything that drops instructions: the slots left are the frame.
+    compact_slots(code, arity);
+}
+
+/// Renumbers the slots the code names densely, in their order, and the parameters in
+/// place: a slot no instruction names any more (a pattern binding whose `field` moved
+/// into the call it feeds, a temporary coalesced away) no longer sits below the used
+/// ones, where it made the frame bigger, and every slot of a frame costs at each call
+/// (the push clears it; binary-trees' `item_check` named slots 0 and 3-5 in a frame of
+/// 6) and at each collection (it is scanned). The map keeps the order of slots, so a
+/// window stays consecutive (its slots are all named) and what was below a call's
+/// window stays below it; a zero-length window's base, named by no run, maps to the
+/// number of named slots below it (everything above it stays above it). Only slot
+/// numbers change: no instruction, offset or source position.
+fn compact_slots(code: &mut [Ins], arity: u16) {
+    use hashvm_format::OperandKind as K;
+    let mut named: Vec<bool> = vec![true; arity as usize];
+    let mut name = |s: usize| {
+        if named.len() <= s {
+            named.resize(s + 1, false);
+        }
+        named[s] = true;
+    };
+    for ins in code.iter() {
+        let mut base = None;
+        for (k, a) in ins.op.operands().iter().zip(&ins.args) {
+            match (k, a) {
+                (K::Dst | K::Src, Arg::Op(Operand::Slot(x))) => name(*x as usize),
+                (K::Base, Arg::Op(Operand::Slot(x))) => base = Some(*x as usize),
+                (K::Count, Arg::Op(Operand::U16(n))) => {
+                    if let Some(b) = base.take() {
+                        (b..b + *n as usize).for_each(&mut name);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // `below[s]`: the named slots below `s`, which is `s`'s new number when it is named.
+    let mut below = Vec::with_capacity(named.len());
+    let mut count: u16 = 0;
+    for &n in &named {
+        below.push(count);
+        count += u16::from(n);
+    }
+    if count as usize == named.len() {
+        return;
+    }
+    let map = |s: u16| below.get(s as usize).copied().unwrap_or(count);
+    for ins in code.iter_mut() {
+        for (k, a) in ins.op.operands().iter().zip(ins.args.iter_mut()) {
+            if let (K::Dst | K::Src | K::Base, Arg::Op(Operand::Slot(x))) = (k, a) {
+                *x = map(*x);
+            }
+        }
+    }
 }
 
 /// An instruction followed by the instruction that its fused form needs after it
@@ -1943,6 +2001,56 @@ mod tests {
             pos: None,
             frozen: false,
         }
+    }
+
+    /// Slots no instruction names are squeezed out: the named ones keep their order,
+    /// the parameters their numbers, a window stays consecutive and a zero-length
+    /// window's base lands just above the named slots below it.
+    #[test]
+    fn unnamed_slots_are_squeezed_out_of_the_frame() {
+        use Operand::*;
+        // Two parameters (r1 named by nothing), r2 unnamed, r3..r5, a window r4..r5,
+        // a zero-length window at r7 (r6 unnamed) and one past every slot (r9).
+        let mut code = vec![
+            ins(Op::LoadI, &[Slot(3), Imm32(1)]),
+            ins(Op::AddIImm, &[Slot(4), Slot(0), Imm32(1)]),
+            ins(Op::Mov, &[Slot(5), Slot(3)]),
+            ins(Op::CallK, &[Slot(8), Func(0), Slot(7), U16(0)]),
+            ins(Op::CallK, &[Slot(3), Func(0), Slot(9), U16(0)]),
+            ins(Op::Tuple, &[Slot(3), Slot(4), U16(2)]),
+            ins(Op::Ret, &[Slot(3)]),
+        ];
+        compact_slots(&mut code, 2);
+        let slots: Vec<Vec<u16>> = code
+            .iter()
+            .map(|i| {
+                i.args
+                    .iter()
+                    .filter_map(|a| match a {
+                        Arg::Op(Slot(s)) => Some(*s),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        // Named: r0, r1 (parameters), r3, r4, r5, r8 -> r0, r1, r2, r3, r4, r5.
+        assert_eq!(
+            slots,
+            vec![
+                vec![2],
+                vec![3, 0],
+                vec![4, 2],
+                vec![5, 5],
+                vec![2, 6],
+                vec![2, 3],
+                vec![2],
+            ]
+        );
+        // Already dense: nothing changes.
+        let before: Vec<String> = code.iter().map(|i| format!("{:?}", i.args)).collect();
+        compact_slots(&mut code, 2);
+        let after: Vec<String> = code.iter().map(|i| format!("{:?}", i.args)).collect();
+        assert_eq!(before, after);
     }
 
     /// A window one of whose fields is a copy of the slot just above it: moving the
