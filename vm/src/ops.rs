@@ -98,8 +98,8 @@ impl Vm {
     /// malformed spine before a non-char element.
     fn str_from_chars(&mut self, list: Value) -> Result<Value, Trap> {
         const WHAT: &str = "str.from_chars";
-        let max_cells = self.max_list_cells();
-        let (mut len, mut cells, mut bad) = (0usize, 0usize, None);
+        let mut cycle = crate::interp::CycleCheck::default();
+        let (mut len, mut bad) = (0usize, None);
         let mut v = list;
         while !(v.tag == Tag::CTOR0 && v.aux == builtin::LIST) {
             // SAFETY: OBJ values point at live objects.
@@ -110,8 +110,7 @@ impl Vm {
                     self.error_plain(format!("{WHAT} expects a list, got {}", self.type_name(v)))
                 );
             }
-            cells += 1;
-            if cells > max_cells {
+            if cycle.seen(v.bits) {
                 return Err(self.error_plain(format!("{WHAT} expects a list, got a cyclic one")));
             }
             // SAFETY: a cons cell (checked above) has two value fields.
@@ -910,7 +909,7 @@ impl Vm {
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0),
             ),
-            s::LIST_LEN => Value::i64(self.list_values(a, "list.len")?.len() as i64),
+            s::LIST_LEN => Value::i64(self.list_len(a)? as i64),
             s::LIST_REV => {
                 let mut items = self.list_values(a, "list.reverse")?;
                 items.reverse();

@@ -123,18 +123,40 @@ impl Vm {
         }
     }
 
-    /// More cons cells than a list can have: a cons cell takes 48 bytes, and this is
-    /// three times what the heap (the old generation's limit and the young ones) could
-    /// hold. A walk that counts more is going round a cycle, which constants
-    /// (SPEC.md §2.6, "Constants": a `global` operand) and `setfield` can build.
-    pub(crate) fn max_list_cells(&self) -> usize {
-        self.heap.limit.saturating_add(4 * self.heap.nursery_size()) / 16
+    /// `list.len`: the number of cells, counted without copying the elements (the
+    /// faults of [`Vm::list_values`], in the same order).
+    pub(crate) fn list_len(&self, mut v: Value) -> Result<usize, Trap> {
+        let mut cycle = CycleCheck::default();
+        let mut n = 0usize;
+        loop {
+            if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
+                return Ok(n);
+            }
+            // SAFETY: OBJ values point at live objects; cons cells have two fields.
+            unsafe {
+                if v.tag == Tag::OBJ
+                    && (*v.ptr()).kind == Kind::DATA
+                    && (*v.ptr()).meta == builtin::LIST
+                {
+                    if cycle.seen(v.bits) {
+                        return Err(self.error_plain("list.len expects a list, got a cyclic one"));
+                    }
+                    n += 1;
+                    v = *heap::fields(v.ptr()).add(1);
+                    continue;
+                }
+            }
+            return Err(self.error_plain(format!(
+                "list.len expects a list, got {}",
+                self.type_name(v)
+            )));
+        }
     }
 
     /// The elements of a list value.
     pub(crate) fn list_values(&self, mut v: Value, what: &str) -> Result<Vec<Value>, Trap> {
         let mut out = Vec::new();
-        let max_cells = self.max_list_cells();
+        let mut cycle = CycleCheck::default();
         loop {
             if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
                 return Ok(out);
@@ -145,16 +167,15 @@ impl Vm {
                     && (*v.ptr()).kind == Kind::DATA
                     && (*v.ptr()).meta == builtin::LIST
                 {
+                    if cycle.seen(v.bits) {
+                        return Err(
+                            self.error_plain(format!("{what} expects a list, got a cyclic one"))
+                        );
+                    }
                     // Grown fallibly: a list may be a large part of the heap, and this
                     // copy must not end the process when the system refuses memory.
-                    if out.len() == out.capacity() {
-                        if out.len() > max_cells {
-                            return Err(self
-                                .error_plain(format!("{what} expects a list, got a cyclic one")));
-                        }
-                        if out.try_reserve(out.len().max(16)).is_err() {
-                            return Err(self.error_plain("out of memory"));
-                        }
+                    if out.len() == out.capacity() && out.try_reserve(out.len().max(16)).is_err() {
+                        return Err(self.error_plain("out of memory"));
                     }
                     out.push(*heap::fields(v.ptr()));
                     v = *heap::fields(v.ptr()).add(1);
@@ -165,5 +186,65 @@ impl Vm {
                 self.error_plain(format!("{what} expects a list, got {}", self.type_name(v)))
             );
         }
+    }
+}
+
+/// Finds a cycle in a walk of cons cells (Brent's algorithm): constants (SPEC.md §2.6,
+/// "Constants": a `global` operand) and `setfield` can make a list its own tail. The
+/// walk remembers one cell and compares each cell it reaches with it, remembering the
+/// cell it reaches at steps 1, 2, 4, 8, ...: a cyclic walk meets the remembered cell
+/// within about twice the length of its tail and cycle, in constant memory, where a
+/// bound on the number of cells would walk (and, copying the elements, hold) as many
+/// cells as the heap could ever contain before it gave up. The walk must not allocate
+/// on the VM's heap (a collection would move the cells).
+#[derive(Default)]
+pub(crate) struct CycleCheck {
+    /// The remembered cell's address (0: none yet).
+    saved: u64,
+    /// Steps since it was remembered.
+    steps: u64,
+    /// Steps after which the next cell is remembered instead (0 stands for 1).
+    power: u64,
+}
+
+impl CycleCheck {
+    /// Whether the cell at `addr`, the next in the walk, was reached before.
+    #[inline]
+    pub(crate) fn seen(&mut self, addr: u64) -> bool {
+        if addr == self.saved {
+            return true;
+        }
+        self.steps += 1;
+        if self.steps >= self.power {
+            self.saved = addr;
+            self.power = (self.power * 2).max(2);
+            self.steps = 0;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CycleCheck;
+
+    /// A walk of `tail` distinct cells, then round a cycle of `len`: found, and
+    /// within about twice their sum; a walk without a cycle never is.
+    #[test]
+    fn cycles_are_found_and_straight_lists_are_not() {
+        for tail in 0..40u64 {
+            for len in 1..40u64 {
+                let mut c = CycleCheck::default();
+                let addr = |i: u64| 16 * (1 + if i < tail { i } else { tail + (i - tail) % len });
+                let at = (0..10_000).find(|&i| c.seen(addr(i)));
+                let at = at.unwrap_or_else(|| panic!("tail {tail} len {len}: no cycle found"));
+                assert!(
+                    at <= 4 * (tail + len) + 4,
+                    "tail {tail} len {len}: step {at}"
+                );
+            }
+        }
+        let mut c = CycleCheck::default();
+        assert!((0..100_000u64).all(|i| !c.seen(16 * (i + 1))));
     }
 }

@@ -80,6 +80,7 @@ mod call;
 mod data;
 mod fault;
 mod lists;
+pub(crate) use lists::CycleCheck;
 mod strings;
 
 pub(crate) use data::is_str;
