@@ -313,15 +313,20 @@ fn compact_slots(code: &mut [Ins], arity: u16) {
         }
     }
     // `below[s]`: the named slots below `s`, which is `s`'s new number when it is named.
-    let mut below = Vec::with_capacity(named.len());
-    let mut count: u16 = 0;
+    // Counted in u32: a frame may name all 65,536 slots, one more than a u16 holds
+    // (then nothing moves, and the function returns before any count is used).
+    let mut below: Vec<u16> = Vec::with_capacity(named.len());
+    let mut count: u32 = 0;
     for &n in &named {
-        below.push(count);
-        count += u16::from(n);
+        // At most the slot's own number, which is a u16.
+        below.push(count as u16);
+        count += u32::from(n);
     }
     if count as usize == named.len() {
         return;
     }
+    // Some slot below `named.len()` (at most 65,536) is unnamed, so `count` < 65,536.
+    let count = count as u16;
     let map = |s: u16| below.get(s as usize).copied().unwrap_or(count);
     for ins in code.iter_mut() {
         for (k, a) in ins.op.operands().iter().zip(ins.args.iter_mut()) {
