@@ -1019,12 +1019,7 @@ impl Heap {
         len: u64,
     ) -> Option<*mut Header> {
         // `alloc_end` is 0 under stress or a forced collection: the bound fails.
-        let p = self.nursery.bump_to(size, self.alloc_end)?;
-        self.init(p, size, kind, tag, meta, len);
-        if kind == Kind::BIG || kind == Kind::RAT {
-            self.young_finalize.push(p);
-        }
-        Some(p)
+        self.bump_young(self.alloc_end, size, kind, tag, meta, len)
     }
 
     /// [`Heap::try_alloc`] whatever stress or a forced collection asks: the VM's
@@ -1042,7 +1037,23 @@ impl Heap {
         if self.force {
             return None;
         }
-        let p = self.nursery.bump_to(size, self.nursery_cap)?;
+        self.bump_young(self.nursery_cap, size, kind, tag, meta, len)
+    }
+
+    /// The nursery allocation of [`Heap::try_alloc`] and [`Heap::try_alloc_collected`]
+    /// below eden offset `end`: the bump, the header, and a GMP number's place in the
+    /// young finalisation list.
+    #[inline(always)]
+    fn bump_young(
+        &mut self,
+        end: usize,
+        size: usize,
+        kind: u8,
+        tag: u16,
+        meta: u32,
+        len: u64,
+    ) -> Option<*mut Header> {
+        let p = self.nursery.bump_to(size, end)?;
         self.init(p, size, kind, tag, meta, len);
         if kind == Kind::BIG || kind == Kind::RAT {
             self.young_finalize.push(p);

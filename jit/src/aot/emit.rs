@@ -1075,22 +1075,8 @@ pub fn program(
         sites,
         calls: std::cell::RefCell::new(Vec::new()),
         carried: per_function(irs, |f| f.carried.clone()),
-        heads: irs
-            .iter()
-            .map(|f| {
-                f.as_ref()
-                    .filter(|f| !f.carried.is_empty())
-                    .map(|_| a.new_dynamic_label())
-            })
-            .collect(),
-        carried_back: irs
-            .iter()
-            .map(|f| {
-                f.as_ref()
-                    .filter(|f| !f.carried.is_empty())
-                    .map(|_| a.new_dynamic_label())
-            })
-            .collect(),
+        heads: carried_labels(&mut a, irs),
+        carried_back: carried_labels(&mut a, irs),
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -1316,6 +1302,18 @@ fn compare_tags(
     clear_slots(a, clears)?;
     dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);
     Ok(())
+}
+
+/// A new label for each function with carried parameters ([`FuncIr::carried`]),
+/// `None` for the others: their loop heads and their storing self-tail-call stubs.
+fn carried_labels(a: &mut Asm, irs: &[Option<FuncIr>]) -> Vec<Option<DynamicLabel>> {
+    irs.iter()
+        .map(|f| {
+            f.as_ref()
+                .filter(|f| !f.carried.is_empty())
+                .map(|_| a.new_dynamic_label())
+        })
+        .collect()
 }
 
 /// `f` of every function the translator analysed, in function order, and nothing for
