@@ -1028,6 +1028,11 @@ impl TraceBuilder {
         self.trace.ins.len()
     }
 
+    /// The operations emitted so far, in order.
+    pub(crate) fn ops(&self) -> &[Ins] {
+        &self.trace.ins
+    }
+
     /// The tag word of a value already emitted.
     pub(crate) fn tagword(&self, r: Ref) -> u64 {
         self.trace.tagword(r)

@@ -649,7 +649,7 @@ fn remember_routine(a: &mut Asm) {
 }
 
 /// The tag word of a value of type `ty` (i64, f64 or bool).
-fn tag_word(ty: IrType) -> u64 {
+pub(super) fn tag_word(ty: IrType) -> u64 {
     (match ty {
         IrType::F64 => Tag::F64,
         IrType::Bool => Tag::BOOL,

@@ -1233,6 +1233,9 @@ struct Tx<'a> {
     kind_at: &'a dyn Fn(u32, usize) -> Kind,
     /// Per parameter, the type whose tag its slot always holds ([`typed::fixed_tags`]).
     fixed: &'a [Option<IrType>],
+    /// Per function, per parameter: the type whose tag word its slot holds when a
+    /// native call of the function returns ([`returned_tags`]).
+    returned: &'a [Vec<Option<IrType>>],
     /// The instruction at a byte offset.
     next_op: &'a dyn Fn(u32) -> Option<Op>,
     /// The block [`Tx::fall`] names is translated as a copy (it stays a block of its
@@ -1399,11 +1402,60 @@ impl Tx<'_> {
     /// slots these are not).
     fn store(&mut self, s: usize, r: Ref) {
         let ty = self.b.ty(r);
-        if self.inl.is_none() && self.fixed.get(s) == Some(&Some(ty)) {
+        if self.inl.is_none()
+            && (self.fixed.get(s) == Some(&Some(ty))
+                || (matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool)
+                    && self.tag_in_memory(s) == Some(self.b.tagword(r))))
+        {
             self.b.sstore_payload(s as u32, r);
         } else {
             self.b.sstore(s as u32, r);
         }
+    }
+
+    /// The tag word slot `s` holds in memory at this point of the fragment, when the
+    /// fragment's own code proves it (SPEC.md §11.6, "Calls": argument tags): the
+    /// last operation of the fragment that may write the slot is an `sstore` of a
+    /// number or bool (its tag), or a direct native call whose callee's frame has the
+    /// slot as its parameter `p` when that parameter's slot holds a fixed tag
+    /// ([`returned_tags`]): the callee ran to its native return, so the tag word is
+    /// the one its entry found and it never rewrote. Tak's second and third calls pass
+    /// the slots the first and second passed, so those arguments are stored without
+    /// their tag words, and fib's first result lands in its call's argument slot.
+    /// `None` at the fragment's start (another block's state is not known here), past
+    /// any other store to the slot (`sclear`, `sunit`, `scopy`, calls' result stores,
+    /// helper calls...), past a call whose frame holds the slot but not as a parameter
+    /// of fixed tag, and past a call the slot lies below or is the stored result of
+    /// (its push may clear the caller's kept slots, `Clears::before_calls`).
+    fn tag_in_memory(&self, s: usize) -> Option<u64> {
+        let ins = self.b.ops();
+        for (x, i) in ins.iter().enumerate().rev() {
+            match i.op {
+                IrOp::SStore if i.k as usize == s => {
+                    let tw = self.b.tagword(i.a);
+                    return matches!(self.b.ty(i.a), IrType::I64 | IrType::F64 | IrType::Bool)
+                        .then_some(tw);
+                }
+                // Another slot; or this slot's payload only, its tag word unchanged.
+                IrOp::SStore | IrOp::SClear | IrOp::SUnit if i.k as usize != s => {}
+                IrOp::SStoreP => {}
+                IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf => {
+                    let f = (i.k & 0xffff_ffff) as usize;
+                    let a0 = ((i.k >> 32) & 0xffff) as usize;
+                    let dst = (i.k >> 48) as usize;
+                    // Without a `call.res` next, the call stores its result whole.
+                    let stored = ins.get(x + 1).is_none_or(|n| n.op != IrOp::CallRes);
+                    if s == dst && stored {
+                        return None;
+                    }
+                    let ty = self.returned.get(f)?.get(s.checked_sub(a0)?).copied()??;
+                    return Some(emit::tag_word(ty));
+                }
+                op if op.flags() & crate::ir::flag::STORE != 0 => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     fn exit(&mut self, ip: u32) {
@@ -2660,6 +2712,7 @@ fn translate(
     numbers: &[Option<(IrType, u64)>],
     typed: &[u32],
     fixed: &[Option<IrType>],
+    returned: &[Vec<Option<IrType>>],
     carried: &[(u16, u8, u8)],
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
@@ -2729,6 +2782,7 @@ fn translate(
             next_op: &next_op,
             copy: false,
             fixed,
+            returned,
             next_read: &next_read,
             fall: None,
             home,
@@ -3098,6 +3152,30 @@ pub(crate) fn reserved(t: &FuncIr, ip: u32) -> Vec<crate::x64::Loc> {
     r
 }
 
+/// Per function, per parameter: the type whose tag word the parameter's slot holds
+/// whenever a native call of the function returns: its fixed tag
+/// ([`typed::fixed_tags`]: every way into the code finds that tag there, and the code
+/// writes only payloads of that kind there and pushes no frame over it), for a
+/// function that makes no tail call but `tcallself`s (a `tcallk` or `tcall` would
+/// hand the frame, and the slot, to another function, whose return the caller's
+/// native call receives all the same). Empty for a function not decoded.
+fn returned_tags(funs: &[Option<Fun>], fixed: &[Vec<Option<IrType>>]) -> Vec<Vec<Option<IrType>>> {
+    funs.iter()
+        .zip(fixed)
+        .map(|(fun, fixed)| match fun {
+            Some(fun)
+                if !fun
+                    .insns
+                    .iter()
+                    .any(|(_, i, _)| matches!(i.op, Op::TCallK | Op::TCall)) =>
+            {
+                fixed.clone()
+            }
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 /// Whether every block of `t` gets registers.
 fn fits(t: &FuncIr) -> bool {
     t.blocks
@@ -3140,6 +3218,16 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                 .and_then(|fun| inline::path(fun, f.arity, f.nslots))
         })
         .collect();
+    let fixed: Vec<Vec<Option<IrType>>> = funs
+        .iter()
+        .enumerate()
+        .map(|(fi, fun)| {
+            fun.as_ref().map_or_else(Vec::new, |fun| {
+                typed::fixed_tags(fun, &seeds[fi], &srets, fi as u32)
+            })
+        })
+        .collect();
+    let returned = returned_tags(&funs, &fixed);
     let mut irs = Vec::new();
     for (fi, fun) in funs.iter().enumerate() {
         irs.push(match fun {
@@ -3204,7 +3292,8 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                         &consts,
                         &numbers,
                         &typed_at[fi],
-                        &typed::fixed_tags(fun, &seeds[fi], &srets, fi as u32),
+                        &fixed[fi],
+                        &returned,
                         &carried,
                     )
                     .map_err(|e| format!("{name}: {e}"))?;
