@@ -30,8 +30,15 @@
 //!
 //! Call results come from the inference with every parameter unknown (`rets`, sound
 //! for every run); a field read is unknown (the facts are not fed back).
+//!
+//! The same fixed point gives the whole-function compiler the closed functions'
+//! parameters that always hold a data object of one of the program's types
+//! ([`closed_objects`], [`Kind::Obj`]: a `con` of that type with fields, passed on
+//! by direct calls and moves): its code then reads their fields with no tag, kind or
+//! field-count test the type answers, and a field of a kind this table proves with no
+//! tag compare (SPEC.md §11.6, "Field kinds").
 
-use super::{infer_seeded, slot, Kind};
+use super::{infer_seeded, slot, Fun, Kind};
 use crate::kinds::FieldKinds;
 use hashvm_format::insn::{decode_all, Operand};
 use hashvm_format::opcode::Op;
@@ -179,20 +186,66 @@ pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
             const_fields(c, &mut f);
         }
     }
+    let Some((funs, _)) = closed_params(m, rets, &esc) else {
+        return none;
+    };
+    // The fixed point: what every reached `con` and `setfield` stores.
+    for fun in &funs {
+        for (n, (_, i, _)) in fun.insns.iter().enumerate() {
+            if !fun.reached[n] {
+                continue;
+            }
+            let at = |s: usize| fun.before[n].get(s).copied().unwrap_or(Kind::Any);
+            match i.op {
+                Op::Con => {
+                    let Some(Operand::Type(ty)) = i.args.get(1) else {
+                        return none;
+                    };
+                    let (b, count) = (slot(i, 3), slot(i, 4));
+                    for fi in 0..count {
+                        store(&mut f, Some(*ty), fi, at(b + fi));
+                    }
+                }
+                Op::SetField => store(&mut f, None, slot(i, 1), at(slot(i, 2))),
+                _ => {}
+            }
+        }
+    }
+    let tag = |k: &Kind| match k {
+        Kind::I64 => Some(Tag::I64),
+        Kind::F64 => Some(Tag::F64),
+        Kind::Bool => Some(Tag::BOOL),
+        _ => None,
+    };
+    FieldKinds::new(
+        f.iter()
+            .map(|v| v.iter().flatten().map(tag).collect())
+            .collect(),
+    )
+}
+
+/// The parameters' kinds of every function (see the module's documentation: a closed
+/// function's are the join of what its reached direct calls pass, any other's
+/// unknown), and each function's inference with them. `None` when a function does
+/// not decode, a call names no function, or no fixed point is found within the bound.
+fn closed_params(m: &Module, rets: &[Kind], esc: &[bool]) -> Option<(Vec<Fun>, Vec<Vec<Kind>>)> {
     let arity = |g: usize| m.functions[g].arity as usize;
     let mut params: Vec<Vec<Kind>> = (0..m.functions.len())
         .map(|g| vec![if esc[g] { Kind::Any } else { Kind::Bot }; arity(g)])
         .collect();
-    // Each parameter rises at most twice (never called, a kind, unknown): a bound only
-    // a bug reaches, and then nothing is known.
-    for _ in 0..2 * m.functions.len() + 2 {
+    // Each parameter rises at most three times (never called, an object of one type,
+    // a kind or constructed, unknown): a bound only a bug reaches, and then nothing is
+    // known.
+    for _ in 0..3 * m.functions.len() + 2 {
         let mut funs = Vec::with_capacity(m.functions.len());
         for (g, func) in m.functions.iter().enumerate() {
-            let Some(fun) = infer_seeded(&func.code, func.nslots, rets, g as u32, &params[g])
-            else {
-                return none;
-            };
-            funs.push(fun);
+            funs.push(infer_seeded(
+                &func.code,
+                func.nslots,
+                rets,
+                g as u32,
+                &params[g],
+            )?);
         }
         let mut next = params.clone();
         for (g, fun) in funs.iter().enumerate() {
@@ -203,62 +256,58 @@ pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
                 let (callee, a0) = match i.op {
                     Op::CallK => match i.args.get(1) {
                         Some(Operand::Func(c)) => (*c as usize, slot(i, 2)),
-                        _ => return none,
+                        _ => return None,
                     },
                     Op::TCallK => match i.args.first() {
                         Some(Operand::Func(c)) => (*c as usize, slot(i, 1)),
-                        _ => return none,
+                        _ => return None,
                     },
                     Op::CallSelf => (g, slot(i, 1)),
                     Op::TCallSelf => (g, slot(i, 0)),
                     _ => continue,
                 };
-                let Some(ps) = next.get_mut(callee) else {
-                    return none;
-                };
+                let ps = next.get_mut(callee)?;
                 for (p, k) in ps.iter_mut().enumerate() {
                     let passed = fun.before[n].get(a0 + p).copied().unwrap_or(Kind::Any);
                     *k = k.join(passed);
                 }
             }
         }
-        if next != params {
-            params = next;
-            continue;
+        if next == params {
+            return Some((funs, params));
         }
-        // The fixed point: what every reached `con` and `setfield` stores.
-        for fun in &funs {
-            for (n, (_, i, _)) in fun.insns.iter().enumerate() {
-                if !fun.reached[n] {
-                    continue;
-                }
-                let at = |s: usize| fun.before[n].get(s).copied().unwrap_or(Kind::Any);
-                match i.op {
-                    Op::Con => {
-                        let Some(Operand::Type(ty)) = i.args.get(1) else {
-                            return none;
-                        };
-                        let (b, count) = (slot(i, 3), slot(i, 4));
-                        for fi in 0..count {
-                            store(&mut f, Some(*ty), fi, at(b + fi));
-                        }
-                    }
-                    Op::SetField => store(&mut f, None, slot(i, 1), at(slot(i, 2))),
-                    _ => {}
-                }
-            }
-        }
-        let tag = |k: &Kind| match k {
-            Kind::I64 => Some(Tag::I64),
-            Kind::F64 => Some(Tag::F64),
-            Kind::Bool => Some(Tag::BOOL),
-            _ => None,
-        };
-        return FieldKinds::new(
-            f.iter()
-                .map(|v| v.iter().flatten().map(tag).collect())
-                .collect(),
-        );
+        params = next;
     }
-    none
+    None
+}
+
+/// Per function, per parameter: [`Kind::Obj`] where every call of the function in the
+/// closed program passes a data object of that one type (a closed function, see the
+/// module's documentation), `Any` everywhere else. Sound for every run, the
+/// interpreter's included, so the compiled code needs no check at any entry: only the
+/// program's direct calls, each of which the analysis saw, can call a closed function
+/// (the runtime, the tracing JIT and the interpreter call a function only through
+/// those instructions or through a function value, which a closed function never is),
+/// and an object's type never changes while it lives. `rets` are the return kinds of
+/// the inference with every parameter unknown.
+pub(crate) fn closed_objects(m: &Module, rets: &[Kind]) -> Vec<Vec<Kind>> {
+    let any: Vec<Vec<Kind>> = m
+        .functions
+        .iter()
+        .map(|f| vec![Kind::Any; f.arity as usize])
+        .collect();
+    let Some(esc) = escaping(m) else {
+        return any;
+    };
+    match closed_params(m, rets, &esc) {
+        Some((_, params)) => params
+            .into_iter()
+            .map(|ps| {
+                ps.into_iter()
+                    .map(|k| if k.obj().is_some() { k } else { Kind::Any })
+                    .collect()
+            })
+            .collect(),
+        None => any,
+    }
 }

@@ -54,7 +54,7 @@ use hashvm_format::builtin;
 use hashvm_format::insn::{Insn, Operand};
 use hashvm_format::liveness::use_def;
 use hashvm_format::opcode::{Op, OperandKind};
-use hashvm_format::{Module, Verified};
+use hashvm_format::{Module, Verified, FIRST_USER_TYPE};
 use hashvm_vm::jit::layout;
 use hashvm_vm::Tag;
 
@@ -108,6 +108,16 @@ pub enum Kind {
     /// other constructor of type 3, and every path that builds data, `con`, constants,
     /// `#run` values, the runtime's `Some`/`Ok`/`Err` and cons cells, follows the rule).
     CtorNz,
+    /// A data object of the program's own type `T` (an id from `FIRST_USER_TYPE`), of
+    /// any of its constructors: the result of a `con` of `T` with fields (a
+    /// constructor with fields is always allocated, SPEC.md §1.2), and the parameter
+    /// of a closed function every reached call of which passes one
+    /// ([`fields::closed_objects`]). Its tag (an object), kind (data) and meta word
+    /// (`T`) are known, so are its fields of a kind the closed program proves
+    /// ([`ObjFacts`]) and its field count up to the fewest fields of `T`'s
+    /// constructors with fields (the verifier builds every object with its
+    /// constructor's arity).
+    Obj(u32),
     /// Anything.
     Any,
 }
@@ -118,6 +128,9 @@ impl Kind {
             (Kind::Bot, x) | (x, Kind::Bot) => x,
             (x, y) if x == y => x,
             (Kind::Ctor, Kind::CtorNz) | (Kind::CtorNz, Kind::Ctor) => Kind::Ctor,
+            // Objects of two types, or an object and any constructed value: still a
+            // constructed value, nothing more.
+            (x, y) if x.constructed() && y.constructed() => Kind::Ctor,
             _ => Kind::Any,
         }
     }
@@ -134,22 +147,33 @@ impl Kind {
     /// Whether nothing is known that a number's or bool's test would need (a
     /// constructed value's slot, as one of no kind, holds no number or bool).
     fn untyped(self) -> bool {
-        matches!(self, Kind::Any | Kind::Ctor | Kind::CtorNz)
+        matches!(self, Kind::Any | Kind::Ctor | Kind::CtorNz | Kind::Obj(_))
     }
 
-    /// Whether the slot holds a constructed value ([`Kind::Ctor`] or
-    /// [`Kind::CtorNz`]): an object there is a data object.
+    /// Whether the slot holds a constructed value ([`Kind::Ctor`], [`Kind::CtorNz`]
+    /// or [`Kind::Obj`]): an object there is a data object.
     fn constructed(self) -> bool {
-        matches!(self, Kind::Ctor | Kind::CtorNz)
+        matches!(self, Kind::Ctor | Kind::CtorNz | Kind::Obj(_))
     }
 
     /// What a slot of this kind holds past an instruction that found it constructed
-    /// (a `field`, `jntag`...): [`Kind::CtorNz`] stays, anything else is [`Kind::Ctor`].
+    /// (a `field`, `jntag`...): [`Kind::CtorNz`] and [`Kind::Obj`] stay, anything else
+    /// is [`Kind::Ctor`] but `Bot` (a parameter of a function not called so far in a
+    /// fixed point over the program's calls, [`fields::closed_objects`]: staying `Bot`
+    /// keeps the transfer monotone, so that a later `Obj` is not lost to a `Ctor` the
+    /// earlier round made up).
     fn constructed_past(self) -> Kind {
-        if self == Kind::CtorNz {
-            Kind::CtorNz
-        } else {
-            Kind::Ctor
+        match self {
+            Kind::CtorNz | Kind::Obj(_) | Kind::Bot => self,
+            _ => Kind::Ctor,
+        }
+    }
+
+    /// The type of the data object the slot is known to hold ([`Kind::Obj`]).
+    fn obj(self) -> Option<u32> {
+        match self {
+            Kind::Obj(t) => Some(t),
+            _ => None,
         }
     }
 }
@@ -337,7 +361,16 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
             let c = past(st, s0);
             k(st, s0, c);
         }
-        Cons | Con | LoadNil => k(st, s0, Kind::Ctor),
+        // A `con` of one of the program's own types with fields allocates a data
+        // object of that type; a field-less one is an immediate.
+        Con => {
+            let v = match i.args.get(1) {
+                Some(Operand::Type(t)) if *t >= FIRST_USER_TYPE && slot(i, 4) > 0 => Kind::Obj(*t),
+                _ => Kind::Ctor,
+            };
+            k(st, s0, v);
+        }
+        Cons | LoadNil => k(st, s0, Kind::Ctor),
         Head | Tail | Field | Field2 => {
             let c = past(st, s1);
             k(st, s1, c);
@@ -1284,6 +1317,50 @@ struct Tx<'a> {
     numbers: &'a [Option<(IrType, u64)>],
     /// The function's carried parameters ([`FuncIr::carried`]).
     carried: &'a [(u16, u8, u8)],
+    /// What the closed program proves about its data objects (for [`Kind::Obj`]).
+    objs: &'a ObjFacts,
+}
+
+/// What a closed program proves about the data objects of its own types (SPEC.md §11.6,
+/// "Field kinds"), read where a slot is known to hold one ([`Kind::Obj`]).
+pub(crate) struct ObjFacts {
+    /// Per type from `FIRST_USER_TYPE`: the fewest fields of its constructors with
+    /// fields (an object is always built with its constructor's arity: the verifier
+    /// checks every `con` and constant), 0 for an imported type.
+    min_fields: Vec<usize>,
+    /// The kind of every value ever stored in each field ([`fields::field_kinds`]).
+    fields: crate::kinds::FieldKinds,
+}
+
+impl ObjFacts {
+    fn new(m: &Module, fields: crate::kinds::FieldKinds) -> ObjFacts {
+        let min_fields = m
+            .types
+            .iter()
+            .map(|t| match t {
+                hashvm_format::module::TypeDef::Defined { ctors, .. } => ctors
+                    .iter()
+                    .map(|c| c.arity as usize)
+                    .filter(|&a| a > 0)
+                    .min()
+                    .unwrap_or(0),
+                hashvm_format::module::TypeDef::Import { .. } => 0,
+            })
+            .collect();
+        ObjFacts { min_fields, fields }
+    }
+
+    /// Whether every data object of type `ty` has field `fi`.
+    fn has_field(&self, ty: u32, fi: usize) -> bool {
+        ty.checked_sub(FIRST_USER_TYPE)
+            .and_then(|i| self.min_fields.get(i as usize))
+            .is_some_and(|&n| fi < n)
+    }
+
+    /// The tag every value in field `fi` of a data object of type `ty` has, if proven.
+    fn field_tag(&self, ty: u32, fi: usize) -> Option<u32> {
+        self.fields.tag(ty, fi)
+    }
 }
 
 /// Whether every constructor of index other than 0, over every type a value of the
@@ -1768,11 +1845,9 @@ impl Tx<'_> {
 
     /// The address of the object in slot `o`, read as the object of a `field`,
     /// `field2` or `setfield` (not in a register): with no guard when the slot is
-    /// known to hold a data object ([`Kind::CtorNz`] in a program whose field-less
-    /// constructors are all constructor 0, [`Tx::nz_object`]), else guarded to be an
-    /// object.
+    /// known to hold a data object ([`Tx::is_object`]), else guarded to be an object.
     fn object_of(&mut self, o: usize, snap: u32) -> Ref {
-        let known = self.nz_object && self.kinds.get(o) == Some(&Kind::CtorNz);
+        let known = self.is_object(o);
         if self.inl.is_none() && self.carried.iter().any(|c| c.0 as usize == o) {
             // Its address from the carried register, its tag compared in the other
             // (the slot holds the same value), not reloaded from the slot.
@@ -1790,19 +1865,38 @@ impl Tx<'_> {
         }
     }
 
+    /// Whether slot `o` is known to hold an object when it is constructed: a data
+    /// object of a known type ([`Kind::Obj`]), or [`Kind::CtorNz`] in a program whose
+    /// field-less constructors are all constructor 0 ([`Tx::nz_object`]).
+    fn is_object(&self, o: usize) -> bool {
+        match self.kinds.get(o) {
+            Some(Kind::Obj(_)) => true,
+            Some(Kind::CtorNz) => self.nz_object,
+            _ => false,
+        }
+    }
+
+    /// Whether the data object in slot `o` (constructed, found an object) is known to
+    /// have field `fi`: field 0 of [`Kind::CtorNz`], or a field every constructor with
+    /// fields of its known type has ([`Kind::Obj`]).
+    fn has_field(&self, o: usize, fi: usize) -> bool {
+        match self.kinds.get(o) {
+            Some(Kind::Obj(t)) => self.objs.has_field(*t, fi),
+            Some(Kind::CtorNz) => fi == 0,
+            _ => false,
+        }
+    }
+
     /// What the kinds prove about the object slot `o` of a `field.slot` or
     /// `setfield.slot` of field `fi`, as the flags of its `k`, so that the copy path
     /// drops the checks [`Tx::object_of`] and [`Tx::guard_data`] drop on the register
     /// path: [`SLOT_CONSTRUCTED`] (no kind check), [`SLOT_HAS_FIELD`] (no field-count
-    /// check: field 0 of [`Kind::CtorNz`]) and [`SLOT_OBJECT`] (no tag check:
-    /// [`Kind::CtorNz`] in a program whose field-less constructors are all
-    /// constructor 0).
+    /// check, [`Tx::has_field`]) and [`SLOT_OBJECT`] (no tag check, [`Tx::is_object`]).
     fn slot_known(&self, o: usize, fi: usize) -> u64 {
         let kind = self.kinds.get(o).copied().unwrap_or(Kind::Any);
-        let nz = kind == Kind::CtorNz;
         (kind.constructed() as u64 * SLOT_CONSTRUCTED)
-            | ((nz && fi == 0) as u64 * SLOT_HAS_FIELD)
-            | ((nz && self.nz_object) as u64 * SLOT_OBJECT)
+            | (self.has_field(o, fi) as u64 * SLOT_HAS_FIELD)
+            | (self.is_object(o) as u64 * SLOT_OBJECT)
     }
 
     /// Guards `obj`, the object (its tag guarded or known) of slot `o`, to be a data
@@ -1811,14 +1905,15 @@ impl Tx<'_> {
     /// found it a field-less constructor or a data object, and it is an object):
     /// headers never change while an object lives. Its field count is, but for field
     /// 0 of a slot whose constructor index is known not to be 0 ([`Kind::CtorNz`]:
-    /// such an object has a field); other arities are not known here.
+    /// such an object has a field) and for a field every constructor with fields of
+    /// the slot's known type has ([`Kind::Obj`], [`Tx::has_field`]).
     fn guard_data(&mut self, o: usize, obj: Ref, fi: usize, snap: u32) -> Result<(), BuildError> {
         let kind = self.kinds.get(o).copied().unwrap_or(Kind::Any);
         if !kind.constructed() {
             self.b
                 .guard_header(IrOp::GKind, obj, layout::KIND_DATA as u64, snap)?;
         }
-        if fi == 0 && kind == Kind::CtorNz {
+        if self.has_field(o, fi) {
             return Ok(());
         }
         self.b.guard_header(IrOp::GLen, obj, fi as u64, snap)
@@ -1838,6 +1933,7 @@ impl Tx<'_> {
         s0: usize,
         obj: Ref,
         fi: usize,
+        known: Option<u32>,
         snap: u32,
     ) -> Result<(), BuildError> {
         // A carried parameter is written whole (`field.ptr` updates its register).
@@ -1856,7 +1952,13 @@ impl Tx<'_> {
             Some(IrType::I64) => Tag::I64,
             _ => Tag::OBJ,
         } as u64;
-        let r = self.b.fload(obj, fi as u32, tw, snap)?;
+        // A field the closed program proves of the kind read (`known`: the object's
+        // type is known, [`Kind::Obj`]) is loaded with no tag compare.
+        let r = if known == Some(tw as u32) && typed.is_some_and(number_or_bool) {
+            self.b.fload_known(obj, fi as u32, tw)?
+        } else {
+            self.b.fload(obj, fi as u32, tw, snap)?
+        };
         if typed == Some(IrType::Ptr) {
             self.b
                 .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)?;
@@ -2188,7 +2290,8 @@ impl Tx<'_> {
                     if !checked {
                         self.guard_data(o, obj, fi, snap)?;
                     }
-                    self.field_into(ip, s0, obj, fi, snap)?;
+                    let known = self.kinds[o].obj().and_then(|t| self.objs.field_tag(t, fi));
+                    self.field_into(ip, s0, obj, fi, known, snap)?;
                 } else if i.op == Field {
                     self.flush_slots(&[o]);
                     let snap = self.snap(ip);
@@ -2261,7 +2364,7 @@ impl Tx<'_> {
                 self.b
                     .guard_header(IrOp::GKind, mid, layout::KIND_DATA as u64, snap)?;
                 self.b.guard_header(IrOp::GLen, mid, fj as u64, snap)?;
-                self.field_into(ip, s0, mid, fj, snap)?;
+                self.field_into(ip, s0, mid, fj, None, snap)?;
             }
             ASet => {
                 let (a, x) = (get!(s0, IrType::Ptr), get!(s1, IrType::I64));
@@ -2714,6 +2817,7 @@ fn translate(
     fixed: &[Option<IrType>],
     returned: &[Vec<Option<IrType>>],
     carried: &[(u16, u8, u8)],
+    objs: &ObjFacts,
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
     let nz_object = nonzero_ctors_have_fields(m);
@@ -2800,6 +2904,7 @@ fn translate(
             nz_object,
             numbers,
             carried,
+            objs,
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -3191,11 +3296,25 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     // The inference with every parameter unknown (sound for every run of a function,
     // whoever calls it), then with the kinds its direct callers pass (its typed entry's,
     // [`typed`]): the code is compiled with the latter.
-    let (plain, rets) = infer_program(m);
+    //
+    // Both start from what the closed program proves for every run: the data objects
+    // of a known type its closed functions' parameters always hold
+    // ([`fields::closed_objects`], from the inference with no seeds at all).
+    let (_, rets0) = infer_program(m);
+    let closed = fields::closed_objects(m, &rets0);
+    let (plain, rets) = infer_program_seeded(m, &closed);
     let consts = constant_functions(m, &plain);
     let numbers = constant_numbers(m, &plain);
-    let seeds = typed::seeds(m, &rets, &consts);
+    let mut seeds = typed::seeds(m, &rets, &consts);
+    for (s, c) in seeds.iter_mut().zip(&closed) {
+        for (k, o) in s.iter_mut().zip(c) {
+            if *k == Kind::Any {
+                *k = *o;
+            }
+        }
+    }
     let (funs, srets) = infer_program_seeded(m, &seeds);
+    let objs = ObjFacts::new(m, fields::field_kinds(m, &rets));
     let typed_at = typed::typed_sites(&funs, &seeds, &consts);
     let full = fully_compiled(&funs);
     let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
@@ -3295,6 +3414,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                         &fixed[fi],
                         &returned,
                         &carried,
+                        &objs,
                     )
                     .map_err(|e| format!("{name}: {e}"))?;
                     if k == last || fits(&t) {
@@ -3392,7 +3512,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         &entry_counted,
         &shapes,
     )?;
-    image.fields = fields::field_kinds(m, &rets);
+    image.fields = objs.fields;
     Ok(image)
 }
 
@@ -3576,5 +3696,13 @@ mod tests {
         assert_eq!(at(7)[1], Kind::Ctor, "the target of a test for 2");
         assert_eq!(Kind::CtorNz.join(Kind::Ctor), Kind::Ctor);
         assert_eq!(Kind::CtorNz.join(Kind::I64), Kind::Any);
+        // Objects of one type stay so; of two types, or with another constructed
+        // value, only constructed; `Bot` stays `Bot` past a test (monotone).
+        assert_eq!(Kind::Obj(16).join(Kind::Obj(16)), Kind::Obj(16));
+        assert_eq!(Kind::Obj(16).join(Kind::Obj(17)), Kind::Ctor);
+        assert_eq!(Kind::Obj(16).join(Kind::CtorNz), Kind::Ctor);
+        assert_eq!(Kind::Obj(16).join(Kind::I64), Kind::Any);
+        assert_eq!(Kind::Obj(16).constructed_past(), Kind::Obj(16));
+        assert_eq!(Kind::Bot.constructed_past(), Kind::Bot);
     }
 }
