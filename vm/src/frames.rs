@@ -237,6 +237,15 @@ impl Frames {
         Ok(())
     }
 
+    /// Whether a push would find room for one more record without growing the
+    /// buffer or reaching the frame limit (the compare [`Frames::push`] makes): the
+    /// interpreter answers a call without pushing its frame only when the push would
+    /// have fitted, so that a call at the limit still overflows.
+    #[inline(always)]
+    pub(crate) fn has_room(&self) -> bool {
+        self.top < self.limit
+    }
+
     /// Replaces the innermost record by `fr`, the frame of a tail call (the same
     /// depth: no limit to compare), clearing its slots as [`Frames::push`] does.
     ///

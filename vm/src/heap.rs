@@ -1054,7 +1054,7 @@ impl Heap {
         len: u64,
     ) -> Option<*mut Header> {
         let p = self.nursery.bump_to(size, end)?;
-        self.init(p, size, kind, tag, meta, len);
+        self.init(p, kind, tag, meta, len);
         if kind == Kind::BIG || kind == Kind::RAT {
             self.young_finalize.push(p);
         }
@@ -1087,15 +1087,18 @@ impl Heap {
         };
     }
 
-    /// Writes the header of a just-bumped object of `size` bytes at `p` (either
-    /// generation) and counts the allocation.
+    /// Writes the header of a just-bumped object at `p` (either generation). Not
+    /// counted here: eden's bytes are counted when a minor collection empties it
+    /// (`Heap::finish_minor`, and [`Heap::allocated`] between collections), the old
+    /// generation's by [`Heap::try_alloc_old`]; a
+    /// read-modify-write of `stats.allocated` per allocation was a memory access of
+    /// its own in every `con` (binary-trees: one per node).
     ///
     /// The header goes out as two 8-byte stores, the first put together in a register
     /// (kind, flags 0, tag, meta in the `#[repr(C)]` order of the bytes): writing the
     /// `Header` value made four narrow stores, one per field (binary-trees' `con`).
     #[inline(always)]
-    fn init(&mut self, p: *mut Header, size: usize, kind: u8, tag: u16, meta: u32, len: u64) {
-        self.stats.allocated += size as u64;
+    fn init(&mut self, p: *mut Header, kind: u8, tag: u16, meta: u32, len: u64) {
         let mut w0 = [0u8; 8];
         w0[0] = kind;
         w0[2..4].copy_from_slice(&tag.to_ne_bytes());
@@ -1108,6 +1111,15 @@ impl Heap {
             w.write(u64::from_ne_bytes(w0));
             w.add(1).write(len);
         }
+    }
+
+    /// Bytes allocated in total so far: `stats.allocated` (both generations' bytes
+    /// up to the last minor collection, the old generation's since) and eden's
+    /// bytes since that collection, which `stats.allocated` counts only when the
+    /// next one empties eden (`finish_minor`; between its `begin` and its end under
+    /// stress, eden's bytes are missing here: the nursery was replaced).
+    pub fn allocated(&self) -> u64 {
+        self.stats.allocated + self.nursery.top as u64
     }
 
     /// Eden's size in bytes (where objects are born).
@@ -1177,7 +1189,8 @@ impl Heap {
         };
         self.old_high = self.old_high.max(self.old.top);
         self.note_peak();
-        self.init(p, size, kind, tag, meta, len);
+        self.stats.allocated += size as u64;
+        self.init(p, kind, tag, meta, len);
         // SAFETY: `init` just wrote the header.
         if has_values(unsafe { &*p }) {
             self.remember(p);
@@ -1253,7 +1266,7 @@ impl Heap {
         if self.stress {
             self.stress_count += 1;
             let old = self.old_used();
-            let since = (self.stats.allocated - self.allocated_at_major) as usize;
+            let since = (self.allocated() - self.allocated_at_major) as usize;
             if (old <= VERIFY_ALL_BYTES && self.stress_count.is_multiple_of(STRESS_MAJOR_EVERY))
                 || (old > VERIFY_ALL_BYTES && since >= old / STRESS_MAJOR_EVERY as usize)
             {
@@ -1522,6 +1535,10 @@ impl Heap {
             n.top = 0;
             self.retired_nurseries.push_back(n);
         }
+        // Eden's bytes, counted once here rather than at each bump (`Heap::init`):
+        // `from_eden` is the emptied eden's extent, also when stress replaced the
+        // nursery (`begin`).
+        self.stats.allocated += self.from_eden.1 as u64;
         self.from_eden = (0, 0);
         self.from_surv = (0, 0);
         self.nursery.top = 0;
@@ -1954,7 +1971,7 @@ impl Heap {
             self.old.poison(live, top);
         }
         self.sweep_large();
-        self.allocated_at_major = self.stats.allocated;
+        self.allocated_at_major = self.allocated();
         self.force_major = false;
         self.old_external = 0;
         // The next threshold: the live data and half of it again (at least
@@ -2164,7 +2181,6 @@ impl Heap {
             return false;
         }
         let top = p - base;
-        self.stats.allocated += (top - self.nursery.top) as u64;
         self.nursery.top = top;
         true
     }
@@ -2185,9 +2201,9 @@ impl Heap {
     /// retired nursery, which the next verification or collection reports.
     pub fn verify_now(&self) -> bool {
         let heap = self.old_used() + self.nursery.top + self.surv_top;
-        let since = (self.stats.allocated - self.allocated_at_verify.get()) as usize;
+        let since = (self.allocated() - self.allocated_at_verify.get()) as usize;
         if heap <= VERIFY_ALL_BYTES || since >= heap / VERIFY_EVERY {
-            self.allocated_at_verify.set(self.stats.allocated);
+            self.allocated_at_verify.set(self.allocated());
             return true;
         }
         false

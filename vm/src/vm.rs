@@ -566,8 +566,11 @@ impl Vm {
 
     /// Collector statistics (`--gc-stats`).
     #[inline]
-    pub fn gc_stats(&self) -> &heap::GcStats {
-        &self.heap.stats
+    pub fn gc_stats(&self) -> heap::GcStats {
+        // `stats.allocated` counts eden only at collections: add its bytes since.
+        let mut s = self.heap.stats.clone();
+        s.allocated = self.heap.allocated();
+        s
     }
 
     /// Walks the heap and checks every object and pointer (tests: no dangling

@@ -531,7 +531,7 @@ fn run_with_stats(m: &Module, config: Config) -> (String, i32, hashvm_vm::GcStat
         Outcome::Error(e) => panic!("{e}"),
     };
     let out = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
-    (out, code, vm.gc_stats().clone())
+    (out, code, vm.gc_stats())
 }
 
 /// Millions of short-lived big integers run in a small, bounded heap.

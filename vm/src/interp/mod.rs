@@ -287,8 +287,8 @@ impl Vm {
                 tri!(r)
             }};
         }
-        // A call that enters the frame `$e` pushes (`push_frame_entering` or
-        // `push_known_frame`) for function `$f` at absolute index `$b`: `callop!`'s
+        // A call that enters the frame `$e` pushes (`push_frame_entering`) for
+        // function `$f` at absolute index `$b`: `callop!`'s
         // resume point, then `enter_pushed!`; a JIT request is looked for only when
         // the push reports that the callee's entry counter fired (`PushStop::Fired`).
         macro_rules! callenter {
@@ -371,11 +371,18 @@ impl Vm {
         // store after that read in `ret`).
         macro_rules! put_value {
             ($i:expr, $v:expr) => {{
+                put_value_at!(base.add($i), $v)
+            }};
+        }
+        // `put_value!` into the slot at `$dst` (a pointer: the caller's result slot
+        // for `con.ret`).
+        macro_rules! put_value_at {
+            ($dst:expr, $v:expr) => {{
                 let v: Value = $v;
                 let mut w = [0u8; 8];
                 w[..4].copy_from_slice(&v.tag.to_ne_bytes());
                 w[4..].copy_from_slice(&v.aux.to_ne_bytes());
-                let p = base.add($i) as *mut u64;
+                let p = $dst as *mut u64;
                 *p = v.bits;
                 *p.add(1) = u64::from_ne_bytes(w);
             }};
@@ -427,6 +434,12 @@ impl Vm {
         // store and five instructions per node fewer).
         macro_rules! alloc_window {
             ($d:expr, $kind:expr, $tag:expr, $meta:expr, $a0:expr, $n:expr) => {{
+                put_value!($d, new_window!($kind, $tag, $meta, $a0, $n));
+            }};
+        }
+        // `alloc_window!`'s new object, as a value, for the caller to store.
+        macro_rules! new_window {
+            ($kind:expr, $tag:expr, $meta:expr, $a0:expr, $n:expr) => {{
                 let (a0, n) = ($a0, $n);
                 let size = heap::Heap::object_size(n * 16);
                 let p = match self.heap.try_alloc(size, $kind, $tag, $meta, n as u64) {
@@ -434,7 +447,7 @@ impl Vm {
                     None => vmop!(self.alloc_slow(size, $kind, $tag, $meta, n as u64)),
                 };
                 copy_window(heap::fields(p), base.add(a0), n);
-                put_value!($d, Value::obj(p));
+                Value::obj(p)
             }};
         }
         // The address of field `i` of the data value (a constructor value, tuple or cons
@@ -591,6 +604,15 @@ impl Vm {
         }
         // `callk` at `ip`: its frame pushed and entered. Also the second half of
         // `field.callk` and `subi.i64.callk`, which step `ip` onto their `callk` first.
+        //
+        // `callk!(leading)` (`field.callk`'s): a callee whose code begins with
+        // `jntag.reti r, t, L` on a parameter (a match whose first case returns a
+        // constant: binary-trees' `item_check` of `Empty`, a list's length of `Nil`)
+        // has that test run here, on the argument in the window
+        // (`callk_leading_test!`). Only after a `field`: an argument read from a
+        // constructed value is what such a test takes, and the byte compare that
+        // looks for it cost every other call about six instructions with the
+        // registers it took (fib +5%, which has no `field.callk`).
         macro_rules! callk {
             () => {{
                 let d = a16!(Op::CallK, 0) as u16;
@@ -599,6 +621,70 @@ impl Vm {
                 let n = a16!(Op::CallK, 3);
                 let b = cur_base + a0;
                 callenter!(Op::CallK, self.push_known_frame(f, b, n, d), f, b);
+            }};
+            (leading) => {{
+                let d = a16!(Op::CallK, 0) as u16;
+                let f = a32!(Op::CallK, 1);
+                let a0 = a16!(Op::CallK, 2);
+                let n = a16!(Op::CallK, 3);
+                let b = cur_base + a0;
+                // SAFETY: the verifier checked the function index.
+                let callee_code = (*funcs.add(f as usize)).code.code_ptr();
+                if *callee_code == prim::JNTAG_RETI {
+                    callk_leading_test!(d, f, a0, n, b, callee_code);
+                } else {
+                    callenter!(Op::CallK, self.push_known_frame(f, b, n, d), f, b);
+                }
+            }};
+        }
+        // `callk!` of a callee whose first instruction is `jntag.reti r, t, L`. When
+        // the test would return (`r` a parameter holding a constructor value of index
+        // `t`), the `reti`'s constant goes to slot `d` and no frame is pushed (a call,
+        // a dispatch and a return saved), but only when the push would have fitted: a
+        // call at the frame limit, or one the value stack must grow for, is pushed as
+        // usual and overflows or grows as before. When it would jump, the callee is
+        // entered at the jump's target, its test not run twice. A value that is no
+        // constructor (the test's fault) is left to the callee. Never while recording
+        // (`field.callk` runs only its `field` then: the recorder sees the `callk`
+        // and the callee's instructions one by one). An answered call does not count
+        // the callee's entry: no frame, no function entry.
+        macro_rules! callk_leading_test {
+            ($d:expr, $f:expr, $a0:expr, $n:expr, $b:expr, $code:expr) => {{
+                let (d, f, a0, n, b, callee_code) = ($d, $f, $a0, $n, $b, $code);
+                const R: usize = Op::JNTagRetI.operand_at(0, 2);
+                const T: usize = Op::JNTagRetI.operand_at(1, 2);
+                const L: usize = Op::JNTagRetI.operand_at(2, 4);
+                const K: usize = Op::JNTagRetI.encoded_len() + Op::RetI.operand_at(0, 4);
+                let at16 = |o: usize| u16::from_le_bytes(*(callee_code.add(o) as *const [u8; 2]));
+                let at32 = |o: usize| i32::from_le_bytes(*(callee_code.add(o) as *const [u8; 4]));
+                let r = at16(R) as usize;
+                let mut entry = callee_code;
+                if r < n {
+                    if let Some(c) = ctor_index_at!(a0 + r) {
+                        if c != at16(T) as usize {
+                            entry = callee_code.offset(at32(L) as isize);
+                        } else if b + (*funcs.add(f as usize)).nslots as usize <= self.stack.len()
+                            && self.frames.has_room()
+                        {
+                            put!(d as usize, at32(K) as i64 as u64, Tag::I64);
+                            next!(Op::CallK);
+                            continue;
+                        }
+                    }
+                }
+                next!(Op::CallK);
+                save_resume!();
+                match self.push_known_frame(f, b, n, d) {
+                    Ok(()) => {
+                        enter_pushed!(f, b);
+                        ip = entry;
+                    }
+                    Err(call::PushStop::Fired) => {
+                        enter_pushed!(f, b);
+                        jit_request!();
+                    }
+                    Err(call::PushStop::Trap(e)) => return Err(e),
+                }
             }};
         }
         // Returns the value at `*$src` (a slot of the returning frame, which stays in
@@ -892,7 +978,7 @@ impl Vm {
                         set!(a16!(Op::Field, 0), *f);
                         next!(Op::FieldCallK);
                         if !RECORD {
-                            callk!();
+                            callk!(leading);
                         }
                     }
                     Prim::SubIImmCallK => {
@@ -1050,19 +1136,30 @@ impl Vm {
                         let tag = a16!(Op::Con, 2) as u16;
                         let a0 = a16!(Op::Con, 3);
                         let n = a16!(Op::Con, 4);
-                        if n == 0 && ty != builtin::TUPLE {
-                            put_value!(d, Value::ctor0(ty, tag));
-                        } else {
-                            alloc_window!(d, Kind::DATA, tag, ty, a0, n);
-                        }
                         // `con.ret`: the verifier checked that `ret d` follows, run here
                         // in the same dispatch. Not while recording: the recorder reads
                         // the code one instruction at a time (`con.ret` is `con` to it,
                         // `Op::unfused`) and sees that `ret` as its own step.
-                        if op == prim::CONRET && !RECORD {
-                            ret_value!(base.add(d));
+                        let fused = op == prim::CONRET && !RECORD;
+                        if n == 0 && ty != builtin::TUPLE {
+                            put_value!(d, Value::ctor0(ty, tag));
+                            if fused {
+                                ret_value!(base.add(d));
+                            } else {
+                                next!(Op::Con);
+                            }
                         } else {
-                            next!(Op::Con);
+                            let v = new_window!(Kind::DATA, tag, ty, a0, n);
+                            if fused {
+                                // Straight into the caller's slot, as `ret_imm!` writes
+                                // (`d` is dead once the frame is popped; written and
+                                // copied from there, two stores and two loads more per
+                                // binary-trees node).
+                                ret_imm!(v.bits, Tag::OBJ);
+                            } else {
+                                put_value!(d, v);
+                                next!(Op::Con);
+                            }
                         }
                     }
                     Prim::Tuple | Prim::ALit => {
