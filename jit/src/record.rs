@@ -115,6 +115,11 @@ pub trait Probe {
     fn self_recursive(&self, _func: u32) -> bool {
         false
     }
+    /// Bit `j`: no path from function `f`'s entry reads its slot `j` before writing
+    /// it (the bytecode's liveness at offset 0; 0 when unknown).
+    fn entry_unread(&self, _f: u32) -> u64 {
+        0
+    }
 }
 
 /// The most `ne.i64` guards one field store gets to tell its object from others
@@ -880,9 +885,24 @@ impl Recorder {
         if end > u16::MAX as usize {
             return Err("inlined frames too far from the trace's frame".into());
         }
-        // The interpreter's push clears the slots the arguments do not fill.
+        // The interpreter's push clears the slots the arguments do not fill. A slot
+        // above every frame the trace runs in here, which the callee writes before
+        // reading it, is marked: only the collector can tell whether it was cleared
+        // (no enclosing frame's code reads it; the callee's, in the trace or in the
+        // interpreter after an exit inside it, writes it first), and the backend
+        // leaves out the clear where the slot holds a valid value already.
+        let mut outer = probe
+            .shape(self.base_func)
+            .map_or(u32::MAX, |(_, n)| n as u32);
+        for f in &self.frames {
+            let (_, fs) = probe.shape(f.func).ok_or("a frame of a missing function")?;
+            outer = outer.max(f.base + fs as u32);
+        }
+        let unread = probe.entry_unread(func);
         for abs in base + n..end {
-            self.b.sclear(abs as u32);
+            let j = abs - base;
+            let mark = abs as u32 >= outer && j < 64 && unread >> j & 1 != 0;
+            self.b.sclear(abs as u32, mark);
             self.remember(abs, None);
         }
         self.frames.push(SnapFrame {
@@ -2058,7 +2078,7 @@ impl Recorder {
             }
         }
         for abs in cur + n..cur + nslots as usize {
-            self.b.sclear(abs as u32);
+            self.b.sclear(abs as u32, false);
             self.remember(abs, None);
         }
         self.b
