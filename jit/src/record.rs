@@ -199,6 +199,9 @@ pub struct Recorder {
     /// The liveness of the trace's function (a function-entry trace's, computed at
     /// its first `call.rec`; `Some(None)`: its code does not decode).
     liveness: Option<Option<Liveness>>,
+    /// Per function inlined in a function-entry trace: its slots no path from its
+    /// entry reads before writing them ([`Probe::entry_unread`], asked once).
+    unread: Vec<(u32, u64)>,
     /// A function-entry root's arity, until its first step loads the arguments that
     /// are i64, f64 or bool values: their guarded loads lead the trace, where the
     /// backend guards them before its fast entry (`jit/src/x64.rs`, `entry_prefix`).
@@ -428,6 +431,7 @@ impl Recorder {
             entry: false,
             side: false,
             liveness: None,
+            unread: Vec::new(),
             preload: 0,
             skip: None,
             waiting: None,
@@ -898,7 +902,17 @@ impl Recorder {
             let (_, fs) = probe.shape(f.func).ok_or("a frame of a missing function")?;
             outer = outer.max(f.base + fs as u32);
         }
-        let unread = probe.entry_unread(func);
+        // Only a function-entry trace's clears are ever left out (`x64::Valid`
+        // knows nothing of a loop's slots above its frame): other traces do not ask.
+        let unread = if !self.entry {
+            0
+        } else if let Some(&(_, m)) = self.unread.iter().find(|u| u.0 == func) {
+            m
+        } else {
+            let m = probe.entry_unread(func);
+            self.unread.push((func, m));
+            m
+        };
         for abs in base + n..end {
             let j = abs - base;
             let mark = abs as u32 >= outer && j < 64 && unread >> j & 1 != 0;

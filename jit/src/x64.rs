@@ -1611,7 +1611,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     (None, Loc::None) => {}
                 }
             }
-            IrOp::SClear if needless[i] => {}
+            IrOp::SClear if needless.get(i) == Some(&true) => {}
             IrOp::SClear => {
                 let off = disp(ins.k)?;
                 dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
@@ -2795,7 +2795,7 @@ pub(crate) fn valid_at_exit(t: &Trace, k: u32) -> Vec<u64> {
     out.map_or_else(Vec::new, |o| o.into_iter().collect())
 }
 
-/// The `sclear`s of `t` left out (per instruction). An inlined callee's push clears
+/// The `sclear`s of `t` left out (per instruction; empty: none). An inlined callee's push clears
 /// its slots past the arguments for the same readers as a `call.rec`'s push
 /// ([`call_rec_keep`]): the callee's bytecode, which may read one before writing it,
 /// and the collector. An `sclear` marked unread (`tw` bit 0, by the recorder) names
@@ -2814,13 +2814,13 @@ pub(crate) fn valid_at_exit(t: &Trace, k: u32) -> Vec<u64> {
 /// that is not a loop (a function-entry trace and its side traces): a loop body's
 /// clear follows the end of the iteration before.
 fn needless_clears(t: &Trace) -> Vec<bool> {
-    let mut out = vec![false; t.ins.len()];
     let Some((_, _, nslots)) = t.entry else {
-        return out;
+        return Vec::new();
     };
     if t.loop_start.is_some() {
-        return out;
+        return Vec::new();
     }
+    let mut out = vec![false; t.ins.len()];
     let mut valid = Valid::start(t);
     for (i, ins) in t.ins.iter().enumerate() {
         if ins.op == IrOp::SClear && ins.tw & 1 != 0 && valid.0.contains(&ins.k) {
@@ -3910,7 +3910,7 @@ mod tests {
         // Not in a loop trace.
         t.ins = vec![call(5), clear(8)];
         t.loop_start = Some(0);
-        assert_eq!(needless_clears(&t), vec![false; 2]);
+        assert_eq!(needless_clears(&t), Vec::<bool>::new());
         t.loop_start = None;
         // A side trace whose parent's exit left slots 8 to 11 valid.
         t.valid_in = vec![8, 9, 10, 11];
