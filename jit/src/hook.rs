@@ -189,6 +189,19 @@ impl Probe for VmProbe<'_> {
                 .func_code(func)
                 .is_some_and(|c| crate::record::is_self_recursive(func, c))
     }
+    fn entry_unread(&self, f: u32) -> u64 {
+        let Some((_, nslots)) = self.0.func_shape(f) else {
+            return 0;
+        };
+        self.0
+            .func_code(f)
+            .and_then(|c| Liveness::of_code(c, nslots))
+            .map_or(0, |l| {
+                (0..(nslots as usize).min(64))
+                    .filter(|&j| !l.live(0, j))
+                    .fold(0u64, |m, j| m | 1 << j)
+            })
+    }
     fn loop_trace(&self, func: u32, ip: u32) -> Option<Anchor> {
         let index = self.0.loop_slot(func, ip)?;
         let at = Anchor::Loop { func, ip, index };
@@ -305,10 +318,15 @@ impl Jit {
                 .ok_or("a call of a tree that is not compiled")?;
             c.addr = t.code.call_entry();
         }
-        if let Some((p, _)) = side {
+        if let Some((p, k)) = side {
             let r = &self.traces[self.traces[p].root];
             if (r.helpers || helpers) && (r.ccalls || ccalls) {
                 return Err("a helper call and a direct C call in one tree".into());
+            }
+            // The slots the parent's exit leaves valid for the collector: this
+            // trace's clears of them may be left out (`x64::needless_clears`).
+            if trace.entry.is_some() {
+                trace.valid_in = x64::valid_at_exit(&self.traces[p].trace, k as u32);
             }
         }
         let root_top = side.map(|_| self.traces[root].code.top());

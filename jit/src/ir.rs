@@ -140,7 +140,7 @@ define_ir! {
     LeF "le.f64" 2 None [GUARD | NOSYNC] "Guard a <= b (false when either is NaN).";
     NLtF "nlt.f64" 2 None [GUARD | NOSYNC] "Guard !(a < b) (true when either is NaN).";
     NLeF "nle.f64" 2 None [GUARD | NOSYNC] "Guard !(a <= b) (true when either is NaN).";
-    SClear "sclear" 0 None [STORE | NOSYNC] "Frame slot `k`'s tag := unit: a slot of an inlined callee's frame its arguments do not fill, cleared as the interpreter's frame push clears it.";
+    SClear "sclear" 0 None [STORE | NOSYNC] "Frame slot `k`'s tag := unit: a slot of an inlined callee's frame its arguments do not fill, cleared as the interpreter's frame push clears it. `tw` bit 0: the slot lies above every frame the trace runs in outside the callee, and the callee writes it before reading it on every path from its entry, so only the collector can tell whether it was cleared: the clear is left out where the slot already holds a value valid for the collector (`x64::needless_clears`).";
     SUnit "sunit" 0 None [STORE | NOSYNC] "Frame slot `k` := unit (the result of a `retu`).";
     GFunc "guard.func" 0 None [GUARD | LOAD | NOSYNC] "Guard frame slot `k & 0xffffffff` holds the FUNC value of function `k >> 32` (a `call` inlined).";
     CallRecK "call.rec" 0 None [GUARD | STORE] "Call the trace's own function (a function-entry trace) for real: push its frame (closure: its FUNC value) with the arguments from slot `k & 0xffff`, result to slot `(k >> 16) & 0xffff`, the caller resuming at `k >> 32`, and run the trace's code for it natively; exits (before the push) when the value or frame stack is full. Every value is reloaded after it. `tw` bit 0: the result slot is dead at the resume point, the result is not stored; bit `j + 1`: the callee writes its slot `j` before reading it on every path from its entry, so its bytecode cannot tell whether the push cleared it, which the push then leaves when it holds a value valid for the collector (`x64::call_rec_keep`).";
@@ -433,6 +433,10 @@ pub struct Trace {
     pub pops: bool,
     /// The other functions' trees its `call.tree`s call (indexed by their `k`).
     pub tree_calls: Vec<TreeCall>,
+    /// For a side trace of a function-entry tree: the slots above the trace frame
+    /// that hold values valid for the collector where it starts, as its parent's
+    /// exit left them (`x64::valid_at_exit`): the start of `x64::Valid`.
+    pub valid_in: Vec<u64>,
 }
 
 /// A call of another function's function-entry tree from a trace (`call.tree`): the
@@ -576,7 +580,12 @@ impl fmt::Display for Trace {
                 IrOp::NewArrSlot => write!(f, " len {} fill r{}", ins.a, ins.k)?,
                 IrOp::HStoreSunk => write!(f, " {}.[{}] := {}", ins.a, Ref(ins.k as u32), ins.b)?,
                 IrOp::SStore => write!(f, " r{} := {}", ins.k, ins.a)?,
-                IrOp::SClear | IrOp::SUnit => write!(f, " r{}", ins.k)?,
+                IrOp::SClear | IrOp::SUnit => {
+                    write!(f, " r{}", ins.k)?;
+                    if ins.op == IrOp::SClear && ins.tw & 1 != 0 {
+                        write!(f, " unread")?;
+                    }
+                }
                 IrOp::GLoadI | IrOp::GLoadF | IrOp::GLoadB => write!(f, " g{}", ins.k)?,
                 IrOp::CallRecK | IrOp::CallRecSelf => write!(
                     f,
@@ -1152,9 +1161,11 @@ impl TraceBuilder {
         self.trace.snaps.len() as u32 - 1
     }
 
-    /// Slot `slot`'s tag := unit (an inlined frame's unfilled slot).
-    pub fn sclear(&mut self, slot: u32) {
-        self.emit(IrOp::SClear, NONE, NONE, slot as u64, 0);
+    /// Slot `slot`'s tag := unit (an inlined frame's unfilled slot); `unread`: no
+    /// reader but the collector can tell whether it was cleared (`sclear`'s `tw`
+    /// bit 0).
+    pub fn sclear(&mut self, slot: u32, unread: bool) {
+        self.emit_tw(IrOp::SClear, NONE, NONE, slot as u64, unread as u64, 0);
     }
 
     /// Slot `slot` := unit.

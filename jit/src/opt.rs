@@ -1393,8 +1393,8 @@ mod tests {
         let z = b.sload_tw(4, hashvm_vm::Tag::UNIT as u64, s);
         let x = b.sload(0, IrType::I64, s);
         b.sstore(3, x);
-        b.sclear(3);
-        b.sclear(4);
+        b.sclear(3, false);
+        b.sclear(4, false);
         let s2 = b.snapshot(5, vec![]);
         let y = b.sload_tw(3, hashvm_vm::Tag::UNIT as u64, s2);
         let _ = (y, z);

@@ -115,6 +115,11 @@ pub trait Probe {
     fn self_recursive(&self, _func: u32) -> bool {
         false
     }
+    /// Bit `j`: no path from function `f`'s entry reads its slot `j` before writing
+    /// it (the bytecode's liveness at offset 0; 0 when unknown).
+    fn entry_unread(&self, _f: u32) -> u64 {
+        0
+    }
 }
 
 /// The most `ne.i64` guards one field store gets to tell its object from others
@@ -194,6 +199,9 @@ pub struct Recorder {
     /// The liveness of the trace's function (a function-entry trace's, computed at
     /// its first `call.rec`; `Some(None)`: its code does not decode).
     liveness: Option<Option<Liveness>>,
+    /// Per function inlined in a function-entry trace: its slots no path from its
+    /// entry reads before writing them ([`Probe::entry_unread`], asked once).
+    unread: Vec<(u32, u64)>,
     /// A function-entry root's arity, until its first step loads the arguments that
     /// are i64, f64 or bool values: their guarded loads lead the trace, where the
     /// backend guards them before its fast entry (`jit/src/x64.rs`, `entry_prefix`).
@@ -423,6 +431,7 @@ impl Recorder {
             entry: false,
             side: false,
             liveness: None,
+            unread: Vec::new(),
             preload: 0,
             skip: None,
             waiting: None,
@@ -880,9 +889,34 @@ impl Recorder {
         if end > u16::MAX as usize {
             return Err("inlined frames too far from the trace's frame".into());
         }
-        // The interpreter's push clears the slots the arguments do not fill.
+        // The interpreter's push clears the slots the arguments do not fill. A slot
+        // above every frame the trace runs in here, which the callee writes before
+        // reading it, is marked: only the collector can tell whether it was cleared
+        // (no enclosing frame's code reads it; the callee's, in the trace or in the
+        // interpreter after an exit inside it, writes it first), and the backend
+        // leaves out the clear where the slot holds a valid value already.
+        let mut outer = probe
+            .shape(self.base_func)
+            .map_or(u32::MAX, |(_, n)| n as u32);
+        for f in &self.frames {
+            let (_, fs) = probe.shape(f.func).ok_or("a frame of a missing function")?;
+            outer = outer.max(f.base + fs as u32);
+        }
+        // Only a function-entry trace's clears are ever left out (`x64::Valid`
+        // knows nothing of a loop's slots above its frame): other traces do not ask.
+        let unread = if !self.entry {
+            0
+        } else if let Some(&(_, m)) = self.unread.iter().find(|u| u.0 == func) {
+            m
+        } else {
+            let m = probe.entry_unread(func);
+            self.unread.push((func, m));
+            m
+        };
         for abs in base + n..end {
-            self.b.sclear(abs as u32);
+            let j = abs - base;
+            let mark = abs as u32 >= outer && j < 64 && unread >> j & 1 != 0;
+            self.b.sclear(abs as u32, mark);
             self.remember(abs, None);
         }
         self.frames.push(SnapFrame {
@@ -2058,7 +2092,7 @@ impl Recorder {
             }
         }
         for abs in cur + n..cur + nslots as usize {
-            self.b.sclear(abs as u32);
+            self.b.sclear(abs as u32, false);
             self.remember(abs, None);
         }
         self.b

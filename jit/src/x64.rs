@@ -1484,6 +1484,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
     // The spilled result of the instruction before, still in the temporary it was
     // computed in (and stored from): its next instruction reads it there.
     let mut held: Option<(usize, Loc)> = None;
+    let needless = needless_clears(t);
     for (i, ins) in t.ins.iter().enumerate() {
         let exit = exits[ins.snap as usize];
         if t.loop_start == Some(i as u32) {
@@ -1610,6 +1611,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     (None, Loc::None) => {}
                 }
             }
+            IrOp::SClear if needless.get(i) == Some(&true) => {}
             IrOp::SClear => {
                 let off = disp(ins.k)?;
                 dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
@@ -2706,6 +2708,131 @@ pub(crate) fn element_addr<A: Emitter>(a: &mut A, p: u8, q: u8, bounds: Option<D
         ; add Rq(SCRATCH), Rq(p));
 }
 
+/// The slots (from the trace frame's slot 0) above the trace's frame that hold values
+/// valid for the collector at a point of a function-entry trace (or a side trace of
+/// one), because this trace wrote them since its last instruction that may collect:
+/// cleared (`sclear`, `sunit`), or in the frame of a `call.rec`, which was live
+/// through the call and so forwarded by any collection in it.
+struct Valid(std::collections::BTreeSet<u64>);
+
+impl Valid {
+    /// Where `t` starts: a side trace's parent's exit left [`Trace::valid_in`].
+    fn start(t: &Trace) -> Valid {
+        Valid(t.valid_in.iter().copied().collect())
+    }
+
+    /// The slots valid after `ins`, from those valid before it; `false` when the
+    /// trace's frame moved (`ret.down`, `tcall.base`: nothing is known from there).
+    fn step(&mut self, ins: &crate::ir::Ins, nslots: u16) -> bool {
+        let valid = &mut self.0;
+        match ins.op {
+            // A clear left out ([`needless_clears`]) leaves a slot that was valid.
+            IrOp::SClear | IrOp::SUnit => {
+                valid.insert(ins.k);
+            }
+            IrOp::CallRecK | IrOp::CallRecSelf => {
+                // The callee's frame was live through the call, so forwarded by any
+                // collection in it; nothing else is known after it.
+                let b = ins.k & 0xffff;
+                *valid = (b..b + nslots as u64).collect();
+            }
+            IrOp::CallInsn | IrOp::CallC | IrOp::CallTree => valid.clear(),
+            // The trace's frame is another (never before a `call.rec`, which only
+            // the function's own level records): keep nothing.
+            IrOp::RetDown | IrOp::TailBase => return false,
+            op if op.flags() & flag::NOSYNC != 0 => {}
+            // Bump allocations and heap stores exit rather than collect; frame
+            // reads do neither.
+            IrOp::New | IrOp::NewArr | IrOp::HStore | IrOp::FrameClo => {}
+            _ => valid.clear(),
+        }
+        true
+    }
+}
+
+/// The slots [`Valid`] wherever `t` (a function-entry trace or a side trace of one)
+/// leaves through its exit `k`: what a side trace linked there starts with
+/// ([`Trace::valid_in`]). Its stub writes only the snapshot's values (valid ones) and
+/// jumps to the side trace, which nothing else enters, so nothing collects in
+/// between. The exits that do not belong to an instruction (snapshot 0, the root's
+/// entry and interrupt checks; 1, a side trace's stack check where it starts) and
+/// those of the calls (a callee may have collected) start with none; an exit after
+/// the trace's frame moved, likewise.
+pub(crate) fn valid_at_exit(t: &Trace, k: u32) -> Vec<u64> {
+    let Some((_, _, nslots)) = t.entry else {
+        return Vec::new();
+    };
+    if k <= 1 || t.loop_start.is_some() {
+        return Vec::new();
+    }
+    let mut valid = Valid::start(t);
+    let mut moved = false;
+    let mut out: Option<std::collections::BTreeSet<u64>> = None;
+    for ins in &t.ins {
+        if ins.snap == k {
+            let here = if moved
+                || matches!(
+                    ins.op,
+                    IrOp::CallRecK
+                        | IrOp::CallRecSelf
+                        | IrOp::CallTree
+                        | IrOp::CallInsn
+                        | IrOp::CallC
+                ) {
+                Default::default()
+            } else {
+                valid.0.clone()
+            };
+            out = Some(match out {
+                None => here,
+                Some(o) => o.intersection(&here).copied().collect(),
+            });
+        }
+        if !moved && !valid.step(ins, nslots) {
+            moved = true;
+        }
+    }
+    out.map_or_else(Vec::new, |o| o.into_iter().collect())
+}
+
+/// The `sclear`s of `t` left out (per instruction; empty: none). An inlined callee's push clears
+/// its slots past the arguments for the same readers as a `call.rec`'s push
+/// ([`call_rec_keep`]): the callee's bytecode, which may read one before writing it,
+/// and the collector. An `sclear` marked unread (`tw` bit 0, by the recorder) names
+/// a slot above every frame the trace runs in outside the callee, which the callee
+/// writes before reading on every path from its entry: no code reads what the clear
+/// left there (the trace's code follows the bytecode; the interpreter after an exit
+/// inside the callee reads it only where the snapshot names it, the slot being live
+/// there only after a write on the path; the callers read nothing of the callee's
+/// window after it returns, SPEC.md §4.2). That leaves the collector, which meets the
+/// slot while the callee is live (in the frame records an exit inside it pushes, and
+/// in a `call.tree`'s or `call.insn`'s roots) and then in any frame pushed over it
+/// later: it needs a valid value, which the slot holds when it is [`Valid`] there
+/// (the trace's own frame is never marked), and keeps while a collection that scans
+/// it forwards it; a collection that does not scan it (the callee returned) makes it invalid for
+/// [`Valid`] and for this function from there, like a cleared one. Only in a trace
+/// that is not a loop (a function-entry trace and its side traces): a loop body's
+/// clear follows the end of the iteration before.
+fn needless_clears(t: &Trace) -> Vec<bool> {
+    let Some((_, _, nslots)) = t.entry else {
+        return Vec::new();
+    };
+    if t.loop_start.is_some() {
+        return Vec::new();
+    }
+    let mut out = vec![false; t.ins.len()];
+    let mut valid = Valid::start(t);
+    for (i, ins) in t.ins.iter().enumerate() {
+        if ins.op == IrOp::SClear && ins.tw & 1 != 0 && valid.0.contains(&ins.k) {
+            out[i] = true;
+        }
+        if !valid.step(ins, nslots) {
+            break;
+        }
+    }
+    out
+}
+
 /// The callee's slots a `call.rec` (instruction `i` of `t`) need not clear (bit `j`:
 /// the callee's slot `j`, past its arguments). A push clears a slot for two readers:
 /// the callee's own bytecode, which may read it before writing it (in the
@@ -2733,29 +2860,13 @@ fn call_rec_keep(t: &Trace, i: usize) -> u64 {
     let (a0, unread) = (t.ins[i].k & 0xffff, t.ins[i].tw >> 1);
     // The slots (from the trace frame's slot 0) that hold valid values because this
     // trace wrote them since its last instruction that may collect.
-    let mut valid: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+    let mut valid = Valid::start(t);
     for ins in &t.ins[..i] {
-        match ins.op {
-            IrOp::SClear | IrOp::SUnit => {
-                valid.insert(ins.k);
-            }
-            IrOp::CallRecK | IrOp::CallRecSelf => {
-                // The callee's frame was live through the call, so forwarded by any
-                // collection in it; nothing else is known after it.
-                let b = ins.k & 0xffff;
-                valid = (b..b + nslots as u64).collect();
-            }
-            IrOp::CallInsn | IrOp::CallC | IrOp::CallTree => valid.clear(),
-            // The trace's frame is another (never before a `call.rec`, which only
-            // the function's own level records): keep nothing.
-            IrOp::RetDown | IrOp::TailBase => return 0,
-            op if op.flags() & flag::NOSYNC != 0 => {}
-            // Bump allocations and heap stores exit rather than collect; frame
-            // reads do neither.
-            IrOp::New | IrOp::NewArr | IrOp::HStore | IrOp::FrameClo => {}
-            _ => valid.clear(),
+        if !valid.step(ins, nslots) {
+            return 0;
         }
     }
+    let valid = valid.0;
     let mut keep = 0;
     for j in arity as u64..(nslots as u64).min(64) {
         let s = a0 + j;
@@ -3758,6 +3869,79 @@ mod tests {
         // Not in a trace whose frame moved.
         t.ins[1] = ins(IrOp::TailBase, 0, 0);
         assert_eq!(call_rec_keep(&t, 2), 0);
+    }
+
+    /// Which clears of an inlined callee are left out ([`needless_clears`]) and what a
+    /// side trace starts with ([`valid_at_exit`]), in awfy_permute's shape: `permute`
+    /// (2 arguments, 8 slots) inlines `swap` at slot 5, whose slots 3 to 6 (the
+    /// trace's 8 to 11) lie above the calling frame.
+    #[test]
+    fn inlined_clears_left_out_only_over_valid_slots() {
+        use crate::ir::{Ins, NONE};
+        let at = |op, k, tw, snap| Ins {
+            op,
+            a: NONE,
+            b: NONE,
+            k,
+            snap,
+            tw,
+        };
+        let ins = |op, k, tw| at(op, k, tw, 0);
+        // A clear the recorder marked (above the outer frames, unread by the callee).
+        let clear = |s| ins(IrOp::SClear, s, 1);
+        let call = |a0: u64| ins(IrOp::CallRecK, a0 | 5 << 16 | 127 << 32, !0);
+        let mut t = Trace {
+            entry: Some((0, 2, 8)),
+            ..Default::default()
+        };
+        // Nothing known valid where the trace starts: every clear is made.
+        t.ins = (8..12).map(clear).collect();
+        assert_eq!(needless_clears(&t), vec![false; 4]);
+        // After a `call.rec` at slot 5 (slots 5 to 12 valid): a marked clear there is
+        // left out; an unmarked one, or one above that frame, is made.
+        t.ins = vec![call(5), clear(8), ins(IrOp::SClear, 9, 0), clear(13)];
+        assert_eq!(needless_clears(&t), vec![false, true, false, false]);
+        // A call that may collect in between: made.
+        t.ins = vec![call(5), ins(IrOp::CallTree, 0, 0), clear(8)];
+        assert_eq!(needless_clears(&t), vec![false; 3]);
+        // The trace's frame moved in between: made.
+        t.ins = vec![call(5), ins(IrOp::TailBase, 0, 0), clear(8)];
+        assert_eq!(needless_clears(&t), vec![false; 3]);
+        // Not in a loop trace.
+        t.ins = vec![call(5), clear(8)];
+        t.loop_start = Some(0);
+        assert_eq!(needless_clears(&t), Vec::<bool>::new());
+        t.loop_start = None;
+        // A side trace whose parent's exit left slots 8 to 11 valid.
+        t.valid_in = vec![8, 9, 10, 11];
+        t.ins = vec![clear(8), clear(12)];
+        assert_eq!(needless_clears(&t), vec![true, false]);
+        // The exits of a parent: clears of 8 to 11, then a guard (exit 2), the
+        // `call.rec` (exit 3), a guard (exit 4), the frame moved, a guard (exit 5).
+        let guard = |snap| at(IrOp::GeI, 0, 0, snap);
+        t.valid_in = Vec::new();
+        t.ins = (8..12).map(|s| ins(IrOp::SClear, s, 0)).collect();
+        t.ins.extend([
+            guard(2),
+            at(IrOp::CallRecK, 5 | 5 << 16 | 127 << 32, 1, 3),
+            guard(4),
+            ins(IrOp::TailBase, 0, 0),
+            guard(5),
+        ]);
+        assert_eq!(valid_at_exit(&t, 2), vec![8, 9, 10, 11]);
+        assert_eq!(valid_at_exit(&t, 3), Vec::<u64>::new());
+        assert_eq!(valid_at_exit(&t, 4), (5..13).collect::<Vec<u64>>());
+        assert_eq!(valid_at_exit(&t, 5), Vec::<u64>::new());
+        // Snapshots 0 and 1 are also the entry checks' exits.
+        t.ins[4].snap = 1;
+        assert_eq!(valid_at_exit(&t, 1), Vec::<u64>::new());
+        // An exit taken from two places: what both leave valid.
+        t.ins.insert(0, guard(4));
+        assert_eq!(valid_at_exit(&t, 4), Vec::<u64>::new());
+        // A side trace's exits start from what its own start had.
+        t.ins = vec![guard(2)];
+        t.valid_in = vec![9, 10];
+        assert_eq!(valid_at_exit(&t, 2), vec![9, 10]);
     }
 
     fn run(t: &Trace, slots: &mut [Value], interrupt: bool) -> u32 {
