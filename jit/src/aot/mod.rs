@@ -1506,7 +1506,10 @@ impl Tx<'_> {
     /// (its push may clear the caller's kept slots, `Clears::before_calls`).
     fn tag_in_memory(&self, s: usize) -> Option<u64> {
         let ins = self.b.ops();
-        for (x, i) in ins.iter().enumerate().rev() {
+        // The walk back is bounded so that a fragment of many stores (generated
+        // straight-line code) compiles in linear time: past the bound, the tag word
+        // is simply stored.
+        for (x, i) in ins.iter().enumerate().rev().take(TAG_SCAN_LIMIT) {
             match i.op {
                 IrOp::SStore if i.k as usize == s => {
                     let tw = self.b.tagword(i.a);
@@ -3256,6 +3259,9 @@ pub(crate) fn reserved(t: &FuncIr, ip: u32) -> Vec<crate::x64::Loc> {
     }
     r
 }
+
+/// How many operations [`Tx::tag_in_memory`] looks back over at most.
+const TAG_SCAN_LIMIT: usize = 64;
 
 /// Per function, per parameter: the type whose tag word the parameter's slot holds
 /// whenever a native call of the function returns: its fixed tag
