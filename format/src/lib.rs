@@ -33,4 +33,4 @@ pub use builder::{Arg, BuildError, FunctionBuilder, Label, LabelError, Labels, M
 pub use insn::{DecodeError, Insn, Operand};
 pub use module::*;
 pub use opcode::{Op, OperandKind};
-pub use verify::{verify, Verified, VerifyError};
+pub use verify::{verify, verify_owned, Verified, VerifiedModule, VerifyError};

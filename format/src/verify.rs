@@ -373,6 +373,49 @@ impl std::ops::Deref for Verified<'_> {
     }
 }
 
+/// An owned module the verifier has passed: what a tool that reads or links a module
+/// and then runs it keeps, so that the module is verified once per load (`hashvm run`
+/// verified each program twice before: once when it read it, once to run it). Only
+/// [`verify_owned`] makes one, and [`VerifiedModule::verified`] lends the [`Verified`]
+/// proof that `Vm::load` takes; the module cannot be changed in between.
+///
+/// ```compile_fail,E0451
+/// // A `VerifiedModule` cannot be built by hand: its field is private.
+/// let v = hashvm_format::verify::VerifiedModule { module: hashvm_format::Module::default() };
+/// ```
+#[derive(Clone, Debug)]
+pub struct VerifiedModule {
+    module: Module,
+}
+
+impl VerifiedModule {
+    /// The proof, borrowed.
+    pub fn verified(&self) -> Verified<'_> {
+        Verified {
+            module: &self.module,
+        }
+    }
+
+    /// The module, given up (changing it needs a new verification).
+    pub fn into_module(self) -> Module {
+        self.module
+    }
+}
+
+impl std::ops::Deref for VerifiedModule {
+    type Target = Module;
+    fn deref(&self) -> &Module {
+        &self.module
+    }
+}
+
+/// [`verify`] for a module the caller gives up: the same checks, kept as a
+/// [`VerifiedModule`].
+pub fn verify_owned(m: Module) -> Result<VerifiedModule, VerifyError> {
+    check(&m)?;
+    Ok(VerifiedModule { module: m })
+}
+
 /// Checks the whole module; see the module documentation and SPEC.md for what passing
 /// guarantees. The [`Verified`] it returns is what `hashvm_vm::Vm::load` takes.
 pub fn verify(m: &Module) -> Result<Verified<'_>, VerifyError> {
