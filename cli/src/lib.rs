@@ -7,7 +7,7 @@
 pub mod native;
 
 use hashvm_format::link::Resolved;
-use hashvm_format::Module;
+use hashvm_format::{Module, VerifiedModule};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -188,6 +188,12 @@ pub fn verify(path: &str, m: &Module) -> Result<(), String> {
     hashvm_format::verify::verify(m)
         .map(|_| ())
         .map_err(|e| format!("{path}: {e}"))
+}
+
+/// Verifies a module that is to run, kept as the proof; errors are `FILE: location:
+/// what is wrong`.
+pub fn verify_owned(path: &str, m: Module) -> Result<VerifiedModule, String> {
+    hashvm_format::verify::verify_owned(m).map_err(|e| format!("{path}: {e}"))
 }
 
 /// Reads and verifies the objects named on a command line. The same file named twice

@@ -115,6 +115,50 @@ fn bad_usage_exits_2_and_bad_files_exit_1() {
     }
 }
 
+/// A program that reads a slot its call clobbered is refused at load, by `hashvm asm`
+/// and by `hashvm run` of the file assembled without verification: exit 1 and the
+/// verifier's message naming the function, the reading instruction, the slot and the
+/// call, never a run whose output would depend on the JIT.
+#[test]
+fn a_read_of_a_clobbered_slot_is_refused_at_load() {
+    let dir = Scratch::new("clobbered");
+    let src = root().join("cli/tests/malformed/read_clobbered.hasm");
+    let msg = "CODE function 1 'main' offset 25: reads r3, which the call at offset 14 clobbered";
+    let r = run(
+        Command::new(bin("hashvm"))
+            .arg("asm")
+            .arg(&src)
+            .arg("-o")
+            .arg(dir.0.join("a.hbc")),
+        T,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(msg), "{}", r.stderr);
+    let r = run(
+        Command::new(bin("hashvm"))
+            .args(["asm", "--no-verify"])
+            .arg(&src)
+            .arg("-o")
+            .arg(dir.0.join("b.hbc")),
+        T,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for jit in ["--jit=off", "--jit=on"] {
+        let r = run(
+            Command::new(bin("hashvm"))
+                .args(["run", jit])
+                .arg(dir.0.join("b.hbc")),
+            T,
+        );
+        assert_eq!((r.code, r.stdout.as_str()), (1, ""), "{jit}: {}", r.stderr);
+        assert!(
+            r.stderr.starts_with("error: ") && r.stderr.contains(msg),
+            "{jit}: {}",
+            r.stderr
+        );
+    }
+}
+
 #[test]
 fn runtime_limits_and_gc_stats() {
     let dir = Scratch::new("limits");

@@ -6,7 +6,8 @@
 //! - [`module`]: the in-memory form of a file.
 //! - [`binary`]: the byte encoding (`read`, `write`).
 //! - [`builder`]: the Rust API a front end emits code through.
-//! - [`mod@verify`]: the static checks run on every load.
+//! - [`mod@verify`]: the static checks run on every load; [`clobber`] is its check that
+//!   no slot a call clobbered is read before it is written.
 //! - [`hasm`]: the `.hasm` text form (assembler and disassembler).
 //! - [`link`]: the linker core, which merges objects and libraries into one module.
 //! - [`liveness`]: which frame slots are live before each instruction (for JITs and
@@ -17,6 +18,7 @@
 pub mod bignum;
 pub mod binary;
 pub mod builder;
+pub mod clobber;
 pub mod hasm;
 pub mod insn;
 pub mod link;
@@ -31,4 +33,4 @@ pub use builder::{Arg, BuildError, FunctionBuilder, Label, LabelError, Labels, M
 pub use insn::{DecodeError, Insn, Operand};
 pub use module::*;
 pub use opcode::{Op, OperandKind};
-pub use verify::{verify, Verified, VerifyError};
+pub use verify::{verify, verify_owned, Verified, VerifiedModule, VerifyError};

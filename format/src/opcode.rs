@@ -353,6 +353,17 @@ impl Op {
         FUSED.iter().find(|p| p.0 == self).map(|p| p.2)
     }
 
+    /// Whether the instruction clobbers every slot from its window's `base` up (except
+    /// its destination): the non-tail calls `call`, `callk` and `callself`, whose
+    /// callee's frame starts at the window (SPEC.md §4.2), so those slots hold whatever
+    /// the callee, or a JIT's or native code's version of it, left there. The other
+    /// instructions with a `base` window copy it and clobber nothing (`closure`, `con`,
+    /// `con.ret`, `tuple`, `alit`, `ffi.call`), and the tail calls replace the frame.
+    /// The verifier rejects a read of a clobbered slot before it is written (SPEC.md §8).
+    pub fn clobbers_window(self) -> bool {
+        matches!(self, Op::Call | Op::CallK | Op::CallSelf)
+    }
+
     /// Whether control never continues to the next instruction.
     pub fn is_terminator(self) -> bool {
         matches!(

@@ -8,7 +8,10 @@
 //! checks. SPEC.md ("What the verifier guarantees") lists the guarantees one by one.
 //!
 //! It is linear in the size of the module: one decoding pass per function plus one pass
-//! over its jump targets, with a bitmap of instruction starts.
+//! over its jump targets, with a bitmap of instruction starts; then, for a function that
+//! makes a non-tail call, the clobbered-slot data-flow of [`crate::clobber`], linear in
+//! its instructions times the slots its calls clobber and capped by
+//! [`crate::clobber::MAX_WORDS`].
 //!
 //! Objects (linkable modules) may import types; a constructor of an imported type cannot
 //! be checked against its arity until the linker has bound it, so those checks are
@@ -16,6 +19,7 @@
 //! import nothing, so an executable that passes is fully checked.
 
 use crate::binary::MAX_CONST_DEPTH;
+use crate::clobber::{self, Clobbered};
 use crate::insn::{Insn, Operand};
 use crate::module::*;
 use crate::opcode::{Op, OperandKind};
@@ -369,6 +373,49 @@ impl std::ops::Deref for Verified<'_> {
     }
 }
 
+/// An owned module the verifier has passed: what a tool that reads or links a module
+/// and then runs it keeps, so that the module is verified once per load (`hashvm run`
+/// verified each program twice before: once when it read it, once to run it). Only
+/// [`verify_owned`] makes one, and [`VerifiedModule::verified`] lends the [`Verified`]
+/// proof that `Vm::load` takes; the module cannot be changed in between.
+///
+/// ```compile_fail,E0451
+/// // A `VerifiedModule` cannot be built by hand: its field is private.
+/// let v = hashvm_format::verify::VerifiedModule { module: hashvm_format::Module::default() };
+/// ```
+#[derive(Clone, Debug)]
+pub struct VerifiedModule {
+    module: Module,
+}
+
+impl VerifiedModule {
+    /// The proof, borrowed.
+    pub fn verified(&self) -> Verified<'_> {
+        Verified {
+            module: &self.module,
+        }
+    }
+
+    /// The module, given up (changing it needs a new verification).
+    pub fn into_module(self) -> Module {
+        self.module
+    }
+}
+
+impl std::ops::Deref for VerifiedModule {
+    type Target = Module;
+    fn deref(&self) -> &Module {
+        &self.module
+    }
+}
+
+/// [`verify`] for a module the caller gives up: the same checks, kept as a
+/// [`VerifiedModule`].
+pub fn verify_owned(m: Module) -> Result<VerifiedModule, VerifyError> {
+    check(&m)?;
+    Ok(VerifiedModule { module: m })
+}
+
 /// Checks the whole module; see the module documentation and SPEC.md for what passing
 /// guarantees. The [`Verified`] it returns is what `hashvm_vm::Vm::load` takes.
 pub fn verify(m: &Module) -> Result<Verified<'_>, VerifyError> {
@@ -490,21 +537,22 @@ fn check(m: &Module) -> Res {
         check_nullary(m, f, Location::Entry)?;
     }
     let mut starts = Vec::new();
-    let mut targets = Vec::new();
+    let mut tape = clobber::Tape::default();
     for (i, f) in m.functions.iter().enumerate() {
-        verify_function(m, i as u32, f, &mut starts, &mut targets)?;
+        verify_function(m, i as u32, f, &mut starts, &mut tape)?;
     }
     verify_debug(m)
 }
 
-/// Checks one function. `starts` and `targets` are scratch buffers reused across
-/// functions to keep verification allocation-light.
+/// Checks one function. `starts` and `tape` are scratch reused across functions to
+/// keep verification allocation-light; `tape` records what the clobbered-slot check
+/// needs (and the jump targets) in the one decoding pass.
 fn verify_function(
     m: &Module,
     index: u32,
     f: &Function,
     starts: &mut Vec<bool>,
-    targets: &mut Vec<(u32, i64)>,
+    tape: &mut clobber::Tape,
 ) -> Res {
     let at = |offset: Option<u32>| Location::Code {
         func: index,
@@ -529,7 +577,7 @@ fn verify_function(
     let nslots = f.nslots as u32;
     starts.clear();
     starts.resize(f.code.len(), false);
-    targets.clear();
+    tape.clear(f.code.len());
     let mut pc = 0usize;
     let mut last = Op::Nop;
     // The instruction a fused one (`con.ret`, `add.i64.ret`, `loadg.ret`,
@@ -543,7 +591,7 @@ fn verify_function(
             message: e.to_string(),
         })?;
         starts[pc] = true;
-        check_insn(m, f, &insn, pc as u32, nslots, targets).map_err(|message| VerifyError {
+        check_insn(m, f, &insn, nslots).map_err(|message| VerifyError {
             location: at(Some(pc as u32)),
             message,
         })?;
@@ -568,6 +616,7 @@ fn verify_function(
             ret_of = Some((want, d));
         }
         last = insn.op;
+        tape.push(pc as u32, &insn);
         pc += len;
     }
     if !last.is_terminator() {
@@ -580,7 +629,7 @@ fn verify_function(
             ),
         );
     }
-    for &(from, to) in targets.iter() {
+    for &(from, to) in tape.targets() {
         let ok = to >= 0 && (to as u64) < f.code.len() as u64 && starts[to as usize];
         if !ok {
             return err(
@@ -589,17 +638,30 @@ fn verify_function(
             );
         }
     }
-    Ok(())
+    match tape.check(f.nslots as usize) {
+        Ok(()) => Ok(()),
+        Err(Clobbered::Read { at: ip, slot, call }) => err(
+            at(Some(ip)),
+            match call {
+                Some(c) => format!(
+                    "reads r{slot}, which the call at offset {c} clobbered (slots from a call's window up hold garbage until written)"
+                ),
+                None => format!(
+                    "reads r{slot}, which a call clobbered (slots from a call's window up hold garbage until written)"
+                ),
+            },
+        ),
+        Err(Clobbered::TooLarge { words }) => err(
+            at(None),
+            format!(
+                "too large to check for reads of clobbered slots: {words} words of state (instructions times 64-slot words from the lowest call window up), the limit is {}",
+                clobber::MAX_WORDS
+            ),
+        ),
+    }
 }
 
-fn check_insn(
-    m: &Module,
-    f: &Function,
-    insn: &Insn,
-    pc: u32,
-    nslots: u32,
-    targets: &mut Vec<(u32, i64)>,
-) -> Result<(), String> {
+fn check_insn(m: &Module, f: &Function, insn: &Insn, nslots: u32) -> Result<(), String> {
     let kinds = insn.op.operands();
     let mut ty: Option<u32> = None;
     let mut tag: Option<u16> = None;
@@ -654,11 +716,6 @@ fn check_insn(
                     "char immediate 0x{:x} is not a Unicode scalar value",
                     *c as u32
                 ));
-            }
-            (OperandKind::Jump, Operand::Jump(j)) => targets.push((pc, pc as i64 + *j as i64)),
-            (OperandKind::Table, Operand::Table(def, cases)) => {
-                targets.push((pc, pc as i64 + *def as i64));
-                targets.extend(cases.iter().map(|j| (pc, pc as i64 + *j as i64)));
             }
             _ => {}
         }

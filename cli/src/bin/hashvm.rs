@@ -1,6 +1,7 @@
 //! `hashvm`: run, disassemble and assemble programs, and the REPL.
 
 use hashvm_cli::*;
+use hashvm_format::VerifiedModule;
 use hashvm_vm::{run_program, Config, Outcome, Vm};
 use std::path::{Path, PathBuf};
 
@@ -233,18 +234,12 @@ fn main() {
 }
 
 fn run(r: RunArgs) -> i32 {
+    // Everything that runs goes through the verifier (`run_program` takes its proof),
+    // once: `load_program` returns the module it verified.
     let module = match load_program(&r.file, &r.dash_l, r.config.allow_ffi) {
         Ok(m) => m,
         Err(e) => {
             report(&e);
-            return EXIT_ERROR;
-        }
-    };
-    // Everything that runs goes through the verifier (`run_program` takes its proof).
-    let verified = match hashvm_format::verify::verify(&module) {
-        Ok(v) => v,
-        Err(e) => {
-            report(&format!("{}: {e}", r.file.display()));
             return EXIT_ERROR;
         }
     };
@@ -257,7 +252,7 @@ fn run(r: RunArgs) -> i32 {
         vm.set_count_instructions(true);
         vm.set_count_opcodes(true);
     }
-    let outcome = run_program(&mut vm, verified);
+    let outcome = run_program(&mut vm, module.verified());
     if r.jit.stats {
         ewrite(&hashvm_cli::jit_stats_line(&jit_stats, &vm));
     }
@@ -347,21 +342,25 @@ fn is_source(path: &Path) -> bool {
 
 /// Loads `file` as an executable module: compile a `.hash` source in memory, or
 /// decode a `.hbc` file, link what a linkable object needs (libraries from `-L`, then
-/// beside the file, then `HASH_PATH`, then the bundled library), and verify.
+/// beside the file, then `HASH_PATH`, then the bundled library), and verify what will
+/// run, once.
 fn load_program(
     path: &Path,
     dash_l: &[PathBuf],
     allow_ffi: bool,
-) -> Result<hashvm_format::Module, String> {
-    if is_source(path) {
-        return compile_source(path, dash_l, allow_ffi);
-    }
+) -> Result<VerifiedModule, String> {
     let file = path.display().to_string();
-    let m = read_hbc(path)?;
-    verify(&file, &m)?;
-    if m.is_executable() {
-        return Ok(m);
+    if is_source(path) {
+        // The driver verified it too, but hands over a plain module.
+        return verify_owned(&file, compile_source(path, dash_l, allow_ffi)?);
     }
+    let m = read_hbc(path)?;
+    if m.is_executable() {
+        return verify_owned(&file, m);
+    }
+    // A linkable object is verified before it is linked (an error names it, not the
+    // linked program), and the linked program again.
+    verify(&file, &m)?;
     // A linkable object: link it with the libraries it needs now.
     let libs = Libraries::new(dash_l, Some(path), std::env::var_os("HASH_PATH").as_deref());
     let objects = [(file.clone(), m)];
@@ -381,8 +380,7 @@ fn load_program(
              of the libraries it needs has one{hint}"
         ));
     }
-    verify(&file, &linked)?;
-    Ok(linked)
+    verify_owned(&file, linked)
 }
 
 fn dis(path: &Path) -> i32 {
