@@ -241,6 +241,27 @@ impl IrOp {
     pub const fn needs_sync(self) -> bool {
         self.flags() & flag::NOSYNC == 0
     }
+
+    /// Whether the operation runs other code that may collect or use the machine
+    /// registers: a callee (`call.rec`, a tree, a native call of the ahead-of-time
+    /// compiler) or the VM's helper (`call.insn`, `call.c`). No register survives
+    /// one, and a collection may have moved what the slots point to. (The `call.aot`
+    /// operations occur only in the ahead-of-time compiler's functions, never in a
+    /// recorded trace.)
+    pub const fn is_call(self) -> bool {
+        matches!(
+            self,
+            IrOp::CallRecK
+                | IrOp::CallRecSelf
+                | IrOp::CallTree
+                | IrOp::CallInsn
+                | IrOp::CallC
+                | IrOp::CallAotK
+                | IrOp::CallAotSelf
+                | IrOp::CallAotKv
+                | IrOp::CallAotInd
+        )
+    }
 }
 
 /// A reference to an instruction's result (its index in [`Trace::ins`]).

@@ -332,18 +332,7 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
     // one, and a value that would live across it is refused, not miscompiled.
     let mut open: usize = 0;
     for (i, ins) in t.ins.iter().enumerate() {
-        if matches!(
-            ins.op,
-            IrOp::CallRecK
-                | IrOp::CallRecSelf
-                | IrOp::CallTree
-                | IrOp::CallInsn
-                | IrOp::CallC
-                | IrOp::CallAotK
-                | IrOp::CallAotSelf
-                | IrOp::CallAotKv
-                | IrOp::CallAotInd
-        ) {
+        if ins.op.is_call() {
             if (open..i).any(|v| last[v] > i) {
                 return Err(CompileError::LiveAcrossCall);
             }
@@ -2770,15 +2759,7 @@ pub(crate) fn valid_at_exit(t: &Trace, k: u32) -> Vec<u64> {
     let mut out: Option<std::collections::BTreeSet<u64>> = None;
     for ins in &t.ins {
         if ins.snap == k {
-            let here = if moved
-                || matches!(
-                    ins.op,
-                    IrOp::CallRecK
-                        | IrOp::CallRecSelf
-                        | IrOp::CallTree
-                        | IrOp::CallInsn
-                        | IrOp::CallC
-                ) {
+            let here = if moved || ins.op.is_call() {
                 Default::default()
             } else {
                 valid.0.clone()
