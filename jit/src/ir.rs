@@ -190,7 +190,7 @@ define_ir! {
     Jump "jump" 0 None [] "Continue at the block starting at byte offset `k` of the function.";
     Exit "exit" 0 None [GUARD] "Leave through the snapshot unconditionally (an instruction the compiler does not handle: the interpreter runs it).";
     Poll "poll" 0 None [GUARD | LOAD] "Leave through the snapshot when the interrupt flag is set.";
-    CallAotK "call.aot" 0 None [GUARD | STORE] "Call compiled function `k & 0xffffffff` natively (frame closure: its FUNC value) with the arguments from slot `(k >> 32) & 0xffff`, result to slot `k >> 48`, the caller resuming after the call instruction the snapshot names; exits there (before the push) when the value, frame or native stack is full.";
+    CallAotK "call.aot" 0 None [GUARD | STORE] "Call compiled function `k & 0xffffffff` natively (frame closure: its FUNC value) with the arguments from slot `(k >> 32) & 0xffff`, result to slot `k >> 48`, the caller resuming after the call instruction the snapshot names; exits there (before the push) when the value, frame or native stack is full. `tw` bit `s`: slot `s`, below the callee's frame and dead at the call, gets the i64 tag word before the push (its next store writes the payload only, `aot::Tx::tag_in_memory`).";
     CallAotSelf "callself.aot" 0 None [GUARD | STORE] "As `call.aot`, the frame's closure copied from the caller's (`callself`).";
     CallRes "call.res" 0 Val [] "The result of the direct call (`call.aot`, `callself.aot`, `call.aot.v`) just before it, a number or bool of the kind its callee returns (tag word `tw`), taken from `rax` (a native return's payload) rather than stored to and reloaded from its slot `k`, which is written only when a later write-back needs it.";
     TCallAot "tcall.aot" 0 None [GUARD | STORE] "Tail-call compiled function `k & 0xffffffff` with the `k >> 48` slots from `(k >> 32) & 0xffff`, reusing the frame (as `tcallk`); exits first when the value stack is short or the interrupt flag is set.";
@@ -1066,6 +1066,22 @@ impl TraceBuilder {
     /// The tag word of a value already emitted.
     pub(crate) fn tagword(&self, r: Ref) -> u64 {
         self.trace.tagword(r)
+    }
+
+    /// The bytecode offset snapshot `snap` resumes at.
+    pub(crate) fn resume_ip(&self, snap: u32) -> u32 {
+        self.trace.snaps[snap as usize].resume_ip
+    }
+
+    /// Whether snapshot `snap` resumes inside an inlined frame.
+    pub(crate) fn in_inlined(&self, snap: u32) -> bool {
+        !self.trace.snaps[snap as usize].frames.is_empty()
+    }
+
+    /// Sets bits `m` of the `tw` of the operation already emitted at `r` (a direct
+    /// call's slots that it tags before its push, `aot::Tx::tag_in_memory`).
+    pub(crate) fn or_tw(&mut self, r: Ref, m: u64) {
+        self.trace.ins[r.0 as usize].tw |= m;
     }
 
     /// The trace built so far, as it is (for passes that set its loop fields).

@@ -1640,6 +1640,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     keep: call_rec_keep(t, i),
                     lazy: false,
                     lazy_closure: false,
+                    record_kept: false,
                 };
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
@@ -2897,6 +2898,12 @@ pub(crate) struct NativeCall {
     /// the FUNC value of the record's function (`aot::emit::fill_records`). False for
     /// the JIT.
     pub lazy_closure: bool,
+    /// With `lazy`: the record at the frame top already holds the callee's function
+    /// and ip 0, so they are not written: the previous direct call of the same callee
+    /// from this frame wrote them, the callee rewrites nothing in its own record (no
+    /// tail call to another function, no helper call) and nothing since wrote there
+    /// (`aot::emit::record_kept`). False for the JIT.
+    pub record_kept: bool,
 }
 
 /// How [`frame_record`] finds the callee's base (the caller's plus the first
@@ -2998,7 +3005,16 @@ pub(crate) fn push_native_frame<A: Emitter>(
     } else {
         RecordBase::Caller
     };
-    frame_record(a, top, f, c.a0, dst, c.closure_is_func, base);
+    frame_record(
+        a,
+        top,
+        f,
+        c.a0,
+        dst,
+        c.closure_is_func,
+        base,
+        c.lazy && c.record_kept,
+    );
     let argoff = disp(c.a0)?;
     dynasm!(a ; .arch x64 ; add Rq(top), fsz);
     if c.conv == CallConv::Trace {
@@ -3014,7 +3030,10 @@ pub(crate) fn push_native_frame<A: Emitter>(
 /// (`closure_is_func`) or the caller's. One copy for [`push_native_frame`] and the
 /// exits of whole-function code inside an inlined callee, which push the frame the
 /// call would have pushed. `base` says where the callee's base comes from, or that
-/// only the function (ip 0) and the closure are written. Clobbers `rax`.
+/// only the function (ip 0) and the closure are written; `func_kept` (a lazy `base`
+/// only) that the record holds the function and ip 0 already
+/// ([`NativeCall::record_kept`]). Clobbers `rax`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn frame_record<A: Emitter>(
     a: &mut A,
     top: u8,
@@ -3023,6 +3042,7 @@ pub(crate) fn frame_record<A: Emitter>(
     dst: i16,
     closure_is_func: bool,
     base: RecordBase,
+    func_kept: bool,
 ) {
     let fsz = layout::FRAME_SIZE as i32;
     let clo = layout::FRAME_CLOSURE as i32;
@@ -3040,7 +3060,9 @@ pub(crate) fn frame_record<A: Emitter>(
         RecordBase::Lazy | RecordBase::LazyFunc => {}
     }
     if matches!(base, RecordBase::Lazy | RecordBase::LazyFunc) {
-        if PACKED_RECORD && f <= i32::MAX as u32 {
+        if func_kept {
+            // Already there.
+        } else if PACKED_RECORD && f <= i32::MAX as u32 {
             // Function and ip (0) in one store.
             dynasm!(a ; .arch x64 ; mov QWORD [Rq(top)], f as i32);
         } else {
@@ -3303,6 +3325,7 @@ fn call_tree<A: Emitter>(
         keep: 0,
         lazy: false,
         lazy_closure: false,
+        record_kept: false,
     };
     push_native_frame(a, &call, exit)?;
     dynasm!(a ; .arch x64

@@ -175,6 +175,12 @@ struct Labels {
     /// Per function: no helper call can run while it or anything it calls natively
     /// runs ([`helper_free`]), so its direct calls push lazy records.
     lazy: Vec<bool>,
+    /// Per function: lazy ([`Labels::lazy`]) and making no tail call but to itself, so
+    /// that nothing it runs until its native return writes its own frame record (a
+    /// tail call to another function rewrites the function, a helper call's ip save
+    /// the ip): a direct call of it leaves the record as its push wrote it
+    /// ([`record_kept`]).
+    keeps_record: Vec<bool>,
     /// Per function: lazy ([`Labels::lazy`]) and reading no closure of its own
     /// ([`reads_closure`]), so that a direct call of it whose closure is the callee's
     /// FUNC value (`callk`, `call.aot.v`) leaves the closure to [`fill_records`] too.
@@ -760,6 +766,82 @@ fn clear_slots(a: &mut Asm, mask: u64) -> Result<(), CompileError> {
     Ok(())
 }
 
+/// Whether operation `op` of a fragment may stand between two direct calls that share
+/// one limit check ([`chained`]) and a frame record ([`record_kept`]): it runs no other
+/// code and writes nothing but frame slots (no frame record, no limit, no `BASE`).
+fn between_calls(op: IrOp) -> bool {
+    match op {
+        IrOp::SStore
+        | IrOp::SStoreP
+        | IrOp::SClear
+        | IrOp::SUnit
+        | IrOp::SCopy
+        | IrOp::GCopy
+        | IrOp::FieldSlot
+        | IrOp::FieldPtr
+        | IrOp::AGetSlot
+        | IrOp::HeadSlot => true,
+        op => !op.is_call() && op.flags() & crate::ir::flag::STORE == 0,
+    }
+}
+
+/// The direct call of the fragment before the direct call `ins[i]` with only
+/// operations [`between_calls`] between them, if any: both run with the same stack
+/// pointer, `BASE`, frame top and limits (a callee that exits never comes back here).
+fn chained(ins: &[crate::ir::Ins], i: usize) -> Option<&crate::ir::Ins> {
+    for p in ins[..i].iter().rev() {
+        match p.op {
+            IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf => return Some(p),
+            op if !between_calls(op) => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The end of the largest frame, in bytes from `BASE`, of the direct calls chained
+/// after the direct call `ins[i]` ([`chained`]), `ins[i]`'s own included: the limit
+/// check of `ins[i]` covers theirs ([`SlowCall`]).
+fn chain_end(ins: &[crate::ir::Ins], i: usize, labels: &Labels) -> u64 {
+    let end = |c: &crate::ir::Ins| {
+        let f = (c.k & 0xffff_ffff) as usize;
+        ((c.k >> 32) & 0xffff) + labels.shapes.get(f).map_or(0, |s| s.1 as u64)
+    };
+    let mut e = end(&ins[i]);
+    for c in &ins[i + 1..] {
+        match c.op {
+            IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf => e = e.max(end(c)),
+            op if !between_calls(op) => break,
+            _ => {}
+        }
+    }
+    e
+}
+
+/// Whether the direct call `ins[i]` finds its callee's function and ip 0 already in
+/// the record at the frame top ([`NativeCall::record_kept`]): the call chained before
+/// it ([`chained`]) is of the same callee, whose lazy push wrote them, and which
+/// rewrites nothing in its own record ([`Labels::keeps_record`]). The callee returned
+/// natively (an exit leaves to the interpreter, which never comes back to this code),
+/// the frame top (`rbp`) is the same at both calls, and a frame slot is not the record.
+/// fib's and tak's second calls, tak's third.
+fn record_kept(ins: &[crate::ir::Ins], i: usize, labels: &Labels) -> bool {
+    let f = (ins[i].k & 0xffff_ffff) as usize;
+    labels.keeps_record.get(f).copied().unwrap_or(false)
+        && chained(ins, i).is_some_and(|p| (p.k & 0xffff_ffff) as usize == f)
+}
+
+/// Writes the i64 tag word (whole: aux 0) into the slots of `mask`: dead slots below a
+/// direct call's frame whose next store writes the payload only
+/// (`Tx::tag_in_memory`).
+fn tag_i64_slots(a: &mut Asm, mask: u64) -> Result<(), CompileError> {
+    for s in (0..64).filter(|s| mask & 1 << s != 0) {
+        let off = disp(s)?;
+        dynasm!(a ; .arch x64 ; mov QWORD [Rq(BASE) + off + 8], Tag::I64 as i32);
+    }
+    Ok(())
+}
+
 /// Clears slots `from..to` to unit, as a push clears a callee's slots past its
 /// arguments (a tail call's, an indirect entry's).
 fn clear_range(a: &mut Asm, from: u64, to: u64) -> Result<(), CompileError> {
@@ -1066,6 +1148,18 @@ pub fn program(
             .iter()
             .zip(irs)
             .map(|(&l, f)| l && f.as_ref().is_some_and(|f| !reads_closure(f)))
+            .collect(),
+        keeps_record: lazy
+            .iter()
+            .zip(irs)
+            .map(|(&l, f)| {
+                l && f.as_ref().is_some_and(|f| {
+                    f.blocks
+                        .iter()
+                        .flat_map(|b| &b.trace.ins)
+                        .all(|i| !matches!(i.op, IrOp::TCallAot | IrOp::TCallAotInd))
+                })
+            })
             .collect(),
         lazy,
         ret_rows,
@@ -1446,6 +1540,7 @@ fn push_inlined_frames(a: &mut Asm, frames: &[crate::ir::SnapFrame]) -> Result<(
                 fr.ret as i16,
                 closure_is_func,
                 RecordBase::Slots,
+                false,
             );
             dynasm!(a ; .arch x64 ; add rbp, fsz);
             Ok(())
@@ -1967,10 +2062,12 @@ struct BlockTarget<'l> {
 
 /// A direct call's limit checks for when the stack pointer is below the trampoline's
 /// floor ([`TRAMP_FLOOR`], a bound for the whole program's calls): the value stack
-/// checked for this call's frame (`end` bytes from `BASE`) and the native stack against
-/// the budget and frame stack's floor ([`TRAMP_FRAMES`]); either short leaves to the
-/// interpreter at the call (`exit`), which grows the stack or reports the overflow;
-/// else the call goes on (`back`).
+/// checked for this call's frame and those of the direct calls chained after it in
+/// the fragment, which make no check of their own (`end` bytes from `BASE`, the largest
+/// end, [`chain_end`]), and the native stack against the budget and frame stack's
+/// floor ([`TRAMP_FRAMES`]); either short leaves to the interpreter at this call
+/// (`exit`), which makes it and the later ones, growing the stack or reporting the
+/// overflow where it is short; else the call goes on (`back`).
 struct SlowCall {
     slow: DynamicLabel,
     back: DynamicLabel,
@@ -2152,21 +2249,33 @@ impl Target<Asm> for BlockTarget<'_> {
                 let resume = t.snaps[ins.snap as usize].resume_ip as i32 + len as i32;
                 let target = labels.call_entry(f, func, t.snaps[ins.snap as usize].resume_ip)?;
                 // One compare with the floor; below it, the exact checks out of line.
+                // A call chained after another makes none: the same compare there
+                // had the same outcome, and that call's exact checks covered this
+                // call's frame too (`chain_end`).
+                let checked = chained(&t.ins, i).is_some();
                 let (slow, back) = (a.new_dynamic_label(), a.new_dynamic_label());
-                dynasm!(a ; .arch x64
-                    ; cmp rsp, QWORD [rbx + TRAMP_FLOOR]
-                    ; jb =>slow
-                    ; =>back);
+                if !checked {
+                    dynasm!(a ; .arch x64
+                        ; cmp rsp, QWORD [rbx + TRAMP_FLOOR]
+                        ; jb =>slow);
+                }
+                dynasm!(a ; .arch x64 ; =>back);
                 // This function's kept slots that are dead and not covered here, which
-                // the callee could see (`Clears::before_calls`).
+                // the callee could see (`Clears::before_calls`), cleared; and the slots
+                // below the callee's frame, dead here, whose next store the translator
+                // made payload-only (`tw`, `Tx::tag_in_memory`), given the i64 tag word
+                // (the clear of such a kept slot too: any payload is a valid i64).
                 let at = t.snaps[ins.snap as usize].resume_ip;
-                clear_slots(a, labels.clears[func as usize].before_call(at))?;
-                self.calls.push(SlowCall {
-                    slow,
-                    back,
-                    end: disp(a0 + nslots as u64)?,
-                    exit,
-                });
+                clear_slots(a, labels.clears[func as usize].before_call(at) & !ins.tw)?;
+                tag_i64_slots(a, ins.tw)?;
+                if !checked {
+                    self.calls.push(SlowCall {
+                        slow,
+                        back,
+                        end: disp(chain_end(&t.ins, i, labels))?,
+                        exit,
+                    });
+                }
                 let call = NativeCall {
                     func: f,
                     a0,
@@ -2191,6 +2300,7 @@ impl Target<Asm> for BlockTarget<'_> {
                             .get(f as usize)
                             .copied()
                             .unwrap_or(false),
+                    record_kept: record_kept(&t.ins, i, labels),
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still
@@ -2890,6 +3000,7 @@ fn indirect_call(
         keep: 0,
         lazy: false,
         lazy_closure: false,
+        record_kept: false,
     };
     pop_native_frame(a, &call, false)?;
     store_result(a, labels, CallTag::Lookup, dst)

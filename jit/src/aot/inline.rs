@@ -308,6 +308,7 @@ impl Tx<'_> {
             self.map.clone(),
             self.kinds.clone(),
             self.data.clone(),
+            self.tags.clone(),
         );
         let mine = self.map.len();
         let s = self.snap(ip);
@@ -377,7 +378,7 @@ impl Tx<'_> {
         self.func = caller_func;
         self.fall = caller_fall;
         let Some(result) = result else {
-            (self.b, self.map, self.kinds, self.data) = saved;
+            (self.b, self.map, self.kinds, self.data, self.tags) = saved;
             return Ok(None);
         };
         // The result into the destination, as the callee's `ret` writes it.

@@ -1317,6 +1317,8 @@ struct Tx<'a> {
     numbers: &'a [Option<(IrType, u64)>],
     /// The function's carried parameters ([`FuncIr::carried`]).
     carried: &'a [(u16, u8, u8)],
+    /// The tag words the fragment's code proves in memory ([`Tx::tag_in_memory`]).
+    tags: TagMem,
     /// What the closed program proves about its data objects (for [`Kind::Obj`]).
     objs: &'a ObjFacts,
 }
@@ -1482,7 +1484,7 @@ impl Tx<'_> {
         if self.inl.is_none()
             && (self.fixed.get(s) == Some(&Some(ty))
                 || (matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool)
-                    && self.tag_in_memory(s) == Some(self.b.tagword(r))))
+                    && self.tag_in_memory(s, self.b.tagword(r))))
         {
             self.b.sstore_payload(s as u32, r);
         } else {
@@ -1490,52 +1492,31 @@ impl Tx<'_> {
         }
     }
 
-    /// The tag word slot `s` holds in memory at this point of the fragment, when the
-    /// fragment's own code proves it (SPEC.md §11.6, "Calls": argument tags): the
-    /// last operation of the fragment that may write the slot is an `sstore` of a
-    /// number or bool (its tag), or a direct native call whose callee's frame has the
-    /// slot as its parameter `p` when that parameter's slot holds a fixed tag
-    /// ([`returned_tags`]): the callee ran to its native return, so the tag word is
-    /// the one its entry found and it never rewrote. Tak's second and third calls pass
-    /// the slots the first and second passed, so those arguments are stored without
-    /// their tag words, and fib's first result lands in its call's argument slot.
-    /// `None` at the fragment's start (another block's state is not known here), past
-    /// any other store to the slot (`sclear`, `sunit`, `scopy`, calls' result stores,
-    /// helper calls...), past a call whose frame holds the slot but not as a parameter
-    /// of fixed tag, and past a call the slot lies below or is the stored result of
-    /// (its push may clear the caller's kept slots, `Clears::before_calls`).
-    fn tag_in_memory(&self, s: usize) -> Option<u64> {
-        let ins = self.b.ops();
-        // The walk back is bounded so that a fragment of many stores (generated
-        // straight-line code) compiles in linear time: past the bound, the tag word
-        // is simply stored.
-        for (x, i) in ins.iter().enumerate().rev().take(TAG_SCAN_LIMIT) {
-            match i.op {
-                IrOp::SStore if i.k as usize == s => {
-                    let tw = self.b.tagword(i.a);
-                    return matches!(self.b.ty(i.a), IrType::I64 | IrType::F64 | IrType::Bool)
-                        .then_some(tw);
+    /// Whether slot `s` holds tag word `want` in memory at this point of the
+    /// fragment, as the fragment's own code proves it ([`TagMem`]; SPEC.md §11.6,
+    /// "Argument tag words already in place"). A slot below the frames of the direct
+    /// calls since it was last written, dead at the first or the last of them, gets
+    /// the i64 tag word from that call when `want` is it: the call writes it before
+    /// its push (bit `s` of its `tw`), and the store asking writes the payload only.
+    fn tag_in_memory(&mut self, s: usize, want: u64) -> bool {
+        self.tags.catch_up(&self.b, self.returned);
+        match self.tags.at(&self.b, self.returned, s) {
+            InMem::Tag(tw) => tw == want,
+            InMem::Below { first, last } => {
+                if want != Tag::I64 as u64 || s >= 64 {
+                    return false;
                 }
-                // Another slot; or this slot's payload only, its tag word unchanged.
-                IrOp::SStore | IrOp::SClear | IrOp::SUnit if i.k as usize != s => {}
-                IrOp::SStoreP => {}
-                IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf => {
-                    let f = (i.k & 0xffff_ffff) as usize;
-                    let a0 = ((i.k >> 32) & 0xffff) as usize;
-                    let dst = (i.k >> 48) as usize;
-                    // Without a `call.res` next, the call stores its result whole.
-                    let stored = ins.get(x + 1).is_none_or(|n| n.op != IrOp::CallRes);
-                    if s == dst && stored {
-                        return None;
-                    }
-                    let ty = self.returned.get(f)?.get(s.checked_sub(a0)?).copied()??;
-                    return Some(emit::tag_word(ty));
-                }
-                op if op.flags() & crate::ir::flag::STORE != 0 => return None,
-                _ => {}
+                // The first call, whose clears before its push (`Clears::before_calls`)
+                // may write the slot anyway, else the last.
+                let Some((call, _)) = [first, last].into_iter().find(|c| !(self.live)(c.1, s))
+                else {
+                    return false;
+                };
+                self.b.or_tw(Ref(call), 1 << s);
+                true
             }
+            InMem::Unknown => false,
         }
-        None
     }
 
     fn exit(&mut self, ip: u32) {
@@ -1736,6 +1717,7 @@ impl Tx<'_> {
             return Ok(None);
         };
         let (saved_b, saved_map) = (self.b.clone(), self.map.clone());
+        let saved_tags = self.tags.clone();
         let end = (a0 + leaf.nslots as usize) as u64;
         if self.home.is_none_or(|h| (h.room as u64) < end) {
             let s = self.snap(ip);
@@ -1748,6 +1730,7 @@ impl Tx<'_> {
                 None => {
                     self.b = saved_b;
                     self.map = saved_map;
+                    self.tags = saved_tags;
                     return Ok(None);
                 }
             }
@@ -1789,6 +1772,7 @@ impl Tx<'_> {
         let Some(result) = result.filter(|&r| kind.ir() == Some(self.b.ty(r))) else {
             self.b = saved_b;
             self.map = saved_map;
+            self.tags = saved_tags;
             return Ok(None);
         };
         // The caller's slots the callee's frame overlaps hold what the callee left in
@@ -2908,6 +2892,7 @@ fn translate(
             numbers,
             carried,
             objs,
+            tags: TagMem::default(),
         };
         let reachable = fun.reached[first];
         let mut n = first;
@@ -3260,8 +3245,160 @@ pub(crate) fn reserved(t: &FuncIr, ip: u32) -> Vec<crate::x64::Loc> {
     r
 }
 
-/// How many operations [`Tx::tag_in_memory`] looks back over at most.
-const TAG_SCAN_LIMIT: usize = 64;
+/// What a slot's tag word in memory is at a point of a fragment ([`TagMem`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InMem {
+    /// Not proven by the fragment's code (another block's state is not known here).
+    Unknown,
+    /// This tag word: the last write was an `sstore` of a number or bool, or a direct
+    /// native call whose callee has the slot as a parameter of fixed tag
+    /// ([`returned_tags`]): it ran to its native return, so the tag word is the one its
+    /// entry found and it never rewrote.
+    Tag(u64),
+    /// Not written since the direct native call `first` (operation index, bytecode
+    /// offset), and below the frames of it and of every direct call since, the last
+    /// being `last` (and none's result stored whole): nothing a callee runs writes
+    /// below its base. If the slot is dead at one of these calls, the call may write
+    /// any tag word of a number there before its push (`call.aot`'s `tw`), a value the
+    /// collector accepts and no one reads.
+    Below { first: (u32, u32), last: (u32, u32) },
+}
+
+/// The tag words a fragment's own code proves in memory, per slot, kept forward over
+/// the fragment's operations ([`Tx::tag_in_memory`]): each operation is applied once,
+/// when a store first asks after it, so a fragment of many stores costs linear time.
+/// A direct call's effect on its result slot depends on the operation after it (a
+/// `call.res` takes the result from `rax`, otherwise the call stores it whole), so a
+/// call that is the fragment's last operation so far is not applied yet.
+#[derive(Clone, Default)]
+struct TagMem {
+    /// How many of the fragment's operations are applied.
+    upto: usize,
+    /// Per slot (grown on demand; absent = [`InMem::Unknown`]).
+    slots: Vec<InMem>,
+}
+
+impl TagMem {
+    /// Applies the operations emitted since the last call, but a trailing direct call.
+    fn catch_up(&mut self, b: &TraceBuilder, returned: &[Vec<Option<IrType>>]) {
+        let ops = b.ops();
+        while self.upto < ops.len() {
+            let x = self.upto;
+            if is_direct_call(ops[x].op) && x + 1 == ops.len() {
+                return;
+            }
+            self.apply(b, x, returned);
+            self.upto += 1;
+        }
+    }
+
+    /// Slot `s`'s state after every operation of `ops` (a trailing direct call stores
+    /// its result whole, as far as it is known now).
+    fn at(&self, b: &TraceBuilder, returned: &[Vec<Option<IrType>>], s: usize) -> InMem {
+        if self.upto < b.ops().len() {
+            return call_effect(b, self.upto, returned, s);
+        }
+        self.slots.get(s).copied().unwrap_or(InMem::Unknown)
+    }
+
+    fn set(&mut self, s: usize, v: InMem) {
+        if s >= self.slots.len() {
+            if v == InMem::Unknown {
+                return;
+            }
+            self.slots.resize(s + 1, InMem::Unknown);
+        }
+        self.slots[s] = v;
+    }
+
+    /// Applies operation `x`.
+    fn apply(&mut self, b: &TraceBuilder, x: usize, returned: &[Vec<Option<IrType>>]) {
+        let i = &b.ops()[x];
+        match i.op {
+            IrOp::SStore => {
+                let ty = b.ty(i.a);
+                let v = match ty {
+                    IrType::I64 | IrType::F64 | IrType::Bool => InMem::Tag(emit::tag_word(ty)),
+                    _ => InMem::Unknown,
+                };
+                self.set(i.k as usize, v);
+            }
+            // The payload only, the tag word unchanged.
+            IrOp::SStoreP => {}
+            IrOp::SClear | IrOp::SUnit => self.set(i.k as usize, InMem::Unknown),
+            op if is_direct_call(op) => {
+                // Every slot below the callee's frame becomes the call's to tag.
+                let (_, a0, _) = call_fields(i.k);
+                if self.slots.len() < a0 {
+                    self.slots.resize(a0, InMem::Unknown);
+                }
+                let n = self.slots.len();
+                for s in 0..n {
+                    self.slots[s] = match (self.slots[s], call_effect(b, x, returned, s)) {
+                        // Still below every call's frame since the first.
+                        (InMem::Below { first, .. }, InMem::Below { last, .. }) => {
+                            InMem::Below { first, last }
+                        }
+                        (_, v) => v,
+                    };
+                }
+                // The callee's parameters past the slots known so far.
+                let (f, _, _) = call_fields(i.k);
+                if let Some(params) = returned.get(f) {
+                    for (p, ty) in params.iter().enumerate() {
+                        if let Some(ty) = ty {
+                            self.set(a0 + p, InMem::Tag(emit::tag_word(*ty)));
+                        }
+                    }
+                }
+            }
+            op if op.flags() & crate::ir::flag::STORE != 0 => self.slots.clear(),
+            _ => {}
+        }
+    }
+}
+
+/// `call.aot`, `call.aot.v` and `callself.aot`: the direct native calls.
+fn is_direct_call(op: IrOp) -> bool {
+    matches!(op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf)
+}
+
+/// A direct call's callee, first argument's slot and result slot (its `k`).
+fn call_fields(k: u64) -> (usize, usize, usize) {
+    (
+        (k & 0xffff_ffff) as usize,
+        ((k >> 32) & 0xffff) as usize,
+        (k >> 48) as usize,
+    )
+}
+
+/// Slot `s`'s state after the direct call `ops[x]` ([`InMem`]): its result slot is
+/// unknown when the call stores the result whole (no `call.res` next), a parameter of
+/// fixed tag holds it, a slot below the callee's frame is the call's to tag, and the
+/// callee's other slots are unknown.
+fn call_effect(b: &TraceBuilder, x: usize, returned: &[Vec<Option<IrType>>], s: usize) -> InMem {
+    let ops = b.ops();
+    let (f, a0, dst) = call_fields(ops[x].k);
+    let stored = ops.get(x + 1).is_none_or(|n| n.op != IrOp::CallRes);
+    if s == dst && stored {
+        return InMem::Unknown;
+    }
+    // (A call inside an inlined callee's code, whose offsets are the callee's, is
+    // not one to tag the caller's slots.)
+    if s < a0 && !b.in_inlined(ops[x].snap) {
+        let c = (x as u32, b.resume_ip(ops[x].snap));
+        return InMem::Below { first: c, last: c };
+    }
+    match returned
+        .get(f)
+        .and_then(|p| p.get(s - a0))
+        .copied()
+        .flatten()
+    {
+        Some(ty) => InMem::Tag(emit::tag_word(ty)),
+        None => InMem::Unknown,
+    }
+}
 
 /// Per function, per parameter: the type whose tag word the parameter's slot holds
 /// whenever a native call of the function returns: its fixed tag
