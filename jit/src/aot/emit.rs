@@ -18,7 +18,9 @@
 #![allow(clippy::useless_conversion)]
 
 use super::clears::Clears;
-use super::{reserved, FuncIr, FuncReport, HomeLoop, Image, Status, CHECKED_ENTRY, JUMP_BIT};
+use super::{
+    reserved, FuncIr, FuncReport, HomeLoop, Image, Status, CHECKED_ENTRY, CTOR_OPTION, JUMP_BIT,
+};
 use crate::ir::{flag, ClosureSrc, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
     allocate, allocate_avoiding, disp, element_addr, emit_ops, field_disp, flat_store,
@@ -2491,6 +2493,24 @@ impl Target<Asm> for BlockTarget<'_> {
                 let list = ins.op == IrOp::IsNil;
                 let test = fused_ctor_test(t, i);
                 let carried = carried_regs(labels, func, ins.k & 0xffff_ffff);
+                // An `Option` value whose tag word tells its constructor
+                // ([`CTOR_OPTION`]): a test of index 0 (`None`, `CTOR0`) or 1 (`Some`,
+                // `OBJ`) is one compare of the tag word (a carried parameter's
+                // register), whose flags the guard that follows jumps on; nothing can
+                // fail, so nothing exits.
+                let option = match test {
+                    Some(k @ 0..=1) if !list && ins.k & CTOR_OPTION != 0 => {
+                        Some(if k == 1 { Tag::OBJ } else { Tag::CTOR0 } as i32)
+                    }
+                    _ => None,
+                };
+                if let Some(tag) = option {
+                    match carried {
+                        Some((_, tw)) => dynasm!(a ; .arch x64 ; cmp Rd(tw), tag),
+                        None => dynasm!(a ; .arch x64 ; cmp DWORD [Rq(BASE) + off + 8], tag),
+                    }
+                    return Ok(());
+                }
                 let (imm, done) = self.slow(
                     a,
                     Slow::Ctor0 {

@@ -31,14 +31,18 @@
 //! Call results come from the inference with every parameter unknown (`rets`, sound
 //! for every run); a field read is unknown (the facts are not fed back).
 //!
-//! The same fixed point gives the whole-function compiler the closed functions'
+//! A second fixed point of the same shape ([`closed_facts`]) gives the whole-function
+//! compiler what the closed program proves of its objects: the closed functions'
 //! parameters that always hold a data object of one of the program's types
-//! ([`closed_objects`], [`Kind::Obj`]: a `con` of that type with fields, passed on
-//! by direct calls and moves): its code then reads their fields with no tag, kind or
-//! field-count test the type answers, and a field of a kind this table proves with no
-//! tag compare (SPEC.md §11.6, "Field kinds").
+//! ([`Kind::Obj`]: a `con` of that type with fields, passed on by direct calls and
+//! moves) or an `Option` value of one ([`Kind::Opt`]), and the kinds of those in
+//! fields ([`super::Heap`]), fed back into the inference at every `field`, with every
+//! function's results. Its code then reads their fields with no tag, kind or
+//! field-count test the type answers, a field of a kind this table proves with no tag
+//! compare, and tells `None` from `Some` by one compare (SPEC.md §11.6, "Field
+//! kinds").
 
-use super::{infer_seeded, slot, Fun, Kind};
+use super::{infer_seeded, returns, slot, Fun, Heap, Kind};
 use crate::kinds::FieldKinds;
 use hashvm_format::insn::{decode_all, Operand};
 use hashvm_format::opcode::Op;
@@ -245,6 +249,7 @@ fn closed_params(m: &Module, rets: &[Kind], esc: &[bool]) -> Option<(Vec<Fun>, V
                 rets,
                 g as u32,
                 &params[g],
+                &Heap::NONE,
             )?);
         }
         let mut next = params.clone();
@@ -281,33 +286,148 @@ fn closed_params(m: &Module, rets: &[Kind], esc: &[bool]) -> Option<(Vec<Fun>, V
     None
 }
 
-/// Per function, per parameter: [`Kind::Obj`] where every call of the function in the
-/// closed program passes a data object of that one type (a closed function, see the
-/// module's documentation), `Any` everywhere else. Sound for every run, the
-/// interpreter's included, so the compiled code needs no check at any entry: only the
-/// program's direct calls, each of which the analysis saw, can call a closed function
-/// (the runtime, the tracing JIT and the interpreter call a function only through
-/// those instructions or through a function value, which a closed function never is),
-/// and an object's type never changes while it lives. `rets` are the return kinds of
-/// the inference with every parameter unknown.
-pub(crate) fn closed_objects(m: &Module, rets: &[Kind]) -> Vec<Vec<Kind>> {
-    let any: Vec<Vec<Kind>> = m
-        .functions
-        .iter()
-        .map(|f| vec![Kind::Any; f.arity as usize])
-        .collect();
-    let Some(esc) = escaping(m) else {
-        return any;
+/// The most rounds [`closed_facts`] runs before it gives up (and proves nothing):
+/// each round re-infers every function, and facts travel one call or one field per
+/// round, so real programs settle in a few.
+const MAX_FACT_ROUNDS: usize = 100;
+
+/// What the closed program proves of its objects and `Option` values, for every run
+/// (SPEC.md §11.6, "Field kinds"): per function, per parameter, a [`Kind::Obj`],
+/// [`Kind::SomeOf`], [`Kind::Opt`] or [`Kind::NoneOpt`] where every call of a closed
+/// function passes one (`Any` everywhere else), and the field kinds ([`Heap`]) that
+/// the inference reads back at a `field`. One least fixed point, from "never called,
+/// never stored, never returned", over the parameters, every function's result and
+/// every field of the program's types together: the field `Element.next` holds what
+/// `make_list` returns, which is a `None` or a `Some` of the `Element` it builds, and
+/// `tail`'s parameters hold what `next_of` reads from that field and what `tail`
+/// returns. Sound because each fact joins everything that can reach it: a closed
+/// function is called only by the direct calls the analysis saw (the runtime, the
+/// tracing JIT and the interpreter call a function only through those instructions or
+/// through a function value, which a closed function never is); a field is written
+/// only by `con`, `setfield` (joined into that field of every type) and the loader's
+/// constants (this module's documentation); an object's type never changes while it
+/// lives; and a `Some`'s field is written only by its `con` unless a `setfield` of
+/// field 0 may reach it ([`Heap::some_kept`]).
+pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
+    let any = || {
+        let params = m
+            .functions
+            .iter()
+            .map(|f| vec![Kind::Any; f.arity as usize])
+            .collect();
+        (params, Heap::NONE)
     };
-    match closed_params(m, rets, &esc) {
-        Some((_, params)) => params
-            .into_iter()
-            .map(|ps| {
-                ps.into_iter()
-                    .map(|k| if k.obj().is_some() { k } else { Kind::Any })
-                    .collect()
-            })
-            .collect(),
-        None => any,
+    let Some(esc) = escaping(m) else {
+        return any();
+    };
+    let n = m.functions.len();
+    let mut f: Vec<Option<Vec<Kind>>> = m
+        .types
+        .iter()
+        .map(|t| match t {
+            TypeDef::Defined { ctors, .. } => {
+                let n = ctors.iter().map(|c| c.arity as usize).max().unwrap_or(0);
+                Some(vec![Kind::Bot; n])
+            }
+            TypeDef::Import { .. } => None,
+        })
+        .collect();
+    for g in &m.globals {
+        if let GlobalInit::Const(c) = &g.init {
+            const_fields(c, &mut f);
+        }
     }
+    let mut params: Vec<Vec<Kind>> = (0..n)
+        .map(|g| {
+            let k = if esc[g] { Kind::Any } else { Kind::Bot };
+            vec![k; m.functions[g].arity as usize]
+        })
+        .collect();
+    let mut rets = vec![Kind::Bot; n];
+    let mut kept = true;
+    let heap_of = |f: &[Option<Vec<Kind>>], kept: bool| Heap {
+        fields: f.iter().map(|v| v.clone().unwrap_or_default()).collect(),
+        some_kept: kept,
+    };
+    for _ in 0..MAX_FACT_ROUNDS {
+        let heap = heap_of(&f, kept);
+        let (mut nparams, mut nrets, mut nf, mut nkept) =
+            (params.clone(), rets.clone(), f.clone(), kept);
+        for (g, func) in m.functions.iter().enumerate() {
+            let Some(fun) =
+                infer_seeded(&func.code, func.nslots, &rets, g as u32, &params[g], &heap)
+            else {
+                return any();
+            };
+            nrets[g] = nrets[g].join(returns(&fun, &rets, g as u32));
+            for (x, (_, i, _)) in fun.insns.iter().enumerate() {
+                if !fun.reached[x] {
+                    continue;
+                }
+                let at = |s: usize| fun.before[x].get(s).copied().unwrap_or(Kind::Any);
+                let (callee, a0) = match i.op {
+                    Op::CallK => match i.args.get(1) {
+                        Some(Operand::Func(c)) => (*c as usize, slot(i, 2)),
+                        _ => return any(),
+                    },
+                    Op::TCallK => match i.args.first() {
+                        Some(Operand::Func(c)) => (*c as usize, slot(i, 1)),
+                        _ => return any(),
+                    },
+                    Op::CallSelf => (g, slot(i, 1)),
+                    Op::TCallSelf => (g, slot(i, 0)),
+                    Op::Con => {
+                        let Some(Operand::Type(ty)) = i.args.get(1) else {
+                            return any();
+                        };
+                        let (b, count) = (slot(i, 3), slot(i, 4));
+                        for fi in 0..count {
+                            store(&mut nf, Some(*ty), fi, at(b + fi));
+                        }
+                        continue;
+                    }
+                    Op::SetField => {
+                        let fi = slot(i, 1);
+                        store(&mut nf, None, fi, at(slot(i, 2)));
+                        // Only an object of a known type is surely not a `Some`.
+                        if fi == 0 && at(slot(i, 0)).obj().is_none() {
+                            nkept = false;
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                };
+                let Some(ps) = nparams.get_mut(callee) else {
+                    return any();
+                };
+                for (p, k) in ps.iter_mut().enumerate() {
+                    *k = k.join(at(a0 + p));
+                }
+            }
+        }
+        if nparams == params && nrets == rets && nf == f && nkept == kept {
+            // `Bot` in the answer (never called, never stored): nothing the compiled
+            // code may rely on.
+            let params = params
+                .into_iter()
+                .map(|ps| {
+                    ps.into_iter()
+                        .map(|k| match k {
+                            Kind::Obj(_) | Kind::SomeOf(_) | Kind::Opt(_) | Kind::NoneOpt => k,
+                            _ => Kind::Any,
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut heap = heap_of(&f, kept);
+            for k in heap.fields.iter_mut().flatten() {
+                if *k == Kind::Bot {
+                    *k = Kind::Any;
+                }
+            }
+            return (params, heap);
+        }
+        (params, rets, f, kept) = (nparams, nrets, nf, nkept);
+    }
+    any()
 }

@@ -267,7 +267,7 @@ impl Tx<'_> {
             // Past the guard, as past a `jntag`: a constructed value, whose index is
             // not 0 when the path is the way that proves it (`nonzero_edge`).
             self.kinds[s] = if jumps == (tag == 0) {
-                Kind::CtorNz
+                self.kinds[s].nonzero(tag)
             } else {
                 self.kinds[s].constructed_past()
             };

@@ -112,12 +112,27 @@ pub enum Kind {
     /// any of its constructors: the result of a `con` of `T` with fields (a
     /// constructor with fields is always allocated, SPEC.md §1.2), and the parameter
     /// of a closed function every reached call of which passes one
-    /// ([`fields::closed_objects`]). Its tag (an object), kind (data) and meta word
+    /// ([`fields::closed_facts`]). Its tag (an object), kind (data) and meta word
     /// (`T`) are known, so are its fields of a kind the closed program proves
     /// ([`ObjFacts`]) and its field count up to the fewest fields of `T`'s
     /// constructors with fields (the verifier builds every object with its
     /// constructor's arity).
     Obj(u32),
+    /// `None`: the immediate of `Option`'s constructor 0 (tag word `CTOR0`), the result
+    /// of a `con` of it.
+    NoneOpt,
+    /// A `Some` object (a data object of `Option`'s constructor 1, one field) whose field
+    /// holds a data object of the program's own type `T` ([`Kind::Obj`]): the result of
+    /// a `con` of `Some` with such a value, in a program where nothing can write another
+    /// value into a `Some`'s field ([`Heap::some_kept`]). Past a `jntag` that proves a
+    /// [`Kind::Opt`] not to be `None`.
+    SomeOf(u32),
+    /// An `Option` value of the program's own type `T`: [`Kind::NoneOpt`] or
+    /// [`Kind::SomeOf`] `T`, so its tag word alone tells which (`CTOR0` or `OBJ`): a
+    /// `jntag` on it is one compare, and the `Some`'s field is read with no check. The
+    /// field-kinds table ([`Heap`]) proves it of fields such as awfy_list's
+    /// `Element.next`; calls pass it on to closed functions' parameters and results.
+    Opt(u32),
     /// Anything.
     Any,
 }
@@ -128,6 +143,14 @@ impl Kind {
             (Kind::Bot, x) | (x, Kind::Bot) => x,
             (x, y) if x == y => x,
             (Kind::Ctor, Kind::CtorNz) | (Kind::CtorNz, Kind::Ctor) => Kind::Ctor,
+            // `None` or a `Some` of one type: an `Option` value of that type.
+            (x, y) if x.option() && y.option() => match (x.opt_type(), y.opt_type()) {
+                (Some(a), Some(b)) if a != b => Kind::Ctor,
+                (Some(a), _) | (_, Some(a)) => Kind::Opt(a),
+                (None, None) => Kind::NoneOpt,
+            },
+            // Two constructors other than 0.
+            (Kind::SomeOf(_), Kind::CtorNz) | (Kind::CtorNz, Kind::SomeOf(_)) => Kind::CtorNz,
             // Objects of two types, or an object and any constructed value: still a
             // constructed value, nothing more.
             (x, y) if x.constructed() && y.constructed() => Kind::Ctor,
@@ -147,26 +170,67 @@ impl Kind {
     /// Whether nothing is known that a number's or bool's test would need (a
     /// constructed value's slot, as one of no kind, holds no number or bool).
     fn untyped(self) -> bool {
-        matches!(self, Kind::Any | Kind::Ctor | Kind::CtorNz | Kind::Obj(_))
+        self == Kind::Any || self.constructed()
     }
 
     /// Whether the slot holds a constructed value ([`Kind::Ctor`], [`Kind::CtorNz`]
     /// or [`Kind::Obj`]): an object there is a data object.
     fn constructed(self) -> bool {
-        matches!(self, Kind::Ctor | Kind::CtorNz | Kind::Obj(_))
+        matches!(
+            self,
+            Kind::Ctor
+                | Kind::CtorNz
+                | Kind::Obj(_)
+                | Kind::NoneOpt
+                | Kind::SomeOf(_)
+                | Kind::Opt(_)
+        )
     }
 
     /// What a slot of this kind holds past an instruction that found it constructed
     /// (a `field`, `jntag`...): [`Kind::CtorNz`] and [`Kind::Obj`] stay, anything else
     /// is [`Kind::Ctor`] but `Bot` (a parameter of a function not called so far in a
-    /// fixed point over the program's calls, [`fields::closed_objects`]: staying `Bot`
+    /// fixed point over the program's calls, [`fields::closed_facts`]: staying `Bot`
     /// keeps the transfer monotone, so that a later `Obj` is not lost to a `Ctor` the
     /// earlier round made up).
     fn constructed_past(self) -> Kind {
         match self {
-            Kind::CtorNz | Kind::Obj(_) | Kind::Bot => self,
+            Kind::CtorNz
+            | Kind::Obj(_)
+            | Kind::Bot
+            | Kind::NoneOpt
+            | Kind::SomeOf(_)
+            | Kind::Opt(_) => self,
             _ => Kind::Ctor,
         }
+    }
+
+    /// What a slot of this kind holds on the way of a `jntag` testing constructor
+    /// `tag` that proves its index is not 0: an `Option` value of type `T` is then its
+    /// `Some` ([`Kind::SomeOf`]) when the test is for `None` or `Some`; `Bot` stays;
+    /// anything else [`Kind::CtorNz`].
+    fn nonzero(self, tag: usize) -> Kind {
+        match self {
+            Kind::Opt(t) | Kind::SomeOf(t) if tag <= 1 => Kind::SomeOf(t),
+            // Not reached yet in a fixed point: stays so (monotone, as
+            // [`Kind::constructed_past`]).
+            Kind::Bot => Kind::Bot,
+            _ => Kind::CtorNz,
+        }
+    }
+
+    /// The type `T` of a [`Kind::SomeOf`] or [`Kind::Opt`].
+    fn opt_type(self) -> Option<u32> {
+        match self {
+            Kind::SomeOf(t) | Kind::Opt(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether the slot holds an `Option` value whose tag word alone tells `None`
+    /// (`CTOR0`) from `Some` (`OBJ`): [`Kind::NoneOpt`], [`Kind::SomeOf`], [`Kind::Opt`].
+    fn option(self) -> bool {
+        matches!(self, Kind::NoneOpt | Kind::SomeOf(_) | Kind::Opt(_))
     }
 
     /// The type of the data object the slot is known to hold ([`Kind::Obj`]).
@@ -174,6 +238,53 @@ impl Kind {
         match self {
             Kind::Obj(t) => Some(t),
             _ => None,
+        }
+    }
+}
+
+/// What the closed program proves of the values in its objects' fields, for the kind
+/// inference ([`transfer`]) to read back at a `field` or `field2` (SPEC.md §11.6,
+/// "Field kinds"): the least fixed point [`fields::closed_facts`] computes together
+/// with the closed functions' parameters and every function's results. Sound for
+/// every run: it joins every value any `con`, `setfield` or constant can put in a
+/// field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Heap {
+    /// Per type from `FIRST_USER_TYPE`, per field: the kind of every value ever stored
+    /// there. Only constructed kinds ([`Kind::constructed`]) are read back; a number's
+    /// reads keep their tag compare and stay of unknown kind in the inference (the
+    /// tracing JIT's and `fload.known`'s table is [`crate::kinds::FieldKinds`]).
+    fields: Vec<Vec<Kind>>,
+    /// Whether a `Some` built with an object of type `T` keeps it: no reached `setfield`
+    /// of field 0 may write into a `Some` (its object is of no known type, or of
+    /// `Option`). Without it, `con` makes no [`Kind::SomeOf`].
+    some_kept: bool,
+}
+
+impl Heap {
+    /// Nothing known: every field read unknown, no [`Kind::SomeOf`].
+    const NONE: Heap = Heap {
+        fields: Vec::new(),
+        some_kept: false,
+    };
+
+    /// The kind of field `fi` of a value of kind `k` (past the read, which faults on
+    /// anything without that field): a field of an object of type `T` as the table
+    /// says (its constructed kinds), field 0 of a `Some` of `T` (or of an `Option`
+    /// value of `T`, which the read found a `Some`) an object of `T`; `Bot` from
+    /// `Bot` (a value not reached yet in the fixed point, which keeps it monotone).
+    fn field(&self, k: Kind, fi: usize) -> Kind {
+        match k {
+            Kind::Bot => Kind::Bot,
+            Kind::Obj(t) => t
+                .checked_sub(FIRST_USER_TYPE)
+                .and_then(|x| self.fields.get(x as usize))
+                .and_then(|v| v.get(fi))
+                .copied()
+                .filter(|k| *k == Kind::Bot || k.constructed())
+                .unwrap_or(Kind::Any),
+            Kind::SomeOf(t) | Kind::Opt(t) if fi == 0 && self.some_kept => Kind::Obj(t),
+            _ => Kind::Any,
         }
     }
 }
@@ -186,6 +297,11 @@ pub(crate) const SLOT_CONSTRUCTED: u64 = 1 << 48;
 pub(crate) const SLOT_HAS_FIELD: u64 = 1 << 49;
 /// ... it holds an object (its tag is not checked).
 pub(crate) const SLOT_OBJECT: u64 = 1 << 50;
+
+/// Flag of a `ctor.index`'s `k` (bit 33): the slot holds an `Option` value whose tag
+/// word alone tells its constructor ([`Kind::option`]: `CTOR0` for `None`, `OBJ` for
+/// `Some`), so a test of index 0 or 1 compares the tag word only.
+pub(crate) const CTOR_OPTION: u64 = 1 << 33;
 
 /// Flag of a `ret.val`'s `k`: it is a `reti` returning its constant, not a `ret` of
 /// slot `k & 0xffff`, so the returns table cannot name it ([`emit`]'s `ret_row`).
@@ -293,7 +409,7 @@ fn falls_through(op: Op) -> bool {
 /// The kinds every slot has *after* instruction `i` completes without faulting.
 /// `rets` gives the kind each function returns (a call's result; `Any` when unknown),
 /// `me` is the running function (for `callself`).
-fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
+fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
     use Op::*;
     let k = |st: &mut [Kind], s: usize, v: Kind| {
         if let Some(x) = st.get_mut(s) {
@@ -362,19 +478,46 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
             k(st, s0, c);
         }
         // A `con` of one of the program's own types with fields allocates a data
-        // object of that type; a field-less one is an immediate.
+        // object of that type; a field-less one is an immediate (`None` among them);
+        // `Some` of an object of a known type is a [`Kind::SomeOf`] where nothing
+        // writes into a `Some`.
         Con => {
-            let v = match i.args.get(1) {
-                Some(Operand::Type(t)) if *t >= FIRST_USER_TYPE && slot(i, 4) > 0 => Kind::Obj(*t),
+            let (ty, tag, n) = (i.args.get(1), slot(i, 2), slot(i, 4));
+            let v = match ty {
+                Some(Operand::Type(t)) if *t >= FIRST_USER_TYPE && n > 0 => Kind::Obj(*t),
+                Some(Operand::Type(builtin::OPTION)) if tag == 0 && n == 0 => Kind::NoneOpt,
+                Some(Operand::Type(builtin::OPTION)) if tag == 1 && n == 1 && heap.some_kept => {
+                    match st.get(slot(i, 3)) {
+                        Some(Kind::Obj(t)) => Kind::SomeOf(*t),
+                        Some(Kind::Bot) => Kind::Bot,
+                        _ => Kind::Ctor,
+                    }
+                }
                 _ => Kind::Ctor,
             };
             k(st, s0, v);
         }
         Cons | LoadNil => k(st, s0, Kind::Ctor),
-        Head | Tail | Field | Field2 => {
+        Head | Tail => {
             let c = past(st, s1);
             k(st, s1, c);
             k(st, s0, Kind::Any);
+        }
+        // What the field table proves of the field read ([`Heap::field`]); the object
+        // was found to have the field: an `Option` value of `T` is a `Some`.
+        Field | Field2 => {
+            let o = st.get(s1).copied().unwrap_or(Kind::Any);
+            let v = if i.op == Field {
+                heap.field(o, s2)
+            } else {
+                heap.field(heap.field(o, s2), slot(i, 3))
+            };
+            let c = match o {
+                Kind::Opt(t) if heap.some_kept => Kind::SomeOf(t),
+                _ => o.constructed_past(),
+            };
+            k(st, s1, c);
+            k(st, s0, v);
         }
         CallK | CallSelf => {
             let (f, a0) = if i.op == CallK {
@@ -428,7 +571,8 @@ fn nonzero_edge(st: &[Kind], i: &Insn, jumps: bool) -> Option<Vec<Kind>> {
         return None;
     }
     let mut e = st.to_vec();
-    *e.get_mut(slot(i, 0))? = Kind::CtorNz;
+    let x = e.get_mut(slot(i, 0))?;
+    *x = x.nonzero(slot(i, 1));
     Some(e)
 }
 
@@ -452,12 +596,19 @@ struct Fun {
 /// (the parameters come from callers, the other slots are unit).
 #[cfg(test)]
 fn infer(code: &[u8], nslots: u16, rets: &[Kind], me: u32) -> Option<Fun> {
-    infer_seeded(code, nslots, rets, me, &[])
+    infer_seeded(code, nslots, rets, me, &[], &Heap::NONE)
 }
 
 /// [`infer`] with the parameters' kinds at the entry `seeds` (the typed entry's,
 /// [`typed`]; a parameter past them is unknown).
-fn infer_seeded(code: &[u8], nslots: u16, rets: &[Kind], me: u32, seeds: &[Kind]) -> Option<Fun> {
+fn infer_seeded(
+    code: &[u8],
+    nslots: u16,
+    rets: &[Kind],
+    me: u32,
+    seeds: &[Kind],
+    heap: &Heap,
+) -> Option<Fun> {
     let insns: Vec<Decoded> = hashvm_format::insn::decode_all(code)
         .ok()?
         .into_iter()
@@ -514,7 +665,7 @@ fn infer_seeded(code: &[u8], nslots: u16, rets: &[Kind], me: u32, seeds: &[Kind]
         queued[x] = false;
         let (ip, i, len) = &insns[x];
         let mut st = before[x].clone();
-        transfer(&mut st, i, rets, me);
+        transfer(&mut st, i, rets, me, heap);
         let mut succ: Vec<(usize, bool)> = targets(*ip, i)
             .iter()
             .map(|t| (at[*t as usize], true))
@@ -803,7 +954,7 @@ fn inline_kind(leaf: &Leaf, args: &[Kind]) -> Option<Kind> {
         if reads.is_some_and(|k| srcs.iter().any(|&x| st[x] != k)) {
             return None;
         }
-        transfer(&mut st, i, &[], 0);
+        transfer(&mut st, i, &[], 0, &Heap::NONE);
         let d = slot(i, 0);
         if let Some(k) = konst.get_mut(d) {
             *k = match i.op {
@@ -972,7 +1123,7 @@ fn home_loops(
                 for &(s, k) in &cand {
                     st[s] = k;
                 }
-                transfer(&mut st, &fun.insns[n].1, &[], 0);
+                transfer(&mut st, &fun.insns[n].1, &[], 0, &Heap::NONE);
                 cand.retain(|&(s, k)| st[s] == k);
             }
             if cand.len() == before {
@@ -1042,7 +1193,7 @@ fn home_loops(
                 }
                 let mut st = fun.before[n].clone();
                 st[s] = Kind::Any;
-                transfer(&mut st, i, &[], 0);
+                transfer(&mut st, i, &[], 0, &Heap::NONE);
                 if st[s].ir().is_none() {
                     continue;
                 }
@@ -1332,10 +1483,12 @@ pub(crate) struct ObjFacts {
     min_fields: Vec<usize>,
     /// The kind of every value ever stored in each field ([`fields::field_kinds`]).
     fields: crate::kinds::FieldKinds,
+    /// The field kinds the inference reads back ([`fields::closed_facts`]).
+    heap: Heap,
 }
 
 impl ObjFacts {
-    fn new(m: &Module, fields: crate::kinds::FieldKinds) -> ObjFacts {
+    fn new(m: &Module, fields: crate::kinds::FieldKinds, heap: Heap) -> ObjFacts {
         let min_fields = m
             .types
             .iter()
@@ -1349,7 +1502,11 @@ impl ObjFacts {
                 hashvm_format::module::TypeDef::Import { .. } => 0,
             })
             .collect();
-        ObjFacts { min_fields, fields }
+        ObjFacts {
+            min_fields,
+            fields,
+            heap,
+        }
     }
 
     /// Whether every data object of type `ty` has field `fi`.
@@ -1827,7 +1984,8 @@ impl Tx<'_> {
     /// holds a constructed value ([`Kind::Ctor`]), so an object there needs no kind
     /// check.
     fn ctor_k(&self, s: usize) -> u64 {
-        s as u64 | (self.kinds.get(s).is_some_and(|k| k.constructed()) as u64) << 32
+        let k = self.kinds.get(s).copied().unwrap_or(Kind::Any);
+        s as u64 | (k.constructed() as u64) << 32 | (k.option() as u64 * CTOR_OPTION)
     }
 
     /// The address of the object in slot `o`, read as the object of a `field`,
@@ -1857,7 +2015,7 @@ impl Tx<'_> {
     /// field-less constructors are all constructor 0 ([`Tx::nz_object`]).
     fn is_object(&self, o: usize) -> bool {
         match self.kinds.get(o) {
-            Some(Kind::Obj(_)) => true,
+            Some(Kind::Obj(_) | Kind::SomeOf(_)) => true,
             Some(Kind::CtorNz) => self.nz_object,
             _ => false,
         }
@@ -1867,9 +2025,16 @@ impl Tx<'_> {
     /// have field `fi`: field 0 of [`Kind::CtorNz`], or a field every constructor with
     /// fields of its known type has ([`Kind::Obj`]).
     fn has_field(&self, o: usize, fi: usize) -> bool {
-        match self.kinds.get(o) {
-            Some(Kind::Obj(t)) => self.objs.has_field(*t, fi),
-            Some(Kind::CtorNz) => fi == 0,
+        self.kind_has_field(self.kinds.get(o).copied().unwrap_or(Kind::Any), fi)
+    }
+
+    /// Whether a data object of kind `k` has field `fi`: field 0 of a constructor
+    /// other than 0 ([`Kind::CtorNz`], [`Kind::SomeOf`]), a field every constructor
+    /// with fields of its type has ([`Kind::Obj`]).
+    fn kind_has_field(&self, k: Kind, fi: usize) -> bool {
+        match k {
+            Kind::Obj(t) => self.objs.has_field(t, fi),
+            Kind::CtorNz | Kind::SomeOf(_) => fi == 0,
             _ => false,
         }
     }
@@ -2347,11 +2512,26 @@ impl Tx<'_> {
                 if !checked {
                     self.guard_data(s1, obj, fi, snap)?;
                 }
-                let mid = self.b.fload(obj, fi as u32, Tag::OBJ as u64, snap)?;
-                self.b
-                    .guard_header(IrOp::GKind, mid, layout::KIND_DATA as u64, snap)?;
-                self.b.guard_header(IrOp::GLen, mid, fj as u64, snap)?;
-                self.field_into(ip, s0, mid, fj, None, snap)?;
+                // What the field table proves of the intermediate object: an object
+                // of a known type, or the `Some`'s object of a known type, is loaded
+                // with no tag compare (`fload.known`); any constructed value found an
+                // object is a data object (no kind guard); its field count as
+                // [`Tx::kind_has_field`] says.
+                let mk = self.objs.heap.field(self.kinds[s1], fi);
+                let mid = if matches!(mk, Kind::Obj(_) | Kind::SomeOf(_)) {
+                    self.b.fload_known(obj, fi as u32, Tag::OBJ as u64)?
+                } else {
+                    self.b.fload(obj, fi as u32, Tag::OBJ as u64, snap)?
+                };
+                if !mk.constructed() {
+                    self.b
+                        .guard_header(IrOp::GKind, mid, layout::KIND_DATA as u64, snap)?;
+                }
+                if !self.kind_has_field(mk, fj) {
+                    self.b.guard_header(IrOp::GLen, mid, fj as u64, snap)?;
+                }
+                let known = mk.obj().and_then(|t| self.objs.field_tag(t, fj));
+                self.field_into(ip, s0, mid, fj, known, snap)?;
             }
             ASet => {
                 let (a, x) = (get!(s0, IrType::Ptr), get!(s1, IrType::I64));
@@ -2714,7 +2894,7 @@ impl Tx<'_> {
             }
             _ => return Ok(Step::Unsupported),
         }
-        transfer(&mut self.kinds, i, &[], self.func);
+        transfer(&mut self.kinds, i, &[], self.func, &self.objs.heap);
         Ok(Step::Next)
     }
 }
@@ -2762,7 +2942,7 @@ fn next_read(fun: &Fun, func: u32, ip: u32, s: usize) -> Option<IrType> {
         return Some(IrType::Ptr);
     }
     let mut st = vec![Kind::Any; s + 1];
-    transfer(&mut st, j, &[], func);
+    transfer(&mut st, j, &[], func, &Heap::NONE);
     match st[s] {
         Kind::F64 => Some(IrType::F64),
         Kind::I64 => Some(IrType::I64),
@@ -3119,8 +3299,9 @@ fn returns(fun: &Fun, rets: &[Kind], me: u32) -> Kind {
 
 /// Infers every function, with the kinds functions return (the least fixed point from
 /// "returns nothing", over direct calls; each kind only rises, so it ends).
+#[cfg(test)]
 fn infer_program(m: &Module) -> (Vec<Option<Fun>>, Vec<Kind>) {
-    infer_program_seeded(m, &[])
+    infer_program_seeded(m, &[], &Heap::NONE)
 }
 
 /// The functions whose return kinds `f`'s inference and [`returns`] read: the known
@@ -3146,12 +3327,17 @@ fn ret_deps(f: &hashvm_format::Function, me: u32) -> Vec<u32> {
 }
 
 /// [`infer_program`] with each function's parameters at its entry of the kinds
-/// `seeds` gives (none when empty), and the kinds it returns.
+/// `seeds` gives (none when empty) and the field kinds `heap`, and the kinds it
+/// returns.
 ///
 /// Each round re-infers only the functions that read a return kind the last round
 /// changed ([`ret_deps`]); the others' inference and kind would come out as before, so
 /// the rounds are those of re-inferring everything, at a fraction of the compile time.
-fn infer_program_seeded(m: &Module, seeds: &[Vec<Kind>]) -> (Vec<Option<Fun>>, Vec<Kind>) {
+fn infer_program_seeded(
+    m: &Module,
+    seeds: &[Vec<Kind>],
+    heap: &Heap,
+) -> (Vec<Option<Fun>>, Vec<Kind>) {
     let seed = |fi: usize| seeds.get(fi).map_or(&[][..], |s| &s[..]);
     let n = m.functions.len();
     // readers[h]: the functions whose inference reads h's return kind.
@@ -3174,7 +3360,7 @@ fn infer_program_seeded(m: &Module, seeds: &[Vec<Kind>]) -> (Vec<Option<Fun>>, V
             if !dirty[fi] {
                 continue;
             }
-            funs[fi] = infer_seeded(&f.code, f.nslots, &rets, fi as u32, seed(fi));
+            funs[fi] = infer_seeded(&f.code, f.nslots, &rets, fi as u32, seed(fi), heap);
             next[fi] = match &funs[fi] {
                 Some(fun) => returns(fun, &rets, fi as u32),
                 None => Kind::Any,
@@ -3196,7 +3382,7 @@ fn infer_program_seeded(m: &Module, seeds: &[Vec<Kind>]) -> (Vec<Option<Fun>>, V
         .functions
         .iter()
         .enumerate()
-        .map(|(fi, f)| infer_seeded(&f.code, f.nslots, &any, fi as u32, seed(fi)))
+        .map(|(fi, f)| infer_seeded(&f.code, f.nslots, &any, fi as u32, seed(fi), heap))
         .collect();
     (funs, any)
 }
@@ -3441,14 +3627,14 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     // [`typed`]): the code is compiled with the latter.
     //
     // Both start from what the closed program proves for every run: the data objects
-    // of a known type its closed functions' parameters always hold
-    // ([`fields::closed_objects`], from the inference with no seeds at all).
-    let (_, rets0) = infer_program(m);
-    let closed = fields::closed_objects(m, &rets0);
-    let (plain, rets) = infer_program_seeded(m, &closed);
+    // of a known type and the `Option` values of one its closed functions' parameters
+    // always hold, and the kinds of its fields ([`fields::closed_facts`], one fixed
+    // point with every function's results).
+    let (closed, heap) = fields::closed_facts(m);
+    let (plain, rets) = infer_program_seeded(m, &closed, &heap);
     let consts = constant_functions(m, &plain);
     let numbers = constant_numbers(m, &plain);
-    let mut seeds = typed::seeds(m, &rets, &consts);
+    let mut seeds = typed::seeds(m, &rets, &consts, &heap);
     for (s, c) in seeds.iter_mut().zip(&closed) {
         for (k, o) in s.iter_mut().zip(c) {
             if *k == Kind::Any {
@@ -3456,8 +3642,8 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
             }
         }
     }
-    let (funs, srets) = infer_program_seeded(m, &seeds);
-    let objs = ObjFacts::new(m, fields::field_kinds(m, &rets));
+    let (funs, srets) = infer_program_seeded(m, &seeds, &heap);
+    let objs = ObjFacts::new(m, fields::field_kinds(m, &rets), heap);
     let typed_at = typed::typed_sites(&funs, &seeds, &consts);
     let full = fully_compiled(&funs);
     let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
@@ -3485,7 +3671,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         .enumerate()
         .map(|(fi, fun)| {
             fun.as_ref().map_or_else(Vec::new, |fun| {
-                typed::fixed_tags(fun, &seeds[fi], &srets, fi as u32)
+                typed::fixed_tags(fun, &seeds[fi], &srets, fi as u32, &objs.heap)
             })
         })
         .collect();
@@ -3847,5 +4033,54 @@ mod tests {
         assert_eq!(Kind::Obj(16).join(Kind::I64), Kind::Any);
         assert_eq!(Kind::Obj(16).constructed_past(), Kind::Obj(16));
         assert_eq!(Kind::Bot.constructed_past(), Kind::Bot);
+        // `None` and `Some`s of one type join to an `Option` value of it; of two
+        // types, or with another constructed value, only constructed.
+        let (none, some, opt) = (Kind::NoneOpt, Kind::SomeOf(16), Kind::Opt(16));
+        assert_eq!(none.join(some), opt);
+        assert_eq!(some.join(none), opt);
+        assert_eq!(opt.join(none), opt);
+        assert_eq!(some.join(opt), opt);
+        assert_eq!(none.join(none), none);
+        assert_eq!(some.join(Kind::SomeOf(17)), Kind::Ctor);
+        assert_eq!(opt.join(Kind::SomeOf(17)), Kind::Ctor);
+        assert_eq!(opt.join(Kind::Obj(16)), Kind::Ctor);
+        assert_eq!(some.join(Kind::CtorNz), Kind::CtorNz);
+        assert_eq!(none.join(Kind::CtorNz), Kind::Ctor);
+        assert_eq!(opt.join(Kind::I64), Kind::Any);
+        // A test proving "not constructor 0" finds an `Option` value's `Some`.
+        assert_eq!(opt.nonzero(0), some);
+        assert_eq!(opt.nonzero(1), some);
+        assert_eq!(opt.nonzero(2), Kind::CtorNz);
+        assert_eq!(Kind::Ctor.nonzero(0), Kind::CtorNz);
+        assert_eq!(Kind::Bot.nonzero(0), Kind::Bot);
+        assert_eq!(opt.constructed_past(), opt);
+        assert!(opt.constructed() && opt.untyped() && opt.ir().is_none());
+    }
+
+    /// The field table read back by the inference: an `Option` value's `Some` holds an
+    /// object of its type only where no `setfield` may write into a `Some`; an object's
+    /// field as the table says, but numbers (which keep their tag compare).
+    #[test]
+    fn heap_field_reads() {
+        let heap = Heap {
+            fields: vec![vec![Kind::I64, Kind::Opt(16), Kind::Bot]],
+            some_kept: true,
+        };
+        assert_eq!(heap.field(Kind::Obj(16), 1), Kind::Opt(16));
+        assert_eq!(heap.field(Kind::Obj(16), 0), Kind::Any, "a number");
+        assert_eq!(heap.field(Kind::Obj(16), 2), Kind::Bot);
+        assert_eq!(heap.field(Kind::Obj(16), 3), Kind::Any, "no such field");
+        assert_eq!(heap.field(Kind::Obj(17), 0), Kind::Any, "no such type");
+        assert_eq!(heap.field(Kind::SomeOf(16), 0), Kind::Obj(16));
+        assert_eq!(heap.field(Kind::Opt(16), 0), Kind::Obj(16));
+        assert_eq!(heap.field(Kind::SomeOf(16), 1), Kind::Any);
+        assert_eq!(heap.field(Kind::Ctor, 0), Kind::Any);
+        assert_eq!(heap.field(Kind::Bot, 0), Kind::Bot);
+        let written = Heap {
+            some_kept: false,
+            ..heap
+        };
+        assert_eq!(written.field(Kind::SomeOf(16), 0), Kind::Any);
+        assert_eq!(Heap::NONE.field(Kind::Obj(16), 1), Kind::Any);
     }
 }

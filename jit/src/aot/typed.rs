@@ -16,7 +16,7 @@
 //! caller"), so a recursion that passes its own parameters on (tak's `y` and `z`)
 //! keeps them typed.
 
-use super::{imm, infer_seeded, known_callee, slot, Fun, Kind};
+use super::{imm, infer_seeded, known_callee, slot, Fun, Heap, Kind};
 use crate::ir::IrType;
 use hashvm_format::opcode::Op;
 use hashvm_format::Module;
@@ -63,7 +63,12 @@ fn max_rounds(m: &Module) -> usize {
 /// `ack(3, n)` with `n` parsed from the command line, every other call is ack's own),
 /// `Any` otherwise (a function no compiled code calls directly has none). `rets` are
 /// the return kinds of the unseeded inference.
-pub(crate) fn seeds(m: &Module, rets: &[Kind], consts: &[Option<u32>]) -> Vec<Vec<Kind>> {
+pub(crate) fn seeds(
+    m: &Module,
+    rets: &[Kind],
+    consts: &[Option<u32>],
+    heap: &Heap,
+) -> Vec<Vec<Kind>> {
     let none: Vec<Vec<Kind>> = m
         .functions
         .iter()
@@ -82,7 +87,8 @@ pub(crate) fn seeds(m: &Module, rets: &[Kind], consts: &[Option<u32>]) -> Vec<Ve
         let mut next: Vec<Vec<Kind>> = seeds.iter().map(|s| vec![Kind::Bot; s.len()]).collect();
         for (g, f) in m.functions.iter().enumerate() {
             let passed = passes[g].get_or_insert_with(|| {
-                let Some(fun) = infer_seeded(&f.code, f.nslots, rets, g as u32, &seeds[g]) else {
+                let Some(fun) = infer_seeded(&f.code, f.nslots, rets, g as u32, &seeds[g], heap)
+                else {
                     return Vec::new();
                 };
                 sites(&fun, g as u32, consts)
@@ -202,7 +208,13 @@ pub(crate) fn entry_checks(plain: &Fun, seeded: &Fun, ip: u32) -> Option<Vec<(u1
 /// kind, the interpreter holds it; where only the seeded one does, [`entry_checks`]
 /// compares it); inside, only the function's own instructions write the slot (a
 /// collection changes no tag, an exit never comes back but through an entry).
-pub(crate) fn fixed_tags(fun: &Fun, seeds: &[Kind], rets: &[Kind], me: u32) -> Vec<Option<IrType>> {
+pub(crate) fn fixed_tags(
+    fun: &Fun,
+    seeds: &[Kind],
+    rets: &[Kind],
+    me: u32,
+    heap: &Heap,
+) -> Vec<Option<IrType>> {
     let mut out: Vec<Option<IrType>> = seeds.iter().map(|k| k.ir()).collect();
     for (n, (_, i, _)) in fun.insns.iter().enumerate() {
         if !fun.reached[n] {
@@ -210,7 +222,7 @@ pub(crate) fn fixed_tags(fun: &Fun, seeds: &[Kind], rets: &[Kind], me: u32) -> V
         }
         let before = &fun.before[n];
         let mut after = before.clone();
-        super::transfer(&mut after, i, rets, me);
+        super::transfer(&mut after, i, rets, me, heap);
         let ud = hashvm_format::liveness::use_def(i);
         let base =
             i.op.operands()
@@ -297,7 +309,7 @@ mod tests {
         let m = mb.finish().unwrap();
         let (plain, rets) = infer_program(&m);
         let consts = constant_functions(&m, &plain);
-        let seeds = seeds(&m, &rets, &consts);
+        let seeds = seeds(&m, &rets, &consts, &Heap::NONE);
         assert_eq!(
             seeds[0],
             vec![Kind::I64, Kind::I64],
@@ -306,9 +318,16 @@ mod tests {
         assert_eq!(seeds[1], vec![Kind::Any], "g: an i64 and an f64");
         assert_eq!(seeds[2], vec![Kind::I64], "h: the field constrains nothing");
         assert_eq!(checked(&seeds[0]), vec![(0, IrType::I64), (1, IrType::I64)]);
-        let (funs, srets) = infer_program_seeded(&m, &seeds);
-        let fixed =
-            |fi: usize| fixed_tags(funs[fi].as_ref().unwrap(), &seeds[fi], &srets, fi as u32);
+        let (funs, srets) = infer_program_seeded(&m, &seeds, &Heap::NONE);
+        let fixed = |fi: usize| {
+            fixed_tags(
+                funs[fi].as_ref().unwrap(),
+                &seeds[fi],
+                &srets,
+                fi as u32,
+                &Heap::NONE,
+            )
+        };
         assert_eq!(
             fixed(0),
             vec![Some(IrType::I64); 2],
