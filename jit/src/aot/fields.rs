@@ -1,6 +1,7 @@
 //! The whole-program analysis of field kinds (SPEC.md §11.6, "Field kinds"): for each
-//! field of each of the program's own types, the kind (i64, f64 or bool) of every
-//! value that can ever be stored there, when they all have one. A native executable's
+//! field of each of the program's own types, the kind (i64, f64, bool, or array:
+//! [`Kind::Arr`], an `anew`'s result) of every value that can ever be stored there,
+//! when they all have one. A native executable's
 //! module is the whole program (nothing links to it later), so the facts hold for
 //! every run; the executable carries them to the tracing JIT ([`crate::kinds`]).
 //!
@@ -9,8 +10,9 @@
 //! - `con` (and `con.ret`, which is `con` then `ret`; the only instructions with a type
 //!   operand): the kinds of the slots it takes, from the kind inference of its
 //!   function, reached instructions only (an unreached one never runs);
-//! - `setfield`: the kind of the value stored, into that field of *every* type (the
-//!   object's type is not known here);
+//! - `setfield`: the kind of the value stored, into that field of the object's type
+//!   when its slot is known to hold an object of one of the program's types
+//!   ([`Kind::Obj`], which holds for every run), else of *every* type;
 //! - the constants the loader builds (globals' constants, the shared constants and
 //!   `#run` values among them): every data constant at any depth, each field by its
 //!   constant's kind (a number or bool constant; anything else, another global's
@@ -39,7 +41,7 @@
 //! tag compare (SPEC.md §11.6, "Field kinds").
 
 use super::{infer_seeded, slot, Fun, Kind};
-use crate::kinds::FieldKinds;
+use crate::kinds::{FieldKind, FieldKinds};
 use hashvm_format::insn::{decode_all, Operand};
 use hashvm_format::opcode::Op;
 use hashvm_format::{Const, GlobalInit, Module, TypeDef, FIRST_USER_TYPE};
@@ -206,15 +208,18 @@ pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
                         store(&mut f, Some(*ty), fi, at(b + fi));
                     }
                 }
-                Op::SetField => store(&mut f, None, slot(i, 1), at(slot(i, 2))),
+                // Into the one type the object slot is known to hold ([`Kind::Obj`],
+                // sound for every run), else into that field of every type.
+                Op::SetField => store(&mut f, at(slot(i, 0)).obj(), slot(i, 1), at(slot(i, 2))),
                 _ => {}
             }
         }
     }
     let tag = |k: &Kind| match k {
-        Kind::I64 => Some(Tag::I64),
-        Kind::F64 => Some(Tag::F64),
-        Kind::Bool => Some(Tag::BOOL),
+        Kind::I64 => Some(FieldKind::Tag(Tag::I64)),
+        Kind::F64 => Some(FieldKind::Tag(Tag::F64)),
+        Kind::Bool => Some(FieldKind::Tag(Tag::BOOL)),
+        Kind::Arr => Some(FieldKind::Array),
         _ => None,
     };
     FieldKinds::new(

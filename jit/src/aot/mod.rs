@@ -118,6 +118,11 @@ pub enum Kind {
     /// constructors with fields (the verifier builds every object with its
     /// constructor's arity).
     Obj(u32),
+    /// An array (an object of the array kind, of any elements kind): an `anew`'s
+    /// result. The closed program's field kinds read it ([`fields::field_kinds`]: a
+    /// field every stored value of which is one needs no tag or kind test); to the
+    /// translation it is a slot of no number or bool kind, like `Any`.
+    Arr,
     /// Anything.
     Any,
 }
@@ -147,7 +152,10 @@ impl Kind {
     /// Whether nothing is known that a number's or bool's test would need (a
     /// constructed value's slot, as one of no kind, holds no number or bool).
     fn untyped(self) -> bool {
-        matches!(self, Kind::Any | Kind::Ctor | Kind::CtorNz | Kind::Obj(_))
+        matches!(
+            self,
+            Kind::Any | Kind::Ctor | Kind::CtorNz | Kind::Obj(_) | Kind::Arr
+        )
     }
 
     /// Whether the slot holds a constructed value ([`Kind::Ctor`], [`Kind::CtorNz`]
@@ -371,6 +379,8 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32) {
             k(st, s0, v);
         }
         Cons | LoadNil => k(st, s0, Kind::Ctor),
+        // `anew` allocates an array (a negative count faults).
+        ANew => k(st, s0, Kind::Arr),
         Head | Tail | Field | Field2 => {
             let c = past(st, s1);
             k(st, s1, c);
@@ -1357,7 +1367,9 @@ impl ObjFacts {
             .is_some_and(|&n| fi < n)
     }
 
-    /// The tag every value in field `fi` of a data object of type `ty` has, if proven.
+    /// The tag every value in field `fi` of a data object of type `ty` has, if proven:
+    /// `Tag::OBJ` only for a field every value of which is an array
+    /// ([`crate::kinds::FieldKinds::tag`]).
     fn field_tag(&self, ty: u32, fi: usize) -> Option<u32> {
         self.fields.tag(ty, fi)
     }
@@ -1956,13 +1968,16 @@ impl Tx<'_> {
             _ => Tag::OBJ,
         } as u64;
         // A field the closed program proves of the kind read (`known`: the object's
-        // type is known, [`Kind::Obj`]) is loaded with no tag compare.
-        let r = if known == Some(tw as u32) && typed.is_some_and(number_or_bool) {
+        // type is known, [`Kind::Obj`]) is loaded with no tag compare; an array read
+        // as one (`known` is then `Tag::OBJ`, [`ObjFacts::field_tag`]) with no kind
+        // test either.
+        let proven = known == Some(tw as u32) && typed.is_some();
+        let r = if proven {
             self.b.fload_known(obj, fi as u32, tw)?
         } else {
             self.b.fload(obj, fi as u32, tw, snap)?
         };
-        if typed == Some(IrType::Ptr) {
+        if typed == Some(IrType::Ptr) && !proven {
             self.b
                 .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)?;
         } else if typed.is_none() {
