@@ -316,3 +316,63 @@ pub(crate) fn closed_objects(m: &Module, rets: &[Kind]) -> Vec<Vec<Kind>> {
         None => any,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hashvm_format::hasm::assemble;
+
+    /// What the table proves: an `anew`'s array stored by every `con` of a field makes
+    /// it an array field, an array in one and an i64 in another makes it unknown; a
+    /// `setfield` through a slot known to hold a U (a `con`'s result) changes U's field
+    /// only, one through a parameter of unknown kind (`poke`'s, a function value's)
+    /// that field of every type.
+    #[test]
+    fn array_fields_and_setfields_into_a_known_type() {
+        let src = "
+.module executable
+.type T | T(a, n)
+.type U | U(a, n)
+.type V | V(a, n)
+.func poke/1 slots=2
+    loadi r1, 9
+    setfield r0, 1, r1
+    retu
+.end
+.func main/0 slots=7
+    loadi r1, 3
+    loadi r2, 0
+    anew r0, r1, r2
+    loadi r1, 5
+    con r3, T, 0, r0, 2
+    con r4, U, 0, r0, 2
+    loadf r5, 2.5
+    setfield r4, 1, r5
+    con r5, V, 0, r0, 2
+    con r5, V, 0, r1, 2
+    loadfn r6, poke
+    retu
+.end
+.entry main
+";
+        let m = assemble(src, "t.hasm").unwrap();
+        let (_, rets) = super::super::infer_program(&m);
+        let k = field_kinds(&m, &rets);
+        let t = FIRST_USER_TYPE;
+        assert!(k.array(t, 0), "T.a: only ever the array");
+        assert_eq!(k.tag(t, 0), Some(Tag::OBJ));
+        assert_eq!(k.tag(t, 1), Some(Tag::I64), "T.n: U's setfield is not T's");
+        assert!(k.array(t + 1, 0));
+        assert_eq!(k.tag(t + 1, 1), None, "U.n: an i64 and an f64");
+        assert!(!k.array(t + 2, 0), "V.a: an array and an i64");
+        assert_eq!(k.tag(t + 2, 0), None);
+        // `poke` is a function value: its parameter is unknown, so its `setfield`
+        // of field 1 reaches every type's: an f64 there spoils T's too.
+        let src2 = src.replace("loadi r1, 9", "loadf r1, 2.5");
+        let m2 = assemble(&src2, "t.hasm").unwrap();
+        let (_, rets2) = super::super::infer_program(&m2);
+        let k2 = field_kinds(&m2, &rets2);
+        assert_eq!(k2.tag(t, 1), None, "T.n: poke's f64 may land there");
+        assert!(k2.array(t, 0));
+    }
+}

@@ -3725,5 +3725,30 @@ mod tests {
         assert_eq!(Kind::Obj(16).join(Kind::I64), Kind::Any);
         assert_eq!(Kind::Obj(16).constructed_past(), Kind::Obj(16));
         assert_eq!(Kind::Bot.constructed_past(), Kind::Bot);
+        // An array is only ever an array: joined with anything else, unknown; to the
+        // translation a slot of no number kind.
+        assert_eq!(Kind::Arr.join(Kind::Arr), Kind::Arr);
+        assert_eq!(Kind::Arr.join(Kind::Bot), Kind::Arr);
+        for k in [
+            Kind::I64,
+            Kind::Ctor,
+            Kind::CtorNz,
+            Kind::Obj(16),
+            Kind::Any,
+        ] {
+            assert_eq!(Kind::Arr.join(k), Kind::Any);
+            assert_eq!(k.join(Kind::Arr), Kind::Any);
+        }
+        assert!(Kind::Arr.untyped() && !Kind::Arr.constructed());
+        assert_eq!(Kind::Arr.ir(), None);
+        let mut st = vec![Kind::Any; 3];
+        let anew = Insn {
+            op: Op::ANew,
+            args: [Operand::Slot(0), Operand::Slot(1), Operand::Slot(2)]
+                .into_iter()
+                .collect(),
+        };
+        transfer(&mut st, &anew, &[], 0);
+        assert_eq!(st[0], Kind::Arr, "an anew's result");
     }
 }
