@@ -186,8 +186,9 @@ pub struct Recorder {
     /// real call (`call.rec`) leaves as they were, carried over the call to their
     /// reload after it ([`Recorder::get_abs`]): kind, meta word (a data object's
     /// only: an array's elements kind changes when a callee converts it), and the
-    /// largest `k` its field count exceeds. Forgotten when the slot is written or the
-    /// frames change.
+    /// largest `k` its field count exceeds. Forgotten when the slot is written or
+    /// cleared (an inlined callee's push clears its frame's slots), and all at a
+    /// helper call, a `call.tree`, `ret.down` or a new recording.
     kept: Vec<(usize, KeptFacts)>,
     /// The facts a `call.rec` being skipped captured, [`Recorder::kept`] once the
     /// trace resumes after it.
