@@ -1557,6 +1557,36 @@ impl TraceBuilder {
         Ok(())
     }
 
+    /// Notes, with no guard, a header fact of the object `obj` that holds on every run
+    /// of the trace (the caller's proof: a closed program's field kinds, or a guard
+    /// of the same object before a call that cannot change it): `op` and `k` as for
+    /// [`TraceBuilder::guard_header`], whose guards the fact implies are then dropped.
+    pub fn known_header(&mut self, op: IrOp, obj: Ref, k: u64) -> Result<(), BuildError> {
+        if !matches!(op, IrOp::GKind | IrOp::GMeta | IrOp::GLen) {
+            return Err(BuildError::TypeMismatch(op));
+        }
+        self.want(obj, IrType::Ptr, op)?;
+        if op == IrOp::GLen {
+            let max = self.lens.entry(obj).or_insert(k);
+            *max = (*max).max(k);
+        } else {
+            self.header_fact(op, obj, NONE, k);
+        }
+        self.cse.insert((op, obj, NONE, k, 0), NONE);
+        Ok(())
+    }
+
+    /// What the trace's guards since the last barrier (and [`Self::known_header`])
+    /// established of the object `obj`'s header: its kind, its meta word, and the
+    /// largest `k` its field count was found to exceed.
+    pub fn header_facts(&self, obj: Ref) -> (Option<u64>, Option<u64>, Option<u64>) {
+        (
+            self.ids.kinds.get(&obj).copied(),
+            self.ids.metas.get(&obj).copied(),
+            self.lens.get(&obj).copied(),
+        )
+    }
+
     /// The objects other than `obj` whose field `field` the load table remembers and
     /// that a store to `obj`'s field `field` would make it forget (nothing proves
     /// them different from `obj`), lowest first: the candidates of

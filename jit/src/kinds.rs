@@ -1,6 +1,6 @@
 //! Field kinds of a closed program (SPEC.md §11.6, "Field kinds"): for each field of
-//! each of the program's own types, the one kind (i64, f64 or bool) every value ever
-//! stored there has, when there is one.
+//! each of the program's own types, the one kind (i64, f64, bool or array) every value
+//! ever stored there has, when there is one.
 //!
 //! The fact holds only when the whole program is known: a native executable's module,
 //! which nothing links to later (`hashvm run` has a REPL, and a later load could add a
@@ -8,28 +8,50 @@
 //! executable carries it in its `AOTM` section, and the runtime hands it to the tracing
 //! JIT, whose recorder then loads such a field with no tag guard once the object's type
 //! is guarded (`fload.known` after one `guard.meta`): one compare of the header for
-//! every field of the object, where each field load compared its tag.
+//! every field of the object, where each field load compared its tag. An array field's
+//! value is known to be an object of the array kind too (no `guard.kind`); its elements
+//! kind is not (a store of another kind converts an array, SPEC.md §1.1), so it stays
+//! guarded.
 
 use hashvm_format::FIRST_USER_TYPE;
 use hashvm_vm::Tag;
 
-/// The kind of a field: a tag (`Tag::I64`, `Tag::F64`, `Tag::BOOL`), or unknown.
+/// A kind the table can prove of a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Every value has this tag (`Tag::I64`, `Tag::F64` or `Tag::BOOL`; any other is
+    /// no kind of the table).
+    Tag(u32),
+    /// Every value is an array (tag `Tag::OBJ`, header kind `layout::KIND_ARRAY`), of
+    /// any elements kind.
+    Array,
+}
+
+/// The kind of a field: a tag (`Tag::I64`, `Tag::F64`, `Tag::BOOL`), an array, or
+/// unknown.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldKinds {
     /// Per type id `FIRST_USER_TYPE + i`, per field index: the byte code of
-    /// [`FieldKinds::encode`] (0 unknown, 1 i64, 2 f64, 3 bool).
+    /// [`FieldKinds::encode`] (0 unknown, 1 i64, 2 f64, 3 bool, 4 array).
     types: Vec<Vec<u8>>,
 }
 
 const CODES: [u32; 3] = [Tag::I64, Tag::F64, Tag::BOOL];
 
+/// The code of [`FieldKind::Array`] (after the tags').
+const ARRAY: u8 = CODES.len() as u8 + 1;
+
 impl FieldKinds {
-    /// The table from per type (from `FIRST_USER_TYPE`), per field, the tag every
+    /// The table from per type (from `FIRST_USER_TYPE`), per field, the kind every
     /// value stored there has (`None`: unknown).
-    pub fn new(types: Vec<Vec<Option<u32>>>) -> FieldKinds {
-        let code = |t: Option<u32>| {
-            t.and_then(|t| CODES.iter().position(|&c| c == t))
-                .map_or(0, |p| p as u8 + 1)
+    pub fn new(types: Vec<Vec<Option<FieldKind>>>) -> FieldKinds {
+        let code = |k: Option<FieldKind>| match k {
+            Some(FieldKind::Tag(t)) => CODES
+                .iter()
+                .position(|&c| c == t)
+                .map_or(0, |p| p as u8 + 1),
+            Some(FieldKind::Array) => ARRAY,
+            None => 0,
         };
         FieldKinds {
             types: types
@@ -40,11 +62,25 @@ impl FieldKinds {
     }
 
     /// The tag every value in field `fi` of a data object of type id `ty` has, if the
-    /// program's analysis proved one.
+    /// program's analysis proved one: `Tag::OBJ` for an array field
+    /// ([`FieldKinds::array`]).
     pub fn tag(&self, ty: u32, fi: usize) -> Option<u32> {
-        let i = ty.checked_sub(FIRST_USER_TYPE)? as usize;
-        let c = *self.types.get(i)?.get(fi)?;
+        let c = self.code(ty, fi)?;
+        if c == ARRAY {
+            return Some(Tag::OBJ);
+        }
         CODES.get((c as usize).checked_sub(1)?).copied()
+    }
+
+    /// Whether every value in field `fi` of a data object of type id `ty` is an array
+    /// (an object of the array kind; its elements kind is not known).
+    pub fn array(&self, ty: u32, fi: usize) -> bool {
+        self.code(ty, fi) == Some(ARRAY)
+    }
+
+    fn code(&self, ty: u32, fi: usize) -> Option<u8> {
+        let i = ty.checked_sub(FIRST_USER_TYPE)? as usize;
+        self.types.get(i)?.get(fi).copied()
     }
 
     /// Whether no field has a known kind.
@@ -58,7 +94,7 @@ impl FieldKinds {
     }
 
     /// The bytes the `AOTM` section carries: type count u32, then per type its field
-    /// count u32 and one byte per field (0 unknown, 1 i64, 2 f64, 3 bool).
+    /// count u32 and one byte per field (0 unknown, 1 i64, 2 f64, 3 bool, 4 array).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = (self.types.len() as u32).to_le_bytes().to_vec();
         for fs in &self.types {
@@ -80,7 +116,7 @@ impl FieldKinds {
             let k = u32_at(at)?;
             at += 4;
             let fs = b.get(at..at.checked_add(k)?)?;
-            if fs.iter().any(|&c| c as usize > CODES.len()) {
+            if fs.iter().any(|&c| c > ARRAY) {
                 return None;
             }
             types.push(fs.to_vec());
@@ -96,10 +132,11 @@ mod tests {
 
     #[test]
     fn round_trips_and_reads_tags() {
+        let t = |t| Some(FieldKind::Tag(t));
         let k = FieldKinds::new(vec![
-            vec![Some(Tag::F64), None, Some(Tag::I64)],
+            vec![t(Tag::F64), None, t(Tag::I64)],
             vec![],
-            vec![Some(Tag::BOOL), Some(Tag::OBJ)],
+            vec![t(Tag::BOOL), t(Tag::OBJ), Some(FieldKind::Array)],
         ]);
         let f = FIRST_USER_TYPE;
         assert_eq!(k.tag(f, 0), Some(Tag::F64));
@@ -109,6 +146,13 @@ mod tests {
         assert_eq!(k.tag(f + 2, 0), Some(Tag::BOOL));
         // Only numbers and bools are kinds of this table.
         assert_eq!(k.tag(f + 2, 1), None);
+        assert!(!k.array(f + 2, 1));
+        // An array field: objects, of the array kind.
+        assert_eq!(k.tag(f + 2, 2), Some(Tag::OBJ));
+        assert!(k.array(f + 2, 2));
+        assert!(!k.array(f, 0));
+        assert!(!k.array(f + 2, 3));
+        assert_eq!(k.known(), 4);
         assert_eq!(k.tag(f - 1, 0), None);
         assert_eq!(k.tag(f + 3, 0), None);
         let b = k.encode();
@@ -116,6 +160,8 @@ mod tests {
         assert_eq!(FieldKinds::decode(&b[..b.len() - 1]), None);
         let mut bad = b.clone();
         *bad.last_mut().unwrap() = 9;
+        assert_eq!(FieldKinds::decode(&bad), None);
+        *bad.last_mut().unwrap() = ARRAY + 1;
         assert_eq!(FieldKinds::decode(&bad), None);
     }
 }

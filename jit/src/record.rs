@@ -182,6 +182,17 @@ pub struct Recorder {
     b: TraceBuilder,
     /// Per slot (from the trace frame's slot 0): the IR value the trace holds for it.
     map: Vec<Option<Ref>>,
+    /// Header facts of the objects in slots (absolute numbers, as `map`'s) that a
+    /// real call (`call.rec`) leaves as they were, carried over the call to their
+    /// reload after it ([`Recorder::get_abs`]): kind, meta word (a data object's
+    /// only: an array's elements kind changes when a callee converts it), and the
+    /// largest `k` its field count exceeds. Forgotten when the slot is written or
+    /// cleared (an inlined callee's push clears its frame's slots), and all at a
+    /// helper call, a `call.tree`, `ret.down` or a new recording.
+    kept: Vec<(usize, KeptFacts)>,
+    /// The facts a `call.rec` being skipped captured, [`Recorder::kept`] once the
+    /// trace resumes after it.
+    kept_next: Vec<(usize, KeptFacts)>,
     started: bool,
     steps: usize,
     /// The trace frame's base and the frame count at the anchor.
@@ -261,6 +272,16 @@ pub const MAX_UNROLL: u32 = 15;
 /// runs longer ends the recording at once, as it was before the first pass unrolled
 /// (the loop is not as short as its exits made it look: fannkuchredux's flips).
 pub const MAX_PASS_UNROLL: u32 = 4;
+
+/// What the trace's guards established of the header of the object in a slot, kept
+/// over a `call.rec` that cannot change the slot ([`Recorder::kept`]): the values `k`
+/// of its `guard.kind`, `guard.meta` and `guard.len`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KeptFacts {
+    kind: Option<u64>,
+    meta: Option<u64>,
+    len: Option<u64>,
+}
 
 /// What an aborted recording waits for (the VM's `Recording::Wait`): the code it met
 /// that should be compiled first, after which the recording is tried again and links
@@ -423,6 +444,8 @@ impl Recorder {
                 b
             },
             map: Vec::new(),
+            kept: Vec::new(),
+            kept_next: Vec::new(),
             started: false,
             steps: 0,
             start: None,
@@ -582,6 +605,7 @@ impl Recorder {
     }
 
     fn remember(&mut self, abs: usize, r: Option<Ref>) {
+        self.kept.retain(|&(a, _)| a != abs);
         if self.map.len() <= abs {
             self.map.resize(abs + 1, None);
         }
@@ -825,8 +849,49 @@ impl Recorder {
             Tag::BOOL => self.b.sload(abs as u32, IrType::Bool, snap),
             _ => self.b.sload_tw(abs as u32, tagword_of(v), snap),
         };
+        let kept = self.kept.iter().find(|&&(a, _)| a == abs).map(|&(_, f)| f);
         self.remember(abs, Some(r));
+        if let Some(f) = kept {
+            // The object the slot held before the call: what was guarded of its
+            // header then holds still (headers never change while an object lives;
+            // a collection moves it, and the load reads its new address).
+            if self.b.ty(r) != IrType::Ptr {
+                return Err("a slot a call left unchanged holds another kind".into());
+            }
+            let err = |e: BuildError| e.to_string();
+            for (op, k) in [
+                (IrOp::GKind, f.kind),
+                (IrOp::GMeta, f.meta),
+                (IrOp::GLen, f.len),
+            ] {
+                if let Some(k) = k {
+                    self.b.known_header(op, r, k).map_err(err)?;
+                }
+            }
+        }
         Ok(r)
+    }
+
+    /// The header facts of the objects in the calling frame's slots below `a0` (but
+    /// the result slot `d`) that a `call.rec` with its window at `a0` cannot change:
+    /// its callee runs in its own frame, from `a0` up, and writes nothing below it but
+    /// the result (SPEC.md §4.6, "Function-entry traces"), and every exit inside it
+    /// leaves the trace for good. Taken before the call's barrier forgets them.
+    fn capture_kept(&self, a0: usize, d: usize) -> Vec<(usize, KeptFacts)> {
+        let cur = self.cur();
+        (0..a0)
+            .filter(|&s| s != d)
+            .filter_map(|s| {
+                let r = (*self.map.get(cur + s)?)?;
+                if self.b.ty(r) != IrType::Ptr {
+                    return None;
+                }
+                let (kind, meta, len) = self.b.header_facts(r);
+                let meta = meta.filter(|_| kind == Some(layout::KIND_DATA as u64));
+                let f = KeptFacts { kind, meta, len };
+                (kind.is_some() || len.is_some()).then_some((cur + s, f))
+            })
+            .collect()
     }
 
     /// Whether the interpreter is running the callee of a real call the trace makes
@@ -1006,6 +1071,7 @@ impl Recorder {
             self.b = TraceBuilder::new(self.anchor_ip);
             self.b.set_forwarding();
             self.map.clear();
+            self.kept.clear();
             self.started = false;
             self.steps = 0;
         }
@@ -1032,8 +1098,10 @@ impl Recorder {
                 return Err("a real call that did not return to its caller".into());
             }
             self.skip = None;
-            // The registers do not survive the call: every slot is reloaded.
+            // The registers do not survive the call: every slot is reloaded, with
+            // the facts a `call.rec` cannot change.
             self.map.clear();
+            self.kept = std::mem::take(&mut self.kept_next);
         }
         if func != expect
             || at.base.checked_sub(b0) != Some(self.cur())
@@ -1087,6 +1155,7 @@ impl Recorder {
                         .fold(0u64, |m, j| m | 1 << j)
                 });
                 let snap = self.snap(ip);
+                self.kept_next = self.capture_kept(a0, d);
                 self.b.call_rec(
                     a0 as u16,
                     d as u16,
@@ -1910,8 +1979,9 @@ impl Recorder {
     /// The tag word of field `fi` of the data object `obj` (its value now `ov`, the
     /// field's `fv`) when the closed program's field kinds prove it for the object's
     /// type ([`Recorder::fields`]), after guarding that type (`guard.meta`, shared by
-    /// every such load of the object); `None` (and no guard) otherwise. The caller
-    /// guarded the object's kind (DATA) and that it has the field.
+    /// every such load of the object), and whether the field is an array one (its
+    /// value then an object of the array kind); `None` (and no guard) otherwise. The
+    /// caller guarded the object's kind (DATA) and that it has the field.
     fn known_field(
         &mut self,
         obj: Ref,
@@ -1920,7 +1990,7 @@ impl Recorder {
         fv: Value,
         snap: u32,
         probe: &dyn Probe,
-    ) -> Result<Option<u64>, String> {
+    ) -> Result<Option<(u64, bool)>, String> {
         let Some(kinds) = &self.fields else {
             return Ok(None);
         };
@@ -1933,17 +2003,18 @@ impl Recorder {
         if kinds.tag(h.meta, fi).map(u64::from) != Some(tw) {
             return Ok(None);
         }
+        let array = kinds.array(h.meta, fi);
         self.b
             .guard_header(IrOp::GMeta, obj, h.meta as u64, snap)
             .map_err(|e| e.to_string())?;
-        Ok(Some(tw))
+        Ok(Some((tw, array)))
     }
 
     /// Field `fi` of `obj` (a record's field, a closure's capture; its value now is
     /// `fv`) read into `slot` when `load`, else written from `slot`: one path for
     /// `field`/`getenv` and `setfield`/`setenv`, the store through `hstore` and its
     /// write barrier. A load whose tag word `known` is proven ([`Recorder::known_field`])
-    /// compares no tag.
+    /// compares no tag, and an array field's value needs no kind guard.
     #[allow(clippy::too_many_arguments)]
     fn field_access(
         &mut self,
@@ -1955,15 +2026,20 @@ impl Recorder {
         ip: u32,
         snap: u32,
         slots: &[Value],
-        known: Option<u64>,
+        known: Option<(u64, bool)>,
     ) -> Result<(), String> {
         let err = |e: BuildError| e.to_string();
         if load {
             let r = match known {
-                Some(tw) => self.b.fload_known(obj, fi as u32, tw),
+                Some((tw, _)) => self.b.fload_known(obj, fi as u32, tw),
                 None => self.b.fload(obj, fi as u32, tagword_of(fv), snap),
             }
             .map_err(err)?;
+            if let Some((_, true)) = known {
+                self.b
+                    .known_header(IrOp::GKind, r, layout::KIND_ARRAY as u64)
+                    .map_err(err)?;
+            }
             self.put(slot, r);
         } else {
             let (v, _) = self.get(slot, ip, slots)?;
@@ -2020,6 +2096,7 @@ impl Recorder {
         self.displaced = true;
         self.base_func = caller.func;
         self.map.clear();
+        self.kept.clear();
         self.start = Some((caller.base as usize, d0 - 1));
         let dst = callee.ret as usize;
         match r {
@@ -2154,6 +2231,7 @@ impl Recorder {
         });
         // Registers do not survive the call: every value is reloaded.
         self.map.clear();
+        self.kept.clear();
         Ok(true)
     }
 
@@ -2297,6 +2375,7 @@ impl Recorder {
         // The helper may write any slot it names and move any object: every
         // value is reloaded from its slot after it.
         self.map.clear();
+        self.kept.clear();
         Ok(())
     }
 }

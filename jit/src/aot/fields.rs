@@ -1,6 +1,7 @@
 //! The whole-program analysis of field kinds (SPEC.md §11.6, "Field kinds"): for each
-//! field of each of the program's own types, the kind (i64, f64 or bool) of every
-//! value that can ever be stored there, when they all have one. A native executable's
+//! field of each of the program's own types, the kind (i64, f64, bool, or array:
+//! [`Kind::Arr`], an `anew`'s result) of every value that can ever be stored there,
+//! when they all have one. A native executable's
 //! module is the whole program (nothing links to it later), so the facts hold for
 //! every run; the executable carries them to the tracing JIT ([`crate::kinds`]).
 //!
@@ -9,8 +10,9 @@
 //! - `con` (and `con.ret`, which is `con` then `ret`; the only instructions with a type
 //!   operand): the kinds of the slots it takes, from the kind inference of its
 //!   function, reached instructions only (an unreached one never runs);
-//! - `setfield`: the kind of the value stored, into that field of *every* type (the
-//!   object's type is not known here);
+//! - `setfield`: the kind of the value stored, into that field of the object's type
+//!   when its slot is known to hold an object of one of the program's types
+//!   ([`Kind::Obj`], which holds for every run), else of *every* type;
 //! - the constants the loader builds (globals' constants, the shared constants and
 //!   `#run` values among them): every data constant at any depth, each field by its
 //!   constant's kind (a number or bool constant; anything else, another global's
@@ -43,7 +45,7 @@
 //! kinds").
 
 use super::{infer_seeded, returns, slot, Fun, Heap, Kind};
-use crate::kinds::FieldKinds;
+use crate::kinds::{FieldKind, FieldKinds};
 use hashvm_format::insn::{decode_all, Operand};
 use hashvm_format::opcode::Op;
 use hashvm_format::{Const, GlobalInit, Module, TypeDef, FIRST_USER_TYPE};
@@ -210,15 +212,18 @@ pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
                         store(&mut f, Some(*ty), fi, at(b + fi));
                     }
                 }
-                Op::SetField => store(&mut f, None, slot(i, 1), at(slot(i, 2))),
+                // Into the one type the object slot is known to hold ([`Kind::Obj`],
+                // sound for every run), else into that field of every type.
+                Op::SetField => store(&mut f, at(slot(i, 0)).obj(), slot(i, 1), at(slot(i, 2))),
                 _ => {}
             }
         }
     }
     let tag = |k: &Kind| match k {
-        Kind::I64 => Some(Tag::I64),
-        Kind::F64 => Some(Tag::F64),
-        Kind::Bool => Some(Tag::BOOL),
+        Kind::I64 => Some(FieldKind::Tag(Tag::I64)),
+        Kind::F64 => Some(FieldKind::Tag(Tag::F64)),
+        Kind::Bool => Some(FieldKind::Tag(Tag::BOOL)),
+        Kind::Arr => Some(FieldKind::Array),
         _ => None,
     };
     FieldKinds::new(
@@ -430,4 +435,64 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
         (params, rets, f, kept) = (nparams, nrets, nf, nkept);
     }
     any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hashvm_format::hasm::assemble;
+
+    /// What the table proves: an `anew`'s array stored by every `con` of a field makes
+    /// it an array field, an array in one and an i64 in another makes it unknown; a
+    /// `setfield` through a slot known to hold a U (a `con`'s result) changes U's field
+    /// only, one through a parameter of unknown kind (`poke`'s, a function value's)
+    /// that field of every type.
+    #[test]
+    fn array_fields_and_setfields_into_a_known_type() {
+        let src = "
+.module executable
+.type T | T(a, n)
+.type U | U(a, n)
+.type V | V(a, n)
+.func poke/1 slots=2
+    loadi r1, 9
+    setfield r0, 1, r1
+    retu
+.end
+.func main/0 slots=7
+    loadi r1, 3
+    loadi r2, 0
+    anew r0, r1, r2
+    loadi r1, 5
+    con r3, T, 0, r0, 2
+    con r4, U, 0, r0, 2
+    loadf r5, 2.5
+    setfield r4, 1, r5
+    con r5, V, 0, r0, 2
+    con r5, V, 0, r1, 2
+    loadfn r6, poke
+    retu
+.end
+.entry main
+";
+        let m = assemble(src, "t.hasm").unwrap();
+        let (_, rets) = super::super::infer_program(&m);
+        let k = field_kinds(&m, &rets);
+        let t = FIRST_USER_TYPE;
+        assert!(k.array(t, 0), "T.a: only ever the array");
+        assert_eq!(k.tag(t, 0), Some(Tag::OBJ));
+        assert_eq!(k.tag(t, 1), Some(Tag::I64), "T.n: U's setfield is not T's");
+        assert!(k.array(t + 1, 0));
+        assert_eq!(k.tag(t + 1, 1), None, "U.n: an i64 and an f64");
+        assert!(!k.array(t + 2, 0), "V.a: an array and an i64");
+        assert_eq!(k.tag(t + 2, 0), None);
+        // `poke` is a function value: its parameter is unknown, so its `setfield`
+        // of field 1 reaches every type's: an f64 there spoils T's too.
+        let src2 = src.replace("loadi r1, 9", "loadf r1, 2.5");
+        let m2 = assemble(&src2, "t.hasm").unwrap();
+        let (_, rets2) = super::super::infer_program(&m2);
+        let k2 = field_kinds(&m2, &rets2);
+        assert_eq!(k2.tag(t, 1), None, "T.n: poke's f64 may land there");
+        assert!(k2.array(t, 0));
+    }
 }

@@ -133,6 +133,11 @@ pub enum Kind {
     /// field-kinds table ([`Heap`]) proves it of fields such as awfy_list's
     /// `Element.next`; calls pass it on to closed functions' parameters and results.
     Opt(u32),
+    /// An array (an object of the array kind, of any elements kind): an `anew`'s
+    /// result. The closed program's field kinds read it ([`fields::field_kinds`]: a
+    /// field every stored value of which is one needs no tag or kind test); to the
+    /// translation it is a slot of no number or bool kind, like `Any`.
+    Arr,
     /// Anything.
     Any,
 }
@@ -170,7 +175,7 @@ impl Kind {
     /// Whether nothing is known that a number's or bool's test would need (a
     /// constructed value's slot, as one of no kind, holds no number or bool).
     fn untyped(self) -> bool {
-        self == Kind::Any || self.constructed()
+        matches!(self, Kind::Any | Kind::Arr) || self.constructed()
     }
 
     /// Whether the slot holds a constructed value ([`Kind::Ctor`], [`Kind::CtorNz`]
@@ -498,6 +503,8 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
             k(st, s0, v);
         }
         Cons | LoadNil => k(st, s0, Kind::Ctor),
+        // `anew` allocates an array (a negative count faults).
+        ANew => k(st, s0, Kind::Arr),
         Head | Tail => {
             let c = past(st, s1);
             k(st, s1, c);
@@ -1516,7 +1523,9 @@ impl ObjFacts {
             .is_some_and(|&n| fi < n)
     }
 
-    /// The tag every value in field `fi` of a data object of type `ty` has, if proven.
+    /// The tag every value in field `fi` of a data object of type `ty` has, if proven:
+    /// `Tag::OBJ` only for a field every value of which is an array
+    /// ([`crate::kinds::FieldKinds::tag`]).
     fn field_tag(&self, ty: u32, fi: usize) -> Option<u32> {
         self.fields.tag(ty, fi)
     }
@@ -2105,13 +2114,16 @@ impl Tx<'_> {
             _ => Tag::OBJ,
         } as u64;
         // A field the closed program proves of the kind read (`known`: the object's
-        // type is known, [`Kind::Obj`]) is loaded with no tag compare.
-        let r = if known == Some(tw as u32) && typed.is_some_and(number_or_bool) {
+        // type is known, [`Kind::Obj`]) is loaded with no tag compare; an array read
+        // as one (`known` is then `Tag::OBJ`, [`ObjFacts::field_tag`]) with no kind
+        // test either.
+        let proven = known == Some(tw as u32) && typed.is_some();
+        let r = if proven {
             self.b.fload_known(obj, fi as u32, tw)?
         } else {
             self.b.fload(obj, fi as u32, tw, snap)?
         };
-        if typed == Some(IrType::Ptr) {
+        if typed == Some(IrType::Ptr) && !proven {
             self.b
                 .guard_header(IrOp::GKind, r, layout::KIND_ARRAY as u64, snap)?;
         } else if typed.is_none() {
@@ -4055,6 +4067,34 @@ mod tests {
         assert_eq!(Kind::Bot.nonzero(0), Kind::Bot);
         assert_eq!(opt.constructed_past(), opt);
         assert!(opt.constructed() && opt.untyped() && opt.ir().is_none());
+        // An array is only ever an array: joined with anything else, unknown; to the
+        // translation a slot of no number kind.
+        assert_eq!(Kind::Arr.join(Kind::Arr), Kind::Arr);
+        assert_eq!(Kind::Arr.join(Kind::Bot), Kind::Arr);
+        for k in [
+            Kind::I64,
+            Kind::Ctor,
+            Kind::CtorNz,
+            Kind::Obj(16),
+            Kind::NoneOpt,
+            Kind::SomeOf(16),
+            Kind::Opt(16),
+            Kind::Any,
+        ] {
+            assert_eq!(Kind::Arr.join(k), Kind::Any);
+            assert_eq!(k.join(Kind::Arr), Kind::Any);
+        }
+        assert!(Kind::Arr.untyped() && !Kind::Arr.constructed());
+        assert_eq!(Kind::Arr.ir(), None);
+        let mut st = vec![Kind::Any; 3];
+        let anew = Insn {
+            op: Op::ANew,
+            args: [Operand::Slot(0), Operand::Slot(1), Operand::Slot(2)]
+                .into_iter()
+                .collect(),
+        };
+        transfer(&mut st, &anew, &[], 0, &Heap::NONE);
+        assert_eq!(st[0], Kind::Arr, "an anew's result");
     }
 
     /// The field table read back by the inference: an `Option` value's `Some` holds an
