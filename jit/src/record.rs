@@ -2455,6 +2455,7 @@ mod tests {
                                     link: None,
                                     root_fast: None,
                                     recursive: false,
+                                    avx: false,
                                 },
                             )
                             .expect("compiles"),
