@@ -4219,25 +4219,32 @@ mod tests {
 
     /// AVX's three-operand f64 arithmetic ([`Ctx::avx`]) computes what the SSE form
     /// does: `sub`/`div` (operands not swappable) whose first operand stays live (so
-    /// the result takes another register: `vsubsd r, a, b`), with so many values live
-    /// that some spill (second operands read from the spill area: `vmulsd r, a,
-    /// [rbx - d]`). The results and their exit are compared with Rust's arithmetic,
-    /// with AVX off and (where the processor has it) on; the VEX-encoded code is
-    /// checked to be there.
+    /// the result takes another register: `vsubsd r, a, b`), first with few values
+    /// live, then with so many that some spill (second operands read from the spill
+    /// area: `vsubsd r, a, [rbx - d]`). The results and their exit are compared with
+    /// Rust's arithmetic, bit for bit, with AVX off and (where the processor has it)
+    /// on; the VEX-encoded code is checked to be there. Sums of `x / d * y + d`, so
+    /// that a wrong `d` shows (`x / d * d` would be `x` whatever `d` is).
     #[test]
     fn three_operand_f64_arithmetic_matches_the_two_operand_form() {
-        // y_0..y_15 live to the end (some spill); per k: d = a - y_k (a read again
-        // after: the result takes another register), q = a / d (d read again), then
-        // acc += q * d; at the end acc += y_0 + .. + y_15.
+        // First, with few values live (all in registers): acc = x / (x - z) + 0.25.
         const N: usize = 16;
         let mut b = TraceBuilder::new(0);
-        let ys: Vec<Ref> = (0..N).map(|j| b.sload(j as u32, IrType::F64, 0)).collect();
         let x = b.sload(N as u32, IrType::F64, 0);
-        let mut acc = b.kf64(0.25);
+        let z = b.sload(N as u32 + 2, IrType::F64, 0);
+        let e = b.arith(IrOp::SubF, x, z).unwrap();
+        let f = b.arith(IrOp::DivF, x, e).unwrap();
+        let quarter = b.kf64(0.25);
+        let mut acc = b.arith(IrOp::AddF, f, quarter).unwrap();
+        // Then y_0..y_15 live to the end (some spill); per k: d = x - y_k (x read
+        // again after: the result takes another register), q = x / d (d read again),
+        // then acc += q * y_k + d; at the end acc += y_0 + .. + y_15.
+        let ys: Vec<Ref> = (0..N).map(|j| b.sload(j as u32, IrType::F64, 0)).collect();
         for &y in &ys {
             let d = b.arith(IrOp::SubF, x, y).unwrap();
             let q = b.arith(IrOp::DivF, x, d).unwrap();
-            let m = b.arith(IrOp::MulF, q, d).unwrap();
+            let m = b.arith(IrOp::MulF, q, y).unwrap();
+            let m = b.arith(IrOp::AddF, m, d).unwrap();
             acc = b.arith(IrOp::AddF, acc, m).unwrap();
         }
         for &y in &ys {
@@ -4248,11 +4255,11 @@ mod tests {
         b.guard(IrOp::LtF, acc, lim, snap).unwrap();
         let t = b.finish(vec![]);
         let input: Vec<f64> = (0..N).map(|j| 1.5 + (j * j) as f64 * 0.37).collect();
-        let xv = 0.3125;
-        let mut want = 0.25f64;
+        let (xv, zv) = (0.3125, 7.75);
+        let mut want = xv / (xv - zv) + 0.25;
         for &y in &input {
             let d = xv - y;
-            want += xv / d * d;
+            want += xv / d * y + d;
         }
         for &y in &input {
             want += y;
@@ -4264,7 +4271,7 @@ mod tests {
         };
         for &avx in modes {
             let mut slots: Vec<Value> = input.iter().map(|&v| Value::f64(v)).collect();
-            slots.extend([Value::f64(xv), Value::UNIT]);
+            slots.extend([Value::f64(xv), Value::UNIT, Value::f64(zv)]);
             let (exit, code) = run_with(&t, &mut slots, false, avx);
             assert_eq!(exit, snap, "avx {avx}");
             assert_eq!(slots[N + 1].as_f64().to_bits(), want.to_bits(), "avx {avx}");
@@ -4272,13 +4279,11 @@ mod tests {
             assert_eq!(listing.contains("vsubsd"), avx, "{listing}");
             assert_eq!(listing.contains("vdivsd"), avx, "{listing}");
             if avx {
-                // A spilled second operand read as a memory operand, and no copies.
-                assert!(
-                    listing
-                        .lines()
-                        .any(|l| l.contains("vsubsd") && l.contains("[rbx-")),
-                    "{listing}"
-                );
+                // Both operands in registers, a spilled second operand read as a
+                // memory operand, and no copies.
+                let subs: Vec<&str> = listing.lines().filter(|l| l.contains("vsubsd")).collect();
+                assert!(subs.iter().any(|l| !l.contains('[')), "{listing}");
+                assert!(subs.iter().any(|l| l.contains("[rbx-")), "{listing}");
                 assert!(!listing.contains("movapd"), "{listing}");
             }
         }
