@@ -396,6 +396,7 @@ impl Jit {
             link,
             root_fast,
             recursive,
+            avx: x64::avx_available(),
         };
         // A root loop is peeled (`opt`); should its peeled form not compile (more
         // values live at once than the spill area holds), it runs as recorded.

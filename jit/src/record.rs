@@ -2534,6 +2534,7 @@ mod tests {
                                     link: None,
                                     root_fast: None,
                                     recursive: false,
+                                    avx: false,
                                 },
                             )
                             .expect("compiles"),

@@ -136,6 +136,18 @@ pub struct Ctx {
     /// ([`raise_frame_floor`]), and the side traces' calls count on it. For a side
     /// trace: whether its root's prologue did ([`CompiledTrace::frame_floor`]).
     pub recursive: bool,
+    /// The processor runs AVX (VEX-encoded) instructions: the f64 `add`/`sub`/`mul`/
+    /// `div` whose result takes another register than its first operand are the
+    /// three-operand `vaddsd r, a, b` instead of `movapd r, a; addsd r, b`. A trace is
+    /// compiled where it runs, so the JIT asks the processor ([`avx_available`]);
+    /// whole-function code is compiled ahead of time for any x86-64 and never uses it.
+    pub avx: bool,
+}
+
+/// Whether this processor runs AVX instructions ([`Ctx::avx`]; the operating system
+/// saves the registers' upper halves, which `is_x86_feature_detected` checks too).
+pub fn avx_available() -> bool {
+    std::arch::is_x86_feature_detected!("avx")
 }
 
 /// A function-entry root's *fast entry* ([`CompiledTrace::fast_entry`]): the address
@@ -1262,6 +1274,11 @@ pub(crate) trait Target<A: Emitter> {
     fn remember_stub(&self) -> Option<DynamicLabel> {
         None
     }
+    /// Whether the code may use AVX's three-operand f64 arithmetic ([`Ctx::avx`]):
+    /// a trace's context says; whole-function code never does.
+    fn avx(&self) -> bool {
+        false
+    }
     /// The helper `call.insn` calls: `hashvm_vm::jit::jit_call_insn` by address in a
     /// trace.
     fn call_insn_fn(&self) -> HelperFn {
@@ -1350,6 +1367,10 @@ impl Target<Assembler> for TraceTarget {
                 ; add QWORD [r11], 1);
         }
         self.ctx.passes != 0
+    }
+
+    fn avx(&self) -> bool {
+        self.ctx.avx
     }
 
     fn function_op(
@@ -1992,14 +2013,43 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     return Err(CompileError::TooManyLiveValues);
                 };
                 let m = spill_disp(k);
-                if r != p {
-                    dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                if r != p && cx.avx() {
+                    // Three operands: no copy of the first into the result.
+                    match ins.op {
+                        IrOp::AddF => dynasm!(a ; .arch x64 ; vaddsd Rx(r), Rx(p), QWORD [rbx + m]),
+                        IrOp::SubF => dynasm!(a ; .arch x64 ; vsubsd Rx(r), Rx(p), QWORD [rbx + m]),
+                        IrOp::MulF => dynasm!(a ; .arch x64 ; vmulsd Rx(r), Rx(p), QWORD [rbx + m]),
+                        _ => dynasm!(a ; .arch x64 ; vdivsd Rx(r), Rx(p), QWORD [rbx + m]),
+                    }
+                } else {
+                    if r != p {
+                        dynasm!(a ; .arch x64 ; movapd Rx(r), Rx(p));
+                    }
+                    match ins.op {
+                        IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), QWORD [rbx + m]),
+                        IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), QWORD [rbx + m]),
+                        IrOp::MulF => dynasm!(a ; .arch x64 ; mulsd Rx(r), QWORD [rbx + m]),
+                        _ => dynasm!(a ; .arch x64 ; divsd Rx(r), QWORD [rbx + m]),
+                    }
                 }
-                match ins.op {
-                    IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), QWORD [rbx + m]),
-                    IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), QWORD [rbx + m]),
-                    IrOp::MulF => dynasm!(a ; .arch x64 ; mulsd Rx(r), QWORD [rbx + m]),
-                    _ => dynasm!(a ; .arch x64 ; divsd Rx(r), QWORD [rbx + m]),
+            }
+            IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF if cx.avx() => {
+                let (r, p, q) = (x(Ref(i as u32)), x(ins.a), x(ins.b));
+                if r == p {
+                    // In place: the two-operand form is shorter.
+                    match ins.op {
+                        IrOp::AddF => dynasm!(a ; .arch x64 ; addsd Rx(r), Rx(q)),
+                        IrOp::SubF => dynasm!(a ; .arch x64 ; subsd Rx(r), Rx(q)),
+                        IrOp::MulF => dynasm!(a ; .arch x64 ; mulsd Rx(r), Rx(q)),
+                        _ => dynasm!(a ; .arch x64 ; divsd Rx(r), Rx(q)),
+                    }
+                } else {
+                    match ins.op {
+                        IrOp::AddF => dynasm!(a ; .arch x64 ; vaddsd Rx(r), Rx(p), Rx(q)),
+                        IrOp::SubF => dynasm!(a ; .arch x64 ; vsubsd Rx(r), Rx(p), Rx(q)),
+                        IrOp::MulF => dynasm!(a ; .arch x64 ; vmulsd Rx(r), Rx(p), Rx(q)),
+                        _ => dynasm!(a ; .arch x64 ; vdivsd Rx(r), Rx(p), Rx(q)),
+                    }
                 }
             }
             IrOp::AddF | IrOp::SubF | IrOp::MulF | IrOp::DivF => {
@@ -3949,6 +3999,11 @@ mod tests {
     }
 
     fn run(t: &Trace, slots: &mut [Value], interrupt: bool) -> u32 {
+        run_with(t, slots, interrupt, false).0
+    }
+
+    /// [`run`] with AVX's three-operand arithmetic on or off; also the code.
+    fn run_with(t: &Trace, slots: &mut [Value], interrupt: bool, avx: bool) -> (u32, Vec<u8>) {
         let c = compile(
             t,
             Ctx {
@@ -3961,6 +4016,7 @@ mod tests {
                 link: None,
                 root_fast: None,
                 recursive: false,
+                avx,
             },
         )
         .expect("compiles");
@@ -3968,7 +4024,8 @@ mod tests {
         let mut st = VmState::default();
         // SAFETY: the slots cover every slot the test traces name; the flag is a byte;
         // the traces make no call and no return, so the block is not read.
-        unsafe { c.run(slots.as_mut_ptr(), &flag, &mut st, std::ptr::null_mut()) }
+        let exit = unsafe { c.run(slots.as_mut_ptr(), &flag, &mut st, std::ptr::null_mut()) };
+        (exit, c.code().to_vec())
     }
 
     /// `while i < n { s += i * k; i += 1 }` with s, i, n, k in slots 0..4: the loop
@@ -4181,6 +4238,78 @@ mod tests {
         assert_eq!(slots[0].as_f64(), xr);
         assert_eq!(slots[3].as_f64(), xr + 1.0);
         assert_eq!(slots[3].tag(), Tag::F64);
+    }
+
+    /// AVX's three-operand f64 arithmetic ([`Ctx::avx`]) computes what the SSE form
+    /// does: `sub`/`div` (operands not swappable) whose first operand stays live (so
+    /// the result takes another register: `vsubsd r, a, b`), first with few values
+    /// live, then with so many that some spill (second operands read from the spill
+    /// area: `vsubsd r, a, [rbx - d]`). The results and their exit are compared with
+    /// Rust's arithmetic, bit for bit, with AVX off and (where the processor has it)
+    /// on; the VEX-encoded code is checked to be there. Sums of `x / d * y + d`, so
+    /// that a wrong `d` shows (`x / d * d` would be `x` whatever `d` is).
+    #[test]
+    fn three_operand_f64_arithmetic_matches_the_two_operand_form() {
+        // First, with few values live (all in registers): acc = x / (x - z) + 0.25.
+        const N: usize = 16;
+        let mut b = TraceBuilder::new(0);
+        let x = b.sload(N as u32, IrType::F64, 0);
+        let z = b.sload(N as u32 + 2, IrType::F64, 0);
+        let e = b.arith(IrOp::SubF, x, z).unwrap();
+        let f = b.arith(IrOp::DivF, x, e).unwrap();
+        let quarter = b.kf64(0.25);
+        let mut acc = b.arith(IrOp::AddF, f, quarter).unwrap();
+        // Then y_0..y_15 live to the end (some spill); per k: d = x - y_k (x read
+        // again after: the result takes another register), q = x / d (d read again),
+        // then acc += q * y_k + d; at the end acc += y_0 + .. + y_15.
+        let ys: Vec<Ref> = (0..N).map(|j| b.sload(j as u32, IrType::F64, 0)).collect();
+        for &y in &ys {
+            let d = b.arith(IrOp::SubF, x, y).unwrap();
+            let q = b.arith(IrOp::DivF, x, d).unwrap();
+            let m = b.arith(IrOp::MulF, q, y).unwrap();
+            let m = b.arith(IrOp::AddF, m, d).unwrap();
+            acc = b.arith(IrOp::AddF, acc, m).unwrap();
+        }
+        for &y in &ys {
+            acc = b.arith(IrOp::AddF, acc, y).unwrap();
+        }
+        let lim = b.kf64(-1e300);
+        let snap = b.snapshot(5, vec![(N as u16 + 1, acc)]);
+        b.guard(IrOp::LtF, acc, lim, snap).unwrap();
+        let t = b.finish(vec![]);
+        let input: Vec<f64> = (0..N).map(|j| 1.5 + (j * j) as f64 * 0.37).collect();
+        let (xv, zv) = (0.3125, 7.75);
+        let mut want = xv / (xv - zv) + 0.25;
+        for &y in &input {
+            let d = xv - y;
+            want += xv / d * y + d;
+        }
+        for &y in &input {
+            want += y;
+        }
+        let modes: &[bool] = if avx_available() {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        for &avx in modes {
+            let mut slots: Vec<Value> = input.iter().map(|&v| Value::f64(v)).collect();
+            slots.extend([Value::f64(xv), Value::UNIT, Value::f64(zv)]);
+            let (exit, code) = run_with(&t, &mut slots, false, avx);
+            assert_eq!(exit, snap, "avx {avx}");
+            assert_eq!(slots[N + 1].as_f64().to_bits(), want.to_bits(), "avx {avx}");
+            let listing = crate::disasm::listing(&code);
+            assert_eq!(listing.contains("vsubsd"), avx, "{listing}");
+            assert_eq!(listing.contains("vdivsd"), avx, "{listing}");
+            if avx {
+                // Both operands in registers, a spilled second operand read as a
+                // memory operand, and no copies.
+                let subs: Vec<&str> = listing.lines().filter(|l| l.contains("vsubsd")).collect();
+                assert!(subs.iter().any(|l| !l.contains('[')), "{listing}");
+                assert!(subs.iter().any(|l| l.contains("[rbx-")), "{listing}");
+                assert!(!listing.contains("movapd"), "{listing}");
+            }
+        }
     }
 
     #[test]
