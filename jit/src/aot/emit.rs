@@ -779,9 +779,14 @@ fn clear_slots(a: &mut Asm, mask: u64) -> Result<(), CompileError> {
 }
 
 /// Clears slots `from..to` to unit, as a push clears a callee's slots past its
-/// arguments (a tail call's, an indirect entry's).
-fn clear_range(a: &mut Asm, from: u64, to: u64) -> Result<(), CompileError> {
+/// arguments (a tail call's, an indirect entry's), but those in `keep` (bit `s`: slot
+/// `s`; a direct tail call's callee covers them first, `Clears::keep`, as after a
+/// direct call's push: the frame a tail call leaves holds the same kind of leftovers).
+fn clear_range(a: &mut Asm, from: u64, to: u64, keep: u64) -> Result<(), CompileError> {
     for s in from..to {
+        if s < 64 && keep & 1 << s != 0 {
+            continue;
+        }
         let off = disp(s)?;
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
@@ -2259,7 +2264,10 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
                     ; ja =>exit);
                 move_args(a, a0, n)?;
-                clear_range(a, n, nslots as u64)?;
+                // The callee's slots past its arguments but those it covers first
+                // (`aot::clears`: it keeps them whether a call's push or a tail
+                // call's left them).
+                clear_range(a, n, nslots as u64, labels.clears[f as usize].keep)?;
                 dynasm!(a ; .arch x64
                     ; mov DWORD [rbp - fsz + layout::FRAME_FUNC as i32], f as i32
                     ; mov DWORD [rbp - fsz + layout::FRAME_IP as i32], 0
@@ -2648,7 +2656,7 @@ fn callee_table(
         }
         let entry = labels.checked_entry(fi as u32).map_err(|e| e.to_string())?;
         let here = a.offset().0 as u32;
-        clear_range(a, arity as u64, nslots as u64).map_err(|e| e.to_string())?;
+        clear_range(a, arity as u64, nslots as u64, 0).map_err(|e| e.to_string())?;
         dynasm!(a ; .arch x64 ; jmp =>entry);
         stubs.push(Some(here));
     }
