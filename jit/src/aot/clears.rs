@@ -28,6 +28,15 @@
 //! it before its push ([`Clears::before_calls`]), so the store is paid only on the
 //! paths that reach the call (fib's recursive case, not its base case, half of its
 //! calls), and the callee finds it valid.
+//!
+//! It is kept too when it is written on every path to the call and live there
+//! (pmap's `bal` holds its rotation's pieces across its rare calls of `create`): the
+//! native call writes every pending value live at it back to its slot first
+//! (`Tx::flush`, because an exit inside the callee leaves the rest of this function to
+//! the interpreter, which reads those slots after the call), so the slot holds the
+//! value last written, a valid one, in memory while the callee runs; the call writes no
+//! slot outside its frame but its result's, and nothing writes the slot after it but
+//! this function's own code. Where only the collector sees such a slot, the same holds.
 
 use super::{Fun, Liveness};
 use hashvm_format::liveness::{successors, use_def};
@@ -35,6 +44,26 @@ use hashvm_format::opcode::Op;
 
 /// The most instructions whose exits may clear one kept slot.
 const MAX_EXIT_CLEARS: usize = 20;
+
+/// Whether the native code of an instruction of this kind has no exit of its own:
+/// moves and constants (a `mov` of an unknown kind is copied whole through memory).
+/// Only these are left out when [`MAX_EXIT_CLEARS`] counts a kept slot's exit clears:
+/// a code-size bound, which an exit resuming at such an instruction after an earlier
+/// one's (rare) may exceed a little, never a correctness rule (every exit, wherever it
+/// resumes, clears what [`Clears::at_exit`] says).
+fn never_exits(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Mov
+            | Op::LoadI
+            | Op::LoadI64
+            | Op::LoadF
+            | Op::LoadTrue
+            | Op::LoadFalse
+            | Op::LoadNil
+            | Op::LoadUnit
+    )
+}
 
 /// A kept slot's state at one point, the meet over the paths from the entry (the
 /// lowest state wins).
@@ -188,6 +217,13 @@ pub(super) fn clears(
     let lazy = |x: usize, s: usize, v: State| {
         v != State::Covered && !live.live(x, s) && (!in_loop(x) || recursive(x))
     };
+    // Whether slot `s` (outside the callee's frame of the direct call at `x`, in state
+    // `v` there) holds a valid value in memory while the callee runs: written on every
+    // path and live at the call, not its result, so the call writes it back before its
+    // push (`Tx::flush` of the values live there) and leaves it as it is.
+    let held = |x: usize, s: usize, v: State| {
+        v == State::Written && call(x).is_some_and(|c| s != c.3) && live.live(x, s)
+    };
     // Applies instruction `x` to `st`, marking the slots it finds observed unwritten
     // or uncovered.
     let step = |x: usize, st: &mut [State], failed: &mut [bool]| {
@@ -216,6 +252,9 @@ pub(super) fn clears(
                     // Below or past the callee's frame (the result slot too, written
                     // only when the call returns), not written yet or dead: the call
                     // clears it before its push.
+                    *v = State::Covered;
+                } else if held(x, s, *v) {
+                    // Written and live: in memory, valid, before the push and after.
                     *v = State::Covered;
                 } else {
                     if *v != State::Covered {
@@ -301,23 +340,27 @@ pub(super) fn clears(
     // against a store in each exit stub (a loop's temporaries, dead at its every
     // guard, would add kilobytes of stubs, and the runtime hashes the code at start).
     // The kept slots each direct call clears before its push: those outside its
-    // callee's frame that are not covered there (the analysis let them be only when
-    // `lazy` allowed it).
+    // callee's frame that are not covered there and not held in memory (the analysis
+    // let them be only when `lazy` allowed it).
     let before_calls: Vec<(u32, u64)> = (0..n)
         .filter_map(|x| {
             let b = before[x].as_ref()?;
             let (a0, hi, _, _) = call(x)?;
             let m = (first..end)
                 .filter(|&s| keep & 1 << s != 0 && !(a0..hi).contains(&s))
-                .filter(|&s| b[s] != State::Covered)
+                .filter(|&s| b[s] != State::Covered && !held(x, s, b[s]))
                 .fold(0u64, |m, s| m | 1 << s);
             (m != 0).then_some((fun.insns[x].0, m))
         })
         .collect();
+    let exits_at = |ip: u32| {
+        let x = fun.at.get(ip as usize).copied().unwrap_or(usize::MAX);
+        fun.insns.get(x).is_none_or(|(_, i, _)| !never_exits(i.op))
+    };
     let keep = (first..end)
         .filter(|&s| keep & 1 << s != 0)
         .filter(|&s| {
-            let stores = exits.iter().chain(&before_calls);
+            let stores = exits.iter().filter(|e| exits_at(e.0)).chain(&before_calls);
             stores.filter(|e| e.1 & 1 << s != 0).count() <= MAX_EXIT_CLEARS
         })
         .fold(0u64, |m, s| m | 1 << s);
@@ -438,6 +481,96 @@ rec:
         let c = of(FIB, "peek");
         // fib's frame is slots 1 to 4: the slot read after the call is fib's slot 2.
         assert_eq!(c.at_call(12), 0b100);
+    }
+
+    const HELD: &str = "
+.module executable
+.func leaf/1 slots=2
+    ret r0
+.end
+.func held/2 slots=8
+    add.i64 r2, r0, r1
+    mov r4, r0
+    callk r4, leaf, r4, 1
+    add.i64 r3, r2, r4
+    ret r3
+.end
+.func partial/2 slots=6
+    jlt.i64 r0, r1, skip
+    loadi r2, 5
+skip:
+    mov r3, r0
+    callk r3, leaf, r3, 1
+    ret r2
+.end
+.func moves/1 slots=8
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    mov r1, r0
+    loadi r2, 1
+    add.i64 r1, r1, r2
+    ret r1
+.end
+.func main/0 slots=1
+    retu
+.end
+.entry main
+";
+
+    /// A slot written on every path and live across a native call is in memory
+    /// there (the call writes it back first): kept, and never cleared by that call,
+    /// whose push clears only the dead slots outside its frame.
+    #[test]
+    fn a_written_slot_live_across_a_call_is_kept_and_not_cleared() {
+        let c = of(HELD, "held");
+        assert_ne!(c.keep & 0b100, 0, "slot 2, written and live at the call");
+        assert!(
+            c.before_calls.iter().all(|e| e.1 & 0b100 == 0),
+            "slot 2 cleared before the call: {:?}",
+            c.before_calls
+        );
+        assert!(
+            c.before_calls.iter().any(|e| e.1 & 0b1000 != 0),
+            "slot 3, unwritten and dead at the call, is cleared there: {:?}",
+            c.before_calls
+        );
+    }
+
+    /// A slot live at a call but written on one path only may hold a stale value on
+    /// the other: not kept.
+    #[test]
+    fn a_slot_written_on_one_path_and_live_at_a_call_is_not_kept() {
+        let c = of(HELD, "partial");
+        assert_eq!(c.keep & 0b100, 0);
+    }
+
+    /// The exit-clear bound counts instructions that may exit, not moves and
+    /// constants: a slot past two dozen moves is still kept.
+    #[test]
+    fn moves_do_not_count_as_exits() {
+        let c = of(HELD, "moves");
+        assert_ne!(c.keep & 1 << 7, 0, "{c:?}");
     }
 
     /// A `call` of a function known at compile time is the native call `callk`

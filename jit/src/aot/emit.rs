@@ -568,15 +568,33 @@ impl Labels {
     }
 }
 
-/// Writes every home register of `h` to its slot (leaving the loop), but for the
-/// loop-invariant arrays, whose slots hold them still.
-fn store_homes(a: &mut Asm, h: Option<&HomeLoop>) -> Result<(), CompileError> {
-    for &(s, ty, l) in h.map_or(&[][..], |h| &h.homes[..]) {
-        if ty != IrType::Ptr {
+/// Writes the home registers of `h` to their slots, leaving the loop for `ip` (the
+/// offset where the way out resumes in the loop's function; `None` inside an inlined
+/// callee): those [`HomeLoop::stored_at`] names, the ones the loop writes and that are
+/// live there, and any whose slot the way out has just cleared (`clears`, bit `s`:
+/// slot `s`, [`Clears::at_exit`]), which must hold the home's value again. The others'
+/// slots hold the home's value already (never written in the loop) or are dead there;
+/// the loop-invariant objects' slots hold them still.
+fn store_homes(
+    a: &mut Asm,
+    h: Option<&HomeLoop>,
+    ip: Option<u32>,
+    clears: u64,
+) -> Result<(), CompileError> {
+    let Some(h) = h else { return Ok(()) };
+    let keep = h.stored_at(ip);
+    for (k, &(s, ty, l)) in h.homes.iter().enumerate() {
+        let cleared = s < 64 && clears & 1 << s != 0;
+        if ty != IrType::Ptr && (keep & 1 << k != 0 || cleared) {
             store(a, s as u32, l, tag_word(ty))?;
         }
     }
     Ok(())
+}
+
+/// Whether leaving `h` for `ip` writes no home back ([`store_homes`] with no clears).
+fn stores_nothing(h: &HomeLoop, ip: u32) -> bool {
+    h.stored_at(Some(ip)) == 0
 }
 
 /// Stores the whole value of the slot at `voff` to `[r11 + off]`, a value field of the
@@ -845,9 +863,14 @@ fn tag_i64_slots(a: &mut Asm, mask: u64) -> Result<(), CompileError> {
 }
 
 /// Clears slots `from..to` to unit, as a push clears a callee's slots past its
-/// arguments (a tail call's, an indirect entry's).
-fn clear_range(a: &mut Asm, from: u64, to: u64) -> Result<(), CompileError> {
+/// arguments (a tail call's, an indirect entry's), but those in `keep` (bit `s`: slot
+/// `s`; a direct tail call's callee covers them first, `Clears::keep`, as after a
+/// direct call's push: the frame a tail call leaves holds the same kind of leftovers).
+fn clear_range(a: &mut Asm, from: u64, to: u64, keep: u64) -> Result<(), CompileError> {
     for s in from..to {
+        if s < 64 && keep & 1 << s != 0 {
+            continue;
+        }
         let off = disp(s)?;
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
@@ -1492,6 +1515,7 @@ fn count_call<'l>(
         clears: labels.clears[fi].at_exit(0),
         stores: Vec::new(),
         homes: None,
+        resume: None,
         carried: &[],
         frames: Vec::new(),
         to: Resume::Interpreter(0),
@@ -1573,7 +1597,8 @@ fn block<'l>(
     let direct = |k: usize| -> Option<u32> {
         let s = &t.snaps[k];
         let to = s.resume_ip & !JUMP_BIT;
-        (s.resume_ip & JUMP_BIT != 0 && s.entries.is_empty() && stays(to)).then_some(to)
+        let leaves_nothing = |to: u32| stays(to) || home.is_some_and(|h| stores_nothing(h, to));
+        (s.resume_ip & JUMP_BIT != 0 && s.entries.is_empty() && leaves_nothing(to)).then_some(to)
     };
     let mut exits: Vec<DynamicLabel> = Vec::with_capacity(t.snaps.len());
     for k in 0..t.snaps.len() {
@@ -1628,6 +1653,7 @@ fn block<'l>(
                 .map(|&(slot, r)| (slot as u32, loc[r.0 as usize], t.tagword(r)))
                 .collect(),
             homes: if !jump || !stays(to) { home } else { None },
+            resume: s.frames.is_empty().then_some(to),
             carried: &labels.carried[func as usize],
             frames: s.frames.clone(),
             to: if jump {
@@ -1661,6 +1687,10 @@ enum Late<'l> {
         /// (slot, register, tag word).
         stores: Vec<(u32, Loc, u64)>,
         homes: Option<&'l HomeLoop>,
+        /// Where the exit resumes in the function (a block's or the interpreter's
+        /// offset), which says which homes it writes back ([`store_homes`]); `None`
+        /// inside an inlined callee.
+        resume: Option<u32>,
         /// The function's carried registers, written back to their slots when the
         /// exit leaves to the interpreter ([`store_carried`]); none for the exits
         /// before the loads at the function's start (its prologue's).
@@ -1688,6 +1718,7 @@ impl Late<'_> {
                 clears,
                 stores,
                 homes,
+                resume,
                 carried,
                 frames,
                 to,
@@ -1697,7 +1728,7 @@ impl Late<'_> {
                 for (slot, l, tw) in stores {
                     store(a, slot, l, tw)?;
                 }
-                store_homes(a, homes)?;
+                store_homes(a, homes, resume, clears)?;
                 push_inlined_frames(a, &frames)?;
                 match to {
                     Resume::Block(l) => dynasm!(a ; .arch x64 ; jmp =>l),
@@ -2156,7 +2187,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 // Leaving a loop with home registers writes them back first.
                 let to = ins.k as u32;
                 if self.home.is_some_and(|h| !h.contains(to)) {
-                    store_homes(a, self.home)?;
+                    store_homes(a, self.home, Some(to), 0)?;
                 }
                 let last = i + 1 == t.ins.len();
                 if ins.k & CHECKED_ENTRY != 0 {
@@ -2345,7 +2376,10 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; cmp r11, QWORD [Rq(STATE) + layout::ST_STACK_LIMIT as i32]
                     ; ja =>exit);
                 move_args(a, a0, n)?;
-                clear_range(a, n, nslots as u64)?;
+                // The callee's slots past its arguments but those it covers first
+                // (`aot::clears`: it keeps them whether a call's push or a tail
+                // call's left them).
+                clear_range(a, n, nslots as u64, labels.clears[f as usize].keep)?;
                 dynasm!(a ; .arch x64
                     ; mov DWORD [rbp - fsz + layout::FRAME_FUNC as i32], f as i32
                     ; mov DWORD [rbp - fsz + layout::FRAME_IP as i32], 0
@@ -2752,7 +2786,7 @@ fn callee_table(
         }
         let entry = labels.checked_entry(fi as u32).map_err(|e| e.to_string())?;
         let here = a.offset().0 as u32;
-        clear_range(a, arity as u64, nslots as u64).map_err(|e| e.to_string())?;
+        clear_range(a, arity as u64, nslots as u64, 0).map_err(|e| e.to_string())?;
         dynasm!(a ; .arch x64 ; jmp =>entry);
         stubs.push(Some(here));
     }
@@ -3089,6 +3123,8 @@ mod tests {
             objects: Vec::new(),
             checked: Vec::new(),
             room: 0,
+            stores: Vec::new(),
+            written: 0b11,
         };
         let loc = allocate_avoiding(&t, &[hk, hx]).expect("fits");
         let out = alias_homes(&t, &loc, Some(&h));

@@ -317,8 +317,11 @@ impl Tx<'_> {
             self.map.resize(end, None);
             self.kinds.resize(end, Kind::Any);
         }
+        // The callee's slots past its arguments get the unit tag, as the interpreter's
+        // push clears them (`sclear`: the tag word alone; nothing reads a unit's
+        // payload, and the push leaves the old one too).
         for s in (a0 + arity).max(mine)..end {
-            self.b.sunit(s as u32);
+            self.b.sclear(s as u32, false);
             self.written(s);
         }
         for k in &mut self.kinds[a0 + arity..end] {

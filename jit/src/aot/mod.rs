@@ -993,7 +993,8 @@ fn inline_call(i: &Insn, kinds: &[Kind], leaves: &[Option<Leaf>]) -> Option<(u32
 /// (that instruction), entered only at `head` (from outside: through a preheader that
 /// loads the homes, guarding their tags) and at `back` (the interpreter's back-edge:
 /// through a stub that loads them the same way). Every way out (a jump or branch to a
-/// block outside, an exit to the interpreter) first writes the homes to their slots,
+/// block outside, an exit to the interpreter) first writes the homes to their slots
+/// (those the loop writes and that are live where it resumes, [`HomeLoop::stores`]),
 /// so outside the loop, and to the interpreter, the collector and stack traces, the
 /// frame is exactly the interpreter's. Inside, every write of a home slot is a value
 /// of its kind (checked by [`home_loops`]), and the loop returns nothing and calls only
@@ -1029,6 +1030,20 @@ pub struct HomeLoop {
     /// that such a frame and its record fit, for every inlined call of the loop (its
     /// slot 0 and frame top do not move inside it).
     pub room: u32,
+    /// Where a way out of the loop resumes (each instruction of the loop, where an
+    /// exit resumes the interpreter, and each target outside it of the loop's
+    /// branches), sorted by offset: the homes (bit `k`: `homes[k]`) written back
+    /// there ([`HomeLoop::stored_at`]). Only number and bool homes that some
+    /// instruction of the loop writes and that are live there: a home the loop never
+    /// writes is what its slot holds (loaded from it where the loop is entered, and
+    /// nothing in the loop stores to the slot), and a dead slot is read by no one but
+    /// the collector, which finds the number of that kind it held where the loop was
+    /// entered (or an older write-back), as it finds any dead slot whose write-back a
+    /// block skips.
+    pub(crate) stores: Vec<(u32, u16)>,
+    /// The number and bool homes some instruction of the loop writes (bit `k`:
+    /// `homes[k]`): what a way out whose resume point is not in `stores` writes back.
+    pub(crate) written: u16,
 }
 
 impl HomeLoop {
@@ -1053,6 +1068,20 @@ impl HomeLoop {
             .find(|o| o.0 as usize == s)
             .map(|o| o.1)
             .filter(|_| self.home(s).is_some())
+    }
+
+    /// The homes (bit `k`: `homes[k]`) a way out of the loop that resumes at `ip` (in
+    /// the loop's own function) writes back ([`HomeLoop::stores`]); with no `ip` (an
+    /// exit inside an inlined callee, which resumes in the callee's code) or an offset
+    /// not listed, every number and bool home the loop writes ([`HomeLoop::written`]).
+    pub(crate) fn stored_at(&self, ip: Option<u32>) -> u16 {
+        ip.and_then(|ip| {
+            self.stores
+                .binary_search_by_key(&ip, |s| s.0)
+                .ok()
+                .map(|k| self.stores[k].1)
+        })
+        .unwrap_or(self.written)
     }
 }
 
@@ -1267,6 +1296,44 @@ fn home_loops(
                 .filter(|h| h.1 != IrType::Ptr && unproven.contains(&(h.0 as usize)))
                 .map(|h| h.0)
                 .collect();
+            // The homes each way out writes back ([`HomeLoop::stores`]): those the
+            // loop writes (an inlined call's frame counts as written, as above) that
+            // are live where it resumes.
+            let writes = |s: usize| {
+                body.iter().any(|&n| {
+                    let i = &fun.insns[n].1;
+                    (matches!(i.op, Op::CallK | Op::CallSelf) && slot(i, 2) <= s)
+                        || use_def(i).writes.contains(&(s as u16))
+                })
+            };
+            let mask = |keep: &dyn Fn(usize) -> bool| {
+                homes.iter().enumerate().fold(0u16, |m, (k, h)| {
+                    let s = h.0 as usize;
+                    if h.1 != IrType::Ptr && writes(s) && keep(s) {
+                        m | 1 << k
+                    } else {
+                        m
+                    }
+                })
+            };
+            let written = mask(&|_| true);
+            let mut resumes: Vec<usize> = body.clone();
+            for &n in &body {
+                let (ip, i, _) = &fun.insns[n];
+                for t in targets(*ip, i) {
+                    if !(head..=back).contains(&t) {
+                        if let Ok(k) = fun.insns.binary_search_by_key(&t, |x| x.0) {
+                            resumes.push(k);
+                        }
+                    }
+                }
+            }
+            resumes.sort_unstable();
+            resumes.dedup();
+            let stores = resumes
+                .into_iter()
+                .map(|n| (fun.insns[n].0, mask(&|s| liveness.live(n, s))))
+                .collect();
             out.push(HomeLoop {
                 head,
                 back,
@@ -1274,6 +1341,8 @@ fn home_loops(
                 objects: objects.iter().map(|&(s, n)| (s as u16, n)).collect(),
                 checked,
                 room,
+                stores,
+                written,
             });
         }
     }
