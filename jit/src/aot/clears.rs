@@ -14,9 +14,11 @@
 //! before anything can observe them and before it returns). Before that, a path may
 //! write `s` (bytecode writes of a kept slot are only stores of valid values or no
 //! store at all) but not read it unwritten; the observers are every other call (an
-//! inlined one too: its exits push a frame), a helper call (it may collect), a return
-//! and a tail call to another function (after which the slot lies past the frame, yet
-//! maybe below an outer frame's extent). An exit to the interpreter before the slot
+//! inlined one too: its exits push a frame) and a helper call (it may collect). A
+//! return or a tail call is not one ([`observes`]): the slots it leaves lie past the
+//! frames below, above the live top the collector scans, or are a caller's own, which
+//! its caller's clears track (a direct tail call's push clears the slots its callee
+//! does not keep, as a call's does). An exit to the interpreter before the slot
 //! is covered clears it in its stub, when it was never written or is dead there (a
 //! dead slot's value is read by no one; a live written one holds its value or has it
 //! pending): the interpreter then finds the frame a push would have left, and so does
@@ -483,7 +485,10 @@ rec:
         assert_eq!(c.at_call(12), 0b100);
     }
 
-    const HELD: &str = "
+    /// `moves` holds two dozen `mov r1, r0` (instructions without an exit of their own).
+    fn held_src() -> String {
+        format!(
+            "
 .module executable
 .func leaf/1 slots=2
     ret r0
@@ -504,31 +509,7 @@ skip:
     ret r2
 .end
 .func moves/1 slots=8
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    mov r1, r0
-    loadi r2, 1
+{MOVES}    loadi r2, 1
     add.i64 r1, r1, r2
     ret r1
 .end
@@ -536,14 +517,17 @@ skip:
     retu
 .end
 .entry main
-";
+",
+            MOVES = "    mov r1, r0\n".repeat(24)
+        )
+    }
 
     /// A slot written on every path and live across a native call is in memory
     /// there (the call writes it back first): kept, and never cleared by that call,
     /// whose push clears only the dead slots outside its frame.
     #[test]
     fn a_written_slot_live_across_a_call_is_kept_and_not_cleared() {
-        let c = of(HELD, "held");
+        let c = of(&held_src(), "held");
         assert_ne!(c.keep & 0b100, 0, "slot 2, written and live at the call");
         assert!(
             c.before_calls.iter().all(|e| e.1 & 0b100 == 0),
@@ -561,7 +545,7 @@ skip:
     /// the other: not kept.
     #[test]
     fn a_slot_written_on_one_path_and_live_at_a_call_is_not_kept() {
-        let c = of(HELD, "partial");
+        let c = of(&held_src(), "partial");
         assert_eq!(c.keep & 0b100, 0);
     }
 
@@ -569,7 +553,7 @@ skip:
     /// constants: a slot past two dozen moves is still kept.
     #[test]
     fn moves_do_not_count_as_exits() {
-        let c = of(HELD, "moves");
+        let c = of(&held_src(), "moves");
         assert_ne!(c.keep & 1 << 7, 0, "{c:?}");
     }
 
