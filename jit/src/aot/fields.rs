@@ -162,14 +162,10 @@ fn store(f: &mut [Option<Vec<Kind>>], ty: Option<u32>, fi: usize, k: Kind) {
     }
 }
 
-/// The field kinds of the whole program `m` (see the module's documentation); `rets`
-/// are the return kinds of the inference with every parameter unknown. Anything the
-/// analysis cannot follow (a function that does not decode, an imported type or
-/// global, no fixed point within the bound) leaves the fields it touches, or all,
-/// unknown.
-pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
-    let none = FieldKinds::default();
-    // Per type, per field (the widest constructor's count): the join of what is stored.
+/// Per type of `m`, per field (the widest constructor's count), the join of what the
+/// loader's constants store there (`Bot` where none does; `None` for an imported
+/// type): where both fixed points ([`field_kinds`], [`closed_facts`]) start.
+fn constant_fields(m: &Module) -> Vec<Option<Vec<Kind>>> {
     let mut f: Vec<Option<Vec<Kind>>> = m
         .types
         .iter()
@@ -181,17 +177,28 @@ pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
             TypeDef::Import { .. } => None,
         })
         .collect();
+    for g in &m.globals {
+        if let GlobalInit::Const(c) = &g.init {
+            const_fields(c, &mut f);
+        }
+    }
+    f
+}
+
+/// The field kinds of the whole program `m` (see the module's documentation); `rets`
+/// are the return kinds of the inference with every parameter unknown. Anything the
+/// analysis cannot follow (a function that does not decode, an imported type or
+/// global, no fixed point within the bound) leaves the fields it touches, or all,
+/// unknown.
+pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
+    let none = FieldKinds::default();
+    let mut f = constant_fields(m);
     if f.iter().flatten().all(|v| v.is_empty()) {
         return none;
     }
     let Some(esc) = escaping(m) else {
         return none;
     };
-    for g in &m.globals {
-        if let GlobalInit::Const(c) = &g.init {
-            const_fields(c, &mut f);
-        }
-    }
     let Some((funs, _)) = closed_params(m, rets, &esc) else {
         return none;
     };
@@ -326,22 +333,7 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
         return any();
     };
     let n = m.functions.len();
-    let mut f: Vec<Option<Vec<Kind>>> = m
-        .types
-        .iter()
-        .map(|t| match t {
-            TypeDef::Defined { ctors, .. } => {
-                let n = ctors.iter().map(|c| c.arity as usize).max().unwrap_or(0);
-                Some(vec![Kind::Bot; n])
-            }
-            TypeDef::Import { .. } => None,
-        })
-        .collect();
-    for g in &m.globals {
-        if let GlobalInit::Const(c) = &g.init {
-            const_fields(c, &mut f);
-        }
-    }
+    let mut f = constant_fields(m);
     let mut params: Vec<Vec<Kind>> = (0..n)
         .map(|g| {
             let k = if esc[g] { Kind::Any } else { Kind::Bot };
