@@ -1614,6 +1614,32 @@ fn block<'l>(
         }
     }
     let loc = &alias_homes(t, loc, home)[..];
+    if let Some(v) = home.and_then(|h| flat_version(a, t, h)) {
+        // The flat version first, entered when its arrays' tests pass; else the
+        // general one (the block as it would be without a flat version).
+        let general = a.new_dynamic_label();
+        v.test(a, general);
+        dynasm!(a ; .arch x64 ; =>v.start);
+        let mut cx = BlockTarget {
+            func,
+            ip,
+            labels,
+            next: None,
+            home,
+            exits: exits.clone(),
+            slow: Vec::new(),
+            calls: Vec::new(),
+            flat: Some(v),
+        };
+        emit_ops(a, &mut cx, t, loc, &exits)?;
+        late.extend(
+            cx.slow
+                .into_iter()
+                .map(|(at, s, done)| Late::Slow { at, slow: s, done }),
+        );
+        late.extend(cx.calls.into_iter().map(Late::Call));
+        dynasm!(a ; .arch x64 ; =>general);
+    }
     let mut cx = BlockTarget {
         func,
         ip,
@@ -1623,6 +1649,7 @@ fn block<'l>(
         exits: exits.clone(),
         slow: Vec::new(),
         calls: Vec::new(),
+        flat: None,
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
     late.extend(
@@ -1959,10 +1986,20 @@ fn element_copy(t: &Trace, i: usize) -> bool {
 /// when it is flat now, the copy took the flat path and the slot's tag is that kind,
 /// and the store needs the flat test alone, not the tag's compare.
 fn stored_back(t: &Trace, i: usize) -> bool {
+    copied_from(t, i) == Some(t.ins[i].a)
+}
+
+/// The array an `aset.slot` `i` of `t` stores a value of that the block copied out
+/// of it: the array of the `aget.slot` that last wrote the stored slot, when nothing
+/// between can write that slot or run code that converts an array (only other element
+/// accesses, index guards, integer arithmetic and home registers' values). The slot
+/// holds that element as the `aget.slot` read it: from a flat array, its payload with
+/// the array's kind as the tag.
+fn copied_from(t: &Trace, i: usize) -> Option<Ref> {
     let ins = &t.ins[i];
     for j in t.ins[..i].iter().rev() {
         match j.op {
-            IrOp::AGetSlot if j.k == ins.k => return j.a == ins.a,
+            IrOp::AGetSlot if j.k == ins.k => return Some(j.a),
             IrOp::AGetSlot
             | IrOp::AGetAny
             | IrOp::ASetSlot
@@ -1970,10 +2007,124 @@ fn stored_back(t: &Trace, i: usize) -> bool {
             | IrOp::KInt
             | IrOp::AddI
             | IrOp::SubI => {}
-            _ => return false,
+            // A home register's value (no code, or a register move).
+            op if gets_op(op) => {}
+            _ => return None,
         }
     }
-    false
+    None
+}
+
+/// A block of a loop with home registers emitted twice ([`flat_version`]): first a
+/// version in which some loop-invariant arrays (home registers, `home.get.ptr`) are
+/// known to be flat, entered at `start` when a test where the block begins finds
+/// them so, and some pairs of them to be of one elements kind; then the block as it
+/// is without, where the test sends any other array. In the flat version, the
+/// element copies of those arrays (`aget.slot`, `aset.slot`) test no elements kind,
+/// and the `aset.slot` of a value copied out of an array of the same kind compares
+/// no tag. Why the test holds for the whole loop: native code never converts an
+/// array (a store that would leaves to the interpreter, SPEC.md §1.1), nothing but
+/// native code runs inside such a loop (no calls but inlined leaves, no helper
+/// calls: an exit leaves the loop), and a home array's register holds the same array
+/// throughout (a slot the loop never writes); so the flat version's jump back to its
+/// own block's start (the back-edge of a loop that is one fragment) goes to `start`,
+/// past the test, which then runs once where the loop is entered (the preheader, the
+/// interpreter's entry at the back-edge and every other jump to the block go to the
+/// block's label, before it).
+#[derive(Clone, Debug, PartialEq)]
+struct FlatVersion {
+    /// The arrays known flat: (the `home.get.ptr` value, its home register).
+    arrays: Vec<(Ref, u8)>,
+    /// Pairs of those (registers) known of the same elements kind.
+    same: Vec<(u8, u8)>,
+    /// Where the flat version starts, past the test.
+    start: DynamicLabel,
+}
+
+impl FlatVersion {
+    /// Whether the array `r` is known flat.
+    fn flat(&self, r: Ref) -> bool {
+        self.arrays.iter().any(|x| x.0 == r)
+    }
+
+    /// Whether the arrays `x` and `y` are known of the same elements kind.
+    fn same_kind(&self, x: Ref, y: Ref) -> bool {
+        let reg = |r: Ref| self.arrays.iter().find(|a| a.0 == r).map(|a| a.1);
+        match (reg(x), reg(y)) {
+            (Some(p), Some(q)) => p == q || self.same.contains(&(p, q)),
+            _ => false,
+        }
+    }
+
+    /// The test where the block begins: each array flat (its elements kind below
+    /// `ELEMS_MOVED`, the flat kinds 1 to 5, as every flat-first access tests), each
+    /// pair of one kind; any failure goes to `general`.
+    fn test(&self, a: &mut Asm, general: DynamicLabel) {
+        for &(_, p) in &self.arrays {
+            dynasm!(a ; .arch x64
+                ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_MOVED as i32
+                ; jae =>general);
+        }
+        for &(p, q) in &self.same {
+            dynasm!(a ; .arch x64
+                ; mov Rd(SCRATCH), DWORD [Rq(p) + layout::META as i32]
+                ; cmp Rd(SCRATCH), DWORD [Rq(q) + layout::META as i32]
+                ; jne =>general);
+        }
+    }
+}
+
+/// The flat version of block `t` of the loop `h` ([`FlatVersion`]), if it has one:
+/// the home arrays whose element accesses in the block are all element copies
+/// (`aget.slot`, `aset.slot`: [`element_copy`], which test the flat layout first,
+/// their arrays being most likely flat), and the pairs of them an `aset.slot` copies
+/// between ([`copied_from`]). None when no array qualifies.
+fn flat_version(a: &mut Asm, t: &Trace, h: &HomeLoop) -> Option<FlatVersion> {
+    let mut arrays: Vec<(Ref, u8)> = Vec::new();
+    for (i, ins) in t.ins.iter().enumerate() {
+        if ins.op != IrOp::HGetP || h.object(ins.k as usize).is_some() {
+            continue;
+        }
+        let Some((IrType::Ptr, Loc::Gpr(p))) = h.home(ins.k as usize) else {
+            continue;
+        };
+        let r = Ref(i as u32);
+        // Its whole-value accesses; the others (`aget.any`, `hstore`, `alen`, index
+        // guards) test what they test in either version.
+        let (mut copies, mut others) = (0, 0);
+        for (j, x) in t.ins.iter().enumerate() {
+            if matches!(x.op, IrOp::AGetSlot | IrOp::ASetSlot) && x.a == r {
+                if element_copy(t, j) {
+                    copies += 1;
+                } else {
+                    others += 1;
+                }
+            }
+        }
+        if copies > 0 && others == 0 && !arrays.iter().any(|a| a.1 == p) {
+            arrays.push((r, p));
+        }
+    }
+    if arrays.is_empty() {
+        return None;
+    }
+    let mut same: Vec<(u8, u8)> = Vec::new();
+    for (i, x) in t.ins.iter().enumerate() {
+        if x.op != IrOp::ASetSlot {
+            continue;
+        }
+        let reg = |r: Ref| arrays.iter().find(|a| a.0 == r).map(|a| a.1);
+        if let (Some(p), Some(q)) = (copied_from(t, i).and_then(reg), reg(x.a)) {
+            if p != q && !same.contains(&(p, q)) {
+                same.push((p, q));
+            }
+        }
+    }
+    Some(FlatVersion {
+        arrays,
+        same,
+        start: a.new_dynamic_label(),
+    })
 }
 
 /// The header of the loop whose back-edge block `t` is: a block of the `loop`
@@ -2091,6 +2242,8 @@ struct BlockTarget<'l> {
     /// The exact limit checks of the block's direct calls, placed after the
     /// function's blocks ([`Late::Call`]).
     calls: Vec<SlowCall>,
+    /// The flat version of the block ([`FlatVersion`]), when this emission is it.
+    flat: Option<FlatVersion>,
 }
 
 /// A direct call's limit checks for when the stack pointer is below the trampoline's
@@ -2217,6 +2370,9 @@ impl Target<Asm> for BlockTarget<'_> {
                         .is_ok()
                     {
                         labels.self_checked(func)?
+                    } else if let Some(v) = self.flat.as_ref().filter(|_| h == self.ip) {
+                        // The flat version's own start, past its test ([`FlatVersion`]).
+                        v.start
                     } else {
                         labels.target(func, to, h)?
                     };
@@ -2446,7 +2602,10 @@ impl Target<Asm> for BlockTarget<'_> {
                 let f = layout::FIELDS as i32;
                 let off = disp(ins.k)?;
                 let general = Slow::AGetSlot { p, q, off, exit };
-                let done = if element_copy(t, i) {
+                let done = if self.flat.as_ref().is_some_and(|v| v.flat(ins.a)) {
+                    // Known flat where the block began ([`FlatVersion`]).
+                    a.new_dynamic_label()
+                } else if element_copy(t, i) {
                     // The flat layout first, the general one out of line: the flat
                     // kinds (1 to 5) are below converted (255) and general (256), so
                     // one unsigned compare sends both out of line, where the general
@@ -2622,7 +2781,15 @@ impl Target<Asm> for BlockTarget<'_> {
                 let (p, q) = (g(ins.a), g(ins.b));
                 let voff = disp(ins.k)?;
                 let f = layout::FIELDS as i32;
-                let (mismatch, done) = if element_copy(t, i) {
+                let flat = self.flat.as_ref().filter(|v| v.flat(ins.a));
+                let same = flat
+                    .zip(copied_from(t, i))
+                    .is_some_and(|(v, from)| v.same_kind(from, ins.a));
+                let (mismatch, done) = if flat.is_some() {
+                    // Known flat where the block began ([`FlatVersion`]): a value of
+                    // another tag would convert the array, which the interpreter does.
+                    (exit, a.new_dynamic_label())
+                } else if element_copy(t, i) {
                     // The flat layout first, the general one out of line.
                     self.slow(a, Slow::ASetSlot { p, q, voff, exit })
                 } else {
@@ -2636,7 +2803,10 @@ impl Target<Asm> for BlockTarget<'_> {
                     dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
                     (exit, done)
                 };
-                if stored_back(t, i) {
+                if same {
+                    // A value copied out of this array, or one of its elements kind,
+                    // both known flat: the slot's tag is the kind ([`copied_from`]).
+                } else if stored_back(t, i) {
                     // A value copied out of this array: flat now means the slot's tag
                     // is the kind ([`stored_back`]); general goes out of line.
                     dynasm!(a ; .arch x64
@@ -3132,6 +3302,78 @@ mod tests {
         assert_eq!(out[w.0 as usize], hk, "w computed in the home register");
         assert_ne!(out[v.0 as usize], hk, "v is read after w is computed");
         assert_eq!(out[u.0 as usize], hx, "u = x + v: x read no more after it");
+    }
+
+    /// A home loop of `homes` (slot, register) arrays, for [`flat_version`].
+    fn array_loop(homes: &[(u16, u8)]) -> HomeLoop {
+        HomeLoop {
+            head: 0,
+            back: 100,
+            homes: homes
+                .iter()
+                .map(|&(s, r)| (s, IrType::Ptr, Loc::Gpr(r)))
+                .collect(),
+            objects: Vec::new(),
+            checked: Vec::new(),
+            room: 0,
+            stores: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// fannkuchredux's flip (`t := a[i]; a[i] = a[j]; a[j] = t`): its array has a flat
+    /// version, both stores copy values out of it, and there is no pair to compare.
+    #[test]
+    fn an_exchange_of_elements_has_a_flat_version_of_its_array() {
+        let none = Ref(u32::MAX);
+        let mut b = TraceBuilder::new(0);
+        let arr = b.emit_raw(IrOp::HGetP, none, none, 2, 0);
+        let i = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
+        let j = b.emit_raw(IrOp::HGetI, none, none, 4, 0);
+        b.emit_raw(IrOp::AGetSlot, arr, i, 10, 0);
+        b.emit_raw(IrOp::AGetSlot, arr, j, 11, 0);
+        b.emit_raw(IrOp::ASetSlot, arr, i, 11, 0);
+        b.emit_raw(IrOp::ASetSlot, arr, j, 10, 0);
+        let t = b.finish(Vec::new());
+        let mut a = Asm::new(0);
+        let v = flat_version(&mut a, &t, &array_loop(&[(2, 15)])).expect("a flat version");
+        assert_eq!(v.arrays, vec![(arr, 15)]);
+        assert!(v.same.is_empty());
+        let sets: Vec<usize> = (0..t.ins.len())
+            .filter(|&k| t.ins[k].op == IrOp::ASetSlot)
+            .collect();
+        assert!(sets.iter().all(|&k| copied_from(&t, k) == Some(arr)));
+        assert!(v.same_kind(arr, arr));
+    }
+
+    /// A copy between two arrays (`dst[i] = src[i]`) tests both flat and of one kind;
+    /// an array also read whole into a slot no store of the block reads (most often
+    /// an object, from a general array) has no flat version, nor a block without one.
+    #[test]
+    fn a_copy_between_arrays_compares_their_kinds_and_other_reads_have_no_flat_version() {
+        let none = Ref(u32::MAX);
+        let mut b = TraceBuilder::new(0);
+        let src = b.emit_raw(IrOp::HGetP, none, none, 2, 0);
+        let dst = b.emit_raw(IrOp::HGetP, none, none, 5, 0);
+        let i = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
+        b.emit_raw(IrOp::AGetSlot, src, i, 10, 0);
+        b.emit_raw(IrOp::ASetSlot, dst, i, 10, 0);
+        let t = b.finish(Vec::new());
+        let h = array_loop(&[(2, 15), (5, 14)]);
+        let mut a = Asm::new(0);
+        let v = flat_version(&mut a, &t, &h).expect("a flat version");
+        assert_eq!(v.arrays, vec![(src, 15), (dst, 14)]);
+        assert_eq!(v.same, vec![(15, 14)]);
+        assert!(v.same_kind(src, dst));
+
+        let mut b = TraceBuilder::new(0);
+        let arr = b.emit_raw(IrOp::HGetP, none, none, 2, 0);
+        let i = b.emit_raw(IrOp::HGetI, none, none, 3, 0);
+        b.emit_raw(IrOp::AGetSlot, arr, i, 10, 0);
+        b.emit_raw(IrOp::ASetSlot, arr, i, 10, 0);
+        b.emit_raw(IrOp::AGetSlot, arr, i, 12, 0);
+        let t = b.finish(Vec::new());
+        assert_eq!(flat_version(&mut a, &t, &array_loop(&[(2, 15)])), None);
     }
 
     /// `fill_records` completes each native call's record from its site's row, and
