@@ -149,6 +149,8 @@ struct Labels {
     loops: Vec<Vec<(HomeLoop, DynamicLabel, DynamicLabel)>>,
     /// The write barrier's slow path ([`remember_routine`]).
     remember: DynamicLabel,
+    /// The exits' shared clearing routine ([`clear_routine`]).
+    clear: DynamicLabel,
     /// Per function: its back-edge blocks ([`back_edge`]), each with its loop's
     /// header, ascending.
     back_edges: Vec<Vec<(u32, u32)>>,
@@ -256,9 +258,9 @@ enum CallTag {
 
 /// Per function: the tag word of its returns when it leaves `rdx` unset: it has a
 /// returns-table row ([`ret_row`], which the trampoline needs), and its every return
-/// is a `ret.val` of that one kind (a number or bool; `ret.slot` reads its tag word
-/// from the slot). Whoever receives such a return without knowing the callee reads
-/// the tag word from the returns table ([`tag_from_returns`]).
+/// is a `ret.val` of that one kind (a number, a bool or an object, `OBJ`; `ret.slot`
+/// reads its tag word from the slot). Whoever receives such a return without knowing
+/// the callee reads the tag word from the returns table ([`tag_from_returns`]).
 fn own_ret_tags(irs: &[Option<FuncIr>], rows: &[Option<(u32, u16)>]) -> Vec<Option<u16>> {
     irs.iter()
         .zip(rows)
@@ -306,6 +308,18 @@ fn call_tags(irs: &[Option<FuncIr>], own: &[Option<u16>]) -> Vec<CallTag> {
             (direct, indirect)
         })
         .collect();
+    // Whether a function returns natively itself (`ret.slot`, `ret.val`): one that
+    // only tail-calls (pmap's `bal`) or leaves to the interpreter, whose exit
+    // abandons every native caller, sets no `rdx` for anyone.
+    let returns: Vec<bool> = irs
+        .iter()
+        .map(|f| {
+            f.iter()
+                .flat_map(|f| &f.blocks)
+                .flat_map(|b| &b.trace.ins)
+                .any(|i| matches!(i.op, IrOp::RetSlot | IrOp::RetVal))
+        })
+        .collect();
     let any_tagless = own.iter().any(Option::is_some);
     (0..irs.len())
         .map(|f| {
@@ -317,7 +331,8 @@ fn call_tags(irs: &[Option<FuncIr>], own: &[Option<u16>]) -> Vec<CallTag> {
                 match own[g] {
                     Some(w) if tags.is_some_and(|t| t != w) => return CallTag::Lookup,
                     Some(w) => tags = Some(w),
-                    None => rdx = true,
+                    None if returns[g] => rdx = true,
+                    None => {}
                 }
                 ind |= tails[g].1;
                 for &h in &tails[g].0 {
@@ -693,7 +708,7 @@ pub(super) fn tag_word(ty: IrType) -> u64 {
 /// call may have pushed without clearing them, so its failure is an exit like a
 /// stub's and leaves the frame a push would have left. The back-edge entry passes 0:
 /// the interpreter enters it, and its frame is whole (its push or an exit's stub
-/// cleared those slots).
+/// cleared those slots). `routine` is the exits' clearing routine ([`clear_exit`]).
 fn load_homes(
     a: &mut Asm,
     h: &HomeLoop,
@@ -701,6 +716,7 @@ fn load_homes(
     clears: u64,
     to: DynamicLabel,
     out: DynamicLabel,
+    routine: DynamicLabel,
 ) -> Result<(), CompileError> {
     let fail = a.new_dynamic_label();
     if h.room != 0 {
@@ -737,7 +753,7 @@ fn load_homes(
         }
     }
     dynasm!(a ; .arch x64 ; jmp =>to ; =>fail);
-    clear_slots(a, clears)?;
+    clear_exit(a, clears, routine)?;
     dynasm!(a ; .arch x64 ; mov eax, ip as i32 ; jmp =>out);
     Ok(())
 }
@@ -784,6 +800,51 @@ fn clear_slots(a: &mut Asm, mask: u64) -> Result<(), CompileError> {
         dynasm!(a ; .arch x64 ; mov DWORD [Rq(BASE) + off + 8], Tag::UNIT as i32);
     }
     Ok(())
+}
+
+/// The fewest slots an exit clears through [`clear_routine`] rather than with a store
+/// each: a store is 12 bytes of code, the routine's call 11 to 15 (the mask into
+/// `r11`, the `call`).
+const CLEAR_ROUTINE_MIN: u32 = 3;
+
+/// Clears the kept slots of `mask` (bit `s`: slot `s`) on an exit's way to the
+/// interpreter ([`Clears::at_exit`]): one store each when they are few, else one call
+/// of the shared [`clear_routine`] (`routine`) with the mask in `r11`, so that the code
+/// an exit stub spends on clears is bounded whatever the function keeps (the analysis
+/// bounds no exit's clears, `aot::clears`). Only on the cold way out: the routine
+/// clobbers `r11` and the flags (an exit's stub reads neither: it stores its pending
+/// values from their own registers, then sets `eax` and jumps to the shared exit).
+fn clear_exit(a: &mut Asm, mask: u64, routine: DynamicLabel) -> Result<(), CompileError> {
+    if mask.count_ones() < CLEAR_ROUTINE_MIN {
+        return clear_slots(a, mask);
+    }
+    // Every slot of the mask is addressable (as `clear_slots` would check).
+    disp(63 - mask.leading_zeros() as u64)?;
+    dynasm!(a ; .arch x64
+        ; mov r11, QWORD mask as i64
+        ; call =>routine);
+    Ok(())
+}
+
+/// The exits' shared clearing routine ([`clear_exit`]), one for the whole program:
+/// called with a mask of slots in `r11` (bit `s`: slot `s` of the frame at `BASE`), it
+/// writes the unit tag word into each, as [`clear_slots`] does inline, lowest first,
+/// and returns with every register but `r11` (zero) and the flags as they were.
+fn clear_routine(a: &mut Asm) {
+    const _: () = assert!(std::mem::size_of::<Value>() == 16, "slot s is at 16 * s");
+    let (next, done) = (a.new_dynamic_label(), a.new_dynamic_label());
+    dynasm!(a ; .arch x64
+        ; push rax
+        ; =>next
+        ; bsf rax, r11
+        ; jz =>done
+        ; btr r11, rax
+        ; shl rax, 4
+        ; mov DWORD [Rq(BASE) + rax + 8], Tag::UNIT as i32
+        ; jmp =>next
+        ; =>done
+        ; pop rax
+        ; ret);
 }
 
 /// Whether operation `op` of a fragment may stand between two direct calls that share
@@ -1111,6 +1172,9 @@ pub fn program(
     let remember = a.new_dynamic_label();
     dynasm!(a ; .arch x64 ; =>remember);
     remember_routine(&mut a);
+    let clear = a.new_dynamic_label();
+    dynasm!(a ; .arch x64 ; =>clear);
+    clear_routine(&mut a);
     let back_edges: Vec<Vec<(u32, u32)>> = per_function(irs, |f| {
         f.blocks
             .iter()
@@ -1160,6 +1224,7 @@ pub fn program(
         shapes: shapes.to_vec(),
         loops,
         remember,
+        clear,
         back_edges,
         table: a.new_dynamic_label(),
         clears,
@@ -1272,7 +1337,8 @@ pub fn program(
         // its loops.
         if let Some(fail) = checked_fail {
             dynasm!(a ; .arch x64 ; =>fail);
-            clear_slots(&mut a, labels.clears[fi].at_exit(0)).map_err(|e| e.to_string())?;
+            clear_exit(&mut a, labels.clears[fi].at_exit(0), labels.clear)
+                .map_err(|e| e.to_string())?;
             dynasm!(a ; .arch x64 ; mov eax, 0 ; jmp =>out);
         }
         let mut stubs = Vec::new();
@@ -1310,10 +1376,11 @@ pub fn program(
             let to = labels.block(fi as u32, h.head).map_err(|e| e.to_string())?;
             let clears = labels.clears[fi].at_exit(h.head);
             dynasm!(a ; .arch x64 ; =>*pre);
-            load_homes(&mut a, h, h.head, clears, to, out).map_err(|e| e.to_string())?;
+            load_homes(&mut a, h, h.head, clears, to, out, labels.clear)
+                .map_err(|e| e.to_string())?;
             let to = labels.block(fi as u32, h.back).map_err(|e| e.to_string())?;
             dynasm!(a ; .arch x64 ; =>*entry);
-            load_homes(&mut a, h, h.back, 0, to, out).map_err(|e| e.to_string())?;
+            load_homes(&mut a, h, h.back, 0, to, out, labels.clear).map_err(|e| e.to_string())?;
         }
         let status = if full[fi] && why.is_empty() {
             Status::Full
@@ -1751,7 +1818,7 @@ impl Late<'_> {
                 to,
             } => {
                 dynasm!(a ; .arch x64 ; =>at);
-                clear_slots(a, clears)?;
+                clear_exit(a, clears, labels.clear)?;
                 for (slot, l, tw) in stores {
                     store(a, slot, l, tw)?;
                 }

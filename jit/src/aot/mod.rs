@@ -378,7 +378,8 @@ fn tiers_up_at_entry(fi: u32, fun: &Fun, code: &[u8]) -> bool {
 }
 
 /// Whether a value of IR type `t` is a number or bool: what a self tail call moves
-/// through a register and `ret.val` returns from one (its tag word follows from `t`).
+/// through a register and `ret.val` returns from one (its tag word follows from `t`;
+/// `ret.val` also returns an object made in its block, `IrType::Ptr`, tag word `OBJ`).
 fn number_or_bool(t: IrType) -> bool {
     matches!(t, IrType::I64 | IrType::F64 | IrType::Bool)
 }
@@ -2827,6 +2828,21 @@ impl Tx<'_> {
                             return Ok(Step::End);
                         }
                         if let Some((r, true)) = self.map[s0] {
+                            // An object made here and not yet stored (pmap's `create`,
+                            // `con.ret`: the new node) is returned from its register
+                            // with the tag word `OBJ`, the store and the reload saved:
+                            // its slot is dead past the `ret`, and the trampoline writes
+                            // the value there when it resumes the interpreter at this
+                            // function's `ret` row ([`emit`]'s `ret_row`), as for a
+                            // number. Nothing collects between the return and the
+                            // caller's store of the result.
+                            if self.b.ty(r) == IrType::Ptr
+                                && self.home.and_then(|h| h.home(s0)).is_none()
+                            {
+                                let s = self.b.snapshot(ip, Vec::new());
+                                self.b.emit_raw(IrOp::RetVal, r, NONE, s0 as u64, s);
+                                return Ok(Step::End);
+                            }
                             self.b.sstore(s0 as u32, r);
                         }
                         s0 as u64
@@ -3838,10 +3854,20 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         });
     }
     // The slots the pushes of direct calls leave to their callees: for every function
-    // some compiled code calls natively (the others' exits need not clear).
+    // some compiled code calls or tail-calls natively (the others' exits need not
+    // clear). A direct tail call (`tcall.aot`) leaves its callee's kept slots as a
+    // call's push does (`emit::clear_range`): pmap's `bal`, only ever tail-called,
+    // then keeps its 18 slots past its arguments (18 stores fewer at each tail call).
     let mut called = vec![false; m.functions.len()];
     for t in irs.iter().flatten() {
-        for (_, f) in native_calls(t) {
+        let tails = t.blocks.iter().flat_map(|b| {
+            b.trace
+                .ins
+                .iter()
+                .filter(|i| i.op == IrOp::TCallAot)
+                .map(|i| (i.k & 0xffff_ffff) as u32)
+        });
+        for f in native_calls(t).into_iter().map(|c| c.1).chain(tails) {
             if let Some(c) = called.get_mut(f as usize) {
                 *c = true;
             }
