@@ -39,8 +39,10 @@ pub const HBC_ALLOW_FFI: u32 = 1;
 pub const SECTION_TEXT: [u8; 4] = *b"TEXT";
 /// The section describing `TEXT`: its binding to the program and its entry points.
 pub const SECTION_AOT: [u8; 4] = *b"AOTM";
-/// The first 8 bytes of the `AOTM` section.
-pub const AOT_MAGIC: [u8; 8] = *b"HVMAOT1\0";
+/// The first 8 bytes of the `AOTM` section; its digit is the section's version (2 since
+/// the field kinds' codes of arrays of a known elements kind, which an earlier runtime
+/// would read as damaged).
+pub const AOT_MAGIC: [u8; 8] = *b"HVMAOT2\0";
 /// `AOTM` header: magic, binding hash (u64), function count (u32), entry count (u32).
 pub const AOT_HEADER_SIZE: usize = 24;
 /// One `AOTM` entry: function (u32), bytecode offset (u32), code offset (u32).

@@ -466,6 +466,16 @@ fn damaged_payloads() -> Result<(), Failed> {
         1,
         "its code section table (AOTM) is damaged",
     )?;
+    // A table of the section's first version (field kinds without the elements
+    // kinds' codes) is refused, not misread.
+    let mut v1 = aot.clone();
+    v1[..8].copy_from_slice(b"HVMAOT1\0");
+    check(
+        "aotm_version_1",
+        &with(&hbc, &v1, &text),
+        1,
+        "its code section table (AOTM) is damaged",
+    )?;
     check(
         "half_code",
         &native::build(

@@ -1,6 +1,7 @@
 //! Field kinds of a closed program (SPEC.md §11.6, "Field kinds"): for each field of
 //! each of the program's own types, the one kind (i64, f64, bool or array) every value
-//! ever stored there has, when there is one.
+//! ever stored there has, when there is one, and for an array field the elements kind
+//! of every array that can reach it, when the program proves one.
 //!
 //! The fact holds only when the whole program is known: a native executable's module,
 //! which nothing links to later (`hashvm run` has a REPL, and a later load could add a
@@ -9,9 +10,14 @@
 //! JIT, whose recorder then loads such a field with no tag guard once the object's type
 //! is guarded (`fload.known` after one `guard.meta`): one compare of the header for
 //! every field of the object, where each field load compared its tag. An array field's
-//! value is known to be an object of the array kind too (no `guard.kind`); its elements
-//! kind is not (a store of another kind converts an array, SPEC.md §1.1), so it stays
-//! guarded.
+//! value is known to be an object of the array kind too (no `guard.kind`). Its
+//! elements kind is known only where the program can never convert such an array (a
+//! store of another kind converts one, SPEC.md §1.1): every array stored there was
+//! made by an `anew` of an i64, f64 or bool, and no `aset` or `array.fill` of the
+//! program can store a value of another kind into one (`aot::fields`, "Elements
+//! kinds"); then no `guard.meta` of the elements kind follows either. Such an array
+//! is flat of that kind, or empty (an empty array is general, and every access of
+//! one fails its index check first).
 
 use hashvm_format::FIRST_USER_TYPE;
 use hashvm_vm::Tag;
@@ -22,9 +28,10 @@ pub enum FieldKind {
     /// Every value has this tag (`Tag::I64`, `Tag::F64` or `Tag::BOOL`; any other is
     /// no kind of the table).
     Tag(u32),
-    /// Every value is an array (tag `Tag::OBJ`, header kind `layout::KIND_ARRAY`), of
-    /// any elements kind.
-    Array,
+    /// Every value is an array (tag `Tag::OBJ`, header kind `layout::KIND_ARRAY`): of
+    /// any elements kind (`None`), or (`Some(t)`, `t` one of `Tag::I64`, `Tag::F64`,
+    /// `Tag::BOOL`) flat with elements of tag `t` or empty, on every run.
+    Array(Option<u32>),
 }
 
 /// The kind of a field: a tag (`Tag::I64`, `Tag::F64`, `Tag::BOOL`), an array, or
@@ -32,25 +39,32 @@ pub enum FieldKind {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldKinds {
     /// Per type id `FIRST_USER_TYPE + i`, per field index: the byte code of
-    /// [`FieldKinds::encode`] (0 unknown, 1 i64, 2 f64, 3 bool, 4 array).
+    /// [`FieldKinds::encode`] (0 unknown, 1 i64, 2 f64, 3 bool, 4 array, 5 array of
+    /// i64s, 6 array of f64s, 7 array of bools).
     types: Vec<Vec<u8>>,
 }
 
 const CODES: [u32; 3] = [Tag::I64, Tag::F64, Tag::BOOL];
 
-/// The code of [`FieldKind::Array`] (after the tags').
+/// The code of [`FieldKind::Array`] of any elements kind (after the tags'); an array
+/// whose elements have the tag `CODES[i]` is `ARRAY + 1 + i`.
 const ARRAY: u8 = CODES.len() as u8 + 1;
+
+/// The largest code.
+const LAST: u8 = ARRAY + CODES.len() as u8;
+
+/// The code of a tag of [`CODES`] (`None` for any other), from 1.
+fn tag_code(t: u32) -> Option<u8> {
+    CODES.iter().position(|&c| c == t).map(|p| p as u8 + 1)
+}
 
 impl FieldKinds {
     /// The table from per type (from `FIRST_USER_TYPE`), per field, the kind every
     /// value stored there has (`None`: unknown).
     pub fn new(types: Vec<Vec<Option<FieldKind>>>) -> FieldKinds {
         let code = |k: Option<FieldKind>| match k {
-            Some(FieldKind::Tag(t)) => CODES
-                .iter()
-                .position(|&c| c == t)
-                .map_or(0, |p| p as u8 + 1),
-            Some(FieldKind::Array) => ARRAY,
+            Some(FieldKind::Tag(t)) => tag_code(t).unwrap_or(0),
+            Some(FieldKind::Array(e)) => ARRAY + e.and_then(tag_code).unwrap_or(0),
             None => 0,
         };
         FieldKinds {
@@ -66,16 +80,25 @@ impl FieldKinds {
     /// ([`FieldKinds::array`]).
     pub fn tag(&self, ty: u32, fi: usize) -> Option<u32> {
         let c = self.code(ty, fi)?;
-        if c == ARRAY {
+        if c >= ARRAY {
             return Some(Tag::OBJ);
         }
         CODES.get((c as usize).checked_sub(1)?).copied()
     }
 
     /// Whether every value in field `fi` of a data object of type id `ty` is an array
-    /// (an object of the array kind; its elements kind is not known).
+    /// (an object of the array kind; its elements kind in [`FieldKinds::elems`]).
     pub fn array(&self, ty: u32, fi: usize) -> bool {
-        self.code(ty, fi) == Some(ARRAY)
+        self.code(ty, fi).is_some_and(|c| c >= ARRAY)
+    }
+
+    /// The elements kind (`Tag::I64`, `Tag::F64` or `Tag::BOOL`, the meta word of a
+    /// flat array of them, `Elems::of_tag`) of every array in field `fi` of a data
+    /// object of type id `ty`, when the program proves one: each is flat of that kind
+    /// or empty, on every run.
+    pub fn elems(&self, ty: u32, fi: usize) -> Option<u32> {
+        let c = self.code(ty, fi)?.checked_sub(ARRAY + 1)?;
+        CODES.get(c as usize).copied()
     }
 
     fn code(&self, ty: u32, fi: usize) -> Option<u8> {
@@ -93,8 +116,14 @@ impl FieldKinds {
         self.types.iter().flatten().filter(|&&c| c != 0).count()
     }
 
+    /// How many of them are arrays of a known elements kind (`--native-stats`).
+    pub fn known_elems(&self) -> usize {
+        self.types.iter().flatten().filter(|&&c| c > ARRAY).count()
+    }
+
     /// The bytes the `AOTM` section carries: type count u32, then per type its field
-    /// count u32 and one byte per field (0 unknown, 1 i64, 2 f64, 3 bool, 4 array).
+    /// count u32 and one byte per field (0 unknown, 1 i64, 2 f64, 3 bool, 4 array,
+    /// 5 to 7 an array of i64s, f64s, bools).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = (self.types.len() as u32).to_le_bytes().to_vec();
         for fs in &self.types {
@@ -116,7 +145,7 @@ impl FieldKinds {
             let k = u32_at(at)?;
             at += 4;
             let fs = b.get(at..at.checked_add(k)?)?;
-            if fs.iter().any(|&c| c > ARRAY) {
+            if fs.iter().any(|&c| c > LAST) {
                 return None;
             }
             types.push(fs.to_vec());
@@ -136,7 +165,16 @@ mod tests {
         let k = FieldKinds::new(vec![
             vec![t(Tag::F64), None, t(Tag::I64)],
             vec![],
-            vec![t(Tag::BOOL), t(Tag::OBJ), Some(FieldKind::Array)],
+            vec![
+                t(Tag::BOOL),
+                t(Tag::OBJ),
+                Some(FieldKind::Array(None)),
+                Some(FieldKind::Array(Some(Tag::I64))),
+                Some(FieldKind::Array(Some(Tag::BOOL))),
+                Some(FieldKind::Array(Some(Tag::F64))),
+                // Not a kind of elements the table has: an array of any.
+                Some(FieldKind::Array(Some(Tag::OBJ))),
+            ],
         ]);
         let f = FIRST_USER_TYPE;
         assert_eq!(k.tag(f, 0), Some(Tag::F64));
@@ -151,8 +189,19 @@ mod tests {
         assert_eq!(k.tag(f + 2, 2), Some(Tag::OBJ));
         assert!(k.array(f + 2, 2));
         assert!(!k.array(f, 0));
-        assert!(!k.array(f + 2, 3));
-        assert_eq!(k.known(), 4);
+        assert_eq!(k.elems(f + 2, 2), None, "an array of any elements kind");
+        // Arrays of a known elements kind: arrays, objects, and their kind.
+        for (fi, e) in [(3, Tag::I64), (4, Tag::BOOL), (5, Tag::F64)] {
+            assert!(k.array(f + 2, fi));
+            assert_eq!(k.tag(f + 2, fi), Some(Tag::OBJ));
+            assert_eq!(k.elems(f + 2, fi), Some(e));
+        }
+        assert!(k.array(f + 2, 6));
+        assert_eq!(k.elems(f + 2, 6), None);
+        assert_eq!(k.elems(f, 0), None, "an f64 field holds no array");
+        assert!(!k.array(f + 2, 7));
+        assert_eq!(k.known(), 8);
+        assert_eq!(k.known_elems(), 3);
         assert_eq!(k.tag(f - 1, 0), None);
         assert_eq!(k.tag(f + 3, 0), None);
         let b = k.encode();
@@ -161,7 +210,12 @@ mod tests {
         let mut bad = b.clone();
         *bad.last_mut().unwrap() = 9;
         assert_eq!(FieldKinds::decode(&bad), None);
-        *bad.last_mut().unwrap() = ARRAY + 1;
+        *bad.last_mut().unwrap() = LAST + 1;
         assert_eq!(FieldKinds::decode(&bad), None);
+        *bad.last_mut().unwrap() = LAST;
+        assert_eq!(
+            FieldKinds::decode(&bad).map(|k| k.elems(f + 2, 6)),
+            Some(Some(Tag::BOOL))
+        );
     }
 }

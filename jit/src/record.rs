@@ -1979,8 +1979,9 @@ impl Recorder {
     /// The tag word of field `fi` of the data object `obj` (its value now `ov`, the
     /// field's `fv`) when the closed program's field kinds prove it for the object's
     /// type ([`Recorder::fields`]), after guarding that type (`guard.meta`, shared by
-    /// every such load of the object), and whether the field is an array one (its
-    /// value then an object of the array kind); `None` (and no guard) otherwise. The
+    /// every such load of the object), whether the field is an array one (its value
+    /// then an object of the array kind), and the elements kind the program keeps for
+    /// its arrays, if any ([`FieldKinds::elems`]); `None` (and no guard) otherwise. The
     /// caller guarded the object's kind (DATA) and that it has the field.
     fn known_field(
         &mut self,
@@ -1990,7 +1991,7 @@ impl Recorder {
         fv: Value,
         snap: u32,
         probe: &dyn Probe,
-    ) -> Result<Option<(u64, bool)>, String> {
+    ) -> Result<Option<(u64, bool, Option<u32>)>, String> {
         let Some(kinds) = &self.fields else {
             return Ok(None);
         };
@@ -2007,14 +2008,15 @@ impl Recorder {
         self.b
             .guard_header(IrOp::GMeta, obj, h.meta as u64, snap)
             .map_err(|e| e.to_string())?;
-        Ok(Some((tw, array)))
+        Ok(Some((tw, array, kinds.elems(h.meta, fi))))
     }
 
     /// Field `fi` of `obj` (a record's field, a closure's capture; its value now is
     /// `fv`) read into `slot` when `load`, else written from `slot`: one path for
     /// `field`/`getenv` and `setfield`/`setenv`, the store through `hstore` and its
     /// write barrier. A load whose tag word `known` is proven ([`Recorder::known_field`])
-    /// compares no tag, and an array field's value needs no kind guard.
+    /// compares no tag, an array field's value needs no kind guard, and one whose
+    /// elements kind the program keeps no `guard.meta` of it.
     #[allow(clippy::too_many_arguments)]
     fn field_access(
         &mut self,
@@ -2026,19 +2028,25 @@ impl Recorder {
         ip: u32,
         snap: u32,
         slots: &[Value],
-        known: Option<(u64, bool)>,
+        known: Option<(u64, bool, Option<u32>)>,
     ) -> Result<(), String> {
         let err = |e: BuildError| e.to_string();
         if load {
             let r = match known {
-                Some((tw, _)) => self.b.fload_known(obj, fi as u32, tw),
+                Some((tw, ..)) => self.b.fload_known(obj, fi as u32, tw),
                 None => self.b.fload(obj, fi as u32, tagword_of(fv), snap),
             }
             .map_err(err)?;
-            if let Some((_, true)) = known {
+            if let Some((_, true, elems)) = known {
                 self.b
                     .known_header(IrOp::GKind, r, layout::KIND_ARRAY as u64)
                     .map_err(err)?;
+                // An array whose elements kind the program keeps: flat of that kind
+                // (its meta word, `Elems::of_tag`) or empty, which every access's
+                // index check fails first. No `guard.meta` of the elements kind.
+                if let Some(e) = elems {
+                    self.b.known_header(IrOp::GMeta, r, e as u64).map_err(err)?;
+                }
             }
             self.put(slot, r);
         } else {

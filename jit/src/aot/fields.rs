@@ -43,8 +43,17 @@
 //! field-count test the type answers, a field of a kind this table proves with no tag
 //! compare, and tells `None` from `Some` by one compare (SPEC.md §11.6, "Field
 //! kinds").
+//!
+//! The same fixed point finds which arrays keep their elements kind (SPEC.md §11.6,
+//! "Elements kinds"): an `anew`'s array of an i64, f64 or bool ([`Kind::ArrOf`]) is
+//! flat of that kind until a store of another kind converts it, and only a reached
+//! `aset` or `array.fill` of a function a run can call ([`function_sources`]) can
+//! ([`converts`]). The tags no such store may convert are [`Heap::elems`]' answer: the
+//! inference gives an `aget` of such an array that kind, the compiled code reads and
+//! writes its elements with no test of the kind, and the table carries it for an
+//! array field whose every array is one (codes 5 to 7, [`crate::kinds`]).
 
-use super::{infer_seeded, returns, slot, Fun, Heap, Kind};
+use super::{infer_seeded, returns, slot, Fun, Heap, Kind, ELEMS};
 use crate::kinds::{FieldKind, FieldKinds};
 use hashvm_format::insn::{decode_all, Operand};
 use hashvm_format::opcode::Op;
@@ -121,6 +130,83 @@ fn escaping(m: &Module) -> Option<Vec<bool>> {
     Some(esc)
 }
 
+/// What decides which functions a run can ever call (for [`closed_facts`]' elements
+/// kinds): the functions called whatever the program does (the entry, the
+/// initialisers, every function a constant holds but an own `fn` global's, and those
+/// whose own global a constant reads), and per function the functions its code can
+/// make a value of (every operand naming one but a direct call's callee: `loadfn`,
+/// `closure`; and the function of each own `fn` global it reads). With the callees of
+/// the reached direct calls, these are every way a function comes to run (the
+/// interpreter, the runtime and the tracing JIT call a function only through those
+/// instructions or a function value). `None` when a function does not decode or the
+/// program imports a global.
+fn function_sources(m: &Module) -> Option<(Vec<bool>, Vec<Vec<usize>>)> {
+    let n = m.functions.len();
+    let mut always = vec![false; n];
+    let mut names: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut reads: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (f, func) in m.functions.iter().enumerate() {
+        for (_, i) in decode_all(&func.code).ok()? {
+            let op = i.op.unfused();
+            for (k, a) in i.args.iter().enumerate() {
+                match a {
+                    Operand::Func(_)
+                        if (op == Op::CallK && k == 1) || (op == Op::TCallK && k == 0) => {}
+                    Operand::Func(g) => names[f].push(*g as usize),
+                    Operand::Global(g) => reads[f].push(*g as usize),
+                    _ => {}
+                }
+            }
+        }
+    }
+    fn walk(c: &Const, always: &mut [bool], read: &mut [bool]) {
+        let mark = |v: &mut [bool], i: u32| {
+            if let Some(x) = v.get_mut(i as usize) {
+                *x = true;
+            }
+        };
+        match c {
+            Const::Func(f) => mark(always, *f),
+            Const::Closure { func, captures } => {
+                mark(always, *func);
+                captures.iter().for_each(|x| walk(x, always, read));
+            }
+            Const::Global(g) => mark(read, *g),
+            Const::Data { fields: v, .. } | Const::Tuple(v) | Const::List(v) | Const::Array(v) => {
+                v.iter().for_each(|x| walk(x, always, read));
+            }
+            Const::Ref(x) => walk(x, always, read),
+            _ => {}
+        }
+    }
+    let mut read_by_const = vec![false; m.globals.len()];
+    let mut own = vec![None; m.globals.len()];
+    for (g, gl) in m.globals.iter().enumerate() {
+        match &gl.init {
+            GlobalInit::Const(Const::Func(f)) => own[g] = Some(*f as usize),
+            GlobalInit::Const(c) => walk(c, &mut always, &mut read_by_const),
+            GlobalInit::Uninit => {}
+            GlobalInit::Import(_) => return None,
+        }
+    }
+    for (g, f) in own.iter().enumerate() {
+        if let (Some(f), true) = (f, read_by_const[g]) {
+            *always.get_mut(*f)? = true;
+        }
+    }
+    for (f, rs) in reads.iter().enumerate() {
+        for &g in rs {
+            if let Some(Some(h)) = own.get(g) {
+                names[f].push(*h);
+            }
+        }
+    }
+    for &f in m.inits.iter().chain(&m.entry) {
+        *always.get_mut(f as usize)? = true;
+    }
+    Some((always, names))
+}
+
 /// The kind of a constant held in a field.
 fn const_kind(c: &Const) -> Kind {
     match c {
@@ -186,11 +272,12 @@ fn constant_fields(m: &Module) -> Vec<Option<Vec<Kind>>> {
 }
 
 /// The field kinds of the whole program `m` (see the module's documentation); `rets`
-/// are the return kinds of the inference with every parameter unknown. Anything the
+/// are the return kinds of the inference with every parameter unknown, `heap` what
+/// [`closed_facts`] proves (an array field's elements kind comes from there). Anything the
 /// analysis cannot follow (a function that does not decode, an imported type or
 /// global, no fixed point within the bound) leaves the fields it touches, or all,
 /// unknown.
-pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
+pub(crate) fn field_kinds(m: &Module, rets: &[Kind], heap: &Heap) -> FieldKinds {
     let none = FieldKinds::default();
     let mut f = constant_fields(m);
     if f.iter().flatten().all(|v| v.is_empty()) {
@@ -230,12 +317,25 @@ pub(crate) fn field_kinds(m: &Module, rets: &[Kind]) -> FieldKinds {
         Kind::I64 => Some(FieldKind::Tag(Tag::I64)),
         Kind::F64 => Some(FieldKind::Tag(Tag::F64)),
         Kind::Bool => Some(FieldKind::Tag(Tag::BOOL)),
-        Kind::Arr => Some(FieldKind::Array),
+        Kind::Arr | Kind::ArrOf(_) => Some(FieldKind::Array(None)),
         _ => None,
+    };
+    // An array field whose every array keeps an elements kind (the second fixed point,
+    // [`closed_facts`], which reads the elements back): that kind too.
+    let elems = |t: usize, fi: usize| {
+        let k = heap.fields.get(t)?.get(fi)?;
+        heap.elems(*k).map(|e| FieldKind::Array(Some(e)))
     };
     FieldKinds::new(
         f.iter()
-            .map(|v| v.iter().flatten().map(tag).collect())
+            .enumerate()
+            .map(|(t, v)| {
+                v.iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(fi, k)| elems(t, fi).or_else(|| tag(k)))
+                    .collect()
+            })
             .collect(),
     )
 }
@@ -342,14 +442,25 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
         .collect();
     let mut rets = vec![Kind::Bot; n];
     let mut kept = true;
-    let heap_of = |f: &[Option<Vec<Kind>>], kept: bool| Heap {
+    let (always, names) =
+        function_sources(m).unwrap_or_else(|| (vec![true; n], vec![Vec::new(); n]));
+    // Per tag of [`ELEMS`], whether an `aset` or `array.fill` may convert an `anew`'s
+    // array of it: only rises, from "none".
+    let mut spoiled = [false; 3];
+    let heap_of = |f: &[Option<Vec<Kind>>], kept: bool, spoiled: [bool; 3]| Heap {
         fields: f.iter().map(|v| v.clone().unwrap_or_default()).collect(),
         some_kept: kept,
+        elems_kept: spoiled.map(|s| !s),
     };
     for _ in 0..MAX_FACT_ROUNDS {
-        let heap = heap_of(&f, kept);
+        let heap = heap_of(&f, kept, spoiled);
         let (mut nparams, mut nrets, mut nf, mut nkept) =
             (params.clone(), rets.clone(), f.clone(), kept);
+        // Per function, its reached direct calls' callees and what its reached stores
+        // into arrays may convert ([`converts`]); counted only for the functions the
+        // program can call (below).
+        let mut calls: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut converts_in = vec![[false; 3]; n];
         for (g, func) in m.functions.iter().enumerate() {
             let Some(fun) =
                 infer_seeded(&func.code, func.nslots, &rets, g as u32, &params[g], &heap)
@@ -392,8 +503,17 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
                         }
                         continue;
                     }
+                    Op::ASet | Op::ArrayFill => {
+                        let v = at(slot(i, if i.op == Op::ASet { 2 } else { 1 }));
+                        let c = converts(at(slot(i, 0)), v);
+                        for (x, y) in converts_in[g].iter_mut().zip(c) {
+                            *x |= y;
+                        }
+                        continue;
+                    }
                     _ => continue,
                 };
+                calls[g].push(callee);
                 let Some(ps) = nparams.get_mut(callee) else {
                     return any();
                 };
@@ -402,7 +522,28 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
                 }
             }
         }
-        if nparams == params && nrets == rets && nf == f && nkept == kept {
+        // The functions a run can call ([`function_sources`]): those called whatever
+        // runs, and from there the reached direct calls' callees and the functions
+        // whose values the code makes, transitively. No other ever runs.
+        let mut live = always.clone();
+        let mut work: Vec<usize> = (0..n).filter(|&g| always[g]).collect();
+        while let Some(g) = work.pop() {
+            for &c in calls[g].iter().chain(&names[g]) {
+                if let Some(l) = live.get_mut(c).filter(|l| !**l) {
+                    *l = true;
+                    work.push(c);
+                }
+            }
+        }
+        let mut nspoiled = spoiled;
+        for (g, c) in converts_in.iter().enumerate() {
+            if live[g] {
+                for (x, y) in nspoiled.iter_mut().zip(c) {
+                    *x |= *y;
+                }
+            }
+        }
+        if nparams == params && nrets == rets && nf == f && nkept == kept && nspoiled == spoiled {
             // `Bot` in the answer (never called, never stored): nothing the compiled
             // code may rely on.
             let params = params
@@ -416,7 +557,7 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
                         .collect()
                 })
                 .collect();
-            let mut heap = heap_of(&f, kept);
+            let mut heap = heap_of(&f, kept, spoiled);
             for k in heap.fields.iter_mut().flatten() {
                 if *k == Kind::Bot {
                     *k = Kind::Any;
@@ -424,9 +565,26 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
             }
             return (params, heap);
         }
-        (params, rets, f, kept) = (nparams, nrets, nf, nkept);
+        (params, rets, f, kept, spoiled) = (nparams, nrets, nf, nkept, nspoiled);
     }
     any()
+}
+
+/// Which elements kinds of [`ELEMS`] a store of a value of kind `v` into an array of
+/// kind `arr` (an `aset`, or an `array.fill`) may take from an `anew`'s array
+/// ([`Kind::ArrOf`]) by converting it (SPEC.md §1.1): into an `anew`'s array of tag
+/// `t`, `t` unless the value is a `t`; into any other array, which may be an `anew`'s
+/// of any tag, every tag but the value's. Nothing from a slot not reached yet in the
+/// fixed point (`Bot`; at the end, a store that never runs).
+fn converts(arr: Kind, v: Kind) -> [bool; 3] {
+    if arr == Kind::Bot || v == Kind::Bot {
+        return [false; 3];
+    }
+    let vt = v.elem_tag();
+    ELEMS.map(|e| match arr {
+        Kind::ArrOf(t) => t == e && vt != Some(e),
+        _ => vt != Some(e),
+    })
 }
 
 #[cfg(test)]
@@ -469,7 +627,7 @@ mod tests {
 ";
         let m = assemble(src, "t.hasm").unwrap();
         let (_, rets) = super::super::infer_program(&m);
-        let k = field_kinds(&m, &rets);
+        let k = field_kinds(&m, &rets, &Heap::NONE);
         let t = FIRST_USER_TYPE;
         assert!(k.array(t, 0), "T.a: only ever the array");
         assert_eq!(k.tag(t, 0), Some(Tag::OBJ));
@@ -483,7 +641,7 @@ mod tests {
         let src2 = src.replace("loadi r1, 9", "loadf r1, 2.5");
         let m2 = assemble(&src2, "t.hasm").unwrap();
         let (_, rets2) = super::super::infer_program(&m2);
-        let k2 = field_kinds(&m2, &rets2);
+        let k2 = field_kinds(&m2, &rets2, &Heap::NONE);
         assert_eq!(k2.tag(t, 1), None, "T.n: poke's f64 may land there");
         assert!(k2.array(t, 0));
     }

@@ -138,6 +138,14 @@ pub enum Kind {
     /// field every stored value of which is one needs no tag or kind test); to the
     /// translation it is a slot of no number or bool kind, like `Any`.
     Arr,
+    /// An array made by an `anew` whose fill value had the tag `t` (`Tag::I64`,
+    /// `Tag::F64` or `Tag::BOOL`): flat of that elements kind when made with
+    /// elements, general when empty. Where it came from, which every run keeps; what
+    /// it holds now is known only when no `aset` or `array.fill` of the program can
+    /// store a value of another kind into such an array ([`Heap::elems`], SPEC.md
+    /// §11.6 "Elements kinds"): then an `aget` of it gives a `t` and an `aset` of a
+    /// `t` into it tests no elements kind.
+    ArrOf(u32),
     /// Anything.
     Any,
 }
@@ -159,6 +167,8 @@ impl Kind {
             // Objects of two types, or an object and any constructed value: still a
             // constructed value, nothing more.
             (x, y) if x.constructed() && y.constructed() => Kind::Ctor,
+            // Arrays from `anew`s of two tags, or from one and from anywhere.
+            (Kind::ArrOf(_) | Kind::Arr, Kind::ArrOf(_) | Kind::Arr) => Kind::Arr,
             _ => Kind::Any,
         }
     }
@@ -175,7 +185,7 @@ impl Kind {
     /// Whether nothing is known that a number's or bool's test would need (a
     /// constructed value's slot, as one of no kind, holds no number or bool).
     fn untyped(self) -> bool {
-        matches!(self, Kind::Any | Kind::Arr) || self.constructed()
+        matches!(self, Kind::Any | Kind::Arr | Kind::ArrOf(_)) || self.constructed()
     }
 
     /// Whether the slot holds a constructed value ([`Kind::Ctor`], [`Kind::CtorNz`]
@@ -264,6 +274,36 @@ pub(crate) struct Heap {
     /// of field 0 may write into a `Some` (its object is of no known type, or of
     /// `Option`). Without it, `con` makes no [`Kind::SomeOf`].
     some_kept: bool,
+    /// Per tag of [`ELEMS`]: whether an array an `anew` made with a fill of that tag
+    /// ([`Kind::ArrOf`]) keeps that elements kind on every run: no reached `aset` or
+    /// `array.fill` of a function the program can call may store a value of another
+    /// kind into one ([`fields::closed_facts`]).
+    elems_kept: [bool; 3],
+}
+
+/// The tags of the elements kinds [`Heap::elems_kept`] tracks, in its order.
+pub(crate) const ELEMS: [u32; 3] = [Tag::I64, Tag::F64, Tag::BOOL];
+
+/// The kind of a value of tag `t` of [`ELEMS`] (`Any` for another).
+fn kind_of_tag(t: u32) -> Kind {
+    match t {
+        Tag::I64 => Kind::I64,
+        Tag::F64 => Kind::F64,
+        Tag::BOOL => Kind::Bool,
+        _ => Kind::Any,
+    }
+}
+
+impl Kind {
+    /// The tag of [`ELEMS`] of an i64, f64 or bool.
+    fn elem_tag(self) -> Option<u32> {
+        match self {
+            Kind::I64 => Some(Tag::I64),
+            Kind::F64 => Some(Tag::F64),
+            Kind::Bool => Some(Tag::BOOL),
+            _ => None,
+        }
+    }
 }
 
 impl Heap {
@@ -271,7 +311,23 @@ impl Heap {
     const NONE: Heap = Heap {
         fields: Vec::new(),
         some_kept: false,
+        elems_kept: [false; 3],
     };
+
+    /// The elements kind (a tag of [`ELEMS`]) of every array a slot of kind `k` can
+    /// hold: flat of that kind, or empty (general; every access of it fails its index
+    /// check first). Only for an `anew`'s array ([`Kind::ArrOf`]) of a kind the program
+    /// never converts ([`Heap::elems_kept`]).
+    pub(crate) fn elems(&self, k: Kind) -> Option<u32> {
+        match k {
+            Kind::ArrOf(t) => ELEMS
+                .iter()
+                .position(|&e| e == t)
+                .filter(|&p| self.elems_kept[p])
+                .map(|_| t),
+            _ => None,
+        }
+    }
 
     /// The kind of field `fi` of a value of kind `k` (past the read, which faults on
     /// anything without that field): a field of an object of type `T` as the table
@@ -286,7 +342,7 @@ impl Heap {
                 .and_then(|x| self.fields.get(x as usize))
                 .and_then(|v| v.get(fi))
                 .copied()
-                .filter(|k| *k == Kind::Bot || k.constructed())
+                .filter(|k| *k == Kind::Bot || k.constructed() || matches!(k, Kind::ArrOf(_)))
                 .unwrap_or(Kind::Any),
             Kind::SomeOf(t) | Kind::Opt(t) if fi == 0 && self.some_kept => Kind::Obj(t),
             _ => Kind::Any,
@@ -504,8 +560,12 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
             k(st, s0, v);
         }
         Cons | LoadNil => k(st, s0, Kind::Ctor),
-        // `anew` allocates an array (a negative count faults).
-        ANew => k(st, s0, Kind::Arr),
+        // `anew` allocates an array (a negative count faults), flat of its fill's
+        // kind when it has elements.
+        ANew => {
+            let fill = st.get(s2).and_then(|x| x.elem_tag());
+            k(st, s0, fill.map_or(Kind::Arr, Kind::ArrOf));
+        }
         Head | Tail => {
             let c = past(st, s1);
             k(st, s1, c);
@@ -545,9 +605,12 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
             let both = st.get(s1) == Some(&Kind::I64) && st.get(s2) == Some(&Kind::I64);
             k(st, s0, if both { Kind::Bool } else { Kind::Any });
         }
+        // An element of an array whose elements kind the program keeps
+        // ([`Heap::elems`]) has that kind.
         AGet => {
+            let e = st.get(s1).and_then(|a| heap.elems(*a));
             k(st, s2, Kind::I64);
-            k(st, s0, Kind::Any);
+            k(st, s0, e.map_or(Kind::Any, kind_of_tag));
         }
         ASet => k(st, s1, Kind::I64),
         _ => {
@@ -831,13 +894,15 @@ impl Image {
             "native: {n} functions: {full} compiled ahead of time, {} interpreted (entered as \
              machine code only at loops that compile whole; the instructions keeping each one \
              interpreted are listed), {} bytes of machine code, {} entries, {} loops keeping \
-             values in registers, {} calls inlined, {} fields of a known kind\n",
+             values in registers, {} calls inlined, {} fields of a known kind ({} arrays of a \
+             known elements kind)\n",
             n - full,
             self.text.len(),
             self.entries.len(),
             self.home_loops,
             self.inlined,
-            self.fields.known()
+            self.fields.known(),
+            self.fields.known_elems()
         );
         for r in &self.report {
             match &r.status {
@@ -2461,6 +2526,17 @@ impl Tx<'_> {
                 let r = self.b.alen(a)?;
                 self.set(s0, r);
             }
+            AGet if self.objs.heap.elems(self.kinds[s1]).is_some() => {
+                // An array flat of an elements kind the program keeps, or empty
+                // ([`Heap::elems`]): the element's payload read with that kind as its
+                // tag, after the index's check (`aget.flat`, which an empty array
+                // fails, as the interpreter's access faults), with no test of the kind.
+                let e = self.objs.heap.elems(self.kinds[s1]).unwrap_or(Tag::I64);
+                let (a, x) = (get!(s1, IrType::Ptr), get!(s2, IrType::I64));
+                let snap = self.snap(ip);
+                let r = self.b.aget_flat(a, x, e as u64, snap)?;
+                self.set(s0, r);
+            }
             AGet => {
                 let (a, x) = (get!(s1, IrType::Ptr), get!(s2, IrType::I64));
                 let snap = self.snap(ip);
@@ -2626,7 +2702,14 @@ impl Tx<'_> {
                 };
                 let snap = self.snap(ip);
                 self.b.guard_index(a, x, snap)?;
+                // A value of the elements kind the program keeps for the array
+                // ([`Heap::elems`]; the index checked, so the array is not empty): its
+                // payload stored with no test of the kind.
+                let flat = self.objs.heap.elems(self.kinds[s0]).map(kind_of_tag);
                 match v {
+                    Some(v) if flat.and_then(|k| k.ir()) == Some(self.b.ty(v)) => {
+                        self.b.hstore_flat(a, x, v, snap)?
+                    }
                     Some(v) => self.b.hstore_elem(a, x, v, snap)?,
                     None => {
                         self.b.emit_raw(IrOp::ASetSlot, a, x, s2 as u64, snap);
@@ -3740,7 +3823,8 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         }
     }
     let (funs, srets) = infer_program_seeded(m, &seeds, &heap);
-    let objs = ObjFacts::new(m, fields::field_kinds(m, &rets), heap);
+    let field_kinds = fields::field_kinds(m, &rets, &heap);
+    let objs = ObjFacts::new(m, field_kinds, heap);
     let typed_at = typed::typed_sites(&funs, &seeds, &consts);
     let full = fully_compiled(&funs);
     let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
@@ -4178,9 +4262,19 @@ mod tests {
         ] {
             assert_eq!(Kind::Arr.join(k), Kind::Any);
             assert_eq!(k.join(Kind::Arr), Kind::Any);
+            assert_eq!(Kind::ArrOf(Tag::I64).join(k), Kind::Any);
+            assert_eq!(k.join(Kind::ArrOf(Tag::BOOL)), Kind::Any);
         }
         assert!(Kind::Arr.untyped() && !Kind::Arr.constructed());
         assert_eq!(Kind::Arr.ir(), None);
+        // An `anew`'s array of one fill tag stays so; of two, or with any array, an
+        // array of no known elements kind.
+        let (ai, ab) = (Kind::ArrOf(Tag::I64), Kind::ArrOf(Tag::BOOL));
+        assert_eq!(ai.join(ai), ai);
+        assert_eq!(ai.join(Kind::Bot), ai);
+        assert_eq!(ai.join(ab), Kind::Arr);
+        assert_eq!(Kind::Arr.join(ab), Kind::Arr);
+        assert!(ai.untyped() && !ai.constructed() && ai.ir().is_none());
         let mut st = vec![Kind::Any; 3];
         let anew = Insn {
             op: Op::ANew,
@@ -4190,6 +4284,26 @@ mod tests {
         };
         transfer(&mut st, &anew, &[], 0, &Heap::NONE);
         assert_eq!(st[0], Kind::Arr, "an anew's result");
+        st[2] = Kind::Bool;
+        transfer(&mut st, &anew, &[], 0, &Heap::NONE);
+        assert_eq!(st[0], Kind::ArrOf(Tag::BOOL), "an anew of a bool");
+        // Its elements are bools only where the program keeps the kind.
+        let aget = Insn {
+            op: Op::AGet,
+            args: [Operand::Slot(1), Operand::Slot(0), Operand::Slot(2)]
+                .into_iter()
+                .collect(),
+        };
+        st[2] = Kind::I64;
+        let mut st2 = st.clone();
+        transfer(&mut st2, &aget, &[], 0, &Heap::NONE);
+        assert_eq!(st2[1], Kind::Any);
+        let kept = Heap {
+            elems_kept: [false, false, true],
+            ..Heap::NONE
+        };
+        transfer(&mut st, &aget, &[], 0, &kept);
+        assert_eq!(st[1], Kind::Bool);
     }
 
     /// The field table read back by the inference: an `Option` value's `Some` holds an
@@ -4198,13 +4312,26 @@ mod tests {
     #[test]
     fn heap_field_reads() {
         let heap = Heap {
-            fields: vec![vec![Kind::I64, Kind::Opt(16), Kind::Bot]],
+            fields: vec![vec![
+                Kind::I64,
+                Kind::Opt(16),
+                Kind::Bot,
+                Kind::ArrOf(Tag::I64),
+                Kind::Arr,
+            ]],
             some_kept: true,
+            elems_kept: [true, false, false],
         };
+        // An `anew`'s array is read back as one; its elements kind known as kept.
+        assert_eq!(heap.field(Kind::Obj(16), 3), Kind::ArrOf(Tag::I64));
+        assert_eq!(heap.elems(Kind::ArrOf(Tag::I64)), Some(Tag::I64));
+        assert_eq!(heap.elems(Kind::ArrOf(Tag::F64)), None);
+        assert_eq!(heap.elems(Kind::Arr), None);
+        assert_eq!(heap.field(Kind::Obj(16), 4), Kind::Any);
         assert_eq!(heap.field(Kind::Obj(16), 1), Kind::Opt(16));
         assert_eq!(heap.field(Kind::Obj(16), 0), Kind::Any, "a number");
         assert_eq!(heap.field(Kind::Obj(16), 2), Kind::Bot);
-        assert_eq!(heap.field(Kind::Obj(16), 3), Kind::Any, "no such field");
+        assert_eq!(heap.field(Kind::Obj(16), 5), Kind::Any, "no such field");
         assert_eq!(heap.field(Kind::Obj(17), 0), Kind::Any, "no such type");
         assert_eq!(heap.field(Kind::SomeOf(16), 0), Kind::Obj(16));
         assert_eq!(heap.field(Kind::Opt(16), 0), Kind::Obj(16));
