@@ -846,7 +846,8 @@ pub(crate) fn spills(t: &Trace) -> bool {
 pub(crate) fn excess(t: &Trace) -> usize {
     last_uses(t).map_or(usize::MAX, |last| {
         let (g, x) = peaks(t, &last);
-        g.saturating_sub(GPRS.len()).max(x.saturating_sub(XMMS.len()))
+        g.saturating_sub(GPRS.len())
+            .max(x.saturating_sub(XMMS.len()))
     })
 }
 

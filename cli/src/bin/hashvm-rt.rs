@@ -75,8 +75,9 @@ fn run() -> i32 {
     let (inner, jstats) = if jit_off {
         (None, None)
     } else {
-        // The program is closed: its field kinds hold for every run (SPEC.md §11.6).
-        let fields = code.as_ref().map(|c| c.2.clone());
+        // The program is closed: its field kinds hold for every run (SPEC.md §11.6),
+        // and its types' field counts are the verified module's.
+        let fields = code.as_ref().map(|c| c.2.clone().with_min_fields(&module));
         hashvm_cli::new_jit(&mut vm, false, jit_dump, jit_stats, fields)
     };
     let mut stats = None;

@@ -1578,19 +1578,7 @@ pub(crate) struct ObjFacts {
 
 impl ObjFacts {
     fn new(m: &Module, fields: crate::kinds::FieldKinds, heap: Heap) -> ObjFacts {
-        let min_fields = m
-            .types
-            .iter()
-            .map(|t| match t {
-                hashvm_format::module::TypeDef::Defined { ctors, .. } => ctors
-                    .iter()
-                    .map(|c| c.arity as usize)
-                    .filter(|&a| a > 0)
-                    .min()
-                    .unwrap_or(0),
-                hashvm_format::module::TypeDef::Import { .. } => 0,
-            })
-            .collect();
+        let min_fields = crate::kinds::min_fields(m);
         ObjFacts {
             min_fields,
             fields,
@@ -3470,15 +3458,7 @@ fn infer_program_seeded(
             if !dirty[fi] {
                 continue;
             }
-            funs[fi] = infer_seeded(
-                &f.code,
-                f.nslots,
-                &rets,
-                fi as u32,
-                seed(fi),
-                heap,
-                &consts,
-            );
+            funs[fi] = infer_seeded(&f.code, f.nslots, &rets, fi as u32, seed(fi), heap, &consts);
             next[fi] = match &funs[fi] {
                 Some(fun) => returns(fun, &rets, fi as u32),
                 None => Kind::Any,
@@ -3500,17 +3480,7 @@ fn infer_program_seeded(
         .functions
         .iter()
         .enumerate()
-        .map(|(fi, f)| {
-            infer_seeded(
-                &f.code,
-                f.nslots,
-                &any,
-                fi as u32,
-                seed(fi),
-                heap,
-                &consts,
-            )
-        })
+        .map(|(fi, f)| infer_seeded(&f.code, f.nslots, &any, fi as u32, seed(fi), heap, &consts))
         .collect();
     (funs, any)
 }
