@@ -569,6 +569,7 @@ scale := (n: i64, v: Array<f64>, out: Array<f64>) => {
         ("HASHVM_HEAP_LIMIT", "lots"),
         ("HASHVM_JIT", "maybe"),
         ("HASHVM_JIT_HOT", "0"),
+        ("HASHVM_JIT_DUMP", "yes"),
     ] {
         let r = run(Command::new(&exe).env(var, value), T);
         if r.code != 2 || !r.stderr.starts_with(&format!("error: {var}={value}: ")) {
@@ -1928,6 +1929,15 @@ fn foreign_calls_in_traces() -> Result<(), Failed> {
         .and_then(|p| p.parse::<f64>().ok());
     if !on.stderr.contains("0 aborted, 1 traces") || !in_traces.is_some_and(|p| p > 95.0) {
         return Err(format!("the loop calling cos was not compiled: {}", on.stderr).into());
+    }
+    // `HASHVM_JIT_DUMP=1` prints the trace's IR and machine code, as `--jit-dump`.
+    let dump = run(Command::new(&exe).env("HASHVM_JIT_DUMP", "1"), T);
+    if dump.code != 0
+        || dump.stdout != off.stdout
+        || !dump.stderr.contains("[jit] trace 1:")
+        || !dump.stderr.contains("[jit] trace 1 machine code")
+    {
+        return Err(format!("HASHVM_JIT_DUMP=1: {dump:?}").into());
     }
     Ok(())
 }

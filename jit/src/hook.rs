@@ -139,6 +139,14 @@ const COUNT_UP_TO: u64 = {
 };
 /// Side traces a root may grow.
 const MAX_SIDES: u32 = 16;
+
+/// How many values past its registers a trace whose stores are sunk may hold at its
+/// busiest point and still be compiled sunk when it would not spill with its stores
+/// ([`crate::opt::sink_slot_stores`]): one spilled value costs a store and a reload
+/// or two, each sunk store two stores a pass. awfy_bounce's hot side trace (15 stores
+/// sunk, 10 values live at once for 9 registers, 8 unsunk) ran 157.5 M instructions
+/// sunk and 177.5 M with its stores; no other benchmark's trace spills by sinking.
+const SINK_SPILL_SLACK: usize = 1;
 /// Iterations per exit of a root loop up to which its side traces may unroll it
 /// (`Recorder::set_unroll`): a loop whose passes end after this many iterations on
 /// average (its exits count the passes that end in it) is short enough that running
@@ -441,8 +449,9 @@ impl Jit {
         // Should the sunk form not compile (more values live at once than the spill
         // area holds), the trace compiles with its stores.
         // A sunk value lives up to the last exit that writes it: where that makes the
-        // trace spill and it did not before, it keeps its stores (pmap's long traces
-        // ran 27% more instructions sunk, reloading spilled values).
+        // trace spill more than `SINK_SPILL_SLACK` values at its busiest point and it
+        // did not spill before, it keeps its stores (pmap's long traces ran 27% more
+        // instructions sunk, reloading spilled values).
         // Then, in a root loop trace, allocations sunk (exits that rebuild sunk
         // objects grow no side traces, so side traces keep theirs).
         let sink_allocs = side.is_none() && !self.no_sink.contains(&anchor);
@@ -450,7 +459,7 @@ impl Jit {
             let unsunk = t.clone();
             let mut t = t;
             let mut sunk = crate::opt::sink_slot_stores(&mut t, lives);
-            if sunk > 0 && x64::spills(&t) && !x64::spills(&unsunk) {
+            if sunk > 0 && x64::excess(&t) > SINK_SPILL_SLACK && !x64::spills(&unsunk) {
                 t = unsunk.clone();
                 sunk = 0;
             }

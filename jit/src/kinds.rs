@@ -19,8 +19,30 @@
 //! is flat of that kind, or empty (an empty array is general, and every access of
 //! one fails its index check first).
 
-use hashvm_format::FIRST_USER_TYPE;
+use hashvm_format::module::TypeDef;
+use hashvm_format::{Module, FIRST_USER_TYPE};
 use hashvm_vm::Tag;
+
+/// Per type of `m` (from `FIRST_USER_TYPE`): the fewest fields of its constructors
+/// with fields, 0 for an imported type or one with none. Every data object of a type
+/// has at least that many: an object is always built with its constructor's arity
+/// (the verifier checks every `con` and every constant against the type table, and
+/// the runtime builds objects of builtin types only), and a field-less constructor
+/// is an immediate, never an object.
+pub fn min_fields(m: &Module) -> Vec<usize> {
+    m.types
+        .iter()
+        .map(|t| match t {
+            TypeDef::Defined { ctors, .. } => ctors
+                .iter()
+                .map(|c| c.arity as usize)
+                .filter(|&a| a > 0)
+                .min()
+                .unwrap_or(0),
+            TypeDef::Import { .. } => 0,
+        })
+        .collect()
+}
 
 /// A kind the table can prove of a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +64,10 @@ pub struct FieldKinds {
     /// [`FieldKinds::encode`] (0 unknown, 1 i64, 2 f64, 3 bool, 4 array, 5 array of
     /// i64s, 6 array of f64s, 7 array of bools).
     types: Vec<Vec<u8>>,
+    /// Per type id `FIRST_USER_TYPE + i`: [`min_fields`] of the program. Not in the
+    /// `AOTM` bytes: the runtime derives it from the module it loaded and verified
+    /// ([`FieldKinds::with_min_fields`]); empty, no field is known to be there.
+    min_fields: Vec<usize>,
 }
 
 const CODES: [u32; 3] = [Tag::I64, Tag::F64, Tag::BOOL];
@@ -72,7 +98,25 @@ impl FieldKinds {
                 .into_iter()
                 .map(|fs| fs.into_iter().map(code).collect())
                 .collect(),
+            min_fields: Vec::new(),
         }
+    }
+
+    /// The table with the field counts of `m`'s types ([`min_fields`]), `m` being the
+    /// program the table was computed for.
+    pub fn with_min_fields(self, m: &Module) -> FieldKinds {
+        FieldKinds {
+            min_fields: min_fields(m),
+            ..self
+        }
+    }
+
+    /// Whether every data object of type id `ty` has field `fi` ([`min_fields`]): a
+    /// trace that guards an object's type (`guard.meta`) needs no `guard.len` for it.
+    pub fn has_field(&self, ty: u32, fi: usize) -> bool {
+        ty.checked_sub(FIRST_USER_TYPE)
+            .and_then(|i| self.min_fields.get(i as usize))
+            .is_some_and(|&n| fi < n)
     }
 
     /// The tag every value in field `fi` of a data object of type id `ty` has, if the
@@ -151,7 +195,10 @@ impl FieldKinds {
             types.push(fs.to_vec());
             at += k;
         }
-        (at == b.len()).then_some(FieldKinds { types })
+        (at == b.len()).then_some(FieldKinds {
+            types,
+            min_fields: Vec::new(),
+        })
     }
 }
 

@@ -718,10 +718,36 @@ impl Recorder {
     ) -> Result<(Ref, u32), String> {
         let obj = self.object(s, layout::KIND_DATA, ip, slots, probe)?;
         let snap = self.snap(ip);
-        self.b
-            .guard_header(IrOp::GLen, obj, i as u64, snap)
-            .map_err(|e| e.to_string())?;
+        let ov = slots.get(s).copied().unwrap_or(Value::UNIT);
+        self.guard_field(obj, ov, i, snap, probe)?;
         Ok((obj, snap))
+    }
+
+    /// Guards the data object `obj` (its value now `ov`) to have field `i`: by its
+    /// length (`guard.len`), or, in a native executable whose program gives every
+    /// data object of `ov`'s type that field ([`FieldKinds::has_field`]), by its type
+    /// (`guard.meta`), the guard [`Recorder::known_field`] emits for the object's
+    /// fields of a known kind anyway (one compare of the header for all of them, where
+    /// the length was a second).
+    ///
+    /// [`FieldKinds::has_field`]: crate::kinds::FieldKinds::has_field
+    fn guard_field(
+        &mut self,
+        obj: Ref,
+        ov: Value,
+        i: usize,
+        snap: u32,
+        probe: &dyn Probe,
+    ) -> Result<(), String> {
+        let ty = self.fields.as_ref().and_then(|kinds| {
+            let h = probe.header(ov).filter(|h| h.kind == layout::KIND_DATA)?;
+            kinds.has_field(h.meta, i).then_some(h.meta)
+        });
+        match ty {
+            Some(t) => self.b.guard_header(IrOp::GMeta, obj, t as u64, snap),
+            None => self.b.guard_header(IrOp::GLen, obj, i as u64, snap),
+        }
+        .map_err(|e| e.to_string())
     }
 
     /// The object in the running frame's slot `s`, guarded to have kind `kind` (the
@@ -1658,9 +1684,7 @@ impl Recorder {
                 self.b
                     .guard_header(IrOp::GKind, mid, layout::KIND_DATA as u64, snap)
                     .map_err(err)?;
-                self.b
-                    .guard_header(IrOp::GLen, mid, fj as u64, snap)
-                    .map_err(err)?;
+                self.guard_field(mid, mv, fj, snap, probe)?;
                 let known = self.known_field(mid, mv, fj, fv, snap, probe)?;
                 self.field_access(mid, fj, fv, true, slot_of(&a[0]), ip, snap, slots, known)?;
             }

@@ -838,14 +838,30 @@ fn homes(t: &Trace) -> Result<Vec<Home>, CompileError> {
 /// trace then spills): what the optimiser weighs a pass that lengthens value lives
 /// against (`opt::sink_slot_stores`).
 pub(crate) fn spills(t: &Trace) -> bool {
-    last_uses(t).map_or(true, |last| {
-        let s = class_short(t, &last);
-        s.gpr || s.xmm
+    excess(t) > 0
+}
+
+/// How many more values than its class has registers `t` holds at its busiest point
+/// (0: it spills nothing; `usize::MAX` when its values' lives cannot be found).
+pub(crate) fn excess(t: &Trace) -> usize {
+    last_uses(t).map_or(usize::MAX, |last| {
+        let (g, x) = peaks(t, &last);
+        g.saturating_sub(GPRS.len())
+            .max(x.saturating_sub(XMMS.len()))
     })
 }
 
 /// Which class runs out of registers first in `t`.
 fn class_short(t: &Trace, last: &[usize]) -> Spill {
+    let (mg, mx) = peaks(t, last);
+    Spill {
+        gpr: mg > GPRS.len(),
+        xmm: mx > XMMS.len(),
+    }
+}
+
+/// The most general-purpose and f64 values `t` holds at once.
+fn peaks(t: &Trace, last: &[usize]) -> (usize, usize) {
     let (mut g, mut x) = (0usize, 0usize);
     let (mut mg, mut mx) = (0usize, 0usize);
     let mut dying: Vec<Vec<usize>> = vec![Vec::new(); t.ins.len() + 1];
@@ -866,10 +882,7 @@ fn class_short(t: &Trace, last: &[usize]) -> Spill {
             }
         }
     }
-    Spill {
-        gpr: mg > GPRS.len(),
-        xmm: mx > XMMS.len(),
-    }
+    (mg, mx)
 }
 
 pub(crate) fn disp(slot: u64) -> Result<i32, CompileError> {

@@ -4,7 +4,8 @@
 //! `/proc/self/exe`, maps it, checks and verifies it, and runs it exactly as `hashvm
 //! run` runs a `.hbc` file. Its command line belongs to the program: the runtime's
 //! settings come from the environment (`HASHVM_HEAP_LIMIT`, `HASHVM_STACK_LIMIT`,
-//! `HASHVM_JIT`, `HASHVM_JIT_HOT`, `HASHVM_JIT_STATS`, `HASHVM_GC_STRESS`, `HASHVM_AOT`).
+//! `HASHVM_JIT`, `HASHVM_JIT_HOT`, `HASHVM_JIT_STATS`, `HASHVM_JIT_DUMP`, `HASHVM_GC_STRESS`,
+//! `HASHVM_AOT`).
 //! The machine code compiled ahead of time (the `TEXT` section) is mapped executable
 //! straight from the file and entered when its functions are called; `HASHVM_AOT=off`
 //! interprets the bytecode instead (for differential testing), `HASHVM_AOT_STATS=1`
@@ -53,8 +54,8 @@ fn run() -> i32 {
             return EXIT_ERROR;
         }
     };
-    let (config, jit_off, jit_stats) = match config() {
-        Ok((c, off, stats)) => (Config { allow_ffi, ..c }, off, stats),
+    let (config, jit_off, jit_stats, jit_dump) = match config() {
+        Ok((c, off, stats, dump)) => (Config { allow_ffi, ..c }, off, stats, dump),
         Err(e) => {
             report(&e);
             return EXIT_USAGE;
@@ -74,9 +75,10 @@ fn run() -> i32 {
     let (inner, jstats) = if jit_off {
         (None, None)
     } else {
-        // The program is closed: its field kinds hold for every run (SPEC.md §11.6).
-        let fields = code.as_ref().map(|c| c.2.clone());
-        hashvm_cli::new_jit(&mut vm, false, false, jit_stats, fields)
+        // The program is closed: its field kinds hold for every run (SPEC.md §11.6),
+        // and its types' field counts are the verified module's.
+        let fields = code.as_ref().map(|c| c.2.clone().with_min_fields(&module));
+        hashvm_cli::new_jit(&mut vm, false, jit_dump, jit_stats, fields)
     };
     let mut stats = None;
     match code {
@@ -216,7 +218,7 @@ fn load() -> Result<(hashvm_format::Module, bool, Option<Code>), (String, i32)> 
 
 /// The VM's configuration from the environment, and whether the JIT is off. The
 /// program's own arguments are its own, so the runtime's options are variables.
-fn config() -> Result<(Config, bool, bool), String> {
+fn config() -> Result<(Config, bool, bool, bool), String> {
     let mut c = Config::default();
     let var = |name: &str| -> Result<Option<String>, String> {
         match std::env::var_os(name) {
@@ -257,7 +259,12 @@ fn config() -> Result<(Config, bool, bool), String> {
         Some("1") => true,
         Some(v) => return Err(format!("HASHVM_JIT_STATS={v}: takes 1 or 0")),
     };
-    Ok((c, jit_off, jit_stats))
+    let jit_dump = match var("HASHVM_JIT_DUMP")?.as_deref() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(v) => return Err(format!("HASHVM_JIT_DUMP={v}: takes 1 or 0")),
+    };
+    Ok((c, jit_off, jit_stats, jit_dump))
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@
 //! writes its elements with no test of the kind, and the table carries it for an
 //! array field whose every array is one (codes 5 to 7, [`crate::kinds`]).
 
-use super::{infer_seeded, returns, slot, Fun, Heap, Kind, ELEMS};
+use super::{constant_functions, infer_seeded, returns, slot, Fun, Heap, Kind, ELEMS};
 use crate::kinds::{FieldKind, FieldKinds};
 use hashvm_format::insn::{decode_all, Operand};
 use hashvm_format::opcode::Op;
@@ -346,6 +346,7 @@ pub(crate) fn field_kinds(m: &Module, rets: &[Kind], heap: &Heap) -> FieldKinds 
 /// not decode, a call names no function, or no fixed point is found within the bound.
 fn closed_params(m: &Module, rets: &[Kind], esc: &[bool]) -> Option<(Vec<Fun>, Vec<Vec<Kind>>)> {
     let arity = |g: usize| m.functions[g].arity as usize;
+    let consts = constant_functions(m);
     let mut params: Vec<Vec<Kind>> = (0..m.functions.len())
         .map(|g| vec![if esc[g] { Kind::Any } else { Kind::Bot }; arity(g)])
         .collect();
@@ -362,6 +363,7 @@ fn closed_params(m: &Module, rets: &[Kind], esc: &[bool]) -> Option<(Vec<Fun>, V
                 g as u32,
                 &params[g],
                 &Heap::NONE,
+                &consts,
             )?);
         }
         let mut next = params.clone();
@@ -433,6 +435,7 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
         return any();
     };
     let n = m.functions.len();
+    let consts = constant_functions(m);
     let mut f = constant_fields(m);
     let mut params: Vec<Vec<Kind>> = (0..n)
         .map(|g| {
@@ -462,9 +465,15 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
         let mut calls: Vec<Vec<usize>> = vec![Vec::new(); n];
         let mut converts_in = vec![[false; 3]; n];
         for (g, func) in m.functions.iter().enumerate() {
-            let Some(fun) =
-                infer_seeded(&func.code, func.nslots, &rets, g as u32, &params[g], &heap)
-            else {
+            let Some(fun) = infer_seeded(
+                &func.code,
+                func.nslots,
+                &rets,
+                g as u32,
+                &params[g],
+                &heap,
+                &consts,
+            ) else {
                 return any();
             };
             nrets[g] = nrets[g].join(returns(&fun, &rets, g as u32));
@@ -644,5 +653,50 @@ mod tests {
         let k2 = field_kinds(&m2, &rets2, &Heap::NONE);
         assert_eq!(k2.tag(t, 1), None, "T.n: poke's f64 may land there");
         assert!(k2.array(t, 0));
+    }
+
+    /// A `call` of a function loaded from a global that always holds it (how another
+    /// module's function is called) returns what that function returns: `B.v` is
+    /// written only with `myabs`'s results, i64s. A `storeg` of the global anywhere in
+    /// the program makes its calls' results unknown, and the field with them.
+    #[test]
+    fn calls_through_constant_globals_return_their_functions_kinds() {
+        let src = "
+.module executable
+.type B | B(v)
+.global absg = fn myabs
+.func myabs/1 slots=2
+    jgei.i64 r0, 0, pos
+    neg.i64 r1, r0
+    ret r1
+pos:
+    ret r0
+.end
+.func main/0 slots=4
+    loadi r1, 5
+    con r0, B, 0, r1, 1
+    loadg r2, absg
+    loadi r3, -4
+    call r2, r2, r3, 1
+    setfield r0, 0, r2
+    retu
+.end
+.entry main
+";
+        let t = FIRST_USER_TYPE;
+        let m = assemble(src, "t.hasm").unwrap();
+        let (_, rets) = super::super::infer_program(&m);
+        assert_eq!(field_kinds(&m, &rets).tag(t, 0), Some(Tag::I64));
+        let src2 = src.replace(
+            "    retu\n.end\n.entry",
+            "    loadfn r3, main\n    storeg absg, r3\n    retu\n.end\n.entry",
+        );
+        let m2 = assemble(&src2, "t.hasm").unwrap();
+        let (_, rets2) = super::super::infer_program(&m2);
+        assert_eq!(
+            field_kinds(&m2, &rets2).tag(t, 0),
+            None,
+            "absg may hold main"
+        );
     }
 }

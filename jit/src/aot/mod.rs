@@ -471,6 +471,20 @@ fn falls_through(op: Op) -> bool {
 /// The kinds every slot has *after* instruction `i` completes without faulting.
 /// `rets` gives the kind each function returns (a call's result; `Any` when unknown),
 /// `me` is the running function (for `callself`).
+/// The kinds after a call of function `f` whose result goes to slot `dst` and whose
+/// frame starts at the caller's slot `a0` (a `callk`, a `callself`, or a `call` of a
+/// function known at compile time, [`known_callee`]): the callee may overwrite every
+/// slot of its frame, and its result is what `f` returns (`Bot`: `f` never returns, so
+/// far in the fixed point, and nothing flows on from here).
+fn call_kinds(st: &mut [Kind], f: u32, dst: usize, a0: usize, rets: &[Kind]) {
+    for x in st.iter_mut().skip(a0) {
+        *x = Kind::Any;
+    }
+    if let Some(x) = st.get_mut(dst) {
+        *x = rets.get(f as usize).copied().unwrap_or(Kind::Any);
+    }
+}
+
 fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
     use Op::*;
     let k = |st: &mut [Kind], s: usize, v: Kind| {
@@ -587,20 +601,8 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
             k(st, s1, c);
             k(st, s0, v);
         }
-        CallK | CallSelf => {
-            let (f, a0) = if i.op == CallK {
-                (imm(i, 1) as u32, slot(i, 2))
-            } else {
-                (me, s1)
-            };
-            // The callee's frame is the caller's slots from the argument base up.
-            for x in st.iter_mut().skip(a0) {
-                *x = Kind::Any;
-            }
-            // `Bot`: the callee never returns (so far in the fixed point): nothing
-            // flows on from here.
-            k(st, s0, rets.get(f as usize).copied().unwrap_or(Kind::Any));
-        }
+        CallK => call_kinds(st, imm(i, 1) as u32, s0, s2, rets),
+        CallSelf => call_kinds(st, me, s0, s1, rets),
         Eq | Ne => {
             let both = st.get(s1) == Some(&Kind::I64) && st.get(s2) == Some(&Kind::I64);
             k(st, s0, if both { Kind::Bool } else { Kind::Any });
@@ -667,11 +669,15 @@ struct Fun {
 /// (the parameters come from callers, the other slots are unit).
 #[cfg(test)]
 fn infer(code: &[u8], nslots: u16, rets: &[Kind], me: u32) -> Option<Fun> {
-    infer_seeded(code, nslots, rets, me, &[], &Heap::NONE)
+    infer_seeded(code, nslots, rets, me, &[], &Heap::NONE, &[])
 }
 
 /// [`infer`] with the parameters' kinds at the entry `seeds` (the typed entry's,
-/// [`typed`]; a parameter past them is unknown).
+/// [`typed`]; a parameter past them is unknown), the field facts `heap`, and `consts`,
+/// the function each global always holds ([`constant_functions`]): the result of a
+/// `call` of a function loaded from such a global ([`known_callee`]; a call of another
+/// module's function, `i64.abs(x)`, is one) is what that function returns, as for a
+/// `callk`.
 fn infer_seeded(
     code: &[u8],
     nslots: u16,
@@ -679,6 +685,7 @@ fn infer_seeded(
     me: u32,
     seeds: &[Kind],
     heap: &Heap,
+    consts: &[Option<u32>],
 ) -> Option<Fun> {
     let insns: Vec<Decoded> = hashvm_format::insn::decode_all(code)
         .ok()?
@@ -721,6 +728,9 @@ fn infer_seeded(
     {
         return None;
     }
+    let callees: Vec<Option<u32>> = (0..insns.len())
+        .map(|x| known_callee_in(&insns, &leaders, x, consts))
+        .collect();
     let n = nslots as usize;
     let mut before = vec![vec![Kind::Bot; n]; insns.len()];
     before[0] = vec![Kind::Any; n];
@@ -736,7 +746,10 @@ fn infer_seeded(
         queued[x] = false;
         let (ip, i, len) = &insns[x];
         let mut st = before[x].clone();
-        transfer(&mut st, i, rets, me, heap);
+        match callees[x] {
+            Some(f) => call_kinds(&mut st, f, slot(i, 0), slot(i, 2), rets),
+            None => transfer(&mut st, i, rets, me, heap),
+        }
         let mut succ: Vec<(usize, bool)> = targets(*ip, i)
             .iter()
             .map(|t| (at[*t as usize], true))
@@ -1631,19 +1644,7 @@ pub(crate) struct ObjFacts {
 
 impl ObjFacts {
     fn new(m: &Module, fields: crate::kinds::FieldKinds, heap: Heap) -> ObjFacts {
-        let min_fields = m
-            .types
-            .iter()
-            .map(|t| match t {
-                hashvm_format::module::TypeDef::Defined { ctors, .. } => ctors
-                    .iter()
-                    .map(|c| c.arity as usize)
-                    .filter(|&a| a > 0)
-                    .min()
-                    .unwrap_or(0),
-                hashvm_format::module::TypeDef::Import { .. } => 0,
-            })
-            .collect();
+        let min_fields = crate::kinds::min_fields(m);
         ObjFacts {
             min_fields,
             fields,
@@ -3317,7 +3318,7 @@ fn translate(
 /// Per global, the function it always holds: initialised to a function constant and
 /// written by no `storeg` of the module (a native executable's module is the whole
 /// program). All `None` when some function's code could not be decoded.
-fn constant_functions(m: &Module, funs: &[Option<Fun>]) -> Vec<Option<u32>> {
+fn constant_functions(m: &Module) -> Vec<Option<u32>> {
     let mut out: Vec<Option<u32>> = m
         .globals
         .iter()
@@ -3330,11 +3331,11 @@ fn constant_functions(m: &Module, funs: &[Option<Fun>]) -> Vec<Option<u32>> {
             _ => None,
         })
         .collect();
-    for fun in funs {
-        let Some(fun) = fun else {
+    for f in &m.functions {
+        let Ok(insns) = hashvm_format::insn::decode_all(&f.code) else {
             return vec![None; m.globals.len()];
         };
-        for (_, i, _) in &fun.insns {
+        for (_, i) in &insns {
             if i.op == Op::StoreG {
                 if let Some(g) = out.get_mut(imm(i, 0) as usize) {
                     *g = None;
@@ -3413,13 +3414,23 @@ fn constant_numbers(m: &Module, funs: &[Option<Fun>]) -> Vec<Option<(IrType, u64
 /// a `loadg` of a global that always holds `F` ([`constant_functions`]), with no call
 /// in between whose callee's frame could cover the slot.
 fn known_callee(fun: &Fun, n: usize, consts: &[Option<u32>]) -> Option<u32> {
-    let (ip, i, _) = fun.insns.get(n)?;
+    known_callee_in(&fun.insns, &fun.leaders, n, consts)
+}
+
+/// [`known_callee`] over a function's decoded instructions and block starts.
+fn known_callee_in(
+    insns: &[Decoded],
+    leaders: &[u32],
+    n: usize,
+    consts: &[Option<u32>],
+) -> Option<u32> {
+    let (ip, i, _) = insns.get(n)?;
     if i.op != Op::Call {
         return None;
     }
     let fs = slot(i, 1);
-    let start = fun.leaders[fun.leaders.partition_point(|&l| l <= *ip).checked_sub(1)?];
-    for (jip, j, _) in fun.insns[..n].iter().rev() {
+    let start = leaders[leaders.partition_point(|&l| l <= *ip).checked_sub(1)?];
+    for (jip, j, _) in insns[..n].iter().rev() {
         if *jip < start {
             return None;
         }
@@ -3485,19 +3496,24 @@ fn infer_program(m: &Module) -> (Vec<Option<Fun>>, Vec<Kind>) {
 }
 
 /// The functions whose return kinds `f`'s inference and [`returns`] read: the known
-/// callees of its `callk` and `tcallk`, and itself for `callself` and `tcallself`
-/// (`transfer` reads no other). A function whose code does not decode reads none.
-fn ret_deps(f: &hashvm_format::Function, me: u32) -> Vec<u32> {
+/// callees of its `callk` and `tcallk`, itself for `callself` and `tcallself`, and,
+/// when it has a `call`, every function it loads by `loadfn` and every function a
+/// global always holds (`consts`): the callee a [`known_callee`] finds is one of them.
+/// A function whose code does not decode reads none.
+fn ret_deps(f: &hashvm_format::Function, me: u32, consts: &[Option<u32>]) -> Vec<u32> {
     let mut deps: Vec<u32> = hashvm_format::insn::decode_all(&f.code)
         .map(|insns| {
+            let calls = insns.iter().any(|(_, i)| i.op == Op::Call);
             insns
                 .iter()
                 .filter_map(|(_, i)| match i.op {
                     Op::CallK => Some(imm(i, 1) as u32),
                     Op::TCallK => Some(imm(i, 0) as u32),
                     Op::CallSelf | Op::TCallSelf => Some(me),
+                    Op::LoadFn if calls => Some(imm(i, 1) as u32),
                     _ => None,
                 })
+                .chain(consts.iter().flatten().copied().filter(|_| calls))
                 .collect()
         })
         .unwrap_or_default();
@@ -3520,10 +3536,11 @@ fn infer_program_seeded(
 ) -> (Vec<Option<Fun>>, Vec<Kind>) {
     let seed = |fi: usize| seeds.get(fi).map_or(&[][..], |s| &s[..]);
     let n = m.functions.len();
+    let consts = constant_functions(m);
     // readers[h]: the functions whose inference reads h's return kind.
     let mut readers: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (fi, f) in m.functions.iter().enumerate() {
-        for h in ret_deps(f, fi as u32) {
+        for h in ret_deps(f, fi as u32, &consts) {
             if let Some(r) = readers.get_mut(h as usize) {
                 r.push(fi as u32);
             }
@@ -3540,7 +3557,7 @@ fn infer_program_seeded(
             if !dirty[fi] {
                 continue;
             }
-            funs[fi] = infer_seeded(&f.code, f.nslots, &rets, fi as u32, seed(fi), heap);
+            funs[fi] = infer_seeded(&f.code, f.nslots, &rets, fi as u32, seed(fi), heap, &consts);
             next[fi] = match &funs[fi] {
                 Some(fun) => returns(fun, &rets, fi as u32),
                 None => Kind::Any,
@@ -3562,7 +3579,7 @@ fn infer_program_seeded(
         .functions
         .iter()
         .enumerate()
-        .map(|(fi, f)| infer_seeded(&f.code, f.nslots, &any, fi as u32, seed(fi), heap))
+        .map(|(fi, f)| infer_seeded(&f.code, f.nslots, &any, fi as u32, seed(fi), heap, &consts))
         .collect();
     (funs, any)
 }
@@ -3812,7 +3829,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     // point with every function's results).
     let (closed, heap) = fields::closed_facts(m);
     let (plain, rets) = infer_program_seeded(m, &closed, &heap);
-    let consts = constant_functions(m, &plain);
+    let consts = constant_functions(m);
     let numbers = constant_numbers(m, &plain);
     let mut seeds = typed::seeds(m, &rets, &consts, &heap);
     for (s, c) in seeds.iter_mut().zip(&closed) {

@@ -87,7 +87,8 @@ pub(crate) fn seeds(
         let mut next: Vec<Vec<Kind>> = seeds.iter().map(|s| vec![Kind::Bot; s.len()]).collect();
         for (g, f) in m.functions.iter().enumerate() {
             let passed = passes[g].get_or_insert_with(|| {
-                let Some(fun) = infer_seeded(&f.code, f.nslots, rets, g as u32, &seeds[g], heap)
+                let Some(fun) =
+                    infer_seeded(&f.code, f.nslots, rets, g as u32, &seeds[g], heap, consts)
                 else {
                     return Vec::new();
                 };
@@ -308,7 +309,7 @@ mod tests {
         mb.set_executable(true);
         let m = mb.finish().unwrap();
         let (plain, rets) = infer_program(&m);
-        let consts = constant_functions(&m, &plain);
+        let consts = constant_functions(&m);
         let seeds = seeds(&m, &rets, &consts, &Heap::NONE);
         assert_eq!(
             seeds[0],
