@@ -1349,6 +1349,34 @@ fn aot_calls_and_returns() -> Result<(), Failed> {
     aot_compiles(&text, &["sum", "pick", "main"], 0, 1)
 }
 
+/// Direct calls and inlined calls' limit checks (`call.room`) chained in a fragment
+/// (SPEC.md §11.6, "A frame top shared between calls" and "Inlining"):
+/// cli/tests/jit/aot_call_top.hash's chains of different callees with no guard
+/// between them (the second push writing its record where the first left the frame
+/// top; a fault under such a chain, a non-lazy push reading its caller's record),
+/// `hop`'s inlined `nxt` checked with one compare shared with its calls, and deep runs
+/// that cross the native stack's floor or overflow the frame limit of 1000 inside a
+/// chain; aot_call_top_gap.hash's fault at a guard between two calls and
+/// aot_call_top_past.hash's panic inside an inlined body 30 calls deep: against
+/// `hashvm run` at limits of 100000 and 1000 calls, with and without GC stress.
+fn aot_shares_call_checks() -> Result<(), Failed> {
+    for (file, must) in [
+        (
+            "aot_call_top.hash",
+            &[
+                "down", "dv", "noisy", "pair", "trio", "mixed", "first", "hop", "gap",
+            ][..],
+        ),
+        ("aot_call_top_gap.hash", &["down", "dv", "gap", "main"][..]),
+        ("aot_call_top_past.hash", &["len", "hop", "main"][..]),
+    ] {
+        let src = root().join("cli/tests/jit").join(file);
+        let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+        aot_compiles(&text, must, 0, 1)?;
+    }
+    Ok(())
+}
+
 /// Returns that set no tag word in `rdx` (cli/tests/jit/aot_tagless_return.hash):
 /// the result stored whole by a direct call with the tag the callee's kind gives,
 /// read from the returns table after calls through function values and by the
@@ -2003,6 +2031,10 @@ fn main() {
         aot_completes_lazy_records,
     ));
     trials.push(Trial::test("aot_calls_and_returns", aot_calls_and_returns));
+    trials.push(Trial::test(
+        "aot_shares_call_checks",
+        aot_shares_call_checks,
+    ));
     trials.push(Trial::test(
         "aot_returns_without_tags",
         aot_returns_without_tags,

@@ -1675,6 +1675,8 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     lazy: false,
                     lazy_closure: false,
                     record_kept: false,
+                    top_pushed: false,
+                    top_kept: false,
                 };
                 push_native_frame(a, &call, exit)?;
                 cx.call_rec_at(a, t, i)?;
@@ -2967,6 +2969,16 @@ pub(crate) struct NativeCall {
     /// tail call to another function, no helper call) and nothing since wrote there
     /// (`aot::emit::record_kept`). False for the JIT.
     pub record_kept: bool,
+    /// The frame top (`rbp`) is already one record up, past the record this push
+    /// writes: the direct call before it in the fragment left it there
+    /// ([`NativeCall::top_kept`]), so the push writes its record at `rbp - FRAME_SIZE`
+    /// and does not move `rbp`. False for the JIT.
+    pub top_pushed: bool,
+    /// The pop leaves the frame top (`rbp`) one record up, for the next direct call of
+    /// the fragment, which pushes its record where this call's was (its `top_pushed`):
+    /// nothing between the two reads `rbp` (no exit, no helper call,
+    /// `aot::emit::top_shared`). False for the JIT.
+    pub top_kept: bool,
 }
 
 /// How [`frame_record`] finds the callee's base (the caller's plus the first
@@ -3049,8 +3061,10 @@ pub(crate) fn push_native_frame<A: Emitter>(
     }
     // The caller resumes after the call (written later from the return address, for
     // a lazy push).
+    // Where the frame top is, relative to `top`, and the records from it.
+    let bias = if c.top_pushed { -fsz } else { 0 };
     if !c.lazy {
-        dynasm!(a ; .arch x64 ; mov DWORD [Rq(top) - fsz + layout::FRAME_IP as i32], resume);
+        dynasm!(a ; .arch x64 ; mov DWORD [Rq(top) + bias - fsz + layout::FRAME_IP as i32], resume);
     }
     // The callee's slots past its arguments, cleared as a push clears them (but
     // those the callee covers first).
@@ -3077,9 +3091,12 @@ pub(crate) fn push_native_frame<A: Emitter>(
         c.closure_is_func,
         base,
         c.lazy && c.record_kept,
+        bias,
     );
     let argoff = disp(c.a0)?;
-    dynasm!(a ; .arch x64 ; add Rq(top), fsz);
+    if !c.top_pushed {
+        dynasm!(a ; .arch x64 ; add Rq(top), fsz);
+    }
     if c.conv == CallConv::Trace {
         dynasm!(a ; .arch x64 ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
     }
@@ -3087,15 +3104,17 @@ pub(crate) fn push_native_frame<A: Emitter>(
     Ok(())
 }
 
-/// Writes the frame record of a call of function `f` at `[top]`, `top` holding the
-/// frame top (the caller's record the innermost): its base the caller's plus `a0`, its
+/// Writes the frame record of a call of function `f` at `[top + bias]`, `top + bias`
+/// being the frame top (the caller's record the innermost): its base the caller's plus `a0`, its
 /// result slot `dst`, ip 0, a NORMAL frame, and its closure the FUNC value of `f`
 /// (`closure_is_func`) or the caller's. One copy for [`push_native_frame`] and the
 /// exits of whole-function code inside an inlined callee, which push the frame the
 /// call would have pushed. `base` says where the callee's base comes from, or that
 /// only the function (ip 0) and the closure are written; `func_kept` (a lazy `base`
 /// only) that the record holds the function and ip 0 already
-/// ([`NativeCall::record_kept`]). Clobbers `rax`.
+/// ([`NativeCall::record_kept`]); `bias` is 0, or `-FRAME_SIZE` when `top` is one
+/// record up already ([`NativeCall::top_pushed`]).
+/// Clobbers `rax`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn frame_record<A: Emitter>(
     a: &mut A,
@@ -3106,6 +3125,7 @@ pub(crate) fn frame_record<A: Emitter>(
     closure_is_func: bool,
     base: RecordBase,
     func_kept: bool,
+    bias: i32,
 ) {
     let fsz = layout::FRAME_SIZE as i32;
     let clo = layout::FRAME_CLOSURE as i32;
@@ -3113,7 +3133,7 @@ pub(crate) fn frame_record<A: Emitter>(
     // its slot 0) plus the first argument's slot.
     match base {
         RecordBase::Caller => dynasm!(a ; .arch x64
-            ; mov eax, DWORD [Rq(top) - fsz + layout::FRAME_BASE as i32]
+            ; mov eax, DWORD [Rq(top) + bias - fsz + layout::FRAME_BASE as i32]
             ; add eax, a0 as i32),
         RecordBase::Slots => dynasm!(a ; .arch x64
             ; mov rax, Rq(BASE)
@@ -3126,42 +3146,50 @@ pub(crate) fn frame_record<A: Emitter>(
         if func_kept {
             // Already there.
         } else if PACKED_RECORD && f <= i32::MAX as u32 {
-            // Function and ip (0) in one store.
-            dynasm!(a ; .arch x64 ; mov QWORD [Rq(top)], f as i32);
+            // Function and ip (0) in one store (at `top` itself in the short form).
+            if bias == 0 {
+                dynasm!(a ; .arch x64 ; mov QWORD [Rq(top)], f as i32);
+            } else {
+                dynasm!(a ; .arch x64 ; mov QWORD [Rq(top) + bias], f as i32);
+            }
         } else {
             dynasm!(a ; .arch x64
-                ; mov DWORD [Rq(top) + layout::FRAME_FUNC as i32], f as i32
-                ; mov DWORD [Rq(top) + layout::FRAME_IP as i32], 0);
+                ; mov DWORD [Rq(top) + bias + layout::FRAME_FUNC as i32], f as i32
+                ; mov DWORD [Rq(top) + bias + layout::FRAME_IP as i32], 0);
         }
     } else if PACKED_RECORD && f <= i32::MAX as u32 {
         // Function and ip (0) in one store; base in another, result slot, kind and
         // padding in a third.
         let hi = (dst as u16 as u32 | (layout::FRAME_NORMAL as u32) << 16) as i32;
+        if bias == 0 {
+            dynasm!(a ; .arch x64 ; mov QWORD [Rq(top)], f as i32);
+        } else {
+            dynasm!(a ; .arch x64 ; mov QWORD [Rq(top) + bias], f as i32);
+        }
         dynasm!(a ; .arch x64
-            ; mov QWORD [Rq(top)], f as i32
-            ; mov DWORD [Rq(top) + 8], eax
-            ; mov DWORD [Rq(top) + 12], hi);
+            ; mov DWORD [Rq(top) + bias + 8], eax
+            ; mov DWORD [Rq(top) + bias + 12], hi);
     } else {
         dynasm!(a ; .arch x64
-            ; mov DWORD [Rq(top) + layout::FRAME_FUNC as i32], f as i32
-            ; mov DWORD [Rq(top) + layout::FRAME_IP as i32], 0
-            ; mov DWORD [Rq(top) + layout::FRAME_BASE as i32], eax
-            ; mov WORD [Rq(top) + layout::FRAME_RET as i32], dst
-            ; mov BYTE [Rq(top) + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
-            ; mov BYTE [Rq(top) + layout::FRAME_PAD as i32], 0);
+            ; mov DWORD [Rq(top) + bias + layout::FRAME_FUNC as i32], f as i32
+            ; mov DWORD [Rq(top) + bias + layout::FRAME_IP as i32], 0
+            ; mov DWORD [Rq(top) + bias + layout::FRAME_BASE as i32], eax
+            ; mov WORD [Rq(top) + bias + layout::FRAME_RET as i32], dst
+            ; mov BYTE [Rq(top) + bias + layout::FRAME_KIND as i32], layout::FRAME_NORMAL as i8
+            ; mov BYTE [Rq(top) + bias + layout::FRAME_PAD as i32], 0);
     }
     if base == RecordBase::LazyFunc {
         // The shared exit writes it.
     } else if closure_is_func {
         dynasm!(a ; .arch x64
-            ; mov QWORD [Rq(top) + clo], f as i32
-            ; mov QWORD [Rq(top) + clo + 8], Tag::FUNC as i32);
+            ; mov QWORD [Rq(top) + bias + clo], f as i32
+            ; mov QWORD [Rq(top) + bias + clo + 8], Tag::FUNC as i32);
     } else {
         dynasm!(a ; .arch x64
-            ; mov rax, QWORD [Rq(top) - fsz + clo]
-            ; mov QWORD [Rq(top) + clo], rax
-            ; mov rax, QWORD [Rq(top) - fsz + clo + 8]
-            ; mov QWORD [Rq(top) + clo + 8], rax);
+            ; mov rax, QWORD [Rq(top) + bias - fsz + clo]
+            ; mov QWORD [Rq(top) + bias + clo], rax
+            ; mov rax, QWORD [Rq(top) + bias - fsz + clo + 8]
+            ; mov QWORD [Rq(top) + bias + clo + 8], rax);
     }
 }
 
@@ -3207,7 +3235,9 @@ pub(crate) fn pop_native_frame<A: Emitter>(
     };
     let d = disp(c.dst as u16 as u64)?;
     let argoff = disp(c.a0)?;
-    dynasm!(a ; .arch x64 ; sub Rq(top), fsz);
+    if !c.top_kept {
+        dynasm!(a ; .arch x64 ; sub Rq(top), fsz);
+    }
     if c.conv == CallConv::Trace {
         dynasm!(a ; .arch x64 ; mov QWORD [Rq(STATE) + layout::ST_FRAME_TOP as i32], Rq(top));
     }
@@ -3389,6 +3419,8 @@ fn call_tree<A: Emitter>(
         lazy: false,
         lazy_closure: false,
         record_kept: false,
+        top_pushed: false,
+        top_kept: false,
     };
     push_native_frame(a, &call, exit)?;
     dynasm!(a ; .arch x64

@@ -365,9 +365,17 @@ fn tag_from_returns(a: &mut Asm, rets: DynamicLabel, rec: i32, s1: u8, s2: u8) {
         ; cmovnz rdx, Rq(s1));
 }
 
-/// After a native call's record is popped (it stays at `[rbp]`): the result into
-/// slot `dst`, its tag word where `tag` says.
-fn store_result(a: &mut Asm, labels: &Labels, tag: CallTag, dst: i16) -> Result<(), CompileError> {
+/// After a native call's record is popped (it stays at `[rbp + rec]`: `rec` is 0, or
+/// `-FRAME_SIZE` when the pop left the frame top one record up for the next call,
+/// [`NativeCall::top_kept`]): the result into slot `dst`, its tag word where `tag`
+/// says.
+fn store_result(
+    a: &mut Asm,
+    labels: &Labels,
+    tag: CallTag,
+    dst: i16,
+    rec: i32,
+) -> Result<(), CompileError> {
     let d = disp(dst as u16 as u64)?;
     match tag {
         CallTag::Known(w) => dynasm!(a ; .arch x64
@@ -375,7 +383,7 @@ fn store_result(a: &mut Asm, labels: &Labels, tag: CallTag, dst: i16) -> Result<
             ; mov QWORD [Rq(BASE) + d + 8], w as i32),
         CallTag::Rdx | CallTag::Lookup => {
             if tag == CallTag::Lookup {
-                tag_from_returns(a, labels.rets, 0, 1 /* rcx */, 11);
+                tag_from_returns(a, labels.rets, rec, 1 /* rcx */, 11);
             }
             dynasm!(a ; .arch x64
                 ; mov QWORD [Rq(BASE) + d], rax
@@ -848,7 +856,7 @@ fn clear_routine(a: &mut Asm) {
 }
 
 /// Whether operation `op` of a fragment may stand between two direct calls that share
-/// one limit check ([`chained`]) and a frame record ([`record_kept`]): it runs no other
+/// one limit check ([`covered`]) and a frame record ([`record_kept`]): it runs no other
 /// code and writes nothing but frame slots (no frame record, no limit, no `BASE`).
 fn between_calls(op: IrOp) -> bool {
     match op {
@@ -880,18 +888,53 @@ fn chained(ins: &[crate::ir::Ins], i: usize) -> Option<&crate::ir::Ins> {
     None
 }
 
-/// The end of the largest frame, in bytes from `BASE`, of the direct calls chained
-/// after the direct call `ins[i]` ([`chained`]), `ins[i]`'s own included: the limit
-/// check of `ins[i]` covers theirs ([`SlowCall`]).
+/// Whether `op` checks the limits of a frame: a direct call (its callee's) or an
+/// inlined call's `call.room` (the frame an exit inside the callee pushes).
+fn checks_room(op: IrOp) -> bool {
+    matches!(
+        op,
+        IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf | IrOp::Room
+    )
+}
+
+/// The end of the frame, in slots from `BASE`, whose limits the direct call or
+/// `call.room` `c` checks.
+fn room_end(c: &crate::ir::Ins, labels: &Labels) -> u64 {
+    if c.op == IrOp::Room {
+        return c.k;
+    }
+    let f = (c.k & 0xffff_ffff) as usize;
+    ((c.k >> 32) & 0xffff) + labels.shapes.get(f).map_or(0, |s| s.1 as u64)
+}
+
+/// Whether the direct call or `call.room` `ins[i]` makes no check of its own: an
+/// earlier one of the fragment ([`checks_room`]) with only operations
+/// [`between_calls`] between them checked for it too ([`chain_end`]). Both run with the
+/// same stack pointer, `BASE`, frame top and limits, so the first one's compare with
+/// the floor has the outcome the second one's would (a callee that exits never comes
+/// back here). `call.room` is itself an operation [`between_calls`] (it reads the
+/// limits, writes nothing), so an inlined call's check and the direct calls around it
+/// share one compare: awfy_list's `tail`, whose inlined `next_of`s each precede a call.
+fn covered(ins: &[crate::ir::Ins], i: usize) -> bool {
+    for p in ins[..i].iter().rev() {
+        if checks_room(p.op) {
+            return true;
+        }
+        if !between_calls(p.op) {
+            return false;
+        }
+    }
+    false
+}
+
+/// The end of the largest frame, in bytes from `BASE`, of the direct calls and
+/// `call.room`s covered by the check of `ins[i]` ([`covered`]), its own included: the
+/// limit check of `ins[i]` covers theirs ([`SlowCall`]).
 fn chain_end(ins: &[crate::ir::Ins], i: usize, labels: &Labels) -> u64 {
-    let end = |c: &crate::ir::Ins| {
-        let f = (c.k & 0xffff_ffff) as usize;
-        ((c.k >> 32) & 0xffff) + labels.shapes.get(f).map_or(0, |s| s.1 as u64)
-    };
-    let mut e = end(&ins[i]);
+    let mut e = room_end(&ins[i], labels);
     for c in &ins[i + 1..] {
         match c.op {
-            IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf => e = e.max(end(c)),
+            op if checks_room(op) => e = e.max(room_end(c, labels)),
             op if !between_calls(op) => break,
             _ => {}
         }
@@ -910,6 +953,48 @@ fn record_kept(ins: &[crate::ir::Ins], i: usize, labels: &Labels) -> bool {
     let f = (ins[i].k & 0xffff_ffff) as usize;
     labels.keeps_record.get(f).copied().unwrap_or(false)
         && chained(ins, i).is_some_and(|p| (p.k & 0xffff_ffff) as usize == f)
+}
+
+/// Whether the direct calls `ins[i]` and `ins[j]` (`i < j`) of a fragment share the
+/// frame top: only operations [`between_calls`] stand between them and none of them
+/// is a guard. Then `rbp` is read by nothing between the two (an exit stub reads it to
+/// push frames and the shared exit to fill the records; a helper call is no operation
+/// [`between_calls`]), so the first call's pop leaves it one record up
+/// ([`NativeCall::top_kept`]) and the second call's push writes its record there
+/// without moving it ([`NativeCall::top_pushed`]): two instructions a pair (fib's two
+/// calls, tak's three). The second call is [`chained`] to the first, so it makes no
+/// limit check either, whose slow path would exit.
+fn top_shared(ins: &[crate::ir::Ins], i: usize, j: usize) -> bool {
+    let call = |op| matches!(op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf);
+    i < j
+        && call(ins[i].op)
+        && ins.get(j).is_some_and(|c| call(c.op))
+        && ins[i + 1..j]
+            .iter()
+            .all(|x| !call(x.op) && between_calls(x.op) && x.op.flags() & flag::GUARD == 0)
+}
+
+/// Whether the direct call `ins[i]` shares its frame top with the next direct call of
+/// the fragment ([`top_shared`]): its pop leaves `rbp` one record up.
+fn top_shared_next(ins: &[crate::ir::Ins], i: usize) -> bool {
+    let call = |op| matches!(op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf);
+    (i + 1..ins.len())
+        .find(|&j| {
+            call(ins[j].op) || !between_calls(ins[j].op) || ins[j].op.flags() & flag::GUARD != 0
+        })
+        .is_some_and(|j| top_shared(ins, i, j))
+}
+
+/// Whether the direct call `ins[j]` shares its frame top with the direct call before
+/// it in the fragment ([`top_shared`]): its push finds `rbp` one record up.
+fn top_shared_prev(ins: &[crate::ir::Ins], j: usize) -> bool {
+    let call = |op| matches!(op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf);
+    (0..j)
+        .rev()
+        .find(|&i| {
+            call(ins[i].op) || !between_calls(ins[i].op) || ins[i].op.flags() & flag::GUARD != 0
+        })
+        .is_some_and(|i| top_shared(ins, i, j))
 }
 
 /// Writes the i64 tag word (whole: aux 0) into the slots of `mask`: dead slots below a
@@ -967,9 +1052,10 @@ fn room_check(a: &mut Asm, end: u64, fail: DynamicLabel) -> Result<(), CompileEr
 /// What the trampoline needs to keep direct calls inside the value stack with the one
 /// native-stack compare each makes: `log2` of the largest argument offset of any
 /// direct call in bytes (rounded up to a power of two: how far one call moves the
-/// base at most) and the largest extent of a callee's frame from the caller's base in
-/// bytes (what the call itself needs free). `None` when the program makes no direct
-/// call.
+/// base at most) and the largest extent of a callee's frame, or of an inlined call's
+/// (`call.room`, checked with the same floor), from the caller's base in bytes (what
+/// the call itself needs free). `None` when the program makes no direct call and has
+/// no `call.room`.
 fn value_floor(irs: &[Option<FuncIr>], shapes: &[(u16, u16)]) -> Option<(i8, i32)> {
     let (mut step, mut end) = (0u64, 0u64);
     for b in irs.iter().flatten().flat_map(|f| &f.blocks) {
@@ -980,6 +1066,12 @@ fn value_floor(irs: &[Option<FuncIr>], shapes: &[(u16, u16)]) -> Option<(i8, i32
                 let nslots = shapes.get(f).map_or(u16::MAX, |s| s.1) as u64;
                 step = step.max(a0.max(1));
                 end = end.max(a0 + nslots);
+            } else if ins.op == IrOp::Room {
+                // An inlined call's limits, checked with the same floor
+                // (`call.room`): its frame starts at the caller's slot 0 and moves no
+                // base.
+                step = step.max(1);
+                end = end.max(ins.k);
             } else if ins.op == IrOp::CallAotInd {
                 // Its own frame is checked exactly (the callee is known only at run
                 // time), but the calls below it count on bases at most `step` apart.
@@ -1634,6 +1726,7 @@ fn push_inlined_frames(a: &mut Asm, frames: &[crate::ir::SnapFrame]) -> Result<(
                 closure_is_func,
                 RecordBase::Slots,
                 false,
+                0,
             );
             dynasm!(a ; .arch x64 ; add rbp, fsz);
             Ok(())
@@ -2313,14 +2406,15 @@ struct BlockTarget<'l> {
     flat: Option<FlatVersion>,
 }
 
-/// A direct call's limit checks for when the stack pointer is below the trampoline's
-/// floor ([`TRAMP_FLOOR`], a bound for the whole program's calls): the value stack
-/// checked for this call's frame and those of the direct calls chained after it in
-/// the fragment, which make no check of their own (`end` bytes from `BASE`, the largest
-/// end, [`chain_end`]), and the native stack against the budget and frame stack's
-/// floor ([`TRAMP_FRAMES`]); either short leaves to the interpreter at this call
-/// (`exit`), which makes it and the later ones, growing the stack or reporting the
-/// overflow where it is short; else the call goes on (`back`).
+/// A direct call's (or an inlined call's `call.room`) limit checks for when the stack
+/// pointer is below the trampoline's floor ([`TRAMP_FLOOR`], a bound for the whole
+/// program's calls and inlined frames): the value stack checked for this frame and
+/// those of the direct calls and `call.room`s after it in the fragment that make no
+/// check of their own (`end` bytes from `BASE`, the largest end, [`chain_end`]), and
+/// the native stack against the budget and frame stack's floor ([`TRAMP_FRAMES`]);
+/// either short leaves to the interpreter at this instruction (`exit`), which makes
+/// the call and the later ones, growing the stack or reporting the overflow where it
+/// is short; else the code goes on (`back`).
 struct SlowCall {
     slow: DynamicLabel,
     back: DynamicLabel,
@@ -2481,7 +2575,25 @@ impl Target<Asm> for BlockTarget<'_> {
                 _ => return Err(CompileError::NotInTraces("home register of another class")),
             },
             IrOp::Exit => dynasm!(a ; .arch x64 ; jmp =>exit),
-            IrOp::Room => room_check(a, ins.k, exit)?,
+            // An inlined call's limits: checked as a direct call's are (one compare
+            // with the floor, which counts its frame, `value_floor`; below it, the
+            // exact checks out of line), or not at all where an earlier check of the
+            // fragment covers it ([`covered`]).
+            IrOp::Room => {
+                if !covered(&t.ins, i) {
+                    let (slow, back) = (a.new_dynamic_label(), a.new_dynamic_label());
+                    dynasm!(a ; .arch x64
+                        ; cmp rsp, QWORD [rbx + TRAMP_FLOOR]
+                        ; jb =>slow
+                        ; =>back);
+                    self.calls.push(SlowCall {
+                        slow,
+                        back,
+                        end: disp(chain_end(&t.ins, i, labels))?,
+                        exit,
+                    });
+                }
+            }
             IrOp::Poll => {
                 dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit);
                 // The poll of a counted back-edge block counts the pass too.
@@ -2505,10 +2617,11 @@ impl Target<Asm> for BlockTarget<'_> {
                 let resume = t.snaps[ins.snap as usize].resume_ip as i32 + len as i32;
                 let target = labels.call_entry(f, func, t.snaps[ins.snap as usize].resume_ip)?;
                 // One compare with the floor; below it, the exact checks out of line.
-                // A call chained after another makes none: the same compare there
-                // had the same outcome, and that call's exact checks covered this
-                // call's frame too (`chain_end`).
-                let checked = chained(&t.ins, i).is_some();
+                // A call after another call or `call.room` of the fragment
+                // ([`covered`]) makes none: the same compare there had the same
+                // outcome, and that one's exact checks covered this call's frame too
+                // (`chain_end`).
+                let checked = covered(&t.ins, i);
                 let (slow, back) = (a.new_dynamic_label(), a.new_dynamic_label());
                 if !checked {
                     dynasm!(a ; .arch x64
@@ -2557,6 +2670,8 @@ impl Target<Asm> for BlockTarget<'_> {
                             .copied()
                             .unwrap_or(false),
                     record_kept: record_kept(&t.ins, i, labels),
+                    top_pushed: top_shared_prev(&t.ins, i),
+                    top_kept: top_shared_next(&t.ins, i),
                 };
                 push_native_frame(a, &call, exit)?;
                 // The callee returns with its result in `rax`/`rdx`, its record still
@@ -2568,7 +2683,8 @@ impl Target<Asm> for BlockTarget<'_> {
                 let res = t.ins.get(i + 1).is_some_and(|n| n.op == IrOp::CallRes);
                 pop_native_frame(a, &call, false)?;
                 if !res {
-                    store_result(a, labels, labels.call_tags[f as usize], dst)?;
+                    let rec = if call.top_kept { -fsz } else { 0 };
+                    store_result(a, labels, labels.call_tags[f as usize], dst, rec)?;
                 }
             }
             // The result the direct call just before left in `rax` (its payload; the
@@ -3292,9 +3408,11 @@ fn indirect_call(
         lazy: false,
         lazy_closure: false,
         record_kept: false,
+        top_pushed: false,
+        top_kept: false,
     };
     pop_native_frame(a, &call, false)?;
-    store_result(a, labels, CallTag::Lookup, dst)
+    store_result(a, labels, CallTag::Lookup, dst, 0)
 }
 
 /// `tcall.aot.ind` (`k`: the function value's slot, the argument base, the count):
