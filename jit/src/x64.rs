@@ -471,7 +471,8 @@ fn takes_imm(t: &Trace, ins: &crate::ir::Ins, second: bool) -> bool {
             _ => false,
         }
     } else {
-        matches!(ins.op, IrOp::SStore | IrOp::SStoreP)
+        // (`ret.val` moves a constant into `rax` as an immediate: `reti`.)
+        matches!(ins.op, IrOp::SStore | IrOp::SStoreP | IrOp::RetVal)
     }
 }
 

@@ -207,31 +207,97 @@ fn function_sources(m: &Module) -> Option<(Vec<bool>, Vec<Vec<usize>>)> {
     Some((always, names))
 }
 
-/// The kind of a constant held in a field.
-fn const_kind(c: &Const) -> Kind {
+/// The kind of a constant held in a field: a number or bool; a data constant of one
+/// of the program's types with fields is a data object of that type ([`Kind::Obj`]:
+/// the loader builds it so, with its constructor's arity, and its fields go into the
+/// table by [`const_fields`]), a field-less one a value of that type ([`Kind::Of`],
+/// when `nz` says its other constructors all have fields); any other data constant a
+/// constructed value ([`Kind::Ctor`]: a field-less constructor's immediate, or a data
+/// object).
+fn const_kind(c: &Const, nz: &[bool]) -> Kind {
     match c {
         Const::Bool(_) => Kind::Bool,
         Const::I64(_) => Kind::I64,
         Const::F64(_) => Kind::F64,
+        Const::Data { ty, fields, .. } if *ty >= FIRST_USER_TYPE && !fields.is_empty() => {
+            Kind::Obj(*ty)
+        }
+        Const::Data { ty, .. }
+            if ty
+                .checked_sub(FIRST_USER_TYPE)
+                .and_then(|x| nz.get(x as usize))
+                .copied()
+                .unwrap_or(false) =>
+        {
+            Kind::Of(*ty)
+        }
+        Const::Data { .. } => Kind::Ctor,
         _ => Kind::Any,
     }
 }
 
+/// Per type of `m` from `FIRST_USER_TYPE`: whether its constructors other than 0 all
+/// have fields ([`Heap::nz_types`]; an imported type, unknown, has not).
+pub(crate) fn nz_types(m: &Module) -> Vec<bool> {
+    m.types
+        .iter()
+        .map(|t| match t {
+            TypeDef::Defined { ctors, .. } => ctors.iter().skip(1).all(|c| c.arity > 0),
+            TypeDef::Import { .. } => false,
+        })
+        .collect()
+}
+
+/// Per global of `m`, what every `loadg` of it reads ([`Heap::globals`]): the
+/// constant the loader built for it, by [`const_kind`] but only a data object of one
+/// of the program's types ([`Kind::Obj`]), when no `storeg` of the program writes it
+/// (the loader and `storeg` are the only writers of globals, and a native
+/// executable's module is the whole program); `Any` otherwise, and for every global
+/// when a function does not decode. binarytrees' shared leaf `Node(Empty, Empty)`.
+pub(crate) fn constant_globals(m: &Module) -> Vec<Kind> {
+    let mut out: Vec<Kind> = m
+        .globals
+        .iter()
+        .map(|g| match &g.init {
+            GlobalInit::Const(c) => match const_kind(c, &[]) {
+                k @ Kind::Obj(_) => k,
+                _ => Kind::Any,
+            },
+            _ => Kind::Any,
+        })
+        .collect();
+    for f in &m.functions {
+        let Ok(code) = decode_all(&f.code) else {
+            return vec![Kind::Any; m.globals.len()];
+        };
+        for (_, i) in code {
+            if i.op.unfused() == Op::StoreG {
+                if let Some(Operand::Global(g)) = i.args.first() {
+                    if let Some(k) = out.get_mut(*g as usize) {
+                        *k = Kind::Any;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Joins into `f` (per type from `FIRST_USER_TYPE`, per field) the fields of every
-/// data constant inside `c`.
-fn const_fields(c: &Const, f: &mut [Option<Vec<Kind>>]) {
+/// data constant inside `c` (`nz`: [`nz_types`]).
+fn const_fields(c: &Const, f: &mut [Option<Vec<Kind>>], nz: &[bool]) {
     match c {
         Const::Data { ty, fields, .. } => {
             for (fi, x) in fields.iter().enumerate() {
-                store(f, Some(*ty), fi, const_kind(x));
-                const_fields(x, f);
+                store(f, Some(*ty), fi, const_kind(x, nz));
+                const_fields(x, f, nz);
             }
         }
         Const::Tuple(v) | Const::List(v) | Const::Array(v) => {
-            v.iter().for_each(|x| const_fields(x, f))
+            v.iter().for_each(|x| const_fields(x, f, nz))
         }
-        Const::Closure { captures, .. } => captures.iter().for_each(|x| const_fields(x, f)),
-        Const::Ref(x) => const_fields(x, f),
+        Const::Closure { captures, .. } => captures.iter().for_each(|x| const_fields(x, f, nz)),
+        Const::Ref(x) => const_fields(x, f, nz),
         _ => {}
     }
 }
@@ -263,9 +329,10 @@ fn constant_fields(m: &Module) -> Vec<Option<Vec<Kind>>> {
             TypeDef::Import { .. } => None,
         })
         .collect();
+    let nz = nz_types(m);
     for g in &m.globals {
         if let GlobalInit::Const(c) = &g.init {
-            const_fields(c, &mut f);
+            const_fields(c, &mut f, &nz);
         }
     }
     f
@@ -450,10 +517,14 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
     // Per tag of [`ELEMS`], whether an `aset` or `array.fill` may convert an `anew`'s
     // array of it: only rises, from "none".
     let mut spoiled = [false; 3];
+    let globals = constant_globals(m);
+    let nz = nz_types(m);
     let heap_of = |f: &[Option<Vec<Kind>>], kept: bool, spoiled: [bool; 3]| Heap {
         fields: f.iter().map(|v| v.clone().unwrap_or_default()).collect(),
         some_kept: kept,
         elems_kept: spoiled.map(|s| !s),
+        globals: globals.clone(),
+        nz_types: nz.clone(),
     };
     for _ in 0..MAX_FACT_ROUNDS {
         let heap = heap_of(&f, kept, spoiled);
@@ -560,7 +631,11 @@ pub(crate) fn closed_facts(m: &Module) -> (Vec<Vec<Kind>>, Heap) {
                 .map(|ps| {
                     ps.into_iter()
                         .map(|k| match k {
-                            Kind::Obj(_) | Kind::SomeOf(_) | Kind::Opt(_) | Kind::NoneOpt => k,
+                            Kind::Obj(_)
+                            | Kind::Of(_)
+                            | Kind::SomeOf(_)
+                            | Kind::Opt(_)
+                            | Kind::NoneOpt => k,
                             _ => Kind::Any,
                         })
                         .collect()

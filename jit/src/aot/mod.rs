@@ -133,6 +133,13 @@ pub enum Kind {
     /// field-kinds table ([`Heap`]) proves it of fields such as awfy_list's
     /// `Element.next`; calls pass it on to closed functions' parameters and results.
     Opt(u32),
+    /// A value of the program's own type `T` whose constructors other than 0 all have
+    /// fields ([`Heap::nz_types`]): the immediate of `T`'s constructor 0 when it has
+    /// none, or a data object of `T` ([`Kind::Obj`]). A field-less `con` of `T` and a
+    /// field-less constant of it, joined with objects of `T` (binarytrees' `Tree`:
+    /// `Empty` or a `Node`). Past a `jntag` that proves its index is not 0 it is an
+    /// object of `T` (a constructor with fields is always allocated).
+    Of(u32),
     /// An array (an object of the array kind, of any elements kind): an `anew`'s
     /// result. The closed program's field kinds read it ([`fields::field_kinds`]: a
     /// field every stored value of which is one needs no tag or kind test); to the
@@ -164,6 +171,8 @@ impl Kind {
             },
             // Two constructors other than 0.
             (Kind::SomeOf(_), Kind::CtorNz) | (Kind::CtorNz, Kind::SomeOf(_)) => Kind::CtorNz,
+            // Any value of `T`.
+            (Kind::Obj(a), Kind::Of(b)) | (Kind::Of(a), Kind::Obj(b)) if a == b => Kind::Of(a),
             // Objects of two types, or an object and any constructed value: still a
             // constructed value, nothing more.
             (x, y) if x.constructed() && y.constructed() => Kind::Ctor,
@@ -196,6 +205,7 @@ impl Kind {
             Kind::Ctor
                 | Kind::CtorNz
                 | Kind::Obj(_)
+                | Kind::Of(_)
                 | Kind::NoneOpt
                 | Kind::SomeOf(_)
                 | Kind::Opt(_)
@@ -212,6 +222,7 @@ impl Kind {
         match self {
             Kind::CtorNz
             | Kind::Obj(_)
+            | Kind::Of(_)
             | Kind::Bot
             | Kind::NoneOpt
             | Kind::SomeOf(_)
@@ -227,6 +238,10 @@ impl Kind {
     fn nonzero(self, tag: usize) -> Kind {
         match self {
             Kind::Opt(t) | Kind::SomeOf(t) if tag <= 1 => Kind::SomeOf(t),
+            // A value of `T` whose index is not 0 is an object of `T`; an object of `T`
+            // stays one (it has field 0 as a [`Kind::CtorNz`] does: `T`'s constructors
+            // with fields have at least one).
+            Kind::Of(t) | Kind::Obj(t) => Kind::Obj(t),
             // Not reached yet in a fixed point: stays so (monotone, as
             // [`Kind::constructed_past`]).
             Kind::Bot => Kind::Bot,
@@ -279,6 +294,14 @@ pub(crate) struct Heap {
     /// `array.fill` of a function the program can call may store a value of another
     /// kind into one ([`fields::closed_facts`]).
     elems_kept: [bool; 3],
+    /// Per global, what a `loadg` of it reads ([`fields::constant_globals`]): the
+    /// data object of one of the program's types the loader built for it and
+    /// nothing replaces ([`Kind::Obj`]); `Any` (or absent) for any other.
+    globals: Vec<Kind>,
+    /// Per type from `FIRST_USER_TYPE`: whether its constructors other than 0 all have
+    /// fields, so that a field-less constructor of it is constructor 0 and a value of
+    /// it with another index an object ([`Kind::Of`]).
+    nz_types: Vec<bool>,
 }
 
 /// The tags of the elements kinds [`Heap::elems_kept`] tracks, in its order.
@@ -312,6 +335,8 @@ impl Heap {
         fields: Vec::new(),
         some_kept: false,
         elems_kept: [false; 3],
+        globals: Vec::new(),
+        nz_types: Vec::new(),
     };
 
     /// The elements kind (a tag of [`ELEMS`]) of every array a slot of kind `k` can
@@ -329,6 +354,26 @@ impl Heap {
         }
     }
 
+    /// What a `loadg` of global `g` reads.
+    fn global(&self, g: usize) -> Kind {
+        self.globals.get(g).copied().unwrap_or(Kind::Any)
+    }
+
+    /// The kind of a field-less constructor's value of type `ty`: [`Kind::Of`] for a
+    /// type whose other constructors all have fields, else constructed.
+    fn field_less(&self, ty: u32) -> Kind {
+        let nz = ty
+            .checked_sub(FIRST_USER_TYPE)
+            .and_then(|x| self.nz_types.get(x as usize))
+            .copied()
+            .unwrap_or(false);
+        if nz {
+            Kind::Of(ty)
+        } else {
+            Kind::Ctor
+        }
+    }
+
     /// The kind of field `fi` of a value of kind `k` (past the read, which faults on
     /// anything without that field): a field of an object of type `T` as the table
     /// says (its constructed kinds), field 0 of a `Some` of `T` (or of an `Option`
@@ -337,7 +382,8 @@ impl Heap {
     fn field(&self, k: Kind, fi: usize) -> Kind {
         match k {
             Kind::Bot => Kind::Bot,
-            Kind::Obj(t) => t
+            // (A value of `T` with the field is an object of `T`.)
+            Kind::Obj(t) | Kind::Of(t) => t
                 .checked_sub(FIRST_USER_TYPE)
                 .and_then(|x| self.fields.get(x as usize))
                 .and_then(|v| v.get(fi))
@@ -561,6 +607,7 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
             let (ty, tag, n) = (i.args.get(1), slot(i, 2), slot(i, 4));
             let v = match ty {
                 Some(Operand::Type(t)) if *t >= FIRST_USER_TYPE && n > 0 => Kind::Obj(*t),
+                Some(Operand::Type(t)) if *t >= FIRST_USER_TYPE => heap.field_less(*t),
                 Some(Operand::Type(builtin::OPTION)) if tag == 0 && n == 0 => Kind::NoneOpt,
                 Some(Operand::Type(builtin::OPTION)) if tag == 1 && n == 1 && heap.some_kept => {
                     match st.get(slot(i, 3)) {
@@ -574,6 +621,7 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
             k(st, s0, v);
         }
         Cons | LoadNil => k(st, s0, Kind::Ctor),
+        LoadG => k(st, s0, heap.global(imm(i, 1) as usize)),
         // `anew` allocates an array (a negative count faults), flat of its fill's
         // kind when it has elements.
         ANew => {
@@ -1600,6 +1648,9 @@ struct Tx<'a> {
     /// Whether the instruction after byte offset `ip` that next mentions slot `s`, in
     /// the same basic block, reads it first as the object of a `field` or `setfield`.
     next_object: &'a dyn Fn(u32, usize) -> bool,
+    /// Whether the instruction after byte offset `ip` that next mentions slot `s`, in
+    /// the same basic block, is `ret s` ([`next_returns`]).
+    next_ret: &'a dyn Fn(u32, usize) -> bool,
     /// Values that are addresses of DATA objects (a field read next as an object),
     /// never arrays: [`Tx::get`] does not hand them out as arrays.
     data: Vec<Ref>,
@@ -1842,6 +1893,18 @@ impl Tx<'_> {
         }
         let ty = self.kinds.get(s)?.ir()?;
         self.get(s, ty, ip)
+    }
+
+    /// The object pending in slot `s`'s register that a `ret` returns from there
+    /// ([`IrOp::RetVal`]): an address (`Ptr`: its tag word is `OBJ`: a `new`, a
+    /// guarded load of tag word `OBJ` such as a constant global's `gload`, an object
+    /// result `call.res`). Not a home slot's value.
+    fn returned_object(&self, s: usize) -> Option<Ref> {
+        if self.home.and_then(|h| h.home(s)).is_some() {
+            return None;
+        }
+        let (r, _) = self.map.get(s).copied().flatten()?;
+        (self.b.ty(r) == IrType::Ptr && self.b.tagword(r) == Tag::OBJ as u64).then_some(r)
     }
 
     /// The value of slot `s` as a `ty`, loading it (unguarded if its kind is proven);
@@ -2308,7 +2371,8 @@ impl Tx<'_> {
         // proves) is taken from `rax` as a value of this fragment when the block after
         // the call has no other way in and continues it: no store of the result, no
         // load of it by the next block (it is written back where a pending value is).
-        let ty = (self.kind_at)(next, dst).ir();
+        let kind = (self.kind_at)(next, dst);
+        let ty = kind.ir();
         // A `tcallself` right after the call is a block of its own (the interpreter may
         // enter at the back-edge) but only one instruction: this fragment translates a
         // copy of it, so that the result goes on to the new arguments from its register.
@@ -2329,6 +2393,32 @@ impl Tx<'_> {
                 self.set(dst, r);
                 self.fall = Some(next);
                 self.copy = tail && !(self.mergeable)(next);
+            }
+            // A data object (the callee's every return is one: [`Kind::Obj`],
+            // [`Kind::SomeOf`]; a native return comes from the callee's own `ret`,
+            // an exit never comes back) likewise, its address from `rax` (tag word
+            // `OBJ`, so `rdx` is not needed), kept among the data objects (never an
+            // array). It is a pointer in a register only until the next write-back,
+            // call or exit stores it, as a `new`'s is: nothing collects in between.
+            // Binarytrees' `bottom_up_tree` puts its second result into its `con`
+            // from the register, and its first chains the second call.
+            None if matches!(kind, Kind::Obj(_) | Kind::SomeOf(_))
+                && (self.mergeable)(next)
+                && self.home.is_none()
+                && self.inl.is_none() =>
+            {
+                let r = self.b.call_result(dst as u16, Tag::OBJ as u64);
+                self.data.push(r);
+                self.set(dst, r);
+                self.fall = Some(next);
+            }
+            // Any other result is stored whole by the call (its slot holds it, as
+            // after an interpreted call); the block after it still continues this
+            // fragment when the call is its only way in, so that a second direct
+            // call there chains with this one (one limit check, the frame record
+            // kept).
+            None if (self.mergeable)(next) && self.home.is_none() && self.inl.is_none() => {
+                self.fall = Some(next);
             }
             _ => self.jump(next),
         }
@@ -2513,6 +2603,22 @@ impl Tx<'_> {
                             },
                             _ => r,
                         };
+                        self.set(s0, r);
+                    }
+                    // Returned next (`loadg.ret`), a global that always holds the object
+                    // the loader built for it ([`constant_numbers`]): its address into a
+                    // register, the tag guarded (`gload`), and returned from there with
+                    // its tag word, no slot written (binarytrees' `bottom_up_tree` at
+                    // depth 0 returns its constant leaf so).
+                    _ if self.inl.is_none()
+                        && self.home.is_none()
+                        && (self.next_ret)(ip, s0)
+                        && matches!(self.numbers.get(g as usize), Some(Some((IrType::Ptr, _)))) =>
+                    {
+                        let snap = self.snap(ip);
+                        let r = self.b.gload_tw(g as u32, Tag::OBJ as u64, snap);
+                        // A data object: never handed out as an array.
+                        self.data.push(r);
                         self.set(s0, r);
                     }
                     _ => {
@@ -2911,22 +3017,21 @@ impl Tx<'_> {
                             self.b.emit_raw(IrOp::RetVal, r, NONE, s0 as u64, s);
                             return Ok(Step::End);
                         }
+                        // So is an object whose address is in a register, its tag word
+                        // known: a `con`'s result (`con.ret`, binarytrees'
+                        // `bottom_up_tree`) or a constant global's (`loadg.ret`). No
+                        // collection can run between the allocation or load and the
+                        // return, and the caller stores it or the trampoline writes it
+                        // into the slot of the `ret` it leaves at.
+                        if let Some(r) = self.returned_object(s0) {
+                            let s = self.b.snapshot(ip, Vec::new());
+                            self.b.emit_raw(IrOp::RetVal, r, NONE, s0 as u64, s);
+                            return Ok(Step::End);
+                        }
+                        // (pmap's `create`, `con.ret`: the new node, returned so with
+                        // the store and the reload saved; branches mpmap and mbt both
+                        // built this, merged into `returned_object`.)
                         if let Some((r, true)) = self.map[s0] {
-                            // An object made here and not yet stored (pmap's `create`,
-                            // `con.ret`: the new node) is returned from its register
-                            // with the tag word `OBJ`, the store and the reload saved:
-                            // its slot is dead past the `ret`, and the trampoline writes
-                            // the value there when it resumes the interpreter at this
-                            // function's `ret` row ([`emit`]'s `ret_row`), as for a
-                            // number. Nothing collects between the return and the
-                            // caller's store of the result.
-                            if self.b.ty(r) == IrType::Ptr
-                                && self.home.and_then(|h| h.home(s0)).is_none()
-                            {
-                                let s = self.b.snapshot(ip, Vec::new());
-                                self.b.emit_raw(IrOp::RetVal, r, NONE, s0 as u64, s);
-                                return Ok(Step::End);
-                            }
                             self.b.sstore(s0 as u32, r);
                         }
                         s0 as u64
@@ -3142,6 +3247,13 @@ fn next_object(fun: &Fun, ip: u32, s: usize) -> bool {
     })
 }
 
+/// Whether the instruction of `fun` that next reads slot `s` after byte offset `ip`,
+/// in the same basic block, is `ret s` (the second half of a `loadg.ret` or
+/// `con.ret`).
+fn next_returns(fun: &Fun, ip: u32, s: usize) -> bool {
+    next_use(fun, ip, s).is_some_and(|j| j.op == Op::Ret && slot(j, 0) == s)
+}
+
 /// Translates function `func` of `m` to IR blocks; `full` says which functions are
 /// fully compiled (direct calls go natively only to those). `None`: not compiled at all
 /// (no block could be formed).
@@ -3192,6 +3304,7 @@ fn translate(
     let leader = |ip: u32| fun.leaders.binary_search(&ip).ok();
     let next_read = |ip: u32, s: usize| next_read(fun, func, ip, s);
     let next_object = |ip: u32, s: usize| next_object(fun, ip, s);
+    let next_ret = |ip: u32, s: usize| next_returns(fun, ip, s);
     let live = |ip: u32, s: usize| match fun.at.get(ip as usize) {
         Some(&n) if n != usize::MAX => liveness.live(n, s),
         _ => true,
@@ -3243,6 +3356,7 @@ fn translate(
             inlined: 0,
             lazy,
             next_object: &next_object,
+            next_ret: &next_ret,
             data: Vec::new(),
             funs,
             bodies,
@@ -3366,6 +3480,11 @@ fn constant_numbers(m: &Module, funs: &[Option<Fun>]) -> Vec<Option<(IrType, u64
             GlobalInit::Const(Const::I64(v)) => Some(Some((IrType::I64, *v as u64))),
             GlobalInit::Const(Const::F64(b)) => Some(Some((IrType::F64, *b))),
             GlobalInit::Const(Const::Bool(b)) => Some(Some((IrType::Bool, *b as u64))),
+            // A constructor with fields: the data object the loader builds before the
+            // program runs (SPEC.md §2), its address unknown here.
+            GlobalInit::Const(Const::Data { fields, .. }) if !fields.is_empty() => {
+                Some(Some((IrType::Ptr, 0)))
+            }
             GlobalInit::Uninit => Some(None),
             _ => None,
         })
@@ -4338,6 +4457,8 @@ mod tests {
             ]],
             some_kept: true,
             elems_kept: [true, false, false],
+            globals: vec![Kind::Obj(16)],
+            nz_types: vec![true],
         };
         // An `anew`'s array is read back as one; its elements kind known as kept.
         assert_eq!(heap.field(Kind::Obj(16), 3), Kind::ArrOf(Tag::I64));
@@ -4345,6 +4466,11 @@ mod tests {
         assert_eq!(heap.elems(Kind::ArrOf(Tag::F64)), None);
         assert_eq!(heap.elems(Kind::Arr), None);
         assert_eq!(heap.field(Kind::Obj(16), 4), Kind::Any);
+        assert_eq!(heap.field_less(16), Kind::Of(16));
+        assert_eq!(heap.field_less(17), Kind::Ctor, "no such type");
+        assert_eq!(heap.field(Kind::Of(16), 1), Kind::Opt(16));
+        assert_eq!(heap.global(0), Kind::Obj(16));
+        assert_eq!(heap.global(1), Kind::Any, "no such global");
         assert_eq!(heap.field(Kind::Obj(16), 1), Kind::Opt(16));
         assert_eq!(heap.field(Kind::Obj(16), 0), Kind::Any, "a number");
         assert_eq!(heap.field(Kind::Obj(16), 2), Kind::Bot);
