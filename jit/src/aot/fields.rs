@@ -761,7 +761,10 @@ pos:
         let t = FIRST_USER_TYPE;
         let m = assemble(src, "t.hasm").unwrap();
         let (_, rets) = super::super::infer_program(&m);
-        assert_eq!(field_kinds(&m, &rets).tag(t, 0), Some(Tag::I64));
+        assert_eq!(
+            field_kinds(&m, &rets, &Heap::NONE).tag(t, 0),
+            Some(Tag::I64)
+        );
         let src2 = src.replace(
             "    retu\n.end\n.entry",
             "    loadfn r3, main\n    storeg absg, r3\n    retu\n.end\n.entry",
@@ -769,7 +772,7 @@ pos:
         let m2 = assemble(&src2, "t.hasm").unwrap();
         let (_, rets2) = super::super::infer_program(&m2);
         assert_eq!(
-            field_kinds(&m2, &rets2).tag(t, 0),
+            field_kinds(&m2, &rets2, &Heap::NONE).tag(t, 0),
             None,
             "absg may hold main"
         );
