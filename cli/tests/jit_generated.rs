@@ -37,6 +37,30 @@ fn generated_programs_run_the_same_with_and_without_the_jit() {
     );
 }
 
+/// The same programs compiled ahead of time and run as their native executables run
+/// them (`progen::run_native`: the machine code of `hashvm_jit::aot` in this process,
+/// the tracing JIT with the program's field kinds under it): output, exit status, error
+/// and stack trace must be the interpreter's. The cargo-fuzz target `native_diff` runs
+/// the same check on the fuzzer's bytes.
+#[test]
+fn generated_programs_run_the_same_natively() {
+    let (mut failures, mut native) = (Vec::new(), 0);
+    for seed in 0..200u64 {
+        let data = bytes(seed, 64 + (seed as usize * 7) % 400);
+        match progen::check_native(&data) {
+            Ok(ran) => native += ran as usize,
+            Err(e) => failures.push(format!("seed {seed}: {e}")),
+        }
+    }
+    assert!(native >= 150, "only {native} of 200 compiled ahead of time");
+    assert!(
+        failures.is_empty(),
+        "{} of 200 differ:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
 /// The generator's programs are what the comparison needs: they assemble and verify,
 /// they loop (so the JIT records traces), and their runs end in all three ways
 /// (exit status, runtime error, with output before), and the JIT compiles traces of

@@ -860,6 +860,77 @@ pub fn run_with_stats(
     (Run { stdout, end }, traces, entries)
 }
 
+/// Runs `v` as its native executable would: every function `hashvm_jit::aot`
+/// compiles ahead of time, its machine code mapped executable in this process, the
+/// tracing JIT (at hotness `hot`, with the program's field kinds and field counts)
+/// under it for the rest. `None` when the code cannot be compiled or mapped.
+#[cfg(target_arch = "x86_64")]
+pub fn run_native(v: hashvm_format::Verified<'_>, hot: u16, gc_stress: bool) -> Option<Run> {
+    use hashvm_vm::{run_program, Config, Outcome, Vm};
+    let image = hashvm_jit::aot::compile(v).ok()?;
+    let mut map = memmap2::MmapMut::map_anon(image.text.len().max(1)).ok()?;
+    map[..image.text.len()].copy_from_slice(&image.text);
+    let text = map.make_exec().ok()?;
+    let mut vm = Vm::new(Config {
+        heap_limit: 256 << 20,
+        heap_initial: 1 << 16,
+        max_frames: 10_000,
+        gc_stress,
+        jit_hot: hot,
+        allow_ffi: false,
+        ..Config::default()
+    });
+    let sink = Sink::default();
+    vm.set_output(Box::new(sink.clone()));
+    let mut jit = hashvm_jit::Jit::new();
+    let fields = image.fields.clone().with_min_fields(v.module());
+    jit.fields = (!fields.is_empty()).then(|| std::rc::Rc::new(fields));
+    // SAFETY: `text` is mapped executable and holds exactly what `aot::compile` made
+    // for this verified program, with these entries; the VM runs that program.
+    let hook = unsafe {
+        hashvm_jit::aot::hook::AotHook::new(
+            Box::new(text),
+            image.entries.clone(),
+            v.module().functions.len(),
+            Some(Box::new(jit)),
+        )
+    }
+    .ok()?;
+    vm.set_jit(Some(Box::new(hook)));
+    let end = match run_program(&mut vm, v) {
+        Outcome::Exit(c) => format!("exit {c}"),
+        Outcome::Error(e) => e.to_string(),
+    };
+    drop(vm);
+    let stdout = String::from_utf8_lossy(&sink.0.borrow()).into_owned();
+    Some(Run { stdout, end })
+}
+
+/// Generates a program from `data`, and if it assembles, verifies and compiles ahead
+/// of time, runs it with the interpreter alone and natively ([`run_native`], at the
+/// generated hotness and GC stress): `Err` describes a difference; `Ok(true)` when
+/// it ran natively.
+#[cfg(target_arch = "x86_64")]
+pub fn check_native(data: &[u8]) -> Result<bool, String> {
+    let g = generate(data);
+    let m = hashvm_format::hasm::assemble(&g.source, "gen.hasm")
+        .map_err(|e| format!("generated program does not assemble: {e:?}\n{}", g.source))?;
+    let Ok(v) = hashvm_format::verify::verify(&m) else {
+        return Ok(false);
+    };
+    let off = run(v, None, g.mode.gc_stress);
+    let Some(on) = run_native(v, g.mode.hot, g.mode.gc_stress) else {
+        return Ok(false);
+    };
+    if off != on {
+        return Err(format!(
+            "native code (hot {}, GC stress {}) differs from the interpreter\n--- program\n{}\n--- off\n{}{}\n--- native\n{}{}",
+            g.mode.hot, g.mode.gc_stress, g.source, off.stdout, off.end, on.stdout, on.end
+        ));
+    }
+    Ok(true)
+}
+
 /// Generates a program from `data`, and if it assembles and verifies, runs it with
 /// the JIT off and on (at the generated hotness): `Err` describes a difference.
 pub fn check(data: &[u8]) -> Result<(), String> {
