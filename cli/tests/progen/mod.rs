@@ -863,9 +863,14 @@ pub fn run_with_stats(
 /// Runs `v` as its native executable would: every function `hashvm_jit::aot`
 /// compiles ahead of time, its machine code mapped executable in this process, the
 /// tracing JIT (at hotness `hot`, with the program's field kinds and field counts)
-/// under it for the rest. `None` when the code cannot be compiled or mapped.
+/// under it for the rest, and how often compiled code was entered. `None` when the
+/// code cannot be compiled or mapped.
 #[cfg(target_arch = "x86_64")]
-pub fn run_native(v: hashvm_format::Verified<'_>, hot: u16, gc_stress: bool) -> Option<Run> {
+pub fn run_native(
+    v: hashvm_format::Verified<'_>,
+    hot: u16,
+    gc_stress: bool,
+) -> Option<(Run, u64)> {
     use hashvm_vm::{run_program, Config, Outcome, Vm};
     let image = hashvm_jit::aot::compile(v).ok()?;
     let mut map = memmap2::MmapMut::map_anon(image.text.len().max(1)).ok()?;
@@ -896,6 +901,7 @@ pub fn run_native(v: hashvm_format::Verified<'_>, hot: u16, gc_stress: bool) -> 
         )
     }
     .ok()?;
+    let stats = hook.stats.clone();
     vm.set_jit(Some(Box::new(hook)));
     let end = match run_program(&mut vm, v) {
         Outcome::Exit(c) => format!("exit {c}"),
@@ -903,13 +909,14 @@ pub fn run_native(v: hashvm_format::Verified<'_>, hot: u16, gc_stress: bool) -> 
     };
     drop(vm);
     let stdout = String::from_utf8_lossy(&sink.0.borrow()).into_owned();
-    Some(Run { stdout, end })
+    let entries = stats.borrow().entries;
+    Some((Run { stdout, end }, entries))
 }
 
 /// Generates a program from `data`, and if it assembles, verifies and compiles ahead
 /// of time, runs it with the interpreter alone and natively ([`run_native`], at the
 /// generated hotness and GC stress): `Err` describes a difference; `Ok(true)` when
-/// it ran natively.
+/// compiled code was entered.
 #[cfg(target_arch = "x86_64")]
 pub fn check_native(data: &[u8]) -> Result<bool, String> {
     let g = generate(data);
@@ -919,7 +926,7 @@ pub fn check_native(data: &[u8]) -> Result<bool, String> {
         return Ok(false);
     };
     let off = run(v, None, g.mode.gc_stress);
-    let Some(on) = run_native(v, g.mode.hot, g.mode.gc_stress) else {
+    let Some((on, entries)) = run_native(v, g.mode.hot, g.mode.gc_stress) else {
         return Ok(false);
     };
     if off != on {
@@ -928,7 +935,7 @@ pub fn check_native(data: &[u8]) -> Result<bool, String> {
             g.mode.hot, g.mode.gc_stress, g.source, off.stdout, off.end, on.stdout, on.end
         ));
     }
-    Ok(true)
+    Ok(entries > 0)
 }
 
 /// Generates a program from `data`, and if it assembles and verifies, runs it with
