@@ -52,7 +52,10 @@ fn generated_programs_run_the_same_natively() {
             Err(e) => failures.push(format!("seed {seed}: {e}")),
         }
     }
-    assert!(native >= 100, "compiled code entered in only {native} of 200");
+    assert!(
+        native >= 100,
+        "compiled code entered in only {native} of 200"
+    );
     assert!(
         failures.is_empty(),
         "{} of 200 differ:\n{}",

@@ -866,11 +866,7 @@ pub fn run_with_stats(
 /// under it for the rest, and how often compiled code was entered. `None` when the
 /// code cannot be compiled or mapped.
 #[cfg(target_arch = "x86_64")]
-pub fn run_native(
-    v: hashvm_format::Verified<'_>,
-    hot: u16,
-    gc_stress: bool,
-) -> Option<(Run, u64)> {
+pub fn run_native(v: hashvm_format::Verified<'_>, hot: u16, gc_stress: bool) -> Option<(Run, u64)> {
     use hashvm_vm::{run_program, Config, Outcome, Vm};
     let image = hashvm_jit::aot::compile(v).ok()?;
     let mut map = memmap2::MmapMut::map_anon(image.text.len().max(1)).ok()?;
