@@ -822,6 +822,34 @@ pub fn run(v: hashvm_format::Verified<'_>, jit: Option<u16>, gc_stress: bool) ->
     run_with_stats(v, jit, gc_stress).0
 }
 
+/// A fresh VM with the generated programs' limits (the tracing JIT's hotness `hot`),
+/// its output going to the returned sink.
+fn fresh_vm(hot: u16, gc_stress: bool) -> (hashvm_vm::Vm, Sink) {
+    let mut vm = hashvm_vm::Vm::new(hashvm_vm::Config {
+        heap_limit: 256 << 20,
+        heap_initial: 1 << 16,
+        max_frames: 10_000,
+        gc_stress,
+        jit_hot: hot,
+        allow_ffi: false,
+        ..hashvm_vm::Config::default()
+    });
+    let sink = Sink::default();
+    vm.set_output(Box::new(sink.clone()));
+    (vm, sink)
+}
+
+/// Runs `v` in `vm` to its end: what it printed to `sink` and how it ended.
+fn finish(mut vm: hashvm_vm::Vm, v: hashvm_format::Verified<'_>, sink: Sink) -> Run {
+    let end = match hashvm_vm::run_program(&mut vm, v) {
+        hashvm_vm::Outcome::Exit(c) => format!("exit {c}"),
+        hashvm_vm::Outcome::Error(e) => e.to_string(),
+    };
+    drop(vm);
+    let stdout = String::from_utf8_lossy(&sink.0.borrow()).into_owned();
+    Run { stdout, end }
+}
+
 /// [`run`], also giving the JIT's statistics (traces compiled, trace entries): the
 /// deterministic suite checks that the generated programs do exercise the JIT.
 pub fn run_with_stats(
@@ -829,35 +857,19 @@ pub fn run_with_stats(
     jit: Option<u16>,
     gc_stress: bool,
 ) -> (Run, u64, u64) {
-    use hashvm_vm::{run_program, Config, Outcome, Vm};
-    let mut vm = Vm::new(Config {
-        heap_limit: 256 << 20,
-        heap_initial: 1 << 16,
-        max_frames: 10_000,
-        gc_stress,
-        jit_hot: jit.unwrap_or(hashvm_vm::vm::HOT_THRESHOLD),
-        allow_ffi: false,
-        ..Config::default()
-    });
-    let sink = Sink::default();
-    vm.set_output(Box::new(sink.clone()));
+    let (mut vm, sink) = fresh_vm(jit.unwrap_or(hashvm_vm::vm::HOT_THRESHOLD), gc_stress);
     let mut stats = None;
     if jit.is_some() {
         let j = hashvm_jit::Jit::new();
         stats = Some(j.stats.clone());
         vm.set_jit(Some(Box::new(j)));
     }
-    let end = match run_program(&mut vm, v) {
-        Outcome::Exit(c) => format!("exit {c}"),
-        Outcome::Error(e) => e.to_string(),
-    };
-    drop(vm);
-    let stdout = String::from_utf8_lossy(&sink.0.borrow()).into_owned();
+    let run = finish(vm, v, sink);
     let (traces, entries) = stats.map_or((0, 0), |s| {
         let s = s.borrow();
         (s.traces, s.entries)
     });
-    (Run { stdout, end }, traces, entries)
+    (run, traces, entries)
 }
 
 /// Runs `v` as its native executable would: every function `hashvm_jit::aot`
@@ -867,22 +879,11 @@ pub fn run_with_stats(
 /// code cannot be compiled or mapped.
 #[cfg(target_arch = "x86_64")]
 pub fn run_native(v: hashvm_format::Verified<'_>, hot: u16, gc_stress: bool) -> Option<(Run, u64)> {
-    use hashvm_vm::{run_program, Config, Outcome, Vm};
     let image = hashvm_jit::aot::compile(v).ok()?;
     let mut map = memmap2::MmapMut::map_anon(image.text.len().max(1)).ok()?;
     map[..image.text.len()].copy_from_slice(&image.text);
     let text = map.make_exec().ok()?;
-    let mut vm = Vm::new(Config {
-        heap_limit: 256 << 20,
-        heap_initial: 1 << 16,
-        max_frames: 10_000,
-        gc_stress,
-        jit_hot: hot,
-        allow_ffi: false,
-        ..Config::default()
-    });
-    let sink = Sink::default();
-    vm.set_output(Box::new(sink.clone()));
+    let (mut vm, sink) = fresh_vm(hot, gc_stress);
     let mut jit = hashvm_jit::Jit::new();
     let fields = image.fields.clone().with_min_fields(v.module());
     jit.fields = (!fields.is_empty()).then(|| std::rc::Rc::new(fields));
@@ -899,14 +900,9 @@ pub fn run_native(v: hashvm_format::Verified<'_>, hot: u16, gc_stress: bool) -> 
     .ok()?;
     let stats = hook.stats.clone();
     vm.set_jit(Some(Box::new(hook)));
-    let end = match run_program(&mut vm, v) {
-        Outcome::Exit(c) => format!("exit {c}"),
-        Outcome::Error(e) => e.to_string(),
-    };
-    drop(vm);
-    let stdout = String::from_utf8_lossy(&sink.0.borrow()).into_owned();
+    let run = finish(vm, v, sink);
     let entries = stats.borrow().entries;
-    Some((Run { stdout, end }, entries))
+    Some((run, entries))
 }
 
 /// Generates a program from `data`, and if it assembles, verifies and compiles ahead

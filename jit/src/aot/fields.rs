@@ -60,6 +60,30 @@ use hashvm_format::opcode::Op;
 use hashvm_format::{Const, GlobalInit, Module, TypeDef, FIRST_USER_TYPE};
 use hashvm_vm::Tag;
 
+/// Marks in `funcs` every function the constant `c` holds (a function constant, a
+/// closure's function, at any depth) and in `globals` every global it reads: what
+/// [`escaping`] and [`function_sources`] both need from the loader's constants.
+fn walk(c: &Const, funcs: &mut [bool], globals: &mut [bool]) {
+    let mark = |v: &mut [bool], i: u32| {
+        if let Some(x) = v.get_mut(i as usize) {
+            *x = true;
+        }
+    };
+    match c {
+        Const::Func(f) => mark(funcs, *f),
+        Const::Closure { func, captures } => {
+            mark(funcs, *func);
+            captures.iter().for_each(|x| walk(x, funcs, globals));
+        }
+        Const::Global(g) => mark(globals, *g),
+        Const::Data { fields: v, .. } | Const::Tuple(v) | Const::List(v) | Const::Array(v) => {
+            v.iter().for_each(|x| walk(x, funcs, globals));
+        }
+        Const::Ref(x) => walk(x, funcs, globals),
+        _ => {}
+    }
+}
+
 /// The functions whose value may exist at run time (called other than by a direct
 /// call): named by any operand but a direct call's callee, held by a constant other
 /// than an unread global's own `fn` value, the entry or an initialiser. `None` when a
@@ -85,26 +109,6 @@ fn escaping(m: &Module) -> Option<Vec<bool>> {
                     _ => {}
                 }
             }
-        }
-    }
-    fn walk(c: &Const, esc: &mut Vec<bool>, read: &mut Vec<bool>) {
-        let mark = |v: &mut Vec<bool>, i: u32| {
-            if let Some(x) = v.get_mut(i as usize) {
-                *x = true;
-            }
-        };
-        match c {
-            Const::Func(f) => mark(esc, *f),
-            Const::Closure { func, captures } => {
-                mark(esc, *func);
-                captures.iter().for_each(|x| walk(x, esc, read));
-            }
-            Const::Global(g) => mark(read, *g),
-            Const::Data { fields: v, .. } | Const::Tuple(v) | Const::List(v) | Const::Array(v) => {
-                v.iter().for_each(|x| walk(x, esc, read));
-            }
-            Const::Ref(x) => walk(x, esc, read),
-            _ => {}
         }
     }
     let mut own = Vec::new();
@@ -157,26 +161,6 @@ fn function_sources(m: &Module) -> Option<(Vec<bool>, Vec<Vec<usize>>)> {
                     _ => {}
                 }
             }
-        }
-    }
-    fn walk(c: &Const, always: &mut [bool], read: &mut [bool]) {
-        let mark = |v: &mut [bool], i: u32| {
-            if let Some(x) = v.get_mut(i as usize) {
-                *x = true;
-            }
-        };
-        match c {
-            Const::Func(f) => mark(always, *f),
-            Const::Closure { func, captures } => {
-                mark(always, *func);
-                captures.iter().for_each(|x| walk(x, always, read));
-            }
-            Const::Global(g) => mark(read, *g),
-            Const::Data { fields: v, .. } | Const::Tuple(v) | Const::List(v) | Const::Array(v) => {
-                v.iter().for_each(|x| walk(x, always, read));
-            }
-            Const::Ref(x) => walk(x, always, read),
-            _ => {}
         }
     }
     let mut read_by_const = vec![false; m.globals.len()];
