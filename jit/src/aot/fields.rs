@@ -53,7 +53,9 @@
 //! writes its elements with no test of the kind, and the table carries it for an
 //! array field whose every array is one (codes 5 to 7, [`crate::kinds`]).
 
-use super::{constant_functions, infer_seeded, returns, slot, Fun, Heap, Kind, ELEMS};
+use super::{
+    constant_functions, infer_seeded, returns, slot, stored_globals, Fun, Heap, Kind, ELEMS,
+};
 use crate::kinds::{FieldKind, FieldKinds};
 use hashvm_format::insn::{decode_all, Operand};
 use hashvm_format::opcode::Op;
@@ -62,7 +64,7 @@ use hashvm_vm::Tag;
 
 /// Marks in `funcs` every function the constant `c` holds (a function constant, a
 /// closure's function, at any depth) and in `globals` every global it reads: what
-/// [`escaping`] and [`function_sources`] both need from the loader's constants.
+/// [`function_sources`] needs from the loader's constants.
 fn walk(c: &Const, funcs: &mut [bool], globals: &mut [bool]) {
     let mark = |v: &mut [bool], i: u32| {
         if let Some(x) = v.get_mut(i as usize) {
@@ -85,51 +87,17 @@ fn walk(c: &Const, funcs: &mut [bool], globals: &mut [bool]) {
 }
 
 /// The functions whose value may exist at run time (called other than by a direct
-/// call): named by any operand but a direct call's callee, held by a constant other
-/// than an unread global's own `fn` value, the entry or an initialiser. `None` when a
-/// function does not decode.
+/// call): those a run calls whatever the program does and those some function's code
+/// can make a value of ([`function_sources`]: named by any operand but a direct call's
+/// callee, held by a constant other than an unread global's own `fn` value, the entry
+/// or an initialiser). `None` when a function does not decode or the program imports
+/// a global.
 fn escaping(m: &Module) -> Option<Vec<bool>> {
-    let n = m.functions.len();
-    let mut esc = vec![false; n];
-    let mut read = vec![false; m.globals.len()];
-    let mark = |v: &mut Vec<bool>, i: u32| {
-        if let Some(x) = v.get_mut(i as usize) {
+    let (mut esc, names) = function_sources(m)?;
+    for f in names.into_iter().flatten() {
+        if let Some(x) = esc.get_mut(f) {
             *x = true;
         }
-    };
-    for f in &m.functions {
-        for (_, i) in decode_all(&f.code).ok()? {
-            let op = i.op.unfused();
-            for (k, a) in i.args.iter().enumerate() {
-                match a {
-                    Operand::Func(_)
-                        if (op == Op::CallK && k == 1) || (op == Op::TCallK && k == 0) => {}
-                    Operand::Func(g) => mark(&mut esc, *g),
-                    Operand::Global(g) => mark(&mut read, *g),
-                    _ => {}
-                }
-            }
-        }
-    }
-    let mut own = Vec::new();
-    for (g, gl) in m.globals.iter().enumerate() {
-        match &gl.init {
-            // A global holding a function value is the function's escape only if
-            // something reads the global (decided below).
-            GlobalInit::Const(Const::Func(f)) => own.push((g, *f)),
-            GlobalInit::Const(c) => walk(c, &mut esc, &mut read),
-            GlobalInit::Uninit => {}
-            // Not a linked program: nothing is closed.
-            GlobalInit::Import(_) => return None,
-        }
-    }
-    for (g, f) in own {
-        if read[g] {
-            mark(&mut esc, f);
-        }
-    }
-    for &f in m.inits.iter().chain(&m.entry) {
-        mark(&mut esc, f);
     }
     Some(esc)
 }
@@ -239,32 +207,20 @@ pub(crate) fn nz_types(m: &Module) -> Vec<bool> {
 /// executable's module is the whole program); `Any` otherwise, and for every global
 /// when a function does not decode. binarytrees' shared leaf `Node(Empty, Empty)`.
 pub(crate) fn constant_globals(m: &Module) -> Vec<Kind> {
-    let mut out: Vec<Kind> = m
-        .globals
+    let Some(stored) = stored_globals(m) else {
+        return vec![Kind::Any; m.globals.len()];
+    };
+    m.globals
         .iter()
-        .map(|g| match &g.init {
-            GlobalInit::Const(c) => match const_kind(c, &[]) {
+        .zip(stored)
+        .map(|(g, stored)| match &g.init {
+            GlobalInit::Const(c) if !stored => match const_kind(c, &[]) {
                 k @ Kind::Obj(_) => k,
                 _ => Kind::Any,
             },
             _ => Kind::Any,
         })
-        .collect();
-    for f in &m.functions {
-        let Ok(code) = decode_all(&f.code) else {
-            return vec![Kind::Any; m.globals.len()];
-        };
-        for (_, i) in code {
-            if i.op.unfused() == Op::StoreG {
-                if let Some(Operand::Global(g)) = i.args.first() {
-                    if let Some(k) = out.get_mut(*g as usize) {
-                        *k = Kind::Any;
-                    }
-                }
-            }
-        }
-    }
-    out
+        .collect()
 }
 
 /// Joins into `f` (per type from `FIRST_USER_TYPE`, per field) the fields of every

@@ -3429,35 +3429,44 @@ fn translate(
     })
 }
 
+/// Per global, whether some `storeg` of the module writes it; `None` when some
+/// function's code could not be decoded. The loader and `storeg` are the only writers
+/// of globals and a native executable's module is the whole program, so a global no
+/// `storeg` writes always holds what the loader put there ([`constant_functions`],
+/// [`fields::constant_globals`]).
+pub(crate) fn stored_globals(m: &Module) -> Option<Vec<bool>> {
+    let mut out = vec![false; m.globals.len()];
+    for f in &m.functions {
+        for (_, i) in hashvm_format::insn::decode_all(&f.code).ok()? {
+            if i.op.unfused() == Op::StoreG {
+                if let Some(g) = out.get_mut(imm(&i, 0) as usize) {
+                    *g = true;
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
 /// Per global, the function it always holds: initialised to a function constant and
-/// written by no `storeg` of the module (a native executable's module is the whole
-/// program). All `None` when some function's code could not be decoded.
+/// written by no `storeg` ([`stored_globals`]). All `None` when some function's code
+/// could not be decoded.
 fn constant_functions(m: &Module) -> Vec<Option<u32>> {
-    let mut out: Vec<Option<u32>> = m
-        .globals
+    let Some(stored) = stored_globals(m) else {
+        return vec![None; m.globals.len()];
+    };
+    m.globals
         .iter()
-        .map(|g| match g.init {
+        .zip(stored)
+        .map(|(g, stored)| match g.init {
             hashvm_format::GlobalInit::Const(hashvm_format::Const::Func(f))
-                if (f as usize) < m.functions.len() =>
+                if (f as usize) < m.functions.len() && !stored =>
             {
                 Some(f)
             }
             _ => None,
         })
-        .collect();
-    for f in &m.functions {
-        let Ok(insns) = hashvm_format::insn::decode_all(&f.code) else {
-            return vec![None; m.globals.len()];
-        };
-        for (_, i) in &insns {
-            if i.op == Op::StoreG {
-                if let Some(g) = out.get_mut(imm(i, 0) as usize) {
-                    *g = None;
-                }
-            }
-        }
-    }
-    out
+        .collect()
 }
 
 /// Per global, the number or bool it holds whenever it is initialised: every write
