@@ -965,35 +965,38 @@ fn record_kept(ins: &[crate::ir::Ins], i: usize, labels: &Labels) -> bool {
 /// calls, tak's three). The second call is [`chained`] to the first, so it makes no
 /// limit check either, whose slow path would exit.
 fn top_shared(ins: &[crate::ir::Ins], i: usize, j: usize) -> bool {
-    let call = |op| matches!(op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf);
     i < j
-        && call(ins[i].op)
-        && ins.get(j).is_some_and(|c| call(c.op))
-        && ins[i + 1..j]
-            .iter()
-            .all(|x| !call(x.op) && between_calls(x.op) && x.op.flags() & flag::GUARD == 0)
+        && top_call(ins[i].op)
+        && ins.get(j).is_some_and(|c| top_call(c.op))
+        && ins[i + 1..j].iter().all(|x| !ends_shared_top(x))
+}
+
+/// The direct calls that may share a frame top ([`top_shared`]).
+fn top_call(op: IrOp) -> bool {
+    matches!(op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf)
+}
+
+/// Whether `x` ends a run of operations across which two direct calls share their
+/// frame top ([`top_shared`]): a direct call, an operation not [`between_calls`], a
+/// guard.
+fn ends_shared_top(x: &crate::ir::Ins) -> bool {
+    top_call(x.op) || !between_calls(x.op) || x.op.flags() & flag::GUARD != 0
 }
 
 /// Whether the direct call `ins[i]` shares its frame top with the next direct call of
 /// the fragment ([`top_shared`]): its pop leaves `rbp` one record up.
 fn top_shared_next(ins: &[crate::ir::Ins], i: usize) -> bool {
-    let call = |op| matches!(op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf);
     (i + 1..ins.len())
-        .find(|&j| {
-            call(ins[j].op) || !between_calls(ins[j].op) || ins[j].op.flags() & flag::GUARD != 0
-        })
+        .find(|&j| ends_shared_top(&ins[j]))
         .is_some_and(|j| top_shared(ins, i, j))
 }
 
 /// Whether the direct call `ins[j]` shares its frame top with the direct call before
 /// it in the fragment ([`top_shared`]): its push finds `rbp` one record up.
 fn top_shared_prev(ins: &[crate::ir::Ins], j: usize) -> bool {
-    let call = |op| matches!(op, IrOp::CallAotK | IrOp::CallAotKv | IrOp::CallAotSelf);
     (0..j)
         .rev()
-        .find(|&i| {
-            call(ins[i].op) || !between_calls(ins[i].op) || ins[i].op.flags() & flag::GUARD != 0
-        })
+        .find(|&i| ends_shared_top(&ins[i]))
         .is_some_and(|i| top_shared(ins, i, j))
 }
 
