@@ -1143,15 +1143,20 @@ impl JitHook for Jit {
         let Some(r) = self.recorder.as_mut() else {
             return Recording::Abort;
         };
-        if r.skipping(at.depth) {
-            // The callee of a real call runs (interpreted): not recording time.
-            return Recording::Continue;
+        if let Some(d) = r.skip_depth().filter(|&d| at.depth > d) {
+            // The callee of a real call runs (interpreted): not recording time, and
+            // the VM need not ask again until it returns.
+            return Recording::Skip(d);
         }
         let start = Instant::now();
         let step = r.step(at, &VmProbe(vm, &self.entry_trees, self.traces.len()));
         let unrolled = r.unrolled();
         let answer = match step {
-            Step::Continue => Recording::Continue,
+            // A real call starts: its callee runs without asking.
+            Step::Continue => match r.skip_depth() {
+                Some(d) => Recording::Skip(d),
+                None => Recording::Continue,
+            },
             Step::Done(trace) => self.finish_recording(vm, *trace, at.anchor, unrolled),
             Step::Abort(why) => {
                 let waits = r.waits_for;

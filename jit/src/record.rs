@@ -920,14 +920,13 @@ impl Recorder {
             .collect()
     }
 
-    /// Whether the interpreter is running the callee of a real call the trace makes
-    /// (`call.rec`, `call.tree`) and the instruction at frame depth `depth` is in it:
-    /// [`Recorder::step`] would only answer [`Step::Continue`] (a cheap test the hook
-    /// makes first, since the callee may run long).
-    pub fn skipping(&self, depth: usize) -> bool {
+    /// While the trace makes a real call: the frame depth of the calling frame,
+    /// above which every instruction is the callee's (the hook answers
+    /// `Recording::Skip` with it, and the VM runs the callee without asking).
+    pub fn skip_depth(&self) -> Option<usize> {
         match (self.skip, self.start) {
-            (Some(_), Some((_, d0))) => depth > d0 + self.frames.len(),
-            _ => false,
+            (Some(_), Some((_, d0))) => Some(d0 + self.frames.len()),
+            _ => None,
         }
     }
 

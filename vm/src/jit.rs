@@ -84,6 +84,13 @@ pub enum Recording {
     /// JIT gives the recording's anchor a fresh start ([`Vm::jit_retry`]) once the
     /// inner anchor has its trace.
     Wait(Anchor),
+    /// Execute this instruction in recording mode, and do not call again before the
+    /// frame count is back at or below the number given: the interpreter runs the
+    /// callee of a call the trace makes for real (a recursive call of a
+    /// function-entry trace), where every answer would be [`Recording::Continue`].
+    /// awfy_towers' recordings ran 373,000 such instructions, each through the
+    /// hook (about 210 machine instructions a step, 3.7% of the program).
+    Skip(usize),
 }
 
 /// One instruction about to run in recording mode: what the recorder reads.
@@ -731,6 +738,7 @@ impl Vm {
     /// [`Recording::Done`] the id given is installed there.
     pub fn jit_request_recording(&mut self, at: Anchor) {
         self.recording = Some(at);
+        self.record_skip = usize::MAX;
     }
 
     /// Sets the innermost frame's resume offset (a trace exit).
@@ -1001,6 +1009,7 @@ impl Vm {
     /// A recording ended without the recorder's say (host return, fault): counts as
     /// an abort.
     pub(crate) fn cancel_recording(&mut self) {
+        self.record_skip = usize::MAX;
         if let Some(at) = self.recording.take() {
             self.with_hook(|h, vm| h.cancel(vm, at));
             let t = self.config.jit_hot;
@@ -1098,6 +1107,7 @@ impl Vm {
             HotAction::Continue => Ok(Go::On),
             HotAction::Record => {
                 self.recording = Some(at);
+                self.record_skip = usize::MAX;
                 Ok(Go::Switch)
             }
             HotAction::Enter(t) => {
@@ -1165,6 +1175,7 @@ impl Vm {
     #[cold]
     #[inline(never)]
     pub(crate) fn record_step(&mut self, func: u32, ip: u32, base: usize) -> bool {
+        self.record_skip = usize::MAX;
         let Some(anchor) = self.recording else {
             return true;
         };
@@ -1193,6 +1204,10 @@ impl Vm {
         let t = self.config.jit_hot;
         match r {
             Recording::Continue => false,
+            Recording::Skip(depth) => {
+                self.record_skip = depth;
+                false
+            }
             Recording::Done(id) => {
                 self.recording = None;
                 if let Some(s) = self.slot_mut(anchor) {

@@ -404,6 +404,10 @@ pub struct Vm {
     pub(crate) hook: Option<Box<dyn JitHook>>,
     /// The anchor being recorded, if the recording instance of the interpreter is on.
     pub(crate) recording: Option<Anchor>,
+    /// While recording: the frame count above which the recording instance runs
+    /// without asking the recorder ([`crate::jit::Recording::Skip`]: the callee of a
+    /// real call the trace makes, which may run long); `usize::MAX` otherwise.
+    pub(crate) record_skip: usize,
     /// A function-entry request raised in `push_frame` for the interpreter to act on
     /// (record, or enter a trace) when it next reloads its frame.
     pub(crate) jit_request: Option<(Anchor, usize)>,
@@ -489,6 +493,7 @@ impl Vm {
             hot_loops: Vec::new(),
             hook: None,
             recording: None,
+            record_skip: usize::MAX,
             jit_request: None,
             jit_trap: None,
             count_insns: false,

@@ -21,6 +21,10 @@ struct Log {
     entered: Vec<(TraceId, Anchor)>,
     cancelled: Vec<Anchor>,
     flushed: usize,
+    /// The frame count at each recorded point (`Script::SkipCalls`).
+    depths: Vec<usize>,
+    /// Passes of the anchor the recording saw (`Script::SkipCalls`).
+    passes: usize,
 }
 
 /// How the scripted hook answers.
@@ -38,6 +42,9 @@ enum Script {
     /// `Enter` a trace at the first hot entry of the function, which returns its
     /// doubled argument natively (popping its frame).
     EnterCall,
+    /// `Record` every hot loop; at each `callk` answer `Skip` (the trace calls for
+    /// real); abort when the recording comes back to the anchor the third time.
+    SkipCalls,
 }
 
 struct Hook {
@@ -58,6 +65,7 @@ impl JitHook for Hook {
             (Script::RecordThenRun, Anchor::Loop { .. }) => HotAction::Record,
             (Script::RecordCall(_), Anchor::Call { .. }) if log.hot.len() == 1 => HotAction::Record,
             (Script::EnterCall, Anchor::Call { .. }) => HotAction::Enter(tid(7)),
+            (Script::SkipCalls, Anchor::Loop { .. }) => HotAction::Record,
             _ => HotAction::Continue,
         }
     }
@@ -74,6 +82,22 @@ impl JitHook for Hook {
                 _ => Recording::Continue,
             },
             Script::RecordCall(n) if log.recorded.len() > n => Recording::Done(tid(5)),
+            Script::SkipCalls => {
+                log.depths.push(at.depth);
+                let (insn, _) = hashvm_format::insn::Insn::decode(at.code, at.ip as usize).unwrap();
+                match at.anchor {
+                    _ if insn.op == Op::CallK => Recording::Skip(at.depth),
+                    Anchor::Loop { ip, .. } if !first && at.ip == ip => {
+                        log.passes += 1;
+                        if log.passes >= 3 {
+                            Recording::Abort
+                        } else {
+                            Recording::Continue
+                        }
+                    }
+                    _ => Recording::Continue,
+                }
+            }
             _ => Recording::Continue,
         }
     }
@@ -409,6 +433,36 @@ fn record_from_a_function_entry() {
     assert_eq!(log.recorded[0], (func, 0));
     assert_eq!(log.recorded.len(), 4);
     assert!(log.cancelled.is_empty());
+}
+
+/// `Recording::Skip(d)`: the interpreter runs the callee without asking the recorder
+/// while the frame count is above `d`, and asks again at the caller's next
+/// instruction.
+#[test]
+fn skip_runs_a_real_call_without_asking() {
+    let (r, log, _) = run_hooked(&call_module(20), hot(1), Script::SkipCalls);
+    assert_eq!(r, Ok(420));
+    let log = log.borrow();
+    let main = match loop_hots(&log)[0] {
+        Anchor::Loop { func, .. } => func,
+        other => panic!("{other:?}"),
+    };
+    let mut calls = 0;
+    for (k, &(func, ip)) in log.recorded.iter().enumerate() {
+        // Never a point inside `dbl`, nor one deeper than the recorded frame.
+        assert_eq!(func, main, "point {k} at {ip} is not main's");
+        assert_eq!(log.depths[k], log.depths[0], "point {k}");
+        let code = call_module(20).functions[main as usize].code.clone();
+        let (insn, len) = hashvm_format::insn::Insn::decode(&code, ip as usize).unwrap();
+        if insn.op == Op::CallK {
+            calls += 1;
+            // The next point the recorder sees is the caller's, right after the call.
+            if let Some(&(f, next)) = log.recorded.get(k + 1) {
+                assert_eq!((f, next), (main, ip + len as u32));
+            }
+        }
+    }
+    assert!(calls >= 3, "{calls} calls recorded");
 }
 
 /// A function-entry trace that returns natively (pops its frame through the register

@@ -475,7 +475,7 @@ impl JitHook for AotHook {
             None => Recording::Abort,
         };
         // Called at every step of a recording: only its end concerns a handed entry.
-        if let Recording::Continue = answer {
+        if let Recording::Continue | Recording::Skip(_) = answer {
             return answer;
         }
         let Some(k) = self.counted(at.anchor) else {
@@ -485,7 +485,7 @@ impl JitHook for AotHook {
             return answer;
         }
         match answer {
-            Recording::Continue => answer,
+            Recording::Continue | Recording::Skip(_) => answer,
             Recording::Done(_) => {
                 self.tier[k].0 = Tier::Traced;
                 self.stats.borrow_mut().traced += 1;

@@ -730,7 +730,9 @@ impl Vm {
                 if COUNT {
                     self.interpreted += 1;
                 }
-                if RECORD {
+                // Not inside the callee of a real call the trace makes
+                // (`Recording::Skip`): the recorder would only say go on.
+                if RECORD && self.frames.len() <= self.record_skip {
                     let off = ip.offset_from(code) as u32;
                     if self.record_step(self.frames.top().func, off, cur_base) {
                         self.frames.set_ip(off);
