@@ -19,7 +19,7 @@ pub const TRAILER_SIZE: usize = 32;
 /// The first 8 bytes of the payload.
 pub const PAYLOAD_MAGIC: [u8; 8] = *b"\x7fHVMPAY\n";
 /// The version of the payload layout; a runtime refuses any other.
-pub const PAYLOAD_VERSION: u32 = 2;
+pub const PAYLOAD_VERSION: u32 = 3;
 /// Payload header: magic, version (u32), section count (u32).
 pub const PAYLOAD_HEADER_SIZE: usize = 16;
 /// One section-table entry: kind (4 bytes), flags (u32), offset from the payload start
@@ -80,27 +80,43 @@ pub fn runtime_mark() -> Vec<u8> {
     m
 }
 
-/// FNV-1a, 64 bits: the payload checksum. It catches a truncated or damaged file with
-/// a clear message; it is no defence against a deliberate edit (whoever can edit the
-/// payload can edit the runtime's own code), which is why the runtime also verifies the
-/// program before running it (SPEC.md §11.3).
+/// The payload checksum, 64 bits: FxHash's step (rotate, xor, multiply by an odd
+/// constant) over little-endian words, eight bytes at a time, after the length. It
+/// catches a truncated or damaged file with a clear message (every step is a bijection
+/// of the running hash, so one changed word always changes the result); it is no
+/// defence against a deliberate edit (whoever can edit the payload can edit the
+/// runtime's own code), which is why the runtime also verifies the program before
+/// running it (SPEC.md §11.3). Byte-wise FNV-1a, used before, cost about five
+/// instructions a byte: with the binding hash, a million instructions at every start
+/// of a small program (fib's 0.3 ms of a 65 ms run).
 pub fn checksum(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    checksum_parts(&[bytes])
 }
 
-/// FNV-1a over several byte strings in turn (as if concatenated), each preceded by its
-/// length so that moving bytes from one part to another changes the result.
+const MIX: u64 = 0x517c_c1b7_2722_0a95;
+
+fn mix(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(MIX)
+}
+
+/// The checksum over several byte strings in turn, each preceded by its length so
+/// that moving bytes from one part to another changes the result (a last partial
+/// word is padded with zeros).
 pub fn checksum_parts(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
-        for &b in (p.len() as u64).to_le_bytes().iter().chain(p.iter()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h = mix(h, p.len() as u64);
+        let mut words = p.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            h = mix(h, u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            h = mix(h, u64::from_le_bytes(b));
         }
     }
     h
@@ -314,19 +330,23 @@ pub fn locate(file_len: u64, trailer: &[u8]) -> Result<Option<(u64, u64, u64)>, 
 
 /// The sections of `payload` (checked against `sum` first): `(kind, bytes)` in order.
 pub fn sections(payload: &[u8], sum: u64) -> Result<Vec<Section<'_>>, String> {
+    let bad = || "its section table is damaged".to_string();
+    // The version before the checksum: a file from a runtime of another payload layout
+    // (whose checksum may be computed otherwise) is told so, not called damaged.
+    if payload.get(..8) == Some(&PAYLOAD_MAGIC[..]) {
+        if let Some(version) = u32_at(payload, 8).filter(|&v| v != PAYLOAD_VERSION) {
+            return Err(format!(
+                "its payload layout is version {version}; this runtime reads version {PAYLOAD_VERSION}"
+            ));
+        }
+    }
     if checksum(payload) != sum {
         return Err("its checksum does not match (the file is damaged or was edited)".into());
     }
-    let bad = || "its section table is damaged".to_string();
     if payload.get(..8) != Some(&PAYLOAD_MAGIC[..]) {
         return Err("it does not start with the payload magic".into());
     }
-    let version = u32_at(payload, 8).ok_or_else(bad)?;
-    if version != PAYLOAD_VERSION {
-        return Err(format!(
-            "its payload layout is version {version}; this runtime reads version {PAYLOAD_VERSION}"
-        ));
-    }
+    u32_at(payload, 8).ok_or_else(bad)?;
     let count = u32_at(payload, 12).ok_or_else(bad)?;
     if count > MAX_SECTIONS {
         return Err(bad());
@@ -606,6 +626,42 @@ mod tests {
         assert_eq!(program_of(b""), Ok(None));
         assert_eq!(locate(100, &[0; TRAILER_SIZE]), Ok(None));
         assert_eq!(locate(100, &[0; 3]), Ok(None));
+    }
+
+    /// A payload of another layout version is reported as such, before its checksum
+    /// (computed otherwise by that version's tools) is compared.
+    #[test]
+    fn another_version_is_named_not_called_damaged() {
+        let mut p = PAYLOAD_MAGIC.to_vec();
+        p.extend_from_slice(&2u32.to_le_bytes());
+        p.extend_from_slice(&0u32.to_le_bytes());
+        let e = sections(&p, 0).unwrap_err();
+        assert!(e.contains("payload layout is version 2"), "{e}");
+        p[8] = PAYLOAD_VERSION as u8;
+        assert!(sections(&p, 0).unwrap_err().contains("checksum"));
+        assert!(sections(&p, checksum(&p)).is_ok());
+    }
+
+    /// The checksum sees one changed byte anywhere, and where part boundaries fall.
+    #[test]
+    fn checksum_sees_every_byte_and_the_parts() {
+        let bytes: Vec<u8> = (0..61u8).collect();
+        let sum = checksum(&bytes);
+        for i in 0..bytes.len() {
+            for bit in [0, 3, 7] {
+                let mut b = bytes.clone();
+                b[i] ^= 1 << bit;
+                assert_ne!(checksum(&b), sum, "byte {i} bit {bit}");
+            }
+        }
+        assert_ne!(checksum(&bytes[..60]), sum);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_ne!(checksum(&longer), sum, "a zero byte more");
+        assert_ne!(
+            checksum_parts(&[&bytes[..8], &bytes[8..]]),
+            checksum_parts(&[&bytes[..16], &bytes[16..]])
+        );
     }
 
     proptest::proptest! {

@@ -18,7 +18,7 @@ use std::os::unix::fs::FileExt;
 
 /// The identity the tools look for in a runtime before copying it (see
 /// `native::runtime_mark`, which must equal it: a test checks).
-static RUNTIME_MARK: [u8; 29] = *b"\0hashvm-rt payload 2 hbc 1.0\0";
+static RUNTIME_MARK: [u8; 29] = *b"\0hashvm-rt payload 3 hbc 1.0\0";
 
 fn main() {
     // The mark must stay in the binary: read it once so the linker keeps it.
