@@ -1224,6 +1224,20 @@ impl TraceBuilder {
         self.forget_memory();
     }
 
+    /// Sends the trace's last operation, when it is a `field.ptr` into slot `from`, to
+    /// slot `to` instead; whether it was one. An inlined callee whose last operation
+    /// copies a field into the slot it returns writes it straight into the call's
+    /// destination (`aot::inline`), where its `ret` would copy it.
+    pub(crate) fn redirect_field_ptr(&mut self, from: usize, to: usize) -> bool {
+        match self.trace.ins.last_mut() {
+            Some(x) if x.op == IrOp::FieldPtr && x.k >> 32 == from as u64 => {
+                x.k = (x.k & 0xffff_ffff) | (to as u64) << 32;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// After a frame slot is written in memory (whole-function code's slot copies):
     /// as [`Self::barrier`], so that no later load of a slot reuses an earlier one,
     /// but the index guards stay shared: a guard names registers, not slots, and an

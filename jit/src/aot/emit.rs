@@ -792,6 +792,50 @@ fn store_carried(a: &mut Asm, carried: &[(u16, u8, u8)]) -> Result<(), CompileEr
     Ok(())
 }
 
+/// Gives each `home.get.obj` whose value can stay in its carried register that
+/// register as its location, so that no `mov` copies the address out of it (and its
+/// readers, a `field`'s load, address the register in place). It can stay when no
+/// instruction from the `home.get.obj` to its value's last reader writes the register:
+/// the only writer inside a block is a `field2` into a carried slot
+/// ([`IrOp::FieldPtr`], which loads both registers and may read its object from the
+/// register it overwrites), and the assignment gives no other value a carried register
+/// ([`reserved`]). A value the block's end reads (its `tail` or a phi) keeps the
+/// allocator's register: the back-edge reloads the carried registers. Exits read a
+/// snapshot's value from its location after writing the carried registers back to
+/// their slots, which leaves the registers as they were.
+fn carried_in_place(t: &Trace, loc: &mut [Loc], carried: &[(u16, u8, u8)]) {
+    if carried.is_empty() || !t.ins.iter().any(|x| x.op == IrOp::HGetC) {
+        return;
+    }
+    let n = t.ins.len();
+    let mut last = crate::x64::reads(t, true);
+    for (_, r) in &t.tail {
+        last[r.0 as usize] = n;
+    }
+    for &(p, v) in &t.phis {
+        last[p.0 as usize] = n;
+        last[v.0 as usize] = n;
+    }
+    let writes = |x: &crate::ir::Ins, r: u8| {
+        x.op == IrOp::FieldPtr
+            && carried
+                .iter()
+                .any(|c| c.0 as u64 == x.k >> 32 && (c.1 == r || c.2 == r))
+    };
+    for (i, ins) in t.ins.iter().enumerate() {
+        if ins.op != IrOp::HGetC || !matches!(loc[i], Loc::Gpr(_)) {
+            continue;
+        }
+        let Some(&(_, r, _)) = carried.iter().find(|c| c.0 as u64 == ins.k & 0xffff) else {
+            continue;
+        };
+        let end = last[i];
+        if end < n && !t.ins[i + 1..=end].iter().any(|x| writes(x, r)) {
+            loc[i] = Loc::Gpr(r);
+        }
+    }
+}
+
 /// The carried registers (payload, tag word) of slot `s` of `func`, if it has them.
 fn carried_regs(labels: &Labels, func: u32, s: u64) -> Option<(u8, u8)> {
     labels.carried[func as usize]
@@ -1387,7 +1431,10 @@ pub fn program(
         for (bi, b) in ir.blocks.iter().enumerate() {
             let next = ir.blocks.get(bi + 1).map(|n| n.ip);
             let (trace, loc) = match allocate_avoiding(&b.trace, &reserved(ir, b.ip)) {
-                Ok(loc) => (None, loc),
+                Ok(mut loc) => {
+                    carried_in_place(&b.trace, &mut loc, &ir.carried);
+                    (None, loc)
+                }
                 Err(e) => {
                     // Leave this block to the interpreter.
                     let reason = e.to_string();
@@ -3490,6 +3537,54 @@ mod tests {
         assert_eq!(out[w.0 as usize], hk, "w computed in the home register");
         assert_ne!(out[v.0 as usize], hk, "v is read after w is computed");
         assert_eq!(out[u.0 as usize], hx, "u = x + v: x read no more after it");
+    }
+
+    /// awfy_list's `is_shorter_than` step (`e = x.0; x := e.1`) and its variants: an
+    /// address whose last reader comes before the `field.ptr` that overwrites its
+    /// carried register is read from that register in place; one read by that
+    /// `field.ptr` (which loads the payload register first, then the tag word through
+    /// the address) or after it keeps the allocator's register, as does one the
+    /// block's end reads.
+    #[test]
+    fn a_carried_address_is_read_in_place_until_its_register_is_written() {
+        let none = Ref(u32::MAX);
+        let mut b = TraceBuilder::new(0);
+        let x = b.emit_raw(IrOp::HGetC, none, none, 1 << 32, 0);
+        let e = b.fload_known(x, 0, Tag::OBJ as u64).expect("an object");
+        b.emit_raw(IrOp::FieldPtr, e, none, 1, 0);
+        let y = b.emit_raw(IrOp::HGetC, none, none, 1 | 1 << 32, 0);
+        b.emit_raw(IrOp::FieldPtr, y, none, 1 | 1 << 32, 0);
+        let z = b.emit_raw(IrOp::HGetC, none, none, 1 << 32, 0);
+        let w = b.emit_raw(IrOp::HGetC, none, none, 1 | 1 << 32, 0);
+        b.emit_raw(IrOp::FieldPtr, w, none, 1, 0);
+        let v = b.fload_known(z, 0, Tag::OBJ as u64).expect("an object");
+        b.emit_raw(IrOp::FieldPtr, v, none, 2 << 32, 0);
+        let u = b.emit_raw(IrOp::HGetC, none, none, 1 | 1 << 32, 0);
+        let t = b.finish(vec![(5, u)]);
+        let carried = [(0, 15, 14), (1, 13, 10)];
+        let regs: Vec<Loc> = [15, 14, 13, 10].iter().map(|&r| Loc::Gpr(r)).collect();
+        let mut loc = allocate_avoiding(&t, &regs).expect("fits");
+        carried_in_place(&t, &mut loc, &carried);
+        let at = |r: Ref| loc[r.0 as usize];
+        assert_eq!(at(x), Loc::Gpr(15), "x read before slot 0's field.ptr");
+        assert!(
+            !regs.contains(&at(y)),
+            "y is the object of slot 1's field.ptr"
+        );
+        assert!(
+            !regs.contains(&at(z)),
+            "slot 0 written (from w) before z's last read"
+        );
+        assert_eq!(
+            at(w),
+            Loc::Gpr(13),
+            "w read by a field.ptr into the other slot"
+        );
+        assert!(!regs.contains(&at(u)), "u is read by the block's end");
+        assert!(
+            !regs.contains(&at(e)) && !regs.contains(&at(v)),
+            "loads keep theirs"
+        );
     }
 
     /// A home loop of `homes` (slot, register) arrays, for [`flat_version`].

@@ -392,9 +392,19 @@ impl Tx<'_> {
                     self.kind(dst)
                 }
                 None => {
-                    if r != dst {
+                    // A result the callee's last operation copied into its slot whole
+                    // (`field.ptr`: next_of's `e.next`) is copied into the destination
+                    // instead: nothing runs between that copy and the return, so no
+                    // exit sees the destination written before the return writes it,
+                    // and the callee's slot, dead after the call, keeps the valid value
+                    // it held before (the clear of the frame's slots). A slot past the
+                    // caller's frame (`mine`) is one its code never reads.
+                    let dead = r >= mine || !(self.live)(next, r);
+                    if r != dst && !(dead && self.b.redirect_field_ptr(r, dst)) {
                         self.b
                             .emit_raw(IrOp::SCopy, NONE, NONE, (dst | r << 16) as u64, 0);
+                    }
+                    if r != dst {
                         self.written(dst);
                     }
                     Kind::Any
