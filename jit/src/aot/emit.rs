@@ -116,14 +116,24 @@ fn copy_slot(a: &mut Asm, to: u64, from: u64) -> Result<(), CompileError> {
 /// Copies the whole 16-byte value at `[from + src]` (an object's field, a global) into
 /// the slot at byte offset `dst`. With the address in a value's register (a field of
 /// an object held in one), through `r11`, the scratch register, touching nothing
-/// else; with it in `r11`, through `rax`, which is saved: it may hold a live value.
-fn copy_into_slot(a: &mut Asm, from: u8, src: i32, dst: i32) {
+/// else; with it in `r11`, through `free`, a register that holds no live value there
+/// ([`BlockTarget::free_gpr`]), or, with none, through `rax`, saved and restored
+/// around the copy (it may hold a live value).
+fn copy_into_slot(a: &mut Asm, from: u8, src: i32, dst: i32, free: Option<u8>) {
     if from != SCRATCH {
         dynasm!(a ; .arch x64
             ; mov Rq(SCRATCH), QWORD [Rq(from) + src]
             ; mov QWORD [Rq(BASE) + dst], Rq(SCRATCH)
             ; mov Rq(SCRATCH), QWORD [Rq(from) + src + 8]
             ; mov QWORD [Rq(BASE) + dst + 8], Rq(SCRATCH));
+        return;
+    }
+    if let Some(r) = free {
+        dynasm!(a ; .arch x64
+            ; mov Rq(r), QWORD [Rq(SCRATCH) + src]
+            ; mov QWORD [Rq(BASE) + dst], Rq(r)
+            ; mov Rq(r), QWORD [Rq(SCRATCH) + src + 8]
+            ; mov QWORD [Rq(BASE) + dst + 8], Rq(r));
         return;
     }
     dynasm!(a ; .arch x64
@@ -133,6 +143,51 @@ fn copy_into_slot(a: &mut Asm, from: u8, src: i32, dst: i32) {
         ; mov rax, QWORD [Rq(SCRATCH) + src + 8]
         ; mov QWORD [Rq(BASE) + dst + 8], rax
         ; pop rax);
+}
+
+/// The caller-saved registers a whole copy may borrow ([`copy_into_slot`]), in the
+/// order tried: all are registers the allocator hands out ([`crate::x64::allocate`]).
+const COPY_REGS: [u8; 6] = [
+    1, /* rcx */
+    2, /* rdx */
+    0, /* rax */
+    8, 9, 10,
+];
+
+/// Per operation of block `t` (values in `loc`, the loop's home registers and the
+/// function's carried registers in `reserved`), the registers of [`COPY_REGS`] (bit
+/// `r`) that may hold a value there: a value's register from after its definition
+/// to its last read (an operand, or a snapshot's entry: [`crate::x64::reads`], the
+/// allocator's own liveness, so it hands the register to no other value in that
+/// range), and the reserved registers everywhere. Any other register of the set is
+/// free for the operation to write: nothing reads it before the allocator's next
+/// definition in it.
+fn busy_gprs(t: &Trace, loc: &[Loc], reserved: &[Loc]) -> Vec<u16> {
+    let n = t.ins.len();
+    let mut last = crate::x64::reads(t, true);
+    for &(_, r) in &t.tail {
+        last[r.0 as usize] = n;
+    }
+    for &(p, v) in &t.phis {
+        last[p.0 as usize] = n;
+        last[v.0 as usize] = n;
+    }
+    let bit = |l: &Loc| match *l {
+        Loc::Gpr(r) if COPY_REGS.contains(&r) => 1u16 << r,
+        _ => 0,
+    };
+    let all = reserved.iter().map(bit).fold(0, |x, y| x | y);
+    let mut busy = vec![all; n + 1];
+    for (v, l) in loc.iter().enumerate().take(n) {
+        let b = bit(l);
+        if b == 0 {
+            continue;
+        }
+        for x in &mut busy[v + 1..=last[v].clamp(v, n)] {
+            *x |= b;
+        }
+    }
+    busy
 }
 
 /// Where the program's blocks are.
@@ -1824,6 +1879,14 @@ fn block<'l>(
         }
     }
     let loc = &alias_homes(t, loc, home)[..];
+    let mut reserved: Vec<Loc> =
+        home.map_or_else(Vec::new, |h| h.homes.iter().map(|x| x.2).collect());
+    reserved.extend(
+        labels.carried[func as usize]
+            .iter()
+            .flat_map(|&(_, r, tw)| [Loc::Gpr(r), Loc::Gpr(tw)]),
+    );
+    let busy = busy_gprs(t, loc, &reserved);
     if let Some(v) = home.and_then(|h| flat_version(a, t, h)) {
         // The flat version first, entered when its arrays' tests pass; else the
         // general one (the block as it would be without a flat version).
@@ -1840,6 +1903,7 @@ fn block<'l>(
             slow: Vec::new(),
             calls: Vec::new(),
             flat: Some(v),
+            busy: busy.clone(),
         };
         emit_ops(a, &mut cx, t, loc, &exits)?;
         late.extend(
@@ -1860,6 +1924,7 @@ fn block<'l>(
         slow: Vec::new(),
         calls: Vec::new(),
         flat: None,
+        busy,
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
     late.extend(
@@ -2081,7 +2146,7 @@ impl Slow {
             Slow::AGetSlot { p, q, off, exit } => {
                 general(a, p, exit);
                 element_addr(a, p, q, None);
-                copy_into_slot(a, SCRATCH, f, off);
+                copy_into_slot(a, SCRATCH, f, off, None);
             }
             Slow::ASetSlot { p, q, voff, exit } => {
                 general(a, p, exit);
@@ -2454,6 +2519,19 @@ struct BlockTarget<'l> {
     calls: Vec<SlowCall>,
     /// The flat version of the block ([`FlatVersion`]), when this emission is it.
     flat: Option<FlatVersion>,
+    /// Per operation, the registers that may hold a live value there
+    /// ([`busy_gprs`]).
+    busy: Vec<u16>,
+}
+
+impl BlockTarget<'_> {
+    /// A register of [`COPY_REGS`] that holds no live value at operation `i` (or
+    /// after it, until the allocator defines a value in it): what a whole copy from
+    /// an address in `r11` borrows instead of saving `rax` on the stack.
+    fn free_gpr(&self, i: usize) -> Option<u8> {
+        let busy = self.busy.get(i).copied().unwrap_or(u16::MAX);
+        COPY_REGS.iter().copied().find(|&r| busy & 1 << r == 0)
+    }
 }
 
 /// A direct call's (or an inlined call's `call.room`) limit checks for when the stack
@@ -2856,7 +2934,7 @@ impl Target<Asm> for BlockTarget<'_> {
                         ; cmp DWORD [Rq(p) + layout::META as i32], layout::ELEMS_GENERAL as i32
                         ; jne =>flat);
                     element_addr(a, p, q, None);
-                    copy_into_slot(a, SCRATCH, f, off);
+                    copy_into_slot(a, SCRATCH, f, off, self.free_gpr(i));
                     dynasm!(a ; .arch x64
                         ; jmp =>done
                         ; =>flat
@@ -2906,7 +2984,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 let goff = disp(ins.k >> 16)?;
                 dynasm!(a ; .arch x64
                     ; mov Rq(SCRATCH), QWORD [Rq(STATE) + layout::ST_GLOBALS as i32]);
-                copy_into_slot(a, SCRATCH, goff, off);
+                copy_into_slot(a, SCRATCH, goff, off, self.free_gpr(i));
             }
             IrOp::CtorIdx | IrOp::IsNil => {
                 // An object first, the common case of a match on data with fields (a
@@ -2994,7 +3072,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     ; jne =>exit
                     ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], builtin::LIST as i32
                     ; jne =>exit);
-                copy_into_slot(a, SCRATCH, f, d);
+                copy_into_slot(a, SCRATCH, f, d, self.free_gpr(i));
             }
             IrOp::InitSlot => {
                 let p = g(ins.a);
@@ -3096,7 +3174,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 let d = disp(ins.k >> 32)?;
                 let clo = layout::FRAME_CLOSURE as i32 - layout::FRAME_SIZE as i32;
                 dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [rbp + clo]);
-                copy_into_slot(a, SCRATCH, foff, d);
+                copy_into_slot(a, SCRATCH, foff, d, self.free_gpr(i));
             }
             IrOp::FieldPtr => {
                 let foff = layout::FIELDS as i32 + disp(ins.k & 0xffff_ffff)?;
@@ -3108,7 +3186,7 @@ impl Target<Asm> for BlockTarget<'_> {
                     Some((r, tw)) => dynasm!(a ; .arch x64
                         ; mov Rq(r), QWORD [Rq(g(ins.a)) + foff]
                         ; mov Rq(tw), QWORD [Rq(g(ins.a)) + foff + 8]),
-                    None => copy_into_slot(a, g(ins.a), foff, d),
+                    None => copy_into_slot(a, g(ins.a), foff, d, None),
                 }
             }
             IrOp::HGetC => {
@@ -3152,7 +3230,7 @@ impl Target<Asm> for BlockTarget<'_> {
                 }
                 if ins.op == IrOp::FieldSlot {
                     let d = disp((ins.k >> 32) & 0xffff)?;
-                    copy_into_slot(a, SCRATCH, foff, d);
+                    copy_into_slot(a, SCRATCH, foff, d, self.free_gpr(i));
                 } else {
                     // The object's address is the destination's base: its field's
                     // offset from the object is `foff`.

@@ -31,15 +31,18 @@
 //! `new_body(x, ...)` whose every caller passes f64 constants a store of f64s.
 //!
 //! Call results come from the inference with every parameter unknown (`rets`, sound
-//! for every run); a field read is unknown (the facts are not fed back).
+//! for every run); a field read is unknown here (this fixed point feeds nothing
+//! back), and a field this analysis leaves unknown takes the number or bool kind
+//! the second fixed point below proves for it, which reads fields back: `Map.Node`'s
+//! height, stored as `1`, as `h + 1` and as another node's height read from its field.
 //!
 //! A second fixed point of the same shape ([`closed_facts`]) gives the whole-function
 //! compiler what the closed program proves of its objects: the closed functions'
 //! parameters that always hold a data object of one of the program's types
 //! ([`Kind::Obj`]: a `con` of that type with fields, passed on by direct calls and
-//! moves) or an `Option` value of one ([`Kind::Opt`]), and the kinds of those in
-//! fields ([`super::Heap`]), fed back into the inference at every `field`, with every
-//! function's results. Its code then reads their fields with no tag, kind or
+//! moves) or an `Option` value of one ([`Kind::Opt`]), and the kinds of those and of
+//! numbers and bools in fields ([`super::Heap`]), fed back into the inference at every
+//! `field`, with every function's results. Its code then reads their fields with no tag, kind or
 //! field-count test the type answers, a field of a kind this table proves with no tag
 //! compare, and tells `None` from `Some` by one compare (SPEC.md §11.6, "Field
 //! kinds").
@@ -333,6 +336,13 @@ pub(crate) fn field_kinds(m: &Module, rets: &[Kind], heap: &Heap) -> FieldKinds 
         let k = heap.fields.get(t)?.get(fi)?;
         heap.elems(*k).map(|e| FieldKind::Array(Some(e)))
     };
+    // A number or bool the second fixed point proves where this one, which reads no
+    // field back, does not: both join every value that can be stored (sound for
+    // every run), so the field holds only that kind.
+    let numbers = |t: usize, fi: usize| {
+        let k = *heap.fields.get(t)?.get(fi)?;
+        k.ir().and_then(|_| tag(&k))
+    };
     FieldKinds::new(
         f.iter()
             .enumerate()
@@ -340,7 +350,7 @@ pub(crate) fn field_kinds(m: &Module, rets: &[Kind], heap: &Heap) -> FieldKinds 
                 v.iter()
                     .flatten()
                     .enumerate()
-                    .map(|(fi, k)| elems(t, fi).or_else(|| tag(k)))
+                    .map(|(fi, k)| elems(t, fi).or_else(|| tag(k)).or_else(|| numbers(t, fi)))
                     .collect()
             })
             .collect(),

@@ -281,9 +281,12 @@ impl Kind {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Heap {
     /// Per type from `FIRST_USER_TYPE`, per field: the kind of every value ever stored
-    /// there. Only constructed kinds ([`Kind::constructed`]) are read back; a number's
-    /// reads keep their tag compare and stay of unknown kind in the inference (the
-    /// tracing JIT's and `fload.known`'s table is [`crate::kinds::FieldKinds`]).
+    /// there. Constructed kinds ([`Kind::constructed`]), an `anew`'s array and the
+    /// numbers and bools ([`Kind::ir`]) are read back, so a field read feeds the fixed
+    /// point it is part of: a height copied from one node into another is an i64
+    /// (the tracing JIT's and `fload.known`'s table, [`crate::kinds::FieldKinds`],
+    /// takes these numbers where its own analysis, which reads no field back, knows
+    /// none).
     fields: Vec<Vec<Kind>>,
     /// Whether a `Some` built with an object of type `T` keeps it: no reached `setfield`
     /// of field 0 may write into a `Some` (its object is of no known type, or of
@@ -376,9 +379,11 @@ impl Heap {
 
     /// The kind of field `fi` of a value of kind `k` (past the read, which faults on
     /// anything without that field): a field of an object of type `T` as the table
-    /// says (its constructed kinds), field 0 of a `Some` of `T` (or of an `Option`
-    /// value of `T`, which the read found a `Some`) an object of `T`; `Bot` from
-    /// `Bot` (a value not reached yet in the fixed point, which keeps it monotone).
+    /// says (its constructed kinds, an `anew`'s array, and its numbers and bools:
+    /// `Map.Node`'s height, stored only as `1`, `h + 1` or another node's height, is
+    /// an i64), field 0 of a `Some` of `T` (or of an `Option` value of `T`, which the
+    /// read found a `Some`) an object of `T`; `Bot` from `Bot` (a value not reached
+    /// yet in the fixed point, which keeps it monotone).
     fn field(&self, k: Kind, fi: usize) -> Kind {
         match k {
             Kind::Bot => Kind::Bot,
@@ -388,7 +393,12 @@ impl Heap {
                 .and_then(|x| self.fields.get(x as usize))
                 .and_then(|v| v.get(fi))
                 .copied()
-                .filter(|k| *k == Kind::Bot || k.constructed() || matches!(k, Kind::ArrOf(_)))
+                .filter(|k| {
+                    *k == Kind::Bot
+                        || k.constructed()
+                        || k.ir().is_some()
+                        || matches!(k, Kind::ArrOf(_))
+                })
                 .unwrap_or(Kind::Any),
             Kind::SomeOf(t) | Kind::Opt(t) if fi == 0 && self.some_kept => Kind::Obj(t),
             _ => Kind::Any,
@@ -2282,7 +2292,10 @@ impl Tx<'_> {
     /// Field `fi` of the data object `obj` (kind and field count guarded) into slot
     /// `s0`: read next as an i64 or f64, loaded into a register with a guard on its
     /// tag (a field of another kind leaves to the interpreter at this instruction,
-    /// which copies it and goes on); read next as an array, its address, guarded to
+    /// which copies it and goes on); a field the closed program proves a number or
+    /// bool (`known`, [`proven_number`]), into a register with no guard, however it
+    /// is read next (a whole copy would move it through memory and leave its tag to
+    /// be compared again where it is read); read next as an array, its address, guarded to
     /// be an object of the array kind (the slot map's objects are arrays, but for
     /// `data`); read next as the object of a field, its address, guarded to be an
     /// object (its kind is guarded where it is read), kept in `data`. Otherwise the
@@ -2298,7 +2311,10 @@ impl Tx<'_> {
     ) -> Result<(), BuildError> {
         // A carried parameter is written whole (`field.ptr` updates its register).
         let carried = self.inl.is_none() && self.carried.iter().any(|c| c.0 as usize == s0);
-        let typed = self.read_hint(ip, s0).filter(|_| !carried);
+        let typed = self
+            .read_hint(ip, s0)
+            .or_else(|| proven_number(known))
+            .filter(|_| !carried);
         let object = self.object_hint(ip, s0) && !carried;
         if typed.is_none() && !object {
             let k = fi as u64 | (s0 as u64) << 32;
@@ -2682,7 +2698,8 @@ impl Tx<'_> {
                 if self.kinds[o].ir().is_some() || fi > 0x7fff_ffff / 16 {
                     return Ok(Step::Unsupported);
                 }
-                let typed = self.read_hint(ip, s0);
+                let known = self.kinds[o].obj().and_then(|t| self.objs.field_tag(t, fi));
+                let typed = self.read_hint(ip, s0).or_else(|| proven_number(known));
                 let object = self.object_hint(ip, s0);
                 let (checked, held) = self.data_object(o, fi);
                 // A carried parameter, as the object or the destination, goes through
@@ -2707,7 +2724,6 @@ impl Tx<'_> {
                     if !checked {
                         self.guard_data(o, obj, fi, snap)?;
                     }
-                    let known = self.kinds[o].obj().and_then(|t| self.objs.field_tag(t, fi));
                     self.field_into(ip, s0, obj, fi, known, snap)?;
                 } else if i.op == Field {
                     self.flush_slots(&[o]);
@@ -3211,6 +3227,19 @@ fn next_use(fun: &Fun, ip: u32, s: usize) -> Option<&Insn> {
         }
     }
     None
+}
+
+/// The IR type of a field's value that the closed program proves (`known`, a tag of
+/// [`ObjFacts::field_tag`]) an i64, f64 or bool: the read loads it with no tag compare
+/// into a register of that type, and the slot's kind in the inference is the same
+/// ([`Heap::field`] reads the same facts back).
+fn proven_number(known: Option<u32>) -> Option<IrType> {
+    match known? {
+        Tag::I64 => Some(IrType::I64),
+        Tag::F64 => Some(IrType::F64),
+        Tag::BOOL => Some(IrType::Bool),
+        _ => None,
+    }
 }
 
 /// The type the instruction of `fun` (function `func`) that next reads slot `s` after
@@ -4453,7 +4482,7 @@ mod tests {
 
     /// The field table read back by the inference: an `Option` value's `Some` holds an
     /// object of its type only where no `setfield` may write into a `Some`; an object's
-    /// field as the table says, but numbers (which keep their tag compare).
+    /// field as the table says, numbers included.
     #[test]
     fn heap_field_reads() {
         let heap = Heap {
@@ -4481,7 +4510,8 @@ mod tests {
         assert_eq!(heap.global(0), Kind::Obj(16));
         assert_eq!(heap.global(1), Kind::Any, "no such global");
         assert_eq!(heap.field(Kind::Obj(16), 1), Kind::Opt(16));
-        assert_eq!(heap.field(Kind::Obj(16), 0), Kind::Any, "a number");
+        assert_eq!(heap.field(Kind::Obj(16), 0), Kind::I64, "a number");
+        assert_eq!(heap.field(Kind::Of(16), 0), Kind::I64, "a number");
         assert_eq!(heap.field(Kind::Obj(16), 2), Kind::Bot);
         assert_eq!(heap.field(Kind::Obj(16), 5), Kind::Any, "no such field");
         assert_eq!(heap.field(Kind::Obj(17), 0), Kind::Any, "no such type");
