@@ -1408,6 +1408,19 @@ impl Recorder {
                 let r = self.b.kint(imm_of(&a[1]));
                 self.put(slot_of(&a[0]), r);
             }
+            Op::LoadUnit if self.frames.is_empty() => {
+                // In the trace's own frame the unit is a constant the trace knows,
+                // not only a store: a later read of the slot (awfy_permute's
+                // `loadunit r4; ret r4`) takes the constant instead of loading the
+                // slot and guarding its tag, and the store itself may sink into the
+                // exits that need it. (In an inlined callee's frame, awfy_towers'
+                // `push_disk`, the constant would be defined there and held in a
+                // register up to the trace's `ret.rec`, which CSE gives the same
+                // constant: one instruction more a pass, measured. There the store
+                // stays `sunit`.)
+                let r = self.b.kval(Value::UNIT).map_err(|e| e.to_string())?;
+                self.put(slot_of(&a[0]), r);
+            }
             Op::LoadUnit => {
                 let abs = self.cur() + slot_of(&a[0]);
                 self.b.sunit(abs as u32);

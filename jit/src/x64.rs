@@ -151,20 +151,42 @@ pub fn avx_available() -> bool {
 }
 
 /// A function-entry root's *fast entry* ([`CompiledTrace::fast_entry`]): the address
-/// after the guards of its leading argument loads, and those loads' kinds, so that a
-/// side trace's `call.rec` skips the guards as the root's own do.
+/// after the guards of its leading argument loads, and what those guards prove, so
+/// that a side trace's `call.rec` skips the guards as the root's own do.
 #[derive(Clone, Copy, Debug)]
 pub struct FastEntry {
     /// The entry's address.
     pub addr: usize,
-    /// Bit k of `kinds[j]`: the root guards argument slot k to hold an i64 (j = 0),
-    /// an f64 (1) or a bool (2). (A root that guards a slot past 63 has no fast entry
-    /// for its side traces.)
-    pub kinds: [u64; 3],
+    /// The argument slots the guards check and what they prove of each, in the
+    /// root's order (a root that guards more than [`MAX_FAST_ARGS`] has no fast entry
+    /// for its side traces).
+    pub args: FastArgs,
 }
 
-/// The guarded loads of a fast entry, in [`FastEntry::kinds`]' order.
-const FAST_KINDS: [IrOp; 3] = [IrOp::SLoadI, IrOp::SLoadF, IrOp::SLoadB];
+/// A fast entry's arguments ([`FastEntry::args`]): slot and proof, in order.
+pub type FastArgs = [Option<(u16, FastArg)>; MAX_FAST_ARGS];
+
+/// The most argument slots a fast entry handed to side traces ([`FastEntry`]) names.
+pub const MAX_FAST_ARGS: usize = 8;
+
+/// What the guards before a fast entry prove of one argument slot: a `call.rec`
+/// calls that entry only when its own trace proves the same of the value it stored
+/// there ([`fast_arg_proven`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastArg {
+    /// An i64, f64 or bool: the guarded load (`sload.i64`, `sload.f64`, `sload.bool`).
+    Typed(IrOp),
+    /// An object (`sload` with the tag word OBJ); of header kind `kind` when given
+    /// (`guard.kind`), and of type id `meta` when given (`guard.meta` of a data
+    /// object: a header word nothing changes, unlike an array's elements kind, which
+    /// a conversion does, so no other kind's meta is part of a fast entry).
+    Obj {
+        /// The header's kind.
+        kind: Option<u8>,
+        /// A data object's type id.
+        meta: Option<u32>,
+    },
+}
 
 /// The target of a direct link: a root loop trace's header, and the room its tree
 /// needs.
@@ -209,8 +231,8 @@ pub struct CompiledTrace {
     /// A function-entry root's entry for `call.tree` when it differs from `top` (see
     /// [`CompiledTrace::call_entry`]).
     cross: Option<AssemblyOffset>,
-    /// A function-entry root's fast entry and its kinds ([`FastEntry`]).
-    fast: Option<(AssemblyOffset, [u64; 3])>,
+    /// A function-entry root's fast entry and its arguments ([`FastEntry`]).
+    fast: Option<(AssemblyOffset, FastArgs)>,
     table: Box<[AtomicUsize]>,
     /// For a trace compiled with [`Ctx::link`]: the link's snapshot, the address of
     /// the code that jumps into the target, and the snapshot's own stub (the hook's
@@ -267,9 +289,9 @@ impl CompiledTrace {
 
     /// A function-entry root's fast entry, for its side traces' `call.rec`s.
     pub fn fast_entry(&self) -> Option<FastEntry> {
-        self.fast.map(|(o, kinds)| FastEntry {
+        self.fast.map(|(o, args)| FastEntry {
             addr: self.code.ptr(o) as usize,
-            kinds,
+            args,
         })
     }
 
@@ -1031,17 +1053,45 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
     // A function-entry root's leading argument loads are guarded here, before its
     // *fast entry*: a `call.rec` whose stores prove those arguments' kinds calls the
     // fast entry and skips the guards (SPEC.md §4.6).
-    let prefix = if ctx.root_top.is_none() {
+    let (prefix, prefix_args) = if ctx.root_top.is_none() {
         entry_prefix(t)
     } else {
-        0
+        (0, Vec::new())
     };
+    // The slot whose object the scratch register holds (a kind guard's load serves
+    // the type guard after it).
+    let mut scratch_slot = None;
     for ins in &t.ins[..prefix] {
-        let off = disp(ins.k)?;
         let exit = exits[ins.snap as usize];
-        dynasm!(a ; .arch x64
-            ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
-            ; jne =>exit);
+        match ins.op {
+            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB => {
+                let off = disp(ins.k)?;
+                dynasm!(a ; .arch x64
+                    ; cmp DWORD [Rq(BASE) + off + 8], sload_tag(ins.op)
+                    ; jne =>exit);
+            }
+            IrOp::SLoad => guard_tw(&mut a, BASE, disp(ins.k)?, ins.tw, exit),
+            _ => {
+                // `guard.kind`/`guard.meta` of an object the prefix loaded (and
+                // guarded OBJ before): the object from its slot into the scratch
+                // register; the fast entry loads it again as the `sload`'s value.
+                let slot = t.ins[ins.a.0 as usize].k;
+                if scratch_slot != Some(slot) {
+                    let off = disp(slot)?;
+                    dynasm!(a ; .arch x64 ; mov Rq(SCRATCH), QWORD [Rq(BASE) + off]);
+                    scratch_slot = Some(slot);
+                }
+                if ins.op == IrOp::GKind {
+                    dynasm!(a ; .arch x64
+                        ; cmp BYTE [Rq(SCRATCH) + layout::KIND as i32], ins.k as u8 as i8
+                        ; jne =>exit);
+                } else {
+                    dynasm!(a ; .arch x64
+                        ; cmp DWORD [Rq(SCRATCH) + layout::META as i32], ins.k as u32 as i32
+                        ; jne =>exit);
+                }
+            }
+        }
     }
     let fast = a.new_dynamic_label();
     dynasm!(a ; .arch x64 ; =>fast);
@@ -1065,34 +1115,30 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         let exit0 = exits[0];
         dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit0);
     }
-    // The root's fast entry for its side traces, when every guarded slot has a bit.
-    let fast_kinds = if prefix > 0 {
-        t.ins[..prefix].iter().try_fold([0u64; 3], |mut m, ins| {
-            let j = FAST_KINDS.iter().position(|&op| op == ins.op)?;
-            m[j] |= 1u64.checked_shl(u32::try_from(ins.k).ok()?)?;
+    // The root's fast entry for its side traces, when its arguments fit.
+    let fast_args = (prefix > 0 && prefix_args.len() <= MAX_FAST_ARGS)
+        .then(|| {
+            let mut m = [None; MAX_FAST_ARGS];
+            for (m, &(slot, arg)) in m.iter_mut().zip(&prefix_args) {
+                *m = Some((u16::try_from(slot).ok()?, arg));
+            }
             Some(m)
         })
-    } else {
-        None
-    };
+        .flatten();
     let mut cx = TraceTarget {
         ctx,
         top,
         fast: if prefix > 0 {
-            let kinds = t.ins[..prefix].iter().map(|ins| (ins.k, ins.op)).collect();
-            Some((FastTarget::Label(fast), kinds))
+            Some((FastTarget::Label(fast), prefix_args))
         } else {
             ctx.root_fast.map(|f| {
-                let kinds = FAST_KINDS
+                let args = f
+                    .args
                     .iter()
-                    .zip(f.kinds)
-                    .flat_map(|(&op, m)| {
-                        (0..64u64)
-                            .filter(move |k| (m >> k) & 1 != 0)
-                            .map(move |k| (k, op))
-                    })
+                    .flatten()
+                    .map(|&(slot, arg)| (slot as u64, arg))
                     .collect();
-                (FastTarget::Addr(f.addr), kinds)
+                (FastTarget::Addr(f.addr), args)
             })
         },
         // A side trace runs inside its root's activation: the root's floor holds.
@@ -1197,7 +1243,7 @@ pub fn compile(t: &Trace, ctx: Ctx) -> Result<CompiledTrace, CompileError> {
         ; lea rsp, [rbx - SPILL_BYTES - 8]
         ; mov edx, -1
         ; ret);
-    let fast = match fast_kinds {
+    let fast = match fast_args {
         Some(kinds) => Some((
             a.labels()
                 .resolve_dynamic(fast)
@@ -1318,8 +1364,8 @@ struct TraceTarget {
     top: DynamicLabel,
     /// The fast entry of the tree's function-entry root (after the guards of its
     /// leading argument loads: its own label in the root, its address in a side
-    /// trace), and those loads' slots and operations.
-    fast: Option<(FastTarget, Vec<(u64, IrOp)>)>,
+    /// trace), and those loads' slots and what their guards prove.
+    fast: Option<(FastTarget, Vec<(u64, FastArg)>)>,
     /// The prologue set the native floor from the frame stack's room.
     floor: bool,
     /// The direct exits of helper calls: (label, snapshot).
@@ -1340,7 +1386,7 @@ impl Target<Assembler> for TraceTarget {
             let a0 = t.ins[i].k & 0xffff;
             if kinds
                 .iter()
-                .all(|&(slot, op)| stored_kind(t, i, a0 + slot) == Some(op))
+                .all(|&(slot, arg)| fast_arg_proven(t, i, a0 + slot, arg))
             {
                 match *fast {
                     FastTarget::Label(l) => dynasm!(a ; .arch x64 ; call =>l),
@@ -1995,6 +2041,10 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                     Loc::None => {}
                 }
             }
+            // A function-entry root's leading object load and its header guards:
+            // guarded before the fast entry ([`compile`]), the value loaded here.
+            IrOp::SLoad if i < guarded => load_payload(a, d, BASE, disp(ins.k)?),
+            IrOp::GKind | IrOp::GMeta if i < guarded => {}
             IrOp::SLoad
             | IrOp::GLoad
             | IrOp::FLoad
@@ -2438,46 +2488,110 @@ fn sload_tag(op: IrOp) -> i32 {
 }
 
 /// How many of a function-entry trace's first instructions are guarded loads of its
-/// arguments that can be guarded before everything else: loads of argument slots
-/// whose snapshots write nothing (nothing has changed yet), before any loop body.
-/// Their guards go before the trace's fast entry.
-fn entry_prefix(t: &Trace) -> usize {
+/// arguments (and header guards of the objects among them) that can be guarded
+/// before everything else: loads of argument slots, and `guard.kind`/`guard.meta` of
+/// an object so loaded ([`FastArg::Obj`]), whose snapshots write nothing (nothing has
+/// changed yet), before any loop body. Their guards go before the trace's fast entry;
+/// also answers what they prove of each argument slot, in order.
+fn entry_prefix(t: &Trace) -> (usize, Vec<(u64, FastArg)>) {
     let Some((_, arity, _)) = t.entry else {
-        return 0;
+        return (0, Vec::new());
     };
-    t.ins
-        .iter()
-        .enumerate()
-        .take_while(|&(i, ins)| {
-            matches!(ins.op, IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB)
-                && ins.k < arity as u64
-                && t.loop_start.is_none_or(|l| (i as u32) < l)
-                && t.snaps
-                    .get(ins.snap as usize)
-                    .is_some_and(|s| s.entries.is_empty())
-        })
-        .count()
+    let mut args: Vec<(u64, FastArg)> = Vec::new();
+    // The prefix's object loads: (instruction, index in `args`).
+    let mut objs: Vec<(u32, usize)> = Vec::new();
+    let mut n = 0;
+    for (i, ins) in t.ins.iter().enumerate() {
+        let clean = t.loop_start.is_none_or(|l| (i as u32) < l)
+            && t.snaps
+                .get(ins.snap as usize)
+                .is_some_and(|s| s.entries.is_empty());
+        let arg = ins.k < arity as u64 && args.iter().all(|&(s, _)| s != ins.k);
+        let obj = objs.iter().find(|&&(r, _)| r == ins.a.0).map(|&(_, j)| j);
+        match (ins.op, obj) {
+            _ if !clean => break,
+            (IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB, _) if arg => {
+                args.push((ins.k, FastArg::Typed(ins.op)))
+            }
+            (IrOp::SLoad, _) if arg && ins.tw == Tag::OBJ as u64 => {
+                objs.push((i as u32, args.len()));
+                args.push((
+                    ins.k,
+                    FastArg::Obj {
+                        kind: None,
+                        meta: None,
+                    },
+                ));
+            }
+            (IrOp::GKind, Some(j)) => match &mut args[j].1 {
+                FastArg::Obj { kind: k @ None, .. } => *k = Some(ins.k as u8),
+                _ => break,
+            },
+            (IrOp::GMeta, Some(j)) => match &mut args[j].1 {
+                FastArg::Obj {
+                    kind: Some(layout::KIND_DATA),
+                    meta: m @ None,
+                } => *m = Some(ins.k as u32),
+                _ => break,
+            },
+            _ => break,
+        }
+        n = i + 1;
+    }
+    (n, args)
 }
 
-/// The guarded load that the value in slot `slot` passes when instruction `i` of
-/// `t` runs, as proven by the last `sstore` to it before `i` (an i64, f64 or bool
-/// value); `None` when anything else may have written the slot since (any other
-/// store, a call, a frame change) or no store is in sight (a loop body is not
-/// searched past its start: its first pass comes from the pre-roll, later ones from
+/// Whether the value a `call.rec` (instruction `i` of `t`) passes in slot `slot` is
+/// proven to pass the fast entry's guards for that argument (`arg`): the last
+/// `sstore` to the slot before `i` ([`stored_ref`]) stores an i64, f64 or bool of the
+/// guarded load's kind, or an object (tag word OBJ) whose header `t` guarded earlier
+/// to the same kind and type id. The trace runs straight through to `i`, so every
+/// earlier guard passed on its way; an object's kind and a data object's type id
+/// never change (a collection moves the object with its header).
+fn fast_arg_proven(t: &Trace, i: usize, slot: u64, arg: FastArg) -> bool {
+    let Some(r) = stored_ref(t, i, slot) else {
+        return false;
+    };
+    let guarded = |op: IrOp, k: u64| {
+        let floor = loop_floor(t, i);
+        t.ins[floor..i]
+            .iter()
+            .any(|g| g.op == op && g.a == r && g.k == k)
+    };
+    match arg {
+        FastArg::Typed(op) => {
+            let kind = match t.ty(r) {
+                IrType::I64 => IrOp::SLoadI,
+                IrType::F64 => IrOp::SLoadF,
+                IrType::Bool => IrOp::SLoadB,
+                _ => return false,
+            };
+            kind == op
+        }
+        FastArg::Obj { kind, meta } => {
+            t.tagword(r) == Tag::OBJ as u64
+                && kind.is_none_or(|k| guarded(IrOp::GKind, k as u64))
+                && meta.is_none_or(|m| guarded(IrOp::GMeta, m as u64))
+        }
+    }
+}
+
+/// Where a backward search from instruction `i` of `t` stops: a loop body is not
+/// searched past its start (its first pass comes from the pre-roll, later ones from
 /// the back-edge).
-fn stored_kind(t: &Trace, i: usize, slot: u64) -> Option<IrOp> {
-    let floor = t
-        .loop_start
-        .map_or(0, |l| if i >= l as usize { l as usize } else { 0 });
-    for ins in t.ins[floor..i].iter().rev() {
+fn loop_floor(t: &Trace, i: usize) -> usize {
+    t.loop_start
+        .map_or(0, |l| if i >= l as usize { l as usize } else { 0 })
+}
+
+/// The value the last `sstore` to slot `slot` before instruction `i` of `t` stored,
+/// when nothing else may have written the slot since (any other store, a call, a
+/// frame change); `None` also when no store is in sight ([`loop_floor`]).
+fn stored_ref(t: &Trace, i: usize, slot: u64) -> Option<Ref> {
+    for ins in t.ins[loop_floor(t, i)..i].iter().rev() {
         if ins.op == IrOp::SStore {
             if ins.k == slot {
-                return match t.ty(ins.a) {
-                    IrType::I64 => Some(IrOp::SLoadI),
-                    IrType::F64 => Some(IrOp::SLoadF),
-                    IrType::Bool => Some(IrOp::SLoadB),
-                    _ => None,
-                };
+                return Some(ins.a);
             }
         } else if ins.op.flags() & flag::STORE != 0
             || matches!(
@@ -3975,6 +4089,107 @@ mod tests {
     /// side trace starts with ([`valid_at_exit`]), in awfy_permute's shape: `permute`
     /// (2 arguments, 8 slots) inlines `swap` at slot 5, whose slots 3 to 6 (the
     /// trace's 8 to 11) lie above the calling frame.
+    /// Which leading instructions of a function-entry root its fast entry guards
+    /// ([`entry_prefix`]), and which `call.rec` arguments are proven to pass them
+    /// ([`fast_arg_proven`]): awfy_permute's `p` (an object, its kind and its type
+    /// guarded where the root begins) and `n`.
+    #[test]
+    fn fast_entries_take_objects_whose_kind_and_type_the_caller_guarded() {
+        use crate::ir::{Ins, Snapshot, NONE};
+        let op = |op, a: u32, k, tw| Ins {
+            op,
+            a: if a == u32::MAX { NONE } else { Ref(a) },
+            b: NONE,
+            k,
+            snap: 1,
+            tw,
+        };
+        let obj = Tag::OBJ as u64;
+        let data = layout::KIND_DATA as u64;
+        let snap = Snapshot {
+            resume_ip: 0,
+            entries: Vec::new(),
+            frames: Vec::new(),
+            displaced: None,
+            sunk: Vec::new(),
+        };
+        let mut t = Trace {
+            entry: Some((75, 2, 8)),
+            snaps: vec![snap.clone(), snap.clone()],
+            ..Default::default()
+        };
+        // sload.i64 r1; sload r0 (OBJ); guard.kind; guard.meta 16; then a field load.
+        t.ins = vec![
+            op(IrOp::SLoadI, u32::MAX, 1, 0),
+            op(IrOp::SLoad, u32::MAX, 0, obj),
+            op(IrOp::GKind, 1, data, 0),
+            op(IrOp::GMeta, 1, 16, 0),
+            op(IrOp::FLoadK, 1, 0, 2),
+        ];
+        let p = FastArg::Obj {
+            kind: Some(layout::KIND_DATA),
+            meta: Some(16),
+        };
+        assert_eq!(
+            entry_prefix(&t),
+            (4, vec![(1, FastArg::Typed(IrOp::SLoadI)), (0, p)])
+        );
+        // An array's elements kind (its meta) is no part of it: the prefix ends there.
+        t.ins[2].k = layout::KIND_ARRAY as u64;
+        let arr = FastArg::Obj {
+            kind: Some(layout::KIND_ARRAY),
+            meta: None,
+        };
+        assert_eq!(
+            entry_prefix(&t),
+            (3, vec![(1, FastArg::Typed(IrOp::SLoadI)), (0, arr)])
+        );
+        // Nor is a guard after a snapshot that writes something.
+        t.ins[2].k = data;
+        t.ins[2].snap = 0;
+        t.snaps[0].entries.push((3, Ref(0)));
+        assert_eq!(entry_prefix(&t).0, 2);
+        // A caller: the object in slot 5 and the i64 in slot 6, then the call.
+        let caller = |guards: &[(IrOp, u64)]| {
+            let mut ins = vec![
+                op(IrOp::SLoad, u32::MAX, 0, obj),
+                op(IrOp::KInt, u32::MAX, 3, 0),
+            ];
+            for &(g, k) in guards {
+                ins.push(op(g, 0, k, 0));
+            }
+            ins.push(op(IrOp::SStore, 0, 5, 0));
+            ins.push(op(IrOp::SStore, 1, 6, 0));
+            ins.push(op(IrOp::CallRecK, u32::MAX, 5 | 5 << 16 | 127 << 32, 0));
+            Trace {
+                entry: Some((75, 2, 8)),
+                ins,
+                ..Default::default()
+            }
+        };
+        let both = [(IrOp::GKind, data), (IrOp::GMeta, 16)];
+        let c = caller(&both);
+        let call = c.ins.len() - 1;
+        assert!(fast_arg_proven(&c, call, 5, p));
+        assert!(fast_arg_proven(&c, call, 6, FastArg::Typed(IrOp::SLoadI)));
+        assert!(!fast_arg_proven(&c, call, 6, FastArg::Typed(IrOp::SLoadF)));
+        // Unguarded, or guarded to another kind or type: the guarded entry.
+        for guards in [
+            &[][..],
+            &both[..1],
+            &both[1..],
+            &[(IrOp::GKind, data), (IrOp::GMeta, 17)][..],
+            &[(IrOp::GKind, layout::KIND_ARRAY as u64), (IrOp::GMeta, 16)][..],
+        ] {
+            let c = caller(guards);
+            assert!(!fast_arg_proven(&c, c.ins.len() - 1, 5, p), "{guards:?}");
+        }
+        // A store between the argument's and the call may have written the slot.
+        let mut c = caller(&both);
+        c.ins.insert(call, op(IrOp::HStore, 0, 0, 0));
+        assert!(!fast_arg_proven(&c, call + 1, 5, p));
+    }
+
     #[test]
     fn inlined_clears_left_out_only_over_valid_slots() {
         use crate::ir::{Ins, NONE};
