@@ -1377,6 +1377,17 @@ fn aot_shares_call_checks() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Register arguments (cli/tests/jit/aot_call_args.hash): i64 parameters passed in
+/// registers as well as in their slots, rotated by self tail calls and calls (a cycle
+/// of registers the parallel move breaks), swapped, a call's result passed on by a
+/// self tail call, the checked and indirect entries (which load the registers from the
+/// slots), and a fault and a stack overflow deep in a recursion that takes them.
+fn aot_passes_register_arguments() -> Result<(), Failed> {
+    let src = root().join("cli/tests/jit/aot_call_args.hash");
+    let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+    aot_compiles(&text, &["rot", "rotc", "pick", "ack", "down", "main"], 0, 1)
+}
+
 /// Returns that set no tag word in `rdx` (cli/tests/jit/aot_tagless_return.hash):
 /// the result stored whole by a direct call with the tag the callee's kind gives,
 /// read from the returns table after calls through function values and by the
@@ -2038,6 +2049,10 @@ fn main() {
     trials.push(Trial::test(
         "aot_returns_without_tags",
         aot_returns_without_tags,
+    ));
+    trials.push(Trial::test(
+        "aot_passes_register_arguments",
+        aot_passes_register_arguments,
     ));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test(

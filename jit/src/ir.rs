@@ -193,6 +193,8 @@ define_ir! {
     CallAotK "call.aot" 0 None [GUARD | STORE] "Call compiled function `k & 0xffffffff` natively (frame closure: its FUNC value) with the arguments from slot `(k >> 32) & 0xffff`, result to slot `k >> 48`, the caller resuming after the call instruction the snapshot names; exits there (before the push) when the value, frame or native stack is full. `tw` bit `s`: slot `s`, below the callee's frame and dead at the call, gets the i64 tag word before the push (its next store writes the payload only, `aot::Tx::tag_in_memory`).";
     CallAotSelf "callself.aot" 0 None [GUARD | STORE] "As `call.aot`, the frame's closure copied from the caller's (`callself`).";
     CallRes "call.res" 0 Val [] "The result of the direct call (`call.aot`, `callself.aot`, `call.aot.v`) just before it, a number or bool of the kind its callee returns or a data object (tag word `tw`), taken from `rax` (a native return's payload) rather than stored to and reloaded from its slot `k`, which is written only when a later write-back needs it.";
+    ArgGet "arg.get" 0 I64 [] "The i64 parameter in frame slot `k & 0xffff` of a function with register arguments (`aot::FuncIr::args`) from general register `k >> 16`, where every way to its typed entry past the loads leaves it (a direct call's or self tail call's `arg.set`s; the loads at its first block for every other way in): no load of the slot. Only at the start of the function's first fragment.";
+    ArgSet "arg.set" 1 None [] "General register `k` := a, the i64 argument of the direct call (`call.aot`, `callself.aot`, `call.aot.v`) or self tail call (`jump` with `aot::ARGS_SET`) right after, which enters its callee's typed entry past the loads of its register arguments (`aot::FuncIr::args`); the argument is in its slot too. Emitted by that call or jump, all of them at once (a parallel move).";
     TCallAot "tcall.aot" 0 None [GUARD | STORE] "Tail-call compiled function `k & 0xffffffff` with the `k >> 48` slots from `(k >> 32) & 0xffff`, reusing the frame (as `tcallk`); exits first when the value stack is short or the interrupt flag is set.";
     CallAotKv "call.aot.v" 0 None [GUARD | STORE] "As `call.aot`, for a `call` whose function value is known at compile time to be function `k & 0xffffffff` (its slot loaded in the same block by `loadfn` or from a global that always holds it): the caller resumes after the `call`.";
     CallAotInd "call.aot.ind" 0 None [GUARD | STORE] "Call the function value in slot `k & 0xffff` (a FUNC value or a closure object) natively with the `(k >> 32) & 0xffff` arguments from slot `(k >> 16) & 0xffff`, result to slot `k >> 48`, when its function is compiled whole and takes exactly that many arguments (frame closure: the value itself); exits at the call instruction the snapshot names (before the push) for any other value or function, or when the value, frame or native stack is short.";
@@ -740,6 +742,7 @@ fn shared(op: IrOp) -> bool {
         op,
         IrOp::AGetI
             | IrOp::CallRes
+            | IrOp::ArgSet
             | IrOp::CallRecK
             | IrOp::CallRecSelf
             | IrOp::CallTree

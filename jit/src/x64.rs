@@ -494,7 +494,11 @@ fn takes_imm(t: &Trace, ins: &crate::ir::Ins, second: bool) -> bool {
         }
     } else {
         // (`ret.val` moves a constant into `rax` as an immediate: `reti`.)
-        matches!(ins.op, IrOp::SStore | IrOp::SStoreP | IrOp::RetVal)
+        // (So does `arg.set`: `mov r, imm`.)
+        matches!(
+            ins.op,
+            IrOp::SStore | IrOp::SStoreP | IrOp::RetVal | IrOp::ArgSet
+        )
     }
 }
 
@@ -671,12 +675,32 @@ fn assign(
             continue;
         }
         let wrap = |r: u8| Home::Reg(if xmm { Loc::Xmm(r) } else { Loc::Gpr(r) });
-        if let Some((p, r)) = phi_register(t, i, &phi_of, &phi_reads, &home) {
+        if t.ins[i].op == IrOp::ArgGet {
+            // A register argument where its caller left it (`arg.get`s come first in
+            // the fragment, so their registers are free; a register the block may not
+            // use, or one taken, is refused rather than read wrong).
+            let r = (t.ins[i].k >> 16) as u8;
+            let k = free
+                .iter()
+                .position(|&x| x == r)
+                .ok_or(CompileError::NotInTraces("argument register taken"))?;
+            home[i] = wrap(free.remove(k));
+            active.push(i);
+        } else if let Some((p, r)) = phi_register(t, i, &phi_of, &phi_reads, &home) {
             // The phi is dead from here (its register no victim): its value lives on
             // in this one, which the back-edge leaves where the phi needs it.
             // (Its register is never freed: it lives to the back-edge.)
             active.retain(|&v| v != p);
             home[i] = r;
+            active.push(i);
+        } else if let Some(k) = wanted(t, i, last)
+            .filter(|_| !xmm)
+            .and_then(|r| free.iter().position(|&x| x == r))
+        {
+            // Computed where its last reader wants it: a returned value in `rax`, an
+            // argument in its register (before the first operand's register: a `lea`,
+            // or a copy into it that the reader would have made anyway).
+            home[i] = wrap(free.remove(k));
             active.push(i);
         } else if let Some(r) = reusable(t, i, last, &home) {
             // The result in the register of its first operand, which dies here: the
@@ -758,6 +782,18 @@ fn reusable(t: &Trace, i: usize, last: &[usize], home: &[Home]) -> Option<Loc> {
         }
         _ => None,
     }
+}
+
+/// The general register value `i`'s last reader takes it in: `rax` for a `ret.val`
+/// ([`returned`]), its register for an `arg.set`.
+fn wanted(t: &Trace, i: usize, last: &[usize]) -> Option<u8> {
+    if returned(t, i, last) {
+        return Some(0);
+    }
+    t.ins
+        .get(last[i])
+        .filter(|r| r.op == IrOp::ArgSet && r.a.0 as usize == i)
+        .map(|r| r.k as u8)
 }
 
 /// Whether value `i` is read last as the operand of a `ret.val`, which returns it in
@@ -2156,6 +2192,8 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             | IrOp::CallAotK
             | IrOp::CallAotSelf
             | IrOp::CallRes
+            | IrOp::ArgGet
+            | IrOp::ArgSet
             | IrOp::TCallAot
             | IrOp::CallAotInd
             | IrOp::CallAotKv

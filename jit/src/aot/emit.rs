@@ -19,7 +19,8 @@
 
 use super::clears::Clears;
 use super::{
-    reserved, FuncIr, FuncReport, HomeLoop, Image, Status, CHECKED_ENTRY, CTOR_OPTION, JUMP_BIT,
+    reserved, FuncIr, FuncReport, HomeLoop, Image, Status, ARGS_SET, CHECKED_ENTRY, CTOR_OPTION,
+    JUMP_BIT,
 };
 use crate::ir::{flag, ClosureSrc, IrOp, IrType, Ref, Trace, TraceBuilder};
 use crate::x64::{
@@ -272,6 +273,12 @@ struct Labels {
     /// head ([`Labels::self_checked`]): the checked entry's compares and the prologue's
     /// exit read the slots.
     carried_back: Vec<Option<DynamicLabel>>,
+    /// Per function: its register arguments ([`FuncIr::args`]), (slot, register).
+    args: Vec<Vec<(u16, u8)>>,
+    /// Per function with register arguments: the label just past the loads of them at
+    /// the start of block 0, where the calls and self tail calls that set them
+    /// (`arg.set`) go.
+    arg_heads: Vec<Option<DynamicLabel>>,
 }
 
 /// A native call's site ([`Labels::calls`]): what [`fill_records`] writes into the
@@ -1099,6 +1106,83 @@ fn top_shared_prev(ins: &[crate::ir::Ins], j: usize) -> bool {
         .is_some_and(|i| top_shared(ins, i, j))
 }
 
+/// The `arg.set`s right before operation `i` (a direct call or a self tail call's
+/// jump), in order: (value, register).
+fn arg_sets(t: &Trace, i: usize) -> Vec<(Ref, u8)> {
+    let mut v: Vec<(Ref, u8)> = t.ins[..i]
+        .iter()
+        .rev()
+        .take_while(|x| x.op == IrOp::ArgSet)
+        .map(|x| (x.a, x.k as u8))
+        .collect();
+    v.reverse();
+    v
+}
+
+/// Moves the values of `sets` (each in its register, or a constant) into their
+/// argument registers at once (a parallel move: a register another move still reads
+/// is written after that move, a cycle broken through `r11`), and checks that they are
+/// exactly the register arguments `want` of the function entered (else the entry past
+/// the loads would read a register no one set).
+fn move_args_to_regs(
+    a: &mut Asm,
+    t: &Trace,
+    loc: &[Loc],
+    sets: &[(Ref, u8)],
+    want: &[(u16, u8)],
+) -> Result<(), CompileError> {
+    if sets.len() != want.len() || sets.iter().zip(want).any(|(s, w)| s.1 != w.1) {
+        return Err(CompileError::NotInTraces("arg.set of other registers"));
+    }
+    // (source register or constant, destination) of the moves still to make.
+    enum Src {
+        Reg(u8),
+        Imm(u64),
+    }
+    let mut todo: Vec<(Src, u8)> = Vec::with_capacity(sets.len());
+    for &(v, r) in sets {
+        let src = match (loc[v.0 as usize], t.konst(v)) {
+            (_, Some(bits)) => Src::Imm(bits),
+            (Loc::Gpr(x), None) => Src::Reg(x),
+            _ => return Err(CompileError::NotInTraces("arg.set of no general register")),
+        };
+        if !matches!(src, Src::Reg(x) if x == r) {
+            todo.push((src, r));
+        }
+    }
+    while !todo.is_empty() {
+        // A move whose destination no other pending move reads.
+        let free = (0..todo.len()).find(|&k| {
+            let d = todo[k].1;
+            !todo
+                .iter()
+                .enumerate()
+                .any(|(j, m)| j != k && matches!(m.0, Src::Reg(x) if x == d))
+        });
+        match free {
+            Some(k) => {
+                let (src, d) = todo.remove(k);
+                match src {
+                    Src::Reg(x) => dynasm!(a ; .arch x64 ; mov Rq(d), Rq(x)),
+                    Src::Imm(bits) => dynasm!(a ; .arch x64 ; mov Rq(d), QWORD bits as i64),
+                }
+            }
+            None => {
+                // Every destination is read by another move: a cycle of registers.
+                // Park the first destination's value in `r11` and read it from there.
+                let d = todo[0].1;
+                dynasm!(a ; .arch x64 ; mov r11, Rq(d));
+                for m in todo.iter_mut() {
+                    if matches!(m.0, Src::Reg(x) if x == d) {
+                        m.0 = Src::Reg(SCRATCH);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes the i64 tag word (whole: aux 0) into the slots of `mask`: dead slots below a
 /// direct call's frame whose next store writes the payload only
 /// (`Tx::tag_in_memory`).
@@ -1455,6 +1539,14 @@ pub fn program(
         carried: per_function(irs, |f| f.carried.clone()),
         heads: carried_labels(&mut a, irs),
         carried_back: carried_labels(&mut a, irs),
+        args: per_function(irs, |f| f.args.clone()),
+        arg_heads: irs
+            .iter()
+            .map(|f| match f {
+                Some(f) if !f.args.is_empty() => Some(a.new_dynamic_label()),
+                _ => None,
+            })
+            .collect(),
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -1512,6 +1604,15 @@ pub fn program(
                 // Every way into the function loads its carried registers; its self
                 // tail calls jump past the loads.
                 load_carried(&mut a, &ir.carried).map_err(|e| format!("{name}: {e}"))?;
+                dynasm!(a ; .arch x64 ; =>h);
+            }
+            if let (0, Some(h)) = (b.ip, labels.arg_heads[fi]) {
+                // Every way into the function but the calls that set its register
+                // arguments loads them; those calls jump past the loads.
+                for &(p, r) in &ir.args {
+                    let off = disp(p as u64).map_err(|e| format!("{name}: {e}"))?;
+                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]);
+                }
                 dynasm!(a ; .arch x64 ; =>h);
             }
             block(&mut a, fi as u32, b.ip, t, &loc, &labels, next, &mut late)
@@ -2625,6 +2726,15 @@ impl Target<Asm> for BlockTarget<'_> {
         match ins.op {
             IrOp::SCopy => copy_slot(a, ins.k & 0xffff, ins.k >> 16)?,
             IrOp::SMove => move_args(a, ins.k & 0xffff, ins.k >> 16)?,
+            IrOp::Jump if ins.k & ARGS_SET != 0 => {
+                // A self tail call that sets the register arguments: past their loads.
+                let sets = arg_sets(t, i);
+                move_args_to_regs(a, t, loc, &sets, &labels.args[func as usize])?;
+                let l = labels.arg_heads[func as usize].ok_or(CompileError::NotInTraces(
+                    "arg.set for no register argument",
+                ))?;
+                dynasm!(a ; .arch x64 ; jmp =>l);
+            }
             IrOp::Jump => {
                 // Leaving a loop with home registers writes them back first.
                 let to = ins.k as u32;
@@ -2724,11 +2834,13 @@ impl Target<Asm> for BlockTarget<'_> {
             }
             IrOp::Poll => {
                 dynasm!(a ; .arch x64 ; cmp BYTE [Rq(INTR)], 0 ; jne =>exit);
-                // The poll of a counted back-edge block counts the pass too.
-                if let Some(c) = labels
-                    .counter(func, self.ip)
-                    .filter(|_| i + 2 == t.ins.len())
-                {
+                // The poll of a counted back-edge block counts the pass too (the
+                // block's last operations: the poll, any `arg.set`s, the jump).
+                let ends = t.ins[i + 1..]
+                    .iter()
+                    .all(|x| x.op == IrOp::ArgSet || x.op == IrOp::Jump)
+                    && t.ins.last().is_some_and(|x| x.op == IrOp::Jump);
+                if let Some(c) = labels.counter(func, self.ip).filter(|_| ends) {
                     count_pass(a, c, exit);
                 }
             }
@@ -2743,7 +2855,19 @@ impl Target<Asm> for BlockTarget<'_> {
                     _ => Op::CallSelf.encoded_len(),
                 };
                 let resume = t.snaps[ins.snap as usize].resume_ip as i32 + len as i32;
-                let target = labels.call_entry(f, func, t.snaps[ins.snap as usize].resume_ip)?;
+                let mut target =
+                    labels.call_entry(f, func, t.snaps[ins.snap as usize].resume_ip)?;
+                // The register arguments the `arg.set`s before give, moved into their
+                // registers first (nothing after writes them: the push clobbers `rax`
+                // alone, the limit checks `r11`), and the callee entered past their
+                // loads.
+                let sets = arg_sets(t, i);
+                if !sets.is_empty() {
+                    move_args_to_regs(a, t, loc, &sets, &labels.args[f as usize])?;
+                    target = labels.arg_heads[f as usize].ok_or(CompileError::NotInTraces(
+                        "arg.set for no register argument",
+                    ))?;
+                }
                 // One compare with the floor; below it, the exact checks out of line.
                 // A call after another call or `call.room` of the fragment
                 // ([`covered`]) makes none: the same compare there had the same
@@ -2815,6 +2939,15 @@ impl Target<Asm> for BlockTarget<'_> {
                     store_result(a, labels, labels.call_tags[f as usize], dst, rec)?;
                 }
             }
+            // A register argument where every way past the loads left it, taken in
+            // its own register (`x64::assign`): no code.
+            IrOp::ArgGet => match loc[i] {
+                Loc::Gpr(r) if r as u64 == ins.k >> 16 => {}
+                Loc::None => {}
+                _ => return Err(CompileError::NotInTraces("arg.get out of its register")),
+            },
+            // Moved by the call or jump right after ([`move_args_to_regs`]).
+            IrOp::ArgSet => {}
             // The result the direct call just before left in `rax` (its payload; the
             // kind is proven, so the tag word in `rdx` is not needed).
             IrOp::CallRes => match loc[i] {

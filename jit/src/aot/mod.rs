@@ -80,6 +80,17 @@ pub const JUMP_BIT: u32 = 1 << 31;
 /// ([`typed`]).
 pub const CHECKED_ENTRY: u64 = 1 << 32;
 
+/// Set in the `k` of a `jump` to offset 0 (a self tail call into the typed entry)
+/// that the `arg.set`s before it give every register argument of the function
+/// ([`FuncIr::args`]): it goes past the loads of its first block.
+pub const ARGS_SET: u64 = 1 << 33;
+
+/// The general registers that carry a function's register arguments, in parameter
+/// order ([`register_args`]): none of them is written by a direct call's push
+/// (`x64::frame_record` uses `rax`, the limit checks `r11`) or holds anything else
+/// between the `arg.set`s and the callee's first block.
+pub(crate) const ARG_REGS: [u8; 3] = [1 /* rcx */, 2 /* rdx */, 8 /* r8 */];
+
 const NONE: Ref = Ref(u32::MAX);
 
 /// What is known about a slot's value at one point.
@@ -1612,6 +1623,54 @@ pub struct FuncIr {
     /// loaded at every way in, updated by the `field2`s that write them (which write
     /// the slots too), never allocated by the function's blocks.
     pub carried: Vec<(u16, u8, u8)>,
+    /// Its register arguments, (slot, register) ([`register_args`]): the i64
+    /// parameters its typed entry takes in [`ARG_REGS`] as well as in their slots.
+    pub args: Vec<(u16, u8)>,
+}
+
+/// The register arguments of function `fi` (SPEC.md §11.6, "Register arguments"): its
+/// first three parameters that its typed entry takes as i64s ([`typed::checked`]),
+/// each in its register of [`ARG_REGS`], when every caller that enters the typed entry
+/// natively can set them there: none for a function whose entry counts its calls (its
+/// callers enter at the prologue, [`tiers_up_at_entry`]) or that carries parameters in
+/// registers ([`carried_slots`]: its first block begins with their loads), and only
+/// parameters its code reads before its first call or jump, along the fall-throughs
+/// from offset 0 (what its first fragment can take from the register: another is
+/// reloaded anyway, and its caller's move or load would be paid for nothing). The
+/// callers that prove the seeded kinds (`typed`) set the registers right before the
+/// call and enter past the loads, so the callee's first block reads the argument from
+/// its register, not from the slot the caller has just written (a store forwarded to
+/// a load on the recursion's critical path: ackermann's `n`, fib's `n`); every other way
+/// into the first block goes through the loads.
+fn register_args(fi: u32, fun: &Fun, code: &[u8], arity: u16, seeds: &[Kind]) -> Vec<(u16, u8)> {
+    if tiers_up_at_entry(fi, fun, code) || !carried_slots(fun, arity).is_empty() {
+        return Vec::new();
+    }
+    // The parameters read before anything writes them on the straight way from 0.
+    let mut early = vec![false; arity as usize];
+    let mut written = vec![false; arity as usize];
+    for (_, i, _) in &fun.insns {
+        let ud = use_def(i);
+        for s in ud.reads {
+            if let (Some(e), Some(false)) = (early.get_mut(s as usize), written.get(s as usize)) {
+                *e = true;
+            }
+        }
+        for s in ud.writes {
+            if let Some(w) = written.get_mut(s as usize) {
+                *w = true;
+            }
+        }
+        if is_call(i.op) || !falls_through(i.op) {
+            break;
+        }
+    }
+    typed::checked(seeds)
+        .into_iter()
+        .filter(|&(p, ty)| p < arity && ty == IrType::I64 && early[p as usize])
+        .zip(ARG_REGS)
+        .map(|((p, _), r)| (p, r))
+        .collect()
 }
 
 /// The per-block translator: a slot map from slots to IR values (and whether the
@@ -1684,6 +1743,8 @@ struct Tx<'a> {
     numbers: &'a [Option<(IrType, u64)>],
     /// The function's carried parameters ([`FuncIr::carried`]).
     carried: &'a [(u16, u8, u8)],
+    /// Per function, its register arguments ([`FuncIr::args`]).
+    args: &'a [Vec<(u16, u8)>],
     /// The tag words the fragment's code proves in memory ([`Tx::tag_in_memory`]).
     tags: TagMem,
     /// What the closed program proves about its data objects (for [`Kind::Obj`]).
@@ -2352,6 +2413,42 @@ impl Tx<'_> {
     /// call: `call.aot.v` for a `call` of a known function, which `i` then stands for
     /// as a `callk`): inlined when the callee is a leaf or its path may be inlined with
     /// exits, else a native call with everything in its slot before and reloaded after.
+    /// The `arg.set`s of a call (or self tail call) that enters function `f`'s typed
+    /// entry with its arguments from slot `a0` (written to their slots already): each
+    /// register argument of `f` ([`FuncIr::args`]) from the value of its slot, pending
+    /// in a register or, with `load`, loaded (of proven kind i64: the call proves the
+    /// seeded kinds). All of them or none (then the call enters through the loads):
+    /// whether they were emitted. (A self tail call alone in its block loads nothing:
+    /// it stays a back-edge block of a poll and a jump, which the jumps to it bypass,
+    /// `emit::back_edge`.)
+    fn set_args(&mut self, f: u32, a0: usize, ip: u32, load: bool) -> bool {
+        let Some(args) = self.args.get(f as usize).filter(|a| !a.is_empty()) else {
+            return false;
+        };
+        if self.inl.is_some() || self.home.is_some() {
+            return false;
+        }
+        let mut vals = Vec::with_capacity(args.len());
+        for &(p, r) in args {
+            let s = a0 + p as usize;
+            let v = match self.map.get(s).copied().flatten() {
+                Some((v, _)) => Some(v),
+                None if load && self.kinds.get(s) == Some(&Kind::I64) => {
+                    self.get(s, IrType::I64, ip)
+                }
+                None => None,
+            };
+            match v.filter(|&v| self.b.ty(v) == IrType::I64 && !self.data.contains(&v)) {
+                Some(v) => vals.push((v, r)),
+                None => return false,
+            }
+        }
+        for (v, r) in vals {
+            self.b.emit_raw(IrOp::ArgSet, v, NONE, r as u64, 0);
+        }
+        true
+    }
+
     fn direct_call(
         &mut self,
         ip: u32,
@@ -2380,6 +2477,9 @@ impl Tx<'_> {
         let s = self.b.snapshot(ip, Vec::new());
         let dst = slot(i, 0);
         let k = f as u64 | (a0 as u64) << 32 | (dst as u64) << 48;
+        if self.typed.binary_search(&ip).is_ok() {
+            self.set_args(f, a0, ip, true);
+        }
         self.b.emit_raw(op, NONE, NONE, k, s);
         self.b.barrier();
         self.map.iter_mut().for_each(|e| *e = None);
@@ -3170,6 +3270,11 @@ impl Tx<'_> {
                 let regs: Option<Vec<Ref>> = (a0 != 0)
                     .then(|| (a0..a0 + n).map(|x| self.typed_value(x, ip)).collect())
                     .flatten();
+                // Where the new arguments' values are in the slot map (for their
+                // `arg.set`s): at `a0` (each read into the map above, or pending) when
+                // moved through registers, in place when `a0` is 0; an `smove` of
+                // slots not in registers sets none.
+                let from = (regs.is_some() || a0 == 0).then_some(a0);
                 if let Some(vals) = regs {
                     let s = self.snap(ip);
                     self.b.emit_raw(IrOp::Poll, NONE, NONE, 0, s);
@@ -3185,9 +3290,14 @@ impl Tx<'_> {
                             .emit_raw(IrOp::SMove, NONE, NONE, (a0 | n << 16) as u64, 0);
                     }
                 }
-                // The typed entry when the arguments have the kinds it takes.
+                // The typed entry when the arguments have the kinds it takes, past the
+                // loads of the register arguments when they are set here.
                 let k = if self.typed.binary_search(&ip).is_ok() {
-                    0
+                    if from.is_some_and(|a0| self.set_args(self.func, a0, ip, false)) {
+                        ARGS_SET
+                    } else {
+                        0
+                    }
                 } else {
                     CHECKED_ENTRY
                 };
@@ -3306,6 +3416,7 @@ fn translate(
     fixed: &[Option<IrType>],
     returned: &[Vec<Option<IrType>>],
     carried: &[(u16, u8, u8)],
+    args: &[Vec<(u16, u8)>],
     objs: &ObjFacts,
 ) -> Result<FuncIr, BuildError> {
     let f = &m.functions[func as usize];
@@ -3395,9 +3506,23 @@ fn translate(
             nz_object,
             numbers,
             carried,
+            args,
             objs,
             tags: TagMem::default(),
         };
+        // The first fragment of a function with register arguments takes them from
+        // their registers (every way in leaves them there: the loads at its start, or
+        // a caller's `arg.set`s), not from their slots; not inside a loop with home
+        // registers, whose preheader the first block would be.
+        if start == 0 && home.is_none() && carried.is_empty() {
+            for &(p, r) in &args[func as usize] {
+                if tx.kinds.get(p as usize) == Some(&Kind::I64) {
+                    let v =
+                        tx.b.emit_raw(IrOp::ArgGet, NONE, NONE, p as u64 | (r as u64) << 16, 0);
+                    tx.map[p as usize] = Some((v, false));
+                }
+            }
+        }
         let reachable = fun.reached[first];
         let mut n = first;
         while let Some((ip, i, len)) = fun.insns.get(n) {
@@ -3455,6 +3580,7 @@ fn translate(
         typed: typed.to_vec(),
         entry_checks: Vec::new(),
         carried: carried.to_vec(),
+        args: args[func as usize].clone(),
     })
 }
 
@@ -4031,6 +4157,17 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
         })
         .collect();
     let returned = returned_tags(&funs, &fixed);
+    let args: Vec<Vec<(u16, u8)>> = funs
+        .iter()
+        .enumerate()
+        .map(|(fi, fun)| match fun {
+            Some(fun) if is_full(fi as u32) => {
+                let f = &m.functions[fi];
+                register_args(fi as u32, fun, &f.code, f.arity, &seeds[fi])
+            }
+            _ => Vec::new(),
+        })
+        .collect();
     let mut irs = Vec::new();
     for (fi, fun) in funs.iter().enumerate() {
         irs.push(match fun {
@@ -4098,6 +4235,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                         &fixed[fi],
                         &returned,
                         &carried,
+                        &args,
                         &objs,
                     )
                     .map_err(|e| format!("{name}: {e}"))?;
