@@ -54,8 +54,9 @@ main := () => {
 
 /// `str.from_chars` of lists on both sides of its short path's limit (256 ASCII chars,
 /// copied in one pass through a buffer on the stack) and of lists with a character of
-/// two, three or four UTF-8 bytes before, at and past that limit (the general path,
-/// from the list's head again), against the strings built in Rust.
+/// two, three or four UTF-8 bytes (the general path, from the list's head again): at
+/// the first and last place of a 60-char list, and before, at and past the limit of a
+/// 258-char one; against the strings built in Rust.
 #[test]
 fn from_chars_short_and_general_paths() {
     let out = run_hash(
@@ -74,7 +75,7 @@ main := () => {
     wides := array.from_list([233, 8364, 128512]);
     for k in 0..array.len(ats) {
         for w in 0..array.len(wides) {
-            s := str.from_chars(letters(258, ats[k], wides[w]));
+            s := str.from_chars(letters(60 + 198 * (k / 2), ats[k], wides[w]));
             println(to_str(str.len(s)) + " " + s);
         }
     }
@@ -99,9 +100,9 @@ main := () => {
         let s = letters(n, None, ' ');
         want += &format!("{} {s}\n", s.len());
     }
-    for at in [0, 59, 255, 256] {
+    for (k, at) in [0, 59, 255, 256].into_iter().enumerate() {
         for w in ['\u{e9}', '\u{20ac}', '\u{1F600}'] {
-            let s = letters(258, Some(at), w);
+            let s = letters(60 + 198 * (k / 2), Some(at), w);
             want += &format!("{} {s}\n", s.len());
         }
     }
