@@ -51,3 +51,61 @@ main := () => {
         format!("-2.0 0.5 1.0 3.0 NaN NaN\n1.0 2.0 NaN NaN\n2.0 3.0 5.0 | 39.0 {nans}\n1 3 3 5 9\na b c\n")
     );
 }
+
+/// `str.from_chars` of lists on both sides of its short path's limit (256 ASCII chars,
+/// copied in one pass through a buffer on the stack) and of lists with a character of
+/// two, three or four UTF-8 bytes (the general path, from the list's head again): at
+/// the first and last place of a 60-char list, and before, at and past the limit of a
+/// 258-char one; against the strings built in Rust.
+#[test]
+fn from_chars_short_and_general_paths() {
+    let out = run_hash(
+        "from-chars",
+        r#"
+code := (i: i64) -> char => match i64.to_char(i) { Some(c) => c, None => ' ' };
+letters := (n: i64, at: i64, wide: i64) -> List<char> =>
+    list.map(list.range(0, n), (i: i64) => if i == at { code(wide) } else { code(97 + i % 26) });
+main := () => {
+    ns := array.from_list([0, 1, 60, 255, 256, 257, 600]);
+    for k in 0..array.len(ns) {
+        s := str.from_chars(letters(ns[k], -1, 0));
+        println(to_str(str.len(s)) + " " + s);
+    }
+    ats := array.from_list([0, 59, 255, 256]);
+    wides := array.from_list([233, 8364, 128512]);
+    for k in 0..array.len(ats) {
+        for w in 0..array.len(wides) {
+            s := str.from_chars(letters(60 + 198 * (k / 2), ats[k], wides[w]));
+            println(to_str(str.len(s)) + " " + s);
+        }
+    }
+    t := "h\u{e9}llo \u{20ac} \u{1F600}!";
+    println(str.from_chars(str.chars(t)) + " " + to_str(str.from_chars(str.chars(t)) == t));
+};
+"#,
+    );
+    let letters = |n: usize, at: Option<usize>, wide: char| -> String {
+        (0..n)
+            .map(|i| {
+                if Some(i) == at {
+                    wide
+                } else {
+                    (b'a' + (i % 26) as u8) as char
+                }
+            })
+            .collect()
+    };
+    let mut want = String::new();
+    for n in [0, 1, 60, 255, 256, 257, 600] {
+        let s = letters(n, None, ' ');
+        want += &format!("{} {s}\n", s.len());
+    }
+    for (k, at) in [0, 59, 255, 256].into_iter().enumerate() {
+        for w in ['\u{e9}', '\u{20ac}', '\u{1F600}'] {
+            let s = letters(60 + 198 * (k / 2), Some(at), w);
+            want += &format!("{} {s}\n", s.len());
+        }
+    }
+    want += "h\u{e9}llo \u{20ac} \u{1F600}! true\n";
+    assert_eq!(out, want);
+}

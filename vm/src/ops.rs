@@ -64,6 +64,10 @@ pub(crate) fn ext_arity(prefix: u8, sub: u8) -> usize {
     t[(prefix != EXT_NUM) as usize][sub as usize] as usize
 }
 
+/// The longest list of chars [`Vm::str_from_chars`] copies in one pass through a
+/// buffer on the stack (fasta's lines are 60).
+const SHORT_CHARS: usize = 256;
+
 impl Vm {
     #[inline]
     fn arg(&self, b: usize, o: usize) -> Value {
@@ -90,13 +94,56 @@ impl Vm {
         ))
     }
 
-    /// `str.from_chars`: the string of a list of chars, written in place. One pass
-    /// over the list measures it, then the string is allocated at its size and a
-    /// second pass writes the characters' UTF-8 into it: no vector of the values, no
-    /// `String` grown a character at a time, no copy (fasta builds one per line).
-    /// The faults are the same as reading the list whole, then each element: a
-    /// malformed spine before a non-char element.
+    /// `str.from_chars`: the string of a list of chars. A list of at most
+    /// [`SHORT_CHARS`] ASCII chars (fasta builds one of 60 per line) is copied in one
+    /// pass into a buffer on the stack, then into the string allocated at its size.
+    /// Anything else (longer, other chars, not a list of chars) takes the general
+    /// path, which starts again from the list's head: one pass over the list
+    /// measures it, then the string is allocated at its size and a second pass writes
+    /// the characters' UTF-8 into it: no vector of the values, no `String` grown a
+    /// character at a time. The faults are the same as reading the list whole, then
+    /// each element: a malformed spine before a non-char element.
     fn str_from_chars(&mut self, list: Value) -> Result<Value, Trap> {
+        let mut buf = [0u8; SHORT_CHARS];
+        let mut len = 0;
+        let mut v = list;
+        // The short path reads nothing a fault would need: it gives up, and the
+        // general path below finds the fault from the head. It cannot loop: at most
+        // `SHORT_CHARS` cells.
+        loop {
+            if v.tag != Tag::OBJ {
+                if v.tag == Tag::CTOR0 && v.aux == builtin::LIST {
+                    let p = self.alloc(len, Kind::STR, 0, 0, len as u64)?;
+                    // SAFETY: the new string has `len` bytes of payload after its
+                    // 16-byte header; `buf` holds `len` bytes.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(buf.as_ptr(), (p as *mut u8).add(16), len)
+                    };
+                    return Ok(Value::obj(p));
+                }
+                break;
+            }
+            // SAFETY: OBJ values point at live objects; a cons cell (checked first)
+            // has two value fields.
+            let (c, next) = unsafe {
+                let h = v.ptr();
+                if (*h).kind != Kind::DATA || (*h).meta != builtin::LIST {
+                    break;
+                }
+                (*heap::fields(h), *heap::fields(h).add(1))
+            };
+            if c.tag != Tag::CHAR || c.bits >= 0x80 || len == SHORT_CHARS {
+                break;
+            }
+            buf[len] = c.bits as u8;
+            len += 1;
+            v = next;
+        }
+        self.str_from_chars_general(list)
+    }
+
+    /// [`Vm::str_from_chars`]' general path: any list, any chars, and its faults.
+    fn str_from_chars_general(&mut self, list: Value) -> Result<Value, Trap> {
         const WHAT: &str = "str.from_chars";
         let mut cycle = crate::interp::CycleCheck::default();
         let (mut len, mut bad) = (0usize, None);

@@ -1741,6 +1741,9 @@ struct Tx<'a> {
     nz_object: bool,
     /// Per global, the constant it holds once initialised ([`constant_numbers`]).
     numbers: &'a [Option<(IrType, u64)>],
+    /// Per global, whether it is initialised before this function can run
+    /// ([`initialised_early`]; empty in an initialiser).
+    early: &'a [bool],
     /// The function's carried parameters ([`FuncIr::carried`]).
     carried: &'a [(u16, u8, u8)],
     /// Per function, its register arguments ([`FuncIr::args`]).
@@ -2705,6 +2708,22 @@ impl Tx<'_> {
                     // guarded (`gload`, as the tracing JIT loads it), another tag
                     // (or an uninitialised global) leaving to the interpreter at this
                     // instruction. fasta's `random` reads three constants so.
+                    // A global initialised to its one constant before this function
+                    // can run ([`initialised_early`]): the constant, with no guard
+                    // (the guard could never fail). fasta's `IM`, `IA`, `IC`.
+                    Some(ty)
+                        if self.early.get(g as usize) == Some(&true)
+                            && matches!(self.numbers.get(g as usize), Some(Some((t, _))) if *t == ty)
+                            && matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool) =>
+                    {
+                        let k = self.numbers[g as usize].map_or(0, |(_, k)| k);
+                        let r = match ty {
+                            IrType::I64 => self.b.kint(k as i64),
+                            IrType::F64 => self.b.kf64(f64::from_bits(k)),
+                            _ => self.b.kbool(k != 0),
+                        };
+                        self.set(s0, r);
+                    }
                     Some(ty @ (IrType::I64 | IrType::F64 | IrType::Bool)) => {
                         let snap = self.snap(ip);
                         let r = self.b.gload(g as u32, ty, snap);
@@ -3412,6 +3431,7 @@ fn translate(
     bodies: &[Option<Vec<inline::Walk>>],
     consts: &[Option<u32>],
     numbers: &[Option<(IrType, u64)>],
+    early: &[bool],
     typed: &[u32],
     fixed: &[Option<IrType>],
     returned: &[Vec<Option<IrType>>],
@@ -3505,6 +3525,9 @@ fn translate(
             typed,
             nz_object,
             numbers,
+            // An initialiser may read a global before its own store: its reads keep
+            // their guards.
+            early: if m.inits.contains(&func) { &[] } else { early },
             carried,
             args,
             objs,
@@ -3690,6 +3713,47 @@ fn constant_numbers(m: &Module, funs: &[Option<Fun>]) -> Vec<Option<(IrType, u64
         }
     }
     out.into_iter().map(Option::flatten).collect()
+}
+
+/// Per global, whether it holds a value before any function but the initialisers can
+/// run: the loader initialised it (a constant), or a `storeg` of it lies in the straight run of constant loads and
+/// `storeg`s the initialisers begin with. The initialisers run in order before the
+/// entry point and nothing runs before them; each earlier one must be wholly such a
+/// run, ended by `retu`. None of those instructions calls, jumps or faults, so every
+/// one of those stores has run before the first call of the program: any function
+/// other than an initialiser reads such a global initialised, and with
+/// [`constant_numbers`], as its constant (`IM := 139968` at the top of fasta). An
+/// initialiser's own reads may precede its store: the translator keeps their guards.
+pub(crate) fn initialised_early(m: &Module) -> Vec<bool> {
+    use hashvm_format::GlobalInit;
+    let mut out: Vec<bool> = m
+        .globals
+        .iter()
+        .map(|g| matches!(g.init, GlobalInit::Const(_)))
+        .collect();
+    'inits: for &f in &m.inits {
+        let Some(Ok(insns)) = m
+            .functions
+            .get(f as usize)
+            .map(|func| hashvm_format::insn::decode_all(&func.code))
+        else {
+            break;
+        };
+        for (_, i) in insns {
+            match i.op {
+                Op::LoadI | Op::LoadI64 | Op::LoadF | Op::LoadTrue | Op::LoadFalse => {}
+                Op::StoreG => {
+                    if let Some(e) = out.get_mut(imm(&i, 0) as usize) {
+                        *e = true;
+                    }
+                }
+                Op::RetU => continue 'inits,
+                _ => break 'inits,
+            }
+        }
+        break;
+    }
+    out
 }
 
 /// The function the `call` at instruction index `n` of `fun` certainly calls: its
@@ -4114,6 +4178,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
     let (plain, rets) = infer_program_seeded(m, &closed, &heap);
     let consts = constant_functions(m);
     let numbers = constant_numbers(m, &plain);
+    let early = initialised_early(m);
     let mut seeds = typed::seeds(m, &rets, &consts, &heap);
     for (s, c) in seeds.iter_mut().zip(&closed) {
         for (k, o) in s.iter_mut().zip(c) {
@@ -4231,6 +4296,7 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                         &bodies,
                         &consts,
                         &numbers,
+                        &early,
                         &typed_at[fi],
                         &fixed[fi],
                         &returned,
@@ -4361,6 +4427,68 @@ mod tests {
         mb.set_executable(true);
         let m = mb.finish().unwrap();
         infer(&m.functions[0].code, nslots, &[], 0).unwrap()
+    }
+
+    /// Which globals are initialised before any function but the initialisers can run
+    /// ([`initialised_early`]): the loader's constants; `a` and `f`, stored by the first
+    /// initialiser's straight run ended by `retu`; `t`, stored by the second's before
+    /// its call. Not `b`, `r` (stored after that call, which could read them) nor
+    /// `late`, stored by the third initialiser, after the second's call.
+    #[test]
+    fn globals_stored_before_the_first_call_are_initialised_early() {
+        let src = "
+.module executable
+.global nl = \"\\n\"
+.global a uninit
+.global f uninit
+.global t uninit
+.global k = 7
+.global b uninit
+.global r uninit
+.global late uninit
+.func read/0 slots=1
+    loadg r0, late
+    ret r0
+.end
+.func init1/0 slots=1
+    loadi r0, 139968
+    storeg a, r0
+    loadf r0, 0.25
+    storeg f, r0
+    retu
+.end
+.func init2/0 slots=1
+    loadtrue r0
+    storeg t, r0
+    callk r0, read, r0, 0
+    storeg r, r0
+    loadi r0, 5
+    storeg b, r0
+    retu
+.end
+.func init3/0 slots=1
+    loadi r0, 21
+    storeg late, r0
+    retu
+.end
+.func main/0 slots=1
+    retu
+.end
+.init init1
+.init init2
+.init init3
+.entry main
+";
+        let m = hashvm_format::hasm::assemble(src, "t.hasm").expect("assembles");
+        let early = initialised_early(&m);
+        let names: Vec<&str> = m.globals.iter().map(|g| g.name.as_str()).collect();
+        let got: Vec<&str> = names
+            .iter()
+            .zip(&early)
+            .filter(|(_, &e)| e)
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(got, ["nl", "a", "f", "t", "k"]);
     }
 
     /// Return kinds: `one` returns an i64 (a typed result), `two` returns what `one`
