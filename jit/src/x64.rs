@@ -349,9 +349,11 @@ pub(crate) fn allocate_avoiding(t: &Trace, avoid: &[Loc]) -> Result<Vec<Loc>, Co
     })
 }
 
-/// The index of each value's last use (`t.ins.len()`: the back-edge); refuses a
-/// value live across a real call.
-fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
+/// The index of each value's last use, `t.ins.len()` for a value the tail or the
+/// back-edge reads: what the register allocator frees registers by, and what native
+/// code's register choices after it (a free register for a copy, a carried
+/// register read in place) must agree with.
+pub(crate) fn last_reads(t: &Trace) -> Vec<usize> {
     let mut last = reads(t, true);
     let end = t.ins.len();
     for (_, r) in &t.tail {
@@ -362,6 +364,13 @@ fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
         last[p.0 as usize] = end;
         last[v.0 as usize] = end;
     }
+    last
+}
+
+/// The index of each value's last use ([`last_reads`]); refuses a value live across
+/// a real call.
+fn last_uses(t: &Trace) -> Result<Vec<usize>, CompileError> {
+    let last = last_reads(t);
     // Registers do not survive a real call: the recorder reloads every value after
     // one, and a value that would live across it is refused, not miscompiled.
     let mut open: usize = 0;

@@ -887,6 +887,9 @@ impl Vm {
     /// the roots first cost 7 instructions an element). The cells are allocated in
     /// blocks from the end, as [`Vm::list_of_roots`] does, and the array is found
     /// again from its root after each block's allocation, which may have moved it.
+    /// (The block loop is `list_of_roots`' with the array as the source: one loop
+    /// shared through a reader closure was tried and cost fasta 1.4% more
+    /// instructions, 2.4 an element.)
     ///
     /// # Safety
     /// `h` must point at a live ARRAY object.

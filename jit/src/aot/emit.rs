@@ -121,29 +121,23 @@ fn copy_slot(a: &mut Asm, to: u64, from: u64) -> Result<(), CompileError> {
 /// ([`BlockTarget::free_gpr`]), or, with none, through `rax`, saved and restored
 /// around the copy (it may hold a live value).
 fn copy_into_slot(a: &mut Asm, from: u8, src: i32, dst: i32, free: Option<u8>) {
-    if from != SCRATCH {
-        dynasm!(a ; .arch x64
-            ; mov Rq(SCRATCH), QWORD [Rq(from) + src]
-            ; mov QWORD [Rq(BASE) + dst], Rq(SCRATCH)
-            ; mov Rq(SCRATCH), QWORD [Rq(from) + src + 8]
-            ; mov QWORD [Rq(BASE) + dst + 8], Rq(SCRATCH));
-        return;
-    }
-    if let Some(r) = free {
-        dynasm!(a ; .arch x64
-            ; mov Rq(r), QWORD [Rq(SCRATCH) + src]
-            ; mov QWORD [Rq(BASE) + dst], Rq(r)
-            ; mov Rq(r), QWORD [Rq(SCRATCH) + src + 8]
-            ; mov QWORD [Rq(BASE) + dst + 8], Rq(r));
-        return;
+    // The register the two words pass through, and whether it must be saved.
+    let (via, save) = match free {
+        _ if from != SCRATCH => (SCRATCH, false),
+        Some(r) => (r, false),
+        None => (0, true),
+    };
+    if save {
+        dynasm!(a ; .arch x64 ; push rax);
     }
     dynasm!(a ; .arch x64
-        ; push rax
-        ; mov rax, QWORD [Rq(SCRATCH) + src]
-        ; mov QWORD [Rq(BASE) + dst], rax
-        ; mov rax, QWORD [Rq(SCRATCH) + src + 8]
-        ; mov QWORD [Rq(BASE) + dst + 8], rax
-        ; pop rax);
+        ; mov Rq(via), QWORD [Rq(from) + src]
+        ; mov QWORD [Rq(BASE) + dst], Rq(via)
+        ; mov Rq(via), QWORD [Rq(from) + src + 8]
+        ; mov QWORD [Rq(BASE) + dst + 8], Rq(via));
+    if save {
+        dynasm!(a ; .arch x64 ; pop rax);
+    }
 }
 
 /// The caller-saved registers a whole copy may borrow ([`copy_into_slot`]), in the
@@ -165,14 +159,7 @@ const COPY_REGS: [u8; 6] = [
 /// definition in it.
 fn busy_gprs(t: &Trace, loc: &[Loc], reserved: &[Loc]) -> Vec<u16> {
     let n = t.ins.len();
-    let mut last = crate::x64::reads(t, true);
-    for &(_, r) in &t.tail {
-        last[r.0 as usize] = n;
-    }
-    for &(p, v) in &t.phis {
-        last[p.0 as usize] = n;
-        last[v.0 as usize] = n;
-    }
+    let last = crate::x64::last_reads(t);
     let bit = |l: &Loc| match *l {
         Loc::Gpr(r) if COPY_REGS.contains(&r) => 1u16 << r,
         _ => 0,
@@ -870,14 +857,7 @@ fn carried_in_place(t: &Trace, loc: &mut [Loc], carried: &[(u16, u8, u8)]) {
         return;
     }
     let n = t.ins.len();
-    let mut last = crate::x64::reads(t, true);
-    for (_, r) in &t.tail {
-        last[r.0 as usize] = n;
-    }
-    for &(p, v) in &t.phis {
-        last[p.0 as usize] = n;
-        last[v.0 as usize] = n;
-    }
+    let last = crate::x64::last_reads(t);
     let writes = |x: &crate::ir::Ins, r: u8| {
         x.op == IrOp::FieldPtr
             && carried
