@@ -336,6 +336,9 @@ impl Jit {
             if trace.entry.is_some() {
                 trace.valid_in = x64::valid_at_exit(&self.traces[p].trace, k as u32);
             }
+            // What the parent's guards proved of the slots there: this trace's loads
+            // and header guards of them need no check (`x64::known_at_exit`).
+            trace.known_in = x64::known_at_exit(&self.traces[p].trace, k as u32);
         }
         let root_top = side.map(|_| self.traces[root].code.top());
         let root_fast = side.and_then(|_| self.traces[root].code.fast_entry());

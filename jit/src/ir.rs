@@ -460,6 +460,32 @@ pub struct Trace {
     /// that hold values valid for the collector where it starts, as its parent's
     /// exit left them (`x64::valid_at_exit`): the start of `x64::Valid`.
     pub valid_in: Vec<u64>,
+    /// For a side trace: what its parent's guards proved of the frame's slots (from
+    /// the trace frame's slot 0) where its exit leaves, memory as the exit's stub
+    /// leaves it when it jumps here (`x64::known_at_exit`): its own loads and header
+    /// guards of those slots need no check before anything writes them.
+    pub known_in: Vec<(u64, SlotProof)>,
+}
+
+/// What guards proved of one frame slot's value, as memory holds it at a point of a
+/// trace: the guards before a function-entry root's fast entry, of each argument
+/// (`x64::FastEntry`: a `call.rec` calls that entry only when its own trace proves
+/// the same of the value it stored there), and a side trace's parent's guards, of the
+/// slots where its exit leaves ([`Trace::known_in`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotProof {
+    /// An i64, f64 or bool: the guarded load (`sload.i64`, `sload.f64`, `sload.bool`).
+    Typed(IrOp),
+    /// An object (`sload` with the tag word OBJ); of header kind `kind` when given
+    /// (`guard.kind`), and of type id `meta` when given (`guard.meta` of a data
+    /// object: a header word nothing changes, unlike an array's elements kind, which
+    /// a conversion does, so no other kind's meta is part of a proof).
+    Obj {
+        /// The header's kind.
+        kind: Option<u8>,
+        /// A data object's type id.
+        meta: Option<u32>,
+    },
 }
 
 /// A call of another function's function-entry tree from a trace (`call.tree`): the

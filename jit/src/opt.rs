@@ -585,9 +585,25 @@ pub fn sink_slot_stores(t: &mut Trace, lives: Lives<'_>) -> usize {
         }
     }
     // The values still pending at the end of an unpeeled loop go to the back-edge's
-    // write-back (a trace that links has written them at its link's exit).
+    // write-back (a trace that links has written them at its link's exit), those of
+    // slots the loop header (snapshot 0, where the back-edge's interrupt exit
+    // resumes and the next pass starts) reads: the rule of every exit
+    // ([`writes_at`]). A slot dead there is written before it is read on every path
+    // from the header, by the next pass's code or the interpreter after its exit
+    // (which then writes it where that exit names it); until then memory keeps a
+    // valid value for the collector: an own slot's older one, and above the frame,
+    // where no frame is live at the header, a slot no collection scans before a
+    // frame covering it writes or clears it. awfy_bounce's loop wrote the inlined
+    // `bounce`'s argument and locals and the loop's cached length back every pass
+    // (7 of its 8 tail slots, 14 stores).
     if t.loop_start.is_none() && t.link.is_none() {
-        t.tail.extend(pending.iter().map(|(&s, &(v, _))| (s, v)));
+        let back = &t.snaps[0];
+        let tail: Vec<(u16, Ref)> = pending
+            .iter()
+            .filter(|&(&s, &(_, own))| writes_at(t, back, s, own, lives))
+            .map(|(&s, &(v, _))| (s, v))
+            .collect();
+        t.tail.extend(tail);
     }
     let mut dead = vec![false; n];
     for &(p, ..) in &sunk {

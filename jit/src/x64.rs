@@ -27,7 +27,7 @@
 // dynasm!'s expansion converts dynamic register numbers with `.into()`.
 #![allow(clippy::useless_conversion)]
 
-use crate::ir::{flag, IrOp, IrType, Ref, Trace};
+use crate::ir::{flag, IrOp, IrType, Ref, SlotProof, Trace};
 use dynasmrt::x64::{Assembler, X64Relocation};
 use dynasmrt::{
     dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, VecAssembler,
@@ -164,29 +164,10 @@ pub struct FastEntry {
 }
 
 /// A fast entry's arguments ([`FastEntry::args`]): slot and proof, in order.
-pub type FastArgs = [Option<(u16, FastArg)>; MAX_FAST_ARGS];
+pub type FastArgs = [Option<(u16, SlotProof)>; MAX_FAST_ARGS];
 
 /// The most argument slots a fast entry handed to side traces ([`FastEntry`]) names.
 pub const MAX_FAST_ARGS: usize = 8;
-
-/// What the guards before a fast entry prove of one argument slot: a `call.rec`
-/// calls that entry only when its own trace proves the same of the value it stored
-/// there ([`fast_arg_proven`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FastArg {
-    /// An i64, f64 or bool: the guarded load (`sload.i64`, `sload.f64`, `sload.bool`).
-    Typed(IrOp),
-    /// An object (`sload` with the tag word OBJ); of header kind `kind` when given
-    /// (`guard.kind`), and of type id `meta` when given (`guard.meta` of a data
-    /// object: a header word nothing changes, unlike an array's elements kind, which
-    /// a conversion does, so no other kind's meta is part of a fast entry).
-    Obj {
-        /// The header's kind.
-        kind: Option<u8>,
-        /// A data object's type id.
-        meta: Option<u32>,
-    },
-}
 
 /// The target of a direct link: a root loop trace's header, and the room its tree
 /// needs.
@@ -1410,7 +1391,7 @@ struct TraceTarget {
     /// The fast entry of the tree's function-entry root (after the guards of its
     /// leading argument loads: its own label in the root, its address in a side
     /// trace), and those loads' slots and what their guards prove.
-    fast: Option<(FastTarget, Vec<(u64, FastArg)>)>,
+    fast: Option<(FastTarget, Vec<(u64, SlotProof)>)>,
     /// The prologue set the native floor from the frame stack's room.
     floor: bool,
     /// The direct exits of helper calls: (label, snapshot).
@@ -2089,7 +2070,7 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             // A function-entry root's leading object load and its header guards:
             // guarded before the fast entry ([`compile`]), the value loaded here.
             IrOp::SLoad if i < guarded => load_payload(a, d, BASE, disp(ins.k)?),
-            IrOp::GKind | IrOp::GMeta if i < guarded => {}
+            IrOp::GKind | IrOp::GMeta if i < guarded || header_proven(t, i) => {}
             IrOp::SLoad
             | IrOp::GLoad
             | IrOp::FLoad
@@ -2537,14 +2518,14 @@ fn sload_tag(op: IrOp) -> i32 {
 /// How many of a function-entry trace's first instructions are guarded loads of its
 /// arguments (and header guards of the objects among them) that can be guarded
 /// before everything else: loads of argument slots, and `guard.kind`/`guard.meta` of
-/// an object so loaded ([`FastArg::Obj`]), whose snapshots write nothing (nothing has
+/// an object so loaded ([`SlotProof::Obj`]), whose snapshots write nothing (nothing has
 /// changed yet), before any loop body. Their guards go before the trace's fast entry;
 /// also answers what they prove of each argument slot, in order.
-fn entry_prefix(t: &Trace) -> (usize, Vec<(u64, FastArg)>) {
+fn entry_prefix(t: &Trace) -> (usize, Vec<(u64, SlotProof)>) {
     let Some((_, arity, _)) = t.entry else {
         return (0, Vec::new());
     };
-    let mut args: Vec<(u64, FastArg)> = Vec::new();
+    let mut args: Vec<(u64, SlotProof)> = Vec::new();
     // The prefix's object loads: (instruction, index in `args`).
     let mut objs: Vec<(u32, usize)> = Vec::new();
     let mut n = 0;
@@ -2558,24 +2539,24 @@ fn entry_prefix(t: &Trace) -> (usize, Vec<(u64, FastArg)>) {
         match (ins.op, obj) {
             _ if !clean => break,
             (IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB, _) if arg => {
-                args.push((ins.k, FastArg::Typed(ins.op)))
+                args.push((ins.k, SlotProof::Typed(ins.op)))
             }
             (IrOp::SLoad, _) if arg && ins.tw == Tag::OBJ as u64 => {
                 objs.push((i as u32, args.len()));
                 args.push((
                     ins.k,
-                    FastArg::Obj {
+                    SlotProof::Obj {
                         kind: None,
                         meta: None,
                     },
                 ));
             }
             (IrOp::GKind, Some(j)) => match &mut args[j].1 {
-                FastArg::Obj { kind: k @ None, .. } => *k = Some(ins.k as u8),
+                SlotProof::Obj { kind: k @ None, .. } => *k = Some(ins.k as u8),
                 _ => break,
             },
             (IrOp::GMeta, Some(j)) => match &mut args[j].1 {
-                FastArg::Obj {
+                SlotProof::Obj {
                     kind: Some(layout::KIND_DATA),
                     meta: m @ None,
                 } => *m = Some(ins.k as u32),
@@ -2595,7 +2576,7 @@ fn entry_prefix(t: &Trace) -> (usize, Vec<(u64, FastArg)>) {
 /// to the same kind and type id. The trace runs straight through to `i`, so every
 /// earlier guard passed on its way; an object's kind and a data object's type id
 /// never change (a collection moves the object with its header).
-fn fast_arg_proven(t: &Trace, i: usize, slot: u64, arg: FastArg) -> bool {
+fn fast_arg_proven(t: &Trace, i: usize, slot: u64, arg: SlotProof) -> bool {
     let Some(r) = stored_ref(t, i, slot) else {
         return false;
     };
@@ -2606,7 +2587,7 @@ fn fast_arg_proven(t: &Trace, i: usize, slot: u64, arg: FastArg) -> bool {
             .any(|g| g.op == op && g.a == r && g.k == k)
     };
     match arg {
-        FastArg::Typed(op) => {
+        SlotProof::Typed(op) => {
             let kind = match t.ty(r) {
                 IrType::I64 => IrOp::SLoadI,
                 IrType::F64 => IrOp::SLoadF,
@@ -2615,10 +2596,21 @@ fn fast_arg_proven(t: &Trace, i: usize, slot: u64, arg: FastArg) -> bool {
             };
             kind == op
         }
-        FastArg::Obj { kind, meta } => {
+        SlotProof::Obj { kind, meta } => {
+            // Or what proves the loaded object's header where its load read it (a
+            // side trace's parent's guards: [`slot_proof`]).
+            let (pk, pm) = match t.ins.get(r.0 as usize) {
+                Some(l) if l.op == IrOp::SLoad && l.tw == Tag::OBJ as u64 => {
+                    match slot_proof(t, r.0 as usize, l.k) {
+                        Some(SlotProof::Obj { kind, meta }) => (kind, meta),
+                        _ => (None, None),
+                    }
+                }
+                _ => (None, None),
+            };
             t.tagword(r) == Tag::OBJ as u64
-                && kind.is_none_or(|k| guarded(IrOp::GKind, k as u64))
-                && meta.is_none_or(|m| guarded(IrOp::GMeta, m as u64))
+                && kind.is_none_or(|k| pk == Some(k) || guarded(IrOp::GKind, k as u64))
+                && meta.is_none_or(|m| pm == Some(m) || guarded(IrOp::GMeta, m as u64))
         }
     }
 }
@@ -2707,7 +2699,206 @@ fn load_proven(t: &Trace, i: usize) -> bool {
             _ => {}
         }
     }
-    false
+    // Nothing in the trace touched the slot before `i`: a side trace's parent may
+    // have proved its tag where the side trace starts ([`Trace::known_in`]).
+    floor == 0
+        && t.known_in.iter().any(|&(s, p)| {
+            s == slot
+                && match p {
+                    SlotProof::Typed(op) => op == me.op,
+                    SlotProof::Obj { .. } => me.op == IrOp::SLoad && me.tw == Tag::OBJ as u64,
+                }
+        })
+}
+
+/// What memory's slot `slot` is proven to hold just before instruction `i` of `t`
+/// runs, by `t`'s guards and (back to the trace's start) its parent's
+/// ([`Trace::known_in`]): the window back from `i` to the last instruction that may
+/// have written the slot holds one value in it, so what a load of the slot in the
+/// window guarded (its tag; for an object, `guard.kind` and `guard.meta` on the
+/// load, each passed on the way to `i`: the trace runs straight) holds of it; a
+/// store that opens the window proves the stored value's kind (i64, f64, bool).
+/// What may write the slot ends the window as in [`load_proven`]: a store or clear
+/// of it, a `call.rec` whose callee frame covers it or whose result it is, any
+/// other instruction that stores (helper calls) or moves the frame, a loop body's
+/// start. An object's kind and a data object's type id never change (a collection
+/// moves the object with its header).
+fn slot_proof(t: &Trace, i: usize, slot: u64) -> Option<SlotProof> {
+    let floor = loop_floor(t, i);
+    // The latest load's proof, the window's start, the loads of the slot in it.
+    let mut found: Option<SlotProof> = None;
+    let mut opened: Option<Option<SlotProof>> = None;
+    let mut lo = floor;
+    let mut loads: Vec<Ref> = Vec::new();
+    for j in (floor..i).rev() {
+        let ins = t.ins[j];
+        let typed = |ty: IrType| match ty {
+            IrType::I64 => Some(SlotProof::Typed(IrOp::SLoadI)),
+            IrType::F64 => Some(SlotProof::Typed(IrOp::SLoadF)),
+            IrType::Bool => Some(SlotProof::Typed(IrOp::SLoadB)),
+            _ => None,
+        };
+        let end = match ins.op {
+            IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB if ins.k == slot => {
+                found = found.or(Some(SlotProof::Typed(ins.op)));
+                None
+            }
+            IrOp::SLoadKI | IrOp::SLoadKF | IrOp::SLoadKB if ins.k == slot => {
+                found = found.or(typed(t.ty(Ref(j as u32))));
+                None
+            }
+            IrOp::SLoad if ins.k == slot && ins.tw == Tag::OBJ as u64 => {
+                found = found.or(Some(SlotProof::Obj {
+                    kind: None,
+                    meta: None,
+                }));
+                loads.push(Ref(j as u32));
+                None
+            }
+            IrOp::SStore if ins.k == slot => Some(typed(t.ty(ins.a))),
+            IrOp::SLoad | IrOp::SLoadKP | IrOp::SClear | IrOp::SUnit if ins.k == slot => Some(None),
+            IrOp::SStore | IrOp::SClear | IrOp::SUnit | IrOp::HStore => None,
+            IrOp::CallRecK | IrOp::CallRecSelf => {
+                let (a0, dst) = (ins.k & 0xffff, (ins.k >> 16) & 0xffff);
+                (slot >= a0 || slot == dst).then_some(None)
+            }
+            op if op.flags() & flag::STORE != 0
+                || matches!(op, IrOp::RetDown | IrOp::TailBase | IrOp::Link | IrOp::Phi) =>
+            {
+                Some(None)
+            }
+            _ => None,
+        };
+        if let Some(e) = end {
+            opened = Some(e);
+            lo = j + 1;
+            break;
+        }
+    }
+    // Reached the start: what the parent proved, for a trace not in a loop body.
+    let base = match opened {
+        Some(p) => p,
+        None if floor == 0 => t
+            .known_in
+            .iter()
+            .find(|&&(s, _)| s == slot)
+            .map(|&(_, p)| p),
+        None => None,
+    };
+    match (found, base) {
+        (Some(SlotProof::Obj { .. }), b) => {
+            let (mut kind, mut meta) = match b {
+                Some(SlotProof::Obj { kind, meta }) => (kind, meta),
+                _ => (None, None),
+            };
+            for g in &t.ins[lo..i] {
+                if loads.contains(&g.a) {
+                    match g.op {
+                        IrOp::GKind => kind = Some(g.k as u8),
+                        IrOp::GMeta => meta = Some(g.k as u32),
+                        _ => {}
+                    }
+                }
+            }
+            // A type id is a data object's only (an array's meta word changes).
+            let meta = meta.filter(|_| kind == Some(layout::KIND_DATA));
+            Some(SlotProof::Obj { kind, meta })
+        }
+        (Some(p), _) => Some(p),
+        (None, b) => b,
+    }
+}
+
+/// Whether the header guard `i` (`guard.kind`, `guard.meta`) of `t` is proven to
+/// pass: its object is a load of a slot whose value [`slot_proof`] proves of that
+/// kind or type id where the load reads it (in a side trace, what its parent
+/// guarded: awfy_permute's `p`, guarded by the root at every activation's start).
+fn header_proven(t: &Trace, i: usize) -> bool {
+    let ins = t.ins[i];
+    let Some(load) = t.ins.get(ins.a.0 as usize) else {
+        return false;
+    };
+    if load.op != IrOp::SLoad || load.tw != Tag::OBJ as u64 {
+        return false;
+    }
+    match slot_proof(t, ins.a.0 as usize, load.k) {
+        Some(SlotProof::Obj { kind, meta }) => match ins.op {
+            IrOp::GKind => kind == Some(ins.k as u8),
+            IrOp::GMeta => meta == Some(ins.k as u32),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// What `t` (any trace) proves of the frame's slots wherever it leaves through its
+/// exit `k` ([`slot_proof`] at each instruction that exits there, over the slots it
+/// loads and stores and those its own start knew; the exit's snapshot entries, which
+/// its stub writes, replace those slots' proofs by the stored values' kinds): what a
+/// side trace linked there starts with ([`Trace::known_in`]). Its stub writes only
+/// the snapshot's values and jumps to the side trace, which nothing else enters.
+/// Snapshots 0 and 1 (entry and interrupt checks, a side trace's start) and those of
+/// calls and displaced exits give nothing, as does an exit after the trace's frame
+/// moved.
+pub(crate) fn known_at_exit(t: &Trace, k: u32) -> Vec<(u64, SlotProof)> {
+    let Some(snap) = t.snaps.get(k as usize) else {
+        return Vec::new();
+    };
+    if k <= 1 || snap.displaced.is_some() || !snap.sunk.is_empty() {
+        return Vec::new();
+    }
+    let slots: std::collections::BTreeSet<u64> = t
+        .ins
+        .iter()
+        .filter(|ins| {
+            matches!(
+                ins.op,
+                IrOp::SLoadI
+                    | IrOp::SLoadF
+                    | IrOp::SLoadB
+                    | IrOp::SLoadKI
+                    | IrOp::SLoadKF
+                    | IrOp::SLoadKB
+                    | IrOp::SLoad
+                    | IrOp::SStore
+            )
+        })
+        .map(|ins| ins.k)
+        .chain(t.known_in.iter().map(|&(s, _)| s))
+        .collect();
+    let mut out: Option<Vec<(u64, SlotProof)>> = None;
+    let mut moved = false;
+    for (i, ins) in t.ins.iter().enumerate() {
+        if ins.snap == k {
+            if moved || ins.op.is_call() {
+                return Vec::new();
+            }
+            let mut here: Vec<(u64, SlotProof)> = slots
+                .iter()
+                .filter_map(|&s| slot_proof(t, i, s).map(|p| (s, p)))
+                .filter(|&(s, _)| snap.entries.iter().all(|e| e.0 as u64 != s))
+                .collect();
+            for &(s, r) in &snap.entries {
+                let p = match t.ty(r) {
+                    IrType::I64 => SlotProof::Typed(IrOp::SLoadI),
+                    IrType::F64 => SlotProof::Typed(IrOp::SLoadF),
+                    IrType::Bool => SlotProof::Typed(IrOp::SLoadB),
+                    _ => continue,
+                };
+                here.push((s as u64, p));
+            }
+            out = Some(match out {
+                None => here,
+                Some(o) => o.into_iter().filter(|e| here.contains(e)).collect(),
+            });
+        }
+        if matches!(ins.op, IrOp::RetDown | IrOp::TailBase) {
+            moved = true;
+        }
+    }
+    let mut out = out.unwrap_or_default();
+    out.sort_unstable_by_key(|e| e.0);
+    out
 }
 
 /// After instruction `i`: stores a spilled result to its slot, and forgets the
@@ -4173,23 +4364,23 @@ mod tests {
             op(IrOp::GMeta, 1, 16, 0),
             op(IrOp::FLoadK, 1, 0, 2),
         ];
-        let p = FastArg::Obj {
+        let p = SlotProof::Obj {
             kind: Some(layout::KIND_DATA),
             meta: Some(16),
         };
         assert_eq!(
             entry_prefix(&t),
-            (4, vec![(1, FastArg::Typed(IrOp::SLoadI)), (0, p)])
+            (4, vec![(1, SlotProof::Typed(IrOp::SLoadI)), (0, p)])
         );
         // An array's elements kind (its meta) is no part of it: the prefix ends there.
         t.ins[2].k = layout::KIND_ARRAY as u64;
-        let arr = FastArg::Obj {
+        let arr = SlotProof::Obj {
             kind: Some(layout::KIND_ARRAY),
             meta: None,
         };
         assert_eq!(
             entry_prefix(&t),
-            (3, vec![(1, FastArg::Typed(IrOp::SLoadI)), (0, arr)])
+            (3, vec![(1, SlotProof::Typed(IrOp::SLoadI)), (0, arr)])
         );
         // Nor is a guard after a snapshot that writes something.
         t.ins[2].k = data;
@@ -4218,8 +4409,13 @@ mod tests {
         let c = caller(&both);
         let call = c.ins.len() - 1;
         assert!(fast_arg_proven(&c, call, 5, p));
-        assert!(fast_arg_proven(&c, call, 6, FastArg::Typed(IrOp::SLoadI)));
-        assert!(!fast_arg_proven(&c, call, 6, FastArg::Typed(IrOp::SLoadF)));
+        assert!(fast_arg_proven(&c, call, 6, SlotProof::Typed(IrOp::SLoadI)));
+        assert!(!fast_arg_proven(
+            &c,
+            call,
+            6,
+            SlotProof::Typed(IrOp::SLoadF)
+        ));
         // Unguarded, or guarded to another kind or type: the guarded entry.
         for guards in [
             &[][..],
@@ -4235,6 +4431,97 @@ mod tests {
         let mut c = caller(&both);
         c.ins.insert(call, op(IrOp::HStore, 0, 0, 0));
         assert!(!fast_arg_proven(&c, call + 1, 5, p));
+    }
+
+    #[test]
+    fn side_traces_start_with_what_their_parents_exit_proved() {
+        use crate::ir::{Ins, Snapshot, NONE};
+        let op = |op, a: u32, k, tw, snap| Ins {
+            op,
+            a: if a == u32::MAX { NONE } else { Ref(a) },
+            b: if op == IrOp::EqI { Ref(a) } else { NONE },
+            k,
+            snap,
+            tw,
+        };
+        let obj = Tag::OBJ as u64;
+        let data = layout::KIND_DATA as u64;
+        let snap = Snapshot {
+            resume_ip: 0,
+            entries: Vec::new(),
+            frames: Vec::new(),
+            displaced: None,
+            sunk: Vec::new(),
+        };
+        let p = SlotProof::Obj {
+            kind: Some(layout::KIND_DATA),
+            meta: Some(16),
+        };
+        let int = SlotProof::Typed(IrOp::SLoadI);
+        // The parent: sload.i64 r1; sload r0 (OBJ); its kind and type guarded; r2 :=
+        // the i64; then a guard that exits through snapshot 2.
+        let mut t = Trace {
+            entry: Some((75, 2, 8)),
+            snaps: vec![snap.clone(), snap.clone(), snap.clone()],
+            ..Default::default()
+        };
+        t.ins = vec![
+            op(IrOp::SLoadI, u32::MAX, 1, 0, 1),
+            op(IrOp::SLoad, u32::MAX, 0, obj, 1),
+            op(IrOp::GKind, 1, data, 0, 1),
+            op(IrOp::GMeta, 1, 16, 0, 1),
+            op(IrOp::SStore, 0, 2, 0, 0),
+            op(IrOp::EqI, 0, 0, 0, 2),
+        ];
+        assert_eq!(known_at_exit(&t, 2), vec![(0, p), (1, int), (2, int)]);
+        // Snapshots 0 and 1 (entry checks, a side trace's start) give nothing.
+        assert!(known_at_exit(&t, 1).is_empty());
+        // The exit writes slot 0: the object's proof goes, an i64 written is proved.
+        t.snaps[2].entries = vec![(0, Ref(1))];
+        assert_eq!(known_at_exit(&t, 2), vec![(1, int), (2, int)]);
+        t.snaps[2].entries = vec![(0, Ref(0))];
+        assert_eq!(known_at_exit(&t, 2), vec![(0, int), (1, int), (2, int)]);
+        t.snaps[2].entries.clear();
+        // A `call.rec` whose callee frame starts at slot 2: only slot 2 is lost.
+        t.ins
+            .insert(5, op(IrOp::CallRecK, u32::MAX, 2 | 7 << 16, 0, 0));
+        assert_eq!(known_at_exit(&t, 2), vec![(0, p), (1, int)]);
+        // A store of slot 0 after its guards: nothing of the object.
+        t.ins[5] = op(IrOp::SStore, 1, 0, 0, 0);
+        assert_eq!(known_at_exit(&t, 2), vec![(1, int), (2, int)]);
+
+        // The side trace: its loads of slots 0 and 1 and the object's header guards
+        // are proven, then what its own parent proved of its start passes on.
+        let mut side = Trace {
+            entry: Some((75, 2, 8)),
+            snaps: vec![snap.clone(), snap.clone(), snap],
+            known_in: vec![(0, p), (1, int)],
+            ..Default::default()
+        };
+        side.ins = vec![
+            op(IrOp::SLoad, u32::MAX, 0, obj, 1),
+            op(IrOp::GKind, 0, data, 0, 1),
+            op(IrOp::GMeta, 0, 16, 0, 1),
+            op(IrOp::SLoadI, u32::MAX, 1, 0, 1),
+            op(IrOp::EqI, 3, 0, 0, 2),
+        ];
+        assert!(load_proven(&side, 0) && load_proven(&side, 3));
+        assert!(header_proven(&side, 1) && header_proven(&side, 2));
+        assert_eq!(known_at_exit(&side, 2), vec![(0, p), (1, int)]);
+        // Another type id is checked; so is anything without the parent's proof.
+        side.ins[2].k = 17;
+        assert!(!header_proven(&side, 2));
+        side.ins[2].k = 16;
+        side.known_in.clear();
+        assert!(!load_proven(&side, 0) && !header_proven(&side, 1));
+        // A slot written before the load: its own store decides.
+        side.known_in = vec![(0, p), (1, int)];
+        side.ins = vec![
+            op(IrOp::SClear, u32::MAX, 0, 0, 0),
+            op(IrOp::SLoad, u32::MAX, 0, obj, 1),
+            op(IrOp::GKind, 1, data, 0, 1),
+        ];
+        assert!(!load_proven(&side, 1) && !header_proven(&side, 2));
     }
 
     #[test]
