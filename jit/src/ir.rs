@@ -207,7 +207,7 @@ define_ir! {
     GCopy "gcopy" 0 None [LOAD | STORE] "Frame slot `k & 0xffff` := the whole value of global `k >> 16`.";
     FieldSlot "field.slot" 0 None [GUARD | LOAD | STORE] "Frame slot `(k >> 32) & 0xffff` := field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff`, the whole value; guarded: a data object with that field (bits 48, 49, 50 of `k`, set where the slot's kind proves it: its kind, its field count, its tag not checked).";
     FieldPtr "field.ptr" 1 None [LOAD | STORE] "Frame slot `k >> 32` := field `k & 0xffffffff` of the data object a (its kind and field count guarded before), the whole value: `field.slot` with the object in a register.";
-    ASetSlot "aset.slot" 2 None [GUARD | LOAD | STORE] "Element b of the array a (b in range: guarded before) := the whole value in slot `k`, through the write barrier (when the value is a young object and a an old one not remembered, a joins the remembered set through the runtime, `jit_remember`, first).";
+    ASetSlot "aset.slot" 2 None [GUARD | LOAD | STORE] "Element b of the array a (b in range: guarded before) := the whole value in slot `k`, through the write barrier (when the value is a young object and a an old one not remembered, a joins the remembered set through the runtime, `jit_remember`, first). `tw` bit 0 ([`ASET_SLOT_DEAD`]): slot `k` is dead after the store (no instruction reads it before one writes it on every path from there), so code that holds the value elsewhere need not have written it (`aot::emit::Deferred`).";
     SetFieldSlot "setfield.slot" 0 None [GUARD | LOAD | STORE] "Field `(k >> 16) & 0xffff` of the data value in slot `k & 0xffff` := the whole value in slot `(k >> 32) & 0xffff`, through the write barrier as `aset.slot`; guarded as `field.slot` (with its flags).";
     InitSlot "init.slot" 1 None [LOAD | STORE] "Field `k >> 16` of the object a, just allocated (`new`: young, so no barrier) := the whole value in slot `k & 0xffff`.";
     CtorIdx "ctor.index" 0 I64 [GUARD | LOAD] "The constructor index of the value in slot `k & 0xffff_ffff` (a field-less constructor's payload, a DATA object's header tag); exits when it is neither. Bit 32 of `k`: the slot is known to hold one of the two (an object there is a DATA object). Bit 33: the slot holds an `Option` value of a program type (`None`'s immediate or a `Some` object), so a fused test of index 0 or 1 compares the tag word alone.";
@@ -915,6 +915,9 @@ fn index_parts(t: &Trace, r: Ref) -> (Ref, i64) {
 
 /// The `tw` of an `hstore` into a flat array (8-byte payloads, no barrier).
 pub const HSTORE_FLAT: u64 = 1;
+/// The `tw` bit of an `aset.slot` whose value slot is dead after the store: the
+/// bytecode reads it again on no path before writing it.
+pub const ASET_SLOT_DEAD: u64 = 1;
 /// The `tw` of an `hstore` into an array whose elements kind is known only at run
 /// time (the AOT compiler's `aset`): general or the value's flat kind, else exit.
 pub const HSTORE_ELEM: u64 = 2;

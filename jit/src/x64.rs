@@ -1372,6 +1372,14 @@ pub(crate) trait Target<A: Emitter> {
             hashvm_vm::jit::jit_call_insn;
         HelperFn::Addr(f as usize)
     }
+    /// The label the exits of instruction `i` jump to, given its snapshot's exit
+    /// `exit`: whole-function code's flat versions send it through a stub that first
+    /// writes the element copies they keep in registers (`aot::emit::Deferred`);
+    /// every other target, `exit` itself.
+    fn exit_at(&mut self, a: &mut A, i: usize, exit: DynamicLabel) -> DynamicLabel {
+        let _ = (a, i);
+        exit
+    }
     /// Emits instruction `i`, an operation of whole-function code.
     fn function_op(
         &mut self,
@@ -1582,7 +1590,12 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
     let mut held: Option<(usize, Loc)> = None;
     let needless = needless_clears(t);
     for (i, ins) in t.ins.iter().enumerate() {
-        let exit = exits[ins.snap as usize];
+        // Only a guard has an exit (its snapshot's stub is emitted).
+        let exit = if ins.op.flags() & flag::GUARD != 0 {
+            cx.exit_at(a, i, exits[ins.snap as usize])
+        } else {
+            exits[ins.snap as usize]
+        };
         if t.loop_start == Some(i as u32) {
             // The back-edge jumps here: no temporary is known to hold anything.
             held = None;

@@ -1968,12 +1968,14 @@ fn block<'l>(
             .flat_map(|&(_, r, tw)| [Loc::Gpr(r), Loc::Gpr(tw)]),
     );
     let busy = busy_gprs(t, loc, &reserved);
-    if let Some(v) = home.and_then(|h| flat_version(a, t, h)) {
+    if let Some(mut v) = home.and_then(|h| flat_version(a, t, h)) {
         // The flat version first, entered when its arrays' tests pass; else the
         // general one (the block as it would be without a flat version).
         let general = a.new_dynamic_label();
         v.test(a, general);
         dynasm!(a ; .arch x64 ; =>v.start);
+        let mut flat_busy = busy.clone();
+        v.deferred = deferred_copies(t, loc, &mut flat_busy, &v);
         let mut cx = BlockTarget {
             func,
             ip,
@@ -1984,13 +1986,19 @@ fn block<'l>(
             slow: Vec::new(),
             calls: Vec::new(),
             flat: Some(v),
-            busy: busy.clone(),
+            busy: flat_busy,
+            stubs: Vec::new(),
         };
         emit_ops(a, &mut cx, t, loc, &exits)?;
         late.extend(
             cx.slow
                 .into_iter()
                 .map(|(at, s, done)| Late::Slow { at, slow: s, done }),
+        );
+        late.extend(
+            cx.stubs
+                .into_iter()
+                .map(|(at, writes, exit)| Late::Deferred { at, writes, exit }),
         );
         late.extend(cx.calls.into_iter().map(Late::Call));
         dynasm!(a ; .arch x64 ; =>general);
@@ -2006,6 +2014,7 @@ fn block<'l>(
         calls: Vec::new(),
         flat: None,
         busy,
+        stubs: Vec::new(),
     };
     emit_ops(a, &mut cx, t, loc, &exits)?;
     late.extend(
@@ -2091,6 +2100,14 @@ enum Late<'l> {
     },
     /// A direct call's exact limit checks ([`SlowCall`]).
     Call(SlowCall),
+    /// An exit between a flat version's element copies kept in registers: their
+    /// slots written as their `aget.slot`s would have ([`Deferred`]), then on to the
+    /// instruction's own exit.
+    Deferred {
+        at: DynamicLabel,
+        writes: Vec<Deferred>,
+        exit: DynamicLabel,
+    },
 }
 
 impl Late<'_> {
@@ -2128,6 +2145,16 @@ impl Late<'_> {
                 dynasm!(a ; .arch x64 ; jmp =>done);
             }
             Late::Call(c) => c.emit(a),
+            Late::Deferred { at, writes, exit } => {
+                dynasm!(a ; .arch x64 ; =>at);
+                for d in writes {
+                    dynasm!(a ; .arch x64
+                        ; mov QWORD [Rq(BASE) + d.off], Rq(d.reg)
+                        ; mov Rd(SCRATCH), DWORD [Rq(d.arr) + layout::META as i32]
+                        ; mov QWORD [Rq(BASE) + d.off + 8], Rq(SCRATCH));
+                }
+                dynasm!(a ; .arch x64 ; jmp =>exit);
+            }
         }
         Ok(())
     }
@@ -2395,6 +2422,8 @@ struct FlatVersion {
     same: Vec<(u8, u8)>,
     /// Where the flat version starts, past the test.
     start: DynamicLabel,
+    /// The element copies it keeps in registers ([`deferred_copies`]).
+    deferred: Vec<Deferred>,
 }
 
 impl FlatVersion {
@@ -2480,7 +2509,90 @@ fn flat_version(a: &mut Asm, t: &Trace, h: &HomeLoop) -> Option<FlatVersion> {
         arrays,
         same,
         start: a.new_dynamic_label(),
+        deferred: Vec::new(),
     })
+}
+
+/// An element copy a flat version keeps in a register ([`deferred_copies`]): the
+/// `aget.slot` at `from` loads the element's payload into `reg` and writes no slot;
+/// the `aset.slot` at `until` stores it from there. The guards between exit through
+/// a stub that first writes the slot at byte offset `off` as the `aget.slot` would
+/// have: the payload, and the elements kind of the array in register `arr` as the
+/// tag ([`Late::Deferred`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Deferred {
+    from: usize,
+    until: usize,
+    off: i32,
+    reg: u8,
+    arr: u8,
+}
+
+/// The element copies of a flat version's block `t` that can skip their slot
+/// ([`Deferred`]): an `aset.slot` of a value copied out of an array known flat and of
+/// its own elements kind ([`FlatVersion::same_kind`], so the store tests nothing)
+/// whose slot is dead after it (`ir::ASET_SLOT_DEAD`, from the bytecode's
+/// liveness), with no other read of the slot between the `aget.slot` and it
+/// ([`copied_from`] allows only element accesses, index guards and integer
+/// arithmetic there: no call, no allocation, nothing that collects). Each gets a
+/// register of [`COPY_REGS`] that holds no live value and is written by no operation
+/// from the `aget.slot` to the `aset.slot` (`busy`, [`busy_gprs`], then marked busy
+/// there, so no other copy or borrowed register takes it).
+///
+/// Why the frame stays exact: on the straight path the slot is read by nothing before
+/// it is written again (dead after the store, and no read between), and it holds
+/// the value valid for the collector it held before (nothing collects between; an
+/// element of a flat array is a number or bool, which the collector does not
+/// follow, so leaving the slot as it was changes nothing it sees); an exit between
+/// writes it first, with the same two words the `aget.slot` would have written
+/// (the array's kind cannot change between: native code converts no array), so the
+/// interpreter finds the frame it would have found.
+fn deferred_copies(t: &Trace, loc: &[Loc], busy: &mut [u16], v: &FlatVersion) -> Vec<Deferred> {
+    let mut out = Vec::new();
+    for (j, x) in t.ins.iter().enumerate() {
+        if x.op != IrOp::ASetSlot || x.tw & crate::ir::ASET_SLOT_DEAD == 0 || !v.flat(x.a) {
+            continue;
+        }
+        let Some(src) = copied_from(t, j).filter(|&src| v.same_kind(src, x.a)) else {
+            continue;
+        };
+        let Some(i) = (0..j)
+            .rev()
+            .find(|&i| t.ins[i].op == IrOp::AGetSlot && t.ins[i].k == x.k)
+        else {
+            continue;
+        };
+        if t.ins[i + 1..j]
+            .iter()
+            .any(|y| y.op == IrOp::ASetSlot && y.k == x.k)
+        {
+            continue;
+        }
+        let (Ok(off), Some(&(_, arr))) = (disp(x.k), v.arrays.iter().find(|a| a.0 == src)) else {
+            continue;
+        };
+        let mut taken = 0u16;
+        for y in i..=j {
+            taken |= busy[y];
+            if let Loc::Gpr(r) = loc[y] {
+                taken |= 1 << r;
+            }
+        }
+        let Some(reg) = COPY_REGS.iter().copied().find(|&r| taken & 1 << r == 0) else {
+            continue;
+        };
+        for b in &mut busy[i..=j] {
+            *b |= 1 << reg;
+        }
+        out.push(Deferred {
+            from: i,
+            until: j,
+            off,
+            reg,
+            arr,
+        });
+    }
+    out
 }
 
 /// The header of the loop whose back-edge block `t` is: a block of the `loop`
@@ -2601,8 +2713,11 @@ struct BlockTarget<'l> {
     /// The flat version of the block ([`FlatVersion`]), when this emission is it.
     flat: Option<FlatVersion>,
     /// Per operation, the registers that may hold a live value there
-    /// ([`busy_gprs`]).
+    /// ([`busy_gprs`]; in a flat version also its [`Deferred`] copies' registers).
     busy: Vec<u16>,
+    /// The exits routed through a [`Late::Deferred`] stub: (its label, the copies it
+    /// writes, the instruction's exit).
+    stubs: Vec<(DynamicLabel, Vec<Deferred>, DynamicLabel)>,
 }
 
 impl BlockTarget<'_> {
@@ -2612,6 +2727,14 @@ impl BlockTarget<'_> {
     fn free_gpr(&self, i: usize) -> Option<u8> {
         let busy = self.busy.get(i).copied().unwrap_or(u16::MAX);
         COPY_REGS.iter().copied().find(|&r| busy & 1 << r == 0)
+    }
+
+    /// The flat version's [`Deferred`] copy `pick` chooses, if this emission is a flat
+    /// version and has one.
+    fn deferred(&self, pick: impl Fn(&Deferred) -> bool) -> Option<Deferred> {
+        self.flat
+            .as_ref()
+            .and_then(|v| v.deferred.iter().copied().find(|d| pick(d)))
     }
 }
 
@@ -2670,6 +2793,24 @@ impl Target<Asm> for BlockTarget<'_> {
 
     fn call_insn_fn(&self) -> HelperFn {
         HelperFn::Table(super::hook::HELPER_CALL_INSN as i32)
+    }
+
+    /// Inside a flat version's [`Deferred`] copies (after the `aget.slot`, up to the
+    /// `aset.slot`), a stub that writes their slots first.
+    fn exit_at(&mut self, a: &mut Asm, i: usize, exit: DynamicLabel) -> DynamicLabel {
+        let writes: Vec<Deferred> = self
+            .flat
+            .iter()
+            .flat_map(|v| v.deferred.iter())
+            .filter(|d| d.from < i && i <= d.until)
+            .copied()
+            .collect();
+        if writes.is_empty() {
+            return exit;
+        }
+        let at = a.new_dynamic_label();
+        self.stubs.push((at, writes, exit));
+        at
     }
 
     fn count_pass(&mut self, _: &mut Asm) -> bool {
@@ -3026,6 +3167,11 @@ impl Target<Asm> for BlockTarget<'_> {
                 let f = layout::FIELDS as i32;
                 let off = disp(ins.k)?;
                 let general = Slow::AGetSlot { p, q, off, exit };
+                if let Some(d) = self.deferred(|d| d.from == i) {
+                    // Kept in a register to its store ([`Deferred`]).
+                    dynasm!(a ; .arch x64 ; mov Rq(d.reg), QWORD [Rq(p) + Rq(q) * 8 + f]);
+                    return Ok(());
+                }
                 let done = if self.flat.as_ref().is_some_and(|v| v.flat(ins.a)) {
                     // Known flat where the block began ([`FlatVersion`]).
                     a.new_dynamic_label()
@@ -3227,6 +3373,14 @@ impl Target<Asm> for BlockTarget<'_> {
                     dynasm!(a ; .arch x64 ; jmp =>done ; =>flat);
                     (exit, done)
                 };
+                if let Some(d) = self.deferred(|d| d.until == i) {
+                    // Its value kept in a register since its `aget.slot` ([`Deferred`]:
+                    // of this array's kind, both known flat).
+                    dynasm!(a ; .arch x64
+                        ; mov QWORD [Rq(p) + Rq(q) * 8 + f], Rq(d.reg)
+                        ; =>done);
+                    return Ok(());
+                }
                 if same {
                     // A value copied out of this array, or one of its elements kind,
                     // both known flat: the slot's tag is the kind ([`copied_from`]).

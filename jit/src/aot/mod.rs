@@ -2954,7 +2954,13 @@ impl Tx<'_> {
                     }
                     Some(v) => self.b.hstore_elem(a, x, v, snap)?,
                     None => {
-                        self.b.emit_raw(IrOp::ASetSlot, a, x, s2 as u64, snap);
+                        let r = self.b.emit_raw(IrOp::ASetSlot, a, x, s2 as u64, snap);
+                        // The value slot dead after the store: a flat version may
+                        // keep the copied element in a register and never write it
+                        // (`emit::Deferred`).
+                        if !self.live_at(next, s2) {
+                            self.b.or_tw(r, crate::ir::ASET_SLOT_DEAD);
+                        }
                     }
                 }
             }
