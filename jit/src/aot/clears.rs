@@ -82,6 +82,13 @@ pub struct Clears {
     /// that reach the call: fib's sum slot, cleared at its first call, not on its base
     /// case, half of its calls.
     pub before_calls: Vec<(u32, u64)>,
+    /// Per direct native call's offset (ascending): the callee's slots that hold a
+    /// valid value in memory there ([`valid_at_calls`]; bit `t`: the callee's slot `t`;
+    /// omitted when none). Set for every compiled function that makes native calls.
+    pub valid: Vec<(u32, u64)>,
+    /// Bit `s`: this function's slot `s` past its arguments is read on no path from its
+    /// entry before it is written ([`Shape::fresh`]). Set for every compiled function.
+    pub fresh: u64,
 }
 
 impl Clears {
@@ -98,6 +105,11 @@ impl Clears {
     /// This function's kept slots the direct call at `ip` clears before its push.
     pub fn before_call(&self, ip: u32) -> u64 {
         find(&self.before_calls, ip)
+    }
+
+    /// The callee's slots that hold a valid value in memory at the direct call at `ip`.
+    pub fn valid_at(&self, ip: u32) -> u64 {
+        find(&self.valid, ip)
     }
 }
 
@@ -368,7 +380,221 @@ pub(super) fn clears(
         exits,
         calls,
         before_calls,
+        ..Clears::default()
     }
+}
+
+/// Per direct native call of `fun` (offset, ascending): the callee's slots, as callee
+/// slot numbers (bit `t`: the callee's slot `t`), that hold a value valid for the
+/// collector in memory when the call pushes its frame, so that its push need not clear
+/// those of them no path from the callee's entry reads before writing ([`Shape::fresh`]):
+/// the callee then finds a valid value, which nothing reads, where the interpreter's
+/// push would have left unit (SPEC.md §11.6, "Calls"; the tracing JIT's `call.rec`
+/// leaves such slots too). awfy_list's `tail` makes three calls of itself whose
+/// frames cover the same slots past its own frame: the second and third find there
+/// what the first call's callee left, and clear nothing.
+///
+/// A slot is valid (a forward analysis over the bytecode, the meet over the paths):
+/// - at the entry, and at every loop head the interpreter may enter at (the target
+///   of a backward jump), the function's slots but those it keeps (`keep_self`, which
+///   its own push may leave stale): the push cleared them or the arguments are there;
+/// - after a native call of a callee whose frame stays its own while it runs
+///   ([`Shape::stays`]: no tail call to another function, whose frame could be
+///   smaller and leave the rest above the live top): the callee's frame, but the slots
+///   the callee keeps that were not valid before (a return may leave them stale); the
+///   collector scanned that frame whenever it ran, the callee wrote only valid values;
+/// - a slot of this function's frame stays valid over anything: the collector scans
+///   and updates it, and code writes only valid values (or leaves a pending one in a
+///   register, the slot holding its older valid value);
+/// - a slot past this function's frame stays valid only over instructions that cannot
+///   collect ([`calm`]) and over an inlined call of a callee whose code cannot
+///   ([`Shape::calm`]): a collection does not update slots above the live top.
+///
+/// An exit ends the native code (the interpreter then runs the rest, pushing frames as
+/// it does), so it is no successor here.
+pub(super) fn valid_at_calls(
+    fun: &Fun,
+    nslots: u16,
+    keep_self: u64,
+    shapes: &[(u16, u16)],
+    callees: &[Shape],
+    native: &[(u32, u32)],
+) -> Vec<(u32, u64)> {
+    let n = fun.insns.len();
+    if n == 0 || native.is_empty() {
+        return Vec::new();
+    }
+    let code_len = fun.insns.last().map_or(0, |(ip, _, len)| ip + len);
+    let range = |lo: usize, hi: usize| -> u128 {
+        (lo.min(128)..hi.min(128)).fold(0u128, |m, s| m | 1 << s)
+    };
+    let own = range(0, nslots as usize);
+    let init = own & !(keep_self as u128);
+    // The loop heads the interpreter may enter at: targets of backward jumps, and the
+    // entry (a `tcallself` goes there).
+    let mut head = vec![false; n];
+    head[0] = true;
+    for (ip, i, len) in &fun.insns {
+        for t in successors(*ip, *len, i, code_len) {
+            if t <= *ip {
+                if let Some(&y) = fun.at.get(t as usize).filter(|&&y| y != usize::MAX) {
+                    head[y] = true;
+                }
+            }
+        }
+    }
+    // The native call at instruction `x`: its callee, frame's first slot and argument count.
+    let call = |x: usize| -> Option<(u32, usize, usize)> {
+        let (ip, i, _) = &fun.insns[x];
+        let k = native.binary_search_by_key(ip, |c| c.0).ok()?;
+        let (a0, args) = match i.op {
+            Op::CallK | Op::Call => (super::slot(i, 2), super::slot(i, 3)),
+            Op::CallSelf => (super::slot(i, 1), super::slot(i, 2)),
+            _ => return None,
+        };
+        Some((native[k].1, a0, args))
+    };
+    let step = |x: usize, v: u128| -> u128 {
+        let i = &fun.insns[x].1;
+        if let Some((f, a0, args)) = call(x) {
+            let (Some(&(_, ns)), Some(sh)) = (shapes.get(f as usize), callees.get(f as usize))
+            else {
+                return v & own;
+            };
+            if !sh.stays {
+                return v & own;
+            }
+            let frame = range(a0, a0 + ns as usize);
+            let kept = (0..(ns as usize).min(64))
+                .filter(|&t| sh.keep & 1 << t != 0)
+                .fold(0u128, |m, t| m | range(a0 + t, a0 + t + 1));
+            return (v & (own | frame)) | range(a0, a0 + args) | (frame & !kept);
+        }
+        let inlined = matches!(i.op, Op::CallK)
+            && callees
+                .get(super::imm(i, 1) as usize)
+                .is_some_and(|sh| sh.calm);
+        if calm(i.op) || inlined {
+            v
+        } else {
+            v & own
+        }
+    };
+    let mut before: Vec<Option<u128>> = vec![None; n];
+    before[0] = Some(init);
+    let mut work = vec![0usize];
+    while let Some(x) = work.pop() {
+        let Some(v) = before[x] else { continue };
+        let out = step(x, v);
+        let (ip, i, len) = &fun.insns[x];
+        for t in successors(*ip, *len, i, code_len) {
+            let Some(&y) = fun.at.get(t as usize).filter(|&&y| y != usize::MAX) else {
+                continue;
+            };
+            let into = if head[y] { out & init } else { out };
+            let merged = before[y].map_or(into, |old| old & into);
+            if before[y] != Some(merged) {
+                before[y] = Some(merged);
+                work.push(y);
+            }
+        }
+    }
+    (0..n)
+        .filter_map(|x| {
+            let v = before[x]?;
+            let (_, a0, _) = call(x)?;
+            let m = (0..64usize)
+                .filter(|&t| a0 + t < 128 && v & 1 << (a0 + t) != 0)
+                .fold(0u64, |m, t| m | 1 << t);
+            (m != 0).then_some((fun.insns[x].0, m))
+        })
+        .collect()
+}
+
+/// What a caller's [`valid_at_calls`] needs to know of one function.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// The slots its direct callers' pushes leave ([`Clears::keep`]).
+    pub keep: u64,
+    /// Its frame stays its own while a call of it runs: it tail-calls no other function.
+    pub stays: bool,
+    /// Its code cannot collect: a callee the translator inlines ([`super::leaf`],
+    /// [`super::inline::path`]), none of whose instructions calls, allocates or calls
+    /// the runtime.
+    pub calm: bool,
+    /// Bit `s`: slot `s` past its arguments is read on no path from its entry before
+    /// it is written (the bytecode's liveness at offset 0), so its value at the entry
+    /// is never seen but by the collector.
+    pub fresh: u64,
+}
+
+/// Whether `op`, run by native code, cannot collect: moves, constants, arithmetic,
+/// comparisons and branches, field and element reads (no allocation, helper or call;
+/// a failing check exits, which ends the native code).
+fn calm(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        Jmp | Jt
+            | Jf
+            | JNTag
+            | JNil
+            | JCons
+            | JLtI64
+            | JLeI64
+            | JGtI64
+            | JGeI64
+            | JEqI64
+            | JNeI64
+            | JLtIImm
+            | JLeIImm
+            | JGtIImm
+            | JGeIImm
+            | JEqIImm
+            | JNeIImm
+            | JLtF64
+            | JLeF64
+            | JNLtF64
+            | JNLeF64
+            | JEqF64
+            | JNeF64
+            | Mov
+            | LoadI
+            | LoadI64
+            | LoadF
+            | LoadTrue
+            | LoadFalse
+            | LoadNil
+            | LoadUnit
+            | AddI64
+            | SubI64
+            | MulI64
+            | AndI64
+            | OrI64
+            | XorI64
+            | ShlI64
+            | ShrI64
+            | AddIImm
+            | SubIImm
+            | MulIImm
+            | NegI64
+            | BNotI64
+            | EqI64
+            | NeI64
+            | LtI64
+            | LeI64
+            | AddF64
+            | SubF64
+            | MulF64
+            | DivF64
+            | NegF64
+            | Not
+            | I64ToF64
+            | Field
+            | Field2
+            | AGet
+            | ALen
+    )
 }
 
 #[cfg(test)]
@@ -547,5 +773,93 @@ skip:
     fn a_call_of_a_known_function_covers_its_frame() {
         let c = of(FIB, "byval");
         assert_eq!(c.keep & 0b11110, 0b11110, "fib's frame, slots 1 to 4");
+    }
+
+    const TWICE: &str = "
+.module executable
+.func callee/1 slots=4
+    ret r0
+.end
+.func twice/1 slots=2
+    mov r1, r0
+    callk r1, callee, r1, 1
+    mov r1, r0
+    callk r1, callee, r1, 1
+    ret r1
+.end
+.func apart/1 slots=2
+    mov r1, r0
+    callk r1, callee, r1, 1
+    tostr r1, r0
+    mov r1, r0
+    callk r1, callee, r1, 1
+    ret r1
+.end
+.func main/0 slots=1
+    retu
+.end
+.entry main
+";
+
+    /// The valid slots of `name`'s calls of `callee` (which keeps `keep`, and whose frame
+    /// stays its own when `stays`).
+    fn valid_of(name: &str, keep: u64, stays: bool) -> Vec<(u32, u64)> {
+        let m = hasm::assemble(TWICE, "t.hasm").expect("assembles");
+        let find = |n: &str| {
+            m.functions
+                .iter()
+                .position(|f| f.name == n)
+                .expect("function")
+        };
+        let (me, callee) = (find(name), find("callee"));
+        let f = &m.functions[me];
+        let fun = infer(&f.code, f.nslots, &[], me as u32).expect("decodes");
+        let shapes: Vec<(u16, u16)> = m.functions.iter().map(|f| (f.arity, f.nslots)).collect();
+        let mut callees = vec![Shape::default(); m.functions.len()];
+        callees[callee] = Shape {
+            keep,
+            stays,
+            calm: false,
+            fresh: 0b1110,
+        };
+        let native: Vec<(u32, u32)> = fun
+            .insns
+            .iter()
+            .filter(|(_, i, _)| i.op == Op::CallK)
+            .map(|(ip, _, _)| (*ip, callee as u32))
+            .collect();
+        valid_at_calls(&fun, f.nslots, 0, &shapes, &callees, &native)
+    }
+
+    /// The second of two calls whose frames cover the same slots past the caller's
+    /// frame finds there what the first call's callee left: all valid, none of them
+    /// cleared by its push; the first finds only its argument's slot (the caller's).
+    #[test]
+    fn a_second_call_finds_the_first_calls_frame_valid() {
+        assert_eq!(valid_of("twice", 0, true), vec![(5, 0b1), (21, 0b1111)]);
+    }
+
+    /// What a callee keeps may be stale when it returns, so not valid after the call.
+    #[test]
+    fn a_callees_kept_slots_are_not_valid_after_it() {
+        assert_eq!(
+            valid_of("twice", 0b0100, true),
+            vec![(5, 0b1), (21, 0b1011)]
+        );
+    }
+
+    /// A helper call between the calls may collect, and a collection leaves the slots
+    /// past the caller's frame (above the live top) as they were: no longer valid.
+    #[test]
+    fn a_collection_between_the_calls_ends_their_validity() {
+        assert_eq!(valid_of("apart", 0, true), vec![(5, 0b1), (26, 0b1)]);
+    }
+
+    /// A callee that tail-calls another function may end in a smaller frame, leaving
+    /// the rest of its own above the live top while it runs: nothing past the caller's
+    /// frame is valid after it.
+    #[test]
+    fn a_callee_that_tail_calls_another_leaves_nothing_valid() {
+        assert_eq!(valid_of("twice", 0, false), vec![(5, 0b1), (21, 0b1)]);
     }
 }

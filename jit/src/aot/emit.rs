@@ -3032,7 +3032,12 @@ impl Target<Asm> for BlockTarget<'_> {
                     // What the callee covers first, but what this function reads
                     // after the call (`aot::clears` knows a `call` of a known function
                     // as the native call it is).
-                    keep: labels.clears[f as usize].keep
+                    // And the callee's slots that no path from its entry reads before
+                    // writing where this frame's memory holds a valid value already
+                    // (`Clears::valid`: what an earlier call's callee left there).
+                    keep: (labels.clears[f as usize].keep
+                        | labels.clears[func as usize].valid_at(at)
+                            & labels.clears[f as usize].fresh)
                         & !labels.clears[func as usize].at_call(at),
                     lazy: labels.lazy.get(f as usize).copied().unwrap_or(false),
                     // The closure the callee's FUNC value: `fill_records` writes it.

@@ -4354,6 +4354,44 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
             t.clears = clears::clears(fun, fi as u32, f.arity, f.nslots, &shapes, &calls, &live);
         }
     }
+    // What a native call's push may leave besides the slots its callee keeps: the
+    // callee's slots no path from its entry reads before writing, where the caller's
+    // memory already holds a valid value (`clears::valid_at_calls`).
+    let callees: Vec<clears::Shape> = (0..m.functions.len())
+        .map(|fi| {
+            let (Some(fun), f) = (&funs[fi], &m.functions[fi]) else {
+                return clears::Shape::default();
+            };
+            let live = Liveness::new(fun, f.nslots as usize);
+            let fresh = (f.arity as usize..(f.nslots as usize).min(64))
+                .filter(|&s| !live.live(0, s))
+                .fold(0u64, |m, s| m | 1 << s);
+            clears::Shape {
+                keep: irs[fi].as_ref().map_or(0, |t| t.clears.keep),
+                stays: !fun
+                    .insns
+                    .iter()
+                    .any(|(_, i, _)| matches!(i.op, Op::TCallK | Op::TCall)),
+                calm: leaf(fun, f.arity, f.nslots).is_some()
+                    || inline::path(fun, f.arity, f.nslots).is_some(),
+                fresh,
+            }
+        })
+        .collect();
+    for (fi, t) in irs.iter_mut().enumerate() {
+        let (Some(t), Some(fun)) = (t, &funs[fi]) else {
+            continue;
+        };
+        let f = &m.functions[fi];
+        t.clears.fresh = callees[fi].fresh;
+        if is_full(fi as u32) {
+            let mut calls = native_calls(t);
+            calls.sort_unstable();
+            calls.dedup();
+            t.clears.valid =
+                clears::valid_at_calls(fun, f.nslots, t.clears.keep, &shapes, &callees, &calls);
+        }
+    }
     // Back-edges whose loop body (from the jump target to the back-edge, in code
     // order) the compiler handles entirely are entered from the interpreter.
     let mut loop_entries: Vec<Vec<u32>> = vec![Vec::new(); m.functions.len()];
