@@ -2033,7 +2033,18 @@ impl TraceBuilder {
         {
             return Err(BuildError::TypeMismatch(op));
         }
-        let (a, b) = if op.flags() & flag::COMM != 0 && b < a {
+        // Commutative operands in one order, so that CSE finds `b op a` as `a op b`: an
+        // integer constant second when only one is (the emitter takes a second operand as an
+        // immediate, `lea r, [a + k]`, and the register assignment gives it no
+        // register, `takes_imm`; a constant created earlier in a block than the value
+        // it is added to, `i + 1` after `n - 1`, would otherwise cost a register and a
+        // `mov`), else the lower ref first.
+        let swap = match (self.konst(a).is_some(), self.konst(b).is_some()) {
+            (true, false) if ty == IrType::I64 => true,
+            (false, true) if ty == IrType::I64 => false,
+            _ => b < a,
+        };
+        let (a, b) = if op.flags() & flag::COMM != 0 && swap {
             (b, a)
         } else {
             (a, b)
@@ -2052,8 +2063,8 @@ impl TraceBuilder {
                 })
             }
             (ka, kb) if ty == IrType::I64 => {
-                // Constants sort first for commutative operations (they have lower refs
-                // when emitted first; otherwise check both sides).
+                // (A commutative operation's constant is second; a non-commutative
+                // one's may be either.)
                 let (kv, other) = match (ka, kb) {
                     (Some(k), _) => (Some(k as i64), b),
                     (_, Some(k)) => (Some(k as i64), a),
@@ -2195,6 +2206,25 @@ mod tests {
         assert_ne!(d1, d2);
         let n = b.finish(vec![]).ins.len();
         assert_eq!(n, 5);
+    }
+
+    #[test]
+    fn an_integer_constant_is_the_second_operand_of_a_commutative_operation() {
+        // The constant made before the value (`n - 1` then `j + 1` in one block): the
+        // emitter takes a second operand as an immediate, a first one in a register.
+        let mut b = TraceBuilder::new(0);
+        let s = b.snapshot(0, vec![]);
+        let three = b.kint(3);
+        let j = b.sload(0, IrType::I64, s);
+        for op in [IrOp::AddI, IrOp::MulI, IrOp::AndI, IrOp::OrI, IrOp::XorI] {
+            let r = b.arith(op, three, j).unwrap();
+            let t = &b.trace.ins[r.0 as usize];
+            assert_eq!((t.a, t.b), (j, three), "{op:?}");
+            assert_eq!(b.arith(op, j, three).unwrap(), r, "{op:?} shared");
+        }
+        let k = b.arith(IrOp::SubI, three, j).unwrap();
+        let t = &b.trace.ins[k.0 as usize];
+        assert_eq!((t.a, t.b), (three, j), "`3 - j` keeps its order");
     }
 
     #[test]

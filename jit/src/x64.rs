@@ -1360,6 +1360,16 @@ pub(crate) trait Target<A: Emitter> {
     fn remember_stub(&self) -> Option<DynamicLabel> {
         None
     }
+    /// The registers of `rax`, `rcx`, `rdx` and `r8` to `r10` (bit `r`) that may hold a
+    /// value read after instruction `i` of the trace being emitted, or a register the
+    /// code around it reserves: code at `i` that borrows one of these must save it.
+    /// Every one by default (a trace); whole-function code knows from the register
+    /// allocator's own liveness (`aot::emit`'s `busy_gprs`), and a division borrows
+    /// `rax` and `rdx` with no `push`/`pop` where neither is live.
+    fn live_gprs(&self, i: usize) -> u16 {
+        let _ = i;
+        u16::MAX
+    }
     /// Whether the code may use AVX's three-operand f64 arithmetic ([`Ctx::avx`]):
     /// a trace's context says; whole-function code never does.
     fn avx(&self) -> bool {
@@ -1500,6 +1510,15 @@ fn pow2_divisor(t: &Trace, divisor: Ref) -> Option<u32> {
     let v = k.k as i64;
     (k.op == IrOp::KInt && (2..=1 << 62).contains(&v) && v & (v - 1) == 0)
         .then(|| v.trailing_zeros())
+}
+
+/// Whether a division must save `rax` and `rdx` (which `imul`/`idiv` write) around
+/// itself, given the registers that may hold a live value there
+/// ([`Target::live_gprs`]). Its operands are read (copied to `r11`, or into `rax`
+/// before `cqo`) before either is written, and its result written after both are
+/// restored, so only a value read after the division needs saving.
+fn saved_rax_rdx(live: u16) -> (bool, bool) {
+    (live & 1 != 0, live & 1 << 2 != 0)
 }
 
 /// For a constant divisor `d` that is an [`imm32`], neither 0, -1, 1 nor a power of
@@ -1982,15 +2001,21 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
             }
             IrOp::DivI | IrOp::RemI if magic_divisor(t, ins.b).is_some() => {
                 // By a constant that is not a power of two: the high half of a
-                // multiplication (`imul` takes rax, writes rdx:rax; both saved around),
-                // no exit (the divisor is neither 0 nor -1). The dividend is copied to
-                // r11 first: it may live in rax or rdx.
+                // multiplication (`imul` takes rax, writes rdx:rax; each saved around
+                // when it may hold a live value, [`Target::live_gprs`]), no exit (the
+                // divisor is neither 0 nor -1). The dividend is copied to r11 first: it
+                // may live in rax or rdx.
                 let (d, m, s) = magic_divisor(t, ins.b).unwrap_or((3, 0, 0));
                 let (r, p) = (g(Ref(i as u32)), g(ins.a));
+                let (save_ax, save_dx) = saved_rax_rdx(cx.live_gprs(i));
+                dynasm!(a ; .arch x64 ; mov r11, Rq(p));
+                if save_ax {
+                    dynasm!(a ; .arch x64 ; push rax);
+                }
+                if save_dx {
+                    dynasm!(a ; .arch x64 ; push rdx);
+                }
                 dynasm!(a ; .arch x64
-                    ; mov r11, Rq(p)
-                    ; push rax
-                    ; push rdx
                     ; mov rax, QWORD m
                     ; imul r11);
                 if d > 0 && m < 0 {
@@ -2012,20 +2037,32 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                         ; imul rdx, rdx, d as i32
                         ; sub r11, rdx);
                 }
-                dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
+                if save_dx {
+                    dynasm!(a ; .arch x64 ; pop rdx);
+                }
+                if save_ax {
+                    dynasm!(a ; .arch x64 ; pop rax);
+                }
+                dynasm!(a ; .arch x64 ; mov Rq(r), r11);
             }
             IrOp::DivI | IrOp::RemI => {
-                // idiv takes rdx:rax; both may hold live values: saved around. The
-                // divisor is checked first (0 faults and -1 wraps in the interpreter,
-                // and either would trap here).
+                // idiv takes rdx:rax; each saved around when it may hold a live value
+                // ([`Target::live_gprs`]). The divisor is checked first (0 faults and
+                // -1 wraps in the interpreter, and either would trap here).
                 let (r, p, q) = (g(Ref(i as u32)), g(ins.a), g(ins.b));
+                let (save_ax, save_dx) = saved_rax_rdx(cx.live_gprs(i));
                 dynasm!(a ; .arch x64
                     ; test Rq(q), Rq(q)
                     ; jz =>exit
                     ; cmp Rq(q), -1
-                    ; je =>exit
-                    ; push rax
-                    ; push rdx
+                    ; je =>exit);
+                if save_ax {
+                    dynasm!(a ; .arch x64 ; push rax);
+                }
+                if save_dx {
+                    dynasm!(a ; .arch x64 ; push rdx);
+                }
+                dynasm!(a ; .arch x64
                     ; mov r11, Rq(q)
                     ; mov rax, Rq(p)
                     ; cqo
@@ -2035,7 +2072,13 @@ fn emit_ops_homes<A: Emitter, T: Target<A>>(
                 } else {
                     dynasm!(a ; .arch x64 ; mov r11, rdx);
                 }
-                dynasm!(a ; .arch x64 ; pop rdx ; pop rax ; mov Rq(r), r11);
+                if save_dx {
+                    dynasm!(a ; .arch x64 ; pop rdx);
+                }
+                if save_ax {
+                    dynasm!(a ; .arch x64 ; pop rax);
+                }
+                dynasm!(a ; .arch x64 ; mov Rq(r), r11);
             }
             IrOp::ShlI | IrOp::ShrI if imm32(t, ins.b).is_some() => {
                 // A constant count, masked by 63 as the interpreter does.

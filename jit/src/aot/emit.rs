@@ -2778,6 +2778,12 @@ impl BlockTarget<'_> {
 }
 
 impl Target<Asm> for BlockTarget<'_> {
+    /// [`busy_gprs`]' registers at operation `i`: the allocator's values live across
+    /// it and the loop's home and carried registers.
+    fn live_gprs(&self, i: usize) -> u16 {
+        self.busy.get(i).copied().unwrap_or(u16::MAX)
+    }
+
     fn call_rec(&mut self, _: &mut Asm) -> Result<(), CompileError> {
         Err(CompileError::NotInTraces("call.rec"))
     }

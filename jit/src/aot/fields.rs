@@ -727,4 +727,41 @@ pos:
             "absg may hold main"
         );
     }
+
+    /// fasta's `line[i] = chars[j]`: a value of unknown kind stored into an `anew`'s
+    /// array of chars converts no array of f64s, so `cumulative`'s elements stay f64s;
+    /// the same store into an array of unknown origin (the fill's kind unknown) may
+    /// convert any `anew`'s array; one into an array of f64s spoils f64s.
+    #[test]
+    fn a_store_into_an_array_of_chars_converts_no_array_of_numbers() {
+        let src = "
+.module executable
+.func main/0 slots=8
+    loadi r1, 4
+    loadf r2, 0.5
+    anew r0, r1, r2
+    loadchar r3, 'a'
+    anew r4, r1, r3
+    loadi r5, 0
+    tostr r6, r1
+    aset r4, r5, r6
+    aget r7, r0, r5
+    retu
+.end
+.entry main
+";
+        let elems = |src: &str| {
+            let m = assemble(src, "t.hasm").unwrap();
+            closed_facts(&m).1.elems(Kind::ArrOf(Tag::F64))
+        };
+        assert_eq!(elems(src), Some(Tag::F64), "a string into the chars");
+        let unknown = src.replace("loadchar r3, 'a'", "tostr r3, r1");
+        assert_eq!(elems(&unknown), None, "into an array of any elements");
+        let into_f64s = src.replace("aset r4, r5, r6", "aset r0, r5, r6");
+        assert_eq!(elems(&into_f64s), None, "a string into the f64s");
+        // The chars' own kind is no kind of an `aget`: a char array's elements are
+        // read as they are.
+        let m = assemble(src, "t.hasm").unwrap();
+        assert_eq!(closed_facts(&m).1.elems(Kind::ArrOf(Tag::CHAR)), None);
+    }
 }

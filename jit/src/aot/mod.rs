@@ -104,6 +104,10 @@ pub enum Kind {
     F64,
     /// A bool.
     Bool,
+    /// A char: a `loadchar`'s constant. Nothing typed reads one (a slot of this kind
+    /// is [`Kind::untyped`]); it tells an `anew` filled with chars, whose array is no
+    /// array of an i64, f64 or bool ([`Kind::ArrOf`] of `Tag::CHAR`).
+    Char,
     /// A constructed value: a field-less constructor's immediate (`CTOR0`, the empty
     /// list among them) or a data object. Past a `jntag`, `jnil`/`jcons`, `head`/`tail`,
     /// `field`, `field2` or `setfield` (the interpreter faults on anything else, so
@@ -157,12 +161,16 @@ pub enum Kind {
     /// translation it is a slot of no number or bool kind, like `Any`.
     Arr,
     /// An array made by an `anew` whose fill value had the tag `t` (`Tag::I64`,
-    /// `Tag::F64` or `Tag::BOOL`): flat of that elements kind when made with
-    /// elements, general when empty. Where it came from, which every run keeps; what
-    /// it holds now is known only when no `aset` or `array.fill` of the program can
-    /// store a value of another kind into such an array ([`Heap::elems`], SPEC.md
-    /// §11.6 "Elements kinds"): then an `aget` of it gives a `t` and an `aset` of a
-    /// `t` into it tests no elements kind.
+    /// `Tag::F64`, `Tag::BOOL` or `Tag::CHAR`): flat of that elements kind when made
+    /// with elements, general when empty. Where it came from, which every run keeps;
+    /// what an array of an i64, f64 or bool holds now is known only when no `aset` or
+    /// `array.fill` of the program can store a value of another kind into such an
+    /// array ([`Heap::elems`], SPEC.md §11.6 "Elements kinds"): then an `aget` of it
+    /// gives a `t` and an `aset` of a `t` into it tests no elements kind. An array of
+    /// chars is tracked for what it is not: no `anew`'s array of an i64, f64 or bool,
+    /// so a store into it converts none of those ([`fields`]' `converts`): fasta's
+    /// `line[i] = chars[j]`, a char of unknown kind stored into an array of chars,
+    /// leaves its array of f64s (`cumulative`) flat.
     ArrOf(u32),
     /// Anything.
     Any,
@@ -205,7 +213,7 @@ impl Kind {
     /// Whether nothing is known that a number's or bool's test would need (a
     /// constructed value's slot, as one of no kind, holds no number or bool).
     fn untyped(self) -> bool {
-        matches!(self, Kind::Any | Kind::Arr | Kind::ArrOf(_)) || self.constructed()
+        matches!(self, Kind::Any | Kind::Char | Kind::Arr | Kind::ArrOf(_)) || self.constructed()
     }
 
     /// Whether the slot holds a constructed value ([`Kind::Ctor`], [`Kind::CtorNz`]
@@ -339,6 +347,15 @@ impl Kind {
             Kind::F64 => Some(Tag::F64),
             Kind::Bool => Some(Tag::BOOL),
             _ => None,
+        }
+    }
+
+    /// The tag an `anew` filled with a value of this kind makes its array of
+    /// ([`Kind::ArrOf`]): [`Kind::elem_tag`]'s, or `Tag::CHAR` for a char.
+    fn fill_tag(self) -> Option<u32> {
+        match self {
+            Kind::Char => Some(Tag::CHAR),
+            k => k.elem_tag(),
         }
     }
 }
@@ -569,6 +586,7 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
         LoadI | LoadI64 => k(st, s0, Kind::I64),
         LoadF => k(st, s0, Kind::F64),
         LoadTrue | LoadFalse => k(st, s0, Kind::Bool),
+        LoadChar => k(st, s0, Kind::Char),
         AddI64 | SubI64 | MulI64 | DivI64 | RemI64 | AndI64 | OrI64 | XorI64 | ShlI64 | ShrI64 => {
             k(st, s1, Kind::I64);
             k(st, s2, Kind::I64);
@@ -646,7 +664,7 @@ fn transfer(st: &mut [Kind], i: &Insn, rets: &[Kind], me: u32, heap: &Heap) {
         // `anew` allocates an array (a negative count faults), flat of its fill's
         // kind when it has elements.
         ANew => {
-            let fill = st.get(s2).and_then(|x| x.elem_tag());
+            let fill = st.get(s2).and_then(|x| x.fill_tag());
             k(st, s0, fill.map_or(Kind::Arr, Kind::ArrOf));
         }
         Head | Tail => {
@@ -1198,6 +1216,30 @@ impl HomeLoop {
     /// Whether the block starting at `ip` is inside the loop.
     pub fn contains(&self, ip: u32) -> bool {
         (self.head..=self.back).contains(&ip)
+    }
+
+    /// The loop with its number and bool homes only (no loop-invariant arrays or
+    /// objects), each keeping its register: the bits of `stores` and `written`, which
+    /// name homes by their index, renumbered to the kept homes' new indices. (Keeping
+    /// the old bits named the wrong homes once a `Ptr` home before a number was
+    /// dropped: a loop summing into its fourth home, after two arrays, wrote the sum
+    /// back at no exit.)
+    pub(crate) fn without_objects(mut self) -> HomeLoop {
+        let kept: Vec<usize> = (0..self.homes.len())
+            .filter(|&k| self.homes[k].1 != IrType::Ptr)
+            .collect();
+        let renumber = |m: u16| {
+            kept.iter()
+                .enumerate()
+                .fold(0u16, |n, (new, &old)| n | ((m >> old) & 1) << new)
+        };
+        self.homes = kept.iter().map(|&k| self.homes[k]).collect();
+        self.objects.clear();
+        for st in &mut self.stores {
+            st.1 = renumber(st.1);
+        }
+        self.written = renumber(self.written);
+        self
     }
 
     /// The home register of slot `s`, if it has one.
@@ -2100,7 +2142,17 @@ impl Tx<'_> {
         target: u32,
         next: u32,
     ) -> Result<(), BuildError> {
-        self.flush(&[target, next]);
+        // The fall-through block continues this fragment (its values stay in
+        // registers) when this is its only way in: then only the values live at the
+        // target are written back here; those live only on the fall-through stay
+        // pending, written back where the fragment leaves to a place that reads them
+        // (nqueens' `safe` stored `c` before each of its `&&`'s compares).
+        let merge = (self.mergeable)(next);
+        if merge {
+            self.flush(&[target]);
+        } else {
+            self.flush(&[target, next]);
+        }
         let s = self.b.snapshot(target | JUMP_BIT, Vec::new());
         let r = if matches!(op, IrOp::IsTrue | IrOp::IsFalse) {
             self.b.guard_bool(op, a, s)
@@ -2108,9 +2160,7 @@ impl Tx<'_> {
             self.b.guard(op, a, b, s)
         };
         match r {
-            // The fall-through block continues this fragment (its values stay in
-            // registers) when this is its only way in.
-            Ok(()) if (self.mergeable)(next) => self.fall = Some(next),
+            Ok(()) if merge => self.fall = Some(next),
             Ok(()) => self.jump(next),
             Err(BuildError::AlwaysExits(_)) => self.jump(target),
             Err(e) => return Err(e),
@@ -4258,9 +4308,8 @@ pub fn compile(v: Verified<'_>) -> Result<Image, String> {
                     let values: Vec<HomeLoop> = loops
                         .iter()
                         .cloned()
-                        .filter_map(|mut l| {
-                            l.homes.retain(|h| h.1 != IrType::Ptr);
-                            l.objects.clear();
+                        .filter_map(|l| {
+                            let l = l.without_objects();
                             (!l.homes.is_empty()).then_some(l)
                         })
                         .collect();
@@ -4771,6 +4820,20 @@ mod tests {
         st[2] = Kind::Bool;
         transfer(&mut st, &anew, &[], 0, &Heap::NONE);
         assert_eq!(st[0], Kind::ArrOf(Tag::BOOL), "an anew of a bool");
+        // A `loadchar`'s char fills an array of chars: an array of no number's.
+        let loadchar = Insn {
+            op: Op::LoadChar,
+            args: [Operand::Slot(2), Operand::Imm32('a' as i32)]
+                .into_iter()
+                .collect(),
+        };
+        let mut sc = st.clone();
+        transfer(&mut sc, &loadchar, &[], 0, &Heap::NONE);
+        assert_eq!(sc[2], Kind::Char);
+        assert!(Kind::Char.untyped() && Kind::Char.ir().is_none());
+        transfer(&mut sc, &anew, &[], 0, &Heap::NONE);
+        assert_eq!(sc[0], Kind::ArrOf(Tag::CHAR), "an anew of a char");
+        assert_eq!(sc[0].join(st[0]), Kind::Arr);
         // Its elements are bools only where the program keeps the kind.
         let aget = Insn {
             op: Op::AGet,
@@ -4788,6 +4851,41 @@ mod tests {
         };
         transfer(&mut st, &aget, &[], 0, &kept);
         assert_eq!(st[1], Kind::Bool);
+    }
+
+    /// A loop tried without its `Ptr` homes keeps the exits' write-backs of its number
+    /// homes: the bits of `stores` and `written` follow the homes to their new indices.
+    #[test]
+    fn a_loop_without_its_object_homes_still_writes_its_numbers_back() {
+        use crate::x64::Loc;
+        let l = HomeLoop {
+            head: 0,
+            back: 40,
+            homes: vec![
+                (3, IrType::I64, Loc::Gpr(15)),
+                (0, IrType::Ptr, Loc::Gpr(14)),
+                (1, IrType::Ptr, Loc::Gpr(13)),
+                (2, IrType::I64, Loc::Gpr(10)),
+            ],
+            objects: vec![(1, 2)],
+            checked: Vec::new(),
+            room: 0,
+            stores: vec![(8, 0b1001), (20, 0b1000), (44, 0b0001)],
+            written: 0b1001,
+        };
+        let v = l.without_objects();
+        assert_eq!(
+            v.homes,
+            vec![
+                (3, IrType::I64, Loc::Gpr(15)),
+                (2, IrType::I64, Loc::Gpr(10))
+            ]
+        );
+        assert!(v.objects.is_empty());
+        assert_eq!(v.stores, vec![(8, 0b11), (20, 0b10), (44, 0b01)]);
+        assert_eq!(v.written, 0b11);
+        assert_eq!(v.stored_at(Some(20)), 0b10, "slot 2's home, now the second");
+        assert_eq!(v.stored_at(None), 0b11);
     }
 
     /// The field table read back by the inference: an `Option` value's `Some` holds an
