@@ -1388,6 +1388,23 @@ fn aot_passes_register_arguments() -> Result<(), Failed> {
     aot_compiles(&text, &["rot", "rotc", "pick", "ack", "down", "main"], 0, 1)
 }
 
+/// Block arguments (cli/tests/jit/aot_block_args.hash): blocks entered by a branch
+/// take i64 slots from registers: in place (`fib`, `ack`), moved on the branch's way
+/// (`spread`), loaded at the block's start where moving them would cost as much
+/// (`swap`), none where the branch does not hold them all (`walk`), and a fault deep
+/// in a recursion whose blocks take them (stack trace), at both frame limits. A build
+/// that skipped the moves fails `spread`, one that skipped the loads fails `swap`.
+fn aot_passes_block_arguments() -> Result<(), Failed> {
+    let src = root().join("cli/tests/jit/aot_block_args.hash");
+    let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+    aot_compiles(
+        &text,
+        &["fib", "ack", "spread", "walk", "swap", "divs", "main"],
+        0,
+        1,
+    )
+}
+
 /// Returns that set no tag word in `rdx` (cli/tests/jit/aot_tagless_return.hash):
 /// the result stored whole by a direct call with the tag the callee's kind gives,
 /// read from the returns table after calls through function values and by the
@@ -2053,6 +2070,10 @@ fn main() {
     trials.push(Trial::test(
         "aot_passes_register_arguments",
         aot_passes_register_arguments,
+    ));
+    trials.push(Trial::test(
+        "aot_passes_block_arguments",
+        aot_passes_block_arguments,
     ));
     trials.push(Trial::test("aot_inlines_leaves", aot_inlines_leaves));
     trials.push(Trial::test(

@@ -266,7 +266,15 @@ struct Labels {
     /// the start of block 0, where the calls and self tail calls that set them
     /// (`arg.set`) go.
     arg_heads: Vec<Option<DynamicLabel>>,
+    /// Per function: its blocks other than block 0 with register arguments, by
+    /// offset ([`BlockHead`]).
+    block_heads: Vec<Vec<BlockHead>>,
 }
+
+/// A block with register arguments ([`super::Block::args`]): its offset, the label
+/// just past the loads of them at its start, where the branches that set them go
+/// ([`branch_args`]), and the arguments, (slot, register).
+type BlockHead = (u32, DynamicLabel, Vec<(u16, u8)>);
 
 /// A native call's site ([`Labels::calls`]): what [`fill_records`] writes into the
 /// records of a call made there.
@@ -556,6 +564,13 @@ impl Labels {
             lazy_closure,
         });
         Ok(())
+    }
+    /// The label past the loads of the register arguments of the block at `ip` of
+    /// `func`, and those arguments, if it has any ([`Labels::block_heads`]).
+    fn block_head(&self, func: u32, ip: u32) -> Option<(DynamicLabel, &[(u16, u8)])> {
+        let v = self.block_heads.get(func as usize)?;
+        let k = v.binary_search_by_key(&ip, |b| b.0).ok()?;
+        Some((v[k].1, &v[k].2[..]))
     }
     fn block(&self, func: u32, ip: u32) -> Result<DynamicLabel, CompileError> {
         let v = &self.blocks[func as usize];
@@ -1092,11 +1107,40 @@ fn arg_sets(t: &Trace, i: usize) -> Vec<(Ref, u8)> {
     let mut v: Vec<(Ref, u8)> = t.ins[..i]
         .iter()
         .rev()
-        .take_while(|x| x.op == IrOp::ArgSet)
+        // (A branch's `arg.set`s name its snapshot, never 0: [`branch_args`].)
+        .take_while(|x| x.op == IrOp::ArgSet && x.snap == 0)
         .map(|x| (x.a, x.k as u8))
         .collect();
     v.reverse();
     v
+}
+
+/// The moves into the register arguments `want` of the block a branch's snapshot `k`
+/// jumps to: the `arg.set`s right after each guard of `t` that exits through `k`, which
+/// name `k` (`Tx::set_block_args`). `None` (the branch enters at the block's loads)
+/// when no guard has them, when two guards of the snapshot set different values, or
+/// when they do not set exactly `want` from general registers or constants. The
+/// values are in their registers at the guard: the `arg.set`s after it read them, and
+/// nothing is defined between.
+fn branch_args(t: &Trace, loc: &[Loc], k: usize, want: &[(u16, u8)]) -> Option<Vec<(Src, u8)>> {
+    let mut sets: Option<Vec<(Ref, u8)>> = None;
+    for (g, ins) in t.ins.iter().enumerate() {
+        if ins.op.flags() & flag::GUARD == 0 || ins.snap as usize != k {
+            continue;
+        }
+        let these: Vec<(Ref, u8)> = t.ins[g + 1..]
+            .iter()
+            .take_while(|x| x.op == IrOp::ArgSet && x.snap as usize == k)
+            .map(|x| (x.a, x.k as u8))
+            .collect();
+        match &sets {
+            None => sets = Some(these),
+            Some(v) if *v == these => {}
+            Some(_) => return None,
+        }
+    }
+    let sets = sets.filter(|v| !v.is_empty())?;
+    arg_moves(t, loc, &sets, want).ok()
 }
 
 /// Moves the values of `sets` (each in its register, or a constant) into their
@@ -1111,25 +1155,47 @@ fn move_args_to_regs(
     sets: &[(Ref, u8)],
     want: &[(u16, u8)],
 ) -> Result<(), CompileError> {
+    let todo = arg_moves(t, loc, sets, want)?;
+    emit_arg_moves(a, todo);
+    Ok(())
+}
+
+/// A source of an argument register's move ([`arg_moves`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    Reg(u8),
+    Imm(u64),
+}
+
+/// The moves that put the values of `sets` into their argument registers, (source,
+/// destination), those already in place left out; an error unless `sets` names
+/// exactly the registers of `want`, each value in a general register or a constant.
+fn arg_moves(
+    t: &Trace,
+    loc: &[Loc],
+    sets: &[(Ref, u8)],
+    want: &[(u16, u8)],
+) -> Result<Vec<(Src, u8)>, CompileError> {
     if sets.len() != want.len() || sets.iter().zip(want).any(|(s, w)| s.1 != w.1) {
         return Err(CompileError::NotInTraces("arg.set of other registers"));
     }
-    // (source register or constant, destination) of the moves still to make.
-    enum Src {
-        Reg(u8),
-        Imm(u64),
-    }
     let mut todo: Vec<(Src, u8)> = Vec::with_capacity(sets.len());
     for &(v, r) in sets {
-        let src = match (loc[v.0 as usize], t.konst(v)) {
+        let src = match (loc.get(v.0 as usize).copied(), t.konst(v)) {
             (_, Some(bits)) => Src::Imm(bits),
-            (Loc::Gpr(x), None) => Src::Reg(x),
+            (Some(Loc::Gpr(x)), None) => Src::Reg(x),
             _ => return Err(CompileError::NotInTraces("arg.set of no general register")),
         };
         if !matches!(src, Src::Reg(x) if x == r) {
             todo.push((src, r));
         }
     }
+    Ok(todo)
+}
+
+/// Emits the moves of [`arg_moves`] at once (a parallel move: a register another
+/// move still reads is written after that move, a cycle broken through `r11`).
+fn emit_arg_moves(a: &mut Asm, mut todo: Vec<(Src, u8)>) {
     while !todo.is_empty() {
         // A move whose destination no other pending move reads.
         let free = (0..todo.len()).find(|&k| {
@@ -1160,7 +1226,6 @@ fn move_args_to_regs(
             }
         }
     }
-    Ok(())
 }
 
 /// Writes the i64 tag word (whole: aux 0) into the slots of `mask`: dead slots below a
@@ -1527,6 +1592,16 @@ pub fn program(
                 _ => None,
             })
             .collect(),
+        block_heads: irs
+            .iter()
+            .map(|f| {
+                f.iter()
+                    .flat_map(|f| &f.blocks)
+                    .filter(|b| b.ip != 0 && !b.args.is_empty())
+                    .map(|b| (b.ip, a.new_dynamic_label(), b.args.clone()))
+                    .collect()
+            })
+            .collect(),
     };
     let mut report = Vec::new();
     let mut late = Vec::new();
@@ -1580,6 +1655,15 @@ pub fn program(
             let t = trace.as_ref().unwrap_or(&b.trace);
             let l = labels.block(fi as u32, b.ip).map_err(|e| e.to_string())?;
             dynasm!(a ; .arch x64 ; =>l);
+            if let Some((past, args)) = labels.block_head(fi as u32, b.ip) {
+                // Every way into the block but the branches that set its register
+                // arguments loads them; those branches jump past the loads.
+                for &(p, r) in args {
+                    let off = disp(p as u64).map_err(|e| format!("{name}: {e}"))?;
+                    dynasm!(a ; .arch x64 ; mov Rq(r), QWORD [Rq(BASE) + off]);
+                }
+                dynasm!(a ; .arch x64 ; =>past);
+            }
             if let (0, Some(h)) = (b.ip, labels.heads[fi]) {
                 // Every way into the function loads its carried registers; its self
                 // tail calls jump past the loads.
@@ -1949,7 +2033,28 @@ fn block<'l>(
     let mut exits: Vec<DynamicLabel> = Vec::with_capacity(t.snaps.len());
     for k in 0..t.snaps.len() {
         exits.push(match direct(k) {
-            Some(to) => labels.target(func, ip, to)?,
+            // A branch that sets its target's register arguments enters past their
+            // loads: straight there when every value is in its register already, else
+            // through the moves out of line.
+            Some(to) => match labels
+                .block_head(func, to)
+                .and_then(|(past, want)| Some((past, branch_args(t, loc, k, want)?)))
+            {
+                Some((past, moves)) if moves.is_empty() => past,
+                // Fewer moves than the loads they save (with the stub's jump).
+                Some((past, moves))
+                    if moves.len() < labels.block_head(func, to).map_or(0, |h| h.1.len()) =>
+                {
+                    let at = a.new_dynamic_label();
+                    late.push(Late::Args {
+                        at,
+                        moves,
+                        to: past,
+                    });
+                    at
+                }
+                _ => labels.target(func, ip, to)?,
+            },
             None => a.new_dynamic_label(),
         });
     }
@@ -2108,6 +2213,13 @@ enum Late<'l> {
         writes: Vec<Deferred>,
         exit: DynamicLabel,
     },
+    /// A branch's way to a block past the loads of its register arguments: the
+    /// moves into them ([`branch_args`]), then on to `to`.
+    Args {
+        at: DynamicLabel,
+        moves: Vec<(Src, u8)>,
+        to: DynamicLabel,
+    },
 }
 
 impl Late<'_> {
@@ -2154,6 +2266,11 @@ impl Late<'_> {
                         ; mov QWORD [Rq(BASE) + d.off + 8], Rq(SCRATCH));
                 }
                 dynasm!(a ; .arch x64 ; jmp =>exit);
+            }
+            Late::Args { at, moves, to } => {
+                dynasm!(a ; .arch x64 ; =>at);
+                emit_arg_moves(a, moves);
+                dynasm!(a ; .arch x64 ; jmp =>to);
             }
         }
         Ok(())

@@ -1023,6 +1023,10 @@ pub struct Block {
     /// The IR (guards' snapshots resume in the interpreter, or with [`JUMP_BIT`], at
     /// another block).
     pub trace: Trace,
+    /// Its register arguments, (slot, register) ([`block_args`]): the i64 slots its
+    /// fragment takes from [`ARG_REGS`] (`arg.get`), which the loads at its start set
+    /// for every way in but the branches that set them (`arg.set`s after their guard).
+    pub args: Vec<(u16, u8)>,
 }
 
 /// The longest function body inlined at a direct call.
@@ -1715,6 +1719,82 @@ fn register_args(fi: u32, fun: &Fun, code: &[u8], arity: u16, seeds: &[Kind]) ->
         .collect()
 }
 
+/// The register arguments of the block starting at byte offset `start` of `fun`
+/// (SPEC.md §11.6, "Block arguments"), a block with one way in: the slots, at most
+/// three, that hold a proven i64 where the block starts and that its fragment reads
+/// before writing them and before its first call or jump (along the fall-throughs
+/// that continue the fragment: those with no other way in, when `merge`), each in a
+/// register of [`ARG_REGS`] (a parameter of the function in its own register
+/// argument's, `own`; the others in slot order). A branch whose fragment holds those
+/// values in registers moves them there and jumps past the loads the block starts
+/// with (fib's recursive case reads `n`, ackermann's its `m` and `n`: each a store
+/// forwarded to a load on the recursion's critical path, when read back from the
+/// slot). None for block 0 (the function's own register arguments,
+/// [`register_args`]).
+fn block_args(
+    fun: &Fun,
+    start: u32,
+    nslots: u16,
+    merge: bool,
+    own: &[(u16, u8)],
+) -> Vec<(u16, u8)> {
+    let Some(&first) = fun.at.get(start as usize) else {
+        return Vec::new();
+    };
+    // Only a block with one way in (a branch's target, never a join, a loop's head or
+    // an interpreter's entry): a block that a branch cannot enter with its values
+    // would load them all at its start, in registers that its calls' arguments may
+    // then have to be moved out of (awfy_queens' loop head: +5.4% instructions).
+    if start == 0 || first == usize::MAX || fun.preds.get(first) != Some(&1) {
+        return Vec::new();
+    }
+    let n = nslots as usize;
+    let (mut early, mut written) = (vec![false; n], vec![false; n]);
+    for (k, (ip, i, _)) in fun.insns.iter().enumerate().skip(first) {
+        // Another block that does not continue this fragment starts a fragment of
+        // its own.
+        if k > first
+            && fun.leaders.binary_search(ip).is_ok()
+            && !(merge && fun.preds.get(k) == Some(&1))
+        {
+            break;
+        }
+        let ud = use_def(i);
+        for s in ud.reads {
+            if let (Some(e), Some(false)) = (early.get_mut(s as usize), written.get(s as usize)) {
+                *e = true;
+            }
+        }
+        for s in ud.writes {
+            if let Some(w) = written.get_mut(s as usize) {
+                *w = true;
+            }
+        }
+        if is_call(i.op) || !falls_through(i.op) {
+            break;
+        }
+    }
+    let kinds = &fun.before[first];
+    let slots: Vec<u16> = (0..n)
+        .filter(|&s| early[s] && kinds.get(s) == Some(&Kind::I64))
+        .take(ARG_REGS.len())
+        .map(|s| s as u16)
+        .collect();
+    // A parameter of the function keeps its own register argument's register (where
+    // the branches find it when they still hold the `arg.get`: no move), the others
+    // take the registers left, in order.
+    let mut left = ARG_REGS
+        .into_iter()
+        .filter(|r| !slots.iter().any(|&s| own.contains(&(s, *r))));
+    slots
+        .iter()
+        .filter_map(|&s| match own.iter().find(|o| o.0 == s) {
+            Some(&(_, r)) => Some((s, r)),
+            None => Some((s, left.next()?)),
+        })
+        .collect()
+}
+
 /// The per-block translator: a slot map from slots to IR values (and whether the
 /// value still has to be written back), and the kinds of the slots not in the map.
 struct Tx<'a> {
@@ -1790,6 +1870,15 @@ struct Tx<'a> {
     carried: &'a [(u16, u8, u8)],
     /// Per function, its register arguments ([`FuncIr::args`]).
     args: &'a [Vec<(u16, u8)>],
+    /// Per block of the function (its byte offset, ascending): the register
+    /// arguments it may take ([`block_args`]).
+    block_args: &'a [(u32, Vec<(u16, u8)>)],
+    /// The blocks (byte offsets) whose branch sets their register arguments
+    /// ([`Tx::set_block_args`]): those take them ([`Block::args`]); another takes none
+    /// and loads its slots where it reads them, as before.
+    passed: &'a std::cell::RefCell<Vec<u32>>,
+    /// The byte offset of the block this fragment starts at.
+    start: u32,
     /// The tag words the fragment's code proves in memory ([`Tx::tag_in_memory`]).
     tags: TagMem,
     /// What the closed program proves about its data objects (for [`Kind::Obj`]).
@@ -2159,6 +2248,9 @@ impl Tx<'_> {
         } else {
             self.b.guard(op, a, b, s)
         };
+        if r.is_ok() {
+            self.set_block_args(target, s);
+        }
         match r {
             Ok(()) if merge => self.fall = Some(next),
             Ok(()) => self.jump(next),
@@ -2166,6 +2258,38 @@ impl Tx<'_> {
             Err(e) => return Err(e),
         }
         Ok(())
+    }
+
+    /// After the guard of a branch to the block at `target` (its snapshot `snap`): the
+    /// `arg.set`s of that block's register arguments ([`Block::args`]), tagged with the
+    /// snapshot, when this fragment holds every one of them as an i64 value (the flush
+    /// before the guard wrote their slots: the registers are a copy). The guard's
+    /// exit then moves them into their registers and enters past the block's loads
+    /// (`emit::block`); without them it enters at the loads. They emit no code where
+    /// they stand, and they keep the values in their registers up to the guard.
+    fn set_block_args(&mut self, target: u32, snap: u32) {
+        if self.inl.is_some() || self.home.is_some() || !self.carried.is_empty() {
+            return;
+        }
+        let Ok(k) = self.block_args.binary_search_by_key(&target, |b| b.0) else {
+            return;
+        };
+        let want = &self.block_args[k].1;
+        let vals: Vec<Ref> = want
+            .iter()
+            .filter_map(|&(p, _)| self.map.get(p as usize).copied().flatten())
+            .map(|e| e.0)
+            .filter(|&v| self.b.ty(v) == IrType::I64)
+            .collect();
+        // (A block with one way in that is a branch's target follows the branch: it is
+        // translated later, and takes its arguments when this branch sets them.)
+        if want.is_empty() || vals.len() != want.len() || self.start >= target {
+            return;
+        }
+        for (&v, &(_, r)) in vals.iter().zip(want) {
+            self.b.emit_raw(IrOp::ArgSet, v, NONE, r as u64, snap);
+        }
+        self.passed.borrow_mut().push(target);
     }
 
     /// The kind of slot `s` as the translation knows it (a pending value's type, else
@@ -3545,10 +3669,33 @@ fn translate(
         Some(&n) if n != usize::MAX => fun.before[n].get(s).copied().unwrap_or(Kind::Any),
         _ => Kind::Any,
     };
+    // Per block: its register arguments; none inside a loop with home registers or
+    // in a function with carried parameters (their registers are the loop's).
+    let block_args: Vec<(u32, Vec<(u16, u8)>)> = fun
+        .leaders
+        .iter()
+        .map(|&start| {
+            let none = !carried.is_empty() || loops.iter().any(|l| l.contains(start));
+            let v = if none {
+                Vec::new()
+            } else {
+                block_args(fun, start, f.nslots, merge, &args[func as usize])
+            };
+            (start, v)
+        })
+        .collect();
+    let passed = std::cell::RefCell::new(Vec::new());
     for (bi, &start) in fun.leaders.iter().enumerate() {
         if merged[bi] {
             continue;
         }
+        // Its register arguments, when the branch to it (translated before it) sets
+        // them.
+        let my_args: &[(u16, u8)] = if passed.borrow().contains(&start) {
+            &block_args[bi].1
+        } else {
+            &[]
+        };
         let mut end = fun.leaders.get(bi + 1).copied().unwrap_or(u32::MAX);
         let first = fun.at[start as usize];
         let home = loops.iter().find(|l| l.contains(start));
@@ -3586,6 +3733,9 @@ fn translate(
             early: if m.inits.contains(&func) { &[] } else { early },
             carried,
             args,
+            block_args: &block_args,
+            passed: &passed,
+            start,
             objs,
             tags: TagMem::default(),
         };
@@ -3593,13 +3743,18 @@ fn translate(
         // their registers (every way in leaves them there: the loads at its start, or
         // a caller's `arg.set`s), not from their slots; not inside a loop with home
         // registers, whose preheader the first block would be.
-        if start == 0 && home.is_none() && carried.is_empty() {
-            for &(p, r) in &args[func as usize] {
-                if tx.kinds.get(p as usize) == Some(&Kind::I64) {
-                    let v =
-                        tx.b.emit_raw(IrOp::ArgGet, NONE, NONE, p as u64 | (r as u64) << 16, 0);
-                    tx.map[p as usize] = Some((v, false));
-                }
+        // Another block's fragment takes its own register arguments likewise (the
+        // loads at its start, or a branch's `arg.set`s).
+        let regs: &[(u16, u8)] = if start == 0 && home.is_none() && carried.is_empty() {
+            &args[func as usize]
+        } else {
+            my_args
+        };
+        for &(p, r) in regs {
+            if tx.kinds.get(p as usize) == Some(&Kind::I64) {
+                let v =
+                    tx.b.emit_raw(IrOp::ArgGet, NONE, NONE, p as u64 | (r as u64) << 16, 0);
+                tx.map[p as usize] = Some((v, false));
             }
         }
         let reachable = fun.reached[first];
@@ -3647,6 +3802,7 @@ fn translate(
         blocks.push(Block {
             ip: start,
             trace: tx.b.finish(Vec::new()),
+            args: my_args.to_vec(),
         });
     }
     Ok(FuncIr {
