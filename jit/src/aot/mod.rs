@@ -1693,9 +1693,22 @@ fn register_args(fi: u32, fun: &Fun, code: &[u8], arity: u16, seeds: &[Kind]) ->
         return Vec::new();
     }
     // The parameters read before anything writes them on the straight way from 0.
-    let mut early = vec![false; arity as usize];
-    let mut written = vec![false; arity as usize];
-    for (_, i, _) in &fun.insns {
+    let early = read_before_written(fun.insns.iter().map(|(_, i, _)| i), arity as usize);
+    typed::checked(seeds)
+        .into_iter()
+        .filter(|&(p, ty)| p < arity && ty == IrType::I64 && early[p as usize])
+        .zip(ARG_REGS)
+        .map(|((p, _), r)| (p, r))
+        .collect()
+}
+
+/// Which of slots `0..n` the straight-line code `insns` reads before it writes them,
+/// up to and including its first call or instruction that does not fall through:
+/// the values a fragment needs from its start (a function's register arguments,
+/// [`register_args`], and a block's, [`block_args`]).
+fn read_before_written<'a>(insns: impl Iterator<Item = &'a Insn>, n: usize) -> Vec<bool> {
+    let (mut early, mut written) = (vec![false; n], vec![false; n]);
+    for i in insns {
         let ud = use_def(i);
         for s in ud.reads {
             if let (Some(e), Some(false)) = (early.get_mut(s as usize), written.get(s as usize)) {
@@ -1711,12 +1724,7 @@ fn register_args(fi: u32, fun: &Fun, code: &[u8], arity: u16, seeds: &[Kind]) ->
             break;
         }
     }
-    typed::checked(seeds)
-        .into_iter()
-        .filter(|&(p, ty)| p < arity && ty == IrType::I64 && early[p as usize])
-        .zip(ARG_REGS)
-        .map(|((p, _), r)| (p, r))
-        .collect()
+    early
 }
 
 /// The register arguments of the block starting at byte offset `start` of `fun`
@@ -1749,31 +1757,19 @@ fn block_args(
         return Vec::new();
     }
     let n = nslots as usize;
-    let (mut early, mut written) = (vec![false; n], vec![false; n]);
-    for (k, (ip, i, _)) in fun.insns.iter().enumerate().skip(first) {
-        // Another block that does not continue this fragment starts a fragment of
-        // its own.
-        if k > first
-            && fun.leaders.binary_search(ip).is_ok()
-            && !(merge && fun.preds.get(k) == Some(&1))
-        {
-            break;
-        }
-        let ud = use_def(i);
-        for s in ud.reads {
-            if let (Some(e), Some(false)) = (early.get_mut(s as usize), written.get(s as usize)) {
-                *e = true;
-            }
-        }
-        for s in ud.writes {
-            if let Some(w) = written.get_mut(s as usize) {
-                *w = true;
-            }
-        }
-        if is_call(i.op) || !falls_through(i.op) {
-            break;
-        }
-    }
+    // Another block that does not continue this fragment starts a fragment of its own.
+    let fragment = fun
+        .insns
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take_while(|&(k, (ip, _, _))| {
+            k == first
+                || fun.leaders.binary_search(ip).is_err()
+                || (merge && fun.preds.get(k) == Some(&1))
+        })
+        .map(|(_, (_, i, _))| i);
+    let early = read_before_written(fragment, n);
     let kinds = &fun.before[first];
     let slots: Vec<u16> = (0..n)
         .filter(|&s| early[s] && kinds.get(s) == Some(&Kind::I64))
