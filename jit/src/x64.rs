@@ -2671,6 +2671,17 @@ fn fast_arg_proven(t: &Trace, i: usize, slot: u64, arg: SlotProof) -> bool {
     }
 }
 
+/// The typed slot load (`sload.i64`/`.f64`/`.bool`) whose tag guard a value of type
+/// `ty` written to the slot passes; none for other types (their tag words vary).
+fn typed_load(ty: IrType) -> Option<IrOp> {
+    match ty {
+        IrType::I64 => Some(IrOp::SLoadI),
+        IrType::F64 => Some(IrOp::SLoadF),
+        IrType::Bool => Some(IrOp::SLoadB),
+        _ => None,
+    }
+}
+
 /// Where a backward search from instruction `i` of `t` stops: a loop body is not
 /// searched past its start (its first pass comes from the pre-roll, later ones from
 /// the back-edge).
@@ -2714,9 +2725,7 @@ fn stored_ref(t: &Trace, i: usize, slot: u64) -> Option<Ref> {
 fn load_proven(t: &Trace, i: usize) -> bool {
     let me = t.ins[i];
     let slot = me.k;
-    let floor = t
-        .loop_start
-        .map_or(0, |l| if i >= l as usize { l as usize } else { 0 });
+    let floor = loop_floor(t, i);
     for ins in t.ins[floor..i].iter().rev() {
         match ins.op {
             IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB | IrOp::SLoad if ins.k == slot => {
@@ -2730,15 +2739,7 @@ fn load_proven(t: &Trace, i: usize) -> bool {
                 };
                 return want == me.op;
             }
-            IrOp::SStore if ins.k == slot => {
-                let kind = match t.ty(ins.a) {
-                    IrType::I64 => Some(IrOp::SLoadI),
-                    IrType::F64 => Some(IrOp::SLoadF),
-                    IrType::Bool => Some(IrOp::SLoadB),
-                    _ => None,
-                };
-                return kind == Some(me.op);
-            }
+            IrOp::SStore if ins.k == slot => return typed_load(t.ty(ins.a)) == Some(me.op),
             IrOp::SClear | IrOp::SUnit if ins.k == slot => return false,
             IrOp::SStore | IrOp::SClear | IrOp::SUnit | IrOp::HStore => {}
             IrOp::CallRecK | IrOp::CallRecSelf => {
@@ -2788,12 +2789,7 @@ fn slot_proof(t: &Trace, i: usize, slot: u64) -> Option<SlotProof> {
     let mut loads: Vec<Ref> = Vec::new();
     for j in (floor..i).rev() {
         let ins = t.ins[j];
-        let typed = |ty: IrType| match ty {
-            IrType::I64 => Some(SlotProof::Typed(IrOp::SLoadI)),
-            IrType::F64 => Some(SlotProof::Typed(IrOp::SLoadF)),
-            IrType::Bool => Some(SlotProof::Typed(IrOp::SLoadB)),
-            _ => None,
-        };
+        let typed = |ty: IrType| typed_load(ty).map(SlotProof::Typed);
         let end = match ins.op {
             IrOp::SLoadI | IrOp::SLoadF | IrOp::SLoadB if ins.k == slot => {
                 found = found.or(Some(SlotProof::Typed(ins.op)));
@@ -2935,13 +2931,9 @@ pub(crate) fn known_at_exit(t: &Trace, k: u32) -> Vec<(u64, SlotProof)> {
                 .filter(|&(s, _)| snap.entries.iter().all(|e| e.0 as u64 != s))
                 .collect();
             for &(s, r) in &snap.entries {
-                let p = match t.ty(r) {
-                    IrType::I64 => SlotProof::Typed(IrOp::SLoadI),
-                    IrType::F64 => SlotProof::Typed(IrOp::SLoadF),
-                    IrType::Bool => SlotProof::Typed(IrOp::SLoadB),
-                    _ => continue,
-                };
-                here.push((s as u64, p));
+                if let Some(op) = typed_load(t.ty(r)) {
+                    here.push((s as u64, SlotProof::Typed(op)));
+                }
             }
             out = Some(match out {
                 None => here,
